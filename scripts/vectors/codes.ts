@@ -1,0 +1,237 @@
+/**
+ * Writes verifier/vectors/codes.json, the conformance vectors other implementers run:
+ * a trust list, a fixed `now`, and one or more cases per result code. Keys are derived
+ * from fixed labels so the file is reproducible; no private key is written anywhere.
+ * Run: npx tsx scripts/vectors/codes.ts
+ */
+import crypto from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CODE_PREFIX,
+  Tagged,
+  computeKid,
+  decodeBase45,
+  decodeCbor,
+  encodeBase45,
+  encodeCbor,
+  encodeClaims,
+  encodeSign1,
+  protectedHeader,
+  sigStructure,
+  signCode,
+  signStatusList,
+  toBase64Url,
+  toRfc3339,
+  trustListKey,
+  type CborValue,
+  type CodeClaims,
+  type Signer,
+} from '../../verifier/src';
+
+const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+function keyFromLabel(label: string) {
+  const seed = crypto.createHash('sha256').update(`ankang test vector key: ${label}`).digest();
+  const privateKey = crypto.createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, seed]), format: 'der', type: 'pkcs8' });
+  const publicKey = new Uint8Array(crypto.createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(12));
+  const signer: Signer = { kid: computeKid(publicKey), sign: (m) => new Uint8Array(crypto.sign(null, m, privateKey)) };
+  return { publicKey, signer };
+}
+
+const NOW = Date.parse('2026-11-28T04:00:00Z') / 1000;
+const HOUR = 3600;
+const anhui = keyFromLabel('340000 key 1');
+const anhuiLate = keyFromLabel('340000 key 2');
+const anhuiUnlisted = keyFromLabel('340000 unlisted');
+const jiangsu = keyFromLabel('320000 not trusted');
+
+const trustList = {
+  format: 'ankang-trust-list/1',
+  issuedAt: toRfc3339(NOW - 4 * HOUR),
+  issuers: [
+    {
+      id: '340000',
+      name: '安徽省',
+      keys: [
+        trustListKey(anhui.publicKey, '2026-01-01T00:00:00Z', '2027-12-31T23:59:59Z'),
+        trustListKey(anhuiLate.publicKey, '2026-11-01T00:00:00Z', '2027-12-31T23:59:59Z'),
+      ],
+    },
+  ],
+};
+
+let counter = 0;
+function resident(over: Partial<CodeClaims> & { health?: Partial<Extract<CodeClaims, { kind: 'resident' }>['health']> } = {}): CodeClaims {
+  counter++;
+  const base = {
+    kind: 'resident' as const,
+    iss: '340000',
+    sub: toBase64Url(crypto.createHash('sha256').update(`sub ${counter}`).digest().subarray(0, 12)),
+    iat: NOW - 120,
+    exp: NOW - 120 + 600,
+    cti: crypto.createHash('sha256').update(`cti ${counter}`).digest().subarray(0, 8).toString('hex'),
+  };
+  const health = { colour: 'green' as const, ruleVersion: 1, statusIndex: counter, maskedName: '张*明', idLast4: '123X', mode: 'dynamic' as const, ...over.health };
+  return { ...base, ...over, kind: 'resident', health } as CodeClaims;
+}
+
+// Envelopes the normal API refuses to build, signed with a trusted key so that only the
+// format rule under test can reject them.
+async function rawCode(payload: Uint8Array, opts: { protectedBytes?: Uint8Array; trailing?: boolean } = {}) {
+  const protectedBytes = opts.protectedBytes ?? protectedHeader(anhui.signer.kid);
+  const signature = await anhui.signer.sign(sigStructure(protectedBytes, payload));
+  let bytes = encodeSign1({ protectedBytes, payload, signature });
+  if (opts.trailing) bytes = Buffer.concat([bytes, Buffer.from([0x00])]);
+  return CODE_PREFIX + encodeBase45(bytes);
+}
+
+function payloadMap(c: CodeClaims): Map<number, CborValue> {
+  const m = new Map<number, CborValue>();
+  const health = c.kind === 'resident' ? c.health : undefined;
+  m.set(1, c.iss).set(2, c.sub).set(4, c.exp).set(6, c.iat).set(7, Buffer.from(c.cti, 'hex'));
+  if (health) {
+    m.set(-65537, new Map<number, CborValue>([[1, ['green', 'yellow', 'red'].indexOf(health.colour)], [2, health.ruleVersion], [3, health.statusIndex], [4, health.maskedName], [5, health.idLast4], [6, 0]]));
+  }
+  return m;
+}
+
+async function main() {
+  const statusValues = new Array(64).fill(0);
+  const sl = (issuedAt: number, values: number[]) => signStatusList({ iss: '340000', issuedAt, statuses: values }, anhui.signer);
+  const cases: Array<{ name: string; code: string; expect: string; now?: string; statusLists?: string[] }> = [];
+  const add = (name: string, code: string, expect: string, extra: { now?: string; statusLists?: Uint8Array[] } = {}) =>
+    cases.push({
+      name,
+      code,
+      expect,
+      ...(extra.now ? { now: extra.now } : {}),
+      ...(extra.statusLists ? { statusLists: extra.statusLists.map(toBase64Url) } : {}),
+    });
+
+  add('a green dynamic code', await signCode(resident(), anhui.signer), 'VALID');
+  add('a red code signed with the second key', await signCode(resident({ health: { colour: 'red' } }), anhuiLate.signer), 'VALID');
+  const venueId = toBase64Url(crypto.createHash('sha256').update('venue 1').digest().subarray(0, 12));
+  add(
+    'a venue code',
+    await signCode(
+      { kind: 'venue', iss: '340000', sub: venueId, iat: NOW - 30 * 24 * HOUR, exp: NOW + 335 * 24 * HOUR, cti: '0102030405060708', venue: { id: venueId, type: 'residential-community', name: '合肥市蜀山区某小区东门', district: '340104' } },
+      anhui.signer,
+    ),
+    'VALID',
+  );
+
+  const green7 = resident({ health: { statusIndex: 7 } });
+  const red8 = resident({ health: { statusIndex: 8, colour: 'red' } });
+  const yellow9 = resident({ health: { statusIndex: 9, colour: 'yellow' } });
+  const values = [...statusValues];
+  values[7] = 0;
+  values[8] = 0; // turned green since the red code was issued
+  values[9] = 3; // suspended
+  values[10] = 2; // turned red; the green code for 10 below is newer than the list
+  const fresh = await sl(NOW - 60, values);
+  add('a green code the fresh status list agrees with', await signCode(green7, anhui.signer), 'VALID', { statusLists: [fresh] });
+  add('a red code superseded by a fresh status list (now green)', await signCode(red8, anhui.signer), 'REVOKED', { statusLists: [fresh] });
+  add('a code whose status index is suspended', await signCode(yellow9, anhui.signer), 'REVOKED', { statusLists: [fresh] });
+  add(
+    'a green code newer than the status list that still says red',
+    await signCode(resident({ iat: NOW - 30, exp: NOW + 570, health: { statusIndex: 10 } }), anhui.signer),
+    'VALID',
+    { statusLists: [fresh] },
+  );
+  add('a code checked against a status list older than 15 minutes', await signCode(green7, anhui.signer), 'STATUS_STALE', { statusLists: [await sl(NOW - HOUR, values)] });
+  add(
+    'a code whose index is beyond the status list',
+    await signCode(resident({ health: { statusIndex: 5000 } }), anhui.signer),
+    'STATUS_STALE',
+    { statusLists: [fresh] },
+  );
+  add('a printed code with no status list', await signCode(resident({ exp: NOW + 7 * 24 * HOUR, health: { mode: 'printed' } }), anhui.signer), 'STATUS_STALE');
+  add(
+    'a printed code with a fresh status list',
+    await signCode(resident({ exp: NOW + 7 * 24 * HOUR, health: { mode: 'printed', statusIndex: 7 } }), anhui.signer),
+    'VALID',
+    { statusLists: [fresh] },
+  );
+  add('a status list issued after the verifier clock', await signCode(green7, anhui.signer), 'CLOCK_UNTRUSTED', { statusLists: [await sl(NOW + HOUR, values)] });
+  add('a clock set before the trust list was issued', await signCode(resident({ iat: NOW - 6 * HOUR, exp: NOW + 6 * HOUR }), anhui.signer), 'CLOCK_UNTRUSTED', {
+    now: toRfc3339(NOW - 5 * HOUR),
+  });
+
+  add('an issuer not in the trust list', await signCode(resident({ iss: '320000' }), jiangsu.signer), 'UNKNOWN_ISSUER');
+  add('a key not listed for the issuer', await signCode(resident(), anhuiUnlisted.signer), 'UNKNOWN_KEY');
+  const good = await signCode(resident(), anhui.signer);
+  const goodBytes = decode45(good);
+  const flipped = Buffer.from(goodBytes);
+  flipped[flipped.length - 1] ^= 0x01;
+  add('a signature with one bit flipped', CODE_PREFIX + encodeBase45(flipped), 'SIGNATURE_INVALID');
+  const forged = resident({ health: { colour: 'red' } });
+  const greenTwin = { ...forged, health: { ...(forged as Extract<CodeClaims, { kind: 'resident' }>).health, colour: 'green' as const } };
+  const realSig = await anhui.signer.sign(sigStructure(protectedHeader(anhui.signer.kid), encodeClaims(forged)));
+  add(
+    'a red code re-coloured green under the original signature',
+    CODE_PREFIX + encodeBase45(encodeSign1({ protectedBytes: protectedHeader(anhui.signer.kid), payload: encodeClaims(greenTwin), signature: realSig })),
+    'SIGNATURE_INVALID',
+  );
+  const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+  const sig = Buffer.from(realSig);
+  const s = sig.subarray(32).reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n) + L;
+  for (let i = 0; i < 32; i++) sig[32 + i] = Number((s >> BigInt(8 * i)) & 0xffn);
+  add(
+    'a signature malleated to S + L',
+    CODE_PREFIX + encodeBase45(encodeSign1({ protectedBytes: protectedHeader(anhui.signer.kid), payload: encodeClaims(forged), signature: sig })),
+    'SIGNATURE_INVALID',
+  );
+  add(
+    'a code issued before its key became valid',
+    await signCode(resident({ iat: Date.parse('2026-10-15T00:00:00Z') / 1000, exp: NOW + HOUR }), anhuiLate.signer),
+    'KEY_NOT_VALID',
+  );
+  add('a code issued in the future', await signCode(resident({ iat: NOW + HOUR, exp: NOW + 2 * HOUR }), anhui.signer), 'NOT_YET_VALID');
+  add('an expired code', await signCode(resident({ iat: NOW - 2 * HOUR, exp: NOW - HOUR }), anhui.signer), 'EXPIRED');
+
+  add('a wrong prefix', 'AK2:' + good.slice(4), 'MALFORMED');
+  add('no prefix', good.slice(4), 'MALFORMED');
+  add('characters outside base45', good.slice(0, 10) + 'abc' + good.slice(13), 'MALFORMED');
+  add('a dangling base45 character', good + '0', 'MALFORMED');
+  add('a byte after the COSE_Sign1', await rawCode(encodeClaims(resident()), { trailing: true }), 'MALFORMED');
+  const m = payloadMap(resident());
+  const entries = [...m].map(([k, v]) => Buffer.concat([encodeCbor(k), encodeCbor(v)]));
+  add('claims out of deterministic key order', await rawCode(Buffer.concat([Buffer.from([0xa6]), ...entries.reverse()])), 'MALFORMED');
+  add('an indefinite-length claims map', await rawCode(Buffer.concat([Buffer.from([0xbf]), ...[...entries].reverse(), Buffer.from([0xff])])), 'MALFORMED');
+  const ordered = [...m].map(([k, v]) => Buffer.concat([encodeCbor(k), encodeCbor(v)]));
+  add('a duplicated claim key', await rawCode(Buffer.concat([Buffer.from([0xa7]), ordered[0], ordered[0], ...ordered.slice(1)])), 'MALFORMED');
+  add('an integer not in its shortest form (iat as a 64-bit head)', await rawCode(Buffer.concat([Buffer.from([0xa6]), ordered[0], ordered[1], ordered[2], Buffer.from([0x06, 0x1b, 0, 0, 0, 0]), Buffer.from(encodeCbor(NOW - 120)).subarray(1), ...ordered.slice(4)])), 'MALFORMED');
+  const noCti = new Map(m);
+  noCti.delete(7);
+  add('a missing cti claim', await rawCode(encodeCbor(noCti)), 'MALFORMED');
+  const textIat = new Map(m).set(6, String(NOW - 120));
+  add('an iat given as text', await rawCode(encodeCbor(textIat)), 'MALFORMED');
+  add('an alg other than EdDSA (-7, ES256)', await rawCode(encodeClaims(resident()), { protectedBytes: encodeCbor(new Map<number, CborValue>([[1, -7], [4, anhui.signer.kid]])) }), 'MALFORMED');
+  add('a COSE_Sign1 without tag 18', CODE_PREFIX + encodeBase45(encodeCbor((decodeTag(goodBytes)))), 'MALFORMED');
+
+  const doc = {
+    description: 'Ankang AK1 conformance vectors: verify each code with the trust list at `now` (or the case `now`), passing the case statusLists (base64url of the signed status-list bytes); the result code must equal `expect`. See FORMAT.md.',
+    now: toRfc3339(NOW),
+    maxClockSkewSeconds: 60,
+    statusMaxAgeSeconds: 900,
+    trustList,
+    cases,
+  };
+  const out = join(__dirname, '../../verifier/vectors/codes.json');
+  writeFileSync(out, JSON.stringify(doc, null, 2) + '\n');
+  console.log(`wrote ${cases.length} cases to ${out}`);
+}
+
+function decode45(text: string): Uint8Array {
+  return decodeBase45(text.slice(CODE_PREFIX.length));
+}
+
+function decodeTag(bytes: Uint8Array): CborValue {
+  return (decodeCbor(bytes) as Tagged).value;
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,95 @@
+import { expect } from 'chai';
+import { join } from 'node:path';
+import { Ledger, seqKey } from '../../server/ledger/ledger';
+import { verifyChain } from '../../server/ledger/verify-chain';
+import { tempDir } from '../support/tmp';
+
+describe('Ledger', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let ledger: Ledger;
+
+  beforeEach(async () => {
+    tmp = tempDir();
+    ledger = await Ledger.open(join(tmp.dir, 'db'));
+  });
+  afterEach(async () => {
+    await ledger.close().catch(() => undefined);
+    tmp.cleanup();
+  });
+
+  describe('when many transactions run at once', () => {
+    it('gives every event its own sequence number and keeps both hash chains intact', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          ledger.transact(async (tx) => {
+            const e = await tx.append({ type: 'test.event', subjects: [`r:${i % 7}`, 'v:gate'], data: { i } });
+            tx.put('index', `test/${i}`, { seq: e.seq });
+            return e.seq;
+          }),
+        ),
+      );
+      expect(new Set(results).size).to.equal(200);
+      expect(Math.max(...results)).to.equal(200);
+      const report = await verifyChain(ledger);
+      expect(report).to.include({ ok: true, events: 200, subjects: 8 });
+      expect((await ledger.subjectSeqs('r:3')).length).to.equal(Math.ceil((200 - 3) / 7));
+      expect((await ledger.subjectSeqs('v:gate')).length).to.equal(200);
+    });
+
+    it('lets a transaction read what an earlier, not yet durable transaction wrote', async () => {
+      const first = ledger.transact((tx) => tx.put('meta', 'counter', 1));
+      const second = ledger.transact(async (tx) => {
+        const n = (await tx.get<number>('meta', 'counter')) ?? 0;
+        tx.put('meta', 'counter', n + 1);
+        return n + 1;
+      });
+      await first;
+      expect(await second).to.equal(2);
+      expect(await ledger.read('meta', 'counter')).to.equal(2);
+    });
+  });
+
+  describe('when a transaction throws', () => {
+    it('keeps none of its writes or events and the next transaction continues the chain', async () => {
+      await ledger.transact((tx) => tx.append({ type: 'a', data: {} }));
+      const failed = ledger.transact(async (tx) => {
+        await tx.append({ type: 'b', subjects: ['r:x'], data: {} });
+        tx.put('meta', 'half', true);
+        throw new Error('validation failed halfway');
+      });
+      const err = await failed.then(() => undefined, (e: Error) => e);
+      expect(err?.message).to.equal('validation failed halfway');
+      const e = await ledger.transact((tx) => tx.append({ type: 'c', subjects: ['r:x'], data: {} }));
+      expect(e.seq).to.equal(2);
+      expect(e.links['r:x']).to.equal(null);
+      expect(await ledger.read('meta', 'half')).to.equal(undefined);
+      expect((await verifyChain(ledger)).ok).to.equal(true);
+    });
+  });
+
+  describe('after a reopen', () => {
+    it('continues from the durable head', async () => {
+      await ledger.transact((tx) => tx.append({ type: 'a', subjects: ['r:1'], data: {} }));
+      await ledger.close();
+      ledger = await Ledger.open(join(tmp.dir, 'db'));
+      const e = await ledger.transact((tx) => tx.append({ type: 'b', subjects: ['r:1'], data: {} }));
+      expect(e.seq).to.equal(2);
+      expect(e.links['r:1']).to.equal((await ledger.getEvent(1))!.hash);
+    });
+  });
+
+  describe('verifyChain', () => {
+    beforeEach(async () => {
+      for (let i = 0; i < 5; i++) await ledger.transact((tx) => tx.append({ type: 't', subjects: ['r:a'], data: { i } }));
+    });
+    it('reports the first altered event', async () => {
+      const e = (await ledger.getEvent(3))!;
+      await ledger.space('events').put(seqKey(3), { ...e, data: { i: 99 } });
+      expect((await verifyChain(ledger)).broken).to.deep.equal({ seq: 3, reason: 'the event does not match its hash' });
+    });
+    it('reports a removed event', async () => {
+      await ledger.space('events').del(seqKey(4));
+      expect((await verifyChain(ledger)).broken?.seq).to.equal(4);
+    });
+  });
+});

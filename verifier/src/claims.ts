@@ -1,0 +1,218 @@
+import { fromBase64Url, fromHex, toHex } from './bytes';
+import { decodeCbor, encodeCbor, type CborMap, type CborValue } from './cbor';
+import { malformed } from './errors';
+
+/** Risk colours in code order: the CBOR value is the index. */
+export const COLOURS = ['green', 'yellow', 'red'] as const;
+export type Colour = (typeof COLOURS)[number];
+export const MODES = ['dynamic', 'printed'] as const;
+export type CodeMode = (typeof MODES)[number];
+export const VENUE_TYPES = [
+  'residential-community',
+  'enterprise',
+  'crowded-place',
+  'public-service',
+  'transport',
+  'school',
+  'border',
+] as const;
+export type VenueType = (typeof VENUE_TYPES)[number];
+
+// CWT claim keys (RFC 8392 §3.1.1) and AK1's private claims.
+const ISS = 1;
+const SUB = 2;
+const EXP = 4;
+const IAT = 6;
+const CTI = 7;
+export const HEALTH_CLAIM = -65537;
+export const VENUE_CLAIM = -65538;
+
+interface CommonClaims {
+  /** GB/T 2260 region code of the issuer, e.g. "340000". */
+  iss: string;
+  /** base64url of a 12-byte pseudonym (resident) or the venue id (venue). */
+  sub: string;
+  /** Seconds since the Unix epoch. */
+  iat: number;
+  exp: number;
+  /** 8-byte code id as 16 lowercase hex characters. */
+  cti: string;
+}
+
+export interface HealthInfo {
+  colour: Colour;
+  ruleVersion: number;
+  statusIndex: number;
+  /** e.g. "张*明"; never a full name. */
+  maskedName: string;
+  /** Last four characters of the ID document. */
+  idLast4: string;
+  mode: CodeMode;
+}
+
+export interface VenueInfo {
+  id: string;
+  type: VenueType;
+  name: string;
+  /** GB/T 2260 code of the venue's district. */
+  district: string;
+}
+
+export interface ResidentClaims extends CommonClaims {
+  kind: 'resident';
+  health: HealthInfo;
+}
+
+export interface VenueClaims extends CommonClaims {
+  kind: 'venue';
+  venue: VenueInfo;
+}
+
+export type CodeClaims = ResidentClaims | VenueClaims;
+
+const REGION = /^[1-9][0-9]{5}$/;
+const LAST4 = /^[0-9A-Z]{4}$/;
+
+function uint(v: CborValue | undefined, what: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw malformed(`${what} must be an unsigned integer`);
+  return v;
+}
+
+function text(v: CborValue | undefined, what: string, maxChars = 64): string {
+  if (typeof v !== 'string' || v.length === 0 || [...v].length > maxChars) {
+    throw malformed(`${what} must be text of 1 to ${maxChars} characters`);
+  }
+  return v;
+}
+
+function region(v: CborValue | undefined, what: string): string {
+  const s = text(v, what, 6);
+  if (!REGION.test(s)) throw malformed(`${what} must be a 6-digit GB/T 2260 region code`);
+  return s;
+}
+
+// A format-level privacy guard: a name without a mask character is refused outright.
+function maskedName(v: CborValue | undefined): string {
+  const s = text(v, 'masked name', 32);
+  if (!s.includes('*')) throw malformed('masked name must contain "*"');
+  return s;
+}
+
+function exactKeys(m: CborMap, keys: number[], what: string): void {
+  for (const k of keys) if (!m.has(k)) throw malformed(`${what} is missing key ${k}`);
+  if (m.size !== keys.length) throw malformed(`${what} has keys other than ${keys.join(', ')}`);
+}
+
+function pseudonym(v: CborValue | undefined, what: string): string {
+  const s = text(v, what, 16);
+  if (fromBase64Url(s, what).length !== 12) throw malformed(`${what} must be base64url of 12 bytes`);
+  return s;
+}
+
+/** Validates claims against FORMAT.md §4 and returns them; used before encoding and after decoding. */
+export function checkClaims(c: CodeClaims): CodeClaims {
+  return decodeClaims(encodeClaims(c));
+}
+
+/**
+ * Encodes claims as the CWT payload (deterministic CBOR).
+ * @throws VerifierError MALFORMED when a claim is out of its range
+ */
+export function encodeClaims(c: CodeClaims): Uint8Array {
+  const m: CborMap = new Map<number, CborValue>([
+    [ISS, c.iss],
+    [SUB, c.sub],
+    [EXP, c.exp],
+    [IAT, c.iat],
+    [CTI, fromHex(c.cti)],
+  ]);
+  if (c.kind === 'resident') {
+    const h = c.health;
+    const colour = COLOURS.indexOf(h.colour);
+    const mode = MODES.indexOf(h.mode);
+    if (colour < 0) throw malformed(`unknown colour ${String(h.colour)}`);
+    if (mode < 0) throw malformed(`unknown mode ${String(h.mode)}`);
+    m.set(
+      HEALTH_CLAIM,
+      new Map<number, CborValue>([
+        [1, colour],
+        [2, h.ruleVersion],
+        [3, h.statusIndex],
+        [4, h.maskedName],
+        [5, h.idLast4],
+        [6, mode],
+      ]),
+    );
+  } else {
+    const v = c.venue;
+    m.set(
+      VENUE_CLAIM,
+      new Map<number, CborValue>([
+        [1, v.id],
+        [2, v.type],
+        [3, v.name],
+        [4, v.district],
+      ]),
+    );
+  }
+  const bytes = encodeCbor(m);
+  decodeClaims(bytes);
+  return bytes;
+}
+
+/**
+ * Decodes and validates a CWT payload.
+ * @throws VerifierError MALFORMED for a missing, extra or mistyped claim
+ */
+export function decodeClaims(payload: Uint8Array): CodeClaims {
+  const m = decodeCbor(payload);
+  if (!(m instanceof Map)) throw malformed('CWT payload must be a map');
+  const kind = m.has(HEALTH_CLAIM) ? 'resident' : m.has(VENUE_CLAIM) ? 'venue' : undefined;
+  if (!kind) throw malformed('CWT payload has neither the health claim (-65537) nor the venue claim (-65538)');
+  exactKeys(m, [ISS, SUB, EXP, IAT, CTI, kind === 'resident' ? HEALTH_CLAIM : VENUE_CLAIM], 'CWT payload');
+  const cti = m.get(CTI);
+  if (!(cti instanceof Uint8Array) || cti.length !== 8) throw malformed('cti must be an 8-byte string');
+  const common = {
+    iss: region(m.get(ISS), 'iss'),
+    sub: pseudonym(m.get(SUB), 'sub'),
+    exp: uint(m.get(EXP), 'exp'),
+    iat: uint(m.get(IAT), 'iat'),
+    cti: toHex(cti),
+  };
+  if (common.exp <= common.iat) throw malformed('exp must be after iat');
+  if (kind === 'resident') {
+    const h = m.get(HEALTH_CLAIM);
+    if (!(h instanceof Map)) throw malformed('health claim must be a map');
+    exactKeys(h, [1, 2, 3, 4, 5, 6], 'health claim');
+    const colour = COLOURS[uint(h.get(1), 'colour')];
+    const mode = MODES[uint(h.get(6), 'mode')];
+    if (!colour) throw malformed('colour must be 0, 1 or 2');
+    if (!mode) throw malformed('mode must be 0 or 1');
+    const idLast4 = text(h.get(5), 'ID tail', 4);
+    if (!LAST4.test(idLast4)) throw malformed('ID tail must be four characters 0-9 or A-Z');
+    return {
+      kind,
+      ...common,
+      health: {
+        colour,
+        ruleVersion: uint(h.get(2), 'rule version'),
+        statusIndex: uint(h.get(3), 'status index'),
+        maskedName: maskedName(h.get(4)),
+        idLast4,
+        mode,
+      },
+    };
+  }
+  const v = m.get(VENUE_CLAIM);
+  if (!(v instanceof Map)) throw malformed('venue claim must be a map');
+  exactKeys(v, [1, 2, 3, 4], 'venue claim');
+  const type = text(v.get(2), 'venue type', 32) as VenueType;
+  if (!VENUE_TYPES.includes(type)) throw malformed(`unknown venue type ${type}`);
+  const id = text(v.get(1), 'venue id', 16);
+  if (id !== common.sub) throw malformed('venue id must equal sub');
+  return {
+    kind,
+    ...common,
+    venue: { id, type, name: text(v.get(3), 'venue name', 64), district: region(v.get(4), 'venue district') },
+  };
+}

@@ -1,0 +1,60 @@
+import { sha256 } from '@noble/hashes/sha2';
+import { concatBytes, fromHex, toHex, utf8 } from './bytes';
+
+/** A JSON value as ledger events carry it: no floats beyond what JSON.stringify prints exactly. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * One ledger event as it is hashed and proven. Events are pseudonymous: subjects are
+ * `r:<pseudonym>` (a resident), `v:<venue id>` (a venue) or a system subject such as `rules`.
+ */
+export interface LedgerEventBody {
+  seq: number;
+  type: string;
+  /** RFC 3339 UTC with milliseconds. */
+  at: string;
+  /** Sorted, unique subjects this event belongs to; each has its own hash chain. */
+  subjects: string[];
+  /** For each subject, the hash of that subject's previous event, or null for its first. */
+  links: Record<string, string | null>;
+  /** The hash of the previous event in the whole log (64 zeros before the first). */
+  prev: string;
+  data: { [key: string]: JsonValue };
+}
+
+export interface LedgerEvent extends LedgerEventBody {
+  /** 16 random bytes (hex) mixed into the hash so that hashes reveal nothing guessable. */
+  salt: string;
+  /** SHA-256(salt ‖ canonicalJson(body)), hex: the event's commitment and chain link. */
+  hash: string;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/**
+ * JSON with object keys sorted by UTF-16 code units and no whitespace (the RFC 8785 JCS
+ * ordering; numbers are integers or decimals that JSON.stringify prints canonically).
+ * @throws TypeError for values JSON cannot carry (undefined, functions, non-finite numbers)
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TypeError('non-finite number in canonical JSON');
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    const keys = Object.keys(obj)
+      .filter((k) => obj[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+  }
+  throw new TypeError(`cannot put ${typeof value} in canonical JSON`);
+}
+
+/** The event's hash: SHA-256 over its salt followed by the canonical JSON of its body. */
+export function hashEvent(body: LedgerEventBody, saltHex: string): string {
+  const { seq, type, at, subjects, links, prev, data } = body;
+  return toHex(sha256(concatBytes(fromHex(saltHex), utf8(canonicalJson({ seq, type, at, subjects, links, prev, data })))));
+}
