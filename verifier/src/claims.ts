@@ -145,11 +145,12 @@ export function encodeClaims(c: CodeClaims): Uint8Array {
     );
   } else {
     const v = c.venue;
+    if (!VENUE_TYPES.includes(v.type)) throw malformed(`unknown venue type ${String(v.type)}`);
     m.set(
       VENUE_CLAIM,
       new Map<number, CborValue>([
         [1, v.id],
-        [2, v.type],
+        [2, VENUE_TYPES.indexOf(v.type)],
         [3, v.name],
         [4, v.district],
       ]),
@@ -206,13 +207,13 @@ export function decodeClaims(payload: Uint8Array): CodeClaims {
   const v = m.get(VENUE_CLAIM);
   if (!(v instanceof Map)) throw malformed('venue claim must be a map');
   exactKeys(v, [1, 2, 3, 4], 'venue claim');
-  const type = text(v.get(2), 'venue type', 32) as VenueType;
-  if (!VENUE_TYPES.includes(type)) throw malformed(`unknown venue type ${type}`);
+  const type = VENUE_TYPES[uint(v.get(2), 'venue type')];
+  if (!type) throw malformed(`venue type must be 0 to ${VENUE_TYPES.length - 1}`);
   const id = text(v.get(1), 'venue id', 16);
   if (id !== common.sub) throw malformed('venue id must equal sub');
   return {
     kind,
     ...common,
-    venue: { id, type, name: text(v.get(3), 'venue name', 64), district: region(v.get(4), 'venue district') },
+    venue: { id, type, name: text(v.get(3), 'venue name', 32), district: region(v.get(4), 'venue district') },
   };
 }

@@ -1,0 +1,294 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PNG } from 'pngjs';
+import { decodeCode, encodeCode } from '../../verifier/src';
+import { FIXED_IAT, buildTrustList, createTestIssuer, type TestIssuer } from '../support/issuer-fixture';
+
+const MAIN = resolve(__dirname, '../../verifier/cli/main.ts');
+// tsx's ESM loader by absolute URL, so the CLI can run with a temp dir as its working directory.
+const TSX = pathToFileURL(require.resolve('tsx')).href;
+
+interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(args: string[], cwd: string, stdin?: string): Promise<CliRun> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd, stdio: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.on('error', fail);
+    child.on('close', (status) => done({ status, stdout, stderr }));
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+// 10 minutes after FIXED_IAT (2026-11-28T10:30:00Z); codes expire at 11:30Z, 19:30 in Shanghai.
+const NOW = '2026-11-28T10:40:00Z';
+
+describe('ankang-verify', () => {
+  let dir: string;
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ankang-cli-'));
+  });
+
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  describe('when run with --help', () => {
+    it('prints the usage listing every subcommand and exits 0', async () => {
+      const r = await runCli(['--help'], dir);
+      expect(r.status).to.equal(0);
+      expect(r.stdout).to.match(/^ {2}ankang-verify code /m).and.match(/^ {2}ankang-verify qr /m);
+      expect(r.stdout).to.include('Exit status: 0 valid, 1 invalid, 2 usage error');
+    });
+  });
+
+  describe('when run without arguments', () => {
+    it('prints the usage on stderr and exits 2', async () => {
+      const r = await runCli([], dir);
+      expect(r.status).to.equal(2);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.include('Usage:');
+    });
+  });
+
+  describe('when the subcommand is unknown', () => {
+    it('exits 2 naming it', async () => {
+      const r = await runCli(['prove-everything'], dir);
+      expect(r.status).to.equal(2);
+      expect(r.stderr).to.include('unknown command "prove-everything"');
+    });
+  });
+});
+
+describe('ankang-verify code', () => {
+  let dir: string;
+  let issuer: TestIssuer;
+  let green: string;
+
+  const trustArgs = () => ['--trust-list', 'trust-list.json', '--now', NOW];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ankang-cli-'));
+    issuer = createTestIssuer({ id: '340000', name: '安徽省' });
+    writeFileSync(join(dir, 'trust-list.json'), JSON.stringify(buildTrustList([issuer])));
+    green = await issuer.sign(issuer.residentClaims({ iat: FIXED_IAT, health: { statusIndex: 5 } }));
+  });
+
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  describe('when the code is valid', () => {
+    it('exits 0 and prints one line with the colour, issuer and expiry in Shanghai time', async () => {
+      const r = await runCli(['code', green, ...trustArgs()], dir);
+      expect(r.stderr).to.equal('');
+      expect(r.status).to.equal(0);
+      expect(r.stdout).to.equal('valid: green code from 安徽省 (340000), expires 2026-11-28 19:30:00 +08:00\n');
+    });
+
+    it('prints exactly valid, code, message and claims with --json', async () => {
+      const r = await runCli(['code', green, ...trustArgs(), '--json'], dir);
+      expect(r.status).to.equal(0);
+      const out = JSON.parse(r.stdout);
+      expect(Object.keys(out)).to.deep.equal(['valid', 'code', 'message', 'claims']);
+      expect(out).to.include({ valid: true, code: 'VALID' });
+      expect(out.claims).to.deep.equal(decodeCode(green).claims);
+    });
+
+    it('reads the code from a .txt file', async () => {
+      writeFileSync(join(dir, 'code.txt'), `${green}\n`);
+      const r = await runCli(['code', 'code.txt', ...trustArgs()], dir);
+      expect(r.status).to.equal(0);
+      expect(r.stdout).to.match(/^valid: green code/);
+    });
+
+    it('reads the code from stdin for -', async () => {
+      const r = await runCli(['code', '-', ...trustArgs()], dir, `${green}\n`);
+      expect(r.status).to.equal(0);
+      expect(r.stdout).to.match(/^valid: green code/);
+    });
+  });
+
+  describe('when the code has expired', () => {
+    it('exits 1 with EXPIRED and says when it expired', async () => {
+      const r = await runCli(['code', green, '--trust-list', 'trust-list.json', '--now', '2026-11-28T12:00:00Z'], dir);
+      expect(r.status).to.equal(1);
+      expect(r.stdout).to.equal(
+        'invalid (EXPIRED): the code has expired; green code from 安徽省 (340000), expired 2026-11-28 19:30:00 +08:00\n',
+      );
+    });
+
+    it('reports code EXPIRED with --json', async () => {
+      const r = await runCli(['code', green, '--trust-list', 'trust-list.json', '--now', '2026-11-28T12:00:00Z', '--json'], dir);
+      expect(r.status).to.equal(1);
+      expect(JSON.parse(r.stdout)).to.include({ valid: false, code: 'EXPIRED' });
+    });
+  });
+
+  describe('when the code was tampered with', () => {
+    let tampered: string;
+
+    before(async () => {
+      // A red code re-encoded as green under the red code's signature.
+      const red = decodeCode(await issuer.sign(issuer.residentClaims({ iat: FIXED_IAT, health: { colour: 'red' } })));
+      if (red.claims.kind !== 'resident') throw new Error('expected a resident code');
+      const claims = { ...red.claims, health: { ...red.claims.health, colour: 'green' as const } };
+      tampered = encodeCode({ kid: red.kid, claims, signature: red.signature });
+    });
+
+    it('exits 1 with SIGNATURE_INVALID and shows no claims', async () => {
+      const r = await runCli(['code', tampered, ...trustArgs(), '--json'], dir);
+      expect(r.status).to.equal(1);
+      const out = JSON.parse(r.stdout);
+      expect(out).to.deep.equal({ valid: false, code: 'SIGNATURE_INVALID', message: out.message, claims: null });
+    });
+
+    it('does not print the unverified colour in the human line', async () => {
+      const r = await runCli(['code', tampered, ...trustArgs()], dir);
+      expect(r.status).to.equal(1);
+      expect(r.stdout).to.match(/^invalid \(SIGNATURE_INVALID\): /).and.not.include('green');
+    });
+  });
+
+  describe('when a status list suspends the code', () => {
+    it('exits 1 with REVOKED', async () => {
+      const list = await issuer.signStatusList({ issuedAt: FIXED_IAT + 300, statuses: [0, 0, 0, 0, 0, 3] });
+      writeFileSync(join(dir, 'status.cose'), list);
+      const r = await runCli(['code', green, ...trustArgs(), '--status-list', 'status.cose', '--json'], dir);
+      expect(r.status).to.equal(1);
+      expect(JSON.parse(r.stdout)).to.include({ valid: false, code: 'REVOKED' });
+    });
+  });
+
+  describe('when the status lists are given twice and the newest says another colour', () => {
+    it('exits 1 with REVOKED naming the new colour', async () => {
+      const old = await issuer.signStatusList({ issuedAt: FIXED_IAT + 60, statuses: [0, 0, 0, 0, 0, 0] });
+      const now = await issuer.signStatusList({ issuedAt: FIXED_IAT + 300, statuses: [0, 0, 0, 0, 0, 2] });
+      writeFileSync(join(dir, 'old.cose'), old);
+      writeFileSync(join(dir, 'new.cose'), now);
+      const r = await runCli(['code', green, ...trustArgs(), '--status-list', 'old.cose', '--status-list', 'new.cose'], dir);
+      expect(r.status).to.equal(1);
+      expect(r.stdout).to.match(/^invalid \(REVOKED\): the colour is now red/);
+    });
+  });
+
+  describe('when a status list file does not verify', () => {
+    it('warns on stderr and judges the code without it', async () => {
+      const list = await createTestIssuer({ id: '340000' }).signStatusList({ issuedAt: FIXED_IAT + 300, statuses: [3, 3, 3, 3, 3, 3] });
+      writeFileSync(join(dir, 'forged.cose'), list);
+      const r = await runCli(['code', green, ...trustArgs(), '--status-list', 'forged.cose'], dir);
+      expect(r.status).to.equal(0);
+      expect(r.stderr).to.include('warning: status list forged.cose ignored (UNKNOWN_KEY)');
+    });
+  });
+
+  describe('when the code is a venue code', () => {
+    it('exits 0 and names the venue', async () => {
+      const venue = await issuer.sign(issuer.venueClaims({ iat: FIXED_IAT, venue: { name: '合肥市第一中学', type: 'school' } }));
+      const r = await runCli(['code', venue, ...trustArgs()], dir);
+      expect(r.status).to.equal(0);
+      expect(r.stdout).to.equal('valid: venue code 合肥市第一中学 (school) from 安徽省 (340000), expires 2026-11-28 19:30:00 +08:00\n');
+    });
+  });
+
+  describe('when the issuer is not in the trust list', () => {
+    it('exits 1 with UNKNOWN_ISSUER', async () => {
+      const other = createTestIssuer({ id: '310000', name: '上海市' });
+      const code = await other.sign(other.residentClaims({ iat: FIXED_IAT }));
+      const r = await runCli(['code', code, ...trustArgs(), '--json'], dir);
+      expect(r.status).to.equal(1);
+      expect(JSON.parse(r.stdout)).to.include({ code: 'UNKNOWN_ISSUER', claims: null });
+    });
+  });
+
+  describe('when a .txt file holds text that is not a code', () => {
+    it('exits 1 with MALFORMED', async () => {
+      writeFileSync(join(dir, 'junk.txt'), 'hello\n');
+      const r = await runCli(['code', 'junk.txt', ...trustArgs(), '--json'], dir);
+      expect(r.status).to.equal(1);
+      expect(JSON.parse(r.stdout)).to.include({ code: 'MALFORMED' });
+    });
+  });
+
+  describe('when the input cannot be read', () => {
+    it('exits 2 for a file that does not exist', async () => {
+      const r = await runCli(['code', 'missing.png', ...trustArgs()], dir);
+      expect(r.status).to.equal(2);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.include('missing.png');
+    });
+
+    it('exits 2 for a .png file that is not a PNG', async () => {
+      writeFileSync(join(dir, 'fake.png'), 'not an image');
+      const r = await runCli(['code', 'fake.png', ...trustArgs()], dir);
+      expect(r.status).to.equal(2);
+    });
+
+    it('exits 2 for a truncated PNG', async () => {
+      writeFileSync(join(dir, 'broken.png'), Buffer.from('89504e470d0a1a0a0000000d4948', 'hex'));
+      const r = await runCli(['code', 'broken.png', ...trustArgs()], dir);
+      expect(r.status).to.equal(2);
+      expect(r.stderr).to.include('not a readable PNG');
+    });
+
+    it('exits 2 for a PNG without a QR code', async () => {
+      const blank = new PNG({ width: 64, height: 64 });
+      blank.data.fill(255);
+      writeFileSync(join(dir, 'blank.png'), PNG.sync.write(blank));
+      const r = await runCli(['code', 'blank.png', ...trustArgs()], dir);
+      expect(r.status).to.equal(2);
+      expect(r.stderr).to.include('no QR code found in blank.png');
+    });
+
+    it('exits 2 for a trust list that is not JSON', async () => {
+      writeFileSync(join(dir, 'bad.json'), '{"format": ');
+      const r = await runCli(['code', green, '--trust-list', 'bad.json'], dir);
+      expect(r.status).to.equal(2);
+      expect(r.stderr).to.include('trust list bad.json is not JSON');
+    });
+
+    it('exits 2 for JSON that is not a trust list', async () => {
+      writeFileSync(join(dir, 'wrong.json'), JSON.stringify({ format: 'something-else' }));
+      const r = await runCli(['code', green, '--trust-list', 'wrong.json'], dir);
+      expect(r.status).to.equal(2);
+      expect(r.stderr).to.include('trust list wrong.json is not usable');
+    });
+
+    it('exits 2 for a status list file that does not exist', async () => {
+      const r = await runCli(['code', green, ...trustArgs(), '--status-list', 'nowhere.cose'], dir);
+      expect(r.status).to.equal(2);
+    });
+  });
+
+  describe('when the command line is incomplete or wrong', () => {
+    it('exits 2 without --trust-list', async () => {
+      const r = await runCli(['code', green], dir);
+      expect(r.status).to.equal(2);
+      expect(r.stderr).to.include('--trust-list <file> is required').and.include('ankang-verify code --help');
+    });
+
+    it('exits 2 for an unknown option', async () => {
+      const r = await runCli(['code', green, ...trustArgs(), '--colour-blind'], dir);
+      expect(r.status).to.equal(2);
+    });
+
+    it('exits 2 for a --now that is not RFC 3339', async () => {
+      const r = await runCli(['code', green, '--trust-list', 'trust-list.json', '--now', 'yesterday'], dir);
+      expect(r.status).to.equal(2);
+    });
+
+    it('prints its own usage for --help and exits 0', async () => {
+      const r = await runCli(['code', '--help'], dir);
+      expect(r.status).to.equal(0);
+      expect(r.stdout).to.match(/^Usage: ankang-verify code /);
+    });
+  });
+});
