@@ -1,0 +1,77 @@
+import Koa from 'koa';
+import Router from '@koa/router';
+import { ServiceError } from './errors';
+import { authenticate } from './http/auth';
+import { LedgerUnavailableError } from './ledger/ledger';
+import type { AppContext } from './context';
+import { Idempotency } from './services/idempotency';
+import { ResidentService } from './services/residents';
+import { FeedService } from './services/feeds';
+import { Reevaluator } from './services/reevaluator';
+import { residentRoutes } from './routes/residents';
+import { ruleRoutes } from './routes/rules';
+import { feedRoutes } from './routes/feeds';
+import { issuerRoutes } from './routes/issuer';
+import { adminRoutes } from './routes/admin';
+import { systemRoutes } from './routes/system';
+
+export interface Services {
+  residents: ResidentService;
+  feeds: FeedService;
+  reevaluator: Reevaluator;
+  idempotency: Idempotency;
+}
+
+export function createServices(app: AppContext): Services {
+  const residents = new ResidentService(app);
+  return { residents, feeds: new FeedService(app, residents), reevaluator: new Reevaluator(app, residents), idempotency: new Idempotency(app.secrets.encryptionKey) };
+}
+
+/**
+ * The Koa application: error mapping, request log and metrics, bearer-token
+ * authentication, then the routes. No I/O happens here beyond what `app` holds.
+ */
+export function createApp(app: AppContext, services: Services = createServices(app)): Koa {
+  const koa = new Koa({ proxy: false });
+  const router = new Router();
+
+  koa.use(async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw new ServiceError('NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
+    } catch (err) {
+      const e =
+        err instanceof ServiceError
+          ? err
+          : err instanceof LedgerUnavailableError
+            ? new ServiceError('LEDGER_UNAVAILABLE', 'the ledger is unavailable; retry later')
+            : undefined;
+      if (e) {
+        ctx.status = e.status;
+        ctx.body = { error: { code: e.code, message: e.message, ...(e.fields ? { fields: e.fields } : {}) } };
+      } else {
+        // Only the code reaches the client; the details stay in the server log.
+        ctx.status = 500;
+        ctx.body = { error: { code: 'INTERNAL', message: 'internal error' } };
+        app.log.error('unhandled error', { route: ctx._matchedRoute ?? ctx.path, error: (err as Error).stack ?? String(err) });
+      }
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = String(ctx._matchedRoute ?? 'unmatched');
+      app.metrics.inc('ankang_http_requests_total', 'HTTP requests', { method: ctx.method, route, status: String(ctx.status) });
+      app.metrics.observe('ankang_http_request_duration_seconds', 'HTTP request latency', { route }, seconds);
+      app.log.debug('request', { method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1e4) / 10 });
+    }
+  });
+
+  koa.use(async (ctx, next) => {
+    ctx.state.principal = await authenticate(ctx, app.ledger, app.secrets.adminToken);
+    await next();
+  });
+
+  for (const add of [systemRoutes, issuerRoutes, residentRoutes, ruleRoutes, feedRoutes, adminRoutes]) add(router, app, services);
+  koa.use(router.routes());
+  koa.use(router.allowedMethods({ throw: false }));
+  return koa;
+}

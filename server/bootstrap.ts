@@ -1,0 +1,86 @@
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp, createServices, type Services } from './app';
+import type { Config } from './config';
+import type { AppContext } from './context';
+import { ensureDataDir, loadSecrets } from './crypto/secrets';
+import { regionName } from './domain/regions';
+import { createLogger, type Logger } from './http/log';
+import { Metrics } from './http/metrics';
+import { IssuerKeys } from './issuer/keys';
+import { StatusBook } from './issuer/status-book';
+import { Ledger } from './ledger/ledger';
+import { RuleBook } from './services/rule-book';
+import type { ResidentRecord } from './services/residents';
+
+const STATUS_VALUE = { green: 0, yellow: 1, red: 2 } as const;
+
+/**
+ * Opens the data folder and everything in it: secrets, ledger, keys, rules, statuses.
+ * Tests call this with a temp DATA_DIR and, where they need one, an injected clock.
+ */
+export async function openContext(config: Config, opts: { clock?: () => Date; env?: NodeJS.ProcessEnv; log?: Logger } = {}): Promise<AppContext> {
+  const clock = opts.clock ?? (() => new Date());
+  ensureDataDir(config.DATA_DIR);
+  const secrets = loadSecrets(config.DATA_DIR, opts.env);
+  const ledger = await Ledger.open(join(config.DATA_DIR, 'ledger'), clock);
+  const maxCodeLifetimeSeconds = config.PRINTED_CODE_TTL_DAYS * 86400 + 3600;
+  const keys = await IssuerKeys.load({ dataDir: config.DATA_DIR, ledger, maxCodeLifetimeSeconds, env: opts.env });
+  const rules = await RuleBook.load(ledger);
+  const statusBook = new StatusBook(config.ISSUER_ID, config.STATUS_LIST_MAX_AGE_SECONDS);
+  for await (const r of ledger.space('residents').values()) {
+    const rec = r as ResidentRecord;
+    statusBook.set(rec.statusIndex, STATUS_VALUE[rec.colour]);
+  }
+  return {
+    config,
+    ledger,
+    secrets,
+    keys,
+    rules,
+    statusBook,
+    metrics: new Metrics(),
+    log: opts.log ?? createLogger(config.LOG_LEVEL),
+    clock,
+    issuerName: config.ISSUER_NAME ?? regionName(config.ISSUER_ID) ?? config.ISSUER_ID,
+  };
+}
+
+export interface RunningService {
+  app: AppContext;
+  services: Services;
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Opens the context, starts the HTTP server and background jobs; `close` undoes all of it. */
+export async function startService(config: Config, opts: Parameters<typeof openContext>[1] = {}): Promise<RunningService> {
+  const app = await openContext(config, opts);
+  const services = createServices(app);
+  const koa = createApp(app, services);
+  const server = koa.listen(config.PORT, config.HOST);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  // Keep-alive sockets would otherwise hold close() open for their idle timeout.
+  server.keepAliveTimeout = 5000;
+  const { port } = server.address() as AddressInfo;
+  services.reevaluator.start(config.REVIEW_INTERVAL_SECONDS);
+  return {
+    app,
+    services,
+    server,
+    url: `http://${config.HOST}:${port}`,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await services.reevaluator.stop();
+      await app.ledger.close();
+    },
+  };
+}

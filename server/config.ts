@@ -1,0 +1,38 @@
+import { z } from 'zod';
+
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+
+/**
+ * Every setting comes from the environment (README "Configuration" lists them).
+ * Secrets that are absent are generated at first start into DATA_DIR (mode 0600).
+ */
+export const configSchema = z.object({
+  PORT: int(8080, 0, 65535),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  ISSUER_ID: z.string().regex(/^[1-9][0-9]{5}$/, 'a 6-digit GB/T 2260 region code').default('340000'),
+  ISSUER_NAME: z.string().min(1).optional(),
+  /** Base URL others reach this service at; names the status list in the trust list. */
+  PUBLIC_URL: z.string().url().optional(),
+  ADMIN_TOKEN: z.string().min(16).optional(),
+  CODE_TTL_MINUTES: int(10, 1, 60),
+  PRINTED_CODE_TTL_DAYS: int(7, 1, 30),
+  CODE_REFRESH_MARGIN_SECONDS: int(120, 0, 3600),
+  /** The status list is re-signed at least this often, so verifiers always find a fresh one. */
+  STATUS_LIST_MAX_AGE_SECONDS: int(300, 1, 900),
+  REVIEW_INTERVAL_SECONDS: int(30, 1, 3600),
+  BODY_LIMIT_BYTES: int(65536, 1024, 10 * 1024 * 1024),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Parses the environment; a bad value stops start-up with every problem named. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

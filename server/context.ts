@@ -1,0 +1,23 @@
+import type { Config } from './config';
+import type { Secrets } from './crypto/secrets';
+import type { Logger } from './http/log';
+import type { Metrics } from './http/metrics';
+import type { IssuerKeys } from './issuer/keys';
+import type { StatusBook } from './issuer/status-book';
+import type { Ledger } from './ledger/ledger';
+import type { RuleBook } from './services/rule-book';
+
+/** Everything a request handler or background job may touch, wired once at start-up. */
+export interface AppContext {
+  config: Config;
+  ledger: Ledger;
+  secrets: Secrets;
+  keys: IssuerKeys;
+  statusBook: StatusBook;
+  rules: RuleBook;
+  metrics: Metrics;
+  log: Logger;
+  clock: () => Date;
+  /** Issuer display name (from ISSUER_NAME or the region dataset). */
+  issuerName: string;
+}

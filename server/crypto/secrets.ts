@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface Secrets {
+  /** HMAC key for pseudonyms (32 bytes). */
+  pseudonymKey: Buffer;
+  /** AES-256-GCM key for personal data at rest (32 bytes). */
+  encryptionKey: Buffer;
+  adminToken: string;
+}
+
+interface SecretsFile {
+  pseudonymKey: string;
+  encryptionKey: string;
+  adminToken: string;
+}
+
+/** Creates DATA_DIR with mode 0700 when missing. */
+export function ensureDataDir(dir: string): void {
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/** Writes a file only its owner can read (0600), whatever the umask. */
+export function writePrivateFile(path: string, content: string): void {
+  writeFileSync(path, content, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+function key32(value: string, name: string): Buffer {
+  const b = Buffer.from(value, 'base64');
+  if (b.length !== 32) throw new Error(`${name} must be 32 bytes, base64-encoded`);
+  return b;
+}
+
+/**
+ * Reads the service's secrets from the environment (ANKANG_PSEUDONYM_KEY,
+ * ANKANG_ENCRYPTION_KEY, ADMIN_TOKEN) or from DATA_DIR/secrets.json, generating any that
+ * are missing at first start.
+ */
+export function loadSecrets(dataDir: string, env: NodeJS.ProcessEnv = process.env): Secrets {
+  ensureDataDir(dataDir);
+  const path = join(dataDir, 'secrets.json');
+  let stored: Partial<SecretsFile> = {};
+  if (existsSync(path)) stored = JSON.parse(readFileSync(path, 'utf8')) as SecretsFile;
+  const file: SecretsFile = {
+    pseudonymKey: stored.pseudonymKey ?? randomBytes(32).toString('base64'),
+    encryptionKey: stored.encryptionKey ?? randomBytes(32).toString('base64'),
+    adminToken: stored.adminToken ?? `ak_admin_${randomBytes(24).toString('base64url')}`,
+  };
+  if (JSON.stringify(file) !== JSON.stringify(stored)) writePrivateFile(path, JSON.stringify(file, null, 2) + '\n');
+  return {
+    pseudonymKey: key32(env.ANKANG_PSEUDONYM_KEY ?? file.pseudonymKey, 'ANKANG_PSEUDONYM_KEY'),
+    encryptionKey: key32(env.ANKANG_ENCRYPTION_KEY ?? file.encryptionKey, 'ANKANG_ENCRYPTION_KEY'),
+    adminToken: env.ADMIN_TOKEN ?? file.adminToken,
+  };
+}

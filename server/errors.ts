@@ -1,0 +1,50 @@
+/** Machine-readable error codes the API answers with, and the HTTP status of each. */
+export const ERROR_STATUS = {
+  MALFORMED_JSON: 400,
+  VALIDATION_FAILED: 400,
+  INVALID_ID_NUMBER: 400,
+  UNKNOWN_REGION: 400,
+  INVALID_RULE_SET: 400,
+  INVALID_CODE: 400,
+  IDEMPOTENCY_KEY_INVALID: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  IDENTITY_MISMATCH: 409,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  CODE_REJECTED: 422,
+  TOO_MANY_REQUESTS: 429,
+  INTERNAL: 500,
+  LEDGER_UNAVAILABLE: 503,
+  CHAIN_UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface FieldError {
+  path: string;
+  code: string;
+  message: string;
+}
+
+/**
+ * The one error type services throw. The error middleware turns it into
+ * `{ error: { code, message, fields? } }` with the status from ERROR_STATUS.
+ */
+export class ServiceError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly fields?: FieldError[],
+  ) {
+    super(message);
+    this.name = 'ServiceError';
+    this.status = ERROR_STATUS[code];
+  }
+}

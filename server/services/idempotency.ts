@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../verifier/src/event';
+import { openField, sealField } from '../crypto/pii';
+import { ServiceError } from '../errors';
+import type { Tx } from '../ledger/ledger';
+
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+interface Entry {
+  fingerprint: string;
+  sealed: string;
+  at: string;
+}
+
+const KEY = /^[A-Za-z0-9_\-:.]{8,128}$/;
+
+/**
+ * `Idempotency-Key` support. The first response for (scope, key) is kept, sealed with the
+ * data key because it can hold a bearer token, in the same transaction as the request's
+ * effects; a retry with the same body gets the same response, with another body a 422.
+ */
+export class Idempotency {
+  constructor(private readonly key: Buffer) {}
+
+  static validate(header: string | undefined): string | undefined {
+    if (header === undefined || header === '') return undefined;
+    if (!KEY.test(header)) throw new ServiceError('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 8–128 characters of A-Z a-z 0-9 _ - : .');
+    return header;
+  }
+
+  private fingerprint(body: unknown) {
+    return createHash('sha256').update(canonicalJson(body)).digest('hex');
+  }
+
+  async replay(tx: Tx, scope: string, key: string | undefined, body: unknown): Promise<StoredResponse | undefined> {
+    if (!key) return undefined;
+    const id = `${scope}:${key}`;
+    const entry = await tx.get<Entry>('idempotency', id);
+    if (!entry) return undefined;
+    if (entry.fingerprint !== this.fingerprint(body)) {
+      throw new ServiceError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
+    }
+    return JSON.parse(openField(this.key, entry.sealed, id)) as StoredResponse;
+  }
+
+  remember(tx: Tx, scope: string, key: string | undefined, body: unknown, response: StoredResponse): void {
+    if (!key) return;
+    const id = `${scope}:${key}`;
+    tx.put('idempotency', id, { fingerprint: this.fingerprint(body), sealed: sealField(this.key, JSON.stringify(response), id), at: tx.now.toISOString() } satisfies Entry);
+  }
+}

@@ -1,0 +1,292 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { signCode, type Colour, type CodeMode, type ResidentClaims } from '../../verifier/src';
+import { issueToken } from '../http/auth';
+import { openField, pseudonymFor, sealField } from '../crypto/pii';
+import { idLast4, validateIdentity, validatePhone, ID_TYPES, type IdType } from '../domain/identity';
+import { isRegionCode } from '../domain/regions';
+import { maskId, maskName, maskPhone } from '../domain/mask';
+import { ServiceError, type FieldError } from '../errors';
+import type { Tx } from '../ledger/ledger';
+import { evaluateRules, type RawFacts } from '../rules';
+import type { AppContext } from '../context';
+
+const DAY = 86_400_000;
+const region = z.string().regex(/^\d{6}$/, 'a 6-digit GB/T 2260 region code');
+
+/** The body of POST /v1/residents (申领): who, where they live, and a health declaration. */
+export const declarationSchema = z.strictObject({
+  temperatureC: z.number().min(34, 'below 34 °C is not a body temperature').max(43, 'above 43 °C is not a body temperature'),
+  symptoms: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/)).max(20).default([]),
+  visited: z.array(z.strictObject({ region, date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD') })).max(50).default([]),
+  contactWithCase: z.boolean().default(false),
+});
+
+export const applySchema = z.strictObject({
+  idType: z.enum(ID_TYPES),
+  idNumber: z.string().min(1).max(32),
+  name: z.string().trim().min(1).max(64),
+  phone: z.string().min(5).max(32),
+  district: region,
+  declaration: declarationSchema,
+});
+export type ApplyInput = z.infer<typeof applySchema>;
+export type Declaration = z.infer<typeof declarationSchema>;
+
+export interface IssuedCode {
+  text: string;
+  cti: string;
+  iat: number;
+  exp: number;
+  colour: Colour;
+  ruleVersion: number;
+  kid: string;
+}
+
+export interface ResidentRecord {
+  pseudonym: string;
+  statusIndex: number;
+  idType: IdType;
+  idSealed: string;
+  nameSealed: string;
+  phoneSealed: string;
+  maskedName: string;
+  maskedId: string;
+  maskedPhone: string;
+  idLast4: string;
+  district: string;
+  colour: Colour;
+  ruleVersion: number;
+  reasons: Array<{ id: string; colour: Colour; reason: { zh: string; en: string } }>;
+  evaluatedAt: string;
+  reviewAt: string | null;
+  /** An authority's decision that wins over the rules until it ends (appeals). */
+  override?: { colour: Colour; reason: string; until: string | null; by: string; at: string };
+  codes: Partial<Record<CodeMode, IssuedCode>>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const STATUS_VALUE: Record<Colour, number> = { green: 0, yellow: 1, red: 2 };
+
+/** The subject a resident's events are chained under. */
+export const residentSubject = (pseudonym: string) => `r:${pseudonym}`;
+
+function temperatureBand(t: number): 'normal' | 'fever' {
+  return t >= 37.3 ? 'fever' : 'normal';
+}
+
+/**
+ * Domain checks zod cannot make: ID check digit and format, phone, region codes, visit
+ * dates. All problems are reported at once; nothing is written when there is any.
+ */
+export function checkApplication(input: ApplyInput, now: Date): { idNumber: string; phone: string } {
+  const fields: FieldError[] = [];
+  const id = validateIdentity(input.idType, input.idNumber, now);
+  if (!id.ok) fields.push({ path: 'idNumber', code: id.code, message: id.message });
+  const phone = validatePhone(input.phone, input.idType);
+  if (!phone.ok) fields.push({ path: 'phone', code: phone.code, message: phone.message });
+  if (!isRegionCode(input.district)) fields.push({ path: 'district', code: 'REGION_UNKNOWN', message: `${input.district} is not a GB/T 2260 region code` });
+  checkVisits(input.declaration, now, fields);
+  if (fields.length) {
+    const code = !id.ok ? 'INVALID_ID_NUMBER' : fields.every((f) => f.code === 'REGION_UNKNOWN') ? 'UNKNOWN_REGION' : 'VALIDATION_FAILED';
+    throw new ServiceError(code, fields[0].message, fields);
+  }
+  return { idNumber: (id as { normalized: string }).normalized, phone: (phone as { normalized: string }).normalized };
+}
+
+/** Visits name known regions on real dates within the last 30 days, none in the future. */
+export function checkVisits(d: Declaration, now: Date, fields: FieldError[], prefix = 'declaration'): void {
+  d.visited.forEach((v, i) => {
+    if (!isRegionCode(v.region)) fields.push({ path: `${prefix}.visited.${i}.region`, code: 'REGION_UNKNOWN', message: `${v.region} is not a GB/T 2260 region code` });
+    const t = Date.parse(`${v.date}T00:00:00+08:00`);
+    const real = !Number.isNaN(t) && new Date(t + 8 * 3600_000).toISOString().startsWith(v.date);
+    if (!real || t > now.getTime() || now.getTime() - t > 30 * DAY) {
+      fields.push({ path: `${prefix}.visited.${i}.date`, code: 'DATE_OUT_OF_RANGE', message: 'a visit date must be a real date within the last 30 days' });
+    }
+  });
+}
+
+export class ResidentService {
+  constructor(private readonly app: AppContext) {}
+
+  private pseudonym(idType: string, idNumber: string) {
+    return pseudonymFor(this.app.secrets.pseudonymKey, idType, idNumber);
+  }
+
+  /** POST /v1/residents: create or update the one record of this person, then issue a code and a token. */
+  async apply(tx: Tx, input: ApplyInput, checked: { idNumber: string; phone: string }) {
+    const { encryptionKey } = this.app.secrets;
+    const p = this.pseudonym(input.idType, checked.idNumber);
+    const now = tx.now.toISOString();
+    let record = await tx.get<ResidentRecord>('residents', p);
+    const created = !record;
+    if (record) {
+      if (openField(encryptionKey, record.nameSealed, p) !== input.name) {
+        throw new ServiceError('IDENTITY_MISMATCH', 'this ID is registered under another name; call 12345 to correct it');
+      }
+      record = { ...record, phoneSealed: sealField(encryptionKey, checked.phone, p), maskedPhone: maskPhone(checked.phone), district: input.district, updatedAt: now };
+    } else {
+      const statusIndex = (await tx.get<number>('meta', 'nextStatusIndex')) ?? 0;
+      tx.put('meta', 'nextStatusIndex', statusIndex + 1);
+      tx.put('residentsByIndex', String(statusIndex), p);
+      record = {
+        pseudonym: p,
+        statusIndex,
+        idType: input.idType,
+        idSealed: sealField(encryptionKey, checked.idNumber, p),
+        nameSealed: sealField(encryptionKey, input.name, p),
+        phoneSealed: sealField(encryptionKey, checked.phone, p),
+        maskedName: maskName(input.name),
+        maskedId: maskId(checked.idNumber),
+        maskedPhone: maskPhone(checked.phone),
+        idLast4: idLast4(checked.idNumber),
+        district: input.district,
+        colour: 'green',
+        ruleVersion: 0,
+        reasons: [],
+        evaluatedAt: now,
+        reviewAt: null,
+        codes: {},
+        createdAt: now,
+        updatedAt: now,
+      };
+    }
+    const facts: RawFacts = { ...((await tx.get<RawFacts>('facts', p)) ?? {}), declaration: { at: now, ...input.declaration } };
+    tx.put('facts', p, facts);
+    await tx.append({
+      type: created ? 'resident.applied' : 'declaration.submitted',
+      subjects: [residentSubject(p)],
+      data: {
+        idType: input.idType,
+        district: input.district,
+        statusIndex: record.statusIndex,
+        temperatureBand: temperatureBand(input.declaration.temperatureC),
+        symptoms: input.declaration.symptoms.length,
+        visits: input.declaration.visited.length,
+        contactWithCase: input.declaration.contactWithCase,
+      },
+    });
+    record = await this.reevaluate(tx, record, facts, created ? 'application' : 'declaration');
+    const code = await this.ensureCode(tx, record, 'dynamic');
+    const { token } = issueToken(tx, { role: 'resident', pseudonym: p });
+    return { created, record: code.record, code: code.code, token };
+  }
+
+  /** Re-runs the current rules for one resident at tx.now and records any change. */
+  async reevaluate(tx: Tx, record: ResidentRecord, facts?: RawFacts, cause = 'review'): Promise<ResidentRecord> {
+    const f = facts ?? (await tx.get<RawFacts>('facts', record.pseudonym)) ?? {};
+    const rules = this.app.rules.current;
+    const ev = evaluateRules(f, this.app.rules.riskAreas, rules.ruleSet, tx.now);
+    let colour = ev.colour;
+    let reasons = ev.matched;
+    const o = record.override;
+    const overrideActive = o && (o.until === null || Date.parse(o.until) > tx.now.getTime());
+    if (overrideActive) {
+      colour = o.colour;
+      reasons = [{ id: 'authority-override', colour: o.colour, reason: { zh: o.reason, en: o.reason } }];
+    }
+    const reviewCandidates = [ev.reviewAt?.getTime(), overrideActive && o.until ? Date.parse(o.until) : undefined].filter((t): t is number => t !== undefined);
+    const reviewAt = reviewCandidates.length ? new Date(Math.min(...reviewCandidates)).toISOString() : null;
+    const next: ResidentRecord = {
+      ...record,
+      colour,
+      ruleVersion: rules.version,
+      reasons,
+      evaluatedAt: tx.now.toISOString(),
+      reviewAt,
+      ...(o && !overrideActive ? { override: undefined } : {}),
+    };
+    if (record.reviewAt !== reviewAt) {
+      if (record.reviewAt) tx.del('reviews', `${record.reviewAt}/${record.pseudonym}`);
+      if (reviewAt) tx.put('reviews', `${reviewAt}/${record.pseudonym}`, 1);
+    }
+    const first = record.ruleVersion === 0;
+    if (first || record.colour !== colour) {
+      await tx.append({
+        type: 'status.changed',
+        subjects: [residentSubject(record.pseudonym)],
+        data: { statusIndex: record.statusIndex, from: first ? null : record.colour, to: colour, ruleVersion: rules.version, rules: reasons.map((r) => r.id), cause },
+      });
+      tx.onCommit(() => {
+        this.app.statusBook.set(record.statusIndex, STATUS_VALUE[colour]);
+        this.app.metrics.inc('ankang_status_changes_total', 'Colour changes', { to: colour });
+      });
+    }
+    tx.put('residents', record.pseudonym, next);
+    return next;
+  }
+
+  /** The current code of a mode, re-issued when its colour, rules or key changed or it nears expiry. */
+  async ensureCode(tx: Tx, record: ResidentRecord, mode: CodeMode): Promise<{ record: ResidentRecord; code: IssuedCode; reissued: boolean }> {
+    const { config, keys } = this.app;
+    const nowS = Math.floor(tx.now.getTime() / 1000);
+    const { record: keyRecord, signer } = keys.active();
+    const current = record.codes[mode];
+    const margin = mode === 'dynamic' ? config.CODE_REFRESH_MARGIN_SECONDS : 24 * 3600;
+    if (current && current.colour === record.colour && current.ruleVersion === record.ruleVersion && current.kid === keyRecord.kid && current.exp - nowS > margin) {
+      return { record, code: current, reissued: false };
+    }
+    const ttl = mode === 'dynamic' ? config.CODE_TTL_MINUTES * 60 : config.PRINTED_CODE_TTL_DAYS * 86400;
+    const claims: ResidentClaims = {
+      kind: 'resident',
+      iss: config.ISSUER_ID,
+      sub: record.pseudonym,
+      iat: nowS,
+      exp: nowS + ttl,
+      cti: randomBytes(8).toString('hex'),
+      health: { colour: record.colour, ruleVersion: record.ruleVersion, statusIndex: record.statusIndex, maskedName: record.maskedName, idLast4: record.idLast4, mode },
+    };
+    const text = await signCode(claims, signer);
+    const code: IssuedCode = { text, cti: claims.cti, iat: claims.iat, exp: claims.exp, colour: record.colour, ruleVersion: record.ruleVersion, kid: keyRecord.kid };
+    const next = { ...record, codes: { ...record.codes, [mode]: code } };
+    tx.put('residents', record.pseudonym, next);
+    await tx.append({
+      type: 'code.issued',
+      subjects: [residentSubject(record.pseudonym)],
+      data: { cti: code.cti, mode, colour: code.colour, ruleVersion: code.ruleVersion, kid: code.kid, exp: code.exp },
+    });
+    tx.onCommit(() => this.app.metrics.inc('ankang_codes_issued_total', 'Codes issued', { colour: code.colour, mode }));
+    return { record: next, code, reissued: true };
+  }
+
+  /** GET /v1/residents/me/code: evaluates at now, then returns the current (or a fresh) code. */
+  async currentCode(tx: Tx, pseudonym: string, mode: CodeMode) {
+    const record = await tx.get<ResidentRecord>('residents', pseudonym);
+    if (!record) throw new ServiceError('NOT_FOUND', 'no resident for this token');
+    const fresh = await this.reevaluate(tx, record, undefined, 'refresh');
+    return this.ensureCode(tx, fresh, mode);
+  }
+}
+
+/** The resident as they see themselves: masked fields only. */
+export function residentView(r: ResidentRecord) {
+  return {
+    pseudonym: r.pseudonym,
+    statusIndex: r.statusIndex,
+    idType: r.idType,
+    maskedName: r.maskedName,
+    maskedId: r.maskedId,
+    maskedPhone: r.maskedPhone,
+    district: r.district,
+    colour: r.colour,
+    ruleVersion: r.ruleVersion,
+    reasons: r.reasons,
+    evaluatedAt: r.evaluatedAt,
+    ...(r.override ? { override: { colour: r.override.colour, reason: r.override.reason, until: r.override.until } } : {}),
+  };
+}
+
+/** A code as the API returns it. */
+export function codeView(c: IssuedCode, mode: CodeMode, refreshMarginSeconds: number, issuer: string) {
+  return {
+    code: c.text,
+    mode,
+    colour: c.colour,
+    issuer,
+    ruleVersion: c.ruleVersion,
+    issuedAt: new Date(c.iat * 1000).toISOString(),
+    expiresAt: new Date(c.exp * 1000).toISOString(),
+    refreshAt: new Date((c.exp - (mode === 'dynamic' ? refreshMarginSeconds : 86400)) * 1000).toISOString(),
+  };
+}
