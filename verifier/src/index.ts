@@ -11,3 +11,4 @@ export * from './verify';
 export { toBase64Url, fromBase64Url, toHex, fromHex } from './bytes';
 export { parseRfc3339, toRfc3339 } from './time';
 export * from './event';
+export * from './merkle';
