@@ -14,6 +14,7 @@ import { feedRoutes } from './routes/feeds';
 import { issuerRoutes } from './routes/issuer';
 import { adminRoutes } from './routes/admin';
 import { systemRoutes } from './routes/system';
+import { proofRoutes } from './routes/proofs';
 
 export interface Services {
   residents: ResidentService;
@@ -70,7 +71,7 @@ export function createApp(app: AppContext, services: Services = createServices(a
     await next();
   });
 
-  for (const add of [systemRoutes, issuerRoutes, residentRoutes, ruleRoutes, feedRoutes, adminRoutes]) add(router, app, services);
+  for (const add of [systemRoutes, issuerRoutes, residentRoutes, ruleRoutes, feedRoutes, adminRoutes, proofRoutes]) add(router, app, services);
   koa.use(router.routes());
   koa.use(router.allowedMethods({ throw: false }));
   return koa;

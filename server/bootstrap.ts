@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Anchorer } from '../anchor/anchorer';
+import { connectRegistry } from '../anchor/connect';
 import { createApp, createServices, type Services } from './app';
-import type { Config } from './config';
+import { publicUrl, type Config } from './config';
 import type { AppContext } from './context';
 import { ensureDataDir, loadSecrets } from './crypto/secrets';
 import { regionName } from './domain/regions';
@@ -33,19 +35,33 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
     const rec = r as ResidentRecord;
     statusBook.set(rec.statusIndex, STATUS_VALUE[rec.colour]);
   }
-  return {
-    config,
-    ledger,
-    secrets,
-    keys,
-    rules,
-    statusBook,
-    metrics: new Metrics(),
-    log: opts.log ?? createLogger(config.LOG_LEVEL),
-    clock,
-    issuerName: config.ISSUER_NAME ?? regionName(config.ISSUER_ID) ?? config.ISSUER_ID,
-  };
+  const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  const issuerName = config.ISSUER_NAME ?? regionName(config.ISSUER_ID) ?? config.ISSUER_ID;
+  const anchorer = config.CHAIN_RPC_URL
+    ? await Anchorer.open(ledger, {
+        issuer: config.ISSUER_ID,
+        intervalSeconds: config.CHECKPOINT_INTERVAL_SECONDS,
+        maxEvents: config.CHECKPOINT_MAX_EVENTS,
+        log,
+        clock,
+        connect: () =>
+          connectRegistry({
+            rpcUrl: config.CHAIN_RPC_URL!,
+            contract: config.ANCHOR_CONTRACT,
+            anchorerKeyFile: config.ANCHOR_KEY_FILE,
+            dev: config.CHAIN_DEV,
+            dataDir: config.DATA_DIR,
+            issuer: config.ISSUER_ID,
+            issuerName,
+            statusListUrl: `${publicUrl(config)}/v1/status-list`,
+            keys: () => keys.all(),
+            log,
+          }),
+      })
+    : undefined;
+  return { config, ledger, secrets, keys, rules, statusBook, metrics: new Metrics(), log, clock, issuerName, anchorer };
 }
+
 
 export interface RunningService {
   app: AppContext;
@@ -68,7 +84,10 @@ export async function startService(config: Config, opts: Parameters<typeof openC
   // Keep-alive sockets would otherwise hold close() open for their idle timeout.
   server.keepAliveTimeout = 5000;
   const { port } = server.address() as AddressInfo;
+  // With PORT=0 the real port is known only now; URLs built later (trust list, chain) use it.
+  config.PORT = port;
   services.reevaluator.start(config.REVIEW_INTERVAL_SECONDS);
+  app.anchorer?.start();
   return {
     app,
     services,
@@ -80,6 +99,7 @@ export async function startService(config: Config, opts: Parameters<typeof openC
         server.closeAllConnections();
       });
       await services.reevaluator.stop();
+      await app.anchorer?.stop();
       await app.ledger.close();
     },
   };

@@ -23,6 +23,16 @@ export const configSchema = z.object({
   REVIEW_INTERVAL_SECONDS: int(30, 1, 3600),
   BODY_LIMIT_BYTES: int(65536, 1024, 10 * 1024 * 1024),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /** JSON-RPC URL of the permissioned EVM chain; anchoring is off without it. */
+  CHAIN_RPC_URL: z.string().url().optional(),
+  /** AnchorRegistry address (required in production; remembered in DATA_DIR/chain.json in development). */
+  ANCHOR_CONTRACT: z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'a 0x-prefixed contract address').optional(),
+  /** File with the anchorer's private key (production). */
+  ANCHOR_KEY_FILE: z.string().min(1).optional(),
+  /** Development chain: deploy and register with the node's own accounts. npm start sets it. */
+  CHAIN_DEV: z.stringbool().default(false),
+  CHECKPOINT_INTERVAL_SECONDS: int(15, 1, 86400),
+  CHECKPOINT_MAX_EVENTS: int(1000, 1, 10_000_000),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -35,4 +45,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`invalid configuration:\n${lines.join('\n')}`);
   }
   return parsed.data;
+}
+
+/** The base URL others reach this service at. */
+export function publicUrl(config: Config): string {
+  return (config.PUBLIC_URL ?? `http://${config.HOST}:${config.PORT}`).replace(/\/$/, '');
 }

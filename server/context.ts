@@ -1,3 +1,4 @@
+import type { Anchorer } from '../anchor/anchorer';
 import type { Config } from './config';
 import type { Secrets } from './crypto/secrets';
 import type { Logger } from './http/log';
@@ -20,4 +21,6 @@ export interface AppContext {
   clock: () => Date;
   /** Issuer display name (from ISSUER_NAME or the region dataset). */
   issuerName: string;
+  /** Present when a chain is configured (CHAIN_RPC_URL). */
+  anchorer?: Anchorer;
 }

@@ -1,13 +1,13 @@
 import type Router from '@koa/router';
 import { TRUST_LIST_FORMAT, toRfc3339, type TrustListJson } from '../../verifier/src';
 import type { Services } from '../app';
+import { publicUrl } from '../config';
 import type { AppContext } from '../context';
 import { requireRole } from '../http/auth';
 
 /** This issuer's entry in a trust list. */
 export function ownTrustEntry(app: AppContext, nowS: number): TrustListJson['issuers'][number] {
-  const base = app.config.PUBLIC_URL ?? `http://${app.config.HOST}:${app.config.PORT}`;
-  return { id: app.config.ISSUER_ID, name: app.issuerName, statusListUrl: `${base.replace(/\/$/, '')}/v1/status-list`, keys: app.keys.listed(nowS) };
+  return { id: app.config.ISSUER_ID, name: app.issuerName, statusListUrl: `${publicUrl(app.config)}/v1/status-list`, keys: app.keys.listed(nowS) };
 }
 
 export function issuerRoutes(router: Router, app: AppContext, _services: Services): void {
@@ -30,6 +30,8 @@ export function issuerRoutes(router: Router, app: AppContext, _services: Service
   router.post('/v1/admin/keys/rotate', async (ctx) => {
     requireRole(ctx, 'admin');
     const record = await app.ledger.transact((tx) => app.keys.addKey(tx));
+    // A development chain registers the new key on the next connection.
+    app.anchorer?.reconnectSoon();
     ctx.status = 201;
     ctx.body = { kid: record.kid, notBefore: toRfc3339(record.notBefore), notAfter: toRfc3339(record.notAfter), keys: app.keys.all().map((k) => ({ kid: k.kid, retiredAt: k.retiredAt ? toRfc3339(k.retiredAt) : null })) };
   });

@@ -1,0 +1,222 @@
+import type { Logger } from '../server/http/log';
+import type { Ledger } from '../server/ledger/ledger';
+import type { RegistryClient } from './registry';
+import { TreeStore, leafHash, type TreeDb } from './tree-store';
+
+/** A checkpoint this issuer anchored, as the ledger records it. */
+export interface CheckpointRecord {
+  index: number;
+  treeSize: number;
+  root: string;
+  txHash: string;
+  blockNumber: number;
+  chainId: number;
+  contract: string;
+  anchoredAt: string;
+}
+
+export interface AnchorerOptions {
+  issuer: string;
+  intervalSeconds: number;
+  maxEvents: number;
+  /** Opens a chain session (in development: deploys and registers when the contract is missing). */
+  connect: () => Promise<RegistryClient>;
+  log: Logger;
+  clock: () => Date;
+}
+
+export type AnchorState = 'connecting' | 'up' | 'down' | 'diverged';
+
+const CHECKPOINT_EVENT = 'checkpoint.anchored';
+const MAX_BACKOFF_MS = 60_000;
+
+/**
+ * Keeps the issuer's RFC 6962 log in step with the ledger (leaf i = SHA-256(0x00 ‖ hash of
+ * event i + 1)) and anchors checkpoints on chain every `intervalSeconds` or `maxEvents`
+ * events. When the chain is down, events are still accepted; the anchorer retries with
+ * exponential backoff and catches up with a single checkpoint. A chain whose checkpoint
+ * disagrees with the local log stops anchoring and says so ('diverged').
+ */
+export class Anchorer {
+  private client: RegistryClient | undefined;
+  private chainId = 0;
+  private latest: CheckpointRecord | undefined;
+  private lastSubstantive = 0;
+  private lastAnchorAt = 0;
+  private backoffMs = 1000;
+  private retryAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  state: AnchorState = 'connecting';
+  lastError: string | undefined;
+
+  private constructor(
+    private readonly ledger: Ledger,
+    readonly tree: TreeStore,
+    private readonly opts: AnchorerOptions,
+  ) {}
+
+  static async open(ledger: Ledger, opts: AnchorerOptions): Promise<Anchorer> {
+    const db = ledger.db.sublevel<string, Uint8Array>('tree', { valueEncoding: 'view' }) as unknown as TreeDb;
+    const a = new Anchorer(ledger, await TreeStore.open(db), opts);
+    a.latest = await ledger.read<CheckpointRecord>('anchor', 'latest');
+    // Whether anything but checkpoint records arrived since the last checkpoint.
+    for await (const e of ledger.events((a.latest?.treeSize ?? 0) + 1, a.tree.treeSize)) {
+      if (e.type !== CHECKPOINT_EVENT) a.lastSubstantive = e.seq;
+    }
+    return a;
+  }
+
+  /** The latest checkpoint anchored on the chain this service now uses. */
+  get checkpoint(): CheckpointRecord | undefined {
+    return this.latest;
+  }
+
+  status() {
+    return {
+      state: this.state,
+      treeSize: this.tree.treeSize,
+      checkpoint: this.latest ?? null,
+      lastError: this.lastError ?? null,
+      retryAt: this.state === 'down' ? new Date(this.retryAt).toISOString() : null,
+    };
+  }
+
+  start(): void {
+    this.ledger.onEvents(() => void this.tick());
+    this.timer = setInterval(() => void this.tick(), 1000);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  /** Drops the chain session so the next step reconnects (and re-registers in development). */
+  reconnectSoon(): void {
+    this.client = undefined;
+    this.retryAt = 0;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One step: extend the log, connect if needed, anchor if due. Never runs twice at once. */
+  tick(): Promise<void> {
+    this.running ??= this.step().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Extends the log to the ledger head; returns the new size. */
+  async sync(): Promise<number> {
+    const head = this.ledger.getHead().seq;
+    if (this.tree.treeSize >= head) return this.tree.treeSize;
+    const batch: Uint8Array[] = [];
+    for await (const e of this.ledger.events(this.tree.treeSize + 1, head)) {
+      batch.push(leafHash(Buffer.from(e.hash, 'hex')));
+      if (e.type !== CHECKPOINT_EVENT) this.lastSubstantive = e.seq;
+      if (batch.length === 4096) await this.tree.append(batch.splice(0));
+    }
+    await this.tree.append(batch);
+    return this.tree.treeSize;
+  }
+
+  private async step(): Promise<void> {
+    if (this.stopped || this.state === 'diverged') return;
+    try {
+      await this.sync();
+    } catch (e) {
+      this.opts.log.error('anchor: extending the log failed', { error: (e as Error).message });
+      return;
+    }
+    const now = this.opts.clock().getTime();
+    if (!this.client) {
+      if (now < this.retryAt) return;
+      try {
+        await this.reconnect();
+      } catch (e) {
+        this.fail(e, now);
+        return;
+      }
+    }
+    const anchoredSize = this.latest?.treeSize ?? 0;
+    const due = this.lastSubstantive > anchoredSize && (now - this.lastAnchorAt >= this.opts.intervalSeconds * 1000 || this.tree.treeSize - anchoredSize >= this.opts.maxEvents);
+    if (!due || now < this.retryAt) return;
+    try {
+      await this.anchorNow();
+    } catch (e) {
+      this.fail(e, now);
+    }
+  }
+
+  private fail(e: unknown, now: number): void {
+    this.client = undefined;
+    this.state = 'down';
+    this.lastError = (e as Error).message?.slice(0, 300);
+    this.retryAt = now + this.backoffMs;
+    this.opts.log.warn('anchor: chain unavailable, will retry', { error: this.lastError, retryInMs: this.backoffMs });
+    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+  }
+
+  /** Connects, then checks the chain's latest checkpoint against the local log. */
+  private async reconnect(): Promise<void> {
+    const client = await this.opts.connect();
+    const issuer = Number(this.opts.issuer);
+    const chainId = await client.chainId();
+    const onChain = await client.latestCheckpoint(issuer);
+    const sameChain = this.latest && this.latest.contract.toLowerCase() === client.address.toLowerCase() && this.latest.chainId === chainId;
+    if (!onChain) {
+      // A registry with no checkpoint of ours (a fresh development chain): start over on it.
+      this.latest = undefined;
+    } else {
+      if (onChain.treeSize > this.tree.treeSize) return this.diverge(`the chain has a checkpoint of ${onChain.treeSize} events but the ledger has ${this.tree.treeSize}`);
+      const local = (await this.tree.root(onChain.treeSize)).toString('hex');
+      if (local !== onChain.root) return this.diverge(`the chain's root for ${onChain.treeSize} events differs from the ledger's`);
+      if (!sameChain || this.latest!.index !== onChain.index) {
+        this.latest = { index: onChain.index, treeSize: onChain.treeSize, root: onChain.root, txHash: '', blockNumber: 0, chainId, contract: client.address, anchoredAt: new Date(onChain.anchoredAt * 1000).toISOString() };
+      }
+    }
+    this.client = client;
+    this.chainId = chainId;
+    this.state = 'up';
+    this.backoffMs = 1000;
+    this.retryAt = 0;
+    this.lastError = undefined;
+    this.opts.log.info('anchor: connected', { contract: client.address, chainId, checkpoint: this.latest?.treeSize ?? 0 });
+  }
+
+  private diverge(reason: string): void {
+    this.state = 'diverged';
+    this.lastError = reason;
+    this.opts.log.error('anchor: the chain disagrees with the ledger; anchoring stopped', { reason });
+  }
+
+  private async anchorNow(): Promise<void> {
+    const client = this.client!;
+    const size = this.tree.treeSize;
+    const root = (await this.tree.root(size)).toString('hex');
+    const proof = this.latest ? (await this.tree.consistencyProof(this.latest.treeSize, size)).map((h) => h.toString('hex')) : [];
+    const r = await client.anchor(Number(this.opts.issuer), size, root, proof);
+    const record: CheckpointRecord = {
+      index: r.index,
+      treeSize: size,
+      root,
+      txHash: r.txHash,
+      blockNumber: r.blockNumber,
+      chainId: this.chainId,
+      contract: client.address,
+      anchoredAt: this.opts.clock().toISOString(),
+    };
+    await this.ledger.transact(async (tx) => {
+      tx.put('anchor', `cp/${record.chainId}/${record.contract}/${String(record.index).padStart(10, '0')}`, record);
+      tx.put('anchor', 'latest', record);
+      await tx.append({ type: CHECKPOINT_EVENT, subjects: ['anchor'], data: { ...record, gasUsed: r.gasUsed } });
+    });
+    this.latest = record;
+    this.lastAnchorAt = this.opts.clock().getTime();
+    this.opts.log.info('anchor: checkpoint anchored', { index: record.index, treeSize: size, block: record.blockNumber, gasUsed: r.gasUsed });
+  }
+}

@@ -1,0 +1,99 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { LedgerEvent } from '../../verifier/src/event';
+import type { Anchorer, CheckpointRecord } from '../../anchor/anchorer';
+import type { Services } from '../app';
+import type { AppContext } from '../context';
+import { ServiceError } from '../errors';
+import { requireRole } from '../http/auth';
+
+export const BUNDLE_FORMAT = 'ankang-proof-bundle/1';
+
+function anchored(app: AppContext): { anchorer: Anchorer; checkpoint: CheckpointRecord } {
+  if (!app.anchorer) throw new ServiceError('ANCHORING_OFF', 'this service runs without a chain (set CHAIN_RPC_URL)');
+  const checkpoint = app.anchorer.checkpoint;
+  if (!checkpoint) throw new ServiceError('NOT_ANCHORED_YET', 'nothing has been anchored yet; retry after the next checkpoint');
+  return { anchorer: app.anchorer, checkpoint };
+}
+
+function bundleHead(app: AppContext, cp: CheckpointRecord) {
+  return {
+    format: BUNDLE_FORMAT,
+    issuer: app.config.ISSUER_ID,
+    chain: { chainId: cp.chainId, contract: cp.contract },
+    checkpoint: { index: cp.index, treeSize: cp.treeSize, root: cp.root, txHash: cp.txHash, blockNumber: cp.blockNumber },
+  };
+}
+
+async function entry(anchorer: Anchorer, event: LedgerEvent, treeSize: number) {
+  const proof = await anchorer.tree.inclusionProof(event.seq - 1, treeSize);
+  return { event, leafIndex: event.seq - 1, proof: proof.map((h) => h.toString('hex')) };
+}
+
+function timeParam(ctx: Context, name: 'from' | 'to', fallback: number): number {
+  const v = ctx.query[name];
+  if (v === undefined) return fallback;
+  const t = typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? Date.parse(v) : NaN;
+  if (Number.isNaN(t)) throw new ServiceError('VALIDATION_FAILED', `${name} must be an RFC 3339 time`, [{ path: name, code: 'invalid_date', message: 'RFC 3339' }]);
+  return t;
+}
+
+/**
+ * A subject's events in [from, to] with inclusion proofs, plus the subject's events just
+ * before and after the range, so the per-subject hash chain shows nothing was left out.
+ */
+export async function historyBundle(app: AppContext, ctx: Context, subject: string) {
+  const { anchorer, checkpoint } = anchored(app);
+  const from = timeParam(ctx, 'from', 0);
+  const to = timeParam(ctx, 'to', app.clock().getTime());
+  if (from > to) throw new ServiceError('VALIDATION_FAILED', 'from must not be after to', [{ path: 'from', code: 'too_big', message: 'from ≤ to' }]);
+  const seqs = await app.ledger.subjectSeqs(subject, 1, checkpoint.treeSize);
+  let previous: LedgerEvent | undefined;
+  let next: LedgerEvent | undefined;
+  const inRange: LedgerEvent[] = [];
+  for (const seq of seqs) {
+    const e = (await app.ledger.getEvent(seq))!;
+    const t = Date.parse(e.at);
+    if (t < from) previous = e;
+    else if (t <= to) inRange.push(e);
+    else {
+      next = e;
+      break;
+    }
+  }
+  if (inRange.length > 10_000) throw new ServiceError('VALIDATION_FAILED', 'more than 10,000 events in range; narrow it', [{ path: 'to', code: 'too_big', message: 'narrow the range' }]);
+  return {
+    ...bundleHead(app, checkpoint),
+    kind: 'history',
+    subject,
+    range: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
+    previous: previous ? await entry(anchorer, previous, checkpoint.treeSize) : null,
+    next: next ? await entry(anchorer, next, checkpoint.treeSize) : null,
+    events: await Promise.all(inRange.map((e) => entry(anchorer, e, checkpoint.treeSize))),
+  };
+}
+
+export function proofRoutes(router: Router, app: AppContext, _services: Services): void {
+  router.get('/v1/anchor/status', (ctx) => {
+    ctx.body = app.anchorer ? app.anchorer.status() : { state: 'off' };
+  });
+
+  router.get('/v1/proofs/events/:seq', async (ctx) => {
+    requireRole(ctx, 'auditor');
+    const seq = Number(ctx.params.seq);
+    if (!Number.isSafeInteger(seq) || seq < 1) throw new ServiceError('VALIDATION_FAILED', 'seq must be a positive integer', [{ path: 'seq', code: 'invalid', message: 'a positive integer' }]);
+    const { anchorer, checkpoint } = anchored(app);
+    if (seq > checkpoint.treeSize) {
+      throw new ServiceError('NOT_ANCHORED_YET', `event ${seq} is after the latest checkpoint (${checkpoint.treeSize} events); retry after the next one`);
+    }
+    const event = (await app.ledger.getEvent(seq))!;
+    ctx.body = { ...bundleHead(app, checkpoint), kind: 'event', events: [await entry(anchorer, event, checkpoint.treeSize)] };
+  });
+
+  router.get('/v1/proofs/subjects/:pseudonym', async (ctx) => {
+    requireRole(ctx, 'auditor');
+    const p = ctx.params.pseudonym;
+    if (!/^[A-Za-z0-9_-]{16}$/.test(p)) throw new ServiceError('VALIDATION_FAILED', 'not a pseudonym', [{ path: 'pseudonym', code: 'invalid', message: '16 base64url characters' }]);
+    ctx.body = await historyBundle(app, ctx, `r:${p}`);
+  });
+}
