@@ -141,6 +141,7 @@ export class Anchorer {
         this.fail(e, now);
         return;
       }
+      if (!this.client) return;
     }
     const anchoredSize = this.latest?.treeSize ?? 0;
     const due = this.lastSubstantive > anchoredSize && (now - this.lastAnchorAt >= this.opts.intervalSeconds * 1000 || this.tree.treeSize - anchoredSize >= this.opts.maxEvents);
@@ -169,8 +170,10 @@ export class Anchorer {
     const onChain = await client.latestCheckpoint(issuer);
     const sameChain = this.latest && this.latest.contract.toLowerCase() === client.address.toLowerCase() && this.latest.chainId === chainId;
     if (!onChain) {
-      // A registry with no checkpoint of ours (a fresh development chain): start over on it.
+      // A registry with no checkpoint of ours (a fresh development chain): start over on it,
+      // with the whole log still to anchor.
       this.latest = undefined;
+      this.lastSubstantive = this.tree.treeSize;
     } else {
       if (onChain.treeSize > this.tree.treeSize) return this.diverge(`the chain has a checkpoint of ${onChain.treeSize} events but the ledger has ${this.tree.treeSize}`);
       const local = (await this.tree.root(onChain.treeSize)).toString('hex');

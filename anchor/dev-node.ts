@@ -5,6 +5,8 @@ import { join } from 'node:path';
 export interface DevNode {
   url: string;
   port: number;
+  /** Process group of the node (tests pause it with SIGSTOP to take the chain down). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -65,6 +67,7 @@ export async function startDevNode(opts: { port?: number; root?: string; timeout
   return {
     url,
     port,
+    pid: child.pid!,
     async stop() {
       if (exited) return;
       const gone = new Promise<void>((r) => child.once('exit', () => r()));

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Contract, ContractFactory, JsonRpcProvider, Wallet, type Signer } from 'ethers';
+import { Contract, ContractFactory, FetchRequest, JsonRpcProvider, Wallet, type Signer } from 'ethers';
 
 /** The compiled AnchorRegistry (from `hardhat compile`; npm start and npm test compile first). */
 export function registryArtifact(root = join(__dirname, '..')): { abi: unknown[]; bytecode: string } {
@@ -40,15 +40,18 @@ export class RegistryClient {
   constructor(
     readonly provider: JsonRpcProvider,
     readonly address: string,
-    readonly anchorer: Signer,
+    readonly anchorer?: Signer,
     readonly governor?: Signer,
   ) {
-    this.contract = new Contract(address, registryArtifact().abi as never, anchorer);
+    this.contract = new Contract(address, registryArtifact().abi as never, anchorer ?? provider);
   }
 
-  static provider(url: string): JsonRpcProvider {
+  static provider(url: string, timeoutMs = 10_000): JsonRpcProvider {
+    const req = new FetchRequest(url);
+    // A hung node must fail the call, so the anchorer backs off instead of waiting minutes.
+    req.timeout = timeoutMs;
     // A static network stops ethers from polling a node that is down in the background.
-    return new JsonRpcProvider(url, undefined, { staticNetwork: true, batchMaxCount: 1 });
+    return new JsonRpcProvider(req, undefined, { staticNetwork: true, batchMaxCount: 1 });
   }
 
   /** An anchorer wallet from a private key file (hex, 0x-prefixed or not). */

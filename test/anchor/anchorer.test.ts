@@ -1,0 +1,160 @@
+import { expect } from 'chai';
+import { JsonRpcProvider } from 'ethers';
+import { startDevNode, type DevNode } from '../../anchor/dev-node';
+import { RegistryClient } from '../../anchor/registry';
+import { startService, type RunningService } from '../../server/bootstrap';
+import { configSchema } from '../../server/config';
+import { gb11643CheckChar } from '../../server/domain/identity';
+import { hashLeaf, verifyInclusion } from '../../verifier/src/merkle';
+import { tempDir } from '../support/tmp';
+
+const ISSUER = 340000;
+let serial = 0;
+function residentId(): string {
+  const first17 = `340104199001${String(1 + (serial % 28)).padStart(2, '0')}${String(100 + serial++).slice(-3)}`;
+  return first17 + gb11643CheckChar(first17);
+}
+
+async function apply(url: string): Promise<number> {
+  const r = await fetch(`${url}/v1/residents`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ idType: 'resident-id', idNumber: residentId(), name: '王小明', phone: '13900001111', district: '340104', declaration: { temperatureC: 36.5 } }),
+  });
+  return r.status;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('the anchorer against a real Hardhat node', function () {
+  this.timeout(120_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let node: DevNode;
+  let svc: RunningService | undefined;
+
+  const start = async (rpc: string, extra: Record<string, string> = {}) => {
+    const config = configSchema.parse({
+      PORT: '0',
+      DATA_DIR: tmp.dir,
+      LOG_LEVEL: 'silent',
+      CHAIN_RPC_URL: rpc,
+      CHAIN_DEV: 'true',
+      CHECKPOINT_INTERVAL_SECONDS: '1',
+      ...extra,
+    });
+    svc = await startService(config);
+    return svc;
+  };
+  const registry = (s: RunningService) => {
+    const cp = s.app.anchorer!.checkpoint!;
+    return new RegistryClient(RegistryClient.provider(s.app.config.CHAIN_RPC_URL!), cp.contract);
+  };
+  const anchoredAll = (s: RunningService) =>
+    until('a checkpoint covering the ledger', async () => {
+      const cp = s.app.anchorer!.checkpoint;
+      // Checkpoint records are themselves events: everything before the last one must be covered.
+      return cp && cp.treeSize >= s.app.ledger.getHead().seq - 1 ? cp : undefined;
+    });
+
+  beforeEach(async () => {
+    tmp = tempDir();
+    node = await startDevNode();
+  });
+  afterEach(async () => {
+    await svc?.close();
+    svc = undefined;
+    try {
+      process.kill(-node.pid, 'SIGCONT');
+    } catch {
+      /* not paused */
+    }
+    await node.stop();
+    tmp.cleanup();
+  });
+
+  describe('when residents apply', () => {
+    it('anchors a checkpoint whose root on chain matches the log, and proofs check against it', async () => {
+      const s = await start(node.url);
+      for (let i = 0; i < 5; i++) expect(await apply(s.url)).to.equal(201);
+      const cp = await anchoredAll(s);
+      const onChain = await registry(s).latestCheckpoint(ISSUER);
+      expect(onChain).to.include({ treeSize: cp.treeSize, root: cp.root });
+      const ev = (await s.app.ledger.getEvent(3))!;
+      const proof = await s.app.anchorer!.tree.inclusionProof(2, cp.treeSize);
+      verifyInclusion(hashLeaf(Buffer.from(ev.hash, 'hex')), 2, onChain!.treeSize, proof, Buffer.from(onChain!.root, 'hex'));
+    });
+  });
+
+  describe('when the chain stops answering', () => {
+    it('keeps accepting events, backs off, and catches up in one checkpoint when the chain returns', async () => {
+      const s = await start(node.url);
+      expect(await apply(s.url)).to.equal(201);
+      const before = await anchoredAll(s);
+      const countBefore = Number(await registry(s).contract.checkpointCount(ISSUER));
+
+      process.kill(-node.pid, 'SIGSTOP');
+      for (let i = 0; i < 6; i++) expect(await apply(s.url)).to.equal(201);
+      await until('the anchorer to notice the chain is down', async () => s.app.anchorer!.state === 'down', 60_000);
+      expect(s.app.anchorer!.status().lastError).to.be.a('string');
+      const headWhileDown = s.app.ledger.getHead().seq;
+      expect(headWhileDown).to.be.greaterThan(before.treeSize + 6);
+
+      process.kill(-node.pid, 'SIGCONT');
+      const after = await until('a checkpoint after the outage', async () => {
+        const cp = s.app.anchorer!.checkpoint;
+        return cp && cp.treeSize >= headWhileDown ? cp : undefined;
+      }, 90_000);
+      const countAfter = Number(await registry(s).contract.checkpointCount(ISSUER));
+      expect(countAfter).to.equal(countBefore + 1);
+      expect(after.index).to.equal(before.index + 1);
+    });
+  });
+
+  describe('on a fresh development chain', () => {
+    it('redeploys the registry and re-anchors the whole ledger from its first event', async () => {
+      let s = await start(node.url);
+      for (let i = 0; i < 3; i++) await apply(s.url);
+      await anchoredAll(s);
+      await s.close();
+      svc = undefined;
+      await node.stop();
+
+      node = await startDevNode();
+      s = await start(node.url);
+      const head = s.app.ledger.getHead().seq;
+      const cp = await until('the first checkpoint on the new chain', async () => {
+        const c = s.app.anchorer!.checkpoint;
+        return c && c.index === 0 && c.treeSize >= head ? c : undefined;
+      });
+      const onChain = await registry(s).checkpoint(ISSUER, 0);
+      expect(onChain.treeSize).to.equal(cp.treeSize);
+      expect(onChain.root).to.equal((await s.app.anchorer!.tree.root(cp.treeSize)).toString('hex'));
+    });
+  });
+
+  describe('when the chain holds a different history for this issuer', () => {
+    it('stops anchoring and reports the divergence', async () => {
+      const provider = new JsonRpcProvider(node.url);
+      const governor = await provider.getSigner(0);
+      const anchorer = await provider.getSigner(1);
+      const address = await RegistryClient.deploy(governor);
+      const forged = new RegistryClient(RegistryClient.provider(node.url), address, anchorer, governor);
+      await forged.registerIssuer(ISSUER, '安徽省', 'http://example.invalid/status', [await anchorer.getAddress()]);
+      await forged.anchor(ISSUER, 1, 'ab'.repeat(32), []);
+
+      const s = await start(node.url, { ANCHOR_CONTRACT: address });
+      await apply(s.url);
+      await until('the divergence', async () => s.app.anchorer!.state === 'diverged');
+      expect(s.app.anchorer!.status().lastError).to.match(/differs from the ledger/);
+      expect(Number(await forged.contract.checkpointCount(ISSUER))).to.equal(1);
+    });
+  });
+});
