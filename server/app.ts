@@ -8,6 +8,8 @@ import { Idempotency } from './services/idempotency';
 import { ResidentService } from './services/residents';
 import { FeedService } from './services/feeds';
 import { Reevaluator } from './services/reevaluator';
+import { VenueService } from './services/venues';
+import { ScanService } from './services/scans';
 import { residentRoutes } from './routes/residents';
 import { ruleRoutes } from './routes/rules';
 import { feedRoutes } from './routes/feeds';
@@ -15,17 +17,30 @@ import { issuerRoutes } from './routes/issuer';
 import { adminRoutes } from './routes/admin';
 import { systemRoutes } from './routes/system';
 import { proofRoutes } from './routes/proofs';
+import { venueRoutes } from './routes/venues';
+import { authorityRoutes } from './routes/authority';
+import { borderRoutes } from './routes/border';
 
 export interface Services {
   residents: ResidentService;
   feeds: FeedService;
   reevaluator: Reevaluator;
   idempotency: Idempotency;
+  venues: VenueService;
+  scans: ScanService;
 }
 
 export function createServices(app: AppContext): Services {
   const residents = new ResidentService(app);
-  return { residents, feeds: new FeedService(app, residents), reevaluator: new Reevaluator(app, residents), idempotency: new Idempotency(app.secrets.encryptionKey) };
+  const venues = new VenueService(app);
+  return {
+    residents,
+    venues,
+    scans: new ScanService(app, venues, residents),
+    feeds: new FeedService(app, residents),
+    reevaluator: new Reevaluator(app, residents),
+    idempotency: new Idempotency(app.secrets.encryptionKey),
+  };
 }
 
 /**
@@ -71,7 +86,7 @@ export function createApp(app: AppContext, services: Services = createServices(a
     await next();
   });
 
-  for (const add of [systemRoutes, issuerRoutes, residentRoutes, ruleRoutes, feedRoutes, adminRoutes, proofRoutes]) add(router, app, services);
+  for (const add of [systemRoutes, issuerRoutes, residentRoutes, ruleRoutes, feedRoutes, adminRoutes, proofRoutes, venueRoutes, authorityRoutes, borderRoutes]) add(router, app, services);
   koa.use(router.routes());
   koa.use(router.allowedMethods({ throw: false }));
   return koa;

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './http/log';
 import { Metrics } from './http/metrics';
 import { IssuerKeys } from './issuer/keys';
 import { StatusBook } from './issuer/status-book';
+import { TrustService } from './issuer/trust';
 import { Ledger } from './ledger/ledger';
 import { RuleBook } from './services/rule-book';
 import type { ResidentRecord } from './services/residents';
@@ -27,7 +28,8 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
   ensureDataDir(config.DATA_DIR);
   const secrets = loadSecrets(config.DATA_DIR, opts.env);
   const ledger = await Ledger.open(join(config.DATA_DIR, 'ledger'), clock);
-  const maxCodeLifetimeSeconds = config.PRINTED_CODE_TTL_DAYS * 86400 + 3600;
+  // A retired key stays listed (for codes signed before it retired) until the longest-lived of them expires.
+  const maxCodeLifetimeSeconds = Math.max(config.PRINTED_CODE_TTL_DAYS, config.VENUE_CODE_TTL_DAYS) * 86400 + 3600;
   const keys = await IssuerKeys.load({ dataDir: config.DATA_DIR, ledger, maxCodeLifetimeSeconds, env: opts.env });
   const rules = await RuleBook.load(ledger);
   const statusBook = new StatusBook(config.ISSUER_ID, config.STATUS_LIST_MAX_AGE_SECONDS);
@@ -59,7 +61,8 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
           }),
       })
     : undefined;
-  return { config, ledger, secrets, keys, rules, statusBook, metrics: new Metrics(), log, clock, issuerName, anchorer };
+  const trust = new TrustService({ config, issuerName, keys, clock });
+  return { config, ledger, secrets, keys, rules, statusBook, metrics: new Metrics(), log, clock, issuerName, anchorer, trust };
 }
 
 

@@ -18,6 +18,10 @@ export const configSchema = z.object({
   CODE_TTL_MINUTES: int(10, 1, 60),
   PRINTED_CODE_TTL_DAYS: int(7, 1, 30),
   CODE_REFRESH_MARGIN_SECONDS: int(120, 0, 3600),
+  /** Venue codes are printed and posted at gates: they live long. */
+  VENUE_CODE_TTL_DAYS: int(365, 1, 3650),
+  /** Scanning the same venue again within this window returns the first decision. */
+  CHECKIN_REPLAY_SECONDS: int(60, 0, 3600),
   /** The status list is re-signed at least this often, so verifiers always find a fresh one. */
   STATUS_LIST_MAX_AGE_SECONDS: int(300, 1, 900),
   REVIEW_INTERVAL_SECONDS: int(30, 1, 3600),

@@ -5,6 +5,7 @@ import type { Logger } from './http/log';
 import type { Metrics } from './http/metrics';
 import type { IssuerKeys } from './issuer/keys';
 import type { StatusBook } from './issuer/status-book';
+import type { TrustService } from './issuer/trust';
 import type { Ledger } from './ledger/ledger';
 import type { RuleBook } from './services/rule-book';
 
@@ -21,6 +22,7 @@ export interface AppContext {
   clock: () => Date;
   /** Issuer display name (from ISSUER_NAME or the region dataset). */
   issuerName: string;
+  trust: TrustService;
   /** Present when a chain is configured (CHAIN_RPC_URL). */
   anchorer?: Anchorer;
 }

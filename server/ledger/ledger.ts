@@ -24,6 +24,7 @@ export type Space =
   | 'tokens'
   | 'idempotency'
   | 'rules'
+  | 'policies'
   | 'reviews'
   | 'venues'
   | 'scans'

@@ -1,21 +1,13 @@
 import type Router from '@koa/router';
-import { TRUST_LIST_FORMAT, toRfc3339, type TrustListJson } from '../../verifier/src';
+import { toRfc3339 } from '../../verifier/src';
 import type { Services } from '../app';
-import { publicUrl } from '../config';
 import type { AppContext } from '../context';
 import { requireRole } from '../http/auth';
 
-/** This issuer's entry in a trust list. */
-export function ownTrustEntry(app: AppContext, nowS: number): TrustListJson['issuers'][number] {
-  return { id: app.config.ISSUER_ID, name: app.issuerName, statusListUrl: `${publicUrl(app.config)}/v1/status-list`, keys: app.keys.listed(nowS) };
-}
-
 export function issuerRoutes(router: Router, app: AppContext, _services: Services): void {
   router.get('/v1/trust-list', (ctx) => {
-    const nowS = Math.floor(app.clock().getTime() / 1000);
-    const list: TrustListJson = { format: TRUST_LIST_FORMAT, issuedAt: toRfc3339(nowS), issuers: [ownTrustEntry(app, nowS)] };
     ctx.set('Cache-Control', 'no-cache');
-    ctx.body = list;
+    ctx.body = app.trust.published();
   });
 
   router.get('/v1/status-list', async (ctx) => {

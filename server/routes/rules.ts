@@ -5,34 +5,44 @@ import { ServiceError } from '../errors';
 import { readJson } from '../http/body';
 import { requireRole } from '../http/auth';
 import { parseRuleSet } from '../rules';
+import { parsePolicySet } from '../scenarios/policy';
+import type { Version, VersionStore } from '../services/versions';
 
-export function ruleRoutes(router: Router, app: AppContext, { reevaluator }: Services): void {
-  router.get('/v1/rules', (ctx) => {
-    ctx.body = app.rules.current;
+type Parse = (json: unknown) => { ok: true } | { ok: false; issues: Array<{ path: string; message: string }> };
+
+/**
+ * GET <path> (current), GET <path>/versions, GET <path>/:version and PUT <path> (health
+ * authority) for a versioned document. `field` names the document in responses.
+ */
+function versionRoutes<T>(router: Router, app: AppContext, path: string, field: string, store: VersionStore<T>, parse: Parse, docOf: (ok: never) => T, onPublish: (v: Version<T>) => void): void {
+  const view = ({ doc, ...meta }: Version<T>) => ({ ...meta, [field]: doc });
+  router.get(path, (ctx) => {
+    ctx.body = view(store.current);
   });
-  router.get('/v1/rules/versions', async (ctx) => {
-    ctx.body = { current: app.rules.current.version, versions: await app.rules.list() };
+  router.get(`${path}/versions`, async (ctx) => {
+    ctx.body = { current: store.current.version, versions: await store.list() };
   });
-  router.get('/v1/rules/:version', async (ctx) => {
+  router.get(`${path}/:version`, async (ctx) => {
     const v = Number(ctx.params.version);
     if (!Number.isSafeInteger(v) || v < 1) throw new ServiceError('VALIDATION_FAILED', 'version must be a positive integer', [{ path: 'version', code: 'invalid', message: 'a positive integer' }]);
-    const found = await app.rules.get(v);
-    if (!found) throw new ServiceError('NOT_FOUND', `no rule version ${v}`);
-    ctx.body = found;
+    const found = await store.get(v);
+    if (!found) throw new ServiceError('NOT_FOUND', `no version ${v}`);
+    ctx.body = view(found);
   });
-  router.put('/v1/rules', async (ctx) => {
+  router.put(path, async (ctx) => {
     const p = requireRole(ctx, 'health');
-    const parsed = parseRuleSet(await readJson(ctx, app.config.BODY_LIMIT_BYTES));
+    const parsed = parse(await readJson(ctx, app.config.BODY_LIMIT_BYTES));
     if (!parsed.ok) {
-      throw new ServiceError(
-        'INVALID_RULE_SET',
-        'the rule set does not parse',
-        parsed.issues.slice(0, 50).map((i) => ({ path: i.path || '(body)', code: 'invalid', message: i.message })),
-      );
+      throw new ServiceError('INVALID_RULE_SET', `the ${field} does not parse`, parsed.issues.slice(0, 50).map((i) => ({ path: i.path || '(body)', code: 'invalid', message: i.message })));
     }
-    const version = await app.ledger.transact((tx) => app.rules.publish(tx, parsed.ruleSet, p.id));
-    void reevaluator.sweepAll(`rules v${version.version}`);
+    const version = await app.ledger.transact((tx) => store.publish(tx, docOf(parsed as never), p.id));
+    onPublish(version);
     ctx.status = 201;
-    ctx.body = { version: version.version, digest: version.digest, publishedAt: version.publishedAt, reevaluation: 'started' };
+    ctx.body = { version: version.version, digest: version.digest, publishedAt: version.publishedAt };
   });
+}
+
+export function ruleRoutes(router: Router, app: AppContext, { reevaluator }: Services): void {
+  versionRoutes(router, app, '/v1/rules', 'ruleSet', app.rules.rules, parseRuleSet, (r: { ruleSet: never }) => r.ruleSet, (v) => void reevaluator.sweepAll(`rules v${v.version}`));
+  versionRoutes(router, app, '/v1/policies', 'policySet', app.rules.policies, parsePolicySet, (r: { policySet: never }) => r.policySet, () => undefined);
 }

@@ -78,7 +78,10 @@ export interface DerivedFacts {
   visits: VisitFact[];
 }
 
-/** How rules may name each fact; arrays list the `var` paths of their elements ('' for scalars). */
+/** How rules may name facts; arrays list the `var` paths of their elements ('' for scalars). */
+export type FactCatalogue = Readonly<Record<string, { array?: readonly string[]; days?: true }>>;
+
+/** The facts a colour rule may read. */
 export const FACT_CATALOGUE: Readonly<Record<keyof DerivedFacts, { array?: readonly string[]; days?: true }>> = {
   temperatureC: {},
   hasFever: {},

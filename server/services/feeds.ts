@@ -84,7 +84,7 @@ export class FeedService {
       data: { feed, source: principal.source ?? principal.role, by: principal.id, count: items.length, digest },
     });
     if (feed === 'risk-areas') {
-      await this.app.rules.setRiskAreas(tx, items as RiskArea[]);
+      this.app.rules.setRiskAreas(tx, items as RiskArea[]);
       return { feed, seq: importEvent.seq, count: items.length, affected: null as number | null, reevaluation: 'scheduled' as const };
     }
     let affected = 0;

@@ -177,7 +177,7 @@ export class ResidentService {
   async reevaluate(tx: Tx, record: ResidentRecord, facts?: RawFacts, cause = 'review'): Promise<ResidentRecord> {
     const f = facts ?? (await tx.get<RawFacts>('facts', record.pseudonym)) ?? {};
     const rules = this.app.rules.current;
-    const ev = evaluateRules(f, this.app.rules.riskAreas, rules.ruleSet, tx.now);
+    const ev = evaluateRules(f, this.app.rules.riskAreas, rules.doc, tx.now);
     let colour = ev.colour;
     let reasons = ev.matched;
     const o = record.override;

@@ -1,0 +1,152 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { renderQrPng, renderQrSvg } from '../../verifier/cli/qr';
+import type { Services } from '../app';
+import type { AppContext } from '../context';
+import { ServiceError } from '../errors';
+import { jsonBody } from '../http/body';
+import { requireRole } from '../http/auth';
+import { checkinSchema, dailyCheckinSchema, staffScanSchema } from '../services/scans';
+import { venueSchema, venueView } from '../services/venues';
+import type { LedgerEvent } from '../../verifier/src/event';
+import type { ResidentRecord } from '../services/residents';
+import { shanghaiDay } from '../services/venues';
+
+const certificateSchema = z.strictObject({
+  certificateNo: z.string().trim().min(4).max(40),
+  validUntil: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD'),
+});
+
+/** Loads the scan events of a subject, newest first. */
+async function scanEvents(app: AppContext, subject: string, limit: number): Promise<LedgerEvent[]> {
+  const seqs = await app.ledger.subjectSeqs(subject);
+  const out: LedgerEvent[] = [];
+  for (let i = seqs.length - 1; i >= 0 && out.length < limit; i--) {
+    const e = (await app.ledger.getEvent(seqs[i]))!;
+    if (e.type === 'scan.recorded') out.push(e);
+  }
+  return out;
+}
+
+function limitOf(ctx: Context): number {
+  const n = Number(ctx.query.limit ?? 100);
+  return Number.isSafeInteger(n) && n > 0 ? Math.min(n, 1000) : 100;
+}
+
+export function venueRoutes(router: Router, app: AppContext, { venues, scans }: Services): void {
+  router.post('/v1/venues', async (ctx) => {
+    const p = requireRole(ctx, 'operator', 'health');
+    const input = await jsonBody(ctx, venueSchema, app.config.BODY_LIMIT_BYTES);
+    const v = await app.ledger.transact((tx) => venues.register(tx, input, p));
+    ctx.status = 201;
+    ctx.body = venueView(v);
+  });
+  router.get('/v1/venues', async (ctx) => {
+    const p = requireRole(ctx, 'operator', 'health', 'grid');
+    ctx.body = { venues: (await venues.mine(p)).map(venueView) };
+  });
+  router.get('/v1/venues/:id', async (ctx) => {
+    requireRole(ctx, 'operator', 'health', 'grid');
+    ctx.body = venueView(await venues.getAsOperator(ctx.params.id, ctx.state.principal));
+  });
+  const code = (format: 'png' | 'svg') => async (ctx: Context) => {
+    requireRole(ctx, 'operator', 'health');
+    const v = await venues.getAsOperator(ctx.params.id, ctx.state.principal);
+    if (format === 'png') {
+      ctx.type = 'image/png';
+      ctx.body = Buffer.from(await renderQrPng(v.code.text));
+    } else {
+      ctx.type = 'image/svg+xml';
+      ctx.body = await renderQrSvg(v.code.text);
+    }
+  };
+  router.get('/v1/venues/:id/code.png', code('png'));
+  router.get('/v1/venues/:id/code.svg', code('svg'));
+
+  router.get('/v1/venues/:id/scans', async (ctx) => {
+    const v = await venues.getAsOperator(ctx.params.id, requireRole(ctx, 'operator', 'health'));
+    const events = await scanEvents(app, `v:${v.id}`, limitOf(ctx));
+    ctx.body = { venue: venueView(v), scans: events.map((e) => ({ seq: e.seq, at: e.at, ...e.data })) };
+  });
+
+  router.post('/v1/venues/:id/certificates', async (ctx) => {
+    const p = requireRole(ctx, 'operator', 'health');
+    const v = await venues.getAsOperator(ctx.params.id, p);
+    if (v.type !== 'school') throw new ServiceError('VALIDATION_FAILED', 'only schools register paper certificates', [{ path: 'id', code: 'invalid', message: 'a school venue' }]);
+    const body = await jsonBody(ctx, certificateSchema, app.config.BODY_LIMIT_BYTES);
+    const id = await app.ledger.transact((tx) => venues.addCertificate(tx, v, body.certificateNo, body.validUntil, p));
+    ctx.status = 201;
+    ctx.body = { certificate: id, validUntil: body.validUntil };
+  });
+
+  /** A resident joins a venue's roster (staff of an enterprise, pupils of a school) by showing its venue code. */
+  router.post('/v1/venues/:id/roster', async (ctx) => {
+    const p = requireRole(ctx, 'resident');
+    const body = await jsonBody(ctx, z.strictObject({ venueCode: z.string().min(1).max(2048) }), app.config.BODY_LIMIT_BYTES);
+    const v = await venues.get(ctx.params.id);
+    if (v.code.text !== body.venueCode) throw new ServiceError('CODE_REJECTED', 'this is not the code of that venue');
+    await app.ledger.transact(async (tx) => {
+      if (await tx.get('index', `roster/${v.id}/${p.pseudonym}`)) return;
+      tx.put('index', `roster/${v.id}/${p.pseudonym}`, { joinedAt: tx.now.toISOString() });
+      await tx.append({ type: 'roster.joined', subjects: [`r:${p.pseudonym}`, `v:${v.id}`], data: { venue: v.id } });
+    });
+    ctx.status = 201;
+    ctx.body = { venue: v.id, joined: true };
+  });
+
+  /** Who on the roster has and has not done today's health check-in, and who is not green. */
+  router.get('/v1/venues/:id/roster', async (ctx) => {
+    const v = await venues.getAsOperator(ctx.params.id, requireRole(ctx, 'operator', 'health'));
+    const day = shanghaiDay(app.clock());
+    const members = [];
+    for await (const key of app.ledger.space('index').keys({ gt: `roster/${v.id}/`, lt: `roster/${v.id}/~` })) {
+      const pseudonym = key.slice(`roster/${v.id}/`.length);
+      const r = await app.ledger.read<ResidentRecord>('residents', pseudonym);
+      if (!r) continue;
+      members.push({ maskedName: r.maskedName, idLast4: r.idLast4, colour: r.colour, checkedInToday: !!(await app.ledger.read('index', `daily/${pseudonym}/${day}`)) });
+    }
+    ctx.body = {
+      day,
+      members,
+      summary: { total: members.length, checkedIn: members.filter((m) => m.checkedInToday).length, notGreen: members.filter((m) => m.colour !== 'green').length },
+    };
+  });
+
+  router.post('/v1/scans', async (ctx) => {
+    const p = requireRole(ctx, 'operator', 'health');
+    const input = await jsonBody(ctx, staffScanSchema, app.config.BODY_LIMIT_BYTES);
+    // Signature checks run before the transaction, so the ledger's writer never waits on them.
+    const verified = input.code ? await scans.verifyResidentCode(input.code) : undefined;
+    ctx.status = 201;
+    ctx.body = await app.ledger.transact((tx) => scans.staffScan(tx, input, p, verified));
+  });
+
+  router.post('/v1/checkins', async (ctx) => {
+    const p = requireRole(ctx, 'resident');
+    const input = await jsonBody(ctx, checkinSchema, app.config.BODY_LIMIT_BYTES);
+    const out = await app.ledger.transact((tx) => scans.selfCheckin(tx, input, p));
+    ctx.status = out.replayed ? 200 : 201;
+    ctx.body = out;
+  });
+
+  router.post('/v1/checkins/daily', async (ctx) => {
+    const p = requireRole(ctx, 'resident');
+    const input = await jsonBody(ctx, dailyCheckinSchema, app.config.BODY_LIMIT_BYTES);
+    ctx.status = 201;
+    ctx.body = await app.ledger.transact((tx) => scans.dailyCheckin(tx, input, p));
+  });
+
+  router.get('/v1/residents/me/scans', async (ctx) => {
+    const p = requireRole(ctx, 'resident');
+    const events = await scanEvents(app, `r:${p.pseudonym}`, limitOf(ctx));
+    const names = new Map<string, string>();
+    const out = [];
+    for (const e of events) {
+      const id = e.data.venue as string;
+      if (!names.has(id)) names.set(id, (await venues.get(id).catch(() => undefined))?.name ?? id);
+      out.push({ seq: e.seq, at: e.at, venue: { id, name: names.get(id), type: e.data.venueType }, decision: e.data.decision, colour: e.data.colour, method: e.data.method });
+    }
+    ctx.body = { scans: out };
+  });
+}

@@ -1,0 +1,217 @@
+import { z } from 'zod';
+import { decodeCode, verifyCode, type ResidentClaims, type VerifyResult } from '../../verifier/src';
+import { seqKey, type Tx } from '../ledger/ledger';
+import { ServiceError } from '../errors';
+import type { Principal } from '../http/auth';
+import type { RawFacts } from '../rules';
+import { evaluatePolicy, type PolicyOutcome, type ScanFacts } from '../scenarios/policy';
+import type { AppContext } from '../context';
+import { residentSubject, type ResidentRecord, type ResidentService } from './residents';
+import { shanghaiDay, venueSubject, type VenueRecord, type VenueService } from './venues';
+
+const temperature = z.number().min(34, 'below 34 °C is not a body temperature').max(43, 'above 43 °C is not a body temperature');
+
+export const staffScanSchema = z
+  .strictObject({
+    venueId: z.string().regex(/^[A-Za-z0-9_-]{16}$/, 'a venue id'),
+    /** The resident's AK1 code as scanned; omit for a pupil showing a paper certificate. */
+    code: z.string().min(1).max(2048).optional(),
+    temperatureC: temperature.optional(),
+    certificateNo: z.string().trim().min(4).max(40).optional(),
+  })
+  .refine((b) => b.code || b.certificateNo, { message: 'send a code or a certificate number', path: ['code'] });
+
+export const checkinSchema = z.strictObject({ venueCode: z.string().min(1).max(2048), temperatureC: temperature.optional() });
+export const dailyCheckinSchema = z.strictObject({
+  temperatureC: temperature,
+  symptoms: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/)).max(20).default([]),
+});
+
+export interface ScanOutcome {
+  decision: PolicyOutcome['decision'];
+  reason: PolicyOutcome['reason'];
+  rule: string;
+  policyVersion: number;
+  colour: ScanFacts['colour'];
+  codeResult: string;
+  issuer: string | null;
+  maskedName: string | null;
+  idLast4: string | null;
+  venue: { id: string; name: string; type: string };
+  seq: number;
+  at: string;
+  replayed?: boolean;
+}
+
+const band = (t: number | undefined) => (t === undefined ? 'not-taken' : t >= 37.3 ? 'fever' : 'normal');
+
+/**
+ * Everything that happens at a gate. A staff scan (核验) verifies the shown code with the
+ * verifier library — signature, expiry, status — against the trust list (this province
+ * and, when federated, every province on chain); a self check-in (自助扫码) verifies the
+ * venue code and uses the resident's own current code. Either way the venue's admission
+ * policy decides, and exactly one scan event (resident and venue chains) is written.
+ */
+export class ScanService {
+  constructor(
+    private readonly app: AppContext,
+    private readonly venues: VenueService,
+    private readonly residents: ResidentService,
+  ) {}
+
+  /** Verifies a resident code; own-issuer statuses come from memory, others' from their status lists. */
+  async verifyResidentCode(text: string): Promise<VerifyResult> {
+    const r = await verifyCode(text, { trustList: this.app.trust.current(), statusLists: this.app.trust.foreignStatusLists(), now: this.app.clock() });
+    if (!r.valid || r.claims?.kind !== 'resident' || r.claims.iss !== this.app.config.ISSUER_ID) return r;
+    const status = this.app.statusBook.get(r.claims.health.statusIndex);
+    const colour = ['green', 'yellow', 'red'][status ?? -1];
+    // As with a status list: codes are issued in the current colour, so a different status
+    // means the colour changed after this code was issued.
+    if (colour !== undefined && colour !== r.claims.health.colour) {
+      return { valid: false, code: 'REVOKED', message: `the colour is now ${colour}; this code is superseded`, claims: r.claims };
+    }
+    return r;
+  }
+
+  async staffScan(tx: Tx, input: z.infer<typeof staffScanSchema>, by: Principal, verified: VerifyResult | undefined): Promise<ScanOutcome> {
+    const venue = await this.venues.getAsOperator(input.venueId, by);
+    if (verified?.claims?.kind === 'venue') throw new ServiceError('INVALID_CODE', 'this is a venue code; scan the resident code');
+    const claims = verified?.claims as ResidentClaims | undefined;
+    const day = shanghaiDay(tx.now);
+    let certificate = false;
+    let subject: string;
+    let certHash: string | undefined;
+    if (!input.code) {
+      const c = await this.venues.certificateValid(tx, venue.id, input.certificateNo!, day);
+      certificate = c.valid;
+      certHash = c.hash;
+      subject = `c:${venue.id}:${c.hash}`;
+    } else if (claims) {
+      subject = claims.iss === this.app.config.ISSUER_ID ? residentSubject(claims.sub) : `f:${claims.iss}:${claims.sub}`;
+    } else {
+      // A code that did not even decode: the scan still happened and is recorded.
+      subject = venueSubject(venue.id);
+    }
+    const own = claims?.iss === this.app.config.ISSUER_ID;
+    const facts: ScanFacts = {
+      colour: verified?.valid && claims ? claims.health.colour : 'none',
+      codeResult: input.code ? verified!.code : 'NONE',
+      codeValid: !!verified?.valid,
+      foreign: !!claims && !own,
+      printed: claims?.health.mode === 'printed',
+      temperatureTaken: input.temperatureC !== undefined,
+      temperatureC: input.temperatureC ?? null,
+      hasFever: (input.temperatureC ?? 0) >= 37.3,
+      checkedInToday: own ? !!(await tx.get('index', `daily/${claims!.sub}/${day}`)) : false,
+      certificate,
+      method: 'staff',
+    };
+    return this.record(tx, venue, facts, subject, claims, certHash);
+  }
+
+  /** Self check-in: the resident scanned the venue code. Replays inside the window return the first answer. */
+  async selfCheckin(tx: Tx, input: z.infer<typeof checkinSchema>, by: Principal): Promise<ScanOutcome> {
+    const v = await verifyCode(input.venueCode, { trustList: this.app.trust.current(), now: tx.now });
+    if (!v.valid || v.claims?.kind !== 'venue') {
+      throw new ServiceError('CODE_REJECTED', v.valid ? 'this is not a venue code' : `the venue code is not valid: ${v.code}`, [{ path: 'venueCode', code: v.code, message: v.message }]);
+    }
+    if (v.claims.iss !== this.app.config.ISSUER_ID) throw new ServiceError('CODE_REJECTED', `venue codes of ${v.claims.iss} are checked by that province's service`);
+    const venue = await this.venues.get(v.claims.venue.id);
+    const p = by.pseudonym!;
+    const replayKey = `selfscan/${p}/${venue.id}`;
+    const prior = await tx.get<ScanOutcome>('index', replayKey);
+    if (prior && tx.now.getTime() - Date.parse(prior.at) < this.app.config.CHECKIN_REPLAY_SECONDS * 1000) return { ...prior, replayed: true };
+    const rec = await tx.get<ResidentRecord>('residents', p);
+    if (!rec) throw new ServiceError('NOT_FOUND', 'no resident for this token');
+    const { record, code } = await this.residents.ensureCode(tx, await this.residents.reevaluate(tx, rec, undefined, 'checkin'), 'dynamic');
+    const day = shanghaiDay(tx.now);
+    const facts: ScanFacts = {
+      colour: record.colour,
+      codeResult: 'VALID',
+      codeValid: true,
+      foreign: false,
+      printed: false,
+      temperatureTaken: input.temperatureC !== undefined,
+      temperatureC: input.temperatureC ?? null,
+      hasFever: (input.temperatureC ?? 0) >= 37.3,
+      checkedInToday: !!(await tx.get('index', `daily/${p}/${day}`)),
+      certificate: false,
+      method: 'self',
+    };
+    if (venue.requireTemperature && input.temperatureC === undefined) {
+      throw new ServiceError('VALIDATION_FAILED', 'this venue asks for a temperature', [{ path: 'temperatureC', code: 'required', message: 'required at this venue' }]);
+    }
+    const claims = decodeCode(code.text).claims as ResidentClaims;
+    const out = await this.record(tx, venue, facts, residentSubject(p), claims);
+    tx.put('index', replayKey, out);
+    return out;
+  }
+
+  private async record(tx: Tx, venue: VenueRecord, facts: ScanFacts, subject: string, claims?: ResidentClaims, certificate?: string): Promise<ScanOutcome> {
+    const policies = this.app.rules.policies.current;
+    const outcome = evaluatePolicy(policies.doc, venue, facts);
+    const subjects = subject === venueSubject(venue.id) ? [subject] : [subject, venueSubject(venue.id)];
+    const event = await tx.append({
+      type: 'scan.recorded',
+      subjects,
+      data: {
+        venue: venue.id,
+        venueType: venue.type,
+        district: venue.district,
+        method: facts.method,
+        issuer: claims?.iss ?? null,
+        cti: claims?.cti ?? null,
+        colour: facts.colour,
+        codeResult: facts.codeResult,
+        decision: outcome.decision,
+        rule: outcome.rule,
+        policyVersion: policies.version,
+        temperatureBand: band(facts.temperatureC ?? undefined),
+        certificate: certificate ?? null,
+      },
+    });
+    const at = tx.now.toISOString();
+    const entry = { seq: event.seq, subject, decision: outcome.decision, colour: facts.colour, at };
+    tx.put('scans', `v/${venue.id}/${at}/${seqKey(event.seq)}`, entry);
+    tx.put('scans', `t/${at}/${seqKey(event.seq)}`, { ...entry, venue: venue.id, venueType: venue.type, subtype: venue.subtype, district: venue.district });
+    tx.onCommit(() => this.app.metrics.inc('ankang_scans_total', 'Scans by venue type and decision', { venueType: venue.type, decision: outcome.decision }));
+    return {
+      decision: outcome.decision,
+      reason: outcome.reason,
+      rule: outcome.rule,
+      policyVersion: policies.version,
+      colour: facts.colour,
+      codeResult: facts.codeResult,
+      issuer: claims?.iss ?? null,
+      maskedName: claims?.health.maskedName ?? null,
+      idLast4: claims?.health.idLast4 ?? null,
+      venue: { id: venue.id, name: venue.name, type: venue.type },
+      seq: event.seq,
+      at,
+    };
+  }
+
+  /** 每日健康打卡: today's temperature and symptoms, which also update the declaration the rules read. */
+  async dailyCheckin(tx: Tx, input: z.infer<typeof dailyCheckinSchema>, by: Principal) {
+    const p = by.pseudonym!;
+    const rec = await tx.get<ResidentRecord>('residents', p);
+    if (!rec) throw new ServiceError('NOT_FOUND', 'no resident for this token');
+    const day = shanghaiDay(tx.now);
+    const facts = (await tx.get<RawFacts>('facts', p)) ?? {};
+    const next: RawFacts = {
+      ...facts,
+      declaration: {
+        visited: facts.declaration?.visited ?? [],
+        contactWithCase: facts.declaration?.contactWithCase ?? false,
+        at: tx.now.toISOString(),
+        temperatureC: input.temperatureC,
+        symptoms: input.symptoms,
+      },
+    };
+    tx.put('facts', p, next);
+    tx.put('index', `daily/${p}/${day}`, { at: tx.now.toISOString(), temperatureBand: band(input.temperatureC), symptoms: input.symptoms.length });
+    await tx.append({ type: 'checkin.daily', subjects: [residentSubject(p)], data: { day, temperatureBand: band(input.temperatureC), symptoms: input.symptoms.length } });
+    const after = await this.residents.reevaluate(tx, rec, next, 'daily-checkin');
+    return { day, colour: after.colour, reasons: after.reasons };
+  }
+}
