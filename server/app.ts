@@ -56,6 +56,8 @@ export function createApp(app: AppContext, services: Services = createServices(a
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw new ServiceError('NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
+      // allowedMethods() sets 405 and the Allow header but no body; answer in the API's error shape.
+      if (ctx.status === 405 && ctx.body === undefined) throw new ServiceError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}`);
     } catch (err) {
       const e =
         err instanceof ServiceError

@@ -43,6 +43,9 @@ export function mayImport(p: Principal, feed: FeedName): boolean {
   return p.role === 'feed' && !!p.source && FEEDS[feed].sources.includes(p.source);
 }
 
+/** How far ahead of this server's clock a feed's times may be (the sender's clock may run fast). */
+const FUTURE_SKEW_MS = 5 * 60_000;
+
 type PersonRecord = { idType: (typeof ID_TYPES)[number]; idNumber: string };
 
 export class FeedService {
@@ -62,6 +65,13 @@ export class FeedService {
       return body.areas!;
     }
     const out = body.records!.map((r, i) => {
+      // A future time would hold a colour until long after it (a typo of 2062 for 2026 keeps someone red for decades).
+      for (const key of ['at', 'exposedAt', 'arrivedAt']) {
+        const t = (r as Record<string, unknown>)[key];
+        if (typeof t === 'string' && Date.parse(t) > now.getTime() + FUTURE_SKEW_MS) {
+          fields.push({ path: `records.${i}.${key}`, code: 'DATE_IN_FUTURE', message: 'this time is in the future' });
+        }
+      }
       const id = validateIdentity(r.idType, r.idNumber, now);
       if (!id.ok) {
         fields.push({ path: `records.${i}.idNumber`, code: id.code, message: id.message });
@@ -71,7 +81,9 @@ export class FeedService {
       void idNumber;
       return { pseudonym: pseudonymFor(this.app.secrets.pseudonymKey, idType, id.normalized), record: rest };
     });
-    if (fields.length) throw new ServiceError('INVALID_ID_NUMBER', `${fields.length} record(s) have an invalid ID number`, fields.slice(0, 20));
+    const badIds = fields.filter((f) => f.code !== 'DATE_IN_FUTURE').length;
+    if (badIds) throw new ServiceError('INVALID_ID_NUMBER', `${badIds} record(s) have an invalid ID number`, fields.slice(0, 20));
+    if (fields.length) throw new ServiceError('VALIDATION_FAILED', `${fields.length} record(s) have a time in the future`, fields.slice(0, 20));
     return out as Array<{ pseudonym: string; record: Record<string, unknown> }>;
   }
 
@@ -96,7 +108,8 @@ export class FeedService {
         const c = record as NonNullable<RawFacts['contact']>;
         // A close contact outranks a secondary one; a later exposure of the same degree restarts the window.
         const prev = facts.contact;
-        if (!prev || c.degree < prev.degree || (c.degree === prev.degree && c.exposedAt > prev.exposedAt)) facts.contact = c;
+        // Compared as instants: the texts may carry different UTC offsets.
+        if (!prev || c.degree < prev.degree || (c.degree === prev.degree && Date.parse(c.exposedAt) > Date.parse(prev.exposedAt))) facts.contact = c;
       }
       if (feed === 'inbound-travellers') facts.inbound = record as RawFacts['inbound'];
       tx.put('facts', pseudonym, facts);

@@ -25,7 +25,8 @@ export const declarationSchema = z.strictObject({
 export const applySchema = z.strictObject({
   idType: z.enum(ID_TYPES),
   idNumber: z.string().min(1).max(32),
-  name: z.string().trim().min(1).max(64),
+  // No control characters or lone surrogates: the masked name goes into the code as UTF-8 and must read back the same.
+  name: z.string().trim().min(1).max(64).refine((s) => !/[\p{Cc}\p{Cs}]/u.test(s), 'a name of letters, without control characters'),
   phone: z.string().min(5).max(32),
   district: region,
   declaration: declarationSchema,

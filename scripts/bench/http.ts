@@ -1,0 +1,381 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import { createQr } from '../../verifier/cli/qr';
+import { signCode, toBeSigned, type ResidentClaims } from '../../verifier/src';
+import { startService } from '../../server/bootstrap';
+import { configSchema } from '../../server/config';
+import { gb11643CheckChar } from '../../server/domain/identity';
+import { applySchema, checkApplication, type ResidentRecord } from '../../server/services/residents';
+import { aim, figure, fmt, fmtRatio, heading, interleavedRounds, median, rateAsync, rateConcurrent, rateSync, round, table, type RateFigure } from './util';
+
+const ROOT = resolve(__dirname, '..', '..');
+const CONNECTIONS = 64;
+const DURATION_S = 10;
+const WARMUP_S = 3;
+const ROUNDS = 3;
+/** Upper bound on signing requests per refresh round, so a fast machine does not run long. */
+const REFRESH_MAX_PER_ROUND = 20_000;
+const SIGN_ROUND_MS = 1000;
+const IN_PROCESS_RESIDENTS = 256;
+const APPS_RATIO_AIM = 0.25;
+const APPS_ABSOLUTE_AIM = 2000;
+
+// Districts of Hefei (GB/T 2260); an ID's first six digits and the declared residence.
+const DISTRICTS = ['340102', '340103', '340104', '340111'];
+const NAMES = ['张三明', '李晓红', '王伟', '陈静怡', '刘洋', '赵志强', '黄丽娟', '周杰', '吴敏', '徐建国'];
+const BIRTH_EPOCH = Date.UTC(1960, 0, 1);
+
+export interface AutocannonFigure {
+  /** 2xx responses per second of the run. */
+  perSecond: number;
+  p50ms: number;
+  p99ms: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  seconds: number;
+}
+
+export interface HttpRoundsFigure {
+  perSecond: number;
+  p50ms: number;
+  p99ms: number;
+  rounds: AutocannonFigure[];
+}
+
+export interface HttpBenchResult {
+  setup: { connections: number; durationSeconds: number; rounds: number; serviceProcess: string; baselineProcess: string; dataDir: string };
+  applications: HttpRoundsFigure;
+  baseline: HttpRoundsFigure;
+  ratio: number;
+  aims: { ratioAtLeast: number; ratioMet: boolean; appsPerSecondAtLeast: number; appsPerSecondMet: boolean };
+  signing: {
+    rawSign: RateFigure;
+    signCode: RateFigure & { ratio: number };
+    ensureCodeSequential: RateFigure;
+    ensureCodeConcurrent: RateFigure & { inFlight: number };
+    fsyncPerSecond: number;
+  };
+  refreshOverHttp: HttpRoundsFigure & { requestsPerRound: number };
+  currentCodeOverHttp: HttpRoundsFigure;
+  issuedCode: { chars: number; qrVersion: number } | undefined;
+}
+
+/** The n-th distinct valid resident ID: district, birth date, sequence, GB 11643 check char. */
+export function residentId(n: number): string {
+  const district = DISTRICTS[n % DISTRICTS.length];
+  const k = Math.floor(n / DISTRICTS.length);
+  const birth = new Date(BIRTH_EPOCH + Math.floor(k / 1000) * 86_400_000).toISOString().slice(0, 10).replace(/-/g, '');
+  const first17 = `${district}${birth}${String(k % 1000).padStart(3, '0')}`;
+  return first17 + gb11643CheckChar(first17);
+}
+
+function applicationBody(n: number) {
+  return {
+    idType: 'resident-id' as const,
+    idNumber: residentId(n),
+    name: NAMES[n % NAMES.length],
+    phone: `139${String(n % 1e8).padStart(8, '0')}`,
+    district: DISTRICTS[n % DISTRICTS.length],
+    declaration: { temperatureC: 36.2 + (n % 5) / 10, symptoms: [], visited: [], contactWithCase: false },
+  };
+}
+
+interface Child {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** Starts `entry` under tsx in its own process and waits for its `{"msg":"listening"}` line. */
+function startChild(entry: string, env: Record<string, string>): Promise<Child> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(proc);
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<void>((done) => proc.once('exit', () => done()));
+  const stop = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    children.delete(proc);
+  };
+  return new Promise((resolveUrl, reject) => {
+    const timer = setTimeout(() => {
+      void stop();
+      reject(new Error(`${entry} did not start within 60 s: ${stderr}`));
+    }, 60_000);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${entry} exited with ${code} before listening: ${stderr}`));
+    });
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      try {
+        const msg = JSON.parse(line) as { msg?: string; url?: string };
+        if (msg.msg === 'listening' && msg.url) {
+          clearTimeout(timer);
+          resolveUrl({ url: msg.url, stop });
+        }
+      } catch {
+        // Not the line we wait for.
+      }
+    });
+  });
+}
+
+async function cannon(opts: autocannon.Options): Promise<AutocannonFigure> {
+  const r = await autocannon({ connections: CONNECTIONS, pipelining: 1, timeout: 30, ...opts });
+  return {
+    perSecond: round(r['2xx'] / r.duration),
+    p50ms: r.latency.p50,
+    p99ms: r.latency.p99,
+    ok: r['2xx'],
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    seconds: r.duration,
+  };
+}
+
+function summarise(rounds: AutocannonFigure[]): HttpRoundsFigure {
+  return { perSecond: round(median(rounds.map((r) => r.perSecond))), p50ms: median(rounds.map((r) => r.p50ms)), p99ms: median(rounds.map((r) => r.p99ms)), rounds };
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** fdatasync'd 4 KiB appends per second on the DATA_DIR disk: what bounds one durable write at a time. */
+function fsyncRate(dir: string): number {
+  const fd = openSync(join(dir, 'fsync-probe'), 'w');
+  const block = Buffer.alloc(4096, 1);
+  try {
+    return rateSync(() => {
+      writeSync(fd, block);
+      fdatasyncSync(fd);
+    }, 1000);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Signing measured inside one process against a service started with `startService`:
+ * the raw Ed25519 sign, `signCode` with the service's active signer, and `ensureCode` in a
+ * ledger transaction for a record whose printed code is due (so it signs and durably writes).
+ */
+async function benchSigning(dir: string): Promise<HttpBenchResult['signing']> {
+  const config = configSchema.parse({ PORT: 0, DATA_DIR: join(dir, 'in-process'), LOG_LEVEL: 'silent' });
+  const svc = await startService(config);
+  try {
+    const { ledger } = svc.app;
+    const { residents } = svc.services;
+    const records: ResidentRecord[] = [];
+    for (let n = 0; n < IN_PROCESS_RESIDENTS; n++) {
+      const input = applySchema.parse(applicationBody(50_000_000 + n));
+      const r = await ledger.transact((tx) => residents.apply(tx, input, checkApplication(input, tx.now)));
+      records.push(r.record);
+    }
+    const { signer } = svc.app.keys.active();
+    const now = Math.floor(Date.now() / 1000);
+    const claims: ResidentClaims[] = records.map((r, i) => ({
+      kind: 'resident',
+      iss: config.ISSUER_ID,
+      sub: r.pseudonym,
+      iat: now,
+      exp: now + config.PRINTED_CODE_TTL_DAYS * 86400,
+      cti: (i + 1).toString(16).padStart(16, '0'),
+      health: { colour: r.colour, ruleVersion: r.ruleVersion, statusIndex: r.statusIndex, maskedName: r.maskedName, idLast4: r.idLast4, mode: 'printed' },
+    }));
+    const tbs = claims.map((c) => toBeSigned(c, signer.kid));
+    const n = records.length;
+    const due = (i: number) => ({ ...records[i % n], codes: {} });
+    const ensure = (i: number) => ledger.transact((tx) => residents.ensureCode(tx, due(i), 'printed'));
+    const variants = {
+      rawSign: () => rateSync((i) => signer.sign(tbs[i % n]), SIGN_ROUND_MS),
+      signCode: () => rateAsync((i) => signCode(claims[i % n], signer), SIGN_ROUND_MS),
+      ensureSequential: () => rateAsync(ensure, SIGN_ROUND_MS),
+      ensureConcurrent: () => rateConcurrent(ensure, SIGN_ROUND_MS, CONNECTIONS),
+    };
+    const rounds = await interleavedRounds(variants, { rounds: ROUNDS, warmup: variants });
+    const rawSign = figure(rounds.rawSign);
+    const sc = figure(rounds.signCode);
+    return {
+      rawSign,
+      signCode: { ...sc, ratio: round(sc.perSecond / rawSign.perSecond, 3) },
+      ensureCodeSequential: figure(rounds.ensureSequential),
+      ensureCodeConcurrent: { ...figure(rounds.ensureConcurrent), inFlight: CONNECTIONS },
+      fsyncPerSecond: round(fsyncRate(dir)),
+    };
+  } finally {
+    await svc.close();
+  }
+}
+
+/**
+ * Issue 3: the real service in a child process under autocannon from this process —
+ * applications (POST /v1/residents, distinct valid residents, fsync'd ledger) against a
+ * minimal Koa app in another child with the same settings; then code signing, in process
+ * and over HTTP.
+ */
+export async function benchHttp(): Promise<HttpBenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'ankang-bench-'));
+  let service: Child | undefined;
+  let baseline: Child | undefined;
+  try {
+    service = await startChild('server/main.ts', { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'service'), LOG_LEVEL: 'silent' });
+    baseline = await startChild('scripts/bench/minimal-koa.ts', { PORT: '0', HOST: '127.0.0.1' });
+
+    let next = 0;
+    const tokens: string[] = [];
+    let issuedCode: string | undefined;
+    const apply = (duration: number) =>
+      cannon({
+        url: service!.url,
+        duration,
+        requests: [
+          {
+            method: 'POST',
+            path: '/v1/residents',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (req) => ({ ...req, body: JSON.stringify(applicationBody(next++)) }),
+            onResponse: (status, body) => {
+              if (status !== 201) return;
+              const m = /"token":"(ak_resident_[^"]+)"/.exec(body);
+              if (m) tokens.push(m[1]);
+              issuedCode ??= /"code":"(AK1:[^"]+)"/.exec(body)?.[1];
+            },
+          },
+        ],
+      });
+    const echoBody = JSON.stringify(applicationBody(99_999_999));
+    const echo = (duration: number) =>
+      cannon({ url: baseline!.url, duration, requests: [{ method: 'POST', path: '/v1/echo', headers: { 'content-type': 'application/json' }, body: echoBody }] });
+
+    await apply(WARMUP_S);
+    await echo(WARMUP_S);
+    const appRounds: AutocannonFigure[] = [];
+    const baseRounds: AutocannonFigure[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      // Alternate which goes first; let each server drain before the other is loaded.
+      for (const which of r % 2 ? ['echo', 'apply'] : ['apply', 'echo']) {
+        await pause(500);
+        if (which === 'apply') appRounds.push(await apply(DURATION_S));
+        else baseRounds.push(await echo(DURATION_S));
+      }
+    }
+    await baseline.stop();
+    baseline = undefined;
+
+    const signing = await benchSigning(dir);
+
+    // Each token is used once: its first printed-code request has to sign a code.
+    const perRound = Math.min(REFRESH_MAX_PER_ROUND, Math.floor(tokens.length / ROUNDS) - 2 * CONNECTIONS);
+    if (perRound < CONNECTIONS * 4) throw new Error(`only ${tokens.length} residents applied; too few for the refresh rounds`);
+    const codeRequest = (pool: string[], mode: 'printed' | 'dynamic', opts: autocannon.Options | { amount?: number; duration?: number }) => {
+      let i = 0;
+      return cannon({
+        url: service!.url,
+        ...opts,
+        requests: [
+          {
+            method: 'GET',
+            path: `/v1/residents/me/code?mode=${mode}`,
+            setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${pool[i++ % pool.length]}` } }),
+          },
+        ],
+      });
+    };
+    const refreshRounds: AutocannonFigure[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      await pause(500);
+      refreshRounds.push(await codeRequest(tokens.slice(r * (perRound + 2 * CONNECTIONS), (r + 1) * (perRound + 2 * CONNECTIONS)), 'printed', { amount: perRound }));
+    }
+    const currentRounds: AutocannonFigure[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      await pause(500);
+      currentRounds.push(await codeRequest(tokens, 'dynamic', { duration: 4 }));
+    }
+
+    const applications = summarise(appRounds);
+    const base = summarise(baseRounds);
+    const ratio = round(applications.perSecond / base.perSecond, 3);
+    const result: HttpBenchResult = {
+      setup: {
+        connections: CONNECTIONS,
+        durationSeconds: DURATION_S,
+        rounds: ROUNDS,
+        serviceProcess: 'node --import tsx server/main.ts (child)',
+        baselineProcess: 'node --import tsx scripts/bench/minimal-koa.ts (child)',
+        dataDir: dir,
+      },
+      applications,
+      baseline: base,
+      ratio,
+      aims: {
+        ratioAtLeast: APPS_RATIO_AIM,
+        ratioMet: ratio >= APPS_RATIO_AIM,
+        appsPerSecondAtLeast: APPS_ABSOLUTE_AIM,
+        appsPerSecondMet: applications.perSecond >= APPS_ABSOLUTE_AIM,
+      },
+      signing,
+      refreshOverHttp: { ...summarise(refreshRounds), requestsPerRound: perRound },
+      currentCodeOverHttp: summarise(currentRounds),
+      issuedCode: issuedCode ? { chars: issuedCode.length, qrVersion: createQr(issuedCode).version } : undefined,
+    };
+    printHttp(result);
+    return result;
+  } finally {
+    await baseline?.stop();
+    await service?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function printHttp(r: HttpBenchResult): void {
+  const roundsText = (f: HttpRoundsFigure) => f.rounds.map((x) => fmt(x.perSecond)).join(' / ');
+  const failures = (f: HttpRoundsFigure) => {
+    const bad = f.rounds.reduce((n, x) => n + x.non2xx + x.errors + x.timeouts, 0);
+    return bad ? `${fmt(bad)} failed` : 'all 2xx';
+  };
+  const httpRow = (what: string, f: HttpRoundsFigure, ratio: string, note: string) => [what, fmt(f.perSecond), ratio, fmt(f.p50ms), fmt(f.p99ms), roundsText(f), `${failures(f)}; ${note}`];
+  console.log(heading('http (issue 3): the service in a child process, autocannon in this one, loopback'));
+  console.log(`${r.setup.connections} connections, ${r.setup.durationSeconds} s per round, median of ${r.setup.rounds} rounds (applications and baseline interleaved); ledger writes are fsync'd.`);
+  console.log(
+    table(
+      ['what', 'per second', '÷ baseline', 'p50 ms', 'p99 ms', 'rounds', 'note'],
+      [
+        httpRow('minimal Koa POST, JSON body read (baseline)', r.baseline, '', 'scripts/bench/minimal-koa.ts'),
+        httpRow('applications: POST /v1/residents', r.applications, fmtRatio(r.ratio), `ratio ${aim(r.ratio, r.aims.ratioAtLeast)}; absolute ${aim(r.applications.perSecond, r.aims.appsPerSecondAtLeast)}`),
+        httpRow('code refresh over HTTP: GET /me/code?mode=printed', r.refreshOverHttp, '', `first printed code of each resident, so each request signs; ${fmt(r.refreshOverHttp.requestsPerRound)} per round`),
+        httpRow('current code over HTTP: GET /me/code?mode=dynamic', r.currentCodeOverHttp, '', 'code still current: no signing, but still a durable write'),
+      ],
+    ),
+  );
+  const s = r.signing;
+  const row = (what: string, f: RateFigure, ratio: string, note: string) => [what, fmt(f.perSecond), ratio, `${fmt(f.spread * 100)}%`, note];
+  console.log('\nCode signing in one process (startService in this process, sequential unless noted):');
+  console.log(
+    table(
+      ['what', 'per second', '÷ raw sign', 'spread', 'note'],
+      [
+        row('raw Ed25519 sign (service signer.sign)', s.rawSign, '', 'prebuilt Sig_structure bytes'),
+        row('signing only: signCode(claims, active signer)', s.signCode, fmtRatio(s.signCode.ratio), 'CBOR + claim checks + sign + base45'),
+        row('ensureCode in ledger.transact, 1 in flight', s.ensureCodeSequential, '', "signs, then waits for its own durable (fsync'd) write"),
+        row(`ensureCode in ledger.transact, ${s.ensureCodeConcurrent.inFlight} in flight`, s.ensureCodeConcurrent, '', 'group commit: many per fsync'),
+      ],
+    ),
+  );
+  console.log(`fsync'd 4 KiB writes per second on the data disk: ${fmt(s.fsyncPerSecond)}`);
+  if (r.issuedCode) console.log(`a code the service issued: ${r.issuedCode.chars} characters, QR version ${r.issuedCode.qrVersion} (level M)`);
+}

@@ -1,0 +1,150 @@
+import { z } from 'zod';
+import type { Colour } from '../../verifier/src';
+import { openField, sealField } from '../crypto/pii';
+import { regionContains } from '../domain/regions';
+import { ServiceError } from '../errors';
+import type { Principal } from '../http/auth';
+import type { Tx } from '../ledger/ledger';
+import { seqKey } from '../ledger/ledger';
+import type { AppContext } from '../context';
+import { residentSubject, type ResidentRecord } from './residents';
+import { pseudonymSchema } from './tracing';
+
+/** What a grid worker (网格员) found on a home visit. */
+export const VISIT_OUTCOMES = ['verified', 'home-quarantine', 'sent-to-facility', 'data-wrong'] as const;
+export type VisitOutcome = (typeof VISIT_OUTCOMES)[number];
+
+export const gridVisitSchema = z.strictObject({
+  pseudonym: pseudonymSchema,
+  outcome: z.enum(VISIT_OUTCOMES),
+  note: z.string().trim().min(1).max(200).optional(),
+});
+export type GridVisitInput = z.infer<typeof gridVisitSchema>;
+
+export const gridListSchema = z.strictObject({
+  colour: z.enum(['red', 'yellow']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});
+
+export interface LastVisit {
+  outcome: VisitOutcome;
+  at: string;
+  by: string;
+  seq: number;
+}
+
+interface StoredVisit extends LastVisit {
+  noteSealed: string | null;
+}
+
+const DISTRICT = /^\d{6}$/;
+const VENUE_ID = /^[A-Za-z0-9_-]{16}$/;
+const COLOUR_ORDER: Record<Colour, number> = { red: 0, yellow: 1, green: 2 };
+
+const lastKey = (p: string) => `grid-last/${p}`;
+const visitPrefix = (p: string) => `grid-visit/${p}/`;
+
+/** What a grid worker sees of a resident: masked, no phone, no ID beyond its last 4. */
+export function gridResidentView(r: ResidentRecord, last: LastVisit | undefined) {
+  return {
+    pseudonym: r.pseudonym,
+    maskedName: r.maskedName,
+    idLast4: r.idLast4,
+    district: r.district,
+    colour: r.colour,
+    reasons: r.reasons,
+    evaluatedAt: r.evaluatedAt,
+    lastVisit: last ?? null,
+  };
+}
+
+/**
+ * Grid follow-up (大数据+网格化): red and yellow residents of the districts and community
+ * rosters a grid token covers, and the home visits recorded for them. Health and admin
+ * tokens cover everyone. A visit's free-text note is sealed at rest and never in an event.
+ *
+ * Cost: listing reads every resident record when the scope names a district (there is no
+ * colour index); community venues in scope are read from their roster index only.
+ */
+export class GridService {
+  constructor(private readonly app: AppContext) {}
+
+  /** Whether `p` covers `r`; `get` reads the roster index (inside or outside a transaction). */
+  async covers(p: Principal, r: ResidentRecord, get: (key: string) => Promise<unknown>): Promise<boolean> {
+    if (p.role === 'admin' || p.role === 'health') return true;
+    if (p.role !== 'grid') return false;
+    const scope = p.scope ?? [];
+    if (scope.some((s) => DISTRICT.test(s) && regionContains(s, r.district))) return true;
+    for (const v of scope) if (VENUE_ID.test(v) && (await get(`roster/${v}/${r.pseudonym}`))) return true;
+    return false;
+  }
+
+  /** GET /v1/grid/residents: red first, then yellow; by district, then pseudonym. */
+  async list(p: Principal, filter: z.infer<typeof gridListSchema>) {
+    const { ledger } = this.app;
+    const wanted = (r: ResidentRecord) => r.colour !== 'green' && (!filter.colour || r.colour === filter.colour);
+    const all = p.role === 'admin' || p.role === 'health';
+    const scope = p.scope ?? [];
+    const districts = scope.filter((s) => DISTRICT.test(s));
+    const found = new Map<string, ResidentRecord>();
+    if (all || districts.length) {
+      for await (const value of ledger.space('residents').values()) {
+        const r = value as ResidentRecord;
+        if (wanted(r) && (all || districts.some((d) => regionContains(d, r.district)))) found.set(r.pseudonym, r);
+      }
+    }
+    if (!all) {
+      for (const v of scope.filter((s) => VENUE_ID.test(s))) {
+        const prefix = `roster/${v}/`;
+        for await (const key of ledger.space('index').keys({ gt: prefix, lt: `${prefix}~` })) {
+          const pseudonym = key.slice(prefix.length);
+          if (found.has(pseudonym)) continue;
+          const r = await ledger.read<ResidentRecord>('residents', pseudonym);
+          if (r && wanted(r)) found.set(pseudonym, r);
+        }
+      }
+    }
+    const sorted = [...found.values()].sort(
+      (a, b) => COLOUR_ORDER[a.colour] - COLOUR_ORDER[b.colour] || a.district.localeCompare(b.district) || a.pseudonym.localeCompare(b.pseudonym),
+    );
+    const residents = [];
+    for (const r of sorted.slice(0, filter.limit)) residents.push(gridResidentView(r, await ledger.read<LastVisit>('index', lastKey(r.pseudonym))));
+    return {
+      total: sorted.length,
+      counts: { red: sorted.filter((r) => r.colour === 'red').length, yellow: sorted.filter((r) => r.colour === 'yellow').length },
+      residents,
+    };
+  }
+
+  /** POST /v1/grid/visits: records one home visit and keeps it as the resident's latest. */
+  async recordVisit(tx: Tx, input: GridVisitInput, p: Principal) {
+    const r = await tx.get<ResidentRecord>('residents', input.pseudonym);
+    if (!r) throw new ServiceError('NOT_FOUND', 'no resident has this pseudonym');
+    if (!(await this.covers(p, r, (k) => tx.get('index', k)))) throw new ServiceError('FORBIDDEN', "this resident is outside the token's grid");
+    const event = await tx.append({ type: 'grid.visited', subjects: [residentSubject(r.pseudonym)], data: { outcome: input.outcome, by: p.id } });
+    const at = tx.now.toISOString();
+    const last: LastVisit = { outcome: input.outcome, at, by: p.id, seq: event.seq };
+    const stored: StoredVisit = { ...last, noteSealed: input.note ? sealField(this.app.secrets.encryptionKey, input.note, noteAad(r.pseudonym)) : null };
+    tx.put('index', `${visitPrefix(r.pseudonym)}${at}/${seqKey(event.seq)}`, stored);
+    tx.put('index', lastKey(r.pseudonym), last);
+    return { visit: { ...last, note: input.note ?? null }, resident: gridResidentView(r, last) };
+  }
+
+  /** GET /v1/grid/residents/:pseudonym/visits: the visit history with notes, newest first. */
+  async visits(p: Principal, pseudonym: string) {
+    const { ledger, secrets } = this.app;
+    const r = await ledger.read<ResidentRecord>('residents', pseudonym);
+    if (!r) throw new ServiceError('NOT_FOUND', 'no resident has this pseudonym');
+    if (!(await this.covers(p, r, (k) => ledger.read('index', k)))) throw new ServiceError('FORBIDDEN', "this resident is outside the token's grid");
+    const out = [];
+    const prefix = visitPrefix(pseudonym);
+    for await (const value of ledger.space('index').values({ gt: prefix, lt: `${prefix}~`, reverse: true })) {
+      const v = value as StoredVisit;
+      out.push({ outcome: v.outcome, at: v.at, by: v.by, seq: v.seq, note: v.noteSealed ? openField(secrets.encryptionKey, v.noteSealed, noteAad(pseudonym)) : null });
+    }
+    return { resident: gridResidentView(r, await ledger.read<LastVisit>('index', lastKey(pseudonym))), visits: out };
+  }
+}
+
+/** Binds a sealed note to its resident, so it cannot be moved to another record. */
+const noteAad = (pseudonym: string) => `grid-visit:${pseudonym}`;

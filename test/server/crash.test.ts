@@ -1,0 +1,179 @@
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Ledger } from '../../server/ledger/ledger';
+import type { ResidentRecord } from '../../server/services/residents';
+import { applicant, ROOT, runLedgerVerify, type Application } from '../support/service';
+import { tempDir } from '../support/tmp';
+
+const RESIDENTS = 300;
+const CONCURRENCY = 32;
+const KILL_AFTER_ACKS = 100;
+
+interface Server {
+  child: ChildProcess;
+  url: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `server/main.ts` as its own process and waits for its "listening" line. */
+async function spawnServer(dataDir: string): Promise<Server> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent' };
+  for (const k of ['CHAIN_RPC_URL', 'ADMIN_TOKEN', 'ANKANG_PSEUDONYM_KEY', 'ANKANG_ENCRYPTION_KEY', 'ANKANG_SIGNING_KEY', 'PUBLIC_URL']) delete env[k];
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'main.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      try {
+        const m = JSON.parse(line) as { msg?: string; url?: string };
+        if (m.msg === 'listening' && m.url) resolve(m.url);
+      } catch {
+        // not the line we wait for
+      }
+    });
+    void exited.then(({ code, signal }) => reject(new Error(`server exited (${code ?? signal}) before listening: ${stderr}`)));
+  });
+  return { child, url, exited };
+}
+
+interface Ack {
+  body: Application;
+  pseudonym: string;
+  statusIndex: number;
+  token: string;
+}
+
+describe('crash during a burst of applications', function () {
+  this.timeout(120_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let server: Server | undefined;
+  const acks: Ack[] = [];
+  let failed = 0;
+
+  before(async () => {
+    tmp = tempDir('ankang-crash-');
+    server = await spawnServer(tmp.dir);
+    const bodies = Array.from({ length: RESIDENTS }, (_, i) => applicant({ idType: i % 5 === 0 ? 'passport' : 'resident-id' }));
+    let next = 0;
+    let killed = false;
+    const { child, url } = server;
+    const worker = async () => {
+      while (!killed && next < bodies.length) {
+        const body = bodies[next++];
+        try {
+          const res = await fetch(`${url}/v1/residents`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+          const json = (await res.json()) as { resident: { pseudonym: string; statusIndex: number }; token: string };
+          if (res.status === 201) acks.push({ body, pseudonym: json.resident.pseudonym, statusIndex: json.resident.statusIndex, token: json.token });
+          else throw new Error(`unexpected ${res.status}`);
+        } catch (e) {
+          if (!killed) throw e;
+          failed++;
+        }
+        if (!killed && acks.length >= KILL_AFTER_ACKS) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    const exit = await server.exited;
+    expect(exit.signal).to.equal('SIGKILL');
+    server = undefined;
+  });
+
+  after(async () => {
+    if (server) {
+      server.child.kill('SIGKILL');
+      await server.exited;
+    }
+    tmp?.cleanup();
+  });
+
+  it('was killed in the middle of the burst', () => {
+    expect(acks.length).to.be.at.least(KILL_AFTER_ACKS);
+    expect(acks.length).to.be.below(RESIDENTS);
+  });
+
+  it('handed out distinct status indexes to acknowledged residents', () => {
+    expect(new Set(acks.map((a) => a.statusIndex)).size).to.equal(acks.length);
+    expect(new Set(acks.map((a) => a.pseudonym)).size).to.equal(acks.length);
+  });
+
+  describe('after a restart on the same data folder', () => {
+    let newcomer: { pseudonym: string; statusIndex: number };
+
+    before(async () => {
+      server = await spawnServer(tmp.dir);
+    });
+
+    it('still knows every acknowledged resident, by their token', async () => {
+      const missing: string[] = [];
+      await Promise.all(
+        acks.map(async (a) => {
+          const res = await fetch(`${server!.url}/v1/residents/me`, { headers: { authorization: `Bearer ${a.token}` } });
+          if (res.status !== 200) return void missing.push(`${a.pseudonym}: ${res.status}`);
+          const { resident } = (await res.json()) as { resident: { pseudonym: string; statusIndex: number } };
+          if (resident.pseudonym !== a.pseudonym || resident.statusIndex !== a.statusIndex) missing.push(`${a.pseudonym}: ${JSON.stringify(resident)}`);
+        }),
+      );
+      expect(missing).to.deep.equal([]);
+    });
+
+    it('answers a re-application of an acknowledged resident with 200 and the same record', async () => {
+      const a = acks[0];
+      const res = await fetch(`${server!.url}/v1/residents`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(a.body) });
+      expect(res.status).to.equal(200);
+      const json = (await res.json()) as { resident: { pseudonym: string; statusIndex: number } };
+      expect(json.resident).to.include({ pseudonym: a.pseudonym, statusIndex: a.statusIndex });
+    });
+
+    it('keeps accepting new residents', async () => {
+      const res = await fetch(`${server!.url}/v1/residents`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(applicant()) });
+      expect(res.status).to.equal(201);
+      newcomer = ((await res.json()) as { resident: typeof newcomer }).resident;
+    });
+
+    describe('once stopped', () => {
+      before(async () => {
+        server!.child.kill('SIGTERM');
+        const exit = await server!.exited;
+        expect(exit.code).to.equal(0);
+        server = undefined;
+      });
+
+      it('has an intact hash chain (scripts/ledger-verify.ts exits 0)', async () => {
+        const r = await runLedgerVerify(['--data-dir', tmp.dir]);
+        expect(r.code, r.stdout + r.stderr).to.equal(0);
+        expect(r.stdout).to.match(/^ok: \d+ events/);
+      });
+
+      it('holds each acknowledged resident once, with their events, and no status index twice', async () => {
+        const ledger = await Ledger.open(join(tmp.dir, 'ledger'));
+        try {
+          const records: ResidentRecord[] = [];
+          for await (const r of ledger.space('residents').values()) records.push(r as ResidentRecord);
+          const byPseudonym = new Map(records.map((r) => [r.pseudonym, r]));
+          expect(new Set(records.map((r) => r.statusIndex)).size).to.equal(records.length);
+          expect(records.length).to.be.at.least(acks.length + 1);
+          for (const r of records) expect(await ledger.read('residentsByIndex', String(r.statusIndex))).to.equal(r.pseudonym);
+          expect(await ledger.read<number>('meta', 'nextStatusIndex')).to.equal(Math.max(...records.map((r) => r.statusIndex)) + 1);
+          expect(byPseudonym.get(newcomer.pseudonym)?.statusIndex).to.equal(newcomer.statusIndex);
+
+          for (const a of acks) {
+            expect(byPseudonym.get(a.pseudonym)?.statusIndex, a.pseudonym).to.equal(a.statusIndex);
+            const seqs = await ledger.subjectSeqs(`r:${a.pseudonym}`);
+            const types = await Promise.all(seqs.map(async (s) => (await ledger.getEvent(s))!.type));
+            expect(types.filter((t) => t === 'resident.applied'), a.pseudonym).to.have.length(1);
+            expect(types).to.include('code.issued');
+          }
+        } finally {
+          await ledger.close();
+        }
+      });
+    });
+  });
+});
