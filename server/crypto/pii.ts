@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import { randomBytesPooled as randomBytes } from './random';
 
 /**
  * The pseudonym that codes, events and the chain know a person by: HMAC-SHA-256 of the

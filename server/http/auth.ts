@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { randomBytesPooled as randomBytes } from '../crypto/random';
 import type { Context } from 'koa';
 import { ServiceError } from '../errors';
 import type { Ledger, Tx } from '../ledger/ledger';

@@ -1,6 +1,46 @@
 import type Router from '@koa/router';
 import type { Services } from '../app';
 import type { AppContext } from '../context';
+import { ServiceError } from '../errors';
+import { jsonBody } from '../http/body';
+import { requireRole } from '../http/auth';
+import { BorderService, borderEntrySchema, checkEntry } from '../services/border';
+import { Idempotency } from '../services/idempotency';
+import { codeView, residentView } from '../services/residents';
 
 /** Codes issued at entry to inbound travellers (入境发码). */
-export function borderRoutes(_router: Router, _app: AppContext, _services: Services): void {}
+export function borderRoutes(router: Router, app: AppContext, { residents, venues, idempotency }: Services): void {
+  const border = new BorderService(app, residents);
+
+  router.post('/v1/border/entries', async (ctx) => {
+    const p = requireRole(ctx, 'operator', 'health');
+    const key = Idempotency.validate(ctx.get('idempotency-key'));
+    const input = await jsonBody(ctx, borderEntrySchema, app.config.BODY_LIMIT_BYTES);
+    const venue = await venues.getAsOperator(input.venueId, p);
+    if (venue.type !== 'border') {
+      throw new ServiceError('VALIDATION_FAILED', 'codes are issued at entry only by a border venue', [{ path: 'venueId', code: 'NOT_A_BORDER_VENUE', message: `this venue is a ${venue.type}, not a border post` }]);
+    }
+    const checked = checkEntry(input, app.clock());
+    const scope = `border:${p.id}`;
+    const res = await app.ledger.transact(async (tx) => {
+      const prior = await idempotency.replay(tx, scope, key, input);
+      if (prior) return prior;
+      const r = await border.enter(tx, input, checked, venue, p);
+      const { CODE_REFRESH_MARGIN_SECONDS: margin, ISSUER_ID: issuer } = app.config;
+      const out = {
+        status: 201,
+        body: {
+          resident: residentView(r.record),
+          printedCode: codeView(r.printedCode, 'printed', margin, issuer),
+          code: codeView(r.code, 'dynamic', margin, issuer),
+          token: r.token,
+          entry: { venue: venue.id, from: input.from, destination: input.destination, arrivedAt: r.arrivedAt },
+        },
+      };
+      idempotency.remember(tx, scope, key, input, out);
+      return out;
+    });
+    ctx.status = res.status;
+    ctx.body = res.body;
+  });
+}

@@ -73,7 +73,7 @@ export async function historyBundle(app: AppContext, ctx: Context, subject: stri
   };
 }
 
-export function proofRoutes(router: Router, app: AppContext, _services: Services): void {
+export function proofRoutes(router: Router, app: AppContext, { venues }: Services): void {
   router.get('/v1/anchor/status', (ctx) => {
     ctx.body = app.anchorer ? app.anchorer.status() : { state: 'off' };
   });
@@ -95,5 +95,11 @@ export function proofRoutes(router: Router, app: AppContext, _services: Services
     const p = ctx.params.pseudonym;
     if (!/^[A-Za-z0-9_-]{16}$/.test(p)) throw new ServiceError('VALIDATION_FAILED', 'not a pseudonym', [{ path: 'pseudonym', code: 'invalid', message: '16 base64url characters' }]);
     ctx.body = await historyBundle(app, ctx, `r:${p}`);
+  });
+
+  router.get('/v1/proofs/venues/:id', async (ctx) => {
+    requireRole(ctx, 'auditor');
+    const venue = await venues.get(ctx.params.id);
+    ctx.body = await historyBundle(app, ctx, `v:${venue.id}`);
   });
 }

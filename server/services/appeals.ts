@@ -143,6 +143,8 @@ export class AppealService {
     let record = r;
     if (input.decision === 'override') {
       record = await this.residents.reevaluate(tx, { ...r, override: { colour: colour!, reason: input.reason, until, by: reviewer.id, at } }, undefined, `appeal:${id}`);
+      // reevaluate writes only what changed the outcome; the override itself must be kept either way.
+      tx.put('residents', record.pseudonym, record);
     }
     const decided: AppealRecord = { ...a, status: 'decided', decision: { decision: input.decision, colour, until, reviewer: reviewer.id, reason: input.reason, at, seq: event.seq } };
     tx.put('index', appealKey(id), decided);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytesPooled as randomBytes } from '../crypto/random';
 import { z } from 'zod';
 import { signCode, type Colour, type CodeMode, type ResidentClaims } from '../../verifier/src';
 import { issueToken } from '../http/auth';
@@ -203,6 +203,15 @@ export class ResidentService {
       if (reviewAt) tx.put('reviews', `${reviewAt}/${record.pseudonym}`, 1);
     }
     const first = record.ruleVersion === 0;
+    const same =
+      !first &&
+      record.colour === colour &&
+      record.ruleVersion === rules.version &&
+      record.reviewAt === reviewAt &&
+      (record.override === undefined) === (next.override === undefined) &&
+      record.reasons.map((r) => r.id).join() === reasons.map((r) => r.id).join();
+    // Nothing changed: write nothing, so a code refresh that re-issues nothing stays a read.
+    if (same) return record;
     if (first || record.colour !== colour) {
       await tx.append({
         type: 'status.changed',

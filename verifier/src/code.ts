@@ -52,8 +52,10 @@ export function encodeCode(parts: { kid: Uint8Array; claims: CodeClaims; signatu
  * const text = await signCode(claims, { kid, sign: (m) => crypto.sign(null, m, privateKey) });
  */
 export async function signCode(claims: CodeClaims, signer: Signer): Promise<string> {
-  const signature = await signer.sign(toBeSigned(claims, signer.kid));
-  return encodeCode({ kid: signer.kid, claims, signature });
+  const protectedBytes = protectedHeader(signer.kid);
+  const payload = encodeClaims(claims);
+  const signature = await signer.sign(sigStructure(protectedBytes, payload));
+  return CODE_PREFIX + encodeBase45(encodeSign1({ protectedBytes, payload, signature }));
 }
 
 /**

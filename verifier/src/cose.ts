@@ -1,4 +1,4 @@
-import { sha256 } from '@noble/hashes/sha2';
+import { sha256 } from './sha256';
 import { Tagged, decodeCbor, encodeCbor, type CborValue } from './cbor';
 import { malformed } from './errors';
 

@@ -1,6 +1,7 @@
 import { Point } from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2';
 import { concatBytes, equalBytes } from './bytes';
+import { nodeCrypto } from './runtime';
 
 /**
  * Ed25519 (RFC 8032 §5.1.7) with one acceptance rule on every backend:
@@ -47,19 +48,6 @@ export function checkPublicKey(publicKey: Uint8Array): string | undefined {
   return undefined;
 }
 
-type NodeCrypto = typeof import('node:crypto');
-
-function loadNodeCrypto(): NodeCrypto | undefined {
-  try {
-    if (typeof process === 'undefined' || !process.versions?.node) return undefined;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('node:crypto') as NodeCrypto;
-  } catch {
-    return undefined;
-  }
-}
-
-const nodeCrypto = loadNodeCrypto();
 const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
 
 function littleEndianToBigInt(b: Uint8Array): bigint {
@@ -99,11 +87,12 @@ export function createKeyVerifier(publicKey: Uint8Array, backend: Backend = defa
   const pub = publicKey.slice();
   const guard = (signature: Uint8Array) => signature.length === 64 && isCanonicalScalar(signature.subarray(32));
   if (backend === 'node') {
-    if (!nodeCrypto) throw new Error('node:crypto is not available in this runtime');
-    const key = nodeCrypto.createPublicKey({ key: Buffer.from(concatBytes(SPKI_PREFIX, pub)), format: 'der', type: 'spki' });
+    const nc = nodeCrypto;
+    if (!nc) throw new Error('node:crypto is not available in this runtime');
+    const key = nc.createPublicKey({ key: Buffer.from(concatBytes(SPKI_PREFIX, pub)), format: 'der', type: 'spki' });
     return {
       backend,
-      verify: async (message, signature) => guard(signature) && nodeCrypto.verify(null, message, key, signature),
+      verify: async (message, signature) => guard(signature) && nc.verify(null, message, key, signature),
     };
   }
   if (backend === 'webcrypto') {

@@ -1,4 +1,4 @@
-import { sha256 } from '@noble/hashes/sha2';
+import { sha256 } from './sha256';
 import { concatBytes, fromHex, toHex, utf8 } from './bytes';
 
 /** A JSON value as ledger events carry it: no floats beyond what JSON.stringify prints exactly. */

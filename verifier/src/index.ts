@@ -12,3 +12,4 @@ export { toBase64Url, fromBase64Url, toHex, fromHex } from './bytes';
 export { parseRfc3339, toRfc3339 } from './time';
 export * from './event';
 export * from './merkle';
+export * from './proof-bundle';

@@ -1,4 +1,4 @@
-import { sha256 } from '@noble/hashes/sha2';
+import { sha256 } from './sha256';
 import { equalBytes, fromHex, toHex } from './bytes';
 
 /** Length in bytes of every leaf, node and root hash (SHA-256). */

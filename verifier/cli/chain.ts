@@ -1,0 +1,177 @@
+import { Contract, FetchRequest, getBytes, hexlify, isError, JsonRpcProvider, Network } from 'ethers';
+import { ANCHOR_REGISTRY_ABI } from '../src/chain-abi';
+import { unreadable, usageError } from './io';
+
+/** Each JSON-RPC request may take this long before the chain counts as unreachable. */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** How many `verifyInclusion` calls are in flight at once (ethers batches them into JSON-RPC batches). */
+const CALL_CONCURRENCY = 64;
+/** Reverts that mean "no such checkpoint", as opposed to "this is not an AnchorRegistry". */
+const NO_CHECKPOINT = new Set(['AnchorRegistryUnknownIssuer', 'AnchorRegistryUnknownCheckpoint', 'AnchorRegistryNoCheckpoint']);
+
+/** A checkpoint as the contract stores it. */
+export interface ChainCheckpoint {
+  treeSize: number;
+  anchoredAt: number;
+  root: Uint8Array;
+}
+
+/** A `CheckpointAnchored` event of the registry, found in a transaction receipt. */
+export interface AnchoringLog {
+  issuer: number;
+  index: number;
+  treeSize: number;
+  root: string;
+}
+
+/** The read-only view of one AnchorRegistry that the proof commands need. */
+export interface RegistryReader {
+  chainId: number;
+  /** The contract address, lower case. */
+  address: string;
+  /** `http(s)://host:port` of the RPC endpoint, without path, query or credentials (they may hold an API key). */
+  origin: string;
+  hasCode(): Promise<boolean>;
+  /** The checkpoint, or undefined when the issuer or the checkpoint number is unknown to the contract. */
+  getCheckpoint(issuer: number, index: number): Promise<ChainCheckpoint | undefined>;
+  /** The block of a successful transaction and the registry's CheckpointAnchored events in it, or undefined if there is no such transaction. */
+  getAnchoring(txHash: string): Promise<{ blockNumber: number; logs: AnchoringLog[] } | undefined>;
+  /** The contract's own `verifyInclusion` view for each item, in order; false where it reverts. */
+  verifyInclusions(
+    issuer: number,
+    checkpointIndex: number,
+    items: ReadonlyArray<{ leafIndex: number; leafHash: Uint8Array; proof: readonly string[] }>,
+  ): Promise<boolean[]>;
+  close(): void;
+}
+
+/**
+ * Checks `--rpc` and `--contract`, asks the endpoint for its chain id, and returns a reader
+ * of the registry at `address` on that chain.
+ * @throws CliError USAGE for a URL that is not http(s) or an address that is not 20 bytes of hex,
+ *   UNREADABLE_INPUT when the endpoint does not answer eth_chainId
+ */
+export async function connectRegistry(rpc: string, address: string): Promise<RegistryReader> {
+  let url: URL;
+  try {
+    url = new URL(rpc);
+  } catch {
+    throw usageError(`--rpc must be an http(s) URL, not "${rpc}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usageError('--rpc must be an http(s) URL');
+  if (!/^0x[0-9a-fA-F]{40}$/.test(address)) throw usageError('--contract must be a 0x-prefixed 20-byte address');
+  const origin = url.origin;
+  const lower = address.toLowerCase();
+
+  const chainId = await fetchChainId(rpc, origin);
+  const request = new FetchRequest(rpc);
+  request.timeout = REQUEST_TIMEOUT_MS;
+  // A known network up front: ethers would otherwise retry detection forever and log about it.
+  const provider = new JsonRpcProvider(request, Network.from(chainId), { staticNetwork: true, cacheTimeout: -1 });
+  const registry = new Contract(lower, ANCHOR_REGISTRY_ABI as string[], provider);
+  const unreachable = (e: unknown) => unreadable(`the chain at ${origin} did not answer: ${shortReason(e)}`, e);
+  const notRegistry = (e: unknown) =>
+    unreadable(`the contract ${lower} on chain ${chainId} does not answer like an AnchorRegistry: ${shortReason(e)}`, e);
+
+  return {
+    chainId,
+    address: lower,
+    origin,
+    async hasCode() {
+      try {
+        return (await provider.getCode(lower)) !== '0x';
+      } catch (e) {
+        throw unreachable(e);
+      }
+    },
+    async getCheckpoint(issuer, index) {
+      try {
+        const cp = await registry.getCheckpoint(issuer, index);
+        return { treeSize: Number(cp.treeSize), anchoredAt: Number(cp.anchoredAt), root: getBytes(cp.root) };
+      } catch (e) {
+        if (isError(e, 'CALL_EXCEPTION') && e.revert && NO_CHECKPOINT.has(e.revert.name)) return undefined;
+        if (isError(e, 'CALL_EXCEPTION') || isError(e, 'BAD_DATA')) throw notRegistry(e);
+        throw unreachable(e);
+      }
+    },
+    async getAnchoring(txHash) {
+      let receipt;
+      try {
+        receipt = await provider.getTransactionReceipt(txHash);
+      } catch (e) {
+        throw unreachable(e);
+      }
+      if (!receipt || receipt.status !== 1) return undefined;
+      const logs: AnchoringLog[] = [];
+      for (const log of receipt.logs) {
+        if (log.address.toLowerCase() !== lower) continue;
+        const parsed = registry.interface.parseLog({ topics: [...log.topics], data: log.data });
+        if (parsed?.name !== 'CheckpointAnchored') continue;
+        logs.push({
+          issuer: Number(parsed.args.issuer),
+          index: Number(parsed.args.index),
+          treeSize: Number(parsed.args.treeSize),
+          root: parsed.args.root as string,
+        });
+      }
+      return { blockNumber: receipt.blockNumber, logs };
+    },
+    async verifyInclusions(issuer, checkpointIndex, items) {
+      const out: boolean[] = new Array(items.length);
+      for (let start = 0; start < items.length; start += CALL_CONCURRENCY) {
+        const batch = items.slice(start, start + CALL_CONCURRENCY);
+        const answers = await Promise.all(
+          batch.map(async ({ leafIndex, leafHash, proof }) => {
+            try {
+              return (await registry.verifyInclusion(
+                issuer,
+                checkpointIndex,
+                leafIndex,
+                hexlify(leafHash),
+                proof.map((h) => `0x${h}`),
+              )) as boolean;
+            } catch (e) {
+              // A revert (leaf index beyond the tree) is a no; anything else is the chain failing.
+              if (isError(e, 'CALL_EXCEPTION') && e.revert) return false;
+              throw isError(e, 'CALL_EXCEPTION') || isError(e, 'BAD_DATA') ? notRegistry(e) : unreachable(e);
+            }
+          }),
+        );
+        answers.forEach((a, i) => (out[start + i] = a));
+      }
+      return out;
+    },
+    close() {
+      provider.destroy();
+    },
+  };
+}
+
+async function fetchChainId(rpc: string, origin: string): Promise<number> {
+  let body: { result?: unknown; error?: { message?: unknown } };
+  try {
+    const res = await fetch(rpc, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    body = (await res.json()) as typeof body;
+  } catch (e) {
+    throw unreadable(`cannot reach the JSON-RPC endpoint ${origin}: ${shortReason(e)}`, e);
+  }
+  const id = typeof body?.result === 'string' && /^0x[0-9a-fA-F]+$/.test(body.result) ? Number(body.result) : NaN;
+  if (!Number.isSafeInteger(id) || id < 1) throw unreadable(`${origin} did not answer eth_chainId with a chain id`);
+  return id;
+}
+
+/** One line about why a request failed, without the request itself (it can be long, and hold the URL). */
+function shortReason(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const cause = (e as { cause?: unknown }).cause;
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? (e as NodeJS.ErrnoException).code;
+  if (e.name === 'TimeoutError' || (e as { code?: string }).code === 'TIMEOUT') return 'timed out';
+  const short = (e as { shortMessage?: string }).shortMessage ?? e.message;
+  return typeof code === 'string' && !short.includes(code) ? `${short} (${code})` : short;
+}
