@@ -37,20 +37,35 @@ export const GENESIS_HASH = '0'.repeat(64);
  * @throws TypeError for values JSON cannot carry (undefined, functions, non-finite numbers)
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError('non-finite number in canonical JSON');
-    return JSON.stringify(value);
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError('non-finite number in canonical JSON');
+      return JSON.stringify(value);
+    case 'object': {
+      if (value === null) return 'null';
+      // String building without intermediate arrays: this runs for every ledger event.
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonicalJson(value[i]);
+        return out + ']';
+      }
+      const obj = value as Record<string, unknown>;
+      let out = '{';
+      let first = true;
+      for (const k of Object.keys(obj).sort()) {
+        if (obj[k] === undefined) continue;
+        out += (first ? '' : ',') + JSON.stringify(k) + ':' + canonicalJson(obj[k]);
+        first = false;
+      }
+      return out + '}';
+    }
+    default:
+      throw new TypeError(`cannot put ${typeof value} in canonical JSON`);
   }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    const keys = Object.keys(obj)
-      .filter((k) => obj[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
-  }
-  throw new TypeError(`cannot put ${typeof value} in canonical JSON`);
 }
 
 /** The event's hash: SHA-256 over its salt followed by the canonical JSON of its body. */
