@@ -11,8 +11,9 @@ export interface ChainSettings {
   contract?: string;
   /** File holding the anchorer's private key (production). */
   anchorerKeyFile?: string;
-  /** Development chain: node-managed accounts 0 (governor) and 1 (anchorer); deploys and registers itself. */
+  /** Development chain: node-managed accounts 0 (governor) and `devAnchorerAccount` (anchorer); deploys and registers itself. */
   dev: boolean;
+  devAnchorerAccount?: number;
   dataDir: string;
   issuer: string;
   issuerName: string;
@@ -43,7 +44,7 @@ export async function connectRegistry(s: ChainSettings): Promise<RegistryClient>
     return client;
   }
   const governor = await provider.getSigner(0);
-  const anchorer = await provider.getSigner(1);
+  const anchorer = await provider.getSigner(s.devAnchorerAccount ?? 1);
   const statePath = join(s.dataDir, 'chain.json');
   const chainId = Number((await provider.getNetwork()).chainId);
   let address = s.contract;
@@ -59,6 +60,7 @@ export async function connectRegistry(s: ChainSettings): Promise<RegistryClient>
   const client = new RegistryClient(provider, address, anchorer, governor);
   const anchorerAddress = await anchorer.getAddress();
   if (!(await client.isRegistered(issuer))) await client.registerIssuer(issuer, s.issuerName, s.statusListUrl, [anchorerAddress]);
+  else if (!(await client.isAnchorer(issuer, anchorerAddress))) await client.addAnchorer(issuer, anchorerAddress);
   const onChain = new Set((await client.keys(issuer)).map((k) => k.kid.slice(2)));
   for (const k of s.keys()) {
     if (!onChain.has(kidHex(k.kid))) await client.registerKey(issuer, kidHex(k.kid), keyHex(k.x), k.notBefore, k.notAfter);

@@ -94,6 +94,10 @@ export class RegistryClient {
     await (await this.asGovernor().registerIssuer(issuer, name, statusListUrl, anchorers)).wait();
   }
 
+  async addAnchorer(issuer: number, account: string): Promise<void> {
+    await (await this.asGovernor().addAnchorer(issuer, account)).wait();
+  }
+
   async setStatusListUrl(issuer: number, url: string): Promise<void> {
     await (await this.asGovernor().setStatusListUrl(issuer, url)).wait();
   }

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Anchorer } from '../anchor/anchorer';
 import { connectRegistry } from '../anchor/connect';
+import { Federation } from '../anchor/federation';
 import { createApp, createServices, type Services } from './app';
 import { publicUrl, type Config } from './config';
 import type { AppContext } from './context';
@@ -52,6 +53,7 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
             contract: config.ANCHOR_CONTRACT,
             anchorerKeyFile: config.ANCHOR_KEY_FILE,
             dev: config.CHAIN_DEV,
+            devAnchorerAccount: config.CHAIN_DEV_ANCHORER_ACCOUNT,
             dataDir: config.DATA_DIR,
             issuer: config.ISSUER_ID,
             issuerName,
@@ -62,7 +64,9 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
       })
     : undefined;
   const trust = new TrustService({ config, issuerName, keys, clock });
-  return { config, ledger, secrets, keys, rules, statusBook, metrics: new Metrics(), log, clock, issuerName, anchorer, trust };
+  const app: AppContext = { config, ledger, secrets, keys, rules, statusBook, metrics: new Metrics(), log, clock, issuerName, anchorer, trust };
+  if (config.CHAIN_RPC_URL) app.federation = new Federation(app);
+  return app;
 }
 
 
@@ -91,6 +95,7 @@ export async function startService(config: Config, opts: Parameters<typeof openC
   config.PORT = port;
   services.reevaluator.start(config.REVIEW_INTERVAL_SECONDS);
   app.anchorer?.start();
+  app.federation?.start(config.FEDERATION_REFRESH_SECONDS);
   return {
     app,
     services,
@@ -103,6 +108,7 @@ export async function startService(config: Config, opts: Parameters<typeof openC
       });
       await services.reevaluator.stop();
       await app.anchorer?.stop();
+      await app.federation?.stop();
       await app.ledger.close();
     },
   };

@@ -35,6 +35,10 @@ export const configSchema = z.object({
   ANCHOR_KEY_FILE: z.string().min(1).optional(),
   /** Development chain: deploy and register with the node's own accounts. npm start sets it. */
   CHAIN_DEV: z.stringbool().default(false),
+  /** Which node-managed account anchors on a development chain (several issuers share one node). */
+  CHAIN_DEV_ANCHORER_ACCOUNT: int(1, 1, 19),
+  /** How often the trust list of other provinces and their status lists are refreshed from the chain. */
+  FEDERATION_REFRESH_SECONDS: int(60, 1, 3600),
   CHECKPOINT_INTERVAL_SECONDS: int(15, 1, 86400),
   CHECKPOINT_MAX_EVENTS: int(1000, 1, 10_000_000),
 });

@@ -1,4 +1,5 @@
 import type { Anchorer } from '../anchor/anchorer';
+import type { Federation } from '../anchor/federation';
 import type { Config } from './config';
 import type { Secrets } from './crypto/secrets';
 import type { Logger } from './http/log';
@@ -25,4 +26,6 @@ export interface AppContext {
   trust: TrustService;
   /** Present when a chain is configured (CHAIN_RPC_URL). */
   anchorer?: Anchorer;
+  /** Present when a chain is configured: other provinces' keys and status lists. */
+  federation?: Federation;
 }

@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { startServiceProcess, type ServiceProcess } from '../lib/service-process';
 import autocannon from 'autocannon';
 import { createQr } from '../../verifier/cli/qr';
 import { signCode, toBeSigned, type ResidentClaims } from '../../verifier/src';
@@ -86,54 +85,10 @@ function applicationBody(n: number) {
   };
 }
 
-interface Child {
-  url: string;
-  stop(): Promise<void>;
-}
-
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
+type Child = ServiceProcess;
 
 /** Starts `entry` under tsx in its own process and waits for its `{"msg":"listening"}` line. */
-function startChild(entry: string, env: Record<string, string>): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(proc);
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const exited = new Promise<void>((done) => proc.once('exit', () => done()));
-  const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    children.delete(proc);
-  };
-  return new Promise((resolveUrl, reject) => {
-    const timer = setTimeout(() => {
-      void stop();
-      reject(new Error(`${entry} did not start within 60 s: ${stderr}`));
-    }, 60_000);
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${entry} exited with ${code} before listening: ${stderr}`));
-    });
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      try {
-        const msg = JSON.parse(line) as { msg?: string; url?: string };
-        if (msg.msg === 'listening' && msg.url) {
-          clearTimeout(timer);
-          resolveUrl({ url: msg.url, stop });
-        }
-      } catch {
-        // Not the line we wait for.
-      }
-    });
-  });
-}
+const startChild = (entry: string, env: Record<string, string>): Promise<Child> => startServiceProcess(env, entry);
 
 async function cannon(opts: autocannon.Options): Promise<AutocannonFigure> {
   const r = await autocannon({ connections: CONNECTIONS, pipelining: 1, timeout: 30, ...opts });

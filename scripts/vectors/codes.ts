@@ -146,6 +146,12 @@ async function main() {
     'STATUS_STALE',
     { statusLists: [fresh] },
   );
+  add(
+    'a new resident, issued after the status list and beyond its end',
+    await signCode(resident({ iat: NOW - 30, exp: NOW + 570, health: { statusIndex: 5000 } }), anhui.signer),
+    'VALID',
+    { statusLists: [fresh] },
+  );
   add('a printed code with no status list', await signCode(resident({ exp: NOW + 7 * 24 * HOUR, health: { mode: 'printed' } }), anhui.signer), 'STATUS_STALE');
   add(
     'a printed code with a fresh status list',

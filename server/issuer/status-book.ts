@@ -13,6 +13,7 @@ export class StatusBook {
   private signing: Promise<void> | undefined;
   private version = 0;
   private signedVersion = -1;
+  private signedKid = '';
 
   constructor(
     private readonly iss: string,
@@ -43,8 +44,10 @@ export class StatusBook {
   /** The signed list, re-signed when something changed since it was signed or it has aged. */
   async current(now: number, signer: Signer): Promise<{ bytes: Uint8Array; issuedAt: number }> {
     const wanted = this.version;
+    const kid = Buffer.from(signer.kid).toString('hex');
     for (;;) {
-      if (this.signed && this.signedVersion >= wanted && now - this.signed.issuedAt < this.maxAgeSeconds) return this.signed;
+      // Re-sign after a change, when aged, and when the signing key changed (rotation or revocation).
+      if (this.signed && this.signedVersion >= wanted && this.signedKid === kid && now - this.signed.issuedAt < this.maxAgeSeconds) return this.signed;
       if (this.signing) {
         await this.signing;
         continue;
@@ -54,6 +57,7 @@ export class StatusBook {
         .then((bytes) => {
           this.signed = { bytes, issuedAt: now };
           this.signedVersion = version;
+          this.signedKid = kid;
         })
         .finally(() => {
           this.signing = undefined;

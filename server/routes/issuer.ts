@@ -10,6 +10,10 @@ export function issuerRoutes(router: Router, app: AppContext, _services: Service
     ctx.body = app.trust.published();
   });
 
+  router.get('/v1/federation/status', (ctx) => {
+    ctx.body = app.federation ? { state: 'on', ...app.federation.lastRefresh, refreshSeconds: app.config.FEDERATION_REFRESH_SECONDS } : { state: 'off' };
+  });
+
   router.get('/v1/status-list', async (ctx) => {
     const nowS = Math.floor(app.clock().getTime() / 1000);
     const { bytes, issuedAt } = await app.statusBook.current(nowS, app.keys.active().signer);

@@ -83,6 +83,9 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
     const seq = Number(ctx.params.seq);
     if (!Number.isSafeInteger(seq) || seq < 1) throw new ServiceError('VALIDATION_FAILED', 'seq must be a positive integer', [{ path: 'seq', code: 'invalid', message: 'a positive integer' }]);
     const { anchorer, checkpoint } = anchored(app);
+    const head = app.ledger.getHead().seq;
+    // "Retry after the next checkpoint" would never succeed for an event that does not exist.
+    if (seq > head) throw new ServiceError('NOT_FOUND', `there is no event ${seq}: the ledger holds ${head} events`);
     if (seq > checkpoint.treeSize) {
       throw new ServiceError('NOT_ANCHORED_YET', `event ${seq} is after the latest checkpoint (${checkpoint.treeSize} events); retry after the next one`);
     }

@@ -1,44 +1,19 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Ledger } from '../../server/ledger/ledger';
 import type { ResidentRecord } from '../../server/services/residents';
-import { applicant, ROOT, runLedgerVerify, type Application } from '../support/service';
+import { applicant, runLedgerVerify, type Application } from '../support/service';
 import { tempDir } from '../support/tmp';
+import { startServiceProcess, type ServiceProcess } from '../../scripts/lib/service-process';
 
 const RESIDENTS = 300;
 const CONCURRENCY = 32;
 const KILL_AFTER_ACKS = 100;
 
-interface Server {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+type Server = ServiceProcess;
 
 /** Starts `server/main.ts` as its own process and waits for its "listening" line. */
-async function spawnServer(dataDir: string): Promise<Server> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent' };
-  for (const k of ['CHAIN_RPC_URL', 'ADMIN_TOKEN', 'ANKANG_PSEUDONYM_KEY', 'ANKANG_ENCRYPTION_KEY', 'ANKANG_SIGNING_KEY', 'PUBLIC_URL']) delete env[k];
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'main.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      try {
-        const m = JSON.parse(line) as { msg?: string; url?: string };
-        if (m.msg === 'listening' && m.url) resolve(m.url);
-      } catch {
-        // not the line we wait for
-      }
-    });
-    void exited.then(({ code, signal }) => reject(new Error(`server exited (${code ?? signal}) before listening: ${stderr}`)));
-  });
-  return { child, url, exited };
-}
+const spawnServer = (dataDir: string): Promise<Server> => startServiceProcess({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
 
 interface Ack {
   body: Application;

@@ -87,11 +87,14 @@ describe('ankang-verify code', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   describe('when the code is valid', () => {
-    it('exits 0 and prints one line with the colour, issuer and expiry in Shanghai time', async () => {
+    it('exits 0 and says in one line the colour, issuer and expiry in Shanghai time, then how old the trust list is', async () => {
       const r = await runCli(['code', green, ...trustArgs()], dir);
       expect(r.stderr).to.equal('');
       expect(r.status).to.equal(0);
-      expect(r.stdout).to.equal('valid: green code from 安徽省 (340000), expires 2026-11-28 19:30:00 +08:00\n');
+      const [verdict, ages, ...rest] = r.stdout.split('\n');
+      expect(verdict).to.equal('valid: green code from 安徽省 (340000), expires 2026-11-28 19:30:00 +08:00');
+      expect(ages).to.match(/^  \(trust list issued \d+ (s|min|h|days) ago\)$/);
+      expect(rest).to.deep.equal(['']);
     });
 
     it('prints exactly valid, code, message and claims with --json', async () => {
@@ -121,9 +124,7 @@ describe('ankang-verify code', () => {
     it('exits 1 with EXPIRED and says when it expired', async () => {
       const r = await runCli(['code', green, '--trust-list', 'trust-list.json', '--now', '2026-11-28T12:00:00Z'], dir);
       expect(r.status).to.equal(1);
-      expect(r.stdout).to.equal(
-        'invalid (EXPIRED): the code has expired; green code from 安徽省 (340000), expired 2026-11-28 19:30:00 +08:00\n',
-      );
+      expect(r.stdout.split('\n')[0]).to.equal('invalid (EXPIRED): the code has expired; green code from 安徽省 (340000), expired 2026-11-28 19:30:00 +08:00');
     });
 
     it('reports code EXPIRED with --json', async () => {
@@ -195,7 +196,7 @@ describe('ankang-verify code', () => {
       const venue = await issuer.sign(issuer.venueClaims({ iat: FIXED_IAT, venue: { name: '合肥市第一中学', type: 'school' } }));
       const r = await runCli(['code', venue, ...trustArgs()], dir);
       expect(r.status).to.equal(0);
-      expect(r.stdout).to.equal('valid: venue code 合肥市第一中学 (school) from 安徽省 (340000), expires 2026-11-28 19:30:00 +08:00\n');
+      expect(r.stdout.split('\n')[0]).to.equal('valid: venue code 合肥市第一中学 (school) from 安徽省 (340000), expires 2026-11-28 19:30:00 +08:00');
     });
   });
 

@@ -1,57 +1,27 @@
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createContext, runInContext } from 'node:vm';
 import { FIXED_IAT, buildTrustList, createTestIssuer } from '../support/issuer-fixture';
+import { installedVerifier, runCommand as run, type InstalledVerifier } from '../support/installed-verifier';
 
-const VERIFIER = resolve(__dirname, '../../verifier');
 const TSC = require.resolve('typescript/bin/tsc');
 const NOW = '2026-11-28T10:40:00Z';
-
-// npm passes npm_config_* to whatever runs under `npm test`; an inherited prefix or
-// workspace setting would point the inner npm back at this repository.
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
-}
-
-function run(file: string, args: string[], cwd: string): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(file, args, { cwd, env: cleanEnv(), maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const status = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      done({ status, stdout, stderr });
-    });
-  });
-}
 
 describe('ankang-verify package', function () {
   this.timeout(120_000);
 
   describe('when packed with npm pack and installed into an empty project', () => {
-    let dir: string;
     let project: string;
-    let packed: { filename: string; files: Array<{ path: string }> };
+    let packed: InstalledVerifier['packed'];
     let code: string;
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'ankang-pack-'));
-      const pack = await run('npm', ['pack', '--json', '--pack-destination', dir], VERIFIER);
-      expect(pack.status, pack.stderr).to.equal(0);
-      [packed] = JSON.parse(pack.stdout);
-
-      project = join(dir, 'project');
-      mkdirSync(project);
-      writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'province-gate', version: '1.0.0', private: true }));
-      const install = await run('npm', ['install', join(dir, packed.filename), '--offline', '--no-audit', '--no-fund'], project);
-      expect(install.status, install.stderr).to.equal(0);
-
+      ({ project, packed } = await installedVerifier());
       const issuer = createTestIssuer({ id: '340000', name: '安徽省' });
       writeFileSync(join(project, 'tl.json'), JSON.stringify(buildTrustList([issuer])));
       code = await issuer.sign(issuer.residentClaims({ iat: FIXED_IAT }));
     });
-
-    after(() => rmSync(dir, { recursive: true, force: true }));
 
     it('ships the node bundle, the CLI, the browser bundle and the type declarations', () => {
       const paths = packed.files.map((f) => f.path);

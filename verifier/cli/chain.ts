@@ -1,5 +1,6 @@
 import { Contract, FetchRequest, getBytes, hexlify, isError, JsonRpcProvider, Network } from 'ethers';
 import { ANCHOR_REGISTRY_ABI } from '../src/chain-abi';
+import type { RegistryIssuer } from '../src/chain-trust';
 import { unreadable, usageError } from './io';
 
 /** Each JSON-RPC request may take this long before the chain counts as unreachable. */
@@ -42,6 +43,8 @@ export interface RegistryReader {
     checkpointIndex: number,
     items: ReadonlyArray<{ leafIndex: number; leafHash: Uint8Array; proof: readonly string[] }>,
   ): Promise<boolean[]>;
+  /** Every registered issuer with its keys (revoked ones included, with revokedAt set). */
+  readIssuers(): Promise<RegistryIssuer[]>;
   close(): void;
 }
 
@@ -77,6 +80,25 @@ export async function connectRegistry(rpc: string, address: string): Promise<Reg
     chainId,
     address: lower,
     origin,
+    async readIssuers() {
+      try {
+        const ids = (await registry.issuerIds()) as bigint[];
+        return await Promise.all(
+          ids.map(async (id) => {
+            const [name, statusListUrl] = (await registry.getIssuer(id)) as [string, string, boolean];
+            const keys = (await registry.getKeys(id)) as Array<{ kid: string; publicKey: string; notBefore: bigint; notAfter: bigint; revokedAt: bigint }>;
+            return {
+              id: Number(id),
+              name,
+              statusListUrl,
+              keys: keys.map((k) => ({ kid: k.kid, publicKey: k.publicKey, notBefore: Number(k.notBefore), notAfter: Number(k.notAfter), revokedAt: Number(k.revokedAt) })),
+            };
+          }),
+        );
+      } catch (e) {
+        throw isError(e, 'CALL_EXCEPTION') ? notRegistry(e) : unreachable(e);
+      }
+    },
     async hasCode() {
       try {
         return (await provider.getCode(lower)) !== '0x';

@@ -88,8 +88,20 @@ async function code(argv: string[], io: CliIo): Promise<number> {
   } else {
     const issuerName = result.claims && trust.prepared.issuers.get(result.claims.iss)?.name;
     io.out(describeResult(result, issuerName, now));
+    // Offline verdicts are only as good as the lists behind them: say how old they are.
+    const ages = [`trust list issued ${age(now - trust.prepared.issuedAt)} ago`];
+    if (result.statusAgeSeconds !== undefined) ages.push(`status list issued ${age(result.statusAgeSeconds)} ago`);
+    io.out(`  (${ages.join('; ')})`);
   }
   return result.valid ? EXIT_VALID : EXIT_INVALID;
+}
+
+function age(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} days`;
 }
 
 export const codeCommand: Command = {

@@ -5,11 +5,12 @@ import { CliError, EXIT_USAGE, EXIT_VALID, usageError, type CliIo } from './io';
 import { qrCommand } from './qr-command';
 import { proofCommand } from './proof-command';
 import { historyCommand } from './history-command';
+import { trustSyncCommand } from './trust-sync-command';
 
 const PROGRAM = 'ankang-verify';
 
 /** Every subcommand. A new one (`proof`, `history`, `trust sync`) is a file and a line here. */
-export const COMMANDS: readonly Command[] = [codeCommand, qrCommand, proofCommand, historyCommand];
+export const COMMANDS: readonly Command[] = [codeCommand, qrCommand, proofCommand, historyCommand, trustSyncCommand];
 
 /** The top-level help text, built from the table. */
 export function usage(): string {

@@ -13,3 +13,4 @@ export { parseRfc3339, toRfc3339 } from './time';
 export * from './event';
 export * from './merkle';
 export * from './proof-bundle';
+export * from './chain-trust';

@@ -113,7 +113,10 @@ async function verify(text: unknown, options: VerifyOptions): Promise<VerifyResu
   }
   const status = list.get(claims.health.statusIndex);
   if (status === undefined) {
-    return { ...fail('STATUS_STALE', 'the status list does not cover this code yet', claims), statusAgeSeconds };
+    // A resident who joined after the list was signed (or in the same second): the list
+    // cannot speak for them yet.
+    if (list.issuedAt <= claims.iat) return { valid: true, code: 'VALID', message: `${claims.health.colour} code of issuer ${claims.iss} (newer than its status list)`, claims, statusAgeSeconds };
+    return { ...fail('STATUS_STALE', 'the status list does not cover this code', claims), statusAgeSeconds };
   }
   if (status === 'suspended') return { ...fail('REVOKED', 'the code has been suspended', claims), statusAgeSeconds };
   // A list older than the code cannot supersede it: the code carries the newer colour.

@@ -1,0 +1,95 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadStatusList, prepareTrustList, trustListFromRegistry, type RegistryIssuer } from '../verifier/src';
+import { connectRegistry } from '../verifier/cli/chain';
+import type { AppContext } from '../server/context';
+
+/** The registry the service anchors to: ANCHOR_CONTRACT, or the one a development chain deployed. */
+export function registryAddress(config: AppContext['config']): string | undefined {
+  if (config.ANCHOR_CONTRACT) return config.ANCHOR_CONTRACT;
+  const path = join(config.DATA_DIR, 'chain.json');
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as { contract: string }).contract : undefined;
+}
+
+/**
+ * Mutual recognition (互认): every `intervalSeconds` the service rebuilds its trust list
+ * from the chain's issuer registry — so a newly registered province is recognised without
+ * a restart and a revoked key stops being accepted within one refresh — and fetches every
+ * other issuer's signed status list from the URL the registry names. A list that cannot be
+ * fetched keeps its last good copy, which the verifier judges stale once it is too old.
+ */
+export class Federation {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly statusLists = new Map<string, Uint8Array>();
+  lastRefresh: { at: string; issuers: string[]; statusLists: string[]; error?: string } | undefined;
+
+  constructor(private readonly app: AppContext) {}
+
+  start(intervalSeconds: number): void {
+    void this.refresh();
+    this.timer = setInterval(() => void this.refresh(), intervalSeconds * 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One refresh; concurrent calls share it. */
+  refresh(): Promise<void> {
+    this.running ??= this.run().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async run(): Promise<void> {
+    const { config, log } = this.app;
+    const address = registryAddress(config);
+    if (!config.CHAIN_RPC_URL || !address) return;
+    try {
+      const registry = await connectRegistry(config.CHAIN_RPC_URL, address);
+      let issuers: RegistryIssuer[];
+      try {
+        issuers = await registry.readIssuers();
+      } finally {
+        registry.close();
+      }
+      const trust = trustListFromRegistry(issuers, this.app.clock().getTime() / 1000);
+      const foreign = trust.issuers.filter((i) => i.id !== config.ISSUER_ID);
+      const prepared = prepareTrustList(trust);
+      for (const iss of foreign) {
+        if (!iss.statusListUrl) continue;
+        try {
+          const res = await fetch(iss.statusListUrl, { signal: AbortSignal.timeout(5000) });
+          if (!res.ok) throw new Error(`HTTP ${res.status}`);
+          const bytes = new Uint8Array(await res.arrayBuffer());
+          const loaded = await loadStatusList(bytes, prepared);
+          if (!loaded.valid || loaded.statusList.iss !== iss.id) throw new Error(loaded.valid ? 'another issuer\'s list' : loaded.code);
+          this.statusLists.set(iss.id, bytes);
+        } catch (e) {
+          log.warn('federation: status list not refreshed', { issuer: iss.id, error: (e as Error).message });
+        }
+      }
+      for (const id of [...this.statusLists.keys()]) if (!foreign.some((i) => i.id === id)) this.statusLists.delete(id);
+      this.app.trust.setForeign(foreign, new Map(this.statusLists));
+      await this.checkOwnKey(issuers);
+      this.lastRefresh = { at: this.app.clock().toISOString(), issuers: foreign.map((i) => i.id), statusLists: [...this.statusLists.keys()] };
+    } catch (e) {
+      this.lastRefresh = { at: this.app.clock().toISOString(), issuers: this.app.trust.foreignIssuers().map((i) => i.id), statusLists: [...this.statusLists.keys()], error: (e as Error).message };
+      log.warn('federation: refresh from the chain failed; keeping the last trust list', { error: (e as Error).message });
+    }
+  }
+
+  /** If the governor revoked our signing key on chain, move to a new one at once. */
+  private async checkOwnKey(issuers: RegistryIssuer[]): Promise<void> {
+    const own = issuers.find((i) => String(i.id) === this.app.config.ISSUER_ID);
+    const active = Buffer.from(this.app.keys.active().record.kid, 'base64url').toString('hex');
+    if (!own?.keys.some((k) => k.kid.slice(2).toLowerCase() === active && k.revokedAt > 0)) return;
+    this.app.log.error('federation: our signing key was revoked on chain; rotating to a new key', { kid: this.app.keys.active().record.kid });
+    await this.app.ledger.transact((tx) => this.app.keys.addKey(tx));
+    this.app.anchorer?.reconnectSoon();
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * The federation walk-through (一码通, 全国互认): one Hardhat node, one AnchorRegistry, and
+ * three independent issuer services — Anhui, Jiangsu, Shanghai — each its own process with
+ * its own LevelDB and keys, sharing nothing but the chain. `npm run demo:federation` prints
+ * each step; test/anchor/federation.test.ts runs the same walk and asserts every outcome.
+ */
+import { generateKeyPairSync, randomBytes, sign as edSign, createPublicKey } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDevNode, freePort, type DevNode } from '../../anchor/dev-node';
+import { RegistryClient } from '../../anchor/registry';
+import { gb11643CheckChar } from '../../server/domain/identity';
+import { computeKid, signCode, toBase64Url, type CodeClaims } from '../../verifier/src';
+import { run as runCli } from '../../verifier/cli/run';
+import { startServiceProcess, type ServiceProcess } from '../lib/service-process';
+
+export const PROVINCES = [
+  { id: '340000', name: '安徽省', district: '340104', account: 1 },
+  { id: '320000', name: '江苏省', district: '320102', account: 2 },
+  { id: '310000', name: '上海市', district: '310101', account: 3 },
+] as const;
+type ProvinceId = (typeof PROVINCES)[number]['id'];
+
+export interface Issuer {
+  id: ProvinceId;
+  name: string;
+  url: string;
+  admin: string;
+  process: ServiceProcess;
+}
+
+export interface Scan {
+  decision: string;
+  codeResult: string;
+  issuer: string | null;
+  seq: number;
+}
+
+/** Everything observed on the walk; the test asserts on it, the demo prints it. */
+export interface FederationOutcome {
+  contract: string;
+  registered: number[];
+  recognised: Record<string, string[]>;
+  crossScan: Scan;
+  crossScanSubject: string;
+  crossScanAnchoredAt: number | null;
+  afterJiangsuRed: Scan;
+  forgedIssuer: Scan;
+  forgedKey: Scan;
+  rotation: { oldKid: string; newKid: string; oldCode: Scan; newCode: Scan; chainKeys: number };
+  revocation: { revokedKid: string; revokedCode: Scan; jiangsuNowSignsWith: string; freshCode: Scan };
+  offline: { syncExit: number; syncOutput: string; issuersInTrustList: number; codeExit: number; codeOutput: string };
+}
+
+let serial = 0;
+function residentId(district: string): string {
+  serial++;
+  const first17 = `${district}1988${String(1 + (serial % 12)).padStart(2, '0')}${String(1 + (serial % 28)).padStart(2, '0')}${String(100 + (serial % 900)).padStart(3, '0')}`;
+  return first17 + gb11643CheckChar(first17);
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function call(base: string, method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(base + path, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : undefined };
+}
+
+async function token(i: Issuer, role: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const r = await call(i.url, 'POST', '/v1/admin/tokens', i.admin, { role, name: `${role} of the federation demo`, ...extra });
+  if (r.status !== 201) throw new Error(`token: ${JSON.stringify(r.json)}`);
+  return r.json.token;
+}
+
+async function applyAt(i: Issuer, district: string) {
+  const idNumber = residentId(district);
+  const r = await call(i.url, 'POST', '/v1/residents', undefined, {
+    idType: 'resident-id',
+    idNumber,
+    name: '李*华'.replace('*', '小'),
+    phone: `13${String(100000000 + serial).slice(-9)}`,
+    district,
+    declaration: { temperatureC: 36.5, symptoms: [], visited: [], contactWithCase: false },
+  });
+  if (r.status !== 201) throw new Error(`apply at ${i.id}: ${JSON.stringify(r.json)}`);
+  return { idNumber, token: r.json.token as string, code: r.json.code.code as string, pseudonym: r.json.resident.pseudonym as string };
+}
+
+/** A code signed by a key the chain has never seen, claiming to be `iss`. */
+async function forgedCode(iss: string): Promise<string> {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const pub = new Uint8Array(createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(12));
+  const now = Math.floor(Date.now() / 1000);
+  const claims: CodeClaims = {
+    kind: 'resident',
+    iss,
+    sub: toBase64Url(randomBytes(12)),
+    iat: now - 10,
+    exp: now + 600,
+    cti: randomBytes(8).toString('hex'),
+    health: { colour: 'green', ruleVersion: 1, statusIndex: 0, maskedName: '伪*造', idLast4: '0000', mode: 'dynamic' },
+  };
+  return signCode(claims, { kid: computeKid(pub), sign: (m) => new Uint8Array(edSign(null, m, privateKey)) });
+}
+
+export interface FederationRun {
+  node: DevNode;
+  issuers: Record<ProvinceId, Issuer>;
+  outcome: FederationOutcome;
+  stop(): Promise<void>;
+}
+
+/** Runs the whole walk; `log` receives one line per step. Call `stop()` when done. */
+export async function runFederation(log: (line: string) => void = () => undefined): Promise<FederationRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'ankang-federation-'));
+  const node = await startDevNode();
+  const processes: ServiceProcess[] = [];
+  const stop = async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const provider = RegistryClient.provider(node.url);
+    const governor = await provider.getSigner(0);
+    const contract = await RegistryClient.deploy(governor);
+    const registry = new RegistryClient(provider, contract, undefined, governor);
+    log(`chain ${node.url}: AnchorRegistry deployed at ${contract} (the governor is node account 0)`);
+
+    const issuers = {} as Record<ProvinceId, Issuer>;
+    await Promise.all(
+      PROVINCES.map(async (p) => {
+        const port = await freePort();
+        const admin = `ak_admin_${randomBytes(18).toString('base64url')}`;
+        const proc = await startServiceProcess({
+          PORT: String(port),
+          DATA_DIR: join(dir, p.id),
+          ISSUER_ID: p.id,
+          ADMIN_TOKEN: admin,
+          LOG_LEVEL: 'error',
+          CHAIN_RPC_URL: node.url,
+          CHAIN_DEV: 'true',
+          ANCHOR_CONTRACT: contract,
+          CHAIN_DEV_ANCHORER_ACCOUNT: String(p.account),
+          CHECKPOINT_INTERVAL_SECONDS: '2',
+          FEDERATION_REFRESH_SECONDS: '1',
+        });
+        processes.push(proc);
+        issuers[p.id] = { id: p.id, name: p.name, url: proc.url, admin, process: proc };
+      }),
+    );
+    for (const p of PROVINCES) log(`issuer ${p.id} ${p.name}: its own service, LevelDB and keys at ${issuers[p.id].url}`);
+
+    const registered = await until('all three issuers registered on chain', async () => {
+      const ids = ((await registry.contract.issuerIds()) as bigint[]).map(Number).sort();
+      return ids.length === 3 ? ids : undefined;
+    });
+    log(`registered on chain: ${registered.join(', ')} (each registered itself with its anchorer and key; in production the governor does this)`);
+
+    const recognised: Record<string, string[]> = {};
+    for (const p of PROVINCES) {
+      recognised[p.id] = await until(`${p.id} to recognise the others`, async () => {
+        const r = await call(issuers[p.id].url, 'GET', '/v1/federation/status');
+        const others = ((r.json.issuers as string[] | undefined) ?? []).sort();
+        return others.length === 2 && (r.json.statusLists as string[]).length === 2 ? others : undefined;
+      });
+    }
+    log(`mutual recognition: every service built its trust list from the chain and holds the others' status lists`);
+
+    const anhui = issuers['340000'];
+    const jiangsu = issuers['320000'];
+    const shanghai = issuers['310000'];
+    const operator = await token(anhui, 'operator');
+    const venue = await call(anhui.url, 'POST', '/v1/venues', operator, { type: 'transport', subtype: 'station', name: '合肥南站', district: '340111' });
+    const scanAt = async (code: string): Promise<Scan> => {
+      const r = await call(anhui.url, 'POST', '/v1/scans', operator, { venueId: venue.json.id, code, temperatureC: 36.4 });
+      if (r.status !== 201) throw new Error(`scan: ${JSON.stringify(r.json)}`);
+      return { decision: r.json.decision, codeResult: r.json.codeResult, issuer: r.json.issuer, seq: r.json.seq };
+    };
+
+    const js = await applyAt(jiangsu, '320102');
+    const crossScan = await scanAt(js.code);
+    log(`a Jiangsu resident's code at an Anhui station: ${crossScan.decision} (${crossScan.codeResult}), scan #${crossScan.seq} in Anhui's ledger`);
+    const scanEvent = await call(anhui.url, 'GET', '/v1/anchor/status');
+    const crossScanAnchoredAt = await until('the scan to be anchored in Anhui', async () => {
+      const s = await call(anhui.url, 'GET', '/v1/anchor/status');
+      return s.json.checkpoint && s.json.checkpoint.treeSize >= crossScan.seq ? (s.json.checkpoint.index as number) : undefined;
+    }).catch(() => null);
+    void scanEvent;
+    log(`that scan is covered by Anhui's checkpoint #${crossScanAnchoredAt} on chain`);
+
+    const health = await token(jiangsu, 'health');
+    const changedAt = Date.now();
+    const feed = await call(jiangsu.url, 'POST', '/v1/feeds/close-contacts', health, { records: [{ idType: 'resident-id', idNumber: js.idNumber, degree: 1, exposedAt: new Date(Date.now() - 3600_000).toISOString() }] });
+    if (feed.status !== 201) throw new Error(`feed: ${JSON.stringify(feed.json)}`);
+    await until('Anhui to refresh Jiangsu\'s status list', async () => {
+      const r = await call(anhui.url, 'GET', '/v1/federation/status');
+      return Date.parse(r.json.at) > changedAt + 1000;
+    });
+    const afterJiangsuRed = await scanAt(js.code);
+    log(`Jiangsu turns that resident red; Anhui's next refresh of Jiangsu's status list makes the old green code ${afterJiangsuRed.codeResult}: ${afterJiangsuRed.decision}`);
+
+    const forgedIssuer = await scanAt(await forgedCode('330000'));
+    const forgedKey = await scanAt(await forgedCode('320000'));
+    log(`a forged issuer (330000, not on chain): ${forgedIssuer.codeResult}; a forged Jiangsu key: ${forgedKey.codeResult}`);
+
+    const js2 = await applyAt(jiangsu, '320105');
+    const oldKid = ((await call(jiangsu.url, 'GET', '/v1/trust-list')).json.issuers.find((i: { id: string }) => i.id === '320000').keys.at(-1).kid) as string;
+    const rotated = await call(jiangsu.url, 'POST', '/v1/admin/keys/rotate', jiangsu.admin);
+    const newKid = rotated.json.kid as string;
+    const chainKeys = await until('the new Jiangsu key on chain', async () => {
+      const keys = await registry.keys(320000);
+      return keys.some((k) => Buffer.from(k.kid.slice(2), 'hex').toString('base64url') === newKid) ? keys.length : undefined;
+    });
+    await until('Anhui to learn the new Jiangsu key', async () => {
+      const r = await call(anhui.url, 'GET', '/v1/trust-list');
+      return r.json.issuers.find((i: { id: string }) => i.id === '320000')?.keys.some((k: { kid: string }) => k.kid === newKid);
+    });
+    const newCodeText = (await call(jiangsu.url, 'GET', '/v1/residents/me/code', js2.token)).json.code as string;
+    const rotation = { oldKid, newKid, oldCode: await scanAt(js2.code), newCode: await scanAt(newCodeText), chainKeys };
+    log(`Jiangsu rotates its key (${oldKid} → ${newKid}): a code signed before still ${rotation.oldCode.codeResult}, a new one ${rotation.newCode.codeResult}`);
+
+    await registry.revokeKey(320000, Buffer.from(newKid, 'base64url').toString('hex'));
+    const revokedCode = await until('Anhui to stop accepting the revoked key', async () => {
+      const s = await scanAt(newCodeText);
+      return s.codeResult === 'UNKNOWN_KEY' ? s : undefined;
+    });
+    const jiangsuNowSignsWith = await until('Jiangsu to move off its revoked key', async () => {
+      const kid = (await call(jiangsu.url, 'GET', '/v1/trust-list')).json.issuers.find((i: { id: string }) => i.id === '320000').keys.at(-1).kid as string;
+      return kid !== newKid ? kid : undefined;
+    });
+    const freshCode = await until('a code under Jiangsu\'s next key to verify in Anhui', async () => {
+      const text = (await call(jiangsu.url, 'GET', '/v1/residents/me/code', js2.token)).json.code as string;
+      const s = await scanAt(text);
+      return s.codeResult === 'VALID' ? s : undefined;
+    });
+    const revocation = { revokedKid: newKid, revokedCode, jiangsuNowSignsWith, freshCode };
+    log(`the governor revokes ${newKid}: Anhui rejects codes under it (${revokedCode.codeResult}) within one refresh; Jiangsu moves to ${jiangsuNowSignsWith} and its codes verify again`);
+
+    const sh = await applyAt(shanghai, '310101');
+    const out: string[] = [];
+    const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t), readStdin: async () => new Uint8Array() };
+    const trustFile = join(dir, 'offline', 'trust.json');
+    const syncExit = await runCli(['trust', 'sync', '--rpc', node.url, '--contract', contract, '--out', trustFile], io);
+    const issuersInTrustList = (JSON.parse(readFileSync(trustFile, 'utf8')) as { issuers: unknown[] }).issuers.length;
+    const syncOutput = out.splice(0).join('\n');
+    const codeExit = await runCli(['code', sh.code, '--trust-list', trustFile, '--status-list', join(dir, 'offline', 'status-310000.cose')], io);
+    const offline = { syncExit, syncOutput, issuersInTrustList, codeExit, codeOutput: out.join('\n') };
+    log(`offline: "ankang-verify trust sync" wrote a trust list of ${issuersInTrustList} issuers from the chain and their status lists; a Shanghai code checked offline: ${offline.codeOutput.split('\n')[0]}`);
+
+    return {
+      node,
+      issuers,
+      stop,
+      outcome: { contract, registered, recognised, crossScan, crossScanSubject: `f:320000:${js.pseudonym}`, crossScanAnchoredAt, afterJiangsuRed, forgedIssuer, forgedKey, rotation, revocation, offline },
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

@@ -1,0 +1,69 @@
+import { expect } from 'chai';
+import { runFederation, type FederationRun } from '../../scripts/federation/flow';
+
+describe('federation: three provinces on one chain (real processes)', function () {
+  this.timeout(240_000);
+  let run: FederationRun;
+
+  before(async () => {
+    run = await runFederation();
+  });
+  after(async () => {
+    await run?.stop();
+  });
+
+  it('registers every issuer on chain and each service recognises the other two', () => {
+    const o = run.outcome;
+    expect(o.registered).to.deep.equal([310000, 320000, 340000]);
+    expect(o.recognised).to.deep.equal({ '340000': ['310000', '320000'], '320000': ['310000', '340000'], '310000': ['320000', '340000'] });
+  });
+
+  it('admits a Jiangsu code at an Anhui venue and records the scan in Anhui\'s ledger, anchored', async () => {
+    const { crossScan, crossScanAnchoredAt, crossScanSubject } = run.outcome;
+    expect(crossScan).to.include({ decision: 'admit', codeResult: 'VALID', issuer: '320000' });
+    expect(crossScanAnchoredAt).to.be.a('number');
+    const anhui = run.issuers['340000'];
+    const auditor = await fetch(`${anhui.url}/v1/admin/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${anhui.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'auditor', name: 'test auditor' }),
+    }).then((r) => r.json());
+    const bundle = await fetch(`${anhui.url}/v1/proofs/events/${crossScan.seq}`, { headers: { authorization: `Bearer ${auditor.token}` } }).then((r) => r.json());
+    expect(bundle.events[0].event.subjects).to.include(crossScanSubject);
+    expect(bundle.events[0].event.data).to.include({ issuer: '320000', decision: 'admit' });
+  });
+
+  it('denies the old green code once Jiangsu turns the resident red (REVOKED)', () => {
+    expect(run.outcome.afterJiangsuRed).to.include({ decision: 'deny', codeResult: 'REVOKED' });
+  });
+
+  it('rejects a forged issuer and a forged key', () => {
+    expect(run.outcome.forgedIssuer).to.include({ decision: 'deny', codeResult: 'UNKNOWN_ISSUER' });
+    expect(run.outcome.forgedKey).to.include({ decision: 'deny', codeResult: 'UNKNOWN_KEY' });
+  });
+
+  it('keeps accepting codes of a rotated-out key and accepts the new key once it is on chain', () => {
+    const r = run.outcome.rotation;
+    expect(r.newKid).to.not.equal(r.oldKid);
+    expect(r.chainKeys).to.equal(2);
+    expect(r.oldCode.codeResult).to.equal('VALID');
+    expect(r.newCode.codeResult).to.equal('VALID');
+  });
+
+  it('stops accepting a revoked key within one refresh, and the issuer moves to a new key', () => {
+    const r = run.outcome.revocation;
+    expect(r.revokedCode.codeResult).to.equal('UNKNOWN_KEY');
+    expect(r.jiangsuNowSignsWith).to.not.equal(r.revokedKid);
+    expect(r.freshCode.codeResult).to.equal('VALID');
+  });
+
+  it('lets a verifier work offline from a trust list and status lists synced from the chain', () => {
+    const o = run.outcome.offline;
+    expect(o.syncExit, o.syncOutput).to.equal(0);
+    expect(o.syncOutput).to.match(/320000 江苏省: 2 key\(s\), status list of \d+ entries/);
+    expect(o.issuersInTrustList).to.equal(3);
+    expect(o.codeExit).to.equal(0);
+    expect(o.codeOutput).to.match(/^valid: green code from 上海市 \(310000\)/);
+    expect(o.codeOutput).to.match(/trust list issued \d+ s ago; status list issued \d+ s ago/);
+  });
+});

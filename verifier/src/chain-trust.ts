@@ -1,0 +1,38 @@
+import { fromHex, toBase64Url } from './bytes';
+import { toRfc3339 } from './time';
+import { TRUST_LIST_FORMAT, type TrustListJson, type TrustListKeyJson } from './trust-list';
+
+/** One issuer as the AnchorRegistry's views describe it (hex as the chain returns it). */
+export interface RegistryIssuer {
+  /** GB/T 2260 region code as a number, e.g. 340000. */
+  id: number;
+  name: string;
+  statusListUrl: string;
+  keys: Array<{ kid: string; publicKey: string; notBefore: number; notAfter: number; revokedAt: number }>;
+}
+
+/**
+ * The trust list the chain's issuer registry defines (FORMAT.md §5): every registered
+ * issuer with its keys. A revoked key is left out entirely, so every code it signed stops
+ * verifying (UNKNOWN_KEY); an issuer with no usable key is left out (UNKNOWN_ISSUER).
+ * Pure: the caller reads the registry.
+ * @example trustListFromRegistry(await readIssuers(), Date.now() / 1000)
+ */
+export function trustListFromRegistry(issuers: readonly RegistryIssuer[], nowSeconds: number): TrustListJson {
+  const out: TrustListJson['issuers'] = [];
+  for (const iss of [...issuers].sort((a, b) => a.id - b.id)) {
+    const keys: TrustListKeyJson[] = iss.keys
+      .filter((k) => k.revokedAt === 0)
+      .map((k) => ({
+        kid: toBase64Url(fromHex(k.kid)),
+        kty: 'OKP',
+        crv: 'Ed25519',
+        x: toBase64Url(fromHex(k.publicKey)),
+        notBefore: toRfc3339(k.notBefore),
+        notAfter: toRfc3339(k.notAfter),
+      }));
+    if (!keys.length) continue;
+    out.push({ id: String(iss.id), name: iss.name, ...(iss.statusListUrl ? { statusListUrl: iss.statusListUrl } : {}), keys });
+  }
+  return { format: TRUST_LIST_FORMAT, issuedAt: toRfc3339(Math.floor(nowSeconds)), issuers: out };
+}
