@@ -199,9 +199,10 @@ export class Ledger {
     const local = new Map<string, unknown>();
     const headBefore = { ...this.head };
     const now = this.clock();
-    let appending: Promise<unknown> = Promise.resolve();
 
-    const get = async <V>(space: Space, key: string): Promise<V | undefined> => {
+    // Reads are synchronous (LevelDB's cache, then this group's and earlier groups' writes),
+    // so an append fixes its sequence number and links in one step and needs no ordering.
+    const read = <V>(space: Space, key: string): V | undefined => {
       const k = this.k(space, key);
       const v = local.has(k) ? local.get(k) : this.overlay.has(k) ? this.overlay.get(k)!.value : this.readSync(space, key);
       return (v === DELETED ? undefined : v) as V | undefined;
@@ -210,10 +211,10 @@ export class Ledger {
       ops.push({ space, key, value });
       local.set(this.k(space, key), value);
     };
-    const appendOne = async (e: NewEvent): Promise<LedgerEvent> => {
-      const subjects = [...new Set(e.subjects ?? [])].sort();
+    const appendOne = (e: NewEvent): LedgerEvent => {
+      const subjects = e.subjects && e.subjects.length > 1 ? [...new Set(e.subjects)].sort() : (e.subjects ?? []);
       const links: Record<string, string | null> = {};
-      for (const s of subjects) links[s] = (await get<string>('subjectHeads', s)) ?? null;
+      for (const s of subjects) links[s] = read<string>('subjectHeads', s) ?? null;
       const body: LedgerEventBody = { seq: this.head.seq + 1, type: e.type, at: now.toISOString(), subjects, links, prev: this.head.hash, data: e.data };
       const salt = randomBytes(16).toString('hex');
       const event: LedgerEvent = { ...body, salt, hash: hashEvent(body, salt) };
@@ -228,25 +229,19 @@ export class Ledger {
     };
     const tx: Tx = {
       now,
-      get,
+      get: async (space, key) => read(space, key),
       put,
       del: (space, key) => {
         ops.push({ space, key, value: DELETED });
         local.set(this.k(space, key), DELETED);
       },
-      // Appends are serialised within a transaction so concurrent calls cannot share a link.
-      append: (e) => {
-        const p = appending.then(() => appendOne(e));
-        appending = p.catch(() => undefined);
-        return p;
-      },
+      append: async (e) => appendOne(e),
       onCommit: (f) => commits.push(f),
     };
 
     let result: T;
     try {
       result = await fn(tx);
-      await appending;
     } catch (err) {
       this.head = headBefore;
       throw err;
