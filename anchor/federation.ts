@@ -53,6 +53,8 @@ export class Federation {
       const registry = await connectRegistry(config.CHAIN_RPC_URL, address);
       let issuers: RegistryIssuer[];
       try {
+        // A development chain that has no registry yet: the anchorer is about to deploy one.
+        if (!(await registry.hasCode())) return;
         issuers = await registry.readIssuers();
       } finally {
         registry.close();

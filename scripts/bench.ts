@@ -3,12 +3,12 @@ import { join, resolve } from 'node:path';
 import { fmt, heading, machineInfo, table } from './bench/util';
 
 /**
- * `npm run bench [-- --only verify,http,gas]`: runs the benchmarks, prints their tables and
+ * `npm run bench [-- --only verify,http,scans,gas]`: runs the benchmarks, prints their tables and
  * writes the combined figures with the machine they ran on to .bench/latest.json.
  * Speed aims are ratios against baselines measured in the same run; nothing here fails a
  * build, and no timed assertion lives in the tests.
  */
-const ALL = ['verify', 'http', 'gas'] as const;
+const ALL = ['verify', 'http', 'scans', 'gas'] as const;
 type BenchName = (typeof ALL)[number];
 
 const ROOT = resolve(__dirname, '..');
@@ -58,6 +58,7 @@ async function main(): Promise<number> {
     try {
       if (name === 'verify') results.verify = await (await import('./bench/verify')).benchVerify();
       else if (name === 'http') results.http = await (await import('./bench/http')).benchHttp();
+      else if (name === 'scans') results.scans = await (await import('./bench/http')).benchScans();
       else results.gas = await runGas();
     } catch (e) {
       failed = true;

@@ -1,0 +1,164 @@
+/**
+ * `npm run demo [-- --exit] [--residents N] [--seed S]`: a small, realistic province to look at.
+ *
+ * With ANKANG_URL set, seeds that running service (admin token from ADMIN_TOKEN, else from
+ * DATA_DIR/secrets.json, DATA_DIR defaulting to ./data as for `npm start`) and exits.
+ * Otherwise starts the embedded default the way `npm start` does — a Hardhat dev node and
+ * the service with its LevelDB in DATA_DIR, here ./data-demo by default so that ./data is
+ * left alone — seeds it, prints the summary and keeps running until Ctrl-C (`--exit` stops
+ * after seeding). The demo's tokens are kept in DATA_DIR/demo-tokens.json (0600), so a
+ * second run on the same folder reuses its operators and their venues.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { startDevNode, type DevNode } from '../anchor/dev-node';
+import { startService } from '../server/bootstrap';
+import { loadConfig } from '../server/config';
+import { ensureDataDir, writePrivateFile } from '../server/crypto/secrets';
+import { seedDemo, type DemoTokens } from './demo/seed';
+
+interface Args {
+  exit: boolean;
+  residents?: number;
+  seed?: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const out: Args = { exit: false };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split('=', 2);
+    const value = () => {
+      const v = Number(inline ?? argv[++i]);
+      if (!Number.isSafeInteger(v) || v < 0) throw new Error(`${flag} takes a whole number`);
+      return v;
+    };
+    if (flag === '--exit') out.exit = true;
+    else if (flag === '--residents') out.residents = value();
+    else if (flag === '--seed') out.seed = value();
+    else throw new Error(`unknown argument ${argv[i]}; use --exit, --residents N, --seed S`);
+  }
+  return out;
+}
+
+const say = (line: string) => process.stdout.write(line + '\n');
+
+function readTokens(file: string | undefined): DemoTokens | undefined {
+  if (!file || !existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as DemoTokens;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when nothing listens on host:port. */
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const s = createServer();
+    s.once('error', () => done(false));
+    s.listen(port, host, () => s.close(() => done(true)));
+  });
+}
+
+async function seedRunning(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
+  const url = env.ANKANG_URL!;
+  const named = env.DATA_DIR || undefined;
+  const dataDir = resolve(named ?? './data');
+  let adminToken = env.ADMIN_TOKEN;
+  if (!adminToken) {
+    const secrets = join(dataDir, 'secrets.json');
+    if (!existsSync(secrets)) throw new Error(`set ADMIN_TOKEN, or DATA_DIR to the folder of the service at ${url} (no ${secrets})`);
+    adminToken = (JSON.parse(readFileSync(secrets, 'utf8')) as { adminToken: string }).adminToken;
+  }
+  // Another service's folder is written to only when named explicitly.
+  const tokensFile = named ? join(dataDir, 'demo-tokens.json') : undefined;
+  const result = await seedDemo({ url, adminToken, log: say, residents: args.residents, seed: args.seed, tokens: readTokens(tokensFile) });
+  if (tokensFile) writePrivateFile(tokensFile, JSON.stringify(result.tokens, null, 2) + '\n');
+}
+
+async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
+  const root = join(__dirname, '..');
+  execFileSync(join(root, 'node_modules/.bin/hardhat'), ['compile', '--quiet'], { cwd: root, stdio: 'inherit' });
+  // As npm start does: the service serves the web pages from web/dist.
+  if (existsSync(join(root, 'web/build.ts'))) execFileSync(join(root, 'node_modules/.bin/tsx'), ['web/build.ts'], { cwd: root, stdio: 'inherit' });
+  env.DATA_DIR ??= './data-demo';
+  env.LOG_LEVEL ??= 'warn';
+  if (env.PORT === undefined && !(await portFree(env.HOST ?? '127.0.0.1', 8080))) {
+    say('port 8080 is taken; the demo picks a free one (set PORT to choose)');
+    env.PORT = '0';
+  }
+  let node: DevNode | undefined;
+  if (!env.CHAIN_RPC_URL) {
+    // A free port unless CHAIN_PORT says otherwise, so the demo runs beside `npm start`.
+    node = await startDevNode(env.CHAIN_PORT ? { port: Number(env.CHAIN_PORT), root } : { root });
+    env.CHAIN_RPC_URL = node.url;
+    env.CHAIN_DEV = 'true';
+  }
+  const config = loadConfig(env);
+  config.DATA_DIR = resolve(config.DATA_DIR);
+  ensureDataDir(config.DATA_DIR);
+  const tokensFile = join(config.DATA_DIR, 'demo-tokens.json');
+  const svc = await startService(config, { env });
+  const stop = async () => {
+    await svc.close();
+    await node?.stop();
+  };
+  try {
+    say(`Ankang issuer ${config.ISSUER_ID} (${svc.app.issuerName}) on ${svc.url}, data in ${config.DATA_DIR}, chain ${config.CHAIN_RPC_URL}${node ? ' (embedded Hardhat node)' : ''}`);
+    const result = await seedDemo({ url: svc.url, adminToken: svc.app.secrets.adminToken, log: say, residents: args.residents, seed: args.seed, tokens: readTokens(tokensFile) });
+    writePrivateFile(tokensFile, JSON.stringify(result.tokens, null, 2) + '\n');
+    say(`(tokens saved in ${tokensFile}; a second run on this folder reuses them)`);
+    if (args.exit) {
+      await stop();
+      return;
+    }
+    say('\nRunning until Ctrl-C.');
+    void reportAnchoring(svc.url, result.ledger.seq);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  await new Promise<void>((done) => {
+    const quit = () => void stop().then(done);
+    process.once('SIGINT', quit);
+    process.once('SIGTERM', quit);
+  });
+}
+
+/** Waits (up to 3 minutes) for a checkpoint covering the seeded events, then says how to get a proof. */
+async function reportAnchoring(url: string, seq: number): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 2000));
+    try {
+      const s = (await (await fetch(`${url}/v1/anchor/status`)).json()) as { checkpoint?: { treeSize?: number; txHash?: string } | null };
+      if ((s.checkpoint?.treeSize ?? 0) >= seq) {
+        say(`anchored: a checkpoint on chain covers events 1–${s.checkpoint!.treeSize} (tx ${s.checkpoint!.txHash ?? '?'}); try`);
+        say(`  curl -s "$ANKANG/v1/proofs/events/${seq}" -H "authorization: Bearer $AUDITOR"`);
+        return;
+      }
+    } catch {
+      // The service is stopping.
+      return;
+    }
+  }
+  say('anchoring has not caught up after 3 minutes; see /v1/anchor/status');
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const env = { ...process.env };
+  if (env.ANKANG_URL) await seedRunning(args, env);
+  else await seedEmbedded(args, env);
+}
+
+main().then(
+  // Hardhat's node and LevelDB may leave handles behind; the work is done.
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`demo failed: ${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,727 @@
+/**
+ * The demo province (issue 5): seeds a running service through its HTTP API only, so a
+ * newcomer sees every endpoint answer something real. The story, in the service's own
+ * time (which is "now": the API has no way to back-date, so a whole "day" of scans lands
+ * in the current hour):
+ *
+ *   tokens → risk areas → venues → admission policies v2 → residents apply → rosters,
+ *   daily check-ins, school certificates → the morning's scans (the case's path, everyone's
+ *   errands, work and school gates, the provincial checkpoint) → inbound travellers at the
+ *   airport port → feeds (inbound traveller, one confirmed case, close contacts) →
+ *   tracing marks the case's contacts → rules v2 → contacts turned back at their gates, a
+ *   close contact's morning code refused as superseded → appeals (one decided, one open)
+ *   → grid visits → summary.
+ *
+ * Running it again on the same service works: residents re-declare (same people, same
+ * IDs), venues are found again by type, name and district, rule and policy versions are
+ * published only if the demo's are not current yet, border entries replay through their
+ * Idempotency-Key, and an appeal that is still open is left alone.
+ */
+import { VENUE_TYPES, type VenueType } from '../../verifier/src';
+import { regionName } from '../../server/domain/regions';
+import {
+  CASE_PATH,
+  CITIES,
+  FIRST_ORDINARY,
+  GRID_DISTRICTS,
+  RISK,
+  ROLE,
+  TRAVEL_REGIONS,
+  VENUES,
+  cityCodeOf,
+  personAt,
+  pick,
+  profilesFor,
+  rngFor,
+  travellerAt,
+  weighted,
+  type Person,
+  type VenuePlan,
+} from './province';
+
+type Colour = 'green' | 'yellow' | 'red';
+type Decision = 'admit' | 'refer' | 'deny';
+const FEED_SOURCES = ['health', 'telecom', 'public-security'] as const;
+type FeedSource = (typeof FEED_SOURCES)[number];
+
+export interface DemoTokens {
+  health: string;
+  /** One venue operator per scenario (小区, 企业, 商超…), each running that type's venues. */
+  operators: Record<VenueType, string>;
+  feeds: Record<FeedSource, string>;
+  /** A grid worker (网格员) covering GRID_DISTRICTS. */
+  grid: string;
+  auditor: string;
+}
+
+export interface SeedOptions {
+  /** Base URL of a running service, e.g. http://127.0.0.1:8080 */
+  url: string;
+  adminToken: string;
+  /** Progress and the final summary, one line at a time. */
+  log?: (line: string) => void;
+  /** How many residents; 300 by default. */
+  residents?: number;
+  /** The same seed gives the same people, names and ID numbers; 1 by default. */
+  seed?: number;
+  /** Tokens of an earlier run on the same service; any the service no longer knows are replaced. */
+  tokens?: DemoTokens;
+  /** Requests in flight at once; 8 by default. */
+  concurrency?: number;
+}
+
+export interface DemoResult {
+  url: string;
+  seed: number;
+  seconds: number;
+  tokens: DemoTokens;
+  residents: { total: number; created: number; skipped: number; cities: number };
+  venues: { total: number; created: number; reused: number; types: number; subtypes: number };
+  scans: { self: number; staff: number; replayed: number; decisions: Record<Decision, number>; byVenueType: Record<string, number> };
+  colours: Record<Colour, number>;
+  rosters: { joined: number; dailyCheckins: number };
+  tracing: { case: string; caseMasked: string; venues: number; contacts: number; marked: boolean };
+  appeals: { decided: number; open: number };
+  grid: { listed: number; visits: number };
+  border: { entries: number };
+  rules: { version: number; published: boolean };
+  policies: { version: number; published: boolean };
+  ledger: { seq: number };
+  anchor: unknown;
+  /** Things worth a curl: a busy venue, the case, a resident's token. */
+  sample: { venueId: string; venueName: string; casePseudonym: string; residentToken: string };
+  lines: string[];
+}
+
+/** A non-2xx answer from the service. */
+export class DemoHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string | undefined,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DemoHttpError';
+  }
+}
+
+// The service's JSON, read loosely: the demo only picks a few fields out of each answer.
+type Json = any;
+
+interface CallOptions {
+  token?: string;
+  json?: unknown;
+  headers?: Record<string, string>;
+}
+
+function client(base: string) {
+  return async (method: string, path: string, opts: CallOptions = {}): Promise<{ status: number; body: Json }> => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    let body: string | undefined;
+    if (opts.json !== undefined) {
+      body = JSON.stringify(opts.json);
+      headers['content-type'] = 'application/json';
+    }
+    const res = await fetch(base + path, { method, headers, body, signal: AbortSignal.timeout(60_000) });
+    const text = await res.text();
+    const parsed = (res.headers.get('content-type') ?? '').includes('json') && text ? JSON.parse(text) : undefined;
+    if (res.status >= 400) {
+      throw new DemoHttpError(res.status, parsed?.error?.code, `${method} ${path} → ${res.status} ${parsed?.error?.code ?? ''}: ${parsed?.error?.message ?? text.slice(0, 200)}`);
+    }
+    return { status: res.status, body: parsed };
+  };
+}
+
+/** Runs `fn` over `items` with at most `n` in flight. */
+async function each<T>(items: readonly T[], n: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+}
+
+const DAY = 86_400_000;
+/** A YYYY-MM-DD day on the Asia/Shanghai calendar. */
+const shanghaiDate = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 10);
+const iso = (ms: number) => new Date(ms).toISOString();
+const oneDecimal = (x: number) => Math.round(x * 10) / 10;
+
+interface Site extends VenuePlan {
+  id: string;
+  code: string;
+  /** The token that runs it: its operator's, or the health authority's for a venue found from an earlier run. */
+  actor: string;
+  created: boolean;
+}
+
+interface Resident {
+  person: Person;
+  pseudonym: string;
+  token: string;
+  colour: Colour;
+  masked: string;
+}
+
+const POLICY_OVERRIDES = [
+  {
+    id: 'yaohai-crowded-places',
+    venueType: 'crowded-place',
+    district: RISK.high,
+    rules: [
+      {
+        id: 'yellow-code-denied',
+        decision: 'deny',
+        reason: { zh: '高风险地区人员密集场所暂停黄码人员进入', en: 'Crowded places in the high-risk district: no entry with a yellow code' },
+        when: { '==': [{ var: 'colour' }, 'yellow'] },
+      },
+      {
+        id: 'temperature-required',
+        decision: 'refer',
+        reason: { zh: '高风险地区：请先测量体温', en: 'High-risk district: take the temperature first' },
+        when: { and: [{ '==': [{ var: 'colour' }, 'green'] }, { '!': { var: 'temperatureTaken' } }] },
+      },
+    ],
+  },
+  {
+    id: 'transport-temperature',
+    venueType: 'transport',
+    rules: [
+      {
+        id: 'temperature-required',
+        decision: 'refer',
+        reason: { zh: '交通出行实行“安康码+体温测量”，请先测温', en: 'Transport checks code and temperature: take the temperature first' },
+        when: { and: [{ '==': [{ var: 'colour' }, 'green'] }, { '!': { var: 'temperatureTaken' } }] },
+      },
+    ],
+  },
+];
+
+const NEW_RULE_ID = 'taste-or-smell-loss';
+const NEW_RULE = {
+  id: NEW_RULE_ID,
+  colour: 'yellow',
+  reason: { zh: '7天内申报嗅觉或味觉减退', en: 'Loss of smell or taste declared within 7 days' },
+  when: { and: [{ in: ['loss-of-taste', { var: 'symptoms' }] }, { '<': [{ var: 'declarationDaysAgo' }, 7] }] },
+};
+
+const SYMPTOMS = [['cough'], ['fatigue'], ['cough', 'sore-throat'], ['loss-of-taste'], ['diarrhoea']];
+
+/**
+ * Seeds a running service with a small, realistic province and returns what it made.
+ * Talks only to the HTTP API. Throws DemoHttpError on an answer it did not expect.
+ */
+export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
+  const started = Date.now();
+  const log = opts.log ?? (() => undefined);
+  const seed = opts.seed ?? 1;
+  const n = opts.residents ?? 300;
+  const par = opts.concurrency ?? 8;
+  if (!Number.isSafeInteger(n) || n < 20) throw new RangeError('the demo province needs at least 20 residents');
+  const base = opts.url.replace(/\/$/, '');
+  const call = client(base);
+  const admin = opts.adminToken;
+
+  const health0 = await call('GET', '/healthz');
+  log(`Ankang at ${base}: issuer ${health0.body.issuer}, ledger at event ${health0.body.ledger.seq}`);
+
+  // Tokens.
+  const alive = async (token: string | undefined, method: string, path: string, json?: unknown) => {
+    if (!token) return false;
+    try {
+      await call(method, path, { token, json });
+      return true;
+    } catch (e) {
+      if (!(e instanceof DemoHttpError)) throw e;
+      return e.status !== 401;
+    }
+  };
+  const mint = async (role: string, name: string, extra: { source?: string; scope?: string[] } = {}) =>
+    (await call('POST', '/v1/admin/tokens', { token: admin, json: { role, name, ...extra } })).body.token as string;
+  const old = opts.tokens;
+  let reusedTokens = 0;
+  const keep = async (t: string | undefined, probe: [string, string, unknown?], make: () => Promise<string>) => {
+    if (await alive(t, ...probe)) {
+      reusedTokens++;
+      return t!;
+    }
+    return make();
+  };
+  const operatorNames: Record<VenueType, string> = {
+    'residential-community': '社区门岗（住宅小区）',
+    enterprise: '企业复工复产专员',
+    'crowded-place': '商超餐饮景区宾馆值守',
+    'public-service': '政务医疗银行网点核验员',
+    transport: '站场公交出租核验员',
+    school: '校门健康核验员',
+    border: '口岸与省界检查站',
+  };
+  const health = await keep(old?.health, ['GET', '/v1/appeals?limit=1'], () => mint('health', '省卫生健康委 流调与复核 (demo)'));
+  const operators = {} as Record<VenueType, string>;
+  for (const t of VENUE_TYPES) operators[t] = await keep(old?.operators?.[t], ['GET', '/v1/venues'], () => mint('operator', `${operatorNames[t]} (demo)`));
+  const feeds = {} as Record<FeedSource, string>;
+  const feedNames: Record<FeedSource, string> = { health: '省卫生健康委 病例数据', telecom: '省通信管理局 密接研判', 'public-security': '省公安厅 入境人员' };
+  for (const s of FEED_SOURCES) feeds[s] = await keep(old?.feeds?.[s], ['POST', '/v1/feeds/cases', {}], () => mint('feed', `${feedNames[s]} (demo)`, { source: s }));
+  const grid = await keep(old?.grid, ['GET', '/v1/grid/residents?limit=1'], () =>
+    mint('grid', `${GRID_DISTRICTS.map((d) => regionName(d)).join('、')}网格员 (demo)`, { scope: [...GRID_DISTRICTS] }),
+  );
+  const auditor = await keep(old?.auditor, ['GET', '/v1/proofs/events/1'], () => mint('auditor', '审计员 (demo)'));
+  const tokens: DemoTokens = { health, operators, feeds, grid, auditor };
+  const tokenCount = 3 + VENUE_TYPES.length + FEED_SOURCES.length;
+  log(`tokens: ${reusedTokens ? `${reusedTokens} reused, ` : ''}${tokenCount - reusedTokens} created (health, ${VENUE_TYPES.length} operators, ${FEED_SOURCES.length} feeds, grid, auditor)`);
+
+  /** The service's clock (tests run it standing still): every date the demo sends is relative to it. */
+  const serviceNow = async () => Date.parse((await call('GET', '/v1/stats/colours', { token: health })).body.at);
+  const t0 = await serviceNow();
+
+  // Risk areas (分区分级).
+  const since = iso(t0 - 3 * DAY);
+  await call('POST', '/v1/feeds/risk-areas', {
+    token: health,
+    json: { areas: [{ region: RISK.high, level: 'high', since }, ...RISK.medium.map((region) => ({ region, level: 'medium', since }))] },
+  });
+  log(`risk areas: ${regionName(RISK.high)} high, ${RISK.medium.map((d) => regionName(d)).join('、')} medium`);
+
+  // Venues.
+  const keyOf = (x: { type: string; name: string; district: string }) => `${x.type}|${x.name}|${x.district}`;
+  const existing = new Map<string, { id: string; code: string; actor: string }>();
+  for (const t of VENUE_TYPES) {
+    for (const x of (await call('GET', '/v1/venues', { token: operators[t] })).body.venues) if (!existing.has(keyOf(x))) existing.set(keyOf(x), { id: x.id, code: x.code, actor: operators[t] });
+  }
+  for (const x of (await call('GET', '/v1/venues', { token: health })).body.venues) if (!existing.has(keyOf(x))) existing.set(keyOf(x), { id: x.id, code: x.code, actor: health });
+  const sites: Site[] = [];
+  await each(VENUES, par, async (plan) => {
+    const found = existing.get(keyOf(plan));
+    if (found) {
+      sites.push({ ...plan, ...found, created: false });
+      return;
+    }
+    const body = { type: plan.type, subtype: plan.subtype, name: plan.name, district: plan.district, requireTemperature: !!plan.requireTemperature, ...(plan.vehicle ? { vehicle: plan.vehicle } : {}) };
+    const r = await call('POST', '/v1/venues', { token: operators[plan.type], json: body });
+    sites.push({ ...plan, id: r.body.id, code: r.body.code, actor: operators[plan.type], created: true });
+  });
+  sites.sort((a, b) => VENUES.findIndex((x) => x.key === a.key) - VENUES.findIndex((x) => x.key === b.key));
+  const site = (key: string) => sites.find((s) => s.key === key)!;
+  const createdVenues = sites.filter((s) => s.created).length;
+  log(`venues: ${sites.length} (${createdVenues} registered, ${sites.length - createdVenues} found from an earlier run) in ${new Set(sites.map((s) => cityCodeOf(s.district))).size} cities`);
+
+  // Admission policies v2: district and type overrides (实时调整规则).
+  const currentPolicies = (await call('GET', '/v1/policies')).body;
+  let policies = { version: currentPolicies.version as number, published: false };
+  const haveOverrides = new Set((currentPolicies.policySet.overrides as Array<{ id: string }>).map((o) => o.id));
+  if (!POLICY_OVERRIDES.every((o) => haveOverrides.has(o.id))) {
+    const doc = currentPolicies.policySet;
+    const next = {
+      ...doc,
+      description: {
+        zh: `${doc.description.zh}（演示：瑶海区人员密集场所暂停黄码进入；交通场所须测温）`,
+        en: `${doc.description.en} (demo: no yellow codes at crowded places in Yaohai; transport takes temperatures)`,
+      },
+      overrides: [...doc.overrides.filter((o: { id: string }) => !POLICY_OVERRIDES.some((p) => p.id === o.id)), ...POLICY_OVERRIDES],
+    };
+    policies = { version: (await call('PUT', '/v1/policies', { token: health, json: next })).body.version, published: true };
+  }
+  log(`policies: version ${policies.version}${policies.published ? ' published (overrides for 瑶海区 crowded places and transport)' : ' already current'}`);
+
+  // Residents (申领).
+  const profiles = profilesFor(seed, n);
+  const taken = new Set<string>();
+  const people = profiles.map((p, i) => personAt(seed, i, p, taken));
+  const declarationOf = (p: Person) => {
+    const r = rngFor(seed, 'declaration', p.index);
+    const normal = oneDecimal(36.1 + r() * 0.8);
+    const visitedDate = (daysAgo: number) => shanghaiDate(t0 - daysAgo * DAY);
+    const travel = r() < 0.15 ? [{ region: pick(r, TRAVEL_REGIONS), date: visitedDate(2 + Math.floor(r() * 8)) }] : [];
+    switch (p.profile) {
+      case 'fever':
+        return { temperatureC: oneDecimal(37.4 + r() * 0.9), symptoms: r() < 0.5 ? ['fever'] : [], visited: travel, contactWithCase: false };
+      case 'symptoms':
+        return { temperatureC: normal, symptoms: pick(r, SYMPTOMS), visited: travel, contactWithCase: false };
+      case 'medium-visit':
+        return { temperatureC: normal, symptoms: [], visited: [{ region: pick(r, RISK.medium), date: visitedDate(5) }], contactWithCase: false };
+      case 'high-visit':
+        return { temperatureC: normal, symptoms: [], visited: [{ region: RISK.high, date: visitedDate(3) }], contactWithCase: false };
+      case 'declared-contact':
+        return { temperatureC: normal, symptoms: [], visited: travel, contactWithCase: true };
+      default:
+        return { temperatureC: normal, symptoms: [], visited: travel, contactWithCase: false };
+    }
+  };
+  const residents: Array<Resident | undefined> = new Array(n);
+  let created = 0;
+  let skipped = 0;
+  await each(people, par, async (p) => {
+    const body = { idType: 'resident-id', idNumber: p.idNumber, name: p.name, phone: p.phone, district: p.district, declaration: declarationOf(p) };
+    try {
+      const r = await call('POST', '/v1/residents', { json: body });
+      if (r.status === 201) created++;
+      residents[p.index] = { person: p, pseudonym: r.body.resident.pseudonym, token: r.body.token, colour: r.body.resident.colour, masked: `${r.body.resident.maskedName}（${r.body.resident.maskedId.slice(-4)}）` };
+    } catch (e) {
+      // Another seed may have given this ID number to someone of another name.
+      if (e instanceof DemoHttpError && e.code === 'IDENTITY_MISMATCH') skipped++;
+      else throw e;
+    }
+  });
+  const all = residents.filter((r): r is Resident => !!r);
+  const at = (i: number) => {
+    const r = residents[i];
+    if (!r) throw new Error(`resident ${i} of the story could not apply (seed ${seed}); try another seed`);
+    return r;
+  };
+  const colourCount = (xs: Resident[]) => xs.reduce((c, r) => ({ ...c, [r.colour]: c[r.colour] + 1 }), { green: 0, yellow: 0, red: 0 } as Record<Colour, number>);
+  const c0 = colourCount(all);
+  log(`residents: ${all.length} applied (${created} new${skipped ? `, ${skipped} skipped: ID taken under another name` : ''}) in ${new Set(all.map((r) => cityCodeOf(r.person.district))).size} cities — green ${c0.green}, yellow ${c0.yellow}, red ${c0.red}`);
+
+  // Scans.
+  const scans = { self: 0, staff: 0, replayed: 0, decisions: { admit: 0, refer: 0, deny: 0 } as Record<Decision, number>, byVenueType: {} as Record<string, number> };
+  const tally = (out: Json, s: Site, method: 'self' | 'staff') => {
+    if (out.replayed) {
+      scans.replayed++;
+      return out;
+    }
+    scans[method]++;
+    scans.decisions[out.decision as Decision]++;
+    scans.byVenueType[s.type] = (scans.byVenueType[s.type] ?? 0) + 1;
+    return out;
+  };
+  const selfCheckin = async (res: Resident, s: Site, temperatureC?: number) =>
+    tally((await call('POST', '/v1/checkins', { token: res.token, json: { venueCode: s.code, ...(temperatureC === undefined ? {} : { temperatureC }) } })).body, s, 'self');
+  const staffScan = async (s: Site, body: { code?: string; temperatureC?: number; certificateNo?: string }) =>
+    tally((await call('POST', '/v1/scans', { token: s.actor, json: { venueId: s.id, ...body } })).body, s, 'staff');
+  /** The resident's code as they would show it now: on paper for the oldest (老人纸质码), else on the phone. */
+  const codeOf = async (res: Resident, mode: 'dynamic' | 'printed' = res.person.birthYear < 1950 ? 'printed' : 'dynamic') => {
+    const r = await call('GET', `/v1/residents/me/code?mode=${mode}`, { token: res.token });
+    res.colour = r.body.colour;
+    return r.body.code as string;
+  };
+  const temperatureOf = (res: Resident, r: () => number) => (res.person.profile === 'fever' ? oneDecimal(37.4 + r() * 0.8) : r() < 0.02 ? 37.4 : oneDecimal(36.1 + r() * 0.8));
+
+  const special = new Set<number>([ROLE.case, ...ROLE.family, ROLE.colleague, ROLE.inbound]);
+  const healthy = all.filter((r) => r.person.profile === 'healthy' && !special.has(r.person.index));
+
+  // The case's morning (before anyone knew): a restaurant, bus 226, a department store; a few others were there too.
+  const theCase = at(ROLE.case);
+  const caseR = rngFor(seed, 'case', 0);
+  const coVisitors: Resident[] = [];
+  const pool = [...healthy];
+  for (const key of CASE_PATH) {
+    const s = site(key);
+    if (s.subtype === 'mall') {
+      await staffScan(s, { code: await codeOf(theCase, 'dynamic'), temperatureC: 36.7 });
+    } else await selfCheckin(theCase, s, 36.6);
+    const here = pool.splice(0, 3 + Math.floor(caseR() * 2));
+    coVisitors.push(...here);
+    for (const res of here) {
+      if (s.subtype === 'mall') await staffScan(s, { code: await codeOf(res), temperatureC: temperatureOf(res, caseR) });
+      else await selfCheckin(res, s, caseR() < 0.7 ? temperatureOf(res, caseR) : undefined);
+    }
+  }
+
+  // Everyone's errands: the home gate, then shops, transport and offices, mostly in their own city.
+  const exclude = new Set<string>(CASE_PATH);
+  const errandSites = sites.filter((s) => !exclude.has(s.key) && ['residential-community', 'crowded-place', 'public-service', 'transport'].includes(s.type));
+  const inCity = (type: VenueType, city: string) => errandSites.filter((s) => s.type === type && cityCodeOf(s.district) === city);
+  const homeGate = (res: Resident) => {
+    const city = cityCodeOf(res.person.district);
+    const gates = inCity('residential-community', city);
+    return gates.find((g) => g.district === res.person.district) ?? gates[0];
+  };
+  const errands = all.filter((r) => r.person.index !== ROLE.case);
+  await each(errands, par, async (res) => {
+    const r = rngFor(seed, 'errands', res.person.index);
+    const kid = res.person.birthYear >= 2010;
+    const stops = kid ? 1 + Math.floor(r() * 2) : 2 + Math.floor(r() * 4);
+    const visits: Site[] = [];
+    if (r() < 0.8) visits.push(homeGate(res));
+    while (visits.length < stops) {
+      const type = weighted(r, [['crowded-place', 35], ['transport', 30], ['public-service', 25], ['residential-community', 10]] as const);
+      const city = r() < 0.75 ? cityCodeOf(res.person.district) : pick(r, CITIES).code;
+      const choices = inCity(type, city).length ? inCity(type, city) : errandSites.filter((s) => s.type === type);
+      const s = pick(r, choices);
+      if (!visits.includes(s)) visits.push(s);
+      else if (r() < 0.3) break;
+    }
+    let code: string | undefined;
+    for (const s of visits) {
+      const staff =
+        s.type === 'public-service' ||
+        (s.type === 'transport' && !['bus', 'taxi'].includes(s.subtype)) ||
+        (s.type === 'crowded-place' && r() < 0.3);
+      const takeTemperature = s.requireTemperature || s.type === 'residential-community' || r() < 0.6;
+      const t = takeTemperature ? temperatureOf(res, r) : undefined;
+      if (staff) {
+        code ??= await codeOf(res);
+        await staffScan(s, { code, ...(t === undefined ? {} : { temperatureC: t }) });
+      } else await selfCheckin(res, s, t);
+    }
+  });
+
+  // Who the policies and rules are for, one of each: a yellow code at the Yaohai market (override),
+  // a fever at the provincial hospital, red codes at the station and on the metro.
+  const firstOf = (profile: Person['profile']) => all.find((r) => r.person.profile === profile && !special.has(r.person.index));
+  const stories: Array<[Resident | undefined, string, 'self' | 'staff', number]> = [
+    [firstOf('symptoms'), 'hf-market', 'self', 36.8],
+    [firstOf('fever'), 'hf-hospital', 'staff', 38.1],
+    [firstOf('high-visit'), 'hf-station', 'staff', 36.5],
+    [firstOf('declared-contact'), 'hf-metro', 'staff', 36.6],
+  ];
+  for (const [res, key, method, t] of stories) {
+    if (!res) continue;
+    if (method === 'self') await selfCheckin(res, site(key), t);
+    else await staffScan(site(key), { code: await codeOf(res, 'dynamic'), temperatureC: t });
+  }
+
+  // Work and school: rosters (凭码上岗, 有码认码), the day's health check-in, then the gate.
+  const onRoster = new Set<number>([...coVisitors.map((r) => r.person.index)]);
+  const AGES: Partial<Record<string, [number, number]>> = {
+    enterprise: [1966, 2004],
+    worksite: [1966, 2002],
+    park: [1966, 2004],
+    university: [1998, 2007],
+    'middle-school': [2008, 2013],
+    'primary-school': [2013, 2019],
+    kindergarten: [2019, 2022],
+  };
+  let joined = 0;
+  let dailyCheckins = 0;
+  const rosterSites = sites.filter((s) => s.type === 'enterprise' || s.type === 'school');
+  for (const s of rosterSites) {
+    const [lo, hi] = AGES[s.subtype] ?? [1966, 2004];
+    const fits = (r: Resident) => !onRoster.has(r.person.index) && r.person.birthYear >= lo && r.person.birthYear <= hi;
+    const city = cityCodeOf(s.district);
+    const want = Math.max(s.type === 'school' ? 2 : 3, Math.round(n * 0.03));
+    const members = [...healthy.filter((r) => fits(r) && cityCodeOf(r.person.district) === city), ...healthy.filter((r) => fits(r) && cityCodeOf(r.person.district) !== city)];
+    // Teachers and staff when there are too few pupils of the age in a small province.
+    if (members.length < want) members.push(...healthy.filter((r) => !onRoster.has(r.person.index) && !members.includes(r) && r.person.birthYear >= 1966 && r.person.birthYear <= 2004));
+    const chosen = members.slice(0, want);
+    for (const r of chosen) onRoster.add(r.person.index);
+    await each(chosen, par, async (res, k) => {
+      await call('POST', `/v1/venues/${s.id}/roster`, { token: res.token, json: { venueCode: s.code } });
+      joined++;
+      const r = rngFor(seed, `roster:${s.key}`, res.person.index);
+      // Most do the day's check-in; the last of the first enterprise reports a fever.
+      const fever = s.key === rosterSites[0].key && k === chosen.length - 1;
+      if (k === 0 || fever || r() < 0.85) {
+        await call('POST', '/v1/checkins/daily', { token: res.token, json: { temperatureC: fever ? 37.6 : oneDecimal(36.2 + r() * 0.6), symptoms: fever ? ['fever'] : [] } });
+        dailyCheckins++;
+      }
+      await staffScan(s, { code: await codeOf(res), temperatureC: fever ? 37.6 : oneDecimal(36.2 + r() * 0.6) });
+    });
+  }
+
+  // 有单认单: a kindergarten and a primary school take registered paper certificates; one number was never registered.
+  const validUntil = shanghaiDate(t0 + 30 * DAY);
+  for (const key of ['hf-kindergarten', 'xc-primary']) {
+    const s = site(key);
+    for (let i = 1; i <= 2; i++) {
+      const certificateNo = `JK${shanghaiDate(t0).slice(0, 4)}-${key === 'hf-kindergarten' ? 'HF' : 'XC'}-${String(seed).padStart(3, '0')}${i}`;
+      await call('POST', `/v1/venues/${s.id}/certificates`, { token: s.actor, json: { certificateNo, validUntil } });
+      await staffScan(s, { certificateNo, temperatureC: 36.5 });
+    }
+  }
+  await staffScan(site('hf-kindergarten'), { certificateNo: 'JK0000-NONE-0000', temperatureC: 36.6 });
+
+  // The provincial checkpoint on the G3: drivers crossing from Jiangsu.
+  const drivers = healthy.filter((r) => !onRoster.has(r.person.index)).slice(-Math.max(3, Math.round(n * 0.04)));
+  await each(drivers, par, async (res) => {
+    await staffScan(site('sz-checkpoint'), { code: await codeOf(res), temperatureC: temperatureOf(res, rngFor(seed, 'g3', res.person.index)) });
+  });
+
+  // Inbound travellers at the airport port (入境发码).
+  const port = site('hf-port-of-entry');
+  let entries = 0;
+  for (let i = 0; i < 2; i++) {
+    const t = travellerAt(seed, i);
+    const body = { venueId: port.id, idType: t.idType, idNumber: t.idNumber, name: t.name, phone: t.phone, from: t.from, destination: i === 0 ? '340104' : '340202', temperatureC: 36.5 };
+    const r = await call('POST', '/v1/border/entries', { token: port.actor, json: body, headers: { 'idempotency-key': `demo-entry-${seed}-${i}-${t.idNumber}` } });
+    entries++;
+    await staffScan(port, { code: r.body.printedCode.code, temperatureC: 36.5 });
+  }
+  log(`border: ${entries} inbound travellers registered at ${port.name} (printed codes, red: centralised quarantine)`);
+  log(`scans so far: ${scans.self} self check-ins, ${scans.staff} staff scans${scans.replayed ? `, ${scans.replayed} replays` : ''}; ${joined} roster members, ${dailyCheckins} daily check-ins`);
+
+  // Feeds: an inbound traveller, the confirmed case, close contacts.
+  // The case's wife keeps this morning's code on her phone; the close-contacts feed is about to make it stale.
+  const wife = at(ROLE.family[0]);
+  const wifeMorningCode = await codeOf(wife, 'dynamic');
+  const idOf = (r: Resident) => ({ idType: 'resident-id', idNumber: r.person.idNumber });
+  await call('POST', '/v1/feeds/inbound-travellers', { token: feeds['public-security'], json: { records: [{ ...idOf(at(ROLE.inbound)), arrivedAt: iso(t0 - 16 * DAY), from: 'JP' }] } });
+  await call('POST', '/v1/feeds/cases', { token: feeds.health, json: { records: [{ ...idOf(theCase), status: 'confirmed', at: iso(t0 - 3_600_000) }] } });
+  await call('POST', '/v1/feeds/close-contacts', {
+    token: feeds.telecom,
+    json: {
+      records: [
+        ...ROLE.family.map((i) => ({ ...idOf(at(i)), degree: 1, exposedAt: iso(t0 - DAY) })),
+        { ...idOf(at(ROLE.colleague)), degree: 2, exposedAt: iso(t0 - 2 * DAY) },
+      ],
+    },
+  });
+  log(`feeds: 1 inbound traveller (public-security), 1 confirmed case ${theCase.masked} (health), 2 close and 1 secondary contact (telecom)`);
+
+  // Tracing (流调): who was where the case was, marked as close contacts.
+  const t1 = await serviceNow();
+  const traced = (await call('POST', '/v1/tracing', { token: health, json: { pseudonym: theCase.pseudonym, from: iso(t1 - DAY), to: iso(t1), intervalMinutes: 60, markCloseContacts: true } })).body;
+  log(`tracing: the case visited ${traced.venues.length} venues; ${traced.contacts.length} contacts found and marked as close contacts`);
+
+  // Rules v2: a live rule change (实时调整规则).
+  const currentRules = (await call('GET', '/v1/rules')).body;
+  let rules = { version: currentRules.version as number, published: false };
+  if (!currentRules.ruleSet.rules.some((r: { id: string }) => r.id === NEW_RULE_ID)) {
+    const doc = currentRules.ruleSet;
+    const next = {
+      ...doc,
+      description: {
+        zh: `${doc.description.zh}（演示第2版：次密接黄码期由7天延长至14天；新增7天内嗅觉味觉减退为黄码）`,
+        en: `${doc.description.en} (demo version 2: secondary contacts stay yellow for 14 days instead of 7; loss of smell or taste within 7 days is yellow)`,
+      },
+      rules: [
+        ...doc.rules.map((r: Json) =>
+          r.id === 'secondary-contact'
+            ? { ...r, reason: { zh: '次密切接触者，暴露后14天内', en: 'Secondary contact, within 14 days of exposure' }, when: { and: [{ '==': [{ var: 'contactDegree' }, 2] }, { '<': [{ var: 'contactDaysAgo' }, 14] }] } }
+            : r,
+        ),
+        NEW_RULE,
+      ],
+    };
+    rules = { version: (await call('PUT', '/v1/rules', { token: health, json: next })).body.version, published: true };
+  }
+  log(`rules: version ${rules.version}${rules.published ? ' published (secondary contacts 14 days; loss of smell or taste)' : ' already current'}`);
+
+  // Evening: marked contacts are turned back at their own gates.
+  const byPseudonym = new Map(all.map((r) => [r.pseudonym, r]));
+  const turnedBack = (traced.contacts as Array<{ pseudonym: string }>).map((c) => byPseudonym.get(c.pseudonym)).filter((r): r is Resident => !!r).slice(0, 3);
+  for (const res of turnedBack) await staffScan(homeGate(res), { code: await codeOf(res, 'dynamic'), temperatureC: 36.6 });
+  // The case's wife shows her morning code at the station: refused, its colour changed since (REVOKED).
+  await staffScan(site('hf-station'), { code: wifeMorningCode, temperatureC: 36.6 });
+
+  // Appeals (12345 热线).
+  let decided = 0;
+  const feverish = firstOf('fever');
+  if (feverish) {
+    let appealId: string | undefined;
+    try {
+      appealId = (await call('POST', '/v1/appeals', { token: feverish.token, json: { reason: '申报时刚跑完步，体温偏高；在家复测36.6℃，申请转为绿码', requestedColour: 'green' } })).body.id;
+    } catch (e) {
+      if (!(e instanceof DemoHttpError && e.code === 'CONFLICT')) throw e;
+      appealId = ((await call('GET', '/v1/residents/me/appeals', { token: feverish.token })).body.appeals as Array<{ id: string; status: string }>).find((a) => a.status === 'open')?.id;
+    }
+    if (appealId) {
+      await call('POST', `/v1/appeals/${appealId}/decision`, {
+        token: health,
+        json: { decision: 'override', colour: 'green', until: iso(t0 + 2 * DAY), reason: '社区卫生服务中心上门复测体温36.5℃，无其他症状，予以转绿' },
+      });
+      decided++;
+    }
+  }
+  const visitor = firstOf('high-visit');
+  if (visitor) {
+    try {
+      await call('POST', '/v1/appeals', { token: visitor.token, json: { reason: '只是开车途经瑶海区，没有下车停留，申请复核', requestedColour: 'green' } });
+    } catch (e) {
+      if (!(e instanceof DemoHttpError && e.code === 'CONFLICT')) throw e;
+    }
+  }
+  const openAppeals = (await call('GET', '/v1/appeals?status=open', { token: health })).body.appeals.length as number;
+  const decidedAppeals = (await call('GET', '/v1/appeals?status=decided', { token: health })).body.appeals.length as number;
+  log(`appeals: ${decided} decided now (override to green for 2 days), ${openAppeals} open in the queue`);
+
+  // Grid follow-up (大数据+网格化).
+  const gridList = (await call('GET', '/v1/grid/residents', { token: grid })).body;
+  let gridVisits = 0;
+  for (const g of (gridList.residents as Array<{ pseudonym: string; colour: Colour; reasons: Array<{ id: string }> }>).slice(0, 6)) {
+    const ids = g.reasons.map((x) => x.id);
+    const [outcome, note] = ids.includes('confirmed-or-suspected-case')
+      ? ['sent-to-facility', '已由120转运至定点医院']
+      : ids.includes('close-contact')
+        ? ['sent-to-facility', '已转运至集中隔离点，家中已消杀']
+        : g.colour === 'red'
+          ? ['home-quarantine', '落实居家隔离，门口已张贴告知书']
+          : ['verified', '上门核实，情况属实，已告知居家健康监测'];
+    await call('POST', '/v1/grid/visits', { token: grid, json: { pseudonym: g.pseudonym, outcome, note } });
+    gridVisits++;
+  }
+  log(`grid: ${gridList.total} red or yellow residents in ${GRID_DISTRICTS.map((d) => regionName(d)).join('、')}; ${gridVisits} home visits recorded`);
+
+  // What it all adds up to.
+  const t2 = await serviceNow();
+  const range = `from=${encodeURIComponent(iso(t2 - DAY))}&to=${encodeURIComponent(iso(t2 + 60_000))}`;
+  const colourStats = (await call('GET', '/v1/stats/colours?by=city', { token: health })).body;
+  const byType = (await call('GET', `/v1/stats/scans?by=venue-type&${range}`, { token: health })).body;
+  const bySubtype = (await call('GET', `/v1/stats/scans?by=subtype&${range}`, { token: health })).body;
+  const busiest = site('hf-station');
+  const anchor = (await call('GET', '/v1/anchor/status')).body;
+  const head = (await call('GET', '/v1/ledger/head')).body;
+
+  const result: DemoResult = {
+    url: base,
+    seed,
+    seconds: Math.round((Date.now() - started) / 100) / 10,
+    tokens,
+    residents: { total: all.length, created, skipped, cities: new Set(all.map((r) => cityCodeOf(r.person.district))).size },
+    venues: { total: sites.length, created: createdVenues, reused: sites.length - createdVenues, types: new Set(sites.map((s) => s.type)).size, subtypes: new Set(sites.map((s) => `${s.type}/${s.subtype}`)).size },
+    scans,
+    colours: { green: colourStats.total.green, yellow: colourStats.total.yellow, red: colourStats.total.red },
+    rosters: { joined, dailyCheckins },
+    tracing: { case: theCase.pseudonym, caseMasked: theCase.masked, venues: traced.venues.length, contacts: traced.contacts.length, marked: traced.marked },
+    appeals: { decided: decidedAppeals, open: openAppeals },
+    grid: { listed: gridList.total, visits: gridVisits },
+    border: { entries },
+    rules,
+    policies,
+    ledger: { seq: head.seq },
+    anchor,
+    sample: { venueId: busiest.id, venueName: busiest.name, casePseudonym: theCase.pseudonym, residentToken: at(FIRST_ORDINARY).token },
+    lines: [],
+  };
+  result.lines = summaryLines(result, admin, { byType: byType.groups, subtypes: bySubtype.groups.length, totalScans: byType.total });
+  for (const l of result.lines) log(l);
+  return result;
+}
+
+function summaryLines(r: DemoResult, adminToken: string, stats: { byType: Array<{ key: string; count: number }>; subtypes: number; totalScans: number }): string[] {
+  const u = r.url;
+  const d = r.scans.decisions;
+  const anchor = r.anchor as { state?: string; checkpoint?: { treeSize?: number } | null };
+  const q = (s: string) => `'${s}'`;
+  return [
+    '',
+    `Demo province seeded in ${r.seconds} s (seed ${r.seed}):`,
+    `  residents  ${r.residents.total} in ${r.residents.cities} cities — green ${r.colours.green}, yellow ${r.colours.yellow}, red ${r.colours.red}`,
+    `  venues     ${r.venues.total} of ${r.venues.types} types and ${r.venues.subtypes} subtypes (${r.venues.created} new, ${r.venues.reused} from an earlier run)`,
+    `  scans      ${stats.totalScans} in the last day: ${stats.byType.map((g) => `${g.key} ${g.count}`).join(', ')}`,
+    `             this run: ${r.scans.self} self check-ins, ${r.scans.staff} staff scans → admit ${d.admit}, refer ${d.refer}, deny ${d.deny}; ${stats.subtypes} venue subtypes scanned`,
+    `  work/school ${r.rosters.joined} roster members, ${r.rosters.dailyCheckins} daily check-ins; ${r.border.entries} inbound travellers coded at the port`,
+    `  tracing    case ${r.tracing.caseMasked}: ${r.tracing.venues} venues, ${r.tracing.contacts} contacts marked red`,
+    `  appeals    ${r.appeals.decided} decided, ${r.appeals.open} open · grid: ${r.grid.listed} to visit, ${r.grid.visits} visits recorded`,
+    `  versions   rules v${r.rules.version}, policies v${r.policies.version} · ledger at event ${r.ledger.seq} · anchoring: ${anchor.state ?? 'unknown'}${anchor.checkpoint?.treeSize ? ` (checkpoint covers ${anchor.checkpoint.treeSize} events)` : ''}`,
+    '  All scans carry the service\'s real time ("now"): the API cannot back-date them, so the day\'s scans sit in the current hour.',
+    '',
+    'Development tokens of this local demo (paste into a shell):',
+    `  export ANKANG=${u}`,
+    `  export ADMIN=${adminToken}`,
+    `  export HEALTH=${r.tokens.health}`,
+    ...VENUE_TYPES.map((t) => `  export OPERATOR_${t.toUpperCase().replace(/-/g, '_')}=${r.tokens.operators[t]}`),
+    `  export FEED_HEALTH=${r.tokens.feeds.health} FEED_TELECOM=${r.tokens.feeds.telecom} FEED_POLICE=${r.tokens.feeds['public-security']}`,
+    `  export GRID=${r.tokens.grid}`,
+    `  export AUDITOR=${r.tokens.auditor}`,
+    `  export RESIDENT=${r.sample.residentToken}`,
+    '',
+    'Look at:',
+    `  curl -s "$ANKANG/v1/stats/colours?by=city" -H "authorization: Bearer $HEALTH"`,
+    `  curl -s "$ANKANG/v1/stats/scans?by=venue-type" -H "authorization: Bearer $HEALTH"`,
+    `  curl -s "$ANKANG/v1/stats/venues/${r.sample.venueId}/hourly" -H "authorization: Bearer $HEALTH"    # ${r.sample.venueName}`,
+    `  curl -s "$ANKANG/v1/venues/${r.sample.venueId}/scans?limit=5" -H "authorization: Bearer $HEALTH"`,
+    `  curl -s "$ANKANG/v1/grid/residents" -H "authorization: Bearer $GRID"`,
+    `  curl -s "$ANKANG/v1/appeals?status=open" -H "authorization: Bearer $HEALTH"`,
+    `  curl -s "$ANKANG/v1/residents/me/scans" -H "authorization: Bearer $RESIDENT"`,
+    `  curl -s "$ANKANG/v1/rules/versions"; curl -s "$ANKANG/v1/policies/${r.policies.version}"`,
+    `  curl -s "$ANKANG/v1/anchor/status"`,
+    `  curl -s "$ANKANG/v1/proofs/subjects/${r.sample.casePseudonym}" -H "authorization: Bearer $AUDITOR" > case-history.json   # once anchored`,
+    `  curl -s -X POST "$ANKANG/v1/tracing" -H "authorization: Bearer $HEALTH" -H 'content-type: application/json' \\`,
+    `       -d ${q(JSON.stringify({ pseudonym: r.sample.casePseudonym, from: '<RFC 3339>', to: '<RFC 3339>' }))}`,
+  ];
+}
