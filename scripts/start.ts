@@ -13,6 +13,7 @@ import { loadConfig } from '../server/config';
 async function main() {
   const root = join(__dirname, '..');
   execFileSync(join(root, 'node_modules/.bin/hardhat'), ['compile', '--quiet'], { cwd: root, stdio: 'inherit' });
+  execFileSync(join(root, 'node_modules/.bin/tsx'), ['web/build.ts'], { cwd: root, stdio: 'inherit' });
   let node: DevNode | undefined;
   const env = { ...process.env };
   if (!env.CHAIN_RPC_URL) {

@@ -20,6 +20,7 @@ import { proofRoutes } from './routes/proofs';
 import { venueRoutes } from './routes/venues';
 import { authorityRoutes } from './routes/authority';
 import { borderRoutes } from './routes/border';
+import { pageRoutes } from './routes/pages';
 
 export interface Services {
   residents: ResidentService;
@@ -88,7 +89,7 @@ export function createApp(app: AppContext, services: Services = createServices(a
     await next();
   });
 
-  for (const add of [systemRoutes, issuerRoutes, residentRoutes, ruleRoutes, feedRoutes, adminRoutes, proofRoutes, venueRoutes, authorityRoutes, borderRoutes]) add(router, app, services);
+  for (const add of [systemRoutes, issuerRoutes, residentRoutes, ruleRoutes, feedRoutes, adminRoutes, proofRoutes, venueRoutes, authorityRoutes, borderRoutes, pageRoutes]) add(router, app, services);
   koa.use(router.routes());
   koa.use(router.allowedMethods({ throw: false }));
   return koa;

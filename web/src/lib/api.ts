@@ -1,0 +1,57 @@
+/** A field problem as the API reports it in `error.fields`. */
+export interface FieldError {
+  path: string;
+  code: string;
+  message: string;
+}
+
+/** A failed call: the API's `{ error: { code, message, fields } }`, or NETWORK when there was no answer. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly fields: FieldError[] = [],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface CallOptions {
+  token?: string;
+  json?: unknown;
+  query?: Record<string, string | number | undefined>;
+  headers?: Record<string, string>;
+}
+
+/** Calls the API on this page's origin and returns the parsed JSON body. */
+export async function api<T = unknown>(method: string, path: string, opts: CallOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  let body: string | undefined;
+  if (opts.json !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(opts.json);
+  }
+  const q = Object.entries(opts.query ?? {}).filter(([, v]) => v !== undefined && v !== '');
+  const url = path + (q.length ? `?${new URLSearchParams(q.map(([k, v]) => [k, String(v)])).toString()}` : '');
+  let res: Response;
+  try {
+    res = await fetch(url, { method, headers, body, cache: 'no-store' });
+  } catch {
+    throw new ApiError(0, 'NETWORK', 'the service could not be reached');
+  }
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!res.ok) {
+    const e = (parsed as { error?: { code?: string; message?: string; fields?: FieldError[] } } | undefined)?.error;
+    throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? res.statusText, e?.fields ?? []);
+  }
+  return parsed as T;
+}

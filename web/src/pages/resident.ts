@@ -1,0 +1,501 @@
+import '../styles/app.css';
+import { api, ApiError } from '../lib/api';
+import { openScanOverlay } from '../lib/camera';
+import { showDecision } from '../lib/decision';
+import { byId, h, mount } from '../lib/dom';
+import { clearFieldErrors, errorTitle, showFieldErrors } from '../lib/fields';
+import { lang, onLangChange, pick, t, type Key } from '../lib/i18n';
+import { field, header, newKey, notice, section } from '../lib/layout';
+import { qrSvg } from '../lib/qr';
+import { forget, load, save } from '../lib/store';
+import { countdown, dateTime, zoneLabel } from '../lib/time';
+
+type Colour = 'green' | 'yellow' | 'red';
+
+interface ResidentView {
+  pseudonym: string;
+  idType: string;
+  maskedName: string;
+  maskedId: string;
+  maskedPhone: string;
+  district: string;
+  colour: Colour;
+  ruleVersion: number;
+  reasons: Array<{ id: string; colour: Colour; reason: { zh: string; en: string } }>;
+  evaluatedAt: string;
+  override?: { colour: Colour; reason: string; until: string | null };
+}
+
+interface CodeView {
+  code: string;
+  mode: 'dynamic' | 'printed';
+  colour: Colour;
+  issuer: string;
+  ruleVersion: number;
+  issuedAt: string;
+  expiresAt: string;
+  refreshAt: string;
+}
+
+interface ScanRow {
+  seq: number;
+  at: string;
+  venue: { id: string; name: string; type: string };
+  decision: 'admit' | 'deny' | 'refer';
+  colour: string;
+  method: 'self' | 'staff';
+}
+
+interface AppealRow {
+  id: string;
+  status: 'open' | 'decided';
+  reason: string;
+  requestedColour: Colour | null;
+  colourAtFiling: Colour;
+  filedAt: string;
+  decision: { decision: 'override' | 'reject'; colour: Colour | null; until: string | null; reason: string; at: string } | null;
+}
+
+interface CheckinOutcome {
+  decision: 'admit' | 'deny' | 'refer';
+  reason: { zh: string; en: string };
+  colour: string;
+  venue: { id: string; name: string; type: string };
+  maskedName: string | null;
+  idLast4: string | null;
+  at: string;
+  replayed?: boolean;
+}
+
+const TOKEN_KEY = 'residentToken';
+const ID_TYPES = ['resident-id', 'passport', 'hk-macao-permit', 'taiwan-permit'] as const;
+const SYMPTOMS = ['cough', 'sore-throat', 'fatigue', 'loss-of-smell', 'shortness-of-breath', 'diarrhoea'] as const;
+const printed = new URLSearchParams(location.search).get('mode') === 'printed';
+
+const state: {
+  token?: string;
+  me?: ResidentView;
+  code?: CodeView;
+  scans?: ScanRow[];
+  appeals?: AppealRow[];
+  issuers: Map<string, string>;
+  editing: boolean;
+  message?: { kind: 'info' | 'ok' | 'error'; text: string };
+  refreshTimer?: ReturnType<typeof setTimeout>;
+  tickTimer?: ReturnType<typeof setInterval>;
+  draft?: Record<string, unknown>;
+} = { token: load<string>(TOKEN_KEY), issuers: new Map(), editing: false };
+
+const app = byId('app');
+
+function render(): void {
+  const body: HTMLElement[] = [];
+  if (state.message) body.push(notice(state.message.kind, state.message.text, 'page-message'));
+  if (!state.token || state.editing) body.push(applyForm());
+  else if (!state.code || !state.me) body.push(notice('info', t('common.loading')));
+  else if (printed) body.push(printedView(state.me, state.code));
+  else body.push(codeCard(state.me, state.code), actions(), historySection(), appealSection(), signOut());
+  mount(app, header('resident'), h('main', { class: 'page' }, h('h1', { class: 'page-title' }, printed ? t('resident.printedTitle') : t('resident.title')), ...body));
+  tick();
+}
+
+// ---- apply (申领) -------------------------------------------------------------------
+
+function applyForm(): HTMLElement {
+  const d = state.draft ?? {};
+  const idType = h('select', { name: 'idType', value: (d.idType as string) ?? 'resident-id' }, ID_TYPES.map((v) => h('option', { value: v }, t(`idType.${v}` as Key))));
+  const idNumber = h('input', { name: 'idNumber', type: 'text', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false', value: (d.idNumber as string) ?? '' });
+  const name = h('input', { name: 'name', type: 'text', autocomplete: 'name', value: (d.name as string) ?? '' });
+  const phone = h('input', { name: 'phone', type: 'tel', autocomplete: 'tel', inputmode: 'tel', value: (d.phone as string) ?? '' });
+  const district = h('input', { name: 'district', type: 'text', inputmode: 'numeric', maxlength: '6', placeholder: '340104', value: (d.district as string) ?? '' });
+  const temp = h('input', { name: 'temperatureC', type: 'number', step: '0.1', inputmode: 'decimal', placeholder: '36.5', value: (d.temperatureC as string) ?? '' });
+  const symptoms = h(
+    'fieldset',
+    { class: 'checks', dataset: { field: 'declaration.symptoms' } },
+    h('legend', {}, t('apply.symptoms')),
+    SYMPTOMS.map((s) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'symptom', value: s }), t(`symptom.${s}` as Key))),
+  );
+  const visits = h('div', { class: 'visits', dataset: { field: 'declaration.visited' } });
+  const addVisit = () => {
+    const i = visits.children.length;
+    const row = h(
+      'div',
+      { class: 'visit-row' },
+      field(t('apply.visitRegion'), h('input', { type: 'text', inputmode: 'numeric', maxlength: '6', placeholder: '420106', class: 'visit-region' }), { field: `declaration.visited.${i}.region` }),
+      field(t('apply.visitDate'), h('input', { type: 'date', class: 'visit-date' }), { field: `declaration.visited.${i}.date` }),
+      h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => row.remove() }, t('common.remove')),
+    );
+    visits.appendChild(row);
+  };
+  const contact = h('input', { type: 'checkbox', name: 'contactWithCase' });
+  const summary = h('div', { class: 'form-error notice notice-error', hidden: true, role: 'alert', dataset: { testid: 'form-error' } });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block', dataset: { testid: 'apply-submit' } }, state.token ? t('apply.update') : t('apply.submit'));
+  const form = h(
+    'form',
+    { class: 'card form', novalidate: true, dataset: { testid: 'apply-form' } },
+    h('h2', {}, state.token ? t('apply.updateTitle') : t('apply.title')),
+    h('p', { class: 'hint' }, t('apply.privacy')),
+    summary,
+    field(t('apply.idType'), idType, { field: 'idType' }),
+    field(t('apply.idNumber'), idNumber, { field: 'idNumber' }),
+    field(t('apply.name'), name, { field: 'name' }),
+    field(t('apply.phone'), phone, { field: 'phone' }),
+    field(t('apply.district'), district, { field: 'district', hint: t('apply.districtHint') }),
+    h('h3', {}, t('apply.declaration')),
+    field(t('apply.temperature'), temp, { field: 'declaration.temperatureC' }),
+    symptoms,
+    h('div', { class: 'field' }, h('p', { class: 'label' }, t('apply.visited')), visits, h('button', { type: 'button', class: 'btn btn-ghost', onclick: addVisit }, t('apply.addVisit'))),
+    h('label', { class: 'check', dataset: { field: 'declaration.contactWithCase' } }, contact, t('apply.contact')),
+    submit,
+    state.token ? h('button', { type: 'button', class: 'btn btn-ghost btn-block', onclick: () => ((state.editing = false), render()) }, t('common.cancel')) : null,
+  );
+  let key = newKey();
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFieldErrors(form);
+    // Rows may have been removed: number them as they will be sent, so errors land on the right row.
+    visits.querySelectorAll('.visit-row').forEach((row, i) => {
+      (row.querySelector('.visit-region') as HTMLElement).dataset.field = `declaration.visited.${i}.region`;
+      (row.querySelector('.visit-date') as HTMLElement).dataset.field = `declaration.visited.${i}.date`;
+    });
+    const visited = Array.from(visits.querySelectorAll('.visit-row')).map((row) => ({
+      region: (row.querySelector('.visit-region') as HTMLInputElement).value.trim(),
+      date: (row.querySelector('.visit-date') as HTMLInputElement).value,
+    }));
+    const t0 = temp.value.trim();
+    const body = {
+      idType: idType.value,
+      idNumber: idNumber.value.trim(),
+      name: name.value.trim(),
+      phone: phone.value.trim(),
+      district: district.value.trim(),
+      // What the person typed goes to the API as is: it validates and names each bad field.
+      declaration: {
+        ...(t0 === '' ? {} : { temperatureC: Number(t0) }),
+        symptoms: Array.from(symptoms.querySelectorAll<HTMLInputElement>('input:checked')).map((c) => c.value),
+        visited,
+        contactWithCase: contact.checked,
+      },
+    };
+    state.draft = { idType: body.idType, idNumber: body.idNumber, name: body.name, phone: body.phone, district: body.district, temperatureC: t0 };
+    submit.disabled = true;
+    try {
+      const r = await api<{ resident: ResidentView; code: CodeView; token: string }>('POST', '/v1/residents', { json: body, headers: { 'idempotency-key': key } });
+      key = newKey();
+      state.token = r.token;
+      save(TOKEN_KEY, r.token);
+      state.me = r.resident;
+      state.code = r.code;
+      state.editing = false;
+      state.draft = undefined;
+      state.message = { kind: 'ok', text: t('apply.done') };
+      render();
+      window.scrollTo(0, 0);
+      if (printed) await loadCode();
+      else schedule();
+      void loadLists();
+    } catch (err) {
+      if (err instanceof ApiError) showFieldErrors(form, err);
+      else throw err;
+      form.querySelector<HTMLElement>('[aria-invalid], .form-error')?.scrollIntoView({ block: 'center' });
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+// ---- the code --------------------------------------------------------------------
+
+function issuerName(id: string): string {
+  const name = state.issuers.get(id);
+  return name ? `${name} (${id})` : id;
+}
+
+function codeCard(me: ResidentView, code: CodeView): HTMLElement {
+  const reasons = me.reasons.filter((r) => r.colour !== 'green');
+  return h(
+    'section',
+    { class: `code-card colour-${code.colour}`, dataset: { testid: 'code-card', colour: code.colour, code: code.code, mode: code.mode } },
+    h('p', { class: 'code-colour' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), t(`colour.${code.colour}`)),
+    h(
+      'div',
+      { class: 'code-body' },
+      h('div', { class: 'qr-frame' }, qrSvg(code.code, qrWidth())),
+      h('p', { class: 'code-who' }, h('strong', { dataset: { testid: 'masked-name' } }, me.maskedName), h('span', {}, t('code.idTail', { tail: me.maskedId.slice(-4) }))),
+      h(
+        'dl',
+        { class: 'facts' },
+        h('dt', {}, t('code.issuer')),
+        h('dd', { dataset: { testid: 'issuer' } }, issuerName(code.issuer)),
+        h('dt', {}, t('code.issuedAt')),
+        h('dd', {}, `${dateTime(code.issuedAt)} ${zoneLabel()}`),
+        h('dt', {}, t('code.refreshIn')),
+        h('dd', { class: 'countdown', dataset: { testid: 'countdown' } }, countdown(Date.parse(code.refreshAt) - Date.now())),
+      ),
+      reasons.length ? h('ul', { class: 'reasons' }, reasons.map((r) => h('li', {}, pick(r.reason)))) : null,
+      me.override ? h('p', { class: 'hint' }, t('code.override', { reason: me.override.reason })) : null,
+    ),
+  );
+}
+
+/** As wide as the card allows on a phone (page padding, frame and quiet zone), at most 340 px. */
+function qrWidth(): number {
+  return Math.min(340, document.documentElement.clientWidth - 44);
+}
+
+function printedView(me: ResidentView, code: CodeView): HTMLElement {
+  return h(
+    'div',
+    { class: 'printed' },
+    h(
+      'section',
+      { class: `code-card printable colour-${code.colour}`, dataset: { testid: 'code-card', colour: code.colour, code: code.code, mode: code.mode } },
+      h('p', { class: 'code-colour' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), t(`colour.${code.colour}`)),
+      h(
+        'div',
+        { class: 'code-body' },
+        h('p', { class: 'print-title' }, t('print.heading')),
+        h('div', { class: 'qr-frame' }, qrSvg(code.code, qrWidth())),
+        h('p', { class: 'code-who' }, h('strong', {}, me.maskedName), h('span', {}, t('code.idTail', { tail: me.maskedId.slice(-4) }))),
+        h(
+          'dl',
+          { class: 'facts' },
+          h('dt', {}, t('code.issuer')),
+          h('dd', {}, issuerName(code.issuer)),
+          h('dt', {}, t('code.issuedAt')),
+          h('dd', {}, `${dateTime(code.issuedAt, false)} ${zoneLabel()}`),
+          h('dt', {}, t('print.validUntil')),
+          h('dd', {}, `${dateTime(code.expiresAt, false)} ${zoneLabel()}`),
+        ),
+        h('p', { class: 'print-note' }, t('print.note')),
+      ),
+    ),
+    h('div', { class: 'actions no-print' }, h('button', { type: 'button', class: 'btn btn-primary', onclick: () => window.print() }, t('print.print')), h('a', { class: 'btn', href: '/' }, t('print.back'))),
+  );
+}
+
+function actions(): HTMLElement {
+  return h(
+    'div',
+    { class: 'actions' },
+    h('button', { type: 'button', class: 'btn btn-primary btn-wide', onclick: selfScan, dataset: { testid: 'self-scan' } }, t('resident.scanVenue')),
+    h('a', { class: 'btn', href: '/?mode=printed' }, t('resident.printed')),
+    h('button', { type: 'button', class: 'btn', onclick: () => ((state.editing = true), render()) }, t('resident.update')),
+  );
+}
+
+/** Re-renders only the countdown each second, and refetches the code once it is due. */
+function tick(): void {
+  const el = app.querySelector('.countdown');
+  if (el && state.code) el.textContent = countdown(Date.parse(state.code.refreshAt) - Date.now());
+}
+
+function schedule(): void {
+  if (state.refreshTimer) clearTimeout(state.refreshTimer);
+  if (!state.code) return;
+  // Timers sleep in background tabs; visibilitychange below catches up.
+  const wait = Math.max(1000, Date.parse(state.code.refreshAt) - Date.now());
+  state.refreshTimer = setTimeout(() => void loadCode(), Math.min(wait, 2 ** 31 - 1));
+}
+
+async function loadCode(): Promise<void> {
+  if (!state.token) return;
+  try {
+    const before = state.code?.code;
+    const [me, code] = await Promise.all([
+      api<{ resident: ResidentView }>('GET', '/v1/residents/me', { token: state.token }),
+      api<CodeView>('GET', '/v1/residents/me/code', { token: state.token, query: { mode: printed ? 'printed' : undefined } }),
+    ]);
+    state.me = me.resident;
+    state.code = code;
+    if (state.message?.kind === 'error') state.message = undefined;
+    if (!state.editing) render();
+    // A device clock that runs fast asks before the server re-issues: ask again shortly.
+    if (code.code === before && Date.parse(code.refreshAt) <= Date.now()) {
+      if (state.refreshTimer) clearTimeout(state.refreshTimer);
+      state.refreshTimer = setTimeout(() => void loadCode(), 10_000);
+    } else schedule();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) {
+      signOutNow(t('resident.tokenUnknown'));
+      return;
+    }
+    state.message = { kind: 'error', text: `${t('resident.refreshFailed')} ${e instanceof ApiError ? errorTitle(e) : ''}` };
+    render();
+    if (state.refreshTimer) clearTimeout(state.refreshTimer);
+    state.refreshTimer = setTimeout(() => void loadCode(), 15_000);
+  }
+}
+
+async function loadIssuers(): Promise<void> {
+  try {
+    const list = await api<{ issuers: Array<{ id: string; name: string }> }>('GET', '/v1/trust-list');
+    for (const i of list.issuers) state.issuers.set(i.id, i.name);
+    render();
+  } catch {
+    // The region code alone still names the issuer.
+  }
+}
+
+// ---- history, appeals, venue self-scan ----------------------------------------------
+
+async function loadLists(): Promise<void> {
+  if (!state.token || printed) return;
+  try {
+    const [scans, appeals] = await Promise.all([
+      api<{ scans: ScanRow[] }>('GET', '/v1/residents/me/scans', { token: state.token, query: { limit: 50 } }),
+      api<{ appeals: AppealRow[] }>('GET', '/v1/residents/me/appeals', { token: state.token }),
+    ]);
+    state.scans = scans.scans;
+    state.appeals = appeals.appeals;
+    if (!state.editing) render();
+  } catch {
+    // Shown as still loading; the code itself matters more.
+  }
+}
+
+function historySection(): HTMLElement {
+  const rows = state.scans;
+  return section(
+    t('history.title'),
+    !rows
+      ? h('p', { class: 'hint' }, t('common.loading'))
+      : rows.length === 0
+        ? h('p', { class: 'hint', dataset: { testid: 'history-empty' } }, t('history.empty'))
+        : h(
+            'ul',
+            { class: 'history', dataset: { testid: 'history' } },
+            rows.map((r) =>
+              h(
+                'li',
+                { class: `history-row decision-row-${r.decision}` },
+                h('span', { class: 'history-time' }, dateTime(r.at, false)),
+                h('span', { class: 'history-venue' }, r.venue.name),
+                h('span', { class: `badge badge-${r.decision}` }, t(`decision.${r.decision}`)),
+                h('span', { class: 'history-method' }, t(r.method === 'self' ? 'history.self' : 'history.staff')),
+              ),
+            ),
+          ),
+  );
+}
+
+function appealSection(): HTMLElement {
+  const reason = h('textarea', { name: 'reason', rows: '3', maxlength: '500' });
+  const requested = h('select', { name: 'requestedColour' }, h('option', { value: '' }, t('appeal.noColour')), (['green', 'yellow', 'red'] as const).map((c) => h('option', { value: c }, t(`colour.${c}`))));
+  const summary = h('div', { class: 'form-error notice notice-error', hidden: true, role: 'alert' });
+  const status = h('div', {});
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, t('appeal.submit'));
+  const form = h(
+    'form',
+    { class: 'form', novalidate: true, dataset: { testid: 'appeal-form' } },
+    summary,
+    field(t('appeal.reason'), reason, { field: 'reason', hint: t('appeal.reasonHint') }),
+    field(t('appeal.requested'), requested, { field: 'requestedColour' }),
+    submit,
+    status,
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFieldErrors(form);
+    submit.disabled = true;
+    try {
+      await api('POST', '/v1/appeals', { token: state.token, json: { reason: reason.value, ...(requested.value ? { requestedColour: requested.value } : {}) } });
+      state.message = { kind: 'ok', text: t('appeal.filed') };
+      await loadLists();
+      window.scrollTo(0, 0);
+    } catch (err) {
+      if (err instanceof ApiError) showFieldErrors(form, err);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  const list = state.appeals?.length
+    ? h(
+        'ul',
+        { class: 'appeals', dataset: { testid: 'my-appeals' } },
+        state.appeals.map((a) =>
+          h(
+            'li',
+            {},
+            h('span', { class: `badge badge-${a.status === 'open' ? 'refer' : a.decision?.decision === 'override' ? 'admit' : 'deny'}` }, t(a.status === 'open' ? 'appeal.open' : a.decision?.decision === 'override' ? 'appeal.overridden' : 'appeal.rejected')),
+            ` ${dateTime(a.filedAt, false)} · ${a.reason}`,
+            a.decision ? h('p', { class: 'hint' }, `${t('appeal.answer')}: ${a.decision.reason}`) : null,
+          ),
+        ),
+      )
+    : null;
+  const open = state.appeals?.some((a) => a.status === 'open');
+  return section(t('appeal.title'), list, open ? h('p', { class: 'hint' }, t('appeal.waiting')) : form);
+}
+
+function selfScan(): void {
+  openScanOverlay({ title: t('resident.scanVenue'), hint: t('resident.scanVenueHint'), onText: (text) => void checkIn(text) });
+}
+
+async function checkIn(venueCode: string, temperatureC?: number): Promise<void> {
+  try {
+    const out = await api<CheckinOutcome>('POST', '/v1/checkins', { token: state.token, json: { venueCode, ...(temperatureC === undefined ? {} : { temperatureC }) } });
+    showDecision({
+      decision: out.decision,
+      reason: out.reason,
+      details: [out.venue.name, `${out.maskedName ?? ''} ${t('code.idTail', { tail: out.idLast4 ?? '' })}`, t(`colour.${out.colour as Colour}`), `${dateTime(out.at)} ${zoneLabel()}`],
+    });
+    void loadLists();
+  } catch (e) {
+    if (e instanceof ApiError && e.fields.some((f) => f.path === 'temperatureC') && temperatureC === undefined) {
+      askTemperature((tc) => void checkIn(venueCode, tc));
+      return;
+    }
+    const message = e instanceof ApiError ? errorTitle(e) : String(e);
+    showDecision({ decision: 'error', reason: { zh: `${lang() === 'zh' ? '场所码无法使用：' : ''}${message}`, en: message } });
+  }
+}
+
+/** Venues that ask for a temperature: one number, then the check-in again. */
+function askTemperature(then: (t: number) => void): void {
+  const input = h('input', { type: 'number', step: '0.1', inputmode: 'decimal', placeholder: '36.5' });
+  const dialog = h(
+    'form',
+    {
+      class: 'modal card',
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        dialog.remove();
+        then(Number(input.value));
+      },
+    },
+    field(t('resident.temperatureAsked'), input),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.submit')), h('button', { type: 'button', class: 'btn', onclick: () => dialog.remove() }, t('common.cancel'))),
+  );
+  document.body.appendChild(dialog);
+  input.focus();
+}
+
+function signOut(): HTMLElement {
+  return h(
+    'p',
+    { class: 'signout' },
+    h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => (confirm(t('resident.signOutConfirm')) ? signOutNow() : undefined) }, t('resident.signOut')),
+  );
+}
+
+function signOutNow(message?: string): void {
+  forget(TOKEN_KEY);
+  state.token = state.me = state.code = state.scans = state.appeals = undefined;
+  state.message = message ? { kind: 'error', text: message } : undefined;
+  if (state.refreshTimer) clearTimeout(state.refreshTimer);
+  render();
+}
+
+onLangChange(render);
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && state.code && Date.parse(state.code.refreshAt) <= Date.now()) void loadCode();
+});
+state.tickTimer = setInterval(tick, 1000);
+render();
+void loadIssuers();
+if (state.token) {
+  void loadCode();
+  void loadLists();
+}
