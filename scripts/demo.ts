@@ -82,7 +82,7 @@ async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
   const root = join(__dirname, '..');
   execFileSync(join(root, 'node_modules/.bin/hardhat'), ['compile', '--quiet'], { cwd: root, stdio: 'inherit' });
   // As npm start does: the service serves the web pages from web/dist.
-  if (existsSync(join(root, 'web/build.ts'))) execFileSync(join(root, 'node_modules/.bin/tsx'), ['web/build.ts'], { cwd: root, stdio: 'inherit' });
+  execFileSync(join(root, 'node_modules/.bin/tsx'), ['web/build.ts'], { cwd: root, stdio: 'inherit' });
   env.DATA_DIR ??= './data-demo';
   env.LOG_LEVEL ??= 'warn';
   if (env.PORT === undefined && !(await portFree(env.HOST ?? '127.0.0.1', 8080))) {
