@@ -9,12 +9,11 @@
  *   web/dist/manifest.json                                     which file is which
  *
  * Asset names carry a hash of their content, so they are cached for good and a new build
- * is picked up at once. The verifier bundle comes from verifier/build.mjs (run first by
- * `npm run build`; built here when it is missing).
+ * is picked up at once. The verifier's bundles are rebuilt first with verifier/build.mjs.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import * as esbuild from 'esbuild';
 
@@ -64,7 +63,8 @@ const inlineScript = (js: string) => `<script>${js.replace(/<\/(script)/gi, '<\\
 const inlineStyle = (css: string) => `<style>${css.replace(/<\/(style)/gi, '<\\/$1')}</style>`;
 
 export async function buildWeb(opts: { quiet?: boolean } = {}): Promise<WebManifest> {
-  if (!existsSync(VERIFIER_BUNDLE)) execFileSync(process.execPath, [join(ROOT, 'verifier', 'build.mjs')], { cwd: join(ROOT, 'verifier'), stdio: 'inherit' });
+  // Always rebuilt: a stale verifier bundle would check codes with yesterday's rules.
+  execFileSync(process.execPath, [join(ROOT, 'verifier', 'build.mjs')], { cwd: join(ROOT, 'verifier'), stdio: opts.quiet ? 'ignore' : 'inherit' });
   rmSync(WEB_DIST, { recursive: true, force: true });
   const assets = join(WEB_DIST, 'assets');
   mkdirSync(assets, { recursive: true });
