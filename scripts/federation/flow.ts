@@ -14,6 +14,7 @@ import { gb11643CheckChar } from '../../server/domain/identity';
 import { computeKid, signCode, toBase64Url, type CodeClaims } from '../../verifier/src';
 import { run as runCli } from '../../verifier/cli/run';
 import { startServiceProcess, type ServiceProcess } from '../lib/service-process';
+import { until } from '../lib/wait';
 
 export const PROVINCES = [
   { id: '340000', name: '安徽省', district: '340104', account: 1 },
@@ -60,15 +61,6 @@ function residentId(district: string): string {
   return first17 + gb11643CheckChar(first17);
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function call(base: string, method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; json: any }> {
   const res = await fetch(base + path, {

@@ -7,6 +7,7 @@ import { configSchema } from '../../server/config';
 import { gb11643CheckChar } from '../../server/domain/identity';
 import { hashLeaf, verifyInclusion } from '../../verifier/src/merkle';
 import { tempDir } from '../support/tmp';
+import { until } from '../../scripts/lib/wait';
 
 const ISSUER = 340000;
 let serial = 0;
@@ -24,15 +25,6 @@ async function apply(url: string): Promise<number> {
   return r.status;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('the anchorer against a real Hardhat node', function () {
   this.timeout(120_000);

@@ -8,6 +8,7 @@ import { installedVerifier, runCommand, type InstalledVerifier } from '../suppor
 import { checkin, newResident, registerVenue, type Resident, type Venue } from '../support/scenario';
 import { apply, startTestService, TestClock, type TestService } from '../support/service';
 import { tempDir } from '../support/tmp';
+import { until } from '../../scripts/lib/wait';
 
 const ISSUER = '340000';
 
@@ -26,15 +27,6 @@ interface Report {
   checkpoint: { index: number; treeSize: number; root: string; anchoredAt: number; blockNumber: number } | null;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** The same hash with the lowest bit of its last hex digit flipped. */
 const flipBit = (hex: string) => hex.slice(0, -1) + (parseInt(hex.slice(-1), 16) ^ 1).toString(16);

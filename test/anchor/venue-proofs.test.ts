@@ -5,6 +5,7 @@ import { verifyHistory, type ProofBundle } from '../../verifier/src/proof-bundle
 import { hashLeaf, verifyInclusion } from '../../verifier/src/merkle';
 import { startTestService, TestClock, type TestService } from '../support/service';
 import { checkin, newResident, registerVenue, staffScan, type Venue } from '../support/scenario';
+import { until } from '../../scripts/lib/wait';
 
 const ISSUER = 340000;
 const hex = (h: string) => Buffer.from(h, 'hex');
@@ -14,15 +15,6 @@ class WallClock extends TestClock {
   override readonly now = (): Date => new Date();
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('GET /v1/proofs/venues/:id against a real Hardhat node', function () {
   this.timeout(120_000);
