@@ -199,6 +199,7 @@ export class Ledger {
     const local = new Map<string, unknown>();
     const headBefore = { ...this.head };
     const now = this.clock();
+    const at = now.toISOString();
 
     // Reads are synchronous (LevelDB's cache, then this group's and earlier groups' writes),
     // so an append fixes its sequence number and links in one step and needs no ordering.
@@ -215,7 +216,7 @@ export class Ledger {
       const subjects = e.subjects && e.subjects.length > 1 ? [...new Set(e.subjects)].sort() : (e.subjects ?? []);
       const links: Record<string, string | null> = {};
       for (const s of subjects) links[s] = read<string>('subjectHeads', s) ?? null;
-      const body: LedgerEventBody = { seq: this.head.seq + 1, type: e.type, at: now.toISOString(), subjects, links, prev: this.head.hash, data: e.data };
+      const body: LedgerEventBody = { seq: this.head.seq + 1, type: e.type, at, subjects, links, prev: this.head.hash, data: e.data };
       const salt = randomBytes(16).toString('hex');
       const event: LedgerEvent = { ...body, salt, hash: hashEvent(body, salt) };
       this.head = { seq: event.seq, hash: event.hash };

@@ -25,18 +25,33 @@ export function fromBase64Url(text: string, what = 'base64url'): Uint8Array {
   return out;
 }
 
+const HEX_DIGITS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 export function toHex(bytes: Uint8Array): string {
   let s = '';
-  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes.length; i++) s += HEX_DIGITS[bytes[i]];
   return s;
+}
+
+/** 0–15 for a hex digit's char code, -1 otherwise. */
+function nibble(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
 }
 
 /** @throws VerifierError MALFORMED for odd length or non-hex characters */
 export function fromHex(hex: string): Uint8Array {
   const h = hex.startsWith('0x') ? hex.slice(2) : hex;
-  if (h.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(h)) throw malformed('not a hex string');
+  if (h.length % 2 !== 0) throw malformed('not a hex string');
   const out = new Uint8Array(h.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    const hi = nibble(h.charCodeAt(2 * i));
+    const lo = nibble(h.charCodeAt(2 * i + 1));
+    if (hi < 0 || lo < 0) throw malformed('not a hex string');
+    out[i] = (hi << 4) | lo;
+  }
   return out;
 }
 
