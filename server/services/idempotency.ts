@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { canonicalJson } from '../../verifier/src/event';
 import { openField, sealField } from '../crypto/pii';
 import { ServiceError } from '../errors';
@@ -20,10 +20,20 @@ const KEY = /^[A-Za-z0-9_\-:.]{8,128}$/;
 /**
  * `Idempotency-Key` support. The first response for (scope, key) is kept, sealed with the
  * data key because it can hold a bearer token, in the same transaction as the request's
- * effects; a retry with the same body gets the same response, with another body a 422.
+ * effects, with a keyed fingerprint of the body; a retry with the same body gets the same
+ * response, with another body a 422.
  */
 export class Idempotency {
-  constructor(private readonly key: Buffer) {}
+  /**
+   * Bodies hold ID numbers and names, which are few enough to guess: a plain hash of one
+   * stored at rest would let anyone with the data folder confirm a guess. The fingerprint
+   * is an HMAC under a key derived from the data key for this one purpose.
+   */
+  private readonly macKey: Buffer;
+
+  constructor(private readonly key: Buffer) {
+    this.macKey = createHmac('sha256', key).update('ankang/idempotency-fingerprint/v1').digest();
+  }
 
   static validate(header: string | undefined): string | undefined {
     if (header === undefined || header === '') return undefined;
@@ -32,7 +42,7 @@ export class Idempotency {
   }
 
   private fingerprint(body: unknown) {
-    return createHash('sha256').update(canonicalJson(body)).digest('hex');
+    return createHmac('sha256', this.macKey).update(canonicalJson(body)).digest('hex');
   }
 
   async replay(tx: Tx, scope: string, key: string | undefined, body: unknown): Promise<StoredResponse | undefined> {

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeCode, loadStatusList, prepareTrustList, toBase64Url, verifyCode, type ResidentClaims, type TrustListJson } from '../../verifier/src';
-import type { LedgerEvent } from '../../verifier/src/event';
+import { canonicalJson, type LedgerEvent } from '../../verifier/src/event';
+import { applySchema } from '../../server/services/residents';
 import { tempDir } from '../support/tmp';
 import { applicant, apply, MINUTE, startTestService, type IdType, type Reply, type TestService } from '../support/service';
 
@@ -343,6 +345,16 @@ describe('residents API', function () {
         const text = JSON.stringify(e);
         for (const s of plaintexts) expect(text, `event ${e.seq} (${e.type}) holds ${s}`).to.not.contain(s);
       }
+    });
+
+    it('stores no unkeyed digest of a body that could confirm a guessed ID', async () => {
+      const digests = new Set(people.flatMap((p) => [p, applySchema.parse(p)].map((b) => createHash('sha256').update(canonicalJson(b)).digest('hex'))));
+      let entries = 0;
+      for await (const [k, v] of own.running.app.ledger.db.iterator({ valueEncoding: 'utf8' })) {
+        if (k.startsWith('!idempotency!')) entries++;
+        for (const d of digests) expect(v, `entry ${k} holds the SHA-256 of an application`).to.not.contain(d);
+      }
+      expect(entries).to.equal(people.length);
     });
 
     it('keeps them out of every LevelDB entry and out of the files on disk', async () => {
