@@ -1,11 +1,22 @@
 import type Router from '@koa/router';
+import type { Context } from 'koa';
 import { toRfc3339 } from '../../verifier/src';
 import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { requireRole } from '../http/auth';
 
+/**
+ * The trust list and status list are public, signed and carry no credentials: any origin
+ * may read them, so a verifier page served by one province can fetch another's lists.
+ */
+function publicToAnyOrigin(ctx: Context): void {
+  ctx.set('Access-Control-Allow-Origin', '*');
+  ctx.set('Access-Control-Expose-Headers', 'X-Status-List-Issued-At');
+}
+
 export function issuerRoutes(router: Router, app: AppContext, _services: Services): void {
   router.get('/v1/trust-list', (ctx) => {
+    publicToAnyOrigin(ctx);
     ctx.set('Cache-Control', 'no-cache');
     ctx.body = app.trust.published();
   });
@@ -17,6 +28,7 @@ export function issuerRoutes(router: Router, app: AppContext, _services: Service
   router.get('/v1/status-list', async (ctx) => {
     const nowS = Math.floor(app.clock().getTime() / 1000);
     const { bytes, issuedAt } = await app.statusBook.current(nowS, app.keys.active().signer);
+    publicToAnyOrigin(ctx);
     ctx.type = 'application/cose; cose-type="cose-sign1"';
     ctx.set('Cache-Control', 'no-cache');
     ctx.set('X-Status-List-Issued-At', toRfc3339(issuedAt));

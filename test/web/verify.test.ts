@@ -141,4 +141,41 @@ describe('the offline verifier', function () {
       expect(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:')), 'requests beyond the file itself').to.deep.equal([]);
     });
   });
+
+  describe('another province\'s lists, read from this page\'s origin', () => {
+    it('are readable cross-origin (CORS), the status list with its issued-at header; a resident\'s own record is not', async () => {
+      // The first test stops the shared service; this one runs its own pair.
+      const here = await startTestService({ clock: realClock() });
+      const other = await startTestService({ clock: realClock(), config: { ISSUER_ID: '320000' } });
+      try {
+        const applied = await apply(other, applicant({ name: '王小明' }));
+        browser = await launchPhone();
+        const { page } = browser;
+        await page.goto(`${here.url}/verify`);
+        const read = await page.evaluate(
+          async ({ base, token }) => {
+            const trust = await (await fetch(`${base}/v1/trust-list`, { cache: 'no-store' })).json();
+            const status = await fetch(`${base}/v1/status-list`, { cache: 'no-store' });
+            const bytes = (await status.arrayBuffer()).byteLength;
+            let own: string;
+            try {
+              own = String((await fetch(`${base}/v1/residents/me`, { headers: { authorization: `Bearer ${token}` } })).status);
+            } catch (e) {
+              own = `blocked: ${(e as Error).name}`;
+            }
+            return { issuers: trust.issuers.map((i: { id: string }) => i.id), issuedAt: status.headers.get('x-status-list-issued-at'), bytes, own };
+          },
+          { base: other.url, token: applied.body.token as string },
+        );
+        expect(new URL(other.url).origin).to.not.equal(new URL(here.url).origin);
+        expect(read.issuers).to.deep.equal(['320000']);
+        expect(read.issuedAt).to.match(/^\d{4}-\d{2}-\d{2}T/);
+        expect(read.bytes).to.be.greaterThan(64);
+        expect(read.own).to.equal('blocked: TypeError');
+      } finally {
+        await other.close();
+        await here.close();
+      }
+    });
+  });
 });
