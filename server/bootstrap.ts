@@ -17,6 +17,7 @@ import { TrustService } from './issuer/trust';
 import { Ledger } from './ledger/ledger';
 import { RuleBook } from './services/rule-book';
 import type { ResidentRecord } from './services/residents';
+import { ensureResidentIndexes } from './services/resident-index';
 
 const STATUS_VALUE = { green: 0, yellow: 1, red: 2 } as const;
 
@@ -33,6 +34,7 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
   const maxCodeLifetimeSeconds = Math.max(config.PRINTED_CODE_TTL_DAYS, config.VENUE_CODE_TTL_DAYS) * 86400 + 3600;
   const keys = await IssuerKeys.load({ dataDir: config.DATA_DIR, ledger, maxCodeLifetimeSeconds, env: opts.env });
   const rules = await RuleBook.load(ledger);
+  await ensureResidentIndexes(ledger);
   const statusBook = new StatusBook(config.ISSUER_ID, config.STATUS_LIST_MAX_AGE_SECONDS);
   for await (const r of ledger.space('residents').values()) {
     const rec = r as ResidentRecord;

@@ -6,6 +6,7 @@ import { ServiceError } from '../errors';
 import type { Principal } from '../http/auth';
 import type { Tx } from '../ledger/ledger';
 import type { AppContext } from '../context';
+import { putResident } from './resident-index';
 import { residentSubject, type ResidentRecord, type ResidentService } from './residents';
 
 const COLOURS = ['green', 'yellow', 'red'] as const;
@@ -144,7 +145,7 @@ export class AppealService {
     if (input.decision === 'override') {
       record = await this.residents.reevaluate(tx, { ...r, override: { colour: colour!, reason: input.reason, until, by: reviewer.id, at } }, undefined, `appeal:${id}`);
       // reevaluate writes only what changed the outcome; the override itself must be kept either way.
-      tx.put('residents', record.pseudonym, record);
+      await putResident(tx, record);
     }
     const decided: AppealRecord = { ...a, status: 'decided', decision: { decision: input.decision, colour, until, reviewer: reviewer.id, reason: input.reason, at, seq: event.seq } };
     tx.put('index', appealKey(id), decided);

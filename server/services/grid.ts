@@ -7,6 +7,7 @@ import type { Principal } from '../http/auth';
 import type { Tx } from '../ledger/ledger';
 import { seqKey } from '../ledger/ledger';
 import type { AppContext } from '../context';
+import { atRisk } from './resident-index';
 import { residentSubject, type ResidentRecord } from './residents';
 import { pseudonymSchema } from './tracing';
 
@@ -63,8 +64,9 @@ export function gridResidentView(r: ResidentRecord, last: LastVisit | undefined)
  * rosters a grid token covers, and the home visits recorded for them. Health and admin
  * tokens cover everyone. A visit's free-text note is sealed at rest and never in an event.
  *
- * Cost: listing reads every resident record when the scope names a district (there is no
- * colour index); community venues in scope are read from their roster index only.
+ * Cost: listing reads the yellow and red residents of the districts in scope from the
+ * at-risk index (server/services/resident-index.ts), and the rosters of community venues
+ * in scope; green residents are never read.
  */
 export class GridService {
   constructor(private readonly app: AppContext) {}
@@ -88,9 +90,12 @@ export class GridService {
     const districts = scope.filter((s) => DISTRICT.test(s));
     const found = new Map<string, ResidentRecord>();
     if (all || districts.length) {
-      for await (const value of ledger.space('residents').values()) {
-        const r = value as ResidentRecord;
-        if (wanted(r) && (all || districts.some((d) => regionContains(d, r.district)))) found.set(r.pseudonym, r);
+      // Only yellow and red residents are in the index; a scope reads its provinces' part of it.
+      for await (const e of atRisk(ledger, all ? undefined : districts.map((d) => d.slice(0, 2)))) {
+        if (filter.colour && e.colour !== filter.colour) continue;
+        if (!all && !districts.some((d) => regionContains(d, e.district))) continue;
+        const r = await ledger.read<ResidentRecord>('residents', e.pseudonym);
+        if (r && wanted(r)) found.set(r.pseudonym, r);
       }
     }
     if (!all) {

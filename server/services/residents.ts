@@ -10,6 +10,7 @@ import { ServiceError, type FieldError } from '../errors';
 import type { Tx } from '../ledger/ledger';
 import { evaluateRules, type RawFacts } from '../rules';
 import type { AppContext } from '../context';
+import { putResident } from './resident-index';
 
 const DAY = 86_400_000;
 const region = z.string().regex(/^\d{6}$/, 'a 6-digit GB/T 2260 region code');
@@ -170,6 +171,8 @@ export class ResidentService {
     });
     record = await this.reevaluate(tx, record, facts, created ? 'application' : 'declaration');
     const code = await this.ensureCode(tx, record, 'dynamic');
+    // A new phone or home district is kept even when neither the colour nor the code changed.
+    if (!created) await putResident(tx, code.record);
     const { token } = issueToken(tx, { role: 'resident', pseudonym: p });
     return { created, record: code.record, code: code.code, token };
   }
@@ -223,7 +226,7 @@ export class ResidentService {
         this.app.metrics.inc('ankang_status_changes_total', 'Colour changes', { to: colour });
       });
     }
-    tx.put('residents', record.pseudonym, next);
+    await putResident(tx, next);
     return next;
   }
 
@@ -250,7 +253,7 @@ export class ResidentService {
     const text = await signCode(claims, signer);
     const code: IssuedCode = { text, cti: claims.cti, iat: claims.iat, exp: claims.exp, colour: record.colour, ruleVersion: record.ruleVersion, kid: keyRecord.kid };
     const next = { ...record, codes: { ...record.codes, [mode]: code } };
-    tx.put('residents', record.pseudonym, next);
+    await putResident(tx, next);
     await tx.append({
       type: 'code.issued',
       subjects: [residentSubject(record.pseudonym)],

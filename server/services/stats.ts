@@ -3,7 +3,7 @@ import type { Colour } from '../../verifier/src';
 import type { LedgerEvent } from '../../verifier/src/event';
 import { cityOf, regionName } from '../domain/regions';
 import type { AppContext } from '../context';
-import type { ResidentRecord } from './residents';
+import { colourCounts } from './resident-index';
 import { shanghaiDay, type VenueRecord } from './venues';
 
 const HOUR = 3_600_000;
@@ -35,6 +35,7 @@ export const hourlySchema = z.strictObject({ date: calendarDate.optional() });
 export const dailyColoursSchema = z.strictObject({ days: z.coerce.number().int().min(1).max(90).default(14) });
 
 type Counts = Record<Colour, number> & { total: number };
+const COLOURS: Colour[] = ['green', 'yellow', 'red'];
 const zero = (): Counts => ({ green: 0, yellow: 0, red: 0, total: 0 });
 
 /** A value of the `scans` index under `t/<time>/<seq>`. */
@@ -57,7 +58,7 @@ const shanghaiMidnight = (day: string) => Date.parse(`${day}T00:00:00Z`) - SHANG
  * Statistics (数据分析) for the health authority. Everything is computed on request from
  * the ledger; nothing here writes.
  *
- * Costs: colour counts read every resident record; scan counts read the `t/<time>` scan
+ * Costs: colour counts read one index entry per district (server/services/resident-index.ts); scan counts read the `t/<time>` scan
  * index over the range (one entry per scan); a venue's hourly counts read its
  * `v/<venue>/<time>` index for one day; daily colour changes binary-search the log for
  * the first event of the range (O(log n) reads) and then read every event from there,
@@ -70,21 +71,25 @@ export class StatsService {
   async colours(q: z.infer<typeof colourStatsSchema>) {
     const total = zero();
     const groups = new Map<string, Counts>();
-    for await (const value of this.app.ledger.space('residents').values()) {
-      const r = value as ResidentRecord;
-      const code = q.by === 'city' ? (cityOf(r.district)?.code ?? r.district) : r.district;
+    for (const [district, c] of await colourCounts(this.app.ledger)) {
+      const code = q.by === 'city' ? (cityOf(district)?.code ?? district) : district;
       const g = groups.get(code) ?? zero();
-      g[r.colour]++;
-      g.total++;
+      for (const colour of COLOURS) {
+        g[colour] += c[colour];
+        g.total += c[colour];
+        total[colour] += c[colour];
+        total.total += c[colour];
+      }
       groups.set(code, g);
-      total[r.colour]++;
-      total.total++;
     }
     return {
       at: this.app.clock().toISOString(),
       by: q.by,
       total,
-      groups: [...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([code, c]) => ({ code, name: regionName(code) ?? null, ...c })),
+      groups: [...groups.entries()]
+        .filter(([, g]) => g.total > 0)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([code, c]) => ({ code, name: regionName(code) ?? null, ...c })),
     };
   }
 

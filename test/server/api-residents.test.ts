@@ -127,6 +127,19 @@ describe('residents API', function () {
         expect(me.body.resident.colour).to.equal('yellow');
       });
 
+      it('keeps a new phone and home district even when the colour and the code stay the same', async () => {
+        const body = applicant({ phone: '13800001111', district: '340104' });
+        const first = await apply(svc, body);
+        svc.clock.advance(MINUTE);
+        const again = await apply(svc, { ...body, phone: '13900002222', district: '340102' });
+        expect(again.status).to.equal(200);
+        expect(again.body.code.code, 'the code was still current').to.equal(first.body.code.code);
+        expect(again.body.resident).to.include({ district: '340102', colour: 'green' });
+        expect(again.body.resident.maskedPhone).to.match(/2222$/);
+        const me = await svc.call('GET', '/v1/residents/me', { token: first.body.token });
+        expect(me.body.resident).to.include({ district: '340102', maskedPhone: again.body.resident.maskedPhone });
+      });
+
       it('answers 409 IDENTITY_MISMATCH under another name and writes nothing', async () => {
         const body = applicant();
         expect((await apply(svc, body)).status).to.equal(201);
