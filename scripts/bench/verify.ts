@@ -37,6 +37,8 @@ export interface CodeSize {
   chars: number;
   qrVersion: number;
   flagged: boolean;
+  /** Whether the size aim applies (resident codes). */
+  aimed: boolean;
 }
 
 export interface VerifyBenchResult {
@@ -112,7 +114,9 @@ async function codeSizes(issuer: TestIssuer, now: number): Promise<CodeSize[]> {
   for (const [code, claims] of cases) {
     const text = await signCode(claims, issuer.signer);
     const qrVersion = createQr(text).version;
-    out.push({ code, chars: text.length, qrVersion, flagged: text.length > MAX_CHARS || qrVersion > MAX_QR_VERSION });
+    // The size aim is for resident codes, shown on phones and printed on cards; venue codes are printed large at a gate.
+    const aimed = claims.kind === 'resident';
+    out.push({ code, chars: text.length, qrVersion, flagged: aimed && (text.length > MAX_CHARS || qrVersion > MAX_QR_VERSION), aimed });
   }
   return out;
 }
@@ -206,7 +210,12 @@ function printVerify(r: VerifyBenchResult): void {
   console.log(
     table(
       ['code', 'chars', 'QR version', 'flag'],
-      r.sizes.map((s) => [s.code, String(s.chars), String(s.qrVersion), s.flagged ? `OVER (> ${MAX_CHARS} chars or version > ${MAX_QR_VERSION})` : 'ok']),
+      r.sizes.map((s) => [
+        s.code,
+        String(s.chars),
+        String(s.qrVersion),
+        !s.aimed ? 'no size aim (venue codes are printed at the gate)' : s.flagged ? `OVER (> ${MAX_CHARS} chars or version > ${MAX_QR_VERSION})` : `ok (≤ ${MAX_CHARS} chars, version ≤ ${MAX_QR_VERSION})`,
+      ]),
     ),
   );
 }
