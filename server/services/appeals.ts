@@ -10,6 +10,10 @@ import { putResident } from './resident-index';
 import { residentSubject, type ResidentRecord, type ResidentService } from './residents';
 
 const COLOURS = ['green', 'yellow', 'red'] as const;
+/** Seven or more digits in a row, single spaces or dashes allowed between them: an ID, passport or phone number. */
+const LONG_NUMBER = /\d(?:[\s-]?\d){6,}/;
+const DATE = /\b\d{4}-\d{1,2}-\d{1,2}\b/g;
+const carriesNumber = (s: string) => LONG_NUMBER.test(s.replace(DATE, ' '));
 
 export const appealSchema = z.strictObject({
   reason: z.string().trim().min(1).max(500),
@@ -21,7 +25,14 @@ export const decisionSchema = z
     decision: z.enum(['override', 'reject']),
     colour: z.enum(COLOURS).optional(),
     until: z.iso.datetime({ offset: true }).optional(),
-    reason: z.string().trim().min(1).max(500),
+    // The decision's reason is written into the ledger for good (and into proof bundles):
+    // it must not carry an ID or phone number; names cannot be told from text, so reviewers are told.
+    reason: z
+      .string()
+      .trim()
+      .min(1)
+      .max(500)
+      .refine((s) => !carriesNumber(s), 'the reason goes into the permanent ledger: leave out ID, passport and phone numbers (and names)'),
   })
   .superRefine((b, ctx) => {
     if (b.decision === 'override' && !b.colour) ctx.addIssue({ code: 'custom', path: ['colour'], message: 'an override needs a colour' });

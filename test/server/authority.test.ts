@@ -256,6 +256,8 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
       ['an end in the past', () => ({ decision: 'override', colour: 'green', until: new Date(clock.ms - MINUTE).toISOString(), reason: '核实无误' })],
       ['no reason', () => ({ decision: 'override', colour: 'green' })],
       ['an unknown decision', () => ({ decision: 'maybe', reason: 'x' })],
+      ['an ID number in its reason (it would stay in the ledger)', () => ({ decision: 'reject', reason: '经核实 340104199001011234 不符' })],
+      ['a phone number in its reason', () => ({ decision: 'reject', reason: '已电话联系 138-0000-1111' })],
     ] as const) {
       it(`refuses a decision with ${what} (400), writing nothing`, async () => {
         const before = await svc.head();
@@ -273,19 +275,19 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
 
     it('health overrides to green until a time: the code and the status list turn green', async () => {
       const end = until();
-      const r = await svc.call('POST', `/v1/appeals/${appealId}/decision`, { token: health, json: { decision: 'override', colour: 'green', until: end, reason: '经核实，未与病例接触' } });
+      const r = await svc.call('POST', `/v1/appeals/${appealId}/decision`, { token: health, json: { decision: 'override', colour: 'green', until: end, reason: '经核实，2026-11-20 至 2026-11-27 未与病例接触' } });
       expect(r.status, JSON.stringify(r.body)).to.equal(200);
       expect(r.body.decision).to.include({ decision: 'override', colour: 'green', until: end });
       expect(r.body.resident).to.include({ colour: 'green', reviewAt: end });
       expect(await colourOf(appellant)).to.equal('green');
       expect((await statusListOf(svc)).get(appellant.statusIndex)).to.equal('green');
       const me = await svc.call('GET', '/v1/residents/me', { token: appellant.token });
-      expect(me.body.resident.override).to.deep.equal({ colour: 'green', reason: '经核实，未与病例接触', until: end });
+      expect(me.body.resident.override).to.deep.equal({ colour: 'green', reason: '经核实，2026-11-20 至 2026-11-27 未与病例接触', until: end });
       expect(me.body.resident.reasons.map((x: { id: string }) => x.id)).to.deep.equal(['authority-override']);
 
       const decided = (await eventsOf(svc, 'appeal.decided')).at(-1)!;
       expect(decided.subjects).to.deep.equal([`r:${appellant.pseudonym}`]);
-      expect(decided.data).to.deep.include({ appealId, decision: 'override', colour: 'green', until: end, reason: '经核实，未与病例接触' });
+      expect(decided.data).to.deep.include({ appealId, decision: 'override', colour: 'green', until: end, reason: '经核实，2026-11-20 至 2026-11-27 未与病例接触' });
       expect(decided.data.reviewer).to.match(/^[0-9a-f]{16}$/);
       const change = (await eventsOf(svc, 'status.changed')).at(-1)!;
       expect(change.data).to.include({ from: 'red', to: 'green', cause: `appeal:${appealId}` });
