@@ -93,8 +93,18 @@ export class IssuerKeys {
 
   /** Keys a verifier still needs at `now`: every key whose last code has not yet expired. */
   listed(now: number): TrustListKeyJson[] {
-    return this.records
-      .filter((r) => r.retiredAt === undefined || now <= r.retiredAt + this.maxCodeLifetimeSeconds)
-      .map((r) => trustListKey(new Uint8Array(Buffer.from(r.x, 'base64url')), toRfc3339(r.notBefore), toRfc3339(r.notAfter)));
+    return this.records.filter((r) => r.retiredAt === undefined || now <= r.retiredAt + this.maxCodeLifetimeSeconds).map((r) => this.listEntry(r));
+  }
+
+  // Every scan asks for the trust list; a record never changes (retiring replaces it), so its entry is built once.
+  private readonly entries = new WeakMap<IssuerKeyRecord, TrustListKeyJson>();
+
+  private listEntry(r: IssuerKeyRecord): TrustListKeyJson {
+    let e = this.entries.get(r);
+    if (!e) {
+      e = trustListKey(new Uint8Array(Buffer.from(r.x, 'base64url')), toRfc3339(r.notBefore), toRfc3339(r.notAfter));
+      this.entries.set(r, e);
+    }
+    return e;
   }
 }
