@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { request } from 'node:http';
 import defaultRules from '../../server/rules/default-rules.json';
+import defaultPolicies from '../../server/scenarios/default-policies.json';
 import { applicant, apply, residentIdNumber, shanghaiDate, startTestService, withWrongCheckChar, type Reply, type TestService } from '../support/service';
+import { newResident, registerVenue, type Resident, type Venue } from '../support/scenario';
 
 /** The error body every 4xx carries. */
 function expectErrorShape(r: Reply, where = ''): void {
@@ -207,21 +209,107 @@ describe('API errors', function () {
     const iso = () => new Date(svc.clock.ms - 3_600_000).toISOString();
     const idType = fc.constantFrom('resident-id', 'passport', 'hk-macao-permit', 'taiwan-permit');
     const person = () => ({ idType: 'resident-id', idNumber: residentIdNumber() });
-    const VALID: Record<string, () => fc.Arbitrary<Json>> = {
-      'POST /v1/residents': () => idType.map((t) => applicant({ idType: t as never })),
-      'PUT /v1/rules': () => fc.constant(null).map(() => structuredClone(defaultRules)),
-      'POST /v1/feeds/cases': () => fc.constantFrom('confirmed', 'suspected', 'recovered', 'cleared').map((status) => ({ records: [{ ...person(), status, at: iso() }] })),
-      'POST /v1/feeds/close-contacts': () => fc.constantFrom(1, 2).map((degree) => ({ records: [{ ...person(), degree, exposedAt: iso() }] })),
-      'POST /v1/feeds/inbound-travellers': () => fc.constantFrom('SG', 'US', '810000').map((from) => ({ records: [{ ...person(), arrivedAt: iso(), from }] })),
-      'POST /v1/feeds/risk-areas': () => fc.constantFrom('high', 'medium').map((level) => ({ areas: [{ region: '420100', level, since: iso() }] })),
-      'POST /v1/admin/tokens': () =>
-        fc.constantFrom('health', 'auditor', 'operator', 'grid', 'feed').map((role) => ({ role, name: `fuzz ${role}`, ...(role === 'feed' ? { source: 'telecom' } : {}) })),
+
+    /** What the scenario endpoints need to get past authorisation: a venue of each kind, tokens, an appeal. */
+    const ctx = {} as { operator: string; resident: Resident; community: Venue; school: Venue; border: Venue; appealId: string };
+    before(async () => {
+      ctx.operator = await svc.token('operator');
+      ctx.resident = await newResident(svc);
+      ctx.community = await registerVenue(svc, ctx.operator, { type: 'residential-community', name: '安居苑社区', district: '340104' });
+      ctx.school = await registerVenue(svc, ctx.operator, { type: 'school', subtype: 'primary-school', name: '蜀山小学', district: '340104' });
+      ctx.border = await registerVenue(svc, ctx.operator, { type: 'border', subtype: 'port-of-entry', name: '新桥机场口岸', district: '340123' });
+      const appeal = await svc.call('POST', '/v1/appeals', { token: ctx.resident.token, json: { reason: '我没有去过风险地区' } });
+      expect(appeal.status, JSON.stringify(appeal.body)).to.equal(201);
+      ctx.appealId = appeal.body.id;
+    });
+
+    interface Endpoint {
+      valid: () => fc.Arbitrary<Json>;
+      token: () => string | undefined;
+      /** The path when it names something made in `before`. */
+      path?: () => string;
+      /** Re-evaluation a success starts, to let finish before the next head is read. */
+      sweeps?: boolean;
+    }
+    const ENDPOINTS: Record<string, Endpoint> = {
+      'POST /v1/residents': { valid: () => idType.map((t) => applicant({ idType: t as never })), token: () => undefined },
+      'PUT /v1/rules': { valid: () => fc.constant(null).map(() => structuredClone(defaultRules)), token: () => health, sweeps: true },
+      'PUT /v1/policies': { valid: () => fc.constant(null).map(() => structuredClone(defaultPolicies)), token: () => health },
+      'POST /v1/feeds/cases': {
+        valid: () => fc.constantFrom('confirmed', 'suspected', 'recovered', 'cleared').map((status) => ({ records: [{ ...person(), status, at: iso() }] })),
+        token: () => health,
+      },
+      'POST /v1/feeds/close-contacts': { valid: () => fc.constantFrom(1, 2).map((degree) => ({ records: [{ ...person(), degree, exposedAt: iso() }] })), token: () => health },
+      'POST /v1/feeds/inbound-travellers': {
+        valid: () => fc.constantFrom('SG', 'US', '810000').map((from) => ({ records: [{ ...person(), arrivedAt: iso(), from }] })),
+        token: () => health,
+      },
+      'POST /v1/feeds/risk-areas': {
+        valid: () => fc.constantFrom('high', 'medium').map((level) => ({ areas: [{ region: '420100', level, since: iso() }] })),
+        token: () => health,
+        sweeps: true,
+      },
+      'POST /v1/admin/tokens': {
+        valid: () => fc.constantFrom('health', 'auditor', 'operator', 'grid', 'feed').map((role) => ({ role, name: `fuzz ${role}`, ...(role === 'feed' ? { source: 'telecom' } : {}) })),
+        token: () => svc.adminToken,
+      },
+      'POST /v1/venues': {
+        valid: () =>
+          fc.constantFrom(
+            { type: 'crowded-place', subtype: 'restaurant', name: '老乡鸡', district: '340104' },
+            { type: 'transport', subtype: 'bus', name: '合肥公交 1 路', district: '340102', vehicle: { plate: '皖A·12345', route: '1' } },
+            { type: 'enterprise', name: '科大讯飞', district: '340111', requireTemperature: true },
+          ),
+        token: () => ctx.operator,
+      },
+      'POST /v1/scans': {
+        valid: () =>
+          fc.constantFrom<() => Json>(
+            () => ({ venueId: ctx.community.id, code: ctx.resident.code, temperatureC: 36.5 }),
+            () => ({ venueId: ctx.school.id, certificateNo: 'ZM-0001' }),
+          ).map((f) => f()),
+        token: () => ctx.operator,
+      },
+      'POST /v1/checkins': { valid: () => fc.constantFrom(36.4, 37.8).map((t) => ({ venueCode: ctx.community.code, temperatureC: t })), token: () => ctx.resident.token },
+      'POST /v1/checkins/daily': { valid: () => fc.constantFrom(36.2, 38.0).map((t) => ({ temperatureC: t, symptoms: t > 37 ? ['cough'] : [] })), token: () => ctx.resident.token },
+      'POST /v1/venues/:id/certificates': {
+        valid: () => fc.nat({ max: 9999 }).map((n) => ({ certificateNo: `ZM-${String(n).padStart(4, '0')}`, validUntil: shanghaiDate(svc.clock, -7) })),
+        token: () => ctx.operator,
+        path: () => `/v1/venues/${ctx.school.id}/certificates`,
+      },
+      'POST /v1/venues/:id/roster': { valid: () => fc.constant(null).map(() => ({ venueCode: ctx.community.code })), token: () => ctx.resident.token, path: () => `/v1/venues/${ctx.community.id}/roster` },
+      'POST /v1/border/entries': {
+        valid: () =>
+          fc.constantFrom('SG', 'US', 'GB').map((from) => ({
+            venueId: ctx.border.id,
+            ...applicant({ idType: 'passport' as never }),
+            from,
+            destination: '340104',
+            temperatureC: 36.6,
+          })).map(({ district: _d, declaration: _decl, ...rest }) => rest),
+        token: () => ctx.operator,
+      },
+      'POST /v1/tracing': {
+        valid: () => fc.boolean().map((mark) => ({ pseudonym: ctx.resident.pseudonym, from: new Date(svc.clock.ms - 86_400_000).toISOString(), to: svc.clock.now().toISOString(), markCloseContacts: mark })),
+        token: () => health,
+      },
+      'POST /v1/grid/visits': {
+        valid: () => fc.constantFrom('verified', 'home-quarantine', 'sent-to-facility', 'data-wrong').map((outcome) => ({ pseudonym: ctx.resident.pseudonym, outcome, note: '已上门' })),
+        // A health token covers every resident; a grid token only its own districts and rosters.
+        token: () => health,
+      },
+      'POST /v1/appeals/:id/decision': {
+        valid: () => fc.constant(null).map(() => ({ decision: 'reject', reason: '经核实，维持原判' })),
+        token: () => health,
+        path: () => `/v1/appeals/${ctx.appealId}/decision`,
+      },
     };
 
-    for (const [endpoint, valid] of Object.entries(VALID)) {
+    for (const [endpoint, { valid, token: tokenOf, path: pathOf, sweeps }] of Object.entries(ENDPOINTS)) {
       it(`${endpoint} never answers 5xx; every 4xx has the error shape and leaves the ledger head where it was`, async () => {
-        const [method, path] = endpoint.split(' ');
-        const token = path.startsWith('/v1/admin') ? svc.adminToken : path === '/v1/residents' ? undefined : health;
+        const [method, route] = endpoint.split(' ');
+        const path = pathOf?.() ?? route;
+        const token = tokenOf();
         type Input = { json?: unknown; raw?: string };
         const body: fc.Arbitrary<Input> = fc.oneof(
           { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((json) => ({ json })) },
@@ -243,7 +331,7 @@ describe('API errors', function () {
             } else {
               expect(r.status).to.be.oneOf([200, 201]);
               // Let a sweep started by this request finish before the next head is read.
-              if (path === '/v1/rules' || path.endsWith('risk-areas')) await svc.running.services.reevaluator.sweepAll('fuzz');
+              if (sweeps) await svc.running.services.reevaluator.sweepAll('fuzz');
             }
           }),
           { numRuns: 100 },
