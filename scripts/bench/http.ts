@@ -314,7 +314,7 @@ function printHttp(r: HttpBenchResult): void {
         httpRow('minimal Koa POST, JSON body read (baseline)', r.baseline, '', 'scripts/bench/minimal-koa.ts'),
         httpRow('applications: POST /v1/residents', r.applications, fmtRatio(r.ratio), `ratio ${aim(r.ratio, r.aims.ratioAtLeast)}; absolute ${aim(r.applications.perSecond, r.aims.appsPerSecondAtLeast)}`),
         httpRow('code refresh over HTTP: GET /me/code?mode=printed', r.refreshOverHttp, '', `first printed code of each resident, so each request signs; ${fmt(r.refreshOverHttp.requestsPerRound)} per round`),
-        httpRow('current code over HTTP: GET /me/code?mode=dynamic', r.currentCodeOverHttp, '', 'code still current: no signing, but still a durable write'),
+        httpRow('current code over HTTP: GET /me/code?mode=dynamic', r.currentCodeOverHttp, '', 'code still current: re-evaluated, no signing and nothing written'),
       ],
     ),
   );
