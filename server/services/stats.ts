@@ -55,14 +55,15 @@ interface TimeScanEntry {
 const shanghaiMidnight = (day: string) => Date.parse(`${day}T00:00:00Z`) - SHANGHAI_OFFSET;
 
 /**
- * Statistics (数据分析) for the health authority. Everything is computed on request from
- * the ledger; nothing here writes.
+ * Statistics (数据分析) for the health authority, computed on request from the ledger's
+ * LevelDB; nothing here writes.
  *
- * Costs: colour counts read one index entry per district (server/services/resident-index.ts); scan counts read the `t/<time>` scan
- * index over the range (one entry per scan); a venue's hourly counts read its
- * `v/<venue>/<time>` index for one day; daily colour changes binary-search the log for
- * the first event of the range (O(log n) reads) and then read every event from there,
- * of all types, so they cost one read per event written in the last `days` days.
+ * Costs: colour counts read one index entry per district (server/services/resident-index.ts);
+ * scan counts read the `t/<time>` scan index over the range (one entry per scan); a
+ * venue's hourly counts read its `v/<venue>/<time>` index for one day; daily colour changes
+ * binary-search the log for the first event of the range (O(log n) reads) and then read
+ * every event from there, of all types, so they cost one read per event written in the
+ * last `days` days.
  */
 export class StatsService {
   constructor(private readonly app: AppContext) {}
