@@ -40,7 +40,7 @@ export function createServices(app: AppContext): Services {
     scans: new ScanService(app, venues, residents),
     feeds: new FeedService(app, residents),
     reevaluator: new Reevaluator(app, residents),
-    idempotency: new Idempotency(app.secrets.encryptionKey),
+    idempotency: new Idempotency(app.secrets.encryptionKey, app.config.IDEMPOTENCY_TTL_HOURS * 3_600_000),
   };
 }
 

@@ -96,6 +96,7 @@ export async function startService(config: Config, opts: Parameters<typeof openC
   // With PORT=0 the real port is known only now; URLs built later (trust list, chain) use it.
   config.PORT = port;
   services.reevaluator.start(config.REVIEW_INTERVAL_SECONDS);
+  const idempotencySweep = services.idempotency.start(app.ledger, app.clock, 3_600_000, (e) => app.log.error('idempotency sweep failed', { error: e.message }));
   app.anchorer?.start();
   app.federation?.start(config.FEDERATION_REFRESH_SECONDS);
   return {
@@ -109,6 +110,7 @@ export async function startService(config: Config, opts: Parameters<typeof openC
         server.closeAllConnections();
       });
       await services.reevaluator.stop();
+      await idempotencySweep.stop();
       await app.anchorer?.stop();
       await app.federation?.stop();
       await app.ledger.close();

@@ -25,6 +25,8 @@ export const configSchema = z.object({
   /** The status list is re-signed at least this often, so verifiers always find a fresh one. */
   STATUS_LIST_MAX_AGE_SECONDS: int(300, 1, 900),
   REVIEW_INTERVAL_SECONDS: int(30, 1, 3600),
+  /** How long an Idempotency-Key answers retries with its first response; older keys count as unused and are deleted. */
+  IDEMPOTENCY_TTL_HOURS: int(24, 1, 720),
   BODY_LIMIT_BYTES: int(65536, 1024, 10 * 1024 * 1024),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /** JSON-RPC URL of the permissioned EVM chain; anchoring is off without it. */

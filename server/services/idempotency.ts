@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { canonicalJson } from '../../verifier/src/event';
 import { openField, sealField } from '../crypto/pii';
 import { ServiceError } from '../errors';
-import type { Tx } from '../ledger/ledger';
+import type { Ledger, Tx } from '../ledger/ledger';
 
 export interface StoredResponse {
   status: number;
@@ -16,12 +16,16 @@ interface Entry {
 }
 
 const KEY = /^[A-Za-z0-9_\-:.]{8,128}$/;
+/** `~at/<time>/<scope>:<key>`: when each entry was written, for the sweep (no scope starts with `~`). */
+const AT = '~at/';
+const SWEEP_CHUNK = 500;
 
 /**
  * `Idempotency-Key` support. The first response for (scope, key) is kept, sealed with the
  * data key because it can hold a bearer token, in the same transaction as the request's
  * effects, with a keyed fingerprint of the body; a retry with the same body gets the same
- * response, with another body a 422.
+ * response, with another body a 422. An entry lives `ttlMs` (IDEMPOTENCY_TTL_HOURS): after
+ * that the key counts as unused, and `sweep` deletes it.
  */
 export class Idempotency {
   /**
@@ -31,7 +35,10 @@ export class Idempotency {
    */
   private readonly macKey: Buffer;
 
-  constructor(private readonly key: Buffer) {
+  constructor(
+    private readonly key: Buffer,
+    private readonly ttlMs: number,
+  ) {
     this.macKey = createHmac('sha256', key).update('ankang/idempotency-fingerprint/v1').digest();
   }
 
@@ -49,7 +56,7 @@ export class Idempotency {
     if (!key) return undefined;
     const id = `${scope}:${key}`;
     const entry = await tx.get<Entry>('idempotency', id);
-    if (!entry) return undefined;
+    if (!entry || this.expired(entry, tx.now)) return undefined;
     if (entry.fingerprint !== this.fingerprint(body)) {
       throw new ServiceError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
     }
@@ -59,6 +66,52 @@ export class Idempotency {
   remember(tx: Tx, scope: string, key: string | undefined, body: unknown, response: StoredResponse): void {
     if (!key) return;
     const id = `${scope}:${key}`;
-    tx.put('idempotency', id, { fingerprint: this.fingerprint(body), sealed: sealField(this.key, JSON.stringify(response), id), at: tx.now.toISOString() } satisfies Entry);
+    const at = tx.now.toISOString();
+    tx.put('idempotency', id, { fingerprint: this.fingerprint(body), sealed: sealField(this.key, JSON.stringify(response), id), at } satisfies Entry);
+    tx.put('idempotency', `${AT}${at}/${id}`, 1);
+  }
+
+  private expired(entry: Entry, now: Date): boolean {
+    return now.getTime() - Date.parse(entry.at) >= this.ttlMs;
+  }
+
+  /** Deletes the entries older than the TTL at `now`; returns how many. */
+  async sweep(ledger: Ledger, now: Date): Promise<number> {
+    const cutoff = new Date(now.getTime() - this.ttlMs).toISOString();
+    let removed = 0;
+    for (;;) {
+      const keys: string[] = [];
+      for await (const k of ledger.space('idempotency').keys({ gt: AT, lte: `${AT}${cutoff}~`, limit: SWEEP_CHUNK })) keys.push(k);
+      if (!keys.length) return removed;
+      await ledger.transact(async (tx) => {
+        for (const k of keys) {
+          const rest = k.slice(AT.length);
+          const at = rest.slice(0, rest.indexOf('/'));
+          const id = rest.slice(at.length + 1);
+          tx.del('idempotency', k);
+          // The key may have been used again since: that newer entry stays.
+          const entry = await tx.get<Entry>('idempotency', id);
+          if (entry?.at === at) {
+            tx.del('idempotency', id);
+            removed++;
+          }
+        }
+      });
+    }
+  }
+
+  /** Sweeps every `intervalMs` until `stop`. */
+  start(ledger: Ledger, clock: () => Date, intervalMs: number, onError: (e: Error) => void): { stop(): Promise<void> } {
+    let running: Promise<unknown> = Promise.resolve();
+    const timer = setInterval(() => {
+      running = this.sweep(ledger, clock()).catch(onError);
+    }, intervalMs);
+    timer.unref();
+    return {
+      stop: async () => {
+        clearInterval(timer);
+        await running;
+      },
+    };
   }
 }
