@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startServiceProcess, type ServiceProcess } from '../lib/service-process';
@@ -32,6 +33,8 @@ const BIRTH_EPOCH = Date.UTC(1960, 0, 1);
 export interface AutocannonFigure {
   /** 2xx responses per second of the run. */
   perSecond: number;
+  /** CPU time (user + system, all threads) the server process spent per response; undefined off Linux. */
+  serverCpuUsPerRequest: number | undefined;
   p50ms: number;
   p99ms: number;
   ok: number;
@@ -45,6 +48,8 @@ export interface HttpRoundsFigure {
   perSecond: number;
   p50ms: number;
   p99ms: number;
+  /** Median of the rounds' server CPU µs per request. */
+  serverCpuUsPerRequest: number | undefined;
   rounds: AutocannonFigure[];
 }
 
@@ -88,12 +93,46 @@ function applicationBody(n: number) {
 
 type Child = ServiceProcess;
 
-/** Starts `entry` under tsx in its own process and waits for its `{"msg":"listening"}` line. */
-const startChild = (entry: string, env: Record<string, string>): Promise<Child> => startServiceProcess(env, entry);
+/** The child processes by URL, so a load run can read the CPU time of the server it loads. */
+const children = new Map<string, Child>();
 
+/** Starts `entry` under tsx in its own process and waits for its `{"msg":"listening"}` line. */
+async function startChild(entry: string, env: Record<string, string>): Promise<Child> {
+  const child = await startServiceProcess(env, entry);
+  children.set(child.url, child);
+  return child;
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU seconds a process has used (Linux /proc); undefined elsewhere. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs autocannon against one of the child servers, also measuring the CPU time that server spent. */
 async function cannon(opts: autocannon.Options): Promise<AutocannonFigure> {
+  const server = children.get(String(opts.url));
+  const cpuBefore = cpuSeconds(server?.child.pid);
   const r = await autocannon({ connections: CONNECTIONS, pipelining: 1, timeout: 30, ...opts });
+  const cpuAfter = cpuSeconds(server?.child.pid);
+  const served = r['2xx'] + r.non2xx;
   return {
+    serverCpuUsPerRequest: cpuBefore !== undefined && cpuAfter !== undefined && served > 0 ? round(((cpuAfter - cpuBefore) * 1e6) / served) : undefined,
     perSecond: round(r['2xx'] / r.duration),
     p50ms: r.latency.p50,
     p99ms: r.latency.p99,
@@ -106,7 +145,14 @@ async function cannon(opts: autocannon.Options): Promise<AutocannonFigure> {
 }
 
 function summarise(rounds: AutocannonFigure[]): HttpRoundsFigure {
-  return { perSecond: round(median(rounds.map((r) => r.perSecond))), p50ms: median(rounds.map((r) => r.p50ms)), p99ms: median(rounds.map((r) => r.p99ms)), rounds };
+  const cpu = rounds.map((r) => r.serverCpuUsPerRequest).filter((x): x is number => x !== undefined);
+  return {
+    perSecond: round(median(rounds.map((r) => r.perSecond))),
+    p50ms: median(rounds.map((r) => r.p50ms)),
+    p99ms: median(rounds.map((r) => r.p99ms)),
+    serverCpuUsPerRequest: cpu.length === rounds.length ? round(median(cpu)) : undefined,
+    rounds,
+  };
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -298,18 +344,30 @@ export async function benchHttp(): Promise<HttpBenchResult> {
   }
 }
 
+const cpuText = (f: HttpRoundsFigure) => (f.serverCpuUsPerRequest === undefined ? 'n/a' : fmt(f.serverCpuUsPerRequest));
+
+/**
+ * What one request costs the server in CPU against the baseline's: with the cores shared by
+ * the load generator, this is what bounds the ratio of their rates.
+ */
+function cpuComparison(what: string, f: HttpRoundsFigure, base: HttpRoundsFigure): string {
+  if (f.serverCpuUsPerRequest === undefined || !base.serverCpuUsPerRequest) return '';
+  const times = f.serverCpuUsPerRequest / base.serverCpuUsPerRequest;
+  return `Server CPU for ${what}: ${fmt(f.serverCpuUsPerRequest)} µs, ${fmt(times, 1)}× the minimal handler's ${fmt(base.serverCpuUsPerRequest)} µs (all threads of the process: HTTP, crypto, LevelDB, GC).`;
+}
+
 function printHttp(r: HttpBenchResult): void {
   const roundsText = (f: HttpRoundsFigure) => f.rounds.map((x) => fmt(x.perSecond)).join(' / ');
   const failures = (f: HttpRoundsFigure) => {
     const bad = f.rounds.reduce((n, x) => n + x.non2xx + x.errors + x.timeouts, 0);
     return bad ? `${fmt(bad)} failed` : 'all 2xx';
   };
-  const httpRow = (what: string, f: HttpRoundsFigure, ratio: string, note: string) => [what, fmt(f.perSecond), ratio, fmt(f.p50ms), fmt(f.p99ms), roundsText(f), `${failures(f)}; ${note}`];
+  const httpRow = (what: string, f: HttpRoundsFigure, ratio: string, note: string) => [what, fmt(f.perSecond), ratio, fmt(f.p50ms), fmt(f.p99ms), cpuText(f), roundsText(f), `${failures(f)}; ${note}`];
   console.log(heading('http (issue 3): the service in a child process, autocannon in this one, loopback'));
   console.log(`${r.setup.connections} connections, ${r.setup.durationSeconds} s per round, median of ${r.setup.rounds} rounds (applications and baseline interleaved); ledger writes are fsync'd.`);
   console.log(
     table(
-      ['what', 'per second', '÷ baseline', 'p50 ms', 'p99 ms', 'rounds', 'note'],
+      ['what', 'per second', '÷ baseline', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'rounds', 'note'],
       [
         httpRow('minimal Koa POST, JSON body read (baseline)', r.baseline, '', 'scripts/bench/minimal-koa.ts'),
         httpRow('applications: POST /v1/residents', r.applications, fmtRatio(r.ratio), `ratio ${aim(r.ratio, r.aims.ratioAtLeast)}; absolute ${aim(r.applications.perSecond, r.aims.appsPerSecondAtLeast)}`),
@@ -318,6 +376,7 @@ function printHttp(r: HttpBenchResult): void {
       ],
     ),
   );
+  console.log(cpuComparison('an application', r.applications, r.baseline));
   const s = r.signing;
   const row = (what: string, f: RateFigure, ratio: string, note: string) => [what, fmt(f.perSecond), ratio, `${fmt(f.spread * 100)}%`, note];
   console.log('\nCode signing in one process (startService in this process, sequential unless noted):');
@@ -534,6 +593,7 @@ function printScans(r: ScansBenchResult): void {
     ratio,
     fmt(f.p50ms),
     fmt(f.p99ms),
+    cpuText(f),
     rounds(f),
     `${failed(f) ? `${fmt(failed(f))} failed` : 'all 2xx'}; ${note}`,
   ];
@@ -549,7 +609,8 @@ function printScans(r: ScansBenchResult): void {
   if (r.underP99Aim) {
     rows.push(row('scans: POST /v1/scans, fewer connections', r.underP99Aim, r.underP99Aim.connections, fmtRatio(r.underP99Aim.ratio), `ratio ${aim(r.underP99Aim.ratio, r.aims.ratioAtLeast)}; ${p99(r.underP99Aim.p99ms)}`));
   }
-  console.log(table(['what', 'conns', 'per second', '÷ baseline', 'p50 ms', 'p99 ms', 'rounds', 'note'], rows));
+  console.log(table(['what', 'conns', 'per second', '÷ baseline', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'rounds', 'note'], rows));
+  console.log(cpuComparison('a scan', r.scans, r.baseline));
   if (r.probes.length) {
     console.log(`\nProbes for p99 < ${r.aims.p99BelowMs} ms (${SCANS_PROBE_S} s each): ${r.probes.map((p) => `${p.connections} conns ${fmt(p.perSecond)}/s p99 ${fmt(p.p99ms)} ms`).join('; ')}`);
   }
