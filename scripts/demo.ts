@@ -6,7 +6,8 @@
  * Otherwise starts the embedded default the way `npm start` does — a Hardhat dev node and
  * the service with its LevelDB in DATA_DIR, here ./data-demo by default so that ./data is
  * left alone — seeds it, prints the summary and keeps running until Ctrl-C (`--exit` stops
- * after seeding). The demo's tokens are kept in DATA_DIR/demo-tokens.json (0600), so a
+ * after seeding). On a fresh folder the demo owns the service's clock while it seeds, so the
+ * day's story (and its scans) spread over today's hours (scripts/demo/day-clock.ts). The demo's tokens are kept in DATA_DIR/demo-tokens.json (0600), so a
  * second run on the same folder reuses its operators and their venues.
  */
 import { execFileSync } from 'node:child_process';
@@ -17,6 +18,7 @@ import { startDevNode, type DevNode } from '../anchor/dev-node';
 import { startService } from '../server/bootstrap';
 import { loadConfig } from '../server/config';
 import { ensureDataDir, writePrivateFile } from '../server/crypto/secrets';
+import { dayClock } from './demo/day-clock';
 import { seedDemo, type DemoTokens } from './demo/seed';
 
 interface Args {
@@ -43,6 +45,7 @@ function parseArgs(argv: string[]): Args {
 }
 
 const say = (line: string) => process.stdout.write(line + '\n');
+const shanghaiTime = (d: Date) => new Date(d.getTime() + 8 * 3_600_000).toISOString().slice(11, 16);
 
 function readTokens(file: string | undefined): DemoTokens | undefined {
   if (!file || !existsSync(file)) return undefined;
@@ -100,14 +103,18 @@ async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
   config.DATA_DIR = resolve(config.DATA_DIR);
   ensureDataDir(config.DATA_DIR);
   const tokensFile = join(config.DATA_DIR, 'demo-tokens.json');
-  const svc = await startService(config, { env });
+  // A fresh folder: the demo owns the service's clock and runs the story through today.
+  const day = existsSync(join(config.DATA_DIR, 'ledger')) ? undefined : dayClock(Date.now());
+  const svc = await startService(config, { env, ...(day ? { clock: day.clock } : {}) });
   const stop = async () => {
     await svc.close();
     await node?.stop();
   };
   try {
     say(`Ankang issuer ${config.ISSUER_ID} (${svc.app.issuerName}) on ${svc.url}, data in ${config.DATA_DIR}, chain ${config.CHAIN_RPC_URL}${node ? ' (embedded Hardhat node)' : ''}`);
-    const result = await seedDemo({ url: svc.url, adminToken: svc.app.secrets.adminToken, log: say, residents: args.residents, seed: args.seed, tokens: readTokens(tokensFile) });
+    if (day) say(`a fresh folder: the story runs through today on the service's clock, ${shanghaiTime(day.from)} to ${shanghaiTime(day.to)} (Asia/Shanghai), then back to real time`);
+    const result = await seedDemo({ url: svc.url, adminToken: svc.app.secrets.adminToken, log: say, residents: args.residents, seed: args.seed, tokens: readTokens(tokensFile), advanceTo: day?.advanceTo });
+    day?.release();
     writePrivateFile(tokensFile, JSON.stringify(result.tokens, null, 2) + '\n');
     say(`(tokens saved in ${tokensFile}; a second run on this folder reuses them)`);
     if (args.exit) {

@@ -1,16 +1,18 @@
 /**
  * The demo province (issue 5): seeds a running service through its HTTP API only, so a
  * newcomer sees every endpoint answer something real. The story, in the service's own
- * time (which is "now": the API has no way to back-date, so a whole "day" of scans lands
- * in the current hour):
+ * time: with `advanceTo` (a fresh embedded service whose clock the demo owns) it runs from
+ * 06:00 to 19:00 of the day; otherwise the API has no way to back-date, and it all happens
+ * at "now":
  *
- *   tokens → risk areas → venues → admission policies v2 → residents apply → rosters,
- *   daily check-ins, school certificates → the morning's scans (the case's path, everyone's
- *   errands, work and school gates, the provincial checkpoint) → inbound travellers at the
- *   airport port → feeds (inbound traveller, one confirmed case, close contacts) →
- *   tracing marks the case's contacts → rules v2 → contacts turned back at their gates, a
- *   close contact's morning code refused as superseded → appeals (one decided, one open)
- *   → grid visits → summary.
+ *   tokens → risk areas → venues → admission policies v2 → residents apply (06:30) → the
+ *   case's morning path (07:30) → rosters, daily check-ins, work and school gates, school
+ *   certificates (08:00) → everyone's errands (09:00–16:00) → the policies' special cases,
+ *   the provincial checkpoint, inbound travellers at the airport port (16:15–17:00) → feeds
+ *   (inbound traveller, one confirmed case, close contacts), tracing marks the case's
+ *   contacts, rules v2, contacts turned back at their gates, a close contact's earlier code
+ *   refused as superseded (17:30) → appeals (one decided, one open) and grid visits (19:00)
+ *   → summary.
  *
  * Running it again on the same service works: residents re-declare (same people, same
  * IDs), venues are found again by type, name and district, rule and policy versions are
@@ -68,11 +70,19 @@ export interface SeedOptions {
   tokens?: DemoTokens;
   /** Requests in flight at once; 8 by default. */
   concurrency?: number;
+  /**
+   * Moves the service's clock to `hour` (06:00–19:00 of the demo day) at the start of each
+   * part of the story, so scans spread over the day. Only an embedded service with a clock
+   * the demo owns can do this; without it everything happens at the service's "now".
+   */
+  advanceTo?: (hour: number) => void | Promise<void>;
 }
 
 export interface DemoResult {
   url: string;
   seed: number;
+  /** Whether the story ran through the day on the service's clock (`advanceTo`). */
+  dayClock: boolean;
   seconds: number;
   tokens: DemoTokens;
   residents: { total: number; created: number; skipped: number; cities: number };
@@ -218,6 +228,9 @@ const SYMPTOMS = [['cough'], ['fatigue'], ['cough', 'sore-throat'], ['loss-of-ta
 export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   const started = Date.now();
   const log = opts.log ?? (() => undefined);
+  const advanceTo = async (hour: number) => {
+    await opts.advanceTo?.(hour);
+  };
   const seed = opts.seed ?? 1;
   const n = opts.residents ?? 300;
   const par = opts.concurrency ?? 8;
@@ -328,6 +341,7 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   log(`policies: version ${policies.version}${policies.published ? ' published (overrides for 瑶海区 crowded places and transport)' : ' already current'}`);
 
   // Residents (申领).
+  await advanceTo(6.5);
   const profiles = profilesFor(seed, n);
   const taken = new Set<string>();
   const people = profiles.map((p, i) => personAt(seed, i, p, taken));
@@ -404,6 +418,7 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   const healthy = all.filter((r) => r.person.profile === 'healthy' && !special.has(r.person.index));
 
   // The case's morning (before anyone knew): a restaurant, bus 226, a department store; a few others were there too.
+  await advanceTo(7.5);
   const theCase = at(ROLE.case);
   const caseR = rngFor(seed, 'case', 0);
   const coVisitors: Resident[] = [];
@@ -421,61 +436,8 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     }
   }
 
-  // Everyone's errands: the home gate, then shops, transport and offices, mostly in their own city.
-  const exclude = new Set<string>(CASE_PATH);
-  const errandSites = sites.filter((s) => !exclude.has(s.key) && ['residential-community', 'crowded-place', 'public-service', 'transport'].includes(s.type));
-  const inCity = (type: VenueType, city: string) => errandSites.filter((s) => s.type === type && cityCodeOf(s.district) === city);
-  const homeGate = (res: Resident) => {
-    const city = cityCodeOf(res.person.district);
-    const gates = inCity('residential-community', city);
-    return gates.find((g) => g.district === res.person.district) ?? gates[0];
-  };
-  const errands = all.filter((r) => r.person.index !== ROLE.case);
-  await each(errands, par, async (res) => {
-    const r = rngFor(seed, 'errands', res.person.index);
-    const kid = res.person.birthYear >= 2010;
-    const stops = kid ? 1 + Math.floor(r() * 2) : 2 + Math.floor(r() * 4);
-    const visits: Site[] = [];
-    if (r() < 0.8) visits.push(homeGate(res));
-    while (visits.length < stops) {
-      const type = weighted(r, [['crowded-place', 35], ['transport', 30], ['public-service', 25], ['residential-community', 10]] as const);
-      const city = r() < 0.75 ? cityCodeOf(res.person.district) : pick(r, CITIES).code;
-      const choices = inCity(type, city).length ? inCity(type, city) : errandSites.filter((s) => s.type === type);
-      const s = pick(r, choices);
-      if (!visits.includes(s)) visits.push(s);
-      else if (r() < 0.3) break;
-    }
-    let code: string | undefined;
-    for (const s of visits) {
-      const staff =
-        s.type === 'public-service' ||
-        (s.type === 'transport' && !['bus', 'taxi'].includes(s.subtype)) ||
-        (s.type === 'crowded-place' && r() < 0.3);
-      const takeTemperature = s.requireTemperature || s.type === 'residential-community' || r() < 0.6;
-      const t = takeTemperature ? temperatureOf(res, r) : undefined;
-      if (staff) {
-        code ??= await codeOf(res);
-        await staffScan(s, { code, ...(t === undefined ? {} : { temperatureC: t }) });
-      } else await selfCheckin(res, s, t);
-    }
-  });
-
-  // Who the policies and rules are for, one of each: a yellow code at the Yaohai market (override),
-  // a fever at the provincial hospital, red codes at the station and on the metro.
-  const firstOf = (profile: Person['profile']) => all.find((r) => r.person.profile === profile && !special.has(r.person.index));
-  const stories: Array<[Resident | undefined, string, 'self' | 'staff', number]> = [
-    [firstOf('symptoms'), 'hf-market', 'self', 36.8],
-    [firstOf('fever'), 'hf-hospital', 'staff', 38.1],
-    [firstOf('high-visit'), 'hf-station', 'staff', 36.5],
-    [firstOf('declared-contact'), 'hf-metro', 'staff', 36.6],
-  ];
-  for (const [res, key, method, t] of stories) {
-    if (!res) continue;
-    if (method === 'self') await selfCheckin(res, site(key), t);
-    else await staffScan(site(key), { code: await codeOf(res, 'dynamic'), temperatureC: t });
-  }
-
   // Work and school: rosters (凭码上岗, 有码认码), the day's health check-in, then the gate.
+  await advanceTo(8);
   const onRoster = new Set<number>([...coVisitors.map((r) => r.person.index)]);
   const AGES: Partial<Record<string, [number, number]>> = {
     enterprise: [1966, 2004],
@@ -525,13 +487,77 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   }
   await staffScan(site('hf-kindergarten'), { certificateNo: 'JK0000-NONE-0000', temperatureC: 36.6 });
 
+  // Everyone's errands: the home gate, then shops, transport and offices, mostly in their own city.
+  const exclude = new Set<string>(CASE_PATH);
+  const errandSites = sites.filter((s) => !exclude.has(s.key) && ['residential-community', 'crowded-place', 'public-service', 'transport'].includes(s.type));
+  const inCity = (type: VenueType, city: string) => errandSites.filter((s) => s.type === type && cityCodeOf(s.district) === city);
+  const homeGate = (res: Resident) => {
+    const city = cityCodeOf(res.person.district);
+    const gates = inCity('residential-community', city);
+    return gates.find((g) => g.district === res.person.district) ?? gates[0];
+  };
+  const errands = all.filter((r) => r.person.index !== ROLE.case);
+  // From 09:00 to 16:00 in steps; a resident's errands (and the code they show) stay inside one step.
+  const ERRAND_STEPS = 14;
+  const perStep = Math.ceil(errands.length / ERRAND_STEPS);
+  const errand = async (res: Resident) => {
+    const r = rngFor(seed, 'errands', res.person.index);
+    const kid = res.person.birthYear >= 2010;
+    const stops = kid ? 1 + Math.floor(r() * 2) : 2 + Math.floor(r() * 4);
+    const visits: Site[] = [];
+    if (r() < 0.8) visits.push(homeGate(res));
+    while (visits.length < stops) {
+      const type = weighted(r, [['crowded-place', 35], ['transport', 30], ['public-service', 25], ['residential-community', 10]] as const);
+      const city = r() < 0.75 ? cityCodeOf(res.person.district) : pick(r, CITIES).code;
+      const choices = inCity(type, city).length ? inCity(type, city) : errandSites.filter((s) => s.type === type);
+      const s = pick(r, choices);
+      if (!visits.includes(s)) visits.push(s);
+      else if (r() < 0.3) break;
+    }
+    let code: string | undefined;
+    for (const s of visits) {
+      const staff =
+        s.type === 'public-service' ||
+        (s.type === 'transport' && !['bus', 'taxi'].includes(s.subtype)) ||
+        (s.type === 'crowded-place' && r() < 0.3);
+      const takeTemperature = s.requireTemperature || s.type === 'residential-community' || r() < 0.6;
+      const t = takeTemperature ? temperatureOf(res, r) : undefined;
+      if (staff) {
+        code ??= await codeOf(res);
+        await staffScan(s, { code, ...(t === undefined ? {} : { temperatureC: t }) });
+      } else await selfCheckin(res, s, t);
+    }
+  };
+  for (let step = 0; step * perStep < errands.length; step++) {
+    await advanceTo(9 + (7 * step) / ERRAND_STEPS);
+    await each(errands.slice(step * perStep, (step + 1) * perStep), par, errand);
+  }
+
+  // Who the policies and rules are for, one of each: a yellow code at the Yaohai market (override),
+  // a fever at the provincial hospital, red codes at the station and on the metro.
+  await advanceTo(16.25);
+  const firstOf = (profile: Person['profile']) => all.find((r) => r.person.profile === profile && !special.has(r.person.index));
+  const stories: Array<[Resident | undefined, string, 'self' | 'staff', number]> = [
+    [firstOf('symptoms'), 'hf-market', 'self', 36.8],
+    [firstOf('fever'), 'hf-hospital', 'staff', 38.1],
+    [firstOf('high-visit'), 'hf-station', 'staff', 36.5],
+    [firstOf('declared-contact'), 'hf-metro', 'staff', 36.6],
+  ];
+  for (const [res, key, method, t] of stories) {
+    if (!res) continue;
+    if (method === 'self') await selfCheckin(res, site(key), t);
+    else await staffScan(site(key), { code: await codeOf(res, 'dynamic'), temperatureC: t });
+  }
+
   // The provincial checkpoint on the G3: drivers crossing from Jiangsu.
+  await advanceTo(16.5);
   const drivers = healthy.filter((r) => !onRoster.has(r.person.index)).slice(-Math.max(3, Math.round(n * 0.04)));
   await each(drivers, par, async (res) => {
     await staffScan(site('sz-checkpoint'), { code: await codeOf(res), temperatureC: temperatureOf(res, rngFor(seed, 'g3', res.person.index)) });
   });
 
   // Inbound travellers at the airport port (入境发码).
+  await advanceTo(17);
   const port = site('hf-port-of-entry');
   let entries = 0;
   for (let i = 0; i < 2; i++) {
@@ -545,9 +571,10 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   log(`scans so far: ${scans.self} self check-ins, ${scans.staff} staff scans${scans.replayed ? `, ${scans.replayed} replays` : ''}; ${joined} roster members, ${dailyCheckins} daily check-ins`);
 
   // Feeds: an inbound traveller, the confirmed case, close contacts.
-  // The case's wife keeps this morning's code on her phone; the close-contacts feed is about to make it stale.
+  await advanceTo(17.5);
+  // The case's wife keeps the code she has on her phone now; the close-contacts feed is about to make it stale.
   const wife = at(ROLE.family[0]);
-  const wifeMorningCode = await codeOf(wife, 'dynamic');
+  const wifeEarlierCode = await codeOf(wife, 'dynamic');
   const idOf = (r: Resident) => ({ idType: 'resident-id', idNumber: r.person.idNumber });
   await call('POST', '/v1/feeds/inbound-travellers', { token: feeds['public-security'], json: { records: [{ ...idOf(at(ROLE.inbound)), arrivedAt: iso(t0 - 16 * DAY), from: 'JP' }] } });
   await call('POST', '/v1/feeds/cases', { token: feeds.health, json: { records: [{ ...idOf(theCase), status: 'confirmed', at: iso(t0 - 3_600_000) }] } });
@@ -595,10 +622,11 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   const byPseudonym = new Map(all.map((r) => [r.pseudonym, r]));
   const turnedBack = (traced.contacts as Array<{ pseudonym: string }>).map((c) => byPseudonym.get(c.pseudonym)).filter((r): r is Resident => !!r).slice(0, 3);
   for (const res of turnedBack) await staffScan(homeGate(res), { code: await codeOf(res, 'dynamic'), temperatureC: 36.6 });
-  // The case's wife shows her morning code at the station: refused, its colour changed since (REVOKED).
-  await staffScan(site('hf-station'), { code: wifeMorningCode, temperatureC: 36.6 });
+  // The case's wife shows that earlier code at the station: refused, its colour changed since (REVOKED).
+  await staffScan(site('hf-station'), { code: wifeEarlierCode, temperatureC: 36.6 });
 
   // Appeals (12345 热线).
+  await advanceTo(19);
   let decided = 0;
   const feverish = firstOf('fever');
   if (feverish) {
@@ -659,6 +687,7 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   const result: DemoResult = {
     url: base,
     seed,
+    dayClock: opts.advanceTo !== undefined,
     seconds: Math.round((Date.now() - started) / 100) / 10,
     tokens,
     residents: { total: all.length, created, skipped, cities: new Set(all.map((r) => cityCodeOf(r.person.district))).size },
@@ -698,7 +727,9 @@ function summaryLines(r: DemoResult, adminToken: string, stats: { byType: Array<
     `  tracing    case ${r.tracing.caseMasked}: ${r.tracing.venues} venues, ${r.tracing.contacts} contacts marked red`,
     `  appeals    ${r.appeals.decided} decided, ${r.appeals.open} open · grid: ${r.grid.listed} to visit, ${r.grid.visits} visits recorded`,
     `  versions   rules v${r.rules.version}, policies v${r.policies.version} · ledger at event ${r.ledger.seq} · anchoring: ${anchor.state ?? 'unknown'}${anchor.checkpoint?.treeSize ? ` (checkpoint covers ${anchor.checkpoint.treeSize} events)` : ''}`,
-    '  All scans carry the service\'s real time ("now"): the API cannot back-date them, so the day\'s scans sit in the current hour.',
+    r.dayClock
+      ? "  The story ran through today on the service's clock (06:00 to 19:00, squeezed when it is earlier than that), so the scans spread over the day's hours; the clock is real time again now."
+      : '  All scans carry the service\'s real time ("now"): the API cannot back-date them, so the day\'s scans sit in the current hour.',
     '',
     'Development tokens of this local demo (paste into a shell):',
     `  export ANKANG=${u}`,

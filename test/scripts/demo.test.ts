@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { VENUE_TYPES } from '../../verifier/src';
 import { anhuiCities } from '../../server/domain/regions';
 import { verifyChain } from '../../server/ledger/verify-chain';
+import { dayClock } from '../../scripts/demo/day-clock';
 import { seedDemo, type DemoResult } from '../../scripts/demo/seed';
-import { ROOT, runChild, startTestService, type TestService } from '../support/service';
+import { ROOT, runChild, startTestService, TestClock, type TestService } from '../support/service';
 
 describe('npm run demo (scripts/demo)', function () {
   this.timeout(120_000);
@@ -106,5 +107,60 @@ describe('npm run demo (scripts/demo)', function () {
       expect((await svc.call('GET', '/v1/venues', { token: demo.tokens.health })).body.venues.length).to.equal(before);
       expect((await svc.call('GET', '/v1/rules')).body.version).to.equal(2);
     });
+  });
+});
+
+describe('npm run demo on a fresh folder: the story runs through the day', function () {
+  this.timeout(120_000);
+  let svc: TestService;
+  let demo: DemoResult;
+
+  before(async () => {
+    // As scripts/demo.ts does, with "real time" standing at 20:30 in Shanghai.
+    const real = Date.parse('2026-11-28T20:30:00+08:00');
+    const day = dayClock(real, () => real)!;
+    const clock = new TestClock(day.from.getTime());
+    svc = await startTestService({ clock });
+    const advanceTo = (hour: number) => {
+      day.advanceTo(hour);
+      clock.ms = Math.max(clock.ms, day.clock().getTime());
+    };
+    demo = await seedDemo({ url: svc.url, adminToken: svc.adminToken, residents: 40, seed: 3, advanceTo });
+  });
+  after(async () => {
+    await svc?.close();
+  });
+
+  it('records scans across the hours of one day, every event in time order', async () => {
+    const hours = new Set<number>();
+    let last = '';
+    let scans = 0;
+    for await (const e of svc.running.app.ledger.events()) {
+      expect(e.at >= last, `event ${e.seq} at ${e.at} before ${last}`).to.equal(true);
+      last = e.at;
+      if (e.type !== 'scan.recorded') continue;
+      scans++;
+      const shanghai = new Date(Date.parse(e.at) + 8 * 3_600_000).toISOString();
+      expect(shanghai.slice(0, 10)).to.equal('2026-11-28');
+      hours.add(Number(shanghai.slice(11, 13)));
+    }
+    expect(scans).to.equal(demo.scans.self + demo.scans.staff);
+    expect([...hours].sort((a, b) => a - b)).to.include.members([7, 8, 9, 12, 15, 16, 17]);
+    expect(demo.dayClock).to.equal(true);
+  });
+
+  it("shows the station's scans in more than one hour of the day", async () => {
+    const r = await svc.call('GET', `/v1/stats/venues/${demo.sample.venueId}/hourly?date=2026-11-28`, { token: demo.tokens.health });
+    expect(r.status).to.equal(200);
+    expect(r.body.hours.filter((h: { count: number }) => h.count > 0).length).to.be.at.least(2);
+  });
+
+  it("still refuses the contact's earlier code as superseded (REVOKED, not EXPIRED), and every decision occurs", async () => {
+    for (const d of ['admit', 'refer', 'deny'] as const) expect(demo.scans.decisions[d], d).to.be.above(0);
+    expect(demo.tracing.marked).to.equal(true);
+    const results: string[] = [];
+    for await (const e of svc.running.app.ledger.events()) if (e.type === 'scan.recorded') results.push(String(e.data.codeResult));
+    expect(results).to.include('REVOKED');
+    expect(results).to.not.include('EXPIRED');
   });
 });
