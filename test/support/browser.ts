@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { buildWeb, WEB_DIST } from '../../web/build';
+import type { DayClock } from '../../scripts/demo/day-clock';
 import { TestClock } from './service';
 import { tempDir } from './tmp';
 
@@ -177,5 +178,13 @@ export function realClock(): TestClock {
   const clock = new TestClock(Date.now());
   Object.defineProperty(clock, 'now', { value: () => new Date() });
   Object.defineProperty(clock, 'ms', { get: () => Date.now(), set: () => undefined });
+  return clock;
+}
+
+/** The service clock the embedded demo uses on a fresh folder (scripts/demo/day-clock.ts), as a TestClock. */
+export function demoDayClock(day: DayClock): TestClock {
+  const clock = new TestClock(day.clock().getTime());
+  Object.defineProperty(clock, 'now', { value: () => day.clock() });
+  Object.defineProperty(clock, 'ms', { get: () => day.clock().getTime(), set: () => undefined });
   return clock;
 }
