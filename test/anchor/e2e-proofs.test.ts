@@ -360,4 +360,52 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
       }
     });
   });
+
+  describe('closing the open end with a seal (POST /v1/proofs/*/seal)', () => {
+    it('refuses anyone but an auditor (403, 401) and an unknown subject (404), writing nothing', async () => {
+      const head = await svc.head();
+      for (const token of [operator, health, alice.token]) expect((await call('POST', `/v1/proofs/subjects/${alice.pseudonym}/seal`, token)).status).to.equal(403);
+      expect((await call('POST', `/v1/proofs/venues/${gate.id}/seal`)).status).to.equal(401);
+      expect((await call('POST', '/v1/proofs/subjects/AAAAAAAAAAAAAAAA/seal', auditor)).status).to.equal(404);
+      expect((await call('POST', '/v1/proofs/subjects/short/seal', auditor)).status).to.equal(400);
+      expect((await call('POST', '/v1/proofs/venues/AAAAAAAAAAAAAAAA/seal', auditor)).status).to.equal(404);
+      expect(await svc.head()).to.deep.equal(head);
+    });
+
+    it("makes Alice's whole history provably complete: the seal is `next`, and dropping her last event is a HISTORY_GAP", async () => {
+      const sealed = await call('POST', `/v1/proofs/subjects/${alice.pseudonym}/seal`, auditor);
+      expect(sealed.status, JSON.stringify(sealed.body)).to.equal(201);
+      expect(sealed.body).to.include({ subject: `r:${alice.pseudonym}` });
+      await until('a checkpoint covering the seal', async () => ((await anchorStatus()).checkpoint?.treeSize ?? 0) >= sealed.body.seq);
+
+      const to = new Date(Date.parse(sealed.body.at) - 1).toISOString();
+      const closed = await fetchBundle(`/v1/proofs/subjects/${alice.pseudonym}?to=${encodeURIComponent(to)}`);
+      expect(closed.next?.event).to.include({ seq: sealed.body.seq, type: 'audit.sealed', hash: sealed.body.hash });
+      expect(closed.next!.event.data).to.deep.equal({ by: closed.next!.event.data.by });
+      expect(seqs(closed.events)).to.deep.equal(seqs(aliceHistory.events));
+
+      const r = await verify('history', [save('alice-sealed', closed)]);
+      expect(r.status, r.stdout + r.stderr).to.equal(0);
+      expect(r.stdout.trim()).to.match(new RegExp(`and the history has no gaps; no event of r:${alice.pseudonym} follows until its seal at seq ${sealed.body.seq}$`));
+
+      const dropped = copy(closed);
+      const last = dropped.events.pop()!;
+      const report = await rejected('history', 'alice-sealed-dropped', dropped);
+      expect(report.code).to.equal('HISTORY_GAP');
+      expect(report.message).to.include(`seq ${sealed.body.seq}`).and.include(`seq ${dropped.events[dropped.events.length - 1].event.seq}`);
+      expect(last.event.seq).to.be.below(sealed.body.seq);
+    });
+
+    it("seals a venue's history the same way", async () => {
+      const sealed = await call('POST', `/v1/proofs/venues/${gate.id}/seal`, auditor);
+      expect(sealed.status, JSON.stringify(sealed.body)).to.equal(201);
+      await until('a checkpoint covering the seal', async () => ((await anchorStatus()).checkpoint?.treeSize ?? 0) >= sealed.body.seq);
+      const to = new Date(Date.parse(sealed.body.at) - 1).toISOString();
+      const closed = await fetchBundle(`/v1/proofs/venues/${gate.id}?to=${encodeURIComponent(to)}`);
+      expect(closed.next?.event.seq).to.equal(sealed.body.seq);
+      const r = await verify('history', [save('gate-sealed', closed)]);
+      expect(r.status, r.stdout + r.stderr).to.equal(0);
+      expect(r.stdout).to.include(`follows until its seal at seq ${sealed.body.seq}`);
+    });
+  });
 });

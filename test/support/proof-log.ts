@@ -16,9 +16,9 @@ export const timeOf = (seq: number, offsetSeconds = 0) => new Date(START_MS + (s
 /**
  * A synthetic issuer log of `n` events with correct hashes, global and per-subject links:
  * Alice and Bob interleave, every other event of theirs is at the gate, and every tenth is
- * a rules change that belongs to no resident.
+ * a rules change that belongs to no resident. `types` gives some seqs another event type.
  */
-export function buildLog(n = 40): LedgerEvent[] {
+export function buildLog(n = 40, types: Record<number, string> = {}): LedgerEvent[] {
   const heads = new Map<string, string>();
   const log: LedgerEvent[] = [];
   let prev = GENESIS_HASH;
@@ -29,7 +29,7 @@ export function buildLog(n = 40): LedgerEvent[] {
     for (const s of subjects) links[s] = heads.get(s) ?? null;
     const body: LedgerEventBody = {
       seq,
-      type: seq % 10 === 0 ? 'rules.published' : subjects.includes(GATE) ? 'venue.scanned' : 'code.issued',
+      type: types[seq] ?? (seq % 10 === 0 ? 'rules.published' : subjects.includes(GATE) ? 'venue.scanned' : 'code.issued'),
       at: timeOf(seq),
       subjects,
       links,

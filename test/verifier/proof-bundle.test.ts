@@ -191,6 +191,15 @@ describe('proof bundles', () => {
         expectResult(verifyHistory(b, chain()), 'VALID', '0 events');
       });
 
+      it('returns VALID and names the seal when `next` is the issuer\'s seal of the subject', () => {
+        // Seq 37 is one of Alice's events; here it is the seal an auditor asked for.
+        const sealedLog = buildLog(SIZE, { 37: 'audit.sealed' });
+        const b = historyBundle(sealedLog, ALICE, { from: timeOf(30), to: timeOf(36) }, meta);
+        expect(b.next?.event).to.include({ seq: 37, type: 'audit.sealed' });
+        const r = verifyHistory(b, { treeSize: SIZE, root: fromHex(rootOf(sealedLog, SIZE)) });
+        expectResult(r, 'VALID', `and the history has no gaps; no event of ${ALICE} follows until its seal at seq 37`);
+      });
+
       it('returns VALID but says the end is open when there is no next event', () => {
         const b = aliceHistory({ from: timeOf(30), to: timeOf(60) });
         expect(b.next).to.equal(null);

@@ -9,7 +9,8 @@ then that each event is about the subject and inside the range, that sequence nu
 increase, and that each event's hash link for the subject points at the one before it,
 from the subject's last event before the range to its first event after it. A removed
 event breaks a link. When the bundle names no event after the range, the line says that
-the end of the history is open.
+the end of the history is open; a seal the issuer recorded after the range (FORMAT.md §10)
+closes it.
 
 Options:
   --rpc <url>            JSON-RPC endpoint of the chain (http or https)

@@ -359,12 +359,16 @@ function checkHistory(b: ProofBundle, anchored: AnchoredCheckpoint): string {
   const n = events.length;
   const what = `${n} ${n === 1 ? 'event' : 'events'} of ${subject} from ${range.from} to ${range.to} ${n === 1 ? 'is' : 'are'}`;
   const where = `included in checkpoint ${b.checkpoint.index} (size ${anchored.treeSize})`;
+  if (next?.event.type === SEAL_EVENT) return `${what} ${where} and the history has no gaps; no event of ${subject} follows until its seal at seq ${next.event.seq}`;
   if (next) return `${what} ${where} and the history has no gaps`;
   const last = events.length ? events[events.length - 1] : previous?.event;
   return last
     ? `${what} ${where} and the history has no gaps up to seq ${last.seq}; no later event is named, so the links cannot show that none followed`
     : `${what} ${where}; the bundle names no event of ${subject} at all, so the links prove nothing about the range`;
 }
+
+/** The event type of a seal (FORMAT.md §10): an issuer's record that closes a subject's history so far. */
+export const SEAL_EVENT = 'audit.sealed';
 
 /** Leaf hash of an event in its issuer's log (FORMAT.md §10): SHA-256(0x00 ‖ the 32-byte event hash). */
 export function eventLeafHash(event: Pick<LedgerEvent, 'hash'>): Uint8Array {
