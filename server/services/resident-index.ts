@@ -69,28 +69,46 @@ export async function* atRisk(ledger: Ledger, prefixes?: string[]): AsyncGenerat
 
 /**
  * At start: when the data folder has no indexes of this version, builds them from every
- * resident record in one transaction (no events: the indexes are derived state).
+ * resident record (no events: the indexes are derived state). It writes in chunks and sets
+ * the version mark last, so a crash part-way leaves no mark and the next start rebuilds.
  */
-export async function ensureResidentIndexes(ledger: Ledger): Promise<{ rebuilt: boolean; residents: number }> {
+export async function ensureResidentIndexes(ledger: Ledger, chunk = 10_000): Promise<{ rebuilt: boolean; residents: number }> {
   if ((await ledger.read<number>('meta', VERSION_KEY)) === RESIDENT_INDEX_VERSION) return { rebuilt: false, residents: 0 };
-  const stale: string[] = [];
-  for await (const key of ledger.space('index').keys({ gt: AT_RISK, lt: `${AT_RISK}~` })) stale.push(key);
-  for await (const key of ledger.space('index').keys({ gt: COUNTS, lt: `${COUNTS}~` })) stale.push(key);
-  const counts = new Map<string, ColourCounts>();
-  const risky: ResidentRecord[] = [];
-  let residents = 0;
-  for await (const value of ledger.space('residents').values()) {
-    const r = value as ResidentRecord;
-    residents++;
-    const c = counts.get(r.district) ?? noCounts();
-    c[r.colour]++;
-    counts.set(r.district, c);
-    if (r.colour !== 'green') risky.push(r);
+  const inChunks = async (ops: AsyncIterable<(tx: Tx) => void>) => {
+    let batch: Array<(tx: Tx) => void> = [];
+    const flush = async () => {
+      const todo = batch;
+      batch = [];
+      if (todo.length) await ledger.transact((tx) => todo.forEach((op) => op(tx)));
+    };
+    for await (const op of ops) {
+      batch.push(op);
+      if (batch.length >= chunk) await flush();
+    }
+    await flush();
+  };
+  async function* stale() {
+    for (const prefix of [AT_RISK, COUNTS]) {
+      for await (const key of ledger.space('index').keys({ gt: prefix, lt: `${prefix}~` })) yield (tx: Tx) => tx.del('index', key);
+    }
   }
+  await inChunks(stale());
+  // Counts per district are few (one per district); the at-risk entries go out as they are found.
+  const counts = new Map<string, ColourCounts>();
+  let residents = 0;
+  async function* atRiskEntries() {
+    for await (const value of ledger.space('residents').values()) {
+      const r = value as ResidentRecord;
+      residents++;
+      const c = counts.get(r.district) ?? noCounts();
+      c[r.colour]++;
+      counts.set(r.district, c);
+      if (r.colour !== 'green') yield (tx: Tx) => tx.put('index', atRiskKey(r.district, r.pseudonym), r.colour);
+    }
+  }
+  await inChunks(atRiskEntries());
   await ledger.transact((tx) => {
-    for (const key of stale) tx.del('index', key);
     for (const [district, c] of counts) tx.put('index', countKey(district), c);
-    for (const r of risky) tx.put('index', atRiskKey(r.district, r.pseudonym), r.colour);
     tx.put('meta', VERSION_KEY, RESIDENT_INDEX_VERSION);
   });
   return { rebuilt: true, residents };

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { Level } from 'level';
 import type { ResidentRecord } from '../../server/services/residents';
+import { ensureResidentIndexes } from '../../server/services/resident-index';
 import { applicant, apply, MINUTE, startTestService, type TestService } from '../support/service';
 import { tempDir } from '../support/tmp';
 
@@ -112,5 +113,17 @@ describe('resident indexes (at-risk list and colour counts)', function () {
     const after = (await svc.call('GET', '/v1/stats/colours', { token: health })).body;
     expect({ ...after, at: undefined }).to.deep.equal({ ...before, at: undefined });
     expect((await svc.call('GET', '/v1/grid/residents', { token: health })).body).to.deep.equal(grid);
+  });
+
+  it('rebuilds in small chunks to the same indexes, and only when the version mark is missing', async () => {
+    const { ledger } = svc.running.app;
+    expect(await ensureResidentIndexes(ledger, 2)).to.deep.equal({ rebuilt: false, residents: 0 });
+    await ledger.transact((tx) => {
+      tx.del('meta', 'residentIndex');
+      tx.put('index', 'atrisk/340999/forged', 'red');
+    });
+    expect(await ensureResidentIndexes(ledger, 2)).to.deep.equal({ rebuilt: true, residents: people.length });
+    const { stored, expected } = await indexes(svc);
+    expect(stored).to.deep.equal(expected);
   });
 });
