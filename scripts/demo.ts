@@ -7,8 +7,9 @@
  * the service with its LevelDB in DATA_DIR, here ./data-demo by default so that ./data is
  * left alone — seeds it, prints the summary and keeps running until Ctrl-C (`--exit` stops
  * after seeding). On a fresh folder the demo owns the service's clock while it seeds, so the
- * day's story (and its scans) spread over today's hours (scripts/demo/day-clock.ts). The demo's tokens are kept in DATA_DIR/demo-tokens.json (0600), so a
- * second run on the same folder reuses its operators and their venues.
+ * day's story (and its scans) spread over today's hours (scripts/demo/day-clock.ts). The
+ * demo's tokens are kept in DATA_DIR/demo-tokens.json (0600), so a second run on the same
+ * folder reuses its operators and their venues.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';

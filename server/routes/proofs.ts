@@ -109,25 +109,24 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
   // Sealing a subject closes the open end of its history: the seal is an event of the
   // subject, so it links to the subject's latest event, and a history up to any time before
   // it names the seal (or a later real event) as `next` once a checkpoint covers it.
-  const seal = async (ctx: Context, subject: string) => {
-    const p = requireRole(ctx, 'auditor');
+  const seal = async (ctx: Context, subject: string, by: string) => {
     anchored(app);
-    const event = await app.ledger.transact((tx) => tx.append({ type: 'audit.sealed', subjects: [subject], data: { by: p.id } }));
+    const event = await app.ledger.transact((tx) => tx.append({ type: 'audit.sealed', subjects: [subject], data: { by } }));
     ctx.status = 201;
     ctx.body = { subject, seq: event.seq, at: event.at, hash: event.hash };
   };
 
   router.post('/v1/proofs/subjects/:pseudonym/seal', async (ctx) => {
-    requireRole(ctx, 'auditor');
+    const auditor = requireRole(ctx, 'auditor');
     const p = ctx.params.pseudonym;
     if (!/^[A-Za-z0-9_-]{16}$/.test(p)) throw new ServiceError('VALIDATION_FAILED', 'not a pseudonym', [{ path: 'pseudonym', code: 'invalid', message: '16 base64url characters' }]);
     if (!(await app.ledger.read('residents', p))) throw new ServiceError('NOT_FOUND', 'no resident has this pseudonym');
-    await seal(ctx, `r:${p}`);
+    await seal(ctx, `r:${p}`, auditor.id);
   });
 
   router.post('/v1/proofs/venues/:id/seal', async (ctx) => {
-    requireRole(ctx, 'auditor');
+    const auditor = requireRole(ctx, 'auditor');
     const venue = await venues.get(ctx.params.id);
-    await seal(ctx, `v:${venue.id}`);
+    await seal(ctx, `v:${venue.id}`, auditor.id);
   });
 }
