@@ -29,9 +29,11 @@ export function dayClock(nowMs: number, realNow: () => number = Date.now): DayCl
   const midnight = Math.floor((nowMs + SHANGHAI) / DAY) * DAY - SHANGHAI;
   const end = (nowMs - 5 * MINUTE - midnight) / HOUR;
   const span = LAST_HOUR - FIRST_HOUR;
+  // Past the story's end the hours are as written; earlier, they fit in [start, end].
   const start = end >= LAST_HOUR ? FIRST_HOUR : Math.max(0, end - span);
-  const scale = end >= LAST_HOUR ? 1 : (end - start) / span;
-  if ((end >= LAST_HOUR ? span : end - start) < 1) return undefined;
+  const length = Math.min(span, end - start);
+  if (length < 1) return undefined;
+  const scale = length / span;
   const at = (hour: number) => midnight + (start + (Math.min(Math.max(hour, FIRST_HOUR), LAST_HOUR) - FIRST_HOUR) * scale) * HOUR;
   let offset = at(FIRST_HOUR) - realNow();
   return {

@@ -54,11 +54,11 @@ export async function colourCounts(ledger: Ledger): Promise<Map<string, ColourCo
 
 /**
  * Pseudonyms of yellow and red residents whose district starts with one of `prefixes`
- * (all of them when `prefixes` is undefined), with their district and colour.
+ * (all of them when `prefixes` is undefined), with their district and colour. Prefixes of
+ * one length (province codes, say) never overlap, so each resident comes once.
  */
 export async function* atRisk(ledger: Ledger, prefixes?: string[]): AsyncGenerator<{ district: string; pseudonym: string; colour: Colour }> {
-  const ranges = prefixes ? [...new Set(prefixes)].sort().filter((p, i, all) => !all.slice(0, i).some((q) => p.startsWith(q))) : [''];
-  for (const prefix of ranges) {
+  for (const prefix of prefixes ? new Set(prefixes) : ['']) {
     const from = AT_RISK + prefix;
     for await (const [key, value] of ledger.space('index').iterator({ gte: from, lt: `${from}~` })) {
       const [district, pseudonym] = key.slice(AT_RISK.length).split('/');

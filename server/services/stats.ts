@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Colour } from '../../verifier/src';
+import { COLOURS } from '../../verifier/src/claims';
 import type { LedgerEvent } from '../../verifier/src/event';
 import { cityOf, regionName } from '../domain/regions';
 import type { AppContext } from '../context';
@@ -35,7 +36,6 @@ export const hourlySchema = z.strictObject({ date: calendarDate.optional() });
 export const dailyColoursSchema = z.strictObject({ days: z.coerce.number().int().min(1).max(90).default(14) });
 
 type Counts = Record<Colour, number> & { total: number };
-const COLOURS: Colour[] = ['green', 'yellow', 'red'];
 const zero = (): Counts => ({ green: 0, yellow: 0, red: 0, total: 0 });
 
 /** A value of the `scans` index under `t/<time>/<seq>`. */

@@ -175,16 +175,18 @@ const even = (n: number) => n + (n % 2);
  * service under a frozen test clock would hand it codes from another day.
  */
 export function realClock(): TestClock {
-  const clock = new TestClock(Date.now());
-  Object.defineProperty(clock, 'now', { value: () => new Date() });
-  Object.defineProperty(clock, 'ms', { get: () => Date.now(), set: () => undefined });
-  return clock;
+  return followingClock(() => new Date());
 }
 
 /** The service clock the embedded demo uses on a fresh folder (scripts/demo/day-clock.ts), as a TestClock. */
 export function demoDayClock(day: DayClock): TestClock {
-  const clock = new TestClock(day.clock().getTime());
-  Object.defineProperty(clock, 'now', { value: () => day.clock() });
-  Object.defineProperty(clock, 'ms', { get: () => day.clock().getTime(), set: () => undefined });
+  return followingClock(day.clock);
+}
+
+/** A TestClock that reads `now` instead of standing still; advancing it does nothing. */
+function followingClock(now: () => Date): TestClock {
+  const clock = new TestClock(now().getTime());
+  Object.defineProperty(clock, 'now', { value: now });
+  Object.defineProperty(clock, 'ms', { get: () => now().getTime(), set: () => undefined });
   return clock;
 }
