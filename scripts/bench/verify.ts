@@ -12,7 +12,7 @@ import {
   type TrustListJson,
 } from '../../verifier/src';
 import { buildTrustList, createTestIssuer, randomPseudonym, type TestIssuer } from '../../test/support/issuer-fixture';
-import { aim, figure, fmt, fmtRatio, heading, interleavedRounds, rateAsync, rateSync, round, table, type RateFigure } from './util';
+import { aim, figure, fmt, fmtRatio, heading, interleavedRounds, rateAsync, rateConcurrent, rateSync, round, table, type RateFigure } from './util';
 
 /** Issuers a verifier in Anhui would realistically trust: its own and four neighbours. */
 const ISSUERS = [
@@ -31,6 +31,8 @@ const ROUNDS = 5;
 const MAX_CHARS = 270;
 const MAX_QR_VERSION = 10;
 const VERIFY_AIM = 0.7;
+const IN_FLIGHT = 64;
+const IN_FLIGHT_BACKENDS = ['node', 'node-async'] as const;
 
 export interface CodeSize {
   code: string;
@@ -48,6 +50,8 @@ export interface VerifyBenchResult {
   verifyCodeWithStatusList: RateFigure & { ratio: number };
   decodeOnly: RateFigure;
   backends: Record<Backend, RateFigure & { ratio: number }>;
+  /** `IN_FLIGHT` verifications awaited together; node-async spreads them over libuv's thread pool. */
+  inFlight: { count: number } & Record<(typeof IN_FLIGHT_BACKENDS)[number], RateFigure & { ratio: number }>;
   aim: { ratioAtLeast: number; met: boolean };
   sizes: CodeSize[];
 }
@@ -147,7 +151,7 @@ export async function benchVerify(): Promise<VerifyBenchResult> {
     if (!crypto.verify(null, s.msg, s.key, s.sig)) throw new Error('bench code refused by crypto.verify');
   }
 
-  const backends: Backend[] = ['node', 'webcrypto', 'noble'];
+  const backends: Backend[] = ['node', 'node-async', 'webcrypto', 'noble'];
   const prepared = Object.fromEntries(backends.map((b) => [b, prepareTrustList(trustList, b)])) as Record<Backend, PreparedTrustList>;
   const n = samples.length;
   const variants = {
@@ -156,6 +160,8 @@ export async function benchVerify(): Promise<VerifyBenchResult> {
     verifyCodeWithStatusList: () => rateAsync((i) => verifyCode(samples[i % n].text, withStatus), ROUND_MS),
     decodeOnly: () => rateSync((i) => decodeCode(samples[i % n].text), ROUND_MS),
     ...Object.fromEntries(backends.map((b) => [`backend:${b}`, () => rateAsync(backendVerify(prepared[b], samples), b === 'noble' ? ROUND_MS * 2 : ROUND_MS)])),
+    // As a server sees them: many verifications at once.
+    ...Object.fromEntries(IN_FLIGHT_BACKENDS.map((b) => [`inFlight:${b}`, () => rateConcurrent(backendVerify(prepared[b], samples), ROUND_MS, IN_FLIGHT)])),
   };
   const warmup = Object.fromEntries(Object.entries(variants).map(([k, v]) => [k, () => v()]));
   const rounds = await interleavedRounds(variants, { rounds: ROUNDS, warmup });
@@ -179,6 +185,7 @@ export async function benchVerify(): Promise<VerifyBenchResult> {
     verifyCodeWithStatusList: withRatio(rounds.verifyCodeWithStatusList),
     decodeOnly: figure(rounds.decodeOnly),
     backends: Object.fromEntries(backends.map((b) => [b, withRatio(rounds[`backend:${b}`])])) as VerifyBenchResult['backends'],
+    inFlight: { count: IN_FLIGHT, ...(Object.fromEntries(IN_FLIGHT_BACKENDS.map((b) => [b, withRatio(rounds[`inFlight:${b}`])])) as Record<(typeof IN_FLIGHT_BACKENDS)[number], RateFigure & { ratio: number }>) },
     aim: { ratioAtLeast: VERIFY_AIM, met: false },
     sizes: await codeSizes(issuers[0], now),
   };
@@ -202,7 +209,8 @@ function printVerify(r: VerifyBenchResult): void {
         row('verifyCode, no status list', r.verifyCode, aim(r.verifyCode.ratio, r.aim.ratioAtLeast)),
         row('verifyCode, with status lists', r.verifyCodeWithStatusList, aim(r.verifyCodeWithStatusList.ratio, r.aim.ratioAtLeast)),
         row('decodeCode only (no crypto)', r.decodeOnly, 'base45 + CBOR + claim checks'),
-        ...(['node', 'webcrypto', 'noble'] as const).map((b) => row(`decodeCode + ${b} backend verify`, r.backends[b], 'prepareTrustList(json, backend); no policy checks')),
+        ...(['node', 'node-async', 'webcrypto', 'noble'] as const).map((b) => row(`decodeCode + ${b} backend verify`, r.backends[b], 'prepareTrustList(json, backend); no policy checks')),
+        ...IN_FLIGHT_BACKENDS.map((b) => row(`decodeCode + ${b} backend verify, ${r.inFlight.count} in flight`, r.inFlight[b], b === 'node-async' ? "libuv's thread pool: all cores" : 'the calling thread only')),
       ],
     ),
   );

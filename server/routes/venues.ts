@@ -125,7 +125,8 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans }: 
   router.post('/v1/checkins', async (ctx) => {
     const p = requireRole(ctx, 'resident');
     const input = await jsonBody(ctx, checkinSchema, app.config.BODY_LIMIT_BYTES);
-    const out = await app.ledger.transact((tx) => scans.selfCheckin(tx, input, p));
+    const venueCode = await scans.verifyVenueCode(input.venueCode);
+    const out = await app.ledger.transact((tx) => scans.selfCheckin(tx, input, p, venueCode));
     ctx.status = out.replayed ? 200 : 201;
     ctx.body = out;
   });

@@ -3,7 +3,7 @@ import { checkPublicKey, createKeyVerifier, isCanonicalScalar, type Backend } fr
 import vectors from './vectors/ed25519-strict.json';
 
 const unhex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
-const BACKENDS: Backend[] = ['node', 'webcrypto', 'noble'];
+const BACKENDS: Backend[] = ['node', 'node-async', 'webcrypto', 'noble'];
 
 describe('Ed25519 verification', () => {
   for (const backend of BACKENDS) {

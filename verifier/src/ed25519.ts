@@ -14,7 +14,7 @@ import { nodeCrypto } from './runtime';
  * the noble fallback are all held to this rule by the shared pre-checks and the vectors
  * in test/verifier/vectors/ed25519-*.json.
  */
-export type Backend = 'node' | 'webcrypto' | 'noble';
+export type Backend = 'node' | 'node-async' | 'webcrypto' | 'noble';
 
 // L = 2^252 + 27742317777372353535851937790883648493, little-endian.
 const L_LE = Uint8Array.from([
@@ -86,13 +86,17 @@ function hasWebCryptoEd25519(): boolean {
 export function createKeyVerifier(publicKey: Uint8Array, backend: Backend = defaultBackend()): KeyVerifier {
   const pub = publicKey.slice();
   const guard = (signature: Uint8Array) => signature.length === 64 && isCanonicalScalar(signature.subarray(32));
-  if (backend === 'node') {
+  if (backend === 'node' || backend === 'node-async') {
     const nc = nodeCrypto;
     if (!nc) throw new Error('node:crypto is not available in this runtime');
     const key = nc.createPublicKey({ key: Buffer.from(concatBytes(SPKI_PREFIX, pub)), format: 'der', type: 'spki' });
+    if (backend === 'node') return { backend, verify: async (message, signature) => guard(signature) && nc.verify(null, message, key, signature) };
+    // The callback form runs the same OpenSSL check on libuv's thread pool: a server
+    // verifying many codes at once keeps its event loop for everything else.
     return {
       backend,
-      verify: async (message, signature) => guard(signature) && nc.verify(null, message, key, signature),
+      verify: (message, signature) =>
+        guard(signature) ? new Promise((done) => nc.verify(null, message, key, signature, (err, ok) => done(!err && ok))) : Promise.resolve(false),
     };
   }
   if (backend === 'webcrypto') {

@@ -50,22 +50,22 @@ export interface PreparedTrustList {
 }
 
 const REGION = /^[1-9][0-9]{5}$/;
-const cache = new WeakMap<object, PreparedTrustList>();
+/** Prepared lists per JSON object and backend ('' for the runtime's default). */
+const cache = new WeakMap<object, Map<string, PreparedTrustList>>();
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
- * Validates a trust list and imports its keys. Results are cached per object, so pass
- * the same object to every `verifyCode` call.
+ * Validates a trust list and imports its keys. Results are cached per object (and
+ * backend), so pass the same object to every `verifyCode` call.
  * @throws VerifierError MALFORMED naming the first problem found
  */
 export function prepareTrustList(json: unknown, backend?: Backend): PreparedTrustList {
-  if (isObject(json) && !backend) {
-    const hit = cache.get(json);
-    if (hit) return hit;
-  }
+  const byBackend = isObject(json) ? cache.get(json) : undefined;
+  const hit = byBackend?.get(backend ?? '');
+  if (hit) return hit;
   if (!isObject(json)) throw malformed('trust list must be a JSON object');
   if (json.format !== TRUST_LIST_FORMAT) throw malformed(`trust list format must be ${TRUST_LIST_FORMAT}`);
   const issuedAt = parseRfc3339(json.issuedAt, 'trust list issuedAt');
@@ -88,7 +88,8 @@ export function prepareTrustList(json: unknown, backend?: Backend): PreparedTrus
     issuers.set(iss.id, { id: iss.id, name: iss.name, statusListUrl: iss.statusListUrl as string | undefined, keys });
   }
   const prepared = { issuedAt, issuers };
-  if (!backend) cache.set(json, prepared);
+  if (byBackend) byBackend.set(backend ?? '', prepared);
+  else cache.set(json, new Map([[backend ?? '', prepared]]));
   return prepared;
 }
 

@@ -1,6 +1,7 @@
 import { toBase64Url } from './bytes';
 import type { CodeClaims } from './claims';
 import { decodeCode } from './code';
+import type { Backend } from './ed25519';
 import { VerifierError, type ResultCode } from './errors';
 import { loadStatusList, type StatusList, type StatusListResult } from './status-list';
 import { toSeconds } from './time';
@@ -17,6 +18,11 @@ export interface VerifyOptions {
   maxClockSkewSeconds?: number;
   /** How old a status list may be before it stops counting, in seconds (default 900). */
   statusMaxAgeSeconds?: number;
+  /**
+   * Which Ed25519 implementation checks signatures (default: the fastest the runtime has).
+   * A server verifying many codes at once passes 'node-async' to keep its event loop free.
+   */
+  backend?: Backend;
 }
 
 export interface VerifyResult {
@@ -69,7 +75,7 @@ async function verify(text: unknown, options: VerifyOptions): Promise<VerifyResu
   const decoded = decodeCode(text as string);
   let trust: PreparedTrustList;
   try {
-    trust = prepareTrustList(options.trustList);
+    trust = prepareTrustList(options.trustList, options.backend);
   } catch (e) {
     return fail('MALFORMED', `trust list: ${(e as Error).message}`);
   }
