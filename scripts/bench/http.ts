@@ -24,6 +24,12 @@ const SIGN_ROUND_MS = 1000;
 const IN_PROCESS_RESIDENTS = 256;
 const APPS_RATIO_AIM = 0.25;
 const APPS_ABSOLUTE_AIM = 2000;
+/** Orders of the service (0), the baseline (1) and the floor (2) in successive rounds. */
+const ROTATIONS = [
+  [0, 1, 2],
+  [1, 2, 0],
+  [2, 0, 1],
+];
 
 // Districts of Hefei (GB/T 2260); an ID's first six digits and the declared residence.
 const DISTRICTS = ['340102', '340103', '340104', '340111'];
@@ -54,10 +60,12 @@ export interface HttpRoundsFigure {
 }
 
 export interface HttpBenchResult {
-  setup: { connections: number; durationSeconds: number; rounds: number; serviceProcess: string; baselineProcess: string; dataDir: string };
+  setup: { connections: number; durationSeconds: number; rounds: number; serviceProcess: string; baselineProcess: string; floorProcess: string; dataDir: string };
   applications: HttpRoundsFigure;
   baseline: HttpRoundsFigure;
   ratio: number;
+  /** scripts/bench/floor.ts: only an application's unavoidable work; bounds any design here. */
+  floor: HttpRoundsFigure & { ratio: number };
   aims: { ratioAtLeast: number; ratioMet: boolean; appsPerSecondAtLeast: number; appsPerSecondMet: boolean };
   signing: {
     rawSign: RateFigure;
@@ -234,9 +242,11 @@ export async function benchHttp(): Promise<HttpBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'ankang-bench-'));
   let service: Child | undefined;
   let baseline: Child | undefined;
+  let floor: Child | undefined;
   try {
     service = await startChild('server/main.ts', { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'service'), LOG_LEVEL: 'silent' });
     baseline = await startChild('scripts/bench/minimal-koa.ts', { PORT: '0', HOST: '127.0.0.1' });
+    floor = await startChild('scripts/bench/floor.ts', { PORT: '0', HOST: '127.0.0.1', FLOOR_DATA_DIR: join(dir, 'floor') });
 
     let next = 0;
     const tokens: string[] = [];
@@ -263,21 +273,40 @@ export async function benchHttp(): Promise<HttpBenchResult> {
     const echoBody = JSON.stringify(applicationBody(99_999_999));
     const echo = (duration: number) =>
       cannon({ url: baseline!.url, duration, requests: [{ method: 'POST', path: '/v1/echo', headers: { 'content-type': 'application/json' }, body: echoBody }] });
+    let f = 0;
+    const floorApply = (duration: number) =>
+      cannon({
+        url: floor!.url,
+        duration,
+        requests: [
+          {
+            method: 'POST',
+            path: '/v1/floor-apply',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (req) => ({ ...req, body: JSON.stringify(applicationBody(70_000_000 + f++)) }),
+          },
+        ],
+      });
 
     await apply(WARMUP_S);
     await echo(WARMUP_S);
+    await floorApply(WARMUP_S);
     const appRounds: AutocannonFigure[] = [];
     const baseRounds: AutocannonFigure[] = [];
+    const floorRounds: AutocannonFigure[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      // Alternate which goes first; let each server drain before the other is loaded.
-      for (const which of r % 2 ? ['echo', 'apply'] : ['apply', 'echo']) {
+      // Rotate which goes first; let each server drain before the next is loaded.
+      for (const which of ROTATIONS[r % ROTATIONS.length]) {
         await pause(500);
-        if (which === 'apply') appRounds.push(await apply(DURATION_S));
-        else baseRounds.push(await echo(DURATION_S));
+        if (which === 0) appRounds.push(await apply(DURATION_S));
+        else if (which === 1) baseRounds.push(await echo(DURATION_S));
+        else floorRounds.push(await floorApply(DURATION_S));
       }
     }
     await baseline.stop();
     baseline = undefined;
+    await floor.stop();
+    floor = undefined;
 
     const signing = await benchSigning(dir);
 
@@ -312,6 +341,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
     const applications = summarise(appRounds);
     const base = summarise(baseRounds);
     const ratio = round(applications.perSecond / base.perSecond, 3);
+    const floorFigure = summarise(floorRounds);
     const result: HttpBenchResult = {
       setup: {
         connections: CONNECTIONS,
@@ -319,11 +349,13 @@ export async function benchHttp(): Promise<HttpBenchResult> {
         rounds: ROUNDS,
         serviceProcess: 'node --import tsx server/main.ts (child)',
         baselineProcess: 'node --import tsx scripts/bench/minimal-koa.ts (child)',
+        floorProcess: 'node --import tsx scripts/bench/floor.ts (child)',
         dataDir: dir,
       },
       applications,
       baseline: base,
       ratio,
+      floor: { ...floorFigure, ratio: round(floorFigure.perSecond / base.perSecond, 3) },
       aims: {
         ratioAtLeast: APPS_RATIO_AIM,
         ratioMet: ratio >= APPS_RATIO_AIM,
@@ -338,6 +370,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
     printHttp(result);
     return result;
   } finally {
+    await floor?.stop();
     await baseline?.stop();
     await service?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -356,6 +389,14 @@ function cpuComparison(what: string, f: HttpRoundsFigure, base: HttpRoundsFigure
   return `Server CPU for ${what}: ${fmt(f.serverCpuUsPerRequest)} µs, ${fmt(times, 1)}× the minimal handler's ${fmt(base.serverCpuUsPerRequest)} µs (all threads of the process: HTTP, crypto, LevelDB, GC).`;
 }
 
+/** How the floor compares with the baseline, and the service with the floor. */
+function floorText(floor: HttpRoundsFigure & { ratio: number }, service: HttpRoundsFigure): string {
+  return (
+    `The floor (the unavoidable work only) reaches ${fmt(floor.perSecond)}/s, ${fmtRatio(floor.ratio)} of the baseline, at ${cpuText(floor)} µs CPU per request; ` +
+    `the service reaches ${fmt((service.perSecond / floor.perSecond) * 100)}% of the floor.`
+  );
+}
+
 function printHttp(r: HttpBenchResult): void {
   const roundsText = (f: HttpRoundsFigure) => f.rounds.map((x) => fmt(x.perSecond)).join(' / ');
   const failures = (f: HttpRoundsFigure) => {
@@ -364,19 +405,21 @@ function printHttp(r: HttpBenchResult): void {
   };
   const httpRow = (what: string, f: HttpRoundsFigure, ratio: string, note: string) => [what, fmt(f.perSecond), ratio, fmt(f.p50ms), fmt(f.p99ms), cpuText(f), roundsText(f), `${failures(f)}; ${note}`];
   console.log(heading('http (issue 3): the service in a child process, autocannon in this one, loopback'));
-  console.log(`${r.setup.connections} connections, ${r.setup.durationSeconds} s per round, median of ${r.setup.rounds} rounds (applications and baseline interleaved); ledger writes are fsync'd.`);
+  console.log(`${r.setup.connections} connections, ${r.setup.durationSeconds} s per round, median of ${r.setup.rounds} rounds (applications, baseline and floor interleaved); ledger writes are fsync'd.`);
   console.log(
     table(
       ['what', 'per second', '÷ baseline', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'rounds', 'note'],
       [
         httpRow('minimal Koa POST, JSON body read (baseline)', r.baseline, '', 'scripts/bench/minimal-koa.ts'),
         httpRow('applications: POST /v1/residents', r.applications, fmtRatio(r.ratio), `ratio ${aim(r.ratio, r.aims.ratioAtLeast)}; absolute ${aim(r.applications.perSecond, r.aims.appsPerSecondAtLeast)}`),
+        httpRow("floor: seal + sign + one fsync'd append only", r.floor, fmtRatio(r.floor.ratio), 'scripts/bench/floor.ts: what no design of an application can skip'),
         httpRow('code refresh over HTTP: GET /me/code?mode=printed', r.refreshOverHttp, '', `first printed code of each resident, so each request signs; ${fmt(r.refreshOverHttp.requestsPerRound)} per round`),
         httpRow('current code over HTTP: GET /me/code?mode=dynamic', r.currentCodeOverHttp, '', 'code still current: re-evaluated, no signing and nothing written'),
       ],
     ),
   );
   console.log(cpuComparison('an application', r.applications, r.baseline));
+  console.log(floorText(r.floor, r.applications));
   const s = r.signing;
   const row = (what: string, f: RateFigure, ratio: string, note: string) => [what, fmt(f.perSecond), ratio, `${fmt(f.spread * 100)}%`, note];
   console.log('\nCode signing in one process (startService in this process, sequential unless noted):');
@@ -415,12 +458,15 @@ export interface ScansBenchResult {
     residents: number;
     serviceProcess: string;
     baselineProcess: string;
+    floorProcess: string;
     request: string;
     /** 1-minute load averages before and after: other work on the machine shows here. */
     loadAverage: { before: number; after: number };
   };
   scans: ScansFigure;
   baseline: HttpRoundsFigure;
+  /** scripts/bench/floor.ts: only a scan's unavoidable work (verify, one fsync'd append); bounds any design here. */
+  floor: HttpRoundsFigure & { ratio: number };
   /** The highest connection count whose p99 is under the aim, measured like `scans`; null when 64 already is. */
   underP99Aim: ScansFigure | null;
   /** The probes that found it: one SCANS_PROBE_S run per connection count. */
@@ -440,6 +486,7 @@ export async function benchScans(): Promise<ScansBenchResult> {
   const loadBefore = round(loadavg()[0], 2);
   let service: Child | undefined;
   let baseline: Child | undefined;
+  let floor: Child | undefined;
   try {
     const adminToken = `ak_admin_bench_${randomBytes(16).toString('hex')}`;
     service = await startChild('server/main.ts', { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'service'), LOG_LEVEL: 'silent', ADMIN_TOKEN: adminToken });
@@ -515,22 +562,52 @@ export async function benchScans(): Promise<ScansBenchResult> {
     // The baseline reads and parses a body of the same shape and size.
     const echoBody = scanBody(codes[0]);
     const echo = (duration: number) => cannon({ url: baseline!.url, duration, requests: [{ method: 'POST', path: '/v1/echo', headers: { 'content-type': 'application/json' }, body: echoBody }] });
+    // The floor does only what no scan can skip: verify the same codes, append one fsync'd record.
+    const trustList = await (await fetch(`${url}/v1/trust-list`)).text();
+    floor = await startChild('scripts/bench/floor.ts', { PORT: '0', HOST: '127.0.0.1', FLOOR_DATA_DIR: join(dir, 'floor'), FLOOR_TRUST_LIST: trustList });
+    const floorResults: Record<string, number> = {};
+    let f = 0;
+    const floorScan = (duration: number) =>
+      cannon({
+        url: floor!.url,
+        duration,
+        requests: [
+          {
+            method: 'POST',
+            path: '/v1/floor-scan',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (req) => ({ ...req, body: scanBody(codes[f++ % codes.length]) }),
+            onResponse: (status, body) => {
+              const k = status === 201 ? (/"codeResult":"(\w+)"/.exec(body)?.[1] ?? 'unknown') : `http-${status}`;
+              floorResults[k] = (floorResults[k] ?? 0) + 1;
+            },
+          },
+        ],
+      });
 
     await scan({ duration: WARMUP_S });
     await echo(WARMUP_S);
+    await floorScan(WARMUP_S);
     const scanRounds: AutocannonFigure[] = [];
     const baseRounds: AutocannonFigure[] = [];
+    const floorRounds: AutocannonFigure[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      for (const which of r % 2 ? ['echo', 'scan'] : ['scan', 'echo']) {
+      for (const which of ROTATIONS[r % ROTATIONS.length]) {
         await pause(500);
-        if (which === 'scan') scanRounds.push(await scan({ duration: DURATION_S }));
-        else baseRounds.push(await echo(DURATION_S));
+        if (which === 0) scanRounds.push(await scan({ duration: DURATION_S }));
+        else if (which === 1) baseRounds.push(await echo(DURATION_S));
+        else floorRounds.push(await floorScan(DURATION_S));
       }
     }
+    await floor.stop();
+    floor = undefined;
+    // Codes expire only after the run; every one the floor saw must have verified, or it skipped work.
+    if (Object.keys(floorResults).some((k) => k !== 'VALID')) throw new Error(`the floor handler refused codes: ${JSON.stringify(floorResults)}`);
     const base = summarise(baseRounds);
     const at64 = summarise(scanRounds);
     const ratioOf = (f: { perSecond: number }) => round(f.perSecond / base.perSecond, 3);
     const scans: ScansFigure = { ...at64, connections: CONNECTIONS, ratio: ratioOf(at64) };
+    const floorFigure = summarise(floorRounds);
 
     // Above the p99 aim at 64 connections: find the most connections that stay under it (a short
     // probe, then full rounds to confirm; a probe that does not confirm moves on to fewer).
@@ -564,11 +641,13 @@ export async function benchScans(): Promise<ScansBenchResult> {
         residents: codes.length,
         serviceProcess: 'node --import tsx server/main.ts (child)',
         baselineProcess: 'node --import tsx scripts/bench/minimal-koa.ts (child)',
+        floorProcess: 'node --import tsx scripts/bench/floor.ts (child)',
         request: 'POST /v1/scans { venueId, code, temperatureC } with an operator token, codes cycled',
         loadAverage: { before: loadBefore, after: round(loadavg()[0], 2) },
       },
       scans,
       baseline: base,
+      floor: { ...floorFigure, ratio: ratioOf(floorFigure) },
       underP99Aim,
       probes,
       decisions,
@@ -577,6 +656,7 @@ export async function benchScans(): Promise<ScansBenchResult> {
     printScans(result);
     return result;
   } finally {
+    await floor?.stop();
     await baseline?.stop();
     await service?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -600,17 +680,19 @@ function printScans(r: ScansBenchResult): void {
   const p99 = (ms: number) => (ms < r.aims.p99BelowMs ? `p99 met (< ${r.aims.p99BelowMs} ms)` : `p99 NOT MET (aim < ${r.aims.p99BelowMs} ms)`);
   console.log(heading('scans (issue 5): staff scans over HTTP with code verification and durable ledger writes'));
   console.log(
-    `The service in a child process, autocannon in this one, loopback; ${r.setup.residents} residents' dynamic codes cycled at one venue; ${r.setup.durationSeconds} s per round, median of ${r.setup.rounds} rounds (scans and baseline interleaved at ${r.setup.connections} connections).`,
+    `The service in a child process, autocannon in this one, loopback; ${r.setup.residents} residents' dynamic codes cycled at one venue; ${r.setup.durationSeconds} s per round, median of ${r.setup.rounds} rounds (scans, baseline and floor interleaved at ${r.setup.connections} connections).`,
   );
   const rows = [
     row('minimal Koa POST, same-size JSON body (baseline)', r.baseline, r.setup.connections, '', 'scripts/bench/minimal-koa.ts'),
     row('scans: POST /v1/scans', r.scans, r.scans.connections, fmtRatio(r.scans.ratio), `ratio ${aim(r.scans.ratio, r.aims.ratioAtLeast)}; ${p99(r.scans.p99ms)}`),
+    row("floor: verify + one fsync'd append only", r.floor, r.setup.connections, fmtRatio(r.floor.ratio), 'scripts/bench/floor.ts: what no design of a scan can skip'),
   ];
   if (r.underP99Aim) {
     rows.push(row('scans: POST /v1/scans, fewer connections', r.underP99Aim, r.underP99Aim.connections, fmtRatio(r.underP99Aim.ratio), `ratio ${aim(r.underP99Aim.ratio, r.aims.ratioAtLeast)}; ${p99(r.underP99Aim.p99ms)}`));
   }
   console.log(table(['what', 'conns', 'per second', '÷ baseline', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'rounds', 'note'], rows));
   console.log(cpuComparison('a scan', r.scans, r.baseline));
+  console.log(floorText(r.floor, r.scans));
   if (r.probes.length) {
     console.log(`\nProbes for p99 < ${r.aims.p99BelowMs} ms (${SCANS_PROBE_S} s each): ${r.probes.map((p) => `${p.connections} conns ${fmt(p.perSecond)}/s p99 ${fmt(p.p99ms)} ms`).join('; ')}`);
   }

@@ -1,0 +1,124 @@
+import Koa from 'koa';
+import getRawBody from 'raw-body';
+import { Level } from 'level';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { computeKid, signCode, verifyCode, type ResidentClaims } from '../../verifier/src';
+import { pseudonymFor, sealField } from '../../server/crypto/pii';
+
+/**
+ * The floors of `npm run bench`: only the work an application or a staff scan cannot skip,
+ * on the same HTTP stack as the minimal Koa baseline. No routing, tokens, rules, policies,
+ * hash chains or indexes. What these reach bounds what any design of those endpoints could
+ * reach on this machine.
+ *
+ * - `POST /v1/floor-apply`: parse the application, derive the pseudonym (HMAC), seal the
+ *   name, ID number and phone (AES-GCM), sign a resident code, issue a token, and append
+ *   one record in an fsync'd group commit before answering.
+ * - `POST /v1/floor-scan`: verify the scanned code (decode, Ed25519 on libuv's thread pool,
+ *   expiry) against FLOOR_TRUST_LIST, and append one record the same way.
+ *
+ * Run as a child process with FLOOR_DATA_DIR (and FLOOR_TRUST_LIST for scans); prints one
+ * `{"msg":"listening","url":...}` line.
+ */
+const trustList = JSON.parse(process.env.FLOOR_TRUST_LIST ?? 'null') as unknown;
+const db = new Level<string, unknown>(process.env.FLOOR_DATA_DIR ?? 'floor-data', { valueEncoding: 'json' });
+const pseudonymKey = randomBytes(32);
+const sealKey = randomBytes(32);
+const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+const signer = {
+  kid: computeKid(new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }).subarray(12))),
+  sign: (data: Uint8Array) => new Uint8Array(sign(null, data, privateKey)),
+};
+
+let seq = 0;
+let pending: Array<{ key: string; value: unknown; done: (e?: unknown) => void }> = [];
+let writing = false;
+
+/** Appends one record; resolves once a synchronous batch holding it is on disk. */
+function append(value: unknown): Promise<void> {
+  return new Promise((resolve, reject) => {
+    pending.push({ key: String(++seq).padStart(15, '0'), value, done: (e) => (e ? reject(e) : resolve()) });
+    if (!writing) void flush();
+  });
+}
+
+async function flush(): Promise<void> {
+  writing = true;
+  while (pending.length) {
+    const group = pending;
+    pending = [];
+    try {
+      await db.batch(group.map((w) => ({ type: 'put' as const, key: w.key, value: w.value })), { sync: true });
+      for (const w of group) w.done();
+    } catch (e) {
+      for (const w of group) w.done(e);
+    }
+  }
+  writing = false;
+}
+
+interface Application {
+  idType: string;
+  idNumber: string;
+  name: string;
+  phone: string;
+  district: string;
+}
+
+async function apply(body: Application) {
+  const pseudonym = pseudonymFor(pseudonymKey, body.idType, body.idNumber);
+  const sealed = {
+    name: sealField(sealKey, body.name, pseudonym),
+    idNumber: sealField(sealKey, body.idNumber, pseudonym),
+    phone: sealField(sealKey, body.phone, pseudonym),
+  };
+  const now = Math.floor(Date.now() / 1000);
+  const claims: ResidentClaims = {
+    kind: 'resident',
+    iss: '340000',
+    sub: pseudonym,
+    iat: now,
+    exp: now + 600,
+    cti: randomBytes(8).toString('hex'),
+    health: { colour: 'green', ruleVersion: 1, statusIndex: seq, maskedName: `${body.name[0]}*`, idLast4: body.idNumber.slice(-4), mode: 'dynamic' },
+  };
+  const code = await signCode(claims, signer);
+  const token = `ak_resident_${randomBytes(24).toString('base64url')}`;
+  await append({ pseudonym, sealed, district: body.district, cti: claims.cti, colour: 'green' });
+  return { colour: 'green', code, token };
+}
+
+async function scan(body: { venueId: string; code: string }) {
+  const r = await verifyCode(body.code, { trustList, backend: 'node-async' });
+  const at = new Date().toISOString();
+  await append({ venue: body.venueId, cti: r.claims?.cti ?? null, result: r.code, at });
+  return { decision: r.valid ? 'admit' : 'deny', codeResult: r.code, at };
+}
+
+const app = new Koa({ proxy: false });
+app.use(async (ctx) => {
+  const handler = ctx.method === 'POST' ? ({ '/v1/floor-apply': apply, '/v1/floor-scan': scan } as Record<string, (b: never) => Promise<unknown>>)[ctx.path] : undefined;
+  if (!handler) {
+    ctx.status = 404;
+    ctx.body = { error: { code: 'NOT_FOUND', message: 'no route' } };
+    return;
+  }
+  const body = JSON.parse(await getRawBody(ctx.req, { limit: 65536, encoding: 'utf8' })) as never;
+  ctx.body = await handler(body);
+  ctx.status = 201;
+});
+
+void db.open().then(() => {
+  const server = app.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1', () => {
+    const { address, port } = server.address() as AddressInfo;
+    process.stdout.write(JSON.stringify({ msg: 'listening', url: `http://${address}:${port}` }) + '\n');
+  });
+  server.keepAliveTimeout = 5000;
+  const stop = () => {
+    server.close(() => void db.close().then(() => process.exit(0)));
+    server.closeAllConnections();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+});
