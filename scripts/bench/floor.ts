@@ -12,9 +12,9 @@ import { pseudonymFor, sealField } from '../../server/crypto/pii';
  * hash chains or indexes. What these reach bounds what any design of those endpoints could
  * reach on this machine.
  *
- * - `POST /v1/floor-apply`: parse the application, derive the pseudonym (HMAC), seal the
- *   name, ID number and phone (AES-GCM), sign a resident code, issue a token, and append
- *   one record in an fsync'd group commit before answering.
+ * - `POST /v1/floor-apply`: parse the application, derive the pseudonym (HMAC) and look it
+ *   up, seal the name, ID number and phone (AES-GCM), sign a resident code, issue a token,
+ *   and write one record in an fsync'd group commit before answering.
  * - `POST /v1/floor-scan`: verify the scanned code (decode, Ed25519 on libuv's thread pool,
  *   expiry) against FLOOR_TRUST_LIST, and append one record the same way.
  *
@@ -35,10 +35,10 @@ let seq = 0;
 let pending: Array<{ key: string; value: unknown; done: (e?: unknown) => void }> = [];
 let writing = false;
 
-/** Appends one record; resolves once a synchronous batch holding it is on disk. */
-function append(value: unknown): Promise<void> {
+/** Writes one record; resolves once a synchronous batch holding it is on disk. */
+function append(key: string, value: unknown): Promise<void> {
   return new Promise((resolve, reject) => {
-    pending.push({ key: String(++seq).padStart(15, '0'), value, done: (e) => (e ? reject(e) : resolve()) });
+    pending.push({ key, value, done: (e) => (e ? reject(e) : resolve()) });
     if (!writing) void flush();
   });
 }
@@ -68,6 +68,8 @@ interface Application {
 
 async function apply(body: Application) {
   const pseudonym = pseudonymFor(pseudonymKey, body.idType, body.idNumber);
+  // One person, one record: an application has to look its pseudonym up first.
+  const existing = db.getSync(`r/${pseudonym}`) as { cti: string } | undefined;
   const sealed = {
     name: sealField(sealKey, body.name, pseudonym),
     idNumber: sealField(sealKey, body.idNumber, pseudonym),
@@ -81,18 +83,18 @@ async function apply(body: Application) {
     iat: now,
     exp: now + 600,
     cti: randomBytes(8).toString('hex'),
-    health: { colour: 'green', ruleVersion: 1, statusIndex: seq, maskedName: `${body.name[0]}*`, idLast4: body.idNumber.slice(-4), mode: 'dynamic' },
+    health: { colour: 'green', ruleVersion: 1, statusIndex: ++seq, maskedName: `${body.name[0]}*`, idLast4: body.idNumber.slice(-4), mode: 'dynamic' },
   };
   const code = await signCode(claims, signer);
   const token = `ak_resident_${randomBytes(24).toString('base64url')}`;
-  await append({ pseudonym, sealed, district: body.district, cti: claims.cti, colour: 'green' });
+  await append(`r/${pseudonym}`, { sealed, district: body.district, cti: claims.cti, colour: 'green', previous: existing?.cti ?? null });
   return { colour: 'green', code, token };
 }
 
 async function scan(body: { venueId: string; code: string }) {
   const r = await verifyCode(body.code, { trustList, backend: 'node-async' });
   const at = new Date().toISOString();
-  await append({ venue: body.venueId, cti: r.claims?.cti ?? null, result: r.code, at });
+  await append(`s/${String(++seq).padStart(15, '0')}`, { venue: body.venueId, cti: r.claims?.cti ?? null, result: r.code, at });
   return { decision: r.valid ? 'admit' : 'deny', codeResult: r.code, at };
 }
 

@@ -41,6 +41,8 @@ export interface AutocannonFigure {
   perSecond: number;
   /** CPU time (user + system, all threads) the server process spent per response; undefined off Linux. */
   serverCpuUsPerRequest: number | undefined;
+  /** CPU time this process (autocannon, the load generator) spent per response. */
+  clientCpuUsPerRequest: number;
   p50ms: number;
   p99ms: number;
   ok: number;
@@ -56,6 +58,8 @@ export interface HttpRoundsFigure {
   p99ms: number;
   /** Median of the rounds' server CPU µs per request. */
   serverCpuUsPerRequest: number | undefined;
+  /** Median of the rounds' load-generator CPU µs per request. */
+  clientCpuUsPerRequest: number;
   rounds: AutocannonFigure[];
 }
 
@@ -65,7 +69,7 @@ export interface HttpBenchResult {
   baseline: HttpRoundsFigure;
   ratio: number;
   /** scripts/bench/floor.ts: only an application's unavoidable work; bounds any design here. */
-  floor: HttpRoundsFigure & { ratio: number };
+  floor: FloorFigure;
   aims: { ratioAtLeast: number; ratioMet: boolean; appsPerSecondAtLeast: number; appsPerSecondMet: boolean };
   signing: {
     rawSign: RateFigure;
@@ -136,11 +140,14 @@ function cpuSeconds(pid: number | undefined): number | undefined {
 async function cannon(opts: autocannon.Options): Promise<AutocannonFigure> {
   const server = children.get(String(opts.url));
   const cpuBefore = cpuSeconds(server?.child.pid);
+  const clientBefore = process.cpuUsage();
   const r = await autocannon({ connections: CONNECTIONS, pipelining: 1, timeout: 30, ...opts });
+  const client = process.cpuUsage(clientBefore);
   const cpuAfter = cpuSeconds(server?.child.pid);
   const served = r['2xx'] + r.non2xx;
   return {
     serverCpuUsPerRequest: cpuBefore !== undefined && cpuAfter !== undefined && served > 0 ? round(((cpuAfter - cpuBefore) * 1e6) / served) : undefined,
+    clientCpuUsPerRequest: served > 0 ? round((client.user + client.system) / served) : 0,
     perSecond: round(r['2xx'] / r.duration),
     p50ms: r.latency.p50,
     p99ms: r.latency.p99,
@@ -159,6 +166,7 @@ function summarise(rounds: AutocannonFigure[]): HttpRoundsFigure {
     p50ms: median(rounds.map((r) => r.p50ms)),
     p99ms: median(rounds.map((r) => r.p99ms)),
     serverCpuUsPerRequest: cpu.length === rounds.length ? round(median(cpu)) : undefined,
+    clientCpuUsPerRequest: round(median(rounds.map((r) => r.clientCpuUsPerRequest))),
     rounds,
   };
 }
@@ -355,7 +363,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
       applications,
       baseline: base,
       ratio,
-      floor: { ...floorFigure, ratio: round(floorFigure.perSecond / base.perSecond, 3) },
+      floor: withCeiling(floorFigure, base),
       aims: {
         ratioAtLeast: APPS_RATIO_AIM,
         ratioMet: ratio >= APPS_RATIO_AIM,
@@ -389,11 +397,33 @@ function cpuComparison(what: string, f: HttpRoundsFigure, base: HttpRoundsFigure
   return `Server CPU for ${what}: ${fmt(f.serverCpuUsPerRequest)} µs, ${fmt(times, 1)}× the minimal handler's ${fmt(base.serverCpuUsPerRequest)} µs (all threads of the process: HTTP, crypto, LevelDB, GC).`;
 }
 
-/** How the floor compares with the baseline, and the service with the floor. */
-function floorText(floor: HttpRoundsFigure & { ratio: number }, service: HttpRoundsFigure): string {
+export interface FloorFigure extends HttpRoundsFigure {
+  /** Of the baseline's rate. */
+  ratio: number;
+  /**
+   * The most per second this machine could serve if every core did nothing but the floor's
+   * work and the load generator's: cores ÷ (server + load-generator CPU per request). Null off Linux.
+   */
+  ceiling: { perSecond: number; ratio: number } | null;
+}
+
+function withCeiling(f: HttpRoundsFigure, base: HttpRoundsFigure): FloorFigure {
+  const ratio = round(f.perSecond / base.perSecond, 3);
+  if (f.serverCpuUsPerRequest === undefined) return { ...f, ratio, ceiling: null };
+  const perSecond = round((cpus().length * 1e6) / (f.serverCpuUsPerRequest + f.clientCpuUsPerRequest));
+  return { ...f, ratio, ceiling: { perSecond, ratio: round(perSecond / base.perSecond, 3) } };
+}
+
+/** How the floor compares with the baseline, the ceiling its CPU cost sets, and the service against the floor. */
+function floorText(floor: FloorFigure, service: HttpRoundsFigure, aimRatio: number): string {
+  const c = floor.ceiling;
   return (
-    `The floor (the unavoidable work only) reaches ${fmt(floor.perSecond)}/s, ${fmtRatio(floor.ratio)} of the baseline, at ${cpuText(floor)} µs CPU per request; ` +
-    `the service reaches ${fmt((service.perSecond / floor.perSecond) * 100)}% of the floor.`
+    `The floor (the unavoidable work only) reaches ${fmt(floor.perSecond)}/s, ${fmtRatio(floor.ratio)} of the baseline, at ${cpuText(floor)} µs server CPU per request. ` +
+    (c
+      ? `With the load generator's ${fmt(floor.clientCpuUsPerRequest)} µs, all ${cpus().length} cores doing nothing else could serve at most ${fmt(c.perSecond)}/s, ${fmtRatio(c.ratio)} of the baseline` +
+        (c.ratio < aimRatio ? `: below the aim of ${aimRatio}, so no design of this endpoint reaches it on this machine. ` : '. ')
+      : '') +
+    `The service reaches ${fmt((service.perSecond / floor.perSecond) * 100)}% of the floor.`
   );
 }
 
@@ -419,7 +449,7 @@ function printHttp(r: HttpBenchResult): void {
     ),
   );
   console.log(cpuComparison('an application', r.applications, r.baseline));
-  console.log(floorText(r.floor, r.applications));
+  console.log(floorText(r.floor, r.applications, r.aims.ratioAtLeast));
   const s = r.signing;
   const row = (what: string, f: RateFigure, ratio: string, note: string) => [what, fmt(f.perSecond), ratio, `${fmt(f.spread * 100)}%`, note];
   console.log('\nCode signing in one process (startService in this process, sequential unless noted):');
@@ -466,7 +496,7 @@ export interface ScansBenchResult {
   scans: ScansFigure;
   baseline: HttpRoundsFigure;
   /** scripts/bench/floor.ts: only a scan's unavoidable work (verify, one fsync'd append); bounds any design here. */
-  floor: HttpRoundsFigure & { ratio: number };
+  floor: FloorFigure;
   /** The highest connection count whose p99 is under the aim, measured like `scans`; null when 64 already is. */
   underP99Aim: ScansFigure | null;
   /** The probes that found it: one SCANS_PROBE_S run per connection count. */
@@ -647,7 +677,7 @@ export async function benchScans(): Promise<ScansBenchResult> {
       },
       scans,
       baseline: base,
-      floor: { ...floorFigure, ratio: ratioOf(floorFigure) },
+      floor: withCeiling(floorFigure, base),
       underP99Aim,
       probes,
       decisions,
@@ -692,7 +722,7 @@ function printScans(r: ScansBenchResult): void {
   }
   console.log(table(['what', 'conns', 'per second', '÷ baseline', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'rounds', 'note'], rows));
   console.log(cpuComparison('a scan', r.scans, r.baseline));
-  console.log(floorText(r.floor, r.scans));
+  console.log(floorText(r.floor, r.scans, r.aims.ratioAtLeast));
   if (r.probes.length) {
     console.log(`\nProbes for p99 < ${r.aims.p99BelowMs} ms (${SCANS_PROBE_S} s each): ${r.probes.map((p) => `${p.connections} conns ${fmt(p.perSecond)}/s p99 ${fmt(p.p99ms)} ms`).join('; ')}`);
   }
