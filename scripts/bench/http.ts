@@ -173,6 +173,43 @@ function summarise(rounds: AutocannonFigure[]): HttpRoundsFigure {
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+type Load = (opts: { duration?: number; amount?: number; connections?: number }) => Promise<AutocannonFigure>;
+
+/** A load of JSON POSTs to `url + path`, the i-th request carrying `body(i)`. */
+function posting(url: string, path: string, body: (i: number) => string, extra: { headers?: Record<string, string>; onResponse?: (status: number, body: string) => void } = {}): Load {
+  let i = 0;
+  return (opts) =>
+    cannon({
+      url,
+      ...opts,
+      requests: [
+        {
+          method: 'POST',
+          path,
+          headers: { 'content-type': 'application/json', ...extra.headers },
+          setupRequest: (req) => ({ ...req, body: body(i++) }),
+          ...(extra.onResponse ? { onResponse: extra.onResponse } : {}),
+        },
+      ],
+    });
+}
+
+/**
+ * Warms each load up, then runs ROUNDS rounds of DURATION_S each, rotating which goes first
+ * and letting each server drain before the next is loaded. Returns the rounds per load.
+ */
+async function rotatedRounds(loads: [Load, Load, Load]): Promise<[AutocannonFigure[], AutocannonFigure[], AutocannonFigure[]]> {
+  for (const load of loads) await load({ duration: WARMUP_S });
+  const out: [AutocannonFigure[], AutocannonFigure[], AutocannonFigure[]] = [[], [], []];
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const which of ROTATIONS[r % ROTATIONS.length]) {
+      await pause(500);
+      out[which].push(await loads[which]({ duration: DURATION_S }));
+    }
+  }
+  return out;
+}
+
 /** fdatasync'd 4 KiB appends per second on the DATA_DIR disk: what bounds one durable write at a time. */
 function fsyncRate(dir: string): number {
   const fd = openSync(join(dir, 'fsync-probe'), 'w');
@@ -259,58 +296,18 @@ export async function benchHttp(): Promise<HttpBenchResult> {
     let next = 0;
     const tokens: string[] = [];
     let issuedCode: string | undefined;
-    const apply = (duration: number) =>
-      cannon({
-        url: service!.url,
-        duration,
-        requests: [
-          {
-            method: 'POST',
-            path: '/v1/residents',
-            headers: { 'content-type': 'application/json' },
-            setupRequest: (req) => ({ ...req, body: JSON.stringify(applicationBody(next++)) }),
-            onResponse: (status, body) => {
-              if (status !== 201) return;
-              const m = /"token":"(ak_resident_[^"]+)"/.exec(body);
-              if (m) tokens.push(m[1]);
-              issuedCode ??= /"code":"(AK1:[^"]+)"/.exec(body)?.[1];
-            },
-          },
-        ],
-      });
+    const apply = posting(service.url, '/v1/residents', () => JSON.stringify(applicationBody(next++)), {
+      onResponse: (status, body) => {
+        if (status !== 201) return;
+        const m = /"token":"(ak_resident_[^"]+)"/.exec(body);
+        if (m) tokens.push(m[1]);
+        issuedCode ??= /"code":"(AK1:[^"]+)"/.exec(body)?.[1];
+      },
+    });
     const echoBody = JSON.stringify(applicationBody(99_999_999));
-    const echo = (duration: number) =>
-      cannon({ url: baseline!.url, duration, requests: [{ method: 'POST', path: '/v1/echo', headers: { 'content-type': 'application/json' }, body: echoBody }] });
-    let f = 0;
-    const floorApply = (duration: number) =>
-      cannon({
-        url: floor!.url,
-        duration,
-        requests: [
-          {
-            method: 'POST',
-            path: '/v1/floor-apply',
-            headers: { 'content-type': 'application/json' },
-            setupRequest: (req) => ({ ...req, body: JSON.stringify(applicationBody(70_000_000 + f++)) }),
-          },
-        ],
-      });
-
-    await apply(WARMUP_S);
-    await echo(WARMUP_S);
-    await floorApply(WARMUP_S);
-    const appRounds: AutocannonFigure[] = [];
-    const baseRounds: AutocannonFigure[] = [];
-    const floorRounds: AutocannonFigure[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      // Rotate which goes first; let each server drain before the next is loaded.
-      for (const which of ROTATIONS[r % ROTATIONS.length]) {
-        await pause(500);
-        if (which === 0) appRounds.push(await apply(DURATION_S));
-        else if (which === 1) baseRounds.push(await echo(DURATION_S));
-        else floorRounds.push(await floorApply(DURATION_S));
-      }
-    }
+    const echo = posting(baseline.url, '/v1/echo', () => echoBody);
+    const floorApply = posting(floor.url, '/v1/floor-apply', (i) => JSON.stringify(applicationBody(70_000_000 + i)));
+    const [appRounds, baseRounds, floorRounds] = await rotatedRounds([apply, echo, floorApply]);
     await baseline.stop();
     baseline = undefined;
     await floor.stop();
@@ -532,24 +529,13 @@ export async function benchScans(): Promise<ScansBenchResult> {
     const venueId = (await post('/v1/venues', operator, { type: 'crowded-place', subtype: 'mall', name: '淮河路步行街百货大楼', district: '340103' })).id as string;
 
     // Residents apply, then fetch their current dynamic codes (GET /me/code), as phones would before a gate.
-    let n = 0;
     const tokens: string[] = [];
-    await cannon({
-      url,
-      amount: SCANS_RESIDENTS,
-      requests: [
-        {
-          method: 'POST',
-          path: '/v1/residents',
-          headers: { 'content-type': 'application/json' },
-          setupRequest: (req) => ({ ...req, body: JSON.stringify(applicationBody(80_000_000 + n++)) }),
-          onResponse: (status, body) => {
-            const m = status === 201 ? /"token":"(ak_resident_[^"]+)"/.exec(body) : null;
-            if (m) tokens.push(m[1]);
-          },
-        },
-      ],
-    });
+    await posting(url, '/v1/residents', (i) => JSON.stringify(applicationBody(80_000_000 + i)), {
+      onResponse: (status, body) => {
+        const m = status === 201 ? /"token":"(ak_resident_[^"]+)"/.exec(body) : null;
+        if (m) tokens.push(m[1]);
+      },
+    })({ amount: SCANS_RESIDENTS });
     const codes: string[] = [];
     let t = 0;
     await cannon({
@@ -571,64 +557,27 @@ export async function benchScans(): Promise<ScansBenchResult> {
 
     const scanBody = (code: string) => JSON.stringify({ venueId, code, temperatureC: 36.5 });
     const decisions: Record<string, number> = {};
-    let c = 0;
-    const scan = (opts: { duration: number; connections?: number }) =>
-      cannon({
-        url,
-        ...opts,
-        requests: [
-          {
-            method: 'POST',
-            path: '/v1/scans',
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${operator}` },
-            setupRequest: (req) => ({ ...req, body: scanBody(codes[c++ % codes.length]) }),
-            onResponse: (status, body) => {
-              const d = status === 201 ? (/"decision":"(\w+)"/.exec(body)?.[1] ?? 'unknown') : `http-${status}`;
-              decisions[d] = (decisions[d] ?? 0) + 1;
-            },
-          },
-        ],
-      });
+    const scan = posting(url, '/v1/scans', (i) => scanBody(codes[i % codes.length]), {
+      headers: { authorization: `Bearer ${operator}` },
+      onResponse: (status, body) => {
+        const d = status === 201 ? (/"decision":"(\w+)"/.exec(body)?.[1] ?? 'unknown') : `http-${status}`;
+        decisions[d] = (decisions[d] ?? 0) + 1;
+      },
+    });
     // The baseline reads and parses a body of the same shape and size.
     const echoBody = scanBody(codes[0]);
-    const echo = (duration: number) => cannon({ url: baseline!.url, duration, requests: [{ method: 'POST', path: '/v1/echo', headers: { 'content-type': 'application/json' }, body: echoBody }] });
+    const echo = posting(baseline.url, '/v1/echo', () => echoBody);
     // The floor does only what no scan can skip: verify the same codes, append one fsync'd record.
     const trustList = await (await fetch(`${url}/v1/trust-list`)).text();
     floor = await startChild('scripts/bench/floor.ts', { PORT: '0', HOST: '127.0.0.1', FLOOR_DATA_DIR: join(dir, 'floor'), FLOOR_TRUST_LIST: trustList });
     const floorResults: Record<string, number> = {};
-    let f = 0;
-    const floorScan = (duration: number) =>
-      cannon({
-        url: floor!.url,
-        duration,
-        requests: [
-          {
-            method: 'POST',
-            path: '/v1/floor-scan',
-            headers: { 'content-type': 'application/json' },
-            setupRequest: (req) => ({ ...req, body: scanBody(codes[f++ % codes.length]) }),
-            onResponse: (status, body) => {
-              const k = status === 201 ? (/"codeResult":"(\w+)"/.exec(body)?.[1] ?? 'unknown') : `http-${status}`;
-              floorResults[k] = (floorResults[k] ?? 0) + 1;
-            },
-          },
-        ],
-      });
-
-    await scan({ duration: WARMUP_S });
-    await echo(WARMUP_S);
-    await floorScan(WARMUP_S);
-    const scanRounds: AutocannonFigure[] = [];
-    const baseRounds: AutocannonFigure[] = [];
-    const floorRounds: AutocannonFigure[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      for (const which of ROTATIONS[r % ROTATIONS.length]) {
-        await pause(500);
-        if (which === 0) scanRounds.push(await scan({ duration: DURATION_S }));
-        else if (which === 1) baseRounds.push(await echo(DURATION_S));
-        else floorRounds.push(await floorScan(DURATION_S));
-      }
-    }
+    const floorScan = posting(floor.url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), {
+      onResponse: (status, body) => {
+        const k = status === 201 ? (/"codeResult":"(\w+)"/.exec(body)?.[1] ?? 'unknown') : `http-${status}`;
+        floorResults[k] = (floorResults[k] ?? 0) + 1;
+      },
+    });
+    const [scanRounds, baseRounds, floorRounds] = await rotatedRounds([scan, echo, floorScan]);
     await floor.stop();
     floor = undefined;
     // Codes expire only after the run; every one the floor saw must have verified, or it skipped work.
