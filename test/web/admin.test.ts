@@ -50,6 +50,17 @@ describe('the authority dashboard (/admin)', function () {
     expect(await page.textContent('[data-testid=signin-form] .form-error')).to.include('FORBIDDEN');
   });
 
+  it('keeps the sign-in error and the typed token when the window is resized', async () => {
+    const size = page.viewportSize()!;
+    await page.setViewportSize({ width: size.width + 40, height: size.height });
+    // Longer than the page's 200 ms resize debounce.
+    await page.waitForTimeout(400);
+    await page.setViewportSize(size);
+    await page.waitForTimeout(400);
+    expect(await page.textContent('[data-testid=signin-form] .form-error')).to.include('FORBIDDEN');
+    expect(await page.inputValue('[data-testid=token]')).to.equal(demo.sample.residentToken);
+  });
+
   describe('signed in with a health token, on the statistics tab', () => {
     before(async () => {
       await page.fill('[data-testid=token]', demo.tokens.health);

@@ -560,7 +560,8 @@ window.addEventListener('hashchange', () => {
 let resizeTimer: ReturnType<typeof setTimeout> | undefined;
 window.addEventListener('resize', () => {
   if (resizeTimer) clearTimeout(resizeTimer);
-  resizeTimer = setTimeout(() => state.tab === 'stats' && render(), 200);
+  // Only the charts follow the width; the sign-in form keeps what was typed and any error.
+  resizeTimer = setTimeout(() => state.token && state.tab === 'stats' && render(), 200);
 });
 onLangChange(render);
 render();
