@@ -194,6 +194,24 @@ function posting(url: string, path: string, body: (i: number) => string, extra: 
     });
 }
 
+/** A load of `GET /v1/residents/me/code?mode=…`, each request with the next resident token of `pool`. */
+function fetchingCodes(url: string, mode: 'printed' | 'dynamic', pool: string[], onResponse?: (status: number, body: string) => void): Load {
+  let i = 0;
+  return (opts) =>
+    cannon({
+      url,
+      ...opts,
+      requests: [
+        {
+          method: 'GET',
+          path: `/v1/residents/me/code?mode=${mode}`,
+          setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${pool[i++ % pool.length]}` } }),
+          ...(onResponse ? { onResponse } : {}),
+        },
+      ],
+    });
+}
+
 /**
  * Warms each load up, then runs ROUNDS rounds of DURATION_S each, rotating which goes first
  * and letting each server drain before the next is loaded. Returns the rounds per load.
@@ -318,29 +336,15 @@ export async function benchHttp(): Promise<HttpBenchResult> {
     // Each token is used once: its first printed-code request has to sign a code.
     const perRound = Math.min(REFRESH_MAX_PER_ROUND, Math.floor(tokens.length / ROUNDS) - 2 * CONNECTIONS);
     if (perRound < CONNECTIONS * 4) throw new Error(`only ${tokens.length} residents applied; too few for the refresh rounds`);
-    const codeRequest = (pool: string[], mode: 'printed' | 'dynamic', opts: autocannon.Options | { amount?: number; duration?: number }) => {
-      let i = 0;
-      return cannon({
-        url: service!.url,
-        ...opts,
-        requests: [
-          {
-            method: 'GET',
-            path: `/v1/residents/me/code?mode=${mode}`,
-            setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${pool[i++ % pool.length]}` } }),
-          },
-        ],
-      });
-    };
     const refreshRounds: AutocannonFigure[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       await pause(500);
-      refreshRounds.push(await codeRequest(tokens.slice(r * (perRound + 2 * CONNECTIONS), (r + 1) * (perRound + 2 * CONNECTIONS)), 'printed', { amount: perRound }));
+      refreshRounds.push(await fetchingCodes(service.url, 'printed', tokens.slice(r * (perRound + 2 * CONNECTIONS), (r + 1) * (perRound + 2 * CONNECTIONS)))({ amount: perRound }));
     }
     const currentRounds: AutocannonFigure[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       await pause(500);
-      currentRounds.push(await codeRequest(tokens, 'dynamic', { duration: 4 }));
+      currentRounds.push(await fetchingCodes(service.url, 'dynamic', tokens)({ duration: 4 }));
     }
 
     const applications = summarise(appRounds);
@@ -537,22 +541,10 @@ export async function benchScans(): Promise<ScansBenchResult> {
       },
     })({ amount: SCANS_RESIDENTS });
     const codes: string[] = [];
-    let t = 0;
-    await cannon({
-      url,
-      amount: tokens.length,
-      requests: [
-        {
-          method: 'GET',
-          path: '/v1/residents/me/code',
-          setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${tokens[t++ % tokens.length]}` } }),
-          onResponse: (status, body) => {
-            const m = status === 200 ? /"code":"(AK1:[^"]+)"/.exec(body) : null;
-            if (m) codes.push(m[1]);
-          },
-        },
-      ],
-    });
+    await fetchingCodes(url, 'dynamic', tokens, (status, body) => {
+      const m = status === 200 ? /"code":"(AK1:[^"]+)"/.exec(body) : null;
+      if (m) codes.push(m[1]);
+    })({ amount: tokens.length });
     if (codes.length < SCANS_RESIDENTS * 0.9) throw new Error(`only ${codes.length} of ${SCANS_RESIDENTS} residents have a code`);
 
     const scanBody = (code: string) => JSON.stringify({ venueId, code, temperatureC: 36.5 });
