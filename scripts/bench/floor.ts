@@ -1,8 +1,10 @@
 import Koa from 'koa';
 import getRawBody from 'raw-body';
 import { Level } from 'level';
+import cluster from 'node:cluster';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { computeKid, signCode, verifyCode, type ResidentClaims } from '../../verifier/src';
 import { pseudonymFor, sealField } from '../../server/crypto/pii';
 
@@ -19,10 +21,12 @@ import { pseudonymFor, sealField } from '../../server/crypto/pii';
  *   expiry) against FLOOR_TRUST_LIST, and append one record the same way.
  *
  * Run as a child process with FLOOR_DATA_DIR (and FLOOR_TRUST_LIST for scans); prints one
- * `{"msg":"listening","url":...}` line.
+ * `{"msg":"listening","url":...}` line. Forked by floor-spread.ts as one of several workers, it
+ * keeps its own LevelDB under FLOOR_DATA_DIR and reports `listening` to its primary instead.
  */
 const trustList = JSON.parse(process.env.FLOOR_TRUST_LIST ?? 'null') as unknown;
-const db = new Level<string, unknown>(process.env.FLOOR_DATA_DIR ?? 'floor-data', { valueEncoding: 'json' });
+const dataDir = process.env.FLOOR_DATA_DIR ?? 'floor-data';
+const db = new Level<string, unknown>(cluster.isWorker ? join(dataDir, `worker-${cluster.worker!.id}`) : dataDir, { valueEncoding: 'json' });
 const pseudonymKey = randomBytes(32);
 const sealKey = randomBytes(32);
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
@@ -114,7 +118,9 @@ app.use(async (ctx) => {
 void db.open().then(() => {
   const server = app.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1', () => {
     const { address, port } = server.address() as AddressInfo;
-    process.stdout.write(JSON.stringify({ msg: 'listening', url: `http://${address}:${port}` }) + '\n');
+    const listening = { msg: 'listening', url: `http://${address}:${port}` };
+    if (cluster.isWorker) process.send!(listening);
+    else process.stdout.write(JSON.stringify(listening) + '\n');
   });
   server.keepAliveTimeout = 5000;
   const stop = () => {
