@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Colour } from '../../verifier/src';
 import { openField, sealField } from '../crypto/pii';
@@ -25,14 +25,14 @@ export const decisionSchema = z
     decision: z.enum(['override', 'reject']),
     colour: z.enum(COLOURS).optional(),
     until: z.iso.datetime({ offset: true }).optional(),
-    // The decision's reason is written into the ledger for good (and into proof bundles):
-    // it must not carry an ID or phone number; names cannot be told from text, so reviewers are told.
+    // The ledger keeps only a salted digest of the reason; the text is shown to the resident
+    // and kept with the appeal, so it must not carry an ID or phone number either.
     reason: z
       .string()
       .trim()
       .min(1)
       .max(500)
-      .refine((s) => !carriesNumber(s), 'the reason goes into the permanent ledger: leave out ID, passport and phone numbers (and names)'),
+      .refine((s) => !carriesNumber(s), 'the reason is shown to the resident: leave out ID, passport and phone numbers (and names)'),
   })
   .superRefine((b, ctx) => {
     if (b.decision === 'override' && !b.colour) ctx.addIssue({ code: 'custom', path: ['colour'], message: 'an override needs a colour' });
@@ -56,7 +56,8 @@ export interface AppealRecord {
   colourAtFiling: Colour;
   status: 'open' | 'decided';
   filedAt: string;
-  decision?: { decision: 'override' | 'reject'; colour: Colour | null; until: string | null; reviewer: string; reason: string; at: string; seq: number };
+  /** `reasonSalt` opens the event's `reasonDigest` = SHA-256(salt ‖ UTF-8 reason) to an auditor shown the text. */
+  decision?: { decision: 'override' | 'reject'; colour: Colour | null; until: string | null; reviewer: string; reason: string; reasonSalt: string; at: string; seq: number };
 }
 
 const appealKey = (id: string) => `appeal/${id}`;
@@ -64,6 +65,14 @@ const openKey = (p: string) => `appeal-open/${p}`;
 const ofKey = (p: string, filedAt: string, id: string) => `appeal-of/${p}/${filedAt}/${id}`;
 const queueKey = (status: AppealRecord['status'], at: string, id: string) => `appeal-queue/${status}/${at}/${id}`;
 const reasonAad = (a: Pick<AppealRecord, 'id' | 'pseudonym'>) => `appeal:${a.id}:${a.pseudonym}`;
+
+/**
+ * What the ledger holds of a decision's reason: free text may name people, and an event can
+ * never be taken back, so the event commits to the text (hex SHA-256 of salt ‖ UTF-8 text)
+ * without carrying it.
+ */
+export const reasonDigest = (saltHex: string, reason: string) =>
+  createHash('sha256').update(Buffer.from(saltHex, 'hex')).update(reason, 'utf8').digest('hex');
 
 /**
  * Appeals (12345 热线): a resident disputes their colour, a health reviewer overrides it
@@ -147,10 +156,11 @@ export class AppealService {
     if (!r) throw new ServiceError('NOT_FOUND', 'the appellant has no resident record');
     const at = tx.now.toISOString();
     const colour = input.decision === 'override' ? input.colour! : null;
+    const reasonSalt = randomBytes(16).toString('hex');
     const event = await tx.append({
       type: 'appeal.decided',
       subjects: [residentSubject(a.pseudonym)],
-      data: { appealId: id, decision: input.decision, colour, until, reviewer: reviewer.id, reason: input.reason },
+      data: { appealId: id, decision: input.decision, colour, until, reviewer: reviewer.id, reasonDigest: reasonDigest(reasonSalt, input.reason) },
     });
     let record = r;
     if (input.decision === 'override') {
@@ -158,7 +168,7 @@ export class AppealService {
       // reevaluate writes only what changed the outcome; the override itself must be kept either way.
       await putResident(tx, record);
     }
-    const decided: AppealRecord = { ...a, status: 'decided', decision: { decision: input.decision, colour, until, reviewer: reviewer.id, reason: input.reason, at, seq: event.seq } };
+    const decided: AppealRecord = { ...a, status: 'decided', decision: { decision: input.decision, colour, until, reviewer: reviewer.id, reason: input.reason, reasonSalt, at, seq: event.seq } };
     tx.put('index', appealKey(id), decided);
     tx.del('index', openKey(a.pseudonym));
     tx.del('index', queueKey('open', a.filedAt, id));
@@ -174,7 +184,9 @@ export class AppealService {
       requestedColour: a.requestedColour,
       colourAtFiling: a.colourAtFiling,
       filedAt: a.filedAt,
-      decision: a.decision ? { decision: a.decision.decision, colour: a.decision.colour, until: a.decision.until, reason: a.decision.reason, at: a.decision.at } : null,
+      decision: a.decision
+        ? { decision: a.decision.decision, colour: a.decision.colour, until: a.decision.until, reason: a.decision.reason, reasonSalt: a.decision.reasonSalt, seq: a.decision.seq, at: a.decision.at }
+        : null,
     };
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import { loadStatusList, prepareTrustList, type StatusList } from '../../verifier/src';
 import type { LedgerEvent } from '../../verifier/src/event';
@@ -285,9 +286,16 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
       expect(me.body.resident.override).to.deep.equal({ colour: 'green', reason: '经核实，2026-11-20 至 2026-11-27 未与病例接触', until: end });
       expect(me.body.resident.reasons.map((x: { id: string }) => x.id)).to.deep.equal(['authority-override']);
 
+      // The ledger commits to the reviewer's free text without carrying it; the salt opens it.
       const decided = (await eventsOf(svc, 'appeal.decided')).at(-1)!;
       expect(decided.subjects).to.deep.equal([`r:${appellant.pseudonym}`]);
-      expect(decided.data).to.deep.include({ appealId, decision: 'override', colour: 'green', until: end, reason: '经核实，2026-11-20 至 2026-11-27 未与病例接触' });
+      expect(decided.seq).to.equal(r.body.decision.seq);
+      expect(decided.data).to.deep.include({ appealId, decision: 'override', colour: 'green', until: end });
+      expect(decided.data).to.not.have.property('reason');
+      expect(JSON.stringify(decided)).to.not.contain('未与病例接触');
+      expect(r.body.decision.reasonSalt).to.match(/^[0-9a-f]{32}$/);
+      const opened = createHash('sha256').update(Buffer.from(r.body.decision.reasonSalt, 'hex')).update('经核实，2026-11-20 至 2026-11-27 未与病例接触', 'utf8').digest('hex');
+      expect(decided.data.reasonDigest).to.equal(opened);
       expect(decided.data.reviewer).to.match(/^[0-9a-f]{16}$/);
       const change = (await eventsOf(svc, 'status.changed')).at(-1)!;
       expect(change.data).to.include({ from: 'red', to: 'green', cause: `appeal:${appealId}` });
