@@ -129,4 +129,6 @@ void db.open().then(() => {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // A worker whose primary is gone (killed, say) must not keep serving on its own.
+  if (cluster.isWorker) process.on('disconnect', stop);
 });
