@@ -3,8 +3,9 @@ import { randomBytesPooled as randomBytes } from '../crypto/random';
 import type { Context } from 'koa';
 import { ServiceError } from '../errors';
 import type { Ledger, Tx } from '../ledger/ledger';
+import type { StoredScope } from './scopes';
 
-export const AUTHORITY_ROLES = ['admin', 'health', 'feed', 'auditor', 'operator', 'grid'] as const;
+export const AUTHORITY_ROLES = ['admin', 'health', 'feed', 'auditor', 'operator', 'grid', 'border'] as const;
 export type Role = (typeof AUTHORITY_ROLES)[number] | 'resident';
 export const FEED_SOURCES = ['health', 'public-security', 'transport', 'telecom'] as const;
 export type FeedSource = (typeof FEED_SOURCES)[number];
@@ -17,8 +18,8 @@ export interface Principal {
   pseudonym?: string;
   /** Which data a feed token imports. */
   source?: FeedSource;
-  /** Venues an operator runs, districts a grid worker covers. */
-  scope?: string[];
+  /** What an operator, grid or border token covers (server/http/scopes.ts). */
+  scope?: StoredScope;
   name?: string;
 }
 

@@ -3,7 +3,7 @@ import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { ServiceError } from '../errors';
 import { jsonBody } from '../http/body';
-import { requireRole } from '../http/auth';
+import { authorize, requireGrant } from '../http/permissions';
 import { BorderService, borderEntrySchema, checkEntry } from '../services/border';
 import { Idempotency } from '../services/idempotency';
 import { codeView, residentView } from '../services/residents';
@@ -13,10 +13,12 @@ export function borderRoutes(router: Router, app: AppContext, { residents, venue
   const border = new BorderService(app, residents);
 
   router.post('/v1/border/entries', async (ctx) => {
-    const p = requireRole(ctx, 'operator', 'health');
+    requireGrant(ctx, 'border.entry');
     const key = Idempotency.validate(ctx.get('idempotency-key'));
     const input = await jsonBody(ctx, borderEntrySchema, app.config.BODY_LIMIT_BYTES);
-    const venue = await venues.getAsOperator(input.venueId, p);
+    const venue = await venues.get(input.venueId);
+    const p = await authorize(ctx, 'border.entry', venue);
+    // A border officer's scope holds border posts only; a health authority may name any venue.
     if (venue.type !== 'border') {
       throw new ServiceError('VALIDATION_FAILED', 'codes are issued at entry only by a border venue', [{ path: 'venueId', code: 'NOT_A_BORDER_VENUE', message: `this venue is a ${venue.type}, not a border post` }]);
     }

@@ -1,17 +1,15 @@
 import type Router from '@koa/router';
 import type { Services } from '../app';
 import type { AppContext } from '../context';
-import { ServiceError } from '../errors';
 import { jsonBody } from '../http/body';
-import { requireRole } from '../http/auth';
-import { FEEDS, mayImport, type FeedName } from '../services/feeds';
+import { authorize } from '../http/permissions';
+import { FEEDS, type FeedName } from '../services/feeds';
 import { Idempotency } from '../services/idempotency';
 
 export function feedRoutes(router: Router, app: AppContext, { feeds, reevaluator, idempotency }: Services): void {
   for (const feed of Object.keys(FEEDS) as FeedName[]) {
     router.post(`/v1/feeds/${feed}`, async (ctx) => {
-      const p = requireRole(ctx, 'health', 'feed');
-      if (!mayImport(p, feed)) throw new ServiceError('FORBIDDEN', `a ${p.source ?? p.role} feed token cannot import ${feed}`);
+      const p = await authorize(ctx, `feed.${feed}`);
       const key = Idempotency.validate(ctx.get('idempotency-key'));
       const body = await jsonBody(ctx, FEEDS[feed].schema, app.config.BODY_LIMIT_BYTES);
       const items = feeds.normalise(feed, body as never, app.clock());

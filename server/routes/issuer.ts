@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { toRfc3339 } from '../../verifier/src';
 import type { Services } from '../app';
 import type { AppContext } from '../context';
-import { requireRole } from '../http/auth';
+import { authorize } from '../http/permissions';
 
 /**
  * The trust list and status list are public, signed and carry no credentials: any origin
@@ -36,7 +36,7 @@ export function issuerRoutes(router: Router, app: AppContext, _services: Service
   });
 
   router.post('/v1/admin/keys/rotate', async (ctx) => {
-    requireRole(ctx, 'admin');
+    await authorize(ctx, 'keys.rotate');
     const record = await app.ledger.transact((tx) => app.keys.addKey(tx));
     // A development chain registers the new key on the next connection.
     app.anchorer?.reconnectSoon();

@@ -5,7 +5,7 @@ import type { Anchorer, CheckpointRecord } from '../../anchor/anchorer';
 import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { ServiceError } from '../errors';
-import { requireRole } from '../http/auth';
+import { authorize } from '../http/permissions';
 
 export const BUNDLE_FORMAT = 'ankang-proof-bundle/1';
 
@@ -79,7 +79,7 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
   });
 
   router.get('/v1/proofs/events/:seq', async (ctx) => {
-    requireRole(ctx, 'auditor');
+    await authorize(ctx, 'proofs.read');
     const seq = Number(ctx.params.seq);
     if (!Number.isSafeInteger(seq) || seq < 1) throw new ServiceError('VALIDATION_FAILED', 'seq must be a positive integer', [{ path: 'seq', code: 'invalid', message: 'a positive integer' }]);
     const { anchorer, checkpoint } = anchored(app);
@@ -94,14 +94,14 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
   });
 
   router.get('/v1/proofs/subjects/:pseudonym', async (ctx) => {
-    requireRole(ctx, 'auditor');
+    await authorize(ctx, 'proofs.read');
     const p = ctx.params.pseudonym;
     if (!/^[A-Za-z0-9_-]{16}$/.test(p)) throw new ServiceError('VALIDATION_FAILED', 'not a pseudonym', [{ path: 'pseudonym', code: 'invalid', message: '16 base64url characters' }]);
     ctx.body = await historyBundle(app, ctx, `r:${p}`);
   });
 
   router.get('/v1/proofs/venues/:id', async (ctx) => {
-    requireRole(ctx, 'auditor');
+    await authorize(ctx, 'proofs.read');
     const venue = await venues.get(ctx.params.id);
     ctx.body = await historyBundle(app, ctx, `v:${venue.id}`);
   });
@@ -117,7 +117,7 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
   };
 
   router.post('/v1/proofs/subjects/:pseudonym/seal', async (ctx) => {
-    const auditor = requireRole(ctx, 'auditor');
+    const auditor = await authorize(ctx, 'proofs.seal');
     const p = ctx.params.pseudonym;
     if (!/^[A-Za-z0-9_-]{16}$/.test(p)) throw new ServiceError('VALIDATION_FAILED', 'not a pseudonym', [{ path: 'pseudonym', code: 'invalid', message: '16 base64url characters' }]);
     if (!(await app.ledger.read('residents', p))) throw new ServiceError('NOT_FOUND', 'no resident has this pseudonym');
@@ -125,7 +125,7 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
   });
 
   router.post('/v1/proofs/venues/:id/seal', async (ctx) => {
-    const auditor = requireRole(ctx, 'auditor');
+    const auditor = await authorize(ctx, 'proofs.seal');
     const venue = await venues.get(ctx.params.id);
     await seal(ctx, `v:${venue.id}`, auditor.id);
   });

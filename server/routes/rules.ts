@@ -3,7 +3,7 @@ import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { ServiceError } from '../errors';
 import { readJson } from '../http/body';
-import { requireRole } from '../http/auth';
+import { authorize } from '../http/permissions';
 import { parseRuleSet } from '../rules';
 import { parsePolicySet } from '../scenarios/policy';
 import type { Version, VersionStore } from '../services/versions';
@@ -14,7 +14,7 @@ type Parse = (json: unknown) => { ok: true } | { ok: false; issues: Array<{ path
  * GET <path> (current), GET <path>/versions, GET <path>/:version and PUT <path> (health
  * authority) for a versioned document. `field` names the document in responses.
  */
-function versionRoutes<T>(router: Router, app: AppContext, path: string, field: string, store: VersionStore<T>, parse: Parse, docOf: (ok: never) => T, onPublish: (v: Version<T>) => void): void {
+function versionRoutes<T>(router: Router, app: AppContext, path: string, field: string, publish: 'rules.publish' | 'policies.publish', store: VersionStore<T>, parse: Parse, docOf: (ok: never) => T, onPublish: (v: Version<T>) => void): void {
   const view = ({ doc, ...meta }: Version<T>) => ({ ...meta, [field]: doc });
   router.get(path, (ctx) => {
     ctx.body = view(store.current);
@@ -30,7 +30,7 @@ function versionRoutes<T>(router: Router, app: AppContext, path: string, field: 
     ctx.body = view(found);
   });
   router.put(path, async (ctx) => {
-    const p = requireRole(ctx, 'health');
+    const p = await authorize(ctx, publish);
     const parsed = parse(await readJson(ctx, app.config.BODY_LIMIT_BYTES));
     if (!parsed.ok) {
       throw new ServiceError('INVALID_RULE_SET', `the ${field} does not parse`, parsed.issues.slice(0, 50).map((i) => ({ path: i.path || '(body)', code: 'invalid', message: i.message })));
@@ -43,6 +43,6 @@ function versionRoutes<T>(router: Router, app: AppContext, path: string, field: 
 }
 
 export function ruleRoutes(router: Router, app: AppContext, { reevaluator }: Services): void {
-  versionRoutes(router, app, '/v1/rules', 'ruleSet', app.rules.rules, parseRuleSet, (r: { ruleSet: never }) => r.ruleSet, (v) => void reevaluator.sweepAll(`rules v${v.version}`));
-  versionRoutes(router, app, '/v1/policies', 'policySet', app.rules.policies, parsePolicySet, (r: { policySet: never }) => r.policySet, () => undefined);
+  versionRoutes(router, app, '/v1/rules', 'ruleSet', 'rules.publish', app.rules.rules, parseRuleSet, (r: { ruleSet: never }) => r.ruleSet, (v) => void reevaluator.sweepAll(`rules v${v.version}`));
+  versionRoutes(router, app, '/v1/policies', 'policySet', 'policies.publish', app.rules.policies, parsePolicySet, (r: { policySet: never }) => r.policySet, () => undefined);
 }

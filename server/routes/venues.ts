@@ -6,9 +6,10 @@ import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { ServiceError } from '../errors';
 import { jsonBody } from '../http/body';
-import { requireRole } from '../http/auth';
+import { requireRole, type Principal } from '../http/auth';
+import { authorize, permits, requireGrant } from '../http/permissions';
 import { checkinSchema, dailyCheckinSchema, staffScanSchema } from '../services/scans';
-import { venueSchema, venueView } from '../services/venues';
+import { venueSchema, venueView, type VenueRecord, type VenueService } from '../services/venues';
 import type { LedgerEvent } from '../../verifier/src/event';
 import type { ResidentRecord } from '../services/residents';
 import { shanghaiDay } from '../services/venues';
@@ -29,6 +30,15 @@ async function scanEvents(app: AppContext, subject: string, limit: number): Prom
   return out;
 }
 
+type VenueAction = 'venue.read' | 'venue.code' | 'venue.scans.read' | 'venue.stats.read' | 'venue.certificate' | 'venue.roster.read';
+
+/** The venue `:id` names, when the request may do `action` there: 401/403 by role first, then 404, then 403 for another's venue. */
+export async function venueFor(ctx: Context, venues: VenueService, action: VenueAction): Promise<{ venue: VenueRecord; principal: Principal }> {
+  requireGrant(ctx, action);
+  const venue = await venues.get(ctx.params.id);
+  return { venue, principal: await authorize(ctx, action, venue) };
+}
+
 function limitOf(ctx: Context): number {
   const n = Number(ctx.query.limit ?? 100);
   return Number.isSafeInteger(n) && n > 0 ? Math.min(n, 1000) : 100;
@@ -36,23 +46,24 @@ function limitOf(ctx: Context): number {
 
 export function venueRoutes(router: Router, app: AppContext, { venues, scans }: Services): void {
   router.post('/v1/venues', async (ctx) => {
-    const p = requireRole(ctx, 'operator', 'health');
+    requireGrant(ctx, 'venue.register');
     const input = await jsonBody(ctx, venueSchema, app.config.BODY_LIMIT_BYTES);
+    const p = await authorize(ctx, 'venue.register', input);
     const v = await app.ledger.transact((tx) => venues.register(tx, input, p));
     ctx.status = 201;
     ctx.body = venueView(v);
   });
   router.get('/v1/venues', async (ctx) => {
-    const p = requireRole(ctx, 'operator', 'health', 'grid');
-    ctx.body = { venues: (await venues.mine(p)).map(venueView) };
+    const p = requireGrant(ctx, 'venue.read');
+    const mine = [];
+    for (const v of await venues.all()) if (await permits(p, 'venue.read', v)) mine.push(venueView(v));
+    ctx.body = { venues: mine };
   });
   router.get('/v1/venues/:id', async (ctx) => {
-    requireRole(ctx, 'operator', 'health', 'grid');
-    ctx.body = venueView(await venues.getAsOperator(ctx.params.id, ctx.state.principal));
+    ctx.body = venueView((await venueFor(ctx, venues, 'venue.read')).venue);
   });
   const code = (format: 'png' | 'svg') => async (ctx: Context) => {
-    requireRole(ctx, 'operator', 'health');
-    const v = await venues.getAsOperator(ctx.params.id, ctx.state.principal);
+    const { venue: v } = await venueFor(ctx, venues, 'venue.code');
     if (format === 'png') {
       ctx.type = 'image/png';
       ctx.body = Buffer.from(await renderQrPng(v.code.text));
@@ -65,14 +76,13 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans }: 
   router.get('/v1/venues/:id/code.svg', code('svg'));
 
   router.get('/v1/venues/:id/scans', async (ctx) => {
-    const v = await venues.getAsOperator(ctx.params.id, requireRole(ctx, 'operator', 'health'));
+    const { venue: v } = await venueFor(ctx, venues, 'venue.scans.read');
     const events = await scanEvents(app, `v:${v.id}`, limitOf(ctx));
     ctx.body = { venue: venueView(v), scans: events.map((e) => ({ seq: e.seq, at: e.at, ...e.data })) };
   });
 
   router.post('/v1/venues/:id/certificates', async (ctx) => {
-    const p = requireRole(ctx, 'operator', 'health');
-    const v = await venues.getAsOperator(ctx.params.id, p);
+    const { venue: v, principal: p } = await venueFor(ctx, venues, 'venue.certificate');
     if (v.type !== 'school') throw new ServiceError('VALIDATION_FAILED', 'only schools register paper certificates', [{ path: 'id', code: 'invalid', message: 'a school venue' }]);
     const body = await jsonBody(ctx, certificateSchema, app.config.BODY_LIMIT_BYTES);
     const id = await app.ledger.transact((tx) => venues.addCertificate(tx, v, body.certificateNo, body.validUntil, p));
@@ -97,7 +107,7 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans }: 
 
   /** Who on the roster has and has not done today's health check-in, and who is not green. */
   router.get('/v1/venues/:id/roster', async (ctx) => {
-    const v = await venues.getAsOperator(ctx.params.id, requireRole(ctx, 'operator', 'health'));
+    const { venue: v } = await venueFor(ctx, venues, 'venue.roster.read');
     const day = shanghaiDay(app.clock());
     const members = [];
     for await (const key of app.ledger.space('index').keys({ gt: `roster/${v.id}/`, lt: `roster/${v.id}/~` })) {
@@ -114,12 +124,15 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans }: 
   });
 
   router.post('/v1/scans', async (ctx) => {
-    const p = requireRole(ctx, 'operator', 'health');
+    requireGrant(ctx, 'venue.scan');
     const input = await jsonBody(ctx, staffScanSchema, app.config.BODY_LIMIT_BYTES);
+    // A venue's record never changes once registered, so it is read (and the scan authorised) before the transaction.
+    const venue = await venues.get(input.venueId);
+    await authorize(ctx, 'venue.scan', venue);
     // Signature checks run before the transaction, so the ledger's writer never waits on them.
     const verified = input.code ? await scans.verifyResidentCode(input.code) : undefined;
     ctx.status = 201;
-    ctx.body = await app.ledger.transact((tx) => scans.staffScan(tx, input, p, verified));
+    ctx.body = await app.ledger.transact((tx) => scans.staffScan(tx, input, venue, verified));
   });
 
   router.post('/v1/checkins', async (ctx) => {

@@ -5,7 +5,7 @@ import { pseudonymFor } from '../crypto/pii';
 import { validateIdentity, ID_TYPES } from '../domain/identity';
 import { isRegionCode } from '../domain/regions';
 import { ServiceError, type FieldError } from '../errors';
-import type { FeedSource, Principal } from '../http/auth';
+import type { Principal } from '../http/auth';
 import type { Tx } from '../ledger/ledger';
 import type { RawFacts, RiskArea } from '../rules';
 import type { AppContext } from '../context';
@@ -14,34 +14,24 @@ import type { ResidentRecord, ResidentService } from './residents';
 const instant = z.iso.datetime({ offset: true });
 const person = { idType: z.enum(ID_TYPES), idNumber: z.string().min(1).max(32) };
 
-/** Authority feeds (FEEDS in README): who may send each, and the body each takes. */
+/** Authority feeds and the body each takes; who may send each is in server/http/permissions.ts (feed.<name>). */
 export const FEEDS = {
   cases: {
-    sources: ['health'] as FeedSource[],
     schema: z.strictObject({ records: z.array(z.strictObject({ ...person, status: z.enum(['confirmed', 'suspected', 'recovered', 'cleared']), at: instant })).min(1).max(500) }),
   },
   'close-contacts': {
-    sources: ['health', 'telecom'] as FeedSource[],
     schema: z.strictObject({ records: z.array(z.strictObject({ ...person, degree: z.union([z.literal(1), z.literal(2)]), exposedAt: instant })).min(1).max(500) }),
   },
   'inbound-travellers': {
-    sources: ['public-security', 'transport', 'health'] as FeedSource[],
     schema: z.strictObject({
       records: z.array(z.strictObject({ ...person, arrivedAt: instant, from: z.string().regex(/^([A-Z]{2}|\d{6})$/, 'ISO 3166 alpha-2 or a region code') })).min(1).max(500),
     }),
   },
   'risk-areas': {
-    sources: ['health'] as FeedSource[],
     schema: z.strictObject({ areas: z.array(z.strictObject({ region: z.string().regex(/^\d{6}$/), level: z.enum(['high', 'medium']), since: instant })).max(2000) }),
   },
 } as const;
 export type FeedName = keyof typeof FEEDS;
-
-/** The roles that may import a feed: health authority tokens, and feed tokens of a listed source. */
-export function mayImport(p: Principal, feed: FeedName): boolean {
-  if (p.role === 'admin' || p.role === 'health') return true;
-  return p.role === 'feed' && !!p.source && FEEDS[feed].sources.includes(p.source);
-}
 
 /** How far ahead of this server's clock a feed's times may be (the sender's clock may run fast). */
 const FUTURE_SKEW_MS = 5 * 60_000;

@@ -4,6 +4,8 @@ import { openField, sealField } from '../crypto/pii';
 import { regionContains } from '../domain/regions';
 import { ServiceError } from '../errors';
 import type { Principal } from '../http/auth';
+import type { GridSubject } from '../http/permissions';
+import { gridScope } from '../http/scopes';
 import type { Tx } from '../ledger/ledger';
 import { seqKey } from '../ledger/ledger';
 import type { AppContext } from '../context';
@@ -38,8 +40,6 @@ interface StoredVisit extends LastVisit {
   noteSealed: string | null;
 }
 
-const DISTRICT = /^\d{6}$/;
-const VENUE_ID = /^[A-Za-z0-9_-]{16}$/;
 const COLOUR_ORDER: Record<Colour, number> = { red: 0, yellow: 1, green: 2 };
 
 const lastKey = (p: string) => `grid-last/${p}`;
@@ -62,7 +62,8 @@ export function gridResidentView(r: ResidentRecord, last: LastVisit | undefined)
 /**
  * Grid follow-up (大数据+网格化): red and yellow residents of the districts and community
  * rosters a grid token covers, and the home visits recorded for them. Health and admin
- * tokens cover everyone. A visit's free-text note is sealed at rest and never in an event.
+ * tokens cover everyone; who may visit whom is in the grid rows of server/http/permissions.ts.
+ * A visit's free-text note is sealed at rest and never in an event.
  *
  * Cost: listing reads the yellow and red residents of the districts in scope from the
  * at-risk index (server/services/resident-index.ts), and the rosters of community venues
@@ -71,14 +72,11 @@ export function gridResidentView(r: ResidentRecord, last: LastVisit | undefined)
 export class GridService {
   constructor(private readonly app: AppContext) {}
 
-  /** Whether `p` covers `r`; `get` reads the roster index (inside or outside a transaction). */
-  async covers(p: Principal, r: ResidentRecord, get: (key: string) => Promise<unknown>): Promise<boolean> {
-    if (p.role === 'admin' || p.role === 'health') return true;
-    if (p.role !== 'grid') return false;
-    const scope = p.scope ?? [];
-    if (scope.some((s) => DISTRICT.test(s) && regionContains(s, r.district))) return true;
-    for (const v of scope) if (VENUE_ID.test(v) && (await get(`roster/${v}/${r.pseudonym}`))) return true;
-    return false;
+  /** The resident a visit or a visit history is about, as the `grid.visit` and `grid.history` permissions see them. */
+  async subject(pseudonym: string, get: <T>(space: 'residents' | 'index', key: string) => Promise<T | undefined>): Promise<{ record: ResidentRecord } & GridSubject> {
+    const record = await get<ResidentRecord>('residents', pseudonym);
+    if (!record) throw new ServiceError('NOT_FOUND', 'no resident has this pseudonym');
+    return { record, district: record.district, onRoster: async (venueId) => !!(await get('index', `roster/${venueId}/${pseudonym}`)) };
   }
 
   /** GET /v1/grid/residents: red first, then yellow; by district, then pseudonym. */
@@ -86,8 +84,7 @@ export class GridService {
     const { ledger } = this.app;
     const wanted = (r: ResidentRecord) => r.colour !== 'green' && (!filter.colour || r.colour === filter.colour);
     const all = p.role === 'admin' || p.role === 'health';
-    const scope = p.scope ?? [];
-    const districts = scope.filter((s) => DISTRICT.test(s));
+    const { districts, venues } = gridScope(p);
     const found = new Map<string, ResidentRecord>();
     if (all || districts.length) {
       // Only yellow and red residents are in the index; a scope reads its provinces' part of it.
@@ -99,7 +96,7 @@ export class GridService {
       }
     }
     if (!all) {
-      for (const v of scope.filter((s) => VENUE_ID.test(s))) {
+      for (const v of venues) {
         const prefix = `roster/${v}/`;
         for await (const key of ledger.space('index').keys({ gt: prefix, lt: `${prefix}~` })) {
           const pseudonym = key.slice(prefix.length);
@@ -121,11 +118,8 @@ export class GridService {
     };
   }
 
-  /** POST /v1/grid/visits: records one home visit and keeps it as the resident's latest. */
-  async recordVisit(tx: Tx, input: GridVisitInput, p: Principal) {
-    const r = await tx.get<ResidentRecord>('residents', input.pseudonym);
-    if (!r) throw new ServiceError('NOT_FOUND', 'no resident has this pseudonym');
-    if (!(await this.covers(p, r, (k) => tx.get('index', k)))) throw new ServiceError('FORBIDDEN', "this resident is outside the token's grid");
+  /** POST /v1/grid/visits: records one home visit to `r` (whom the route authorised `p` to visit) and keeps it as the latest. */
+  async recordVisit(tx: Tx, r: ResidentRecord, input: GridVisitInput, p: Principal) {
     const event = await tx.append({ type: 'grid.visited', subjects: [residentSubject(r.pseudonym)], data: { outcome: input.outcome, by: p.id } });
     const at = tx.now.toISOString();
     const last: LastVisit = { outcome: input.outcome, at, by: p.id, seq: event.seq };
@@ -136,11 +130,9 @@ export class GridService {
   }
 
   /** GET /v1/grid/residents/:pseudonym/visits: the visit history with notes, newest first. */
-  async visits(p: Principal, pseudonym: string) {
+  async visits(r: ResidentRecord) {
     const { ledger, secrets } = this.app;
-    const r = await ledger.read<ResidentRecord>('residents', pseudonym);
-    if (!r) throw new ServiceError('NOT_FOUND', 'no resident has this pseudonym');
-    if (!(await this.covers(p, r, (k) => ledger.read('index', k)))) throw new ServiceError('FORBIDDEN', "this resident is outside the token's grid");
+    const pseudonym = r.pseudonym;
     const out = [];
     const prefix = visitPrefix(pseudonym);
     for await (const value of ledger.space('index').values({ gt: prefix, lt: `${prefix}~`, reverse: true })) {

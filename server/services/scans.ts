@@ -83,8 +83,8 @@ export class ScanService {
     return r;
   }
 
-  async staffScan(tx: Tx, input: z.infer<typeof staffScanSchema>, by: Principal, verified: VerifyResult | undefined): Promise<ScanOutcome> {
-    const venue = await this.venues.getAsOperator(input.venueId, by);
+  /** A staff scan at `venue`; the route has authorised the scanner there (venue.scan). */
+  async staffScan(tx: Tx, input: z.infer<typeof staffScanSchema>, venue: VenueRecord, verified: VerifyResult | undefined): Promise<ScanOutcome> {
     if (verified?.claims?.kind === 'venue') throw new ServiceError('INVALID_CODE', 'this is a venue code; scan the resident code');
     const claims = verified?.claims as ResidentClaims | undefined;
     const day = shanghaiDay(tx.now);

@@ -211,13 +211,14 @@ describe('API errors', function () {
     const person = () => ({ idType: 'resident-id', idNumber: residentIdNumber() });
 
     /** What the scenario endpoints need to get past authorisation: a venue of each kind, tokens, an appeal. */
-    const ctx = {} as { operator: string; resident: Resident; community: Venue; school: Venue; border: Venue; appealId: string };
+    const ctx = {} as { operator: string; officer: string; resident: Resident; community: Venue; school: Venue; border: Venue; appealId: string };
     before(async () => {
       ctx.operator = await svc.token('operator');
       ctx.resident = await newResident(svc);
       ctx.community = await registerVenue(svc, ctx.operator, { type: 'residential-community', name: '安居苑社区', district: '340104' });
       ctx.school = await registerVenue(svc, ctx.operator, { type: 'school', subtype: 'primary-school', name: '蜀山小学', district: '340104' });
-      ctx.border = await registerVenue(svc, ctx.operator, { type: 'border', subtype: 'port-of-entry', name: '新桥机场口岸', district: '340123' });
+      ctx.border = await registerVenue(svc, health, { type: 'border', subtype: 'port-of-entry', name: '新桥机场口岸', district: '340123' });
+      ctx.officer = await svc.token('border', { scope: { venues: [ctx.border.id] } });
       const appeal = await svc.call('POST', '/v1/appeals', { token: ctx.resident.token, json: { reason: '我没有去过风险地区' } });
       expect(appeal.status, JSON.stringify(appeal.body)).to.equal(201);
       ctx.appealId = appeal.body.id;
@@ -250,7 +251,15 @@ describe('API errors', function () {
         sweeps: true,
       },
       'POST /v1/admin/tokens': {
-        valid: () => fc.constantFrom('health', 'auditor', 'operator', 'grid', 'feed').map((role) => ({ role, name: `fuzz ${role}`, ...(role === 'feed' ? { source: 'telecom' } : {}) })),
+        valid: () =>
+          fc.constantFrom<() => Json>(
+            () => ({ role: 'health', name: 'fuzz health' }),
+            () => ({ role: 'auditor', name: 'fuzz auditor' }),
+            () => ({ role: 'feed', name: 'fuzz feed', source: 'telecom' }),
+            () => ({ role: 'operator', name: 'fuzz operator', scope: { venueTypes: ['crowded-place', 'school'], districts: ['340100'] } }),
+            () => ({ role: 'grid', name: 'fuzz grid', scope: { districts: ['340104'], venues: [ctx.community.id] } }),
+            () => ({ role: 'border', name: 'fuzz border', scope: { venues: [ctx.border.id] } }),
+          ).map((f) => f()),
         token: () => svc.adminToken,
       },
       'POST /v1/venues': {
@@ -287,7 +296,7 @@ describe('API errors', function () {
             destination: '340104',
             temperatureC: 36.6,
           })).map(({ district: _d, declaration: _decl, ...rest }) => rest),
-        token: () => ctx.operator,
+        token: () => ctx.officer,
       },
       'POST /v1/tracing': {
         valid: () => fc.boolean().map((mark) => ({ pseudonym: ctx.resident.pseudonym, from: new Date(svc.clock.ms - 86_400_000).toISOString(), to: svc.clock.now().toISOString(), markCloseContacts: mark })),

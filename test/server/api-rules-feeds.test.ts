@@ -209,7 +209,7 @@ describe('feeds API', function () {
         if (who === 'admin') token = svc.adminToken;
         else if (who === 'resident') token = (await apply(svc, applicant())).body.token;
         else if (who.startsWith('feed:')) token = await svc.token('feed', { source: who.slice(5) });
-        else token = await svc.token(who);
+        else token = await svc.token(who, who === 'grid' ? { scope: { districts: ['340104'] } } : {});
         for (const feed of FEEDS) {
           const head = await svc.head();
           const r = await svc.call('POST', `/v1/feeds/${feed}`, { token, json: bodyFor(feed, svc.clock.now().toISOString()) });

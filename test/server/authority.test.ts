@@ -46,8 +46,8 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
     people.push(p);
     return p;
   };
-  const gridToken = async (scope: string[]) => {
-    const r = await svc.call('POST', '/v1/admin/tokens', { token: svc.adminToken, json: { role: 'grid', name: `grid ${scope.join(',')}`, scope } });
+  const gridToken = async (scope: { districts?: string[]; venues?: string[] }) => {
+    const r = await svc.call('POST', '/v1/admin/tokens', { token: svc.adminToken, json: { role: 'grid', name: `grid ${Object.values(scope).join(',')}`, scope } });
     expect(r.status, JSON.stringify(r.body)).to.equal(201);
     return r.body.token as string;
   };
@@ -88,9 +88,9 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
       community = await venue(operator2, { type: 'residential-community', name: '瑶海花园', district: '340102' });
       const joined = await svc.call('POST', `/v1/venues/${community.id}/roster`, { token: rosterMember.token, json: { venueCode: community.code } });
       expect(joined.status).to.equal(201);
-      grid104 = await gridToken(['340104']);
-      gridCity = await gridToken(['340100']);
-      gridCommunity = await gridToken([community.id]);
+      grid104 = await gridToken({ districts: ['340104'] });
+      gridCity = await gridToken({ districts: ['340100'] });
+      gridCommunity = await gridToken({ venues: [community.id] });
     });
 
     it('a grid worker for 340104 sees the red and yellow residents of 340104, and nobody of 340102', async () => {

@@ -20,15 +20,19 @@ async function countResidents(svc: TestService): Promise<number> {
 describe('POST /v1/border/entries (入境发码)', function () {
   this.timeout(30_000);
   let svc: TestService;
+  let health: string;
   let operator: string;
+  let officer: string;
   let post: Venue;
 
-  const enter = (body: unknown, token = operator, headers: Record<string, string> = {}) => svc.call('POST', '/v1/border/entries', { token, json: body, headers });
+  const enter = (body: unknown, token = officer, headers: Record<string, string> = {}) => svc.call('POST', '/v1/border/entries', { token, json: body, headers });
 
   before(async () => {
     svc = await startTestService();
+    health = await svc.token('health');
     operator = await svc.token('operator');
-    post = await registerVenue(svc, operator, { type: 'border', subtype: 'port-of-entry', name: '新桥机场口岸', district: '340123' });
+    post = await registerVenue(svc, health, { type: 'border', subtype: 'port-of-entry', name: '新桥机场口岸', district: '340123' });
+    officer = await svc.token('border', { scope: { venues: [post.id] } });
   });
   after(async () => {
     await svc?.close();
@@ -144,28 +148,32 @@ describe('POST /v1/border/entries (入境发码)', function () {
   describe('with an Idempotency-Key', () => {
     it('answers a retry with the first response and writes nothing more', async () => {
       const body = traveller(post.id);
-      const first = await enter(body, operator, { 'idempotency-key': 'border-retry-0001' });
+      const first = await enter(body, officer, { 'idempotency-key': 'border-retry-0001' });
       expect(first.status).to.equal(201);
       const head = headSeq(svc);
-      const again = await enter(body, operator, { 'idempotency-key': 'border-retry-0001' });
+      const again = await enter(body, officer, { 'idempotency-key': 'border-retry-0001' });
       expect(again.status).to.equal(201);
       expect(again.body).to.deep.equal(first.body);
       expect(headSeq(svc)).to.equal(head);
-      const other = await enter({ ...body, temperatureC: 36.9 }, operator, { 'idempotency-key': 'border-retry-0001' });
+      const other = await enter({ ...body, temperatureC: 36.9 }, officer, { 'idempotency-key': 'border-retry-0001' });
       expect(other.status).to.equal(422);
     });
   });
 
   describe('who may register an entry', () => {
     it('lets a health authority register at any border post', async () => {
-      const health = await svc.token('health');
       expect((await enter(traveller(post.id), health)).status).to.equal(201);
     });
 
+    const otherPostOfficer = async () => {
+      const other = await registerVenue(svc, health, { type: 'border', subtype: 'provincial-checkpoint', name: '皖苏界检查站', district: '341302' });
+      return svc.token('border', { scope: { venues: [other.id] } });
+    };
     for (const [what, token, status] of [
       ['an anonymous caller', () => undefined, 401],
       ['a resident', async () => (await apply(svc, applicant())).body.token, 403],
-      ['the operator of another border post', () => svc.token('operator'), 403],
+      ['an operator', () => svc.token('operator'), 403],
+      ['the officer of another border post', otherPostOfficer, 403],
       ['an auditor', () => svc.token('auditor'), 403],
     ] as const) {
       it(`refuses ${what} with ${status} and writes nothing`, async () => {
@@ -185,8 +193,9 @@ describe('POST /v1/border/entries (入境发码)', function () {
       community = await registerVenue(svc, operator, { type: 'residential-community', name: '天鹅湖小区', district: '340104' });
     });
 
-    const cases: Array<[string, () => Record<string, unknown>, number, string, string[]]> = [
-      ['a venue that is not a border post', () => traveller(community.id), 400, 'VALIDATION_FAILED', ['venueId']],
+    const cases: Array<[string, () => Record<string, unknown>, number, string, string[], (() => string)?]> = [
+      // Health may name any venue, so the venue's type is checked; a border officer's scope holds border posts only (403).
+      ['a venue that is not a border post, from a health authority', () => traveller(community.id), 400, 'VALIDATION_FAILED', ['venueId'], () => health],
       ['an unknown venue', () => traveller('AAAAAAAAAAAAAAAA'), 404, 'NOT_FOUND', []],
       ['a malformed passport number', () => traveller(post.id, { idNumber: 'E-1' }), 400, 'INVALID_ID_NUMBER', ['idNumber']],
       ['a resident ID with a wrong check character', () => traveller(post.id, { idType: 'resident-id', idNumber: withWrongCheckChar(residentIdNumber()), phone: '13912345678' }), 400, 'INVALID_ID_NUMBER', ['idNumber']],
@@ -202,11 +211,11 @@ describe('POST /v1/border/entries (入境发码)', function () {
       ['several problems at once', () => traveller(post.id, { idNumber: 'E-1', destination: '349999', from: 'XX' }), 400, 'INVALID_ID_NUMBER', ['idNumber', 'destination', 'from']],
     ];
 
-    for (const [what, body, status, code, paths] of cases) {
+    for (const [what, body, status, code, paths, token] of cases) {
       it(`refuses ${what}: ${status} ${code}`, async () => {
         const head = headSeq(svc);
         const residents = await countResidents(svc);
-        const out = await enter(body());
+        const out = await enter(body(), token?.());
         expect(out.status, JSON.stringify(out.body)).to.equal(status);
         expect(out.body.error.code).to.equal(code);
         const named = (out.body.error.fields ?? []).map((f: { path: string }) => f.path);
@@ -225,9 +234,9 @@ describe('the quarantine rules after a border entry', function () {
 
   before(async () => {
     svc = await startTestService();
-    const operator = await svc.token('operator');
-    const post = await registerVenue(svc, operator, { type: 'border', subtype: 'provincial-checkpoint', name: '皖苏界检查站', district: '340104' });
-    const out = await svc.call('POST', '/v1/border/entries', { token: operator, json: traveller(post.id, { from: 'KR' }) });
+    const post = await registerVenue(svc, await svc.token('health'), { type: 'border', subtype: 'provincial-checkpoint', name: '皖苏界检查站', district: '340104' });
+    const officer = await svc.token('border', { scope: { venues: [post.id] } });
+    const out = await svc.call('POST', '/v1/border/entries', { token: officer, json: traveller(post.id, { from: 'KR' }) });
     expect(out.status).to.equal(201);
     token = out.body.token;
   });

@@ -329,19 +329,20 @@ describe('scenarios through the HTTP API', function () {
   });
 
   describe('border (入境发码)', () => {
-    let operator: string;
+    let officer: string;
     let post: Venue;
     let gateOperator: string;
     let gate: Venue;
     let entry: { status: number; body: any };
 
     before(async () => {
-      operator = await svc.token('operator');
-      post = await registerVenue(svc, operator, { type: 'border', subtype: 'port-of-entry', name: '新桥机场口岸', district: '340123' });
+      // A health authority registers the port; the officers there hold a border token for it.
+      post = await registerVenue(svc, await svc.token('health'), { type: 'border', subtype: 'port-of-entry', name: '新桥机场口岸', district: '340123' });
+      officer = await svc.token('border', { scope: { venues: [post.id] } });
       gateOperator = await svc.token('operator');
       gate = await registerVenue(svc, gateOperator, { type: 'residential-community', name: '天鹅湖小区', district: '340104' });
       entry = await svc.call('POST', '/v1/border/entries', {
-        token: operator,
+        token: officer,
         json: { venueId: post.id, idType: 'passport', idNumber: 'E12345678', name: 'Li Hua', phone: '+447700900123', from: 'GB', destination: '340104', temperatureC: 36.6 },
       });
     });

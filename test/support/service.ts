@@ -63,8 +63,8 @@ export interface TestService {
   /** Log lines written by the server (when `captureLog` was set). */
   logs: string[];
   call<T = any>(method: string, path: string, opts?: CallOptions): Promise<Reply<T>>;
-  /** Creates an authority token through POST /v1/admin/tokens. */
-  token(role: string, extra?: { source?: string; name?: string }): Promise<string>;
+  /** Creates an authority token through POST /v1/admin/tokens (an operator without a scope gets the service's default one). */
+  token(role: string, extra?: { source?: string; name?: string; scope?: Record<string, string[]> }): Promise<string>;
   head(): Promise<{ seq: number; hash: string }>;
   /** Stops the service, keeping the data folder. */
   stop(): Promise<void>;
@@ -107,7 +107,8 @@ export async function startTestService(opts: TestServiceOptions = {}): Promise<T
     logs,
     call,
     async token(role, extra = {}) {
-      const r = await call('POST', '/v1/admin/tokens', { token: svc.adminToken, json: { role, name: extra.name ?? `${role} test`, ...(extra.source ? { source: extra.source } : {}) } });
+      const json = { role, name: extra.name ?? `${role} test`, ...(extra.source ? { source: extra.source } : {}), ...(extra.scope ? { scope: extra.scope } : {}) };
+      const r = await call('POST', '/v1/admin/tokens', { token: svc.adminToken, json });
       if (r.status !== 201) throw new Error(`token for ${role}: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body.token as string;
     },

@@ -1,0 +1,161 @@
+import type { Context } from 'koa';
+import type { VenueType } from '../../verifier/src';
+import { regionContains } from '../domain/regions';
+import { ServiceError } from '../errors';
+import type { FeedSource, Principal, Role } from './auth';
+import { borderScope, gridScope, operatorScope } from './scopes';
+
+/**
+ * Who may do what: every action that needs an authority token is one row of PERMISSIONS,
+ * and every route that takes one calls `authorize` with its action (resident-only routes
+ * use `requireRole(ctx, 'resident')`). A row lists the roles that hold the action, each
+ * either for anything (`ANY`) or under a condition on the principal and the resource — the
+ * venue, the venue about to be registered, the resident a grid worker visits. A role not
+ * listed, and every resident token, is refused with 403 FORBIDDEN naming the action; a
+ * request without a token with 401. test/server/permissions.test.ts enumerates the table.
+ */
+
+/** The roles that can hold an action; a resident token holds none. */
+export type Holder = Exclude<Role, 'resident'>;
+
+/** A venue about to be registered (the body of POST /v1/venues). */
+export interface VenueDraft {
+  type: VenueType;
+  district: string;
+}
+
+/** A registered venue. */
+export interface VenueRef {
+  id: string;
+  type: VenueType;
+  /** Token id of whoever registered it. */
+  operator: string;
+}
+
+/** A resident as a grid worker reaches them: the home district, and the rosters they joined. */
+export interface GridSubject {
+  district: string;
+  onRoster(venueId: string): Promise<boolean>;
+}
+
+/** A grant that holds only for some principals or resources; `when` says which, for error messages. */
+export interface Condition<R> {
+  when: string;
+  test(p: Principal, resource: R): boolean | Promise<boolean>;
+}
+
+/** The role holds the action for any resource. */
+export const ANY = true;
+export type Grant<R> = typeof ANY | Condition<R>;
+
+export interface Action<R> {
+  /** What the action does, in a few words. */
+  what: string;
+  grants: Partial<Record<Holder, Grant<R>>>;
+}
+
+const action = <R = void>(what: string, grants: Partial<Record<Holder, Grant<R>>>): Action<R> => ({ what, grants });
+
+const fromSource = (...sources: FeedSource[]): Condition<void> => ({
+  when: `feed sources ${sources.join(', ')}`,
+  test: (p) => p.source !== undefined && sources.includes(p.source),
+});
+
+/** An operator runs the venues it registered, and no others. */
+const registeredIt: Condition<VenueRef> = { when: 'a venue it registered', test: (p, v) => v.operator === p.id };
+
+/** A border officer works at the border posts its token names. */
+const postInScope: Condition<VenueRef> = { when: 'a border post in its scope', test: (p, v) => v.type === 'border' && borderScope(p).venues.includes(v.id) };
+
+const withinOperatorScope: Condition<VenueDraft> = {
+  when: 'a venue type and district within its scope (never a border post)',
+  test: (p, d) => {
+    const s = operatorScope(p);
+    return d.type !== 'border' && s.venueTypes.includes(d.type) && s.districts.some((r) => regionContains(r, d.district));
+  },
+};
+
+const inGrid: Condition<GridSubject> = {
+  when: 'a resident of its districts or on the roster of its community venues',
+  test: async (p, r) => {
+    const s = gridScope(p);
+    if (s.districts.some((d) => regionContains(d, r.district))) return true;
+    for (const v of s.venues) if (await r.onRoster(v)) return true;
+    return false;
+  },
+};
+
+/** Every action that needs an authority token. */
+export const PERMISSIONS = {
+  'token.create': action('create an authority token', { admin: ANY }),
+  'keys.rotate': action('rotate the signing key', { admin: ANY }),
+  'rules.publish': action('publish a rule version', { admin: ANY, health: ANY }),
+  'policies.publish': action('publish an admission-policy version', { admin: ANY, health: ANY }),
+  'feed.cases': action('import the cases feed', { admin: ANY, health: ANY, feed: fromSource('health') }),
+  'feed.close-contacts': action('import the close-contacts feed', { admin: ANY, health: ANY, feed: fromSource('health', 'telecom') }),
+  'feed.inbound-travellers': action('import the inbound-travellers feed', { admin: ANY, health: ANY, feed: fromSource('public-security', 'transport', 'health') }),
+  'feed.risk-areas': action('replace the risk-area list', { admin: ANY, health: ANY, feed: fromSource('health') }),
+
+  'venue.register': action<VenueDraft>('register a venue', { admin: ANY, health: ANY, operator: withinOperatorScope }),
+  'venue.read': action<VenueRef>('see a venue', { admin: ANY, health: ANY, grid: ANY, operator: registeredIt, border: postInScope }),
+  'venue.code': action<VenueRef>("print a venue's code", { admin: ANY, health: ANY, operator: registeredIt, border: postInScope }),
+  'venue.scan': action<VenueRef>('scan a code at a venue (核验)', { admin: ANY, health: ANY, operator: registeredIt, border: postInScope }),
+  'venue.scans.read': action<VenueRef>("read a venue's scan log", { admin: ANY, health: ANY, operator: registeredIt, border: postInScope }),
+  'venue.stats.read': action<VenueRef>("read a venue's scans by hour", { admin: ANY, health: ANY, operator: registeredIt, border: postInScope }),
+  'venue.certificate': action<VenueRef>("register a school's paper certificate", { admin: ANY, health: ANY, operator: registeredIt }),
+  'venue.roster.read': action<VenueRef>("read a venue's roster", { admin: ANY, health: ANY, operator: registeredIt }),
+  'border.entry': action<VenueRef>('code an inbound traveller at entry (入境发码)', { admin: ANY, health: ANY, border: postInScope }),
+
+  'tracing.run': action('trace a case and mark close contacts', { admin: ANY, health: ANY }),
+  'appeal.queue': action('read the appeal queue', { admin: ANY, health: ANY }),
+  'appeal.decide': action('decide an appeal', { admin: ANY, health: ANY }),
+  // A grid token lists only the red and yellow residents of its own area (GridService.list).
+  'grid.list': action('list red and yellow residents to visit', { admin: ANY, health: ANY, grid: ANY }),
+  'grid.history': action<GridSubject>("read a resident's home visits", { admin: ANY, health: ANY, grid: inGrid }),
+  'grid.visit': action<GridSubject>('record a home visit', { admin: ANY, health: ANY, grid: inGrid }),
+  'stats.read': action('read the statistics', { admin: ANY, health: ANY }),
+
+  'proofs.read': action('fetch proof bundles', { admin: ANY, auditor: ANY }),
+  'proofs.seal': action("seal a subject's history", { admin: ANY, auditor: ANY }),
+};
+
+export type ActionName = keyof typeof PERMISSIONS;
+export type ResourceOf<A extends ActionName> = (typeof PERMISSIONS)[A] extends Action<infer R> ? R : never;
+/** No argument for an action on nothing; the resource for the others, so a conditional grant is never checked without it. */
+type ResourceArgs<A extends ActionName> = [ResourceOf<A>] extends [void] ? [] : [resource: ResourceOf<A>];
+
+function grantOf(p: Principal, name: ActionName): Grant<unknown> | undefined {
+  if (p.role === 'resident') return undefined;
+  return (PERMISSIONS[name].grants as Partial<Record<Holder, Grant<unknown>>>)[p.role];
+}
+
+const label = (p: Principal) => (p.source ? `${p.role} (${p.source})` : p.role);
+
+/** Whether `p` may do `name` (on `resource`). */
+export async function permits<A extends ActionName>(p: Principal, name: A, ...resource: ResourceArgs<A>): Promise<boolean> {
+  const grant = grantOf(p, name);
+  return grant === ANY || (grant !== undefined && (await grant.test(p, (resource as unknown[])[0])));
+}
+
+/**
+ * The request's principal when its role holds `name` at all: 401 without a token, 403 for a
+ * role the row does not list. Routes call it before reading a body, then `authorize` with the
+ * resource once it is loaded.
+ */
+export function requireGrant(ctx: Context, name: ActionName): Principal {
+  const p = ctx.state.principal as Principal | undefined;
+  if (!p) throw new ServiceError('UNAUTHENTICATED', 'this endpoint needs a bearer token');
+  if (grantOf(p, name) !== undefined) return p;
+  const holders = Object.entries(PERMISSIONS[name].grants as Partial<Record<Holder, Grant<unknown>>>).map(([role, g]) => (g === ANY ? role : `${role} (${g!.when})`));
+  throw new ServiceError('FORBIDDEN', `${name} (${PERMISSIONS[name].what}) is for: ${holders.join('; ')}`);
+}
+
+/** The request's principal when it may do `name` on `resource`; 401 or 403 naming the action otherwise. */
+export async function authorize<A extends ActionName>(ctx: Context, name: A, ...resource: ResourceArgs<A>): Promise<Principal> {
+  const p = requireGrant(ctx, name);
+  const grant = grantOf(p, name)!;
+  if (grant !== ANY && !(await grant.test(p, (resource as unknown[])[0]))) {
+    throw new ServiceError('FORBIDDEN', `${name} (${PERMISSIONS[name].what}): this ${label(p)} token may do it only for ${grant.when}`);
+  }
+  return p;
+}
