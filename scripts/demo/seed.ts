@@ -19,8 +19,9 @@
  * published only if the demo's are not current yet, border entries replay through their
  * Idempotency-Key, and an appeal that is still open is left alone.
  */
-import { VENUE_TYPES, type VenueType } from '../../verifier/src';
+import type { VenueType } from '../../verifier/src';
 import { regionName } from '../../server/domain/regions';
+import { OPERATOR_VENUE_TYPES } from '../../server/http/scopes';
 import {
   CASE_PATH,
   CITIES,
@@ -45,11 +46,15 @@ type Colour = 'green' | 'yellow' | 'red';
 type Decision = 'admit' | 'refer' | 'deny';
 const FEED_SOURCES = ['health', 'telecom', 'public-security'] as const;
 type FeedSource = (typeof FEED_SOURCES)[number];
+/** The venue types an operator registers; border posts are registered by the health authority. */
+type OperatorType = (typeof OPERATOR_VENUE_TYPES)[number];
 
 export interface DemoTokens {
   health: string;
-  /** One venue operator per scenario (小区, 企业, 商超…), each running that type's venues. */
-  operators: Record<VenueType, string>;
+  /** One venue operator per scenario (小区, 企业, 商超…), each scoped to that type in Anhui and running that type's venues. */
+  operators: Record<OperatorType, string>;
+  /** Public security at the border posts (口岸, 省界检查站), scoped to them. */
+  border: string;
   feeds: Record<FeedSource, string>;
   /** A grid worker (网格员) covering GRID_DISTRICTS. */
   grid: string;
@@ -253,7 +258,7 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
       return e.status !== 401;
     }
   };
-  const mint = async (role: string, name: string, extra: { source?: string; scope?: string[] } = {}) =>
+  const mint = async (role: string, name: string, extra: { source?: string; scope?: Record<string, string[]> } = {}) =>
     (await call('POST', '/v1/admin/tokens', { token: admin, json: { role, name, ...extra } })).body.token as string;
   const old = opts.tokens;
   let reusedTokens = 0;
@@ -264,28 +269,30 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     }
     return make();
   };
-  const operatorNames: Record<VenueType, string> = {
+  const operatorNames: Record<OperatorType, string> = {
     'residential-community': '社区门岗（住宅小区）',
     enterprise: '企业复工复产专员',
     'crowded-place': '商超餐饮景区宾馆值守',
     'public-service': '政务医疗银行网点核验员',
     transport: '站场公交出租核验员',
     school: '校门健康核验员',
-    border: '口岸与省界检查站',
   };
   const health = await keep(old?.health, ['GET', '/v1/appeals?limit=1'], () => mint('health', '省卫生健康委 流调与复核 (demo)'));
-  const operators = {} as Record<VenueType, string>;
-  for (const t of VENUE_TYPES) operators[t] = await keep(old?.operators?.[t], ['GET', '/v1/venues'], () => mint('operator', `${operatorNames[t]} (demo)`));
+  // Operator tokens of a demo from before token scopes (no `border` token beside them) carry no scope: they are replaced.
+  const scoped = old?.border !== undefined;
+  const operators = {} as Record<OperatorType, string>;
+  for (const t of OPERATOR_VENUE_TYPES) {
+    operators[t] = await keep(scoped ? old?.operators?.[t] : undefined, ['GET', '/v1/venues'], () => mint('operator', `${operatorNames[t]} (demo)`, { scope: { venueTypes: [t], districts: ['340000'] } }));
+  }
   const feeds = {} as Record<FeedSource, string>;
   const feedNames: Record<FeedSource, string> = { health: '省卫生健康委 病例数据', telecom: '省通信管理局 密接研判', 'public-security': '省公安厅 入境人员' };
   for (const s of FEED_SOURCES) feeds[s] = await keep(old?.feeds?.[s], ['POST', '/v1/feeds/cases', {}], () => mint('feed', `${feedNames[s]} (demo)`, { source: s }));
   const grid = await keep(old?.grid, ['GET', '/v1/grid/residents?limit=1'], () =>
-    mint('grid', `${GRID_DISTRICTS.map((d) => regionName(d)).join('、')}网格员 (demo)`, { scope: [...GRID_DISTRICTS] }),
+    mint('grid', `${GRID_DISTRICTS.map((d) => regionName(d)).join('、')}网格员 (demo)`, { scope: { districts: [...GRID_DISTRICTS] } }),
   );
   const auditor = await keep(old?.auditor, ['GET', '/v1/proofs/events/1'], () => mint('auditor', '审计员 (demo)'));
-  const tokens: DemoTokens = { health, operators, feeds, grid, auditor };
-  const tokenCount = 3 + VENUE_TYPES.length + FEED_SOURCES.length;
-  log(`tokens: ${reusedTokens ? `${reusedTokens} reused, ` : ''}${tokenCount - reusedTokens} created (health, ${VENUE_TYPES.length} operators, ${FEED_SOURCES.length} feeds, grid, auditor)`);
+  const tokenCount = 3 + OPERATOR_VENUE_TYPES.length + FEED_SOURCES.length;
+  log(`tokens: ${reusedTokens ? `${reusedTokens} reused, ` : ''}${tokenCount - reusedTokens} created (health, ${OPERATOR_VENUE_TYPES.length} operators, ${FEED_SOURCES.length} feeds, grid, auditor)`);
 
   /** The service's clock (tests run it standing still): every date the demo sends is relative to it. */
   const serviceNow = async () => Date.parse((await call('GET', '/v1/stats/colours', { token: health })).body.at);
@@ -302,7 +309,7 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   // Venues.
   const keyOf = (x: { type: string; name: string; district: string }) => `${x.type}|${x.name}|${x.district}`;
   const existing = new Map<string, { id: string; code: string; actor: string }>();
-  for (const t of VENUE_TYPES) {
+  for (const t of OPERATOR_VENUE_TYPES) {
     for (const x of (await call('GET', '/v1/venues', { token: operators[t] })).body.venues) if (!existing.has(keyOf(x))) existing.set(keyOf(x), { id: x.id, code: x.code, actor: operators[t] });
   }
   for (const x of (await call('GET', '/v1/venues', { token: health })).body.venues) if (!existing.has(keyOf(x))) existing.set(keyOf(x), { id: x.id, code: x.code, actor: health });
@@ -314,13 +321,24 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
       return;
     }
     const body = { type: plan.type, subtype: plan.subtype, name: plan.name, district: plan.district, requireTemperature: !!plan.requireTemperature, ...(plan.vehicle ? { vehicle: plan.vehicle } : {}) };
-    const r = await call('POST', '/v1/venues', { token: operators[plan.type], json: body });
-    sites.push({ ...plan, id: r.body.id, code: r.body.code, actor: operators[plan.type], created: true });
+    // Border posts are registered by the health authority, never by an operator.
+    const registrar = plan.type === 'border' ? health : operators[plan.type];
+    const r = await call('POST', '/v1/venues', { token: registrar, json: body });
+    sites.push({ ...plan, id: r.body.id, code: r.body.code, actor: registrar, created: true });
   });
   sites.sort((a, b) => VENUES.findIndex((x) => x.key === a.key) - VENUES.findIndex((x) => x.key === b.key));
+  // Public security at the border posts: a border token scoped to them scans and codes travellers there.
+  const posts = sites.filter((s) => s.type === 'border');
+  // An earlier run's border token covers the posts it found; a post registered now needs a new token.
+  const border = await keep(posts.some((s) => s.created) ? undefined : old?.border, ['GET', `/v1/venues/${posts[0].id}`], () =>
+    mint('border', '口岸与省界检查站 公安边检 (demo)', { scope: { venues: posts.map((s) => s.id) } }),
+  );
+  for (const s of posts) s.actor = border;
+  const tokens: DemoTokens = { health, operators, border, feeds, grid, auditor };
   const site = (key: string) => sites.find((s) => s.key === key)!;
   const createdVenues = sites.filter((s) => s.created).length;
   log(`venues: ${sites.length} (${createdVenues} registered, ${sites.length - createdVenues} found from an earlier run) in ${new Set(sites.map((s) => cityCodeOf(s.district))).size} cities`);
+  log(`border posts: ${posts.map((s) => s.name).join('、')}, registered by the health authority; a border token scoped to them scans and codes travellers there`);
 
   // Admission policies v2: district and type overrides (实时调整规则).
   const currentPolicies = (await call('GET', '/v1/policies')).body;
@@ -735,7 +753,8 @@ function summaryLines(r: DemoResult, adminToken: string, stats: { byType: Array<
     `  export ANKANG=${u}`,
     `  export ADMIN=${adminToken}`,
     `  export HEALTH=${r.tokens.health}`,
-    ...VENUE_TYPES.map((t) => `  export OPERATOR_${t.toUpperCase().replace(/-/g, '_')}=${r.tokens.operators[t]}`),
+    ...OPERATOR_VENUE_TYPES.map((t) => `  export OPERATOR_${t.toUpperCase().replace(/-/g, '_')}=${r.tokens.operators[t]}`),
+    `  export BORDER=${r.tokens.border}`,
     `  export FEED_HEALTH=${r.tokens.feeds.health} FEED_TELECOM=${r.tokens.feeds.telecom} FEED_POLICE=${r.tokens.feeds['public-security']}`,
     `  export GRID=${r.tokens.grid}`,
     `  export AUDITOR=${r.tokens.auditor}`,
