@@ -33,7 +33,8 @@ interface ScanOutcome {
   at: string;
 }
 
-const VENUE_TYPES = ['residential-community', 'enterprise', 'crowded-place', 'public-service', 'transport', 'school', 'border'] as const;
+/** What an operator may register (within its token's scope); border posts are registered by the health authority. */
+const VENUE_TYPES = ['residential-community', 'enterprise', 'crowded-place', 'public-service', 'transport', 'school'] as const;
 /** How long a decision stays on screen before scanning resumes (a tap closes it sooner). */
 const DECISION_MS = 4000;
 
