@@ -125,8 +125,8 @@ export type ResourceOf<A extends ActionName> = (typeof PERMISSIONS)[A] extends A
 type ResourceArgs<A extends ActionName> = [ResourceOf<A>] extends [void] ? [] : [resource: ResourceOf<A>];
 
 function grantOf(p: Principal, name: ActionName): Grant<unknown> | undefined {
-  if (p.role === 'resident') return undefined;
-  return (PERMISSIONS[name].grants as Partial<Record<Holder, Grant<unknown>>>)[p.role];
+  const grants = PERMISSIONS[name].grants as Partial<Record<Holder, Grant<unknown>>>;
+  return p.role !== 'resident' && Object.hasOwn(grants, p.role) ? grants[p.role] : undefined;
 }
 
 const label = (p: Principal) => (p.source ? `${p.role} (${p.source})` : p.role);
