@@ -139,7 +139,6 @@ export function interactionPages(deps: InteractionDeps): { middleware: Koa.Middl
       flow.challenge = undefined;
       return;
     }
-    if (r.code === 'OTP_LOCKED') flow.challenge = undefined;
     throw fail(400, r.code, r.code === 'OTP_INVALID' ? r.remaining : undefined);
   }
 
