@@ -31,6 +31,8 @@ export interface DriveOptions {
   codes: string | CodeReader;
   /** How long to wait for a code to appear, in ms (default 2000). */
   codeTimeoutMs?: number;
+  /** Called with each page reached (for progress and timings). */
+  onStep?: (step: DriveStep) => void;
 }
 
 export type DriveStep = 'authorize' | 'phone' | 'code' | 'signup' | 'confirm';
@@ -118,6 +120,7 @@ export async function driveSignIn(authorizationUrl: string, identity: SignInIden
       throw new DriveError(step, e?.code ?? `HTTP_${res.status}`, e?.message ?? `unexpected page at ${url.pathname}`, res.status);
     }
     step = shown as DriveStep;
+    opts.onStep?.(step);
     let form: Record<string, string>;
     switch (step) {
       case 'phone':
