@@ -36,6 +36,7 @@ main{max-width:28rem;margin:0 auto;padding:1.5rem 1rem}
 h1{font-size:1.35rem;margin:0 0 1rem}
 p{margin:.5rem 0 1rem}
 .en{color:#4b5550;font-size:.9em}
+button .en{color:inherit}
 label{display:block;margin:1rem 0 .25rem;font-weight:600}
 input,select{width:100%;font:inherit;padding:.65rem .75rem;border:1px solid #9aa5a0;border-radius:.5rem;background:#fff}
 button{width:100%;margin-top:1.25rem;font:inherit;font-weight:600;padding:.75rem;border:0;border-radius:.5rem;background:#137a3f;color:#fff}
