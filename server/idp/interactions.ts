@@ -255,11 +255,9 @@ export function interactionPages(deps: InteractionDeps): { middleware: Koa.Middl
         throw e;
       }
       if (interaction.uid !== uid) throw fail(400, 'SESSION_NOT_FOUND');
-      flow = flows.get(uid);
-      if (!flow) {
-        flow = { step: 'phone', expiresAt: interaction.exp * 1000 };
-        flows.set(uid, flow);
-      }
+      // Kept only once a form is sent, so merely opening pages stores nothing.
+      flow = flows.get(uid) ?? { step: 'phone', expiresAt: interaction.exp * 1000 };
+      if (isPost) flows.set(uid, flow);
       if (!isPost) {
         const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
         show(ctx, 200, renderStep(flow.step, { base, maskedPhone: flow.phone && maskPhone(flow.phone), values: flow.step === 'phone' ? { phone: flow.phone ?? hint } : {} }));
