@@ -9,7 +9,7 @@ import { loadCookieKeys, loadIdpSecrets, loadSigningKeys } from './keys';
 import { Limits, type IdpLimits } from './limits';
 import { createMemoryAdapter } from './memory-adapter';
 import { loadOidcProvider, type OidcAccount, type OidcKoaContext } from './oidc-module';
-import { escapeHtml, pageHeaders } from './pages';
+import { pageHeaders, renderErrorPage } from './pages';
 
 export { identityProviderMiddleware, mountIdentityProvider } from './mount';
 export type { IdpLimits } from './limits';
@@ -162,10 +162,7 @@ export async function createIdentityProvider(opts: IdentityProviderOptions): Pro
     async renderError(ctx: OidcKoaContext, out: { error?: string; error_description?: string }) {
       ctx.set(pageHeaders(clientOrigins));
       ctx.type = 'text/html; charset=utf-8';
-      ctx.body = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>安康码 登录 Sign in</title></head>
-<body><main data-step="error"><h1>安康码 · 登录 <span lang="en">Ankang sign-in</span></h1>
-<p class="error" role="alert" data-testid="error" data-error="${escapeHtml(out.error ?? 'server_error')}">${escapeHtml(out.error_description ?? out.error ?? 'error')}</p>
-<p>请回到应用重新登录。<span lang="en">Go back to the app and sign in again.</span></p></main></body></html>\n`;
+      ctx.body = renderErrorPage({ code: out.error ?? 'server_error', message: out.error_description ?? out.error ?? 'error' });
     },
   });
   provider.proxy = opts.proxy ?? false;
