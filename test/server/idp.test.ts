@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import Koa from 'koa';
 import * as client from 'openid-client';
+import { chromium } from 'playwright-core';
 import { maskPhone } from '../../server/domain/mask';
 import { createLogger } from '../../server/http/log';
 import { GatewaySmsSender, latestCode, OutboxSmsSender, readOutbox, SmsError, type SmsSender } from '../../server/identity/sms';
@@ -16,6 +17,7 @@ import { driveSignIn, DriveError, type DriveStep, type SignInIdentity } from '..
 import { loadIdpSecrets } from '../../server/idp/keys';
 import { normalizeName } from '../../server/idp/name';
 import { createIdentityProvider, mountIdentityProvider, type IdentityProvider, type IdpLimits } from '../../server/idp/provider';
+import { CHROMIUM, screenshot } from '../support/browser';
 import { MINUTE, personName, phoneNumber, residentIdNumber, ROOT, TestClock } from '../support/service';
 import { tempDir } from '../support/tmp';
 
@@ -44,7 +46,7 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function startHarness(opts: { dir?: string; limits?: Partial<IdpLimits>; sms?: SmsSender } = {}): Promise<Harness> {
+async function startHarness(opts: { dir?: string; limits?: Partial<IdpLimits>; sms?: SmsSender; clientHost?: string } = {}): Promise<Harness> {
   const tmp = opts.dir ? undefined : tempDir('ankang-idp-');
   const dir = opts.dir ?? tmp!.dir;
   const dataDir = join(dir, 'idp');
@@ -57,7 +59,8 @@ async function startHarness(opts: { dir?: string; limits?: Partial<IdpLimits>; s
   const server: Server = createServer((req, res) => handle(req, res));
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const redirectUri = `${base}/cb`;
+  // A client host other than the provider's puts the client on another origin.
+  const redirectUri = `http://${opts.clientHost ?? '127.0.0.1'}:${(server.address() as AddressInfo).port}/cb`;
   const idp = await createIdentityProvider({
     issuer: `${base}/idp`,
     dataDir,
@@ -250,6 +253,13 @@ describe('identity provider (server/idp)', function () {
       expect(location.href.startsWith(h.redirectUri)).to.equal(true);
       expect(location.searchParams.get('error')).to.equal('invalid_request');
       expect(location.searchParams.get('error_description')).to.match(/PKCE/);
+    });
+
+    it('shows an unknown client an error page with a machine-readable code, not a redirect', async () => {
+      const res = await fetch(`${h.issuer}/auth?client_id=nobody&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(h.redirectUri)}`, { redirect: 'manual', headers: { accept: 'text/html' } });
+      expect(res.status).to.equal(400);
+      expect(dataError(await res.text())).to.equal('invalid_client');
+      expect(res.headers.get('content-security-policy')).to.include("default-src 'none'");
     });
 
     it('refuses to be mounted at another path than the issuer path', () => {
@@ -732,6 +742,54 @@ describe('identity provider (server/idp)', function () {
         }
         expect(statuses).to.deep.equal([303, 303, 429]);
       } finally {
+        await g.close();
+      }
+    });
+  });
+
+  describe('in Chromium without JavaScript, the client on another origin', () => {
+    it('signs up and lands on the client with a code the client can redeem', async function () {
+      if (!existsSync(CHROMIUM)) this.skip();
+      const g = await startHarness({ clientHost: 'localhost' });
+      const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+      try {
+        const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN' });
+        const page = await context.newPage();
+        const blocked: string[] = [];
+        page.on('console', (msg) => {
+          if (/Content Security Policy/i.test(msg.text())) blocked.push(msg.text());
+        });
+        const who = person({ idType: 'passport', idNumber: `G${Date.now() % 100_000_000}`, name: 'Zhang San' });
+        const auth = await g.authorization();
+        await page.goto(auth.url);
+        await page.fill('[data-testid=phone]', who.phone);
+        let t = Date.now();
+        await page.click('[data-testid=submit]');
+        await page.waitForSelector('[data-testid=code-form]');
+        await page.fill('[data-testid=code]', '000000');
+        await page.click('[data-testid=submit]');
+        await page.waitForSelector('[data-error]');
+        expect(await page.getAttribute('[data-testid=error]', 'data-error')).to.be.oneOf(['OTP_INVALID']);
+        await page.fill('[data-testid=code]', await codeFor(g, who.phone, 'login', t));
+        await page.click('[data-testid=submit]');
+        await page.waitForSelector('[data-testid=signup-form]');
+        await screenshot(page, 'idp-signup', { fullPage: true });
+        await page.selectOption('[data-testid=idType]', who.idType);
+        await page.fill('[data-testid=idNumber]', who.idNumber);
+        await page.fill('[data-testid=name]', who.name);
+        t = Date.now();
+        await page.click('[data-testid=submit]');
+        await page.waitForSelector('[data-testid=confirm-form]');
+        await screenshot(page, 'idp-confirm', { fullPage: true });
+        await page.fill('[data-testid=code]', await codeFor(g, who.phone, 'id-confirm', t));
+        await page.click('[data-testid=submit]');
+        await page.waitForURL((u) => u.href.startsWith(g.redirectUri), { timeout: 10_000 });
+        expect(await page.textContent('#client')).to.equal('signed in');
+        expect(blocked).to.deep.equal([]);
+        const { claims } = await g.exchange(page.url(), auth);
+        expect(claims).to.include({ id_type: 'passport', id_number: who.idNumber, name: 'Zhang San', phone_number: `+86${who.phone}` });
+      } finally {
+        await browser.close();
         await g.close();
       }
     });
