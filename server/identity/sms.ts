@@ -1,4 +1,4 @@
-import { appendFile, chmod, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { validatePhone } from '../domain/identity';
 import { maskPhone } from '../domain/mask';
 
@@ -184,15 +184,46 @@ export async function readOutbox(file: string): Promise<OutboxEntry[]> {
  * The newest code in the outbox for `phone` (matched by its masked form, so two numbers
  * sharing their first three and last four digits are not told apart: pass `after`), with
  * the given purpose, written at or after `after`. For tests, `npm run demo` and dev tools.
+ *
+ * Reads the file backwards from its end and stops at the first line older than `after`,
+ * so a lookup costs the same however long the outbox has grown.
  */
 export async function latestCode(file: string, query: { phone: string; purpose?: string; after?: Date | number }): Promise<string | undefined> {
   const checked = validatePhone(query.phone, 'passport');
   const masked = maskPhone(checked.ok ? checked.normalized : query.phone);
   const after = query.after === undefined ? -Infinity : Number(query.after);
-  const entries = await readOutbox(file);
-  for (let i = entries.length - 1; i >= 0; i--) {
-    const e = entries[i];
-    if (e.to === masked && (query.purpose === undefined || e.purpose === query.purpose) && Date.parse(e.at) >= after) return e.code;
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
   }
-  return undefined;
+  try {
+    let pos = (await fh.stat()).size;
+    let carry = Buffer.alloc(0);
+    while (pos > 0) {
+      const len = Math.min(64 * 1024, pos);
+      pos -= len;
+      const chunk = Buffer.alloc(len);
+      await fh.read(chunk, 0, len, pos);
+      // Lines are split on the newline byte, which never occurs inside a UTF-8 sequence.
+      const lines = Buffer.concat([chunk, carry]).toString('latin1').split('\n');
+      carry = Buffer.from(pos > 0 ? lines.shift()! : '', 'latin1');
+      for (let i = lines.length - 1; i >= 0; i--) {
+        if (!lines[i]) continue;
+        let e: OutboxEntry;
+        try {
+          e = JSON.parse(Buffer.from(lines[i], 'latin1').toString('utf8')) as OutboxEntry;
+        } catch {
+          continue;
+        }
+        if (Date.parse(e.at) < after) return undefined;
+        if (e.to === masked && (query.purpose === undefined || e.purpose === query.purpose)) return e.code;
+      }
+    }
+    return undefined;
+  } finally {
+    await fh.close();
+  }
 }
