@@ -492,6 +492,31 @@ describe('identity provider (server/idp)', function () {
       expect(/<main data-step="([a-z]+)"/.exec(r.html)?.[1]).to.equal('signup');
     });
 
+    it('answers alike when the holder’s phone has had its share of codes, and sends it no more', async () => {
+      const g = await startHarness();
+      try {
+        const holder = person();
+        await g.signIn(holder);
+        const attempt = async (p: SignInIdentity) => {
+          const m = await begin(g);
+          expect((await passCode(g, m, p.phone)).status).to.equal(303);
+          const post = await submit(m, 'signup', { idType: p.idType, idNumber: p.idNumber, name: p.name });
+          const page = await show(m);
+          return { status: [post.status, page.status], body: page.html.split(m.uid).join('<uid>') };
+        };
+        // The holder's sign-in took two of its five codes; three takers use up the rest.
+        for (let i = 0; i < 3; i++) await attempt(person({ idNumber: holder.idNumber }));
+        const before = (await readOutbox(g.outbox)).filter((e) => e.to === maskPhone(holder.phone)).length;
+        const over = await attempt(person({ idNumber: holder.idNumber }));
+        expect(over).to.deep.equal(await attempt(person()));
+        expect(over.status).to.deep.equal([303, 200]);
+        expect((await readOutbox(g.outbox)).filter((e) => e.to === maskPhone(holder.phone)).length).to.equal(before);
+        expect(before).to.equal(5);
+      } finally {
+        await g.close();
+      }
+    });
+
     it('lets the driver take an ID from another phone with ownerPhone', async () => {
       const held = track(person());
       const first = await h.signIn(held);
