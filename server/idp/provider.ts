@@ -11,7 +11,7 @@ import { createMemoryAdapter } from './memory-adapter';
 import { loadOidcProvider, type OidcAccount, type OidcKoaContext } from './oidc-module';
 import { pageHeaders, renderErrorPage } from './pages';
 
-export { identityProviderMiddleware, mountIdentityProvider } from './mount';
+export { identityProviderMiddleware, mountIdentityProvider, type IdentityProviderRef } from './mount';
 export type { IdpLimits } from './limits';
 
 /**
