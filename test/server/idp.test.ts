@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { createPublicKey, verify as verifySignature } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -52,16 +53,20 @@ async function startHarness(opts: { dir?: string; limits?: Partial<IdpLimits>; s
   const dataDir = join(dir, 'idp');
   const outbox = join(dir, 'sms-outbox.jsonl');
   const clock = new TestClock(Date.now());
-  let handle = (_req: IncomingMessage, res: ServerResponse) => {
-    res.statusCode = 503;
-    res.end();
-  };
-  const server: Server = createServer((req, res) => handle(req, res));
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  // Mounted before the provider exists, as an application listening on port 0 must.
+  let idp: IdentityProvider | undefined;
+  const koa = new Koa();
+  mountIdentityProvider(koa, '/idp', () => idp);
+  koa.use((ctx) => {
+    ctx.type = 'text/html';
+    ctx.body = ctx.path === '/cb' ? '<!doctype html><title>client</title><p id="client">signed in</p>' : `app ${ctx.path}`;
+  });
+  const server: Server = koa.listen(0, '127.0.0.1');
+  await once(server, 'listening');
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   // A client host other than the provider's puts the client on another origin.
   const redirectUri = `http://${opts.clientHost ?? '127.0.0.1'}:${(server.address() as AddressInfo).port}/cb`;
-  const idp = await createIdentityProvider({
+  idp = await createIdentityProvider({
     issuer: `${base}/idp`,
     dataDir,
     clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [redirectUri] }],
@@ -70,13 +75,6 @@ async function startHarness(opts: { dir?: string; limits?: Partial<IdpLimits>; s
     clock: clock.now,
     limits: opts.limits,
   });
-  const koa = new Koa();
-  mountIdentityProvider(koa, '/idp', idp);
-  koa.use((ctx) => {
-    ctx.type = 'text/html';
-    ctx.body = ctx.path === '/cb' ? '<!doctype html><title>client</title><p id="client">signed in</p>' : `app ${ctx.path}`;
-  });
-  handle = koa.callback();
   const oidc = await client.discovery(new URL(`${base}/idp`), CLIENT_ID, undefined, client.ClientSecretBasic(CLIENT_SECRET), { execute: [client.allowInsecureRequests] });
   let stopped = false;
   const h: Harness = {
@@ -86,7 +84,7 @@ async function startHarness(opts: { dir?: string; limits?: Partial<IdpLimits>; s
     dataDir,
     outbox,
     clock,
-    idp,
+    idp: idp!,
     redirectUri,
     oidc,
     async authorization(extra = {}) {
@@ -111,7 +109,7 @@ async function startHarness(opts: { dir?: string; limits?: Partial<IdpLimits>; s
         server.close(() => done());
         server.closeAllConnections();
       });
-      await idp.close();
+      await idp!.close();
     },
     async close() {
       await h.stop();
@@ -264,6 +262,26 @@ describe('identity provider (server/idp)', function () {
 
     it('refuses to be mounted at another path than the issuer path', () => {
       expect(() => mountIdentityProvider(new Koa(), '/other', h.idp)).to.throw(/mounted at "\/idp"/);
+    });
+
+    it('answers 503 under the prefix until a provider mounted by reference exists', async () => {
+      const koa = new Koa();
+      mountIdentityProvider(koa, '/idp', () => undefined);
+      koa.use((ctx) => {
+        ctx.body = 'app';
+      });
+      const server = koa.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      try {
+        const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        const res = await fetch(`${base}/idp/.well-known/openid-configuration`);
+        expect(res.status).to.equal(503);
+        expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('IDP_STARTING');
+        expect(await (await fetch(`${base}/`)).text()).to.equal('app');
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
     });
   });
 
@@ -821,7 +839,7 @@ describe('identity provider (server/idp)', function () {
   });
 
   describe('standalone (npm run idp)', () => {
-    it('starts, serves discovery, says nothing on stderr and stops on SIGTERM', async () => {
+    it('starts, serves discovery and a sign-in, says nothing on stderr and stops on SIGTERM', async () => {
       const tmp = tempDir('ankang-idp-proc-');
       try {
         const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'idp.ts')], {
@@ -846,6 +864,15 @@ describe('identity provider (server/idp)', function () {
           const d = (await (await fetch(`${line.issuer}/.well-known/openid-configuration`)).json()) as { issuer: string; authorization_endpoint: string };
           expect(d.issuer).to.equal(line.issuer);
           expect(d.authorization_endpoint).to.equal(`${line.issuer}/auth`);
+          // A whole sign-in against it, codes read from its default outbox.
+          const rp = await client.discovery(new URL(line.issuer), 'other-rp', undefined, client.ClientSecretBasic(CLIENT_SECRET), { execute: [client.allowInsecureRequests] });
+          const verifier = client.randomPKCECodeVerifier();
+          const state = client.randomState();
+          const url = client.buildAuthorizationUrl(rp, { redirect_uri: 'http://127.0.0.1:9/cb2', scope: SCOPE, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state });
+          const who = person();
+          const redirect = await driveSignIn(url.href, who, { codes: join(tmp.dir, 'idp', 'sms-outbox.jsonl') });
+          const tokens = await client.authorizationCodeGrant(rp, new URL(redirect), { pkceCodeVerifier: verifier, expectedState: state });
+          expect(tokens.claims()).to.include({ iss: line.issuer, aud: 'other-rp', id_number: who.idNumber });
         } finally {
           child.kill('SIGTERM');
         }
