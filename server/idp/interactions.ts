@@ -142,7 +142,7 @@ export function interactionPages(deps: InteractionDeps): { middleware: Koa.Middl
     throw fail(400, r.code, r.code === 'OTP_INVALID' ? r.remaining : undefined);
   }
 
-  /** POST handlers: each returns nothing (then the page is shown again by a 303) or finishes the interaction. */
+  /** The forms' handlers: 'redirect' shows the flow's (new) step after a 303; `{ login }` signs that account in. */
   const steps: Record<Step | 'restart', (ctx: Koa.Context, flow: Flow, form: Record<string, string>) => Promise<'redirect' | { login: string }>> = {
     async phone(ctx, flow, form) {
       const values = { phone: form.phone ?? '' };
