@@ -133,7 +133,13 @@ export async function createIdentityProvider(opts: IdentityProviderOptions): Pro
       userinfo: { enabled: true },
     },
     jwks: { keys: signingKeys },
-    cookies: { keys: cookieKeys },
+    // Mounted inside the service, the provider shares its origin: its cookies get names of
+    // their own and stay under the mount path.
+    cookies: {
+      keys: cookieKeys,
+      names: { session: 'idp_session', interaction: 'idp_interaction', resume: 'idp_interaction_resume' },
+      long: { httpOnly: true, sameSite: 'lax', path: mountPath || '/' },
+    },
     ttl: { AuthorizationCode: 60, AccessToken: 600, IdToken: 600, Interaction: 1800, Session: 1800, Grant: 1800 },
     issueRefreshToken: async () => false,
     async findAccount(_ctx: unknown, sub: string): Promise<OidcAccount | undefined> {

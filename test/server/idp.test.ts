@@ -292,9 +292,11 @@ describe('identity provider (server/idp)', function () {
     let idToken: string;
     const steps: DriveStep[] = [];
 
+    const jar = createCookieFetch();
+
     before(async () => {
       const auth = await h.authorization();
-      const redirect = await driveSignIn(auth.url, who, { codes: h.outbox, onStep: (s) => steps.push(s) });
+      const redirect = await driveSignIn(auth.url, who, { codes: h.outbox, onStep: (s) => steps.push(s), fetch: jar });
       const url = new URL(redirect);
       expect(url.searchParams.get('state')).to.equal(auth.state);
       expect(url.searchParams.get('iss')).to.equal(h.issuer);
@@ -303,6 +305,15 @@ describe('identity provider (server/idp)', function () {
 
     it('goes through phone, code, sign-up and confirmation', () => {
       expect(steps).to.deep.equal(['phone', 'code', 'signup', 'confirm']);
+    });
+
+    it('keeps its cookies to names of its own under /idp, beside the application', () => {
+      const cookies = [...jar.jar.get(h.base)!.values()];
+      expect(cookies.map((c) => c.name)).to.include('idp_session');
+      for (const c of cookies) {
+        expect(c.name).to.match(/^idp_/);
+        expect(c.path).to.match(/^\/idp(\/|$)/);
+      }
     });
 
     it('returns an ID token carrying the phone and the identity', () => {
