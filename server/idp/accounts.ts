@@ -94,7 +94,7 @@ export class AccountStore {
     return this.mac('id', idType, idNumber);
   }
 
-  private open(rec: AccountRecord): Account {
+  private unseal(rec: AccountRecord): Account {
     const phone = openField(this.keys.sealKey, rec.phoneSealed, aad('phone', rec.sub));
     const identity = rec.identitySealed ? (JSON.parse(openField(this.keys.sealKey, rec.identitySealed, aad('identity', rec.sub))) as Identity) : undefined;
     return { sub: rec.sub, phone, ...(identity ? { identity } : {}) };
@@ -106,18 +106,18 @@ export class AccountStore {
 
   async findBySub(sub: string): Promise<Account | undefined> {
     const rec = await this.record(sub);
-    return rec && this.open(rec);
+    return rec && this.unseal(rec);
   }
 
   async findByPhone(phone: string): Promise<Account | undefined> {
     const rec = await this.record((await this.byPhone.get(this.phoneMac(phone))) as string | undefined);
-    return rec && this.open(rec);
+    return rec && this.unseal(rec);
   }
 
   /** The account holding this ID, if any. */
   async findByIdentity(idType: string, idNumber: string): Promise<Account | undefined> {
     const rec = await this.record((await this.byId.get(this.idMac(idType, idNumber))) as string | undefined);
-    return rec && this.open(rec);
+    return rec && this.unseal(rec);
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -157,7 +157,7 @@ export class AccountStore {
       batch.put(rec.sub, rec, { sublevel: this.accounts });
       batch.put(idMac, rec.sub, { sublevel: this.byId });
       await batch.write({ sync: true });
-      return { account: this.open(rec), ...(holderSub ? { movedFrom: holderSub } : {}) };
+      return { account: this.unseal(rec), ...(holderSub ? { movedFrom: holderSub } : {}) };
     });
   }
 }

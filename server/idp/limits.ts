@@ -1,6 +1,6 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 
-/** Abuse limits of the sign-in pages; each counts events in a sliding window per key. */
+/** Abuse limits of the sign-in pages; each counts events per key in a window that starts at the key's first event. */
 export interface IdpLimits {
   /** The window every limit counts over, in seconds (default 600). */
   windowSeconds: number;

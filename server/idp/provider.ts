@@ -59,6 +59,7 @@ export interface IdentityProvider {
   close(): Promise<void>;
 }
 
+/** The claims each scope releases; all of them go into the ID token. */
 export const SCOPE_CLAIMS = {
   openid: ['sub'],
   phone: ['phone_number', 'phone_number_verified'],
