@@ -658,12 +658,13 @@ describe('identity provider (server/idp)', function () {
   });
 
   describe('after a restart on the same folder', () => {
+    let first: Harness;
     let r: Harness;
     const who = person();
     let before1: { sub: unknown; kid: string };
 
     before(async () => {
-      const first = await startHarness();
+      first = await startHarness();
       const claims = await first.signIn(who);
       const { keys } = (await (await fetch(`${first.issuer}/jwks`)).json()) as { keys: Array<{ kid: string }> };
       before1 = { sub: claims.sub, kid: keys[0].kid };
@@ -673,6 +674,8 @@ describe('identity provider (server/idp)', function () {
 
     after(async () => {
       await r?.close();
+      // Removes the folder both used.
+      await first?.close();
     });
 
     it('signs with the same key', async () => {
