@@ -1,7 +1,7 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import { ServiceError } from './errors';
-import { authenticate } from './http/auth';
+import { authenticate, COOKIES } from './http/auth';
 import { LedgerUnavailableError } from './ledger/ledger';
 import type { AppContext } from './context';
 import { Idempotency } from './services/idempotency';
@@ -21,6 +21,10 @@ import { venueRoutes } from './routes/venues';
 import { authorityRoutes } from './routes/authority';
 import { borderRoutes } from './routes/border';
 import { pageRoutes } from './routes/pages';
+import { authRoutes } from './routes/auth';
+import { mountIdentityProvider, type IdentityProviderRef } from './idp/provider';
+import { SessionService } from './identity/sessions';
+import { RebindService } from './identity/rebind';
 
 export interface Services {
   residents: ResidentService;
@@ -29,14 +33,19 @@ export interface Services {
   idempotency: Idempotency;
   venues: VenueService;
   scans: ScanService;
+  sessions: SessionService;
+  rebind: RebindService;
 }
 
 export function createServices(app: AppContext): Services {
   const residents = new ResidentService(app);
   const venues = new VenueService(app);
+  const sessions = new SessionService(app);
   return {
     residents,
     venues,
+    sessions,
+    rebind: new RebindService(app, sessions),
     scans: new ScanService(app, venues, residents),
     feeds: new FeedService(app, residents),
     reevaluator: new Reevaluator(app, residents),
@@ -44,13 +53,33 @@ export function createServices(app: AppContext): Services {
   };
 }
 
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Cookies authenticate only requests the pages themselves make. SameSite=Strict already
+ * keeps them off requests other sites start; a browser that says a write comes from
+ * another site (Sec-Fetch-Site) is refused as well, before anything is read or written.
+ */
+function refuseCrossSite(ctx: Koa.Context): void {
+  if (SAFE_METHODS.has(ctx.method)) return;
+  const site = ctx.get('sec-fetch-site');
+  if (site !== 'cross-site' && site !== 'same-site') return;
+  if ([COOKIES.resident, COOKIES.residentRefresh, COOKIES.staff].some((c) => ctx.cookies.get(c))) {
+    throw new ServiceError('FORBIDDEN', 'a request from another site cannot use this browser\'s session');
+  }
+}
+
 /**
  * The Koa application: error mapping, request log and metrics, bearer-token
  * authentication, then the routes. No I/O happens here beyond what `app` holds.
  */
-export function createApp(app: AppContext, services: Services = createServices(app)): Koa {
+export function createApp(app: AppContext, services: Services = createServices(app), idp?: IdentityProviderRef): Koa {
   const koa = new Koa({ proxy: false });
   const router = new Router();
+
+  // The embedded identity provider answers under /idp with its own pages, errors and cookies;
+  // its token endpoint takes Basic client authentication, which the bearer check would refuse.
+  if (idp) mountIdentityProvider(koa, '/idp', idp);
 
   koa.use(async (ctx, next) => {
     const started = process.hrtime.bigint();
@@ -68,6 +97,7 @@ export function createApp(app: AppContext, services: Services = createServices(a
             : undefined;
       if (e) {
         ctx.status = e.status;
+        if (e.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(e.retryAfterSeconds));
         ctx.body = { error: { code: e.code, message: e.message, ...(e.fields ? { fields: e.fields } : {}) } };
       } else {
         // Only the code reaches the client; the details stay in the server log.
@@ -85,11 +115,12 @@ export function createApp(app: AppContext, services: Services = createServices(a
   });
 
   koa.use(async (ctx, next) => {
-    ctx.state.principal = await authenticate(ctx, app.ledger, app.secrets.adminToken);
+    ctx.state.principals = await authenticate(ctx, app.ledger, app.secrets.adminToken, app.clock());
+    refuseCrossSite(ctx);
     await next();
   });
 
-  for (const add of [systemRoutes, issuerRoutes, residentRoutes, ruleRoutes, feedRoutes, adminRoutes, proofRoutes, venueRoutes, authorityRoutes, borderRoutes, pageRoutes]) add(router, app, services);
+  for (const add of [authRoutes, systemRoutes, issuerRoutes, residentRoutes, ruleRoutes, feedRoutes, adminRoutes, proofRoutes, venueRoutes, authorityRoutes, borderRoutes, pageRoutes]) add(router, app, services);
   koa.use(router.routes());
   koa.use(router.allowedMethods({ throw: false }));
   return koa;

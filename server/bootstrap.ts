@@ -18,6 +18,10 @@ import { Ledger } from './ledger/ledger';
 import { RuleBook } from './services/rule-book';
 import type { ResidentRecord } from './services/residents';
 import { ensureResidentIndexes } from './services/resident-index';
+import { createIdentityProvider, type IdentityProvider } from './idp/provider';
+import { RelyingParty } from './identity/relying-party';
+import { startSessionSweep } from './identity/sessions';
+import { createSmsSender } from './identity/sms';
 
 const STATUS_VALUE = { green: 0, yellow: 1, red: 2 } as const;
 
@@ -27,6 +31,9 @@ const STATUS_VALUE = { green: 0, yellow: 1, red: 2 } as const;
  */
 export async function openContext(config: Config, opts: { clock?: () => Date; env?: NodeJS.ProcessEnv; log?: Logger } = {}): Promise<AppContext> {
   const clock = opts.clock ?? (() => new Date());
+  if (config.OIDC_ISSUER && (!config.OIDC_CLIENT_ID || !config.OIDC_CLIENT_SECRET)) {
+    throw new Error('OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET: the client this service is registered as at that provider');
+  }
   ensureDataDir(config.DATA_DIR);
   const secrets = loadSecrets(config.DATA_DIR, opts.env);
   const ledger = await Ledger.open(join(config.DATA_DIR, 'ledger'), clock);
@@ -66,11 +73,55 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
       })
     : undefined;
   const trust = new TrustService({ config, issuerName, keys, clock });
-  const app: AppContext = { config, ledger, secrets, keys, rules, statusBook, metrics: new Metrics(), log, clock, issuerName, anchorer, trust };
+  const sms = createSmsSender({ gatewayUrl: config.SMS_GATEWAY_URL, outboxFile: outboxFile(config) });
+  const app: AppContext = { config, ledger, secrets, keys, rules, statusBook, metrics: new Metrics(), log, clock, issuerName, anchorer, trust, sms };
   if (config.CHAIN_RPC_URL) app.federation = new Federation(app);
   return app;
 }
 
+
+/** Where one-time codes go in development (no SMS_GATEWAY_URL): one JSON line each, numbers masked. */
+export const outboxFile = (config: Config) => join(config.DATA_DIR, 'sms-outbox.jsonl');
+
+/** The client id this service has at its embedded provider. */
+const EMBEDDED_CLIENT_ID = 'ankang';
+
+/**
+ * Sign-in: the relying party for the province's provider (OIDC_ISSUER), or, without one,
+ * for the embedded development provider mounted at /idp on this same port. Needs the
+ * address the service listens on, so it runs after listen.
+ */
+async function startSignIn(app: AppContext, local: string, clock: () => Date): Promise<IdentityProvider | undefined> {
+  const { config, secrets } = app;
+  const base = publicUrl(config);
+  const redirectUri = `${base}/v1/auth/callback`;
+  let idp: IdentityProvider | undefined;
+  if (!config.OIDC_ISSUER) {
+    idp = await createIdentityProvider({
+      issuer: `${base}/idp`,
+      dataDir: join(config.DATA_DIR, 'idp'),
+      clients: [{ client_id: EMBEDDED_CLIENT_ID, client_secret: secrets.oidcClientSecret, redirect_uris: [redirectUri] }],
+      sms: app.sms,
+      log: app.log,
+      limits: {
+        sendsPerPhone: config.IDP_SENDS_PER_PHONE,
+        sendsPerAddress: config.IDP_SENDS_PER_ADDRESS,
+        checksPerAddress: config.IDP_CHECKS_PER_ADDRESS,
+        signupsPerAddress: config.IDP_SIGNUPS_PER_ADDRESS,
+      },
+    });
+  }
+  app.signIn = new RelyingParty({
+    issuer: config.OIDC_ISSUER ?? idp!.issuer,
+    clientId: config.OIDC_CLIENT_ID ?? EMBEDDED_CLIENT_ID,
+    clientSecret: config.OIDC_CLIENT_SECRET ?? secrets.oidcClientSecret,
+    redirectUri,
+    // The embedded provider is this process: reach it on the address it listens on, whatever PUBLIC_URL says.
+    rewrite: idp && base !== local ? { from: base, to: local } : undefined,
+    clock,
+  });
+  return idp;
+}
 
 export interface RunningService {
   app: AppContext;
@@ -84,7 +135,8 @@ export interface RunningService {
 export async function startService(config: Config, opts: Parameters<typeof openContext>[1] = {}): Promise<RunningService> {
   const app = await openContext(config, opts);
   const services = createServices(app);
-  const koa = createApp(app, services);
+  let idp: IdentityProvider | undefined;
+  const koa = createApp(app, services, () => idp);
   const server = koa.listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -95,7 +147,9 @@ export async function startService(config: Config, opts: Parameters<typeof openC
   const { port } = server.address() as AddressInfo;
   // With PORT=0 the real port is known only now; URLs built later (trust list, chain) use it.
   config.PORT = port;
+  idp = await startSignIn(app, `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`, app.clock);
   services.reevaluator.start(config.REVIEW_INTERVAL_SECONDS);
+  const sessionSweep = startSessionSweep(app.ledger, app.clock, 3_600_000, (e) => app.log.error('session sweep failed', { error: e.message }));
   const idempotencySweep = services.idempotency.start(app.ledger, app.clock, 3_600_000, (e) => app.log.error('idempotency sweep failed', { error: e.message }));
   app.anchorer?.start();
   app.federation?.start(config.FEDERATION_REFRESH_SECONDS);
@@ -111,6 +165,8 @@ export async function startService(config: Config, opts: Parameters<typeof openC
       });
       await services.reevaluator.stop();
       await idempotencySweep.stop();
+      await sessionSweep.stop();
+      await idp?.close();
       await app.anchorer?.stop();
       await app.federation?.stop();
       await app.ledger.close();

@@ -28,6 +28,26 @@ export const configSchema = z.object({
   /** How long an Idempotency-Key answers retries with its first response; older keys count as unused and are deleted. */
   IDEMPOTENCY_TTL_HOURS: int(24, 1, 720),
   BODY_LIMIT_BYTES: int(65536, 1024, 10 * 1024 * 1024),
+  /**
+   * The province's OpenID Connect provider (real-name account platform). Unset: the
+   * embedded development provider at PUBLIC_URL/idp, with codes in DATA_DIR/sms-outbox.jsonl.
+   */
+  OIDC_ISSUER: z.string().url().optional(),
+  OIDC_CLIENT_ID: z.string().min(1).optional(),
+  OIDC_CLIENT_SECRET: z.string().min(16).optional(),
+  /** Production: one-time codes (re-binding a record, the embedded provider's logins) are POSTed here. */
+  SMS_GATEWAY_URL: z.string().url().optional(),
+  /** The embedded provider's abuse limits, per 10 minutes (server/idp/limits.ts). */
+  IDP_SENDS_PER_PHONE: int(5, 1, 1_000_000),
+  IDP_SENDS_PER_ADDRESS: int(60, 1, 1_000_000),
+  IDP_CHECKS_PER_ADDRESS: int(100, 1, 1_000_000),
+  IDP_SIGNUPS_PER_ADDRESS: int(20, 1, 1_000_000),
+  /** Life of a resident's access token; a refresh token buys a new one until the session ends. */
+  SESSION_ACCESS_MINUTES: int(15, 1, 43_200),
+  /** Life of a resident session from sign-in; then the resident signs in again. */
+  SESSION_DAYS: int(30, 1, 365),
+  /** Default life of an authority token created by the admin (each may ask for its own, up to a year). */
+  STAFF_TOKEN_TTL_DAYS: int(30, 1, 365),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /** JSON-RPC URL of the permissioned EVM chain; anchoring is off without it. */
   CHAIN_RPC_URL: z.string().url().optional(),

@@ -1,6 +1,7 @@
 import type { Anchorer } from '../anchor/anchorer';
 import type { Federation } from '../anchor/federation';
 import type { Config } from './config';
+import type { RelyingParty } from './identity/relying-party';
 import type { Secrets } from './crypto/secrets';
 import type { Logger } from './http/log';
 import type { Metrics } from './http/metrics';
@@ -28,4 +29,13 @@ export interface AppContext {
   anchorer?: Anchorer;
   /** Present when a chain is configured: other provinces' keys and status lists. */
   federation?: Federation;
+  /** Sends one-time codes: the development outbox file, or SMS_GATEWAY_URL. */
+  sms: SmsSender;
+  /** The OpenID Connect relying party; set once the service knows the address it listens on. */
+  signIn?: RelyingParty;
+}
+
+/** Where one-time codes go (server/identity/sms.ts). */
+export interface SmsSender {
+  send(msg: { to: string; purpose: string; code: string }): Promise<void>;
 }

@@ -7,12 +7,17 @@ export const ERROR_STATUS = {
   INVALID_RULE_SET: 400,
   INVALID_CODE: 400,
   IDEMPOTENCY_KEY_INVALID: 400,
+  OTP_INVALID: 400,
+  OTP_EXPIRED: 400,
   UNAUTHENTICATED: 401,
+  TOKEN_EXPIRED: 401,
   FORBIDDEN: 403,
+  IDENTITY_NOT_YOURS: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   IDENTITY_MISMATCH: 409,
   CONFLICT: 409,
+  REBIND_REQUIRED: 409,
   NOT_ANCHORED_YET: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -23,6 +28,7 @@ export const ERROR_STATUS = {
   LEDGER_UNAVAILABLE: 503,
   CHAIN_UNAVAILABLE: 503,
   ANCHORING_OFF: 503,
+  SIGN_IN_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -39,6 +45,8 @@ export interface FieldError {
  */
 export class ServiceError extends Error {
   readonly status: number;
+  /** For 429 and 503: when to try again, in seconds (sent as Retry-After). */
+  retryAfterSeconds?: number;
 
   constructor(
     readonly code: ErrorCode,

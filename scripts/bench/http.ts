@@ -10,7 +10,7 @@ import { signCode, toBeSigned, type ResidentClaims } from '../../verifier/src';
 import { startService } from '../../server/bootstrap';
 import { configSchema } from '../../server/config';
 import { gb11643CheckChar } from '../../server/domain/identity';
-import { applySchema, checkApplication, type ResidentRecord } from '../../server/services/residents';
+import { applySchema, checkApplication, type FullApplication, type ResidentRecord } from '../../server/services/residents';
 import { aim, figure, fmt, fmtRatio, heading, interleavedRounds, median, rateAsync, rateConcurrent, rateSync, round, table, type RateFigure } from './util';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -89,6 +89,10 @@ export function residentId(n: number): string {
   const birth = new Date(BIRTH_EPOCH + Math.floor(k / 1000) * 86_400_000).toISOString().slice(0, 10).replace(/-/g, '');
   const first17 = `${district}${birth}${String(k % 1000).padStart(3, '0')}`;
   return first17 + gb11643CheckChar(first17);
+}
+
+function identityOf(n: number) {
+  return { idType: 'resident-id' as const, idNumber: residentId(n), name: NAMES[n % NAMES.length] };
 }
 
 function applicationBody(n: number) {
@@ -286,7 +290,7 @@ async function benchSigning(dir: string): Promise<HttpBenchResult['signing']> {
     const { residents } = svc.services;
     const records: ResidentRecord[] = [];
     for (let n = 0; n < IN_PROCESS_RESIDENTS; n++) {
-      const input = applySchema.parse(applicationBody(50_000_000 + n));
+      const input: FullApplication = { ...applySchema.parse(applicationBody(50_000_000 + n)), ...identityOf(50_000_000 + n) };
       const r = await ledger.transact((tx) => residents.apply(tx, input, checkApplication(input, tx.now)));
       records.push(r.record);
     }

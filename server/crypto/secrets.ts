@@ -8,12 +8,15 @@ export interface Secrets {
   /** AES-256-GCM key for personal data at rest (32 bytes). */
   encryptionKey: Buffer;
   adminToken: string;
+  /** The client secret this service and its embedded identity provider share (development). */
+  oidcClientSecret: string;
 }
 
 interface SecretsFile {
   pseudonymKey: string;
   encryptionKey: string;
   adminToken: string;
+  oidcClientSecret: string;
 }
 
 /** Creates DATA_DIR with mode 0700 when missing. */
@@ -47,11 +50,13 @@ export function loadSecrets(dataDir: string, env: NodeJS.ProcessEnv = process.en
     pseudonymKey: stored.pseudonymKey ?? randomBytes(32).toString('base64'),
     encryptionKey: stored.encryptionKey ?? randomBytes(32).toString('base64'),
     adminToken: stored.adminToken ?? `ak_admin_${randomBytes(24).toString('base64url')}`,
+    oidcClientSecret: stored.oidcClientSecret ?? randomBytes(32).toString('base64url'),
   };
   if (JSON.stringify(file) !== JSON.stringify(stored)) writePrivateFile(path, JSON.stringify(file, null, 2) + '\n');
   return {
     pseudonymKey: key32(env.ANKANG_PSEUDONYM_KEY ?? file.pseudonymKey, 'ANKANG_PSEUDONYM_KEY'),
     encryptionKey: key32(env.ANKANG_ENCRYPTION_KEY ?? file.encryptionKey, 'ANKANG_ENCRYPTION_KEY'),
     adminToken: env.ADMIN_TOKEN ?? file.adminToken,
+    oidcClientSecret: file.oidcClientSecret,
   };
 }

@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type { VenueType } from '../../verifier/src';
 import { regionContains } from '../domain/regions';
 import { ServiceError } from '../errors';
-import type { FeedSource, Principal, Role } from './auth';
+import { principalsOf, unauthenticated, type FeedSource, type Principal, type Role } from './auth';
 import { borderScope, gridScope, operatorScope } from './scopes';
 
 /**
@@ -88,6 +88,8 @@ const inGrid: Condition<GridSubject> = {
 /** Every action that needs an authority token. */
 export const PERMISSIONS = {
   'token.create': action('create an authority token', { admin: ANY }),
+  'token.list': action('list authority tokens and resident sessions', { admin: ANY }),
+  'token.revoke': action('revoke an authority token or end a resident session', { admin: ANY }),
   'keys.rotate': action('rotate the signing key', { admin: ANY }),
   'rules.publish': action('publish a rule version', { admin: ANY, health: ANY }),
   'policies.publish': action('publish an admission-policy version', { admin: ANY, health: ANY }),
@@ -143,9 +145,11 @@ export async function permits<A extends ActionName>(p: Principal, name: A, ...re
  * resource once it is loaded.
  */
 export function requireGrant(ctx: Context, name: ActionName): Principal {
-  const p = ctx.state.principal as Principal | undefined;
-  if (!p) throw new ServiceError('UNAUTHENTICATED', 'this endpoint needs a bearer token');
-  if (grantOf(p, name) !== undefined) return p;
+  const all = principalsOf(ctx);
+  if (all.length === 0) throw unauthenticated(ctx);
+  // A page may carry a staff cookie and a resident one: the staff one is the one that can hold an action.
+  const p = all.find((q) => grantOf(q, name) !== undefined);
+  if (p) return (ctx.state.principal = p);
   const holders = Object.entries(PERMISSIONS[name].grants as Partial<Record<Holder, Grant<unknown>>>).map(([role, g]) => (g === ANY ? role : `${role} (${g!.when})`));
   throw new ServiceError('FORBIDDEN', `${name} (${PERMISSIONS[name].what}) is for: ${holders.join('; ')}`);
 }

@@ -67,6 +67,8 @@ export function borderScope(p: Principal): BorderScope {
 }
 
 const name = z.string().trim().min(1).max(80);
+/** Days until the token stops working (STAFF_TOKEN_TTL_DAYS when left out). */
+const ttlDays = z.number().int().min(1).max(365).optional();
 const noSource = z.undefined({ error: 'only feed tokens have a source' }).optional();
 const noScope = (role: string) => z.undefined({ error: `a ${role} token takes no scope` }).optional();
 const region = z
@@ -79,17 +81,19 @@ const unique = <T>(xs: T[]): T[] => [...new Set(xs)];
 
 /** The body of POST /v1/admin/tokens, one shape per role; `admin` is not issued (it comes from secrets.json). */
 export const tokenSchema = z.discriminatedUnion('role', [
-  z.strictObject({ role: z.literal('health'), name, source: noSource, scope: noScope('health') }),
-  z.strictObject({ role: z.literal('auditor'), name, source: noSource, scope: noScope('auditor') }),
+  z.strictObject({ role: z.literal('health'), name, ttlDays, source: noSource, scope: noScope('health') }),
+  z.strictObject({ role: z.literal('auditor'), name, ttlDays, source: noSource, scope: noScope('auditor') }),
   z.strictObject({
     role: z.literal('feed'),
     name,
+    ttlDays,
     source: z.enum(FEED_SOURCES, { error: FEED_SOURCES.join(', ') }),
     scope: noScope('feed'),
   }),
   z.strictObject({
     role: z.literal('operator'),
     name,
+    ttlDays,
     source: noSource,
     scope: z
       .strictObject({
@@ -103,6 +107,7 @@ export const tokenSchema = z.discriminatedUnion('role', [
   z.strictObject({
     role: z.literal('grid'),
     name,
+    ttlDays,
     source: noSource,
     scope: z
       .strictObject({ districts: listOf(region).optional(), venues: listOf(venueId).optional() }, { error: 'a grid token needs a scope: { districts?, venues? }' })
@@ -111,6 +116,7 @@ export const tokenSchema = z.discriminatedUnion('role', [
   z.strictObject({
     role: z.literal('border'),
     name,
+    ttlDays,
     source: noSource,
     scope: z.strictObject({ venues: listOf(venueId) }, { error: 'a border token needs a scope: { venues: [border venue ids] }' }),
   }),

@@ -1,7 +1,7 @@
 /**
  * `fetch` with a cookie jar, for driving sign-in pages from scripts and tests: cookies are
  * kept per origin and path (RFC 6265 path matching, Max-Age and Expires honoured, Secure
- * ones sent over https only) and redirects are never followed, so the caller sees each hop.
+ * ones sent over https, or to a loopback host, which browsers count as secure) and redirects are never followed, so the caller sees each hop.
  */
 
 export type JarFetch = (url: string | URL, init?: RequestInit) => Promise<Response>;
@@ -14,6 +14,8 @@ interface Cookie {
   /** Milliseconds since the epoch; Infinity for a session cookie. */
   expiresAt: number;
 }
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** The directory of a request path (RFC 6265 §5.1.4 default-path). */
 function defaultPath(pathname: string): string {
@@ -56,7 +58,7 @@ export function createCookieFetch(base: typeof fetch = fetch): JarFetch & { jar:
     const cookies = jar.get(url.origin) ?? new Map<string, Cookie>();
     jar.set(url.origin, cookies);
     const sending = [...cookies.values()]
-      .filter((c) => c.expiresAt > now && pathMatches(url.pathname, c.path) && (!c.secure || url.protocol === 'https:'))
+      .filter((c) => c.expiresAt > now && pathMatches(url.pathname, c.path) && (!c.secure || url.protocol === 'https:' || LOOPBACK.has(url.hostname)))
       .sort((a, b) => b.path.length - a.path.length);
     const headers = new Headers(init.headers);
     if (sending.length) headers.set('cookie', sending.map((c) => `${c.name}=${c.value}`).join('; '));

@@ -22,6 +22,8 @@ export const SPACES = [
   'residentsByIndex',
   'facts',
   'tokens',
+  'sessions',
+  'bindings',
   'idempotency',
   'rules',
   'policies',

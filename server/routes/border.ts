@@ -35,7 +35,6 @@ export function borderRoutes(router: Router, app: AppContext, { residents, venue
           resident: residentView(r.record),
           printedCode: codeView(r.printedCode, 'printed', margin, issuer),
           code: codeView(r.code, 'dynamic', margin, issuer),
-          token: r.token,
           entry: { venue: venue.id, from: input.from, destination: input.destination, arrivedAt: r.arrivedAt },
         },
       };

@@ -5,15 +5,15 @@ import type { Principal } from '../http/auth';
 import type { Tx } from '../ledger/ledger';
 import type { RawFacts } from '../rules';
 import type { AppContext } from '../context';
-import { applySchema, checkApplication, declarationSchema, residentSubject, type ApplyInput, type ResidentService } from './residents';
+import { applySchema, checkApplication, declarationSchema, nameSchema, residentSubject, type FullApplication, type ResidentService } from './residents';
 import { venueSubject, type VenueRecord } from './venues';
 
 /** The body of POST /v1/border/entries (入境发码): who arrives, from where, and where they will stay. */
 export const borderEntrySchema = z.strictObject({
   venueId: z.string().regex(/^[A-Za-z0-9_-]{16}$/, 'a venue id'),
-  idType: applySchema.shape.idType,
-  idNumber: applySchema.shape.idNumber,
-  name: applySchema.shape.name,
+  idType: applySchema.shape.idType.unwrap(),
+  idNumber: applySchema.shape.idNumber.unwrap(),
+  name: nameSchema,
   phone: applySchema.shape.phone,
   /** ISO 3166-1 alpha-2 code of the country or region the traveller arrives from. */
   from: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 code in capitals'),
@@ -38,7 +38,7 @@ export function checkOrigin(code: string): FieldError | undefined {
 }
 
 /** The entry as a resident application: the declaration is the temperature taken at the post. */
-export function entryApplication(input: BorderEntryInput): ApplyInput {
+export function entryApplication(input: BorderEntryInput): FullApplication {
   return {
     idType: input.idType,
     idNumber: input.idNumber,
@@ -98,6 +98,6 @@ export class BorderService {
     });
     const printed = await this.residents.ensureCode(tx, applied.record, 'printed');
     tx.onCommit(() => this.app.metrics.inc('ankang_border_entries_total', 'Inbound travellers registered at entry', { colour: printed.record.colour }));
-    return { created: applied.created, record: printed.record, code: applied.code, printedCode: printed.code, token: applied.token, arrivedAt };
+    return { created: applied.created, record: printed.record, code: applied.code, printedCode: printed.code, arrivedAt };
   }
 }

@@ -1,7 +1,7 @@
 import { randomBytesPooled as randomBytes } from '../crypto/random';
 import { z } from 'zod';
 import { signCode, type Colour, type CodeMode, type ResidentClaims } from '../../verifier/src';
-import { issueToken } from '../http/auth';
+import type { Binding } from '../http/auth';
 import { openField, pseudonymFor, sealField } from '../crypto/pii';
 import { idLast4, validateIdentity, validatePhone, ID_TYPES, type IdType } from '../domain/identity';
 import { isRegionCode } from '../domain/regions';
@@ -23,16 +23,29 @@ export const declarationSchema = z.strictObject({
   contactWithCase: z.boolean().default(false),
 });
 
+// No control characters or lone surrogates: the masked name goes into the code as UTF-8 and must read back the same.
+export const nameSchema = z.string().trim().min(1).max(64).refine((s) => !/[\p{Cc}\p{Cs}]/u.test(s), 'a name of letters, without control characters');
+
+/**
+ * The body of POST /v1/residents (申领). Who the person is comes from their sign-in, never
+ * from here: the ID fields may be sent, but must then name the signed-in identity.
+ */
 export const applySchema = z.strictObject({
-  idType: z.enum(ID_TYPES),
-  idNumber: z.string().min(1).max(32),
-  // No control characters or lone surrogates: the masked name goes into the code as UTF-8 and must read back the same.
-  name: z.string().trim().min(1).max(64).refine((s) => !/[\p{Cc}\p{Cs}]/u.test(s), 'a name of letters, without control characters'),
+  idType: z.enum(ID_TYPES).optional(),
+  idNumber: z.string().min(1).max(32).optional(),
+  name: nameSchema.optional(),
   phone: z.string().min(5).max(32),
   district: region,
   declaration: declarationSchema,
 });
 export type ApplyInput = z.infer<typeof applySchema>;
+
+/** An application with the identity filled in: from the sign-in, or typed by a border officer from a passport. */
+export interface FullApplication extends Omit<ApplyInput, 'idType' | 'idNumber' | 'name'> {
+  idType: IdType;
+  idNumber: string;
+  name: string;
+}
 export type Declaration = z.infer<typeof declarationSchema>;
 
 export interface IssuedCode {
@@ -82,7 +95,7 @@ function temperatureBand(t: number): 'normal' | 'fever' {
  * Domain checks zod cannot make: ID check digit and format, phone, region codes, visit
  * dates. All problems are reported at once; nothing is written when there is any.
  */
-export function checkApplication(input: ApplyInput, now: Date): { idNumber: string; phone: string } {
+export function checkApplication(input: FullApplication, now: Date): { idNumber: string; phone: string } {
   const fields: FieldError[] = [];
   const id = validateIdentity(input.idType, input.idNumber, now);
   if (!id.ok) fields.push({ path: 'idNumber', code: id.code, message: id.message });
@@ -116,18 +129,35 @@ export class ResidentService {
     return pseudonymFor(this.app.secrets.pseudonymKey, idType, idNumber);
   }
 
-  /** POST /v1/residents: create or update the one record of this person, then issue a code and a token. */
-  async apply(tx: Tx, input: ApplyInput, checked: { idNumber: string; phone: string }) {
+  /**
+   * POST /v1/residents: create or update the one record of this person, then issue a code.
+   * With `account` (an application by a signed-in resident) the record must be reachable
+   * through that account, or be bound to it now; the name is the provider's, which wins
+   * over the one on record. Without it (入境发码, typed from a document) a different name is
+   * refused.
+   */
+  async apply(tx: Tx, input: FullApplication, checked: { idNumber: string; phone: string }, opts: { account?: string } = {}) {
     const { encryptionKey } = this.app.secrets;
     const p = this.pseudonym(input.idType, checked.idNumber);
     const now = tx.now.toISOString();
     let record = await tx.get<ResidentRecord>('residents', p);
     const created = !record;
+    if (opts.account) {
+      const b = await tx.get<Binding>('bindings', p);
+      if (b && b.account !== opts.account) throw new ServiceError('REBIND_REQUIRED', 'this record is bound to another account; confirm the move with a code sent to the phone on record (POST /v1/residents/me/rebind)');
+    }
     if (record) {
-      if (openField(encryptionKey, record.nameSealed, p) !== input.name) {
-        throw new ServiceError('IDENTITY_MISMATCH', 'this ID is registered under another name; call 12345 to correct it');
-      }
-      record = { ...record, phoneSealed: sealField(encryptionKey, checked.phone, p), maskedPhone: maskPhone(checked.phone), district: input.district, updatedAt: now };
+      const sameName = openField(encryptionKey, record.nameSealed, p) === input.name;
+      if (!sameName && !opts.account) throw new ServiceError('IDENTITY_MISMATCH', 'this ID is registered under another name; call 12345 to correct it');
+      record = {
+        ...record,
+        // A new name shows on the next code: the current ones carry the old masked name.
+        ...(sameName ? {} : { nameSealed: sealField(encryptionKey, input.name, p), maskedName: maskName(input.name), codes: {} }),
+        phoneSealed: sealField(encryptionKey, checked.phone, p),
+        maskedPhone: maskPhone(checked.phone),
+        district: input.district,
+        updatedAt: now,
+      };
     } else {
       const statusIndex = (await tx.get<number>('meta', 'nextStatusIndex')) ?? 0;
       tx.put('meta', 'nextStatusIndex', statusIndex + 1);
@@ -171,10 +201,14 @@ export class ResidentService {
     });
     record = await this.reevaluate(tx, record, facts, created ? 'application' : 'declaration');
     const code = await this.ensureCode(tx, record, 'dynamic');
-    // A new phone or home district is kept even when neither the colour nor the code changed.
+    // A new phone, name or home district is kept even when neither the colour nor the code changed.
     if (!created) await putResident(tx, code.record);
-    const { token } = issueToken(tx, { role: 'resident', pseudonym: p });
-    return { created, record: code.record, code: code.code, token };
+    if (opts.account && !(await tx.get<Binding>('bindings', p))) {
+      tx.put('bindings', p, { account: opts.account, at: now } satisfies Binding);
+      // A new record is bound by its own application event; a record someone else created (a border post) is bound by an event of its own.
+      if (!created) await tx.append({ type: 'account.bound', subjects: [residentSubject(p)], data: { via: 'application' } });
+    }
+    return { created, record: code.record, code: code.code };
   }
 
   /** Re-runs the current rules for one resident at tx.now and records any change. */

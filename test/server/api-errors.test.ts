@@ -35,9 +35,9 @@ async function expectRefused(svc: TestService, send: () => Promise<Reply>, statu
 }
 
 /** POSTs a body of `size` bytes in chunks, without a content-length, and reads the reply. */
-function postChunked(url: string, path: string, size: number): Promise<{ status: number; body: any }> {
+function postChunked(url: string, path: string, size: number, token: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = request(url + path, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+    const req = request(url + path, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked', authorization: `Bearer ${token}` } }, (res) => {
       let text = '';
       res.on('data', (d) => (text += d));
       res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
@@ -71,10 +71,15 @@ describe('API errors', function () {
   });
 
   describe('POST /v1/residents', () => {
-    it('answers 400 INVALID_ID_NUMBER for a wrong GB 11643 check character', async () => {
-      const body = applicant();
-      const r = await expectRefused(svc, () => apply(svc, { ...body, idNumber: withWrongCheckChar(body.idNumber) }), 400, 'INVALID_ID_NUMBER');
-      expect(r.body.error.fields[0]).to.include({ path: 'idNumber', code: 'ID_CHECK_DIGIT' });
+    let person: ReturnType<typeof applicant>;
+    let token: string;
+    before(async () => {
+      person = applicant();
+      token = (await svc.signIn(person)).access;
+    });
+
+    it('answers 403 IDENTITY_NOT_YOURS to a body naming an ID with a wrong GB 11643 check character (the ID comes from the sign-in)', async () => {
+      await expectRefused(svc, () => apply(svc, { ...person, idNumber: withWrongCheckChar(person.idNumber) }, { session: { access: token, refresh: '' } }), 403, 'IDENTITY_NOT_YOURS');
     });
 
     it('answers 400 UNKNOWN_REGION for a district that is not a GB/T 2260 code', async () => {
@@ -99,41 +104,46 @@ describe('API errors', function () {
 
     it('answers 400 VALIDATION_FAILED for a name with control characters or a lone surrogate', async () => {
       for (const name of ['\u0000', '欧阳\u0007', '\ud800x']) {
-        const r = await expectRefused(svc, () => apply(svc, applicant({ name })), 400, 'VALIDATION_FAILED');
+        const r = await expectRefused(svc, () => apply(svc, { ...person, name }, { session: { access: token, refresh: '' } }), 400, 'VALIDATION_FAILED');
         expect(r.body.error.fields.map((f: { path: string }) => f.path)).to.deep.equal(['name']);
       }
       // Names in other scripts, with a middle dot or outside the BMP, are fine.
       for (const name of ['买买提·艾力', 'Zoë O’Neil-Smith', '𠮷野家']) expect((await apply(svc, applicant({ name }))).status, name).to.equal(201);
     });
 
-    it('answers 400 VALIDATION_FAILED naming every missing field', async () => {
-      const r = await expectRefused(svc, () => apply(svc, {}), 400, 'VALIDATION_FAILED');
-      expect(r.body.error.fields.map((f: { path: string }) => f.path)).to.include.members(['idType', 'idNumber', 'name', 'phone', 'district', 'declaration']);
+    it('answers 400 VALIDATION_FAILED naming every missing field (who applies comes from the sign-in, so no ID field is missing)', async () => {
+      const r = await expectRefused(svc, () => apply(svc, {}, { session: { access: token, refresh: '' } }), 400, 'VALIDATION_FAILED');
+      expect(r.body.error.fields.map((f: { path: string }) => f.path)).to.have.members(['phone', 'district', 'declaration']);
+    });
+
+    it('answers 401 without a session, before reading the body', async () => {
+      await expectRefused(svc, () => svc.call('POST', '/v1/residents', { json: person }), 401, 'UNAUTHENTICATED');
+      await expectRefused(svc, () => svc.call('POST', '/v1/residents', { raw: '{', headers: { 'content-type': 'application/json' } }), 401, 'UNAUTHENTICATED');
     });
 
     it('answers 413 PAYLOAD_TOO_LARGE to a 10 MB body, sent for real', async () => {
       const big = Buffer.alloc(10 * 1024 * 1024, 0x20);
       big.write('{"name":"');
-      await expectRefused(svc, () => svc.call('POST', '/v1/residents', { raw: big, headers: { 'content-type': 'application/json' } }), 413, 'PAYLOAD_TOO_LARGE');
+      await expectRefused(svc, () => svc.call('POST', '/v1/residents', { token, raw: big, headers: { 'content-type': 'application/json' } }), 413, 'PAYLOAD_TOO_LARGE');
     });
 
     it('answers 413 PAYLOAD_TOO_LARGE to a chunked body without a content-length', async () => {
       const head = await svc.head();
-      const r = await postChunked(svc.url, '/v1/residents', 2 * 1024 * 1024);
+      const r = await postChunked(svc.url, '/v1/residents', 2 * 1024 * 1024, token);
       expect(r.status).to.equal(413);
       expect(r.body.error.code).to.equal('PAYLOAD_TOO_LARGE');
       expect(await svc.head()).to.deep.equal(head);
     });
 
     it('answers 400 MALFORMED_JSON to bytes that are not JSON', async () => {
-      await expectRefused(svc, () => svc.call('POST', '/v1/residents', { raw: '{"idType": "passport",', headers: { 'content-type': 'application/json' } }), 400, 'MALFORMED_JSON');
-      await expectRefused(svc, () => svc.call('POST', '/v1/residents', { raw: '', headers: { 'content-type': 'application/json' } }), 400, 'MALFORMED_JSON');
+      await expectRefused(svc, () => svc.call('POST', '/v1/residents', { token, raw: '{"idType": "passport",', headers: { 'content-type': 'application/json' } }), 400, 'MALFORMED_JSON');
+      await expectRefused(svc, () => svc.call('POST', '/v1/residents', { token, raw: '', headers: { 'content-type': 'application/json' } }), 400, 'MALFORMED_JSON');
     });
 
     it('answers 415 UNSUPPORTED_MEDIA_TYPE to another content type', async () => {
       const text = JSON.stringify(applicant());
-      await expectRefused(svc, () => svc.call('POST', '/v1/residents', { raw: text, headers: { 'content-type': 'text/plain' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
-      await expectRefused(svc, () => svc.call('POST', '/v1/residents', { raw: text, headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+      await expectRefused(svc, () => svc.call('POST', '/v1/residents', { token, raw: text, headers: { 'content-type': 'text/plain' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+      await expectRefused(svc, () => svc.call('POST', '/v1/residents', { token, raw: text, headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
     });
 
     it('answers 401 to an Authorization header that is not a bearer token', async () => {
@@ -207,12 +217,13 @@ describe('API errors', function () {
         .map(([v, twice, pick, value]) => (twice === 0 ? mutate(v, pick, 'replace', value, '') : v));
 
     const iso = () => new Date(svc.clock.ms - 3_600_000).toISOString();
-    const idType = fc.constantFrom('resident-id', 'passport', 'hk-macao-permit', 'taiwan-permit');
     const person = () => ({ idType: 'resident-id', idNumber: residentIdNumber() });
 
     /** What the scenario endpoints need to get past authorisation: a venue of each kind, tokens, an appeal. */
-    const ctx = {} as { operator: string; officer: string; resident: Resident; community: Venue; school: Venue; border: Venue; appealId: string };
+    const ctx = {} as { operator: string; officer: string; resident: Resident; community: Venue; school: Venue; border: Venue; appealId: string; applicant: ReturnType<typeof applicant>; session: string };
     before(async () => {
+      ctx.applicant = applicant();
+      ctx.session = (await svc.signIn(ctx.applicant)).access;
       ctx.operator = await svc.token('operator');
       ctx.resident = await newResident(svc);
       ctx.community = await registerVenue(svc, ctx.operator, { type: 'residential-community', name: '安居苑社区', district: '340104' });
@@ -233,7 +244,11 @@ describe('API errors', function () {
       sweeps?: boolean;
     }
     const ENDPOINTS: Record<string, Endpoint> = {
-      'POST /v1/residents': { valid: () => idType.map((t) => applicant({ idType: t as never })), token: () => undefined },
+      // A session applies for its own identity: the valid bodies vary the declaration and district.
+      'POST /v1/residents': {
+        valid: () => fc.tuple(fc.constantFrom(36.4, 37.9), fc.constantFrom('340104', '340102')).map(([t, district]) => ({ ...ctx.applicant, district, declaration: { ...ctx.applicant.declaration, temperatureC: t } })),
+        token: () => ctx.session,
+      },
       'PUT /v1/rules': { valid: () => fc.constant(null).map(() => structuredClone(defaultRules)), token: () => health, sweeps: true },
       'PUT /v1/policies': { valid: () => fc.constant(null).map(() => structuredClone(defaultPolicies)), token: () => health },
       'POST /v1/feeds/cases': {

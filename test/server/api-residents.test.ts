@@ -58,11 +58,14 @@ describe('residents API', function () {
 
     for (const type of ID_TYPES) {
       describe(`with a ${type}`, () => {
-        it('answers 201 with a status index, a colour, a code the verifier accepts and a resident token', async () => {
+        it('answers 201 with a status index, a colour and a code the verifier accepts, for the signed-in identity', async () => {
           const body = applicant({ idType: type });
           const r = await apply(svc, body);
           expect(r.status).to.equal(201);
-          const { resident, code, token } = r.body;
+          const { resident, code } = r.body;
+          const token = r.token;
+          // No token in the answer: the session the resident signed in with is the only way to the record.
+          expect(r.body).to.not.have.property('token');
           expect(resident.statusIndex).to.be.a('number');
           expect(resident.colour).to.equal('green');
           expect(resident.idType).to.equal(type);
@@ -81,7 +84,7 @@ describe('residents API', function () {
           expect(claims.health).to.include({ colour: 'green', statusIndex: resident.statusIndex, ruleVersion: 1, mode: 'dynamic', maskedName: resident.maskedName });
           expect(claims.health.idLast4).to.equal(body.idNumber.slice(-4));
 
-          // The token reads the resident it was issued for.
+          // The session reads the resident it applied for.
           const me = await svc.call('GET', '/v1/residents/me', { token });
           expect(me.status).to.equal(200);
           expect(me.body.resident.pseudonym).to.equal(resident.pseudonym);
@@ -123,7 +126,7 @@ describe('residents API', function () {
         expect(types.filter((t) => t === 'status.changed')).to.have.length(2);
 
         // Both tokens stay valid and name the same record.
-        const me = await svc.call('GET', '/v1/residents/me', { token: first.body.token });
+        const me = await svc.call('GET', '/v1/residents/me', { token: first.token });
         expect(me.body.resident.colour).to.equal('yellow');
       });
 
@@ -136,18 +139,29 @@ describe('residents API', function () {
         expect(again.body.code.code, 'the code was still current').to.equal(first.body.code.code);
         expect(again.body.resident).to.include({ district: '340102', colour: 'green' });
         expect(again.body.resident.maskedPhone).to.match(/2222$/);
-        const me = await svc.call('GET', '/v1/residents/me', { token: first.body.token });
+        const me = await svc.call('GET', '/v1/residents/me', { token: first.token });
         expect(me.body.resident).to.include({ district: '340102', maskedPhone: again.body.resident.maskedPhone });
       });
 
-      it('answers 409 IDENTITY_MISMATCH under another name and writes nothing', async () => {
+      it('refuses a body naming another name than the signed-in one with 403 IDENTITY_NOT_YOURS and writes nothing', async () => {
         const body = applicant();
-        expect((await apply(svc, body)).status).to.equal(201);
+        const first = await apply(svc, body);
+        expect(first.status).to.equal(201);
         const head = await svc.head();
-        const r = await apply(svc, { ...body, name: '欧阳冒名' });
-        expect(r.status).to.equal(409);
-        expect(r.body.error.code).to.equal('IDENTITY_MISMATCH');
+        const r = await apply(svc, { ...body, name: '欧阳冒名' }, { session: first.session });
+        expect(r.status).to.equal(403);
+        expect(r.body.error.code).to.equal('IDENTITY_NOT_YOURS');
         expect(await svc.head()).to.deep.equal(head);
+      });
+
+      it('takes the identity from the sign-in alone: a body without ID fields applies for the signed-in person', async () => {
+        const body = applicant();
+        const session = await svc.signIn(body);
+        const { idType: _t, idNumber: _n, name: _name, ...rest } = body;
+        const r = await apply(svc, rest, { session });
+        expect(r.status, JSON.stringify(r.body)).to.equal(201);
+        expect(r.body.resident.maskedId.slice(-4)).to.equal(body.idNumber.slice(-4));
+        expect(r.body.resident.maskedName[0]).to.equal(body.name[0]);
       });
 
       it('treats spaces and lower case in the ID number as the same person', async () => {
@@ -236,7 +250,7 @@ describe('residents API', function () {
 
     before(async () => {
       const r = await apply(svc, applicant());
-      token = r.body.token;
+      token = r.token;
       pseudonym = r.body.resident.pseudonym;
     });
 
@@ -340,7 +354,7 @@ describe('residents API', function () {
     it('lets a resident token read only its own resident (there is no route by pseudonym)', async () => {
       const other = await apply(svc, applicant());
       const mine = await svc.call('GET', '/v1/residents/me', { token });
-      const theirs = await svc.call('GET', '/v1/residents/me', { token: other.body.token });
+      const theirs = await svc.call('GET', '/v1/residents/me', { token: other.token });
       expect(mine.body.resident.pseudonym).to.equal(pseudonym);
       expect(theirs.body.resident.pseudonym).to.equal(other.body.resident.pseudonym);
       const byId = await svc.call('GET', `/v1/residents/${other.body.resident.pseudonym}`, { token });
@@ -352,7 +366,7 @@ describe('residents API', function () {
   describe('personal data', () => {
     let own: TestService;
     const people = [applicant(), applicant({ idType: 'passport', name: 'Zhang Sanfeng', phone: '+852 6123 4567' }), applicant({ idType: 'hk-macao-permit' })];
-    const replies: Reply[] = [];
+    const replies: Array<Reply & { token?: string }> = [];
     const plaintexts = people.flatMap((p) => [p.name, p.idNumber, p.phone.replace(/\s/g, ''), p.phone]);
 
     before(async () => {
@@ -362,7 +376,7 @@ describe('residents API', function () {
         replies.push(await apply(own, p, { idempotencyKey: `pii-key-${i}` }));
         replies.push(await apply(own, { ...p, declaration: { ...p.declaration, temperatureC: 38 } }));
         replies.push(await apply(own, { ...p, name: `${p.name}x` }));
-        const token = replies[replies.length - 2].body.token;
+        const token = replies[replies.length - 2].token;
         for (const path of ['/v1/residents/me', '/v1/residents/me/code', '/v1/residents/me/code?mode=printed']) replies.push(await own.call('GET', path, { token }));
       }
       await own.call('POST', '/v1/feeds/close-contacts', {

@@ -63,7 +63,7 @@ describe('rules API', function () {
     before(async () => {
       const r = await apply(svc, applicant({ declaration: { temperatureC: 38.1 } }));
       expect(r.body.resident.colour).to.equal('yellow');
-      fevered = { token: r.body.token, code: r.body.code.code };
+      fevered = { token: r.token, code: r.body.code.code };
     });
 
     it('publishes version 2, which takes effect at once', async () => {
@@ -145,7 +145,7 @@ describe('rules API', function () {
   describe('who may publish', () => {
     it('answers 403 to a resident token and to feed tokens, 401 without a token, and writes nothing', async () => {
       const head = await svc.head();
-      const resident = (await apply(svc, applicant())).body.token;
+      const resident = (await apply(svc, applicant())).token;
       const afterApply = await svc.head();
       expect(afterApply.seq).to.be.greaterThan(head.seq);
       const tokens = [resident, await svc.token('feed', { source: 'health' }), await svc.token('feed', { source: 'telecom' }), await svc.token('auditor')];
@@ -207,7 +207,7 @@ describe('feeds API', function () {
       it(`lets ${who} import ${allowed.length ? allowed.join(', ') : 'nothing'} and answers 403 otherwise`, async () => {
         let token: string;
         if (who === 'admin') token = svc.adminToken;
-        else if (who === 'resident') token = (await apply(svc, applicant())).body.token;
+        else if (who === 'resident') token = (await apply(svc, applicant())).token;
         else if (who.startsWith('feed:')) token = await svc.token('feed', { source: who.slice(5) });
         else token = await svc.token(who, who === 'grid' ? { scope: { districts: ['340104'] } } : {});
         for (const feed of FEEDS) {
@@ -242,7 +242,8 @@ describe('feeds API', function () {
     it('turns an applied resident red at once and revokes their earlier green code through the status list', async () => {
       const body = applicant();
       const applied = await apply(svc, body);
-      const { token, resident } = applied.body;
+      const { resident } = applied.body;
+      const token = applied.token;
       const greenCode = applied.body.code.code;
       const before = await currentStatusList(svc);
       expect(before.list.get(resident.statusIndex)).to.equal('green');
@@ -278,7 +279,7 @@ describe('feeds API', function () {
 
     it('refuses the whole batch when one ID number is invalid', async () => {
       const good = applicant();
-      const { token } = (await apply(svc, good)).body;
+      const { token } = await apply(svc, good);
       const head = await svc.head();
       const bad = residentIdNumber();
       const r = await svc.call('POST', '/v1/feeds/close-contacts', {
@@ -325,7 +326,7 @@ describe('feeds API', function () {
 
     it('refuses an exposure in the future, so a mistyped year cannot hold anyone red', async () => {
       const body = applicant();
-      const { token } = (await apply(svc, body)).body;
+      const { token } = await apply(svc, body);
       const head = await svc.head();
       const r = await svc.call('POST', '/v1/feeds/close-contacts', { token: health, json: { records: [{ ...person(body.idNumber), degree: 1, exposedAt: '2062-03-01T00:00:00Z' }] } });
       expect(r.status).to.equal(400);
@@ -360,13 +361,13 @@ describe('feeds API', function () {
       expect(r.body).to.include({ feed: 'risk-areas', count: 2, reevaluation: 'scheduled' });
       await svc.running.services.reevaluator.sweepAll('test');
 
-      const w = await me(svc, wuhan.body.token);
+      const w = await me(svc, wuhan.token);
       expect(w.colour).to.equal('red');
       expect(w.reasons.map((x) => x.id)).to.include('high-risk-area-visit');
-      const s = await me(svc, shanghai.body.token);
+      const s = await me(svc, shanghai.token);
       expect(s.colour).to.equal('yellow');
       expect(s.reasons.map((x) => x.id)).to.include('medium-risk-area-visit');
-      expect((await me(svc, stayed.body.token)).colour).to.equal('green');
+      expect((await me(svc, stayed.token)).colour).to.equal('green');
 
       const { list } = await currentStatusList(svc);
       expect(list.get(w.statusIndex)).to.equal('red');
@@ -392,8 +393,8 @@ describe('feeds API', function () {
       expect((await svc.call('POST', '/v1/feeds/cases', { token: health, json: { records: [{ idType: a.idType, idNumber: a.idNumber, status: 'confirmed', at: now }] } })).status).to.equal(201);
       const transport = await svc.token('feed', { source: 'transport' });
       expect((await svc.call('POST', '/v1/feeds/inbound-travellers', { token: transport, json: { records: [{ idType: b.idType, idNumber: b.idNumber, arrivedAt: now, from: 'JP' }] } })).status).to.equal(201);
-      expect((await me(svc, ra.body.token)).reasons.map((x) => x.id)).to.include('confirmed-or-suspected-case');
-      expect((await me(svc, rb.body.token)).reasons.map((x) => x.id)).to.deep.equal(['inbound-quarantine']);
+      expect((await me(svc, ra.token)).reasons.map((x) => x.id)).to.include('confirmed-or-suspected-case');
+      expect((await me(svc, rb.token)).reasons.map((x) => x.id)).to.deep.equal(['inbound-quarantine']);
     });
 
     it('records each import as a feed.imported event naming the source, not the people', async () => {
@@ -420,7 +421,9 @@ describe('feeds API', function () {
       const svc = own;
       const health = svc.adminToken;
       const body = applicant();
-      const { token, resident } = (await apply(svc, body)).body;
+      const applied = await apply(svc, body);
+      const { token } = applied;
+      const { resident } = applied.body;
       const start = svc.clock.ms;
       const r = await svc.call('POST', '/v1/feeds/close-contacts', {
         token: health,
@@ -455,7 +458,7 @@ describe('feeds API', function () {
     it('keeps the later of two exposures even when the feeds write them with different UTC offsets', async () => {
       const svc = own;
       const body = applicant();
-      const { token } = (await apply(svc, body)).body;
+      const { token } = await apply(svc, body);
       const start = svc.clock.ms;
       const later = new Date(start - 13 * DAY).toISOString();
       // Six hours earlier, written in Beijing time: as text it sorts after the later one.

@@ -62,8 +62,8 @@ describe('trust material', function () {
 
     it('adds a new key with an admin token; the trust list lists both', async () => {
       const applied = await apply(svc, applicant());
-      const printed = await svc.call('GET', '/v1/residents/me/code?mode=printed', { token: applied.body.token });
-      before = { code: applied.body.code.code, printed: printed.body.code, token: applied.body.token, kid: kidOf(applied.body.code.code) };
+      const printed = await svc.call('GET', '/v1/residents/me/code?mode=printed', { token: applied.token });
+      before = { code: applied.body.code.code, printed: printed.body.code, token: applied.token, kid: kidOf(applied.body.code.code) };
       expect(kidOf(before.printed)).to.equal(before.kid);
 
       svc.clock.advance(MINUTE);
@@ -137,7 +137,7 @@ describe('ledger', function () {
     const a = await apply(svc, first);
     await apply(svc, { ...first, declaration: { temperatureC: 38 } });
     await apply(svc, applicant({ idType: 'taiwan-permit' }));
-    await svc.call('GET', '/v1/residents/me/code?mode=printed', { token: a.body.token });
+    await svc.call('GET', '/v1/residents/me/code?mode=printed', { token: a.token });
     const rules = structuredClone(defaultRules);
     rules.description.en = 'second version';
     expect((await svc.call('PUT', '/v1/rules', { token: health, json: rules })).status).to.equal(201);

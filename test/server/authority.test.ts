@@ -42,7 +42,7 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
     const r = await apply(svc, applicant({ district, declaration }));
     expect(r.status, JSON.stringify(r.body)).to.equal(201);
     expect(r.body.resident.colour).to.equal(colour);
-    const p = { token: r.body.token, pseudonym: r.body.resident.pseudonym, statusIndex: r.body.resident.statusIndex, district };
+    const p = { token: r.token, pseudonym: r.body.resident.pseudonym, statusIndex: r.body.resident.statusIndex, district };
     people.push(p);
     return p;
   };

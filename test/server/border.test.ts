@@ -8,7 +8,13 @@ let passport = 0;
 const passportNo = () => `E${String(70_000_000 + passport++)}`;
 
 function traveller(venueId: string, over: Record<string, unknown> = {}) {
-  return { venueId, idType: 'passport', idNumber: passportNo(), name: 'Li Hua', phone: '+447700900123', from: 'GB', destination: '340104', temperatureC: 36.6, ...over };
+  const n = passport;
+  return { venueId, idType: 'passport', idNumber: passportNo(), name: 'Li Hua', phone: `+4477009${String(n % 100_000).padStart(5, '0')}`, from: 'GB', destination: '340104', temperatureC: 36.6, ...over };
+}
+
+/** The traveller signs in with their own account, whose provider vouches for the passport the officer typed. */
+async function signInAs(svc: TestService, t: ReturnType<typeof traveller>): Promise<string> {
+  return (await svc.signIn({ idType: t.idType as 'passport', idNumber: t.idNumber, name: t.name, phone: t.phone })).access;
 }
 
 async function countResidents(svc: TestService): Promise<number> {
@@ -49,10 +55,9 @@ describe('POST /v1/border/entries (入境发码)', function () {
       out = await enter(body);
     });
 
-    it('answers 201 with the resident, a printed code, a dynamic code and a resident token', () => {
+    it("answers 201 with the resident, a printed code and a dynamic code, and no token: only the traveller's own sign-in reaches the record", () => {
       expect(out.status, JSON.stringify(out.body)).to.equal(201);
-      expect(Object.keys(out.body)).to.include.members(['resident', 'printedCode', 'code', 'token']);
-      expect(out.body.token).to.match(/^ak_resident_/);
+      expect(Object.keys(out.body)).to.have.members(['resident', 'printedCode', 'code', 'entry']);
       expect(out.body.entry).to.deep.equal({ venue: post.id, from: 'GB', destination: '340104', arrivedAt: svc.clock.now().toISOString() });
     });
 
@@ -92,11 +97,15 @@ describe('POST /v1/border/entries (入境发码)', function () {
       for (const secret of [body.idNumber, body.name, body.phone]) expect(text).to.not.include(secret);
     });
 
-    it('gives the traveller a token that shows their record and the same printed code', async () => {
-      const me = await svc.call('GET', '/v1/residents/me', { token: out.body.token });
+    it("binds the record to the traveller's account when they sign in, as an event in their history, and shows them the same printed code", async () => {
+      const head = headSeq(svc);
+      const token = await signInAs(svc, body);
+      const me = await svc.call('GET', '/v1/residents/me', { token });
       expect(me.body.resident).to.include({ pseudonym: out.body.resident.pseudonym, colour: 'red' });
-      const printed = await svc.call('GET', '/v1/residents/me/code?mode=printed', { token: out.body.token });
+      const printed = await svc.call('GET', '/v1/residents/me/code?mode=printed', { token });
       expect(printed.body.code).to.equal(out.body.printedCode.code);
+      const bound = (await eventsAfter(svc, head)).filter((e) => e.type === 'account.bound');
+      expect(bound.map((e) => [e.subjects, e.data])).to.deep.equal([[[`r:${out.body.resident.pseudonym}`], { via: 'sign-in' }]]);
     });
 
     it('has the traveller denied when the code is scanned at a mall', async () => {
@@ -171,7 +180,7 @@ describe('POST /v1/border/entries (入境发码)', function () {
     };
     for (const [what, token, status] of [
       ['an anonymous caller', () => undefined, 401],
-      ['a resident', async () => (await apply(svc, applicant())).body.token, 403],
+      ['a resident', async () => (await apply(svc, applicant())).token, 403],
       ['an operator', () => svc.token('operator'), 403],
       ['the officer of another border post', otherPostOfficer, 403],
       ['an auditor', () => svc.token('auditor'), 403],
@@ -236,9 +245,10 @@ describe('the quarantine rules after a border entry', function () {
     svc = await startTestService();
     const post = await registerVenue(svc, await svc.token('health'), { type: 'border', subtype: 'provincial-checkpoint', name: '皖苏界检查站', district: '340104' });
     const officer = await svc.token('border', { scope: { venues: [post.id] } });
-    const out = await svc.call('POST', '/v1/border/entries', { token: officer, json: traveller(post.id, { from: 'KR' }) });
+    const t = traveller(post.id, { from: 'KR' });
+    const out = await svc.call('POST', '/v1/border/entries', { token: officer, json: t });
     expect(out.status).to.equal(201);
-    token = out.body.token;
+    token = await signInAs(svc, t);
   });
   after(async () => {
     await svc?.close();

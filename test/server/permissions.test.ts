@@ -82,6 +82,20 @@ const get = (path: (w: World) => string) => (svc: TestService, w: World, token?:
 
 const CASES: Case[] = [
   { action: 'token.create', what: 'POST /v1/admin/tokens', allowed: ['admin'], ok: 201, send: (svc, _w, token) => svc.call('POST', '/v1/admin/tokens', { token, json: { role: 'auditor', name: 'made in the permission test' } }) },
+  { action: 'token.list', what: 'GET /v1/admin/tokens', allowed: ['admin'], ok: 200, send: get(() => '/v1/admin/tokens') },
+  {
+    action: 'token.revoke',
+    what: 'DELETE /v1/admin/tokens/:id',
+    allowed: ['admin'],
+    ok: 204,
+    // A fresh token to revoke for each try.
+    async prepare(svc) {
+      const made = await svc.call('POST', '/v1/admin/tokens', { token: svc.adminToken, json: { role: 'auditor', name: 'to be revoked' } });
+      expect(made.status, JSON.stringify(made.body)).to.equal(201);
+      return made.body.id as string;
+    },
+    send: (svc, _w, token, id) => svc.call('DELETE', `/v1/admin/tokens/${id}`, { token }),
+  },
   { action: 'keys.rotate', what: 'POST /v1/admin/keys/rotate', allowed: ['admin'], ok: 201, send: (svc, _w, token) => svc.call('POST', '/v1/admin/keys/rotate', { token }) },
   { action: 'rules.publish', what: 'PUT /v1/rules', allowed: ADMIN_HEALTH, ok: 201, send: (svc, _w, token) => svc.call('PUT', '/v1/rules', { token, json: defaultRules }) },
   { action: 'policies.publish', what: 'PUT /v1/policies', allowed: ADMIN_HEALTH, ok: 201, send: (svc, _w, token) => svc.call('PUT', '/v1/policies', { token, json: defaultPolicies }) },

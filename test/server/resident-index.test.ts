@@ -59,7 +59,7 @@ describe('resident indexes (at-risk list and colour counts)', function () {
 
   it('follows applications, a fever, a move, a close-contact feed and the end of a quarantine', async () => {
     const tokens: string[] = [];
-    for (const p of people) tokens.push((await apply(svc, p)).body.token);
+    for (const p of people) tokens.push((await apply(svc, p)).token);
     let { stored, expected } = await indexes(svc);
     expect(stored).to.deep.equal(expected);
     expect(expected.atRisk).to.deep.equal([]);

@@ -66,7 +66,7 @@ describe('contact tracing (POST /v1/tracing)', function () {
       const r = await apply(svc, body);
       expect(r.status).to.equal(201);
       expect(r.body.resident.colour).to.equal('green');
-      people.push({ idNumber: body.idNumber, token: r.body.token, pseudonym: r.body.resident.pseudonym, statusIndex: r.body.resident.statusIndex });
+      people.push({ idNumber: body.idNumber, token: r.token, pseudonym: r.body.resident.pseudonym, statusIndex: r.body.resident.statusIndex });
     }
     [theCase, ...contacts] = people;
     bystander = contacts.pop()!;

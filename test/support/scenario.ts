@@ -36,7 +36,7 @@ export async function newResident(svc: TestService, overrides: Partial<Applicati
   const body = applicant(overrides);
   const r = await apply(svc, body);
   expect(r.status, JSON.stringify(r.body)).to.equal(201);
-  return { body, pseudonym: r.body.resident.pseudonym, colour: r.body.resident.colour, token: r.body.token, code: r.body.code.code };
+  return { body, pseudonym: r.body.resident.pseudonym, colour: r.body.resident.colour, token: r.token, code: r.body.code.code };
 }
 
 /** POST /v1/checkins: the resident scans the venue code. */

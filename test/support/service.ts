@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { startService, type RunningService } from '../../server/bootstrap';
+import { outboxFile, startService, type RunningService } from '../../server/bootstrap';
+import type { SignInIdentity } from '../../server/idp/drive';
+import { signIn, type ResidentSession } from '../../scripts/lib/sign-in';
 import { configSchema } from '../../server/config';
 import { gb11643CheckChar } from '../../server/domain/identity';
 import { createLogger } from '../../server/http/log';
@@ -63,6 +65,13 @@ export interface TestService {
   /** Log lines written by the server (when `captureLog` was set). */
   logs: string[];
   call<T = any>(method: string, path: string, opts?: CallOptions): Promise<Reply<T>>;
+  /** The development SMS outbox the embedded identity provider and re-binds write codes to. */
+  outbox: string;
+  /**
+   * Signs a person in through the embedded identity provider over real HTTP (phone, texted
+   * code, sign-up the first time) and returns the session's tokens.
+   */
+  signIn(person: SignInIdentity): Promise<ResidentSession>;
   /** Creates an authority token through POST /v1/admin/tokens (an operator without a scope gets the service's default one). */
   token(role: string, extra?: { source?: string; name?: string; scope?: Record<string, string[]> }): Promise<string>;
   head(): Promise<{ seq: number; hash: string }>;
@@ -72,12 +81,27 @@ export interface TestService {
   close(): Promise<void>;
 }
 
+/**
+ * Tests sign in hundreds of people from one address and move their clocks by weeks: the
+ * abuse limits are raised and sessions and tokens outlive the clock's moves, unless a test
+ * sets its own. The defaults themselves are tested where limits and expiry are.
+ */
+const TEST_DEFAULTS = {
+  SESSION_ACCESS_MINUTES: 43_200,
+  SESSION_DAYS: 365,
+  STAFF_TOKEN_TTL_DAYS: 365,
+  IDP_SENDS_PER_PHONE: 1_000,
+  IDP_SENDS_PER_ADDRESS: 1_000_000,
+  IDP_CHECKS_PER_ADDRESS: 1_000_000,
+  IDP_SIGNUPS_PER_ADDRESS: 1_000_000,
+};
+
 export async function startTestService(opts: TestServiceOptions = {}): Promise<TestService> {
   const tmp = opts.dir ? undefined : tempDir('ankang-svc-');
   const dir = opts.dir ?? tmp!.dir;
   const clock = opts.clock ?? new TestClock();
   const logs: string[] = [];
-  const config = configSchema.parse({ PORT: 0, DATA_DIR: dir, LOG_LEVEL: opts.captureLog ?? 'silent', ...opts.config });
+  const config = configSchema.parse({ PORT: 0, DATA_DIR: dir, LOG_LEVEL: opts.captureLog ?? 'silent', ...TEST_DEFAULTS, ...opts.config });
   const running = await startService(config, {
     clock: clock.now,
     // Secrets come from DATA_DIR, never from the environment the tests run in.
@@ -106,6 +130,8 @@ export async function startTestService(opts: TestServiceOptions = {}): Promise<T
     adminToken: running.app.secrets.adminToken,
     logs,
     call,
+    outbox: outboxFile(config),
+    signIn: (person) => signIn(running.url, person, { codes: outboxFile(config) }),
     async token(role, extra = {}) {
       const json = { role, name: extra.name ?? `${role} test`, ...(extra.source ? { source: extra.source } : {}), ...(extra.scope ? { scope: extra.scope } : {}) };
       const r = await call('POST', '/v1/admin/tokens', { token: svc.adminToken, json });
@@ -210,9 +236,32 @@ export function applicant(overrides: Partial<Application> = {}): Application {
   };
 }
 
-/** POST /v1/residents. */
-export function apply(svc: TestService, body: unknown, opts: { idempotencyKey?: string } = {}): Promise<Reply> {
-  return svc.call('POST', '/v1/residents', { json: body, headers: opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {} });
+export type Applied = Reply & { token: string; session: ResidentSession };
+
+const sessions = new WeakMap<TestService, Map<string, ResidentSession>>();
+
+/**
+ * A session for the person an application body names, signed in through the embedded
+ * provider the first time and reused after that (per service, per ID).
+ */
+export async function sessionFor(svc: TestService, person: Pick<Application, 'idType' | 'idNumber' | 'name' | 'phone'>): Promise<ResidentSession> {
+  const known = sessions.get(svc) ?? new Map<string, ResidentSession>();
+  sessions.set(svc, known);
+  const key = `${person.idType}:${person.idNumber}`;
+  const s = known.get(key) ?? (await svc.signIn({ idType: person.idType, idNumber: person.idNumber, name: person.name, phone: person.phone }));
+  known.set(key, s);
+  return s;
+}
+
+/**
+ * POST /v1/residents as the person the body names: signed in first (see `sessionFor`), then
+ * the body sent as is (an ID in the body must be the signed-in one). The reply carries the
+ * session's access token as `token`.
+ */
+export async function apply(svc: TestService, body: Application | Record<string, unknown>, opts: { idempotencyKey?: string; session?: ResidentSession } = {}): Promise<Applied> {
+  const session = opts.session ?? (await sessionFor(svc, body as Application));
+  const r = await svc.call('POST', '/v1/residents', { token: session.access, json: body, headers: opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {} });
+  return Object.assign(r, { token: session.access, session });
 }
 
 /** A YYYY-MM-DD date (Asia/Shanghai calendar) `daysAgo` days before the clock. */

@@ -49,7 +49,7 @@ describe('scanning with the camera', function () {
 
     const g = applicant();
     const gr = await apply(svc, g);
-    green = { code: gr.body.code.code, token: gr.body.token, idLast4: g.idNumber.slice(-4) };
+    green = { code: gr.body.code.code, token: gr.token, idLast4: g.idNumber.slice(-4) };
 
     // Red through a close-contact feed, then the re-issued red code.
     const r = applicant();
@@ -59,7 +59,7 @@ describe('scanning with the camera', function () {
       json: { records: [{ idType: r.idType, idNumber: r.idNumber, degree: 1, exposedAt: new Date(Date.now() - 3_600_000).toISOString() }] },
     });
     expect(feed.status).to.equal(201);
-    const redCode = await svc.call('GET', '/v1/residents/me/code', { token: rr.body.token });
+    const redCode = await svc.call('GET', '/v1/residents/me/code', { token: rr.token });
     expect(redCode.body.colour).to.equal('red');
     red = { code: redCode.body.code };
   });

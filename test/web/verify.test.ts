@@ -47,7 +47,7 @@ describe('the offline verifier', function () {
     const person = applicant({ name: '李四光' });
     const r = await apply(svc, person);
     code = r.body.code.code;
-    printed = (await svc.call('GET', '/v1/residents/me/code?mode=printed', { token: r.body.token })).body.code;
+    printed = (await svc.call('GET', '/v1/residents/me/code?mode=printed', { token: r.token })).body.code;
     tampered = tamper(code);
     const trust = (await svc.call('GET', '/v1/trust-list')).body;
     expect((await verifyCode(tampered, { trustList: trust })).code).to.equal('SIGNATURE_INVALID');
@@ -165,7 +165,7 @@ describe('the offline verifier', function () {
             }
             return { issuers: trust.issuers.map((i: { id: string }) => i.id), issuedAt: status.headers.get('x-status-list-issued-at'), bytes, own };
           },
-          { base: other.url, token: applied.body.token as string },
+          { base: other.url, token: applied.token as string },
         );
         expect(new URL(other.url).origin).to.not.equal(new URL(here.url).origin);
         expect(read.issuers).to.deep.equal(['320000']);

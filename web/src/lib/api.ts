@@ -25,8 +25,32 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-/** Calls the API on this page's origin and returns the parsed JSON body. */
+let refreshing: Promise<boolean> | undefined;
+
+/** Trades the session's refresh cookie for a new access cookie; one refresh at a time. */
+function refreshSession(): Promise<boolean> {
+  refreshing ??= fetch('/v1/auth/refresh', { method: 'POST', cache: 'no-store' })
+    .then((r) => r.ok)
+    .catch(() => false)
+    .finally(() => (refreshing = undefined));
+  return refreshing;
+}
+
+/**
+ * Calls the API on this page's origin and returns the parsed JSON body. The session rides
+ * in HttpOnly cookies the page cannot read; when the short-lived access token has expired,
+ * it is refreshed once and the call repeated.
+ */
 export async function api<T = unknown>(method: string, path: string, opts: CallOptions = {}): Promise<T> {
+  try {
+    return await call<T>(method, path, opts);
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.code !== 'TOKEN_EXPIRED' || opts.token || !(await refreshSession())) throw e;
+    return call<T>(method, path, opts);
+  }
+}
+
+async function call<T>(method: string, path: string, opts: CallOptions): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   let body: string | undefined;

@@ -5,7 +5,6 @@ import { byId, h, mount } from '../lib/dom';
 import { clearFieldErrors, errorTitle, fieldText, showFieldErrors } from '../lib/fields';
 import { onLangChange, pick, t, tOr, type Key } from '../lib/i18n';
 import { field, header, notice, section } from '../lib/layout';
-import { forget, load, save } from '../lib/store';
 import { dateTime, zoneLabel } from '../lib/time';
 
 type Colour = 'green' | 'yellow' | 'red';
@@ -76,7 +75,8 @@ const VISIT_OUTCOMES = ['verified', 'home-quarantine', 'sent-to-facility', 'data
 const TABS: Tab[] = ['stats', 'rules', 'appeals', 'grid'];
 
 const state: {
-  token?: string;
+  /** The authority token lives in an HttpOnly cookie (POST /v1/auth/staff); the page only knows whether it has one. */
+  signedIn: boolean;
   tab: Tab;
   message?: { kind: 'info' | 'ok' | 'error'; text: string };
   colours?: ColourStats;
@@ -92,7 +92,7 @@ const state: {
   appealStatus: 'open' | 'decided';
   grid?: { total: number; counts: { red: number; yellow: number }; residents: GridResident[] };
 } = {
-  token: load<string>('authorityToken'),
+  signedIn: false,
   tab: tabFromHash(),
   scanBy: 'day',
   appealStatus: 'open',
@@ -106,10 +106,9 @@ function tabFromHash(): Tab {
 }
 
 function authed<T>(method: string, path: string, opts: Parameters<typeof api>[2] = {}): Promise<T> {
-  return api<T>(method, path, { ...opts, token: state.token }).catch((e) => {
+  return api<T>(method, path, opts).catch((e) => {
     if (e instanceof ApiError && e.status === 401) {
-      forget('authorityToken');
-      state.token = undefined;
+      state.signedIn = false;
       state.message = { kind: 'error', text: t('admin.tokenUnknown') };
       render();
     }
@@ -120,7 +119,7 @@ function authed<T>(method: string, path: string, opts: Parameters<typeof api>[2]
 function render(): void {
   const body: Array<HTMLElement | null> = [];
   if (state.message) body.push(notice(state.message.kind, state.message.text, 'page-message'));
-  if (!state.token) body.push(signIn());
+  if (!state.signedIn) body.push(signIn());
   else {
     body.push(
       h(
@@ -135,11 +134,11 @@ function render(): void {
     if (state.tab === 'rules') body.push(rulesView());
     if (state.tab === 'appeals') body.push(appealsView());
     if (state.tab === 'grid') body.push(gridView());
-    body.push(h('p', { class: 'signout' }, h('button', { type: 'button', class: 'btn btn-ghost', onclick: signOut }, t('admin.signOut'))));
+    body.push(h('p', { class: 'signout' }, h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => void signOut() }, t('admin.signOut'))));
   }
   mount(app, header('admin'), h('main', { class: 'page page-wide' }, h('h1', { class: 'page-title' }, t('admin.title')), ...body));
   destroyDetached();
-  if (state.token && state.tab === 'stats') drawCharts();
+  if (state.signedIn && state.tab === 'stats') drawCharts();
 }
 
 function signIn(): HTMLElement {
@@ -160,8 +159,10 @@ function signIn(): HTMLElement {
     try {
       // Statistics need the health role, so this call both checks the token and loads the first tab.
       state.colours = await api<ColourStats>('GET', '/v1/stats/colours', { token: token.value.trim() });
-      state.token = token.value.trim();
-      save('authorityToken', state.token);
+      // From here on the token rides in an HttpOnly cookie; the page keeps no copy.
+      await api('POST', '/v1/auth/staff', { json: { token: token.value.trim() } });
+      token.value = '';
+      state.signedIn = true;
       state.message = undefined;
       render();
       void loadTab();
@@ -172,14 +173,14 @@ function signIn(): HTMLElement {
   return form;
 }
 
-function signOut(): void {
-  forget('authorityToken');
-  state.token = undefined;
+async function signOut(): Promise<void> {
+  await api('POST', '/v1/auth/logout').catch(() => undefined);
+  state.signedIn = false;
   render();
 }
 
 async function loadTab(): Promise<void> {
-  if (!state.token) return;
+  if (!state.signedIn) return;
   try {
     // District names for the appeal and grid lists come from the colour statistics.
     if (!state.colours && state.tab !== 'stats') state.colours = await authed<ColourStats>('GET', '/v1/stats/colours');
@@ -188,7 +189,7 @@ async function loadTab(): Promise<void> {
     if (state.tab === 'appeals') await loadAppeals();
     if (state.tab === 'grid') state.grid = await authed('GET', '/v1/grid/residents', { query: { limit: 200 } });
   } catch (e) {
-    if (state.token) state.message = { kind: 'error', text: e instanceof ApiError ? errorTitle(e) : String(e) };
+    if (state.signedIn) state.message = { kind: 'error', text: e instanceof ApiError ? errorTitle(e) : String(e) };
   }
   render();
 }
@@ -561,8 +562,17 @@ let resizeTimer: ReturnType<typeof setTimeout> | undefined;
 window.addEventListener('resize', () => {
   if (resizeTimer) clearTimeout(resizeTimer);
   // Only the charts follow the width; the sign-in form keeps what was typed and any error.
-  resizeTimer = setTimeout(() => state.token && state.tab === 'stats' && render(), 200);
+  resizeTimer = setTimeout(() => state.signedIn && state.tab === 'stats' && render(), 200);
 });
 onLangChange(render);
 render();
-if (state.token) void loadTab();
+/** A staff cookie from an earlier visit signs the page in at once. */
+async function resume(): Promise<void> {
+  const s = await api<{ staff: { role: string } | null }>('GET', '/v1/auth/session').catch(() => undefined);
+  // The dashboard is for health authorities; an operator's cookie from /scan does not open it.
+  if (!s?.staff || !['health', 'admin'].includes(s.staff.role)) return;
+  state.signedIn = true;
+  render();
+  await loadTab();
+}
+void resume();

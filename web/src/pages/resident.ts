@@ -7,7 +7,6 @@ import { clearFieldErrors, errorTitle, showFieldErrors } from '../lib/fields';
 import { lang, onLangChange, pick, t, type Key } from '../lib/i18n';
 import { field, header, newKey, notice, section } from '../lib/layout';
 import { qrSvg } from '../lib/qr';
-import { forget, load, save } from '../lib/store';
 import { countdown, dateTime, zoneLabel } from '../lib/time';
 
 type Colour = 'green' | 'yellow' | 'red';
@@ -67,13 +66,21 @@ interface CheckinOutcome {
   replayed?: boolean;
 }
 
-const TOKEN_KEY = 'residentToken';
-const ID_TYPES = ['resident-id', 'passport', 'hk-macao-permit', 'taiwan-permit'] as const;
+/** Who this browser is signed in as (GET /v1/auth/session): masked, from the identity provider. */
+interface SessionView {
+  maskedName: string;
+  maskedId: string;
+  idType: string;
+  /** `bound`: the record is reachable through this account; `other`: another account holds it; `none`: no record yet. */
+  record: 'bound' | 'other' | 'none';
+}
 const SYMPTOMS = ['cough', 'sore-throat', 'fatigue', 'loss-of-smell', 'shortness-of-breath', 'diarrhoea'] as const;
 const printed = new URLSearchParams(location.search).get('mode') === 'printed';
 
 const state: {
-  token?: string;
+  /** undefined while loading, null when nobody is signed in. */
+  session?: SessionView | null;
+  rebind?: { sentTo: string; expiresAt: string };
   me?: ResidentView;
   code?: CodeView;
   scans?: ScanRow[];
@@ -84,14 +91,20 @@ const state: {
   refreshTimer?: ReturnType<typeof setTimeout>;
   tickTimer?: ReturnType<typeof setInterval>;
   draft?: Record<string, unknown>;
-} = { token: load<string>(TOKEN_KEY), issuers: new Map(), editing: false };
+} = { issuers: new Map(), editing: false };
+
+/** Signed in, with a record reachable through this account: the code and everything around it can load. */
+const ready = () => state.session?.record === 'bound';
 
 const app = byId('app');
 
 function render(): void {
   const body: HTMLElement[] = [];
   if (state.message) body.push(notice(state.message.kind, state.message.text, 'page-message'));
-  if (!state.token || state.editing) body.push(applyForm());
+  if (state.session === undefined) body.push(notice('info', t('common.loading')));
+  else if (state.session === null) body.push(signInCard());
+  else if (state.session.record === 'other') body.push(rebindCard(state.session), signOut());
+  else if (state.session.record === 'none' || state.editing) body.push(applyForm(state.session));
   else if (!state.code || !state.me) body.push(notice('info', t('common.loading')));
   else if (printed) body.push(printedView(state.me, state.code));
   else body.push(codeCard(state.me, state.code), actions(), historySection(), appealSection(), signOut());
@@ -101,11 +114,77 @@ function render(): void {
 
 // ---- apply (申领) -------------------------------------------------------------------
 
-function applyForm(): HTMLElement {
+// ---- sign-in (the province's real-name account platform) ----------------------------
+
+function signInCard(): HTMLElement {
+  return h(
+    'section',
+    { class: 'card form', dataset: { testid: 'sign-in-card' } },
+    h('h2', {}, t('signin.title')),
+    h('p', { class: 'hint' }, t('signin.why')),
+    // A plain link: the browser goes to the provider and comes back to /v1/auth/callback.
+    h('a', { class: 'btn btn-primary btn-block', href: '/v1/auth/login', dataset: { testid: 'sign-in' } }, t('signin.button')),
+  );
+}
+
+function who(s: SessionView): HTMLElement {
+  return h('p', { class: 'hint', dataset: { testid: 'session-who' } }, t('signin.as', { name: s.maskedName, id: s.maskedId }));
+}
+
+/** 换绑: the record is bound to another account of this person; a code to the phone on record moves it here. */
+function rebindCard(s: SessionView): HTMLElement {
+  const summary = h('div', { class: 'form-error notice notice-error', hidden: true, role: 'alert', dataset: { testid: 'form-error' } });
+  const code = h('input', { name: 'code', type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '6', dataset: { testid: 'rebind-code' } });
+  const send = h('button', { type: 'button', class: 'btn btn-block', dataset: { testid: 'rebind-send' } }, state.rebind ? t('rebind.resend') : t('rebind.send'));
+  const confirmButton = h('button', { type: 'submit', class: 'btn btn-primary btn-block', dataset: { testid: 'rebind-confirm' } }, t('rebind.confirm'));
+  const form = h(
+    'form',
+    { class: 'card form', novalidate: true, dataset: { testid: 'rebind-form' } },
+    h('h2', {}, t('rebind.title')),
+    who(s),
+    h('p', { class: 'hint' }, t('rebind.why')),
+    summary,
+    state.rebind ? h('p', { class: 'hint', dataset: { testid: 'rebind-sent' } }, t('rebind.sent', { phone: state.rebind.sentTo })) : null,
+    state.rebind ? field(t('rebind.code'), code, { field: 'code' }) : null,
+    state.rebind ? confirmButton : null,
+    send,
+  );
+  send.addEventListener('click', async () => {
+    clearFieldErrors(form);
+    send.disabled = true;
+    try {
+      state.rebind = await api<{ sentTo: string; expiresAt: string }>('POST', '/v1/residents/me/rebind');
+      render();
+    } catch (err) {
+      if (err instanceof ApiError) showFieldErrors(form, err);
+      send.disabled = false;
+    }
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearFieldErrors(form);
+    confirmButton.disabled = true;
+    try {
+      await api('POST', '/v1/residents/me/rebind/confirm', { json: { code: code.value.trim() } });
+      state.rebind = undefined;
+      state.session = { ...s, record: 'bound' };
+      state.message = { kind: 'ok', text: t('rebind.done') };
+      render();
+      await start();
+    } catch (err) {
+      if (err instanceof ApiError) showFieldErrors(form, err);
+    } finally {
+      confirmButton.disabled = false;
+    }
+  });
+  return form;
+}
+
+// ---- apply (申领) -------------------------------------------------------------------
+
+function applyForm(session: SessionView): HTMLElement {
   const d = state.draft ?? {};
-  const idType = h('select', { name: 'idType', value: (d.idType as string) ?? 'resident-id' }, ID_TYPES.map((v) => h('option', { value: v }, t(`idType.${v}` as Key))));
-  const idNumber = h('input', { name: 'idNumber', type: 'text', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false', value: (d.idNumber as string) ?? '' });
-  const name = h('input', { name: 'name', type: 'text', autocomplete: 'name', value: (d.name as string) ?? '' });
+  const updating = session.record === 'bound';
   const phone = h('input', { name: 'phone', type: 'tel', autocomplete: 'tel', inputmode: 'tel', value: (d.phone as string) ?? '' });
   const district = h('input', { name: 'district', type: 'text', inputmode: 'numeric', maxlength: '6', placeholder: '340104', value: (d.district as string) ?? '' });
   const temp = h('input', { name: 'temperatureC', type: 'number', step: '0.1', inputmode: 'decimal', placeholder: '36.5', value: (d.temperatureC as string) ?? '' });
@@ -129,16 +208,14 @@ function applyForm(): HTMLElement {
   };
   const contact = h('input', { type: 'checkbox', name: 'contactWithCase' });
   const summary = h('div', { class: 'form-error notice notice-error', hidden: true, role: 'alert', dataset: { testid: 'form-error' } });
-  const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block', dataset: { testid: 'apply-submit' } }, state.token ? t('apply.update') : t('apply.submit'));
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block', dataset: { testid: 'apply-submit' } }, updating ? t('apply.update') : t('apply.submit'));
   const form = h(
     'form',
     { class: 'card form', novalidate: true, dataset: { testid: 'apply-form' } },
-    h('h2', {}, state.token ? t('apply.updateTitle') : t('apply.title')),
+    h('h2', {}, updating ? t('apply.updateTitle') : t('apply.title')),
+    who(session),
     h('p', { class: 'hint' }, t('apply.privacy')),
     summary,
-    field(t('apply.idType'), idType, { field: 'idType' }),
-    field(t('apply.idNumber'), idNumber, { field: 'idNumber' }),
-    field(t('apply.name'), name, { field: 'name' }),
     field(t('apply.phone'), phone, { field: 'phone' }),
     field(t('apply.district'), district, { field: 'district', hint: t('apply.districtHint') }),
     h('h3', {}, t('apply.declaration')),
@@ -147,7 +224,8 @@ function applyForm(): HTMLElement {
     h('div', { class: 'field' }, h('p', { class: 'label' }, t('apply.visited')), visits, h('button', { type: 'button', class: 'btn btn-ghost', onclick: addVisit }, t('apply.addVisit'))),
     h('label', { class: 'check', dataset: { field: 'declaration.contactWithCase' } }, contact, t('apply.contact')),
     submit,
-    state.token ? h('button', { type: 'button', class: 'btn btn-ghost btn-block', onclick: () => ((state.editing = false), render()) }, t('common.cancel')) : null,
+    updating ? h('button', { type: 'button', class: 'btn btn-ghost btn-block', onclick: () => ((state.editing = false), render()) }, t('common.cancel')) : null,
+    updating ? null : signOut(),
   );
   let key = newKey();
   form.addEventListener('submit', async (e) => {
@@ -163,10 +241,8 @@ function applyForm(): HTMLElement {
       date: (row.querySelector('.visit-date') as HTMLInputElement).value,
     }));
     const t0 = temp.value.trim();
+    // Who is applying comes from the sign-in, never from this form.
     const body = {
-      idType: idType.value,
-      idNumber: idNumber.value.trim(),
-      name: name.value.trim(),
       phone: phone.value.trim(),
       district: district.value.trim(),
       // What the person typed goes to the API as is: it validates and names each bad field.
@@ -177,13 +253,12 @@ function applyForm(): HTMLElement {
         contactWithCase: contact.checked,
       },
     };
-    state.draft = { idType: body.idType, idNumber: body.idNumber, name: body.name, phone: body.phone, district: body.district, temperatureC: t0 };
+    state.draft = { phone: body.phone, district: body.district, temperatureC: t0 };
     submit.disabled = true;
     try {
-      const r = await api<{ resident: ResidentView; code: CodeView; token: string }>('POST', '/v1/residents', { json: body, headers: { 'idempotency-key': key } });
+      const r = await api<{ resident: ResidentView; code: CodeView }>('POST', '/v1/residents', { json: body, headers: { 'idempotency-key': key } });
       key = newKey();
-      state.token = r.token;
-      save(TOKEN_KEY, r.token);
+      state.session = { ...session, record: 'bound' };
       state.me = r.resident;
       state.code = r.code;
       state.editing = false;
@@ -195,6 +270,15 @@ function applyForm(): HTMLElement {
       else schedule();
       void loadLists();
     } catch (err) {
+      if (err instanceof ApiError && err.code === 'REBIND_REQUIRED') {
+        state.session = { ...session, record: 'other' };
+        render();
+        return;
+      }
+      if (err instanceof ApiError && err.status === 401) {
+        signedOut(t('resident.tokenUnknown'));
+        return;
+      }
       if (err instanceof ApiError) showFieldErrors(form, err);
       else throw err;
       form.querySelector<HTMLElement>('[aria-invalid], .form-error')?.scrollIntoView({ block: 'center' });
@@ -300,12 +384,12 @@ function schedule(): void {
 }
 
 async function loadCode(): Promise<void> {
-  if (!state.token) return;
+  if (!ready()) return;
   try {
     const before = state.code?.code;
     const [me, code] = await Promise.all([
-      api<{ resident: ResidentView }>('GET', '/v1/residents/me', { token: state.token }),
-      api<CodeView>('GET', '/v1/residents/me/code', { token: state.token, query: { mode: printed ? 'printed' : undefined } }),
+      api<{ resident: ResidentView }>('GET', '/v1/residents/me'),
+      api<CodeView>('GET', '/v1/residents/me/code', { query: { mode: printed ? 'printed' : undefined } }),
     ]);
     state.me = me.resident;
     state.code = code;
@@ -318,7 +402,12 @@ async function loadCode(): Promise<void> {
     } else schedule();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
-      signOutNow(t('resident.tokenUnknown'));
+      signedOut(t('resident.tokenUnknown'));
+      return;
+    }
+    if (e instanceof ApiError && (e.code === 'REBIND_REQUIRED' || e.code === 'NOT_FOUND')) {
+      // Another account took the record over, or it is gone: ask the session again.
+      void loadSession();
       return;
     }
     state.message = { kind: 'error', text: `${t('resident.refreshFailed')} ${e instanceof ApiError ? errorTitle(e) : ''}` };
@@ -341,11 +430,11 @@ async function loadIssuers(): Promise<void> {
 // ---- history, appeals, venue self-scan ----------------------------------------------
 
 async function loadLists(): Promise<void> {
-  if (!state.token || printed) return;
+  if (!ready() || printed) return;
   try {
     const [scans, appeals] = await Promise.all([
-      api<{ scans: ScanRow[] }>('GET', '/v1/residents/me/scans', { token: state.token, query: { limit: 50 } }),
-      api<{ appeals: AppealRow[] }>('GET', '/v1/residents/me/appeals', { token: state.token }),
+      api<{ scans: ScanRow[] }>('GET', '/v1/residents/me/scans', { query: { limit: 50 } }),
+      api<{ appeals: AppealRow[] }>('GET', '/v1/residents/me/appeals'),
     ]);
     state.scans = scans.scans;
     state.appeals = appeals.appeals;
@@ -400,7 +489,7 @@ function appealSection(): HTMLElement {
     clearFieldErrors(form);
     submit.disabled = true;
     try {
-      await api('POST', '/v1/appeals', { token: state.token, json: { reason: reason.value, ...(requested.value ? { requestedColour: requested.value } : {}) } });
+      await api('POST', '/v1/appeals', { json: { reason: reason.value, ...(requested.value ? { requestedColour: requested.value } : {}) } });
       state.message = { kind: 'ok', text: t('appeal.filed') };
       await loadLists();
       window.scrollTo(0, 0);
@@ -435,7 +524,7 @@ function selfScan(): void {
 
 async function checkIn(venueCode: string, temperatureC?: number): Promise<void> {
   try {
-    const out = await api<CheckinOutcome>('POST', '/v1/checkins', { token: state.token, json: { venueCode, ...(temperatureC === undefined ? {} : { temperatureC }) } });
+    const out = await api<CheckinOutcome>('POST', '/v1/checkins', { json: { venueCode, ...(temperatureC === undefined ? {} : { temperatureC }) } });
     showDecision({
       decision: out.decision,
       reason: out.reason,
@@ -476,16 +565,58 @@ function signOut(): HTMLElement {
   return h(
     'p',
     { class: 'signout' },
-    h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => (confirm(t('resident.signOutConfirm')) ? signOutNow() : undefined) }, t('resident.signOut')),
+    h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => (confirm(t('resident.signOutConfirm')) ? void signOutNow() : undefined) }, t('resident.signOut')),
   );
 }
 
-function signOutNow(message?: string): void {
-  forget(TOKEN_KEY);
-  state.token = state.me = state.code = state.scans = state.appeals = undefined;
+/** Ends the session on the server (both tokens stop working) and forgets everything shown. */
+async function signOutNow(): Promise<void> {
+  await api('POST', '/v1/auth/logout').catch(() => undefined);
+  signedOut();
+}
+
+function signedOut(message?: string): void {
+  state.session = null;
+  state.me = state.code = state.scans = state.appeals = state.rebind = undefined;
+  state.editing = false;
   state.message = message ? { kind: 'error', text: message } : undefined;
   if (state.refreshTimer) clearTimeout(state.refreshTimer);
   render();
+}
+
+/** Asks who is signed in; an expired access token is refreshed once from the session's refresh cookie. */
+async function loadSession(): Promise<void> {
+  try {
+    let s = await api<{ resident: SessionView | null; expired: boolean }>('GET', '/v1/auth/session');
+    if (!s.resident && s.expired && (await api('POST', '/v1/auth/refresh').then(() => true, () => false))) {
+      s = await api<{ resident: SessionView | null; expired: boolean }>('GET', '/v1/auth/session');
+    }
+    state.session = s.resident;
+    render();
+    await start();
+  } catch (e) {
+    state.session = null;
+    state.message = { kind: 'error', text: e instanceof ApiError ? errorTitle(e) : String(e) };
+    render();
+  }
+}
+
+/** Once a record is reachable: the code, its refresh, and the lists. */
+async function start(): Promise<void> {
+  if (!ready()) return;
+  await loadCode();
+  void loadLists();
+}
+
+/** A sign-in that failed comes back as /?signin_error=CODE: say so once, then drop it from the address. */
+function signInOutcome(): void {
+  const params = new URLSearchParams(location.search);
+  const error = params.get('signin_error');
+  if (!error) return;
+  state.message = { kind: 'error', text: t('signin.failed', { code: error }) };
+  params.delete('signin_error');
+  const rest = params.toString();
+  history.replaceState(null, '', location.pathname + (rest ? `?${rest}` : '') + location.hash);
 }
 
 onLangChange(render);
@@ -493,9 +624,7 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && state.code && Date.parse(state.code.refreshAt) <= Date.now()) void loadCode();
 });
 state.tickTimer = setInterval(tick, 1000);
+signInOutcome();
 render();
 void loadIssuers();
-if (state.token) {
-  void loadCode();
-  void loadLists();
-}
+void loadSession();

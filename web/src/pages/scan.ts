@@ -7,7 +7,7 @@ import { clearFieldErrors, errorTitle, showFieldErrors } from '../lib/fields';
 import { onLangChange, t, tOr, type Key } from '../lib/i18n';
 import { field, header, notice, section } from '../lib/layout';
 import { qrSvg } from '../lib/qr';
-import { forget, load, save } from '../lib/store';
+import { load, save } from '../lib/store';
 import { dateTime, zoneLabel } from '../lib/time';
 
 interface Venue {
@@ -39,7 +39,8 @@ const VENUE_TYPES = ['residential-community', 'enterprise', 'crowded-place', 'pu
 const DECISION_MS = 4000;
 
 const state: {
-  token?: string;
+  /** The operator token lives in an HttpOnly cookie (POST /v1/auth/staff); the page only knows whether it has one. */
+  signedIn: boolean;
   venues?: Venue[];
   venueId?: string;
   camera?: Camera;
@@ -48,7 +49,7 @@ const state: {
   recent: ScanOutcome[];
   message?: { kind: 'info' | 'ok' | 'error'; text: string };
   registering: boolean;
-} = { token: load<string>('operatorToken'), venueId: load<string>('venueId'), busy: false, recent: [], registering: false };
+} = { signedIn: false, venueId: load<string>('venueId'), busy: false, recent: [], registering: false };
 
 const app = byId('app');
 /** Issuer names from the trust list, for the decision panel (this province and those it federates with). */
@@ -69,9 +70,9 @@ const temperature = h('input', { type: 'number', step: '0.1', inputmode: 'decima
 function render(): void {
   const body: HTMLElement[] = [];
   if (state.message) body.push(notice(state.message.kind, state.message.text, 'page-message'));
-  if (!state.token) body.push(signIn());
+  if (!state.signedIn) body.push(signIn());
   else if (!state.venues) body.push(notice('info', t('common.loading')));
-  else body.push(venuePicker(), scanner(), recent(), h('p', { class: 'signout' }, h('button', { type: 'button', class: 'btn btn-ghost', onclick: signOut }, t('scan.signOut'))));
+  else body.push(venuePicker(), scanner(), recent(), h('p', { class: 'signout' }, h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => void signOut() }, t('scan.signOut'))));
   mount(app, header('scan'), h('main', { class: 'page' }, h('h1', { class: 'page-title' }, t('scan.title')), ...body));
   if (state.camera) void video.play().catch(() => undefined);
 }
@@ -93,8 +94,10 @@ function signIn(): HTMLElement {
     clearFieldErrors(form);
     try {
       const r = await api<{ venues: Venue[] }>('GET', '/v1/venues', { token: token.value.trim() });
-      state.token = token.value.trim();
-      save('operatorToken', state.token);
+      // From here on the token rides in an HttpOnly cookie; the page keeps no copy.
+      await api('POST', '/v1/auth/staff', { json: { token: token.value.trim() } });
+      token.value = '';
+      state.signedIn = true;
       state.venues = r.venues;
       if (!r.venues.some((v) => v.id === state.venueId)) state.venueId = r.venues[0]?.id;
       state.message = undefined;
@@ -159,7 +162,7 @@ function registerForm(): HTMLElement {
     e.preventDefault();
     clearFieldErrors(form);
     try {
-      const v = await api<Venue>('POST', '/v1/venues', { token: state.token, json: { type: type.value, name: name.value, district: district.value.trim(), requireTemperature: requireTemperature.checked } });
+      const v = await api<Venue>('POST', '/v1/venues', { json: { type: type.value, name: name.value, district: district.value.trim(), requireTemperature: requireTemperature.checked } });
       state.venues = [...state.venues!, v];
       state.venueId = v.id;
       save('venueId', v.id);
@@ -260,7 +263,7 @@ async function submit(code: string, source: 'camera' | 'text'): Promise<void> {
   };
   const tc = temperature.value.trim();
   try {
-    const out = await api<ScanOutcome>('POST', '/v1/scans', { token: state.token, json: { venueId: venue.id, code, ...(tc ? { temperatureC: Number(tc) } : {}) } });
+    const out = await api<ScanOutcome>('POST', '/v1/scans', { json: { venueId: venue.id, code, ...(tc ? { temperatureC: Number(tc) } : {}) } });
     temperature.value = '';
     state.recent = [out, ...state.recent].slice(0, 10);
     render();
@@ -275,7 +278,7 @@ async function submit(code: string, source: 'camera' | 'text'): Promise<void> {
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
       resume();
-      signOut();
+      await signOut();
       state.message = { kind: 'error', text: t('scan.tokenUnknown') };
       render();
       return;
@@ -306,10 +309,10 @@ function recent(): HTMLElement {
   );
 }
 
-function signOut(): void {
+async function signOut(): Promise<void> {
   stopCamera();
-  forget('operatorToken');
-  state.token = undefined;
+  await api('POST', '/v1/auth/logout').catch(() => undefined);
+  state.signedIn = false;
   state.venues = undefined;
   state.message = undefined;
   render();
@@ -317,14 +320,11 @@ function signOut(): void {
 
 async function loadVenues(): Promise<void> {
   try {
-    const r = await api<{ venues: Venue[] }>('GET', '/v1/venues', { token: state.token });
+    const r = await api<{ venues: Venue[] }>('GET', '/v1/venues');
     state.venues = r.venues;
     if (!r.venues.some((v) => v.id === state.venueId)) state.venueId = r.venues[0]?.id;
   } catch (e) {
-    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
-      forget('operatorToken');
-      state.token = undefined;
-    }
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) state.signedIn = false;
     state.message = { kind: 'error', text: e instanceof ApiError ? errorTitle(e) : String(e) };
   }
   render();
@@ -332,7 +332,14 @@ async function loadVenues(): Promise<void> {
 
 onLangChange(render);
 render();
-if (state.token) void loadVenues();
+// A staff cookie from an earlier visit signs the gate in at once.
+void api<{ staff: { role: string } | null }>('GET', '/v1/auth/session')
+  .then((s) => {
+    if (!s.staff || !['operator', 'health', 'admin'].includes(s.staff.role)) return;
+    state.signedIn = true;
+    return loadVenues();
+  })
+  .catch(() => undefined);
 api<{ issuers: Array<{ id: string; name: string }> }>('GET', '/v1/trust-list')
   .then((list) => list.issuers.forEach((i) => issuers.set(i.id, i.name)))
   .catch(() => undefined);

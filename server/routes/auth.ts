@@ -1,0 +1,158 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { Services } from '../app';
+import type { AppContext } from '../context';
+import { openField, sealField } from '../crypto/pii';
+import { maskId, maskName } from '../domain/mask';
+import { ServiceError } from '../errors';
+import { jsonBody, readJson, parseWith } from '../http/body';
+import { COOKIES, isResident, principalsOf, resolveToken, type Principal } from '../http/auth';
+import type { PendingSignIn, RelyingParty } from '../identity/relying-party';
+import type { OpenedSession } from '../identity/sessions';
+
+/** Holds the state, nonce and PKCE verifier of one sign-in between /login and /callback, sealed. */
+const LOGIN_COOKIE = 'ak_login';
+const LOGIN_TTL_MS = 10 * 60_000;
+
+const tokenText = z.string().regex(/^[A-Za-z0-9_\-.]{16,200}$/, 'a token');
+
+/**
+ * Sets a cookie the page's script cannot read (HttpOnly), sent only over HTTPS (Secure;
+ * browsers treat http://localhost and 127.0.0.1 as secure) and never on a request another
+ * site starts (SameSite=Strict), unless told otherwise.
+ */
+export function setCookie(ctx: Context, name: string, value: string | null, opts: { path?: string; maxAgeMs?: number; sameSite?: 'strict' | 'lax' } = {}): void {
+  // `cookies` refuses Secure over plain HTTP unless told the connection is secure; behind
+  // TLS termination it is, and on loopback the browser accepts it.
+  ctx.cookies.secure = true;
+  ctx.cookies.set(name, value, { httpOnly: true, secure: true, sameSite: opts.sameSite ?? 'strict', path: opts.path ?? '/', maxAge: value === null ? 0 : opts.maxAgeMs, overwrite: true });
+}
+
+function setSessionCookies(ctx: Context, s: OpenedSession, now: Date): void {
+  const left = Date.parse(s.expiresAt) - now.getTime();
+  setCookie(ctx, COOKIES.resident, s.access, { maxAgeMs: left });
+  setCookie(ctx, COOKIES.residentRefresh, s.refresh, { path: '/v1/auth', maxAgeMs: left });
+}
+
+function clearSessionCookies(ctx: Context): void {
+  setCookie(ctx, COOKIES.resident, null);
+  setCookie(ctx, COOKIES.residentRefresh, null, { path: '/v1/auth' });
+}
+
+function relyingParty(app: AppContext): RelyingParty {
+  if (!app.signIn) throw new ServiceError('SIGN_IN_UNAVAILABLE', 'sign-in is not ready yet; try again shortly');
+  return app.signIn;
+}
+
+/**
+ * Sign-in through the identity provider (the province's real-name account platform, or
+ * the embedded development provider), resident sessions, and the pages' staff sign-in.
+ */
+export function authRoutes(router: Router, app: AppContext, { sessions }: Services): void {
+  const { encryptionKey } = app.secrets;
+
+  /** Starts a sign-in: the browser goes to the provider with a fresh state, nonce and PKCE challenge. */
+  router.get('/v1/auth/login', async (ctx) => {
+    const { url, pending } = await relyingParty(app).start();
+    const sealed = sealField(encryptionKey, JSON.stringify({ ...pending, until: app.clock().getTime() + LOGIN_TTL_MS }), 'sign-in');
+    // Lax, not Strict: the browser comes back to the callback from the provider's site.
+    setCookie(ctx, LOGIN_COOKIE, sealed, { path: '/v1/auth/callback', maxAgeMs: LOGIN_TTL_MS, sameSite: 'lax' });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.redirect(url);
+  });
+
+  /**
+   * The provider sends the browser back here with a code; the service exchanges it for an
+   * ID token, opens a session and sends the browser to `/`. A failure goes to
+   * `/?signin_error=<CODE>` and opens nothing.
+   */
+  router.get('/v1/auth/callback', async (ctx) => {
+    const sealed = ctx.cookies.get(LOGIN_COOKIE);
+    setCookie(ctx, LOGIN_COOKIE, null, { path: '/v1/auth/callback', sameSite: 'lax' });
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      let pending: PendingSignIn & { until: number };
+      try {
+        pending = JSON.parse(openField(encryptionKey, sealed ?? '', 'sign-in')) as PendingSignIn & { until: number };
+      } catch {
+        throw new ServiceError('UNAUTHENTICATED', 'this sign-in was not started here, or took too long; start again');
+      }
+      if (pending.until < app.clock().getTime()) throw new ServiceError('UNAUTHENTICATED', 'this sign-in took too long; start again');
+      const done = await relyingParty(app).finish(new URL(ctx.href), pending);
+      const account = sessions.accountKey(done.issuer, done.subject);
+      const opened = await app.ledger.transact((tx) => sessions.open(tx, done.identity, account));
+      setSessionCookies(ctx, opened, app.clock());
+      app.metrics.inc('ankang_sign_ins_total', 'Resident sign-ins', { outcome: 'ok' });
+      ctx.redirect('/');
+    } catch (e) {
+      if (!(e instanceof ServiceError)) throw e;
+      app.metrics.inc('ankang_sign_ins_total', 'Resident sign-ins', { outcome: e.code });
+      ctx.redirect(`/?signin_error=${encodeURIComponent(e.code)}`);
+    }
+  });
+
+  /**
+   * A new access token for a refresh token (from the page's cookie, or `{ refreshToken }`
+   * for an app); both old tokens stop working. The session's end does not move.
+   */
+  router.post('/v1/auth/refresh', async (ctx) => {
+    const fromCookie = ctx.cookies.get(COOKIES.residentRefresh);
+    const hasBody = Number(ctx.get('content-length') || 0) > 0 || ctx.get('transfer-encoding') !== '';
+    const token = hasBody ? parseWith(z.strictObject({ refreshToken: tokenText }), await readJson(ctx, app.config.BODY_LIMIT_BYTES)).refreshToken : fromCookie;
+    if (!token) throw new ServiceError('UNAUTHENTICATED', 'no refresh token: sign in again');
+    let s: OpenedSession;
+    try {
+      s = await app.ledger.transact((tx) => sessions.refresh(tx, token));
+    } catch (e) {
+      if (!hasBody && e instanceof ServiceError) clearSessionCookies(ctx);
+      throw e;
+    }
+    if (hasBody) {
+      ctx.body = { accessToken: s.access, refreshToken: s.refresh, accessExpiresAt: s.accessExpiresAt, expiresAt: s.expiresAt };
+    } else {
+      setSessionCookies(ctx, s, app.clock());
+      ctx.body = { accessExpiresAt: s.accessExpiresAt, expiresAt: s.expiresAt };
+    }
+  });
+
+  /** Ends the resident session this request carries (both tokens stop working) and clears the pages' cookies. */
+  router.post('/v1/auth/logout', async (ctx) => {
+    const resident = principalsOf(ctx).find(isResident);
+    if (resident?.session) await app.ledger.transact((tx) => sessions.close(tx, resident.session!));
+    clearSessionCookies(ctx);
+    setCookie(ctx, COOKIES.staff, null);
+    ctx.status = 204;
+  });
+
+  /** Who this browser is signed in as, for the pages: masked, never a token. */
+  router.get('/v1/auth/session', async (ctx) => {
+    const all = principalsOf(ctx);
+    const r = all.find(isResident);
+    const staff = all.find((p) => !isResident(p));
+    ctx.body = {
+      resident: r ? await residentSession(r) : null,
+      staff: staff ? { role: staff.role, name: staff.name ?? null, scope: staff.scope ?? [], expiresAt: staff.expiresAt ?? null } : null,
+      // An expired access token with a live refresh cookie: the page refreshes, then asks again.
+      expired: !r && ctx.state.expired !== undefined,
+    };
+  });
+
+  async function residentSession(p: Principal) {
+    const id = await sessions.identity(p.session!);
+    return { maskedName: maskName(id.name), maskedId: maskId(id.idNumber), idType: id.idType, record: p.binding, accessExpiresAt: p.expiresAt ?? null };
+  }
+
+  /**
+   * The staff pages (/scan, /admin) sign in with an authority token once; it is kept in an
+   * HttpOnly cookie until it expires, so no script on the page can read it.
+   */
+  router.post('/v1/auth/staff', async (ctx) => {
+    const { token } = await jsonBody(ctx, z.strictObject({ token: tokenText }), app.config.BODY_LIMIT_BYTES);
+    const p = await resolveToken(token, app.ledger, app.secrets.adminToken, app.clock());
+    if (isResident(p)) throw new ServiceError('FORBIDDEN', 'this is a resident token; residents sign in on /');
+    const left = p.expiresAt ? Date.parse(p.expiresAt) - app.clock().getTime() : app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000;
+    setCookie(ctx, COOKIES.staff, token, { maxAgeMs: left });
+    ctx.body = { role: p.role, name: p.name ?? null, scope: p.scope ?? [], expiresAt: p.expiresAt ?? null };
+  });
+}
