@@ -28,6 +28,15 @@ export const configSchema = z.object({
   /** How long an Idempotency-Key answers retries with its first response; older keys count as unused and are deleted. */
   IDEMPOTENCY_TTL_HOURS: int(24, 1, 720),
   BODY_LIMIT_BYTES: int(65536, 1024, 10 * 1024 * 1024),
+  /** Slow clients: whole headers, and the whole request, must arrive within these; idle keep-alive sockets close after KEEP_ALIVE_TIMEOUT_MS. */
+  HEADERS_TIMEOUT_MS: int(10_000, 1000, 120_000),
+  REQUEST_TIMEOUT_MS: int(30_000, 1000, 600_000),
+  KEEP_ALIVE_TIMEOUT_MS: int(5000, 100, 120_000),
+  /** How often Node looks for connections past those timeouts, so a timeout is enforced up to this late. */
+  CONNECTIONS_CHECKING_INTERVAL_MS: int(1000, 100, 60_000),
+  /** Greedy clients: open sockets in total, and per client address (an IPv6 /64 counts as one address). */
+  MAX_CONNECTIONS: int(10_000, 1, 1_000_000),
+  MAX_CONNECTIONS_PER_ADDRESS: int(1000, 1, 1_000_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /** JSON-RPC URL of the permissioned EVM chain; anchoring is off without it. */
   CHAIN_RPC_URL: z.string().url().optional(),
@@ -43,7 +52,7 @@ export const configSchema = z.object({
   FEDERATION_REFRESH_SECONDS: int(60, 1, 3600),
   CHECKPOINT_INTERVAL_SECONDS: int(15, 1, 86400),
   CHECKPOINT_MAX_EVENTS: int(1000, 1, 10_000_000),
-});
+}).refine((c) => c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, { path: ['HEADERS_TIMEOUT_MS'], message: 'at most REQUEST_TIMEOUT_MS (the headers are part of the request)' });
 
 export type Config = z.infer<typeof configSchema>;
 
