@@ -2,6 +2,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { ServiceError } from './errors';
 import { authenticate } from './http/auth';
+import { RateLimits } from './http/rate-limit';
 import { LedgerUnavailableError } from './ledger/ledger';
 import type { AppContext } from './context';
 import { Idempotency } from './services/idempotency';
@@ -29,6 +30,8 @@ export interface Services {
   idempotency: Idempotency;
   venues: VenueService;
   scans: ScanService;
+  /** Abuse limits; routes name theirs with `limits.limit(...)`. */
+  limits: RateLimits;
 }
 
 export function createServices(app: AppContext): Services {
@@ -41,6 +44,7 @@ export function createServices(app: AppContext): Services {
     feeds: new FeedService(app, residents),
     reevaluator: new Reevaluator(app, residents),
     idempotency: new Idempotency(app.secrets.encryptionKey, app.config.IDEMPOTENCY_TTL_HOURS * 3_600_000),
+    limits: new RateLimits(app.config, app.metrics),
   };
 }
 
@@ -49,7 +53,8 @@ export function createServices(app: AppContext): Services {
  * authentication, then the routes. No I/O happens here beyond what `app` holds.
  */
 export function createApp(app: AppContext, services: Services = createServices(app)): Koa {
-  const koa = new Koa({ proxy: false });
+  // Only behind a proxy we run is X-Forwarded-For the client's word on its address (ctx.ip).
+  const koa = new Koa({ proxy: app.config.TRUST_PROXY, maxIpsCount: app.config.TRUST_PROXY_HOPS });
   const router = new Router();
 
   koa.use(async (ctx, next) => {

@@ -16,8 +16,8 @@ function modeOf(ctx: Context): CodeMode {
   return m;
 }
 
-export function residentRoutes(router: Router, app: AppContext, { residents, idempotency }: Services): void {
-  router.post('/v1/residents', async (ctx) => {
+export function residentRoutes(router: Router, app: AppContext, { residents, idempotency, limits }: Services): void {
+  router.post('/v1/residents', limits.limit('apply-address', 'apply-resident'), async (ctx) => {
     const key = Idempotency.validate(ctx.get('idempotency-key'));
     const input = await jsonBody(ctx, applySchema, app.config.BODY_LIMIT_BYTES);
     const checked = checkApplication(input, app.clock());
