@@ -5,10 +5,11 @@ import type { AppContext } from '../context';
 import { ServiceError } from '../errors';
 import { jsonBody } from '../http/body';
 import { AUTHORITY_ROLES, FEED_SOURCES, issueToken, requireRole } from '../http/auth';
+import { safeText } from '../http/text';
 
 const tokenSchema = z.strictObject({
   role: z.enum(AUTHORITY_ROLES.filter((r) => r !== 'admin') as [string, ...string[]]),
-  name: z.string().trim().min(1).max(80),
+  name: safeText(1, 80),
   source: z.enum(FEED_SOURCES).optional(),
   scope: z.array(z.string().min(1).max(64)).max(200).optional(),
 });

@@ -6,6 +6,7 @@ import { openField, pseudonymFor, sealField } from '../crypto/pii';
 import { idLast4, validateIdentity, validatePhone, ID_TYPES, type IdType } from '../domain/identity';
 import { isRegionCode } from '../domain/regions';
 import { maskId, maskName, maskPhone } from '../domain/mask';
+import { safeText } from '../http/text';
 import { ServiceError, type FieldError } from '../errors';
 import type { Tx } from '../ledger/ledger';
 import { evaluateRules, type RawFacts } from '../rules';
@@ -26,8 +27,8 @@ export const declarationSchema = z.strictObject({
 export const applySchema = z.strictObject({
   idType: z.enum(ID_TYPES),
   idNumber: z.string().min(1).max(32),
-  // No control characters or lone surrogates: the masked name goes into the code as UTF-8 and must read back the same.
-  name: z.string().trim().min(1).max(64).refine((s) => !/[\p{Cc}\p{Cs}]/u.test(s), 'a name of letters, without control characters'),
+  // The masked name goes into the code as UTF-8 and is shown at gates: it must read back, and look, the same.
+  name: safeText(1, 64),
   phone: z.string().min(5).max(32),
   district: region,
   declaration: declarationSchema,
