@@ -2,6 +2,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { ServiceError } from './errors';
 import { authenticate } from './http/auth';
+import { apiHeaders } from './http/headers';
 import { RateLimits } from './http/rate-limit';
 import { LedgerUnavailableError } from './ledger/ledger';
 import type { AppContext } from './context';
@@ -49,14 +50,15 @@ export function createServices(app: AppContext): Services {
 }
 
 /**
- * The Koa application: error mapping, request log and metrics, bearer-token
- * authentication, then the routes. No I/O happens here beyond what `app` holds.
+ * The Koa application: common headers, error mapping, request log and metrics,
+ * bearer-token authentication, then the routes. No I/O happens here beyond what `app` holds.
  */
 export function createApp(app: AppContext, services: Services = createServices(app)): Koa {
   // Only behind a proxy we run is X-Forwarded-For the client's word on its address (ctx.ip).
   const koa = new Koa({ proxy: app.config.TRUST_PROXY, maxIpsCount: app.config.TRUST_PROXY_HOPS });
   const router = new Router();
 
+  koa.use(apiHeaders);
   koa.use(async (ctx, next) => {
     const started = process.hrtime.bigint();
     try {
