@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -216,15 +216,17 @@ describe('abuse limits', function () {
       const svc = await startTestService({
         config: { HEADERS_TIMEOUT_MS: HEADERS_MS, REQUEST_TIMEOUT_MS: 5000, CONNECTIONS_CHECKING_INTERVAL_MS: CHECK_MS, MAX_CONNECTIONS_PER_ADDRESS: 5000 },
       });
+      let child: ChildProcess | undefined;
       try {
-        const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/stalled-clients.ts'), new URL(svc.url).port, String(STALLED), '127.0.0.2', String(HEADERS_MS + CHECK_MS + SLACK_MS + 2000)], {
+        child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/stalled-clients.ts'), new URL(svc.url).port, String(STALLED), '127.0.0.2', String(HEADERS_MS + CHECK_MS + SLACK_MS + 2000)], {
           cwd: ROOT,
           stdio: ['ignore', 'pipe', 'inherit'],
         });
-        const lines = createInterface({ input: child.stdout! });
+        const attacker = child;
+        const lines = createInterface({ input: attacker.stdout! });
         const next = () => new Promise<any>((resolve, reject) => {
           lines.once('line', (l) => resolve(JSON.parse(l)));
-          child.once('exit', (code) => reject(new Error(`stalled-clients exited with ${code}`)));
+          attacker.once('exit', (code) => reject(new Error(`stalled-clients exited with ${code}`)));
         });
         expect((await next()).msg).to.equal('started');
 
@@ -271,6 +273,7 @@ describe('abuse limits', function () {
         expect(latencies.length).to.be.at.least(50);
         expect(p99, 'p99 latency of the other client (ms)').to.be.below(100);
       } finally {
+        if (child?.exitCode === null) child.kill();
         await svc.close();
       }
     });
