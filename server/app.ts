@@ -2,6 +2,8 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { ServiceError } from './errors';
 import { authenticate, COOKIES } from './http/auth';
+import { apiHeaders } from './http/headers';
+import { RateLimits } from './http/rate-limit';
 import { LedgerUnavailableError } from './ledger/ledger';
 import type { AppContext } from './context';
 import { Idempotency } from './services/idempotency';
@@ -35,6 +37,8 @@ export interface Services {
   scans: ScanService;
   sessions: SessionService;
   rebind: RebindService;
+  /** Abuse limits; routes name theirs with `limits.limit(...)`. */
+  limits: RateLimits;
 }
 
 export function createServices(app: AppContext): Services {
@@ -50,6 +54,7 @@ export function createServices(app: AppContext): Services {
     feeds: new FeedService(app, residents),
     reevaluator: new Reevaluator(app, residents),
     idempotency: new Idempotency(app.secrets.encryptionKey, app.config.IDEMPOTENCY_TTL_HOURS * 3_600_000),
+    limits: new RateLimits(app.config, app.metrics),
   };
 }
 
@@ -70,17 +75,19 @@ function refuseCrossSite(ctx: Koa.Context): void {
 }
 
 /**
- * The Koa application: error mapping, request log and metrics, bearer-token
- * authentication, then the routes. No I/O happens here beyond what `app` holds.
+ * The Koa application: common headers, error mapping, request log and metrics,
+ * bearer-token authentication, then the routes. No I/O happens here beyond what `app` holds.
  */
 export function createApp(app: AppContext, services: Services = createServices(app), idp?: IdentityProviderRef): Koa {
-  const koa = new Koa({ proxy: false });
+  // Only behind a proxy we run is X-Forwarded-For the client's word on its address (ctx.ip).
+  const koa = new Koa({ proxy: app.config.TRUST_PROXY, maxIpsCount: app.config.TRUST_PROXY_HOPS });
   const router = new Router();
 
   // The embedded identity provider answers under /idp with its own pages, errors and cookies;
   // its token endpoint takes Basic client authentication, which the bearer check would refuse.
   if (idp) mountIdentityProvider(koa, '/idp', idp);
 
+  koa.use(apiHeaders);
   koa.use(async (ctx, next) => {
     const started = process.hrtime.bigint();
     try {

@@ -11,6 +11,7 @@ import { ensureDataDir, loadSecrets } from './crypto/secrets';
 import { regionName } from './domain/regions';
 import { createLogger, type Logger } from './http/log';
 import { Metrics } from './http/metrics';
+import { createHttpServer } from './http/server';
 import { IssuerKeys } from './issuer/keys';
 import { StatusBook } from './issuer/status-book';
 import { TrustService } from './issuer/trust';
@@ -103,6 +104,7 @@ async function startSignIn(app: AppContext, local: string, clock: () => Date): P
       clients: [{ client_id: EMBEDDED_CLIENT_ID, client_secret: secrets.oidcClientSecret, redirect_uris: [redirectUri] }],
       sms: app.sms,
       log: app.log,
+      proxy: config.TRUST_PROXY,
       limits: {
         sendsPerPhone: config.IDP_SENDS_PER_PHONE,
         sendsPerAddress: config.IDP_SENDS_PER_ADDRESS,
@@ -137,13 +139,12 @@ export async function startService(config: Config, opts: Parameters<typeof openC
   const services = createServices(app);
   let idp: IdentityProvider | undefined;
   const koa = createApp(app, services, () => idp);
-  const server = koa.listen(config.PORT, config.HOST);
+  const server = createHttpServer(config, koa.callback(), app.metrics);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
+    server.listen(config.PORT, config.HOST);
   });
-  // Keep-alive sockets would otherwise hold close() open for their idle timeout.
-  server.keepAliveTimeout = 5000;
   const { port } = server.address() as AddressInfo;
   // With PORT=0 the real port is known only now; URLs built later (trust list, chain) use it.
   config.PORT = port;

@@ -48,6 +48,36 @@ export const configSchema = z.object({
   SESSION_DAYS: int(30, 1, 365),
   /** Default life of an authority token created by the admin (each may ask for its own, up to a year). */
   STAFF_TOKEN_TTL_DAYS: int(30, 1, 365),
+  /** Honour X-Forwarded-For (set by a reverse proxy in front); otherwise the socket's address is the client's. */
+  TRUST_PROXY: z.stringbool().default(false),
+  /** How many trusted proxies append to X-Forwarded-For; the client is the entry the outermost one added. */
+  TRUST_PROXY_HOPS: int(1, 1, 10),
+  /** Slow clients: whole headers, and the whole request, must arrive within these; idle keep-alive sockets close after KEEP_ALIVE_TIMEOUT_MS. */
+  HEADERS_TIMEOUT_MS: int(10_000, 1000, 120_000),
+  REQUEST_TIMEOUT_MS: int(30_000, 1000, 600_000),
+  KEEP_ALIVE_TIMEOUT_MS: int(5000, 100, 120_000),
+  /** How often Node looks for connections past those timeouts, so a timeout is enforced up to this late. */
+  CONNECTIONS_CHECKING_INTERVAL_MS: int(1000, 100, 60_000),
+  /** Greedy clients: open sockets in total, and per client address (an IPv6 /64 counts as one address). */
+  MAX_CONNECTIONS: int(10_000, 1, 1_000_000),
+  MAX_CONNECTIONS_PER_ADDRESS: int(1000, 1, 1_000_000),
+  /** Abuse limits (server/http/rate-limit.ts): requests per window, per client address or per resident. */
+  RATE_APPLY_PER_ADDRESS: int(600, 1, 1_000_000),
+  RATE_APPLY_PER_ADDRESS_SECONDS: int(60, 1, 604_800),
+  RATE_APPLY_PER_RESIDENT: int(10, 1, 1_000_000),
+  RATE_APPLY_PER_RESIDENT_SECONDS: int(3600, 1, 604_800),
+  RATE_CHECKIN_PER_ADDRESS: int(3000, 1, 1_000_000),
+  RATE_CHECKIN_PER_ADDRESS_SECONDS: int(60, 1, 604_800),
+  RATE_CHECKIN_PER_RESIDENT: int(20, 1, 1_000_000),
+  RATE_CHECKIN_PER_RESIDENT_SECONDS: int(60, 1, 604_800),
+  RATE_APPEAL_PER_RESIDENT: int(10, 1, 1_000_000),
+  RATE_APPEAL_PER_RESIDENT_SECONDS: int(86_400, 1, 604_800),
+  RATE_SIGNIN_PER_ADDRESS: int(300, 1, 1_000_000),
+  RATE_SIGNIN_PER_ADDRESS_SECONDS: int(60, 1, 604_800),
+  RATE_OTP_PER_ADDRESS: int(100, 1, 1_000_000),
+  RATE_OTP_PER_ADDRESS_SECONDS: int(600, 1, 604_800),
+  RATE_OTP_PER_RESIDENT: int(5, 1, 1_000_000),
+  RATE_OTP_PER_RESIDENT_SECONDS: int(900, 1, 604_800),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /** JSON-RPC URL of the permissioned EVM chain; anchoring is off without it. */
   CHAIN_RPC_URL: z.string().url().optional(),
@@ -63,7 +93,7 @@ export const configSchema = z.object({
   FEDERATION_REFRESH_SECONDS: int(60, 1, 3600),
   CHECKPOINT_INTERVAL_SECONDS: int(15, 1, 86400),
   CHECKPOINT_MAX_EVENTS: int(1000, 1, 10_000_000),
-});
+}).refine((c) => c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, { path: ['HEADERS_TIMEOUT_MS'], message: 'at most REQUEST_TIMEOUT_MS (the headers are part of the request)' });
 
 export type Config = z.infer<typeof configSchema>;
 

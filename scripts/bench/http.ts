@@ -108,6 +108,9 @@ function applicationBody(n: number) {
 
 type Child = ServiceProcess;
 
+/** All the load comes from one address, which the per-address abuse limit would cut to a trickle; the limiter still runs. */
+const BENCH_LIMITS = { RATE_APPLY_PER_ADDRESS: '1000000' };
+
 /** The child processes by URL, so a load run can read the CPU time of the server it loads. */
 const children = new Map<string, Child>();
 
@@ -344,7 +347,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
   let floorSpread: Child | undefined;
   const processes = cpus().length;
   try {
-    service = await startChild('server/main.ts', { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'service'), LOG_LEVEL: 'silent' });
+    service = await startChild('server/main.ts', { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'service'), LOG_LEVEL: 'silent', ...BENCH_LIMITS });
     baseline = await startChild('scripts/bench/minimal-koa.ts', { PORT: '0', HOST: '127.0.0.1' });
     floor = await startChild('scripts/bench/floor.ts', { PORT: '0', HOST: '127.0.0.1', FLOOR_DATA_DIR: join(dir, 'floor') });
     floorSpread = await startChild('scripts/bench/floor-spread.ts', { PORT: '0', HOST: '127.0.0.1', FLOOR_DATA_DIR: join(dir, 'floor-spread'), FLOOR_WORKERS: String(processes) });
@@ -583,7 +586,7 @@ export async function benchScans(): Promise<ScansBenchResult> {
   let floor: Child | undefined;
   try {
     const adminToken = `ak_admin_bench_${randomBytes(16).toString('hex')}`;
-    service = await startChild('server/main.ts', { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'service'), LOG_LEVEL: 'silent', ADMIN_TOKEN: adminToken });
+    service = await startChild('server/main.ts', { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'service'), LOG_LEVEL: 'silent', ADMIN_TOKEN: adminToken, ...BENCH_LIMITS });
     baseline = await startChild('scripts/bench/minimal-koa.ts', { PORT: '0', HOST: '127.0.0.1' });
     const url = service.url;
     const post = async (path: string, token: string, body: unknown) => {

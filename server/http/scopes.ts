@@ -3,6 +3,7 @@ import { VENUE_TYPES, type VenueType } from '../../verifier/src';
 import { isRegionCode } from '../domain/regions';
 import { ServiceError, type FieldError } from '../errors';
 import { FEED_SOURCES, type Principal } from './auth';
+import { safeText } from './text';
 
 /**
  * Token scopes: what a scoped token may act on. Only three roles take one, each its own shape;
@@ -66,7 +67,7 @@ export function borderScope(p: Principal): BorderScope {
   return { venues: s && !Array.isArray(s) && 'venues' in s ? s.venues : [] };
 }
 
-const name = z.string().trim().min(1).max(80);
+const name = safeText(1, 80);
 /** Days until the token stops working (STAFF_TOKEN_TTL_DAYS when left out). */
 const ttlDays = z.number().int().min(1).max(365).optional();
 const noSource = z.undefined({ error: 'only feed tokens have a source' }).optional();

@@ -49,11 +49,11 @@ function relyingParty(app: AppContext): RelyingParty {
  * Sign-in through the identity provider (the province's real-name account platform, or
  * the embedded development provider), resident sessions, and the pages' staff sign-in.
  */
-export function authRoutes(router: Router, app: AppContext, { sessions }: Services): void {
+export function authRoutes(router: Router, app: AppContext, { sessions, limits }: Services): void {
   const { encryptionKey } = app.secrets;
 
   /** Starts a sign-in: the browser goes to the provider with a fresh state, nonce and PKCE challenge. */
-  router.get('/v1/auth/login', async (ctx) => {
+  router.get('/v1/auth/login', limits.limit('signin-address'), async (ctx) => {
     const { url, pending } = await relyingParty(app).start();
     const sealed = sealField(encryptionKey, JSON.stringify({ ...pending, until: app.clock().getTime() + LOGIN_TTL_MS }), 'sign-in');
     // Lax, not Strict: the browser comes back to the callback from the provider's site.
@@ -67,7 +67,7 @@ export function authRoutes(router: Router, app: AppContext, { sessions }: Servic
    * ID token, opens a session and sends the browser to `/`. A failure goes to
    * `/?signin_error=<CODE>` and opens nothing.
    */
-  router.get('/v1/auth/callback', async (ctx) => {
+  router.get('/v1/auth/callback', limits.limit('signin-address'), async (ctx) => {
     const sealed = ctx.cookies.get(LOGIN_COOKIE);
     setCookie(ctx, LOGIN_COOKIE, null, { path: '/v1/auth/callback', sameSite: 'lax' });
     ctx.set('Cache-Control', 'no-store');
@@ -147,7 +147,7 @@ export function authRoutes(router: Router, app: AppContext, { sessions }: Servic
    * The staff pages (/scan, /admin) sign in with an authority token once; it is kept in an
    * HttpOnly cookie until it expires, so no script on the page can read it.
    */
-  router.post('/v1/auth/staff', async (ctx) => {
+  router.post('/v1/auth/staff', limits.limit('signin-address'), async (ctx) => {
     const { token } = await jsonBody(ctx, z.strictObject({ token: tokenText }), app.config.BODY_LIMIT_BYTES);
     const p = await resolveToken(token, app.ledger, app.secrets.adminToken, app.clock());
     if (isResident(p)) throw new ServiceError('FORBIDDEN', 'this is a resident token; residents sign in on /');

@@ -51,7 +51,7 @@ export function authorityRoutes(router: Router, app: AppContext, services: Servi
     });
   });
 
-  router.post('/v1/appeals', async (ctx) => {
+  router.post('/v1/appeals', services.limits.limit('appeal-resident'), async (ctx) => {
     const p = requireRole(ctx, 'resident');
     const input = await jsonBody(ctx, appealSchema, limit);
     ctx.status = 201;

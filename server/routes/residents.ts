@@ -33,13 +33,13 @@ function assertOwnIdentity(input: ApplyInput, identity: VerifiedIdentity, now: D
   if (input.name !== undefined && input.name.normalize('NFC') !== identity.name) throw refuse();
 }
 
-export function residentRoutes(router: Router, app: AppContext, { residents, idempotency, sessions, rebind }: Services): void {
+export function residentRoutes(router: Router, app: AppContext, { residents, idempotency, sessions, rebind, limits }: Services): void {
   /**
    * 申领: the signed-in resident applies for (or updates) the record of the identity the
    * provider vouched for. The body gives the declaration, district and phone; an ID in the
    * body must be that identity's, or the request is refused without saying whether it exists.
    */
-  router.post('/v1/residents', async (ctx) => {
+  router.post('/v1/residents', limits.limit('apply-address', 'apply-resident'), async (ctx) => {
     const p = requireSession(ctx);
     const key = Idempotency.validate(ctx.get('idempotency-key'));
     const input = await jsonBody(ctx, applySchema, app.config.BODY_LIMIT_BYTES);
@@ -65,14 +65,14 @@ export function residentRoutes(router: Router, app: AppContext, { residents, ide
   });
 
   /** 换绑, step 1: a session whose identity's record another account holds asks for a code to the phone on record. */
-  router.post('/v1/residents/me/rebind', async (ctx) => {
+  router.post('/v1/residents/me/rebind', limits.limit('otp-address', 'otp-resident'), async (ctx) => {
     const p = requireSession(ctx);
     ctx.status = 202;
     ctx.body = await rebind.start(p);
   });
 
   /** 换绑, step 2: the code moves the record to this account; the old account's sessions end. */
-  router.post('/v1/residents/me/rebind/confirm', async (ctx) => {
+  router.post('/v1/residents/me/rebind/confirm', limits.limit('otp-address'), async (ctx) => {
     const p = requireSession(ctx);
     const { code } = await jsonBody(ctx, z.strictObject({ code: z.string().regex(/^\d{6}$/, 'the 6-digit code') }), app.config.BODY_LIMIT_BYTES);
     ctx.body = { resident: residentView(await rebind.confirm(p, code)) };

@@ -44,7 +44,9 @@ function limitOf(ctx: Context): number {
   return Number.isSafeInteger(n) && n > 0 ? Math.min(n, 1000) : 100;
 }
 
-export function venueRoutes(router: Router, app: AppContext, { venues, scans }: Services): void {
+export function venueRoutes(router: Router, app: AppContext, { venues, scans, limits }: Services): void {
+  const checkinLimits = limits.limit('checkin-address', 'checkin-resident');
+
   router.post('/v1/venues', async (ctx) => {
     requireGrant(ctx, 'venue.register');
     const input = await jsonBody(ctx, venueSchema, app.config.BODY_LIMIT_BYTES);
@@ -135,7 +137,7 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans }: 
     ctx.body = await app.ledger.transact((tx) => scans.staffScan(tx, input, venue, verified));
   });
 
-  router.post('/v1/checkins', async (ctx) => {
+  router.post('/v1/checkins', checkinLimits, async (ctx) => {
     const p = requireRole(ctx, 'resident');
     const input = await jsonBody(ctx, checkinSchema, app.config.BODY_LIMIT_BYTES);
     const venueCode = await scans.verifyVenueCode(input.venueCode);
@@ -144,7 +146,7 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans }: 
     ctx.body = out;
   });
 
-  router.post('/v1/checkins/daily', async (ctx) => {
+  router.post('/v1/checkins/daily', checkinLimits, async (ctx) => {
     const p = requireRole(ctx, 'resident');
     const input = await jsonBody(ctx, dailyCheckinSchema, app.config.BODY_LIMIT_BYTES);
     ctx.status = 201;

@@ -1,6 +1,7 @@
 import jsonLogic from 'json-logic-js';
 import { z } from 'zod';
 import { COLOURS, type Colour } from '../../verifier/src/claims';
+import { safeText } from '../http/text';
 import { deriveFacts, FACT_CATALOGUE, VISIT_DAY_PATHS, type DerivedFacts, type RawFacts, type RiskArea } from './facts';
 import { checkLogic, type JsonLogic } from './logic-check';
 
@@ -26,7 +27,7 @@ const SAMPLE_RAW: RawFacts[] = [
 /** Facts the dry run evaluates every rule against: none at all, and one of everything. */
 export const SAMPLE_FACTS: readonly DerivedFacts[] = SAMPLE_RAW.map((raw) => deriveFacts(raw, SAMPLE_AREAS, SAMPLE_NOW));
 
-const text = z.strictObject({ zh: z.string().trim().min(1).max(2000), en: z.string().trim().min(1).max(2000) });
+const text = z.strictObject({ zh: safeText(1, 2000, { multiline: true }), en: safeText(1, 2000, { multiline: true }) });
 
 /** zod schema of one rule: a kebab-case id, a colour, a bilingual reason and a JSON Logic test. */
 export const ruleSchema = z.strictObject({

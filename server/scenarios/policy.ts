@@ -2,6 +2,7 @@ import jsonLogic from 'json-logic-js';
 import { z } from 'zod';
 import { VENUE_TYPES, type VenueType } from '../../verifier/src/claims';
 import { getRegion, regionContains } from '../domain/regions';
+import { safeText } from '../http/text';
 import { checkLogic, type JsonLogic } from '../rules/logic-check';
 import type { FactCatalogue } from '../rules/facts';
 
@@ -46,7 +47,7 @@ export const SCAN_FACTS: FactCatalogue = {
   method: {},
 };
 
-const text = z.strictObject({ zh: z.string().trim().min(1).max(500), en: z.string().trim().min(1).max(500) });
+const text = z.strictObject({ zh: safeText(1, 500, { multiline: true }), en: safeText(1, 500, { multiline: true }) });
 const ruleSchema = z.strictObject({
   id: z.string().max(64).regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'expected a kebab-case id'),
   decision: z.enum(DECISIONS),

@@ -4,6 +4,7 @@ import type { Colour } from '../../verifier/src';
 import { openField, sealField } from '../crypto/pii';
 import { ServiceError } from '../errors';
 import type { Principal } from '../http/auth';
+import { safeText } from '../http/text';
 import type { Tx } from '../ledger/ledger';
 import type { AppContext } from '../context';
 import { putResident } from './resident-index';
@@ -16,7 +17,7 @@ const DATE = /\b\d{4}-\d{1,2}-\d{1,2}\b/g;
 const carriesNumber = (s: string) => LONG_NUMBER.test(s.replace(DATE, ' '));
 
 export const appealSchema = z.strictObject({
-  reason: z.string().trim().min(1).max(500),
+  reason: safeText(1, 500, { multiline: true }),
   requestedColour: z.enum(COLOURS).optional(),
 });
 
@@ -27,12 +28,7 @@ export const decisionSchema = z
     until: z.iso.datetime({ offset: true }).optional(),
     // The ledger keeps only a salted digest of the reason; the text is shown to the resident
     // and kept with the appeal, so it must not carry an ID or phone number either.
-    reason: z
-      .string()
-      .trim()
-      .min(1)
-      .max(500)
-      .refine((s) => !carriesNumber(s), 'the reason is shown to the resident: leave out ID, passport and phone numbers (and names)'),
+    reason: safeText(1, 500, { multiline: true }).refine((s) => !carriesNumber(s), 'the reason is shown to the resident: leave out ID, passport and phone numbers (and names)'),
   })
   .superRefine((b, ctx) => {
     if (b.decision === 'override' && !b.colour) ctx.addIssue({ code: 'custom', path: ['colour'], message: 'an override needs a colour' });

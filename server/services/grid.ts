@@ -6,6 +6,7 @@ import { ServiceError } from '../errors';
 import type { Principal } from '../http/auth';
 import type { GridSubject } from '../http/permissions';
 import { gridScope } from '../http/scopes';
+import { safeText } from '../http/text';
 import type { Tx } from '../ledger/ledger';
 import { seqKey } from '../ledger/ledger';
 import type { AppContext } from '../context';
@@ -20,7 +21,7 @@ export type VisitOutcome = (typeof VISIT_OUTCOMES)[number];
 export const gridVisitSchema = z.strictObject({
   pseudonym: pseudonymSchema,
   outcome: z.enum(VISIT_OUTCOMES),
-  note: z.string().trim().min(1).max(200).optional(),
+  note: safeText(1, 200, { multiline: true }).optional(),
 });
 export type GridVisitInput = z.infer<typeof gridVisitSchema>;
 

@@ -6,6 +6,7 @@ import { openField, pseudonymFor, sealField } from '../crypto/pii';
 import { idLast4, validateIdentity, validatePhone, ID_TYPES, type IdType } from '../domain/identity';
 import { isRegionCode } from '../domain/regions';
 import { maskId, maskName, maskPhone } from '../domain/mask';
+import { safeText } from '../http/text';
 import { ServiceError, type FieldError } from '../errors';
 import type { Tx } from '../ledger/ledger';
 import { evaluateRules, type RawFacts } from '../rules';
@@ -23,8 +24,8 @@ export const declarationSchema = z.strictObject({
   contactWithCase: z.boolean().default(false),
 });
 
-// No control characters or lone surrogates: the masked name goes into the code as UTF-8 and must read back the same.
-export const nameSchema = z.string().trim().min(1).max(64).refine((s) => !/[\p{Cc}\p{Cs}]/u.test(s), 'a name of letters, without control characters');
+// The masked name goes into the code as UTF-8 and is shown at gates: it must read back, and look, the same.
+export const nameSchema = safeText(1, 64);
 
 /**
  * The body of POST /v1/residents (申领). Who the person is comes from their sign-in, never

@@ -4,6 +4,7 @@ import { signCode, VENUE_TYPES, type VenueClaims, type VenueType } from '../../v
 import { isRegionCode } from '../domain/regions';
 import { ServiceError } from '../errors';
 import type { Principal } from '../http/auth';
+import { safeText } from '../http/text';
 import type { Tx } from '../ledger/ledger';
 import type { AppContext } from '../context';
 
@@ -22,10 +23,10 @@ export const venueSchema = z
   .strictObject({
     type: z.enum(VENUE_TYPES),
     subtype: z.string().max(32).optional(),
-    name: z.string().trim().min(1).max(32),
+    name: safeText(1, 32),
     district: z.string().regex(/^\d{6}$/, 'a 6-digit GB/T 2260 region code'),
     /** Buses and taxis: the plate and/or route, shown to riders; not personal data. */
-    vehicle: z.strictObject({ plate: z.string().trim().min(1).max(16).optional(), route: z.string().trim().min(1).max(32).optional() }).optional(),
+    vehicle: z.strictObject({ plate: safeText(1, 16).optional(), route: safeText(1, 32).optional() }).optional(),
     requireTemperature: z.boolean().default(false),
   })
   .superRefine((v, ctx) => {

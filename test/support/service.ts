@@ -94,6 +94,8 @@ const TEST_DEFAULTS = {
   IDP_SENDS_PER_ADDRESS: 1_000_000,
   IDP_CHECKS_PER_ADDRESS: 1_000_000,
   IDP_SIGNUPS_PER_ADDRESS: 1_000_000,
+  RATE_APPLY_PER_ADDRESS: 1_000_000,
+  RATE_SIGNIN_PER_ADDRESS: 1_000_000,
 };
 
 export async function startTestService(opts: TestServiceOptions = {}): Promise<TestService> {

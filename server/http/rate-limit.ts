@@ -1,0 +1,100 @@
+import type { Context, Middleware } from 'koa';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Config } from '../config';
+import { ServiceError } from '../errors';
+import { addressKey } from './address';
+import { isResident, principalsOf } from './auth';
+import type { Metrics } from './metrics';
+
+/** Whose requests a limit counts together; undefined when the limit does not apply to the request. */
+export type LimitKey = (ctx: Context) => string | undefined;
+
+/** The client's address: the socket's, or with TRUST_PROXY the forwarded one; an IPv6 /64 counts as one. */
+export const byAddress: LimitKey = (ctx) => addressKey(ctx.ip);
+
+/** The resident's pseudonym, when the request carries a resident's credentials. */
+/** The identity a resident session signed in as (its pseudonym), whatever the request carried it in. */
+export const byResident: LimitKey = (ctx) => principalsOf(ctx).find(isResident)?.pseudonym;
+
+/** A setting holding a limit's requests per window; the window is the setting of the same name with `_SECONDS`. */
+type RateSetting = { [K in keyof Config]: K extends `RATE_${string}_SECONDS` ? never : K extends `RATE_${string}` ? K : never }[keyof Config];
+
+interface LimitSpec {
+  setting: RateSetting;
+  key: LimitKey;
+  /** What is counted, for the refusal's message: "too many <what>". */
+  what: string;
+}
+
+/**
+ * Every abuse limit the service knows. Routes name the limits they are under
+ * (`limits.limit('checkin-address', 'checkin-resident')`); the numbers come from the
+ * configuration (README "Configuration" says why the defaults are what they are).
+ * Per-address limits are flood guards only: a carrier-grade NAT puts thousands of
+ * people behind one address, so the per-resident limits do the fine work.
+ */
+export const LIMITS = {
+  'apply-address': { setting: 'RATE_APPLY_PER_ADDRESS', key: byAddress, what: 'applications from this address' },
+  'apply-resident': { setting: 'RATE_APPLY_PER_RESIDENT', key: byResident, what: 'applications for this resident' },
+  'checkin-address': { setting: 'RATE_CHECKIN_PER_ADDRESS', key: byAddress, what: 'check-ins from this address' },
+  'checkin-resident': { setting: 'RATE_CHECKIN_PER_RESIDENT', key: byResident, what: 'check-ins by this resident' },
+  'appeal-resident': { setting: 'RATE_APPEAL_PER_RESIDENT', key: byResident, what: 'appeals by this resident' },
+  // Sign-in (/v1/auth/login, /v1/auth/callback) and one-time codes (/v1/residents/me/rebind).
+  'signin-address': { setting: 'RATE_SIGNIN_PER_ADDRESS', key: byAddress, what: 'sign-ins from this address' },
+  'otp-address': { setting: 'RATE_OTP_PER_ADDRESS', key: byAddress, what: 'one-time codes from this address' },
+  'otp-resident': { setting: 'RATE_OTP_PER_RESIDENT', key: byResident, what: 'one-time codes for this resident' },
+} as const satisfies Record<string, LimitSpec>;
+
+export type LimitName = keyof typeof LIMITS;
+
+/** The requests per window and the window of a limit, as configured. */
+export function limitOf(config: Config, name: LimitName): { points: number; seconds: number } {
+  const { setting } = LIMITS[name];
+  return { points: config[setting], seconds: config[`${setting}_SECONDS`] };
+}
+
+/**
+ * The abuse limits of one running service: fixed windows counted in memory, so they are
+ * per process and start afresh on a restart.
+ */
+export class RateLimits {
+  private readonly limiters = new Map<LimitName, RateLimiterMemory>();
+
+  constructor(
+    config: Config,
+    private readonly metrics: Metrics,
+  ) {
+    for (const name of Object.keys(LIMITS) as LimitName[]) {
+      const { points, seconds } = limitOf(config, name);
+      this.limiters.set(name, new RateLimiterMemory({ keyPrefix: name, points, duration: seconds }));
+    }
+  }
+
+  /**
+   * Middleware counting a request against each named limit before anything else is done
+   * with it: no body read, nothing written. Once a limit is used up it answers
+   * 429 TOO_MANY_REQUESTS with `Retry-After` (whole seconds until the window ends).
+   * A limit whose key is undefined for the request (no resident credentials) skips it.
+   * @example router.post('/v1/auth/login', limits.limit('signin-address'), handler)
+   */
+  limit(...names: LimitName[]): Middleware {
+    return async (ctx, next) => {
+      for (const name of names) await this.consume(ctx, name);
+      await next();
+    };
+  }
+
+  private async consume(ctx: Context, name: LimitName): Promise<void> {
+    const key = LIMITS[name].key(ctx);
+    if (key === undefined) return;
+    try {
+      await this.limiters.get(name)!.consume(key);
+    } catch (e) {
+      if (!(e instanceof RateLimiterRes)) throw e;
+      const seconds = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
+      ctx.set('Retry-After', String(seconds));
+      this.metrics.inc('ankang_rate_limited_total', 'Requests refused by an abuse limit (429)', { limit: name });
+      throw new ServiceError('TOO_MANY_REQUESTS', `too many ${LIMITS[name].what}; retry in ${seconds} s`);
+    }
+  }
+}
