@@ -4,17 +4,18 @@ import { closeSync, fdatasyncSync, mkdtempSync, openSync, readdirSync, readFileS
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startServiceProcess, type ServiceProcess } from '../lib/service-process';
+import { signIn } from '../lib/sign-in';
 import autocannon from 'autocannon';
 import { createQr } from '../../verifier/cli/qr';
 import { signCode, toBeSigned, type ResidentClaims } from '../../verifier/src';
-import { startService } from '../../server/bootstrap';
+import { outboxFile, startService } from '../../server/bootstrap';
 import { configSchema } from '../../server/config';
 import { gb11643CheckChar } from '../../server/domain/identity';
 import type { VerifiedIdentity } from '../../server/identity/sessions';
 import { applySchema, checkApplication, type FullApplication, type ResidentRecord } from '../../server/services/residents';
 import { seedFloorSessions } from './floor-sessions';
 import { seedSessions } from './sessions';
-import { aim, figure, fmt, fmtRatio, heading, interleavedRounds, median, rateAsync, rateConcurrent, rateSync, round, table, type RateFigure } from './util';
+import { aim, figure, fmt, fmtRatio, heading, interleavedRounds, median, percentile, rateAsync, rateConcurrent, rateSync, round, table, type RateFigure } from './util';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CONNECTIONS = 64;
@@ -34,6 +35,8 @@ const APPS_ABSOLUTE_AIM = 2000;
  */
 const APPS_PER_SECOND_BOUND = 5000;
 const APPLY_SESSIONS = APPS_PER_SECOND_BOUND * (WARMUP_S + ROUNDS * DURATION_S);
+/** Sign-ins in flight at once, each a person's first (so with a sign-up), for one DURATION_S run. */
+const SIGN_IN_CONCURRENCY = 16;
 
 // Districts of Hefei (GB/T 2260); an ID's first six digits and the declared residence.
 const DISTRICTS = ['340102', '340103', '340104', '340111'];
@@ -65,6 +68,13 @@ export interface HttpRoundsFigure {
   /** Median of the rounds' load-generator CPU µs per request. */
   clientCpuUsPerRequest: number;
   rounds: AutocannonFigure[];
+}
+
+/** Complete sign-ins through the embedded provider, one run of SIGN_IN_CONCURRENCY at a time (`benchSignIns`). */
+export interface SignInsFigure extends HttpRoundsFigure {
+  concurrency: number;
+  /** The first failed sign-in's error, when any failed. */
+  firstError: string | undefined;
 }
 
 export interface HttpBenchResult {
@@ -100,6 +110,7 @@ export interface HttpBenchResult {
   };
   refreshOverHttp: HttpRoundsFigure & { requestsPerRound: number };
   currentCodeOverHttp: HttpRoundsFigure;
+  signIns: SignInsFigure;
   issuedCode: { chars: number; qrVersion: number } | undefined;
 }
 
@@ -119,6 +130,7 @@ function identityOf(n: number): VerifiedIdentity {
 /** `count` residents from the n-th on. */
 const people = (first: number, count: number) => Array.from({ length: count }, (_, i) => identityOf(first + i));
 
+/** Distinct for 10,000 consecutive n even masked (first three and last four digits), as sign-in codes are matched. */
 const phoneOf = (n: number) => `139${String(n % 1e8).padStart(8, '0')}`;
 
 /** What the n-th resident sends: who applies comes from the session, not the body. */
@@ -134,17 +146,22 @@ type Child = ServiceProcess;
 
 /**
  * The service child's settings in every bench, and the settings sessions are seeded with.
- * All the load comes from one address, which the per-address abuse limit would cut to a
- * trickle: it is raised so that it never refuses the bench, and the limiter still runs on
- * every request. Per-resident limits keep their defaults, since every session applies once.
- * Access tokens last a day, so that none expires on a slow machine during the run: an app
- * would refresh it, which is not what these benches measure.
+ * All the load comes from one address, which the per-address abuse limits (the service's and
+ * its embedded provider's) would cut to a trickle: they are raised so that they never refuse
+ * the bench, and the limiter still runs on every request. Per-resident limits keep their
+ * defaults, since every session applies once and every sign-in is a new phone. Access tokens
+ * last a day, so that none expires on a slow machine during the run: an app would refresh
+ * it, which is not what these benches measure.
  */
 const BENCH_ENV = {
   PORT: '0',
   HOST: '127.0.0.1',
   LOG_LEVEL: 'silent',
   RATE_APPLY_PER_ADDRESS: '1000000',
+  RATE_SIGNIN_PER_ADDRESS: '1000000',
+  IDP_SENDS_PER_ADDRESS: '1000000',
+  IDP_CHECKS_PER_ADDRESS: '1000000',
+  IDP_SIGNUPS_PER_ADDRESS: '1000000',
   SESSION_ACCESS_MINUTES: '1440',
 };
 
@@ -163,10 +180,11 @@ async function startChild(entry: string, env: Record<string, string>): Promise<C
  * sign-in leaves behind), then starts the service on it. Returns the sessions' access tokens
  * in the order of `residents`.
  */
-async function startSeededService(dataDir: string, residents: VerifiedIdentity[], env: Record<string, string> = {}): Promise<{ service: Child; tokens: string[] }> {
+async function startSeededService(dataDir: string, residents: VerifiedIdentity[], env: Record<string, string> = {}): Promise<{ service: Child; tokens: string[]; outbox: string }> {
   const settings = { ...BENCH_ENV, ...env, DATA_DIR: dataDir };
-  const tokens = await seedSessions(configSchema.parse(settings), residents);
-  return { service: await startChild('server/main.ts', settings), tokens };
+  const config = configSchema.parse(settings);
+  const tokens = await seedSessions(config, residents);
+  return { service: await startChild('server/main.ts', settings), tokens, outbox: outboxFile(config) };
 }
 
 /**
@@ -455,7 +473,7 @@ async function benchSigning(dir: string): Promise<HttpBenchResult['signing']> {
  * Issue 3: the real service in a child process under autocannon from this process —
  * applications (POST /v1/residents, each by a distinct resident with a session of their
  * own, fsync'd ledger) against a minimal Koa app in another child with the same settings;
- * then code signing, in process and over HTTP.
+ * then code signing, in process and over HTTP; then sign-ins through the embedded provider.
  */
 export async function benchHttp(): Promise<HttpBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'ankang-bench-'));
@@ -514,6 +532,9 @@ export async function benchHttp(): Promise<HttpBenchResult> {
       currentRounds.push(await fetchingCodes(service.url, 'dynamic', tokens)({ duration: 4 }));
     }
 
+    await pause(500);
+    const signIns = await benchSignIns(service, seeded.outbox);
+
     const applications = summarise(appRounds);
     const base = summarise(baseRounds);
     const ratio = round(applications.perSecond / base.perSecond, 3);
@@ -545,6 +566,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
       signing,
       refreshOverHttp: { ...summarise(refreshRounds), requestsPerRound: perRound },
       currentCodeOverHttp: summarise(currentRounds),
+      signIns,
       issuedCode: issuedCode ? { chars: issuedCode.length, qrVersion: createQr(issuedCode).version } : undefined,
     };
     printHttp(result);
@@ -556,6 +578,60 @@ export async function benchHttp(): Promise<HttpBenchResult> {
     await service?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Complete sign-ins per second through the embedded provider, `signIn` as tests and the demo
+ * use it (every page over real HTTP, codes read from the outbox), SIGN_IN_CONCURRENCY at a
+ * time for DURATION_S after one untimed batch. Each is a person's first, so it includes
+ * the sign-up; the callback opens the session as `seedSessions` does. One run, as one round.
+ */
+async function benchSignIns(service: Child, outbox: string): Promise<SignInsFigure> {
+  let n = 90_000_000;
+  const once = () => {
+    const k = n++;
+    return signIn(service.url, { ...identityOf(k), phone: phoneOf(k) }, { codes: outbox });
+  };
+  await Promise.all(Array.from({ length: SIGN_IN_CONCURRENCY }, once));
+  const cpuBefore = cpuSeconds(service.child.pid);
+  const clientBefore = process.cpuUsage();
+  const latencies: number[] = [];
+  let failed = 0;
+  let firstError: string | undefined;
+  const started = performance.now();
+  const end = started + DURATION_S * 1000;
+  let last = started;
+  const worker = async () => {
+    while (performance.now() < end) {
+      const t = performance.now();
+      try {
+        await once();
+        latencies.push(performance.now() - t);
+      } catch (e) {
+        failed++;
+        firstError ??= (e as Error).message;
+      }
+      last = performance.now();
+    }
+  };
+  await Promise.all(Array.from({ length: SIGN_IN_CONCURRENCY }, worker));
+  const seconds = (last - started) / 1000;
+  const client = process.cpuUsage(clientBefore);
+  const cpuAfter = cpuSeconds(service.child.pid);
+  const done = latencies.length + failed;
+  const run: AutocannonFigure = {
+    perSecond: round(latencies.length / seconds),
+    serverCpuUsPerRequest: cpuBefore !== undefined && cpuAfter !== undefined && done > 0 ? round(((cpuAfter - cpuBefore) * 1e6) / done) : undefined,
+    clientCpuUsPerRequest: done > 0 ? round((client.user + client.system) / done) : 0,
+    p50ms: round(percentile(latencies, 50), 1),
+    p99ms: round(percentile(latencies, 99), 1),
+    ok: latencies.length,
+    non2xx: 0,
+    errors: failed,
+    timeouts: 0,
+    seconds: round(seconds, 2),
+  };
+  return { ...summarise([run]), concurrency: SIGN_IN_CONCURRENCY, firstError };
 }
 
 const cpuText = (f: HttpRoundsFigure) => (f.serverCpuUsPerRequest === undefined ? 'n/a' : fmt(f.serverCpuUsPerRequest));
@@ -635,6 +711,7 @@ function printHttp(r: HttpBenchResult): void {
         httpRow(`floor in ${r.floorSpread.processes} processes, nothing shared`, r.floorSpread, fmtRatio(r.floorSpread.ratio), 'FLOOR_WORKERS: one LevelDB each, no single writer, no hand-over'),
         httpRow('code refresh over HTTP: GET /me/code?mode=printed', r.refreshOverHttp, '', `first printed code of each resident, so each request signs; ${fmt(r.refreshOverHttp.requestsPerRound)} per round`),
         httpRow('current code over HTTP: GET /me/code?mode=dynamic', r.currentCodeOverHttp, '', 'code still current: re-evaluated, no signing and nothing written'),
+        httpRow(`sign-ins through the embedded provider, ${r.signIns.concurrency} at a time`, r.signIns, '', "scripts/lib/sign-in.ts: each a first sign-in (with sign-up), every page over HTTP; one run; ms and CPU per sign-in"),
       ],
     ),
   );
@@ -642,6 +719,7 @@ function printHttp(r: HttpBenchResult): void {
   console.log(
     `Sessions: ${fmt(seeded.service)} seeded into the service's data folder before it started (SessionService.open, as a sign-in's callback does; not signed in), ${fmt(seeded.usedByApplications)} of them used by the application rounds; the floors cycle through ${fmt(seeded.floors)} of their own.`,
   );
+  if (r.signIns.firstError) console.log(`First failed sign-in: ${r.signIns.firstError}`);
   console.log(cpuComparison('an application', r.applications, r.baseline));
   console.log(floorText(r.floor, r.applications, r.aims.ratioAtLeast));
   console.log(spreadText(r.floorSpread, r.aims.ratioAtLeast));

@@ -15,7 +15,8 @@ const BATCH = 1000;
  * seeds sessions instead of signing in because a sign-in is a separate and rarer action
  * than an application (a session lasts SESSION_DAYS and serves every application and code
  * fetch in it), and the tens of thousands of sign-ins the rounds would need take longer
- * through the provider than the rounds themselves.
+ * through the provider than the rounds themselves. Sign-ins are measured on their own
+ * (`benchSignIns` in http.ts).
  *
  * The account is the keyed hash the callback names accounts by, of a stand-in issuer and
  * subject: the embedded provider's URL holds a port the service has only once it listens.
