@@ -11,7 +11,8 @@ const BATCH = 1000;
  *
  * A session is what a real sign-in leaves behind: the service's callback verifies the
  * provider's ID token, then calls `SessionService.open`, which is all this does (in batched
- * transactions, with the service's own secrets and settings from the folder). The bench
+ * transactions, with the secrets in the folder and the settings the service is started
+ * with, so that its session lifetimes apply). The bench
  * seeds sessions instead of signing in because a sign-in is a separate and rarer action
  * than an application (a session lasts SESSION_DAYS and serves every application and code
  * fetch in it), and the tens of thousands of sign-ins the rounds would need take longer
