@@ -1,5 +1,5 @@
 import '../styles/app.css';
-import { api, ApiError } from '../lib/api';
+import { api, ApiError, refreshSession } from '../lib/api';
 import { openScanOverlay } from '../lib/camera';
 import { showDecision } from '../lib/decision';
 import { byId, h, mount } from '../lib/dom';
@@ -111,8 +111,6 @@ function render(): void {
   mount(app, header('resident'), h('main', { class: 'page' }, h('h1', { class: 'page-title' }, printed ? t('resident.printedTitle') : t('resident.title')), ...body));
   tick();
 }
-
-// ---- apply (申领) -------------------------------------------------------------------
 
 // ---- sign-in (the province's real-name account platform) ----------------------------
 
@@ -588,7 +586,7 @@ function signedOut(message?: string): void {
 async function loadSession(): Promise<void> {
   try {
     let s = await api<{ resident: SessionView | null; expired: boolean }>('GET', '/v1/auth/session');
-    if (!s.resident && s.expired && (await api('POST', '/v1/auth/refresh').then(() => true, () => false))) {
+    if (!s.resident && s.expired && (await refreshSession())) {
       s = await api<{ resident: SessionView | null; expired: boolean }>('GET', '/v1/auth/session');
     }
     state.session = s.resident;
