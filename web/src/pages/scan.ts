@@ -332,10 +332,10 @@ async function loadVenues(): Promise<void> {
 
 onLangChange(render);
 render();
-// A staff cookie from an earlier visit signs the gate in at once.
+// A staff cookie from an earlier visit signs the gate in at once, for the roles that scan.
 void api<{ staff: { role: string } | null }>('GET', '/v1/auth/session')
   .then((s) => {
-    if (!s.staff || !['operator', 'health', 'admin'].includes(s.staff.role)) return;
+    if (!s.staff || !['operator', 'border', 'health', 'admin'].includes(s.staff.role)) return;
     state.signedIn = true;
     return loadVenues();
   })
