@@ -16,7 +16,10 @@ export const SCREENSHOTS = resolve(__dirname, '..', '..', 'test-output', 'screen
 /** The committed copies the README and docs show; refreshed only with ANKANG_UPDATE_SCREENSHOTS=1. */
 export const DOC_SCREENSHOTS = resolve(__dirname, '..', '..', 'docs', 'screenshots');
 const DOC_SHOTS = new Set([
+  'resident-sign-in',
+  'resident-apply',
   'resident-apply-errors',
+  'resident-rebind',
   'resident-code',
   'resident-code-en',
   'resident-printed',
