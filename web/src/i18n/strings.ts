@@ -131,6 +131,9 @@ export const zh = {
   'rebind.code': '短信验证码',
   'rebind.confirm': '确认换绑',
   'rebind.done': '已换绑到当前账号',
+  'rebind.wrongCode': '验证码不正确，请核对短信后重新输入',
+  'rebind.expired': '验证码已失效（已过期或输错次数过多），请重新发送',
+  'rebind.tooMany': '发送过于频繁，请稍后再试',
 
   'apply.title': '申领安康码',
   'apply.updateTitle': '更新健康申报',
@@ -485,6 +488,9 @@ export const en: Record<Key, string> = {
   'rebind.code': 'Text-message code',
   'rebind.confirm': 'Move it here',
   'rebind.done': 'Your code is now on this account',
+  'rebind.wrongCode': 'The code is not right; check the text message and enter it again',
+  'rebind.expired': 'The code no longer works (it expired, or was mistyped too often); send a new one',
+  'rebind.tooMany': 'Codes were asked for too often; wait a little and try again',
 
   'apply.title': 'Apply for a code',
   'apply.updateTitle': 'Update your health declaration',

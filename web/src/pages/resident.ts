@@ -154,7 +154,7 @@ function rebindCard(s: SessionView): HTMLElement {
       state.rebind = await api<{ sentTo: string; expiresAt: string }>('POST', '/v1/residents/me/rebind');
       render();
     } catch (err) {
-      if (err instanceof ApiError) showFieldErrors(form, err);
+      showRebindError(form, err);
       send.disabled = false;
     }
   });
@@ -170,12 +170,30 @@ function rebindCard(s: SessionView): HTMLElement {
       render();
       await start();
     } catch (err) {
-      if (err instanceof ApiError) showFieldErrors(form, err);
+      showRebindError(form, err);
     } finally {
       confirmButton.disabled = false;
     }
   });
   return form;
+}
+
+/** Re-bind answers a person can act on, in the page's language (the API's messages are English). */
+const REBIND_ERRORS: Partial<Record<string, Key>> = {
+  OTP_INVALID: 'rebind.wrongCode',
+  OTP_EXPIRED: 'rebind.expired',
+  TOO_MANY_REQUESTS: 'rebind.tooMany',
+};
+
+function showRebindError(form: HTMLElement, err: unknown): void {
+  if (!(err instanceof ApiError)) throw err;
+  if (err.status === 401) return signedOut(t('resident.tokenUnknown'));
+  // The move was finished meanwhile (another tab), or there is no record to move: ask again.
+  if (err.code === 'CONFLICT' || err.code === 'NOT_FOUND') return void loadSession();
+  showFieldErrors(form, err);
+  const key = REBIND_ERRORS[err.code];
+  const title = form.querySelector('.form-error strong');
+  if (key && title) title.textContent = `${t(key)} (${err.code})`;
 }
 
 // ---- apply (申领) -------------------------------------------------------------------
@@ -363,7 +381,7 @@ function actions(): HTMLElement {
     { class: 'actions' },
     h('button', { type: 'button', class: 'btn btn-primary btn-wide', onclick: selfScan, dataset: { testid: 'self-scan' } }, t('resident.scanVenue')),
     h('a', { class: 'btn', href: '/?mode=printed' }, t('resident.printed')),
-    h('button', { type: 'button', class: 'btn', onclick: () => ((state.editing = true), render()) }, t('resident.update')),
+    h('button', { type: 'button', class: 'btn', onclick: () => ((state.editing = true), render()), dataset: { testid: 'update' } }, t('resident.update')),
   );
 }
 
@@ -563,7 +581,11 @@ function signOut(): HTMLElement {
   return h(
     'p',
     { class: 'signout' },
-    h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => (confirm(t('resident.signOutConfirm')) ? void signOutNow() : undefined) }, t('resident.signOut')),
+    h(
+      'button',
+      { type: 'button', class: 'btn btn-ghost', onclick: () => (confirm(t('resident.signOutConfirm')) ? void signOutNow() : undefined), dataset: { testid: 'sign-out' } },
+      t('resident.signOut'),
+    ),
   );
 }
 
