@@ -17,6 +17,7 @@ export const zh = {
   'common.remove': '删除',
   'common.signIn': '登录',
   'common.token': '令牌',
+  'common.tokenKept': '登录后令牌保存在本浏览器中，网页脚本无法读取；退出登录或令牌过期后清除。',
 
   'colour.green': '绿码',
   'colour.yellow': '黄码',
@@ -374,6 +375,7 @@ export const en: Record<Key, string> = {
   'common.remove': 'Remove',
   'common.signIn': 'Sign in',
   'common.token': 'Token',
+  'common.tokenKept': 'Once signed in, the token stays in this browser where no page script can read it, until you sign out or it expires.',
 
   'colour.green': 'Green',
   'colour.yellow': 'Yellow',
