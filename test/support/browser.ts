@@ -181,6 +181,17 @@ export function realClock(): TestClock {
   return followingClock(() => new Date());
 }
 
+/**
+ * A clock that follows real time, moved ahead by `advance` (for expiring sessions while a
+ * browser looks on). Sign in before moving it: the identity provider's tokens carry real time.
+ */
+export function movableClock(): TestClock {
+  let offset = 0;
+  const clock = followingClock(() => new Date(Date.now() + offset));
+  Object.defineProperty(clock, 'advance', { value: (ms: number) => void (offset += ms) });
+  return clock;
+}
+
 /** The service clock the embedded demo uses on a fresh folder (scripts/demo/day-clock.ts), as a TestClock. */
 export function demoDayClock(day: DayClock): TestClock {
   return followingClock(day.clock);
