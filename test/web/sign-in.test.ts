@@ -307,6 +307,8 @@ describe('a resident session on /', function () {
       expect(await page.textContent('[data-testid=page-message]')).to.equal('登录未完成（UNAUTHENTICATED），请重试。');
       expect(page.url()).to.equal(`${svc.url}/`);
       expect((await browser.context.cookies()).filter((c) => c.name === 'ak_resident')).to.deep.equal([]);
+      await page.click('[data-testid=lang-switch]');
+      expect(await page.textContent('[data-testid=page-message]')).to.equal('The sign-in did not complete (UNAUTHENTICATED); please try again.');
     });
   });
 
