@@ -230,6 +230,17 @@ describe('an expired access token on /', function () {
     expect(await meWith(svc, old)).to.deep.equal({ status: 401, code: 'UNAUTHENTICATED' });
     expect((await meWith(svc, fresh)).status).to.equal(200);
   });
+
+  it('does not keep the session alive past a sign-out: the refresh token stops working too', async () => {
+    const refresh = (await cookieValue(browser.context, 'ak_resident_refresh'))!;
+    clock.advance(2 * MINUTE);
+    page.once('dialog', (d) => void d.accept());
+    await page.click('[data-testid=sign-out]');
+    await page.waitForSelector('[data-testid=sign-in-card]');
+    expect((await browser.context.cookies()).filter((c) => c.name.startsWith('ak_'))).to.deep.equal([]);
+    const r = await svc.call('POST', '/v1/auth/refresh', { json: { refreshToken: refresh } });
+    expect([r.status, r.body.error?.code]).to.deep.equal([401, 'UNAUTHENTICATED']);
+  });
 });
 
 describe('a resident session on /', function () {
