@@ -119,6 +119,15 @@ export class SessionService {
     return { session, pseudonym: s.pseudonym, access: a.token, refresh: r.token, accessExpiresAt: a.expiresAt!, expiresAt: s.expiresAt };
   }
 
+  /** The session a refresh token is the current one of, if any (signing out needs it once the access token has expired). */
+  async sessionOfRefresh(refreshToken: string): Promise<string | undefined> {
+    const h = hashToken(refreshToken);
+    const rec = await this.app.ledger.read<TokenRecord>('tokens', h);
+    if (rec?.kind !== 'refresh' || !rec.session) return undefined;
+    const s = await this.app.ledger.read<SessionRecord>('sessions', rec.session);
+    return s?.refresh === h ? rec.session : undefined;
+  }
+
   /** Ends one session: both of its tokens stop working at once. Returns whether it existed. */
   async close(tx: Tx, session: string): Promise<boolean> {
     const s = await tx.get<SessionRecord>('sessions', session);

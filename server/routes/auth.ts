@@ -119,7 +119,11 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
   /** Ends the resident session this request carries (both tokens stop working) and clears the pages' cookies. */
   router.post('/v1/auth/logout', async (ctx) => {
     const resident = principalsOf(ctx).find(isResident);
-    if (resident?.session) await app.ledger.transact((tx) => sessions.close(tx, resident.session!));
+    // An expired access token opens nothing, but its session must end all the same: the
+    // page's refresh cookie (sent here, under /v1/auth) names it.
+    const refresh = ctx.cookies.get(COOKIES.residentRefresh);
+    const session = resident?.session ?? (refresh && tokenText.safeParse(refresh).success ? await sessions.sessionOfRefresh(refresh) : undefined);
+    if (session) await app.ledger.transact((tx) => sessions.close(tx, session));
     clearSessionCookies(ctx);
     setCookie(ctx, COOKIES.staff, null);
     ctx.status = 204;
