@@ -337,6 +337,28 @@ describe('sign-in through the identity provider, sessions and tokens', function 
       expect(refused.status).to.equal(403);
       expect(refused.headers.getSetCookie()).to.deep.equal([]);
     });
+
+    it('lives beside a resident session in one browser: each page signs out its own, and an expired staff cookie is a 401', async () => {
+      const made = await svc.call('POST', '/v1/admin/tokens', { token: svc.adminToken, json: { role: 'health', name: 'shared phone', ttlDays: 1 } });
+      const a = applicant();
+      const jar = createCookieFetch();
+      const login = await jar(`${svc.url}/v1/auth/login`);
+      await jar(await driveSignIn(login.headers.get('location')!, person(a), { codes: svc.outbox, fetch: jar }));
+      await jar(`${svc.url}/v1/auth/staff`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: made.body.token }) });
+      const session = async () => (await (await jar(`${svc.url}/v1/auth/session`)).json()) as { resident: unknown; staff: unknown };
+      expect(await session()).to.satisfy((x: { resident: unknown; staff: unknown }) => x.resident !== null && x.staff !== null);
+      svc.clock.advance(DAY);
+      const stale = await jar(`${svc.url}/v1/stats/colours`);
+      expect(stale.status).to.equal(401);
+      expect(((await stale.json()) as { error: { code: string } }).error.code).to.equal('TOKEN_EXPIRED');
+      expect((await jar(`${svc.url}/v1/auth/logout?who=staff`, { method: 'POST' })).status).to.equal(204);
+      // The resident's access token expired with the day too; its session lives on and refreshes.
+      expect((await jar(`${svc.url}/v1/auth/refresh`, { method: 'POST' })).status, 'the resident is still signed in').to.equal(200);
+      expect(await session()).to.satisfy((x: { resident: unknown; staff: unknown }) => x.resident !== null && x.staff === null);
+      expect((await jar(`${svc.url}/v1/auth/logout?who=resident`, { method: 'POST' })).status).to.equal(204);
+      expect((await session()).resident).to.equal(null);
+      expect((await jar(`${svc.url}/v1/auth/refresh`, { method: 'POST' })).status).to.equal(401);
+    });
   });
 });
 

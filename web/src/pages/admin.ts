@@ -175,7 +175,7 @@ function signIn(): HTMLElement {
 }
 
 async function signOut(): Promise<void> {
-  await api('POST', '/v1/auth/logout').catch(() => undefined);
+  await api('POST', '/v1/auth/logout', { query: { who: 'staff' } }).catch(() => undefined);
   state.signedIn = false;
   render();
 }

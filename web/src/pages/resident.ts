@@ -592,7 +592,7 @@ function signOut(): HTMLElement {
 
 /** Ends the session on the server (both tokens stop working) and forgets everything shown. */
 async function signOutNow(): Promise<void> {
-  await api('POST', '/v1/auth/logout').catch(() => undefined);
+  await api('POST', '/v1/auth/logout', { query: { who: 'resident' } }).catch(() => undefined);
   signedOut();
 }
 

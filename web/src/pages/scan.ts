@@ -312,7 +312,7 @@ function recent(): HTMLElement {
 
 async function signOut(): Promise<void> {
   stopCamera();
-  await api('POST', '/v1/auth/logout').catch(() => undefined);
+  await api('POST', '/v1/auth/logout', { query: { who: 'staff' } }).catch(() => undefined);
   state.signedIn = false;
   state.venues = undefined;
   state.message = undefined;
