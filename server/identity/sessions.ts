@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { startPeriodic } from '../periodic';
 import { randomBytesPooled as randomBytes } from '../crypto/random';
 import { openField, pseudonymFor, sealField } from '../crypto/pii';
 import type { IdType } from '../domain/identity';
@@ -197,15 +198,5 @@ export async function sweepSessions(ledger: Ledger, now: Date, chunk = 500): Pro
 
 /** Runs `sweepSessions` every `intervalMs`; `stop` waits for a sweep under way. */
 export function startSessionSweep(ledger: Ledger, clock: () => Date, intervalMs: number, onError: (e: Error) => void): { stop(): Promise<void> } {
-  let running: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    running = sweepSessions(ledger, clock()).catch(onError);
-  }, intervalMs);
-  timer.unref();
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return startPeriodic(intervalMs, () => sweepSessions(ledger, clock()), onError);
 }

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { canonicalJson } from '../../verifier/src/event';
 import { openField, sealField } from '../crypto/pii';
 import { ServiceError } from '../errors';
+import { startPeriodic } from '../periodic';
 import type { Ledger, Tx } from '../ledger/ledger';
 
 export interface StoredResponse {
@@ -102,16 +103,6 @@ export class Idempotency {
 
   /** Sweeps every `intervalMs` until `stop`. */
   start(ledger: Ledger, clock: () => Date, intervalMs: number, onError: (e: Error) => void): { stop(): Promise<void> } {
-    let running: Promise<unknown> = Promise.resolve();
-    const timer = setInterval(() => {
-      running = this.sweep(ledger, clock()).catch(onError);
-    }, intervalMs);
-    timer.unref();
-    return {
-      stop: async () => {
-        clearInterval(timer);
-        await running;
-      },
-    };
+    return startPeriodic(intervalMs, () => this.sweep(ledger, clock()), onError);
   }
 }
