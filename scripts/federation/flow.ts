@@ -8,7 +8,7 @@ import { generateKeyPairSync, randomBytes, sign as edSign, createPublicKey } fro
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDevNode, freePort, type DevNode } from '../../anchor/dev-node';
+import { startDevNode, type DevNode } from '../../anchor/dev-node';
 import { RegistryClient } from '../../anchor/registry';
 import { gb11643CheckChar } from '../../server/domain/identity';
 import { computeKid, signCode, toBase64Url, type CodeClaims } from '../../verifier/src';
@@ -147,10 +147,10 @@ export async function runFederation(log: (line: string) => void = () => undefine
     await Promise.all(
       PROVINCES.map(async (p) => {
         const admin = `ak_admin_${randomBytes(18).toString('base64url')}`;
-        const port = await freePort();
         const dataDir = join(dir, p.id);
         const proc = await startServiceProcess({
-          PORT: String(port),
+          // The kernel picks the port as the service listens; its "listening" line names it.
+          PORT: '0',
           DATA_DIR: dataDir,
           ISSUER_ID: p.id,
           ADMIN_TOKEN: admin,
