@@ -7,7 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { resolve, join } from 'node:path';
 import { startDevNode, type DevNode } from '../anchor/dev-node';
-import { startService } from '../server/bootstrap';
+import { outboxFile, startService } from '../server/bootstrap';
+import { outboxLine, watchOutbox } from './lib/outbox-watch';
 import { loadConfig } from '../server/config';
 
 async function main() {
@@ -33,8 +34,20 @@ async function main() {
     `  trust list:    ${svc.url}/v1/trust-list`,
     `  status list:   ${svc.url}/v1/status-list`,
   ];
+  // The development provider texts nobody: its codes go to the outbox, and are shown here too.
+  const outbox = !config.OIDC_ISSUER && !config.SMS_GATEWAY_URL ? outboxFile(config) : undefined;
+  if (outbox) {
+    lines.push(
+      `  sign in:       ${svc.url}/ with any mobile number (development provider at ${svc.url}/idp);`,
+      `                 its one-time codes are printed below and kept for an hour in ${outbox}`,
+    );
+  } else {
+    lines.push(`  sign in:       ${svc.url}/ through ${config.OIDC_ISSUER ?? 'the embedded provider'}`);
+  }
   process.stdout.write(lines.join('\n') + '\n');
+  const watcher = outbox ? watchOutbox(outbox, (e) => process.stdout.write(outboxLine(e) + '\n')) : undefined;
   const stop = async () => {
+    watcher?.stop();
     await svc.close();
     await node?.stop();
     process.exit(0);

@@ -138,7 +138,8 @@ export async function startService(config: Config, opts: Parameters<typeof openC
   const app = await openContext(config, opts);
   const services = createServices(app);
   let idp: IdentityProvider | undefined;
-  const koa = createApp(app, services, () => idp);
+  // The embedded provider only when no province's provider is configured.
+  const koa = createApp(app, services, config.OIDC_ISSUER ? undefined : () => idp);
   const server = createHttpServer(config, koa.callback(), app.metrics);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

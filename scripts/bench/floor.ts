@@ -3,32 +3,44 @@ import getRawBody from 'raw-body';
 import { Level } from 'level';
 import cluster from 'node:cluster';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { cpSync, existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { computeKid, signCode, verifyCode, type ResidentClaims } from '../../verifier/src';
-import { pseudonymFor, sealField } from '../../server/crypto/pii';
+import { openField, pseudonymFor, sealField } from '../../server/crypto/pii';
+import { hashToken } from '../../server/http/auth';
+import type { VerifiedIdentity } from '../../server/identity/sessions';
+import { floorSessionKey, type FloorSession } from './floor-sessions';
 
 /**
  * The floors of `npm run bench`: only the work an application or a staff scan cannot skip,
- * on the same HTTP stack as the minimal Koa baseline. No routing, tokens, rules, policies,
- * hash chains or indexes. What these reach bounds what any design of those endpoints could
+ * on the same HTTP stack as the minimal Koa baseline. No routing, rules, policies, hash
+ * chains or indexes; a session is read, as the service reads one, and nothing else about it
+ * (no binding, no limits). What these reach bounds what any design of those endpoints could
  * reach on this machine.
  *
- * - `POST /v1/floor-apply`: parse the application, derive the pseudonym (HMAC) and look it
- *   up, seal the name, ID number and phone (AES-GCM), sign a resident code, issue a token,
- *   and write one record in an fsync'd group commit before answering.
+ * - `POST /v1/floor-apply`: find the resident's session by the bearer token's hash (one
+ *   keyed read) and open the identity sealed in it (AES-GCM), derive the pseudonym (HMAC)
+ *   and look it up, seal the name, ID number and phone (AES-GCM), sign a resident code, and
+ *   write one record in an fsync'd group commit before answering. Like the service's, the
+ *   body is `{ phone, district, declaration }`: who applies comes from the session.
  * - `POST /v1/floor-scan`: verify the scanned code (decode, Ed25519 on libuv's thread pool,
  *   expiry) against FLOOR_TRUST_LIST, and append one record the same way.
  *
- * Run as a child process with FLOOR_DATA_DIR (and FLOOR_TRUST_LIST for scans); prints one
- * `{"msg":"listening","url":...}` line. Forked by floor-spread.ts as one of several workers, it
- * keeps its own LevelDB under FLOOR_DATA_DIR and reports `listening` to its primary instead.
+ * Run as a child process with FLOOR_DATA_DIR (and FLOOR_TRUST_LIST for scans; for
+ * applications FLOOR_SESSIONS_DIR, a LevelDB of sessions from `seedFloorSessions` that is
+ * copied into the floor's own folder at start, and FLOOR_ENCRYPTION_KEY, base64, the key
+ * they are sealed with); prints one `{"msg":"listening","url":...}` line. Forked by
+ * floor-spread.ts as one of several workers, it keeps its own LevelDB (with its own copy of
+ * the sessions) under FLOOR_DATA_DIR and reports `listening` to its primary instead.
  */
 const trustList = JSON.parse(process.env.FLOOR_TRUST_LIST ?? 'null') as unknown;
 const dataDir = process.env.FLOOR_DATA_DIR ?? 'floor-data';
-const db = new Level<string, unknown>(cluster.isWorker ? join(dataDir, `worker-${cluster.worker!.id}`) : dataDir, { valueEncoding: 'json' });
+const ownDir = cluster.isWorker ? join(dataDir, `worker-${cluster.worker!.id}`) : dataDir;
+if (process.env.FLOOR_SESSIONS_DIR && !existsSync(ownDir)) cpSync(process.env.FLOOR_SESSIONS_DIR, ownDir, { recursive: true });
+const db = new Level<string, unknown>(ownDir, { valueEncoding: 'json' });
 const pseudonymKey = randomBytes(32);
-const sealKey = randomBytes(32);
+const sealKey = process.env.FLOOR_ENCRYPTION_KEY ? Buffer.from(process.env.FLOOR_ENCRYPTION_KEY, 'base64') : randomBytes(32);
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const signer = {
   kid: computeKid(new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }).subarray(12))),
@@ -63,20 +75,30 @@ async function flush(): Promise<void> {
 }
 
 interface Application {
-  idType: string;
-  idNumber: string;
-  name: string;
   phone: string;
   district: string;
 }
 
-async function apply(body: Application) {
-  const pseudonym = pseudonymFor(pseudonymKey, body.idType, body.idNumber);
+class Unauthenticated extends Error {}
+
+/** The identity the bearer token's session signed in as. @throws Unauthenticated */
+function signedIn(authorization: string | undefined): VerifiedIdentity {
+  const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
+  // The store keeps only tokens' hashes, so that a copy of it opens no session.
+  const h = token ? hashToken(token) : undefined;
+  const session = h ? (db.getSync(floorSessionKey(h)) as FloorSession | undefined) : undefined;
+  if (!h || !session || session.expiresAt <= Date.now()) throw new Unauthenticated();
+  return JSON.parse(openField(sealKey, session.identitySealed, h)) as VerifiedIdentity;
+}
+
+async function apply(body: Application, authorization: string | undefined) {
+  const identity = signedIn(authorization);
+  const pseudonym = pseudonymFor(pseudonymKey, identity.idType, identity.idNumber);
   // One person, one record: an application has to look its pseudonym up first.
   const existing = db.getSync(`r/${pseudonym}`) as { cti: string } | undefined;
   const sealed = {
-    name: sealField(sealKey, body.name, pseudonym),
-    idNumber: sealField(sealKey, body.idNumber, pseudonym),
+    name: sealField(sealKey, identity.name, pseudonym),
+    idNumber: sealField(sealKey, identity.idNumber, pseudonym),
     phone: sealField(sealKey, body.phone, pseudonym),
   };
   const now = Math.floor(Date.now() / 1000);
@@ -87,12 +109,11 @@ async function apply(body: Application) {
     iat: now,
     exp: now + 600,
     cti: randomBytes(8).toString('hex'),
-    health: { colour: 'green', ruleVersion: 1, statusIndex: ++seq, maskedName: `${body.name[0]}*`, idLast4: body.idNumber.slice(-4), mode: 'dynamic' },
+    health: { colour: 'green', ruleVersion: 1, statusIndex: ++seq, maskedName: `${identity.name[0]}*`, idLast4: identity.idNumber.slice(-4), mode: 'dynamic' },
   };
   const code = await signCode(claims, signer);
-  const token = `ak_resident_${randomBytes(24).toString('base64url')}`;
   await append(`r/${pseudonym}`, { sealed, district: body.district, cti: claims.cti, colour: 'green', previous: existing?.cti ?? null });
-  return { colour: 'green', code, token };
+  return { colour: 'green', code };
 }
 
 async function scan(body: { venueId: string; code: string }) {
@@ -104,15 +125,21 @@ async function scan(body: { venueId: string; code: string }) {
 
 const app = new Koa({ proxy: false });
 app.use(async (ctx) => {
-  const handler = ctx.method === 'POST' ? ({ '/v1/floor-apply': apply, '/v1/floor-scan': scan } as Record<string, (b: never) => Promise<unknown>>)[ctx.path] : undefined;
+  const handler = ctx.method === 'POST' ? ({ '/v1/floor-apply': apply, '/v1/floor-scan': scan } as Record<string, (b: never, authorization: string | undefined) => Promise<unknown>>)[ctx.path] : undefined;
   if (!handler) {
     ctx.status = 404;
     ctx.body = { error: { code: 'NOT_FOUND', message: 'no route' } };
     return;
   }
   const body = JSON.parse(await getRawBody(ctx.req, { limit: 65536, encoding: 'utf8' })) as never;
-  ctx.body = await handler(body);
-  ctx.status = 201;
+  try {
+    ctx.body = await handler(body, ctx.get('authorization') || undefined);
+    ctx.status = 201;
+  } catch (e) {
+    if (!(e instanceof Unauthenticated)) throw e;
+    ctx.status = 401;
+    ctx.body = { error: { code: 'UNAUTHENTICATED', message: 'no session for this token' } };
+  }
 });
 
 void db.open().then(() => {

@@ -4,14 +4,18 @@ import { closeSync, fdatasyncSync, mkdtempSync, openSync, readdirSync, readFileS
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startServiceProcess, type ServiceProcess } from '../lib/service-process';
+import { signIn } from '../lib/sign-in';
 import autocannon from 'autocannon';
 import { createQr } from '../../verifier/cli/qr';
 import { signCode, toBeSigned, type ResidentClaims } from '../../verifier/src';
-import { startService } from '../../server/bootstrap';
+import { outboxFile, startService } from '../../server/bootstrap';
 import { configSchema } from '../../server/config';
 import { gb11643CheckChar } from '../../server/domain/identity';
+import type { VerifiedIdentity } from '../../server/identity/sessions';
 import { applySchema, checkApplication, type FullApplication, type ResidentRecord } from '../../server/services/residents';
-import { aim, figure, fmt, fmtRatio, heading, interleavedRounds, median, rateAsync, rateConcurrent, rateSync, round, table, type RateFigure } from './util';
+import { seedFloorSessions } from './floor-sessions';
+import { seedSessions } from './sessions';
+import { aim, figure, fmt, fmtRatio, heading, interleavedRounds, median, percentile, rateAsync, rateConcurrent, rateSync, round, table, type RateFigure } from './util';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CONNECTIONS = 64;
@@ -24,6 +28,15 @@ const SIGN_ROUND_MS = 1000;
 const IN_PROCESS_RESIDENTS = 256;
 const APPS_RATIO_AIM = 0.25;
 const APPS_ABSOLUTE_AIM = 2000;
+/**
+ * Applications per second that the seeded sessions last for over the warm-up and the
+ * rounds: 2.5 times the ~2,000/s the service reached before sessions, so 165,000 sessions.
+ * A faster run fails naming the count (`SessionPool`); raise this then.
+ */
+const APPS_PER_SECOND_BOUND = 5000;
+const APPLY_SESSIONS = APPS_PER_SECOND_BOUND * (WARMUP_S + ROUNDS * DURATION_S);
+/** Sign-ins in flight at once, each a person's first (so with a sign-up), for one DURATION_S run. */
+const SIGN_IN_CONCURRENCY = 16;
 
 // Districts of Hefei (GB/T 2260); an ID's first six digits and the declared residence.
 const DISTRICTS = ['340102', '340103', '340104', '340111'];
@@ -57,8 +70,26 @@ export interface HttpRoundsFigure {
   rounds: AutocannonFigure[];
 }
 
+/** Complete sign-ins through the embedded provider, one run of SIGN_IN_CONCURRENCY at a time (`benchSignIns`). */
+export interface SignInsFigure extends HttpRoundsFigure {
+  concurrency: number;
+  /** The first failed sign-in's error, when any failed. */
+  firstError: string | undefined;
+}
+
 export interface HttpBenchResult {
-  setup: { connections: number; durationSeconds: number; rounds: number; serviceProcess: string; baselineProcess: string; floorProcess: string; floorSpreadProcess: string; dataDir: string };
+  setup: {
+    connections: number;
+    durationSeconds: number;
+    rounds: number;
+    serviceProcess: string;
+    baselineProcess: string;
+    floorProcess: string;
+    floorSpreadProcess: string;
+    dataDir: string;
+    /** Sessions seeded into the service's DATA_DIR (and how many the application rounds used), and into the floors' folder. */
+    seededSessions: { service: number; usedByApplications: number; floors: number };
+  };
   applications: HttpRoundsFigure;
   baseline: HttpRoundsFigure;
   ratio: number;
@@ -79,6 +110,7 @@ export interface HttpBenchResult {
   };
   refreshOverHttp: HttpRoundsFigure & { requestsPerRound: number };
   currentCodeOverHttp: HttpRoundsFigure;
+  signIns: SignInsFigure;
   issuedCode: { chars: number; qrVersion: number } | undefined;
 }
 
@@ -91,16 +123,20 @@ export function residentId(n: number): string {
   return first17 + gb11643CheckChar(first17);
 }
 
-function identityOf(n: number) {
-  return { idType: 'resident-id' as const, idNumber: residentId(n), name: NAMES[n % NAMES.length] };
+function identityOf(n: number): VerifiedIdentity {
+  return { idType: 'resident-id', idNumber: residentId(n), name: NAMES[n % NAMES.length] };
 }
 
+/** `count` residents from the n-th on. */
+const people = (first: number, count: number) => Array.from({ length: count }, (_, i) => identityOf(first + i));
+
+/** Distinct for 10,000 consecutive n even masked (first three and last four digits), as sign-in codes are matched. */
+const phoneOf = (n: number) => `139${String(n % 1e8).padStart(8, '0')}`;
+
+/** What the n-th resident sends: who applies comes from the session, not the body. */
 function applicationBody(n: number) {
   return {
-    idType: 'resident-id' as const,
-    idNumber: residentId(n),
-    name: NAMES[n % NAMES.length],
-    phone: `139${String(n % 1e8).padStart(8, '0')}`,
+    phone: phoneOf(n),
     district: DISTRICTS[n % DISTRICTS.length],
     declaration: { temperatureC: 36.2 + (n % 5) / 10, symptoms: [], visited: [], contactWithCase: false },
   };
@@ -108,8 +144,26 @@ function applicationBody(n: number) {
 
 type Child = ServiceProcess;
 
-/** All the load comes from one address, which the per-address abuse limit would cut to a trickle; the limiter still runs. */
-const BENCH_LIMITS = { RATE_APPLY_PER_ADDRESS: '1000000' };
+/**
+ * The service child's settings in every bench, and the settings sessions are seeded with.
+ * All the load comes from one address, which the per-address abuse limits (the service's and
+ * its embedded provider's) would cut to a trickle: they are raised so that they never refuse
+ * the bench, and the limiter still runs on every request. Per-resident limits keep their
+ * defaults, since every session applies once and every sign-in is a new phone. Access tokens
+ * last a day, so that none expires on a slow machine during the run: an app would refresh
+ * it, which is not what these benches measure.
+ */
+const BENCH_ENV = {
+  PORT: '0',
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'silent',
+  RATE_APPLY_PER_ADDRESS: '1000000',
+  RATE_SIGNIN_PER_ADDRESS: '1000000',
+  IDP_SENDS_PER_ADDRESS: '1000000',
+  IDP_CHECKS_PER_ADDRESS: '1000000',
+  IDP_SIGNUPS_PER_ADDRESS: '1000000',
+  SESSION_ACCESS_MINUTES: '1440',
+};
 
 /** The child processes by URL, so a load run can read the CPU time of the server it loads. */
 const children = new Map<string, Child>();
@@ -119,6 +173,53 @@ async function startChild(entry: string, env: Record<string, string>): Promise<C
   const child = await startServiceProcess(env, entry);
   children.set(child.url, child);
   return child;
+}
+
+/**
+ * Seeds a session for each of `residents` into a new DATA_DIR (`seedSessions`: what a real
+ * sign-in leaves behind), then starts the service on it. Returns the sessions' access tokens
+ * in the order of `residents`.
+ */
+async function startSeededService(dataDir: string, residents: VerifiedIdentity[], env: Record<string, string> = {}): Promise<{ service: Child; tokens: string[]; outbox: string }> {
+  const settings = { ...BENCH_ENV, ...env, DATA_DIR: dataDir };
+  const config = configSchema.parse(settings);
+  const tokens = await seedSessions(config, residents);
+  return { service: await startChild('server/main.ts', settings), tokens, outbox: outboxFile(config) };
+}
+
+/**
+ * Seeded sessions handed out one per request, as phones that each signed in once would
+ * send them. A load that asks for more than there are sends the rest without one, and
+ * `check` then fails the bench naming how many there were; with `cycle`, the pool starts
+ * over instead.
+ */
+class SessionPool {
+  private next = 0;
+  private short = 0;
+
+  constructor(
+    private readonly tokens: string[],
+    /** The resident the first token belongs to (`identityOf`). */
+    private readonly first: number,
+    private readonly what: string,
+    private readonly opts: { cycle?: boolean } = {},
+  ) {}
+
+  /** Sessions handed out so far. */
+  get used(): number {
+    return this.next - this.short;
+  }
+
+  take(): { token: string; n: number } | undefined {
+    const k = this.opts.cycle ? this.next++ % this.tokens.length : this.next++;
+    if (k < this.tokens.length) return { token: this.tokens[k], n: this.first + k };
+    this.short++;
+    return undefined;
+  }
+
+  check(): void {
+    if (this.short > 0) throw new Error(`${this.what} used up all ${fmt(this.tokens.length)} seeded sessions (${fmt(this.short)} more requests went without one): the service is faster than the seeding allowed for; raise the count`);
+  }
 }
 
 const CLOCK_TICKS = (() => {
@@ -230,6 +331,41 @@ function posting(url: string, path: string, body: (i: number) => string, extra: 
     });
 }
 
+/**
+ * A load of applications, `POST url + path` with `{ phone, district, declaration }`, each
+ * carrying the next session of `pool` as `Authorization: Bearer`, as the resident's phone
+ * would after signing in; `onApplied` hears the token of each 201. Checks the pool after
+ * every run.
+ */
+function applying(url: string, path: string, pool: SessionPool, onApplied?: (token: string, body: string) => void): Load {
+  const load: Load = (opts) =>
+    cannon({
+      url,
+      ...opts,
+      requests: [
+        {
+          method: 'POST',
+          path,
+          // With one request in flight per connection, the context set here is the one its response comes back with.
+          setupRequest: (req, context: { token?: string }) => {
+            const s = pool.take();
+            context.token = s?.token;
+            const headers: Record<string, string> = { 'content-type': 'application/json', ...(s ? { authorization: `Bearer ${s.token}` } : {}) };
+            return { ...req, headers, body: JSON.stringify(applicationBody(s?.n ?? 0)) };
+          },
+          onResponse: (status, body, context: { token?: string }) => {
+            if (status === 201 && context.token) onApplied?.(context.token, body);
+          },
+        },
+      ],
+    });
+  return async (opts) => {
+    const r = await load(opts);
+    pool.check();
+    return r;
+  };
+}
+
 /** A load of `GET /v1/residents/me/code?mode=…`, each request with the next resident token of `pool`. */
 function fetchingCodes(url: string, mode: 'printed' | 'dynamic', pool: string[], onResponse?: (status: number, body: string) => void): Load {
   let i = 0;
@@ -335,9 +471,9 @@ async function benchSigning(dir: string): Promise<HttpBenchResult['signing']> {
 
 /**
  * Issue 3: the real service in a child process under autocannon from this process —
- * applications (POST /v1/residents, distinct valid residents, fsync'd ledger) against a
- * minimal Koa app in another child with the same settings; then code signing, in process
- * and over HTTP.
+ * applications (POST /v1/residents, each by a distinct resident with a session of their
+ * own, fsync'd ledger) against a minimal Koa app in another child with the same settings;
+ * then code signing, in process and over HTTP; then sign-ins through the embedded provider.
  */
 export async function benchHttp(): Promise<HttpBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'ankang-bench-'));
@@ -347,26 +483,31 @@ export async function benchHttp(): Promise<HttpBenchResult> {
   let floorSpread: Child | undefined;
   const processes = cpus().length;
   try {
-    service = await startChild('server/main.ts', { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'service'), LOG_LEVEL: 'silent', ...BENCH_LIMITS });
+    // Sessions are seeded, not signed in (see seedSessions): one per application the rounds can send.
+    const seeded = await startSeededService(join(dir, 'service'), people(0, APPLY_SESSIONS));
+    service = seeded.service;
+    const applyPool = new SessionPool(seeded.tokens, 0, 'the application rounds');
+    // The floors read sessions too: as many as the service has, sealed under the floors' key. A floor
+    // outruns the service, so it cycles through them; a session seen again is a resident applying
+    // again, the same work for a floor.
+    const floorKey = randomBytes(32);
+    const floorTokens = await seedFloorSessions(join(dir, 'floor-sessions'), floorKey, people(70_000_000, APPLY_SESSIONS), Number(BENCH_ENV.SESSION_ACCESS_MINUTES) * 60_000);
+    const floorEnv = { PORT: '0', HOST: '127.0.0.1', FLOOR_SESSIONS_DIR: join(dir, 'floor-sessions'), FLOOR_ENCRYPTION_KEY: floorKey.toString('base64') };
     baseline = await startChild('scripts/bench/minimal-koa.ts', { PORT: '0', HOST: '127.0.0.1' });
-    floor = await startChild('scripts/bench/floor.ts', { PORT: '0', HOST: '127.0.0.1', FLOOR_DATA_DIR: join(dir, 'floor') });
-    floorSpread = await startChild('scripts/bench/floor-spread.ts', { PORT: '0', HOST: '127.0.0.1', FLOOR_DATA_DIR: join(dir, 'floor-spread'), FLOOR_WORKERS: String(processes) });
+    floor = await startChild('scripts/bench/floor.ts', { ...floorEnv, FLOOR_DATA_DIR: join(dir, 'floor') });
+    floorSpread = await startChild('scripts/bench/floor-spread.ts', { ...floorEnv, FLOOR_DATA_DIR: join(dir, 'floor-spread'), FLOOR_WORKERS: String(processes) });
 
-    let next = 0;
     const tokens: string[] = [];
     let issuedCode: string | undefined;
-    const apply = posting(service.url, '/v1/residents', () => JSON.stringify(applicationBody(next++)), {
-      onResponse: (status, body) => {
-        if (status !== 201) return;
-        const m = /"token":"(ak_resident_[^"]+)"/.exec(body);
-        if (m) tokens.push(m[1]);
-        issuedCode ??= /"code":"(AK1:[^"]+)"/.exec(body)?.[1];
-      },
+    const apply = applying(service.url, '/v1/residents', applyPool, (token, body) => {
+      tokens.push(token);
+      issuedCode ??= /"code":"(AK1:[^"]+)"/.exec(body)?.[1];
     });
-    const echoBody = JSON.stringify(applicationBody(99_999_999));
-    const echo = posting(baseline.url, '/v1/echo', () => echoBody);
-    const floorApply = posting(floor.url, '/v1/floor-apply', (i) => JSON.stringify(applicationBody(70_000_000 + i)));
-    const floorSpreadApply = posting(floorSpread.url, '/v1/floor-apply', (i) => JSON.stringify(applicationBody(80_000_000 + i)));
+    // The baseline reads a request of the same size: the same body and a bearer token of the same length.
+    const echoBody = JSON.stringify(applicationBody(0));
+    const echo = posting(baseline.url, '/v1/echo', () => echoBody, { headers: { authorization: `Bearer ${seeded.tokens[0].replace(/./g, 'x')}` } });
+    const floorApply = applying(floor.url, '/v1/floor-apply', new SessionPool(floorTokens, 70_000_000, 'the floor', { cycle: true }));
+    const floorSpreadApply = applying(floorSpread.url, '/v1/floor-apply', new SessionPool(floorTokens, 70_000_000, 'the spread floor', { cycle: true }));
     const [appRounds, baseRounds, floorRounds, floorSpreadRounds] = await rotatedRounds([apply, echo, floorApply, floorSpreadApply]);
     await baseline.stop();
     baseline = undefined;
@@ -391,6 +532,9 @@ export async function benchHttp(): Promise<HttpBenchResult> {
       currentRounds.push(await fetchingCodes(service.url, 'dynamic', tokens)({ duration: 4 }));
     }
 
+    await pause(500);
+    const signIns = await benchSignIns(service, seeded.outbox);
+
     const applications = summarise(appRounds);
     const base = summarise(baseRounds);
     const ratio = round(applications.perSecond / base.perSecond, 3);
@@ -406,6 +550,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
         floorProcess: 'node --import tsx scripts/bench/floor.ts (child)',
         floorSpreadProcess: `node --import tsx scripts/bench/floor-spread.ts (child, ${processes} workers)`,
         dataDir: dir,
+        seededSessions: { service: APPLY_SESSIONS, usedByApplications: applyPool.used, floors: floorTokens.length },
       },
       applications,
       baseline: base,
@@ -421,6 +566,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
       signing,
       refreshOverHttp: { ...summarise(refreshRounds), requestsPerRound: perRound },
       currentCodeOverHttp: summarise(currentRounds),
+      signIns,
       issuedCode: issuedCode ? { chars: issuedCode.length, qrVersion: createQr(issuedCode).version } : undefined,
     };
     printHttp(result);
@@ -432,6 +578,60 @@ export async function benchHttp(): Promise<HttpBenchResult> {
     await service?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Complete sign-ins per second through the embedded provider, `signIn` as tests and the demo
+ * use it (every page over real HTTP, codes read from the outbox), SIGN_IN_CONCURRENCY at a
+ * time for DURATION_S after one untimed batch. Each is a person's first, so it includes
+ * the sign-up; the callback opens the session as `seedSessions` does. One run, as one round.
+ */
+async function benchSignIns(service: Child, outbox: string): Promise<SignInsFigure> {
+  let n = 90_000_000;
+  const once = () => {
+    const k = n++;
+    return signIn(service.url, { ...identityOf(k), phone: phoneOf(k) }, { codes: outbox });
+  };
+  await Promise.all(Array.from({ length: SIGN_IN_CONCURRENCY }, once));
+  const cpuBefore = cpuSeconds(service.child.pid);
+  const clientBefore = process.cpuUsage();
+  const latencies: number[] = [];
+  let failed = 0;
+  let firstError: string | undefined;
+  const started = performance.now();
+  const end = started + DURATION_S * 1000;
+  let last = started;
+  const worker = async () => {
+    while (performance.now() < end) {
+      const t = performance.now();
+      try {
+        await once();
+        latencies.push(performance.now() - t);
+      } catch (e) {
+        failed++;
+        firstError ??= (e as Error).message;
+      }
+      last = performance.now();
+    }
+  };
+  await Promise.all(Array.from({ length: SIGN_IN_CONCURRENCY }, worker));
+  const seconds = (last - started) / 1000;
+  const client = process.cpuUsage(clientBefore);
+  const cpuAfter = cpuSeconds(service.child.pid);
+  const done = latencies.length + failed;
+  const run: AutocannonFigure = {
+    perSecond: round(latencies.length / seconds),
+    serverCpuUsPerRequest: cpuBefore !== undefined && cpuAfter !== undefined && done > 0 ? round(((cpuAfter - cpuBefore) * 1e6) / done) : undefined,
+    clientCpuUsPerRequest: done > 0 ? round((client.user + client.system) / done) : 0,
+    p50ms: round(percentile(latencies, 50), 1),
+    p99ms: round(percentile(latencies, 99), 1),
+    ok: latencies.length,
+    non2xx: 0,
+    errors: failed,
+    timeouts: 0,
+    seconds: round(seconds, 2),
+  };
+  return { ...summarise([run]), concurrency: SIGN_IN_CONCURRENCY, firstError };
 }
 
 const cpuText = (f: HttpRoundsFigure) => (f.serverCpuUsPerRequest === undefined ? 'n/a' : fmt(f.serverCpuUsPerRequest));
@@ -506,14 +706,20 @@ function printHttp(r: HttpBenchResult): void {
       ['what', 'per second', '÷ baseline', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'rounds', 'note'],
       [
         httpRow('minimal Koa POST, JSON body read (baseline)', r.baseline, '', 'scripts/bench/minimal-koa.ts'),
-        httpRow('applications: POST /v1/residents', r.applications, fmtRatio(r.ratio), `ratio ${aim(r.ratio, r.aims.ratioAtLeast)}; absolute ${aim(r.applications.perSecond, r.aims.appsPerSecondAtLeast)}`),
-        httpRow("floor: seal + sign + one fsync'd append only", r.floor, fmtRatio(r.floor.ratio), 'scripts/bench/floor.ts: what no design of an application can skip'),
+        httpRow('applications: POST /v1/residents', r.applications, fmtRatio(r.ratio), `ratio ${aim(r.ratio, r.aims.ratioAtLeast)}; absolute ${aim(r.applications.perSecond, r.aims.appsPerSecondAtLeast)}; a seeded session each`),
+        httpRow("floor: session read + seal + sign + one fsync'd append only", r.floor, fmtRatio(r.floor.ratio), 'scripts/bench/floor.ts: what no design of an application can skip'),
         httpRow(`floor in ${r.floorSpread.processes} processes, nothing shared`, r.floorSpread, fmtRatio(r.floorSpread.ratio), 'FLOOR_WORKERS: one LevelDB each, no single writer, no hand-over'),
         httpRow('code refresh over HTTP: GET /me/code?mode=printed', r.refreshOverHttp, '', `first printed code of each resident, so each request signs; ${fmt(r.refreshOverHttp.requestsPerRound)} per round`),
         httpRow('current code over HTTP: GET /me/code?mode=dynamic', r.currentCodeOverHttp, '', 'code still current: re-evaluated, no signing and nothing written'),
+        httpRow(`sign-ins through the embedded provider, ${r.signIns.concurrency} at a time`, r.signIns, '', "scripts/lib/sign-in.ts: each a first sign-in (with sign-up), every page over HTTP; one run; ms and CPU per sign-in"),
       ],
     ),
   );
+  const seeded = r.setup.seededSessions;
+  console.log(
+    `Sessions: ${fmt(seeded.service)} seeded into the service's data folder before it started (SessionService.open, as a sign-in's callback does; not signed in), ${fmt(seeded.usedByApplications)} of them used by the application rounds; the floors cycle through ${fmt(seeded.floors)} of their own.`,
+  );
+  if (r.signIns.firstError) console.log(`First failed sign-in: ${r.signIns.firstError}`);
   console.log(cpuComparison('an application', r.applications, r.baseline));
   console.log(floorText(r.floor, r.applications, r.aims.ratioAtLeast));
   console.log(spreadText(r.floorSpread, r.aims.ratioAtLeast));
@@ -586,7 +792,9 @@ export async function benchScans(): Promise<ScansBenchResult> {
   let floor: Child | undefined;
   try {
     const adminToken = `ak_admin_bench_${randomBytes(16).toString('hex')}`;
-    service = await startChild('server/main.ts', { PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'service'), LOG_LEVEL: 'silent', ADMIN_TOKEN: adminToken, ...BENCH_LIMITS });
+    // Each resident has a session, seeded as in benchHttp (see seedSessions), and applies with it once.
+    const seeded = await startSeededService(join(dir, 'service'), people(80_000_000, SCANS_RESIDENTS), { ADMIN_TOKEN: adminToken });
+    service = seeded.service;
     baseline = await startChild('scripts/bench/minimal-koa.ts', { PORT: '0', HOST: '127.0.0.1' });
     const url = service.url;
     const post = async (path: string, token: string, body: unknown) => {
@@ -600,12 +808,7 @@ export async function benchScans(): Promise<ScansBenchResult> {
 
     // Residents apply, then fetch their current dynamic codes (GET /me/code), as phones would before a gate.
     const tokens: string[] = [];
-    await posting(url, '/v1/residents', (i) => JSON.stringify(applicationBody(80_000_000 + i)), {
-      onResponse: (status, body) => {
-        const m = status === 201 ? /"token":"(ak_resident_[^"]+)"/.exec(body) : null;
-        if (m) tokens.push(m[1]);
-      },
-    })({ amount: SCANS_RESIDENTS });
+    await applying(url, '/v1/residents', new SessionPool(seeded.tokens, 80_000_000, 'the scans bench\'s applications'), (token) => tokens.push(token))({ amount: SCANS_RESIDENTS });
     const codes: string[] = [];
     await fetchingCodes(url, 'dynamic', tokens, (status, body) => {
       const m = status === 200 ? /"code":"(AK1:[^"]+)"/.exec(body) : null;

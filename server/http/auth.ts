@@ -165,7 +165,9 @@ export function requireRole(ctx: Context, ...roles: Role[]): Principal {
     ctx.state.principal = p;
     return p;
   }
-  // A staff cookie and no resident one, on a resident endpoint: the resident is simply not signed in.
+  // A staff cookie and no resident one, on a resident endpoint: the resident is simply not
+  // signed in; and a page whose own cookie expired beside another one is told so, to sign in again.
   if (roles.every((r) => r === 'resident') && all.every((q) => q.via === 'cookie')) throw unauthenticated(ctx);
+  if (ctx.state.expired) throw ctx.state.expired as ServiceError;
   throw new ServiceError('FORBIDDEN', `this endpoint is for: ${roles.join(', ')}`);
 }

@@ -150,6 +150,8 @@ export function requireGrant(ctx: Context, name: ActionName): Principal {
   // A page may carry a staff cookie and a resident one: the staff one is the one that can hold an action.
   const p = all.find((q) => grantOf(q, name) !== undefined);
   if (p) return (ctx.state.principal = p);
+  // The staff cookie expired beside a live resident one: 401, so the page signs in again.
+  if (ctx.state.expired) throw ctx.state.expired as ServiceError;
   const holders = Object.entries(PERMISSIONS[name].grants as Partial<Record<Holder, Grant<unknown>>>).map(([role, g]) => (g === ANY ? role : `${role} (${g!.when})`));
   throw new ServiceError('FORBIDDEN', `${name} (${PERMISSIONS[name].what}) is for: ${holders.join('; ')}`);
 }

@@ -14,6 +14,8 @@ interface Challenge {
   sentAt: string;
   expiresAt: string;
   tries: number;
+  /** Too many wrong codes: kept (so the wait before a new code still holds) but never accepted. */
+  locked?: boolean;
 }
 
 const CODE_TTL_MS = 5 * 60_000;
@@ -76,6 +78,7 @@ export class RebindService {
       const record = await this.target(tx, p);
       const c = await tx.get<Challenge>('index', key(p.session!));
       if (!c || c.pseudonym !== p.pseudonym) throw new ServiceError('OTP_INVALID', 'ask for a code first (POST /v1/residents/me/rebind)');
+      if (c.locked) throw new ServiceError('OTP_EXPIRED', 'too many wrong codes; ask for a new one');
       if (Date.parse(c.expiresAt) <= tx.now.getTime()) {
         tx.del('index', key(p.session!));
         return { error: new ServiceError('OTP_EXPIRED', 'the code has expired; ask for a new one') };
@@ -84,8 +87,7 @@ export class RebindService {
       if (!ok) {
         // A wrong code is counted even though the request fails, so guesses run out.
         const tries = c.tries + 1;
-        if (tries >= MAX_TRIES) tx.del('index', key(p.session!));
-        else tx.put('index', key(p.session!), { ...c, tries });
+        tx.put('index', key(p.session!), { ...c, tries, ...(tries >= MAX_TRIES ? { locked: true } : {}) } satisfies Challenge);
         return { error: new ServiceError(tries >= MAX_TRIES ? 'OTP_EXPIRED' : 'OTP_INVALID', tries >= MAX_TRIES ? 'too many wrong codes; ask for a new one' : 'the code is not right') };
       }
       const old = (await tx.get<Binding>('bindings', p.pseudonym!))!;

@@ -3,8 +3,8 @@ import { randomBytesPooled as randomBytes } from '../crypto/random';
 import { openField, pseudonymFor, sealField } from '../crypto/pii';
 import type { IdType } from '../domain/identity';
 import { ServiceError } from '../errors';
-import { hashToken, issueToken, type Binding, type TokenRecord } from '../http/auth';
-import type { Ledger, Tx } from '../ledger/ledger';
+import { hashToken, issueToken, tokenId, type Binding, type TokenRecord } from '../http/auth';
+import type { Ledger, Space, Tx } from '../ledger/ledger';
 import { residentSubject, type ResidentRecord } from '../services/residents';
 import type { AppContext } from '../context';
 
@@ -119,6 +119,15 @@ export class SessionService {
     return { session, pseudonym: s.pseudonym, access: a.token, refresh: r.token, accessExpiresAt: a.expiresAt!, expiresAt: s.expiresAt };
   }
 
+  /** The session a refresh token is the current one of, if any (signing out needs it once the access token has expired). */
+  async sessionOfRefresh(refreshToken: string): Promise<string | undefined> {
+    const h = hashToken(refreshToken);
+    const rec = await this.app.ledger.read<TokenRecord>('tokens', h);
+    if (rec?.kind !== 'refresh' || !rec.session) return undefined;
+    const s = await this.app.ledger.read<SessionRecord>('sessions', rec.session);
+    return s?.refresh === h ? rec.session : undefined;
+  }
+
   /** Ends one session: both of its tokens stop working at once. Returns whether it existed. */
   async close(tx: Tx, session: string): Promise<boolean> {
     const s = await tx.get<SessionRecord>('sessions', session);
@@ -158,43 +167,32 @@ export class SessionService {
 }
 
 /**
- * Deletes expired tokens and ended sessions (retention: nothing about a sign-in is kept
- * past its end). Runs in chunks so no transaction grows without bound.
+ * Deletes expired tokens, ended sessions and re-bind codes past their use (retention:
+ * nothing about a sign-in is kept past its end). Deletes in chunks so no transaction grows
+ * without bound; returns how many records went.
  */
 export async function sweepSessions(ledger: Ledger, now: Date, chunk = 500): Promise<number> {
   const t = now.getTime();
-  let removed = 0;
-  const expiredTokens: string[] = [];
-  for await (const [key, value] of ledger.space('tokens').iterator()) {
+  const gone: Array<Array<[Space, string]>> = [];
+  for await (const [hash, value] of ledger.space('tokens').iterator()) {
     const rec = value as TokenRecord;
-    if (rec.expiresAt && Date.parse(rec.expiresAt) <= t) expiredTokens.push(key);
+    if (rec.expiresAt && Date.parse(rec.expiresAt) <= t) gone.push([['tokens', hash], ['index', `token/${tokenId(hash)}`]]);
   }
-  const endedSessions: Array<[string, SessionRecord]> = [];
-  for await (const [key, value] of ledger.space('sessions').iterator()) {
+  for await (const [id, value] of ledger.space('sessions').iterator()) {
     const s = value as SessionRecord;
-    if (Date.parse(s.expiresAt) <= t) endedSessions.push([key, s]);
+    if (Date.parse(s.expiresAt) <= t) gone.push([['sessions', id], ['index', accountIndex(s.account, id)]]);
   }
-  for (let i = 0; i < expiredTokens.length; i += chunk) {
-    const part = expiredTokens.slice(i, i + chunk);
+  // Re-bind codes nobody confirmed (server/identity/rebind.ts).
+  for await (const [key, value] of ledger.space('index').iterator({ gt: 'rebind/', lt: 'rebind/~' })) {
+    if (Date.parse((value as { expiresAt: string }).expiresAt) <= t) gone.push([['index', key]]);
+  }
+  for (let i = 0; i < gone.length; i += chunk) {
+    const part = gone.slice(i, i + chunk);
     await ledger.transact((tx) => {
-      for (const h of part) {
-        tx.del('tokens', h);
-        tx.del('index', `token/${h.slice(0, 16)}`);
-      }
+      for (const keys of part) for (const [space, key] of keys) tx.del(space, key);
     });
-    removed += part.length;
   }
-  for (let i = 0; i < endedSessions.length; i += chunk) {
-    const part = endedSessions.slice(i, i + chunk);
-    await ledger.transact((tx) => {
-      for (const [id, s] of part) {
-        tx.del('sessions', id);
-        tx.del('index', accountIndex(s.account, id));
-      }
-    });
-    removed += part.length;
-  }
-  return removed;
+  return gone.length;
 }
 
 /** Runs `sweepSessions` every `intervalMs`; `stop` waits for a sweep under way. */

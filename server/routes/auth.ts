@@ -118,10 +118,18 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
 
   /** Ends the resident session this request carries (both tokens stop working) and clears the pages' cookies. */
   router.post('/v1/auth/logout', async (ctx) => {
-    const resident = principalsOf(ctx).find(isResident);
-    if (resident?.session) await app.ledger.transact((tx) => sessions.close(tx, resident.session!));
-    clearSessionCookies(ctx);
-    setCookie(ctx, COOKIES.staff, null);
+    // `?who=resident` (the resident page) or `?who=staff` (the staff pages) signs out one of them; no `who`, both.
+    const who = parseWith(z.strictObject({ who: z.enum(['resident', 'staff']).optional() }), { ...ctx.query }).who;
+    if (who !== 'staff') {
+      const resident = principalsOf(ctx).find(isResident);
+      // An expired access token opens nothing, but its session must end all the same: the
+      // page's refresh cookie (sent here, under /v1/auth) names it.
+      const refresh = ctx.cookies.get(COOKIES.residentRefresh);
+      const session = resident?.session ?? (refresh && tokenText.safeParse(refresh).success ? await sessions.sessionOfRefresh(refresh) : undefined);
+      if (session) await app.ledger.transact((tx) => sessions.close(tx, session));
+      clearSessionCookies(ctx);
+    }
+    if (who !== 'resident') setCookie(ctx, COOKIES.staff, null);
     ctx.status = 204;
   });
 

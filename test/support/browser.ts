@@ -16,7 +16,10 @@ export const SCREENSHOTS = resolve(__dirname, '..', '..', 'test-output', 'screen
 /** The committed copies the README and docs show; refreshed only with ANKANG_UPDATE_SCREENSHOTS=1. */
 export const DOC_SCREENSHOTS = resolve(__dirname, '..', '..', 'docs', 'screenshots');
 const DOC_SHOTS = new Set([
+  'resident-sign-in',
+  'resident-apply',
   'resident-apply-errors',
+  'resident-rebind',
   'resident-code',
   'resident-code-en',
   'resident-printed',
@@ -176,6 +179,17 @@ const even = (n: number) => n + (n % 2);
  */
 export function realClock(): TestClock {
   return followingClock(() => new Date());
+}
+
+/**
+ * A clock that follows real time, moved ahead by `advance` (for expiring sessions while a
+ * browser looks on). Sign in before moving it: the identity provider's tokens carry real time.
+ */
+export function movableClock(): TestClock {
+  let offset = 0;
+  const clock = followingClock(() => new Date(Date.now() + offset));
+  Object.defineProperty(clock, 'advance', { value: (ms: number) => void (offset += ms) });
+  return clock;
 }
 
 /** The service clock the embedded demo uses on a fresh folder (scripts/demo/day-clock.ts), as a TestClock. */

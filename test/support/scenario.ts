@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import { decodeCode, encodeCode, type ResidentClaims } from '../../verifier/src';
 import type { LedgerEvent } from '../../verifier/src/event';
+import type { ResidentSession } from '../../scripts/lib/sign-in';
 import { applicant, apply, type Application, type Reply, type TestService } from './service';
 
 export interface Venue {
@@ -20,6 +21,8 @@ export interface Resident {
   pseudonym: string;
   colour: string;
   token: string;
+  /** The session the resident signed in with (its access token is `token`). */
+  session: ResidentSession;
   /** The dynamic code issued with the application. */
   code: string;
 }
@@ -36,7 +39,7 @@ export async function newResident(svc: TestService, overrides: Partial<Applicati
   const body = applicant(overrides);
   const r = await apply(svc, body);
   expect(r.status, JSON.stringify(r.body)).to.equal(201);
-  return { body, pseudonym: r.body.resident.pseudonym, colour: r.body.resident.colour, token: r.token, code: r.body.code.code };
+  return { body, pseudonym: r.body.resident.pseudonym, colour: r.body.resident.colour, token: r.token, session: r.session, code: r.body.code.code };
 }
 
 /** POST /v1/checkins: the resident scans the venue code. */

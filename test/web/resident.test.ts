@@ -1,21 +1,8 @@
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
 import { launchPhone, realClock, screenshot, zbarimg, type PhoneBrowser } from '../support/browser';
-import { applicant, residentIdNumber, withWrongCheckChar, type Application, type TestService, startTestService } from '../support/service';
-
-/** Fills the apply form on `/` the way a person would. */
-async function fillApplication(page: Page, a: Application): Promise<void> {
-  await page.selectOption('select[name=idType]', a.idType);
-  await page.fill('input[name=idNumber]', a.idNumber);
-  await page.fill('input[name=name]', a.name);
-  await page.fill('input[name=phone]', a.phone);
-  await page.fill('input[name=district]', a.district);
-  await page.fill('input[name=temperatureC]', String(a.declaration.temperatureC));
-}
-
-async function storedToken(page: Page): Promise<string> {
-  return page.evaluate(() => JSON.parse(localStorage.getItem('ankang.residentToken') ?? 'null') as string);
-}
+import { cookieValue, fillApplication, scriptReadable, signInOnPage } from '../support/resident-page';
+import { applicant, type Application, type TestService, startTestService } from '../support/service';
 
 describe('the resident page (/)', function () {
   this.timeout(180_000);
@@ -23,6 +10,8 @@ describe('the resident page (/)', function () {
   let browser: PhoneBrowser;
   let page: Page;
   let person: Application;
+  /** The session's access token, from its HttpOnly cookie (the page itself cannot read it). */
+  const accessToken = async () => (await cookieValue(browser.context, 'ak_resident'))!;
 
   before(async () => {
     // A one-minute code refreshed 52 s before expiry: the page must fetch a new one after about 8 s.
@@ -37,19 +26,44 @@ describe('the resident page (/)', function () {
     await svc?.close();
   });
 
-  describe('when the form is sent with mistakes', () => {
-    before(async () => {
+  describe('before signing in', () => {
+    it('shows only the sign-in card, whose button goes to /v1/auth/login', async () => {
       await page.goto(`${svc.url}/`);
-      await fillApplication(page, { ...person, idNumber: withWrongCheckChar(residentIdNumber()), phone: '12345', district: '999999' });
+      await page.waitForSelector('[data-testid=sign-in-card]');
+      expect(await page.getAttribute('[data-testid=sign-in]', 'href')).to.equal('/v1/auth/login');
+      expect(await page.$('[data-testid=apply-form]')).to.equal(null);
+      expect(await page.$('input[name=idNumber]')).to.equal(null);
+      await screenshot(page, 'resident-sign-in');
+    });
+  });
+
+  describe('signed in, when the form is sent with mistakes', () => {
+    const mistakes = { phone: '12345', district: '999999', declaration: { temperatureC: 36.6 } };
+
+    before(async () => {
+      await signInOnPage(page, svc.outbox, person);
+      await page.waitForSelector('[data-testid=apply-form]');
+      await screenshot(page, 'resident-apply', { fullPage: true });
+      await fillApplication(page, mistakes);
       await page.click('[data-testid=apply-submit]');
       await page.waitForSelector('.field-error');
     });
 
+    it('asks for no ID, and says who applies from the sign-in, masked', async () => {
+      expect(await page.$$('select[name=idType], input[name=idNumber], input[name=name]')).to.have.length(0);
+      const who = (await page.textContent('[data-testid=session-who]'))!;
+      expect(who).to.include('张*丰').and.include(person.idNumber.slice(-4));
+      expect(who).not.to.include('张三丰').and.not.to.include(person.idNumber);
+    });
+
     it("puts each of the API's field errors next to its field, in the API's words", async () => {
       const errors = await page.$$eval('.field-error', (els) => els.map((e) => ({ path: (e as HTMLElement).dataset.errorFor, text: e.textContent ?? '', field: e.closest('.field')?.querySelector('[data-field]')?.getAttribute('data-field') })));
-      const direct = await svc.call('POST', '/v1/residents', { json: { ...person, idNumber: withWrongCheckChar(residentIdNumber()), phone: '12345', district: '999999' } });
+      // The same body the page sends, from the same session.
+      const body = { ...mistakes, declaration: { ...mistakes.declaration, symptoms: [], visited: [], contactWithCase: false } };
+      const direct = await svc.call('POST', '/v1/residents', { token: await accessToken(), json: body });
       expect(direct.status).to.equal(400);
       const apiPaths = (direct.body.error.fields as Array<{ path: string; message: string }>).map((f) => f.path).sort();
+      expect(apiPaths).to.deep.equal(['district', 'phone']);
       expect(errors.map((e) => e.path).sort()).to.deep.equal(apiPaths);
       for (const e of errors) expect(e.field).to.equal(e.path);
       for (const f of direct.body.error.fields as Array<{ path: string; message: string }>) {
@@ -58,8 +72,11 @@ describe('the resident page (/)', function () {
       await screenshot(page, 'resident-apply-errors', { fullPage: true });
     });
 
-    it('stores no token', async () => {
-      expect(await storedToken(page)).to.equal(null);
+    it('keeps no token where its script could read it', async () => {
+      const seen = await scriptReadable(page);
+      expect(Object.keys(seen.local).filter((k) => k !== 'ankang.lang')).to.deep.equal([]);
+      expect(seen.session).to.deep.equal({});
+      expect(seen.cookie).not.to.include('ak_');
     });
   });
 
@@ -68,6 +85,7 @@ describe('the resident page (/)', function () {
 
     before(async () => {
       await page.goto(`${svc.url}/`);
+      await page.waitForSelector('[data-testid=apply-form]');
       await fillApplication(page, person);
       await page.click('[data-testid=apply-submit]');
       await page.waitForSelector('[data-testid=code-card]');
@@ -79,12 +97,16 @@ describe('the resident page (/)', function () {
       expect(code).to.match(/^AK1:[0-9A-Z $%*+\-./:]+$/);
     });
 
-    it('keeps the resident token in localStorage, and the API gives that token the code shown', async () => {
-      const token = await storedToken(page);
-      expect(token).to.match(/^ak_resident_/);
-      const r = await svc.call('GET', '/v1/residents/me/code', { token });
+    it('keeps the session in HttpOnly, Secure, SameSite=Strict cookies, whose token the API gives the code shown', async () => {
+      const cookies = (await browser.context.cookies()).filter((c) => c.name.startsWith('ak_resident'));
+      expect(cookies.map((c) => [c.name, c.path, c.httpOnly, c.secure, c.sameSite]).sort()).to.deep.equal([
+        ['ak_resident', '/', true, true, 'Strict'],
+        ['ak_resident_refresh', '/v1/auth', true, true, 'Strict'],
+      ]);
+      const r = await svc.call('GET', '/v1/residents/me/code', { token: await accessToken() });
       expect(r.status).to.equal(200);
       expect(r.body.code).to.equal(code);
+      expect(await page.evaluate(() => document.cookie)).to.equal('');
     });
 
     it('draws a QR code that zbarimg reads off a screenshot as the same AK1 text', async () => {
@@ -98,7 +120,7 @@ describe('the resident page (/)', function () {
       expect(card).not.to.include('张三丰');
       expect(card).to.include(`证件尾号 ${person.idNumber.slice(-4)}`);
       expect(await page.textContent('[data-testid=issuer]')).to.equal('安徽省 (340000)');
-      const issuedAt = (await svc.call('GET', '/v1/residents/me/code', { token: await storedToken(page) })).body.issuedAt as string;
+      const issuedAt = (await svc.call('GET', '/v1/residents/me/code', { token: await accessToken() })).body.issuedAt as string;
       const shanghai = new Date(Date.parse(issuedAt) + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
       expect(card).to.include(`${shanghai} 北京时间`);
       const first = await page.textContent('[data-testid=countdown]');
@@ -109,7 +131,7 @@ describe('the resident page (/)', function () {
       await page.waitForFunction((old) => document.querySelector('[data-testid=code-card]')?.getAttribute('data-code') !== old, code, { timeout: 30_000 });
       const now = (await page.getAttribute('[data-testid=code-card]', 'data-code'))!;
       expect(now).to.match(/^AK1:/);
-      expect((await svc.call('GET', '/v1/residents/me/code', { token: await storedToken(page) })).body.code).to.equal(now);
+      expect((await svc.call('GET', '/v1/residents/me/code', { token: await accessToken() })).body.code).to.equal(now);
     });
 
     it('switches to English and remembers the choice', async () => {

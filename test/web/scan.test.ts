@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { renderQrPng } from '../../verifier/cli/qr';
 import { launchPhone, realClock, screenshot, writeY4m, type PhoneBrowser } from '../support/browser';
-import { applicant, apply, startTestService, type TestService } from '../support/service';
+import { signInOnPage } from '../support/resident-page';
+import { applicant, apply, startTestService, type Application, type TestService } from '../support/service';
 import { tempDir } from '../support/tmp';
 
 /** A fake camera that films `text` as a QR code. */
@@ -37,7 +38,7 @@ describe('scanning with the camera', function () {
   let tmp: { dir: string; cleanup: () => void };
   let operator: string;
   let venue: { id: string; name: string; code: string };
-  let green: { code: string; token: string; idLast4: string };
+  let green: { person: Application; code: string; token: string; idLast4: string };
   let red: { code: string };
   let browser: PhoneBrowser | undefined;
 
@@ -49,7 +50,7 @@ describe('scanning with the camera', function () {
 
     const g = applicant();
     const gr = await apply(svc, g);
-    green = { code: gr.body.code.code, token: gr.token, idLast4: g.idNumber.slice(-4) };
+    green = { person: g, code: gr.body.code.code, token: gr.token, idLast4: g.idNumber.slice(-4) };
 
     // Red through a close-contact feed, then the re-issued red code.
     const r = applicant();
@@ -143,8 +144,9 @@ describe('scanning with the camera', function () {
     it('checks in with POST /v1/checkins and shows the decision the same way', async () => {
       browser = await launchPhone({ fakeVideo: await cameraFilming(tmp.dir, 'venue', venue.code) });
       const { page } = browser;
-      await page.addInitScript((token) => localStorage.setItem('ankang.residentToken', JSON.stringify(token)), green.token);
       await page.goto(`${svc.url}/`);
+      // The account already has the ID: the phone and its code are the whole sign-in.
+      await signInOnPage(page, svc.outbox, green.person);
       await page.waitForSelector('[data-testid=code-card]');
       await page.click('[data-testid=self-scan]');
       await page.waitForSelector('[data-testid=scan-overlay]');

@@ -17,6 +17,7 @@ export const zh = {
   'common.remove': '删除',
   'common.signIn': '登录',
   'common.token': '令牌',
+  'common.tokenKept': '登录后令牌保存在本浏览器中，网页脚本无法读取；退出登录或令牌过期后清除。',
 
   'colour.green': '绿码',
   'colour.yellow': '黄码',
@@ -131,6 +132,9 @@ export const zh = {
   'rebind.code': '短信验证码',
   'rebind.confirm': '确认换绑',
   'rebind.done': '已换绑到当前账号',
+  'rebind.wrongCode': '验证码不正确，请核对短信后重新输入',
+  'rebind.expired': '验证码已失效（已过期或输错次数过多），请重新发送',
+  'rebind.tooMany': '发送过于频繁，请稍后再试',
 
   'apply.title': '申领安康码',
   'apply.updateTitle': '更新健康申报',
@@ -371,6 +375,7 @@ export const en: Record<Key, string> = {
   'common.remove': 'Remove',
   'common.signIn': 'Sign in',
   'common.token': 'Token',
+  'common.tokenKept': 'Once signed in, the token stays in this browser where no page script can read it, until you sign out or it expires.',
 
   'colour.green': 'Green',
   'colour.yellow': 'Yellow',
@@ -485,6 +490,9 @@ export const en: Record<Key, string> = {
   'rebind.code': 'Text-message code',
   'rebind.confirm': 'Move it here',
   'rebind.done': 'Your code is now on this account',
+  'rebind.wrongCode': 'The code is not right; check the text message and enter it again',
+  'rebind.expired': 'The code no longer works (it expired, or was mistyped too often); send a new one',
+  'rebind.tooMany': 'Codes were asked for too often; wait a little and try again',
 
   'apply.title': 'Apply for a code',
   'apply.updateTitle': 'Update your health declaration',

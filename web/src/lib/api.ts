@@ -26,11 +26,19 @@ export interface CallOptions {
 }
 
 let refreshing: Promise<boolean> | undefined;
+/** Counts the refreshes that succeeded, so a call can tell whether one happened after it was sent. */
+let refreshed = 0;
 
-/** Trades the session's refresh cookie for a new access cookie; one refresh at a time. */
-function refreshSession(): Promise<boolean> {
+/**
+ * Trades the session's refresh cookie for a new access cookie; one refresh at a time. Both
+ * old tokens stop working, so a page must never refresh twice for the same expired token.
+ */
+export function refreshSession(): Promise<boolean> {
   refreshing ??= fetch('/v1/auth/refresh', { method: 'POST', cache: 'no-store' })
-    .then((r) => r.ok)
+    .then((r) => {
+      if (r.ok) refreshed++;
+      return r.ok;
+    })
     .catch(() => false)
     .finally(() => (refreshing = undefined));
   return refreshing;
@@ -42,10 +50,15 @@ function refreshSession(): Promise<boolean> {
  * it is refreshed once and the call repeated.
  */
 export async function api<T = unknown>(method: string, path: string, opts: CallOptions = {}): Promise<T> {
+  const sentAfter = refreshed;
   try {
     return await call<T>(method, path, opts);
   } catch (e) {
-    if (!(e instanceof ApiError) || e.code !== 'TOKEN_EXPIRED' || opts.token || !(await refreshSession())) throw e;
+    if (!(e instanceof ApiError) || e.code !== 'TOKEN_EXPIRED' || opts.token) throw e;
+    // Two calls sent with the same expired token share one refresh: a call whose answer
+    // comes after another call's refresh finished just repeats with the new cookie (a
+    // second refresh would end the token that call now carries).
+    if (refreshed === sentAfter && !(await refreshSession())) throw e;
     return call<T>(method, path, opts);
   }
 }

@@ -15,6 +15,13 @@ function raw(): Storage | undefined {
   }
 }
 
+/**
+ * Where earlier versions of the pages kept tokens. The pages keep none in storage now (the
+ * session and staff tokens ride in HttpOnly cookies), so a copy left from then is removed.
+ */
+const RETIRED_TOKEN_KEYS = ['residentToken', 'operatorToken', 'authorityToken'];
+for (const key of RETIRED_TOKEN_KEYS) raw()?.removeItem(PREFIX + key);
+
 export function load<T>(key: string): T | undefined {
   const text = raw()?.getItem(PREFIX + key) ?? memory.get(key) ?? null;
   if (text === null) return undefined;

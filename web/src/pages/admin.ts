@@ -134,7 +134,7 @@ function render(): void {
     if (state.tab === 'rules') body.push(rulesView());
     if (state.tab === 'appeals') body.push(appealsView());
     if (state.tab === 'grid') body.push(gridView());
-    body.push(h('p', { class: 'signout' }, h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => void signOut() }, t('admin.signOut'))));
+    body.push(h('p', { class: 'signout' }, h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => void signOut(), dataset: { testid: 'sign-out' } }, t('admin.signOut'))));
   }
   mount(app, header('admin'), h('main', { class: 'page page-wide' }, h('h1', { class: 'page-title' }, t('admin.title')), ...body));
   destroyDetached();
@@ -149,6 +149,7 @@ function signIn(): HTMLElement {
     { class: 'card form', novalidate: true, dataset: { testid: 'signin-form' } },
     h('h2', {}, t('admin.signInTitle')),
     h('p', { class: 'hint' }, t('admin.signInHint')),
+    h('p', { class: 'hint' }, t('common.tokenKept')),
     summary,
     field(t('common.token'), token, { field: 'token' }),
     h('button', { type: 'submit', class: 'btn btn-primary btn-block', dataset: { testid: 'signin' } }, t('common.signIn')),
@@ -174,7 +175,7 @@ function signIn(): HTMLElement {
 }
 
 async function signOut(): Promise<void> {
-  await api('POST', '/v1/auth/logout').catch(() => undefined);
+  await api('POST', '/v1/auth/logout', { query: { who: 'staff' } }).catch(() => undefined);
   state.signedIn = false;
   render();
 }

@@ -1,5 +1,5 @@
 import '../styles/app.css';
-import { api, ApiError } from '../lib/api';
+import { api, ApiError, refreshSession } from '../lib/api';
 import { openScanOverlay } from '../lib/camera';
 import { showDecision } from '../lib/decision';
 import { byId, h, mount } from '../lib/dom';
@@ -87,7 +87,8 @@ const state: {
   appeals?: AppealRow[];
   issuers: Map<string, string>;
   editing: boolean;
-  message?: { kind: 'info' | 'ok' | 'error'; text: string };
+  /** A function, so that the message follows a switch of language. */
+  message?: { kind: 'info' | 'ok' | 'error'; text: () => string };
   refreshTimer?: ReturnType<typeof setTimeout>;
   tickTimer?: ReturnType<typeof setInterval>;
   draft?: Record<string, unknown>;
@@ -100,7 +101,7 @@ const app = byId('app');
 
 function render(): void {
   const body: HTMLElement[] = [];
-  if (state.message) body.push(notice(state.message.kind, state.message.text, 'page-message'));
+  if (state.message) body.push(notice(state.message.kind, state.message.text(), 'page-message'));
   if (state.session === undefined) body.push(notice('info', t('common.loading')));
   else if (state.session === null) body.push(signInCard());
   else if (state.session.record === 'other') body.push(rebindCard(state.session), signOut());
@@ -111,8 +112,6 @@ function render(): void {
   mount(app, header('resident'), h('main', { class: 'page' }, h('h1', { class: 'page-title' }, printed ? t('resident.printedTitle') : t('resident.title')), ...body));
   tick();
 }
-
-// ---- apply (申领) -------------------------------------------------------------------
 
 // ---- sign-in (the province's real-name account platform) ----------------------------
 
@@ -156,7 +155,7 @@ function rebindCard(s: SessionView): HTMLElement {
       state.rebind = await api<{ sentTo: string; expiresAt: string }>('POST', '/v1/residents/me/rebind');
       render();
     } catch (err) {
-      if (err instanceof ApiError) showFieldErrors(form, err);
+      showRebindError(form, err);
       send.disabled = false;
     }
   });
@@ -168,16 +167,34 @@ function rebindCard(s: SessionView): HTMLElement {
       await api('POST', '/v1/residents/me/rebind/confirm', { json: { code: code.value.trim() } });
       state.rebind = undefined;
       state.session = { ...s, record: 'bound' };
-      state.message = { kind: 'ok', text: t('rebind.done') };
+      state.message = { kind: 'ok', text: () => t('rebind.done') };
       render();
       await start();
     } catch (err) {
-      if (err instanceof ApiError) showFieldErrors(form, err);
+      showRebindError(form, err);
     } finally {
       confirmButton.disabled = false;
     }
   });
   return form;
+}
+
+/** Re-bind answers a person can act on, in the page's language (the API's messages are English). */
+const REBIND_ERRORS: Partial<Record<string, Key>> = {
+  OTP_INVALID: 'rebind.wrongCode',
+  OTP_EXPIRED: 'rebind.expired',
+  TOO_MANY_REQUESTS: 'rebind.tooMany',
+};
+
+function showRebindError(form: HTMLElement, err: unknown): void {
+  if (!(err instanceof ApiError)) throw err;
+  if (err.status === 401) return signedOut('resident.tokenUnknown');
+  // The move was finished meanwhile (another tab), or there is no record to move: ask again.
+  if (err.code === 'CONFLICT' || err.code === 'NOT_FOUND') return void loadSession();
+  showFieldErrors(form, err);
+  const key = REBIND_ERRORS[err.code];
+  const title = form.querySelector('.form-error strong');
+  if (key && title) title.textContent = `${t(key)} (${err.code})`;
 }
 
 // ---- apply (申领) -------------------------------------------------------------------
@@ -263,7 +280,7 @@ function applyForm(session: SessionView): HTMLElement {
       state.code = r.code;
       state.editing = false;
       state.draft = undefined;
-      state.message = { kind: 'ok', text: t('apply.done') };
+      state.message = { kind: 'ok', text: () => t('apply.done') };
       render();
       window.scrollTo(0, 0);
       if (printed) await loadCode();
@@ -276,7 +293,7 @@ function applyForm(session: SessionView): HTMLElement {
         return;
       }
       if (err instanceof ApiError && err.status === 401) {
-        signedOut(t('resident.tokenUnknown'));
+        signedOut('resident.tokenUnknown');
         return;
       }
       if (err instanceof ApiError) showFieldErrors(form, err);
@@ -365,7 +382,7 @@ function actions(): HTMLElement {
     { class: 'actions' },
     h('button', { type: 'button', class: 'btn btn-primary btn-wide', onclick: selfScan, dataset: { testid: 'self-scan' } }, t('resident.scanVenue')),
     h('a', { class: 'btn', href: '/?mode=printed' }, t('resident.printed')),
-    h('button', { type: 'button', class: 'btn', onclick: () => ((state.editing = true), render()) }, t('resident.update')),
+    h('button', { type: 'button', class: 'btn', onclick: () => ((state.editing = true), render()), dataset: { testid: 'update' } }, t('resident.update')),
   );
 }
 
@@ -402,7 +419,7 @@ async function loadCode(): Promise<void> {
     } else schedule();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
-      signedOut(t('resident.tokenUnknown'));
+      signedOut('resident.tokenUnknown');
       return;
     }
     if (e instanceof ApiError && (e.code === 'REBIND_REQUIRED' || e.code === 'NOT_FOUND')) {
@@ -410,7 +427,7 @@ async function loadCode(): Promise<void> {
       void loadSession();
       return;
     }
-    state.message = { kind: 'error', text: `${t('resident.refreshFailed')} ${e instanceof ApiError ? errorTitle(e) : ''}` };
+    state.message = { kind: 'error', text: () => `${t('resident.refreshFailed')} ${e instanceof ApiError ? errorTitle(e) : ''}` };
     render();
     if (state.refreshTimer) clearTimeout(state.refreshTimer);
     state.refreshTimer = setTimeout(() => void loadCode(), 15_000);
@@ -490,7 +507,7 @@ function appealSection(): HTMLElement {
     submit.disabled = true;
     try {
       await api('POST', '/v1/appeals', { json: { reason: reason.value, ...(requested.value ? { requestedColour: requested.value } : {}) } });
-      state.message = { kind: 'ok', text: t('appeal.filed') };
+      state.message = { kind: 'ok', text: () => t('appeal.filed') };
       await loadLists();
       window.scrollTo(0, 0);
     } catch (err) {
@@ -565,21 +582,25 @@ function signOut(): HTMLElement {
   return h(
     'p',
     { class: 'signout' },
-    h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => (confirm(t('resident.signOutConfirm')) ? void signOutNow() : undefined) }, t('resident.signOut')),
+    h(
+      'button',
+      { type: 'button', class: 'btn btn-ghost', onclick: () => (confirm(t('resident.signOutConfirm')) ? void signOutNow() : undefined), dataset: { testid: 'sign-out' } },
+      t('resident.signOut'),
+    ),
   );
 }
 
 /** Ends the session on the server (both tokens stop working) and forgets everything shown. */
 async function signOutNow(): Promise<void> {
-  await api('POST', '/v1/auth/logout').catch(() => undefined);
+  await api('POST', '/v1/auth/logout', { query: { who: 'resident' } }).catch(() => undefined);
   signedOut();
 }
 
-function signedOut(message?: string): void {
+function signedOut(message?: Key): void {
   state.session = null;
   state.me = state.code = state.scans = state.appeals = state.rebind = undefined;
   state.editing = false;
-  state.message = message ? { kind: 'error', text: message } : undefined;
+  state.message = message ? { kind: 'error', text: () => t(message) } : undefined;
   if (state.refreshTimer) clearTimeout(state.refreshTimer);
   render();
 }
@@ -588,7 +609,7 @@ function signedOut(message?: string): void {
 async function loadSession(): Promise<void> {
   try {
     let s = await api<{ resident: SessionView | null; expired: boolean }>('GET', '/v1/auth/session');
-    if (!s.resident && s.expired && (await api('POST', '/v1/auth/refresh').then(() => true, () => false))) {
+    if (!s.resident && s.expired && (await refreshSession())) {
       s = await api<{ resident: SessionView | null; expired: boolean }>('GET', '/v1/auth/session');
     }
     state.session = s.resident;
@@ -596,7 +617,7 @@ async function loadSession(): Promise<void> {
     await start();
   } catch (e) {
     state.session = null;
-    state.message = { kind: 'error', text: e instanceof ApiError ? errorTitle(e) : String(e) };
+    state.message = { kind: 'error', text: () => (e instanceof ApiError ? errorTitle(e) : String(e)) };
     render();
   }
 }
@@ -613,7 +634,7 @@ function signInOutcome(): void {
   const params = new URLSearchParams(location.search);
   const error = params.get('signin_error');
   if (!error) return;
-  state.message = { kind: 'error', text: t('signin.failed', { code: error }) };
+  state.message = { kind: 'error', text: () => t('signin.failed', { code: error }) };
   params.delete('signin_error');
   const rest = params.toString();
   history.replaceState(null, '', location.pathname + (rest ? `?${rest}` : '') + location.hash);

@@ -72,7 +72,7 @@ function render(): void {
   if (state.message) body.push(notice(state.message.kind, state.message.text, 'page-message'));
   if (!state.signedIn) body.push(signIn());
   else if (!state.venues) body.push(notice('info', t('common.loading')));
-  else body.push(venuePicker(), scanner(), recent(), h('p', { class: 'signout' }, h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => void signOut() }, t('scan.signOut'))));
+  else body.push(venuePicker(), scanner(), recent(), h('p', { class: 'signout' }, h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => void signOut(), dataset: { testid: 'sign-out' } }, t('scan.signOut'))));
   mount(app, header('scan'), h('main', { class: 'page' }, h('h1', { class: 'page-title' }, t('scan.title')), ...body));
   if (state.camera) void video.play().catch(() => undefined);
 }
@@ -85,6 +85,7 @@ function signIn(): HTMLElement {
     { class: 'card form', novalidate: true, dataset: { testid: 'signin-form' } },
     h('h2', {}, t('scan.signInTitle')),
     h('p', { class: 'hint' }, t('scan.signInHint')),
+    h('p', { class: 'hint' }, t('common.tokenKept')),
     summary,
     field(t('common.token'), token, { field: 'token' }),
     h('button', { type: 'submit', class: 'btn btn-primary btn-block', dataset: { testid: 'signin' } }, t('common.signIn')),
@@ -311,7 +312,7 @@ function recent(): HTMLElement {
 
 async function signOut(): Promise<void> {
   stopCamera();
-  await api('POST', '/v1/auth/logout').catch(() => undefined);
+  await api('POST', '/v1/auth/logout', { query: { who: 'staff' } }).catch(() => undefined);
   state.signedIn = false;
   state.venues = undefined;
   state.message = undefined;
@@ -332,10 +333,10 @@ async function loadVenues(): Promise<void> {
 
 onLangChange(render);
 render();
-// A staff cookie from an earlier visit signs the gate in at once.
+// A staff cookie from an earlier visit signs the gate in at once, for the roles that scan.
 void api<{ staff: { role: string } | null }>('GET', '/v1/auth/session')
   .then((s) => {
-    if (!s.staff || !['operator', 'health', 'admin'].includes(s.staff.role)) return;
+    if (!s.staff || !['operator', 'border', 'health', 'admin'].includes(s.staff.role)) return;
     state.signedIn = true;
     return loadVenues();
   })
