@@ -25,8 +25,8 @@ import { outboxFile, startService } from '../server/bootstrap';
 import { loadConfig } from '../server/config';
 import { ensureDataDir, writePrivateFile } from '../server/crypto/secrets';
 import { dayClock } from './demo/day-clock';
-import { codeLine, followOutbox, type OutboxFollower } from './demo/outbox-follow';
 import { DEFAULT_RESIDENTS, demoLimits, seedDemo, type DemoTokens } from './demo/seed';
+import { outboxLine, watchOutbox } from './lib/outbox-watch';
 
 interface Args {
   exit: boolean;
@@ -133,9 +133,9 @@ async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
   // A fresh folder: the demo owns the service's clock and runs the story through today.
   const day = existsSync(join(config.DATA_DIR, 'ledger')) ? undefined : dayClock(Date.now());
   const svc = await startService(config, { env, ...(day ? { clock: day.clock } : {}) });
-  let follower: OutboxFollower | undefined;
+  let watcher: { stop(): void } | undefined;
   const stop = async () => {
-    await follower?.stop();
+    watcher?.stop();
     await svc.close();
     await node?.stop();
   };
@@ -161,7 +161,7 @@ async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
     }
     say('\nRunning until Ctrl-C.');
     say(`One-time codes the service sends from now on (signing in on ${svc.url}/, re-binding a record) are printed here as they are written to ${outboxFile(config)}:`);
-    follower = await followOutbox(outboxFile(config), (e) => say(`  ${codeLine(e)}`));
+    watcher = watchOutbox(outboxFile(config), (e) => say(outboxLine(e)));
     void reportAnchoring(svc.url, result.ledger.seq);
   } catch (e) {
     await stop();

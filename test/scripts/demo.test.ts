@@ -318,10 +318,10 @@ describe('npm run demo with its own service, running until Ctrl-C', function () 
     const masked = maskPhone(person.phone);
     const login = await latestCode(outbox, { phone: person.phone, purpose: 'login' });
     const confirm = await latestCode(outbox, { phone: person.phone, purpose: 'id-confirm' });
-    await until('both code lines', () => out.includes(`one-time code for ${masked} (id-confirm): ${confirm}`), 5000, 50);
-    expect(out).to.include(`one-time code for ${masked} (login): ${login}`);
+    await until('both code lines', () => out.includes(`\n  SMS to ${masked} (id-confirm): ${confirm}\n`), 5000, 50);
+    expect(out).to.include(`\n  SMS to ${masked} (login): ${login}\n`);
     // The 40 codes of the demo's own sign-ins were sent before: not printed.
-    expect(out.match(/one-time code for /g)).to.have.length(2);
+    expect(out.match(/SMS to /g)).to.have.length(2);
   });
 
   it('stops on SIGINT with exit code 0, leaving neither the service nor its chain node running', async () => {
