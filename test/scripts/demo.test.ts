@@ -336,4 +336,18 @@ describe('npm run demo with its own service, running until Ctrl-C', function () 
       expect(answered, u).to.equal(false);
     }
   });
+
+  it('runs again on the same folder, on another port: the same people sign in without a sign-up, their records theirs', async () => {
+    const since = Date.now();
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: tmp.dir, PORT: '0', LOG_LEVEL: 'error' };
+    for (const k of ['ANKANG_URL', 'CHAIN_RPC_URL', 'CHAIN_PORT', 'ADMIN_TOKEN', 'HOST']) delete env[k];
+    const again = await runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--exit', '--residents', '20'], env);
+    expect(again.code, again.stderr).to.equal(0);
+    expect(/ on (http:\/\/[^,]+),/.exec(again.stdout)![1]).to.not.equal(url);
+    expect(again.stdout).to.match(/residents: 20 signed in .* \(0 new\)/);
+    expect(again.stdout).to.include('tokens: 12 reused');
+    const sent = (await readOutbox(join(tmp.dir, 'sms-outbox.jsonl'))).filter((e) => Date.parse(e.at) >= since);
+    expect(sent.filter((e) => e.purpose === 'login')).to.have.length(20);
+    expect(sent.filter((e) => e.purpose !== 'login')).to.deep.equal([]);
+  });
 });
