@@ -25,7 +25,7 @@ import { outboxFile, startService } from '../server/bootstrap';
 import { loadConfig } from '../server/config';
 import { ensureDataDir, writePrivateFile } from '../server/crypto/secrets';
 import { dayClock } from './demo/day-clock';
-import { DEFAULT_RESIDENTS, demoLimits, seedDemo, type DemoTokens } from './demo/seed';
+import { DEFAULT_RESIDENTS, DemoSetupError, demoLimits, seedDemo, type DemoTokens } from './demo/seed';
 import { outboxLine, watchOutbox } from './lib/outbox-watch';
 
 interface Args {
@@ -205,7 +205,8 @@ main().then(
   // Hardhat's node and LevelDB may leave handles behind; the work is done.
   () => process.exit(0),
   (e) => {
-    process.stderr.write(`demo failed: ${e instanceof UsageError ? e.message : ((e as Error).stack ?? e)}\n`);
+    const said = e instanceof UsageError || e instanceof DemoSetupError;
+    process.stderr.write(`demo failed: ${said ? e.message : ((e as Error).stack ?? e)}\n`);
     process.exit(1);
   },
 );

@@ -232,6 +232,14 @@ interface Resident {
   masked: string;
 }
 
+/** The service is not set up the way seeding needs (its limits, its outbox); the message says what to change. */
+export class DemoSetupError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DemoSetupError';
+  }
+}
+
 /** A resident the demo could not sign in, and why: `ID_HELD` when another account of the provider holds the ID. */
 class SignInSkipped extends Error {}
 
@@ -252,17 +260,17 @@ async function signInResident(base: string, p: Person, codes: string | CodeReade
     if (e instanceof DriveError && e.step === 'confirm' && e.code === 'CODE_NOT_FOUND') throw new SignInSkipped('ID_HELD');
     if (e instanceof DriveError && e.code === 'TOO_MANY_REQUESTS') {
       const which = { phone: 'IDP_SENDS_PER_ADDRESS or IDP_SENDS_PER_PHONE', signup: 'IDP_SIGNUPS_PER_ADDRESS or IDP_SENDS_PER_ADDRESS' }[e.step as string] ?? 'IDP_CHECKS_PER_ADDRESS';
-      throw new Error(`the identity provider of ${base} refused to sign in ${who}: over its limit ${which}. ${limits}`, { cause: e });
+      throw new DemoSetupError(`the identity provider of ${base} refused to sign in ${who}: over its limit ${which}. ${limits}`, { cause: e });
     }
     if (e instanceof DriveError && e.step === 'code' && e.code === 'CODE_NOT_FOUND') {
       const where = typeof codes === 'string' ? codes : 'the code reader';
-      throw new Error(
+      throw new DemoSetupError(
         `no sign-in code for ${who} reached ${where}. It must be the development SMS outbox of the service at ${base} (its DATA_DIR/sms-outbox.jsonl), ` +
           'and that service must sign residents in through its embedded provider and write codes to the outbox (no OIDC_ISSUER, no SMS_GATEWAY_URL)',
         { cause: e },
       );
     }
-    if (/answered 429/.test((e as Error).message)) throw new Error(`${base} refused to sign in ${who}: over its limit RATE_SIGNIN_PER_ADDRESS. ${limits}`, { cause: e });
+    if (/answered 429/.test((e as Error).message)) throw new DemoSetupError(`${base} refused to sign in ${who}: over its limit RATE_SIGNIN_PER_ADDRESS. ${limits}`, { cause: e });
     throw new Error(`signing in ${who} at ${base} failed: ${(e as Error).message}`, { cause: e });
   }
 }
