@@ -52,10 +52,10 @@ function parseArgs(argv: string[]): Args {
 }
 
 const say = (line: string) => process.stdout.write(line + '\n');
+const shanghaiTime = (d: Date) => new Date(d.getTime() + 8 * 3_600_000).toISOString().slice(11, 16);
 
 /** A setting the demo cannot run without: printed as it is, without a stack. */
 class UsageError extends Error {}
-const shanghaiTime = (d: Date) => new Date(d.getTime() + 8 * 3_600_000).toISOString().slice(11, 16);
 
 function readTokens(file: string | undefined): DemoTokens | undefined {
   if (!file || !existsSync(file)) return undefined;
@@ -99,6 +99,9 @@ async function seedRunning(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
 }
 
 async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
+  if (env.OIDC_ISSUER || env.SMS_GATEWAY_URL) {
+    throw new UsageError('the demo signs its residents in through the embedded identity provider, with codes from the outbox: unset OIDC_ISSUER and SMS_GATEWAY_URL');
+  }
   const root = join(__dirname, '..');
   execFileSync(join(root, 'node_modules/.bin/hardhat'), ['compile', '--quiet'], { cwd: root, stdio: 'inherit' });
   // As npm start does: the service serves the web pages from web/dist.
