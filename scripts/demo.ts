@@ -1,26 +1,32 @@
 /**
  * `npm run demo [-- --exit] [--residents N] [--seed S]`: a small, realistic province to look at.
  *
- * With ANKANG_URL set, seeds that running service (admin token from ADMIN_TOKEN, else from
- * DATA_DIR/secrets.json, DATA_DIR defaulting to ./data as for `npm start`) and exits.
+ * Every synthetic resident signs in through the service's embedded identity provider, with
+ * the one-time codes read from the service's development outbox, DATA_DIR/sms-outbox.jsonl.
+ *
+ * With ANKANG_URL set, seeds that running service and exits; DATA_DIR must name that
+ * service's data folder (for its outbox, and its secrets.json unless ADMIN_TOKEN is set), and
+ * the service must allow the demo's sign-ins from this address (`demoLimits` in seed.ts).
  * Otherwise starts the embedded default the way `npm start` does — a Hardhat dev node and
  * the service with its LevelDB in DATA_DIR, here ./data-demo by default so that ./data is
- * left alone — seeds it, prints the summary and keeps running until Ctrl-C (`--exit` stops
- * after seeding). On a fresh folder the demo owns the service's clock while it seeds, so the
- * day's story (and its scans) spread over today's hours (scripts/demo/day-clock.ts). The
- * demo's tokens are kept in DATA_DIR/demo-tokens.json (0600), so a second run on the same
- * folder reuses its operators and their venues.
+ * left alone, and its per-address sign-in limits raised by what the demo spends — seeds it,
+ * prints the summary and keeps running until Ctrl-C, printing each one-time code the service
+ * sends from then on (`--exit` stops after seeding). On a fresh folder the demo owns the
+ * service's clock while it seeds, so the day's story (and its scans) spread over today's
+ * hours (scripts/demo/day-clock.ts). The demo's tokens are kept in DATA_DIR/demo-tokens.json
+ * (0600), so a second run on the same folder reuses its operators and their venues.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { startDevNode, type DevNode } from '../anchor/dev-node';
-import { startService } from '../server/bootstrap';
+import { outboxFile, startService } from '../server/bootstrap';
 import { loadConfig } from '../server/config';
 import { ensureDataDir, writePrivateFile } from '../server/crypto/secrets';
 import { dayClock } from './demo/day-clock';
-import { seedDemo, type DemoTokens } from './demo/seed';
+import { DEFAULT_RESIDENTS, DemoSetupError, demoLimits, seedDemo, type DemoTokens } from './demo/seed';
+import { outboxLine, watchOutbox } from './lib/outbox-watch';
 
 interface Args {
   exit: boolean;
@@ -48,6 +54,9 @@ function parseArgs(argv: string[]): Args {
 const say = (line: string) => process.stdout.write(line + '\n');
 const shanghaiTime = (d: Date) => new Date(d.getTime() + 8 * 3_600_000).toISOString().slice(11, 16);
 
+/** A setting the demo cannot run without: printed as it is, without a stack. */
+class UsageError extends Error {}
+
 function readTokens(file: string | undefined): DemoTokens | undefined {
   if (!file || !existsSync(file)) return undefined;
   try {
@@ -68,21 +77,31 @@ function portFree(host: string, port: number): Promise<boolean> {
 
 async function seedRunning(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
   const url = env.ANKANG_URL!;
-  const named = env.DATA_DIR || undefined;
-  const dataDir = resolve(named ?? './data');
+  if (!env.DATA_DIR) {
+    throw new UsageError(
+      `ANKANG_URL needs DATA_DIR set to the data folder of the service at ${url} (./data for npm start): ` +
+        "the demo's residents sign in through that service's embedded identity provider, which writes their one-time codes to DATA_DIR/sms-outbox.jsonl",
+    );
+  }
+  const config = loadConfig({ DATA_DIR: resolve(env.DATA_DIR) });
+  if (!existsSync(config.DATA_DIR)) throw new UsageError(`DATA_DIR ${config.DATA_DIR} does not exist: it must be the data folder of the service at ${url}`);
   let adminToken = env.ADMIN_TOKEN;
   if (!adminToken) {
-    const secrets = join(dataDir, 'secrets.json');
-    if (!existsSync(secrets)) throw new Error(`set ADMIN_TOKEN, or DATA_DIR to the folder of the service at ${url} (no ${secrets})`);
+    const secrets = join(config.DATA_DIR, 'secrets.json');
+    if (!existsSync(secrets)) throw new UsageError(`set ADMIN_TOKEN, or DATA_DIR to the folder of the service at ${url} (no ${secrets})`);
     adminToken = (JSON.parse(readFileSync(secrets, 'utf8')) as { adminToken: string }).adminToken;
   }
-  // Another service's folder is written to only when named explicitly.
-  const tokensFile = named ? join(dataDir, 'demo-tokens.json') : undefined;
-  const result = await seedDemo({ url, adminToken, log: say, residents: args.residents, seed: args.seed, tokens: readTokens(tokensFile) });
-  if (tokensFile) writePrivateFile(tokensFile, JSON.stringify(result.tokens, null, 2) + '\n');
+  const tokensFile = join(config.DATA_DIR, 'demo-tokens.json');
+  const codes = outboxFile(config);
+  say(`residents sign in with one-time codes from ${codes}`);
+  const result = await seedDemo({ url, adminToken, codes, log: say, residents: args.residents, seed: args.seed, tokens: readTokens(tokensFile) });
+  writePrivateFile(tokensFile, JSON.stringify(result.tokens, null, 2) + '\n');
 }
 
 async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
+  if (env.OIDC_ISSUER || env.SMS_GATEWAY_URL) {
+    throw new UsageError('the demo signs its residents in through the embedded identity provider, with codes from the outbox: unset OIDC_ISSUER and SMS_GATEWAY_URL');
+  }
   const root = join(__dirname, '..');
   execFileSync(join(root, 'node_modules/.bin/hardhat'), ['compile', '--quiet'], { cwd: root, stdio: 'inherit' });
   // As npm start does: the service serves the web pages from web/dist.
@@ -93,6 +112,16 @@ async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
     say('port 8080 is taken; the demo picks a free one (set PORT to choose)');
     env.PORT = '0';
   }
+  // Everyone signs in from this address within seconds: the service allows what the demo
+  // spends on top of its defaults, so someone trying the pages keeps the usual allowance.
+  const defaults = loadConfig({}) as unknown as Record<string, number>;
+  const raised: string[] = [];
+  for (const [name, need] of Object.entries(demoLimits(args.residents ?? DEFAULT_RESIDENTS))) {
+    if (env[name] !== undefined) continue;
+    env[name] = String(defaults[name] + need);
+    raised.push(`${name}=${env[name]}`);
+  }
+  if (raised.length) say(`per-address limits raised by what the demo's sign-ins and applications spend: ${raised.join(' ')}`);
   let node: DevNode | undefined;
   if (!env.CHAIN_RPC_URL) {
     // A free port unless CHAIN_PORT says otherwise, so the demo runs beside `npm start`.
@@ -107,15 +136,26 @@ async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
   // A fresh folder: the demo owns the service's clock and runs the story through today.
   const day = existsSync(join(config.DATA_DIR, 'ledger')) ? undefined : dayClock(Date.now());
   const svc = await startService(config, { env, ...(day ? { clock: day.clock } : {}) });
+  let watcher: { stop(): void } | undefined;
   const stop = async () => {
+    watcher?.stop();
     await svc.close();
     await node?.stop();
   };
   try {
     say(`Ankang issuer ${config.ISSUER_ID} (${svc.app.issuerName}) on ${svc.url}, data in ${config.DATA_DIR}, chain ${config.CHAIN_RPC_URL}${node ? ' (embedded Hardhat node)' : ''}`);
     if (day) say(`a fresh folder: the story runs through today on the service's clock, ${shanghaiTime(day.from)} to ${shanghaiTime(day.to)} (Asia/Shanghai), then back to real time`);
-    const result = await seedDemo({ url: svc.url, adminToken: svc.app.secrets.adminToken, log: say, residents: args.residents, seed: args.seed, tokens: readTokens(tokensFile), advanceTo: day?.advanceTo });
-    day?.release();
+    const result = await seedDemo({
+      url: svc.url,
+      adminToken: svc.app.secrets.adminToken,
+      codes: outboxFile(config),
+      log: say,
+      residents: args.residents,
+      seed: args.seed,
+      tokens: readTokens(tokensFile),
+      advanceTo: day?.advanceTo,
+      endOfStory: day?.release,
+    });
     writePrivateFile(tokensFile, JSON.stringify(result.tokens, null, 2) + '\n');
     say(`(tokens saved in ${tokensFile}; a second run on this folder reuses them)`);
     if (args.exit) {
@@ -123,6 +163,8 @@ async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
       return;
     }
     say('\nRunning until Ctrl-C.');
+    say(`One-time codes the service sends from now on (signing in on ${svc.url}/, re-binding a record) are printed here as they are written to ${outboxFile(config)}:`);
+    watcher = watchOutbox(outboxFile(config), (e) => say(outboxLine(e)));
     void reportAnchoring(svc.url, result.ledger.seq);
   } catch (e) {
     await stop();
@@ -166,7 +208,8 @@ main().then(
   // Hardhat's node and LevelDB may leave handles behind; the work is done.
   () => process.exit(0),
   (e) => {
-    process.stderr.write(`demo failed: ${(e as Error).stack ?? e}\n`);
+    const said = e instanceof UsageError || e instanceof DemoSetupError;
+    process.stderr.write(`demo failed: ${said ? e.message : ((e as Error).stack ?? e)}\n`);
     process.exit(1);
   },
 );

@@ -86,6 +86,8 @@ export const outboxFile = (config: Config) => join(config.DATA_DIR, 'sms-outbox.
 
 /** The client id this service has at its embedded provider. */
 const EMBEDDED_CLIENT_ID = 'ankang';
+/** What residents' accounts at the embedded provider are keyed under (`SessionService.accountKey`). */
+const EMBEDDED_ACCOUNT_ISSUER = 'embedded';
 
 /**
  * Sign-in: the relying party for the province's provider (OIDC_ISSUER), or, without one,
@@ -120,6 +122,8 @@ async function startSignIn(app: AppContext, local: string, clock: () => Date): P
     redirectUri,
     // The embedded provider is this process: reach it on the address it listens on, whatever PUBLIC_URL says.
     rewrite: idp && base !== local ? { from: base, to: local } : undefined,
+    // The embedded provider's accounts live in DATA_DIR/idp whatever port serves them: key them by that, not by its URL.
+    accountIssuer: idp ? EMBEDDED_ACCOUNT_ISSUER : undefined,
     clock,
   });
   return idp;

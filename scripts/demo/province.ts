@@ -258,10 +258,21 @@ const PROFILE_SHARES: ReadonlyArray<readonly [Profile, number]> = [
 export const ROLE = { case: 0, family: [1, 2], colleague: 3, inbound: 4 } as const;
 export const FIRST_ORDINARY = 5;
 
+/**
+ * Residents with distinct last four digits of their phone numbers: the development outbox
+ * names numbers only masked (138****5678), so sign-ins running side by side could otherwise
+ * read each other's codes.
+ */
+export const MAX_RESIDENTS = 10_000;
+
+/** Four digits, distinct for every index below MAX_RESIDENTS (7919 is prime to 10,000). */
+const lastFour = (seed: number, index: number) => String((index * 7919 + seed * 4021) % MAX_RESIDENTS).padStart(4, '0');
+
 export interface Person {
   index: number;
   idNumber: string;
   name: string;
+  /** A mainland mobile number; its last four digits are the person's own in the province (see MAX_RESIDENTS). */
   phone: string;
   district: string;
   birthYear: number;
@@ -332,7 +343,7 @@ export function personAt(seed: number, index: number, profile: Profile, taken: S
     if (attempt > 50) throw new Error('could not find a free ID number');
   }
   taken.add(idNumber);
-  const phone = pick(r, MOBILE_PREFIXES) + String(Math.floor(r() * 1e8)).padStart(8, '0');
+  const phone = pick(r, MOBILE_PREFIXES) + String(Math.floor(r() * 1e4)).padStart(4, '0') + lastFour(seed, index);
   return { index, idNumber, name, phone, district, birthYear, male, profile };
 }
 

@@ -5,7 +5,7 @@
  * 06:00 to 19:00 of the day; otherwise the API has no way to back-date, and it all happens
  * at "now":
  *
- *   tokens → risk areas → venues → admission policies v2 → residents apply (06:30) → the
+ *   tokens → risk areas → venues → admission policies v2 → residents sign in and apply (06:30) → the
  *   case's morning path (07:30) → rosters, daily check-ins, work and school gates, school
  *   certificates (08:00) → everyone's errands (09:00–16:00) → the policies' special cases,
  *   the provincial checkpoint, inbound travellers at the airport port (16:15–17:00) → feeds
@@ -14,19 +14,29 @@
  *   refused as superseded (17:30) → appeals (one decided, one open) and grid visits (19:00)
  *   → summary.
  *
- * Running it again on the same service works: residents re-declare (same people, same
- * IDs), venues are found again by type, name and district, rule and policy versions are
+ * Every resident signs in the way a browser does, through the service's embedded identity
+ * provider (phone, texted code read from the development outbox, a one-time sign-up), each
+ * with their own phone, then applies with that session; their apps refresh the access
+ * tokens (SESSION_ACCESS_MINUTES, 15 by default) when the story's clock has moved past them.
+ *
+ * Running it again on the same service works: residents sign in again (their accounts
+ * exist, so no sign-up) and re-declare (same people, same IDs), venues are found again by
+ * type, name and district, rule and policy versions are
  * published only if the demo's are not current yet, border entries replay through their
  * Idempotency-Key, and an appeal that is still open is left alone.
  */
 import type { VenueType } from '../../verifier/src';
+import { maskPhone } from '../../server/domain/mask';
 import { regionName } from '../../server/domain/regions';
 import { OPERATOR_VENUE_TYPES } from '../../server/http/scopes';
+import { DriveError, type CodeReader } from '../../server/idp/drive';
+import { signIn, type ResidentSession } from '../lib/sign-in';
 import {
   CASE_PATH,
   CITIES,
   FIRST_ORDINARY,
   GRID_DISTRICTS,
+  MAX_RESIDENTS,
   RISK,
   ROLE,
   TRAVEL_REGIONS,
@@ -61,10 +71,29 @@ export interface DemoTokens {
   auditor: string;
 }
 
+/** How many residents the demo seeds unless told otherwise. */
+export const DEFAULT_RESIDENTS = 300;
+
+/**
+ * What seeding `n` residents spends of the service's per-address abuse limits, all from
+ * this one address within seconds: a first sign-in is two requests to /v1/auth, two texted
+ * codes (sign-in, ID confirmation), two code checks and one sign-up; then one application.
+ * The embedded demo adds these to its service's defaults; a running service must allow them.
+ */
+export function demoLimits(n: number): Record<string, number> {
+  return { RATE_SIGNIN_PER_ADDRESS: 2 * n, IDP_SENDS_PER_ADDRESS: 2 * n, IDP_CHECKS_PER_ADDRESS: 2 * n, IDP_SIGNUPS_PER_ADDRESS: n, RATE_APPLY_PER_ADDRESS: n };
+}
+
 export interface SeedOptions {
   /** Base URL of a running service, e.g. http://127.0.0.1:8080 */
   url: string;
   adminToken: string;
+  /**
+   * Where the service's one-time codes are read, for signing residents in through its
+   * embedded identity provider: its development SMS outbox (`DATA_DIR/sms-outbox.jsonl`),
+   * or a function.
+   */
+  codes: string | CodeReader;
   /** Progress and the final summary, one line at a time. */
   log?: (line: string) => void;
   /** How many residents; 300 by default. */
@@ -75,12 +104,19 @@ export interface SeedOptions {
   tokens?: DemoTokens;
   /** Requests in flight at once; 8 by default. */
   concurrency?: number;
+  /** Sign-ins (each with its application) in flight at once; 8 by default. */
+  signInConcurrency?: number;
   /**
    * Moves the service's clock to `hour` (06:00–19:00 of the demo day) at the start of each
    * part of the story, so scans spread over the day. Only an embedded service with a clock
    * the demo owns can do this; without it everything happens at the service's "now".
    */
   advanceTo?: (hour: number) => void | Promise<void>;
+  /**
+   * Called once the story is over, before the summary: the embedded demo gives its service
+   * the real clock back here, so the resident token the summary prints is fresh in real time.
+   */
+  endOfStory?: () => void | Promise<void>;
 }
 
 export interface DemoResult {
@@ -90,7 +126,8 @@ export interface DemoResult {
   dayClock: boolean;
   seconds: number;
   tokens: DemoTokens;
-  residents: { total: number; created: number; skipped: number; cities: number };
+  /** `refreshed`: access tokens the residents' apps refreshed during the story (they live SESSION_ACCESS_MINUTES of the service's clock). */
+  residents: { total: number; created: number; skipped: number; cities: number; refreshed: number };
   venues: { total: number; created: number; reused: number; types: number; subtypes: number };
   scans: { self: number; staff: number; replayed: number; decisions: Record<Decision, number>; byVenueType: Record<string, number> };
   colours: Record<Colour, number>;
@@ -103,8 +140,13 @@ export interface DemoResult {
   policies: { version: number; published: boolean };
   ledger: { seq: number };
   anchor: unknown;
-  /** Things worth a curl: a busy venue, the case, a resident's token. */
-  sample: { venueId: string; venueName: string; casePseudonym: string; residentToken: string };
+  /** Things worth a curl: a busy venue, the case, a resident to sign in as and their session, refreshed at the end. */
+  sample: {
+    venueId: string;
+    venueName: string;
+    casePseudonym: string;
+    resident: { name: string; phone: string; maskedName: string; access: string; refresh: string; accessExpiresAt: string; accessMinutes: number };
+  };
   lines: string[];
 }
 
@@ -148,13 +190,19 @@ function client(base: string) {
   };
 }
 
-/** Runs `fn` over `items` with at most `n` in flight. */
+/** Runs `fn` over `items` with at most `n` in flight; after a failure no new item starts. */
 async function each<T>(items: readonly T[], n: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < items.length) {
+    while (!failed && next < items.length) {
       const i = next++;
-      await fn(items[i], i);
+      try {
+        await fn(items[i], i);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
@@ -177,9 +225,54 @@ interface Site extends VenuePlan {
 interface Resident {
   person: Person;
   pseudonym: string;
-  token: string;
+  /** The resident's session, as their app holds it; replaced when the access token is refreshed. */
+  session: ResidentSession;
+  refreshing?: Promise<void>;
   colour: Colour;
   masked: string;
+}
+
+/** The service is not set up the way seeding needs (its limits, its outbox); the message says what to change. */
+export class DemoSetupError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DemoSetupError';
+  }
+}
+
+/** A resident the demo could not sign in, and why: `ID_HELD` when another account of the provider holds the ID. */
+class SignInSkipped extends Error {}
+
+/**
+ * Signs a demo resident in; a failure says which setting of the service at `base` is in the
+ * way. An ID that another provider account holds (another seed's resident with the same
+ * number) is skipped, as an application under another name used to be.
+ */
+async function signInResident(base: string, p: Person, codes: string | CodeReader, n: number): Promise<ResidentSession> {
+  try {
+    return await signIn(base, { idType: 'resident-id', idNumber: p.idNumber, name: p.name, phone: p.phone }, { codes });
+  } catch (e) {
+    const who = `resident ${p.index} (${maskPhone(p.phone)})`;
+    const needs = Object.entries(demoLimits(n))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    const limits = `Seeding ${n} residents from one address needs at least ${needs} within the limits' windows: start the service with those (npm run demo does this for its own service) or seed fewer with --residents N`;
+    if (e instanceof DriveError && e.step === 'confirm' && e.code === 'CODE_NOT_FOUND') throw new SignInSkipped('ID_HELD');
+    if (e instanceof DriveError && e.code === 'TOO_MANY_REQUESTS') {
+      const which = { phone: 'IDP_SENDS_PER_ADDRESS or IDP_SENDS_PER_PHONE', signup: 'IDP_SIGNUPS_PER_ADDRESS or IDP_SENDS_PER_ADDRESS' }[e.step as string] ?? 'IDP_CHECKS_PER_ADDRESS';
+      throw new DemoSetupError(`the identity provider of ${base} refused to sign in ${who}: over its limit ${which}. ${limits}`, { cause: e });
+    }
+    if (e instanceof DriveError && e.step === 'code' && e.code === 'CODE_NOT_FOUND') {
+      const where = typeof codes === 'string' ? codes : 'the code reader';
+      throw new DemoSetupError(
+        `no sign-in code for ${who} reached ${where}. It must be the development SMS outbox of the service at ${base} (its DATA_DIR/sms-outbox.jsonl), ` +
+          'and that service must sign residents in through its embedded provider and write codes to the outbox (no OIDC_ISSUER, no SMS_GATEWAY_URL)',
+        { cause: e },
+      );
+    }
+    if (/answered 429/.test((e as Error).message)) throw new DemoSetupError(`${base} refused to sign in ${who}: over its limit RATE_SIGNIN_PER_ADDRESS. ${limits}`, { cause: e });
+    throw new Error(`signing in ${who} at ${base} failed: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 const POLICY_OVERRIDES = [
@@ -237,9 +330,10 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     await opts.advanceTo?.(hour);
   };
   const seed = opts.seed ?? 1;
-  const n = opts.residents ?? 300;
+  const n = opts.residents ?? DEFAULT_RESIDENTS;
   const par = opts.concurrency ?? 8;
   if (!Number.isSafeInteger(n) || n < 20) throw new RangeError('the demo province needs at least 20 residents');
+  if (n > MAX_RESIDENTS) throw new RangeError(`the demo province has at most ${MAX_RESIDENTS} residents: their phone numbers must differ in their last four digits`);
   const base = opts.url.replace(/\/$/, '');
   const call = client(base);
   const admin = opts.adminToken;
@@ -386,12 +480,21 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   const residents: Array<Resident | undefined> = new Array(n);
   let created = 0;
   let skipped = 0;
-  await each(people, par, async (p) => {
-    const body = { idType: 'resident-id', idNumber: p.idNumber, name: p.name, phone: p.phone, district: p.district, declaration: declarationOf(p) };
+  await each(people, opts.signInConcurrency ?? 8, async (p) => {
+    let session: ResidentSession;
     try {
-      const r = await call('POST', '/v1/residents', { json: body });
+      session = await signInResident(base, p, opts.codes, n);
+    } catch (e) {
+      if (!(e instanceof SignInSkipped)) throw e;
+      skipped++;
+      return;
+    }
+    // The ID, name and ID type come from the signed-in identity; the body gives the rest.
+    const body = { phone: p.phone, district: p.district, declaration: declarationOf(p) };
+    try {
+      const r = await call('POST', '/v1/residents', { token: session.access, json: body });
       if (r.status === 201) created++;
-      residents[p.index] = { person: p, pseudonym: r.body.resident.pseudonym, token: r.body.token, colour: r.body.resident.colour, masked: `${r.body.resident.maskedName}（${r.body.resident.maskedId.slice(-4)}）` };
+      residents[p.index] = { person: p, pseudonym: r.body.resident.pseudonym, session, colour: r.body.resident.colour, masked: `${r.body.resident.maskedName}（${r.body.resident.maskedId.slice(-4)}）` };
     } catch (e) {
       // Another seed may have given this ID number to someone of another name.
       if (e instanceof DemoHttpError && e.code === 'IDENTITY_MISMATCH') skipped++;
@@ -406,7 +509,31 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   };
   const colourCount = (xs: Resident[]) => xs.reduce((c, r) => ({ ...c, [r.colour]: c[r.colour] + 1 }), { green: 0, yellow: 0, red: 0 } as Record<Colour, number>);
   const c0 = colourCount(all);
-  log(`residents: ${all.length} applied (${created} new${skipped ? `, ${skipped} skipped: ID taken under another name` : ''}) in ${new Set(all.map((r) => cityCodeOf(r.person.district))).size} cities — green ${c0.green}, yellow ${c0.yellow}, red ${c0.red}`);
+  log(`residents: ${all.length} signed in through the identity provider, each with their own phone, and applied (${created} new${skipped ? `, ${skipped} skipped: ID taken under another name or by another account` : ''}) in ${new Set(all.map((r) => cityCodeOf(r.person.district))).size} cities — green ${c0.green}, yellow ${c0.yellow}, red ${c0.red}`);
+
+  /**
+   * A request as the resident's app sends it: with the session's access token, refreshed
+   * once when it has expired (it lives SESSION_ACCESS_MINUTES, and the story's clock moves by hours).
+   */
+  let refreshed = 0;
+  const asResident = async (res: Resident, method: string, path: string, o: Omit<CallOptions, 'token'> = {}) => {
+    const used = res.session.access;
+    try {
+      return await call(method, path, { ...o, token: used });
+    } catch (e) {
+      if (!(e instanceof DemoHttpError && e.code === 'TOKEN_EXPIRED')) throw e;
+    }
+    if (res.session.access === used) {
+      res.refreshing ??= call('POST', '/v1/auth/refresh', { json: { refreshToken: res.session.refresh } })
+        .then((r) => {
+          res.session = { access: r.body.accessToken, refresh: r.body.refreshToken };
+          refreshed++;
+        })
+        .finally(() => (res.refreshing = undefined));
+      await res.refreshing;
+    }
+    return call(method, path, { ...o, token: res.session.access });
+  };
 
   // Scans.
   const scans = { self: 0, staff: 0, replayed: 0, decisions: { admit: 0, refer: 0, deny: 0 } as Record<Decision, number>, byVenueType: {} as Record<string, number> };
@@ -421,12 +548,12 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     return out;
   };
   const selfCheckin = async (res: Resident, s: Site, temperatureC?: number) =>
-    tally((await call('POST', '/v1/checkins', { token: res.token, json: { venueCode: s.code, ...(temperatureC === undefined ? {} : { temperatureC }) } })).body, s, 'self');
+    tally((await asResident(res, 'POST', '/v1/checkins', { json: { venueCode: s.code, ...(temperatureC === undefined ? {} : { temperatureC }) } })).body, s, 'self');
   const staffScan = async (s: Site, body: { code?: string; temperatureC?: number; certificateNo?: string }) =>
     tally((await call('POST', '/v1/scans', { token: s.actor, json: { venueId: s.id, ...body } })).body, s, 'staff');
   /** The resident's code as they would show it now: on paper for the oldest (老人纸质码), else on the phone. */
   const codeOf = async (res: Resident, mode: 'dynamic' | 'printed' = res.person.birthYear < 1950 ? 'printed' : 'dynamic') => {
-    const r = await call('GET', `/v1/residents/me/code?mode=${mode}`, { token: res.token });
+    const r = await asResident(res, 'GET', `/v1/residents/me/code?mode=${mode}`);
     res.colour = r.body.colour;
     return r.body.code as string;
   };
@@ -480,13 +607,13 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     const chosen = members.slice(0, want);
     for (const r of chosen) onRoster.add(r.person.index);
     await each(chosen, par, async (res, k) => {
-      await call('POST', `/v1/venues/${s.id}/roster`, { token: res.token, json: { venueCode: s.code } });
+      await asResident(res, 'POST', `/v1/venues/${s.id}/roster`, { json: { venueCode: s.code } });
       joined++;
       const r = rngFor(seed, `roster:${s.key}`, res.person.index);
       // Most do the day's check-in; the last of the first enterprise reports a fever.
       const fever = s.key === rosterSites[0].key && k === chosen.length - 1;
       if (k === 0 || fever || r() < 0.85) {
-        await call('POST', '/v1/checkins/daily', { token: res.token, json: { temperatureC: fever ? 37.6 : oneDecimal(36.2 + r() * 0.6), symptoms: fever ? ['fever'] : [] } });
+        await asResident(res, 'POST', '/v1/checkins/daily', { json: { temperatureC: fever ? 37.6 : oneDecimal(36.2 + r() * 0.6), symptoms: fever ? ['fever'] : [] } });
         dailyCheckins++;
       }
       await staffScan(s, { code: await codeOf(res), temperatureC: fever ? 37.6 : oneDecimal(36.2 + r() * 0.6) });
@@ -650,10 +777,10 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   if (feverish) {
     let appealId: string | undefined;
     try {
-      appealId = (await call('POST', '/v1/appeals', { token: feverish.token, json: { reason: '申报时刚跑完步，体温偏高；在家复测36.6℃，申请转为绿码', requestedColour: 'green' } })).body.id;
+      appealId = (await asResident(feverish, 'POST', '/v1/appeals', { json: { reason: '申报时刚跑完步，体温偏高；在家复测36.6℃，申请转为绿码', requestedColour: 'green' } })).body.id;
     } catch (e) {
       if (!(e instanceof DemoHttpError && e.code === 'CONFLICT')) throw e;
-      appealId = ((await call('GET', '/v1/residents/me/appeals', { token: feverish.token })).body.appeals as Array<{ id: string; status: string }>).find((a) => a.status === 'open')?.id;
+      appealId = ((await asResident(feverish, 'GET', '/v1/residents/me/appeals')).body.appeals as Array<{ id: string; status: string }>).find((a) => a.status === 'open')?.id;
     }
     if (appealId) {
       await call('POST', `/v1/appeals/${appealId}/decision`, {
@@ -666,7 +793,7 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   const visitor = firstOf('high-visit');
   if (visitor) {
     try {
-      await call('POST', '/v1/appeals', { token: visitor.token, json: { reason: '只是开车途经瑶海区，没有下车停留，申请复核', requestedColour: 'green' } });
+      await asResident(visitor, 'POST', '/v1/appeals', { json: { reason: '只是开车途经瑶海区，没有下车停留，申请复核', requestedColour: 'green' } });
     } catch (e) {
       if (!(e instanceof DemoHttpError && e.code === 'CONFLICT')) throw e;
     }
@@ -702,13 +829,20 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   const anchor = (await call('GET', '/v1/anchor/status')).body;
   const head = (await call('GET', '/v1/ledger/head')).body;
 
+  // The story is over: the clock is real again, and the sample resident's app refreshes its session for the summary.
+  await opts.endOfStory?.();
+  const sampleResident = at(FIRST_ORDINARY);
+  const fresh = (await call('POST', '/v1/auth/refresh', { json: { refreshToken: sampleResident.session.refresh } })).body;
+  sampleResident.session = { access: fresh.accessToken, refresh: fresh.refreshToken };
+  const freshAt = await serviceNow();
+
   const result: DemoResult = {
     url: base,
     seed,
     dayClock: opts.advanceTo !== undefined,
     seconds: Math.round((Date.now() - started) / 100) / 10,
     tokens,
-    residents: { total: all.length, created, skipped, cities: new Set(all.map((r) => cityCodeOf(r.person.district))).size },
+    residents: { total: all.length, created, skipped, cities: new Set(all.map((r) => cityCodeOf(r.person.district))).size, refreshed },
     venues: { total: sites.length, created: createdVenues, reused: sites.length - createdVenues, types: new Set(sites.map((s) => s.type)).size, subtypes: new Set(sites.map((s) => `${s.type}/${s.subtype}`)).size },
     scans,
     colours: { green: colourStats.total.green, yellow: colourStats.total.yellow, red: colourStats.total.red },
@@ -721,23 +855,38 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     policies,
     ledger: { seq: head.seq },
     anchor,
-    sample: { venueId: busiest.id, venueName: busiest.name, casePseudonym: theCase.pseudonym, residentToken: at(FIRST_ORDINARY).token },
+    sample: {
+      venueId: busiest.id,
+      venueName: busiest.name,
+      casePseudonym: theCase.pseudonym,
+      resident: {
+        name: sampleResident.person.name,
+        phone: sampleResident.person.phone,
+        maskedName: sampleResident.masked,
+        access: fresh.accessToken,
+        refresh: fresh.refreshToken,
+        accessExpiresAt: fresh.accessExpiresAt,
+        accessMinutes: Math.round((Date.parse(fresh.accessExpiresAt) - freshAt) / 60_000),
+      },
+    },
     lines: [],
   };
-  result.lines = summaryLines(result, admin, { byType: byType.groups, subtypes: bySubtype.groups.length, totalScans: byType.total });
+  result.lines = summaryLines(result, admin, { byType: byType.groups, subtypes: bySubtype.groups.length, totalScans: byType.total }, typeof opts.codes === 'string' ? opts.codes : "the service's outbox");
   for (const l of result.lines) log(l);
   return result;
 }
 
-function summaryLines(r: DemoResult, adminToken: string, stats: { byType: Array<{ key: string; count: number }>; subtypes: number; totalScans: number }): string[] {
+function summaryLines(r: DemoResult, adminToken: string, stats: { byType: Array<{ key: string; count: number }>; subtypes: number; totalScans: number }, codesAt: string): string[] {
   const u = r.url;
   const d = r.scans.decisions;
+  const me = r.sample.resident;
+  const shanghaiTime = (iso: string) => new Date(Date.parse(iso) + 8 * 3_600_000).toISOString().slice(11, 16);
   const anchor = r.anchor as { state?: string; checkpoint?: { treeSize?: number } | null };
   const q = (s: string) => `'${s}'`;
   return [
     '',
     `Demo province seeded in ${r.seconds} s (seed ${r.seed}):`,
-    `  residents  ${r.residents.total} in ${r.residents.cities} cities — green ${r.colours.green}, yellow ${r.colours.yellow}, red ${r.colours.red}`,
+    `  residents  ${r.residents.total} signed in and applied, in ${r.residents.cities} cities — green ${r.colours.green}, yellow ${r.colours.yellow}, red ${r.colours.red}`,
     `  venues     ${r.venues.total} of ${r.venues.types} types and ${r.venues.subtypes} subtypes (${r.venues.created} new, ${r.venues.reused} from an earlier run)`,
     `  scans      ${stats.totalScans} in the last day: ${stats.byType.map((g) => `${g.key} ${g.count}`).join(', ')}`,
     `             this run: ${r.scans.self} self check-ins, ${r.scans.staff} staff scans → admit ${d.admit}, refer ${d.refer}, deny ${d.deny}; ${stats.subtypes} venue subtypes scanned`,
@@ -758,7 +907,12 @@ function summaryLines(r: DemoResult, adminToken: string, stats: { byType: Array<
     `  export FEED_HEALTH=${r.tokens.feeds.health} FEED_TELECOM=${r.tokens.feeds.telecom} FEED_POLICE=${r.tokens.feeds['public-security']}`,
     `  export GRID=${r.tokens.grid}`,
     `  export AUDITOR=${r.tokens.auditor}`,
-    `  export RESIDENT=${r.sample.residentToken}`,
+    `  export RESIDENT=${me.access}   # ${me.maskedName}'s session access token: it lives ${me.accessMinutes} min (SESSION_ACCESS_MINUTES), until ${shanghaiTime(me.accessExpiresAt)} Asia/Shanghai`,
+    `  export RESIDENT_REFRESH=${me.refresh}`,
+    `  # once it has expired, a new pair (the old one stops working): curl -s -X POST "$ANKANG/v1/auth/refresh" -H 'content-type: application/json' -d "{\\"refreshToken\\":\\"$RESIDENT_REFRESH\\"}"`,
+    '',
+    'Sign in as a resident in a browser (development provider; every demo resident has an account):',
+    `  open ${u}/ and sign in with phone ${me.phone} (${me.name}); the one-time code goes to the development outbox, ${codesAt}`,
     '',
     'Look at:',
     `  curl -s "$ANKANG/v1/stats/colours?by=city" -H "authorization: Bearer $HEALTH"`,

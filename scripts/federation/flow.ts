@@ -8,12 +8,13 @@ import { generateKeyPairSync, randomBytes, sign as edSign, createPublicKey } fro
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDevNode, freePort, type DevNode } from '../../anchor/dev-node';
+import { startDevNode, type DevNode } from '../../anchor/dev-node';
 import { RegistryClient } from '../../anchor/registry';
 import { gb11643CheckChar } from '../../server/domain/identity';
 import { computeKid, signCode, toBase64Url, type CodeClaims } from '../../verifier/src';
 import { run as runCli } from '../../verifier/cli/run';
 import { startServiceProcess, type ServiceProcess } from '../lib/service-process';
+import { signIn } from '../lib/sign-in';
 import { until } from '../lib/wait';
 
 export const PROVINCES = [
@@ -28,6 +29,8 @@ export interface Issuer {
   name: string;
   url: string;
   admin: string;
+  /** The service's development SMS outbox (`DATA_DIR/sms-outbox.jsonl`): its embedded provider's one-time codes. */
+  outbox: string;
   process: ServiceProcess;
 }
 
@@ -43,6 +46,11 @@ export interface FederationOutcome {
   contract: string;
   registered: number[];
   recognised: Record<string, string[]>;
+  /**
+   * The Jiangsu resident's session: what Jiangsu's `GET /v1/auth/session` says of it, and
+   * the status Anhui answers `GET /v1/residents/me` with for the same token.
+   */
+  session: { home: { maskedName: string; idType: string; record: string } | null; elsewhereStatus: number };
   crossScan: Scan;
   crossScanSubject: string;
   crossScanAnchoredAt: number | null;
@@ -78,18 +86,20 @@ async function token(i: Issuer, role: string, extra: Record<string, unknown> = {
   return r.json.token;
 }
 
+/**
+ * A new resident of `district` signs in at the province's own service (its embedded
+ * provider: phone, texted code, one-time sign-up) and applies there with that session.
+ */
 async function applyAt(i: Issuer, district: string) {
-  const idNumber = residentId(district);
-  const r = await call(i.url, 'POST', '/v1/residents', undefined, {
-    idType: 'resident-id',
-    idNumber,
-    name: '李*华'.replace('*', '小'),
-    phone: `13${String(100000000 + serial).slice(-9)}`,
+  const person = { idType: 'resident-id' as const, idNumber: residentId(district), name: '李小华', phone: `13${String(100000000 + serial).slice(-9)}` };
+  const { access } = await signIn(i.url, person, { codes: i.outbox });
+  const r = await call(i.url, 'POST', '/v1/residents', access, {
+    phone: person.phone,
     district,
     declaration: { temperatureC: 36.5, symptoms: [], visited: [], contactWithCase: false },
   });
   if (r.status !== 201) throw new Error(`apply at ${i.id}: ${JSON.stringify(r.json)}`);
-  return { idNumber, token: r.json.token as string, code: r.json.code.code as string, pseudonym: r.json.resident.pseudonym as string };
+  return { idNumber: person.idNumber, token: access, code: r.json.code.code as string, pseudonym: r.json.resident.pseudonym as string };
 }
 
 /** A code signed by a key the chain has never seen, claiming to be `iss`. */
@@ -136,11 +146,12 @@ export async function runFederation(log: (line: string) => void = () => undefine
     const issuers = {} as Record<ProvinceId, Issuer>;
     await Promise.all(
       PROVINCES.map(async (p) => {
-        const port = await freePort();
         const admin = `ak_admin_${randomBytes(18).toString('base64url')}`;
+        const dataDir = join(dir, p.id);
         const proc = await startServiceProcess({
-          PORT: String(port),
-          DATA_DIR: join(dir, p.id),
+          // The kernel picks the port as the service listens; its "listening" line names it.
+          PORT: '0',
+          DATA_DIR: dataDir,
           ISSUER_ID: p.id,
           ADMIN_TOKEN: admin,
           LOG_LEVEL: 'error',
@@ -152,7 +163,7 @@ export async function runFederation(log: (line: string) => void = () => undefine
           FEDERATION_REFRESH_SECONDS: '1',
         });
         processes.push(proc);
-        issuers[p.id] = { id: p.id, name: p.name, url: proc.url, admin, process: proc };
+        issuers[p.id] = { id: p.id, name: p.name, url: proc.url, admin, outbox: join(dataDir, 'sms-outbox.jsonl'), process: proc };
       }),
     );
     for (const p of PROVINCES) log(`issuer ${p.id} ${p.name}: its own service, LevelDB and keys at ${issuers[p.id].url}`);
@@ -185,6 +196,14 @@ export async function runFederation(log: (line: string) => void = () => undefine
     };
 
     const js = await applyAt(jiangsu, '320102');
+    const session = {
+      home: (await call(jiangsu.url, 'GET', '/v1/auth/session', js.token)).json.resident,
+      elsewhereStatus: (await call(anhui.url, 'GET', '/v1/residents/me', js.token)).status,
+    };
+    log(
+      `a Jiangsu resident signs in at Jiangsu's service (phone, texted code, one-time sign-up) and applies there: ` +
+        `session of ${session.home?.maskedName}, record ${session.home?.record}; the same token at Anhui's service: HTTP ${session.elsewhereStatus} (sessions stay with their province)`,
+    );
     const crossScan = await scanAt(js.code);
     log(`a Jiangsu resident's code at an Anhui station: ${crossScan.decision} (${crossScan.codeResult}), scan #${crossScan.seq} in Anhui's ledger`);
     const scanEvent = await call(anhui.url, 'GET', '/v1/anchor/status');
@@ -258,7 +277,7 @@ export async function runFederation(log: (line: string) => void = () => undefine
       node,
       issuers,
       stop,
-      outcome: { contract, registered, recognised, crossScan, crossScanSubject: `f:320000:${js.pseudonym}`, crossScanAnchoredAt, afterJiangsuRed, forgedIssuer, forgedKey, rotation, revocation, offline },
+      outcome: { contract, registered, recognised, session, crossScan, crossScanSubject: `f:320000:${js.pseudonym}`, crossScanAnchoredAt, afterJiangsuRed, forgedIssuer, forgedKey, rotation, revocation, offline },
     };
   } catch (e) {
     await stop();

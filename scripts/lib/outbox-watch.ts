@@ -18,8 +18,10 @@ export function watchOutbox(file: string, onEntry: (e: OutboxEntry) => void, int
   };
   let { size: offset, ino } = stat();
   let partial = '';
-  // When old lines are trimmed the file is replaced: read it again from the start, and skip what was shown.
-  let last = '';
+  // When old lines are trimmed the file is replaced: read it again from the start, and skip what was shown:
+  // anything older than the last line shown, and the lines of that same millisecond already shown.
+  let lastAt = '';
+  let shownAtLast = new Set<string>();
   const read = () => {
     const now = stat();
     if (now.ino !== ino || now.size < offset) {
@@ -47,9 +49,15 @@ export function watchOutbox(file: string, onEntry: (e: OutboxEntry) => void, int
       } catch {
         continue; // a line that is not JSON is not a message
       }
-      const key = `${e.at}|${e.to}|${e.code}`;
-      if (key <= last) continue;
-      last = key;
+      if (e.at < lastAt) continue;
+      const key = `${e.to}|${e.purpose}|${e.code}`;
+      if (e.at === lastAt) {
+        if (shownAtLast.has(key)) continue;
+        shownAtLast.add(key);
+      } else {
+        lastAt = e.at;
+        shownAtLast = new Set([key]);
+      }
       onEntry(e);
     }
   };

@@ -17,6 +17,13 @@ export interface RelyingPartyOptions {
   rewrite?: { from: string; to: string };
   /** Timeout of each request to the provider, in milliseconds. */
   timeoutMs?: number;
+  /**
+   * The name accounts are keyed under (`finish` returns it as `issuer`), when it must not be
+   * the provider's URL: the embedded provider's URL follows the port the service listens on
+   * (PORT=0, another port after a restart) while its accounts stay the same. Default: the
+   * issuer the ID token names.
+   */
+  accountIssuer?: string;
   clock?: () => Date;
 }
 
@@ -78,7 +85,8 @@ export class RelyingParty {
 
   /**
    * Exchanges the code the provider sent back for an ID token and returns its verified
-   * subject and identity. Every failure is a ServiceError, never a half-signed-in state.
+   * subject and identity, and the issuer the subject's account is keyed under
+   * (`accountIssuer`). Every failure is a ServiceError, never a half-signed-in state.
    */
   async finish(callback: URL, pending: PendingSignIn): Promise<{ issuer: string; subject: string; identity: VerifiedIdentity }> {
     const config = await this.config();
@@ -95,7 +103,7 @@ export class RelyingParty {
       throw new ServiceError('UNAUTHENTICATED', `the sign-in could not be completed (${(e as Error).message})`);
     }
     if (!claims) throw new ServiceError('UNAUTHENTICATED', 'the identity provider sent no ID token');
-    return { issuer: claims.iss, subject: claims.sub, identity: identityFromClaims(claims, this.opts.clock?.() ?? new Date()) };
+    return { issuer: this.opts.accountIssuer ?? claims.iss, subject: claims.sub, identity: identityFromClaims(claims, this.opts.clock?.() ?? new Date()) };
   }
 }
 

@@ -2,11 +2,12 @@ import { expect } from 'chai';
 import { JsonRpcProvider } from 'ethers';
 import { startDevNode, type DevNode } from '../../anchor/dev-node';
 import { RegistryClient } from '../../anchor/registry';
-import { startService, type RunningService } from '../../server/bootstrap';
+import { outboxFile, startService, type RunningService } from '../../server/bootstrap';
 import { configSchema } from '../../server/config';
 import { gb11643CheckChar } from '../../server/domain/identity';
 import { hashLeaf, verifyInclusion } from '../../verifier/src/merkle';
 import { tempDir } from '../support/tmp';
+import { signIn } from '../../scripts/lib/sign-in';
 import { until } from '../../scripts/lib/wait';
 
 const ISSUER = 340000;
@@ -16,15 +17,20 @@ function residentId(): string {
   return first17 + gb11643CheckChar(first17);
 }
 
-async function apply(url: string): Promise<number> {
-  const r = await fetch(`${url}/v1/residents`, {
+/**
+ * A new resident signs in through the service's embedded provider (their own phone, codes
+ * from the outbox) and applies with that session; resolves with the application's status.
+ */
+async function apply(s: RunningService): Promise<number> {
+  const person = { idType: 'resident-id' as const, idNumber: residentId(), name: '王小明', phone: `139${String(10_000_000 + serial).slice(-8)}` };
+  const { access } = await signIn(s.url, person, { codes: outboxFile(s.app.config) });
+  const r = await fetch(`${s.url}/v1/residents`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ idType: 'resident-id', idNumber: residentId(), name: '王小明', phone: '13900001111', district: '340104', declaration: { temperatureC: 36.5 } }),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${access}` },
+    body: JSON.stringify({ phone: person.phone, district: '340104', declaration: { temperatureC: 36.5 } }),
   });
   return r.status;
 }
-
 
 describe('the anchorer against a real Hardhat node', function () {
   this.timeout(120_000);
@@ -75,7 +81,7 @@ describe('the anchorer against a real Hardhat node', function () {
   describe('when residents apply', () => {
     it('anchors a checkpoint whose root on chain matches the log, and proofs check against it', async () => {
       const s = await start(node.url);
-      for (let i = 0; i < 5; i++) expect(await apply(s.url)).to.equal(201);
+      for (let i = 0; i < 5; i++) expect(await apply(s)).to.equal(201);
       const cp = await anchoredAll(s);
       const onChain = await registry(s).latestCheckpoint(ISSUER);
       expect(onChain).to.include({ treeSize: cp.treeSize, root: cp.root });
@@ -88,12 +94,12 @@ describe('the anchorer against a real Hardhat node', function () {
   describe('when the chain stops answering', () => {
     it('keeps accepting events, backs off, and catches up in one checkpoint when the chain returns', async () => {
       const s = await start(node.url);
-      expect(await apply(s.url)).to.equal(201);
+      expect(await apply(s)).to.equal(201);
       const before = await anchoredAll(s);
       const countBefore = Number(await registry(s).contract.checkpointCount(ISSUER));
 
       process.kill(-node.pid, 'SIGSTOP');
-      for (let i = 0; i < 6; i++) expect(await apply(s.url)).to.equal(201);
+      for (let i = 0; i < 6; i++) expect(await apply(s)).to.equal(201);
       await until('the anchorer to notice the chain is down', async () => s.app.anchorer!.state === 'down', 60_000);
       expect(s.app.anchorer!.status().lastError).to.be.a('string');
       const headWhileDown = s.app.ledger.getHead().seq;
@@ -113,7 +119,7 @@ describe('the anchorer against a real Hardhat node', function () {
   describe('on a fresh development chain', () => {
     it('redeploys the registry and re-anchors the whole ledger from its first event', async () => {
       let s = await start(node.url);
-      for (let i = 0; i < 3; i++) await apply(s.url);
+      for (let i = 0; i < 3; i++) expect(await apply(s)).to.equal(201);
       await anchoredAll(s);
       await s.close();
       svc = undefined;
@@ -143,7 +149,7 @@ describe('the anchorer against a real Hardhat node', function () {
       await forged.anchor(ISSUER, 1, 'ab'.repeat(32), []);
 
       const s = await start(node.url, { ANCHOR_CONTRACT: address });
-      await apply(s.url);
+      expect(await apply(s)).to.equal(201);
       await until('the divergence', async () => s.app.anchorer!.state === 'diverged');
       expect(s.app.anchorer!.status().lastError).to.match(/differs from the ledger/);
       expect(Number(await forged.contract.checkpointCount(ISSUER))).to.equal(1);

@@ -18,6 +18,11 @@ describe('federation: three provinces on one chain (real processes)', function (
     expect(o.recognised).to.deep.equal({ '340000': ['310000', '320000'], '320000': ['310000', '340000'], '310000': ['320000', '340000'] });
   });
 
+  it('signs the Jiangsu resident in at Jiangsu\'s own service, whose record is bound to that session; Anhui does not know the token', () => {
+    expect(run.outcome.session.home).to.include({ maskedName: '李*华', idType: 'resident-id', record: 'bound' });
+    expect(run.outcome.session.elsewhereStatus).to.equal(401);
+  });
+
   it('admits a Jiangsu code at an Anhui venue and records the scan in Anhui\'s ledger, anchored', async () => {
     const { crossScan, crossScanAnchoredAt, crossScanSubject } = run.outcome;
     expect(crossScan).to.include({ decision: 'admit', codeResult: 'VALID', issuer: '320000' });

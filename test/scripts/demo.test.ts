@@ -1,11 +1,18 @@
 import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { VENUE_TYPES } from '../../verifier/src';
+import { maskPhone } from '../../server/domain/mask';
 import { anhuiCities } from '../../server/domain/regions';
+import { latestCode, readOutbox } from '../../server/identity/sms';
 import { verifyChain } from '../../server/ledger/verify-chain';
+import { signIn } from '../../scripts/lib/sign-in';
+import { until } from '../../scripts/lib/wait';
 import { dayClock } from '../../scripts/demo/day-clock';
+import { MAX_RESIDENTS, personAt } from '../../scripts/demo/province';
 import { seedDemo, type DemoResult } from '../../scripts/demo/seed';
-import { ROOT, runChild, startTestService, TestClock, type TestService } from '../support/service';
+import { applicant, ROOT, runChild, startTestService, TestClock, type TestService } from '../support/service';
+import { tempDir } from '../support/tmp';
 
 describe('npm run demo (scripts/demo)', function () {
   this.timeout(120_000);
@@ -15,7 +22,7 @@ describe('npm run demo (scripts/demo)', function () {
 
   before(async () => {
     svc = await startTestService();
-    demo = await seedDemo({ url: svc.url, adminToken: svc.adminToken, residents: 60, seed: 7, log: (l) => lines.push(l) });
+    demo = await seedDemo({ url: svc.url, adminToken: svc.adminToken, codes: svc.outbox, residents: 60, seed: 7, log: (l) => lines.push(l) });
   });
   after(async () => {
     await svc?.close();
@@ -24,6 +31,20 @@ describe('npm run demo (scripts/demo)', function () {
   const range = () => `from=${encodeURIComponent(new Date(svc.clock.ms - 86_400_000).toISOString())}&to=${encodeURIComponent(new Date(svc.clock.ms + 60_000).toISOString())}`;
 
   describe('when seeded with 60 residents', () => {
+    it('signed every resident in through the embedded provider, each with their own phone, and bound each record to the account that applied', async () => {
+      expect(demo.residents).to.include({ total: 60, created: 60, skipped: 0 });
+      const outbox = await readOutbox(svc.outbox);
+      const phones = (purpose: string) => new Set(outbox.filter((e) => e.purpose === purpose).map((e) => e.to));
+      // One account each: a sign-in code and a sign-up confirmation for 60 different numbers.
+      expect(phones('login').size).to.equal(60);
+      expect(phones('id-confirm').size).to.equal(60);
+      // Each record is reachable through one account, and no two records through the same one.
+      const accounts: string[] = [];
+      for await (const b of svc.running.app.ledger.space('bindings').values()) accounts.push((b as { account: string }).account);
+      expect(accounts).to.have.length(60);
+      expect(new Set(accounts).size).to.equal(60);
+    });
+
     it('has residents of every colour, in all 16 cities of Anhui', async () => {
       const r = await svc.call('GET', '/v1/stats/colours?by=city', { token: demo.tokens.health });
       expect(r.status).to.equal(200);
@@ -92,20 +113,90 @@ describe('npm run demo (scripts/demo)', function () {
       expect(text).to.include('/v1/anchor/status');
       expect(text).to.include(`/v1/stats/venues/${demo.sample.venueId}/hourly`);
     });
+
+    it("prints a resident's session token that reads their record, says how long it lives, and how to refresh it", async () => {
+      const text = lines.join('\n');
+      const { resident } = demo.sample;
+      expect(text).to.include(`export RESIDENT=${resident.access}`);
+      expect(text).to.include(`it lives ${resident.accessMinutes} min (SESSION_ACCESS_MINUTES)`);
+      expect(text).to.include(`export RESIDENT_REFRESH=${resident.refresh}`);
+      expect(text).to.include('/v1/auth/refresh');
+      const me = await svc.call('GET', '/v1/residents/me', { token: resident.access });
+      expect(me.status, JSON.stringify(me.body)).to.equal(200);
+      expect(`${me.body.resident.maskedName}（${me.body.resident.maskedId.slice(-4)}）`).to.equal(resident.maskedName);
+    });
+
+    it('says how to sign in on / as that resident, whose account exists: no sign-up', async () => {
+      const { resident } = demo.sample;
+      const text = lines.join('\n');
+      expect(text).to.include(`${demo.url}/ and sign in with phone ${resident.phone} (${resident.name})`);
+      expect(text).to.include(svc.outbox);
+      const since = Date.now();
+      // An ID that does not check: the sign-in fails if the provider asks for a sign-up.
+      const session = await signIn(svc.url, { phone: resident.phone, idType: 'resident-id', idNumber: '0', name: '-' }, { codes: svc.outbox });
+      const who = await svc.call('GET', '/v1/auth/session', { token: session.access });
+      expect(who.body.resident).to.include({ record: 'bound' });
+      expect((await readOutbox(svc.outbox)).filter((e) => Date.parse(e.at) >= since).map((e) => [e.to, e.purpose])).to.deep.equal([[maskPhone(resident.phone), 'login']]);
+    });
+  });
+
+  describe('when a service allows fewer sign-ins from one address than the demo needs', () => {
+    let tight: TestService;
+    before(async () => {
+      tight = await startTestService({ config: { IDP_SIGNUPS_PER_ADDRESS: 5 } });
+    });
+    after(async () => {
+      await tight?.close();
+    });
+
+    it('stops and names the limit and the settings the demo needs', async () => {
+      let failure: Error | undefined;
+      try {
+        await seedDemo({ url: tight.url, adminToken: tight.adminToken, codes: tight.outbox, residents: 20, seed: 7 });
+      } catch (e) {
+        failure = e as Error;
+      }
+      expect(failure?.message).to.match(/over its limit IDP_SIGNUPS_PER_ADDRESS/);
+      expect(failure?.message).to.include('IDP_SIGNUPS_PER_ADDRESS=20').and.include('RATE_SIGNIN_PER_ADDRESS=40').and.include('--residents N');
+    });
   });
 
   describe('when run a second time against the same service (npm run demo with ANKANG_URL)', () => {
-    it('succeeds without registering the venues again', async () => {
-      const before = (await svc.call('GET', '/v1/venues', { token: demo.tokens.health })).body.venues.length;
-      const out = await runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--exit', '--residents', '20', '--seed', '7'], {
+    let out: Awaited<ReturnType<typeof runChild>>;
+    let since: number;
+    let venuesBefore: number;
+    before(async () => {
+      venuesBefore = (await svc.call('GET', '/v1/venues', { token: demo.tokens.health })).body.venues.length;
+      since = Date.now();
+      out = await runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--exit', '--residents', '20', '--seed', '7'], {
         ANKANG_URL: svc.url,
         ADMIN_TOKEN: svc.adminToken,
-        DATA_DIR: '',
+        DATA_DIR: svc.dir,
       });
+    });
+
+    it('succeeds without registering the venues again', async () => {
       expect(out.code, out.stderr).to.equal(0);
       expect(out.stdout).to.match(/venues: \d+ \(0 registered, \d+ found from an earlier run\)/);
-      expect((await svc.call('GET', '/v1/venues', { token: demo.tokens.health })).body.venues.length).to.equal(before);
+      expect((await svc.call('GET', '/v1/venues', { token: demo.tokens.health })).body.venues.length).to.equal(venuesBefore);
       expect((await svc.call('GET', '/v1/rules')).body.version).to.equal(2);
+    });
+
+    it('signs the same people in again with codes from DATA_DIR/sms-outbox.jsonl, without a sign-up, and they re-declare', async () => {
+      expect(out.stdout).to.include(`residents sign in with one-time codes from ${svc.outbox}`);
+      expect(out.stdout).to.match(/residents: 20 signed in .* \(0 new\)/);
+      const sent = (await readOutbox(svc.outbox)).filter((e) => Date.parse(e.at) >= since);
+      expect(new Set(sent.filter((e) => e.purpose === 'login').map((e) => e.to)).size).to.equal(20);
+      expect(sent.filter((e) => e.purpose !== 'login')).to.deep.equal([]);
+    });
+  });
+
+  describe('when run against a service without DATA_DIR', () => {
+    it('exits 1 saying that DATA_DIR must name the folder whose sms-outbox.jsonl holds the codes', async () => {
+      const out = await runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--exit'], { ANKANG_URL: svc.url, ADMIN_TOKEN: svc.adminToken, DATA_DIR: '' });
+      expect(out.code).to.equal(1);
+      expect(out.stderr).to.include(`ANKANG_URL needs DATA_DIR set to the data folder of the service at ${svc.url}`).and.include('DATA_DIR/sms-outbox.jsonl');
+      expect(out.stdout).to.not.include('residents:');
     });
   });
 });
@@ -120,12 +211,20 @@ describe('npm run demo on a fresh folder: the story runs through the day', funct
     const real = Date.parse('2026-11-28T20:30:00+08:00');
     const day = dayClock(real, () => real)!;
     const clock = new TestClock(day.from.getTime());
-    svc = await startTestService({ clock });
-    const advanceTo = (hour: number) => {
-      day.advanceTo(hour);
+    // Access tokens live 15 minutes, as by default, while the story's clock moves by hours.
+    svc = await startTestService({ clock, config: { SESSION_ACCESS_MINUTES: 15 } });
+    const follow = () => {
       clock.ms = Math.max(clock.ms, day.clock().getTime());
     };
-    demo = await seedDemo({ url: svc.url, adminToken: svc.adminToken, residents: 40, seed: 3, advanceTo });
+    const advanceTo = (hour: number) => {
+      day.advanceTo(hour);
+      follow();
+    };
+    const endOfStory = () => {
+      day.release();
+      follow();
+    };
+    demo = await seedDemo({ url: svc.url, adminToken: svc.adminToken, codes: svc.outbox, residents: 40, seed: 3, advanceTo, endOfStory });
   });
   after(async () => {
     await svc?.close();
@@ -149,6 +248,15 @@ describe('npm run demo on a fresh folder: the story runs through the day', funct
     expect(demo.dayClock).to.equal(true);
   });
 
+  it('refreshes access tokens the clock has moved past, and prints one that is fresh at real time', async () => {
+    expect(demo.residents.refreshed).to.be.above(0);
+    expect(svc.clock.ms).to.equal(Date.parse('2026-11-28T20:30:00+08:00'));
+    const { resident } = demo.sample;
+    expect(resident.accessMinutes).to.equal(15);
+    expect(Date.parse(resident.accessExpiresAt)).to.equal(svc.clock.ms + 15 * 60_000);
+    expect((await svc.call('GET', '/v1/residents/me', { token: resident.access })).status).to.equal(200);
+  });
+
   it("shows the station's scans in more than one hour of the day", async () => {
     const r = await svc.call('GET', `/v1/stats/venues/${demo.sample.venueId}/hourly?date=2026-11-28`, { token: demo.tokens.health });
     expect(r.status).to.equal(200);
@@ -162,5 +270,84 @@ describe('npm run demo on a fresh folder: the story runs through the day', funct
     for await (const e of svc.running.app.ledger.events()) if (e.type === 'scan.recorded') results.push(String(e.data.codeResult));
     expect(results).to.include('REVOKED');
     expect(results).to.not.include('EXPIRED');
+  });
+});
+
+describe("the demo province's people", () => {
+  it('have phone numbers whose last four digits differ, for as many residents as the demo allows', () => {
+    for (const seed of [1, 7]) {
+      const taken = new Set<string>();
+      const lastFour = new Set<string>();
+      for (let i = 0; i < MAX_RESIDENTS; i++) lastFour.add(personAt(seed, i, 'healthy', taken).phone.slice(-4));
+      expect(lastFour.size, `seed ${seed}`).to.equal(MAX_RESIDENTS);
+    }
+  });
+});
+
+describe('npm run demo with its own service, running until Ctrl-C', function () {
+  this.timeout(180_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let child: ChildProcess;
+  let exited: Promise<number | null>;
+  let out = '';
+  let url: string;
+
+  before(async () => {
+    tmp = tempDir('ankang-demo-run-');
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: tmp.dir, PORT: '0', LOG_LEVEL: 'error' };
+    for (const k of ['ANKANG_URL', 'CHAIN_RPC_URL', 'CHAIN_PORT', 'ADMIN_TOKEN', 'HOST']) delete env[k];
+    child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--residents', '20'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    exited = new Promise((done) => child.once('exit', (code) => done(code)));
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    await until('the demo to seed and keep running', () => out.includes('Running until Ctrl-C') && out.includes('are printed here'), 150_000, 100);
+    url = /Ankang issuer \d+ \(.+?\) on (http:\/\/[^,]+),/.exec(out)![1];
+  });
+  after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    tmp?.cleanup();
+  });
+
+  it('prints each one-time code sent after seeding as one line: the masked number, what it is for, the code', async () => {
+    const person = applicant();
+    const outbox = join(tmp.dir, 'sms-outbox.jsonl');
+    await signIn(url, person, { codes: outbox });
+    const masked = maskPhone(person.phone);
+    const login = await latestCode(outbox, { phone: person.phone, purpose: 'login' });
+    const confirm = await latestCode(outbox, { phone: person.phone, purpose: 'id-confirm' });
+    await until('both code lines', () => out.includes(`\n  SMS to ${masked} (id-confirm): ${confirm}\n`), 5000, 50);
+    expect(out).to.include(`\n  SMS to ${masked} (login): ${login}\n`);
+    // The 40 codes of the demo's own sign-ins were sent before: not printed.
+    expect(out.match(/SMS to /g)).to.have.length(2);
+  });
+
+  it('stops on SIGINT with exit code 0, leaving neither the service nor its chain node running', async () => {
+    const chain = /chain (http:\/\/127\.0\.0\.1:\d+) \(embedded Hardhat node\)/.exec(out)![1];
+    child.kill('SIGINT');
+    expect(await exited, out).to.equal(0);
+    for (const u of [url, chain]) {
+      const answered = await fetch(u, { signal: AbortSignal.timeout(2000) }).then(
+        () => true,
+        () => false,
+      );
+      expect(answered, u).to.equal(false);
+    }
+  });
+
+  it('runs again on the same folder, on another port: the same people sign in without a sign-up, their records theirs', async () => {
+    const since = Date.now();
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: tmp.dir, PORT: '0', LOG_LEVEL: 'error' };
+    for (const k of ['ANKANG_URL', 'CHAIN_RPC_URL', 'CHAIN_PORT', 'ADMIN_TOKEN', 'HOST']) delete env[k];
+    const again = await runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--exit', '--residents', '20'], env);
+    expect(again.code, again.stderr).to.equal(0);
+    expect(/ on (http:\/\/[^,]+),/.exec(again.stdout)![1]).to.not.equal(url);
+    expect(again.stdout).to.match(/residents: 20 signed in .* \(0 new\)/);
+    expect(again.stdout).to.include('tokens: 12 reused');
+    const sent = (await readOutbox(join(tmp.dir, 'sms-outbox.jsonl'))).filter((e) => Date.parse(e.at) >= since);
+    expect(sent.filter((e) => e.purpose === 'login')).to.have.length(20);
+    expect(sent.filter((e) => e.purpose !== 'login')).to.deep.equal([]);
   });
 });

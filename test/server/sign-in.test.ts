@@ -374,6 +374,40 @@ function freePort(): Promise<number> {
   });
 }
 
+describe('the embedded provider after a restart on another port', function () {
+  this.timeout(60_000);
+  const tmp = tempDir('ankang-restart-port-');
+  let svc: TestService | undefined;
+  const a = applicant();
+  let pseudonym: string;
+  let firstUrl: string;
+
+  before(async () => {
+    const first = await startTestService({ dir: tmp.dir });
+    firstUrl = first.url;
+    const r = await apply(first, a, { session: await first.signIn(person(a)) });
+    expect(r.status, JSON.stringify(r.body)).to.equal(201);
+    pseudonym = r.body.resident.pseudonym;
+    await first.stop();
+    // PORT=0 again: the kernel picks another port, so the provider's issuer URL is another one.
+    svc = await startTestService({ dir: tmp.dir });
+  });
+  after(async () => {
+    await svc?.stop();
+    tmp.cleanup();
+  });
+
+  it('signs the person in to the same account: the record is theirs, no re-bind', async () => {
+    expect(svc!.url).to.not.equal(firstUrl);
+    const s = await svc!.signIn(person(a));
+    const who = await svc!.call('GET', '/v1/auth/session', { token: s.access });
+    expect(who.body.resident).to.include({ record: 'bound' });
+    const me = await svc!.call('GET', '/v1/residents/me', { token: s.access });
+    expect(me.status, JSON.stringify(me.body)).to.equal(200);
+    expect(me.body.resident.pseudonym).to.equal(pseudonym);
+  });
+});
+
 describe('sign-in against a provider in its own process (OIDC_ISSUER, as in production)', function () {
   this.timeout(60_000);
   let idp: ChildProcess | undefined;

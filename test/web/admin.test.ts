@@ -31,8 +31,7 @@ describe('the authority dashboard (/admin)', function () {
     // As `npm run demo` on a fresh folder: the story runs through today, so the charts show a day.
     const day = dayClock(Date.now());
     svc = await startTestService({ clock: day ? demoDayClock(day) : realClock() });
-    demo = await seedDemo({ url: svc.url, adminToken: svc.adminToken, residents: 40, seed: 1, advanceTo: day?.advanceTo });
-    day?.release();
+    demo = await seedDemo({ url: svc.url, adminToken: svc.adminToken, codes: svc.outbox, residents: 40, seed: 1, advanceTo: day?.advanceTo, endOfStory: day?.release });
     browser = await launchPhone();
     page = browser.page;
   });
@@ -44,7 +43,7 @@ describe('the authority dashboard (/admin)', function () {
 
   it('refuses a token that is not an authority token, with the API error', async () => {
     await page.goto(`${svc.url}/admin`);
-    await page.fill('[data-testid=token]', demo.sample.residentToken);
+    await page.fill('[data-testid=token]', demo.sample.resident.access);
     await page.click('[data-testid=signin]');
     await page.waitForSelector('[data-testid=signin-form] .form-error:not([hidden])');
     expect(await page.textContent('[data-testid=signin-form] .form-error')).to.include('FORBIDDEN');
@@ -58,7 +57,7 @@ describe('the authority dashboard (/admin)', function () {
     await page.setViewportSize(size);
     await page.waitForTimeout(400);
     expect(await page.textContent('[data-testid=signin-form] .form-error')).to.include('FORBIDDEN');
-    expect(await page.inputValue('[data-testid=token]')).to.equal(demo.sample.residentToken);
+    expect(await page.inputValue('[data-testid=token]')).to.equal(demo.sample.resident.access);
   });
 
   describe('signed in with a health token, on the statistics tab', () => {
