@@ -122,7 +122,7 @@ export function createApp(app: AppContext, services: Services = createServices(a
   });
 
   koa.use(async (ctx, next) => {
-    ctx.state.principals = await authenticate(ctx, app.ledger, app.secrets.adminToken, app.clock());
+    ctx.state.principals = await authenticate(ctx, app.ledger, app.secrets.adminToken, app.clock(), app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000);
     refuseCrossSite(ctx);
     await next();
   });

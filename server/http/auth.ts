@@ -85,16 +85,18 @@ const TOKEN_TEXT = /^[A-Za-z0-9_\-.]{16,200}$/;
  * Resolves one token to its principal. Unknown, revoked and refresh tokens are
  * UNAUTHENTICATED; a token past its expiry is TOKEN_EXPIRED (a page then refreshes).
  */
-export async function resolveToken(token: string, ledger: Ledger, adminToken: string, now: Date): Promise<Principal> {
+export async function resolveToken(token: string, ledger: Ledger, adminToken: string, now: Date, legacyTtlMs = 30 * 86_400_000): Promise<Principal> {
   const h = hashToken(token);
   if (timingSafeEqual(Buffer.from(h), adminHash(adminToken))) return { role: 'admin', id: 'admin', expiresAt: null };
   const rec = await ledger.read<TokenRecord>('tokens', h);
   if (!rec || rec.kind === 'refresh') throw new ServiceError('UNAUTHENTICATED', 'the token is not known, or was revoked');
   // Resident tokens from before sign-in through the identity provider belong to no account: they open nothing.
   if (rec.role === 'resident' && !rec.account) throw new ServiceError('UNAUTHENTICATED', 'this resident token predates sign-in; sign in again');
-  if (rec.expiresAt && Date.parse(rec.expiresAt) <= now.getTime()) throw new ServiceError('TOKEN_EXPIRED', 'the token has expired');
+  // A token from before tokens expired has no expiresAt at all: it lives the default life from its creation.
+  const expiresAt = rec.expiresAt === undefined ? new Date(Date.parse(rec.createdAt) + legacyTtlMs).toISOString() : rec.expiresAt;
+  if (expiresAt && Date.parse(expiresAt) <= now.getTime()) throw new ServiceError('TOKEN_EXPIRED', 'the token has expired');
   const { kind: _kind, createdAt: _createdAt, ...principal } = rec;
-  if (rec.role !== 'resident') return { ...principal, id: tokenId(h) };
+  if (rec.role !== 'resident') return { ...principal, expiresAt, id: tokenId(h) };
   const b = await ledger.read<Binding>('bindings', rec.pseudonym!);
   return { ...principal, id: rec.session!, binding: !b ? 'none' : b.account === rec.account ? 'bound' : 'other' };
 }
@@ -104,12 +106,12 @@ export async function resolveToken(token: string, ledger: Ledger, adminToken: st
  * each page cookie (a resident session, a staff token) gives one, and `requireRole`
  * picks the one the endpoint is for.
  */
-export async function authenticate(ctx: Context, ledger: Ledger, adminToken: string, now: Date): Promise<Principal[]> {
+export async function authenticate(ctx: Context, ledger: Ledger, adminToken: string, now: Date, legacyTtlMs?: number): Promise<Principal[]> {
   const header = ctx.get('authorization');
   if (header) {
     const m = BEARER.exec(header);
     if (!m) throw new ServiceError('UNAUTHENTICATED', 'use "Authorization: Bearer <token>"');
-    return [{ ...(await resolveToken(m[1], ledger, adminToken, now)), via: 'header' }];
+    return [{ ...(await resolveToken(m[1], ledger, adminToken, now, legacyTtlMs)), via: 'header' }];
   }
   const out: Principal[] = [];
   let expired: ServiceError | undefined;
@@ -118,7 +120,7 @@ export async function authenticate(ctx: Context, ledger: Ledger, adminToken: str
     if (!value) continue;
     if (!TOKEN_TEXT.test(value)) continue;
     try {
-      out.push({ ...(await resolveToken(value, ledger, adminToken, now)), via: 'cookie' });
+      out.push({ ...(await resolveToken(value, ledger, adminToken, now, legacyTtlMs)), via: 'cookie' });
     } catch (e) {
       // A stale cookie is the same as none, except that an expired session says so, so the page can refresh it.
       if (e instanceof ServiceError && e.code === 'TOKEN_EXPIRED') expired = e;

@@ -157,7 +157,7 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
    */
   router.post('/v1/auth/staff', limits.limit('signin-address'), async (ctx) => {
     const { token } = await jsonBody(ctx, z.strictObject({ token: tokenText }), app.config.BODY_LIMIT_BYTES);
-    const p = await resolveToken(token, app.ledger, app.secrets.adminToken, app.clock());
+    const p = await resolveToken(token, app.ledger, app.secrets.adminToken, app.clock(), app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000);
     if (isResident(p)) throw new ServiceError('FORBIDDEN', 'this is a resident token; residents sign in on /');
     const left = p.expiresAt ? Date.parse(p.expiresAt) - app.clock().getTime() : app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000;
     setCookie(ctx, COOKIES.staff, token, { maxAgeMs: left });

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -268,6 +269,25 @@ describe('sign-in through the identity provider, sessions and tokens', function 
       const late = await svc.call('GET', '/v1/stats/colours', { token: made.body.token });
       expect(late.status).to.equal(401);
       expect(late.body.error.code).to.equal('TOKEN_EXPIRED');
+    });
+
+    it('gives tokens from before expiry existed the default life, and opens nothing with a resident token from before sign-in', async () => {
+      const { ledger } = svc.running.app;
+      const legacy = (role: string, ageDays: number, extra: Record<string, unknown> = {}) =>
+        ledger.transact((tx) => {
+          const hash = createHash('sha256').update(`legacy-${role}-${ageDays}`).digest('hex');
+          // A record as an older version wrote it: no expiresAt, no account.
+          tx.put('tokens', hash, { role, name: 'from an older version', createdAt: new Date(svc.clock.ms - ageDays * DAY).toISOString(), ...extra });
+          return `legacy-${role}-${ageDays}`;
+        });
+      const fresh = await legacy('health', 29);
+      const old = await legacy('health', 31);
+      const resident = await legacy('resident', 1, { pseudonym: 'AAAAAAAAAAAAAAAA' });
+      expect((await svc.call('GET', '/v1/stats/colours', { token: fresh })).status).to.equal(200);
+      const late = await svc.call('GET', '/v1/stats/colours', { token: old });
+      expect([late.status, late.body.error.code]).to.deep.equal([401, 'TOKEN_EXPIRED']);
+      const r = await svc.call('GET', '/v1/residents/me', { token: resident });
+      expect([r.status, r.body.error.code]).to.deep.equal([401, 'UNAUTHENTICATED']);
     });
 
     it('deletes expired tokens and ended sessions when it sweeps (nothing about a sign-in is kept past its end)', async () => {
