@@ -78,6 +78,8 @@ export const configSchema = z.object({
   RATE_OTP_PER_ADDRESS_SECONDS: int(600, 1, 604_800),
   RATE_OTP_PER_RESIDENT: int(5, 1, 1_000_000),
   RATE_OTP_PER_RESIDENT_SECONDS: int(900, 1, 604_800),
+  RATE_REFRESH_PER_ADDRESS: int(3000, 1, 1_000_000),
+  RATE_REFRESH_PER_ADDRESS_SECONDS: int(60, 1, 604_800),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /** JSON-RPC URL of the permissioned EVM chain; anchoring is off without it. */
   CHAIN_RPC_URL: z.string().url().optional(),

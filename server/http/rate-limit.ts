@@ -39,10 +39,12 @@ export const LIMITS = {
   'checkin-address': { setting: 'RATE_CHECKIN_PER_ADDRESS', key: byAddress, what: 'check-ins from this address' },
   'checkin-resident': { setting: 'RATE_CHECKIN_PER_RESIDENT', key: byResident, what: 'check-ins by this resident' },
   'appeal-resident': { setting: 'RATE_APPEAL_PER_RESIDENT', key: byResident, what: 'appeals by this resident' },
-  // Sign-in (/v1/auth/login, /v1/auth/callback) and one-time codes (/v1/residents/me/rebind).
+  // Sign-in (/v1/auth/login, /v1/auth/callback, /v1/auth/staff) and one-time codes (/v1/residents/me/rebind).
   'signin-address': { setting: 'RATE_SIGNIN_PER_ADDRESS', key: byAddress, what: 'sign-ins from this address' },
   'otp-address': { setting: 'RATE_OTP_PER_ADDRESS', key: byAddress, what: 'one-time codes from this address' },
   'otp-resident': { setting: 'RATE_OTP_PER_RESIDENT', key: byResident, what: 'one-time codes for this resident' },
+  // Every signed-in phone refreshes its session every SESSION_ACCESS_MINUTES: as common as check-ins.
+  'refresh-address': { setting: 'RATE_REFRESH_PER_ADDRESS', key: byAddress, what: 'session refreshes from this address' },
 } as const satisfies Record<string, LimitSpec>;
 
 export type LimitName = keyof typeof LIMITS;

@@ -96,7 +96,7 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
    * A new access token for a refresh token (from the page's cookie, or `{ refreshToken }`
    * for an app); both old tokens stop working. The session's end does not move.
    */
-  router.post('/v1/auth/refresh', async (ctx) => {
+  router.post('/v1/auth/refresh', limits.limit('refresh-address'), async (ctx) => {
     const fromCookie = ctx.cookies.get(COOKIES.residentRefresh);
     const hasBody = Number(ctx.get('content-length') || 0) > 0 || ctx.get('transfer-encoding') !== '';
     const token = hasBody ? parseWith(z.strictObject({ refreshToken: tokenText }), await readJson(ctx, app.config.BODY_LIMIT_BYTES)).refreshToken : fromCookie;

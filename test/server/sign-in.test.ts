@@ -479,3 +479,53 @@ describe('sign-in against a provider in its own process (OIDC_ISSUER, as in prod
     }
   });
 });
+
+describe('abuse limits on sign-in, refresh and one-time codes', function () {
+  this.timeout(60_000);
+  const services: TestService[] = [];
+  const start = async (config: Record<string, unknown>) => {
+    const svc = await startTestService({ config });
+    services.push(svc);
+    return svc;
+  };
+  after(async () => {
+    for (const svc of services) await svc.close();
+  });
+
+  const expect429 = (r: { status: number; headers: Headers; body: any }, what: RegExp) => {
+    expect(r.status).to.equal(429);
+    expect(r.body.error.code).to.equal('TOO_MANY_REQUESTS');
+    expect(r.body.error.message).to.match(what);
+    expect(Number(r.headers.get('retry-after'))).to.be.above(0);
+  };
+
+  it('cuts sign-ins from one address to the configured number, before the provider is asked', async () => {
+    const svc = await start({ RATE_SIGNIN_PER_ADDRESS: 4 });
+    const replies = [];
+    for (let i = 0; i < 6; i++) replies.push(await fetch(`${svc.url}/v1/auth/login`, { redirect: 'manual' }));
+    expect(replies.map((r) => r.status)).to.deep.equal([302, 302, 302, 302, 429, 429]);
+    expect429({ status: 429, headers: replies[5].headers, body: await replies[5].json() }, /sign-ins from this address/);
+  });
+
+  it('cuts refreshes from one address, whatever the token', async () => {
+    const svc = await start({ RATE_REFRESH_PER_ADDRESS: 2 });
+    const session = await svc.signIn(person(applicant()));
+    for (let i = 0; i < 2; i++) expect((await svc.call('POST', '/v1/auth/refresh', { json: { refreshToken: 'ak_resident_not-a-real-refresh-token' } })).status).to.equal(401);
+    expect429(await svc.call('POST', '/v1/auth/refresh', { json: { refreshToken: session.refresh } }), /session refreshes from this address/);
+  });
+
+  it('cuts one-time codes for one resident, writing nothing for the refused', async () => {
+    const svc = await start({ RATE_OTP_PER_RESIDENT: 2 });
+    const a = applicant();
+    expect((await apply(svc, a)).status).to.equal(201);
+    // A second account of the same person asks for re-bind codes, a minute apart.
+    const second = await svc.signIn({ ...person(a), phone: applicant().phone, ownerPhone: a.phone });
+    for (let i = 0; i < 2; i++) {
+      expect((await svc.call('POST', '/v1/residents/me/rebind', { token: second.access })).status).to.equal(202);
+      svc.clock.advance(MINUTE + 1000);
+    }
+    const head = await svc.head();
+    expect429(await svc.call('POST', '/v1/residents/me/rebind', { token: second.access }), /one-time codes for this resident/);
+    expect(await svc.head()).to.deep.equal(head);
+  });
+});
