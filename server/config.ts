@@ -1,6 +1,15 @@
 import { z } from 'zod';
+import { MAX_CODE_LIFETIME_SECONDS } from '../verifier/src/lifetime';
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+/** A code lifetime, refused above the cap every verifier enforces for its kind (FORMAT.md §4.3). */
+const lifetime = (def: number, capSeconds: number, unitSeconds: number, unit: string) =>
+  z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(capSeconds / unitSeconds, `at most ${capSeconds / unitSeconds} ${unit}: verifiers refuse longer-lived codes (LIFETIME_TOO_LONG, FORMAT.md §4.3)`)
+    .default(def);
 
 /**
  * Every setting comes from the environment (README "Configuration" lists them).
@@ -15,11 +24,12 @@ export const configSchema = z.object({
   /** Base URL others reach this service at; names the status list in the trust list. */
   PUBLIC_URL: z.string().url().optional(),
   ADMIN_TOKEN: z.string().min(16).optional(),
-  CODE_TTL_MINUTES: int(10, 1, 60),
-  PRINTED_CODE_TTL_DAYS: int(7, 1, 30),
+  /** Code lifetimes stay within FORMAT.md §4.3's caps, which every verifier enforces (LIFETIME_TOO_LONG). */
+  CODE_TTL_MINUTES: lifetime(10, MAX_CODE_LIFETIME_SECONDS.dynamic, 60, 'minutes'),
+  PRINTED_CODE_TTL_DAYS: lifetime(7, MAX_CODE_LIFETIME_SECONDS.printed, 86_400, 'days'),
   CODE_REFRESH_MARGIN_SECONDS: int(120, 0, 3600),
-  /** Venue codes are printed and posted at gates: they live long. */
-  VENUE_CODE_TTL_DAYS: int(365, 1, 3650),
+  /** Venue codes are printed and posted at gates: they live long (at most the cap, 366 days). */
+  VENUE_CODE_TTL_DAYS: lifetime(365, MAX_CODE_LIFETIME_SECONDS.venue, 86_400, 'days'),
   /** Scanning the same venue again within this window returns the first decision. */
   CHECKIN_REPLAY_SECONDS: int(60, 0, 3600),
   /** The status list is re-signed at least this often, so verifiers always find a fresh one. */

@@ -216,6 +216,29 @@ async function main() {
   add('an alg other than EdDSA (-7, ES256)', await rawCode(encodeClaims(resident()), { protectedBytes: encodeCbor(new Map<number, CborValue>([[1, -7], [4, anhui.signer.kid]])) }), 'MALFORMED');
   add('a COSE_Sign1 without tag 18', CODE_PREFIX + encodeBase45(encodeCbor((decodeTag(goodBytes)))), 'MALFORMED');
 
+  // Cases added later go last, so that the codes of earlier cases stay as they were.
+  // exp − iat caps (FORMAT.md §4.3): 1 hour dynamic, 30 days printed, 366 days venue.
+  add('a dynamic code that lives exactly one hour', await signCode(resident({ iat: NOW - 120, exp: NOW - 120 + HOUR }), anhui.signer), 'VALID');
+  add('a dynamic code that lives one hour and one second', await signCode(resident({ iat: NOW - 120, exp: NOW - 120 + HOUR + 1 }), anhui.signer), 'LIFETIME_TOO_LONG');
+  add(
+    'a printed code that lives 30 days and one second, with a fresh status list',
+    await signCode(resident({ iat: NOW - 120, exp: NOW - 120 + 30 * 24 * HOUR + 1, health: { mode: 'printed', statusIndex: 7 } }), anhui.signer),
+    'LIFETIME_TOO_LONG',
+    { statusLists: [fresh] },
+  );
+  add(
+    'a code signed with a trusted key that expires in 2036',
+    await signCode(resident({ iat: NOW - 120, exp: Date.parse('2036-01-01T00:00:00Z') / 1000 }), anhui.signer),
+    'LIFETIME_TOO_LONG',
+  );
+  const venue366 = { kind: 'venue' as const, iss: '340000', sub: venueId, cti: '0102030405060709', venue: { id: venueId, type: 'school' as const, name: '合肥市第一中学', district: '340104' } };
+  add('a venue code that lives exactly 366 days', await signCode({ ...venue366, iat: NOW - 24 * HOUR, exp: NOW - 24 * HOUR + 366 * 24 * HOUR }, anhui.signer), 'VALID');
+  add(
+    'a venue code that lives 366 days and one second',
+    await signCode({ ...venue366, iat: NOW - 24 * HOUR, exp: NOW - 24 * HOUR + 366 * 24 * HOUR + 1 }, anhui.signer),
+    'LIFETIME_TOO_LONG',
+  );
+
   const doc = {
     description: 'Ankang AK1 conformance vectors: verify each code with the trust list at `now` (or the case `now`), passing the case statusLists (base64url of the signed status-list bytes); the result code must equal `expect`. See FORMAT.md.',
     now: toRfc3339(NOW),

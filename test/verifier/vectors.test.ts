@@ -10,6 +10,7 @@ const ALL_CODES: ResultCode[] = [
   'UNKNOWN_KEY',
   'SIGNATURE_INVALID',
   'KEY_NOT_VALID',
+  'LIFETIME_TOO_LONG',
   'NOT_YET_VALID',
   'EXPIRED',
   'REVOKED',

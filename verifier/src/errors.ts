@@ -6,6 +6,7 @@ export type ResultCode =
   | 'UNKNOWN_KEY'
   | 'SIGNATURE_INVALID'
   | 'KEY_NOT_VALID'
+  | 'LIFETIME_TOO_LONG'
   | 'NOT_YET_VALID'
   | 'EXPIRED'
   | 'REVOKED'

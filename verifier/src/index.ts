@@ -4,6 +4,7 @@ export { encodeCbor, decodeCbor, Tagged, type CborValue, type CborMap } from './
 export { computeKid, sigStructure, protectedHeader, encodeSign1, decodeSign1, ALG_EDDSA, COSE_SIGN1_TAG } from './cose';
 export * from './claims';
 export * from './code';
+export * from './lifetime';
 export { checkPublicKey, createKeyVerifier, defaultBackend, isCanonicalScalar, type Backend, type KeyVerifier } from './ed25519';
 export * from './trust-list';
 export * from './status-list';

@@ -1,6 +1,7 @@
 import { toBase64Url } from './bytes';
 import type { CodeClaims } from './claims';
 import { decodeCode } from './code';
+import { lifetimeKind, lifetimeWithinCap, MAX_CODE_LIFETIME_SECONDS } from './lifetime';
 import type { Backend } from './ed25519';
 import { VerifierError, type ResultCode } from './errors';
 import { loadStatusList, type StatusList, type StatusListResult } from './status-list';
@@ -93,6 +94,11 @@ async function verify(text: unknown, options: VerifyOptions): Promise<VerifyResu
   }
   if (claims.iat < key.notBefore || claims.iat > key.notAfter) {
     return fail('KEY_NOT_VALID', `key ${kid} was not valid when the code was issued`, claims);
+  }
+  // However it is signed, a code may not outlive its kind's cap: a stolen key's codes die with the cap.
+  if (!lifetimeWithinCap(claims)) {
+    const kind = lifetimeKind(claims);
+    return fail('LIFETIME_TOO_LONG', `the code lives ${claims.exp - claims.iat} s; a ${kind} code may live at most ${MAX_CODE_LIFETIME_SECONDS[kind]} s`, claims);
   }
   if (claims.iat > now + skew) return fail('NOT_YET_VALID', 'the code was issued in the future', claims);
   if (now > claims.exp + skew) return fail('EXPIRED', 'the code has expired', claims);
