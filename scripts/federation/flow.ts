@@ -248,7 +248,7 @@ export async function runFederation(log: (line: string) => void = () => undefine
     await registry.revokeKey(320000, Buffer.from(newKid, 'base64url').toString('hex'));
     const revokedCode = await until('Anhui to stop accepting the revoked key', async () => {
       const s = await scanAt(newCodeText);
-      return s.codeResult === 'UNKNOWN_KEY' ? s : undefined;
+      return s.codeResult === 'KEY_REVOKED' ? s : undefined;
     });
     const jiangsuNowSignsWith = await until('Jiangsu to move off its revoked key', async () => {
       const kid = (await call(jiangsu.url, 'GET', '/v1/trust-list')).json.issuers.find((i: { id: string }) => i.id === '320000').keys.at(-1).kid as string;

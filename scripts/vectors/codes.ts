@@ -44,6 +44,7 @@ const HOUR = 3600;
 const anhui = keyFromLabel('340000 key 1');
 const anhuiLate = keyFromLabel('340000 key 2');
 const anhuiUnlisted = keyFromLabel('340000 unlisted');
+const anhuiRevoked = keyFromLabel('340000 revoked');
 const jiangsu = keyFromLabel('320000 not trusted');
 
 const trustList = {
@@ -57,6 +58,7 @@ const trustList = {
         trustListKey(anhui.publicKey, '2026-01-01T00:00:00Z', '2027-12-31T23:59:59Z'),
         trustListKey(anhuiLate.publicKey, '2026-11-01T00:00:00Z', '2027-12-31T23:59:59Z'),
       ],
+      revokedKeys: [{ kid: toBase64Url(anhuiRevoked.signer.kid), revokedAt: toRfc3339(NOW - 2 * HOUR) }],
     },
   ],
 };
@@ -237,6 +239,21 @@ async function main() {
     'a venue code that lives 366 days and one second',
     await signCode({ ...venue366, iat: NOW - 24 * HOUR, exp: NOW - 24 * HOUR + 366 * 24 * HOUR + 1 }, anhui.signer),
     'LIFETIME_TOO_LONG',
+  );
+
+  // Revocation (FORMAT.md §5): every code of a revoked key is refused, whenever it claims to be issued.
+  add(
+    'a printed code of a revoked key, issued before the revocation, with a fresh status list',
+    await signCode(resident({ iat: NOW - 3 * HOUR, exp: NOW - 3 * HOUR + 7 * 24 * HOUR, health: { mode: 'printed', statusIndex: 7 } }), anhuiRevoked.signer),
+    'KEY_REVOKED',
+    { statusLists: [fresh] },
+  );
+  add('a code of a revoked key, issued after the revocation', await signCode(resident(), anhuiRevoked.signer), 'KEY_REVOKED');
+  add(
+    'a printed code whose only status list is signed by a revoked key',
+    await signCode(resident({ exp: NOW + 7 * 24 * HOUR, health: { mode: 'printed', statusIndex: 7 } }), anhui.signer),
+    'STATUS_STALE',
+    { statusLists: [await signStatusList({ iss: '340000', issuedAt: NOW - 60, statuses: values }, anhuiRevoked.signer)] },
   );
 
   const doc = {

@@ -57,7 +57,7 @@ describe('federation: three provinces on one chain (real processes)', function (
 
   it('stops accepting a revoked key within one refresh, and the issuer moves to a new key', () => {
     const r = run.outcome.revocation;
-    expect(r.revokedCode.codeResult).to.equal('UNKNOWN_KEY');
+    expect(r.revokedCode.codeResult).to.equal('KEY_REVOKED');
     expect(r.jiangsuNowSignsWith).to.not.equal(r.revokedKid);
     expect(r.freshCode.codeResult).to.equal('VALID');
   });

@@ -7,6 +7,7 @@ const ALL_CODES: ResultCode[] = [
   'VALID',
   'MALFORMED',
   'UNKNOWN_ISSUER',
+  'KEY_REVOKED',
   'UNKNOWN_KEY',
   'SIGNATURE_INVALID',
   'KEY_NOT_VALID',

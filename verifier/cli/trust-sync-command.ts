@@ -9,7 +9,8 @@ import { CliError, EXIT_INVALID, EXIT_VALID, usageError, type CliIo } from './io
 const USAGE = `Usage: ankang-verify trust sync --rpc <url> --contract <address> --out <trust.json> [options]
 
 Builds a trust list from the AnchorRegistry's issuer registry on chain (every registered
-issuer and its keys; revoked keys are left out), then fetches each issuer's signed status
+issuer and its keys; revoked keys are listed apart, with when they were revoked, and
+every code they signed is refused), then fetches each issuer's signed status
 list from the URL the registry names and keeps those that verify. Afterwards
 "ankang-verify code" works offline from these files and says how old they are.
 

@@ -1,6 +1,6 @@
 import { fromHex, toBase64Url } from './bytes';
 import { toRfc3339 } from './time';
-import { TRUST_LIST_FORMAT, type TrustListJson, type TrustListKeyJson } from './trust-list';
+import { TRUST_LIST_FORMAT, type RevokedKeyJson, type TrustListJson, type TrustListKeyJson } from './trust-list';
 
 /** One issuer as the AnchorRegistry's views describe it (hex as the chain returns it). */
 export interface RegistryIssuer {
@@ -13,9 +13,10 @@ export interface RegistryIssuer {
 
 /**
  * The trust list the chain's issuer registry defines (FORMAT.md §5): every registered
- * issuer with its keys. A revoked key is left out entirely, so every code it signed stops
- * verifying (UNKNOWN_KEY); an issuer with no usable key is left out (UNKNOWN_ISSUER).
- * Pure: the caller reads the registry.
+ * issuer with its keys. A revoked key is not among the keys but under `revokedKeys` with
+ * its revocation time, so every code it signed is refused (KEY_REVOKED; a verifier that
+ * predates `revokedKeys` finds no such key: UNKNOWN_KEY). An issuer with no key at all is
+ * left out (UNKNOWN_ISSUER). Pure: the caller reads the registry.
  * @example trustListFromRegistry(await readIssuers(), Date.now() / 1000)
  */
 export function trustListFromRegistry(issuers: readonly RegistryIssuer[], nowSeconds: number): TrustListJson {
@@ -31,8 +32,15 @@ export function trustListFromRegistry(issuers: readonly RegistryIssuer[], nowSec
         notBefore: toRfc3339(k.notBefore),
         notAfter: toRfc3339(k.notAfter),
       }));
-    if (!keys.length) continue;
-    out.push({ id: String(iss.id), name: iss.name, ...(iss.statusListUrl ? { statusListUrl: iss.statusListUrl } : {}), keys });
+    const revokedKeys: RevokedKeyJson[] = iss.keys.filter((k) => k.revokedAt !== 0).map((k) => ({ kid: toBase64Url(fromHex(k.kid)), revokedAt: toRfc3339(k.revokedAt) }));
+    if (!keys.length && !revokedKeys.length) continue;
+    out.push({
+      id: String(iss.id),
+      name: iss.name,
+      ...(iss.statusListUrl ? { statusListUrl: iss.statusListUrl } : {}),
+      keys,
+      ...(revokedKeys.length ? { revokedKeys } : {}),
+    });
   }
   return { format: TRUST_LIST_FORMAT, issuedAt: toRfc3339(Math.floor(nowSeconds)), issuers: out };
 }

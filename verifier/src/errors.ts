@@ -3,6 +3,7 @@ export type ResultCode =
   | 'VALID'
   | 'MALFORMED'
   | 'UNKNOWN_ISSUER'
+  | 'KEY_REVOKED'
   | 'UNKNOWN_KEY'
   | 'SIGNATURE_INVALID'
   | 'KEY_NOT_VALID'

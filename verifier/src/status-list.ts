@@ -64,7 +64,7 @@ export async function signStatusList(
 
 export type StatusListResult =
   | { valid: true; code: 'VALID'; message: string; statusList: StatusList }
-  | { valid: false; code: 'MALFORMED' | 'UNKNOWN_ISSUER' | 'UNKNOWN_KEY' | 'SIGNATURE_INVALID' | 'KEY_NOT_VALID'; message: string };
+  | { valid: false; code: 'MALFORMED' | 'UNKNOWN_ISSUER' | 'KEY_REVOKED' | 'UNKNOWN_KEY' | 'SIGNATURE_INVALID' | 'KEY_NOT_VALID'; message: string };
 
 /**
  * Checks a status list's envelope and signature against a prepared trust list. Never
@@ -88,6 +88,7 @@ export async function loadStatusList(bytes: Uint8Array, trust: PreparedTrustList
     const issuer = trust.issuers.get(iss);
     if (!issuer) throw new VerifierError('UNKNOWN_ISSUER', `status list issuer ${iss} is not in the trust list`);
     const kid = toBase64Url(sign1.kid);
+    if (issuer.revoked.has(kid)) throw new VerifierError('KEY_REVOKED', `status list key ${kid} of issuer ${iss} is revoked`);
     const key = issuer.keys.get(kid);
     if (!key) throw new VerifierError('UNKNOWN_KEY', `status list key ${kid} is not listed for issuer ${iss}`);
     if (!(await key.verifier.verify(sigStructure(sign1.protectedBytes, sign1.payload), sign1.signature))) {

@@ -16,7 +16,16 @@ export interface TrustListJson {
     /** Where this issuer's signed status list can be fetched, when known. */
     statusListUrl?: string;
     keys: TrustListKeyJson[];
+    /** Keys withdrawn by revocation: every code they signed is refused (KEY_REVOKED), whatever its iat. */
+    revokedKeys?: RevokedKeyJson[];
   }>;
+}
+
+/** A revoked key in a trust list (FORMAT.md §5): its kid, and when it was revoked. */
+export interface RevokedKeyJson {
+  kid: string;
+  /** RFC 3339 with an offset. */
+  revokedAt: string;
 }
 
 export interface TrustListKeyJson {
@@ -41,6 +50,8 @@ export interface TrustedIssuer {
   name: string;
   statusListUrl?: string;
   keys: Map<string, TrustedKey>;
+  /** Revoked kids (base64url) and when they were revoked, in seconds since the epoch. */
+  revoked: Map<string, number>;
 }
 
 /** A validated trust list with keys ready to verify; build it with `prepareTrustList`. */
@@ -85,12 +96,30 @@ export function prepareTrustList(json: unknown, backend?: Backend): PreparedTrus
       if (keys.has(key.kid)) throw malformed(`${where}.keys[${j}] repeats kid ${key.kid}`);
       keys.set(key.kid, key);
     }
-    issuers.set(iss.id, { id: iss.id, name: iss.name, statusListUrl: iss.statusListUrl as string | undefined, keys });
+    const revoked = prepareRevoked(iss.revokedKeys, where, keys);
+    issuers.set(iss.id, { id: iss.id, name: iss.name, statusListUrl: iss.statusListUrl as string | undefined, keys, revoked });
   }
   const prepared = { issuedAt, issuers };
   if (byBackend) byBackend.set(backend ?? '', prepared);
   else cache.set(json, new Map([[backend ?? '', prepared]]));
   return prepared;
+}
+
+function prepareRevoked(list: unknown, where: string, keys: Map<string, TrustedKey>): Map<string, number> {
+  const revoked = new Map<string, number>();
+  if (list === undefined) return revoked;
+  if (!Array.isArray(list)) throw malformed(`${where}.revokedKeys must be an array`);
+  for (const [j, r] of list.entries()) {
+    const at = `${where}.revokedKeys[${j}]`;
+    if (!isObject(r)) throw malformed(`${at} must be an object`);
+    if (fromBase64Url(r.kid as string, `${at}.kid`).length !== 8) throw malformed(`${at}.kid must be base64url of 8 bytes`);
+    const kid = r.kid as string;
+    // A list that both trusts and revokes a key cannot be followed either way.
+    if (keys.has(kid)) throw malformed(`${at}.kid ${kid} is also among the keys`);
+    if (revoked.has(kid)) throw malformed(`${at} repeats kid ${kid}`);
+    revoked.set(kid, parseRfc3339(r.revokedAt, `${at}.revokedAt`));
+  }
+  return revoked;
 }
 
 function prepareKey(k: unknown, where: string, backend?: Backend): TrustedKey {

@@ -5,7 +5,7 @@ import { lifetimeKind, lifetimeWithinCap, MAX_CODE_LIFETIME_SECONDS } from './li
 import type { Backend } from './ed25519';
 import { VerifierError, type ResultCode } from './errors';
 import { loadStatusList, type StatusList, type StatusListResult } from './status-list';
-import { toSeconds } from './time';
+import { toRfc3339, toSeconds } from './time';
 import { prepareTrustList, type PreparedTrustList } from './trust-list';
 
 export interface VerifyOptions {
@@ -87,6 +87,9 @@ async function verify(text: unknown, options: VerifyOptions): Promise<VerifyResu
   const issuer = trust.issuers.get(claims.iss);
   if (!issuer) return fail('UNKNOWN_ISSUER', `issuer ${claims.iss} is not in the trust list`);
   const kid = toBase64Url(decoded.kid);
+  // A revoked key may be in other hands: no code of it counts, whatever iat it claims.
+  const revokedAt = issuer.revoked.get(kid);
+  if (revokedAt !== undefined) return fail('KEY_REVOKED', `key ${kid} of issuer ${claims.iss} was revoked at ${toRfc3339(revokedAt)}`);
   const key = issuer.keys.get(kid);
   if (!key) return fail('UNKNOWN_KEY', `key ${kid} is not listed for issuer ${claims.iss}`);
   if (!(await key.verifier.verify(decoded.toBeSigned, decoded.signature))) {
