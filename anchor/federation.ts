@@ -77,7 +77,7 @@ export class Federation {
       }
       for (const id of [...this.statusLists.keys()]) if (!foreign.some((i) => i.id === id)) this.statusLists.delete(id);
       this.app.trust.setForeign(foreign, new Map(this.statusLists));
-      await this.checkOwnKey(issuers);
+      await this.checkOwnKeys(issuers);
       this.lastRefresh = { at: this.app.clock().toISOString(), issuers: foreign.map((i) => i.id), statusLists: [...this.statusLists.keys()] };
     } catch (e) {
       this.lastRefresh = { at: this.app.clock().toISOString(), issuers: this.app.trust.foreignIssuers().map((i) => i.id), statusLists: [...this.statusLists.keys()], error: (e as Error).message };
@@ -85,13 +85,22 @@ export class Federation {
     }
   }
 
-  /** If the governor revoked our signing key on chain, move to a new one at once. */
-  private async checkOwnKey(issuers: RegistryIssuer[]): Promise<void> {
+  /**
+   * Takes the chain's revocations of our own keys into the service: its scans, check-ins and
+   * published trust list refuse them from this refresh on, and if the key signing now is among
+   * them, a new key takes over in the same transaction (the governor registers it on a
+   * production chain; a development chain gets it on the anchorer's next connection).
+   */
+  private async checkOwnKeys(issuers: RegistryIssuer[]): Promise<void> {
     const own = issuers.find((i) => String(i.id) === this.app.config.ISSUER_ID);
-    const active = Buffer.from(this.app.keys.active().record.kid, 'base64url').toString('hex');
-    if (!own?.keys.some((k) => k.kid.slice(2).toLowerCase() === active && k.revokedAt > 0)) return;
-    this.app.log.error('federation: our signing key was revoked on chain; rotating to a new key', { kid: this.app.keys.active().record.kid });
-    await this.app.ledger.transact((tx) => this.app.keys.addKey(tx));
-    this.app.anchorer?.reconnectSoon();
+    const known = new Set(this.app.keys.all().filter((r) => r.revokedAt === undefined).map((r) => r.kid));
+    const revocations = (own?.keys ?? [])
+      .filter((k) => k.revokedAt > 0)
+      .map((k) => ({ kid: Buffer.from(k.kid.slice(2), 'hex').toString('base64url'), revokedAt: k.revokedAt }))
+      .filter((r) => known.has(r.kid));
+    if (!revocations.length) return;
+    const out = await this.app.ledger.transact((tx) => this.app.keys.revoke(tx, revocations));
+    this.app.log.error('federation: keys of ours were revoked on chain; no code of them counts any more', { kids: out.revoked, newKey: out.added?.kid ?? null });
+    if (out.added) this.app.anchorer?.reconnectSoon();
   }
 }

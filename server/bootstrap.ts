@@ -38,9 +38,13 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
   ensureDataDir(config.DATA_DIR);
   const secrets = loadSecrets(config.DATA_DIR, opts.env);
   const ledger = await Ledger.open(join(config.DATA_DIR, 'ledger'), clock);
-  // A retired key stays listed (for codes signed before it retired) until the longest-lived of them expires.
-  const maxCodeLifetimeSeconds = Math.max(config.PRINTED_CODE_TTL_DAYS, config.VENUE_CODE_TTL_DAYS) * 86400 + 3600;
-  const keys = await IssuerKeys.load({ dataDir: config.DATA_DIR, ledger, maxCodeLifetimeSeconds, env: opts.env });
+  // A retired key stays listed until the longest resident code it signed has expired; venue codes are re-signed instead.
+  const longestCodeSeconds = Math.max(config.CODE_TTL_MINUTES * 60, config.PRINTED_CODE_TTL_DAYS * 86400);
+  const keys = await IssuerKeys.load({ dataDir: config.DATA_DIR, ledger, longestCodeSeconds, env: opts.env }).catch(async (e: unknown) => {
+    // A key that may not sign stops start-up; the folder must not stay locked behind it.
+    await ledger.close();
+    throw e;
+  });
   const rules = await RuleBook.load(ledger);
   await ensureResidentIndexes(ledger);
   const statusBook = new StatusBook(config.ISSUER_ID, config.STATUS_LIST_MAX_AGE_SECONDS);

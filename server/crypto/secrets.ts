@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export interface Secrets {
   /** HMAC key for pseudonyms (32 bytes). */
@@ -28,6 +28,31 @@ export function ensureDataDir(dir: string): void {
 export function writePrivateFile(path: string, content: string): void {
   writeFileSync(path, content, { mode: 0o600 });
   chmodSync(path, 0o600);
+}
+
+/**
+ * Destroys a private file: overwrites its bytes with random ones and syncs them, then unlinks
+ * it and syncs its folder. On a copy-on-write or wear-levelled disk the old blocks may survive
+ * the overwrite; keep DATA_DIR on an encrypted volume for that. Nothing happens when the file
+ * is not there.
+ */
+export function destroyPrivateFile(path: string): void {
+  if (!existsSync(path)) return;
+  const fd = openSync(path, 'r+');
+  try {
+    const size = fstatSync(fd).size;
+    if (size) writeSync(fd, randomBytes(size), 0, size, 0);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  unlinkSync(path);
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }
 
 function key32(value: string, name: string): Buffer {

@@ -4,13 +4,21 @@ import type { AppContext } from '../context';
 
 type Issuer = TrustListJson['issuers'][number];
 
-/** This issuer's entry in a trust list, with every key a verifier still needs at `nowS`. */
+/** This issuer's entry in a trust list: every key a verifier still needs at `nowS`, and every revoked one with its time. */
 export function ownTrustEntry(app: Pick<AppContext, 'config' | 'issuerName' | 'keys'>, nowS: number): Issuer {
-  return { id: app.config.ISSUER_ID, name: app.issuerName, statusListUrl: `${publicUrl(app.config)}/v1/status-list`, keys: app.keys.listed(nowS) };
+  const revokedKeys = app.keys.revokedList();
+  return {
+    id: app.config.ISSUER_ID,
+    name: app.issuerName,
+    statusListUrl: `${publicUrl(app.config)}/v1/status-list`,
+    keys: app.keys.listed(nowS),
+    ...(revokedKeys.length ? { revokedKeys } : {}),
+  };
 }
 
 /**
- * The trust list this service verifies codes with: its own keys plus, when federation is
+ * The trust list this service verifies codes with, and publishes: its own keys (a revoked
+ * one among `revokedKeys`, so its own scans and check-ins refuse it like any verifier) plus, when federation is
  * on, every other issuer registered on chain. The object is rebuilt only when its content
  * changes, so the verifier's per-object key cache keeps working.
  */
@@ -40,7 +48,7 @@ export class TrustService {
   current(): TrustListJson {
     const nowS = Math.floor(this.app.clock().getTime() / 1000);
     const own = ownTrustEntry(this.app, nowS);
-    const fingerprint = JSON.stringify(own.keys.map((k) => [k.kid, k.notAfter]));
+    const fingerprint = JSON.stringify([own.keys.map((k) => [k.kid, k.notAfter]), own.revokedKeys?.map((k) => k.kid)]);
     if (!this.cached || this.cached.fingerprint !== fingerprint) {
       this.cached = { fingerprint, json: { format: TRUST_LIST_FORMAT, issuedAt: toRfc3339(nowS), issuers: [own, ...this.foreign] } };
     }

@@ -41,6 +41,13 @@ export function issuerRoutes(router: Router, app: AppContext, _services: Service
     // A development chain registers the new key on the next connection.
     app.anchorer?.reconnectSoon();
     ctx.status = 201;
-    ctx.body = { kid: record.kid, notBefore: toRfc3339(record.notBefore), notAfter: toRfc3339(record.notAfter), keys: app.keys.all().map((k) => ({ kid: k.kid, retiredAt: k.retiredAt ? toRfc3339(k.retiredAt) : null })) };
+    const at = (s: number | undefined) => (s === undefined ? null : toRfc3339(s));
+    ctx.body = {
+      kid: record.kid,
+      notBefore: toRfc3339(record.notBefore),
+      notAfter: toRfc3339(record.notAfter),
+      // When each retired key leaves the trust list: its last resident code has expired by then.
+      keys: app.keys.all().map((k) => ({ kid: k.kid, retiredAt: at(k.retiredAt), listedUntil: k.revokedAt === undefined ? at(app.keys.droppedAfter(k)) : null, revokedAt: at(k.revokedAt) })),
+    };
   });
 }

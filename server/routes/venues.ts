@@ -58,14 +58,14 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans, li
   router.get('/v1/venues', async (ctx) => {
     const p = requireGrant(ctx, 'venue.read');
     const mine = [];
-    for (const v of await venues.all()) if (await permits(p, 'venue.read', v)) mine.push(venueView(v));
+    for (const v of await venues.all()) if (await permits(p, 'venue.read', v)) mine.push(venueView(await venues.current(v)));
     ctx.body = { venues: mine };
   });
   router.get('/v1/venues/:id', async (ctx) => {
-    ctx.body = venueView((await venueFor(ctx, venues, 'venue.read')).venue);
+    ctx.body = venueView(await venues.current((await venueFor(ctx, venues, 'venue.read')).venue));
   });
   const code = (format: 'png' | 'svg') => async (ctx: Context) => {
-    const { venue: v } = await venueFor(ctx, venues, 'venue.code');
+    const v = await venues.current((await venueFor(ctx, venues, 'venue.code')).venue);
     if (format === 'png') {
       ctx.type = 'image/png';
       ctx.body = Buffer.from(await renderQrPng(v.code.text));
@@ -80,7 +80,7 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans, li
   router.get('/v1/venues/:id/scans', async (ctx) => {
     const { venue: v } = await venueFor(ctx, venues, 'venue.scans.read');
     const events = await scanEvents(app, `v:${v.id}`, limitOf(ctx));
-    ctx.body = { venue: venueView(v), scans: events.map((e) => ({ seq: e.seq, at: e.at, ...e.data })) };
+    ctx.body = { venue: venueView(await venues.current(v)), scans: events.map((e) => ({ seq: e.seq, at: e.at, ...e.data })) };
   });
 
   router.post('/v1/venues/:id/certificates', async (ctx) => {
@@ -96,8 +96,11 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans, li
   router.post('/v1/venues/:id/roster', async (ctx) => {
     const p = requireRole(ctx, 'resident');
     const body = await jsonBody(ctx, z.strictObject({ venueCode: z.string().min(1).max(2048) }), app.config.BODY_LIMIT_BYTES);
-    const v = await venues.get(ctx.params.id);
-    if (v.code.text !== body.venueCode) throw new ServiceError('CODE_REJECTED', 'this is not the code of that venue');
+    const v = await venues.current(await venues.get(ctx.params.id));
+    // The code on the wall may be the one before a key rotation: any code of this venue that verifies will do.
+    if (v.code.text !== body.venueCode && (await scans.verifyVenueCode(body.venueCode)).venue.id !== v.id) {
+      throw new ServiceError('CODE_REJECTED', 'this is not the code of that venue');
+    }
     await app.ledger.transact(async (tx) => {
       if (await tx.get('index', `roster/${v.id}/${p.pseudonym}`)) return;
       tx.put('index', `roster/${v.id}/${p.pseudonym}`, { joinedAt: tx.now.toISOString() });
@@ -128,7 +131,7 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans, li
   router.post('/v1/scans', async (ctx) => {
     requireGrant(ctx, 'venue.scan');
     const input = await jsonBody(ctx, staffScanSchema, app.config.BODY_LIMIT_BYTES);
-    // A venue's record never changes once registered, so it is read (and the scan authorised) before the transaction.
+    // What a scan reads of a venue never changes once registered (only its code is re-signed), so it is read (and the scan authorised) before the transaction.
     const venue = await venues.get(input.venueId);
     await authorize(ctx, 'venue.scan', venue);
     // Signature checks run before the transaction, so the ledger's writer never waits on them.

@@ -27,6 +27,9 @@ export const dailyCheckinSchema = z.strictObject({
   symptoms: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/)).max(20).default([]),
 });
 
+/** A verifier result, or the service's own refusal of a code of ours that names no status index it gave out. */
+export type ScanVerdict = Omit<VerifyResult, 'code'> & { code: VerifyResult['code'] | 'STATUS_INDEX_UNKNOWN' };
+
 export interface ScanOutcome {
   decision: PolicyOutcome['decision'];
   reason: PolicyOutcome['reason'];
@@ -65,26 +68,35 @@ export class ScanService {
     private readonly residents: ResidentService,
   ) {}
 
-  /** Verifies a resident code; own-issuer statuses come from memory, others' from their status lists. */
-  async verifyResidentCode(text: string): Promise<VerifyResult> {
+  /**
+   * Verifies a resident code; own-issuer statuses come from memory, others' from their status
+   * lists. One of our codes whose status index is not in our status list was never issued by
+   * us (every resident's index is in the list before their first code is handed out), so it
+   * is refused with STATUS_INDEX_UNKNOWN.
+   */
+  async verifyResidentCode(text: string): Promise<ScanVerdict> {
     let r = await verifyCode(text, { trustList: this.app.trust.current(), statusLists: this.app.trust.foreignStatusLists(), now: this.app.clock(), backend: VERIFY_BACKEND });
     // A printed code needs a status list to count; for our own codes the status book below is that list, fresher than any signed copy.
     if (r.code === 'STATUS_STALE' && r.claims?.kind === 'resident' && r.claims.iss === this.app.config.ISSUER_ID) {
       r = { valid: true, code: 'VALID', message: `${r.claims.health.colour} code of issuer ${r.claims.iss}`, claims: r.claims };
     }
     if (!r.valid || r.claims?.kind !== 'resident' || r.claims.iss !== this.app.config.ISSUER_ID) return r;
-    const status = this.app.statusBook.get(r.claims.health.statusIndex);
-    const colour = ['green', 'yellow', 'red'][status ?? -1];
+    const { statusIndex } = r.claims.health;
+    const status = this.app.statusBook.get(statusIndex);
+    if (status === undefined) {
+      return { valid: false, code: 'STATUS_INDEX_UNKNOWN', message: `status index ${statusIndex} is not in this issuer's status list (${this.app.statusBook.size} entries)`, claims: r.claims };
+    }
+    const colour = ['green', 'yellow', 'red'][status];
     // As with a status list: codes are issued in the current colour, so a different status
     // means the colour changed after this code was issued.
-    if (colour !== undefined && colour !== r.claims.health.colour) {
+    if (colour !== r.claims.health.colour) {
       return { valid: false, code: 'REVOKED', message: `the colour is now ${colour}; this code is superseded`, claims: r.claims };
     }
     return r;
   }
 
   /** A staff scan at `venue`; the route has authorised the scanner there (venue.scan). */
-  async staffScan(tx: Tx, input: z.infer<typeof staffScanSchema>, venue: VenueRecord, verified: VerifyResult | undefined): Promise<ScanOutcome> {
+  async staffScan(tx: Tx, input: z.infer<typeof staffScanSchema>, venue: VenueRecord, verified: ScanVerdict | undefined): Promise<ScanOutcome> {
     if (verified?.claims?.kind === 'venue') throw new ServiceError('INVALID_CODE', 'this is a venue code; scan the resident code');
     const claims = verified?.claims as ResidentClaims | undefined;
     const day = shanghaiDay(tx.now);

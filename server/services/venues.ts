@@ -74,6 +74,25 @@ export class VenueService {
     return venue;
   }
 
+  /**
+   * The venue with a code signed by the key that signs now. After a rotation or a revocation
+   * the code is re-signed (a `venue.code.issued` event) the first time anyone reads the venue,
+   * so its operator prints a code that outlives the old key; the old printed code works as
+   * long as its key stays in the trust list (until its last resident code has expired, or not
+   * at all once revoked). Venue codes do not hold retired keys in the trust list for a year.
+   */
+  async current(v: VenueRecord): Promise<VenueRecord> {
+    if (v.code.kid === this.app.keys.active().record.kid) return v;
+    return this.app.ledger.transact(async (tx) => {
+      const now = (await tx.get<VenueRecord>('venues', v.id)) ?? v;
+      if (now.code.kid === this.app.keys.active().record.kid) return now;
+      const next: VenueRecord = { ...now, code: await this.signVenueCode(tx, now.id, now) };
+      tx.put('venues', now.id, next);
+      await tx.append({ type: 'venue.code.issued', subjects: [venueSubject(now.id)], data: { cti: next.code.cti, kid: next.code.kid, exp: next.code.exp, replaces: now.code.cti } });
+      return next;
+    });
+  }
+
   private async signVenueCode(tx: Tx, id: string, v: Pick<VenueInput, 'type' | 'name' | 'district'>) {
     const { record, signer } = this.app.keys.active();
     const iat = Math.floor(tx.now.getTime() / 1000);
