@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { PNG } from 'pngjs';
 import { decodeCode, encodeCode } from '../../verifier/src';
 import { FIXED_IAT, buildTrustList, createTestIssuer, type TestIssuer } from '../support/issuer-fixture';
+import { startKeyScenario, type KeyScenario } from '../support/key-scenario';
 
 const MAIN = resolve(__dirname, '../../verifier/cli/main.ts');
 // tsx's ESM loader by absolute URL, so the CLI can run with a temp dir as its working directory.
@@ -291,5 +292,67 @@ describe('ankang-verify code', () => {
       expect(r.status).to.equal(0);
       expect(r.stdout).to.match(/^Usage: ankang-verify code /);
     });
+  });
+});
+
+describe('ankang-verify code, with the trust list of a service that rotated a key and had another revoked on chain', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let sc: KeyScenario;
+
+  /** Saves the service's trust and status lists as files now, and verifies `code` with them as of the service's clock. */
+  async function verifyNow(code: string, name: string): Promise<{ json: { valid: boolean; code: string; message: string }; line: string; status: number | null }> {
+    writeFileSync(join(dir, `${name}.trust.json`), JSON.stringify(await sc.trustList()));
+    writeFileSync(join(dir, `${name}.status.cose`), await sc.statusList());
+    const args = ['code', code, '--trust-list', `${name}.trust.json`, '--status-list', `${name}.status.cose`, '--now', sc.svc.clock.now().toISOString().replace(/\.\d{3}Z$/, 'Z')];
+    const [json, text] = await Promise.all([runCli([...args, '--json'], dir), runCli(args, dir)]);
+    expect(json.stderr).to.equal('');
+    expect(text.status).to.equal(json.status);
+    return { json: JSON.parse(json.stdout), line: text.stdout.split('\n')[0], status: json.status };
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ankang-cli-keys-'));
+    sc = await startKeyScenario();
+  });
+  after(async () => {
+    await sc?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a code of the revoked key dated before the revocation: exit 1, KEY_REVOKED naming when', async () => {
+    const r = await verifyNow(sc.forged.revokedPrinted, 'revoked');
+    expect(r.status).to.equal(1);
+    expect(r.json).to.include({ valid: false, code: 'KEY_REVOKED' });
+    expect(r.line).to.match(new RegExp(`^invalid \\(KEY_REVOKED\\): key ${sc.b.kid} of issuer 340000 was revoked at `));
+    expect((await verifyNow(sc.forged.revoked2036, 'revoked')).json.code).to.equal('KEY_REVOKED');
+  });
+
+  it('refuses codes over their lifetime cap: exit 1, LIFETIME_TOO_LONG', async () => {
+    for (const code of [sc.forged.overCapDynamic, sc.forged.overCapPrinted, sc.forged.overCapVenue, sc.forged.retired2036]) {
+      const r = await verifyNow(code, 'cap');
+      expect(r.status).to.equal(1);
+      expect(r.json.code, r.json.message).to.equal('LIFETIME_TOO_LONG');
+    }
+    const r = await verifyNow(sc.forged.overCapDynamic, 'cap');
+    expect(r.line).to.match(/^invalid \(LIFETIME_TOO_LONG\): the code lives 3601 s; a dynamic code may live at most 3600 s; green code from 安徽省 \(340000\)/);
+  });
+
+  it('refuses codes of the retired key once its last code has expired: exit 1, UNKNOWN_KEY', async () => {
+    sc.passRetirementWindow();
+    for (const code of [sc.forged.retiredPrinted, sc.forged.retired2036, sc.forged.retiredVenue]) {
+      const r = await verifyNow(code, 'retired');
+      expect(r.status).to.equal(1);
+      expect(r.json.code, r.json.message).to.equal('UNKNOWN_KEY');
+    }
+    // The key, not the code, is what ran out: the printed code has days left.
+    expect(decodeCode(sc.forged.retiredPrinted).claims.exp * 1000).to.be.greaterThan(sc.svc.clock.now().getTime());
+  });
+
+  it('still accepts a code of the key signing now, with the same files', async () => {
+    const current = (await sc.svc.call('GET', '/v1/residents/me/code?mode=printed', { token: sc.resident.token })).body.code as string;
+    const r = await verifyNow(current, 'current');
+    expect(r.json, r.json.message).to.include({ valid: true, code: 'VALID' });
+    expect(r.status).to.equal(0);
   });
 });

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { Page } from 'playwright-core';
 import { CODE_PREFIX, decodeBase45, encodeBase45, verifyCode } from '../../verifier/src';
 import { launchPhone, realClock, screenshot, type PhoneBrowser } from '../support/browser';
+import { startKeyScenario, type KeyScenario } from '../support/key-scenario';
 import { applicant, apply, startTestService, type TestService } from '../support/service';
 import { tempDir } from '../support/tmp';
 
@@ -139,6 +140,55 @@ describe('the offline verifier', function () {
       await check(page, code);
       await screenshot(page, 'verify-standalone', { fullPage: true });
       expect(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:')), 'requests beyond the file itself').to.deep.equal([]);
+    });
+  });
+
+  describe('at /verify of a service that rotated a key and had another revoked on chain', () => {
+    let sc: KeyScenario;
+
+    before(async () => {
+      sc = await startKeyScenario();
+    });
+    after(async () => {
+      await sc?.close();
+    });
+
+    /** A fresh browser whose clock reads the service's, on the service's /verify page with its lists loaded. */
+    async function openVerifier(): Promise<Page> {
+      await browser?.close();
+      browser = await launchPhone();
+      await browser.page.clock.setFixedTime(sc.svc.clock.now());
+      await browser.page.goto(`${sc.svc.url}/verify`);
+      await browser.page.waitForSelector('[data-testid=trust-status][data-state=ok]');
+      await browser.page.waitForSelector('[data-testid=status-status][data-iss="340000"]');
+      return browser.page;
+    }
+
+    it('refuses codes of the revoked key (KEY_REVOKED) and codes over their lifetime cap (LIFETIME_TOO_LONG), naming why in both languages', async () => {
+      const page = await openVerifier();
+      const revoked = await check(page, sc.forged.revokedPrinted);
+      expect(revoked).to.include({ code: 'KEY_REVOKED', valid: 'false' });
+      expect(revoked.text).to.include('密钥已吊销').and.include('has been revoked').and.include(`key ${sc.b.kid} of issuer 340000 was revoked at`);
+      await screenshot(page, 'verify-key-revoked');
+      expect((await check(page, sc.forged.revoked2036)).code).to.equal('KEY_REVOKED');
+
+      for (const code of [sc.forged.overCapDynamic, sc.forged.overCapPrinted, sc.forged.overCapVenue, sc.forged.retired2036]) {
+        expect(await check(page, code)).to.include({ code: 'LIFETIME_TOO_LONG', valid: 'false' });
+      }
+      const capped = await check(page, sc.forged.overCapDynamic);
+      expect(capped.text).to.include('有效期超限').and.include('live longer than its kind may');
+      // The same page accepts the code the service issues now.
+      const current = (await sc.svc.call('GET', '/v1/residents/me/code', { token: sc.resident.token })).body.code as string;
+      expect(await check(page, current)).to.include({ code: 'VALID', valid: 'true' });
+    });
+
+    it('refuses codes of the retired key once the trust list has dropped it (UNKNOWN_KEY)', async () => {
+      sc.passRetirementWindow();
+      const page = await openVerifier();
+      for (const code of [sc.forged.retiredPrinted, sc.forged.retired2036, sc.forged.retiredVenue]) {
+        expect(await check(page, code)).to.include({ code: 'UNKNOWN_KEY', valid: 'false' });
+      }
+      expect((await check(page, sc.forged.revokedPrinted)).code).to.equal('KEY_REVOKED');
     });
   });
 
