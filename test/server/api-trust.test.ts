@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createPrivateKey } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { decodeCode, loadStatusList, prepareTrustList, signCode, toBase64Url, toRfc3339, verifyCode, type ResidentClaims, type TrustListJson } from '../../verifier/src';
@@ -12,7 +12,7 @@ import { verifyChain } from '../../server/ledger/verify-chain';
 import defaultRules from '../../server/rules/default-rules.json';
 import { startKeyScenario, type KeyScenario } from '../support/key-scenario';
 import { checkin, registerVenue, staffScan, type Venue } from '../support/scenario';
-import { applicant, apply, MINUTE, runLedgerVerify, startTestService, type TestService } from '../support/service';
+import { applicant, apply, MINUTE, runLedgerVerify, startTestService, TestClock, type TestService } from '../support/service';
 import { tempDir } from '../support/tmp';
 
 const kidOf = (code: string) => toBase64Url(decodeCode(code).kid);
@@ -186,6 +186,38 @@ describe('trust material', function () {
   });
 });
 
+describe('a retired key\'s window across restarts', function () {
+  this.timeout(60_000);
+
+  it('is the longest resident-code lifetime the key was ever set to sign: raising PRINTED_CODE_TTL_DAYS widens it, lowering it again does not narrow it', async () => {
+    const tmp = tempDir('ankang-key-window-');
+    try {
+      const clock = new TestClock();
+      const first = await startTestService({ dir: tmp.dir, clock, config: { PRINTED_CODE_TTL_DAYS: 7 } });
+      const kid = first.running.app.keys.active().record.kid;
+      expect(first.running.app.keys.active().record.longestCodeSeconds).to.equal(7 * 86400);
+      await first.stop();
+      const second = await startTestService({ dir: tmp.dir, clock, config: { PRINTED_CODE_TTL_DAYS: 30 } });
+      expect(second.running.app.keys.active().record).to.include({ kid, longestCodeSeconds: 30 * 86400 });
+      const widened = (await allEvents(second.running.app.ledger)).filter((e) => e.type === 'key.lifetime.widened');
+      expect(widened.map((e) => e.data)).to.deep.equal([{ kid, longestCodeSeconds: 30 * 86400 }]);
+      await second.stop();
+      // Printed codes of 30 days may be out: a week's setting now must not cut them short.
+      const third = await startTestService({ dir: tmp.dir, clock, config: { PRINTED_CODE_TTL_DAYS: 7 } });
+      try {
+        clock.advance(MINUTE);
+        const r = await third.call('POST', '/v1/admin/keys/rotate', { token: third.adminToken });
+        expect(r.body.keys[0]).to.deep.equal({ kid, retiredAt: toRfc3339(clock.seconds), listedUntil: toRfc3339(clock.seconds + 30 * 86400 + 60), revokedAt: null });
+        expect(third.running.app.keys.active().record.longestCodeSeconds).to.equal(7 * 86400);
+      } finally {
+        await third.stop();
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
 describe('code lifetime settings', () => {
   it('accept lifetimes up to the caps of FORMAT.md §4.3 (60 minutes, 30 days, 366 days)', () => {
     const c = loadConfig({ CODE_TTL_MINUTES: '60', PRINTED_CODE_TTL_DAYS: '30', VENUE_CODE_TTL_DAYS: '366' });
@@ -344,6 +376,23 @@ describe('key lifetimes at the gate, with the chain\'s revocations (a real Hardh
         () => expect.fail('started with a revoked key'),
         (e: Error) => expect(e.message).to.match(new RegExp(`^ANKANG_SIGNING_KEY holds key ${sc.b.kid}, which was revoked at ${toRfc3339(sc.revokedAt)} `)),
       );
+    });
+  });
+
+  describe('a private key of a retired key found on disk at start-up (a crash before it was destroyed)', () => {
+    it('is destroyed before the service signs anything', async () => {
+      await sc.svc.stop();
+      const path = join(sc.svc.dir, 'keys', `${sc.a.kid}.pem`);
+      writeFileSync(path, sc.a.pem, { mode: 0o600 });
+      const config = configSchema.parse({ PORT: 0, DATA_DIR: sc.svc.dir, LOG_LEVEL: 'silent' });
+      const app = await openContext(config, { env: {} });
+      try {
+        expect(existsSync(path)).to.equal(false);
+        expect(filesHoldingKey(sc.svc.dir, sc.a.pem)).to.deep.equal([]);
+        expect(app.keys.active().record.kid).to.equal(sc.c.kid);
+      } finally {
+        await app.ledger.close();
+      }
     });
   });
 });
