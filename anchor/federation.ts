@@ -100,7 +100,8 @@ export class Federation {
       .filter((r) => known.has(r.kid));
     if (!revocations.length) return;
     const out = await this.app.ledger.transact((tx) => this.app.keys.revoke(tx, revocations));
-    this.app.log.error('federation: keys of ours were revoked on chain; no code of them counts any more', { kids: out.revoked, newKey: out.added?.kid ?? null });
+    const fields = { kids: out.revoked, newKey: out.added?.kid ?? null };
+    this.app.log.error('federation: keys of ours were revoked on chain; no code of them counts any more', fields);
     if (out.added) this.app.anchorer?.reconnectSoon();
   }
 }

@@ -8,7 +8,10 @@ const lifetime = (def: number, capSeconds: number, unitSeconds: number, unit: st
     .number()
     .int()
     .min(1)
-    .max(capSeconds / unitSeconds, `at most ${capSeconds / unitSeconds} ${unit}: verifiers refuse longer-lived codes (LIFETIME_TOO_LONG, FORMAT.md §4.3)`)
+    .max(
+      capSeconds / unitSeconds,
+      `at most ${capSeconds / unitSeconds} ${unit}: verifiers refuse longer-lived codes (LIFETIME_TOO_LONG, FORMAT.md §4.3)`,
+    )
     .default(def);
 
 /**

@@ -93,8 +93,11 @@ export class IssuerKeys {
     const envKid = envKey ? toBase64Url(computeKid(rawPublicKey(envKey))) : undefined;
     const envRecord = keys.records.find((r) => r.kid === envKid);
     if (envRecord && !signing(envRecord)) {
-      const why = envRecord.revokedAt !== undefined ? `was revoked at ${toRfc3339(envRecord.revokedAt)}` : `was retired at ${toRfc3339(envRecord.retiredAt!)}`;
-      throw new Error(`ANKANG_SIGNING_KEY holds key ${envKid}, which ${why} and signs nothing more: give a new key, or unset it to have one generated`);
+      const why =
+        envRecord.revokedAt !== undefined ? `was revoked at ${toRfc3339(envRecord.revokedAt)}` : `was retired at ${toRfc3339(envRecord.retiredAt!)}`;
+      throw new Error(
+        `ANKANG_SIGNING_KEY holds key ${envKid}, which ${why} and signs nothing more: give a new key, or unset it to have one generated`,
+      );
     }
     if (envKey && envKid) keys.privateKeys.set(envKid, envKey);
     const active = keys.records.at(-1);
@@ -147,7 +150,8 @@ export class IssuerKeys {
     if (opts.widen) {
       const active = records.at(-1)!;
       active.longestCodeSeconds = this.longestCodeSeconds;
-      await tx.append({ type: 'key.lifetime.widened', subjects: ['issuer'], data: { kid: active.kid, longestCodeSeconds: this.longestCodeSeconds } });
+      const data = { kid: active.kid, longestCodeSeconds: this.longestCodeSeconds };
+      await tx.append({ type: 'key.lifetime.widened', subjects: ['issuer'], data });
     }
     let added: { record: IssuerKeyRecord; privateKey: KeyObject } | undefined;
     if (add) {
@@ -156,15 +160,23 @@ export class IssuerKeys {
         r.retiredAt = now;
         r.notAfter = Math.min(r.notAfter, now);
         r.acceptedUntil = now + (r.longestCodeSeconds ?? this.longestCodeSeconds);
-        await tx.append({ type: 'key.retired', subjects: ['issuer'], data: { kid: r.kid, retiredAt: now, acceptedUntil: r.acceptedUntil } });
+        const data = { kid: r.kid, retiredAt: now, acceptedUntil: r.acceptedUntil };
+        await tx.append({ type: 'key.retired', subjects: ['issuer'], data });
       }
       const privateKey = add === true ? generateKeyPairSync('ed25519').privateKey : add;
       const pub = rawPublicKey(privateKey);
       const kid = toBase64Url(computeKid(pub));
       if (add === true) writePrivateFile(this.pemPath(kid), privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
-      const record: IssuerKeyRecord = { kid, x: toBase64Url(pub), notBefore: now, notAfter: now + KEY_VALIDITY_SECONDS, longestCodeSeconds: this.longestCodeSeconds };
+      const record: IssuerKeyRecord = {
+        kid,
+        x: toBase64Url(pub),
+        notBefore: now,
+        notAfter: now + KEY_VALIDITY_SECONDS,
+        longestCodeSeconds: this.longestCodeSeconds,
+      };
       records.push(record);
-      await tx.append({ type: 'key.added', subjects: ['issuer'], data: { kid, x: record.x, notBefore: record.notBefore, notAfter: record.notAfter } });
+      const data = { kid, x: record.x, notBefore: record.notBefore, notAfter: record.notAfter };
+      await tx.append({ type: 'key.added', subjects: ['issuer'], data });
       added = { record, privateKey };
     }
     tx.put('meta', 'issuerKeys', records);
@@ -201,7 +213,9 @@ export class IssuerKeys {
 
   /** Keys a verifier still needs at `now`: the signing key and every retired key whose last code has not yet expired; never a revoked one. */
   listed(now: number): TrustListKeyJson[] {
-    return this.records.filter((r) => r.revokedAt === undefined && (r.retiredAt === undefined || now <= this.droppedAfter(r)!)).map((r) => this.listEntry(r));
+    return this.records
+      .filter((r) => r.revokedAt === undefined && (r.retiredAt === undefined || now <= this.droppedAfter(r)!))
+      .map((r) => this.listEntry(r));
   }
 
   /** Every revoked key with its revocation time, for the trust list's `revokedKeys`. */

@@ -47,7 +47,12 @@ export function issuerRoutes(router: Router, app: AppContext, _services: Service
       notBefore: toRfc3339(record.notBefore),
       notAfter: toRfc3339(record.notAfter),
       // When each retired key leaves the trust list: its last resident code has expired by then.
-      keys: app.keys.all().map((k) => ({ kid: k.kid, retiredAt: at(k.retiredAt), listedUntil: k.revokedAt === undefined ? at(app.keys.droppedAfter(k)) : null, revokedAt: at(k.revokedAt) })),
+      keys: app.keys.all().map((k) => ({
+        kid: k.kid,
+        retiredAt: at(k.retiredAt),
+        listedUntil: k.revokedAt === undefined ? at(app.keys.droppedAfter(k)) : null,
+        revokedAt: at(k.revokedAt),
+      })),
     };
   });
 }

@@ -131,7 +131,8 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans, li
   router.post('/v1/scans', async (ctx) => {
     requireGrant(ctx, 'venue.scan');
     const input = await jsonBody(ctx, staffScanSchema, app.config.BODY_LIMIT_BYTES);
-    // What a scan reads of a venue never changes once registered (only its code is re-signed), so it is read (and the scan authorised) before the transaction.
+    // What a scan reads of a venue never changes once registered (only its code is re-signed),
+    // so it is read (and the scan authorised) before the transaction.
     const venue = await venues.get(input.venueId);
     await authorize(ctx, 'venue.scan', venue);
     // Signature checks run before the transaction, so the ledger's writer never waits on them.

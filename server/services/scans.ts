@@ -84,7 +84,8 @@ export class ScanService {
     const { statusIndex } = r.claims.health;
     const status = this.app.statusBook.get(statusIndex);
     if (status === undefined) {
-      return { valid: false, code: 'STATUS_INDEX_UNKNOWN', message: `status index ${statusIndex} is not in this issuer's status list (${this.app.statusBook.size} entries)`, claims: r.claims };
+      const message = `status index ${statusIndex} is not in this issuer's status list (${this.app.statusBook.size} entries)`;
+      return { valid: false, code: 'STATUS_INDEX_UNKNOWN', message, claims: r.claims };
     }
     const colour = ['green', 'yellow', 'red'][status];
     // As with a status list: codes are issued in the current colour, so a different status

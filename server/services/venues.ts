@@ -88,7 +88,8 @@ export class VenueService {
       if (now.code.kid === this.app.keys.active().record.kid) return now;
       const next: VenueRecord = { ...now, code: await this.signVenueCode(tx, now.id, now) };
       tx.put('venues', now.id, next);
-      await tx.append({ type: 'venue.code.issued', subjects: [venueSubject(now.id)], data: { cti: next.code.cti, kid: next.code.kid, exp: next.code.exp, replaces: now.code.cti } });
+      const data = { cti: next.code.cti, kid: next.code.kid, exp: next.code.exp, replaces: now.code.cti };
+      await tx.append({ type: 'venue.code.issued', subjects: [venueSubject(now.id)], data });
       return next;
     });
   }

@@ -32,7 +32,9 @@ export function trustListFromRegistry(issuers: readonly RegistryIssuer[], nowSec
         notBefore: toRfc3339(k.notBefore),
         notAfter: toRfc3339(k.notAfter),
       }));
-    const revokedKeys: RevokedKeyJson[] = iss.keys.filter((k) => k.revokedAt !== 0).map((k) => ({ kid: toBase64Url(fromHex(k.kid)), revokedAt: toRfc3339(k.revokedAt) }));
+    const revokedKeys: RevokedKeyJson[] = iss.keys
+      .filter((k) => k.revokedAt !== 0)
+      .map((k) => ({ kid: toBase64Url(fromHex(k.kid)), revokedAt: toRfc3339(k.revokedAt) }));
     if (!keys.length && !revokedKeys.length) continue;
     out.push({
       id: String(iss.id),

@@ -101,7 +101,8 @@ async function verify(text: unknown, options: VerifyOptions): Promise<VerifyResu
   // However it is signed, a code may not outlive its kind's cap: a stolen key's codes die with the cap.
   if (!lifetimeWithinCap(claims)) {
     const kind = lifetimeKind(claims);
-    return fail('LIFETIME_TOO_LONG', `the code lives ${claims.exp - claims.iat} s; a ${kind} code may live at most ${MAX_CODE_LIFETIME_SECONDS[kind]} s`, claims);
+    const message = `the code lives ${claims.exp - claims.iat} s; a ${kind} code may live at most ${MAX_CODE_LIFETIME_SECONDS[kind]} s`;
+    return fail('LIFETIME_TOO_LONG', message, claims);
   }
   if (claims.iat > now + skew) return fail('NOT_YET_VALID', 'the code was issued in the future', claims);
   if (now > claims.exp + skew) return fail('EXPIRED', 'the code has expired', claims);
