@@ -134,7 +134,8 @@ export class IssuerKeys {
     opts: { add?: KeyObject | true; revocations?: readonly KeyRevocation[]; widen?: boolean },
   ): Promise<{ revoked: string[]; added?: IssuerKeyRecord }> {
     const now = Math.floor(tx.now.getTime() / 1000);
-    const records = this.records.map((r) => ({ ...r }));
+    // From the transaction, not from memory: an earlier change may be written but not yet durable.
+    const records = ((await tx.get<IssuerKeyRecord[]>('meta', 'issuerKeys')) ?? []).map((r) => ({ ...r }));
     const revoked: string[] = [];
     let add = opts.add;
     for (const rev of opts.revocations ?? []) {
