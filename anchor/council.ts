@@ -83,7 +83,7 @@ export class CouncilClient {
     try {
       receipt = await (await this.contract.approve(...args)).wait();
     } catch (e) {
-      throw refusal(e);
+      throw refusal(e, this.contract.interface);
     }
     let approvals = 0;
     let threshold = 0;
@@ -100,7 +100,7 @@ export class CouncilClient {
     try {
       await (await this.contract.approveCancel(id)).wait();
     } catch (e) {
-      throw refusal(e);
+      throw refusal(e, this.contract.interface);
     }
     const [count] = (await this.contract.cancellations(id, await this.signer!.getAddress())) as [bigint, boolean];
     const cancelled = (await this.contract.isCancelled(id)) as boolean;
@@ -118,14 +118,18 @@ export class CouncilClient {
       ).wait();
       return { txHash: receipt.hash, blockNumber: receipt.blockNumber };
     } catch (e) {
-      throw refusal(e);
+      throw refusal(e, this.contract.interface);
     }
   }
 
-  /** Where `id` stands, when it becomes executable (0 unless scheduled), and how many current members approved it. */
+  /**
+   * Where `id` stands, when it becomes executable (0 unless scheduled), and how many current
+   * members approved it. Asked of the pending block, the one an execution would go into (an
+   * idle development node's latest block never ages; see waitUntilReady).
+   */
   async state(id: string): Promise<{ state: OperationState; readyAt: number; approvals: number; threshold: number }> {
     const [timelockState, readyAt, [approvals], threshold, cancelled] = await Promise.all([
-      this.contract.getOperationState(id) as Promise<bigint>,
+      this.contract.getOperationState(id, { blockTag: 'pending' }) as Promise<bigint>,
       this.contract.getTimestamp(id) as Promise<bigint>,
       this.contract.approvals(id, this.address) as Promise<[bigint, boolean]>,
       this.threshold(),
@@ -142,12 +146,13 @@ export class CouncilClient {
     const seen = new Set<string>();
     const out: Array<Operation & { proposer: string; blockNumber: number }> = [];
     for (const log of logs) {
-      const args = (log as unknown as { args: { id: string; proposer: string; targets: string[]; values: bigint[]; payloads: string[]; predecessor: string; salt: string } }).args;
+      // By position: a Result is an Array, so a member named `values` would be Array.prototype.values.
+      const [opId, proposer, targets, values, payloads, predecessor, salt] = (log as unknown as { args: [string, string, string[], bigint[], string[], string, string] }).args;
       // A change of members drops approvals, so the same operation may be proposed twice.
-      if (seen.has(args.id)) continue;
-      seen.add(args.id);
-      const calls = args.targets.map((target, i) => ({ target, value: args.values[i], data: args.payloads[i] }));
-      out.push({ id: args.id, calls, predecessor: args.predecessor, salt: args.salt, proposer: args.proposer, blockNumber: log.blockNumber });
+      if (seen.has(opId)) continue;
+      seen.add(opId);
+      const calls = [...targets].map((target, i) => ({ target, value: values[i], data: payloads[i] }));
+      out.push({ id: opId, calls, predecessor, salt, proposer, blockNumber: log.blockNumber });
     }
     return out;
   }

@@ -154,7 +154,7 @@ export class RegistryClient {
       const tx = await this.contract.anchor(issuer, treeSize, hex32(rootHex), proofHex.map(hex32), sizeProofHex.map(hex32));
       receipt = await tx.wait();
     } catch (e) {
-      throw refusal(e);
+      throw refusal(e, this.contract.interface);
     }
     let index = -1;
     for (const log of receipt.logs) {
@@ -219,12 +219,22 @@ export class RegistryCalls {
 /**
  * An Error whose message says what the contract refused (`AnchorRegistryIssuerSuspended(320000,
  * 1764300000)`) instead of ethers' generic text; `revert` keeps the decoded name and arguments.
+ * A transaction sent through a JSON-RPC signer fails in the node's gas estimate, where ethers
+ * does not decode custom errors: `iface` does it from the revert data.
  */
-export function refusal(e: unknown): Error {
-  if (isError(e, 'CALL_EXCEPTION') && e.revert) {
-    const err = new Error(`${e.revert.name}(${e.revert.args.map(String).join(', ')})`, { cause: e }) as Error & { revert: typeof e.revert };
-    err.revert = e.revert;
-    return err;
+export function refusal(e: unknown, iface: Interface): Error {
+  if (!isError(e, 'CALL_EXCEPTION')) return e as Error;
+  let revert: { name: string; args: unknown[] } | null = e.revert ? { name: e.revert.name, args: [...e.revert.args] } : null;
+  if (!revert && typeof e.data === 'string' && e.data.length >= 10) {
+    try {
+      const parsed = iface.parseError(e.data);
+      if (parsed) revert = { name: parsed.name, args: [...parsed.args] };
+    } catch {
+      // Not one of this contract's errors: keep ethers' message.
+    }
   }
-  return e as Error;
+  if (!revert) return e;
+  const err = new Error(`${revert.name}(${revert.args.map(String).join(', ')})`, { cause: e }) as Error & { revert: typeof revert };
+  err.revert = revert;
+  return err;
 }

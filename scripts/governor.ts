@@ -112,6 +112,7 @@ async function main() {
       const s = await council.state(id);
       if (s.state === 'proposed') throw new Error(`${id} has ${s.approvals} of ${s.threshold} approvals: it is not scheduled yet`);
       if (s.state === 'waiting') throw new Error(`${id} is scheduled but not executable before ${iso(s.readyAt)}`);
+      if (s.state === 'cancelled' || s.state === 'done') throw new Error(`${id} is ${s.state}`);
       const r = await council.execute(op);
       process.stdout.write(`executed ${id} in block ${r.blockNumber} (${r.txHash}):\n${describe(op)}`);
       return;
