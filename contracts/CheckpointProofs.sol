@@ -175,12 +175,15 @@ library CheckpointProofs {
     function _rightEdge(uint256 last, uint256 level, bytes32[] calldata proof) private view returns (bytes32 r, bool) {
         if (proof.length != _rightEdgeLength(last, level)) return (bytes32(0), false);
         r = _hashLeaf(proof[0]);
-        uint256 i = 1;
-        for (uint256 b = 0; b < level; ++b) {
-            if ((last >> b) & 1 == 0) continue;
-            bytes32 node = _hashLeaf(proof[i++]);
-            for (uint256 j = 0; j < b; ++j) node = _hashChildren(node, proof[i++]);
-            r = _hashChildren(node, r);
+        // The length was checked above, so no index below runs past the proof.
+        unchecked {
+            uint256 i = 1;
+            for (uint256 b = 0; b < level; ++b) {
+                if ((last >> b) & 1 == 0) continue;
+                bytes32 node = _hashLeaf(proof[i++]);
+                for (uint256 j = 0; j < b; ++j) node = _hashChildren(node, proof[i++]);
+                r = _hashChildren(node, r);
+            }
         }
         return (r, true);
     }
