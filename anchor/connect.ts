@@ -57,16 +57,24 @@ export async function connectRegistry(s: ChainSettings): Promise<RegistryClient>
     const saved = JSON.parse(readFileSync(statePath, 'utf8')) as { contract: string; chainId: number };
     if (saved.chainId === chainId) address = saved.contract;
   }
-  let governance: DevGovernance;
-  if (!address || (await provider.getCode(address)) === '0x') {
+  let governance: DevGovernance | undefined;
+  if (address && (await provider.getCode(address)) !== '0x') {
+    try {
+      governance = await DevGovernance.attach(provider, address);
+    } catch (e) {
+      // ANCHOR_CONTRACT names the registry to use: say what is wrong with it. One remembered
+      // in chain.json may predate the council (no owner()); a new one is deployed instead.
+      if (s.contract) throw e;
+      s.log.warn('anchor: the remembered registry is not governed by the development council; deploying a new one', { contract: address, error: (e as Error).message.slice(0, 200) });
+    }
+  }
+  if (!governance) {
     governance = await DevGovernance.deploy(provider);
     address = governance.registry;
     writePrivateFile(statePath, JSON.stringify({ contract: address, council: governance.council, chainId }, null, 2) + '\n');
-    s.log.info('anchor: deployed the development council and an AnchorRegistry it governs on a fresh development chain', { contract: address, council: governance.council, chainId });
-  } else {
-    governance = await DevGovernance.attach(provider, address);
+    s.log.info('anchor: deployed the development council and an AnchorRegistry it governs on a development chain', { contract: address, council: governance.council, chainId });
   }
-  const client = new RegistryClient(provider, address, anchorer);
+  const client = new RegistryClient(provider, governance.registry, anchorer);
   const anchorerAddress = await anchorer.getAddress();
   const record = await client.issuer(issuer);
   const calls: Call[] = [];

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DevGovernance } from '../../anchor/council';
 import { startDevNode, type DevNode } from '../../anchor/dev-node';
 import { RegistryClient } from '../../anchor/registry';
@@ -135,6 +137,22 @@ describe('the anchorer against a real Hardhat node', function () {
       const onChain = await registry(s).checkpoint(ISSUER, 0);
       expect(onChain.treeSize).to.equal(cp.treeSize);
       expect(onChain.root).to.equal((await s.app.anchorer!.tree.root(cp.treeSize)).toString('hex'));
+    });
+  });
+
+  describe('on a development chain whose remembered contract is not a registry the development council governs', () => {
+    it('deploys a new council and registry, remembers them and anchors there', async () => {
+      const provider = RegistryClient.provider(node.url);
+      const other = await DevGovernance.deploy(provider);
+      // The council's address stands for a registry of an older layout: it has code but no owner().
+      const chainId = Number((await provider.getNetwork()).chainId);
+      writeFileSync(join(tmp.dir, 'chain.json'), JSON.stringify({ contract: other.council, chainId }));
+      const s = await start(node.url);
+      expect(await apply(s)).to.equal(201);
+      const cp = await anchoredAll(s);
+      expect(cp.contract).to.not.equal(other.council);
+      expect(JSON.parse(readFileSync(join(tmp.dir, 'chain.json'), 'utf8')).contract).to.equal(cp.contract);
+      expect((await registry(s).latestCheckpoint(ISSUER))!.root).to.equal(cp.root);
     });
   });
 
