@@ -131,6 +131,7 @@ export class CouncilClient {
     const [timelockState, readyAt, [approvals], threshold, cancelled] = await Promise.all([
       this.contract.getOperationState(id, { blockTag: 'pending' }) as Promise<bigint>,
       this.contract.getTimestamp(id) as Promise<bigint>,
+      // The count is the same whichever member is asked about; the council itself is never one.
       this.contract.approvals(id, this.address) as Promise<[bigint, boolean]>,
       this.threshold(),
       this.contract.isCancelled(id) as Promise<boolean>,
