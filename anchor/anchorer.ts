@@ -1,5 +1,6 @@
 import type { Logger } from '../server/http/log';
 import type { Ledger } from '../server/ledger/ledger';
+import { sizeProofPlan } from '../verifier/src/merkle';
 import type { RegistryClient } from './registry';
 import { TreeStore, leafHash, type TreeDb } from './tree-store';
 
@@ -25,17 +26,21 @@ export interface AnchorerOptions {
   clock: () => Date;
 }
 
-export type AnchorState = 'connecting' | 'up' | 'down' | 'diverged';
+export type AnchorState = 'connecting' | 'up' | 'down' | 'suspended' | 'diverged';
 
 const CHECKPOINT_EVENT = 'checkpoint.anchored';
 const MAX_BACKOFF_MS = 60_000;
+/** While the council has the issuer suspended, ask again this often whether it resumed it. */
+const SUSPENDED_RETRY_MS = 5_000;
 
 /**
  * Keeps the issuer's RFC 6962 log in step with the ledger (leaf i = SHA-256(0x00 ‖ hash of
  * event i + 1)) and anchors checkpoints on chain every `intervalSeconds` or `maxEvents`
  * events. When the chain is down, events are still accepted; the anchorer retries with
- * exponential backoff and catches up with a single checkpoint. A chain whose checkpoint
- * disagrees with the local log stops anchoring and says so ('diverged').
+ * exponential backoff and catches up with a single checkpoint. While the council has the
+ * issuer suspended the registry refuses its checkpoints: the anchorer says so ('suspended')
+ * and catches up once it is resumed. A chain whose checkpoint disagrees with the local log
+ * stops anchoring and says so ('diverged').
  */
 export class Anchorer {
   private client: RegistryClient | undefined;
@@ -79,7 +84,7 @@ export class Anchorer {
       treeSize: this.tree.treeSize,
       checkpoint: this.latest ?? null,
       lastError: this.lastError ?? null,
-      retryAt: this.state === 'down' ? new Date(this.retryAt).toISOString() : null,
+      retryAt: this.state === 'down' || this.state === 'suspended' ? new Date(this.retryAt).toISOString() : null,
     };
   }
 
@@ -145,9 +150,39 @@ export class Anchorer {
     }
     const anchoredSize = this.latest?.treeSize ?? 0;
     const due = this.lastSubstantive > anchoredSize && (now - this.lastAnchorAt >= this.opts.intervalSeconds * 1000 || this.tree.treeSize - anchoredSize >= this.opts.maxEvents);
-    if (!due || now < this.retryAt) return;
+    if (now < this.retryAt) return;
+    if (!due) {
+      if (this.state === 'suspended') await this.checkResumed(now);
+      return;
+    }
     try {
       await this.anchorNow();
+    } catch (e) {
+      const revert = (e as { revert?: { name: string; args: unknown[] } }).revert;
+      if (revert?.name === 'AnchorRegistryIssuerSuspended') this.suspended(Number(revert.args[1]), now);
+      else this.fail(e, now);
+    }
+  }
+
+  /** The registry refuses our checkpoints until the council resumes us: not an outage, so no backoff. */
+  private suspended(sinceSeconds: number, now: number): void {
+    if (this.state !== 'suspended') this.opts.log.error('anchor: the council suspended this issuer; its checkpoints are refused until it is resumed', { since: new Date(sinceSeconds * 1000).toISOString() });
+    this.state = 'suspended';
+    this.lastError = `issuer ${this.opts.issuer} is suspended on chain since ${new Date(sinceSeconds * 1000).toISOString()}`;
+    this.retryAt = now + SUSPENDED_RETRY_MS;
+  }
+
+  /** With nothing to anchor, asks the registry whether the council has resumed us. */
+  private async checkResumed(now: number): Promise<void> {
+    try {
+      const { suspendedAt } = await this.client!.issuer(Number(this.opts.issuer));
+      if (suspendedAt) {
+        this.retryAt = now + SUSPENDED_RETRY_MS;
+        return;
+      }
+      this.state = 'up';
+      this.lastError = undefined;
+      this.opts.log.info('anchor: the council resumed this issuer');
     } catch (e) {
       this.fail(e, now);
     }
@@ -189,6 +224,8 @@ export class Anchorer {
     this.retryAt = 0;
     this.lastError = undefined;
     this.opts.log.info('anchor: connected', { contract: client.address, chainId, checkpoint: this.latest?.treeSize ?? 0 });
+    const { suspendedAt } = await client.issuer(issuer);
+    if (suspendedAt) this.suspended(suspendedAt, this.opts.clock().getTime());
   }
 
   private diverge(reason: string): void {
@@ -202,7 +239,7 @@ export class Anchorer {
     const size = this.tree.treeSize;
     const root = (await this.tree.root(size)).toString('hex');
     const proof = this.latest ? (await this.tree.consistencyProof(this.latest.treeSize, size)).map((h) => h.toString('hex')) : [];
-    const r = await client.anchor(Number(this.opts.issuer), size, root, proof);
+    const r = await client.anchor(Number(this.opts.issuer), size, root, proof, await this.sizeProof(this.latest?.treeSize ?? 0, size));
     const record: CheckpointRecord = {
       index: r.index,
       treeSize: size,
@@ -219,7 +256,27 @@ export class Anchorer {
       await tx.append({ type: CHECKPOINT_EVENT, subjects: ['anchor'], data: { ...record, gasUsed: r.gasUsed } });
     });
     this.latest = record;
+    this.state = 'up';
+    this.lastError = undefined;
     this.lastAnchorAt = this.opts.clock().getTime();
     this.opts.log.info('anchor: checkpoint anchored', { index: record.index, treeSize: size, block: record.blockNumber, gasUsed: r.gasUsed });
+  }
+
+  /**
+   * The size proof binding the root of `size` leaves to its size (FORMAT.md §11.4): leaves by
+   * their data, the event hashes (the contract hashes them itself), subtrees from the log.
+   */
+  private async sizeProof(anchoredSize: number, size: number): Promise<string[]> {
+    const out: string[] = [];
+    for (const item of sizeProofPlan(anchoredSize, size)) {
+      if (item.kind === 'subtree') {
+        out.push((await this.tree.perfectSubtree(item.start, item.end)).toString('hex'));
+        continue;
+      }
+      const event = await this.ledger.getEvent(item.index + 1);
+      if (!event) throw new Error(`ledger event ${item.index + 1} is missing`);
+      out.push(event.hash);
+    }
+    return out;
   }
 }

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { writePrivateFile } from '../server/crypto/secrets';
 import type { IssuerKeyRecord } from '../server/issuer/keys';
 import type { Logger } from '../server/http/log';
-import { RegistryClient } from './registry';
+import { DevGovernance } from './council';
+import { RegistryClient, type Call } from './registry';
 
 export interface ChainSettings {
   rpcUrl: string;
@@ -11,7 +12,7 @@ export interface ChainSettings {
   contract?: string;
   /** File holding the anchorer's private key (production). */
   anchorerKeyFile?: string;
-  /** Development chain: node-managed accounts 0 (governor) and `devAnchorerAccount` (anchorer); deploys and registers itself. */
+  /** Development chain: the development council's node accounts (anchor/council.ts) govern, `devAnchorerAccount` anchors; deploys and registers itself. */
   dev: boolean;
   devAnchorerAccount?: number;
   dataDir: string;
@@ -26,9 +27,11 @@ const kidHex = (kid: string) => Buffer.from(kid, 'base64url').toString('hex');
 const keyHex = (x: string) => Buffer.from(x, 'base64url').toString('hex');
 
 /**
- * Opens a session with the AnchorRegistry. In development it deploys the registry when the
- * chain has none (a fresh Hardhat node), registers this issuer, its anchorer and its keys.
- * In production the governor does that; this only checks it was done and says what is missing.
+ * Opens a session with the AnchorRegistry. In development it deploys the development council
+ * and a registry it governs when the chain has none (a fresh Hardhat node), and has the council
+ * register this issuer, its anchorer and its keys: approved by two of the council's node
+ * accounts, scheduled, and executed after the one-second delay (anchor/council.ts). In
+ * production the council does that; this only checks it was done and says what is missing.
  */
 export async function connectRegistry(s: ChainSettings): Promise<RegistryClient> {
   const provider = RegistryClient.provider(s.rpcUrl);
@@ -39,11 +42,13 @@ export async function connectRegistry(s: ChainSettings): Promise<RegistryClient>
     const wallet = RegistryClient.walletFromFile(s.anchorerKeyFile, provider);
     const client = new RegistryClient(provider, s.contract, wallet);
     if (!(await client.hasCode())) throw new Error(`no contract at ${s.contract}`);
-    if (!(await client.isRegistered(issuer))) throw new Error(`issuer ${s.issuer} is not registered: the governor must call registerIssuer`);
-    if (!(await client.isAnchorer(issuer, wallet.address))) throw new Error(`${wallet.address} is not an anchorer of ${s.issuer}: the governor must call addAnchorer`);
+    const record = await client.issuer(issuer);
+    if (!record.registeredAt) throw new Error(`issuer ${s.issuer} is not registered: the council must approve registerIssuer (npm run governor -- register-issuer)`);
+    if (record.anchorer.toLowerCase() !== wallet.address.toLowerCase()) {
+      throw new Error(`${wallet.address} is not the anchorer of ${s.issuer} (${record.anchorer} is): the council must approve setAnchorer (npm run governor -- set-anchorer)`);
+    }
     return client;
   }
-  const governor = await provider.getSigner(0);
   const anchorer = await provider.getSigner(s.devAnchorerAccount ?? 1);
   const statePath = join(s.dataDir, 'chain.json');
   const chainId = Number((await provider.getNetwork()).chainId);
@@ -52,18 +57,36 @@ export async function connectRegistry(s: ChainSettings): Promise<RegistryClient>
     const saved = JSON.parse(readFileSync(statePath, 'utf8')) as { contract: string; chainId: number };
     if (saved.chainId === chainId) address = saved.contract;
   }
-  if (!address || (await provider.getCode(address)) === '0x') {
-    address = await RegistryClient.deploy(governor);
-    writePrivateFile(statePath, JSON.stringify({ contract: address, chainId }, null, 2) + '\n');
-    s.log.info('anchor: deployed AnchorRegistry on a fresh development chain', { contract: address, chainId });
+  let governance: DevGovernance | undefined;
+  if (address && (await provider.getCode(address)) !== '0x') {
+    try {
+      governance = await DevGovernance.attach(provider, address);
+    } catch (e) {
+      // ANCHOR_CONTRACT names the registry to use: say what is wrong with it. One remembered
+      // in chain.json may predate the council (no owner()); a new one is deployed instead.
+      if (s.contract) throw e;
+      s.log.warn('anchor: the remembered registry is not governed by the development council; deploying a new one', { contract: address, error: (e as Error).message.slice(0, 200) });
+    }
   }
-  const client = new RegistryClient(provider, address, anchorer, governor);
+  if (!governance) {
+    governance = await DevGovernance.deploy(provider);
+    address = governance.registry;
+    writePrivateFile(statePath, JSON.stringify({ contract: address, council: governance.council, chainId }, null, 2) + '\n');
+    s.log.info('anchor: deployed the development council and an AnchorRegistry it governs on a development chain', { contract: address, council: governance.council, chainId });
+  }
+  const client = new RegistryClient(provider, governance.registry, anchorer);
   const anchorerAddress = await anchorer.getAddress();
-  if (!(await client.isRegistered(issuer))) await client.registerIssuer(issuer, s.issuerName, s.statusListUrl, [anchorerAddress]);
-  else if (!(await client.isAnchorer(issuer, anchorerAddress))) await client.addAnchorer(issuer, anchorerAddress);
-  const onChain = new Set((await client.keys(issuer)).map((k) => k.kid.slice(2)));
+  const record = await client.issuer(issuer);
+  const calls: Call[] = [];
+  if (!record.registeredAt) calls.push(client.calls.registerIssuer(issuer, s.issuerName, s.statusListUrl, anchorerAddress));
+  else if (record.anchorer.toLowerCase() !== anchorerAddress.toLowerCase()) calls.push(client.calls.setAnchorer(issuer, anchorerAddress));
+  const onChain = new Set(record.registeredAt ? (await client.keys(issuer)).map((k) => k.kid.slice(2)) : []);
   for (const k of s.keys()) {
-    if (!onChain.has(kidHex(k.kid))) await client.registerKey(issuer, kidHex(k.kid), keyHex(k.x), k.notBefore, k.notAfter);
+    if (!onChain.has(kidHex(k.kid))) calls.push(client.calls.registerKey(issuer, kidHex(k.kid), keyHex(k.x), k.notBefore, k.notAfter));
+  }
+  if (calls.length) {
+    await governance.enact(calls);
+    s.log.info('anchor: the development council registered this issuer\'s changes', { actions: calls.length });
   }
   return client;
 }

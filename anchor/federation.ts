@@ -14,15 +14,17 @@ export function registryAddress(config: AppContext['config']): string | undefine
 /**
  * Mutual recognition (互认): every `intervalSeconds` the service rebuilds its trust list
  * from the chain's issuer registry — so a newly registered province is recognised without
- * a restart and a revoked key stops being accepted within one refresh — and fetches every
- * other issuer's signed status list from the URL the registry names. A list that cannot be
- * fetched keeps its last good copy, which the verifier judges stale once it is too old.
+ * a restart, and a revoked key or a suspended province stops being accepted within one
+ * refresh — and fetches every other issuer's signed status list from the URL the registry
+ * names. A list that cannot be fetched keeps its last good copy, which the verifier judges
+ * stale once it is too old.
  */
 export class Federation {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly statusLists = new Map<string, Uint8Array>();
-  lastRefresh: { at: string; issuers: string[]; statusLists: string[]; error?: string } | undefined;
+  /** The last refresh: the other issuers trusted, the status lists held, and the issuers the council has suspended (left out). */
+  lastRefresh: { at: string; issuers: string[]; statusLists: string[]; suspended: string[]; error?: string } | undefined;
 
   constructor(private readonly app: AppContext) {}
 
@@ -78,9 +80,16 @@ export class Federation {
       for (const id of [...this.statusLists.keys()]) if (!foreign.some((i) => i.id === id)) this.statusLists.delete(id);
       this.app.trust.setForeign(foreign, new Map(this.statusLists));
       await this.checkOwnKeys(issuers);
-      this.lastRefresh = { at: this.app.clock().toISOString(), issuers: foreign.map((i) => i.id), statusLists: [...this.statusLists.keys()] };
+      const suspended = issuers.filter((i) => i.suspendedAt).map((i) => String(i.id));
+      this.lastRefresh = { at: this.app.clock().toISOString(), issuers: foreign.map((i) => i.id), statusLists: [...this.statusLists.keys()], suspended };
     } catch (e) {
-      this.lastRefresh = { at: this.app.clock().toISOString(), issuers: this.app.trust.foreignIssuers().map((i) => i.id), statusLists: [...this.statusLists.keys()], error: (e as Error).message };
+      this.lastRefresh = {
+        at: this.app.clock().toISOString(),
+        issuers: this.app.trust.foreignIssuers().map((i) => i.id),
+        statusLists: [...this.statusLists.keys()],
+        suspended: this.lastRefresh?.suspended ?? [],
+        error: (e as Error).message,
+      };
       log.warn('federation: refresh from the chain failed; keeping the last trust list', { error: (e as Error).message });
     }
   }

@@ -186,6 +186,18 @@ export class TreeStore {
     return size === 0 ? EMPTY_ROOT : this.subtree(0, size);
   }
 
+  /**
+   * The root of the perfect subtree over leaves [start, end): end − start a power of two and
+   * start a multiple of it (what size proofs hold, FORMAT.md §11.4).
+   */
+  async perfectSubtree(start: number, end: number): Promise<Buffer> {
+    const n = end - start;
+    if (!Number.isSafeInteger(start) || start < 0 || end > this.size || n < 1 || (n & (n - 1)) !== 0 || start % n !== 0) {
+      throw new RangeError(`[${start}, ${end}) is not an aligned perfect subtree of a tree of size ${this.size}`);
+    }
+    return this.node(Math.log2(n), start / n);
+  }
+
   /** The leaf hash at `index`. */
   async leaf(index: number): Promise<Buffer> {
     if (index >= this.size) throw new RangeError(`leaf ${index} is not in a tree of size ${this.size}`);

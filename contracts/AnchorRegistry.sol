@@ -1,77 +1,63 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.28;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IAnchorRegistry} from "./IAnchorRegistry.sol";
+import {CheckpointProofs} from "./CheckpointProofs.sol";
 
 /**
  * @title AnchorRegistry
- * @notice The issuer registry (names, status list URLs, signing keys) that verifiers build
- * their trust list from, and per-issuer checkpoints of append-only RFC 6962 Merkle logs.
- * A checkpoint is accepted only with a consistency proof from the previous one, checked
- * here, so an issuer cannot rewrite history it has anchored.
+ * @notice The issuer registry (names, status list URLs, anchorers, signing keys, suspensions) that
+ * verifiers build their trust list from, and per-issuer checkpoints of append-only RFC 6962 Merkle
+ * logs. A checkpoint is accepted only from the issuer's anchorer, only with a size proof that binds
+ * its root to its tree size and, after the first, only with a consistency proof from the previous
+ * one, all checked here: an issuer can neither rewrite history it has anchored nor claim a size
+ * its root was not built for.
+ *
+ * The owner is the governor. Every deployment makes it an {AnchorCouncil}: k of n council members
+ * approve an action, which then waits out the council's timelock delay before anyone may execute
+ * it, so no single key registers, revokes, suspends or appoints anything, and nothing takes effect
+ * unannounced. Handing governance to another council takes two steps (the new one accepts);
+ * renouncing it is disabled, since a registry nobody governs could never revoke a key again.
  */
-contract AnchorRegistry is IAnchorRegistry, AccessControl {
-    /// @notice Registers issuers and keys and appoints anchorers.
-    bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
-
-    struct IssuerRecord {
-        string name;
-        string statusListUrl;
-        bool registered;
-    }
-
+contract AnchorRegistry is IAnchorRegistry, Ownable2Step {
     uint32[] private _issuerIds;
-    mapping(uint32 issuer => IssuerRecord) private _issuers;
+    mapping(uint32 issuer => Issuer) private _issuers;
     mapping(uint32 issuer => Key[]) private _keys;
     mapping(uint32 issuer => mapping(bytes8 kid => uint256)) private _keyPosition; // index + 1; 0 = absent
     mapping(uint32 issuer => Checkpoint[]) private _checkpoints;
 
     /**
-     * @notice Makes the deployer the first governor and the admin of the governor role.
+     * @notice Makes `governor` (in every deployment an {AnchorCouncil}) the governor.
      *
      * Requirements:
-     * - none.
+     * - `governor` is not the zero address.
      */
-    constructor() {
-        _grantRole(DEFAULT_ADMIN_ROLE, msg.sender);
-        _grantRole(GOVERNOR_ROLE, msg.sender);
-    }
+    constructor(address governor) Ownable(governor) {}
 
     /**
-     * @notice The role whose members may anchor checkpoints for `issuer`; its admin is the governor role.
+     * @notice Registers `issuer` with a display name, the URL of its signed status list, and the
+     * one account that anchors its checkpoints, from the first on.
+     * @dev Emits {IssuerRegistered}.
      *
      * Requirements:
-     * - none.
-     */
-    function anchorerRole(uint32 issuer) public pure returns (bytes32) {
-        return keccak256(abi.encode("ANCHORER", issuer));
-    }
-
-    /**
-     * @notice Registers `issuer` with a display name, the URL of its signed status list, and its anchorers.
-     * @dev Emits {IssuerRegistered} and one {AnchorerAdded} per new anchorer.
-     *
-     * Requirements:
-     * - the caller has GOVERNOR_ROLE;
+     * - the caller is the governor;
      * - `issuer` is in 100000..999999 and not yet registered;
-     * - no anchorer is the zero address.
+     * - `anchorer` is not the zero address.
      */
     function registerIssuer(
         uint32 issuer,
         string calldata name,
         string calldata statusListUrl,
-        address[] calldata anchorers
-    ) external onlyRole(GOVERNOR_ROLE) {
+        address anchorer
+    ) external onlyOwner {
         if (issuer < 100000 || issuer > 999999) revert AnchorRegistryBadRegionCode(issuer);
-        if (_issuers[issuer].registered) revert AnchorRegistryIssuerExists(issuer);
-        _issuers[issuer] = IssuerRecord(name, statusListUrl, true);
+        if (_issuers[issuer].registeredAt != 0) revert AnchorRegistryIssuerExists(issuer);
+        if (anchorer == address(0)) revert AnchorRegistryZeroAnchorer(issuer);
+        _issuers[issuer] = Issuer(name, statusListUrl, anchorer, uint64(block.timestamp), 0);
         _issuerIds.push(issuer);
-        _setRoleAdmin(anchorerRole(issuer), GOVERNOR_ROLE);
-        emit IssuerRegistered(issuer, name, statusListUrl);
-        for (uint256 i = 0; i < anchorers.length; ++i) {
-            _addAnchorer(issuer, anchorers[i]);
-        }
+        emit IssuerRegistered(issuer, name, statusListUrl, anchorer);
     }
 
     /**
@@ -79,40 +65,66 @@ contract AnchorRegistry is IAnchorRegistry, AccessControl {
      * @dev Emits {StatusListUrlChanged}.
      *
      * Requirements:
-     * - the caller has GOVERNOR_ROLE;
+     * - the caller is the governor;
      * - `issuer` is registered.
      */
-    function setStatusListUrl(uint32 issuer, string calldata statusListUrl) external onlyRole(GOVERNOR_ROLE) {
+    function setStatusListUrl(uint32 issuer, string calldata statusListUrl) external onlyOwner {
         _requireIssuer(issuer);
         _issuers[issuer].statusListUrl = statusListUrl;
         emit StatusListUrlChanged(issuer, statusListUrl);
     }
 
     /**
-     * @notice Lets `account` anchor checkpoints for `issuer`. Does nothing if it already may.
-     * @dev Emits {AnchorerAdded} when `account` was not an anchorer of `issuer`.
+     * @notice Replaces the anchorer of `issuer` with `anchorer` (a lost or rotated anchorer key):
+     * from this block on only `anchorer` anchors, and the previous one is refused.
+     * @dev Emits {AnchorerChanged}.
      *
      * Requirements:
-     * - the caller has GOVERNOR_ROLE;
+     * - the caller is the governor;
      * - `issuer` is registered;
-     * - `account` is not the zero address.
+     * - `anchorer` is not the zero address and not already the anchorer.
      */
-    function addAnchorer(uint32 issuer, address account) external onlyRole(GOVERNOR_ROLE) {
+    function setAnchorer(uint32 issuer, address anchorer) external onlyOwner {
         _requireIssuer(issuer);
-        _addAnchorer(issuer, account);
+        if (anchorer == address(0)) revert AnchorRegistryZeroAnchorer(issuer);
+        address previous = _issuers[issuer].anchorer;
+        if (anchorer == previous) revert AnchorRegistryAnchorerUnchanged(issuer, anchorer);
+        _issuers[issuer].anchorer = anchorer;
+        emit AnchorerChanged(issuer, previous, anchorer);
     }
 
     /**
-     * @notice Stops `account` anchoring checkpoints for `issuer`. Does nothing if it could not.
-     * @dev Emits {AnchorerRemoved} when `account` was an anchorer of `issuer`.
+     * @notice Suspends `issuer` as of this block: its checkpoints are refused until it is resumed,
+     * and verifiers reading the registry distrust its keys (FORMAT.md §11). Its past checkpoints,
+     * keys and inclusion proofs stay readable.
+     * @dev Emits {IssuerSuspended}.
      *
      * Requirements:
-     * - the caller has GOVERNOR_ROLE;
-     * - `issuer` is registered.
+     * - the caller is the governor;
+     * - `issuer` is registered and not suspended.
      */
-    function removeAnchorer(uint32 issuer, address account) external onlyRole(GOVERNOR_ROLE) {
+    function suspendIssuer(uint32 issuer) external onlyOwner {
         _requireIssuer(issuer);
-        if (_revokeRole(anchorerRole(issuer), account)) emit AnchorerRemoved(issuer, account);
+        Issuer storage record = _issuers[issuer];
+        if (record.suspendedAt != 0) revert AnchorRegistryIssuerSuspended(issuer, record.suspendedAt);
+        record.suspendedAt = uint64(block.timestamp);
+        emit IssuerSuspended(issuer, record.suspendedAt);
+    }
+
+    /**
+     * @notice Lifts the suspension of `issuer`: it anchors again, from its last checkpoint on.
+     * @dev Emits {IssuerResumed}.
+     *
+     * Requirements:
+     * - the caller is the governor;
+     * - `issuer` is registered and suspended.
+     */
+    function resumeIssuer(uint32 issuer) external onlyOwner {
+        _requireIssuer(issuer);
+        Issuer storage record = _issuers[issuer];
+        if (record.suspendedAt == 0) revert AnchorRegistryIssuerNotSuspended(issuer);
+        record.suspendedAt = 0;
+        emit IssuerResumed(issuer, uint64(block.timestamp));
     }
 
     /**
@@ -120,7 +132,7 @@ contract AnchorRegistry is IAnchorRegistry, AccessControl {
      * @dev Emits {KeyRegistered}. The kid is recomputed with the SHA-256 precompile.
      *
      * Requirements:
-     * - the caller has GOVERNOR_ROLE;
+     * - the caller is the governor;
      * - `issuer` is registered;
      * - `kid` is the first 8 bytes of SHA-256(`publicKey`);
      * - `notBefore < notAfter`;
@@ -132,7 +144,7 @@ contract AnchorRegistry is IAnchorRegistry, AccessControl {
         bytes32 publicKey,
         uint64 notBefore,
         uint64 notAfter
-    ) external onlyRole(GOVERNOR_ROLE) {
+    ) external onlyOwner {
         _requireIssuer(issuer);
         bytes8 expectedKid = bytes8(sha256(abi.encodePacked(publicKey)));
         if (kid != expectedKid) revert AnchorRegistryKidMismatch(kid, expectedKid);
@@ -148,11 +160,11 @@ contract AnchorRegistry is IAnchorRegistry, AccessControl {
      * @dev Emits {KeyRevoked}.
      *
      * Requirements:
-     * - the caller has GOVERNOR_ROLE;
+     * - the caller is the governor;
      * - `issuer` is registered;
      * - `kid` is registered for `issuer` and not yet revoked.
      */
-    function revokeKey(uint32 issuer, bytes8 kid) external onlyRole(GOVERNOR_ROLE) {
+    function revokeKey(uint32 issuer, bytes8 kid) external onlyOwner {
         _requireIssuer(issuer);
         uint256 position = _keyPosition[issuer][kid];
         if (position == 0) revert AnchorRegistryUnknownKey(issuer, kid);
@@ -163,36 +175,57 @@ contract AnchorRegistry is IAnchorRegistry, AccessControl {
     }
 
     /**
-     * @notice Anchors the checkpoint (`treeSize`, `root`) of `issuer`'s log. Every checkpoint after
-     * the first must come with an RFC 6962 consistency proof from the last anchored one.
-     * @dev Emits {CheckpointAnchored}.
+     * @notice Anchors the checkpoint (`treeSize`, `root`) of `issuer`'s log.
+     * @dev Emits {CheckpointAnchored}. `sizeProof` is laid out as FORMAT.md §11.4 describes: the
+     * data of the last leaf, then for each set bit b of `treeSize − 1` below the level where the
+     * paths to the previous and the new last leaf part (every set bit, for the first checkpoint),
+     * lowest first, the data of the leftmost leaf of that perfect subtree and the b right children
+     * on its left edge. Leaf data is hashed here (SHA-256(0x00 ‖ data)), never taken as a hash.
      *
      * Requirements:
-     * - `issuer` is registered;
-     * - the caller is an anchorer of `issuer`;
+     * - `issuer` is registered and the caller is its anchorer;
+     * - `issuer` is not suspended;
      * - `treeSize` is greater than the last anchored size (or than 0 for the first checkpoint);
-     * - for the first checkpoint, `consistencyProof` is empty;
-     * - otherwise `consistencyProof` proves the last checkpoint's tree is a prefix of this one.
+     * - for the first checkpoint, `consistencyProof` is empty; otherwise it proves that the last
+     *   checkpoint's tree is a prefix of this one (RFC 9162 §2.1.4.2);
+     * - `sizeProof` proves that `root` is the root of a tree of exactly `treeSize` leaves.
      */
     function anchor(
         uint32 issuer,
         uint64 treeSize,
         bytes32 root,
-        bytes32[] calldata consistencyProof
+        bytes32[] calldata consistencyProof,
+        bytes32[] calldata sizeProof
     ) external {
-        _requireIssuer(issuer);
-        if (!hasRole(anchorerRole(issuer), msg.sender)) revert AnchorRegistryNotAnchorer(issuer, msg.sender);
+        Issuer storage record = _issuers[issuer];
+        if (record.registeredAt == 0) revert AnchorRegistryUnknownIssuer(issuer);
+        if (msg.sender != record.anchorer) revert AnchorRegistryNotAnchorer(issuer, msg.sender);
+        if (record.suspendedAt != 0) revert AnchorRegistryIssuerSuspended(issuer, record.suspendedAt);
         Checkpoint[] storage checkpoints = _checkpoints[issuer];
         uint256 index = checkpoints.length;
         if (index == 0) {
             if (treeSize == 0) revert AnchorRegistryStaleCheckpoint(issuer, 0, 0);
             if (consistencyProof.length != 0) revert AnchorRegistryUnexpectedProof(issuer);
+            if (!CheckpointProofs.bindsSize(treeSize, root, sizeProof)) {
+                revert AnchorRegistryInvalidSizeProof(issuer, treeSize);
+            }
         } else {
             Checkpoint storage last = checkpoints[index - 1];
             uint64 lastSize = last.treeSize;
             if (treeSize <= lastSize) revert AnchorRegistryStaleCheckpoint(issuer, lastSize, treeSize);
-            if (!_isConsistent(lastSize, treeSize, last.root, root, consistencyProof)) {
+            CheckpointProofs.Extension outcome = CheckpointProofs.checkExtension(
+                lastSize,
+                treeSize,
+                last.root,
+                root,
+                consistencyProof,
+                sizeProof
+            );
+            if (outcome == CheckpointProofs.Extension.InvalidConsistencyProof) {
                 revert AnchorRegistryInvalidConsistencyProof(issuer, lastSize, treeSize);
+            }
+            if (outcome == CheckpointProofs.Extension.InvalidSizeProof) {
+                revert AnchorRegistryInvalidSizeProof(issuer, treeSize);
             }
         }
         checkpoints.push(Checkpoint(treeSize, uint64(block.timestamp), root));
@@ -220,11 +253,11 @@ contract AnchorRegistry is IAnchorRegistry, AccessControl {
         if (leafIndex >= treeSize) {
             revert AnchorRegistryLeafIndexOutOfRange(issuer, checkpointIndex, leafIndex, treeSize);
         }
-        return _isIncluded(leafIndex, treeSize, leafHash, proof, checkpoint.root);
+        return CheckpointProofs.isIncluded(leafIndex, treeSize, leafHash, proof, checkpoint.root);
     }
 
     /**
-     * @notice Every registered issuer, in registration order.
+     * @notice Every registered issuer, in registration order, suspended ones included.
      *
      * Requirements:
      * - none.
@@ -234,18 +267,13 @@ contract AnchorRegistry is IAnchorRegistry, AccessControl {
     }
 
     /**
-     * @notice The name and status list URL of `issuer`; `registered` is false (and the strings empty) for an unknown one.
+     * @notice `issuer`'s record; all zeros (and `registeredAt` 0) for an unknown one.
      *
      * Requirements:
      * - none.
      */
-    function getIssuer(uint32 issuer)
-        external
-        view
-        returns (string memory name, string memory statusListUrl, bool registered)
-    {
-        IssuerRecord storage record = _issuers[issuer];
-        return (record.name, record.statusListUrl, record.registered);
+    function getIssuer(uint32 issuer) external view returns (Issuer memory) {
+        return _issuers[issuer];
     }
 
     /**
@@ -293,87 +321,24 @@ contract AnchorRegistry is IAnchorRegistry, AccessControl {
         return _checkpoints[issuer][count - 1];
     }
 
+    /**
+     * @notice Always reverts: governance can be handed over ({transferOwnership}, then
+     * {acceptOwnership} by the new governor) but never given up.
+     *
+     * Requirements:
+     * - the caller is the governor (anyone else gets OwnableUnauthorizedAccount).
+     */
+    function renounceOwnership() public view override onlyOwner {
+        revert AnchorRegistryRenounceDisabled();
+    }
+
     function _requireIssuer(uint32 issuer) private view {
-        if (!_issuers[issuer].registered) revert AnchorRegistryUnknownIssuer(issuer);
+        if (_issuers[issuer].registeredAt == 0) revert AnchorRegistryUnknownIssuer(issuer);
     }
 
     function _checkpoint(uint32 issuer, uint256 index) private view returns (Checkpoint storage) {
         _requireIssuer(issuer);
         if (index >= _checkpoints[issuer].length) revert AnchorRegistryUnknownCheckpoint(issuer, index);
         return _checkpoints[issuer][index];
-    }
-
-    function _addAnchorer(uint32 issuer, address account) private {
-        if (account == address(0)) revert AnchorRegistryZeroAnchorer(issuer);
-        if (_grantRole(anchorerRole(issuer), account)) emit AnchorerAdded(issuer, account);
-    }
-
-    /// @dev RFC 9162 §2.1.3.2, with the tree size taken from the caller's storage read.
-    function _isIncluded(
-        uint256 fn,
-        uint256 size,
-        bytes32 leafHash,
-        bytes32[] calldata proof,
-        bytes32 root
-    ) private pure returns (bool) {
-        uint256 sn = size - 1;
-        bytes32 r = leafHash;
-        for (uint256 i = 0; i < proof.length; ++i) {
-            if (sn == 0) return false;
-            if ((fn & 1) == 1 || fn == sn) {
-                r = _hashChildren(proof[i], r);
-                while ((fn & 1) == 0 && fn != 0) {
-                    fn >>= 1;
-                    sn >>= 1;
-                }
-            } else {
-                r = _hashChildren(r, proof[i]);
-            }
-            fn >>= 1;
-            sn >>= 1;
-        }
-        return sn == 0 && r == root;
-    }
-
-    /// @dev RFC 9162 §2.1.4.2 for 0 < `first` < `second`.
-    function _isConsistent(
-        uint256 first,
-        uint256 second,
-        bytes32 firstHash,
-        bytes32 secondHash,
-        bytes32[] calldata proof
-    ) private pure returns (bool) {
-        if (proof.length == 0) return false;
-        // A power-of-two old tree is itself a subtree of the new one, so its root starts the path.
-        bool prepended = (first & (first - 1)) == 0;
-        uint256 next = prepended ? 0 : 1;
-        bytes32 fr = prepended ? firstHash : proof[0];
-        bytes32 sr = fr;
-        uint256 fn = first - 1;
-        uint256 sn = second - 1;
-        while ((fn & 1) == 1) {
-            fn >>= 1;
-            sn >>= 1;
-        }
-        for (uint256 i = next; i < proof.length; ++i) {
-            if (sn == 0) return false;
-            if ((fn & 1) == 1 || fn == sn) {
-                fr = _hashChildren(proof[i], fr);
-                sr = _hashChildren(proof[i], sr);
-                while ((fn & 1) == 0 && fn != 0) {
-                    fn >>= 1;
-                    sn >>= 1;
-                }
-            } else {
-                sr = _hashChildren(sr, proof[i]);
-            }
-            fn >>= 1;
-            sn >>= 1;
-        }
-        return sn == 0 && fr == firstHash && sr == secondHash;
-    }
-
-    function _hashChildren(bytes32 left, bytes32 right) private pure returns (bytes32) {
-        return sha256(abi.encodePacked(bytes1(0x01), left, right));
     }
 }

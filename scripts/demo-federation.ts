@@ -1,8 +1,9 @@
 /**
  * `npm run demo:federation`: one Hardhat node and three issuer services (Anhui, Jiangsu,
  * Shanghai) on loopback, registered on one AnchorRegistry, walking through mutual
- * recognition, a status change across provinces, forged issuers, key rotation and key
- * revocation. With --keep the services stay up afterwards (Ctrl-C to stop).
+ * recognition, a status change across provinces, forged issuers, key rotation, key
+ * revocation, and the council suspending and resuming a province. With --keep the services
+ * stay up afterwards (Ctrl-C to stop).
  */
 import { runFederation } from './federation/flow';
 

@@ -1,6 +1,6 @@
 /**
- * The federation walk-through (一码通, 全国互认): one Hardhat node, one AnchorRegistry, and
- * three independent issuer services — Anhui, Jiangsu, Shanghai — each its own process with
+ * The federation walk-through (一码通, 全国互认): one Hardhat node, one AnchorRegistry governed
+ * by the development council, and three independent issuer services — Anhui, Jiangsu, Shanghai — each its own process with
  * its own LevelDB and keys, sharing nothing but the chain. `npm run demo:federation` prints
  * each step; test/anchor/federation.test.ts runs the same walk and asserts every outcome.
  */
@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDevNode, type DevNode } from '../../anchor/dev-node';
+import { DEV_COUNCIL, DevGovernance } from '../../anchor/council';
 import { RegistryClient } from '../../anchor/registry';
 import { gb11643CheckChar } from '../../server/domain/identity';
 import { computeKid, signCode, toBase64Url, type CodeClaims } from '../../verifier/src';
@@ -60,6 +61,20 @@ export interface FederationOutcome {
   rotation: { oldKid: string; newKid: string; oldCode: Scan; newCode: Scan; chainKeys: number };
   revocation: { revokedKid: string; revokedCode: Scan; jiangsuNowSignsWith: string; freshCode: Scan };
   offline: { syncExit: number; syncOutput: string; issuersInTrustList: number; codeExit: number; codeOutput: string };
+  /**
+   * The council suspends Shanghai, then resumes it: Anhui's verdict on a Shanghai code and
+   * Shanghai's anchoring state during the suspension, what a trust sync makes of it, and the
+   * same code and Shanghai's next checkpoint after the resumption.
+   */
+  suspension: {
+    whileSuspended: Scan;
+    anchorWhileSuspended: { state: string; lastError: string | null };
+    federationSuspended: string[];
+    syncOutput: string;
+    issuersInTrustList: number;
+    afterResume: Scan;
+    checkpointAfterResume: { index: number; treeSize: number };
+  };
 }
 
 let serial = 0;
@@ -138,10 +153,13 @@ export async function runFederation(log: (line: string) => void = () => undefine
   };
   try {
     const provider = RegistryClient.provider(node.url);
-    const governor = await provider.getSigner(0);
-    const contract = await RegistryClient.deploy(governor);
-    const registry = new RegistryClient(provider, contract, undefined, governor);
-    log(`chain ${node.url}: AnchorRegistry deployed at ${contract} (the governor is node account 0)`);
+    const council = await DevGovernance.deploy(provider);
+    const contract = council.registry;
+    const registry = new RegistryClient(provider, contract);
+    log(
+      `chain ${node.url}: AnchorRegistry deployed at ${contract}, governed by the development council ${council.council} ` +
+        `(${DEV_COUNCIL.threshold} of node accounts ${DEV_COUNCIL.accounts.join(', ')} approve, then a ${DEV_COUNCIL.minDelaySeconds}-second timelock)`,
+    );
 
     const issuers = {} as Record<ProvinceId, Issuer>;
     await Promise.all(
@@ -172,7 +190,7 @@ export async function runFederation(log: (line: string) => void = () => undefine
       const ids = ((await registry.contract.issuerIds()) as bigint[]).map(Number).sort();
       return ids.length === 3 ? ids : undefined;
     });
-    log(`registered on chain: ${registered.join(', ')} (each registered itself with its anchorer and key; in production the governor does this)`);
+    log(`registered on chain: ${registered.join(', ')} (each service had the development council approve, schedule and execute its registration; in production the council's members do this)`);
 
     const recognised: Record<string, string[]> = {};
     for (const p of PROVINCES) {
@@ -245,7 +263,7 @@ export async function runFederation(log: (line: string) => void = () => undefine
     const rotation = { oldKid, newKid, oldCode: await scanAt(js2.code), newCode: await scanAt(newCodeText), chainKeys };
     log(`Jiangsu rotates its key (${oldKid} → ${newKid}): a code signed before still ${rotation.oldCode.codeResult}, a new one ${rotation.newCode.codeResult}`);
 
-    await registry.revokeKey(320000, Buffer.from(newKid, 'base64url').toString('hex'));
+    await council.enact([registry.calls.revokeKey(320000, Buffer.from(newKid, 'base64url').toString('hex'))]);
     const revokedCode = await until('Anhui to stop accepting the revoked key', async () => {
       const s = await scanAt(newCodeText);
       return s.codeResult === 'KEY_REVOKED' ? s : undefined;
@@ -260,7 +278,7 @@ export async function runFederation(log: (line: string) => void = () => undefine
       return s.codeResult === 'VALID' ? s : undefined;
     });
     const revocation = { revokedKid: newKid, revokedCode, jiangsuNowSignsWith, freshCode };
-    log(`the governor revokes ${newKid}: Anhui rejects codes under it (${revokedCode.codeResult}) within one refresh; Jiangsu moves to ${jiangsuNowSignsWith} and its codes verify again`);
+    log(`the council revokes ${newKid}: Anhui rejects codes under it (${revokedCode.codeResult}) within one refresh; Jiangsu moves to ${jiangsuNowSignsWith} and its codes verify again`);
 
     const sh = await applyAt(shanghai, '310101');
     const out: string[] = [];
@@ -273,11 +291,55 @@ export async function runFederation(log: (line: string) => void = () => undefine
     const offline = { syncExit, syncOutput, issuersInTrustList, codeExit, codeOutput: out.join('\n') };
     log(`offline: "ankang-verify trust sync" wrote a trust list of ${issuersInTrustList} issuers from the chain and their status lists; a Shanghai code checked offline: ${offline.codeOutput.split('\n')[0]}`);
 
+    await council.enact([registry.calls.suspendIssuer(310000)]);
+    const whileSuspended = await until('Anhui to stop accepting Shanghai codes', async () => {
+      const s = await scanAt(sh.code);
+      return s.codeResult === 'UNKNOWN_ISSUER' ? s : undefined;
+    });
+    const federationSuspended = (await call(anhui.url, 'GET', '/v1/federation/status')).json.suspended as string[];
+    // A new resident gives Shanghai's anchorer a checkpoint to try.
+    await applyAt(shanghai, '310104');
+    const shanghaiHead = (await call(shanghai.url, 'GET', '/v1/anchor/status')).json.treeSize as number;
+    const anchorWhileSuspended = await until('Shanghai\'s anchorer to find its checkpoints refused', async () => {
+      const r = await call(shanghai.url, 'GET', '/v1/anchor/status');
+      return r.json.state === 'suspended' ? { state: r.json.state as string, lastError: r.json.lastError as string | null } : undefined;
+    });
+    const suspendedTrust = join(dir, 'offline-suspended', 'trust.json');
+    const suspendedSyncExit = await runCli(['trust', 'sync', '--rpc', node.url, '--contract', contract, '--out', suspendedTrust], io);
+    const suspendedSyncOutput = out.splice(0).join('\n');
+    if (suspendedSyncExit !== 0) throw new Error(`trust sync while Shanghai is suspended: ${suspendedSyncOutput}`);
+    const suspendedList = (JSON.parse(readFileSync(suspendedTrust, 'utf8')) as { issuers: unknown[] }).issuers.length;
+    log(
+      `the council suspends Shanghai: Anhui refuses its code (${whileSuspended.codeResult}) within one refresh, a trust sync leaves it out ` +
+        `(${suspendedList} issuers), and the registry refuses Shanghai's checkpoints (its anchorer: ${anchorWhileSuspended.state})`,
+    );
+
+    await council.enact([registry.calls.resumeIssuer(310000)]);
+    const afterResume = await until('Anhui to accept Shanghai codes again', async () => {
+      const s = await scanAt(sh.code);
+      return s.codeResult === 'VALID' ? s : undefined;
+    });
+    const checkpointAfterResume = await until('Shanghai to anchor again', async () => {
+      const r = await call(shanghai.url, 'GET', '/v1/anchor/status');
+      const cp = r.json.checkpoint as { index: number; treeSize: number } | null;
+      return r.json.state === 'up' && cp && cp.treeSize >= shanghaiHead ? { index: cp.index, treeSize: cp.treeSize } : undefined;
+    });
+    log(`the council resumes Shanghai: its code is ${afterResume.codeResult} at Anhui again, and Shanghai catches up with checkpoint #${checkpointAfterResume.index} (${checkpointAfterResume.treeSize} events)`);
+    const suspension = {
+      whileSuspended,
+      anchorWhileSuspended,
+      federationSuspended,
+      syncOutput: suspendedSyncOutput,
+      issuersInTrustList: suspendedList,
+      afterResume,
+      checkpointAfterResume,
+    };
+
     return {
       node,
       issuers,
       stop,
-      outcome: { contract, registered, recognised, session, crossScan, crossScanSubject: `f:320000:${js.pseudonym}`, crossScanAnchoredAt, afterJiangsuRed, forgedIssuer, forgedKey, rotation, revocation, offline },
+      outcome: { contract, registered, recognised, session, crossScan, crossScanSubject: `f:320000:${js.pseudonym}`, crossScanAnchoredAt, afterJiangsuRed, forgedIssuer, forgedKey, rotation, revocation, offline, suspension },
     };
   } catch (e) {
     await stop();

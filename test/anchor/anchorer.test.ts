@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { JsonRpcProvider } from 'ethers';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DevGovernance } from '../../anchor/council';
 import { startDevNode, type DevNode } from '../../anchor/dev-node';
 import { RegistryClient } from '../../anchor/registry';
 import { outboxFile, startService, type RunningService } from '../../server/bootstrap';
@@ -138,15 +140,33 @@ describe('the anchorer against a real Hardhat node', function () {
     });
   });
 
+  describe('on a development chain whose remembered contract is not a registry the development council governs', () => {
+    it('deploys a new council and registry, remembers them and anchors there', async () => {
+      const provider = RegistryClient.provider(node.url);
+      const other = await DevGovernance.deploy(provider);
+      // The council's address stands for a registry of an older layout: it has code but no owner().
+      const chainId = Number((await provider.getNetwork()).chainId);
+      writeFileSync(join(tmp.dir, 'chain.json'), JSON.stringify({ contract: other.council, chainId }));
+      const s = await start(node.url);
+      expect(await apply(s)).to.equal(201);
+      const cp = await anchoredAll(s);
+      expect(cp.contract).to.not.equal(other.council);
+      expect(JSON.parse(readFileSync(join(tmp.dir, 'chain.json'), 'utf8')).contract).to.equal(cp.contract);
+      expect((await registry(s).latestCheckpoint(ISSUER))!.root).to.equal(cp.root);
+    });
+  });
+
   describe('when the chain holds a different history for this issuer', () => {
     it('stops anchoring and reports the divergence', async () => {
-      const provider = new JsonRpcProvider(node.url);
-      const governor = await provider.getSigner(0);
+      const provider = RegistryClient.provider(node.url);
       const anchorer = await provider.getSigner(1);
-      const address = await RegistryClient.deploy(governor);
-      const forged = new RegistryClient(RegistryClient.provider(node.url), address, anchorer, governor);
-      await forged.registerIssuer(ISSUER, '安徽省', 'http://example.invalid/status', [await anchorer.getAddress()]);
-      await forged.anchor(ISSUER, 1, 'ab'.repeat(32), []);
+      const governance = await DevGovernance.deploy(provider);
+      const address = governance.registry;
+      const forged = new RegistryClient(provider, address, anchorer);
+      await governance.enact([forged.calls.registerIssuer(ISSUER, '安徽省', 'http://example.invalid/status', await anchorer.getAddress())]);
+      // A one-event log whose only event the ledger never had: the size proof is that event's hash.
+      const foreignEvent = 'ab'.repeat(32);
+      await forged.anchor(ISSUER, 1, Buffer.from(hashLeaf(Buffer.from(foreignEvent, 'hex'))).toString('hex'), [], [foreignEvent]);
 
       const s = await start(node.url, { ANCHOR_CONTRACT: address });
       expect(await apply(s)).to.equal(201);

@@ -62,6 +62,18 @@ describe('federation: three provinces on one chain (real processes)', function (
     expect(r.freshCode.codeResult).to.equal('VALID');
   });
 
+  it('stops accepting a province the council suspends within one refresh, refuses its checkpoints, and takes it back once resumed', () => {
+    const s = run.outcome.suspension;
+    expect(s.whileSuspended).to.include({ decision: 'deny', codeResult: 'UNKNOWN_ISSUER' });
+    expect(s.federationSuspended).to.deep.equal(['310000']);
+    expect(s.anchorWhileSuspended.state).to.equal('suspended');
+    expect(s.anchorWhileSuspended.lastError).to.match(/^issuer 310000 is suspended on chain since \d{4}-/);
+    expect(s.issuersInTrustList).to.equal(2);
+    expect(s.syncOutput).to.match(/310000 上海市: suspended on chain since .*; left out/);
+    expect(s.afterResume).to.include({ decision: 'admit', codeResult: 'VALID', issuer: '310000' });
+    expect(s.checkpointAfterResume.treeSize).to.be.a('number');
+  });
+
   it('lets a verifier work offline from a trust list and status lists synced from the chain', () => {
     const o = run.outcome.offline;
     expect(o.syncExit, o.syncOutput).to.equal(0);

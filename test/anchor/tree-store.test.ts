@@ -68,6 +68,30 @@ describe('TreeStore (RFC 6962 log in LevelDB)', () => {
     });
   });
 
+  describe('perfectSubtree (the subtrees size proofs hold)', () => {
+    it('gives the reference root of every aligned power-of-two range, across block boundaries', async () => {
+      const all = leaves(600);
+      const t = await TreeStore.open(sub());
+      await t.append(all);
+      for (const width of [1, 2, 4, 64, 256, 512]) {
+        for (const start of [0, width, 2 * width, Math.floor(600 / width - 1) * width]) {
+          if (start + width > 600) continue;
+          expect(hex(await t.perfectSubtree(start, start + width)), `[${start}, ${start + width})`).to.equal(hex(rootFromLeafHashes(all.slice(start, start + width))));
+        }
+      }
+    });
+
+    it('refuses ranges that are not aligned powers of two inside the tree', async () => {
+      const t = await TreeStore.open(sub());
+      await t.append(leaves(16));
+      for (const [a, b] of [[1, 3], [0, 3], [2, 6], [8, 24], [4, 4]]) {
+        let err: unknown;
+        await t.perfectSubtree(a, b).catch((e) => (err = e));
+        expect(err, `[${a}, ${b})`).to.be.instanceOf(RangeError);
+      }
+    });
+  });
+
   it('refuses sizes beyond the tree and leaves outside it', async () => {
     const t = await TreeStore.open(sub());
     await t.append(leaves(4));

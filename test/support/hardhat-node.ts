@@ -1,6 +1,7 @@
-import { Contract, JsonRpcProvider, type JsonRpcSigner } from 'ethers';
+import { Contract, JsonRpcProvider } from 'ethers';
+import { DevGovernance } from '../../anchor/council';
 import { freePort, startDevNode, type DevNode } from '../../anchor/dev-node';
-import { RegistryClient, registryArtifact } from '../../anchor/registry';
+import { registryArtifact } from '../../anchor/registry';
 
 /** The tests' real chain is the same Hardhat node `npm start` runs (anchor/dev-node.ts). */
 export type HardhatNode = DevNode;
@@ -9,20 +10,21 @@ export const findFreePort = freePort;
 
 export interface DeployedRegistry {
   address: string;
-  /** The deployer, node-managed account 0, which holds GOVERNOR_ROLE. */
-  governor: JsonRpcSigner;
+  /** The development council that governs it: `governance.enact(calls)` approves, waits out the delay and executes. */
+  governance: DevGovernance;
+  provider: JsonRpcProvider;
+  /** The registry, read-only (connect a signer to anchor). */
   contract: Contract;
 }
 
 /**
- * Deploys AnchorRegistry with node-managed account 0, which becomes its governor. No
- * private keys here: the node signs for its own accounts.
- * @example const { address, contract } = await deployRegistry(node.url);
+ * Deploys the development council (anchor/council.ts) and an AnchorRegistry it governs, from
+ * node-managed account 0. No private keys here: the node signs for its own accounts.
+ * @example const { address, governance } = await deployRegistry(node.url);
  */
 export async function deployRegistry(url: string): Promise<DeployedRegistry> {
   // Polling every 4 s (the default) would slow every wait() on a node that mines instantly.
   const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true, pollingInterval: 50, cacheTimeout: -1 });
-  const governor = await provider.getSigner(0);
-  const address = await RegistryClient.deploy(governor);
-  return { address, governor, contract: new Contract(address, registryArtifact().abi as never, governor) };
+  const governance = await DevGovernance.deploy(provider);
+  return { address: governance.registry, governance, provider, contract: new Contract(governance.registry, registryArtifact().abi as never, provider) };
 }

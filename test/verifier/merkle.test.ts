@@ -13,6 +13,9 @@ import {
   inclusionProof,
   rootFromInclusionProof,
   rootFromLeafHashes,
+  sizeProofForAppend,
+  sizeProofPlan,
+  verifyCheckpointProofs,
   verifyConsistency,
   verifyInclusion,
   type MerkleErrorCode,
@@ -330,6 +333,71 @@ describe('merkle (RFC 6962 / RFC 9162)', () => {
 
     it('throws BAD_SIZES from an empty log', () => {
       expectCode(() => consistencyProofForAppend(new CompactRange(), leafHashesOf(3)), 'BAD_SIZES');
+    });
+  });
+
+  describe('size proofs (FORMAT.md §11.4)', () => {
+    const data = Array.from({ length: 64 }, (_, i) => nodeSha256(Uint8Array.of(i)));
+    const leaves = data.map((d) => hashLeaf(d));
+    const cp = (n: number) => ({ treeSize: n, root: rootFromLeafHashes(leaves.slice(0, n)) });
+
+    it('plans the last leaf, then each new left subtree of its path by its leftmost leaf and left edge', () => {
+      // 13 → 21: the paths to leaves 12 and 20 part at level 4; below it 20 = 10100b has bit 2 set: subtree [16, 20).
+      expect(sizeProofPlan(13, 21)).to.deep.equal([
+        { kind: 'leaf', index: 20 },
+        { kind: 'leaf', index: 16 },
+        { kind: 'subtree', start: 17, end: 18 },
+        { kind: 'subtree', start: 18, end: 20 },
+      ]);
+      // A first checkpoint proves every level: 5 → 100b, the subtree [0, 4).
+      expect(sizeProofPlan(0, 5)).to.deep.equal([
+        { kind: 'leaf', index: 4 },
+        { kind: 'leaf', index: 0 },
+        { kind: 'subtree', start: 1, end: 2 },
+        { kind: 'subtree', start: 2, end: 4 },
+      ]);
+      expect(sizeProofPlan(0, 1)).to.deep.equal([{ kind: 'leaf', index: 0 }]);
+      // 1000 → 2000 crosses 1024: every set bit of 1999 below 10 (9, 8, 7, 6, 3, 2, 1, 0) is new.
+      expect(sizeProofPlan(1000, 2000)).to.have.length(1 + [9, 8, 7, 6, 3, 2, 1, 0].reduce((a, b) => a + b + 1, 0));
+    });
+
+    it('holds items at or after the old size only, and sizes beyond 2^32 plan without truncation', () => {
+      for (let m = 0; m < 40; m++) {
+        for (let n = m + 1; n <= 48; n++) {
+          for (const item of sizeProofPlan(m, n)) expect(item.kind === 'leaf' ? item.index : item.start, `${m} → ${n}`).to.be.at.least(m);
+        }
+      }
+      const big = sizeProofPlan(2 ** 33, 2 ** 33 + 6);
+      expect(big[0]).to.deep.equal({ kind: 'leaf', index: 2 ** 33 + 5 });
+      expect(big[1]).to.deep.equal({ kind: 'leaf', index: 2 ** 33 + 4 });
+    });
+
+    it('verifies every honest checkpoint of n <= 48 leaves after one of m < n', () => {
+      for (let n = 1; n <= 48; n++) {
+        for (let m = 0; m < n; m++) {
+          verifyCheckpointProofs(m ? cp(m) : null, cp(n), m ? consistencyProof(leaves.slice(0, n), m) : [], sizeProofForAppend(m, data.slice(m, n)));
+        }
+      }
+    });
+
+    it('throws PROOF_SIZE for a size proof of the wrong length, and for a consistency proof on a first checkpoint', () => {
+      expectCode(() => verifyCheckpointProofs(null, cp(13), [], sizeProofForAppend(0, data.slice(0, 13)).slice(1)), 'PROOF_SIZE');
+      expectCode(() => verifyCheckpointProofs(null, cp(13), [leaves[0]], sizeProofForAppend(0, data.slice(0, 13))), 'PROOF_SIZE');
+    });
+
+    it('throws ROOT_MISMATCH naming the size proof for a root claimed at the wrong size', () => {
+      const e = expectCode(() => verifyCheckpointProofs(cp(4), { treeSize: 7, root: cp(6).root }, consistencyProof(leaves.slice(0, 6), 4), sizeProofForAppend(4, data.slice(4, 7))), 'ROOT_MISMATCH');
+      expect(e.message).to.include('size proof');
+    });
+
+    it('throws BAD_SIZES unless the log grows', () => {
+      expectCode(() => verifyCheckpointProofs(cp(5), cp(5), [], []), 'BAD_SIZES');
+      expectCode(() => sizeProofPlan(5, 5), 'BAD_SIZES');
+      expectCode(() => sizeProofForAppend(3, []), 'BAD_SIZES');
+    });
+
+    it('throws HASH_SIZE for leaf data that is not 32 bytes', () => {
+      expectCode(() => sizeProofForAppend(0, [new Uint8Array(31)]), 'HASH_SIZE');
     });
   });
 

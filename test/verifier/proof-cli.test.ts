@@ -4,7 +4,9 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Contract } from 'ethers';
-import { consistencyProof } from '../../verifier/src/merkle';
+import { RegistryCalls } from '../../anchor/registry';
+import { fromHex } from '../../verifier/src/bytes';
+import { consistencyProof, sizeProofForAppend } from '../../verifier/src/merkle';
 import { eventLeafHash, type ProofBundle } from '../../verifier/src/proof-bundle';
 import { deployRegistry, findFreePort, startHardhatNode, type HardhatNode } from '../support/hardhat-node';
 import {
@@ -105,17 +107,19 @@ describe('ankang-verify proof and history (against a real Hardhat node)', () => 
     const deployed = await deployRegistry(node.url);
     registry = deployed.contract;
     address = deployed.address;
-    const provider = deployed.governor.provider;
+    const provider = deployed.provider;
     const anchorer = await provider.getSigner(1);
-    await (await registry.registerIssuer(Number(ISSUER), '安徽省', 'https://status.example/340000', [anchorer.address])).wait();
+    await deployed.governance.enact([new RegistryCalls(address).registerIssuer(Number(ISSUER), '安徽省', 'https://status.example/340000', anchorer.address)]);
     const asAnchorer = registry.connect(anchorer) as Contract;
     const leaves = leafHashesOf(log);
+    const data = log.map((e) => fromHex(e.hash));
     const { chainId } = await provider.getNetwork();
+    const hexes = (hs: Uint8Array[]) => hs.map((h) => `0x${Buffer.from(h).toString('hex')}`);
 
-    const tx1 = await asAnchorer.anchor(Number(ISSUER), FIRST, hx(rootOf(log, FIRST)), []);
+    const tx1 = await asAnchorer.anchor(Number(ISSUER), FIRST, hx(rootOf(log, FIRST)), [], hexes(sizeProofForAppend(0, data.slice(0, FIRST))));
     const r1 = await tx1.wait();
-    const proof = consistencyProof(leaves, FIRST).map((h) => `0x${Buffer.from(h).toString('hex')}`);
-    const tx2 = await asAnchorer.anchor(Number(ISSUER), SIZE, hx(rootOf(log, SIZE)), proof);
+    const proof = hexes(consistencyProof(leaves, FIRST));
+    const tx2 = await asAnchorer.anchor(Number(ISSUER), SIZE, hx(rootOf(log, SIZE)), proof, hexes(sizeProofForAppend(FIRST, data.slice(FIRST, SIZE))));
     const r2 = await tx2.wait();
     const common = { chainId: Number(chainId), contract: address };
     first = { ...common, index: 0, treeSize: FIRST, txHash: r1.hash, blockNumber: r1.blockNumber };

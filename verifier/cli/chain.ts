@@ -43,7 +43,7 @@ export interface RegistryReader {
     checkpointIndex: number,
     items: ReadonlyArray<{ leafIndex: number; leafHash: Uint8Array; proof: readonly string[] }>,
   ): Promise<boolean[]>;
-  /** Every registered issuer with its keys (revoked ones included, with revokedAt set). */
+  /** Every registered issuer with its keys (revoked ones included, with revokedAt set) and, if suspended, since when. */
   readIssuers(): Promise<RegistryIssuer[]>;
   close(): void;
 }
@@ -85,12 +85,13 @@ export async function connectRegistry(rpc: string, address: string): Promise<Reg
         const ids = (await registry.issuerIds()) as bigint[];
         return await Promise.all(
           ids.map(async (id) => {
-            const [name, statusListUrl] = (await registry.getIssuer(id)) as [string, string, boolean];
+            const { name, statusListUrl, suspendedAt } = (await registry.getIssuer(id)) as { name: string; statusListUrl: string; suspendedAt: bigint };
             const keys = (await registry.getKeys(id)) as Array<{ kid: string; publicKey: string; notBefore: bigint; notAfter: bigint; revokedAt: bigint }>;
             return {
               id: Number(id),
               name,
               statusListUrl,
+              suspendedAt: Number(suspendedAt),
               keys: keys.map((k) => ({ kid: k.kid, publicKey: k.publicKey, notBefore: Number(k.notBefore), notAfter: Number(k.notAfter), revokedAt: Number(k.revokedAt) })),
             };
           }),

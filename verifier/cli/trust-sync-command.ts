@@ -72,9 +72,14 @@ async function sync(argv: string[], io: CliIo): Promise<number> {
 
   const registry = await connectRegistry(values.rpc, values.contract);
   let trustList: TrustListJson;
+  let suspended: Array<{ id: string; name: string; since: string }>;
   try {
     if (!(await registry.hasCode())) throw usageError(`no contract at ${registry.address} on chain ${registry.chainId}`);
-    trustList = trustListFromRegistry(await registry.readIssuers(), Date.now() / 1000);
+    const issuers = await registry.readIssuers();
+    trustList = trustListFromRegistry(issuers, Date.now() / 1000);
+    suspended = issuers
+      .filter((i) => i.suspendedAt)
+      .map((i) => ({ id: String(i.id), name: i.name, since: new Date(i.suspendedAt! * 1000).toISOString() }));
   } finally {
     registry.close();
   }
@@ -101,7 +106,7 @@ async function sync(argv: string[], io: CliIo): Promise<number> {
 
   const now = Date.now() / 1000;
   if (values.json) {
-    io.out(JSON.stringify({ trustList: values.out, chainId: registry.chainId, contract: registry.address, issuedAt: trustList.issuedAt, issuers: summaries }, null, 2));
+    io.out(JSON.stringify({ trustList: values.out, chainId: registry.chainId, contract: registry.address, issuedAt: trustList.issuedAt, issuers: summaries, suspended }, null, 2));
   } else {
     io.out(`trust list of ${trustList.issuers.length} issuer(s) from chain ${registry.chainId} (${registry.address}) written to ${values.out}`);
     for (const s of summaries) {
@@ -113,6 +118,7 @@ async function sync(argv: string[], io: CliIo): Promise<number> {
           : `status list of ${sl.entries} entries issued ${Math.round(now - Date.parse(sl.issuedAt) / 1000)} s ago → ${sl.file}`;
       io.out(`  ${s.id} ${s.name}: ${s.keys} key(s), ${status}`);
     }
+    for (const s of suspended) io.out(`  ${s.id} ${s.name}: suspended on chain since ${s.since}; left out, its codes are not accepted`);
   }
   const missing = summaries.some((s) => s.statusList && 'error' in s.statusList);
   return missing ? EXIT_INVALID : EXIT_VALID;

@@ -9,7 +9,7 @@ export const ANCHOR_REGISTRY_ABI: readonly string[] = [
   'function checkpointCount(uint32 issuer) view returns (uint256)',
   'function verifyInclusion(uint32 issuer, uint256 checkpointIndex, uint64 leafIndex, bytes32 leafHash, bytes32[] proof) view returns (bool)',
   'function issuerIds() view returns (uint32[])',
-  'function getIssuer(uint32 issuer) view returns (string name, string statusListUrl, bool registered)',
+  'function getIssuer(uint32 issuer) view returns (tuple(string name, string statusListUrl, address anchorer, uint64 registeredAt, uint64 suspendedAt))',
   'function getKeys(uint32 issuer) view returns (tuple(bytes8 kid, bytes32 publicKey, uint64 notBefore, uint64 notAfter, uint64 revokedAt)[])',
   'event CheckpointAnchored(uint32 indexed issuer, uint256 indexed index, uint64 treeSize, bytes32 root)',
   'error AnchorRegistryUnknownIssuer(uint32 issuer)',

@@ -9,6 +9,8 @@ export interface RegistryIssuer {
   name: string;
   statusListUrl: string;
   keys: Array<{ kid: string; publicKey: string; notBefore: number; notAfter: number; revokedAt: number }>;
+  /** Unix seconds since the council suspended the issuer; 0 or absent while it is not suspended. */
+  suspendedAt?: number;
 }
 
 /**
@@ -22,6 +24,8 @@ export interface RegistryIssuer {
 export function trustListFromRegistry(issuers: readonly RegistryIssuer[], nowSeconds: number): TrustListJson {
   const out: TrustListJson['issuers'] = [];
   for (const iss of [...issuers].sort((a, b) => a.id - b.id)) {
+    // A suspended issuer is left out, keys and all, while the suspension lasts (FORMAT.md §11.3).
+    if (iss.suspendedAt) continue;
     const keys: TrustListKeyJson[] = iss.keys
       .filter((k) => k.revokedAt === 0)
       .map((k) => ({

@@ -229,6 +229,114 @@ export function verifyConsistency(
   matchRoot(sr, newRoot, 'new root');
 }
 
+/**
+ * One hash of a size proof (FORMAT.md §11.4): the data (not the leaf hash) of leaf `index`, or
+ * the root of the perfect subtree over leaves [`start`, `end`).
+ */
+export type SizeProofItem = { kind: 'leaf'; index: number } | { kind: 'subtree'; start: number; end: number };
+
+/**
+ * What a size proof from a checkpoint of `oldSize` leaves (0: the issuer's first) to one of
+ * `newSize` leaves holds, in order: the last leaf, then for each set bit b of `newSize − 1`
+ * below the level where the paths to the old and the new last leaf part (every set bit for a
+ * first checkpoint), lowest first, the leftmost leaf of that bit's perfect subtree and the b
+ * right children on its left edge, lowest first. Every item lies at or after `oldSize`.
+ * @throws MerkleError BAD_SIZES unless 0 <= oldSize < newSize
+ * @example sizeProofPlan(13, 21) // leaf 20, leaf 16, subtree [17, 18), subtree [18, 20)
+ */
+export function sizeProofPlan(oldSize: number, newSize: number): SizeProofItem[] {
+  if (!isSize(oldSize) || !isSize(newSize) || oldSize >= newSize) {
+    throw new MerkleError('BAD_SIZES', `no size proof from size ${oldSize} to size ${newSize}`);
+  }
+  const last = newSize - 1;
+  const items: SizeProofItem[] = [{ kind: 'leaf', index: last }];
+  for (let b = 0; b < partingLevel(oldSize, newSize); b++) {
+    if (!bitAt(last, b)) continue;
+    const start = last - (last % 2 ** (b + 1));
+    items.push({ kind: 'leaf', index: start });
+    for (let j = 0; j < b; j++) items.push({ kind: 'subtree', start: start + 2 ** j, end: start + 2 ** (j + 1) });
+  }
+  return items;
+}
+
+/**
+ * The size proof for anchoring the log after appending `appendedData` (leaf data, 32 bytes
+ * each: event hashes) to a log of `oldSize` leaves, computed from the appended leaves alone.
+ * @throws MerkleError BAD_SIZES if nothing is appended, HASH_SIZE
+ * @example contract.anchor(issuer, m + batch.length, root, consistency, sizeProofForAppend(m, batch))
+ */
+export function sizeProofForAppend(oldSize: number, appendedData: readonly Uint8Array[]): Uint8Array[] {
+  appendedData.forEach((d, i) => checkHash(d, `appended leaf data ${i}`));
+  const hashed = appendedData.map(hashLeaf);
+  return sizeProofPlan(oldSize, oldSize + appendedData.length).map((item) =>
+    item.kind === 'leaf' ? appendedData[item.index - oldSize] : subtreeRoot(hashed, item.start - oldSize, item.end - oldSize),
+  );
+}
+
+/**
+ * Checks a checkpoint the way the AnchorRegistry's `anchor` does (FORMAT.md §11.4): that
+ * `sizeProof` binds `next.root` to `next.treeSize` and, unless `previous` is null (a first
+ * checkpoint, which takes no consistency proof), that `consistencyProof` shows the new tree
+ * extends `previous`. Leaf data in the size proof is hashed here, never taken as a hash.
+ * @throws MerkleError BAD_SIZES unless the size grows, PROOF_SIZE for a proof of the wrong
+ *   length, ROOT_MISMATCH (message naming the consistency or the size proof), HASH_SIZE
+ * @example verifyCheckpointProofs(last, { treeSize, root }, consistency, sizeProof)
+ */
+export function verifyCheckpointProofs(
+  previous: { treeSize: number; root: Uint8Array } | null,
+  next: { treeSize: number; root: Uint8Array },
+  consistency: readonly Uint8Array[],
+  sizeProof: readonly Uint8Array[],
+): void {
+  const oldSize = previous?.treeSize ?? 0;
+  if (!isSize(next.treeSize) || !isSize(oldSize) || next.treeSize <= oldSize) {
+    throw new MerkleError('BAD_SIZES', `a checkpoint of ${next.treeSize} leaves does not grow the log from ${oldSize}`);
+  }
+  checkHash(next.root, 'new root');
+  [...consistency, ...sizeProof].forEach((h, i) => checkHash(h, `proof hash ${i}`));
+  const last = next.treeSize - 1;
+  const level = partingLevel(oldSize, next.treeSize);
+  const want = sizeProofPlan(oldSize, next.treeSize).length;
+  if (sizeProof.length !== want) throw new MerkleError('PROOF_SIZE', `size proof has ${sizeProof.length} hashes, want ${want}`);
+  let i = 0;
+  let low = hashLeaf(sizeProof[i++]);
+  for (let b = 0; b < level; b++) {
+    if (!bitAt(last, b)) continue;
+    let node = hashLeaf(sizeProof[i++]);
+    for (let j = 0; j < b; j++) node = hashChildren(node, sizeProof[i++]);
+    low = hashChildren(node, low);
+  }
+  if (!previous) {
+    if (consistency.length) throw new MerkleError('PROOF_SIZE', 'a first checkpoint takes no consistency proof');
+    matchRoot(low, next.root, 'root (size proof)');
+    return;
+  }
+  checkHash(previous.root, 'old root');
+  verifyConsistency(oldSize, next.treeSize, previous.root, next.root, consistency);
+  // The new root again along the path to the last leaf: the subtree at `level` holding the old
+  // last leaf comes from the consistency proof, the left siblings above it too (FORMAT.md §11.4).
+  const path = isPowerOfTwo(oldSize) ? [previous.root, ...consistency] : consistency;
+  let fn = oldSize - 1;
+  let sn = last;
+  let at = 0;
+  let sr = path[0];
+  let lr: Uint8Array | undefined;
+  while (isOdd(fn)) [fn, sn, at] = [half(fn), half(sn), at + 1];
+  if (at === level) lr = hashChildren(sr, low);
+  for (const c of path.slice(1)) {
+    if (isOdd(fn) || fn === sn) {
+      sr = hashChildren(c, sr);
+      if (at > level) lr = hashChildren(c, lr!);
+      while (!isOdd(fn) && fn !== 0) [fn, sn, at] = [half(fn), half(sn), at + 1];
+    } else {
+      sr = hashChildren(sr, c);
+    }
+    [fn, sn, at] = [half(fn), half(sn), at + 1];
+    if (at === level) lr = hashChildren(sr, low);
+  }
+  matchRoot(lr!, next.root, 'root (size proof)');
+}
+
 /** A perfect subtree of a compact range: hash of leaves [start, end). */
 export interface Subtree {
   start: number;
@@ -434,6 +542,19 @@ function trailingZeros(n: number): number {
   let z = 0;
   for (; n > 0 && !isOdd(n); n = half(n)) z++;
   return z;
+}
+
+/** Bit `b` of `n` (n may exceed 2^32). */
+function bitAt(n: number, b: number): boolean {
+  return Math.floor(n / 2 ** b) % 2 === 1;
+}
+
+/**
+ * Below this level a size proof proves subtree heights itself: the highest bit where
+ * `oldSize − 1` and `newSize − 1` differ, or the whole height of the tree for a first checkpoint.
+ */
+function partingLevel(oldSize: number, newSize: number): number {
+  return oldSize === 0 ? bitLength(newSize - 1) : bitLength(xor(oldSize - 1, newSize - 1)) - 1;
 }
 
 function xor(a: number, b: number): number {
