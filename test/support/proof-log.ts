@@ -2,6 +2,7 @@ import { GENESIS_HASH, hashEvent, type LedgerEvent, type LedgerEventBody } from 
 import { fromHex, toHex } from '../../verifier/src/bytes';
 import { hashLeaf, inclusionProof, rootFromLeafHashes } from '../../verifier/src/merkle';
 import { PROOF_BUNDLE_FORMAT, type ProofBundle, type ProofEntry } from '../../verifier/src/proof-bundle';
+import { SubjectMap, type SubjectHead } from '../../verifier/src/subject-map';
 
 export const ALICE = 'r:QWxpY2UtcHNldWRvbnltMQ';
 export const BOB = 'r:Qm9iLXBzZXVkb255bS0y';
@@ -19,18 +20,49 @@ export const timeOf = (seq: number, offsetSeconds = 0) => new Date(START_MS + (s
  * a rules change that belongs to no resident. `types` gives some seqs another event type.
  */
 export function buildLog(n = 40, types: Record<number, string> = {}): LedgerEvent[] {
+  return buildEvents(logSpecs(n, types));
+}
+
+/** The specs of `buildLog`'s events, to extend or change before building. */
+export function logSpecs(n: number, types: Record<number, string> = {}): EventSpec[] {
+  return Array.from({ length: n }, (_, i) => {
+    const seq = i + 1;
+    const subjects = seq % 10 === 0 ? ['rules'] : ([[ALICE], [BOB], [ALICE, GATE], [BOB, GATE]][i % 4] as string[]).sort();
+    return { subjects, type: types[seq] ?? (seq % 10 === 0 ? 'rules.published' : subjects.includes(GATE) ? 'venue.scanned' : 'code.issued') };
+  });
+}
+
+/** One event to build: its subjects and type; `links` replaces the honest link of the subjects it names (a forger's event). */
+export interface EventSpec {
+  subjects: string[];
+  type: string;
+  /** Subject → the seq of the event to link it to, or null for a first event. */
+  links?: Record<string, number | null>;
+  /** Seconds to shift the event's time by. */
+  offsetSeconds?: number;
+}
+
+/**
+ * A log with correct hashes and global links, written as the ledger writes it: each subject's
+ * link is the hash of the last event that listed it (null for its first), unless the spec
+ * overrides it — as an operator who rewrote the ledger's subject heads would.
+ */
+export function buildEvents(specs: EventSpec[]): LedgerEvent[] {
   const heads = new Map<string, string>();
   const log: LedgerEvent[] = [];
   let prev = GENESIS_HASH;
-  for (let seq = 1; seq <= n; seq++) {
-    const i = seq - 1;
-    const subjects = seq % 10 === 0 ? ['rules'] : ([[ALICE], [BOB], [ALICE, GATE], [BOB, GATE]][i % 4] as string[]).sort();
+  for (const [i, spec] of specs.entries()) {
+    const seq = i + 1;
+    const subjects = [...spec.subjects].sort();
     const links: Record<string, string | null> = {};
-    for (const s of subjects) links[s] = heads.get(s) ?? null;
+    for (const s of subjects) {
+      const forged = spec.links && Object.hasOwn(spec.links, s) ? spec.links[s] : undefined;
+      links[s] = forged === undefined ? (heads.get(s) ?? null) : forged === null ? null : log[forged - 1].hash;
+    }
     const body: LedgerEventBody = {
       seq,
-      type: types[seq] ?? (seq % 10 === 0 ? 'rules.published' : subjects.includes(GATE) ? 'venue.scanned' : 'code.issued'),
-      at: timeOf(seq),
+      type: spec.type,
+      at: timeOf(seq, spec.offsetSeconds),
       subjects,
       links,
       prev,
@@ -43,6 +75,13 @@ export function buildLog(n = 40, types: Record<number, string> = {}): LedgerEven
     prev = hash;
   }
   return log;
+}
+
+/** The subject heads map of the first `treeSize` events, counted straight from them (FORMAT.md §11.1). */
+export function mapOf(log: readonly LedgerEvent[], treeSize: number): SubjectMap {
+  const heads = new Map<string, SubjectHead>();
+  for (const e of log.slice(0, treeSize)) for (const s of e.subjects) heads.set(s, { count: (heads.get(s)?.count ?? 0) + 1, head: e.hash });
+  return SubjectMap.empty().with(heads);
 }
 
 export function leafHashesOf(log: readonly LedgerEvent[]): Uint8Array[] {

@@ -16,3 +16,4 @@ export * from './proof-bundle';
 export * from './chain-trust';
 export * from './subject-map';
 export * from './witness';
+export * from './witness';
