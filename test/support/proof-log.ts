@@ -1,7 +1,7 @@
 import { GENESIS_HASH, hashEvent, type LedgerEvent, type LedgerEventBody } from '../../verifier/src/event';
 import { fromHex, toHex } from '../../verifier/src/bytes';
 import { hashLeaf, inclusionProof, rootFromLeafHashes } from '../../verifier/src/merkle';
-import { PROOF_BUNDLE_FORMAT, type ProofBundle, type ProofEntry } from '../../verifier/src/proof-bundle';
+import { PROOF_BUNDLE_FORMAT, PROOF_BUNDLE_FORMAT_1, type ProofBundle, type ProofEntry } from '../../verifier/src/proof-bundle';
 import { SubjectMap, type SubjectHead } from '../../verifier/src/subject-map';
 
 export const ALICE = 'r:QWxpY2UtcHNldWRvbnltMQ';
@@ -118,15 +118,19 @@ export const FAKE_META = (treeSize: number): CheckpointMeta => ({
   contract: `0x${'5f'.repeat(20)}`,
 });
 
-function header(log: readonly LedgerEvent[], meta: CheckpointMeta) {
+/** Bundles of format 1 (no subject map, as before issue 14) or 2 (with the checkpoint's map root and the subject's head). */
+export type BundleVersion = 1 | 2;
+
+function header(log: readonly LedgerEvent[], meta: CheckpointMeta, version: BundleVersion) {
   return {
-    format: PROOF_BUNDLE_FORMAT,
+    format: version === 2 ? PROOF_BUNDLE_FORMAT : PROOF_BUNDLE_FORMAT_1,
     issuer: ISSUER,
     chain: { chainId: meta.chainId, contract: meta.contract },
     checkpoint: {
       index: meta.index,
       treeSize: meta.treeSize,
       root: rootOf(log, meta.treeSize),
+      ...(version === 2 ? { mapRoot: toHex(mapOf(log, meta.treeSize).root()) } : {}),
       txHash: meta.txHash,
       blockNumber: meta.blockNumber,
     },
@@ -134,8 +138,8 @@ function header(log: readonly LedgerEvent[], meta: CheckpointMeta) {
 }
 
 /** An event bundle proving events `seqs` in the checkpoint described by `meta`. */
-export function eventBundle(log: readonly LedgerEvent[], seqs: number[], meta: CheckpointMeta): ProofBundle {
-  return { ...header(log, meta), kind: 'event', events: seqs.map((s) => entryFor(log, s, meta.treeSize)) };
+export function eventBundle(log: readonly LedgerEvent[], seqs: number[], meta: CheckpointMeta, version: BundleVersion = 1): ProofBundle {
+  return { ...header(log, meta, version), kind: 'event', events: seqs.map((s) => entryFor(log, s, meta.treeSize)) };
 }
 
 /**
@@ -147,6 +151,7 @@ export function historyBundle(
   subject: string,
   range: { from: string; to: string },
   meta: CheckpointMeta,
+  version: BundleVersion = 1,
 ): ProofBundle {
   const mine = log.slice(0, meta.treeSize).filter((e) => e.subjects.includes(subject));
   const from = Date.parse(range.from);
@@ -155,13 +160,15 @@ export function historyBundle(
   const before = mine.filter((e) => Date.parse(e.at) < from).pop();
   const after = mine.find((e) => Date.parse(e.at) > to);
   const entry = (e: LedgerEvent | undefined) => (e ? entryFor(log, e.seq, meta.treeSize) : null);
+  const map = mapOf(log, meta.treeSize);
   return {
-    ...header(log, meta),
+    ...header(log, meta, version),
     kind: 'history',
     subject,
     range,
     previous: entry(before),
     next: entry(after),
     events: inside.map((e) => entryFor(log, e.seq, meta.treeSize)),
+    ...(version === 2 ? { subjectHead: { ...map.get(subject), proof: map.prove(subject) } } : {}),
   };
 }
