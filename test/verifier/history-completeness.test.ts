@@ -41,13 +41,13 @@ describe('history completeness with the subject heads map (format 2)', () => {
       expectResult(r, 'VALID', `no gaps up to seq 39, the last of the 20 events of ${ALICE} in the checkpoint's subject map`);
       expect(r.complete).to.equal(true);
       expect(r.completeness).to.deep.include({ code: 'COMPLETE' });
-      expect(r.completeness!.reason).to.include("with the bundle's map root, as cosigned");
+      expect(r.completeness!.reason).to.equal(`every event of ${ALICE} from ${ALL.from} to ${ALL.to} among its first 40 is in the bundle: witnesses cosigned checkpoint 1 (size 40) with the map root the bundle names`);
     });
 
     it('says the map root came from the chain when the chain gave one', () => {
       const r = verifyHistory(history(), chain(log, { cosigned: true, mapRoot: mapOf(log, SIZE).root() }));
       expect(r.complete).to.equal(true);
-      expect(r.completeness!.reason).to.include('the map root on chain');
+      expect(r.completeness!.reason).to.include('with its map root as read from the chain');
     });
 
     it('is complete for a range in the middle, closed by `next`', () => {
@@ -57,6 +57,7 @@ describe('history completeness with the subject heads map (format 2)', () => {
       const r = verifyHistory(b, cosigned());
       expectResult(r, 'VALID', 'and the history has no gaps');
       expect(r.complete).to.equal(true);
+      expect(r.completeness!.reason).to.include('is in the bundle (seq 21 closes the range)');
     });
 
     it('is complete for a subject with no event at all: the map proves its absence', () => {

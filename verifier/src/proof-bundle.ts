@@ -499,11 +499,11 @@ function completenessOf(b: ProofBundle, anchored: AnchoredCheckpoint, headChecke
       reason: `${cp} is not known to be cosigned by witnesses; without them the issuer's operator could have forked ${b.subject}'s chain and left events out`,
     };
   }
-  const root = anchored.mapRoot ? 'the map root on chain' : "the bundle's map root, as cosigned";
-  const upTo = b.next ? `its next event, seq ${b.next.event.seq}` : `the end of ${cp}`;
+  const root = anchored.mapRoot ? 'its map root as read from the chain' : 'the map root the bundle names';
+  const scope = b.next ? `is in the bundle (seq ${b.next.event.seq} closes the range)` : `among its first ${anchored.treeSize} is in the bundle`;
   return {
     code: 'COMPLETE',
-    reason: `every event of ${b.subject} from ${b.range!.from} to ${b.range!.to} up to ${upTo} is in the bundle: ${cp} is cosigned, with ${root}`,
+    reason: `every event of ${b.subject} from ${b.range!.from} to ${b.range!.to} ${scope}: witnesses cosigned ${cp} with ${root}`,
   };
 }
 
