@@ -59,6 +59,8 @@ function nodeHashOf(left: Buffer, right: Buffer): Buffer {
 const bit = (key: Uint8Array, i: number) => (key[i >> 3] >> (7 - (i & 7))) & 1;
 const versionKey = (size: number) => `v/${String(size).padStart(15, '0')}`;
 const nodeKey = (h: Buffer) => `n/${h.toString('hex')}`;
+/** Per-write options: values are raw bytes, whatever the root database's encoding. */
+const AS_BYTES = { valueEncoding: 'view' };
 
 interface Leaf {
   leaf: true;
@@ -96,6 +98,8 @@ export class SubjectMapStore {
   private applied = 0;
   private committed = 0;
   private loaded = 0;
+  /** What the last commit wrote: node records and their bytes (for metrics and the bench). */
+  lastCommit = { nodes: 0, bytes: 0 };
 
   private readonly maxLoaded: number;
   private readonly keepDepth: number;
@@ -164,14 +168,26 @@ export class SubjectMapStore {
       fresh.push(ref);
     };
     collect(this.top);
-    const batch = this.db.batch();
-    for (const n of fresh) batch.put(nodeKey(n.hash!), record(n));
-    batch.put(versionKey(this.applied), root);
-    batch.put('size', Buffer.from(String(this.applied)));
+    // Through the root database with the sublevel's prefix spelled out (as the ledger writes):
+    // the same keys, at a third of the cost of the sublevel's encoding layers.
+    const batch = this.db.db.batch();
+    const put = (key: string, value: Buffer) => batch.put(this.db.prefix + key, value as never, AS_BYTES as never);
+    // One allocation for every record of the commit.
+    const records = Buffer.allocUnsafe(fresh.reduce((n, x) => n + (x.leaf ? LEAF_RECORD : BRANCH_RECORD), 0));
+    let at = 0;
+    for (const n of fresh) {
+      const end = writeRecord(n, records, at);
+      put(nodeKey(n.hash!), records.subarray(at, end));
+      at = end;
+    }
+    const bytes = at;
+    put(versionKey(this.applied), root);
+    put('size', Buffer.from(String(this.applied)));
     await batch.write();
     // Marked only once written: a failed write leaves them to the next commit.
     for (const n of fresh) n.stored = true;
     this.committed = this.applied;
+    this.lastCommit = { nodes: fresh.length, bytes };
     if (this.loaded > this.maxLoaded) this.letGo();
     return root;
   }
@@ -289,16 +305,17 @@ export class SubjectMapStore {
   }
 }
 
-function record(n: MapNode): Buffer {
+/** Writes the node's record (a leaf: key ‖ uint64be(count) ‖ head; a branch: left ‖ right) at `at`; returns where it ends. */
+function writeRecord(n: MapNode, b: Buffer, at: number): number {
   if (n.leaf) {
-    const b = Buffer.alloc(LEAF_RECORD);
-    n.key.copy(b, 0);
-    b.writeUInt32BE(Math.floor(n.count / 2 ** 32), HASH);
-    b.writeUInt32BE(n.count >>> 0, HASH + 4);
-    n.head.copy(b, HASH + 8);
-    return b;
+    n.key.copy(b, at);
+    b.writeUInt32BE(Math.floor(n.count / 2 ** 32), at + HASH);
+    b.writeUInt32BE(n.count >>> 0, at + HASH + 4);
+    n.head.copy(b, at + HASH + 8);
+    return at + LEAF_RECORD;
   }
-  const left = n.left === null ? EMPTY : Buffer.isBuffer(n.left) ? n.left : n.left.hash!;
-  const right = n.right === null ? EMPTY : Buffer.isBuffer(n.right) ? n.right : n.right.hash!;
-  return Buffer.concat([left, right]);
+  const child = (c: Ref) => (c === null ? EMPTY : Buffer.isBuffer(c) ? c : c.hash!);
+  child(n.left).copy(b, at);
+  child(n.right).copy(b, at + HASH);
+  return at + BRANCH_RECORD;
 }
