@@ -25,6 +25,8 @@ export interface AnchorerOptions {
   issuer: string;
   intervalSeconds: number;
   maxEvents: number;
+  /** How many of the latest subject map commits keep their proofs (0: all); older ones keep only their roots. */
+  mapKeep?: number;
   /** Opens a chain session (in development: deploys and registers when the contract is missing). */
   connect: () => Promise<RegistryClient>;
   log: Logger;
@@ -159,6 +161,15 @@ export class Anchorer {
     return this.tree.treeSize;
   }
 
+  /** Prunes the map's old versions; a failure costs only disk, so it is logged and anchoring goes on. */
+  private async pruneMap(keep: number): Promise<void> {
+    try {
+      await this.map.prune(keep);
+    } catch (e) {
+      this.opts.log.warn('anchor: pruning the subject map failed', { error: (e as Error).message });
+    }
+  }
+
   /** Commits the subject map at the tree's size and returns its root, for the checkpoint about to be anchored. */
   private async commitMap(size: number): Promise<string> {
     if (this.map.size !== size) throw new Error(`internal: the subject map holds ${this.map.size} events, the tree ${size}`);
@@ -263,6 +274,7 @@ export class Anchorer {
     });
     this.latest = record;
     this.lastAnchorAt = this.opts.clock().getTime();
+    if (this.opts.mapKeep) await this.pruneMap(this.opts.mapKeep);
     this.opts.log.info('anchor: checkpoint anchored', { index: record.index, treeSize: size, block: record.blockNumber, gasUsed: r.gasUsed });
   }
 }

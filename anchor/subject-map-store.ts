@@ -16,6 +16,11 @@ import type { SubjectHead, SubjectProof } from '../verifier/src/subject-map';
  * hashed until a root is asked for, so a subject changed by many events in one checkpoint
  * is hashed once. The top of the tree stays loaded; deeper nodes are read back on demand.
  *
+ * A node replaced at a commit is in no later version (counts only grow, so no subtree's
+ * content comes back), so each commit also lists the nodes it replaced, and `prune` deletes
+ * those of commits older than the ones kept: the store stays the size of the map plus what
+ * the kept versions changed, and every version keeps its root.
+ *
  * After a crash the store reopens at its last commit; the caller replays the ledger's events
  * after `size` (the map is a function of the log, so it can always be rebuilt from it).
  * Hashing uses node:crypto; test/anchor checks it against verifier/src/subject-map.
@@ -58,6 +63,8 @@ function nodeHashOf(left: Buffer, right: Buffer): Buffer {
 
 const bit = (key: Uint8Array, i: number) => (key[i >> 3] >> (7 - (i & 7))) & 1;
 const versionKey = (size: number) => `v/${String(size).padStart(15, '0')}`;
+/** The nodes a commit replaced: in the versions before it only. */
+const staleKey = (size: number) => `s/${String(size).padStart(15, '0')}`;
 const nodeKey = (h: Buffer) => `n/${h.toString('hex')}`;
 /** Per-write options: values are raw bytes, whatever the root database's encoding. */
 const AS_BYTES = { valueEncoding: 'view' };
@@ -98,6 +105,12 @@ export class SubjectMapStore {
   private applied = 0;
   private committed = 0;
   private loaded = 0;
+  /** Hashes of stored nodes changed since the last commit: the next commit replaces them. */
+  private stale: Buffer[] = [];
+  /** Versions below this size were pruned: their roots remain, their proofs do not. */
+  private prunedBelow = 0;
+  /** Set while a commit writes: the nodes it collected must not change under it. */
+  private committing = false;
   /** What the last commit wrote: node records and their bytes (for metrics and the bench). */
   lastCommit = { nodes: 0, bytes: 0 };
 
@@ -122,6 +135,8 @@ export class SubjectMapStore {
       const root = Buffer.from((await db.get(versionKey(s.committed)))!);
       s.top = root.equals(EMPTY) ? null : root;
     }
+    const pruned = await db.get('pruned');
+    if (pruned) s.prunedBelow = Number(Buffer.from(pruned).toString());
     return s;
   }
 
@@ -138,9 +153,10 @@ export class SubjectMapStore {
   /**
    * Adds the next event of the log: each of its subjects' count goes up by one and its head
    * becomes the event's hash.
-   * @throws RangeError unless `event.seq` is size + 1
+   * @throws RangeError unless `event.seq` is size + 1; Error while a commit is being written
    */
   apply(event: Pick<LedgerEvent, 'seq' | 'subjects' | 'hash'>): void {
+    if (this.committing) throw new Error('the subject map is being committed; apply events after the commit');
     if (event.seq !== this.applied + 1) throw new RangeError(`the map holds ${this.applied} events; event ${event.seq} is not the next`);
     const head = Buffer.from(event.hash, 'hex');
     for (const s of event.subjects) this.top = this.insert(this.top, 0, hash('sha256', s, 'buffer'), head);
@@ -182,10 +198,18 @@ export class SubjectMapStore {
     }
     const bytes = at;
     put(versionKey(this.applied), root);
+    const stale = this.stale;
+    if (stale.length) put(staleKey(this.applied), Buffer.concat(stale));
     put('size', Buffer.from(String(this.applied)));
-    await batch.write();
+    this.committing = true;
+    try {
+      await batch.write();
+    } finally {
+      this.committing = false;
+    }
     // Marked only once written: a failed write leaves them to the next commit.
     for (const n of fresh) n.stored = true;
+    this.stale = [];
     this.committed = this.applied;
     this.lastCommit = { nodes: fresh.length, bytes };
     if (this.loaded > this.maxLoaded) this.letGo();
@@ -199,13 +223,39 @@ export class SubjectMapStore {
   }
 
   /**
+   * Deletes the nodes that only versions older than the `keep` latest commits hold; their
+   * roots stay (`mapRootAt`), their proofs go. Returns how many node records it deleted.
+   */
+  async prune(keep: number): Promise<number> {
+    const sizes: number[] = [];
+    for await (const k of this.db.keys({ gte: 'v/', lt: 'v0', reverse: true, limit: keep })) sizes.push(Number(k.slice(2)));
+    if (sizes.length < keep) return 0;
+    const oldestKept = sizes[sizes.length - 1];
+    if (oldestKept <= this.prunedBelow) return 0;
+    const batch = this.db.db.batch();
+    let deleted = 0;
+    // A node listed at commit v is in versions before v only: all pruned when v ≤ oldestKept.
+    for await (const [k, v] of this.db.iterator({ gte: 's/', lte: staleKey(oldestKept) })) {
+      const hashes = Buffer.from(v);
+      for (let o = 0; o < hashes.length; o += HASH) batch.del(this.db.prefix + nodeKey(hashes.subarray(o, o + HASH)));
+      deleted += hashes.length / HASH;
+      batch.del(this.db.prefix + k);
+    }
+    batch.put(this.db.prefix + 'pruned', Buffer.from(String(oldestKept)) as never, AS_BYTES as never);
+    await batch.write();
+    this.prunedBelow = oldestKept;
+    return deleted;
+  }
+
+  /**
    * The subject's head at a committed size, with its proof (FORMAT.md §11.2) against that
    * size's root; count 0 and a proof of absence for a subject with no event by then.
-   * @throws RangeError for a size never committed
+   * @throws RangeError for a size never committed, or one whose proofs were pruned
    */
   proof(subject: string, size: number): ProvenHead {
     const v = this.db.getSync(versionKey(size));
     if (!v) throw new RangeError(`the subject map has no commit at size ${size}`);
+    if (size < this.prunedBelow) throw new RangeError(`the subject map's proofs at size ${size} were pruned (kept from size ${this.prunedBelow})`);
     const key = hash('sha256', subject, 'buffer');
     const bitmap = Buffer.alloc(HASH);
     const siblings: string[] = [];
@@ -250,6 +300,7 @@ export class SubjectMapStore {
     if (ref === null) return this.leaf(key, 1, head);
     const node = Buffer.isBuffer(ref) ? this.load(ref) : ref;
     if (node.leaf) {
+      // A leaf that moves down keeps its hash: it is in the next version too.
       if (!node.key.equals(key)) return this.split(node, this.leaf(key, 1, head), depth);
       node.count++;
       node.head = head;
@@ -258,6 +309,7 @@ export class SubjectMapStore {
     } else {
       node.left = this.insert(node.left, depth + 1, key, head);
     }
+    if (node.stored) this.stale.push(node.hash!);
     node.hash = null;
     node.stored = false;
     return node;

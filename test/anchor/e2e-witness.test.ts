@@ -93,7 +93,11 @@ describe('witnesses end to end: the service anchors, a witness checks the log, t
     files = tempDir('ankang-e2e-witness-');
     [node, verifier] = await Promise.all([startDevNode(), installedVerifier()]);
     // Alice checks in at the gate again and again: no replay window to answer with the first.
-    svc = await startTestService({ clock: new WallClock(), config: { CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: '1', CHECKIN_REPLAY_SECONDS: 0 } });
+    // Only the latest checkpoint keeps its map proofs.
+    svc = await startTestService({
+      clock: new WallClock(),
+      config: { CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: '1', CHECKIN_REPLAY_SECONDS: 0, SUBJECT_MAP_KEEP: 1 },
+    });
     const operator = await svc.token('operator');
     [witnessToken, auditor] = await Promise.all([svc.token('witness', { name: '江苏省 witness of 340000' }), svc.token('auditor')]);
 
@@ -207,6 +211,13 @@ describe('witnesses end to end: the service anchors, a witness checks the log, t
       const again = await history(save('alice-honest-again', honestHistory), '--cosigned');
       expect(again.status).to.equal(0);
       expect(again.report).to.include({ complete: true });
+    });
+
+    it('the service kept the honest checkpoint’s map root but pruned its proofs (SUBJECT_MAP_KEEP=1)', () => {
+      const map = svc.running.app.anchorer!.map;
+      expect(map.mapRootAt(honest.treeSize)!.toString('hex')).to.equal(honest.mapRoot);
+      expect(() => map.proof(`r:${alice.pseudonym}`, honest.treeSize)).to.throw(RangeError, /pruned/);
+      expect(map.proof(`r:${alice.pseudonym}`, forkedCheckpoint.treeSize).count).to.equal(honestHistory.events.length + 1);
     });
   });
 

@@ -150,6 +150,56 @@ describe('SubjectMapStore (subject heads map in LevelDB)', () => {
     });
   });
 
+  describe('when old versions are pruned', () => {
+    it('keeps the proofs of the latest commits and every root, and deletes only what no kept version holds', async () => {
+      const log = events(600);
+      const store = await open();
+      for (const e of log) {
+        store.apply(e);
+        if (e.seq % 100 === 0) await store.commit();
+      }
+      const before = await nodeKeys();
+      const deleted = await store.prune(2);
+      expect(deleted).to.be.greaterThan(0);
+      expect(await nodeKeys()).to.equal(before - deleted);
+      for (const size of [500, 600]) {
+        const ref = referenceAt(log, size);
+        for (const s of ['r:resident-1', 'r:resident-30', 'v:venue-2', 'anchor', 'r:never']) {
+          expect(store.proof(s, size), `${s} at ${size}`).to.deep.equal({ ...ref.get(s), proof: ref.prove(s) });
+        }
+      }
+      for (const size of [100, 400]) {
+        expect(toHex(store.mapRootAt(size)!)).to.equal(toHex(referenceAt(log, size).root()));
+        expect(() => store.proof('anchor', size)).to.throw(RangeError, /pruned/);
+      }
+      expect(await store.prune(2), 'nothing more to prune').to.equal(0);
+    });
+
+    it('goes on growing and pruning, across a reopen, with every node of the kept versions there', async () => {
+      const log = events(900, 80, 3);
+      let store = await open();
+      for (const e of log) {
+        store.apply(e);
+        if (e.seq % 150 === 0) {
+          await store.commit();
+          await store.prune(1);
+        }
+        if (e.seq === 450) store = await open();
+      }
+      // Every node reachable from the latest root is still stored: a proof of every subject reads them all.
+      const ref = referenceAt(log, 900);
+      for (const s of new Set(log.flatMap((e) => e.subjects))) expect(store.proof(s, 900)).to.deep.equal({ ...ref.get(s), proof: ref.prove(s) });
+      // And nothing else is: as many records as the tree has nodes (a node wherever two keys or more share a prefix).
+      const walk = (keys: Uint8Array[], depth: number): number => {
+        if (keys.length <= 1) return keys.length;
+        const bitAt = (k: Uint8Array) => (k[depth >> 3] >> (7 - (depth & 7))) & 1;
+        return 1 + walk(keys.filter((k) => bitAt(k) === 0), depth + 1) + walk(keys.filter((k) => bitAt(k) === 1), depth + 1);
+      };
+      const nodes = walk([...new Set(log.flatMap((e) => e.subjects))].map((s) => createHash('sha256').update(s).digest()), 0);
+      expect(await nodeKeys()).to.equal(nodes);
+    });
+  });
+
   describe('when memory is tight and deep nodes are let go after each commit', () => {
     it('reads them back as needed and keeps the reference roots and proofs', async () => {
       const log = events(3000, 2000, 7);

@@ -75,14 +75,18 @@ async function checkBundle(
   registry: RegistryReader,
   cosign: CosignOptions,
 ): Promise<BundleReport> {
+  // A history that does not verify is never complete, whichever check stopped it.
+  const notValid = (result: ProofResult): ProofResult =>
+    kind === 'history' && result.complete === undefined
+      ? { ...result, complete: false, completeness: { code: 'NOT_VALID', reason: 'the bundle does not verify, so it proves nothing about completeness' } }
+      : result;
   const parsed = parseBundleFile(bytes, file);
-  if (!('format' in parsed)) return { ...parsed, file, checkpoint: null };
+  if (!('format' in parsed)) return { ...notValid(parsed), file, checkpoint: null };
   const bundle = parsed;
   let witnessed: NonNullable<BundleReport['checkpoint']>['cosigned'] = null;
   let chainMapRoot: Uint8Array | undefined;
   const report = (result: ProofResult, cp?: ChainCheckpoint): BundleReport => ({
-    ...result,
-    ...(kind === 'history' && result.complete === undefined ? { complete: false, completeness: { code: 'NOT_VALID' as const, reason: 'the bundle does not verify, so it proves nothing about completeness' } } : {}),
+    ...notValid(result),
     file,
     checkpoint: cp
       ? {
