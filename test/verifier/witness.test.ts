@@ -187,7 +187,7 @@ describe('the witness’s check (verifier/src/witness.ts)', () => {
           fc.pre(!isDeepStrictEqual(b[i][member], junk));
           b[i][member] = junk;
           const v = checkCheckpoint(state, cp, b as unknown as LedgerEvent[]);
-          expect(v.cosign, `${member} = ${String(junk)}`).to.equal(false);
+          expect(v.cosign, `${member} = ${fc.stringify(junk)}`).to.equal(false);
         }),
         { numRuns: 500 },
       );
