@@ -2,6 +2,7 @@ import type { Logger } from '../server/http/log';
 import type { Ledger } from '../server/ledger/ledger';
 import { sizeProofPlan } from '../verifier/src/merkle';
 import type { RegistryClient } from './registry';
+import { SubjectMapStore, type MapDb } from './subject-map-store';
 import { TreeStore, leafHash, type TreeDb } from './tree-store';
 
 /** A checkpoint this issuer anchored, as the ledger records it. */
@@ -14,12 +15,19 @@ export interface CheckpointRecord {
   chainId: number;
   contract: string;
   anchoredAt: string;
+  /**
+   * Root of the subject heads map at `treeSize` (verifier/FORMAT.md §13), 64 hex digits: what
+   * witnesses cosign with the size and root. Absent in records made before the map was kept.
+   */
+  mapRoot?: string;
 }
 
 export interface AnchorerOptions {
   issuer: string;
   intervalSeconds: number;
   maxEvents: number;
+  /** How many of the latest subject map commits keep their proofs (0: all); older ones keep only their roots. */
+  mapKeep?: number;
   /** Opens a chain session (in development: deploys and registers when the contract is missing). */
   connect: () => Promise<RegistryClient>;
   log: Logger;
@@ -32,6 +40,8 @@ const CHECKPOINT_EVENT = 'checkpoint.anchored';
 const MAX_BACKOFF_MS = 60_000;
 /** While the council has the issuer suspended, ask again this often whether it resumed it. */
 const SUSPENDED_RETRY_MS = 5_000;
+/** The subject map is committed at every checkpoint, and at least this often while none is anchored. */
+const MAP_COMMIT_EVENTS = 4096;
 
 /**
  * Keeps the issuer's RFC 6962 log in step with the ledger (leaf i = SHA-256(0x00 ‖ hash of
@@ -59,13 +69,17 @@ export class Anchorer {
   private constructor(
     private readonly ledger: Ledger,
     readonly tree: TreeStore,
+    /** The subject heads map, kept at the same size as the tree. */
+    readonly map: SubjectMapStore,
     private readonly opts: AnchorerOptions,
   ) {}
 
   static async open(ledger: Ledger, opts: AnchorerOptions): Promise<Anchorer> {
     const db = ledger.db.sublevel<string, Uint8Array>('tree', { valueEncoding: 'view' }) as unknown as TreeDb;
-    const a = new Anchorer(ledger, await TreeStore.open(db), opts);
+    const mapDb = ledger.db.sublevel<string, Uint8Array>('subject-map', { valueEncoding: 'view' }) as unknown as MapDb;
+    const a = new Anchorer(ledger, await TreeStore.open(db), await SubjectMapStore.open(mapDb), opts);
     a.latest = await ledger.read<CheckpointRecord>('anchor', 'latest');
+    await a.catchUpMap();
     // Whether anything but checkpoint records arrived since the last checkpoint.
     for await (const e of ledger.events((a.latest?.treeSize ?? 0) + 1, a.tree.treeSize)) {
       if (e.type !== CHECKPOINT_EVENT) a.lastSubstantive = e.seq;
@@ -115,18 +129,56 @@ export class Anchorer {
     return this.running;
   }
 
-  /** Extends the log to the ledger head; returns the new size. */
+  /**
+   * Brings the subject map up to the tree after a restart (or, for a ledger older than the
+   * map, from the first event), committing it at the size of every checkpoint recorded in the
+   * ledger so that each has its map root and proofs.
+   */
+  private async catchUpMap(): Promise<void> {
+    const target = this.tree.treeSize;
+    if (this.map.size >= target) return;
+    const sizes = new Set<number>();
+    for await (const cp of this.ledger.space('anchor').values({ gte: 'cp/', lt: 'cp0' })) sizes.add((cp as CheckpointRecord).treeSize);
+    for await (const e of this.ledger.events(this.map.size + 1, target)) {
+      this.map.apply(e);
+      if (sizes.has(e.seq) || this.map.size - this.map.committedSize >= MAP_COMMIT_EVENTS) await this.map.commit();
+    }
+    await this.map.commit();
+  }
+
+  /** Extends the log and the subject map to the ledger head; returns the new size. */
   async sync(): Promise<number> {
     const head = this.ledger.getHead().seq;
-    if (this.tree.treeSize >= head) return this.tree.treeSize;
+    const from = Math.min(this.tree.treeSize, this.map.size) + 1;
+    if (from > head) return this.tree.treeSize;
     const batch: Uint8Array[] = [];
-    for await (const e of this.ledger.events(this.tree.treeSize + 1, head)) {
-      batch.push(leafHash(Buffer.from(e.hash, 'hex')));
-      if (e.type !== CHECKPOINT_EVENT) this.lastSubstantive = e.seq;
+    for await (const e of this.ledger.events(from, head)) {
+      if (e.seq === this.tree.treeSize + batch.length + 1) {
+        batch.push(leafHash(Buffer.from(e.hash, 'hex')));
+        if (e.type !== CHECKPOINT_EVENT) this.lastSubstantive = e.seq;
+      }
+      if (e.seq === this.map.size + 1) this.map.apply(e);
       if (batch.length === 4096) await this.tree.append(batch.splice(0));
     }
     await this.tree.append(batch);
+    // Bounds what a long chain outage keeps in memory, and what a restart replays.
+    if (this.map.size - this.map.committedSize >= MAP_COMMIT_EVENTS) await this.map.commit();
     return this.tree.treeSize;
+  }
+
+  /** Prunes the map's old versions; a failure costs only disk, so it is logged and anchoring goes on. */
+  private async pruneMap(keep: number): Promise<void> {
+    try {
+      await this.map.prune(keep);
+    } catch (e) {
+      this.opts.log.warn('anchor: pruning the subject map failed', { error: (e as Error).message });
+    }
+  }
+
+  /** Commits the subject map at the tree's size and returns its root, for the checkpoint about to be anchored. */
+  private async commitMap(size: number): Promise<string> {
+    if (this.map.size !== size) throw new Error(`internal: the subject map holds ${this.map.size} events, the tree ${size}`);
+    return (await this.map.commit()).toString('hex');
   }
 
   private async step(): Promise<void> {
@@ -214,7 +266,7 @@ export class Anchorer {
       const local = (await this.tree.root(onChain.treeSize)).toString('hex');
       if (local !== onChain.root) return this.diverge(`the chain's root for ${onChain.treeSize} events differs from the ledger's`);
       if (!sameChain || this.latest!.index !== onChain.index) {
-        this.latest = { index: onChain.index, treeSize: onChain.treeSize, root: onChain.root, txHash: '', blockNumber: 0, chainId, contract: client.address, anchoredAt: new Date(onChain.anchoredAt * 1000).toISOString() };
+        this.latest = { index: onChain.index, treeSize: onChain.treeSize, root: onChain.root, txHash: '', blockNumber: 0, chainId, contract: client.address, anchoredAt: new Date(onChain.anchoredAt * 1000).toISOString(), mapRoot: this.map.mapRootAt(onChain.treeSize)?.toString('hex') };
       }
     }
     this.client = client;
@@ -238,6 +290,7 @@ export class Anchorer {
     const client = this.client!;
     const size = this.tree.treeSize;
     const root = (await this.tree.root(size)).toString('hex');
+    const mapRoot = await this.commitMap(size);
     const proof = this.latest ? (await this.tree.consistencyProof(this.latest.treeSize, size)).map((h) => h.toString('hex')) : [];
     const r = await client.anchor(Number(this.opts.issuer), size, root, proof, await this.sizeProof(this.latest?.treeSize ?? 0, size));
     const record: CheckpointRecord = {
@@ -249,6 +302,7 @@ export class Anchorer {
       chainId: this.chainId,
       contract: client.address,
       anchoredAt: this.opts.clock().toISOString(),
+      mapRoot,
     };
     await this.ledger.transact(async (tx) => {
       tx.put('anchor', `cp/${record.chainId}/${record.contract}/${String(record.index).padStart(10, '0')}`, record);
@@ -259,6 +313,7 @@ export class Anchorer {
     this.state = 'up';
     this.lastError = undefined;
     this.lastAnchorAt = this.opts.clock().getTime();
+    if (this.opts.mapKeep) await this.pruneMap(this.opts.mapKeep);
     this.opts.log.info('anchor: checkpoint anchored', { index: record.index, treeSize: size, block: record.blockNumber, gasUsed: r.gasUsed });
   }
 

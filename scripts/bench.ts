@@ -3,14 +3,14 @@ import { join, resolve } from 'node:path';
 import { fmt, heading, machineInfo, table } from './bench/util';
 
 /**
- * `npm run bench [-- --only verify,anchor,gas,http,scans]`: runs the benchmarks, prints their tables and
+ * `npm run bench [-- --only verify,anchor,map,gas,http,scans]`: runs the benchmarks, prints their tables and
  * writes the combined figures with the machine they ran on to .bench/latest.json.
  * Speed aims are ratios against baselines measured in the same run; nothing here fails a
  * build, and no timed assertion lives in the tests.
  */
 // The log-extension ratio runs before the HTTP benchmarks, whose leftover heap and disk
 // activity would otherwise slow the extension and not its bare-hash baseline.
-const ALL = ['verify', 'anchor', 'gas', 'http', 'scans'] as const;
+const ALL = ['verify', 'anchor', 'map', 'gas', 'http', 'scans'] as const;
 type BenchName = (typeof ALL)[number];
 
 const ROOT = resolve(__dirname, '..');
@@ -45,6 +45,12 @@ async function runAnchor(): Promise<unknown> {
   return result;
 }
 
+async function runMap(): Promise<unknown> {
+  const result = await (await import('./bench/subject-map')).benchSubjectMap();
+  printFigures(`map (issue 14): the subject heads map per appended event over ${fmt(result.subjects)} subjects, a checkpoint every ${fmt(result.checkpointEvents)} events`, result, 'value');
+  return result;
+}
+
 async function main(): Promise<number> {
   const only = parseOnly(process.argv.slice(2));
   const machine = machineInfo();
@@ -62,6 +68,7 @@ async function main(): Promise<number> {
       else if (name === 'http') results.http = await (await import('./bench/http')).benchHttp();
       else if (name === 'scans') results.scans = await (await import('./bench/http')).benchScans();
       else if (name === 'anchor') results.anchor = await runAnchor();
+      else if (name === 'map') results.map = await runMap();
       else results.gas = await runGas();
     } catch (e) {
       failed = true;

@@ -19,6 +19,7 @@ import { issuerRoutes } from './routes/issuer';
 import { adminRoutes } from './routes/admin';
 import { systemRoutes } from './routes/system';
 import { proofRoutes } from './routes/proofs';
+import { logRoutes } from './routes/log';
 import { venueRoutes } from './routes/venues';
 import { authorityRoutes } from './routes/authority';
 import { borderRoutes } from './routes/border';
@@ -127,7 +128,7 @@ export function createApp(app: AppContext, services: Services = createServices(a
     await next();
   });
 
-  for (const add of [authRoutes, systemRoutes, issuerRoutes, residentRoutes, ruleRoutes, feedRoutes, adminRoutes, proofRoutes, venueRoutes, authorityRoutes, borderRoutes, pageRoutes]) add(router, app, services);
+  for (const add of [authRoutes, systemRoutes, issuerRoutes, residentRoutes, ruleRoutes, feedRoutes, adminRoutes, proofRoutes, logRoutes, venueRoutes, authorityRoutes, borderRoutes, pageRoutes]) add(router, app, services);
   koa.use(router.routes());
   koa.use(router.allowedMethods({ throw: false }));
   return koa;

@@ -59,6 +59,7 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
         issuer: config.ISSUER_ID,
         intervalSeconds: config.CHECKPOINT_INTERVAL_SECONDS,
         maxEvents: config.CHECKPOINT_MAX_EVENTS,
+        mapKeep: config.SUBJECT_MAP_KEEP,
         log,
         clock,
         connect: () =>

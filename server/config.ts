@@ -108,6 +108,8 @@ export const configSchema = z.object({
   FEDERATION_REFRESH_SECONDS: int(60, 1, 3600),
   CHECKPOINT_INTERVAL_SECONDS: int(15, 1, 86400),
   CHECKPOINT_MAX_EVENTS: int(1000, 1, 10_000_000),
+  /** How many of the latest subject map commits (one per checkpoint) keep their proofs; 0 keeps every one. Every root is kept. */
+  SUBJECT_MAP_KEEP: int(1000, 0, 100_000_000),
 }).refine((c) => c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, { path: ['HEADERS_TIMEOUT_MS'], message: 'at most REQUEST_TIMEOUT_MS (the headers are part of the request)' });
 
 export type Config = z.infer<typeof configSchema>;

@@ -119,6 +119,10 @@ export const PERMISSIONS = {
 
   'proofs.read': action('fetch proof bundles', { admin: ANY, auditor: ANY }),
   'proofs.seal': action("seal a subject's history", { admin: ANY, auditor: ANY }),
+  // The log in full names every pseudonym with every venue it visited and when (and, in a
+  // tracing event, which pseudonym is a case): never public, unlike the trust list. A witness
+  // token reads it and nothing else; an auditor may check what a witness checks.
+  'log.read': action("read the log's events in full (witnesses)", { admin: ANY, auditor: ANY, witness: ANY }),
 };
 
 export type ActionName = keyof typeof PERMISSIONS;

@@ -84,6 +84,7 @@ const unique = <T>(xs: T[]): T[] => [...new Set(xs)];
 export const tokenSchema = z.discriminatedUnion('role', [
   z.strictObject({ role: z.literal('health'), name, ttlDays, source: noSource, scope: noScope('health') }),
   z.strictObject({ role: z.literal('auditor'), name, ttlDays, source: noSource, scope: noScope('auditor') }),
+  z.strictObject({ role: z.literal('witness'), name, ttlDays, source: noSource, scope: noScope('witness') }),
   z.strictObject({
     role: z.literal('feed'),
     name,

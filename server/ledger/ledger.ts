@@ -87,6 +87,8 @@ export class LedgerUnavailableError extends Error {
 export class Ledger {
   private head: LedgerHead = { seq: 0, hash: GENESIS_HASH };
   private committedHead: LedgerHead = { seq: 0, hash: GENESIS_HASH };
+  /** The `at` of the last event appended ('' before the first). */
+  private lastAt = '';
   /** Writes of transactions that ran but are not yet durable, by group. */
   private readonly overlay = new Map<string, { value: unknown; group: number }>();
   private pending: Group | undefined;
@@ -114,6 +116,7 @@ export class Ledger {
     if (head) {
       ledger.head = { ...head };
       ledger.committedHead = { ...head };
+      ledger.lastAt = (await ledger.getEvent(head.seq))?.at ?? '';
     }
     return ledger;
   }
@@ -200,8 +203,12 @@ export class Ledger {
     const commits: Array<() => void> = [];
     const local = new Map<string, unknown>();
     const headBefore = { ...this.head };
+    const lastAtBefore = this.lastAt;
     const now = this.clock();
-    const at = now.toISOString();
+    // Event times never go backwards, even when the clock does: witnesses refuse a log whose
+    // times do (verifier/FORMAT.md §13.3), since a history over a time range relies on them.
+    const nowIso = now.toISOString();
+    const at = nowIso < this.lastAt ? this.lastAt : nowIso;
 
     // Reads are synchronous (LevelDB's cache, then this group's and earlier groups' writes),
     // so an append fixes its sequence number and links in one step and needs no ordering.
@@ -222,6 +229,7 @@ export class Ledger {
       const salt = randomBytes(16).toString('hex');
       const event: LedgerEvent = { ...body, salt, hash: hashEvent(body, salt) };
       this.head = { seq: event.seq, hash: event.hash };
+      this.lastAt = at;
       put('events', seqKey(event.seq), event);
       for (const s of subjects) {
         put('subjectHeads', s, event.hash);
@@ -247,6 +255,7 @@ export class Ledger {
       result = await fn(tx);
     } catch (err) {
       this.head = headBefore;
+      this.lastAt = lastAtBefore;
       throw err;
     }
     if (ops.length === 0) return { result, durable: Promise.resolve() };

@@ -1,13 +1,12 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { LedgerEvent } from '../../verifier/src/event';
+import { PROOF_BUNDLE_FORMAT, PROOF_BUNDLE_FORMAT_1 } from '../../verifier/src/proof-bundle';
 import type { Anchorer, CheckpointRecord } from '../../anchor/anchorer';
 import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { ServiceError } from '../errors';
 import { authorize } from '../http/permissions';
-
-export const BUNDLE_FORMAT = 'ankang-proof-bundle/1';
 
 function anchored(app: AppContext): { anchorer: Anchorer; checkpoint: CheckpointRecord } {
   if (!app.anchorer) throw new ServiceError('ANCHORING_OFF', 'this service runs without a chain (set CHAIN_RPC_URL)');
@@ -16,12 +15,20 @@ function anchored(app: AppContext): { anchorer: Anchorer; checkpoint: Checkpoint
   return { anchorer: app.anchorer, checkpoint };
 }
 
-function bundleHead(app: AppContext, cp: CheckpointRecord) {
+/**
+ * The checkpoint's subject map root, when the map has it committed at that size (format 2);
+ * a checkpoint anchored before the map was kept, and not rebuilt since, gets format 1.
+ */
+function mapRootOf(anchorer: Anchorer, cp: CheckpointRecord): string | undefined {
+  return cp.mapRoot !== undefined && anchorer.map.mapRootAt(cp.treeSize)?.toString('hex') === cp.mapRoot ? cp.mapRoot : undefined;
+}
+
+function bundleHead(app: AppContext, cp: CheckpointRecord, mapRoot: string | undefined) {
   return {
-    format: BUNDLE_FORMAT,
+    format: mapRoot ? PROOF_BUNDLE_FORMAT : PROOF_BUNDLE_FORMAT_1,
     issuer: app.config.ISSUER_ID,
     chain: { chainId: cp.chainId, contract: cp.contract },
-    checkpoint: { index: cp.index, treeSize: cp.treeSize, root: cp.root, txHash: cp.txHash, blockNumber: cp.blockNumber },
+    checkpoint: { index: cp.index, treeSize: cp.treeSize, root: cp.root, ...(mapRoot ? { mapRoot } : {}), txHash: cp.txHash, blockNumber: cp.blockNumber },
   };
 }
 
@@ -40,7 +47,8 @@ function timeParam(ctx: Context, name: 'from' | 'to', fallback: number): number 
 
 /**
  * A subject's events in [from, to] with inclusion proofs, plus the subject's events just
- * before and after the range, so the per-subject hash chain shows nothing was left out.
+ * before and after the range, so the per-subject hash chain shows nothing was left out, and
+ * the subject's head in the checkpoint's subject map, so the open end is closed too.
  */
 export async function historyBundle(app: AppContext, ctx: Context, subject: string) {
   const { anchorer, checkpoint } = anchored(app);
@@ -62,14 +70,16 @@ export async function historyBundle(app: AppContext, ctx: Context, subject: stri
     }
   }
   if (inRange.length > 10_000) throw new ServiceError('VALIDATION_FAILED', 'more than 10,000 events in range; narrow it', [{ path: 'to', code: 'too_big', message: 'narrow the range' }]);
+  const mapRoot = mapRootOf(anchorer, checkpoint);
   return {
-    ...bundleHead(app, checkpoint),
+    ...bundleHead(app, checkpoint, mapRoot),
     kind: 'history',
     subject,
     range: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
     previous: previous ? await entry(anchorer, previous, checkpoint.treeSize) : null,
     next: next ? await entry(anchorer, next, checkpoint.treeSize) : null,
     events: await Promise.all(inRange.map((e) => entry(anchorer, e, checkpoint.treeSize))),
+    ...(mapRoot ? { subjectHead: anchorer.map.proof(subject, checkpoint.treeSize) } : {}),
   };
 }
 
@@ -90,7 +100,7 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
       throw new ServiceError('NOT_ANCHORED_YET', `event ${seq} is after the latest checkpoint (${checkpoint.treeSize} events); retry after the next one`);
     }
     const event = (await app.ledger.getEvent(seq))!;
-    ctx.body = { ...bundleHead(app, checkpoint), kind: 'event', events: [await entry(anchorer, event, checkpoint.treeSize)] };
+    ctx.body = { ...bundleHead(app, checkpoint, mapRootOf(anchorer, checkpoint)), kind: 'event', events: [await entry(anchorer, event, checkpoint.treeSize)] };
   });
 
   router.get('/v1/proofs/subjects/:pseudonym', async (ctx) => {

@@ -60,7 +60,7 @@ describe('GET /v1/proofs/venues/:id against a real Hardhat node', function () {
   });
 
   it('returns a history bundle of the venue, for a checkpoint that is on chain', () => {
-    expect(bundle).to.include({ format: 'ankang-proof-bundle/1', kind: 'history', issuer: '340000', subject: `v:${gate.id}` });
+    expect(bundle).to.include({ format: 'ankang-proof-bundle/2', kind: 'history', issuer: '340000', subject: `v:${gate.id}` });
     expect(bundle.chain.contract).to.equal(svc.running.app.anchorer!.checkpoint!.contract);
     expect(bundle.checkpoint.treeSize).to.equal(anchored.treeSize);
     expect(bundle.checkpoint.root).to.equal(anchored.root.toString('hex'));

@@ -78,6 +78,29 @@ describe('Ledger', () => {
     });
   });
 
+  describe('when the clock goes back', () => {
+    it('gives events the time of the last event until the clock catches up, across a reopen', async () => {
+      let ms = Date.parse('2026-03-10T02:00:00.000Z');
+      await ledger.close();
+      ledger = await Ledger.open(join(tmp.dir, 'db'), () => new Date(ms));
+      const at = async () => (await ledger.transact((tx) => tx.append({ type: 't', subjects: ['r:a'], data: {} }))).at;
+      expect(await at()).to.equal('2026-03-10T02:00:00.000Z');
+      ms -= 60_000;
+      expect(await at(), 'a minute back').to.equal('2026-03-10T02:00:00.000Z');
+      await ledger.close();
+      ledger = await Ledger.open(join(tmp.dir, 'db'), () => new Date(ms));
+      expect(await at(), 'after a reopen').to.equal('2026-03-10T02:00:00.000Z');
+      // A transaction that fails leaves no time behind.
+      ms += 120_000;
+      await ledger.transact(async (tx) => {
+        await tx.append({ type: 't', data: {} });
+        throw new Error('no');
+      }).catch(() => undefined);
+      ms -= 30_000;
+      expect(await at(), 'forward again').to.equal('2026-03-10T02:00:30.000Z');
+    });
+  });
+
   describe('verifyChain', () => {
     beforeEach(async () => {
       for (let i = 0; i < 5; i++) await ledger.transact((tx) => tx.append({ type: 't', subjects: ['r:a'], data: { i } }));

@@ -25,6 +25,7 @@ const WHO = [
   'feed:transport',
   'feed:telecom',
   'auditor',
+  'witness',
   'operator-in',
   'operator-out',
   'grid-in',
@@ -245,6 +246,8 @@ const CASES: Case[] = [
     send: (svc, w, token) => svc.call('POST', `/v1/proofs/subjects/${w.resident.pseudonym}/seal`, { token }),
   },
   { action: 'proofs.seal', what: 'POST /v1/proofs/venues/:id/seal', allowed: ['admin', 'auditor'], ok: 503, send: (svc, w, token) => svc.call('POST', `/v1/proofs/venues/${w.mall.id}/seal`, { token }) },
+  // Needs no chain: the events are the ledger's.
+  { action: 'log.read', what: 'GET /v1/log/events?from=1&to=5', allowed: ['admin', 'auditor', 'witness'], ok: 200, send: get(() => '/v1/log/events?from=1&to=5') },
 ];
 
 describe('who may do what (server/http/permissions.ts)', function () {
@@ -261,6 +264,7 @@ describe('who may do what (server/http/permissions.ts)', function () {
     tokens.health = health;
     for (const source of ['health', 'public-security', 'transport', 'telecom']) tokens[`feed:${source}` as Who] = await svc.token('feed', { source });
     tokens.auditor = await svc.token('auditor');
+    tokens.witness = await svc.token('witness');
     tokens['operator-in'] = await svc.token('operator', { scope: { venueTypes: ['crowded-place', 'school'], districts: ['340100'] } });
     tokens['operator-out'] = await svc.token('operator', { scope: { venueTypes: ['enterprise'], districts: ['340200'] } });
     tokens['grid-in'] = await svc.token('grid', { scope: { districts: ['340104'] } });

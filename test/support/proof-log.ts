@@ -1,7 +1,8 @@
 import { GENESIS_HASH, hashEvent, type LedgerEvent, type LedgerEventBody } from '../../verifier/src/event';
 import { fromHex, toHex } from '../../verifier/src/bytes';
 import { hashLeaf, inclusionProof, rootFromLeafHashes } from '../../verifier/src/merkle';
-import { PROOF_BUNDLE_FORMAT, type ProofBundle, type ProofEntry } from '../../verifier/src/proof-bundle';
+import { PROOF_BUNDLE_FORMAT, PROOF_BUNDLE_FORMAT_1, type ProofBundle, type ProofEntry } from '../../verifier/src/proof-bundle';
+import { SubjectMap, type SubjectHead } from '../../verifier/src/subject-map';
 
 export const ALICE = 'r:QWxpY2UtcHNldWRvbnltMQ';
 export const BOB = 'r:Qm9iLXBzZXVkb255bS0y';
@@ -19,18 +20,49 @@ export const timeOf = (seq: number, offsetSeconds = 0) => new Date(START_MS + (s
  * a rules change that belongs to no resident. `types` gives some seqs another event type.
  */
 export function buildLog(n = 40, types: Record<number, string> = {}): LedgerEvent[] {
+  return buildEvents(logSpecs(n, types));
+}
+
+/** The specs of `buildLog`'s events, to extend or change before building. */
+export function logSpecs(n: number, types: Record<number, string> = {}): EventSpec[] {
+  return Array.from({ length: n }, (_, i) => {
+    const seq = i + 1;
+    const subjects = seq % 10 === 0 ? ['rules'] : ([[ALICE], [BOB], [ALICE, GATE], [BOB, GATE]][i % 4] as string[]).sort();
+    return { subjects, type: types[seq] ?? (seq % 10 === 0 ? 'rules.published' : subjects.includes(GATE) ? 'venue.scanned' : 'code.issued') };
+  });
+}
+
+/** One event to build: its subjects and type; `links` replaces the honest link of the subjects it names (a forger's event). */
+export interface EventSpec {
+  subjects: string[];
+  type: string;
+  /** Subject → the seq of the event to link it to, or null for a first event. */
+  links?: Record<string, number | null>;
+  /** Seconds to shift the event's time by. */
+  offsetSeconds?: number;
+}
+
+/**
+ * A log with correct hashes and global links, written as the ledger writes it: each subject's
+ * link is the hash of the last event that listed it (null for its first), unless the spec
+ * overrides it — as an operator who rewrote the ledger's subject heads would.
+ */
+export function buildEvents(specs: EventSpec[]): LedgerEvent[] {
   const heads = new Map<string, string>();
   const log: LedgerEvent[] = [];
   let prev = GENESIS_HASH;
-  for (let seq = 1; seq <= n; seq++) {
-    const i = seq - 1;
-    const subjects = seq % 10 === 0 ? ['rules'] : ([[ALICE], [BOB], [ALICE, GATE], [BOB, GATE]][i % 4] as string[]).sort();
+  for (const [i, spec] of specs.entries()) {
+    const seq = i + 1;
+    const subjects = [...spec.subjects].sort();
     const links: Record<string, string | null> = {};
-    for (const s of subjects) links[s] = heads.get(s) ?? null;
+    for (const s of subjects) {
+      const forged = spec.links && Object.hasOwn(spec.links, s) ? spec.links[s] : undefined;
+      links[s] = forged === undefined ? (heads.get(s) ?? null) : forged === null ? null : log[forged - 1].hash;
+    }
     const body: LedgerEventBody = {
       seq,
-      type: types[seq] ?? (seq % 10 === 0 ? 'rules.published' : subjects.includes(GATE) ? 'venue.scanned' : 'code.issued'),
-      at: timeOf(seq),
+      type: spec.type,
+      at: timeOf(seq, spec.offsetSeconds),
       subjects,
       links,
       prev,
@@ -43,6 +75,13 @@ export function buildLog(n = 40, types: Record<number, string> = {}): LedgerEven
     prev = hash;
   }
   return log;
+}
+
+/** The subject heads map of the first `treeSize` events, counted straight from them (FORMAT.md §13.1). */
+export function mapOf(log: readonly LedgerEvent[], treeSize: number): SubjectMap {
+  const heads = new Map<string, SubjectHead>();
+  for (const e of log.slice(0, treeSize)) for (const s of e.subjects) heads.set(s, { count: (heads.get(s)?.count ?? 0) + 1, head: e.hash });
+  return SubjectMap.empty().with(heads);
 }
 
 export function leafHashesOf(log: readonly LedgerEvent[]): Uint8Array[] {
@@ -79,15 +118,19 @@ export const FAKE_META = (treeSize: number): CheckpointMeta => ({
   contract: `0x${'5f'.repeat(20)}`,
 });
 
-function header(log: readonly LedgerEvent[], meta: CheckpointMeta) {
+/** Bundles of format 1 (no subject map, as before issue 14) or 2 (with the checkpoint's map root and the subject's head). */
+export type BundleVersion = 1 | 2;
+
+function header(log: readonly LedgerEvent[], meta: CheckpointMeta, version: BundleVersion) {
   return {
-    format: PROOF_BUNDLE_FORMAT,
+    format: version === 2 ? PROOF_BUNDLE_FORMAT : PROOF_BUNDLE_FORMAT_1,
     issuer: ISSUER,
     chain: { chainId: meta.chainId, contract: meta.contract },
     checkpoint: {
       index: meta.index,
       treeSize: meta.treeSize,
       root: rootOf(log, meta.treeSize),
+      ...(version === 2 ? { mapRoot: toHex(mapOf(log, meta.treeSize).root()) } : {}),
       txHash: meta.txHash,
       blockNumber: meta.blockNumber,
     },
@@ -95,8 +138,8 @@ function header(log: readonly LedgerEvent[], meta: CheckpointMeta) {
 }
 
 /** An event bundle proving events `seqs` in the checkpoint described by `meta`. */
-export function eventBundle(log: readonly LedgerEvent[], seqs: number[], meta: CheckpointMeta): ProofBundle {
-  return { ...header(log, meta), kind: 'event', events: seqs.map((s) => entryFor(log, s, meta.treeSize)) };
+export function eventBundle(log: readonly LedgerEvent[], seqs: number[], meta: CheckpointMeta, version: BundleVersion = 1): ProofBundle {
+  return { ...header(log, meta, version), kind: 'event', events: seqs.map((s) => entryFor(log, s, meta.treeSize)) };
 }
 
 /**
@@ -108,6 +151,7 @@ export function historyBundle(
   subject: string,
   range: { from: string; to: string },
   meta: CheckpointMeta,
+  version: BundleVersion = 1,
 ): ProofBundle {
   const mine = log.slice(0, meta.treeSize).filter((e) => e.subjects.includes(subject));
   const from = Date.parse(range.from);
@@ -116,13 +160,15 @@ export function historyBundle(
   const before = mine.filter((e) => Date.parse(e.at) < from).pop();
   const after = mine.find((e) => Date.parse(e.at) > to);
   const entry = (e: LedgerEvent | undefined) => (e ? entryFor(log, e.seq, meta.treeSize) : null);
+  const map = mapOf(log, meta.treeSize);
   return {
-    ...header(log, meta),
+    ...header(log, meta, version),
     kind: 'history',
     subject,
     range,
     previous: entry(before),
     next: entry(after),
     events: inside.map((e) => entryFor(log, e.seq, meta.treeSize)),
+    ...(version === 2 ? { subjectHead: { ...map.get(subject), proof: map.prove(subject) } } : {}),
   };
 }

@@ -34,6 +34,8 @@ const ALL_CODES: ProofCode[] = [
   'HISTORY_GAP',
   'HISTORY_ORDER',
   'OUT_OF_RANGE',
+  'HEAD_NOT_PROVEN',
+  'HEAD_MISMATCH',
 ];
 
 function expectResult(r: ProofResult, code: ProofCode, message?: RegExp | string): void {
@@ -55,7 +57,8 @@ describe('proof bundles', () => {
 
     it('is exported from the package index', () => {
       expect(verifier.verifyHistory).to.equal(verifyHistory);
-      expect(verifier.PROOF_BUNDLE_FORMAT).to.equal('ankang-proof-bundle/1');
+      expect(verifier.PROOF_BUNDLE_FORMAT).to.equal('ankang-proof-bundle/2');
+      expect(verifier.PROOF_BUNDLE_FORMAT_1).to.equal('ankang-proof-bundle/1');
     });
   });
 
@@ -328,7 +331,7 @@ describe('proof bundles', () => {
 
   describe('malformed input', () => {
     const malformedCases: Array<[string, (b: Record<string, any>) => void, string]> = [
-      ['a wrong format', (b) => (b.format = 'ankang-proof-bundle/2'), 'format'],
+      ['a wrong format', (b) => (b.format = 'ankang-proof-bundle/3'), 'format'],
       ['an unknown kind', (b) => (b.kind = 'events'), 'kind'],
       ['an issuer that is not a region code', (b) => (b.issuer = 340000), 'issuer'],
       ['a chain id of zero', (b) => (b.chain.chainId = 0), 'chainId'],

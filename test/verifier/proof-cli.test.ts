@@ -276,13 +276,14 @@ describe('ankang-verify proof and history (against a real Hardhat node)', () => 
 
   describe('history', () => {
     describe('when the bundle is the complete history', () => {
-      it('exits 0 with one line: events, subject, range, checkpoint, block and no gaps', async () => {
+      it('exits 0 with a line naming events, subject, range, checkpoint, block and no gaps, and one saying format 1 leaves completeness unknown', async () => {
         const r = await history(write('alice.json', aliceHistory()));
         expect(r.stderr).to.equal('');
         expect(r.status).to.equal(0);
         expect(r.stdout).to.equal(
           `valid: 5 events of ${ALICE} from ${RANGE.from} to ${RANGE.to} are included in checkpoint 1 (size 40) ` +
-            `anchored in block ${second.blockNumber} and the history has no gaps\n`,
+            `anchored in block ${second.blockNumber} and the history has no gaps\n` +
+            '  not known complete (FORMAT_1): the bundle is ankang-proof-bundle/1: it carries no subject head, so completeness is unknown\n',
         );
       });
 
@@ -296,6 +297,53 @@ describe('ankang-verify proof and history (against a real Hardhat node)', () => 
         const r = await history(write('alice-first.json', historyBundle(log, ALICE, RANGE, first)));
         expect(r.status).to.equal(0);
         expect(r.stdout).to.include(`checkpoint 0 (size 25) anchored in block ${first.blockNumber} and the history has no gaps`);
+      });
+    });
+
+    describe('with the subject map (format 2)', () => {
+      const aliceWhole = () => historyBundle(log, ALICE, { from: timeOf(1, -60), to: timeOf(SIZE, 60) }, second, 2);
+
+      it('exits 0 but does not call the history complete unless the checkpoint is cosigned', async () => {
+        const r = await history(write('alice-2.json', aliceWhole()));
+        expect(r.status, r.stderr).to.equal(0);
+        const [first, line2] = r.stdout.trim().split('\n');
+        expect(first).to.include(`the history has no gaps up to seq 39, the last of the 20 events of ${ALICE} in the checkpoint's subject map`);
+        expect(line2).to.match(/^ {2}not known complete \(NOT_COSIGNED\): checkpoint 1 \(size 40\) is not known to be cosigned by witnesses/);
+      });
+
+      it('says complete with --cosigned, and --json reports complete, the reason, the map root and who vouched', async () => {
+        const b = aliceWhole();
+        const r = await history(write('alice-2.json', b), '--cosigned');
+        expect(r.status, r.stderr).to.equal(0);
+        expect(r.stdout.trim().split('\n')[1]).to.match(/^ {2}complete: every event of r:\S+ from \S+ to \S+ among its first 40 is in the bundle: witnesses cosigned checkpoint 1 \(size 40\) with the map root the bundle names$/);
+        const json = await history('alice-2.json', '--cosigned', '--json');
+        const out = JSON.parse(json.stdout);
+        expect(out).to.include({ valid: true, code: 'VALID', complete: true });
+        expect(out.completeness.code).to.equal('COMPLETE');
+        expect(out.checkpoint).to.deep.include({ mapRoot: b.checkpoint.mapRoot, cosigned: { by: '--cosigned' } });
+      });
+
+      it('reports complete: false with the reason in --json when not cosigned', async () => {
+        const out = JSON.parse((await history(write('alice-2.json', aliceWhole()), '--json')).stdout);
+        expect(out).to.include({ valid: true, complete: false });
+        expect(out.completeness.code).to.equal('NOT_COSIGNED');
+        expect(out.checkpoint.cosigned).to.equal(null);
+      });
+
+      it('exits 1 with HEAD_MISMATCH when the last event was left out, cosigned or not', async () => {
+        const b = aliceWhole();
+        b.events.pop();
+        for (const extra of [[], ['--cosigned']]) {
+          const r = await history(write('alice-2-cut.json', b), ...extra, '--json');
+          expect(r.status).to.equal(1);
+          expect(JSON.parse(r.stdout)).to.include({ valid: false, code: 'HEAD_MISMATCH', complete: false });
+        }
+      });
+
+      it('refuses --cosigned for proof, which has no history to complete (exit 2)', async () => {
+        const r = await proof(write('events.json', eventBundle(log, [1], second)), '--cosigned');
+        expect(r.status).to.equal(2);
+        expect(r.stderr).to.include("Unknown option '--cosigned'");
       });
     });
 

@@ -1,5 +1,6 @@
 import {
   eventLeafHash,
+  type AnchoredCheckpoint,
   parseProofBundle,
   ProofError,
   verifyEventProofs,
@@ -9,6 +10,7 @@ import {
   type ProofResult,
 } from '../src';
 import { parseCommandArgs } from './args';
+import { attestationReader, isCosigned } from './attestation';
 import { connectRegistry, type ChainCheckpoint, type RegistryReader } from './chain';
 import { EXIT_INVALID, EXIT_VALID, readInput, unreadable, usageError, type CliIo } from './io';
 import type { Command } from './command';
@@ -16,8 +18,25 @@ import type { Command } from './command';
 /** What `--json` prints for one bundle. */
 interface BundleReport extends ProofResult {
   file: string;
-  /** The checkpoint as read from the chain, once it was. */
-  checkpoint: { index: number; treeSize: number; root: string; anchoredAt: number; blockNumber: number } | null;
+  /**
+   * The checkpoint as read from the chain, once it was; `mapRoot` is the chain's when it keeps
+   * one, else the bundle's, and `cosigned` says who said it was cosigned (history only).
+   */
+  checkpoint: {
+    index: number;
+    treeSize: number;
+    root: string;
+    anchoredAt: number;
+    blockNumber: number;
+    mapRoot?: string | null;
+    cosigned?: { by: 'chain'; cosigners: number; threshold: number } | { by: '--cosigned' } | null;
+  } | null;
+}
+
+/** How the history command learns whether a checkpoint was cosigned. */
+interface CosignOptions {
+  /** `--cosigned`: the caller vouches that witnesses cosigned the bundle's (treeSize, root, mapRoot). */
+  vouched: boolean;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -54,12 +73,20 @@ async function checkBundle(
   file: string,
   kind: 'event' | 'history',
   registry: RegistryReader,
+  cosign: CosignOptions,
 ): Promise<BundleReport> {
+  // A history that does not verify is never complete, whichever check stopped it.
+  const notValid = (result: ProofResult): ProofResult =>
+    kind === 'history' && result.complete === undefined
+      ? { ...result, complete: false, completeness: { code: 'NOT_VALID', reason: 'the bundle does not verify, so it proves nothing about completeness' } }
+      : result;
   const parsed = parseBundleFile(bytes, file);
-  if (!('format' in parsed)) return { ...parsed, file, checkpoint: null };
+  if (!('format' in parsed)) return { ...notValid(parsed), file, checkpoint: null };
   const bundle = parsed;
+  let witnessed: NonNullable<BundleReport['checkpoint']>['cosigned'] = null;
+  let chainMapRoot: Uint8Array | undefined;
   const report = (result: ProofResult, cp?: ChainCheckpoint): BundleReport => ({
-    ...result,
+    ...notValid(result),
     file,
     checkpoint: cp
       ? {
@@ -68,6 +95,7 @@ async function checkBundle(
           root: Buffer.from(cp.root).toString('hex'),
           anchoredAt: cp.anchoredAt,
           blockNumber: bundle.checkpoint.blockNumber,
+          ...(kind === 'history' ? { mapRoot: chainMapRoot ? Buffer.from(chainMapRoot).toString('hex') : (bundle.checkpoint.mapRoot ?? null), cosigned: witnessed } : {}),
         }
       : null,
   });
@@ -102,7 +130,21 @@ async function checkBundle(
     );
   }
 
-  const anchored = { treeSize: cp.treeSize, root: cp.root };
+  const anchored: AnchoredCheckpoint = { treeSize: cp.treeSize, root: cp.root };
+  if (kind === 'history') {
+    // The chain's word on the map root and the witnesses, once it has one, is final; until
+    // then only the caller's --cosigned can vouch for the bundle's own map root.
+    const attestation = await attestationReader(registry)?.getAttestation(issuer, index);
+    if (attestation) {
+      chainMapRoot = attestation.mapRoot;
+      anchored.mapRoot = attestation.mapRoot;
+      anchored.cosigned = isCosigned(attestation);
+      witnessed = anchored.cosigned ? { by: 'chain', cosigners: attestation.cosigners, threshold: attestation.threshold } : null;
+    } else {
+      anchored.cosigned = cosign.vouched;
+      witnessed = cosign.vouched ? { by: '--cosigned' } : null;
+    }
+  }
   const result = kind === 'history' ? verifyHistory(bundle, anchored) : verifyEventProofs(bundle, anchored);
   if (!result.valid) return report(result, cp);
 
@@ -122,7 +164,10 @@ async function checkBundle(
 
 function describe(r: BundleReport, many: boolean): string {
   const line = r.valid ? `valid: ${r.message}` : `invalid (${r.code}): ${r.message}`;
-  return many ? `${r.file}: ${line}` : line;
+  // A valid history says on a line of its own whether it is known complete (FORMAT.md §13.5).
+  const c = r.valid ? r.completeness : undefined;
+  const second = c ? `\n  ${c.code === 'COMPLETE' ? 'complete' : `not known complete (${c.code})`}: ${c.reason}` : '';
+  return (many ? `${r.file}: ${line}` : line) + second;
 }
 
 /** The body shared by `proof` and `history`: they differ only in the checks and the help. */
@@ -135,6 +180,7 @@ export async function runProofCheck(kind: 'event' | 'history', usage: string, ar
       contract: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      ...(kind === 'history' ? { cosigned: { type: 'boolean' as const } } : {}),
     },
   });
   if (values.help) {
@@ -155,7 +201,8 @@ export async function runProofCheck(kind: 'event' | 'history', usage: string, ar
     if (!(await registry.hasCode())) {
       throw unreadable(`--contract ${registry.address} is not a contract on chain ${registry.chainId} (${registry.origin})`);
     }
-    for (const { file, bytes } of files) reports.push(await checkBundle(bytes, file, kind, registry));
+    const cosign = { vouched: (values as { cosigned?: boolean }).cosigned === true };
+    for (const { file, bytes } of files) reports.push(await checkBundle(bytes, file, kind, registry, cosign));
   } finally {
     registry.close();
   }
@@ -171,7 +218,7 @@ export const PROOF_EXIT_TEXT = `Exit status: 0 every bundle holds, 1 a check fai
 
 const PROOF_USAGE = `Usage: ankang-verify proof <bundle.json>... --rpc <url> --contract <address> [--json]
 
-Proves that the events in a proof bundle (ankang-proof-bundle/1, FORMAT.md §10) are in
+Proves that the events in a proof bundle (ankang-proof-bundle/1 or /2, FORMAT.md §10) are in
 their issuer's log, against the checkpoint anchored on chain. The tree size and root are
 read from the AnchorRegistry at --contract, never from the bundle; each event's hash is
 recomputed from its body and salt; each inclusion proof is checked here and again by the

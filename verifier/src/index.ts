@@ -15,3 +15,6 @@ export * from './event';
 export * from './merkle';
 export * from './proof-bundle';
 export * from './chain-trust';
+export * from './subject-map';
+export * from './witness';
+export * from './witness';

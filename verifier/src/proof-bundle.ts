@@ -1,9 +1,12 @@
 import { equalBytes, fromHex } from './bytes';
 import { hashEvent, type LedgerEvent } from './event';
 import { hashLeaf, rootFromInclusionProof } from './merkle';
+import { SUBJECT_KEY_BITS, verifySubjectProof, type SubjectProof } from './subject-map';
 
-/** The `format` member of every proof bundle (FORMAT.md §10). */
-export const PROOF_BUNDLE_FORMAT = 'ankang-proof-bundle/1';
+/** The `format` member of the proof bundles issuers make (FORMAT.md §10): with the subject heads map of §13. */
+export const PROOF_BUNDLE_FORMAT = 'ankang-proof-bundle/2';
+/** The format before the subject heads map: still checked, but its completeness is unknown. */
+export const PROOF_BUNDLE_FORMAT_1 = 'ankang-proof-bundle/1';
 /** At most this many events in one bundle. */
 export const MAX_BUNDLE_EVENTS = 100_000;
 /** At most this many hashes in one inclusion proof (a tree of 2^64 leaves needs 64). */
@@ -17,6 +20,8 @@ export const MAX_PROOF_HASHES = 64;
  * `HISTORY_GAP`: the subject's hash links skip an event (one was removed) or do not meet `previous`/`next`.
  * `HISTORY_ORDER`: sequence numbers do not strictly increase.
  * `OUT_OF_RANGE`: an event lies outside the range, or is not about the subject.
+ * `HEAD_NOT_PROVEN`: the subject's head does not prove into the checkpoint's map root (§13).
+ * `HEAD_MISMATCH`: the events disagree with the subject's proven head: one was left out at the end, or the count does not add up.
  */
 export type ProofCode =
   | 'VALID'
@@ -26,7 +31,25 @@ export type ProofCode =
   | 'NOT_INCLUDED'
   | 'HISTORY_GAP'
   | 'HISTORY_ORDER'
-  | 'OUT_OF_RANGE';
+  | 'OUT_OF_RANGE'
+  | 'HEAD_NOT_PROVEN'
+  | 'HEAD_MISMATCH';
+
+/**
+ * Whether a valid history is also known complete (FORMAT.md §13.5):
+ * `COMPLETE`: a format 2 bundle under a checkpoint that witnesses cosigned;
+ * `NOT_COSIGNED`: format 2, but the checkpoint is not (known to be) cosigned, so a fork could hide events;
+ * `FORMAT_1`: a bundle without the subject's head: completeness unknown;
+ * `NOT_VALID`: the bundle did not verify.
+ */
+export type CompletenessCode = 'COMPLETE' | 'NOT_COSIGNED' | 'FORMAT_1' | 'NOT_VALID';
+
+/** A subject's head in the checkpoint's map, with its proof (FORMAT.md §13.2). */
+export interface SubjectHeadEntry {
+  count: number;
+  head: string | null;
+  proof: SubjectProof;
+}
 
 /** One proven event: the event, its leaf index (seq − 1) and its RFC 6962 audit path in hex. */
 export interface ProofEntry {
@@ -36,14 +59,17 @@ export interface ProofEntry {
 }
 
 export interface ProofBundle {
-  format: typeof PROOF_BUNDLE_FORMAT;
+  format: typeof PROOF_BUNDLE_FORMAT | typeof PROOF_BUNDLE_FORMAT_1;
   kind: 'event' | 'history';
   /** GB/T 2260 region code of the issuer whose log the events are in. */
   issuer: string;
   /** Where the checkpoint is anchored; informative: a verifier checks against the chain it trusts. */
   chain: { chainId: number; contract: string };
-  /** The checkpoint the proofs are for; `root` is 64 hex digits, `txHash` the anchoring transaction. */
-  checkpoint: { index: number; treeSize: number; root: string; txHash: string; blockNumber: number };
+  /**
+   * The checkpoint the proofs are for; `root` is 64 hex digits, `txHash` the anchoring
+   * transaction; `mapRoot` (format 2) the subject heads map's root at `treeSize`.
+   */
+  checkpoint: { index: number; treeSize: number; root: string; mapRoot?: string; txHash: string; blockNumber: number };
   /** History bundles only: `r:<pseudonym>` or `v:<venue id>`. */
   subject?: string;
   /** History bundles only: RFC 3339 times, both ends included. */
@@ -52,6 +78,8 @@ export interface ProofBundle {
   previous?: ProofEntry | null;
   /** History bundles only: the subject's first event after `to`, or null when it has none. */
   next?: ProofEntry | null;
+  /** History bundles of format 2 only: the subject's head in the checkpoint's map. */
+  subjectHead?: SubjectHeadEntry;
   events: ProofEntry[];
 }
 
@@ -59,6 +87,13 @@ export interface ProofBundle {
 export interface AnchoredCheckpoint {
   treeSize: number;
   root: Uint8Array;
+  /** The subject heads map root the chain holds for the checkpoint, once the registry keeps one: the bundle's must equal it. */
+  mapRoot?: Uint8Array;
+  /**
+   * Whether enough witnesses cosigned the checkpoint's (treeSize, root, mapRoot) — `mapRoot`
+   * above when given, else the bundle's (FORMAT.md §13.3). Left out: not known, read as false.
+   */
+  cosigned?: boolean;
 }
 
 export interface ProofResult {
@@ -67,6 +102,9 @@ export interface ProofResult {
   message: string;
   /** How many entries of `events` had passed the hash and inclusion checks when checking stopped. */
   checked: number;
+  /** History checks only: whether the history is known complete (FORMAT.md §13.5), and why (not). */
+  complete?: boolean;
+  completeness?: { code: CompletenessCode; reason: string };
 }
 
 /** Thrown inside the proof checks; `verifyEventProofs` and `verifyHistory` turn it into a result. */
@@ -89,6 +127,7 @@ const SUBJECT = /^[rv]:\S{1,256}$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const EVENT_KEYS = ['seq', 'type', 'at', 'subjects', 'links', 'prev', 'data', 'salt', 'hash'];
 const MAX_DATA_DEPTH = 32;
+const FORMATS: readonly string[] = [PROOF_BUNDLE_FORMAT, PROOF_BUNDLE_FORMAT_1];
 
 const bad = (message: string) => new ProofError('MALFORMED', message);
 
@@ -100,7 +139,8 @@ const bad = (message: string) => new ProofError('MALFORMED', message);
  */
 export function parseProofBundle(value: unknown): ProofBundle {
   const b = record(value, 'the bundle');
-  if (b.format !== PROOF_BUNDLE_FORMAT) throw bad(`format must be "${PROOF_BUNDLE_FORMAT}"`);
+  if (typeof b.format !== 'string' || !FORMATS.includes(b.format)) throw bad(`format must be "${PROOF_BUNDLE_FORMAT}" or "${PROOF_BUNDLE_FORMAT_1}"`);
+  const v2 = b.format === PROOF_BUNDLE_FORMAT;
   if (b.kind !== 'event' && b.kind !== 'history') throw bad('kind must be "event" or "history"');
   if (typeof b.issuer !== 'string' || !ISSUER.test(b.issuer)) throw bad('issuer must be a six-digit region code');
   const chain = record(b.chain, 'chain');
@@ -114,6 +154,7 @@ export function parseProofBundle(value: unknown): ProofBundle {
   if (typeof cp.root !== 'string' || !HEX64.test(cp.root)) throw bad('checkpoint.root must be 64 lower-case hex digits');
   if (typeof cp.txHash !== 'string' || !TX_HASH.test(cp.txHash)) throw bad('checkpoint.txHash must be a 0x-prefixed 32-byte hash');
   if (!isInt(cp.blockNumber)) throw bad('checkpoint.blockNumber must be a non-negative integer');
+  if (v2 && (typeof cp.mapRoot !== 'string' || !HEX64.test(cp.mapRoot))) throw bad('checkpoint.mapRoot must be 64 lower-case hex digits');
 
   if (!Array.isArray(b.events)) throw bad('events must be an array');
   if (b.events.length > MAX_BUNDLE_EVENTS) throw bad(`events has more than ${MAX_BUNDLE_EVENTS} entries`);
@@ -124,6 +165,7 @@ export function parseProofBundle(value: unknown): ProofBundle {
     if (b.events.length === 0) throw bad('an event bundle must hold at least one event');
     const extra = historyOnly.find((k) => k in b);
     if (extra) throw bad(`${extra} belongs only in a history bundle`);
+    if (v2 && 'subjectHead' in b) throw bad('subjectHead belongs only in a history bundle');
   } else {
     if (typeof b.subject !== 'string' || !SUBJECT.test(b.subject)) throw bad('subject must be r:<pseudonym> or v:<venue id>');
     const range = record(b.range, 'range');
@@ -134,8 +176,29 @@ export function parseProofBundle(value: unknown): ProofBundle {
       if (!(k in b)) throw bad(`${k} is required in a history bundle (null when there is none)`);
       if (b[k] !== null) checkEntry(b[k], k);
     }
+    if (v2) checkSubjectHead(b.subjectHead);
   }
   return b as unknown as ProofBundle;
+}
+
+/** The shape of `subjectHead` (FORMAT.md §13.4); whether its proof holds is checked later. */
+function checkSubjectHead(value: unknown): void {
+  const h = record(value, 'subjectHead');
+  if (!isInt(h.count)) throw bad('subjectHead.count must be a non-negative integer');
+  if (h.count === 0 ? h.head !== null : typeof h.head !== 'string' || !HEX64.test(h.head)) {
+    throw bad('subjectHead.head must be 64 lower-case hex digits, or null with a count of 0');
+  }
+  const p = record(h.proof, 'subjectHead.proof');
+  if (typeof p.bitmap !== 'string' || !HEX64.test(p.bitmap)) throw bad('subjectHead.proof.bitmap must be 64 lower-case hex digits');
+  if (!Array.isArray(p.siblings) || p.siblings.length > SUBJECT_KEY_BITS || !p.siblings.every((x) => typeof x === 'string' && HEX64.test(x))) {
+    throw bad(`subjectHead.proof.siblings must be at most ${SUBJECT_KEY_BITS} hashes of 64 lower-case hex digits`);
+  }
+  if (p.other !== undefined) {
+    const o = record(p.other, 'subjectHead.proof.other');
+    if (typeof o.key !== 'string' || !HEX64.test(o.key) || !isInt(o.count) || typeof o.head !== 'string' || !HEX64.test(o.head)) {
+      throw bad('subjectHead.proof.other must be { key, count, head }');
+    }
+  }
 }
 
 function checkEntry(value: unknown, what: string): void {
@@ -235,13 +298,20 @@ export function verifyEventProofs(bundle: unknown, anchored: AnchoredCheckpoint)
  */
 export function verifyHistory(bundle: unknown, anchored: AnchoredCheckpoint): ProofResult {
   const progress = { checked: 0 };
-  return settle(() => {
+  let completeness: Completeness | undefined;
+  const result = settle(() => {
     const b = parseProofBundle(bundle);
     if (b.kind !== 'history') throw bad('kind must be "history" to check a history');
     checkEntries(b, anchored, progress);
-    return checkHistory(b, anchored);
+    const checked = checkHistory(b, anchored);
+    completeness = checked.completeness;
+    return checked.message;
   }, progress);
+  const c = result.valid && completeness ? completeness : { code: 'NOT_VALID' as const, reason: 'the bundle does not verify, so it proves nothing about completeness' };
+  return { ...result, complete: c.code === 'COMPLETE', completeness: c };
 }
+
+type Completeness = NonNullable<ProofResult['completeness']>;
 
 function settle(check: () => string, progress: { checked: number }): ProofResult {
   try {
@@ -257,6 +327,10 @@ function checkAnchored(anchored: AnchoredCheckpoint): void {
     throw bad('the anchored checkpoint must have a positive tree size');
   }
   if (!(anchored.root instanceof Uint8Array) || anchored.root.length !== 32) throw bad('the anchored root must be 32 bytes');
+  if (anchored.mapRoot !== undefined && (!(anchored.mapRoot instanceof Uint8Array) || anchored.mapRoot.length !== 32)) {
+    throw bad('the anchored map root must be 32 bytes');
+  }
+  if (anchored.cosigned !== undefined && typeof anchored.cosigned !== 'boolean') throw bad('cosigned must be true or false');
 }
 
 /** Checkpoint, then every event's hash, then every inclusion proof (FORMAT.md §10 order). */
@@ -271,6 +345,9 @@ function checkEntries(b: ProofBundle, anchored: AnchoredCheckpoint, progress: { 
   }
   if (!equalBytes(fromHex(cp.root), anchored.root)) {
     throw new ProofError('CHECKPOINT_MISMATCH', `the bundle's root of checkpoint ${cp.index} is not the root on chain`);
+  }
+  if (anchored.mapRoot && cp.mapRoot !== undefined && b.format === PROOF_BUNDLE_FORMAT && !equalBytes(fromHex(cp.mapRoot), anchored.mapRoot)) {
+    throw new ProofError('CHECKPOINT_MISMATCH', `the bundle's map root of checkpoint ${cp.index} is not the map root on chain`);
   }
   const listed = new Set(b.events);
   const entries = [...(b.previous ? [b.previous] : []), ...b.events, ...(b.next ? [b.next] : [])];
@@ -302,8 +379,8 @@ function checkEntries(b: ProofBundle, anchored: AnchoredCheckpoint, progress: { 
   }
 }
 
-/** Subject, then order, then range, then links (FORMAT.md §10 order). */
-function checkHistory(b: ProofBundle, anchored: AnchoredCheckpoint): string {
+/** Subject, then order, then range, then links (FORMAT.md §10 order), then the subject's head (§13.5). */
+function checkHistory(b: ProofBundle, anchored: AnchoredCheckpoint): { message: string; completeness: Completeness } {
   const subject = b.subject!;
   const range = b.range!;
   const previous = b.previous ?? null;
@@ -356,15 +433,78 @@ function checkHistory(b: ProofBundle, anchored: AnchoredCheckpoint): string {
     );
   }
 
+  const head = b.format === PROOF_BUNDLE_FORMAT ? checkHead(b, all) : undefined;
+
   const n = events.length;
   const what = `${n} ${n === 1 ? 'event' : 'events'} of ${subject} from ${range.from} to ${range.to} ${n === 1 ? 'is' : 'are'}`;
   const where = `included in checkpoint ${b.checkpoint.index} (size ${anchored.treeSize})`;
-  if (next?.event.type === SEAL_EVENT) return `${what} ${where} and the history has no gaps; no event of ${subject} follows until its seal at seq ${next.event.seq}`;
-  if (next) return `${what} ${where} and the history has no gaps`;
-  const last = events.length ? events[events.length - 1] : previous?.event;
-  return last
-    ? `${what} ${where} and the history has no gaps up to seq ${last.seq}; no later event is named, so the links cannot show that none followed`
-    : `${what} ${where}; the bundle names no event of ${subject} at all, so the links prove nothing about the range`;
+  const last = all[all.length - 1];
+  let message: string;
+  if (next?.event.type === SEAL_EVENT) message = `${what} ${where} and the history has no gaps; no event of ${subject} follows until its seal at seq ${next.event.seq}`;
+  else if (next) message = `${what} ${where} and the history has no gaps`;
+  else if (head && last) message = `${what} ${where} and the history has no gaps up to seq ${last.seq}, the last of the ${head.count} ${head.count === 1 ? 'event' : 'events'} of ${subject} in the checkpoint's subject map`;
+  else if (head) message = `${what} ${where}; the checkpoint's subject map holds no event of ${subject}`;
+  else if (last) message = `${what} ${where} and the history has no gaps up to seq ${last.seq}; no later event is named, so the links cannot show that none followed`;
+  else message = `${what} ${where}; the bundle names no event of ${subject} at all, so the links prove nothing about the range`;
+  return { message, completeness: completenessOf(b, anchored, !!head) };
+}
+
+/**
+ * The subject's head proves into the checkpoint's map root, and the entries agree with it
+ * (FORMAT.md §13.5): no more entries than the map counts; with no `next`, the last entry is
+ * the head; from the first event (no `previous`) to the head, exactly `count` events.
+ */
+function checkHead(b: ProofBundle, all: LedgerEvent[]): SubjectHeadEntry {
+  const subject = b.subject!;
+  const cp = b.checkpoint;
+  const h = b.subjectHead!;
+  const proven = verifySubjectProof(fromHex(cp.mapRoot!), subject, { count: h.count, head: h.head }, h.proof);
+  if (!proven.valid) {
+    throw new ProofError('HEAD_NOT_PROVEN', `the head of ${subject} (count ${h.count}) does not prove into the map root of checkpoint ${cp.index}: ${proven.message}`);
+  }
+  const events = b.events.length;
+  const size = `size ${cp.treeSize}`;
+  if (h.count < all.length) {
+    throw new ProofError('HEAD_MISMATCH', `the subject map counts ${h.count} events of ${subject} up to ${size}, but the bundle names ${all.length}`);
+  }
+  if (b.next) return h;
+  const last = all[all.length - 1];
+  if (!last) {
+    if (h.count > 0) throw new ProofError('HEAD_MISMATCH', `the subject map counts ${h.count} events of ${subject} up to ${size}, the last ${h.head}, but the bundle names none`);
+    return h;
+  }
+  if (last.hash !== h.head) {
+    throw new ProofError(
+      'HEAD_MISMATCH',
+      `seq ${last.seq} is not the last event of ${subject} up to ${size}: the subject map's head is ${h.head} (event ${h.count} of ${subject}), so a later event was left out`,
+    );
+  }
+  if (!b.previous && h.count !== events) {
+    throw new ProofError(
+      'HEAD_MISMATCH',
+      `the bundle holds ${events} ${events === 1 ? 'event' : 'events'} of ${subject} from its first to its head, but the subject map counts ${h.count}: its chain is forked, or events were left out`,
+    );
+  }
+  return h;
+}
+
+function completenessOf(b: ProofBundle, anchored: AnchoredCheckpoint, headChecked: boolean): Completeness {
+  const cp = `checkpoint ${b.checkpoint.index} (size ${anchored.treeSize})`;
+  if (!headChecked) {
+    return { code: 'FORMAT_1', reason: `the bundle is ${PROOF_BUNDLE_FORMAT_1}: it carries no subject head, so completeness is unknown` };
+  }
+  if (anchored.cosigned !== true) {
+    return {
+      code: 'NOT_COSIGNED',
+      reason: `${cp} is not known to be cosigned by witnesses; without them the issuer's operator could have forked ${b.subject}'s chain and left events out`,
+    };
+  }
+  const root = anchored.mapRoot ? 'its map root as read from the chain' : 'the map root the bundle names';
+  const scope = b.next ? `is in the bundle (seq ${b.next.event.seq} closes the range)` : `among its first ${anchored.treeSize} is in the bundle`;
+  return {
+    code: 'COMPLETE',
+    reason: `every event of ${b.subject} from ${b.range!.from} to ${b.range!.to} ${scope}: witnesses cosigned ${cp} with ${root}`,
+  };
 }
 
 /** The event type of a seal (FORMAT.md §10): an issuer's record that closes a subject's history so far. */
