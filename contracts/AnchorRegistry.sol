@@ -15,6 +15,13 @@ import {CheckpointProofs} from "./CheckpointProofs.sol";
  * one, all checked here: an issuer can neither rewrite history it has anchored nor claim a size
  * its root was not built for.
  *
+ * Each checkpoint also commits to the root of the issuer's subject heads map (FORMAT.md §13),
+ * which the contract cannot check: witnesses do. A witness (another issuer's account or an
+ * auditor's, registered by the governor) checks the issuer's log from its first event and cosigns
+ * (treeSize, root, mapRoot) here only when no event forks a subject's chain; a checkpoint is
+ * cosigned once `witnessThreshold` witnesses that still count (registered, not revoked, not
+ * suspended, not the issuer's own) have cosigned it. {getAttestation} says so to verifiers.
+ *
  * The owner is the governor. Every deployment makes it an {AnchorCouncil}: k of n council members
  * approve an action, which then waits out the council's timelock delay before anyone may execute
  * it, so no single key registers, revokes, suspends or appoints anything, and nothing takes effect
@@ -22,11 +29,31 @@ import {CheckpointProofs} from "./CheckpointProofs.sol";
  * renouncing it is disabled, since a registry nobody governs could never revoke a key again.
  */
 contract AnchorRegistry is IAnchorRegistry, Ownable2Step {
+    /// @notice How many witnesses can ever be registered: a witness's number is its bit in each checkpoint's cosignature bitmap.
+    uint256 public constant MAX_WITNESSES = 128;
+
+    /**
+     * @dev A checkpoint as stored: what {getCheckpoint} returns, the root of the issuer's subject
+     * heads map at `treeSize`, and a bitmap of the witnesses that cosigned it (bit n for witness
+     * number n). Size, time and bitmap share one slot, so a cosignature rewrites a warm word.
+     */
+    struct StoredCheckpoint {
+        uint64 treeSize;
+        uint64 anchoredAt;
+        uint128 cosignedBy;
+        bytes32 root;
+        bytes32 mapRoot;
+    }
+
     uint32[] private _issuerIds;
     mapping(uint32 issuer => Issuer) private _issuers;
     mapping(uint32 issuer => Key[]) private _keys;
     mapping(uint32 issuer => mapping(bytes8 kid => uint256)) private _keyPosition; // index + 1; 0 = absent
-    mapping(uint32 issuer => Checkpoint[]) private _checkpoints;
+    mapping(uint32 issuer => StoredCheckpoint[]) private _checkpoints;
+    address[] private _witnessAccounts; // by witness number
+    mapping(address account => Witness) private _witnesses;
+    uint256 private _witnessesNotRevoked;
+    uint256 private _witnessThreshold;
 
     /**
      * @notice Makes `governor` (in every deployment an {AnchorCouncil}) the governor.
@@ -175,7 +202,9 @@ contract AnchorRegistry is IAnchorRegistry, Ownable2Step {
     }
 
     /**
-     * @notice Anchors the checkpoint (`treeSize`, `root`) of `issuer`'s log.
+     * @notice Anchors the checkpoint (`treeSize`, `root`) of `issuer`'s log, committing to
+     * `mapRoot`, the root of its subject heads map at `treeSize` (FORMAT.md §13.1), which
+     * witnesses check before they cosign (the contract cannot: it does not see the events).
      * @dev Emits {CheckpointAnchored}. `sizeProof` is laid out as FORMAT.md §11.4 describes: the
      * data of the last leaf, then for each set bit b of `treeSize − 1` below the level where the
      * paths to the previous and the new last leaf part (every set bit, for the first checkpoint),
@@ -194,6 +223,7 @@ contract AnchorRegistry is IAnchorRegistry, Ownable2Step {
         uint32 issuer,
         uint64 treeSize,
         bytes32 root,
+        bytes32 mapRoot,
         bytes32[] calldata consistencyProof,
         bytes32[] calldata sizeProof
     ) external {
@@ -201,7 +231,7 @@ contract AnchorRegistry is IAnchorRegistry, Ownable2Step {
         if (record.registeredAt == 0) revert AnchorRegistryUnknownIssuer(issuer);
         if (msg.sender != record.anchorer) revert AnchorRegistryNotAnchorer(issuer, msg.sender);
         if (record.suspendedAt != 0) revert AnchorRegistryIssuerSuspended(issuer, record.suspendedAt);
-        Checkpoint[] storage checkpoints = _checkpoints[issuer];
+        StoredCheckpoint[] storage checkpoints = _checkpoints[issuer];
         uint256 index = checkpoints.length;
         if (index == 0) {
             if (treeSize == 0) revert AnchorRegistryStaleCheckpoint(issuer, 0, 0);
@@ -210,7 +240,7 @@ contract AnchorRegistry is IAnchorRegistry, Ownable2Step {
                 revert AnchorRegistryInvalidSizeProof(issuer, treeSize);
             }
         } else {
-            Checkpoint storage last = checkpoints[index - 1];
+            StoredCheckpoint storage last = checkpoints[index - 1];
             uint64 lastSize = last.treeSize;
             if (treeSize <= lastSize) revert AnchorRegistryStaleCheckpoint(issuer, lastSize, treeSize);
             CheckpointProofs.Extension outcome = CheckpointProofs.checkExtension(
@@ -228,8 +258,206 @@ contract AnchorRegistry is IAnchorRegistry, Ownable2Step {
                 revert AnchorRegistryInvalidSizeProof(issuer, treeSize);
             }
         }
-        checkpoints.push(Checkpoint(treeSize, uint64(block.timestamp), root));
+        checkpoints.push(StoredCheckpoint(treeSize, uint64(block.timestamp), 0, root, mapRoot));
         emit CheckpointAnchored(issuer, index, treeSize, root);
+    }
+
+    /**
+     * @notice Registers `account` as a witness named `name`, the account of `issuer` (0 for an
+     * auditor's). It may cosign checkpoints of every issuer but its own from this block on.
+     * @dev Emits {WitnessRegistered}. The witness gets the next free number, its bit in every
+     * checkpoint's cosignature bitmap; numbers are never reused, so a revoked witness's past
+     * cosignatures can never be credited to another.
+     *
+     * Requirements:
+     * - the caller is the governor;
+     * - `account` is not the zero address and was never registered as a witness;
+     * - `issuer` is 0 or a registered issuer;
+     * - fewer than {MAX_WITNESSES} witnesses were ever registered.
+     */
+    function registerWitness(address account, uint32 issuer, string calldata name) external onlyOwner {
+        if (account == address(0)) revert AnchorRegistryZeroWitness();
+        if (_witnesses[account].registeredAt != 0) revert AnchorRegistryWitnessExists(account);
+        if (issuer != 0) _requireIssuer(issuer);
+        uint256 number = _witnessAccounts.length;
+        if (number >= MAX_WITNESSES) revert AnchorRegistryTooManyWitnesses(MAX_WITNESSES);
+        _witnesses[account] = Witness(name, issuer, uint8(number), uint64(block.timestamp), 0, 0);
+        _witnessAccounts.push(account);
+        _witnessesNotRevoked += 1;
+        emit WitnessRegistered(account, issuer, uint8(number), name);
+    }
+
+    /**
+     * @notice Suspends witness `account` as of this block: it cosigns nothing, and none of its
+     * cosignatures count, until it is resumed.
+     * @dev Emits {WitnessSuspended}.
+     *
+     * Requirements:
+     * - the caller is the governor;
+     * - `account` is a witness, not revoked and not suspended.
+     */
+    function suspendWitness(address account) external onlyOwner {
+        Witness storage w = _requireWitness(account);
+        if (w.suspendedAt != 0) revert AnchorRegistryWitnessSuspended(account, w.suspendedAt);
+        w.suspendedAt = uint64(block.timestamp);
+        emit WitnessSuspended(account, w.suspendedAt);
+    }
+
+    /**
+     * @notice Lifts the suspension of witness `account`: its cosignatures count again, past ones included.
+     * @dev Emits {WitnessResumed}.
+     *
+     * Requirements:
+     * - the caller is the governor;
+     * - `account` is a witness, not revoked, and suspended.
+     */
+    function resumeWitness(address account) external onlyOwner {
+        Witness storage w = _requireWitness(account);
+        if (w.suspendedAt == 0) revert AnchorRegistryWitnessNotSuspended(account);
+        w.suspendedAt = 0;
+        emit WitnessResumed(account, uint64(block.timestamp));
+    }
+
+    /**
+     * @notice Revokes witness `account` for good (a lost key, a witness that cosigned what it
+     * should not have): it cosigns nothing more and none of its cosignatures, past ones
+     * included, count any longer. The threshold is left as it is, even if fewer witnesses
+     * remain than it asks for: the council lowers it if it chooses.
+     * @dev Emits {WitnessRevoked}.
+     *
+     * Requirements:
+     * - the caller is the governor;
+     * - `account` is a witness and not revoked.
+     */
+    function revokeWitness(address account) external onlyOwner {
+        Witness storage w = _requireWitness(account);
+        w.revokedAt = uint64(block.timestamp);
+        _witnessesNotRevoked -= 1;
+        emit WitnessRevoked(account, w.revokedAt);
+    }
+
+    /**
+     * @notice Sets how many witnesses that count must have cosigned a checkpoint for it to be
+     * cosigned. Until it is first set it is 0, and no checkpoint is cosigned.
+     * @dev Emits {WitnessThresholdChanged}.
+     *
+     * Requirements:
+     * - the caller is the governor;
+     * - 1 ≤ `threshold` ≤ the number of witnesses registered and not revoked.
+     */
+    function setWitnessThreshold(uint256 threshold) external onlyOwner {
+        if (threshold == 0 || threshold > _witnessesNotRevoked) {
+            revert AnchorRegistryBadWitnessThreshold(threshold, _witnessesNotRevoked);
+        }
+        emit WitnessThresholdChanged(_witnessThreshold, threshold);
+        _witnessThreshold = threshold;
+    }
+
+    /**
+     * @notice Cosigns checkpoint `index` of `issuer` as the caller, a witness that has checked
+     * the issuer's log from its first event up to `treeSize` (FORMAT.md §13.3) and found that
+     * its RFC 6962 root is `root` and its subject heads map root `mapRoot`.
+     * @dev Emits {CheckpointCosigned}. A suspended issuer's checkpoints can still be cosigned:
+     * they stay readable and their proofs verifiable.
+     *
+     * Requirements:
+     * - `issuer` is registered and has a checkpoint number `index`;
+     * - the caller is a witness, not revoked;
+     * - the witness is not suspended, and neither is the issuer whose account it is;
+     * - the caller is not `issuer`'s anchorer, nor a witness of `issuer`'s own;
+     * - (`treeSize`, `root`, `mapRoot`) is what the checkpoint holds;
+     * - the caller has not cosigned this checkpoint yet.
+     */
+    function cosign(uint32 issuer, uint256 index, uint64 treeSize, bytes32 root, bytes32 mapRoot) external {
+        StoredCheckpoint storage checkpoint = _checkpoint(issuer, index);
+        Witness storage w = _witnesses[msg.sender];
+        if (w.registeredAt == 0 || w.revokedAt != 0) revert AnchorRegistryNotWitness(msg.sender);
+        uint64 suspendedAt = _suspension(w);
+        if (suspendedAt != 0) revert AnchorRegistryWitnessSuspended(msg.sender, suspendedAt);
+        if (w.issuer == issuer || msg.sender == _issuers[issuer].anchorer) revert AnchorRegistrySelfWitness(issuer, msg.sender);
+        if (checkpoint.treeSize != treeSize || checkpoint.root != root || checkpoint.mapRoot != mapRoot) {
+            revert AnchorRegistryStatementMismatch(issuer, index);
+        }
+        uint128 bit = uint128(1) << w.number;
+        if (checkpoint.cosignedBy & bit != 0) revert AnchorRegistryAlreadyCosigned(issuer, index, msg.sender);
+        checkpoint.cosignedBy |= bit;
+        emit CheckpointCosigned(issuer, index, msg.sender);
+    }
+
+    /**
+     * @notice What the chain holds of checkpoint `index` of `issuer` beyond its size and root:
+     * the map root it was anchored with, how many of the witnesses that cosigned it count now
+     * (registered, not revoked, not suspended, not the issuer's own), and the threshold. The
+     * checkpoint is cosigned when `threshold ≥ 1` and `cosigners ≥ threshold`.
+     *
+     * Requirements:
+     * - `issuer` is registered and has a checkpoint number `index`.
+     */
+    function getAttestation(
+        uint32 issuer,
+        uint256 index
+    ) external view returns (bytes32 mapRoot, uint256 cosigners, uint256 threshold) {
+        StoredCheckpoint storage checkpoint = _checkpoint(issuer, index);
+        address anchorer = _issuers[issuer].anchorer;
+        uint128 bits = checkpoint.cosignedBy;
+        for (uint256 n = 0; bits != 0; n++) {
+            if (bits & 1 != 0) {
+                address account = _witnessAccounts[n];
+                Witness storage w = _witnesses[account];
+                if (w.revokedAt == 0 && _suspension(w) == 0 && w.issuer != issuer && account != anchorer) cosigners += 1;
+            }
+            bits >>= 1;
+        }
+        return (checkpoint.mapRoot, cosigners, _witnessThreshold);
+    }
+
+    /**
+     * @notice Every witness that cosigned checkpoint `index` of `issuer`, by witness number,
+     * whether or not it still counts ({getAttestation} counts those that do).
+     *
+     * Requirements:
+     * - `issuer` is registered and has a checkpoint number `index`.
+     */
+    function getCosigners(uint32 issuer, uint256 index) external view returns (address[] memory accounts) {
+        uint128 bits = _checkpoint(issuer, index).cosignedBy;
+        uint256 count = 0;
+        for (uint128 b = bits; b != 0; b &= b - 1) count += 1;
+        accounts = new address[](count);
+        uint256 at = 0;
+        for (uint256 n = 0; bits != 0; n++) {
+            if (bits & 1 != 0) accounts[at++] = _witnessAccounts[n];
+            bits >>= 1;
+        }
+    }
+
+    /**
+     * @notice Every account ever registered as a witness, by witness number, revoked ones included.
+     *
+     * Requirements:
+     * - none.
+     */
+    function witnessAccounts() external view returns (address[] memory) {
+        return _witnessAccounts;
+    }
+
+    /**
+     * @notice Witness `account`'s record; all zeros (`registeredAt` 0) for an account that is not one.
+     *
+     * Requirements:
+     * - none.
+     */
+    function getWitness(address account) external view returns (Witness memory) {
+        return _witnesses[account];
+    }
+
+    /**
+     * @notice How many witnesses that count must cosign a checkpoint for it to be cosigned (0: none set yet, so none is).
+     *
+     * Requirements:
+     * - none.
+     */
+    function witnessThreshold() external view returns (uint256) {
+        return _witnessThreshold;
     }
 
     /**
@@ -248,7 +476,7 @@ contract AnchorRegistry is IAnchorRegistry, Ownable2Step {
         bytes32 leafHash,
         bytes32[] calldata proof
     ) external view returns (bool) {
-        Checkpoint storage checkpoint = _checkpoint(issuer, checkpointIndex);
+        StoredCheckpoint storage checkpoint = _checkpoint(issuer, checkpointIndex);
         uint64 treeSize = checkpoint.treeSize;
         if (leafIndex >= treeSize) {
             revert AnchorRegistryLeafIndexOutOfRange(issuer, checkpointIndex, leafIndex, treeSize);
@@ -305,7 +533,7 @@ contract AnchorRegistry is IAnchorRegistry, Ownable2Step {
      * - `issuer` is registered and has a checkpoint number `index`.
      */
     function getCheckpoint(uint32 issuer, uint256 index) external view returns (Checkpoint memory) {
-        return _checkpoint(issuer, index);
+        return _public(_checkpoint(issuer, index));
     }
 
     /**
@@ -318,7 +546,7 @@ contract AnchorRegistry is IAnchorRegistry, Ownable2Step {
         _requireIssuer(issuer);
         uint256 count = _checkpoints[issuer].length;
         if (count == 0) revert AnchorRegistryNoCheckpoint(issuer);
-        return _checkpoints[issuer][count - 1];
+        return _public(_checkpoints[issuer][count - 1]);
     }
 
     /**
@@ -336,7 +564,22 @@ contract AnchorRegistry is IAnchorRegistry, Ownable2Step {
         if (_issuers[issuer].registeredAt == 0) revert AnchorRegistryUnknownIssuer(issuer);
     }
 
-    function _checkpoint(uint32 issuer, uint256 index) private view returns (Checkpoint storage) {
+    function _requireWitness(address account) private view returns (Witness storage w) {
+        w = _witnesses[account];
+        if (w.registeredAt == 0 || w.revokedAt != 0) revert AnchorRegistryNotWitness(account);
+    }
+
+    /// @dev Since when the witness is suspended, by the council or through its issuer; 0 if it is not.
+    function _suspension(Witness storage w) private view returns (uint64) {
+        if (w.suspendedAt != 0) return w.suspendedAt;
+        return w.issuer == 0 ? 0 : _issuers[w.issuer].suspendedAt;
+    }
+
+    function _public(StoredCheckpoint storage c) private view returns (Checkpoint memory) {
+        return Checkpoint(c.treeSize, c.anchoredAt, c.root);
+    }
+
+    function _checkpoint(uint32 issuer, uint256 index) private view returns (StoredCheckpoint storage) {
         _requireIssuer(issuer);
         if (index >= _checkpoints[issuer].length) revert AnchorRegistryUnknownCheckpoint(issuer, index);
         return _checkpoints[issuer][index];

@@ -24,6 +24,22 @@ interface IAnchorRegistry {
     }
 
     /**
+     * @notice A witness: an account that checks issuers' logs from their first event and cosigns
+     * their checkpoints (FORMAT.md §13.3). `issuer` is the issuer whose account it is (0 for an
+     * auditor's); `number` is its bit in each checkpoint's cosignature bitmap, never reused;
+     * `registeredAt` is 0 for an account that is not a witness, `suspendedAt` and `revokedAt`
+     * are 0 while it is not suspended or revoked.
+     */
+    struct Witness {
+        string name;
+        uint32 issuer;
+        uint8 number;
+        uint64 registeredAt;
+        uint64 suspendedAt;
+        uint64 revokedAt;
+    }
+
+    /**
      * @notice A registered issuer: its display name, the URL of its signed status list, the one
      * account that anchors its checkpoints, when it was registered and, while it is suspended,
      * since when (0 otherwise). An unknown issuer reads as all zeros.
@@ -44,6 +60,12 @@ interface IAnchorRegistry {
     event KeyRegistered(uint32 indexed issuer, bytes8 indexed kid, bytes32 publicKey, uint64 notBefore, uint64 notAfter);
     event KeyRevoked(uint32 indexed issuer, bytes8 indexed kid, uint64 revokedAt);
     event CheckpointAnchored(uint32 indexed issuer, uint256 indexed index, uint64 treeSize, bytes32 root);
+    event WitnessRegistered(address indexed account, uint32 indexed issuer, uint8 number, string name);
+    event WitnessSuspended(address indexed account, uint64 suspendedAt);
+    event WitnessResumed(address indexed account, uint64 resumedAt);
+    event WitnessRevoked(address indexed account, uint64 revokedAt);
+    event WitnessThresholdChanged(uint256 previousThreshold, uint256 newThreshold);
+    event CheckpointCosigned(uint32 indexed issuer, uint256 indexed index, address indexed witness);
 
     /// @dev `issuer` is not a six-digit GB/T 2260 region code.
     error AnchorRegistryBadRegionCode(uint32 issuer);
@@ -85,6 +107,26 @@ interface IAnchorRegistry {
     error AnchorRegistryNoCheckpoint(uint32 issuer);
     /// @dev `leafIndex` is not below the size of the checkpointed tree.
     error AnchorRegistryLeafIndexOutOfRange(uint32 issuer, uint256 checkpointIndex, uint64 leafIndex, uint64 treeSize);
+    /// @dev The zero address cannot be a witness.
+    error AnchorRegistryZeroWitness();
+    /// @dev `account` is, or was, a witness: an account is registered as a witness once, and a revoked one never again.
+    error AnchorRegistryWitnessExists(address account);
+    /// @dev Every one of the `limit` witness numbers is taken (numbers are never reused).
+    error AnchorRegistryTooManyWitnesses(uint256 limit);
+    /// @dev `account` is not a registered witness, or its registration was revoked.
+    error AnchorRegistryNotWitness(address account);
+    /// @dev Witness `account` is suspended since `suspendedAt` (itself, or the issuer whose account it is).
+    error AnchorRegistryWitnessSuspended(address account, uint64 suspendedAt);
+    /// @dev Witness `account` is not suspended, so it cannot be resumed.
+    error AnchorRegistryWitnessNotSuspended(address account);
+    /// @dev `account` may not witness `issuer`: it is the issuer's anchorer, or a witness of the issuer's own.
+    error AnchorRegistrySelfWitness(uint32 issuer, address account);
+    /// @dev (`treeSize`, `root`, `mapRoot`) is not what checkpoint `index` of `issuer` holds.
+    error AnchorRegistryStatementMismatch(uint32 issuer, uint256 index);
+    /// @dev Witness `account` already cosigned checkpoint `index` of `issuer`.
+    error AnchorRegistryAlreadyCosigned(uint32 issuer, uint256 index, address account);
+    /// @dev The witness threshold must be at least 1 and at most the `witnesses` registered and not revoked.
+    error AnchorRegistryBadWitnessThreshold(uint256 threshold, uint256 witnesses);
     /// @dev Governance of the registry can be handed over (two steps) but never renounced.
     error AnchorRegistryRenounceDisabled();
 }

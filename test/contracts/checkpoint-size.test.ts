@@ -36,7 +36,7 @@ describe('AnchorRegistry: the tree size is bound to the root', function () {
     registry = await ethers.deployContract('AnchorRegistry', [governor.address]);
     for (let m = 0; m < MAX; m++) {
       await registry.registerIssuer(issuerAt(m), `m=${m}`, '', anchorer.address);
-      if (m > 0) await registry.connect(anchorer).getFunction('anchor')(issuerAt(m), m, log.root(m), [], log.sizeProof(0, m));
+      if (m > 0) await registry.connect(anchorer).getFunction('anchor')(issuerAt(m), m, log.root(m), ethers.ZeroHash, [], log.sizeProof(0, m));
     }
   });
 
@@ -51,7 +51,7 @@ describe('AnchorRegistry: the tree size is bound to the root', function () {
   async function claim(m: number, claimed: number, root: string, consistency: string[], sizeProof: string[]): Promise<{ chain: Verdict; reference: boolean }> {
     let chain: Verdict = 'accepted';
     try {
-      await registry.connect(anchorer).getFunction('anchor').staticCall(issuerAt(m), claimed, root, consistency, sizeProof);
+      await registry.connect(anchorer).getFunction('anchor').staticCall(issuerAt(m), claimed, root, ethers.ZeroHash, consistency, sizeProof);
     } catch (e) {
       const name = revertName(e);
       if (name !== 'AnchorRegistryInvalidSizeProof' && name !== 'AnchorRegistryInvalidConsistencyProof') throw e;
@@ -148,7 +148,7 @@ describe('AnchorRegistry: the tree size is bound to the root', function () {
         log.sizeProof(0, 5),
       ];
       for (const sizeProof of attempts) {
-        await expect(registry.connect(anchorer).getFunction('anchor').staticCall(issuerAt(0), 5, log.root(3), [], sizeProof))
+        await expect(registry.connect(anchorer).getFunction('anchor').staticCall(issuerAt(0), 5, log.root(3), ethers.ZeroHash, [], sizeProof))
           .to.be.revertedWithCustomError(registry, 'AnchorRegistryInvalidSizeProof')
           .withArgs(issuerAt(0), 5);
       }
@@ -156,7 +156,7 @@ describe('AnchorRegistry: the tree size is bound to the root', function () {
 
     it('a consistency proof does not bind: 4 → 7 checks with the proof of 4 → 6 and the root of 6, but anchoring 7 is refused', async () => {
       verifyConsistency(4, 7, fromHex(log.root(4).slice(2)), fromHex(log.root(6).slice(2)), bytes(log.consistency(4, 6)));
-      await expect(registry.connect(anchorer).getFunction('anchor').staticCall(issuerAt(4), 7, log.root(6), log.consistency(4, 6), log.sizeProof(4, 7)))
+      await expect(registry.connect(anchorer).getFunction('anchor').staticCall(issuerAt(4), 7, log.root(6), ethers.ZeroHash, log.consistency(4, 6), log.sizeProof(4, 7)))
         .to.be.revertedWithCustomError(registry, 'AnchorRegistryInvalidSizeProof')
         .withArgs(issuerAt(4), 7);
     });
@@ -164,7 +164,7 @@ describe('AnchorRegistry: the tree size is bound to the root', function () {
     it('an interior node cannot stand in for a leaf: the size proof takes leaf data and hashes it with 0x00', async () => {
       // The root of 2 leaves is hash(L0, L1): claimed as one leaf, its "data" would have to hash to it.
       const n01 = ethers.hexlify(hashChildren(log.leaves[0], log.leaves[1]));
-      await expect(registry.connect(anchorer).getFunction('anchor').staticCall(issuerAt(0), 1, n01, [], [n01]))
+      await expect(registry.connect(anchorer).getFunction('anchor').staticCall(issuerAt(0), 1, n01, ethers.ZeroHash, [], [n01]))
         .to.be.revertedWithCustomError(registry, 'AnchorRegistryInvalidSizeProof')
         .withArgs(issuerAt(0), 1);
       expect(ethers.hexlify(hashLeaf(fromHex(n01.slice(2))))).to.not.equal(n01);

@@ -61,7 +61,7 @@ describe('governance: AnchorCouncil (2 of 3, one-day timelock) governing the Anc
     return o;
   }
   const anchorAs = (signer: HardhatEthersSigner, m: number, n: number) =>
-    registry.connect(signer).getFunction('anchor')(ANHUI, n, log.root(n), log.consistency(m, n), log.sizeProof(m, n));
+    registry.connect(signer).getFunction('anchor')(ANHUI, n, log.root(n), ethers.ZeroHash, log.consistency(m, n), log.sizeProof(m, n));
 
   beforeEach(async () => {
     [m1, m2, m3, anchorer, stranger, newAnchorer] = await ethers.getSigners();
@@ -141,6 +141,11 @@ describe('governance: AnchorCouncil (2 of 3, one-day timelock) governing the Anc
         (r) => r.registerKey(ANHUI, '0x0102030405060708', ethers.ZeroHash, 1, 2),
         (r) => r.revokeKey(ANHUI, '0x0102030405060708'),
         (r) => r.transferOwnership(m1.address),
+        (r) => r.registerWitness(m1.address, 0, 'x'),
+        (r) => r.suspendWitness(m1.address),
+        (r) => r.resumeWitness(m1.address),
+        (r) => r.revokeWitness(m1.address),
+        (r) => r.setWitnessThreshold(1),
       ];
       for (const call of calls) {
         await expect(call(registry.connect(m1) as Contract)).to.be.revertedWithCustomError(registry, 'OwnableUnauthorizedAccount').withArgs(m1.address);
@@ -285,7 +290,7 @@ describe('governance: AnchorCouncil (2 of 3, one-day timelock) governing the Anc
 
     it('refuses a first checkpoint before registration: AnchorRegistryUnknownIssuer, whoever sends it', async () => {
       for (const who of [stranger, anchorer]) {
-        await expect(registry.connect(who).getFunction('anchor')(ZHEJIANG, 13, log.root(13), [], log.sizeProof(0, 13)))
+        await expect(registry.connect(who).getFunction('anchor')(ZHEJIANG, 13, log.root(13), ethers.ZeroHash, [], log.sizeProof(0, 13)))
           .to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownIssuer')
           .withArgs(ZHEJIANG);
       }
@@ -327,6 +332,58 @@ describe('governance: AnchorCouncil (2 of 3, one-day timelock) governing the Anc
       await expect(execute(stranger, o)).to.be.revertedWithCustomError(registry, 'AnchorRegistryIssuerExists').withArgs(ANHUI);
       expect((await registry.getIssuer(ANHUI)).statusListUrl).to.equal('https://s/340000');
       expect(await council.isOperationReady(o.id)).to.equal(true);
+    });
+
+    describe('witnesses', () => {
+      const cosign = (witness: HardhatEthersSigner, index: number, n: number) =>
+        registry.connect(witness).getFunction('cosign')(ANHUI, index, n, log.root(n), ethers.ZeroHash);
+      const attestation = async (index: number) => {
+        const [, cosigners, threshold] = (await registry.getAttestation(ANHUI, index)) as [string, bigint, bigint];
+        return { cosigners: Number(cosigners), threshold: Number(threshold) };
+      };
+
+      it('are registered, given a threshold, suspended, resumed and revoked only through approved, delayed operations', async () => {
+        await anchorAs(anchorer, 0, 13);
+        // A witness cannot act before the council's operation has waited out its delay.
+        const o = await op([registryCall('registerWitness', [stranger.address, 0, '审计署']), registryCall('setWitnessThreshold', [1])]);
+        await approve(m1, o);
+        await approve(m2, o);
+        await expect(cosign(stranger, 0, 13)).to.be.revertedWithCustomError(registry, 'AnchorRegistryNotWitness').withArgs(stranger.address);
+        await increaseTime(DAY);
+        await expect(execute(stranger, o)).to.emit(registry, 'WitnessRegistered').withArgs(stranger.address, 0, 0, '审计署').and.to.emit(registry, 'WitnessThresholdChanged').withArgs(0, 1);
+        await expect(cosign(stranger, 0, 13)).to.emit(registry, 'CheckpointCosigned').withArgs(ANHUI, 0, stranger.address);
+        expect(await attestation(0)).to.deep.equal({ cosigners: 1, threshold: 1 });
+
+        await enact([registryCall('suspendWitness', [stranger.address])]);
+        expect(await attestation(0)).to.deep.equal({ cosigners: 0, threshold: 1 });
+        await enact([registryCall('resumeWitness', [stranger.address])]);
+        expect(await attestation(0)).to.deep.equal({ cosigners: 1, threshold: 1 });
+        await enact([registryCall('revokeWitness', [stranger.address])]);
+        expect(await attestation(0)).to.deep.equal({ cosigners: 0, threshold: 1 });
+      });
+
+      it('cannot be registered by one member: one approval schedules nothing, however long one waits', async () => {
+        const o = await op([registryCall('registerWitness', [m1.address, 0, 'self-appointed'])]);
+        await approve(m1, o);
+        await increaseTime(DAY * 30);
+        await expect(execute(m1, o)).to.be.revertedWithCustomError(council, 'TimelockUnexpectedOperationState');
+        expect((await registry.getWitness(m1.address)).registeredAt).to.equal(0n);
+      });
+
+      it('a batch that sets a threshold above the witnesses fails whole: AnchorRegistryBadWitnessThreshold, nothing registered', async () => {
+        const o = await op([registryCall('registerWitness', [stranger.address, 0, 'a']), registryCall('setWitnessThreshold', [2])]);
+        await approve(m1, o);
+        await approve(m2, o);
+        await increaseTime(DAY);
+        await expect(execute(stranger, o)).to.be.revertedWithCustomError(registry, 'AnchorRegistryBadWitnessThreshold').withArgs(2, 1);
+        expect(await registry.witnessAccounts()).to.deep.equal([]);
+      });
+
+      it('the issuer\'s anchorer, registered as a witness through the council, still cannot witness itself', async () => {
+        await anchorAs(anchorer, 0, 13);
+        await enact([registryCall('registerWitness', [anchorer.address, 0, 'not really independent']), registryCall('setWitnessThreshold', [1])]);
+        await expect(cosign(anchorer, 0, 13)).to.be.revertedWithCustomError(registry, 'AnchorRegistrySelfWitness').withArgs(ANHUI, anchorer.address);
+      });
     });
 
     it('hands governance to another council in two steps, both governed', async () => {
