@@ -265,8 +265,12 @@ export class Anchorer {
       if (onChain.treeSize > this.tree.treeSize) return this.diverge(`the chain has a checkpoint of ${onChain.treeSize} events but the ledger has ${this.tree.treeSize}`);
       const local = (await this.tree.root(onChain.treeSize)).toString('hex');
       if (local !== onChain.root) return this.diverge(`the chain's root for ${onChain.treeSize} events differs from the ledger's`);
+      const { mapRoot } = await client.attestation(issuer, onChain.index);
+      const localMap = this.map.mapRootAt(onChain.treeSize)?.toString('hex');
+      // Witnesses refuse a checkpoint whose map root is not the log's: anchoring on from one would be in vain.
+      if (localMap !== undefined && localMap !== mapRoot) return this.diverge(`the chain's map root for ${onChain.treeSize} events differs from the ledger's`);
       if (!sameChain || this.latest!.index !== onChain.index) {
-        this.latest = { index: onChain.index, treeSize: onChain.treeSize, root: onChain.root, txHash: '', blockNumber: 0, chainId, contract: client.address, anchoredAt: new Date(onChain.anchoredAt * 1000).toISOString(), mapRoot: this.map.mapRootAt(onChain.treeSize)?.toString('hex') };
+        this.latest = { index: onChain.index, treeSize: onChain.treeSize, root: onChain.root, txHash: '', blockNumber: 0, chainId, contract: client.address, anchoredAt: new Date(onChain.anchoredAt * 1000).toISOString(), mapRoot };
       }
     }
     this.client = client;
@@ -292,7 +296,7 @@ export class Anchorer {
     const root = (await this.tree.root(size)).toString('hex');
     const mapRoot = await this.commitMap(size);
     const proof = this.latest ? (await this.tree.consistencyProof(this.latest.treeSize, size)).map((h) => h.toString('hex')) : [];
-    const r = await client.anchor(Number(this.opts.issuer), size, root, proof, await this.sizeProof(this.latest?.treeSize ?? 0, size));
+    const r = await client.anchor(Number(this.opts.issuer), size, root, mapRoot, proof, await this.sizeProof(this.latest?.treeSize ?? 0, size));
     const record: CheckpointRecord = {
       index: r.index,
       treeSize: size,

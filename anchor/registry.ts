@@ -44,6 +44,27 @@ export interface ChainIssuer {
   suspendedAt: number;
 }
 
+/** What the registry holds of a checkpoint beyond its size and root (`getAttestation`). */
+export interface ChainAttestation {
+  /** The map root the checkpoint was anchored with, 64 hex digits. */
+  mapRoot: string;
+  /** Witnesses whose cosignature counts now. */
+  cosigners: number;
+  /** How many must count for the checkpoint to be cosigned (0: no threshold set, nothing is). */
+  threshold: number;
+}
+
+/** A witness as `getWitness` returns it; `registeredAt` 0 means the account is not one. */
+export interface ChainWitness {
+  name: string;
+  /** The issuer whose account it is; 0 for an auditor's. */
+  issuer: number;
+  number: number;
+  registeredAt: number;
+  suspendedAt: number;
+  revokedAt: number;
+}
+
 /** One call of a governed operation: what the council approves, schedules and executes. */
 export interface Call {
   target: string;
@@ -53,6 +74,27 @@ export interface Call {
 
 const hex32 = (hex: string) => (hex.startsWith('0x') ? hex : `0x${hex}`);
 const hex8 = (hex: string) => (hex.startsWith('0x') ? hex : `0x${hex}`);
+
+const queues = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `send` after every earlier send of the same account has finished. The anchorer and the
+ * witness runner sign with the same account; a wallet picks its nonce when it sends, so two
+ * transactions sent at once could take the same one.
+ */
+export function sendInTurn<T>(account: string, send: () => Promise<T>): Promise<T> {
+  const key = account.toLowerCase();
+  const turn = (queues.get(key) ?? Promise.resolve()).then(send, send);
+  const settled = turn.then(
+    () => undefined,
+    () => undefined,
+  );
+  queues.set(key, settled);
+  void settled.then(() => {
+    if (queues.get(key) === settled) queues.delete(key);
+  });
+  return turn;
+}
 
 /**
  * A thin client for the AnchorRegistry over any JSON-RPC EVM node (Hardhat in development,
@@ -137,25 +179,71 @@ export class RegistryClient {
     return { index, treeSize: Number(c.treeSize), root: c.root.slice(2), anchoredAt: Number(c.anchoredAt) };
   }
 
+  /** The map root of checkpoint `index` and how many witnesses that count cosigned it, of how many required. */
+  async attestation(issuer: number, index: number): Promise<ChainAttestation> {
+    const [mapRoot, cosigners, threshold] = (await this.contract.getAttestation(issuer, index)) as [string, bigint, bigint];
+    return { mapRoot: mapRoot.slice(2), cosigners: Number(cosigners), threshold: Number(threshold) };
+  }
+
+  /** Every account that cosigned checkpoint `index`, whether or not it still counts. */
+  async cosigners(issuer: number, index: number): Promise<string[]> {
+    return [...((await this.contract.getCosigners(issuer, index)) as string[])];
+  }
+
+  async witness(account: string): Promise<ChainWitness> {
+    const w = (await this.contract.getWitness(account)) as { name: string; issuer: bigint; number: bigint; registeredAt: bigint; suspendedAt: bigint; revokedAt: bigint };
+    return { name: w.name, issuer: Number(w.issuer), number: Number(w.number), registeredAt: Number(w.registeredAt), suspendedAt: Number(w.suspendedAt), revokedAt: Number(w.revokedAt) };
+  }
+
+  async witnessThreshold(): Promise<number> {
+    return Number(await this.contract.witnessThreshold());
+  }
+
+  /** The account that signs this client's transactions. */
+  async account(): Promise<string> {
+    if (!this.anchorer) throw new Error('this registry client has no signer');
+    return this.anchorer.getAddress();
+  }
+
+  /** Sends `call` from this client's account, in turn with the account's other transactions, and waits for it to be mined. */
+  private async send(call: () => Promise<{ wait(): Promise<unknown> }>) {
+    const account = await this.account();
+    try {
+      return (await sendInTurn(account, async () => (await call()).wait())) as {
+        hash: string;
+        blockNumber: number;
+        gasUsed: bigint;
+        logs: Array<{ topics: readonly string[]; data: string }>;
+      };
+    } catch (e) {
+      throw refusal(e, this.contract.interface);
+    }
+  }
+
   /**
-   * Submits a checkpoint with its consistency proof (empty for the first) and its size proof
-   * (FORMAT.md §11.4), and waits for it to be mined.
+   * Cosigns checkpoint `index` of `issuer` as this client's account, a registered witness that
+   * checked (treeSize, root, mapRoot) (FORMAT.md §13.3), and waits for it to be mined.
+   * @throws Error whose message names the contract's custom error when the registry refuses it
+   */
+  async cosign(issuer: number, index: number, treeSize: number, rootHex: string, mapRootHex: string): Promise<{ txHash: string; blockNumber: number; gasUsed: number }> {
+    const receipt = await this.send(() => this.contract.cosign(issuer, index, treeSize, hex32(rootHex), hex32(mapRootHex)));
+    return { txHash: receipt.hash, blockNumber: Number(receipt.blockNumber), gasUsed: Number(receipt.gasUsed) };
+  }
+
+  /**
+   * Submits a checkpoint with its subject heads map root, its consistency proof (empty for the
+   * first) and its size proof (FORMAT.md §11.4), and waits for it to be mined.
    * @throws Error whose message names the contract's custom error when the registry refuses it
    */
   async anchor(
     issuer: number,
     treeSize: number,
     rootHex: string,
+    mapRootHex: string,
     proofHex: string[],
     sizeProofHex: string[],
   ): Promise<{ index: number; txHash: string; blockNumber: number; gasUsed: number }> {
-    let receipt;
-    try {
-      const tx = await this.contract.anchor(issuer, treeSize, hex32(rootHex), proofHex.map(hex32), sizeProofHex.map(hex32));
-      receipt = await tx.wait();
-    } catch (e) {
-      throw refusal(e, this.contract.interface);
-    }
+    const receipt = await this.send(() => this.contract.anchor(issuer, treeSize, hex32(rootHex), hex32(mapRootHex), proofHex.map(hex32), sizeProofHex.map(hex32)));
     let index = -1;
     for (const log of receipt.logs) {
       const parsed = this.contract.interface.parseLog(log);
@@ -202,6 +290,27 @@ export class RegistryCalls {
 
   revokeKey(issuer: number, kidHex: string): Call {
     return this.call('revokeKey', [issuer, hex8(kidHex)]);
+  }
+
+  /** `issuer` 0: an auditor's account. */
+  registerWitness(account: string, issuer: number, name: string): Call {
+    return this.call('registerWitness', [account, issuer, name]);
+  }
+
+  suspendWitness(account: string): Call {
+    return this.call('suspendWitness', [account]);
+  }
+
+  resumeWitness(account: string): Call {
+    return this.call('resumeWitness', [account]);
+  }
+
+  revokeWitness(account: string): Call {
+    return this.call('revokeWitness', [account]);
+  }
+
+  setWitnessThreshold(threshold: number): Call {
+    return this.call('setWitnessThreshold', [threshold]);
   }
 
   /** What a call does, in one line (for the governor script): `registerIssuer(330000, "浙江省", …)`. */

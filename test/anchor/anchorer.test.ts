@@ -166,7 +166,7 @@ describe('the anchorer against a real Hardhat node', function () {
       await governance.enact([forged.calls.registerIssuer(ISSUER, '安徽省', 'http://example.invalid/status', await anchorer.getAddress())]);
       // A one-event log whose only event the ledger never had: the size proof is that event's hash.
       const foreignEvent = 'ab'.repeat(32);
-      await forged.anchor(ISSUER, 1, Buffer.from(hashLeaf(Buffer.from(foreignEvent, 'hex'))).toString('hex'), [], [foreignEvent]);
+      await forged.anchor(ISSUER, 1, Buffer.from(hashLeaf(Buffer.from(foreignEvent, 'hex'))).toString('hex'), '00'.repeat(32), [], [foreignEvent]);
 
       const s = await start(node.url, { ANCHOR_CONTRACT: address });
       expect(await apply(s)).to.equal(201);

@@ -4,7 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Contract } from 'ethers';
-import { RegistryCalls } from '../../anchor/registry';
+import { RegistryCalls, RegistryClient } from '../../anchor/registry';
+import type { DevGovernance } from '../../anchor/council';
 import { fromHex } from '../../verifier/src/bytes';
 import { consistencyProof, sizeProofForAppend } from '../../verifier/src/merkle';
 import { eventLeafHash, type ProofBundle } from '../../verifier/src/proof-bundle';
@@ -17,6 +18,7 @@ import {
   eventBundle,
   historyBundle,
   leafHashesOf,
+  mapOf,
   rootOf,
   timeOf,
   type CheckpointMeta,
@@ -78,6 +80,7 @@ describe('ankang-verify proof and history (against a real Hardhat node)', () => 
   let address: string;
   let first: CheckpointMeta;
   let second: CheckpointMeta;
+  let governance: DevGovernance;
 
   const chainArgs = () => ['--rpc', node.url, '--contract', address];
   const write = (name: string, bundle: unknown) => {
@@ -107,6 +110,7 @@ describe('ankang-verify proof and history (against a real Hardhat node)', () => 
     const deployed = await deployRegistry(node.url);
     registry = deployed.contract;
     address = deployed.address;
+    governance = deployed.governance;
     const provider = deployed.provider;
     const anchorer = await provider.getSigner(1);
     await deployed.governance.enact([new RegistryCalls(address).registerIssuer(Number(ISSUER), '安徽省', 'https://status.example/340000', anchorer.address)]);
@@ -115,11 +119,12 @@ describe('ankang-verify proof and history (against a real Hardhat node)', () => 
     const data = log.map((e) => fromHex(e.hash));
     const { chainId } = await provider.getNetwork();
     const hexes = (hs: Uint8Array[]) => hs.map((h) => `0x${Buffer.from(h).toString('hex')}`);
+    const mapRoot = (n: number) => `0x${Buffer.from(mapOf(log, n).root()).toString('hex')}`;
 
-    const tx1 = await asAnchorer.anchor(Number(ISSUER), FIRST, hx(rootOf(log, FIRST)), [], hexes(sizeProofForAppend(0, data.slice(0, FIRST))));
+    const tx1 = await asAnchorer.anchor(Number(ISSUER), FIRST, hx(rootOf(log, FIRST)), mapRoot(FIRST), [], hexes(sizeProofForAppend(0, data.slice(0, FIRST))));
     const r1 = await tx1.wait();
     const proof = hexes(consistencyProof(leaves, FIRST));
-    const tx2 = await asAnchorer.anchor(Number(ISSUER), SIZE, hx(rootOf(log, SIZE)), proof, hexes(sizeProofForAppend(FIRST, data.slice(FIRST, SIZE))));
+    const tx2 = await asAnchorer.anchor(Number(ISSUER), SIZE, hx(rootOf(log, SIZE)), mapRoot(SIZE), proof, hexes(sizeProofForAppend(FIRST, data.slice(FIRST, SIZE))));
     const r2 = await tx2.wait();
     const common = { chainId: Number(chainId), contract: address };
     first = { ...common, index: 0, treeSize: FIRST, txHash: r1.hash, blockNumber: r1.blockNumber };
@@ -311,23 +316,59 @@ describe('ankang-verify proof and history (against a real Hardhat node)', () => 
         expect(line2).to.match(/^ {2}not known complete \(NOT_COSIGNED\): checkpoint 1 \(size 40\) is not known to be cosigned by witnesses/);
       });
 
-      it('says complete with --cosigned, and --json reports complete, the reason, the map root and who vouched', async () => {
-        const b = aliceWhole();
-        const r = await history(write('alice-2.json', b), '--cosigned');
-        expect(r.status, r.stderr).to.equal(0);
-        expect(r.stdout.trim().split('\n')[1]).to.match(/^ {2}complete: every event of r:\S+ from \S+ to \S+ among its first 40 is in the bundle: witnesses cosigned checkpoint 1 \(size 40\) with the map root the bundle names$/);
-        const json = await history('alice-2.json', '--cosigned', '--json');
-        const out = JSON.parse(json.stdout);
-        expect(out).to.include({ valid: true, code: 'VALID', complete: true });
-        expect(out.completeness.code).to.equal('COMPLETE');
-        expect(out.checkpoint).to.deep.include({ mapRoot: b.checkpoint.mapRoot, cosigned: { by: '--cosigned' } });
-      });
-
-      it('reports complete: false with the reason in --json when not cosigned', async () => {
+      it('reports complete: false with the reason in --json when not cosigned, the chain\'s threshold still unset', async () => {
         const out = JSON.parse((await history(write('alice-2.json', aliceWhole()), '--json')).stdout);
         expect(out).to.include({ valid: true, complete: false });
         expect(out.completeness.code).to.equal('NOT_COSIGNED');
         expect(out.checkpoint.cosigned).to.equal(null);
+        expect(out.checkpoint.mapRoot).to.equal(aliceWhole().checkpoint.mapRoot);
+      });
+
+      it('does not let --cosigned override the chain: the registry keeps map roots and cosignatures, so its word is final', async () => {
+        const r = await history(write('alice-2.json', aliceWhole()), '--cosigned', '--json');
+        expect(r.status, r.stderr).to.equal(0);
+        const out = JSON.parse(r.stdout);
+        expect(out).to.include({ valid: true, complete: false });
+        expect(out.completeness.code).to.equal('NOT_COSIGNED');
+      });
+
+      it('exits 1 with CHECKPOINT_MISMATCH when the bundle names another map root than the one anchored', async () => {
+        const b = aliceWhole();
+        b.checkpoint.mapRoot = flipHex(b.checkpoint.mapRoot!);
+        const r = await history(write('alice-2-maproot.json', b), '--json');
+        expect(r.status).to.equal(1);
+        const out = JSON.parse(r.stdout);
+        expect(out).to.include({ valid: false, code: 'CHECKPOINT_MISMATCH', complete: false });
+        expect(out.message).to.include('map root');
+      });
+
+      describe('once a registered witness has cosigned the checkpoint on chain', () => {
+        before(async () => {
+          const provider = RegistryClient.provider(node.url);
+          const witness = await provider.getSigner(5);
+          const calls = new RegistryCalls(address);
+          await governance.enact([calls.registerWitness(await witness.getAddress(), 0, 'an auditor'), calls.setWitnessThreshold(1)]);
+          const b = aliceWhole();
+          await new RegistryClient(provider, address, witness).cosign(Number(ISSUER), 1, SIZE, b.checkpoint.root, b.checkpoint.mapRoot!);
+        });
+
+        it('says complete, and --json reports complete, the reason, the chain\'s map root and the cosigners it counted', async () => {
+          const b = aliceWhole();
+          const r = await history(write('alice-2.json', b));
+          expect(r.status, r.stderr).to.equal(0);
+          expect(r.stdout.trim().split('\n')[1]).to.match(/^ {2}complete: every event of r:\S+ from \S+ to \S+ among its first 40 is in the bundle: witnesses cosigned checkpoint 1 \(size 40\) with its map root as read from the chain$/);
+          const out = JSON.parse((await history('alice-2.json', '--json')).stdout);
+          expect(out).to.include({ valid: true, code: 'VALID', complete: true });
+          expect(out.completeness.code).to.equal('COMPLETE');
+          expect(out.checkpoint).to.deep.include({ mapRoot: b.checkpoint.mapRoot, cosigned: { by: 'chain', cosigners: 1, threshold: 1 } });
+        });
+
+        it('leaves the checkpoint nobody cosigned not complete, --cosigned or not', async () => {
+          const b = historyBundle(log, ALICE, { from: timeOf(1, -60), to: timeOf(FIRST, 60) }, first, 2);
+          const out = JSON.parse((await history(write('alice-2-first.json', b), '--cosigned', '--json')).stdout);
+          expect(out).to.include({ valid: true, complete: false });
+          expect(out.checkpoint.cosigned).to.equal(null);
+        });
       });
 
       it('exits 1 with HEAD_MISMATCH when the last event was left out, cosigned or not', async () => {

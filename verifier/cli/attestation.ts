@@ -1,16 +1,16 @@
 import type { RegistryReader } from './chain';
 
 /**
- * What the chain says of a checkpoint beyond its size and root, once the registry keeps it
- * (the on-chain half of issue 14): the subject heads map root anchored with the checkpoint,
- * and how many witnesses cosigned (treeSize, root, mapRoot) out of how many it requires.
+ * What the chain says of a checkpoint beyond its size and root (`getAttestation`, FORMAT.md
+ * §11.7): the subject heads map root anchored with the checkpoint, and how many witnesses that
+ * still count cosigned (treeSize, root, mapRoot) out of how many the registry requires.
  */
 export interface CheckpointAttestation {
   /** The map root stored with the checkpoint, 32 bytes. */
   mapRoot: Uint8Array;
   /** Distinct registered witnesses whose cosignature of this checkpoint the contract accepted. */
   cosigners: number;
-  /** How many the registry requires of this issuer; a checkpoint with fewer is not cosigned. */
+  /** How many the registry requires (0 until the council sets it); a checkpoint with fewer is not cosigned. */
   threshold: number;
 }
 
@@ -21,9 +21,9 @@ export interface AttestationReader {
 }
 
 /**
- * The reader's attestation side, when it has one. Today's RegistryReader (chain.ts) has none:
- * the on-chain half adds `getAttestation` there, and the history command then takes the map
- * root and the cosigning from the chain instead of from `--cosigned`.
+ * The reader's attestation side, when it has one (chain.ts's reader has; a stand-in in a test
+ * may not). The history command takes the map root and the cosigning from it, and falls back
+ * on `--cosigned` only where it answers undefined: a registry that keeps no map roots.
  */
 export function attestationReader(registry: RegistryReader): AttestationReader | undefined {
   const r = registry as RegistryReader & Partial<AttestationReader>;

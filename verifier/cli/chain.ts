@@ -1,5 +1,6 @@
 import { Contract, FetchRequest, getBytes, hexlify, isError, JsonRpcProvider, Network } from 'ethers';
 import { ANCHOR_REGISTRY_ABI } from '../src/chain-abi';
+import type { CheckpointAttestation } from './attestation';
 import type { RegistryIssuer } from '../src/chain-trust';
 import { unreadable, usageError } from './io';
 
@@ -43,6 +44,12 @@ export interface RegistryReader {
     checkpointIndex: number,
     items: ReadonlyArray<{ leafIndex: number; leafHash: Uint8Array; proof: readonly string[] }>,
   ): Promise<boolean[]>;
+  /**
+   * The map root the checkpoint was anchored with and how many witnesses that count cosigned
+   * it, of how many the registry requires (FORMAT.md §11.7); undefined when the registry has
+   * no `getAttestation` (one deployed before it kept map roots) or no such checkpoint.
+   */
+  getAttestation(issuer: number, index: number): Promise<CheckpointAttestation | undefined>;
   /** Every registered issuer with its keys (revoked ones included, with revokedAt set) and, if suspended, since when. */
   readIssuers(): Promise<RegistryIssuer[]>;
   close(): void;
@@ -113,6 +120,19 @@ export async function connectRegistry(rpc: string, address: string): Promise<Reg
         return { treeSize: Number(cp.treeSize), anchoredAt: Number(cp.anchoredAt), root: getBytes(cp.root) };
       } catch (e) {
         if (isError(e, 'CALL_EXCEPTION') && e.revert && NO_CHECKPOINT.has(e.revert.name)) return undefined;
+        if (isError(e, 'CALL_EXCEPTION') || isError(e, 'BAD_DATA')) throw notRegistry(e);
+        throw unreachable(e);
+      }
+    },
+    async getAttestation(issuer, index) {
+      try {
+        const [mapRoot, cosigners, threshold] = (await registry.getAttestation(issuer, index)) as [string, bigint, bigint];
+        return { mapRoot: getBytes(mapRoot), cosigners: Number(cosigners), threshold: Number(threshold) };
+      } catch (e) {
+        if (isError(e, 'CALL_EXCEPTION') && e.revert && NO_CHECKPOINT.has(e.revert.name)) return undefined;
+        // A registry without the function reverts with no data: it keeps no map roots, and
+        // the caller falls back on what its user vouches for.
+        if (isError(e, 'CALL_EXCEPTION') && !e.revert && (e.data === '0x' || e.data == null)) return undefined;
         if (isError(e, 'CALL_EXCEPTION') || isError(e, 'BAD_DATA')) throw notRegistry(e);
         throw unreachable(e);
       }

@@ -14,16 +14,18 @@ checkpoint's subject map (how many events it has, and the last one's hash), prov
 checkpoint's map root: an event left out at the open end, or a chain that does not add up
 from the subject's first event, is refused. Such a history is reported complete only when
 witnesses cosigned the checkpoint (FORMAT.md §13.5): a witness refuses a log in which an
-event forks a subject's chain, which the links alone cannot show. The chain will say so once
-the registry keeps map roots and cosignatures; until then a checkpoint counts as cosigned
-only with --cosigned. Format 1 bundles verify as before, completeness unknown.
+event forks a subject's chain, which the links alone cannot show. The registry says so: its
+getAttestation gives the checkpoint's map root (the bundle's must equal it) and how many
+witnesses cosigned it of how many it requires. Only a registry that keeps no map roots (one
+deployed before them) leaves it to --cosigned. Format 1 bundles verify as before,
+completeness unknown.
 
 Options:
   --rpc <url>            JSON-RPC endpoint of the chain (http or https)
   --contract <address>   the AnchorRegistry you trust
   --cosigned             you have checked that witnesses cosigned the (treeSize, root,
-                         mapRoot) each bundle names; used only while the registry cannot
-                         say (the chain's answer, once it has one, is final)
+                         mapRoot) each bundle names; used only where the registry cannot
+                         say (the chain's answer, where it has one, is final)
   --json                 print { "valid", "code", "message", "checked", "complete",
                          "completeness": { "code", "reason" }, "file", "checkpoint" }
                          (an array when several bundles are given)

@@ -11,6 +11,7 @@ export const ANCHOR_REGISTRY_ABI: readonly string[] = [
   'function issuerIds() view returns (uint32[])',
   'function getIssuer(uint32 issuer) view returns (tuple(string name, string statusListUrl, address anchorer, uint64 registeredAt, uint64 suspendedAt))',
   'function getKeys(uint32 issuer) view returns (tuple(bytes8 kid, bytes32 publicKey, uint64 notBefore, uint64 notAfter, uint64 revokedAt)[])',
+  'function getAttestation(uint32 issuer, uint256 index) view returns (bytes32 mapRoot, uint256 cosigners, uint256 threshold)',
   'event CheckpointAnchored(uint32 indexed issuer, uint256 indexed index, uint64 treeSize, bytes32 root)',
   'error AnchorRegistryUnknownIssuer(uint32 issuer)',
   'error AnchorRegistryUnknownCheckpoint(uint32 issuer, uint256 index)',
