@@ -87,6 +87,11 @@ export class Anchorer {
     return a;
   }
 
+  /** The chain session, with this service's anchorer account, while connected (the witness runner cosigns through it). */
+  get registry(): RegistryClient | undefined {
+    return this.client;
+  }
+
   /** The latest checkpoint anchored on the chain this service now uses. */
   get checkpoint(): CheckpointRecord | undefined {
     return this.latest;

@@ -20,6 +20,8 @@ export interface ChainSettings {
   issuerName: string;
   statusListUrl: string;
   keys: () => IssuerKeyRecord[];
+  /** Whether this service witnesses other issuers: in development the council registers its anchorer account as a witness too. */
+  witness?: boolean;
   log: Logger;
 }
 
@@ -84,6 +86,7 @@ export async function connectRegistry(s: ChainSettings): Promise<RegistryClient>
   for (const k of s.keys()) {
     if (!onChain.has(kidHex(k.kid))) calls.push(client.calls.registerKey(issuer, kidHex(k.kid), keyHex(k.x), k.notBefore, k.notAfter));
   }
+  if (s.witness && !(await client.witness(anchorerAddress)).registeredAt) calls.push(client.calls.registerWitness(anchorerAddress, issuer, s.issuerName));
   if (calls.length) {
     await governance.enact(calls);
     s.log.info('anchor: the development council registered this issuer\'s changes', { actions: calls.length });

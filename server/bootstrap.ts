@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Anchorer } from '../anchor/anchorer';
 import { connectRegistry } from '../anchor/connect';
 import { Federation } from '../anchor/federation';
+import { WitnessRunner, type WitnessDb } from '../anchor/witness-runner';
 import { createApp, createServices, type Services } from './app';
 import { publicUrl, type Config } from './config';
 import type { AppContext } from './context';
@@ -74,6 +75,7 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
             issuerName,
             statusListUrl: `${publicUrl(config)}/v1/status-list`,
             keys: () => keys.all(),
+            witness: config.WITNESS_FOR.length > 0,
             log,
           }),
       })
@@ -82,6 +84,19 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
   const sms = createSmsSender({ gatewayUrl: config.SMS_GATEWAY_URL, outboxFile: outboxFile(config) });
   const app: AppContext = { config, ledger, secrets, keys, rules, statusBook, metrics: new Metrics(), log, clock, issuerName, anchorer, trust, sms };
   if (config.CHAIN_RPC_URL) app.federation = new Federation(app);
+  if (anchorer && config.WITNESS_FOR.length) {
+    app.witness = new WitnessRunner({
+      issuer: config.ISSUER_ID,
+      targets: config.WITNESS_FOR,
+      intervalSeconds: config.WITNESS_INTERVAL_SECONDS,
+      registry: () => anchorer.registry,
+      db: ledger.db.sublevel<string, unknown>('witness', { valueEncoding: 'json' }) as unknown as WitnessDb,
+      log,
+      metrics: app.metrics,
+      clock,
+    });
+    await app.witness.open();
+  }
   return app;
 }
 
@@ -164,6 +179,7 @@ export async function startService(config: Config, opts: Parameters<typeof openC
   const idempotencySweep = services.idempotency.start(app.ledger, app.clock, 3_600_000, (e) => app.log.error('idempotency sweep failed', { error: e.message }));
   app.anchorer?.start();
   app.federation?.start(config.FEDERATION_REFRESH_SECONDS);
+  app.witness?.start();
   return {
     app,
     services,
@@ -178,6 +194,7 @@ export async function startService(config: Config, opts: Parameters<typeof openC
       await idempotencySweep.stop();
       await sessionSweep.stop();
       await idp?.close();
+      await app.witness?.stop();
       await app.anchorer?.stop();
       await app.federation?.stop();
       await app.ledger.close();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_CODE_LIFETIME_SECONDS } from '../verifier/src/lifetime';
+import { parseWitnessFor } from '../anchor/witness-runner';
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 /** A code lifetime, refused above the cap every verifier enforces for its kind (FORMAT.md §4.3). */
@@ -110,7 +111,27 @@ export const configSchema = z.object({
   CHECKPOINT_MAX_EVENTS: int(1000, 1, 10_000_000),
   /** How many of the latest subject map commits (one per checkpoint) keep their proofs; 0 keeps every one. Every root is kept. */
   SUBJECT_MAP_KEEP: int(1000, 0, 100_000_000),
-}).refine((c) => c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, { path: ['HEADERS_TIMEOUT_MS'], message: 'at most REQUEST_TIMEOUT_MS (the headers are part of the request)' });
+  /**
+   * Other issuers this service witnesses (FORMAT.md §13.3), each with the witness token it issued
+   * us: `320000=<token>,310000=<token>`; `…=<token>@<url>` where its service is not its status
+   * list URL's origin. It cosigns from its anchorer account, which the council registers as a witness.
+   */
+  WITNESS_FOR: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return v ? parseWitnessFor(v) : [];
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** How often the witness looks for other issuers' new checkpoints. */
+  WITNESS_INTERVAL_SECONDS: int(5, 1, 3600),
+}).refine((c) => c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, { path: ['HEADERS_TIMEOUT_MS'], message: 'at most REQUEST_TIMEOUT_MS (the headers are part of the request)' })
+  .refine((c) => !c.WITNESS_FOR.some((t) => t.issuer === c.ISSUER_ID), { path: ['WITNESS_FOR'], message: 'an issuer cannot witness itself: leave ISSUER_ID out' })
+  .refine((c) => !c.WITNESS_FOR.length || c.CHAIN_RPC_URL, { path: ['WITNESS_FOR'], message: 'witnessing needs a chain (CHAIN_RPC_URL): cosignatures go on chain' });
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -1,5 +1,6 @@
 import type { Anchorer } from '../anchor/anchorer';
 import type { Federation } from '../anchor/federation';
+import type { WitnessRunner } from '../anchor/witness-runner';
 import type { Config } from './config';
 import type { RelyingParty } from './identity/relying-party';
 import type { Secrets } from './crypto/secrets';
@@ -29,6 +30,8 @@ export interface AppContext {
   anchorer?: Anchorer;
   /** Present when a chain is configured: other provinces' keys and status lists. */
   federation?: Federation;
+  /** Present when WITNESS_FOR names issuers to witness (and a chain is configured). */
+  witness?: WitnessRunner;
   /** Sends one-time codes: the development outbox file, or SMS_GATEWAY_URL. */
   sms: SmsSender;
   /** The OpenID Connect relying party; set once the service knows the address it listens on. */

@@ -21,8 +21,9 @@ export function issuerRoutes(router: Router, app: AppContext, _services: Service
     ctx.body = app.trust.published();
   });
 
-  router.get('/v1/federation/status', (ctx) => {
-    ctx.body = app.federation ? { state: 'on', ...app.federation.lastRefresh, refreshSeconds: app.config.FEDERATION_REFRESH_SECONDS } : { state: 'off' };
+  router.get('/v1/federation/status', async (ctx) => {
+    const witness = app.witness ? { state: 'on', account: (await app.anchorer?.registry?.account().catch(() => undefined)) ?? null, ...app.witness.status() } : { state: 'off' };
+    ctx.body = app.federation ? { state: 'on', ...app.federation.lastRefresh, refreshSeconds: app.config.FEDERATION_REFRESH_SECONDS, witness } : { state: 'off', witness };
   });
 
   router.get('/v1/status-list', async (ctx) => {
