@@ -2,7 +2,9 @@
  * `npm run demo:federation`: one Hardhat node and three issuer services (Anhui, Jiangsu,
  * Shanghai) on loopback, registered on one AnchorRegistry, walking through mutual
  * recognition, a status change across provinces, forged issuers, key rotation, key
- * revocation, and the council suspending and resuming a province. With --keep the services
+ * revocation, the council suspending and resuming a province, and witnessing: each province
+ * witnesses the other two and a history is reported complete under a checkpoint they
+ * cosigned on chain. With --keep the services
  * stay up afterwards (Ctrl-C to stop).
  */
 import { runFederation } from './federation/flow';

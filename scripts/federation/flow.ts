@@ -5,7 +5,7 @@
  * each step; test/anchor/federation.test.ts runs the same walk and asserts every outcome.
  */
 import { generateKeyPairSync, randomBytes, sign as edSign, createPublicKey } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDevNode, type DevNode } from '../../anchor/dev-node';
@@ -74,6 +74,21 @@ export interface FederationOutcome {
     issuersInTrustList: number;
     afterResume: Scan;
     checkpointAfterResume: { index: number; treeSize: number };
+  };
+  /**
+   * Witnessing (FORMAT.md §13): each province witnesses the other two with the witness tokens
+   * they issued (WITNESS_FOR), the council sets the witness threshold, and an Anhui resident's
+   * history is reported complete under a checkpoint cosigned on chain.
+   */
+  witnessing: {
+    witnesses: Array<{ account: string; issuer: number; name: string }>;
+    threshold: number;
+    /** Anhui's checkpoint the history is under, and what the chain says of it. */
+    checkpoint: { index: number; treeSize: number; cosigners: string[]; attestation: { cosigners: number; threshold: number } };
+    historyExit: number;
+    history: { valid: boolean; complete: boolean; completeness: { code: string }; checkpoint: { cosigned: unknown } };
+    /** What each province's /v1/federation/status says of the issuers it witnesses. */
+    statuses: Record<string, Array<{ issuer: string; state: string; cosignedCheckpoint: number | null; refusal: unknown }>>;
   };
 }
 
@@ -162,11 +177,12 @@ export async function runFederation(log: (line: string) => void = () => undefine
     );
 
     const issuers = {} as Record<ProvinceId, Issuer>;
+    const envs = {} as Record<ProvinceId, Record<string, string>>;
     await Promise.all(
       PROVINCES.map(async (p) => {
         const admin = `ak_admin_${randomBytes(18).toString('base64url')}`;
         const dataDir = join(dir, p.id);
-        const proc = await startServiceProcess({
+        const proc = await startServiceProcess((envs[p.id] = {
           // The kernel picks the port as the service listens; its "listening" line names it.
           PORT: '0',
           DATA_DIR: dataDir,
@@ -179,7 +195,7 @@ export async function runFederation(log: (line: string) => void = () => undefine
           CHAIN_DEV_ANCHORER_ACCOUNT: String(p.account),
           CHECKPOINT_INTERVAL_SECONDS: '2',
           FEDERATION_REFRESH_SECONDS: '1',
-        });
+        }));
         processes.push(proc);
         issuers[p.id] = { id: p.id, name: p.name, url: proc.url, admin, outbox: join(dataDir, 'sms-outbox.jsonl'), process: proc };
       }),
@@ -335,11 +351,80 @@ export async function runFederation(log: (line: string) => void = () => undefine
       checkpointAfterResume,
     };
 
+    // Witnessing. Each province issues a witness token to each of the other two, and each
+    // service is restarted with WITNESS_FOR naming the other two and their tokens (on the port
+    // it had, which its status list URL on chain names, and where the others find its log).
+    const witnessTokens = {} as Record<ProvinceId, Record<string, string>>;
+    for (const p of PROVINCES) {
+      witnessTokens[p.id] = {};
+      for (const q of PROVINCES) if (q.id !== p.id) witnessTokens[p.id][q.id] = await token(issuers[q.id], 'witness', { name: `${p.name} (${p.id}) witnessing ${q.id}` });
+    }
+    await Promise.all(PROVINCES.map((p) => issuers[p.id].process.stop()));
+    await Promise.all(
+      PROVINCES.map(async (p) => {
+        const witnessFor = Object.entries(witnessTokens[p.id]).map(([id, t]) => `${id}=${t}`).join(',');
+        const proc = await startServiceProcess({ ...envs[p.id], PORT: new URL(issuers[p.id].url).port, WITNESS_FOR: witnessFor, WITNESS_INTERVAL_SECONDS: '1' });
+        processes.push(proc);
+        issuers[p.id] = { ...issuers[p.id], url: proc.url, process: proc };
+      }),
+    );
+    const witnesses = await until('the three anchorers registered as witnesses', async () => {
+      const accounts = (await registry.contract.witnessAccounts()) as string[];
+      if (accounts.length < 3) return undefined;
+      return Promise.all(accounts.map(async (account) => ({ account, ...(await registry.witness(account)) })));
+    });
+    await council.enact([registry.calls.setWitnessThreshold(2)]);
+    const threshold = await registry.witnessThreshold();
+    log(
+      `witnesses: each province issues the other two a witness token and witnesses them (WITNESS_FOR); the council registered their anchorers as witnesses ` +
+        `(${witnesses.map((w) => `${w.issuer} ${w.account.slice(0, 10)}…`).join(', ')}) and sets the witness threshold to ${threshold}`,
+    );
+
+    const ah = await applyAt(anhui, '340104');
+    const scanned = await scanAt(ah.code);
+    await until('Anhui to anchor the resident\'s scan', async () => {
+      const cp = (await call(anhui.url, 'GET', '/v1/anchor/status')).json.checkpoint as { treeSize: number } | null;
+      return cp && cp.treeSize >= scanned.seq;
+    });
+    const auditor = await token(anhui, 'auditor');
+    const bundle = await call(anhui.url, 'GET', `/v1/proofs/subjects/${ah.pseudonym}`, auditor);
+    if (bundle.status !== 200) throw new Error(`history bundle: ${JSON.stringify(bundle.json)}`);
+    const covering = bundle.json.checkpoint as { index: number; treeSize: number };
+    const attestation = await until(`Jiangsu and Shanghai to cosign Anhui's checkpoint #${covering.index}`, async () => {
+      const a = await registry.attestation(340000, covering.index);
+      return a.cosigners >= a.threshold && a.threshold >= 1 ? a : undefined;
+    });
+    const cosigners = await registry.cosigners(340000, covering.index);
+    const bundleFile = join(dir, 'offline', 'anhui-history.json');
+    writeFileSync(bundleFile, JSON.stringify(bundle.json, null, 2));
+    out.splice(0);
+    const historyExit = await runCli(['history', bundleFile, '--rpc', node.url, '--contract', contract, '--json'], io);
+    const history = JSON.parse(out.splice(0).join('\n')) as FederationOutcome['witnessing']['history'];
+    await runCli(['history', bundleFile, '--rpc', node.url, '--contract', contract], io);
+    const historyText = out.splice(0).join('\n');
+    const statuses: FederationOutcome['witnessing']['statuses'] = {};
+    for (const p of PROVINCES) {
+      const r = await call(issuers[p.id].url, 'GET', '/v1/federation/status');
+      statuses[p.id] = (r.json.witness.issuers as FederationOutcome['witnessing']['statuses'][string]).map(({ issuer, state, cosignedCheckpoint, refusal }) => ({ issuer, state, cosignedCheckpoint, refusal }));
+    }
+    log(
+      `an Anhui resident applies and is scanned at the station; Anhui's checkpoint #${covering.index} is cosigned on chain by ${cosigners.length} witnesses ` +
+        `(${attestation.cosigners} of ${attestation.threshold} count), and "ankang-verify history" reading the chain says:\n    ${historyText.replace(/\n/g, '\n    ')}`,
+    );
+    const witnessing = {
+      witnesses: witnesses.map((w) => ({ account: w.account, issuer: w.issuer, name: w.name })),
+      threshold,
+      checkpoint: { index: covering.index, treeSize: covering.treeSize, cosigners, attestation: { cosigners: attestation.cosigners, threshold: attestation.threshold } },
+      historyExit,
+      history,
+      statuses,
+    };
+
     return {
       node,
       issuers,
       stop,
-      outcome: { contract, registered, recognised, session, crossScan, crossScanSubject: `f:320000:${js.pseudonym}`, crossScanAnchoredAt, afterJiangsuRed, forgedIssuer, forgedKey, rotation, revocation, offline, suspension },
+      outcome: { contract, registered, recognised, session, crossScan, crossScanSubject: `f:320000:${js.pseudonym}`, crossScanAnchoredAt, afterJiangsuRed, forgedIssuer, forgedKey, rotation, revocation, offline, suspension, witnessing },
     };
   } catch (e) {
     await stop();

@@ -83,4 +83,21 @@ describe('federation: three provinces on one chain (real processes)', function (
     expect(o.codeOutput).to.match(/^valid: green code from 上海市 \(310000\)/);
     expect(o.codeOutput).to.match(/trust list issued \d+ s ago; status list issued \d+ s ago/);
   });
+  it('has each province witness the other two, and an Anhui history reported complete from the chain under a checkpoint both cosigned', () => {
+    const w = run.outcome.witnessing;
+    expect(w.witnesses.map((x) => x.issuer).sort()).to.deep.equal([310000, 320000, 340000]);
+    expect(w.threshold).to.equal(2);
+    expect(w.checkpoint.attestation).to.deep.equal({ cosigners: 2, threshold: 2 });
+    const anhuiAnchorer = w.witnesses.find((x) => x.issuer === 340000)!.account;
+    expect(w.checkpoint.cosigners).to.have.length(2).and.not.include(anhuiAnchorer);
+    expect(w.historyExit).to.equal(0);
+    expect(w.history).to.deep.include({ valid: true, complete: true });
+    expect(w.history.completeness.code).to.equal('COMPLETE');
+    expect(w.history.checkpoint.cosigned).to.deep.equal({ by: 'chain', cosigners: 2, threshold: 2 });
+    for (const [own, watched] of Object.entries(w.statuses)) {
+      expect(watched.map((x) => x.issuer).sort(), own).to.deep.equal(['310000', '320000', '340000'].filter((id) => id !== own));
+      for (const x of watched) expect(x, `${own} witnessing ${x.issuer}`).to.deep.include({ refusal: null });
+    }
+    expect(w.statuses['320000'].find((x) => x.issuer === '340000')!.cosignedCheckpoint).to.be.at.least(w.checkpoint.index);
+  });
 });
