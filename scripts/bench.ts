@@ -35,7 +35,7 @@ function printFigures(title: string, result: object, unit: string): void {
 
 async function runGas(): Promise<unknown> {
   const result = await (await import('./bench/gas')).benchGas();
-  printFigures('gas (scripts/bench/gas.ts): AnchorRegistry.anchor on the in-process Hardhat network; "before" is the registry of commit 40fc9ed, without size proofs', result, 'gas');
+  printFigures('gas (scripts/bench/gas.ts): AnchorRegistry.anchor and cosign on the in-process Hardhat network; "before" is the registry of commit 40fc9ed (no size proofs), "before map" that of fa7f28a (no map root, no witnesses)', result, 'gas');
   return result;
 }
 

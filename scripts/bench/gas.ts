@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import hre from 'hardhat';
 import type { Contract } from 'ethers';
@@ -8,23 +8,31 @@ const ISSUER = 340000;
 /** Tree sizes anchored one after another: +1,000 and +100,000 events at several log sizes. */
 const SIZES = [1_000, 2_000, 100_000, 200_000, 1_000_000, 1_001_000, 1_101_000];
 /**
- * The registry before checkpoints carried size proofs and before the council governed it:
- * contracts/AnchorRegistry.sol and IAnchorRegistry.sol as of commit 40fc9ed, byte for byte,
- * compiled here with the same solc and settings as hardhat.config.ts so that both are
- * measured in the same run.
+ * Earlier registries, compiled here with the same solc and settings as hardhat.config.ts so
+ * that all are measured in the same run on the same log:
+ * - `baseline/`: before checkpoints carried size proofs and before the council governed it
+ *   (contracts/AnchorRegistry.sol and IAnchorRegistry.sol as of commit 40fc9ed, byte for byte);
+ * - `baseline-map/`: with size proofs, before checkpoints committed to a map root and witnesses
+ *   cosigned them (contracts/AnchorRegistry.sol, IAnchorRegistry.sol, CheckpointProofs.sol as
+ *   of commit fa7f28a).
  */
 const BASELINE_DIR = join(__dirname, 'baseline');
+const BASELINE_MAP_DIR = join(__dirname, 'baseline-map');
 
 export interface GasRow {
   from: number;
   to: number;
   /** Hashes of the consistency proof. */
   proofHashes: number;
-  /** Hashes of the size proof (the new registry only). */
+  /** Hashes of the size proof (the registries since 40fc9ed). */
   sizeProofHashes: number;
-  /** gasUsed of `anchor` on the registry before size proofs (baseline) and now. */
+  /** gasUsed of `anchor` on the registry before size proofs (40fc9ed), before map roots (fa7f28a), and now. */
   before: number;
+  beforeMap: number;
   after: number;
+  /** gasUsed of `cosign` by the checkpoint's first witness and by its second. */
+  cosignFirst: number;
+  cosignSecond: number;
 }
 
 /** 32 bytes of leaf data (an event hash in the real log): the index, big-endian, at the end. */
@@ -34,17 +42,14 @@ function syntheticData(i: number): Uint8Array {
   return data;
 }
 
-/** The baseline registry's ABI and bytecode, compiled from BASELINE_DIR with the `solc` package. */
-function compileBaseline(): { abi: unknown[]; bytecode: string } {
+/** A baseline registry's ABI and bytecode, compiled from `dir` with the `solc` package. */
+function compileBaseline(dir: string): { abi: unknown[]; bytecode: string } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const solc = require('solc') as { compile(input: string, callbacks: { import(path: string): { contents: string } | { error: string } }): string };
   const settings = hre.config.solidity.compilers[0].settings as object;
   const input = {
     language: 'Solidity',
-    sources: {
-      'AnchorRegistry.sol': { content: readFileSync(join(BASELINE_DIR, 'AnchorRegistry.sol'), 'utf8') },
-      'IAnchorRegistry.sol': { content: readFileSync(join(BASELINE_DIR, 'IAnchorRegistry.sol'), 'utf8') },
-    },
+    sources: Object.fromEntries(readdirSync(dir).filter((f) => f.endsWith('.sol')).map((f) => [f, { content: readFileSync(join(dir, f), 'utf8') }])),
     settings: { ...settings, outputSelection: { 'AnchorRegistry.sol': { AnchorRegistry: ['abi', 'evm.bytecode.object'] } } },
   };
   const modules = dirname(require.resolve('@openzeppelin/contracts/package.json'));
@@ -52,7 +57,7 @@ function compileBaseline(): { abi: unknown[]; bytecode: string } {
     solc.compile(JSON.stringify(input), {
       import: (path) => {
         try {
-          return { contents: readFileSync(path.startsWith('@openzeppelin/contracts/') ? join(modules, path.slice('@openzeppelin/contracts/'.length)) : join(BASELINE_DIR, path), 'utf8') };
+          return { contents: readFileSync(path.startsWith('@openzeppelin/contracts/') ? join(modules, path.slice('@openzeppelin/contracts/'.length)) : join(dir, path), 'utf8') };
         } catch {
           return { error: `not found: ${path}` };
         }
@@ -60,33 +65,44 @@ function compileBaseline(): { abi: unknown[]; bytecode: string } {
     }),
   ) as { errors?: Array<{ severity: string; formattedMessage: string }>; contracts: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>> };
   const errors = (out.errors ?? []).filter((e) => e.severity === 'error');
-  if (errors.length) throw new Error(`baseline registry does not compile:\n${errors.map((e) => e.formattedMessage).join('\n')}`);
+  if (errors.length) throw new Error(`the baseline registry in ${dir} does not compile:\n${errors.map((e) => e.formattedMessage).join('\n')}`);
   const c = out.contracts['AnchorRegistry.sol'].AnchorRegistry;
   return { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` };
 }
 
 /**
- * Anchors a log growing through `SIZES` on the in-process Hardhat network, on the baseline
- * registry and on the current one, and records the gasUsed (transaction total, intrinsic gas
- * and calldata included) of each `anchor` call. Roots come from a CompactRange and both proofs
- * from the compact range plus the appended leaves, so the old leaves are never held.
+ * Anchors a log growing through `SIZES` on the in-process Hardhat network, on the two baseline
+ * registries and on the current one, and records the gasUsed (transaction total, intrinsic gas
+ * and calldata included) of each `anchor` call; on the current registry two witnesses then
+ * cosign each checkpoint, and the gasUsed of each `cosign` is recorded. Roots come from a
+ * CompactRange and both proofs from the compact range plus the appended leaves, so the old
+ * leaves are never held. Map roots are random: the contract stores them and checks nothing.
  */
 export async function measureAnchorGas(): Promise<GasRow[]> {
   await hre.run('compile', { quiet: true });
-  const [governor, anchorer] = await hre.ethers.getSigners();
-  const { abi, bytecode } = compileBaseline();
-  const baseline = (await new hre.ethers.ContractFactory(abi as never, bytecode, governor).deploy()) as unknown as Contract;
+  const [governor, anchorer, witnessA, witnessB] = await hre.ethers.getSigners();
+  const deploy = async (dir: string, ...args: unknown[]) => {
+    const { abi, bytecode } = compileBaseline(dir);
+    return (await new hre.ethers.ContractFactory(abi as never, bytecode, governor).deploy(...args)) as unknown as Contract;
+  };
+  const baseline = await deploy(BASELINE_DIR);
   await (await baseline.getFunction('registerIssuer')(ISSUER, 'bench', '', [anchorer.address])).wait();
-  // The current registry, with a plain account as its governor: governance does not touch anchor's gas.
+  const baselineMap = await deploy(BASELINE_MAP_DIR, governor.address);
+  await (await baselineMap.getFunction('registerIssuer')(ISSUER, 'bench', '', anchorer.address)).wait();
+  // The current registry, with a plain account as its governor: governance does not touch anchor's or cosign's gas.
   const current = (await hre.ethers.deployContract('AnchorRegistry', [governor.address])) as unknown as Contract;
   await (await current.getFunction('registerIssuer')(ISSUER, 'bench', '', anchorer.address)).wait();
+  for (const [i, w] of [witnessA, witnessB].entries()) await (await current.getFunction('registerWitness')(w.address, 0, `witness ${i + 1}`)).wait();
+  await (await current.getFunction('setWitnessThreshold')(2)).wait();
   const before = baseline.connect(anchorer).getFunction('anchor');
+  const beforeMap = baselineMap.connect(anchorer).getFunction('anchor');
   const after = current.connect(anchorer).getFunction('anchor');
+  const cosign = (w: typeof witnessA) => current.connect(w).getFunction('cosign');
   const hex = (hs: Uint8Array[]) => hs.map((h) => hre.ethers.hexlify(h));
 
   const range = new CompactRange();
   const rows: GasRow[] = [];
-  for (const to of SIZES) {
+  for (const [index, to] of SIZES.entries()) {
     const from = range.size;
     const data = Array.from({ length: to - from }, (_, k) => syntheticData(from + k));
     const appended = data.map(hashLeaf);
@@ -94,27 +110,42 @@ export async function measureAnchorGas(): Promise<GasRow[]> {
     const sizeProof = hex(sizeProofForAppend(from, data));
     for (const leaf of appended) range.append(leaf);
     const root = hre.ethers.hexlify(range.root());
-    const b = await (await before(ISSUER, to, root, proof)).wait();
-    const a = await (await after(ISSUER, to, root, proof, sizeProof)).wait();
-    rows.push({ from, to, proofHashes: proof.length, sizeProofHashes: sizeProof.length, before: Number(b!.gasUsed), after: Number(a!.gasUsed) });
+    const mapRoot = hre.ethers.hexlify(hre.ethers.randomBytes(32));
+    const gas = async (tx: Promise<{ wait(): Promise<{ gasUsed: bigint } | null> }>) => Number((await (await tx).wait())!.gasUsed);
+    rows.push({
+      from,
+      to,
+      proofHashes: proof.length,
+      sizeProofHashes: sizeProof.length,
+      before: await gas(before(ISSUER, to, root, proof)),
+      beforeMap: await gas(beforeMap(ISSUER, to, root, proof, sizeProof)),
+      after: await gas(after(ISSUER, to, root, mapRoot, proof, sizeProof)),
+      cosignFirst: await gas(cosign(witnessA)(ISSUER, index, to, root, mapRoot)),
+      cosignSecond: await gas(cosign(witnessB)(ISSUER, index, to, root, mapRoot)),
+    });
   }
   return rows;
 }
 
 /**
- * Gas of `anchor` per checkpoint, keyed `anchor <from>-><to>` (with ` before` for the baseline
- * registry), plus the gas per anchored event at 1,000 and at 100,000 events per checkpoint
- * (keyed `per event @<n>/checkpoint`, measured on the 1,000 -> 2,000 and 100,000 -> 200,000
- * checkpoints) and over the 1,000,000 -> 1,001,000 one, where the log is large.
+ * Gas per checkpoint, keyed `anchor <from>-><to>` (with ` before` for the registry of 40fc9ed
+ * and ` before map` for that of fa7f28a), `cosign <from>-><to>` for a checkpoint's first
+ * witness and `cosign <from>-><to> second` for its second, the gas per anchored event at 1,000
+ * and at 100,000 events per checkpoint (keyed `per event @<n>/checkpoint`, measured on the
+ * 1,000 -> 2,000 and 100,000 -> 200,000 checkpoints) and over the 1,000,000 -> 1,001,000 one,
+ * where the log is large, and `witnessing per checkpoint, threshold 2`: both cosignatures.
  */
 export async function benchGas(): Promise<Record<string, number>> {
   const rows = await measureAnchorGas();
   const out: Record<string, number> = {};
   for (const r of rows) {
     out[`anchor ${r.from}->${r.to} before`] = r.before;
+    out[`anchor ${r.from}->${r.to} before map`] = r.beforeMap;
     out[`anchor ${r.from}->${r.to}`] = r.after;
+    out[`cosign ${r.from}->${r.to}`] = r.cosignFirst;
+    out[`cosign ${r.from}->${r.to} second`] = r.cosignSecond;
   }
-  const perEvent = (from: number, to: number, which: 'before' | 'after') => rows.find((r) => r.from === from && r.to === to)![which] / (to - from);
+  const perEvent = (from: number, to: number, which: 'before' | 'beforeMap' | 'after') => rows.find((r) => r.from === from && r.to === to)![which] / (to - from);
   const figures: Array<[string, number, number]> = [
     ['per event @1000/checkpoint', 1_000, 2_000],
     ['per event @1000/checkpoint, 1M-event log', 1_000_000, 1_001_000],
@@ -122,20 +153,25 @@ export async function benchGas(): Promise<Record<string, number>> {
   ];
   for (const [name, from, to] of figures) {
     out[`${name} before`] = perEvent(from, to, 'before');
+    out[`${name} before map`] = perEvent(from, to, 'beforeMap');
     out[name] = perEvent(from, to, 'after');
   }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  out['cosign, mean'] = mean(rows.flatMap((r) => [r.cosignFirst, r.cosignSecond]));
+  out['witnessing per checkpoint, threshold 2, mean'] = mean(rows.map((r) => r.cosignFirst + r.cosignSecond));
+  out['map root per checkpoint, mean'] = mean(rows.map((r) => r.after - r.beforeMap));
   return out;
 }
 
 function formatTable(rows: GasRow[]): string {
   const n = (x: number) => x.toLocaleString('en-US', { maximumFractionDigits: 2 });
   const lines = [
-    '| checkpoint | events | proof hashes | size proof hashes | gasUsed before | gasUsed after | gas/event before | gas/event after |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| checkpoint | events | size proof hashes | no size proof | size proof | + map root | cosign, 1st witness | cosign, 2nd witness | gas/event now |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map((r) => {
       const label = r.from === 0 ? `first (${n(r.to)} leaves)` : `${n(r.from)} -> ${n(r.to)}`;
       const events = r.to - r.from;
-      return `| ${label} | ${n(events)} | ${r.proofHashes} | ${r.sizeProofHashes} | ${n(r.before)} | ${n(r.after)} | ${n(r.before / events)} | ${n(r.after / events)} |`;
+      return `| ${label} | ${n(events)} | ${r.sizeProofHashes} | ${n(r.before)} | ${n(r.beforeMap)} | ${n(r.after)} | ${n(r.cosignFirst)} | ${n(r.cosignSecond)} | ${n(r.after / events)} |`;
     }),
   ];
   return lines.join('\n');
