@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AbiCoder, Contract, ContractFactory, hexlify, keccak256, type JsonRpcProvider, type JsonRpcSigner, type Signer } from 'ethers';
-import { artifact, RegistryClient, refusal, type Call } from './registry';
+import { artifact, RegistryCalls, RegistryClient, refusal, type Call } from './registry';
 
 /**
  * The development council (`CHAIN_DEV`, `npm start`, `npm run demo:federation`): node-managed
@@ -118,7 +118,8 @@ export class CouncilClient {
       ).wait();
       return { txHash: receipt.hash, blockNumber: receipt.blockNumber };
     } catch (e) {
-      throw refusal(e, this.contract.interface);
+      // A registry call that reverts reverts the execution with the registry's error.
+      throw refusal(e, this.contract.interface, RegistryCalls.iface);
     }
   }
 

@@ -256,7 +256,7 @@ export class RegistryClient {
 
 /** The registry's governed functions as calls for the council; hex without 0x is accepted. */
 export class RegistryCalls {
-  private static readonly iface = new Interface(registryArtifact().abi as never);
+  static readonly iface = new Interface(registryArtifact().abi as never);
 
   constructor(readonly registry: string) {}
 
@@ -329,17 +329,19 @@ export class RegistryCalls {
  * An Error whose message says what the contract refused (`AnchorRegistryIssuerSuspended(320000,
  * 1764300000)`) instead of ethers' generic text; `revert` keeps the decoded name and arguments.
  * A transaction sent through a JSON-RPC signer fails in the node's gas estimate, where ethers
- * does not decode custom errors: `iface` does it from the revert data.
+ * does not decode custom errors: the first of `ifaces` that knows the revert data does it (a
+ * council's execution reverts with the error of the registry call it ran).
  */
-export function refusal(e: unknown, iface: Interface): Error {
+export function refusal(e: unknown, ...ifaces: Interface[]): Error {
   if (!isError(e, 'CALL_EXCEPTION')) return e as Error;
   let revert: { name: string; args: unknown[] } | null = e.revert ? { name: e.revert.name, args: [...e.revert.args] } : null;
-  if (!revert && typeof e.data === 'string' && e.data.length >= 10) {
+  for (const iface of ifaces) {
+    if (revert || typeof e.data !== 'string' || e.data.length < 10) break;
     try {
       const parsed = iface.parseError(e.data);
       if (parsed) revert = { name: parsed.name, args: [...parsed.args] };
     } catch {
-      // Not one of this contract's errors: keep ethers' message.
+      // Not one of this contract's errors: try the next, else keep ethers' message.
     }
   }
   if (!revert) return e;

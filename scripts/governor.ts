@@ -27,6 +27,13 @@ Proposing an action (your approval is the first):
   revoke-key <region> <kid>                  kid as in the trust list (base64url)
   suspend <region>                           refuse its checkpoints; verifiers stop trusting its keys
   resume <region>
+  register-witness <address> <region|0> <name>
+                                             an account that cosigns other issuers' checkpoints:
+                                             an issuer's (its anchorer, say) or an auditor's (0)
+  suspend-witness <address>                  its cosignatures count for nothing until resumed
+  resume-witness <address>
+  revoke-witness <address>                   for good, past cosignatures included
+  witness-threshold <k>                      how many witnesses make a checkpoint cosigned
 
 Acting on a proposed action (by its operation id):
   approve <id>      approve it; the approval that reaches the threshold schedules it
@@ -123,8 +130,7 @@ async function main() {
   }
 
   if (!signer) throw new Error('set GOVERNOR_KEY_FILE or pass --dev');
-  const region = Number(need(args[0], '<region>'));
-  const calls = await proposal(command, region, args, registry);
+  const calls = await proposal(command, args, registry);
   if (!calls.length) {
     process.stdout.write('nothing to propose: the registry already has it\n');
     return;
@@ -135,8 +141,23 @@ async function main() {
 }
 
 /** The registry calls a proposing command stands for. */
-async function proposal(command: string, region: number, args: string[], registry: RegistryClient): Promise<Call[]> {
+async function proposal(command: string, args: string[], registry: RegistryClient): Promise<Call[]> {
   const c = registry.calls;
+  switch (command) {
+    case 'register-witness': {
+      const [account, region, name] = args;
+      return [c.registerWitness(address(need(account, '<address>')), Number(need(region, '<region|0>')), need(name, '<name>'))];
+    }
+    case 'suspend-witness':
+      return [c.suspendWitness(address(need(args[0], '<address>')))];
+    case 'resume-witness':
+      return [c.resumeWitness(address(need(args[0], '<address>')))];
+    case 'revoke-witness':
+      return [c.revokeWitness(address(need(args[0], '<address>')))];
+    case 'witness-threshold':
+      return [c.setWitnessThreshold(Number(need(args[0], '<k>')))];
+  }
+  const region = Number(need(args[0], '<region>'));
   switch (command) {
     case 'register-issuer': {
       const [, name, url, anchorer] = args;

@@ -76,4 +76,33 @@ describe('npm run governor (scripts/governor.ts)', function () {
     const r = new RegistryClient(RegistryClient.provider(node.url), registry);
     expect((await r.issuer(330000)).suspendedAt).to.equal(0);
   });
+  it('registers a witness and sets the witness threshold in one proposal each, refusing a threshold above the witnesses when executed', async () => {
+    const witness = await (async () => {
+      const provider = RegistryClient.provider(node.url);
+      const a = await (await provider.getSigner(6)).getAddress();
+      provider.destroy();
+      return a;
+    })();
+    const enact = async (...args: string[]) => {
+      const proposed = await onRegistry(...args, '--dev');
+      expect(proposed.code, proposed.stderr).to.equal(0);
+      const id = idIn(proposed.stdout);
+      expect((await onRegistry('approve', id, '--dev', '--account', '18')).code).to.equal(0);
+      await new Promise((r) => setTimeout(r, DELAY * 1000));
+      return { proposed, executed: await onRegistry('execute', id, '--dev') };
+    };
+    const tooHigh = await enact('witness-threshold', '1');
+    expect(tooHigh.proposed.stdout).to.include('setWitnessThreshold(1)');
+    expect([tooHigh.executed.code, tooHigh.executed.stderr.trim()]).to.deep.equal([2, 'AnchorRegistryBadWitnessThreshold(1, 0)']);
+
+    const registered = await enact('register-witness', witness.toLowerCase(), '0', '审计署');
+    expect(registered.proposed.stdout).to.include(`registerWitness(${witness}, 0, "审计署")`);
+    expect(registered.executed.code, registered.executed.stderr).to.equal(0);
+    expect((await enact('witness-threshold', '1')).executed.code).to.equal(0);
+    const r = new RegistryClient(RegistryClient.provider(node.url), registry);
+    expect(await r.witness(witness)).to.include({ name: '审计署', issuer: 0, number: 0 });
+    expect(await r.witnessThreshold()).to.equal(1);
+    expect((await enact('revoke-witness', witness)).executed.code).to.equal(0);
+    expect((await r.witness(witness)).revokedAt).to.be.greaterThan(0);
+  });
 });
