@@ -63,9 +63,13 @@ export async function connectRegistry(s: ChainSettings): Promise<RegistryClient>
   if (address && (await provider.getCode(address)) !== '0x') {
     try {
       governance = await DevGovernance.attach(provider, address);
+      // A registry from before map roots and witnesses has no witnessThreshold(): it would refuse every anchor.
+      await new RegistryClient(provider, address).witnessThreshold().catch((e: Error) => {
+        throw new Error(`the registry ${address} predates map roots and witnesses (${e.message.slice(0, 80)})`);
+      });
     } catch (e) {
       // ANCHOR_CONTRACT names the registry to use: say what is wrong with it. One remembered
-      // in chain.json may predate the council (no owner()); a new one is deployed instead.
+      // in chain.json may predate the council (no owner()) or the witnesses; a new one is deployed instead.
       if (s.contract) throw e;
       s.log.warn('anchor: the remembered registry is not governed by the development council; deploying a new one', { contract: address, error: (e as Error).message.slice(0, 200) });
     }
