@@ -182,13 +182,43 @@ describe('witnesses end to end: Jiangsu\'s service witnesses Anhui on chain; Anh
     });
   });
 
+  describe('while the council has the witness suspended', () => {
+    it('it keeps checking, its cosignatures count for nothing and a new one waits; once resumed, the waiting one is sent', async () => {
+      const governance = await DevGovernance.attach(registry.provider, registry.address);
+      const account = await (await registry.provider.getSigner(JIANGSU_ACCOUNT)).getAddress();
+      await governance.enact([registry.calls.suspendWitness(account)]);
+      expect((await attestation(honest.index)).cosigners).to.equal(0);
+      expect((await checkin(anhui, alice, gate, 36.7)).status).to.equal(201);
+      const cp = await checkpointCovering((await anhui.head()).seq);
+      const waiting = await until('the witness to check the new checkpoint and hold its cosignature', async () => {
+        const s = await witnessing();
+        return s.pending.includes(cp.index) && s.state === 'waiting' ? s : undefined;
+      });
+      expect(waiting.lastError).to.include('AnchorRegistryWitnessSuspended');
+      expect(waiting.checkedCheckpoint).to.be.at.least(cp.index);
+      expect((await attestation(cp.index)).cosigners).to.equal(0);
+
+      await governance.enact([registry.calls.resumeWitness(account)]);
+      await until('the waiting cosignature to be sent', async () => (await attestation(cp.index)).cosigners === 1);
+      expect((await attestation(honest.index)).cosigners).to.equal(1);
+      const s = await until('the witness to say so', async () => {
+        const got = await witnessing();
+        return got.state === 'witnessing' && got.pending.length === 0 ? got : undefined;
+      });
+      expect(s.cosignedCheckpoint).to.be.at.least(cp.index);
+    });
+  });
+
   describe('when the operator forks Alice’s chain with only the anchorer key', () => {
+    /** Her head when the operator forks: what her next event should have linked to. */
+    let headBeforeFork: string;
     before(async () => {
       const subject = `r:${alice.pseudonym}`;
       const firstScan = honestHistory.events.findIndex((e) => e.event.type === 'scan.recorded');
       expect(firstScan).to.be.greaterThan(0);
       base = honestHistory.events[firstScan - 1].event;
       const realScan = honestHistory.events[firstScan].event;
+      headBeforeFork = (await anhui.running.app.ledger.read<string>('subjectHeads', subject))!;
       // Straight into the ledger: the subject's head set back to her last event before her
       // scans, then an ordinary-looking scan, which the ledger links to it. Nothing on chain is touched.
       forged = await anhui.running.app.ledger.transact(async (tx) => {
@@ -211,7 +241,7 @@ describe('witnesses end to end: Jiangsu\'s service witnesses Anhui on chain; Anh
         return got.state === 'refused' ? got : undefined;
       });
       expect(s.refusal).to.deep.include({ code: 'FORKED_SUBJECT', seq: forged.seq, subject: `r:${alice.pseudonym}`, index: forkedCheckpoint.index, treeSize: forkedCheckpoint.treeSize });
-      expect(s.refusal!.message).to.include(`not to its head ${honestHistory.subjectHead!.head}`);
+      expect(s.refusal!.message).to.include(`not to its head ${headBeforeFork}`);
       const metrics = (await jiangsu.call('GET', '/metrics')).bytes.toString('utf8');
       expect(metrics).to.include('ankang_witness_refused{code="FORKED_SUBJECT",issuer="340000"} 1');
     });
