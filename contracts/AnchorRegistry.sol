@@ -202,6 +202,37 @@ contract AnchorRegistry is IAnchorRegistry, Ownable2Step {
     }
 
     /**
+     * @notice Shortens the validity of key `kid` of `issuer` to end at `notAfter` (Unix seconds):
+     * the issuer retired it (FORMAT.md §5), so no code it claims to sign after `notAfter` counts,
+     * and verifiers building their trust list from the registry drop it one longest code lifetime
+     * (FORMAT.md §4.3) later. Shortening is the safe direction — it only ever withdraws trust,
+     * never grants any — so the issuer's own anchorer may do it at once, with no council approval
+     * and no timelock delay, even while the issuer is suspended; the governor may too. A stolen
+     * anchorer key can at worst cut its own issuer's keys short, which the council answers by
+     * replacing the anchorer and registering new keys. No one can lengthen a key's validity again.
+     * @dev Emits {KeyRetired}.
+     *
+     * Requirements:
+     * - `issuer` is registered;
+     * - the caller is `issuer`'s anchorer or the governor;
+     * - `kid` is registered for `issuer` and not revoked;
+     * - `notAfter` is earlier than the key's current `notAfter`;
+     * - `notAfter` is later than the key's `notBefore`.
+     */
+    function retireKey(uint32 issuer, bytes8 kid, uint64 notAfter) external {
+        _requireIssuer(issuer);
+        if (msg.sender != _issuers[issuer].anchorer && msg.sender != owner()) revert AnchorRegistryNotAnchorer(issuer, msg.sender);
+        uint256 position = _keyPosition[issuer][kid];
+        if (position == 0) revert AnchorRegistryUnknownKey(issuer, kid);
+        Key storage key = _keys[issuer][position - 1];
+        if (key.revokedAt != 0) revert AnchorRegistryKeyAlreadyRevoked(issuer, kid, key.revokedAt);
+        if (notAfter >= key.notAfter) revert AnchorRegistryKeyNotShortened(issuer, kid, key.notAfter, notAfter);
+        if (notAfter <= key.notBefore) revert AnchorRegistryBadKeyWindow(key.notBefore, notAfter);
+        key.notAfter = notAfter;
+        emit KeyRetired(issuer, kid, notAfter);
+    }
+
+    /**
      * @notice Anchors the checkpoint (`treeSize`, `root`) of `issuer`'s log, committing to
      * `mapRoot`, the root of its subject heads map at `treeSize` (FORMAT.md §13.1), which
      * witnesses check before they cosign (the contract cannot: it does not see the events).

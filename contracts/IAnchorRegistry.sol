@@ -59,6 +59,8 @@ interface IAnchorRegistry {
     event IssuerResumed(uint32 indexed issuer, uint64 resumedAt);
     event KeyRegistered(uint32 indexed issuer, bytes8 indexed kid, bytes32 publicKey, uint64 notBefore, uint64 notAfter);
     event KeyRevoked(uint32 indexed issuer, bytes8 indexed kid, uint64 revokedAt);
+    /// @notice Key `kid` of `issuer` was retired: it is valid only for codes issued up to `notAfter`, its new end.
+    event KeyRetired(uint32 indexed issuer, bytes8 indexed kid, uint64 notAfter);
     event CheckpointAnchored(uint32 indexed issuer, uint256 indexed index, uint64 treeSize, bytes32 root);
     event WitnessRegistered(address indexed account, uint32 indexed issuer, uint8 number, string name);
     event WitnessSuspended(address indexed account, uint64 suspendedAt);
@@ -77,7 +79,7 @@ interface IAnchorRegistry {
     error AnchorRegistryZeroAnchorer(uint32 issuer);
     /// @dev `account` is already the anchorer of `issuer`.
     error AnchorRegistryAnchorerUnchanged(uint32 issuer, address account);
-    /// @dev `account` may not anchor checkpoints for `issuer`: it is not the issuer's anchorer.
+    /// @dev `account` may not anchor checkpoints for `issuer`, nor retire its keys: it is not the issuer's anchorer (nor, for a retirement, the governor).
     error AnchorRegistryNotAnchorer(uint32 issuer, address account);
     /// @dev `issuer` has been suspended since `suspendedAt`: it anchors nothing until it is resumed.
     error AnchorRegistryIssuerSuspended(uint32 issuer, uint64 suspendedAt);
@@ -91,8 +93,10 @@ interface IAnchorRegistry {
     error AnchorRegistryKeyExists(uint32 issuer, bytes8 kid);
     /// @dev `kid` is not registered for `issuer`.
     error AnchorRegistryUnknownKey(uint32 issuer, bytes8 kid);
-    /// @dev `kid` of `issuer` was already revoked at `revokedAt`.
+    /// @dev `kid` of `issuer` was already revoked at `revokedAt` (and a revoked key is not retired either: no code of it counts).
     error AnchorRegistryKeyAlreadyRevoked(uint32 issuer, bytes8 kid, uint64 revokedAt);
+    /// @dev A retirement only ever shortens a key's validity: `notAfter` must be earlier than the key's `currentNotAfter`.
+    error AnchorRegistryKeyNotShortened(uint32 issuer, bytes8 kid, uint64 currentNotAfter, uint64 notAfter);
     /// @dev A checkpoint must grow the log: `newSize` must exceed `lastSize` (0 before the first checkpoint).
     error AnchorRegistryStaleCheckpoint(uint32 issuer, uint64 lastSize, uint64 newSize);
     /// @dev The first checkpoint of an issuer has nothing to be consistent with, so it takes no consistency proof.

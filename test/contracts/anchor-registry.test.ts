@@ -329,6 +329,91 @@ describe('AnchorRegistry', () => {
     });
   });
 
+  describe('retireKey', () => {
+    const publicKey = ethers.keccak256(ethers.toUtf8Bytes('a key about to retire'));
+    const kid = kidOf(publicKey);
+    const retire = (caller: HardhatEthersSigner, notAfter: number, issuer = ANHUI) => registry.connect(caller).getFunction('retireKey')(issuer, kid, notAfter);
+    const window = async () => {
+      const [key] = await registry.getKeys(ANHUI);
+      return [Number(key.notBefore), Number(key.notAfter)];
+    };
+
+    beforeEach(async () => {
+      await registry.registerKey(ANHUI, kid, publicKey, 1000, 2000);
+    });
+
+    it('lets the issuer\'s anchorer shorten its key at once, emitting KeyRetired, and again later, never back', async () => {
+      await expect(retire(anhuiAnchorer, 1500)).to.emit(registry, 'KeyRetired').withArgs(ANHUI, kid, 1500);
+      expect(await window()).to.deep.equal([1000, 1500]);
+      await expect(retire(anhuiAnchorer, 1400)).to.emit(registry, 'KeyRetired').withArgs(ANHUI, kid, 1400);
+      await expect(retire(anhuiAnchorer, 1500))
+        .to.be.revertedWithCustomError(registry, 'AnchorRegistryKeyNotShortened')
+        .withArgs(ANHUI, kid, 1400, 1500);
+      expect(await window()).to.deep.equal([1000, 1400]);
+    });
+
+    it('puts the indexed issuer and kid in the topics and the new notAfter in the data', async () => {
+      const receipt = await (await retire(anhuiAnchorer, 1500)).wait();
+      const [logEntry] = receipt.logs;
+      expect(logEntry.topics).to.deep.equal([
+        registry.interface.getEvent('KeyRetired')!.topicHash,
+        ethers.zeroPadValue(ethers.toBeHex(ANHUI), 32),
+        ethers.zeroPadBytes(kid, 32),
+      ]);
+      expect(logEntry.data).to.equal(ethers.zeroPadValue(ethers.toBeHex(1500), 32));
+    });
+
+    it('lets the governor retire it too', async () => {
+      await expect(retire(governor, 1200)).to.emit(registry, 'KeyRetired').withArgs(ANHUI, kid, 1200);
+      expect(await window()).to.deep.equal([1000, 1200]);
+    });
+
+    it('lets the anchorer retire a key while the issuer is suspended: shortening withdraws trust, never grants it', async () => {
+      await registry.suspendIssuer(ANHUI);
+      await expect(retire(anhuiAnchorer, 1500)).to.emit(registry, 'KeyRetired').withArgs(ANHUI, kid, 1500);
+    });
+
+    it('reverts with AnchorRegistryNotAnchorer for a stranger and for another issuer\'s anchorer, leaving the key as it was', async () => {
+      for (const caller of [outsider, jiangsuAnchorer]) {
+        await expect(retire(caller, 1500)).to.be.revertedWithCustomError(registry, 'AnchorRegistryNotAnchorer').withArgs(ANHUI, caller.address);
+      }
+      expect(await window()).to.deep.equal([1000, 2000]);
+    });
+
+    it('reverts with AnchorRegistryKeyNotShortened for a notAfter later than or equal to the current one', async () => {
+      for (const notAfter of [2000, 2001, 2 ** 40]) {
+        await expect(retire(anhuiAnchorer, notAfter))
+          .to.be.revertedWithCustomError(registry, 'AnchorRegistryKeyNotShortened')
+          .withArgs(ANHUI, kid, 2000, notAfter);
+      }
+      await expect(retire(governor, 2001)).to.be.revertedWithCustomError(registry, 'AnchorRegistryKeyNotShortened');
+    });
+
+    it('reverts with AnchorRegistryBadKeyWindow for a notAfter at or below notBefore', async () => {
+      for (const notAfter of [1000, 999, 0]) {
+        await expect(retire(anhuiAnchorer, notAfter))
+          .to.be.revertedWithCustomError(registry, 'AnchorRegistryBadKeyWindow')
+          .withArgs(1000, notAfter);
+      }
+      await expect(retire(anhuiAnchorer, 1001)).to.emit(registry, 'KeyRetired').withArgs(ANHUI, kid, 1001);
+    });
+
+    it('reverts with AnchorRegistryKeyAlreadyRevoked for a revoked key, for the anchorer and the governor alike', async () => {
+      const at = await timestampOf(await registry.revokeKey(ANHUI, kid));
+      for (const caller of [anhuiAnchorer, governor]) {
+        await expect(retire(caller, 1500))
+          .to.be.revertedWithCustomError(registry, 'AnchorRegistryKeyAlreadyRevoked')
+          .withArgs(ANHUI, kid, at);
+      }
+      expect(await window()).to.deep.equal([1000, 2000]);
+    });
+
+    it('reverts with AnchorRegistryUnknownKey for a kid not registered for that issuer, and AnchorRegistryUnknownIssuer for an unregistered issuer', async () => {
+      await expect(retire(jiangsuAnchorer, 1500, JIANGSU)).to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownKey').withArgs(JIANGSU, kid);
+      await expect(retire(governor, 1500, ZHEJIANG)).to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownIssuer').withArgs(ZHEJIANG);
+    });
+  });
+
   describe('anchor', () => {
     describe('the first checkpoint', () => {
       it('stores size, root and block time and emits CheckpointAnchored with index 0', async () => {

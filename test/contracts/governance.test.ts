@@ -324,6 +324,28 @@ describe('governance: AnchorCouncil (2 of 3, one-day timelock) governing the Anc
       expect(second.revokedAt).to.equal(0n);
     });
 
+    it('retires a key through an approved, delayed operation; a member alone is refused like any stranger (AnchorRegistryNotAnchorer)', async () => {
+      const key = ethers.keccak256(ethers.toUtf8Bytes('k'));
+      const kid = ethers.dataSlice(ethers.sha256(key), 0, 8);
+      await enact([registryCall('registerKey', [ANHUI, kid, key, 1000, 2000])]);
+      await expect(registry.connect(m1).getFunction('retireKey')(ANHUI, kid, 1500))
+        .to.be.revertedWithCustomError(registry, 'AnchorRegistryNotAnchorer')
+        .withArgs(ANHUI, m1.address);
+      const o = await op([registryCall('retireKey', [ANHUI, kid, 1500])]);
+      await approve(m1, o);
+      await approve(m2, o);
+      await increaseTime(DAY);
+      await expect(execute(stranger, o)).to.emit(registry, 'KeyRetired').withArgs(ANHUI, kid, 1500);
+      expect((await registry.getKeys(ANHUI))[0].notAfter).to.equal(1500n);
+    });
+
+    it('lets the issuer\'s anchorer retire a key with no approval and no delay', async () => {
+      const key = ethers.keccak256(ethers.toUtf8Bytes('k'));
+      const kid = ethers.dataSlice(ethers.sha256(key), 0, 8);
+      await enact([registryCall('registerKey', [ANHUI, kid, key, 1000, 2000])]);
+      await expect(registry.connect(anchorer).getFunction('retireKey')(ANHUI, kid, 1500)).to.emit(registry, 'KeyRetired').withArgs(ANHUI, kid, 1500);
+    });
+
     it('a batch whose call reverts executes nothing and stays ready (here: registering the issuer twice)', async () => {
       const o = await op([registryCall('setStatusListUrl', [ANHUI, 'https://new']), registryCall('registerIssuer', [ANHUI, 'again', '', anchorer.address])]);
       await approve(m1, o);
