@@ -4,6 +4,7 @@ import {
   loadStatusList,
   prepareTrustList,
   toHex,
+  toRfc3339,
   trustListFromRegistry,
   verifyCode,
   type RegistryIssuer,
@@ -78,11 +79,11 @@ describe('trust lists with revoked keys (FORMAT.md §5)', () => {
   });
 
   describe('trustListFromRegistry', () => {
-    const chainKey = (i: typeof live, revoked: number) => ({
+    const chainKey = (i: typeof live, revoked: number, notAfter = Date.parse('2027-12-31T23:59:59Z') / 1000) => ({
       kid: `0x${toHex(i.kid)}`,
       publicKey: `0x${toHex(i.publicKey)}`,
       notBefore: Date.parse('2026-01-01T00:00:00Z') / 1000,
-      notAfter: Date.parse('2027-12-31T23:59:59Z') / 1000,
+      notAfter,
       revokedAt: revoked,
     });
 
@@ -91,6 +92,40 @@ describe('trust lists with revoked keys (FORMAT.md §5)', () => {
       const [issuer] = trustListFromRegistry(registry, FIXED_IAT).issuers;
       expect(issuer.keys.map((k) => k.kid)).to.deep.equal([live.kidText]);
       expect(issuer.revokedKeys).to.deep.equal([{ kid: stolen.kidText, revokedAt }]);
+    });
+
+    describe('with a key its issuer retired on chain (retireKey shortened its notAfter)', () => {
+      const retiredAt = FIXED_IAT - 3600;
+      const registry: RegistryIssuer[] = [{ id: 340000, name: '安徽省', statusListUrl: '', keys: [chainKey(stolen, 0, retiredAt), chainKey(live, 0)] }];
+      const dynamicAt = (iat: number) => stolen.sign(stolen.residentClaims({ iat, exp: iat + 3600 }));
+      /** Seconds after which no code of the retired key can still be valid: the venue cap and the skew. */
+      const listedUntil = retiredAt + 366 * 86_400 + 60;
+
+      it('lists it with the shortened notAfter: a code it claims to sign after the retirement is KEY_NOT_VALID, one from before is VALID until it expires', async () => {
+        const trustList = trustListFromRegistry(registry, retiredAt);
+        expect(trustList.issuers[0].keys.find((k) => k.kid === stolen.kidText)).to.include({ notAfter: toRfc3339(retiredAt) });
+        const after = await verifyCode(await dynamicAt(retiredAt + 1), { trustList, now: (retiredAt + 60) * 1000 });
+        expect(after.code, after.message).to.equal('KEY_NOT_VALID');
+        const before = await dynamicAt(retiredAt - 60);
+        expect((await verifyCode(before, { trustList, now: (retiredAt + 60) * 1000 })).code).to.equal('VALID');
+        expect((await verifyCode(before, { trustList, now: (retiredAt - 60 + 3600 + 61) * 1000 })).code).to.equal('EXPIRED');
+      });
+
+      it('keeps it until the longest code it could have signed has expired (notAfter + 366 days + 60 s), then leaves it out: UNKNOWN_KEY', async () => {
+        const kids = (now: number) => trustListFromRegistry(registry, now).issuers[0].keys.map((k) => k.kid);
+        expect(kids(listedUntil)).to.deep.equal([stolen.kidText, live.kidText]);
+        expect(kids(listedUntil + 1)).to.deep.equal([live.kidText]);
+        const trustList = trustListFromRegistry(registry, listedUntil + 1);
+        const r = await verifyCode(await dynamicAt(retiredAt - 60), { trustList, now: (listedUntil + 1) * 1000 });
+        expect(r.code).to.equal('UNKNOWN_KEY');
+      });
+
+      it('drops a key that was never retired the same way, one longest lifetime after the notAfter it was registered with', () => {
+        const notAfter = Date.parse('2027-12-31T23:59:59Z') / 1000;
+        const kids = (now: number) => trustListFromRegistry(registry, now).issuers[0]?.keys.map((k) => k.kid);
+        expect(kids(notAfter + 366 * 86_400 + 60)).to.include(live.kidText);
+        expect(kids(notAfter + 366 * 86_400 + 61)).to.equal(undefined);
+      });
     });
 
     it('keeps an issuer whose every key is revoked, so its codes are KEY_REVOKED rather than UNKNOWN_ISSUER', async () => {

@@ -10,7 +10,8 @@ const USAGE = `Usage: ankang-verify trust sync --rpc <url> --contract <address> 
 
 Builds a trust list from the AnchorRegistry's issuer registry on chain (every registered
 issuer and its keys; revoked keys are listed apart, with when they were revoked, and
-every code they signed is refused), then fetches each issuer's signed status
+every code they signed is refused; a key is left out once every code it could sign has
+expired, 366 days and a minute after its notAfter), then fetches each issuer's signed status
 list from the URL the registry names and keeps those that verify. Afterwards
 "ankang-verify code" works offline from these files and says how old they are.
 

@@ -11,6 +11,9 @@ export const MAX_CODE_LIFETIME_SECONDS = {
   venue: 366 * 86_400,
 } as const;
 
+/** The longest of the caps (a venue code's): no code of a key outlives the key's `notAfter` by more. */
+export const LONGEST_CODE_LIFETIME_SECONDS = Math.max(...Object.values(MAX_CODE_LIFETIME_SECONDS));
+
 /** Which cap of `MAX_CODE_LIFETIME_SECONDS` a code falls under. */
 export type LifetimeKind = keyof typeof MAX_CODE_LIFETIME_SECONDS;
 
