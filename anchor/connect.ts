@@ -49,6 +49,7 @@ export async function connectRegistry(s: ChainSettings): Promise<RegistryClient>
     if (record.anchorer.toLowerCase() !== wallet.address.toLowerCase()) {
       throw new Error(`${wallet.address} is not the anchorer of ${s.issuer} (${record.anchorer} is): the council must approve setAnchorer (npm run governor -- set-anchorer)`);
     }
+    await retireOnChain(client, issuer, s);
     return client;
   }
   const anchorer = await provider.getSigner(s.devAnchorerAccount ?? 1);
@@ -95,5 +96,30 @@ export async function connectRegistry(s: ChainSettings): Promise<RegistryClient>
     await governance.enact(calls);
     s.log.info('anchor: the development council registered this issuer\'s changes', { actions: calls.length });
   }
+  await retireOnChain(client, issuer, s);
   return client;
+}
+
+/**
+ * Brings the registry into line with the keys this issuer retired (issue 14): for each one the
+ * registry still holds, unrevoked, with a `notAfter` later than the retirement, the anchorer
+ * sends `retireKey`, so that trust lists built from the chain refuse codes the key claims to
+ * have signed after it retired, as this issuer's own list does. Runs at every connection, and a
+ * rotation reconnects at once, so the chain agrees within one anchoring round; a refusal fails
+ * the connection, which is retried with the anchorer's backoff.
+ */
+async function retireOnChain(client: RegistryClient, issuer: number, s: ChainSettings): Promise<void> {
+  const retired = s.keys().filter((k) => k.retiredAt !== undefined && k.revokedAt === undefined);
+  if (!retired.length) return;
+  const onChain = new Map((await client.keys(issuer)).map((k) => [k.kid.slice(2), k]));
+  for (const k of retired) {
+    const chain = onChain.get(kidHex(k.kid));
+    if (!chain || chain.revokedAt !== 0) continue;
+    // The registry keeps notBefore < notAfter: a key retired the second its registered window
+    // opened keeps that one second on chain.
+    const notAfter = Math.max(k.notAfter, chain.notBefore + 1);
+    if (chain.notAfter <= notAfter) continue;
+    const sent = await client.retireKey(issuer, kidHex(k.kid), notAfter);
+    s.log.info('anchor: a retired key of ours was shortened on chain to its retirement', { kid: k.kid, notAfter: new Date(notAfter * 1000).toISOString(), was: new Date(chain.notAfter * 1000).toISOString(), txHash: sent.txHash });
+  }
 }

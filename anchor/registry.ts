@@ -231,6 +231,17 @@ export class RegistryClient {
   }
 
   /**
+   * Shortens key `kidHex` of `issuer` to end at `notAfter` (the retirement time), as this
+   * client's account, the issuer's anchorer: no council is needed to withdraw trust
+   * (FORMAT.md §11.3). Waits for it to be mined.
+   * @throws Error whose message names the contract's custom error when the registry refuses it
+   */
+  async retireKey(issuer: number, kidHex: string, notAfter: number): Promise<{ txHash: string; blockNumber: number }> {
+    const receipt = await this.send(() => this.contract.retireKey(issuer, hex8(kidHex), notAfter));
+    return { txHash: receipt.hash, blockNumber: Number(receipt.blockNumber) };
+  }
+
+  /**
    * Submits a checkpoint with its subject heads map root, its consistency proof (empty for the
    * first) and its size proof (FORMAT.md §11.4), and waits for it to be mined.
    * @throws Error whose message names the contract's custom error when the registry refuses it

@@ -31,6 +31,8 @@ export interface ForgedCodes {
   retired2036: string;
   /** Key A: a venue code of the real venue, dated before A retired, living 300 days. */
   retiredVenue: string;
+  /** Key A: a dynamic code dated 30 s after A retired, living an hour: what a thief who copied A would make. */
+  retiredAfter: string;
   /** Key B (revoked): a printed code dated before the revocation, living 20 days. */
   revokedPrinted: string;
   /** Key B: a dynamic code dated before the revocation that expires in 2036. */
@@ -61,6 +63,8 @@ export interface KeyScenario {
   retiredAt: number;
   /** When the service drops A from its trust list (the rotation's answer). */
   listedUntil: number;
+  /** The registry on the Hardhat node, where the anchorer shortened A's notAfter to `retiredAt`. */
+  registry: RegistryClient;
   /** Block time of B's revocation. */
   revokedAt: number;
   forged: ForgedCodes;
@@ -86,8 +90,9 @@ function stealKey(svc: TestService, kid: string): StolenKey {
 /**
  * Starts a Hardhat node and a service anchored to it (a development chain: it deploys the
  * registry and registers itself and its keys), then: registers a venue and a resident, copies
- * key A off the disk and rotates to B, copies B and has the governor revoke it on chain, and
- * lets the service's federation refresh take the revocation in (it moves to C).
+ * key A off the disk and rotates to B (waiting until the anchorer has retired A on chain), copies
+ * B and has the governor revoke it on chain, and lets the service's federation refresh take the
+ * revocation in (it moves to C).
  */
 export async function startKeyScenario(): Promise<KeyScenario> {
   const node = await startHardhatNode();
@@ -117,6 +122,8 @@ export async function startKeyScenario(): Promise<KeyScenario> {
 
     const b = stealKey(s, rotated.body.kid);
     await onChain(b.kid);
+    // The rotation has the anchorer reconnect, and it retires A on chain from its own account.
+    await until(`key ${a.kid} retired on chain`, async () => (await onChain(a.kid)).notAfter === retiredAt);
     clock.advance(60_000);
     const council = await DevGovernance.attach(registry.provider, registry.address);
     // The service's clock runs ahead of the node's: date the council's blocks (two approvals, then
@@ -158,6 +165,7 @@ export async function startKeyScenario(): Promise<KeyScenario> {
       retiredPrinted: await signCode(residentClaims(beforeRetirement, beforeRetirement + 20 * DAY, 'printed', 'a000000000000001'), a.signer),
       retired2036: await signCode(residentClaims(beforeRetirement, in2036, 'dynamic', 'a000000000000002'), a.signer),
       retiredVenue: await signCode(venueClaims(beforeRetirement, 300 * DAY, 'a000000000000003'), a.signer),
+      retiredAfter: await signCode(residentClaims(retiredAt + 30, retiredAt + 30 + 3600, 'dynamic', 'a000000000000004'), a.signer),
       revokedPrinted: await signCode(residentClaims(beforeRevocation, beforeRevocation + 20 * DAY, 'printed', 'b000000000000001'), b.signer),
       revoked2036: await signCode(residentClaims(beforeRevocation, in2036, 'dynamic', 'b000000000000002'), b.signer),
       revokedVenue: await signCode(venueClaims(beforeRevocation, 300 * DAY, 'b000000000000003'), b.signer),
@@ -179,6 +187,7 @@ export async function startKeyScenario(): Promise<KeyScenario> {
       c,
       retiredAt,
       listedUntil,
+      registry,
       revokedAt,
       forged,
       trustList: async () => (await s.call('GET', '/v1/trust-list')).body as TrustListJson,

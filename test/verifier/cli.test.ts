@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PNG } from 'pngjs';
-import { decodeCode, encodeCode } from '../../verifier/src';
+import { chainKeyListedUntil, decodeCode, encodeCode, toRfc3339, trustListFromRegistry, verifyCode, type TrustListJson } from '../../verifier/src';
+import { connectRegistry as readRegistry } from '../../verifier/cli/chain';
 import { FIXED_IAT, buildTrustList, createTestIssuer, type TestIssuer } from '../support/issuer-fixture';
 import { startKeyScenario, type KeyScenario } from '../support/key-scenario';
 
@@ -354,5 +355,66 @@ describe('ankang-verify code, with the trust list of a service that rotated a ke
     const r = await verifyNow(current, 'current');
     expect(r.json, r.json.message).to.include({ valid: true, code: 'VALID' });
     expect(r.status).to.equal(0);
+  });
+});
+
+describe('ankang-verify with a trust list synced from the chain after the issuer rotated its key (another province\'s view)', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let sc: KeyScenario;
+  let sync: CliRun;
+  const rfc3339 = (seconds: number) => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+  /** Verifies `code` with the files `trust sync` wrote, as of `now` (Unix seconds). */
+  async function verifyAt(code: string, now: number): Promise<{ json: { valid: boolean; code: string; message: string }; status: number | null }> {
+    const r = await runCli(['code', code, '--trust-list', 'chain/trust.json', '--status-list', 'chain/status-340000.cose', '--now', rfc3339(now), '--json'], dir);
+    expect(r.stderr).to.equal('');
+    return { json: JSON.parse(r.stdout), status: r.status };
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ankang-cli-chain-'));
+    // startKeyScenario rotates A → B and waits for the anchorer's round to retire A on chain.
+    sc = await startKeyScenario();
+    sync = await runCli(['trust', 'sync', '--rpc', sc.node.url, '--contract', sc.registry.address, '--out', 'chain/trust.json'], dir);
+  });
+  after(async () => {
+    await sc?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('holds the retired key with its retirement as notAfter, not the two years it was registered with', () => {
+    expect(sync.status, sync.stdout + sync.stderr).to.equal(0);
+    const list = JSON.parse(readFileSync(join(dir, 'chain/trust.json'), 'utf8')) as TrustListJson;
+    const anhui = list.issuers.find((i) => i.id === '340000')!;
+    expect(anhui.keys.find((k) => k.kid === sc.a.kid)).to.include({ notAfter: toRfc3339(sc.retiredAt) });
+    expect(anhui.revokedKeys!.map((k) => k.kid)).to.deep.equal([sc.b.kid]);
+  });
+
+  it('refuses a code forged with the retired key dated after the retirement: exit 1, KEY_NOT_VALID', async () => {
+    expect(decodeCode(sc.forged.retiredAfter).claims.iat).to.be.greaterThan(sc.retiredAt);
+    const r = await verifyAt(sc.forged.retiredAfter, Math.floor(sc.svc.clock.now().getTime() / 1000));
+    expect(r.json.code, r.json.message).to.equal('KEY_NOT_VALID');
+    expect(r.status).to.equal(1);
+  });
+
+  it('accepts a code of the retired key dated before the retirement until it expires', async () => {
+    const now = Math.floor(sc.svc.clock.now().getTime() / 1000);
+    const r = await verifyAt(sc.forged.retiredPrinted, now);
+    expect(r.json, r.json.message).to.include({ valid: true, code: 'VALID' });
+    const { exp } = decodeCode(sc.forged.retiredPrinted).claims;
+    expect((await verifyAt(sc.forged.retiredPrinted, exp + 61)).json.code).to.equal('EXPIRED');
+  });
+
+  it('drops the retired key from a list built from the chain once the longest code it could sign has expired: UNKNOWN_KEY', async () => {
+    const chain = await readRegistry(sc.node.url, sc.registry.address);
+    const issuers = await chain.readIssuers().finally(() => chain.close());
+    const until = chainKeyListedUntil(sc.retiredAt);
+    expect(until).to.equal(sc.retiredAt + 366 * 86_400 + 60);
+    const kids = (now: number) => trustListFromRegistry(issuers, now).issuers.find((i) => i.id === '340000')!.keys.map((k) => k.kid);
+    expect(kids(until)).to.include(sc.a.kid);
+    expect(kids(until + 1)).to.deep.equal([sc.c.kid]);
+    const r = await verifyCode(sc.forged.retiredVenue, { trustList: trustListFromRegistry(issuers, until + 1), now: (until + 1) * 1000 });
+    expect(r.code, r.message).to.equal('UNKNOWN_KEY');
   });
 });
