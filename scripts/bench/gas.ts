@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import hre from 'hardhat';
 import type { Contract } from 'ethers';
@@ -8,16 +9,24 @@ const ISSUER = 340000;
 /** Tree sizes anchored one after another: +1,000 and +100,000 events at several log sizes. */
 const SIZES = [1_000, 2_000, 100_000, 200_000, 1_000_000, 1_001_000, 1_101_000];
 /**
- * Earlier registries, compiled here with the same solc and settings as hardhat.config.ts so
- * that all are measured in the same run on the same log:
- * - `baseline/`: before checkpoints carried size proofs and before the council governed it
- *   (contracts/AnchorRegistry.sol and IAnchorRegistry.sol as of commit 40fc9ed, byte for byte);
- * - `baseline-map/`: with size proofs, before checkpoints committed to a map root and witnesses
- *   cosigned them (contracts/AnchorRegistry.sol, IAnchorRegistry.sol, CheckpointProofs.sol as
- *   of commit fa7f28a).
+ * Earlier registries, read from this repository's history and compiled here with the same solc
+ * and settings as hardhat.config.ts, so that all are measured in the same run on the same log
+ * (the bench runs from a git checkout):
+ * - before checkpoints carried size proofs and before the council governed it (40fc9ed);
+ * - with size proofs, before checkpoints committed to a map root and witnesses cosigned them (fa7f28a).
  */
-const BASELINE_DIR = join(__dirname, 'baseline');
-const BASELINE_MAP_DIR = join(__dirname, 'baseline-map');
+const BASELINE = { rev: '40fc9ed', files: ['AnchorRegistry.sol', 'IAnchorRegistry.sol'] };
+const BASELINE_MAP = { rev: 'fa7f28a', files: ['AnchorRegistry.sol', 'IAnchorRegistry.sol', 'CheckpointProofs.sol'] };
+const ROOT = join(__dirname, '..', '..');
+
+/** The contract sources of `files` as of commit `rev`. @throws Error outside a git checkout with that commit */
+function sourcesAt(rev: string, files: string[]): Record<string, string> {
+  try {
+    return Object.fromEntries(files.map((f) => [f, execFileSync('git', ['show', `${rev}:contracts/${f}`], { cwd: ROOT, encoding: 'utf8' })]));
+  } catch (e) {
+    throw new Error(`the gas bench compiles the registries of commits ${BASELINE.rev} and ${BASELINE_MAP.rev} from git history, which this checkout lacks (${(e as Error).message.split('\n')[0]})`);
+  }
+}
 
 export interface GasRow {
   from: number;
@@ -42,14 +51,15 @@ function syntheticData(i: number): Uint8Array {
   return data;
 }
 
-/** A baseline registry's ABI and bytecode, compiled from `dir` with the `solc` package. */
-function compileBaseline(dir: string): { abi: unknown[]; bytecode: string } {
+/** A baseline registry's ABI and bytecode, compiled from its sources with the `solc` package. */
+function compileBaseline(baseline: { rev: string; files: string[] }): { abi: unknown[]; bytecode: string } {
+  const sources = sourcesAt(baseline.rev, baseline.files);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const solc = require('solc') as { compile(input: string, callbacks: { import(path: string): { contents: string } | { error: string } }): string };
   const settings = hre.config.solidity.compilers[0].settings as object;
   const input = {
     language: 'Solidity',
-    sources: Object.fromEntries(readdirSync(dir).filter((f) => f.endsWith('.sol')).map((f) => [f, { content: readFileSync(join(dir, f), 'utf8') }])),
+    sources: Object.fromEntries(Object.entries(sources).map(([f, content]) => [f, { content }])),
     settings: { ...settings, outputSelection: { 'AnchorRegistry.sol': { AnchorRegistry: ['abi', 'evm.bytecode.object'] } } },
   };
   const modules = dirname(require.resolve('@openzeppelin/contracts/package.json'));
@@ -57,7 +67,9 @@ function compileBaseline(dir: string): { abi: unknown[]; bytecode: string } {
     solc.compile(JSON.stringify(input), {
       import: (path) => {
         try {
-          return { contents: readFileSync(path.startsWith('@openzeppelin/contracts/') ? join(modules, path.slice('@openzeppelin/contracts/'.length)) : join(dir, path), 'utf8') };
+          if (path.startsWith('@openzeppelin/contracts/')) return { contents: readFileSync(join(modules, path.slice('@openzeppelin/contracts/'.length)), 'utf8') };
+          const own = sources[path.replace(/^\.\//, '')];
+          return own === undefined ? { error: `not found: ${path}` } : { contents: own };
         } catch {
           return { error: `not found: ${path}` };
         }
@@ -65,7 +77,7 @@ function compileBaseline(dir: string): { abi: unknown[]; bytecode: string } {
     }),
   ) as { errors?: Array<{ severity: string; formattedMessage: string }>; contracts: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>> };
   const errors = (out.errors ?? []).filter((e) => e.severity === 'error');
-  if (errors.length) throw new Error(`the baseline registry in ${dir} does not compile:\n${errors.map((e) => e.formattedMessage).join('\n')}`);
+  if (errors.length) throw new Error(`the registry of ${baseline.rev} does not compile:\n${errors.map((e) => e.formattedMessage).join('\n')}`);
   const c = out.contracts['AnchorRegistry.sol'].AnchorRegistry;
   return { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` };
 }
@@ -81,13 +93,13 @@ function compileBaseline(dir: string): { abi: unknown[]; bytecode: string } {
 export async function measureAnchorGas(): Promise<GasRow[]> {
   await hre.run('compile', { quiet: true });
   const [governor, anchorer, witnessA, witnessB] = await hre.ethers.getSigners();
-  const deploy = async (dir: string, ...args: unknown[]) => {
-    const { abi, bytecode } = compileBaseline(dir);
+  const deploy = async (baseline: { rev: string; files: string[] }, ...args: unknown[]) => {
+    const { abi, bytecode } = compileBaseline(baseline);
     return (await new hre.ethers.ContractFactory(abi as never, bytecode, governor).deploy(...args)) as unknown as Contract;
   };
-  const baseline = await deploy(BASELINE_DIR);
+  const baseline = await deploy(BASELINE);
   await (await baseline.getFunction('registerIssuer')(ISSUER, 'bench', '', [anchorer.address])).wait();
-  const baselineMap = await deploy(BASELINE_MAP_DIR, governor.address);
+  const baselineMap = await deploy(BASELINE_MAP, governor.address);
   await (await baselineMap.getFunction('registerIssuer')(ISSUER, 'bench', '', anchorer.address)).wait();
   // The current registry, with a plain account as its governor: governance does not touch anchor's or cosign's gas.
   const current = (await hre.ethers.deployContract('AnchorRegistry', [governor.address])) as unknown as Contract;
