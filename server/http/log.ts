@@ -12,13 +12,13 @@ export type Logger = Record<Exclude<LogLevel, 'silent'>, (msg: string, fields?: 
  */
 const REDACTED_KEYS = ['authorization', 'cookie', '["set-cookie"]', 'token', 'access', 'refresh', 'password', 'secret', 'phone', 'idNumber', 'name', 'address', 'body', 'query'];
 /** The pino `redact` paths: each key at the top level and one object down. */
-export const REDACT_PATHS = [...REDACTED_KEYS, ...REDACTED_KEYS.map((k) => (k.startsWith('[') ? `*${k}` : `*.${k}`))];
+const REDACT_PATHS = [...REDACTED_KEYS, ...REDACTED_KEYS.map((k) => (k.startsWith('[') ? `*${k}` : `*.${k}`))];
 
 /**
  * JSON lines, one per entry: `{"level":"info","time":"2026-03-10T02:00:00.000Z","pid":…,"msg":…,…fields}`,
  * written through pino, to stdout or to `write` (one line at a time, without its newline; tests
  * capture lines this way). Callers pass only pseudonymous fields: never a request body, a name,
- * an ID number or a phone number; the keys in `REDACT_PATHS` are censored all the same.
+ * an ID number or a phone number; the keys in `REDACTED_KEYS` are censored all the same.
  * @param level the lowest level written; 'silent' writes nothing
  */
 export function createLogger(level: LogLevel, write?: (line: string) => void): Logger {
