@@ -75,6 +75,36 @@ function refuseCrossSite(ctx: Koa.Context): void {
   }
 }
 
+/** Where the embedded identity provider answers (its own routes, not the router's). */
+const IDP_PREFIX = '/idp';
+
+/**
+ * The request log and the request metrics, outermost so that every request counts, the
+ * identity provider's too. A request is named by its route pattern (`/v1/venues/:id`), never
+ * its path, query or body: IDs, tokens and personal data stay out of the log and the labels.
+ */
+function requestLog(app: AppContext): Koa.Middleware {
+  return async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    let status: number | undefined;
+    try {
+      await next();
+    } catch (err) {
+      status = Number((err as { status?: number }).status ?? 500);
+      throw err;
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      // The provider answers on the raw response (ctx.respond = false); its status is there.
+      status ??= ctx.respond === false ? ctx.res.statusCode : ctx.status;
+      const underIdp = ctx.path === IDP_PREFIX || ctx.path.startsWith(`${IDP_PREFIX}/`) || ctx.path.startsWith('/.well-known/oauth-authorization-server');
+      const route = String(ctx._matchedRoute ?? (underIdp ? `${IDP_PREFIX}/*` : 'unmatched'));
+      app.metrics.inc('ankang_http_requests_total', 'HTTP requests', { method: ctx.method, route, status: String(status) });
+      app.metrics.observe('ankang_http_request_duration_seconds', 'HTTP request latency', { route }, seconds);
+      app.log.info('request', { method: ctx.method, route, status, ms: Math.round(seconds * 1e4) / 10 });
+    }
+  };
+}
+
 /**
  * The Koa application: common headers, error mapping, request log and metrics,
  * bearer-token authentication, then the routes. No I/O happens here beyond what `app` holds.
@@ -84,13 +114,13 @@ export function createApp(app: AppContext, services: Services = createServices(a
   const koa = new Koa({ proxy: app.config.TRUST_PROXY, maxIpsCount: app.config.TRUST_PROXY_HOPS });
   const router = new Router();
 
+  koa.use(requestLog(app));
   // The embedded identity provider answers under /idp with its own pages, errors and cookies;
   // its token endpoint takes Basic client authentication, which the bearer check would refuse.
-  if (idp) mountIdentityProvider(koa, '/idp', idp);
+  if (idp) mountIdentityProvider(koa, IDP_PREFIX, idp);
 
   koa.use(apiHeaders);
   koa.use(async (ctx, next) => {
-    const started = process.hrtime.bigint();
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw new ServiceError('NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
@@ -113,12 +143,6 @@ export function createApp(app: AppContext, services: Services = createServices(a
         ctx.body = { error: { code: 'INTERNAL', message: 'internal error' } };
         app.log.error('unhandled error', { route: ctx._matchedRoute ?? ctx.path, error: (err as Error).stack ?? String(err) });
       }
-    } finally {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = String(ctx._matchedRoute ?? 'unmatched');
-      app.metrics.inc('ankang_http_requests_total', 'HTTP requests', { method: ctx.method, route, status: String(ctx.status) });
-      app.metrics.observe('ankang_http_request_duration_seconds', 'HTTP request latency', { route }, seconds);
-      app.log.debug('request', { method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1e4) / 10 });
     }
   });
 

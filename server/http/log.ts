@@ -1,16 +1,43 @@
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
+import pino, { type DestinationStream } from 'pino';
 
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+/** What the service logs through: `log.info(msg, fields)`. */
 export type Logger = Record<Exclude<LogLevel, 'silent'>, (msg: string, fields?: Record<string, unknown>) => void>;
 
 /**
- * JSON lines on stdout. Callers pass only pseudonymous fields: never a request body, a
- * name, an ID number or a phone number.
+ * Field names that could carry a credential or personal data. Callers never pass them, but a
+ * slip (an error object holding a request, a field named after a form input) must not reach
+ * the log: pino replaces their values, at the top level and one level down.
  */
-export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stdout.write(l + '\n')): Logger {
-  const at = (lvl: Exclude<LogLevel, 'silent'>) => (msg: string, fields: Record<string, unknown> = {}) => {
-    if (ORDER[lvl] < ORDER[level]) return;
-    write(JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...fields }));
+const REDACTED_KEYS = ['authorization', 'cookie', '["set-cookie"]', 'token', 'access', 'refresh', 'password', 'secret', 'phone', 'idNumber', 'name', 'address', 'body', 'query'];
+/** The pino `redact` paths: each key at the top level and one object down. */
+const REDACT_PATHS = [...REDACTED_KEYS, ...REDACTED_KEYS.map((k) => (k.startsWith('[') ? `*${k}` : `*.${k}`))];
+
+/**
+ * JSON lines, one per entry: `{"level":"info","time":"2026-03-10T02:00:00.000Z","pid":…,"msg":…,…fields}`,
+ * written through pino, to stdout or to `write` (one line at a time, without its newline; tests
+ * capture lines this way). Callers pass only pseudonymous fields: never a request body, a name,
+ * an ID number or a phone number; the keys in `REDACTED_KEYS` are censored all the same.
+ * @param level the lowest level written; 'silent' writes nothing
+ */
+export function createLogger(level: LogLevel, write?: (line: string) => void): Logger {
+  const stream: DestinationStream = write ? { write: (s: string) => write(s.endsWith('\n') ? s.slice(0, -1) : s) } : pino.destination({ dest: 1, sync: true });
+  const p = pino(
+    {
+      level,
+      base: { pid: process.pid },
+      messageKey: 'msg',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    },
+    stream,
+  );
+  return {
+    debug: (msg, fields) => p.debug(fields ?? {}, msg),
+    info: (msg, fields) => p.info(fields ?? {}, msg),
+    warn: (msg, fields) => p.warn(fields ?? {}, msg),
+    error: (msg, fields) => p.error(fields ?? {}, msg),
   };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

@@ -1,62 +1,92 @@
-/** A small Prometheus text-format registry (counters, gauges and one histogram family). */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricType, type MetricValue } from 'prom-client';
+
 type Labels = Record<string, string>;
 
-const key = (labels: Labels) =>
-  Object.keys(labels)
-    .sort()
-    .map((k) => `${k}="${labels[k].replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
-    .join(',');
-
+/** Request latency buckets, in seconds (the ones dashboards were built on). */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-export class Metrics {
-  private readonly counters = new Map<string, { help: string; values: Map<string, number> }>();
-  private readonly gauges = new Map<string, { help: string; read: () => Array<[Labels, number]> }>();
-  private readonly histograms = new Map<string, { help: string; series: Map<string, { buckets: number[]; sum: number; count: number }> }>();
+/** Labels in name order, so a series prints the same whatever order a call site wrote them in. */
+const ordered = (labels: Labels): Labels => Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
+let processRegistry: Registry | undefined;
+
+/**
+ * prom-client's default metrics (process CPU, memory, file descriptors, Node heap, event loop
+ * lag, GC) describe the process, not a service in it, and collecting them starts a GC observer
+ * and an event-loop-delay monitor that are never stopped. One registry per process holds them,
+ * made when the first service starts (its CPU counters count from then); every service's
+ * `/metrics` includes it. Tests start many services
+ * in one process: one registry each would leave one monitor behind per service.
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+/** A gauge whose series, label names included, come from `read` at every scrape. */
+class ReadGauge extends Gauge<string> {
+  constructor(
+    private readonly metricName: string,
+    private readonly metricHelp: string,
+    private readonly read: () => Array<[Labels, number]> | Promise<Array<[Labels, number]>>,
+    registry: Registry,
+  ) {
+    super({ name: metricName, help: metricHelp, registers: [registry] });
+  }
+
+  override async get(): Promise<MetricObjectWithValues<MetricValue<string>>> {
+    const rows = await this.read();
+    return { name: this.metricName, help: this.metricHelp, type: 'gauge' as unknown as MetricType, aggregator: 'sum', collect: () => undefined, values: rows.map(([labels, value]) => ({ labels: ordered(labels), value })) };
+  }
+}
+
+/**
+ * One service's metrics: a prom-client `Registry` of its own (tests run several services in
+ * one process, so nothing per service goes into prom-client's global registry). Call sites
+ * name a series where they count it (`metrics.inc('ankang_scans_total', help, labels)`); the
+ * first call makes the counter or histogram, with the label names it was given. Gauges are
+ * read at scrape time, never pushed.
+ */
+export class Metrics {
+  /** This service's series; register prom-client metrics of its own here (`registers: [metrics.registry]`). */
+  readonly registry = new Registry();
+  private readonly counters = new Map<string, Counter<string>>();
+  private readonly histograms = new Map<string, Histogram<string>>();
+
+  constructor() {
+    processMetrics();
+  }
+
+  /** Adds `by` (default 1; 0 declares a series before anything happened) to a counter. */
   inc(name: string, help: string, labels: Labels = {}, by = 1): void {
     let c = this.counters.get(name);
-    if (!c) this.counters.set(name, (c = { help, values: new Map() }));
-    const k = key(labels);
-    c.values.set(k, (c.values.get(k) ?? 0) + by);
+    if (!c) this.counters.set(name, (c = new Counter({ name, help, labelNames: Object.keys(labels).sort(), registers: [this.registry] })));
+    c.inc(ordered(labels), by);
   }
 
-  gauge(name: string, help: string, read: () => Array<[Labels, number]>): void {
-    this.gauges.set(name, { help, read });
+  /** A gauge read at every scrape; registering a name again replaces the earlier reader. */
+  gauge(name: string, help: string, read: () => Array<[Labels, number]> | Promise<Array<[Labels, number]>>): void {
+    this.registry.removeSingleMetric(name);
+    new ReadGauge(name, help, read, this.registry);
   }
 
+  /** Records one observation (seconds) in a histogram with the request-latency buckets. */
   observe(name: string, help: string, labels: Labels, seconds: number): void {
     let h = this.histograms.get(name);
-    if (!h) this.histograms.set(name, (h = { help, series: new Map() }));
-    const k = key(labels);
-    let s = h.series.get(k);
-    if (!s) h.series.set(k, (s = { buckets: BUCKETS.map(() => 0), sum: 0, count: 0 }));
-    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]) s.buckets[i]++;
-    s.sum += seconds;
-    s.count++;
+    if (!h) this.histograms.set(name, (h = new Histogram({ name, help, labelNames: Object.keys(labels).sort(), buckets: BUCKETS, registers: [this.registry] })));
+    h.observe(ordered(labels), seconds);
   }
 
-  render(): string {
-    const out: string[] = [];
-    const series = (name: string, k: string, v: number) => out.push(`${name}${k ? `{${k}}` : ''} ${v}`);
-    for (const [name, c] of this.counters) {
-      out.push(`# HELP ${name} ${c.help}`, `# TYPE ${name} counter`);
-      for (const [k, v] of c.values) series(name, k, v);
-    }
-    for (const [name, g] of this.gauges) {
-      out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`);
-      for (const [labels, v] of g.read()) series(name, key(labels), v);
-    }
-    for (const [name, h] of this.histograms) {
-      out.push(`# HELP ${name} ${h.help}`, `# TYPE ${name} histogram`);
-      for (const [k, s] of h.series) {
-        const sep = k ? `${k},` : '';
-        BUCKETS.forEach((b, i) => out.push(`${name}_bucket{${sep}le="${b}"} ${s.buckets[i]}`));
-        out.push(`${name}_bucket{${sep}le="+Inf"} ${s.count}`);
-        series(`${name}_sum`, k, s.sum);
-        series(`${name}_count`, k, s.count);
-      }
-    }
-    return out.join('\n') + '\n';
+  /** The Prometheus text exposition of the process's metrics and this service's. */
+  render(): Promise<string> {
+    return Registry.merge([processMetrics(), this.registry]).metrics();
+  }
+
+  /** The Content-Type of `render()`'s text. */
+  get contentType(): string {
+    return this.registry.contentType;
   }
 }

@@ -26,6 +26,8 @@ export class TrustService {
   private cached: { json: TrustListJson; fingerprint: string } | undefined;
   private foreign: Issuer[] = [];
   private foreignStatus = new Map<string, Uint8Array>();
+  /** When the other issuers were last set (read from the chain), by the service's clock. */
+  foreignUpdatedAt: Date | undefined;
 
   constructor(private readonly app: Pick<AppContext, 'config' | 'issuerName' | 'keys' | 'clock'>) {}
 
@@ -33,6 +35,7 @@ export class TrustService {
   setForeign(issuers: Issuer[], statusLists: Map<string, Uint8Array>): void {
     this.foreign = issuers.filter((i) => i.id !== this.app.config.ISSUER_ID);
     this.foreignStatus = statusLists;
+    this.foreignUpdatedAt = this.app.clock();
     this.cached = undefined;
   }
 

@@ -1,0 +1,148 @@
+import { Counter, Gauge } from 'prom-client';
+import type { Anchorer } from '../../anchor/anchorer';
+import { decodeCbor, decodeSign1 } from '../../verifier/src';
+import type { AppContext } from '../context';
+import { LIMITS } from './rate-limit';
+
+/** The type of the ledger event that records an anchored checkpoint (anchor/anchorer.ts). */
+const CHECKPOINT_EVENT = 'checkpoint.anchored';
+/**
+ * A checkpoint's own record is appended after it is anchored, and goes on chain with the next
+ * one. It lies among the first events after the checkpoint's tree size (only writes that
+ * committed while the anchoring transaction waited come before it), so this many are read.
+ */
+const RECORD_WINDOW = 64;
+
+/** Help of the rate-limit counter, as server/http/rate-limit.ts names it. */
+const RATE_LIMITED_HELP = 'Requests refused by an abuse limit (429)';
+
+const seconds = (ms: number) => Math.max(0, ms) / 1000;
+
+/**
+ * The events not yet covered by an anchored checkpoint, not counting the latest checkpoint's
+ * own record (an idle service has nothing to anchor), and when the oldest of them was written.
+ */
+async function unanchored(app: AppContext, anchorer: Anchorer): Promise<{ events: number; oldestAt: string | undefined }> {
+  const head = app.ledger.getHead().seq;
+  const anchored = anchorer.checkpoint?.treeSize ?? 0;
+  let records = 0;
+  let oldestAt: string | undefined;
+  let read = 0;
+  for await (const e of app.ledger.events(anchored + 1, head)) {
+    if (e.type === CHECKPOINT_EVENT) records++;
+    else oldestAt ??= e.at;
+    if (++read >= RECORD_WINDOW) break;
+  }
+  return { events: Math.max(0, head - anchored - records), oldestAt };
+}
+
+/** Issuer and issue time (seconds) of a status list the federation already checked. */
+function statusListIssued(bytes: Uint8Array): { iss: string; issuedAt: number } | undefined {
+  try {
+    const m = decodeCbor(decodeSign1(bytes).payload) as Map<number, unknown>;
+    const iss = m.get(1);
+    const issuedAt = m.get(6);
+    return typeof iss === 'string' && typeof issuedAt === 'number' ? { iss, issuedAt } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Registers the service's own gauges and counters in its registry, once per service. Every
+ * value is read when `/metrics` is scraped (prom-client's `collect`), never pushed per
+ * request. Ages are by the service's clock; the anchoring series exist only with a chain
+ * (CHAIN_RPC_URL), the federation series only once a refresh brought other issuers.
+ */
+export function registerServiceMetrics(app: AppContext): void {
+  const { metrics } = app;
+  const registers = [metrics.registry];
+  if (metrics.registry.getSingleMetric('ankang_ledger_height')) return;
+  const now = () => app.clock().getTime();
+
+  new Gauge({
+    name: 'ankang_ledger_height',
+    help: 'Durable ledger events',
+    registers,
+    collect() {
+      this.set(app.ledger.getHead().seq);
+    },
+  });
+  new Gauge({
+    name: 'ankang_residents',
+    help: 'Residents with a status index',
+    registers,
+    collect() {
+      this.set(app.statusBook.size);
+    },
+  });
+  new Counter({
+    name: 'ankang_ledger_write_failures_total',
+    help: 'Ledger writes (group commits) that failed, since start',
+    registers,
+    collect() {
+      // Counted by the ledger; read defensively while a ledger without the count may be running.
+      const failures = Number((app.ledger as unknown as { writeFailures?: number }).writeFailures ?? 0);
+      this.reset();
+      this.inc(Number.isFinite(failures) ? failures : 0);
+    },
+  });
+  // Every limit's series from the start, so a rate over it never starts from an absent series.
+  for (const limit of Object.keys(LIMITS)) metrics.inc('ankang_rate_limited_total', RATE_LIMITED_HELP, { limit }, 0);
+
+  const { anchorer } = app;
+  if (anchorer) {
+    new Gauge({
+      name: 'ankang_anchor_lag_events',
+      help: 'Ledger events not yet covered by a checkpoint anchored on chain (the latest checkpoint\'s own record aside)',
+      registers,
+      async collect() {
+        this.set((await unanchored(app, anchorer)).events);
+      },
+    });
+    new Gauge({
+      name: 'ankang_anchor_lag_seconds',
+      help: 'Age of the oldest ledger event not yet covered by an anchored checkpoint; 0 when every event is',
+      registers,
+      async collect() {
+        const { oldestAt } = await unanchored(app, anchorer);
+        this.set(oldestAt ? seconds(now() - Date.parse(oldestAt)) : 0);
+      },
+    });
+    metrics.gauge('ankang_anchor_last_checkpoint_age_seconds', 'Seconds since the latest checkpoint was anchored (no sample before the first)', () => {
+      const cp = anchorer.checkpoint;
+      return cp ? [[{}, seconds(now() - Date.parse(cp.anchoredAt))]] : [];
+    });
+    const states = ['connecting', 'up', 'down', 'suspended', 'diverged'] as const;
+    new Gauge({
+      name: 'ankang_anchor_state',
+      help: 'The anchorer\'s state: 1 for the current one (connecting, up, down, suspended, diverged)',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        for (const state of states) this.set({ state }, anchorer.state === state ? 1 : 0);
+      },
+    });
+  }
+
+  if (app.federation) {
+    new Gauge({
+      name: 'ankang_federation_status_list_age_seconds',
+      help: 'Age of the status list held for each other issuer (now - its issue time), by issuer code',
+      labelNames: ['issuer'],
+      registers,
+      collect() {
+        this.reset();
+        const t = now();
+        for (const bytes of app.trust.foreignStatusLists()) {
+          const list = statusListIssued(bytes);
+          if (list) this.set({ issuer: list.iss }, seconds(t - list.issuedAt * 1000));
+        }
+      },
+    });
+    metrics.gauge('ankang_federation_trust_list_age_seconds', 'Seconds since the other issuers\' keys were last read from the chain (no sample before the first refresh)', () => {
+      const at = app.trust.foreignUpdatedAt;
+      return at ? [[{}, seconds(now() - at.getTime())]] : [];
+    });
+  }
+}
