@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type Router from '@koa/router';
 import { z } from 'zod';
+import { version } from '../../package.json';
 import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { buildApiDocument, type RouteDoc } from '../http/openapi';
@@ -73,7 +74,6 @@ let built: { json: string; etag: string } | undefined;
 
 function apiDocument(): { json: string; etag: string } {
   if (!built) {
-    const version = (require('../../package.json') as { version: string }).version;
     const json = JSON.stringify(buildApiDocument(ALL_DOCS, { version, description: DESCRIPTION }));
     built = { json, etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"` };
   }
