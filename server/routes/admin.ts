@@ -99,7 +99,15 @@ export const adminDocs: RouteDoc[] = [
     example: { role: 'operator', name: '银泰中心', scope: { venueTypes: ['crowded-place'], districts: ['340100'] } },
     ok: {
       status: 201,
-      description: '`{ token, id, role, source, scope, expiresAt }`, the scope as stored with its defaults filled in',
+      description: 'The token (shown only here), its id, and the scope as stored with its defaults filled in',
+      schema: z.object({
+        token: z.string(),
+        id: z.string(),
+        role: z.enum(AUTHORITY_ROLES),
+        source: z.string().nullable(),
+        scope: z.record(z.string(), z.array(z.string())).nullable(),
+        expiresAt: z.iso.datetime().nullable(),
+      }),
     },
   },
   {

@@ -213,8 +213,18 @@ export const authDocs: RouteDoc[] = [
   {
     method: 'get', path: '/v1/auth/session', tag: 'sign-in', auth: 'optional',
     summary: 'Who this browser is signed in as',
-    description: 'Masked, never a token: `{ resident: { maskedName, maskedId, idType, record, accessExpiresAt } | null, staff: { role, name, scope, expiresAt } | null, expired }`.',
-    ok: { status: 200, description: 'The session, masked' },
+    description: 'Masked, never a token. `expired`: an expired access token beside a live refresh cookie (refresh, then ask again).',
+    ok: {
+      status: 200,
+      description: 'The session, masked',
+      schema: z.object({
+        resident: z
+          .object({ maskedName: z.string(), maskedId: z.string(), idType: z.string(), record: z.enum(['bound', 'other', 'none']), accessExpiresAt: z.string().nullable() })
+          .nullable(),
+        staff: z.object({ role: z.string(), name: z.string().nullable(), scope: z.unknown(), expiresAt: z.string().nullable() }).nullable(),
+        expired: z.boolean(),
+      }),
+    },
   },
   {
     method: 'post', path: '/v1/auth/staff', tag: 'sign-in', auth: 'none', limited: true, body: staffSignInSchema,

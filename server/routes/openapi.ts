@@ -24,7 +24,7 @@ const head = z.strictObject({ seq: z.int(), hash: z.string() });
 const systemDocs: RouteDoc[] = [
   {
     method: 'get', path: '/healthz', tag: 'system', auth: 'none', summary: 'Liveness',
-    ok: { status: 200, description: '`{ ok: true, issuer, ledger: { seq, hash } }`' },
+    ok: { status: 200, description: 'Alive: the issuer and the ledger head', schema: z.object({ ok: z.literal(true), issuer: z.string(), ledger: head }) },
   },
   {
     method: 'get', path: '/metrics', tag: 'system', auth: 'none', summary: 'Prometheus metrics',

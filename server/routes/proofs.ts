@@ -147,6 +147,7 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
 // The parameters below document the checks in the handlers (timeParam, the pseudonym and seq tests).
 const range = z.strictObject({ from: z.iso.datetime({ offset: true }).optional(), to: z.iso.datetime({ offset: true }).optional() });
 const pseudonym = z.strictObject({ pseudonym: z.string().regex(/^[A-Za-z0-9_-]{16}$/) });
+const sealed = z.object({ subject: z.string(), seq: z.int().min(1), at: z.iso.datetime(), hash: z.string() });
 const anchoring: RouteDoc['errors'] = ['ANCHORING_OFF', 'NOT_ANCHORED_YET', 'NOT_FOUND'];
 const bundle = 'A proof bundle (verifier/FORMAT.md; check it with `ankang-verify proof`)';
 
@@ -178,11 +179,11 @@ export const proofDocs: RouteDoc[] = [
     errors: ['ANCHORING_OFF', 'NOT_FOUND'],
     summary: 'Seal a resident\'s history',
     description: 'Appends an `audit.sealed` event, which closes the open end of the history once a checkpoint covers it.',
-    ok: { status: 201, description: '`{ subject, seq, at, hash }`' },
+    ok: { status: 201, description: 'The seal event', schema: sealed },
   },
   {
     method: 'post', path: '/v1/proofs/venues/:id/seal', tag: 'proofs', auth: 'proofs.seal',
     errors: ['ANCHORING_OFF', 'NOT_FOUND'],
-    summary: 'Seal a venue\'s history', ok: { status: 201, description: '`{ subject, seq, at, hash }`' },
+    summary: 'Seal a venue\'s history', ok: { status: 201, description: 'The seal event', schema: sealed },
   },
 ];

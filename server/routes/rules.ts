@@ -80,7 +80,7 @@ function versionDocs(path: string, field: string, what: string, publish: 'rules.
       method: 'put', path, tag, auth: publish, body: schema, example, invalidBody: 'INVALID_RULE_SET',
       summary: `Publish a new ${what} version`,
       description: 'Effective at once. Each `when` is JSON Logic over the known facts, checked beyond this schema (operators, facts, size, a dry run); a body that fails is 400 `INVALID_RULE_SET` naming each problem.',
-      ok: { status: 201, description: '`{ version, digest, publishedAt }`' },
+      ok: { status: 201, description: 'The new version', schema: z.object({ version: z.int().min(1), digest: z.string(), publishedAt: z.iso.datetime() }) },
     },
   ];
 }

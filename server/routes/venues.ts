@@ -225,14 +225,14 @@ export const venueDocs: RouteDoc[] = [
     summary: 'Register a school\'s paper health certificate (有单认单)',
     description: 'Schools only; a keyed hash of the number is kept, not the number.',
     example: { certificateNo: 'HF-2026-000123', validUntil: '2026-03-20' },
-    ok: { status: 201, description: '`{ certificate, validUntil }`' },
+    ok: { status: 201, description: 'The certificate\'s id', schema: z.object({ certificate: z.string(), validUntil: z.string() }) },
   },
   {
     method: 'post', path: '/v1/venues/:id/roster', tag: 'venues', auth: 'resident', body: rosterJoinSchema,
     errors: ['NOT_FOUND', 'CODE_REJECTED'],
     summary: 'Join a venue\'s roster (staff of an enterprise, pupils of a school) with its venue code',
     example: { venueCode: 'AK1:...' },
-    ok: { status: 201, description: '`{ venue, joined: true }`' },
+    ok: { status: 201, description: 'Joined', schema: z.object({ venue: z.string(), joined: z.literal(true) }) },
   },
   {
     method: 'get', path: '/v1/venues/:id/roster', tag: 'venues', auth: 'venue.roster.read', errors: ['NOT_FOUND'],

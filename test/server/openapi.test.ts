@@ -93,6 +93,34 @@ describe('the API document (GET /v1/openapi.json)', function () {
     console.log(`      ${documented.size} operations documented; ${reply.bytes.length} bytes`);
   });
 
+  /** Where the document gives a success body a shape (more than "an object"), the answer has it. */
+  function expectShape(response: Json, r: Reply, where: string): void {
+    const schema = response.content?.['application/json']?.schema;
+    if (!schema || JSON.stringify(schema) === '{"type":"object"}') return;
+    const checked = z.fromJSONSchema(schema).safeParse(r.body);
+    expect(checked.success, `${where}: ${checked.error?.message}`).to.equal(true);
+  }
+
+  /** The operation for METHOD and path. */
+  const op = (method: string, path: string): Json => operations(doc).find(([m, p]) => m === method && p === path)![2];
+
+  it('gives the shape of the answers it describes, and the answers have it', async () => {
+    const session = await svc.call('GET', '/v1/auth/session', { token: svc.adminToken });
+    const answers: Array<[string, string, Reply]> = [
+      ['GET', '/healthz', await svc.call('GET', '/healthz')],
+      ['GET', '/v1/ledger/head', await svc.call('GET', '/v1/ledger/head')],
+      ['GET', '/v1/auth/session', session],
+      ['GET', '/v1/auth/session', await svc.call('GET', '/v1/auth/session')],
+    ];
+    expect(session.body.staff.role).to.equal('admin');
+    for (const [method, path, r] of answers) {
+      expect(r.status, `${method} ${path}`).to.equal(200);
+      expectShape(op(method, path).responses['200'], r, `${method} ${path}`);
+    }
+    // The check can fail: an answer missing a field the document requires does not pass.
+    expect(() => expectShape(op('GET', '/healthz').responses['200'], { ...answers[0][2], body: { ok: true } }, 'healthz')).to.throw();
+  });
+
   it('names, for each operation, who may call it and the errors it can give', () => {
     for (const [method, path, op] of operations(doc)) {
       const where = `${method} ${path}`;
@@ -113,7 +141,7 @@ describe('the API document (GET /v1/openapi.json)', function () {
         expect(JSON.stringify(schema), `${where} ${status}`).to.include('#/components/schemas/Error');
       }
     }
-    const action = operations(doc).find(([m, p]) => m === 'POST' && p === '/v1/venues/{id}/certificates')![2];
+    const action = op('POST', '/v1/venues/{id}/certificates');
     expect(action['x-ankang-action']).to.equal('venue.certificate');
     expect(action.security).to.deep.equal([{ bearer: ['admin', 'health', 'operator'] }, { staffCookie: ['admin', 'health', 'operator'] }]);
   });
@@ -142,7 +170,7 @@ describe('the API document (GET /v1/openapi.json)', function () {
       const where = `${method} ${path} → ${r.status} ${JSON.stringify(r.body)}`;
       const response = deref(doc, op.responses[String(r.status)] ?? (r.status >= 500 ? op.responses['5XX'] : undefined));
       expect(response, where).to.not.equal(undefined);
-      if (r.status < 400) return;
+      if (r.status < 400) return expectShape(response, r, where);
       const errorSchema = z.fromJSONSchema(doc.components.schemas.Error);
       expect(errorSchema.safeParse(r.body).success, where).to.equal(true);
       const codes = response.content['application/json'].schema.allOf?.[1].properties.error.properties.code.enum;
