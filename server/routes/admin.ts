@@ -9,15 +9,19 @@ import { authorize } from '../http/permissions';
 import { checkScopeVenues, scopeOf, tokenSchema } from '../http/scopes';
 import type { SessionRecord } from '../identity/sessions';
 import type { VenueRecord } from '../services/venues';
+import type { RouteDoc } from '../http/openapi';
 
-const listSchema = z.strictObject({
+
+/** The query of GET /v1/admin/tokens. */
+export const listSchema = z.strictObject({
   role: z.enum([...AUTHORITY_ROLES.filter((r) => r !== 'admin'), 'resident'] as string[] as [string, ...string[]]).optional(),
   /** Resume after this id (the last one of the previous page). */
   after: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-const idSchema = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{16,32}$/, 'a token or session id') });
+/** The path of DELETE /v1/admin/tokens/:id. */
+export const idSchema = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{16,32}$/, 'a token or session id') });
 
 export function adminRoutes(router: Router, app: AppContext, { sessions }: Services): void {
   router.post('/v1/admin/tokens', async (ctx) => {
@@ -85,3 +89,36 @@ export function adminRoutes(router: Router, app: AppContext, { sessions }: Servi
     ctx.status = 204;
   });
 }
+
+/** The API document's entries for these routes (server/http/openapi.ts). */
+export const adminDocs: RouteDoc[] = [
+  {
+    method: 'post', path: '/v1/admin/tokens', tag: 'admin', auth: 'token.create', body: tokenSchema,
+    summary: 'Create an authority token',
+    description: 'One shape per role; operator, grid and border tokens take a `scope` (README, Tokens and scopes). The token itself is shown only in this answer.',
+    example: { role: 'operator', name: '银泰中心', scope: { venueTypes: ['crowded-place'], districts: ['340100'] } },
+    ok: {
+      status: 201,
+      description: 'The token (shown only here), its id, and the scope as stored with its defaults filled in',
+      schema: z.object({
+        token: z.string(),
+        id: z.string(),
+        role: z.enum(AUTHORITY_ROLES),
+        source: z.string().nullable(),
+        scope: z.record(z.string(), z.array(z.string())).nullable(),
+        expiresAt: z.iso.datetime().nullable(),
+      }),
+    },
+  },
+  {
+    method: 'get', path: '/v1/admin/tokens', tag: 'admin', auth: 'token.list', query: listSchema,
+    summary: 'List authority tokens, or resident sessions',
+    description: 'Never the token itself. With `role=resident`, the resident sessions. In id order, `limit` a page; `next` is the `after` of the next page, or null.',
+    ok: { status: 200, description: '`{ tokens: [...], next }`' },
+  },
+  {
+    method: 'delete', path: '/v1/admin/tokens/:id', tag: 'admin', auth: 'token.revoke', params: idSchema,
+    summary: 'Revoke an authority token or end a resident session', errors: ['NOT_FOUND'],
+    ok: { status: 204, description: 'Revoked at once; a `token.revoked` event records who did it' },
+  },
+];

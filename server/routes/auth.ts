@@ -10,12 +10,19 @@ import { jsonBody, readJson, parseWith } from '../http/body';
 import { COOKIES, isResident, principalsOf, resolveToken, type Principal } from '../http/auth';
 import type { PendingSignIn, RelyingParty } from '../identity/relying-party';
 import type { OpenedSession } from '../identity/sessions';
+import type { RouteDoc } from '../http/openapi';
 
 /** Holds the state, nonce and PKCE verifier of one sign-in between /login and /callback, sealed. */
 const LOGIN_COOKIE = 'ak_login';
 const LOGIN_TTL_MS = 10 * 60_000;
 
 const tokenText = z.string().regex(/^[A-Za-z0-9_\-.]{16,200}$/, 'a token');
+/** The body of POST /v1/auth/refresh from an app (a page sends none: its cookie carries the token). */
+export const refreshSchema = z.strictObject({ refreshToken: tokenText });
+/** The query of POST /v1/auth/logout. */
+export const logoutSchema = z.strictObject({ who: z.enum(['resident', 'staff']).optional() });
+/** The body of POST /v1/auth/staff. */
+export const staffSignInSchema = z.strictObject({ token: tokenText });
 
 /**
  * Sets a cookie the page's script cannot read (HttpOnly), sent only over HTTPS (Secure;
@@ -99,7 +106,7 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
   router.post('/v1/auth/refresh', limits.limit('refresh-address'), async (ctx) => {
     const fromCookie = ctx.cookies.get(COOKIES.residentRefresh);
     const hasBody = Number(ctx.get('content-length') || 0) > 0 || ctx.get('transfer-encoding') !== '';
-    const token = hasBody ? parseWith(z.strictObject({ refreshToken: tokenText }), await readJson(ctx, app.config.BODY_LIMIT_BYTES)).refreshToken : fromCookie;
+    const token = hasBody ? parseWith(refreshSchema, await readJson(ctx, app.config.BODY_LIMIT_BYTES)).refreshToken : fromCookie;
     if (!token) throw new ServiceError('UNAUTHENTICATED', 'no refresh token: sign in again');
     let s: OpenedSession;
     try {
@@ -119,7 +126,7 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
   /** Ends the resident session this request carries (both tokens stop working) and clears the pages' cookies. */
   router.post('/v1/auth/logout', async (ctx) => {
     // `?who=resident` (the resident page) or `?who=staff` (the staff pages) signs out one of them; no `who`, both.
-    const who = parseWith(z.strictObject({ who: z.enum(['resident', 'staff']).optional() }), { ...ctx.query }).who;
+    const who = parseWith(logoutSchema, { ...ctx.query }).who;
     if (who !== 'staff') {
       const resident = principalsOf(ctx).find(isResident);
       // An expired access token opens nothing, but its session must end all the same: the
@@ -156,7 +163,7 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
    * HttpOnly cookie until it expires, so no script on the page can read it.
    */
   router.post('/v1/auth/staff', limits.limit('signin-address'), async (ctx) => {
-    const { token } = await jsonBody(ctx, z.strictObject({ token: tokenText }), app.config.BODY_LIMIT_BYTES);
+    const { token } = await jsonBody(ctx, staffSignInSchema, app.config.BODY_LIMIT_BYTES);
     const p = await resolveToken(token, app.ledger, app.secrets.adminToken, app.clock(), app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000);
     if (isResident(p)) throw new ServiceError('FORBIDDEN', 'this is a resident token; residents sign in on /');
     const left = p.expiresAt ? Date.parse(p.expiresAt) - app.clock().getTime() : app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000;
@@ -164,3 +171,66 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
     ctx.body = { role: p.role, name: p.name ?? null, scope: p.scope ?? [], expiresAt: p.expiresAt ?? null };
   });
 }
+
+/** The API document's entries for these routes (server/http/openapi.ts). */
+export const authDocs: RouteDoc[] = [
+  {
+    method: 'get', path: '/v1/auth/login', tag: 'sign-in', auth: 'none', limited: true, errors: ['SIGN_IN_UNAVAILABLE'],
+    summary: 'Start a sign-in through the identity provider',
+    description: 'For a browser: redirects to the provider with a fresh state, nonce and PKCE challenge, kept sealed in a cookie for ten minutes.',
+    ok: {
+      status: 302,
+      description: 'To the identity provider',
+      headers: { Location: 'The provider\'s authorization URL' },
+    },
+  },
+  {
+    method: 'get', path: '/v1/auth/callback', tag: 'sign-in', auth: 'none', limited: true,
+    summary: 'The identity provider sends the browser back here',
+    description: 'Exchanges the code for an ID token, opens a resident session (cookies `ak_resident`, `ak_resident_refresh`) and redirects to `/`. A failure redirects to `/?signin_error=<CODE>` and opens nothing.',
+    ok: {
+      status: 302,
+      description: 'To `/`, or to `/?signin_error=<CODE>`',
+      headers: { Location: '`/` or `/?signin_error=<CODE>`' },
+    },
+  },
+  {
+    method: 'post', path: '/v1/auth/refresh', tag: 'sign-in', auth: 'refresh', limited: true, body: refreshSchema,
+    errors: ['TOKEN_EXPIRED'], example: { refreshToken: 'ak_resident_AbCdEfGhIjKlMnOpQrStUvWx' },
+    summary: 'A new access and refresh token for a refresh token',
+    description: 'An app sends `{ refreshToken }` and gets `{ accessToken, refreshToken, accessExpiresAt, expiresAt }`; a page sends no body, its refresh cookie is used and the new tokens are set as cookies (`{ accessExpiresAt, expiresAt }`). Both old tokens stop working; the session\'s end does not move.',
+    ok: {
+      status: 200,
+      description: 'The new pair (in the body for an app, as cookies for a page) and when they expire',
+    },
+  },
+  {
+    method: 'post', path: '/v1/auth/logout', tag: 'sign-in', auth: 'optional', query: logoutSchema,
+    summary: 'End this browser\'s session and clear its cookies',
+    description: '`who=resident` ends the resident session, `who=staff` clears the staff cookie; without `who`, both.',
+    ok: { status: 204, description: 'Signed out' },
+  },
+  {
+    method: 'get', path: '/v1/auth/session', tag: 'sign-in', auth: 'optional',
+    summary: 'Who this browser is signed in as',
+    description: 'Masked, never a token. `expired`: an expired access token beside a live refresh cookie (refresh, then ask again).',
+    ok: {
+      status: 200,
+      description: 'The session, masked',
+      schema: z.object({
+        resident: z
+          .object({ maskedName: z.string(), maskedId: z.string(), idType: z.string(), record: z.enum(['bound', 'other', 'none']), accessExpiresAt: z.string().nullable() })
+          .nullable(),
+        staff: z.object({ role: z.string(), name: z.string().nullable(), scope: z.unknown(), expiresAt: z.string().nullable() }).nullable(),
+        expired: z.boolean(),
+      }),
+    },
+  },
+  {
+    method: 'post', path: '/v1/auth/staff', tag: 'sign-in', auth: 'none', limited: true, body: staffSignInSchema,
+    errors: ['TOKEN_EXPIRED', 'FORBIDDEN'], example: { token: 'ak_health_AbCdEfGhIjKlMnOpQrStUvWx' },
+    summary: 'Staff pages: keep an authority token in an HttpOnly cookie',
+    description: 'The token is checked, then set as the `ak_staff` cookie until it expires. A resident token is refused (403).',
+    ok: { status: 200, description: '`{ role, name, scope, expiresAt }`' },
+  },
+];

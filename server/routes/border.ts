@@ -3,6 +3,7 @@ import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { ServiceError } from '../errors';
 import { jsonBody } from '../http/body';
+import type { RouteDoc } from '../http/openapi';
 import { authorize, requireGrant } from '../http/permissions';
 import { BorderService, borderEntrySchema, checkEntry } from '../services/border';
 import { Idempotency } from '../services/idempotency';
@@ -45,3 +46,25 @@ export function borderRoutes(router: Router, app: AppContext, { residents, venue
     ctx.body = res.body;
   });
 }
+
+/** The API document's entries for these routes (server/http/openapi.ts). */
+export const borderDocs: RouteDoc[] = [
+  {
+    method: 'post', path: '/v1/border/entries', tag: 'border', auth: 'border.entry', body: borderEntrySchema,
+    idempotent: true,
+    errors: ['NOT_FOUND', 'INVALID_ID_NUMBER', 'UNKNOWN_REGION', 'IDENTITY_MISMATCH'],
+    summary: 'Code an inbound traveller at entry (入境发码)',
+    description: 'At a border venue: the traveller gets a record with the quarantine rules applied, a printed code and a dynamic one; they reach the record later by signing in with their own account.',
+    example: {
+      venueId: 'AAAAAAAAAAAAAAAA',
+      idType: 'passport',
+      idNumber: 'E12345678',
+      name: 'SMITH JOHN',
+      phone: '+447700900123',
+      from: 'GB',
+      destination: '340104',
+      temperatureC: 36.6,
+    },
+    ok: { status: 201, description: '`{ resident, printedCode, code, entry }`' },
+  },
+];

@@ -4,6 +4,7 @@ import { toRfc3339 } from '../../verifier/src';
 import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { authorize } from '../http/permissions';
+import type { RouteDoc } from '../http/openapi';
 
 /**
  * The trust list and status list are public, signed and carry no credentials: any origin
@@ -57,3 +58,39 @@ export function issuerRoutes(router: Router, app: AppContext, _services: Service
     };
   });
 }
+
+/** The API document's entries for these routes (server/http/openapi.ts). */
+export const issuerDocs: RouteDoc[] = [
+  {
+    method: 'get', path: '/v1/trust-list', tag: 'trust', auth: 'none',
+    summary: 'The trust list',
+    description: 'This issuer\'s keys (revoked ones under `revokedKeys`) and every other issuer learnt from the chain, in the verifier\'s trust-list format (verifier/FORMAT.md). Any origin may read it (CORS).',
+    ok: { status: 200, description: 'The trust list' },
+  },
+  {
+    method: 'get', path: '/v1/federation/status', tag: 'trust', auth: 'none',
+    summary: 'Which other issuers and status lists this service holds',
+    ok: { status: 200, description: '`{ state, ..., witness }`' },
+  },
+  {
+    method: 'get', path: '/v1/status-list', tag: 'trust', auth: 'none',
+    summary: 'The signed status list',
+    description: 'The gzip\'d 2-bit status list, COSE_Sign1 (verifier/FORMAT.md §7). Any origin may read it (CORS).',
+    ok: {
+      status: 200,
+      description: 'The status list',
+      type: 'application/cose',
+      schema: { type: 'string', contentMediaType: 'application/cose' },
+      headers: { 'X-Status-List-Issued-At': 'When it was signed (RFC 3339)' },
+    },
+  },
+  {
+    method: 'post', path: '/v1/admin/keys/rotate', tag: 'admin', auth: 'keys.rotate',
+    summary: 'Rotate the signing key',
+    description: 'The old key signs nothing more and stays in the trust list until its last resident code has expired (`listedUntil`).',
+    ok: {
+      status: 201,
+      description: '`{ kid, notBefore, notAfter, keys: [{ kid, retiredAt, listedUntil, revokedAt }] }`',
+    },
+  },
+];

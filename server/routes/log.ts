@@ -1,10 +1,12 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { z } from 'zod';
 import type { LedgerEvent } from '../../verifier/src/event';
 import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { ServiceError } from '../errors';
 import { authorize } from '../http/permissions';
+import type { RouteDoc } from '../http/openapi';
 
 /** At most this many events in one page of GET /v1/log/events. */
 export const LOG_PAGE_MAX = 1000;
@@ -41,3 +43,15 @@ export function logRoutes(router: Router, app: AppContext, _services: Services):
     ctx.body = { from, to, head, events, next: last < end ? last + 1 : null };
   });
 }
+
+/** The API document's entries for these routes (server/http/openapi.ts). */
+export const logDocs: RouteDoc[] = [
+  {
+    method: 'get', path: '/v1/log/events', tag: 'ledger', auth: 'log.read',
+    // Documents seqParam above: positive integers, `from` ≤ `to`.
+    query: z.strictObject({ from: z.int().min(1).optional(), to: z.int().min(1).optional(), limit: z.int().min(1).optional() }),
+    summary: 'The log\'s events in full, by sequence number (witnesses)',
+    description: `At most ${LOG_PAGE_MAX} events a page; \`next\` is where the following page starts, or null. Not public: the whole log ties every pseudonym to every venue and time.`,
+    ok: { status: 200, description: '`{ from, to, head, events, next }`' },
+  },
+];

@@ -3,9 +3,11 @@ import type { Context } from 'koa';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { z } from 'zod';
 import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { ServiceError } from '../errors';
+import type { RouteDoc } from '../http/openapi';
 
 /** What `npm run build` (web/build.ts) writes; the pages are served from here. */
 export const WEB_DIST = join(__dirname, '..', '..', 'web', 'dist');
@@ -107,3 +109,39 @@ export function pageRoutes(router: Router, _app: AppContext, _services: Services
     ctx.set('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; media-src blob: mediastream:; connect-src *; base-uri 'none'; form-action 'none'");
   });
 }
+
+/** The API document's entries for these routes (server/http/openapi.ts). */
+const PAGE_NAMES: Record<string,
+string> = {
+  '/': 'The resident page',
+  '/scan': 'The gate scanner (staff)',
+  '/verify': 'The offline verifier',
+  '/admin': 'The authority dashboard (staff)',
+};
+
+export const pageDocs: RouteDoc[] = [
+  ...Object.keys(PAGES).map((path): RouteDoc => ({
+    method: 'get', path, tag: 'pages', auth: 'none', summary: PAGE_NAMES[path] ?? path,
+    description: 'HTML; 503 (text) while the pages are not built.',
+    ok: { status: 200, description: 'The page', type: 'text/html' },
+  })),
+  {
+    method: 'get', path: '/assets/:name', tag: 'pages', auth: 'none', errors: ['NOT_FOUND'],
+    params: z.strictObject({ name: z.string().regex(ASSET) }),
+    summary: 'A page\'s script or style sheet', description: 'Named by a hash of its content: cached for a year.',
+    ok: { status: 200, description: 'JavaScript or CSS', type: 'application/javascript' },
+  },
+  {
+    method: 'get',
+    path: '/sw.js',
+    tag: 'pages',
+    auth: 'none',
+    summary: 'The verifier\'s service worker',
+    ok: { status: 200, description: 'JavaScript', type: 'application/javascript' },
+  },
+  {
+    method: 'get', path: '/verify-standalone.html', tag: 'pages', auth: 'none',
+    summary: 'The offline verifier as one file to save',
+    ok: { status: 200, description: 'The page, with everything inline', type: 'text/html' },
+  },
+];

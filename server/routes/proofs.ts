@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { z } from 'zod';
 import type { LedgerEvent } from '../../verifier/src/event';
 import { PROOF_BUNDLE_FORMAT, PROOF_BUNDLE_FORMAT_1 } from '../../verifier/src/proof-bundle';
 import type { Anchorer, CheckpointRecord } from '../../anchor/anchorer';
@@ -7,6 +8,7 @@ import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { ServiceError } from '../errors';
 import { authorize } from '../http/permissions';
+import type { RouteDoc } from '../http/openapi';
 
 function anchored(app: AppContext): { anchorer: Anchorer; checkpoint: CheckpointRecord } {
   if (!app.anchorer) throw new ServiceError('ANCHORING_OFF', 'this service runs without a chain (set CHAIN_RPC_URL)');
@@ -140,3 +142,48 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
     await seal(ctx, `v:${venue.id}`, auditor.id);
   });
 }
+
+/** The API document's entries for these routes (server/http/openapi.ts). */
+// The parameters below document the checks in the handlers (timeParam, the pseudonym and seq tests).
+const range = z.strictObject({ from: z.iso.datetime({ offset: true }).optional(), to: z.iso.datetime({ offset: true }).optional() });
+const pseudonym = z.strictObject({ pseudonym: z.string().regex(/^[A-Za-z0-9_-]{16}$/) });
+const sealed = z.object({ subject: z.string(), seq: z.int().min(1), at: z.iso.datetime(), hash: z.string() });
+const anchoring: RouteDoc['errors'] = ['ANCHORING_OFF', 'NOT_ANCHORED_YET', 'NOT_FOUND'];
+const bundle = 'A proof bundle (verifier/FORMAT.md; check it with `ankang-verify proof`)';
+
+export const proofDocs: RouteDoc[] = [
+  {
+    method: 'get',
+    path: '/v1/anchor/status',
+    tag: 'ledger',
+    auth: 'none',
+    summary: 'The anchorer\'s state: last checkpoint, chain, pending events',
+    ok: { status: 200, description: '`{ state, ... }`' },
+  },
+  {
+    method: 'get', path: '/v1/proofs/events/:seq', tag: 'proofs', auth: 'proofs.read',
+    params: z.strictObject({ seq: z.int().min(1) }), errors: anchoring,
+    summary: 'One event with its inclusion proof in the latest checkpoint', ok: { status: 200, description: bundle },
+  },
+  {
+    method: 'get', path: '/v1/proofs/subjects/:pseudonym', tag: 'proofs', auth: 'proofs.read', params: pseudonym,
+    query: range, errors: anchoring,
+    summary: 'A resident\'s events in [from, to], provably complete', ok: { status: 200, description: bundle },
+  },
+  {
+    method: 'get', path: '/v1/proofs/venues/:id', tag: 'proofs', auth: 'proofs.read', query: range, errors: anchoring,
+    summary: 'A venue\'s events in [from, to], provably complete', ok: { status: 200, description: bundle },
+  },
+  {
+    method: 'post', path: '/v1/proofs/subjects/:pseudonym/seal', tag: 'proofs', auth: 'proofs.seal', params: pseudonym,
+    errors: ['ANCHORING_OFF', 'NOT_FOUND'],
+    summary: 'Seal a resident\'s history',
+    description: 'Appends an `audit.sealed` event, which closes the open end of the history once a checkpoint covers it.',
+    ok: { status: 201, description: 'The seal event', schema: sealed },
+  },
+  {
+    method: 'post', path: '/v1/proofs/venues/:id/seal', tag: 'proofs', auth: 'proofs.seal',
+    errors: ['ANCHORING_OFF', 'NOT_FOUND'],
+    summary: 'Seal a venue\'s history', ok: { status: 201, description: 'The seal event', schema: sealed },
+  },
+];

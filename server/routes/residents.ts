@@ -6,12 +6,16 @@ import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { ServiceError } from '../errors';
 import { jsonBody } from '../http/body';
+import type { RouteDoc } from '../http/openapi';
 import { requireRole, requireSession } from '../http/auth';
 import { z } from 'zod';
 import { validateIdentity } from '../domain/identity';
 import type { VerifiedIdentity } from '../identity/sessions';
 import { Idempotency } from '../services/idempotency';
 import { applySchema, checkApplication, codeView, residentView, type ApplyInput, type ResidentRecord } from '../services/residents';
+
+/** The body of POST /v1/residents/me/rebind/confirm. */
+export const rebindConfirmSchema = z.strictObject({ code: z.string().regex(/^\d{6}$/, 'the 6-digit code') });
 
 function modeOf(ctx: Context): CodeMode {
   const m = ctx.query.mode ?? 'dynamic';
@@ -74,7 +78,7 @@ export function residentRoutes(router: Router, app: AppContext, { residents, ide
   /** 换绑, step 2: the code moves the record to this account; the old account's sessions end. */
   router.post('/v1/residents/me/rebind/confirm', limits.limit('otp-address'), async (ctx) => {
     const p = requireSession(ctx);
-    const { code } = await jsonBody(ctx, z.strictObject({ code: z.string().regex(/^\d{6}$/, 'the 6-digit code') }), app.config.BODY_LIMIT_BYTES);
+    const { code } = await jsonBody(ctx, rebindConfirmSchema, app.config.BODY_LIMIT_BYTES);
     ctx.body = { resident: residentView(await rebind.confirm(p, code)) };
   });
 
@@ -104,3 +108,52 @@ export function residentRoutes(router: Router, app: AppContext, { residents, ide
   router.get('/v1/residents/me/code.png', code('png'));
   router.get('/v1/residents/me/code.svg', code('svg'));
 }
+
+/** The API document's entries for these routes (server/http/openapi.ts). */
+const codeQuery = z.strictObject({ mode: z.enum(['dynamic', 'printed']).optional() });
+const codeDoc = (suffix: string, type: string | undefined, what: string): RouteDoc => ({
+  method: 'get', path: `/v1/residents/me/code${suffix}`, tag: 'residents', auth: 'resident', query: codeQuery,
+  errors: ['NOT_FOUND'],
+  summary: `One's current code, ${what}`,
+  description: 'Re-issued near expiry or when the colour changes. Dynamic codes live 10 minutes, printed ones 7 days.',
+  ok: { status: 200, description: what, ...(type ? { type, schema: { type: 'string' } } : {}) },
+});
+
+export const residentDocs: RouteDoc[] = [
+  {
+    method: 'post', path: '/v1/residents', tag: 'residents', auth: 'resident', body: applySchema, idempotent: true,
+    limited: true,
+    errors: ['IDENTITY_NOT_YOURS', 'INVALID_ID_NUMBER', 'UNKNOWN_REGION', 'REBIND_REQUIRED', 'IDENTITY_MISMATCH'],
+    summary: 'Apply (申领) for the signed-in identity, or update its record',
+    description: 'Who the person is comes from the sign-in: `idType`, `idNumber` and `name` may be left out, and if sent must be the signed-in identity\'s (403 `IDENTITY_NOT_YOURS` otherwise). 201 on the first application, 200 on an update.',
+    example: {
+      phone: '13800138000',
+      district: '340104',
+      declaration: { temperatureC: 36.5, symptoms: [], visited: [] },
+    },
+    ok: { status: 201, description: '`{ resident, code }`: the masked record and a dynamic code' },
+    alsoOk: { 200: 'The record was updated: `{ resident, code }`' },
+  },
+  {
+    method: 'post', path: '/v1/residents/me/rebind', tag: 'residents', auth: 'resident', limited: true,
+    errors: ['CONFLICT', 'NOT_FOUND'],
+    summary: '换绑, step 1: send a code to the phone on record',
+    description: 'For a session whose identity\'s record another account holds.',
+    ok: { status: 202, description: 'Where the code went (masked) and until when it works' },
+  },
+  {
+    method: 'post', path: '/v1/residents/me/rebind/confirm', tag: 'residents', auth: 'resident', limited: true,
+    body: rebindConfirmSchema,
+    errors: ['OTP_INVALID', 'OTP_EXPIRED', 'CONFLICT', 'NOT_FOUND'], example: { code: '123456' },
+    summary: '换绑, step 2: the code moves the record to this account', description: 'The old account\'s sessions end.',
+    ok: { status: 200, description: '`{ resident }`' },
+  },
+  {
+    method: 'get', path: '/v1/residents/me', tag: 'residents', auth: 'resident', errors: ['NOT_FOUND'],
+    summary: 'One\'s own record, masked, with the reasons for the colour',
+    ok: { status: 200, description: '`{ resident }`' },
+  },
+  codeDoc('', undefined, 'as JSON (`{ text, colour, mode, expiresAt, ... }`)'),
+  codeDoc('.png', 'image/png', 'as a QR code image (PNG)'),
+  codeDoc('.svg', 'image/svg+xml', 'as a QR code image (SVG)'),
+];

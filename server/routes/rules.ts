@@ -4,8 +4,11 @@ import type { AppContext } from '../context';
 import { ServiceError } from '../errors';
 import { readJson } from '../http/body';
 import { authorize } from '../http/permissions';
-import { parseRuleSet } from '../rules';
-import { parsePolicySet } from '../scenarios/policy';
+import type { RouteDoc } from '../http/openapi';
+import { z } from 'zod';
+import { VENUE_TYPES } from '../../verifier/src';
+import { parseRuleSet, ruleSetSchema } from '../rules';
+import { parsePolicySet, policySetSchema } from '../scenarios/policy';
 import type { Version, VersionStore } from '../services/versions';
 
 type Parse = (json: unknown) => { ok: true } | { ok: false; issues: Array<{ path: string; message: string }> };
@@ -46,3 +49,59 @@ export function ruleRoutes(router: Router, app: AppContext, { reevaluator }: Ser
   versionRoutes(router, app, '/v1/rules', 'ruleSet', 'rules.publish', app.rules.rules, parseRuleSet, (r: { ruleSet: never }) => r.ruleSet, (v) => void reevaluator.sweepAll(`rules v${v.version}`));
   versionRoutes(router, app, '/v1/policies', 'policySet', 'policies.publish', app.rules.policies, parsePolicySet, (r: { policySet: never }) => r.policySet, () => undefined);
 }
+
+/** The document's entries for one versioned document's routes, as `versionRoutes` adds them. */
+function versionDocs(path: string, field: string, what: string, publish: 'rules.publish' | 'policies.publish', schema: z.ZodType, example: unknown): RouteDoc[] {
+  const tag = field === 'ruleSet' ? 'rules' : 'policies';
+  return [
+    {
+      method: 'get',
+      path,
+      tag,
+      auth: 'none',
+      summary: `The current ${what}`,
+      ok: { status: 200, description: `\`{ version, digest, publishedAt, publishedBy, ${field} }\`` },
+    },
+    {
+      method: 'get',
+      path: `${path}/versions`,
+      tag,
+      auth: 'none',
+      summary: `Every ${what} version`,
+      ok: { status: 200, description: '`{ current, versions }`' },
+    },
+    {
+      method: 'get', path: `${path}/:version`, tag, auth: 'none', params: z.strictObject({ version: z.int().min(1) }),
+      errors: ['NOT_FOUND'],
+      summary: `One ${what} version`,
+      ok: { status: 200, description: `\`{ version, digest, publishedAt, publishedBy, ${field} }\`` },
+    },
+    {
+      method: 'put', path, tag, auth: publish, body: schema, example, invalidBody: 'INVALID_RULE_SET',
+      summary: `Publish a new ${what} version`,
+      description: 'Effective at once. Each `when` is JSON Logic over the known facts, checked beyond this schema (operators, facts, size, a dry run); a body that fails is 400 `INVALID_RULE_SET` naming each problem.',
+      ok: { status: 201, description: 'The new version', schema: z.object({ version: z.int().min(1), digest: z.string(), publishedAt: z.iso.datetime() }) },
+    },
+  ];
+}
+
+/** The API document's entries for these routes (server/http/openapi.ts). */
+export const ruleDocs: RouteDoc[] = [
+  ...versionDocs('/v1/rules', 'ruleSet', 'rule set', 'rules.publish', ruleSetSchema, {
+    description: { zh: '示例规则', en: 'Example rules' },
+    horizonDays: 14,
+    rules: [
+      {
+        id: 'fever',
+        colour: 'yellow',
+        reason: { zh: '发热', en: 'Fever' },
+        when: { '>=': [{ var: 'temperatureC' }, 37.3] },
+      },
+    ],
+  }),
+  ...versionDocs('/v1/policies', 'policySet', 'admission-policy set', 'policies.publish', policySetSchema, {
+    description: { zh: '示例通行规则', en: 'Example admission policies' },
+    defaults: Object.fromEntries(VENUE_TYPES.map((t) => [t, [{ id: 'red-code', decision: 'deny', reason: { zh: '红码，禁止通行', en: 'Red code: no entry' }, when: { '===': [{ var: 'colour' }, 'red'] } }]])),
+    overrides: [],
+  }),
+];

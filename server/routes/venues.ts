@@ -6,6 +6,7 @@ import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { ServiceError } from '../errors';
 import { jsonBody } from '../http/body';
+import type { RouteDoc } from '../http/openapi';
 import { requireRole, type Principal } from '../http/auth';
 import { authorize, permits, requireGrant } from '../http/permissions';
 import { checkinSchema, dailyCheckinSchema, staffScanSchema } from '../services/scans';
@@ -14,10 +15,14 @@ import type { LedgerEvent } from '../../verifier/src/event';
 import type { ResidentRecord } from '../services/residents';
 import { shanghaiDay } from '../services/venues';
 
-const certificateSchema = z.strictObject({
+/** The body of POST /v1/venues/:id/certificates. */
+export const certificateSchema = z.strictObject({
   certificateNo: z.string().trim().min(4).max(40),
   validUntil: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD'),
 });
+
+/** The body of POST /v1/venues/:id/roster. */
+export const rosterJoinSchema = z.strictObject({ venueCode: z.string().min(1).max(2048) });
 
 /** Loads the scan events of a subject, newest first. */
 async function scanEvents(app: AppContext, subject: string, limit: number): Promise<LedgerEvent[]> {
@@ -95,7 +100,7 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans, li
   /** A resident joins a venue's roster (staff of an enterprise, pupils of a school) by showing its venue code. */
   router.post('/v1/venues/:id/roster', async (ctx) => {
     const p = requireRole(ctx, 'resident');
-    const body = await jsonBody(ctx, z.strictObject({ venueCode: z.string().min(1).max(2048) }), app.config.BODY_LIMIT_BYTES);
+    const body = await jsonBody(ctx, rosterJoinSchema, app.config.BODY_LIMIT_BYTES);
     const v = await venues.current(await venues.get(ctx.params.id));
     // The code on the wall may be the one before a key rotation: any code of this venue that verifies will do.
     if (v.code.text !== body.venueCode && (await scans.verifyVenueCode(body.venueCode)).venue.id !== v.id) {
@@ -170,3 +175,95 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans, li
     ctx.body = { scans: out };
   });
 }
+
+/** The API document's entries for these routes (server/http/openapi.ts). */
+// Documents limitOf above: at most 1000, 100 when left out or not a positive integer.
+const limitQuery = z.strictObject({ limit: z.int().min(1).max(1000).optional() });
+const venueCode = (suffix: string, type: string): RouteDoc => ({
+  method: 'get', path: `/v1/venues/:id/code${suffix}`, tag: 'venues', auth: 'venue.code', errors: ['NOT_FOUND'],
+  summary: `The venue's signed code to print (${suffix.slice(1).toUpperCase()})`,
+  description: 'After a key rotation, a new code under the new key: print it before the old key leaves the trust list.',
+  ok: { status: 200, description: 'A QR code image', type, schema: { type: 'string' } },
+});
+
+export const venueDocs: RouteDoc[] = [
+  {
+    method: 'post', path: '/v1/venues', tag: 'venues', auth: 'venue.register', body: venueSchema,
+    errors: ['UNKNOWN_REGION'],
+    summary: 'Register a venue',
+    description: 'A `transport` venue (a bus or taxi) may name its plate or route. Border posts are registered by health only.',
+    example: { type: 'school', name: '合肥一中', district: '340104' },
+    ok: { status: 201, description: 'The venue, with its code' },
+  },
+  {
+    method: 'get',
+    path: '/v1/venues',
+    tag: 'venues',
+    auth: 'venue.read',
+    summary: 'The venues this token may see',
+    ok: { status: 200, description: '`{ venues }`' },
+  },
+  {
+    method: 'get',
+    path: '/v1/venues/:id',
+    tag: 'venues',
+    auth: 'venue.read',
+    errors: ['NOT_FOUND'],
+    summary: 'A venue and its signed code',
+    ok: { status: 200, description: 'The venue' },
+  },
+  venueCode('.png', 'image/png'),
+  venueCode('.svg', 'image/svg+xml'),
+  {
+    method: 'get', path: '/v1/venues/:id/scans', tag: 'venues', auth: 'venue.scans.read', query: limitQuery,
+    errors: ['NOT_FOUND'],
+    summary: 'The venue\'s scan log, newest first', ok: { status: 200, description: '`{ venue, scans }`' },
+  },
+  {
+    method: 'post', path: '/v1/venues/:id/certificates', tag: 'venues', auth: 'venue.certificate',
+    body: certificateSchema, errors: ['NOT_FOUND', 'CONFLICT'],
+    summary: 'Register a school\'s paper health certificate (有单认单)',
+    description: 'Schools only; a keyed hash of the number is kept, not the number.',
+    example: { certificateNo: 'HF-2026-000123', validUntil: '2026-03-20' },
+    ok: { status: 201, description: 'The certificate\'s id', schema: z.object({ certificate: z.string(), validUntil: z.string() }) },
+  },
+  {
+    method: 'post', path: '/v1/venues/:id/roster', tag: 'venues', auth: 'resident', body: rosterJoinSchema,
+    errors: ['NOT_FOUND', 'CODE_REJECTED'],
+    summary: 'Join a venue\'s roster (staff of an enterprise, pupils of a school) with its venue code',
+    example: { venueCode: 'AK1:...' },
+    ok: { status: 201, description: 'Joined', schema: z.object({ venue: z.string(), joined: z.literal(true) }) },
+  },
+  {
+    method: 'get', path: '/v1/venues/:id/roster', tag: 'venues', auth: 'venue.roster.read', errors: ['NOT_FOUND'],
+    summary: 'Who on the roster has done today\'s check-in, and who is not green',
+    ok: { status: 200, description: '`{ day, members, summary }`' },
+  },
+  {
+    method: 'post', path: '/v1/scans', tag: 'scans', auth: 'venue.scan', body: staffScanSchema,
+    errors: ['NOT_FOUND', 'INVALID_CODE'],
+    summary: 'Staff scan (核验) of a resident\'s code, or a pupil\'s paper certificate',
+    description: 'The code may come from any trusted province. It is verified (key, signature, lifetime, expiry, status), decided by the venue\'s admission policy and recorded as one event. A refused code is a 201 with the decision, not an error. Send `code` or `certificateNo`.',
+    example: { venueId: 'AAAAAAAAAAAAAAAA', code: 'AK1:...', temperatureC: 36.4 },
+    ok: { status: 201, description: 'The decision and why' },
+  },
+  {
+    method: 'post', path: '/v1/checkins', tag: 'scans', auth: 'resident', limited: true, body: checkinSchema,
+    errors: ['CODE_REJECTED', 'NOT_FOUND'],
+    summary: 'Self check-in (自助扫码) with a venue code',
+    description: 'A repeat within CHECKIN_REPLAY_SECONDS answers 200 with the first answer.',
+    example: { venueCode: 'AK1:...', temperatureC: 36.5 },
+    ok: { status: 201, description: 'The decision' },
+    alsoOk: { 200: 'A repeat within CHECKIN_REPLAY_SECONDS: the first answer' },
+  },
+  {
+    method: 'post', path: '/v1/checkins/daily', tag: 'scans', auth: 'resident', limited: true, body: dailyCheckinSchema,
+    errors: ['NOT_FOUND'],
+    summary: 'Daily health check-in (每日健康打卡)', example: { temperatureC: 36.5, symptoms: [] },
+    ok: { status: 201, description: 'The check-in' },
+  },
+  {
+    method: 'get', path: '/v1/residents/me/scans', tag: 'scans', auth: 'resident', query: limitQuery,
+    summary: 'One\'s own scan history, newest first', ok: { status: 200, description: '`{ scans }`' },
+  },
+];
