@@ -7,11 +7,12 @@ import { startDevNode, type DevNode } from '../../anchor/dev-node';
 import { outboxFile, startService, type RunningService } from '../../server/bootstrap';
 import { configSchema } from '../../server/config';
 import { createLogger } from '../../server/http/log';
-import { Ledger } from '../../server/ledger/ledger';
+import { Ledger, seqKey } from '../../server/ledger/ledger';
+import { verifyChain } from '../../server/ledger/verify-chain';
 import { startServiceProcess, type ServiceProcess } from '../../scripts/lib/service-process';
 import { signIn } from '../../scripts/lib/sign-in';
 import { until } from '../../scripts/lib/wait';
-import { applicant, runLedgerVerify, startTestService, type Application } from '../support/service';
+import { apply, applicant, runLedgerVerify, startTestService, TestClock, type Application, type TestService } from '../support/service';
 import { tempDir } from '../support/tmp';
 
 const LIMITS = {
@@ -338,6 +339,114 @@ describe('readiness (/healthz, /readyz)', function () {
       expect(refused).to.have.length(1);
       expect(refused[0].level).to.equal('error');
       expect(refused[0].msg).to.include(`npm run ledger:verify -- --data-dir ${tmp.dir}`);
+    });
+  });
+
+  describe('while the chain is down', () => {
+    let node: DevNode;
+    let svc: TestService;
+    const clock = new TestClock();
+
+    before(async () => {
+      node = await startDevNode();
+      svc = await startTestService({ clock, config: { CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: '1', READY_MAX_ANCHOR_LAG_SECONDS: '60' } });
+    });
+    after(async () => {
+      try {
+        process.kill(-node.pid, 'SIGCONT');
+      } catch {
+        // not paused
+      }
+      await svc?.close();
+      await node?.stop();
+    });
+
+    it('stays ready until an event has waited longer than READY_MAX_ANCHOR_LAG_SECONDS, and is ready again once it is anchored', async () => {
+      expect((await apply(svc, applicant())).status).to.equal(201);
+      const anchorer = svc.running.app.anchorer!;
+      await until('a checkpoint', async () => (anchorer.checkpoint ? true : undefined));
+      expect((await svc.call('GET', '/readyz')).body.checks.chain).to.include({ ok: true, state: 'up' });
+
+      process.kill(-node.pid, 'SIGSTOP');
+      expect((await apply(svc, applicant())).status).to.equal(201);
+      // The test clock stands still: move it past the checkpoint interval so that a checkpoint is due.
+      clock.advance(2_000);
+      await until('the anchorer to find the chain down', async () => (anchorer.state === 'down' ? true : undefined), 90_000);
+      let r = await svc.call('GET', '/readyz');
+      expect(r.status, JSON.stringify(r.body)).to.equal(200);
+      expect(r.body.checks.chain).to.include({ ok: true, state: 'down', maxLagSeconds: 60 });
+
+      clock.advance(120_000);
+      r = await svc.call('GET', '/readyz');
+      expect(r.status).to.equal(503);
+      expect(r.body.checks.chain.ok).to.equal(false);
+      expect(r.body.checks.chain.reason).to.match(/^the chain is down and event \d+ has waited 122 s to be anchored \(limit 60 s\)$/);
+      expect(r.body.checks.ledger.ok).to.equal(true);
+      expect(r.body.checks.anchor.ok).to.equal(true);
+
+      process.kill(-node.pid, 'SIGCONT');
+      await until('/readyz to answer 200 again', async () => ((await svc.call('GET', '/readyz')).status === 200 ? true : undefined), 90_000);
+    });
+  });
+
+  describe('the ledger itself', () => {
+    let tmp: ReturnType<typeof tempDir>;
+    beforeEach(() => (tmp = tempDir('ankang-ledger-')));
+    afterEach(() => tmp.cleanup());
+
+    it('opens refusing writes when its stored head is not its last event, and still reads', async () => {
+      let ledger = await Ledger.open(join(tmp.dir, 'db'));
+      for (let i = 0; i < 3; i++) await ledger.transact((tx) => tx.append({ type: 't', subjects: ['r:a'], data: { i } }));
+      await ledger.space('events').del(seqKey(3));
+      await ledger.close();
+      const diverged: string[] = [];
+      ledger = await Ledger.open(join(tmp.dir, 'db'), undefined, { onDiverged: (r) => diverged.push(r) });
+      try {
+        expect(ledger.health()).to.include({ ok: false, state: 'diverged', reason: 'the stored head is event 3 but the last event stored is 2' });
+        expect(diverged).to.have.length(1);
+        const err = await ledger.transact((tx) => tx.append({ type: 't', data: {} })).then(() => undefined, (e: { code?: string }) => e);
+        expect(err?.code).to.equal('LEDGER_DIVERGED');
+        expect((await ledger.getEvent(2))?.seq).to.equal(2);
+        // A transaction that only reads still runs.
+        expect(await ledger.transact(async (tx) => (await tx.get<{ seq: number }>('meta', 'head'))?.seq)).to.equal(3);
+      } finally {
+        await ledger.close();
+      }
+    });
+
+    it('rejects every transaction of a failed group and those built on it, then continues the chain from the committed head', async () => {
+      const ledger = await Ledger.open(join(tmp.dir, 'db'), undefined, { probeIntervalMs: 50 });
+      try {
+        await ledger.transact((tx) => tx.append({ type: 'before', subjects: ['r:a'], data: {} }));
+        const db = ledger.db as unknown as { batch: () => { write: (o: unknown) => Promise<void> } };
+        const realBatch = db.batch.bind(db);
+        let failNext = true;
+        db.batch = () => {
+          const b = realBatch();
+          const write = b.write.bind(b);
+          b.write = (o: unknown) => {
+            if (!failNext) return write(o);
+            failNext = false;
+            return Promise.reject(new Error('IO error: /x/000003.log: No space left on device'));
+          };
+          return b;
+        };
+        // The first group fails; the others were built on its state while it was being written.
+        const results = await Promise.allSettled(
+          Array.from({ length: 20 }, (_, i) => ledger.transact((tx) => tx.append({ type: 'during', subjects: ['r:a'], data: { i } }))),
+        );
+        const rejected = results.filter((r) => r.status === 'rejected');
+        expect(rejected.length).to.be.at.least(1);
+        for (const r of rejected) expect((r as PromiseRejectedResult).reason.code).to.equal('LEDGER_UNAVAILABLE');
+        expect(ledger.writeFailures).to.equal(1);
+        await until('writes to be accepted again', async () => (ledger.health().ok ? true : undefined), 10_000, 20);
+        const e = await ledger.transact((tx) => tx.append({ type: 'after', subjects: ['r:a'], data: {} }));
+        const fulfilled = results.filter((r) => r.status === 'fulfilled').length;
+        expect(e.seq).to.equal(2 + fulfilled);
+        expect(await verifyChain(ledger)).to.include({ ok: true, events: 2 + fulfilled });
+      } finally {
+        await ledger.close();
+      }
     });
   });
 });
