@@ -105,7 +105,7 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
 
 
 const divergedLine = (config: Config, reason: string) =>
-  `ledger: writes refused: ${reason}. Acknowledged events may have been lost (a truncated LevelDB log, a restored backup, another data folder). Stop the service and run \`${verifyCommand(config)}\`, then restore the data folder from a backup or the events from the other issuers' and the chain's records`;
+  `ledger: writes refused: ${reason}. Acknowledged events may have been lost (a truncated LevelDB log, an old backup, another data folder): stop the service, run \`${verifyCommand(config)}\`, and restore the data folder from a backup that holds the missing events; reads are still served`;
 
 /** Where one-time codes go in development (no SMS_GATEWAY_URL): one JSON line each, numbers masked. */
 export const outboxFile = (config: Config) => join(config.DATA_DIR, 'sms-outbox.jsonl');
