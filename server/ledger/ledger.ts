@@ -126,6 +126,7 @@ export interface LedgerHealth {
 }
 
 const PROBE_KEY = 'ledger-probe';
+const FLUSH_HINT = ' (LevelDB could not flush its memory table after the failure: once space is free, restart the service)';
 
 /**
  * An operator's view of a LevelDB write error: the errno name where one is recognised and
@@ -155,7 +156,7 @@ export class Ledger {
   private flushing = false;
   private queue: Promise<unknown> = Promise.resolve();
   /** The current failure episode: set by a failed write, cleared by a successful probe. */
-  private failure: { cause: string; since: string } | undefined;
+  private failure: { cause: string; since: string; flushFailed?: boolean } | undefined;
   /** Bumped by every failed write: a transaction that ran across one read state that was rolled back. */
   private epoch = 0;
   private failures = 0;
@@ -495,10 +496,20 @@ export class Ledger {
     if (this.closed || !this.failure) return;
     try {
       await this.db.put(PROBE_KEY, this.clock().toISOString(), { sync: true });
+    } catch (err) {
+      this.failure.cause = describeWriteError(err) + (this.failure.flushFailed ? FLUSH_HINT : '');
+      this.scheduleProbe();
+      return;
+    }
+    try {
       // `level` is classic-level on Node; its compactRange flushes the memtable first.
       await (this.db as unknown as { compactRange(start: string, end: string): Promise<void> }).compactRange(PROBE_KEY, PROBE_KEY);
     } catch (err) {
-      this.failure.cause = describeWriteError(err);
+      // LevelDB keeps a failed flush as a background error and refuses every write after it until reopened.
+      const first = !this.failure.flushFailed;
+      this.failure.flushFailed = true;
+      this.failure.cause = describeWriteError(err) + FLUSH_HINT;
+      if (first) this.opts.log?.error('ledger: flushing the memory table failed; writes stay refused until the service restarts', { cause: this.failure.cause, error: (err as Error)?.message });
       this.scheduleProbe();
       return;
     }
