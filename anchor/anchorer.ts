@@ -32,6 +32,8 @@ export interface AnchorerOptions {
   connect: () => Promise<RegistryClient>;
   log: Logger;
   clock: () => Date;
+  /** Told once when the anchorer finds the ledger behind the log or the chain (the service then refuses writes). */
+  onDiverge?: (reason: string) => void;
 }
 
 export type AnchorState = 'connecting' | 'up' | 'down' | 'suspended' | 'diverged';
@@ -84,6 +86,10 @@ export class Anchorer {
     for await (const e of ledger.events((a.latest?.treeSize ?? 0) + 1, a.tree.treeSize)) {
       if (e.type !== CHECKPOINT_EVENT) a.lastSubstantive = e.seq;
     }
+    // The log and the checkpoint records are written after the events they cover: ahead of the ledger, events were lost.
+    const head = ledger.getHead().seq;
+    if (a.tree.treeSize > head) a.diverge(`the anchor log holds ${a.tree.treeSize} events but the ledger has ${head}: events ${head + 1}–${a.tree.treeSize} are missing`);
+    else if (a.latest && a.latest.treeSize > head) a.diverge(`checkpoint ${a.latest.index} covers ${a.latest.treeSize} events but the ledger has ${head}: events ${head + 1}–${a.latest.treeSize} are missing`);
     return a;
   }
 
@@ -290,9 +296,11 @@ export class Anchorer {
   }
 
   private diverge(reason: string): void {
+    if (this.state === 'diverged') return;
     this.state = 'diverged';
     this.lastError = reason;
     this.opts.log.error('anchor: the chain disagrees with the ledger; anchoring stopped', { reason });
+    this.opts.onDiverge?.(reason);
   }
 
   private async anchorNow(): Promise<void> {

@@ -60,6 +60,16 @@ export function createServices(app: AppContext): Services {
   };
 }
 
+/** A refused or failed ledger write as the client sees it: the cause stays in the log and /readyz. */
+function ledgerError(err: LedgerUnavailableError): ServiceError {
+  if (err.code === 'LEDGER_DIVERGED') {
+    return new ServiceError('LEDGER_DIVERGED', 'the ledger disagrees with what was anchored; writes are refused until an operator has checked it (GET /readyz says why)');
+  }
+  const e = new ServiceError('LEDGER_UNAVAILABLE', 'the ledger is unavailable; retry later');
+  e.retryAfterSeconds = 1;
+  return e;
+}
+
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
@@ -132,7 +142,7 @@ export function createApp(app: AppContext, services: Services = createServices(a
         err instanceof ServiceError
           ? err
           : err instanceof LedgerUnavailableError
-            ? new ServiceError('LEDGER_UNAVAILABLE', 'the ledger is unavailable; retry later')
+            ? ledgerError(err)
             : undefined;
       if (e) {
         ctx.status = e.status;

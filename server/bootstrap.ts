@@ -12,7 +12,8 @@ import { ensureDataDir, loadSecrets } from './crypto/secrets';
 import { regionName } from './domain/regions';
 import { createLogger, type Logger } from './http/log';
 import { Metrics } from './http/metrics';
-import { createHttpServer } from './http/server';
+import { createHttpServer, drainHttpServer } from './http/server';
+import { verifyCommand } from './routes/system';
 import { IssuerKeys } from './issuer/keys';
 import { StatusBook } from './issuer/status-book';
 import { TrustService } from './issuer/trust';
@@ -38,7 +39,8 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
   }
   ensureDataDir(config.DATA_DIR);
   const secrets = loadSecrets(config.DATA_DIR, opts.env);
-  const ledger = await Ledger.open(join(config.DATA_DIR, 'ledger'), clock);
+  const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  const ledger = await Ledger.open(join(config.DATA_DIR, 'ledger'), clock, { log, onDiverged: (reason) => log.error(divergedLine(config, reason), { reason, run: verifyCommand(config) }) });
   // A retired key stays listed until the longest resident code it signed has expired; venue codes are re-signed instead.
   const longestCodeSeconds = Math.max(config.CODE_TTL_MINUTES * 60, config.PRINTED_CODE_TTL_DAYS * 86400);
   const keys = await IssuerKeys.load({ dataDir: config.DATA_DIR, ledger, longestCodeSeconds, env: opts.env }).catch(async (e: unknown) => {
@@ -53,7 +55,6 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
     const rec = r as ResidentRecord;
     statusBook.set(rec.statusIndex, STATUS_VALUE[rec.colour]);
   }
-  const log = opts.log ?? createLogger(config.LOG_LEVEL);
   const issuerName = config.ISSUER_NAME ?? regionName(config.ISSUER_ID) ?? config.ISSUER_ID;
   const anchorer = config.CHAIN_RPC_URL
     ? await Anchorer.open(ledger, {
@@ -63,6 +64,8 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
         mapKeep: config.SUBJECT_MAP_KEEP,
         log,
         clock,
+        // Writing on would bury what was lost under new events: refuse until an operator has checked.
+        onDiverge: (reason) => ledger.refuseWrites(reason),
         connect: () =>
           connectRegistry({
             rpcUrl: config.CHAIN_RPC_URL!,
@@ -100,6 +103,9 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
   return app;
 }
 
+
+const divergedLine = (config: Config, reason: string) =>
+  `ledger: writes refused: ${reason}. Acknowledged events may have been lost (a truncated LevelDB log, an old backup, another data folder): stop the service, run \`${verifyCommand(config)}\`, and restore the data folder from a backup that holds the missing events; reads are still served`;
 
 /** Where one-time codes go in development (no SMS_GATEWAY_URL): one JSON line each, numbers masked. */
 export const outboxFile = (config: Config) => join(config.DATA_DIR, 'sms-outbox.jsonl');
@@ -165,6 +171,13 @@ export async function startService(config: Config, opts: Parameters<typeof openC
   // The embedded provider only when no province's provider is configured.
   const koa = createApp(app, services, config.OIDC_ISSUER ? undefined : () => idp);
   const server = createHttpServer(config, koa.callback(), app.metrics);
+  // Nothing is written before the anchorer has compared the ledger with the chain's newest
+  // checkpoint once (or found the chain unreachable): a ledger that lost anchored events must
+  // not take new ones in their place. Bounded, so a chain that hangs does not stop the service.
+  const anchorer = app.anchorer;
+  const checkUntil = Date.now() + START_CHECK_TIMEOUT_MS;
+  const checking = () => anchorer !== undefined && anchorer.state === 'connecting' && Date.now() < checkUntil;
+  if (anchorer) app.ledger.holdWrites('checking the ledger against the chain', checking);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -173,31 +186,42 @@ export async function startService(config: Config, opts: Parameters<typeof openC
   const { port } = server.address() as AddressInfo;
   // With PORT=0 the real port is known only now; URLs built later (trust list, chain) use it.
   config.PORT = port;
+  app.anchorer?.start();
+  while (checking()) await new Promise((r) => setTimeout(r, 20));
   idp = await startSignIn(app, `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`, app.clock);
   services.reevaluator.start(config.REVIEW_INTERVAL_SECONDS);
   const sessionSweep = startSessionSweep(app.ledger, app.clock, 3_600_000, (e) => app.log.error('session sweep failed', { error: e.message }));
   const idempotencySweep = services.idempotency.start(app.ledger, app.clock, 3_600_000, (e) => app.log.error('idempotency sweep failed', { error: e.message }));
-  app.anchorer?.start();
   app.federation?.start(config.FEDERATION_REFRESH_SECONDS);
   app.witness?.start();
+  let closing: Promise<void> | undefined;
   return {
     app,
     services,
     server,
     url: `http://${config.HOST}:${port}`,
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await services.reevaluator.stop();
-      await idempotencySweep.stop();
-      await sessionSweep.stop();
-      await idp?.close();
-      await app.witness?.stop();
-      await app.anchorer?.stop();
-      await app.federation?.stop();
-      await app.ledger.close();
+    close() {
+      closing ??= stop();
+      return closing;
     },
   };
+
+  /** Drains HTTP first (requests in flight may still write), then stops the jobs, the anchorer and the ledger. */
+  async function stop(): Promise<void> {
+    app.stopping = true;
+    const drained = await drainHttpServer(server, config.DRAIN_TIMEOUT_MS);
+    if (drained.forced) app.log.warn('http: drain timed out; closed the remaining connections', { ...drained, drainTimeoutMs: config.DRAIN_TIMEOUT_MS });
+    else app.log.info('http: drained', drained);
+    await services.reevaluator.stop();
+    await idempotencySweep.stop();
+    await sessionSweep.stop();
+    await idp?.close();
+    await app.witness?.stop();
+    await app.anchorer?.stop();
+    await app.federation?.stop();
+    await app.ledger.close();
+  }
 }
+
+/** How long start-up waits for the anchorer's first look at the chain before taking writes anyway. */
+const START_CHECK_TIMEOUT_MS = 10_000;

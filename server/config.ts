@@ -129,6 +129,10 @@ export const configSchema = z.object({
     }),
   /** How often the witness looks for other issuers' new checkpoints. */
   WITNESS_INTERVAL_SECONDS: int(5, 1, 3600),
+  /** /readyz: with the chain unreachable, the service stays ready until an unanchored event is older than this. */
+  READY_MAX_ANCHOR_LAG_SECONDS: int(300, 1, 604_800),
+  /** On SIGTERM/SIGINT, in-flight requests get this long to finish before their sockets are closed. */
+  DRAIN_TIMEOUT_MS: int(10_000, 0, 600_000),
 }).refine((c) => c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, { path: ['HEADERS_TIMEOUT_MS'], message: 'at most REQUEST_TIMEOUT_MS (the headers are part of the request)' })
   .refine((c) => !c.WITNESS_FOR.some((t) => t.issuer === c.ISSUER_ID), { path: ['WITNESS_FOR'], message: 'an issuer cannot witness itself: leave ISSUER_ID out' })
   .refine((c) => !c.WITNESS_FOR.length || c.CHAIN_RPC_URL, { path: ['WITNESS_FOR'], message: 'witnessing needs a chain (CHAIN_RPC_URL): cosignatures go on chain' });

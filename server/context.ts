@@ -36,6 +36,8 @@ export interface AppContext {
   sms: SmsSender;
   /** The OpenID Connect relying party; set once the service knows the address it listens on. */
   signIn?: RelyingParty;
+  /** Set when a stop began: /readyz answers 503 while in-flight requests finish. */
+  stopping?: boolean;
 }
 
 /** Where one-time codes go (server/identity/sms.ts). */

@@ -1,4 +1,4 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Config } from '../config';
 import { addressKey } from './address';
@@ -19,10 +19,21 @@ type ServerLimits = Pick<Config, 'HEADERS_TIMEOUT_MS' | 'REQUEST_TIMEOUT_MS' | '
  * the proxy's connections and the proxy must cap its clients.
  */
 export function createHttpServer(config: ServerLimits, handler: RequestListener, metrics: Metrics): Server {
+  const state: DrainState = { draining: false, inFlight: new Set(), open: () => total };
   const server = createServer(
     { headersTimeout: config.HEADERS_TIMEOUT_MS, requestTimeout: config.REQUEST_TIMEOUT_MS, connectionsCheckingInterval: config.CONNECTIONS_CHECKING_INTERVAL_MS },
-    handler,
+    (req, res) => {
+      if (state.draining) res.shouldKeepAlive = false;
+      state.inFlight.add(res);
+      res.once('close', () => {
+        state.inFlight.delete(res);
+        // A response that went out with keep-alive before the drain leaves an idle socket behind.
+        if (state.draining) setImmediate(() => server.closeIdleConnections());
+      });
+      handler(req, res);
+    },
   );
+  drains.set(server, state);
   server.keepAliveTimeout = config.KEEP_ALIVE_TIMEOUT_MS;
   server.maxConnections = config.MAX_CONNECTIONS;
 
@@ -49,4 +60,38 @@ export function createHttpServer(config: ServerLimits, handler: RequestListener,
   });
   metrics.gauge('ankang_connections_open', 'Open client connections', () => [[{}, total]]);
   return server;
+}
+
+interface DrainState {
+  draining: boolean;
+  inFlight: Set<ServerResponse>;
+  open: () => number;
+}
+const drains = new WeakMap<Server, DrainState>();
+
+/**
+ * Stops the server gracefully: it stops accepting connections, closes idle keep-alive
+ * sockets at once, lets requests in flight finish (their responses, and any that arrive on
+ * an open connection meanwhile, say `Connection: close`), and after `timeoutMs` destroys
+ * the sockets still open. Resolves with how many requests were in flight and how many
+ * sockets had to be destroyed.
+ */
+export async function drainHttpServer(server: Server, timeoutMs: number): Promise<{ inFlight: number; forced: number }> {
+  const state = drains.get(server);
+  if (!state) throw new Error('internal: drainHttpServer needs a server made by createHttpServer');
+  state.draining = true;
+  const inFlight = state.inFlight.size;
+  for (const res of state.inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  let timer: NodeJS.Timeout | undefined;
+  const late = await Promise.race([closed.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)))]);
+  clearTimeout(timer);
+  let forced = 0;
+  if (late) {
+    forced = state.open();
+    server.closeAllConnections();
+    await closed;
+  }
+  return { inFlight, forced };
 }

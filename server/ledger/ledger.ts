@@ -11,6 +11,12 @@ import { GENESIS_HASH, hashEvent, type JsonValue, type LedgerEvent, type LedgerE
  * in groups, one synchronous (fsync'd) LevelDB batch per group. A transaction's promise
  * settles only once its group is durable, so nothing acknowledged can be lost in a crash;
  * and a group is a single batch, so a crash never leaves half of a request behind.
+ *
+ * A failed write (a full disk) rejects its group and every group built on it, puts the
+ * in-memory head back to the committed one and refuses writes; a probe write every second
+ * finds when the cause is gone, and the ledger takes writes again without a restart. A
+ * ledger found inconsistent (its head is not its last event, or the chain has anchored events
+ * it lacks) refuses writes until an operator has checked it; reads go on in both cases.
  */
 
 export const SPACES = [
@@ -80,8 +86,63 @@ type Sub = AbstractSublevel<Level<string, unknown>, string | Uint8Array | Buffer
 /** Sequence numbers as fixed-width decimal so that LevelDB's key order is log order. */
 export const seqKey = (seq: number) => String(seq).padStart(15, '0');
 
+export type LedgerErrorCode = 'LEDGER_UNAVAILABLE' | 'LEDGER_DIVERGED';
+
+/** A transaction the ledger could not make durable, or refused: nothing of it was kept. */
 export class LedgerUnavailableError extends Error {
-  readonly code = 'LEDGER_UNAVAILABLE';
+  readonly code: LedgerErrorCode = 'LEDGER_UNAVAILABLE';
+}
+
+/** Writes are refused because the ledger disagrees with itself or with the chain; an operator must check it. */
+export class LedgerDivergedError extends LedgerUnavailableError {
+  override readonly code: LedgerErrorCode = 'LEDGER_DIVERGED';
+}
+
+/** Where the ledger reports a failed write, its recovery and a refusal (a subset of the service's logger). */
+export interface LedgerLog {
+  error(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface LedgerOptions {
+  log?: LedgerLog;
+  /** While writes fail, how often a probe write checks whether the cause is gone (ms, default 1000). */
+  probeIntervalMs?: number;
+  /** Told once when the ledger starts refusing writes as diverged (the service logs what to run). */
+  onDiverged?: (reason: string) => void;
+}
+
+/** What /readyz shows of the ledger. */
+export interface LedgerHealth {
+  ok: boolean;
+  /** Why writes are refused, for operators: a cause such as "ENOSPC: no space left on device", never a path. */
+  reason?: string;
+  /** 'failing' after a failed write until a probe succeeds; 'diverged' until a restart; 'held' while start-up checks run. */
+  state: 'ok' | 'failing' | 'diverged' | 'held';
+  /** When the current failure episode began. */
+  since?: string;
+  /** Group writes that failed since the ledger opened. */
+  writeFailures: number;
+}
+
+const PROBE_KEY = 'ledger-probe';
+const FLUSH_HINT = ' (LevelDB could not flush its memory table after the failure: once space is free, restart the service)';
+
+/**
+ * An operator's view of a LevelDB write error: the errno name where one is recognised and
+ * the message without the file path (`IO error: /data/ledger/000012.log: No space left on device`).
+ */
+export function describeWriteError(err: unknown): string {
+  const message = String((err as Error)?.message ?? err);
+  const known: Array<[RegExp, string]> = [
+    [/no space left on device/i, 'ENOSPC: no space left on device'],
+    [/disk quota exceeded/i, 'EDQUOT: disk quota exceeded'],
+    [/read-only file system/i, 'EROFS: read-only file system'],
+    [/input\/output error/i, 'EIO: input/output error'],
+    [/permission denied/i, 'EACCES: permission denied'],
+  ];
+  for (const [re, text] of known) if (re.test(message)) return text;
+  return message.replace(/(^|\s)\/[^\s:]+:?/g, '$1').replace(/\s+/g, ' ').trim().slice(0, 200);
 }
 
 export class Ledger {
@@ -94,7 +155,16 @@ export class Ledger {
   private pending: Group | undefined;
   private flushing = false;
   private queue: Promise<unknown> = Promise.resolve();
-  private broken: unknown;
+  /** The current failure episode: set by a failed write, cleared by a successful probe. */
+  private failure: { cause: string; since: string; flushFailed?: boolean } | undefined;
+  /** Bumped by every failed write: a transaction that ran across one read state that was rolled back. */
+  private epoch = 0;
+  private failures = 0;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private divergence: string | undefined;
+  private held: { reason: string; holding: () => boolean } | undefined;
+  private committedLastAt = '';
+  private closed = false;
   private nextGroupId = 1;
   private readonly listeners: Array<(events: LedgerEvent[]) => void> = [];
   private readonly spaces = new Map<Space, Sub>();
@@ -102,30 +172,89 @@ export class Ledger {
   private constructor(
     readonly db: Level<string, unknown>,
     private readonly clock: () => Date,
+    private readonly opts: LedgerOptions,
   ) {}
 
-  /** Opens (creating if needed) the ledger in `dir`. */
-  static async open(dir: string, clock: () => Date = () => new Date()): Promise<Ledger> {
+  /**
+   * Opens (creating if needed) the ledger in `dir`, and checks that its stored head is its
+   * last event: when not, it opens refusing writes (`health()` says why).
+   */
+  static async open(dir: string, clock: () => Date = () => new Date(), opts: LedgerOptions = {}): Promise<Ledger> {
     // A larger write buffer means fewer level-0 compactions stalling the write path under load.
     const db = new Level<string, unknown>(dir, { valueEncoding: 'json', writeBufferSize: 32 * 1024 * 1024, cacheSize: 32 * 1024 * 1024 });
     await db.open();
-    const ledger = new Ledger(db, clock);
+    const ledger = new Ledger(db, clock, opts);
     // Sublevels open asynchronously; open them all now so synchronous reads work from the start.
     for (const space of SPACES) await ledger.space(space).open();
     const head = await ledger.read<LedgerHead>('meta', 'head');
     if (head) {
       ledger.head = { ...head };
       ledger.committedHead = { ...head };
-      ledger.lastAt = (await ledger.getEvent(head.seq))?.at ?? '';
+      ledger.lastAt = ledger.committedLastAt = (await ledger.getEvent(head.seq))?.at ?? '';
+    }
+    let last: LedgerEvent | undefined;
+    for await (const e of ledger.space('events').values({ reverse: true, limit: 1 })) last = e as LedgerEvent;
+    const stored = head ?? { seq: 0, hash: GENESIS_HASH };
+    if ((last?.seq ?? 0) !== stored.seq || (last && last.hash !== stored.hash)) {
+      ledger.refuseWrites(`the stored head is event ${stored.seq} but the last event stored is ${last?.seq ?? 'none'}${last && last.seq === stored.seq ? ' with another hash' : ''}`);
     }
     return ledger;
   }
 
   /** Waits for queued transactions and writes, then closes the database. */
   async close(): Promise<void> {
+    this.closed = true;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
     await this.queue.catch(() => undefined);
     while (this.pending || this.flushing) await new Promise((r) => setTimeout(r, 1));
     await this.db.close();
+  }
+
+  /** Group writes that failed since the ledger opened (each rejected all the transactions in its group). */
+  get writeFailures(): number {
+    return this.failures;
+  }
+
+  /** Whether the ledger takes writes, and if not why. */
+  health(): LedgerHealth {
+    const writeFailures = this.failures;
+    if (this.divergence) return { ok: false, state: 'diverged', reason: this.divergence, writeFailures };
+    if (this.failure) return { ok: false, state: 'failing', reason: this.failure.cause, since: this.failure.since, writeFailures };
+    const held = this.holdReason();
+    if (held) return { ok: false, state: 'held', reason: held, writeFailures };
+    return { ok: true, state: 'ok', writeFailures };
+  }
+
+  /**
+   * Refuses every later write with LEDGER_DIVERGED until a restart: the ledger disagrees
+   * with itself or with what the chain anchored, and writing on would bury the evidence.
+   */
+  refuseWrites(reason: string): void {
+    if (this.divergence) return;
+    this.divergence = reason;
+    this.opts.onDiverged?.(reason);
+  }
+
+  /**
+   * Refuses writes with LEDGER_UNAVAILABLE for as long as `holding()` says (asked at each
+   * write, so the hold ends the moment its condition does): start-up checks that must
+   * finish before anything is written.
+   */
+  holdWrites(reason: string, holding: () => boolean): void {
+    this.held = { reason, holding };
+  }
+
+  private holdReason(): string | undefined {
+    if (this.held && !this.held.holding()) this.held = undefined;
+    return this.held?.reason;
+  }
+
+  private refusal(): LedgerUnavailableError | undefined {
+    if (this.divergence) return new LedgerDivergedError(`the ledger refuses writes: ${this.divergence}`);
+    if (this.failure) return new LedgerUnavailableError(`the ledger refuses writes after a failed write: ${this.failure.cause}`);
+    const held = this.holdReason();
+    if (held) return new LedgerUnavailableError(`the ledger refuses writes: ${held}`);
+    return undefined;
   }
 
   /** The last durable event's sequence number and hash. */
@@ -197,7 +326,7 @@ export class Ledger {
   }
 
   private async run<T>(fn: (tx: Tx) => Promise<T> | T): Promise<{ result: T; durable: Promise<void> }> {
-    if (this.broken) throw new LedgerUnavailableError('the ledger stopped after a failed write; restart the service');
+    const epoch = this.epoch;
     const ops: Op[] = [];
     const events: LedgerEvent[] = [];
     const commits: Array<() => void> = [];
@@ -254,11 +383,23 @@ export class Ledger {
     try {
       result = await fn(tx);
     } catch (err) {
-      this.head = headBefore;
-      this.lastAt = lastAtBefore;
+      // After a failed write the head is already back at the committed one.
+      if (epoch === this.epoch) {
+        this.head = headBefore;
+        this.lastAt = lastAtBefore;
+      }
       throw err;
     }
+    // A write failed while this ran: what it read of earlier groups was never kept.
+    if (epoch !== this.epoch) throw new LedgerUnavailableError(`the ledger refuses writes after a failed write: ${this.failure?.cause ?? 'unknown'}`);
     if (ops.length === 0) return { result, durable: Promise.resolve() };
+    // Checked here, not before: a transaction that only reads still answers while writes are refused.
+    const refused = this.refusal();
+    if (refused) {
+      this.head = headBefore;
+      this.lastAt = lastAtBefore;
+      throw refused;
+    }
 
     const group = (this.pending ??= { id: this.nextGroupId++, ops: [], events: [], head: this.head, commits: [], settle: [] });
     group.ops.push(...ops);
@@ -294,15 +435,11 @@ export class Ledger {
       try {
         await batch.write({ sync: true });
       } catch (err) {
-        // Later groups were built on this one's state: none of them can be kept either.
-        this.broken = err;
-        const failed = [group, ...(this.pending ? [this.pending] : [])];
-        this.pending = undefined;
-        for (const g of failed) for (const s of g.settle) s.reject(new LedgerUnavailableError(`ledger write failed: ${(err as Error).message}`));
-        this.overlay.clear();
+        this.writeFailed(err, group);
         break;
       }
       this.committedHead = { ...group.head };
+      if (group.events.length) this.committedLastAt = group.events[group.events.length - 1].at;
       for (const op of group.ops) {
         const k = this.k(op.space, op.key);
         if (this.overlay.get(k)?.group === group.id) this.overlay.delete(k);
@@ -312,5 +449,72 @@ export class Ledger {
       for (const s of group.settle) s.resolve();
     }
     this.flushing = false;
+  }
+
+  /**
+   * A group's write failed: it and every later group (built on its state) are rejected to
+   * their callers, the in-memory state goes back to the committed state, and writes are
+   * refused until a probe write succeeds.
+   */
+  private writeFailed(err: unknown, group: Group): void {
+    const failed = [group, ...(this.pending ? [this.pending] : [])];
+    this.pending = undefined;
+    this.failures++;
+    this.epoch++;
+    this.head = { ...this.committedHead };
+    this.lastAt = this.committedLastAt;
+    this.overlay.clear();
+    const cause = describeWriteError(err);
+    const first = !this.failure;
+    this.failure ??= { cause, since: this.clock().toISOString() };
+    const rejected = failed.reduce((n, g) => n + g.settle.length, 0);
+    for (const g of failed) for (const s of g.settle) s.reject(new LedgerUnavailableError(`ledger write failed: ${cause}`));
+    if (first) {
+      this.opts.log?.error('ledger: a write failed; writes are refused until a probe write succeeds', {
+        cause,
+        error: (err as Error)?.message,
+        rejectedTransactions: rejected,
+        committedSeq: this.committedHead.seq,
+      });
+      this.scheduleProbe();
+    }
+  }
+
+  private scheduleProbe(): void {
+    if (this.closed) return;
+    this.probeTimer = setTimeout(() => void this.probe(), this.opts.probeIntervalMs ?? 1000);
+    this.probeTimer.unref();
+  }
+
+  /**
+   * One small synchronous write outside every space. When it succeeds the memtable is
+   * flushed and LevelDB starts a new log file: a failed write can leave a partial record in
+   * the log, and records appended after it in the same file may be unreadable at the next
+   * start (seen here: every write acknowledged after such a failure was gone after a crash).
+   */
+  private async probe(): Promise<void> {
+    if (this.closed || !this.failure) return;
+    try {
+      await this.db.put(PROBE_KEY, this.clock().toISOString(), { sync: true });
+    } catch (err) {
+      this.failure.cause = describeWriteError(err) + (this.failure.flushFailed ? FLUSH_HINT : '');
+      this.scheduleProbe();
+      return;
+    }
+    try {
+      // `level` is classic-level on Node; its compactRange flushes the memtable first.
+      await (this.db as unknown as { compactRange(start: string, end: string): Promise<void> }).compactRange(PROBE_KEY, PROBE_KEY);
+    } catch (err) {
+      // LevelDB keeps a failed flush as a background error and refuses every write after it until reopened.
+      const first = !this.failure.flushFailed;
+      this.failure.flushFailed = true;
+      this.failure.cause = describeWriteError(err) + FLUSH_HINT;
+      if (first) this.opts.log?.error('ledger: flushing the memory table failed; writes stay refused until the service restarts', { cause: this.failure.cause, error: (err as Error)?.message });
+      this.scheduleProbe();
+      return;
+    }
+    const { since } = this.failure;
+    this.failure = undefined;
+    this.opts.log?.info('ledger: writes accepted again', { failingSince: since, writeFailures: this.failures, committedSeq: this.committedHead.seq });
   }
 }

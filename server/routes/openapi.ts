@@ -27,6 +27,12 @@ const systemDocs: RouteDoc[] = [
     ok: { status: 200, description: 'Alive: the issuer and the ledger head', schema: z.object({ ok: z.literal(true), issuer: z.string(), ledger: head }) },
   },
   {
+    method: 'get', path: '/readyz', tag: 'system', auth: 'none', summary: 'Readiness',
+    description: 'Whether the service can take requests: the ledger writable, the anchorer not diverged from the chain, the chain reachable or no event unanchored past READY_MAX_ANCHOR_LAG_SECONDS, not stopping. Each check gives `ok` and, when not ok, a `reason`.',
+    ok: { status: 200, description: 'Ready', schema: { type: 'object', properties: { ready: { type: 'boolean' }, checks: { type: 'object' } }, required: ['ready', 'checks'] } },
+    alsoOk: { 503: 'Not ready: the same body, with `ready: false` and the failing checks\' reasons' },
+  },
+  {
     method: 'get', path: '/metrics', tag: 'system', auth: 'none', summary: 'Prometheus metrics',
     ok: { status: 200, description: 'The Prometheus text format', type: 'text/plain', schema: { type: 'string' } },
   },
