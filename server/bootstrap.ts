@@ -61,6 +61,8 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
         intervalSeconds: config.CHECKPOINT_INTERVAL_SECONDS,
         maxEvents: config.CHECKPOINT_MAX_EVENTS,
         mapKeep: config.SUBJECT_MAP_KEEP,
+        retryMinMs: config.CHAIN_RETRY_MIN_MS,
+        retryMaxMs: config.CHAIN_RETRY_MAX_MS,
         log,
         clock,
         connect: () =>
