@@ -1,6 +1,7 @@
 import type { Logger } from '../server/http/log';
 import type { Ledger } from '../server/ledger/ledger';
 import { sizeProofPlan } from '../verifier/src/merkle';
+import { Backoff, OutageLog } from './backoff';
 import type { RegistryClient } from './registry';
 import { SubjectMapStore, type MapDb } from './subject-map-store';
 import { TreeStore, leafHash, type TreeDb } from './tree-store';
@@ -34,12 +35,21 @@ export interface AnchorerOptions {
   clock: () => Date;
   /** Told once when the anchorer finds the ledger behind the log or the chain (the service then refuses writes). */
   onDiverge?: (reason: string) => void;
+  /** First delay before reconnecting to a chain that is down, in ms (default 1,000); it doubles, with jitter, up to `retryMaxMs`. */
+  retryMinMs?: number;
+  /** Longest delay between reconnection attempts, in ms (default 60,000). */
+  retryMaxMs?: number;
+  /** Randomness for the jitter (tests pin it). */
+  random?: () => number;
 }
 
 export type AnchorState = 'connecting' | 'up' | 'down' | 'suspended' | 'diverged';
 
 const CHECKPOINT_EVENT = 'checkpoint.anchored';
-const MAX_BACKOFF_MS = 60_000;
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 60_000;
+/** An outage is logged when it starts, then each time it has doubled in length, at least every hour-equivalent (60 × the longest delay), and when it ends. */
+const STILL_DOWN_EVERY_MAX_DELAYS = 60;
 /** While the council has the issuer suspended, ask again this often whether it resumed it. */
 const SUSPENDED_RETRY_MS = 5_000;
 /** The subject map is committed at every checkpoint, and at least this often while none is anchored. */
@@ -60,8 +70,10 @@ export class Anchorer {
   private latest: CheckpointRecord | undefined;
   private lastSubstantive = 0;
   private lastAnchorAt = 0;
-  private backoffMs = 1000;
+  private readonly backoff: Backoff;
+  private readonly outage: OutageLog;
   private retryAt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -74,7 +86,16 @@ export class Anchorer {
     /** The subject heads map, kept at the same size as the tree. */
     readonly map: SubjectMapStore,
     private readonly opts: AnchorerOptions,
-  ) {}
+  ) {
+    const max = opts.retryMaxMs ?? RETRY_MAX_MS;
+    this.backoff = new Backoff(Math.min(opts.retryMinMs ?? RETRY_MIN_MS, max), max, opts.random);
+    this.outage = new OutageLog(
+      opts.log,
+      { down: 'anchor: chain unavailable, will retry', stillDown: 'anchor: chain still unavailable', up: 'anchor: chain reachable again' },
+      max,
+      max * STILL_DOWN_EVERY_MAX_DELAYS,
+    );
+  }
 
   static async open(ledger: Ledger, opts: AnchorerOptions): Promise<Anchorer> {
     const db = ledger.db.sublevel<string, Uint8Array>('tree', { valueEncoding: 'view' }) as unknown as TreeDb;
@@ -122,14 +143,19 @@ export class Anchorer {
 
   /** Drops the chain session so the next step reconnects (and re-registers in development). */
   reconnectSoon(): void {
+    const old = this.client;
     this.client = undefined;
     this.retryAt = 0;
+    // A step may be anchoring through it: end it once that step is over.
+    if (old) void (this.running ?? Promise.resolve()).then(() => old.close());
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    clearTimeout(this.retryTimer);
     await this.running;
+    this.drop();
   }
 
   /** One step: extend the log, connect if needed, anchor if due. Never runs twice at once. */
@@ -251,18 +277,45 @@ export class Anchorer {
     }
   }
 
+  /**
+   * The chain failed us: drop (and destroy) the session and retry after the next backoff
+   * delay. Logged when the outage starts, then sparsely (OutageLog), never once per attempt.
+   */
   private fail(e: unknown, now: number): void {
-    this.client = undefined;
+    this.drop();
     this.state = 'down';
     this.lastError = (e as Error).message?.slice(0, 300);
-    this.retryAt = now + this.backoffMs;
-    this.opts.log.warn('anchor: chain unavailable, will retry', { error: this.lastError, retryInMs: this.backoffMs });
-    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+    const delay = this.backoff.next();
+    this.retryAt = now + delay;
+    // The step timer runs every second; a shorter delay (CHAIN_RETRY_MIN_MS) gets its own.
+    clearTimeout(this.retryTimer);
+    if (delay < 1000 && !this.stopped) {
+      this.retryTimer = setTimeout(() => void this.tick(), delay);
+      this.retryTimer.unref();
+    }
+    this.outage.failed(now, this.lastError ?? String(e), { retryInMs: delay });
+  }
+
+  /** Ends the chain session, if any, so its provider sends nothing more. */
+  private drop(): void {
+    const client = this.client;
+    this.client = undefined;
+    client?.close();
   }
 
   /** Connects, then checks the chain's latest checkpoint against the local log. */
   private async reconnect(): Promise<void> {
     const client = await this.opts.connect();
+    try {
+      await this.check(client);
+    } finally {
+      // A session that failed its checks, or found the chain diverged, is not kept: end it.
+      // One kept and failing later is ended by fail().
+      if (this.client !== client) client.close();
+    }
+  }
+
+  private async check(client: RegistryClient): Promise<void> {
     const issuer = Number(this.opts.issuer);
     const chainId = await client.chainId();
     const onChain = await client.latestCheckpoint(issuer);
@@ -287,9 +340,10 @@ export class Anchorer {
     this.client = client;
     this.chainId = chainId;
     this.state = 'up';
-    this.backoffMs = 1000;
+    this.backoff.reset();
     this.retryAt = 0;
     this.lastError = undefined;
+    this.outage.recovered(this.opts.clock().getTime());
     this.opts.log.info('anchor: connected', { contract: client.address, chainId, checkpoint: this.latest?.treeSize ?? 0 });
     const { suspendedAt } = await client.issuer(issuer);
     if (suspendedAt) this.suspended(suspendedAt, this.opts.clock().getTime());

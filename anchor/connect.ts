@@ -4,6 +4,7 @@ import { writePrivateFile } from '../server/crypto/secrets';
 import type { IssuerKeyRecord } from '../server/issuer/keys';
 import type { Logger } from '../server/http/log';
 import { DevGovernance } from './council';
+import type { JsonRpcProvider } from 'ethers';
 import { RegistryClient, type Call } from './registry';
 
 export interface ChainSettings {
@@ -36,7 +37,17 @@ const keyHex = (x: string) => Buffer.from(x, 'base64url').toString('hex');
  * production the council does that; this only checks it was done and says what is missing.
  */
 export async function connectRegistry(s: ChainSettings): Promise<RegistryClient> {
-  const provider = RegistryClient.provider(s.rpcUrl);
+  // One provider per connection: a failed one is destroyed here, a returned one by its owner (client.close()).
+  const provider = await RegistryClient.connectProvider(s.rpcUrl);
+  try {
+    return await openSession(provider, s);
+  } catch (e) {
+    provider.destroy();
+    throw e;
+  }
+}
+
+async function openSession(provider: JsonRpcProvider, s: ChainSettings): Promise<RegistryClient> {
   const issuer = Number(s.issuer);
   if (!s.dev) {
     if (!s.contract) throw new Error('ANCHOR_CONTRACT is not set');

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { loadStatusList, prepareTrustList, trustListFromRegistry, type RegistryIssuer } from '../verifier/src';
 import { connectRegistry } from '../verifier/cli/chain';
 import type { AppContext } from '../server/context';
+import { OutageLog } from './backoff';
 
 /** The registry the service anchors to: ANCHOR_CONTRACT, or the one a development chain deployed. */
 export function registryAddress(config: AppContext['config']): string | undefined {
@@ -26,7 +27,18 @@ export class Federation {
   /** The last refresh: the other issuers trusted, the status lists held, and the issuers the council has suspended (left out). */
   lastRefresh: { at: string; issuers: string[]; statusLists: string[]; suspended: string[]; error?: string } | undefined;
 
-  constructor(private readonly app: AppContext) {}
+  /** Refreshes that fail in a row (the chain is down) are logged when they start, sparsely while they last, and when they end. */
+  private readonly outage: OutageLog;
+
+  constructor(private readonly app: AppContext) {
+    const every = app.config.FEDERATION_REFRESH_SECONDS * 1000;
+    this.outage = new OutageLog(
+      app.log,
+      { down: 'federation: refresh from the chain failed; keeping the last trust list', stillDown: 'federation: refresh from the chain still failing; keeping the last trust list', up: 'federation: refresh from the chain works again' },
+      5 * every,
+      60 * every,
+    );
+  }
 
   start(intervalSeconds: number): void {
     void this.refresh();
@@ -52,6 +64,7 @@ export class Federation {
     const address = registryAddress(config);
     if (!config.CHAIN_RPC_URL || !address) return;
     try {
+      // One reader per refresh, closed below whatever happens; one that cannot connect opened no provider.
       const registry = await connectRegistry(config.CHAIN_RPC_URL, address);
       let issuers: RegistryIssuer[];
       try {
@@ -82,6 +95,7 @@ export class Federation {
       await this.checkOwnKeys(issuers);
       const suspended = issuers.filter((i) => i.suspendedAt).map((i) => String(i.id));
       this.lastRefresh = { at: this.app.clock().toISOString(), issuers: foreign.map((i) => i.id), statusLists: [...this.statusLists.keys()], suspended };
+      this.outage.recovered(this.app.clock().getTime());
     } catch (e) {
       this.lastRefresh = {
         at: this.app.clock().toISOString(),
@@ -90,7 +104,7 @@ export class Federation {
         suspended: this.lastRefresh?.suspended ?? [],
         error: (e as Error).message,
       };
-      log.warn('federation: refresh from the chain failed; keeping the last trust list', { error: (e as Error).message });
+      this.outage.failed(this.app.clock().getTime(), (e as Error).message);
     }
   }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Contract, ContractFactory, FetchRequest, Interface, isError, JsonRpcProvider, Wallet, type Signer } from 'ethers';
+import { Contract, ContractFactory, FetchRequest, Interface, isError, JsonRpcProvider, Network, Wallet, type Signer } from 'ethers';
 
 export interface Artifact {
   abi: unknown[];
@@ -115,12 +115,57 @@ export class RegistryClient {
     this.calls = new RegistryCalls(address);
   }
 
-  static provider(url: string, timeoutMs = 10_000): JsonRpcProvider {
+  /**
+   * A provider for `url`. Without `chainId` it asks the node for its network on first use and,
+   * while the node is down, goes on asking every second (printing a line each time) until it is
+   * destroyed: long-lived callers use `connectProvider`, which pins the chain id first.
+   */
+  static provider(url: string, timeoutMs = 10_000, chainId?: number): JsonRpcProvider {
     const req = new FetchRequest(url);
     // A hung node must fail the call, so the anchorer backs off instead of waiting minutes.
     req.timeout = timeoutMs;
     // A static network stops ethers from polling a node that is down in the background.
-    return new JsonRpcProvider(req, undefined, { staticNetwork: true, batchMaxCount: 1 });
+    return new JsonRpcProvider(req, chainId === undefined ? undefined : Network.from(chainId), { staticNetwork: true, batchMaxCount: 1 });
+  }
+
+  /**
+   * A provider for `url` once the node there has answered `eth_chainId` (one plain request, so
+   * a node that is down costs one failed request and leaves nothing behind), pinned to that
+   * chain id: ethers never probes it in the background. The caller owns it and calls
+   * `destroy()` when the connection fails, is replaced, or the service stops.
+   * @throws Error naming the endpoint's origin and the cause when it does not answer with a chain id
+   */
+  static async connectProvider(url: string, timeoutMs = 10_000): Promise<JsonRpcProvider> {
+    const origin = (() => {
+      try {
+        return new URL(url).origin;
+      } catch {
+        return 'the chain';
+      }
+    })();
+    let body: { result?: unknown };
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      body = (await res.json()) as typeof body;
+    } catch (e) {
+      const err = e as Error & { cause?: { code?: string } };
+      const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.cause?.code ?? err.message);
+      throw new Error(`${origin} did not answer eth_chainId: ${why}`);
+    }
+    const id = typeof body?.result === 'string' && /^0x[0-9a-fA-F]+$/.test(body.result) ? Number(body.result) : NaN;
+    if (!Number.isSafeInteger(id) || id < 1) throw new Error(`${origin} did not answer eth_chainId with a chain id`);
+    return RegistryClient.provider(url, timeoutMs, id);
+  }
+
+  /** Ends this client's provider: its pending requests fail, and it sends nothing more. */
+  close(): void {
+    this.provider.destroy();
   }
 
   /** A wallet from a private key file (hex, 0x-prefixed or not). */

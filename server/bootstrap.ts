@@ -62,6 +62,8 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
         intervalSeconds: config.CHECKPOINT_INTERVAL_SECONDS,
         maxEvents: config.CHECKPOINT_MAX_EVENTS,
         mapKeep: config.SUBJECT_MAP_KEEP,
+        retryMinMs: config.CHAIN_RETRY_MIN_MS,
+        retryMaxMs: config.CHAIN_RETRY_MAX_MS,
         log,
         clock,
         // Writing on would bury what was lost under new events: refuse until an operator has checked.

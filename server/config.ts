@@ -133,9 +133,15 @@ export const configSchema = z.object({
   READY_MAX_ANCHOR_LAG_SECONDS: int(300, 1, 604_800),
   /** On SIGTERM/SIGINT, in-flight requests get this long to finish before their sockets are closed. */
   DRAIN_TIMEOUT_MS: int(10_000, 0, 600_000),
+  /** npm start: the port of the embedded Hardhat node (0: a free one). Refused at start when something else listens there. */
+  CHAIN_PORT: int(8545, 0, 65535),
+  /** Reconnecting to a chain that is down: the first delay, doubling with jitter up to CHAIN_RETRY_MAX_MS. */
+  CHAIN_RETRY_MIN_MS: int(1000, 1, 3_600_000),
+  CHAIN_RETRY_MAX_MS: int(60_000, 1, 3_600_000),
 }).refine((c) => c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, { path: ['HEADERS_TIMEOUT_MS'], message: 'at most REQUEST_TIMEOUT_MS (the headers are part of the request)' })
   .refine((c) => !c.WITNESS_FOR.some((t) => t.issuer === c.ISSUER_ID), { path: ['WITNESS_FOR'], message: 'an issuer cannot witness itself: leave ISSUER_ID out' })
-  .refine((c) => !c.WITNESS_FOR.length || c.CHAIN_RPC_URL, { path: ['WITNESS_FOR'], message: 'witnessing needs a chain (CHAIN_RPC_URL): cosignatures go on chain' });
+  .refine((c) => !c.WITNESS_FOR.length || c.CHAIN_RPC_URL, { path: ['WITNESS_FOR'], message: 'witnessing needs a chain (CHAIN_RPC_URL): cosignatures go on chain' })
+  .refine((c) => c.CHAIN_RETRY_MIN_MS <= c.CHAIN_RETRY_MAX_MS, { path: ['CHAIN_RETRY_MIN_MS'], message: 'at most CHAIN_RETRY_MAX_MS' });
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -1,11 +1,17 @@
 import { resolve } from 'node:path';
 import { startService } from './bootstrap';
 import { loadConfig } from './config';
+import { checkListenPort, describeStartupError } from './startup-checks';
 
-/** `npm run serve`: the issuance service alone on DATA_DIR (no chain). */
+let debug = false;
+
+/** `npm run serve`: the issuance service alone on DATA_DIR (no chain). A failure at start-up is one line on stderr (with the stack at LOG_LEVEL=debug), exit code 1. */
 async function main() {
   const config = loadConfig();
+  debug = config.LOG_LEVEL === 'debug';
   config.DATA_DIR = resolve(config.DATA_DIR);
+  // Before anything is created: a busy port is one line, not a failure after the keys exist.
+  await checkListenPort(config.PORT, config.HOST, 'PORT');
   const svc = await startService(config);
   // One machine-readable line, so scripts and tests can find the port.
   process.stdout.write(JSON.stringify({ msg: 'listening', url: svc.url, issuer: config.ISSUER_ID, dataDir: config.DATA_DIR }) + '\n');
@@ -21,6 +27,6 @@ async function main() {
 }
 
 main().catch((e) => {
-  process.stderr.write(`${(e as Error).message}\n`);
+  process.stderr.write(`${describeStartupError(e, debug)}\n`);
   process.exit(1);
 });
