@@ -138,7 +138,8 @@ describe('an hour-long chain outage, in 20 s (CHAIN_RETRY_MIN_MS=5, CHAIN_RETRY_
     expect(anchor.length).to.equal(down.length + still.length);
     const federation = linesDuring.filter((l) => l.msg.startsWith('federation:'));
     expect(federation.length).to.be.within(1, Math.ceil(Math.log2(WINDOW_MS / (5 * FEDERATION_REFRESH_SECONDS * 1000))) + 2);
-    expect(linesDuring.length).to.be.below(30);
+    // Every request is logged at info too; those are the test's own writes, not the outage's.
+    expect(linesDuring.filter((l) => l.msg !== 'request').length).to.be.below(30);
     expect(consoleLines).to.equal(0);
   });
 
