@@ -119,8 +119,8 @@ function announce(config: Config, s: RunningService, chain: DevNode | undefined)
   const adminToken = process.env.ADMIN_TOKEN ? 'from ADMIN_TOKEN' : `${config.DATA_DIR}/secrets.json (adminToken)`;
   // Whatever LOG_LEVEL says: programs wait for this line.
   const ready = {
-    t: new Date().toISOString(),
     level: 'info',
+    time: new Date().toISOString(),
     msg: 'ready',
     url: s.url,
     issuer: config.ISSUER_ID,

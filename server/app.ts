@@ -152,7 +152,7 @@ export function createApp(app: AppContext, services: Services = createServices(a
         // Only the code reaches the client; the details stay in the server log.
         ctx.status = 500;
         ctx.body = { error: { code: 'INTERNAL', message: 'internal error' } };
-        app.log.error('unhandled error', { route: ctx._matchedRoute ?? ctx.path, error: (err as Error).stack ?? String(err) });
+        app.log.error('unhandled error', { method: ctx.method, route: ctx._matchedRoute ?? 'unmatched', error: (err as Error).stack ?? String(err) });
       }
     }
   });

@@ -14,7 +14,7 @@ async function main() {
   await checkListenPort(config.PORT, config.HOST, 'PORT');
   const svc = await startService(config);
   // One machine-readable line, so scripts and tests can find the port.
-  process.stdout.write(JSON.stringify({ msg: 'listening', url: svc.url, issuer: config.ISSUER_ID, dataDir: config.DATA_DIR }) + '\n');
+  process.stdout.write(JSON.stringify({ level: 'info', time: new Date().toISOString(), msg: 'listening', url: svc.url, issuer: config.ISSUER_ID, dataDir: config.DATA_DIR }) + '\n');
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

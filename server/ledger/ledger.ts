@@ -145,6 +145,22 @@ export function describeWriteError(err: unknown): string {
   return message.replace(/(^|\s)\/[^\s:]+:?/g, '$1').replace(/\s+/g, ' ').trim().slice(0, 200);
 }
 
+/**
+ * LevelDB says only "Database failed to open"; the cause says why. The two an operator meets
+ * (a second service on the same DATA_DIR, a folder it may not write) are named with the fix.
+ */
+function openError(dir: string, e: unknown): Error {
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  const why = cause?.message ?? (e as Error).message;
+  if (cause?.code === 'LEVEL_LOCKED') {
+    return new Error(`the ledger in ${dir} is open in another process (another Ankang on the same DATA_DIR?): stop that one, or give this one its own DATA_DIR`, { cause: e });
+  }
+  if (/permission denied|EACCES|read-only/i.test(why)) {
+    return new Error(`the ledger in ${dir} cannot be opened for writing (${why}): the service's user must own DATA_DIR and be able to write it`, { cause: e });
+  }
+  return new Error(`the ledger in ${dir} failed to open: ${why}`, { cause: e });
+}
+
 export class Ledger {
   private head: LedgerHead = { seq: 0, hash: GENESIS_HASH };
   private committedHead: LedgerHead = { seq: 0, hash: GENESIS_HASH };
@@ -182,7 +198,9 @@ export class Ledger {
   static async open(dir: string, clock: () => Date = () => new Date(), opts: LedgerOptions = {}): Promise<Ledger> {
     // A larger write buffer means fewer level-0 compactions stalling the write path under load.
     const db = new Level<string, unknown>(dir, { valueEncoding: 'json', writeBufferSize: 32 * 1024 * 1024, cacheSize: 32 * 1024 * 1024 });
-    await db.open();
+    await db.open().catch((e: unknown) => {
+      throw openError(dir, e);
+    });
     const ledger = new Ledger(db, clock, opts);
     // Sublevels open asynchronously; open them all now so synchronous reads work from the start.
     for (const space of SPACES) await ledger.space(space).open();

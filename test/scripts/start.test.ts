@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { freePort, startDevNode, type DevNode } from '../../anchor/dev-node';
 import { until } from '../../scripts/lib/wait';
 import { tempDir } from '../support/tmp';
+import { startServiceProcess } from '../../scripts/lib/service-process';
 
 const ROOT = join(__dirname, '../..');
 /** Settings of the test's own environment that must not reach `npm start`. */
@@ -178,6 +179,21 @@ describe('npm start', function () {
       expect(serve.code).to.equal(1);
       expect(serve.stderr).to.equal(`${line}\n`);
       expect(existsSync(dataDir), 'no data folder, no secrets').to.equal(false);
+    });
+  });
+
+  describe('when another service already has DATA_DIR open', () => {
+    it('a second one refuses in one line that names the folder and the fix, and the first keeps running', async () => {
+      const dataDir = join(tmp.dir, 'shared');
+      const first = await startServiceProcess({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+      try {
+        const second = await runToEnd(process.execPath, ['--import', 'tsx', 'server/main.ts'], cleanEnv({ PORT: '0', DATA_DIR: dataDir }));
+        expect(second.code).to.equal(1);
+        expect(second.stderr).to.match(/^the ledger in \S+ledger is open in another process \(another Ankang on the same DATA_DIR\?\): stop that one, or give this one its own DATA_DIR[^\n]*\n$/);
+        expect((await fetch(`${first.url}/healthz`)).status).to.equal(200);
+      } finally {
+        await first.stop();
+      }
     });
   });
 
