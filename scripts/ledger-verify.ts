@@ -1,6 +1,6 @@
 /**
- * `npm run ledger:verify [-- --data-dir <dir>]`: re-walks the ledger in DATA_DIR (or
- * `--data-dir`) and prints one line, either
+ * `npm run ledger:verify [-- --data-dir <dir>]`: re-walks the ledger in `--data-dir`, else
+ * DATA_DIR, else ./data (the folder `npm start` uses), and prints one line, either
  *   ok: <events> events, <subjects> subjects, head <seq> <hash>
  * or
  *   broken at event <seq>: <reason> (<n> events before it are intact)
@@ -12,24 +12,39 @@ import { join, resolve } from 'node:path';
 import { Ledger } from '../server/ledger/ledger';
 import { verifyChain } from '../server/ledger/verify-chain';
 
-function dataDirFrom(argv: string[], env: NodeJS.ProcessEnv): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--data-dir') return argv[i + 1];
-    if (argv[i].startsWith('--data-dir=')) return argv[i].slice('--data-dir='.length);
+/** Where the service keeps its data when DATA_DIR is not set (server/config.ts). */
+const DEFAULT_DATA_DIR = './data';
+const USAGE = `usage: npm run ledger:verify [-- --data-dir <dir>]   (default: DATA_DIR, else ${DEFAULT_DATA_DIR})\n`;
+
+/** The folder to check and where the choice came from, or undefined for a command line that is wrong. */
+function dataDirFrom(argv: string[], env: NodeJS.ProcessEnv): { dir: string; from: string } | undefined {
+  const [first, second, ...rest] = argv;
+  if (first === undefined) {
+    // Like every other command (npm start, npm run serve), an unset or empty DATA_DIR means ./data.
+    return env.DATA_DIR ? { dir: env.DATA_DIR, from: 'DATA_DIR' } : { dir: DEFAULT_DATA_DIR, from: 'the default' };
   }
-  return env.DATA_DIR;
+  if (first === '--data-dir' && second && rest.length === 0) return { dir: second, from: '--data-dir' };
+  const inline = /^--data-dir=(.+)$/.exec(first);
+  if (inline && second === undefined) return { dir: inline[1], from: '--data-dir' };
+  return undefined;
 }
 
 async function main(): Promise<number> {
-  const dir = dataDirFrom(process.argv.slice(2), process.env);
-  if (!dir) {
-    process.stderr.write('usage: ledger-verify --data-dir <dir>   (or set DATA_DIR)\n');
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const chosen = dataDirFrom(args, process.env);
+  if (!chosen) {
+    process.stderr.write(USAGE);
     return 2;
   }
-  const path = join(resolve(dir), 'ledger');
+  const dir = resolve(chosen.dir);
+  const path = join(dir, 'ledger');
   // Opening would create an empty ledger, which would then "verify".
   if (!existsSync(join(path, 'CURRENT'))) {
-    process.stderr.write(`no ledger in ${resolve(dir)}\n`);
+    process.stderr.write(`no ledger in ${dir} (${chosen.from}); give the service's data folder with --data-dir <dir> or DATA_DIR\n`);
     return 2;
   }
   let ledger: Ledger;

@@ -10,10 +10,14 @@
  *
  * Asset names carry a hash of their content, so they are cached for good and a new build
  * is picked up at once. The verifier's bundles are rebuilt first with verifier/build.mjs.
+ *
+ * `npm start` and `npm run build` call this every time: when nothing the build reads has
+ * changed since the last one (the fingerprint of its sources in manifest.json is the same
+ * and every output is there), it prints one line and does nothing. `--force` rebuilds.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import * as esbuild from 'esbuild';
 
@@ -34,6 +38,54 @@ export interface WebManifest {
   verifier: string;
   serviceWorker: string;
   standalone: string;
+  /** `sourcesFingerprint()` when this was built: the next build is skipped while it matches. */
+  sources: string;
+}
+
+/**
+ * Everything the build reads that can change between two runs: the pages' sources, the
+ * verifier (bundled into /verify and rebuilt into verifier/dist), both build scripts, and
+ * the lock file (a dependency's new version changes the bundles too).
+ */
+const SOURCES = ['web/src', 'web/build.ts', 'verifier/src', 'verifier/cli', 'verifier/build.mjs', 'verifier/package.json', 'verifier/tsconfig.build.json', 'package-lock.json'];
+/** What verifier/build.mjs writes that others load: a skipped build must not leave them missing. */
+const VERIFIER_OUTPUTS = ['index.js', 'cli.js', 'ankang-verify.browser.js', 'types/index.d.ts'].map((f) => join(ROOT, 'verifier', 'dist', f));
+
+function listFiles(path: string): string[] {
+  if (!existsSync(path)) return [];
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path).flatMap((name) => listFiles(join(path, name)));
+}
+
+/**
+ * A hash of the names and contents of every file the build reads. Contents, not times: a
+ * `git checkout` or a copy touches times without changing what would be built.
+ */
+export function sourcesFingerprint(): string {
+  const h = createHash('sha256');
+  for (const file of SOURCES.flatMap((s) => listFiles(join(ROOT, s))).sort()) {
+    h.update(relative(ROOT, file)).update('\0').update(readFileSync(file)).update('\0');
+  }
+  return h.digest('hex');
+}
+
+/** The manifest of the build in web/dist when it is complete and built from `fingerprint`, else undefined. */
+export function currentBuild(fingerprint: string): WebManifest | undefined {
+  let manifest: WebManifest;
+  try {
+    manifest = JSON.parse(readFileSync(join(WEB_DIST, 'manifest.json'), 'utf8')) as WebManifest;
+  } catch {
+    return undefined;
+  }
+  if (manifest.sources !== fingerprint) return undefined;
+  const files = [
+    ...Object.values(manifest.pages ?? {}).flatMap((p) => [p.html, p.js, p.css]),
+    manifest.verifier,
+    manifest.serviceWorker,
+    manifest.standalone,
+  ].filter(Boolean);
+  if (!files.every((f) => existsSync(join(WEB_DIST, f)))) return undefined;
+  return VERIFIER_OUTPUTS.every((f) => existsSync(f)) ? manifest : undefined;
 }
 
 const hash = (data: string | Buffer) => createHash('sha256').update(data).digest('hex').slice(0, 10);
@@ -62,8 +114,18 @@ ${opts.scripts}
 const inlineScript = (js: string) => `<script>${js.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--')}</script>`;
 const inlineStyle = (css: string) => `<style>${css.replace(/<\/(style)/gi, '<\\/$1')}</style>`;
 
-export async function buildWeb(opts: { quiet?: boolean } = {}): Promise<WebManifest> {
-  // Always rebuilt: a stale verifier bundle would check codes with yesterday's rules.
+/**
+ * Builds web/dist (and verifier/dist) unless the last build was made from the same sources
+ * and is complete; `force` builds anyway. Returns the manifest of what web/dist now holds.
+ */
+export async function buildWeb(opts: { quiet?: boolean; force?: boolean } = {}): Promise<WebManifest> {
+  const sources = sourcesFingerprint();
+  const built = opts.force ? undefined : currentBuild(sources);
+  if (built) {
+    if (!opts.quiet) process.stdout.write(`web: pages unchanged since the last build, skipped (${relative(ROOT, WEB_DIST)}/ is current; --force rebuilds)\n`);
+    return built;
+  }
+  // Rebuilt with the pages: a stale verifier bundle would check codes with yesterday's rules.
   execFileSync(process.execPath, [join(ROOT, 'verifier', 'build.mjs')], { cwd: join(ROOT, 'verifier'), stdio: opts.quiet ? 'ignore' : 'inherit' });
   rmSync(WEB_DIST, { recursive: true, force: true });
   const assets = join(WEB_DIST, 'assets');
@@ -128,7 +190,7 @@ export async function buildWeb(opts: { quiet?: boolean } = {}): Promise<WebManif
   });
   writeFileSync(join(WEB_DIST, 'verify-standalone.html'), standalone);
 
-  const manifest: WebManifest = { pages, verifier, serviceWorker: '/sw.js', standalone: '/verify-standalone.html' };
+  const manifest: WebManifest = { pages, verifier, serviceWorker: '/sw.js', standalone: '/verify-standalone.html', sources };
   writeFileSync(join(WEB_DIST, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   if (!opts.quiet) {
     const sizes = Object.keys(result.metafile.outputs).map((o) => `${relative(WEB_DIST, join(ROOT, o))} ${(result.metafile.outputs[o].bytes / 1024).toFixed(1)} KiB`);
@@ -138,7 +200,12 @@ export async function buildWeb(opts: { quiet?: boolean } = {}): Promise<WebManif
 }
 
 if (require.main === module) {
-  buildWeb().catch((e) => {
+  const args = process.argv.slice(2);
+  if (args.some((a) => a !== '--force')) {
+    process.stderr.write('usage: tsx web/build.ts [--force]   (--force rebuilds even when no source changed)\n');
+    process.exit(2);
+  }
+  buildWeb({ force: args.includes('--force') }).catch((e) => {
     process.stderr.write(`${(e as Error).stack ?? e}\n`);
     process.exit(1);
   });

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
-import { buildWeb, WEB_DIST } from '../../web/build';
+import { buildWeb } from '../../web/build';
 import type { DayClock } from '../../scripts/demo/day-clock';
 import { TestClock } from './service';
 import { tempDir } from './tmp';
@@ -98,28 +98,15 @@ export async function launchPhone(opts: LaunchOptions = {}): Promise<PhoneBrowse
   };
 }
 
-const WEB_SRC = resolve(__dirname, '..', '..', 'web');
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === 'dist' || entry.name === 'node_modules') continue;
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
 let built: Promise<unknown> | undefined;
 
 /**
- * Builds web/dist when it is missing or older than a file under web/, so a single test
+ * Builds web/dist when it is missing or was built from other sources, so a single test
  * file run with `npx mocha test/web/x.test.ts` tests the current pages (`npm test` has
- * just built them, and this then does nothing).
+ * just built them, and buildWeb then does nothing).
  */
 export function ensureWebBuilt(): Promise<unknown> {
-  const manifest = join(WEB_DIST, 'manifest.json');
-  built ??= existsSync(manifest) && statSync(manifest).mtimeMs >= newestMtime(WEB_SRC) ? Promise.resolve() : buildWeb({ quiet: true });
+  built ??= buildWeb({ quiet: true });
   return built;
 }
 

@@ -4,9 +4,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { chainKeyListedUntil, decodeCode, encodeCode, toRfc3339, trustListFromRegistry, verifyCode, type TrustListJson } from '../../verifier/src';
 import { connectRegistry as readRegistry } from '../../verifier/cli/chain';
+import { renderQrPng } from '../../verifier/cli/qr';
 import { FIXED_IAT, buildTrustList, createTestIssuer, type TestIssuer } from '../support/issuer-fixture';
 import { startKeyScenario, type KeyScenario } from '../support/key-scenario';
 
@@ -89,23 +91,25 @@ describe('ankang-verify code', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   describe('when the code is valid', () => {
-    it('exits 0 and says in one line the colour, issuer and expiry in Shanghai time, then how old the trust list is', async () => {
+    it('exits 0 and says in one line the colour, issuer and expiry in Shanghai time, that revocation was not checked, then how old the trust list is', async () => {
       const r = await runCli(['code', green, ...trustArgs()], dir);
       expect(r.stderr).to.equal('');
       expect(r.status).to.equal(0);
-      const [verdict, ages, ...rest] = r.stdout.split('\n');
+      const [verdict, unchecked, ages, ...rest] = r.stdout.split('\n');
       expect(verdict).to.equal('valid: green code from 安徽省 (340000), expires 2026-11-28 19:30:00 +08:00');
+      expect(unchecked).to.match(/^  revocation not checked: no status list given \(/);
       expect(ages).to.match(/^  \(trust list issued \d+ (s|min|h|days) ago\)$/);
       expect(rest).to.deep.equal(['']);
     });
 
-    it('prints exactly valid, code, message and claims with --json', async () => {
+    it('prints exactly valid, code, message, claims and revocation with --json, revocation saying no status list was checked', async () => {
       const r = await runCli(['code', green, ...trustArgs(), '--json'], dir);
       expect(r.status).to.equal(0);
       const out = JSON.parse(r.stdout);
-      expect(Object.keys(out)).to.deep.equal(['valid', 'code', 'message', 'claims']);
+      expect(Object.keys(out)).to.deep.equal(['valid', 'code', 'message', 'claims', 'revocation']);
       expect(out).to.include({ valid: true, code: 'VALID' });
       expect(out.claims).to.deep.equal(decodeCode(green).claims);
+      expect(out.revocation).to.deep.equal({ checked: false, reason: 'no status list given' });
     });
 
     it('reads the code from a .txt file', async () => {
@@ -151,13 +155,38 @@ describe('ankang-verify code', () => {
       const r = await runCli(['code', tampered, ...trustArgs(), '--json'], dir);
       expect(r.status).to.equal(1);
       const out = JSON.parse(r.stdout);
-      expect(out).to.deep.equal({ valid: false, code: 'SIGNATURE_INVALID', message: out.message, claims: null });
+      expect(out).to.deep.equal({ valid: false, code: 'SIGNATURE_INVALID', message: out.message, claims: null, revocation: null });
     });
 
     it('does not print the unverified colour in the human line', async () => {
       const r = await runCli(['code', tampered, ...trustArgs()], dir);
       expect(r.status).to.equal(1);
       expect(r.stdout).to.match(/^invalid \(SIGNATURE_INVALID\): /).and.not.include('green');
+    });
+  });
+
+  describe('when a current status list confirms the colour', () => {
+    it('exits 0 without the "not checked" line, and --json says revocation was checked against a list of that age', async () => {
+      writeFileSync(join(dir, 'current.cose'), await issuer.signStatusList({ issuedAt: FIXED_IAT + 300, statuses: [0, 0, 0, 0, 0, 0] }));
+      const text = await runCli(['code', green, ...trustArgs(), '--status-list', 'current.cose'], dir);
+      expect(text.status).to.equal(0);
+      expect(text.stdout).to.not.include('revocation not checked');
+      expect(text.stdout.split('\n')[1]).to.match(/status list issued 5 min ago/);
+      const json = JSON.parse((await runCli(['code', green, ...trustArgs(), '--status-list', 'current.cose', '--json'], dir)).stdout);
+      expect(json.revocation).to.deep.equal({ checked: true, statusListAgeSeconds: 300 });
+    });
+  });
+
+  describe('when the only status list given is of another issuer', () => {
+    it('exits 0 but says revocation was not checked, naming the issuer whose list is missing', async () => {
+      const other = createTestIssuer({ id: '310000', name: '上海市' });
+      writeFileSync(join(dir, 'trust-two.json'), JSON.stringify(buildTrustList([issuer, other])));
+      writeFileSync(join(dir, 'shanghai.cose'), await other.signStatusList({ issuedAt: FIXED_IAT + 300, statuses: [3, 3, 3, 3, 3, 3] }));
+      const args = ['code', green, '--trust-list', 'trust-two.json', '--now', NOW, '--status-list', 'shanghai.cose'];
+      const text = await runCli(args, dir);
+      expect(text.status).to.equal(0);
+      expect(text.stdout.split('\n')[1]).to.match(/^  revocation not checked: no valid status list of issuer 340000 given/);
+      expect(JSON.parse((await runCli([...args, '--json'], dir)).stdout).revocation).to.deep.equal({ checked: false, reason: 'no valid status list of issuer 340000 given' });
     });
   });
 
@@ -199,6 +228,63 @@ describe('ankang-verify code', () => {
       const r = await runCli(['code', venue, ...trustArgs()], dir);
       expect(r.status).to.equal(0);
       expect(r.stdout.split('\n')[0]).to.equal('valid: venue code 合肥市第一中学 (school) from 安徽省 (340000), expires 2026-11-28 19:30:00 +08:00');
+      // Venue codes have no status to revoke: nothing to warn about.
+      expect(r.stdout).to.not.include('revocation');
+      const json = JSON.parse((await runCli(['code', venue, ...trustArgs(), '--json'], dir)).stdout);
+      expect(json.revocation).to.equal(null);
+    });
+  });
+
+  describe('when the code is a JPEG of its QR code, as a phone saves it', () => {
+    let photo: Buffer;
+
+    before(async () => {
+      const png = PNG.sync.read(Buffer.from(await renderQrPng(green)));
+      photo = jpeg.encode({ width: png.width, height: png.height, data: png.data }, 90).data;
+    });
+
+    it('reads it from a .jpg file and exits 0', async () => {
+      writeFileSync(join(dir, 'code.jpg'), photo);
+      const r = await runCli(['code', 'code.jpg', ...trustArgs()], dir);
+      expect(r.stderr).to.equal('');
+      expect(r.status).to.equal(0);
+      expect(r.stdout).to.match(/^valid: green code from 安徽省 \(340000\)/);
+    });
+
+    it('knows it by its bytes, whatever the file is called, and from stdin', async () => {
+      writeFileSync(join(dir, 'IMG_0001.png'), photo);
+      writeFileSync(join(dir, 'photo'), photo);
+      for (const name of ['IMG_0001.png', 'photo']) {
+        const r = await runCli(['code', name, ...trustArgs(), '--json'], dir);
+        expect(r.status, r.stderr).to.equal(0);
+        expect(JSON.parse(r.stdout).claims).to.deep.equal(decodeCode(green).claims);
+      }
+      const piped = await new Promise<CliRun>((done, fail) => {
+        const child = spawn(process.execPath, ['--import', TSX, MAIN, 'code', '-', ...trustArgs()], { cwd: dir, stdio: 'pipe' });
+        let stdout = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        child.on('error', fail);
+        child.on('close', (status) => done({ status, stdout, stderr: '' }));
+        child.stdin.end(photo);
+      });
+      expect(piped.status).to.equal(0);
+      expect(piped.stdout).to.match(/^valid: green code/);
+    });
+
+    it('exits 2 for a truncated JPEG, saying it is not a readable JPEG', async () => {
+      writeFileSync(join(dir, 'cut.jpg'), photo.subarray(0, 200));
+      const r = await runCli(['code', 'cut.jpg', ...trustArgs()], dir);
+      expect(r.status).to.equal(2);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.include('cut.jpg is not a readable JPEG image');
+    });
+
+    it('exits 2 for a JPEG without a QR code', async () => {
+      const blank = jpeg.encode({ width: 64, height: 64, data: Buffer.alloc(64 * 64 * 4, 255) }, 90).data;
+      writeFileSync(join(dir, 'blank.jpg'), blank);
+      const r = await runCli(['code', 'blank.jpg', ...trustArgs()], dir);
+      expect(r.status).to.equal(2);
+      expect(r.stderr).to.include('no QR code found in blank.jpg');
     });
   });
 
@@ -233,6 +319,21 @@ describe('ankang-verify code', () => {
       writeFileSync(join(dir, 'fake.png'), 'not an image');
       const r = await runCli(['code', 'fake.png', ...trustArgs()], dir);
       expect(r.status).to.equal(2);
+    });
+
+    it('exits 2 for an image in a format it does not read, naming the format and the ones it reads', async () => {
+      writeFileSync(join(dir, 'code.gif'), Buffer.concat([Buffer.from('GIF89a'), Buffer.alloc(32)]));
+      const r = await runCli(['code', 'code.gif', ...trustArgs()], dir);
+      expect(r.status).to.equal(2);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr).to.include('code.gif is a GIF image; only PNG and JPEG are read');
+    });
+
+    it('exits 2 for a .jpg file that is not an image', async () => {
+      writeFileSync(join(dir, 'fake.jpg'), 'not an image');
+      const r = await runCli(['code', 'fake.jpg', ...trustArgs()], dir);
+      expect(r.status).to.equal(2);
+      expect(r.stderr).to.include('fake.jpg is not a PNG or JPEG image');
     });
 
     it('exits 2 for a truncated PNG', async () => {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
+import { zh } from '../../web/src/i18n/strings';
 import { launchPhone, realClock, screenshot, zbarimg, type PhoneBrowser } from '../support/browser';
 import { cookieValue, fillApplication, scriptReadable, signInOnPage } from '../support/resident-page';
 import { applicant, type Application, type TestService, startTestService } from '../support/service';
@@ -56,7 +57,7 @@ describe('the resident page (/)', function () {
       expect(who).not.to.include('张三丰').and.not.to.include(person.idNumber);
     });
 
-    it("puts each of the API's field errors next to its field, in the API's words", async () => {
+    it("puts each of the API's field errors next to its field, in the page's words for its code", async () => {
       const errors = await page.$$eval('.field-error', (els) => els.map((e) => ({ path: (e as HTMLElement).dataset.errorFor, text: e.textContent ?? '', field: e.closest('.field')?.querySelector('[data-field]')?.getAttribute('data-field') })));
       // The same body the page sends, from the same session.
       const body = { ...mistakes, declaration: { ...mistakes.declaration, symptoms: [], visited: [], contactWithCase: false } };
@@ -66,8 +67,9 @@ describe('the resident page (/)', function () {
       expect(apiPaths).to.deep.equal(['district', 'phone']);
       expect(errors.map((e) => e.path).sort()).to.deep.equal(apiPaths);
       for (const e of errors) expect(e.field).to.equal(e.path);
-      for (const f of direct.body.error.fields as Array<{ path: string; message: string }>) {
-        expect(errors.find((e) => e.path === f.path)!.text).to.include(f.message);
+      // In the page's words for the API's field code, not the API's English message.
+      for (const f of direct.body.error.fields as Array<{ path: string; code: string; message: string }>) {
+        expect(errors.find((e) => e.path === f.path)!.text).to.equal(zh[`err.${f.code}` as keyof typeof zh]).and.not.include(f.message);
       }
       await screenshot(page, 'resident-apply-errors', { fullPage: true });
     });

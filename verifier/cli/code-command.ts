@@ -8,22 +8,26 @@ import {
 import { parseCommandArgs } from './args';
 import { readCodeArgument } from './code-input';
 import { EXIT_INVALID, EXIT_VALID, readInput, unreadable, usageError, type CliIo } from './io';
-import { describeResult, resultJson } from './format';
+import { describeResult, describeRevocation, resultJson, revocationCheck } from './format';
 import type { Command } from './command';
 
-const USAGE = `Usage: ankang-verify code <AK1:text | file.txt | image.png | -> --trust-list <file> [options]
+const USAGE = `Usage: ankang-verify code <AK1:text | file.txt | image.png/.jpg | -> --trust-list <file> [options]
 
 Verifies a resident or venue code offline: the issuer and key against the trust list,
 the signature, the validity window and, for resident codes, the issuer's status list.
-The code is given as text, as a file holding the text, as a PNG of its QR code, or as
-"-" to read either from stdin.
+Without a status list of the code's issuer, a resident code's revocation is not checked
+and the output says so: the colour is then the one issued, maybe since superseded.
+The code is given as text, as a file holding the text, as a PNG or JPEG of its QR
+code (a phone's photo or screenshot; the format is read from the file's bytes, not its
+name), or as "-" to read any of these from stdin.
 
 Options:
   --trust-list <file>    trust list JSON (ankang-trust-list/1); required
   --status-list <file>   a signed status list; repeat for several issuers
   --now <RFC 3339>       verify as of this time instead of the system clock,
                          e.g. 2026-11-28T19:30:00+08:00
-  --json                 print { "valid", "code", "message", "claims" } as JSON
+  --json                 print { "valid", "code", "message", "claims", "revocation" }
+                         as JSON; "revocation" says whether a status list was checked
   -h, --help             show this help
 
 Exit status: 0 valid, 1 invalid, 2 usage error or unreadable input.`;
@@ -83,11 +87,15 @@ async function code(argv: string[], io: CliIo): Promise<number> {
   const text = await readCodeArgument(positionals[0], io);
 
   const result = await verifyCode(text, { trustList: trust.json, statusLists, now: now * 1000 });
+  const revocation = revocationCheck(result, statusLists.length);
   if (values.json) {
-    io.out(JSON.stringify(resultJson(result), null, 2));
+    io.out(JSON.stringify(resultJson(result, revocation), null, 2));
   } else {
     const issuerName = result.claims && trust.prepared.issuers.get(result.claims.iss)?.name;
     io.out(describeResult(result, issuerName, now));
+    // A VALID without a status list only says the code was issued so; say that rather than stay silent.
+    const unchecked = describeRevocation(result, revocation);
+    if (unchecked) io.out(unchecked);
     // Offline verdicts are only as good as the lists behind them: say how old they are.
     const ages = [`trust list issued ${age(now - trust.prepared.issuedAt)} ago`];
     if (result.statusAgeSeconds !== undefined) ages.push(`status list issued ${age(result.statusAgeSeconds)} ago`);
@@ -106,7 +114,7 @@ function age(seconds: number): string {
 
 export const codeCommand: Command = {
   name: 'code',
-  synopsis: 'code <AK1:text | file.txt | image.png | -> --trust-list <file> [--status-list <file>]... [--now <time>] [--json]',
+  synopsis: 'code <AK1:text | file.txt | image.png/.jpg | -> --trust-list <file> [--status-list <file>]... [--now <time>] [--json]',
   summary: 'verify a resident or venue code',
   usage: USAGE,
   run: code,

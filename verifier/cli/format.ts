@@ -40,7 +40,33 @@ export function describeResult(result: VerifyResult, issuerName: string | undefi
   return `invalid (${result.code}): ${result.message}${claims ? `; ${claims}` : ''}`;
 }
 
-/** The `--json` shape: exactly these four keys, `claims` null until the signature verified. */
-export function resultJson(result: VerifyResult): { valid: boolean; code: string; message: string; claims: CodeClaims | null } {
-  return { valid: result.valid, code: result.code, message: result.message, claims: result.claims ?? null };
+/**
+ * Whether the code's revocation was checked against its issuer's status list. Null when it
+ * does not apply: a venue code (venue codes have no status), or a code whose signature did
+ * not verify. Otherwise `checked` is false with the reason when no status list of the
+ * code's issuer was used: the colour shown is then the colour at issuance, which a status
+ * change since may have superseded.
+ */
+export type RevocationCheck = { checked: true; statusListAgeSeconds: number } | { checked: false; reason: string } | null;
+
+/** What `verifyCode` did about revocation, given how many status lists it was handed. */
+export function revocationCheck(result: VerifyResult, statusListsGiven: number): RevocationCheck {
+  if (!result.claims || result.claims.kind !== 'resident') return null;
+  if (result.statusAgeSeconds !== undefined) return { checked: true, statusListAgeSeconds: result.statusAgeSeconds };
+  const reason = statusListsGiven === 0 ? 'no status list given' : `no valid status list of issuer ${result.claims.iss} given`;
+  return { checked: false, reason };
+}
+
+/** The line printed under a valid verdict when revocation was not checked, else undefined. */
+export function describeRevocation(result: VerifyResult, revocation: RevocationCheck): string | undefined {
+  if (!result.valid || !revocation || revocation.checked) return undefined;
+  return `  revocation not checked: ${revocation.reason} (the colour is the one issued; pass --status-list to check it is current)`;
+}
+
+/** The `--json` shape: exactly these five keys, `claims` null until the signature verified. */
+export function resultJson(
+  result: VerifyResult,
+  revocation: RevocationCheck,
+): { valid: boolean; code: string; message: string; claims: CodeClaims | null; revocation: RevocationCheck } {
+  return { valid: result.valid, code: result.code, message: result.message, claims: result.claims ?? null, revocation };
 }

@@ -51,11 +51,13 @@ export function drawChart(el: HTMLElement, spec: ChartSpec): uPlot {
     ],
     series: [
       {},
-      ...drawn.map((s) =>
-        spec.kind === 'bars'
-          ? { label: s.label, fill: s.colour, stroke: s.colour, width: 0, paths: uPlot.paths.bars!({ size: [0.7, 48], gap: 1 }), points: { show: false } }
-          : { label: s.label, stroke: s.colour, width: 2, points: { show: true, size: 5, fill: s.colour } },
-      ),
+      ...drawn.map((s, i) => {
+        if (spec.kind === 'bars') return { label: s.label, fill: s.colour, stroke: s.colour, width: 0, paths: uPlot.paths.bars!({ size: [0.7, 48], gap: 1 }), points: { show: false } };
+        // Lines that coincide (yellow and red both 0 on a quiet day) would hide all but the last
+        // drawn: each is drawn thinner than the one before, so the earlier ones show as a rim.
+        const under = drawn.length - 1 - i;
+        return { label: s.label, stroke: s.colour, width: 2 + 1.5 * under, points: { show: true, size: 5 + 3 * under, fill: s.colour } };
+      }),
     ],
   };
   const plot = new uPlot(opts, [xs, ...drawn.map((s) => s.values)], el);

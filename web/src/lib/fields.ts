@@ -1,9 +1,12 @@
-import type { ApiError, FieldError } from './api';
+import { ApiError, type FieldError } from './api';
 import { h } from './dom';
-import { lang, t, type Key } from './i18n';
+import { hasKey, lang, tIn, type Key, type Lang } from './i18n';
 
-/** Chinese wording for the API's field error codes; the API's own (English) message is always shown too. */
-const ZH_BY_CODE: Record<string, Key> = {
+/**
+ * The API's messages are English, written for integrators: the pages show their own words
+ * for each error and field code in the page's language, with the code itself for support.
+ */
+const FIELD_TEXT: Record<string, Key> = {
   ID_FORMAT: 'err.ID_FORMAT',
   ID_CHECK_DIGIT: 'err.ID_CHECK_DIGIT',
   ID_REGION: 'err.ID_REGION',
@@ -17,16 +20,43 @@ const ZH_BY_CODE: Record<string, Key> = {
   invalid_type: 'err.invalid_type',
   invalid_format: 'err.invalid_format',
   invalid_value: 'err.invalid_value',
+  invalid: 'err.invalid_value',
+  invalid_union: 'err.invalid_value',
+  invalid_key: 'err.invalid_value',
+  invalid_element: 'err.invalid_value',
+  not_multiple_of: 'err.invalid_value',
   unrecognized_keys: 'err.unrecognized_keys',
   custom: 'err.custom',
   required: 'err.required',
 };
 
-/** One field error as shown next to its field: the API message, with Chinese wording first in zh. */
-export function fieldText(f: FieldError): string {
-  const key = ZH_BY_CODE[f.code];
-  if (lang() === 'zh' && key) return `${t(key)}（${f.message}）`;
-  return f.message;
+/**
+ * zod's size messages carry the bound ("Too small: expected string to have >=11 characters",
+ * "Too big: expected number to be <=43"): the bound is worth saying in the page's words.
+ */
+function boundText(f: FieldError, l: Lang): string | undefined {
+  if (f.code !== 'too_small' && f.code !== 'too_big') return undefined;
+  const m = /expected (string|array|set|number|int|bigint|date)\b.*?(>=|<=|>|<)\s*(-?[\d.]+)/.exec(f.message);
+  if (!m) return undefined;
+  const [, type, op, n] = m;
+  if (type === 'string') {
+    if (op === '>=' && n === '1') return tIn(l, 'err.required');
+    return tIn(l, op.startsWith('>') ? 'err.minChars' : 'err.maxChars', { n: op === '>' ? Number(n) + 1 : op === '<' ? Number(n) - 1 : n });
+  }
+  if (type === 'array' || type === 'set') return tIn(l, op.startsWith('>') ? 'err.minItems' : 'err.maxItems', { n });
+  if (type === 'date') return undefined;
+  const key: Key = op === '>=' ? 'err.minNumber' : op === '<=' ? 'err.maxNumber' : op === '>' ? 'err.aboveNumber' : 'err.belowNumber';
+  return tIn(l, key, { n });
+}
+
+/** One field error as shown next to its field, in the page's language (never the API's English message on the Chinese page). */
+export function fieldText(f: FieldError, l: Lang = lang()): string {
+  const bound = boundText(f, l);
+  if (bound) return bound;
+  const key = FIELD_TEXT[f.code];
+  if (key) return tIn(l, key);
+  // A code the pages do not know yet: English readers get the API's words, others a general one.
+  return l === 'en' ? f.message : tIn(l, 'err.custom');
 }
 
 /**
@@ -57,7 +87,7 @@ export function showFieldErrors(form: HTMLElement, error: ApiError): void {
     summary.hidden = false;
     summary.replaceChildren(
       h('strong', {}, errorTitle(error)),
-      ...(unplaced.length ? [h('ul', {}, unplaced.map((f) => h('li', {}, `${f.path}: ${fieldText(f)}`)))] : []),
+      ...(unplaced.length ? [h('ul', {}, unplaced.map((f) => h('li', {}, h('code', {}, f.path), ` ${fieldText(f)}`)))] : []),
     );
   }
 }
@@ -72,11 +102,29 @@ export function clearFieldErrors(form: HTMLElement): void {
   }
 }
 
-/** A one-line account of a failed call: "请求有误（VALIDATION_FAILED）: message". */
-export function errorTitle(error: ApiError): string {
-  if (error.code === 'NETWORK') return t('err.network');
-  if (error.status === 401) return `${t('err.unauthenticated')} (${error.code})`;
-  if (error.status === 403) return `${t('err.forbidden')} (${error.code})`;
-  if (error.fields.length) return `${t('err.fields', { n: error.fields.length })} (${error.code})`;
-  return `${error.message} (${error.code})`;
+/**
+ * A one-line account of a failed call in the page's language (or `l`), with its code:
+ * "操作与当前状态冲突……（CONFLICT）". The API's own message is shown only on the English
+ * page, and only for a code the pages have no words for.
+ */
+export function errorTitle(error: ApiError, l: Lang = lang()): string {
+  if (error.code === 'NETWORK') return tIn(l, 'err.network');
+  const key = `api.${error.code}`;
+  if (error.fields.length && (error.code === 'VALIDATION_FAILED' || !hasKey(key))) return `${tIn(l, 'err.fields', { n: error.fields.length })} (${error.code})`;
+  if (hasKey(key)) return `${tIn(l, key)} (${error.code})`;
+  if (error.status === 401) return `${tIn(l, 'err.unauthenticated')} (${error.code})`;
+  if (error.status === 403) return `${tIn(l, 'err.forbidden')} (${error.code})`;
+  return l === 'en' ? `${error.message} (${error.code})` : tIn(l, 'err.generic', { code: error.code });
+}
+
+
+/** What went wrong with a call or in the page, for a message line: `errorTitle` for an API error. */
+export function failureText(e: unknown, l: Lang = lang()): string {
+  if (e instanceof ApiError) return errorTitle(e, l);
+  return l === 'en' ? String(e) : tIn(l, 'err.generic', { code: e instanceof Error ? e.name : 'ERROR' });
+}
+
+/** `failureText` in both languages. */
+export function failureTexts(e: unknown): { zh: string; en: string } {
+  return { zh: failureText(e, 'zh'), en: failureText(e, 'en') };
 }

@@ -16,7 +16,7 @@ export function lang(): Lang {
 
 /** The text for `key`, with `{name}` placeholders filled from `vars`. */
 export function t(key: Key, vars: Record<string, string | number> = {}): string {
-  return TABLES[current][key].replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
+  return tIn(current, key, vars);
 }
 
 /** The text for a key built at run time (a venue type from the API), or `fallback` when there is none. */
@@ -24,9 +24,14 @@ export function tOr(key: string, fallback: string): string {
   return (TABLES[current] as Record<string, string>)[key] ?? fallback;
 }
 
-/** The text for `key` in a given language. */
-export function tIn(l: Lang, key: Key): string {
-  return TABLES[l][key];
+/** The text for `key` in a given language, with `{name}` placeholders filled from `vars`. */
+export function tIn(l: Lang, key: Key, vars: Record<string, string | number> = {}): string {
+  return TABLES[l][key].replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
+}
+
+/** Whether `key` has a text (keys built at run time from an API's codes may not). */
+export function hasKey(key: string): key is Key {
+  return key in TABLES.zh;
 }
 
 /** Both languages at once, for what a guard and a visitor read together (decisions, reasons). */

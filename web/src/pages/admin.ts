@@ -2,8 +2,8 @@ import '../styles/app.css';
 import { api, ApiError } from '../lib/api';
 import { destroyDetached, drawChart, type ChartSpec } from '../lib/chart';
 import { byId, h, mount } from '../lib/dom';
-import { clearFieldErrors, errorTitle, fieldText, showFieldErrors } from '../lib/fields';
-import { onLangChange, pick, t, tOr, type Key } from '../lib/i18n';
+import { clearFieldErrors, errorTitle, failureText, fieldText, showFieldErrors } from '../lib/fields';
+import { lang, onLangChange, pick, t, tOr, type Key } from '../lib/i18n';
 import { field, header, notice, section } from '../lib/layout';
 import { dateTime, zoneLabel } from '../lib/time';
 
@@ -78,7 +78,8 @@ const state: {
   /** The authority token lives in an HttpOnly cookie (POST /v1/auth/staff); the page only knows whether it has one. */
   signedIn: boolean;
   tab: Tab;
-  message?: { kind: 'info' | 'ok' | 'error'; text: string };
+  /** A function, so that the message follows a switch of language. */
+  message?: { kind: 'info' | 'ok' | 'error'; text: () => string };
   colours?: ColourStats;
   daily?: DailyColours;
   scans?: ScanStats;
@@ -109,7 +110,7 @@ function authed<T>(method: string, path: string, opts: Parameters<typeof api>[2]
   return api<T>(method, path, opts).catch((e) => {
     if (e instanceof ApiError && e.status === 401) {
       state.signedIn = false;
-      state.message = { kind: 'error', text: t('admin.tokenUnknown') };
+      state.message = { kind: 'error', text: () => t('admin.tokenUnknown') };
       render();
     }
     throw e;
@@ -118,7 +119,7 @@ function authed<T>(method: string, path: string, opts: Parameters<typeof api>[2]
 
 function render(): void {
   const body: Array<HTMLElement | null> = [];
-  if (state.message) body.push(notice(state.message.kind, state.message.text, 'page-message'));
+  if (state.message) body.push(notice(state.message.kind, state.message.text(), 'page-message'));
   if (!state.signedIn) body.push(signIn());
   else {
     body.push(
@@ -190,7 +191,7 @@ async function loadTab(): Promise<void> {
     if (state.tab === 'appeals') await loadAppeals();
     if (state.tab === 'grid') state.grid = await authed('GET', '/v1/grid/residents', { query: { limit: 200 } });
   } catch (e) {
-    if (state.signedIn) state.message = { kind: 'error', text: e instanceof ApiError ? errorTitle(e) : String(e) };
+    if (state.signedIn) state.message = { kind: 'error', text: () => failureText(e) };
   }
   render();
 }
@@ -231,7 +232,7 @@ async function busiestVenue(): Promise<string | undefined> {
 /** A district's name from the colour statistics (which cover every resident's district), else its code. */
 function districtName(code: string): string {
   const name = state.colours?.groups.find((g) => g.code === code)?.name;
-  return name ? `${name}（${code}）` : code;
+  return name ? (lang() === 'zh' ? `${name}（${code}）` : `${name} (${code})`) : code;
 }
 
 function groupLabel(by: string, key: string): string {
@@ -366,21 +367,23 @@ function rulesView(): HTMLElement {
       doc = JSON.parse(editor.value);
     } catch (err) {
       summary.hidden = false;
-      summary.replaceChildren(h('strong', {}, t('rules.jsonError')), h('p', { class: 'mono' }, (err as Error).message));
+      // The browser's parser says where, in its own (English) words: the English page shows them, the Chinese one the position.
+      const at = /position (\d+)/.exec((err as Error).message)?.[1];
+      summary.replaceChildren(h('strong', {}, t('rules.jsonError')), h('p', { class: 'mono' }, lang() === 'en' ? (err as Error).message : at ? t('rules.jsonErrorAt', { at }) : ''));
       return;
     }
     submit.disabled = true;
     try {
       const out = await authed<{ version: number; digest: string }>('PUT', '/v1/rules', { json: doc });
       state.draft = undefined;
-      state.message = { kind: 'ok', text: t('rules.published', { version: out.version }) };
+      state.message = { kind: 'ok', text: () => t('rules.published', { version: out.version }) };
       await loadRules();
       render();
     } catch (err) {
       if (err instanceof ApiError) {
         // Rule-set issues name paths inside the document; list them all above the editor.
         summary.hidden = false;
-        summary.replaceChildren(h('strong', {}, err.status === 400 ? `${err.message} (${err.code})` : errorTitle(err)), err.fields.length ? h('ul', {}, err.fields.map((f) => h('li', { dataset: { path: f.path } }, h('code', {}, f.path), ` ${fieldText(f)}`))) : '');
+        summary.replaceChildren(h('strong', {}, errorTitle(err)), err.fields.length ? h('ul', {}, err.fields.map((f) => h('li', { dataset: { path: f.path } }, h('code', {}, f.path), ` ${fieldText(f)}`))) : '');
         summary.scrollIntoView({ block: 'nearest' });
       }
     } finally {
@@ -397,8 +400,8 @@ function rulesView(): HTMLElement {
       h(
         'table',
         { class: 'table' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'ID'), h('th', {}, t('rules.colour')), h('th', {}, t('rules.reason')))),
-        h('tbody', {}, r.current.ruleSet.rules.map((x) => h('tr', {}, h('td', { class: 'mono' }, x.id), h('td', {}, h('span', { class: `badge badge-${x.colour}` }, t(`colour.${x.colour}`))), h('td', {}, pick(x.reason))))),
+        h('thead', {}, h('tr', {}, h('th', {}, t('rules.id')), h('th', {}, t('rules.colour')), h('th', {}, t('rules.reason')))),
+        h('tbody', {}, r.current.ruleSet.rules.map((x) => h('tr', {}, h('td', {}, h('code', {}, x.id)), h('td', {}, h('span', { class: `badge badge-${x.colour}` }, t(`colour.${x.colour}`))), h('td', {}, pick(x.reason))))),
       ),
     ),
     section(
@@ -413,7 +416,7 @@ function rulesView(): HTMLElement {
             h('strong', {}, `v${v.version}`),
             ` ${dateTime(v.publishedAt)} `,
             v.version === r.current.version ? h('span', { class: 'badge badge-admit' }, t('rules.inForce')) : null,
-            h('span', { class: 'hint mono' }, `${t('rules.by')} ${v.publishedBy} · sha256 ${v.digest.slice(0, 12)}`),
+            h('span', { class: 'hint mono' }, `${t('rules.by')} `, v.publishedBy === 'system' ? t('rules.bySystem') : h('code', {}, v.publishedBy), ` · sha256 ${v.digest.slice(0, 12)}`),
           ),
         ),
       ),
@@ -465,7 +468,7 @@ function appealCard(a: Appeal): HTMLElement {
     clearFieldErrors(form);
     try {
       await authed('POST', `/v1/appeals/${encodeURIComponent(a.id)}/decision`, { json: { decision, reason: reason.value, ...(decision === 'override' ? { colour: colour.value } : {}) } });
-      state.message = { kind: 'ok', text: t(decision === 'override' ? 'appeals.overridden' : 'appeals.rejected', { name: a.resident?.maskedName ?? a.id }) };
+      state.message = { kind: 'ok', text: () => t(decision === 'override' ? 'appeals.overridden' : 'appeals.rejected', { name: a.resident?.maskedName ?? a.id }) };
       await loadAppeals();
       render();
     } catch (err) {
@@ -537,9 +540,9 @@ function gridView(): HTMLElement {
                       try {
                         await authed('POST', '/v1/grid/visits', { json: { pseudonym: r.pseudonym, outcome: outcome.value } });
                         state.grid = await authed('GET', '/v1/grid/residents', { query: { limit: 200 } });
-                        state.message = { kind: 'ok', text: t('grid.recorded', { name: r.maskedName }) };
+                        state.message = { kind: 'ok', text: () => t('grid.recorded', { name: r.maskedName }) };
                       } catch (e) {
-                        state.message = { kind: 'error', text: e instanceof ApiError ? errorTitle(e) : String(e) };
+                        state.message = { kind: 'error', text: () => failureText(e) };
                       }
                       render();
                     },

@@ -3,8 +3,8 @@ import { api, ApiError, refreshSession } from '../lib/api';
 import { openScanOverlay } from '../lib/camera';
 import { showDecision } from '../lib/decision';
 import { byId, h, mount } from '../lib/dom';
-import { clearFieldErrors, errorTitle, showFieldErrors } from '../lib/fields';
-import { lang, onLangChange, pick, t, type Key } from '../lib/i18n';
+import { clearFieldErrors, errorTitle, failureText, showFieldErrors } from '../lib/fields';
+import { onLangChange, pick, t, tIn, type Key } from '../lib/i18n';
 import { field, header, newKey, notice, section } from '../lib/layout';
 import { qrSvg } from '../lib/qr';
 import { countdown, dateTime, zoneLabel } from '../lib/time';
@@ -553,8 +553,7 @@ async function checkIn(venueCode: string, temperatureC?: number): Promise<void> 
       askTemperature((tc) => void checkIn(venueCode, tc));
       return;
     }
-    const message = e instanceof ApiError ? errorTitle(e) : String(e);
-    showDecision({ decision: 'error', reason: { zh: `${lang() === 'zh' ? '场所码无法使用：' : ''}${message}`, en: message } });
+    showDecision({ decision: 'error', reason: { zh: tIn('zh', 'resident.venueCodeUnusable', { reason: failureText(e, 'zh') }), en: tIn('en', 'resident.venueCodeUnusable', { reason: failureText(e, 'en') }) } });
   }
 }
 
@@ -617,7 +616,7 @@ async function loadSession(): Promise<void> {
     await start();
   } catch (e) {
     state.session = null;
-    state.message = { kind: 'error', text: () => (e instanceof ApiError ? errorTitle(e) : String(e)) };
+    state.message = { kind: 'error', text: () => failureText(e) };
     render();
   }
 }

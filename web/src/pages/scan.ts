@@ -3,7 +3,7 @@ import { api, ApiError } from '../lib/api';
 import { CameraError, startCamera, type Camera } from '../lib/camera';
 import { showDecision } from '../lib/decision';
 import { byId, h, mount } from '../lib/dom';
-import { clearFieldErrors, errorTitle, showFieldErrors } from '../lib/fields';
+import { clearFieldErrors, failureText, failureTexts, showFieldErrors } from '../lib/fields';
 import { onLangChange, t, tOr, type Key } from '../lib/i18n';
 import { field, header, notice, section } from '../lib/layout';
 import { qrSvg } from '../lib/qr';
@@ -47,7 +47,8 @@ const state: {
   cameraError?: Key;
   busy: boolean;
   recent: ScanOutcome[];
-  message?: { kind: 'info' | 'ok' | 'error'; text: string };
+  /** A function, so that the message follows a switch of language. */
+  message?: { kind: 'info' | 'ok' | 'error'; text: () => string };
   registering: boolean;
 } = { signedIn: false, venueId: load<string>('venueId'), busy: false, recent: [], registering: false };
 
@@ -69,7 +70,7 @@ const temperature = h('input', { type: 'number', step: '0.1', inputmode: 'decima
 
 function render(): void {
   const body: HTMLElement[] = [];
-  if (state.message) body.push(notice(state.message.kind, state.message.text, 'page-message'));
+  if (state.message) body.push(notice(state.message.kind, state.message.text(), 'page-message'));
   if (!state.signedIn) body.push(signIn());
   else if (!state.venues) body.push(notice('info', t('common.loading')));
   else body.push(venuePicker(), scanner(), recent(), h('p', { class: 'signout' }, h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => void signOut(), dataset: { testid: 'sign-out' } }, t('scan.signOut'))));
@@ -250,7 +251,7 @@ function stopCamera(): void {
 async function submit(code: string, source: 'camera' | 'text'): Promise<void> {
   const venue = currentVenue();
   if (!venue) {
-    state.message = { kind: 'error', text: t('scan.pickVenueFirst') };
+    state.message = { kind: 'error', text: () => t('scan.pickVenueFirst') };
     render();
     return;
   }
@@ -280,12 +281,11 @@ async function submit(code: string, source: 'camera' | 'text'): Promise<void> {
     if (e instanceof ApiError && e.status === 401) {
       resume();
       await signOut();
-      state.message = { kind: 'error', text: t('scan.tokenUnknown') };
+      state.message = { kind: 'error', text: () => t('scan.tokenUnknown') };
       render();
       return;
     }
-    const message = e instanceof ApiError ? errorTitle(e) : String(e);
-    showDecision({ decision: 'error', reason: { zh: message, en: message } }, { autoCloseMs: DECISION_MS, onClose: resume });
+    showDecision({ decision: 'error', reason: failureTexts(e) }, { autoCloseMs: DECISION_MS, onClose: resume });
   }
 }
 
@@ -326,7 +326,7 @@ async function loadVenues(): Promise<void> {
     if (!r.venues.some((v) => v.id === state.venueId)) state.venueId = r.venues[0]?.id;
   } catch (e) {
     if (e instanceof ApiError && (e.status === 401 || e.status === 403)) state.signedIn = false;
-    state.message = { kind: 'error', text: e instanceof ApiError ? errorTitle(e) : String(e) };
+    state.message = { kind: 'error', text: () => failureText(e) };
   }
   render();
 }

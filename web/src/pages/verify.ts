@@ -2,7 +2,7 @@ import '../styles/app.css';
 import type * as Verifier from '../../../verifier/src';
 import { openScanOverlay } from '../lib/camera';
 import { byId, h, mount } from '../lib/dom';
-import { lang, onLangChange, t, tIn, type Key } from '../lib/i18n';
+import { lang, onLangChange, t, tIn, tOr, type Key } from '../lib/i18n';
 import { field, header, notice, section } from '../lib/layout';
 import { load, save } from '../lib/store';
 import { age, dateTime, zoneLabel } from '../lib/time';
@@ -50,9 +50,10 @@ const state: {
   /** The trust list object handed to verifyCode: the same object each time, so its keys are imported once. */
   trust?: unknown;
   statusBytes: Map<string, Uint8Array>;
-  result?: { r: Verifier.VerifyResult; at: number };
+  result?: { r: Verifier.VerifyResult; at: number; text: string };
   refreshing: boolean;
-  message?: { kind: 'info' | 'ok' | 'error'; text: string };
+  /** A function, so that the message follows a switch of language. */
+  message?: { kind: 'info' | 'ok' | 'error'; text: () => string };
   online: boolean;
 } = { statusBytes: new Map(), refreshing: false, online: navigator.onLine };
 
@@ -104,10 +105,10 @@ async function takeTrustList(json: unknown, source: 'server' | 'file', name?: st
 }
 
 /** Checks a status list against the trust list and keeps it when it is the newest of its issuer. */
-async function takeStatusList(bytes: Uint8Array, source: 'server' | 'file'): Promise<{ ok: true; iss: string } | { ok: false; message: string }> {
-  if (!state.trust) return { ok: false, message: t('verify.needTrustFirst') };
+async function takeStatusList(bytes: Uint8Array, source: 'server' | 'file'): Promise<{ ok: true; iss: string } | { ok: false; message: () => string }> {
+  if (!state.trust) return { ok: false, message: () => t('verify.needTrustFirst') };
   const r = await V.loadStatusList(bytes, V.prepareTrustList(state.trust));
-  if (!r.valid) return { ok: false, message: `${r.code}: ${r.message}` };
+  if (!r.valid) return { ok: false, message: () => `${tOr(`result.${r.code}.title`, r.code)} · ${r.code}` };
   const { iss, issuedAt, size } = r.statusList;
   const held = cache.status[iss];
   if (!held || held.issuedAt <= issuedAt) {
@@ -140,9 +141,9 @@ async function refreshFromServer(quiet: boolean): Promise<void> {
         }
       }),
     );
-    state.message = quiet ? undefined : { kind: 'ok', text: t('verify.updated') };
+    state.message = quiet ? undefined : { kind: 'ok', text: () => t('verify.updated') };
   } catch {
-    state.message = { kind: quiet ? 'info' : 'error', text: t('verify.updateFailed') };
+    state.message = { kind: quiet ? 'info' : 'error', text: () => t('verify.updateFailed') };
   } finally {
     state.refreshing = false;
     render();
@@ -152,25 +153,27 @@ async function refreshFromServer(quiet: boolean): Promise<void> {
 async function loadTrustFile(file: File): Promise<void> {
   try {
     await takeTrustList(JSON.parse(await file.text()), 'file', file.name);
-    state.message = { kind: 'ok', text: t('verify.trustLoaded', { name: file.name }) };
+    state.message = { kind: 'ok', text: () => t('verify.trustLoaded', { name: file.name }) };
   } catch (e) {
-    state.message = { kind: 'error', text: `${t('verify.trustBad')} ${(e as Error).message}` };
+    // The verifier's reason is English, for whoever built the file: shown on the English page only.
+    const why = (e as Error).message;
+    state.message = { kind: 'error', text: () => (lang() === 'en' ? `${t('verify.trustBad')} ${why}` : t('verify.trustBad')) };
   }
   render();
 }
 
 async function loadStatusFiles(files: FileList): Promise<void> {
-  const notes: string[] = [];
+  const notes: Array<() => string> = [];
   let failed = false;
   for (const f of Array.from(files)) {
     const r = await takeStatusList(new Uint8Array(await f.arrayBuffer()), 'file');
-    if (r.ok) notes.push(t('verify.statusLoaded', { name: f.name, iss: r.iss }));
+    if (r.ok) notes.push(() => t('verify.statusLoaded', { name: f.name, iss: r.iss }));
     else {
       failed = true;
-      notes.push(`${f.name}: ${r.message}`);
+      notes.push(() => t('verify.statusBad', { name: f.name, why: r.message() }));
     }
   }
-  state.message = { kind: failed ? 'error' : 'ok', text: notes.join(' ') };
+  state.message = { kind: failed ? 'error' : 'ok', text: () => notes.map((n) => n()).join(' ') };
   render();
 }
 
@@ -180,7 +183,7 @@ async function verify(text: string): Promise<void> {
   const code = text.trim();
   if (!code) return;
   if (!state.trust) {
-    state.message = { kind: 'error', text: t('verify.noTrust') };
+    state.message = { kind: 'error', text: () => t('verify.noTrust') };
     render();
     return;
   }
@@ -188,7 +191,7 @@ async function verify(text: string): Promise<void> {
   state.result = undefined;
   app.querySelector('[data-testid=result]')?.remove();
   const r = await V.verifyCode(code, { trustList: state.trust, statusLists: [...state.statusBytes.values()] });
-  state.result = { r, at: Date.now() };
+  state.result = { r, at: Date.now(), text: code };
   state.message = undefined;
   render();
   app.querySelector('[data-testid=result]')?.scrollIntoView({ block: 'nearest' });
@@ -199,7 +202,28 @@ function issuerLabel(id: string): string {
   return name ? `${name} (${id})` : id;
 }
 
-function resultView(r: Verifier.VerifyResult): HTMLElement {
+/**
+ * Which key a refused code names, and when the trust list says it was revoked: the
+ * verifier's (English) message says so, and both languages show it as facts.
+ */
+function keyRows(r: Verifier.VerifyResult, text: string): Array<[string, string]> {
+  if (r.code !== 'KEY_REVOKED' && r.code !== 'UNKNOWN_KEY') return [];
+  let kid: string;
+  let iss: string;
+  try {
+    const decoded = V.decodeCode(text);
+    kid = V.toBase64Url(decoded.kid);
+    iss = decoded.claims.iss;
+  } catch {
+    return [];
+  }
+  const rows: Array<[string, string]> = [[t('code.issuer'), issuerLabel(iss)], [t('verify.kid'), kid]];
+  const revokedAt = cache.trust?.json.issuers.find((i) => i.id === iss)?.revokedKeys?.find((k) => k.kid === kid)?.revokedAt;
+  if (r.code === 'KEY_REVOKED' && revokedAt) rows.push([t('verify.revokedAt'), `${dateTime(Date.parse(revokedAt))} ${zoneLabel()}`]);
+  return rows;
+}
+
+function resultView(r: Verifier.VerifyResult, text: string): HTMLElement {
   const c = r.claims;
   const colour = c?.kind === 'resident' ? c.health.colour : undefined;
   const tone = r.valid ? (c?.kind === 'venue' ? 'venue' : colour) : 'invalid';
@@ -219,16 +243,30 @@ function resultView(r: Verifier.VerifyResult): HTMLElement {
     rows.push([t('verify.expiresAt'), `${dateTime(c.exp * 1000)} ${zoneLabel()}`]);
   }
   if (r.statusAgeSeconds !== undefined) rows.push([t('verify.statusAge'), age(r.statusAgeSeconds)]);
-  const title = t(`result.${r.code}.title` as Key);
+  rows.push(...keyRows(r, text));
+  // A genuine code of a yellow or red holder is not a pass: no tick, and its own words.
+  const alarm = r.valid && (colour === 'yellow' || colour === 'red') ? colour : undefined;
+  const key = alarm ? (`result.VALID.${alarm}` as const) : (`result.${r.code}` as const);
+  const title = t(`${key}.title` as Key);
+  const mark = !r.valid || alarm === 'red' ? '✕' : alarm === 'yellow' ? '!' : '✓';
+  const unchecked = r.valid && c?.kind === 'resident' && r.statusAgeSeconds === undefined;
   return h(
     'section',
-    { class: `result result-${r.valid ? 'valid' : 'invalid'} tone-${tone}`, role: 'status', 'aria-live': 'polite', dataset: { testid: 'result', code: r.code, valid: String(r.valid), colour: colour ?? '' } },
-    h('p', { class: 'result-code' }, h('span', { class: 'result-mark', 'aria-hidden': 'true' }, r.valid ? '✓' : '✕'), r.code),
-    h('p', { class: 'result-title' }, r.valid && colour ? `${title} · ${t(`colour.${colour}`)}` : title),
-    h('p', { class: 'result-text' }, t(`result.${r.code}.text` as Key)),
-    h('p', { class: 'result-text-other', lang: lang() === 'zh' ? 'en' : 'zh-CN' }, otherLanguage(`result.${r.code}.text` as Key)),
+    {
+      class: `result result-${r.valid ? 'valid' : 'invalid'} tone-${tone}${alarm ? ' result-alarm' : ''}`,
+      role: 'status',
+      'aria-live': 'polite',
+      dataset: { testid: 'result', code: r.code, valid: String(r.valid), colour: colour ?? '', mark },
+    },
+    // The machine code of a genuine red code is VALID; what a checker must read first is its colour.
+    h('p', { class: 'result-code' }, h('span', { class: 'result-mark', 'aria-hidden': 'true' }, mark), alarm ? t(`colour.${alarm}`) : r.code),
+    h('p', { class: 'result-title' }, r.valid && colour && !alarm ? `${title} · ${t(`colour.${colour}`)}` : title),
+    h('p', { class: 'result-text' }, t(`${key}.text` as Key)),
+    h('p', { class: 'result-text-other', lang: lang() === 'zh' ? 'en' : 'zh-CN' }, otherLanguage(`${key}.text` as Key)),
+    unchecked ? h('p', { class: 'result-warning', dataset: { testid: 'status-not-checked' } }, t('verify.notChecked')) : null,
     rows.length ? h('dl', { class: 'facts' }, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])) : null,
-    h('p', { class: 'hint mono' }, r.message),
+    // The verifier's own account is English and names specifics (which key, how old a list): the English page shows it.
+    lang() === 'en' ? h('p', { class: 'hint mono' }, `${t('verify.details')}: ${r.message}`) : null,
   );
 }
 
@@ -317,8 +355,8 @@ function render(): void {
       h('h1', { class: 'page-title' }, t('verify.title')),
       h('p', { class: 'lead' }, t('verify.lead')),
       net,
-      state.message ? notice(state.message.kind, state.message.text, 'page-message') : null,
-      section(t('verify.codeSection'), form, state.result ? resultView(state.result.r) : null),
+      state.message ? notice(state.message.kind, state.message.text(), 'page-message') : null,
+      section(t('verify.codeSection'), form, state.result ? resultView(state.result.r, state.result.text) : null),
       listsSection(),
       served ? h('p', { class: 'hint' }, h('a', { href: '/verify-standalone.html', download: 'ankang-verify.html' }, t('verify.download'))) : null,
     ),
