@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Ledger } from '../server/ledger/ledger';
+import { Ledger, LedgerOpenError } from '../server/ledger/ledger';
 import { verifyChain } from '../server/ledger/verify-chain';
 
 /** Where the service keeps its data when DATA_DIR is not set (server/config.ts). */
@@ -51,8 +51,7 @@ async function main(): Promise<number> {
   try {
     ledger = await Ledger.open(path);
   } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause;
-    const why = cause?.code === 'LEVEL_LOCKED' ? 'the ledger is in use; stop the service first' : (e as Error).message;
+    const why = e instanceof LedgerOpenError && e.code === 'LEDGER_IN_USE' ? 'the ledger is in use; stop the service first' : (e as Error).message;
     process.stderr.write(`cannot open ${path}: ${why}\n`);
     return 2;
   }

@@ -145,20 +145,31 @@ export function describeWriteError(err: unknown): string {
   return message.replace(/(^|\s)\/[^\s:]+:?/g, '$1').replace(/\s+/g, ' ').trim().slice(0, 200);
 }
 
+/** Why the ledger would not open: another process holds it, the folder is not writable, or another cause. */
+export class LedgerOpenError extends Error {
+  constructor(
+    readonly code: 'LEDGER_IN_USE' | 'LEDGER_NOT_WRITABLE' | 'LEDGER_OPEN_FAILED',
+    message: string,
+    options: { cause: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /**
  * LevelDB says only "Database failed to open"; the cause says why. The two an operator meets
  * (a second service on the same DATA_DIR, a folder it may not write) are named with the fix.
  */
-function openError(dir: string, e: unknown): Error {
+function openError(dir: string, e: unknown): LedgerOpenError {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
   const why = cause?.message ?? (e as Error).message;
   if (cause?.code === 'LEVEL_LOCKED') {
-    return new Error(`the ledger in ${dir} is open in another process (another Ankang on the same DATA_DIR?): stop that one, or give this one its own DATA_DIR`, { cause: e });
+    return new LedgerOpenError('LEDGER_IN_USE', `the ledger in ${dir} is open in another process (another Ankang on the same DATA_DIR?): stop that one, or give this one its own DATA_DIR`, { cause: e });
   }
   if (/permission denied|EACCES|read-only/i.test(why)) {
-    return new Error(`the ledger in ${dir} cannot be opened for writing (${why}): the service's user must own DATA_DIR and be able to write it`, { cause: e });
+    return new LedgerOpenError('LEDGER_NOT_WRITABLE', `the ledger in ${dir} cannot be opened for writing (${why}): the service's user must own DATA_DIR and be able to write it`, { cause: e });
   }
-  return new Error(`the ledger in ${dir} failed to open: ${why}`, { cause: e });
+  return new LedgerOpenError('LEDGER_OPEN_FAILED', `the ledger in ${dir} failed to open: ${why}`, { cause: e });
 }
 
 export class Ledger {
