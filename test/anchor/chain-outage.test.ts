@@ -2,12 +2,11 @@ import { expect } from 'chai';
 import { createServer, type Server } from 'node:http';
 import { Backoff } from '../../anchor/backoff';
 import { startDevNode, type DevNode } from '../../anchor/dev-node';
-import { outboxFile, startService, type RunningService } from '../../server/bootstrap';
+import { startService, type RunningService } from '../../server/bootstrap';
 import { configSchema } from '../../server/config';
-import { gb11643CheckChar } from '../../server/domain/identity';
 import { createLogger } from '../../server/http/log';
-import { signIn } from '../../scripts/lib/sign-in';
 import { until } from '../../scripts/lib/wait';
+import { applyAsNewResident } from '../support/running-service';
 import { tempDir } from '../support/tmp';
 
 /** The outage, in real time: with delays from 5 ms to 200 ms it stands for over an hour at 1 s to 60 s (300 delays at the cap). */
@@ -15,23 +14,6 @@ const WINDOW_MS = 20_000;
 const RETRY_MIN_MS = 5;
 const RETRY_MAX_MS = 200;
 const FEDERATION_REFRESH_SECONDS = 1;
-
-let serial = 0;
-function residentId(): string {
-  const first17 = `340104199002${String(1 + (serial % 28)).padStart(2, '0')}${String(100 + serial++).slice(-3)}`;
-  return first17 + gb11643CheckChar(first17);
-}
-
-async function apply(s: RunningService): Promise<number> {
-  const person = { idType: 'resident-id' as const, idNumber: residentId(), name: '王小明', phone: `138${String(20_000_000 + serial).slice(-8)}` };
-  const { access } = await signIn(s.url, person, { codes: outboxFile(s.app.config) });
-  const r = await fetch(`${s.url}/v1/residents`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${access}` },
-    body: JSON.stringify({ phone: person.phone, district: '340104', declaration: { temperatureC: 36.5 } }),
-  });
-  return r.status;
-}
 
 /** What stands on the chain's port while it is down: answers every request 503 and counts them. */
 function countingListener(port: number): Promise<{ server: Server; requests: () => number }> {
@@ -76,7 +58,7 @@ describe('an hour-long chain outage, in 20 s (CHAIN_RETRY_MIN_MS=5, CHAIN_RETRY_
       CHAIN_RETRY_MAX_MS: String(RETRY_MAX_MS),
     });
     svc = await startService(config, { env: {}, log: createLogger('info', (l) => lines.push(JSON.parse(l))) });
-    expect(await apply(svc)).to.equal(201);
+    expect(await applyAsNewResident(svc)).to.equal(201);
     await until('a first checkpoint', async () => svc!.app.anchorer!.checkpoint);
 
     // ethers prints its complaints with console.log: count any that appear.
@@ -91,7 +73,7 @@ describe('an hour-long chain outage, in 20 s (CHAIN_RETRY_MIN_MS=5, CHAIN_RETRY_
       const counting = await countingListener(port);
       listener = counting.server;
       const from = lines.length;
-      for (let i = 0; i < 3; i++) expect(await apply(svc)).to.equal(201);
+      for (let i = 0; i < 3; i++) expect(await applyAsNewResident(svc)).to.equal(201);
       headWhileDown = svc.app.ledger.getHead().seq;
       await new Promise((r) => setTimeout(r, WINDOW_MS));
       probes = counting.requests();

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Ledger } from '../../server/ledger/ledger';
 import type { ResidentRecord } from '../../server/services/residents';
 import { applicant, runLedgerVerify, type Application } from '../support/service';
+import { SIGN_UP_LIMITS } from '../support/running-service';
 import { tempDir } from '../support/tmp';
 import { startServiceProcess, type ServiceProcess } from '../../scripts/lib/service-process';
 import { signIn } from '../../scripts/lib/sign-in';
@@ -15,21 +16,8 @@ const SIGN_IN_CONCURRENCY = 8;
 
 type Server = ServiceProcess;
 
-/**
- * Everyone signs in and applies from 127.0.0.1: a first sign-in is two texted codes, two
- * code checks, one sign-up and two requests to /v1/auth, so the per-address limits are
- * raised above what 300 people need.
- */
-const LIMITS = {
-  RATE_APPLY_PER_ADDRESS: '100000',
-  RATE_SIGNIN_PER_ADDRESS: '100000',
-  IDP_SENDS_PER_ADDRESS: '100000',
-  IDP_CHECKS_PER_ADDRESS: '100000',
-  IDP_SIGNUPS_PER_ADDRESS: '100000',
-};
-
 /** Starts `server/main.ts` as its own process and waits for its "listening" line. */
-const spawnServer = (dataDir: string): Promise<Server> => startServiceProcess({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...LIMITS });
+const spawnServer = (dataDir: string): Promise<Server> => startServiceProcess({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...SIGN_UP_LIMITS });
 
 /** The child's development SMS outbox, where the embedded provider writes one-time codes. */
 const outboxOf = (dataDir: string) => join(dataDir, 'sms-outbox.jsonl');

@@ -8,17 +8,11 @@ import { startServiceProcess, type ServiceProcess } from '../../scripts/lib/serv
 import { signIn } from '../../scripts/lib/sign-in';
 import { until } from '../../scripts/lib/wait';
 import { applicant, type Application } from '../support/service';
+import { SIGN_UP_LIMITS } from '../support/running-service';
 import { tempDir } from '../support/tmp';
 
 const IN_FLIGHT = 32;
 const IDLE_KEEP_ALIVE = 4;
-const LIMITS = {
-  RATE_APPLY_PER_ADDRESS: '100000',
-  RATE_SIGNIN_PER_ADDRESS: '100000',
-  IDP_SENDS_PER_ADDRESS: '100000',
-  IDP_CHECKS_PER_ADDRESS: '100000',
-  IDP_SIGNUPS_PER_ADDRESS: '100000',
-};
 
 interface Answer {
   status: number;
@@ -93,7 +87,7 @@ describe('SIGTERM with requests in flight', function () {
   let refusedNewConnections = false;
 
   const spawn = (extra: Record<string, string> = {}) =>
-    startServiceProcess({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: tmp.dir, LOG_LEVEL: 'info', ...LIMITS, ...extra });
+    startServiceProcess({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: tmp.dir, LOG_LEVEL: 'info', ...SIGN_UP_LIMITS, ...extra });
 
   before(async () => {
     tmp = tempDir('ankang-drain-');

@@ -13,15 +13,9 @@ import { startServiceProcess, type ServiceProcess } from '../../scripts/lib/serv
 import { signIn } from '../../scripts/lib/sign-in';
 import { until } from '../../scripts/lib/wait';
 import { apply, applicant, runLedgerVerify, startTestService, TestClock, type Application, type TestService } from '../support/service';
+import { SIGN_UP_LIMITS } from '../support/running-service';
 import { tempDir } from '../support/tmp';
 
-const LIMITS = {
-  RATE_APPLY_PER_ADDRESS: '100000',
-  RATE_SIGNIN_PER_ADDRESS: '100000',
-  IDP_SENDS_PER_ADDRESS: '100000',
-  IDP_CHECKS_PER_ADDRESS: '100000',
-  IDP_SIGNUPS_PER_ADDRESS: '100000',
-};
 
 const json = async (r: Response) => ({ status: r.status, headers: r.headers, body: (await r.json()) as any });
 const applyWith = async (url: string, access: string, body: Application) =>
@@ -94,7 +88,7 @@ describe('readiness (/healthz, /readyz)', function () {
     let filler: string;
     let next = 0;
 
-    const spawn = () => startServiceProcess({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...LIMITS });
+    const spawn = () => startServiceProcess({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...SIGN_UP_LIMITS });
     const watch = (s: ServiceProcess) =>
       createInterface({ input: s.child.stdout! }).on('line', (l) => {
         try {
@@ -256,7 +250,7 @@ describe('readiness (/healthz, /readyz)', function () {
 
     const start = () =>
       startService(
-        configSchema.parse({ PORT: '0', DATA_DIR: tmp.dir, LOG_LEVEL: 'info', CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: '1', ...LIMITS }),
+        configSchema.parse({ PORT: '0', DATA_DIR: tmp.dir, LOG_LEVEL: 'info', CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: '1', ...SIGN_UP_LIMITS }),
         { env: {}, log: createLogger('info', (l) => logs.push(l)) },
       );
 
