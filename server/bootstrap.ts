@@ -20,6 +20,7 @@ import { TrustService } from './issuer/trust';
 import { Ledger } from './ledger/ledger';
 import { RuleBook } from './services/rule-book';
 import type { ResidentRecord } from './services/residents';
+import { sealStoredText } from './services/at-rest';
 import { ensureResidentIndexes } from './services/resident-index';
 import { createIdentityProvider, type IdentityProvider } from './idp/provider';
 import { RelyingParty } from './identity/relying-party';
@@ -50,6 +51,7 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
   });
   const rules = await RuleBook.load(ledger);
   await ensureResidentIndexes(ledger);
+  await sealStoredText(ledger, secrets.encryptionKey);
   const statusBook = new StatusBook(config.ISSUER_ID, config.STATUS_LIST_MAX_AGE_SECONDS);
   for await (const r of ledger.space('residents').values()) {
     const rec = r as ResidentRecord;
