@@ -8,7 +8,8 @@ import { WitnessRunner, type WitnessDb } from '../anchor/witness-runner';
 import { createApp, createServices, type Services } from './app';
 import { publicUrl, type Config } from './config';
 import type { AppContext } from './context';
-import { ensureDataDir, loadSecrets } from './crypto/secrets';
+import { makePrivateDir } from './crypto/private-dir';
+import { loadSecrets } from './crypto/secrets';
 import { regionName } from './domain/regions';
 import { createLogger, type Logger } from './http/log';
 import { Metrics } from './http/metrics';
@@ -38,7 +39,8 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
   if (config.OIDC_ISSUER && (!config.OIDC_CLIENT_ID || !config.OIDC_CLIENT_SECRET)) {
     throw new Error('OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET: the client this service is registered as at that provider');
   }
-  ensureDataDir(config.DATA_DIR);
+  // Before anything in it is opened: private, or no start (PrivateDirError).
+  makePrivateDir(config.DATA_DIR, 'DATA_DIR');
   const secrets = loadSecrets(config.DATA_DIR, opts.env);
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
   const ledger = await Ledger.open(join(config.DATA_DIR, 'ledger'), clock, { log, onDiverged: (reason) => log.error(divergedLine(config, reason), { reason, run: verifyCommand(config) }) });
