@@ -23,6 +23,7 @@ import { DevNodeError, startDevNode, type DevNode } from '../anchor/dev-node';
 import { outboxFile, startService, type RunningService } from '../server/bootstrap';
 import { loadConfig, type Config } from '../server/config';
 import { makePrivateDir } from '../server/crypto/private-dir';
+import { secretsDirOf } from '../server/crypto/secrets-dir';
 import { createLogger, type Logger } from '../server/http/log';
 import { checkListenPort, describePortProblem, describeStartupError } from '../server/startup-checks';
 import { outboxLine, watchOutbox } from './lib/outbox-watch';
@@ -121,7 +122,7 @@ function run(what: string, args: string[]): Promise<void> {
 function announce(config: Config, s: RunningService, chain: DevNode | undefined): void {
   // The development provider texts nobody: its codes go to the outbox, and are shown here too.
   const outbox = !config.OIDC_ISSUER && !config.SMS_GATEWAY_URL ? outboxFile(config) : undefined;
-  const adminToken = process.env.ADMIN_TOKEN ? 'from ADMIN_TOKEN' : `${config.DATA_DIR}/secrets.json (adminToken)`;
+  const adminToken = process.env.ADMIN_TOKEN ? 'from ADMIN_TOKEN' : `${secretsDirOf(config)}/secrets.json (adminToken)`;
   // Whatever LOG_LEVEL says: programs wait for this line.
   const ready = {
     level: 'info',
