@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, mkdirSync, readdirSync, type Stats } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 
@@ -40,8 +40,9 @@ function fix(e: NodeJS.ErrnoException, root: string): string {
 /**
  * Makes `dir` and everything in it private to the service's user: folders 0700, files 0600,
  * recursively, creating `dir` (0700) when missing. Runs at every start, before anything in the
- * folder is opened, so a folder copied or restored with a looser mode is closed again; symbolic
- * links are left alone (their own mode means nothing on Linux).
+ * folder is opened, so a folder copied or restored with a looser mode is closed again. `dir`
+ * itself may be a symbolic link to the folder; links inside it are left alone (a link's own
+ * mode means nothing on Linux, and what it points at is not the service's to change).
  * @param setting the setting that names the folder (DATA_DIR, SECRETS_DIR), for the message
  * @throws PrivateDirError naming the folder, its mode and the fix, when it cannot be created or changed
  */
@@ -53,7 +54,8 @@ export function makePrivateDir(dir: string, setting: string): void {
   };
   let top: Stats | undefined;
   try {
-    top = lstatSync(dir);
+    // The folder itself may be a link to a volume: follow it; links inside it are left alone.
+    top = statSync(dir);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') fail(dir, undefined, e as NodeJS.ErrnoException);
   }

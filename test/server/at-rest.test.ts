@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { startServiceProcess } from '../../scripts/lib/service-process';
+import { makePrivateDir } from '../../server/crypto/private-dir';
 import { SECRET_PATHS } from '../../server/crypto/secrets-dir';
 import { openFacts } from '../../server/services/facts-store';
 import { applicant, apply, ROOT, shanghaiDate, startTestService, TestClock, type TestService } from '../support/service';
@@ -231,6 +232,20 @@ describe('data at rest', function () {
       // LevelDB wrote new files while it ran (and at close): the umask kept them private.
       const loose = walk(data).filter((f) => f.mode !== (f.folder ? 0o700 : 0o600));
       expect(loose.map((f) => `${f.path} ${f.mode.toString(8)}`)).to.deep.equal([]);
+    });
+
+    it('follows DATA_DIR when it is a link to the folder, and leaves links inside it alone', () => {
+      const volume = join(tmp.dir, 'volume');
+      const outside = join(tmp.dir, 'outside.txt');
+      mkdirSync(join(volume, 'ledger'), { recursive: true });
+      writeFileSync(join(volume, 'ledger', 'CURRENT'), 'x');
+      writeFileSync(outside, 'x');
+      for (const p of [volume, join(volume, 'ledger')]) chmodSync(p, 0o755);
+      for (const p of [join(volume, 'ledger', 'CURRENT'), outside]) chmodSync(p, 0o644);
+      symlinkSync(outside, join(volume, 'link'));
+      symlinkSync(volume, join(tmp.dir, 'data'));
+      makePrivateDir(join(tmp.dir, 'data'), 'DATA_DIR');
+      expect([volume, join(volume, 'ledger'), join(volume, 'ledger', 'CURRENT'), outside].map((p) => (statSync(p).mode & 0o777).toString(8))).to.deep.equal(['700', '700', '600', '644']);
     });
 
     it('refuses to start, in one line and with nothing created, on a world-readable folder its user does not own', async () => {
