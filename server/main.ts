@@ -13,9 +13,9 @@ async function main() {
   const config = loadConfig();
   debug = config.LOG_LEVEL === 'debug';
   config.DATA_DIR = resolve(config.DATA_DIR);
-  makePrivateDir(config.DATA_DIR, 'DATA_DIR');
   // Before anything is created: a busy port is one line, not a failure after the keys exist.
   await checkListenPort(config.PORT, config.HOST, 'PORT');
+  makePrivateDir(config.DATA_DIR, 'DATA_DIR');
   const svc = await startService(config);
   // One machine-readable line, so scripts and tests can find the port.
   process.stdout.write(JSON.stringify({ level: 'info', time: new Date().toISOString(), msg: 'listening', url: svc.url, issuer: config.ISSUER_ID, dataDir: config.DATA_DIR }) + '\n');
