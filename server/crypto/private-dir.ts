@@ -27,14 +27,15 @@ function serviceUser(): string {
 function reason(e: NodeJS.ErrnoException): string {
   const uid = process.getuid?.();
   if (e.code === 'EPERM') return `the service's user${uid === undefined ? '' : ` (uid ${uid})`} does not own it`;
-  if (e.code === 'EACCES') return `the service's user${uid === undefined ? '' : ` (uid ${uid})`} may not enter or create it`;
+  if (e.code === 'EACCES') return `the service's user${uid === undefined ? '' : ` (uid ${uid})`} may not enter it or its parent`;
   if (e.code === 'EROFS') return 'it is on a read-only file system';
   return e.code ?? e.message;
 }
 
-function fix(e: NodeJS.ErrnoException, root: string): string {
+function fix(e: NodeJS.ErrnoException, root: string, missing: boolean): string {
   if (e.code === 'EROFS') return `mount ${root} read-write, or point the setting at a writable folder`;
-  return `as the folder's owner or root, run \`chown -R <service user> ${root} && chmod -R go-rwx ${root}\`, or point the setting at a folder the service's user owns`;
+  if (missing) return `as root, run \`mkdir -p -m 700 ${root} && chown ${serviceUser()} ${root}\`, or point the setting at a folder the service's user owns`;
+  return `as the folder's owner or root, run \`chown -R ${serviceUser()} ${root} && chmod -R go-rwx ${root}\`, or point the setting at a folder the service's user owns`;
 }
 
 /**
@@ -47,10 +48,10 @@ function fix(e: NodeJS.ErrnoException, root: string): string {
  * @throws PrivateDirError naming the folder, its mode and the fix, when it cannot be created or changed
  */
 export function makePrivateDir(dir: string, setting: string): void {
-  const fail = (path: string, st: Stats | undefined, e: NodeJS.ErrnoException): never => {
-    const what = st ? `is mode ${octal(st.mode)}${exposure(st.mode)}, and cannot be made ${st.isDirectory() ? '0700' : '0600'}` : 'cannot be created';
+  const fail = (path: string, st: Stats | undefined, e: NodeJS.ErrnoException, missing = false): never => {
+    const what = st ? `is mode ${octal(st.mode)}${exposure(st.mode)}, and cannot be made ${st.isDirectory() ? '0700' : '0600'}` : missing ? 'cannot be created' : 'cannot be reached';
     const where = path === dir ? `${setting} ${dir}` : `${path} (in ${setting} ${dir})`;
-    throw new PrivateDirError(`${where} ${what}: ${reason(e)}; ${fix(e, dir)}`);
+    throw new PrivateDirError(`${where} ${what}: ${reason(e)}; ${fix(e, dir, missing)}`);
   };
   let top: Stats | undefined;
   try {
@@ -64,7 +65,7 @@ export function makePrivateDir(dir: string, setting: string): void {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       chmodSync(dir, 0o700);
     } catch (e) {
-      fail(dir, undefined, e as NodeJS.ErrnoException);
+      fail(dir, undefined, e as NodeJS.ErrnoException, true);
     }
     return;
   }
