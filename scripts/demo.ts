@@ -24,6 +24,7 @@ import { startDevNode, type DevNode } from '../anchor/dev-node';
 import { outboxFile, startService } from '../server/bootstrap';
 import { loadConfig } from '../server/config';
 import { ensureDataDir, writePrivateFile } from '../server/crypto/secrets';
+import { secretsDirOf } from '../server/crypto/secrets-dir';
 import { dayClock } from './demo/day-clock';
 import { DEFAULT_RESIDENTS, DemoSetupError, demoLimits, seedDemo, type DemoTokens } from './demo/seed';
 import { outboxLine, watchOutbox } from './lib/outbox-watch';
@@ -87,7 +88,7 @@ async function seedRunning(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
   if (!existsSync(config.DATA_DIR)) throw new UsageError(`DATA_DIR ${config.DATA_DIR} does not exist: it must be the data folder of the service at ${url}`);
   let adminToken = env.ADMIN_TOKEN;
   if (!adminToken) {
-    const secrets = join(config.DATA_DIR, 'secrets.json');
+    const secrets = join(secretsDirOf(config), 'secrets.json');
     if (!existsSync(secrets)) throw new UsageError(`set ADMIN_TOKEN, or DATA_DIR to the folder of the service at ${url} (no ${secrets})`);
     adminToken = (JSON.parse(readFileSync(secrets, 'utf8')) as { adminToken: string }).adminToken;
   }

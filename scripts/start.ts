@@ -22,6 +22,8 @@ import { join, resolve } from 'node:path';
 import { DevNodeError, startDevNode, type DevNode } from '../anchor/dev-node';
 import { outboxFile, startService, type RunningService } from '../server/bootstrap';
 import { loadConfig, type Config } from '../server/config';
+import { makePrivateDir } from '../server/crypto/private-dir';
+import { secretsDirOf } from '../server/crypto/secrets-dir';
 import { createLogger, type Logger } from '../server/http/log';
 import { checkListenPort, describePortProblem, describeStartupError } from '../server/startup-checks';
 import { outboxLine, watchOutbox } from './lib/outbox-watch';
@@ -44,6 +46,8 @@ let building: ChildProcess | undefined;
 class StartError extends Error {}
 
 async function main(): Promise<void> {
+  // LevelDB and every file the service writes take the umask: none is readable by others.
+  process.umask(0o077);
   const env = { ...process.env };
   const embedded = !env.CHAIN_RPC_URL;
   // Every setting is checked first, CHAIN_PORT included; the chain URL npm start sets itself stands in until the chain runs.
@@ -51,6 +55,8 @@ async function main(): Promise<void> {
   log = createLogger(preview.LOG_LEVEL);
   debug = preview.LOG_LEVEL === 'debug';
   await checkPorts(preview, embedded);
+  // Before the build and the chain: a data folder that cannot be made private stops here.
+  makePrivateDir(resolve(preview.DATA_DIR), 'DATA_DIR');
 
   await run('hardhat compile', [realpathSync(join(ROOT, 'node_modules/.bin/hardhat')), 'compile', '--quiet']);
   await run('building the pages', ['--import', 'tsx', 'web/build.ts']);
@@ -116,7 +122,7 @@ function run(what: string, args: string[]): Promise<void> {
 function announce(config: Config, s: RunningService, chain: DevNode | undefined): void {
   // The development provider texts nobody: its codes go to the outbox, and are shown here too.
   const outbox = !config.OIDC_ISSUER && !config.SMS_GATEWAY_URL ? outboxFile(config) : undefined;
-  const adminToken = process.env.ADMIN_TOKEN ? 'from ADMIN_TOKEN' : `${config.DATA_DIR}/secrets.json (adminToken)`;
+  const adminToken = process.env.ADMIN_TOKEN ? 'from ADMIN_TOKEN' : `${secretsDirOf(config)}/secrets.json (adminToken)`;
   // Whatever LOG_LEVEL says: programs wait for this line.
   const ready = {
     level: 'info',

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Anchorer } from '../anchor/anchorer';
@@ -8,7 +8,9 @@ import { WitnessRunner, type WitnessDb } from '../anchor/witness-runner';
 import { createApp, createServices, type Services } from './app';
 import { publicUrl, type Config } from './config';
 import type { AppContext } from './context';
-import { ensureDataDir, loadSecrets } from './crypto/secrets';
+import { makePrivateDir } from './crypto/private-dir';
+import { loadSecrets } from './crypto/secrets';
+import { checkSecretsPlace, secretsDirOf } from './crypto/secrets-dir';
 import { regionName } from './domain/regions';
 import { createLogger, type Logger } from './http/log';
 import { Metrics } from './http/metrics';
@@ -20,6 +22,7 @@ import { TrustService } from './issuer/trust';
 import { Ledger } from './ledger/ledger';
 import { RuleBook } from './services/rule-book';
 import type { ResidentRecord } from './services/residents';
+import { sealStoredText } from './services/at-rest';
 import { ensureResidentIndexes } from './services/resident-index';
 import { createIdentityProvider, type IdentityProvider } from './idp/provider';
 import { RelyingParty } from './identity/relying-party';
@@ -37,19 +40,24 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
   if (config.OIDC_ISSUER && (!config.OIDC_CLIENT_ID || !config.OIDC_CLIENT_SECRET)) {
     throw new Error('OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET: the client this service is registered as at that provider');
   }
-  ensureDataDir(config.DATA_DIR);
-  const secrets = loadSecrets(config.DATA_DIR, opts.env);
+  // Before anything in either folder is opened: private, or no start (PrivateDirError); secrets never regenerated beside sealed data.
+  const secretsDir = secretsDirOf(config);
+  makePrivateDir(config.DATA_DIR, 'DATA_DIR');
+  checkSecretsPlace(config.DATA_DIR, secretsDir, opts.env);
+  if (secretsDir !== resolve(config.DATA_DIR)) makePrivateDir(secretsDir, 'SECRETS_DIR');
+  const secrets = loadSecrets(secretsDir, opts.env);
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
   const ledger = await Ledger.open(join(config.DATA_DIR, 'ledger'), clock, { log, onDiverged: (reason) => log.error(divergedLine(config, reason), { reason, run: verifyCommand(config) }) });
   // A retired key stays listed until the longest resident code it signed has expired; venue codes are re-signed instead.
   const longestCodeSeconds = Math.max(config.CODE_TTL_MINUTES * 60, config.PRINTED_CODE_TTL_DAYS * 86400);
-  const keys = await IssuerKeys.load({ dataDir: config.DATA_DIR, ledger, longestCodeSeconds, env: opts.env }).catch(async (e: unknown) => {
+  const keys = await IssuerKeys.load({ secretsDir, ledger, longestCodeSeconds, env: opts.env }).catch(async (e: unknown) => {
     // A key that may not sign stops start-up; the folder must not stay locked behind it.
     await ledger.close();
     throw e;
   });
   const rules = await RuleBook.load(ledger);
   await ensureResidentIndexes(ledger);
+  await sealStoredText(ledger, secrets.encryptionKey);
   const statusBook = new StatusBook(config.ISSUER_ID, config.STATUS_LIST_MAX_AGE_SECONDS);
   for await (const r of ledger.space('residents').values()) {
     const rec = r as ResidentRecord;
@@ -131,6 +139,7 @@ async function startSignIn(app: AppContext, local: string, clock: () => Date): P
     idp = await createIdentityProvider({
       issuer: `${base}/idp`,
       dataDir: join(config.DATA_DIR, 'idp'),
+      secretsDir: join(secretsDirOf(config), 'idp'),
       clients: [{ client_id: EMBEDDED_CLIENT_ID, client_secret: secrets.oidcClientSecret, redirect_uris: [redirectUri] }],
       sms: app.sms,
       log: app.log,

@@ -17,12 +17,17 @@ const lifetime = (def: number, capSeconds: number, unitSeconds: number, unit: st
 
 /**
  * Every setting comes from the environment (README "Configuration" lists them).
- * Secrets that are absent are generated at first start into DATA_DIR (mode 0600).
+ * Secrets that are absent are generated at first start into SECRETS_DIR (default DATA_DIR; mode 0600).
  */
 export const configSchema = z.object({
   PORT: int(8080, 0, 65535),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATA_DIR: z.string().min(1).default('./data'),
+  /**
+   * Where secrets.json, the signing keys (keys/) and the embedded provider's keys (idp/) live;
+   * default DATA_DIR. In production a volume of its own, so a copy of the data is not a copy of its keys.
+   */
+  SECRETS_DIR: z.string().min(1).optional(),
   ISSUER_ID: z.string().regex(/^[1-9][0-9]{5}$/, 'a 6-digit GB/T 2260 region code').default('340000'),
   ISSUER_NAME: z.string().min(1).optional(),
   /** Base URL others reach this service at; names the status list in the trust list. */

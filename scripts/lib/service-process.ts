@@ -18,7 +18,7 @@ process.on('exit', () => {
 });
 
 /** Settings a child must not inherit from the parent's environment. */
-const INHERITED = ['CHAIN_RPC_URL', 'CHAIN_DEV', 'ANCHOR_CONTRACT', 'ADMIN_TOKEN', 'ANKANG_PSEUDONYM_KEY', 'ANKANG_ENCRYPTION_KEY', 'ANKANG_SIGNING_KEY', 'PUBLIC_URL', 'DATA_DIR', 'PORT'];
+const INHERITED = ['CHAIN_RPC_URL', 'CHAIN_DEV', 'ANCHOR_CONTRACT', 'ADMIN_TOKEN', 'ANKANG_PSEUDONYM_KEY', 'ANKANG_ENCRYPTION_KEY', 'ANKANG_SIGNING_KEY', 'PUBLIC_URL', 'DATA_DIR', 'SECRETS_DIR', 'PORT'];
 
 /**
  * Starts a TypeScript entry point (by default the service, `server/main.ts`) as its own

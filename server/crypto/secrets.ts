@@ -75,8 +75,8 @@ function key32(value: string, name: string): Buffer {
 
 /**
  * Reads the service's secrets from the environment (ANKANG_PSEUDONYM_KEY,
- * ANKANG_ENCRYPTION_KEY, ADMIN_TOKEN) or from DATA_DIR/secrets.json, generating any that
- * are missing at first start.
+ * ANKANG_ENCRYPTION_KEY, ADMIN_TOKEN) or from `<dir>/secrets.json` (dir: SECRETS_DIR, default
+ * DATA_DIR), generating any that are missing at first start.
  */
 export function loadSecrets(dataDir: string, env: NodeJS.ProcessEnv = process.env): Secrets {
   ensureDataDir(dataDir);

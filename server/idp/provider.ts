@@ -37,6 +37,8 @@ export interface IdentityProviderOptions {
   issuer: string;
   /** Keys, secrets and the accounts database (created 0700). Not the service's DATA_DIR itself. */
   dataDir: string;
+  /** Where the keys and secrets live instead, when not in `dataDir` (the service's SECRETS_DIR/idp). */
+  secretsDir?: string;
   clients: IdentityProviderClient[];
   sms: SmsSender;
   log?: Logger;
@@ -92,9 +94,10 @@ export async function createIdentityProvider(opts: IdentityProviderOptions): Pro
   const log = opts.log ?? createLogger('info');
   const clock = opts.clock ?? (() => new Date());
   ensureDataDir(opts.dataDir);
-  const secrets = loadIdpSecrets(opts.dataDir);
-  const signingKeys = loadSigningKeys(opts.dataDir);
-  const cookieKeys = loadCookieKeys(opts.dataDir);
+  const keyDir = opts.secretsDir ?? opts.dataDir;
+  const secrets = loadIdpSecrets(keyDir);
+  const signingKeys = loadSigningKeys(keyDir);
+  const cookieKeys = loadCookieKeys(keyDir);
   const accounts = await AccountStore.open(join(opts.dataDir, 'accounts'), secrets, clock);
   const oidc = loadOidcProvider();
   const { Check } = oidc.interactionPolicy;

@@ -58,7 +58,7 @@ function rawPublicKey(key: KeyObject): Uint8Array {
 const signing = (r: IssuerKeyRecord) => r.retiredAt === undefined && r.revokedAt === undefined;
 
 /**
- * Private keys live in DATA_DIR/keys/<kid>.pem (0600) while they sign, or come from
+ * Private keys live in SECRETS_DIR/keys/<kid>.pem (0600; SECRETS_DIR defaults to DATA_DIR) while they sign, or come from
  * ANKANG_SIGNING_KEY (PKCS#8 PEM); their public halves and lifetimes are ledger state, and
  * every new, retired or revoked key is a ledger event.
  */
@@ -77,8 +77,8 @@ export class IssuerKeys {
    * makes sure one key signs.
    * @throws Error when ANKANG_SIGNING_KEY holds a key that was retired or revoked
    */
-  static async load(opts: { dataDir: string; ledger: Ledger; longestCodeSeconds: number; env?: NodeJS.ProcessEnv }): Promise<IssuerKeys> {
-    const dir = join(opts.dataDir, 'keys');
+  static async load(opts: { secretsDir: string; ledger: Ledger; longestCodeSeconds: number; env?: NodeJS.ProcessEnv }): Promise<IssuerKeys> {
+    const dir = join(opts.secretsDir, 'keys');
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
     const keys = new IssuerKeys(dir, opts.longestCodeSeconds);
     keys.records = (await opts.ledger.read<IssuerKeyRecord[]>('meta', 'issuerKeys')) ?? [];

@@ -53,7 +53,19 @@ export interface AppealRecord {
   status: 'open' | 'decided';
   filedAt: string;
   /** `reasonSalt` opens the event's `reasonDigest` = SHA-256(salt ‖ UTF-8 reason) to an auditor shown the text. */
-  decision?: { decision: 'override' | 'reject'; colour: Colour | null; until: string | null; reviewer: string; reason: string; reasonSalt: string; at: string; seq: number };
+  decision?: {
+    decision: 'override' | 'reject';
+    colour: Colour | null;
+    until: string | null;
+    reviewer: string;
+    /** The reviewer's reason, sealed like the appellant's (`decisionAad`). */
+    reasonSealed?: string;
+    /** The reason in clear: records decided before decision reasons were sealed, until `sealStoredText` seals them at start. */
+    reason?: string;
+    reasonSalt: string;
+    at: string;
+    seq: number;
+  };
 }
 
 const appealKey = (id: string) => `appeal/${id}`;
@@ -61,6 +73,8 @@ const openKey = (p: string) => `appeal-open/${p}`;
 const ofKey = (p: string, filedAt: string, id: string) => `appeal-of/${p}/${filedAt}/${id}`;
 const queueKey = (status: AppealRecord['status'], at: string, id: string) => `appeal-queue/${status}/${at}/${id}`;
 const reasonAad = (a: Pick<AppealRecord, 'id' | 'pseudonym'>) => `appeal:${a.id}:${a.pseudonym}`;
+/** Binds a decision's sealed reason to its appeal, apart from the appellant's own reason. */
+export const decisionAad = (a: Pick<AppealRecord, 'id' | 'pseudonym'>) => `appeal-decision:${a.id}:${a.pseudonym}`;
 
 /**
  * What the ledger holds of a decision's reason: free text may name people, and an event can
@@ -164,7 +178,8 @@ export class AppealService {
       // reevaluate writes only what changed the outcome; the override itself must be kept either way.
       await putResident(tx, record);
     }
-    const decided: AppealRecord = { ...a, status: 'decided', decision: { decision: input.decision, colour, until, reviewer: reviewer.id, reason: input.reason, reasonSalt, at, seq: event.seq } };
+    const reasonSealed = sealField(this.app.secrets.encryptionKey, input.reason, decisionAad(a));
+    const decided: AppealRecord = { ...a, status: 'decided', decision: { decision: input.decision, colour, until, reviewer: reviewer.id, reasonSealed, reasonSalt, at, seq: event.seq } };
     tx.put('index', appealKey(id), decided);
     tx.del('index', openKey(a.pseudonym));
     tx.del('index', queueKey('open', a.filedAt, id));
@@ -181,7 +196,12 @@ export class AppealService {
       colourAtFiling: a.colourAtFiling,
       filedAt: a.filedAt,
       decision: a.decision
-        ? { decision: a.decision.decision, colour: a.decision.colour, until: a.decision.until, reason: a.decision.reason, reasonSalt: a.decision.reasonSalt, seq: a.decision.seq, at: a.decision.at }
+        ? {
+            decision: a.decision.decision,
+            colour: a.decision.colour,
+            until: a.decision.until,
+            reason: a.decision.reasonSealed ? openField(this.app.secrets.encryptionKey, a.decision.reasonSealed, decisionAad(a)) : (a.decision.reason ?? ''),
+            reasonSalt: a.decision.reasonSalt, seq: a.decision.seq, at: a.decision.at }
         : null,
     };
   }

@@ -7,6 +7,7 @@ import type { RawFacts } from '../rules';
 import type { AppContext } from '../context';
 import { applySchema, checkApplication, declarationSchema, nameSchema, residentSubject, type FullApplication, type ResidentService } from './residents';
 import { venueSubject, type VenueRecord } from './venues';
+import { getFacts, putFacts } from './facts-store';
 
 /** The body of POST /v1/border/entries (入境发码): who arrives, from where, and where they will stay. */
 export const borderEntrySchema = z.strictObject({
@@ -88,8 +89,8 @@ export class BorderService {
     const arrivedAt = tx.now.toISOString();
     // The arrival is in the facts before the application is evaluated, so the traveller's
     // first code already carries the quarantine colour: no code of another colour is ever issued.
-    const facts = (await tx.get<RawFacts>('facts', pseudonym)) ?? {};
-    tx.put('facts', pseudonym, { ...facts, inbound: { arrivedAt, from: input.from } } satisfies RawFacts);
+    const facts = (await getFacts(tx, this.app.secrets.encryptionKey, pseudonym)) ?? {};
+    putFacts(tx, this.app.secrets.encryptionKey, pseudonym, { ...facts, inbound: { arrivedAt, from: input.from } } satisfies RawFacts);
     const applied = await this.residents.apply(tx, entryApplication(input), checked);
     await tx.append({
       type: 'border.entry',

@@ -10,6 +10,7 @@ import type { Tx } from '../ledger/ledger';
 import type { RawFacts, RiskArea } from '../rules';
 import type { AppContext } from '../context';
 import type { ResidentRecord, ResidentService } from './residents';
+import { getFacts, putFacts } from './facts-store';
 
 const instant = z.iso.datetime({ offset: true });
 const person = { idType: z.enum(ID_TYPES), idNumber: z.string().min(1).max(32) };
@@ -92,7 +93,7 @@ export class FeedService {
     let affected = 0;
     const changed: string[] = [];
     for (const { pseudonym, record } of items as Array<{ pseudonym: string; record: Record<string, unknown> }>) {
-      const facts = { ...((await tx.get<RawFacts>('facts', pseudonym)) ?? {}) };
+      const facts: RawFacts = { ...((await getFacts(tx, this.app.secrets.encryptionKey, pseudonym)) ?? {}) };
       if (feed === 'cases') facts.case = record as RawFacts['case'];
       if (feed === 'close-contacts') {
         const c = record as NonNullable<RawFacts['contact']>;
@@ -102,7 +103,7 @@ export class FeedService {
         if (!prev || c.degree < prev.degree || (c.degree === prev.degree && Date.parse(c.exposedAt) > Date.parse(prev.exposedAt))) facts.contact = c;
       }
       if (feed === 'inbound-travellers') facts.inbound = record as RawFacts['inbound'];
-      tx.put('facts', pseudonym, facts);
+      putFacts(tx, this.app.secrets.encryptionKey, pseudonym, facts);
       const resident = await tx.get<ResidentRecord>('residents', pseudonym);
       if (resident) {
         affected++;

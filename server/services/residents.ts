@@ -12,6 +12,7 @@ import type { Tx } from '../ledger/ledger';
 import { evaluateRules, type RawFacts } from '../rules';
 import type { AppContext } from '../context';
 import { putResident } from './resident-index';
+import { getFacts, putFacts } from './facts-store';
 
 const DAY = 86_400_000;
 const region = z.string().regex(/^\d{6}$/, 'a 6-digit GB/T 2260 region code');
@@ -185,8 +186,8 @@ export class ResidentService {
         updatedAt: now,
       };
     }
-    const facts: RawFacts = { ...((await tx.get<RawFacts>('facts', p)) ?? {}), declaration: { at: now, ...input.declaration } };
-    tx.put('facts', p, facts);
+    const facts: RawFacts = { ...((await getFacts(tx, encryptionKey, p)) ?? {}), declaration: { at: now, ...input.declaration } };
+    putFacts(tx, encryptionKey, p, facts);
     await tx.append({
       type: created ? 'resident.applied' : 'declaration.submitted',
       subjects: [residentSubject(p)],
@@ -214,7 +215,7 @@ export class ResidentService {
 
   /** Re-runs the current rules for one resident at tx.now and records any change. */
   async reevaluate(tx: Tx, record: ResidentRecord, facts?: RawFacts, cause = 'review'): Promise<ResidentRecord> {
-    const f = facts ?? (await tx.get<RawFacts>('facts', record.pseudonym)) ?? {};
+    const f = facts ?? (await getFacts(tx, this.app.secrets.encryptionKey, record.pseudonym)) ?? {};
     const rules = this.app.rules.current;
     const ev = evaluateRules(f, this.app.rules.riskAreas, rules.doc, tx.now);
     let colour = ev.colour;

@@ -8,6 +8,7 @@ import { evaluatePolicy, type PolicyOutcome, type ScanFacts } from '../scenarios
 import type { AppContext } from '../context';
 import { residentSubject, type ResidentRecord, type ResidentService } from './residents';
 import { shanghaiDay, venueSubject, type VenueRecord, type VenueService } from './venues';
+import { getFacts, putFacts } from './facts-store';
 
 const temperature = z.number().min(34, 'below 34 °C is not a body temperature').max(43, 'above 43 °C is not a body temperature');
 
@@ -225,7 +226,7 @@ export class ScanService {
     const rec = await tx.get<ResidentRecord>('residents', p);
     if (!rec) throw new ServiceError('NOT_FOUND', 'no resident for this token');
     const day = shanghaiDay(tx.now);
-    const facts = (await tx.get<RawFacts>('facts', p)) ?? {};
+    const facts = (await getFacts(tx, this.app.secrets.encryptionKey, p)) ?? {};
     const next: RawFacts = {
       ...facts,
       declaration: {
@@ -236,7 +237,7 @@ export class ScanService {
         symptoms: input.symptoms,
       },
     };
-    tx.put('facts', p, next);
+    putFacts(tx, this.app.secrets.encryptionKey, p, next);
     tx.put('index', `daily/${p}/${day}`, { at: tx.now.toISOString(), temperatureBand: band(input.temperatureC), symptoms: input.symptoms.length });
     await tx.append({ type: 'checkin.daily', subjects: [residentSubject(p)], data: { day, temperatureBand: band(input.temperatureC), symptoms: input.symptoms.length } });
     const after = await this.residents.reevaluate(tx, rec, next, 'daily-checkin');

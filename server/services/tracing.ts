@@ -8,6 +8,7 @@ import type { RawFacts } from '../rules';
 import type { AppContext } from '../context';
 import { residentSubject, type ResidentRecord, type ResidentService } from './residents';
 import type { VenueService } from './venues';
+import { getFacts, putFacts, readFacts } from './facts-store';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -109,7 +110,7 @@ export class TracingService {
     const { ledger } = this.app;
     const caseRecord = await ledger.read<ResidentRecord>('residents', input.pseudonym);
     if (!caseRecord) throw new ServiceError('NOT_FOUND', 'no resident has this pseudonym');
-    const caseFacts = (await ledger.read<RawFacts>('facts', input.pseudonym)) ?? {};
+    const caseFacts = (await readFacts(ledger, this.app.secrets.encryptionKey, input.pseudonym)) ?? {};
     const from = new Date(input.from).toISOString();
     const to = new Date(input.to).toISOString();
     const intervalMs = input.intervalMinutes * MINUTE;
@@ -216,10 +217,10 @@ export class TracingService {
   private async markCloseContact(tx: Tx, pseudonym: string, exposedAt: string, cause: string): Promise<Colour> {
     const record = await tx.get<ResidentRecord>('residents', pseudonym);
     if (!record) throw new ServiceError('NOT_FOUND', 'a contact disappeared during tracing');
-    const facts: RawFacts = { ...((await tx.get<RawFacts>('facts', pseudonym)) ?? {}) };
+    const facts: RawFacts = { ...((await getFacts(tx, this.app.secrets.encryptionKey, pseudonym)) ?? {}) };
     const prev = facts.contact;
     if (!prev || prev.degree > 1 || Date.parse(exposedAt) > Date.parse(prev.exposedAt)) facts.contact = { degree: 1, exposedAt };
-    tx.put('facts', pseudonym, facts);
+    putFacts(tx, this.app.secrets.encryptionKey, pseudonym, facts);
     return (await this.residents.reevaluate(tx, record, facts, cause)).colour;
   }
 

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { loadStatusList, prepareTrustList, type StatusList } from '../../verifier/src';
 import type { LedgerEvent } from '../../verifier/src/event';
+import { readFacts } from '../../server/services/facts-store';
 import { applicant, apply, MINUTE, START, startTestService, TestClock, type TestService } from '../support/service';
 
 interface Person {
@@ -233,7 +234,7 @@ describe('contact tracing (POST /v1/tracing)', function () {
     });
 
     it('stores the exposure as a degree-1 contact fact and, like the feed, keeps a later exposure', async () => {
-      const factOf = async (p: Person) => (await svc.running.app.ledger.read<{ contact?: { degree: number; exposedAt: string } }>('facts', p.pseudonym))?.contact;
+      const factOf = async (p: Person) => (await readFacts(svc.running.app.ledger, svc.running.app.secrets.encryptionKey, p.pseudonym))?.contact;
       expect(await factOf(contacts[3])).to.deep.equal({ degree: 1, exposedAt: at(240) });
       // The feed reports a later exposure of contact 3; tracing the case again must not move it back.
       const feed = await svc.call('POST', '/v1/feeds/close-contacts', { token: health, json: { records: [{ idType: 'resident-id', idNumber: contacts[3].idNumber, degree: 1, exposedAt: at(280) }] } });
