@@ -5,6 +5,7 @@ import { until } from '../../scripts/lib/wait';
 import { decodeBase45, decodeCode, fromBase64Url, signCode, type ResidentClaims } from '../../verifier/src';
 import { sweepCodeIndex, CODE_INDEX_MARGIN_SECONDS, CODE_HISTORY_DAYS } from '../../server/services/code-index';
 import { FEDERATION_MAX_CTIS } from '../../server/services/federation-peers';
+import { loadConfig } from '../../server/config';
 import { currentCode, eventAt, newResident, registerVenue, staffScan, type Resident, type Venue } from '../support/scenario';
 import { DAY, MINUTE, startTestService, TestClock, type TestService } from '../support/service';
 
@@ -37,6 +38,29 @@ function sharedIdentifying(a: ResidentClaims, b: ResidentClaims): string[] {
 }
 
 const contains = (hay: Uint8Array, needle: Uint8Array) => Buffer.from(hay).includes(Buffer.from(needle));
+
+describe('FEDERATION_PEERS', () => {
+  const TOKEN = 'ak_federation_abcdefghijklmnop';
+  it('reads <region>=<token>[@<url>] entries', () => {
+    expect(loadConfig({ FEDERATION_PEERS: `320000=${TOKEN}@http://10.0.0.2:8080/, 310000=${TOKEN}` }).FEDERATION_PEERS).to.deep.equal([
+      { issuer: '320000', token: TOKEN, url: 'http://10.0.0.2:8080' },
+      { issuer: '310000', token: TOKEN },
+    ]);
+    expect(loadConfig({}).FEDERATION_PEERS).to.deep.equal([]);
+  });
+  it('refuses the service\'s own issuer, a province twice and a malformed entry, never echoing a token', () => {
+    expect(() => loadConfig({ ISSUER_ID: '340000', FEDERATION_PEERS: `340000=${TOKEN}` })).to.throw(/FEDERATION_PEERS: a province does not ask itself/);
+    expect(() => loadConfig({ FEDERATION_PEERS: `320000=${TOKEN},320000=${TOKEN}` })).to.throw(/listed twice/);
+    let message = '';
+    try {
+      loadConfig({ FEDERATION_PEERS: `32000=${TOKEN}` });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).to.match(/is not <region code>=<federation token>/);
+    expect(message).to.not.include(TOKEN);
+  });
+});
 
 describe('unlinkable codes: no stable identifier in a code; the issuer resolves its codes by cti, at home and in other provinces (real Hardhat node)', function () {
   this.timeout(180_000);
