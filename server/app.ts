@@ -26,6 +26,7 @@ import { borderRoutes } from './routes/border';
 import { pageRoutes } from './routes/pages';
 import { authRoutes } from './routes/auth';
 import { openapiRoutes } from './routes/openapi';
+import { federationRoutes } from './routes/federation';
 import { mountIdentityProvider, type IdentityProviderRef } from './idp/provider';
 import { SessionService } from './identity/sessions';
 import { RebindService } from './identity/rebind';
@@ -163,7 +164,7 @@ export function createApp(app: AppContext, services: Services = createServices(a
     await next();
   });
 
-  for (const add of [authRoutes, systemRoutes, openapiRoutes, issuerRoutes, residentRoutes, ruleRoutes, feedRoutes, adminRoutes, proofRoutes, logRoutes, venueRoutes, authorityRoutes, borderRoutes, pageRoutes]) add(router, app, services);
+  for (const add of [authRoutes, systemRoutes, openapiRoutes, issuerRoutes, residentRoutes, ruleRoutes, feedRoutes, adminRoutes, proofRoutes, logRoutes, venueRoutes, authorityRoutes, borderRoutes, federationRoutes, pageRoutes]) add(router, app, services);
   koa.use(router.routes());
   koa.use(router.allowedMethods({ throw: false }));
   return koa;

@@ -27,6 +27,7 @@ import { ensureResidentIndexes } from './services/resident-index';
 import { createIdentityProvider, type IdentityProvider } from './idp/provider';
 import { RelyingParty } from './identity/relying-party';
 import { startSessionSweep } from './identity/sessions';
+import { startCodeIndexSweep } from './services/code-index';
 import { createSmsSender } from './identity/sms';
 
 const STATUS_VALUE = { green: 0, yellow: 1, red: 2 } as const;
@@ -202,6 +203,7 @@ export async function startService(config: Config, opts: Parameters<typeof openC
   idp = await startSignIn(app, `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`, app.clock);
   services.reevaluator.start(config.REVIEW_INTERVAL_SECONDS);
   const sessionSweep = startSessionSweep(app.ledger, app.clock, 3_600_000, (e) => app.log.error('session sweep failed', { error: e.message }));
+  const codeIndexSweep = startCodeIndexSweep(app.ledger, app.clock, 300_000, (e) => app.log.error('code index sweep failed', { error: e.message }));
   const idempotencySweep = services.idempotency.start(app.ledger, app.clock, 3_600_000, (e) => app.log.error('idempotency sweep failed', { error: e.message }));
   app.federation?.start(config.FEDERATION_REFRESH_SECONDS);
   app.witness?.start();
@@ -225,6 +227,7 @@ export async function startService(config: Config, opts: Parameters<typeof openC
     else app.log.info('http: drained', drained);
     await services.reevaluator.stop();
     await idempotencySweep.stop();
+    await codeIndexSweep.stop();
     await sessionSweep.stop();
     await idp?.close();
     await app.witness?.stop();

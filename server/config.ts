@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_CODE_LIFETIME_SECONDS } from '../verifier/src/lifetime';
 import { parseWitnessFor } from '../anchor/witness-runner';
+import { parseFederationPeers } from './services/federation-peers';
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 /** A code lifetime, refused above the cap every verifier enforces for its kind (FORMAT.md §4.3). */
@@ -99,6 +100,8 @@ export const configSchema = z.object({
   RATE_OTP_PER_RESIDENT_SECONDS: int(900, 1, 604_800),
   RATE_REFRESH_PER_ADDRESS: int(3000, 1, 1_000_000),
   RATE_REFRESH_PER_ADDRESS_SECONDS: int(60, 1, 604_800),
+  RATE_FEDERATION_PER_TOKEN: int(120, 1, 1_000_000),
+  RATE_FEDERATION_PER_TOKEN_SECONDS: int(60, 1, 604_800),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /** JSON-RPC URL of the permissioned EVM chain; anchoring is off without it. */
   CHAIN_RPC_URL: z.string().url().optional(),
@@ -132,6 +135,22 @@ export const configSchema = z.object({
         return z.NEVER;
       }
     }),
+  /**
+   * Other provinces whose services tracing asks for the scans they recorded under our codes
+   * (POST /v1/federation/scans), each with the federation token it issued us:
+   * `320000=<token>@<url>`; without `@<url>`, its status list URL's origin.
+   */
+  FEDERATION_PEERS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return v ? parseFederationPeers(v) : [];
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** How often the witness looks for other issuers' new checkpoints. */
   WITNESS_INTERVAL_SECONDS: int(5, 1, 3600),
   /** /readyz: with the chain unreachable, the service stays ready until an unanchored event is older than this. */
@@ -145,6 +164,7 @@ export const configSchema = z.object({
   CHAIN_RETRY_MAX_MS: int(60_000, 1, 3_600_000),
 }).refine((c) => c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, { path: ['HEADERS_TIMEOUT_MS'], message: 'at most REQUEST_TIMEOUT_MS (the headers are part of the request)' })
   .refine((c) => !c.WITNESS_FOR.some((t) => t.issuer === c.ISSUER_ID), { path: ['WITNESS_FOR'], message: 'an issuer cannot witness itself: leave ISSUER_ID out' })
+  .refine((c) => !c.FEDERATION_PEERS.some((t) => t.issuer === c.ISSUER_ID), { path: ['FEDERATION_PEERS'], message: 'a province does not ask itself: leave ISSUER_ID out' })
   .refine((c) => !c.WITNESS_FOR.length || c.CHAIN_RPC_URL, { path: ['WITNESS_FOR'], message: 'witnessing needs a chain (CHAIN_RPC_URL): cosignatures go on chain' })
   .refine((c) => c.CHAIN_RETRY_MIN_MS <= c.CHAIN_RETRY_MAX_MS, { path: ['CHAIN_RETRY_MIN_MS'], message: 'at most CHAIN_RETRY_MAX_MS' });
 

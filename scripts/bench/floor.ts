@@ -105,7 +105,6 @@ async function apply(body: Application, authorization: string | undefined) {
   const claims: ResidentClaims = {
     kind: 'resident',
     iss: '340000',
-    sub: pseudonym,
     iat: now,
     exp: now + 600,
     cti: randomBytes(8).toString('hex'),

@@ -438,7 +438,6 @@ async function benchSigning(dir: string): Promise<HttpBenchResult['signing']> {
     const claims: ResidentClaims[] = records.map((r, i) => ({
       kind: 'resident',
       iss: config.ISSUER_ID,
-      sub: r.pseudonym,
       iat: now,
       exp: now + config.PRINTED_CODE_TTL_DAYS * 86400,
       cti: (i + 1).toString(16).padStart(16, '0'),

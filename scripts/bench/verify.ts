@@ -11,7 +11,7 @@ import {
   type PreparedTrustList,
   type TrustListJson,
 } from '../../verifier/src';
-import { buildTrustList, createTestIssuer, randomPseudonym, type TestIssuer } from '../../test/support/issuer-fixture';
+import { buildTrustList, createTestIssuer, type TestIssuer } from '../../test/support/issuer-fixture';
 import { aim, figure, fmt, fmtRatio, heading, interleavedRounds, rateAsync, rateConcurrent, rateSync, round, table, type RateFigure } from './util';
 
 /** Issuers a verifier in Anhui would realistically trust: its own and four neighbours. */
@@ -103,7 +103,6 @@ async function codeSizes(issuer: TestIssuer, now: number): Promise<CodeSize[]> {
     issuer.residentClaims({
       iat: now,
       exp: now + (mode === 'dynamic' ? 600 : 7 * 86400),
-      sub: randomPseudonym(),
       health: { colour: 'green', ruleVersion: 12, statusIndex: 1_048_575, maskedName: '张*明', idLast4: '123X', mode },
     });
   const venue = (name: string) => issuer.venueClaims({ iat: now, exp: now + 365 * 86400, venue: { type: 'residential-community', name, district: '340104' } });

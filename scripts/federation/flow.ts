@@ -12,7 +12,7 @@ import { startDevNode, type DevNode } from '../../anchor/dev-node';
 import { DEV_COUNCIL, DevGovernance } from '../../anchor/council';
 import { RegistryClient } from '../../anchor/registry';
 import { gb11643CheckChar } from '../../server/domain/identity';
-import { computeKid, signCode, toBase64Url, type CodeClaims } from '../../verifier/src';
+import { computeKid, decodeCode, signCode, type CodeClaims } from '../../verifier/src';
 import { run as runCli } from '../../verifier/cli/run';
 import { startServiceProcess, type ServiceProcess } from '../lib/service-process';
 import { signIn } from '../lib/sign-in';
@@ -140,7 +140,6 @@ async function forgedCode(iss: string): Promise<string> {
   const claims: CodeClaims = {
     kind: 'resident',
     iss,
-    sub: toBase64Url(randomBytes(12)),
     iat: now - 10,
     exp: now + 600,
     cti: randomBytes(8).toString('hex'),
@@ -424,7 +423,7 @@ export async function runFederation(log: (line: string) => void = () => undefine
       node,
       issuers,
       stop,
-      outcome: { contract, registered, recognised, session, crossScan, crossScanSubject: `f:320000:${js.pseudonym}`, crossScanAnchoredAt, afterJiangsuRed, forgedIssuer, forgedKey, rotation, revocation, offline, suspension, witnessing },
+      outcome: { contract, registered, recognised, session, crossScan, crossScanSubject: `f:320000:${decodeCode(js.code).claims.cti}`, crossScanAnchoredAt, afterJiangsuRed, forgedIssuer, forgedKey, rotation, revocation, offline, suspension, witnessing },
     };
   } catch (e) {
     await stop();

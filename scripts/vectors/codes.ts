@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CODE_PREFIX,
+  RESIDENT_SUB_CUTOVER,
   Tagged,
   computeKid,
   decodeBase45,
@@ -69,7 +70,6 @@ function resident(over: Partial<CodeClaims> & { health?: Partial<Extract<CodeCla
   const base = {
     kind: 'resident' as const,
     iss: '340000',
-    sub: toBase64Url(crypto.createHash('sha256').update(`sub ${counter}`).digest().subarray(0, 12)),
     iat: NOW - 120,
     exp: NOW - 120 + 600,
     cti: crypto.createHash('sha256').update(`cti ${counter}`).digest().subarray(0, 8).toString('hex'),
@@ -91,7 +91,9 @@ async function rawCode(payload: Uint8Array, opts: { protectedBytes?: Uint8Array;
 function payloadMap(c: CodeClaims): Map<number, CborValue> {
   const m = new Map<number, CborValue>();
   const health = c.kind === 'resident' ? c.health : undefined;
-  m.set(1, c.iss).set(2, c.sub).set(4, c.exp).set(6, c.iat).set(7, Buffer.from(c.cti, 'hex'));
+  m.set(1, c.iss);
+  if (c.sub !== undefined) m.set(2, c.sub);
+  m.set(4, c.exp).set(6, c.iat).set(7, Buffer.from(c.cti, 'hex'));
   if (health) {
     m.set(-65537, new Map<number, CborValue>([[1, ['green', 'yellow', 'red'].indexOf(health.colour)], [2, health.ruleVersion], [3, health.statusIndex], [4, health.maskedName], [5, health.idLast4], [6, 0]]));
   }
@@ -204,12 +206,18 @@ async function main() {
   add('a dangling base45 character', good + '0', 'MALFORMED');
   add('a byte after the COSE_Sign1', await rawCode(encodeClaims(resident()), { trailing: true }), 'MALFORMED');
   const m = payloadMap(resident());
+  const mapHead = (n: number) => Buffer.from([0xa0 + n]);
   const entries = [...m].map(([k, v]) => Buffer.concat([encodeCbor(k), encodeCbor(v)]));
-  add('claims out of deterministic key order', await rawCode(Buffer.concat([Buffer.from([0xa6]), ...entries.reverse()])), 'MALFORMED');
+  add('claims out of deterministic key order', await rawCode(Buffer.concat([mapHead(m.size), ...entries.reverse()])), 'MALFORMED');
   add('an indefinite-length claims map', await rawCode(Buffer.concat([Buffer.from([0xbf]), ...[...entries].reverse(), Buffer.from([0xff])])), 'MALFORMED');
   const ordered = [...m].map(([k, v]) => Buffer.concat([encodeCbor(k), encodeCbor(v)]));
-  add('a duplicated claim key', await rawCode(Buffer.concat([Buffer.from([0xa7]), ordered[0], ordered[0], ...ordered.slice(1)])), 'MALFORMED');
-  add('an integer not in its shortest form (iat as a 64-bit head)', await rawCode(Buffer.concat([Buffer.from([0xa6]), ordered[0], ordered[1], ordered[2], Buffer.from([0x06, 0x1b, 0, 0, 0, 0]), Buffer.from(encodeCbor(NOW - 120)).subarray(1), ...ordered.slice(4)])), 'MALFORMED');
+  const iatAt = [...m.keys()].indexOf(6);
+  add('a duplicated claim key', await rawCode(Buffer.concat([mapHead(m.size + 1), ordered[0], ordered[0], ...ordered.slice(1)])), 'MALFORMED');
+  add(
+    'an integer not in its shortest form (iat as a 64-bit head)',
+    await rawCode(Buffer.concat([mapHead(m.size), ...ordered.slice(0, iatAt), Buffer.from([0x06, 0x1b, 0, 0, 0, 0]), Buffer.from(encodeCbor(NOW - 120)).subarray(1), ...ordered.slice(iatAt + 1)])),
+    'MALFORMED',
+  );
   const noCti = new Map(m);
   noCti.delete(7);
   add('a missing cti claim', await rawCode(encodeCbor(noCti)), 'MALFORMED');
@@ -255,6 +263,34 @@ async function main() {
     'STATUS_STALE',
     { statusLists: [await signStatusList({ iss: '340000', issuedAt: NOW - 60, statuses: values }, anhuiRevoked.signer)] },
   );
+
+  // The format's second revision (FORMAT.md §4): resident codes carry no sub. A code of the
+  // first revision, with the resident's pseudonym in sub, counts only if issued before the cut-over.
+  const legacySub = toBase64Url(crypto.createHash('sha256').update('legacy resident').digest().subarray(0, 12));
+  add('a resident code of the first revision (with sub), issued before the cut-over', await signCode(resident({ sub: legacySub }), anhui.signer), 'VALID');
+  const afterCutover = RESIDENT_SUB_CUTOVER + 3 * HOUR;
+  add(
+    'a resident code with sub, issued after the cut-over',
+    await signCode(resident({ sub: legacySub, iat: afterCutover - 60, exp: afterCutover + 540 }), anhui.signer),
+    'SUB_NOT_ALLOWED',
+    { now: toRfc3339(afterCutover) },
+  );
+  add(
+    'a resident code without sub, issued after the cut-over',
+    await signCode(resident({ iat: afterCutover - 60, exp: afterCutover + 540 }), anhui.signer),
+    'VALID',
+    { now: toRfc3339(afterCutover) },
+  );
+  const venueNoSub = encodeCbor(
+    new Map<number, CborValue>([
+      [1, '340000'],
+      [4, NOW + 24 * HOUR],
+      [6, NOW - 24 * HOUR],
+      [7, Buffer.from('010203040506070a', 'hex')],
+      [-65538, new Map<number, CborValue>([[1, venueId], [2, 0], [3, '某小区东门'], [4, '340104']])],
+    ]),
+  );
+  add('a venue code without sub', await rawCode(venueNoSub), 'MALFORMED');
 
   const doc = {
     description: 'Ankang AK1 conformance vectors: verify each code with the trust list at `now` (or the case `now`), passing the case statusLists (base64url of the signed status-list bytes); the result code must equal `expect`. See FORMAT.md.',

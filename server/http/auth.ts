@@ -5,7 +5,7 @@ import { ServiceError } from '../errors';
 import type { Ledger, Tx } from '../ledger/ledger';
 import type { StoredScope } from './scopes';
 
-export const AUTHORITY_ROLES = ['admin', 'health', 'feed', 'auditor', 'witness', 'operator', 'grid', 'border'] as const;
+export const AUTHORITY_ROLES = ['admin', 'health', 'feed', 'auditor', 'witness', 'federation', 'operator', 'grid', 'border'] as const;
 export type Role = (typeof AUTHORITY_ROLES)[number] | 'resident';
 export const FEED_SOURCES = ['health', 'public-security', 'transport', 'telecom'] as const;
 export type FeedSource = (typeof FEED_SOURCES)[number];

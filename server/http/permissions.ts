@@ -3,7 +3,7 @@ import type { VenueType } from '../../verifier/src';
 import { regionContains } from '../domain/regions';
 import { ServiceError } from '../errors';
 import { principalsOf, unauthenticated, type FeedSource, type Principal, type Role } from './auth';
-import { borderScope, gridScope, operatorScope } from './scopes';
+import { borderScope, federationScope, gridScope, operatorScope } from './scopes';
 
 /**
  * Who may do what: every action that needs an authority token is one row of PERMISSIONS,
@@ -75,6 +75,14 @@ const withinOperatorScope: Condition<VenueDraft> = {
   },
 };
 
+/** Whose codes a federation question is about (POST /v1/federation/scans). */
+export interface IssuerRef {
+  issuer: string;
+}
+
+/** A province asks only about its own codes: the issuer its token was issued for. */
+const ownIssuer: Condition<IssuerRef> = { when: 'the codes of the issuer its token was issued for', test: (p, r) => federationScope(p)?.issuer === r.issuer };
+
 const inGrid: Condition<GridSubject> = {
   when: 'a resident of its districts or on the roster of its community venues',
   test: async (p, r) => {
@@ -123,6 +131,8 @@ export const PERMISSIONS = {
   // tracing event, which pseudonym is a case): never public, unlike the trust list. A witness
   // token reads it and nothing else; an auditor may check what a witness checks.
   'log.read': action("read the log's events in full (witnesses)", { admin: ANY, auditor: ANY, witness: ANY }),
+  // Another province tracing its own resident: the scans recorded here under its codes' ctis, nothing personal.
+  'federation.scans': action<IssuerRef>("read the scans recorded here under another province's codes (its tracing)", { admin: ANY, federation: ownIssuer }),
 };
 
 export type ActionName = keyof typeof PERMISSIONS;

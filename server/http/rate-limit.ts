@@ -16,6 +16,9 @@ export const byAddress: LimitKey = (ctx) => addressKey(ctx.ip);
 /** The identity a resident session signed in as (its pseudonym), whatever the request carried it in. */
 export const byResident: LimitKey = (ctx) => principalsOf(ctx).find(isResident)?.pseudonym;
 
+/** The authority token a request carries (its id): a province's federation token, say. */
+export const byToken: LimitKey = (ctx) => principalsOf(ctx).find((p) => !isResident(p))?.id;
+
 /** A setting holding a limit's requests per window; the window is the setting of the same name with `_SECONDS`. */
 type RateSetting = { [K in keyof Config]: K extends `RATE_${string}_SECONDS` ? never : K extends `RATE_${string}` ? K : never }[keyof Config];
 
@@ -45,6 +48,8 @@ export const LIMITS = {
   'otp-resident': { setting: 'RATE_OTP_PER_RESIDENT', key: byResident, what: 'one-time codes for this resident' },
   // Every signed-in phone refreshes its session every SESSION_ACCESS_MINUTES: as common as check-ins.
   'refresh-address': { setting: 'RATE_REFRESH_PER_ADDRESS', key: byAddress, what: 'session refreshes from this address' },
+  // Other provinces' tracing asks for their codes' scans (POST /v1/federation/scans): a few per case traced.
+  'federation-token': { setting: 'RATE_FEDERATION_PER_TOKEN', key: byToken, what: 'federation requests with this token' },
 } as const satisfies Record<string, LimitSpec>;
 
 export type LimitName = keyof typeof LIMITS;

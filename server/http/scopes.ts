@@ -34,8 +34,16 @@ export type BorderScope = {
   venues: string[];
 };
 
+/**
+ * Another province's service (联防联控): the issuer it speaks for. It may ask for the scans
+ * recorded here under that issuer's codes (POST /v1/federation/scans), and nothing else.
+ */
+export type FederationScope = {
+  issuer: string;
+};
+
 // Type aliases rather than interfaces: a scope is written as JSON into the token record and the token.issued event.
-export type TokenScope = OperatorScope | GridScope | BorderScope;
+export type TokenScope = OperatorScope | GridScope | BorderScope | FederationScope;
 
 /** What a token record may hold in `scope`: a validated scope, or the free strings of a token from before scopes were validated. */
 export type StoredScope = TokenScope | string[];
@@ -59,6 +67,12 @@ export function gridScope(p: Principal): GridScope {
   const s = p.scope;
   if (Array.isArray(s)) return { districts: s.filter((x) => DISTRICT.test(x)), venues: s.filter((x) => VENUE_ID.test(x)) };
   return { districts: (s && 'districts' in s && s.districts) || [], venues: (s && 'venues' in s && s.venues) || [] };
+}
+
+/** The issuer a federation token speaks for; none for any other token. */
+export function federationScope(p: Principal): FederationScope | undefined {
+  const s = p.scope;
+  return s && !Array.isArray(s) && 'issuer' in s ? { issuer: s.issuer } : undefined;
 }
 
 /** The border officer's posts. */
@@ -116,6 +130,13 @@ export const tokenSchema = z.discriminatedUnion('role', [
       .refine((s) => s.districts || s.venues, 'name at least one district or community venue'),
   }),
   z.strictObject({
+    role: z.literal('federation'),
+    name,
+    ttlDays,
+    source: noSource,
+    scope: z.strictObject({ issuer: region }, { error: 'a federation token needs a scope: { issuer: the other province\'s region code }' }),
+  }),
+  z.strictObject({
     role: z.literal('border'),
     name,
     ttlDays,
@@ -137,6 +158,8 @@ export function scopeOf(body: TokenRequest, issuerRegion: string): TokenScope | 
       return { districts: unique(body.scope.districts ?? []), venues: unique(body.scope.venues ?? []) };
     case 'border':
       return { venues: unique(body.scope.venues) };
+    case 'federation':
+      return { issuer: body.scope.issuer };
     default:
       return undefined;
   }

@@ -36,6 +36,8 @@ export const SPACES = [
   'reviews',
   'venues',
   'scans',
+  /** The issuer's index of resident codes by cti (server/services/code-index.ts). */
+  'codes',
   'anchor',
   'index',
 ] as const;

@@ -10,6 +10,7 @@ import { authDocs } from './auth';
 import { authorityDocs } from './authority';
 import { borderDocs } from './border';
 import { feedDocs } from './feeds';
+import { federationDocs } from './federation';
 import { issuerDocs } from './issuer';
 import { logDocs } from './log';
 import { pageDocs } from './pages';
@@ -51,7 +52,7 @@ const systemDocs: RouteDoc[] = [
 /** Every documented route, in the order the router adds them. */
 export const ALL_DOCS: RouteDoc[] = [
   ...authDocs, ...systemDocs, ...issuerDocs, ...residentDocs, ...ruleDocs, ...feedDocs, ...adminDocs,
-  ...proofDocs, ...logDocs, ...venueDocs, ...authorityDocs, ...borderDocs, ...pageDocs,
+  ...proofDocs, ...logDocs, ...venueDocs, ...authorityDocs, ...borderDocs, ...federationDocs, ...pageDocs,
 ];
 
 const DESCRIPTION = `Ankang issues signed health codes, records scans and check-ins in an append-only ledger

@@ -13,6 +13,7 @@ import { evaluateRules, type RawFacts } from '../rules';
 import type { AppContext } from '../context';
 import { putResident } from './resident-index';
 import { getFacts, putFacts } from './facts-store';
+import { indexCode } from './code-index';
 
 const DAY = 86_400_000;
 const region = z.string().regex(/^\d{6}$/, 'a 6-digit GB/T 2260 region code');
@@ -280,7 +281,6 @@ export class ResidentService {
     const claims: ResidentClaims = {
       kind: 'resident',
       iss: config.ISSUER_ID,
-      sub: record.pseudonym,
       iat: nowS,
       exp: nowS + ttl,
       cti: randomBytes(8).toString('hex'),
@@ -290,6 +290,7 @@ export class ResidentService {
     const code: IssuedCode = { text, cti: claims.cti, iat: claims.iat, exp: claims.exp, colour: record.colour, ruleVersion: record.ruleVersion, kid: keyRecord.kid };
     const next = { ...record, codes: { ...record.codes, [mode]: code } };
     await putResident(tx, next);
+    indexCode(tx, { ...code, mode }, record.pseudonym);
     await tx.append({
       type: 'code.issued',
       subjects: [residentSubject(record.pseudonym)],

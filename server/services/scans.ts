@@ -7,6 +7,7 @@ import type { RawFacts } from '../rules';
 import { evaluatePolicy, type PolicyOutcome, type ScanFacts } from '../scenarios/policy';
 import type { AppContext } from '../context';
 import { residentSubject, type ResidentRecord, type ResidentService } from './residents';
+import { codeOwner } from './code-index';
 import { shanghaiDay, venueSubject, type VenueRecord, type VenueService } from './venues';
 import { getFacts, putFacts } from './facts-store';
 
@@ -28,8 +29,12 @@ export const dailyCheckinSchema = z.strictObject({
   symptoms: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/)).max(20).default([]),
 });
 
-/** A verifier result, or the service's own refusal of a code of ours that names no status index it gave out. */
-export type ScanVerdict = Omit<VerifyResult, 'code'> & { code: VerifyResult['code'] | 'STATUS_INDEX_UNKNOWN' };
+/**
+ * A verifier result, or the service's own refusal of a code of ours: one that names no status
+ * index it gave out (STATUS_INDEX_UNKNOWN), or whose cti is not in its code index (CODE_UNKNOWN:
+ * never issued, or expired and swept).
+ */
+export type ScanVerdict = Omit<VerifyResult, 'code'> & { code: VerifyResult['code'] | 'STATUS_INDEX_UNKNOWN' | 'CODE_UNKNOWN' };
 
 export interface ScanOutcome {
   decision: PolicyOutcome['decision'];
@@ -97,26 +102,46 @@ export class ScanService {
     return r;
   }
 
+  /**
+   * Whose own code this is: the code index maps its cti to the resident (a code carries no
+   * stable identifier). A code of the format's first revision, issued before the index
+   * existed, still names its resident in sub (the verifier accepts sub only before the cut-over).
+   */
+  private async ownerOf(tx: Tx, claims: ResidentClaims): Promise<string | undefined> {
+    return (await codeOwner(tx, claims.cti))?.p ?? claims.sub;
+  }
+
   /** A staff scan at `venue`; the route has authorised the scanner there (venue.scan). */
-  async staffScan(tx: Tx, input: z.infer<typeof staffScanSchema>, venue: VenueRecord, verified: ScanVerdict | undefined): Promise<ScanOutcome> {
-    if (verified?.claims?.kind === 'venue') throw new ServiceError('INVALID_CODE', 'this is a venue code; scan the resident code');
+  async staffScan(tx: Tx, input: z.infer<typeof staffScanSchema>, venue: VenueRecord, verdict: ScanVerdict | undefined): Promise<ScanOutcome> {
+    if (verdict?.claims?.kind === 'venue') throw new ServiceError('INVALID_CODE', 'this is a venue code; scan the resident code');
+    let verified = verdict;
     const claims = verified?.claims as ResidentClaims | undefined;
     const day = shanghaiDay(tx.now);
     let certificate = false;
     let subject: string;
     let certHash: string | undefined;
+    let owner: string | undefined;
+    const own = claims?.iss === this.app.config.ISSUER_ID;
     if (!input.code) {
       const c = await this.venues.certificateValid(tx, venue.id, input.certificateNo!, day);
       certificate = c.valid;
       certHash = c.hash;
       subject = `c:${venue.id}:${c.hash}`;
+    } else if (claims && own) {
+      owner = await this.ownerOf(tx, claims);
+      if (owner) subject = residentSubject(owner);
+      else {
+        // Signed with our key, yet not a code we issued (or one long expired): nobody to record it under.
+        subject = venueSubject(venue.id);
+        if (verified!.valid) verified = { valid: false, code: 'CODE_UNKNOWN', message: `code ${claims.cti} is not among the codes this issuer issued (or it expired long ago)`, claims };
+      }
     } else if (claims) {
-      subject = claims.iss === this.app.config.ISSUER_ID ? residentSubject(claims.sub) : `f:${claims.iss}:${claims.sub}`;
+      // Another province's code: only its issuer can tell whose it is, from the cti (FORMAT.md §8).
+      subject = `f:${claims.iss}:${claims.cti}`;
     } else {
       // A code that did not even decode: the scan still happened and is recorded.
       subject = venueSubject(venue.id);
     }
-    const own = claims?.iss === this.app.config.ISSUER_ID;
     const facts: ScanFacts = {
       colour: verified?.valid && claims ? claims.health.colour : 'none',
       codeResult: input.code ? verified!.code : 'NONE',
@@ -126,7 +151,7 @@ export class ScanService {
       temperatureTaken: input.temperatureC !== undefined,
       temperatureC: input.temperatureC ?? null,
       hasFever: (input.temperatureC ?? 0) >= 37.3,
-      checkedInToday: own ? !!(await tx.get('index', `daily/${claims!.sub}/${day}`)) : false,
+      checkedInToday: owner ? !!(await tx.get('index', `daily/${owner}/${day}`)) : false,
       certificate,
       method: 'staff',
     };

@@ -9,6 +9,8 @@ import type { AppContext } from '../context';
 import { residentSubject, type ResidentRecord, type ResidentService } from './residents';
 import type { VenueService } from './venues';
 import { getFacts, putFacts, readFacts } from './facts-store';
+import { ctisLiveIn } from './code-index';
+import { askPeer, PeerError, type FederatedScan, type FederationPeer } from './federation-peers';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -45,13 +47,22 @@ interface ScanEntry {
 }
 
 export interface TracedVisit {
-  venue: { id: string; name: string; type: string };
+  /** For a visit another province recorded, its name is not known here: the venue id stands in; `district` is given. */
+  venue: { id: string; name: string; type: string; district?: string };
   at: string;
   decision: string;
+  /** The scan event's sequence number, in the ledger of the province that recorded it (`issuer`). */
   seq: number;
-  /** Own residents found around this visit (before de-duplication across visits). */
+  /** Own residents found around this visit (before de-duplication across visits); 0 for a visit another province recorded. */
   contacts: number;
+  /** Whether another province recorded this visit (a scan of the case's code there, resolved through its federation endpoint). */
+  foreign: boolean;
+  /** The province whose ledger holds the scan. */
+  issuer: string;
 }
+
+/** How one province asked about the case's codes answered. */
+export type PeerOutcome = { issuer: string; ok: true; visits: number } | { issuer: string; ok: false; error: { code: string; message: string } };
 
 export interface TracedContact {
   pseudonym: string;
@@ -80,8 +91,10 @@ export interface TracingResult {
   intervalMinutes: number;
   venues: TracedVisit[];
   contacts: TracedContact[];
-  /** People present who cannot be marked here: other provinces' codes, paper certificates, codes that did not decode. */
+  /** People present who cannot be marked here: other provinces' codes (counted per code), paper certificates, codes that did not decode. */
   notTraceable: { foreign: number; certificate: number; unidentified: number };
+  /** The provinces of FEDERATION_PEERS asked for the scans they recorded under the case's codes (`ctis` of them, live in the window); one that failed is named with why. */
+  federation: { ctis: number; peers: PeerOutcome[] };
   marked: boolean;
   seq: number;
 }
@@ -118,12 +131,14 @@ export class TracingService {
 
     const names = new Map<string, { id: string; name: string; type: string }>();
     const visits: Array<TracedVisit & { venueId: string }> = [];
+    const own = this.app.config.ISSUER_ID;
     for (const seq of await ledger.subjectSeqs(caseSubject)) {
       const e = (await ledger.getEvent(seq)) as LedgerEvent;
       if (e.type !== 'scan.recorded' || e.at < from || e.at > to) continue;
       const venueId = String(e.data.venue);
-      visits.push({ venueId, venue: await this.venueSummary(venueId, names), at: e.at, decision: String(e.data.decision), seq: e.seq, contacts: 0 });
+      visits.push({ venueId, venue: await this.venueSummary(venueId, names), at: e.at, decision: String(e.data.decision), seq: e.seq, contacts: 0, foreign: false, issuer: own });
     }
+    const federation = await this.askPeers(input.pseudonym, from, to);
 
     type Found = { pseudonym: string; visit: (typeof visits)[number]; at: string; exposedAt: string; apart: number; visits: Set<number> };
     const found = new Map<string, Found>();
@@ -171,7 +186,18 @@ export class TracingService {
       const event = await tx.append({
         type: 'tracing.completed',
         subjects: ['tracing'],
-        data: { case: input.pseudonym, from, to, intervalMinutes: input.intervalMinutes, venues: visits.length, contacts: contacts.length, marked: input.markCloseContacts, by: by.id },
+        data: {
+          case: input.pseudonym,
+          from,
+          to,
+          intervalMinutes: input.intervalMinutes,
+          venues: visits.length,
+          foreignVisits: federation.visits.length,
+          peersFailed: federation.peers.filter((p) => !p.ok).map((p) => p.issuer),
+          contacts: contacts.length,
+          marked: input.markCloseContacts,
+          by: by.id,
+        },
       });
       const colours = new Map<string, Colour>();
       if (input.markCloseContacts) {
@@ -188,7 +214,7 @@ export class TracingService {
         from,
         to,
         intervalMinutes: input.intervalMinutes,
-        venues: visits.map(({ venueId: _id, ...v }) => v),
+        venues: [...visits.map(({ venueId: _id, ...v }) => v), ...federation.visits].sort((a, b) => a.at.localeCompare(b.at)),
         contacts: contacts.map((c) => ({
           pseudonym: c.pseudonym,
           maskedName: c.record.maskedName,
@@ -203,11 +229,51 @@ export class TracingService {
           encounters: c.visits.size,
         })),
         notTraceable: { foreign: foreign.size, certificate: certificate.size, unidentified: unidentified.size },
+        federation: { ctis: federation.ctis, peers: federation.peers },
         marked: input.markCloseContacts,
         seq: event.seq,
       };
       return result;
     });
+  }
+
+  /**
+   * Asks every province of FEDERATION_PEERS, at once, for the scans it recorded under the case's
+   * codes live in the window (the code index keeps each resident's ctis for 31 days past their
+   * expiry). A province that fails is reported, never fatal: the tracing goes on with the rest.
+   */
+  private async askPeers(pseudonym: string, from: string, to: string): Promise<{ ctis: number; visits: TracedVisit[]; peers: PeerOutcome[] }> {
+    const peers = this.app.config.FEDERATION_PEERS;
+    if (!peers.length) return { ctis: 0, visits: [], peers: [] };
+    const ctis = (await ctisLiveIn(this.app.ledger, pseudonym, new Date(from), new Date(to))).map((c) => c.cti);
+    if (!ctis.length) return { ctis: 0, visits: [], peers: peers.map((p) => ({ issuer: p.issuer, ok: true, visits: 0 })) };
+    const question = { issuer: this.app.config.ISSUER_ID, ctis, from, to };
+    const answers = await Promise.all(
+      peers.map(async (peer): Promise<{ outcome: PeerOutcome; scans: FederatedScan[] }> => {
+        try {
+          const scans = await askPeer(peer, this.peerBase(peer), question);
+          return { outcome: { issuer: peer.issuer, ok: true, visits: scans.length }, scans };
+        } catch (e) {
+          const error = e instanceof PeerError ? { code: e.code, message: e.message } : { code: 'PEER_FAILED', message: `${peer.issuer}: the question could not be asked` };
+          this.app.log.warn('tracing: a federation peer gave no answer', { peer: peer.issuer, code: error.code });
+          return { outcome: { issuer: peer.issuer, ok: false, error }, scans: [] };
+        }
+      }),
+    );
+    const visits = answers.flatMap((a) =>
+      a.scans.map((s) => ({ venue: { id: s.venue.id, name: s.venue.id, type: s.venue.type, district: s.venue.district }, at: s.at, decision: s.decision, seq: s.seq, contacts: 0, foreign: true, issuer: a.outcome.issuer })),
+    );
+    return { ctis: ctis.length, visits, peers: answers.map((a) => a.outcome) };
+  }
+
+  /** Where a peer's service answers: FEDERATION_PEERS' URL, else its status list URL's origin from the trust list. */
+  private peerBase(peer: FederationPeer): string {
+    if (peer.url) return peer.url;
+    const issuers = (this.app.trust.current() as { issuers?: Array<{ id: string; statusListUrl?: string }> }).issuers ?? [];
+    const url = issuers.find((i) => i.id === peer.issuer)?.statusListUrl;
+    const m = url ? /^(https?:\/\/.+)\/v1\/status-list$/.exec(url) : null;
+    if (!m) throw new PeerError('PEER_URL_UNKNOWN', `no service URL for ${peer.issuer}: give it in FEDERATION_PEERS (${peer.issuer}=<token>@<url>)`);
+    return m[1];
   }
 
   /**

@@ -80,7 +80,8 @@ describe('residents API', function () {
           expect(v, v.message).to.include({ valid: true, code: 'VALID' });
           const claims = v.claims as ResidentClaims;
           expect(claims.iss).to.equal('340000');
-          expect(claims.sub).to.equal(resident.pseudonym);
+          // No stable identifier in a resident code (FORMAT.md §4): the issuer finds the resident by cti.
+          expect(claims).to.not.have.property('sub');
           expect(claims.health).to.include({ colour: 'green', statusIndex: resident.statusIndex, ruleVersion: 1, mode: 'dynamic', maskedName: resident.maskedName });
           expect(claims.health.idLast4).to.equal(body.idNumber.slice(-4));
 
@@ -260,7 +261,8 @@ describe('residents API', function () {
       expect(r.headers.get('cache-control')).to.equal('no-store');
       expect(r.body).to.include({ mode: 'dynamic', colour: 'green', issuer: '340000', ruleVersion: 1 });
       const c = claimsOf(r.body.code);
-      expect(c.sub).to.equal(pseudonym);
+      expect(c).to.not.have.property('sub');
+      expect(JSON.stringify(c)).to.not.include(pseudonym);
       expect(c.health.mode).to.equal('dynamic');
       expect(c.exp - c.iat).to.equal(600);
       expect(r.body.expiresAt).to.equal(new Date(c.exp * 1000).toISOString());

@@ -26,6 +26,8 @@ const WHO = [
   'feed:telecom',
   'auditor',
   'witness',
+  'federation-in',
+  'federation-out',
   'operator-in',
   'operator-out',
   'grid-in',
@@ -40,7 +42,8 @@ type Who = (typeof WHO)[number];
  * - operator-in registers crowded places and schools in Hefei (340100) and runs the mall and the school;
  * - operator-out registers enterprises in Wuhu (340200);
  * - grid-in covers 蜀山区 (340104), where the resident lives; grid-out covers Wuhu;
- * - border-in works at port A, border-out at port B; both ports were registered by health.
+ * - border-in works at port A, border-out at port B; both ports were registered by health;
+ * - federation-in speaks for Jiangsu (320000), federation-out for Shanghai (310000).
  */
 interface World {
   mall: Venue;
@@ -248,6 +251,14 @@ const CASES: Case[] = [
   { action: 'proofs.seal', what: 'POST /v1/proofs/venues/:id/seal', allowed: ['admin', 'auditor'], ok: 503, send: (svc, w, token) => svc.call('POST', `/v1/proofs/venues/${w.mall.id}/seal`, { token }) },
   // Needs no chain: the events are the ledger's.
   { action: 'log.read', what: 'GET /v1/log/events?from=1&to=5', allowed: ['admin', 'auditor', 'witness'], ok: 200, send: get(() => '/v1/log/events?from=1&to=5') },
+  {
+    action: 'federation.scans',
+    what: "POST /v1/federation/scans about Jiangsu's codes",
+    allowed: ['admin', 'federation-in'],
+    ok: 200,
+    send: (svc, _w, token) =>
+      svc.call('POST', '/v1/federation/scans', { token, json: { issuer: '320000', ctis: ['0011223344556677'], from: new Date(svc.clock.ms - 86_400_000).toISOString(), to: now(svc) } }),
+  },
 ];
 
 describe('who may do what (server/http/permissions.ts)', function () {
@@ -265,6 +276,11 @@ describe('who may do what (server/http/permissions.ts)', function () {
     for (const source of ['health', 'public-security', 'transport', 'telecom']) tokens[`feed:${source}` as Who] = await svc.token('feed', { source });
     tokens.auditor = await svc.token('auditor');
     tokens.witness = await svc.token('witness');
+    for (const [who, issuer] of [['federation-in', '320000'], ['federation-out', '310000']] as const) {
+      const made = await svc.call('POST', '/v1/admin/tokens', { token: svc.adminToken, json: { role: 'federation', name: `${issuer} tracing`, scope: { issuer } } });
+      expect(made.status, JSON.stringify(made.body)).to.equal(201);
+      tokens[who] = made.body.token;
+    }
     tokens['operator-in'] = await svc.token('operator', { scope: { venueTypes: ['crowded-place', 'school'], districts: ['340100'] } });
     tokens['operator-out'] = await svc.token('operator', { scope: { venueTypes: ['enterprise'], districts: ['340200'] } });
     tokens['grid-in'] = await svc.token('grid', { scope: { districts: ['340104'] } });

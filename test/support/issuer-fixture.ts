@@ -97,7 +97,7 @@ export function createTestIssuer(options: TestIssuerOptions = {}): TestIssuer {
       return {
         kind: 'resident',
         ...common(overrides),
-        sub: overrides.sub ?? randomPseudonym(),
+        ...(overrides.sub !== undefined ? { sub: overrides.sub } : {}),
         health: {
           colour: 'green',
           ruleVersion: 1,

@@ -54,7 +54,7 @@ const READ_PAGE = `(() => {
 const CODES = new Set<string>([
   ...Object.keys(ERROR_STATUS),
   ...['VALID', 'MALFORMED', 'UNKNOWN_ISSUER', 'KEY_REVOKED', 'UNKNOWN_KEY', 'SIGNATURE_INVALID', 'KEY_NOT_VALID', 'LIFETIME_TOO_LONG'],
-  ...['NOT_YET_VALID', 'EXPIRED', 'REVOKED', 'STATUS_STALE', 'CLOCK_UNTRUSTED', 'STATUS_INDEX_UNKNOWN'],
+  ...['NOT_YET_VALID', 'EXPIRED', 'REVOKED', 'STATUS_STALE', 'CLOCK_UNTRUSTED', 'STATUS_INDEX_UNKNOWN', 'SUB_NOT_ALLOWED', 'CODE_UNKNOWN'],
 ]);
 /** Latin words a Chinese page may show: the code format, brand and file formats, and units. */
 const ZH_ALLOWED = new Set(['AK1', 'QR', 'Ankang', 'JSON', 'json', 'HTML', 'HTTPS', 'cose', 'USB', 'km', 'min']);

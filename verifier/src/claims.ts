@@ -30,8 +30,6 @@ export const VENUE_CLAIM = -65538;
 interface CommonClaims {
   /** GB/T 2260 region code of the issuer, e.g. "340000". */
   iss: string;
-  /** base64url of a 12-byte pseudonym (resident) or the venue id (venue). */
-  sub: string;
   /** Seconds since the Unix epoch. */
   iat: number;
   exp: number;
@@ -60,12 +58,32 @@ export interface VenueInfo {
 
 export interface ResidentClaims extends CommonClaims {
   kind: 'resident';
+  /**
+   * Absent: a resident code carries no stable identifier (FORMAT.md §4). Present only in a
+   * code of the first revision (the resident's 12-byte pseudonym, base64url), which
+   * verifiers accept only when issued before `RESIDENT_SUB_CUTOVER`.
+   */
+  sub?: string;
   health: HealthInfo;
 }
 
 export interface VenueClaims extends CommonClaims {
   kind: 'venue';
+  /** The venue id (base64url of 12 bytes), equal to `venue.id`. */
+  sub: string;
   venue: VenueInfo;
+}
+
+/**
+ * The format revision's cut-over (FORMAT.md §4): a resident code issued at or after this
+ * instant (`iat`, seconds) must not carry `sub`; one issued before it may, and lives at most
+ * 30 days (§4.3), so old codes leave circulation by themselves.
+ */
+export const RESIDENT_SUB_CUTOVER = Date.parse('2026-12-01T00:00:00Z') / 1000;
+
+/** Whether a resident code's `sub` breaks the cut-over: present, in a code issued at or after `RESIDENT_SUB_CUTOVER`. */
+export function subNotAllowed(claims: CodeClaims): boolean {
+  return claims.kind === 'resident' && claims.sub !== undefined && claims.iat >= RESIDENT_SUB_CUTOVER;
 }
 
 export type CodeClaims = ResidentClaims | VenueClaims;
@@ -121,7 +139,7 @@ export function checkClaims(c: CodeClaims): CodeClaims {
 export function encodeClaims(c: CodeClaims): Uint8Array {
   const m: CborMap = new Map<number, CborValue>([
     [ISS, c.iss],
-    [SUB, c.sub],
+    ...(c.sub !== undefined ? ([[SUB, c.sub]] as const) : []),
     [EXP, c.exp],
     [IAT, c.iat],
     [CTI, fromHex(c.cti)],
@@ -170,12 +188,14 @@ export function decodeClaims(payload: Uint8Array): CodeClaims {
   if (!(m instanceof Map)) throw malformed('CWT payload must be a map');
   const kind = m.has(HEALTH_CLAIM) ? 'resident' : m.has(VENUE_CLAIM) ? 'venue' : undefined;
   if (!kind) throw malformed('CWT payload has neither the health claim (-65537) nor the venue claim (-65538)');
-  exactKeys(m, [ISS, SUB, EXP, IAT, CTI, kind === 'resident' ? HEALTH_CLAIM : VENUE_CLAIM], 'CWT payload');
+  // A venue code names its venue in sub; a resident code carries none, except one of the first revision (§4).
+  const withSub = kind === 'venue' || m.has(SUB);
+  exactKeys(m, [ISS, ...(withSub ? [SUB] : []), EXP, IAT, CTI, kind === 'resident' ? HEALTH_CLAIM : VENUE_CLAIM], 'CWT payload');
   const cti = m.get(CTI);
   if (!(cti instanceof Uint8Array) || cti.length !== 8) throw malformed('cti must be an 8-byte string');
+  const sub = withSub ? pseudonym(m.get(SUB), 'sub') : undefined;
   const common = {
     iss: region(m.get(ISS), 'iss'),
-    sub: pseudonym(m.get(SUB), 'sub'),
     exp: uint(m.get(EXP), 'exp'),
     iat: uint(m.get(IAT), 'iat'),
     cti: toHex(cti),
@@ -194,6 +214,7 @@ export function decodeClaims(payload: Uint8Array): CodeClaims {
     return {
       kind,
       ...common,
+      ...(sub !== undefined ? { sub } : {}),
       health: {
         colour,
         ruleVersion: uint(h.get(2), 'rule version'),
@@ -210,10 +231,11 @@ export function decodeClaims(payload: Uint8Array): CodeClaims {
   const type = VENUE_TYPES[uint(v.get(2), 'venue type')];
   if (!type) throw malformed(`venue type must be 0 to ${VENUE_TYPES.length - 1}`);
   const id = text(v.get(1), 'venue id', 16);
-  if (id !== common.sub) throw malformed('venue id must equal sub');
+  if (id !== sub) throw malformed('venue id must equal sub');
   return {
     kind,
     ...common,
+    sub,
     venue: { id, type, name: text(v.get(3), 'venue name', 32), district: region(v.get(4), 'venue district') },
   };
 }

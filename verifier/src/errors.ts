@@ -7,6 +7,7 @@ export type ResultCode =
   | 'UNKNOWN_KEY'
   | 'SIGNATURE_INVALID'
   | 'KEY_NOT_VALID'
+  | 'SUB_NOT_ALLOWED'
   | 'LIFETIME_TOO_LONG'
   | 'NOT_YET_VALID'
   | 'EXPIRED'

@@ -1,5 +1,5 @@
 import { toBase64Url } from './bytes';
-import type { CodeClaims } from './claims';
+import { RESIDENT_SUB_CUTOVER, subNotAllowed, type CodeClaims } from './claims';
 import { decodeCode } from './code';
 import { lifetimeKind, lifetimeWithinCap, MAX_CODE_LIFETIME_SECONDS } from './lifetime';
 import type { Backend } from './ed25519';
@@ -97,6 +97,10 @@ async function verify(text: unknown, options: VerifyOptions): Promise<VerifyResu
   }
   if (claims.iat < key.notBefore || claims.iat > key.notAfter) {
     return fail('KEY_NOT_VALID', `key ${kid} was not valid when the code was issued`, claims);
+  }
+  // Signed, so the issuer put it there: an issuer still on the first revision of the format, past its cut-over.
+  if (subNotAllowed(claims)) {
+    return fail('SUB_NOT_ALLOWED', `a resident code issued from ${toRfc3339(RESIDENT_SUB_CUTOVER)} on carries no sub; this one was issued at ${toRfc3339(claims.iat)}`, claims);
   }
   // However it is signed, a code may not outlive its kind's cap: a stolen key's codes die with the cap.
   if (!lifetimeWithinCap(claims)) {
