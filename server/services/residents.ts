@@ -1,6 +1,7 @@
+import { randomInt } from 'node:crypto';
 import { randomBytesPooled as randomBytes } from '../crypto/random';
 import { z } from 'zod';
-import { signCode, type Colour, type CodeMode, type ResidentClaims } from '../../verifier/src';
+import { DEFAULT_CLOCK_SKEW_SECONDS, signCode, type Colour, type CodeMode, type ResidentClaims } from '../../verifier/src';
 import type { Binding } from '../http/auth';
 import { openField, pseudonymFor, sealField } from '../crypto/pii';
 import { idLast4, validateIdentity, validatePhone, ID_TYPES, type IdType } from '../domain/identity';
@@ -61,7 +62,13 @@ export interface IssuedCode {
 
 export interface ResidentRecord {
   pseudonym: string;
+  /** Drawn at random from the status list's space; re-drawn once every code that carried it has expired. */
   statusIndex: number;
+  /**
+   * The latest `exp` (seconds) of a code issued with `statusIndex`; null while no code carries
+   * it. Missing in records written before random indexes: their codes' latest `exp` stands in.
+   */
+  statusIndexUntil?: number | null;
   idType: IdType;
   idSealed: string;
   nameSealed: string;
@@ -160,12 +167,12 @@ export class ResidentService {
         updatedAt: now,
       };
     } else {
-      const statusIndex = (await tx.get<number>('meta', 'nextStatusIndex')) ?? 0;
-      tx.put('meta', 'nextStatusIndex', statusIndex + 1);
+      const statusIndex = await drawStatusIndex(tx, this.app.statusBook.drawSpace(1));
       tx.put('residentsByIndex', String(statusIndex), p);
       record = {
         pseudonym: p,
         statusIndex,
+        statusIndexUntil: null,
         idType: input.idType,
         idSealed: sealField(encryptionKey, checked.idNumber, p),
         nameSealed: sealField(encryptionKey, input.name, p),
@@ -276,6 +283,7 @@ export class ResidentService {
       return { record, code: current, reissued: false };
     }
     const ttl = mode === 'dynamic' ? config.CODE_TTL_MINUTES * 60 : config.PRINTED_CODE_TTL_DAYS * 86400;
+    record = await this.holdStatusIndex(tx, record, nowS, nowS + ttl);
     const claims: ResidentClaims = {
       kind: 'resident',
       iss: config.ISSUER_ID,
@@ -298,6 +306,30 @@ export class ResidentService {
     return { record: next, code, reissued: true };
   }
 
+  /**
+   * The status index a code issued now carries, held until `exp`. Once every code that carried
+   * the current index has expired (and a verifier's clock skew has passed), a fresh index is
+   * drawn: whoever saw an old code cannot follow this resident's colour in the status list past
+   * that code's life. The old index is freed (its entry returns to cover). The event names only
+   * the new index: the old one is in this subject's earlier events, and one event holding both
+   * would hand over the link to whoever reads a single event.
+   */
+  private async holdStatusIndex(tx: Tx, record: ResidentRecord, nowS: number, exp: number): Promise<ResidentRecord> {
+    const until = record.statusIndexUntil !== undefined ? record.statusIndexUntil : latestExp(record);
+    if (until === null || nowS <= until + DEFAULT_CLOCK_SKEW_SECONDS) return { ...record, statusIndexUntil: Math.max(until ?? 0, exp) };
+    const old = record.statusIndex;
+    const statusIndex = await drawStatusIndex(tx, this.app.statusBook.drawSpace(0));
+    tx.del('residentsByIndex', String(old));
+    tx.put('residentsByIndex', String(statusIndex), record.pseudonym);
+    await tx.append({ type: 'status.reindexed', subjects: [residentSubject(record.pseudonym)], data: { statusIndex } });
+    const value = STATUS_VALUE[record.colour];
+    tx.onCommit(() => {
+      this.app.statusBook.release(old);
+      this.app.statusBook.set(statusIndex, value);
+    });
+    return { ...record, statusIndex, statusIndexUntil: exp };
+  }
+
   /** GET /v1/residents/me/code: evaluates at now, then returns the current (or a fresh) code. */
   async currentCode(tx: Tx, pseudonym: string, mode: CodeMode) {
     const record = await tx.get<ResidentRecord>('residents', pseudonym);
@@ -305,6 +337,23 @@ export class ResidentService {
     const fresh = await this.reevaluate(tx, record, undefined, 'refresh');
     return this.ensureCode(tx, fresh, mode);
   }
+}
+
+/**
+ * A status index no resident holds, drawn uniformly from [0, space) with the crypto RNG.
+ * At most half the space is held (`statusListSizeFor`), so this takes two reads on average.
+ */
+async function drawStatusIndex(tx: Tx, space: number): Promise<number> {
+  for (;;) {
+    const index = randomInt(space);
+    if ((await tx.get<string>('residentsByIndex', String(index))) === undefined) return index;
+  }
+}
+
+/** The latest `exp` among a record's current codes (all carry its status index), or null without any. */
+function latestExp(record: ResidentRecord): number | null {
+  const exps = Object.values(record.codes).map((c) => c!.exp);
+  return exps.length ? Math.max(...exps) : null;
 }
 
 /** The resident as they see themselves: masked fields only. */
