@@ -234,7 +234,7 @@ export class ResidentService {
     }
     const reviewCandidates = [ev.reviewAt?.getTime(), overrideActive && o.until ? Date.parse(o.until) : undefined].filter((t): t is number => t !== undefined);
     const reviewAt = reviewCandidates.length ? new Date(Math.min(...reviewCandidates)).toISOString() : null;
-    const next: ResidentRecord = {
+    let next: ResidentRecord = {
       ...record,
       colour,
       ruleVersion: rules.version,
@@ -257,6 +257,11 @@ export class ResidentService {
       record.reasons.map((r) => r.id).join() === reasons.map((r) => r.id).join();
     // Nothing changed: write nothing, so a code refresh that re-issues nothing stays a read.
     if (same) return record;
+    if (!first && record.colour !== colour && statusIndexLapsed(record, tx.now)) {
+      // The change must not show on an index whose codes have all expired: whoever saw one would see it.
+      record = await this.redrawStatusIndex(tx, record);
+      next = { ...next, statusIndex: record.statusIndex, statusIndexUntil: null };
+    }
     if (first || record.colour !== colour) {
       await tx.append({
         type: 'status.changed',
@@ -283,7 +288,7 @@ export class ResidentService {
       return { record, code: current, reissued: false };
     }
     const ttl = mode === 'dynamic' ? config.CODE_TTL_MINUTES * 60 : config.PRINTED_CODE_TTL_DAYS * 86400;
-    record = await this.holdStatusIndex(tx, record, nowS, nowS + ttl);
+    record = await this.holdStatusIndex(tx, record, nowS + ttl);
     const claims: ResidentClaims = {
       kind: 'resident',
       iss: config.ISSUER_ID,
@@ -308,15 +313,21 @@ export class ResidentService {
 
   /**
    * The status index a code issued now carries, held until `exp`. Once every code that carried
-   * the current index has expired (and a verifier's clock skew has passed), a fresh index is
-   * drawn: whoever saw an old code cannot follow this resident's colour in the status list past
-   * that code's life. The old index is freed (its entry returns to cover). The event names only
-   * the new index: the old one is in this subject's earlier events, and one event holding both
-   * would hand over the link to whoever reads a single event.
+   * the current index has expired, a fresh index is drawn: whoever saw an old code cannot
+   * follow this resident's colour in the status list past that code's life.
    */
-  private async holdStatusIndex(tx: Tx, record: ResidentRecord, nowS: number, exp: number): Promise<ResidentRecord> {
-    const until = record.statusIndexUntil !== undefined ? record.statusIndexUntil : latestExp(record);
-    if (until === null || nowS <= until + DEFAULT_CLOCK_SKEW_SECONDS) return { ...record, statusIndexUntil: Math.max(until ?? 0, exp) };
+  private async holdStatusIndex(tx: Tx, record: ResidentRecord, exp: number): Promise<ResidentRecord> {
+    const held = statusIndexLapsed(record, tx.now) ? await this.redrawStatusIndex(tx, record) : record;
+    return { ...held, statusIndexUntil: Math.max(statusIndexUntil(held) ?? 0, exp) };
+  }
+
+  /**
+   * Moves a resident to a freshly drawn index, in this transaction: the old one is freed (its
+   * entry returns to cover). The event names only the new index: the old one is in this
+   * subject's earlier events, and one event holding both would hand the link to whoever reads
+   * a single event.
+   */
+  private async redrawStatusIndex(tx: Tx, record: ResidentRecord): Promise<ResidentRecord> {
     const old = record.statusIndex;
     const statusIndex = await drawStatusIndex(tx, this.app.statusBook.drawSpace(0));
     tx.del('residentsByIndex', String(old));
@@ -327,7 +338,7 @@ export class ResidentService {
       this.app.statusBook.release(old);
       this.app.statusBook.set(statusIndex, value);
     });
-    return { ...record, statusIndex, statusIndexUntil: exp };
+    return { ...record, statusIndex, statusIndexUntil: null };
   }
 
   /** GET /v1/residents/me/code: evaluates at now, then returns the current (or a fresh) code. */
@@ -350,10 +361,20 @@ async function drawStatusIndex(tx: Tx, space: number): Promise<number> {
   }
 }
 
-/** The latest `exp` among a record's current codes (all carry its status index), or null without any. */
-function latestExp(record: ResidentRecord): number | null {
+/**
+ * The latest `exp` of a code carrying the record's index, or null while none does. Records
+ * written before random indexes have no `statusIndexUntil`: their current codes' stands in.
+ */
+function statusIndexUntil(record: ResidentRecord): number | null {
+  if (record.statusIndexUntil !== undefined) return record.statusIndexUntil;
   const exps = Object.values(record.codes).map((c) => c!.exp);
   return exps.length ? Math.max(...exps) : null;
+}
+
+/** Whether every code that carried the record's index has expired, a verifier's clock skew included. */
+function statusIndexLapsed(record: ResidentRecord, now: Date): boolean {
+  const until = statusIndexUntil(record);
+  return until !== null && Math.floor(now.getTime() / 1000) > until + DEFAULT_CLOCK_SKEW_SECONDS;
 }
 
 /** The resident as they see themselves: masked fields only. */

@@ -4,8 +4,11 @@ import { decodeCode, loadStatusList, prepareTrustList, signCode, verifyCode, typ
 import { COVER_RATE_RANGE, MIN_STATUS_LIST_SIZE, StatusBook, StatusCover, statusListSizeFor } from '../../server/issuer/status-book';
 import type { ResidentRecord } from '../../server/services/residents';
 import { buildTrustList, createTestIssuer, type TestIssuer } from '../support/issuer-fixture';
-import { registerVenue, newResident, staffScan, type Resident } from '../support/scenario';
+import { registerVenue, newResident, reportCloseContact, staffScan, type Resident } from '../support/scenario';
 import { MINUTE, startTestService, type TestService } from '../support/service';
+import { tempDir } from '../support/tmp';
+import { Ledger } from '../../server/ledger/ledger';
+import { join } from 'node:path';
 
 const NOW = 1_780_000_000;
 
@@ -250,4 +253,80 @@ describe('status indexes of a resident', () => {
       expect((await staffScan(svc, operator, { venueId, code: fresh })).body).to.include({ decision: 'admit', codeResult: 'VALID' });
     });
   });
+
+  describe('when the colour changes after every code that carried the index has expired', () => {
+    it('the change lands on a newly drawn index, and the old entry returns to its cover value', async () => {
+      const other = await newResident(svc);
+      const oldIndex = index(other.code);
+      const before = (await svc.call('GET', '/v1/residents/me', { token: other.token })).body.resident.statusIndex;
+      expect(before).to.equal(oldIndex);
+      svc.clock.advance(30 * MINUTE);
+      await reportCloseContact(svc, await svc.token('feed', { source: 'telecom' }), other);
+      const { ledger, statusBook } = svc.running.app;
+      const record = (await ledger.read<ResidentRecord>('residents', other.pseudonym))!;
+      expect(record.colour).to.equal('red');
+      expect(record.statusIndex).to.not.equal(oldIndex);
+      expect(record.statusIndexUntil).to.equal(null);
+      expect(statusBook.isIssued(oldIndex)).to.equal(false);
+      expect(statusBook.get(record.statusIndex)).to.equal(2);
+      const seqs = await ledger.subjectSeqs(`r:${other.pseudonym}`);
+      const types = (await Promise.all(seqs.map((s) => ledger.getEvent(s)))).map((e) => `${e!.type} ${e!.data.statusIndex ?? ''}`);
+      expect(types.slice(-2)).to.deep.equal([`status.reindexed ${record.statusIndex}`, `status.changed ${record.statusIndex}`]);
+      const signed = await loadStatusList(await statusListBytes(), prepareTrustList(await trustList()));
+      if (!signed.valid) throw new Error(signed.message);
+      expect(signed.statusList.get(oldIndex)).to.equal(['green', 'yellow', 'red'][new StatusCover(svc.running.app.secrets.statusCoverKey).valueAt(oldIndex)]);
+      expect(signed.statusList.get(record.statusIndex)).to.equal('red');
+      // The next code carries the index the change landed on.
+      const r = await svc.call('GET', '/v1/residents/me/code', { token: other.token });
+      expect(index(r.body.code)).to.equal(record.statusIndex);
+      expect(r.body.colour).to.equal('red');
+    });
+  });
 });
+
+describe('a data folder written before random status indexes', () => {
+  it('keeps its sequential indexes held until their codes expire, then re-draws them', async function () {
+    this.timeout(60_000);
+    const tmp = tempDir();
+    let svc: TestService | undefined;
+    try {
+      svc = await startTestService({ dir: tmp.dir });
+      const residents = [await newResident(svc), await newResident(svc)];
+      const clock = svc.clock;
+      await svc.stop();
+      // What the old code wrote: indexes 0 and 1, a meta/nextStatusIndex counter, no statusIndexUntil.
+      const ledger = await Ledger.open(join(tmp.dir, 'ledger'));
+      for (const [i, r] of residents.entries()) {
+        const rec = (await ledger.read<ResidentRecord>('residents', r.pseudonym))!;
+        await ledger.space('residentsByIndex').del(String(rec.statusIndex));
+        await ledger.space('residentsByIndex').put(String(i), r.pseudonym);
+        const { statusIndexUntil: _, ...old } = { ...rec, statusIndex: i };
+        await ledger.space('residents').put(r.pseudonym, old);
+      }
+      await ledger.space('meta').put('nextStatusIndex', 2);
+      await ledger.close();
+
+      svc = await startTestService({ dir: tmp.dir, clock });
+      const book = svc.running.app.statusBook;
+      expect([book.isIssued(0), book.isIssued(1), book.size, book.listSize]).to.deep.equal([true, true, 2, MIN_STATUS_LIST_SIZE]);
+      const codeOf = async (r: Resident) => (await svc!.call('GET', '/v1/residents/me/code', { token: r.token })).body.code as string;
+      // A code re-issued (past the refresh margin) within the old code's life keeps the index.
+      const exp = (decodeCode(residents[0].code).claims as ResidentClaims).exp;
+      svc.clock.ms = (exp - 60) * 1000;
+      expect(index(await codeOf(residents[0]))).to.equal(0);
+      svc.clock.advance(20 * MINUTE);
+      const fresh = await codeOf(residents[1]);
+      expect(index(fresh)).to.not.equal(1);
+      expect(book.isIssued(1)).to.equal(false);
+      expect(book.isIssued(index(fresh))).to.equal(true);
+      expect(await svc.running.app.ledger.read('residentsByIndex', '1')).to.equal(undefined);
+    } finally {
+      await svc?.stop();
+      tmp.cleanup();
+    }
+  });
+});
+
+function index(code: string): number {
+  return (decodeCode(code).claims as ResidentClaims).health.statusIndex;
+}
