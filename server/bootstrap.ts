@@ -59,7 +59,9 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
   const rules = await RuleBook.load(ledger);
   await ensureResidentIndexes(ledger);
   await sealStoredText(ledger, secrets.encryptionKey);
-  const statusBook = new StatusBook(config.ISSUER_ID, config.STATUS_LIST_MAX_AGE_SECONDS);
+  // Indexes no resident holds carry cover values; a data folder of sequential indexes (before
+  // random ones) loads the same way, its indexes re-drawn as their codes expire.
+  const statusBook = new StatusBook(config.ISSUER_ID, config.STATUS_LIST_MAX_AGE_SECONDS, secrets.statusCoverKey);
   for await (const r of ledger.space('residents').values()) {
     const rec = r as ResidentRecord;
     statusBook.set(rec.statusIndex, STATUS_VALUE[rec.colour]);

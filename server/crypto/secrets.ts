@@ -22,6 +22,8 @@ export interface Secrets {
   adminToken: string;
   /** The client secret this service and its embedded identity provider share (development). */
   oidcClientSecret: string;
+  /** Keys the status list's cover values and cover rates (32 bytes; FORMAT.md §7). */
+  statusCoverKey: Buffer;
 }
 
 interface SecretsFile {
@@ -29,6 +31,7 @@ interface SecretsFile {
   encryptionKey: string;
   adminToken: string;
   oidcClientSecret: string;
+  statusCoverKey: string;
 }
 
 /** Creates DATA_DIR with mode 0700 when missing. */
@@ -88,6 +91,7 @@ export function loadSecrets(dataDir: string, env: NodeJS.ProcessEnv = process.en
     encryptionKey: stored.encryptionKey ?? randomBytes(32).toString('base64'),
     adminToken: stored.adminToken ?? `ak_admin_${randomBytes(24).toString('base64url')}`,
     oidcClientSecret: stored.oidcClientSecret ?? randomBytes(32).toString('base64url'),
+    statusCoverKey: stored.statusCoverKey ?? randomBytes(32).toString('base64'),
   };
   if (JSON.stringify(file) !== JSON.stringify(stored)) writePrivateFile(path, JSON.stringify(file, null, 2) + '\n');
   return {
@@ -95,5 +99,6 @@ export function loadSecrets(dataDir: string, env: NodeJS.ProcessEnv = process.en
     encryptionKey: key32(env.ANKANG_ENCRYPTION_KEY ?? file.encryptionKey, 'ANKANG_ENCRYPTION_KEY'),
     adminToken: env.ADMIN_TOKEN ?? file.adminToken,
     oidcClientSecret: file.oidcClientSecret,
+    statusCoverKey: key32(file.statusCoverKey, 'statusCoverKey'),
   };
 }

@@ -1,6 +1,7 @@
+import { randomInt } from 'node:crypto';
 import { randomBytesPooled as randomBytes } from '../crypto/random';
 import { z } from 'zod';
-import { signCode, type Colour, type CodeMode, type ResidentClaims } from '../../verifier/src';
+import { DEFAULT_CLOCK_SKEW_SECONDS, signCode, type Colour, type CodeMode, type ResidentClaims } from '../../verifier/src';
 import type { Binding } from '../http/auth';
 import { openField, pseudonymFor, sealField } from '../crypto/pii';
 import { idLast4, validateIdentity, validatePhone, ID_TYPES, type IdType } from '../domain/identity';
@@ -63,7 +64,13 @@ export interface IssuedCode {
 
 export interface ResidentRecord {
   pseudonym: string;
+  /** Drawn at random from the status list's space; re-drawn once every code that carried it has expired. */
   statusIndex: number;
+  /**
+   * The latest `exp` (seconds) of a code issued with `statusIndex`; null while no code carries
+   * it. Missing in records written before random indexes: their codes' latest `exp` stands in.
+   */
+  statusIndexUntil?: number | null;
   idType: IdType;
   idSealed: string;
   nameSealed: string;
@@ -162,12 +169,12 @@ export class ResidentService {
         updatedAt: now,
       };
     } else {
-      const statusIndex = (await tx.get<number>('meta', 'nextStatusIndex')) ?? 0;
-      tx.put('meta', 'nextStatusIndex', statusIndex + 1);
+      const statusIndex = await drawStatusIndex(tx, this.app.statusBook.drawSpace(1));
       tx.put('residentsByIndex', String(statusIndex), p);
       record = {
         pseudonym: p,
         statusIndex,
+        statusIndexUntil: null,
         idType: input.idType,
         idSealed: sealField(encryptionKey, checked.idNumber, p),
         nameSealed: sealField(encryptionKey, input.name, p),
@@ -229,7 +236,7 @@ export class ResidentService {
     }
     const reviewCandidates = [ev.reviewAt?.getTime(), overrideActive && o.until ? Date.parse(o.until) : undefined].filter((t): t is number => t !== undefined);
     const reviewAt = reviewCandidates.length ? new Date(Math.min(...reviewCandidates)).toISOString() : null;
-    const next: ResidentRecord = {
+    let next: ResidentRecord = {
       ...record,
       colour,
       ruleVersion: rules.version,
@@ -252,6 +259,11 @@ export class ResidentService {
       record.reasons.map((r) => r.id).join() === reasons.map((r) => r.id).join();
     // Nothing changed: write nothing, so a code refresh that re-issues nothing stays a read.
     if (same) return record;
+    if (!first && record.colour !== colour && statusIndexLapsed(record, tx.now)) {
+      // The change must not show on an index whose codes have all expired: whoever saw one would see it.
+      record = await this.redrawStatusIndex(tx, record);
+      next = { ...next, statusIndex: record.statusIndex, statusIndexUntil: null };
+    }
     if (first || record.colour !== colour) {
       await tx.append({
         type: 'status.changed',
@@ -278,6 +290,7 @@ export class ResidentService {
       return { record, code: current, reissued: false };
     }
     const ttl = mode === 'dynamic' ? config.CODE_TTL_MINUTES * 60 : config.PRINTED_CODE_TTL_DAYS * 86400;
+    record = await this.holdStatusIndex(tx, record, nowS + ttl);
     const claims: ResidentClaims = {
       kind: 'resident',
       iss: config.ISSUER_ID,
@@ -300,6 +313,36 @@ export class ResidentService {
     return { record: next, code, reissued: true };
   }
 
+  /**
+   * The status index a code issued now carries, held until `exp`. Once every code that carried
+   * the current index has expired, a fresh index is drawn: whoever saw an old code cannot
+   * follow this resident's colour in the status list past that code's life.
+   */
+  private async holdStatusIndex(tx: Tx, record: ResidentRecord, exp: number): Promise<ResidentRecord> {
+    const held = statusIndexLapsed(record, tx.now) ? await this.redrawStatusIndex(tx, record) : record;
+    return { ...held, statusIndexUntil: Math.max(statusIndexUntil(held) ?? 0, exp) };
+  }
+
+  /**
+   * Moves a resident to a freshly drawn index, in this transaction: the old one is freed (its
+   * entry returns to cover). The event names only the new index: the old one is in this
+   * subject's earlier events, and one event holding both would hand the link to whoever reads
+   * a single event.
+   */
+  private async redrawStatusIndex(tx: Tx, record: ResidentRecord): Promise<ResidentRecord> {
+    const old = record.statusIndex;
+    const statusIndex = await drawStatusIndex(tx, this.app.statusBook.drawSpace(0));
+    tx.del('residentsByIndex', String(old));
+    tx.put('residentsByIndex', String(statusIndex), record.pseudonym);
+    await tx.append({ type: 'status.reindexed', subjects: [residentSubject(record.pseudonym)], data: { statusIndex } });
+    const value = STATUS_VALUE[record.colour];
+    tx.onCommit(() => {
+      this.app.statusBook.release(old);
+      this.app.statusBook.set(statusIndex, value);
+    });
+    return { ...record, statusIndex, statusIndexUntil: null };
+  }
+
   /** GET /v1/residents/me/code: evaluates at now, then returns the current (or a fresh) code. */
   async currentCode(tx: Tx, pseudonym: string, mode: CodeMode) {
     const record = await tx.get<ResidentRecord>('residents', pseudonym);
@@ -307,6 +350,33 @@ export class ResidentService {
     const fresh = await this.reevaluate(tx, record, undefined, 'refresh');
     return this.ensureCode(tx, fresh, mode);
   }
+}
+
+/**
+ * A status index no resident holds, drawn uniformly from [0, space) with the crypto RNG.
+ * At most half the space is held (`statusListSizeFor`), so this takes two reads on average.
+ */
+async function drawStatusIndex(tx: Tx, space: number): Promise<number> {
+  for (;;) {
+    const index = randomInt(space);
+    if ((await tx.get<string>('residentsByIndex', String(index))) === undefined) return index;
+  }
+}
+
+/**
+ * The latest `exp` of a code carrying the record's index, or null while none does. Records
+ * written before random indexes have no `statusIndexUntil`: their current codes' stands in.
+ */
+function statusIndexUntil(record: ResidentRecord): number | null {
+  if (record.statusIndexUntil !== undefined) return record.statusIndexUntil;
+  const exps = Object.values(record.codes).map((c) => c!.exp);
+  return exps.length ? Math.max(...exps) : null;
+}
+
+/** Whether every code that carried the record's index has expired, a verifier's clock skew included. */
+function statusIndexLapsed(record: ResidentRecord, now: Date): boolean {
+  const until = statusIndexUntil(record);
+  return until !== null && Math.floor(now.getTime() / 1000) > until + DEFAULT_CLOCK_SKEW_SECONDS;
 }
 
 /** The resident as they see themselves: masked fields only. */

@@ -76,9 +76,9 @@ export class ScanService {
 
   /**
    * Verifies a resident code; own-issuer statuses come from memory, others' from their status
-   * lists. One of our codes whose status index is not in our status list was never issued by
-   * us (every resident's index is in the list before their first code is handed out), so it
-   * is refused with STATUS_INDEX_UNKNOWN.
+   * lists. One of our codes whose status index no resident holds was never issued by us
+   * (every resident holds their index before their first code is handed out), so it is
+   * refused with STATUS_INDEX_UNKNOWN.
    */
   async verifyResidentCode(text: string): Promise<ScanVerdict> {
     let r = await verifyCode(text, { trustList: this.app.trust.current(), statusLists: this.app.trust.foreignStatusLists(), now: this.app.clock(), backend: VERIFY_BACKEND });
@@ -88,12 +88,12 @@ export class ScanService {
     }
     if (!r.valid || r.claims?.kind !== 'resident' || r.claims.iss !== this.app.config.ISSUER_ID) return r;
     const { statusIndex } = r.claims.health;
-    const status = this.app.statusBook.get(statusIndex);
-    if (status === undefined) {
-      const message = `status index ${statusIndex} is not in this issuer's status list (${this.app.statusBook.size} entries)`;
+    // Entries no resident holds carry cover values in the signed list, never a code.
+    if (!this.app.statusBook.isIssued(statusIndex)) {
+      const message = `status index ${statusIndex} is not held by any resident of this issuer`;
       return { valid: false, code: 'STATUS_INDEX_UNKNOWN', message, claims: r.claims };
     }
-    const colour = ['green', 'yellow', 'red'][status];
+    const colour = ['green', 'yellow', 'red'][this.app.statusBook.get(statusIndex)!];
     // As with a status list: codes are issued in the current colour, so a different status
     // means the colour changed after this code was issued.
     if (colour !== r.claims.health.colour) {

@@ -328,9 +328,11 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
       clock.advance(3 * HOUR_MS);
       const n = await svc.running.services.reevaluator.reviewDue();
       expect(n).to.be.greaterThan(0);
-      expect((await statusListOf(svc)).get(appellant.statusIndex)).to.equal('red');
       expect(await colourOf(appellant)).to.equal('red');
       const me = await svc.call('GET', '/v1/residents/me', { token: appellant.token });
+      // Its codes expired hours ago: the change landed on a newly drawn status index (FORMAT.md §7).
+      expect(me.body.resident.statusIndex).to.not.equal(appellant.statusIndex);
+      expect((await statusListOf(svc)).get(me.body.resident.statusIndex)).to.equal('red');
       expect(me.body.resident.override).to.equal(undefined);
       expect(me.body.resident.reasons.map((x: { id: string }) => x.id)).to.deep.equal(['declared-case-contact']);
       const change = (await eventsOf(svc, 'status.changed')).at(-1)!;
