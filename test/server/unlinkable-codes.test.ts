@@ -30,11 +30,7 @@ function sharedIdentifying(a: ResidentClaims, b: ResidentClaims): string[] {
   const fa = flat(a);
   const fb = flat(b);
   const keys = new Set([...Object.keys(fa), ...Object.keys(fb)]);
-  // PENDING (status indexes, another engineer's part of issue 16): health.statusIndex is still the
-  // resident's permanent index in this tree; once indexes are random and re-drawn, drop it from this
-  // list and assert it differs between codes of different index lifetimes.
-  const pendingStatusIndex = ['health.statusIndex'];
-  return [...keys].filter((k) => fa[k] !== undefined && fa[k] === fb[k] && !SHARED_BY_MANY.includes(k) && !pendingStatusIndex.includes(k));
+  return [...keys].filter((k) => fa[k] !== undefined && fa[k] === fb[k] && !SHARED_BY_MANY.includes(k));
 }
 
 const contains = (hay: Uint8Array, needle: Uint8Array) => Buffer.from(hay).includes(Buffer.from(needle));
@@ -151,17 +147,19 @@ describe('unlinkable codes: no stable identifier in a code; the issuer resolves 
       }
     });
 
-    it('a dynamic and a printed one share no identifying claim: only the issuer, the masked name and the ID tail', () => {
+    // Codes whose lifetimes overlap share the status index, so that a status list answers for
+    // each of them; the index is re-drawn once every code on it has expired (issue 16).
+    it('a dynamic and a printed one share no identifying claim but the status index: only the issuer, the masked name and the ID tail', () => {
       const [a, b] = [claimsOf(first), claimsOf(printed)];
-      expect(sharedIdentifying(a, b)).to.deep.equal([]);
+      expect(sharedIdentifying(a, b)).to.deep.equal(['health.statusIndex']);
       expect(a.cti).to.not.equal(b.cti);
       expect(a.exp).to.not.equal(b.exp);
       expect(a.health).to.include({ maskedName: b.health.maskedName, idLast4: b.health.idLast4 });
     });
 
-    it('two dynamic ones issued at different times share none either', () => {
+    it('two dynamic ones issued at different times share none either, but the status index while their lifetimes overlap', () => {
       const [a, b] = [claimsOf(first), claimsOf(later)];
-      expect(sharedIdentifying(a, b)).to.deep.equal([]);
+      expect(sharedIdentifying(a, b)).to.deep.equal(['health.statusIndex']);
       expect([a.cti, a.iat, a.exp]).to.not.have.members([b.cti, b.iat, b.exp]);
     });
 
@@ -180,6 +178,14 @@ describe('unlinkable codes: no stable identifier in a code; the issuer resolves 
       }
       const history = await anhui.call('GET', '/v1/residents/me/scans', { token: resident.token });
       expect(history.body.scans.map((s: { seq: number }) => s.seq)).to.include.members(scanned);
+    });
+
+    it('a code issued once every earlier one has expired shares nothing that identifies, not even the status index', async () => {
+      // The printed code lives 7 days (the test's PRINTED_CODE_TTL_DAYS default); a week and a day later all three have expired.
+      advanceBoth(8 * DAY);
+      const next = claimsOf(await currentCode(anhui, resident));
+      for (const old of [first, printed, later]) expect(sharedIdentifying(claimsOf(old), next)).to.deep.equal([]);
+      expect(next.health.statusIndex).to.not.equal(claimsOf(first).health.statusIndex);
     });
   });
 
