@@ -33,7 +33,7 @@ export function borderRoutes(router: Router, app: AppContext, { residents, venue
       const out = {
         status: 201,
         body: {
-          resident: residentView(r.record),
+          resident: residentView(r.record, app.secrets.encryptionKey),
           printedCode: codeView(r.printedCode, 'printed', margin, issuer),
           code: codeView(r.code, 'dynamic', margin, issuer),
           entry: { venue: venue.id, from: input.from, destination: input.destination, arrivedAt: r.arrivedAt },

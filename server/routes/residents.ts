@@ -59,7 +59,7 @@ export function residentRoutes(router: Router, app: AppContext, { residents, ide
       const r = await residents.apply(tx, full, checked, { account: p.account });
       const res = {
         status: r.created ? 201 : 200,
-        body: { resident: residentView(r.record), code: codeView(r.code, 'dynamic', app.config.CODE_REFRESH_MARGIN_SECONDS, app.config.ISSUER_ID) },
+        body: { resident: residentView(r.record, app.secrets.encryptionKey), code: codeView(r.code, 'dynamic', app.config.CODE_REFRESH_MARGIN_SECONDS, app.config.ISSUER_ID) },
       };
       idempotency.remember(tx, scope, key, input, res);
       return res;
@@ -79,14 +79,14 @@ export function residentRoutes(router: Router, app: AppContext, { residents, ide
   router.post('/v1/residents/me/rebind/confirm', limits.limit('otp-address'), async (ctx) => {
     const p = requireSession(ctx);
     const { code } = await jsonBody(ctx, rebindConfirmSchema, app.config.BODY_LIMIT_BYTES);
-    ctx.body = { resident: residentView(await rebind.confirm(p, code)) };
+    ctx.body = { resident: residentView(await rebind.confirm(p, code), app.secrets.encryptionKey) };
   });
 
   router.get('/v1/residents/me', async (ctx) => {
     const p = requireRole(ctx, 'resident');
     const r = await app.ledger.read<ResidentRecord>('residents', p.pseudonym!);
     if (!r) throw new ServiceError('NOT_FOUND', 'no resident for this token');
-    ctx.body = { resident: residentView(r) };
+    ctx.body = { resident: residentView(r, app.secrets.encryptionKey) };
   });
 
   const code = (format: 'json' | 'png' | 'svg') => async (ctx: Context) => {

@@ -8,7 +8,7 @@ import { safeText } from '../http/text';
 import type { Tx } from '../ledger/ledger';
 import type { AppContext } from '../context';
 import { putResident } from './resident-index';
-import { residentSubject, type ResidentRecord, type ResidentService } from './residents';
+import { residentSubject, sealOverrideReason, type ResidentRecord, type ResidentService } from './residents';
 
 const COLOURS = ['green', 'yellow', 'red'] as const;
 /** Seven or more digits in a row, single spaces or dashes allowed between them: an ID, passport or phone number. */
@@ -174,7 +174,7 @@ export class AppealService {
     });
     let record = r;
     if (input.decision === 'override') {
-      record = await this.residents.reevaluate(tx, { ...r, override: { colour: colour!, reason: input.reason, until, by: reviewer.id, at } }, undefined, `appeal:${id}`);
+      record = await this.residents.reevaluate(tx, { ...r, override: { colour: colour!, reasonSealed: sealOverrideReason(this.app.secrets.encryptionKey, r.pseudonym, input.reason), until, by: reviewer.id, at } }, undefined, `appeal:${id}`);
       // reevaluate writes only what changed the outcome; the override itself must be kept either way.
       await putResident(tx, record);
     }

@@ -2,14 +2,15 @@ import { sealField } from '../crypto/pii';
 import type { Ledger, Tx } from '../ledger/ledger';
 import { decisionAad, type AppealRecord } from './appeals';
 import { isSealedFacts, sealFacts } from './facts-store';
+import { OVERRIDE_REASON, sealOverrideReason, type ResidentRecord } from './residents';
 
 /** Bump when another stored value is sealed; the next start seals what older versions left in clear. */
-export const SEALED_AT_REST_VERSION = 1;
+export const SEALED_AT_REST_VERSION = 2;
 const VERSION_KEY = 'sealedAtRestVersion';
 
 /**
- * At start: seals what a data folder from before version 1 holds in clear (health facts,
- * appeal decisions' reasons), in chunks, then sets the version mark last, so a crash
+ * At start: seals what a data folder from an earlier version holds in clear (health facts and
+ * appeal decisions' reasons from version 1, the reviewer's reason on a resident's override from 2), in chunks, then sets the version mark last, so a crash
  * part-way leaves no mark and the next start goes on (sealed values are left as they are).
  * Then compacts the database, so the clear values no longer sit in older LevelDB files.
  * No event is written: the events never held these texts.
@@ -37,6 +38,17 @@ export async function sealStoredText(ledger: Ledger, key: Buffer, chunk = 2_000)
     if (!d || d.reasonSealed || d.reason === undefined) continue;
     const { reason, ...rest } = d;
     await add((tx) => tx.put('index', k, { ...a, decision: { ...rest, reasonSealed: sealField(key, reason, decisionAad(a)) } } satisfies AppealRecord));
+  }
+  for await (const [pseudonym, value] of ledger.space('residents').iterator()) {
+    const r = value as ResidentRecord;
+    if (!r.override || r.override.reasonSealed || r.override.reason === undefined) continue;
+    const { reason, ...rest } = r.override;
+    // Written as it is (not through putResident): only the override's reason changes, never the colour or an index.
+    await add((tx) => tx.put('residents', pseudonym, {
+          ...r,
+          reasons: r.reasons.map((x) => (x.id === 'authority-override' ? { ...x, reason: OVERRIDE_REASON } : x)),
+          override: { ...rest, reasonSealed: sealOverrideReason(key, pseudonym, reason) },
+        } satisfies ResidentRecord));
   }
   await flush();
   await ledger.transact((tx) => tx.put('meta', VERSION_KEY, SEALED_AT_REST_VERSION));

@@ -86,7 +86,12 @@ export interface ResidentRecord {
   evaluatedAt: string;
   reviewAt: string | null;
   /** An authority's decision that wins over the rules until it ends (appeals). */
-  override?: { colour: Colour; reason: string; until: string | null; by: string; at: string };
+  /**
+   * An appeal reviewer's colour. The reason is sealed (`reasonSealed`, bound to the resident):
+   * free text may name people. `reason` is the clear text records from before it was sealed
+   * hold, until the next start seals it (server/services/at-rest.ts).
+   */
+  override?: { colour: Colour; reason?: string; reasonSealed?: string; until: string | null; by: string; at: string };
   codes: Partial<Record<CodeMode, IssuedCode>>;
   createdAt: string;
   updatedAt: string;
@@ -232,7 +237,8 @@ export class ResidentService {
     const overrideActive = o && (o.until === null || Date.parse(o.until) > tx.now.getTime());
     if (overrideActive) {
       colour = o.colour;
-      reasons = [{ id: 'authority-override', colour: o.colour, reason: { zh: o.reason, en: o.reason } }];
+      // The reviewer's own words stay sealed; the reasons list (grid workers read it) says only what happened.
+      reasons = [{ id: 'authority-override', colour: o.colour, reason: OVERRIDE_REASON }];
     }
     const reviewCandidates = [ev.reviewAt?.getTime(), overrideActive && o.until ? Date.parse(o.until) : undefined].filter((t): t is number => t !== undefined);
     const reviewAt = reviewCandidates.length ? new Date(Math.min(...reviewCandidates)).toISOString() : null;
@@ -380,7 +386,24 @@ function statusIndexLapsed(record: ResidentRecord, now: Date): boolean {
 }
 
 /** The resident as they see themselves: masked fields only. */
-export function residentView(r: ResidentRecord) {
+export const OVERRIDE_REASON = { zh: '申诉复核后由卫生健康部门改判', en: 'set by the health authority on review of an appeal' };
+
+const overrideAad = (pseudonym: string) => `override:${pseudonym}`;
+
+/** Seals an appeal reviewer's reason for the resident's record. */
+export function sealOverrideReason(key: Buffer, pseudonym: string, reason: string): string {
+  return sealField(key, reason, overrideAad(pseudonym));
+}
+
+/** The reviewer's reason on a resident's override, opened (or the clear text of an older record). */
+export function overrideReason(key: Buffer, r: ResidentRecord): string | undefined {
+  const o = r.override;
+  if (!o) return undefined;
+  return o.reasonSealed ? openField(key, o.reasonSealed, overrideAad(r.pseudonym)) : o.reason;
+}
+
+/** The resident's own view of their record; `key` opens the sealed override reason. */
+export function residentView(r: ResidentRecord, key: Buffer) {
   return {
     pseudonym: r.pseudonym,
     statusIndex: r.statusIndex,
@@ -393,7 +416,7 @@ export function residentView(r: ResidentRecord) {
     ruleVersion: r.ruleVersion,
     reasons: r.reasons,
     evaluatedAt: r.evaluatedAt,
-    ...(r.override ? { override: { colour: r.override.colour, reason: r.override.reason, until: r.override.until } } : {}),
+    ...(r.override ? { override: { colour: r.override.colour, reason: overrideReason(key, r) ?? '', until: r.override.until } } : {}),
   };
 }
 

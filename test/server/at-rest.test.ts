@@ -7,6 +7,7 @@ import { startServiceProcess } from '../../scripts/lib/service-process';
 import { makePrivateDir } from '../../server/crypto/private-dir';
 import { SECRET_PATHS } from '../../server/crypto/secrets-dir';
 import { openFacts } from '../../server/services/facts-store';
+import { SEALED_AT_REST_VERSION } from '../../server/services/at-rest';
 import { applicant, apply, ROOT, shanghaiDate, startTestService, TestClock, type TestService } from '../support/service';
 import { tempDir } from '../support/tmp';
 
@@ -64,6 +65,7 @@ const VISITED = '420106';
 const APPEAL = '那天我一直在家，体温计坏了';
 const DECISION = 'Reviewer checked the thermometer log';
 const NOTE = 'Lives with grandmother, asked for masks';
+const OVERRIDE = 'Override: the fever was a sauna visit, confirmed by phone';
 const DAILY_SYMPTOM = 'sore-throat';
 
 describe('data at rest', function () {
@@ -75,6 +77,7 @@ describe('data at rest', function () {
     let resident: Awaited<ReturnType<typeof apply>>;
     let health: string;
     let appealId: string;
+    let overridden: Awaited<ReturnType<typeof apply>>;
     const clock = new TestClock();
     const person = applicant();
 
@@ -99,6 +102,12 @@ describe('data at rest', function () {
       expect(daily.status, JSON.stringify(daily.body)).to.equal(201);
       const cases = await svc.call('POST', '/v1/feeds/cases', { token: health, json: { records: [{ idType: person.idType, idNumber: person.idNumber, status: 'suspected', at: clock.now().toISOString() }] } });
       expect(cases.status, JSON.stringify(cases.body)).to.equal(201);
+      // A second resident whose appeal ends in an override: the reviewer's reason goes on their record.
+      overridden = await apply(svc, applicant({ declaration: { temperatureC: FEVER, symptoms: [], visited: [], contactWithCase: false } }));
+      const second = await svc.call('POST', '/v1/appeals', { token: overridden.token, json: { reason: APPEAL } });
+      expect(second.status, JSON.stringify(second.body)).to.equal(201);
+      const override = await svc.call('POST', `/v1/appeals/${second.body.id}/decision`, { token: health, json: { decision: 'override', colour: 'green', reason: OVERRIDE } });
+      expect(override.status, JSON.stringify(override.body)).to.equal(200);
     });
 
     after(async () => {
@@ -115,6 +124,10 @@ describe('data at rest', function () {
       const me = await svc.call('GET', '/v1/residents/me', { token: resident.token });
       // The suspected case (from the feed) and the fever (from the check-in) are read back from sealed facts.
       expect(me.body.resident.reasons.map((r: { id: string }) => r.id)).to.include.members(['confirmed-or-suspected-case', 'fever', 'symptoms']);
+      // The override's reason is the resident's to read; the reasons list (grid workers see it) says only what happened.
+      const theirs = await svc.call('GET', '/v1/residents/me', { token: overridden.token });
+      expect(theirs.body.resident.override).to.include({ colour: 'green', reason: OVERRIDE });
+      expect(JSON.stringify(theirs.body.resident.reasons)).not.to.include(OVERRIDE);
     });
 
     it('keeps none of them in clear in the LevelDB, read through a plain handle or as raw files', async () => {
@@ -122,12 +135,12 @@ describe('data at rest', function () {
       const pseudonym = resident.body.resident.pseudonym as string;
       const entries = await dumpLedger(tmp.dir);
       const facts = entries.filter(([k]) => k.startsWith('!facts!'));
-      expect(facts.map(([k]) => k)).to.deep.equal([`!facts!${pseudonym}`]);
-      expect(Object.keys(JSON.parse(facts[0][1]))).to.deep.equal(['sealed']);
+      expect(facts.map(([k]) => k)).to.have.members([`!facts!${pseudonym}`, `!facts!${overridden.body.resident.pseudonym}`]);
+      for (const [, v] of facts) expect(Object.keys(JSON.parse(v))).to.deep.equal(['sealed']);
       const all = entries.map(([k, v]) => `${k} ${v}`).join('\n');
       // The dump does hold the resident: what is missing is missing because it is sealed.
       expect(all).to.include(pseudonym);
-      for (const clear of ['temperatureC', String(FEVER), SYMPTOM, DAILY_SYMPTOM, VISITED, APPEAL, DECISION, NOTE]) expect(all, clear).not.to.include(clear);
+      for (const clear of ['temperatureC', String(FEVER), SYMPTOM, DAILY_SYMPTOM, VISITED, APPEAL, DECISION, NOTE, OVERRIDE]) expect(all, clear).not.to.include(clear);
       expect(facts[0][1]).not.to.include('suspected');
       const raw = rawBytes(tmp.dir);
       expect(raw.includes(Buffer.from(pseudonym))).to.equal(true);
@@ -160,6 +173,11 @@ describe('data at rest', function () {
       const appeal = await svc.call('POST', '/v1/appeals', { token: r.token, json: { reason: APPEAL } });
       const decision = await svc.call('POST', `/v1/appeals/${appeal.body.id}/decision`, { token: await svc.token('health'), json: { decision: 'reject', reason: DECISION } });
       expect(decision.status).to.equal(200);
+      const other = applicant();
+      const o = await apply(svc, other);
+      const otherAppeal = await svc.call('POST', '/v1/appeals', { token: o.token, json: { reason: APPEAL } });
+      const override = await svc.call('POST', `/v1/appeals/${otherAppeal.body.id}/decision`, { token: await svc.token('health'), json: { decision: 'override', colour: 'green', reason: OVERRIDE } });
+      expect(override.status).to.equal(200);
       await svc.stop();
 
       // Put the folder back as the code before sealing wrote it: facts and the decision's reason in clear, no version mark.
@@ -173,12 +191,21 @@ describe('data at rest', function () {
           a.decision.reason = DECISION;
           await db.put(k, JSON.stringify(a));
         }
+        if (k === `!residents!${o.body.resident.pseudonym}`) {
+          // Before version 2 the reviewer's reason sat in clear on the override and in the reasons list.
+          const rec = JSON.parse(v) as { override: { reasonSealed?: string; reason?: string }; reasons: Array<{ id: string; reason: unknown }> };
+          delete rec.override.reasonSealed;
+          rec.override.reason = OVERRIDE;
+          rec.reasons = rec.reasons.map((x) => (x.id === 'authority-override' ? { ...x, reason: { zh: OVERRIDE, en: OVERRIDE } } : x));
+          await db.put(k, JSON.stringify(rec));
+        }
       }
       await db.del('!meta!sealedAtRestVersion');
       await db.close();
       const before = rawBytes(tmp.dir);
       expect(before.includes(Buffer.from('temperatureC'))).to.equal(true);
       expect(before.includes(Buffer.from(DECISION))).to.equal(true);
+      expect(before.includes(Buffer.from(OVERRIDE))).to.equal(true);
 
       svc = await startTestService({ dir: tmp.dir, clock });
       try {
@@ -190,14 +217,16 @@ describe('data at rest', function () {
         expect(me.body.resident.reasons.map((x: { id: string }) => x.id)).to.include.members(['fever', 'symptoms']);
         const mine = await svc.call('GET', '/v1/residents/me/appeals', { token: access });
         expect(mine.body.appeals[0].reason).to.equal(APPEAL);
+        const theirs = await svc.call('GET', '/v1/residents/me', { token: (await svc.signIn(other)).access });
+        expect(theirs.body.resident.override).to.include({ colour: 'green', reason: OVERRIDE });
         expect(mine.body.appeals[0].decision.reason).to.equal(DECISION);
       } finally {
         await svc.stop();
       }
       const after = rawBytes(tmp.dir);
-      for (const clear of ['temperatureC', SYMPTOM, DECISION]) expect(after.includes(Buffer.from(clear)), clear).to.equal(false);
+      for (const clear of ['temperatureC', SYMPTOM, DECISION, OVERRIDE]) expect(after.includes(Buffer.from(clear)), clear).to.equal(false);
       const marks = (await dumpLedger(tmp.dir)).filter(([k]) => k === '!meta!sealedAtRestVersion');
-      expect(marks.map(([, v]) => v)).to.deep.equal(['1']);
+      expect(marks.map(([, v]) => v)).to.deep.equal([String(SEALED_AT_REST_VERSION)]);
     });
   });
 
