@@ -21,6 +21,8 @@ import { Ledger } from './ledger/ledger';
 import { RuleBook } from './services/rule-book';
 import type { ResidentRecord } from './services/residents';
 import { ensureResidentIndexes } from './services/resident-index';
+import { RetentionService } from './services/retention';
+import { countAggregates, ensureAggregates } from './services/stats';
 import { createIdentityProvider, type IdentityProvider } from './idp/provider';
 import { RelyingParty } from './identity/relying-party';
 import { startSessionSweep } from './identity/sessions';
@@ -50,6 +52,8 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
   });
   const rules = await RuleBook.load(ledger);
   await ensureResidentIndexes(ledger);
+  countAggregates(ledger);
+  await ensureAggregates(ledger);
   const statusBook = new StatusBook(config.ISSUER_ID, config.STATUS_LIST_MAX_AGE_SECONDS);
   for await (const r of ledger.space('residents').values()) {
     const rec = r as ResidentRecord;
@@ -194,6 +198,7 @@ export async function startService(config: Config, opts: Parameters<typeof openC
   services.reevaluator.start(config.REVIEW_INTERVAL_SECONDS);
   const sessionSweep = startSessionSweep(app.ledger, app.clock, 3_600_000, (e) => app.log.error('session sweep failed', { error: e.message }));
   const idempotencySweep = services.idempotency.start(app.ledger, app.clock, 3_600_000, (e) => app.log.error('idempotency sweep failed', { error: e.message }));
+  const retention = new RetentionService(app).start(3_600_000, (e) => app.log.error('retention job failed', { error: e.message }));
   app.federation?.start(config.FEDERATION_REFRESH_SECONDS);
   app.witness?.start();
   let closing: Promise<void> | undefined;
@@ -215,6 +220,7 @@ export async function startService(config: Config, opts: Parameters<typeof openC
     if (drained.forced) app.log.warn('http: drain timed out; closed the remaining connections', { ...drained, drainTimeoutMs: config.DRAIN_TIMEOUT_MS });
     else app.log.info('http: drained', drained);
     await services.reevaluator.stop();
+    await retention.stop();
     await idempotencySweep.stop();
     await sessionSweep.stop();
     await idp?.close();

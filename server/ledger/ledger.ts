@@ -194,6 +194,7 @@ export class Ledger {
   private closed = false;
   private nextGroupId = 1;
   private readonly listeners: Array<(events: LedgerEvent[]) => void> = [];
+  private readonly derivers: Array<(events: LedgerEvent[], tx: Tx) => Promise<void> | void> = [];
   private readonly spaces = new Map<Space, Sub>();
 
   private constructor(
@@ -294,6 +295,25 @@ export class Ledger {
   /** Called with each durable group's events, in order (the anchorer and metrics listen). */
   onEvents(fn: (events: LedgerEvent[]) => void): void {
     this.listeners.push(fn);
+  }
+
+  /**
+   * Runs `fn` inside every transaction that appended events, after its body and with its
+   * view (what the body wrote included), so derived state such as aggregate counters is
+   * written in the same batch as the events it counts and is exactly as durable.
+   */
+  derive(fn: (events: LedgerEvent[], tx: Tx) => Promise<void> | void): void {
+    this.derivers.push(fn);
+  }
+
+  /**
+   * Compacts the whole key range of each space (flushing the memory table first), so that
+   * LevelDB rewrites its files without the values deleted or overwritten there: after an
+   * erasure, no copy of an erased body stays in a .log or .ldb file.
+   */
+  async compact(spaces: readonly Space[]): Promise<void> {
+    const db = this.db as unknown as { compactRange(start: string, end: string): Promise<void> };
+    for (const space of spaces) await db.compactRange(`!${space}!`, `!${space}!\uffff`);
   }
 
   space(space: Space): Sub {
@@ -411,6 +431,7 @@ export class Ledger {
     let result: T;
     try {
       result = await fn(tx);
+      if (events.length) for (const d of this.derivers) await d(events, tx);
     } catch (err) {
       // After a failed write the head is already back at the committed one.
       if (epoch === this.epoch) {
