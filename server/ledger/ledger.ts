@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { randomBytesPooled as randomBytes } from '../crypto/random';
 import type { AbstractSublevel } from 'abstract-level';
 import { Level } from 'level';
@@ -311,9 +312,33 @@ export class Ledger {
    * LevelDB rewrites its files without the values deleted or overwritten there: after an
    * erasure, no copy of an erased body stays in a .log or .ldb file.
    */
-  async compact(spaces: readonly Space[]): Promise<void> {
+  async compact(spaces: readonly Space[]): Promise<{ obsoleteFiles: number }> {
     const db = this.db as unknown as { compactRange(start: string, end: string): Promise<void> };
     for (const space of spaces) await db.compactRange(`!${space}!`, `!${space}!\uffff`);
+    // A file the compaction replaced is deleted only when no reader (an open iterator, such as
+    // the anchorer's) still holds the version it belongs to, and then only at LevelDB's next
+    // flush or compaction: wait for the readers to finish, and flush again until it is gone.
+    let left = this.obsoleteFiles();
+    for (let i = 0; left.length && i < 100 && !this.closed; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      await db.compactRange(PROBE_KEY, PROBE_KEY);
+      left = this.obsoleteFiles();
+    }
+    return { obsoleteFiles: left.length };
+  }
+
+  /** Writes LevelDB's memory table out to a table file (and starts a new .log). */
+  async flushMemory(): Promise<void> {
+    await (this.db as unknown as { compactRange(start: string, end: string): Promise<void> }).compactRange(PROBE_KEY, PROBE_KEY);
+  }
+
+  /** Table files in the folder that are no longer part of the database (replaced by a compaction, not yet deleted). */
+  private obsoleteFiles(): string[] {
+    const db = this.db as unknown as { location: string; getProperty(name: string): string };
+    // Listed before the live set is read: a file a flush adds in between is then in both.
+    const files = readdirSync(db.location).filter((f) => /^\d+\.(ldb|sst)$/.test(f));
+    const live = new Set([...db.getProperty('leveldb.sstables').matchAll(/^\s*(\d+):/gm)].map((m) => Number(m[1])));
+    return files.filter((f) => !live.has(Number(f.split('.')[0])));
   }
 
   space(space: Space): Sub {

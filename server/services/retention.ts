@@ -85,6 +85,8 @@ const pause = () => new Promise<void>((r) => setImmediate(r));
 /** The periodic erasure job; `run` erases everything past the window in bounded batches. */
 export class RetentionService {
   private stopped = false;
+  /** Every key this run erased or rewrote, for the second compaction pass. */
+  private touched: Array<[Space, string]> = [];
   private running: Promise<RetentionReport> | undefined;
 
   constructor(private readonly app: AppContext) {}
@@ -116,13 +118,35 @@ export class RetentionService {
     const { ledger, config } = this.app;
     const cutoff = retentionCutoff(this.app.clock(), config.RETENTION_DAYS);
     const report: RetentionReport = { before: cutoff.toISOString(), erasedEvents: 0, erasureEvents: [], scanEntries: 0, factRecords: 0, indexEntries: 0, compactedMs: 0, ms: 0 };
+    this.touched = [];
+    // Old values still in the memory table would be flushed into one table file together with
+    // what replaces them, and LevelDB never rewrites a file of the deepest level on its own:
+    // flush first, so the erasure's writes land in a file of their own and a compaction merges them.
+    await ledger.flushMemory();
     await this.eraseEvents(ledger, cutoff, report);
     await this.eraseScanIndex(ledger, cutoff, report);
     await this.pruneAllFacts(ledger, cutoff, report);
     if (report.erasedEvents + report.scanEntries + report.factRecords + report.indexEntries > 0 && !this.stopped) {
       const t = performance.now();
       await ledger.compact(COMPACTED);
+      // A reader's snapshot during that compaction keeps the old value beside the new one in
+      // its output: write every touched key again (its current value, or its deletion while it
+      // is still absent) and compact once more, which merges the two and keeps only the last.
+      await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < this.touched.length && !this.stopped; i += RETENTION_BATCH * 4) {
+        const keys = this.touched.slice(i, i + RETENTION_BATCH * 4);
+        await ledger.transact(async (tx) => {
+          for (const [space, key] of keys) {
+            const v = await tx.get(space, key);
+            if (v === undefined) tx.del(space, key);
+            else tx.put(space, key, v);
+          }
+        });
+        await pause();
+      }
+      const { obsoleteFiles } = await ledger.compact(COMPACTED);
       report.compactedMs = Math.round(performance.now() - t);
+      if (obsoleteFiles) this.app.log.warn('retention: replaced LevelDB files are still held by a reader; they go at the next run or restart', { obsoleteFiles });
     }
     report.ms = Math.round(performance.now() - started);
     if (report.erasedEvents || report.scanEntries || report.factRecords) {
@@ -159,7 +183,11 @@ export class RetentionService {
           const stub: ErasedEvent = { seq: e.seq, type: e.type, at: e.at, prev: e.prev, hash: e.hash, erased: { by: erasure.seq } };
           tx.put('events', seqKey(e.seq), stub);
           tx.put('index', `erased/${e.hash}`, e.seq);
-          for (const s of e.subjects) tx.del('subjectEvents', `${s}/${seqKey(e.seq)}`);
+          this.touched.push(['events', seqKey(e.seq)]);
+          for (const s of e.subjects) {
+            tx.del('subjectEvents', `${s}/${seqKey(e.seq)}`);
+            this.touched.push(['subjectEvents', `${s}/${seqKey(e.seq)}`]);
+          }
           report.indexEntries += await this.eraseEventIndexes(tx, e, cutoff);
         }
         report.erasureEvents.push(erasure.seq);
@@ -182,6 +210,7 @@ export class RetentionService {
     const v = await tx.get<{ at?: string; seq?: number }>('index', key);
     if (!old(v) || (e.type === 'scan.recorded' && v!.seq !== e.seq)) return 0;
     tx.del('index', key);
+    this.touched.push(['index', key]);
     return 1;
   }
 
@@ -196,6 +225,7 @@ export class RetentionService {
         for (const [k, v] of entries) {
           tx.del('scans', k);
           tx.del('scans', `v/${v.venue}/${v.at}/${seqKey(v.seq)}`);
+          this.touched.push(['scans', k], ['scans', `v/${v.venue}/${v.at}/${seqKey(v.seq)}`]);
         }
       });
       report.scanEntries += entries.length;
@@ -223,6 +253,7 @@ export class RetentionService {
           if (!pruned) continue;
           if (Object.keys(pruned).length) tx.put('facts', p, pruned);
           else tx.del('facts', p);
+          this.touched.push(['facts', p]);
           n++;
         }
         return n;
