@@ -29,7 +29,7 @@ import type { AppContext } from '../context';
 export const ERASABLE_TYPES: ReadonlySet<string> = new Set(['scan.recorded', 'checkin.daily', 'declaration.submitted', 'border.entry']);
 
 /** How many events, scan index entries or fact records one transaction of the job handles. */
-export const RETENTION_BATCH = 2_000;
+export const RETENTION_BATCH = 500;
 const CURSOR_KEY = 'retention';
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -133,8 +133,8 @@ export class RetentionService {
       // its output: write every touched key again (its current value, or its deletion while it
       // is still absent) and compact once more, which merges the two and keeps only the last.
       await new Promise((r) => setTimeout(r, 50));
-      for (let i = 0; i < this.touched.length && !this.stopped; i += RETENTION_BATCH * 4) {
-        const keys = this.touched.slice(i, i + RETENTION_BATCH * 4);
+      for (let i = 0; i < this.touched.length && !this.stopped; i += RETENTION_BATCH * 2) {
+        const keys = this.touched.slice(i, i + RETENTION_BATCH * 2);
         await ledger.transact(async (tx) => {
           for (const [space, key] of keys) {
             const v = await tx.get(space, key);
