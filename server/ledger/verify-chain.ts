@@ -17,7 +17,7 @@ export interface ChainReport {
  * each `prev` equal to the previous event's hash, each subject link equal to that
  * subject's previous event, and the stored head equal to the last event.
  *
- * An erased event (FORMAT.md §12.2) has no body or salt left, so its hash is taken as it is:
+ * An erased event (FORMAT.md §12.1) has no body or salt left, so its hash is taken as it is:
  * its `prev` is still checked, and it must be named by the `retention.erased` event its
  * `erased.by` gives (a later one, whose count, range and digest cover exactly the events
  * that name it). Its subjects are gone, so a subject's link to it is accepted when it names

@@ -78,7 +78,7 @@ async function latestErased(app: AppContext, anchorer: Anchorer, subject: string
  * the subject's head in the checkpoint's subject map, so the open end is closed too.
  *
  * Retention shreds the subject links of erased events, so a history can only be shown
- * complete after the subject's latest erased event (FORMAT.md §10.3): the range then starts
+ * complete after the subject's latest erased event (FORMAT.md §10.1): the range then starts
  * just after it, its stub is `previous`, and a range wholly before it is answered ERASED.
  */
 export async function historyBundle(app: AppContext, ctx: Context, subject: string) {

@@ -7,7 +7,7 @@ import type { AppContext } from '../context';
 /**
  * Retention (数据留存期限): scan events, check-ins and health facts older than
  * RETENTION_DAYS are erased from the service's state, and the ledger crypto-shreds their
- * events (verifier/FORMAT.md §12.2): an erased event keeps its sequence number, hash, `prev`,
+ * events (verifier/FORMAT.md §12.1): an erased event keeps its sequence number, hash, `prev`,
  * type and time, and loses its subjects, links, data and salt. The anchor log is a tree over
  * event hashes, which stay, so every checkpoint and every proof of a kept event still
  * verifies. Each batch of erased events is recorded by a `retention.erased` event written in

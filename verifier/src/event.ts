@@ -75,7 +75,7 @@ export function hashEvent(body: LedgerEventBody, saltHex: string): string {
 }
 
 /**
- * An event erased by retention (FORMAT.md §12.2): its body's personal part and its salt are
+ * An event erased by retention (FORMAT.md §12.1): its body's personal part and its salt are
  * gone, so its hash can no longer be recomputed; the hash stays, so it remains a leaf of the
  * log and a link of the chain. `erased.by` is the `retention.erased` event that erased it.
  */
@@ -88,7 +88,7 @@ export interface ErasedEvent {
   erased: { by: number };
 }
 
-/** The type of the event that records an erasure (FORMAT.md §12.2). */
+/** The type of the event that records an erasure (FORMAT.md §12.1). */
 export const ERASURE_EVENT = 'retention.erased';
 
 /** Whether a stored event is an erased one (no subjects, links, data or salt). */

@@ -60,7 +60,7 @@ export interface ProofEntry {
 
 /**
  * A history's `previous` when the subject's events before the range were erased by retention
- * (FORMAT.md §10.3): the erased event's stub, whose hash the first listed event links to.
+ * (FORMAT.md §10.1): the erased event's stub, whose hash the first listed event links to.
  */
 export interface ErasedEntry {
   event: ErasedEvent;
@@ -245,7 +245,7 @@ function checkEntry(value: unknown, what: string, mayBeErased = false): void {
   }
 }
 
-/** An erased event's stub (FORMAT.md §12.2): no subjects, links, data or salt; `erased.by` names a later event. */
+/** An erased event's stub (FORMAT.md §12.1): no subjects, links, data or salt; `erased.by` names a later event. */
 function checkErasedEntry(entry: Record<string, unknown>, e: Record<string, unknown>, what: string): void {
   const extra = Object.keys(e).find((k) => !ERASED_KEYS.includes(k));
   if (extra !== undefined) throw bad(`${what}.event is erased and has a member "${extra}" an erased event does not keep`);
@@ -387,7 +387,7 @@ function checkEntries(b: ProofBundle, anchored: AnchoredCheckpoint, progress: { 
   const entries = [...(b.previous ? [b.previous] : []), ...b.events, ...(b.next ? [b.next] : [])];
 
   for (const { event } of entries) {
-    // An erased event's body is gone: only its inclusion, by hash, is checked (FORMAT.md §12.2).
+    // An erased event's body is gone: only its inclusion, by hash, is checked (FORMAT.md §12.1).
     if (isErased(event)) continue;
     const { seq, type, at, subjects, links, prev, data, salt, hash } = event;
     if (hashEvent({ seq, type, at, subjects, links, prev, data }, salt) !== hash) {
