@@ -135,7 +135,8 @@ export function countAggregates(ledger: Ledger): void {
  * At start: when the data folder has no counters of this layout, counts every event in the
  * ledger once (no events are written: counters are derived state). Run before the service
  * takes writes. A colour change is counted in the resident's district of today, which for a
- * resident who moved since differs from the district of that day.
+ * resident who moved since differs from the district of that day. Erased events cannot be
+ * counted again: a later layout must migrate the counters, not recount the log.
  */
 export async function ensureAggregates(ledger: Ledger): Promise<{ rebuilt: boolean; events: number }> {
   if ((await ledger.read<number>('meta', AGG_VERSION_KEY)) === AGGREGATES_VERSION) return { rebuilt: false, events: 0 };

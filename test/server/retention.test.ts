@@ -76,6 +76,62 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
     });
   });
 
+  describe('the job and the counters at start', () => {
+    let data: ReturnType<typeof tempDir>;
+    let svc: TestService | undefined;
+    after(async () => {
+      await svc?.stop();
+      data?.cleanup();
+    });
+
+    it('counts an older folder\'s scans once at start, and erases what is past the window when the service starts', async () => {
+      data = tempDir('ankang-retention-start-');
+      const clock = new TestClock();
+      svc = await startTestService({ dir: data.dir, clock });
+      const operator = await svc.token('operator');
+      const health = await svc.token('health');
+      const gate = await registerVenue(svc, operator, { type: 'crowded-place', name: '万达广场', district: '340104' });
+      const residents = [await newResident(svc), await newResident(svc)];
+      clock.advance(3_600_000);
+      const seqs: number[] = [];
+      for (const r of residents) {
+        const scan = await checkin(svc, r, gate, 36.5);
+        expect(scan.status, JSON.stringify(scan.body)).to.equal(201);
+        seqs.push(scan.body.seq);
+      }
+      const stats = async () => {
+        const from = encodeURIComponent(new Date(START - DAY).toISOString());
+        const to = encodeURIComponent(new Date(START + 40 * DAY).toISOString());
+        const scans = await svc!.call('GET', `/v1/stats/scans?by=venue-type&from=${from}&to=${to}`, { token: health });
+        const daily = await svc!.call('GET', '/v1/stats/colours/daily?days=45', { token: health });
+        return { scans: scans.body.groups, days: daily.body.days.filter((d: { total: number }) => d.total > 0).map((d: { day: string; total: number }) => [d.day, d.total]) };
+      };
+      const before = await stats();
+      expect(before.scans).to.deep.equal([{ key: 'crowded-place', count: 2 }]);
+      await svc.stop();
+
+      // A folder written before the counters: no mark, no counters.
+      const l = await Ledger.open(join(data.dir, 'ledger'));
+      const agg: string[] = [];
+      for await (const k of l.space('index').keys({ gte: 'agg/', lt: 'agg0' })) agg.push(k);
+      expect(agg.length).to.be.at.least(3);
+      await l.transact((tx) => {
+        for (const k of agg) tx.del('index', k);
+        tx.del('meta', 'statsAggregates');
+      });
+      await l.close();
+
+      clock.advance(29 * DAY);
+      svc = await startTestService({ dir: data.dir, clock });
+      await until('the retention run at start', async () => {
+        const e = await svc!.running.app.ledger.getEvent(seqs[1]);
+        return e && 'erased' in e;
+      });
+      for (const seq of seqs) expect(await svc.running.app.ledger.getEvent(seq)).to.have.property('erased');
+      expect(await stats()).to.deep.equal(before);
+    });
+  });
+
   describe('after the window, with the service anchoring on a Hardhat node', () => {
     let node: DevNode;
     let verifier: InstalledVerifier;
@@ -258,6 +314,12 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
       const gap = structuredClone(b);
       gap.events.shift();
       expect((await verify('history', gap, 'alice-gap')).status).to.equal(1);
+      // A stub standing for another event (another hash) is not the leaf at its index.
+      const other = structuredClone(b);
+      other.previous!.event.hash = b.events[0].event.hash;
+      const forged = await verify('history', other, 'alice-forged');
+      expect(forged.status).to.equal(1);
+      expect(forged.stdout).to.include('NOT_INCLUDED');
     });
 
     it('answers a history range wholly before a subject\'s erasure with 410 ERASED, and the old gate\'s history ends at its erased scan', async () => {
