@@ -4,13 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ledger, seqKey } from '../../server/ledger/ledger';
 import { RetentionService } from '../../server/services/retention';
+import { RuleBook } from '../../server/services/rule-book';
 import type { AppContext } from '../../server/context';
 import { machineInfo, percentile } from './util';
 
 /**
  * `npx tsx scripts/bench/erasure.ts [events]` (default 100,000): erasure time per 100,000
  * scan events. Builds a ledger of `events` scan events (resident and venue chains, the
- * `scans` index, as ScanService writes them) 29 days in the past, then runs the retention
+ * `scans` index, as ScanService writes them) 29 days in the past, and health facts for the
+ * 20,000 residents they name (half of them with an old declaration and a recent contact,
+ * which stays), then runs the retention
  * job on it while a writer appends one event every 5 ms, and reports the job's time (erasing,
  * compacting), the event loop's longest stall and the writer's latencies during the run.
  */
@@ -40,11 +43,23 @@ async function main(): Promise<void> {
       });
       now += 1_000;
     }
+    const rules = await RuleBook.load(ledger);
+    const old = new Date(now).toISOString();
+    for (let i = 0; i < 20_000; i += 1_000) {
+      await ledger.transact((tx) => {
+        for (let j = i; j < i + 1_000; j++) {
+          const p = `p${String(j).padStart(15, '0')}`;
+          const declaration = { at: old, temperatureC: 36.6, symptoms: [], visited: [], contactWithCase: false };
+          tx.put('facts', p, j % 2 ? { declaration } : { declaration, contact: { degree: 2, exposedAt: new Date(now + 27 * 86_400_000).toISOString() } });
+        }
+      });
+    }
     const buildMs = performance.now() - built;
 
     now += 29 * 86_400_000;
     const app = {
       ledger,
+      rules,
       config: { RETENTION_DAYS: 28 },
       clock: () => new Date(now),
       log: { info: () => undefined, warn: () => undefined, error: () => undefined },
@@ -76,6 +91,7 @@ async function main(): Promise<void> {
       erasedEvents: report.erasedEvents,
       erasureEvents: report.erasureEvents.length,
       scanEntries: report.scanEntries,
+      factRecords: report.factRecords,
       totalMs: report.ms,
       compactMs: report.compactedMs,
       totalMsPer100k: per100k(report.ms),
