@@ -2,6 +2,7 @@
  * `npm run ledger:verify [-- --data-dir <dir>]`: re-walks the ledger in `--data-dir`, else
  * DATA_DIR, else ./data (the folder `npm start` uses), and prints one line, either
  *   ok: <events> events, <subjects> subjects, head <seq> <hash>
+ * (with `, <n> erased by retention (linked, not recomputed)` after the subjects when some are)
  * or
  *   broken at event <seq>: <reason> (<n> events before it are intact)
  * Exit status 0 when the chain is intact, 1 when a link is broken, 2 when it could not
@@ -58,7 +59,8 @@ async function main(): Promise<number> {
   try {
     const report = await verifyChain(ledger);
     if (report.ok) {
-      process.stdout.write(`ok: ${report.events} events, ${report.subjects} subjects, head ${report.head.seq} ${report.head.hash}\n`);
+      const erased = report.erased ? `, ${report.erased} erased by retention (linked, not recomputed)` : '';
+      process.stdout.write(`ok: ${report.events} events, ${report.subjects} subjects${erased}, head ${report.head.seq} ${report.head.hash}\n`);
       return 0;
     }
     process.stdout.write(`broken at event ${report.broken!.seq}: ${report.broken!.reason} (${report.events} events before it are intact)\n`);

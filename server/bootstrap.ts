@@ -24,6 +24,8 @@ import { RuleBook } from './services/rule-book';
 import type { ResidentRecord } from './services/residents';
 import { sealStoredText } from './services/at-rest';
 import { ensureResidentIndexes } from './services/resident-index';
+import { RetentionService } from './services/retention';
+import { countAggregates, ensureAggregates } from './services/stats';
 import { createIdentityProvider, type IdentityProvider } from './idp/provider';
 import { RelyingParty } from './identity/relying-party';
 import { startSessionSweep } from './identity/sessions';
@@ -59,6 +61,8 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
   const rules = await RuleBook.load(ledger);
   await ensureResidentIndexes(ledger);
   await sealStoredText(ledger, secrets.encryptionKey);
+  countAggregates(ledger);
+  await ensureAggregates(ledger);
   // Indexes no resident holds carry cover values; a data folder of sequential indexes (before
   // random ones) loads the same way, its indexes re-drawn as their codes expire.
   const statusBook = new StatusBook(config.ISSUER_ID, config.STATUS_LIST_MAX_AGE_SECONDS, secrets.statusCoverKey);
@@ -207,6 +211,7 @@ export async function startService(config: Config, opts: Parameters<typeof openC
   const sessionSweep = startSessionSweep(app.ledger, app.clock, 3_600_000, (e) => app.log.error('session sweep failed', { error: e.message }));
   const codeIndexSweep = startCodeIndexSweep(app.ledger, app.clock, 300_000, (e) => app.log.error('code index sweep failed', { error: e.message }));
   const idempotencySweep = services.idempotency.start(app.ledger, app.clock, 3_600_000, (e) => app.log.error('idempotency sweep failed', { error: e.message }));
+  const retention = new RetentionService(app).start(3_600_000, (e) => app.log.error('retention job failed', { error: e.message }));
   app.federation?.start(config.FEDERATION_REFRESH_SECONDS);
   app.witness?.start();
   let closing: Promise<void> | undefined;
@@ -228,6 +233,7 @@ export async function startService(config: Config, opts: Parameters<typeof openC
     if (drained.forced) app.log.warn('http: drain timed out; closed the remaining connections', { ...drained, drainTimeoutMs: config.DRAIN_TIMEOUT_MS });
     else app.log.info('http: drained', drained);
     await services.reevaluator.stop();
+    await retention.stop();
     await idempotencySweep.stop();
     await codeIndexSweep.stop();
     await sessionSweep.stop();

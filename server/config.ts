@@ -47,6 +47,11 @@ export const configSchema = z.object({
   REVIEW_INTERVAL_SECONDS: int(30, 1, 3600),
   /** How long an Idempotency-Key answers retries with its first response; older keys count as unused and are deleted. */
   IDEMPOTENCY_TTL_HOURS: int(24, 1, 720),
+  /**
+   * Scan events, check-ins and health facts older than this many days are erased (the ledger keeps
+   * each erased event's hash, so proofs of the others still verify); aggregates outlive it.
+   */
+  RETENTION_DAYS: int(28, 1, 3650),
   BODY_LIMIT_BYTES: int(65536, 1024, 10 * 1024 * 1024),
   /**
    * The province's OpenID Connect provider (real-name account platform). Unset: the

@@ -21,6 +21,8 @@ export const ERROR_STATUS = {
   NOT_ANCHORED_YET: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** Retention erased what was asked for (a proof of an erased event, a history wholly before an erasure). */
+  ERASED: 410,
   IDEMPOTENCY_KEY_REUSED: 422,
   CODE_REJECTED: 422,
   TOO_MANY_REQUESTS: 429,

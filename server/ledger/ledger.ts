@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { randomBytesPooled as randomBytes } from '../crypto/random';
 import type { AbstractSublevel } from 'abstract-level';
 import { Level } from 'level';
@@ -196,6 +197,7 @@ export class Ledger {
   private closed = false;
   private nextGroupId = 1;
   private readonly listeners: Array<(events: LedgerEvent[]) => void> = [];
+  private readonly derivers: Array<(events: LedgerEvent[], tx: Tx) => Promise<void> | void> = [];
   private readonly spaces = new Map<Space, Sub>();
 
   private constructor(
@@ -296,6 +298,49 @@ export class Ledger {
   /** Called with each durable group's events, in order (the anchorer and metrics listen). */
   onEvents(fn: (events: LedgerEvent[]) => void): void {
     this.listeners.push(fn);
+  }
+
+  /**
+   * Runs `fn` inside every transaction that appended events, after its body and with its
+   * view (what the body wrote included), so derived state such as aggregate counters is
+   * written in the same batch as the events it counts and is exactly as durable.
+   */
+  derive(fn: (events: LedgerEvent[], tx: Tx) => Promise<void> | void): void {
+    this.derivers.push(fn);
+  }
+
+  /**
+   * Compacts the whole key range of each space (flushing the memory table first), so that
+   * LevelDB rewrites its files without the values deleted or overwritten there: after an
+   * erasure, no copy of an erased body stays in a .log or .ldb file.
+   */
+  async compact(spaces: readonly Space[]): Promise<{ obsoleteFiles: number }> {
+    const db = this.db as unknown as { compactRange(start: string, end: string): Promise<void> };
+    for (const space of spaces) await db.compactRange(`!${space}!`, `!${space}!\uffff`);
+    // A file the compaction replaced is deleted only when no reader (an open iterator, such as
+    // the anchorer's) still holds the version it belongs to, and then only at LevelDB's next
+    // flush or compaction: wait for the readers to finish, and flush again until it is gone.
+    let left = this.obsoleteFiles();
+    for (let i = 0; left.length && i < 100 && !this.closed; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      await db.compactRange(PROBE_KEY, PROBE_KEY);
+      left = this.obsoleteFiles();
+    }
+    return { obsoleteFiles: left.length };
+  }
+
+  /** Writes LevelDB's memory table out to a table file (and starts a new .log). */
+  async flushMemory(): Promise<void> {
+    await (this.db as unknown as { compactRange(start: string, end: string): Promise<void> }).compactRange(PROBE_KEY, PROBE_KEY);
+  }
+
+  /** Table files in the folder that are no longer part of the database (replaced by a compaction, not yet deleted). */
+  private obsoleteFiles(): string[] {
+    const db = this.db as unknown as { location: string; getProperty(name: string): string };
+    // Listed before the live set is read: a file a flush adds in between is then in both.
+    const files = readdirSync(db.location).filter((f) => /^\d+\.(ldb|sst)$/.test(f));
+    const live = new Set([...db.getProperty('leveldb.sstables').matchAll(/^\s*(\d+):/gm)].map((m) => Number(m[1])));
+    return files.filter((f) => !live.has(Number(f.split('.')[0])));
   }
 
   space(space: Space): Sub {
@@ -413,6 +458,7 @@ export class Ledger {
     let result: T;
     try {
       result = await fn(tx);
+      if (events.length) for (const d of this.derivers) await d(events, tx);
     } catch (err) {
       // After a failed write the head is already back at the committed one.
       if (epoch === this.epoch) {

@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import type { LedgerEvent } from '../../verifier/src/event';
+import { isErased, type ErasedEvent, type LedgerEvent } from '../../verifier/src/event';
 import { PROOF_BUNDLE_FORMAT, PROOF_BUNDLE_FORMAT_1 } from '../../verifier/src/proof-bundle';
 import type { Anchorer, CheckpointRecord } from '../../anchor/anchorer';
 import type { Services } from '../app';
@@ -34,7 +34,7 @@ function bundleHead(app: AppContext, cp: CheckpointRecord, mapRoot: string | und
   };
 }
 
-async function entry(anchorer: Anchorer, event: LedgerEvent, treeSize: number) {
+async function entry(anchorer: Anchorer, event: LedgerEvent | ErasedEvent, treeSize: number) {
   const proof = await anchorer.tree.inclusionProof(event.seq - 1, treeSize);
   return { event, leafIndex: event.seq - 1, proof: proof.map((h) => h.toString('hex')) };
 }
@@ -48,9 +48,38 @@ function timeParam(ctx: Context, name: 'from' | 'to', fallback: number): number 
 }
 
 /**
+ * The subject's latest erased event among its first `treeSize` events, if retention erased
+ * any: the hash a kept event links to that is not the kept event before it, or the subject's
+ * head in the map when that is not its last kept event. Its seq comes from the `erased/<hash>`
+ * index the retention job keeps.
+ */
+async function latestErased(app: AppContext, anchorer: Anchorer, subject: string, kept: LedgerEvent[], treeSize: number, mapped: boolean): Promise<ErasedEvent | undefined> {
+  const lookup = async (hash: string) => {
+    const seq = await app.ledger.read<number>('index', `erased/${hash}`);
+    const e = seq === undefined ? undefined : await app.ledger.getEvent(seq);
+    return e && isErased(e as LedgerEvent | ErasedEvent) ? (e as unknown as ErasedEvent) : undefined;
+  };
+  const head = mapped ? anchorer.map.proof(subject, treeSize).head : undefined;
+  const last = kept[kept.length - 1];
+  if (head && head !== (last?.hash ?? null)) {
+    const e = await lookup(head);
+    if (e) return e;
+  }
+  for (let i = kept.length - 1; i >= 0; i--) {
+    const link = kept[i].links[subject];
+    if (link !== null && link !== (kept[i - 1]?.hash ?? null)) return lookup(link);
+  }
+  return undefined;
+}
+
+/**
  * A subject's events in [from, to] with inclusion proofs, plus the subject's events just
  * before and after the range, so the per-subject hash chain shows nothing was left out, and
  * the subject's head in the checkpoint's subject map, so the open end is closed too.
+ *
+ * Retention shreds the subject links of erased events, so a history can only be shown
+ * complete after the subject's latest erased event (FORMAT.md §10.1): the range then starts
+ * just after it, its stub is `previous`, and a range wholly before it is answered ERASED.
  */
 export async function historyBundle(app: AppContext, ctx: Context, subject: string) {
   const { anchorer, checkpoint } = anchored(app);
@@ -58,13 +87,26 @@ export async function historyBundle(app: AppContext, ctx: Context, subject: stri
   const to = timeParam(ctx, 'to', app.clock().getTime());
   if (from > to) throw new ServiceError('VALIDATION_FAILED', 'from must not be after to', [{ path: 'from', code: 'too_big', message: 'from ≤ to' }]);
   const seqs = await app.ledger.subjectSeqs(subject, 1, checkpoint.treeSize);
-  let previous: LedgerEvent | undefined;
+  const mapRoot = mapRootOf(anchorer, checkpoint);
+  const kept: LedgerEvent[] = [];
+  for (const seq of seqs) kept.push((await app.ledger.getEvent(seq))!);
+  const erased = await latestErased(app, anchorer, subject, kept, checkpoint.treeSize, !!mapRoot);
+  let start = from;
+  if (erased) {
+    start = Math.max(from, Date.parse(erased.at) + 1);
+    if (start > to) {
+      throw new ServiceError('ERASED', `${subject}'s events up to ${erased.at} were erased by retention (event ${erased.erased.by}); ask for a range after it`, [
+        { path: 'to', code: 'erased', message: `after ${erased.at}` },
+      ]);
+    }
+  }
+  let previous: LedgerEvent | ErasedEvent | undefined = erased;
   let next: LedgerEvent | undefined;
   const inRange: LedgerEvent[] = [];
-  for (const seq of seqs) {
-    const e = (await app.ledger.getEvent(seq))!;
+  for (const e of kept) {
+    if (erased && e.seq < erased.seq) continue;
     const t = Date.parse(e.at);
-    if (t < from) previous = e;
+    if (t < start) previous = e;
     else if (t <= to) inRange.push(e);
     else {
       next = e;
@@ -72,12 +114,11 @@ export async function historyBundle(app: AppContext, ctx: Context, subject: stri
     }
   }
   if (inRange.length > 10_000) throw new ServiceError('VALIDATION_FAILED', 'more than 10,000 events in range; narrow it', [{ path: 'to', code: 'too_big', message: 'narrow the range' }]);
-  const mapRoot = mapRootOf(anchorer, checkpoint);
   return {
     ...bundleHead(app, checkpoint, mapRoot),
     kind: 'history',
     subject,
-    range: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
+    range: { from: new Date(start).toISOString(), to: new Date(to).toISOString() },
     previous: previous ? await entry(anchorer, previous, checkpoint.treeSize) : null,
     next: next ? await entry(anchorer, next, checkpoint.treeSize) : null,
     events: await Promise.all(inRange.map((e) => entry(anchorer, e, checkpoint.treeSize))),
@@ -101,7 +142,19 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
     if (seq > checkpoint.treeSize) {
       throw new ServiceError('NOT_ANCHORED_YET', `event ${seq} is after the latest checkpoint (${checkpoint.treeSize} events); retry after the next one`);
     }
-    const event = (await app.ledger.getEvent(seq))!;
+    const event = (await app.ledger.getEvent(seq))! as LedgerEvent | ErasedEvent;
+    if (isErased(event)) {
+      // Its body and salt are gone: nothing of it can be proven but its hash, which every checkpoint still covers.
+      ctx.status = 410;
+      ctx.body = {
+        error: {
+          code: 'ERASED',
+          message: `event ${seq} was erased by retention (event ${event.erased.by}); its hash stays a leaf of the log, and the erasure event's own proof shows when and why`,
+          erasure: { seq: event.erased.by },
+        },
+      };
+      return;
+    }
     ctx.body = { ...bundleHead(app, checkpoint, mapRootOf(anchorer, checkpoint)), kind: 'event', events: [await entry(anchorer, event, checkpoint.treeSize)] };
   });
 
@@ -148,7 +201,7 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
 const range = z.strictObject({ from: z.iso.datetime({ offset: true }).optional(), to: z.iso.datetime({ offset: true }).optional() });
 const pseudonym = z.strictObject({ pseudonym: z.string().regex(/^[A-Za-z0-9_-]{16}$/) });
 const sealed = z.object({ subject: z.string(), seq: z.int().min(1), at: z.iso.datetime(), hash: z.string() });
-const anchoring: RouteDoc['errors'] = ['ANCHORING_OFF', 'NOT_ANCHORED_YET', 'NOT_FOUND'];
+const anchoring: RouteDoc['errors'] = ['ANCHORING_OFF', 'NOT_ANCHORED_YET', 'NOT_FOUND', 'ERASED'];
 const bundle = 'A proof bundle (verifier/FORMAT.md; check it with `ankang-verify proof`)';
 
 export const proofDocs: RouteDoc[] = [

@@ -73,3 +73,33 @@ export function hashEvent(body: LedgerEventBody, saltHex: string): string {
   const { seq, type, at, subjects, links, prev, data } = body;
   return toHex(sha256(concatBytes(fromHex(saltHex), utf8(canonicalJson({ seq, type, at, subjects, links, prev, data })))));
 }
+
+/**
+ * An event erased by retention (FORMAT.md §12.1): its body's personal part and its salt are
+ * gone, so its hash can no longer be recomputed; the hash stays, so it remains a leaf of the
+ * log and a link of the chain. `erased.by` is the `retention.erased` event that erased it.
+ */
+export interface ErasedEvent {
+  seq: number;
+  type: string;
+  at: string;
+  prev: string;
+  hash: string;
+  erased: { by: number };
+}
+
+/** The type of the event that records an erasure (FORMAT.md §12.1). */
+export const ERASURE_EVENT = 'retention.erased';
+
+/** Whether a stored event is an erased one (no subjects, links, data or salt). */
+export function isErased(e: LedgerEvent | ErasedEvent): e is ErasedEvent {
+  return typeof (e as ErasedEvent).erased === 'object' && (e as ErasedEvent).erased !== null;
+}
+
+/**
+ * The digest a `retention.erased` event carries over the sequence numbers it erased:
+ * SHA-256 of the canonical JSON of the ascending list, hex.
+ */
+export function erasureDigest(seqs: readonly number[]): string {
+  return toHex(sha256(utf8(canonicalJson([...seqs]))));
+}

@@ -1,5 +1,5 @@
 import { equalBytes, fromHex } from './bytes';
-import { hashEvent, type LedgerEvent } from './event';
+import { hashEvent, isErased, type ErasedEvent, type LedgerEvent } from './event';
 import { hashLeaf, rootFromInclusionProof } from './merkle';
 import { SUBJECT_KEY_BITS, verifySubjectProof, type SubjectProof } from './subject-map';
 
@@ -58,6 +58,16 @@ export interface ProofEntry {
   proof: string[];
 }
 
+/**
+ * A history's `previous` when the subject's events before the range were erased by retention
+ * (FORMAT.md §10.1): the erased event's stub, whose hash the first listed event links to.
+ */
+export interface ErasedEntry {
+  event: ErasedEvent;
+  leafIndex: number;
+  proof: string[];
+}
+
 export interface ProofBundle {
   format: typeof PROOF_BUNDLE_FORMAT | typeof PROOF_BUNDLE_FORMAT_1;
   kind: 'event' | 'history';
@@ -74,8 +84,11 @@ export interface ProofBundle {
   subject?: string;
   /** History bundles only: RFC 3339 times, both ends included. */
   range?: { from: string; to: string };
-  /** History bundles only: the subject's last event before `from`, or null when it has none. */
-  previous?: ProofEntry | null;
+  /**
+   * History bundles only: the subject's last event before `from`, or null when it has none;
+   * an erased event's stub when the history starts after retention erased the events before it.
+   */
+  previous?: ProofEntry | ErasedEntry | null;
   /** History bundles only: the subject's first event after `to`, or null when it has none. */
   next?: ProofEntry | null;
   /** History bundles of format 2 only: the subject's head in the checkpoint's map. */
@@ -174,7 +187,7 @@ export function parseProofBundle(value: unknown): ProofBundle {
     if (from > to) throw bad('range.from is after range.to');
     for (const k of ['previous', 'next'] as const) {
       if (!(k in b)) throw bad(`${k} is required in a history bundle (null when there is none)`);
-      if (b[k] !== null) checkEntry(b[k], k);
+      if (b[k] !== null) checkEntry(b[k], k, k === 'previous');
     }
     if (v2) checkSubjectHead(b.subjectHead);
   }
@@ -201,9 +214,12 @@ function checkSubjectHead(value: unknown): void {
   }
 }
 
-function checkEntry(value: unknown, what: string): void {
+const ERASED_KEYS = ['seq', 'type', 'at', 'prev', 'hash', 'erased'];
+
+function checkEntry(value: unknown, what: string, mayBeErased = false): void {
   const entry = record(value, what);
   const e = record(entry.event, `${what}.event`);
+  if (mayBeErased && 'erased' in e) return checkErasedEntry(entry, e, what);
   const extra = Object.keys(e).find((k) => !EVENT_KEYS.includes(k));
   if (extra !== undefined) throw bad(`${what}.event has a member "${extra}" that the hash does not cover`);
   if (!isInt(e.seq) || e.seq < 1) throw bad(`${what}.event.seq must be a positive integer`);
@@ -226,6 +242,24 @@ function checkEntry(value: unknown, what: string): void {
   if (entry.proof.length > MAX_PROOF_HASHES) throw bad(`${at}: proof has more than ${MAX_PROOF_HASHES} hashes`);
   if (!entry.proof.every((h) => typeof h === 'string' && HEX64.test(h))) {
     throw bad(`${at}: every proof hash must be 64 lower-case hex digits`);
+  }
+}
+
+/** An erased event's stub (FORMAT.md §12.1): no subjects, links, data or salt; `erased.by` names a later event. */
+function checkErasedEntry(entry: Record<string, unknown>, e: Record<string, unknown>, what: string): void {
+  const extra = Object.keys(e).find((k) => !ERASED_KEYS.includes(k));
+  if (extra !== undefined) throw bad(`${what}.event is erased and has a member "${extra}" an erased event does not keep`);
+  if (!isInt(e.seq) || e.seq < 1) throw bad(`${what}.event.seq must be a positive integer`);
+  const at = `${what} (seq ${e.seq}, erased)`;
+  if (typeof e.type !== 'string' || e.type === '') throw bad(`${at}: type must be a non-empty string`);
+  parseTime(e.at, `${at}: at`);
+  if (typeof e.prev !== 'string' || !HEX64.test(e.prev)) throw bad(`${at}: prev must be 64 lower-case hex digits`);
+  if (typeof e.hash !== 'string' || !HEX64.test(e.hash)) throw bad(`${at}: hash must be 64 lower-case hex digits`);
+  const by = record(e.erased, `${at}: erased`);
+  if (!isInt(by.by) || by.by <= e.seq || Object.keys(by).length !== 1) throw bad(`${at}: erased must be { by: <the seq of a later retention.erased event> }`);
+  if (!isInt(entry.leafIndex)) throw bad(`${at}: leafIndex must be a non-negative integer`);
+  if (!Array.isArray(entry.proof) || entry.proof.length > MAX_PROOF_HASHES || !entry.proof.every((h) => typeof h === 'string' && HEX64.test(h))) {
+    throw bad(`${at}: proof must be at most ${MAX_PROOF_HASHES} hashes of 64 lower-case hex digits`);
   }
 }
 
@@ -353,6 +387,8 @@ function checkEntries(b: ProofBundle, anchored: AnchoredCheckpoint, progress: { 
   const entries = [...(b.previous ? [b.previous] : []), ...b.events, ...(b.next ? [b.next] : [])];
 
   for (const { event } of entries) {
+    // An erased event's body is gone: only its inclusion, by hash, is checked (FORMAT.md §12.1).
+    if (isErased(event)) continue;
     const { seq, type, at, subjects, links, prev, data, salt, hash } = event;
     if (hashEvent({ seq, type, at, subjects, links, prev, data }, salt) !== hash) {
       throw new ProofError('EVENT_ALTERED', `event seq ${seq}: its hash does not recompute from its body and salt`);
@@ -375,7 +411,7 @@ function checkEntries(b: ProofBundle, anchored: AnchoredCheckpoint, progress: { 
     if (!root || !equalBytes(root, anchored.root)) {
       throw new ProofError('NOT_INCLUDED', `event seq ${seq}: the inclusion proof does not lead to the anchored root of size ${anchored.treeSize}`);
     }
-    if (listed.has(entry)) progress.checked++;
+    if (listed.has(entry as ProofEntry)) progress.checked++;
   }
 }
 
@@ -387,8 +423,11 @@ function checkHistory(b: ProofBundle, anchored: AnchoredCheckpoint): { message: 
   const next = b.next ?? null;
   const events = b.events.map((e) => e.event);
   const all = [...(previous ? [previous.event] : []), ...events, ...(next ? [next.event] : [])];
+  // An erased previous keeps no subjects: it is the subject's because the next listed event, whose hash covers its links, links to it.
+  const erasedBefore = previous && isErased(previous.event) ? previous.event : undefined;
 
   for (const e of all) {
+    if (isErased(e)) continue;
     if (!e.subjects.includes(subject) || !Object.hasOwn(e.links, subject)) {
       throw new ProofError('OUT_OF_RANGE', `event seq ${e.seq} is not about ${subject}`);
     }
@@ -411,7 +450,7 @@ function checkHistory(b: ProofBundle, anchored: AnchoredCheckpoint): { message: 
     throw new ProofError('OUT_OF_RANGE', `next event seq ${next.event.seq} at ${next.event.at} is not after ${range.to}`);
   }
 
-  let before: LedgerEvent | null = previous?.event ?? null;
+  let before: { seq: number; hash: string } | null = previous?.event ?? null;
   for (const e of events) {
     const link = e.links[subject];
     if (link !== (before?.hash ?? null)) {
@@ -440,12 +479,15 @@ function checkHistory(b: ProofBundle, anchored: AnchoredCheckpoint): { message: 
   const where = `included in checkpoint ${b.checkpoint.index} (size ${anchored.treeSize})`;
   const last = all[all.length - 1];
   let message: string;
-  if (next?.event.type === SEAL_EVENT) message = `${what} ${where} and the history has no gaps; no event of ${subject} follows until its seal at seq ${next.event.seq}`;
+  if (erasedBefore && !events.length && !next && !head) {
+    message = `${what} ${where}; the subject's events up to seq ${erasedBefore.seq} were erased by retention (event ${erasedBefore.erased.by}), and no later event is named`;
+  } else if (next?.event.type === SEAL_EVENT) message = `${what} ${where} and the history has no gaps; no event of ${subject} follows until its seal at seq ${next.event.seq}`;
   else if (next) message = `${what} ${where} and the history has no gaps`;
   else if (head && last) message = `${what} ${where} and the history has no gaps up to seq ${last.seq}, the last of the ${head.count} ${head.count === 1 ? 'event' : 'events'} of ${subject} in the checkpoint's subject map`;
   else if (head) message = `${what} ${where}; the checkpoint's subject map holds no event of ${subject}`;
   else if (last) message = `${what} ${where} and the history has no gaps up to seq ${last.seq}; no later event is named, so the links cannot show that none followed`;
   else message = `${what} ${where}; the bundle names no event of ${subject} at all, so the links prove nothing about the range`;
+  if (erasedBefore) message += `; the history starts after seq ${erasedBefore.seq}, which retention erased (event ${erasedBefore.erased.by}) with the subject's events before it`;
   return { message, completeness: completenessOf(b, anchored, !!head) };
 }
 
@@ -454,7 +496,7 @@ function checkHistory(b: ProofBundle, anchored: AnchoredCheckpoint): { message: 
  * (FORMAT.md §13.5): no more entries than the map counts; with no `next`, the last entry is
  * the head; from the first event (no `previous`) to the head, exactly `count` events.
  */
-function checkHead(b: ProofBundle, all: LedgerEvent[]): SubjectHeadEntry {
+function checkHead(b: ProofBundle, all: Array<LedgerEvent | ErasedEvent>): SubjectHeadEntry {
   const subject = b.subject!;
   const cp = b.checkpoint;
   const h = b.subjectHead!;
