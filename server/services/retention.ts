@@ -3,6 +3,7 @@ import { seqKey, type Ledger, type Space, type Tx } from '../ledger/ledger';
 import { startPeriodic } from '../periodic';
 import { evaluateRules, type RawFacts } from '../rules';
 import type { AppContext } from '../context';
+import { getFacts, putFacts } from './facts-store';
 
 /**
  * Retention (数据留存期限): scan events, check-ins and health facts older than
@@ -243,6 +244,7 @@ export class RetentionService {
       const ev = evaluateRules(f, this.app.rules.riskAreas, this.app.rules.current.doc, now);
       return `${ev.colour}:${ev.matched.map((m) => m.id).join(',')}`;
     };
+    const key = this.app.secrets.encryptionKey;
     let after = '';
     while (!this.stopped) {
       const keys: string[] = [];
@@ -252,10 +254,11 @@ export class RetentionService {
       report.factRecords += await ledger.transact(async (tx) => {
         let n = 0;
         for (const p of keys) {
-          const facts = await tx.get<RawFacts>('facts', p);
+          // Facts are sealed at rest (facts-store): open, prune, seal again.
+          const facts = await getFacts(tx, key, p);
           const pruned = facts && pruneFacts(facts, cutoff, decide(tx.now));
           if (!pruned) continue;
-          if (Object.keys(pruned).length) tx.put('facts', p, pruned);
+          if (Object.keys(pruned).length) putFacts(tx, key, p, pruned);
           else tx.del('facts', p);
           this.touched.push(['facts', p]);
           n++;

@@ -9,6 +9,7 @@ import { startDevNode, type DevNode } from '../../anchor/dev-node';
 import { Ledger, seqKey } from '../../server/ledger/ledger';
 import { RetentionService, pruneFacts, retentionCutoff, type RetentionReport } from '../../server/services/retention';
 import type { RawFacts } from '../../server/rules';
+import { readFacts } from '../../server/services/facts-store';
 import { ERASURE_EVENT, erasureDigest, type ErasedEvent, type LedgerEvent } from '../../verifier/src/event';
 import type { ProofBundle } from '../../verifier/src/proof-bundle';
 import { installedVerifier, runCommand, type InstalledVerifier } from '../support/installed-verifier';
@@ -73,6 +74,37 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
 
     it('starts the window on a whole hour, RETENTION_DAYS before now', () => {
       expect(retentionCutoff(new Date('2026-04-08T10:42:13.5Z'), 28).toISOString()).to.equal('2026-03-11T10:00:00.000Z');
+    });
+  });
+
+  describe('on sealed facts', () => {
+    let data: ReturnType<typeof tempDir>;
+    let svc: TestService | undefined;
+    after(async () => {
+      await svc?.stop();
+      data?.cleanup();
+    });
+
+    it('opens a resident\'s sealed facts, drops the part past the window, and seals the rest again', async () => {
+      data = tempDir('ankang-retention-sealed-');
+      const clock = new TestClock();
+      svc = await startTestService({ dir: data.dir, clock });
+      const health = await svc.token('health');
+      const r = await newResident(svc);
+      clock.advance(20 * DAY);
+      const at = clock.now().toISOString();
+      const cases = await svc.call('POST', '/v1/feeds/cases', { token: health, json: { records: [{ idType: r.body.idType, idNumber: r.body.idNumber, status: 'confirmed', at }] } });
+      expect(cases.status, JSON.stringify(cases.body)).to.equal(201);
+      clock.advance(9 * DAY);
+      const key = svc.running.app.secrets.encryptionKey;
+      const before = await readFacts(svc.running.app.ledger, key, r.pseudonym);
+      expect(before).to.have.keys('declaration', 'case');
+      const report = await new RetentionService(svc.running.app).run();
+      expect(report.factRecords).to.equal(1);
+      const stored = await svc.running.app.ledger.read('facts', r.pseudonym);
+      expect(stored, 'still sealed').to.have.keys('sealed');
+      // The 29-day-old declaration is gone; the 9-day-old confirmed case, which makes the colour, stays.
+      expect(await readFacts(svc.running.app.ledger, key, r.pseudonym)).to.deep.equal({ case: before!.case });
     });
   });
 
