@@ -1,4 +1,5 @@
 import type { AbstractSublevel } from 'abstract-level';
+import { parseIssuerTokens, type IssuerToken } from './issuer-tokens';
 import type { Level } from 'level';
 import type { Logger } from '../server/http/log';
 import type { Metrics } from '../server/http/metrics';
@@ -29,11 +30,7 @@ import type { RegistryClient } from './registry';
  */
 
 /** One issuer to witness: its region code, the witness token it issued us, and where its service is (else its status list URL's origin). */
-export interface WitnessTarget {
-  issuer: string;
-  token: string;
-  url?: string;
-}
+export type WitnessTarget = IssuerToken;
 
 export type WitnessDb = AbstractSublevel<Level<string, unknown>, string | Uint8Array | Buffer, string, unknown>;
 
@@ -347,18 +344,5 @@ function baseOf(statusListUrl: string): string | undefined {
   return m?.[1];
 }
 
-/**
- * Parses WITNESS_FOR: `320000=<token>,310000=<token>@https://sh.example`, each an issuer's region
- * code, the witness token it issued, and optionally where its service is.
- * @throws Error naming the entry that does not parse
- */
-export function parseWitnessFor(value: string): WitnessTarget[] {
-  const out: WitnessTarget[] = [];
-  for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const m = /^([1-9][0-9]{5})=([A-Za-z0-9_-]{16,})(?:@(https?:\/\/\S+))?$/.exec(part);
-    if (!m) throw new Error(`"${part.replace(/=.*/, '=…')}" is not <region code>=<witness token>[@<service URL>]`);
-    if (out.some((t) => t.issuer === m[1])) throw new Error(`issuer ${m[1]} is listed twice`);
-    out.push({ issuer: m[1], token: m[2], ...(m[3] ? { url: m[3] } : {}) });
-  }
-  return out;
-}
+/** Parses WITNESS_FOR: `320000=<token>,310000=<token>@https://sh.example`, each with the witness token that issuer gave us. */
+export const parseWitnessFor = (value: string): WitnessTarget[] => parseIssuerTokens(value, 'witness token');

@@ -16,6 +16,20 @@ const lifetime = (def: number, capSeconds: number, unitSeconds: number, unit: st
     )
     .default(def);
 
+/** A list of other issuers' services with their tokens (WITNESS_FOR, FEDERATION_PEERS); a bad entry is a config error naming it. */
+const issuerTokens = <T>(parse: (value: string) => T[]) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return v ? parse(v) : [];
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    });
+
 /**
  * Every setting comes from the environment (README "Configuration" lists them).
  * Secrets that are absent are generated at first start into SECRETS_DIR (default DATA_DIR; mode 0600).
@@ -129,33 +143,13 @@ export const configSchema = z.object({
    * us: `320000=<token>,310000=<token>`; `…=<token>@<url>` where its service is not its status
    * list URL's origin. It cosigns from its anchorer account, which the council registers as a witness.
    */
-  WITNESS_FOR: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      try {
-        return v ? parseWitnessFor(v) : [];
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message });
-        return z.NEVER;
-      }
-    }),
+  WITNESS_FOR: issuerTokens(parseWitnessFor),
   /**
    * Other provinces whose services tracing asks for the scans they recorded under our codes
    * (POST /v1/federation/scans), each with the federation token it issued us:
    * `320000=<token>@<url>`; without `@<url>`, its status list URL's origin.
    */
-  FEDERATION_PEERS: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      try {
-        return v ? parseFederationPeers(v) : [];
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message });
-        return z.NEVER;
-      }
-    }),
+  FEDERATION_PEERS: issuerTokens(parseFederationPeers),
   /** How often the witness looks for other issuers' new checkpoints. */
   WITNESS_INTERVAL_SECONDS: int(5, 1, 3600),
   /** /readyz: with the chain unreachable, the service stays ready until an unanchored event is older than this. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseIssuerTokens, type IssuerToken } from '../../anchor/issuer-tokens';
 
 /**
  * Asking other provinces about our codes (FORMAT.md §8). A code carries no stable identifier,
@@ -59,25 +60,11 @@ export const federationAnswerSchema = z.strictObject({
 export type FederationAnswer = z.infer<typeof federationAnswerSchema>;
 
 /** A province we ask: its region code, the federation token it issued us, and its service's URL (else its status list URL's origin). */
-export interface FederationPeer {
-  issuer: string;
-  token: string;
-  url?: string;
-}
+export type FederationPeer = IssuerToken;
 
-/**
- * Parses FEDERATION_PEERS: `320000=<token>@<url>,310000=<token>`, the grammar of WITNESS_FOR.
- * @throws Error naming the bad entry, never its token
- */
+/** Parses FEDERATION_PEERS: `320000=<token>@<url>,310000=<token>`, the grammar of WITNESS_FOR. */
 export function parseFederationPeers(value: string): FederationPeer[] {
-  const out: FederationPeer[] = [];
-  for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const m = /^([1-9][0-9]{5})=([A-Za-z0-9_-]{16,})(?:@(https?:\/\/\S+))?$/.exec(part);
-    if (!m) throw new Error(`"${part.replace(/=.*/, '=…')}" is not <region code>=<federation token>[@<service URL>]`);
-    if (out.some((t) => t.issuer === m[1])) throw new Error(`issuer ${m[1]} is listed twice`);
-    out.push({ issuer: m[1], token: m[2], ...(m[3] ? { url: m[3].replace(/\/$/, '') } : {}) });
-  }
-  return out;
+  return parseIssuerTokens(value, 'federation token').map((p) => (p.url ? { ...p, url: p.url.replace(/\/$/, '') } : p));
 }
 
 /** Why a peer gave no answer, as the tracing result reports it. */

@@ -1,25 +1,10 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { Ledger } from '../../server/ledger/ledger';
+import { runLedgerVerify } from '../support/service';
 import { tempDir } from '../support/tmp';
 
-const SCRIPT = resolve(__dirname, '..', '..', 'scripts', 'ledger-verify.ts');
-// tsx by absolute URL, so the script can run with a temp folder as its working directory.
-const TSX = pathToFileURL(require.resolve('tsx')).href;
-
-function ledgerVerify(cwd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', TSX, SCRIPT, ...args], { cwd, env: { ...process.env, DATA_DIR: undefined, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+const ledgerVerify = (cwd: string, args: string[], env: NodeJS.ProcessEnv) => runLedgerVerify(args, { DATA_DIR: undefined, ...env }, cwd);
 
 describe('npm run ledger:verify (scripts/ledger-verify.ts)', function () {
   this.timeout(60_000);

@@ -1,8 +1,6 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 /** The anchorer's record of a checkpoint (anchor/anchorer.ts). */
 const CHECKPOINT_EVENT = 'checkpoint.anchored';
 import { startDevNode, type DevNode } from '../../anchor/dev-node';
@@ -14,24 +12,11 @@ import { ERASURE_EVENT, erasureDigest, type ErasedEvent, type LedgerEvent } from
 import type { ProofBundle } from '../../verifier/src/proof-bundle';
 import { installedVerifier, runCommand, type InstalledVerifier } from '../support/installed-verifier';
 import { checkin, newResident, registerVenue, type Resident, type Venue } from '../support/scenario';
-import { DAY, START, startTestService, TestClock, type TestService } from '../support/service';
+import { DAY, runLedgerVerify, START, startTestService, TestClock, type TestService } from '../support/service';
 import { tempDir } from '../support/tmp';
 import { until } from '../../scripts/lib/wait';
 
-const SCRIPT = resolve(__dirname, '..', '..', 'scripts', 'ledger-verify.ts');
-const TSX = pathToFileURL(require.resolve('tsx')).href;
-
-function ledgerVerify(dataDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', TSX, SCRIPT, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+const ledgerVerify = (dataDir: string) => runLedgerVerify(['--data-dir', dataDir]);
 
 /** Every file under `dir`, recursively: LevelDB's .log, .ldb, MANIFEST, and everything beside them. */
 function filesUnder(dir: string): string[] {

@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { outboxFile, startService, type RunningService } from '../../server/bootstrap';
@@ -273,13 +274,17 @@ export function shanghaiDate(clock: TestClock, daysAgo: number): string {
 }
 
 /** Runs `npx tsx scripts/ledger-verify.ts` and collects its output. */
-export function runLedgerVerify(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'ledger-verify.ts'), ...args], env);
+/** tsx by absolute URL, so a script can run with any folder as its working directory. */
+const TSX = pathToFileURL(require.resolve('tsx')).href;
+
+/** Runs `npm run ledger:verify` (scripts/ledger-verify.ts) in `cwd` (the repository unless given); undefined values in `env` unset a setting. */
+export function runLedgerVerify(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runChild(process.execPath, ['--import', TSX, join(ROOT, 'scripts', 'ledger-verify.ts'), ...args], env, cwd);
 }
 
-export function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun, reject) => {
-    const child: ChildProcess = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));
