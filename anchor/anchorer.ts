@@ -46,6 +46,12 @@ export interface AnchorerOptions {
 export type AnchorState = 'connecting' | 'up' | 'down' | 'suspended' | 'diverged';
 
 const CHECKPOINT_EVENT = 'checkpoint.anchored';
+/**
+ * A checkpoint's own record is appended after it is anchored, and goes on chain with the next
+ * one. It lies among the first events after the checkpoint's tree size (only writes that
+ * committed while the anchoring transaction waited come before it), so this many are read.
+ */
+const RECORD_WINDOW = 64;
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 60_000;
 /** An outage is logged when it starts, then each time it has doubled in length, at least every hour-equivalent (60 × the longest delay), and when it ends. */
@@ -132,6 +138,24 @@ export class Anchorer {
       lastError: this.lastError ?? null,
       retryAt: this.state === 'down' || this.state === 'suspended' ? new Date(this.retryAt).toISOString() : null,
     };
+  }
+
+  /**
+   * The events no anchored checkpoint covers yet, not counting checkpoint records (an idle
+   * service has nothing to anchor), and the oldest of them: what /readyz and /metrics call lag.
+   */
+  async unanchored(): Promise<{ events: number; oldest: { seq: number; at: string } | undefined }> {
+    const head = this.ledger.getHead().seq;
+    const anchored = this.latest?.treeSize ?? 0;
+    let records = 0;
+    let oldest: { seq: number; at: string } | undefined;
+    let read = 0;
+    for await (const e of this.ledger.events(anchored + 1, head)) {
+      if (e.type === CHECKPOINT_EVENT) records++;
+      else oldest ??= { seq: e.seq, at: e.at };
+      if (++read >= RECORD_WINDOW) break;
+    }
+    return { events: Math.max(0, head - anchored - records), oldest };
   }
 
   start(): void {

@@ -1,40 +1,15 @@
 import { Counter, Gauge } from 'prom-client';
-import type { Anchorer } from '../../anchor/anchorer';
 import { decodeCbor, decodeSign1 } from '../../verifier/src';
 import type { AppContext } from '../context';
 import { LIMITS } from './rate-limit';
 
 /** The type of the ledger event that records an anchored checkpoint (anchor/anchorer.ts). */
-const CHECKPOINT_EVENT = 'checkpoint.anchored';
-/**
- * A checkpoint's own record is appended after it is anchored, and goes on chain with the next
- * one. It lies among the first events after the checkpoint's tree size (only writes that
- * committed while the anchoring transaction waited come before it), so this many are read.
- */
-const RECORD_WINDOW = 64;
 
 /** Help of the rate-limit counter, as server/http/rate-limit.ts names it. */
 const RATE_LIMITED_HELP = 'Requests refused by an abuse limit (429)';
 
 const seconds = (ms: number) => Math.max(0, ms) / 1000;
 
-/**
- * The events not yet covered by an anchored checkpoint, not counting the latest checkpoint's
- * own record (an idle service has nothing to anchor), and when the oldest of them was written.
- */
-async function unanchored(app: AppContext, anchorer: Anchorer): Promise<{ events: number; oldestAt: string | undefined }> {
-  const head = app.ledger.getHead().seq;
-  const anchored = anchorer.checkpoint?.treeSize ?? 0;
-  let records = 0;
-  let oldestAt: string | undefined;
-  let read = 0;
-  for await (const e of app.ledger.events(anchored + 1, head)) {
-    if (e.type === CHECKPOINT_EVENT) records++;
-    else oldestAt ??= e.at;
-    if (++read >= RECORD_WINDOW) break;
-  }
-  return { events: Math.max(0, head - anchored - records), oldestAt };
-}
 
 /** Issuer and issue time (seconds) of a status list the federation already checked. */
 function statusListIssued(bytes: Uint8Array): { iss: string; issuedAt: number } | undefined {
@@ -97,7 +72,7 @@ export function registerServiceMetrics(app: AppContext): void {
       help: 'Ledger events not yet covered by a checkpoint anchored on chain (the latest checkpoint\'s own record aside)',
       registers,
       async collect() {
-        this.set((await unanchored(app, anchorer)).events);
+        this.set((await anchorer.unanchored()).events);
       },
     });
     new Gauge({
@@ -105,8 +80,8 @@ export function registerServiceMetrics(app: AppContext): void {
       help: 'Age of the oldest ledger event not yet covered by an anchored checkpoint; 0 when every event is',
       registers,
       async collect() {
-        const { oldestAt } = await unanchored(app, anchorer);
-        this.set(oldestAt ? seconds(now() - Date.parse(oldestAt)) : 0);
+        const { oldest } = await anchorer.unanchored();
+        this.set(oldest ? seconds(now() - Date.parse(oldest.at)) : 0);
       },
     });
     metrics.gauge('ankang_anchor_last_checkpoint_age_seconds', 'Seconds since the latest checkpoint was anchored (no sample before the first)', () => {

@@ -8,8 +8,6 @@ import { registerServiceMetrics } from '../http/service-metrics';
 /** What an operator runs on a ledger that refuses writes as diverged (scripts/ledger-verify.ts). */
 export const verifyCommand = (config: Pick<Config, 'DATA_DIR'>) => `npm run ledger:verify -- --data-dir ${resolve(config.DATA_DIR)}`;
 
-const CHECKPOINT_EVENT = 'checkpoint.anchored';
-
 interface Check {
   ok: boolean;
   reason?: string;
@@ -48,13 +46,7 @@ export async function checkReadiness(app: AppContext): Promise<{ ready: boolean;
       ...(state === 'diverged' ? { reason: `the chain disagrees with the ledger: ${lastError}` } : {}),
     };
     // The oldest event no checkpoint covers yet (checkpoint records themselves wait for the next one).
-    let oldest: { seq: number; at: string } | undefined;
-    for await (const e of app.ledger.events(anchored + 1, head)) {
-      if (e.type !== CHECKPOINT_EVENT) {
-        oldest = e;
-        break;
-      }
-    }
+    const { oldest } = await anchorer.unanchored();
     const lagSeconds = oldest ? Math.max(0, Math.floor((app.clock().getTime() - Date.parse(oldest.at)) / 1000)) : 0;
     const max = app.config.READY_MAX_ANCHOR_LAG_SECONDS;
     const reachable = state === 'up';
