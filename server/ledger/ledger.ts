@@ -315,15 +315,14 @@ export class Ledger {
    * erasure, no copy of an erased body stays in a .log or .ldb file.
    */
   async compact(spaces: readonly Space[]): Promise<{ obsoleteFiles: number }> {
-    const db = this.db as unknown as { compactRange(start: string, end: string): Promise<void> };
-    for (const space of spaces) await db.compactRange(`!${space}!`, `!${space}!\uffff`);
+    for (const space of spaces) await this.compactRange(`!${space}!`, `!${space}!\uffff`);
     // A file the compaction replaced is deleted only when no reader (an open iterator, such as
     // the anchorer's) still holds the version it belongs to, and then only at LevelDB's next
     // flush or compaction: wait for the readers to finish, and flush again until it is gone.
     let left = this.obsoleteFiles();
     for (let i = 0; left.length && i < 100 && !this.closed; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      await db.compactRange(PROBE_KEY, PROBE_KEY);
+      await this.flushMemory();
       left = this.obsoleteFiles();
     }
     return { obsoleteFiles: left.length };
@@ -331,7 +330,12 @@ export class Ledger {
 
   /** Writes LevelDB's memory table out to a table file (and starts a new .log). */
   async flushMemory(): Promise<void> {
-    await (this.db as unknown as { compactRange(start: string, end: string): Promise<void> }).compactRange(PROBE_KEY, PROBE_KEY);
+    await this.compactRange(PROBE_KEY, PROBE_KEY);
+  }
+
+  /** `level` is classic-level on Node, whose compactRange (not in the abstract-level types) flushes the memory table first. */
+  private compactRange(start: string, end: string): Promise<void> {
+    return (this.db as unknown as { compactRange(start: string, end: string): Promise<void> }).compactRange(start, end);
   }
 
   /** Table files in the folder that are no longer part of the database (replaced by a compaction, not yet deleted). */
@@ -579,8 +583,7 @@ export class Ledger {
       return;
     }
     try {
-      // `level` is classic-level on Node; its compactRange flushes the memtable first.
-      await (this.db as unknown as { compactRange(start: string, end: string): Promise<void> }).compactRange(PROBE_KEY, PROBE_KEY);
+      await this.flushMemory();
     } catch (err) {
       // LevelDB keeps a failed flush as a background error and refuses every write after it until reopened.
       const first = !this.failure.flushFailed;

@@ -53,6 +53,6 @@ export async function sealStoredText(ledger: Ledger, key: Buffer, chunk = 2_000)
   await flush();
   await ledger.transact((tx) => tx.put('meta', VERSION_KEY, SEALED_AT_REST_VERSION));
   // LevelDB keeps overwritten values in older files until a compaction reaches them.
-  if (sealed) await (ledger.db as unknown as { compactRange(start: string, end: string): Promise<void> }).compactRange('\x00', '\xff');
+  if (sealed) await ledger.compact(['facts', 'index', 'residents']);
   return { sealed };
 }
