@@ -14,6 +14,7 @@ import {
 } from '../../verifier/src/proof-bundle';
 import * as verifier from '../../verifier/src';
 import { ALICE, BOB, FAKE_META, buildLog, entryFor, eventBundle, historyBundle, rootOf, timeOf } from '../support/proof-log';
+import { oneMemberJunk } from '../support/junk';
 
 const SIZE = 40;
 const log = buildLog(SIZE);
@@ -403,18 +404,8 @@ describe('proof bundles', () => {
 
     it('never throws when any member of a valid history is replaced by junk (fast-check)', () => {
       const base = aliceHistory();
-      const paths: string[][] = [];
-      const walk = (v: unknown, path: string[]) => {
-        paths.push(path);
-        if (v && typeof v === 'object') for (const [k, c] of Object.entries(v)) walk(c, [...path, k]);
-      };
-      walk(base, []);
       fc.assert(
-        fc.property(fc.constantFrom(...paths.filter((p) => p.length > 0)), fc.anything(), (path, junk) => {
-          const b = structuredClone(base) as unknown as Record<string, any>;
-          let parent = b;
-          for (const k of path.slice(0, -1)) parent = parent[k];
-          parent[path[path.length - 1]] = junk;
+        fc.property(oneMemberJunk(base), (b) => {
           for (const verify of [verifyEventProofs, verifyHistory]) {
             const r = verify(b, chain());
             expect(ALL_CODES).to.include(r.code);
