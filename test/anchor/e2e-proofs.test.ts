@@ -6,16 +6,11 @@ import type { ProofBundle, ProofEntry } from '../../verifier/src/proof-bundle';
 import { deployRegistry } from '../support/hardhat-node';
 import { installedVerifier, runCommand, type InstalledVerifier } from '../support/installed-verifier';
 import { checkin, newResident, registerVenue, type Resident, type Venue } from '../support/scenario';
-import { apply, startTestService, TestClock, type TestService } from '../support/service';
+import { apply, startTestService, type TestService, WallClock } from '../support/service';
 import { tempDir } from '../support/tmp';
 import { until } from '../../scripts/lib/wait';
 
 const ISSUER = '340000';
-
-/** The anchorer paces checkpoints by the service's clock, so it runs with the wall clock. */
-class WallClock extends TestClock {
-  override readonly now = (): Date => new Date();
-}
 
 /** What `ankang-verify proof|history --json` prints for one bundle. */
 interface Report {

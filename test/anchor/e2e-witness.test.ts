@@ -10,7 +10,7 @@ import type { LedgerEvent } from '../../verifier/src/event';
 import type { ProofBundle } from '../../verifier/src/proof-bundle';
 import { installedVerifier, runCommand, type InstalledVerifier } from '../support/installed-verifier';
 import { checkin, newResident, registerVenue, type Resident, type Venue } from '../support/scenario';
-import { startTestService, TestClock, type TestService } from '../support/service';
+import { startTestService, type TestService, WallClock } from '../support/service';
 import { tempDir } from '../support/tmp';
 import { until } from '../../scripts/lib/wait';
 
@@ -18,11 +18,6 @@ const ANHUI = '340000';
 const JIANGSU = '320000';
 /** Jiangsu's anchorer on the development node, which the council registers as its witness. */
 const JIANGSU_ACCOUNT = 2;
-
-/** The anchorer paces checkpoints by the service's clock, so it runs with the wall clock. */
-class WallClock extends TestClock {
-  override readonly now = (): Date => new Date();
-}
 
 /** What `ankang-verify history --json` prints for one bundle. */
 interface Report {

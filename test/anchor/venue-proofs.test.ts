@@ -3,17 +3,12 @@ import { startDevNode, type DevNode } from '../../anchor/dev-node';
 import { RegistryClient } from '../../anchor/registry';
 import { verifyHistory, type ProofBundle } from '../../verifier/src/proof-bundle';
 import { hashLeaf, verifyInclusion } from '../../verifier/src/merkle';
-import { startTestService, TestClock, type TestService } from '../support/service';
+import { startTestService, type TestService, WallClock } from '../support/service';
 import { checkin, newResident, registerVenue, staffScan, type Venue } from '../support/scenario';
 import { until } from '../../scripts/lib/wait';
 
 const ISSUER = 340000;
 const hex = (h: string) => Buffer.from(h, 'hex');
-
-/** The anchorer paces checkpoints by the clock, so this service's clock runs with the wall clock. */
-class WallClock extends TestClock {
-  override readonly now = (): Date => new Date();
-}
 
 
 describe('GET /v1/proofs/venues/:id against a real Hardhat node', function () {

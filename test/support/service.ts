@@ -29,6 +29,11 @@ export class TestClock {
   }
 }
 
+/** The wall clock in TestClock's shape: for a service whose anchorer paces checkpoints by real time. */
+export class WallClock extends TestClock {
+  override readonly now = (): Date => new Date();
+}
+
 export interface TestServiceOptions {
   /** Reuse a data folder (a restart); a fresh temp folder otherwise. */
   dir?: string;
