@@ -5,9 +5,14 @@ import { ServiceError } from '../errors';
 import type { Ledger, Tx } from '../ledger/ledger';
 import type { StoredScope } from './scopes';
 
-export const AUTHORITY_ROLES = ['admin', 'health', 'feed', 'auditor', 'witness', 'federation', 'operator', 'grid', 'border'] as const;
+export const AUTHORITY_ROLES = ['admin', 'health', 'feed', 'auditor', 'witness', 'federation', 'operator', 'grid', 'border', 'desk'] as const;
 export type Role = (typeof AUTHORITY_ROLES)[number] | 'resident';
-export const FEED_SOURCES = ['health', 'public-security', 'transport', 'telecom'] as const;
+/**
+ * What a feed token speaks for. The first four import health data; `hrss`, `medical-insurance`,
+ * `government-services`, `transport`, `health` and `payment` are also the sector authorities
+ * that link cards and register service desks (server/domain/services.ts).
+ */
+export const FEED_SOURCES = ['health', 'public-security', 'transport', 'telecom', 'hrss', 'medical-insurance', 'government-services', 'payment'] as const;
 export type FeedSource = (typeof FEED_SOURCES)[number];
 
 /** Cookies the pages authenticate with (HttpOnly, Secure, SameSite=Strict): the page's script never sees a token. */

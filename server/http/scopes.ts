@@ -42,8 +42,13 @@ export type FederationScope = {
   issuer: string;
 };
 
+/** A service desk (亮码办事, 码上支付): the one desk its token was issued for (POST /v1/desks). */
+export type DeskScope = {
+  desk: string;
+};
+
 // Type aliases rather than interfaces: a scope is written as JSON into the token record and the token.issued event.
-export type TokenScope = OperatorScope | GridScope | BorderScope | FederationScope;
+export type TokenScope = OperatorScope | GridScope | BorderScope | FederationScope | DeskScope;
 
 /** What a token record may hold in `scope`: a validated scope, or the free strings of a token from before scopes were validated. */
 export type StoredScope = TokenScope | string[];
@@ -73,6 +78,12 @@ export function gridScope(p: Principal): GridScope {
 export function federationScope(p: Principal): FederationScope | undefined {
   const s = p.scope;
   return s && !Array.isArray(s) && 'issuer' in s ? { issuer: s.issuer } : undefined;
+}
+
+/** The desk a desk token works at; none for any other token. */
+export function deskScope(p: Principal): DeskScope | undefined {
+  const s = p.scope;
+  return p.role === 'desk' && s && !Array.isArray(s) && 'desk' in s ? { desk: s.desk } : undefined;
 }
 
 /** The border officer's posts. */

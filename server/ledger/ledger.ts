@@ -39,6 +39,10 @@ export const SPACES = [
   'scans',
   /** The issuer's index of resident codes by cti (server/services/code-index.ts). */
   'codes',
+  /** Linked cards (sealed references), consents per purpose and link requests, by pseudonym (server/services/links.ts). */
+  'links',
+  /** Service desks and their look-up log (server/services/desks.ts). */
+  'desks',
   'anchor',
   'index',
 ] as const;
