@@ -3,10 +3,11 @@ import { compactVerify, decodeProtectedHeader, importJWK } from 'jose';
 import { startDevNode, type DevNode } from '../../anchor/dev-node';
 import { until } from '../../scripts/lib/wait';
 import { decodeCode, type ResidentClaims } from '../../verifier/src';
-import type { LedgerEvent } from '../../verifier/src/event';
+import type { ErasedEvent, LedgerEvent } from '../../verifier/src/event';
+import { RetentionService } from '../../server/services/retention';
 import { FARE_REQUEST_TTL_SECONDS, FARE_REQUEST_TYPE, type FareClaims } from '../../server/services/fare';
 import { currentCode, newResident, staffScan, registerVenue, tamper, type Resident } from '../support/scenario';
-import { MINUTE, startTestService, TestClock, type Reply, type TestService } from '../support/service';
+import { DAY, MINUTE, startTestService, TestClock, type Reply, type TestService } from '../support/service';
 import { linkCard, registerDesk } from '../support/services17';
 
 const claimsOf = (code: string) => decodeCode(code).claims as ResidentClaims;
@@ -333,5 +334,52 @@ describe('a foreign code that this province trusts (two issuers on a real Hardha
     expect(e.type).to.equal('service.looked-up');
     expect(e.subjects).to.have.members([`f:320000:${claimsOf(traveller.code).cti}`, `d:${d.desk.id}`]);
     expect(e.data).to.include({ outcome: 'CODE_FOREIGN', codeResult: 'VALID', cti: claimsOf(traveller.code).cti });
+  });
+});
+
+describe('retention of look-ups (RETENTION_DAYS)', function () {
+  this.timeout(60_000);
+  let svc: TestService;
+  after(async () => svc?.close());
+
+  it('erases look-up events past the window with their entries in both lists, and keeps a recent one', async () => {
+    const clock = new TestClock();
+    svc = await startTestService({ clock, config: { RETENTION_DAYS: 28 } });
+    const resident = await newResident(svc);
+    await linkCard(svc, resident, 'health-card', HEALTH_CARD);
+    const d = await registerDesk(svc, { kind: 'hospital-desk' });
+    const resolve = (code: string) => svc.call('POST', '/v1/services/resolve', { token: d.token, json: { code, purpose: 'registration' } });
+    const mine = async () => (await svc.call('GET', '/v1/residents/me/lookups', { token: resident.token })).body.lookups as Array<{ seq: number }>;
+    const desks = async () => (await svc.call('GET', `/v1/desks/${d.desk.id}/lookups`, { token: d.token })).body.lookups as Array<{ seq: number }>;
+
+    const resolved = await resolve(resident.code);
+    const replayed = await resolve(resident.code);
+    const foreign = await resolve('AK1:NOT-A-CODE');
+    expect([resolved.status, replayed.status, foreign.status]).to.deep.equal([200, 409, 422]);
+    const old = [resolved.body.seq, replayed.body.lookup.seq, foreign.body.lookup.seq] as number[];
+    expect((await mine()).map((l) => l.seq)).to.deep.equal(old.slice(0, 2).reverse());
+    expect((await desks()).map((l) => l.seq)).to.deep.equal([...old].reverse());
+
+    clock.advance(29 * DAY);
+    const recent = await resolve(await currentCode(svc, resident));
+    expect(recent.status, JSON.stringify(recent.body)).to.equal(200);
+    const report = await new RetentionService(svc.running.app).run();
+    expect(report.erasedEvents).to.be.at.least(3);
+    // Two list entries for each of Alice's look-ups, one for the look-up under the desk only.
+    expect(report.indexEntries).to.be.at.least(5);
+
+    for (const seq of old) {
+      const e = (await svc.running.app.ledger.getEvent(seq)) as unknown as ErasedEvent;
+      expect(e.type).to.equal('service.looked-up');
+      expect(e).to.have.property('erased');
+      expect(e).to.not.have.property('subjects');
+      expect(e).to.not.have.property('data');
+    }
+    expect((await mine()).map((l) => l.seq)).to.deep.equal([recent.body.seq]);
+    expect((await desks()).map((l) => l.seq)).to.deep.equal([recent.body.seq]);
+    const left: string[] = [];
+    for await (const k of svc.running.app.ledger.space('desks').keys({ gt: 'l/', lt: 's/' })) left.push(k as string);
+    expect(left.filter((k) => k.startsWith('l/') || k.startsWith('r/'))).to.have.length(2);
+    expect(left.every((k) => k.endsWith(String(recent.body.seq).padStart(15, '0')))).to.equal(true);
   });
 });
