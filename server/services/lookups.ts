@@ -38,8 +38,12 @@ export const resolveSchema = z
     amount: z.int().min(1).max(100_000).optional(),
   })
   .superRefine((b, ctx) => {
-    if (b.purpose === 'fare' && b.amount === undefined) ctx.addIssue({ code: 'custom', path: ['amount'], message: 'a fare look-up names the amount in fen' });
-    if (b.purpose !== 'fare' && b.amount !== undefined) ctx.addIssue({ code: 'custom', path: ['amount'], message: 'only a fare look-up takes an amount' });
+    if (b.purpose === 'fare' && b.amount === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['amount'], message: 'a fare look-up names the amount in fen' });
+    }
+    if (b.purpose !== 'fare' && b.amount !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['amount'], message: 'only a fare look-up takes an amount' });
+    }
   });
 export type ResolveInput = z.infer<typeof resolveSchema>;
 
@@ -98,7 +102,10 @@ const REFUSAL_MESSAGES: Record<LookupRefusal, string> = {
 /** The status and body of a refused look-up: the refusal's error, and the look-up that recorded it. */
 export function refusalAnswer(o: LookupOutcomeRecord): { status: number; body: unknown } {
   const code = o.outcome as LookupRefusal;
-  return { status: ERROR_STATUS[code], body: { error: { code, message: REFUSAL_MESSAGES[code] }, lookup: { seq: o.seq, at: o.at, outcome: o.outcome, purpose: o.purpose } } };
+  return {
+    status: ERROR_STATUS[code],
+    body: { error: { code, message: REFUSAL_MESSAGES[code] }, lookup: { seq: o.seq, at: o.at, outcome: o.outcome, purpose: o.purpose } },
+  };
 }
 
 const deskKey = (desk: string, at: string, seq: number) => `l/${desk}/${at}/${seqKey(seq)}`;
@@ -123,7 +130,8 @@ async function newestFirst<T>(ledger: Ledger, prefix: string, limit: number): Pr
 export const deskLookups = (ledger: Ledger, desk: string, limit: number) => newestFirst<DeskLookupEntry>(ledger, `l/${desk}/`, limit);
 
 /** A resident's look-ups ("who used my code"), newest first. */
-export const residentLookups = (ledger: Ledger, pseudonym: string, limit: number) => newestFirst<ResidentLookupEntry>(ledger, `r/${pseudonym}/`, limit);
+export const residentLookups = (ledger: Ledger, pseudonym: string, limit: number) =>
+  newestFirst<ResidentLookupEntry>(ledger, `r/${pseudonym}/`, limit);
 
 /**
  * Everything that happens when a desk looks a code up. The route has authorised the desk
@@ -187,19 +195,40 @@ export class LookupService {
       }
     }
 
-    const subjects = owner ? [residentSubject(owner), deskSubject(desk.id)] : signed && !own ? [`f:${signed.iss}:${signed.cti}`, deskSubject(desk.id)] : [deskSubject(desk.id)];
+    // Whose chain it goes on: the resident's, or (as at a staff scan) a signed foreign code's, and always the desk's.
+    const subjects = [deskSubject(desk.id)];
+    if (owner) subjects.unshift(residentSubject(owner));
+    else if (signed && !own) subjects.unshift(`f:${signed.iss}:${signed.cti}`);
     const event = await tx.append({
       type: 'service.looked-up',
       subjects,
-      data: { desk: desk.id, deskKind: desk.kind, venue: desk.venue.id, purpose: input.purpose, outcome, decision, codeResult, cti: signed?.cti ?? null },
+      data: {
+        desk: desk.id,
+        deskKind: desk.kind,
+        venue: desk.venue.id,
+        purpose: input.purpose,
+        outcome,
+        decision,
+        codeResult,
+        cti: signed?.cti ?? null,
+      },
     });
     const at = event.at;
-    tx.put('desks', deskKey(desk.id, at, event.seq), { seq: event.seq, at, purpose: input.purpose, outcome, decision } satisfies DeskLookupEntry);
+    const deskEntry: DeskLookupEntry = { seq: event.seq, at, purpose: input.purpose, outcome, decision };
+    tx.put('desks', deskKey(desk.id, at, event.seq), deskEntry);
     if (owner) {
-      const entry: ResidentLookupEntry = { seq: event.seq, at, desk: { id: desk.id, name: desk.name, kind: desk.kind }, venue: { name: desk.venue.name }, purpose: input.purpose, outcome };
+      const entry: ResidentLookupEntry = {
+        seq: event.seq,
+        at,
+        desk: { id: desk.id, name: desk.name, kind: desk.kind },
+        venue: { name: desk.venue.name },
+        purpose: input.purpose,
+        outcome,
+      };
       tx.put('desks', residentKey(owner, at, event.seq), entry);
     }
-    tx.onCommit(() => this.app.metrics.inc('ankang_lookups_total', 'Service look-ups by purpose and outcome', { purpose: input.purpose, outcome: outcome! }));
+    const labels = { purpose: input.purpose, outcome };
+    tx.onCommit(() => this.app.metrics.inc('ankang_lookups_total', 'Service look-ups by purpose and outcome', labels));
     return {
       outcome,
       purpose: input.purpose,
@@ -236,7 +265,8 @@ export class LookupService {
       };
       result = { provider, token, fareRequest: await signFareRequest(claims, this.app.keys.active().signer) };
     }
-    return { outcome: o.outcome, purpose: o.purpose, decision: o.decision, colour: o.colour, maskedName: o.maskedName, seq: o.seq, at: o.at, result };
+    const { outcome, purpose, decision, colour, maskedName, seq, at } = o;
+    return { outcome, purpose, decision, colour, maskedName, seq, at, result };
   }
 
   /** The venue's admission decision for this code, as a staff scan at the desk's venue would make it. */
@@ -258,7 +288,12 @@ export class LookupService {
   }
 
   /** Only the purpose's own field: a card reference, the identity, or the payment token (signed into a fare request later). */
-  private async entitlement(tx: Tx, purpose: Purpose, owner: string, link?: { ref: string; provider?: string }): Promise<LookupOutcomeRecord['entitlement']> {
+  private async entitlement(
+    tx: Tx,
+    purpose: Purpose,
+    owner: string,
+    link?: { ref: string; provider?: string },
+  ): Promise<LookupOutcomeRecord['entitlement']> {
     switch (purpose) {
       case 'registration':
         return { healthCard: link!.ref };
