@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader, importJWK } from 'jose';
 
 /**
@@ -117,6 +118,10 @@ export async function checkFareRequest(jws: unknown, opts: FareCheckOptions): Pr
   if (issuer.revokedKeys?.some((k) => k.kid === header.kid)) return fail('FARE_SIGNATURE_INVALID', 'the key was revoked');
   const key = issuer.keys.find((k) => k.kid === header.kid);
   if (!key) return fail('FARE_SIGNATURE_INVALID', 'the trust list has no such key', true);
+  // verifier/FORMAT.md §5: a kid is the first 8 bytes of SHA-256 over the raw key.
+  if (key.kty !== 'OKP' || key.crv !== 'Ed25519' || createHash('sha256').update(Buffer.from(key.x, 'base64url')).digest().subarray(0, 8).toString('base64url') !== key.kid) {
+    return fail('FARE_SIGNATURE_INVALID', 'the trust list\'s key does not match its kid');
+  }
   // A retired key's notAfter is its retirement: it signs no fare request after it.
   const from = Date.parse(key.notBefore) / 1000;
   const to = Date.parse(key.notAfter) / 1000;

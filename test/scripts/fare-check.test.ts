@@ -15,6 +15,7 @@ function issuerKey(): { kid: string; x: string; signer: Signer } {
 }
 
 const current = issuerKey();
+const mislabelled = issuerKey();
 const retired = issuerKey();
 const revoked = issuerKey();
 const foreign = issuerKey();
@@ -25,6 +26,8 @@ const TRUST: FareTrustList = {
       id: '340000',
       keys: [
         { kid: current.kid, kty: 'OKP', crv: 'Ed25519', x: current.x, notBefore: iso(NOW - 86_400), notAfter: iso(NOW + 86_400 * 700) },
+        // Another key's x under this kid: the trust list itself is wrong.
+        { kid: mislabelled.kid, kty: 'OKP', crv: 'Ed25519', x: current.x, notBefore: iso(NOW - 86_400), notAfter: iso(NOW + 86_400) },
         { kid: retired.kid, kty: 'OKP', crv: 'Ed25519', x: retired.x, notBefore: iso(NOW - 86_400 * 30), notAfter: iso(NOW - 86_400) },
       ],
       revokedKeys: [{ kid: revoked.kid, revokedAt: iso(NOW - 3600) }],
@@ -45,10 +48,11 @@ describe('checkFareRequest (scripts/lib/fare-check.ts)', () => {
     expect(r).to.deep.equal({ ok: true, claims: claims(), kid: current.kid });
   });
 
-  it('refuses a revoked key, a retired key for a request signed after it retired, and another issuer than the accepted one, as FARE_SIGNATURE_INVALID', async () => {
+  it('refuses a revoked key, a retired key for a request signed after it retired, a listed key whose kid is not its own, and another issuer than the accepted one, as FARE_SIGNATURE_INVALID', async () => {
     const cases: Array<[Signer, Partial<FareClaims>, string]> = [
       [revoked.signer, {}, 'the key was revoked'],
       [retired.signer, {}, 'the key was not valid when the request was signed'],
+      [mislabelled.signer, {}, "the trust list's key does not match its kid"],
       [foreign.signer, { iss: '320000' }, 'the issuer is not one this provider trusts'],
     ];
     for (const [signer, over, message] of cases) {
