@@ -6,7 +6,7 @@ import { startPaymentProvider, type PaymentProviderProcess } from '../../scripts
 import { until } from '../../scripts/lib/wait';
 import { fareRequestId, signFareRequest, type FareClaims } from '../../server/services/fare';
 import type { Signer } from '../../verifier/src';
-import { startTestService, WallClock, type TestService } from '../support/service';
+import { applicant, apply, startTestService, WallClock, type TestService } from '../support/service';
 import { tempDir } from '../support/tmp';
 
 const OPERATOR_KEY = 'metro-line-1-key';
@@ -202,5 +202,35 @@ describe('the stand-in payment provider (scripts/payment-provider.ts, docs/payme
     const again = await submit(jws);
     expect(again.status).to.equal(409);
     expect(again.body.error.code).to.equal('FARE_REPLAYED');
+  });
+
+  describe('linking an account to a resident who asked for it (POST /v1/accounts with a requestId)', () => {
+    it('confirms the link request at Ankang: the resident sees payment linked with provider standin-pay and the token\'s last four characters', async () => {
+      const person = applicant();
+      const applied = await apply(svc, person);
+      expect(applied.status).to.equal(201);
+      const asked = await svc.call('POST', '/v1/residents/me/links/requests', { token: applied.token, json: { kind: 'payment' } });
+      expect(asked.status).to.equal(201);
+      const r = await call('POST', '/v1/accounts', { requestId: asked.body.requestId, idType: person.idType, idNumber: person.idNumber, balance: 2000 }, null);
+      expect(r.status).to.equal(201);
+      expect(r.body).to.include({ balance: 2000, linked: true });
+      const links = await svc.call('GET', '/v1/residents/me/links', { token: applied.token });
+      const payment = links.body.links.find((l: { kind: string }) => l.kind === 'payment');
+      expect(payment).to.include({ linked: true, provider: 'standin-pay', refHint: (r.body.token as string).slice(-4) });
+    });
+
+    it('answers Ankang\'s refusal as its own and opens no account when the request names someone else', async () => {
+      const person = applicant();
+      const applied = await apply(svc, person);
+      const asked = await svc.call('POST', '/v1/residents/me/links/requests', { token: applied.token, json: { kind: 'payment' } });
+      const other = applicant();
+      expect((await apply(svc, other)).status).to.equal(201);
+      const r = await call('POST', '/v1/accounts', { requestId: asked.body.requestId, idType: other.idType, idNumber: other.idNumber }, null);
+      expect(r.status).to.equal(404);
+      expect(r.body.error.code).to.equal('NOT_FOUND');
+      expect(r.body).to.not.have.property('token');
+      const links = await svc.call('GET', '/v1/residents/me/links', { token: applied.token });
+      expect(links.body.links.find((l: { kind: string }) => l.kind === 'payment')).to.include({ linked: false });
+    });
   });
 });
