@@ -240,8 +240,9 @@ export class ServicesDay<R extends ServiceResident> {
     const provider = ctx.provider;
     if (!provider) return;
     const open = ctx.residents.filter((res) => {
+      if (res === ctx.sample) return true;
       const age = new Date().getUTCFullYear() - res.person.birthYear;
-      return age >= 16 && age <= 75 && !ctx.reserved.has(res.person.index) && (res === ctx.sample || rngFor(ctx.seed, 'payment', res.person.index)() < CARD_SHARE.payment);
+      return age >= 16 && age <= 75 && !ctx.reserved.has(res.person.index) && rngFor(ctx.seed, 'payment', res.person.index)() < CARD_SHARE.payment;
     });
     await ctx.each(open, ctx.par, async (res) => {
       const mine = (await ctx.asResident(res, 'GET', '/v1/residents/me/links')).body.links as Array<{ kind: CardKind; linked: boolean; provider: string | null }>;
