@@ -14,7 +14,8 @@
  *   (inbound traveller, one confirmed case, close contacts), tracing marks the case's
  *   contacts, rules v2, contacts turned back at their gates, a close contact's earlier code
  *   refused as superseded (17:30) → appeals (one decided, one open) and grid visits (19:00)
- *   → summary.
+ *   → rides on bus 226 and the metro, their fares charged by the stand-in provider (at real
+ *   time: a fare request lives five minutes on the provider's clock) → summary.
  *
  * Every resident signs in the way a browser does, through the service's embedded identity
  * provider (phone, texted code read from the development outbox, a one-time sign-up), each
@@ -734,7 +735,7 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     // Meanwhile at the service desks.
     await services.lookups(step, steps);
   }
-  log(`look-ups: ${services.tally()}`);
+
 
   // Who the policies and rules are for, one of each: a yellow code at the Yaohai market (override),
   // a fever at the provincial hospital, red codes at the station and on the metro.
@@ -889,6 +890,8 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
 
   // The story is over: the clock is real again, and the sample resident's app refreshes its session for the summary.
   await opts.endOfStory?.();
+  await services.commute();
+  log(`look-ups: ${services.tally()}`);
   const sampleResident = at(FIRST_ORDINARY);
   const fresh = (await call('POST', '/v1/auth/refresh', { json: { refreshToken: sampleResident.session.refresh } })).body;
   sampleResident.session = { access: fresh.accessToken, refresh: fresh.refreshToken };

@@ -148,6 +148,8 @@ export class ServicesDay<R extends ServiceResident> {
   private plan: LookupPlan<R>[] = [];
   /** The refusals the story shows once each, run one after the other at midday. */
   private refusals: LookupPlan<R>[] = [];
+  /** Rides on bus 226 and the metro, looked up at real time once the story is over (`commute`). */
+  private rides: LookupPlan<R>[] = [];
   private readonly outcomes: Record<string, number> = {};
   private readonly purposes: Partial<Record<Purpose, number>> = {};
   private readonly fares = { charged: 0, fen: 0, refused: {} as Record<string, number> };
@@ -176,7 +178,10 @@ export class ServicesDay<R extends ServiceResident> {
     ctx.log(
       `links: ${CARD_KINDS.map((k) => `${k} ${counts[k]}`).join(', ')} (${this.linkChanges} linked or changed now${ctx.provider ? `, ${this.viaProvider} payment accounts confirmed by the stand-in provider` : '; no payment provider'}); ${this.pausedBy.size} residents paused a purpose`,
     );
-    [this.plan, this.refusals] = this.planLookups();
+    const [plan, refusals] = this.planLookups();
+    this.plan = plan.filter((x) => this.seatKind(x.desk) !== 'transit-reader');
+    this.rides = plan.filter((x) => this.seatKind(x.desk) === 'transit-reader');
+    this.refusals = refusals;
   }
 
   private async registerDesks(): Promise<void> {
@@ -357,6 +362,24 @@ export class ServicesDay<R extends ServiceResident> {
       this.shown.push(`${this.seat(x.desk).name} ${x.show === 'printed' ? 'paper code' : x.show === 'again' ? 'the same code again' : this.pausedBy.has(x.res.person.index) ? 'paused purpose' : 'fresh code'} → ${outcome ?? 'no fresh code'}`);
     }
     this.ctx.log(`look-ups so far: ${this.tally()}; the story's refusals: ${this.shown.join('; ')}`);
+  }
+
+  /**
+   * The evening's rides, once the service's clock is real time again: a fare request lives
+   * FARE_REQUEST_TTL_SECONDS and the provider checks it against its own clock, so fares are
+   * looked up and charged at real time. The transit operator sends each resolved one to the
+   * rider's provider.
+   */
+  async commute(): Promise<void> {
+    await this.ctx.each(this.rides, this.ctx.par, async (x) => {
+      await this.lookup(x);
+    });
+    if (this.ctx.provider) {
+      const refused = Object.entries(this.fares.refused);
+      this.ctx.log(
+        `码上支付: ${this.rides.length} rides on bus 226 and the metro at real time; ${this.fares.charged} fares charged by the stand-in provider (¥${(this.fares.fen / 100).toFixed(2)})${refused.length ? `, refused: ${refused.map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}`,
+      );
+    }
   }
 
   /** One look-up; undefined when the resident's phone had no fresh code to show. */
