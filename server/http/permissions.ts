@@ -167,6 +167,9 @@ export const PERMISSIONS = {
   'desk.register': action<DeskDraft>('register a service desk', { admin: ANY, health: healthDesk, feed: deskAuthority }),
   'desk.read': action<DeskRef>('see a service desk', { admin: ANY, health: registeredDesk, feed: registeredDesk, desk: ownDesk }),
   'desk.token.create': action<DeskRef>("issue another token for a service desk", { admin: ANY, health: registeredDesk, feed: registeredDesk }),
+  'desk.lookups.read': action<DeskRef>("read a service desk's look-ups", { admin: ANY, health: registeredDesk, feed: registeredDesk, desk: ownDesk }),
+  // Only a desk looks codes up, at its own desk: no authority, not even admin, is a desk.
+  'services.resolve': action<DeskRef>('look a fresh code up for one of its purposes (亮码办事)', { desk: ownDesk }),
   // Another province tracing its own resident: the scans recorded here under its codes' ctis, nothing personal.
   'federation.scans': action<IssuerRef>("read the scans recorded here under another province's codes (its tracing)", { admin: ANY, federation: ownIssuer }),
 };
