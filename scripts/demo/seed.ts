@@ -736,7 +736,6 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     await services.lookups(step, steps);
   }
 
-
   // Who the policies and rules are for, one of each: a yellow code at the Yaohai market (override),
   // a fever at the provincial hospital, red codes at the station and on the metro.
   await advanceTo(16.25);
