@@ -153,8 +153,6 @@ export class ServicesDay<R extends ServiceResident> {
   private readonly outcomes: Record<string, number> = {};
   private readonly purposes: Partial<Record<Purpose, number>> = {};
   private readonly fares = { charged: 0, fen: 0, refused: {} as Record<string, number> };
-  /** Codes already used for a look-up: a resident whose phone still shows one has no fresh code yet. */
-  private readonly consumed = new Set<string>();
   private lastCode = '';
   /** What each refusal of the story came back as, in order: `printed CODE_PRINTED`, ... */
   private readonly shown: string[] = [];
@@ -359,7 +357,7 @@ export class ServicesDay<R extends ServiceResident> {
     if (step !== Math.floor(steps / 2)) return;
     for (const x of this.refusals) {
       const outcome = await this.lookup(x);
-      this.shown.push(`${this.seat(x.desk).name} ${x.show === 'printed' ? 'paper code' : x.show === 'again' ? 'the same code again' : this.pausedBy.has(x.res.person.index) ? 'paused purpose' : 'fresh code'} → ${outcome ?? 'no fresh code'}`);
+      this.shown.push(`${this.seat(x.desk).name} ${x.show === 'printed' ? 'paper code' : x.show === 'again' ? 'the same code again' : this.pausedBy.has(x.res.person.index) ? 'paused purpose' : 'fresh code'} → ${outcome}`);
     }
     this.ctx.log(`look-ups so far: ${this.tally()}; the story's refusals: ${this.shown.join('; ')}`);
   }
@@ -382,18 +380,12 @@ export class ServicesDay<R extends ServiceResident> {
     }
   }
 
-  /** One look-up; undefined when the resident's phone had no fresh code to show. */
-  private async lookup(x: LookupPlan<R>): Promise<Outcome | undefined> {
+  /** One look-up, with the code the resident's phone (or paper) shows now. */
+  private async lookup(x: LookupPlan<R>): Promise<Outcome> {
     const { ctx } = this;
     const seat = this.seat(x.desk);
-    let code: string;
-    if (x.show === 'again') code = this.lastCode;
-    else {
-      code = await ctx.codeOf(x.res, x.show === 'printed' ? 'printed' : 'dynamic');
-      // The phone still shows a code that was used already (the service's clock stood still): no fresh one to show.
-      if (x.show !== 'printed' && this.consumed.has(code)) return undefined;
-    }
-    this.consumed.add(code);
+    // The service re-issues a dynamic code once a look-up spent it, so the phone shows a fresh one.
+    const code = x.show === 'again' ? this.lastCode : await ctx.codeOf(x.res, x.show === 'printed' ? 'printed' : 'dynamic');
     this.lastCode = code;
     const purpose = seat.purposes[0];
     const body = { code, purpose, ...(purpose === 'fare' ? { amount: FARE_FEN } : {}) };
