@@ -3,14 +3,14 @@ import { join, resolve } from 'node:path';
 import { fmt, heading, machineInfo, table } from './bench/util';
 
 /**
- * `npm run bench [-- --only verify,anchor,map,gas,http,scans,status]`: runs the benchmarks, prints their tables and
+ * `npm run bench [-- --only verify,anchor,map,gas,http,scans,lookups,status]`: runs the benchmarks, prints their tables and
  * writes the combined figures with the machine they ran on to .bench/latest.json.
  * Speed aims are ratios against baselines measured in the same run; nothing here fails a
  * build, and no timed assertion lives in the tests.
  */
 // The log-extension ratio runs before the HTTP benchmarks, whose leftover heap and disk
 // activity would otherwise slow the extension and not its bare-hash baseline.
-const ALL = ['verify', 'anchor', 'map', 'gas', 'http', 'scans', 'status'] as const;
+const ALL = ['verify', 'anchor', 'map', 'gas', 'http', 'scans', 'lookups', 'status'] as const;
 type BenchName = (typeof ALL)[number];
 
 const ROOT = resolve(__dirname, '..');
@@ -67,6 +67,7 @@ async function main(): Promise<number> {
       if (name === 'verify') results.verify = await (await import('./bench/verify')).benchVerify();
       else if (name === 'http') results.http = await (await import('./bench/http')).benchHttp();
       else if (name === 'scans') results.scans = await (await import('./bench/http')).benchScans();
+      else if (name === 'lookups') results.lookups = await (await import('./bench/lookups')).benchLookups();
       else if (name === 'anchor') results.anchor = await runAnchor();
       else if (name === 'map') results.map = await runMap();
       else if (name === 'status') results.status = await (await import('./bench/status-list')).benchStatusList();

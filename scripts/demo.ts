@@ -14,9 +14,15 @@
  * sends from then on (`--exit` stops after seeding). On a fresh folder the demo owns the
  * service's clock while it seeds, so the day's story (and its scans) spread over today's
  * hours (scripts/demo/day-clock.ts). The demo's tokens are kept in DATA_DIR/demo-tokens.json
- * (0600), so a second run on the same folder reuses its operators and their venues.
+ * (0600), so a second run on the same folder reuses its operators, their venues and its desks.
+ *
+ * Either way the demo starts the stand-in payment provider (scripts/payment-provider.ts, not a
+ * real one) as its own process for 码上支付, with the demo's payment feed token and its accounts
+ * in DATA_DIR/payment-provider.json, and stops it with everything else: after seeding with
+ * ANKANG_URL or --exit, on Ctrl-C otherwise.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -27,7 +33,9 @@ import { ensureDataDir, writePrivateFile } from '../server/crypto/secrets';
 import { secretsDirOf } from '../server/crypto/secrets-dir';
 import { dayClock } from './demo/day-clock';
 import { DEFAULT_RESIDENTS, DemoSetupError, demoLimits, seedDemo, type DemoTokens } from './demo/seed';
+import type { PaymentProvider } from './demo/services';
 import { outboxLine, watchOutbox } from './lib/outbox-watch';
+import { startPaymentProvider } from './lib/payment-provider-process';
 
 interface Args {
   exit: boolean;
@@ -76,6 +84,32 @@ function portFree(host: string, port: number): Promise<boolean> {
   });
 }
 
+/** The stand-in provider's id, as its accounts' links name it. */
+const PROVIDER_ID = 'standin-pay';
+
+/**
+ * What seedDemo calls once it holds the payment feed token: starts the stand-in payment
+ * provider for the service at `url`, with a fresh API key for the demo's transit operator.
+ * `owned.stop` stops it; the demo calls that with everything else.
+ */
+function paymentProviderFor(url: string, dataDir: string, owned: { stop?: () => Promise<void> }) {
+  return async (feedToken: string): Promise<PaymentProvider> => {
+    const operatorKey = `demo-transit-${randomBytes(16).toString('base64url')}`;
+    const p = await startPaymentProvider({
+      PORT: '0',
+      ANKANG_URL: url,
+      ANKANG_FEED_TOKEN: feedToken,
+      PROVIDER_ID,
+      OPERATOR_KEYS: operatorKey,
+      DATA_FILE: join(dataDir, 'payment-provider.json'),
+    });
+    owned.stop = async () => {
+      await p.stop();
+    };
+    return { url: p.url, operatorKey, id: PROVIDER_ID };
+  };
+}
+
 async function seedRunning(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
   const url = env.ANKANG_URL!;
   if (!env.DATA_DIR) {
@@ -95,8 +129,14 @@ async function seedRunning(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
   const tokensFile = join(config.DATA_DIR, 'demo-tokens.json');
   const codes = outboxFile(config);
   say(`residents sign in with one-time codes from ${codes}`);
-  const result = await seedDemo({ url, adminToken, codes, log: say, residents: args.residents, seed: args.seed, tokens: readTokens(tokensFile) });
-  writePrivateFile(tokensFile, JSON.stringify(result.tokens, null, 2) + '\n');
+  const provider: { stop?: () => Promise<void> } = {};
+  try {
+    const result = await seedDemo({ url, adminToken, codes, log: say, residents: args.residents, seed: args.seed, tokens: readTokens(tokensFile), paymentProvider: paymentProviderFor(url, config.DATA_DIR, provider) });
+    writePrivateFile(tokensFile, JSON.stringify(result.tokens, null, 2) + '\n');
+  } finally {
+    await provider.stop?.();
+    if (provider.stop) say('the stand-in payment provider has stopped');
+  }
 }
 
 async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
@@ -138,8 +178,10 @@ async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
   const day = existsSync(join(config.DATA_DIR, 'ledger')) ? undefined : dayClock(Date.now());
   const svc = await startService(config, { env, ...(day ? { clock: day.clock } : {}) });
   let watcher: { stop(): void } | undefined;
+  const provider: { stop?: () => Promise<void> } = {};
   const stop = async () => {
     watcher?.stop();
+    await provider.stop?.();
     await svc.close();
     await node?.stop();
   };
@@ -156,6 +198,7 @@ async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
       tokens: readTokens(tokensFile),
       advanceTo: day?.advanceTo,
       endOfStory: day?.release,
+      paymentProvider: paymentProviderFor(svc.url, config.DATA_DIR, provider),
     });
     writePrivateFile(tokensFile, JSON.stringify(result.tokens, null, 2) + '\n');
     say(`(tokens saved in ${tokensFile}; a second run on this folder reuses them)`);

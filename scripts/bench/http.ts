@@ -18,10 +18,10 @@ import { seedSessions } from './sessions';
 import { aim, figure, fmt, fmtRatio, heading, interleavedRounds, median, percentile, rateAsync, rateConcurrent, rateSync, round, table, type RateFigure } from './util';
 
 const ROOT = resolve(__dirname, '..', '..');
-const CONNECTIONS = 64;
+export const CONNECTIONS = 64;
 const DURATION_S = 10;
 const WARMUP_S = 3;
-const ROUNDS = 3;
+export const ROUNDS = 3;
 /** Upper bound on signing requests per refresh round, so a fast machine does not run long. */
 const REFRESH_MAX_PER_ROUND = 20_000;
 const SIGN_ROUND_MS = 1000;
@@ -128,7 +128,7 @@ function identityOf(n: number): VerifiedIdentity {
 }
 
 /** `count` residents from the n-th on. */
-const people = (first: number, count: number) => Array.from({ length: count }, (_, i) => identityOf(first + i));
+export const people = (first: number, count: number) => Array.from({ length: count }, (_, i) => identityOf(first + i));
 
 /** Distinct for 10,000 consecutive n even masked (first three and last four digits), as sign-in codes are matched. */
 const phoneOf = (n: number) => `139${String(n % 1e8).padStart(8, '0')}`;
@@ -142,7 +142,7 @@ function applicationBody(n: number) {
   };
 }
 
-type Child = ServiceProcess;
+export type Child = ServiceProcess;
 
 /**
  * The service child's settings in every bench, and the settings sessions are seeded with.
@@ -153,7 +153,7 @@ type Child = ServiceProcess;
  * last a day, so that none expires on a slow machine during the run: an app would refresh
  * it, which is not what these benches measure.
  */
-const BENCH_ENV = {
+export const BENCH_ENV = {
   PORT: '0',
   HOST: '127.0.0.1',
   LOG_LEVEL: 'silent',
@@ -180,7 +180,7 @@ async function startChild(entry: string, env: Record<string, string>): Promise<C
  * sign-in leaves behind), then starts the service on it. Returns the sessions' access tokens
  * in the order of `residents`.
  */
-async function startSeededService(dataDir: string, residents: VerifiedIdentity[], env: Record<string, string> = {}): Promise<{ service: Child; tokens: string[]; outbox: string }> {
+export async function startSeededService(dataDir: string, residents: VerifiedIdentity[], env: Record<string, string> = {}): Promise<{ service: Child; tokens: string[]; outbox: string }> {
   const settings = { ...BENCH_ENV, ...env, DATA_DIR: dataDir };
   const config = configSchema.parse(settings);
   const tokens = await seedSessions(config, residents);
@@ -193,7 +193,7 @@ async function startSeededService(dataDir: string, residents: VerifiedIdentity[]
  * `check` then fails the bench naming how many there were; with `cycle`, the pool starts
  * over instead.
  */
-class SessionPool {
+export class SessionPool {
   private next = 0;
   private short = 0;
 
@@ -266,7 +266,7 @@ function cpuSeconds(pid: number | undefined): number | undefined {
 }
 
 /** Runs autocannon against one of the child servers, also measuring the CPU time that server spent. */
-async function cannon(opts: autocannon.Options): Promise<AutocannonFigure> {
+export async function cannon(opts: autocannon.Options): Promise<AutocannonFigure> {
   const server = children.get(String(opts.url));
   const cpuBefore = cpuSeconds(server?.child.pid);
   const clientBefore = process.cpuUsage();
@@ -296,7 +296,7 @@ async function cannon(opts: autocannon.Options): Promise<AutocannonFigure> {
   };
 }
 
-function summarise(rounds: AutocannonFigure[]): HttpRoundsFigure {
+export function summarise(rounds: AutocannonFigure[]): HttpRoundsFigure {
   const cpu = rounds.map((r) => r.serverCpuUsPerRequest).filter((x): x is number => x !== undefined);
   return {
     perSecond: round(median(rounds.map((r) => r.perSecond))),
@@ -308,9 +308,9 @@ function summarise(rounds: AutocannonFigure[]): HttpRoundsFigure {
   };
 }
 
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type Load = (opts: { duration?: number; amount?: number; connections?: number }) => Promise<AutocannonFigure>;
+export type Load = (opts: { duration?: number; amount?: number; connections?: number }) => Promise<AutocannonFigure>;
 
 /** A load of JSON POSTs to `url + path`, the i-th request carrying `body(i)`. */
 function posting(url: string, path: string, body: (i: number) => string, extra: { headers?: Record<string, string>; onResponse?: (status: number, body: string) => void } = {}): Load {
@@ -337,7 +337,7 @@ function posting(url: string, path: string, body: (i: number) => string, extra: 
  * would after signing in; `onApplied` hears the token of each 201. Checks the pool after
  * every run.
  */
-function applying(url: string, path: string, pool: SessionPool, onApplied?: (token: string, body: string) => void): Load {
+export function applying(url: string, path: string, pool: SessionPool, onApplied?: (token: string, body: string) => void): Load {
   const load: Load = (opts) =>
     cannon({
       url,
@@ -367,7 +367,7 @@ function applying(url: string, path: string, pool: SessionPool, onApplied?: (tok
 }
 
 /** A load of `GET /v1/residents/me/code?mode=…`, each request with the next resident token of `pool`. */
-function fetchingCodes(url: string, mode: 'printed' | 'dynamic', pool: string[], onResponse?: (status: number, body: string) => void): Load {
+export function fetchingCodes(url: string, mode: 'printed' | 'dynamic', pool: string[], onResponse?: (status: number, body: string) => void): Load {
   let i = 0;
   return (opts) =>
     cannon({
@@ -633,13 +633,13 @@ async function benchSignIns(service: Child, outbox: string): Promise<SignInsFigu
   return { ...summarise([run]), concurrency: SIGN_IN_CONCURRENCY, firstError };
 }
 
-const cpuText = (f: HttpRoundsFigure) => (f.serverCpuUsPerRequest === undefined ? 'n/a' : fmt(f.serverCpuUsPerRequest));
+export const cpuText = (f: HttpRoundsFigure) => (f.serverCpuUsPerRequest === undefined ? 'n/a' : fmt(f.serverCpuUsPerRequest));
 
 /**
  * What one request costs the server in CPU against the baseline's: with the cores shared by
  * the load generator, this is what bounds the ratio of their rates.
  */
-function cpuComparison(what: string, f: HttpRoundsFigure, base: HttpRoundsFigure): string {
+export function cpuComparison(what: string, f: HttpRoundsFigure, base: HttpRoundsFigure): string {
   if (f.serverCpuUsPerRequest === undefined || !base.serverCpuUsPerRequest) return '';
   const times = f.serverCpuUsPerRequest / base.serverCpuUsPerRequest;
   return `Server CPU for ${what}: ${fmt(f.serverCpuUsPerRequest)} µs, ${fmt(times, 1)}× the minimal handler's ${fmt(base.serverCpuUsPerRequest)} µs (all threads of the process: HTTP, crypto, LevelDB, GC).`;

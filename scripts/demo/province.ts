@@ -8,6 +8,7 @@
 import { VENUE_TYPES, type VenueType } from '../../verifier/src';
 import { gb11643CheckChar } from '../../server/domain/identity';
 import { anhuiCities, isRegionCode, regionName } from '../../server/domain/regions';
+import { DESK_KINDS, DESK_VENUE_TYPES, type DeskKind } from '../../server/domain/services';
 
 /** A small, fast, seedable PRNG (mulberry32); the demo must be the same on every run. */
 export function rng(seed: number): () => number {
@@ -200,6 +201,31 @@ export const VENUES: readonly VenuePlan[] = [
 /** The venues the demo's confirmed case visited that morning: tracing finds who was there too. */
 export const CASE_PATH = ['hf-restaurant', 'hf-bus', 'hf-mall'] as const;
 
+/** A service desk of the demo (多功能): its kind, where it stands, and the name its counter shows. */
+export interface DeskPlan {
+  /** Stable key; a second run finds the desk again through the token kept under this key. */
+  key: string;
+  kind: DeskKind;
+  /** The VENUES key of the venue it stands in. */
+  venue: string;
+  name: string;
+}
+
+/**
+ * One desk of every kind, at venues the demo already has: a hospital's registration window
+ * and cashier, a drugstore in the department store, the government service hall's social
+ * security and general counters, and the fare readers of bus 226 and a metro station.
+ */
+export const DESKS: readonly DeskPlan[] = [
+  { key: 'hf-registration', kind: 'hospital-desk', venue: 'hf-hospital', name: '门诊挂号窗口' },
+  { key: 'hf-cashier', kind: 'hospital-cashier', venue: 'hf-hospital', name: '门诊收费处（医保结算）' },
+  { key: 'hf-pharmacy', kind: 'pharmacy', venue: 'hf-mall', name: '一楼大药房（医保刷码）' },
+  { key: 'hf-social-security', kind: 'social-security-office', venue: 'hf-hall', name: '人社窗口（社保卡业务）' },
+  { key: 'hf-service-hall', kind: 'service-hall', venue: 'hf-hall', name: '综合受理窗口（亮码办事）' },
+  { key: 'hf-bus-fare', kind: 'transit-reader', venue: 'hf-bus', name: '226路车载扫码机' },
+  { key: 'hf-metro-fare', kind: 'transit-reader', venue: 'hf-metro', name: '大东门站进站闸机' },
+];
+
 /** The city (`PPCC00`) of a district code. */
 export const cityCodeOf = (district: string) => `${district.slice(0, 4)}00`;
 
@@ -217,6 +243,14 @@ export const cityCodeOf = (district: string) => `${district.slice(0, 4)}00`;
   const keys = new Set(VENUES.map((x) => x.key));
   if (keys.size !== VENUES.length) throw new Error('venue keys repeat');
   for (const k of CASE_PATH) if (!keys.has(k)) throw new Error(`case path names unknown venue ${k}`);
+  for (const d of DESKS) {
+    const at = VENUES.find((x) => x.key === d.venue);
+    if (!at) throw new Error(`desk ${d.key} stands in unknown venue ${d.venue}`);
+    if (!DESK_VENUE_TYPES[d.kind].includes(at.type)) throw new Error(`a ${d.kind} cannot stand in a ${at.type} venue (${d.venue})`);
+  }
+  const deskKinds = new Set(DESKS.map((d) => d.kind));
+  const noDesk = DESK_KINDS.filter((k) => !deskKinds.has(k));
+  if (noDesk.length) throw new Error(`the demo has no desk of kind ${noDesk.join(', ')}`);
 })();
 
 export const cityName = (code: string) => regionName(cityCodeOf(code)) ?? code;

@@ -5,14 +5,17 @@
  * 06:00 to 19:00 of the day; otherwise the API has no way to back-date, and it all happens
  * at "now":
  *
- *   tokens → risk areas → venues → admission policies v2 → residents sign in and apply (06:30) → the
- *   case's morning path (07:30) → rosters, daily check-ins, work and school gates, school
- *   certificates (08:00) → everyone's errands (09:00–16:00) → the policies' special cases,
+ *   tokens → risk areas → venues → admission policies v2 → residents sign in and apply (06:30) →
+ *   service desks, linked cards, payment accounts at the stand-in provider, paused purposes
+ *   (07:00, scripts/demo/services.ts) → the case's morning path (07:30) → rosters, daily
+ *   check-ins, work and school gates, school certificates (08:00) → everyone's errands, and
+ *   look-ups at the desks beside them (09:00–16:00; the refusals at midday) → the policies' special cases,
  *   the provincial checkpoint, inbound travellers at the airport port (16:15–17:00) → feeds
  *   (inbound traveller, one confirmed case, close contacts), tracing marks the case's
  *   contacts, rules v2, contacts turned back at their gates, a close contact's earlier code
  *   refused as superseded (17:30) → appeals (one decided, one open) and grid visits (19:00)
- *   → summary.
+ *   → rides on bus 226 and the metro, their fares charged by the stand-in provider (at real
+ *   time: a fare request lives five minutes on the provider's clock) → summary.
  *
  * Every resident signs in the way a browser does, through the service's embedded identity
  * provider (phone, texted code read from the development outbox, a one-time sign-up), each
@@ -31,6 +34,7 @@ import { regionName } from '../../server/domain/regions';
 import { OPERATOR_VENUE_TYPES } from '../../server/http/scopes';
 import { DriveError, type CodeReader } from '../../server/idp/drive';
 import { signIn, type ResidentSession } from '../lib/sign-in';
+import { SECTOR_TOKEN_SOURCES, ServicesDay, type DeskToken, type PaymentProvider, type ServicesResult } from './services';
 import {
   CASE_PATH,
   CITIES,
@@ -69,7 +73,17 @@ export interface DemoTokens {
   /** A grid worker (网格员) covering GRID_DISTRICTS. */
   grid: string;
   auditor: string;
+  /**
+   * The other sector authorities of 多功能 (人社, 医保, 政务服务, 交通, the payment provider), feed
+   * tokens of those sources; the health feed above is the health commission's. Absent in
+   * the tokens of a demo from before services.
+   */
+  sectors?: Record<SectorToken, string>;
+  /** Service desks by DESKS key: each desk's id and its desk token. */
+  desks?: Record<string, DeskToken>;
 }
+
+type SectorToken = (typeof SECTOR_TOKEN_SOURCES)[number];
 
 /** How many residents the demo seeds unless told otherwise. */
 export const DEFAULT_RESIDENTS = 300;
@@ -117,6 +131,12 @@ export interface SeedOptions {
    * the real clock back here, so the resident token the summary prints is fresh in real time.
    */
   endOfStory?: () => void | Promise<void>;
+  /**
+   * Starts the stand-in payment provider with the payment feed token the demo holds (the
+   * caller owns the process and stops it). Without it no payment account is opened and no
+   * fare is looked up.
+   */
+  paymentProvider?: (feedToken: string) => Promise<PaymentProvider>;
 }
 
 export interface DemoResult {
@@ -136,6 +156,8 @@ export interface DemoResult {
   appeals: { decided: number; open: number };
   grid: { listed: number; visits: number };
   border: { entries: number };
+  /** 多功能: desks, linked cards, paused purposes, look-ups and fares. */
+  services: ServicesResult;
   rules: { version: number; published: boolean };
   policies: { version: number; published: boolean };
   ledger: { seq: number };
@@ -385,8 +407,19 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     mint('grid', `${GRID_DISTRICTS.map((d) => regionName(d)).join('、')}网格员 (demo)`, { scope: { districts: [...GRID_DISTRICTS] } }),
   );
   const auditor = await keep(old?.auditor, ['GET', '/v1/proofs/events/1'], () => mint('auditor', '审计员 (demo)'));
-  const tokenCount = 3 + OPERATOR_VENUE_TYPES.length + FEED_SOURCES.length;
-  log(`tokens: ${reusedTokens ? `${reusedTokens} reused, ` : ''}${tokenCount - reusedTokens} created (health, ${OPERATOR_VENUE_TYPES.length} operators, ${FEED_SOURCES.length} feeds, grid, auditor)`);
+  const sectorNames: Record<SectorToken, string> = {
+    hrss: '省人力资源和社会保障厅 电子社保卡',
+    'medical-insurance': '省医疗保障局 医保电子凭证',
+    'government-services': '省政务服务管理局 亮码办事',
+    transport: '省交通运输厅 公交地铁',
+    payment: '码上支付 替身支付机构',
+  };
+  const sectors = {} as Record<SectorToken, string>;
+  for (const s of SECTOR_TOKEN_SOURCES) sectors[s] = await keep(old?.sectors?.[s], ['POST', '/v1/feeds/cases', {}], () => mint('feed', `${sectorNames[s]} (demo)`, { source: s }));
+  const tokenCount = 3 + OPERATOR_VENUE_TYPES.length + FEED_SOURCES.length + SECTOR_TOKEN_SOURCES.length;
+  log(`tokens: ${reusedTokens ? `${reusedTokens} reused, ` : ''}${tokenCount - reusedTokens} created (health, ${OPERATOR_VENUE_TYPES.length} operators, ${FEED_SOURCES.length} feeds, ${SECTOR_TOKEN_SOURCES.length} sector authorities, grid, auditor)`);
+  const provider = opts.paymentProvider ? await opts.paymentProvider(sectors.payment) : undefined;
+  if (provider) log(`码上支付: the stand-in payment provider ${provider.id} (not a real one; it moves no money) listens on ${provider.url}`);
 
   /** The service's clock (tests run it standing still): every date the demo sends is relative to it. */
   const serviceNow = async () => Date.parse((await call('GET', '/v1/stats/colours', { token: health })).body.at);
@@ -428,7 +461,7 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     mint('border', '口岸与省界检查站 公安边检 (demo)', { scope: { venues: posts.map((s) => s.id) } }),
   );
   for (const s of posts) s.actor = border;
-  const tokens: DemoTokens = { health, operators, border, feeds, grid, auditor };
+  const tokens: DemoTokens = { health, operators, border, feeds, grid, auditor, sectors };
   const site = (key: string) => sites.find((s) => s.key === key)!;
   const createdVenues = sites.filter((s) => s.created).length;
   log(`venues: ${sites.length} (${createdVenues} registered, ${sites.length - createdVenues} found from an earlier run) in ${new Set(sites.map((s) => cityCodeOf(s.district))).size} cities`);
@@ -562,6 +595,28 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   const special = new Set<number>([ROLE.case, ...ROLE.family, ROLE.colleague, ROLE.inbound]);
   const healthy = all.filter((r) => r.person.profile === 'healthy' && !special.has(r.person.index));
 
+  // 多功能: the sector authorities open their desks and link cards; a few residents pause a purpose.
+  await advanceTo(7);
+  const services = new ServicesDay<Resident>({
+    base,
+    seed,
+    par,
+    log,
+    call,
+    asResident,
+    codeOf,
+    each,
+    residents: all,
+    sample: at(FIRST_ORDINARY),
+    reserved: special,
+    venue: (key) => site(key),
+    sectors: { health: feeds.health, ...sectors },
+    desks: old?.desks,
+    provider,
+  });
+  await services.open();
+  tokens.desks = Object.fromEntries(services.result().desks.map((d) => [d.key, { id: d.id, token: d.token }]));
+
   // The case's morning (before anyone knew): a restaurant, bus 226, a department store; a few others were there too.
   await advanceTo(7.5);
   const theCase = at(ROLE.case);
@@ -645,6 +700,7 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   // From 09:00 to 16:00 in steps; a resident's errands (and the code they show) stay inside one step.
   const ERRAND_STEPS = 14;
   const perStep = Math.ceil(errands.length / ERRAND_STEPS);
+  const steps = Math.ceil(errands.length / perStep);
   const errand = async (res: Resident) => {
     const r = rngFor(seed, 'errands', res.person.index);
     const kid = res.person.birthYear >= 2010;
@@ -676,6 +732,8 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   for (let step = 0; step * perStep < errands.length; step++) {
     await advanceTo(9 + (7 * step) / ERRAND_STEPS);
     await each(errands.slice(step * perStep, (step + 1) * perStep), par, errand);
+    // Meanwhile at the service desks.
+    await services.lookups(step, steps);
   }
 
   // Who the policies and rules are for, one of each: a yellow code at the Yaohai market (override),
@@ -831,6 +889,8 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
 
   // The story is over: the clock is real again, and the sample resident's app refreshes its session for the summary.
   await opts.endOfStory?.();
+  await services.commute();
+  log(`look-ups: ${services.tally()}`);
   const sampleResident = at(FIRST_ORDINARY);
   const fresh = (await call('POST', '/v1/auth/refresh', { json: { refreshToken: sampleResident.session.refresh } })).body;
   sampleResident.session = { access: fresh.accessToken, refresh: fresh.refreshToken };
@@ -851,6 +911,7 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     appeals: { decided: decidedAppeals, open: openAppeals },
     grid: { listed: gridList.total, visits: gridVisits },
     border: { entries },
+    services: services.result(),
     rules,
     policies,
     ledger: { seq: head.seq },
@@ -876,6 +937,21 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   return result;
 }
 
+const envName = (s: string) => s.toUpperCase().replace(/-/g, '_');
+
+/** The summary's 多功能 lines: desks, links, look-ups by outcome, fares. */
+function servicesLines(s: ServicesResult): string[] {
+  const venues = new Set(s.desks.map((d) => d.venueName)).size;
+  const paused = Object.entries(s.paused);
+  const outcomes = Object.entries(s.lookups.byOutcome).sort(([a], [b]) => (a === 'resolved' ? -1 : b === 'resolved' ? 1 : a.localeCompare(b)));
+  const refused = Object.entries(s.fares.refused);
+  return [
+    `  desks      ${s.desks.length} at ${venues} venues, registered by their sector authorities (${s.desks.filter((d) => d.created).length} new): ${[...new Set(s.desks.map((d) => d.kind))].join(', ')}`,
+    `  links      ${Object.entries(s.links.byKind).map(([k, v]) => `${k} ${v}`).join(', ')}${s.provider ? ` (payment accounts at the stand-in provider ${s.provider}, ${s.links.viaProvider} confirmed this run)` : ' (no payment provider)'}; ${paused.reduce((a, [, v]) => a + v, 0)} residents paused a purpose${paused.length ? ` (${paused.map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`,
+    `  look-ups   ${s.lookups.total} this run: ${outcomes.map(([k, v]) => `${k} ${v}`).join(', ')}${s.provider ? ` · fares: ${s.fares.charged} charged (¥${(s.fares.fen / 100).toFixed(2)})${refused.length ? `, refused ${refused.map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}` : ''}`,
+  ];
+}
+
 function summaryLines(r: DemoResult, adminToken: string, stats: { byType: Array<{ key: string; count: number }>; subtypes: number; totalScans: number }, codesAt: string): string[] {
   const u = r.url;
   const d = r.scans.decisions;
@@ -883,6 +959,7 @@ function summaryLines(r: DemoResult, adminToken: string, stats: { byType: Array<
   const shanghaiTime = (iso: string) => new Date(Date.parse(iso) + 8 * 3_600_000).toISOString().slice(11, 16);
   const anchor = r.anchor as { state?: string; checkpoint?: { treeSize?: number } | null };
   const q = (s: string) => `'${s}'`;
+  const desk = r.services.desks[0];
   return [
     '',
     `Demo province seeded in ${r.seconds} s (seed ${r.seed}):`,
@@ -894,6 +971,7 @@ function summaryLines(r: DemoResult, adminToken: string, stats: { byType: Array<
     `  tracing    case ${r.tracing.caseMasked}: ${r.tracing.venues} venues, ${r.tracing.contacts} contacts marked red`,
     `  appeals    ${r.appeals.decided} decided, ${r.appeals.open} open · grid: ${r.grid.listed} to visit, ${r.grid.visits} visits recorded`,
     `  versions   rules v${r.rules.version}, policies v${r.policies.version} · ledger at event ${r.ledger.seq} · anchoring: ${anchor.state ?? 'unknown'}${anchor.checkpoint?.treeSize ? ` (checkpoint covers ${anchor.checkpoint.treeSize} events)` : ''}`,
+    ...servicesLines(r.services),
     r.dayClock
       ? "  The story ran through today on the service's clock (06:00 to 19:00, squeezed when it is earlier than that), so the scans spread over the day's hours; the clock is real time again now."
       : '  All scans carry the service\'s real time ("now"): the API cannot back-date them, so the day\'s scans sit in the current hour.',
@@ -907,9 +985,13 @@ function summaryLines(r: DemoResult, adminToken: string, stats: { byType: Array<
     `  export FEED_HEALTH=${r.tokens.feeds.health} FEED_TELECOM=${r.tokens.feeds.telecom} FEED_POLICE=${r.tokens.feeds['public-security']}`,
     `  export GRID=${r.tokens.grid}`,
     `  export AUDITOR=${r.tokens.auditor}`,
+    ...(r.tokens.sectors ? [`  export ${SECTOR_TOKEN_SOURCES.map((s) => `FEED_${envName(s)}=${r.tokens.sectors![s]}`).join(' ')}`] : []),
     `  export RESIDENT=${me.access}   # ${me.maskedName}'s session access token: it lives ${me.accessMinutes} min (SESSION_ACCESS_MINUTES), until ${shanghaiTime(me.accessExpiresAt)} Asia/Shanghai`,
     `  export RESIDENT_REFRESH=${me.refresh}`,
     `  # once it has expired, a new pair (the old one stops working): curl -s -X POST "$ANKANG/v1/auth/refresh" -H 'content-type: application/json' -d "{\\"refreshToken\\":\\"$RESIDENT_REFRESH\\"}"`,
+    '',
+    `Service desks: open ${u}/desk and paste a desk token (or send it as a bearer token):`,
+    ...r.services.desks.map((d) => `  export DESK_${envName(d.key)}=${d.token}   # ${d.name} (${d.kind}: ${d.purposes.join(', ')}) at ${d.venueName}`),
     '',
     'Sign in as a resident in a browser (development provider; every demo resident has an account):',
     `  open ${u}/ and sign in with phone ${me.phone} (${me.name}); the one-time code goes to the development outbox, ${codesAt}`,
@@ -922,9 +1004,13 @@ function summaryLines(r: DemoResult, adminToken: string, stats: { byType: Array<
     `  curl -s "$ANKANG/v1/grid/residents" -H "authorization: Bearer $GRID"`,
     `  curl -s "$ANKANG/v1/appeals?status=open" -H "authorization: Bearer $HEALTH"`,
     `  curl -s "$ANKANG/v1/residents/me/scans" -H "authorization: Bearer $RESIDENT"`,
+    `  curl -s "$ANKANG/v1/residents/me/links" -H "authorization: Bearer $RESIDENT"`,
+    `  curl -s "$ANKANG/v1/residents/me/lookups" -H "authorization: Bearer $RESIDENT"    # who used my code`,
+    ...(desk ? [`  curl -s "$ANKANG/v1/desks/${desk.id}/lookups?limit=5" -H "authorization: Bearer $DESK_${envName(desk.key)}"`] : []),
     `  curl -s "$ANKANG/v1/rules/versions"; curl -s "$ANKANG/v1/policies/${r.policies.version}"`,
     `  curl -s "$ANKANG/v1/anchor/status"`,
     `  curl -s "$ANKANG/v1/proofs/subjects/${r.sample.casePseudonym}" -H "authorization: Bearer $AUDITOR" > case-history.json   # once anchored`,
+    ...(desk ? [`  curl -s "$ANKANG/v1/proofs/desks/${desk.id}" -H "authorization: Bearer $AUDITOR" > desk-history.json   # once anchored`] : []),
     `  curl -s -X POST "$ANKANG/v1/tracing" -H "authorization: Bearer $HEALTH" -H 'content-type: application/json' \\`,
     `       -d ${q(JSON.stringify({ pseudonym: r.sample.casePseudonym, from: '<RFC 3339>', to: '<RFC 3339>' }))}`,
   ];

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { VENUE_TYPES } from '../../verifier/src';
+import { DESK_KINDS, DESK_VENUE_TYPES } from '../../server/domain/services';
 import { maskPhone } from '../../server/domain/mask';
 import { anhuiCities } from '../../server/domain/regions';
 import { latestCode, readOutbox } from '../../server/identity/sms';
@@ -11,7 +12,8 @@ import { until } from '../../scripts/lib/wait';
 import { dayClock } from '../../scripts/demo/day-clock';
 import { MAX_RESIDENTS, personAt } from '../../scripts/demo/province';
 import { seedDemo, type DemoResult } from '../../scripts/demo/seed';
-import { applicant, ROOT, runChild, startTestService, TestClock, type TestService } from '../support/service';
+import { startPaymentProvider, type PaymentProviderProcess } from '../../scripts/lib/payment-provider-process';
+import { applicant, ROOT, runChild, startTestService, TestClock, WallClock, type TestService } from '../support/service';
 import { tempDir } from '../support/tmp';
 
 describe('npm run demo (scripts/demo)', function () {
@@ -19,16 +21,33 @@ describe('npm run demo (scripts/demo)', function () {
   let svc: TestService;
   let demo: DemoResult;
   const lines: string[] = [];
+  let provider: PaymentProviderProcess | undefined;
+  const operatorKey = 'test-transit-operator-key';
 
   before(async () => {
-    svc = await startTestService();
-    demo = await seedDemo({ url: svc.url, adminToken: svc.adminToken, codes: svc.outbox, residents: 60, seed: 7, log: (l) => lines.push(l) });
+    // The wall clock: the stand-in provider checks a fare request's five minutes against its own.
+    svc = await startTestService({ clock: new WallClock() });
+    // As scripts/demo.ts does: the stand-in payment provider as its own process, with the demo's payment feed token.
+    const paymentProvider = async (feedToken: string) => {
+      const started = await startPaymentProvider({ PORT: '0', ANKANG_URL: svc.url, ANKANG_FEED_TOKEN: feedToken, PROVIDER_ID: 'standin-pay', OPERATOR_KEYS: operatorKey, DATA_FILE: join(svc.dir, 'test-payment-provider.json') });
+      provider = started;
+      return { url: started.url, operatorKey, id: 'standin-pay' };
+    };
+    demo = await seedDemo({ url: svc.url, adminToken: svc.adminToken, codes: svc.outbox, residents: 60, seed: 7, log: (l) => lines.push(l), paymentProvider });
   });
   after(async () => {
+    await provider?.stop();
     await svc?.close();
   });
 
-  const range = () => `from=${encodeURIComponent(new Date(svc.clock.ms - 86_400_000).toISOString())}&to=${encodeURIComponent(new Date(svc.clock.ms + 60_000).toISOString())}`;
+  /** The demo's look-up events, in ledger order. */
+  const lookupEvents = async () => {
+    const out: Array<{ seq: number; subjects: string[]; data: Record<string, unknown> }> = [];
+    for await (const e of svc.running.app.ledger.events()) if (e.type === 'service.looked-up') out.push(e as unknown as (typeof out)[number]);
+    return out;
+  };
+
+  const range = () => `from=${encodeURIComponent(new Date(Date.now() - 86_400_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`;
 
   describe('when seeded with 60 residents', () => {
     it('signed every resident in through the embedded provider, each with their own phone, and bound each record to the account that applied', async () => {
@@ -107,11 +126,79 @@ describe('npm run demo (scripts/demo)', function () {
       expect(report.events).to.be.at.least(demo.ledger.seq);
     });
 
+    it('registered a desk of every kind, at a venue of a type its kind stands in, each with a desk token that reads its own desk', async () => {
+      expect(new Set(demo.services.desks.map((d) => d.kind))).to.deep.equal(new Set(DESK_KINDS));
+      for (const d of demo.services.desks) {
+        const r = await svc.call('GET', '/v1/desks/me', { token: d.token });
+        expect(r.status, `${d.key}: ${JSON.stringify(r.body)}`).to.equal(200);
+        expect(r.body.desk).to.include({ id: d.id, kind: d.kind });
+        expect(DESK_VENUE_TYPES[d.kind], d.key).to.include(r.body.desk.venue.type);
+      }
+    });
+
+    it('linked cards for a share of the residents, payment accounts confirmed by the stand-in provider, and a few paused purposes', async () => {
+      const { byKind, viaProvider } = demo.services.links;
+      expect(byKind['health-card']).to.be.within(40, 60);
+      expect(byKind['social-security-card']).to.be.within(20, 55);
+      expect(byKind['insurance-voucher']).to.be.within(20, 55);
+      expect(byKind.payment).to.be.above(0);
+      expect(viaProvider).to.equal(byKind.payment);
+      expect(Object.values(demo.services.paused).reduce((a, b) => a + b!, 0)).to.be.at.least(3);
+      // The sample resident sees their links on /: a hint of each reference, never the reference.
+      const r = await svc.call('GET', '/v1/residents/me/links', { token: demo.sample.resident.access });
+      expect(r.status).to.equal(200);
+      const links = r.body.links as Array<{ kind: string; linked: boolean; provider: string | null; refHint: string | null }>;
+      expect(links.filter((l) => l.linked).map((l) => l.kind)).to.include.members(['health-card', 'social-security-card', 'insurance-voucher', 'payment']);
+      expect(links.find((l) => l.kind === 'payment')?.provider).to.equal('standin-pay');
+      expect(JSON.stringify(r.body)).to.not.match(/EHC34[0-9A-F]{24}|SSC340\d{12}|pay_/);
+    });
+
+    it('recorded every look-up as one service.looked-up event without personal data: resolved ones and the refusals of a paper code, a replay and a paused consent', async () => {
+      const events = await lookupEvents();
+      const { byOutcome, total } = demo.services.lookups;
+      expect(events).to.have.length(total);
+      const counted: Record<string, number> = {};
+      for (const e of events) counted[String(e.data.outcome)] = (counted[String(e.data.outcome)] ?? 0) + 1;
+      expect(counted).to.deep.equal(byOutcome);
+      expect(byOutcome.resolved).to.be.above(total / 2);
+      for (const refusal of ['CODE_PRINTED', 'CODE_REPLAYED', 'CONSENT_PAUSED']) expect(byOutcome[refusal], refusal).to.be.at.least(1);
+      const desks = new Set(demo.services.desks.map((d) => `d:${d.id}`));
+      const allowed = ['desk', 'deskKind', 'venue', 'purpose', 'outcome', 'decision', 'codeResult', 'cti'];
+      for (const e of events) {
+        expect(e.subjects.some((s) => desks.has(s)), `event ${e.seq}`).to.equal(true);
+        expect(allowed, `event ${e.seq}`).to.include.members(Object.keys(e.data));
+        // No ID number, card reference or payment token in any field.
+        expect(JSON.stringify(e.data)).to.not.match(/\d{17}[\dX]|EHC34|SSC340|pay_/);
+      }
+    });
+
+    it("shows the sample resident who used their code, and the hospital desk its look-ups", async () => {
+      const mine = await svc.call('GET', '/v1/residents/me/lookups', { token: demo.sample.resident.access });
+      expect(mine.status).to.equal(200);
+      expect(mine.body.lookups.map((l: { desk: { name: string } }) => l.desk.name)).to.include('门诊挂号窗口');
+      const desk = demo.services.desks.find((d) => d.key === 'hf-registration')!;
+      const theirs = await svc.call('GET', `/v1/desks/${desk.id}/lookups`, { token: desk.token });
+      expect(theirs.status).to.equal(200);
+      expect(theirs.body.lookups.length).to.be.above(0);
+    });
+
+    it('charged the fares of resolved fare look-ups at the stand-in provider', () => {
+      const fares = demo.services.lookups.byPurpose.fare ?? 0;
+      expect(fares).to.be.above(0);
+      expect(demo.services.fares.charged).to.be.above(0);
+      expect(demo.services.fares.fen).to.equal(demo.services.fares.charged * 200);
+    });
+
     it('prints the tokens and where to look', () => {
       const text = lines.join('\n');
       expect(text).to.include(`export HEALTH=${demo.tokens.health}`);
       expect(text).to.include('/v1/anchor/status');
       expect(text).to.include(`/v1/stats/venues/${demo.sample.venueId}/hourly`);
+      for (const d of demo.services.desks) expect(text).to.include(`export DESK_${d.key.toUpperCase().replace(/-/g, '_')}=${d.token}`);
+      expect(text).to.match(/\n {2}desks {6}7 at 5 venues/);
+      expect(text).to.match(/\n {2}links {6}health-card \d+, social-security-card \d+, insurance-voucher \d+, payment \d+ /);
+      expect(text).to.include(`  look-ups   ${demo.services.lookups.total} this run: resolved ${demo.services.lookups.byOutcome.resolved}`);
+      expect(text).to.include(`${svc.url}/desk`);
     });
 
     it("prints a resident's session token that reads their record, says how long it lives, and how to refresh it", async () => {
@@ -177,6 +264,7 @@ describe('npm run demo (scripts/demo)', function () {
 
     it('succeeds without registering the venues again', async () => {
       expect(out.code, out.stderr).to.equal(0);
+      expect(out.stdout).to.match(/look-ups: resolved \d+/);
       expect(out.stdout).to.match(/venues: \d+ \(0 registered, \d+ found from an earlier run\)/);
       expect((await svc.call('GET', '/v1/venues', { token: demo.tokens.health })).body.venues.length).to.equal(venuesBefore);
       expect((await svc.call('GET', '/v1/rules')).body.version).to.equal(2);
@@ -188,6 +276,17 @@ describe('npm run demo (scripts/demo)', function () {
       const sent = (await readOutbox(svc.outbox)).filter((e) => Date.parse(e.at) >= since);
       expect(new Set(sent.filter((e) => e.purpose === 'login').map((e) => e.to)).size).to.equal(20);
       expect(sent.filter((e) => e.purpose !== 'login')).to.deep.equal([]);
+    });
+
+    it('started the stand-in payment provider for the running service and stopped it on exit', async () => {
+      const started = /the stand-in payment provider standin-pay .* listens on (http:\/\/127\.0\.0\.1:\d+)/.exec(out.stdout);
+      expect(started, out.stdout).to.not.equal(null);
+      expect(out.stdout).to.include('the stand-in payment provider has stopped');
+      const answered = await fetch(started![1], { signal: AbortSignal.timeout(2000) }).then(
+        () => true,
+        () => false,
+      );
+      expect(answered).to.equal(false);
     });
   });
 
@@ -324,11 +423,13 @@ describe('npm run demo with its own service, running until Ctrl-C', function () 
     expect(out.match(/SMS to /g)).to.have.length(2);
   });
 
-  it('stops on SIGINT with exit code 0, leaving neither the service nor its chain node running', async () => {
+  it('stops on SIGINT with exit code 0, leaving neither the service, its chain node nor the stand-in payment provider running', async () => {
     const chain = /chain (http:\/\/127\.0\.0\.1:\d+) \(embedded Hardhat node\)/.exec(out)![1];
+    const provider = /the stand-in payment provider standin-pay .* listens on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1];
+    expect(await fetch(`${provider}/v1/fares`, { method: 'POST' }).then((r) => r.status)).to.be.within(400, 499);
     child.kill('SIGINT');
     expect(await exited, out).to.equal(0);
-    for (const u of [url, chain]) {
+    for (const u of [url, chain, provider]) {
       const answered = await fetch(u, { signal: AbortSignal.timeout(2000) }).then(
         () => true,
         () => false,
@@ -345,7 +446,8 @@ describe('npm run demo with its own service, running until Ctrl-C', function () 
     expect(again.code, again.stderr).to.equal(0);
     expect(/ on (http:\/\/[^,]+),/.exec(again.stdout)![1]).to.not.equal(url);
     expect(again.stdout).to.match(/residents: 20 signed in .* \(0 new\)/);
-    expect(again.stdout).to.include('tokens: 12 reused');
+    expect(again.stdout).to.include('tokens: 17 reused');
+    expect(again.stdout).to.include('desks: 7 (0 registered by their sector authorities, 7 found from an earlier run)');
     const sent = (await readOutbox(join(tmp.dir, 'sms-outbox.jsonl'))).filter((e) => Date.parse(e.at) >= since);
     expect(sent.filter((e) => e.purpose === 'login')).to.have.length(20);
     expect(sent.filter((e) => e.purpose !== 'login')).to.deep.equal([]);
