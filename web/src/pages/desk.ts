@@ -98,9 +98,10 @@ function render(): void {
   if (!state.signedIn) body.push(signIn());
   else if (!state.desk) body.push(notice('info', t('common.loading')));
   else {
-    body.push(deskCard(state.desk), lookupForm(state.desk));
+    // What came back sits right under the desk's name, above the scanner: the clerk reads it without scrolling.
+    body.push(deskCard(state.desk));
     if (state.shown) body.push(shownCard(state.shown));
-    body.push(recent(), h('p', { class: 'signout' }, h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => void signOut(), dataset: { testid: 'sign-out' } }, t('desk.signOut'))));
+    body.push(lookupForm(state.desk), recent(), h('p', { class: 'signout' }, h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => void signOut(), dataset: { testid: 'sign-out' } }, t('desk.signOut'))));
   }
   mount(app, header('desk'), h('main', { class: 'page' }, h('h1', { class: 'page-title' }, t('desk.title')), ...body));
   if (state.camera) void video.play().catch(() => undefined);
@@ -321,9 +322,9 @@ function shownCard(shown: Shown): HTMLElement {
   const { out } = shown;
   const r = out.result;
   const rows: Array<[string, string | HTMLElement, string]> = [];
-  if (r.healthCard !== undefined) rows.push([t('desk.healthCard'), r.healthCard, 'health-card']);
-  if (r.insuranceVoucher !== undefined) rows.push([t('desk.insuranceVoucher'), r.insuranceVoucher, 'insurance-voucher']);
-  if (r.socialSecurityCard !== undefined) rows.push([t('desk.socialSecurityCard'), r.socialSecurityCard, 'social-security-card']);
+  if (r.healthCard !== undefined) rows.push([t('desk.healthCard'), h('code', {}, r.healthCard), 'health-card']);
+  if (r.insuranceVoucher !== undefined) rows.push([t('desk.insuranceVoucher'), h('code', {}, r.insuranceVoucher), 'insurance-voucher']);
+  if (r.socialSecurityCard !== undefined) rows.push([t('desk.socialSecurityCard'), h('code', {}, r.socialSecurityCard), 'social-security-card']);
   if (r.idNumber !== undefined) {
     rows.push([t('desk.realName'), r.name ?? '', 'real-name']);
     rows.push([t('desk.idType'), tOr(`idType.${r.idType}`, r.idType ?? ''), 'id-type']);

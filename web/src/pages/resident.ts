@@ -547,7 +547,8 @@ function linksSection(): HTMLElement {
 
 function linkRow(l: LinkView): HTMLElement {
   const card = t(`card.${l.kind}` as Key);
-  const request = state.requests[l.kind];
+  // Once the authority confirmed it, the request number has done its job.
+  const request = l.linked ? undefined : state.requests[l.kind];
   const status = !l.linked ? h('span', { class: 'badge' }, t('links.notLinked')) : l.paused ? h('span', { class: 'badge badge-refer' }, t('links.paused')) : h('span', { class: 'badge badge-admit' }, t('links.linked'));
   return h(
     'li',
@@ -558,7 +559,7 @@ function linkRow(l: LinkView): HTMLElement {
           'p',
           { class: 'hint' },
           // The last four characters only, to tell cards apart: the reference itself never reaches the page.
-          h('span', { class: 'ref-hint', dataset: { testid: 'ref-hint' } }, `····${l.refHint ?? ''}`),
+          h('code', { class: 'ref-hint', dataset: { testid: 'ref-hint' } }, `····${l.refHint ?? ''}`),
           l.provider ? [' · ', t('links.provider'), ' ', h('code', { dataset: { testid: 'provider' } }, l.provider)] : null,
           l.linkedAt ? ` · ${dateTime(l.linkedAt, false)}` : null,
         )
