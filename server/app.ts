@@ -27,6 +27,9 @@ import { pageRoutes } from './routes/pages';
 import { authRoutes } from './routes/auth';
 import { openapiRoutes } from './routes/openapi';
 import { federationRoutes } from './routes/federation';
+import { linkRoutes } from './routes/links';
+import { deskRoutes } from './routes/desks';
+import { LinkBook } from './services/links';
 import { mountIdentityProvider, type IdentityProviderRef } from './idp/provider';
 import { SessionService } from './identity/sessions';
 import { RebindService } from './identity/rebind';
@@ -40,6 +43,8 @@ export interface Services {
   scans: ScanService;
   sessions: SessionService;
   rebind: RebindService;
+  /** Linked cards and consents (多功能). */
+  links: LinkBook;
   /** Abuse limits; routes name theirs with `limits.limit(...)`. */
   limits: RateLimits;
 }
@@ -57,6 +62,7 @@ export function createServices(app: AppContext): Services {
     feeds: new FeedService(app, residents),
     reevaluator: new Reevaluator(app, residents),
     idempotency: new Idempotency(app.secrets.encryptionKey, app.config.IDEMPOTENCY_TTL_HOURS * 3_600_000),
+    links: new LinkBook(app.secrets.encryptionKey),
     limits: new RateLimits(app.config, app.metrics),
   };
 }
@@ -164,7 +170,7 @@ export function createApp(app: AppContext, services: Services = createServices(a
     await next();
   });
 
-  for (const add of [authRoutes, systemRoutes, openapiRoutes, issuerRoutes, residentRoutes, ruleRoutes, feedRoutes, adminRoutes, proofRoutes, logRoutes, venueRoutes, authorityRoutes, borderRoutes, federationRoutes, pageRoutes]) add(router, app, services);
+  for (const add of [authRoutes, systemRoutes, openapiRoutes, issuerRoutes, residentRoutes, ruleRoutes, feedRoutes, adminRoutes, proofRoutes, logRoutes, venueRoutes, authorityRoutes, borderRoutes, federationRoutes, linkRoutes, deskRoutes, pageRoutes]) add(router, app, services);
   koa.use(router.routes());
   koa.use(router.allowedMethods({ throw: false }));
   return koa;

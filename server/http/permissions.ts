@@ -1,9 +1,10 @@
 import type { Context } from 'koa';
 import type { VenueType } from '../../verifier/src';
 import { regionContains } from '../domain/regions';
+import { CARD_AUTHORITY, DESK_AUTHORITY, type CardKind, type DeskKind } from '../domain/services';
 import { ServiceError } from '../errors';
 import { principalsOf, unauthenticated, type FeedSource, type Principal, type Role } from './auth';
-import { borderScope, federationScope, gridScope, operatorScope } from './scopes';
+import { borderScope, deskScope, federationScope, gridScope, operatorScope } from './scopes';
 
 /**
  * Who may do what: every action that needs an authority token is one row of PERMISSIONS,
@@ -93,6 +94,36 @@ const inGrid: Condition<GridSubject> = {
   },
 };
 
+/** A card about to be linked or removed (POST/DELETE /v1/links, POST /v1/links/confirm). */
+export interface CardRef {
+  kind: CardKind;
+}
+
+/** A desk about to be registered (the body of POST /v1/desks). */
+export interface DeskDraft {
+  kind: DeskKind;
+}
+
+/** A registered service desk. */
+export interface DeskRef {
+  id: string;
+  kind: DeskKind;
+  /** Token id of the sector authority that registered it. */
+  registeredBy: string;
+}
+
+/** A card is linked by its issuing authority's feed token (server/domain/services.ts CARD_AUTHORITY), and by no other sector. */
+const cardAuthority: Condition<CardRef> = { when: "the cards its sector issues (CARD_AUTHORITY)", test: (p, c) => p.source === CARD_AUTHORITY[c.kind] };
+/** The health role speaks for the health source: the e-health card. */
+const healthCard: Condition<CardRef> = { when: 'the e-health card', test: (_p, c) => CARD_AUTHORITY[c.kind] === 'health' };
+/** A desk is registered by the authority of its sector (DESK_AUTHORITY). */
+const deskAuthority: Condition<DeskDraft> = { when: "the desks of its sector (DESK_AUTHORITY)", test: (p, d) => p.source === DESK_AUTHORITY[d.kind] };
+const healthDesk: Condition<DeskDraft> = { when: 'hospital desks', test: (_p, d) => DESK_AUTHORITY[d.kind] === 'health' };
+/** The authority token that registered a desk runs it (its tokens, its page), and no other. */
+const registeredDesk: Condition<DeskRef> = { when: 'a desk it registered', test: (p, d) => d.registeredBy === p.id };
+/** A desk token acts for its own desk only. */
+const ownDesk: Condition<DeskRef> = { when: 'its own desk', test: (p, d) => deskScope(p)?.desk === d.id };
+
 /** Every action that needs an authority token. */
 export const PERMISSIONS = {
   'token.create': action('create an authority token', { admin: ANY }),
@@ -132,6 +163,11 @@ export const PERMISSIONS = {
   // token reads it and nothing else; an auditor may check what a witness checks.
   'log.read': action("read the log's events in full (witnesses)", { admin: ANY, auditor: ANY, witness: ANY }),
   // Another province tracing its own resident: the scans recorded here under its codes' ctis, nothing personal.
+  // 多功能: sector authorities link their cards and register their desks (server/domain/services.ts).
+  'card.link': action<CardRef>("link or remove a resident's card", { admin: ANY, health: healthCard, feed: cardAuthority }),
+  'desk.register': action<DeskDraft>('register a service desk', { admin: ANY, health: healthDesk, feed: deskAuthority }),
+  'desk.read': action<DeskRef>('see a service desk', { admin: ANY, health: registeredDesk, feed: registeredDesk, desk: ownDesk }),
+  'desk.token.create': action<DeskRef>("issue another token for a service desk", { admin: ANY, health: registeredDesk, feed: registeredDesk }),
   'federation.scans': action<IssuerRef>("read the scans recorded here under another province's codes (its tracing)", { admin: ANY, federation: ownIssuer }),
 };
 

@@ -50,6 +50,8 @@ export const LIMITS = {
   'refresh-address': { setting: 'RATE_REFRESH_PER_ADDRESS', key: byAddress, what: 'session refreshes from this address' },
   // Other provinces' tracing asks for their codes' scans (POST /v1/federation/scans): a few per case traced.
   'federation-token': { setting: 'RATE_FEDERATION_PER_TOKEN', key: byToken, what: 'federation requests with this token' },
+  // A resident asks an authority to link a card (POST /v1/residents/me/links/requests): a few in a lifetime.
+  'link-request-resident': { setting: 'RATE_LINK_REQUEST_PER_RESIDENT', key: byResident, what: 'link requests by this resident' },
 } as const satisfies Record<string, LimitSpec>;
 
 export type LimitName = keyof typeof LIMITS;

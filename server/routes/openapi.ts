@@ -9,9 +9,11 @@ import { adminDocs } from './admin';
 import { authDocs } from './auth';
 import { authorityDocs } from './authority';
 import { borderDocs } from './border';
+import { deskDocs } from './desks';
 import { feedDocs } from './feeds';
 import { federationDocs } from './federation';
 import { issuerDocs } from './issuer';
+import { linkDocs } from './links';
 import { logDocs } from './log';
 import { pageDocs } from './pages';
 import { proofDocs } from './proofs';
@@ -52,7 +54,7 @@ const systemDocs: RouteDoc[] = [
 /** Every documented route, in the order the router adds them. */
 export const ALL_DOCS: RouteDoc[] = [
   ...authDocs, ...systemDocs, ...issuerDocs, ...residentDocs, ...ruleDocs, ...feedDocs, ...adminDocs,
-  ...proofDocs, ...logDocs, ...venueDocs, ...authorityDocs, ...borderDocs, ...federationDocs, ...pageDocs,
+  ...proofDocs, ...logDocs, ...venueDocs, ...authorityDocs, ...borderDocs, ...federationDocs, ...linkDocs, ...deskDocs, ...pageDocs,
 ];
 
 const DESCRIPTION = `Ankang issues signed health codes, records scans and check-ins in an append-only ledger

@@ -156,9 +156,13 @@ describe('the API document (GET /v1/openapi.json)', function () {
       resident = await newResident(svc);
     });
 
-    /** A path with its parameters filled in: a real school for a venue, well-formed ids for the rest. */
+    /** A path with its parameters filled in: a real school for a venue, a real purpose and card kind, well-formed ids for the rest. */
     const fill = (path: string) =>
-      path.replace('{id}', path.startsWith('/v1/appeals/') ? 'AAAAAAAAAAAA' : school.id).replace(/\{[^}]+\}/g, 'AAAAAAAAAAAAAAAA');
+      path
+        .replace('{id}', path.startsWith('/v1/appeals/') ? 'AAAAAAAAAAAA' : school.id)
+        .replace('{purpose}', 'registration')
+        .replace('{kind}', 'health-card')
+        .replace(/\{[^}]+\}/g, 'AAAAAAAAAAAAAAAA');
 
     /** Sends `body` with the token the operation takes: the resident's, or the admin's. */
     const send = (method: string, path: string, op: Json, body: unknown) => {

@@ -7,6 +7,7 @@ import { AUTHORITY_ROLES, issueToken } from '../../server/http/auth';
 import { PERMISSIONS } from '../../server/http/permissions';
 import { ROOT, residentIdNumber, shanghaiDate, startTestService, type Reply, type TestService } from '../support/service';
 import { newResident, registerVenue, type Resident, type Venue } from '../support/scenario';
+import { registerDesk } from '../support/services17';
 
 /**
  * Every action of server/http/permissions.ts, tried through the HTTP API by every kind of
@@ -24,6 +25,10 @@ const WHO = [
   'feed:public-security',
   'feed:transport',
   'feed:telecom',
+  'feed:hrss',
+  'feed:medical-insurance',
+  'feed:government-services',
+  'feed:payment',
   'auditor',
   'witness',
   'federation-in',
@@ -34,6 +39,8 @@ const WHO = [
   'grid-out',
   'border-in',
   'border-out',
+  'desk-in',
+  'desk-out',
 ] as const;
 type Who = (typeof WHO)[number];
 
@@ -43,9 +50,14 @@ type Who = (typeof WHO)[number];
  * - operator-out registers enterprises in Wuhu (340200);
  * - grid-in covers 蜀山区 (340104), where the resident lives; grid-out covers Wuhu;
  * - border-in works at port A, border-out at port B; both ports were registered by health;
- * - federation-in speaks for Jiangsu (320000), federation-out for Shanghai (310000).
+ * - federation-in speaks for Jiangsu (320000), federation-out for Shanghai (310000);
+ * - feed:health registered the hospital desk (desk-in's desk) in the hospital; feed:government-services
+ *   registered the service hall's desk (desk-out's) there too.
  */
 interface World {
+  hospital: Venue;
+  station: Venue;
+  desk: { id: string };
   mall: Venue;
   school: Venue;
   portA: Venue;
@@ -81,6 +93,12 @@ const traveller = (venueId: string) => ({
 });
 const person = () => ({ idType: 'resident-id', idNumber: residentIdNumber() });
 const now = (svc: TestService) => svc.clock.now().toISOString();
+
+const ownId = (w: World) => ({ idType: w.resident.body.idType, idNumber: w.resident.body.idNumber });
+const link = (kind: string, provider?: string) => (svc: TestService, w: World, token?: string) =>
+  svc.call('POST', '/v1/links', { token, json: { kind, ...ownId(w), ref: `REF-${passport++}`, ...(provider ? { provider } : {}) } });
+const desk = (kind: string, venue: (w: World) => Venue) => (svc: TestService, w: World, token?: string) =>
+  svc.call('POST', '/v1/desks', { token, json: { kind, name: `${kind} ${passport++}`, venueId: venue(w).id } });
 
 const get = (path: (w: World) => string) => (svc: TestService, w: World, token?: string) => svc.call('GET', path(w), { token });
 
@@ -259,6 +277,45 @@ const CASES: Case[] = [
     send: (svc, _w, token) =>
       svc.call('POST', '/v1/federation/scans', { token, json: { issuer: '320000', ctis: ['0011223344556677'], from: new Date(svc.clock.ms - 86_400_000).toISOString(), to: now(svc) } }),
   },
+
+  // 多功能: each card by its own sector authority (CARD_AUTHORITY), the health role for the e-health card.
+  { action: 'card.link', what: 'POST /v1/links: an e-health card', allowed: runs('feed:health'), ok: 201, send: link('health-card') },
+  { action: 'card.link', what: 'POST /v1/links: an e-social-security card', allowed: ['admin', 'feed:hrss'], ok: 201, send: link('social-security-card') },
+  { action: 'card.link', what: 'POST /v1/links: an insurance voucher', allowed: ['admin', 'feed:medical-insurance'], ok: 201, send: link('insurance-voucher') },
+  { action: 'card.link', what: 'POST /v1/links: a payment token', allowed: ['admin', 'feed:payment'], ok: 201, send: link('payment', 'stand-in-pay') },
+  {
+    action: 'card.link',
+    what: 'DELETE /v1/links: the e-health card',
+    allowed: runs('feed:health'),
+    ok: 200,
+    async prepare(svc, w) {
+      await link('health-card')(svc, w, svc.adminToken);
+      return '';
+    },
+    send: (svc, w, token) => svc.call('DELETE', '/v1/links', { token, json: { kind: 'health-card', ...ownId(w) } }),
+  },
+  {
+    action: 'card.link',
+    what: "POST /v1/links/confirm: the resident's request for an insurance voucher",
+    allowed: ['admin', 'feed:medical-insurance'],
+    ok: 201,
+    async prepare(svc, w) {
+      const r = await svc.call('POST', '/v1/residents/me/links/requests', { token: w.resident.token, json: { kind: 'insurance-voucher' } });
+      expect(r.status, JSON.stringify(r.body)).to.equal(201);
+      return r.body.requestId as string;
+    },
+    send: (svc, w, token, requestId) => svc.call('POST', '/v1/links/confirm', { token, json: { requestId, kind: 'insurance-voucher', ...ownId(w), ref: `MI-${passport++}` } }),
+  },
+  // Desks by the authority of their sector (DESK_AUTHORITY), the health role for hospital desks.
+  { action: 'desk.register', what: 'POST /v1/desks: a hospital desk', allowed: runs('feed:health'), ok: 201, send: desk('hospital-desk', (w) => w.hospital) },
+  { action: 'desk.register', what: 'POST /v1/desks: a hospital cashier', allowed: ['admin', 'feed:medical-insurance'], ok: 201, send: desk('hospital-cashier', (w) => w.hospital) },
+  { action: 'desk.register', what: 'POST /v1/desks: a pharmacy', allowed: ['admin', 'feed:medical-insurance'], ok: 201, send: desk('pharmacy', (w) => w.hospital) },
+  { action: 'desk.register', what: 'POST /v1/desks: a social-security office', allowed: ['admin', 'feed:hrss'], ok: 201, send: desk('social-security-office', (w) => w.hospital) },
+  { action: 'desk.register', what: 'POST /v1/desks: a service hall', allowed: ['admin', 'feed:government-services'], ok: 201, send: desk('service-hall', (w) => w.hospital) },
+  { action: 'desk.register', what: 'POST /v1/desks: a transit reader', allowed: ['admin', 'feed:transport'], ok: 201, send: desk('transit-reader', (w) => w.station) },
+  { action: 'desk.read', what: 'GET /v1/desks/:id of the hospital desk', allowed: ['admin', 'feed:health', 'desk-in'], ok: 200, send: get((w) => `/v1/desks/${w.desk.id}`) },
+  { action: 'desk.read', what: 'GET /v1/desks/me (each desk its own)', allowed: ['desk-in', 'desk-out'], ok: 200, send: get(() => '/v1/desks/me') },
+  { action: 'desk.token.create', what: 'POST /v1/desks/:id/tokens of the hospital desk', allowed: ['admin', 'feed:health'], ok: 201, send: (svc, w, token) => svc.call('POST', `/v1/desks/${w.desk.id}/tokens`, { token }) },
 ];
 
 describe('who may do what (server/http/permissions.ts)', function () {
@@ -268,12 +325,14 @@ describe('who may do what (server/http/permissions.ts)', function () {
   const tokens = {} as Record<Who, string | undefined>;
 
   before(async () => {
-    svc = await startTestService({ config: { REVIEW_INTERVAL_SECONDS: 3600 } });
+    svc = await startTestService({ config: { REVIEW_INTERVAL_SECONDS: 3600, RATE_LINK_REQUEST_PER_RESIDENT: 1000 } });
     const health = await svc.token('health');
     tokens.none = undefined;
     tokens.admin = svc.adminToken;
     tokens.health = health;
-    for (const source of ['health', 'public-security', 'transport', 'telecom']) tokens[`feed:${source}` as Who] = await svc.token('feed', { source });
+    for (const source of ['health', 'public-security', 'transport', 'telecom', 'hrss', 'medical-insurance', 'government-services', 'payment'] as const) {
+      tokens[`feed:${source}`] = await svc.token('feed', { source });
+    }
     tokens.auditor = await svc.token('auditor');
     tokens.witness = await svc.token('witness');
     for (const [who, issuer] of [['federation-in', '320000'], ['federation-out', '310000']] as const) {
@@ -293,7 +352,13 @@ describe('who may do what (server/http/permissions.ts)', function () {
     tokens['border-out'] = await svc.token('border', { scope: { venues: [portB.id] } });
     const resident = await newResident(svc, { district: '340104' });
     tokens.resident = resident.token;
-    w = { mall, school, portA, portB, resident };
+    const hospital = await registerVenue(svc, health, { type: 'public-service', subtype: 'hospital', name: '省立医院', district: '340104' });
+    const station = await registerVenue(svc, health, { type: 'transport', subtype: 'metro', name: '大东门站', district: '340104' });
+    const deskIn = await registerDesk(svc, { kind: 'hospital-desk', venueId: hospital.id, by: tokens['feed:health'] });
+    const deskOut = await registerDesk(svc, { kind: 'service-hall', venueId: hospital.id, by: tokens['feed:government-services'] });
+    tokens['desk-in'] = deskIn.token;
+    tokens['desk-out'] = deskOut.token;
+    w = { mall, school, portA, portB, resident, hospital, station, desk: deskIn.desk };
   });
   after(async () => {
     await svc?.close();
@@ -454,6 +519,8 @@ describe('the attack of issue 4, scripted', function () {
       ['a feed token with a scope', () => ({ role: 'feed', source: 'telecom', scope: { districts: ['340100'] } }), 'scope'],
       ['an auditor with a source', () => ({ role: 'auditor', source: 'health' }), 'source'],
       ['a second admin', () => ({ role: 'admin' }), 'role'],
+      // A desk token is made only by registering its desk (POST /v1/desks), by the desk's sector authority.
+      ['a desk token', () => ({ role: 'desk', scope: { desk: 'AAAAAAAAAAAAAAAA' } }), 'role'],
     ];
     for (const [what, body, field] of cases) {
       it(`refuses ${what}, naming ${field}`, async () => {
