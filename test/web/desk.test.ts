@@ -1,12 +1,15 @@
 import { expect } from 'chai';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { DeskKind, Purpose } from '../../server/domain/services';
+import { renderQrPng } from '../../verifier/cli/qr';
 import { en, zh } from '../../web/src/i18n/strings';
-import { launchPhone, realClock, screenshot, type PhoneBrowser } from '../support/browser';
+import { launchPhone, realClock, screenshot, writeY4m, type PhoneBrowser } from '../support/browser';
 import { scriptReadable } from '../support/resident-page';
 import { currentCode, newResident, registerVenue, type Resident } from '../support/scenario';
 import { startTestService, type TestService } from '../support/service';
 import { linkCard, registerDesk } from '../support/services17';
+import { tempDir } from '../support/tmp';
 
 type Lang = 'zh' | 'en';
 const TEXT = { zh, en };
@@ -229,6 +232,32 @@ describe('the service desk page (/desk)', function () {
       });
     });
   }
+
+  it('looks up the code its camera films, once, however long the code stays in view', async () => {
+    const code = await currentCode(svc, resident);
+    const dir = tempDir('ankang-desk-camera-');
+    try {
+      const video = join(dir.dir, 'code.y4m');
+      writeY4m(await renderQrPng(code), video, { frames: 20 });
+      browser = await launchPhone({ fakeVideo: video });
+      const { page } = browser;
+      await signInAtDesk(page, svc.url, desks['social-security'].token);
+      const calls: number[] = [];
+      page.on('request', (r) => {
+        if (new URL(r.url()).pathname === '/v1/services/resolve') calls.push(Date.now());
+      });
+      await page.click('[data-testid=start-camera]');
+      const card = await page.waitForSelector('[data-testid=desk-result]', { timeout: 30_000 });
+      expect(await card.getAttribute('data-outcome')).to.equal('resolved');
+      expect(await page.textContent('[data-testid=desk-social-security-card]')).to.equal(REFS['social-security-card']);
+      // The camera keeps filming the same (now used) code: no second look-up replaces the result.
+      await page.waitForTimeout(4000);
+      expect(calls).to.have.length(1);
+      expect(await page.getAttribute('[data-testid=desk-result]', 'data-outcome')).to.equal('resolved');
+    } finally {
+      dir.cleanup();
+    }
+  });
 
   it('keeps a signed-in desk across a reload (the cookie alone), and refuses a token that is not a desk token', async () => {
     browser = await launchPhone();

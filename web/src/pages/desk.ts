@@ -91,6 +91,11 @@ const codeInput = h('input', {
 });
 const amountInput = h('input', { type: 'text', inputmode: 'decimal', placeholder: '2.00', autocomplete: 'off', dataset: { testid: 'amount' } });
 let clearTimer: ReturnType<typeof setTimeout> | undefined;
+/**
+ * The last code the camera looked up. A code serves one look-up: read again (held back into
+ * view), it would only be refused as used and push what it returned off the screen.
+ */
+let lastCameraCode = '';
 
 function render(): void {
   const body: HTMLElement[] = [];
@@ -225,7 +230,11 @@ function lookupForm(desk: DeskView): HTMLElement {
 async function startDeskCamera(): Promise<void> {
   state.cameraError = undefined;
   try {
-    state.camera = await startCamera(video, (text) => void submit(text, 'camera'));
+    state.camera = await startCamera(video, (text) => {
+      if (text === lastCameraCode) return;
+      lastCameraCode = text;
+      void submit(text, 'camera');
+    });
   } catch (e) {
     state.cameraError = e instanceof CameraError ? e.key : 'camera.failed';
   }
