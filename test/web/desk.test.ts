@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { DeskKind, Purpose } from '../../server/domain/services';
@@ -233,12 +234,17 @@ describe('the service desk page (/desk)', function () {
     });
   }
 
-  it('looks up the code its camera films, once, however long the code stays in view', async () => {
+  it('looks up the code its camera films once, even when the code leaves the view and comes back', async () => {
     const code = await currentCode(svc, resident);
     const dir = tempDir('ankang-desk-camera-');
     try {
       const video = join(dir.dir, 'code.y4m');
-      writeY4m(await renderQrPng(code), video, { frames: 20 });
+      writeY4m(await renderQrPng(code), video, { width: 640, height: 640, frames: 10 });
+      // One second of the code, then five of nothing, in a loop: the code leaves the view and comes back.
+      const file = readFileSync(video);
+      const header = file.subarray(0, file.indexOf(0x0a) + 1);
+      const blank = Buffer.concat([Buffer.from('FRAME\n'), Buffer.alloc(640 * 640, 255), Buffer.alloc(320 * 320 * 2, 128)]);
+      writeFileSync(video, Buffer.concat([header, file.subarray(header.length), ...Array.from({ length: 50 }, () => blank)]));
       browser = await launchPhone({ fakeVideo: video });
       const { page } = browser;
       await signInAtDesk(page, svc.url, desks['social-security'].token);
@@ -250,8 +256,8 @@ describe('the service desk page (/desk)', function () {
       const card = await page.waitForSelector('[data-testid=desk-result]', { timeout: 30_000 });
       expect(await card.getAttribute('data-outcome')).to.equal('resolved');
       expect(await page.textContent('[data-testid=desk-social-security-card]')).to.equal(REFS['social-security-card']);
-      // The camera keeps filming the same (now used) code: no second look-up replaces the result.
-      await page.waitForTimeout(4000);
+      // The camera films the same (now used) code again after it was out of view: no second look-up replaces the result.
+      await page.waitForTimeout(13_000);
       expect(calls).to.have.length(1);
       expect(await page.getAttribute('[data-testid=desk-result]', 'data-outcome')).to.equal('resolved');
     } finally {
