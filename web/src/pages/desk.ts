@@ -231,7 +231,7 @@ async function startDeskCamera(): Promise<void> {
   state.cameraError = undefined;
   try {
     state.camera = await startCamera(video, (text) => {
-      if (text === lastCameraCode) return;
+      if (text === lastCameraCode || state.busy) return;
       lastCameraCode = text;
       void submit(text, 'camera');
     });
