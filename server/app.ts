@@ -30,6 +30,7 @@ import { federationRoutes } from './routes/federation';
 import { linkRoutes } from './routes/links';
 import { deskRoutes } from './routes/desks';
 import { LinkBook } from './services/links';
+import { LookupService } from './services/lookups';
 import { mountIdentityProvider, type IdentityProviderRef } from './idp/provider';
 import { SessionService } from './identity/sessions';
 import { RebindService } from './identity/rebind';
@@ -45,6 +46,8 @@ export interface Services {
   rebind: RebindService;
   /** Linked cards and consents (多功能). */
   links: LinkBook;
+  /** Desks' look-ups (POST /v1/services/resolve). */
+  lookups: LookupService;
   /** Abuse limits; routes name theirs with `limits.limit(...)`. */
   limits: RateLimits;
 }
@@ -63,6 +66,7 @@ export function createServices(app: AppContext): Services {
     reevaluator: new Reevaluator(app, residents),
     idempotency: new Idempotency(app.secrets.encryptionKey, app.config.IDEMPOTENCY_TTL_HOURS * 3_600_000),
     links: new LinkBook(app.secrets.encryptionKey),
+    lookups: new LookupService(app),
     limits: new RateLimits(app.config, app.metrics),
   };
 }

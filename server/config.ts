@@ -123,6 +123,8 @@ export const configSchema = z.object({
   RATE_FEDERATION_PER_TOKEN_SECONDS: int(60, 1, 604_800),
   RATE_LINK_REQUEST_PER_RESIDENT: int(10, 1, 1_000_000),
   RATE_LINK_REQUEST_PER_RESIDENT_SECONDS: int(3600, 1, 604_800),
+  RATE_RESOLVE_PER_TOKEN: int(600, 1, 1_000_000),
+  RATE_RESOLVE_PER_TOKEN_SECONDS: int(60, 1, 604_800),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /** JSON-RPC URL of the permissioned EVM chain; anchoring is off without it. */
   CHAIN_RPC_URL: z.string().url().optional(),

@@ -87,6 +87,8 @@ export const errorSchema = z.strictObject({
     message: z.string(),
     fields: z.array(z.strictObject({ path: z.string(), code: z.string(), message: z.string() })).optional(),
   }),
+  /** A refused look-up (POST /v1/services/resolve): the look-up event that recorded the refusal. */
+  lookup: z.strictObject({ seq: z.int().min(1), at: z.string(), outcome: z.string(), purpose: z.string() }).optional(),
 });
 
 /** `/v1/venues/:id` → `/v1/venues/{id}`. */

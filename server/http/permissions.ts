@@ -162,12 +162,15 @@ export const PERMISSIONS = {
   // tracing event, which pseudonym is a case): never public, unlike the trust list. A witness
   // token reads it and nothing else; an auditor may check what a witness checks.
   'log.read': action("read the log's events in full (witnesses)", { admin: ANY, auditor: ANY, witness: ANY }),
-  // Another province tracing its own resident: the scans recorded here under its codes' ctis, nothing personal.
   // 多功能: sector authorities link their cards and register their desks (server/domain/services.ts).
   'card.link': action<CardRef>("link or remove a resident's card", { admin: ANY, health: healthCard, feed: cardAuthority }),
   'desk.register': action<DeskDraft>('register a service desk', { admin: ANY, health: healthDesk, feed: deskAuthority }),
   'desk.read': action<DeskRef>('see a service desk', { admin: ANY, health: registeredDesk, feed: registeredDesk, desk: ownDesk }),
   'desk.token.create': action<DeskRef>("issue another token for a service desk", { admin: ANY, health: registeredDesk, feed: registeredDesk }),
+  'desk.lookups.read': action<DeskRef>("read a service desk's look-ups", { admin: ANY, health: registeredDesk, feed: registeredDesk, desk: ownDesk }),
+  // Only a desk looks codes up, at its own desk: no authority, not even admin, is a desk.
+  'services.resolve': action<DeskRef>('look a fresh code up for one of its purposes (亮码办事)', { desk: ownDesk }),
+  // Another province tracing its own resident: the scans recorded here under its codes' ctis, nothing personal.
   'federation.scans': action<IssuerRef>("read the scans recorded here under another province's codes (its tracing)", { admin: ANY, federation: ownIssuer }),
 };
 

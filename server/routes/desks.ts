@@ -3,16 +3,17 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Services } from '../app';
 import type { AppContext } from '../context';
-import { DESK_KINDS, PURPOSES } from '../domain/services';
+import { DESK_KINDS, LOOKUP_REFUSALS, PURPOSES } from '../domain/services';
 import { ServiceError } from '../errors';
 import { jsonBody } from '../http/body';
-import { issueToken, type Principal } from '../http/auth';
+import { issueToken, requireRole, type Principal } from '../http/auth';
 import type { RouteDoc } from '../http/openapi';
 import { authorize, requireGrant } from '../http/permissions';
 import { deskScope, type DeskScope } from '../http/scopes';
 import { safeText } from '../http/text';
 import type { Tx } from '../ledger/ledger';
 import { getDesk, registerDesk, type DeskRecord } from '../services/desks';
+import { deskLookups, refusalAnswer, residentLookups, resolveSchema } from '../services/lookups';
 
 /**
  * Service desks (窗口): a sector authority registers a desk at a venue with the purposes it
@@ -42,13 +43,19 @@ async function issueDeskToken(tx: Tx, app: AppContext, desk: DeskRecord, by: Pri
 }
 
 /** The desk `:id`, when the request may do `action` there: 401/403 by role first, then 404, then 403 for another's desk. */
-async function deskFor(ctx: Context, app: AppContext, action: 'desk.read' | 'desk.token.create'): Promise<{ desk: DeskRecord; principal: Principal }> {
+async function deskFor(ctx: Context, app: AppContext, action: 'desk.read' | 'desk.token.create' | 'desk.lookups.read'): Promise<{ desk: DeskRecord; principal: Principal }> {
   requireGrant(ctx, action);
   const desk = await getDesk({ get: (space, key) => app.ledger.read(space, key) }, ctx.params.id);
   return { desk, principal: await authorize(ctx, action, desk) };
 }
 
-export function deskRoutes(router: Router, app: AppContext, { venues }: Services): void {
+/** `?limit=`: at most 1000, 100 when left out or not a positive integer. */
+function limitOf(ctx: Context): number {
+  const n = Number(ctx.query.limit ?? 100);
+  return Number.isSafeInteger(n) && n > 0 ? Math.min(n, 1000) : 100;
+}
+
+export function deskRoutes(router: Router, app: AppContext, { venues, scans, lookups, limits }: Services): void {
   router.post('/v1/desks', async (ctx) => {
     requireGrant(ctx, 'desk.register');
     const input = await jsonBody(ctx, deskSchema, app.config.BODY_LIMIT_BYTES);
@@ -85,7 +92,40 @@ export function deskRoutes(router: Router, app: AppContext, { venues }: Services
     ctx.body = { desk: desk.id, token: t.token, tokenId: t.id, expiresAt: t.expiresAt };
   });
 
-  // Look-ups (POST /v1/services/resolve, GET /v1/desks/:id/lookups) are added here.
+  /**
+   * A desk looks a resident's fresh code up for one purpose. The code is verified as at a
+   * staff scan before the transaction; the look-up is decided and recorded in it. A refusal
+   * is committed (its event written) before its error is answered.
+   */
+  router.post('/v1/services/resolve', limits.limit('resolve-token'), async (ctx) => {
+    const p = requireGrant(ctx, 'services.resolve');
+    const input = await jsonBody(ctx, resolveSchema, app.config.BODY_LIMIT_BYTES);
+    const scope = deskScope(p);
+    if (!scope) throw new ServiceError('FORBIDDEN', 'services.resolve: this desk token names no desk');
+    const desk = await getDesk({ get: (space, key) => app.ledger.read(space, key) }, scope.desk);
+    await authorize(ctx, 'services.resolve', desk);
+    const verdict = await scans.verifyResidentCode(input.code);
+    const outcome = await app.ledger.transact((tx) => lookups.resolve(tx, desk, input, verdict));
+    if (outcome.outcome !== 'resolved') {
+      const refusal = refusalAnswer(outcome);
+      ctx.status = refusal.status;
+      ctx.body = refusal.body;
+      return;
+    }
+    ctx.body = await lookups.answer(outcome, desk, input);
+  });
+
+  /** A desk's look-ups, newest first: when, for what, and the outcome; nobody's name. */
+  router.get('/v1/desks/:id/lookups', async (ctx) => {
+    const { desk } = await deskFor(ctx, app, 'desk.lookups.read');
+    ctx.body = { desk: deskView(desk), lookups: await deskLookups(app.ledger, desk.id, limitOf(ctx)) };
+  });
+
+  /** "Who used my code": the resident's own look-ups, newest first. */
+  router.get('/v1/residents/me/lookups', async (ctx) => {
+    const p = requireRole(ctx, 'resident');
+    ctx.body = { lookups: await residentLookups(app.ledger, p.pseudonym!, limitOf(ctx)) };
+  });
 }
 
 const deskViewSchema = z.object({
@@ -94,6 +134,24 @@ const deskViewSchema = z.object({
   registeredBy: z.string(), createdAt: z.string(),
 });
 const tokenFields = { token: z.string(), tokenId: z.string(), expiresAt: z.string().nullable() };
+const limitQuery = z.strictObject({ limit: z.int().min(1).max(1000).optional() });
+const outcomeSchema = z.enum(['resolved', ...LOOKUP_REFUSALS]);
+const resolvedSchema = z.object({
+  outcome: z.literal('resolved'),
+  purpose: z.enum(PURPOSES),
+  decision: z.enum(['admit', 'refer']),
+  colour: z.enum(['green', 'yellow', 'red']),
+  maskedName: z.string(),
+  seq: z.int().min(1),
+  at: z.string(),
+  result: z.union([
+    z.strictObject({ healthCard: z.string() }),
+    z.strictObject({ insuranceVoucher: z.string() }),
+    z.strictObject({ socialSecurityCard: z.string() }),
+    z.strictObject({ name: z.string(), idType: z.string(), idNumber: z.string() }),
+    z.strictObject({ provider: z.string(), token: z.string(), fareRequest: z.string() }),
+  ]),
+});
 
 /** The API document's entries for these routes (server/http/openapi.ts). */
 export const deskDocs: RouteDoc[] = [
@@ -116,5 +174,34 @@ export const deskDocs: RouteDoc[] = [
   {
     method: 'post', path: '/v1/desks/:id/tokens', tag: 'desks', auth: 'desk.token.create', summary: 'Another token for a desk', errors: ['NOT_FOUND'],
     ok: { status: 201, description: 'The token', schema: z.object({ desk: z.string(), ...tokenFields }) },
+  },
+  {
+    method: 'post', path: '/v1/services/resolve', tag: 'desks', auth: 'services.resolve', limited: true, body: resolveSchema,
+    errors: ['NOT_FOUND', ...LOOKUP_REFUSALS],
+    summary: 'Look a resident\'s fresh code up for one purpose (亮码办事, 码上支付)',
+    description:
+      'The desk token\'s own desk asks for one of its purposes. The code is verified as at a staff scan and must be a live dynamic code of this issuer, shown for the first time (a look-up spends it, whatever its outcome, once it got that far); the venue\'s admission policy must not deny it, and the resident must not have paused the purpose. The answer carries only what the purpose entitles: `registration` the e-health card reference, `insurance-payment` the insurance voucher, `social-security` the e-social-security card, `identity` the name and ID number, `fare` the payment token with a fare request the issuer signed (JWS, docs/payment-provider.md). `amount` (fen) is required for a fare and refused otherwise. Every look-up, refused or not, is one `service.looked-up` event on the resident\'s and the desk\'s chains; a refusal answers its error with `lookup: { seq, at, outcome, purpose }` and no data.',
+    example: { code: 'AK1:...', purpose: 'registration' },
+    ok: { status: 200, description: 'The look-up and what its purpose entitles', schema: resolvedSchema },
+  },
+  {
+    method: 'get', path: '/v1/desks/:id/lookups', tag: 'desks', auth: 'desk.lookups.read', query: limitQuery, errors: ['NOT_FOUND'],
+    summary: 'A desk\'s look-ups, newest first (no personal data)',
+    ok: {
+      status: 200,
+      description: '`{ desk, lookups }`',
+      schema: z.object({ desk: deskViewSchema, lookups: z.array(z.object({ seq: z.int(), at: z.string(), purpose: z.enum(PURPOSES), outcome: outcomeSchema, decision: z.enum(['admit', 'deny', 'refer']).nullable() })) }),
+    },
+  },
+  {
+    method: 'get', path: '/v1/residents/me/lookups', tag: 'desks', auth: 'resident', query: limitQuery,
+    summary: 'Who used my code: one\'s own look-ups, newest first',
+    ok: {
+      status: 200,
+      description: '`{ lookups }`',
+      schema: z.object({
+        lookups: z.array(z.object({ seq: z.int(), at: z.string(), desk: z.object({ id: z.string(), name: z.string(), kind: z.enum(DESK_KINDS) }), venue: z.object({ name: z.string() }), purpose: z.enum(PURPOSES), outcome: outcomeSchema })),
+      }),
+    },
   },
 ];

@@ -7,6 +7,7 @@ import type { Anchorer, CheckpointRecord } from '../../anchor/anchorer';
 import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { ServiceError } from '../errors';
+import { deskSubject, getDesk } from '../services/desks';
 import { authorize } from '../http/permissions';
 import type { RouteDoc } from '../http/openapi';
 
@@ -171,6 +172,12 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
     ctx.body = await historyBundle(app, ctx, `v:${venue.id}`);
   });
 
+  router.get('/v1/proofs/desks/:id', async (ctx) => {
+    await authorize(ctx, 'proofs.read');
+    const desk = await getDesk({ get: (space, key) => app.ledger.read(space, key) }, ctx.params.id);
+    ctx.body = await historyBundle(app, ctx, deskSubject(desk.id));
+  });
+
   // Sealing a subject closes the open end of its history: the seal is an event of the
   // subject, so it links to the subject's latest event, and a history up to any time before
   // it names the seal (or a later real event) as `next` once a checkpoint covers it.
@@ -226,6 +233,10 @@ export const proofDocs: RouteDoc[] = [
   {
     method: 'get', path: '/v1/proofs/venues/:id', tag: 'proofs', auth: 'proofs.read', query: range, errors: anchoring,
     summary: 'A venue\'s events in [from, to], provably complete', ok: { status: 200, description: bundle },
+  },
+  {
+    method: 'get', path: '/v1/proofs/desks/:id', tag: 'proofs', auth: 'proofs.read', query: range, errors: anchoring,
+    summary: 'A service desk\'s events (its registration and look-ups) in [from, to], provably complete', ok: { status: 200, description: bundle },
   },
   {
     method: 'post', path: '/v1/proofs/subjects/:pseudonym/seal', tag: 'proofs', auth: 'proofs.seal', params: pseudonym,

@@ -12,6 +12,8 @@ import { startPeriodic } from '../periodic';
  * - `r/<pseudonym>/<iat ISO>/<cti>` → `{ exp, mode }`: the codes a resident was issued, for
  *   tracing, which asks other provinces for the scans they recorded under these ctis. Kept for
  *   `CODE_HISTORY_DAYS` after the code's exp, as far back as a tracing window reaches.
+ * - `u/<cti>` → `{ at, desk }`: the code was used for a service look-up (server/services/lookups.ts),
+ *   which each code serves once; kept, like `c/<cti>`, until exp plus the margin.
  * - `d/<delete-at ISO>/<key>` → 1: when each entry above goes, read by the sweep in time order.
  *
  * Every entry is written in the transaction that issues the code.
@@ -55,6 +57,17 @@ export async function codeOwner(tx: Tx, cti: string): Promise<CodeIndexEntry | u
   const e = await tx.get<CodeIndexEntry>('codes', `c/${cti}`);
   // Not swept yet, but past its time all the same.
   return e && tx.now.getTime() <= (e.exp + CODE_INDEX_MARGIN_SECONDS) * 1000 ? e : undefined;
+}
+
+/** Marks the code `cti` (expiring at `exp`) as used for a look-up at `desk`; swept with the code's index entry. */
+export function markCodeUsed(tx: Tx, cti: string, exp: number, desk: string): void {
+  tx.put('codes', `u/${cti}`, { at: tx.now.toISOString(), desk });
+  tx.put('codes', `d/${iso(exp + CODE_INDEX_MARGIN_SECONDS)}/u/${cti}`, 1);
+}
+
+/** Whether the code `cti` was already used for a look-up. */
+export async function codeUsed(tx: Pick<Tx, 'get'>, cti: string): Promise<boolean> {
+  return (await tx.get('codes', `u/${cti}`)) !== undefined;
 }
 
 /**

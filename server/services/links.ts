@@ -16,7 +16,8 @@ import { residentSubject } from './residents';
  * - `c/<pseudonym>/<purpose>` → ConsentRecord: present only while the resident paused it;
  *   a purpose is allowed unless paused.
  * - `q/<requestId>` → LinkRequest: a link the resident asked for, until the authority confirms it
- *   or it expires (LINK_REQUEST_TTL_MS).
+ *   or it expires (LINK_REQUEST_TTL_MS); `p/<pseudonym>/<kind>` → its id. A resident has at most
+ *   one request per kind: a new one replaces the last, so nothing needs sweeping.
  *
  * Every change is an event on the resident's chain (`card.linked`, `card.changed`,
  * `card.removed`, `consent.changed`) naming the kind or purpose and who did it, never the
@@ -57,6 +58,7 @@ export const LINK_REQUEST_TTL_MS = 24 * 3_600_000;
 const linkKey = (pseudonym: string, kind: CardKind) => `l/${pseudonym}/${kind}`;
 const consentKey = (pseudonym: string, purpose: Purpose) => `c/${pseudonym}/${purpose}`;
 const requestKey = (id: string) => `q/${id}`;
+const pendingKey = (pseudonym: string, kind: CardKind) => `p/${pseudonym}/${kind}`;
 const linkAad = (pseudonym: string, kind: CardKind) => `link:${pseudonym}:${kind}`;
 
 /** The purpose a card serves (each card serves exactly one). */
@@ -172,7 +174,10 @@ export class LinkBook {
   async request(tx: Tx, pseudonym: string, kind: CardKind): Promise<{ requestId: string; kind: CardKind; expiresAt: string }> {
     const requestId = randomBytes(12).toString('base64url');
     const expiresAt = new Date(tx.now.getTime() + LINK_REQUEST_TTL_MS).toISOString();
+    const prior = await tx.get<string>('links', pendingKey(pseudonym, kind));
+    if (prior) tx.del('links', requestKey(prior));
     tx.put('links', requestKey(requestId), { pseudonym, kind, at: tx.now.toISOString(), expiresAt } satisfies LinkRequest);
+    tx.put('links', pendingKey(pseudonym, kind), requestId);
     return { requestId, kind, expiresAt };
   }
 
@@ -187,6 +192,7 @@ export class LinkBook {
       throw new ServiceError('NOT_FOUND', 'no such link request for this person and card (or it expired)');
     }
     tx.del('links', requestKey(requestId));
+    tx.del('links', pendingKey(pseudonym, kind));
     return r;
   }
 }

@@ -14,7 +14,7 @@ import { evaluateRules, type RawFacts } from '../rules';
 import type { AppContext } from '../context';
 import { putResident } from './resident-index';
 import { getFacts, putFacts } from './facts-store';
-import { indexCode } from './code-index';
+import { codeUsed, indexCode } from './code-index';
 
 const DAY = 86_400_000;
 const region = z.string().regex(/^\d{6}$/, 'a 6-digit GB/T 2260 region code');
@@ -292,7 +292,9 @@ export class ResidentService {
     const { record: keyRecord, signer } = keys.active();
     const current = record.codes[mode];
     const margin = mode === 'dynamic' ? config.CODE_REFRESH_MARGIN_SECONDS : 24 * 3600;
-    if (current && current.colour === record.colour && current.ruleVersion === record.ruleVersion && current.kid === keyRecord.kid && current.exp - nowS > margin) {
+    // A dynamic code a desk used for a look-up is spent (server/services/lookups.ts): the next refresh shows a fresh one.
+    const spent = mode === 'dynamic' && current !== undefined && (await codeUsed(tx, current.cti));
+    if (current && !spent && current.colour === record.colour && current.ruleVersion === record.ruleVersion && current.kid === keyRecord.kid && current.exp - nowS > margin) {
       return { record, code: current, reissued: false };
     }
     const ttl = mode === 'dynamic' ? config.CODE_TTL_MINUTES * 60 : config.PRINTED_CODE_TTL_DAYS * 86400;

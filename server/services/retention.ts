@@ -4,6 +4,7 @@ import { startPeriodic } from '../periodic';
 import { evaluateRules, type RawFacts } from '../rules';
 import type { AppContext } from '../context';
 import { getFacts, putFacts } from './facts-store';
+import { lookupIndexKeys } from './lookups';
 
 /**
  * Retention (数据留存期限): scan events, check-ins and health facts older than
@@ -17,6 +18,8 @@ import { getFacts, putFacts } from './facts-store';
  * Erased from the state, for events older than the window:
  * - the `scans` index (`t/<time>/<seq>` and `v/<venue>/<time>/<seq>`);
  * - `subjectEvents` keys `<subject>/<seq>` of each erased event (they pair a resident with it);
+ * - `desks` `l/<desk>/<time>/<seq>` and `r/<pseudonym>/<time>/<seq>` of each erased look-up
+ *   (they pair a resident with a desk, a purpose and a time);
  * - `index` `daily/<pseudonym>/<day>` (a daily check-in) and `selfscan/<pseudonym>/<venue>`
  *   (a self check-in's replay answer) whose own time is past the window;
  * - in `facts/<pseudonym>`, each part whose own time is past the window (the declaration by
@@ -27,7 +30,7 @@ import { getFacts, putFacts } from './facts-store';
  */
 
 /** Events whose bodies are personal movement or health data, and are erased past the window. */
-export const ERASABLE_TYPES: ReadonlySet<string> = new Set(['scan.recorded', 'checkin.daily', 'declaration.submitted', 'border.entry']);
+export const ERASABLE_TYPES: ReadonlySet<string> = new Set(['scan.recorded', 'checkin.daily', 'declaration.submitted', 'border.entry', 'service.looked-up']);
 
 /** How many events, scan index entries or fact records one transaction of the job handles. */
 export const RETENTION_BATCH = 500;
@@ -36,7 +39,7 @@ const FACT_BATCH = 100;
 const CURSOR_KEY = 'retention';
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
-const COMPACTED: readonly Space[] = ['events', 'subjectEvents', 'scans', 'index', 'facts'];
+const COMPACTED: readonly Space[] = ['events', 'subjectEvents', 'scans', 'index', 'facts', 'desks'];
 
 export interface RetentionReport {
   /** Events at or after this instant are kept (the window's start, on a whole hour). */
@@ -203,8 +206,19 @@ export class RetentionService {
     }
   }
 
-  /** A daily check-in's `daily/` entry and a self check-in's replay answer, when they are this event's and past the window. */
+  /**
+   * A look-up's entries in its desk's and resident's lists; a daily check-in's `daily/` entry
+   * and a self check-in's replay answer, when they are this event's and past the window.
+   */
   private async eraseEventIndexes(tx: Tx, e: LedgerEvent, cutoff: Date): Promise<number> {
+    if (e.type === 'service.looked-up') {
+      const keys = lookupIndexKeys(e);
+      for (const k of keys) {
+        tx.del('desks', k);
+        this.touched.push(['desks', k]);
+      }
+      return keys.length;
+    }
     const resident = e.subjects.find((s) => s.startsWith('r:'))?.slice(2);
     if (!resident) return 0;
     const old = (v: { at?: string } | undefined) => v?.at !== undefined && Date.parse(v.at) < cutoff.getTime();

@@ -208,6 +208,19 @@ describe('linked cards (POST /v1/links, /v1/links/confirm, /v1/residents/me/link
       await refused(() => svc.call('POST', '/v1/links/confirm', { token: payment, json: { requestId: late, kind: 'payment', ...id(other), ref: newRef(), provider: 'stand-in-pay' } }), 404, 'NOT_FOUND');
     });
 
+    it('keeps one request per resident and kind: a new one replaces the last, whose id then confirms nothing', async () => {
+      const r = await resident();
+      const ask = async (kind: string) => (await svc.call('POST', '/v1/residents/me/links/requests', { token: r.token, json: { kind } })).body.requestId as string;
+      const first = await ask('health-card');
+      const voucher = await ask('insurance-voucher');
+      const second = await ask('health-card');
+      expect(second).to.not.equal(first);
+      await refused(() => svc.call('POST', '/v1/links/confirm', { token: health, json: { requestId: first, kind: 'health-card', ...id(r), ref: newRef() } }), 404, 'NOT_FOUND');
+      // Another kind's request is untouched by it.
+      expect((await svc.call('POST', '/v1/links/confirm', { token: insurance, json: { requestId: voucher, kind: 'insurance-voucher', ...id(r), ref: newRef() } })).status).to.equal(201);
+      expect((await svc.call('POST', '/v1/links/confirm', { token: health, json: { requestId: second, kind: 'health-card', ...id(r), ref: newRef() } })).status).to.equal(201);
+    });
+
     it('limits a resident to RATE_LINK_REQUEST_PER_RESIDENT requests a window (429 with Retry-After), per resident', async () => {
       const r = await resident();
       for (let i = 0; i < 3; i++) expect((await svc.call('POST', '/v1/residents/me/links/requests', { token: r.token, json: { kind: 'payment' } })).status).to.equal(201);

@@ -7,6 +7,7 @@ import { openContext } from '../../server/bootstrap';
 import { configSchema } from '../../server/config';
 import { openApiPath } from '../../server/http/openapi';
 import { registerVenue, newResident, type Resident, type Venue } from '../support/scenario';
+import { registerDesk } from '../support/services17';
 import { startTestService, type Reply, type TestService } from '../support/service';
 import { tempDir } from '../support/tmp';
 
@@ -150,10 +151,12 @@ describe('the API document (GET /v1/openapi.json)', function () {
   describe('request bodies: the document and validation agree', () => {
     let school: Venue;
     let resident: Resident;
+    let deskToken: string;
 
     before(async () => {
       school = await registerVenue(svc, svc.adminToken, { type: 'school', name: '合肥一中', district: '340104' });
       resident = await newResident(svc);
+      deskToken = (await registerDesk(svc, { kind: 'hospital-desk' })).token;
     });
 
     /** A path with its parameters filled in: a real school for a venue, a real purpose and card kind, well-formed ids for the rest. */
@@ -164,10 +167,11 @@ describe('the API document (GET /v1/openapi.json)', function () {
         .replace('{kind}', 'health-card')
         .replace(/\{[^}]+\}/g, 'AAAAAAAAAAAAAAAA');
 
-    /** Sends `body` with the token the operation takes: the resident's, or the admin's. */
+    /** Sends `body` with the token the operation takes: the resident's, a desk's (look-ups: only a desk holds them), or the admin's. */
     const send = (method: string, path: string, op: Json, body: unknown) => {
-      const resident_ = op.security.some((s: Json) => (s.bearer ?? []).includes('resident'));
-      return svc.call(method, fill(path), { token: resident_ ? resident.token : svc.adminToken, json: body });
+      const bearer: string[] = op.security.find((s: Json) => s.bearer)?.bearer ?? [];
+      const token = bearer.includes('resident') ? resident.token : bearer.join() === 'desk' ? deskToken : svc.adminToken;
+      return svc.call(method, fill(path), { token, json: body });
     };
 
     /** Fails unless the answer's status is one the operation documents, an error with a code the document lists for it. */

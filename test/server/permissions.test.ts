@@ -316,6 +316,9 @@ const CASES: Case[] = [
   { action: 'desk.read', what: 'GET /v1/desks/:id of the hospital desk', allowed: ['admin', 'feed:health', 'desk-in'], ok: 200, send: get((w) => `/v1/desks/${w.desk.id}`) },
   { action: 'desk.read', what: 'GET /v1/desks/me (each desk its own)', allowed: ['desk-in', 'desk-out'], ok: 200, send: get(() => '/v1/desks/me') },
   { action: 'desk.token.create', what: 'POST /v1/desks/:id/tokens of the hospital desk', allowed: ['admin', 'feed:health'], ok: 201, send: (svc, w, token) => svc.call('POST', `/v1/desks/${w.desk.id}/tokens`, { token }) },
+  { action: 'desk.lookups.read', what: 'GET /v1/desks/:id/lookups of the hospital desk', allowed: ['admin', 'feed:health', 'desk-in'], ok: 200, send: get((w) => `/v1/desks/${w.desk.id}/lookups`) },
+  // Only a desk looks a code up, each at its own desk; a look-up that gets that far is recorded, and a code that is none answers 422 CODE_NOT_VALID.
+  { action: 'services.resolve', what: 'POST /v1/services/resolve (each desk at its own)', allowed: ['desk-in', 'desk-out'], ok: 422, send: (svc, _w, token) => svc.call('POST', '/v1/services/resolve', { token, json: { code: 'AK1:NOT-A-CODE', purpose: 'identity' } }) },
 ];
 
 describe('who may do what (server/http/permissions.ts)', function () {

@@ -136,7 +136,7 @@ const SALT = /^[0-9a-f]{32}$/;
 const TX_HASH = /^0x[0-9a-fA-F]{64}$/;
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const ISSUER = /^[1-9][0-9]{5}$/;
-const SUBJECT = /^[rv]:\S{1,256}$/;
+const SUBJECT = /^[rvd]:\S{1,256}$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const EVENT_KEYS = ['seq', 'type', 'at', 'subjects', 'links', 'prev', 'data', 'salt', 'hash'];
 const MAX_DATA_DEPTH = 32;
@@ -180,7 +180,7 @@ export function parseProofBundle(value: unknown): ProofBundle {
     if (extra) throw bad(`${extra} belongs only in a history bundle`);
     if (v2 && 'subjectHead' in b) throw bad('subjectHead belongs only in a history bundle');
   } else {
-    if (typeof b.subject !== 'string' || !SUBJECT.test(b.subject)) throw bad('subject must be r:<pseudonym> or v:<venue id>');
+    if (typeof b.subject !== 'string' || !SUBJECT.test(b.subject)) throw bad('subject must be r:<pseudonym>, v:<venue id> or d:<desk id>');
     const range = record(b.range, 'range');
     const from = parseTime(range.from, 'range.from');
     const to = parseTime(range.to, 'range.to');
