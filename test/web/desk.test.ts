@@ -48,12 +48,11 @@ async function signInAtDesk(page: Page, url: string, token: string): Promise<voi
 }
 
 async function lookUp(page: Page, code: string): Promise<{ outcome: string; text: string }> {
-  // The previous result goes first; then the new one comes.
+  // The card of the previous look-up is marked, so that only the new one is read.
+  await page.$$eval('[data-testid=desk-result]', (els) => els.forEach((e) => e.setAttribute('data-old', '')));
   await page.fill('[data-testid=code-input]', code);
-  const answered = page.waitForResponse((r) => new URL(r.url()).pathname === '/v1/services/resolve');
   await page.press('[data-testid=code-input]', 'Enter');
-  await answered;
-  const card = await page.waitForSelector('[data-testid=desk-result]');
+  const card = await page.waitForSelector('[data-testid=desk-result]:not([data-old])');
   return { outcome: (await card.getAttribute('data-outcome'))!, text: (await card.textContent())! };
 }
 

@@ -265,8 +265,11 @@ async function submit(code: string, source: 'camera' | 'text'): Promise<void> {
   if (!desk || !purpose || state.busy) return;
   const form = app.querySelector<HTMLElement>('[data-testid=lookup-form]');
   if (form) clearFieldErrors(form);
-  // The next look-up starts from a clean screen: what the last one returned goes first.
-  forgetShown();
+  // The next look-up starts from a clean screen: what the last one returned goes first, at once.
+  if (state.shown) {
+    forgetShown();
+    render();
+  }
   let amount: number | undefined;
   if (purpose === 'fare') {
     amount = fareFen(form);
