@@ -307,8 +307,9 @@ async function submit(code: string, source: 'camera' | 'text'): Promise<void> {
     state.camera?.resume();
   }
   render();
-  app.querySelector('[data-testid=desk-result]')?.scrollIntoView({ block: 'nearest' });
-  if (source === 'text') codeInput.focus();
+  // The text field takes focus for the next USB scan without scrolling away from the result.
+  if (source === 'text') codeInput.focus({ preventScroll: true });
+  app.querySelector('[data-testid=desk-result]')?.scrollIntoView({ block: 'start' });
   void loadLookups();
 }
 
