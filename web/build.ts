@@ -1,7 +1,7 @@
 /**
  * `tsx web/build.ts` (part of `npm run build`): bundles the pages into web/dist with esbuild.
  *
- *   web/dist/index.html, scan.html, verify.html, admin.html   one page each, served by server/routes/pages.ts
+ *   web/dist/index.html, scan.html, desk.html, verify.html, admin.html  one page each, served by server/routes/pages.ts
  *   web/dist/assets/<page>-<hash>.js / .css                    one script and one stylesheet per page
  *   web/dist/assets/ankang-verify-<hash>.js                    the verifier's browser bundle (global AnkangVerify)
  *   web/dist/sw.js                                             the offline verifier's service worker
@@ -28,6 +28,7 @@ const VERIFIER_BUNDLE = join(ROOT, 'verifier', 'dist', 'ankang-verify.browser.js
 export const PAGES = {
   resident: { file: 'index.html', path: '/', title: '安康码 · Ankang code' },
   scan: { file: 'scan.html', path: '/scan', title: '场所核验 · 安康码' },
+  desk: { file: 'desk.html', path: '/desk', title: '服务窗口 · 安康码' },
   verify: { file: 'verify.html', path: '/verify', title: '离线验码 · 安康码' },
   admin: { file: 'admin.html', path: '/admin', title: '卫健管理 · 安康码' },
 } as const;

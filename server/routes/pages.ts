@@ -12,7 +12,7 @@ import type { RouteDoc } from '../http/openapi';
 /** What `npm run build` (web/build.ts) writes; the pages are served from here. */
 export const WEB_DIST = join(__dirname, '..', '..', 'web', 'dist');
 
-const PAGES: Record<string, string> = { '/': 'index.html', '/scan': 'scan.html', '/verify': 'verify.html', '/admin': 'admin.html' };
+const PAGES: Record<string, string> = { '/': 'index.html', '/scan': 'scan.html', '/desk': 'desk.html', '/verify': 'verify.html', '/admin': 'admin.html' };
 const ASSET = /^[A-Za-z0-9_-]+\.(js|css)$/;
 
 /**
@@ -71,7 +71,7 @@ async function send(ctx: Context, file: string, type: string): Promise<void> {
 }
 
 /**
- * The web pages (resident, gate scanner, offline verifier, authority dashboard), their
+ * The web pages (resident, gate scanner, service desk, offline verifier, authority dashboard), their
  * content-hashed assets, the verifier's service worker and the standalone verifier file.
  * No API here: the pages call the same /v1 endpoints as any client.
  */
@@ -115,6 +115,7 @@ const PAGE_NAMES: Record<string,
 string> = {
   '/': 'The resident page',
   '/scan': 'The gate scanner (staff)',
+  '/desk': 'The service desk (a desk token)',
   '/verify': 'The offline verifier',
   '/admin': 'The authority dashboard (staff)',
 };

@@ -58,7 +58,7 @@ describe('web/build.ts (npm run build, and npm start before the service)', funct
       const before = mtime('manifest.json');
       const r = await buildScript('--force');
       expect(r.code, r.stderr).to.equal(0);
-      expect(r.stdout).to.match(/^web: built 4 pages/m);
+      expect(r.stdout).to.match(/^web: built 5 pages/m);
       expect(mtime('manifest.json')).to.be.greaterThan(before);
     });
 

@@ -7,7 +7,9 @@ import { ERROR_STATUS } from '../../server/errors';
 import { CODE_PREFIX, decodeBase45, encodeBase45 } from '../../verifier/src';
 import { launchPhone, realClock, screenshot, type PhoneBrowser } from '../support/browser';
 import { cookieValue, fillApplication, RESIDENT_SETTLED, signInOnPage } from '../support/resident-page';
+import { currentCode, newResident, registerVenue, type Resident } from '../support/scenario';
 import { applicant, apply, startTestService, type TestService } from '../support/service';
+import { linkCard, registerDesk } from '../support/services17';
 import { tempDir } from '../support/tmp';
 
 type Lang = 'zh' | 'en';
@@ -172,6 +174,9 @@ describe('the pages in Chinese and in English', function () {
   let red: string;
   /** The names this test gave people and places: the verifier reads them from the codes, not from the API. */
   const names = ['李四光', '王红梅', '万达广场'];
+  /** Issue 17: a resident with linked cards, a hospital desk, a service hall and a fare reader (names in Chinese, as a province would give them). */
+  let linked: Resident;
+  const desks = {} as Record<'hospital' | 'hall' | 'fare', string>;
 
   before(async () => {
     tmp = tempDir('ankang-i18n-');
@@ -193,6 +198,20 @@ describe('the pages in Chinese and in English', function () {
     red = redCode.body.code;
     expect((await svc.call('POST', '/v1/appeals', { token: rr.token, json: { reason: '只是途经，没有停留' } })).status).to.equal(201);
     expect((await svc.call('POST', '/v1/scans', { token: operator, json: { venueId: venue.id, code: green } })).status).to.equal(201);
+
+    linked = await newResident(svc, { name: '周文静' });
+    await linkCard(svc, linked, 'health-card', 'HC-3401-0000-4321');
+    await linkCard(svc, linked, 'payment', 'pay_tok_cafe', 'stand-in-pay');
+    const hospital = await registerVenue(svc, svc.adminToken, { type: 'public-service', subtype: 'hospital', name: '省立医院', district: '340104' });
+    const gov = await registerVenue(svc, svc.adminToken, { type: 'public-service', subtype: 'government-hall', name: '政务服务中心', district: '340104' });
+    const bus = await registerVenue(svc, svc.adminToken, { type: 'transport', subtype: 'bus', name: '一路公交', district: '340104' });
+    desks.hospital = (await registerDesk(svc, { kind: 'hospital-desk', venueId: hospital.id, name: '门诊挂号窗' })).token;
+    desks.hall = (await registerDesk(svc, { kind: 'service-hall', venueId: gov.id, name: '综合受理窗' })).token;
+    desks.fare = (await registerDesk(svc, { kind: 'transit-reader', venueId: bus.id, name: '前门读卡器' })).token;
+    const looked = await svc.call('POST', '/v1/services/resolve', { token: desks.hospital, json: { code: await currentCode(svc, linked), purpose: 'registration' } });
+    expect(looked.status, JSON.stringify(looked.body)).to.equal(200);
+    const refused = await svc.call('POST', '/v1/services/resolve', { token: desks.hospital, json: { code: await currentCode(svc, linked, 'printed'), purpose: 'registration' } });
+    expect(refused.body.error.code).to.equal('CODE_PRINTED');
   });
 
   after(async () => {
@@ -289,6 +308,57 @@ describe('the pages in Chinese and in English', function () {
         expect(await page.textContent('[data-testid=decision-reason-zh]')).to.match(/[\u4e00-\u9fff]/);
         expect(await panel.getAttribute('data-decision')).to.be.oneOf(['error', 'deny']);
         await expectTranslated(page, l, '/scan · decision on a code that is not one', data);
+      });
+
+      it('/desk: sign-in refused, the desk, an identity, a fare and a refused printed code', async () => {
+        await page.goto(`${svc.url}/desk`);
+        await page.waitForSelector('[data-testid=signin-form]');
+        await expectTranslated(page, l, '/desk · sign-in', data);
+        await page.fill('[data-testid=token]', operator);
+        await page.click('[data-testid=signin]');
+        await page.waitForSelector('[data-testid=signin-form] .form-error:not([hidden])');
+        await expectTranslated(page, l, '/desk · not a desk token', data);
+
+        const lookUp = async (code: string) => {
+          await page.fill('[data-testid=code-input]', code);
+          await page.press('[data-testid=code-input]', 'Enter');
+          await page.waitForSelector('[data-testid=desk-result]');
+        };
+        await page.fill('[data-testid=token]', desks.hall);
+        await page.click('[data-testid=signin]');
+        await page.waitForSelector('[data-testid=desk-lookups], [data-testid=desk-lookups-empty]');
+        await expectTranslated(page, l, '/desk · signed in', data);
+        await lookUp(await currentCode(svc, linked));
+        await page.waitForSelector('[data-testid=desk-id-number]');
+        await expectTranslated(page, l, '/desk · an identity', data);
+        await lookUp(await currentCode(svc, linked, 'printed'));
+        await page.waitForSelector('[data-testid=desk-refusal]');
+        await expectTranslated(page, l, '/desk · a printed code refused', data);
+
+        await page.click('[data-testid=sign-out]');
+        await page.fill('[data-testid=token]', desks.fare);
+        await page.click('[data-testid=signin]');
+        await page.fill('[data-testid=amount]', '2');
+        await lookUp(await currentCode(svc, linked));
+        await page.waitForSelector('[data-testid=desk-fare-sent]');
+        await expectTranslated(page, l, '/desk · a fare', data);
+      });
+
+      it('/ (resident): linked cards, a link request, a removal to confirm, and who used my code', async () => {
+        await page.goto(`${svc.url}/`);
+        await signInOnPage(page, svc.outbox, linked.body);
+        await page.waitForSelector('[data-testid=links]');
+        await page.waitForSelector('[data-testid=lookups] li');
+        await expectTranslated(page, l, '/ · linked cards and who used my code', data);
+        await page.click('[data-testid=link-insurance-voucher] [data-testid=request]');
+        await page.waitForSelector('[data-testid=link-insurance-voucher] [data-testid=request-id]');
+        await page.click('[data-testid=link-payment] [data-testid=remove]');
+        await page.waitForSelector('[data-testid=remove-confirm]');
+        await page.click('[data-testid=link-health-card] [data-testid=pause]');
+        await page.waitForSelector('[data-testid=link-health-card][data-paused=true]');
+        await expectTranslated(page, l, '/ · a link request, a paused card and a removal to confirm', data);
+        await page.click('[data-testid=link-health-card] [data-testid=allow]');
+        await page.waitForSelector('[data-testid=link-health-card][data-paused=false]');
       });
 
       it('/verify: the lists, a green code, a red code (red, no tick), a tampered code and a status list that does not verify', async () => {

@@ -26,8 +26,8 @@ export class CameraError extends Error {
 
 /**
  * Opens the back camera into `video` and decodes QR codes from its frames with jsQR,
- * about eight frames a second. The gate scanner, the resident's venue self-scan and the
- * offline verifier all read codes through this.
+ * about eight frames a second. The gate scanner, the service desk, the resident's venue
+ * self-scan and the offline verifier all read codes through this.
  * @throws CameraError when there is no camera, no permission, or no secure context
  */
 export async function startCamera(video: HTMLVideoElement, onText: (text: string) => void, opts: CameraOptions = {}): Promise<Camera> {

@@ -1,11 +1,12 @@
 import { h, type Child } from './dom';
 import { langSwitch, t, type Key } from './i18n';
 
-export type PageName = 'resident' | 'scan' | 'verify' | 'admin';
+export type PageName = 'resident' | 'scan' | 'desk' | 'verify' | 'admin';
 
 const NAV: Array<[PageName, string, Key]> = [
   ['resident', '/', 'nav.resident'],
   ['scan', '/scan', 'nav.scan'],
+  ['desk', '/desk', 'nav.desk'],
   ['verify', '/verify', 'nav.verify'],
   ['admin', '/admin', 'nav.admin'],
 ];

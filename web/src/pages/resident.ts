@@ -4,7 +4,7 @@ import { openScanOverlay } from '../lib/camera';
 import { showDecision } from '../lib/decision';
 import { byId, h, mount } from '../lib/dom';
 import { clearFieldErrors, errorTitle, failureText, showFieldErrors } from '../lib/fields';
-import { onLangChange, pick, t, tIn, type Key } from '../lib/i18n';
+import { onLangChange, pick, t, tIn, tOr, type Key } from '../lib/i18n';
 import { field, header, newKey, notice, section } from '../lib/layout';
 import { qrSvg } from '../lib/qr';
 import { countdown, dateTime, zoneLabel } from '../lib/time';
@@ -66,6 +66,34 @@ interface CheckinOutcome {
   replayed?: boolean;
 }
 
+type CardKind = 'health-card' | 'social-security-card' | 'insurance-voucher' | 'payment';
+
+/** A card as GET /v1/residents/me/links shows it: a hint of the reference, never the reference. */
+interface LinkView {
+  kind: CardKind;
+  purpose: string;
+  linked: boolean;
+  refHint: string | null;
+  provider: string | null;
+  linkedAt: string | null;
+  paused: boolean;
+}
+
+interface LinksView {
+  links: LinkView[];
+  purposes: Array<{ purpose: string; card: CardKind | null; paused: boolean }>;
+}
+
+/** One look-up of this resident's code by a service desk ("who used my code"). */
+interface LookupRow {
+  seq: number;
+  at: string;
+  desk: { id: string; name: string; kind: string };
+  venue: { name: string };
+  purpose: string;
+  outcome: string;
+}
+
 /** Who this browser is signed in as (GET /v1/auth/session): masked, from the identity provider. */
 interface SessionView {
   maskedName: string;
@@ -85,6 +113,13 @@ const state: {
   code?: CodeView;
   scans?: ScanRow[];
   appeals?: AppealRow[];
+  /** undefined while loading, null when the call failed. */
+  links?: LinksView | null;
+  lookups?: LookupRow[] | null;
+  /** Link requests made on this page, by card, until the page is left. */
+  requests: Partial<Record<CardKind, { requestId: string; expiresAt: string }>>;
+  /** The card whose removal waits for its confirmation. */
+  removing?: CardKind;
   issuers: Map<string, string>;
   editing: boolean;
   /** A function, so that the message follows a switch of language. */
@@ -92,7 +127,7 @@ const state: {
   refreshTimer?: ReturnType<typeof setTimeout>;
   tickTimer?: ReturnType<typeof setInterval>;
   draft?: Record<string, unknown>;
-} = { issuers: new Map(), editing: false };
+} = { issuers: new Map(), editing: false, requests: {} };
 
 /** Signed in, with a record reachable through this account: the code and everything around it can load. */
 const ready = () => state.session?.record === 'bound';
@@ -108,7 +143,7 @@ function render(): void {
   else if (state.session.record === 'none' || state.editing) body.push(applyForm(state.session));
   else if (!state.code || !state.me) body.push(notice('info', t('common.loading')));
   else if (printed) body.push(printedView(state.me, state.code));
-  else body.push(codeCard(state.me, state.code), actions(), historySection(), appealSection(), signOut());
+  else body.push(codeCard(state.me, state.code), actions(), linksSection(), lookupsSection(), historySection(), appealSection(), signOut());
   mount(app, header('resident'), h('main', { class: 'page' }, h('h1', { class: 'page-title' }, printed ? t('resident.printedTitle') : t('resident.title')), ...body));
   tick();
 }
@@ -383,6 +418,8 @@ function actions(): HTMLElement {
     h('button', { type: 'button', class: 'btn btn-primary btn-wide', onclick: selfScan, dataset: { testid: 'self-scan' } }, t('resident.scanVenue')),
     h('a', { class: 'btn', href: '/?mode=printed' }, t('resident.printed')),
     h('button', { type: 'button', class: 'btn', onclick: () => ((state.editing = true), render()), dataset: { testid: 'update' } }, t('resident.update')),
+    // A desk's look-up uses the code up: after one, this (or coming back to the page) shows the new code at once.
+    h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => void refreshAll(), dataset: { testid: 'refresh-code' } }, t('resident.refreshCode')),
   );
 }
 
@@ -459,6 +496,163 @@ async function loadLists(): Promise<void> {
   } catch {
     // Shown as still loading; the code itself matters more.
   }
+  await loadServices();
+}
+
+/** Linked cards and "who used my code": each on its own, so one failing leaves the other (and the code) shown. */
+async function loadServices(): Promise<void> {
+  if (!ready() || printed) return;
+  const [links, lookups] = await Promise.allSettled([
+    api<LinksView>('GET', '/v1/residents/me/links'),
+    api<{ lookups: LookupRow[] }>('GET', '/v1/residents/me/lookups', { query: { limit: 50 } }),
+  ]);
+  state.links = links.status === 'fulfilled' ? links.value : null;
+  state.lookups = lookups.status === 'fulfilled' ? lookups.value.lookups : null;
+  if (!state.editing) render();
+}
+
+/** The code now (a look-up may have used it up) and the lists that a look-up adds to. */
+async function refreshAll(): Promise<void> {
+  await loadCode();
+  await loadServices();
+}
+
+// ---- linked cards (多功能) and who used my code ------------------------------------------
+
+const CARD_ORDER: CardKind[] = ['health-card', 'social-security-card', 'insurance-voucher', 'payment'];
+
+function linksSection(): HTMLElement {
+  const v = state.links;
+  if (v === undefined) return section(t('links.title'), h('p', { class: 'hint' }, t('common.loading')));
+  if (v === null) return section(t('links.title'), notice('error', t('links.unavailable')));
+  const byKind = new Map(v.links.map((l) => [l.kind, l]));
+  const identity = v.purposes.find((p) => p.purpose === 'identity');
+  return h(
+    'section',
+    { class: 'card', dataset: { testid: 'links' } },
+    h('h2', {}, t('links.title')),
+    h('p', { class: 'hint' }, t('links.hint')),
+    h('ul', { class: 'links' }, CARD_ORDER.filter((k) => byKind.has(k)).map((k) => linkRow(byKind.get(k)!))),
+    identity
+      ? h(
+          'div',
+          { class: 'link-row', dataset: { testid: 'identity-consent', paused: String(identity.paused) } },
+          h('p', { class: 'link-head' }, h('strong', {}, t('links.identity')), h('span', { class: `badge badge-${identity.paused ? 'refer' : 'admit'}` }, t(identity.paused ? 'links.paused' : 'links.identityAllowed'))),
+          h('p', { class: 'hint' }, t('links.identityHint')),
+          h('div', { class: 'actions' }, consentButton('identity', identity.paused)),
+        )
+      : null,
+  );
+}
+
+function linkRow(l: LinkView): HTMLElement {
+  const card = t(`card.${l.kind}` as Key);
+  // Once the authority confirmed it, the request number has done its job.
+  const request = l.linked ? undefined : state.requests[l.kind];
+  const status = !l.linked ? h('span', { class: 'badge' }, t('links.notLinked')) : l.paused ? h('span', { class: 'badge badge-refer' }, t('links.paused')) : h('span', { class: 'badge badge-admit' }, t('links.linked'));
+  return h(
+    'li',
+    { class: 'link-row', dataset: { testid: `link-${l.kind}`, linked: String(l.linked), paused: String(l.paused) } },
+    h('p', { class: 'link-head' }, h('strong', {}, card), status),
+    l.linked
+      ? h(
+          'p',
+          { class: 'hint' },
+          // The last four characters only, to tell cards apart: the reference itself never reaches the page.
+          h('code', { class: 'ref-hint', dataset: { testid: 'ref-hint' } }, `····${l.refHint ?? ''}`),
+          l.provider ? [' · ', t('links.provider'), ' ', h('code', { dataset: { testid: 'provider' } }, l.provider)] : null,
+          l.linkedAt ? ` · ${dateTime(l.linkedAt, false)}` : null,
+        )
+      : null,
+    state.removing === l.kind
+      ? h(
+          'div',
+          { class: 'notice notice-error', role: 'alertdialog', dataset: { testid: 'remove-confirm' } },
+          h('p', {}, t('links.removeConfirm', { card })),
+          h(
+            'div',
+            { class: 'actions' },
+            h('button', { type: 'button', class: 'btn btn-danger', onclick: () => void removeLink(l.kind), dataset: { testid: 'remove-yes' } }, t('links.removeYes')),
+            h('button', { type: 'button', class: 'btn', onclick: () => ((state.removing = undefined), render()) }, t('common.cancel')),
+          ),
+        )
+      : h(
+          'div',
+          { class: 'actions' },
+          l.linked ? consentButton(l.purpose, l.paused) : null,
+          l.linked ? h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => ((state.removing = l.kind), render()), dataset: { testid: 'remove' } }, t('links.remove')) : null,
+          l.linked ? null : h('button', { type: 'button', class: 'btn', onclick: () => void requestLink(l.kind), dataset: { testid: 'request' } }, t('links.request')),
+        ),
+    request
+      ? h('p', { class: 'hint', dataset: { testid: 'request-id' } }, t('links.requested', { until: `${dateTime(request.expiresAt, false)} ${zoneLabel()}` }), ' ', h('code', { class: 'request-id' }, request.requestId))
+      : null,
+  );
+}
+
+/** Pausing a card pauses the one purpose it serves; the identity purpose has no card. */
+function consentButton(purpose: string, paused: boolean): HTMLElement {
+  return h(
+    'button',
+    { type: 'button', class: 'btn', onclick: () => void setPaused(purpose, !paused), dataset: { testid: paused ? 'allow' : 'pause' } },
+    t(paused ? 'links.allow' : 'links.pause'),
+  );
+}
+
+async function servicesCall(fn: () => Promise<unknown>, done?: () => string): Promise<void> {
+  try {
+    await fn();
+    state.message = done ? { kind: 'ok', text: done } : undefined;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return signedOut('resident.tokenUnknown');
+    state.message = { kind: 'error', text: () => failureText(e) };
+  }
+  await loadServices();
+}
+
+function setPaused(purpose: string, paused: boolean): Promise<void> {
+  return servicesCall(() => api('PUT', `/v1/residents/me/consents/${encodeURIComponent(purpose)}`, { json: { paused } }));
+}
+
+function removeLink(kind: CardKind): Promise<void> {
+  state.removing = undefined;
+  return servicesCall(
+    () => api('DELETE', `/v1/residents/me/links/${encodeURIComponent(kind)}`),
+    () => t('links.removed', { card: t(`card.${kind}` as Key) }),
+  );
+}
+
+function requestLink(kind: CardKind): Promise<void> {
+  return servicesCall(async () => {
+    state.requests[kind] = await api<{ requestId: string; kind: CardKind; expiresAt: string }>('POST', '/v1/residents/me/links/requests', { json: { kind } });
+  });
+}
+
+function lookupsSection(): HTMLElement {
+  const rows = state.lookups;
+  return section(
+    t('lookups.title'),
+    h('p', { class: 'hint' }, t('lookups.hint')),
+    rows === undefined
+      ? h('p', { class: 'hint' }, t('common.loading'))
+      : rows === null
+        ? notice('error', t('lookups.unavailable'))
+        : rows.length === 0
+          ? h('p', { class: 'hint', dataset: { testid: 'lookups-empty' } }, t('lookups.empty'))
+          : h(
+              'ul',
+              { class: 'history', dataset: { testid: 'lookups' } },
+              rows.map((r) =>
+                h(
+                  'li',
+                  { class: 'history-row', dataset: { outcome: r.outcome, seq: String(r.seq) } },
+                  h('span', { class: 'history-time' }, dateTime(r.at, false)),
+                  h('span', { class: 'history-venue' }, `${r.desk.name} · ${r.venue.name}`),
+                  h('span', { class: `badge badge-${r.outcome === 'resolved' ? 'admit' : 'deny'}` }, tOr(`outcome.${r.outcome}`, r.outcome)),
+                  h('span', { class: 'history-method' }, `${tOr(`deskKind.${r.desk.kind}`, r.desk.kind)} · ${tOr(`purpose.${r.purpose}`, r.purpose)}`),
+                ),
+              ),
+            ),
+  );
 }
 
 function historySection(): HTMLElement {
@@ -597,7 +791,8 @@ async function signOutNow(): Promise<void> {
 
 function signedOut(message?: Key): void {
   state.session = null;
-  state.me = state.code = state.scans = state.appeals = state.rebind = undefined;
+  state.me = state.code = state.scans = state.appeals = state.rebind = state.links = state.lookups = state.removing = undefined;
+  state.requests = {};
   state.editing = false;
   state.message = message ? { kind: 'error', text: () => t(message) } : undefined;
   if (state.refreshTimer) clearTimeout(state.refreshTimer);
@@ -640,9 +835,19 @@ function signInOutcome(): void {
 }
 
 onLangChange(render);
-document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'visible' && state.code && Date.parse(state.code.refreshAt) <= Date.now()) void loadCode();
-});
+/**
+ * Coming back to the page asks for the code again, whether or not it is due: a desk's
+ * look-up uses the shown code up, and the server has a new one ready. At most once in a
+ * few seconds, since focus and visibility often change together.
+ */
+let lastReturn = 0;
+function onReturn(): void {
+  if (document.visibilityState !== 'visible' || !ready() || !state.code || Date.now() - lastReturn < 3000) return;
+  lastReturn = Date.now();
+  void refreshAll();
+}
+document.addEventListener('visibilitychange', onReturn);
+window.addEventListener('focus', onReturn);
 state.tickTimer = setInterval(tick, 1000);
 signInOutcome();
 render();
