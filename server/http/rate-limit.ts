@@ -52,6 +52,10 @@ export const LIMITS = {
   'federation-token': { setting: 'RATE_FEDERATION_PER_TOKEN', key: byToken, what: 'federation requests with this token' },
   // A resident asks an authority to link a card (POST /v1/residents/me/links/requests): a few in a lifetime.
   'link-request-resident': { setting: 'RATE_LINK_REQUEST_PER_RESIDENT', key: byResident, what: 'link requests by this resident' },
+  // A resident removing cards and pausing or allowing purposes on /: each is an event, and a person does it a few times a year.
+  'links-resident': { setting: 'RATE_LINK_CHANGE_PER_RESIDENT', key: byResident, what: 'card and consent changes by this resident' },
+  // A sector authority's writes (links, confirmations, desks, desk tokens): a flood guard for a runaway client, set for bulk linking.
+  'sector-token': { setting: 'RATE_SECTOR_PER_TOKEN', key: byToken, what: 'link and desk writes with this token' },
   // A desk's look-ups (POST /v1/services/resolve): a busy fare reader sees a rider every second or so.
   'resolve-token': { setting: 'RATE_RESOLVE_PER_TOKEN', key: byToken, what: 'look-ups with this desk token' },
 } as const satisfies Record<string, LimitSpec>;

@@ -56,7 +56,7 @@ function limitOf(ctx: Context): number {
 }
 
 export function deskRoutes(router: Router, app: AppContext, { venues, scans, lookups, limits }: Services): void {
-  router.post('/v1/desks', async (ctx) => {
+  router.post('/v1/desks', limits.limit('sector-token'), async (ctx) => {
     requireGrant(ctx, 'desk.register');
     const input = await jsonBody(ctx, deskSchema, app.config.BODY_LIMIT_BYTES);
     const p = await authorize(ctx, 'desk.register', { kind: input.kind });
@@ -85,7 +85,7 @@ export function deskRoutes(router: Router, app: AppContext, { venues, scans, loo
   });
 
   /** Another token for the desk (a second till, a replacement reader). */
-  router.post('/v1/desks/:id/tokens', async (ctx) => {
+  router.post('/v1/desks/:id/tokens', limits.limit('sector-token'), async (ctx) => {
     const { desk, principal: p } = await deskFor(ctx, app, 'desk.token.create');
     const t = await app.ledger.transact((tx) => issueDeskToken(tx, app, desk, p));
     ctx.status = 201;
@@ -156,7 +156,7 @@ const resolvedSchema = z.object({
 /** The API document's entries for these routes (server/http/openapi.ts). */
 export const deskDocs: RouteDoc[] = [
   {
-    method: 'post', path: '/v1/desks', tag: 'desks', auth: 'desk.register', body: deskSchema,
+    method: 'post', path: '/v1/desks', tag: 'desks', auth: 'desk.register', limited: true, body: deskSchema,
     example: { kind: 'hospital-desk', name: '门诊挂号 1', venueId: 'AAAAAAAAAAAAAAAA' },
     summary: 'Register a service desk',
     description: 'For the authority of the desk\'s sector (DESK_AUTHORITY). `purposes` must be among the kind\'s (default: all of them); the venue must be of a type the kind stands in (400 VALIDATION_FAILED otherwise; an unknown venue is 404). The answer carries the desk\'s first token (role desk, scoped to the desk).',
@@ -172,7 +172,7 @@ export const deskDocs: RouteDoc[] = [
     ok: { status: 200, description: 'The desk', schema: z.object({ desk: deskViewSchema }) },
   },
   {
-    method: 'post', path: '/v1/desks/:id/tokens', tag: 'desks', auth: 'desk.token.create', summary: 'Another token for a desk', errors: ['NOT_FOUND'],
+    method: 'post', path: '/v1/desks/:id/tokens', tag: 'desks', auth: 'desk.token.create', limited: true, summary: 'Another token for a desk', errors: ['NOT_FOUND'],
     ok: { status: 201, description: 'The token', schema: z.object({ desk: z.string(), ...tokenFields }) },
   },
   {

@@ -63,7 +63,7 @@ export function linkRoutes(router: Router, app: AppContext, { links, limits }: S
   const reader: Pick<Tx, 'get'> = { get: (space, key) => app.ledger.read(space, key) };
 
   /** An authority links (or changes) the card it issued, naming the resident by ID. */
-  router.post('/v1/links', async (ctx) => {
+  router.post('/v1/links', limits.limit('sector-token'), async (ctx) => {
     requireGrant(ctx, 'card.link');
     const body = await jsonBody(ctx, linkSchema, app.config.BODY_LIMIT_BYTES);
     const p = await authorize(ctx, 'card.link', { kind: body.kind });
@@ -77,7 +77,7 @@ export function linkRoutes(router: Router, app: AppContext, { links, limits }: S
   });
 
   /** An authority removes its card (the card was cancelled). */
-  router.delete('/v1/links', async (ctx) => {
+  router.delete('/v1/links', limits.limit('sector-token'), async (ctx) => {
     requireGrant(ctx, 'card.link');
     const body = await jsonBody(ctx, unlinkSchema, app.config.BODY_LIMIT_BYTES);
     const p = await authorize(ctx, 'card.link', { kind: body.kind });
@@ -93,7 +93,7 @@ export function linkRoutes(router: Router, app: AppContext, { links, limits }: S
    * An authority confirms a link the resident asked for: the request must be for this kind
    * and this person and not have expired, or it is the same 404 whatever the mismatch.
    */
-  router.post('/v1/links/confirm', async (ctx) => {
+  router.post('/v1/links/confirm', limits.limit('sector-token'), async (ctx) => {
     requireGrant(ctx, 'card.link');
     const body = await jsonBody(ctx, confirmSchema, app.config.BODY_LIMIT_BYTES);
     const p = await authorize(ctx, 'card.link', { kind: body.kind });
@@ -120,7 +120,7 @@ export function linkRoutes(router: Router, app: AppContext, { links, limits }: S
     ctx.body = await app.ledger.transact((tx) => links.request(tx, p.pseudonym!, body.kind));
   });
 
-  router.delete('/v1/residents/me/links/:kind', async (ctx: Context) => {
+  router.delete('/v1/residents/me/links/:kind', limits.limit('links-resident'), async (ctx: Context) => {
     const p = requireRole(ctx, 'resident');
     const { kind: k } = parseWith(kindParam, ctx.params);
     await app.ledger.transact((tx) => links.remove(tx, p.pseudonym!, k, 'resident'));
@@ -128,7 +128,7 @@ export function linkRoutes(router: Router, app: AppContext, { links, limits }: S
   });
 
   /** Pausing a card on `/` pauses the one purpose it serves. */
-  router.put('/v1/residents/me/consents/:purpose', async (ctx: Context) => {
+  router.put('/v1/residents/me/consents/:purpose', limits.limit('links-resident'), async (ctx: Context) => {
     const p = requireRole(ctx, 'resident');
     const { purpose } = parseWith(purposeParam, ctx.params);
     const body = await jsonBody(ctx, consentSchema, app.config.BODY_LIMIT_BYTES);
@@ -143,7 +143,7 @@ const linkResult = z.object({ kind, state: z.enum(['linked', 'changed', 'unchang
 /** The API document's entries for these routes (server/http/openapi.ts). */
 export const linkDocs: RouteDoc[] = [
   {
-    method: 'post', path: '/v1/links', tag: 'links', auth: 'card.link', body: linkSchema,
+    method: 'post', path: '/v1/links', tag: 'links', auth: 'card.link', limited: true, body: linkSchema,
     example: { kind: 'health-card', idType: 'resident-id', idNumber: ID, ref: 'EHC-3401-0001' },
     summary: "Link a resident's card (by ID)",
     description: 'For the authority that issues the card (health: e-health card; hrss: e-social-security card; medical-insurance: insurance voucher; payment: a payment provider\'s account token, with `provider`). Only the reference is kept, sealed; the event (card.linked, card.changed) names the kind, never the reference.',
@@ -152,13 +152,13 @@ export const linkDocs: RouteDoc[] = [
     alsoOk: { 200: 'The same reference was already linked: nothing written' },
   },
   {
-    method: 'delete', path: '/v1/links', tag: 'links', auth: 'card.link', body: unlinkSchema,
+    method: 'delete', path: '/v1/links', tag: 'links', auth: 'card.link', limited: true, body: unlinkSchema,
     example: { kind: 'health-card', idType: 'resident-id', idNumber: ID },
     summary: "Remove a resident's card (cancelled)", errors: ['INVALID_ID_NUMBER', 'NOT_FOUND', 'CARD_NOT_LINKED'],
     ok: { status: 200, description: 'Removed (event card.removed)', schema: z.object({ kind, removed: z.literal(true) }) },
   },
   {
-    method: 'post', path: '/v1/links/confirm', tag: 'links', auth: 'card.link', body: confirmSchema,
+    method: 'post', path: '/v1/links/confirm', tag: 'links', auth: 'card.link', limited: true, body: confirmSchema,
     example: { requestId: 'AAAAAAAAAAAAAAAA', kind: 'health-card', idType: 'resident-id', idNumber: ID, ref: 'EHC-3401-0001' },
     summary: "Confirm a resident's link request",
     description: 'The request must be for this card kind and this person and not have expired (24 hours); any mismatch is the same 404.',
@@ -179,12 +179,12 @@ export const linkDocs: RouteDoc[] = [
     ok: { status: 201, description: 'The request', schema: z.object({ requestId: z.string(), kind, expiresAt: z.string() }) },
   },
   {
-    method: 'delete', path: '/v1/residents/me/links/:kind', tag: 'links', auth: 'resident', params: kindParam,
+    method: 'delete', path: '/v1/residents/me/links/:kind', tag: 'links', auth: 'resident', limited: true, params: kindParam,
     summary: 'Remove one of my cards', errors: ['CARD_NOT_LINKED'],
     ok: { status: 200, description: 'Removed (event card.removed)', schema: z.object({ kind, removed: z.literal(true) }) },
   },
   {
-    method: 'put', path: '/v1/residents/me/consents/:purpose', tag: 'links', auth: 'resident', params: purposeParam, body: consentSchema,
+    method: 'put', path: '/v1/residents/me/consents/:purpose', tag: 'links', auth: 'resident', limited: true, params: purposeParam, body: consentSchema,
     example: { paused: true },
     summary: 'Pause or allow a purpose',
     description: 'A desk\'s look-up for a paused purpose is refused with CONSENT_PAUSED. Event consent.changed when it changed.',

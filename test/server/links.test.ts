@@ -319,3 +319,51 @@ describe('linked cards (POST /v1/links, /v1/links/confirm, /v1/residents/me/link
     });
   });
 });
+
+describe('how often: the sector authorities and residents (RATE_SECTOR_PER_TOKEN, RATE_LINK_CHANGE_PER_RESIDENT)', function () {
+  this.timeout(60_000);
+  let svc: TestService;
+  before(async () => {
+    svc = await startTestService({ config: { RATE_SECTOR_PER_TOKEN: 3, RATE_LINK_CHANGE_PER_RESIDENT: 3 } });
+  });
+  after(async () => svc?.close());
+
+  it("counts an authority's link and desk writes together per token: over the limit 429 with Retry-After and nothing written; another token goes on", async () => {
+    const health = await sectorToken(svc, 'health');
+    const other = await svc.token('feed', { source: 'health', name: 'another health feed' });
+    const people = [await newResident(svc), await newResident(svc), await newResident(svc)];
+    const venue = (await svc.call('POST', '/v1/venues', { token: svc.adminToken, json: { type: 'public-service', subtype: 'hospital', name: '省立医院', district: '340104' } })).body;
+    for (const p of people.slice(0, 2)) expect((await linkCard(svc, p, 'health-card', newRef(), undefined, { token: health })).state).to.equal('linked');
+    const desk = await svc.call('POST', '/v1/desks', { token: health, json: { kind: 'hospital-desk', name: '挂号 1', venueId: venue.id } });
+    expect(desk.status, JSON.stringify(desk.body)).to.equal(201);
+    const head = await svc.head();
+    const flood = await Promise.all([
+      svc.call('POST', '/v1/links', { token: health, json: { kind: 'health-card', idType: people[2].body.idType, idNumber: people[2].body.idNumber, ref: newRef() } }),
+      svc.call('POST', '/v1/desks', { token: health, json: { kind: 'hospital-desk', name: '挂号 2', venueId: venue.id } }),
+      svc.call('POST', `/v1/desks/${desk.body.desk.id}/tokens`, { token: health }),
+    ]);
+    for (const r of flood) {
+      expect(r.status, JSON.stringify(r.body)).to.equal(429);
+      expect(r.body.error.code).to.equal('TOO_MANY_REQUESTS');
+      expect(Number(r.headers.get('retry-after'))).to.be.greaterThan(0);
+    }
+    expect(await svc.head(), 'nothing written').to.deep.equal(head);
+    expect((await linkCard(svc, people[2], 'health-card', newRef(), undefined, { token: other })).state).to.equal('linked');
+  });
+
+  it("counts a resident's removals and consent changes together: over the limit 429 and nothing written; another resident goes on", async () => {
+    const r = await newResident(svc);
+    const put = (who: Resident, paused: boolean) => svc.call('PUT', '/v1/residents/me/consents/identity', { token: who.token, json: { paused } });
+    expect((await put(r, true)).status).to.equal(200);
+    expect((await put(r, false)).status).to.equal(200);
+    expect((await put(r, true)).status).to.equal(200);
+    const head = await svc.head();
+    const over = await put(r, false);
+    expect(over.status).to.equal(429);
+    const removal = await svc.call('DELETE', '/v1/residents/me/links/health-card', { token: r.token });
+    expect(removal.status).to.equal(429);
+    expect(await svc.head(), 'nothing written').to.deep.equal(head);
+    expect((await svc.call('GET', '/v1/residents/me/links', { token: r.token })).body.purposes.find((p: { purpose: string }) => p.purpose === 'identity').paused).to.equal(true);
+    expect((await put(await newResident(svc), true)).status).to.equal(200);
+  });
+});
