@@ -5,6 +5,7 @@ import { byId, h, mount } from '../lib/dom';
 import { clearFieldErrors, errorTitle, failureText, fieldText, showFieldErrors } from '../lib/fields';
 import { lang, onLangChange, pick, t, tOr, type Key } from '../lib/i18n';
 import { field, header, notice, section } from '../lib/layout';
+import { staffSignInForm } from '../lib/staff-sign-in';
 import { dateTime, zoneLabel } from '../lib/time';
 
 type Colour = 'green' | 'yellow' | 'red';
@@ -143,36 +144,19 @@ function render(): void {
 }
 
 function signIn(): HTMLElement {
-  const token = h('input', { type: 'password', autocomplete: 'off', spellcheck: 'false', dataset: { testid: 'token' } });
-  const summary = h('div', { class: 'form-error notice notice-error', hidden: true, role: 'alert' });
-  const form = h(
-    'form',
-    { class: 'card form', novalidate: true, dataset: { testid: 'signin-form' } },
-    h('h2', {}, t('admin.signInTitle')),
-    h('p', { class: 'hint' }, t('admin.signInHint')),
-    h('p', { class: 'hint' }, t('common.tokenKept')),
-    summary,
-    field(t('common.token'), token, { field: 'token' }),
-    h('button', { type: 'submit', class: 'btn btn-primary btn-block', dataset: { testid: 'signin' } }, t('common.signIn')),
-  );
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clearFieldErrors(form);
-    try {
-      // Statistics need the health role, so this call both checks the token and loads the first tab.
-      state.colours = await api<ColourStats>('GET', '/v1/stats/colours', { token: token.value.trim() });
-      // From here on the token rides in an HttpOnly cookie; the page keeps no copy.
-      await api('POST', '/v1/auth/staff', { json: { token: token.value.trim() } });
-      token.value = '';
+  return staffSignInForm({
+    title: t('admin.signInTitle'),
+    hint: t('admin.signInHint'),
+    // Statistics need the health role, so this call both checks the token and loads the first tab.
+    check: (token) => api<ColourStats>('GET', '/v1/stats/colours', { token }),
+    signedIn: (colours) => {
+      state.colours = colours;
       state.signedIn = true;
       state.message = undefined;
       render();
       void loadTab();
-    } catch (err) {
-      if (err instanceof ApiError) showFieldErrors(form, err);
-    }
+    },
   });
-  return form;
 }
 
 async function signOut(): Promise<void> {

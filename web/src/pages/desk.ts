@@ -5,6 +5,7 @@ import { byId, h, mount } from '../lib/dom';
 import { clearFieldErrors, errorTitle, failureText, showFieldErrors } from '../lib/fields';
 import { onLangChange, t, tOr, type Key } from '../lib/i18n';
 import { field, header, notice, section } from '../lib/layout';
+import { staffSignInForm } from '../lib/staff-sign-in';
 import { dateTime, zoneLabel } from '../lib/time';
 
 /**
@@ -113,41 +114,20 @@ function render(): void {
 }
 
 function signIn(): HTMLElement {
-  const token = h('input', { type: 'password', autocomplete: 'off', spellcheck: 'false', dataset: { testid: 'token' } });
-  const summary = h('div', { class: 'form-error notice notice-error', hidden: true, role: 'alert' });
-  const form = h(
-    'form',
-    { class: 'card form', novalidate: true, dataset: { testid: 'signin-form' } },
-    h('h2', {}, t('desk.signInTitle')),
-    h('p', { class: 'hint' }, t('desk.signInHint')),
-    h('p', { class: 'hint' }, t('common.tokenKept')),
-    summary,
-    field(t('common.token'), token, { field: 'token' }),
-    h('button', { type: 'submit', class: 'btn btn-primary btn-block', dataset: { testid: 'signin' } }, t('common.signIn')),
-  );
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clearFieldErrors(form);
-    try {
-      // Only a desk token has a desk: any other token is refused here, before it becomes a cookie.
-      const r = await api<{ desk: DeskView }>('GET', '/v1/desks/me', { token: token.value.trim() });
-      await api('POST', '/v1/auth/staff', { json: { token: token.value.trim() } });
-      token.value = '';
+  return staffSignInForm({
+    title: t('desk.signInTitle'),
+    hint: t('desk.signInHint'),
+    // Only a desk token has a desk: any other token is refused here, before it becomes a cookie.
+    check: async (token) => (await api<{ desk: DeskView }>('GET', '/v1/desks/me', { token })).desk,
+    signedIn: (desk) => {
       state.signedIn = true;
       state.message = undefined;
-      setDesk(r.desk);
+      setDesk(desk);
       render();
       void loadLookups();
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      showFieldErrors(form, err);
-      if (err.status === 403) {
-        const title = form.querySelector('.form-error strong');
-        if (title) title.textContent = `${t('desk.notDesk')} (${err.code})`;
-      }
-    }
+    },
+    forbiddenTitle: () => t('desk.notDesk'),
   });
-  return form;
 }
 
 function setDesk(desk: DeskView): void {

@@ -6,6 +6,7 @@ import { byId, h, mount } from '../lib/dom';
 import { clearFieldErrors, failureText, failureTexts, showFieldErrors } from '../lib/fields';
 import { onLangChange, t, tOr, type Key } from '../lib/i18n';
 import { field, header, notice, section } from '../lib/layout';
+import { staffSignInForm } from '../lib/staff-sign-in';
 import { qrSvg } from '../lib/qr';
 import { load, save } from '../lib/store';
 import { dateTime, zoneLabel } from '../lib/time';
@@ -79,36 +80,18 @@ function render(): void {
 }
 
 function signIn(): HTMLElement {
-  const token = h('input', { type: 'password', autocomplete: 'off', spellcheck: 'false', dataset: { testid: 'token' } });
-  const summary = h('div', { class: 'form-error notice notice-error', hidden: true, role: 'alert' });
-  const form = h(
-    'form',
-    { class: 'card form', novalidate: true, dataset: { testid: 'signin-form' } },
-    h('h2', {}, t('scan.signInTitle')),
-    h('p', { class: 'hint' }, t('scan.signInHint')),
-    h('p', { class: 'hint' }, t('common.tokenKept')),
-    summary,
-    field(t('common.token'), token, { field: 'token' }),
-    h('button', { type: 'submit', class: 'btn btn-primary btn-block', dataset: { testid: 'signin' } }, t('common.signIn')),
-  );
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clearFieldErrors(form);
-    try {
-      const r = await api<{ venues: Venue[] }>('GET', '/v1/venues', { token: token.value.trim() });
-      // From here on the token rides in an HttpOnly cookie; the page keeps no copy.
-      await api('POST', '/v1/auth/staff', { json: { token: token.value.trim() } });
-      token.value = '';
+  return staffSignInForm({
+    title: t('scan.signInTitle'),
+    hint: t('scan.signInHint'),
+    check: async (token) => (await api<{ venues: Venue[] }>('GET', '/v1/venues', { token })).venues,
+    signedIn: (venues) => {
       state.signedIn = true;
-      state.venues = r.venues;
-      if (!r.venues.some((v) => v.id === state.venueId)) state.venueId = r.venues[0]?.id;
+      state.venues = venues;
+      if (!venues.some((v) => v.id === state.venueId)) state.venueId = venues[0]?.id;
       state.message = undefined;
       render();
-    } catch (err) {
-      if (err instanceof ApiError) showFieldErrors(form, err);
-    }
+    },
   });
-  return form;
 }
 
 function venuePicker(): HTMLElement {
