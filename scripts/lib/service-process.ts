@@ -4,12 +4,25 @@ import { createInterface } from 'node:readline';
 
 const ROOT = join(__dirname, '../..');
 
+export type Exit = { code: number | null; signal: NodeJS.Signals | null };
+
 export interface ServiceProcess {
   url: string;
   child: ChildProcess;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** SIGTERM, then SIGKILL after 10 s; resolves once the process is gone. */
-  stop(): Promise<void>;
+  exited: Promise<Exit>;
+  /** The process's last 1,000 stdout lines. */
+  lines: string[];
+  /** SIGTERM (or the signal given), then SIGKILL after 10 s; resolves with how it exited. */
+  stop(signal?: NodeJS.Signals): Promise<Exit>;
+}
+
+export interface ProcessOptions {
+  /** The `msg` of the JSON line that says it is up, with its `url` (default `listening`). */
+  ready?: string;
+  /** Settings the child must not inherit from the parent (default: the service's). */
+  strip?: readonly string[];
+  /** What to call it in errors. */
+  name?: string;
 }
 
 const running = new Set<ChildProcess>();
@@ -22,45 +35,53 @@ const INHERITED = ['CHAIN_RPC_URL', 'CHAIN_DEV', 'ANCHOR_CONTRACT', 'ADMIN_TOKEN
 
 /**
  * Starts a TypeScript entry point (by default the service, `server/main.ts`) as its own
- * process under tsx and resolves once it prints its `{"msg":"listening","url":…}` line.
- * Used where a real separate process matters: crash tests, benchmarks, federation.
+ * process under tsx and resolves once it prints its `{"msg":"listening","url":…}` line (or
+ * the `ready` message given). Used where a real separate process matters: crash tests,
+ * benchmarks, federation, the stand-in payment provider.
  */
-export function startServiceProcess(env: Record<string, string>, entry = join(ROOT, 'server/main.ts'), timeoutMs = 60_000): Promise<ServiceProcess> {
+export function startServiceProcess(env: Record<string, string>, entry = join(ROOT, 'server/main.ts'), timeoutMs = 60_000, opts: ProcessOptions = {}): Promise<ServiceProcess> {
+  const ready = opts.ready ?? 'listening';
+  const name = opts.name ?? entry;
   const base: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of INHERITED) delete base[k];
+  for (const k of opts.strip ?? INHERITED) delete base[k];
   const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
+  const lines: string[] = [];
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+  const exited = new Promise<Exit>((done) =>
     child.once('exit', (code, signal) => {
       running.delete(child);
       done({ code, signal });
     }),
   );
-  const stop = async () => {
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
+      child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
     }
+    return exited;
   };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stop();
-      reject(new Error(`${entry} did not start within ${timeoutMs / 1000} s: ${stderr}`));
+      reject(new Error(`${name} did not start within ${timeoutMs / 1000} s: ${stderr}`));
     }, timeoutMs);
     void exited.then(({ code, signal }) => {
       clearTimeout(timer);
-      reject(new Error(`${entry} exited (${code ?? signal}) before listening: ${stderr}`));
+      reject(new Error(`${name} exited (${code ?? signal}) before it was ready: ${stderr}`));
     });
+    // Read every line, so a chatty child never blocks on a full pipe.
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      lines.push(line);
+      if (lines.length > 1000) lines.shift();
       try {
         const msg = JSON.parse(line) as { msg?: string; url?: string };
-        if (msg.msg === 'listening' && msg.url) {
+        if (msg.msg === ready && msg.url) {
           clearTimeout(timer);
-          resolve({ url: msg.url, child, exited, stop });
+          resolve({ url: msg.url, child, exited, lines, stop });
         }
       } catch {
         // Not the line we wait for.
