@@ -20,7 +20,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DevNodeError, startDevNode, type DevNode } from '../anchor/dev-node';
-import { outboxFile, startService, type RunningService } from '../server/bootstrap';
+// Types only: the service's modules read the contract's compiled artifacts when they load, so they are loaded after the compile.
+import type { RunningService } from '../server/bootstrap';
 import { loadConfig, type Config } from '../server/config';
 import { makePrivateDir } from '../server/crypto/private-dir';
 import { secretsDirOf } from '../server/crypto/secrets-dir';
@@ -87,10 +88,11 @@ async function main(): Promise<void> {
   await checkListenPort(config.PORT, config.HOST, 'PORT').catch((e: Error) => {
     throw new StartError(e.message);
   });
+  const { startService } = await import('../server/bootstrap');
   svc = await startService(config, { env, log });
   if (phase !== 'starting') return;
   phase = 'running';
-  announce(config, svc, node);
+  announce(config, svc, node, (await import('../server/bootstrap')).outboxFile);
 }
 
 /** Refuses a busy PORT or, for the embedded chain, CHAIN_PORT: npm start never attaches to a node it did not start. */
@@ -119,7 +121,7 @@ function run(what: string, args: string[]): Promise<void> {
 }
 
 /** One JSON line on stdout for programs, the banner on stderr for people. */
-function announce(config: Config, s: RunningService, chain: DevNode | undefined): void {
+function announce(config: Config, s: RunningService, chain: DevNode | undefined, outboxFile: (c: Config) => string): void {
   // The development provider texts nobody: its codes go to the outbox, and are shown here too.
   const outbox = !config.OIDC_ISSUER && !config.SMS_GATEWAY_URL ? outboxFile(config) : undefined;
   const adminToken = process.env.ADMIN_TOKEN ? 'from ADMIN_TOKEN' : `${secretsDirOf(config)}/secrets.json (adminToken)`;
