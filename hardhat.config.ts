@@ -11,6 +11,7 @@ const SOLC_VERSION = '0.8.28';
 subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string }, _hre, runSuper) => {
   if (args.solcVersion !== SOLC_VERSION) return runSuper();
   const compilerPath = require.resolve('solc/soljson.js');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- read only when Hardhat asks for the compiler
   return { compilerPath, isSolcJs: true, version: SOLC_VERSION, longVersion: require('solc/package.json').version };
 });
 

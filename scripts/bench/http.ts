@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startServiceProcess, type ServiceProcess } from '../lib/service-process';
 import { signIn } from '../lib/sign-in';
 import autocannon from 'autocannon';
@@ -17,7 +17,6 @@ import { seedFloorSessions } from './floor-sessions';
 import { seedSessions } from './sessions';
 import { aim, figure, fmt, fmtRatio, heading, interleavedRounds, median, percentile, rateAsync, rateConcurrent, rateSync, round, table, type RateFigure } from './util';
 
-const ROOT = resolve(__dirname, '..', '..');
 export const CONNECTIONS = 64;
 const DURATION_S = 10;
 const WARMUP_S = 3;

@@ -85,6 +85,7 @@ export function loadOidcProvider(): OidcModule {
     warn.apply(console, args);
   };
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily, while its start-up warning is filtered
     loaded = require('oidc-provider') as OidcModule;
   } finally {
     console.warn = warn;

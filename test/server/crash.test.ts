@@ -43,7 +43,6 @@ describe('crash during a burst of applications', function () {
   let tmp: ReturnType<typeof tempDir>;
   let server: Server | undefined;
   const acks: Ack[] = [];
-  let failed = 0;
 
   before(async () => {
     tmp = tempDir('ankang-crash-');
@@ -74,7 +73,6 @@ describe('crash during a burst of applications', function () {
           else throw new Error(`unexpected ${res.status}: ${JSON.stringify(json)}`);
         } catch (e) {
           if (!killed) throw e;
-          failed++;
         }
         if (!killed && acks.length >= KILL_AFTER_ACKS) {
           killed = true;

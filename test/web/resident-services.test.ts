@@ -8,7 +8,6 @@ import { currentCode, newResident, registerVenue, type Resident } from '../suppo
 import { startTestService, type TestService } from '../support/service';
 import { linkCard, registerDesk, sectorToken } from '../support/services17';
 
-type Lang = 'zh' | 'en';
 const TEXT = { zh, en };
 
 /** POST /v1/services/resolve by a desk with the resident's current code. */
