@@ -1,5 +1,5 @@
 import type { Logger } from '../server/http/log';
-import type { Ledger } from '../server/ledger/ledger';
+import type { Ledger } from '../ledger/ledger';
 import { sizeProofPlan } from '../verifier/src/merkle';
 import { Backoff, OutageLog } from './backoff';
 import type { RegistryClient } from './registry';

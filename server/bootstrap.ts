@@ -19,7 +19,7 @@ import { verifyCommand } from './routes/system';
 import { IssuerKeys } from './issuer/keys';
 import { StatusBook } from './issuer/status-book';
 import { TrustService } from './issuer/trust';
-import { Ledger } from './ledger/ledger';
+import { Ledger } from '../ledger/ledger';
 import { RuleBook } from './services/rule-book';
 import type { ResidentRecord } from './services/residents';
 import { sealStoredText } from './services/at-rest';

@@ -12,7 +12,7 @@ import {
   type TrustListKeyJson,
 } from '../../verifier/src';
 import { destroyPrivateFile, writePrivateFile } from '../crypto/secrets';
-import type { Ledger, Tx } from '../ledger/ledger';
+import type { Ledger, Tx } from '../../ledger/ledger';
 
 /**
  * The issuer's Ed25519 signing keys and their lifetimes.

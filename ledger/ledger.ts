@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
-import { randomBytesPooled as randomBytes } from '../crypto/random';
+import { randomBytesPooled as randomBytes } from './random';
 import type { AbstractSublevel } from 'abstract-level';
 import { Level } from 'level';
-import { GENESIS_HASH, hashEvent, type JsonValue, type LedgerEvent, type LedgerEventBody } from '../../verifier/src/event';
+import { GENESIS_HASH, hashEvent, type JsonValue, type LedgerEvent, type LedgerEventBody } from '../verifier/src/event';
 
 /**
  * The append-only event log and the service's state, in one LevelDB.
