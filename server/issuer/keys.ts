@@ -11,7 +11,7 @@ import {
   type Signer,
   type TrustListKeyJson,
 } from '../../verifier/src';
-import { destroyPrivateFile, writePrivateFile } from '../crypto/secrets';
+import { destroyPrivateFile, writePrivateFile } from '../../ledger/private-file';
 import type { Ledger, Tx } from '../../ledger/ledger';
 
 /**
