@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Ledger, Tx } from '../ledger/ledger';
 import type { Logger } from '../ledger/log';
 import { loadStatusList, prepareTrustList, trustListFromRegistry, type RegistryIssuer, type TrustListJson } from '../verifier/src';
-import { connectRegistry } from '../verifier/cli/chain';
+import { connectRegistry } from '../verifier/src/registry-reader';
 import type { Anchorer } from './anchorer';
 import { OutageLog } from './backoff';
 
