@@ -1,10 +1,13 @@
-import type { Logger } from '../server/http/log';
-import type { Ledger } from '../server/ledger/ledger';
+import type { Logger } from '../ledger/log';
+import type { Ledger, LedgerReader } from '../ledger/ledger';
 import { sizeProofPlan } from '../verifier/src/merkle';
 import { Backoff, OutageLog } from './backoff';
 import type { RegistryClient } from './registry';
 import { SubjectMapStore, type MapDb } from './subject-map-store';
 import { TreeStore, leafHash, type TreeDb } from './tree-store';
+
+/** What the anchorer uses of the ledger: it follows the log, keeps its tree and map in sublevels of the same LevelDB, and records checkpoints in transactions. */
+export type AnchorLedger = LedgerReader & Pick<Ledger, 'db' | 'transact'>;
 
 /** A checkpoint this issuer anchored, as the ledger records it. */
 export interface CheckpointRecord {
@@ -87,7 +90,7 @@ export class Anchorer {
   lastError: string | undefined;
 
   private constructor(
-    private readonly ledger: Ledger,
+    private readonly ledger: AnchorLedger,
     readonly tree: TreeStore,
     /** The subject heads map, kept at the same size as the tree. */
     readonly map: SubjectMapStore,
@@ -103,7 +106,7 @@ export class Anchorer {
     );
   }
 
-  static async open(ledger: Ledger, opts: AnchorerOptions): Promise<Anchorer> {
+  static async open(ledger: AnchorLedger, opts: AnchorerOptions): Promise<Anchorer> {
     const db = ledger.db.sublevel<string, Uint8Array>('tree', { valueEncoding: 'view' }) as unknown as TreeDb;
     const mapDb = ledger.db.sublevel<string, Uint8Array>('subject-map', { valueEncoding: 'view' }) as unknown as MapDb;
     const a = new Anchorer(ledger, await TreeStore.open(db), await SubjectMapStore.open(mapDb), opts);

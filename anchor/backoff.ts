@@ -1,4 +1,4 @@
-import type { Logger } from '../server/http/log';
+import type { Logger } from '../ledger/log';
 
 /**
  * Delays between attempts to reach something that is down: exponential from `minMs`, capped

@@ -1,11 +1,24 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writePrivateFile } from '../server/crypto/secrets';
-import type { IssuerKeyRecord } from '../server/issuer/keys';
-import type { Logger } from '../server/http/log';
+import { writePrivateFile } from '../ledger/private-file';
+import type { Logger } from '../ledger/log';
 import { DevGovernance } from './council';
 import type { JsonRpcProvider } from 'ethers';
 import { RegistryClient, type Call } from './registry';
+
+/** An issuer key as the registry records it (the service's issuer key records have this shape). */
+export interface ChainKey {
+  /** base64url */
+  kid: string;
+  /** Raw Ed25519 public key, base64url. */
+  x: string;
+  notBefore: number;
+  notAfter: number;
+  /** Set when a newer key took over; the registry's notAfter is shortened to it. */
+  retiredAt?: number;
+  /** Set once the key was revoked (a revoked key is never shortened). */
+  revokedAt?: number;
+}
 
 export interface ChainSettings {
   rpcUrl: string;
@@ -20,7 +33,7 @@ export interface ChainSettings {
   issuer: string;
   issuerName: string;
   statusListUrl: string;
-  keys: () => IssuerKeyRecord[];
+  keys: () => ChainKey[];
   /** Whether this service witnesses other issuers: in development the council registers its anchorer account as a witness too. */
   witness?: boolean;
   log: Logger;

@@ -1,12 +1,50 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadStatusList, prepareTrustList, trustListFromRegistry, type RegistryIssuer } from '../verifier/src';
-import { connectRegistry } from '../verifier/cli/chain';
-import type { AppContext } from '../server/context';
+import type { Ledger, Tx } from '../ledger/ledger';
+import type { Logger } from '../ledger/log';
+import { loadStatusList, prepareTrustList, trustListFromRegistry, type RegistryIssuer, type TrustListJson } from '../verifier/src';
+import { connectRegistry } from '../verifier/src/registry-reader';
+import type { Anchorer } from './anchorer';
 import { OutageLog } from './backoff';
 
+/** The service's settings federation reads (named as in its configuration). */
+export interface FederationConfig {
+  /** This service's own issuer: left out of the foreign trust list, and whose revoked keys are taken in. */
+  ISSUER_ID: string;
+  /** No refresh without one. */
+  CHAIN_RPC_URL?: string;
+  ANCHOR_CONTRACT?: string;
+  /** Where a development chain's registry is remembered (chain.json). */
+  DATA_DIR: string;
+  /** Seconds between refreshes; an outage is logged after 5 and every 60 of them. */
+  FEDERATION_REFRESH_SECONDS: number;
+}
+
+/**
+ * What federation uses of the service, and no more: server/bootstrap.ts fills it in. The
+ * trust service takes the foreign issuers and status lists; the issuer's keys take the chain's
+ * revocations of our own keys, in a ledger transaction.
+ */
+export interface FederationContext {
+  config: FederationConfig;
+  ledger: Pick<Ledger, 'transact'>;
+  log: Logger;
+  clock: () => Date;
+  trust: {
+    setForeign(issuers: TrustListJson['issuers'], statusLists: Map<string, Uint8Array>): void;
+    foreignIssuers(): ReadonlyArray<{ id: string }>;
+  };
+  keys: {
+    all(): ReadonlyArray<{ kid: string; revokedAt?: number }>;
+    /** Revokes our keys the chain revoked; `added` is the key that took over when the signing one was among them. */
+    revoke(tx: Tx, revocations: ReadonlyArray<{ kid: string; revokedAt: number }>): Promise<{ revoked: string[]; added?: { kid: string } }>;
+  };
+  /** Told to reconnect when a new key took over, so a development chain registers it at once. */
+  anchorer?: Pick<Anchorer, 'reconnectSoon'>;
+}
+
 /** The registry the service anchors to: ANCHOR_CONTRACT, or the one a development chain deployed. */
-export function registryAddress(config: AppContext['config']): string | undefined {
+export function registryAddress(config: Pick<FederationConfig, 'ANCHOR_CONTRACT' | 'DATA_DIR'>): string | undefined {
   if (config.ANCHOR_CONTRACT) return config.ANCHOR_CONTRACT;
   const path = join(config.DATA_DIR, 'chain.json');
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as { contract: string }).contract : undefined;
@@ -30,7 +68,7 @@ export class Federation {
   /** Refreshes that fail in a row (the chain is down) are logged when they start, sparsely while they last, and when they end. */
   private readonly outage: OutageLog;
 
-  constructor(private readonly app: AppContext) {
+  constructor(private readonly app: FederationContext) {
     const every = app.config.FEDERATION_REFRESH_SECONDS * 1000;
     this.outage = new OutageLog(
       app.log,

@@ -1,8 +1,7 @@
 import type { AbstractSublevel } from 'abstract-level';
 import { parseIssuerTokens, type IssuerToken } from './issuer-tokens';
 import type { Level } from 'level';
-import type { Logger } from '../server/http/log';
-import type { Metrics } from '../server/http/metrics';
+import type { Logger } from '../ledger/log';
 import type { LedgerEvent } from '../verifier/src/event';
 import { CompactRange, type CompactRangeJSON } from '../verifier/src/merkle';
 import { SubjectMap } from '../verifier/src/subject-map';
@@ -34,6 +33,18 @@ export type WitnessTarget = IssuerToken;
 
 export type WitnessDb = AbstractSublevel<Level<string, unknown>, string | Uint8Array | Buffer, string, unknown>;
 
+type Labels = Record<string, string>;
+
+/**
+ * What the witness counts with: a counter by name and a gauge read at every scrape. The
+ * service's per-service metrics registry has this shape; the witness is the only part below
+ * server/ that counts, so the interface lives with it.
+ */
+export interface WitnessMetrics {
+  inc(name: string, help: string, labels?: Labels, by?: number): void;
+  gauge(name: string, help: string, read: () => Array<[Labels, number]> | Promise<Array<[Labels, number]>>): void;
+}
+
 export interface WitnessRunnerOptions {
   /** This service's own issuer: never witnessed by itself. */
   issuer: string;
@@ -43,7 +54,7 @@ export interface WitnessRunnerOptions {
   registry: () => RegistryClient | undefined;
   db: WitnessDb;
   log: Logger;
-  metrics: Metrics;
+  metrics: WitnessMetrics;
   clock: () => Date;
   /** Events per request to the issuer (at most 1,000, the endpoint's page). */
   pageSize?: number;

@@ -10,7 +10,7 @@ import { getAddress, type JsonRpcProvider, type Signer } from 'ethers';
 import { CouncilClient, DEV_COUNCIL, PRODUCTION_MIN_DELAY_SECONDS, type Operation } from '../anchor/council';
 import { RegistryCalls, RegistryClient, type Call } from '../anchor/registry';
 import { trustListFromRegistry, type TrustListJson } from '../verifier/src';
-import { connectRegistry as readRegistry } from '../verifier/cli/chain';
+import { connectRegistry as readRegistry } from '../verifier/src/registry-reader';
 
 const HELP = `Usage: npm run governor -- <command> --rpc <url> [--contract <registry address>] [signer]
 

@@ -10,8 +10,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Ledger, LedgerOpenError } from '../server/ledger/ledger';
-import { verifyChain } from '../server/ledger/verify-chain';
+import { Ledger, LedgerOpenError } from '../ledger/ledger';
+import { verifyChain } from '../ledger/verify-chain';
 
 /** Where the service keeps its data when DATA_DIR is not set (server/config.ts). */
 const DEFAULT_DATA_DIR = './data';

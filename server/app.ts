@@ -4,7 +4,7 @@ import { ServiceError } from './errors';
 import { authenticate, COOKIES } from './http/auth';
 import { apiHeaders } from './http/headers';
 import { RateLimits } from './http/rate-limit';
-import { LedgerUnavailableError } from './ledger/ledger';
+import { LedgerUnavailableError } from '../ledger/ledger';
 import type { AppContext } from './context';
 import { Idempotency } from './services/idempotency';
 import { ResidentService } from './services/residents';

@@ -19,7 +19,7 @@ import { verifyCommand } from './routes/system';
 import { IssuerKeys } from './issuer/keys';
 import { StatusBook } from './issuer/status-book';
 import { TrustService } from './issuer/trust';
-import { Ledger } from './ledger/ledger';
+import { Ledger } from '../ledger/ledger';
 import { RuleBook } from './services/rule-book';
 import type { ResidentRecord } from './services/residents';
 import { sealStoredText } from './services/at-rest';
@@ -103,7 +103,7 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
   const trust = new TrustService({ config, issuerName, keys, clock });
   const sms = createSmsSender({ gatewayUrl: config.SMS_GATEWAY_URL, outboxFile: outboxFile(config) });
   const app: AppContext = { config, ledger, secrets, keys, rules, statusBook, metrics: new Metrics(), log, clock, issuerName, anchorer, trust, sms };
-  if (config.CHAIN_RPC_URL) app.federation = new Federation(app);
+  if (config.CHAIN_RPC_URL) app.federation = new Federation({ config, ledger, log, clock, trust, keys, anchorer });
   if (anchorer && config.WITNESS_FOR.length) {
     app.witness = new WitnessRunner({
       issuer: config.ISSUER_ID,

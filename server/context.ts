@@ -9,7 +9,7 @@ import type { Metrics } from './http/metrics';
 import type { IssuerKeys } from './issuer/keys';
 import type { StatusBook } from './issuer/status-book';
 import type { TrustService } from './issuer/trust';
-import type { Ledger } from './ledger/ledger';
+import type { Ledger } from '../ledger/ledger';
 import type { RuleBook } from './services/rule-book';
 
 /** Everything a request handler or background job may touch, wired once at start-up. */

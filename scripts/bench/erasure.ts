@@ -2,7 +2,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Ledger, seqKey } from '../../server/ledger/ledger';
+import { Ledger, seqKey } from '../../ledger/ledger';
 import { RetentionService } from '../../server/services/retention';
 import { RuleBook } from '../../server/services/rule-book';
 import type { AppContext } from '../../server/context';

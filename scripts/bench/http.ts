@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startServiceProcess, type ServiceProcess } from '../lib/service-process';
 import { signIn } from '../lib/sign-in';
 import autocannon from 'autocannon';
-import { createQr } from '../../verifier/cli/qr';
+import { createQr } from '../../verifier/src/qr';
 import { signCode, toBeSigned, type ResidentClaims } from '../../verifier/src';
 import { outboxFile, startService } from '../../server/bootstrap';
 import { configSchema } from '../../server/config';

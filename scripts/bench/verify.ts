@@ -1,5 +1,5 @@
 import * as crypto from 'node:crypto';
-import { createQr } from '../../verifier/cli/qr';
+import { createQr } from '../../verifier/src/qr';
 import {
   decodeCode,
   prepareTrustList,

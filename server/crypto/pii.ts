@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
-import { randomBytesPooled as randomBytes } from './random';
+import { randomBytesPooled as randomBytes } from '../../ledger/random';
 
 /**
  * The pseudonym that codes, events and the chain know a person by: HMAC-SHA-256 of the

@@ -1,18 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  fstatSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writePrivateFile } from '../../ledger/private-file';
 
 export interface Secrets {
   /** HMAC key for pseudonyms (32 bytes). */
@@ -37,37 +26,6 @@ interface SecretsFile {
 /** Creates DATA_DIR with mode 0700 when missing. */
 export function ensureDataDir(dir: string): void {
   if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-}
-
-/** Writes a file only its owner can read (0600), whatever the umask. */
-export function writePrivateFile(path: string, content: string): void {
-  writeFileSync(path, content, { mode: 0o600 });
-  chmodSync(path, 0o600);
-}
-
-/**
- * Destroys a private file: overwrites its bytes with random ones and syncs them, then unlinks
- * it and syncs its folder. On a copy-on-write or wear-levelled disk the old blocks may survive
- * the overwrite; keep DATA_DIR on an encrypted volume for that. Nothing happens when the file
- * is not there.
- */
-export function destroyPrivateFile(path: string): void {
-  if (!existsSync(path)) return;
-  const fd = openSync(path, 'r+');
-  try {
-    const size = fstatSync(fd).size;
-    if (size) writeSync(fd, randomBytes(size), 0, size, 0);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  unlinkSync(path);
-  const dir = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
 }
 
 function key32(value: string, name: string): Buffer {

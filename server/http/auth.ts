@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { randomBytesPooled as randomBytes } from '../crypto/random';
+import { randomBytesPooled as randomBytes } from '../../ledger/random';
 import type { Context } from 'koa';
 import { ServiceError } from '../errors';
-import type { Ledger, Tx } from '../ledger/ledger';
+import type { Ledger, Tx } from '../../ledger/ledger';
 import type { StoredScope } from './scopes';
 
 export const AUTHORITY_ROLES = ['admin', 'health', 'feed', 'auditor', 'witness', 'federation', 'operator', 'grid', 'border', 'desk'] as const;

@@ -1,9 +1,7 @@
 import pino, { type DestinationStream } from 'pino';
+import type { Logger, LogLevel } from '../../ledger/log';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
-
-/** What the service logs through: `log.info(msg, fields)`. */
-export type Logger = Record<Exclude<LogLevel, 'silent'>, (msg: string, fields?: Record<string, unknown>) => void>;
+export type { Logger, LogLevel };
 
 /**
  * Field names that could carry a credential or personal data. Callers never pass them, but a

@@ -2,7 +2,7 @@ import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import { openField } from '../crypto/pii';
 import { ServiceError } from '../errors';
 import type { Binding, Principal } from '../http/auth';
-import type { Tx } from '../ledger/ledger';
+import type { Tx } from '../../ledger/ledger';
 import type { ResidentRecord } from '../services/residents';
 import type { AppContext } from '../context';
 import type { SessionService } from './sessions';

@@ -1,11 +1,11 @@
 import { createHmac } from 'node:crypto';
 import { startPeriodic } from '../periodic';
-import { randomBytesPooled as randomBytes } from '../crypto/random';
+import { randomBytesPooled as randomBytes } from '../../ledger/random';
 import { openField, pseudonymFor, sealField } from '../crypto/pii';
 import type { IdType } from '../domain/identity';
 import { ServiceError } from '../errors';
 import { hashToken, issueToken, tokenId, type Binding, type TokenRecord } from '../http/auth';
-import type { Ledger, Space, Tx } from '../ledger/ledger';
+import type { Ledger, Space, Tx } from '../../ledger/ledger';
 import { residentSubject, type ResidentRecord } from '../services/residents';
 import type { AppContext } from '../context';
 

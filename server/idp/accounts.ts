@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { AbstractSublevel } from 'abstract-level';
 import { Level } from 'level';
 import { openField, sealField } from '../crypto/pii';
-import { randomBytesPooled as randomBytes } from '../crypto/random';
+import { randomBytesPooled as randomBytes } from '../../ledger/random';
 import type { IdType } from '../domain/identity';
 
 /**

@@ -1,7 +1,8 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureDataDir, writePrivateFile } from '../crypto/secrets';
+import { writePrivateFile } from '../../ledger/private-file';
+import { ensureDataDir } from '../crypto/secrets';
 
 /**
  * The identity provider's own key material, generated at first start into its data folder

@@ -1,5 +1,5 @@
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
-import { randomBytesPooled as randomBytes } from '../crypto/random';
+import { randomBytesPooled as randomBytes } from '../../ledger/random';
 
 /** How long a code is valid: 5 minutes. */
 export const CODE_TTL_MS = 5 * 60_000;

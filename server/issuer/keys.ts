@@ -11,8 +11,8 @@ import {
   type Signer,
   type TrustListKeyJson,
 } from '../../verifier/src';
-import { destroyPrivateFile, writePrivateFile } from '../crypto/secrets';
-import type { Ledger, Tx } from '../ledger/ledger';
+import { destroyPrivateFile, writePrivateFile } from '../../ledger/private-file';
+import type { Ledger, Tx } from '../../ledger/ledger';
 
 /**
  * The issuer's Ed25519 signing keys and their lifetimes.

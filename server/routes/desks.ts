@@ -11,7 +11,7 @@ import type { RouteDoc } from '../http/openapi';
 import { authorize, requireGrant } from '../http/permissions';
 import { deskScope, type DeskScope } from '../http/scopes';
 import { safeText } from '../http/text';
-import type { Tx } from '../ledger/ledger';
+import type { Tx } from '../../ledger/ledger';
 import { getDesk, registerDesk, type DeskRecord } from '../services/desks';
 import { deskLookups, refusalAnswer, residentLookups, resolveSchema } from '../services/lookups';
 

@@ -11,7 +11,7 @@ import { jsonBody, parseWith } from '../http/body';
 import { requireRole } from '../http/auth';
 import type { RouteDoc } from '../http/openapi';
 import { authorize, requireGrant } from '../http/permissions';
-import type { Tx } from '../ledger/ledger';
+import type { Tx } from '../../ledger/ledger';
 
 /**
  * Linked cards (多功能): a sector authority links, changes or removes the card it issued to a

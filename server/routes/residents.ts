@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { renderQrPng, renderQrSvg } from '../../verifier/cli/qr';
+import { renderQrPng, renderQrSvg } from '../../verifier/src/qr';
 import type { CodeMode } from '../../verifier/src';
 import type { Services } from '../app';
 import type { AppContext } from '../context';

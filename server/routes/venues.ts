@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { renderQrPng, renderQrSvg } from '../../verifier/cli/qr';
+import { renderQrPng, renderQrSvg } from '../../verifier/src/qr';
 import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { ServiceError } from '../errors';

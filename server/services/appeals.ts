@@ -5,7 +5,7 @@ import { openField, sealField } from '../crypto/pii';
 import { ServiceError } from '../errors';
 import type { Principal } from '../http/auth';
 import { safeText } from '../http/text';
-import type { Tx } from '../ledger/ledger';
+import type { Tx } from '../../ledger/ledger';
 import type { AppContext } from '../context';
 import { putResident } from './resident-index';
 import { residentSubject, sealOverrideReason, type ResidentRecord, type ResidentService } from './residents';

@@ -1,5 +1,5 @@
 import { sealField } from '../crypto/pii';
-import type { Ledger, Tx } from '../ledger/ledger';
+import type { Ledger, Tx } from '../../ledger/ledger';
 import { decisionAad, type AppealRecord } from './appeals';
 import { isSealedFacts, sealFacts } from './facts-store';
 import { OVERRIDE_REASON, sealOverrideReason, type ResidentRecord } from './residents';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { pseudonymFor } from '../crypto/pii';
 import { ServiceError, type ErrorCode, type FieldError } from '../errors';
 import type { Principal } from '../http/auth';
-import type { Tx } from '../ledger/ledger';
+import type { Tx } from '../../ledger/ledger';
 import type { RawFacts } from '../rules';
 import type { AppContext } from '../context';
 import { applySchema, checkApplication, declarationSchema, nameSchema, residentSubject, type FullApplication, type ResidentService } from './residents';

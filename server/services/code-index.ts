@@ -1,5 +1,5 @@
 import type { CodeMode } from '../../verifier/src';
-import type { Ledger, Tx } from '../ledger/ledger';
+import type { Ledger, Tx } from '../../ledger/ledger';
 import { startPeriodic } from '../periodic';
 
 /**

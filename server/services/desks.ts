@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DESK_PURPOSES, DESK_VENUE_TYPES, type DeskKind, type Purpose } from '../domain/services';
 import { ServiceError } from '../errors';
-import type { Tx } from '../ledger/ledger';
+import type { Tx } from '../../ledger/ledger';
 import type { VenueRecord } from './venues';
 
 /**

@@ -1,5 +1,5 @@
 import { openField, sealField } from '../crypto/pii';
-import type { Ledger, Tx } from '../ledger/ledger';
+import type { Ledger, Tx } from '../../ledger/ledger';
 import type { RawFacts } from '../rules/facts';
 
 /**

@@ -6,7 +6,7 @@ import { validateIdentity, ID_TYPES } from '../domain/identity';
 import { isRegionCode } from '../domain/regions';
 import { ServiceError, type FieldError } from '../errors';
 import type { Principal } from '../http/auth';
-import type { Tx } from '../ledger/ledger';
+import type { Tx } from '../../ledger/ledger';
 import type { RawFacts, RiskArea } from '../rules';
 import type { AppContext } from '../context';
 import type { ResidentRecord, ResidentService } from './residents';

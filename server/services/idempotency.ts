@@ -3,7 +3,7 @@ import { canonicalJson } from '../../verifier/src/event';
 import { openField, sealField } from '../crypto/pii';
 import { ServiceError } from '../errors';
 import { startPeriodic } from '../periodic';
-import type { Ledger, Tx } from '../ledger/ledger';
+import type { Ledger, Tx } from '../../ledger/ledger';
 
 export interface StoredResponse {
   status: number;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { openField, sealField } from '../crypto/pii';
 import { CARD_KINDS, PURPOSE_CARD, PURPOSES, type CardKind, type Purpose } from '../domain/services';
 import { ServiceError } from '../errors';
-import type { Tx } from '../ledger/ledger';
+import type { Tx } from '../../ledger/ledger';
 import { residentSubject } from './residents';
 
 /**

@@ -3,7 +3,7 @@ import { decodeCode, type ResidentClaims } from '../../verifier/src';
 import { openField } from '../crypto/pii';
 import { PURPOSES, type DeskKind, type LookupOutcome, type LookupRefusal, type Purpose } from '../domain/services';
 import { ERROR_STATUS } from '../errors';
-import { seqKey, type Ledger, type Tx } from '../ledger/ledger';
+import { seqKey, type Ledger, type Tx } from '../../ledger/ledger';
 import { evaluatePolicy, type Decision, type ScanFacts } from '../scenarios/policy';
 import type { AppContext } from '../context';
 import { codeOwner, codeUsed, markCodeUsed } from './code-index';

@@ -1,5 +1,5 @@
 import type { Colour } from '../../verifier/src';
-import type { Ledger, Tx } from '../ledger/ledger';
+import type { Ledger, Tx } from '../../ledger/ledger';
 import type { ResidentRecord } from './residents';
 
 /**

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { randomBytesPooled as randomBytes } from '../crypto/random';
+import { randomBytesPooled as randomBytes } from '../../ledger/random';
 import { z } from 'zod';
 import { DEFAULT_CLOCK_SKEW_SECONDS, signCode, type Colour, type CodeMode, type ResidentClaims } from '../../verifier/src';
 import type { Binding } from '../http/auth';
@@ -9,7 +9,7 @@ import { isRegionCode } from '../domain/regions';
 import { maskId, maskName, maskPhone } from '../domain/mask';
 import { safeText } from '../http/text';
 import { ServiceError, type FieldError } from '../errors';
-import type { Tx } from '../ledger/ledger';
+import type { Tx } from '../../ledger/ledger';
 import { evaluateRules, type RawFacts } from '../rules';
 import type { AppContext } from '../context';
 import { putResident } from './resident-index';

@@ -1,5 +1,5 @@
 import { ERASURE_EVENT, erasureDigest, isErased, type ErasedEvent, type LedgerEvent } from '../../verifier/src/event';
-import { seqKey, type Ledger, type Space, type Tx } from '../ledger/ledger';
+import { seqKey, type Ledger, type Space, type Tx } from '../../ledger/ledger';
 import { startPeriodic } from '../periodic';
 import { evaluateRules, type RawFacts } from '../rules';
 import type { AppContext } from '../context';

@@ -1,4 +1,4 @@
-import type { Ledger, Tx } from '../ledger/ledger';
+import type { Ledger, Tx } from '../../ledger/ledger';
 import defaultRules from '../rules/default-rules.json';
 import { parseRuleSet, type RuleSet } from '../rules';
 import type { RiskArea } from '../rules/facts';

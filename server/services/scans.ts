@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { decodeCode, verifyCode, type Backend, type ResidentClaims, type VenueClaims, type VerifyResult } from '../../verifier/src';
-import { seqKey, type Tx } from '../ledger/ledger';
+import { seqKey, type Tx } from '../../ledger/ledger';
 import { ServiceError } from '../errors';
 import type { Principal } from '../http/auth';
 import type { RawFacts } from '../rules';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Colour } from '../../verifier/src';
 import { COLOURS } from '../../verifier/src/claims';
 import { isErased, type ErasedEvent, type LedgerEvent } from '../../verifier/src/event';
-import type { Ledger, Tx } from '../ledger/ledger';
+import type { Ledger, Tx } from '../../ledger/ledger';
 import { cityOf, regionName } from '../domain/regions';
 import type { AppContext } from '../context';
 import { colourCounts } from './resident-index';

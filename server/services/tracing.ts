@@ -3,7 +3,7 @@ import type { Colour } from '../../verifier/src';
 import type { LedgerEvent } from '../../verifier/src/event';
 import { ServiceError } from '../errors';
 import type { Principal } from '../http/auth';
-import type { Tx } from '../ledger/ledger';
+import type { Tx } from '../../ledger/ledger';
 import type { RawFacts } from '../rules';
 import type { AppContext } from '../context';
 import { residentSubject, type ResidentRecord, type ResidentService } from './residents';

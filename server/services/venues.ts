@@ -5,7 +5,7 @@ import { isRegionCode } from '../domain/regions';
 import { ServiceError } from '../errors';
 import type { Principal } from '../http/auth';
 import { safeText } from '../http/text';
-import type { Tx } from '../ledger/ledger';
+import type { Tx } from '../../ledger/ledger';
 import type { AppContext } from '../context';
 
 /** Kinds within each venue type, for statistics by scenario. */

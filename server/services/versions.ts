@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, type JsonValue } from '../../verifier/src/event';
-import type { Ledger, Space, Tx } from '../ledger/ledger';
+import type { Ledger, Space, Tx } from '../../ledger/ledger';
 
 export interface Version<T> {
   version: number;

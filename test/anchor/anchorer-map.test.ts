@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { Anchorer, type CheckpointRecord } from '../../anchor/anchorer';
-import { Ledger } from '../../server/ledger/ledger';
+import { Ledger } from '../../ledger/ledger';
 import { createLogger } from '../../server/http/log';
 import { toHex } from '../../verifier/src/bytes';
 import type { LedgerEvent } from '../../verifier/src/event';

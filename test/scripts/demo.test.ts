@@ -6,7 +6,7 @@ import { DESK_KINDS, DESK_VENUE_TYPES } from '../../server/domain/services';
 import { maskPhone } from '../../server/domain/mask';
 import { anhuiCities } from '../../server/domain/regions';
 import { latestCode, readOutbox } from '../../server/identity/sms';
-import { verifyChain } from '../../server/ledger/verify-chain';
+import { verifyChain } from '../../ledger/verify-chain';
 import { signIn } from '../../scripts/lib/sign-in';
 import { until } from '../../scripts/lib/wait';
 import { dayClock } from '../../scripts/demo/day-clock';

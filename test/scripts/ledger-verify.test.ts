@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { Ledger } from '../../server/ledger/ledger';
+import { Ledger } from '../../ledger/ledger';
 import { runLedgerVerify } from '../support/service';
 import { tempDir } from '../support/tmp';
 

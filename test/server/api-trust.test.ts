@@ -7,8 +7,8 @@ import { decodeCode, loadStatusList, prepareTrustList, signCode, toBase64Url, to
 import { openContext } from '../../server/bootstrap';
 import { configSchema, loadConfig } from '../../server/config';
 import type { LedgerEvent } from '../../verifier/src/event';
-import { Ledger, seqKey } from '../../server/ledger/ledger';
-import { verifyChain } from '../../server/ledger/verify-chain';
+import { Ledger, seqKey } from '../../ledger/ledger';
+import { verifyChain } from '../../ledger/verify-chain';
 import defaultRules from '../../server/rules/default-rules.json';
 import { startKeyScenario, type KeyScenario } from '../support/key-scenario';
 import { checkin, registerVenue, staffScan, type Venue } from '../support/scenario';

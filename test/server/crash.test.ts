@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { Ledger } from '../../server/ledger/ledger';
+import { Ledger } from '../../ledger/ledger';
 import type { ResidentRecord } from '../../server/services/residents';
 import { applicant, runLedgerVerify, type Application } from '../support/service';
 import { SIGN_UP_LIMITS } from '../support/running-service';

@@ -3,7 +3,7 @@ import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Ledger } from '../../server/ledger/ledger';
+import { Ledger } from '../../ledger/ledger';
 import { startServiceProcess, type ServiceProcess } from '../../scripts/lib/service-process';
 import { signIn } from '../../scripts/lib/sign-in';
 import { until } from '../../scripts/lib/wait';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { Ledger, seqKey } from '../../server/ledger/ledger';
-import { verifyChain } from '../../server/ledger/verify-chain';
+import { Ledger, seqKey } from '../../ledger/ledger';
+import { verifyChain } from '../../ledger/verify-chain';
 import { tempDir } from '../support/tmp';
 
 describe('Ledger', () => {

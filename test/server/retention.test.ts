@@ -4,7 +4,7 @@ import { join } from 'node:path';
 /** The anchorer's record of a checkpoint (anchor/anchorer.ts). */
 const CHECKPOINT_EVENT = 'checkpoint.anchored';
 import { startDevNode, type DevNode } from '../../anchor/dev-node';
-import { Ledger, seqKey } from '../../server/ledger/ledger';
+import { Ledger, seqKey } from '../../ledger/ledger';
 import { RetentionService, pruneFacts, retentionCutoff, type RetentionReport } from '../../server/services/retention';
 import type { RawFacts } from '../../server/rules';
 import { readFacts } from '../../server/services/facts-store';

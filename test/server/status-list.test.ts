@@ -7,7 +7,7 @@ import { buildTrustList, createTestIssuer, type TestIssuer } from '../support/is
 import { registerVenue, newResident, reportCloseContact, staffScan, type Resident } from '../support/scenario';
 import { MINUTE, startTestService, type TestService } from '../support/service';
 import { tempDir } from '../support/tmp';
-import { Ledger } from '../../server/ledger/ledger';
+import { Ledger } from '../../ledger/ledger';
 import { join } from 'node:path';
 
 const NOW = 1_780_000_000;

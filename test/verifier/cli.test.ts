@@ -7,8 +7,8 @@ import { pathToFileURL } from 'node:url';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { chainKeyListedUntil, decodeCode, encodeCode, toRfc3339, trustListFromRegistry, verifyCode, type TrustListJson } from '../../verifier/src';
-import { connectRegistry as readRegistry } from '../../verifier/cli/chain';
-import { renderQrPng } from '../../verifier/cli/qr';
+import { connectRegistry as readRegistry } from '../../verifier/src/registry-reader';
+import { renderQrPng } from '../../verifier/src/qr';
 import { FIXED_IAT, buildTrustList, createTestIssuer, type TestIssuer } from '../support/issuer-fixture';
 import { startKeyScenario, type KeyScenario } from '../support/key-scenario';
 

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
 import * as QRCode from 'qrcode';
-import { createQr, renderQrPng, renderQrSvg } from '../../verifier/cli/qr';
+import { createQr, renderQrPng, renderQrSvg } from '../../verifier/src/qr';
 import { FIXED_IAT, buildTrustList, createTestIssuer, type TestIssuer } from '../support/issuer-fixture';
 
 const MAIN = resolve(__dirname, '../../verifier/cli/main.ts');

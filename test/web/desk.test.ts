@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { DeskKind, Purpose } from '../../server/domain/services';
-import { renderQrPng } from '../../verifier/cli/qr';
+import { renderQrPng } from '../../verifier/src/qr';
 import { en, zh } from '../../web/src/i18n/strings';
 import { launchPhone, realClock, screenshot, writeY4m, type PhoneBrowser } from '../support/browser';
 import { scriptReadable } from '../support/resident-page';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { renderQrPng } from '../../verifier/cli/qr';
+import { renderQrPng } from '../../verifier/src/qr';
 import { launchPhone, realClock, screenshot, writeY4m, type PhoneBrowser } from '../support/browser';
 import { signInOnPage } from '../support/resident-page';
 import { applicant, apply, startTestService, type Application, type TestService } from '../support/service';

@@ -1,18 +1,4 @@
-import type { RegistryReader } from './chain';
-
-/**
- * What the chain says of a checkpoint beyond its size and root (`getAttestation`, FORMAT.md
- * §11.7): the subject heads map root anchored with the checkpoint, and how many witnesses that
- * still count cosigned (treeSize, root, mapRoot) out of how many the registry requires.
- */
-export interface CheckpointAttestation {
-  /** The map root stored with the checkpoint, 32 bytes. */
-  mapRoot: Uint8Array;
-  /** Distinct registered witnesses whose cosignature of this checkpoint the contract accepted. */
-  cosigners: number;
-  /** How many the registry requires (0 until the council sets it); a checkpoint with fewer is not cosigned. */
-  threshold: number;
-}
+import type { CheckpointAttestation, RegistryReader } from '../src/registry-reader';
 
 /** A registry reader that can also say what the chain holds of a checkpoint's map and witnesses. */
 export interface AttestationReader {
@@ -21,7 +7,7 @@ export interface AttestationReader {
 }
 
 /**
- * The reader's attestation side, when it has one (chain.ts's reader has; a stand-in in a test
+ * The reader's attestation side, when it has one (src/registry-reader.ts's reader has; a stand-in in a test
  * may not). The history command takes the map root and the cosigning from it, and falls back
  * on `--cosigned` only where it answers undefined: a registry that keeps no map roots.
  */

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { CODE_PREFIX } from '../src';
 import { readInput, unreadable, type CliIo } from './io';
-import { decodeQrJpeg, decodeQrPng, imageFormat } from './qr';
+import { decodeQrJpeg, decodeQrPng, imageFormat } from './qr-image';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.gif', '.webp', '.bmp', '.heic', '.heif', '.tif', '.tiff']);

@@ -4,7 +4,7 @@ import { decodeCode } from '../src';
 import { parseCommandArgs } from './args';
 import { readCodeArgument } from './code-input';
 import { CliError, EXIT_VALID, usageError, type CliIo } from './io';
-import { createQr, renderQrPng, renderQrSvg } from './qr';
+import { createQr, renderQrPng, renderQrSvg } from '../src/qr';
 import type { Command } from './command';
 
 const USAGE = `Usage: ankang-verify qr <AK1:text | file.txt | -> --out <code.png | code.svg>

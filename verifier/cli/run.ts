@@ -1,6 +1,7 @@
 import { version } from '../package.json';
 import { codeCommand } from './code-command';
 import type { Command } from './command';
+import { RegistryReadError } from '../src/registry-reader';
 import { CliError, EXIT_USAGE, EXIT_VALID, usageError, type CliIo } from './io';
 import { qrCommand } from './qr-command';
 import { proofCommand } from './proof-command';
@@ -36,7 +37,8 @@ function findCommand(argv: string[]): Command | undefined {
 
 /**
  * Runs the CLI with `argv` (without `node` and the script) and resolves to the exit
- * status. Never rejects: a CliError becomes a message on stderr and status 2.
+ * status. Never rejects: a CliError, or a chain the registry reader could not read, becomes a
+ * message on stderr and status 2.
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
   if (argv.length === 0) {
@@ -58,6 +60,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (!command) throw usageError(`unknown command "${first}"`);
     return await command.run(argv.slice(command.name.split(' ').length), io);
   } catch (e) {
+    if (e instanceof RegistryReadError) {
+      io.err(`${PROGRAM}: ${e.message}`);
+      return EXIT_USAGE;
+    }
     if (!(e instanceof CliError)) {
       io.err(`${PROGRAM}: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       return EXIT_USAGE;

@@ -1,6 +1,6 @@
 import { create } from 'qrcode';
 
-/** As verifier/cli/qr.ts: level M, one alphanumeric segment, a four-module quiet zone. */
+/** As verifier/src/qr.ts: level M, one alphanumeric segment, a four-module quiet zone. */
 export const QR_ERROR_CORRECTION = 'M';
 export const QR_MARGIN = 4;
 const ALPHANUMERIC = /^[0-9A-Z $%*+\-./:]*$/;

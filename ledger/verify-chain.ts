@@ -1,4 +1,4 @@
-import { ERASURE_EVENT, GENESIS_HASH, erasureDigest, hashEvent, isErased, type ErasedEvent, type LedgerEvent } from '../../verifier/src/event';
+import { ERASURE_EVENT, GENESIS_HASH, erasureDigest, hashEvent, isErased, type ErasedEvent, type LedgerEvent } from '../verifier/src/event';
 import type { Ledger } from './ledger';
 
 export interface ChainReport {

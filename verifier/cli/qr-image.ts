@@ -1,49 +1,8 @@
 import jsQR from 'jsqr';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import * as QRCode from 'qrcode';
 
-/** Level M: the code stays readable with some damage and still fits version 10 (FORMAT.md §1). */
-export const QR_ERROR_CORRECTION = 'M' as const;
-/** Four modules of quiet zone (ISO/IEC 18004 §6.3.8) and 8 px per module: about 500 px at version 9. */
-export const QR_MARGIN = 4;
-export const QR_SCALE = 8;
-
-// The QR alphanumeric character set, which base45 (RFC 9285 §4) was chosen to match.
-const ALPHANUMERIC = /^[0-9A-Z $%*+\-./:]*$/;
-
-/** One alphanumeric segment: 5.5 bits per character instead of 8 in byte mode. */
-export function qrSegments(text: string): QRCode.QRCodeSegment[] {
-  if (!ALPHANUMERIC.test(text)) throw new Error('text has characters outside the QR alphanumeric set');
-  return [{ data: text, mode: 'alphanumeric' }];
-}
-
-/** The QR symbol a code renders to (its `version` and `modules.size` are what tests and sizing look at). */
-export function createQr(text: string): QRCode.QRCode {
-  return QRCode.create(qrSegments(text), { errorCorrectionLevel: QR_ERROR_CORRECTION });
-}
-
-/** Renders the text as a black-on-white PNG. */
-export async function renderQrPng(text: string): Promise<Uint8Array> {
-  const png = await QRCode.toBuffer(qrSegments(text), {
-    type: 'png',
-    errorCorrectionLevel: QR_ERROR_CORRECTION,
-    margin: QR_MARGIN,
-    scale: QR_SCALE,
-  });
-  return new Uint8Array(png);
-}
-
-/** Renders the text as an SVG sized like the PNG (the viewBox keeps it scalable). */
-export async function renderQrSvg(text: string): Promise<string> {
-  const width = (createQr(text).modules.size + 2 * QR_MARGIN) * QR_SCALE;
-  return QRCode.toString(qrSegments(text), {
-    type: 'svg',
-    errorCorrectionLevel: QR_ERROR_CORRECTION,
-    margin: QR_MARGIN,
-    width,
-  });
-}
+// Reading a code from an image file (the CLI's input); rendering one is src/qr.ts.
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 

@@ -1,8 +1,9 @@
 import { readdirSync } from 'node:fs';
-import { randomBytesPooled as randomBytes } from '../crypto/random';
+import { randomBytesPooled as randomBytes } from './random';
 import type { AbstractSublevel } from 'abstract-level';
 import { Level } from 'level';
-import { GENESIS_HASH, hashEvent, type JsonValue, type LedgerEvent, type LedgerEventBody } from '../../verifier/src/event';
+import type { Logger } from './log';
+import { GENESIS_HASH, hashEvent, type JsonValue, type LedgerEvent, type LedgerEventBody } from '../verifier/src/event';
 
 /**
  * The append-only event log and the service's state, in one LevelDB.
@@ -106,10 +107,7 @@ export class LedgerDivergedError extends LedgerUnavailableError {
 }
 
 /** Where the ledger reports a failed write, its recovery and a refusal (a subset of the service's logger). */
-export interface LedgerLog {
-  error(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-}
+export type LedgerLog = Pick<Logger, 'error' | 'info'>;
 
 export interface LedgerOptions {
   log?: LedgerLog;
@@ -178,6 +176,13 @@ function openError(dir: string, e: unknown): LedgerOpenError {
   }
   return new LedgerOpenError('LEDGER_OPEN_FAILED', `the ledger in ${dir} failed to open: ${why}`, { cause: e });
 }
+
+/**
+ * The ledger as a reader sees it: the durable event log and its head, new events as they
+ * become durable, and committed values by space (read here; every write goes through
+ * `transact`). anchor/ follows the log through this, and `transact` for its own records.
+ */
+export type LedgerReader = Pick<Ledger, 'getHead' | 'onEvents' | 'events' | 'getEvent' | 'read' | 'space'>;
 
 export class Ledger {
   private head: LedgerHead = { seq: 0, hash: GENESIS_HASH };
