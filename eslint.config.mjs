@@ -48,8 +48,6 @@ export default defineConfig(
       'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
     },
   },
-  // TEMPORARY (issue 18): anchor/ imports server/, and anchor/ and server/routes import verifier/cli/, until the "layers" branch is merged; then delete these two lines.
-  { files: ['anchor/anchorer.ts', 'anchor/backoff.ts', 'anchor/connect.ts', 'anchor/federation.ts', 'anchor/witness-runner.ts', 'server/routes/residents.ts', 'server/routes/venues.ts'], rules: { 'ankang/layer-boundaries': 'warn' } },
   {
     // Tests and scripts are HTTP clients that read the service's JSON loosely, and chai's
     // property assertions (`expect(x).to.be.true`) are expressions by design.
