@@ -99,6 +99,8 @@ export interface HttpBenchResult {
    * what any design that spreads applications over processes could reach at most.
    */
   floorSpread: HttpRoundsFigure & { ratio: number; processes: number };
+  /** The service's applications over each floor's, by rate and by server CPU per request; all from the same run. */
+  ofFloor: ServiceOfFloor;
   aims: { ratioAtLeast: number; ratioMet: boolean; appsPerSecondAtLeast: number; appsPerSecondMet: boolean };
   signing: {
     rawSign: RateFigure;
@@ -168,7 +170,7 @@ export const BENCH_ENV = {
 const children = new Map<string, Child>();
 
 /** Starts `entry` under tsx in its own process and waits for its `{"msg":"listening"}` line. */
-async function startChild(entry: string, env: Record<string, string>): Promise<Child> {
+export async function startChild(entry: string, env: Record<string, string>): Promise<Child> {
   const child = await startServiceProcess(env, entry);
   children.set(child.url, child);
   return child;
@@ -179,11 +181,11 @@ async function startChild(entry: string, env: Record<string, string>): Promise<C
  * sign-in leaves behind), then starts the service on it. Returns the sessions' access tokens
  * in the order of `residents`.
  */
-export async function startSeededService(dataDir: string, residents: VerifiedIdentity[], env: Record<string, string> = {}): Promise<{ service: Child; tokens: string[]; outbox: string }> {
+export async function startSeededService(dataDir: string, residents: VerifiedIdentity[], env: Record<string, string> = {}, entry = 'server/main.ts'): Promise<{ service: Child; tokens: string[]; outbox: string }> {
   const settings = { ...BENCH_ENV, ...env, DATA_DIR: dataDir };
   const config = configSchema.parse(settings);
   const tokens = await seedSessions(config, residents);
-  return { service: await startChild('server/main.ts', settings), tokens, outbox: outboxFile(config) };
+  return { service: await startChild(entry, settings), tokens, outbox: outboxFile(config) };
 }
 
 /**
@@ -312,7 +314,7 @@ export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export type Load = (opts: { duration?: number; amount?: number; connections?: number }) => Promise<AutocannonFigure>;
 
 /** A load of JSON POSTs to `url + path`, the i-th request carrying `body(i)`. */
-function posting(url: string, path: string, body: (i: number) => string, extra: { headers?: Record<string, string>; onResponse?: (status: number, body: string) => void } = {}): Load {
+export function posting(url: string, path: string, body: (i: number) => string, extra: { headers?: Record<string, string>; onResponse?: (status: number, body: string) => void } = {}): Load {
   let i = 0;
   return (opts) =>
     cannon({
@@ -555,6 +557,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
       ratio,
       floor: withCeiling(floorFigure, base, APPS_RATIO_AIM),
       floorSpread: { ...floorSpreadFigure, ratio: round(floorSpreadFigure.perSecond / base.perSecond, 3), processes },
+      ofFloor: ofFloor(applications, floorFigure, floorSpreadFigure),
       aims: {
         ratioAtLeast: APPS_RATIO_AIM,
         ratioMet: ratio >= APPS_RATIO_AIM,
@@ -667,6 +670,37 @@ function withCeiling(f: HttpRoundsFigure, base: HttpRoundsFigure, aimRatio: numb
   return { ...f, ratio, ceiling: { perSecond, ratio: round(perSecond / base.perSecond, 3) }, aimBudgetUs };
 }
 
+/**
+ * The service against its floors, measured in the same run: rates as service ÷ floor (1 is
+ * the most any design on this stack reaches) and server CPU per request as floor ÷ service
+ * (the share of the service's CPU that is work no design can skip).
+ */
+export interface ServiceOfFloor {
+  rate: number;
+  rateOfSpread: number;
+  cpuShareUnavoidable: number | null;
+  cpuShareUnavoidableSpread: number | null;
+}
+
+function ofFloor(service: HttpRoundsFigure, floor: HttpRoundsFigure, spread: HttpRoundsFigure): ServiceOfFloor {
+  const share = (f: HttpRoundsFigure) => (f.serverCpuUsPerRequest !== undefined && service.serverCpuUsPerRequest ? round(f.serverCpuUsPerRequest / service.serverCpuUsPerRequest, 3) : null);
+  return {
+    rate: round(service.perSecond / floor.perSecond, 3),
+    rateOfSpread: round(service.perSecond / spread.perSecond, 3),
+    cpuShareUnavoidable: share(floor),
+    cpuShareUnavoidableSpread: share(spread),
+  };
+}
+
+/** One line for a person reading the run: the service ÷ its floors, by rate and by CPU. */
+function ofFloorText(what: string, o: ServiceOfFloor, processes: number): string {
+  const share = (x: number | null) => (x === null ? 'n/a' : fmtRatio(x));
+  return (
+    `Service ÷ floor for ${what}, same run: ${fmtRatio(o.rate)} of the floor's rate in one process, ${fmtRatio(o.rateOfSpread)} of the floor's in ${processes} processes; ` +
+    `the floor's server CPU per request is ${share(o.cpuShareUnavoidable)} of the service's (${share(o.cpuShareUnavoidableSpread)} spread): the rest is work a design could still cut.`
+  );
+}
+
 /** How the floor compares with the baseline, the ceiling its CPU cost sets, and the service against the floor. */
 function floorText(floor: FloorFigure, service: HttpRoundsFigure, aimRatio: number): string {
   const c = floor.ceiling;
@@ -721,6 +755,7 @@ function printHttp(r: HttpBenchResult): void {
   console.log(cpuComparison('an application', r.applications, r.baseline));
   console.log(floorText(r.floor, r.applications, r.aims.ratioAtLeast));
   console.log(spreadText(r.floorSpread, r.aims.ratioAtLeast));
+  console.log(ofFloorText('applications', r.ofFloor, r.floorSpread.processes));
   const s = r.signing;
   const row = (what: string, f: RateFigure, ratio: string, note: string) => [what, fmt(f.perSecond), ratio, `${fmt(f.spread * 100)}%`, note];
   console.log('\nCode signing in one process (startService in this process, sequential unless noted):');
@@ -760,6 +795,7 @@ export interface ScansBenchResult {
     serviceProcess: string;
     baselineProcess: string;
     floorProcess: string;
+    floorSpreadProcess: string;
     request: string;
     /** 1-minute load averages before and after: other work on the machine shows here. */
     loadAverage: { before: number; after: number };
@@ -768,6 +804,13 @@ export interface ScansBenchResult {
   baseline: HttpRoundsFigure;
   /** scripts/bench/floor.ts: only a scan's unavoidable work (verify, one fsync'd append); bounds any design here. */
   floor: FloorFigure;
+  /**
+   * The same scan floor as one process per core with nothing shared between them (floor-spread.ts,
+   * FLOOR_WORKERS): what any design that spreads scans over processes could reach at most.
+   */
+  floorSpread: HttpRoundsFigure & { ratio: number; processes: number };
+  /** The service's scans at 64 connections over each floor's, and its server CPU per scan over each floor's; all from the same run. */
+  ofFloor: ServiceOfFloor;
   /** The highest connection count whose p99 is under the aim, measured like `scans`; null when 64 already is. */
   underP99Aim: ScansFigure | null;
   /** The probes that found it: one SCANS_PROBE_S run per connection count. */
@@ -788,6 +831,8 @@ export async function benchScans(): Promise<ScansBenchResult> {
   let service: Child | undefined;
   let baseline: Child | undefined;
   let floor: Child | undefined;
+  let floorSpread: Child | undefined;
+  const processes = cpus().length;
   try {
     const adminToken = `ak_admin_bench_${randomBytes(16).toString('hex')}`;
     // Each resident has a session, seeded as in benchHttp (see seedSessions), and applies with it once.
@@ -836,16 +881,27 @@ export async function benchScans(): Promise<ScansBenchResult> {
         floorResults[k] = (floorResults[k] ?? 0) + 1;
       },
     });
-    const [scanRounds, baseRounds, floorRounds] = await rotatedRounds([scan, echo, floorScan]);
+    // The same floor in one process per core, sharing nothing: each worker its own keys and LevelDB.
+    floorSpread = await startChild('scripts/bench/floor-spread.ts', { PORT: '0', HOST: '127.0.0.1', FLOOR_DATA_DIR: join(dir, 'floor-spread'), FLOOR_TRUST_LIST: trustList, FLOOR_WORKERS: String(processes) });
+    const floorSpreadScan = posting(floorSpread.url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), {
+      onResponse: (status, body) => {
+        const k = status === 201 ? (/"codeResult":"(\w+)"/.exec(body)?.[1] ?? 'unknown') : `http-${status}`;
+        floorResults[k] = (floorResults[k] ?? 0) + 1;
+      },
+    });
+    const [scanRounds, baseRounds, floorRounds, floorSpreadRounds] = await rotatedRounds([scan, echo, floorScan, floorSpreadScan]);
     await floor.stop();
     floor = undefined;
-    // Codes expire only after the run; every one the floor saw must have verified, or it skipped work.
-    if (Object.keys(floorResults).some((k) => k !== 'VALID')) throw new Error(`the floor handler refused codes: ${JSON.stringify(floorResults)}`);
+    await floorSpread.stop();
+    floorSpread = undefined;
+    // Codes expire only after the run; every one the floors saw must have verified, or they skipped work.
+    if (Object.keys(floorResults).some((k) => k !== 'VALID')) throw new Error(`the floor handlers refused codes: ${JSON.stringify(floorResults)}`);
     const base = summarise(baseRounds);
     const at64 = summarise(scanRounds);
     const ratioOf = (f: { perSecond: number }) => round(f.perSecond / base.perSecond, 3);
     const scans: ScansFigure = { ...at64, connections: CONNECTIONS, ratio: ratioOf(at64) };
     const floorFigure = summarise(floorRounds);
+    const floorSpreadFigure = summarise(floorSpreadRounds);
 
     // Above the p99 aim at 64 connections: find the most connections that stay under it (a short
     // probe, then full rounds to confirm; a probe that does not confirm moves on to fewer).
@@ -880,12 +936,15 @@ export async function benchScans(): Promise<ScansBenchResult> {
         serviceProcess: 'node --import tsx server/main.ts (child)',
         baselineProcess: 'node --import tsx scripts/bench/minimal-koa.ts (child)',
         floorProcess: 'node --import tsx scripts/bench/floor.ts (child)',
+        floorSpreadProcess: `node --import tsx scripts/bench/floor-spread.ts (child, ${processes} workers)`,
         request: 'POST /v1/scans { venueId, code, temperatureC } with an operator token, codes cycled',
         loadAverage: { before: loadBefore, after: round(loadavg()[0], 2) },
       },
       scans,
       baseline: base,
       floor: withCeiling(floorFigure, base, SCANS_RATIO_AIM),
+      floorSpread: { ...floorSpreadFigure, ratio: round(floorSpreadFigure.perSecond / base.perSecond, 3), processes },
+      ofFloor: ofFloor(scans, floorFigure, floorSpreadFigure),
       underP99Aim,
       probes,
       decisions,
@@ -894,6 +953,7 @@ export async function benchScans(): Promise<ScansBenchResult> {
     printScans(result);
     return result;
   } finally {
+    await floorSpread?.stop();
     await floor?.stop();
     await baseline?.stop();
     await service?.stop();
@@ -924,6 +984,7 @@ function printScans(r: ScansBenchResult): void {
     row('minimal Koa POST, same-size JSON body (baseline)', r.baseline, r.setup.connections, '', 'scripts/bench/minimal-koa.ts'),
     row('scans: POST /v1/scans', r.scans, r.scans.connections, fmtRatio(r.scans.ratio), `ratio ${aim(r.scans.ratio, r.aims.ratioAtLeast)}; ${p99(r.scans.p99ms)}`),
     row("floor: verify + one fsync'd append only", r.floor, r.setup.connections, fmtRatio(r.floor.ratio), 'scripts/bench/floor.ts: what no design of a scan can skip'),
+    row(`floor in ${r.floorSpread.processes} processes, nothing shared`, r.floorSpread, r.setup.connections, fmtRatio(r.floorSpread.ratio), 'FLOOR_WORKERS: one LevelDB each, no single writer, no hand-over'),
   ];
   if (r.underP99Aim) {
     rows.push(row('scans: POST /v1/scans, fewer connections', r.underP99Aim, r.underP99Aim.connections, fmtRatio(r.underP99Aim.ratio), `ratio ${aim(r.underP99Aim.ratio, r.aims.ratioAtLeast)}; ${p99(r.underP99Aim.p99ms)}`));
@@ -931,6 +992,8 @@ function printScans(r: ScansBenchResult): void {
   console.log(table(['what', 'conns', 'per second', '÷ baseline', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'rounds', 'note'], rows));
   console.log(cpuComparison('a scan', r.scans, r.baseline));
   console.log(floorText(r.floor, r.scans, r.aims.ratioAtLeast));
+  console.log(spreadText(r.floorSpread, r.aims.ratioAtLeast));
+  console.log(ofFloorText('staff scans', r.ofFloor, r.floorSpread.processes));
   if (r.probes.length) {
     console.log(`\nProbes for p99 < ${r.aims.p99BelowMs} ms (${SCANS_PROBE_S} s each): ${r.probes.map((p) => `${p.connections} conns ${fmt(p.perSecond)}/s p99 ${fmt(p.p99ms)} ms`).join('; ')}`);
   }

@@ -1,5 +1,6 @@
 import { sha256 } from './sha256';
 import { concatBytes, fromHex, toHex, utf8 } from './bytes';
+import { nodeCrypto } from './runtime';
 
 /** A JSON value as ledger events carry it: no floats beyond what JSON.stringify prints exactly. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -68,10 +69,17 @@ export function canonicalJson(value: unknown): string {
   }
 }
 
+const EVEN_HEX = /^(?:[0-9a-fA-F]{2})*$/;
+
 /** The event's hash: SHA-256 over its salt followed by the canonical JSON of its body. */
 export function hashEvent(body: LedgerEventBody, saltHex: string): string {
   const { seq, type, at, subjects, links, prev, data } = body;
-  return toHex(sha256(concatBytes(fromHex(saltHex), utf8(canonicalJson({ seq, type, at, subjects, links, prev, data })))));
+  const json = canonicalJson({ seq, type, at, subjects, links, prev, data });
+  // Under Node, OpenSSL takes the salt and the text in their own encodings: no byte arrays
+  // are built and copied in JS (this runs for every event the ledger appends or checks).
+  // Node's hex decoding stops at a bad digit where fromHex refuses, so only plain hex goes this way.
+  if (nodeCrypto && EVEN_HEX.test(saltHex)) return nodeCrypto.createHash('sha256').update(saltHex, 'hex').update(json, 'utf8').digest('hex');
+  return toHex(sha256(concatBytes(fromHex(saltHex), utf8(json))));
 }
 
 /**

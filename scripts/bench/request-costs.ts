@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { seedFloorSessions } from './floor-sessions';
+import { applying, BENCH_ENV, fetchingCodes, pause, people, posting, SessionPool, startChild, startSeededService, summarise, type AutocannonFigure, type Child, type Load } from './http';
+import { fmt, fmtRatio, round, table } from './util';
+
+/**
+ * A short, narrow run for working on the request paths: the server CPU µs per application and
+ * per staff scan of the service against the floor's (scripts/bench/floor.ts), interleaved in
+ * the same run, so a change shows as a ratio even on a busy machine. Not part of `npm run bench`.
+ *
+ *   npx tsx scripts/bench/request-costs.ts
+ *
+ * COSTS_ROUNDS (default 3), COSTS_SECONDS per scan round (default 5), COSTS_APPS per
+ * application round (default 4000). With COSTS_PROFILE_DIR the service runs under
+ * the V8 profiler (profiled-service.ts) and writes a .cpuprofile there when it stops.
+ */
+const ROUNDS = Number(process.env.COSTS_ROUNDS ?? 3);
+const SECONDS = Number(process.env.COSTS_SECONDS ?? 5);
+const APPS = Number(process.env.COSTS_APPS ?? 4000);
+const PROFILE_DIR = process.env.COSTS_PROFILE_DIR;
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ankang-costs-'));
+  const started: Child[] = [];
+  const load1 = round(loadavg()[0], 2);
+  try {
+    const adminToken = `ak_admin_bench_${randomBytes(16).toString('hex')}`;
+    const sessions = APPS * (ROUNDS + 2);
+    const env: Record<string, string> = { ADMIN_TOKEN: adminToken };
+    if (PROFILE_DIR) env.COSTS_PROFILE_DIR = PROFILE_DIR;
+    const seeded = await startSeededService(join(dir, 'service'), people(0, sessions), env, PROFILE_DIR ? 'scripts/bench/profiled-service.ts' : 'server/main.ts');
+    started.push(seeded.service);
+    const url = seeded.service.url;
+    const floorKey = randomBytes(32);
+    const floorTokens = await seedFloorSessions(join(dir, 'floor-sessions'), floorKey, people(70_000_000, APPS), Number(BENCH_ENV.SESSION_ACCESS_MINUTES) * 60_000);
+    const post = async (path: string, token: string, body: unknown) => {
+      const res = await fetch(url + path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const json = (await res.json()) as Record<string, any>;
+      if (res.status !== 201) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+      return json;
+    };
+    const operator = (await post('/v1/admin/tokens', adminToken, { role: 'operator', name: 'bench gate' })).token as string;
+    const venueId = (await post('/v1/venues', operator, { type: 'crowded-place', subtype: 'mall', name: '淮河路步行街百货大楼', district: '340103' })).id as string;
+
+    const pool = new SessionPool(seeded.tokens, 0, 'the application rounds');
+    const tokens: string[] = [];
+    const apply = applying(url, '/v1/residents', pool, (token) => tokens.push(token));
+    await apply({ amount: APPS });
+    const codes: string[] = [];
+    await fetchingCodes(url, 'dynamic', tokens.slice(0, 2000), (status, body) => {
+      const m = status === 200 ? /"code":"(AK1:[^"]+)"/.exec(body) : null;
+      if (m) codes.push(m[1]);
+    })({ amount: Math.min(2000, tokens.length) });
+    const trustList = await (await fetch(`${url}/v1/trust-list`)).text();
+    const floor = await startChild('scripts/bench/floor.ts', { PORT: '0', HOST: '127.0.0.1', FLOOR_DATA_DIR: join(dir, 'floor'), FLOOR_TRUST_LIST: trustList, FLOOR_SESSIONS_DIR: join(dir, 'floor-sessions'), FLOOR_ENCRYPTION_KEY: floorKey.toString('base64') });
+    started.push(floor);
+
+    const scanBody = (code: string) => JSON.stringify({ venueId, code, temperatureC: 36.5 });
+    const bad: Record<string, number> = {};
+    const tally = (what: string) => (status: number, body: string) => {
+      if (status !== 201) bad[`${what} ${status} ${body.slice(0, 80)}`] = (bad[`${what} ${status} ${body.slice(0, 80)}`] ?? 0) + 1;
+    };
+    const scan = posting(url, '/v1/scans', (i) => scanBody(codes[i % codes.length]), { headers: { authorization: `Bearer ${operator}` }, onResponse: tally('scan') });
+    const floorScan = posting(floor.url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), { onResponse: tally('floor scan') });
+    const floorApply = applying(floor.url, '/v1/floor-apply', new SessionPool(floorTokens, 70_000_000, 'the floor', { cycle: true }));
+    const loads: Record<string, Load> = { apply, floorApply, scan, floorScan };
+    const opts = (name: string) => (name.toLowerCase().includes('apply') ? { amount: APPS } : { duration: SECONDS });
+    for (const name of ['floorApply', 'scan', 'floorScan']) await loads[name]({ duration: 2 });
+    const rounds: Record<string, AutocannonFigure[]> = { apply: [], floorApply: [], scan: [], floorScan: [] };
+    const names = Object.keys(loads);
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let k = 0; k < names.length; k++) {
+        const name = names[(r + k) % names.length];
+        await pause(300);
+        rounds[name].push(await loads[name](opts(name)));
+      }
+    }
+    const f = Object.fromEntries(names.map((n) => [n, summarise(rounds[n])]));
+    const row = (what: string, s: ReturnType<typeof summarise>, floorOf: ReturnType<typeof summarise>) => [
+      what,
+      fmt(s.perSecond),
+      fmtRatio(s.perSecond / floorOf.perSecond),
+      fmt(s.serverCpuUsPerRequest ?? NaN),
+      fmtRatio((s.serverCpuUsPerRequest ?? NaN) / (floorOf.serverCpuUsPerRequest ?? NaN)),
+      fmt(s.p99ms),
+      rounds[Object.keys(f).find((k) => f[k] === s)!].map((x) => fmt(x.serverCpuUsPerRequest ?? NaN)).join(' / '),
+    ];
+    console.log(
+      table(
+        ['what', 'per second', '÷ floor', 'server CPU µs', '÷ floor', 'p99 ms', 'CPU µs rounds'],
+        [row('application', f.apply, f.floorApply), row('floor application', f.floorApply, f.floorApply), row('staff scan', f.scan, f.floorScan), row('floor scan', f.floorScan, f.floorScan)],
+      ),
+    );
+    if (Object.keys(bad).length) console.log('not 201:', bad);
+    console.log(`load average (1 min) before ${load1}, after ${round(loadavg()[0], 2)}`);
+  } finally {
+    for (const c of started.reverse()) await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+void main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
