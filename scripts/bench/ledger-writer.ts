@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Ledger } from '../../server/ledger/ledger';
+import { Ledger } from '../../ledger/ledger';
 import { fmt, median, round } from './util';
 
 /**

@@ -21,4 +21,6 @@ process.on('exit', () => {
     writeFileSync(join(dir, `service-${process.pid}.cpuprofile`), JSON.stringify(result.profile));
   });
 });
+// Loaded after the profiler started, so the service's start-up is profiled too (an import would be hoisted above it).
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- deliberately after the profiler starts
 require('../../server/main');
