@@ -100,7 +100,11 @@ export class Anchorer {
     this.backoff = new Backoff(Math.min(opts.retryMinMs ?? RETRY_MIN_MS, max), max, opts.random);
     this.outage = new OutageLog(
       opts.log,
-      { down: 'anchor: chain unavailable, will retry', stillDown: 'anchor: chain still unavailable', up: 'anchor: chain reachable again' },
+      {
+        down: 'anchor: chain unavailable, will retry',
+        stillDown: 'anchor: chain still unavailable',
+        up: 'anchor: chain reachable again',
+      },
       max,
       max * STILL_DOWN_EVERY_MAX_DELAYS,
     );
@@ -118,8 +122,14 @@ export class Anchorer {
     }
     // The log and the checkpoint records are written after the events they cover: ahead of the ledger, events were lost.
     const head = ledger.getHead().seq;
-    if (a.tree.treeSize > head) a.diverge(`the anchor log holds ${a.tree.treeSize} events but the ledger has ${head}: events ${head + 1}–${a.tree.treeSize} are missing`);
-    else if (a.latest && a.latest.treeSize > head) a.diverge(`checkpoint ${a.latest.index} covers ${a.latest.treeSize} events but the ledger has ${head}: events ${head + 1}–${a.latest.treeSize} are missing`);
+    if (a.tree.treeSize > head)
+      a.diverge(
+        `the anchor log holds ${a.tree.treeSize} events but the ledger has ${head}: events ${head + 1}–${a.tree.treeSize} are missing`,
+      );
+    else if (a.latest && a.latest.treeSize > head)
+      a.diverge(
+        `checkpoint ${a.latest.index} covers ${a.latest.treeSize} events but the ledger has ${head}: events ${head + 1}–${a.latest.treeSize} are missing`,
+      );
     return a;
   }
 
@@ -202,7 +212,8 @@ export class Anchorer {
     const target = this.tree.treeSize;
     if (this.map.size >= target) return;
     const sizes = new Set<number>();
-    for await (const cp of this.ledger.space('anchor').values({ gte: 'cp/', lt: 'cp0' })) sizes.add((cp as CheckpointRecord).treeSize);
+    for await (const cp of this.ledger.space('anchor').values({ gte: 'cp/', lt: 'cp0' }))
+      sizes.add((cp as CheckpointRecord).treeSize);
     for await (const e of this.ledger.events(this.map.size + 1, target)) {
       this.map.apply(e);
       if (sizes.has(e.seq) || this.map.size - this.map.committedSize >= MAP_COMMIT_EVENTS) await this.map.commit();
@@ -241,7 +252,8 @@ export class Anchorer {
 
   /** Commits the subject map at the tree's size and returns its root, for the checkpoint about to be anchored. */
   private async commitMap(size: number): Promise<string> {
-    if (this.map.size !== size) throw new Error(`internal: the subject map holds ${this.map.size} events, the tree ${size}`);
+    if (this.map.size !== size)
+      throw new Error(`internal: the subject map holds ${this.map.size} events, the tree ${size}`);
     return (await this.map.commit()).toString('hex');
   }
 
@@ -265,7 +277,10 @@ export class Anchorer {
       if (!this.client) return;
     }
     const anchoredSize = this.latest?.treeSize ?? 0;
-    const due = this.lastSubstantive > anchoredSize && (now - this.lastAnchorAt >= this.opts.intervalSeconds * 1000 || this.tree.treeSize - anchoredSize >= this.opts.maxEvents);
+    const due =
+      this.lastSubstantive > anchoredSize &&
+      (now - this.lastAnchorAt >= this.opts.intervalSeconds * 1000 ||
+        this.tree.treeSize - anchoredSize >= this.opts.maxEvents);
     if (now < this.retryAt) return;
     if (!due) {
       if (this.state === 'suspended') await this.checkResumed(now);
@@ -282,7 +297,11 @@ export class Anchorer {
 
   /** The registry refuses our checkpoints until the council resumes us: not an outage, so no backoff. */
   private suspended(sinceSeconds: number, now: number): void {
-    if (this.state !== 'suspended') this.opts.log.error('anchor: the council suspended this issuer; its checkpoints are refused until it is resumed', { since: new Date(sinceSeconds * 1000).toISOString() });
+    if (this.state !== 'suspended')
+      this.opts.log.error(
+        'anchor: the council suspended this issuer; its checkpoints are refused until it is resumed',
+        { since: new Date(sinceSeconds * 1000).toISOString() },
+      );
     this.state = 'suspended';
     this.lastError = `issuer ${this.opts.issuer} is suspended on chain since ${new Date(sinceSeconds * 1000).toISOString()}`;
     this.retryAt = now + SUSPENDED_RETRY_MS;
@@ -346,22 +365,40 @@ export class Anchorer {
     const issuer = Number(this.opts.issuer);
     const chainId = await client.chainId();
     const onChain = await client.latestCheckpoint(issuer);
-    const sameChain = this.latest && this.latest.contract.toLowerCase() === client.address.toLowerCase() && this.latest.chainId === chainId;
+    const sameChain =
+      this.latest &&
+      this.latest.contract.toLowerCase() === client.address.toLowerCase() &&
+      this.latest.chainId === chainId;
     if (!onChain) {
       // A registry with no checkpoint of ours (a fresh development chain): start over on it,
       // with the whole log still to anchor.
       this.latest = undefined;
       this.lastSubstantive = this.tree.treeSize;
     } else {
-      if (onChain.treeSize > this.tree.treeSize) return this.diverge(`the chain has a checkpoint of ${onChain.treeSize} events but the ledger has ${this.tree.treeSize}`);
+      if (onChain.treeSize > this.tree.treeSize)
+        return this.diverge(
+          `the chain has a checkpoint of ${onChain.treeSize} events but the ledger has ${this.tree.treeSize}`,
+        );
       const local = (await this.tree.root(onChain.treeSize)).toString('hex');
-      if (local !== onChain.root) return this.diverge(`the chain's root for ${onChain.treeSize} events differs from the ledger's`);
+      if (local !== onChain.root)
+        return this.diverge(`the chain's root for ${onChain.treeSize} events differs from the ledger's`);
       const { mapRoot } = await client.attestation(issuer, onChain.index);
       const localMap = this.map.mapRootAt(onChain.treeSize)?.toString('hex');
       // Witnesses refuse a checkpoint whose map root is not the log's: anchoring on from one would be in vain.
-      if (localMap !== undefined && localMap !== mapRoot) return this.diverge(`the chain's map root for ${onChain.treeSize} events differs from the ledger's`);
+      if (localMap !== undefined && localMap !== mapRoot)
+        return this.diverge(`the chain's map root for ${onChain.treeSize} events differs from the ledger's`);
       if (!sameChain || this.latest!.index !== onChain.index) {
-        this.latest = { index: onChain.index, treeSize: onChain.treeSize, root: onChain.root, txHash: '', blockNumber: 0, chainId, contract: client.address, anchoredAt: new Date(onChain.anchoredAt * 1000).toISOString(), mapRoot };
+        this.latest = {
+          index: onChain.index,
+          treeSize: onChain.treeSize,
+          root: onChain.root,
+          txHash: '',
+          blockNumber: 0,
+          chainId,
+          contract: client.address,
+          anchoredAt: new Date(onChain.anchoredAt * 1000).toISOString(),
+          mapRoot,
+        };
       }
     }
     this.client = client;
@@ -371,7 +408,11 @@ export class Anchorer {
     this.retryAt = 0;
     this.lastError = undefined;
     this.outage.recovered(this.opts.clock().getTime());
-    this.opts.log.info('anchor: connected', { contract: client.address, chainId, checkpoint: this.latest?.treeSize ?? 0 });
+    this.opts.log.info('anchor: connected', {
+      contract: client.address,
+      chainId,
+      checkpoint: this.latest?.treeSize ?? 0,
+    });
     const { suspendedAt } = await client.issuer(issuer);
     if (suspendedAt) this.suspended(suspendedAt, this.opts.clock().getTime());
   }
@@ -389,8 +430,17 @@ export class Anchorer {
     const size = this.tree.treeSize;
     const root = (await this.tree.root(size)).toString('hex');
     const mapRoot = await this.commitMap(size);
-    const proof = this.latest ? (await this.tree.consistencyProof(this.latest.treeSize, size)).map((h) => h.toString('hex')) : [];
-    const r = await client.anchor(Number(this.opts.issuer), size, root, mapRoot, proof, await this.sizeProof(this.latest?.treeSize ?? 0, size));
+    const proof = this.latest
+      ? (await this.tree.consistencyProof(this.latest.treeSize, size)).map((h) => h.toString('hex'))
+      : [];
+    const r = await client.anchor(
+      Number(this.opts.issuer),
+      size,
+      root,
+      mapRoot,
+      proof,
+      await this.sizeProof(this.latest?.treeSize ?? 0, size),
+    );
     const record: CheckpointRecord = {
       index: r.index,
       treeSize: size,
@@ -412,7 +462,12 @@ export class Anchorer {
     this.lastError = undefined;
     this.lastAnchorAt = this.opts.clock().getTime();
     if (this.opts.mapKeep) await this.pruneMap(this.opts.mapKeep);
-    this.opts.log.info('anchor: checkpoint anchored', { index: record.index, treeSize: size, block: record.blockNumber, gasUsed: r.gasUsed });
+    this.opts.log.info('anchor: checkpoint anchored', {
+      index: record.index,
+      treeSize: size,
+      block: record.blockNumber,
+      gasUsed: r.gasUsed,
+    });
   }
 
   /**

@@ -72,14 +72,25 @@ export class OutageLog {
     }
     if (now < this.nextReportAt) return;
     const lasted = now - this.since;
-    this.log.warn(this.what.stillDown, { error: cause, downForMs: lasted, attempts: this.attempts, since: new Date(this.since).toISOString(), ...fields });
+    this.log.warn(this.what.stillDown, {
+      error: cause,
+      downForMs: lasted,
+      attempts: this.attempts,
+      since: new Date(this.since).toISOString(),
+      ...fields,
+    });
     this.nextReportAt = now + Math.min(Math.max(lasted, this.firstReportMs), this.maxReportEveryMs);
   }
 
   /** A success at `now`: ends the outage, if there was one, with one line. */
   recovered(now: number, fields: Record<string, unknown> = {}): void {
     if (this.since === undefined) return;
-    this.log.info(this.what.up, { downForMs: now - this.since, attempts: this.attempts, lastError: this.lastCause, ...fields });
+    this.log.info(this.what.up, {
+      downForMs: now - this.since,
+      attempts: this.attempts,
+      lastError: this.lastCause,
+      ...fields,
+    });
     this.since = undefined;
     this.attempts = 0;
   }

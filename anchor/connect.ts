@@ -69,9 +69,14 @@ async function openSession(provider: JsonRpcProvider, s: ChainSettings): Promise
     const client = new RegistryClient(provider, s.contract, wallet);
     if (!(await client.hasCode())) throw new Error(`no contract at ${s.contract}`);
     const record = await client.issuer(issuer);
-    if (!record.registeredAt) throw new Error(`issuer ${s.issuer} is not registered: the council must approve registerIssuer (npm run governor -- register-issuer)`);
+    if (!record.registeredAt)
+      throw new Error(
+        `issuer ${s.issuer} is not registered: the council must approve registerIssuer (npm run governor -- register-issuer)`,
+      );
     if (record.anchorer.toLowerCase() !== wallet.address.toLowerCase()) {
-      throw new Error(`${wallet.address} is not the anchorer of ${s.issuer} (${record.anchorer} is): the council must approve setAnchorer (npm run governor -- set-anchorer)`);
+      throw new Error(
+        `${wallet.address} is not the anchorer of ${s.issuer} (${record.anchorer} is): the council must approve setAnchorer (npm run governor -- set-anchorer)`,
+      );
     }
     await retireOnChain(client, issuer, s);
     return client;
@@ -96,29 +101,43 @@ async function openSession(provider: JsonRpcProvider, s: ChainSettings): Promise
       // ANCHOR_CONTRACT names the registry to use: say what is wrong with it. One remembered
       // in chain.json may predate the council (no owner()) or the witnesses; a new one is deployed instead.
       if (s.contract) throw e;
-      s.log.warn('anchor: the remembered registry is not governed by the development council; deploying a new one', { contract: address, error: (e as Error).message.slice(0, 200) });
+      s.log.warn('anchor: the remembered registry is not governed by the development council; deploying a new one', {
+        contract: address,
+        error: (e as Error).message.slice(0, 200),
+      });
     }
   }
   if (!governance) {
     governance = await DevGovernance.deploy(provider);
     address = governance.registry;
-    writePrivateFile(statePath, JSON.stringify({ contract: address, council: governance.council, chainId }, null, 2) + '\n');
-    s.log.info('anchor: deployed the development council and an AnchorRegistry it governs on a development chain', { contract: address, council: governance.council, chainId });
+    writePrivateFile(
+      statePath,
+      JSON.stringify({ contract: address, council: governance.council, chainId }, null, 2) + '\n',
+    );
+    s.log.info('anchor: deployed the development council and an AnchorRegistry it governs on a development chain', {
+      contract: address,
+      council: governance.council,
+      chainId,
+    });
   }
   const client = new RegistryClient(provider, governance.registry, anchorer);
   const anchorerAddress = await anchorer.getAddress();
   const record = await client.issuer(issuer);
   const calls: Call[] = [];
-  if (!record.registeredAt) calls.push(client.calls.registerIssuer(issuer, s.issuerName, s.statusListUrl, anchorerAddress));
-  else if (record.anchorer.toLowerCase() !== anchorerAddress.toLowerCase()) calls.push(client.calls.setAnchorer(issuer, anchorerAddress));
+  if (!record.registeredAt)
+    calls.push(client.calls.registerIssuer(issuer, s.issuerName, s.statusListUrl, anchorerAddress));
+  else if (record.anchorer.toLowerCase() !== anchorerAddress.toLowerCase())
+    calls.push(client.calls.setAnchorer(issuer, anchorerAddress));
   const onChain = new Set(record.registeredAt ? (await client.keys(issuer)).map((k) => k.kid.slice(2)) : []);
   for (const k of s.keys()) {
-    if (!onChain.has(kidHex(k.kid))) calls.push(client.calls.registerKey(issuer, kidHex(k.kid), keyHex(k.x), k.notBefore, k.notAfter));
+    if (!onChain.has(kidHex(k.kid)))
+      calls.push(client.calls.registerKey(issuer, kidHex(k.kid), keyHex(k.x), k.notBefore, k.notAfter));
   }
-  if (s.witness && !(await client.witness(anchorerAddress)).registeredAt) calls.push(client.calls.registerWitness(anchorerAddress, issuer, s.issuerName));
+  if (s.witness && !(await client.witness(anchorerAddress)).registeredAt)
+    calls.push(client.calls.registerWitness(anchorerAddress, issuer, s.issuerName));
   if (calls.length) {
     await governance.enact(calls);
-    s.log.info('anchor: the development council registered this issuer\'s changes', { actions: calls.length });
+    s.log.info("anchor: the development council registered this issuer's changes", { actions: calls.length });
   }
   await retireOnChain(client, issuer, s);
   return client;
@@ -144,6 +163,11 @@ async function retireOnChain(client: RegistryClient, issuer: number, s: ChainSet
     const notAfter = Math.max(k.notAfter, chain.notBefore + 1);
     if (chain.notAfter <= notAfter) continue;
     const sent = await client.retireKey(issuer, kidHex(k.kid), notAfter);
-    s.log.info('anchor: a retired key of ours was shortened on chain to its retirement', { kid: k.kid, notAfter: new Date(notAfter * 1000).toISOString(), was: new Date(chain.notAfter * 1000).toISOString(), txHash: sent.txHash });
+    s.log.info('anchor: a retired key of ours was shortened on chain to its retirement', {
+      kid: k.kid,
+      notAfter: new Date(notAfter * 1000).toISOString(),
+      was: new Date(chain.notAfter * 1000).toISOString(),
+      txHash: sent.txHash,
+    });
   }
 }

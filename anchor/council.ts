@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { AbiCoder, Contract, ContractFactory, hexlify, keccak256, type JsonRpcProvider, type JsonRpcSigner, type Signer } from 'ethers';
+import {
+  AbiCoder,
+  Contract,
+  ContractFactory,
+  hexlify,
+  keccak256,
+  type JsonRpcProvider,
+  type JsonRpcSigner,
+  type Signer,
+} from 'ethers';
 import { artifact, RegistryCalls, RegistryClient, refusal, type Call } from './registry';
 
 /**
@@ -43,9 +52,16 @@ export class CouncilClient {
   }
 
   /** Deploys a council of `members`, `threshold` of whom approve, whose operations wait `minDelaySeconds`. */
-  static async deploy(deployer: Signer, opts: { members: string[]; threshold: number; minDelaySeconds: number }): Promise<string> {
+  static async deploy(
+    deployer: Signer,
+    opts: { members: string[]; threshold: number; minDelaySeconds: number },
+  ): Promise<string> {
     const { abi, bytecode } = artifact('AnchorCouncil');
-    const c = await new ContractFactory(abi as never, bytecode, deployer).deploy(opts.members, opts.threshold, opts.minDelaySeconds);
+    const c = await new ContractFactory(abi as never, bytecode, deployer).deploy(
+      opts.members,
+      opts.threshold,
+      opts.minDelaySeconds,
+    );
     await c.waitForDeployment();
     return c.getAddress();
   }
@@ -77,8 +93,16 @@ export class CouncilClient {
    * Approves `op` as `signer`; the approval that reaches the threshold schedules it.
    * @throws Error naming the council's custom error (AnchorCouncilNotMember, AnchorCouncilAlreadyApproved, …)
    */
-  async approve(op: Operation): Promise<{ approvals: number; threshold: number; scheduled: boolean; readyAt?: number }> {
-    const args = [op.calls.map((c) => c.target), op.calls.map((c) => c.value), op.calls.map((c) => c.data), op.predecessor, op.salt] as const;
+  async approve(
+    op: Operation,
+  ): Promise<{ approvals: number; threshold: number; scheduled: boolean; readyAt?: number }> {
+    const args = [
+      op.calls.map((c) => c.target),
+      op.calls.map((c) => c.value),
+      op.calls.map((c) => c.data),
+      op.predecessor,
+      op.salt,
+    ] as const;
     let receipt;
     try {
       receipt = await (await this.contract.approve(...args)).wait();
@@ -88,11 +112,18 @@ export class CouncilClient {
     let approvals = 0;
     let threshold = 0;
     for (const log of receipt.logs) {
-      const parsed = log.address.toLowerCase() === this.address.toLowerCase() ? this.contract.interface.parseLog(log) : null;
-      if (parsed?.name === 'OperationApproved') [approvals, threshold] = [Number(parsed.args.approvals), Number(parsed.args.threshold)];
+      const parsed =
+        log.address.toLowerCase() === this.address.toLowerCase() ? this.contract.interface.parseLog(log) : null;
+      if (parsed?.name === 'OperationApproved')
+        [approvals, threshold] = [Number(parsed.args.approvals), Number(parsed.args.threshold)];
     }
     const scheduled = approvals >= threshold;
-    return { approvals, threshold, scheduled, ...(scheduled ? { readyAt: Number(await this.contract.getTimestamp(op.id)) } : {}) };
+    return {
+      approvals,
+      threshold,
+      scheduled,
+      ...(scheduled ? { readyAt: Number(await this.contract.getTimestamp(op.id)) } : {}),
+    };
   }
 
   /** Approves cancelling the scheduled operation `id`; the approval that reaches the threshold cancels it. */
@@ -114,7 +145,13 @@ export class CouncilClient {
   async execute(op: Operation): Promise<{ txHash: string; blockNumber: number }> {
     try {
       const receipt = await (
-        await this.contract.executeBatch(op.calls.map((c) => c.target), op.calls.map((c) => c.value), op.calls.map((c) => c.data), op.predecessor, op.salt)
+        await this.contract.executeBatch(
+          op.calls.map((c) => c.target),
+          op.calls.map((c) => c.value),
+          op.calls.map((c) => c.data),
+          op.predecessor,
+          op.salt,
+        )
       ).wait();
       return { txHash: receipt.hash, blockNumber: receipt.blockNumber };
     } catch (e) {
@@ -138,7 +175,13 @@ export class CouncilClient {
       this.contract.isCancelled(id) as Promise<boolean>,
     ]);
     const t = TIMELOCK_STATES[Number(timelockState)];
-    const state: OperationState = cancelled ? 'cancelled' : t === 'unset' ? (approvals > 0n ? 'proposed' : 'unknown') : t;
+    const state: OperationState = cancelled
+      ? 'cancelled'
+      : t === 'unset'
+        ? approvals > 0n
+          ? 'proposed'
+          : 'unknown'
+        : t;
     return { state, readyAt: t === 'done' ? 0 : Number(readyAt), approvals: Number(approvals), threshold };
   }
 
@@ -149,7 +192,9 @@ export class CouncilClient {
     const out: Array<Operation & { proposer: string; blockNumber: number }> = [];
     for (const log of logs) {
       // By position: a Result is an Array, so a member named `values` would be Array.prototype.values.
-      const [opId, proposer, targets, values, payloads, predecessor, salt] = (log as unknown as { args: [string, string, string[], bigint[], string[], string, string] }).args;
+      const [opId, proposer, targets, values, payloads, predecessor, salt] = (
+        log as unknown as { args: [string, string, string[], bigint[], string[], string, string] }
+      ).args;
       // A change of members drops approvals, so the same operation may be proposed twice.
       if (seen.has(opId)) continue;
       seen.add(opId);
@@ -197,10 +242,15 @@ export class DevGovernance {
   static async attach(provider: JsonRpcProvider, registry: string): Promise<DevGovernance> {
     const council = await new RegistryClient(provider, registry).governor();
     const signers = await Promise.all(DEV_COUNCIL.accounts.map((i) => provider.getSigner(i)));
-    const members = new Set(((await new CouncilClient(provider, council).members()) as string[]).map((a) => a.toLowerCase()));
+    const members = new Set(
+      ((await new CouncilClient(provider, council).members()) as string[]).map((a) => a.toLowerCase()),
+    );
     const usable = [];
     for (const s of signers) if (members.has((await s.getAddress()).toLowerCase())) usable.push(s);
-    if (usable.length < DEV_COUNCIL.threshold) throw new Error(`the council ${council} of registry ${registry} is not the development council (node accounts ${DEV_COUNCIL.accounts.join(', ')})`);
+    if (usable.length < DEV_COUNCIL.threshold)
+      throw new Error(
+        `the council ${council} of registry ${registry} is not the development council (node accounts ${DEV_COUNCIL.accounts.join(', ')})`,
+      );
     return new DevGovernance(provider, registry, council, usable);
   }
 
@@ -226,10 +276,16 @@ export class DevGovernance {
  * so its latest block stays stamped before `readyAt`, while its next one is stamped at least a
  * second later (and never before the wall clock).
  */
-export async function waitUntilReady(council: CouncilClient, id: string, readyAt: number, timeoutMs = 120_000): Promise<void> {
+export async function waitUntilReady(
+  council: CouncilClient,
+  id: string,
+  readyAt: number,
+  timeoutMs = 120_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!((await council.contract.isOperationReady(id, { blockTag: 'pending' })) as boolean)) {
-    if (Date.now() > deadline) throw new Error(`operation ${id} did not become ready by ${new Date(readyAt * 1000).toISOString()}`);
+    if (Date.now() > deadline)
+      throw new Error(`operation ${id} did not become ready by ${new Date(readyAt * 1000).toISOString()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

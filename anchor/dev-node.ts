@@ -95,12 +95,22 @@ export async function startDevNode(opts: { port?: number; root?: string } = {}):
 async function startOnce(requested: number, root: string): Promise<DevNode> {
   if (requested) {
     const problem = await portProblem(requested);
-    if (problem === 'EADDRINUSE') throw new DevNodeError('PORT_IN_USE', `port ${requested} is in use by another process (EADDRINUSE)`);
+    if (problem === 'EADDRINUSE')
+      throw new DevNodeError('PORT_IN_USE', `port ${requested} is in use by another process (EADDRINUSE)`);
     if (problem) throw new DevNodeError('PORT_IN_USE', `port ${requested} cannot be opened (${problem})`);
   }
   const child = spawn(
     process.execPath,
-    ['--require', GUARD, realpathSync(join(root, 'node_modules/.bin/hardhat')), 'node', '--hostname', '127.0.0.1', '--port', String(requested)],
+    [
+      '--require',
+      GUARD,
+      realpathSync(join(root, 'node_modules/.bin/hardhat')),
+      'node',
+      '--hostname',
+      '127.0.0.1',
+      '--port',
+      String(requested),
+    ],
     {
       cwd: root,
       detached: true,
@@ -144,14 +154,18 @@ async function startOnce(requested: number, root: string): Promise<DevNode> {
 
   const describeFailure = (code: DevNodeErrorCode, why: string) => {
     const stderr = output.stderr.trim() || output.stdout.trim().split('\n').slice(-20).join('\n');
-    return new DevNodeError(code, `hardhat node on 127.0.0.1:${requested || '(any port)'} ${why}${stderr ? `; its output:\n${stderr}` : ' (no output)'}`);
+    return new DevNodeError(
+      code,
+      `hardhat node on 127.0.0.1:${requested || '(any port)'} ${why}${stderr ? `; its output:\n${stderr}` : ' (no output)'}`,
+    );
   };
 
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     if (exited) {
       await stop();
-      if (/EADDRINUSE/.test(output.stderr + output.stdout)) throw describeFailure('PORT_IN_USE', `could not listen: port ${requested} was taken by another process`);
+      if (/EADDRINUSE/.test(output.stderr + output.stdout))
+        throw describeFailure('PORT_IN_USE', `could not listen: port ${requested} was taken by another process`);
       throw describeFailure('EXITED', `exited (code ${exited.code}, signal ${exited.signal}) before answering`);
     }
     // Only once our own child says it listens does anything answering on the port count.
@@ -165,7 +179,7 @@ async function startOnce(requested: number, root: string): Promise<DevNode> {
   const port = listening!;
   const url = `http://127.0.0.1:${port}`;
   const version = await clientVersion(url);
-  if (exited || requested && port !== requested || !version?.startsWith('HardhatNetwork')) {
+  if (exited || (requested && port !== requested) || !version?.startsWith('HardhatNetwork')) {
     await stop();
     throw describeFailure('NOT_OURS', `is not the node answering on ${url} (it answers as ${version ?? 'nothing'})`);
   }
@@ -232,4 +246,3 @@ function groupAlive(pgid: number): boolean {
 function sleep(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));
 }
-

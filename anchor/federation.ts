@@ -2,7 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Ledger, Tx } from '../ledger/ledger';
 import type { Logger } from '../ledger/log';
-import { loadStatusList, prepareTrustList, trustListFromRegistry, type RegistryIssuer, type TrustListJson } from '../verifier/src';
+import {
+  loadStatusList,
+  prepareTrustList,
+  trustListFromRegistry,
+  type RegistryIssuer,
+  type TrustListJson,
+} from '../verifier/src';
 import { connectRegistry } from '../verifier/src/registry-reader';
 import type { Anchorer } from './anchorer';
 import { OutageLog } from './backoff';
@@ -37,7 +43,10 @@ export interface FederationContext {
   keys: {
     all(): ReadonlyArray<{ kid: string; revokedAt?: number }>;
     /** Revokes our keys the chain revoked; `added` is the key that took over when the signing one was among them. */
-    revoke(tx: Tx, revocations: ReadonlyArray<{ kid: string; revokedAt: number }>): Promise<{ revoked: string[]; added?: { kid: string } }>;
+    revoke(
+      tx: Tx,
+      revocations: ReadonlyArray<{ kid: string; revokedAt: number }>,
+    ): Promise<{ revoked: string[]; added?: { kid: string } }>;
   };
   /** Told to reconnect when a new key took over, so a development chain registers it at once. */
   anchorer?: Pick<Anchorer, 'reconnectSoon'>;
@@ -63,7 +72,8 @@ export class Federation {
   private running: Promise<void> | undefined;
   private readonly statusLists = new Map<string, Uint8Array>();
   /** The last refresh: the other issuers trusted, the status lists held, and the issuers the council has suspended (left out). */
-  lastRefresh: { at: string; issuers: string[]; statusLists: string[]; suspended: string[]; error?: string } | undefined;
+  lastRefresh:
+    { at: string; issuers: string[]; statusLists: string[]; suspended: string[]; error?: string } | undefined;
 
   /** Refreshes that fail in a row (the chain is down) are logged when they start, sparsely while they last, and when they end. */
   private readonly outage: OutageLog;
@@ -72,7 +82,11 @@ export class Federation {
     const every = app.config.FEDERATION_REFRESH_SECONDS * 1000;
     this.outage = new OutageLog(
       app.log,
-      { down: 'federation: refresh from the chain failed; keeping the last trust list', stillDown: 'federation: refresh from the chain still failing; keeping the last trust list', up: 'federation: refresh from the chain works again' },
+      {
+        down: 'federation: refresh from the chain failed; keeping the last trust list',
+        stillDown: 'federation: refresh from the chain still failing; keeping the last trust list',
+        up: 'federation: refresh from the chain works again',
+      },
       5 * every,
       60 * every,
     );
@@ -122,7 +136,8 @@ export class Federation {
           if (!res.ok) throw new Error(`HTTP ${res.status}`);
           const bytes = new Uint8Array(await res.arrayBuffer());
           const loaded = await loadStatusList(bytes, prepared);
-          if (!loaded.valid || loaded.statusList.iss !== iss.id) throw new Error(loaded.valid ? 'another issuer\'s list' : loaded.code);
+          if (!loaded.valid || loaded.statusList.iss !== iss.id)
+            throw new Error(loaded.valid ? "another issuer's list" : loaded.code);
           this.statusLists.set(iss.id, bytes);
         } catch (e) {
           log.warn('federation: status list not refreshed', { issuer: iss.id, error: (e as Error).message });
@@ -132,7 +147,12 @@ export class Federation {
       this.app.trust.setForeign(foreign, new Map(this.statusLists));
       await this.checkOwnKeys(issuers);
       const suspended = issuers.filter((i) => i.suspendedAt).map((i) => String(i.id));
-      this.lastRefresh = { at: this.app.clock().toISOString(), issuers: foreign.map((i) => i.id), statusLists: [...this.statusLists.keys()], suspended };
+      this.lastRefresh = {
+        at: this.app.clock().toISOString(),
+        issuers: foreign.map((i) => i.id),
+        statusLists: [...this.statusLists.keys()],
+        suspended,
+      };
       this.outage.recovered(this.app.clock().getTime());
     } catch (e) {
       this.lastRefresh = {
@@ -154,7 +174,12 @@ export class Federation {
    */
   private async checkOwnKeys(issuers: RegistryIssuer[]): Promise<void> {
     const own = issuers.find((i) => String(i.id) === this.app.config.ISSUER_ID);
-    const known = new Set(this.app.keys.all().filter((r) => r.revokedAt === undefined).map((r) => r.kid));
+    const known = new Set(
+      this.app.keys
+        .all()
+        .filter((r) => r.revokedAt === undefined)
+        .map((r) => r.kid),
+    );
     const revocations = (own?.keys ?? [])
       .filter((k) => k.revokedAt > 0)
       .map((k) => ({ kid: Buffer.from(k.kid.slice(2), 'hex').toString('base64url'), revokedAt: k.revokedAt }))

@@ -15,7 +15,10 @@ export interface IssuerToken {
  */
 export function parseIssuerTokens(value: string, tokenName: string): IssuerToken[] {
   const out: IssuerToken[] = [];
-  for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of value
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^([1-9][0-9]{5})=([A-Za-z0-9_-]{16,})(?:@(https?:\/\/\S+))?$/.exec(part);
     if (!m) throw new Error(`"${part.replace(/=.*/, '=…')}" is not <region code>=<${tokenName}>[@<service URL>]`);
     if (out.some((t) => t.issuer === m[1])) throw new Error(`issuer ${m[1]} is listed twice`);

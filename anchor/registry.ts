@@ -1,6 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Contract, ContractFactory, FetchRequest, Interface, isError, JsonRpcProvider, Network, Wallet, type Signer } from 'ethers';
+import {
+  Contract,
+  ContractFactory,
+  FetchRequest,
+  Interface,
+  isError,
+  JsonRpcProvider,
+  Network,
+  Wallet,
+  type Signer,
+} from 'ethers';
 
 export interface Artifact {
   abi: unknown[];
@@ -125,7 +135,10 @@ export class RegistryClient {
     // A hung node must fail the call, so the anchorer backs off instead of waiting minutes.
     req.timeout = timeoutMs;
     // A static network stops ethers from polling a node that is down in the background.
-    return new JsonRpcProvider(req, chainId === undefined ? undefined : Network.from(chainId), { staticNetwork: true, batchMaxCount: 1 });
+    return new JsonRpcProvider(req, chainId === undefined ? undefined : Network.from(chainId), {
+      staticNetwork: true,
+      batchMaxCount: 1,
+    });
   }
 
   /**
@@ -196,8 +209,20 @@ export class RegistryClient {
   }
 
   async issuer(issuer: number): Promise<ChainIssuer> {
-    const r = (await this.contract.getIssuer(issuer)) as { name: string; statusListUrl: string; anchorer: string; registeredAt: bigint; suspendedAt: bigint };
-    return { name: r.name, statusListUrl: r.statusListUrl, anchorer: r.anchorer, registeredAt: Number(r.registeredAt), suspendedAt: Number(r.suspendedAt) };
+    const r = (await this.contract.getIssuer(issuer)) as {
+      name: string;
+      statusListUrl: string;
+      anchorer: string;
+      registeredAt: bigint;
+      suspendedAt: bigint;
+    };
+    return {
+      name: r.name,
+      statusListUrl: r.statusListUrl,
+      anchorer: r.anchorer,
+      registeredAt: Number(r.registeredAt),
+      suspendedAt: Number(r.suspendedAt),
+    };
   }
 
   async isRegistered(issuer: number): Promise<boolean> {
@@ -209,8 +234,20 @@ export class RegistryClient {
   }
 
   async keys(issuer: number): Promise<ChainKey[]> {
-    const raw = (await this.contract.getKeys(issuer)) as Array<{ kid: string; publicKey: string; notBefore: bigint; notAfter: bigint; revokedAt: bigint }>;
-    return raw.map((k) => ({ kid: k.kid, publicKey: k.publicKey, notBefore: Number(k.notBefore), notAfter: Number(k.notAfter), revokedAt: Number(k.revokedAt) }));
+    const raw = (await this.contract.getKeys(issuer)) as Array<{
+      kid: string;
+      publicKey: string;
+      notBefore: bigint;
+      notAfter: bigint;
+      revokedAt: bigint;
+    }>;
+    return raw.map((k) => ({
+      kid: k.kid,
+      publicKey: k.publicKey,
+      notBefore: Number(k.notBefore),
+      notAfter: Number(k.notAfter),
+      revokedAt: Number(k.revokedAt),
+    }));
   }
 
   async latestCheckpoint(issuer: number): Promise<AnchoredCheckpoint | undefined> {
@@ -220,13 +257,21 @@ export class RegistryClient {
   }
 
   async checkpoint(issuer: number, index: number): Promise<AnchoredCheckpoint> {
-    const c = (await this.contract.getCheckpoint(issuer, index)) as { treeSize: bigint; anchoredAt: bigint; root: string };
+    const c = (await this.contract.getCheckpoint(issuer, index)) as {
+      treeSize: bigint;
+      anchoredAt: bigint;
+      root: string;
+    };
     return { index, treeSize: Number(c.treeSize), root: c.root.slice(2), anchoredAt: Number(c.anchoredAt) };
   }
 
   /** The map root of checkpoint `index` and how many witnesses that count cosigned it, of how many required. */
   async attestation(issuer: number, index: number): Promise<ChainAttestation> {
-    const [mapRoot, cosigners, threshold] = (await this.contract.getAttestation(issuer, index)) as [string, bigint, bigint];
+    const [mapRoot, cosigners, threshold] = (await this.contract.getAttestation(issuer, index)) as [
+      string,
+      bigint,
+      bigint,
+    ];
     return { mapRoot: mapRoot.slice(2), cosigners: Number(cosigners), threshold: Number(threshold) };
   }
 
@@ -236,8 +281,22 @@ export class RegistryClient {
   }
 
   async witness(account: string): Promise<ChainWitness> {
-    const w = (await this.contract.getWitness(account)) as { name: string; issuer: bigint; number: bigint; registeredAt: bigint; suspendedAt: bigint; revokedAt: bigint };
-    return { name: w.name, issuer: Number(w.issuer), number: Number(w.number), registeredAt: Number(w.registeredAt), suspendedAt: Number(w.suspendedAt), revokedAt: Number(w.revokedAt) };
+    const w = (await this.contract.getWitness(account)) as {
+      name: string;
+      issuer: bigint;
+      number: bigint;
+      registeredAt: bigint;
+      suspendedAt: bigint;
+      revokedAt: bigint;
+    };
+    return {
+      name: w.name,
+      issuer: Number(w.issuer),
+      number: Number(w.number),
+      registeredAt: Number(w.registeredAt),
+      suspendedAt: Number(w.suspendedAt),
+      revokedAt: Number(w.revokedAt),
+    };
   }
 
   async witnessThreshold(): Promise<number> {
@@ -270,8 +329,16 @@ export class RegistryClient {
    * checked (treeSize, root, mapRoot) (FORMAT.md §13.3), and waits for it to be mined.
    * @throws Error whose message names the contract's custom error when the registry refuses it
    */
-  async cosign(issuer: number, index: number, treeSize: number, rootHex: string, mapRootHex: string): Promise<{ txHash: string; blockNumber: number; gasUsed: number }> {
-    const receipt = await this.send(() => this.contract.cosign(issuer, index, treeSize, hex32(rootHex), hex32(mapRootHex)));
+  async cosign(
+    issuer: number,
+    index: number,
+    treeSize: number,
+    rootHex: string,
+    mapRootHex: string,
+  ): Promise<{ txHash: string; blockNumber: number; gasUsed: number }> {
+    const receipt = await this.send(() =>
+      this.contract.cosign(issuer, index, treeSize, hex32(rootHex), hex32(mapRootHex)),
+    );
     return { txHash: receipt.hash, blockNumber: Number(receipt.blockNumber), gasUsed: Number(receipt.gasUsed) };
   }
 
@@ -299,14 +366,28 @@ export class RegistryClient {
     proofHex: string[],
     sizeProofHex: string[],
   ): Promise<{ index: number; txHash: string; blockNumber: number; gasUsed: number }> {
-    const receipt = await this.send(() => this.contract.anchor(issuer, treeSize, hex32(rootHex), hex32(mapRootHex), proofHex.map(hex32), sizeProofHex.map(hex32)));
+    const receipt = await this.send(() =>
+      this.contract.anchor(
+        issuer,
+        treeSize,
+        hex32(rootHex),
+        hex32(mapRootHex),
+        proofHex.map(hex32),
+        sizeProofHex.map(hex32),
+      ),
+    );
     let index = -1;
     for (const log of receipt.logs) {
       const parsed = this.contract.interface.parseLog(log);
       if (parsed?.name === 'CheckpointAnchored') index = Number(parsed.args.index);
     }
     if (index < 0) throw new Error('the anchor transaction emitted no CheckpointAnchored event');
-    return { index, txHash: receipt.hash as string, blockNumber: Number(receipt.blockNumber), gasUsed: Number(receipt.gasUsed) };
+    return {
+      index,
+      txHash: receipt.hash as string,
+      blockNumber: Number(receipt.blockNumber),
+      gasUsed: Number(receipt.gasUsed),
+    };
   }
 }
 
@@ -373,7 +454,8 @@ export class RegistryCalls {
   static describe(call: Call): string {
     try {
       const parsed = RegistryCalls.iface.parseTransaction({ data: call.data, value: call.value });
-      if (parsed) return `${parsed.name}(${parsed.args.map((a) => (typeof a === 'string' && !a.startsWith('0x') ? JSON.stringify(a) : String(a))).join(', ')})`;
+      if (parsed)
+        return `${parsed.name}(${parsed.args.map((a) => (typeof a === 'string' && !a.startsWith('0x') ? JSON.stringify(a) : String(a))).join(', ')})`;
     } catch {
       // Not a registry call (e.g. the council's own setMembers): fall through.
     }
@@ -390,7 +472,9 @@ export class RegistryCalls {
  */
 export function refusal(e: unknown, ...ifaces: Interface[]): Error {
   if (!isError(e, 'CALL_EXCEPTION')) return e as Error;
-  let revert: { name: string; args: unknown[] } | null = e.revert ? { name: e.revert.name, args: [...e.revert.args] } : null;
+  let revert: { name: string; args: unknown[] } | null = e.revert
+    ? { name: e.revert.name, args: [...e.revert.args] }
+    : null;
   for (const iface of ifaces) {
     if (revert || typeof e.data !== 'string' || e.data.length < 10) break;
     try {
@@ -401,7 +485,9 @@ export function refusal(e: unknown, ...ifaces: Interface[]): Error {
     }
   }
   if (!revert) return e;
-  const err = new Error(`${revert.name}(${revert.args.map(String).join(', ')})`, { cause: e }) as Error & { revert: typeof revert };
+  const err = new Error(`${revert.name}(${revert.args.map(String).join(', ')})`, { cause: e }) as Error & {
+    revert: typeof revert;
+  };
   err.revert = revert;
   return err;
 }

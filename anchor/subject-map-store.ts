@@ -98,7 +98,8 @@ export interface ProvenHead extends SubjectHead {
 }
 
 /** The stored record of a node, parsed. */
-type NodeRecord = { leaf: true; key: Buffer; count: number; head: Buffer } | { leaf: false; left: Buffer; right: Buffer };
+type NodeRecord =
+  { leaf: true; key: Buffer; count: number; head: Buffer } | { leaf: false; left: Buffer; right: Buffer };
 
 export class SubjectMapStore {
   private top: Ref = null;
@@ -157,7 +158,8 @@ export class SubjectMapStore {
    */
   apply(event: Pick<LedgerEvent, 'seq' | 'subjects' | 'hash'>): void {
     if (this.committing) throw new Error('the subject map is being committed; apply events after the commit');
-    if (event.seq !== this.applied + 1) throw new RangeError(`the map holds ${this.applied} events; event ${event.seq} is not the next`);
+    if (event.seq !== this.applied + 1)
+      throw new RangeError(`the map holds ${this.applied} events; event ${event.seq} is not the next`);
     const head = Buffer.from(event.hash, 'hex');
     for (const s of event.subjects) this.top = this.insert(this.top, 0, hash('sha256', s, 'buffer'), head);
     this.applied++;
@@ -228,7 +230,8 @@ export class SubjectMapStore {
    */
   async prune(keep: number): Promise<number> {
     const sizes: number[] = [];
-    for await (const k of this.db.keys({ gte: 'v/', lt: 'v0', reverse: true, limit: keep })) sizes.push(Number(k.slice(2)));
+    for await (const k of this.db.keys({ gte: 'v/', lt: 'v0', reverse: true, limit: keep }))
+      sizes.push(Number(k.slice(2)));
     if (sizes.length < keep) return 0;
     const oldestKept = sizes[sizes.length - 1];
     if (oldestKept <= this.prunedBelow) return 0;
@@ -255,7 +258,8 @@ export class SubjectMapStore {
   proof(subject: string, size: number): ProvenHead {
     const v = this.db.getSync(versionKey(size));
     if (!v) throw new RangeError(`the subject map has no commit at size ${size}`);
-    if (size < this.prunedBelow) throw new RangeError(`the subject map's proofs at size ${size} were pruned (kept from size ${this.prunedBelow})`);
+    if (size < this.prunedBelow)
+      throw new RangeError(`the subject map's proofs at size ${size} were pruned (kept from size ${this.prunedBelow})`);
     const key = hash('sha256', subject, 'buffer');
     const bitmap = Buffer.alloc(HASH);
     const siblings: string[] = [];
@@ -265,8 +269,17 @@ export class SubjectMapStore {
       if (at.equals(EMPTY)) break;
       const n = this.read(at);
       if (n.leaf) {
-        if (n.key.equals(key)) return { count: n.count, head: n.head.toString('hex'), proof: { bitmap: bitmap.toString('hex'), siblings: siblings.reverse() } };
-        const proof: SubjectProof = { bitmap: bitmap.toString('hex'), siblings: siblings.reverse(), other: { key: n.key.toString('hex'), count: n.count, head: n.head.toString('hex') } };
+        if (n.key.equals(key))
+          return {
+            count: n.count,
+            head: n.head.toString('hex'),
+            proof: { bitmap: bitmap.toString('hex'), siblings: siblings.reverse() },
+          };
+        const proof: SubjectProof = {
+          bitmap: bitmap.toString('hex'),
+          siblings: siblings.reverse(),
+          other: { key: n.key.toString('hex'), count: n.count, head: n.head.toString('hex') },
+        };
         return { count: 0, head: null, proof };
       }
       const [next, sibling] = bit(key, depth) ? [n.right, n.left] : [n.left, n.right];
@@ -284,7 +297,13 @@ export class SubjectMapStore {
     const r = this.db.getSync(nodeKey(h));
     if (!r) throw new Error(`subject map node ${h.toString('hex')} is missing`);
     const b = Buffer.from(r);
-    if (b.length === LEAF_RECORD) return { leaf: true, key: b.subarray(0, HASH), count: b.readUInt32BE(HASH) * 2 ** 32 + b.readUInt32BE(HASH + 4), head: b.subarray(HASH + 8) };
+    if (b.length === LEAF_RECORD)
+      return {
+        leaf: true,
+        key: b.subarray(0, HASH),
+        count: b.readUInt32BE(HASH) * 2 ** 32 + b.readUInt32BE(HASH + 4),
+        head: b.subarray(HASH + 8),
+      };
     if (b.length === BRANCH_RECORD) return { leaf: false, left: b.subarray(0, HASH), right: b.subarray(HASH) };
     throw new Error(`subject map node ${h.toString('hex')} has a record of ${b.length} bytes`);
   }
@@ -293,7 +312,13 @@ export class SubjectMapStore {
     const n = this.read(h);
     this.loaded++;
     if (n.leaf) return { leaf: true, key: n.key, count: n.count, head: n.head, hash: h, stored: true };
-    return { leaf: false, left: n.left.equals(EMPTY) ? null : n.left, right: n.right.equals(EMPTY) ? null : n.right, hash: h, stored: true };
+    return {
+      leaf: false,
+      left: n.left.equals(EMPTY) ? null : n.left,
+      right: n.right.equals(EMPTY) ? null : n.right,
+      hash: h,
+      stored: true,
+    };
   }
 
   private insert(ref: Ref, depth: number, key: Buffer, head: Buffer): MapNode {
@@ -325,17 +350,23 @@ export class SubjectMapStore {
     this.loaded++;
     const bitA = bit(a.key, depth);
     if (bitA !== bit(b.key, depth)) {
-      return bitA ? { leaf: false, left: b, right: a, hash: null, stored: false } : { leaf: false, left: a, right: b, hash: null, stored: false };
+      return bitA
+        ? { leaf: false, left: b, right: a, hash: null, stored: false }
+        : { leaf: false, left: a, right: b, hash: null, stored: false };
     }
     const below = this.split(a, b, depth + 1);
-    return bitA ? { leaf: false, left: null, right: below, hash: null, stored: false } : { leaf: false, left: below, right: null, hash: null, stored: false };
+    return bitA
+      ? { leaf: false, left: null, right: below, hash: null, stored: false }
+      : { leaf: false, left: below, right: null, hash: null, stored: false };
   }
 
   private hashOf(ref: Ref): Buffer {
     if (ref === null) return EMPTY;
     if (Buffer.isBuffer(ref)) return ref;
     if (ref.hash) return ref.hash;
-    ref.hash = ref.leaf ? leafHashOf(ref.key, ref.count, ref.head) : nodeHashOf(this.hashOf(ref.left), this.hashOf(ref.right));
+    ref.hash = ref.leaf
+      ? leafHashOf(ref.key, ref.count, ref.head)
+      : nodeHashOf(this.hashOf(ref.left), this.hashOf(ref.right));
     return ref.hash;
   }
 

@@ -44,7 +44,8 @@ function split(n: number): number {
   return k;
 }
 
-const blockKey = (level: number, block: number) => `b/${String(level).padStart(2, '0')}/${String(block).padStart(12, '0')}`;
+const blockKey = (level: number, block: number) =>
+  `b/${String(level).padStart(2, '0')}/${String(block).padStart(12, '0')}`;
 
 interface EdgeBlock {
   level: number;
@@ -177,7 +178,8 @@ export class TreeStore {
   }
 
   private check(size: number) {
-    if (!Number.isSafeInteger(size) || size < 0 || size > this.size) throw new RangeError(`tree size ${size} is not in 0..${this.size}`);
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.size)
+      throw new RangeError(`tree size ${size} is not in 0..${this.size}`);
   }
 
   /** The root of the first `size` leaves (RFC 6962 MTH). */
@@ -192,7 +194,14 @@ export class TreeStore {
    */
   async perfectSubtree(start: number, end: number): Promise<Buffer> {
     const n = end - start;
-    if (!Number.isSafeInteger(start) || start < 0 || end > this.size || n < 1 || (n & (n - 1)) !== 0 || start % n !== 0) {
+    if (
+      !Number.isSafeInteger(start) ||
+      start < 0 ||
+      end > this.size ||
+      n < 1 ||
+      (n & (n - 1)) !== 0 ||
+      start % n !== 0
+    ) {
       throw new RangeError(`[${start}, ${end}) is not an aligned perfect subtree of a tree of size ${this.size}`);
     }
     return this.node(Math.log2(n), start / n);
@@ -207,7 +216,8 @@ export class TreeStore {
   /** RFC 6962 §2.1.1 PATH(index, D[size]), leaf level first. */
   async inclusionProof(index: number, size = this.size): Promise<Buffer[]> {
     this.check(size);
-    if (!Number.isSafeInteger(index) || index < 0 || index >= size) throw new RangeError(`leaf ${index} is not in a tree of size ${size}`);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= size)
+      throw new RangeError(`leaf ${index} is not in a tree of size ${size}`);
     const path: Buffer[] = [];
     let lo = 0;
     let hi = size;
@@ -227,7 +237,8 @@ export class TreeStore {
   /** RFC 6962 §2.1.2 PROOF(oldSize, D[newSize]). */
   async consistencyProof(oldSize: number, newSize = this.size): Promise<Buffer[]> {
     this.check(newSize);
-    if (!Number.isSafeInteger(oldSize) || oldSize < 1 || oldSize > newSize) throw new RangeError(`cannot prove ${oldSize} → ${newSize}`);
+    if (!Number.isSafeInteger(oldSize) || oldSize < 1 || oldSize > newSize)
+      throw new RangeError(`cannot prove ${oldSize} → ${newSize}`);
     const proof: Buffer[] = [];
     // SUBPROOF(m, D[lo:hi], b), unrolled: the recursion only ever descends one side.
     let m = oldSize;

@@ -5,7 +5,13 @@ import type { Logger } from '../ledger/log';
 import type { LedgerEvent } from '../verifier/src/event';
 import { CompactRange, type CompactRangeJSON } from '../verifier/src/merkle';
 import { SubjectMap } from '../verifier/src/subject-map';
-import { checkCheckpoint, initialWitnessState, witnessStatement, type WitnessRefusalCode, type WitnessState } from '../verifier/src/witness';
+import {
+  checkCheckpoint,
+  initialWitnessState,
+  witnessStatement,
+  type WitnessRefusalCode,
+  type WitnessState,
+} from '../verifier/src/witness';
 import { GENESIS_HASH } from '../verifier/src/event';
 import type { RegistryClient } from './registry';
 
@@ -124,14 +130,21 @@ export class WitnessRunner {
 
   constructor(private readonly opts: WitnessRunnerOptions) {
     const { metrics } = opts;
-    metrics.gauge('ankang_witness_refused', 'Issuers this service refused to cosign (1), by issuer and refusal code; it cosigns nothing more for them', () =>
-      [...this.states.values()].filter((s) => s.saved.refusal).map((s) => [{ issuer: s.saved.issuer, code: s.saved.refusal!.code }, 1]),
+    metrics.gauge(
+      'ankang_witness_refused',
+      'Issuers this service refused to cosign (1), by issuer and refusal code; it cosigns nothing more for them',
+      () =>
+        [...this.states.values()]
+          .filter((s) => s.saved.refusal)
+          .map((s) => [{ issuer: s.saved.issuer, code: s.saved.refusal!.code }, 1]),
     );
     metrics.gauge('ankang_witness_checked_events', 'Events of each witnessed issuer checked from its first', () =>
       [...this.states.values()].map((s) => [{ issuer: s.saved.issuer }, s.saved.treeSize]),
     );
-    metrics.gauge('ankang_witness_pending_cosignatures', 'Checkpoints checked and found honest whose cosignature is not on chain yet', () =>
-      [...this.states.values()].map((s) => [{ issuer: s.saved.issuer }, s.saved.pending.length]),
+    metrics.gauge(
+      'ankang_witness_pending_cosignatures',
+      'Checkpoints checked and found honest whose cosignature is not on chain yet',
+      () => [...this.states.values()].map((s) => [{ issuer: s.saved.issuer }, s.saved.pending.length]),
     );
   }
 
@@ -197,7 +210,8 @@ export class WitnessRunner {
         this.errors.set(t.issuer, null);
       } catch (e) {
         const message = (e as Error).message.slice(0, 300);
-        if (this.errors.get(t.issuer) !== message) this.opts.log.warn('witness: cannot go on for now', { issuer: t.issuer, error: message });
+        if (this.errors.get(t.issuer) !== message)
+          this.opts.log.warn('witness: cannot go on for now', { issuer: t.issuer, error: message });
         this.errors.set(t.issuer, message);
       }
       this.rounds.set(t.issuer, this.opts.clock().toISOString());
@@ -211,15 +225,32 @@ export class WitnessRunner {
     const issuer = Number(t.issuer);
     let entry = this.states.get(t.issuer);
     const chainId = await registry.chainId();
-    if (entry && (entry.saved.contract.toLowerCase() !== registry.address.toLowerCase() || entry.saved.chainId !== chainId)) {
+    if (
+      entry &&
+      (entry.saved.contract.toLowerCase() !== registry.address.toLowerCase() || entry.saved.chainId !== chainId)
+    ) {
       // Another registry numbers checkpoints anew (a fresh development chain): check from the first event again.
-      this.opts.log.warn('witness: another registry than before; checking the issuer from its first event again', { issuer: t.issuer, contract: registry.address });
+      this.opts.log.warn('witness: another registry than before; checking the issuer from its first event again', {
+        issuer: t.issuer,
+        contract: registry.address,
+      });
       await this.forget(t.issuer);
       entry = undefined;
     }
     if (!entry) {
       const state = initialWitnessState(t.issuer);
-      entry = { saved: { ...this.savedOf(state), contract: registry.address, chainId, checked: -1, pending: [], cosigned: -1, refusal: null }, state };
+      entry = {
+        saved: {
+          ...this.savedOf(state),
+          contract: registry.address,
+          chainId,
+          checked: -1,
+          pending: [],
+          cosigned: -1,
+          refusal: null,
+        },
+        state,
+      };
       this.states.set(t.issuer, entry);
     }
     if (entry.saved.refusal) return;
@@ -245,12 +276,24 @@ export class WitnessRunner {
         };
         entry.saved = { ...entry.saved, refusal };
         await this.opts.db.put(stateKey(t.issuer), entry.saved);
-        this.opts.log.error('witness: refused to cosign a checkpoint; nothing more of this issuer will be cosigned', { issuer: t.issuer, ...refusal });
-        this.opts.metrics.inc('ankang_witness_refusals_total', 'Checkpoints refused by this witness, by issuer and code', { issuer: t.issuer, code: refusal.code });
+        this.opts.log.error('witness: refused to cosign a checkpoint; nothing more of this issuer will be cosigned', {
+          issuer: t.issuer,
+          ...refusal,
+        });
+        this.opts.metrics.inc(
+          'ankang_witness_refusals_total',
+          'Checkpoints refused by this witness, by issuer and code',
+          { issuer: t.issuer, code: refusal.code },
+        );
         return;
       }
       const changed = new Set(events.flatMap((e) => e.subjects));
-      const saved: Saved = { ...entry.saved, ...this.savedOf(verdict.state), checked: index, pending: [...entry.saved.pending, index] };
+      const saved: Saved = {
+        ...entry.saved,
+        ...this.savedOf(verdict.state),
+        checked: index,
+        pending: [...entry.saved.pending, index],
+      };
       const batch = this.opts.db.batch();
       for (const s of changed) {
         const h = verdict.state.map.get(s);
@@ -260,13 +303,21 @@ export class WitnessRunner {
       await batch.write();
       entry.saved = saved;
       entry.state = verdict.state;
-      this.opts.metrics.inc('ankang_witness_checked_checkpoints_total', 'Checkpoints checked and found honest, by issuer', { issuer: t.issuer });
+      this.opts.metrics.inc(
+        'ankang_witness_checked_checkpoints_total',
+        'Checkpoints checked and found honest, by issuer',
+        { issuer: t.issuer },
+      );
     }
     await this.cosignPending(t, registry, entry);
   }
 
   /** Sends the cosignatures still pending, oldest first; stops at the first that fails (to be retried next round). */
-  private async cosignPending(t: WitnessTarget, registry: RegistryClient, entry: { saved: Saved; state: WitnessState }): Promise<void> {
+  private async cosignPending(
+    t: WitnessTarget,
+    registry: RegistryClient,
+    entry: { saved: Saved; state: WitnessState },
+  ): Promise<void> {
     const issuer = Number(t.issuer);
     while (entry.saved.pending.length && !this.stopped) {
       const index = entry.saved.pending[0];
@@ -276,20 +327,37 @@ export class WitnessRunner {
         const r = await registry.cosign(issuer, index, cp.treeSize, cp.root, mapRoot);
         this.cosignGas.push(r.gasUsed);
         this.opts.log.info('witness: cosigned', { issuer: t.issuer, index, treeSize: cp.treeSize, gasUsed: r.gasUsed });
-        this.opts.metrics.inc('ankang_witness_cosignatures_total', 'Checkpoints this witness cosigned on chain, by issuer', { issuer: t.issuer });
+        this.opts.metrics.inc(
+          'ankang_witness_cosignatures_total',
+          'Checkpoints this witness cosigned on chain, by issuer',
+          { issuer: t.issuer },
+        );
       } catch (e) {
         const name = (e as { revert?: { name: string } }).revert?.name;
-        if (name !== ALREADY) throw new Unavailable(`cosigning checkpoint ${index} of ${t.issuer}: ${(e as Error).message}`);
+        if (name !== ALREADY)
+          throw new Unavailable(`cosigning checkpoint ${index} of ${t.issuer}: ${(e as Error).message}`);
       }
-      entry.saved = { ...entry.saved, pending: entry.saved.pending.slice(1), cosigned: Math.max(entry.saved.cosigned, index) };
+      entry.saved = {
+        ...entry.saved,
+        pending: entry.saved.pending.slice(1),
+        cosigned: Math.max(entry.saved.cosigned, index),
+      };
       await this.opts.db.put(stateKey(t.issuer), entry.saved);
     }
   }
 
   /** Events (after, upTo] from the issuer's GET /v1/log/events, page by page. */
-  private async fetchEvents(t: WitnessTarget, statusListUrl: string, after: number, upTo: number): Promise<LedgerEvent[]> {
+  private async fetchEvents(
+    t: WitnessTarget,
+    statusListUrl: string,
+    after: number,
+    upTo: number,
+  ): Promise<LedgerEvent[]> {
     const base = t.url?.replace(/\/$/, '') ?? baseOf(statusListUrl);
-    if (!base) throw new Unavailable(`issuer ${t.issuer}'s status list URL (${statusListUrl}) does not end in /v1/status-list: give its service's URL in WITNESS_FOR (${t.issuer}=<token>@<url>)`);
+    if (!base)
+      throw new Unavailable(
+        `issuer ${t.issuer}'s status list URL (${statusListUrl}) does not end in /v1/status-list: give its service's URL in WITNESS_FOR (${t.issuer}=<token>@<url>)`,
+      );
     const limit = Math.min(this.opts.pageSize ?? 1000, 1000);
     const out: LedgerEvent[] = [];
     let from: number | null = after + 1;
@@ -303,11 +371,16 @@ export class WitnessRunner {
       } catch (e) {
         throw new Unavailable(`issuer ${t.issuer}'s service at ${base} did not answer: ${(e as Error).message}`);
       }
-      if (!res.ok) throw new Unavailable(`issuer ${t.issuer}'s service at ${base} answered HTTP ${res.status} for its events`);
+      if (!res.ok)
+        throw new Unavailable(`issuer ${t.issuer}'s service at ${base} answered HTTP ${res.status} for its events`);
       const page = (await res.json()) as { head?: unknown; events?: unknown; next?: unknown };
-      if (typeof page.head !== 'number' || !Array.isArray(page.events)) throw new Unavailable(`issuer ${t.issuer}'s service at ${base} did not answer with a page of events`);
+      if (typeof page.head !== 'number' || !Array.isArray(page.events))
+        throw new Unavailable(`issuer ${t.issuer}'s service at ${base} did not answer with a page of events`);
       // A service behind its own checkpoint (a replica catching up) is not a refusal: ask again later.
-      if (page.head < upTo) throw new Unavailable(`issuer ${t.issuer}'s service serves ${page.head} events, but its checkpoint has ${upTo}`);
+      if (page.head < upTo)
+        throw new Unavailable(
+          `issuer ${t.issuer}'s service serves ${page.head} events, but its checkpoint has ${upTo}`,
+        );
       out.push(...(page.events as LedgerEvent[]));
       from = typeof page.next === 'number' && page.events.length > 0 ? page.next : null;
     }
@@ -316,7 +389,14 @@ export class WitnessRunner {
 
   private savedOf(state: WitnessState): Pick<Saved, 'issuer' | 'treeSize' | 'lastHash' | 'lastAt' | 'log' | 'mapRoot'> {
     const statement = witnessStatement(state);
-    return { issuer: state.issuer, treeSize: state.treeSize, lastHash: state.lastHash, lastAt: state.lastAt, log: state.log.toJSON(), mapRoot: statement.mapRoot };
+    return {
+      issuer: state.issuer,
+      treeSize: state.treeSize,
+      lastHash: state.lastHash,
+      lastAt: state.lastAt,
+      log: state.log.toJSON(),
+      mapRoot: statement.mapRoot,
+    };
   }
 
   /** The state a restart carries on from: the right edge as saved, and the map rebuilt from the saved heads (checked against the saved root). */
@@ -336,7 +416,10 @@ export class WitnessRunner {
       map: SubjectMap.empty().with(heads),
     };
     const mapRoot = witnessStatement(state).mapRoot;
-    if (mapRoot !== saved.mapRoot) throw new Error(`witness state of issuer ${saved.issuer}: the saved heads give map root ${mapRoot}, not the saved ${saved.mapRoot}`);
+    if (mapRoot !== saved.mapRoot)
+      throw new Error(
+        `witness state of issuer ${saved.issuer}: the saved heads give map root ${mapRoot}, not the saved ${saved.mapRoot}`,
+      );
     return state;
   }
 

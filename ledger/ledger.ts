@@ -131,7 +131,8 @@ export interface LedgerHealth {
 }
 
 const PROBE_KEY = 'ledger-probe';
-const FLUSH_HINT = ' (LevelDB could not flush its memory table after the failure: once space is free, restart the service)';
+const FLUSH_HINT =
+  ' (LevelDB could not flush its memory table after the failure: once space is free, restart the service)';
 
 /**
  * An operator's view of a LevelDB write error: the errno name where one is recognised and
@@ -147,7 +148,11 @@ export function describeWriteError(err: unknown): string {
     [/permission denied/i, 'EACCES: permission denied'],
   ];
   for (const [re, text] of known) if (re.test(message)) return text;
-  return message.replace(/(^|\s)\/[^\s:]+:?/g, '$1').replace(/\s+/g, ' ').trim().slice(0, 200);
+  return message
+    .replace(/(^|\s)\/[^\s:]+:?/g, '$1')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 200);
 }
 
 /** Why the ledger would not open: another process holds it, the folder is not writable, or another cause. */
@@ -169,10 +174,18 @@ function openError(dir: string, e: unknown): LedgerOpenError {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
   const why = cause?.message ?? (e as Error).message;
   if (cause?.code === 'LEVEL_LOCKED') {
-    return new LedgerOpenError('LEDGER_IN_USE', `the ledger in ${dir} is open in another process (another Ankang on the same DATA_DIR?): stop that one, or give this one its own DATA_DIR`, { cause: e });
+    return new LedgerOpenError(
+      'LEDGER_IN_USE',
+      `the ledger in ${dir} is open in another process (another Ankang on the same DATA_DIR?): stop that one, or give this one its own DATA_DIR`,
+      { cause: e },
+    );
   }
   if (/permission denied|EACCES|read-only/i.test(why)) {
-    return new LedgerOpenError('LEDGER_NOT_WRITABLE', `the ledger in ${dir} cannot be opened for writing (${why}): the service's user must own DATA_DIR and be able to write it`, { cause: e });
+    return new LedgerOpenError(
+      'LEDGER_NOT_WRITABLE',
+      `the ledger in ${dir} cannot be opened for writing (${why}): the service's user must own DATA_DIR and be able to write it`,
+      { cause: e },
+    );
   }
   return new LedgerOpenError('LEDGER_OPEN_FAILED', `the ledger in ${dir} failed to open: ${why}`, { cause: e });
 }
@@ -221,7 +234,11 @@ export class Ledger {
    */
   static async open(dir: string, clock: () => Date = () => new Date(), opts: LedgerOptions = {}): Promise<Ledger> {
     // A larger write buffer means fewer level-0 compactions stalling the write path under load.
-    const db = new Level<string, unknown>(dir, { valueEncoding: 'json', writeBufferSize: 32 * 1024 * 1024, cacheSize: 32 * 1024 * 1024 });
+    const db = new Level<string, unknown>(dir, {
+      valueEncoding: 'json',
+      writeBufferSize: 32 * 1024 * 1024,
+      cacheSize: 32 * 1024 * 1024,
+    });
     await db.open().catch((e: unknown) => {
       throw openError(dir, e);
     });
@@ -238,7 +255,9 @@ export class Ledger {
     for await (const e of ledger.space('events').values({ reverse: true, limit: 1 })) last = e as LedgerEvent;
     const stored = head ?? { seq: 0, hash: GENESIS_HASH };
     if ((last?.seq ?? 0) !== stored.seq || (last && last.hash !== stored.hash)) {
-      ledger.refuseWrites(`the stored head is event ${stored.seq} but the last event stored is ${last?.seq ?? 'none'}${last && last.seq === stored.seq ? ' with another hash' : ''}`);
+      ledger.refuseWrites(
+        `the stored head is event ${stored.seq} but the last event stored is ${last?.seq ?? 'none'}${last && last.seq === stored.seq ? ' with another hash' : ''}`,
+      );
     }
     return ledger;
   }
@@ -261,7 +280,8 @@ export class Ledger {
   health(): LedgerHealth {
     const writeFailures = this.failures;
     if (this.divergence) return { ok: false, state: 'diverged', reason: this.divergence, writeFailures };
-    if (this.failure) return { ok: false, state: 'failing', reason: this.failure.cause, since: this.failure.since, writeFailures };
+    if (this.failure)
+      return { ok: false, state: 'failing', reason: this.failure.cause, since: this.failure.since, writeFailures };
     const held = this.holdReason();
     if (held) return { ok: false, state: 'held', reason: held, writeFailures };
     return { ok: true, state: 'ok', writeFailures };
@@ -293,7 +313,8 @@ export class Ledger {
 
   private refusal(): LedgerUnavailableError | undefined {
     if (this.divergence) return new LedgerDivergedError(`the ledger refuses writes: ${this.divergence}`);
-    if (this.failure) return new LedgerUnavailableError(`the ledger refuses writes after a failed write: ${this.failure.cause}`);
+    if (this.failure)
+      return new LedgerUnavailableError(`the ledger refuses writes after a failed write: ${this.failure.cause}`);
     const held = this.holdReason();
     if (held) return new LedgerUnavailableError(`the ledger refuses writes: ${held}`);
     return undefined;
@@ -391,7 +412,10 @@ export class Ledger {
   async subjectSeqs(subject: string, from = 1, to = Number.MAX_SAFE_INTEGER): Promise<number[]> {
     const out: number[] = [];
     const prefix = `${subject}/`;
-    for await (const key of this.space('subjectEvents').keys({ gte: prefix + seqKey(from), lte: prefix + seqKey(to) })) {
+    for await (const key of this.space('subjectEvents').keys({
+      gte: prefix + seqKey(from),
+      lte: prefix + seqKey(to),
+    })) {
       out.push(Number(key.slice(prefix.length)));
     }
     return out;
@@ -432,7 +456,11 @@ export class Ledger {
     // so an append fixes its sequence number and links in one step and needs no ordering.
     const read = <V>(space: Space, key: string): V | undefined => {
       const k = this.k(space, key);
-      const v = local.has(k) ? local.get(k) : this.overlay.has(k) ? this.overlay.get(k)!.value : this.readSync(space, key);
+      const v = local.has(k)
+        ? local.get(k)
+        : this.overlay.has(k)
+          ? this.overlay.get(k)!.value
+          : this.readSync(space, key);
       return (v === DELETED ? undefined : v) as V | undefined;
     };
     const put = (space: Space, key: string, value: unknown) => {
@@ -443,7 +471,15 @@ export class Ledger {
       const subjects = e.subjects && e.subjects.length > 1 ? [...new Set(e.subjects)].sort() : (e.subjects ?? []);
       const links: Record<string, string | null> = {};
       for (const s of subjects) links[s] = read<string>('subjectHeads', s) ?? null;
-      const body: LedgerEventBody = { seq: this.head.seq + 1, type: e.type, at, subjects, links, prev: this.head.hash, data: e.data };
+      const body: LedgerEventBody = {
+        seq: this.head.seq + 1,
+        type: e.type,
+        at,
+        subjects,
+        links,
+        prev: this.head.hash,
+        data: e.data,
+      };
       const salt = randomBytes(16).toString('hex');
       const event: LedgerEvent = { ...body, salt, hash: hashEvent(body, salt) };
       this.head = { seq: event.seq, hash: event.hash };
@@ -481,7 +517,10 @@ export class Ledger {
       throw err;
     }
     // A write failed while this ran: what it read of earlier groups was never kept.
-    if (epoch !== this.epoch) throw new LedgerUnavailableError(`the ledger refuses writes after a failed write: ${this.failure?.cause ?? 'unknown'}`);
+    if (epoch !== this.epoch)
+      throw new LedgerUnavailableError(
+        `the ledger refuses writes after a failed write: ${this.failure?.cause ?? 'unknown'}`,
+      );
     if (ops.length === 0) return { result, durable: Promise.resolve() };
     // Checked here, not before: a transaction that only reads still answers while writes are refused.
     const refused = this.refusal();
@@ -491,7 +530,14 @@ export class Ledger {
       throw refused;
     }
 
-    const group = (this.pending ??= { id: this.nextGroupId++, ops: [], events: [], head: this.head, commits: [], settle: [] });
+    const group = (this.pending ??= {
+      id: this.nextGroupId++,
+      ops: [],
+      events: [],
+      head: this.head,
+      commits: [],
+      settle: [],
+    });
     group.ops.push(...ops);
     group.events.push(...events);
     group.commits.push(...commits);
@@ -558,7 +604,8 @@ export class Ledger {
     const first = !this.failure;
     this.failure ??= { cause, since: this.clock().toISOString() };
     const rejected = failed.reduce((n, g) => n + g.settle.length, 0);
-    for (const g of failed) for (const s of g.settle) s.reject(new LedgerUnavailableError(`ledger write failed: ${cause}`));
+    for (const g of failed)
+      for (const s of g.settle) s.reject(new LedgerUnavailableError(`ledger write failed: ${cause}`));
     if (first) {
       this.opts.log?.error('ledger: a write failed; writes are refused until a probe write succeeds', {
         cause,
@@ -598,12 +645,20 @@ export class Ledger {
       const first = !this.failure.flushFailed;
       this.failure.flushFailed = true;
       this.failure.cause = describeWriteError(err) + FLUSH_HINT;
-      if (first) this.opts.log?.error('ledger: flushing the memory table failed; writes stay refused until the service restarts', { cause: this.failure.cause, error: (err as Error)?.message });
+      if (first)
+        this.opts.log?.error(
+          'ledger: flushing the memory table failed; writes stay refused until the service restarts',
+          { cause: this.failure.cause, error: (err as Error)?.message },
+        );
       this.scheduleProbe();
       return;
     }
     const { since } = this.failure;
     this.failure = undefined;
-    this.opts.log?.info('ledger: writes accepted again', { failingSince: since, writeFailures: this.failures, committedSeq: this.committedHead.seq });
+    this.opts.log?.info('ledger: writes accepted again', {
+      failingSince: since,
+      writeFailures: this.failures,
+      committedSeq: this.committedHead.seq,
+    });
   }
 }

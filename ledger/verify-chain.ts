@@ -1,4 +1,12 @@
-import { ERASURE_EVENT, GENESIS_HASH, erasureDigest, hashEvent, isErased, type ErasedEvent, type LedgerEvent } from '../verifier/src/event';
+import {
+  ERASURE_EVENT,
+  GENESIS_HASH,
+  erasureDigest,
+  hashEvent,
+  isErased,
+  type ErasedEvent,
+  type LedgerEvent,
+} from '../verifier/src/event';
 import type { Ledger } from './ledger';
 
 export interface ChainReport {
@@ -45,7 +53,8 @@ export async function verifyChain(ledger: Ledger): Promise<ChainReport> {
     if (x.seq !== expected) return fail(expected, `event ${expected} is missing (next is ${x.seq})`);
     if (x.prev !== prev) return fail(x.seq, 'prev does not equal the previous event hash');
     if (isErased(x)) {
-      if (!Number.isSafeInteger(x.erased.by) || x.erased.by <= x.seq) return fail(x.seq, `the event is erased by event ${x.erased.by}, which is not a later event`);
+      if (!Number.isSafeInteger(x.erased.by) || x.erased.by <= x.seq)
+        return fail(x.seq, `the event is erased by event ${x.erased.by}, which is not a later event`);
       if (!/^[0-9a-f]{64}$/.test(x.hash)) return fail(x.seq, 'the erased event has no hash');
       erasedSeq.set(x.hash, x.seq);
       const named = byErasure.get(x.erased.by);
@@ -64,22 +73,37 @@ export async function verifyChain(ledger: Ledger): Promise<ChainReport> {
         subjectHeads.set(s, { hash: e.hash, seq: e.seq });
       }
       if (Object.keys(e.links).length !== e.subjects.length) return fail(e.seq, 'links and subjects disagree');
-      if (e.type === ERASURE_EVENT) erasures.set(e.seq, e.data as { count: number; from: number; to: number; digest: string });
+      if (e.type === ERASURE_EVENT)
+        erasures.set(e.seq, e.data as { count: number; from: number; to: number; digest: string });
     }
     prev = x.hash;
     expected++;
   }
   for (const [by, seqs] of byErasure) {
     const r = erasures.get(by);
-    if (!r) return fail(seqs[0], `the event is erased, but event ${by} is not a ${ERASURE_EVENT} event: no erasure covers it`);
-    if (r.count !== seqs.length || r.from !== seqs[0] || r.to !== seqs[seqs.length - 1] || r.digest !== erasureDigest(seqs)) {
-      return fail(by, `the ${ERASURE_EVENT} event names ${r.count} events ${r.from}–${r.to}, but ${seqs.length} erased events (${seqs[0]}–${seqs[seqs.length - 1]}) name it`);
+    if (!r)
+      return fail(
+        seqs[0],
+        `the event is erased, but event ${by} is not a ${ERASURE_EVENT} event: no erasure covers it`,
+      );
+    if (
+      r.count !== seqs.length ||
+      r.from !== seqs[0] ||
+      r.to !== seqs[seqs.length - 1] ||
+      r.digest !== erasureDigest(seqs)
+    ) {
+      return fail(
+        by,
+        `the ${ERASURE_EVENT} event names ${r.count} events ${r.from}–${r.to}, but ${seqs.length} erased events (${seqs[0]}–${seqs[seqs.length - 1]}) name it`,
+      );
     }
   }
   for (const [by, r] of erasures) {
-    if (!byErasure.has(by) && r.count > 0) return fail(by, `the ${ERASURE_EVENT} event names ${r.count} events, but none is erased`);
+    if (!byErasure.has(by) && r.count > 0)
+      return fail(by, `the ${ERASURE_EVENT} event names ${r.count} events, but none is erased`);
   }
   const head = ledger.getHead();
-  if (head.seq !== expected - 1 || head.hash !== prev) return fail(expected, `the stored head (${head.seq}) is not the last event (${expected - 1})`);
+  if (head.seq !== expected - 1 || head.hash !== prev)
+    return fail(expected, `the stored head (${head.seq}) is not the last event (${expected - 1})`);
   return { ok: true, events: expected - 1, subjects: subjectHeads.size, erased, head };
 }

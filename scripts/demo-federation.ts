@@ -14,7 +14,8 @@ async function main() {
   const run = await runFederation((line) => process.stdout.write(`✓ ${line}\n`));
   process.stdout.write(`\nall steps done in ${Math.round((Date.now() - started) / 1000)} s\n`);
   if (process.argv.includes('--keep')) {
-    for (const i of Object.values(run.issuers)) process.stdout.write(`  ${i.id} ${i.name}: ${i.url} (admin token ${i.admin})\n`);
+    for (const i of Object.values(run.issuers))
+      process.stdout.write(`  ${i.id} ${i.name}: ${i.url} (admin token ${i.admin})\n`);
     process.stdout.write(`  chain: ${run.node.url}, registry ${run.outcome.contract}\n`);
     process.once('SIGINT', () => void run.stop().then(() => process.exit(0)));
     return;

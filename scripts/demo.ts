@@ -120,11 +120,15 @@ async function seedRunning(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
     );
   }
   const config = loadConfig({ DATA_DIR: resolve(env.DATA_DIR) });
-  if (!existsSync(config.DATA_DIR)) throw new UsageError(`DATA_DIR ${config.DATA_DIR} does not exist: it must be the data folder of the service at ${url}`);
+  if (!existsSync(config.DATA_DIR))
+    throw new UsageError(
+      `DATA_DIR ${config.DATA_DIR} does not exist: it must be the data folder of the service at ${url}`,
+    );
   let adminToken = env.ADMIN_TOKEN;
   if (!adminToken) {
     const secrets = join(secretsDirOf(config), 'secrets.json');
-    if (!existsSync(secrets)) throw new UsageError(`set ADMIN_TOKEN, or DATA_DIR to the folder of the service at ${url} (no ${secrets})`);
+    if (!existsSync(secrets))
+      throw new UsageError(`set ADMIN_TOKEN, or DATA_DIR to the folder of the service at ${url} (no ${secrets})`);
     adminToken = (JSON.parse(readFileSync(secrets, 'utf8')) as { adminToken: string }).adminToken;
   }
   const tokensFile = join(config.DATA_DIR, 'demo-tokens.json');
@@ -132,7 +136,16 @@ async function seedRunning(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
   say(`residents sign in with one-time codes from ${codes}`);
   const provider: { stop?: () => Promise<void> } = {};
   try {
-    const result = await seedDemo({ url, adminToken, codes, log: say, residents: args.residents, seed: args.seed, tokens: readTokens(tokensFile), paymentProvider: paymentProviderFor(url, config.DATA_DIR, provider) });
+    const result = await seedDemo({
+      url,
+      adminToken,
+      codes,
+      log: say,
+      residents: args.residents,
+      seed: args.seed,
+      tokens: readTokens(tokensFile),
+      paymentProvider: paymentProviderFor(url, config.DATA_DIR, provider),
+    });
     writePrivateFile(tokensFile, JSON.stringify(result.tokens, null, 2) + '\n');
   } finally {
     await provider.stop?.();
@@ -142,7 +155,9 @@ async function seedRunning(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
 
 async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
   if (env.OIDC_ISSUER || env.SMS_GATEWAY_URL) {
-    throw new UsageError('the demo signs its residents in through the embedded identity provider, with codes from the outbox: unset OIDC_ISSUER and SMS_GATEWAY_URL');
+    throw new UsageError(
+      'the demo signs its residents in through the embedded identity provider, with codes from the outbox: unset OIDC_ISSUER and SMS_GATEWAY_URL',
+    );
   }
   const root = join(__dirname, '..');
   execFileSync(join(root, 'node_modules/.bin/hardhat'), ['compile', '--quiet'], { cwd: root, stdio: 'inherit' });
@@ -163,7 +178,8 @@ async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
     env[name] = String(defaults[name] + need);
     raised.push(`${name}=${env[name]}`);
   }
-  if (raised.length) say(`per-address limits raised by what the demo's sign-ins and applications spend: ${raised.join(' ')}`);
+  if (raised.length)
+    say(`per-address limits raised by what the demo's sign-ins and applications spend: ${raised.join(' ')}`);
   let node: DevNode | undefined;
   if (!env.CHAIN_RPC_URL) {
     // A free port unless CHAIN_PORT says otherwise, so the demo runs beside `npm start`.
@@ -187,8 +203,13 @@ async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
     await node?.stop();
   };
   try {
-    say(`Ankang issuer ${config.ISSUER_ID} (${svc.app.issuerName}) on ${svc.url}, data in ${config.DATA_DIR}, chain ${config.CHAIN_RPC_URL}${node ? ' (embedded Hardhat node)' : ''}`);
-    if (day) say(`a fresh folder: the story runs through today on the service's clock, ${shanghaiTime(day.from)} to ${shanghaiTime(day.to)} (Asia/Shanghai), then back to real time`);
+    say(
+      `Ankang issuer ${config.ISSUER_ID} (${svc.app.issuerName}) on ${svc.url}, data in ${config.DATA_DIR}, chain ${config.CHAIN_RPC_URL}${node ? ' (embedded Hardhat node)' : ''}`,
+    );
+    if (day)
+      say(
+        `a fresh folder: the story runs through today on the service's clock, ${shanghaiTime(day.from)} to ${shanghaiTime(day.to)} (Asia/Shanghai), then back to real time`,
+      );
     const result = await seedDemo({
       url: svc.url,
       adminToken: svc.app.secrets.adminToken,
@@ -208,7 +229,9 @@ async function seedEmbedded(args: Args, env: NodeJS.ProcessEnv): Promise<void> {
       return;
     }
     say('\nRunning until Ctrl-C.');
-    say(`One-time codes the service sends from now on (signing in on ${svc.url}/, re-binding a record) are printed here as they are written to ${outboxFile(config)}:`);
+    say(
+      `One-time codes the service sends from now on (signing in on ${svc.url}/, re-binding a record) are printed here as they are written to ${outboxFile(config)}:`,
+    );
     watcher = watchOutbox(outboxFile(config), (e) => say(outboxLine(e)));
     void reportAnchoring(svc.url, result.ledger.seq);
   } catch (e) {
@@ -228,9 +251,13 @@ async function reportAnchoring(url: string, seq: number): Promise<void> {
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 2000));
     try {
-      const s = (await (await fetch(`${url}/v1/anchor/status`)).json()) as { checkpoint?: { treeSize?: number; txHash?: string } | null };
+      const s = (await (await fetch(`${url}/v1/anchor/status`)).json()) as {
+        checkpoint?: { treeSize?: number; txHash?: string } | null;
+      };
       if ((s.checkpoint?.treeSize ?? 0) >= seq) {
-        say(`anchored: a checkpoint on chain covers events 1–${s.checkpoint!.treeSize} (tx ${s.checkpoint!.txHash ?? '?'}); try`);
+        say(
+          `anchored: a checkpoint on chain covers events 1–${s.checkpoint!.treeSize} (tx ${s.checkpoint!.txHash ?? '?'}); try`,
+        );
         say(`  curl -s "$ANKANG/v1/proofs/events/${seq}" -H "authorization: Bearer $AUDITOR"`);
         return;
       }

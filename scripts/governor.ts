@@ -105,7 +105,9 @@ async function main() {
       const s = await council.state(op.id);
       const when = s.state === 'waiting' || s.state === 'ready' ? `, executable from ${iso(s.readyAt)}` : '';
       const count = s.state === 'proposed' ? ` (${s.approvals} of ${s.threshold} approvals)` : '';
-      process.stdout.write(`${op.id} ${s.state}${count}${when}\n${op.calls.map((c) => `    ${RegistryCalls.describe(c)}\n`).join('')}`);
+      process.stdout.write(
+        `${op.id} ${s.state}${count}${when}\n${op.calls.map((c) => `    ${RegistryCalls.describe(c)}\n`).join('')}`,
+      );
     }
     return;
   }
@@ -117,7 +119,8 @@ async function main() {
     if (command === 'approve') return report(await council.approve(op), op, again);
     if (command === 'execute') {
       const s = await council.state(id);
-      if (s.state === 'proposed') throw new Error(`${id} has ${s.approvals} of ${s.threshold} approvals: it is not scheduled yet`);
+      if (s.state === 'proposed')
+        throw new Error(`${id} has ${s.approvals} of ${s.threshold} approvals: it is not scheduled yet`);
       if (s.state === 'waiting') throw new Error(`${id} is scheduled but not executable before ${iso(s.readyAt)}`);
       if (s.state === 'cancelled' || s.state === 'done') throw new Error(`${id} is ${s.state}`);
       const r = await council.execute(op);
@@ -125,7 +128,9 @@ async function main() {
       return;
     }
     const r = await council.approveCancel(id);
-    process.stdout.write(r.cancelled ? `cancelled ${id} for good\n` : `approved cancelling ${id} (${r.approvals} of ${r.threshold})\n`);
+    process.stdout.write(
+      r.cancelled ? `cancelled ${id} for good\n` : `approved cancelling ${id} (${r.approvals} of ${r.threshold})\n`,
+    );
     return;
   }
 
@@ -146,7 +151,13 @@ async function proposal(command: string, args: string[], registry: RegistryClien
   switch (command) {
     case 'register-witness': {
       const [account, region, name] = args;
-      return [c.registerWitness(address(need(account, '<address>')), Number(need(region, '<region|0>')), need(name, '<name>'))];
+      return [
+        c.registerWitness(
+          address(need(account, '<address>')),
+          Number(need(region, '<region|0>')),
+          need(name, '<name>'),
+        ),
+      ];
     }
     case 'suspend-witness':
       return [c.suspendWitness(address(need(args[0], '<address>')))];
@@ -161,7 +172,14 @@ async function proposal(command: string, args: string[], registry: RegistryClien
   switch (command) {
     case 'register-issuer': {
       const [, name, url, anchorer] = args;
-      return [c.registerIssuer(region, need(name, '<name>'), need(url, '<status-list-url>'), address(need(anchorer, '<anchorer-address>')))];
+      return [
+        c.registerIssuer(
+          region,
+          need(name, '<name>'),
+          need(url, '<status-list-url>'),
+          address(need(anchorer, '<anchorer-address>')),
+        ),
+      ];
     }
     case 'set-anchorer':
       return [c.setAnchorer(region, address(need(args[1], '<address>')))];
@@ -174,7 +192,15 @@ async function proposal(command: string, args: string[], registry: RegistryClien
       const onChain = new Set((await registry.keys(region)).map((k) => k.kid.slice(2)));
       return own.keys
         .filter((k) => !onChain.has(b64ToHex(k.kid)))
-        .map((k) => c.registerKey(region, b64ToHex(k.kid), b64ToHex(k.x), Math.floor(Date.parse(k.notBefore) / 1000), Math.floor(Date.parse(k.notAfter) / 1000)));
+        .map((k) =>
+          c.registerKey(
+            region,
+            b64ToHex(k.kid),
+            b64ToHex(k.x),
+            Math.floor(Date.parse(k.notBefore) / 1000),
+            Math.floor(Date.parse(k.notAfter) / 1000),
+          ),
+        );
     }
     case 'revoke-key':
       return [c.revokeKey(region, b64ToHex(need(args[1], '<kid>')))];
@@ -187,19 +213,31 @@ async function proposal(command: string, args: string[], registry: RegistryClien
   }
 }
 
-function report(r: { approvals: number; threshold: number; scheduled: boolean; readyAt?: number }, op: Operation, again: (cmd: string) => string): void {
+function report(
+  r: { approvals: number; threshold: number; scheduled: boolean; readyAt?: number },
+  op: Operation,
+  again: (cmd: string) => string,
+): void {
   if (!r.scheduled) {
-    process.stdout.write(`approved (${r.approvals} of ${r.threshold}); other members approve with:\n  ${again(`approve ${op.id}`)}\n`);
+    process.stdout.write(
+      `approved (${r.approvals} of ${r.threshold}); other members approve with:\n  ${again(`approve ${op.id}`)}\n`,
+    );
     return;
   }
-  process.stdout.write(`approved (${r.approvals} of ${r.threshold}): scheduled, executable from ${iso(r.readyAt!)}; then anyone runs:\n  ${again(`execute ${op.id}`)}\n`);
+  process.stdout.write(
+    `approved (${r.approvals} of ${r.threshold}): scheduled, executable from ${iso(r.readyAt!)}; then anyone runs:\n  ${again(`execute ${op.id}`)}\n`,
+  );
 }
 
 function describe(op: Operation): string {
   return op.calls.map((c) => `    ${RegistryCalls.describe(c)}\n`).join('');
 }
 
-async function signerFrom(provider: JsonRpcProvider, dev: boolean | undefined, account: string | undefined): Promise<Signer | undefined> {
+async function signerFrom(
+  provider: JsonRpcProvider,
+  dev: boolean | undefined,
+  account: string | undefined,
+): Promise<Signer | undefined> {
   if (dev) return provider.getSigner(Number(account ?? 0));
   if (process.env.GOVERNOR_KEY_FILE) return RegistryClient.walletFromFile(process.env.GOVERNOR_KEY_FILE, provider);
   return undefined;

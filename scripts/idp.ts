@@ -20,7 +20,11 @@ async function main() {
   // provider is mounted by reference and created right after.
   let idp: IdentityProvider | undefined;
   const koa = new Koa();
-  mountIdentityProvider(koa, config.IDP_ISSUER ? new URL(config.IDP_ISSUER).pathname.replace(/\/+$/, '') : '', () => idp);
+  mountIdentityProvider(
+    koa,
+    config.IDP_ISSUER ? new URL(config.IDP_ISSUER).pathname.replace(/\/+$/, '') : '',
+    () => idp,
+  );
   const server = koa.listen(config.IDP_PORT, config.IDP_HOST);
   server.keepAliveTimeout = 5000;
   await new Promise<void>((done, fail) => {
@@ -32,13 +36,31 @@ async function main() {
   idp = await createIdentityProvider({
     issuer: config.IDP_ISSUER ?? url,
     dataDir,
-    clients: [{ client_id: config.IDP_CLIENT_ID, client_secret: config.IDP_CLIENT_SECRET, redirect_uris: config.IDP_REDIRECT_URIS }],
-    sms: createSmsSender({ gatewayUrl: config.SMS_GATEWAY_URL, outboxFile: config.SMS_OUTBOX ?? join(dataDir, 'sms-outbox.jsonl'), timeoutMs: config.SMS_GATEWAY_TIMEOUT_MS }),
+    clients: [
+      {
+        client_id: config.IDP_CLIENT_ID,
+        client_secret: config.IDP_CLIENT_SECRET,
+        redirect_uris: config.IDP_REDIRECT_URIS,
+      },
+    ],
+    sms: createSmsSender({
+      gatewayUrl: config.SMS_GATEWAY_URL,
+      outboxFile: config.SMS_OUTBOX ?? join(dataDir, 'sms-outbox.jsonl'),
+      timeoutMs: config.SMS_GATEWAY_TIMEOUT_MS,
+    }),
     log,
     limits: limitsOf(config),
     proxy: config.IDP_TRUST_PROXY,
   });
-  process.stdout.write(JSON.stringify({ msg: 'identity provider listening', issuer: idp.issuer, url, dataDir, sms: config.SMS_GATEWAY_URL ? 'gateway' : 'outbox' }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      msg: 'identity provider listening',
+      issuer: idp.issuer,
+      url,
+      dataDir,
+      sms: config.SMS_GATEWAY_URL ? 'gateway' : 'outbox',
+    }) + '\n',
+  );
 
   let stopping = false;
   const stop = async () => {

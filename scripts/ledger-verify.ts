@@ -45,14 +45,19 @@ async function main(): Promise<number> {
   const path = join(dir, 'ledger');
   // Opening would create an empty ledger, which would then "verify".
   if (!existsSync(join(path, 'CURRENT'))) {
-    process.stderr.write(`no ledger in ${dir} (${chosen.from}); give the service's data folder with --data-dir <dir> or DATA_DIR\n`);
+    process.stderr.write(
+      `no ledger in ${dir} (${chosen.from}); give the service's data folder with --data-dir <dir> or DATA_DIR\n`,
+    );
     return 2;
   }
   let ledger: Ledger;
   try {
     ledger = await Ledger.open(path);
   } catch (e) {
-    const why = e instanceof LedgerOpenError && e.code === 'LEDGER_IN_USE' ? 'the ledger is in use; stop the service first' : (e as Error).message;
+    const why =
+      e instanceof LedgerOpenError && e.code === 'LEDGER_IN_USE'
+        ? 'the ledger is in use; stop the service first'
+        : (e as Error).message;
     process.stderr.write(`cannot open ${path}: ${why}\n`);
     return 2;
   }
@@ -60,10 +65,14 @@ async function main(): Promise<number> {
     const report = await verifyChain(ledger);
     if (report.ok) {
       const erased = report.erased ? `, ${report.erased} erased by retention (linked, not recomputed)` : '';
-      process.stdout.write(`ok: ${report.events} events, ${report.subjects} subjects${erased}, head ${report.head.seq} ${report.head.hash}\n`);
+      process.stdout.write(
+        `ok: ${report.events} events, ${report.subjects} subjects${erased}, head ${report.head.seq} ${report.head.hash}\n`,
+      );
       return 0;
     }
-    process.stdout.write(`broken at event ${report.broken!.seq}: ${report.broken!.reason} (${report.events} events before it are intact)\n`);
+    process.stdout.write(
+      `broken at event ${report.broken!.seq}: ${report.broken!.reason} (${report.events} events before it are intact)\n`,
+    );
     return 1;
   } finally {
     await ledger.close();

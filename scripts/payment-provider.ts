@@ -49,7 +49,10 @@ function settingsFrom(env: NodeJS.ProcessEnv): Settings {
   };
   const providerId = env.PROVIDER_ID || 'standin-pay';
   if (!PROVIDER_ID.test(providerId)) throw new Error('PROVIDER_ID must be 2–32 of a-z, 0-9 and -');
-  const operatorKeys = (env.OPERATOR_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  const operatorKeys = (env.OPERATOR_KEYS ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
   if (!operatorKeys.length) throw new Error('OPERATOR_KEYS must name at least one transit operator API key');
   if (!env.ANKANG_URL) throw new Error('ANKANG_URL must name the Ankang service (for its trust list)');
   return {
@@ -94,7 +97,8 @@ class Store {
   readonly state: State;
 
   constructor(private readonly file: string | undefined) {
-    this.state = file && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as State) : { accounts: {}, charged: {} };
+    this.state =
+      file && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as State) : { accounts: {}, charged: {} };
   }
 
   save(nowS: number): void {
@@ -164,7 +168,11 @@ const CHECK_STATUS = { FARE_MALFORMED: 400, FARE_SIGNATURE_INVALID: 401, FARE_EX
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const bytes = Buffer.from(JSON.stringify(body));
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': bytes.length, 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': bytes.length,
+    'cache-control': 'no-store',
+  });
   res.end(bytes);
 }
 
@@ -173,7 +181,8 @@ async function readJson(req: IncomingMessage, malformed: string): Promise<Record
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES)
+      throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk);
   }
   try {
@@ -201,12 +210,19 @@ function createProvider(s: Settings) {
 
   /** POST /v1/fares: the contract's one endpoint. */
   async function fare(req: IncomingMessage): Promise<[number, unknown]> {
-    if (!operatorAllowed(req)) throw new HttpError(401, 'UNAUTHENTICATED', 'a transit operator API key is required (Authorization: Bearer)');
+    if (!operatorAllowed(req))
+      throw new HttpError(401, 'UNAUTHENTICATED', 'a transit operator API key is required (Authorization: Bearer)');
     const body = await readJson(req, 'FARE_MALFORMED');
     const check = async (): Promise<FareCheck> => {
       const trustList = await trust.get(nowS());
       const issuers = s.issuerId ? [s.issuerId] : trustList.issuers.slice(0, 1).map((i) => i.id);
-      return checkFareRequest(body.fareRequest, { trustList, issuers, provider: s.providerId, now: nowS(), skewSeconds: skew });
+      return checkFareRequest(body.fareRequest, {
+        trustList,
+        issuers,
+        provider: s.providerId,
+        now: nowS(),
+        skewSeconds: skew,
+      });
     };
     let r: FareCheck;
     try {
@@ -219,11 +235,22 @@ function createProvider(s: Settings) {
 
     // From here to the write nothing awaits, so two submissions of one jti cannot both pass.
     const c = r.claims;
-    if (store.state.charged[c.jti] !== undefined) throw new HttpError(409, 'FARE_REPLAYED', 'this fare request was already charged');
+    if (store.state.charged[c.jti] !== undefined)
+      throw new HttpError(409, 'FARE_REPLAYED', 'this fare request was already charged');
     const account = store.state.accounts[c.token];
     if (!account) throw new HttpError(404, 'ACCOUNT_UNKNOWN', 'no account holds this token');
-    if (account.balance < c.amount) throw new HttpError(402, 'INSUFFICIENT_FUNDS', 'the balance does not cover the fare');
-    const charge: Charge = { id: `rcp_${randomUUID()}`, jti: c.jti, amount: c.amount, currency: c.currency, paidAt: new Date().toISOString(), desk: c.desk, venue: c.venue, lookup: c.lookup };
+    if (account.balance < c.amount)
+      throw new HttpError(402, 'INSUFFICIENT_FUNDS', 'the balance does not cover the fare');
+    const charge: Charge = {
+      id: `rcp_${randomUUID()}`,
+      jti: c.jti,
+      amount: c.amount,
+      currency: c.currency,
+      paidAt: new Date().toISOString(),
+      desk: c.desk,
+      venue: c.venue,
+      lookup: c.lookup,
+    };
     account.balance -= c.amount;
     account.charges.push(charge);
     store.state.charged[c.jti] = c.exp;
@@ -250,9 +277,14 @@ function createProvider(s: Settings) {
     const token = `pay_${randomBytes(24).toString('base64url')}`;
     if (requestId !== undefined) {
       if (typeof requestId !== 'string' || typeof idType !== 'string' || typeof idNumber !== 'string') {
-        throw new HttpError(400, 'VALIDATION_FAILED', 'requestId, idType and idNumber must be strings, all three together');
+        throw new HttpError(
+          400,
+          'VALIDATION_FAILED',
+          'requestId, idType and idNumber must be strings, all three together',
+        );
       }
-      if (!s.feedToken) throw new HttpError(503, 'LINKING_OFF', 'this provider has no Ankang feed token (ANKANG_FEED_TOKEN)');
+      if (!s.feedToken)
+        throw new HttpError(503, 'LINKING_OFF', 'this provider has no Ankang feed token (ANKANG_FEED_TOKEN)');
       let res: Response;
       try {
         res = await fetch(`${s.ankangUrl}/v1/links/confirm`, {
@@ -266,9 +298,11 @@ function createProvider(s: Settings) {
       }
       // Ankang's refusal is the caller's answer: its status and its error, as Ankang wrote them.
       if (!res.ok) {
-        const answer = (await res.json().catch(() => undefined)) as { error?: { code?: unknown; message?: unknown } } | undefined;
+        const answer = (await res.json().catch(() => undefined)) as
+          { error?: { code?: unknown; message?: unknown } } | undefined;
         const code = typeof answer?.error?.code === 'string' ? answer.error.code : 'ANKANG_REFUSED';
-        const message = typeof answer?.error?.message === 'string' ? answer.error.message : `Ankang answered ${res.status}`;
+        const message =
+          typeof answer?.error?.message === 'string' ? answer.error.message : `Ankang answered ${res.status}`;
         throw new HttpError(res.status >= 500 ? 502 : res.status, code, message);
       }
     }
@@ -292,15 +326,23 @@ function createProvider(s: Settings) {
       if (path === '/v1/fares' && req.method === 'POST') answer = await fare(req);
       else if (path === '/v1/accounts' && req.method === 'POST') answer = await openAccount(req);
       else if (account && req.method === 'GET') answer = showAccount(account[1]);
-      else if (path === '/healthz' && req.method === 'GET') answer = [200, { ok: true, provider: s.providerId, server: STAND_IN }];
-      else if (['/v1/fares', '/v1/accounts', '/healthz'].includes(path) || account) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here`);
+      else if (path === '/healthz' && req.method === 'GET')
+        answer = [200, { ok: true, provider: s.providerId, server: STAND_IN }];
+      else if (['/v1/fares', '/v1/accounts', '/healthz'].includes(path) || account)
+        throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here`);
       else throw new HttpError(404, 'NOT_FOUND', 'no such route');
       send(res, answer[0], answer[1]);
       log({ msg: 'answered', method: req.method, path: account ? '/v1/accounts/:token' : path, status: answer[0] });
     } catch (e) {
       if (e instanceof HttpError) {
         send(res, e.status, { error: { code: e.code, message: e.message } });
-        log({ msg: 'answered', method: req.method, path: account ? '/v1/accounts/:token' : path, status: e.status, code: e.code });
+        log({
+          msg: 'answered',
+          method: req.method,
+          path: account ? '/v1/accounts/:token' : path,
+          status: e.status,
+          code: e.code,
+        });
       } else {
         send(res, 500, { error: { code: 'INTERNAL', message: 'internal error' } });
         process.stderr.write(`${JSON.stringify({ msg: 'internal error', error: (e as Error).message })}\n`);
@@ -328,7 +370,9 @@ async function main(): Promise<void> {
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${s.host.includes(':') ? `[${s.host}]` : s.host}:${port}`;
-  process.stdout.write(`${JSON.stringify({ msg: 'ready', url, provider: s.providerId, server: STAND_IN, ankang: s.ankangUrl, persisted: !!s.dataFile })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ msg: 'ready', url, provider: s.providerId, server: STAND_IN, ankang: s.ankangUrl, persisted: !!s.dataFile })}\n`,
+  );
 
   let stopping = false;
   const stop = () => {

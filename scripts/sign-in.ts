@@ -13,7 +13,8 @@ function args(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < argv.length; i += 2) {
     const flag = argv[i];
-    if (!flag.startsWith('--') || argv[i + 1] === undefined) throw new Error(`expected --flag value pairs, got ${flag}`);
+    if (!flag.startsWith('--') || argv[i + 1] === undefined)
+      throw new Error(`expected --flag value pairs, got ${flag}`);
     out[flag.slice(2)] = argv[i + 1];
   }
   return out;
@@ -23,7 +24,9 @@ async function main() {
   const a = args(process.argv.slice(2));
   const idType = (a['id-type'] ?? 'resident-id') as IdType;
   if (!a.phone || !a.id || !a.name || !(ID_TYPES as readonly string[]).includes(idType)) {
-    throw new Error(`usage: npm run sign-in -- --phone <mobile> --id <ID number> --name <name> [--id-type ${ID_TYPES.join('|')}]`);
+    throw new Error(
+      `usage: npm run sign-in -- --phone <mobile> --id <ID number> --name <name> [--id-type ${ID_TYPES.join('|')}]`,
+    );
   }
   const url = (process.env.ANKANG_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
   const outbox = join(resolve(process.env.DATA_DIR ?? './data'), 'sms-outbox.jsonl');

@@ -69,14 +69,17 @@ async function main(): Promise<void> {
     try {
       node = await startDevNode({ port: preview.CHAIN_PORT || undefined, root: ROOT });
     } catch (e) {
-      if (e instanceof DevNodeError && e.code === 'PORT_IN_USE') throw new StartError(describePortProblem('EADDRINUSE', preview.CHAIN_PORT, '127.0.0.1', 'CHAIN_PORT'));
+      if (e instanceof DevNodeError && e.code === 'PORT_IN_USE')
+        throw new StartError(describePortProblem('EADDRINUSE', preview.CHAIN_PORT, '127.0.0.1', 'CHAIN_PORT'));
       throw e;
     }
     const chain = node;
     void chain.exited.then(({ code, signal }) => {
       if (phase === 'stopping') return;
       log.error('the embedded chain exited; stopping the service', { pid: chain.pid, code, signal });
-      process.stderr.write(`npm start: the embedded chain (hardhat node, pid ${chain.pid}) exited (${signal ?? `code ${code}`}); stopping\n`);
+      process.stderr.write(
+        `npm start: the embedded chain (hardhat node, pid ${chain.pid}) exited (${signal ?? `code ${code}`}); stopping\n`,
+      );
       void shutdown('the embedded chain exited', 1);
     });
     if (phase !== 'starting') return;
@@ -121,7 +124,12 @@ function run(what: string, args: string[]): Promise<void> {
 }
 
 /** One JSON line on stdout for programs, the banner on stderr for people. */
-function announce(config: Config, s: RunningService, chain: DevNode | undefined, outboxFile: (c: Config) => string): void {
+function announce(
+  config: Config,
+  s: RunningService,
+  chain: DevNode | undefined,
+  outboxFile: (c: Config) => string,
+): void {
   // The development provider texts nobody: its codes go to the outbox, and are shown here too.
   const outbox = !config.OIDC_ISSUER && !config.SMS_GATEWAY_URL ? outboxFile(config) : undefined;
   const adminToken = process.env.ADMIN_TOKEN ? 'from ADMIN_TOKEN' : `${secretsDirOf(config)}/secrets.json (adminToken)`;
@@ -140,7 +148,9 @@ function announce(config: Config, s: RunningService, chain: DevNode | undefined,
     anchoring: `${s.url}/v1/anchor/status`,
     trustList: `${s.url}/v1/trust-list`,
     statusList: `${s.url}/v1/status-list`,
-    signIn: outbox ? { url: `${s.url}/`, provider: `${s.url}/idp`, outbox } : { url: `${s.url}/`, provider: config.OIDC_ISSUER ?? 'embedded' },
+    signIn: outbox
+      ? { url: `${s.url}/`, provider: `${s.url}/idp`, outbox }
+      : { url: `${s.url}/`, provider: config.OIDC_ISSUER ?? 'embedded' },
     pid: process.pid,
   };
   process.stdout.write(JSON.stringify(ready) + '\n');

@@ -74,7 +74,10 @@ export function createServices(app: AppContext): Services {
 /** A refused or failed ledger write as the client sees it: the cause stays in the log and /readyz. */
 function ledgerError(err: LedgerUnavailableError): ServiceError {
   if (err.code === 'LEDGER_DIVERGED') {
-    return new ServiceError('LEDGER_DIVERGED', 'the ledger disagrees with what was anchored; writes are refused until an operator has checked it (GET /readyz says why)');
+    return new ServiceError(
+      'LEDGER_DIVERGED',
+      'the ledger disagrees with what was anchored; writes are refused until an operator has checked it (GET /readyz says why)',
+    );
   }
   const e = new ServiceError('LEDGER_UNAVAILABLE', 'the ledger is unavailable; retry later');
   e.retryAfterSeconds = 1;
@@ -93,7 +96,7 @@ function refuseCrossSite(ctx: Koa.Context): void {
   const site = ctx.get('sec-fetch-site');
   if (site !== 'cross-site' && site !== 'same-site') return;
   if ([COOKIES.resident, COOKIES.residentRefresh, COOKIES.staff].some((c) => ctx.cookies.get(c))) {
-    throw new ServiceError('FORBIDDEN', 'a request from another site cannot use this browser\'s session');
+    throw new ServiceError('FORBIDDEN', "a request from another site cannot use this browser's session");
   }
 }
 
@@ -118,9 +121,16 @@ function requestLog(app: AppContext): Koa.Middleware {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       // The provider answers on the raw response (ctx.respond = false); its status is there.
       status ??= ctx.respond === false ? ctx.res.statusCode : ctx.status;
-      const underIdp = ctx.path === IDP_PREFIX || ctx.path.startsWith(`${IDP_PREFIX}/`) || ctx.path.startsWith('/.well-known/oauth-authorization-server');
+      const underIdp =
+        ctx.path === IDP_PREFIX ||
+        ctx.path.startsWith(`${IDP_PREFIX}/`) ||
+        ctx.path.startsWith('/.well-known/oauth-authorization-server');
       const route = String(ctx._matchedRoute ?? (underIdp ? `${IDP_PREFIX}/*` : 'unmatched'));
-      app.metrics.inc('ankang_http_requests_total', 'HTTP requests', { method: ctx.method, route, status: String(status) });
+      app.metrics.inc('ankang_http_requests_total', 'HTTP requests', {
+        method: ctx.method,
+        route,
+        status: String(status),
+      });
       app.metrics.observe('ankang_http_request_duration_seconds', 'HTTP request latency', { route }, seconds);
       app.log.info('request', { method: ctx.method, route, status, ms: Math.round(seconds * 1e4) / 10 });
     }
@@ -145,16 +155,14 @@ export function createApp(app: AppContext, services: Services = createServices(a
   koa.use(async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) throw new ServiceError('NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
+      if (ctx.status === 404 && ctx.body === undefined)
+        throw new ServiceError('NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
       // allowedMethods() sets 405 and the Allow header but no body; answer in the API's error shape.
-      if (ctx.status === 405 && ctx.body === undefined) throw new ServiceError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}`);
+      if (ctx.status === 405 && ctx.body === undefined)
+        throw new ServiceError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}`);
     } catch (err) {
       const e =
-        err instanceof ServiceError
-          ? err
-          : err instanceof LedgerUnavailableError
-            ? ledgerError(err)
-            : undefined;
+        err instanceof ServiceError ? err : err instanceof LedgerUnavailableError ? ledgerError(err) : undefined;
       if (e) {
         ctx.status = e.status;
         if (e.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(e.retryAfterSeconds));
@@ -163,18 +171,47 @@ export function createApp(app: AppContext, services: Services = createServices(a
         // Only the code reaches the client; the details stay in the server log.
         ctx.status = 500;
         ctx.body = { error: { code: 'INTERNAL', message: 'internal error' } };
-        app.log.error('unhandled error', { method: ctx.method, route: ctx._matchedRoute ?? 'unmatched', error: (err as Error).stack ?? String(err) });
+        app.log.error('unhandled error', {
+          method: ctx.method,
+          route: ctx._matchedRoute ?? 'unmatched',
+          error: (err as Error).stack ?? String(err),
+        });
       }
     }
   });
 
   koa.use(async (ctx, next) => {
-    ctx.state.principals = await authenticate(ctx, app.ledger, app.secrets.adminToken, app.clock(), app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000);
+    ctx.state.principals = await authenticate(
+      ctx,
+      app.ledger,
+      app.secrets.adminToken,
+      app.clock(),
+      app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000,
+    );
     refuseCrossSite(ctx);
     await next();
   });
 
-  for (const add of [authRoutes, systemRoutes, openapiRoutes, issuerRoutes, residentRoutes, ruleRoutes, feedRoutes, adminRoutes, proofRoutes, logRoutes, venueRoutes, authorityRoutes, borderRoutes, federationRoutes, linkRoutes, deskRoutes, pageRoutes]) add(router, app, services);
+  for (const add of [
+    authRoutes,
+    systemRoutes,
+    openapiRoutes,
+    issuerRoutes,
+    residentRoutes,
+    ruleRoutes,
+    feedRoutes,
+    adminRoutes,
+    proofRoutes,
+    logRoutes,
+    venueRoutes,
+    authorityRoutes,
+    borderRoutes,
+    federationRoutes,
+    linkRoutes,
+    deskRoutes,
+    pageRoutes,
+  ])
+    add(router, app, services);
   koa.use(router.routes());
   koa.use(router.allowedMethods({ throw: false }));
   return koa;

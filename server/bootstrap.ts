@@ -38,10 +38,15 @@ const STATUS_VALUE = { green: 0, yellow: 1, red: 2 } as const;
  * Opens the data folder and everything in it: secrets, ledger, keys, rules, statuses.
  * Tests call this with a temp DATA_DIR and, where they need one, an injected clock.
  */
-export async function openContext(config: Config, opts: { clock?: () => Date; env?: NodeJS.ProcessEnv; log?: Logger } = {}): Promise<AppContext> {
+export async function openContext(
+  config: Config,
+  opts: { clock?: () => Date; env?: NodeJS.ProcessEnv; log?: Logger } = {},
+): Promise<AppContext> {
   const clock = opts.clock ?? (() => new Date());
   if (config.OIDC_ISSUER && (!config.OIDC_CLIENT_ID || !config.OIDC_CLIENT_SECRET)) {
-    throw new Error('OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET: the client this service is registered as at that provider');
+    throw new Error(
+      'OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET: the client this service is registered as at that provider',
+    );
   }
   // Before anything in either folder is opened: private, or no start (PrivateDirError); secrets never regenerated beside sealed data.
   const secretsDir = secretsDirOf(config);
@@ -50,14 +55,19 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
   if (secretsDir !== resolve(config.DATA_DIR)) makePrivateDir(secretsDir, 'SECRETS_DIR');
   const secrets = loadSecrets(secretsDir, opts.env);
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
-  const ledger = await Ledger.open(join(config.DATA_DIR, 'ledger'), clock, { log, onDiverged: (reason) => log.error(divergedLine(config, reason), { reason, run: verifyCommand(config) }) });
+  const ledger = await Ledger.open(join(config.DATA_DIR, 'ledger'), clock, {
+    log,
+    onDiverged: (reason) => log.error(divergedLine(config, reason), { reason, run: verifyCommand(config) }),
+  });
   // A retired key stays listed until the longest resident code it signed has expired; venue codes are re-signed instead.
   const longestCodeSeconds = Math.max(config.CODE_TTL_MINUTES * 60, config.PRINTED_CODE_TTL_DAYS * 86400);
-  const keys = await IssuerKeys.load({ secretsDir, ledger, longestCodeSeconds, env: opts.env }).catch(async (e: unknown) => {
-    // A key that may not sign stops start-up; the folder must not stay locked behind it.
-    await ledger.close();
-    throw e;
-  });
+  const keys = await IssuerKeys.load({ secretsDir, ledger, longestCodeSeconds, env: opts.env }).catch(
+    async (e: unknown) => {
+      // A key that may not sign stops start-up; the folder must not stay locked behind it.
+      await ledger.close();
+      throw e;
+    },
+  );
   const rules = await RuleBook.load(ledger);
   await ensureResidentIndexes(ledger);
   await sealStoredText(ledger, secrets.encryptionKey);
@@ -102,7 +112,21 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
     : undefined;
   const trust = new TrustService({ config, issuerName, keys, clock });
   const sms = createSmsSender({ gatewayUrl: config.SMS_GATEWAY_URL, outboxFile: outboxFile(config) });
-  const app: AppContext = { config, ledger, secrets, keys, rules, statusBook, metrics: new Metrics(), log, clock, issuerName, anchorer, trust, sms };
+  const app: AppContext = {
+    config,
+    ledger,
+    secrets,
+    keys,
+    rules,
+    statusBook,
+    metrics: new Metrics(),
+    log,
+    clock,
+    issuerName,
+    anchorer,
+    trust,
+    sms,
+  };
   if (config.CHAIN_RPC_URL) app.federation = new Federation({ config, ledger, log, clock, trust, keys, anchorer });
   if (anchorer && config.WITNESS_FOR.length) {
     app.witness = new WitnessRunner({
@@ -119,7 +143,6 @@ export async function openContext(config: Config, opts: { clock?: () => Date; en
   }
   return app;
 }
-
 
 const divergedLine = (config: Config, reason: string) =>
   `ledger: writes refused: ${reason}. Acknowledged events may have been lost (a truncated LevelDB log, an old backup, another data folder): stop the service, run \`${verifyCommand(config)}\`, and restore the data folder from a backup that holds the missing events; reads are still served`;
@@ -147,7 +170,9 @@ async function startSignIn(app: AppContext, local: string, clock: () => Date): P
       issuer: `${base}/idp`,
       dataDir: join(config.DATA_DIR, 'idp'),
       secretsDir: join(secretsDirOf(config), 'idp'),
-      clients: [{ client_id: EMBEDDED_CLIENT_ID, client_secret: secrets.oidcClientSecret, redirect_uris: [redirectUri] }],
+      clients: [
+        { client_id: EMBEDDED_CLIENT_ID, client_secret: secrets.oidcClientSecret, redirect_uris: [redirectUri] },
+      ],
       sms: app.sms,
       log: app.log,
       proxy: config.TRUST_PROXY,
@@ -182,7 +207,10 @@ export interface RunningService {
 }
 
 /** Opens the context, starts the HTTP server and background jobs; `close` undoes all of it. */
-export async function startService(config: Config, opts: Parameters<typeof openContext>[1] = {}): Promise<RunningService> {
+export async function startService(
+  config: Config,
+  opts: Parameters<typeof openContext>[1] = {},
+): Promise<RunningService> {
   const app = await openContext(config, opts);
   const services = createServices(app);
   let idp: IdentityProvider | undefined;
@@ -208,10 +236,18 @@ export async function startService(config: Config, opts: Parameters<typeof openC
   while (checking()) await new Promise((r) => setTimeout(r, 20));
   idp = await startSignIn(app, `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`, app.clock);
   services.reevaluator.start(config.REVIEW_INTERVAL_SECONDS);
-  const sessionSweep = startSessionSweep(app.ledger, app.clock, 3_600_000, (e) => app.log.error('session sweep failed', { error: e.message }));
-  const codeIndexSweep = startCodeIndexSweep(app.ledger, app.clock, 300_000, (e) => app.log.error('code index sweep failed', { error: e.message }));
-  const idempotencySweep = services.idempotency.start(app.ledger, app.clock, 3_600_000, (e) => app.log.error('idempotency sweep failed', { error: e.message }));
-  const retention = new RetentionService(app).start(3_600_000, (e) => app.log.error('retention job failed', { error: e.message }));
+  const sessionSweep = startSessionSweep(app.ledger, app.clock, 3_600_000, (e) =>
+    app.log.error('session sweep failed', { error: e.message }),
+  );
+  const codeIndexSweep = startCodeIndexSweep(app.ledger, app.clock, 300_000, (e) =>
+    app.log.error('code index sweep failed', { error: e.message }),
+  );
+  const idempotencySweep = services.idempotency.start(app.ledger, app.clock, 3_600_000, (e) =>
+    app.log.error('idempotency sweep failed', { error: e.message }),
+  );
+  const retention = new RetentionService(app).start(3_600_000, (e) =>
+    app.log.error('retention job failed', { error: e.message }),
+  );
   app.federation?.start(config.FEDERATION_REFRESH_SECONDS);
   app.witness?.start();
   let closing: Promise<void> | undefined;
@@ -230,7 +266,11 @@ export async function startService(config: Config, opts: Parameters<typeof openC
   async function stop(): Promise<void> {
     app.stopping = true;
     const drained = await drainHttpServer(server, config.DRAIN_TIMEOUT_MS);
-    if (drained.forced) app.log.warn('http: drain timed out; closed the remaining connections', { ...drained, drainTimeoutMs: config.DRAIN_TIMEOUT_MS });
+    if (drained.forced)
+      app.log.warn('http: drain timed out; closed the remaining connections', {
+        ...drained,
+        drainTimeoutMs: config.DRAIN_TIMEOUT_MS,
+      });
     else app.log.info('http: drained', drained);
     await services.reevaluator.stop();
     await retention.stop();

@@ -18,7 +18,16 @@ async function main() {
   makePrivateDir(config.DATA_DIR, 'DATA_DIR');
   const svc = await startService(config);
   // One machine-readable line, so scripts and tests can find the port.
-  process.stdout.write(JSON.stringify({ level: 'info', time: new Date().toISOString(), msg: 'listening', url: svc.url, issuer: config.ISSUER_ID, dataDir: config.DATA_DIR }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      level: 'info',
+      time: new Date().toISOString(),
+      msg: 'listening',
+      url: svc.url,
+      issuer: config.ISSUER_ID,
+      dataDir: config.DATA_DIR,
+    }) + '\n',
+  );
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

@@ -3,7 +3,11 @@
  * `stop` clears it and waits for a run under way. A failed run goes to `onError` and the
  * next one runs as usual.
  */
-export function startPeriodic(intervalMs: number, job: () => Promise<unknown>, onError: (e: Error) => void): { stop(): Promise<void> } {
+export function startPeriodic(
+  intervalMs: number,
+  job: () => Promise<unknown>,
+  onError: (e: Error) => void,
+): { stop(): Promise<void> } {
   let running: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
     running = job().catch(onError);

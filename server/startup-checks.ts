@@ -17,8 +17,10 @@ export async function checkListenPort(port: number, host: string, setting: strin
 export function describePortProblem(code: string, port: number, host: string, setting: string): string {
   const fix = `set ${setting} to a free port (0 picks one)`;
   if (code === 'EADDRINUSE') return `port ${port} (${setting}) is in use by another process; stop it or ${fix}`;
-  if (code === 'EACCES') return `port ${port} (${setting}) on ${host} may not be opened by this user (EACCES); ${fix}, above 1023`;
-  if (code === 'EADDRNOTAVAIL') return `${host} (HOST) is not an address of this machine (EADDRNOTAVAIL); set HOST to one, such as 127.0.0.1`;
+  if (code === 'EACCES')
+    return `port ${port} (${setting}) on ${host} may not be opened by this user (EACCES); ${fix}, above 1023`;
+  if (code === 'EADDRNOTAVAIL')
+    return `${host} (HOST) is not an address of this machine (EADDRNOTAVAIL); set HOST to one, such as 127.0.0.1`;
   return `port ${port} (${setting}) on ${host} cannot be opened (${code}); ${fix}`;
 }
 
@@ -31,6 +33,9 @@ export function describeStartupError(e: unknown, stack = false): string {
   let text = e.message;
   const cause = (e as { cause?: unknown }).cause;
   if (cause instanceof Error && !text.includes(cause.message)) text += `: ${cause.message}`;
-  text = text.replace(/:\s*\n\s*/g, ': ').replace(/\s*\n\s*/g, '; ').slice(0, 600);
+  text = text
+    .replace(/:\s*\n\s*/g, ': ')
+    .replace(/\s*\n\s*/g, '; ')
+    .slice(0, 600);
   return stack && e.stack ? `${text}\n${e.stack}` : text;
 }

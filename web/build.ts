@@ -48,9 +48,20 @@ export interface WebManifest {
  * verifier (bundled into /verify and rebuilt into verifier/dist), both build scripts, and
  * the lock file (a dependency's new version changes the bundles too).
  */
-const SOURCES = ['web/src', 'web/build.ts', 'verifier/src', 'verifier/cli', 'verifier/build.mjs', 'verifier/package.json', 'verifier/tsconfig.build.json', 'package-lock.json'];
+const SOURCES = [
+  'web/src',
+  'web/build.ts',
+  'verifier/src',
+  'verifier/cli',
+  'verifier/build.mjs',
+  'verifier/package.json',
+  'verifier/tsconfig.build.json',
+  'package-lock.json',
+];
 /** What verifier/build.mjs writes that others load: a skipped build must not leave them missing. */
-const VERIFIER_OUTPUTS = ['index.js', 'cli.js', 'ankang-verify.browser.js', 'types/index.d.ts'].map((f) => join(ROOT, 'verifier', 'dist', f));
+const VERIFIER_OUTPUTS = ['index.js', 'cli.js', 'ankang-verify.browser.js', 'types/index.d.ts'].map((f) =>
+  join(ROOT, 'verifier', 'dist', f),
+);
 
 function listFiles(path: string): string[] {
   if (!existsSync(path)) return [];
@@ -112,7 +123,8 @@ ${opts.scripts}
 }
 
 /** Inline text must not close its element early. */
-const inlineScript = (js: string) => `<script>${js.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--')}</script>`;
+const inlineScript = (js: string) =>
+  `<script>${js.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--')}</script>`;
 const inlineStyle = (css: string) => `<style>${css.replace(/<\/(style)/gi, '<\\/$1')}</style>`;
 
 /**
@@ -123,11 +135,17 @@ export async function buildWeb(opts: { quiet?: boolean; force?: boolean } = {}):
   const sources = sourcesFingerprint();
   const built = opts.force ? undefined : currentBuild(sources);
   if (built) {
-    if (!opts.quiet) process.stdout.write(`web: pages unchanged since the last build, skipped (${relative(ROOT, WEB_DIST)}/ is current; --force rebuilds)\n`);
+    if (!opts.quiet)
+      process.stdout.write(
+        `web: pages unchanged since the last build, skipped (${relative(ROOT, WEB_DIST)}/ is current; --force rebuilds)\n`,
+      );
     return built;
   }
   // Rebuilt with the pages: a stale verifier bundle would check codes with yesterday's rules.
-  execFileSync(process.execPath, [join(ROOT, 'verifier', 'build.mjs')], { cwd: join(ROOT, 'verifier'), stdio: opts.quiet ? 'ignore' : 'inherit' });
+  execFileSync(process.execPath, [join(ROOT, 'verifier', 'build.mjs')], {
+    cwd: join(ROOT, 'verifier'),
+    stdio: opts.quiet ? 'ignore' : 'inherit',
+  });
   rmSync(WEB_DIST, { recursive: true, force: true });
   const assets = join(WEB_DIST, 'assets');
   mkdirSync(assets, { recursive: true });
@@ -153,7 +171,11 @@ export async function buildWeb(opts: { quiet?: boolean; force?: boolean } = {}):
   for (const [out, meta] of Object.entries(result.metafile.outputs)) {
     if (!meta.entryPoint) continue;
     const page = basename(meta.entryPoint, '.ts') as PageName;
-    pages[page] = { html: PAGES[page].file, js: `/assets/${basename(out)}`, css: meta.cssBundle ? `/assets/${basename(meta.cssBundle)}` : '' };
+    pages[page] = {
+      html: PAGES[page].file,
+      js: `/assets/${basename(out)}`,
+      css: meta.cssBundle ? `/assets/${basename(meta.cssBundle)}` : '',
+    };
   }
 
   const verifierJs = readFileSync(VERIFIER_BUNDLE);
@@ -162,8 +184,13 @@ export async function buildWeb(opts: { quiet?: boolean; force?: boolean } = {}):
 
   for (const page of names) {
     const p = pages[page];
-    const scripts = [...(page === 'verify' ? [verifier] : []), p.js].map((src) => `<script src="${src}" defer></script>`).join('\n');
-    writeFileSync(join(WEB_DIST, PAGES[page].file), html({ title: PAGES[page].title, page, head: p.css ? `<link rel="stylesheet" href="${p.css}">` : '', scripts }));
+    const scripts = [...(page === 'verify' ? [verifier] : []), p.js]
+      .map((src) => `<script src="${src}" defer></script>`)
+      .join('\n');
+    writeFileSync(
+      join(WEB_DIST, PAGES[page].file),
+      html({ title: PAGES[page].title, page, head: p.css ? `<link rel="stylesheet" href="${p.css}">` : '', scripts }),
+    );
   }
 
   // The service worker keeps exactly what /verify needs; its cache name changes with any of them.
@@ -176,7 +203,12 @@ export async function buildWeb(opts: { quiet?: boolean; force?: boolean } = {}):
     target: ['es2020'],
     minify: true,
     outfile: join(WEB_DIST, 'sw.js'),
-    define: { __PRECACHE__: JSON.stringify(precache), __CACHE__: JSON.stringify(`ankang-verify-${hash(precache.join('\n') + readFileSync(join(WEB_DIST, PAGES.verify.file)))}`) },
+    define: {
+      __PRECACHE__: JSON.stringify(precache),
+      __CACHE__: JSON.stringify(
+        `ankang-verify-${hash(precache.join('\n') + readFileSync(join(WEB_DIST, PAGES.verify.file)))}`,
+      ),
+    },
     logLevel: 'warning',
   });
 
@@ -191,11 +223,21 @@ export async function buildWeb(opts: { quiet?: boolean; force?: boolean } = {}):
   });
   writeFileSync(join(WEB_DIST, 'verify-standalone.html'), standalone);
 
-  const manifest: WebManifest = { pages, verifier, serviceWorker: '/sw.js', standalone: '/verify-standalone.html', sources };
+  const manifest: WebManifest = {
+    pages,
+    verifier,
+    serviceWorker: '/sw.js',
+    standalone: '/verify-standalone.html',
+    sources,
+  };
   writeFileSync(join(WEB_DIST, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   if (!opts.quiet) {
-    const sizes = Object.keys(result.metafile.outputs).map((o) => `${relative(WEB_DIST, join(ROOT, o))} ${(result.metafile.outputs[o].bytes / 1024).toFixed(1)} KiB`);
-    process.stdout.write(`web: built ${names.length} pages and verify-standalone.html (${(standalone.length / 1024).toFixed(0)} KiB) into ${relative(ROOT, WEB_DIST)}/\n  ${sizes.join('\n  ')}\n`);
+    const sizes = Object.keys(result.metafile.outputs).map(
+      (o) => `${relative(WEB_DIST, join(ROOT, o))} ${(result.metafile.outputs[o].bytes / 1024).toFixed(1)} KiB`,
+    );
+    process.stdout.write(
+      `web: built ${names.length} pages and verify-standalone.html (${(standalone.length / 1024).toFixed(0)} KiB) into ${relative(ROOT, WEB_DIST)}/\n  ${sizes.join('\n  ')}\n`,
+    );
   }
   return manifest;
 }

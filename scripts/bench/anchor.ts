@@ -39,7 +39,9 @@ export async function benchAnchor(leaves = 1_000_000, rounds = 3): Promise<Ancho
     const dir = mkdtempSync(join(tmpdir(), 'ankang-bench-tree-'));
     const db = new Level<string, unknown>(dir);
     await db.open();
-    const tree = await TreeStore.open(db.sublevel<string, Uint8Array>('tree', { valueEncoding: 'view' }) as unknown as TreeDb);
+    const tree = await TreeStore.open(
+      db.sublevel<string, Uint8Array>('tree', { valueEncoding: 'view' }) as unknown as TreeDb,
+    );
     t = performance.now();
     for (let done = 0; done < leaves; done += eventHashes.length) {
       await tree.append(eventHashes.slice(0, Math.min(eventHashes.length, leaves - done)).map((h) => leafHash(h)));

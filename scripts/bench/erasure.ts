@@ -33,12 +33,32 @@ async function main(): Promise<void> {
           const e = await tx.append({
             type: 'scan.recorded',
             subjects: [`r:${p}`, `v:${venue}`],
-            data: { venue, venueType: 'mall', district: '340104', method: 'staff', issuer: '340000', cti: 'ab'.repeat(8), colour: 'green', codeResult: 'VALID', decision: 'admit', rule: 'green-admit', policyVersion: 1, temperatureBand: 'normal', certificate: null },
+            data: {
+              venue,
+              venueType: 'mall',
+              district: '340104',
+              method: 'staff',
+              issuer: '340000',
+              cti: 'ab'.repeat(8),
+              colour: 'green',
+              codeResult: 'VALID',
+              decision: 'admit',
+              rule: 'green-admit',
+              policyVersion: 1,
+              temperatureBand: 'normal',
+              certificate: null,
+            },
           });
           const at = tx.now.toISOString();
           const entry = { seq: e.seq, subject: `r:${p}`, decision: 'admit', colour: 'green', at };
           tx.put('scans', `v/${venue}/${at}/${seqKey(e.seq)}`, entry);
-          tx.put('scans', `t/${at}/${seqKey(e.seq)}`, { ...entry, venue, venueType: 'mall', subtype: 'mall', district: '340104' });
+          tx.put('scans', `t/${at}/${seqKey(e.seq)}`, {
+            ...entry,
+            venue,
+            venueType: 'mall',
+            subtype: 'mall',
+            district: '340104',
+          });
         }
       });
       now += 1_000;
@@ -50,7 +70,13 @@ async function main(): Promise<void> {
         for (let j = i; j < i + 1_000; j++) {
           const p = `p${String(j).padStart(15, '0')}`;
           const declaration = { at: old, temperatureC: 36.6, symptoms: [], visited: [], contactWithCase: false };
-          tx.put('facts', p, j % 2 ? { declaration } : { declaration, contact: { degree: 2, exposedAt: new Date(now + 27 * 86_400_000).toISOString() } });
+          tx.put(
+            'facts',
+            p,
+            j % 2
+              ? { declaration }
+              : { declaration, contact: { degree: 2, exposedAt: new Date(now + 27 * 86_400_000).toISOString() } },
+          );
         }
       });
     }

@@ -23,7 +23,12 @@ export const floorSessionKey = (tokenHash: string) => `t/${tokenHash}`;
  * into its own folder at start, FLOOR_SESSIONS_DIR) and returns their tokens in order;
  * `key` is the floor's FLOOR_ENCRYPTION_KEY.
  */
-export async function seedFloorSessions(dir: string, key: Buffer, people: VerifiedIdentity[], ttlMs: number): Promise<string[]> {
+export async function seedFloorSessions(
+  dir: string,
+  key: Buffer,
+  people: VerifiedIdentity[],
+  ttlMs: number,
+): Promise<string[]> {
   const db = new Level<string, FloorSession>(dir, { valueEncoding: 'json' });
   await db.open();
   try {
@@ -34,7 +39,11 @@ export async function seedFloorSessions(dir: string, key: Buffer, people: Verifi
         const token = `ak_resident_${randomBytes(24).toString('base64url')}`;
         const h = hashToken(token);
         tokens.push(token);
-        return { type: 'put' as const, key: floorSessionKey(h), value: { identitySealed: sealField(key, JSON.stringify(identity), h), expiresAt } };
+        return {
+          type: 'put' as const,
+          key: floorSessionKey(h),
+          value: { identitySealed: sealField(key, JSON.stringify(identity), h), expiresAt },
+        };
       });
       await db.batch(batch);
     }

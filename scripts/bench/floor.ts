@@ -37,10 +37,13 @@ import { floorSessionKey, type FloorSession } from './floor-sessions';
 const trustList = JSON.parse(process.env.FLOOR_TRUST_LIST ?? 'null') as unknown;
 const dataDir = process.env.FLOOR_DATA_DIR ?? 'floor-data';
 const ownDir = cluster.isWorker ? join(dataDir, `worker-${cluster.worker!.id}`) : dataDir;
-if (process.env.FLOOR_SESSIONS_DIR && !existsSync(ownDir)) cpSync(process.env.FLOOR_SESSIONS_DIR, ownDir, { recursive: true });
+if (process.env.FLOOR_SESSIONS_DIR && !existsSync(ownDir))
+  cpSync(process.env.FLOOR_SESSIONS_DIR, ownDir, { recursive: true });
 const db = new Level<string, unknown>(ownDir, { valueEncoding: 'json' });
 const pseudonymKey = randomBytes(32);
-const sealKey = process.env.FLOOR_ENCRYPTION_KEY ? Buffer.from(process.env.FLOOR_ENCRYPTION_KEY, 'base64') : randomBytes(32);
+const sealKey = process.env.FLOOR_ENCRYPTION_KEY
+  ? Buffer.from(process.env.FLOOR_ENCRYPTION_KEY, 'base64')
+  : randomBytes(32);
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const signer = {
   kid: computeKid(new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }).subarray(12))),
@@ -65,7 +68,10 @@ async function flush(): Promise<void> {
     const group = pending;
     pending = [];
     try {
-      await db.batch(group.map((w) => ({ type: 'put' as const, key: w.key, value: w.value })), { sync: true });
+      await db.batch(
+        group.map((w) => ({ type: 'put' as const, key: w.key, value: w.value })),
+        { sync: true },
+      );
       for (const w of group) w.done();
     } catch (e) {
       for (const w of group) w.done(e);
@@ -108,23 +114,49 @@ async function apply(body: Application, authorization: string | undefined) {
     iat: now,
     exp: now + 600,
     cti: randomBytes(8).toString('hex'),
-    health: { colour: 'green', ruleVersion: 1, statusIndex: ++seq, maskedName: `${identity.name[0]}*`, idLast4: identity.idNumber.slice(-4), mode: 'dynamic' },
+    health: {
+      colour: 'green',
+      ruleVersion: 1,
+      statusIndex: ++seq,
+      maskedName: `${identity.name[0]}*`,
+      idLast4: identity.idNumber.slice(-4),
+      mode: 'dynamic',
+    },
   };
   const code = await signCode(claims, signer);
-  await append(`r/${pseudonym}`, { sealed, district: body.district, cti: claims.cti, colour: 'green', previous: existing?.cti ?? null });
+  await append(`r/${pseudonym}`, {
+    sealed,
+    district: body.district,
+    cti: claims.cti,
+    colour: 'green',
+    previous: existing?.cti ?? null,
+  });
   return { colour: 'green', code };
 }
 
 async function scan(body: { venueId: string; code: string }) {
   const r = await verifyCode(body.code, { trustList, backend: 'node-async' });
   const at = new Date().toISOString();
-  await append(`s/${String(++seq).padStart(15, '0')}`, { venue: body.venueId, cti: r.claims?.cti ?? null, result: r.code, at });
+  await append(`s/${String(++seq).padStart(15, '0')}`, {
+    venue: body.venueId,
+    cti: r.claims?.cti ?? null,
+    result: r.code,
+    at,
+  });
   return { decision: r.valid ? 'admit' : 'deny', codeResult: r.code, at };
 }
 
 const app = new Koa({ proxy: false });
 app.use(async (ctx) => {
-  const handler = ctx.method === 'POST' ? ({ '/v1/floor-apply': apply, '/v1/floor-scan': scan } as Record<string, (b: never, authorization: string | undefined) => Promise<unknown>>)[ctx.path] : undefined;
+  const handler =
+    ctx.method === 'POST'
+      ? (
+          { '/v1/floor-apply': apply, '/v1/floor-scan': scan } as Record<
+            string,
+            (b: never, authorization: string | undefined) => Promise<unknown>
+          >
+        )[ctx.path]
+      : undefined;
   if (!handler) {
     ctx.status = 404;
     ctx.body = { error: { code: 'NOT_FOUND', message: 'no route' } };

@@ -22,9 +22,13 @@ const ROOT = join(__dirname, '..', '..');
 /** The contract sources of `files` as of commit `rev`. @throws Error outside a git checkout with that commit */
 function sourcesAt(rev: string, files: string[]): Record<string, string> {
   try {
-    return Object.fromEntries(files.map((f) => [f, execFileSync('git', ['show', `${rev}:contracts/${f}`], { cwd: ROOT, encoding: 'utf8' })]));
+    return Object.fromEntries(
+      files.map((f) => [f, execFileSync('git', ['show', `${rev}:contracts/${f}`], { cwd: ROOT, encoding: 'utf8' })]),
+    );
   } catch (e) {
-    throw new Error(`the gas bench compiles the registries of commits ${BASELINE.rev} and ${BASELINE_MAP.rev} from git history, which this checkout lacks (${(e as Error).message.split('\n')[0]})`);
+    throw new Error(
+      `the gas bench compiles the registries of commits ${BASELINE.rev} and ${BASELINE_MAP.rev} from git history, which this checkout lacks (${(e as Error).message.split('\n')[0]})`,
+    );
   }
 }
 
@@ -55,19 +59,25 @@ function syntheticData(i: number): Uint8Array {
 function compileBaseline(baseline: { rev: string; files: string[] }): { abi: unknown[]; bytecode: string } {
   const sources = sourcesAt(baseline.rev, baseline.files);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const solc = require('solc') as { compile(input: string, callbacks: { import(path: string): { contents: string } | { error: string } }): string };
+  const solc = require('solc') as {
+    compile(input: string, callbacks: { import(path: string): { contents: string } | { error: string } }): string;
+  };
   const settings = hre.config.solidity.compilers[0].settings as object;
   const input = {
     language: 'Solidity',
     sources: Object.fromEntries(Object.entries(sources).map(([f, content]) => [f, { content }])),
-    settings: { ...settings, outputSelection: { 'AnchorRegistry.sol': { AnchorRegistry: ['abi', 'evm.bytecode.object'] } } },
+    settings: {
+      ...settings,
+      outputSelection: { 'AnchorRegistry.sol': { AnchorRegistry: ['abi', 'evm.bytecode.object'] } },
+    },
   };
   const modules = dirname(require.resolve('@openzeppelin/contracts/package.json'));
   const out = JSON.parse(
     solc.compile(JSON.stringify(input), {
       import: (path) => {
         try {
-          if (path.startsWith('@openzeppelin/contracts/')) return { contents: readFileSync(join(modules, path.slice('@openzeppelin/contracts/'.length)), 'utf8') };
+          if (path.startsWith('@openzeppelin/contracts/'))
+            return { contents: readFileSync(join(modules, path.slice('@openzeppelin/contracts/'.length)), 'utf8') };
           const own = sources[path.replace(/^\.\//, '')];
           return own === undefined ? { error: `not found: ${path}` } : { contents: own };
         } catch {
@@ -75,9 +85,15 @@ function compileBaseline(baseline: { rev: string; files: string[] }): { abi: unk
         }
       },
     }),
-  ) as { errors?: Array<{ severity: string; formattedMessage: string }>; contracts: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>> };
+  ) as {
+    errors?: Array<{ severity: string; formattedMessage: string }>;
+    contracts: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>>;
+  };
   const errors = (out.errors ?? []).filter((e) => e.severity === 'error');
-  if (errors.length) throw new Error(`the registry of ${baseline.rev} does not compile:\n${errors.map((e) => e.formattedMessage).join('\n')}`);
+  if (errors.length)
+    throw new Error(
+      `the registry of ${baseline.rev} does not compile:\n${errors.map((e) => e.formattedMessage).join('\n')}`,
+    );
   const c = out.contracts['AnchorRegistry.sol'].AnchorRegistry;
   return { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` };
 }
@@ -95,7 +111,9 @@ export async function measureAnchorGas(): Promise<GasRow[]> {
   const [governor, anchorer, witnessA, witnessB] = await hre.ethers.getSigners();
   const deploy = async (baseline: { rev: string; files: string[] }, ...args: unknown[]) => {
     const { abi, bytecode } = compileBaseline(baseline);
-    return (await new hre.ethers.ContractFactory(abi as never, bytecode, governor).deploy(...args)) as unknown as Contract;
+    return (await new hre.ethers.ContractFactory(abi as never, bytecode, governor).deploy(
+      ...args,
+    )) as unknown as Contract;
   };
   const baseline = await deploy(BASELINE);
   await (await baseline.getFunction('registerIssuer')(ISSUER, 'bench', '', [anchorer.address])).wait();
@@ -104,7 +122,8 @@ export async function measureAnchorGas(): Promise<GasRow[]> {
   // The current registry, with a plain account as its governor: governance does not touch anchor's or cosign's gas.
   const current = (await hre.ethers.deployContract('AnchorRegistry', [governor.address])) as unknown as Contract;
   await (await current.getFunction('registerIssuer')(ISSUER, 'bench', '', anchorer.address)).wait();
-  for (const [i, w] of [witnessA, witnessB].entries()) await (await current.getFunction('registerWitness')(w.address, 0, `witness ${i + 1}`)).wait();
+  for (const [i, w] of [witnessA, witnessB].entries())
+    await (await current.getFunction('registerWitness')(w.address, 0, `witness ${i + 1}`)).wait();
   await (await current.getFunction('setWitnessThreshold')(2)).wait();
   const before = baseline.connect(anchorer).getFunction('anchor');
   const beforeMap = baselineMap.connect(anchorer).getFunction('anchor');
@@ -123,7 +142,8 @@ export async function measureAnchorGas(): Promise<GasRow[]> {
     for (const leaf of appended) range.append(leaf);
     const root = hre.ethers.hexlify(range.root());
     const mapRoot = hre.ethers.hexlify(hre.ethers.randomBytes(32));
-    const gas = async (tx: Promise<{ wait(): Promise<{ gasUsed: bigint } | null> }>) => Number((await (await tx).wait())!.gasUsed);
+    const gas = async (tx: Promise<{ wait(): Promise<{ gasUsed: bigint } | null> }>) =>
+      Number((await (await tx).wait())!.gasUsed);
     rows.push({
       from,
       to,
@@ -157,7 +177,8 @@ export async function benchGas(): Promise<Record<string, number>> {
     out[`cosign ${r.from}->${r.to}`] = r.cosignFirst;
     out[`cosign ${r.from}->${r.to} second`] = r.cosignSecond;
   }
-  const perEvent = (from: number, to: number, which: 'before' | 'beforeMap' | 'after') => rows.find((r) => r.from === from && r.to === to)![which] / (to - from);
+  const perEvent = (from: number, to: number, which: 'before' | 'beforeMap' | 'after') =>
+    rows.find((r) => r.from === from && r.to === to)![which] / (to - from);
   const figures: Array<[string, number, number]> = [
     ['per event @1000/checkpoint', 1_000, 2_000],
     ['per event @1000/checkpoint, 1M-event log', 1_000_000, 1_001_000],

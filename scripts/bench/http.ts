@@ -12,10 +12,30 @@ import { outboxFile, startService } from '../../server/bootstrap';
 import { configSchema } from '../../server/config';
 import { gb11643CheckChar } from '../../server/domain/identity';
 import type { VerifiedIdentity } from '../../server/identity/sessions';
-import { applySchema, checkApplication, type FullApplication, type ResidentRecord } from '../../server/services/residents';
+import {
+  applySchema,
+  checkApplication,
+  type FullApplication,
+  type ResidentRecord,
+} from '../../server/services/residents';
 import { seedFloorSessions } from './floor-sessions';
 import { seedSessions } from './sessions';
-import { aim, figure, fmt, fmtRatio, heading, interleavedRounds, median, percentile, rateAsync, rateConcurrent, rateSync, round, table, type RateFigure } from './util';
+import {
+  aim,
+  figure,
+  fmt,
+  fmtRatio,
+  heading,
+  interleavedRounds,
+  median,
+  percentile,
+  rateAsync,
+  rateConcurrent,
+  rateSync,
+  round,
+  table,
+  type RateFigure,
+} from './util';
 
 export const CONNECTIONS = 64;
 const DURATION_S = 10;
@@ -181,7 +201,12 @@ export async function startChild(entry: string, env: Record<string, string>): Pr
  * sign-in leaves behind), then starts the service on it. Returns the sessions' access tokens
  * in the order of `residents`.
  */
-export async function startSeededService(dataDir: string, residents: VerifiedIdentity[], env: Record<string, string> = {}, entry = 'server/main.ts'): Promise<{ service: Child; tokens: string[]; outbox: string }> {
+export async function startSeededService(
+  dataDir: string,
+  residents: VerifiedIdentity[],
+  env: Record<string, string> = {},
+  entry = 'server/main.ts',
+): Promise<{ service: Child; tokens: string[]; outbox: string }> {
   const settings = { ...BENCH_ENV, ...env, DATA_DIR: dataDir };
   const config = configSchema.parse(settings);
   const tokens = await seedSessions(config, residents);
@@ -219,7 +244,10 @@ export class SessionPool {
   }
 
   check(): void {
-    if (this.short > 0) throw new Error(`${this.what} used up all ${fmt(this.tokens.length)} seeded sessions (${fmt(this.short)} more requests went without one): the service is faster than the seeding allowed for; raise the count`);
+    if (this.short > 0)
+      throw new Error(
+        `${this.what} used up all ${fmt(this.tokens.length)} seeded sessions (${fmt(this.short)} more requests went without one): the service is faster than the seeding allowed for; raise the count`,
+      );
   }
 }
 
@@ -258,7 +286,8 @@ function cpuSeconds(pid: number | undefined): number | undefined {
     if (s) stats.set(Number(name), s);
   }
   const inTree = (p: number): boolean => {
-    for (let cur = p, hops = 0; cur > 1 && hops < 64; cur = stats.get(cur)?.ppid ?? 0, hops++) if (cur === pid) return true;
+    for (let cur = p, hops = 0; cur > 1 && hops < 64; cur = stats.get(cur)?.ppid ?? 0, hops++)
+      if (cur === pid) return true;
     return false;
   };
   let total = 0;
@@ -276,7 +305,9 @@ export async function cannon(opts: autocannon.Options): Promise<AutocannonFigure
   const started = performance.now();
   let lastResponse = started;
   const r = await new Promise<autocannon.Result>((resolve, reject) => {
-    const run = autocannon({ connections: CONNECTIONS, pipelining: 1, timeout: 30, ...opts }, (err, result) => (err ? reject(err) : resolve(result)));
+    const run = autocannon({ connections: CONNECTIONS, pipelining: 1, timeout: 30, ...opts }, (err, result) =>
+      err ? reject(err) : resolve(result),
+    );
     run.on('response', () => (lastResponse = performance.now()));
   });
   const seconds = (lastResponse - started) / 1000;
@@ -284,7 +315,10 @@ export async function cannon(opts: autocannon.Options): Promise<AutocannonFigure
   const cpuAfter = cpuSeconds(server?.child.pid);
   const served = r['2xx'] + r.non2xx;
   return {
-    serverCpuUsPerRequest: cpuBefore !== undefined && cpuAfter !== undefined && served > 0 ? round(((cpuAfter - cpuBefore) * 1e6) / served) : undefined,
+    serverCpuUsPerRequest:
+      cpuBefore !== undefined && cpuAfter !== undefined && served > 0
+        ? round(((cpuAfter - cpuBefore) * 1e6) / served)
+        : undefined,
     clientCpuUsPerRequest: served > 0 ? round((client.user + client.system) / served) : 0,
     perSecond: seconds > 0 ? round(r['2xx'] / seconds) : 0,
     p50ms: r.latency.p50,
@@ -314,7 +348,12 @@ export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export type Load = (opts: { duration?: number; amount?: number; connections?: number }) => Promise<AutocannonFigure>;
 
 /** A load of JSON POSTs to `url + path`, the i-th request carrying `body(i)`. */
-export function posting(url: string, path: string, body: (i: number) => string, extra: { headers?: Record<string, string>; onResponse?: (status: number, body: string) => void } = {}): Load {
+export function posting(
+  url: string,
+  path: string,
+  body: (i: number) => string,
+  extra: { headers?: Record<string, string>; onResponse?: (status: number, body: string) => void } = {},
+): Load {
   let i = 0;
   return (opts) =>
     cannon({
@@ -338,7 +377,12 @@ export function posting(url: string, path: string, body: (i: number) => string, 
  * would after signing in; `onApplied` hears the token of each 201. Checks the pool after
  * every run.
  */
-export function applying(url: string, path: string, pool: SessionPool, onApplied?: (token: string, body: string) => void): Load {
+export function applying(
+  url: string,
+  path: string,
+  pool: SessionPool,
+  onApplied?: (token: string, body: string) => void,
+): Load {
   const load: Load = (opts) =>
     cannon({
       url,
@@ -351,7 +395,10 @@ export function applying(url: string, path: string, pool: SessionPool, onApplied
           setupRequest: (req, context: { token?: string }) => {
             const s = pool.take();
             context.token = s?.token;
-            const headers: Record<string, string> = { 'content-type': 'application/json', ...(s ? { authorization: `Bearer ${s.token}` } : {}) };
+            const headers: Record<string, string> = {
+              'content-type': 'application/json',
+              ...(s ? { authorization: `Bearer ${s.token}` } : {}),
+            };
             return { ...req, headers, body: JSON.stringify(applicationBody(s?.n ?? 0)) };
           },
           onResponse: (status, body, context: { token?: string }) => {
@@ -368,7 +415,12 @@ export function applying(url: string, path: string, pool: SessionPool, onApplied
 }
 
 /** A load of `GET /v1/residents/me/code?mode=…`, each request with the next resident token of `pool`. */
-export function fetchingCodes(url: string, mode: 'printed' | 'dynamic', pool: string[], onResponse?: (status: number, body: string) => void): Load {
+export function fetchingCodes(
+  url: string,
+  mode: 'printed' | 'dynamic',
+  pool: string[],
+  onResponse?: (status: number, body: string) => void,
+): Load {
   let i = 0;
   return (opts) =>
     cannon({
@@ -378,7 +430,10 @@ export function fetchingCodes(url: string, mode: 'printed' | 'dynamic', pool: st
         {
           method: 'GET',
           path: `/v1/residents/me/code?mode=${mode}`,
-          setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${pool[i++ % pool.length]}` } }),
+          setupRequest: (req) => ({
+            ...req,
+            headers: { ...req.headers, authorization: `Bearer ${pool[i++ % pool.length]}` },
+          }),
           ...(onResponse ? { onResponse } : {}),
         },
       ],
@@ -430,7 +485,10 @@ async function benchSigning(dir: string): Promise<HttpBenchResult['signing']> {
     const { residents } = svc.services;
     const records: ResidentRecord[] = [];
     for (let n = 0; n < IN_PROCESS_RESIDENTS; n++) {
-      const input: FullApplication = { ...applySchema.parse(applicationBody(50_000_000 + n)), ...identityOf(50_000_000 + n) };
+      const input: FullApplication = {
+        ...applySchema.parse(applicationBody(50_000_000 + n)),
+        ...identityOf(50_000_000 + n),
+      };
       const r = await ledger.transact((tx) => residents.apply(tx, input, checkApplication(input, tx.now)));
       records.push(r.record);
     }
@@ -442,7 +500,14 @@ async function benchSigning(dir: string): Promise<HttpBenchResult['signing']> {
       iat: now,
       exp: now + config.PRINTED_CODE_TTL_DAYS * 86400,
       cti: (i + 1).toString(16).padStart(16, '0'),
-      health: { colour: r.colour, ruleVersion: r.ruleVersion, statusIndex: r.statusIndex, maskedName: r.maskedName, idLast4: r.idLast4, mode: 'printed' },
+      health: {
+        colour: r.colour,
+        ruleVersion: r.ruleVersion,
+        statusIndex: r.statusIndex,
+        maskedName: r.maskedName,
+        idLast4: r.idLast4,
+        mode: 'printed',
+      },
     }));
     const tbs = claims.map((c) => toBeSigned(c, signer.kid));
     const n = records.length;
@@ -491,11 +556,25 @@ export async function benchHttp(): Promise<HttpBenchResult> {
     // outruns the service, so it cycles through them; a session seen again is a resident applying
     // again, the same work for a floor.
     const floorKey = randomBytes(32);
-    const floorTokens = await seedFloorSessions(join(dir, 'floor-sessions'), floorKey, people(70_000_000, APPLY_SESSIONS), Number(BENCH_ENV.SESSION_ACCESS_MINUTES) * 60_000);
-    const floorEnv = { PORT: '0', HOST: '127.0.0.1', FLOOR_SESSIONS_DIR: join(dir, 'floor-sessions'), FLOOR_ENCRYPTION_KEY: floorKey.toString('base64') };
+    const floorTokens = await seedFloorSessions(
+      join(dir, 'floor-sessions'),
+      floorKey,
+      people(70_000_000, APPLY_SESSIONS),
+      Number(BENCH_ENV.SESSION_ACCESS_MINUTES) * 60_000,
+    );
+    const floorEnv = {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      FLOOR_SESSIONS_DIR: join(dir, 'floor-sessions'),
+      FLOOR_ENCRYPTION_KEY: floorKey.toString('base64'),
+    };
     baseline = await startChild('scripts/bench/minimal-koa.ts', { PORT: '0', HOST: '127.0.0.1' });
     floor = await startChild('scripts/bench/floor.ts', { ...floorEnv, FLOOR_DATA_DIR: join(dir, 'floor') });
-    floorSpread = await startChild('scripts/bench/floor-spread.ts', { ...floorEnv, FLOOR_DATA_DIR: join(dir, 'floor-spread'), FLOOR_WORKERS: String(processes) });
+    floorSpread = await startChild('scripts/bench/floor-spread.ts', {
+      ...floorEnv,
+      FLOOR_DATA_DIR: join(dir, 'floor-spread'),
+      FLOOR_WORKERS: String(processes),
+    });
 
     const tokens: string[] = [];
     let issuedCode: string | undefined;
@@ -505,10 +584,25 @@ export async function benchHttp(): Promise<HttpBenchResult> {
     });
     // The baseline reads a request of the same size: the same body and a bearer token of the same length.
     const echoBody = JSON.stringify(applicationBody(0));
-    const echo = posting(baseline.url, '/v1/echo', () => echoBody, { headers: { authorization: `Bearer ${seeded.tokens[0].replace(/./g, 'x')}` } });
-    const floorApply = applying(floor.url, '/v1/floor-apply', new SessionPool(floorTokens, 70_000_000, 'the floor', { cycle: true }));
-    const floorSpreadApply = applying(floorSpread.url, '/v1/floor-apply', new SessionPool(floorTokens, 70_000_000, 'the spread floor', { cycle: true }));
-    const [appRounds, baseRounds, floorRounds, floorSpreadRounds] = await rotatedRounds([apply, echo, floorApply, floorSpreadApply]);
+    const echo = posting(baseline.url, '/v1/echo', () => echoBody, {
+      headers: { authorization: `Bearer ${seeded.tokens[0].replace(/./g, 'x')}` },
+    });
+    const floorApply = applying(
+      floor.url,
+      '/v1/floor-apply',
+      new SessionPool(floorTokens, 70_000_000, 'the floor', { cycle: true }),
+    );
+    const floorSpreadApply = applying(
+      floorSpread.url,
+      '/v1/floor-apply',
+      new SessionPool(floorTokens, 70_000_000, 'the spread floor', { cycle: true }),
+    );
+    const [appRounds, baseRounds, floorRounds, floorSpreadRounds] = await rotatedRounds([
+      apply,
+      echo,
+      floorApply,
+      floorSpreadApply,
+    ]);
     await baseline.stop();
     baseline = undefined;
     await floor.stop();
@@ -520,11 +614,18 @@ export async function benchHttp(): Promise<HttpBenchResult> {
 
     // Each token is used once: its first printed-code request has to sign a code.
     const perRound = Math.min(REFRESH_MAX_PER_ROUND, Math.floor(tokens.length / ROUNDS) - 2 * CONNECTIONS);
-    if (perRound < CONNECTIONS * 4) throw new Error(`only ${tokens.length} residents applied; too few for the refresh rounds`);
+    if (perRound < CONNECTIONS * 4)
+      throw new Error(`only ${tokens.length} residents applied; too few for the refresh rounds`);
     const refreshRounds: AutocannonFigure[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       await pause(500);
-      refreshRounds.push(await fetchingCodes(service.url, 'printed', tokens.slice(r * (perRound + 2 * CONNECTIONS), (r + 1) * (perRound + 2 * CONNECTIONS)))({ amount: perRound }));
+      refreshRounds.push(
+        await fetchingCodes(
+          service.url,
+          'printed',
+          tokens.slice(r * (perRound + 2 * CONNECTIONS), (r + 1) * (perRound + 2 * CONNECTIONS)),
+        )({ amount: perRound }),
+      );
     }
     const currentRounds: AutocannonFigure[] = [];
     for (let r = 0; r < ROUNDS; r++) {
@@ -622,7 +723,10 @@ async function benchSignIns(service: Child, outbox: string): Promise<SignInsFigu
   const done = latencies.length + failed;
   const run: AutocannonFigure = {
     perSecond: round(latencies.length / seconds),
-    serverCpuUsPerRequest: cpuBefore !== undefined && cpuAfter !== undefined && done > 0 ? round(((cpuAfter - cpuBefore) * 1e6) / done) : undefined,
+    serverCpuUsPerRequest:
+      cpuBefore !== undefined && cpuAfter !== undefined && done > 0
+        ? round(((cpuAfter - cpuBefore) * 1e6) / done)
+        : undefined,
     clientCpuUsPerRequest: done > 0 ? round((client.user + client.system) / done) : 0,
     p50ms: round(percentile(latencies, 50), 1),
     p99ms: round(percentile(latencies, 99), 1),
@@ -635,7 +739,8 @@ async function benchSignIns(service: Child, outbox: string): Promise<SignInsFigu
   return { ...summarise([run]), concurrency: SIGN_IN_CONCURRENCY, firstError };
 }
 
-export const cpuText = (f: HttpRoundsFigure) => (f.serverCpuUsPerRequest === undefined ? 'n/a' : fmt(f.serverCpuUsPerRequest));
+export const cpuText = (f: HttpRoundsFigure) =>
+  f.serverCpuUsPerRequest === undefined ? 'n/a' : fmt(f.serverCpuUsPerRequest);
 
 /**
  * What one request costs the server in CPU against the baseline's: with the cores shared by
@@ -683,7 +788,10 @@ export interface ServiceOfFloor {
 }
 
 function ofFloor(service: HttpRoundsFigure, floor: HttpRoundsFigure, spread: HttpRoundsFigure): ServiceOfFloor {
-  const share = (f: HttpRoundsFigure) => (f.serverCpuUsPerRequest !== undefined && service.serverCpuUsPerRequest ? round(f.serverCpuUsPerRequest / service.serverCpuUsPerRequest, 3) : null);
+  const share = (f: HttpRoundsFigure) =>
+    f.serverCpuUsPerRequest !== undefined && service.serverCpuUsPerRequest
+      ? round(f.serverCpuUsPerRequest / service.serverCpuUsPerRequest, 3)
+      : null;
   return {
     rate: round(service.perSecond / floor.perSecond, 3),
     rateOfSpread: round(service.perSecond / spread.perSecond, 3),
@@ -708,7 +816,9 @@ function floorText(floor: FloorFigure, service: HttpRoundsFigure, aimRatio: numb
     `The floor (the unavoidable work only) reaches ${fmt(floor.perSecond)}/s, ${fmtRatio(floor.ratio)} of the baseline, at ${cpuText(floor)} µs server CPU per request. ` +
     (c
       ? `With the load generator's ${fmt(floor.clientCpuUsPerRequest)} µs, all ${cpus().length} cores doing nothing else could serve at most ${fmt(c.perSecond)}/s, ${fmtRatio(c.ratio)} of the baseline` +
-        (c.ratio < aimRatio ? `: below the aim of ${aimRatio}, so no design of this endpoint reaches it on this machine. ` : '. ')
+        (c.ratio < aimRatio
+          ? `: below the aim of ${aimRatio}, so no design of this endpoint reaches it on this machine. `
+          : '. ')
       : '') +
     `The service reaches ${fmt((service.perSecond / floor.perSecond) * 100)}% of the floor. ` +
     `For the aim's rate, every request may cost at most ${fmt(floor.aimBudgetUs)} µs of server CPU with all ${cpus().length} cores busy; the floor alone costs ${cpuText(floor)} µs, the service ${cpuText(service)} µs.`
@@ -720,7 +830,9 @@ function spreadText(f: HttpBenchResult['floorSpread'], aimRatio: number): string
   return (
     `Spread over ${f.processes} processes that share nothing, the floor reaches ${fmt(f.perSecond)}/s, ${fmtRatio(f.ratio)} of the baseline, at ${cpuText(f)} µs server CPU per request (all processes). ` +
     `A real multi-process service also pays for one ledger writer and the hand-over to it, so this bounds every such design` +
-    (f.ratio < aimRatio ? `: below the aim of ${aimRatio}, no design of this endpoint reaches it on this machine.` : '.')
+    (f.ratio < aimRatio
+      ? `: below the aim of ${aimRatio}, no design of this endpoint reaches it on this machine.`
+      : '.')
   );
 }
 
@@ -730,20 +842,61 @@ function printHttp(r: HttpBenchResult): void {
     const bad = f.rounds.reduce((n, x) => n + x.non2xx + x.errors + x.timeouts, 0);
     return bad ? `${fmt(bad)} failed` : 'all 2xx';
   };
-  const httpRow = (what: string, f: HttpRoundsFigure, ratio: string, note: string) => [what, fmt(f.perSecond), ratio, fmt(f.p50ms), fmt(f.p99ms), cpuText(f), roundsText(f), `${failures(f)}; ${note}`];
+  const httpRow = (what: string, f: HttpRoundsFigure, ratio: string, note: string) => [
+    what,
+    fmt(f.perSecond),
+    ratio,
+    fmt(f.p50ms),
+    fmt(f.p99ms),
+    cpuText(f),
+    roundsText(f),
+    `${failures(f)}; ${note}`,
+  ];
   console.log(heading('http (issue 3): the service in a child process, autocannon in this one, loopback'));
-  console.log(`${r.setup.connections} connections, ${r.setup.durationSeconds} s per round, median of ${r.setup.rounds} rounds (applications, baseline and both floors interleaved); ledger writes are fsync'd.`);
+  console.log(
+    `${r.setup.connections} connections, ${r.setup.durationSeconds} s per round, median of ${r.setup.rounds} rounds (applications, baseline and both floors interleaved); ledger writes are fsync'd.`,
+  );
   console.log(
     table(
       ['what', 'per second', '÷ baseline', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'rounds', 'note'],
       [
         httpRow('minimal Koa POST, JSON body read (baseline)', r.baseline, '', 'scripts/bench/minimal-koa.ts'),
-        httpRow('applications: POST /v1/residents', r.applications, fmtRatio(r.ratio), `ratio ${aim(r.ratio, r.aims.ratioAtLeast)}; absolute ${aim(r.applications.perSecond, r.aims.appsPerSecondAtLeast)}; a seeded session each`),
-        httpRow("floor: session read + seal + sign + one fsync'd append only", r.floor, fmtRatio(r.floor.ratio), 'scripts/bench/floor.ts: what no design of an application can skip'),
-        httpRow(`floor in ${r.floorSpread.processes} processes, nothing shared`, r.floorSpread, fmtRatio(r.floorSpread.ratio), 'FLOOR_WORKERS: one LevelDB each, no single writer, no hand-over'),
-        httpRow('code refresh over HTTP: GET /me/code?mode=printed', r.refreshOverHttp, '', `first printed code of each resident, so each request signs; ${fmt(r.refreshOverHttp.requestsPerRound)} per round`),
-        httpRow('current code over HTTP: GET /me/code?mode=dynamic', r.currentCodeOverHttp, '', 'code still current: re-evaluated, no signing and nothing written'),
-        httpRow(`sign-ins through the embedded provider, ${r.signIns.concurrency} at a time`, r.signIns, '', "scripts/lib/sign-in.ts: each a first sign-in (with sign-up), every page over HTTP; one run; ms and CPU per sign-in"),
+        httpRow(
+          'applications: POST /v1/residents',
+          r.applications,
+          fmtRatio(r.ratio),
+          `ratio ${aim(r.ratio, r.aims.ratioAtLeast)}; absolute ${aim(r.applications.perSecond, r.aims.appsPerSecondAtLeast)}; a seeded session each`,
+        ),
+        httpRow(
+          "floor: session read + seal + sign + one fsync'd append only",
+          r.floor,
+          fmtRatio(r.floor.ratio),
+          'scripts/bench/floor.ts: what no design of an application can skip',
+        ),
+        httpRow(
+          `floor in ${r.floorSpread.processes} processes, nothing shared`,
+          r.floorSpread,
+          fmtRatio(r.floorSpread.ratio),
+          'FLOOR_WORKERS: one LevelDB each, no single writer, no hand-over',
+        ),
+        httpRow(
+          'code refresh over HTTP: GET /me/code?mode=printed',
+          r.refreshOverHttp,
+          '',
+          `first printed code of each resident, so each request signs; ${fmt(r.refreshOverHttp.requestsPerRound)} per round`,
+        ),
+        httpRow(
+          'current code over HTTP: GET /me/code?mode=dynamic',
+          r.currentCodeOverHttp,
+          '',
+          'code still current: re-evaluated, no signing and nothing written',
+        ),
+        httpRow(
+          `sign-ins through the embedded provider, ${r.signIns.concurrency} at a time`,
+          r.signIns,
+          '',
+          'scripts/lib/sign-in.ts: each a first sign-in (with sign-up), every page over HTTP; one run; ms and CPU per sign-in',
+        ),
       ],
     ),
   );
@@ -757,21 +910,45 @@ function printHttp(r: HttpBenchResult): void {
   console.log(spreadText(r.floorSpread, r.aims.ratioAtLeast));
   console.log(ofFloorText('applications', r.ofFloor, r.floorSpread.processes));
   const s = r.signing;
-  const row = (what: string, f: RateFigure, ratio: string, note: string) => [what, fmt(f.perSecond), ratio, `${fmt(f.spread * 100)}%`, note];
+  const row = (what: string, f: RateFigure, ratio: string, note: string) => [
+    what,
+    fmt(f.perSecond),
+    ratio,
+    `${fmt(f.spread * 100)}%`,
+    note,
+  ];
   console.log('\nCode signing in one process (startService in this process, sequential unless noted):');
   console.log(
     table(
       ['what', 'per second', '÷ raw sign', 'spread', 'note'],
       [
         row('raw Ed25519 sign (service signer.sign)', s.rawSign, '', 'prebuilt Sig_structure bytes'),
-        row('signing only: signCode(claims, active signer)', s.signCode, fmtRatio(s.signCode.ratio), 'CBOR + claim checks + sign + base45'),
-        row('ensureCode in ledger.transact, 1 in flight', s.ensureCodeSequential, '', "signs, then waits for its own durable (fsync'd) write"),
-        row(`ensureCode in ledger.transact, ${s.ensureCodeConcurrent.inFlight} in flight`, s.ensureCodeConcurrent, '', 'group commit: many per fsync'),
+        row(
+          'signing only: signCode(claims, active signer)',
+          s.signCode,
+          fmtRatio(s.signCode.ratio),
+          'CBOR + claim checks + sign + base45',
+        ),
+        row(
+          'ensureCode in ledger.transact, 1 in flight',
+          s.ensureCodeSequential,
+          '',
+          "signs, then waits for its own durable (fsync'd) write",
+        ),
+        row(
+          `ensureCode in ledger.transact, ${s.ensureCodeConcurrent.inFlight} in flight`,
+          s.ensureCodeConcurrent,
+          '',
+          'group commit: many per fsync',
+        ),
       ],
     ),
   );
   console.log(`fsync'd 4 KiB writes per second on the data disk: ${fmt(s.fsyncPerSecond)}`);
-  if (r.issuedCode) console.log(`a code the service issued: ${r.issuedCode.chars} characters, QR version ${r.issuedCode.qrVersion} (level M)`);
+  if (r.issuedCode)
+    console.log(
+      `a code the service issued: ${r.issuedCode.chars} characters, QR version ${r.issuedCode.qrVersion} (level M)`,
+    );
 }
 
 const SCANS_RESIDENTS = 2000;
@@ -816,7 +993,13 @@ export interface ScansBenchResult {
   /** The probes that found it: one SCANS_PROBE_S run per connection count. */
   probes: Array<{ connections: number; perSecond: number; p50ms: number; p99ms: number }>;
   decisions: Record<string, number>;
-  aims: { ratioAtLeast: number; p99BelowMs: number; at64: { ratioMet: boolean; p99Met: boolean }; met: boolean; metAt: number | null };
+  aims: {
+    ratioAtLeast: number;
+    p99BelowMs: number;
+    at64: { ratioMet: boolean; p99Met: boolean };
+    met: boolean;
+    metAt: number | null;
+  };
 }
 
 /**
@@ -836,28 +1019,48 @@ export async function benchScans(): Promise<ScansBenchResult> {
   try {
     const adminToken = `ak_admin_bench_${randomBytes(16).toString('hex')}`;
     // Each resident has a session, seeded as in benchHttp (see seedSessions), and applies with it once.
-    const seeded = await startSeededService(join(dir, 'service'), people(80_000_000, SCANS_RESIDENTS), { ADMIN_TOKEN: adminToken });
+    const seeded = await startSeededService(join(dir, 'service'), people(80_000_000, SCANS_RESIDENTS), {
+      ADMIN_TOKEN: adminToken,
+    });
     service = seeded.service;
     baseline = await startChild('scripts/bench/minimal-koa.ts', { PORT: '0', HOST: '127.0.0.1' });
     const url = service.url;
     const post = async (path: string, token: string, body: unknown) => {
-      const res = await fetch(url + path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(url + path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       const json = (await res.json()) as Record<string, any>;
       if (res.status !== 201) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
       return json;
     };
-    const operator = (await post('/v1/admin/tokens', adminToken, { role: 'operator', name: 'bench gate' })).token as string;
-    const venueId = (await post('/v1/venues', operator, { type: 'crowded-place', subtype: 'mall', name: '淮河路步行街百货大楼', district: '340103' })).id as string;
+    const operator = (await post('/v1/admin/tokens', adminToken, { role: 'operator', name: 'bench gate' }))
+      .token as string;
+    const venueId = (
+      await post('/v1/venues', operator, {
+        type: 'crowded-place',
+        subtype: 'mall',
+        name: '淮河路步行街百货大楼',
+        district: '340103',
+      })
+    ).id as string;
 
     // Residents apply, then fetch their current dynamic codes (GET /me/code), as phones would before a gate.
     const tokens: string[] = [];
-    await applying(url, '/v1/residents', new SessionPool(seeded.tokens, 80_000_000, 'the scans bench\'s applications'), (token) => tokens.push(token))({ amount: SCANS_RESIDENTS });
+    await applying(
+      url,
+      '/v1/residents',
+      new SessionPool(seeded.tokens, 80_000_000, "the scans bench's applications"),
+      (token) => tokens.push(token),
+    )({ amount: SCANS_RESIDENTS });
     const codes: string[] = [];
     await fetchingCodes(url, 'dynamic', tokens, (status, body) => {
       const m = status === 200 ? /"code":"(AK1:[^"]+)"/.exec(body) : null;
       if (m) codes.push(m[1]);
     })({ amount: tokens.length });
-    if (codes.length < SCANS_RESIDENTS * 0.9) throw new Error(`only ${codes.length} of ${SCANS_RESIDENTS} residents have a code`);
+    if (codes.length < SCANS_RESIDENTS * 0.9)
+      throw new Error(`only ${codes.length} of ${SCANS_RESIDENTS} residents have a code`);
 
     const scanBody = (code: string) => JSON.stringify({ venueId, code, temperatureC: 36.5 });
     const decisions: Record<string, number> = {};
@@ -873,7 +1076,12 @@ export async function benchScans(): Promise<ScansBenchResult> {
     const echo = posting(baseline.url, '/v1/echo', () => echoBody);
     // The floor does only what no scan can skip: verify the same codes, append one fsync'd record.
     const trustList = await (await fetch(`${url}/v1/trust-list`)).text();
-    floor = await startChild('scripts/bench/floor.ts', { PORT: '0', HOST: '127.0.0.1', FLOOR_DATA_DIR: join(dir, 'floor'), FLOOR_TRUST_LIST: trustList });
+    floor = await startChild('scripts/bench/floor.ts', {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      FLOOR_DATA_DIR: join(dir, 'floor'),
+      FLOOR_TRUST_LIST: trustList,
+    });
     const floorResults: Record<string, number> = {};
     const floorScan = posting(floor.url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), {
       onResponse: (status, body) => {
@@ -882,20 +1090,32 @@ export async function benchScans(): Promise<ScansBenchResult> {
       },
     });
     // The same floor in one process per core, sharing nothing: each worker its own keys and LevelDB.
-    floorSpread = await startChild('scripts/bench/floor-spread.ts', { PORT: '0', HOST: '127.0.0.1', FLOOR_DATA_DIR: join(dir, 'floor-spread'), FLOOR_TRUST_LIST: trustList, FLOOR_WORKERS: String(processes) });
+    floorSpread = await startChild('scripts/bench/floor-spread.ts', {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      FLOOR_DATA_DIR: join(dir, 'floor-spread'),
+      FLOOR_TRUST_LIST: trustList,
+      FLOOR_WORKERS: String(processes),
+    });
     const floorSpreadScan = posting(floorSpread.url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), {
       onResponse: (status, body) => {
         const k = status === 201 ? (/"codeResult":"(\w+)"/.exec(body)?.[1] ?? 'unknown') : `http-${status}`;
         floorResults[k] = (floorResults[k] ?? 0) + 1;
       },
     });
-    const [scanRounds, baseRounds, floorRounds, floorSpreadRounds] = await rotatedRounds([scan, echo, floorScan, floorSpreadScan]);
+    const [scanRounds, baseRounds, floorRounds, floorSpreadRounds] = await rotatedRounds([
+      scan,
+      echo,
+      floorScan,
+      floorSpreadScan,
+    ]);
     await floor.stop();
     floor = undefined;
     await floorSpread.stop();
     floorSpread = undefined;
     // Codes expire only after the run; every one the floors saw must have verified, or they skipped work.
-    if (Object.keys(floorResults).some((k) => k !== 'VALID')) throw new Error(`the floor handlers refused codes: ${JSON.stringify(floorResults)}`);
+    if (Object.keys(floorResults).some((k) => k !== 'VALID'))
+      throw new Error(`the floor handlers refused codes: ${JSON.stringify(floorResults)}`);
     const base = summarise(baseRounds);
     const at64 = summarise(scanRounds);
     const ratioOf = (f: { perSecond: number }) => round(f.perSecond / base.perSecond, 3);
@@ -926,7 +1146,12 @@ export async function benchScans(): Promise<ScansBenchResult> {
 
     const p99Met64 = scans.p99ms < SCANS_P99_AIM_MS;
     const ratioMet64 = scans.ratio >= SCANS_RATIO_AIM;
-    const metAt = p99Met64 && ratioMet64 ? CONNECTIONS : underP99Aim && underP99Aim.p99ms < SCANS_P99_AIM_MS && underP99Aim.ratio >= SCANS_RATIO_AIM ? underP99Aim.connections : null;
+    const metAt =
+      p99Met64 && ratioMet64
+        ? CONNECTIONS
+        : underP99Aim && underP99Aim.p99ms < SCANS_P99_AIM_MS && underP99Aim.ratio >= SCANS_RATIO_AIM
+          ? underP99Aim.connections
+          : null;
     const result: ScansBenchResult = {
       setup: {
         connections: CONNECTIONS,
@@ -948,7 +1173,13 @@ export async function benchScans(): Promise<ScansBenchResult> {
       underP99Aim,
       probes,
       decisions,
-      aims: { ratioAtLeast: SCANS_RATIO_AIM, p99BelowMs: SCANS_P99_AIM_MS, at64: { ratioMet: ratioMet64, p99Met: p99Met64 }, met: metAt !== null, metAt },
+      aims: {
+        ratioAtLeast: SCANS_RATIO_AIM,
+        p99BelowMs: SCANS_P99_AIM_MS,
+        at64: { ratioMet: ratioMet64, p99Met: p99Met64 },
+        met: metAt !== null,
+        metAt,
+      },
     };
     printScans(result);
     return result;
@@ -975,29 +1206,77 @@ function printScans(r: ScansBenchResult): void {
     rounds(f),
     `${failed(f) ? `${fmt(failed(f))} failed` : 'all 2xx'}; ${note}`,
   ];
-  const p99 = (ms: number) => (ms < r.aims.p99BelowMs ? `p99 met (< ${r.aims.p99BelowMs} ms)` : `p99 NOT MET (aim < ${r.aims.p99BelowMs} ms)`);
+  const p99 = (ms: number) =>
+    ms < r.aims.p99BelowMs ? `p99 met (< ${r.aims.p99BelowMs} ms)` : `p99 NOT MET (aim < ${r.aims.p99BelowMs} ms)`;
   console.log(heading('scans (issue 5): staff scans over HTTP with code verification and durable ledger writes'));
   console.log(
     `The service in a child process, autocannon in this one, loopback; ${r.setup.residents} residents' dynamic codes cycled at one venue; ${r.setup.durationSeconds} s per round, median of ${r.setup.rounds} rounds (scans, baseline and floor interleaved at ${r.setup.connections} connections).`,
   );
   const rows = [
-    row('minimal Koa POST, same-size JSON body (baseline)', r.baseline, r.setup.connections, '', 'scripts/bench/minimal-koa.ts'),
-    row('scans: POST /v1/scans', r.scans, r.scans.connections, fmtRatio(r.scans.ratio), `ratio ${aim(r.scans.ratio, r.aims.ratioAtLeast)}; ${p99(r.scans.p99ms)}`),
-    row("floor: verify + one fsync'd append only", r.floor, r.setup.connections, fmtRatio(r.floor.ratio), 'scripts/bench/floor.ts: what no design of a scan can skip'),
-    row(`floor in ${r.floorSpread.processes} processes, nothing shared`, r.floorSpread, r.setup.connections, fmtRatio(r.floorSpread.ratio), 'FLOOR_WORKERS: one LevelDB each, no single writer, no hand-over'),
+    row(
+      'minimal Koa POST, same-size JSON body (baseline)',
+      r.baseline,
+      r.setup.connections,
+      '',
+      'scripts/bench/minimal-koa.ts',
+    ),
+    row(
+      'scans: POST /v1/scans',
+      r.scans,
+      r.scans.connections,
+      fmtRatio(r.scans.ratio),
+      `ratio ${aim(r.scans.ratio, r.aims.ratioAtLeast)}; ${p99(r.scans.p99ms)}`,
+    ),
+    row(
+      "floor: verify + one fsync'd append only",
+      r.floor,
+      r.setup.connections,
+      fmtRatio(r.floor.ratio),
+      'scripts/bench/floor.ts: what no design of a scan can skip',
+    ),
+    row(
+      `floor in ${r.floorSpread.processes} processes, nothing shared`,
+      r.floorSpread,
+      r.setup.connections,
+      fmtRatio(r.floorSpread.ratio),
+      'FLOOR_WORKERS: one LevelDB each, no single writer, no hand-over',
+    ),
   ];
   if (r.underP99Aim) {
-    rows.push(row('scans: POST /v1/scans, fewer connections', r.underP99Aim, r.underP99Aim.connections, fmtRatio(r.underP99Aim.ratio), `ratio ${aim(r.underP99Aim.ratio, r.aims.ratioAtLeast)}; ${p99(r.underP99Aim.p99ms)}`));
+    rows.push(
+      row(
+        'scans: POST /v1/scans, fewer connections',
+        r.underP99Aim,
+        r.underP99Aim.connections,
+        fmtRatio(r.underP99Aim.ratio),
+        `ratio ${aim(r.underP99Aim.ratio, r.aims.ratioAtLeast)}; ${p99(r.underP99Aim.p99ms)}`,
+      ),
+    );
   }
-  console.log(table(['what', 'conns', 'per second', '÷ baseline', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'rounds', 'note'], rows));
+  console.log(
+    table(
+      ['what', 'conns', 'per second', '÷ baseline', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'rounds', 'note'],
+      rows,
+    ),
+  );
   console.log(cpuComparison('a scan', r.scans, r.baseline));
   console.log(floorText(r.floor, r.scans, r.aims.ratioAtLeast));
   console.log(spreadText(r.floorSpread, r.aims.ratioAtLeast));
   console.log(ofFloorText('staff scans', r.ofFloor, r.floorSpread.processes));
   if (r.probes.length) {
-    console.log(`\nProbes for p99 < ${r.aims.p99BelowMs} ms (${SCANS_PROBE_S} s each): ${r.probes.map((p) => `${p.connections} conns ${fmt(p.perSecond)}/s p99 ${fmt(p.p99ms)} ms`).join('; ')}`);
+    console.log(
+      `\nProbes for p99 < ${r.aims.p99BelowMs} ms (${SCANS_PROBE_S} s each): ${r.probes.map((p) => `${p.connections} conns ${fmt(p.perSecond)}/s p99 ${fmt(p.p99ms)} ms`).join('; ')}`,
+    );
   }
-  console.log(`Decisions: ${Object.entries(r.decisions).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
-  console.log(`Aim (ratio ≥ ${r.aims.ratioAtLeast} with p99 < ${r.aims.p99BelowMs} ms): ${r.aims.met ? `met at ${r.aims.metAt} connections` : 'NOT MET'}`);
-  console.log(`Load average (1 min) before ${r.setup.loadAverage.before}, after ${r.setup.loadAverage.after} on ${cpus().length} cores: anything else running skews these figures.`);
+  console.log(
+    `Decisions: ${Object.entries(r.decisions)
+      .map(([k, v]) => `${k} ${fmt(v)}`)
+      .join(', ')}`,
+  );
+  console.log(
+    `Aim (ratio ≥ ${r.aims.ratioAtLeast} with p99 < ${r.aims.p99BelowMs} ms): ${r.aims.met ? `met at ${r.aims.metAt} connections` : 'NOT MET'}`,
+  );
+  console.log(
+    `Load average (1 min) before ${r.setup.loadAverage.before}, after ${r.setup.loadAverage.after} on ${cpus().length} cores: anything else running skews these figures.`,
+  );
 }

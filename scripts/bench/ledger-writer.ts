@@ -40,12 +40,31 @@ async function main(): Promise<void> {
       const e = await tx.append({
         type: 'scan.recorded',
         subjects: [resident(i), 'v:abcdefabcdefabcd'],
-        data: { venue: 'abcdefabcdefabcd', venueType: 'crowded-place', district: '340103', method: 'staff', issuer: '340000', cti: (i % RESIDENTS).toString(16).padStart(16, '0'), colour: 'green', codeResult: 'VALID', decision: 'admit', rule: 'green-admit', policyVersion: 1, temperatureBand: 'normal', certificate: null },
+        data: {
+          venue: 'abcdefabcdefabcd',
+          venueType: 'crowded-place',
+          district: '340103',
+          method: 'staff',
+          issuer: '340000',
+          cti: (i % RESIDENTS).toString(16).padStart(16, '0'),
+          colour: 'green',
+          codeResult: 'VALID',
+          decision: 'admit',
+          rule: 'green-admit',
+          policyVersion: 1,
+          temperatureBand: 'normal',
+          certificate: null,
+        },
       });
       const at = tx.now.toISOString();
       const entry = { seq: e.seq, subject: resident(i), decision: 'admit', colour: 'green', at };
       tx.put('scans', `v/abcdefabcdefabcd/${at}/${e.seq}`, entry);
-      tx.put('scans', `t/${at}/${e.seq}`, { ...entry, venue: 'abcdefabcdefabcd', venueType: 'crowded-place', district: '340103' });
+      tx.put('scans', `t/${at}/${e.seq}`, {
+        ...entry,
+        venue: 'abcdefabcdefabcd',
+        venueType: 'crowded-place',
+        district: '340103',
+      });
       return { owner, daily };
     });
   };
@@ -74,7 +93,10 @@ async function main(): Promise<void> {
     const m = (f: (x: WriterRound) => number) => median(rounds.map(f));
     console.log(
       `ledger writer, scan transactions, ${IN_FLIGHT} in flight, median of ${ROUNDS}: ${fmt(m((r) => r.perSecond))} per second (rounds ${rounds.map((r) => fmt(r.perSecond)).join(' / ')}), ` +
-        `${fmt(m((r) => r.cpuUs), 1)} µs CPU each (rounds ${rounds.map((r) => fmt(r.cpuUs, 1)).join(' / ')}), ${fmt(m((r) => r.groupsPerSecond))} fsync'd groups per second; ` +
+        `${fmt(
+          m((r) => r.cpuUs),
+          1,
+        )} µs CPU each (rounds ${rounds.map((r) => fmt(r.cpuUs, 1)).join(' / ')}), ${fmt(m((r) => r.groupsPerSecond))} fsync'd groups per second; ` +
         `load average (1 min) ${load} before, ${round(loadavg()[0], 2)} after`,
     );
   } finally {

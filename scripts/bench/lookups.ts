@@ -33,7 +33,6 @@ import {
 } from './http';
 import { fmt, fmtRatio, heading, round, table } from './util';
 
-
 const RESIDENTS = 1000;
 /**
  * Requests per round of each load (about 3 s of staff scans on 2 cores); BENCH_LOOKUPS_REQUESTS
@@ -68,7 +67,14 @@ export interface LookupsBenchResult {
 }
 
 /** A load of JSON POSTs, each taking the next code of the queue `codes()` holds; a request with none left is counted. */
-function withFreshCodes(url: string, path: string, token: string, body: (code: string) => unknown, tally: Record<string, number>, outcome: (status: number, body: string) => string) {
+function withFreshCodes(
+  url: string,
+  path: string,
+  token: string,
+  body: (code: string) => unknown,
+  tally: Record<string, number>,
+  outcome: (status: number, body: string) => string,
+) {
   let queue: string[] = [];
   let short = 0;
   const load: Load = (opts) =>
@@ -105,18 +111,26 @@ function withFreshCodes(url: string, path: string, token: string, body: (code: s
 }
 
 export async function benchLookups(): Promise<LookupsBenchResult> {
-  if (!Number.isSafeInteger(REQUESTS) || REQUESTS < 100) throw new Error('BENCH_LOOKUPS_REQUESTS takes a whole number of at least 100');
+  if (!Number.isSafeInteger(REQUESTS) || REQUESTS < 100)
+    throw new Error('BENCH_LOOKUPS_REQUESTS takes a whole number of at least 100');
   const dir = mkdtempSync(join(tmpdir(), 'ankang-bench-lookups-'));
   const loadBefore = round(loadavg()[0], 2);
   let service: Child | undefined;
   try {
     const adminToken = `ak_admin_bench_${randomBytes(16).toString('hex')}`;
     const first = 60_000_000;
-    const seeded = await startSeededService(join(dir, 'service'), people(first, RESIDENTS), { ADMIN_TOKEN: adminToken, ...CODE_ENV });
+    const seeded = await startSeededService(join(dir, 'service'), people(first, RESIDENTS), {
+      ADMIN_TOKEN: adminToken,
+      ...CODE_ENV,
+    });
     service = seeded.service;
     const url = service.url;
     const post = async (path: string, token: string, body: unknown) => {
-      const res = await fetch(url + path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(url + path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       const json = (await res.json()) as Record<string, any>;
       if (res.status >= 300) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
       return json;
@@ -126,13 +140,27 @@ export async function benchLookups(): Promise<LookupsBenchResult> {
     const health = await mint({ role: 'feed', name: 'bench health commission', source: 'health' });
     const hall = await mint({ role: 'feed', name: 'bench government services', source: 'government-services' });
     // One venue for all three: the same admission policy decides every request.
-    const venueId = (await post('/v1/venues', operator, { type: 'public-service', subtype: 'hospital', name: '安徽省立医院门诊楼', district: '340103' })).id as string;
-    const registrationDesk = (await post('/v1/desks', health, { kind: 'hospital-desk', name: '门诊挂号窗口', venueId })).token as string;
-    const identityDesk = (await post('/v1/desks', hall, { kind: 'service-hall', name: '综合受理窗口', venueId })).token as string;
+    const venueId = (
+      await post('/v1/venues', operator, {
+        type: 'public-service',
+        subtype: 'hospital',
+        name: '安徽省立医院门诊楼',
+        district: '340103',
+      })
+    ).id as string;
+    const registrationDesk = (await post('/v1/desks', health, { kind: 'hospital-desk', name: '门诊挂号窗口', venueId }))
+      .token as string;
+    const identityDesk = (await post('/v1/desks', hall, { kind: 'service-hall', name: '综合受理窗口', venueId }))
+      .token as string;
 
     // Residents apply with seeded sessions, and the health commission links each one's e-health card.
     const tokens: string[] = [];
-    await applying(url, '/v1/residents', new SessionPool(seeded.tokens, first, "the look-up bench's applications"), (token) => tokens.push(token))({ amount: RESIDENTS });
+    await applying(
+      url,
+      '/v1/residents',
+      new SessionPool(seeded.tokens, first, "the look-up bench's applications"),
+      (token) => tokens.push(token),
+    )({ amount: RESIDENTS });
     if (tokens.length < RESIDENTS * 0.99) throw new Error(`only ${tokens.length} of ${RESIDENTS} residents applied`);
     const numberOf = new Map(seeded.tokens.map((t, k) => [t, first + k]));
     let next = 0;
@@ -140,7 +168,12 @@ export async function benchLookups(): Promise<LookupsBenchResult> {
       Array.from({ length: 16 }, async () => {
         while (next < tokens.length) {
           const n = numberOf.get(tokens[next++])!;
-          await post('/v1/links', health, { kind: 'health-card', idType: 'resident-id', idNumber: residentId(n), ref: `EHC34${String(n).padStart(24, '0')}` });
+          await post('/v1/links', health, {
+            kind: 'health-card',
+            idType: 'resident-id',
+            idNumber: residentId(n),
+            ref: `EHC34${String(n).padStart(24, '0')}`,
+          });
         }
       }),
     );
@@ -151,18 +184,48 @@ export async function benchLookups(): Promise<LookupsBenchResult> {
         const m = status === 200 ? /"code":"(AK1:[^"]+)"/.exec(body) : null;
         if (m) codes.push(m[1]);
       })({ amount: count });
-      if (new Set(codes).size !== codes.length) throw new Error('GET /me/code handed out a code twice: the service did not reissue on every fetch (CODE_REFRESH_MARGIN_SECONDS)');
+      if (new Set(codes).size !== codes.length)
+        throw new Error(
+          'GET /me/code handed out a code twice: the service did not reissue on every fetch (CODE_REFRESH_MARGIN_SECONDS)',
+        );
       return codes;
     };
 
-    const outcomes = { scan: {} as Record<string, number>, identity: {} as Record<string, number>, registration: {} as Record<string, number> };
+    const outcomes = {
+      scan: {} as Record<string, number>,
+      identity: {} as Record<string, number>,
+      registration: {} as Record<string, number>,
+    };
     const errorCode = (status: number, text: string) => /"code":"([A-Z_]+)"/.exec(text)?.[1] ?? `http-${status}`;
-    const scanOutcome = (status: number, text: string) => (status === 201 ? (/"decision":"(\w+)"/.exec(text)?.[1] ?? 'unknown') : errorCode(status, text));
-    const lookupOutcome = (status: number, text: string) => (status === 200 ? (/"outcome":"(\w+)"/.exec(text)?.[1] ?? 'unknown') : errorCode(status, text));
+    const scanOutcome = (status: number, text: string) =>
+      status === 201 ? (/"decision":"(\w+)"/.exec(text)?.[1] ?? 'unknown') : errorCode(status, text);
+    const lookupOutcome = (status: number, text: string) =>
+      status === 200 ? (/"outcome":"(\w+)"/.exec(text)?.[1] ?? 'unknown') : errorCode(status, text);
     const loads = {
-      scan: withFreshCodes(url, '/v1/scans', operator, (code) => ({ venueId, code, temperatureC: 36.5 }), outcomes.scan, scanOutcome),
-      identity: withFreshCodes(url, '/v1/services/resolve', identityDesk, (code) => ({ code, purpose: 'identity' }), outcomes.identity, lookupOutcome),
-      registration: withFreshCodes(url, '/v1/services/resolve', registrationDesk, (code) => ({ code, purpose: 'registration' }), outcomes.registration, lookupOutcome),
+      scan: withFreshCodes(
+        url,
+        '/v1/scans',
+        operator,
+        (code) => ({ venueId, code, temperatureC: 36.5 }),
+        outcomes.scan,
+        scanOutcome,
+      ),
+      identity: withFreshCodes(
+        url,
+        '/v1/services/resolve',
+        identityDesk,
+        (code) => ({ code, purpose: 'identity' }),
+        outcomes.identity,
+        lookupOutcome,
+      ),
+      registration: withFreshCodes(
+        url,
+        '/v1/services/resolve',
+        registrationDesk,
+        (code) => ({ code, purpose: 'registration' }),
+        outcomes.registration,
+        lookupOutcome,
+      ),
     };
     const names = ['scan', 'identity', 'registration'] as const;
     // autocannon may set up a request per connection beyond `amount`: fetch a few more than it sends.
@@ -188,7 +251,10 @@ export async function benchLookups(): Promise<LookupsBenchResult> {
         perSecond: round(f.perSecond / scans.perSecond, 3),
         p50: round(f.p50ms / scans.p50ms, 3),
         p99: round(f.p99ms / scans.p99ms, 3),
-        serverCpu: f.serverCpuUsPerRequest !== undefined && scans.serverCpuUsPerRequest ? round(f.serverCpuUsPerRequest / scans.serverCpuUsPerRequest, 3) : null,
+        serverCpu:
+          f.serverCpuUsPerRequest !== undefined && scans.serverCpuUsPerRequest
+            ? round(f.serverCpuUsPerRequest / scans.serverCpuUsPerRequest, 3)
+            : null,
       },
     });
     const result: LookupsBenchResult = {
@@ -201,7 +267,8 @@ export async function benchLookups(): Promise<LookupsBenchResult> {
         requests: {
           scan: 'POST /v1/scans { venueId, code, temperatureC } with an operator token',
           identity: "POST /v1/services/resolve { code, purpose: 'identity' } with a service-hall desk token",
-          registration: "POST /v1/services/resolve { code, purpose: 'registration' } with a hospital-desk token (every resident has a health card)",
+          registration:
+            "POST /v1/services/resolve { code, purpose: 'registration' } with a hospital-desk token (every resident has a health card)",
         },
         loadAverage: { before: loadBefore, after: round(loadavg()[0], 2) },
       },
@@ -243,19 +310,51 @@ function printLookups(r: LookupsBenchResult): void {
   );
   console.log(
     table(
-      ['what', 'per second', '÷ scan', 'p50 ms', '÷ scan', 'p99 ms', '÷ scan', 'server CPU µs/req', '÷ scan', 'rounds', 'note'],
+      [
+        'what',
+        'per second',
+        '÷ scan',
+        'p50 ms',
+        '÷ scan',
+        'p99 ms',
+        '÷ scan',
+        'server CPU µs/req',
+        '÷ scan',
+        'rounds',
+        'note',
+      ],
       [
         row('staff scan: POST /v1/scans', r.scans, undefined, note(r.scans, 'verify + one event')),
-        row('look-up, identity: POST /v1/services/resolve', r.identity, r.identity.vsScan, note(r.identity, 'verify + code marked used + policy + consent + name and ID opened + one event')),
-        row('look-up, registration: POST /v1/services/resolve', r.registration, r.registration.vsScan, note(r.registration, 'as identity, with the health card reference opened instead')),
+        row(
+          'look-up, identity: POST /v1/services/resolve',
+          r.identity,
+          r.identity.vsScan,
+          note(r.identity, 'verify + code marked used + policy + consent + name and ID opened + one event'),
+        ),
+        row(
+          'look-up, registration: POST /v1/services/resolve',
+          r.registration,
+          r.registration.vsScan,
+          note(r.registration, 'as identity, with the health card reference opened instead'),
+        ),
       ],
     ),
   );
   const cpu = (what: string, f: LookupFigure) =>
     f.vsScan.serverCpu === null ? '' : `${what} ${cpuText(f)} µs (${fmtRatio(f.vsScan.serverCpu)}×)`;
   const cpuLine = [cpu('identity', r.identity), cpu('registration', r.registration)].filter(Boolean).join(', ');
-  if (cpuLine) console.log(`Server CPU per request (all threads: HTTP, crypto, LevelDB, GC): staff scan ${cpuText(r.scans)} µs; look-up ${cpuLine}.`);
-  const outcome = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${fmt(v)}`).join(', ');
-  console.log(`Answers: scans ${outcome(r.outcomes.scan)}; identity ${outcome(r.outcomes.identity)}; registration ${outcome(r.outcomes.registration)}`);
-  console.log(`Load average (1 min) before ${r.setup.loadAverage.before}, after ${r.setup.loadAverage.after}: anything else running skews these figures.`);
+  if (cpuLine)
+    console.log(
+      `Server CPU per request (all threads: HTTP, crypto, LevelDB, GC): staff scan ${cpuText(r.scans)} µs; look-up ${cpuLine}.`,
+    );
+  const outcome = (o: Record<string, number>) =>
+    Object.entries(o)
+      .map(([k, v]) => `${k} ${fmt(v)}`)
+      .join(', ');
+  console.log(
+    `Answers: scans ${outcome(r.outcomes.scan)}; identity ${outcome(r.outcomes.identity)}; registration ${outcome(r.outcomes.registration)}`,
+  );
+  console.log(
+    `Load average (1 min) before ${r.setup.loadAverage.before}, after ${r.setup.loadAverage.after}: anything else running skews these figures.`,
+  );
 }

@@ -3,7 +3,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedFloorSessions } from './floor-sessions';
-import { applying, BENCH_ENV, fetchingCodes, pause, people, posting, SessionPool, startChild, startSeededService, summarise, type AutocannonFigure, type Child, type Load } from './http';
+import {
+  applying,
+  BENCH_ENV,
+  fetchingCodes,
+  pause,
+  people,
+  posting,
+  SessionPool,
+  startChild,
+  startSeededService,
+  summarise,
+  type AutocannonFigure,
+  type Child,
+  type Load,
+} from './http';
 import { fmt, fmtRatio, round, table } from './util';
 
 /**
@@ -31,19 +45,41 @@ async function main(): Promise<void> {
     const sessions = APPS * (ROUNDS + 2);
     const env: Record<string, string> = { ADMIN_TOKEN: adminToken };
     if (PROFILE_DIR) env.COSTS_PROFILE_DIR = PROFILE_DIR;
-    const seeded = await startSeededService(join(dir, 'service'), people(0, sessions), env, PROFILE_DIR ? 'scripts/bench/profiled-service.ts' : 'server/main.ts');
+    const seeded = await startSeededService(
+      join(dir, 'service'),
+      people(0, sessions),
+      env,
+      PROFILE_DIR ? 'scripts/bench/profiled-service.ts' : 'server/main.ts',
+    );
     started.push(seeded.service);
     const url = seeded.service.url;
     const floorKey = randomBytes(32);
-    const floorTokens = await seedFloorSessions(join(dir, 'floor-sessions'), floorKey, people(70_000_000, APPS), Number(BENCH_ENV.SESSION_ACCESS_MINUTES) * 60_000);
+    const floorTokens = await seedFloorSessions(
+      join(dir, 'floor-sessions'),
+      floorKey,
+      people(70_000_000, APPS),
+      Number(BENCH_ENV.SESSION_ACCESS_MINUTES) * 60_000,
+    );
     const post = async (path: string, token: string, body: unknown) => {
-      const res = await fetch(url + path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(url + path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       const json = (await res.json()) as Record<string, any>;
       if (res.status !== 201) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
       return json;
     };
-    const operator = (await post('/v1/admin/tokens', adminToken, { role: 'operator', name: 'bench gate' })).token as string;
-    const venueId = (await post('/v1/venues', operator, { type: 'crowded-place', subtype: 'mall', name: '淮河路步行街百货大楼', district: '340103' })).id as string;
+    const operator = (await post('/v1/admin/tokens', adminToken, { role: 'operator', name: 'bench gate' }))
+      .token as string;
+    const venueId = (
+      await post('/v1/venues', operator, {
+        type: 'crowded-place',
+        subtype: 'mall',
+        name: '淮河路步行街百货大楼',
+        district: '340103',
+      })
+    ).id as string;
 
     const pool = new SessionPool(seeded.tokens, 0, 'the application rounds');
     const tokens: string[] = [];
@@ -55,17 +91,34 @@ async function main(): Promise<void> {
       if (m) codes.push(m[1]);
     })({ amount: Math.min(2000, tokens.length) });
     const trustList = await (await fetch(`${url}/v1/trust-list`)).text();
-    const floor = await startChild('scripts/bench/floor.ts', { PORT: '0', HOST: '127.0.0.1', FLOOR_DATA_DIR: join(dir, 'floor'), FLOOR_TRUST_LIST: trustList, FLOOR_SESSIONS_DIR: join(dir, 'floor-sessions'), FLOOR_ENCRYPTION_KEY: floorKey.toString('base64') });
+    const floor = await startChild('scripts/bench/floor.ts', {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      FLOOR_DATA_DIR: join(dir, 'floor'),
+      FLOOR_TRUST_LIST: trustList,
+      FLOOR_SESSIONS_DIR: join(dir, 'floor-sessions'),
+      FLOOR_ENCRYPTION_KEY: floorKey.toString('base64'),
+    });
     started.push(floor);
 
     const scanBody = (code: string) => JSON.stringify({ venueId, code, temperatureC: 36.5 });
     const bad: Record<string, number> = {};
     const tally = (what: string) => (status: number, body: string) => {
-      if (status !== 201) bad[`${what} ${status} ${body.slice(0, 80)}`] = (bad[`${what} ${status} ${body.slice(0, 80)}`] ?? 0) + 1;
+      if (status !== 201)
+        bad[`${what} ${status} ${body.slice(0, 80)}`] = (bad[`${what} ${status} ${body.slice(0, 80)}`] ?? 0) + 1;
     };
-    const scan = posting(url, '/v1/scans', (i) => scanBody(codes[i % codes.length]), { headers: { authorization: `Bearer ${operator}` }, onResponse: tally('scan') });
-    const floorScan = posting(floor.url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), { onResponse: tally('floor scan') });
-    const floorApply = applying(floor.url, '/v1/floor-apply', new SessionPool(floorTokens, 70_000_000, 'the floor', { cycle: true }));
+    const scan = posting(url, '/v1/scans', (i) => scanBody(codes[i % codes.length]), {
+      headers: { authorization: `Bearer ${operator}` },
+      onResponse: tally('scan'),
+    });
+    const floorScan = posting(floor.url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), {
+      onResponse: tally('floor scan'),
+    });
+    const floorApply = applying(
+      floor.url,
+      '/v1/floor-apply',
+      new SessionPool(floorTokens, 70_000_000, 'the floor', { cycle: true }),
+    );
     const loads: Record<string, Load> = { apply, floorApply, scan, floorScan };
     const opts = (name: string) => (name.toLowerCase().includes('apply') ? { amount: APPS } : { duration: SECONDS });
     for (const name of ['floorApply', 'scan', 'floorScan']) await loads[name]({ duration: 2 });
@@ -91,7 +144,12 @@ async function main(): Promise<void> {
     console.log(
       table(
         ['what', 'per second', '÷ floor', 'server CPU µs', '÷ floor', 'p99 ms', 'CPU µs rounds'],
-        [row('application', f.apply, f.floorApply), row('floor application', f.floorApply, f.floorApply), row('staff scan', f.scan, f.floorScan), row('floor scan', f.floorScan, f.floorScan)],
+        [
+          row('application', f.apply, f.floorApply),
+          row('floor application', f.floorApply, f.floorApply),
+          row('staff scan', f.scan, f.floorScan),
+          row('floor scan', f.floorScan, f.floorScan),
+        ],
       ),
     );
     if (Object.keys(bad).length) console.log('not 201:', bad);

@@ -1,6 +1,12 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { signStatusList } from '../../verifier/src';
-import { COVER_RATE_RANGE, MIN_STATUS_LIST_SIZE, StatusBook, StatusCover, type CoverRates } from '../../server/issuer/status-book';
+import {
+  COVER_RATE_RANGE,
+  MIN_STATUS_LIST_SIZE,
+  StatusBook,
+  StatusCover,
+  type CoverRates,
+} from '../../server/issuer/status-book';
 import { createTestIssuer } from '../../test/support/issuer-fixture';
 import { fmt, heading, table } from './util';
 
@@ -57,20 +63,27 @@ export async function benchStatusList(): Promise<StatusListBenchResult> {
     const bytes = { low: 0, middle: 0, high: 0 };
     let entries = 0;
     let signMs = 0;
-    for (const [name, at] of [['low', 0], ['middle', 0.5], ['high', 1]] as const) {
+    for (const [name, at] of [
+      ['low', 0],
+      ['middle', 0.5],
+      ['high', 1],
+    ] as const) {
       const book = bookOf(residents, new StatusCover(randomBytes(32), rates(at)));
       const t0 = performance.now();
       bytes[name] = (await book.current(now, issuer.signer)).bytes.length;
       if (name === 'middle') signMs = performance.now() - t0;
       entries = book.listSize;
     }
-    const plain = Uint8Array.from({ length: residents }, (_, k) => (k < residents * REAL.red ? 2 : k < residents * (REAL.red + REAL.yellow) ? 1 : 0));
+    const plain = Uint8Array.from({ length: residents }, (_, k) =>
+      k < residents * REAL.red ? 2 : k < residents * (REAL.red + REAL.yellow) ? 1 : 0,
+    );
     // Shuffle, so the plain list is not sorted by colour (which gzip would favour).
     for (let i = plain.length - 1; i > 0; i--) {
       const j = randomInt(i + 1);
       [plain[i], plain[j]] = [plain[j], plain[i]];
     }
-    const withoutCover = (await signStatusList({ iss: '340000', issuedAt: now, statuses: plain }, issuer.signer)).length;
+    const withoutCover = (await signStatusList({ iss: '340000', issuedAt: now, statuses: plain }, issuer.signer))
+      .length;
     sizes.push({ residents, entries, bytes, withoutCover, signMs: Math.round(signMs) });
   }
   const w3c = new Uint8Array(MIN_STATUS_LIST_SIZE / 2);
@@ -85,8 +98,24 @@ export async function benchStatusList(): Promise<StatusListBenchResult> {
   );
   console.log(
     table(
-      ['residents', 'entries', 'bytes, low cover', 'bytes, middle cover', 'bytes, high cover', 'bytes without cover', 'sign ms (middle)'],
-      sizes.map((s) => [fmt(s.residents), fmt(s.entries), fmt(s.bytes.low), fmt(s.bytes.middle), fmt(s.bytes.high), fmt(s.withoutCover), fmt(s.signMs)]),
+      [
+        'residents',
+        'entries',
+        'bytes, low cover',
+        'bytes, middle cover',
+        'bytes, high cover',
+        'bytes without cover',
+        'sign ms (middle)',
+      ],
+      sizes.map((s) => [
+        fmt(s.residents),
+        fmt(s.entries),
+        fmt(s.bytes.low),
+        fmt(s.bytes.middle),
+        fmt(s.bytes.high),
+        fmt(s.withoutCover),
+        fmt(s.signMs),
+      ]),
     ),
   );
   console.log(`\nat W3C's 131,072-entry minimum (10 residents, middle cover): ${fmt(w3cMinimumBytes)} bytes`);

@@ -49,10 +49,14 @@ const subjectsOf = (i: number, residents: number, venues: number, rand: () => nu
   return s.sort();
 };
 
-export async function benchSubjectMap(residents = 100_000, events = 50_000, checkpointEvents = 1000): Promise<SubjectMapBench> {
+export async function benchSubjectMap(
+  residents = 100_000,
+  events = 50_000,
+  checkpointEvents = 1000,
+): Promise<SubjectMapBench> {
   const venues = Math.max(1, Math.floor(residents / 20));
   let x = 42;
-  const rand = () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rand = () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const hashes = Array.from({ length: 4096 }, () => randomBytes(32).toString('hex'));
 
   const dir = mkdtempSync(join(tmpdir(), 'ankang-bench-map-'));
@@ -63,7 +67,8 @@ export async function benchSubjectMap(residents = 100_000, events = 50_000, chec
     // Every subject once, then steady state.
     const store = await SubjectMapStore.open(sub('steady'));
     let seq = 0;
-    for (let r = 0; r < residents; r++) store.apply({ seq: ++seq, subjects: [`r:resident-${r}`], hash: hashes[seq % 4096] });
+    for (let r = 0; r < residents; r++)
+      store.apply({ seq: ++seq, subjects: [`r:resident-${r}`], hash: hashes[seq % 4096] });
     for (let v = 0; v < venues; v++) store.apply({ seq: ++seq, subjects: [`v:venue-${v}`], hash: hashes[seq % 4096] });
     await store.commit();
 
@@ -91,7 +96,7 @@ export async function benchSubjectMap(residents = 100_000, events = 50_000, chec
     const root = store.mapRootAt(seq)!;
     t = performance.now();
     for (let i = 0; i < 1000; i++) verifySubjectProof(root, 'r:resident-7', proven, proven.proof);
-    const verifyProofMicros = (performance.now() - t) / 1000 * 1000;
+    const verifyProofMicros = ((performance.now() - t) / 1000) * 1000;
 
     const node = Buffer.alloc(65);
     t = performance.now();
@@ -119,7 +124,15 @@ export async function benchSubjectMap(residents = 100_000, events = 50_000, chec
       const subjects = subjectsOf(i, residents, venues, rand);
       const links: Record<string, string | null> = {};
       for (const s of subjects) links[s] = current.get(s)?.head ?? null;
-      const body = { seq: i + 1, type: 'scan.recorded', at, subjects, links, prev, data: { venue: subjects[subjects.length - 1], decision: 'allow', colour: 'green' } };
+      const body = {
+        seq: i + 1,
+        type: 'scan.recorded',
+        at,
+        subjects,
+        links,
+        prev,
+        data: { venue: subjects[subjects.length - 1], decision: 'allow', colour: 'green' },
+      };
       const salt = randomBytes(16).toString('hex');
       const h = hashEvent(body, salt);
       batch.push({ ...body, salt, hash: h });
@@ -139,7 +152,8 @@ export async function benchSubjectMap(residents = 100_000, events = 50_000, chec
     if (witnessStatement(verdict.state).mapRoot !== mapRoot) throw new Error('bench: the witness map differs');
     t = performance.now();
     const sim = new Map<string, { count: number; head: string }>();
-    for (const e of batch) for (const s of e.subjects) sim.set(s, { count: (sim.get(s) ?? map.get(s)).count + 1, head: e.hash });
+    for (const e of batch)
+      for (const s of e.subjects) sim.set(s, { count: (sim.get(s) ?? map.get(s)).count + 1, head: e.hash });
     map.with(sim).root();
     const witnessMapMicrosPerEvent = ((performance.now() - t) * 1000) / witnessEvents;
 

@@ -56,15 +56,26 @@ export function fmt(x: number, digits = 0): string {
 export const fmtRatio = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
 
 /** "met" / "NOT MET" against a lower bound, for the aims printed next to ratios. */
-export const aim = (value: number, atLeast: number) => (value >= atLeast ? `met (≥ ${atLeast})` : `NOT MET (aim ≥ ${atLeast})`);
+export const aim = (value: number, atLeast: number) =>
+  value >= atLeast ? `met (≥ ${atLeast})` : `NOT MET (aim ≥ ${atLeast})`;
 
 /** A plain-text table; numeric-looking cells are right-aligned. */
 export function table(headers: string[], rows: Array<Array<string | number>>): string {
   const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)));
   // CJK characters take two columns in a terminal.
-  const width = (s: string) => [...s].reduce((n, ch) => n + (/[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(ch) ? 2 : 1), 0);
+  const width = (s: string) =>
+    [...s].reduce(
+      (n, ch) =>
+        n +
+        (/[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(ch)
+          ? 2
+          : 1),
+      0,
+    );
   const widths = headers.map((h, i) => Math.max(width(h), ...cells.map((r) => width(r[i] ?? ''))));
-  const numeric = headers.map((_, i) => cells.length > 0 && cells.every((r) => /^[-+]?[\d,.]+( ?[a-z%/×µ]+)?$|^n\/a$/.test(r[i] ?? '')));
+  const numeric = headers.map(
+    (_, i) => cells.length > 0 && cells.every((r) => /^[-+]?[\d,.]+( ?[a-z%/×µ]+)?$|^n\/a$/.test(r[i] ?? '')),
+  );
   const pad = (s: string, i: number) => {
     const gap = ' '.repeat(widths[i] - width(s));
     return numeric[i] ? gap + s : s + gap;
@@ -108,7 +119,11 @@ export async function rateAsync(fn: (i: number) => Promise<unknown>, ms: number)
 }
 
 /** Keeps `inFlight` calls running for about `ms` milliseconds; returns completions per second. */
-export async function rateConcurrent(fn: (i: number) => Promise<unknown>, ms: number, inFlight: number): Promise<number> {
+export async function rateConcurrent(
+  fn: (i: number) => Promise<unknown>,
+  ms: number,
+  inFlight: number,
+): Promise<number> {
   const start = nowMs();
   const end = start + ms;
   let i = 0;
@@ -130,7 +145,10 @@ export type Measure = () => number | Promise<number>;
  * a neighbour's load) spreads over all of them, after one untimed warm-up pass of each.
  * Returns each variant's per-round rates.
  */
-export async function interleavedRounds(variants: Record<string, Measure>, opts: { rounds: number; warmup: Record<string, Measure> }): Promise<Record<string, number[]>> {
+export async function interleavedRounds(
+  variants: Record<string, Measure>,
+  opts: { rounds: number; warmup: Record<string, Measure> },
+): Promise<Record<string, number[]>> {
   const names = Object.keys(variants);
   for (const name of names) await (opts.warmup[name] ?? variants[name])();
   const out: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));

@@ -12,7 +12,20 @@ import {
   type TrustListJson,
 } from '../../verifier/src';
 import { buildTrustList, createTestIssuer, type TestIssuer } from '../../test/support/issuer-fixture';
-import { aim, figure, fmt, fmtRatio, heading, interleavedRounds, rateAsync, rateConcurrent, rateSync, round, table, type RateFigure } from './util';
+import {
+  aim,
+  figure,
+  fmt,
+  fmtRatio,
+  heading,
+  interleavedRounds,
+  rateAsync,
+  rateConcurrent,
+  rateSync,
+  round,
+  table,
+  type RateFigure,
+} from './util';
 
 /** Issuers a verifier in Anhui would realistically trust: its own and four neighbours. */
 const ISSUERS = [
@@ -64,11 +77,18 @@ interface Sample {
 }
 
 function nodePublicKey(raw: Uint8Array): crypto.KeyObject {
-  return crypto.createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]), format: 'der', type: 'spki' });
+  return crypto.createPublicKey({
+    key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]),
+    format: 'der',
+    type: 'spki',
+  });
 }
 
 /** Codes as they arrive at a gate in Anhui: mostly home codes, some from neighbours, a few yellow. */
-async function makeCodes(issuers: TestIssuer[], now: number): Promise<{ samples: Sample[]; statuses: Map<string, Uint8Array> }> {
+async function makeCodes(
+  issuers: TestIssuer[],
+  now: number,
+): Promise<{ samples: Sample[]; statuses: Map<string, Uint8Array> }> {
   const statuses = new Map(issuers.map((i) => [i.id, new Uint8Array(STATUS_ENTRIES)]));
   const keys = new Map(issuers.map((i) => [i.id, nodePublicKey(i.publicKey)]));
   const usedIndex = new Set<string>();
@@ -81,7 +101,11 @@ async function makeCodes(issuers: TestIssuer[], now: number): Promise<{ samples:
     usedIndex.add(`${issuer.id}/${statusIndex}`);
     const colour = n % 17 === 0 ? 'yellow' : 'green';
     statuses.get(issuer.id)![statusIndex] = colour === 'yellow' ? 1 : 0;
-    const claims = issuer.residentClaims({ iat: now - 120, exp: now + 480, health: { colour, statusIndex, ruleVersion: 3 } });
+    const claims = issuer.residentClaims({
+      iat: now - 120,
+      exp: now + 480,
+      health: { colour, statusIndex, ruleVersion: 3 },
+    });
     const text = await issuer.sign(claims);
     const d = decodeCode(text);
     samples.push({ text, msg: d.toBeSigned, sig: d.signature, key: keys.get(issuer.id)! });
@@ -105,7 +129,12 @@ async function codeSizes(issuer: TestIssuer, now: number): Promise<CodeSize[]> {
       exp: now + (mode === 'dynamic' ? 600 : 7 * 86400),
       health: { colour: 'green', ruleVersion: 12, statusIndex: 1_048_575, maskedName: '张*明', idLast4: '123X', mode },
     });
-  const venue = (name: string) => issuer.venueClaims({ iat: now, exp: now + 365 * 86400, venue: { type: 'residential-community', name, district: '340104' } });
+  const venue = (name: string) =>
+    issuer.venueClaims({
+      iat: now,
+      exp: now + 365 * 86400,
+      venue: { type: 'residential-community', name, district: '340104' },
+    });
   const cases: Array<[string, CodeClaims]> = [
     ['resident, dynamic (张*明, status index ~1e6)', resident('dynamic')],
     ['resident, printed', resident('printed')],
@@ -119,7 +148,13 @@ async function codeSizes(issuer: TestIssuer, now: number): Promise<CodeSize[]> {
     const qrVersion = createQr(text).version;
     // The size aim is for resident codes, shown on phones and printed on cards; venue codes are printed large at a gate.
     const aimed = claims.kind === 'resident';
-    out.push({ code, chars: text.length, qrVersion, flagged: aimed && (text.length > MAX_CHARS || qrVersion > MAX_QR_VERSION), aimed });
+    out.push({
+      code,
+      chars: text.length,
+      qrVersion,
+      flagged: aimed && (text.length > MAX_CHARS || qrVersion > MAX_QR_VERSION),
+      aimed,
+    });
   }
   return out;
 }
@@ -132,12 +167,21 @@ async function codeSizes(issuer: TestIssuer, now: number): Promise<CodeSize[]> {
 export async function benchVerify(): Promise<VerifyBenchResult> {
   const now = Math.floor(Date.now() / 1000);
   const issuers = ISSUERS.map((i) => createTestIssuer(i));
-  const trustList: TrustListJson = buildTrustList(issuers, new Date((now - 86400) * 1000).toISOString().replace(/\.\d+Z$/, 'Z'));
+  const trustList: TrustListJson = buildTrustList(
+    issuers,
+    new Date((now - 86400) * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
+  );
   // The home issuer also lists its previous key, as it would during a rotation.
-  const previous = createTestIssuer({ id: '340000', notBefore: '2024-01-01T00:00:00Z', notAfter: '2026-01-01T00:00:00Z' });
+  const previous = createTestIssuer({
+    id: '340000',
+    notBefore: '2024-01-01T00:00:00Z',
+    notAfter: '2026-01-01T00:00:00Z',
+  });
   trustList.issuers[0] = { ...trustList.issuers[0], keys: [previous.trustListKey, ...trustList.issuers[0].keys] };
   const { samples, statuses } = await makeCodes(issuers, now);
-  const statusLists = await Promise.all(issuers.map((i) => i.signStatusList({ issuedAt: now - 60, statuses: statuses.get(i.id)! })));
+  const statusLists = await Promise.all(
+    issuers.map((i) => i.signStatusList({ issuedAt: now - 60, statuses: statuses.get(i.id)! })),
+  );
   const plain = { trustList };
   const withStatus = { trustList, statusLists };
 
@@ -151,16 +195,30 @@ export async function benchVerify(): Promise<VerifyBenchResult> {
   }
 
   const backends: Backend[] = ['node', 'node-async', 'webcrypto', 'noble'];
-  const prepared = Object.fromEntries(backends.map((b) => [b, prepareTrustList(trustList, b)])) as Record<Backend, PreparedTrustList>;
+  const prepared = Object.fromEntries(backends.map((b) => [b, prepareTrustList(trustList, b)])) as Record<
+    Backend,
+    PreparedTrustList
+  >;
   const n = samples.length;
   const variants = {
-    raw: () => rateSync((i) => crypto.verify(null, samples[i % n].msg, samples[i % n].key, samples[i % n].sig), ROUND_MS),
+    raw: () =>
+      rateSync((i) => crypto.verify(null, samples[i % n].msg, samples[i % n].key, samples[i % n].sig), ROUND_MS),
     verifyCode: () => rateAsync((i) => verifyCode(samples[i % n].text, plain), ROUND_MS),
     verifyCodeWithStatusList: () => rateAsync((i) => verifyCode(samples[i % n].text, withStatus), ROUND_MS),
     decodeOnly: () => rateSync((i) => decodeCode(samples[i % n].text), ROUND_MS),
-    ...Object.fromEntries(backends.map((b) => [`backend:${b}`, () => rateAsync(backendVerify(prepared[b], samples), b === 'noble' ? ROUND_MS * 2 : ROUND_MS)])),
+    ...Object.fromEntries(
+      backends.map((b) => [
+        `backend:${b}`,
+        () => rateAsync(backendVerify(prepared[b], samples), b === 'noble' ? ROUND_MS * 2 : ROUND_MS),
+      ]),
+    ),
     // As a server sees them: many verifications at once.
-    ...Object.fromEntries(IN_FLIGHT_BACKENDS.map((b) => [`inFlight:${b}`, () => rateConcurrent(backendVerify(prepared[b], samples), ROUND_MS, IN_FLIGHT)])),
+    ...Object.fromEntries(
+      IN_FLIGHT_BACKENDS.map((b) => [
+        `inFlight:${b}`,
+        () => rateConcurrent(backendVerify(prepared[b], samples), ROUND_MS, IN_FLIGHT),
+      ]),
+    ),
   };
   const warmup = Object.fromEntries(Object.entries(variants).map(([k, v]) => [k, () => v()]));
   const rounds = await interleavedRounds(variants, { rounds: ROUNDS, warmup });
@@ -183,8 +241,16 @@ export async function benchVerify(): Promise<VerifyBenchResult> {
     verifyCode: withRatio(rounds.verifyCode),
     verifyCodeWithStatusList: withRatio(rounds.verifyCodeWithStatusList),
     decodeOnly: figure(rounds.decodeOnly),
-    backends: Object.fromEntries(backends.map((b) => [b, withRatio(rounds[`backend:${b}`])])) as VerifyBenchResult['backends'],
-    inFlight: { count: IN_FLIGHT, ...(Object.fromEntries(IN_FLIGHT_BACKENDS.map((b) => [b, withRatio(rounds[`inFlight:${b}`])])) as Record<(typeof IN_FLIGHT_BACKENDS)[number], RateFigure & { ratio: number }>) },
+    backends: Object.fromEntries(
+      backends.map((b) => [b, withRatio(rounds[`backend:${b}`])]),
+    ) as VerifyBenchResult['backends'],
+    inFlight: {
+      count: IN_FLIGHT,
+      ...(Object.fromEntries(IN_FLIGHT_BACKENDS.map((b) => [b, withRatio(rounds[`inFlight:${b}`])])) as Record<
+        (typeof IN_FLIGHT_BACKENDS)[number],
+        RateFigure & { ratio: number }
+      >),
+    },
     aim: { ratioAtLeast: VERIFY_AIM, met: false },
     sizes: await codeSizes(issuers[0], now),
   };
@@ -194,7 +260,13 @@ export async function benchVerify(): Promise<VerifyBenchResult> {
 }
 
 function printVerify(r: VerifyBenchResult): void {
-  const row = (what: string, f: RateFigure & { ratio?: number }, note = '') => [what, fmt(f.perSecond), f.ratio === undefined ? '' : fmtRatio(f.ratio), `${fmt(f.spread * 100)}%`, note];
+  const row = (what: string, f: RateFigure & { ratio?: number }, note = '') => [
+    what,
+    fmt(f.perSecond),
+    f.ratio === undefined ? '' : fmtRatio(f.ratio),
+    `${fmt(f.spread * 100)}%`,
+    note,
+  ];
   console.log(heading('verify (issue 2): offline verification, one thread, one call in flight'));
   console.log(
     `${r.setup.issuers} issuers, ${r.setup.keys} keys in the trust list; ${r.setup.codes} distinct resident codes (70% home issuer 340000); ` +
@@ -206,10 +278,22 @@ function printVerify(r: VerifyBenchResult): void {
       [
         row('raw crypto.verify (baseline)', r.raw, 'same Sig_structure bytes, KeyObject ready'),
         row('verifyCode, no status list', r.verifyCode, aim(r.verifyCode.ratio, r.aim.ratioAtLeast)),
-        row('verifyCode, with status lists', r.verifyCodeWithStatusList, aim(r.verifyCodeWithStatusList.ratio, r.aim.ratioAtLeast)),
+        row(
+          'verifyCode, with status lists',
+          r.verifyCodeWithStatusList,
+          aim(r.verifyCodeWithStatusList.ratio, r.aim.ratioAtLeast),
+        ),
         row('decodeCode only (no crypto)', r.decodeOnly, 'base45 + CBOR + claim checks'),
-        ...(['node', 'node-async', 'webcrypto', 'noble'] as const).map((b) => row(`decodeCode + ${b} backend verify`, r.backends[b], 'prepareTrustList(json, backend); no policy checks')),
-        ...IN_FLIGHT_BACKENDS.map((b) => row(`decodeCode + ${b} backend verify, ${r.inFlight.count} in flight`, r.inFlight[b], b === 'node-async' ? "libuv's thread pool: all cores" : 'the calling thread only')),
+        ...(['node', 'node-async', 'webcrypto', 'noble'] as const).map((b) =>
+          row(`decodeCode + ${b} backend verify`, r.backends[b], 'prepareTrustList(json, backend); no policy checks'),
+        ),
+        ...IN_FLIGHT_BACKENDS.map((b) =>
+          row(
+            `decodeCode + ${b} backend verify, ${r.inFlight.count} in flight`,
+            r.inFlight[b],
+            b === 'node-async' ? "libuv's thread pool: all cores" : 'the calling thread only',
+          ),
+        ),
       ],
     ),
   );
@@ -221,7 +305,11 @@ function printVerify(r: VerifyBenchResult): void {
         s.code,
         String(s.chars),
         String(s.qrVersion),
-        !s.aimed ? 'no size aim (venue codes are printed at the gate)' : s.flagged ? `OVER (> ${MAX_CHARS} chars or version > ${MAX_QR_VERSION})` : `ok (≤ ${MAX_CHARS} chars, version ≤ ${MAX_QR_VERSION})`,
+        !s.aimed
+          ? 'no size aim (venue codes are printed at the gate)'
+          : s.flagged
+            ? `OVER (> ${MAX_CHARS} chars or version > ${MAX_QR_VERSION})`
+            : `ok (≤ ${MAX_CHARS} chars, version ≤ ${MAX_QR_VERSION})`,
       ]),
     ),
   );

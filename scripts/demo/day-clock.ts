@@ -34,7 +34,8 @@ export function dayClock(nowMs: number, realNow: () => number = Date.now): DayCl
   const length = Math.min(span, end - start);
   if (length < 1) return undefined;
   const scale = length / span;
-  const at = (hour: number) => midnight + (start + (Math.min(Math.max(hour, FIRST_HOUR), LAST_HOUR) - FIRST_HOUR) * scale) * HOUR;
+  const at = (hour: number) =>
+    midnight + (start + (Math.min(Math.max(hour, FIRST_HOUR), LAST_HOUR) - FIRST_HOUR) * scale) * HOUR;
   let offset = at(FIRST_HOUR) - realNow();
   return {
     clock: () => new Date(realNow() + offset),

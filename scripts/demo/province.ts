@@ -52,7 +52,12 @@ export interface CityPlan {
 }
 
 export const CITIES: readonly CityPlan[] = [
-  { code: '340100', weight: 94, districts: ['340102', '340103', '340104', '340111', '340121', '340122', '340123', '340181'], plate: '皖A' },
+  {
+    code: '340100',
+    weight: 94,
+    districts: ['340102', '340103', '340104', '340111', '340121', '340122', '340123', '340181'],
+    plate: '皖A',
+  },
   { code: '340200', weight: 36, districts: ['340202', '340207', '340209', '340281'], plate: '皖B' },
   { code: '340300', weight: 33, districts: ['340302', '340303', '340304', '340321'], plate: '皖C' },
   { code: '340400', weight: 30, districts: ['340402', '340403', '340404', '340422'], plate: '皖D' },
@@ -88,7 +93,14 @@ export interface VenuePlan {
   requireTemperature?: boolean;
 }
 
-const v = (key: string, type: VenueType, subtype: string, name: string, district: string, extra: Partial<VenuePlan> = {}): VenuePlan => ({ key, type, subtype, name, district, ...extra });
+const v = (
+  key: string,
+  type: VenueType,
+  subtype: string,
+  name: string,
+  district: string,
+  extra: Partial<VenuePlan> = {},
+): VenuePlan => ({ key, type, subtype, name, district, ...extra });
 const T = { requireTemperature: true };
 
 /**
@@ -117,7 +129,9 @@ export const VENUES: readonly VenuePlan[] = [
   v('hf-station', 'transport', 'station', '合肥南站', '340111', T),
   v('hf-airport', 'transport', 'airport', '合肥新桥国际机场T1航站楼', '340104', T),
   v('hf-metro', 'transport', 'metro', '合肥轨道交通1号线大东门站', '340102'),
-  v('hf-bus', 'transport', 'bus', '合肥公交226路', '340104', { vehicle: { plate: '皖A·F2261', route: '226路 南七—火车站' } }),
+  v('hf-bus', 'transport', 'bus', '合肥公交226路', '340104', {
+    vehicle: { plate: '皖A·F2261', route: '226路 南七—火车站' },
+  }),
   v('hf-taxi', 'transport', 'taxi', '出租车 皖A·T8852', '340103', { vehicle: { plate: '皖A·T8852' } }),
   v('hf-university', 'school', 'university', '安徽大学磬苑校区', '340104', T),
   v('hf-middle', 'school', 'middle-school', '蜀山区实验中学', '340104', T),
@@ -151,7 +165,9 @@ export const VENUES: readonly VenuePlan[] = [
   // 铜陵
   v('tl-community', 'residential-community', 'community', '铜官区长江路社区', '340705'),
   v('tl-bank', 'public-service', 'bank', '农业银行铜陵义安支行', '340706'),
-  v('tl-bus', 'transport', 'bus', '铜陵公交11路', '340705', { vehicle: { plate: '皖G·05111', route: '11路 火车站—天井湖' } }),
+  v('tl-bus', 'transport', 'bus', '铜陵公交11路', '340705', {
+    vehicle: { plate: '皖G·05111', route: '11路 火车站—天井湖' },
+  }),
   // 安庆
   v('aq-community', 'residential-community', 'community', '迎江区人民路社区', '340802'),
   v('aq-hospital', 'public-service', 'hospital', '安庆市立医院', '340802', T),
@@ -233,8 +249,15 @@ export const cityCodeOf = (district: string) => `${district.slice(0, 4)}00`;
 (() => {
   const cities = anhuiCities().map((c) => c.code);
   const planned = CITIES.map((c) => c.code);
-  if (cities.join() !== planned.join()) throw new Error(`the demo plans cities ${planned.join()}, the region dataset lists ${cities.join()}`);
-  const districts = [...CITIES.flatMap((c) => c.districts), ...VENUES.map((x) => x.district), RISK.high, ...RISK.medium, ...TRAVEL_REGIONS];
+  if (cities.join() !== planned.join())
+    throw new Error(`the demo plans cities ${planned.join()}, the region dataset lists ${cities.join()}`);
+  const districts = [
+    ...CITIES.flatMap((c) => c.districts),
+    ...VENUES.map((x) => x.district),
+    RISK.high,
+    ...RISK.medium,
+    ...TRAVEL_REGIONS,
+  ];
   const unknown = districts.filter((d) => !isRegionCode(d));
   if (unknown.length) throw new Error(`the demo names region codes the dataset lacks: ${unknown.join(', ')}`);
   const types = new Set(VENUES.map((x) => x.type));
@@ -246,7 +269,8 @@ export const cityCodeOf = (district: string) => `${district.slice(0, 4)}00`;
   for (const d of DESKS) {
     const at = VENUES.find((x) => x.key === d.venue);
     if (!at) throw new Error(`desk ${d.key} stands in unknown venue ${d.venue}`);
-    if (!DESK_VENUE_TYPES[d.kind].includes(at.type)) throw new Error(`a ${d.kind} cannot stand in a ${at.type} venue (${d.venue})`);
+    if (!DESK_VENUE_TYPES[d.kind].includes(at.type))
+      throw new Error(`a ${d.kind} cannot stand in a ${at.type} venue (${d.venue})`);
   }
   const deskKinds = new Set(DESKS.map((d) => d.kind));
   const noDesk = DESK_KINDS.filter((k) => !deskKinds.has(k));
@@ -256,7 +280,8 @@ export const cityCodeOf = (district: string) => `${district.slice(0, 4)}00`;
 export const cityName = (code: string) => regionName(cityCodeOf(code)) ?? code;
 
 // The most common surnames (Anhui has many 汪, 方, 储 as well), roughly in order of frequency.
-const SURNAMES = '王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢汪方江储陶查';
+const SURNAMES =
+  '王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢汪方江储陶查';
 const GIVEN: Record<'old' | 'mid' | 'young', Record<'m' | 'f', readonly string[]>> = {
   old: {
     m: ['建国', '国华', '德明', '志刚', '永福', '长林', '玉山', '金宝', '世昌', '守义', '明', '华'],
@@ -271,7 +296,31 @@ const GIVEN: Record<'old' | 'mid' | 'young', Record<'m' | 'f', readonly string[]
     f: ['梓涵', '欣怡', '诗涵', '雨萱', '一诺', '佳怡', '可馨', '语桐', '若汐', '思琪', '梦瑶', '紫萱'],
   },
 };
-const MOBILE_PREFIXES = ['130', '131', '133', '135', '136', '137', '138', '139', '150', '151', '152', '155', '158', '159', '180', '182', '183', '185', '186', '187', '188', '189', '199'];
+const MOBILE_PREFIXES = [
+  '130',
+  '131',
+  '133',
+  '135',
+  '136',
+  '137',
+  '138',
+  '139',
+  '150',
+  '151',
+  '152',
+  '155',
+  '158',
+  '159',
+  '180',
+  '182',
+  '183',
+  '185',
+  '186',
+  '187',
+  '188',
+  '189',
+  '199',
+];
 
 export type Profile = 'healthy' | 'fever' | 'symptoms' | 'medium-visit' | 'high-visit' | 'declared-contact';
 
@@ -357,9 +406,18 @@ export function personAt(seed: number, index: number, profile: Profile, taken: S
   const r = rngFor(seed, 'person', index);
   let district: string;
   if (index <= ROLE.colleague) district = '340104';
-  else if (index >= FIRST_ORDINARY && index < FIRST_ORDINARY + CITIES.length) district = pick(r, CITIES[index - FIRST_ORDINARY].districts);
-  else district = pick(r, weighted(r, CITIES.map((c) => [c, c.weight] as const)).districts);
-  const birthYear = index === ROLE.case ? 1986 : index === ROLE.family[0] ? 1988 : index === ROLE.family[1] ? 2014 : birthYearOf(r);
+  else if (index >= FIRST_ORDINARY && index < FIRST_ORDINARY + CITIES.length)
+    district = pick(r, CITIES[index - FIRST_ORDINARY].districts);
+  else
+    district = pick(
+      r,
+      weighted(
+        r,
+        CITIES.map((c) => [c, c.weight] as const),
+      ).districts,
+    );
+  const birthYear =
+    index === ROLE.case ? 1986 : index === ROLE.family[0] ? 1988 : index === ROLE.family[1] ? 2014 : birthYearOf(r);
   const male = index === ROLE.case || index === ROLE.family[1] ? true : index === ROLE.family[0] ? false : r() < 0.51;
   // Skewed towards the front of the list, as surnames are. The case's son takes his
   // father's surname; the case's wife keeps her own.
@@ -387,9 +445,24 @@ export function travellerAt(seed: number, i: number) {
   const male = r() < 0.5;
   const name = SURNAMES[Math.floor(r() * 20)] + givenName(r, 1990, male);
   const kinds = [
-    { idType: 'passport' as const, idNumber: `E${String(Math.floor(r() * 1e8)).padStart(8, '0')}`, from: 'KR', phone: pick(r, MOBILE_PREFIXES) + String(Math.floor(r() * 1e8)).padStart(8, '0') },
-    { idType: 'hk-macao-permit' as const, idNumber: `H${String(Math.floor(r() * 1e8)).padStart(8, '0')}`, from: 'HK', phone: `+8529${String(Math.floor(r() * 1e7)).padStart(7, '0')}` },
-    { idType: 'passport' as const, idNumber: `E${String(Math.floor(r() * 1e8)).padStart(8, '0')}`, from: 'SG', phone: pick(r, MOBILE_PREFIXES) + String(Math.floor(r() * 1e8)).padStart(8, '0') },
+    {
+      idType: 'passport' as const,
+      idNumber: `E${String(Math.floor(r() * 1e8)).padStart(8, '0')}`,
+      from: 'KR',
+      phone: pick(r, MOBILE_PREFIXES) + String(Math.floor(r() * 1e8)).padStart(8, '0'),
+    },
+    {
+      idType: 'hk-macao-permit' as const,
+      idNumber: `H${String(Math.floor(r() * 1e8)).padStart(8, '0')}`,
+      from: 'HK',
+      phone: `+8529${String(Math.floor(r() * 1e7)).padStart(7, '0')}`,
+    },
+    {
+      idType: 'passport' as const,
+      idNumber: `E${String(Math.floor(r() * 1e8)).padStart(8, '0')}`,
+      from: 'SG',
+      phone: pick(r, MOBILE_PREFIXES) + String(Math.floor(r() * 1e8)).padStart(8, '0'),
+    },
   ];
   return { ...kinds[i % kinds.length], name };
 }

@@ -34,7 +34,13 @@ import { regionName } from '../../server/domain/regions';
 import { OPERATOR_VENUE_TYPES } from '../../server/http/scopes';
 import { DriveError, type CodeReader } from '../../server/idp/drive';
 import { signIn, type ResidentSession } from '../lib/sign-in';
-import { SECTOR_TOKEN_SOURCES, ServicesDay, type DeskToken, type PaymentProvider, type ServicesResult } from './services';
+import {
+  SECTOR_TOKEN_SOURCES,
+  ServicesDay,
+  type DeskToken,
+  type PaymentProvider,
+  type ServicesResult,
+} from './services';
 import {
   CASE_PATH,
   CITIES,
@@ -95,7 +101,13 @@ export const DEFAULT_RESIDENTS = 300;
  * The embedded demo adds these to its service's defaults; a running service must allow them.
  */
 export function demoLimits(n: number): Record<string, number> {
-  return { RATE_SIGNIN_PER_ADDRESS: 2 * n, IDP_SENDS_PER_ADDRESS: 2 * n, IDP_CHECKS_PER_ADDRESS: 2 * n, IDP_SIGNUPS_PER_ADDRESS: n, RATE_APPLY_PER_ADDRESS: n };
+  return {
+    RATE_SIGNIN_PER_ADDRESS: 2 * n,
+    IDP_SENDS_PER_ADDRESS: 2 * n,
+    IDP_CHECKS_PER_ADDRESS: 2 * n,
+    IDP_SIGNUPS_PER_ADDRESS: n,
+    RATE_APPLY_PER_ADDRESS: n,
+  };
 }
 
 export interface SeedOptions {
@@ -149,7 +161,13 @@ export interface DemoResult {
   /** `refreshed`: access tokens the residents' apps refreshed during the story (they live SESSION_ACCESS_MINUTES of the service's clock). */
   residents: { total: number; created: number; skipped: number; cities: number; refreshed: number };
   venues: { total: number; created: number; reused: number; types: number; subtypes: number };
-  scans: { self: number; staff: number; replayed: number; decisions: Record<Decision, number>; byVenueType: Record<string, number> };
+  scans: {
+    self: number;
+    staff: number;
+    replayed: number;
+    decisions: Record<Decision, number>;
+    byVenueType: Record<string, number>;
+  };
   colours: Record<Colour, number>;
   rosters: { joined: number; dailyCheckins: number };
   tracing: { case: string; caseMasked: string; venues: number; contacts: number; marked: boolean };
@@ -167,7 +185,15 @@ export interface DemoResult {
     venueId: string;
     venueName: string;
     casePseudonym: string;
-    resident: { name: string; phone: string; maskedName: string; access: string; refresh: string; accessExpiresAt: string; accessMinutes: number };
+    resident: {
+      name: string;
+      phone: string;
+      maskedName: string;
+      access: string;
+      refresh: string;
+      accessExpiresAt: string;
+      accessMinutes: number;
+    };
   };
   lines: string[];
 }
@@ -206,7 +232,11 @@ function client(base: string) {
     const text = await res.text();
     const parsed = (res.headers.get('content-type') ?? '').includes('json') && text ? JSON.parse(text) : undefined;
     if (res.status >= 400) {
-      throw new DemoHttpError(res.status, parsed?.error?.code, `${method} ${path} → ${res.status} ${parsed?.error?.code ?? ''}: ${parsed?.error?.message ?? text.slice(0, 200)}`);
+      throw new DemoHttpError(
+        res.status,
+        parsed?.error?.code,
+        `${method} ${path} → ${res.status} ${parsed?.error?.code ?? ''}: ${parsed?.error?.message ?? text.slice(0, 200)}`,
+      );
     }
     return { status: res.status, body: parsed };
   };
@@ -270,7 +300,12 @@ class SignInSkipped extends Error {}
  * way. An ID that another provider account holds (another seed's resident with the same
  * number) is skipped, as an application under another name used to be.
  */
-async function signInResident(base: string, p: Person, codes: string | CodeReader, n: number): Promise<ResidentSession> {
+async function signInResident(
+  base: string,
+  p: Person,
+  codes: string | CodeReader,
+  n: number,
+): Promise<ResidentSession> {
   try {
     return await signIn(base, { idType: 'resident-id', idNumber: p.idNumber, name: p.name, phone: p.phone }, { codes });
   } catch (e) {
@@ -279,10 +314,18 @@ async function signInResident(base: string, p: Person, codes: string | CodeReade
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
     const limits = `Seeding ${n} residents from one address needs at least ${needs} within the limits' windows: start the service with those (npm run demo does this for its own service) or seed fewer with --residents N`;
-    if (e instanceof DriveError && e.step === 'confirm' && e.code === 'CODE_NOT_FOUND') throw new SignInSkipped('ID_HELD');
+    if (e instanceof DriveError && e.step === 'confirm' && e.code === 'CODE_NOT_FOUND')
+      throw new SignInSkipped('ID_HELD');
     if (e instanceof DriveError && e.code === 'TOO_MANY_REQUESTS') {
-      const which = { phone: 'IDP_SENDS_PER_ADDRESS or IDP_SENDS_PER_PHONE', signup: 'IDP_SIGNUPS_PER_ADDRESS or IDP_SENDS_PER_ADDRESS' }[e.step as string] ?? 'IDP_CHECKS_PER_ADDRESS';
-      throw new DemoSetupError(`the identity provider of ${base} refused to sign in ${who}: over its limit ${which}. ${limits}`, { cause: e });
+      const which =
+        {
+          phone: 'IDP_SENDS_PER_ADDRESS or IDP_SENDS_PER_PHONE',
+          signup: 'IDP_SIGNUPS_PER_ADDRESS or IDP_SENDS_PER_ADDRESS',
+        }[e.step as string] ?? 'IDP_CHECKS_PER_ADDRESS';
+      throw new DemoSetupError(
+        `the identity provider of ${base} refused to sign in ${who}: over its limit ${which}. ${limits}`,
+        { cause: e },
+      );
     }
     if (e instanceof DriveError && e.step === 'code' && e.code === 'CODE_NOT_FOUND') {
       const where = typeof codes === 'string' ? codes : 'the code reader';
@@ -292,7 +335,10 @@ async function signInResident(base: string, p: Person, codes: string | CodeReade
         { cause: e },
       );
     }
-    if (/answered 429/.test((e as Error).message)) throw new DemoSetupError(`${base} refused to sign in ${who}: over its limit RATE_SIGNIN_PER_ADDRESS. ${limits}`, { cause: e });
+    if (/answered 429/.test((e as Error).message))
+      throw new DemoSetupError(`${base} refused to sign in ${who}: over its limit RATE_SIGNIN_PER_ADDRESS. ${limits}`, {
+        cause: e,
+      });
     throw new Error(`signing in ${who} at ${base} failed: ${(e as Error).message}`, { cause: e });
   }
 }
@@ -306,7 +352,10 @@ const POLICY_OVERRIDES = [
       {
         id: 'yellow-code-denied',
         decision: 'deny',
-        reason: { zh: '高风险地区人员密集场所暂停黄码人员进入', en: 'Crowded places in the high-risk district: no entry with a yellow code' },
+        reason: {
+          zh: '高风险地区人员密集场所暂停黄码人员进入',
+          en: 'Crowded places in the high-risk district: no entry with a yellow code',
+        },
         when: { '==': [{ var: 'colour' }, 'yellow'] },
       },
       {
@@ -324,7 +373,10 @@ const POLICY_OVERRIDES = [
       {
         id: 'temperature-required',
         decision: 'refer',
-        reason: { zh: '交通出行实行“安康码+体温测量”，请先测温', en: 'Transport checks code and temperature: take the temperature first' },
+        reason: {
+          zh: '交通出行实行“安康码+体温测量”，请先测温',
+          en: 'Transport checks code and temperature: take the temperature first',
+        },
         when: { and: [{ '==': [{ var: 'colour' }, 'green'] }, { '!': { var: 'temperatureTaken' } }] },
       },
     ],
@@ -355,7 +407,10 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   const n = opts.residents ?? DEFAULT_RESIDENTS;
   const par = opts.concurrency ?? 8;
   if (!Number.isSafeInteger(n) || n < 20) throw new RangeError('the demo province needs at least 20 residents');
-  if (n > MAX_RESIDENTS) throw new RangeError(`the demo province has at most ${MAX_RESIDENTS} residents: their phone numbers must differ in their last four digits`);
+  if (n > MAX_RESIDENTS)
+    throw new RangeError(
+      `the demo province has at most ${MAX_RESIDENTS} residents: their phone numbers must differ in their last four digits`,
+    );
   const base = opts.url.replace(/\/$/, '');
   const call = client(base);
   const admin = opts.adminToken;
@@ -393,18 +448,31 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     transport: '站场公交出租核验员',
     school: '校门健康核验员',
   };
-  const health = await keep(old?.health, ['GET', '/v1/appeals?limit=1'], () => mint('health', '省卫生健康委 流调与复核 (demo)'));
+  const health = await keep(old?.health, ['GET', '/v1/appeals?limit=1'], () =>
+    mint('health', '省卫生健康委 流调与复核 (demo)'),
+  );
   // Operator tokens of a demo from before token scopes (no `border` token beside them) carry no scope: they are replaced.
   const scoped = old?.border !== undefined;
   const operators = {} as Record<OperatorType, string>;
   for (const t of OPERATOR_VENUE_TYPES) {
-    operators[t] = await keep(scoped ? old?.operators?.[t] : undefined, ['GET', '/v1/venues'], () => mint('operator', `${operatorNames[t]} (demo)`, { scope: { venueTypes: [t], districts: ['340000'] } }));
+    operators[t] = await keep(scoped ? old?.operators?.[t] : undefined, ['GET', '/v1/venues'], () =>
+      mint('operator', `${operatorNames[t]} (demo)`, { scope: { venueTypes: [t], districts: ['340000'] } }),
+    );
   }
   const feeds = {} as Record<FeedSource, string>;
-  const feedNames: Record<FeedSource, string> = { health: '省卫生健康委 病例数据', telecom: '省通信管理局 密接研判', 'public-security': '省公安厅 入境人员' };
-  for (const s of FEED_SOURCES) feeds[s] = await keep(old?.feeds?.[s], ['POST', '/v1/feeds/cases', {}], () => mint('feed', `${feedNames[s]} (demo)`, { source: s }));
+  const feedNames: Record<FeedSource, string> = {
+    health: '省卫生健康委 病例数据',
+    telecom: '省通信管理局 密接研判',
+    'public-security': '省公安厅 入境人员',
+  };
+  for (const s of FEED_SOURCES)
+    feeds[s] = await keep(old?.feeds?.[s], ['POST', '/v1/feeds/cases', {}], () =>
+      mint('feed', `${feedNames[s]} (demo)`, { source: s }),
+    );
   const grid = await keep(old?.grid, ['GET', '/v1/grid/residents?limit=1'], () =>
-    mint('grid', `${GRID_DISTRICTS.map((d) => regionName(d)).join('、')}网格员 (demo)`, { scope: { districts: [...GRID_DISTRICTS] } }),
+    mint('grid', `${GRID_DISTRICTS.map((d) => regionName(d)).join('、')}网格员 (demo)`, {
+      scope: { districts: [...GRID_DISTRICTS] },
+    }),
   );
   const auditor = await keep(old?.auditor, ['GET', '/v1/proofs/events/1'], () => mint('auditor', '审计员 (demo)'));
   const sectorNames: Record<SectorToken, string> = {
@@ -415,11 +483,19 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     payment: '码上支付 替身支付机构',
   };
   const sectors = {} as Record<SectorToken, string>;
-  for (const s of SECTOR_TOKEN_SOURCES) sectors[s] = await keep(old?.sectors?.[s], ['POST', '/v1/feeds/cases', {}], () => mint('feed', `${sectorNames[s]} (demo)`, { source: s }));
+  for (const s of SECTOR_TOKEN_SOURCES)
+    sectors[s] = await keep(old?.sectors?.[s], ['POST', '/v1/feeds/cases', {}], () =>
+      mint('feed', `${sectorNames[s]} (demo)`, { source: s }),
+    );
   const tokenCount = 3 + OPERATOR_VENUE_TYPES.length + FEED_SOURCES.length + SECTOR_TOKEN_SOURCES.length;
-  log(`tokens: ${reusedTokens ? `${reusedTokens} reused, ` : ''}${tokenCount - reusedTokens} created (health, ${OPERATOR_VENUE_TYPES.length} operators, ${FEED_SOURCES.length} feeds, ${SECTOR_TOKEN_SOURCES.length} sector authorities, grid, auditor)`);
+  log(
+    `tokens: ${reusedTokens ? `${reusedTokens} reused, ` : ''}${tokenCount - reusedTokens} created (health, ${OPERATOR_VENUE_TYPES.length} operators, ${FEED_SOURCES.length} feeds, ${SECTOR_TOKEN_SOURCES.length} sector authorities, grid, auditor)`,
+  );
   const provider = opts.paymentProvider ? await opts.paymentProvider(sectors.payment) : undefined;
-  if (provider) log(`码上支付: the stand-in payment provider ${provider.id} (not a real one; it moves no money) listens on ${provider.url}`);
+  if (provider)
+    log(
+      `码上支付: the stand-in payment provider ${provider.id} (not a real one; it moves no money) listens on ${provider.url}`,
+    );
 
   /** The service's clock (tests run it standing still): every date the demo sends is relative to it. */
   const serviceNow = async () => Date.parse((await call('GET', '/v1/stats/colours', { token: health })).body.at);
@@ -429,7 +505,12 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   const since = iso(t0 - 3 * DAY);
   await call('POST', '/v1/feeds/risk-areas', {
     token: health,
-    json: { areas: [{ region: RISK.high, level: 'high', since }, ...RISK.medium.map((region) => ({ region, level: 'medium', since }))] },
+    json: {
+      areas: [
+        { region: RISK.high, level: 'high', since },
+        ...RISK.medium.map((region) => ({ region, level: 'medium', since })),
+      ],
+    },
   });
   log(`risk areas: ${regionName(RISK.high)} high, ${RISK.medium.map((d) => regionName(d)).join('、')} medium`);
 
@@ -437,9 +518,11 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   const keyOf = (x: { type: string; name: string; district: string }) => `${x.type}|${x.name}|${x.district}`;
   const existing = new Map<string, { id: string; code: string; actor: string }>();
   for (const t of OPERATOR_VENUE_TYPES) {
-    for (const x of (await call('GET', '/v1/venues', { token: operators[t] })).body.venues) if (!existing.has(keyOf(x))) existing.set(keyOf(x), { id: x.id, code: x.code, actor: operators[t] });
+    for (const x of (await call('GET', '/v1/venues', { token: operators[t] })).body.venues)
+      if (!existing.has(keyOf(x))) existing.set(keyOf(x), { id: x.id, code: x.code, actor: operators[t] });
   }
-  for (const x of (await call('GET', '/v1/venues', { token: health })).body.venues) if (!existing.has(keyOf(x))) existing.set(keyOf(x), { id: x.id, code: x.code, actor: health });
+  for (const x of (await call('GET', '/v1/venues', { token: health })).body.venues)
+    if (!existing.has(keyOf(x))) existing.set(keyOf(x), { id: x.id, code: x.code, actor: health });
   const sites: Site[] = [];
   await each(VENUES, par, async (plan) => {
     const found = existing.get(keyOf(plan));
@@ -447,7 +530,14 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
       sites.push({ ...plan, ...found, created: false });
       return;
     }
-    const body = { type: plan.type, subtype: plan.subtype, name: plan.name, district: plan.district, requireTemperature: !!plan.requireTemperature, ...(plan.vehicle ? { vehicle: plan.vehicle } : {}) };
+    const body = {
+      type: plan.type,
+      subtype: plan.subtype,
+      name: plan.name,
+      district: plan.district,
+      requireTemperature: !!plan.requireTemperature,
+      ...(plan.vehicle ? { vehicle: plan.vehicle } : {}),
+    };
     // Border posts are registered by the health authority, never by an operator.
     const registrar = plan.type === 'border' ? health : operators[plan.type];
     const r = await call('POST', '/v1/venues', { token: registrar, json: body });
@@ -457,15 +547,21 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   // Public security at the border posts: a border token scoped to them scans and codes travellers there.
   const posts = sites.filter((s) => s.type === 'border');
   // An earlier run's border token covers the posts it found; a post registered now needs a new token.
-  const border = await keep(posts.some((s) => s.created) ? undefined : old?.border, ['GET', `/v1/venues/${posts[0].id}`], () =>
-    mint('border', '口岸与省界检查站 公安边检 (demo)', { scope: { venues: posts.map((s) => s.id) } }),
+  const border = await keep(
+    posts.some((s) => s.created) ? undefined : old?.border,
+    ['GET', `/v1/venues/${posts[0].id}`],
+    () => mint('border', '口岸与省界检查站 公安边检 (demo)', { scope: { venues: posts.map((s) => s.id) } }),
   );
   for (const s of posts) s.actor = border;
   const tokens: DemoTokens = { health, operators, border, feeds, grid, auditor, sectors };
   const site = (key: string) => sites.find((s) => s.key === key)!;
   const createdVenues = sites.filter((s) => s.created).length;
-  log(`venues: ${sites.length} (${createdVenues} registered, ${sites.length - createdVenues} found from an earlier run) in ${new Set(sites.map((s) => cityCodeOf(s.district))).size} cities`);
-  log(`border posts: ${posts.map((s) => s.name).join('、')}, registered by the health authority; a border token scoped to them scans and codes travellers there`);
+  log(
+    `venues: ${sites.length} (${createdVenues} registered, ${sites.length - createdVenues} found from an earlier run) in ${new Set(sites.map((s) => cityCodeOf(s.district))).size} cities`,
+  );
+  log(
+    `border posts: ${posts.map((s) => s.name).join('、')}, registered by the health authority; a border token scoped to them scans and codes travellers there`,
+  );
 
   // Admission policies v2: district and type overrides (实时调整规则).
   const currentPolicies = (await call('GET', '/v1/policies')).body;
@@ -479,11 +575,19 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
         zh: `${doc.description.zh}（演示：瑶海区人员密集场所暂停黄码进入；交通场所须测温）`,
         en: `${doc.description.en} (demo: no yellow codes at crowded places in Yaohai; transport takes temperatures)`,
       },
-      overrides: [...doc.overrides.filter((o: { id: string }) => !POLICY_OVERRIDES.some((p) => p.id === o.id)), ...POLICY_OVERRIDES],
+      overrides: [
+        ...doc.overrides.filter((o: { id: string }) => !POLICY_OVERRIDES.some((p) => p.id === o.id)),
+        ...POLICY_OVERRIDES,
+      ],
     };
-    policies = { version: (await call('PUT', '/v1/policies', { token: health, json: next })).body.version, published: true };
+    policies = {
+      version: (await call('PUT', '/v1/policies', { token: health, json: next })).body.version,
+      published: true,
+    };
   }
-  log(`policies: version ${policies.version}${policies.published ? ' published (overrides for 瑶海区 crowded places and transport)' : ' already current'}`);
+  log(
+    `policies: version ${policies.version}${policies.published ? ' published (overrides for 瑶海区 crowded places and transport)' : ' already current'}`,
+  );
 
   // Residents (申领).
   await advanceTo(6.5);
@@ -497,13 +601,28 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     const travel = r() < 0.15 ? [{ region: pick(r, TRAVEL_REGIONS), date: visitedDate(2 + Math.floor(r() * 8)) }] : [];
     switch (p.profile) {
       case 'fever':
-        return { temperatureC: oneDecimal(37.4 + r() * 0.9), symptoms: r() < 0.5 ? ['fever'] : [], visited: travel, contactWithCase: false };
+        return {
+          temperatureC: oneDecimal(37.4 + r() * 0.9),
+          symptoms: r() < 0.5 ? ['fever'] : [],
+          visited: travel,
+          contactWithCase: false,
+        };
       case 'symptoms':
         return { temperatureC: normal, symptoms: pick(r, SYMPTOMS), visited: travel, contactWithCase: false };
       case 'medium-visit':
-        return { temperatureC: normal, symptoms: [], visited: [{ region: pick(r, RISK.medium), date: visitedDate(5) }], contactWithCase: false };
+        return {
+          temperatureC: normal,
+          symptoms: [],
+          visited: [{ region: pick(r, RISK.medium), date: visitedDate(5) }],
+          contactWithCase: false,
+        };
       case 'high-visit':
-        return { temperatureC: normal, symptoms: [], visited: [{ region: RISK.high, date: visitedDate(3) }], contactWithCase: false };
+        return {
+          temperatureC: normal,
+          symptoms: [],
+          visited: [{ region: RISK.high, date: visitedDate(3) }],
+          contactWithCase: false,
+        };
       case 'declared-contact':
         return { temperatureC: normal, symptoms: [], visited: travel, contactWithCase: true };
       default:
@@ -527,7 +646,13 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     try {
       const r = await call('POST', '/v1/residents', { token: session.access, json: body });
       if (r.status === 201) created++;
-      residents[p.index] = { person: p, pseudonym: r.body.resident.pseudonym, session, colour: r.body.resident.colour, masked: `${r.body.resident.maskedName}（${r.body.resident.maskedId.slice(-4)}）` };
+      residents[p.index] = {
+        person: p,
+        pseudonym: r.body.resident.pseudonym,
+        session,
+        colour: r.body.resident.colour,
+        masked: `${r.body.resident.maskedName}（${r.body.resident.maskedId.slice(-4)}）`,
+      };
     } catch (e) {
       // Another seed may have given this ID number to someone of another name.
       if (e instanceof DemoHttpError && e.code === 'IDENTITY_MISMATCH') skipped++;
@@ -540,9 +665,15 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     if (!r) throw new Error(`resident ${i} of the story could not apply (seed ${seed}); try another seed`);
     return r;
   };
-  const colourCount = (xs: Resident[]) => xs.reduce((c, r) => ({ ...c, [r.colour]: c[r.colour] + 1 }), { green: 0, yellow: 0, red: 0 } as Record<Colour, number>);
+  const colourCount = (xs: Resident[]) =>
+    xs.reduce((c, r) => ({ ...c, [r.colour]: c[r.colour] + 1 }), { green: 0, yellow: 0, red: 0 } as Record<
+      Colour,
+      number
+    >);
   const c0 = colourCount(all);
-  log(`residents: ${all.length} signed in through the identity provider, each with their own phone, and applied (${created} new${skipped ? `, ${skipped} skipped: ID taken under another name or by another account` : ''}) in ${new Set(all.map((r) => cityCodeOf(r.person.district))).size} cities — green ${c0.green}, yellow ${c0.yellow}, red ${c0.red}`);
+  log(
+    `residents: ${all.length} signed in through the identity provider, each with their own phone, and applied (${created} new${skipped ? `, ${skipped} skipped: ID taken under another name or by another account` : ''}) in ${new Set(all.map((r) => cityCodeOf(r.person.district))).size} cities — green ${c0.green}, yellow ${c0.yellow}, red ${c0.red}`,
+  );
 
   /**
    * A request as the resident's app sends it: with the session's access token, refreshed
@@ -569,7 +700,13 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   };
 
   // Scans.
-  const scans = { self: 0, staff: 0, replayed: 0, decisions: { admit: 0, refer: 0, deny: 0 } as Record<Decision, number>, byVenueType: {} as Record<string, number> };
+  const scans = {
+    self: 0,
+    staff: 0,
+    replayed: 0,
+    decisions: { admit: 0, refer: 0, deny: 0 } as Record<Decision, number>,
+    byVenueType: {} as Record<string, number>,
+  };
   const tally = (out: Json, s: Site, method: 'self' | 'staff') => {
     if (out.replayed) {
       scans.replayed++;
@@ -581,16 +718,28 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     return out;
   };
   const selfCheckin = async (res: Resident, s: Site, temperatureC?: number) =>
-    tally((await asResident(res, 'POST', '/v1/checkins', { json: { venueCode: s.code, ...(temperatureC === undefined ? {} : { temperatureC }) } })).body, s, 'self');
+    tally(
+      (
+        await asResident(res, 'POST', '/v1/checkins', {
+          json: { venueCode: s.code, ...(temperatureC === undefined ? {} : { temperatureC }) },
+        })
+      ).body,
+      s,
+      'self',
+    );
   const staffScan = async (s: Site, body: { code?: string; temperatureC?: number; certificateNo?: string }) =>
     tally((await call('POST', '/v1/scans', { token: s.actor, json: { venueId: s.id, ...body } })).body, s, 'staff');
   /** The resident's code as they would show it now: on paper for the oldest (老人纸质码), else on the phone. */
-  const codeOf = async (res: Resident, mode: 'dynamic' | 'printed' = res.person.birthYear < 1950 ? 'printed' : 'dynamic') => {
+  const codeOf = async (
+    res: Resident,
+    mode: 'dynamic' | 'printed' = res.person.birthYear < 1950 ? 'printed' : 'dynamic',
+  ) => {
     const r = await asResident(res, 'GET', `/v1/residents/me/code?mode=${mode}`);
     res.colour = r.body.colour;
     return r.body.code as string;
   };
-  const temperatureOf = (res: Resident, r: () => number) => (res.person.profile === 'fever' ? oneDecimal(37.4 + r() * 0.8) : r() < 0.02 ? 37.4 : oneDecimal(36.1 + r() * 0.8));
+  const temperatureOf = (res: Resident, r: () => number) =>
+    res.person.profile === 'fever' ? oneDecimal(37.4 + r() * 0.8) : r() < 0.02 ? 37.4 : oneDecimal(36.1 + r() * 0.8);
 
   const special = new Set<number>([ROLE.case, ...ROLE.family, ROLE.colleague, ROLE.inbound]);
   const healthy = all.filter((r) => r.person.profile === 'healthy' && !special.has(r.person.index));
@@ -631,7 +780,8 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     const here = pool.splice(0, 3 + Math.floor(caseR() * 2));
     coVisitors.push(...here);
     for (const res of here) {
-      if (s.subtype === 'mall') await staffScan(s, { code: await codeOf(res), temperatureC: temperatureOf(res, caseR) });
+      if (s.subtype === 'mall')
+        await staffScan(s, { code: await codeOf(res), temperatureC: temperatureOf(res, caseR) });
       else await selfCheckin(res, s, caseR() < 0.7 ? temperatureOf(res, caseR) : undefined);
     }
   }
@@ -656,9 +806,21 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     const fits = (r: Resident) => !onRoster.has(r.person.index) && r.person.birthYear >= lo && r.person.birthYear <= hi;
     const city = cityCodeOf(s.district);
     const want = Math.max(s.type === 'school' ? 2 : 3, Math.round(n * 0.03));
-    const members = [...healthy.filter((r) => fits(r) && cityCodeOf(r.person.district) === city), ...healthy.filter((r) => fits(r) && cityCodeOf(r.person.district) !== city)];
+    const members = [
+      ...healthy.filter((r) => fits(r) && cityCodeOf(r.person.district) === city),
+      ...healthy.filter((r) => fits(r) && cityCodeOf(r.person.district) !== city),
+    ];
     // Teachers and staff when there are too few pupils of the age in a small province.
-    if (members.length < want) members.push(...healthy.filter((r) => !onRoster.has(r.person.index) && !members.includes(r) && r.person.birthYear >= 1966 && r.person.birthYear <= 2004));
+    if (members.length < want)
+      members.push(
+        ...healthy.filter(
+          (r) =>
+            !onRoster.has(r.person.index) &&
+            !members.includes(r) &&
+            r.person.birthYear >= 1966 &&
+            r.person.birthYear <= 2004,
+        ),
+      );
     const chosen = members.slice(0, want);
     for (const r of chosen) onRoster.add(r.person.index);
     await each(chosen, par, async (res, k) => {
@@ -668,7 +830,9 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
       // Most do the day's check-in; the last of the first enterprise reports a fever.
       const fever = s.key === rosterSites[0].key && k === chosen.length - 1;
       if (k === 0 || fever || r() < 0.85) {
-        await asResident(res, 'POST', '/v1/checkins/daily', { json: { temperatureC: fever ? 37.6 : oneDecimal(36.2 + r() * 0.6), symptoms: fever ? ['fever'] : [] } });
+        await asResident(res, 'POST', '/v1/checkins/daily', {
+          json: { temperatureC: fever ? 37.6 : oneDecimal(36.2 + r() * 0.6), symptoms: fever ? ['fever'] : [] },
+        });
         dailyCheckins++;
       }
       await staffScan(s, { code: await codeOf(res), temperatureC: fever ? 37.6 : oneDecimal(36.2 + r() * 0.6) });
@@ -689,8 +853,12 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
 
   // Everyone's errands: the home gate, then shops, transport and offices, mostly in their own city.
   const exclude = new Set<string>(CASE_PATH);
-  const errandSites = sites.filter((s) => !exclude.has(s.key) && ['residential-community', 'crowded-place', 'public-service', 'transport'].includes(s.type));
-  const inCity = (type: VenueType, city: string) => errandSites.filter((s) => s.type === type && cityCodeOf(s.district) === city);
+  const errandSites = sites.filter(
+    (s) =>
+      !exclude.has(s.key) && ['residential-community', 'crowded-place', 'public-service', 'transport'].includes(s.type),
+  );
+  const inCity = (type: VenueType, city: string) =>
+    errandSites.filter((s) => s.type === type && cityCodeOf(s.district) === city);
   const homeGate = (res: Resident) => {
     const city = cityCodeOf(res.person.district);
     const gates = inCity('residential-community', city);
@@ -708,7 +876,12 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     const visits: Site[] = [];
     if (r() < 0.8) visits.push(homeGate(res));
     while (visits.length < stops) {
-      const type = weighted(r, [['crowded-place', 35], ['transport', 30], ['public-service', 25], ['residential-community', 10]] as const);
+      const type = weighted(r, [
+        ['crowded-place', 35],
+        ['transport', 30],
+        ['public-service', 25],
+        ['residential-community', 10],
+      ] as const);
       const city = r() < 0.75 ? cityCodeOf(res.person.district) : pick(r, CITIES).code;
       const choices = inCity(type, city).length ? inCity(type, city) : errandSites.filter((s) => s.type === type);
       const s = pick(r, choices);
@@ -739,7 +912,8 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   // Who the policies and rules are for, one of each: a yellow code at the Yaohai market (override),
   // a fever at the provincial hospital, red codes at the station and on the metro.
   await advanceTo(16.25);
-  const firstOf = (profile: Person['profile']) => all.find((r) => r.person.profile === profile && !special.has(r.person.index));
+  const firstOf = (profile: Person['profile']) =>
+    all.find((r) => r.person.profile === profile && !special.has(r.person.index));
   const stories: Array<[Resident | undefined, string, 'self' | 'staff', number]> = [
     [firstOf('symptoms'), 'hf-market', 'self', 36.8],
     [firstOf('fever'), 'hf-hospital', 'staff', 38.1],
@@ -756,7 +930,10 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   await advanceTo(16.5);
   const drivers = healthy.filter((r) => !onRoster.has(r.person.index)).slice(-Math.max(3, Math.round(n * 0.04)));
   await each(drivers, par, async (res) => {
-    await staffScan(site('sz-checkpoint'), { code: await codeOf(res), temperatureC: temperatureOf(res, rngFor(seed, 'g3', res.person.index)) });
+    await staffScan(site('sz-checkpoint'), {
+      code: await codeOf(res),
+      temperatureC: temperatureOf(res, rngFor(seed, 'g3', res.person.index)),
+    });
   });
 
   // Inbound travellers at the airport port (入境发码).
@@ -765,13 +942,28 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   let entries = 0;
   for (let i = 0; i < 2; i++) {
     const t = travellerAt(seed, i);
-    const body = { venueId: port.id, idType: t.idType, idNumber: t.idNumber, name: t.name, phone: t.phone, from: t.from, destination: i === 0 ? '340104' : '340202', temperatureC: 36.5 };
-    const r = await call('POST', '/v1/border/entries', { token: port.actor, json: body, headers: { 'idempotency-key': `demo-entry-${seed}-${i}-${t.idNumber}` } });
+    const body = {
+      venueId: port.id,
+      idType: t.idType,
+      idNumber: t.idNumber,
+      name: t.name,
+      phone: t.phone,
+      from: t.from,
+      destination: i === 0 ? '340104' : '340202',
+      temperatureC: 36.5,
+    };
+    const r = await call('POST', '/v1/border/entries', {
+      token: port.actor,
+      json: body,
+      headers: { 'idempotency-key': `demo-entry-${seed}-${i}-${t.idNumber}` },
+    });
     entries++;
     await staffScan(port, { code: r.body.printedCode.code, temperatureC: 36.5 });
   }
   log(`border: ${entries} inbound travellers registered at ${port.name} (printed codes, red: centralised quarantine)`);
-  log(`scans so far: ${scans.self} self check-ins, ${scans.staff} staff scans${scans.replayed ? `, ${scans.replayed} replays` : ''}; ${joined} roster members, ${dailyCheckins} daily check-ins`);
+  log(
+    `scans so far: ${scans.self} self check-ins, ${scans.staff} staff scans${scans.replayed ? `, ${scans.replayed} replays` : ''}; ${joined} roster members, ${dailyCheckins} daily check-ins`,
+  );
 
   // Feeds: an inbound traveller, the confirmed case, close contacts.
   await advanceTo(17.5);
@@ -779,8 +971,14 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   const wife = at(ROLE.family[0]);
   const wifeEarlierCode = await codeOf(wife, 'dynamic');
   const idOf = (r: Resident) => ({ idType: 'resident-id', idNumber: r.person.idNumber });
-  await call('POST', '/v1/feeds/inbound-travellers', { token: feeds['public-security'], json: { records: [{ ...idOf(at(ROLE.inbound)), arrivedAt: iso(t0 - 16 * DAY), from: 'JP' }] } });
-  await call('POST', '/v1/feeds/cases', { token: feeds.health, json: { records: [{ ...idOf(theCase), status: 'confirmed', at: iso(t0 - 3_600_000) }] } });
+  await call('POST', '/v1/feeds/inbound-travellers', {
+    token: feeds['public-security'],
+    json: { records: [{ ...idOf(at(ROLE.inbound)), arrivedAt: iso(t0 - 16 * DAY), from: 'JP' }] },
+  });
+  await call('POST', '/v1/feeds/cases', {
+    token: feeds.health,
+    json: { records: [{ ...idOf(theCase), status: 'confirmed', at: iso(t0 - 3_600_000) }] },
+  });
   await call('POST', '/v1/feeds/close-contacts', {
     token: feeds.telecom,
     json: {
@@ -790,12 +988,27 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
       ],
     },
   });
-  log(`feeds: 1 inbound traveller (public-security), 1 confirmed case ${theCase.masked} (health), 2 close and 1 secondary contact (telecom)`);
+  log(
+    `feeds: 1 inbound traveller (public-security), 1 confirmed case ${theCase.masked} (health), 2 close and 1 secondary contact (telecom)`,
+  );
 
   // Tracing (流调): who was where the case was, marked as close contacts.
   const t1 = await serviceNow();
-  const traced = (await call('POST', '/v1/tracing', { token: health, json: { pseudonym: theCase.pseudonym, from: iso(t1 - DAY), to: iso(t1), intervalMinutes: 60, markCloseContacts: true } })).body;
-  log(`tracing: the case visited ${traced.venues.length} venues; ${traced.contacts.length} contacts found and marked as close contacts`);
+  const traced = (
+    await call('POST', '/v1/tracing', {
+      token: health,
+      json: {
+        pseudonym: theCase.pseudonym,
+        from: iso(t1 - DAY),
+        to: iso(t1),
+        intervalMinutes: 60,
+        markCloseContacts: true,
+      },
+    })
+  ).body;
+  log(
+    `tracing: the case visited ${traced.venues.length} venues; ${traced.contacts.length} contacts found and marked as close contacts`,
+  );
 
   // Rules v2: a live rule change (实时调整规则).
   const currentRules = (await call('GET', '/v1/rules')).body;
@@ -811,7 +1024,11 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
       rules: [
         ...doc.rules.map((r: Json) =>
           r.id === 'secondary-contact'
-            ? { ...r, reason: { zh: '次密切接触者，暴露后14天内', en: 'Secondary contact, within 14 days of exposure' }, when: { and: [{ '==': [{ var: 'contactDegree' }, 2] }, { '<': [{ var: 'contactDaysAgo' }, 14] }] } }
+            ? {
+                ...r,
+                reason: { zh: '次密切接触者，暴露后14天内', en: 'Secondary contact, within 14 days of exposure' },
+                when: { and: [{ '==': [{ var: 'contactDegree' }, 2] }, { '<': [{ var: 'contactDaysAgo' }, 14] }] },
+              }
             : r,
         ),
         NEW_RULE,
@@ -819,12 +1036,18 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     };
     rules = { version: (await call('PUT', '/v1/rules', { token: health, json: next })).body.version, published: true };
   }
-  log(`rules: version ${rules.version}${rules.published ? ' published (secondary contacts 14 days; loss of smell or taste)' : ' already current'}`);
+  log(
+    `rules: version ${rules.version}${rules.published ? ' published (secondary contacts 14 days; loss of smell or taste)' : ' already current'}`,
+  );
 
   // Evening: marked contacts are turned back at their own gates.
   const byPseudonym = new Map(all.map((r) => [r.pseudonym, r]));
-  const turnedBack = (traced.contacts as Array<{ pseudonym: string }>).map((c) => byPseudonym.get(c.pseudonym)).filter((r): r is Resident => !!r).slice(0, 3);
-  for (const res of turnedBack) await staffScan(homeGate(res), { code: await codeOf(res, 'dynamic'), temperatureC: 36.6 });
+  const turnedBack = (traced.contacts as Array<{ pseudonym: string }>)
+    .map((c) => byPseudonym.get(c.pseudonym))
+    .filter((r): r is Resident => !!r)
+    .slice(0, 3);
+  for (const res of turnedBack)
+    await staffScan(homeGate(res), { code: await codeOf(res, 'dynamic'), temperatureC: 36.6 });
   // The case's wife shows that earlier code at the station: refused, its colour changed since (REVOKED).
   await staffScan(site('hf-station'), { code: wifeEarlierCode, temperatureC: 36.6 });
 
@@ -835,15 +1058,29 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   if (feverish) {
     let appealId: string | undefined;
     try {
-      appealId = (await asResident(feverish, 'POST', '/v1/appeals', { json: { reason: '申报时刚跑完步，体温偏高；在家复测36.6℃，申请转为绿码', requestedColour: 'green' } })).body.id;
+      appealId = (
+        await asResident(feverish, 'POST', '/v1/appeals', {
+          json: { reason: '申报时刚跑完步，体温偏高；在家复测36.6℃，申请转为绿码', requestedColour: 'green' },
+        })
+      ).body.id;
     } catch (e) {
       if (!(e instanceof DemoHttpError && e.code === 'CONFLICT')) throw e;
-      appealId = ((await asResident(feverish, 'GET', '/v1/residents/me/appeals')).body.appeals as Array<{ id: string; status: string }>).find((a) => a.status === 'open')?.id;
+      appealId = (
+        (await asResident(feverish, 'GET', '/v1/residents/me/appeals')).body.appeals as Array<{
+          id: string;
+          status: string;
+        }>
+      ).find((a) => a.status === 'open')?.id;
     }
     if (appealId) {
       await call('POST', `/v1/appeals/${appealId}/decision`, {
         token: health,
-        json: { decision: 'override', colour: 'green', until: iso(t0 + 2 * DAY), reason: '社区卫生服务中心上门复测体温36.5℃，无其他症状，予以转绿' },
+        json: {
+          decision: 'override',
+          colour: 'green',
+          until: iso(t0 + 2 * DAY),
+          reason: '社区卫生服务中心上门复测体温36.5℃，无其他症状，予以转绿',
+        },
       });
       decided++;
     }
@@ -851,19 +1088,24 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   const visitor = firstOf('high-visit');
   if (visitor) {
     try {
-      await asResident(visitor, 'POST', '/v1/appeals', { json: { reason: '只是开车途经瑶海区，没有下车停留，申请复核', requestedColour: 'green' } });
+      await asResident(visitor, 'POST', '/v1/appeals', {
+        json: { reason: '只是开车途经瑶海区，没有下车停留，申请复核', requestedColour: 'green' },
+      });
     } catch (e) {
       if (!(e instanceof DemoHttpError && e.code === 'CONFLICT')) throw e;
     }
   }
   const openAppeals = (await call('GET', '/v1/appeals?status=open', { token: health })).body.appeals.length as number;
-  const decidedAppeals = (await call('GET', '/v1/appeals?status=decided', { token: health })).body.appeals.length as number;
+  const decidedAppeals = (await call('GET', '/v1/appeals?status=decided', { token: health })).body.appeals
+    .length as number;
   log(`appeals: ${decided} decided now (override to green for 2 days), ${openAppeals} open in the queue`);
 
   // Grid follow-up (大数据+网格化).
   const gridList = (await call('GET', '/v1/grid/residents', { token: grid })).body;
   let gridVisits = 0;
-  for (const g of (gridList.residents as Array<{ pseudonym: string; colour: Colour; reasons: Array<{ id: string }> }>).slice(0, 6)) {
+  for (const g of (
+    gridList.residents as Array<{ pseudonym: string; colour: Colour; reasons: Array<{ id: string }> }>
+  ).slice(0, 6)) {
     const ids = g.reasons.map((x) => x.id);
     const [outcome, note] = ids.includes('confirmed-or-suspected-case')
       ? ['sent-to-facility', '已由120转运至定点医院']
@@ -875,7 +1117,9 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     await call('POST', '/v1/grid/visits', { token: grid, json: { pseudonym: g.pseudonym, outcome, note } });
     gridVisits++;
   }
-  log(`grid: ${gridList.total} red or yellow residents in ${GRID_DISTRICTS.map((d) => regionName(d)).join('、')}; ${gridVisits} home visits recorded`);
+  log(
+    `grid: ${gridList.total} red or yellow residents in ${GRID_DISTRICTS.map((d) => regionName(d)).join('、')}; ${gridVisits} home visits recorded`,
+  );
 
   // What it all adds up to.
   const t2 = await serviceNow();
@@ -892,7 +1136,8 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
   await services.commute();
   log(`look-ups: ${services.tally()}`);
   const sampleResident = at(FIRST_ORDINARY);
-  const fresh = (await call('POST', '/v1/auth/refresh', { json: { refreshToken: sampleResident.session.refresh } })).body;
+  const fresh = (await call('POST', '/v1/auth/refresh', { json: { refreshToken: sampleResident.session.refresh } }))
+    .body;
   sampleResident.session = { access: fresh.accessToken, refresh: fresh.refreshToken };
   const freshAt = await serviceNow();
 
@@ -902,12 +1147,30 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     dayClock: opts.advanceTo !== undefined,
     seconds: Math.round((Date.now() - started) / 100) / 10,
     tokens,
-    residents: { total: all.length, created, skipped, cities: new Set(all.map((r) => cityCodeOf(r.person.district))).size, refreshed },
-    venues: { total: sites.length, created: createdVenues, reused: sites.length - createdVenues, types: new Set(sites.map((s) => s.type)).size, subtypes: new Set(sites.map((s) => `${s.type}/${s.subtype}`)).size },
+    residents: {
+      total: all.length,
+      created,
+      skipped,
+      cities: new Set(all.map((r) => cityCodeOf(r.person.district))).size,
+      refreshed,
+    },
+    venues: {
+      total: sites.length,
+      created: createdVenues,
+      reused: sites.length - createdVenues,
+      types: new Set(sites.map((s) => s.type)).size,
+      subtypes: new Set(sites.map((s) => `${s.type}/${s.subtype}`)).size,
+    },
     scans,
     colours: { green: colourStats.total.green, yellow: colourStats.total.yellow, red: colourStats.total.red },
     rosters: { joined, dailyCheckins },
-    tracing: { case: theCase.pseudonym, caseMasked: theCase.masked, venues: traced.venues.length, contacts: traced.contacts.length, marked: traced.marked },
+    tracing: {
+      case: theCase.pseudonym,
+      caseMasked: theCase.masked,
+      venues: traced.venues.length,
+      contacts: traced.contacts.length,
+      marked: traced.marked,
+    },
     appeals: { decided: decidedAppeals, open: openAppeals },
     grid: { listed: gridList.total, visits: gridVisits },
     border: { entries },
@@ -932,7 +1195,12 @@ export async function seedDemo(opts: SeedOptions): Promise<DemoResult> {
     },
     lines: [],
   };
-  result.lines = summaryLines(result, admin, { byType: byType.groups, subtypes: bySubtype.groups.length, totalScans: byType.total }, typeof opts.codes === 'string' ? opts.codes : "the service's outbox");
+  result.lines = summaryLines(
+    result,
+    admin,
+    { byType: byType.groups, subtypes: bySubtype.groups.length, totalScans: byType.total },
+    typeof opts.codes === 'string' ? opts.codes : "the service's outbox",
+  );
   for (const l of result.lines) log(l);
   return result;
 }
@@ -943,16 +1211,27 @@ const envName = (s: string) => s.toUpperCase().replace(/-/g, '_');
 function servicesLines(s: ServicesResult): string[] {
   const venues = new Set(s.desks.map((d) => d.venueName)).size;
   const paused = Object.entries(s.paused);
-  const outcomes = Object.entries(s.lookups.byOutcome).sort(([a], [b]) => (a === 'resolved' ? -1 : b === 'resolved' ? 1 : a.localeCompare(b)));
+  const outcomes = Object.entries(s.lookups.byOutcome).sort(([a], [b]) =>
+    a === 'resolved' ? -1 : b === 'resolved' ? 1 : a.localeCompare(b),
+  );
   const refused = Object.entries(s.fares.refused);
   return [
     `  desks      ${s.desks.length} at ${venues} venues, registered by their sector authorities (${s.desks.filter((d) => d.created).length} new): ${[...new Set(s.desks.map((d) => d.kind))].join(', ')}`,
-    `  links      ${Object.entries(s.links.byKind).map(([k, v]) => `${k} ${v}`).join(', ')}${s.provider ? ` (payment accounts at the stand-in provider ${s.provider}, ${s.links.viaProvider} confirmed this run)` : ' (no payment provider)'}; ${paused.reduce((a, [, v]) => a + v, 0)} residents paused a purpose${paused.length ? ` (${paused.map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`,
+    `  links      ${Object.entries(s.links.byKind)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(
+        ', ',
+      )}${s.provider ? ` (payment accounts at the stand-in provider ${s.provider}, ${s.links.viaProvider} confirmed this run)` : ' (no payment provider)'}; ${paused.reduce((a, [, v]) => a + v, 0)} residents paused a purpose${paused.length ? ` (${paused.map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`,
     `  look-ups   ${s.lookups.total} this run: ${outcomes.map(([k, v]) => `${k} ${v}`).join(', ')}${s.provider ? ` · fares: ${s.fares.charged} charged (¥${(s.fares.fen / 100).toFixed(2)})${refused.length ? `, refused ${refused.map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}` : ''}`,
   ];
 }
 
-function summaryLines(r: DemoResult, adminToken: string, stats: { byType: Array<{ key: string; count: number }>; subtypes: number; totalScans: number }, codesAt: string): string[] {
+function summaryLines(
+  r: DemoResult,
+  adminToken: string,
+  stats: { byType: Array<{ key: string; count: number }>; subtypes: number; totalScans: number },
+  codesAt: string,
+): string[] {
   const u = r.url;
   const d = r.scans.decisions;
   const me = r.sample.resident;
@@ -980,18 +1259,25 @@ function summaryLines(r: DemoResult, adminToken: string, stats: { byType: Array<
     `  export ANKANG=${u}`,
     `  export ADMIN=${adminToken}`,
     `  export HEALTH=${r.tokens.health}`,
-    ...OPERATOR_VENUE_TYPES.map((t) => `  export OPERATOR_${t.toUpperCase().replace(/-/g, '_')}=${r.tokens.operators[t]}`),
+    ...OPERATOR_VENUE_TYPES.map(
+      (t) => `  export OPERATOR_${t.toUpperCase().replace(/-/g, '_')}=${r.tokens.operators[t]}`,
+    ),
     `  export BORDER=${r.tokens.border}`,
     `  export FEED_HEALTH=${r.tokens.feeds.health} FEED_TELECOM=${r.tokens.feeds.telecom} FEED_POLICE=${r.tokens.feeds['public-security']}`,
     `  export GRID=${r.tokens.grid}`,
     `  export AUDITOR=${r.tokens.auditor}`,
-    ...(r.tokens.sectors ? [`  export ${SECTOR_TOKEN_SOURCES.map((s) => `FEED_${envName(s)}=${r.tokens.sectors![s]}`).join(' ')}`] : []),
+    ...(r.tokens.sectors
+      ? [`  export ${SECTOR_TOKEN_SOURCES.map((s) => `FEED_${envName(s)}=${r.tokens.sectors![s]}`).join(' ')}`]
+      : []),
     `  export RESIDENT=${me.access}   # ${me.maskedName}'s session access token: it lives ${me.accessMinutes} min (SESSION_ACCESS_MINUTES), until ${shanghaiTime(me.accessExpiresAt)} Asia/Shanghai`,
     `  export RESIDENT_REFRESH=${me.refresh}`,
     `  # once it has expired, a new pair (the old one stops working): curl -s -X POST "$ANKANG/v1/auth/refresh" -H 'content-type: application/json' -d "{\\"refreshToken\\":\\"$RESIDENT_REFRESH\\"}"`,
     '',
     `Service desks: open ${u}/desk and paste a desk token (or send it as a bearer token):`,
-    ...r.services.desks.map((d) => `  export DESK_${envName(d.key)}=${d.token}   # ${d.name} (${d.kind}: ${d.purposes.join(', ')}) at ${d.venueName}`),
+    ...r.services.desks.map(
+      (d) =>
+        `  export DESK_${envName(d.key)}=${d.token}   # ${d.name} (${d.kind}: ${d.purposes.join(', ')}) at ${d.venueName}`,
+    ),
     '',
     'Sign in as a resident in a browser (development provider; every demo resident has an account):',
     `  open ${u}/ and sign in with phone ${me.phone} (${me.name}); the one-time code goes to the development outbox, ${codesAt}`,
@@ -1006,11 +1292,19 @@ function summaryLines(r: DemoResult, adminToken: string, stats: { byType: Array<
     `  curl -s "$ANKANG/v1/residents/me/scans" -H "authorization: Bearer $RESIDENT"`,
     `  curl -s "$ANKANG/v1/residents/me/links" -H "authorization: Bearer $RESIDENT"`,
     `  curl -s "$ANKANG/v1/residents/me/lookups" -H "authorization: Bearer $RESIDENT"    # who used my code`,
-    ...(desk ? [`  curl -s "$ANKANG/v1/desks/${desk.id}/lookups?limit=5" -H "authorization: Bearer $DESK_${envName(desk.key)}"`] : []),
+    ...(desk
+      ? [
+          `  curl -s "$ANKANG/v1/desks/${desk.id}/lookups?limit=5" -H "authorization: Bearer $DESK_${envName(desk.key)}"`,
+        ]
+      : []),
     `  curl -s "$ANKANG/v1/rules/versions"; curl -s "$ANKANG/v1/policies/${r.policies.version}"`,
     `  curl -s "$ANKANG/v1/anchor/status"`,
     `  curl -s "$ANKANG/v1/proofs/subjects/${r.sample.casePseudonym}" -H "authorization: Bearer $AUDITOR" > case-history.json   # once anchored`,
-    ...(desk ? [`  curl -s "$ANKANG/v1/proofs/desks/${desk.id}" -H "authorization: Bearer $AUDITOR" > desk-history.json   # once anchored`] : []),
+    ...(desk
+      ? [
+          `  curl -s "$ANKANG/v1/proofs/desks/${desk.id}" -H "authorization: Bearer $AUDITOR" > desk-history.json   # once anchored`,
+        ]
+      : []),
     `  curl -s -X POST "$ANKANG/v1/tracing" -H "authorization: Bearer $HEALTH" -H 'content-type: application/json' \\`,
     `       -d ${q(JSON.stringify({ pseudonym: r.sample.casePseudonym, from: '<RFC 3339>', to: '<RFC 3339>' }))}`,
   ];

@@ -12,13 +12,28 @@
  * the same service reuses its desks (through the tokens kept in demo-tokens.json) and finds
  * its links unchanged.
  */
-import { CARD_AUTHORITY, CARD_KINDS, DESK_AUTHORITY, DESK_PURPOSES, PURPOSE_CARD, SECTOR_SOURCES, type CardKind, type DeskKind, type Purpose, type SectorSource } from '../../server/domain/services';
+import {
+  CARD_AUTHORITY,
+  CARD_KINDS,
+  DESK_AUTHORITY,
+  DESK_PURPOSES,
+  PURPOSE_CARD,
+  SECTOR_SOURCES,
+  type CardKind,
+  type DeskKind,
+  type Purpose,
+  type SectorSource,
+} from '../../server/domain/services';
 import { DESKS, rngFor, type DeskPlan, type Person } from './province';
 
 // The service's JSON, read loosely: the demo only picks a few fields out of each answer.
 type Json = any;
 type Reply = { status: number; body: Json };
-type Call = (method: string, path: string, opts?: { token?: string; json?: unknown; headers?: Record<string, string> }) => Promise<Reply>;
+type Call = (
+  method: string,
+  path: string,
+  opts?: { token?: string; json?: unknown; headers?: Record<string, string> },
+) => Promise<Reply>;
 
 /** What the services part needs of a resident of the demo. */
 export interface ServiceResident {
@@ -94,13 +109,23 @@ const FARE_FEN = 200;
 const OPENING_BALANCE_FEN = 5000;
 
 /** Shares of the residents each card is linked for; payment accounts are opened by residents aged 16–75 only. */
-const CARD_SHARE: Record<CardKind, number> = { 'health-card': 0.85, 'social-security-card': 0.6, 'insurance-voucher': 0.6, payment: 0.25 };
+const CARD_SHARE: Record<CardKind, number> = {
+  'health-card': 0.85,
+  'social-security-card': 0.6,
+  'insurance-voucher': 0.6,
+  payment: 0.25,
+};
 
 /** A card reference as its authority would issue it: deterministic per (seed, resident, kind), never personal data. */
 function refOf(seed: number, index: number, kind: CardKind): string {
   const r = rngFor(seed, `ref:${kind}`, index);
   const digits = (k: number) => Array.from({ length: k }, () => Math.floor(r() * 10)).join('');
-  const hex = (k: number) => Array.from({ length: k }, () => Math.floor(r() * 16).toString(16).toUpperCase()).join('');
+  const hex = (k: number) =>
+    Array.from({ length: k }, () =>
+      Math.floor(r() * 16)
+        .toString(16)
+        .toUpperCase(),
+    ).join('');
   switch (kind) {
     case 'health-card':
       return `EHC34${hex(24)}`;
@@ -168,7 +193,9 @@ export class ServicesDay<R extends ServiceResident> {
     const { ctx } = this;
     await this.registerDesks();
     const fresh = this.seats.filter((s) => s.created).length;
-    ctx.log(`desks: ${this.seats.length} (${fresh} registered by their sector authorities, ${this.seats.length - fresh} found from an earlier run): ${this.seats.map((s) => `${s.name} (${s.kind})`).join('、')}`);
+    ctx.log(
+      `desks: ${this.seats.length} (${fresh} registered by their sector authorities, ${this.seats.length - fresh} found from an earlier run): ${this.seats.map((s) => `${s.name} (${s.kind})`).join('、')}`,
+    );
     await this.linkCards();
     await this.openAccounts();
     await this.pausePurposes();
@@ -199,13 +226,25 @@ export class ServicesDay<R extends ServiceResident> {
         }
       }
       const venue = ctx.venue(plan.venue);
-      const r = await ctx.call('POST', '/v1/desks', { token: ctx.sectors[DESK_AUTHORITY[plan.kind]], json: { kind: plan.kind, name: plan.name, venueId: venue.id } });
+      const r = await ctx.call('POST', '/v1/desks', {
+        token: ctx.sectors[DESK_AUTHORITY[plan.kind]],
+        json: { kind: plan.kind, name: plan.name, venueId: venue.id },
+      });
       this.seats.push(this.seatOf(plan, r.body.desk, r.body.token, true));
     }
   }
 
   private seatOf(plan: DeskPlan, desk: Json, token: string, created: boolean): DeskSeat {
-    return { key: plan.key, kind: plan.kind, id: desk.id, token, name: desk.name, purposes: desk.purposes, venueName: desk.venue?.name ?? this.ctx.venue(plan.venue).name, created };
+    return {
+      key: plan.key,
+      kind: plan.kind,
+      id: desk.id,
+      token,
+      name: desk.name,
+      purposes: desk.purposes,
+      venueName: desk.venue?.name ?? this.ctx.venue(plan.venue).name,
+      created,
+    };
   }
 
   private cardsOf(res: R): Set<CardKind> {
@@ -226,7 +265,12 @@ export class ServicesDay<R extends ServiceResident> {
       }
     }
     await ctx.each(jobs, ctx.par, async ({ res, kind }) => {
-      const body = { kind, idType: 'resident-id', idNumber: res.person.idNumber, ref: refOf(ctx.seed, res.person.index, kind) };
+      const body = {
+        kind,
+        idType: 'resident-id',
+        idNumber: res.person.idNumber,
+        ref: refOf(ctx.seed, res.person.index, kind),
+      };
       const r = await ctx.call('POST', '/v1/links', { token: ctx.sectors[CARD_AUTHORITY[kind]], json: body });
       if (r.body.state !== 'unchanged') this.linkChanges++;
       this.cardsOf(res).add(kind);
@@ -245,22 +289,41 @@ export class ServicesDay<R extends ServiceResident> {
     const open = ctx.residents.filter((res) => {
       if (res === ctx.sample) return true;
       const age = new Date().getUTCFullYear() - res.person.birthYear;
-      return age >= 16 && age <= 75 && !ctx.reserved.has(res.person.index) && rngFor(ctx.seed, 'payment', res.person.index)() < CARD_SHARE.payment;
+      return (
+        age >= 16 &&
+        age <= 75 &&
+        !ctx.reserved.has(res.person.index) &&
+        rngFor(ctx.seed, 'payment', res.person.index)() < CARD_SHARE.payment
+      );
     });
     await ctx.each(open, ctx.par, async (res) => {
-      const mine = (await ctx.asResident(res, 'GET', '/v1/residents/me/links')).body.links as Array<{ kind: CardKind; linked: boolean; provider: string | null }>;
+      const mine = (await ctx.asResident(res, 'GET', '/v1/residents/me/links')).body.links as Array<{
+        kind: CardKind;
+        linked: boolean;
+        provider: string | null;
+      }>;
       if (mine.some((l) => l.kind === 'payment' && l.linked && l.provider === provider.id)) {
         this.cardsOf(res).add('payment');
         return;
       }
-      const request = (await ctx.asResident(res, 'POST', '/v1/residents/me/links/requests', { json: { kind: 'payment' } })).body;
+      const request = (
+        await ctx.asResident(res, 'POST', '/v1/residents/me/links/requests', { json: { kind: 'payment' } })
+      ).body;
       const res2 = await fetch(`${provider.url}/v1/accounts`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${provider.operatorKey}` },
-        body: JSON.stringify({ requestId: request.requestId, idType: 'resident-id', idNumber: res.person.idNumber, balance: OPENING_BALANCE_FEN }),
+        body: JSON.stringify({
+          requestId: request.requestId,
+          idType: 'resident-id',
+          idNumber: res.person.idNumber,
+          balance: OPENING_BALANCE_FEN,
+        }),
         signal: AbortSignal.timeout(30_000),
       });
-      if (res2.status !== 201) throw new Error(`the stand-in payment provider refused to open an account: ${res2.status} ${(await res2.text()).slice(0, 200)}`);
+      if (res2.status !== 201)
+        throw new Error(
+          `the stand-in payment provider refused to open an account: ${res2.status} ${(await res2.text()).slice(0, 200)}`,
+        );
       this.viaProvider++;
       this.linkChanges++;
       this.cardsOf(res).add('payment');
@@ -272,9 +335,16 @@ export class ServicesDay<R extends ServiceResident> {
     const { ctx } = this;
     const wanted: Purpose[] = ['insurance-payment', 'registration', 'identity', 'insurance-payment'];
     // Green residents, whom the desks' venues admit: their look-ups reach the consent.
-    const pool = shuffled(ctx.seed, 'pause', ctx.residents.filter((res) => res !== ctx.sample && !ctx.reserved.has(res.person.index) && res.colour === 'green'));
+    const pool = shuffled(
+      ctx.seed,
+      'pause',
+      ctx.residents.filter(
+        (res) => res !== ctx.sample && !ctx.reserved.has(res.person.index) && res.colour === 'green',
+      ),
+    );
     for (const purpose of wanted) {
-      const card = purpose === 'registration' ? 'health-card' : purpose === 'insurance-payment' ? 'insurance-voucher' : undefined;
+      const card =
+        purpose === 'registration' ? 'health-card' : purpose === 'insurance-payment' ? 'insurance-voucher' : undefined;
       const res = pool.find((x) => !this.pausedBy.has(x.person.index) && (!card || this.cardsOf(x).has(card)));
       if (!res) continue;
       await ctx.asResident(res, 'PUT', `/v1/residents/me/consents/${purpose}`, { json: { paused: true } });
@@ -299,7 +369,13 @@ export class ServicesDay<R extends ServiceResident> {
     const everyone = shuffled(
       ctx.seed,
       'lookups',
-      ctx.residents.filter((res) => res !== ctx.sample && !ctx.reserved.has(res.person.index) && !this.pausedBy.has(res.person.index) && res.person.birthYear >= 1950),
+      ctx.residents.filter(
+        (res) =>
+          res !== ctx.sample &&
+          !ctx.reserved.has(res.person.index) &&
+          !this.pausedBy.has(res.person.index) &&
+          res.person.birthYear >= 1950,
+      ),
     );
     const taken = new Set<R>();
     const take = (want: (res: R) => boolean) => {
@@ -332,7 +408,11 @@ export class ServicesDay<R extends ServiceResident> {
     // The refusals every newcomer should see once: an elder's paper code at the service hall,
     // a code shown at the pharmacy and then again at the cashier, a paused insurance voucher.
     const refusals: LookupPlan<R>[] = [];
-    const elder = ctx.residents.find((res) => res.person.birthYear < 1950 && !ctx.reserved.has(res.person.index) && !this.pausedBy.has(res.person.index)) ?? take(() => true);
+    const elder =
+      ctx.residents.find(
+        (res) =>
+          res.person.birthYear < 1950 && !ctx.reserved.has(res.person.index) && !this.pausedBy.has(res.person.index),
+      ) ?? take(() => true);
     if (elder) refusals.push({ desk: 'hf-service-hall', res: elder, show: 'printed' });
     const twice = take((y) => y.colour === 'green' && this.cardsOf(y).has('insurance-voucher'));
     if (twice) refusals.push({ desk: 'hf-pharmacy', res: twice }, { desk: 'hf-cashier', res: twice, show: 'again' });
@@ -357,7 +437,9 @@ export class ServicesDay<R extends ServiceResident> {
     if (step !== Math.floor(steps / 2)) return;
     for (const x of this.refusals) {
       const outcome = await this.lookup(x);
-      this.shown.push(`${this.seat(x.desk).name} ${x.show === 'printed' ? 'paper code' : x.show === 'again' ? 'the same code again' : this.pausedBy.has(x.res.person.index) ? 'paused purpose' : 'fresh code'} → ${outcome}`);
+      this.shown.push(
+        `${this.seat(x.desk).name} ${x.show === 'printed' ? 'paper code' : x.show === 'again' ? 'the same code again' : this.pausedBy.has(x.res.person.index) ? 'paused purpose' : 'fresh code'} → ${outcome}`,
+      );
     }
     this.ctx.log(`look-ups so far: ${this.tally()}; the story's refusals: ${this.shown.join('; ')}`);
   }
@@ -385,7 +467,8 @@ export class ServicesDay<R extends ServiceResident> {
     const { ctx } = this;
     const seat = this.seat(x.desk);
     // The service re-issues a dynamic code once a look-up spent it, so the phone shows a fresh one.
-    const code = x.show === 'again' ? this.lastCode : await ctx.codeOf(x.res, x.show === 'printed' ? 'printed' : 'dynamic');
+    const code =
+      x.show === 'again' ? this.lastCode : await ctx.codeOf(x.res, x.show === 'printed' ? 'printed' : 'dynamic');
     this.lastCode = code;
     const purpose = seat.purposes[0];
     const body = { code, purpose, ...(purpose === 'fare' ? { amount: FARE_FEN } : {}) };
@@ -399,7 +482,10 @@ export class ServicesDay<R extends ServiceResident> {
     let outcome: string;
     if (res.status === 200 && answer.outcome === 'resolved') outcome = 'resolved';
     else if (answer.lookup?.outcome) outcome = answer.lookup.outcome;
-    else throw new Error(`POST /v1/services/resolve at ${seat.name} → ${res.status} ${answer.error?.code ?? ''}: ${answer.error?.message ?? ''} (no look-up recorded)`);
+    else
+      throw new Error(
+        `POST /v1/services/resolve at ${seat.name} → ${res.status} ${answer.error?.code ?? ''}: ${answer.error?.message ?? ''} (no look-up recorded)`,
+      );
     this.outcomes[outcome] = (this.outcomes[outcome] ?? 0) + 1;
     this.purposes[purpose] = (this.purposes[purpose] ?? 0) + 1;
     if (outcome === 'resolved' && purpose === 'fare') await this.payFare(answer.result.fareRequest);
@@ -440,7 +526,11 @@ export class ServicesDay<R extends ServiceResident> {
       desks: this.seats,
       links: { byKind: this.linkCounts(), changed: this.linkChanges, viaProvider: this.viaProvider },
       paused,
-      lookups: { total: Object.values(this.outcomes).reduce((a, b) => a + b, 0), byOutcome: { ...this.outcomes }, byPurpose: { ...this.purposes } },
+      lookups: {
+        total: Object.values(this.outcomes).reduce((a, b) => a + b, 0),
+        byOutcome: { ...this.outcomes },
+        byPurpose: { ...this.purposes },
+      },
       fares: { ...this.fares, refused: { ...this.fares.refused } },
       provider: this.ctx.provider?.url ?? null,
     };

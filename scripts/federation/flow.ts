@@ -84,11 +84,19 @@ export interface FederationOutcome {
     witnesses: Array<{ account: string; issuer: number; name: string }>;
     threshold: number;
     /** Anhui's checkpoint the history is under, and what the chain says of it. */
-    checkpoint: { index: number; treeSize: number; cosigners: string[]; attestation: { cosigners: number; threshold: number } };
+    checkpoint: {
+      index: number;
+      treeSize: number;
+      cosigners: string[];
+      attestation: { cosigners: number; threshold: number };
+    };
     historyExit: number;
     history: { valid: boolean; complete: boolean; completeness: { code: string }; checkpoint: { cosigned: unknown } };
     /** What each province's /v1/federation/status says of the issuers it witnesses. */
-    statuses: Record<string, Array<{ issuer: string; state: string; cosignedCheckpoint: number | null; refusal: unknown }>>;
+    statuses: Record<
+      string,
+      Array<{ issuer: string; state: string; cosignedCheckpoint: number | null; refusal: unknown }>
+    >;
   };
 }
 
@@ -99,11 +107,19 @@ function residentId(district: string): string {
   return first17 + gb11643CheckChar(first17);
 }
 
-
-async function call(base: string, method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; json: any }> {
+async function call(
+  base: string,
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+): Promise<{ status: number; json: any }> {
   const res = await fetch(base + path, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await res.text();
@@ -111,7 +127,11 @@ async function call(base: string, method: string, path: string, token?: string, 
 }
 
 async function token(i: Issuer, role: string, extra: Record<string, unknown> = {}): Promise<string> {
-  const r = await call(i.url, 'POST', '/v1/admin/tokens', i.admin, { role, name: `${role} of the federation demo`, ...extra });
+  const r = await call(i.url, 'POST', '/v1/admin/tokens', i.admin, {
+    role,
+    name: `${role} of the federation demo`,
+    ...extra,
+  });
   if (r.status !== 201) throw new Error(`token: ${JSON.stringify(r.json)}`);
   return r.json.token;
 }
@@ -121,7 +141,12 @@ async function token(i: Issuer, role: string, extra: Record<string, unknown> = {
  * provider: phone, texted code, one-time sign-up) and applies there with that session.
  */
 async function applyAt(i: Issuer, district: string) {
-  const person = { idType: 'resident-id' as const, idNumber: residentId(district), name: '李小华', phone: `13${String(100000000 + serial).slice(-9)}` };
+  const person = {
+    idType: 'resident-id' as const,
+    idNumber: residentId(district),
+    name: '李小华',
+    phone: `13${String(100000000 + serial).slice(-9)}`,
+  };
   const { access } = await signIn(i.url, person, { codes: i.outbox });
   const r = await call(i.url, 'POST', '/v1/residents', access, {
     phone: person.phone,
@@ -129,7 +154,12 @@ async function applyAt(i: Issuer, district: string) {
     declaration: { temperatureC: 36.5, symptoms: [], visited: [], contactWithCase: false },
   });
   if (r.status !== 201) throw new Error(`apply at ${i.id}: ${JSON.stringify(r.json)}`);
-  return { idNumber: person.idNumber, token: access, code: r.json.code.code as string, pseudonym: r.json.resident.pseudonym as string };
+  return {
+    idNumber: person.idNumber,
+    token: access,
+    code: r.json.code.code as string,
+    pseudonym: r.json.resident.pseudonym as string,
+  };
 }
 
 /** A code signed by a key the chain has never seen, claiming to be `iss`. */
@@ -181,31 +211,43 @@ export async function runFederation(log: (line: string) => void = () => undefine
       PROVINCES.map(async (p) => {
         const admin = `ak_admin_${randomBytes(18).toString('base64url')}`;
         const dataDir = join(dir, p.id);
-        const proc = await startServiceProcess((envs[p.id] = {
-          // The kernel picks the port as the service listens; its "listening" line names it.
-          PORT: '0',
-          DATA_DIR: dataDir,
-          ISSUER_ID: p.id,
-          ADMIN_TOKEN: admin,
-          LOG_LEVEL: 'error',
-          CHAIN_RPC_URL: node.url,
-          CHAIN_DEV: 'true',
-          ANCHOR_CONTRACT: contract,
-          CHAIN_DEV_ANCHORER_ACCOUNT: String(p.account),
-          CHECKPOINT_INTERVAL_SECONDS: '2',
-          FEDERATION_REFRESH_SECONDS: '1',
-        }));
+        const proc = await startServiceProcess(
+          (envs[p.id] = {
+            // The kernel picks the port as the service listens; its "listening" line names it.
+            PORT: '0',
+            DATA_DIR: dataDir,
+            ISSUER_ID: p.id,
+            ADMIN_TOKEN: admin,
+            LOG_LEVEL: 'error',
+            CHAIN_RPC_URL: node.url,
+            CHAIN_DEV: 'true',
+            ANCHOR_CONTRACT: contract,
+            CHAIN_DEV_ANCHORER_ACCOUNT: String(p.account),
+            CHECKPOINT_INTERVAL_SECONDS: '2',
+            FEDERATION_REFRESH_SECONDS: '1',
+          }),
+        );
         processes.push(proc);
-        issuers[p.id] = { id: p.id, name: p.name, url: proc.url, admin, outbox: join(dataDir, 'sms-outbox.jsonl'), process: proc };
+        issuers[p.id] = {
+          id: p.id,
+          name: p.name,
+          url: proc.url,
+          admin,
+          outbox: join(dataDir, 'sms-outbox.jsonl'),
+          process: proc,
+        };
       }),
     );
-    for (const p of PROVINCES) log(`issuer ${p.id} ${p.name}: its own service, LevelDB and keys at ${issuers[p.id].url}`);
+    for (const p of PROVINCES)
+      log(`issuer ${p.id} ${p.name}: its own service, LevelDB and keys at ${issuers[p.id].url}`);
 
     const registered = await until('all three issuers registered on chain', async () => {
       const ids = ((await registry.contract.issuerIds()) as bigint[]).map(Number).sort();
       return ids.length === 3 ? ids : undefined;
     });
-    log(`registered on chain: ${registered.join(', ')} (each service had the development council approve, schedule and execute its registration; in production the council's members do this)`);
+    log(
+      `registered on chain: ${registered.join(', ')} (each service had the development council approve, schedule and execute its registration; in production the council's members do this)`,
+    );
 
     const recognised: Record<string, string[]> = {};
     for (const p of PROVINCES) {
@@ -221,9 +263,18 @@ export async function runFederation(log: (line: string) => void = () => undefine
     const jiangsu = issuers['320000'];
     const shanghai = issuers['310000'];
     const operator = await token(anhui, 'operator');
-    const venue = await call(anhui.url, 'POST', '/v1/venues', operator, { type: 'transport', subtype: 'station', name: '合肥南站', district: '340111' });
+    const venue = await call(anhui.url, 'POST', '/v1/venues', operator, {
+      type: 'transport',
+      subtype: 'station',
+      name: '合肥南站',
+      district: '340111',
+    });
     const scanAt = async (code: string): Promise<Scan> => {
-      const r = await call(anhui.url, 'POST', '/v1/scans', operator, { venueId: venue.json.id, code, temperatureC: 36.4 });
+      const r = await call(anhui.url, 'POST', '/v1/scans', operator, {
+        venueId: venue.json.id,
+        code,
+        temperatureC: 36.4,
+      });
       if (r.status !== 201) throw new Error(`scan: ${JSON.stringify(r.json)}`);
       return { decision: r.json.decision, codeResult: r.json.codeResult, issuer: r.json.issuer, seq: r.json.seq };
     };
@@ -238,45 +289,70 @@ export async function runFederation(log: (line: string) => void = () => undefine
         `session of ${session.home?.maskedName}, record ${session.home?.record}; the same token at Anhui's service: HTTP ${session.elsewhereStatus} (sessions stay with their province)`,
     );
     const crossScan = await scanAt(js.code);
-    log(`a Jiangsu resident's code at an Anhui station: ${crossScan.decision} (${crossScan.codeResult}), scan #${crossScan.seq} in Anhui's ledger`);
+    log(
+      `a Jiangsu resident's code at an Anhui station: ${crossScan.decision} (${crossScan.codeResult}), scan #${crossScan.seq} in Anhui's ledger`,
+    );
     const scanEvent = await call(anhui.url, 'GET', '/v1/anchor/status');
     const crossScanAnchoredAt = await until('the scan to be anchored in Anhui', async () => {
       const s = await call(anhui.url, 'GET', '/v1/anchor/status');
-      return s.json.checkpoint && s.json.checkpoint.treeSize >= crossScan.seq ? (s.json.checkpoint.index as number) : undefined;
+      return s.json.checkpoint && s.json.checkpoint.treeSize >= crossScan.seq
+        ? (s.json.checkpoint.index as number)
+        : undefined;
     }).catch(() => null);
     void scanEvent;
     log(`that scan is covered by Anhui's checkpoint #${crossScanAnchoredAt} on chain`);
 
     const health = await token(jiangsu, 'health');
     const changedAt = Date.now();
-    const feed = await call(jiangsu.url, 'POST', '/v1/feeds/close-contacts', health, { records: [{ idType: 'resident-id', idNumber: js.idNumber, degree: 1, exposedAt: new Date(Date.now() - 3600_000).toISOString() }] });
+    const feed = await call(jiangsu.url, 'POST', '/v1/feeds/close-contacts', health, {
+      records: [
+        {
+          idType: 'resident-id',
+          idNumber: js.idNumber,
+          degree: 1,
+          exposedAt: new Date(Date.now() - 3600_000).toISOString(),
+        },
+      ],
+    });
     if (feed.status !== 201) throw new Error(`feed: ${JSON.stringify(feed.json)}`);
-    await until('Anhui to refresh Jiangsu\'s status list', async () => {
+    await until("Anhui to refresh Jiangsu's status list", async () => {
       const r = await call(anhui.url, 'GET', '/v1/federation/status');
       return Date.parse(r.json.at) > changedAt + 1000;
     });
     const afterJiangsuRed = await scanAt(js.code);
-    log(`Jiangsu turns that resident red; Anhui's next refresh of Jiangsu's status list makes the old green code ${afterJiangsuRed.codeResult}: ${afterJiangsuRed.decision}`);
+    log(
+      `Jiangsu turns that resident red; Anhui's next refresh of Jiangsu's status list makes the old green code ${afterJiangsuRed.codeResult}: ${afterJiangsuRed.decision}`,
+    );
 
     const forgedIssuer = await scanAt(await forgedCode('330000'));
     const forgedKey = await scanAt(await forgedCode('320000'));
-    log(`a forged issuer (330000, not on chain): ${forgedIssuer.codeResult}; a forged Jiangsu key: ${forgedKey.codeResult}`);
+    log(
+      `a forged issuer (330000, not on chain): ${forgedIssuer.codeResult}; a forged Jiangsu key: ${forgedKey.codeResult}`,
+    );
 
     const js2 = await applyAt(jiangsu, '320105');
-    const oldKid = ((await call(jiangsu.url, 'GET', '/v1/trust-list')).json.issuers.find((i: { id: string }) => i.id === '320000').keys.at(-1).kid) as string;
+    const oldKid = (await call(jiangsu.url, 'GET', '/v1/trust-list')).json.issuers
+      .find((i: { id: string }) => i.id === '320000')
+      .keys.at(-1).kid as string;
     const rotated = await call(jiangsu.url, 'POST', '/v1/admin/keys/rotate', jiangsu.admin);
     const newKid = rotated.json.kid as string;
     const chainKeys = await until('the new Jiangsu key on chain', async () => {
       const keys = await registry.keys(320000);
-      return keys.some((k) => Buffer.from(k.kid.slice(2), 'hex').toString('base64url') === newKid) ? keys.length : undefined;
+      return keys.some((k) => Buffer.from(k.kid.slice(2), 'hex').toString('base64url') === newKid)
+        ? keys.length
+        : undefined;
     });
     await until('Anhui to learn the new Jiangsu key', async () => {
       const r = await call(anhui.url, 'GET', '/v1/trust-list');
-      return r.json.issuers.find((i: { id: string }) => i.id === '320000')?.keys.some((k: { kid: string }) => k.kid === newKid);
+      return r.json.issuers
+        .find((i: { id: string }) => i.id === '320000')
+        ?.keys.some((k: { kid: string }) => k.kid === newKid);
     });
     const newCodeText = (await call(jiangsu.url, 'GET', '/v1/residents/me/code', js2.token)).json.code as string;
     const rotation = { oldKid, newKid, oldCode: await scanAt(js2.code), newCode: await scanAt(newCodeText), chainKeys };
-    log(`Jiangsu rotates its key (${oldKid} → ${newKid}): a code signed before still ${rotation.oldCode.codeResult}, a new one ${rotation.newCode.codeResult}`);
+    log(
+      `Jiangsu rotates its key (${oldKid} → ${newKid}): a code signed before still ${rotation.oldCode.codeResult}, a new one ${rotation.newCode.codeResult}`,
+    );
 
     await council.enact([registry.calls.revokeKey(320000, Buffer.from(newKid, 'base64url').toString('hex'))]);
     const revokedCode = await until('Anhui to stop accepting the revoked key', async () => {
@@ -284,27 +360,40 @@ export async function runFederation(log: (line: string) => void = () => undefine
       return s.codeResult === 'KEY_REVOKED' ? s : undefined;
     });
     const jiangsuNowSignsWith = await until('Jiangsu to move off its revoked key', async () => {
-      const kid = (await call(jiangsu.url, 'GET', '/v1/trust-list')).json.issuers.find((i: { id: string }) => i.id === '320000').keys.at(-1).kid as string;
+      const kid = (await call(jiangsu.url, 'GET', '/v1/trust-list')).json.issuers
+        .find((i: { id: string }) => i.id === '320000')
+        .keys.at(-1).kid as string;
       return kid !== newKid ? kid : undefined;
     });
-    const freshCode = await until('a code under Jiangsu\'s next key to verify in Anhui', async () => {
+    const freshCode = await until("a code under Jiangsu's next key to verify in Anhui", async () => {
       const text = (await call(jiangsu.url, 'GET', '/v1/residents/me/code', js2.token)).json.code as string;
       const s = await scanAt(text);
       return s.codeResult === 'VALID' ? s : undefined;
     });
     const revocation = { revokedKid: newKid, revokedCode, jiangsuNowSignsWith, freshCode };
-    log(`the council revokes ${newKid}: Anhui rejects codes under it (${revokedCode.codeResult}) within one refresh; Jiangsu moves to ${jiangsuNowSignsWith} and its codes verify again`);
+    log(
+      `the council revokes ${newKid}: Anhui rejects codes under it (${revokedCode.codeResult}) within one refresh; Jiangsu moves to ${jiangsuNowSignsWith} and its codes verify again`,
+    );
 
     const sh = await applyAt(shanghai, '310101');
     const out: string[] = [];
-    const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t), readStdin: async () => new Uint8Array() };
+    const io = {
+      out: (t: string) => out.push(t),
+      err: (t: string) => out.push(t),
+      readStdin: async () => new Uint8Array(),
+    };
     const trustFile = join(dir, 'offline', 'trust.json');
     const syncExit = await runCli(['trust', 'sync', '--rpc', node.url, '--contract', contract, '--out', trustFile], io);
     const issuersInTrustList = (JSON.parse(readFileSync(trustFile, 'utf8')) as { issuers: unknown[] }).issuers.length;
     const syncOutput = out.splice(0).join('\n');
-    const codeExit = await runCli(['code', sh.code, '--trust-list', trustFile, '--status-list', join(dir, 'offline', 'status-310000.cose')], io);
+    const codeExit = await runCli(
+      ['code', sh.code, '--trust-list', trustFile, '--status-list', join(dir, 'offline', 'status-310000.cose')],
+      io,
+    );
     const offline = { syncExit, syncOutput, issuersInTrustList, codeExit, codeOutput: out.join('\n') };
-    log(`offline: "ankang-verify trust sync" wrote a trust list of ${issuersInTrustList} issuers from the chain and their status lists; a Shanghai code checked offline: ${offline.codeOutput.split('\n')[0]}`);
+    log(
+      `offline: "ankang-verify trust sync" wrote a trust list of ${issuersInTrustList} issuers from the chain and their status lists; a Shanghai code checked offline: ${offline.codeOutput.split('\n')[0]}`,
+    );
 
     await council.enact([registry.calls.suspendIssuer(310000)]);
     const whileSuspended = await until('Anhui to stop accepting Shanghai codes', async () => {
@@ -315,12 +404,17 @@ export async function runFederation(log: (line: string) => void = () => undefine
     // A new resident gives Shanghai's anchorer a checkpoint to try.
     await applyAt(shanghai, '310104');
     const shanghaiHead = (await call(shanghai.url, 'GET', '/v1/anchor/status')).json.treeSize as number;
-    const anchorWhileSuspended = await until('Shanghai\'s anchorer to find its checkpoints refused', async () => {
+    const anchorWhileSuspended = await until("Shanghai's anchorer to find its checkpoints refused", async () => {
       const r = await call(shanghai.url, 'GET', '/v1/anchor/status');
-      return r.json.state === 'suspended' ? { state: r.json.state as string, lastError: r.json.lastError as string | null } : undefined;
+      return r.json.state === 'suspended'
+        ? { state: r.json.state as string, lastError: r.json.lastError as string | null }
+        : undefined;
     });
     const suspendedTrust = join(dir, 'offline-suspended', 'trust.json');
-    const suspendedSyncExit = await runCli(['trust', 'sync', '--rpc', node.url, '--contract', contract, '--out', suspendedTrust], io);
+    const suspendedSyncExit = await runCli(
+      ['trust', 'sync', '--rpc', node.url, '--contract', contract, '--out', suspendedTrust],
+      io,
+    );
     const suspendedSyncOutput = out.splice(0).join('\n');
     if (suspendedSyncExit !== 0) throw new Error(`trust sync while Shanghai is suspended: ${suspendedSyncOutput}`);
     const suspendedList = (JSON.parse(readFileSync(suspendedTrust, 'utf8')) as { issuers: unknown[] }).issuers.length;
@@ -337,9 +431,13 @@ export async function runFederation(log: (line: string) => void = () => undefine
     const checkpointAfterResume = await until('Shanghai to anchor again', async () => {
       const r = await call(shanghai.url, 'GET', '/v1/anchor/status');
       const cp = r.json.checkpoint as { index: number; treeSize: number } | null;
-      return r.json.state === 'up' && cp && cp.treeSize >= shanghaiHead ? { index: cp.index, treeSize: cp.treeSize } : undefined;
+      return r.json.state === 'up' && cp && cp.treeSize >= shanghaiHead
+        ? { index: cp.index, treeSize: cp.treeSize }
+        : undefined;
     });
-    log(`the council resumes Shanghai: its code is ${afterResume.codeResult} at Anhui again, and Shanghai catches up with checkpoint #${checkpointAfterResume.index} (${checkpointAfterResume.treeSize} events)`);
+    log(
+      `the council resumes Shanghai: its code is ${afterResume.codeResult} at Anhui again, and Shanghai catches up with checkpoint #${checkpointAfterResume.index} (${checkpointAfterResume.treeSize} events)`,
+    );
     const suspension = {
       whileSuspended,
       anchorWhileSuspended,
@@ -356,13 +454,24 @@ export async function runFederation(log: (line: string) => void = () => undefine
     const witnessTokens = {} as Record<ProvinceId, Record<string, string>>;
     for (const p of PROVINCES) {
       witnessTokens[p.id] = {};
-      for (const q of PROVINCES) if (q.id !== p.id) witnessTokens[p.id][q.id] = await token(issuers[q.id], 'witness', { name: `${p.name} (${p.id}) witnessing ${q.id}` });
+      for (const q of PROVINCES)
+        if (q.id !== p.id)
+          witnessTokens[p.id][q.id] = await token(issuers[q.id], 'witness', {
+            name: `${p.name} (${p.id}) witnessing ${q.id}`,
+          });
     }
     await Promise.all(PROVINCES.map((p) => issuers[p.id].process.stop()));
     await Promise.all(
       PROVINCES.map(async (p) => {
-        const witnessFor = Object.entries(witnessTokens[p.id]).map(([id, t]) => `${id}=${t}`).join(',');
-        const proc = await startServiceProcess({ ...envs[p.id], PORT: new URL(issuers[p.id].url).port, WITNESS_FOR: witnessFor, WITNESS_INTERVAL_SECONDS: '1' });
+        const witnessFor = Object.entries(witnessTokens[p.id])
+          .map(([id, t]) => `${id}=${t}`)
+          .join(',');
+        const proc = await startServiceProcess({
+          ...envs[p.id],
+          PORT: new URL(issuers[p.id].url).port,
+          WITNESS_FOR: witnessFor,
+          WITNESS_INTERVAL_SECONDS: '1',
+        });
         processes.push(proc);
         issuers[p.id] = { ...issuers[p.id], url: proc.url, process: proc };
       }),
@@ -381,7 +490,7 @@ export async function runFederation(log: (line: string) => void = () => undefine
 
     const ah = await applyAt(anhui, '340104');
     const scanned = await scanAt(ah.code);
-    await until('Anhui to anchor the resident\'s scan', async () => {
+    await until("Anhui to anchor the resident's scan", async () => {
       const cp = (await call(anhui.url, 'GET', '/v1/anchor/status')).json.checkpoint as { treeSize: number } | null;
       return cp && cp.treeSize >= scanned.seq;
     });
@@ -389,10 +498,13 @@ export async function runFederation(log: (line: string) => void = () => undefine
     const bundle = await call(anhui.url, 'GET', `/v1/proofs/subjects/${ah.pseudonym}`, auditor);
     if (bundle.status !== 200) throw new Error(`history bundle: ${JSON.stringify(bundle.json)}`);
     const covering = bundle.json.checkpoint as { index: number; treeSize: number };
-    const attestation = await until(`Jiangsu and Shanghai to cosign Anhui's checkpoint #${covering.index}`, async () => {
-      const a = await registry.attestation(340000, covering.index);
-      return a.cosigners >= a.threshold && a.threshold >= 1 ? a : undefined;
-    });
+    const attestation = await until(
+      `Jiangsu and Shanghai to cosign Anhui's checkpoint #${covering.index}`,
+      async () => {
+        const a = await registry.attestation(340000, covering.index);
+        return a.cosigners >= a.threshold && a.threshold >= 1 ? a : undefined;
+      },
+    );
     const cosigners = await registry.cosigners(340000, covering.index);
     const bundleFile = join(dir, 'offline', 'anhui-history.json');
     writeFileSync(bundleFile, JSON.stringify(bundle.json, null, 2));
@@ -404,7 +516,9 @@ export async function runFederation(log: (line: string) => void = () => undefine
     const statuses: FederationOutcome['witnessing']['statuses'] = {};
     for (const p of PROVINCES) {
       const r = await call(issuers[p.id].url, 'GET', '/v1/federation/status');
-      statuses[p.id] = (r.json.witness.issuers as FederationOutcome['witnessing']['statuses'][string]).map(({ issuer, state, cosignedCheckpoint, refusal }) => ({ issuer, state, cosignedCheckpoint, refusal }));
+      statuses[p.id] = (r.json.witness.issuers as FederationOutcome['witnessing']['statuses'][string]).map(
+        ({ issuer, state, cosignedCheckpoint, refusal }) => ({ issuer, state, cosignedCheckpoint, refusal }),
+      );
     }
     log(
       `an Anhui resident applies and is scanned at the station; Anhui's checkpoint #${covering.index} is cosigned on chain by ${cosigners.length} witnesses ` +
@@ -413,7 +527,12 @@ export async function runFederation(log: (line: string) => void = () => undefine
     const witnessing = {
       witnesses: witnesses.map((w) => ({ account: w.account, issuer: w.issuer, name: w.name })),
       threshold,
-      checkpoint: { index: covering.index, treeSize: covering.treeSize, cosigners, attestation: { cosigners: attestation.cosigners, threshold: attestation.threshold } },
+      checkpoint: {
+        index: covering.index,
+        treeSize: covering.treeSize,
+        cosigners,
+        attestation: { cosigners: attestation.cosigners, threshold: attestation.threshold },
+      },
       historyExit,
       history,
       statuses,
@@ -423,7 +542,23 @@ export async function runFederation(log: (line: string) => void = () => undefine
       node,
       issuers,
       stop,
-      outcome: { contract, registered, recognised, session, crossScan, crossScanSubject: `f:320000:${decodeCode(js.code).claims.cti}`, crossScanAnchoredAt, afterJiangsuRed, forgedIssuer, forgedKey, rotation, revocation, offline, suspension, witnessing },
+      outcome: {
+        contract,
+        registered,
+        recognised,
+        session,
+        crossScan,
+        crossScanSubject: `f:320000:${decodeCode(js.code).claims.cti}`,
+        crossScanAnchoredAt,
+        afterJiangsuRed,
+        forgedIssuer,
+        forgedKey,
+        rotation,
+        revocation,
+        offline,
+        suspension,
+        witnessing,
+      },
     };
   } catch (e) {
     await stop();

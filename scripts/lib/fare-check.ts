@@ -62,7 +62,12 @@ const COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const MAX_LENGTH = 4096;
 const MAX_AMOUNT_FEN = 100_000;
 
-const fail = (code: FareCheckCode, message: string, unknownKid = false): FareCheck => ({ ok: false, code, message, ...(unknownKid ? { unknownKid } : {}) });
+const fail = (code: FareCheckCode, message: string, unknownKid = false): FareCheck => ({
+  ok: false,
+  code,
+  message,
+  ...(unknownKid ? { unknownKid } : {}),
+});
 
 const text = (v: unknown, max = 128): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
 const seconds = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -73,7 +78,8 @@ function claimsOf(v: unknown): FareRequestClaims | string {
   const c = v as Record<string, unknown>;
   for (const k of ['iss', 'jti', 'provider', 'token', 'desk', 'venue'] as const) if (!text(c[k])) return k;
   for (const k of ['iat', 'exp', 'lookup'] as const) if (!seconds(c[k])) return k;
-  if (!Number.isSafeInteger(c.amount) || (c.amount as number) < 1 || (c.amount as number) > MAX_AMOUNT_FEN) return 'amount';
+  if (!Number.isSafeInteger(c.amount) || (c.amount as number) < 1 || (c.amount as number) > MAX_AMOUNT_FEN)
+    return 'amount';
   if (c.currency !== 'CNY') return 'currency';
   return c as unknown as FareRequestClaims;
 }
@@ -96,7 +102,8 @@ function decodePayload(jws: string): unknown {
 export async function checkFareRequest(jws: unknown, opts: FareCheckOptions): Promise<FareCheck> {
   const skew = opts.skewSeconds ?? 60;
   const maxLifetime = opts.maxLifetimeSeconds ?? 300;
-  if (typeof jws !== 'string' || jws.length > MAX_LENGTH || !COMPACT.test(jws)) return fail('FARE_MALFORMED', 'fareRequest is not a compact JWS');
+  if (typeof jws !== 'string' || jws.length > MAX_LENGTH || !COMPACT.test(jws))
+    return fail('FARE_MALFORMED', 'fareRequest is not a compact JWS');
 
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
@@ -113,19 +120,28 @@ export async function checkFareRequest(jws: unknown, opts: FareCheckOptions): Pr
   const claims = claimsOf(decodePayload(jws));
   if (typeof claims === 'string') return fail('FARE_MALFORMED', `claim ${claims} is missing or of the wrong type`);
 
-  const issuer = opts.issuers.includes(claims.iss) ? opts.trustList.issuers.find((i) => i.id === claims.iss) : undefined;
+  const issuer = opts.issuers.includes(claims.iss)
+    ? opts.trustList.issuers.find((i) => i.id === claims.iss)
+    : undefined;
   if (!issuer) return fail('FARE_SIGNATURE_INVALID', 'the issuer is not one this provider trusts');
-  if (issuer.revokedKeys?.some((k) => k.kid === header.kid)) return fail('FARE_SIGNATURE_INVALID', 'the key was revoked');
+  if (issuer.revokedKeys?.some((k) => k.kid === header.kid))
+    return fail('FARE_SIGNATURE_INVALID', 'the key was revoked');
   const key = issuer.keys.find((k) => k.kid === header.kid);
   if (!key) return fail('FARE_SIGNATURE_INVALID', 'the trust list has no such key', true);
   // verifier/FORMAT.md §5: a kid is the first 8 bytes of SHA-256 over the raw key.
-  if (key.kty !== 'OKP' || key.crv !== 'Ed25519' || createHash('sha256').update(Buffer.from(key.x, 'base64url')).digest().subarray(0, 8).toString('base64url') !== key.kid) {
-    return fail('FARE_SIGNATURE_INVALID', 'the trust list\'s key does not match its kid');
+  if (
+    key.kty !== 'OKP' ||
+    key.crv !== 'Ed25519' ||
+    createHash('sha256').update(Buffer.from(key.x, 'base64url')).digest().subarray(0, 8).toString('base64url') !==
+      key.kid
+  ) {
+    return fail('FARE_SIGNATURE_INVALID', "the trust list's key does not match its kid");
   }
   // A retired key's notAfter is its retirement: it signs no fare request after it.
   const from = Date.parse(key.notBefore) / 1000;
   const to = Date.parse(key.notAfter) / 1000;
-  if (!(claims.iat >= from - skew && claims.iat <= to)) return fail('FARE_SIGNATURE_INVALID', 'the key was not valid when the request was signed');
+  if (!(claims.iat >= from - skew && claims.iat <= to))
+    return fail('FARE_SIGNATURE_INVALID', 'the key was not valid when the request was signed');
 
   try {
     const publicKey = await importJWK({ kty: key.kty, crv: key.crv, x: key.x }, 'EdDSA');
@@ -135,9 +151,11 @@ export async function checkFareRequest(jws: unknown, opts: FareCheckOptions): Pr
   }
 
   if (claims.iat > opts.now + skew) return fail('FARE_MALFORMED', 'iat is in the future');
-  if (claims.exp <= claims.iat || claims.exp - claims.iat > maxLifetime) return fail('FARE_MALFORMED', `exp must be after iat, by at most ${maxLifetime} s`);
+  if (claims.exp <= claims.iat || claims.exp - claims.iat > maxLifetime)
+    return fail('FARE_MALFORMED', `exp must be after iat, by at most ${maxLifetime} s`);
   // No tolerance past exp (RFC 7519 §4.1.4): the issuer already gave the request its whole lifetime.
   if (opts.now >= claims.exp) return fail('FARE_EXPIRED', 'the fare request has expired');
-  if (claims.provider !== opts.provider) return fail('FARE_MALFORMED', 'the fare request is addressed to another provider');
+  if (claims.provider !== opts.provider)
+    return fail('FARE_MALFORMED', 'the fare request is addressed to another provider');
   return { ok: true, claims, kid: header.kid };
 }

@@ -20,7 +20,18 @@ export interface PaymentProviderEnv {
 export type PaymentProviderProcess = ServiceProcess;
 
 /** Settings of the parent's environment the provider must not inherit. */
-const INHERITED = ['PORT', 'HOST', 'ANKANG_URL', 'ANKANG_FEED_TOKEN', 'PROVIDER_ID', 'OPERATOR_KEYS', 'ISSUER_ID', 'DATA_FILE', 'TRUST_LIST_MIN_REFRESH_SECONDS', 'TRUST_LIST_MAX_AGE_SECONDS'];
+const INHERITED = [
+  'PORT',
+  'HOST',
+  'ANKANG_URL',
+  'ANKANG_FEED_TOKEN',
+  'PROVIDER_ID',
+  'OPERATOR_KEYS',
+  'ISSUER_ID',
+  'DATA_FILE',
+  'TRUST_LIST_MIN_REFRESH_SECONDS',
+  'TRUST_LIST_MAX_AGE_SECONDS',
+];
 
 /**
  * Starts the stand-in payment provider as its own process (`node --import tsx
@@ -28,5 +39,9 @@ const INHERITED = ['PORT', 'HOST', 'ANKANG_URL', 'ANKANG_FEED_TOKEN', 'PROVIDER_
  * line. For the tests and the demo.
  */
 export function startPaymentProvider(env: PaymentProviderEnv, timeoutMs = 60_000): Promise<PaymentProviderProcess> {
-  return startServiceProcess({ PORT: '0', ...env } as Record<string, string>, ENTRY, timeoutMs, { ready: 'ready', strip: INHERITED, name: 'the payment provider' });
+  return startServiceProcess({ PORT: '0', ...env } as Record<string, string>, ENTRY, timeoutMs, {
+    ready: 'ready',
+    strip: INHERITED,
+    name: 'the payment provider',
+  });
 }

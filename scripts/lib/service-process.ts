@@ -31,7 +31,19 @@ process.on('exit', () => {
 });
 
 /** Settings a child must not inherit from the parent's environment. */
-const INHERITED = ['CHAIN_RPC_URL', 'CHAIN_DEV', 'ANCHOR_CONTRACT', 'ADMIN_TOKEN', 'ANKANG_PSEUDONYM_KEY', 'ANKANG_ENCRYPTION_KEY', 'ANKANG_SIGNING_KEY', 'PUBLIC_URL', 'DATA_DIR', 'SECRETS_DIR', 'PORT'];
+const INHERITED = [
+  'CHAIN_RPC_URL',
+  'CHAIN_DEV',
+  'ANCHOR_CONTRACT',
+  'ADMIN_TOKEN',
+  'ANKANG_PSEUDONYM_KEY',
+  'ANKANG_ENCRYPTION_KEY',
+  'ANKANG_SIGNING_KEY',
+  'PUBLIC_URL',
+  'DATA_DIR',
+  'SECRETS_DIR',
+  'PORT',
+];
 
 /**
  * Starts a TypeScript entry point (by default the service, `server/main.ts`) as its own
@@ -39,12 +51,21 @@ const INHERITED = ['CHAIN_RPC_URL', 'CHAIN_DEV', 'ANCHOR_CONTRACT', 'ADMIN_TOKEN
  * the `ready` message given). Used where a real separate process matters: crash tests,
  * benchmarks, federation, the stand-in payment provider.
  */
-export function startServiceProcess(env: Record<string, string>, entry = join(ROOT, 'server/main.ts'), timeoutMs = 60_000, opts: ProcessOptions = {}): Promise<ServiceProcess> {
+export function startServiceProcess(
+  env: Record<string, string>,
+  entry = join(ROOT, 'server/main.ts'),
+  timeoutMs = 60_000,
+  opts: ProcessOptions = {},
+): Promise<ServiceProcess> {
   const ready = opts.ready ?? 'listening';
   const name = opts.name ?? entry;
   const base: NodeJS.ProcessEnv = { ...process.env };
   for (const k of opts.strip ?? INHERITED) delete base[k];
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: ROOT,
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   running.add(child);
   const lines: string[] = [];
   let stderr = '';

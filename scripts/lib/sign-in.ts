@@ -24,11 +24,16 @@ function cookieValue(res: Response, name: string): string | undefined {
  * `npm run session`; real HTTP throughout.
  * @throws Error naming the step that failed
  */
-export async function signIn(baseUrl: string, identity: SignInIdentity, opts: { codes: string | CodeReader; fetch?: JarFetch }): Promise<ResidentSession> {
+export async function signIn(
+  baseUrl: string,
+  identity: SignInIdentity,
+  opts: { codes: string | CodeReader; fetch?: JarFetch },
+): Promise<ResidentSession> {
   const f = opts.fetch ?? createCookieFetch();
   const login = await f(`${baseUrl}/v1/auth/login`);
   const to = login.headers.get('location');
-  if (login.status !== 302 || !to) throw new Error(`GET /v1/auth/login answered ${login.status}: ${await login.text()}`);
+  if (login.status !== 302 || !to)
+    throw new Error(`GET /v1/auth/login answered ${login.status}: ${await login.text()}`);
   const callback = await driveSignIn(new URL(to, baseUrl).href, identity, { codes: opts.codes, fetch: f });
   const done = await f(callback);
   const landing = done.headers.get('location') ?? '';

@@ -10,11 +10,31 @@ import path from 'node:path';
  * checked: only relative imports point inside the repo.
  */
 export const LAYERS = [
-  { from: 'verifier/', only: ['verifier/'], why: 'the verifier is its own npm package and depends on nothing else here' },
-  { from: 'ledger/', forbid: ['anchor/', 'server/', 'scripts/', 'web/', 'verifier/cli/'], why: 'the ledger sits below anchor/ and server/, which both use it' },
-  { from: 'anchor/', forbid: ['server/', 'scripts/', 'web/', 'verifier/cli/'], why: 'anchor/ uses verifier/src and the ledger, never server/ or an entry point' },
-  { from: 'server/', forbid: ['verifier/cli/', 'scripts/', 'web/src/'], why: "server/ uses the layers below it, not the entry points (the CLI, scripts/) or the pages' sources" },
-  { from: 'web/', forbid: ['server/', 'anchor/', 'ledger/', 'verifier/cli/'], why: 'the pages reach the server over HTTP only' },
+  {
+    from: 'verifier/',
+    only: ['verifier/'],
+    why: 'the verifier is its own npm package and depends on nothing else here',
+  },
+  {
+    from: 'ledger/',
+    forbid: ['anchor/', 'server/', 'scripts/', 'web/', 'verifier/cli/'],
+    why: 'the ledger sits below anchor/ and server/, which both use it',
+  },
+  {
+    from: 'anchor/',
+    forbid: ['server/', 'scripts/', 'web/', 'verifier/cli/'],
+    why: 'anchor/ uses verifier/src and the ledger, never server/ or an entry point',
+  },
+  {
+    from: 'server/',
+    forbid: ['verifier/cli/', 'scripts/', 'web/src/'],
+    why: "server/ uses the layers below it, not the entry points (the CLI, scripts/) or the pages' sources",
+  },
+  {
+    from: 'web/',
+    forbid: ['server/', 'anchor/', 'ledger/', 'verifier/cli/'],
+    why: 'the pages reach the server over HTTP only',
+  },
 ];
 
 const toPosix = (p) => p.split(path.sep).join('/');
@@ -65,7 +85,8 @@ const layerBoundaries = {
           check(arg, arg.value);
         }
       },
-      TSExternalModuleReference: (node) => node.expression.type === 'Literal' && check(node.expression, node.expression.value),
+      TSExternalModuleReference: (node) =>
+        node.expression.type === 'Literal' && check(node.expression, node.expression.value),
       TSImportType(node) {
         const lit = node.argument?.type === 'TSLiteralType' ? node.argument.literal : node.argument;
         if (lit?.type === 'Literal') check(lit, lit.value);

@@ -27,14 +27,16 @@ function serviceUser(): string {
 function reason(e: NodeJS.ErrnoException): string {
   const uid = process.getuid?.();
   if (e.code === 'EPERM') return `the service's user${uid === undefined ? '' : ` (uid ${uid})`} does not own it`;
-  if (e.code === 'EACCES') return `the service's user${uid === undefined ? '' : ` (uid ${uid})`} may not enter it or its parent`;
+  if (e.code === 'EACCES')
+    return `the service's user${uid === undefined ? '' : ` (uid ${uid})`} may not enter it or its parent`;
   if (e.code === 'EROFS') return 'it is on a read-only file system';
   return e.code ?? e.message;
 }
 
 function fix(e: NodeJS.ErrnoException, root: string, missing: boolean): string {
   if (e.code === 'EROFS') return `mount ${root} read-write, or point the setting at a writable folder`;
-  if (missing) return `as root, run \`mkdir -p -m 700 ${root} && chown ${serviceUser()} ${root}\`, or point the setting at a folder the service's user owns`;
+  if (missing)
+    return `as root, run \`mkdir -p -m 700 ${root} && chown ${serviceUser()} ${root}\`, or point the setting at a folder the service's user owns`;
   return `as the folder's owner or root, run \`chown -R ${serviceUser()} ${root} && chmod -R go-rwx ${root}\`, or point the setting at a folder the service's user owns`;
 }
 
@@ -49,7 +51,11 @@ function fix(e: NodeJS.ErrnoException, root: string, missing: boolean): string {
  */
 export function makePrivateDir(dir: string, setting: string): void {
   const fail = (path: string, st: Stats | undefined, e: NodeJS.ErrnoException, missing = false): never => {
-    const what = st ? `is mode ${octal(st.mode)}${exposure(st.mode)}, and cannot be made ${st.isDirectory() ? '0700' : '0600'}` : missing ? 'cannot be created' : 'cannot be reached';
+    const what = st
+      ? `is mode ${octal(st.mode)}${exposure(st.mode)}, and cannot be made ${st.isDirectory() ? '0700' : '0600'}`
+      : missing
+        ? 'cannot be created'
+        : 'cannot be reached';
     const where = path === dir ? `${setting} ${dir}` : `${path} (in ${setting} ${dir})`;
     throw new PrivateDirError(`${where} ${what}: ${reason(e)}; ${fix(e, dir, missing)}`);
   };

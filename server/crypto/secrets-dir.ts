@@ -2,7 +2,13 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** What SECRETS_DIR holds, by path inside it: the same paths DATA_DIR held before SECRETS_DIR existed. */
-export const SECRET_PATHS = ['secrets.json', 'keys', 'idp/secrets.json', 'idp/jwks.json', 'idp/cookie-keys.json'] as const;
+export const SECRET_PATHS = [
+  'secrets.json',
+  'keys',
+  'idp/secrets.json',
+  'idp/jwks.json',
+  'idp/cookie-keys.json',
+] as const;
 
 /** Secrets in the wrong place: start-up stops with this one line rather than generate new ones. */
 export class SecretsPlaceError extends Error {
@@ -10,7 +16,8 @@ export class SecretsPlaceError extends Error {
 }
 
 /** The folder the secrets live in: SECRETS_DIR, or DATA_DIR when it is not set. */
-export const secretsDirOf = (config: { DATA_DIR: string; SECRETS_DIR?: string }) => resolve(config.SECRETS_DIR ?? config.DATA_DIR);
+export const secretsDirOf = (config: { DATA_DIR: string; SECRETS_DIR?: string }) =>
+  resolve(config.SECRETS_DIR ?? config.DATA_DIR);
 
 const present = (dir: string, path: string) => {
   const full = join(dir, path);

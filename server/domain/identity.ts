@@ -5,7 +5,8 @@ export const ID_TYPES = ['resident-id', 'passport', 'hk-macao-permit', 'taiwan-p
 export type IdType = (typeof ID_TYPES)[number];
 
 export type IdErrorCode = 'ID_TYPE_UNKNOWN' | 'ID_FORMAT' | 'ID_CHECK_DIGIT' | 'ID_REGION' | 'ID_BIRTH_DATE';
-export type IdResult = { ok: true; type: IdType; normalized: string } | { ok: false; code: IdErrorCode; message: string };
+export type IdResult =
+  { ok: true; type: IdType; normalized: string } | { ok: false; code: IdErrorCode; message: string };
 
 export type PhoneResult = { ok: true; normalized: string } | { ok: false; code: 'PHONE_FORMAT'; message: string };
 
@@ -46,7 +47,8 @@ function fail(code: IdErrorCode, message: string): IdResult {
 
 function checkEighteen(type: IdType, n: string, now: Date, regionOk: (code: string) => boolean): IdResult {
   if (!EIGHTEEN.test(n)) return fail('ID_FORMAT', 'expected 17 digits and a check character 0-9 or X');
-  if (gb11643CheckChar(n.slice(0, 17)) !== n[17]) return fail('ID_CHECK_DIGIT', 'check character does not match (GB 11643-1999)');
+  if (gb11643CheckChar(n.slice(0, 17)) !== n[17])
+    return fail('ID_CHECK_DIGIT', 'check character does not match (GB 11643-1999)');
   if (!regionOk(n.slice(0, 6))) return fail('ID_REGION', `unknown region code ${n.slice(0, 6)}`);
   const ymd = n.slice(6, 14);
   const [y, m, d] = [Number(ymd.slice(0, 4)), Number(ymd.slice(4, 6)), Number(ymd.slice(6, 8))];
@@ -73,14 +75,17 @@ function checkEighteen(type: IdType, n: string, now: Date, regionOk: (code: stri
  * Never throws; `now` only bounds the birth date.
  */
 export function validateIdentity(type: string, number: string, now: Date): IdResult {
-  if (!(ID_TYPES as readonly string[]).includes(type)) return fail('ID_TYPE_UNKNOWN', `unknown ID type ${JSON.stringify(type)}`);
+  if (!(ID_TYPES as readonly string[]).includes(type))
+    return fail('ID_TYPE_UNKNOWN', `unknown ID type ${JSON.stringify(type)}`);
   const t = type as IdType;
   const n = String(number).replace(/\s+/g, '').toUpperCase();
   switch (t) {
     case 'resident-id':
       return checkEighteen(t, n, now, (code) => provinceOf(code) !== undefined);
     case 'passport':
-      return PASSPORT.test(n) ? { ok: true, type: t, normalized: n } : fail('ID_FORMAT', 'a passport number is 5 to 17 letters or digits');
+      return PASSPORT.test(n)
+        ? { ok: true, type: t, normalized: n }
+        : fail('ID_FORMAT', 'a passport number is 5 to 17 letters or digits');
     case 'hk-macao-permit':
     case 'taiwan-permit': {
       const short = t === 'hk-macao-permit' ? HOME_RETURN_PERMIT : MTP;
@@ -115,7 +120,13 @@ export function validatePhone(phone: string, idType: IdType = 'resident-id'): Ph
   if (p.startsWith('0086')) p = `+${p.slice(2)}`;
   const national = p.startsWith('+86') ? p.slice(3) : p;
   if (MAINLAND_MOBILE.test(national)) return { ok: true, normalized: national };
-  if (p.startsWith('+86')) return { ok: false, code: 'PHONE_FORMAT', message: 'a +86 number must be a mainland mobile' };
+  if (p.startsWith('+86'))
+    return { ok: false, code: 'PHONE_FORMAT', message: 'a +86 number must be a mainland mobile' };
   if (idType !== 'resident-id' && E164.test(p)) return { ok: true, normalized: p };
-  return { ok: false, code: 'PHONE_FORMAT', message: idType === 'resident-id' ? 'expected a mainland mobile number' : 'expected a mainland mobile or an E.164 number' };
+  return {
+    ok: false,
+    code: 'PHONE_FORMAT',
+    message:
+      idType === 'resident-id' ? 'expected a mainland mobile number' : 'expected a mainland mobile or an E.164 number',
+  };
 }

@@ -72,7 +72,11 @@ export function ancestors(code: string): Region[] {
   const listed = REGIONS.get(code);
   if (!listed) return [provinceOf(code), cityOf(code)].filter((r): r is Region => r !== undefined && r.code !== code);
   const chain: Region[] = [];
-  for (let r = listed.parent ? REGIONS.get(listed.parent) : undefined; r; r = r.parent ? REGIONS.get(r.parent) : undefined) {
+  for (
+    let r = listed.parent ? REGIONS.get(listed.parent) : undefined;
+    r;
+    r = r.parent ? REGIONS.get(r.parent) : undefined
+  ) {
     chain.unshift(r);
   }
   return chain;
@@ -88,5 +92,7 @@ export function regionContains(area: string, code: string): boolean {
 
 /** The 16 prefecture-level cities of Anhui (340000), in code order. */
 export function anhuiCities(): Region[] {
-  return [...REGIONS.values()].filter((r) => r.level === 'city' && r.parent === '340000').sort((a, b) => a.code.localeCompare(b.code));
+  return [...REGIONS.values()]
+    .filter((r) => r.level === 'city' && r.parent === '340000')
+    .sort((a, b) => a.code.localeCompare(b.code));
 }

@@ -28,7 +28,14 @@ export const PURPOSE_CARD: Record<Purpose, CardKind | null> = {
 };
 
 /** Kinds of service desk. */
-export const DESK_KINDS = ['hospital-desk', 'hospital-cashier', 'pharmacy', 'social-security-office', 'service-hall', 'transit-reader'] as const;
+export const DESK_KINDS = [
+  'hospital-desk',
+  'hospital-cashier',
+  'pharmacy',
+  'social-security-office',
+  'service-hall',
+  'transit-reader',
+] as const;
 export type DeskKind = (typeof DESK_KINDS)[number];
 
 /** The purposes a desk of each kind may be registered with; a desk asks only for those it was registered with. */
@@ -56,7 +63,14 @@ export const DESK_VENUE_TYPES: Record<DeskKind, readonly VenueType[]> = {
  * 医保 (medical-insurance), 政务服务 (government-services), 交通 (transport), and payment
  * providers (payment), which link a resident's payment token and nothing else.
  */
-export const SECTOR_SOURCES = ['health', 'hrss', 'medical-insurance', 'government-services', 'transport', 'payment'] as const;
+export const SECTOR_SOURCES = [
+  'health',
+  'hrss',
+  'medical-insurance',
+  'government-services',
+  'transport',
+  'payment',
+] as const;
 export type SectorSource = (typeof SECTOR_SOURCES)[number];
 
 /** Which authority links (and removes) each card. */

@@ -5,14 +5,34 @@ import { ServiceError } from '../errors';
 import type { Ledger, Tx } from '../../ledger/ledger';
 import type { StoredScope } from './scopes';
 
-export const AUTHORITY_ROLES = ['admin', 'health', 'feed', 'auditor', 'witness', 'federation', 'operator', 'grid', 'border', 'desk'] as const;
+export const AUTHORITY_ROLES = [
+  'admin',
+  'health',
+  'feed',
+  'auditor',
+  'witness',
+  'federation',
+  'operator',
+  'grid',
+  'border',
+  'desk',
+] as const;
 export type Role = (typeof AUTHORITY_ROLES)[number] | 'resident';
 /**
  * What a feed token speaks for. The first four import health data; `hrss`, `medical-insurance`,
  * `government-services`, `transport`, `health` and `payment` are also the sector authorities
  * that link cards and register service desks (server/domain/services.ts).
  */
-export const FEED_SOURCES = ['health', 'public-security', 'transport', 'telecom', 'hrss', 'medical-insurance', 'government-services', 'payment'] as const;
+export const FEED_SOURCES = [
+  'health',
+  'public-security',
+  'transport',
+  'telecom',
+  'hrss',
+  'medical-insurance',
+  'government-services',
+  'payment',
+] as const;
 export type FeedSource = (typeof FEED_SOURCES)[number];
 
 /** Cookies the pages authenticate with (HttpOnly, Secure, SameSite=Strict): the page's script never sees a token. */
@@ -67,7 +87,11 @@ export const tokenId = (hash: string) => hash.slice(0, 16);
  * Issues a bearer token; only its SHA-256 is stored, and an index from its id lets the
  * admin list and revoke it. `ttlMs` undefined means it never expires.
  */
-export function issueToken(tx: Tx, record: Omit<TokenRecord, 'createdAt' | 'expiresAt'>, ttlMs?: number): { token: string; id: string; hash: string; expiresAt: string | null } {
+export function issueToken(
+  tx: Tx,
+  record: Omit<TokenRecord, 'createdAt' | 'expiresAt'>,
+  ttlMs?: number,
+): { token: string; id: string; hash: string; expiresAt: string | null } {
   const token = `ak_${record.role}_${randomBytes(24).toString('base64url')}`;
   const h = hashToken(token);
   const expiresAt = ttlMs === undefined ? null : new Date(tx.now.getTime() + ttlMs).toISOString();
@@ -90,16 +114,26 @@ const TOKEN_TEXT = /^[A-Za-z0-9_\-.]{16,200}$/;
  * Resolves one token to its principal. Unknown, revoked and refresh tokens are
  * UNAUTHENTICATED; a token past its expiry is TOKEN_EXPIRED (a page then refreshes).
  */
-export async function resolveToken(token: string, ledger: Ledger, adminToken: string, now: Date, legacyTtlMs = 30 * 86_400_000): Promise<Principal> {
+export async function resolveToken(
+  token: string,
+  ledger: Ledger,
+  adminToken: string,
+  now: Date,
+  legacyTtlMs = 30 * 86_400_000,
+): Promise<Principal> {
   const h = hashToken(token);
   if (timingSafeEqual(Buffer.from(h), adminHash(adminToken))) return { role: 'admin', id: 'admin', expiresAt: null };
   const rec = await ledger.read<TokenRecord>('tokens', h);
-  if (!rec || rec.kind === 'refresh') throw new ServiceError('UNAUTHENTICATED', 'the token is not known, or was revoked');
+  if (!rec || rec.kind === 'refresh')
+    throw new ServiceError('UNAUTHENTICATED', 'the token is not known, or was revoked');
   // Resident tokens from before sign-in through the identity provider belong to no account: they open nothing.
-  if (rec.role === 'resident' && !rec.account) throw new ServiceError('UNAUTHENTICATED', 'this resident token predates sign-in; sign in again');
+  if (rec.role === 'resident' && !rec.account)
+    throw new ServiceError('UNAUTHENTICATED', 'this resident token predates sign-in; sign in again');
   // A token from before tokens expired has no expiresAt at all: it lives the default life from its creation.
-  const expiresAt = rec.expiresAt === undefined ? new Date(Date.parse(rec.createdAt) + legacyTtlMs).toISOString() : rec.expiresAt;
-  if (expiresAt && Date.parse(expiresAt) <= now.getTime()) throw new ServiceError('TOKEN_EXPIRED', 'the token has expired');
+  const expiresAt =
+    rec.expiresAt === undefined ? new Date(Date.parse(rec.createdAt) + legacyTtlMs).toISOString() : rec.expiresAt;
+  if (expiresAt && Date.parse(expiresAt) <= now.getTime())
+    throw new ServiceError('TOKEN_EXPIRED', 'the token has expired');
   const { kind: _kind, createdAt: _createdAt, ...principal } = rec;
   if (rec.role !== 'resident') return { ...principal, expiresAt, id: tokenId(h) };
   const b = await ledger.read<Binding>('bindings', rec.pseudonym!);
@@ -111,7 +145,13 @@ export async function resolveToken(token: string, ledger: Ledger, adminToken: st
  * each page cookie (a resident session, a staff token) gives one, and `requireRole`
  * picks the one the endpoint is for.
  */
-export async function authenticate(ctx: Context, ledger: Ledger, adminToken: string, now: Date, legacyTtlMs?: number): Promise<Principal[]> {
+export async function authenticate(
+  ctx: Context,
+  ledger: Ledger,
+  adminToken: string,
+  now: Date,
+  legacyTtlMs?: number,
+): Promise<Principal[]> {
   const header = ctx.get('authorization');
   if (header) {
     const m = BEARER.exec(header);
@@ -155,19 +195,30 @@ export function principalsOf(ctx: Context): Principal[] {
 
 /** 401: no credentials, or (when a page's session cookie expired) TOKEN_EXPIRED so it can refresh. */
 export function unauthenticated(ctx: Context): ServiceError {
-  return (ctx.state.expired as ServiceError | undefined) ?? new ServiceError('UNAUTHENTICATED', 'this endpoint needs a bearer token or a session');
+  return (
+    (ctx.state.expired as ServiceError | undefined) ??
+    new ServiceError('UNAUTHENTICATED', 'this endpoint needs a bearer token or a session')
+  );
 }
 
 /** The request's principal, which must hold one of `roles` (admin holds every authority role). */
 export function requireRole(ctx: Context, ...roles: Role[]): Principal {
   const all = principalsOf(ctx);
   if (all.length === 0) throw unauthenticated(ctx);
-  const fits = (p: Principal) => roles.includes(p.role) || (p.role === 'admin' && !roles.every((r) => r === 'resident'));
+  const fits = (p: Principal) =>
+    roles.includes(p.role) || (p.role === 'admin' && !roles.every((r) => r === 'resident'));
   const p = all.find(fits);
   if (p) {
-    if (p.role === 'resident' && p.binding === 'none') throw new ServiceError('NOT_FOUND', 'there is no health code for this identity yet: apply first (POST /v1/residents)');
+    if (p.role === 'resident' && p.binding === 'none')
+      throw new ServiceError(
+        'NOT_FOUND',
+        'there is no health code for this identity yet: apply first (POST /v1/residents)',
+      );
     if (p.role === 'resident' && p.binding === 'other') {
-      throw new ServiceError('REBIND_REQUIRED', 'this record is bound to another account; confirm the move with a code sent to the phone on record (POST /v1/residents/me/rebind)');
+      throw new ServiceError(
+        'REBIND_REQUIRED',
+        'this record is bound to another account; confirm the move with a code sent to the phone on record (POST /v1/residents/me/rebind)',
+      );
     }
     ctx.state.principal = p;
     return p;

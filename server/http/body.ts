@@ -11,13 +11,19 @@ import { ServiceError, type FieldError } from '../errors';
 export async function readJson(ctx: Context, limit: number): Promise<unknown> {
   const declared = Number(ctx.get('content-length') || NaN);
   if (declared > limit) throw new ServiceError('PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`);
-  if (!ctx.is('application/json')) throw new ServiceError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+  if (!ctx.is('application/json'))
+    throw new ServiceError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
   let raw: string;
   try {
-    raw = await getRawBody(ctx.req, { limit, encoding: 'utf8', length: Number.isFinite(declared) ? declared : undefined });
+    raw = await getRawBody(ctx.req, {
+      limit,
+      encoding: 'utf8',
+      length: Number.isFinite(declared) ? declared : undefined,
+    });
   } catch (e) {
     const type = (e as { type?: string }).type;
-    if (type === 'entity.too.large') throw new ServiceError('PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`);
+    if (type === 'entity.too.large')
+      throw new ServiceError('PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`);
     throw new ServiceError('MALFORMED_JSON', 'the body could not be read');
   }
   try {
@@ -29,13 +35,16 @@ export async function readJson(ctx: Context, limit: number): Promise<unknown> {
 
 /** zod issues as API field errors. */
 export function fieldErrors(error: z.ZodError): FieldError[] {
-  return error.issues.slice(0, 20).map((i) => ({ path: i.path.join('.') || '(body)', code: i.code, message: i.message }));
+  return error.issues
+    .slice(0, 20)
+    .map((i) => ({ path: i.path.join('.') || '(body)', code: i.code, message: i.message }));
 }
 
 /** Validates `value` with `schema` or throws VALIDATION_FAILED naming each field. */
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
   const r = schema.safeParse(value);
-  if (!r.success) throw new ServiceError('VALIDATION_FAILED', 'the request does not match the schema', fieldErrors(r.error));
+  if (!r.success)
+    throw new ServiceError('VALIDATION_FAILED', 'the request does not match the schema', fieldErrors(r.error));
   return r.data;
 }
 

@@ -8,5 +8,6 @@ import type { Middleware } from 'koa';
 export const apiHeaders: Middleware = async (ctx, next) => {
   await next();
   ctx.set('X-Content-Type-Options', 'nosniff');
-  if (ctx.path.startsWith('/v1/') && (ctx.status >= 400 || !ctx.response.get('Cache-Control'))) ctx.set('Cache-Control', 'no-store');
+  if (ctx.path.startsWith('/v1/') && (ctx.status >= 400 || !ctx.response.get('Cache-Control')))
+    ctx.set('Cache-Control', 'no-store');
 };

@@ -8,7 +8,22 @@ export type { Logger, LogLevel };
  * slip (an error object holding a request, a field named after a form input) must not reach
  * the log: pino replaces their values, at the top level and one level down.
  */
-const REDACTED_KEYS = ['authorization', 'cookie', '["set-cookie"]', 'token', 'access', 'refresh', 'password', 'secret', 'phone', 'idNumber', 'name', 'address', 'body', 'query'];
+const REDACTED_KEYS = [
+  'authorization',
+  'cookie',
+  '["set-cookie"]',
+  'token',
+  'access',
+  'refresh',
+  'password',
+  'secret',
+  'phone',
+  'idNumber',
+  'name',
+  'address',
+  'body',
+  'query',
+];
 /** The pino `redact` paths: each key at the top level and one object down. */
 const REDACT_PATHS = [...REDACTED_KEYS, ...REDACTED_KEYS.map((k) => (k.startsWith('[') ? `*${k}` : `*.${k}`))];
 
@@ -20,7 +35,9 @@ const REDACT_PATHS = [...REDACTED_KEYS, ...REDACTED_KEYS.map((k) => (k.startsWit
  * @param level the lowest level written; 'silent' writes nothing
  */
 export function createLogger(level: LogLevel, write?: (line: string) => void): Logger {
-  const stream: DestinationStream = write ? { write: (s: string) => write(s.endsWith('\n') ? s.slice(0, -1) : s) } : pino.destination({ dest: 1, sync: true });
+  const stream: DestinationStream = write
+    ? { write: (s: string) => write(s.endsWith('\n') ? s.slice(0, -1) : s) }
+    : pino.destination({ dest: 1, sync: true });
   const p = pino(
     {
       level,

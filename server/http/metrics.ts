@@ -1,4 +1,13 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricType, type MetricValue } from 'prom-client';
+import {
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  type MetricObjectWithValues,
+  type MetricType,
+  type MetricValue,
+} from 'prom-client';
 
 type Labels = Record<string, string>;
 
@@ -6,7 +15,8 @@ type Labels = Record<string, string>;
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /** Labels in name order, so a series prints the same whatever order a call site wrote them in. */
-const ordered = (labels: Labels): Labels => Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+const ordered = (labels: Labels): Labels =>
+  Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
 let processRegistry: Registry | undefined;
 
@@ -39,7 +49,14 @@ class ReadGauge extends Gauge<string> {
 
   override async get(): Promise<MetricObjectWithValues<MetricValue<string>>> {
     const rows = await this.read();
-    return { name: this.metricName, help: this.metricHelp, type: 'gauge' as unknown as MetricType, aggregator: 'sum', collect: () => undefined, values: rows.map(([labels, value]) => ({ labels: ordered(labels), value })) };
+    return {
+      name: this.metricName,
+      help: this.metricHelp,
+      type: 'gauge' as unknown as MetricType,
+      aggregator: 'sum',
+      collect: () => undefined,
+      values: rows.map(([labels, value]) => ({ labels: ordered(labels), value })),
+    };
   }
 }
 
@@ -63,7 +80,11 @@ export class Metrics {
   /** Adds `by` (default 1; 0 declares a series before anything happened) to a counter. */
   inc(name: string, help: string, labels: Labels = {}, by = 1): void {
     let c = this.counters.get(name);
-    if (!c) this.counters.set(name, (c = new Counter({ name, help, labelNames: Object.keys(labels).sort(), registers: [this.registry] })));
+    if (!c)
+      this.counters.set(
+        name,
+        (c = new Counter({ name, help, labelNames: Object.keys(labels).sort(), registers: [this.registry] })),
+      );
     c.inc(ordered(labels), by);
   }
 
@@ -76,7 +97,17 @@ export class Metrics {
   /** Records one observation (seconds) in a histogram with the request-latency buckets. */
   observe(name: string, help: string, labels: Labels, seconds: number): void {
     let h = this.histograms.get(name);
-    if (!h) this.histograms.set(name, (h = new Histogram({ name, help, labelNames: Object.keys(labels).sort(), buckets: BUCKETS, registers: [this.registry] })));
+    if (!h)
+      this.histograms.set(
+        name,
+        (h = new Histogram({
+          name,
+          help,
+          labelNames: Object.keys(labels).sort(),
+          buckets: BUCKETS,
+          registers: [this.registry],
+        })),
+      );
     h.observe(ordered(labels), seconds);
   }
 

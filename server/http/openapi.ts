@@ -1,4 +1,9 @@
-import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import {
+  OpenAPIRegistry,
+  OpenApiGeneratorV31,
+  type ResponseConfig,
+  type RouteConfig,
+} from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { ERROR_STATUS, type ErrorCode } from '../errors';
 import { COOKIES } from './auth';
@@ -114,7 +119,7 @@ function security(auth: Auth): { security: RouteConfig['security']; who: string 
     case 'refresh':
       return {
         security: [{ refreshCookie: [] }, {}],
-        who: 'A resident session\'s refresh token: the `ak_resident_refresh` cookie, or `refreshToken` in the body (an app).',
+        who: "A resident session's refresh token: the `ak_resident_refresh` cookie, or `refreshToken` in the body (an app).",
       };
     case 'resident':
       return {
@@ -124,7 +129,9 @@ function security(auth: Auth): { security: RouteConfig['security']; who: string 
     default: {
       const grants = PERMISSIONS[auth].grants as Record<string, Grant<unknown>>;
       const roles = Object.keys(grants);
-      const who = Object.entries(grants).map(([r, g]) => describeGrant(r, g)).join('; ');
+      const who = Object.entries(grants)
+        .map(([r, g]) => describeGrant(r, g))
+        .join('; ');
       return {
         security: [{ bearer: roles }, { staffCookie: roles }],
         who: `Action \`${auth}\` (${PERMISSIONS[auth].what}): ${who}. An authority token as bearer, or the staff pages' \`ak_staff\` cookie.`,
@@ -139,7 +146,8 @@ function errorCodes(doc: RouteDoc): ErrorCode[] {
   // A malformed or unknown bearer token is refused on every route, public ones included.
   add('UNAUTHENTICATED');
   if (!['none', 'optional', 'refresh'].includes(doc.auth)) add('TOKEN_EXPIRED', 'FORBIDDEN');
-  if (doc.body) add(doc.invalidBody ?? 'VALIDATION_FAILED', 'MALFORMED_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE');
+  if (doc.body)
+    add(doc.invalidBody ?? 'VALIDATION_FAILED', 'MALFORMED_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE');
   if (doc.query || doc.params) add('VALIDATION_FAILED');
   if (doc.idempotent) add('IDEMPOTENCY_KEY_INVALID', 'IDEMPOTENCY_KEY_REUSED');
   if (doc.limited) add('TOO_MANY_REQUESTS');
@@ -159,7 +167,9 @@ function errorResponses(doc: RouteDoc, shared: Map<string, ResponseConfig>): Rec
     const narrowed = { properties: { error: { properties: { code: { enum: codes } } } } };
     shared.set(name, {
       description: codes.map((c) => `\`${c}\``).join(', '),
-      ...(status === 429 ? { headers: { 'Retry-After': { description: 'Seconds until the window ends', schema: { type: 'integer' } } } } : {}),
+      ...(status === 429
+        ? { headers: { 'Retry-After': { description: 'Seconds until the window ends', schema: { type: 'integer' } } } }
+        : {}),
       content: { 'application/json': { schema: { allOf: [{ $ref: '#/components/schemas/Error' }, narrowed] } } },
     } as ResponseConfig);
     out[String(status)] = { $ref: `#/components/responses/${name}` };
@@ -170,13 +180,22 @@ function errorResponses(doc: RouteDoc, shared: Map<string, ResponseConfig>): Rec
 
 function parameters(doc: RouteDoc): object[] {
   const out: object[] = [];
-  const pathSchema = doc.params ? (toJsonSchema(doc.params) as { properties?: Record<string, JsonSchema> }).properties ?? {} : {};
-  for (const name of pathNames(doc.path)) out.push({ name, in: 'path', required: true, schema: pathSchema[name] ?? { type: 'string' } });
+  const pathSchema = doc.params
+    ? ((toJsonSchema(doc.params) as { properties?: Record<string, JsonSchema> }).properties ?? {})
+    : {};
+  for (const name of pathNames(doc.path))
+    out.push({ name, in: 'path', required: true, schema: pathSchema[name] ?? { type: 'string' } });
   if (doc.query) {
     const q = toJsonSchema(doc.query) as { properties?: Record<string, JsonSchema>; required?: string[] };
     for (const [name, schema] of Object.entries(q.properties ?? {})) {
       const { description, ...rest } = schema;
-      out.push({ name, in: 'query', required: (q.required ?? []).includes(name), ...(description ? { description } : {}), schema: rest });
+      out.push({
+        name,
+        in: 'query',
+        required: (q.required ?? []).includes(name),
+        ...(description ? { description } : {}),
+        schema: rest,
+      });
     }
   }
   if (doc.idempotent) {
@@ -184,7 +203,8 @@ function parameters(doc: RouteDoc): object[] {
       name: 'Idempotency-Key',
       in: 'header',
       required: false,
-      description: 'Makes a retry safe: the same key and body within IDEMPOTENCY_TTL_HOURS answers as the first time; another body with the key is 422',
+      description:
+        'Makes a retry safe: the same key and body within IDEMPOTENCY_TTL_HOURS answers as the first time; another body with the key is 422',
       schema: { type: 'string', pattern: '^[A-Za-z0-9_\\-:.]{8,128}$' },
     });
   }
@@ -195,19 +215,31 @@ function parameters(doc: RouteDoc): object[] {
 function successResponses(doc: RouteDoc): Record<string, ResponseConfig> {
   const { ok } = doc;
   const type = ok.type ?? 'application/json';
-  const schema = ok.schema instanceof z.ZodType ? toJsonSchema(ok.schema) : (ok.schema ?? (type === 'application/json' ? { type: 'object' } : { type: 'string' }));
-  const headers = ok.headers && Object.fromEntries(Object.entries(ok.headers).map(([h, d]) => [h, { description: d, schema: { type: 'string' } }]));
+  const schema =
+    ok.schema instanceof z.ZodType
+      ? toJsonSchema(ok.schema)
+      : (ok.schema ?? (type === 'application/json' ? { type: 'object' } : { type: 'string' }));
+  const headers =
+    ok.headers &&
+    Object.fromEntries(Object.entries(ok.headers).map(([h, d]) => [h, { description: d, schema: { type: 'string' } }]));
   const out: Record<string, ResponseConfig> = {};
   for (const [status, description] of [[String(ok.status), ok.description], ...Object.entries(doc.alsoOk ?? {})]) {
     const empty = status === '204' || status === '302';
-    out[status] = { description, ...(headers ? { headers } : {}), ...(empty ? {} : { content: { [type]: { schema } } }) } as ResponseConfig;
+    out[status] = {
+      description,
+      ...(headers ? { headers } : {}),
+      ...(empty ? {} : { content: { [type]: { schema } } }),
+    } as ResponseConfig;
   }
   return out;
 }
 
 function operation(doc: RouteDoc, shared: Map<string, ResponseConfig>): RouteConfig {
   const { security: sec, who } = security(doc.auth);
-  const media = doc.body && { schema: toJsonSchema(doc.body), ...(doc.example !== undefined ? { example: doc.example } : {}) };
+  const media = doc.body && {
+    schema: toJsonSchema(doc.body),
+    ...(doc.example !== undefined ? { example: doc.example } : {}),
+  };
   return {
     method: doc.method,
     path: openApiPath(doc.path),
@@ -229,7 +261,10 @@ export interface DocumentInfo {
 }
 
 /** The OpenAPI 3.1 document of `docs`. */
-export function buildApiDocument(docs: RouteDoc[], info: DocumentInfo): ReturnType<OpenApiGeneratorV31['generateDocument']> {
+export function buildApiDocument(
+  docs: RouteDoc[],
+  info: DocumentInfo,
+): ReturnType<OpenApiGeneratorV31['generateDocument']> {
   const registry = new OpenAPIRegistry();
   registry.registerComponent('schemas', 'Error', toJsonSchema(errorSchema) as never);
   const schemes: Record<string, object> = {
@@ -238,20 +273,37 @@ export function buildApiDocument(docs: RouteDoc[], info: DocumentInfo): ReturnTy
       scheme: 'bearer',
       description:
         '`Authorization: Bearer <token>`: an authority token (`ak_<role>_…`; the admin token is in data/secrets.json, the admin ' +
-        'issues the others at POST /v1/admin/tokens) or a resident session\'s access token. The roles listed with it are the ones the operation accepts.',
+        "issues the others at POST /v1/admin/tokens) or a resident session's access token. The roles listed with it are the ones the operation accepts.",
     },
-    staffCookie: { type: 'apiKey', in: 'cookie', name: COOKIES.staff, description: 'The staff pages\' authority token, set by POST /v1/auth/staff.' },
-    residentCookie: { type: 'apiKey', in: 'cookie', name: COOKIES.resident, description: 'A resident session\'s access token, set by the sign-in callback.' },
-    refreshCookie: { type: 'apiKey', in: 'cookie', name: COOKIES.residentRefresh, description: 'A resident session\'s refresh token (path /v1/auth).' },
+    staffCookie: {
+      type: 'apiKey',
+      in: 'cookie',
+      name: COOKIES.staff,
+      description: "The staff pages' authority token, set by POST /v1/auth/staff.",
+    },
+    residentCookie: {
+      type: 'apiKey',
+      in: 'cookie',
+      name: COOKIES.resident,
+      description: "A resident session's access token, set by the sign-in callback.",
+    },
+    refreshCookie: {
+      type: 'apiKey',
+      in: 'cookie',
+      name: COOKIES.residentRefresh,
+      description: "A resident session's refresh token (path /v1/auth).",
+    },
   };
-  for (const [name, scheme] of Object.entries(schemes)) registry.registerComponent('securitySchemes', name, scheme as never);
+  for (const [name, scheme] of Object.entries(schemes))
+    registry.registerComponent('securitySchemes', name, scheme as never);
   const shared = new Map<string, ResponseConfig>();
   for (const doc of docs) registry.registerPath(operation(doc, shared));
   shared.set('ServerError', {
     description: '`INTERNAL` (no details), or 503 `LEDGER_UNAVAILABLE` and the like: retry later',
     content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
   } as ResponseConfig);
-  for (const [name, response] of [...shared].sort((a, b) => a[0].localeCompare(b[0]))) registry.registerComponent('responses', name, response as never);
+  for (const [name, response] of [...shared].sort((a, b) => a[0].localeCompare(b[0])))
+    registry.registerComponent('responses', name, response as never);
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {

@@ -66,13 +66,18 @@ const fromSource = (...sources: FeedSource[]): Condition<void> => ({
 const registeredIt: Condition<VenueRef> = { when: 'a venue it registered', test: (p, v) => v.operator === p.id };
 
 /** A border officer works at the border posts its token names. */
-const postInScope: Condition<VenueRef> = { when: 'a border post in its scope', test: (p, v) => v.type === 'border' && borderScope(p).venues.includes(v.id) };
+const postInScope: Condition<VenueRef> = {
+  when: 'a border post in its scope',
+  test: (p, v) => v.type === 'border' && borderScope(p).venues.includes(v.id),
+};
 
 const withinOperatorScope: Condition<VenueDraft> = {
   when: 'a venue type and district within its scope (never a border post)',
   test: (p, d) => {
     const s = operatorScope(p);
-    return d.type !== 'border' && s.venueTypes.includes(d.type) && s.districts.some((r) => regionContains(r, d.district));
+    return (
+      d.type !== 'border' && s.venueTypes.includes(d.type) && s.districts.some((r) => regionContains(r, d.district))
+    );
   },
 };
 
@@ -82,7 +87,10 @@ export interface IssuerRef {
 }
 
 /** A province asks only about its own codes: the issuer its token was issued for. */
-const ownIssuer: Condition<IssuerRef> = { when: 'the codes of the issuer its token was issued for', test: (p, r) => federationScope(p)?.issuer === r.issuer };
+const ownIssuer: Condition<IssuerRef> = {
+  when: 'the codes of the issuer its token was issued for',
+  test: (p, r) => federationScope(p)?.issuer === r.issuer,
+};
 
 const inGrid: Condition<GridSubject> = {
   when: 'a resident of its districts or on the roster of its community venues',
@@ -113,12 +121,24 @@ export interface DeskRef {
 }
 
 /** A card is linked by its issuing authority's feed token (server/domain/services.ts CARD_AUTHORITY), and by no other sector. */
-const cardAuthority: Condition<CardRef> = { when: "the cards its sector issues (CARD_AUTHORITY)", test: (p, c) => p.source === CARD_AUTHORITY[c.kind] };
+const cardAuthority: Condition<CardRef> = {
+  when: 'the cards its sector issues (CARD_AUTHORITY)',
+  test: (p, c) => p.source === CARD_AUTHORITY[c.kind],
+};
 /** The health role speaks for the health source: the e-health card. */
-const healthCard: Condition<CardRef> = { when: 'the e-health card', test: (_p, c) => CARD_AUTHORITY[c.kind] === 'health' };
+const healthCard: Condition<CardRef> = {
+  when: 'the e-health card',
+  test: (_p, c) => CARD_AUTHORITY[c.kind] === 'health',
+};
 /** A desk is registered by the authority of its sector (DESK_AUTHORITY). */
-const deskAuthority: Condition<DeskDraft> = { when: "the desks of its sector (DESK_AUTHORITY)", test: (p, d) => p.source === DESK_AUTHORITY[d.kind] };
-const healthDesk: Condition<DeskDraft> = { when: 'hospital desks', test: (_p, d) => DESK_AUTHORITY[d.kind] === 'health' };
+const deskAuthority: Condition<DeskDraft> = {
+  when: 'the desks of its sector (DESK_AUTHORITY)',
+  test: (p, d) => p.source === DESK_AUTHORITY[d.kind],
+};
+const healthDesk: Condition<DeskDraft> = {
+  when: 'hospital desks',
+  test: (_p, d) => DESK_AUTHORITY[d.kind] === 'health',
+};
 /** The authority token that registered a desk runs it (its tokens, its page), and no other. */
 const registeredDesk: Condition<DeskRef> = { when: 'a desk it registered', test: (p, d) => d.registeredBy === p.id };
 /** A desk token acts for its own desk only. */
@@ -133,19 +153,61 @@ export const PERMISSIONS = {
   'rules.publish': action('publish a rule version', { admin: ANY, health: ANY }),
   'policies.publish': action('publish an admission-policy version', { admin: ANY, health: ANY }),
   'feed.cases': action('import the cases feed', { admin: ANY, health: ANY, feed: fromSource('health') }),
-  'feed.close-contacts': action('import the close-contacts feed', { admin: ANY, health: ANY, feed: fromSource('health', 'telecom') }),
-  'feed.inbound-travellers': action('import the inbound-travellers feed', { admin: ANY, health: ANY, feed: fromSource('public-security', 'transport', 'health') }),
+  'feed.close-contacts': action('import the close-contacts feed', {
+    admin: ANY,
+    health: ANY,
+    feed: fromSource('health', 'telecom'),
+  }),
+  'feed.inbound-travellers': action('import the inbound-travellers feed', {
+    admin: ANY,
+    health: ANY,
+    feed: fromSource('public-security', 'transport', 'health'),
+  }),
   'feed.risk-areas': action('replace the risk-area list', { admin: ANY, health: ANY, feed: fromSource('health') }),
 
   'venue.register': action<VenueDraft>('register a venue', { admin: ANY, health: ANY, operator: withinOperatorScope }),
-  'venue.read': action<VenueRef>('see a venue', { admin: ANY, health: ANY, grid: ANY, operator: registeredIt, border: postInScope }),
-  'venue.code': action<VenueRef>("print a venue's code", { admin: ANY, health: ANY, operator: registeredIt, border: postInScope }),
-  'venue.scan': action<VenueRef>('scan a code at a venue (核验)', { admin: ANY, health: ANY, operator: registeredIt, border: postInScope }),
-  'venue.scans.read': action<VenueRef>("read a venue's scan log", { admin: ANY, health: ANY, operator: registeredIt, border: postInScope }),
-  'venue.stats.read': action<VenueRef>("read a venue's scans by hour", { admin: ANY, health: ANY, operator: registeredIt, border: postInScope }),
-  'venue.certificate': action<VenueRef>("register a school's paper certificate", { admin: ANY, health: ANY, operator: registeredIt }),
+  'venue.read': action<VenueRef>('see a venue', {
+    admin: ANY,
+    health: ANY,
+    grid: ANY,
+    operator: registeredIt,
+    border: postInScope,
+  }),
+  'venue.code': action<VenueRef>("print a venue's code", {
+    admin: ANY,
+    health: ANY,
+    operator: registeredIt,
+    border: postInScope,
+  }),
+  'venue.scan': action<VenueRef>('scan a code at a venue (核验)', {
+    admin: ANY,
+    health: ANY,
+    operator: registeredIt,
+    border: postInScope,
+  }),
+  'venue.scans.read': action<VenueRef>("read a venue's scan log", {
+    admin: ANY,
+    health: ANY,
+    operator: registeredIt,
+    border: postInScope,
+  }),
+  'venue.stats.read': action<VenueRef>("read a venue's scans by hour", {
+    admin: ANY,
+    health: ANY,
+    operator: registeredIt,
+    border: postInScope,
+  }),
+  'venue.certificate': action<VenueRef>("register a school's paper certificate", {
+    admin: ANY,
+    health: ANY,
+    operator: registeredIt,
+  }),
   'venue.roster.read': action<VenueRef>("read a venue's roster", { admin: ANY, health: ANY, operator: registeredIt }),
-  'border.entry': action<VenueRef>('code an inbound traveller at entry (入境发码)', { admin: ANY, health: ANY, border: postInScope }),
+  'border.entry': action<VenueRef>('code an inbound traveller at entry (入境发码)', {
+    admin: ANY,
+    health: ANY,
+    border: postInScope,
+  }),
 
   'tracing.run': action('trace a case and mark close contacts', { admin: ANY, health: ANY }),
   'appeal.queue': action('read the appeal queue', { admin: ANY, health: ANY }),
@@ -163,15 +225,40 @@ export const PERMISSIONS = {
   // token reads it and nothing else; an auditor may check what a witness checks.
   'log.read': action("read the log's events in full (witnesses)", { admin: ANY, auditor: ANY, witness: ANY }),
   // 多功能: sector authorities link their cards and register their desks (server/domain/services.ts).
-  'card.link': action<CardRef>("link or remove a resident's card", { admin: ANY, health: healthCard, feed: cardAuthority }),
-  'desk.register': action<DeskDraft>('register a service desk', { admin: ANY, health: healthDesk, feed: deskAuthority }),
-  'desk.read': action<DeskRef>('see a service desk', { admin: ANY, health: registeredDesk, feed: registeredDesk, desk: ownDesk }),
-  'desk.token.create': action<DeskRef>("issue another token for a service desk", { admin: ANY, health: registeredDesk, feed: registeredDesk }),
-  'desk.lookups.read': action<DeskRef>("read a service desk's look-ups", { admin: ANY, health: registeredDesk, feed: registeredDesk, desk: ownDesk }),
+  'card.link': action<CardRef>("link or remove a resident's card", {
+    admin: ANY,
+    health: healthCard,
+    feed: cardAuthority,
+  }),
+  'desk.register': action<DeskDraft>('register a service desk', {
+    admin: ANY,
+    health: healthDesk,
+    feed: deskAuthority,
+  }),
+  'desk.read': action<DeskRef>('see a service desk', {
+    admin: ANY,
+    health: registeredDesk,
+    feed: registeredDesk,
+    desk: ownDesk,
+  }),
+  'desk.token.create': action<DeskRef>('issue another token for a service desk', {
+    admin: ANY,
+    health: registeredDesk,
+    feed: registeredDesk,
+  }),
+  'desk.lookups.read': action<DeskRef>("read a service desk's look-ups", {
+    admin: ANY,
+    health: registeredDesk,
+    feed: registeredDesk,
+    desk: ownDesk,
+  }),
   // Only a desk looks codes up, at its own desk: no authority, not even admin, is a desk.
   'services.resolve': action<DeskRef>('look a fresh code up for one of its purposes (亮码办事)', { desk: ownDesk }),
   // Another province tracing its own resident: the scans recorded here under its codes' ctis, nothing personal.
-  'federation.scans': action<IssuerRef>("read the scans recorded here under another province's codes (its tracing)", { admin: ANY, federation: ownIssuer }),
+  'federation.scans': action<IssuerRef>("read the scans recorded here under another province's codes (its tracing)", {
+    admin: ANY,
+    federation: ownIssuer,
+  }),
 };
 
 export type ActionName = keyof typeof PERMISSIONS;
@@ -187,7 +274,11 @@ function grantOf(p: Principal, name: ActionName): Grant<unknown> | undefined {
 const label = (p: Principal) => (p.source ? `${p.role} (${p.source})` : p.role);
 
 /** Whether `p` may do `name` (on `resource`). */
-export async function permits<A extends ActionName>(p: Principal, name: A, ...resource: ResourceArgs<A>): Promise<boolean> {
+export async function permits<A extends ActionName>(
+  p: Principal,
+  name: A,
+  ...resource: ResourceArgs<A>
+): Promise<boolean> {
   const grant = grantOf(p, name);
   return grant === ANY || (grant !== undefined && (await grant.test(p, (resource as unknown[])[0])));
 }
@@ -205,16 +296,25 @@ export function requireGrant(ctx: Context, name: ActionName): Principal {
   if (p) return (ctx.state.principal = p);
   // The staff cookie expired beside a live resident one: 401, so the page signs in again.
   if (ctx.state.expired) throw ctx.state.expired as ServiceError;
-  const holders = Object.entries(PERMISSIONS[name].grants as Partial<Record<Holder, Grant<unknown>>>).map(([role, g]) => (g === ANY ? role : `${role} (${g!.when})`));
+  const holders = Object.entries(PERMISSIONS[name].grants as Partial<Record<Holder, Grant<unknown>>>).map(
+    ([role, g]) => (g === ANY ? role : `${role} (${g!.when})`),
+  );
   throw new ServiceError('FORBIDDEN', `${name} (${PERMISSIONS[name].what}) is for: ${holders.join('; ')}`);
 }
 
 /** The request's principal when it may do `name` on `resource`; 401 or 403 naming the action otherwise. */
-export async function authorize<A extends ActionName>(ctx: Context, name: A, ...resource: ResourceArgs<A>): Promise<Principal> {
+export async function authorize<A extends ActionName>(
+  ctx: Context,
+  name: A,
+  ...resource: ResourceArgs<A>
+): Promise<Principal> {
   const p = requireGrant(ctx, name);
   const grant = grantOf(p, name)!;
   if (grant !== ANY && !(await grant.test(p, (resource as unknown[])[0]))) {
-    throw new ServiceError('FORBIDDEN', `${name} (${PERMISSIONS[name].what}): this ${label(p)} token may do it only for ${grant.when}`);
+    throw new ServiceError(
+      'FORBIDDEN',
+      `${name} (${PERMISSIONS[name].what}): this ${label(p)} token may do it only for ${grant.when}`,
+    );
   }
   return p;
 }

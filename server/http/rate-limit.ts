@@ -20,7 +20,9 @@ export const byResident: LimitKey = (ctx) => principalsOf(ctx).find(isResident)?
 export const byToken: LimitKey = (ctx) => principalsOf(ctx).find((p) => !isResident(p))?.id;
 
 /** A setting holding a limit's requests per window; the window is the setting of the same name with `_SECONDS`. */
-type RateSetting = { [K in keyof Config]: K extends `RATE_${string}_SECONDS` ? never : K extends `RATE_${string}` ? K : never }[keyof Config];
+type RateSetting = {
+  [K in keyof Config]: K extends `RATE_${string}_SECONDS` ? never : K extends `RATE_${string}` ? K : never;
+}[keyof Config];
 
 interface LimitSpec {
   setting: RateSetting;
@@ -47,13 +49,29 @@ export const LIMITS = {
   'otp-address': { setting: 'RATE_OTP_PER_ADDRESS', key: byAddress, what: 'one-time codes from this address' },
   'otp-resident': { setting: 'RATE_OTP_PER_RESIDENT', key: byResident, what: 'one-time codes for this resident' },
   // Every signed-in phone refreshes its session every SESSION_ACCESS_MINUTES: as common as check-ins.
-  'refresh-address': { setting: 'RATE_REFRESH_PER_ADDRESS', key: byAddress, what: 'session refreshes from this address' },
+  'refresh-address': {
+    setting: 'RATE_REFRESH_PER_ADDRESS',
+    key: byAddress,
+    what: 'session refreshes from this address',
+  },
   // Other provinces' tracing asks for their codes' scans (POST /v1/federation/scans): a few per case traced.
-  'federation-token': { setting: 'RATE_FEDERATION_PER_TOKEN', key: byToken, what: 'federation requests with this token' },
+  'federation-token': {
+    setting: 'RATE_FEDERATION_PER_TOKEN',
+    key: byToken,
+    what: 'federation requests with this token',
+  },
   // A resident asks an authority to link a card (POST /v1/residents/me/links/requests): a few in a lifetime.
-  'link-request-resident': { setting: 'RATE_LINK_REQUEST_PER_RESIDENT', key: byResident, what: 'link requests by this resident' },
+  'link-request-resident': {
+    setting: 'RATE_LINK_REQUEST_PER_RESIDENT',
+    key: byResident,
+    what: 'link requests by this resident',
+  },
   // A resident removing cards and pausing or allowing purposes on /: each is an event, and a person does it a few times a year.
-  'links-resident': { setting: 'RATE_LINK_CHANGE_PER_RESIDENT', key: byResident, what: 'card and consent changes by this resident' },
+  'links-resident': {
+    setting: 'RATE_LINK_CHANGE_PER_RESIDENT',
+    key: byResident,
+    what: 'card and consent changes by this resident',
+  },
   // A sector authority's writes (links, confirmations, desks, desk tokens): a flood guard for a runaway client, set for bulk linking.
   'sector-token': { setting: 'RATE_SECTOR_PER_TOKEN', key: byToken, what: 'link and desk writes with this token' },
   // A desk's look-ups (POST /v1/services/resolve): a busy fare reader sees a rider every second or so.

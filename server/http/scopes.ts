@@ -70,7 +70,8 @@ export function operatorScope(p: Principal): OperatorScope {
 /** The grid worker's scope; a token from before scopes were validated listed regions and venue ids in one array. */
 export function gridScope(p: Principal): GridScope {
   const s = p.scope;
-  if (Array.isArray(s)) return { districts: s.filter((x) => DISTRICT.test(x)), venues: s.filter((x) => VENUE_ID.test(x)) };
+  if (Array.isArray(s))
+    return { districts: s.filter((x) => DISTRICT.test(x)), venues: s.filter((x) => VENUE_ID.test(x)) };
   return { districts: (s && 'districts' in s && s.districts) || [], venues: (s && 'venues' in s && s.venues) || [] };
 }
 
@@ -125,7 +126,9 @@ export const tokenSchema = z.discriminatedUnion('role', [
     scope: z
       .strictObject({
         venueTypes: listOf(
-          z.enum(VENUE_TYPES, { error: `one of ${OPERATOR_VENUE_TYPES.join(', ')}` }).refine((t) => t !== 'border', 'border posts are registered by a health authority, never by an operator'),
+          z
+            .enum(VENUE_TYPES, { error: `one of ${OPERATOR_VENUE_TYPES.join(', ')}` })
+            .refine((t) => t !== 'border', 'border posts are registered by a health authority, never by an operator'),
         ).optional(),
         districts: listOf(region).optional(),
       })
@@ -137,7 +140,10 @@ export const tokenSchema = z.discriminatedUnion('role', [
     ttlDays,
     source: noSource,
     scope: z
-      .strictObject({ districts: listOf(region).optional(), venues: listOf(venueId).optional() }, { error: 'a grid token needs a scope: { districts?, venues? }' })
+      .strictObject(
+        { districts: listOf(region).optional(), venues: listOf(venueId).optional() },
+        { error: 'a grid token needs a scope: { districts?, venues? }' },
+      )
       .refine((s) => s.districts || s.venues, 'name at least one district or community venue'),
   }),
   z.strictObject({
@@ -145,14 +151,20 @@ export const tokenSchema = z.discriminatedUnion('role', [
     name,
     ttlDays,
     source: noSource,
-    scope: z.strictObject({ issuer: region }, { error: 'a federation token needs a scope: { issuer: the other province\'s region code }' }),
+    scope: z.strictObject(
+      { issuer: region },
+      { error: "a federation token needs a scope: { issuer: the other province's region code }" },
+    ),
   }),
   z.strictObject({
     role: z.literal('border'),
     name,
     ttlDays,
     source: noSource,
-    scope: z.strictObject({ venues: listOf(venueId) }, { error: 'a border token needs a scope: { venues: [border venue ids] }' }),
+    scope: z.strictObject(
+      { venues: listOf(venueId) },
+      { error: 'a border token needs a scope: { venues: [border venue ids] }' },
+    ),
   }),
 ]);
 export type TokenRequest = z.infer<typeof tokenSchema>;
@@ -164,7 +176,10 @@ export type TokenRequest = z.infer<typeof tokenSchema>;
 export function scopeOf(body: TokenRequest, issuerRegion: string): TokenScope | undefined {
   switch (body.role) {
     case 'operator':
-      return { venueTypes: unique(body.scope?.venueTypes ?? OPERATOR_VENUE_TYPES), districts: unique(body.scope?.districts ?? [issuerRegion]) };
+      return {
+        venueTypes: unique(body.scope?.venueTypes ?? OPERATOR_VENUE_TYPES),
+        districts: unique(body.scope?.districts ?? [issuerRegion]),
+      };
     case 'grid':
       return { districts: unique(body.scope.districts ?? []), venues: unique(body.scope.venues ?? []) };
     case 'border':
@@ -180,14 +195,22 @@ export function scopeOf(body: TokenRequest, issuerRegion: string): TokenScope | 
  * Checks the venues a scope names against the ledger: a border token's must be border posts,
  * a grid token's residential communities (whose rosters it covers). 400 naming each bad one.
  */
-export async function checkScopeVenues(body: TokenRequest, venueOf: (id: string) => Promise<{ type: VenueType } | undefined>): Promise<void> {
+export async function checkScopeVenues(
+  body: TokenRequest,
+  venueOf: (id: string) => Promise<{ type: VenueType } | undefined>,
+): Promise<void> {
   if (body.role !== 'border' && body.role !== 'grid') return;
   const wanted: VenueType = body.role === 'border' ? 'border' : 'residential-community';
   const fields: FieldError[] = [];
   for (const [i, id] of (body.scope.venues ?? []).entries()) {
     const v = await venueOf(id);
     if (!v) fields.push({ path: `scope.venues.${i}`, code: 'VENUE_UNKNOWN', message: `no venue ${id}` });
-    else if (v.type !== wanted) fields.push({ path: `scope.venues.${i}`, code: 'VENUE_TYPE', message: `${id} is a ${v.type} venue; a ${body.role} token covers ${wanted} venues` });
+    else if (v.type !== wanted)
+      fields.push({
+        path: `scope.venues.${i}`,
+        code: 'VENUE_TYPE',
+        message: `${id} is a ${v.type} venue; a ${body.role} token covers ${wanted} venues`,
+      });
   }
   if (fields.length) throw new ServiceError('VALIDATION_FAILED', fields[0].message, fields);
 }

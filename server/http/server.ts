@@ -4,7 +4,15 @@ import type { Config } from '../config';
 import { addressKey } from './address';
 import type { Metrics } from './metrics';
 
-type ServerLimits = Pick<Config, 'HEADERS_TIMEOUT_MS' | 'REQUEST_TIMEOUT_MS' | 'KEEP_ALIVE_TIMEOUT_MS' | 'CONNECTIONS_CHECKING_INTERVAL_MS' | 'MAX_CONNECTIONS' | 'MAX_CONNECTIONS_PER_ADDRESS'>;
+type ServerLimits = Pick<
+  Config,
+  | 'HEADERS_TIMEOUT_MS'
+  | 'REQUEST_TIMEOUT_MS'
+  | 'KEEP_ALIVE_TIMEOUT_MS'
+  | 'CONNECTIONS_CHECKING_INTERVAL_MS'
+  | 'MAX_CONNECTIONS'
+  | 'MAX_CONNECTIONS_PER_ADDRESS'
+>;
 
 /**
  * The HTTP server, with its defences against slow and greedy clients:
@@ -21,7 +29,11 @@ type ServerLimits = Pick<Config, 'HEADERS_TIMEOUT_MS' | 'REQUEST_TIMEOUT_MS' | '
 export function createHttpServer(config: ServerLimits, handler: RequestListener, metrics: Metrics): Server {
   const state: DrainState = { draining: false, inFlight: new Set(), open: () => total };
   const server = createServer(
-    { headersTimeout: config.HEADERS_TIMEOUT_MS, requestTimeout: config.REQUEST_TIMEOUT_MS, connectionsCheckingInterval: config.CONNECTIONS_CHECKING_INTERVAL_MS },
+    {
+      headersTimeout: config.HEADERS_TIMEOUT_MS,
+      requestTimeout: config.REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: config.CONNECTIONS_CHECKING_INTERVAL_MS,
+    },
     (req, res) => {
       if (state.draining) res.shouldKeepAlive = false;
       state.inFlight.add(res);
@@ -39,7 +51,8 @@ export function createHttpServer(config: ServerLimits, handler: RequestListener,
 
   const perAddress = new Map<string, number>();
   let total = 0;
-  const refused = (reason: string) => metrics.inc('ankang_connections_refused_total', 'Connections closed at once by a connection cap', { reason });
+  const refused = (reason: string) =>
+    metrics.inc('ankang_connections_refused_total', 'Connections closed at once by a connection cap', { reason });
   server.on('drop', () => refused('total'));
   server.on('connection', (socket: Socket) => {
     const key = addressKey(socket.remoteAddress);
@@ -76,7 +89,10 @@ const drains = new WeakMap<Server, DrainState>();
  * the sockets still open. Resolves with how many requests were in flight and how many
  * sockets had to be destroyed.
  */
-export async function drainHttpServer(server: Server, timeoutMs: number): Promise<{ inFlight: number; forced: number }> {
+export async function drainHttpServer(
+  server: Server,
+  timeoutMs: number,
+): Promise<{ inFlight: number; forced: number }> {
   const state = drains.get(server);
   if (!state) throw new Error('internal: drainHttpServer needs a server made by createHttpServer');
   state.draining = true;
@@ -85,7 +101,10 @@ export async function drainHttpServer(server: Server, timeoutMs: number): Promis
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   let timer: NodeJS.Timeout | undefined;
-  const late = await Promise.race([closed.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)))]);
+  const late = await Promise.race([
+    closed.then(() => false),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
+  ]);
   clearTimeout(timer);
   let forced = 0;
   if (late) {

@@ -10,7 +10,6 @@ const RATE_LIMITED_HELP = 'Requests refused by an abuse limit (429)';
 
 const seconds = (ms: number) => Math.max(0, ms) / 1000;
 
-
 /** Issuer and issue time (seconds) of a status list the federation already checked. */
 function statusListIssued(bytes: Uint8Array): { iss: string; issuedAt: number } | undefined {
   try {
@@ -69,7 +68,7 @@ export function registerServiceMetrics(app: AppContext): void {
   if (anchorer) {
     new Gauge({
       name: 'ankang_anchor_lag_events',
-      help: 'Ledger events not yet covered by a checkpoint anchored on chain (the latest checkpoint\'s own record aside)',
+      help: "Ledger events not yet covered by a checkpoint anchored on chain (the latest checkpoint's own record aside)",
       registers,
       async collect() {
         this.set((await anchorer.unanchored()).events);
@@ -84,14 +83,18 @@ export function registerServiceMetrics(app: AppContext): void {
         this.set(oldest ? seconds(now() - Date.parse(oldest.at)) : 0);
       },
     });
-    metrics.gauge('ankang_anchor_last_checkpoint_age_seconds', 'Seconds since the latest checkpoint was anchored (no sample before the first)', () => {
-      const cp = anchorer.checkpoint;
-      return cp ? [[{}, seconds(now() - Date.parse(cp.anchoredAt))]] : [];
-    });
+    metrics.gauge(
+      'ankang_anchor_last_checkpoint_age_seconds',
+      'Seconds since the latest checkpoint was anchored (no sample before the first)',
+      () => {
+        const cp = anchorer.checkpoint;
+        return cp ? [[{}, seconds(now() - Date.parse(cp.anchoredAt))]] : [];
+      },
+    );
     const states = ['connecting', 'up', 'down', 'suspended', 'diverged'] as const;
     new Gauge({
       name: 'ankang_anchor_state',
-      help: 'The anchorer\'s state: 1 for the current one (connecting, up, down, suspended, diverged)',
+      help: "The anchorer's state: 1 for the current one (connecting, up, down, suspended, diverged)",
       labelNames: ['state'],
       registers,
       collect() {
@@ -115,9 +118,13 @@ export function registerServiceMetrics(app: AppContext): void {
         }
       },
     });
-    metrics.gauge('ankang_federation_trust_list_age_seconds', 'Seconds since the other issuers\' keys were last read from the chain (no sample before the first refresh)', () => {
-      const at = app.trust.foreignUpdatedAt;
-      return at ? [[{}, seconds(now() - at.getTime())]] : [];
-    });
+    metrics.gauge(
+      'ankang_federation_trust_list_age_seconds',
+      "Seconds since the other issuers' keys were last read from the chain (no sample before the first refresh)",
+      () => {
+        const at = app.trust.foreignUpdatedAt;
+        return at ? [[{}, seconds(now() - at.getTime())]] : [];
+      },
+    );
   }
 }

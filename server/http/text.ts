@@ -32,7 +32,12 @@ export function safeText(min: number, max: number, opts: { multiline?: boolean }
       const checked = allowed ? s.replace(allowed, ' ') : s;
       for (const { re, what } of FORBIDDEN) {
         const hit = re.exec(checked);
-        if (hit) return ctx.addIssue({ code: 'custom', message: `${codePoint(hit[0])} is ${what} and is not allowed here`, continue: false });
+        if (hit)
+          return ctx.addIssue({
+            code: 'custom',
+            message: `${codePoint(hit[0])} is ${what} and is not allowed here`,
+            continue: false,
+          });
       }
     })
     .overwrite((s) => (opts.multiline ? s.replace(/\r\n?/g, '\n') : s).normalize('NFC').trim())

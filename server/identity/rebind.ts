@@ -43,9 +43,14 @@ export class RebindService {
   /** The record the session's identity has, which must be bound to another account. */
   private async target(tx: Tx, p: Principal): Promise<ResidentRecord> {
     const record = await tx.get<ResidentRecord>('residents', p.pseudonym!);
-    if (!record) throw new ServiceError('NOT_FOUND', 'there is no health code for this identity yet: apply first (POST /v1/residents)');
+    if (!record)
+      throw new ServiceError(
+        'NOT_FOUND',
+        'there is no health code for this identity yet: apply first (POST /v1/residents)',
+      );
     const b = await tx.get<Binding>('bindings', p.pseudonym!);
-    if (!b || b.account === p.account) throw new ServiceError('CONFLICT', 'the record is already reachable through this account');
+    if (!b || b.account === p.account)
+      throw new ServiceError('CONFLICT', 'the record is already reachable through this account');
     return record;
   }
 
@@ -56,7 +61,11 @@ export class RebindService {
       const record = await this.target(tx, p);
       const prior = await tx.get<Challenge>('index', key(p.session!));
       const wait = prior ? Date.parse(prior.sentAt) + RESEND_MS - tx.now.getTime() : 0;
-      if (wait > 0) throw Object.assign(new ServiceError('TOO_MANY_REQUESTS', 'a code was sent less than a minute ago; wait before asking again'), { retryAfterSeconds: Math.ceil(wait / 1000) });
+      if (wait > 0)
+        throw Object.assign(
+          new ServiceError('TOO_MANY_REQUESTS', 'a code was sent less than a minute ago; wait before asking again'),
+          { retryAfterSeconds: Math.ceil(wait / 1000) },
+        );
       const challenge: Challenge = {
         pseudonym: p.pseudonym!,
         mac: this.mac(p.session!, code),
@@ -77,7 +86,8 @@ export class RebindService {
     const outcome = await this.app.ledger.transact(async (tx) => {
       const record = await this.target(tx, p);
       const c = await tx.get<Challenge>('index', key(p.session!));
-      if (!c || c.pseudonym !== p.pseudonym) throw new ServiceError('OTP_INVALID', 'ask for a code first (POST /v1/residents/me/rebind)');
+      if (!c || c.pseudonym !== p.pseudonym)
+        throw new ServiceError('OTP_INVALID', 'ask for a code first (POST /v1/residents/me/rebind)');
       if (c.locked) throw new ServiceError('OTP_EXPIRED', 'too many wrong codes; ask for a new one');
       if (Date.parse(c.expiresAt) <= tx.now.getTime()) {
         tx.del('index', key(p.session!));
@@ -87,8 +97,17 @@ export class RebindService {
       if (!ok) {
         // A wrong code is counted even though the request fails, so guesses run out.
         const tries = c.tries + 1;
-        tx.put('index', key(p.session!), { ...c, tries, ...(tries >= MAX_TRIES ? { locked: true } : {}) } satisfies Challenge);
-        return { error: new ServiceError(tries >= MAX_TRIES ? 'OTP_EXPIRED' : 'OTP_INVALID', tries >= MAX_TRIES ? 'too many wrong codes; ask for a new one' : 'the code is not right') };
+        tx.put('index', key(p.session!), {
+          ...c,
+          tries,
+          ...(tries >= MAX_TRIES ? { locked: true } : {}),
+        } satisfies Challenge);
+        return {
+          error: new ServiceError(
+            tries >= MAX_TRIES ? 'OTP_EXPIRED' : 'OTP_INVALID',
+            tries >= MAX_TRIES ? 'too many wrong codes; ask for a new one' : 'the code is not right',
+          ),
+        };
       }
       const old = (await tx.get<Binding>('bindings', p.pseudonym!))!;
       tx.del('index', key(p.session!));

@@ -52,7 +52,11 @@ export class RelyingParty {
 
   private config(): Promise<oidc.Configuration> {
     const { issuer, clientId, clientSecret, rewrite, timeoutMs = 10_000 } = this.opts;
-    const fetcher: oidc.CustomFetch = (url, options) => fetch(rewrite && url.startsWith(rewrite.from) ? rewrite.to + url.slice(rewrite.from.length) : url, options as RequestInit);
+    const fetcher: oidc.CustomFetch = (url, options) =>
+      fetch(
+        rewrite && url.startsWith(rewrite.from) ? rewrite.to + url.slice(rewrite.from.length) : url,
+        options as RequestInit,
+      );
     this.configuration ??= oidc
       .discovery(new URL(issuer), clientId, undefined, oidc.ClientSecretBasic(clientSecret), {
         // Plain HTTP only to a provider on this machine (the embedded development one).
@@ -62,7 +66,10 @@ export class RelyingParty {
       })
       .catch((e: unknown) => {
         this.configuration = undefined;
-        throw new ServiceError('SIGN_IN_UNAVAILABLE', `the identity provider cannot be reached (${(e as Error).message}); try again shortly`);
+        throw new ServiceError(
+          'SIGN_IN_UNAVAILABLE',
+          `the identity provider cannot be reached (${(e as Error).message}); try again shortly`,
+        );
       });
     return this.configuration;
   }
@@ -70,7 +77,11 @@ export class RelyingParty {
   /** Where to send the browser, and what to remember until it comes back. */
   async start(): Promise<{ url: string; pending: PendingSignIn }> {
     const config = await this.config();
-    const pending: PendingSignIn = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier() };
+    const pending: PendingSignIn = {
+      state: oidc.randomState(),
+      nonce: oidc.randomNonce(),
+      verifier: oidc.randomPKCECodeVerifier(),
+    };
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: this.opts.redirectUri,
       scope: SCOPES,
@@ -88,22 +99,35 @@ export class RelyingParty {
    * subject and identity, and the issuer the subject's account is keyed under
    * (`accountIssuer`). Every failure is a ServiceError, never a half-signed-in state.
    */
-  async finish(callback: URL, pending: PendingSignIn): Promise<{ issuer: string; subject: string; identity: VerifiedIdentity }> {
+  async finish(
+    callback: URL,
+    pending: PendingSignIn,
+  ): Promise<{ issuer: string; subject: string; identity: VerifiedIdentity }> {
     const config = await this.config();
     let claims: oidc.IDToken | undefined;
     try {
       // The callback URL as the provider knows it (this service's public address), with the query it sent.
       const current = new URL(this.opts.redirectUri);
       current.search = callback.search;
-      const tokens = await oidc.authorizationCodeGrant(config, current, { pkceCodeVerifier: pending.verifier, expectedState: pending.state, expectedNonce: pending.nonce, idTokenExpected: true });
+      const tokens = await oidc.authorizationCodeGrant(config, current, {
+        pkceCodeVerifier: pending.verifier,
+        expectedState: pending.state,
+        expectedNonce: pending.nonce,
+        idTokenExpected: true,
+      });
       claims = tokens.claims();
     } catch (e) {
-      if (e instanceof oidc.AuthorizationResponseError) throw new ServiceError('UNAUTHENTICATED', `the identity provider refused the sign-in (${e.error})`);
+      if (e instanceof oidc.AuthorizationResponseError)
+        throw new ServiceError('UNAUTHENTICATED', `the identity provider refused the sign-in (${e.error})`);
       if (e instanceof ServiceError) throw e;
       throw new ServiceError('UNAUTHENTICATED', `the sign-in could not be completed (${(e as Error).message})`);
     }
     if (!claims) throw new ServiceError('UNAUTHENTICATED', 'the identity provider sent no ID token');
-    return { issuer: this.opts.accountIssuer ?? claims.iss, subject: claims.sub, identity: identityFromClaims(claims, this.opts.clock?.() ?? new Date()) };
+    return {
+      issuer: this.opts.accountIssuer ?? claims.iss,
+      subject: claims.sub,
+      identity: identityFromClaims(claims, this.opts.clock?.() ?? new Date()),
+    };
   }
 }
 
@@ -117,11 +141,19 @@ export function identityFromClaims(claims: Record<string, unknown>, now: Date): 
   const number = claims.id_number;
   const name = typeof claims.name === 'string' ? claims.name.normalize('NFC').trim() : '';
   if (typeof type !== 'string' || !(ID_TYPES as readonly string[]).includes(type) || typeof number !== 'string') {
-    throw new ServiceError('UNAUTHENTICATED', 'the identity provider did not vouch for an identity document (id_type, id_number)');
+    throw new ServiceError(
+      'UNAUTHENTICATED',
+      'the identity provider did not vouch for an identity document (id_type, id_number)',
+    );
   }
   const id = validateIdentity(type, number, now);
-  if (!id.ok) throw new ServiceError('UNAUTHENTICATED', `the identity provider sent an ID that does not check (${id.code})`);
-  if (!name || name.length > 64 || /[\p{Cc}\p{Cs}\u200B-\u200F\u202A-\u202E\u2060\u2066-\u2069\uFEFF\u061C]/u.test(name)) {
+  if (!id.ok)
+    throw new ServiceError('UNAUTHENTICATED', `the identity provider sent an ID that does not check (${id.code})`);
+  if (
+    !name ||
+    name.length > 64 ||
+    /[\p{Cc}\p{Cs}\u200B-\u200F\u202A-\u202E\u2060\u2066-\u2069\uFEFF\u061C]/u.test(name)
+  ) {
     throw new ServiceError('UNAUTHENTICATED', 'the identity provider sent no usable name');
   }
   return { idType: type as IdType, idNumber: id.normalized, name };

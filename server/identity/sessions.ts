@@ -62,7 +62,11 @@ export class SessionService {
 
   /** The account key: a keyed hash of the provider and its subject, so a stored key names nobody. */
   accountKey(issuer: string, subject: string): string {
-    return createHmac('sha256', this.app.secrets.pseudonymKey).update(`account:${issuer}:${subject}`).digest().subarray(0, 16).toString('base64url');
+    return createHmac('sha256', this.app.secrets.pseudonymKey)
+      .update(`account:${issuer}:${subject}`)
+      .digest()
+      .subarray(0, 16)
+      .toString('base64url');
   }
 
   /**
@@ -87,8 +91,16 @@ export class SessionService {
       expiresAt,
     } satisfies SessionRecord);
     tx.put('index', accountIndex(account, session), 1);
-    if (!(await tx.get<Binding>('bindings', pseudonym)) && (await tx.get<ResidentRecord>('residents', pseudonym))) await this.bind(tx, pseudonym, account, 'sign-in');
-    return { session, pseudonym, access: tokens.access, refresh: tokens.refresh, accessExpiresAt: tokens.accessExpiresAt, expiresAt };
+    if (!(await tx.get<Binding>('bindings', pseudonym)) && (await tx.get<ResidentRecord>('residents', pseudonym)))
+      await this.bind(tx, pseudonym, account, 'sign-in');
+    return {
+      session,
+      pseudonym,
+      access: tokens.access,
+      refresh: tokens.refresh,
+      accessExpiresAt: tokens.accessExpiresAt,
+      expiresAt,
+    };
   }
 
   private issuePair(tx: Tx, session: string, pseudonym: string, account: string) {
@@ -96,7 +108,13 @@ export class SessionService {
     const sessionEnd = tx.now.getTime() + this.sessionMs;
     const a = issueToken(tx, { ...base, kind: 'access' }, Math.min(this.accessMs, this.sessionMs));
     const r = issueToken(tx, { ...base, kind: 'refresh' }, sessionEnd - tx.now.getTime());
-    return { access: a.token, accessHash: a.hash, accessExpiresAt: a.expiresAt!, refresh: r.token, refreshHash: r.hash };
+    return {
+      access: a.token,
+      accessHash: a.hash,
+      accessExpiresAt: a.expiresAt!,
+      refresh: r.token,
+      refreshHash: r.hash,
+    };
   }
 
   /**
@@ -107,8 +125,10 @@ export class SessionService {
     const h = hashToken(refreshToken);
     const rec = await tx.get<TokenRecord>('tokens', h);
     const s = rec?.kind === 'refresh' && rec.session ? await tx.get<SessionRecord>('sessions', rec.session) : undefined;
-    if (!rec || !s || s.refresh !== h) throw new ServiceError('UNAUTHENTICATED', 'the refresh token is not known, or was revoked; sign in again');
-    if (Date.parse(s.expiresAt) <= tx.now.getTime()) throw new ServiceError('TOKEN_EXPIRED', 'the session has ended; sign in again');
+    if (!rec || !s || s.refresh !== h)
+      throw new ServiceError('UNAUTHENTICATED', 'the refresh token is not known, or was revoked; sign in again');
+    if (Date.parse(s.expiresAt) <= tx.now.getTime())
+      throw new ServiceError('TOKEN_EXPIRED', 'the session has ended; sign in again');
     const session = rec.session!;
     tx.del('tokens', s.access);
     tx.del('tokens', s.refresh);
@@ -116,8 +136,20 @@ export class SessionService {
     const base = { role: 'resident' as const, pseudonym: s.pseudonym, account: s.account, session };
     const a = issueToken(tx, { ...base, kind: 'access' }, Math.min(this.accessMs, remaining));
     const r = issueToken(tx, { ...base, kind: 'refresh' }, remaining);
-    tx.put('sessions', session, { ...s, access: a.hash, refresh: r.hash, refreshedAt: tx.now.toISOString() } satisfies SessionRecord);
-    return { session, pseudonym: s.pseudonym, access: a.token, refresh: r.token, accessExpiresAt: a.expiresAt!, expiresAt: s.expiresAt };
+    tx.put('sessions', session, {
+      ...s,
+      access: a.hash,
+      refresh: r.hash,
+      refreshedAt: tx.now.toISOString(),
+    } satisfies SessionRecord);
+    return {
+      session,
+      pseudonym: s.pseudonym,
+      access: a.token,
+      refresh: r.token,
+      accessExpiresAt: a.expiresAt!,
+      expiresAt: s.expiresAt,
+    };
   }
 
   /** The session a refresh token is the current one of, if any (signing out needs it once the access token has expired). */
@@ -156,14 +188,26 @@ export class SessionService {
   async identity(session: string): Promise<VerifiedIdentity> {
     const s = await this.app.ledger.read<SessionRecord>('sessions', session);
     if (!s) throw new ServiceError('UNAUTHENTICATED', 'the session has ended; sign in again');
-    return JSON.parse(openField(this.app.secrets.encryptionKey, s.identitySealed, `session:${session}`)) as VerifiedIdentity;
+    return JSON.parse(
+      openField(this.app.secrets.encryptionKey, s.identitySealed, `session:${session}`),
+    ) as VerifiedIdentity;
   }
 
   /** Makes `account` the one account a record is reachable through, as an event in the resident's own history. */
-  async bind(tx: Tx, pseudonym: string, account: string, via: 'sign-in' | 'application' | 'rebind', extra: { sessionsRevoked?: number } = {}): Promise<void> {
+  async bind(
+    tx: Tx,
+    pseudonym: string,
+    account: string,
+    via: 'sign-in' | 'application' | 'rebind',
+    extra: { sessionsRevoked?: number } = {},
+  ): Promise<void> {
     const before = await tx.get<Binding>('bindings', pseudonym);
     tx.put('bindings', pseudonym, { account, at: tx.now.toISOString() } satisfies Binding);
-    await tx.append({ type: before ? 'account.rebound' : 'account.bound', subjects: [residentSubject(pseudonym)], data: { via, ...extra } });
+    await tx.append({
+      type: before ? 'account.rebound' : 'account.bound',
+      subjects: [residentSubject(pseudonym)],
+      data: { via, ...extra },
+    });
   }
 }
 
@@ -177,11 +221,19 @@ export async function sweepSessions(ledger: Ledger, now: Date, chunk = 500): Pro
   const gone: Array<Array<[Space, string]>> = [];
   for await (const [hash, value] of ledger.space('tokens').iterator()) {
     const rec = value as TokenRecord;
-    if (rec.expiresAt && Date.parse(rec.expiresAt) <= t) gone.push([['tokens', hash], ['index', `token/${tokenId(hash)}`]]);
+    if (rec.expiresAt && Date.parse(rec.expiresAt) <= t)
+      gone.push([
+        ['tokens', hash],
+        ['index', `token/${tokenId(hash)}`],
+      ]);
   }
   for await (const [id, value] of ledger.space('sessions').iterator()) {
     const s = value as SessionRecord;
-    if (Date.parse(s.expiresAt) <= t) gone.push([['sessions', id], ['index', accountIndex(s.account, id)]]);
+    if (Date.parse(s.expiresAt) <= t)
+      gone.push([
+        ['sessions', id],
+        ['index', accountIndex(s.account, id)],
+      ]);
   }
   // Re-bind codes nobody confirmed (server/identity/rebind.ts).
   for await (const [key, value] of ledger.space('index').iterator({ gt: 'rebind/', lt: 'rebind/~' })) {
@@ -197,6 +249,11 @@ export async function sweepSessions(ledger: Ledger, now: Date, chunk = 500): Pro
 }
 
 /** Runs `sweepSessions` every `intervalMs`; `stop` waits for a sweep under way. */
-export function startSessionSweep(ledger: Ledger, clock: () => Date, intervalMs: number, onError: (e: Error) => void): { stop(): Promise<void> } {
+export function startSessionSweep(
+  ledger: Ledger,
+  clock: () => Date,
+  intervalMs: number,
+  onError: (e: Error) => void,
+): { stop(): Promise<void> } {
   return startPeriodic(intervalMs, () => sweepSessions(ledger, clock()), onError);
 }

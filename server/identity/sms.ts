@@ -21,7 +21,8 @@ export interface SmsSender {
   send(msg: SmsMessage): Promise<void>;
 }
 
-export type SmsErrorCode = 'SMS_GATEWAY_TIMEOUT' | 'SMS_GATEWAY_UNREACHABLE' | 'SMS_GATEWAY_REFUSED' | 'SMS_OUTBOX_FAILED';
+export type SmsErrorCode =
+  'SMS_GATEWAY_TIMEOUT' | 'SMS_GATEWAY_UNREACHABLE' | 'SMS_GATEWAY_REFUSED' | 'SMS_OUTBOX_FAILED';
 
 /** A message that could not be sent. Neither the message nor `cause` names the phone number. */
 export class SmsError extends Error {
@@ -47,8 +48,10 @@ export interface OutboxEntry {
 }
 
 const TEXTS: Record<string, (code: string) => string> = {
-  login: (c) => `【安康码】登录验证码 ${c}，5 分钟内有效，请勿告诉他人。Ankang sign-in code ${c}, valid for 5 minutes. Share it with no one.`,
-  'id-confirm': (c) => `【安康码】证件登记确认码 ${c}，5 分钟内有效。Ankang code ${c} confirms the ID you are registering; valid for 5 minutes.`,
+  login: (c) =>
+    `【安康码】登录验证码 ${c}，5 分钟内有效，请勿告诉他人。Ankang sign-in code ${c}, valid for 5 minutes. Share it with no one.`,
+  'id-confirm': (c) =>
+    `【安康码】证件登记确认码 ${c}，5 分钟内有效。Ankang code ${c} confirms the ID you are registering; valid for 5 minutes.`,
   'id-transfer': (c) =>
     `【安康码】有人申请把登记在本号码的证件转到另一个手机号，确认码 ${c}，5 分钟内有效。如非本人操作，请勿告诉任何人。` +
     `Someone asked to move the ID registered to this number to another phone. Code ${c}, valid for 5 minutes. If it was not you, share it with no one.`,
@@ -56,7 +59,10 @@ const TEXTS: Record<string, (code: string) => string> = {
 
 /** The message text for a purpose; purposes without their own text get a generic one. */
 export function smsText(purpose: string, code: string): string {
-  return (TEXTS[purpose] ?? ((c: string) => `【安康码】验证码 ${c}，5 分钟内有效，请勿告诉他人。Ankang code ${c}, valid for 5 minutes.`))(code);
+  return (
+    TEXTS[purpose] ??
+    ((c: string) => `【安康码】验证码 ${c}，5 分钟内有效，请勿告诉他人。Ankang code ${c}, valid for 5 minutes.`)
+  )(code);
 }
 
 /** The outbox keeps an hour of messages: long enough for any code to have expired. */
@@ -85,7 +91,13 @@ export class OutboxSmsSender implements SmsSender {
 
   private async write(msg: SmsMessage): Promise<void> {
     const now = this.clock().getTime();
-    const entry: OutboxEntry = { at: new Date(now).toISOString(), to: maskPhone(msg.to), purpose: msg.purpose, code: msg.code, text: smsText(msg.purpose, msg.code) };
+    const entry: OutboxEntry = {
+      at: new Date(now).toISOString(),
+      to: maskPhone(msg.to),
+      purpose: msg.purpose,
+      code: msg.code,
+      text: smsText(msg.purpose, msg.code),
+    };
     const line = JSON.stringify(entry) + '\n';
     try {
       if (this.oldest === undefined) {
@@ -105,7 +117,11 @@ export class OutboxSmsSender implements SmsSender {
         this.oldest = Math.min(this.oldest, now);
       }
     } catch (e) {
-      throw new SmsError('SMS_OUTBOX_FAILED', `could not write the SMS outbox: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { cause: e });
+      throw new SmsError(
+        'SMS_OUTBOX_FAILED',
+        `could not write the SMS outbox: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+        { cause: e },
+      );
     }
   }
 }
@@ -132,12 +148,17 @@ export class GatewaySmsSender implements SmsSender {
       });
     } catch (e) {
       const name = (e as Error).name;
-      if (name === 'TimeoutError' || name === 'AbortError') throw new SmsError('SMS_GATEWAY_TIMEOUT', `the SMS gateway did not answer within ${this.timeoutMs} ms`);
-      throw new SmsError('SMS_GATEWAY_UNREACHABLE', `the SMS gateway could not be reached (${(e as { cause?: { code?: string } }).cause?.code ?? name})`);
+      if (name === 'TimeoutError' || name === 'AbortError')
+        throw new SmsError('SMS_GATEWAY_TIMEOUT', `the SMS gateway did not answer within ${this.timeoutMs} ms`);
+      throw new SmsError(
+        'SMS_GATEWAY_UNREACHABLE',
+        `the SMS gateway could not be reached (${(e as { cause?: { code?: string } }).cause?.code ?? name})`,
+      );
     }
     // Read and drop the body so the connection can be reused.
     await res.arrayBuffer().catch(() => undefined);
-    if (res.status < 200 || res.status > 299) throw new SmsError('SMS_GATEWAY_REFUSED', `the SMS gateway answered ${res.status}`);
+    if (res.status < 200 || res.status > 299)
+      throw new SmsError('SMS_GATEWAY_REFUSED', `the SMS gateway answered ${res.status}`);
   }
 }
 
@@ -188,7 +209,10 @@ export async function readOutbox(file: string): Promise<OutboxEntry[]> {
  * Reads the file backwards from its end and stops at the first line older than `after`,
  * so a lookup costs the same however long the outbox has grown.
  */
-export async function latestCode(file: string, query: { phone: string; purpose?: string; after?: Date | number }): Promise<string | undefined> {
+export async function latestCode(
+  file: string,
+  query: { phone: string; purpose?: string; after?: Date | number },
+): Promise<string | undefined> {
   const checked = validatePhone(query.phone, 'passport');
   const masked = maskPhone(checked.ok ? checked.normalized : query.phone);
   const after = query.after === undefined ? -Infinity : Number(query.after);

@@ -68,7 +68,11 @@ export class AccountStore {
     private readonly clock: () => Date,
   ) {}
 
-  static async open(dir: string, keys: { sealKey: Buffer; indexKey: Buffer }, clock: () => Date = () => new Date()): Promise<AccountStore> {
+  static async open(
+    dir: string,
+    keys: { sealKey: Buffer; indexKey: Buffer },
+    clock: () => Date = () => new Date(),
+  ): Promise<AccountStore> {
     const db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
     await db.open();
     const sub = (name: string) => db.sublevel<string, unknown>(name, { valueEncoding: 'json' });
@@ -96,7 +100,9 @@ export class AccountStore {
 
   private unseal(rec: AccountRecord): Account {
     const phone = openField(this.keys.sealKey, rec.phoneSealed, aad('phone', rec.sub));
-    const identity = rec.identitySealed ? (JSON.parse(openField(this.keys.sealKey, rec.identitySealed, aad('identity', rec.sub))) as Identity) : undefined;
+    const identity = rec.identitySealed
+      ? (JSON.parse(openField(this.keys.sealKey, rec.identitySealed, aad('identity', rec.sub))) as Identity)
+      : undefined;
     return { sub: rec.sub, phone, ...(identity ? { identity } : {}) };
   }
 
@@ -133,7 +139,11 @@ export class AccountStore {
    * (undefined: nobody); if the holder changed since, nothing is written.
    * @throws AccountsError HOLDER_CHANGED
    */
-  bindIdentity(phone: string, identity: Identity, expectedHolder: string | undefined): Promise<{ account: Account; movedFrom?: string }> {
+  bindIdentity(
+    phone: string,
+    identity: Identity,
+    expectedHolder: string | undefined,
+  ): Promise<{ account: Account; movedFrom?: string }> {
     return this.exclusive(async () => {
       const now = this.clock().toISOString();
       const phoneMac = this.phoneMac(phone);
@@ -141,11 +151,18 @@ export class AccountStore {
       let rec = await this.record((await this.byPhone.get(phoneMac)) as string | undefined);
       const holder = await this.record((await this.byId.get(idMac)) as string | undefined);
       const holderSub = holder && holder.sub !== rec?.sub ? holder.sub : undefined;
-      if (holderSub !== expectedHolder) throw new AccountsError('HOLDER_CHANGED', 'the ID changed hands since the confirmation code was sent');
+      if (holderSub !== expectedHolder)
+        throw new AccountsError('HOLDER_CHANGED', 'the ID changed hands since the confirmation code was sent');
       const batch = this.db.batch();
       if (!rec) {
         const sub = randomBytes(16).toString('base64url');
-        rec = { sub, phoneMac, phoneSealed: sealField(this.keys.sealKey, phone, aad('phone', sub)), createdAt: now, updatedAt: now };
+        rec = {
+          sub,
+          phoneMac,
+          phoneSealed: sealField(this.keys.sealKey, phone, aad('phone', sub)),
+          createdAt: now,
+          updatedAt: now,
+        };
         batch.put(phoneMac, sub, { sublevel: this.byPhone });
       }
       if (rec.idMac && rec.idMac !== idMac) batch.del(rec.idMac, { sublevel: this.byId });
@@ -153,7 +170,12 @@ export class AccountStore {
         const { idMac: _gone, identitySealed: _lost, ...rest } = holder;
         batch.put(holder.sub, { ...rest, updatedAt: now }, { sublevel: this.accounts });
       }
-      rec = { ...rec, idMac, identitySealed: sealField(this.keys.sealKey, JSON.stringify(identity), aad('identity', rec.sub)), updatedAt: now };
+      rec = {
+        ...rec,
+        idMac,
+        identitySealed: sealField(this.keys.sealKey, JSON.stringify(identity), aad('identity', rec.sub)),
+        updatedAt: now,
+      };
       batch.put(rec.sub, rec, { sublevel: this.accounts });
       batch.put(idMac, rec.sub, { sublevel: this.byId });
       await batch.write({ sync: true });

@@ -16,7 +16,12 @@ export const idpConfigSchema = z.object({
   IDP_REDIRECT_URIS: z
     .string()
     .min(1)
-    .transform((s) => s.split(',').map((u) => u.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().url()).min(1)),
   /** Trust X-Forwarded-* headers from a TLS-terminating proxy. */
   IDP_TRUST_PROXY: z.stringbool().default(false),

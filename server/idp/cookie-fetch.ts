@@ -33,7 +33,13 @@ function parseSetCookie(header: string, url: URL, now: number): Cookie | undefin
   const [pair, ...attrs] = header.split(';');
   const eq = pair.indexOf('=');
   if (eq <= 0) return undefined;
-  const cookie: Cookie = { name: pair.slice(0, eq).trim(), value: pair.slice(eq + 1).trim(), path: defaultPath(url.pathname), secure: false, expiresAt: Infinity };
+  const cookie: Cookie = {
+    name: pair.slice(0, eq).trim(),
+    value: pair.slice(eq + 1).trim(),
+    path: defaultPath(url.pathname),
+    secure: false,
+    expiresAt: Infinity,
+  };
   let maxAge: number | undefined;
   for (const attr of attrs) {
     const [k, ...rest] = attr.split('=');
@@ -58,7 +64,12 @@ export function createCookieFetch(base: typeof fetch = fetch): JarFetch & { jar:
     const cookies = jar.get(url.origin) ?? new Map<string, Cookie>();
     jar.set(url.origin, cookies);
     const sending = [...cookies.values()]
-      .filter((c) => c.expiresAt > now && pathMatches(url.pathname, c.path) && (!c.secure || url.protocol === 'https:' || LOOPBACK.has(url.hostname)))
+      .filter(
+        (c) =>
+          c.expiresAt > now &&
+          pathMatches(url.pathname, c.path) &&
+          (!c.secure || url.protocol === 'https:' || LOOPBACK.has(url.hostname)),
+      )
       .sort((a, b) => b.path.length - a.path.length);
     const headers = new Headers(init.headers);
     if (sending.length) headers.set('cookie', sending.map((c) => `${c.name}=${c.value}`).join('; '));

@@ -54,7 +54,12 @@ const STEPS = new Set<string>(['phone', 'code', 'signup', 'confirm']);
 const MAX_HOPS = 30;
 
 function decode(s: string): string {
-  return s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  return s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 
 function pageError(html: string): { code: string; message: string } | undefined {
@@ -75,10 +80,20 @@ function formAction(html: string, testid: string, page: URL, step: DriveStep): U
  * finally redirects to, the client's `redirect_uri` with `code`, `state` and `iss`.
  * @throws DriveError naming the step that failed and the page's error code
  */
-export async function driveSignIn(authorizationUrl: string, identity: SignInIdentity, opts: DriveOptions): Promise<string> {
+export async function driveSignIn(
+  authorizationUrl: string,
+  identity: SignInIdentity,
+  opts: DriveOptions,
+): Promise<string> {
   const f = opts.fetch ?? createCookieFetch();
   const redirectUri = new URL(authorizationUrl).searchParams.get('redirect_uri') ?? undefined;
-  const readCode: CodeReader = typeof opts.codes === 'string' ? ((file) => (q) => latestCode(file, q))(opts.codes) : opts.codes;
+  const readCode: CodeReader =
+    typeof opts.codes === 'string'
+      ? (
+          (file) => (q) =>
+            latestCode(file, q)
+        )(opts.codes)
+      : opts.codes;
   const timeout = opts.codeTimeoutMs ?? 2000;
   let step: DriveStep = 'authorize';
   let sentAt = Date.now();
@@ -89,8 +104,13 @@ export async function driveSignIn(authorizationUrl: string, identity: SignInIden
       const code = await readCode({ phone, purpose, after: sentAt });
       if (code) return code;
       if (Date.now() > deadline) {
-        const hint = step === 'confirm' && !identity.ownerPhone ? '; if another account holds this ID, pass ownerPhone' : '';
-        throw new DriveError(step, 'CODE_NOT_FOUND', `no ${purpose} code for ${maskPhone(phone)} within ${timeout} ms${hint}`);
+        const hint =
+          step === 'confirm' && !identity.ownerPhone ? '; if another account holds this ID, pass ownerPhone' : '';
+        throw new DriveError(
+          step,
+          'CODE_NOT_FOUND',
+          `no ${purpose} code for ${maskPhone(phone)} within ${timeout} ms${hint}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -117,7 +137,12 @@ export async function driveSignIn(authorizationUrl: string, identity: SignInIden
     const shown = /<main data-step="([a-z]+)"/.exec(html)?.[1];
     if (res.status >= 400 || !shown || !STEPS.has(shown)) {
       const e = pageError(html);
-      throw new DriveError(step, e?.code ?? `HTTP_${res.status}`, e?.message ?? `unexpected page at ${url.pathname}`, res.status);
+      throw new DriveError(
+        step,
+        e?.code ?? `HTTP_${res.status}`,
+        e?.message ?? `unexpected page at ${url.pathname}`,
+        res.status,
+      );
     }
     step = shown as DriveStep;
     opts.onStep?.(step);
@@ -133,7 +158,12 @@ export async function driveSignIn(authorizationUrl: string, identity: SignInIden
         form = { idType: identity.idType, idNumber: identity.idNumber, name: identity.name };
         break;
       default:
-        form = { code: await waitForCode(identity.ownerPhone ?? identity.phone, identity.ownerPhone ? 'id-transfer' : 'id-confirm') };
+        form = {
+          code: await waitForCode(
+            identity.ownerPhone ?? identity.phone,
+            identity.ownerPhone ? 'id-transfer' : 'id-confirm',
+          ),
+        };
     }
     const action = formAction(html, `${step}-form`, url, step);
     if (step === 'phone' || step === 'signup') sentAt = Date.now();

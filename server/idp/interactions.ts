@@ -53,17 +53,20 @@ const ROUTE = /^\/interaction\/([A-Za-z0-9_-]{1,64})(?:\/(phone|code|signup|conf
 const BODY_LIMIT = 4096;
 
 const TEXT: Record<string, (detail?: string | number) => string> = {
-  PHONE_FORMAT: () => '请输入内地手机号或以 + 开头的国际号码。Enter a mainland mobile number or an international number starting with +.',
+  PHONE_FORMAT: () =>
+    '请输入内地手机号或以 + 开头的国际号码。Enter a mainland mobile number or an international number starting with +.',
   PHONE_NOT_MAINLAND: () => '居民身份证需使用内地手机号登记。A resident ID card needs a mainland mobile number.',
   OTP_INVALID: (n) => `验证码不正确，还可尝试 ${n} 次。The code is wrong; ${n} tries left.`,
   OTP_EXPIRED: () => '验证码已过期，请重新获取。The code has expired; ask for a new one.',
-  OTP_LOCKED: () => '错误次数过多，此验证码已失效，请重新获取。Too many wrong codes: this code no longer works; ask for a new one.',
+  OTP_LOCKED: () =>
+    '错误次数过多，此验证码已失效，请重新获取。Too many wrong codes: this code no longer works; ask for a new one.',
   TOO_MANY_REQUESTS: (s) => `操作过于频繁，请 ${s} 秒后再试。Too many attempts; try again in ${s} seconds.`,
   INVALID_ID_NUMBER: (m) => `证件号码不正确。The ID number is not valid: ${m}.`,
   NAME_INVALID: (m) => `姓名不正确。The name is not valid: ${m}.`,
   CONFIRMATION_STALE: () => '证件登记状态已变化，请重新填写。The ID changed hands meanwhile; fill in the form again.',
   SMS_UNAVAILABLE: () => '短信暂时无法发送，请稍后再试。Text messages cannot be sent right now; try again later.',
-  SESSION_NOT_FOUND: () => '登录已过期，或不在发起登录的浏览器中。The sign-in has expired, or this is not the browser it started in.',
+  SESSION_NOT_FOUND: () =>
+    '登录已过期，或不在发起登录的浏览器中。The sign-in has expired, or this is not the browser it started in.',
   PAYLOAD_TOO_LARGE: () => '提交的内容过长。The form is too large.',
   INTERNAL: () => '服务暂时不可用。Something went wrong on our side.',
 };
@@ -143,7 +146,10 @@ export function interactionPages(deps: InteractionDeps): { middleware: Koa.Middl
   }
 
   /** The forms' handlers: 'redirect' shows the flow's (new) step after a 303; `{ login }` signs that account in. */
-  const steps: Record<Step | 'restart', (ctx: Koa.Context, flow: Flow, form: Record<string, string>) => Promise<'redirect' | { login: string }>> = {
+  const steps: Record<
+    Step | 'restart',
+    (ctx: Koa.Context, flow: Flow, form: Record<string, string>) => Promise<'redirect' | { login: string }>
+  > = {
     async phone(ctx, flow, form) {
       const values = { phone: form.phone ?? '' };
       const checked = validatePhone(form.phone ?? '', 'passport');
@@ -173,7 +179,8 @@ export function interactionPages(deps: InteractionDeps): { middleware: Koa.Middl
       const name = normalizeName(values.name);
       if (!name.ok) throw fail(400, 'NAME_INVALID', name.message, values);
       const phone = flow.phone!;
-      if (!validatePhone(phone, id.type).ok) throw new PageFailure(400, { code: 'PHONE_FORMAT', message: TEXT.PHONE_NOT_MAINLAND() }, values);
+      if (!validatePhone(phone, id.type).ok)
+        throw new PageFailure(400, { code: 'PHONE_FORMAT', message: TEXT.PHONE_NOT_MAINLAND() }, values);
       // Counted against this phone and address whoever receives the code, so the answer
       // depends only on what the person signing in controls.
       await limit('sendsPerAddress', ctx.ip, values);
@@ -200,7 +207,10 @@ export function interactionPages(deps: InteractionDeps): { middleware: Koa.Middl
       } else {
         challenge = await send(phone, 'id-confirm');
       }
-      flow.pending = { identity: { idType: id.type, idNumber: id.normalized, name: name.name }, ...(other ? { holder: other.sub } : {}) };
+      flow.pending = {
+        identity: { idType: id.type, idNumber: id.normalized, name: name.name },
+        ...(other ? { holder: other.sub } : {}),
+      };
       flow.challenge = challenge;
       flow.step = 'confirm';
       return 'redirect';
@@ -260,7 +270,15 @@ export function interactionPages(deps: InteractionDeps): { middleware: Koa.Middl
       if (isPost) flows.set(uid, flow);
       if (!isPost) {
         const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
-        show(ctx, 200, renderStep(flow.step, { base, maskedPhone: flow.phone && maskPhone(flow.phone), values: flow.step === 'phone' ? { phone: flow.phone ?? hint } : {} }));
+        show(
+          ctx,
+          200,
+          renderStep(flow.step, {
+            base,
+            maskedPhone: flow.phone && maskPhone(flow.phone),
+            values: flow.step === 'phone' ? { phone: flow.phone ?? hint } : {},
+          }),
+        );
         return;
       }
       // A form from another step (the back button, a second tab): show where the flow is.
@@ -279,7 +297,12 @@ export function interactionPages(deps: InteractionDeps): { middleware: Koa.Middl
       flows.delete(uid);
       // Each authorization asks for a fresh sign-in (see the login prompt in provider.ts),
       // so the session cookie need not outlive the browser session.
-      await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: outcome.login, amr: ['sms'], remember: false } }, { mergeWithLastSubmission: false });
+      await provider.interactionFinished(
+        ctx.req,
+        ctx.res,
+        { login: { accountId: outcome.login, amr: ['sms'], remember: false } },
+        { mergeWithLastSubmission: false },
+      );
       ctx.respond = false;
     } catch (e) {
       if (!(e instanceof PageFailure)) {
@@ -292,7 +315,12 @@ export function interactionPages(deps: InteractionDeps): { middleware: Koa.Middl
         return;
       }
       const shown = flow.step;
-      show(ctx, e.status, renderStep(shown, { base, error: e.error, values: e.values, maskedPhone: flow.phone && maskPhone(flow.phone) }), e.headers);
+      show(
+        ctx,
+        e.status,
+        renderStep(shown, { base, error: e.error, values: e.values, maskedPhone: flow.phone && maskPhone(flow.phone) }),
+        e.headers,
+      );
     }
   };
 

@@ -55,16 +55,25 @@ export function loadIdpSecrets(dataDir: string): IdpSecrets {
   if (existsSync(path)) {
     stored = readJson(path) as Record<string, unknown>;
     const foreign = Object.keys(stored).filter((k) => !(SECRET_FIELDS as readonly string[]).includes(k));
-    if (foreign.length) throw new Error(`${path} is not the identity provider's (it holds ${foreign.join(', ')}); give the provider a folder of its own`);
+    if (foreign.length)
+      throw new Error(
+        `${path} is not the identity provider's (it holds ${foreign.join(', ')}); give the provider a folder of its own`,
+      );
   }
   const file = Object.fromEntries(SECRET_FIELDS.map((k) => [k, stored[k] ?? randomBytes(32).toString('base64')]));
   if (SECRET_FIELDS.some((k) => stored[k] === undefined)) writePrivateFile(path, JSON.stringify(file, null, 2) + '\n');
-  return { sealKey: key32(file.idpSealKey, 'idpSealKey'), indexKey: key32(file.idpIndexKey, 'idpIndexKey'), codeKey: key32(file.idpCodeKey, 'idpCodeKey') };
+  return {
+    sealKey: key32(file.idpSealKey, 'idpSealKey'),
+    indexKey: key32(file.idpIndexKey, 'idpIndexKey'),
+    codeKey: key32(file.idpCodeKey, 'idpCodeKey'),
+  };
 }
 
 /** RFC 7638 thumbprint of an Ed25519 public key: the `kid`. */
 function thumbprint(x: string): string {
-  return createHash('sha256').update(JSON.stringify({ crv: 'Ed25519', kty: 'OKP', x })).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify({ crv: 'Ed25519', kty: 'OKP', x }))
+    .digest('base64url');
 }
 
 /** Reads or creates `<dataDir>/jwks.json`: the private signing keys, the first one signs. */
@@ -77,7 +86,15 @@ export function loadSigningKeys(dataDir: string): SigningJwk[] {
     return keys;
   }
   const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as { x: string; d: string };
-  const key: SigningJwk = { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d, kid: thumbprint(jwk.x), alg: 'EdDSA', use: 'sig' };
+  const key: SigningJwk = {
+    kty: 'OKP',
+    crv: 'Ed25519',
+    x: jwk.x,
+    d: jwk.d,
+    kid: thumbprint(jwk.x),
+    alg: 'EdDSA',
+    use: 'sig',
+  };
   writePrivateFile(path, JSON.stringify({ keys: [key] }, null, 2) + '\n');
   return [key];
 }

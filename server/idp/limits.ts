@@ -14,7 +14,13 @@ export interface IdpLimits {
   signupsPerAddress: number;
 }
 
-export const DEFAULT_LIMITS: IdpLimits = { windowSeconds: 600, sendsPerPhone: 5, sendsPerAddress: 60, checksPerAddress: 100, signupsPerAddress: 20 };
+export const DEFAULT_LIMITS: IdpLimits = {
+  windowSeconds: 600,
+  sendsPerPhone: 5,
+  sendsPerAddress: 60,
+  checksPerAddress: 100,
+  signupsPerAddress: 20,
+};
 
 export type LimitName = Exclude<keyof IdpLimits, 'windowSeconds'>;
 

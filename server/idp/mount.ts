@@ -12,7 +12,10 @@ const OAUTH_METADATA = '/.well-known/oauth-authorization-server';
 export type IdentityProviderRef = IdentityProvider | (() => IdentityProvider | undefined);
 
 function checkPrefix(prefix: string, idp: IdentityProvider): void {
-  if (prefix !== idp.mountPath) throw new Error(`the provider for ${idp.issuer} must be mounted at ${JSON.stringify(idp.mountPath)}, not ${JSON.stringify(prefix)}`);
+  if (prefix !== idp.mountPath)
+    throw new Error(
+      `the provider for ${idp.issuer} must be mounted at ${JSON.stringify(idp.mountPath)}, not ${JSON.stringify(prefix)}`,
+    );
 }
 
 /**
@@ -38,7 +41,8 @@ export function identityProviderMiddleware(prefix: string, ref: IdentityProvider
     else if (ctx.path === prefix || ctx.path.startsWith(`${prefix}/`)) {
       const rest = ctx.url.slice(prefix.length);
       inner = rest.startsWith('/') ? rest : `/${rest}`;
-    } else if (ctx.path === `${OAUTH_METADATA}${prefix}`) inner = `${OAUTH_METADATA}${ctx.querystring ? `?${ctx.querystring}` : ''}`;
+    } else if (ctx.path === `${OAUTH_METADATA}${prefix}`)
+      inner = `${OAUTH_METADATA}${ctx.querystring ? `?${ctx.querystring}` : ''}`;
     if (inner === undefined) return next();
     const idp = current();
     if (!idp) {

@@ -16,10 +16,16 @@ const FORBIDDEN = /[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069\u200E\u200F\u06
  */
 export function normalizeName(input: string): NameResult {
   const raw = String(input);
-  if (FORBIDDEN.test(raw)) return { ok: false, code: 'NAME_INVALID', message: 'the name contains control, direction or zero-width characters' };
+  if (FORBIDDEN.test(raw))
+    return {
+      ok: false,
+      code: 'NAME_INVALID',
+      message: 'the name contains control, direction or zero-width characters',
+    };
   const name = raw.trim().normalize('NFC');
   const length = Array.from(name).length;
   if (length === 0) return { ok: false, code: 'NAME_INVALID', message: 'the name is empty' };
-  if (length > NAME_MAX) return { ok: false, code: 'NAME_INVALID', message: `the name is longer than ${NAME_MAX} characters` };
+  if (length > NAME_MAX)
+    return { ok: false, code: 'NAME_INVALID', message: `the name is longer than ${NAME_MAX} characters` };
   return { ok: true, name };
 }

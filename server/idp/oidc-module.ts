@@ -43,9 +43,17 @@ export interface OidcAccount {
 
 export interface OidcProvider extends Koa {
   issuer: string;
-  Grant: { new (init: { accountId: string; clientId: string }): OidcGrant; find(id: string): Promise<OidcGrant | undefined> };
+  Grant: {
+    new (init: { accountId: string; clientId: string }): OidcGrant;
+    find(id: string): Promise<OidcGrant | undefined>;
+  };
   interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<OidcInteraction>;
-  interactionFinished(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, opts?: { mergeWithLastSubmission?: boolean }): Promise<void>;
+  interactionFinished(
+    req: IncomingMessage,
+    res: ServerResponse,
+    result: Record<string, unknown>,
+    opts?: { mergeWithLastSubmission?: boolean },
+  ): Promise<void>;
 }
 
 export interface OidcCheck {
@@ -61,7 +69,11 @@ export interface OidcModule {
   Provider: new (issuer: string, configuration: Record<string, unknown>) => OidcProvider;
   errors: { SessionNotFound: new (...args: unknown[]) => Error };
   interactionPolicy: {
-    Check: { new (reason: string, description: string, check: (ctx: OidcKoaContext) => unknown): OidcCheck; REQUEST_PROMPT: true; NO_NEED_TO_PROMPT: false };
+    Check: {
+      new (reason: string, description: string, check: (ctx: OidcKoaContext) => unknown): OidcCheck;
+      REQUEST_PROMPT: true;
+      NO_NEED_TO_PROMPT: false;
+    };
     base(): OidcPrompt[] & { get(name: string): OidcPrompt | undefined };
   };
 }
@@ -81,7 +93,8 @@ export function loadOidcProvider(): OidcModule {
   const warn = console.warn;
   console.warn = (...args: unknown[]) => {
     // On a terminal the package wraps its warning in colour codes.
-    if (args.length === 1 && typeof args[0] === 'string' && args[0].replace(/\x1b\[[0-9;]*m/g, '') === RUNTIME_WARNING) return;
+    if (args.length === 1 && typeof args[0] === 'string' && args[0].replace(/\x1b\[[0-9;]*m/g, '') === RUNTIME_WARNING)
+      return;
     warn.apply(console, args);
   };
   try {

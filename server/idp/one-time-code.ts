@@ -19,7 +19,10 @@ export interface CodeChallenge {
   wrong: number;
 }
 
-export type CodeCheck = { ok: true } | { ok: false; code: 'OTP_INVALID'; remaining: number } | { ok: false; code: 'OTP_EXPIRED' | 'OTP_LOCKED' };
+export type CodeCheck =
+  | { ok: true }
+  | { ok: false; code: 'OTP_INVALID'; remaining: number }
+  | { ok: false; code: 'OTP_EXPIRED' | 'OTP_LOCKED' };
 
 function macOf(key: Buffer, id: string, code: string): Buffer {
   return createHmac('sha256', key).update(`${id}:${code}`).digest();

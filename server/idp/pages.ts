@@ -149,7 +149,12 @@ export function renderStep(step: Step, view: StepView): string {
 ${err}${form(
           `${view.base}/phone`,
           'phone-form',
-          input('phone', bi('手机号', 'Phone'), 'type="tel" inputmode="tel" autocomplete="tel" required maxlength="24"', v.phone),
+          input(
+            'phone',
+            bi('手机号', 'Phone'),
+            'type="tel" inputmode="tel" autocomplete="tel" required maxlength="24"',
+            v.phone,
+          ),
           bi('获取验证码', 'Send code'),
         )}
 <p class="note">${bi('内地手机号或以 + 开头的国际号码。', 'A mainland mobile number, or an international number starting with +.')}</p>`,
@@ -163,7 +168,10 @@ ${restart(`${view.base}/restart`, bi('重新获取验证码', 'Send a new code')
       );
     case 'signup': {
       const options = Object.entries(ID_TYPE_LABELS)
-        .map(([value, [zh, en]]) => `<option value="${value}"${v.idType === value ? ' selected' : ''}>${escapeHtml(zh)} ${escapeHtml(en)}</option>`)
+        .map(
+          ([value, [zh, en]]) =>
+            `<option value="${value}"${v.idType === value ? ' selected' : ''}>${escapeHtml(zh)} ${escapeHtml(en)}</option>`,
+        )
         .join('\n');
       return layout(
         step,
@@ -196,5 +204,8 @@ ${restart(`${view.base}/restart`, bi('重新填写证件', 'Start the ID form ag
 
 /** A page for an error that ends the interaction (expired session, a bad request). */
 export function renderErrorPage(error: PageError): string {
-  return layout('error', `${errorBlock(error)}<p>${bi('请回到应用重新登录。', 'Go back to the app and sign in again.')}</p>`);
+  return layout(
+    'error',
+    `${errorBlock(error)}<p>${bi('请回到应用重新登录。', 'Go back to the app and sign in again.')}</p>`,
+  );
 }

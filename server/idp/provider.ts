@@ -106,7 +106,13 @@ export async function createIdentityProvider(opts: IdentityProviderOptions): Pro
   const policy = oidc.interactionPolicy.base();
   // Every authorization signs in afresh: a shared phone must not hand the next person the
   // last one's account, and an account whose ID moved away must sign up again.
-  policy.get('login')!.checks.add(new Check('fresh_sign_in', 'each authorization signs in afresh', (ctx) => (ctx.oidc.result?.login ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT)));
+  policy
+    .get('login')!
+    .checks.add(
+      new Check('fresh_sign_in', 'each authorization signs in afresh', (ctx) =>
+        ctx.oidc.result?.login ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT,
+      ),
+    );
 
   const provider = new oidc.Provider(issuer, {
     clients: opts.clients.map((c) => ({
@@ -168,22 +174,41 @@ export async function createIdentityProvider(opts: IdentityProviderOptions): Pro
       await grant.save();
       return grant;
     },
-    interactions: { url: async (_ctx: unknown, interaction: { uid: string }) => `${mountPath}/interaction/${interaction.uid}`, policy },
+    interactions: {
+      url: async (_ctx: unknown, interaction: { uid: string }) => `${mountPath}/interaction/${interaction.uid}`,
+      policy,
+    },
     async renderError(ctx: OidcKoaContext, out: { error?: string; error_description?: string }) {
       ctx.set(pageHeaders(clientOrigins));
       ctx.type = 'text/html; charset=utf-8';
-      ctx.body = renderErrorPage({ code: out.error ?? 'server_error', message: out.error_description ?? out.error ?? 'error' });
+      ctx.body = renderErrorPage({
+        code: out.error ?? 'server_error',
+        message: out.error_description ?? out.error ?? 'error',
+      });
     },
   });
   provider.proxy = opts.proxy ?? false;
-  provider.on('server_error', (_ctx: unknown, err: Error) => log.error('idp: server error', { error: err.stack ?? String(err) }));
+  provider.on('server_error', (_ctx: unknown, err: Error) =>
+    log.error('idp: server error', { error: err.stack ?? String(err) }),
+  );
   // Koa reports errors outside oidc-provider's handlers here; without a listener it would
   // print them to stderr rather than to the JSON log.
   provider.on('error', (err: Error & { expose?: boolean }) => {
     if (!err.expose) log.error('idp: request failed', { error: err.stack ?? String(err) });
   });
 
-  const pages = interactionPages({ oidc, provider, accounts, sms: opts.sms, limits: new Limits(opts.limits), codeKey: secrets.codeKey, clock, log, mountPath, clientOrigins });
+  const pages = interactionPages({
+    oidc,
+    provider,
+    accounts,
+    sms: opts.sms,
+    limits: new Limits(opts.limits),
+    codeKey: secrets.codeKey,
+    clock,
+    log,
+    mountPath,
+    clientOrigins,
+  });
   provider.use(pages.middleware);
   const handler = provider.callback() as (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 

@@ -77,7 +77,12 @@ export class IssuerKeys {
    * makes sure one key signs.
    * @throws Error when ANKANG_SIGNING_KEY holds a key that was retired or revoked
    */
-  static async load(opts: { secretsDir: string; ledger: Ledger; longestCodeSeconds: number; env?: NodeJS.ProcessEnv }): Promise<IssuerKeys> {
+  static async load(opts: {
+    secretsDir: string;
+    ledger: Ledger;
+    longestCodeSeconds: number;
+    env?: NodeJS.ProcessEnv;
+  }): Promise<IssuerKeys> {
     const dir = join(opts.secretsDir, 'keys');
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
     const keys = new IssuerKeys(dir, opts.longestCodeSeconds);
@@ -94,7 +99,9 @@ export class IssuerKeys {
     const envRecord = keys.records.find((r) => r.kid === envKid);
     if (envRecord && !signing(envRecord)) {
       const why =
-        envRecord.revokedAt !== undefined ? `was revoked at ${toRfc3339(envRecord.revokedAt)}` : `was retired at ${toRfc3339(envRecord.retiredAt!)}`;
+        envRecord.revokedAt !== undefined
+          ? `was revoked at ${toRfc3339(envRecord.revokedAt)}`
+          : `was retired at ${toRfc3339(envRecord.retiredAt!)}`;
       throw new Error(
         `ANKANG_SIGNING_KEY holds key ${envKid}, which ${why} and signs nothing more: give a new key, or unset it to have one generated`,
       );
@@ -146,7 +153,11 @@ export class IssuerKeys {
       if (wasSigning) add ??= true;
       r.revokedAt = rev.revokedAt;
       revoked.push(r.kid);
-      await tx.append({ type: 'key.revoked', subjects: ['issuer'], data: { kid: r.kid, revokedAt: rev.revokedAt, wasSigning } });
+      await tx.append({
+        type: 'key.revoked',
+        subjects: ['issuer'],
+        data: { kid: r.kid, revokedAt: rev.revokedAt, wasSigning },
+      });
     }
     if (opts.widen) {
       const active = records.at(-1)!;
@@ -167,7 +178,8 @@ export class IssuerKeys {
       const privateKey = add === true ? generateKeyPairSync('ed25519').privateKey : add;
       const pub = rawPublicKey(privateKey);
       const kid = toBase64Url(computeKid(pub));
-      if (add === true) writePrivateFile(this.pemPath(kid), privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+      if (add === true)
+        writePrivateFile(this.pemPath(kid), privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
       const record: IssuerKeyRecord = {
         kid,
         x: toBase64Url(pub),
@@ -221,7 +233,9 @@ export class IssuerKeys {
 
   /** Every revoked key with its revocation time, for the trust list's `revokedKeys`. */
   revokedList(): RevokedKeyJson[] {
-    return this.records.filter((r) => r.revokedAt !== undefined).map((r) => ({ kid: r.kid, revokedAt: toRfc3339(r.revokedAt!) }));
+    return this.records
+      .filter((r) => r.revokedAt !== undefined)
+      .map((r) => ({ kid: r.kid, revokedAt: toRfc3339(r.revokedAt!) }));
   }
 
   // Every scan asks for the trust list; a record never changes (a change replaces it), so its entry is built once.

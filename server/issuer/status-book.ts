@@ -46,7 +46,8 @@ export class StatusCover {
   constructor(key: Uint8Array, rates?: CoverRates) {
     if (key.length !== 32) throw new Error('the status cover key must be 32 bytes');
     const rateBytes = createHmac('sha256', key).update('ankang status cover rates').digest();
-    const draw = (offset: number, [lo, hi]: readonly [number, number]) => lo + (rateBytes.readUInt32BE(offset) / 2 ** 32) * (hi - lo);
+    const draw = (offset: number, [lo, hi]: readonly [number, number]) =>
+      lo + (rateBytes.readUInt32BE(offset) / 2 ** 32) * (hi - lo);
     this.rates = rates ?? { yellow: draw(0, COVER_RATE_RANGE.yellow), red: draw(4, COVER_RATE_RANGE.red) };
     this.streamKey = createHmac('sha256', key).update('ankang status cover stream').digest();
   }
@@ -181,7 +182,13 @@ export class StatusBook {
     const kid = Buffer.from(signer.kid).toString('hex');
     for (;;) {
       // Re-sign after a change, when aged, and when the signing key changed (rotation or revocation).
-      if (this.signed && this.signedVersion >= wanted && this.signedKid === kid && now - this.signed.issuedAt < this.maxAgeSeconds) return this.signed;
+      if (
+        this.signed &&
+        this.signedVersion >= wanted &&
+        this.signedKid === kid &&
+        now - this.signed.issuedAt < this.maxAgeSeconds
+      )
+        return this.signed;
       if (this.signing) {
         await this.signing;
         continue;

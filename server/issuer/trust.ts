@@ -53,7 +53,10 @@ export class TrustService {
     const own = ownTrustEntry(this.app, nowS);
     const fingerprint = JSON.stringify([own.keys.map((k) => [k.kid, k.notAfter]), own.revokedKeys?.map((k) => k.kid)]);
     if (!this.cached || this.cached.fingerprint !== fingerprint) {
-      this.cached = { fingerprint, json: { format: TRUST_LIST_FORMAT, issuedAt: toRfc3339(nowS), issuers: [own, ...this.foreign] } };
+      this.cached = {
+        fingerprint,
+        json: { format: TRUST_LIST_FORMAT, issuedAt: toRfc3339(nowS), issuers: [own, ...this.foreign] },
+      };
     }
     return this.cached.json;
   }

@@ -11,12 +11,16 @@ import type { SessionRecord } from '../identity/sessions';
 import type { VenueRecord } from '../services/venues';
 import type { RouteDoc } from '../http/openapi';
 
-
 /** The query of GET /v1/admin/tokens. */
 export const listSchema = z.strictObject({
-  role: z.enum([...AUTHORITY_ROLES.filter((r) => r !== 'admin'), 'resident'] as string[] as [string, ...string[]]).optional(),
+  role: z
+    .enum([...AUTHORITY_ROLES.filter((r) => r !== 'admin'), 'resident'] as string[] as [string, ...string[]])
+    .optional(),
   /** Resume after this id (the last one of the previous page). */
-  after: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+  after: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
@@ -34,11 +38,29 @@ export function adminRoutes(router: Router, app: AppContext, { sessions }: Servi
     const ttlDays = body.ttlDays ?? app.config.STAFF_TOKEN_TTL_DAYS;
     const issued = await app.ledger.transact(async (tx) => {
       const t = issueToken(tx, { role: body.role, name: body.name, source, scope }, ttlDays * 86_400_000);
-      await tx.append({ type: 'token.issued', subjects: ['access'], data: { id: t.id, role: body.role, source: source ?? null, scope: scope ?? null, by: admin.id, expiresAt: t.expiresAt } });
+      await tx.append({
+        type: 'token.issued',
+        subjects: ['access'],
+        data: {
+          id: t.id,
+          role: body.role,
+          source: source ?? null,
+          scope: scope ?? null,
+          by: admin.id,
+          expiresAt: t.expiresAt,
+        },
+      });
       return t;
     });
     ctx.status = 201;
-    ctx.body = { token: issued.token, id: issued.id, role: body.role, source: source ?? null, scope: scope ?? null, expiresAt: issued.expiresAt };
+    ctx.body = {
+      token: issued.token,
+      id: issued.id,
+      role: body.role,
+      source: source ?? null,
+      scope: scope ?? null,
+      expiresAt: issued.expiresAt,
+    };
   });
 
   /**
@@ -53,14 +75,33 @@ export function adminRoutes(router: Router, app: AppContext, { sessions }: Servi
     if (q.role === 'resident') {
       for await (const [id, value] of app.ledger.space('sessions').iterator({ gt: q.after ?? '', limit: q.limit })) {
         const s = value as SessionRecord;
-        out.push({ id, role: 'resident', pseudonym: s.pseudonym, createdAt: s.createdAt, refreshedAt: s.refreshedAt, expiresAt: s.expiresAt, expired: Date.parse(s.expiresAt) <= now });
+        out.push({
+          id,
+          role: 'resident',
+          pseudonym: s.pseudonym,
+          createdAt: s.createdAt,
+          refreshedAt: s.refreshedAt,
+          expiresAt: s.expiresAt,
+          expired: Date.parse(s.expiresAt) <= now,
+        });
       }
     } else {
-      for await (const [key, hash] of app.ledger.space('index').iterator({ gt: `token/${q.after ?? ''}`, lt: 'token/~' })) {
+      for await (const [key, hash] of app.ledger
+        .space('index')
+        .iterator({ gt: `token/${q.after ?? ''}`, lt: 'token/~' })) {
         const rec = await app.ledger.read<TokenRecord>('tokens', hash as string);
         if (!rec || (q.role && rec.role !== q.role)) continue;
         const { role, name, source, scope, createdAt, expiresAt } = rec;
-        out.push({ id: key.slice('token/'.length), role, name, source: source ?? null, scope: scope ?? [], createdAt, expiresAt: expiresAt ?? null, expired: !!expiresAt && Date.parse(expiresAt) <= now });
+        out.push({
+          id: key.slice('token/'.length),
+          role,
+          name,
+          source: source ?? null,
+          scope: scope ?? [],
+          createdAt,
+          expiresAt: expiresAt ?? null,
+          expired: !!expiresAt && Date.parse(expiresAt) <= now,
+        });
         if (out.length >= q.limit) break;
       }
     }
@@ -82,7 +123,11 @@ export function adminRoutes(router: Router, app: AppContext, { sessions }: Servi
         role = 'resident';
       }
       if (!role) return false;
-      await tx.append({ type: 'token.revoked', subjects: ['access'], data: { id: hash ? tokenId(hash) : id, role, by: admin.id } });
+      await tx.append({
+        type: 'token.revoked',
+        subjects: ['access'],
+        data: { id: hash ? tokenId(hash) : id, role, by: admin.id },
+      });
       return true;
     });
     if (!revoked) throw new ServiceError('NOT_FOUND', 'no such token or session');
@@ -93,9 +138,14 @@ export function adminRoutes(router: Router, app: AppContext, { sessions }: Servi
 /** The API document's entries for these routes (server/http/openapi.ts). */
 export const adminDocs: RouteDoc[] = [
   {
-    method: 'post', path: '/v1/admin/tokens', tag: 'admin', auth: 'token.create', body: tokenSchema,
+    method: 'post',
+    path: '/v1/admin/tokens',
+    tag: 'admin',
+    auth: 'token.create',
+    body: tokenSchema,
     summary: 'Create an authority token',
-    description: 'One shape per role; operator, grid and border tokens take a `scope` (README, Tokens and scopes). The token itself is shown only in this answer.',
+    description:
+      'One shape per role; operator, grid and border tokens take a `scope` (README, Tokens and scopes). The token itself is shown only in this answer.',
     example: { role: 'operator', name: '银泰中心', scope: { venueTypes: ['crowded-place'], districts: ['340100'] } },
     ok: {
       status: 201,
@@ -111,14 +161,24 @@ export const adminDocs: RouteDoc[] = [
     },
   },
   {
-    method: 'get', path: '/v1/admin/tokens', tag: 'admin', auth: 'token.list', query: listSchema,
+    method: 'get',
+    path: '/v1/admin/tokens',
+    tag: 'admin',
+    auth: 'token.list',
+    query: listSchema,
     summary: 'List authority tokens, or resident sessions',
-    description: 'Never the token itself. With `role=resident`, the resident sessions. In id order, `limit` a page; `next` is the `after` of the next page, or null.',
+    description:
+      'Never the token itself. With `role=resident`, the resident sessions. In id order, `limit` a page; `next` is the `after` of the next page, or null.',
     ok: { status: 200, description: '`{ tokens: [...], next }`' },
   },
   {
-    method: 'delete', path: '/v1/admin/tokens/:id', tag: 'admin', auth: 'token.revoke', params: idSchema,
-    summary: 'Revoke an authority token or end a resident session', errors: ['NOT_FOUND'],
+    method: 'delete',
+    path: '/v1/admin/tokens/:id',
+    tag: 'admin',
+    auth: 'token.revoke',
+    params: idSchema,
+    summary: 'Revoke an authority token or end a resident session',
+    errors: ['NOT_FOUND'],
     ok: { status: 204, description: 'Revoked at once; a `token.revoked` event records who did it' },
   },
 ];

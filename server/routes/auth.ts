@@ -29,11 +29,23 @@ export const staffSignInSchema = z.strictObject({ token: tokenText });
  * browsers treat http://localhost and 127.0.0.1 as secure) and never on a request another
  * site starts (SameSite=Strict), unless told otherwise.
  */
-export function setCookie(ctx: Context, name: string, value: string | null, opts: { path?: string; maxAgeMs?: number; sameSite?: 'strict' | 'lax' } = {}): void {
+export function setCookie(
+  ctx: Context,
+  name: string,
+  value: string | null,
+  opts: { path?: string; maxAgeMs?: number; sameSite?: 'strict' | 'lax' } = {},
+): void {
   // `cookies` refuses Secure over plain HTTP unless told the connection is secure; behind
   // TLS termination it is, and on loopback the browser accepts it.
   ctx.cookies.secure = true;
-  ctx.cookies.set(name, value, { httpOnly: true, secure: true, sameSite: opts.sameSite ?? 'strict', path: opts.path ?? '/', maxAge: value === null ? 0 : opts.maxAgeMs, overwrite: true });
+  ctx.cookies.set(name, value, {
+    httpOnly: true,
+    secure: true,
+    sameSite: opts.sameSite ?? 'strict',
+    path: opts.path ?? '/',
+    maxAge: value === null ? 0 : opts.maxAgeMs,
+    overwrite: true,
+  });
 }
 
 function setSessionCookies(ctx: Context, s: OpenedSession, now: Date): void {
@@ -62,7 +74,11 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
   /** Starts a sign-in: the browser goes to the provider with a fresh state, nonce and PKCE challenge. */
   router.get('/v1/auth/login', limits.limit('signin-address'), async (ctx) => {
     const { url, pending } = await relyingParty(app).start();
-    const sealed = sealField(encryptionKey, JSON.stringify({ ...pending, until: app.clock().getTime() + LOGIN_TTL_MS }), 'sign-in');
+    const sealed = sealField(
+      encryptionKey,
+      JSON.stringify({ ...pending, until: app.clock().getTime() + LOGIN_TTL_MS }),
+      'sign-in',
+    );
     // Lax, not Strict: the browser comes back to the callback from the provider's site.
     setCookie(ctx, LOGIN_COOKIE, sealed, { path: '/v1/auth/callback', maxAgeMs: LOGIN_TTL_MS, sameSite: 'lax' });
     ctx.set('Cache-Control', 'no-store');
@@ -85,7 +101,8 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
       } catch {
         throw new ServiceError('UNAUTHENTICATED', 'this sign-in was not started here, or took too long; start again');
       }
-      if (pending.until < app.clock().getTime()) throw new ServiceError('UNAUTHENTICATED', 'this sign-in took too long; start again');
+      if (pending.until < app.clock().getTime())
+        throw new ServiceError('UNAUTHENTICATED', 'this sign-in took too long; start again');
       const done = await relyingParty(app).finish(new URL(ctx.href), pending);
       const account = sessions.accountKey(done.issuer, done.subject);
       const opened = await app.ledger.transact((tx) => sessions.open(tx, done.identity, account));
@@ -106,7 +123,9 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
   router.post('/v1/auth/refresh', limits.limit('refresh-address'), async (ctx) => {
     const fromCookie = ctx.cookies.get(COOKIES.residentRefresh);
     const hasBody = Number(ctx.get('content-length') || 0) > 0 || ctx.get('transfer-encoding') !== '';
-    const token = hasBody ? parseWith(refreshSchema, await readJson(ctx, app.config.BODY_LIMIT_BYTES)).refreshToken : fromCookie;
+    const token = hasBody
+      ? parseWith(refreshSchema, await readJson(ctx, app.config.BODY_LIMIT_BYTES)).refreshToken
+      : fromCookie;
     if (!token) throw new ServiceError('UNAUTHENTICATED', 'no refresh token: sign in again');
     let s: OpenedSession;
     try {
@@ -116,7 +135,12 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
       throw e;
     }
     if (hasBody) {
-      ctx.body = { accessToken: s.access, refreshToken: s.refresh, accessExpiresAt: s.accessExpiresAt, expiresAt: s.expiresAt };
+      ctx.body = {
+        accessToken: s.access,
+        refreshToken: s.refresh,
+        accessExpiresAt: s.accessExpiresAt,
+        expiresAt: s.expiresAt,
+      };
     } else {
       setSessionCookies(ctx, s, app.clock());
       ctx.body = { accessExpiresAt: s.accessExpiresAt, expiresAt: s.expiresAt };
@@ -132,7 +156,9 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
       // An expired access token opens nothing, but its session must end all the same: the
       // page's refresh cookie (sent here, under /v1/auth) names it.
       const refresh = ctx.cookies.get(COOKIES.residentRefresh);
-      const session = resident?.session ?? (refresh && tokenText.safeParse(refresh).success ? await sessions.sessionOfRefresh(refresh) : undefined);
+      const session =
+        resident?.session ??
+        (refresh && tokenText.safeParse(refresh).success ? await sessions.sessionOfRefresh(refresh) : undefined);
       if (session) await app.ledger.transact((tx) => sessions.close(tx, session));
       clearSessionCookies(ctx);
     }
@@ -147,7 +173,9 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
     const staff = all.find((p) => !isResident(p));
     ctx.body = {
       resident: r ? await residentSession(r) : null,
-      staff: staff ? { role: staff.role, name: staff.name ?? null, scope: staff.scope ?? [], expiresAt: staff.expiresAt ?? null } : null,
+      staff: staff
+        ? { role: staff.role, name: staff.name ?? null, scope: staff.scope ?? [], expiresAt: staff.expiresAt ?? null }
+        : null,
       // An expired access token with a live refresh cookie: the page refreshes, then asks again.
       expired: !r && ctx.state.expired !== undefined,
     };
@@ -155,7 +183,13 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
 
   async function residentSession(p: Principal) {
     const id = await sessions.identity(p.session!);
-    return { maskedName: maskName(id.name), maskedId: maskId(id.idNumber), idType: id.idType, record: p.binding, accessExpiresAt: p.expiresAt ?? null };
+    return {
+      maskedName: maskName(id.name),
+      maskedId: maskId(id.idNumber),
+      idType: id.idType,
+      record: p.binding,
+      accessExpiresAt: p.expiresAt ?? null,
+    };
   }
 
   /**
@@ -164,9 +198,17 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
    */
   router.post('/v1/auth/staff', limits.limit('signin-address'), async (ctx) => {
     const { token } = await jsonBody(ctx, staffSignInSchema, app.config.BODY_LIMIT_BYTES);
-    const p = await resolveToken(token, app.ledger, app.secrets.adminToken, app.clock(), app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000);
+    const p = await resolveToken(
+      token,
+      app.ledger,
+      app.secrets.adminToken,
+      app.clock(),
+      app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000,
+    );
     if (isResident(p)) throw new ServiceError('FORBIDDEN', 'this is a resident token; residents sign in on /');
-    const left = p.expiresAt ? Date.parse(p.expiresAt) - app.clock().getTime() : app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000;
+    const left = p.expiresAt
+      ? Date.parse(p.expiresAt) - app.clock().getTime()
+      : app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000;
     setCookie(ctx, COOKIES.staff, token, { maxAgeMs: left });
     ctx.body = { role: p.role, name: p.name ?? null, scope: p.scope ?? [], expiresAt: p.expiresAt ?? null };
   });
@@ -175,19 +217,30 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
 /** The API document's entries for these routes (server/http/openapi.ts). */
 export const authDocs: RouteDoc[] = [
   {
-    method: 'get', path: '/v1/auth/login', tag: 'sign-in', auth: 'none', limited: true, errors: ['SIGN_IN_UNAVAILABLE'],
+    method: 'get',
+    path: '/v1/auth/login',
+    tag: 'sign-in',
+    auth: 'none',
+    limited: true,
+    errors: ['SIGN_IN_UNAVAILABLE'],
     summary: 'Start a sign-in through the identity provider',
-    description: 'For a browser: redirects to the provider with a fresh state, nonce and PKCE challenge, kept sealed in a cookie for ten minutes.',
+    description:
+      'For a browser: redirects to the provider with a fresh state, nonce and PKCE challenge, kept sealed in a cookie for ten minutes.',
     ok: {
       status: 302,
       description: 'To the identity provider',
-      headers: { Location: 'The provider\'s authorization URL' },
+      headers: { Location: "The provider's authorization URL" },
     },
   },
   {
-    method: 'get', path: '/v1/auth/callback', tag: 'sign-in', auth: 'none', limited: true,
+    method: 'get',
+    path: '/v1/auth/callback',
+    tag: 'sign-in',
+    auth: 'none',
+    limited: true,
     summary: 'The identity provider sends the browser back here',
-    description: 'Exchanges the code for an ID token, opens a resident session (cookies `ak_resident`, `ak_resident_refresh`) and redirects to `/`. A failure redirects to `/?signin_error=<CODE>` and opens nothing.',
+    description:
+      'Exchanges the code for an ID token, opens a resident session (cookies `ak_resident`, `ak_resident_refresh`) and redirects to `/`. A failure redirects to `/?signin_error=<CODE>` and opens nothing.',
     ok: {
       status: 302,
       description: 'To `/`, or to `/?signin_error=<CODE>`',
@@ -195,42 +248,77 @@ export const authDocs: RouteDoc[] = [
     },
   },
   {
-    method: 'post', path: '/v1/auth/refresh', tag: 'sign-in', auth: 'refresh', limited: true, body: refreshSchema,
-    errors: ['TOKEN_EXPIRED'], example: { refreshToken: 'ak_resident_AbCdEfGhIjKlMnOpQrStUvWx' },
+    method: 'post',
+    path: '/v1/auth/refresh',
+    tag: 'sign-in',
+    auth: 'refresh',
+    limited: true,
+    body: refreshSchema,
+    errors: ['TOKEN_EXPIRED'],
+    example: { refreshToken: 'ak_resident_AbCdEfGhIjKlMnOpQrStUvWx' },
     summary: 'A new access and refresh token for a refresh token',
-    description: 'An app sends `{ refreshToken }` and gets `{ accessToken, refreshToken, accessExpiresAt, expiresAt }`; a page sends no body, its refresh cookie is used and the new tokens are set as cookies (`{ accessExpiresAt, expiresAt }`). Both old tokens stop working; the session\'s end does not move.',
+    description:
+      "An app sends `{ refreshToken }` and gets `{ accessToken, refreshToken, accessExpiresAt, expiresAt }`; a page sends no body, its refresh cookie is used and the new tokens are set as cookies (`{ accessExpiresAt, expiresAt }`). Both old tokens stop working; the session's end does not move.",
     ok: {
       status: 200,
       description: 'The new pair (in the body for an app, as cookies for a page) and when they expire',
     },
   },
   {
-    method: 'post', path: '/v1/auth/logout', tag: 'sign-in', auth: 'optional', query: logoutSchema,
-    summary: 'End this browser\'s session and clear its cookies',
+    method: 'post',
+    path: '/v1/auth/logout',
+    tag: 'sign-in',
+    auth: 'optional',
+    query: logoutSchema,
+    summary: "End this browser's session and clear its cookies",
     description: '`who=resident` ends the resident session, `who=staff` clears the staff cookie; without `who`, both.',
     ok: { status: 204, description: 'Signed out' },
   },
   {
-    method: 'get', path: '/v1/auth/session', tag: 'sign-in', auth: 'optional',
+    method: 'get',
+    path: '/v1/auth/session',
+    tag: 'sign-in',
+    auth: 'optional',
     summary: 'Who this browser is signed in as',
-    description: 'Masked, never a token. `expired`: an expired access token beside a live refresh cookie (refresh, then ask again).',
+    description:
+      'Masked, never a token. `expired`: an expired access token beside a live refresh cookie (refresh, then ask again).',
     ok: {
       status: 200,
       description: 'The session, masked',
       schema: z.object({
         resident: z
-          .object({ maskedName: z.string(), maskedId: z.string(), idType: z.string(), record: z.enum(['bound', 'other', 'none']), accessExpiresAt: z.string().nullable() })
+          .object({
+            maskedName: z.string(),
+            maskedId: z.string(),
+            idType: z.string(),
+            record: z.enum(['bound', 'other', 'none']),
+            accessExpiresAt: z.string().nullable(),
+          })
           .nullable(),
-        staff: z.object({ role: z.string(), name: z.string().nullable(), scope: z.unknown(), expiresAt: z.string().nullable() }).nullable(),
+        staff: z
+          .object({
+            role: z.string(),
+            name: z.string().nullable(),
+            scope: z.unknown(),
+            expiresAt: z.string().nullable(),
+          })
+          .nullable(),
         expired: z.boolean(),
       }),
     },
   },
   {
-    method: 'post', path: '/v1/auth/staff', tag: 'sign-in', auth: 'none', limited: true, body: staffSignInSchema,
-    errors: ['TOKEN_EXPIRED', 'FORBIDDEN'], example: { token: 'ak_health_AbCdEfGhIjKlMnOpQrStUvWx' },
+    method: 'post',
+    path: '/v1/auth/staff',
+    tag: 'sign-in',
+    auth: 'none',
+    limited: true,
+    body: staffSignInSchema,
+    errors: ['TOKEN_EXPIRED', 'FORBIDDEN'],
+    example: { token: 'ak_health_AbCdEfGhIjKlMnOpQrStUvWx' },
     summary: 'Staff pages: keep an authority token in an HttpOnly cookie',
-    description: 'The token is checked, then set as the `ak_staff` cookie until it expires. A resident token is refused (403).',
+    description:
+      'The token is checked, then set as the `ak_staff` cookie until it expires. A resident token is refused (403).',
     ok: { status: 200, description: '`{ role, name, scope, expiresAt }`' },
   },
 ];

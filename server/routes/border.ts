@@ -21,7 +21,9 @@ export function borderRoutes(router: Router, app: AppContext, { residents, venue
     const p = await authorize(ctx, 'border.entry', venue);
     // A border officer's scope holds border posts only; a health authority may name any venue.
     if (venue.type !== 'border') {
-      throw new ServiceError('VALIDATION_FAILED', 'codes are issued at entry only by a border venue', [{ path: 'venueId', code: 'NOT_A_BORDER_VENUE', message: `this venue is a ${venue.type}, not a border post` }]);
+      throw new ServiceError('VALIDATION_FAILED', 'codes are issued at entry only by a border venue', [
+        { path: 'venueId', code: 'NOT_A_BORDER_VENUE', message: `this venue is a ${venue.type}, not a border post` },
+      ]);
     }
     const checked = checkEntry(input, app.clock());
     const scope = `border:${p.id}`;
@@ -50,11 +52,16 @@ export function borderRoutes(router: Router, app: AppContext, { residents, venue
 /** The API document's entries for these routes (server/http/openapi.ts). */
 export const borderDocs: RouteDoc[] = [
   {
-    method: 'post', path: '/v1/border/entries', tag: 'border', auth: 'border.entry', body: borderEntrySchema,
+    method: 'post',
+    path: '/v1/border/entries',
+    tag: 'border',
+    auth: 'border.entry',
+    body: borderEntrySchema,
     idempotent: true,
     errors: ['NOT_FOUND', 'INVALID_ID_NUMBER', 'UNKNOWN_REGION', 'IDENTITY_MISMATCH'],
     summary: 'Code an inbound traveller at entry (入境发码)',
-    description: 'At a border venue: the traveller gets a record with the quarantine rules applied, a printed code and a dynamic one; they reach the record later by signing in with their own account.',
+    description:
+      'At a border venue: the traveller gets a record with the quarantine rules applied, a printed code and a dynamic one; they reach the record later by signing in with their own account.',
     example: {
       venueId: 'AAAAAAAAAAAAAAAA',
       idType: 'passport',

@@ -26,24 +26,44 @@ export const deskSchema = z.strictObject({
   kind: z.enum(DESK_KINDS, { error: DESK_KINDS.join(', ') }),
   name: safeText(1, 32),
   venueId: z.string().regex(/^[A-Za-z0-9_-]{16}$/, 'a venue id'),
-  purposes: z.array(z.enum(PURPOSES, { error: PURPOSES.join(', ') })).min(1).max(PURPOSES.length).optional(),
+  purposes: z
+    .array(z.enum(PURPOSES, { error: PURPOSES.join(', ') }))
+    .min(1)
+    .max(PURPOSES.length)
+    .optional(),
 });
 
 /** A desk as the API shows it. */
 export function deskView(d: DeskRecord) {
-  return { id: d.id, kind: d.kind, name: d.name, purposes: d.purposes, venue: d.venue, registeredBy: d.registeredBy, createdAt: d.createdAt };
+  return {
+    id: d.id,
+    kind: d.kind,
+    name: d.name,
+    purposes: d.purposes,
+    venue: d.venue,
+    registeredBy: d.registeredBy,
+    createdAt: d.createdAt,
+  };
 }
 
 /** Issues a desk token (role `desk`, scoped to the desk) in `tx`, with its token.issued event as POST /v1/admin/tokens writes it. */
 async function issueDeskToken(tx: Tx, app: AppContext, desk: DeskRecord, by: Principal) {
   const scope: DeskScope = { desk: desk.id };
   const t = issueToken(tx, { role: 'desk', name: desk.name, scope }, app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000);
-  await tx.append({ type: 'token.issued', subjects: ['access'], data: { id: t.id, role: 'desk', source: null, scope, by: by.id, expiresAt: t.expiresAt } });
+  await tx.append({
+    type: 'token.issued',
+    subjects: ['access'],
+    data: { id: t.id, role: 'desk', source: null, scope, by: by.id, expiresAt: t.expiresAt },
+  });
   return t;
 }
 
 /** The desk `:id`, when the request may do `action` there: 401/403 by role first, then 404, then 403 for another's desk. */
-async function deskFor(ctx: Context, app: AppContext, action: 'desk.read' | 'desk.token.create' | 'desk.lookups.read'): Promise<{ desk: DeskRecord; principal: Principal }> {
+async function deskFor(
+  ctx: Context,
+  app: AppContext,
+  action: 'desk.read' | 'desk.token.create' | 'desk.lookups.read',
+): Promise<{ desk: DeskRecord; principal: Principal }> {
   requireGrant(ctx, action);
   const desk = await getDesk({ get: (space, key) => app.ledger.read(space, key) }, ctx.params.id);
   return { desk, principal: await authorize(ctx, action, desk) };
@@ -74,7 +94,11 @@ export function deskRoutes(router: Router, app: AppContext, { venues, scans, loo
   router.get('/v1/desks/me', async (ctx) => {
     const p = requireGrant(ctx, 'desk.read');
     const scope = deskScope(p);
-    if (!scope) throw new ServiceError('FORBIDDEN', 'desk.read: GET /v1/desks/me is for a desk token (GET /v1/desks/:id for the others)');
+    if (!scope)
+      throw new ServiceError(
+        'FORBIDDEN',
+        'desk.read: GET /v1/desks/me is for a desk token (GET /v1/desks/:id for the others)',
+      );
     const desk = await getDesk({ get: (space, key) => app.ledger.read(space, key) }, scope.desk);
     await authorize(ctx, 'desk.read', desk);
     ctx.body = { desk: deskView(desk) };
@@ -129,9 +153,13 @@ export function deskRoutes(router: Router, app: AppContext, { venues, scans, loo
 }
 
 const deskViewSchema = z.object({
-  id: z.string(), kind: z.enum(DESK_KINDS), name: z.string(), purposes: z.array(z.enum(PURPOSES)),
+  id: z.string(),
+  kind: z.enum(DESK_KINDS),
+  name: z.string(),
+  purposes: z.array(z.enum(PURPOSES)),
   venue: z.object({ id: z.string(), name: z.string(), type: z.string(), subtype: z.string(), district: z.string() }),
-  registeredBy: z.string(), createdAt: z.string(),
+  registeredBy: z.string(),
+  createdAt: z.string(),
 });
 const tokenFields = { token: z.string(), tokenId: z.string(), expiresAt: z.string().nullable() };
 const limitQuery = z.strictObject({ limit: z.int().min(1).max(1000).optional() });
@@ -156,51 +184,110 @@ const resolvedSchema = z.object({
 /** The API document's entries for these routes (server/http/openapi.ts). */
 export const deskDocs: RouteDoc[] = [
   {
-    method: 'post', path: '/v1/desks', tag: 'desks', auth: 'desk.register', limited: true, body: deskSchema,
+    method: 'post',
+    path: '/v1/desks',
+    tag: 'desks',
+    auth: 'desk.register',
+    limited: true,
+    body: deskSchema,
     example: { kind: 'hospital-desk', name: '门诊挂号 1', venueId: 'AAAAAAAAAAAAAAAA' },
     summary: 'Register a service desk',
-    description: 'For the authority of the desk\'s sector (DESK_AUTHORITY). `purposes` must be among the kind\'s (default: all of them); the venue must be of a type the kind stands in (400 VALIDATION_FAILED otherwise; an unknown venue is 404). The answer carries the desk\'s first token (role desk, scoped to the desk).',
+    description:
+      "For the authority of the desk's sector (DESK_AUTHORITY). `purposes` must be among the kind's (default: all of them); the venue must be of a type the kind stands in (400 VALIDATION_FAILED otherwise; an unknown venue is 404). The answer carries the desk's first token (role desk, scoped to the desk).",
     errors: ['NOT_FOUND'],
-    ok: { status: 201, description: 'The desk and its token', schema: z.object({ desk: deskViewSchema, ...tokenFields }) },
+    ok: {
+      status: 201,
+      description: 'The desk and its token',
+      schema: z.object({ desk: deskViewSchema, ...tokenFields }),
+    },
   },
   {
-    method: 'get', path: '/v1/desks/me', tag: 'desks', auth: 'desk.read', summary: 'The desk of the calling desk token',
+    method: 'get',
+    path: '/v1/desks/me',
+    tag: 'desks',
+    auth: 'desk.read',
+    summary: 'The desk of the calling desk token',
     ok: { status: 200, description: 'The desk', schema: z.object({ desk: deskViewSchema }) },
   },
   {
-    method: 'get', path: '/v1/desks/:id', tag: 'desks', auth: 'desk.read', summary: 'A service desk', errors: ['NOT_FOUND'],
+    method: 'get',
+    path: '/v1/desks/:id',
+    tag: 'desks',
+    auth: 'desk.read',
+    summary: 'A service desk',
+    errors: ['NOT_FOUND'],
     ok: { status: 200, description: 'The desk', schema: z.object({ desk: deskViewSchema }) },
   },
   {
-    method: 'post', path: '/v1/desks/:id/tokens', tag: 'desks', auth: 'desk.token.create', limited: true, summary: 'Another token for a desk', errors: ['NOT_FOUND'],
+    method: 'post',
+    path: '/v1/desks/:id/tokens',
+    tag: 'desks',
+    auth: 'desk.token.create',
+    limited: true,
+    summary: 'Another token for a desk',
+    errors: ['NOT_FOUND'],
     ok: { status: 201, description: 'The token', schema: z.object({ desk: z.string(), ...tokenFields }) },
   },
   {
-    method: 'post', path: '/v1/services/resolve', tag: 'desks', auth: 'services.resolve', limited: true, body: resolveSchema,
+    method: 'post',
+    path: '/v1/services/resolve',
+    tag: 'desks',
+    auth: 'services.resolve',
+    limited: true,
+    body: resolveSchema,
     errors: ['NOT_FOUND', ...LOOKUP_REFUSALS],
-    summary: 'Look a resident\'s fresh code up for one purpose (亮码办事, 码上支付)',
+    summary: "Look a resident's fresh code up for one purpose (亮码办事, 码上支付)",
     description:
-      'The desk token\'s own desk asks for one of its purposes. The code is verified as at a staff scan and must be a live dynamic code of this issuer, shown for the first time (a look-up spends it, whatever its outcome, once it got that far); the venue\'s admission policy must not deny it, and the resident must not have paused the purpose. The answer carries only what the purpose entitles: `registration` the e-health card reference, `insurance-payment` the insurance voucher, `social-security` the e-social-security card, `identity` the name and ID number, `fare` the payment token with a fare request the issuer signed (JWS, docs/payment-provider.md). `amount` (fen) is required for a fare and refused otherwise. Every look-up, refused or not, is one `service.looked-up` event on the resident\'s and the desk\'s chains; a refusal answers its error with `lookup: { seq, at, outcome, purpose }` and no data.',
+      "The desk token's own desk asks for one of its purposes. The code is verified as at a staff scan and must be a live dynamic code of this issuer, shown for the first time (a look-up spends it, whatever its outcome, once it got that far); the venue's admission policy must not deny it, and the resident must not have paused the purpose. The answer carries only what the purpose entitles: `registration` the e-health card reference, `insurance-payment` the insurance voucher, `social-security` the e-social-security card, `identity` the name and ID number, `fare` the payment token with a fare request the issuer signed (JWS, docs/payment-provider.md). `amount` (fen) is required for a fare and refused otherwise. Every look-up, refused or not, is one `service.looked-up` event on the resident's and the desk's chains; a refusal answers its error with `lookup: { seq, at, outcome, purpose }` and no data.",
     example: { code: 'AK1:...', purpose: 'registration' },
     ok: { status: 200, description: 'The look-up and what its purpose entitles', schema: resolvedSchema },
   },
   {
-    method: 'get', path: '/v1/desks/:id/lookups', tag: 'desks', auth: 'desk.lookups.read', query: limitQuery, errors: ['NOT_FOUND'],
-    summary: 'A desk\'s look-ups, newest first (no personal data)',
+    method: 'get',
+    path: '/v1/desks/:id/lookups',
+    tag: 'desks',
+    auth: 'desk.lookups.read',
+    query: limitQuery,
+    errors: ['NOT_FOUND'],
+    summary: "A desk's look-ups, newest first (no personal data)",
     ok: {
       status: 200,
       description: '`{ desk, lookups }`',
-      schema: z.object({ desk: deskViewSchema, lookups: z.array(z.object({ seq: z.int(), at: z.string(), purpose: z.enum(PURPOSES), outcome: outcomeSchema, decision: z.enum(['admit', 'deny', 'refer']).nullable() })) }),
+      schema: z.object({
+        desk: deskViewSchema,
+        lookups: z.array(
+          z.object({
+            seq: z.int(),
+            at: z.string(),
+            purpose: z.enum(PURPOSES),
+            outcome: outcomeSchema,
+            decision: z.enum(['admit', 'deny', 'refer']).nullable(),
+          }),
+        ),
+      }),
     },
   },
   {
-    method: 'get', path: '/v1/residents/me/lookups', tag: 'desks', auth: 'resident', query: limitQuery,
-    summary: 'Who used my code: one\'s own look-ups, newest first',
+    method: 'get',
+    path: '/v1/residents/me/lookups',
+    tag: 'desks',
+    auth: 'resident',
+    query: limitQuery,
+    summary: "Who used my code: one's own look-ups, newest first",
     ok: {
       status: 200,
       description: '`{ lookups }`',
       schema: z.object({
-        lookups: z.array(z.object({ seq: z.int(), at: z.string(), desk: z.object({ id: z.string(), name: z.string(), kind: z.enum(DESK_KINDS) }), venue: z.object({ name: z.string() }), purpose: z.enum(PURPOSES), outcome: outcomeSchema })),
+        lookups: z.array(
+          z.object({
+            seq: z.int(),
+            at: z.string(),
+            desk: z.object({ id: z.string(), name: z.string(), kind: z.enum(DESK_KINDS) }),
+            venue: z.object({ name: z.string() }),
+            purpose: z.enum(PURPOSES),
+            outcome: outcomeSchema,
+          }),
+        ),
       }),
     },
   },

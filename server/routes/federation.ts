@@ -4,7 +4,12 @@ import type { AppContext } from '../context';
 import { jsonBody } from '../http/body';
 import { authorize, requireGrant } from '../http/permissions';
 import type { RouteDoc } from '../http/openapi';
-import { FEDERATION_MAX_CTIS, FEDERATION_MAX_WINDOW_DAYS, federationAnswerSchema, federationScansSchema } from '../services/federation-peers';
+import {
+  FEDERATION_MAX_CTIS,
+  FEDERATION_MAX_WINDOW_DAYS,
+  federationAnswerSchema,
+  federationScansSchema,
+} from '../services/federation-peers';
 import { answerFederationScans } from '../services/foreign-scans';
 
 /**
@@ -26,10 +31,20 @@ export function federationRoutes(router: Router, app: AppContext, services: Serv
 /** The API document's entries for these routes (server/http/openapi.ts). */
 export const federationDocs: RouteDoc[] = [
   {
-    method: 'post', path: '/v1/federation/scans', tag: 'federation', auth: 'federation.scans', body: federationScansSchema, limited: true,
+    method: 'post',
+    path: '/v1/federation/scans',
+    tag: 'federation',
+    auth: 'federation.scans',
+    body: federationScansSchema,
+    limited: true,
     summary: "The scans recorded here under another province's codes (its tracing)",
     description: `For the issuer of the codes only (a federation token issued for that issuer): at most ${FEDERATION_MAX_CTIS} ctis and a window of at most ${FEDERATION_MAX_WINDOW_DAYS} days per question. Each scan gives the venue (id, type, district), the time and the decision, and nothing about the person. The answer is recorded as an anchored event (federation.answered).`,
     example: { issuer: '340000', ctis: ['0011223344556677'], from: '2026-03-01T00:00:00Z', to: '2026-03-10T00:00:00Z' },
-    ok: { status: 200, description: '`{ scannedBy, issuer, from, to, scans: [{ cti, venue: { id, type, district }, at, decision, seq }], seq }`', schema: federationAnswerSchema },
+    ok: {
+      status: 200,
+      description:
+        '`{ scannedBy, issuer, from, to, scans: [{ cti, venue: { id, type, district }, at, decision, seq }], seq }`',
+      schema: federationAnswerSchema,
+    },
   },
 ];

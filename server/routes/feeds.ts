@@ -35,16 +35,28 @@ const FEED_EXAMPLES: Record<FeedName, unknown> = {
       { idType: 'resident-id', idNumber: '11010519491231002X', status: 'confirmed', at: '2026-03-09T08:00:00Z' },
     ],
   },
-  'close-contacts': { records: [{ idType: 'resident-id', idNumber: '11010519491231002X', degree: 1, exposedAt: '2026-03-08T10:00:00Z' }] },
-  'inbound-travellers': { records: [{ idType: 'passport', idNumber: 'E12345678', arrivedAt: '2026-03-09T12:00:00Z', from: 'IT' }] },
+  'close-contacts': {
+    records: [{ idType: 'resident-id', idNumber: '11010519491231002X', degree: 1, exposedAt: '2026-03-08T10:00:00Z' }],
+  },
+  'inbound-travellers': {
+    records: [{ idType: 'passport', idNumber: 'E12345678', arrivedAt: '2026-03-09T12:00:00Z', from: 'IT' }],
+  },
   'risk-areas': { areas: [{ region: '420106', level: 'high', since: '2026-03-01T00:00:00Z' }] },
 };
 
 export const feedDocs: RouteDoc[] = (Object.keys(FEEDS) as FeedName[]).map((feed) => ({
-  method: 'post', path: `/v1/feeds/${feed}`, tag: 'feeds', auth: `feed.${feed}`, body: FEEDS[feed].schema,
-  idempotent: true, example: FEED_EXAMPLES[feed],
+  method: 'post',
+  path: `/v1/feeds/${feed}`,
+  tag: 'feeds',
+  auth: `feed.${feed}`,
+  body: FEEDS[feed].schema,
+  idempotent: true,
+  example: FEED_EXAMPLES[feed],
   errors: ['INVALID_ID_NUMBER', 'UNKNOWN_REGION'],
   summary: feed === 'risk-areas' ? 'Replace the risk-area list' : `Import ${feed} records`,
-  description: feed === 'risk-areas' ? 'The body is the whole current list; every resident is re-evaluated.' : 'At most 500 records; the residents it names are re-evaluated at once.',
+  description:
+    feed === 'risk-areas'
+      ? 'The body is the whole current list; every resident is re-evaluated.'
+      : 'At most 500 records; the residents it names are re-evaluated at once.',
   ok: { status: 201, description: 'What was imported' },
 }));

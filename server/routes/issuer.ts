@@ -23,8 +23,16 @@ export function issuerRoutes(router: Router, app: AppContext, _services: Service
   });
 
   router.get('/v1/federation/status', async (ctx) => {
-    const witness = app.witness ? { state: 'on', account: (await app.anchorer?.registry?.account().catch(() => undefined)) ?? null, ...app.witness.status() } : { state: 'off' };
-    ctx.body = app.federation ? { state: 'on', ...app.federation.lastRefresh, refreshSeconds: app.config.FEDERATION_REFRESH_SECONDS, witness } : { state: 'off', witness };
+    const witness = app.witness
+      ? {
+          state: 'on',
+          account: (await app.anchorer?.registry?.account().catch(() => undefined)) ?? null,
+          ...app.witness.status(),
+        }
+      : { state: 'off' };
+    ctx.body = app.federation
+      ? { state: 'on', ...app.federation.lastRefresh, refreshSeconds: app.config.FEDERATION_REFRESH_SECONDS, witness }
+      : { state: 'off', witness };
   });
 
   router.get('/v1/status-list', async (ctx) => {
@@ -62,20 +70,30 @@ export function issuerRoutes(router: Router, app: AppContext, _services: Service
 /** The API document's entries for these routes (server/http/openapi.ts). */
 export const issuerDocs: RouteDoc[] = [
   {
-    method: 'get', path: '/v1/trust-list', tag: 'trust', auth: 'none',
+    method: 'get',
+    path: '/v1/trust-list',
+    tag: 'trust',
+    auth: 'none',
     summary: 'The trust list',
-    description: 'This issuer\'s keys (revoked ones under `revokedKeys`) and every other issuer learnt from the chain, in the verifier\'s trust-list format (verifier/FORMAT.md). Any origin may read it (CORS).',
+    description:
+      "This issuer's keys (revoked ones under `revokedKeys`) and every other issuer learnt from the chain, in the verifier's trust-list format (verifier/FORMAT.md). Any origin may read it (CORS).",
     ok: { status: 200, description: 'The trust list' },
   },
   {
-    method: 'get', path: '/v1/federation/status', tag: 'trust', auth: 'none',
+    method: 'get',
+    path: '/v1/federation/status',
+    tag: 'trust',
+    auth: 'none',
     summary: 'Which other issuers and status lists this service holds',
     ok: { status: 200, description: '`{ state, ..., witness }`' },
   },
   {
-    method: 'get', path: '/v1/status-list', tag: 'trust', auth: 'none',
+    method: 'get',
+    path: '/v1/status-list',
+    tag: 'trust',
+    auth: 'none',
     summary: 'The signed status list',
-    description: 'The gzip\'d 2-bit status list, COSE_Sign1 (verifier/FORMAT.md §7). Any origin may read it (CORS).',
+    description: "The gzip'd 2-bit status list, COSE_Sign1 (verifier/FORMAT.md §7). Any origin may read it (CORS).",
     ok: {
       status: 200,
       description: 'The status list',
@@ -85,9 +103,13 @@ export const issuerDocs: RouteDoc[] = [
     },
   },
   {
-    method: 'post', path: '/v1/admin/keys/rotate', tag: 'admin', auth: 'keys.rotate',
+    method: 'post',
+    path: '/v1/admin/keys/rotate',
+    tag: 'admin',
+    auth: 'keys.rotate',
     summary: 'Rotate the signing key',
-    description: 'The old key signs nothing more and stays in the trust list until its last resident code has expired (`listedUntil`).',
+    description:
+      'The old key signs nothing more and stays in the trust list until its last resident code has expired (`listedUntil`).',
     ok: {
       status: 201,
       description: '`{ kid, notBefore, notAfter, keys: [{ kid, retiredAt, listedUntil, revokedAt }] }`',

@@ -23,12 +23,17 @@ import type { Tx } from '../../ledger/ledger';
 const kind = z.enum(CARD_KINDS, { error: CARD_KINDS.join(', ') });
 const person = { idType: z.enum(ID_TYPES, { error: ID_TYPES.join(', ') }), idNumber: z.string().min(1).max(32) };
 const ref = z.string().regex(/^[A-Za-z0-9_-]{4,64}$/, '4 to 64 of A-Z, a-z, 0-9, _ and -');
-const provider = z.string().regex(/^[a-z0-9-]{2,32}$/, '2 to 32 of a-z, 0-9 and -').optional();
+const provider = z
+  .string()
+  .regex(/^[a-z0-9-]{2,32}$/, '2 to 32 of a-z, 0-9 and -')
+  .optional();
 
 /** A payment link names the provider holding the account; no other card does. */
 const providerIffPayment = (b: { kind: CardKind; provider?: string }, ctx: z.RefinementCtx) => {
-  if (b.kind === 'payment' && b.provider === undefined) ctx.addIssue({ code: 'custom', path: ['provider'], message: 'a payment link names its provider' });
-  if (b.kind !== 'payment' && b.provider !== undefined) ctx.addIssue({ code: 'custom', path: ['provider'], message: 'only a payment link names a provider' });
+  if (b.kind === 'payment' && b.provider === undefined)
+    ctx.addIssue({ code: 'custom', path: ['provider'], message: 'a payment link names its provider' });
+  if (b.kind !== 'payment' && b.provider !== undefined)
+    ctx.addIssue({ code: 'custom', path: ['provider'], message: 'only a payment link names a provider' });
 };
 
 /** The body of POST /v1/links. */
@@ -36,7 +41,15 @@ export const linkSchema = z.strictObject({ kind, ...person, ref, provider }).sup
 /** The body of DELETE /v1/links. */
 export const unlinkSchema = z.strictObject({ kind, ...person });
 /** The body of POST /v1/links/confirm. */
-export const confirmSchema = z.strictObject({ requestId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'a request id'), kind, ...person, ref, provider }).superRefine(providerIffPayment);
+export const confirmSchema = z
+  .strictObject({
+    requestId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'a request id'),
+    kind,
+    ...person,
+    ref,
+    provider,
+  })
+  .superRefine(providerIffPayment);
 /** The body of POST /v1/residents/me/links/requests. */
 export const linkRequestSchema = z.strictObject({ kind });
 /** The body of PUT /v1/residents/me/consents/:purpose. */
@@ -48,7 +61,8 @@ const purposeParam = z.strictObject({ purpose: z.enum(PURPOSES, { error: PURPOSE
 /** The pseudonym of the person an authority names by ID; 400 INVALID_ID_NUMBER for a bad number. */
 function pseudonymOf(app: AppContext, body: { idType: string; idNumber: string }): string {
   const id = validateIdentity(body.idType, body.idNumber, app.clock());
-  if (!id.ok) throw new ServiceError('INVALID_ID_NUMBER', id.message, [{ path: 'idNumber', code: id.code, message: id.message }]);
+  if (!id.ok)
+    throw new ServiceError('INVALID_ID_NUMBER', id.message, [{ path: 'idNumber', code: id.code, message: id.message }]);
   return pseudonymFor(app.secrets.pseudonymKey, body.idType, id.normalized);
 }
 
@@ -143,51 +157,115 @@ const linkResult = z.object({ kind, state: z.enum(['linked', 'changed', 'unchang
 /** The API document's entries for these routes (server/http/openapi.ts). */
 export const linkDocs: RouteDoc[] = [
   {
-    method: 'post', path: '/v1/links', tag: 'links', auth: 'card.link', limited: true, body: linkSchema,
+    method: 'post',
+    path: '/v1/links',
+    tag: 'links',
+    auth: 'card.link',
+    limited: true,
+    body: linkSchema,
     example: { kind: 'health-card', idType: 'resident-id', idNumber: ID, ref: 'EHC-3401-0001' },
     summary: "Link a resident's card (by ID)",
-    description: 'For the authority that issues the card (health: e-health card; hrss: e-social-security card; medical-insurance: insurance voucher; payment: a payment provider\'s account token, with `provider`). Only the reference is kept, sealed; the event (card.linked, card.changed) names the kind, never the reference.',
+    description:
+      "For the authority that issues the card (health: e-health card; hrss: e-social-security card; medical-insurance: insurance voucher; payment: a payment provider's account token, with `provider`). Only the reference is kept, sealed; the event (card.linked, card.changed) names the kind, never the reference.",
     errors: ['INVALID_ID_NUMBER', 'NOT_FOUND'],
     ok: { status: 201, description: 'Linked or changed', schema: linkResult },
     alsoOk: { 200: 'The same reference was already linked: nothing written' },
   },
   {
-    method: 'delete', path: '/v1/links', tag: 'links', auth: 'card.link', limited: true, body: unlinkSchema,
+    method: 'delete',
+    path: '/v1/links',
+    tag: 'links',
+    auth: 'card.link',
+    limited: true,
+    body: unlinkSchema,
     example: { kind: 'health-card', idType: 'resident-id', idNumber: ID },
-    summary: "Remove a resident's card (cancelled)", errors: ['INVALID_ID_NUMBER', 'NOT_FOUND', 'CARD_NOT_LINKED'],
-    ok: { status: 200, description: 'Removed (event card.removed)', schema: z.object({ kind, removed: z.literal(true) }) },
+    summary: "Remove a resident's card (cancelled)",
+    errors: ['INVALID_ID_NUMBER', 'NOT_FOUND', 'CARD_NOT_LINKED'],
+    ok: {
+      status: 200,
+      description: 'Removed (event card.removed)',
+      schema: z.object({ kind, removed: z.literal(true) }),
+    },
   },
   {
-    method: 'post', path: '/v1/links/confirm', tag: 'links', auth: 'card.link', limited: true, body: confirmSchema,
-    example: { requestId: 'AAAAAAAAAAAAAAAA', kind: 'health-card', idType: 'resident-id', idNumber: ID, ref: 'EHC-3401-0001' },
+    method: 'post',
+    path: '/v1/links/confirm',
+    tag: 'links',
+    auth: 'card.link',
+    limited: true,
+    body: confirmSchema,
+    example: {
+      requestId: 'AAAAAAAAAAAAAAAA',
+      kind: 'health-card',
+      idType: 'resident-id',
+      idNumber: ID,
+      ref: 'EHC-3401-0001',
+    },
     summary: "Confirm a resident's link request",
-    description: 'The request must be for this card kind and this person and not have expired (24 hours); any mismatch is the same 404.',
+    description:
+      'The request must be for this card kind and this person and not have expired (24 hours); any mismatch is the same 404.',
     errors: ['INVALID_ID_NUMBER', 'NOT_FOUND'],
     ok: { status: 201, description: 'Linked (event card.linked with via: request)', schema: linkResult },
     alsoOk: { 200: 'The same reference was already linked: nothing written but the request is used' },
   },
   {
-    method: 'get', path: '/v1/residents/me/links', tag: 'links', auth: 'resident', summary: 'My linked cards and purposes',
-    description: 'Each card kind with its last four characters and provider when linked, and each purpose with whether it is paused; never a reference.',
+    method: 'get',
+    path: '/v1/residents/me/links',
+    tag: 'links',
+    auth: 'resident',
+    summary: 'My linked cards and purposes',
+    description:
+      'Each card kind with its last four characters and provider when linked, and each purpose with whether it is paused; never a reference.',
     ok: { status: 200, description: 'Links and purposes' },
   },
   {
-    method: 'post', path: '/v1/residents/me/links/requests', tag: 'links', auth: 'resident', body: linkRequestSchema, limited: true,
+    method: 'post',
+    path: '/v1/residents/me/links/requests',
+    tag: 'links',
+    auth: 'resident',
+    body: linkRequestSchema,
+    limited: true,
     example: { kind: 'payment' },
     summary: 'Ask for a card to be linked',
-    description: 'A request id to give the authority (or payment provider), which confirms it within 24 hours with POST /v1/links/confirm.',
-    ok: { status: 201, description: 'The request', schema: z.object({ requestId: z.string(), kind, expiresAt: z.string() }) },
+    description:
+      'A request id to give the authority (or payment provider), which confirms it within 24 hours with POST /v1/links/confirm.',
+    ok: {
+      status: 201,
+      description: 'The request',
+      schema: z.object({ requestId: z.string(), kind, expiresAt: z.string() }),
+    },
   },
   {
-    method: 'delete', path: '/v1/residents/me/links/:kind', tag: 'links', auth: 'resident', limited: true, params: kindParam,
-    summary: 'Remove one of my cards', errors: ['CARD_NOT_LINKED'],
-    ok: { status: 200, description: 'Removed (event card.removed)', schema: z.object({ kind, removed: z.literal(true) }) },
+    method: 'delete',
+    path: '/v1/residents/me/links/:kind',
+    tag: 'links',
+    auth: 'resident',
+    limited: true,
+    params: kindParam,
+    summary: 'Remove one of my cards',
+    errors: ['CARD_NOT_LINKED'],
+    ok: {
+      status: 200,
+      description: 'Removed (event card.removed)',
+      schema: z.object({ kind, removed: z.literal(true) }),
+    },
   },
   {
-    method: 'put', path: '/v1/residents/me/consents/:purpose', tag: 'links', auth: 'resident', limited: true, params: purposeParam, body: consentSchema,
+    method: 'put',
+    path: '/v1/residents/me/consents/:purpose',
+    tag: 'links',
+    auth: 'resident',
+    limited: true,
+    params: purposeParam,
+    body: consentSchema,
     example: { paused: true },
     summary: 'Pause or allow a purpose',
-    description: 'A desk\'s look-up for a paused purpose is refused with CONSENT_PAUSED. Event consent.changed when it changed.',
-    ok: { status: 200, description: 'The purpose\'s state', schema: z.object({ purpose: purposeParam.shape.purpose, paused: z.boolean() }) },
+    description:
+      "A desk's look-up for a paused purpose is refused with CONSENT_PAUSED. Event consent.changed when it changed.",
+    ok: {
+      status: 200,
+      description: "The purpose's state",
+      schema: z.object({ purpose: purposeParam.shape.purpose, paused: z.boolean() }),
+    },
   },
 ];

@@ -16,7 +16,9 @@ function seqParam(ctx: Context, name: 'from' | 'to' | 'limit', fallback: number)
   if (v === undefined) return fallback;
   const n = typeof v === 'string' && /^[0-9]{1,15}$/.test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n) || n < 1) {
-    throw new ServiceError('VALIDATION_FAILED', `${name} must be a positive integer`, [{ path: name, code: 'invalid', message: 'a positive integer' }]);
+    throw new ServiceError('VALIDATION_FAILED', `${name} must be a positive integer`, [
+      { path: name, code: 'invalid', message: 'a positive integer' },
+    ]);
   }
   return n;
 }
@@ -33,7 +35,10 @@ export function logRoutes(router: Router, app: AppContext, _services: Services):
     const from = seqParam(ctx, 'from', 1);
     const to = seqParam(ctx, 'to', Math.max(head, from));
     const limit = Math.min(seqParam(ctx, 'limit', LOG_PAGE_MAX), LOG_PAGE_MAX);
-    if (from > to) throw new ServiceError('VALIDATION_FAILED', 'from must not be after to', [{ path: 'from', code: 'too_big', message: 'from ≤ to' }]);
+    if (from > to)
+      throw new ServiceError('VALIDATION_FAILED', 'from must not be after to', [
+        { path: 'from', code: 'too_big', message: 'from ≤ to' },
+      ]);
     const end = Math.min(to, head);
     const last = Math.min(end, from + limit - 1);
     const events: LedgerEvent[] = [];
@@ -47,10 +52,17 @@ export function logRoutes(router: Router, app: AppContext, _services: Services):
 /** The API document's entries for these routes (server/http/openapi.ts). */
 export const logDocs: RouteDoc[] = [
   {
-    method: 'get', path: '/v1/log/events', tag: 'ledger', auth: 'log.read',
+    method: 'get',
+    path: '/v1/log/events',
+    tag: 'ledger',
+    auth: 'log.read',
     // Documents seqParam above: positive integers, `from` ≤ `to`.
-    query: z.strictObject({ from: z.int().min(1).optional(), to: z.int().min(1).optional(), limit: z.int().min(1).optional() }),
-    summary: 'The log\'s events in full, by sequence number (witnesses)',
+    query: z.strictObject({
+      from: z.int().min(1).optional(),
+      to: z.int().min(1).optional(),
+      limit: z.int().min(1).optional(),
+    }),
+    summary: "The log's events in full, by sequence number (witnesses)",
     description: `At most ${LOG_PAGE_MAX} events a page; \`next\` is where the following page starts, or null. Not public: the whole log ties every pseudonym to every venue and time.`,
     ok: { status: 200, description: '`{ from, to, head, events, next }`' },
   },

@@ -26,26 +26,58 @@ const head = z.strictObject({ seq: z.int(), hash: z.string() });
 /** server/routes/system.ts's routes, and this one. */
 const systemDocs: RouteDoc[] = [
   {
-    method: 'get', path: '/healthz', tag: 'system', auth: 'none', summary: 'Liveness',
-    ok: { status: 200, description: 'Alive: the issuer and the ledger head', schema: z.object({ ok: z.literal(true), issuer: z.string(), ledger: head }) },
+    method: 'get',
+    path: '/healthz',
+    tag: 'system',
+    auth: 'none',
+    summary: 'Liveness',
+    ok: {
+      status: 200,
+      description: 'Alive: the issuer and the ledger head',
+      schema: z.object({ ok: z.literal(true), issuer: z.string(), ledger: head }),
+    },
   },
   {
-    method: 'get', path: '/readyz', tag: 'system', auth: 'none', summary: 'Readiness',
-    description: 'Whether the service can take requests: the ledger writable, the anchorer not diverged from the chain, the chain reachable or no event unanchored past READY_MAX_ANCHOR_LAG_SECONDS, not stopping. Each check gives `ok` and, when not ok, a `reason`.',
-    ok: { status: 200, description: 'Ready', schema: { type: 'object', properties: { ready: { type: 'boolean' }, checks: { type: 'object' } }, required: ['ready', 'checks'] } },
-    alsoOk: { 503: 'Not ready: the same body, with `ready: false` and the failing checks\' reasons' },
+    method: 'get',
+    path: '/readyz',
+    tag: 'system',
+    auth: 'none',
+    summary: 'Readiness',
+    description:
+      'Whether the service can take requests: the ledger writable, the anchorer not diverged from the chain, the chain reachable or no event unanchored past READY_MAX_ANCHOR_LAG_SECONDS, not stopping. Each check gives `ok` and, when not ok, a `reason`.',
+    ok: {
+      status: 200,
+      description: 'Ready',
+      schema: {
+        type: 'object',
+        properties: { ready: { type: 'boolean' }, checks: { type: 'object' } },
+        required: ['ready', 'checks'],
+      },
+    },
+    alsoOk: { 503: "Not ready: the same body, with `ready: false` and the failing checks' reasons" },
   },
   {
-    method: 'get', path: '/metrics', tag: 'system', auth: 'none', summary: 'Prometheus metrics',
+    method: 'get',
+    path: '/metrics',
+    tag: 'system',
+    auth: 'none',
+    summary: 'Prometheus metrics',
     ok: { status: 200, description: 'The Prometheus text format', type: 'text/plain', schema: { type: 'string' } },
   },
   {
-    method: 'get', path: '/v1/ledger/head', tag: 'ledger', auth: 'none',
+    method: 'get',
+    path: '/v1/ledger/head',
+    tag: 'ledger',
+    auth: 'none',
     summary: 'Sequence number and hash of the last durable event',
     ok: { status: 200, description: 'The head', schema: head },
   },
   {
-    method: 'get', path: '/v1/openapi.json', tag: 'system', auth: 'none', summary: 'This document',
+    method: 'get',
+    path: '/v1/openapi.json',
+    tag: 'system',
+    auth: 'none',
+    summary: 'This document',
     description: 'OpenAPI 3.1; any origin may read it, and it may be cached (ETag, `If-None-Match` answers 304).',
     ok: { status: 200, description: 'The document' },
   },
@@ -53,8 +85,22 @@ const systemDocs: RouteDoc[] = [
 
 /** Every documented route, in the order the router adds them. */
 export const ALL_DOCS: RouteDoc[] = [
-  ...authDocs, ...systemDocs, ...issuerDocs, ...residentDocs, ...ruleDocs, ...feedDocs, ...adminDocs,
-  ...proofDocs, ...logDocs, ...venueDocs, ...authorityDocs, ...borderDocs, ...federationDocs, ...linkDocs, ...deskDocs, ...pageDocs,
+  ...authDocs,
+  ...systemDocs,
+  ...issuerDocs,
+  ...residentDocs,
+  ...ruleDocs,
+  ...feedDocs,
+  ...adminDocs,
+  ...proofDocs,
+  ...logDocs,
+  ...venueDocs,
+  ...authorityDocs,
+  ...borderDocs,
+  ...federationDocs,
+  ...linkDocs,
+  ...deskDocs,
+  ...pageDocs,
 ];
 
 const DESCRIPTION = `Ankang issues signed health codes, records scans and check-ins in an append-only ledger

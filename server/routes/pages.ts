@@ -12,7 +12,13 @@ import type { RouteDoc } from '../http/openapi';
 /** What `npm run build` (web/build.ts) writes; the pages are served from here. */
 export const WEB_DIST = join(__dirname, '..', '..', 'web', 'dist');
 
-const PAGES: Record<string, string> = { '/': 'index.html', '/scan': 'scan.html', '/desk': 'desk.html', '/verify': 'verify.html', '/admin': 'admin.html' };
+const PAGES: Record<string, string> = {
+  '/': 'index.html',
+  '/scan': 'scan.html',
+  '/desk': 'desk.html',
+  '/verify': 'verify.html',
+  '/admin': 'admin.html',
+};
 const ASSET = /^[A-Za-z0-9_-]+\.(js|css)$/;
 
 /**
@@ -91,7 +97,11 @@ export function pageRoutes(router: Router, _app: AppContext, _services: Services
   router.get('/assets/:name', async (ctx) => {
     const name = ctx.params.name;
     if (!ASSET.test(name)) throw new ServiceError('NOT_FOUND', `no asset ${name}`);
-    await send(ctx, join('assets', name), name.endsWith('.css') ? 'text/css; charset=utf-8' : 'application/javascript; charset=utf-8');
+    await send(
+      ctx,
+      join('assets', name),
+      name.endsWith('.css') ? 'text/css; charset=utf-8' : 'application/javascript; charset=utf-8',
+    );
     // The name carries a hash of the content: it never changes.
     ctx.set('Cache-Control', 'public, max-age=31536000, immutable');
   });
@@ -106,13 +116,15 @@ export function pageRoutes(router: Router, _app: AppContext, _services: Services
     ctx.set('Cache-Control', 'no-cache');
     ctx.set('Content-Disposition', 'inline; filename="ankang-verify.html"');
     // Everything is inline in this one file; it makes no requests of its own.
-    ctx.set('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; media-src blob: mediastream:; connect-src *; base-uri 'none'; form-action 'none'");
+    ctx.set(
+      'Content-Security-Policy',
+      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; media-src blob: mediastream:; connect-src *; base-uri 'none'; form-action 'none'",
+    );
   });
 }
 
 /** The API document's entries for these routes (server/http/openapi.ts). */
-const PAGE_NAMES: Record<string,
-string> = {
+const PAGE_NAMES: Record<string, string> = {
   '/': 'The resident page',
   '/scan': 'The gate scanner (staff)',
   '/desk': 'The service desk (a desk token)',
@@ -122,14 +134,23 @@ string> = {
 
 export const pageDocs: RouteDoc[] = [
   ...Object.keys(PAGES).map((path): RouteDoc => ({
-    method: 'get', path, tag: 'pages', auth: 'none', summary: PAGE_NAMES[path] ?? path,
+    method: 'get',
+    path,
+    tag: 'pages',
+    auth: 'none',
+    summary: PAGE_NAMES[path] ?? path,
     description: 'HTML; 503 (text) while the pages are not built.',
     ok: { status: 200, description: 'The page', type: 'text/html' },
   })),
   {
-    method: 'get', path: '/assets/:name', tag: 'pages', auth: 'none', errors: ['NOT_FOUND'],
+    method: 'get',
+    path: '/assets/:name',
+    tag: 'pages',
+    auth: 'none',
+    errors: ['NOT_FOUND'],
     params: z.strictObject({ name: z.string().regex(ASSET) }),
-    summary: 'A page\'s script or style sheet', description: 'Named by a hash of its content: cached for a year.',
+    summary: "A page's script or style sheet",
+    description: 'Named by a hash of its content: cached for a year.',
     ok: { status: 200, description: 'JavaScript or CSS', type: 'application/javascript' },
   },
   {
@@ -137,11 +158,14 @@ export const pageDocs: RouteDoc[] = [
     path: '/sw.js',
     tag: 'pages',
     auth: 'none',
-    summary: 'The verifier\'s service worker',
+    summary: "The verifier's service worker",
     ok: { status: 200, description: 'JavaScript', type: 'application/javascript' },
   },
   {
-    method: 'get', path: '/verify-standalone.html', tag: 'pages', auth: 'none',
+    method: 'get',
+    path: '/verify-standalone.html',
+    tag: 'pages',
+    auth: 'none',
     summary: 'The offline verifier as one file to save',
     ok: { status: 200, description: 'The page, with everything inline', type: 'text/html' },
   },

@@ -14,7 +14,8 @@ import type { RouteDoc } from '../http/openapi';
 function anchored(app: AppContext): { anchorer: Anchorer; checkpoint: CheckpointRecord } {
   if (!app.anchorer) throw new ServiceError('ANCHORING_OFF', 'this service runs without a chain (set CHAIN_RPC_URL)');
   const checkpoint = app.anchorer.checkpoint;
-  if (!checkpoint) throw new ServiceError('NOT_ANCHORED_YET', 'nothing has been anchored yet; retry after the next checkpoint');
+  if (!checkpoint)
+    throw new ServiceError('NOT_ANCHORED_YET', 'nothing has been anchored yet; retry after the next checkpoint');
   return { anchorer: app.anchorer, checkpoint };
 }
 
@@ -23,7 +24,9 @@ function anchored(app: AppContext): { anchorer: Anchorer; checkpoint: Checkpoint
  * a checkpoint anchored before the map was kept, and not rebuilt since, gets format 1.
  */
 function mapRootOf(anchorer: Anchorer, cp: CheckpointRecord): string | undefined {
-  return cp.mapRoot !== undefined && anchorer.map.mapRootAt(cp.treeSize)?.toString('hex') === cp.mapRoot ? cp.mapRoot : undefined;
+  return cp.mapRoot !== undefined && anchorer.map.mapRootAt(cp.treeSize)?.toString('hex') === cp.mapRoot
+    ? cp.mapRoot
+    : undefined;
 }
 
 function bundleHead(app: AppContext, cp: CheckpointRecord, mapRoot: string | undefined) {
@@ -31,7 +34,14 @@ function bundleHead(app: AppContext, cp: CheckpointRecord, mapRoot: string | und
     format: mapRoot ? PROOF_BUNDLE_FORMAT : PROOF_BUNDLE_FORMAT_1,
     issuer: app.config.ISSUER_ID,
     chain: { chainId: cp.chainId, contract: cp.contract },
-    checkpoint: { index: cp.index, treeSize: cp.treeSize, root: cp.root, ...(mapRoot ? { mapRoot } : {}), txHash: cp.txHash, blockNumber: cp.blockNumber },
+    checkpoint: {
+      index: cp.index,
+      treeSize: cp.treeSize,
+      root: cp.root,
+      ...(mapRoot ? { mapRoot } : {}),
+      txHash: cp.txHash,
+      blockNumber: cp.blockNumber,
+    },
   };
 }
 
@@ -44,7 +54,10 @@ function timeParam(ctx: Context, name: 'from' | 'to', fallback: number): number 
   const v = ctx.query[name];
   if (v === undefined) return fallback;
   const t = typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? Date.parse(v) : NaN;
-  if (Number.isNaN(t)) throw new ServiceError('VALIDATION_FAILED', `${name} must be an RFC 3339 time`, [{ path: name, code: 'invalid_date', message: 'RFC 3339' }]);
+  if (Number.isNaN(t))
+    throw new ServiceError('VALIDATION_FAILED', `${name} must be an RFC 3339 time`, [
+      { path: name, code: 'invalid_date', message: 'RFC 3339' },
+    ]);
   return t;
 }
 
@@ -54,7 +67,14 @@ function timeParam(ctx: Context, name: 'from' | 'to', fallback: number): number 
  * head in the map when that is not its last kept event. Its seq comes from the `erased/<hash>`
  * index the retention job keeps.
  */
-async function latestErased(app: AppContext, anchorer: Anchorer, subject: string, kept: LedgerEvent[], treeSize: number, mapped: boolean): Promise<ErasedEvent | undefined> {
+async function latestErased(
+  app: AppContext,
+  anchorer: Anchorer,
+  subject: string,
+  kept: LedgerEvent[],
+  treeSize: number,
+  mapped: boolean,
+): Promise<ErasedEvent | undefined> {
   const lookup = async (hash: string) => {
     const seq = await app.ledger.read<number>('index', `erased/${hash}`);
     const e = seq === undefined ? undefined : await app.ledger.getEvent(seq);
@@ -86,7 +106,10 @@ export async function historyBundle(app: AppContext, ctx: Context, subject: stri
   const { anchorer, checkpoint } = anchored(app);
   const from = timeParam(ctx, 'from', 0);
   const to = timeParam(ctx, 'to', app.clock().getTime());
-  if (from > to) throw new ServiceError('VALIDATION_FAILED', 'from must not be after to', [{ path: 'from', code: 'too_big', message: 'from ≤ to' }]);
+  if (from > to)
+    throw new ServiceError('VALIDATION_FAILED', 'from must not be after to', [
+      { path: 'from', code: 'too_big', message: 'from ≤ to' },
+    ]);
   const seqs = await app.ledger.subjectSeqs(subject, 1, checkpoint.treeSize);
   const mapRoot = mapRootOf(anchorer, checkpoint);
   const kept: LedgerEvent[] = [];
@@ -96,9 +119,11 @@ export async function historyBundle(app: AppContext, ctx: Context, subject: stri
   if (erased) {
     start = Math.max(from, Date.parse(erased.at) + 1);
     if (start > to) {
-      throw new ServiceError('ERASED', `${subject}'s events up to ${erased.at} were erased by retention (event ${erased.erased.by}); ask for a range after it`, [
-        { path: 'to', code: 'erased', message: `after ${erased.at}` },
-      ]);
+      throw new ServiceError(
+        'ERASED',
+        `${subject}'s events up to ${erased.at} were erased by retention (event ${erased.erased.by}); ask for a range after it`,
+        [{ path: 'to', code: 'erased', message: `after ${erased.at}` }],
+      );
     }
   }
   let previous: LedgerEvent | ErasedEvent | undefined = erased;
@@ -114,7 +139,10 @@ export async function historyBundle(app: AppContext, ctx: Context, subject: stri
       break;
     }
   }
-  if (inRange.length > 10_000) throw new ServiceError('VALIDATION_FAILED', 'more than 10,000 events in range; narrow it', [{ path: 'to', code: 'too_big', message: 'narrow the range' }]);
+  if (inRange.length > 10_000)
+    throw new ServiceError('VALIDATION_FAILED', 'more than 10,000 events in range; narrow it', [
+      { path: 'to', code: 'too_big', message: 'narrow the range' },
+    ]);
   return {
     ...bundleHead(app, checkpoint, mapRoot),
     kind: 'history',
@@ -135,13 +163,19 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
   router.get('/v1/proofs/events/:seq', async (ctx) => {
     await authorize(ctx, 'proofs.read');
     const seq = Number(ctx.params.seq);
-    if (!Number.isSafeInteger(seq) || seq < 1) throw new ServiceError('VALIDATION_FAILED', 'seq must be a positive integer', [{ path: 'seq', code: 'invalid', message: 'a positive integer' }]);
+    if (!Number.isSafeInteger(seq) || seq < 1)
+      throw new ServiceError('VALIDATION_FAILED', 'seq must be a positive integer', [
+        { path: 'seq', code: 'invalid', message: 'a positive integer' },
+      ]);
     const { anchorer, checkpoint } = anchored(app);
     const head = app.ledger.getHead().seq;
     // "Retry after the next checkpoint" would never succeed for an event that does not exist.
     if (seq > head) throw new ServiceError('NOT_FOUND', `there is no event ${seq}: the ledger holds ${head} events`);
     if (seq > checkpoint.treeSize) {
-      throw new ServiceError('NOT_ANCHORED_YET', `event ${seq} is after the latest checkpoint (${checkpoint.treeSize} events); retry after the next one`);
+      throw new ServiceError(
+        'NOT_ANCHORED_YET',
+        `event ${seq} is after the latest checkpoint (${checkpoint.treeSize} events); retry after the next one`,
+      );
     }
     const event = (await app.ledger.getEvent(seq))! as LedgerEvent | ErasedEvent;
     if (isErased(event)) {
@@ -156,13 +190,20 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
       };
       return;
     }
-    ctx.body = { ...bundleHead(app, checkpoint, mapRootOf(anchorer, checkpoint)), kind: 'event', events: [await entry(anchorer, event, checkpoint.treeSize)] };
+    ctx.body = {
+      ...bundleHead(app, checkpoint, mapRootOf(anchorer, checkpoint)),
+      kind: 'event',
+      events: [await entry(anchorer, event, checkpoint.treeSize)],
+    };
   });
 
   router.get('/v1/proofs/subjects/:pseudonym', async (ctx) => {
     await authorize(ctx, 'proofs.read');
     const p = ctx.params.pseudonym;
-    if (!/^[A-Za-z0-9_-]{16}$/.test(p)) throw new ServiceError('VALIDATION_FAILED', 'not a pseudonym', [{ path: 'pseudonym', code: 'invalid', message: '16 base64url characters' }]);
+    if (!/^[A-Za-z0-9_-]{16}$/.test(p))
+      throw new ServiceError('VALIDATION_FAILED', 'not a pseudonym', [
+        { path: 'pseudonym', code: 'invalid', message: '16 base64url characters' },
+      ]);
     ctx.body = await historyBundle(app, ctx, `r:${p}`);
   });
 
@@ -183,7 +224,9 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
   // it names the seal (or a later real event) as `next` once a checkpoint covers it.
   const seal = async (ctx: Context, subject: string, by: string) => {
     anchored(app);
-    const event = await app.ledger.transact((tx) => tx.append({ type: 'audit.sealed', subjects: [subject], data: { by } }));
+    const event = await app.ledger.transact((tx) =>
+      tx.append({ type: 'audit.sealed', subjects: [subject], data: { by } }),
+    );
     ctx.status = 201;
     ctx.body = { subject, seq: event.seq, at: event.at, hash: event.hash };
   };
@@ -191,7 +234,10 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
   router.post('/v1/proofs/subjects/:pseudonym/seal', async (ctx) => {
     const auditor = await authorize(ctx, 'proofs.seal');
     const p = ctx.params.pseudonym;
-    if (!/^[A-Za-z0-9_-]{16}$/.test(p)) throw new ServiceError('VALIDATION_FAILED', 'not a pseudonym', [{ path: 'pseudonym', code: 'invalid', message: '16 base64url characters' }]);
+    if (!/^[A-Za-z0-9_-]{16}$/.test(p))
+      throw new ServiceError('VALIDATION_FAILED', 'not a pseudonym', [
+        { path: 'pseudonym', code: 'invalid', message: '16 base64url characters' },
+      ]);
     if (!(await app.ledger.read('residents', p))) throw new ServiceError('NOT_FOUND', 'no resident has this pseudonym');
     await seal(ctx, `r:${p}`, auditor.id);
   });
@@ -205,7 +251,10 @@ export function proofRoutes(router: Router, app: AppContext, { venues }: Service
 
 /** The API document's entries for these routes (server/http/openapi.ts). */
 // The parameters below document the checks in the handlers (timeParam, the pseudonym and seq tests).
-const range = z.strictObject({ from: z.iso.datetime({ offset: true }).optional(), to: z.iso.datetime({ offset: true }).optional() });
+const range = z.strictObject({
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+});
 const pseudonym = z.strictObject({ pseudonym: z.string().regex(/^[A-Za-z0-9_-]{16}$/) });
 const sealed = z.object({ subject: z.string(), seq: z.int().min(1), at: z.iso.datetime(), hash: z.string() });
 const anchoring: RouteDoc['errors'] = ['ANCHORING_OFF', 'NOT_ANCHORED_YET', 'NOT_FOUND', 'ERASED'];
@@ -217,37 +266,69 @@ export const proofDocs: RouteDoc[] = [
     path: '/v1/anchor/status',
     tag: 'ledger',
     auth: 'none',
-    summary: 'The anchorer\'s state: last checkpoint, chain, pending events',
+    summary: "The anchorer's state: last checkpoint, chain, pending events",
     ok: { status: 200, description: '`{ state, ... }`' },
   },
   {
-    method: 'get', path: '/v1/proofs/events/:seq', tag: 'proofs', auth: 'proofs.read',
-    params: z.strictObject({ seq: z.int().min(1) }), errors: anchoring,
-    summary: 'One event with its inclusion proof in the latest checkpoint', ok: { status: 200, description: bundle },
+    method: 'get',
+    path: '/v1/proofs/events/:seq',
+    tag: 'proofs',
+    auth: 'proofs.read',
+    params: z.strictObject({ seq: z.int().min(1) }),
+    errors: anchoring,
+    summary: 'One event with its inclusion proof in the latest checkpoint',
+    ok: { status: 200, description: bundle },
   },
   {
-    method: 'get', path: '/v1/proofs/subjects/:pseudonym', tag: 'proofs', auth: 'proofs.read', params: pseudonym,
-    query: range, errors: anchoring,
-    summary: 'A resident\'s events in [from, to], provably complete', ok: { status: 200, description: bundle },
+    method: 'get',
+    path: '/v1/proofs/subjects/:pseudonym',
+    tag: 'proofs',
+    auth: 'proofs.read',
+    params: pseudonym,
+    query: range,
+    errors: anchoring,
+    summary: "A resident's events in [from, to], provably complete",
+    ok: { status: 200, description: bundle },
   },
   {
-    method: 'get', path: '/v1/proofs/venues/:id', tag: 'proofs', auth: 'proofs.read', query: range, errors: anchoring,
-    summary: 'A venue\'s events in [from, to], provably complete', ok: { status: 200, description: bundle },
+    method: 'get',
+    path: '/v1/proofs/venues/:id',
+    tag: 'proofs',
+    auth: 'proofs.read',
+    query: range,
+    errors: anchoring,
+    summary: "A venue's events in [from, to], provably complete",
+    ok: { status: 200, description: bundle },
   },
   {
-    method: 'get', path: '/v1/proofs/desks/:id', tag: 'proofs', auth: 'proofs.read', query: range, errors: anchoring,
-    summary: 'A service desk\'s events (its registration and look-ups) in [from, to], provably complete', ok: { status: 200, description: bundle },
+    method: 'get',
+    path: '/v1/proofs/desks/:id',
+    tag: 'proofs',
+    auth: 'proofs.read',
+    query: range,
+    errors: anchoring,
+    summary: "A service desk's events (its registration and look-ups) in [from, to], provably complete",
+    ok: { status: 200, description: bundle },
   },
   {
-    method: 'post', path: '/v1/proofs/subjects/:pseudonym/seal', tag: 'proofs', auth: 'proofs.seal', params: pseudonym,
+    method: 'post',
+    path: '/v1/proofs/subjects/:pseudonym/seal',
+    tag: 'proofs',
+    auth: 'proofs.seal',
+    params: pseudonym,
     errors: ['ANCHORING_OFF', 'NOT_FOUND'],
-    summary: 'Seal a resident\'s history',
-    description: 'Appends an `audit.sealed` event, which closes the open end of the history once a checkpoint covers it.',
+    summary: "Seal a resident's history",
+    description:
+      'Appends an `audit.sealed` event, which closes the open end of the history once a checkpoint covers it.',
     ok: { status: 201, description: 'The seal event', schema: sealed },
   },
   {
-    method: 'post', path: '/v1/proofs/venues/:id/seal', tag: 'proofs', auth: 'proofs.seal',
+    method: 'post',
+    path: '/v1/proofs/venues/:id/seal',
+    tag: 'proofs',
+    auth: 'proofs.seal',
     errors: ['ANCHORING_OFF', 'NOT_FOUND'],
-    summary: 'Seal a venue\'s history', ok: { status: 201, description: 'The seal event', schema: sealed },
+    summary: "Seal a venue's history",
+    ok: { status: 201, description: 'The seal event', schema: sealed },
   },
 ];

@@ -12,14 +12,24 @@ import { z } from 'zod';
 import { validateIdentity } from '../domain/identity';
 import type { VerifiedIdentity } from '../identity/sessions';
 import { Idempotency } from '../services/idempotency';
-import { applySchema, checkApplication, codeView, residentView, type ApplyInput, type ResidentRecord } from '../services/residents';
+import {
+  applySchema,
+  checkApplication,
+  codeView,
+  residentView,
+  type ApplyInput,
+  type ResidentRecord,
+} from '../services/residents';
 
 /** The body of POST /v1/residents/me/rebind/confirm. */
 export const rebindConfirmSchema = z.strictObject({ code: z.string().regex(/^\d{6}$/, 'the 6-digit code') });
 
 function modeOf(ctx: Context): CodeMode {
   const m = ctx.query.mode ?? 'dynamic';
-  if (m !== 'dynamic' && m !== 'printed') throw new ServiceError('VALIDATION_FAILED', 'mode must be dynamic or printed', [{ path: 'mode', code: 'invalid_value', message: 'dynamic or printed' }]);
+  if (m !== 'dynamic' && m !== 'printed')
+    throw new ServiceError('VALIDATION_FAILED', 'mode must be dynamic or printed', [
+      { path: 'mode', code: 'invalid_value', message: 'dynamic or printed' },
+    ]);
   return m;
 }
 
@@ -28,7 +38,11 @@ function modeOf(ctx: Context): CodeMode {
  * other ID (or name) is refused the same way whether or not that ID has a record.
  */
 function assertOwnIdentity(input: ApplyInput, identity: VerifiedIdentity, now: Date): void {
-  const refuse = () => new ServiceError('IDENTITY_NOT_YOURS', 'a resident applies only for the identity they signed in with; leave idType, idNumber and name out');
+  const refuse = () =>
+    new ServiceError(
+      'IDENTITY_NOT_YOURS',
+      'a resident applies only for the identity they signed in with; leave idType, idNumber and name out',
+    );
   if (input.idType !== undefined && input.idType !== identity.idType) throw refuse();
   if (input.idNumber !== undefined) {
     const id = validateIdentity(identity.idType, input.idNumber, now);
@@ -37,7 +51,11 @@ function assertOwnIdentity(input: ApplyInput, identity: VerifiedIdentity, now: D
   if (input.name !== undefined && input.name.normalize('NFC') !== identity.name) throw refuse();
 }
 
-export function residentRoutes(router: Router, app: AppContext, { residents, idempotency, sessions, rebind, limits }: Services): void {
+export function residentRoutes(
+  router: Router,
+  app: AppContext,
+  { residents, idempotency, sessions, rebind, limits }: Services,
+): void {
   /**
    * 申领: the signed-in resident applies for (or updates) the record of the identity the
    * provider vouched for. The body gives the declaration, district and phone; an ID in the
@@ -59,7 +77,10 @@ export function residentRoutes(router: Router, app: AppContext, { residents, ide
       const r = await residents.apply(tx, full, checked, { account: p.account });
       const res = {
         status: r.created ? 201 : 200,
-        body: { resident: residentView(r.record, app.secrets.encryptionKey), code: codeView(r.code, 'dynamic', app.config.CODE_REFRESH_MARGIN_SECONDS, app.config.ISSUER_ID) },
+        body: {
+          resident: residentView(r.record, app.secrets.encryptionKey),
+          code: codeView(r.code, 'dynamic', app.config.CODE_REFRESH_MARGIN_SECONDS, app.config.ISSUER_ID),
+        },
       };
       idempotency.remember(tx, scope, key, input, res);
       return res;
@@ -112,7 +133,11 @@ export function residentRoutes(router: Router, app: AppContext, { residents, ide
 /** The API document's entries for these routes (server/http/openapi.ts). */
 const codeQuery = z.strictObject({ mode: z.enum(['dynamic', 'printed']).optional() });
 const codeDoc = (suffix: string, type: string | undefined, what: string): RouteDoc => ({
-  method: 'get', path: `/v1/residents/me/code${suffix}`, tag: 'residents', auth: 'resident', query: codeQuery,
+  method: 'get',
+  path: `/v1/residents/me/code${suffix}`,
+  tag: 'residents',
+  auth: 'resident',
+  query: codeQuery,
   errors: ['NOT_FOUND'],
   summary: `One's current code, ${what}`,
   description: 'Re-issued near expiry or when the colour changes. Dynamic codes live 10 minutes, printed ones 7 days.',
@@ -121,11 +146,17 @@ const codeDoc = (suffix: string, type: string | undefined, what: string): RouteD
 
 export const residentDocs: RouteDoc[] = [
   {
-    method: 'post', path: '/v1/residents', tag: 'residents', auth: 'resident', body: applySchema, idempotent: true,
+    method: 'post',
+    path: '/v1/residents',
+    tag: 'residents',
+    auth: 'resident',
+    body: applySchema,
+    idempotent: true,
     limited: true,
     errors: ['IDENTITY_NOT_YOURS', 'INVALID_ID_NUMBER', 'UNKNOWN_REGION', 'REBIND_REQUIRED', 'IDENTITY_MISMATCH'],
     summary: 'Apply (申领) for the signed-in identity, or update its record',
-    description: 'Who the person is comes from the sign-in: `idType`, `idNumber` and `name` may be left out, and if sent must be the signed-in identity\'s (403 `IDENTITY_NOT_YOURS` otherwise). 201 on the first application, 200 on an update.',
+    description:
+      "Who the person is comes from the sign-in: `idType`, `idNumber` and `name` may be left out, and if sent must be the signed-in identity's (403 `IDENTITY_NOT_YOURS` otherwise). 201 on the first application, 200 on an update.",
     example: {
       phone: '13800138000',
       district: '340104',
@@ -135,22 +166,36 @@ export const residentDocs: RouteDoc[] = [
     alsoOk: { 200: 'The record was updated: `{ resident, code }`' },
   },
   {
-    method: 'post', path: '/v1/residents/me/rebind', tag: 'residents', auth: 'resident', limited: true,
+    method: 'post',
+    path: '/v1/residents/me/rebind',
+    tag: 'residents',
+    auth: 'resident',
+    limited: true,
     errors: ['CONFLICT', 'NOT_FOUND'],
     summary: '换绑, step 1: send a code to the phone on record',
-    description: 'For a session whose identity\'s record another account holds.',
+    description: "For a session whose identity's record another account holds.",
     ok: { status: 202, description: 'Where the code went (masked) and until when it works' },
   },
   {
-    method: 'post', path: '/v1/residents/me/rebind/confirm', tag: 'residents', auth: 'resident', limited: true,
+    method: 'post',
+    path: '/v1/residents/me/rebind/confirm',
+    tag: 'residents',
+    auth: 'resident',
+    limited: true,
     body: rebindConfirmSchema,
-    errors: ['OTP_INVALID', 'OTP_EXPIRED', 'CONFLICT', 'NOT_FOUND'], example: { code: '123456' },
-    summary: '换绑, step 2: the code moves the record to this account', description: 'The old account\'s sessions end.',
+    errors: ['OTP_INVALID', 'OTP_EXPIRED', 'CONFLICT', 'NOT_FOUND'],
+    example: { code: '123456' },
+    summary: '换绑, step 2: the code moves the record to this account',
+    description: "The old account's sessions end.",
     ok: { status: 200, description: '`{ resident }`' },
   },
   {
-    method: 'get', path: '/v1/residents/me', tag: 'residents', auth: 'resident', errors: ['NOT_FOUND'],
-    summary: 'One\'s own record, masked, with the reasons for the colour',
+    method: 'get',
+    path: '/v1/residents/me',
+    tag: 'residents',
+    auth: 'resident',
+    errors: ['NOT_FOUND'],
+    summary: "One's own record, masked, with the reasons for the colour",
     ok: { status: 200, description: '`{ resident }`' },
   },
   codeDoc('', undefined, 'as JSON (`{ text, colour, mode, expiresAt, ... }`)'),

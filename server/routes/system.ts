@@ -6,7 +6,8 @@ import type { AppContext } from '../context';
 import { registerServiceMetrics } from '../http/service-metrics';
 
 /** What an operator runs on a ledger that refuses writes as diverged (scripts/ledger-verify.ts). */
-export const verifyCommand = (config: Pick<Config, 'DATA_DIR'>) => `npm run ledger:verify -- --data-dir ${resolve(config.DATA_DIR)}`;
+export const verifyCommand = (config: Pick<Config, 'DATA_DIR'>) =>
+  `npm run ledger:verify -- --data-dir ${resolve(config.DATA_DIR)}`;
 
 interface Check {
   ok: boolean;
@@ -57,7 +58,11 @@ export async function checkReadiness(app: AppContext): Promise<{ ready: boolean;
       lagSeconds,
       maxLagSeconds: max,
       ...(reachable ? {} : { lastError: lastError ?? null }),
-      ...(!reachable && lagSeconds > max ? { reason: `the chain is ${state} and event ${oldest!.seq} has waited ${lagSeconds} s to be anchored (limit ${max} s)` } : {}),
+      ...(!reachable && lagSeconds > max
+        ? {
+            reason: `the chain is ${state} and event ${oldest!.seq} has waited ${lagSeconds} s to be anchored (limit ${max} s)`,
+          }
+        : {}),
     };
   }
   return { ready: Object.values(checks).every((c) => c.ok), checks };

@@ -35,10 +35,15 @@ async function scanEvents(app: AppContext, subject: string, limit: number): Prom
   return out;
 }
 
-type VenueAction = 'venue.read' | 'venue.code' | 'venue.scans.read' | 'venue.stats.read' | 'venue.certificate' | 'venue.roster.read';
+type VenueAction =
+  'venue.read' | 'venue.code' | 'venue.scans.read' | 'venue.stats.read' | 'venue.certificate' | 'venue.roster.read';
 
 /** The venue `:id` names, when the request may do `action` there: 401/403 by role first, then 404, then 403 for another's venue. */
-export async function venueFor(ctx: Context, venues: VenueService, action: VenueAction): Promise<{ venue: VenueRecord; principal: Principal }> {
+export async function venueFor(
+  ctx: Context,
+  venues: VenueService,
+  action: VenueAction,
+): Promise<{ venue: VenueRecord; principal: Principal }> {
   requireGrant(ctx, action);
   const venue = await venues.get(ctx.params.id);
   return { venue, principal: await authorize(ctx, action, venue) };
@@ -63,7 +68,8 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans, li
   router.get('/v1/venues', async (ctx) => {
     const p = requireGrant(ctx, 'venue.read');
     const mine = [];
-    for (const v of await venues.all()) if (await permits(p, 'venue.read', v)) mine.push(venueView(await venues.current(v)));
+    for (const v of await venues.all())
+      if (await permits(p, 'venue.read', v)) mine.push(venueView(await venues.current(v)));
     ctx.body = { venues: mine };
   });
   router.get('/v1/venues/:id', async (ctx) => {
@@ -85,12 +91,18 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans, li
   router.get('/v1/venues/:id/scans', async (ctx) => {
     const { venue: v } = await venueFor(ctx, venues, 'venue.scans.read');
     const events = await scanEvents(app, `v:${v.id}`, limitOf(ctx));
-    ctx.body = { venue: venueView(await venues.current(v)), scans: events.map((e) => ({ seq: e.seq, at: e.at, ...e.data })) };
+    ctx.body = {
+      venue: venueView(await venues.current(v)),
+      scans: events.map((e) => ({ seq: e.seq, at: e.at, ...e.data })),
+    };
   });
 
   router.post('/v1/venues/:id/certificates', async (ctx) => {
     const { venue: v, principal: p } = await venueFor(ctx, venues, 'venue.certificate');
-    if (v.type !== 'school') throw new ServiceError('VALIDATION_FAILED', 'only schools register paper certificates', [{ path: 'id', code: 'invalid', message: 'a school venue' }]);
+    if (v.type !== 'school')
+      throw new ServiceError('VALIDATION_FAILED', 'only schools register paper certificates', [
+        { path: 'id', code: 'invalid', message: 'a school venue' },
+      ]);
     const body = await jsonBody(ctx, certificateSchema, app.config.BODY_LIMIT_BYTES);
     const id = await app.ledger.transact((tx) => venues.addCertificate(tx, v, body.certificateNo, body.validUntil, p));
     ctx.status = 201;
@@ -124,12 +136,21 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans, li
       const pseudonym = key.slice(`roster/${v.id}/`.length);
       const r = await app.ledger.read<ResidentRecord>('residents', pseudonym);
       if (!r) continue;
-      members.push({ maskedName: r.maskedName, idLast4: r.idLast4, colour: r.colour, checkedInToday: !!(await app.ledger.read('index', `daily/${pseudonym}/${day}`)) });
+      members.push({
+        maskedName: r.maskedName,
+        idLast4: r.idLast4,
+        colour: r.colour,
+        checkedInToday: !!(await app.ledger.read('index', `daily/${pseudonym}/${day}`)),
+      });
     }
     ctx.body = {
       day,
       members,
-      summary: { total: members.length, checkedIn: members.filter((m) => m.checkedInToday).length, notGreen: members.filter((m) => m.colour !== 'green').length },
+      summary: {
+        total: members.length,
+        checkedIn: members.filter((m) => m.checkedInToday).length,
+        notGreen: members.filter((m) => m.colour !== 'green').length,
+      },
     };
   });
 
@@ -170,7 +191,14 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans, li
     for (const e of events) {
       const id = e.data.venue as string;
       if (!names.has(id)) names.set(id, (await venues.get(id).catch(() => undefined))?.name ?? id);
-      out.push({ seq: e.seq, at: e.at, venue: { id, name: names.get(id), type: e.data.venueType }, decision: e.data.decision, colour: e.data.colour, method: e.data.method });
+      out.push({
+        seq: e.seq,
+        at: e.at,
+        venue: { id, name: names.get(id), type: e.data.venueType },
+        decision: e.data.decision,
+        colour: e.data.colour,
+        method: e.data.method,
+      });
     }
     ctx.body = { scans: out };
   });
@@ -180,7 +208,11 @@ export function venueRoutes(router: Router, app: AppContext, { venues, scans, li
 // Documents limitOf above: at most 1000, 100 when left out or not a positive integer.
 const limitQuery = z.strictObject({ limit: z.int().min(1).max(1000).optional() });
 const venueCode = (suffix: string, type: string): RouteDoc => ({
-  method: 'get', path: `/v1/venues/:id/code${suffix}`, tag: 'venues', auth: 'venue.code', errors: ['NOT_FOUND'],
+  method: 'get',
+  path: `/v1/venues/:id/code${suffix}`,
+  tag: 'venues',
+  auth: 'venue.code',
+  errors: ['NOT_FOUND'],
   summary: `The venue's signed code to print (${suffix.slice(1).toUpperCase()})`,
   description: 'After a key rotation, a new code under the new key: print it before the old key leaves the trust list.',
   ok: { status: 200, description: 'A QR code image', type, schema: { type: 'string' } },
@@ -188,10 +220,15 @@ const venueCode = (suffix: string, type: string): RouteDoc => ({
 
 export const venueDocs: RouteDoc[] = [
   {
-    method: 'post', path: '/v1/venues', tag: 'venues', auth: 'venue.register', body: venueSchema,
+    method: 'post',
+    path: '/v1/venues',
+    tag: 'venues',
+    auth: 'venue.register',
+    body: venueSchema,
     errors: ['UNKNOWN_REGION'],
     summary: 'Register a venue',
-    description: 'A `transport` venue (a bus or taxi) may name its plate or route. Border posts are registered by health only.',
+    description:
+      'A `transport` venue (a bus or taxi) may name its plate or route. Border posts are registered by health only.',
     example: { type: 'school', name: '合肥一中', district: '340104' },
     ok: { status: 201, description: 'The venue, with its code' },
   },
@@ -215,40 +252,71 @@ export const venueDocs: RouteDoc[] = [
   venueCode('.png', 'image/png'),
   venueCode('.svg', 'image/svg+xml'),
   {
-    method: 'get', path: '/v1/venues/:id/scans', tag: 'venues', auth: 'venue.scans.read', query: limitQuery,
+    method: 'get',
+    path: '/v1/venues/:id/scans',
+    tag: 'venues',
+    auth: 'venue.scans.read',
+    query: limitQuery,
     errors: ['NOT_FOUND'],
-    summary: 'The venue\'s scan log, newest first', ok: { status: 200, description: '`{ venue, scans }`' },
+    summary: "The venue's scan log, newest first",
+    ok: { status: 200, description: '`{ venue, scans }`' },
   },
   {
-    method: 'post', path: '/v1/venues/:id/certificates', tag: 'venues', auth: 'venue.certificate',
-    body: certificateSchema, errors: ['NOT_FOUND', 'CONFLICT'],
-    summary: 'Register a school\'s paper health certificate (有单认单)',
+    method: 'post',
+    path: '/v1/venues/:id/certificates',
+    tag: 'venues',
+    auth: 'venue.certificate',
+    body: certificateSchema,
+    errors: ['NOT_FOUND', 'CONFLICT'],
+    summary: "Register a school's paper health certificate (有单认单)",
     description: 'Schools only; a keyed hash of the number is kept, not the number.',
     example: { certificateNo: 'HF-2026-000123', validUntil: '2026-03-20' },
-    ok: { status: 201, description: 'The certificate\'s id', schema: z.object({ certificate: z.string(), validUntil: z.string() }) },
+    ok: {
+      status: 201,
+      description: "The certificate's id",
+      schema: z.object({ certificate: z.string(), validUntil: z.string() }),
+    },
   },
   {
-    method: 'post', path: '/v1/venues/:id/roster', tag: 'venues', auth: 'resident', body: rosterJoinSchema,
+    method: 'post',
+    path: '/v1/venues/:id/roster',
+    tag: 'venues',
+    auth: 'resident',
+    body: rosterJoinSchema,
     errors: ['NOT_FOUND', 'CODE_REJECTED'],
-    summary: 'Join a venue\'s roster (staff of an enterprise, pupils of a school) with its venue code',
+    summary: "Join a venue's roster (staff of an enterprise, pupils of a school) with its venue code",
     example: { venueCode: 'AK1:...' },
     ok: { status: 201, description: 'Joined', schema: z.object({ venue: z.string(), joined: z.literal(true) }) },
   },
   {
-    method: 'get', path: '/v1/venues/:id/roster', tag: 'venues', auth: 'venue.roster.read', errors: ['NOT_FOUND'],
-    summary: 'Who on the roster has done today\'s check-in, and who is not green',
+    method: 'get',
+    path: '/v1/venues/:id/roster',
+    tag: 'venues',
+    auth: 'venue.roster.read',
+    errors: ['NOT_FOUND'],
+    summary: "Who on the roster has done today's check-in, and who is not green",
     ok: { status: 200, description: '`{ day, members, summary }`' },
   },
   {
-    method: 'post', path: '/v1/scans', tag: 'scans', auth: 'venue.scan', body: staffScanSchema,
+    method: 'post',
+    path: '/v1/scans',
+    tag: 'scans',
+    auth: 'venue.scan',
+    body: staffScanSchema,
     errors: ['NOT_FOUND', 'INVALID_CODE'],
-    summary: 'Staff scan (核验) of a resident\'s code, or a pupil\'s paper certificate',
-    description: 'The code may come from any trusted province. It is verified (key, signature, lifetime, expiry, status), decided by the venue\'s admission policy and recorded as one event. A refused code is a 201 with the decision, not an error. Send `code` or `certificateNo`.',
+    summary: "Staff scan (核验) of a resident's code, or a pupil's paper certificate",
+    description:
+      "The code may come from any trusted province. It is verified (key, signature, lifetime, expiry, status), decided by the venue's admission policy and recorded as one event. A refused code is a 201 with the decision, not an error. Send `code` or `certificateNo`.",
     example: { venueId: 'AAAAAAAAAAAAAAAA', code: 'AK1:...', temperatureC: 36.4 },
     ok: { status: 201, description: 'The decision and why' },
   },
   {
-    method: 'post', path: '/v1/checkins', tag: 'scans', auth: 'resident', limited: true, body: checkinSchema,
+    method: 'post',
+    path: '/v1/checkins',
+    tag: 'scans',
+    auth: 'resident',
+    limited: true,
+    body: checkinSchema,
     errors: ['CODE_REJECTED', 'NOT_FOUND'],
     summary: 'Self check-in (自助扫码) with a venue code',
     description: 'A repeat within CHECKIN_REPLAY_SECONDS answers 200 with the first answer.',
@@ -257,13 +325,24 @@ export const venueDocs: RouteDoc[] = [
     alsoOk: { 200: 'A repeat within CHECKIN_REPLAY_SECONDS: the first answer' },
   },
   {
-    method: 'post', path: '/v1/checkins/daily', tag: 'scans', auth: 'resident', limited: true, body: dailyCheckinSchema,
+    method: 'post',
+    path: '/v1/checkins/daily',
+    tag: 'scans',
+    auth: 'resident',
+    limited: true,
+    body: dailyCheckinSchema,
     errors: ['NOT_FOUND'],
-    summary: 'Daily health check-in (每日健康打卡)', example: { temperatureC: 36.5, symptoms: [] },
+    summary: 'Daily health check-in (每日健康打卡)',
+    example: { temperatureC: 36.5, symptoms: [] },
     ok: { status: 201, description: 'The check-in' },
   },
   {
-    method: 'get', path: '/v1/residents/me/scans', tag: 'scans', auth: 'resident', query: limitQuery,
-    summary: 'One\'s own scan history, newest first', ok: { status: 200, description: '`{ scans }`' },
+    method: 'get',
+    path: '/v1/residents/me/scans',
+    tag: 'scans',
+    auth: 'resident',
+    query: limitQuery,
+    summary: "One's own scan history, newest first",
+    ok: { status: 200, description: '`{ scans }`' },
   },
 ];

@@ -30,7 +30,12 @@ export interface Evaluation {
  *   been dry-run, so this signals a rule set that slipped past {@link parseRuleSet}).
  * @example evaluateRules({ contact: { degree: 1, exposedAt } }, [], defaultRules, now).colour // 'red'
  */
-export function evaluateRules(facts: RawFacts, riskAreas: readonly RiskArea[], ruleSet: RuleSet, now: Date): Evaluation {
+export function evaluateRules(
+  facts: RawFacts,
+  riskAreas: readonly RiskArea[],
+  ruleSet: RuleSet,
+  now: Date,
+): Evaluation {
   const data = deriveFacts(facts, riskAreas, now);
   const matched: MatchedRule[] = [];
   for (const rule of ruleSet.rules) {

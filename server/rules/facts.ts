@@ -119,7 +119,8 @@ function daysBetween(t: number, now: Date): number {
 }
 
 function visitRisk(regionCode: string, areas: readonly RiskArea[]): VisitRisk {
-  const inside = (level: RiskArea['level']) => areas.some((a) => a.level === level && regionContains(a.region, regionCode));
+  const inside = (level: RiskArea['level']) =>
+    areas.some((a) => a.level === level && regionContains(a.region, regionCode));
   return inside('high') ? 'high' : inside('medium') ? 'medium' : 'none';
 }
 
@@ -165,7 +166,12 @@ export function deriveFacts(raw: RawFacts, riskAreas: readonly RiskArea[], now: 
  * different: the next whole-day boundary of every dated fact fewer than `horizonDays`
  * days old, or a listed risk area taking effect over a visited region. Null when none.
  */
-export function nextFactChange(raw: RawFacts, riskAreas: readonly RiskArea[], now: Date, horizonDays: number): Date | null {
+export function nextFactChange(
+  raw: RawFacts,
+  riskAreas: readonly RiskArea[],
+  now: Date,
+  horizonDays: number,
+): Date | null {
   const dated = [raw.declaration?.at, raw.case?.at, raw.contact?.exposedAt, raw.inbound?.arrivedAt]
     .filter((s): s is string => s !== undefined)
     .map(instant);

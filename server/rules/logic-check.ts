@@ -5,17 +5,55 @@ export type JsonLogic = null | boolean | number | string | JsonLogic[] | { [op: 
 
 /** The only operators a rule may use: no `method`, string or array builders, or custom ops. */
 export const ALLOWED_OPERATORS: ReadonlySet<string> = new Set([
-  'var', '==', '===', '!=', '!==', '<', '<=', '>', '>=', 'and', 'or', '!', '!!', 'if', 'in',
-  'some', 'all', 'none', 'max', 'min', '+', '-', '*', '/', 'missing', 'missing_some',
+  'var',
+  '==',
+  '===',
+  '!=',
+  '!==',
+  '<',
+  '<=',
+  '>',
+  '>=',
+  'and',
+  'or',
+  '!',
+  '!!',
+  'if',
+  'in',
+  'some',
+  'all',
+  'none',
+  'max',
+  'min',
+  '+',
+  '-',
+  '*',
+  '/',
+  'missing',
+  'missing_some',
 ]);
 export const MAX_LOGIC_NODES = 2000;
 export const MAX_LOGIC_DEPTH = 20;
 
 const COMPARISONS = new Set(['==', '===', '!=', '!==', '<', '<=', '>', '>=']);
 const ARITY: Record<string, [number, number]> = {
-  var: [1, 2], some: [2, 2], all: [2, 2], none: [2, 2], missing_some: [2, 2], '!': [1, 1], '!!': [1, 1],
-  '==': [2, 2], '===': [2, 2], '!=': [2, 2], '!==': [2, 2], '>': [2, 2], '>=': [2, 2], '<': [2, 3], '<=': [2, 3],
-  in: [2, 2], if: [1, Infinity],
+  var: [1, 2],
+  some: [2, 2],
+  all: [2, 2],
+  none: [2, 2],
+  missing_some: [2, 2],
+  '!': [1, 1],
+  '!!': [1, 1],
+  '==': [2, 2],
+  '===': [2, 2],
+  '!=': [2, 2],
+  '!==': [2, 2],
+  '>': [2, 2],
+  '>=': [2, 2],
+  '<': [2, 3],
+  '<=': [2, 3],
+  in: [2, 2],
+  if: [1, Infinity],
 };
 
 interface Scope {
@@ -31,7 +69,11 @@ export type LogicIssue = { path: (string | number)[]; message: string };
  * `horizonDays` is given, no comparison of a day count with a number at or beyond it.
  * Stops at the first size or depth overflow.
  */
-export function checkLogic(root: unknown, catalogue: FactCatalogue, opts: { horizonDays?: number; dayElementPaths?: readonly string[] } = {}): LogicIssue[] {
+export function checkLogic(
+  root: unknown,
+  catalogue: FactCatalogue,
+  opts: { horizonDays?: number; dayElementPaths?: readonly string[] } = {},
+): LogicIssue[] {
   const ROOT: Scope = { paths: new Map(Object.entries(catalogue)) };
   const elementScope = (paths: readonly string[]): Scope => ({
     paths: new Map(paths.map((p) => [p, { days: (opts.dayElementPaths ?? []).includes(p) }])),
@@ -63,7 +105,8 @@ export function checkLogic(root: unknown, catalogue: FactCatalogue, opts: { hori
     const args: unknown[] = Array.isArray(raw) ? raw : [raw];
     const argPath = (i: number) => (Array.isArray(raw) ? [...at, i] : at);
     const [lo, hi] = ARITY[op] ?? [0, Infinity];
-    if (args.length < lo || args.length > hi) return void issues.push({ path: at, message: `"${op}" takes ${lo === hi ? lo : `${lo} to ${hi}`} arguments` });
+    if (args.length < lo || args.length > hi)
+      return void issues.push({ path: at, message: `"${op}" takes ${lo === hi ? lo : `${lo} to ${hi}`} arguments` });
     const known = (p: unknown, where: (string | number)[]) => {
       if (typeof p !== 'string' || !scope.paths.has(p) || (p === '' && scope === ROOT)) {
         issues.push({ path: where, message: `unknown fact ${JSON.stringify(p)}` });
@@ -81,16 +124,24 @@ export function checkLogic(root: unknown, catalogue: FactCatalogue, opts: { hori
         return names.forEach((n, i) => known(n, [...at, i]));
       }
       case 'missing_some':
-        if (typeof args[0] !== 'number' || !Array.isArray(args[1])) return void issues.push({ path: at, message: '"missing_some" takes a count and a list of facts' });
+        if (typeof args[0] !== 'number' || !Array.isArray(args[1]))
+          return void issues.push({ path: at, message: '"missing_some" takes a count and a list of facts' });
         return args[1].forEach((n, i) => known(n, [...at, 1, i]));
       case 'some':
       case 'all':
       case 'none': {
         const over = args[0] as Record<string, unknown> | null;
-        const v = over && typeof over === 'object' && !Array.isArray(over) && Object.keys(over).length === 1 ? over.var : undefined;
+        const v =
+          over && typeof over === 'object' && !Array.isArray(over) && Object.keys(over).length === 1
+            ? over.var
+            : undefined;
         const name = Array.isArray(v) ? v[0] : v;
         const fact = typeof name === 'string' ? scope.paths.get(name) : undefined;
-        if (!fact?.array) return void issues.push({ path: argPath(0), message: `"${op}" must iterate over an array fact, e.g. {"var": "visits"}` });
+        if (!fact?.array)
+          return void issues.push({
+            path: argPath(0),
+            message: `"${op}" must iterate over an array fact, e.g. {"var": "visits"}`,
+          });
         walk(args[0], scope, argPath(0), depth + 1);
         return walk(args[1], elementScope(fact.array), argPath(1), depth + 1);
       }
@@ -105,11 +156,13 @@ export function checkLogic(root: unknown, catalogue: FactCatalogue, opts: { hori
       // reviewAt only follows a date for horizonDays days, so a rule must not tell later days apart.
       const beyond = args.find((a) => typeof a === 'number' && a >= horizonDays);
       if (countsDays && beyond !== undefined) {
-        issues.push({ path: at, message: `compares a day count with ${beyond}, which needs horizonDays above ${beyond}` });
+        issues.push({
+          path: at,
+          message: `compares a day count with ${beyond}, which needs horizonDays above ${beyond}`,
+        });
       }
     }
   };
   walk(root, ROOT, [], 1);
   return issues;
 }
-

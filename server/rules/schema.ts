@@ -16,8 +16,15 @@ const SAMPLE_RAW: RawFacts[] = [
   {},
   {
     declaration: {
-      at: '2020-03-24T02:00:00Z', temperatureC: 37.8, symptoms: ['fever', 'cough'], contactWithCase: true,
-      visited: [{ region: '420106', date: '2020-03-20' }, { region: '340104', date: '2020-03-22' }, { region: '310101', date: '2020-02-01' }],
+      at: '2020-03-24T02:00:00Z',
+      temperatureC: 37.8,
+      symptoms: ['fever', 'cough'],
+      contactWithCase: true,
+      visited: [
+        { region: '420106', date: '2020-03-20' },
+        { region: '340104', date: '2020-03-22' },
+        { region: '310101', date: '2020-02-01' },
+      ],
     },
     case: { status: 'suspected', at: '2020-03-24T08:00:00Z' },
     contact: { degree: 1, exposedAt: '2020-03-20T10:00:00Z' },
@@ -25,13 +32,18 @@ const SAMPLE_RAW: RawFacts[] = [
   },
 ];
 /** Facts the dry run evaluates every rule against: none at all, and one of everything. */
-export const SAMPLE_FACTS: readonly DerivedFacts[] = SAMPLE_RAW.map((raw) => deriveFacts(raw, SAMPLE_AREAS, SAMPLE_NOW));
+export const SAMPLE_FACTS: readonly DerivedFacts[] = SAMPLE_RAW.map((raw) =>
+  deriveFacts(raw, SAMPLE_AREAS, SAMPLE_NOW),
+);
 
 const text = z.strictObject({ zh: safeText(1, 2000, { multiline: true }), en: safeText(1, 2000, { multiline: true }) });
 
 /** zod schema of one rule: a kebab-case id, a colour, a bilingual reason and a JSON Logic test. */
 export const ruleSchema = z.strictObject({
-  id: z.string().max(64).regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'expected a kebab-case id'),
+  id: z
+    .string()
+    .max(64)
+    .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'expected a kebab-case id'),
   colour: z.enum(COLOURS),
   reason: text,
   when: z.custom<JsonLogic>((v) => v !== undefined, 'required'),
@@ -52,16 +64,25 @@ export const ruleSetSchema = z
   .superRefine((set, ctx) => {
     const seen = new Set<string>();
     set.rules.forEach((rule, i) => {
-      if (seen.has(rule.id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `duplicate rule id ${rule.id}` });
+      if (seen.has(rule.id))
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `duplicate rule id ${rule.id}` });
       seen.add(rule.id);
-      const issues = checkLogic(rule.when, FACT_CATALOGUE, { horizonDays: set.horizonDays, dayElementPaths: VISIT_DAY_PATHS });
-      for (const issue of issues) ctx.addIssue({ code: 'custom', path: ['rules', i, 'when', ...issue.path], message: issue.message });
+      const issues = checkLogic(rule.when, FACT_CATALOGUE, {
+        horizonDays: set.horizonDays,
+        dayElementPaths: VISIT_DAY_PATHS,
+      });
+      for (const issue of issues)
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'when', ...issue.path], message: issue.message });
       if (issues.length) return;
       for (const facts of SAMPLE_FACTS) {
         try {
           jsonLogic.apply(rule.when as jsonLogic.RulesLogic, facts);
         } catch (e) {
-          ctx.addIssue({ code: 'custom', path: ['rules', i, 'when'], message: `fails on sample facts: ${(e as Error).message}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rules', i, 'when'],
+            message: `fails on sample facts: ${(e as Error).message}`,
+          });
           return;
         }
       }
@@ -98,5 +119,8 @@ export interface RuleSetIssue {
 export function parseRuleSet(json: unknown): { ok: true; ruleSet: RuleSet } | { ok: false; issues: RuleSetIssue[] } {
   const result = ruleSetSchema.safeParse(json);
   if (result.success) return { ok: true, ruleSet: result.data };
-  return { ok: false, issues: result.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) };
+  return {
+    ok: false,
+    issues: result.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+  };
 }

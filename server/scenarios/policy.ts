@@ -49,7 +49,10 @@ export const SCAN_FACTS: FactCatalogue = {
 
 const text = z.strictObject({ zh: safeText(1, 500, { multiline: true }), en: safeText(1, 500, { multiline: true }) });
 const ruleSchema = z.strictObject({
-  id: z.string().max(64).regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'expected a kebab-case id'),
+  id: z
+    .string()
+    .max(64)
+    .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'expected a kebab-case id'),
   decision: z.enum(DECISIONS),
   reason: text,
   when: z.custom<JsonLogic>((v) => v !== undefined, 'required'),
@@ -58,8 +61,32 @@ export type PolicyRule = z.infer<typeof ruleSchema>;
 const rules = z.array(ruleSchema).min(1).max(50);
 
 const SAMPLES: ScanFacts[] = [
-  { colour: 'none', codeResult: 'NONE', codeValid: false, foreign: false, printed: false, temperatureTaken: false, temperatureC: null, hasFever: false, checkedInToday: false, certificate: false, method: 'staff' },
-  { colour: 'red', codeResult: 'VALID', codeValid: true, foreign: true, printed: true, temperatureTaken: true, temperatureC: 38.2, hasFever: true, checkedInToday: true, certificate: true, method: 'self' },
+  {
+    colour: 'none',
+    codeResult: 'NONE',
+    codeValid: false,
+    foreign: false,
+    printed: false,
+    temperatureTaken: false,
+    temperatureC: null,
+    hasFever: false,
+    checkedInToday: false,
+    certificate: false,
+    method: 'staff',
+  },
+  {
+    colour: 'red',
+    codeResult: 'VALID',
+    codeValid: true,
+    foreign: true,
+    printed: true,
+    temperatureTaken: true,
+    temperatureC: 38.2,
+    hasFever: true,
+    checkedInToday: true,
+    certificate: true,
+    method: 'self',
+  },
 ];
 
 /**
@@ -75,9 +102,15 @@ export const policySetSchema = z
     overrides: z
       .array(
         z.strictObject({
-          id: z.string().max(64).regex(/^[a-z0-9]+(-[a-z0-9]+)*$/),
+          id: z
+            .string()
+            .max(64)
+            .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/),
           venueType: z.enum(VENUE_TYPES).optional(),
-          district: z.string().regex(/^\d{6}$/).optional(),
+          district: z
+            .string()
+            .regex(/^\d{6}$/)
+            .optional(),
           rules,
         }),
       )
@@ -88,16 +121,22 @@ export const policySetSchema = z
     const check = (list: PolicyRule[], path: (string | number)[]) => {
       const seen = new Set<string>();
       list.forEach((rule, i) => {
-        if (seen.has(rule.id)) ctx.addIssue({ code: 'custom', path: [...path, i, 'id'], message: `duplicate rule id ${rule.id}` });
+        if (seen.has(rule.id))
+          ctx.addIssue({ code: 'custom', path: [...path, i, 'id'], message: `duplicate rule id ${rule.id}` });
         seen.add(rule.id);
         const issues = checkLogic(rule.when, SCAN_FACTS);
-        for (const issue of issues) ctx.addIssue({ code: 'custom', path: [...path, i, 'when', ...issue.path], message: issue.message });
+        for (const issue of issues)
+          ctx.addIssue({ code: 'custom', path: [...path, i, 'when', ...issue.path], message: issue.message });
         if (issues.length) return;
         for (const facts of SAMPLES) {
           try {
             jsonLogic.apply(rule.when as jsonLogic.RulesLogic, facts);
           } catch (e) {
-            ctx.addIssue({ code: 'custom', path: [...path, i, 'when'], message: `fails on sample facts: ${(e as Error).message}` });
+            ctx.addIssue({
+              code: 'custom',
+              path: [...path, i, 'when'],
+              message: `fails on sample facts: ${(e as Error).message}`,
+            });
             return;
           }
         }
@@ -106,16 +145,29 @@ export const policySetSchema = z
     for (const t of VENUE_TYPES) check(set.defaults[t], ['defaults', t]);
     const ids = new Set<string>();
     set.overrides.forEach((o, i) => {
-      if (ids.has(o.id)) ctx.addIssue({ code: 'custom', path: ['overrides', i, 'id'], message: `duplicate override id ${o.id}` });
+      if (ids.has(o.id))
+        ctx.addIssue({ code: 'custom', path: ['overrides', i, 'id'], message: `duplicate override id ${o.id}` });
       ids.add(o.id);
-      if (!o.venueType && !o.district) ctx.addIssue({ code: 'custom', path: ['overrides', i], message: 'an override names a venueType, a district or both' });
-      if (o.district && !getRegion(o.district)) ctx.addIssue({ code: 'custom', path: ['overrides', i, 'district'], message: `${o.district} is not a GB/T 2260 region code` });
+      if (!o.venueType && !o.district)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['overrides', i],
+          message: 'an override names a venueType, a district or both',
+        });
+      if (o.district && !getRegion(o.district))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['overrides', i, 'district'],
+          message: `${o.district} is not a GB/T 2260 region code`,
+        });
       check(o.rules, ['overrides', i, 'rules']);
     });
   });
 export type PolicySet = z.infer<typeof policySetSchema>;
 
-export function parsePolicySet(json: unknown): { ok: true; policySet: PolicySet } | { ok: false; issues: Array<{ path: string; message: string }> } {
+export function parsePolicySet(
+  json: unknown,
+): { ok: true; policySet: PolicySet } | { ok: false; issues: Array<{ path: string; message: string }> } {
   const r = policySetSchema.safeParse(json);
   if (r.success) return { ok: true, policySet: r.data };
   return { ok: false, issues: r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) };
@@ -131,13 +183,27 @@ export interface PolicyOutcome {
 const LEVEL_WEIGHT = { province: 1, city: 2, district: 3 } as const;
 
 /** Decides one scan. Pure: the same set, venue and facts always give the same outcome. */
-export function evaluatePolicy(set: PolicySet, venue: { type: VenueType; district: string }, facts: ScanFacts): PolicyOutcome {
+export function evaluatePolicy(
+  set: PolicySet,
+  venue: { type: VenueType; district: string },
+  facts: ScanFacts,
+): PolicyOutcome {
   const overrides = set.overrides
     .map((o, order) => ({ o, order }))
-    .filter(({ o }) => (!o.venueType || o.venueType === venue.type) && (!o.district || regionContains(o.district, venue.district)))
-    .map(({ o, order }) => ({ o, order, weight: (o.venueType ? 10 : 0) + (o.district ? LEVEL_WEIGHT[getRegion(o.district)?.level ?? 'province'] : 0) }))
+    .filter(
+      ({ o }) =>
+        (!o.venueType || o.venueType === venue.type) && (!o.district || regionContains(o.district, venue.district)),
+    )
+    .map(({ o, order }) => ({
+      o,
+      order,
+      weight: (o.venueType ? 10 : 0) + (o.district ? LEVEL_WEIGHT[getRegion(o.district)?.level ?? 'province'] : 0),
+    }))
     .sort((a, b) => b.weight - a.weight || b.order - a.order);
-  const lists: Array<[string, PolicyRule[]]> = [...overrides.map(({ o }) => [o.id, o.rules] as [string, PolicyRule[]]), ['default', set.defaults[venue.type]]];
+  const lists: Array<[string, PolicyRule[]]> = [
+    ...overrides.map(({ o }) => [o.id, o.rules] as [string, PolicyRule[]]),
+    ['default', set.defaults[venue.type]],
+  ];
   for (const [source, list] of lists) {
     for (const rule of list) {
       if (jsonLogic.truthy(jsonLogic.apply(rule.when as jsonLogic.RulesLogic, facts))) {
@@ -145,5 +211,9 @@ export function evaluatePolicy(set: PolicySet, venue: { type: VenueType; distric
       }
     }
   }
-  return { decision: 'refer', rule: 'none', reason: { zh: '无适用规则，请人工核验', en: 'No rule applies; check by hand' } };
+  return {
+    decision: 'refer',
+    rule: 'none',
+    reason: { zh: '无适用规则，请人工核验', en: 'No rule applies; check by hand' },
+  };
 }

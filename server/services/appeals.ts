@@ -28,11 +28,20 @@ export const decisionSchema = z
     until: z.iso.datetime({ offset: true }).optional(),
     // The ledger keeps only a salted digest of the reason; the text is shown to the resident
     // and kept with the appeal, so it must not carry an ID or phone number either.
-    reason: safeText(1, 500, { multiline: true }).refine((s) => !carriesNumber(s), 'the reason is shown to the resident: leave out ID, passport and phone numbers (and names)'),
+    reason: safeText(1, 500, { multiline: true }).refine(
+      (s) => !carriesNumber(s),
+      'the reason is shown to the resident: leave out ID, passport and phone numbers (and names)',
+    ),
   })
   .superRefine((b, ctx) => {
-    if (b.decision === 'override' && !b.colour) ctx.addIssue({ code: 'custom', path: ['colour'], message: 'an override needs a colour' });
-    if (b.decision === 'reject' && (b.colour || b.until)) ctx.addIssue({ code: 'custom', path: [b.colour ? 'colour' : 'until'], message: 'only an override has a colour and an end' });
+    if (b.decision === 'override' && !b.colour)
+      ctx.addIssue({ code: 'custom', path: ['colour'], message: 'an override needs a colour' });
+    if (b.decision === 'reject' && (b.colour || b.until))
+      ctx.addIssue({
+        code: 'custom',
+        path: [b.colour ? 'colour' : 'until'],
+        message: 'only an override has a colour and an end',
+      });
   });
 export type DecisionInput = z.infer<typeof decisionSchema>;
 
@@ -121,7 +130,11 @@ export class AppealService {
     tx.put('index', openKey(pseudonym), id);
     tx.put('index', ofKey(pseudonym, filedAt, id), 1);
     tx.put('index', queueKey('open', filedAt, id), 1);
-    const event = await tx.append({ type: 'appeal.filed', subjects: [residentSubject(pseudonym)], data: { appealId: id, requestedColour: appeal.requestedColour } });
+    const event = await tx.append({
+      type: 'appeal.filed',
+      subjects: [residentSubject(pseudonym)],
+      data: { appealId: id, requestedColour: appeal.requestedColour },
+    });
     return { ...this.view(appeal), seq: event.seq };
   }
 
@@ -141,13 +154,24 @@ export class AppealService {
     const { ledger } = this.app;
     const prefix = `appeal-queue/${q.status}/`;
     const out = [];
-    for await (const key of ledger.space('index').keys({ gt: prefix, lt: `${prefix}~`, reverse: q.status === 'decided', limit: q.limit })) {
+    for await (const key of ledger
+      .space('index')
+      .keys({ gt: prefix, lt: `${prefix}~`, reverse: q.status === 'decided', limit: q.limit })) {
       const a = await ledger.read<AppealRecord>('index', appealKey(key.slice(key.lastIndexOf('/') + 1)));
       if (!a) continue;
       const r = await ledger.read<ResidentRecord>('residents', a.pseudonym);
       out.push({
         ...this.view(a),
-        resident: r ? { pseudonym: r.pseudonym, maskedName: r.maskedName, idLast4: r.idLast4, district: r.district, colour: r.colour, reasons: r.reasons } : null,
+        resident: r
+          ? {
+              pseudonym: r.pseudonym,
+              maskedName: r.maskedName,
+              idLast4: r.idLast4,
+              district: r.district,
+              colour: r.colour,
+              reasons: r.reasons,
+            }
+          : null,
       });
     }
     return { status: q.status, appeals: out };
@@ -160,7 +184,9 @@ export class AppealService {
     if (a.status !== 'open') throw new ServiceError('CONFLICT', 'this appeal has already been decided');
     const until = input.until ? new Date(input.until).toISOString() : null;
     if (until && Date.parse(until) <= tx.now.getTime()) {
-      throw new ServiceError('VALIDATION_FAILED', 'until must be in the future', [{ path: 'until', code: 'too_small', message: 'a time after now' }]);
+      throw new ServiceError('VALIDATION_FAILED', 'until must be in the future', [
+        { path: 'until', code: 'too_small', message: 'a time after now' },
+      ]);
     }
     const r = await tx.get<ResidentRecord>('residents', a.pseudonym);
     if (!r) throw new ServiceError('NOT_FOUND', 'the appellant has no resident record');
@@ -170,21 +196,63 @@ export class AppealService {
     const event = await tx.append({
       type: 'appeal.decided',
       subjects: [residentSubject(a.pseudonym)],
-      data: { appealId: id, decision: input.decision, colour, until, reviewer: reviewer.id, reasonDigest: reasonDigest(reasonSalt, input.reason) },
+      data: {
+        appealId: id,
+        decision: input.decision,
+        colour,
+        until,
+        reviewer: reviewer.id,
+        reasonDigest: reasonDigest(reasonSalt, input.reason),
+      },
     });
     let record = r;
     if (input.decision === 'override') {
-      record = await this.residents.reevaluate(tx, { ...r, override: { colour: colour!, reasonSealed: sealOverrideReason(this.app.secrets.encryptionKey, r.pseudonym, input.reason), until, by: reviewer.id, at } }, undefined, `appeal:${id}`);
+      record = await this.residents.reevaluate(
+        tx,
+        {
+          ...r,
+          override: {
+            colour: colour!,
+            reasonSealed: sealOverrideReason(this.app.secrets.encryptionKey, r.pseudonym, input.reason),
+            until,
+            by: reviewer.id,
+            at,
+          },
+        },
+        undefined,
+        `appeal:${id}`,
+      );
       // reevaluate writes only what changed the outcome; the override itself must be kept either way.
       await putResident(tx, record);
     }
     const reasonSealed = sealField(this.app.secrets.encryptionKey, input.reason, decisionAad(a));
-    const decided: AppealRecord = { ...a, status: 'decided', decision: { decision: input.decision, colour, until, reviewer: reviewer.id, reasonSealed, reasonSalt, at, seq: event.seq } };
+    const decided: AppealRecord = {
+      ...a,
+      status: 'decided',
+      decision: {
+        decision: input.decision,
+        colour,
+        until,
+        reviewer: reviewer.id,
+        reasonSealed,
+        reasonSalt,
+        at,
+        seq: event.seq,
+      },
+    };
     tx.put('index', appealKey(id), decided);
     tx.del('index', openKey(a.pseudonym));
     tx.del('index', queueKey('open', a.filedAt, id));
     tx.put('index', queueKey('decided', at, id), 1);
-    return { ...this.view(decided), resident: { pseudonym: record.pseudonym, colour: record.colour, reasons: record.reasons, reviewAt: record.reviewAt } };
+    return {
+      ...this.view(decided),
+      resident: {
+        pseudonym: record.pseudonym,
+        colour: record.colour,
+        reasons: record.reasons,
+        reviewAt: record.reviewAt,
+      },
+    };
   }
 
   private view(a: AppealRecord) {
@@ -200,8 +268,13 @@ export class AppealService {
             decision: a.decision.decision,
             colour: a.decision.colour,
             until: a.decision.until,
-            reason: a.decision.reasonSealed ? openField(this.app.secrets.encryptionKey, a.decision.reasonSealed, decisionAad(a)) : (a.decision.reason ?? ''),
-            reasonSalt: a.decision.reasonSalt, seq: a.decision.seq, at: a.decision.at }
+            reason: a.decision.reasonSealed
+              ? openField(this.app.secrets.encryptionKey, a.decision.reasonSealed, decisionAad(a))
+              : (a.decision.reason ?? ''),
+            reasonSalt: a.decision.reasonSalt,
+            seq: a.decision.seq,
+            at: a.decision.at,
+          }
         : null,
     };
   }

@@ -37,18 +37,25 @@ export async function sealStoredText(ledger: Ledger, key: Buffer, chunk = 2_000)
     const d = a.decision;
     if (!d || d.reasonSealed || d.reason === undefined) continue;
     const { reason, ...rest } = d;
-    await add((tx) => tx.put('index', k, { ...a, decision: { ...rest, reasonSealed: sealField(key, reason, decisionAad(a)) } } satisfies AppealRecord));
+    await add((tx) =>
+      tx.put('index', k, {
+        ...a,
+        decision: { ...rest, reasonSealed: sealField(key, reason, decisionAad(a)) },
+      } satisfies AppealRecord),
+    );
   }
   for await (const [pseudonym, value] of ledger.space('residents').iterator()) {
     const r = value as ResidentRecord;
     if (!r.override || r.override.reasonSealed || r.override.reason === undefined) continue;
     const { reason, ...rest } = r.override;
     // Written as it is (not through putResident): only the override's reason changes, never the colour or an index.
-    await add((tx) => tx.put('residents', pseudonym, {
-          ...r,
-          reasons: r.reasons.map((x) => (x.id === 'authority-override' ? { ...x, reason: OVERRIDE_REASON } : x)),
-          override: { ...rest, reasonSealed: sealOverrideReason(key, pseudonym, reason) },
-        } satisfies ResidentRecord));
+    await add((tx) =>
+      tx.put('residents', pseudonym, {
+        ...r,
+        reasons: r.reasons.map((x) => (x.id === 'authority-override' ? { ...x, reason: OVERRIDE_REASON } : x)),
+        override: { ...rest, reasonSealed: sealOverrideReason(key, pseudonym, reason) },
+      } satisfies ResidentRecord),
+    );
   }
   await flush();
   await ledger.transact((tx) => tx.put('meta', VERSION_KEY, SEALED_AT_REST_VERSION));

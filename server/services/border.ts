@@ -5,7 +5,15 @@ import type { Principal } from '../http/auth';
 import type { Tx } from '../../ledger/ledger';
 import type { RawFacts } from '../rules';
 import type { AppContext } from '../context';
-import { applySchema, checkApplication, declarationSchema, nameSchema, residentSubject, type FullApplication, type ResidentService } from './residents';
+import {
+  applySchema,
+  checkApplication,
+  declarationSchema,
+  nameSchema,
+  residentSubject,
+  type FullApplication,
+  type ResidentService,
+} from './residents';
 import { venueSubject, type VenueRecord } from './venues';
 import { getFacts, putFacts } from './facts-store';
 
@@ -34,7 +42,12 @@ export function checkOrigin(code: string): FieldError | undefined {
   if (NOT_A_PLACE.test(code) || regionNames.of(code) === undefined) {
     return { path: 'from', code: 'COUNTRY_UNKNOWN', message: `${code} is not an assigned ISO 3166-1 alpha-2 code` };
   }
-  if (code === 'CN') return { path: 'from', code: 'NOT_INBOUND', message: 'a traveller from the mainland is not inbound; name the country or region they arrive from' };
+  if (code === 'CN')
+    return {
+      path: 'from',
+      code: 'NOT_INBOUND',
+      message: 'a traveller from the mainland is not inbound; name the country or region they arrive from',
+    };
   return undefined;
 }
 
@@ -68,7 +81,12 @@ export function checkEntry(input: BorderEntryInput, now: Date): { idNumber: stri
   const origin = checkOrigin(input.from);
   if (origin) fields.push(origin);
   if (fields.length) {
-    const overall: ErrorCode = code === 'INVALID_ID_NUMBER' ? code : fields.every((f) => f.code === 'REGION_UNKNOWN') ? 'UNKNOWN_REGION' : 'VALIDATION_FAILED';
+    const overall: ErrorCode =
+      code === 'INVALID_ID_NUMBER'
+        ? code
+        : fields.every((f) => f.code === 'REGION_UNKNOWN')
+          ? 'UNKNOWN_REGION'
+          : 'VALIDATION_FAILED';
     throw new ServiceError(overall, fields[0].message, fields);
   }
   return checked!;
@@ -84,13 +102,22 @@ export class BorderService {
     private readonly residents: ResidentService,
   ) {}
 
-  async enter(tx: Tx, input: BorderEntryInput, checked: { idNumber: string; phone: string }, venue: VenueRecord, by: Principal) {
+  async enter(
+    tx: Tx,
+    input: BorderEntryInput,
+    checked: { idNumber: string; phone: string },
+    venue: VenueRecord,
+    by: Principal,
+  ) {
     const pseudonym = pseudonymFor(this.app.secrets.pseudonymKey, input.idType, checked.idNumber);
     const arrivedAt = tx.now.toISOString();
     // The arrival is in the facts before the application is evaluated, so the traveller's
     // first code already carries the quarantine colour: no code of another colour is ever issued.
     const facts = (await getFacts(tx, this.app.secrets.encryptionKey, pseudonym)) ?? {};
-    putFacts(tx, this.app.secrets.encryptionKey, pseudonym, { ...facts, inbound: { arrivedAt, from: input.from } } satisfies RawFacts);
+    putFacts(tx, this.app.secrets.encryptionKey, pseudonym, {
+      ...facts,
+      inbound: { arrivedAt, from: input.from },
+    } satisfies RawFacts);
     const applied = await this.residents.apply(tx, entryApplication(input), checked);
     await tx.append({
       type: 'border.entry',
@@ -98,7 +125,17 @@ export class BorderService {
       data: { from: input.from, venue: venue.id, by: by.id },
     });
     const printed = await this.residents.ensureCode(tx, applied.record, 'printed');
-    tx.onCommit(() => this.app.metrics.inc('ankang_border_entries_total', 'Inbound travellers registered at entry', { colour: printed.record.colour }));
-    return { created: applied.created, record: printed.record, code: applied.code, printedCode: printed.code, arrivedAt };
+    tx.onCommit(() =>
+      this.app.metrics.inc('ankang_border_entries_total', 'Inbound travellers registered at entry', {
+        colour: printed.record.colour,
+      }),
+    );
+    return {
+      created: applied.created,
+      record: printed.record,
+      code: applied.code,
+      printedCode: printed.code,
+      arrivedAt,
+    };
   }
 }

@@ -43,7 +43,11 @@ export interface IssuedCti {
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 
 /** Records a freshly issued resident code in the index; call it in the transaction that issues the code. */
-export function indexCode(tx: Tx, code: { cti: string; iat: number; exp: number; mode: CodeMode }, pseudonym: string): void {
+export function indexCode(
+  tx: Tx,
+  code: { cti: string; iat: number; exp: number; mode: CodeMode },
+  pseudonym: string,
+): void {
   const own = `c/${code.cti}`;
   const history = `r/${pseudonym}/${iso(code.iat)}/${code.cti}`;
   tx.put('codes', own, { p: pseudonym, exp: code.exp, mode: code.mode } satisfies CodeIndexEntry);
@@ -78,7 +82,9 @@ export async function ctisLiveIn(ledger: Ledger, pseudonym: string, from: Date, 
   const prefix = `r/${pseudonym}/`;
   const lo = new Date(from.getTime() - LONGEST_RESIDENT_CODE_MS).toISOString();
   const out: IssuedCti[] = [];
-  for await (const [key, value] of ledger.space('codes').iterator({ gte: prefix + lo, lte: `${prefix}${to.toISOString()}/~` })) {
+  for await (const [key, value] of ledger
+    .space('codes')
+    .iterator({ gte: prefix + lo, lte: `${prefix}${to.toISOString()}/~` })) {
     const rest = (key as string).slice(prefix.length);
     const slash = rest.lastIndexOf('/');
     const v = value as { exp: number; mode: CodeMode };
@@ -108,6 +114,11 @@ export async function sweepCodeIndex(ledger: Ledger, now: Date): Promise<number>
 }
 
 /** Runs `sweepCodeIndex` every `intervalMs`; `stop` waits for a sweep under way. */
-export function startCodeIndexSweep(ledger: Ledger, clock: () => Date, intervalMs: number, onError: (e: Error) => void): { stop(): Promise<void> } {
+export function startCodeIndexSweep(
+  ledger: Ledger,
+  clock: () => Date,
+  intervalMs: number,
+  onError: (e: Error) => void,
+): { stop(): Promise<void> } {
   return startPeriodic(intervalMs, () => sweepCodeIndex(ledger, clock()), onError);
 }

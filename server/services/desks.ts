@@ -53,10 +53,16 @@ export async function registerDesk(
   const purposes = [...new Set(input.purposes ?? allowed)];
   const bad = purposes.findIndex((p) => !allowed.includes(p));
   if (bad >= 0) {
-    throw new ServiceError('VALIDATION_FAILED', `a ${input.kind} may ask only for ${allowed.join(', ')}`, [{ path: `purposes.${bad}`, code: 'PURPOSE_NOT_ALLOWED', message: `not a purpose of a ${input.kind}` }]);
+    throw new ServiceError('VALIDATION_FAILED', `a ${input.kind} may ask only for ${allowed.join(', ')}`, [
+      { path: `purposes.${bad}`, code: 'PURPOSE_NOT_ALLOWED', message: `not a purpose of a ${input.kind}` },
+    ]);
   }
   if (!DESK_VENUE_TYPES[input.kind].includes(venue.type)) {
-    throw new ServiceError('VALIDATION_FAILED', `a ${input.kind} stands in a ${DESK_VENUE_TYPES[input.kind].join(' or ')} venue, not a ${venue.type} one`, [{ path: 'venueId', code: 'VENUE_TYPE', message: `a ${DESK_VENUE_TYPES[input.kind].join(' or ')} venue` }]);
+    throw new ServiceError(
+      'VALIDATION_FAILED',
+      `a ${input.kind} stands in a ${DESK_VENUE_TYPES[input.kind].join(' or ')} venue, not a ${venue.type} one`,
+      [{ path: 'venueId', code: 'VENUE_TYPE', message: `a ${DESK_VENUE_TYPES[input.kind].join(' or ')} venue` }],
+    );
   }
   const desk: DeskRecord = {
     id: randomBytes(12).toString('base64url'),
@@ -68,6 +74,10 @@ export async function registerDesk(
     createdAt: tx.now.toISOString(),
   };
   tx.put('desks', `k/${desk.id}`, desk);
-  await tx.append({ type: 'desk.registered', subjects: [deskSubject(desk.id)], data: { kind: desk.kind, name: desk.name, purposes, venue: venue.id, registeredBy: by } });
+  await tx.append({
+    type: 'desk.registered',
+    subjects: [deskSubject(desk.id)],
+    data: { kind: desk.kind, name: desk.name, purposes, venue: venue.id, registeredBy: by },
+  });
   return desk;
 }

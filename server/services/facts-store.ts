@@ -14,10 +14,13 @@ export interface SealedFacts {
 const factsAad = (pseudonym: string) => `facts:${pseudonym}`;
 
 /** True for a value written by `putFacts`; false for one from before facts were sealed. */
-export const isSealedFacts = (v: unknown): v is SealedFacts => typeof v === 'object' && v !== null && typeof (v as SealedFacts).sealed === 'string';
+export const isSealedFacts = (v: unknown): v is SealedFacts =>
+  typeof v === 'object' && v !== null && typeof (v as SealedFacts).sealed === 'string';
 
 /** Seals a resident's facts for the 'facts' space. */
-export const sealFacts = (key: Buffer, pseudonym: string, facts: RawFacts): SealedFacts => ({ sealed: sealField(key, JSON.stringify(facts), factsAad(pseudonym)) });
+export const sealFacts = (key: Buffer, pseudonym: string, facts: RawFacts): SealedFacts => ({
+  sealed: sealField(key, JSON.stringify(facts), factsAad(pseudonym)),
+});
 
 /**
  * Opens what the 'facts' space holds for `pseudonym`. A value in clear (a data folder from
@@ -36,7 +39,11 @@ export async function getFacts(tx: Pick<Tx, 'get'>, key: Buffer, pseudonym: stri
 }
 
 /** A resident's committed facts, outside a transaction. */
-export async function readFacts(ledger: Pick<Ledger, 'read'>, key: Buffer, pseudonym: string): Promise<RawFacts | undefined> {
+export async function readFacts(
+  ledger: Pick<Ledger, 'read'>,
+  key: Buffer,
+  pseudonym: string,
+): Promise<RawFacts | undefined> {
   return openFacts(key, pseudonym, await ledger.read<unknown>('facts', pseudonym));
 }
 

@@ -24,7 +24,10 @@ const instant = z.iso.datetime({ offset: true });
 export const federationScansSchema = z
   .strictObject({
     issuer: z.string().regex(REGION, 'a 6-digit GB/T 2260 region code'),
-    ctis: z.array(z.string().regex(/^[0-9a-f]{16}$/, 'a cti: 16 lowercase hex characters')).min(1).max(FEDERATION_MAX_CTIS),
+    ctis: z
+      .array(z.string().regex(/^[0-9a-f]{16}$/, 'a cti: 16 lowercase hex characters'))
+      .min(1)
+      .max(FEDERATION_MAX_CTIS),
     from: instant,
     to: instant,
   })
@@ -32,14 +35,23 @@ export const federationScansSchema = z
     const from = Date.parse(b.from);
     const to = Date.parse(b.to);
     if (to < from) ctx.addIssue({ code: 'custom', path: ['to'], message: 'to must not be before from' });
-    else if (to - from > FEDERATION_MAX_WINDOW_DAYS * 86_400_000) ctx.addIssue({ code: 'custom', path: ['to'], message: `the window may span at most ${FEDERATION_MAX_WINDOW_DAYS} days` });
+    else if (to - from > FEDERATION_MAX_WINDOW_DAYS * 86_400_000)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['to'],
+        message: `the window may span at most ${FEDERATION_MAX_WINDOW_DAYS} days`,
+      });
   });
 export type FederationScansQuestion = z.infer<typeof federationScansSchema>;
 
 /** One scan recorded under one of the asker's codes: where, when and what was decided; nothing about the person. */
 export const federatedScanSchema = z.strictObject({
   cti: z.string().regex(/^[0-9a-f]{16}$/),
-  venue: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/), type: z.string().min(1).max(32), district: z.string().regex(/^\d{6}$/) }),
+  venue: z.strictObject({
+    id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
+    type: z.string().min(1).max(32),
+    district: z.string().regex(/^\d{6}$/),
+  }),
   at: instant,
   decision: z.string().min(1).max(32),
   /** The event's sequence number in the answering province's ledger (its proofs name it). */
@@ -84,11 +96,20 @@ export class PeerError extends Error {
  * did not ask about is refused with the whole answer.
  * @throws PeerError PEER_UNREACHABLE, PEER_REFUSED (with the peer's error code) or PEER_ANSWER_INVALID
  */
-export async function askPeer(peer: FederationPeer, base: string, q: { issuer: string; ctis: string[]; from: string; to: string }): Promise<FederatedScan[]> {
+export async function askPeer(
+  peer: FederationPeer,
+  base: string,
+  q: { issuer: string; ctis: string[]; from: string; to: string },
+): Promise<FederatedScan[]> {
   const asked = new Set(q.ctis);
   const scans: FederatedScan[] = [];
   for (let i = 0; i < q.ctis.length; i += FEDERATION_MAX_CTIS) {
-    const body: FederationScansQuestion = { issuer: q.issuer, ctis: q.ctis.slice(i, i + FEDERATION_MAX_CTIS), from: q.from, to: q.to };
+    const body: FederationScansQuestion = {
+      issuer: q.issuer,
+      ctis: q.ctis.slice(i, i + FEDERATION_MAX_CTIS),
+      from: q.from,
+      to: q.to,
+    };
     let res: Response;
     try {
       res = await fetch(`${base}/v1/federation/scans`, {
@@ -98,7 +119,10 @@ export async function askPeer(peer: FederationPeer, base: string, q: { issuer: s
         signal: AbortSignal.timeout(FEDERATION_TIMEOUT_MS),
       });
     } catch (e) {
-      throw new PeerError('PEER_UNREACHABLE', `${peer.issuer} did not answer: ${(e as Error).name === 'TimeoutError' ? `no answer in ${FEDERATION_TIMEOUT_MS} ms` : (e as Error).message}`);
+      throw new PeerError(
+        'PEER_UNREACHABLE',
+        `${peer.issuer} did not answer: ${(e as Error).name === 'TimeoutError' ? `no answer in ${FEDERATION_TIMEOUT_MS} ms` : (e as Error).message}`,
+      );
     }
     const json = (await res.json().catch(() => undefined)) as { error?: { code?: unknown } } | undefined;
     if (!res.ok) {
@@ -107,7 +131,10 @@ export async function askPeer(peer: FederationPeer, base: string, q: { issuer: s
     }
     const parsed = federationAnswerSchema.safeParse(json);
     if (!parsed.success || parsed.data.scannedBy !== peer.issuer || parsed.data.scans.some((s) => !asked.has(s.cti))) {
-      throw new PeerError('PEER_ANSWER_INVALID', `${peer.issuer} answered with something that is not an answer to the question`);
+      throw new PeerError(
+        'PEER_ANSWER_INVALID',
+        `${peer.issuer} answered with something that is not an answer to the question`,
+      );
     }
     scans.push(...parsed.data.scans);
   }

@@ -18,18 +18,49 @@ const person = { idType: z.enum(ID_TYPES), idNumber: z.string().min(1).max(32) }
 /** Authority feeds and the body each takes; who may send each is in server/http/permissions.ts (feed.<name>). */
 export const FEEDS = {
   cases: {
-    schema: z.strictObject({ records: z.array(z.strictObject({ ...person, status: z.enum(['confirmed', 'suspected', 'recovered', 'cleared']), at: instant })).min(1).max(500) }),
+    schema: z.strictObject({
+      records: z
+        .array(
+          z.strictObject({
+            ...person,
+            status: z.enum(['confirmed', 'suspected', 'recovered', 'cleared']),
+            at: instant,
+          }),
+        )
+        .min(1)
+        .max(500),
+    }),
   },
   'close-contacts': {
-    schema: z.strictObject({ records: z.array(z.strictObject({ ...person, degree: z.union([z.literal(1), z.literal(2)]), exposedAt: instant })).min(1).max(500) }),
+    schema: z.strictObject({
+      records: z
+        .array(z.strictObject({ ...person, degree: z.union([z.literal(1), z.literal(2)]), exposedAt: instant }))
+        .min(1)
+        .max(500),
+    }),
   },
   'inbound-travellers': {
     schema: z.strictObject({
-      records: z.array(z.strictObject({ ...person, arrivedAt: instant, from: z.string().regex(/^([A-Z]{2}|\d{6})$/, 'ISO 3166 alpha-2 or a region code') })).min(1).max(500),
+      records: z
+        .array(
+          z.strictObject({
+            ...person,
+            arrivedAt: instant,
+            from: z.string().regex(/^([A-Z]{2}|\d{6})$/, 'ISO 3166 alpha-2 or a region code'),
+          }),
+        )
+        .min(1)
+        .max(500),
     }),
   },
   'risk-areas': {
-    schema: z.strictObject({ areas: z.array(z.strictObject({ region: z.string().regex(/^\d{6}$/), level: z.enum(['high', 'medium']), since: instant })).max(2000) }),
+    schema: z.strictObject({
+      areas: z
+        .array(
+          z.strictObject({ region: z.string().regex(/^\d{6}$/), level: z.enum(['high', 'medium']), since: instant }),
+        )
+        .max(2000),
+    }),
   },
 } as const;
 export type FeedName = keyof typeof FEEDS;
@@ -46,11 +77,20 @@ export class FeedService {
   ) {}
 
   /** Checks every record before anything is written: one bad ID refuses the whole batch. */
-  normalise(feed: FeedName, body: { records?: PersonRecord[]; areas?: RiskArea[] }, now: Date): Array<{ pseudonym: string; record: Record<string, unknown> }> | RiskArea[] {
+  normalise(
+    feed: FeedName,
+    body: { records?: PersonRecord[]; areas?: RiskArea[] },
+    now: Date,
+  ): Array<{ pseudonym: string; record: Record<string, unknown> }> | RiskArea[] {
     const fields: FieldError[] = [];
     if (feed === 'risk-areas') {
       body.areas!.forEach((a, i) => {
-        if (!isRegionCode(a.region)) fields.push({ path: `areas.${i}.region`, code: 'REGION_UNKNOWN', message: `${a.region} is not a GB/T 2260 region code` });
+        if (!isRegionCode(a.region))
+          fields.push({
+            path: `areas.${i}.region`,
+            code: 'REGION_UNKNOWN',
+            message: `${a.region} is not a GB/T 2260 region code`,
+          });
       });
       if (fields.length) throw new ServiceError('UNKNOWN_REGION', fields[0].message, fields);
       return body.areas!;
@@ -73,8 +113,14 @@ export class FeedService {
       return { pseudonym: pseudonymFor(this.app.secrets.pseudonymKey, idType, id.normalized), record: rest };
     });
     const badIds = fields.filter((f) => f.code !== 'DATE_IN_FUTURE').length;
-    if (badIds) throw new ServiceError('INVALID_ID_NUMBER', `${badIds} record(s) have an invalid ID number`, fields.slice(0, 20));
-    if (fields.length) throw new ServiceError('VALIDATION_FAILED', `${fields.length} record(s) have a time in the future`, fields.slice(0, 20));
+    if (badIds)
+      throw new ServiceError('INVALID_ID_NUMBER', `${badIds} record(s) have an invalid ID number`, fields.slice(0, 20));
+    if (fields.length)
+      throw new ServiceError(
+        'VALIDATION_FAILED',
+        `${fields.length} record(s) have a time in the future`,
+        fields.slice(0, 20),
+      );
     return out as Array<{ pseudonym: string; record: Record<string, unknown> }>;
   }
 
@@ -88,7 +134,13 @@ export class FeedService {
     });
     if (feed === 'risk-areas') {
       this.app.rules.setRiskAreas(tx, items as RiskArea[]);
-      return { feed, seq: importEvent.seq, count: items.length, affected: null as number | null, reevaluation: 'scheduled' as const };
+      return {
+        feed,
+        seq: importEvent.seq,
+        count: items.length,
+        affected: null as number | null,
+        reevaluation: 'scheduled' as const,
+      };
     }
     let affected = 0;
     const changed: string[] = [];
@@ -100,7 +152,12 @@ export class FeedService {
         // A close contact outranks a secondary one; a later exposure of the same degree restarts the window.
         const prev = facts.contact;
         // Compared as instants: the texts may carry different UTC offsets.
-        if (!prev || c.degree < prev.degree || (c.degree === prev.degree && Date.parse(c.exposedAt) > Date.parse(prev.exposedAt))) facts.contact = c;
+        if (
+          !prev ||
+          c.degree < prev.degree ||
+          (c.degree === prev.degree && Date.parse(c.exposedAt) > Date.parse(prev.exposedAt))
+        )
+          facts.contact = c;
       }
       if (feed === 'inbound-travellers') facts.inbound = record as RawFacts['inbound'];
       putFacts(tx, this.app.secrets.encryptionKey, pseudonym, facts);
@@ -111,6 +168,13 @@ export class FeedService {
         if (next.colour !== resident.colour) changed.push(next.colour);
       }
     }
-    return { feed, seq: importEvent.seq, count: items.length, affected, changed: changed.length, reevaluation: 'done' as const };
+    return {
+      feed,
+      seq: importEvent.seq,
+      count: items.length,
+      affected,
+      changed: changed.length,
+      reevaluation: 'done' as const,
+    };
   }
 }

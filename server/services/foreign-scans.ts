@@ -14,7 +14,11 @@ export const foreignSubject = (issuer: string, cti: string) => `f:${issuer}:${ct
  * knows nothing else about the person. The answer itself is recorded (an anchored event naming
  * who asked and how much), so every disclosure can be audited.
  */
-export async function answerFederationScans(app: AppContext, q: FederationScansQuestion, by: Principal): Promise<FederationAnswer> {
+export async function answerFederationScans(
+  app: AppContext,
+  q: FederationScansQuestion,
+  by: Principal,
+): Promise<FederationAnswer> {
   const { ledger } = app;
   const from = new Date(q.from).toISOString();
   const to = new Date(q.to).toISOString();
@@ -24,12 +28,22 @@ export async function answerFederationScans(app: AppContext, q: FederationScansQ
       const e = (await ledger.getEvent(seq)) as LedgerEvent | undefined;
       if (e?.type !== 'scan.recorded' || e.at < from || e.at > to || !e.data) continue;
       const d = e.data as { venue?: unknown; venueType?: unknown; district?: unknown; decision?: unknown };
-      scans.push({ cti, venue: { id: String(d.venue), type: String(d.venueType), district: String(d.district) }, at: e.at, decision: String(d.decision), seq: e.seq });
+      scans.push({
+        cti,
+        venue: { id: String(d.venue), type: String(d.venueType), district: String(d.district) },
+        at: e.at,
+        decision: String(d.decision),
+        seq: e.seq,
+      });
     }
   }
   scans.sort((a, b) => a.at.localeCompare(b.at) || a.seq - b.seq);
   const event = await ledger.transact((tx) =>
-    tx.append({ type: 'federation.answered', subjects: ['federation'], data: { issuer: q.issuer, ctis: q.ctis.length, from, to, scans: scans.length, by: by.id } }),
+    tx.append({
+      type: 'federation.answered',
+      subjects: ['federation'],
+      data: { issuer: q.issuer, ctis: q.ctis.length, from, to, scans: scans.length, by: by.id },
+    }),
   );
   return { scannedBy: app.config.ISSUER_ID, issuer: q.issuer, from, to, scans, seq: event.seq };
 }

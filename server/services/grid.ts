@@ -74,10 +74,17 @@ export class GridService {
   constructor(private readonly app: AppContext) {}
 
   /** The resident a visit or a visit history is about, as the `grid.visit` and `grid.history` permissions see them. */
-  async subject(pseudonym: string, get: <T>(space: 'residents' | 'index', key: string) => Promise<T | undefined>): Promise<{ record: ResidentRecord } & GridSubject> {
+  async subject(
+    pseudonym: string,
+    get: <T>(space: 'residents' | 'index', key: string) => Promise<T | undefined>,
+  ): Promise<{ record: ResidentRecord } & GridSubject> {
     const record = await get<ResidentRecord>('residents', pseudonym);
     if (!record) throw new ServiceError('NOT_FOUND', 'no resident has this pseudonym');
-    return { record, district: record.district, onRoster: async (venueId) => !!(await get('index', `roster/${venueId}/${pseudonym}`)) };
+    return {
+      record,
+      district: record.district,
+      onRoster: async (venueId) => !!(await get('index', `roster/${venueId}/${pseudonym}`)),
+    };
   }
 
   /** GET /v1/grid/residents: red first, then yellow; by district, then pseudonym. */
@@ -108,23 +115,37 @@ export class GridService {
       }
     }
     const sorted = [...found.values()].sort(
-      (a, b) => COLOUR_ORDER[a.colour] - COLOUR_ORDER[b.colour] || a.district.localeCompare(b.district) || a.pseudonym.localeCompare(b.pseudonym),
+      (a, b) =>
+        COLOUR_ORDER[a.colour] - COLOUR_ORDER[b.colour] ||
+        a.district.localeCompare(b.district) ||
+        a.pseudonym.localeCompare(b.pseudonym),
     );
     const residents = [];
-    for (const r of sorted.slice(0, filter.limit)) residents.push(gridResidentView(r, await ledger.read<LastVisit>('index', lastKey(r.pseudonym))));
+    for (const r of sorted.slice(0, filter.limit))
+      residents.push(gridResidentView(r, await ledger.read<LastVisit>('index', lastKey(r.pseudonym))));
     return {
       total: sorted.length,
-      counts: { red: sorted.filter((r) => r.colour === 'red').length, yellow: sorted.filter((r) => r.colour === 'yellow').length },
+      counts: {
+        red: sorted.filter((r) => r.colour === 'red').length,
+        yellow: sorted.filter((r) => r.colour === 'yellow').length,
+      },
       residents,
     };
   }
 
   /** POST /v1/grid/visits: records one home visit to `r` (whom the route authorised `p` to visit) and keeps it as the latest. */
   async recordVisit(tx: Tx, r: ResidentRecord, input: GridVisitInput, p: Principal) {
-    const event = await tx.append({ type: 'grid.visited', subjects: [residentSubject(r.pseudonym)], data: { outcome: input.outcome, by: p.id } });
+    const event = await tx.append({
+      type: 'grid.visited',
+      subjects: [residentSubject(r.pseudonym)],
+      data: { outcome: input.outcome, by: p.id },
+    });
     const at = tx.now.toISOString();
     const last: LastVisit = { outcome: input.outcome, at, by: p.id, seq: event.seq };
-    const stored: StoredVisit = { ...last, noteSealed: input.note ? sealField(this.app.secrets.encryptionKey, input.note, noteAad(r.pseudonym)) : null };
+    const stored: StoredVisit = {
+      ...last,
+      noteSealed: input.note ? sealField(this.app.secrets.encryptionKey, input.note, noteAad(r.pseudonym)) : null,
+    };
     tx.put('index', `${visitPrefix(r.pseudonym)}${at}/${seqKey(event.seq)}`, stored);
     tx.put('index', lastKey(r.pseudonym), last);
     return { visit: { ...last, note: input.note ?? null }, resident: gridResidentView(r, last) };
@@ -138,7 +159,13 @@ export class GridService {
     const prefix = visitPrefix(pseudonym);
     for await (const value of ledger.space('index').values({ gt: prefix, lt: `${prefix}~`, reverse: true })) {
       const v = value as StoredVisit;
-      out.push({ outcome: v.outcome, at: v.at, by: v.by, seq: v.seq, note: v.noteSealed ? openField(secrets.encryptionKey, v.noteSealed, noteAad(pseudonym)) : null });
+      out.push({
+        outcome: v.outcome,
+        at: v.at,
+        by: v.by,
+        seq: v.seq,
+        note: v.noteSealed ? openField(secrets.encryptionKey, v.noteSealed, noteAad(pseudonym)) : null,
+      });
     }
     return { resident: gridResidentView(r, await ledger.read<LastVisit>('index', lastKey(pseudonym))), visits: out };
   }

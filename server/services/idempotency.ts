@@ -45,7 +45,11 @@ export class Idempotency {
 
   static validate(header: string | undefined): string | undefined {
     if (header === undefined || header === '') return undefined;
-    if (!KEY.test(header)) throw new ServiceError('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 8–128 characters of A-Z a-z 0-9 _ - : .');
+    if (!KEY.test(header))
+      throw new ServiceError(
+        'IDEMPOTENCY_KEY_INVALID',
+        'Idempotency-Key must be 8–128 characters of A-Z a-z 0-9 _ - : .',
+      );
     return header;
   }
 
@@ -68,7 +72,11 @@ export class Idempotency {
     if (!key) return;
     const id = `${scope}:${key}`;
     const at = tx.now.toISOString();
-    tx.put('idempotency', id, { fingerprint: this.fingerprint(body), sealed: sealField(this.key, JSON.stringify(response), id), at } satisfies Entry);
+    tx.put('idempotency', id, {
+      fingerprint: this.fingerprint(body),
+      sealed: sealField(this.key, JSON.stringify(response), id),
+      at,
+    } satisfies Entry);
     tx.put('idempotency', `${AT}${at}/${id}`, 1);
   }
 
@@ -82,7 +90,8 @@ export class Idempotency {
     let removed = 0;
     for (;;) {
       const keys: string[] = [];
-      for await (const k of ledger.space('idempotency').keys({ gt: AT, lte: `${AT}${cutoff}~`, limit: SWEEP_CHUNK })) keys.push(k);
+      for await (const k of ledger.space('idempotency').keys({ gt: AT, lte: `${AT}${cutoff}~`, limit: SWEEP_CHUNK }))
+        keys.push(k);
       if (!keys.length) return removed;
       await ledger.transact(async (tx) => {
         for (const k of keys) {

@@ -96,7 +96,11 @@ export async function entitlementFor(
   const paused = await isPaused(tx, pseudonym, purpose);
   if (!card) return { paused, card };
   const l = await getLink(tx, pseudonym, card);
-  return { paused, card, ...(l ? { link: { ref: openRef(key, pseudonym, l), ...(l.provider ? { provider: l.provider } : {}) } } : {}) };
+  return {
+    paused,
+    card,
+    ...(l ? { link: { ref: openRef(key, pseudonym, l), ...(l.provider ? { provider: l.provider } : {}) } } : {}),
+  };
 }
 
 /** A link as the resident sees it on `/`: kind, hint, provider, state; never the reference. */
@@ -121,9 +125,18 @@ export class LinkBook {
    * Links (or changes) `kind` for the resident. A second link of the same kind replaces the
    * first (`card.changed`); the same reference again changes nothing and writes nothing.
    */
-  async link(tx: Tx, pseudonym: string, kind: CardKind, ref: string, by: string, via: LinkRecord['via'], provider?: string): Promise<{ link: LinkRecord; changed: 'linked' | 'changed' | 'unchanged' }> {
+  async link(
+    tx: Tx,
+    pseudonym: string,
+    kind: CardKind,
+    ref: string,
+    by: string,
+    via: LinkRecord['via'],
+    provider?: string,
+  ): Promise<{ link: LinkRecord; changed: 'linked' | 'changed' | 'unchanged' }> {
     const prior = await getLink(tx, pseudonym, kind);
-    if (prior && openRef(this.key, pseudonym, prior) === ref && prior.provider === provider) return { link: prior, changed: 'unchanged' };
+    if (prior && openRef(this.key, pseudonym, prior) === ref && prior.provider === provider)
+      return { link: prior, changed: 'unchanged' };
     const now = tx.now.toISOString();
     const link: LinkRecord = {
       kind,
@@ -137,7 +150,11 @@ export class LinkBook {
     };
     tx.put('links', linkKey(pseudonym, kind), link);
     const type = prior ? 'card.changed' : 'card.linked';
-    await tx.append({ type, subjects: [residentSubject(pseudonym)], data: { kind, by, via, ...(provider ? { provider } : {}) } });
+    await tx.append({
+      type,
+      subjects: [residentSubject(pseudonym)],
+      data: { kind, by, via, ...(provider ? { provider } : {}) },
+    });
     return { link, changed: prior ? 'changed' : 'linked' };
   }
 
@@ -151,32 +168,57 @@ export class LinkBook {
   /** Pauses or allows a purpose again; writes nothing when it is already so. */
   async setConsent(tx: Tx, pseudonym: string, purpose: Purpose, paused: boolean, by: string): Promise<boolean> {
     if ((await isPaused(tx, pseudonym, purpose)) === paused) return false;
-    if (paused) tx.put('links', consentKey(pseudonym, purpose), { paused: true, at: tx.now.toISOString() } satisfies ConsentRecord);
+    if (paused)
+      tx.put('links', consentKey(pseudonym, purpose), {
+        paused: true,
+        at: tx.now.toISOString(),
+      } satisfies ConsentRecord);
     else tx.del('links', consentKey(pseudonym, purpose));
     await tx.append({ type: 'consent.changed', subjects: [residentSubject(pseudonym)], data: { purpose, paused, by } });
     return true;
   }
 
   /** Every card kind and purpose as the resident sees them. */
-  async view(tx: Pick<Tx, 'get'>, pseudonym: string): Promise<{ links: LinkView[]; purposes: Array<{ purpose: Purpose; card: CardKind | null; paused: boolean }> }> {
+  async view(
+    tx: Pick<Tx, 'get'>,
+    pseudonym: string,
+  ): Promise<{ links: LinkView[]; purposes: Array<{ purpose: Purpose; card: CardKind | null; paused: boolean }> }> {
     const links: LinkView[] = [];
     for (const kind of CARD_KINDS) {
       const l = await getLink(tx, pseudonym, kind);
       const purpose = purposeOfCard(kind);
-      links.push({ kind, purpose, linked: !!l, refHint: l?.refHint ?? null, provider: l?.provider ?? null, linkedAt: l?.linkedAt ?? null, paused: await isPaused(tx, pseudonym, purpose) });
+      links.push({
+        kind,
+        purpose,
+        linked: !!l,
+        refHint: l?.refHint ?? null,
+        provider: l?.provider ?? null,
+        linkedAt: l?.linkedAt ?? null,
+        paused: await isPaused(tx, pseudonym, purpose),
+      });
     }
     const purposes = [];
-    for (const purpose of PURPOSES) purposes.push({ purpose, card: PURPOSE_CARD[purpose], paused: await isPaused(tx, pseudonym, purpose) });
+    for (const purpose of PURPOSES)
+      purposes.push({ purpose, card: PURPOSE_CARD[purpose], paused: await isPaused(tx, pseudonym, purpose) });
     return { links, purposes };
   }
 
   /** A resident asks for `kind` to be linked: a request id the resident gives its authority, which confirms it. */
-  async request(tx: Tx, pseudonym: string, kind: CardKind): Promise<{ requestId: string; kind: CardKind; expiresAt: string }> {
+  async request(
+    tx: Tx,
+    pseudonym: string,
+    kind: CardKind,
+  ): Promise<{ requestId: string; kind: CardKind; expiresAt: string }> {
     const requestId = randomBytes(12).toString('base64url');
     const expiresAt = new Date(tx.now.getTime() + LINK_REQUEST_TTL_MS).toISOString();
     const prior = await tx.get<string>('links', pendingKey(pseudonym, kind));
     if (prior) tx.del('links', requestKey(prior));
-    tx.put('links', requestKey(requestId), { pseudonym, kind, at: tx.now.toISOString(), expiresAt } satisfies LinkRequest);
+    tx.put('links', requestKey(requestId), {
+      pseudonym,
+      kind,
+      at: tx.now.toISOString(),
+      expiresAt,
+    } satisfies LinkRequest);
     tx.put('links', pendingKey(pseudonym, kind), requestId);
     return { requestId, kind, expiresAt };
   }

@@ -104,7 +104,10 @@ export function refusalAnswer(o: LookupOutcomeRecord): { status: number; body: u
   const code = o.outcome as LookupRefusal;
   return {
     status: ERROR_STATUS[code],
-    body: { error: { code, message: REFUSAL_MESSAGES[code] }, lookup: { seq: o.seq, at: o.at, outcome: o.outcome, purpose: o.purpose } },
+    body: {
+      error: { code, message: REFUSAL_MESSAGES[code] },
+      lookup: { seq: o.seq, at: o.at, outcome: o.outcome, purpose: o.purpose },
+    },
   };
 }
 
@@ -112,7 +115,12 @@ const deskKey = (desk: string, at: string, seq: number) => `l/${desk}/${at}/${se
 const residentKey = (pseudonym: string, at: string, seq: number) => `r/${pseudonym}/${at}/${seqKey(seq)}`;
 
 /** The index keys a look-up event left, for retention to erase with it. */
-export function lookupIndexKeys(e: { seq: number; at: string; subjects: string[]; data: Record<string, unknown> }): string[] {
+export function lookupIndexKeys(e: {
+  seq: number;
+  at: string;
+  subjects: string[];
+  data: Record<string, unknown>;
+}): string[] {
   const keys = [deskKey(e.data.desk as string, e.at, e.seq)];
   const resident = e.subjects.find((s) => s.startsWith('r:'));
   if (resident) keys.push(residentKey(resident.slice(2), e.at, e.seq));
@@ -122,12 +130,14 @@ export function lookupIndexKeys(e: { seq: number; at: string; subjects: string[]
 /** Reads a list of look-up entries under `prefix`, newest first. */
 async function newestFirst<T>(ledger: Ledger, prefix: string, limit: number): Promise<T[]> {
   const out: T[] = [];
-  for await (const [, v] of ledger.space('desks').iterator({ gt: prefix, lt: `${prefix}~`, reverse: true, limit })) out.push(v as T);
+  for await (const [, v] of ledger.space('desks').iterator({ gt: prefix, lt: `${prefix}~`, reverse: true, limit }))
+    out.push(v as T);
   return out;
 }
 
 /** A desk's look-ups, newest first. */
-export const deskLookups = (ledger: Ledger, desk: string, limit: number) => newestFirst<DeskLookupEntry>(ledger, `l/${desk}/`, limit);
+export const deskLookups = (ledger: Ledger, desk: string, limit: number) =>
+  newestFirst<DeskLookupEntry>(ledger, `l/${desk}/`, limit);
 
 /** A resident's look-ups ("who used my code"), newest first. */
 export const residentLookups = (ledger: Ledger, pseudonym: string, limit: number) =>
@@ -304,7 +314,11 @@ export class LookupService {
       case 'identity': {
         const rec = (await tx.get<ResidentRecord>('residents', owner))!;
         const key = this.app.secrets.encryptionKey;
-        return { name: openField(key, rec.nameSealed, owner), idType: rec.idType, idNumber: openField(key, rec.idSealed, owner) };
+        return {
+          name: openField(key, rec.nameSealed, owner),
+          idType: rec.idType,
+          idNumber: openField(key, rec.idSealed, owner),
+        };
       }
       case 'fare':
         return { provider: link!.provider!, token: link!.ref };

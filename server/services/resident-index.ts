@@ -57,7 +57,10 @@ export async function colourCounts(ledger: Ledger): Promise<Map<string, ColourCo
  * (all of them when `prefixes` is undefined), with their district and colour. Prefixes of
  * one length (province codes, say) never overlap, so each resident comes once.
  */
-export async function* atRisk(ledger: Ledger, prefixes?: string[]): AsyncGenerator<{ district: string; pseudonym: string; colour: Colour }> {
+export async function* atRisk(
+  ledger: Ledger,
+  prefixes?: string[],
+): AsyncGenerator<{ district: string; pseudonym: string; colour: Colour }> {
   for (const prefix of prefixes ? new Set(prefixes) : ['']) {
     const from = AT_RISK + prefix;
     for await (const [key, value] of ledger.space('index').iterator({ gte: from, lt: `${from}~` })) {
@@ -72,8 +75,12 @@ export async function* atRisk(ledger: Ledger, prefixes?: string[]): AsyncGenerat
  * resident record (no events: the indexes are derived state). It writes in chunks and sets
  * the version mark last, so a crash part-way leaves no mark and the next start rebuilds.
  */
-export async function ensureResidentIndexes(ledger: Ledger, chunk = 10_000): Promise<{ rebuilt: boolean; residents: number }> {
-  if ((await ledger.read<number>('meta', VERSION_KEY)) === RESIDENT_INDEX_VERSION) return { rebuilt: false, residents: 0 };
+export async function ensureResidentIndexes(
+  ledger: Ledger,
+  chunk = 10_000,
+): Promise<{ rebuilt: boolean; residents: number }> {
+  if ((await ledger.read<number>('meta', VERSION_KEY)) === RESIDENT_INDEX_VERSION)
+    return { rebuilt: false, residents: 0 };
   const inChunks = async (ops: AsyncIterable<(tx: Tx) => void>) => {
     let batch: Array<(tx: Tx) => void> = [];
     const flush = async () => {
@@ -89,7 +96,8 @@ export async function ensureResidentIndexes(ledger: Ledger, chunk = 10_000): Pro
   };
   async function* stale() {
     for (const prefix of [AT_RISK, COUNTS]) {
-      for await (const key of ledger.space('index').keys({ gt: prefix, lt: `${prefix}~` })) yield (tx: Tx) => tx.del('index', key);
+      for await (const key of ledger.space('index').keys({ gt: prefix, lt: `${prefix}~` }))
+        yield (tx: Tx) => tx.del('index', key);
     }
   }
   await inChunks(stale());

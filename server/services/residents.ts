@@ -1,7 +1,13 @@
 import { randomInt } from 'node:crypto';
 import { randomBytesPooled as randomBytes } from '../../ledger/random';
 import { z } from 'zod';
-import { DEFAULT_CLOCK_SKEW_SECONDS, signCode, type Colour, type CodeMode, type ResidentClaims } from '../../verifier/src';
+import {
+  DEFAULT_CLOCK_SKEW_SECONDS,
+  signCode,
+  type Colour,
+  type CodeMode,
+  type ResidentClaims,
+} from '../../verifier/src';
 import type { Binding } from '../http/auth';
 import { openField, pseudonymFor, sealField } from '../crypto/pii';
 import { idLast4, validateIdentity, validatePhone, ID_TYPES, type IdType } from '../domain/identity';
@@ -21,9 +27,18 @@ const region = z.string().regex(/^\d{6}$/, 'a 6-digit GB/T 2260 region code');
 
 /** The body of POST /v1/residents (申领): who, where they live, and a health declaration. */
 export const declarationSchema = z.strictObject({
-  temperatureC: z.number().min(34, 'below 34 °C is not a body temperature').max(43, 'above 43 °C is not a body temperature'),
-  symptoms: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/)).max(20).default([]),
-  visited: z.array(z.strictObject({ region, date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD') })).max(50).default([]),
+  temperatureC: z
+    .number()
+    .min(34, 'below 34 °C is not a body temperature')
+    .max(43, 'above 43 °C is not a body temperature'),
+  symptoms: z
+    .array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/))
+    .max(20)
+    .default([]),
+  visited: z
+    .array(z.strictObject({ region, date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD') }))
+    .max(50)
+    .default([]),
   contactWithCase: z.boolean().default(false),
 });
 
@@ -116,10 +131,19 @@ export function checkApplication(input: FullApplication, now: Date): { idNumber:
   if (!id.ok) fields.push({ path: 'idNumber', code: id.code, message: id.message });
   const phone = validatePhone(input.phone, input.idType);
   if (!phone.ok) fields.push({ path: 'phone', code: phone.code, message: phone.message });
-  if (!isRegionCode(input.district)) fields.push({ path: 'district', code: 'REGION_UNKNOWN', message: `${input.district} is not a GB/T 2260 region code` });
+  if (!isRegionCode(input.district))
+    fields.push({
+      path: 'district',
+      code: 'REGION_UNKNOWN',
+      message: `${input.district} is not a GB/T 2260 region code`,
+    });
   checkVisits(input.declaration, now, fields);
   if (fields.length) {
-    const code = !id.ok ? 'INVALID_ID_NUMBER' : fields.every((f) => f.code === 'REGION_UNKNOWN') ? 'UNKNOWN_REGION' : 'VALIDATION_FAILED';
+    const code = !id.ok
+      ? 'INVALID_ID_NUMBER'
+      : fields.every((f) => f.code === 'REGION_UNKNOWN')
+        ? 'UNKNOWN_REGION'
+        : 'VALIDATION_FAILED';
     throw new ServiceError(code, fields[0].message, fields);
   }
   return { idNumber: (id as { normalized: string }).normalized, phone: (phone as { normalized: string }).normalized };
@@ -128,11 +152,20 @@ export function checkApplication(input: FullApplication, now: Date): { idNumber:
 /** Visits name known regions on real dates within the last 30 days, none in the future. */
 export function checkVisits(d: Declaration, now: Date, fields: FieldError[], prefix = 'declaration'): void {
   d.visited.forEach((v, i) => {
-    if (!isRegionCode(v.region)) fields.push({ path: `${prefix}.visited.${i}.region`, code: 'REGION_UNKNOWN', message: `${v.region} is not a GB/T 2260 region code` });
+    if (!isRegionCode(v.region))
+      fields.push({
+        path: `${prefix}.visited.${i}.region`,
+        code: 'REGION_UNKNOWN',
+        message: `${v.region} is not a GB/T 2260 region code`,
+      });
     const t = Date.parse(`${v.date}T00:00:00+08:00`);
     const real = !Number.isNaN(t) && new Date(t + 8 * 3600_000).toISOString().startsWith(v.date);
     if (!real || t > now.getTime() || now.getTime() - t > 30 * DAY) {
-      fields.push({ path: `${prefix}.visited.${i}.date`, code: 'DATE_OUT_OF_RANGE', message: 'a visit date must be a real date within the last 30 days' });
+      fields.push({
+        path: `${prefix}.visited.${i}.date`,
+        code: 'DATE_OUT_OF_RANGE',
+        message: 'a visit date must be a real date within the last 30 days',
+      });
     }
   });
 }
@@ -151,7 +184,12 @@ export class ResidentService {
    * over the one on record. Without it (入境发码, typed from a document) a different name is
    * refused.
    */
-  async apply(tx: Tx, input: FullApplication, checked: { idNumber: string; phone: string }, opts: { account?: string } = {}) {
+  async apply(
+    tx: Tx,
+    input: FullApplication,
+    checked: { idNumber: string; phone: string },
+    opts: { account?: string } = {},
+  ) {
     const { encryptionKey } = this.app.secrets;
     const p = this.pseudonym(input.idType, checked.idNumber);
     const now = tx.now.toISOString();
@@ -159,15 +197,25 @@ export class ResidentService {
     const created = !record;
     if (opts.account) {
       const b = await tx.get<Binding>('bindings', p);
-      if (b && b.account !== opts.account) throw new ServiceError('REBIND_REQUIRED', 'this record is bound to another account; confirm the move with a code sent to the phone on record (POST /v1/residents/me/rebind)');
+      if (b && b.account !== opts.account)
+        throw new ServiceError(
+          'REBIND_REQUIRED',
+          'this record is bound to another account; confirm the move with a code sent to the phone on record (POST /v1/residents/me/rebind)',
+        );
     }
     if (record) {
       const sameName = openField(encryptionKey, record.nameSealed, p) === input.name;
-      if (!sameName && !opts.account) throw new ServiceError('IDENTITY_MISMATCH', 'this ID is registered under another name; call 12345 to correct it');
+      if (!sameName && !opts.account)
+        throw new ServiceError(
+          'IDENTITY_MISMATCH',
+          'this ID is registered under another name; call 12345 to correct it',
+        );
       record = {
         ...record,
         // A new name shows on the next code: the current ones carry the old masked name.
-        ...(sameName ? {} : { nameSealed: sealField(encryptionKey, input.name, p), maskedName: maskName(input.name), codes: {} }),
+        ...(sameName
+          ? {}
+          : { nameSealed: sealField(encryptionKey, input.name, p), maskedName: maskName(input.name), codes: {} }),
         phoneSealed: sealField(encryptionKey, checked.phone, p),
         maskedPhone: maskPhone(checked.phone),
         district: input.district,
@@ -199,7 +247,10 @@ export class ResidentService {
         updatedAt: now,
       };
     }
-    const facts: RawFacts = { ...((await getFacts(tx, encryptionKey, p)) ?? {}), declaration: { at: now, ...input.declaration } };
+    const facts: RawFacts = {
+      ...((await getFacts(tx, encryptionKey, p)) ?? {}),
+      declaration: { at: now, ...input.declaration },
+    };
     putFacts(tx, encryptionKey, p, facts);
     await tx.append({
       type: created ? 'resident.applied' : 'declaration.submitted',
@@ -221,7 +272,8 @@ export class ResidentService {
     if (opts.account && !(await tx.get<Binding>('bindings', p))) {
       tx.put('bindings', p, { account: opts.account, at: now } satisfies Binding);
       // A new record is bound by its own application event; a record someone else created (a border post) is bound by an event of its own.
-      if (!created) await tx.append({ type: 'account.bound', subjects: [residentSubject(p)], data: { via: 'application' } });
+      if (!created)
+        await tx.append({ type: 'account.bound', subjects: [residentSubject(p)], data: { via: 'application' } });
     }
     return { created, record: code.record, code: code.code };
   }
@@ -240,7 +292,10 @@ export class ResidentService {
       // The reviewer's own words stay sealed; the reasons list (grid workers read it) says only what happened.
       reasons = [{ id: 'authority-override', colour: o.colour, reason: OVERRIDE_REASON }];
     }
-    const reviewCandidates = [ev.reviewAt?.getTime(), overrideActive && o.until ? Date.parse(o.until) : undefined].filter((t): t is number => t !== undefined);
+    const reviewCandidates = [
+      ev.reviewAt?.getTime(),
+      overrideActive && o.until ? Date.parse(o.until) : undefined,
+    ].filter((t): t is number => t !== undefined);
     const reviewAt = reviewCandidates.length ? new Date(Math.min(...reviewCandidates)).toISOString() : null;
     let next: ResidentRecord = {
       ...record,
@@ -274,7 +329,14 @@ export class ResidentService {
       await tx.append({
         type: 'status.changed',
         subjects: [residentSubject(record.pseudonym)],
-        data: { statusIndex: record.statusIndex, from: first ? null : record.colour, to: colour, ruleVersion: rules.version, rules: reasons.map((r) => r.id), cause },
+        data: {
+          statusIndex: record.statusIndex,
+          from: first ? null : record.colour,
+          to: colour,
+          ruleVersion: rules.version,
+          rules: reasons.map((r) => r.id),
+          cause,
+        },
       });
       tx.onCommit(() => {
         this.app.statusBook.set(record.statusIndex, STATUS_VALUE[colour]);
@@ -286,7 +348,11 @@ export class ResidentService {
   }
 
   /** The current code of a mode, re-issued when its colour, rules or key changed or it nears expiry. */
-  async ensureCode(tx: Tx, record: ResidentRecord, mode: CodeMode): Promise<{ record: ResidentRecord; code: IssuedCode; reissued: boolean }> {
+  async ensureCode(
+    tx: Tx,
+    record: ResidentRecord,
+    mode: CodeMode,
+  ): Promise<{ record: ResidentRecord; code: IssuedCode; reissued: boolean }> {
     const { config, keys } = this.app;
     const nowS = Math.floor(tx.now.getTime() / 1000);
     const { record: keyRecord, signer } = keys.active();
@@ -294,7 +360,14 @@ export class ResidentService {
     const margin = mode === 'dynamic' ? config.CODE_REFRESH_MARGIN_SECONDS : 24 * 3600;
     // A dynamic code a desk used for a look-up is spent (server/services/lookups.ts): the next refresh shows a fresh one.
     const spent = mode === 'dynamic' && current !== undefined && (await codeUsed(tx, current.cti));
-    if (current && !spent && current.colour === record.colour && current.ruleVersion === record.ruleVersion && current.kid === keyRecord.kid && current.exp - nowS > margin) {
+    if (
+      current &&
+      !spent &&
+      current.colour === record.colour &&
+      current.ruleVersion === record.ruleVersion &&
+      current.kid === keyRecord.kid &&
+      current.exp - nowS > margin
+    ) {
       return { record, code: current, reissued: false };
     }
     const ttl = mode === 'dynamic' ? config.CODE_TTL_MINUTES * 60 : config.PRINTED_CODE_TTL_DAYS * 86400;
@@ -305,10 +378,25 @@ export class ResidentService {
       iat: nowS,
       exp: nowS + ttl,
       cti: randomBytes(8).toString('hex'),
-      health: { colour: record.colour, ruleVersion: record.ruleVersion, statusIndex: record.statusIndex, maskedName: record.maskedName, idLast4: record.idLast4, mode },
+      health: {
+        colour: record.colour,
+        ruleVersion: record.ruleVersion,
+        statusIndex: record.statusIndex,
+        maskedName: record.maskedName,
+        idLast4: record.idLast4,
+        mode,
+      },
     };
     const text = await signCode(claims, signer);
-    const code: IssuedCode = { text, cti: claims.cti, iat: claims.iat, exp: claims.exp, colour: record.colour, ruleVersion: record.ruleVersion, kid: keyRecord.kid };
+    const code: IssuedCode = {
+      text,
+      cti: claims.cti,
+      iat: claims.iat,
+      exp: claims.exp,
+      colour: record.colour,
+      ruleVersion: record.ruleVersion,
+      kid: keyRecord.kid,
+    };
     const next = { ...record, codes: { ...record.codes, [mode]: code } };
     await putResident(tx, next);
     indexCode(tx, { ...code, mode }, record.pseudonym);
@@ -388,7 +476,10 @@ function statusIndexLapsed(record: ResidentRecord, now: Date): boolean {
 }
 
 /** The resident as they see themselves: masked fields only. */
-export const OVERRIDE_REASON = { zh: '申诉复核后由卫生健康部门改判', en: 'set by the health authority on review of an appeal' };
+export const OVERRIDE_REASON = {
+  zh: '申诉复核后由卫生健康部门改判',
+  en: 'set by the health authority on review of an appeal',
+};
 
 const overrideAad = (pseudonym: string) => `override:${pseudonym}`;
 
@@ -418,7 +509,9 @@ export function residentView(r: ResidentRecord, key: Buffer) {
     ruleVersion: r.ruleVersion,
     reasons: r.reasons,
     evaluatedAt: r.evaluatedAt,
-    ...(r.override ? { override: { colour: r.override.colour, reason: overrideReason(key, r) ?? '', until: r.override.until } } : {}),
+    ...(r.override
+      ? { override: { colour: r.override.colour, reason: overrideReason(key, r) ?? '', until: r.override.until } }
+      : {}),
   };
 }
 

@@ -30,7 +30,13 @@ import { lookupIndexKeys } from './lookups';
  */
 
 /** Events whose bodies are personal movement or health data, and are erased past the window. */
-export const ERASABLE_TYPES: ReadonlySet<string> = new Set(['scan.recorded', 'checkin.daily', 'declaration.submitted', 'border.entry', 'service.looked-up']);
+export const ERASABLE_TYPES: ReadonlySet<string> = new Set([
+  'scan.recorded',
+  'checkin.daily',
+  'declaration.submitted',
+  'border.entry',
+  'service.looked-up',
+]);
 
 /** How many events, scan index entries or fact records one transaction of the job handles. */
 export const RETENTION_BATCH = 500;
@@ -125,7 +131,16 @@ export class RetentionService {
     const started = performance.now();
     const { ledger, config } = this.app;
     const cutoff = retentionCutoff(this.app.clock(), config.RETENTION_DAYS);
-    const report: RetentionReport = { before: cutoff.toISOString(), erasedEvents: 0, erasureEvents: [], scanEntries: 0, factRecords: 0, indexEntries: 0, compactedMs: 0, ms: 0 };
+    const report: RetentionReport = {
+      before: cutoff.toISOString(),
+      erasedEvents: 0,
+      erasureEvents: [],
+      scanEntries: 0,
+      factRecords: 0,
+      indexEntries: 0,
+      compactedMs: 0,
+      ms: 0,
+    };
     this.touched = [];
     // Old values still in the memory table would be flushed into one table file together with
     // what replaces them, and LevelDB never rewrites a file of the deepest level on its own:
@@ -154,11 +169,19 @@ export class RetentionService {
       }
       const { obsoleteFiles } = await ledger.compact(COMPACTED);
       report.compactedMs = Math.round(performance.now() - t);
-      if (obsoleteFiles) this.app.log.warn('retention: replaced LevelDB files are still held by a reader; they go at the next run or restart', { obsoleteFiles });
+      if (obsoleteFiles)
+        this.app.log.warn(
+          'retention: replaced LevelDB files are still held by a reader; they go at the next run or restart',
+          { obsoleteFiles },
+        );
     }
     report.ms = Math.round(performance.now() - started);
     if (report.erasedEvents || report.scanEntries || report.factRecords) {
-      this.app.log.info('retention: erased data past the window', { ...report, erasureEvents: report.erasureEvents.length, days: config.RETENTION_DAYS });
+      this.app.log.info('retention: erased data past the window', {
+        ...report,
+        erasureEvents: report.erasureEvents.length,
+        days: config.RETENTION_DAYS,
+      });
     }
     return report;
   }
@@ -185,10 +208,24 @@ export class RetentionService {
         const erasure = await tx.append({
           type: ERASURE_EVENT,
           subjects: ['retention'],
-          data: { count: seqs.length, from: seqs[0], to: seqs[seqs.length - 1], digest: erasureDigest(seqs), days: this.app.config.RETENTION_DAYS, before },
+          data: {
+            count: seqs.length,
+            from: seqs[0],
+            to: seqs[seqs.length - 1],
+            digest: erasureDigest(seqs),
+            days: this.app.config.RETENTION_DAYS,
+            before,
+          },
         });
         for (const e of batch) {
-          const stub: ErasedEvent = { seq: e.seq, type: e.type, at: e.at, prev: e.prev, hash: e.hash, erased: { by: erasure.seq } };
+          const stub: ErasedEvent = {
+            seq: e.seq,
+            type: e.type,
+            at: e.at,
+            prev: e.prev,
+            hash: e.hash,
+            erased: { by: erasure.seq },
+          };
           tx.put('events', seqKey(e.seq), stub);
           tx.put('index', `erased/${e.hash}`, e.seq);
           this.touched.push(['events', seqKey(e.seq)]);
@@ -224,7 +261,8 @@ export class RetentionService {
     const old = (v: { at?: string } | undefined) => v?.at !== undefined && Date.parse(v.at) < cutoff.getTime();
     let key: string | undefined;
     if (e.type === 'checkin.daily') key = `daily/${resident}/${e.data.day as string}`;
-    else if (e.type === 'scan.recorded' && e.data.method === 'self') key = `selfscan/${resident}/${e.data.venue as string}`;
+    else if (e.type === 'scan.recorded' && e.data.method === 'self')
+      key = `selfscan/${resident}/${e.data.venue as string}`;
     if (!key) return 0;
     const v = await tx.get<{ at?: string; seq?: number }>('index', key);
     if (!old(v) || (e.type === 'scan.recorded' && v!.seq !== e.seq)) return 0;
@@ -238,7 +276,8 @@ export class RetentionService {
     const lt = `t/${cutoff.toISOString()}`;
     while (!this.stopped) {
       const entries: Array<[string, { seq: number; at: string; venue: string }]> = [];
-      for await (const [k, v] of ledger.space('scans').iterator({ gte: 't/', lt, limit: RETENTION_BATCH })) entries.push([k, v as { seq: number; at: string; venue: string }]);
+      for await (const [k, v] of ledger.space('scans').iterator({ gte: 't/', lt, limit: RETENTION_BATCH }))
+        entries.push([k, v as { seq: number; at: string; venue: string }]);
       if (!entries.length) return;
       await ledger.transact((tx) => {
         for (const [k, v] of entries) {

@@ -6,7 +6,11 @@ import defaultPolicies from '../scenarios/default-policies.json';
 import { parsePolicySet, type PolicySet } from '../scenarios/policy';
 import { VersionStore } from './versions';
 
-function parsed<T>(r: { ok: true } & Record<string, unknown> | { ok: false; issues: unknown }, key: string, what: string): T {
+function parsed<T>(
+  r: ({ ok: true } & Record<string, unknown>) | { ok: false; issues: unknown },
+  key: string,
+  what: string,
+): T {
   if (!r.ok) throw new Error(`the built-in ${what} do not parse: ${JSON.stringify((r as { issues: unknown }).issues)}`);
   return r[key] as T;
 }
@@ -25,8 +29,12 @@ export class RuleBook {
   ) {}
 
   static async load(ledger: Ledger): Promise<RuleBook> {
-    const rules = await new VersionStore<RuleSet>(ledger, 'rules', 'rules').load(() => parsed(parseRuleSet(defaultRules), 'ruleSet', 'rules'));
-    const policies = await new VersionStore<PolicySet>(ledger, 'policies', 'policies').load(() => parsed(parsePolicySet(defaultPolicies), 'policySet', 'policies'));
+    const rules = await new VersionStore<RuleSet>(ledger, 'rules', 'rules').load(() =>
+      parsed(parseRuleSet(defaultRules), 'ruleSet', 'rules'),
+    );
+    const policies = await new VersionStore<PolicySet>(ledger, 'policies', 'policies').load(() =>
+      parsed(parsePolicySet(defaultPolicies), 'policySet', 'policies'),
+    );
     const book = new RuleBook(ledger, rules, policies);
     book.areas = (await ledger.read<RiskArea[]>('meta', 'riskAreas')) ?? [];
     return book;

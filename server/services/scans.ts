@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { decodeCode, verifyCode, type Backend, type ResidentClaims, type VenueClaims, type VerifyResult } from '../../verifier/src';
+import {
+  decodeCode,
+  verifyCode,
+  type Backend,
+  type ResidentClaims,
+  type VenueClaims,
+  type VerifyResult,
+} from '../../verifier/src';
 import { seqKey, type Tx } from '../../ledger/ledger';
 import { ServiceError } from '../errors';
 import type { Principal } from '../http/auth';
@@ -11,7 +18,10 @@ import { codeOwner } from './code-index';
 import { shanghaiDay, venueSubject, type VenueRecord, type VenueService } from './venues';
 import { getFacts, putFacts } from './facts-store';
 
-const temperature = z.number().min(34, 'below 34 °C is not a body temperature').max(43, 'above 43 °C is not a body temperature');
+const temperature = z
+  .number()
+  .min(34, 'below 34 °C is not a body temperature')
+  .max(43, 'above 43 °C is not a body temperature');
 
 export const staffScanSchema = z
   .strictObject({
@@ -23,10 +33,16 @@ export const staffScanSchema = z
   })
   .refine((b) => b.code || b.certificateNo, { message: 'send a code or a certificate number', path: ['code'] });
 
-export const checkinSchema = z.strictObject({ venueCode: z.string().min(1).max(2048), temperatureC: temperature.optional() });
+export const checkinSchema = z.strictObject({
+  venueCode: z.string().min(1).max(2048),
+  temperatureC: temperature.optional(),
+});
 export const dailyCheckinSchema = z.strictObject({
   temperatureC: temperature,
-  symptoms: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/)).max(20).default([]),
+  symptoms: z
+    .array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/))
+    .max(20)
+    .default([]),
 });
 
 /**
@@ -34,7 +50,9 @@ export const dailyCheckinSchema = z.strictObject({
  * index it gave out (STATUS_INDEX_UNKNOWN), or whose cti is not in its code index (CODE_UNKNOWN:
  * never issued, or expired and swept).
  */
-export type ScanVerdict = Omit<VerifyResult, 'code'> & { code: VerifyResult['code'] | 'STATUS_INDEX_UNKNOWN' | 'CODE_UNKNOWN' };
+export type ScanVerdict = Omit<VerifyResult, 'code'> & {
+  code: VerifyResult['code'] | 'STATUS_INDEX_UNKNOWN' | 'CODE_UNKNOWN';
+};
 
 export interface ScanOutcome {
   decision: PolicyOutcome['decision'];
@@ -81,10 +99,20 @@ export class ScanService {
    * refused with STATUS_INDEX_UNKNOWN.
    */
   async verifyResidentCode(text: string): Promise<ScanVerdict> {
-    let r = await verifyCode(text, { trustList: this.app.trust.current(), statusLists: this.app.trust.foreignStatusLists(), now: this.app.clock(), backend: VERIFY_BACKEND });
+    let r = await verifyCode(text, {
+      trustList: this.app.trust.current(),
+      statusLists: this.app.trust.foreignStatusLists(),
+      now: this.app.clock(),
+      backend: VERIFY_BACKEND,
+    });
     // A printed code needs a status list to count; for our own codes the status book below is that list, fresher than any signed copy.
     if (r.code === 'STATUS_STALE' && r.claims?.kind === 'resident' && r.claims.iss === this.app.config.ISSUER_ID) {
-      r = { valid: true, code: 'VALID', message: `${r.claims.health.colour} code of issuer ${r.claims.iss}`, claims: r.claims };
+      r = {
+        valid: true,
+        code: 'VALID',
+        message: `${r.claims.health.colour} code of issuer ${r.claims.iss}`,
+        claims: r.claims,
+      };
     }
     if (!r.valid || r.claims?.kind !== 'resident' || r.claims.iss !== this.app.config.ISSUER_ID) return r;
     const { statusIndex } = r.claims.health;
@@ -97,7 +125,12 @@ export class ScanService {
     // As with a status list: codes are issued in the current colour, so a different status
     // means the colour changed after this code was issued.
     if (colour !== r.claims.health.colour) {
-      return { valid: false, code: 'REVOKED', message: `the colour is now ${colour}; this code is superseded`, claims: r.claims };
+      return {
+        valid: false,
+        code: 'REVOKED',
+        message: `the colour is now ${colour}; this code is superseded`,
+        claims: r.claims,
+      };
     }
     return r;
   }
@@ -112,8 +145,14 @@ export class ScanService {
   }
 
   /** A staff scan at `venue`; the route has authorised the scanner there (venue.scan). */
-  async staffScan(tx: Tx, input: z.infer<typeof staffScanSchema>, venue: VenueRecord, verdict: ScanVerdict | undefined): Promise<ScanOutcome> {
-    if (verdict?.claims?.kind === 'venue') throw new ServiceError('INVALID_CODE', 'this is a venue code; scan the resident code');
+  async staffScan(
+    tx: Tx,
+    input: z.infer<typeof staffScanSchema>,
+    venue: VenueRecord,
+    verdict: ScanVerdict | undefined,
+  ): Promise<ScanOutcome> {
+    if (verdict?.claims?.kind === 'venue')
+      throw new ServiceError('INVALID_CODE', 'this is a venue code; scan the resident code');
     let verified = verdict;
     const claims = verified?.claims as ResidentClaims | undefined;
     const day = shanghaiDay(tx.now);
@@ -133,7 +172,13 @@ export class ScanService {
       else {
         // Signed with our key, yet not a code we issued (or one long expired): nobody to record it under.
         subject = venueSubject(venue.id);
-        if (verified!.valid) verified = { valid: false, code: 'CODE_UNKNOWN', message: `code ${claims.cti} is not among the codes this issuer issued (or it expired long ago)`, claims };
+        if (verified!.valid)
+          verified = {
+            valid: false,
+            code: 'CODE_UNKNOWN',
+            message: `code ${claims.cti} is not among the codes this issuer issued (or it expired long ago)`,
+            claims,
+          };
       }
     } else if (claims) {
       // Another province's code: only its issuer can tell whose it is, from the cti (FORMAT.md §8).
@@ -160,24 +205,43 @@ export class ScanService {
 
   /** Verifies a venue code the resident scanned; throws CODE_REJECTED unless it is one of this issuer's and valid. */
   async verifyVenueCode(text: string): Promise<VenueClaims> {
-    const v = await verifyCode(text, { trustList: this.app.trust.current(), now: this.app.clock(), backend: VERIFY_BACKEND });
+    const v = await verifyCode(text, {
+      trustList: this.app.trust.current(),
+      now: this.app.clock(),
+      backend: VERIFY_BACKEND,
+    });
     if (!v.valid || v.claims?.kind !== 'venue') {
-      throw new ServiceError('CODE_REJECTED', v.valid ? 'this is not a venue code' : `the venue code is not valid: ${v.code}`, [{ path: 'venueCode', code: v.code, message: v.message }]);
+      throw new ServiceError(
+        'CODE_REJECTED',
+        v.valid ? 'this is not a venue code' : `the venue code is not valid: ${v.code}`,
+        [{ path: 'venueCode', code: v.code, message: v.message }],
+      );
     }
-    if (v.claims.iss !== this.app.config.ISSUER_ID) throw new ServiceError('CODE_REJECTED', `venue codes of ${v.claims.iss} are checked by that province's service`);
+    if (v.claims.iss !== this.app.config.ISSUER_ID)
+      throw new ServiceError('CODE_REJECTED', `venue codes of ${v.claims.iss} are checked by that province's service`);
     return v.claims;
   }
 
   /** Self check-in at a venue whose code `verifyVenueCode` accepted. Replays inside the window return the first answer. */
-  async selfCheckin(tx: Tx, input: z.infer<typeof checkinSchema>, by: Principal, venueCode: VenueClaims): Promise<ScanOutcome> {
+  async selfCheckin(
+    tx: Tx,
+    input: z.infer<typeof checkinSchema>,
+    by: Principal,
+    venueCode: VenueClaims,
+  ): Promise<ScanOutcome> {
     const venue = await this.venues.get(venueCode.venue.id);
     const p = by.pseudonym!;
     const replayKey = `selfscan/${p}/${venue.id}`;
     const prior = await tx.get<ScanOutcome>('index', replayKey);
-    if (prior && tx.now.getTime() - Date.parse(prior.at) < this.app.config.CHECKIN_REPLAY_SECONDS * 1000) return { ...prior, replayed: true };
+    if (prior && tx.now.getTime() - Date.parse(prior.at) < this.app.config.CHECKIN_REPLAY_SECONDS * 1000)
+      return { ...prior, replayed: true };
     const rec = await tx.get<ResidentRecord>('residents', p);
     if (!rec) throw new ServiceError('NOT_FOUND', 'no resident for this token');
-    const { record, code } = await this.residents.ensureCode(tx, await this.residents.reevaluate(tx, rec, undefined, 'checkin'), 'dynamic');
+    const { record, code } = await this.residents.ensureCode(
+      tx,
+      await this.residents.reevaluate(tx, rec, undefined, 'checkin'),
+      'dynamic',
+    );
     const day = shanghaiDay(tx.now);
     const facts: ScanFacts = {
       colour: record.colour,
@@ -193,7 +257,9 @@ export class ScanService {
       method: 'self',
     };
     if (venue.requireTemperature && input.temperatureC === undefined) {
-      throw new ServiceError('VALIDATION_FAILED', 'this venue asks for a temperature', [{ path: 'temperatureC', code: 'required', message: 'required at this venue' }]);
+      throw new ServiceError('VALIDATION_FAILED', 'this venue asks for a temperature', [
+        { path: 'temperatureC', code: 'required', message: 'required at this venue' },
+      ]);
     }
     const claims = decodeCode(code.text).claims as ResidentClaims;
     const out = await this.record(tx, venue, facts, residentSubject(p), claims);
@@ -201,7 +267,14 @@ export class ScanService {
     return out;
   }
 
-  private async record(tx: Tx, venue: VenueRecord, facts: ScanFacts, subject: string, claims?: ResidentClaims, certificate?: string): Promise<ScanOutcome> {
+  private async record(
+    tx: Tx,
+    venue: VenueRecord,
+    facts: ScanFacts,
+    subject: string,
+    claims?: ResidentClaims,
+    certificate?: string,
+  ): Promise<ScanOutcome> {
     const policies = this.app.rules.policies.current;
     const outcome = evaluatePolicy(policies.doc, venue, facts);
     const subjects = subject === venueSubject(venue.id) ? [subject] : [subject, venueSubject(venue.id)];
@@ -227,8 +300,19 @@ export class ScanService {
     const at = tx.now.toISOString();
     const entry = { seq: event.seq, subject, decision: outcome.decision, colour: facts.colour, at };
     tx.put('scans', `v/${venue.id}/${at}/${seqKey(event.seq)}`, entry);
-    tx.put('scans', `t/${at}/${seqKey(event.seq)}`, { ...entry, venue: venue.id, venueType: venue.type, subtype: venue.subtype, district: venue.district });
-    tx.onCommit(() => this.app.metrics.inc('ankang_scans_total', 'Scans by venue type and decision', { venueType: venue.type, decision: outcome.decision }));
+    tx.put('scans', `t/${at}/${seqKey(event.seq)}`, {
+      ...entry,
+      venue: venue.id,
+      venueType: venue.type,
+      subtype: venue.subtype,
+      district: venue.district,
+    });
+    tx.onCommit(() =>
+      this.app.metrics.inc('ankang_scans_total', 'Scans by venue type and decision', {
+        venueType: venue.type,
+        decision: outcome.decision,
+      }),
+    );
     return {
       decision: outcome.decision,
       reason: outcome.reason,
@@ -263,8 +347,16 @@ export class ScanService {
       },
     };
     putFacts(tx, this.app.secrets.encryptionKey, p, next);
-    tx.put('index', `daily/${p}/${day}`, { at: tx.now.toISOString(), temperatureBand: band(input.temperatureC), symptoms: input.symptoms.length });
-    await tx.append({ type: 'checkin.daily', subjects: [residentSubject(p)], data: { day, temperatureBand: band(input.temperatureC), symptoms: input.symptoms.length } });
+    tx.put('index', `daily/${p}/${day}`, {
+      at: tx.now.toISOString(),
+      temperatureBand: band(input.temperatureC),
+      symptoms: input.symptoms.length,
+    });
+    await tx.append({
+      type: 'checkin.daily',
+      subjects: [residentSubject(p)],
+      data: { day, temperatureBand: band(input.temperatureC), symptoms: input.symptoms.length },
+    });
     const after = await this.residents.reevaluate(tx, rec, next, 'daily-checkin');
     return { day, colour: after.colour, reasons: after.reasons };
   }

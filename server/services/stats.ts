@@ -19,7 +19,10 @@ const instant = z.iso.datetime({ offset: true });
 const calendarDate = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD')
-  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), 'not a calendar date');
+  .refine(
+    (s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s),
+    'not a calendar date',
+  );
 
 export const colourStatsSchema = z.strictObject({ by: z.enum(['district', 'city']).default('district') });
 
@@ -30,7 +33,8 @@ export const scanStatsSchema = z
     if (q.from && q.to) {
       const span = Date.parse(q.to) - Date.parse(q.from);
       if (span <= 0) ctx.addIssue({ code: 'custom', path: ['to'], message: 'to must be after from' });
-      else if (span > MAX_SCAN_RANGE_DAYS * DAY) ctx.addIssue({ code: 'custom', path: ['to'], message: `at most ${MAX_SCAN_RANGE_DAYS} days` });
+      else if (span > MAX_SCAN_RANGE_DAYS * DAY)
+        ctx.addIssue({ code: 'custom', path: ['to'], message: `at most ${MAX_SCAN_RANGE_DAYS} days` });
     }
   });
 
@@ -87,13 +91,19 @@ const hourOf = (iso: string) => iso.slice(0, 13);
 const enc = encodeURIComponent;
 
 /** The keys and increments one event adds to the counters (none for events that are not counted). */
-async function countsOf(e: LedgerEvent, get: <V>(space: 'venues' | 'residents', key: string) => Promise<V | undefined>) {
+async function countsOf(
+  e: LedgerEvent,
+  get: <V>(space: 'venues' | 'residents', key: string) => Promise<V | undefined>,
+) {
   const out: Array<[string, (prior: unknown) => unknown]> = [];
   if (e.type === 'scan.recorded') {
     const d = e.data as { venue: string; venueType: string; district: string; decision: string };
     const subtype = (await get<VenueRecord>('venues', d.venue))?.subtype ?? '';
     const hour = hourOf(e.at);
-    out.push([`${SCAN_AGG}${hour}/${enc(d.venueType)}/${enc(subtype)}/${enc(d.district)}/${enc(d.decision)}`, (n) => ((n as number | undefined) ?? 0) + 1]);
+    out.push([
+      `${SCAN_AGG}${hour}/${enc(d.venueType)}/${enc(subtype)}/${enc(d.district)}/${enc(d.decision)}`,
+      (n) => ((n as number | undefined) ?? 0) + 1,
+    ]);
     out.push([
       `${VENUE_AGG}${d.venue}/${hour}`,
       (b) => {
@@ -112,7 +122,9 @@ async function countsOf(e: LedgerEvent, get: <V>(space: 'venues' | 'residents', 
     out.push([
       `${COLOUR_AGG}${shanghaiDay(new Date(e.at))}/${district}`,
       (b) => {
-        const next: ColourBucket = { ...((b as ColourBucket | undefined) ?? { green: 0, yellow: 0, red: 0, initial: 0 }) };
+        const next: ColourBucket = {
+          ...((b as ColourBucket | undefined) ?? { green: 0, yellow: 0, red: 0, initial: 0 }),
+        };
         next[to]++;
         if (initial) next.initial++;
         return next;
@@ -126,7 +138,8 @@ async function countsOf(e: LedgerEvent, get: <V>(space: 'venues' | 'residents', 
 export function countAggregates(ledger: Ledger): void {
   ledger.derive(async (events, tx: Tx) => {
     for (const e of events) {
-      for (const [key, bump] of await countsOf(e, (space, k) => tx.get(space, k))) tx.put('index', key, bump(await tx.get('index', key)));
+      for (const [key, bump] of await countsOf(e, (space, k) => tx.get(space, k)))
+        tx.put('index', key, bump(await tx.get('index', key)));
     }
   });
 }
@@ -145,15 +158,18 @@ export async function ensureAggregates(ledger: Ledger): Promise<{ rebuilt: boole
   for await (const e of ledger.events()) {
     if (isErased(e as LedgerEvent | ErasedEvent)) continue;
     events++;
-    for (const [key, bump] of await countsOf(e, (space, k) => ledger.read(space, k))) counters.set(key, bump(counters.get(key)));
+    for (const [key, bump] of await countsOf(e, (space, k) => ledger.read(space, k)))
+      counters.set(key, bump(counters.get(key)));
   }
   const stale: string[] = [];
   for (const prefix of [SCAN_AGG, VENUE_AGG, COLOUR_AGG]) {
     for await (const key of ledger.space('index').keys({ gte: prefix, lt: `${prefix}~` })) stale.push(key);
   }
   const entries = [...counters.entries()];
-  for (let i = 0; i < stale.length; i += 10_000) await ledger.transact((tx) => stale.slice(i, i + 10_000).forEach((k) => tx.del('index', k)));
-  for (let i = 0; i < entries.length; i += 10_000) await ledger.transact((tx) => entries.slice(i, i + 10_000).forEach(([k, v]) => tx.put('index', k, v)));
+  for (let i = 0; i < stale.length; i += 10_000)
+    await ledger.transact((tx) => stale.slice(i, i + 10_000).forEach((k) => tx.del('index', k)));
+  for (let i = 0; i < entries.length; i += 10_000)
+    await ledger.transact((tx) => entries.slice(i, i + 10_000).forEach(([k, v]) => tx.put('index', k, v)));
   await ledger.transact((tx) => tx.put('meta', AGG_VERSION_KEY, AGGREGATES_VERSION));
   return { rebuilt: true, events };
 }
@@ -216,9 +232,23 @@ export class StatsService {
     };
     const raw = async (a: number, b: number) => {
       if (a >= b) return;
-      for await (const value of this.app.ledger.space('scans').values({ gte: `t/${new Date(a).toISOString()}`, lt: `t/${new Date(b).toISOString()}` })) {
+      for await (const value of this.app.ledger
+        .space('scans')
+        .values({ gte: `t/${new Date(a).toISOString()}`, lt: `t/${new Date(b).toISOString()}` })) {
         const s = value as TimeScanEntry;
-        add(q.by === 'day' ? shanghaiDay(new Date(s.at)) : q.by === 'venue-type' ? s.venueType : q.by === 'subtype' ? s.subtype : q.by === 'district' ? s.district : s.decision, s.decision, 1);
+        add(
+          q.by === 'day'
+            ? shanghaiDay(new Date(s.at))
+            : q.by === 'venue-type'
+              ? s.venueType
+              : q.by === 'subtype'
+                ? s.subtype
+                : q.by === 'district'
+                  ? s.district
+                  : s.decision,
+          s.decision,
+          1,
+        );
       }
     };
     const f = from.getTime();
@@ -231,8 +261,23 @@ export class StatsService {
       const lo = `${SCAN_AGG}${hourOf(new Date(hoursFrom).toISOString())}`;
       const hi = `${SCAN_AGG}${hourOf(new Date(hoursTo).toISOString())}`;
       for await (const [key, value] of this.app.ledger.space('index').iterator({ gte: lo, lt: hi })) {
-        const [hour, venueType, subtype, district, decision] = key.slice(SCAN_AGG.length).split('/').map(decodeURIComponent);
-        add(q.by === 'day' ? shanghaiDay(new Date(`${hour}:00:00Z`)) : q.by === 'venue-type' ? venueType : q.by === 'subtype' ? subtype : q.by === 'district' ? district : decision, decision, value as number);
+        const [hour, venueType, subtype, district, decision] = key
+          .slice(SCAN_AGG.length)
+          .split('/')
+          .map(decodeURIComponent);
+        add(
+          q.by === 'day'
+            ? shanghaiDay(new Date(`${hour}:00:00Z`))
+            : q.by === 'venue-type'
+              ? venueType
+              : q.by === 'subtype'
+                ? subtype
+                : q.by === 'district'
+                  ? district
+                  : decision,
+          decision,
+          value as number,
+        );
       }
       await raw(hoursTo, t);
     }
@@ -252,7 +297,10 @@ export class StatsService {
     const start = shanghaiMidnight(date);
     const hours = Array.from({ length: 24 }, (_, hour) => ({ hour, count: 0, admit: 0, refer: 0, deny: 0 }));
     const prefix = `${VENUE_AGG}${venue.id}/`;
-    const range = { gte: prefix + hourOf(new Date(start).toISOString()), lt: prefix + hourOf(new Date(start + DAY).toISOString()) };
+    const range = {
+      gte: prefix + hourOf(new Date(start).toISOString()),
+      lt: prefix + hourOf(new Date(start + DAY).toISOString()),
+    };
     for await (const [key, value] of this.app.ledger.space('index').iterator(range)) {
       const h = hours[Math.floor((Date.parse(`${key.slice(prefix.length)}:00:00Z`) - start) / HOUR)];
       if (!h) continue;
@@ -262,7 +310,13 @@ export class StatsService {
       h.refer += b.refer;
       h.deny += b.deny;
     }
-    return { venue: { id: venue.id, name: venue.name, type: venue.type }, date, timeZone: 'Asia/Shanghai', total: hours.reduce((n, h) => n + h.count, 0), hours };
+    return {
+      venue: { id: venue.id, name: venue.name, type: venue.type },
+      date,
+      timeZone: 'Asia/Shanghai',
+      total: hours.reduce((n, h) => n + h.count, 0),
+      hours,
+    };
   }
 
   /** GET /v1/stats/colours/daily: status.changed events per Asia/Shanghai day, by the colour changed to. */
@@ -270,10 +324,16 @@ export class StatsService {
     const now = this.app.clock();
     const today = shanghaiDay(now);
     const startMs = shanghaiMidnight(today) - (q.days - 1) * DAY;
-    const days = Array.from({ length: q.days }, (_, i) => ({ day: shanghaiDay(new Date(startMs + i * DAY)), ...zero(), initial: 0 }));
+    const days = Array.from({ length: q.days }, (_, i) => ({
+      day: shanghaiDay(new Date(startMs + i * DAY)),
+      ...zero(),
+      initial: 0,
+    }));
     const byDay = new Map(days.map((d) => [d.day, d]));
     const startIso = new Date(startMs).toISOString();
-    for await (const [key, value] of this.app.ledger.space('index').iterator({ gte: `${COLOUR_AGG}${days[0].day}/`, lt: `${COLOUR_AGG}${days[days.length - 1].day}/~` })) {
+    for await (const [key, value] of this.app.ledger
+      .space('index')
+      .iterator({ gte: `${COLOUR_AGG}${days[0].day}/`, lt: `${COLOUR_AGG}${days[days.length - 1].day}/~` })) {
       const d = byDay.get(key.slice(COLOUR_AGG.length).split('/')[0]);
       if (!d) continue;
       const b = value as ColourBucket;

@@ -17,7 +17,9 @@ const DAY = 86_400_000;
 /** A tracing window longer than this is refused: 14 days of incubation, twice over and some. */
 export const MAX_TRACING_WINDOW_DAYS = 31;
 
-export const pseudonymSchema = z.string().regex(/^[A-Za-z0-9_-]{16}$/, 'a resident pseudonym (16 base64url characters)');
+export const pseudonymSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{16}$/, 'a resident pseudonym (16 base64url characters)');
 const instant = z.iso.datetime({ offset: true });
 
 /** The body of POST /v1/tracing. */
@@ -33,7 +35,12 @@ export const tracingSchema = z
     const from = Date.parse(b.from);
     const to = Date.parse(b.to);
     if (to < from) ctx.addIssue({ code: 'custom', path: ['to'], message: 'to must not be before from' });
-    else if (to - from > MAX_TRACING_WINDOW_DAYS * DAY) ctx.addIssue({ code: 'custom', path: ['to'], message: `the window may span at most ${MAX_TRACING_WINDOW_DAYS} days` });
+    else if (to - from > MAX_TRACING_WINDOW_DAYS * DAY)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['to'],
+        message: `the window may span at most ${MAX_TRACING_WINDOW_DAYS} days`,
+      });
   });
 export type TracingInput = z.infer<typeof tracingSchema>;
 
@@ -62,7 +69,9 @@ export interface TracedVisit {
 }
 
 /** How one province asked about the case's codes answered. */
-export type PeerOutcome = { issuer: string; ok: true; visits: number } | { issuer: string; ok: false; error: { code: string; message: string } };
+export type PeerOutcome =
+  | { issuer: string; ok: true; visits: number }
+  | { issuer: string; ok: false; error: { code: string; message: string } };
 
 export interface TracedContact {
   pseudonym: string;
@@ -136,11 +145,27 @@ export class TracingService {
       const e = (await ledger.getEvent(seq)) as LedgerEvent;
       if (e.type !== 'scan.recorded' || e.at < from || e.at > to) continue;
       const venueId = String(e.data.venue);
-      visits.push({ venueId, venue: await this.venueSummary(venueId, names), at: e.at, decision: String(e.data.decision), seq: e.seq, contacts: 0, foreign: false, issuer: own });
+      visits.push({
+        venueId,
+        venue: await this.venueSummary(venueId, names),
+        at: e.at,
+        decision: String(e.data.decision),
+        seq: e.seq,
+        contacts: 0,
+        foreign: false,
+        issuer: own,
+      });
     }
     const federation = await this.askPeers(input.pseudonym, from, to);
 
-    type Found = { pseudonym: string; visit: (typeof visits)[number]; at: string; exposedAt: string; apart: number; visits: Set<number> };
+    type Found = {
+      pseudonym: string;
+      visit: (typeof visits)[number];
+      at: string;
+      exposedAt: string;
+      apart: number;
+      visits: Set<number>;
+    };
     const found = new Map<string, Found>();
     const foreign = new Set<string>();
     const certificate = new Set<string>();
@@ -201,7 +226,8 @@ export class TracingService {
       });
       const colours = new Map<string, Colour>();
       if (input.markCloseContacts) {
-        for (const c of contacts) colours.set(c.pseudonym, await this.markCloseContact(tx, c.pseudonym, c.exposedAt, `tracing#${event.seq}`));
+        for (const c of contacts)
+          colours.set(c.pseudonym, await this.markCloseContact(tx, c.pseudonym, c.exposedAt, `tracing#${event.seq}`));
       }
       const result: TracingResult = {
         case: {
@@ -214,7 +240,9 @@ export class TracingService {
         from,
         to,
         intervalMinutes: input.intervalMinutes,
-        venues: [...visits.map(({ venueId: _id, ...v }) => v), ...federation.visits].sort((a, b) => a.at.localeCompare(b.at)),
+        venues: [...visits.map(({ venueId: _id, ...v }) => v), ...federation.visits].sort((a, b) =>
+          a.at.localeCompare(b.at),
+        ),
         contacts: contacts.map((c) => ({
           pseudonym: c.pseudonym,
           maskedName: c.record.maskedName,
@@ -242,11 +270,16 @@ export class TracingService {
    * codes live in the window (the code index keeps each resident's ctis for 31 days past their
    * expiry). A province that fails is reported, never fatal: the tracing goes on with the rest.
    */
-  private async askPeers(pseudonym: string, from: string, to: string): Promise<{ ctis: number; visits: TracedVisit[]; peers: PeerOutcome[] }> {
+  private async askPeers(
+    pseudonym: string,
+    from: string,
+    to: string,
+  ): Promise<{ ctis: number; visits: TracedVisit[]; peers: PeerOutcome[] }> {
     const peers = this.app.config.FEDERATION_PEERS;
     if (!peers.length) return { ctis: 0, visits: [], peers: [] };
     const ctis = (await ctisLiveIn(this.app.ledger, pseudonym, new Date(from), new Date(to))).map((c) => c.cti);
-    if (!ctis.length) return { ctis: 0, visits: [], peers: peers.map((p) => ({ issuer: p.issuer, ok: true, visits: 0 })) };
+    if (!ctis.length)
+      return { ctis: 0, visits: [], peers: peers.map((p) => ({ issuer: p.issuer, ok: true, visits: 0 })) };
     const question = { issuer: this.app.config.ISSUER_ID, ctis, from, to };
     const answers = await Promise.all(
       peers.map(async (peer): Promise<{ outcome: PeerOutcome; scans: FederatedScan[] }> => {
@@ -254,14 +287,25 @@ export class TracingService {
           const scans = await askPeer(peer, this.peerBase(peer), question);
           return { outcome: { issuer: peer.issuer, ok: true, visits: scans.length }, scans };
         } catch (e) {
-          const error = e instanceof PeerError ? { code: e.code, message: e.message } : { code: 'PEER_FAILED', message: `${peer.issuer}: the question could not be asked` };
+          const error =
+            e instanceof PeerError
+              ? { code: e.code, message: e.message }
+              : { code: 'PEER_FAILED', message: `${peer.issuer}: the question could not be asked` };
           this.app.log.warn('tracing: a federation peer gave no answer', { peer: peer.issuer, code: error.code });
           return { outcome: { issuer: peer.issuer, ok: false, error }, scans: [] };
         }
       }),
     );
     const visits = answers.flatMap((a) =>
-      a.scans.map((s) => ({ venue: { id: s.venue.id, name: s.venue.id, type: s.venue.type, district: s.venue.district }, at: s.at, decision: s.decision, seq: s.seq, contacts: 0, foreign: true, issuer: a.outcome.issuer })),
+      a.scans.map((s) => ({
+        venue: { id: s.venue.id, name: s.venue.id, type: s.venue.type, district: s.venue.district },
+        at: s.at,
+        decision: s.decision,
+        seq: s.seq,
+        contacts: 0,
+        foreign: true,
+        issuer: a.outcome.issuer,
+      })),
     );
     return { ctis: ctis.length, visits, peers: answers.map((a) => a.outcome) };
   }
@@ -269,10 +313,15 @@ export class TracingService {
   /** Where a peer's service answers: FEDERATION_PEERS' URL, else its status list URL's origin from the trust list. */
   private peerBase(peer: FederationPeer): string {
     if (peer.url) return peer.url;
-    const issuers = (this.app.trust.current() as { issuers?: Array<{ id: string; statusListUrl?: string }> }).issuers ?? [];
+    const issuers =
+      (this.app.trust.current() as { issuers?: Array<{ id: string; statusListUrl?: string }> }).issuers ?? [];
     const url = issuers.find((i) => i.id === peer.issuer)?.statusListUrl;
     const m = url ? /^(https?:\/\/.+)\/v1\/status-list$/.exec(url) : null;
-    if (!m) throw new PeerError('PEER_URL_UNKNOWN', `no service URL for ${peer.issuer}: give it in FEDERATION_PEERS (${peer.issuer}=<token>@<url>)`);
+    if (!m)
+      throw new PeerError(
+        'PEER_URL_UNKNOWN',
+        `no service URL for ${peer.issuer}: give it in FEDERATION_PEERS (${peer.issuer}=<token>@<url>)`,
+      );
     return m[1];
   }
 
@@ -285,7 +334,8 @@ export class TracingService {
     if (!record) throw new ServiceError('NOT_FOUND', 'a contact disappeared during tracing');
     const facts: RawFacts = { ...((await getFacts(tx, this.app.secrets.encryptionKey, pseudonym)) ?? {}) };
     const prev = facts.contact;
-    if (!prev || prev.degree > 1 || Date.parse(exposedAt) > Date.parse(prev.exposedAt)) facts.contact = { degree: 1, exposedAt };
+    if (!prev || prev.degree > 1 || Date.parse(exposedAt) > Date.parse(prev.exposedAt))
+      facts.contact = { degree: 1, exposedAt };
     putFacts(tx, this.app.secrets.encryptionKey, pseudonym, facts);
     return (await this.residents.reevaluate(tx, record, facts, cause)).colour;
   }

@@ -33,7 +33,8 @@ export const venueSchema = z
     if (v.subtype && !VENUE_SUBTYPES[v.type].includes(v.subtype)) {
       ctx.addIssue({ code: 'custom', path: ['subtype'], message: `one of ${VENUE_SUBTYPES[v.type].join(', ')}` });
     }
-    if (v.vehicle && v.type !== 'transport') ctx.addIssue({ code: 'custom', path: ['vehicle'], message: 'only transport venues have a vehicle' });
+    if (v.vehicle && v.type !== 'transport')
+      ctx.addIssue({ code: 'custom', path: ['vehicle'], message: 'only transport venues have a vehicle' });
   });
 export type VenueInput = z.infer<typeof venueSchema>;
 
@@ -54,7 +55,9 @@ export class VenueService {
 
   async register(tx: Tx, input: VenueInput, operator: Principal): Promise<VenueRecord> {
     if (!isRegionCode(input.district)) {
-      throw new ServiceError('UNKNOWN_REGION', `${input.district} is not a GB/T 2260 region code`, [{ path: 'district', code: 'REGION_UNKNOWN', message: 'unknown region code' }]);
+      throw new ServiceError('UNKNOWN_REGION', `${input.district} is not a GB/T 2260 region code`, [
+        { path: 'district', code: 'REGION_UNKNOWN', message: 'unknown region code' },
+      ]);
     }
     const id = randomBytes(12).toString('base64url');
     const venue: VenueRecord = {
@@ -69,7 +72,14 @@ export class VenueService {
     await tx.append({
       type: 'venue.registered',
       subjects: [venueSubject(id)],
-      data: { type: venue.type, subtype: venue.subtype, district: venue.district, name: venue.name, operator: operator.id, cti: venue.code.cti },
+      data: {
+        type: venue.type,
+        subtype: venue.subtype,
+        district: venue.district,
+        name: venue.name,
+        operator: operator.id,
+        cti: venue.code.cti,
+      },
     });
     return venue;
   }
@@ -126,11 +136,20 @@ export class VenueService {
   async addCertificate(tx: Tx, venue: VenueRecord, number: string, validUntil: string, by: Principal): Promise<string> {
     const h = certificateHash(this.app.secrets.pseudonymKey, venue.id, number);
     tx.put('index', `cert/${venue.id}/${h}`, { validUntil, by: by.id, at: tx.now.toISOString() });
-    await tx.append({ type: 'certificate.registered', subjects: [venueSubject(venue.id)], data: { certificate: h.slice(0, 16), validUntil, by: by.id } });
+    await tx.append({
+      type: 'certificate.registered',
+      subjects: [venueSubject(venue.id)],
+      data: { certificate: h.slice(0, 16), validUntil, by: by.id },
+    });
     return h.slice(0, 16);
   }
 
-  async certificateValid(tx: Tx, venueId: string, number: string, day: string): Promise<{ valid: boolean; hash: string }> {
+  async certificateValid(
+    tx: Tx,
+    venueId: string,
+    number: string,
+    day: string,
+  ): Promise<{ valid: boolean; hash: string }> {
     const h = certificateHash(this.app.secrets.pseudonymKey, venueId, number);
     const c = await tx.get<{ validUntil: string }>('index', `cert/${venueId}/${h}`);
     return { valid: !!c && c.validUntil >= day, hash: h.slice(0, 16) };
@@ -149,5 +168,16 @@ export function shanghaiDay(d: Date): string {
 
 /** A venue as operators and the public see it (the code text is what gets printed). */
 export function venueView(v: VenueRecord) {
-  return { id: v.id, type: v.type, subtype: v.subtype, name: v.name, district: v.district, vehicle: v.vehicle, requireTemperature: v.requireTemperature, createdAt: v.createdAt, code: v.code.text, codeExpiresAt: new Date(v.code.exp * 1000).toISOString() };
+  return {
+    id: v.id,
+    type: v.type,
+    subtype: v.subtype,
+    name: v.name,
+    district: v.district,
+    vehicle: v.vehicle,
+    requireTemperature: v.requireTemperature,
+    createdAt: v.createdAt,
+    code: v.code.text,
+    codeExpiresAt: new Date(v.code.exp * 1000).toISOString(),
+  };
 }

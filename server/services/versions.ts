@@ -65,7 +65,11 @@ export class VersionStore<T> {
     };
     tx.put(this.space, versionKey(version.version), version);
     tx.put('meta', `${this.kind}Current`, version.version);
-    await tx.append({ type: `${this.kind}.published`, subjects: [this.kind], data: { version: version.version, digest: version.digest, doc: doc as unknown as JsonValue, publishedBy } });
+    await tx.append({
+      type: `${this.kind}.published`,
+      subjects: [this.kind],
+      data: { version: version.version, digest: version.digest, doc: doc as unknown as JsonValue, publishedBy },
+    });
     tx.onCommit(() => {
       this.cur = version;
     });

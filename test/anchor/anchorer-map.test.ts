@@ -11,7 +11,8 @@ import { tempDir } from '../support/tmp';
 /** The map of the ledger's first `size` events, counted straight from them. */
 function reference(events: LedgerEvent[], size: number): SubjectMap {
   const heads = new Map<string, SubjectHead>();
-  for (const e of events.slice(0, size)) for (const s of e.subjects) heads.set(s, { count: (heads.get(s)?.count ?? 0) + 1, head: e.hash });
+  for (const e of events.slice(0, size))
+    for (const s of e.subjects) heads.set(s, { count: (heads.get(s)?.count ?? 0) + 1, head: e.hash });
   return SubjectMap.empty().with(heads);
 }
 
@@ -34,7 +35,9 @@ describe('the anchorer’s subject heads map (anchor/anchorer.ts)', () => {
     });
   const append = async (n: number) => {
     for (let i = 0; i < n; i++) {
-      await ledger.transact((tx) => tx.append({ type: 'scan.recorded', subjects: [`r:resident-${i % 7}`, `v:venue-${i % 3}`], data: { i } }));
+      await ledger.transact((tx) =>
+        tx.append({ type: 'scan.recorded', subjects: [`r:resident-${i % 7}`, `v:venue-${i % 3}`], data: { i } }),
+      );
     }
   };
   const all = async () => {
@@ -45,7 +48,16 @@ describe('the anchorer’s subject heads map (anchor/anchorer.ts)', () => {
   /** A checkpoint record as the anchorer writes one after anchoring. */
   const recordCheckpoint = (index: number, treeSize: number) =>
     ledger.transact((tx) => {
-      const cp: CheckpointRecord = { index, treeSize, root: '00'.repeat(32), txHash: '', blockNumber: 0, chainId: 31337, contract: '0xabc', anchoredAt: new Date().toISOString() };
+      const cp: CheckpointRecord = {
+        index,
+        treeSize,
+        root: '00'.repeat(32),
+        txHash: '',
+        blockNumber: 0,
+        chainId: 31337,
+        contract: '0xabc',
+        anchoredAt: new Date().toISOString(),
+      };
       tx.put('anchor', `cp/31337/0xabc/${String(index).padStart(10, '0')}`, cp);
     });
 

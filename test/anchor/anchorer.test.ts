@@ -67,7 +67,13 @@ describe('the anchorer against a real Hardhat node', function () {
       expect(onChain).to.include({ treeSize: cp.treeSize, root: cp.root });
       const ev = (await s.app.ledger.getEvent(3))!;
       const proof = await s.app.anchorer!.tree.inclusionProof(2, cp.treeSize);
-      verifyInclusion(hashLeaf(Buffer.from(ev.hash, 'hex')), 2, onChain!.treeSize, proof, Buffer.from(onChain!.root, 'hex'));
+      verifyInclusion(
+        hashLeaf(Buffer.from(ev.hash, 'hex')),
+        2,
+        onChain!.treeSize,
+        proof,
+        Buffer.from(onChain!.root, 'hex'),
+      );
     });
   });
 
@@ -86,10 +92,14 @@ describe('the anchorer against a real Hardhat node', function () {
       expect(headWhileDown).to.be.greaterThan(before.treeSize + 6);
 
       process.kill(-node.pid, 'SIGCONT');
-      const after = await until('a checkpoint after the outage', async () => {
-        const cp = s.app.anchorer!.checkpoint;
-        return cp && cp.treeSize >= headWhileDown ? cp : undefined;
-      }, 90_000);
+      const after = await until(
+        'a checkpoint after the outage',
+        async () => {
+          const cp = s.app.anchorer!.checkpoint;
+          return cp && cp.treeSize >= headWhileDown ? cp : undefined;
+        },
+        90_000,
+      );
       const countAfter = Number(await registry(s).contract.checkpointCount(ISSUER));
       expect(countAfter).to.equal(countBefore + 1);
       expect(after.index).to.equal(before.index + 1);
@@ -143,10 +153,19 @@ describe('the anchorer against a real Hardhat node', function () {
       const governance = await DevGovernance.deploy(provider);
       const address = governance.registry;
       const forged = new RegistryClient(provider, address, anchorer);
-      await governance.enact([forged.calls.registerIssuer(ISSUER, '安徽省', 'http://example.invalid/status', await anchorer.getAddress())]);
+      await governance.enact([
+        forged.calls.registerIssuer(ISSUER, '安徽省', 'http://example.invalid/status', await anchorer.getAddress()),
+      ]);
       // A one-event log whose only event the ledger never had: the size proof is that event's hash.
       const foreignEvent = 'ab'.repeat(32);
-      await forged.anchor(ISSUER, 1, Buffer.from(hashLeaf(Buffer.from(foreignEvent, 'hex'))).toString('hex'), '00'.repeat(32), [], [foreignEvent]);
+      await forged.anchor(
+        ISSUER,
+        1,
+        Buffer.from(hashLeaf(Buffer.from(foreignEvent, 'hex'))).toString('hex'),
+        '00'.repeat(32),
+        [],
+        [foreignEvent],
+      );
 
       const s = await start(node.url, { ANCHOR_CONTRACT: address });
       await until('the divergence', async () => s.app.anchorer!.state === 'diverged');

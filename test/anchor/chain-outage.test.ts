@@ -77,7 +77,7 @@ describe('an hour-long chain outage, in 20 s (CHAIN_RETRY_MIN_MS=5, CHAIN_RETRY_
       headWhileDown = svc.app.ledger.getHead().seq;
       await new Promise((r) => setTimeout(r, WINDOW_MS));
       probes = counting.requests();
-    if (process.env.OUTAGE_REPORT) process.stderr.write(`probes in ${WINDOW_MS} ms: ${probes}\n`);
+      if (process.env.OUTAGE_REPORT) process.stderr.write(`probes in ${WINDOW_MS} ms: ${probes}\n`);
       linesDuring = lines.slice(from);
       await new Promise<void>((r) => counting.server.close(() => r()));
       listener = undefined;
@@ -86,10 +86,14 @@ describe('an hour-long chain outage, in 20 s (CHAIN_RETRY_MIN_MS=5, CHAIN_RETRY_
     }
     // A chain is back on the same port (a fresh development chain: the anchorer deploys again and re-anchors).
     node = await startDevNode({ port });
-    restored = await until('a checkpoint covering the events written during the outage', async () => {
-      const cp = svc!.app.anchorer!.checkpoint;
-      return cp && cp.treeSize >= headWhileDown ? cp : undefined;
-    }, 60_000);
+    restored = await until(
+      'a checkpoint covering the events written during the outage',
+      async () => {
+        const cp = svc!.app.anchorer!.checkpoint;
+        return cp && cp.treeSize >= headWhileDown ? cp : undefined;
+      },
+      60_000,
+    );
   });
 
   after(async () => {
@@ -119,7 +123,10 @@ describe('an hour-long chain outage, in 20 s (CHAIN_RETRY_MIN_MS=5, CHAIN_RETRY_
     expect(still.length).to.be.within(1, Math.ceil(Math.log2(WINDOW_MS / RETRY_MAX_MS)) + 1);
     expect(anchor.length).to.equal(down.length + still.length);
     const federation = linesDuring.filter((l) => l.msg.startsWith('federation:'));
-    expect(federation.length).to.be.within(1, Math.ceil(Math.log2(WINDOW_MS / (5 * FEDERATION_REFRESH_SECONDS * 1000))) + 2);
+    expect(federation.length).to.be.within(
+      1,
+      Math.ceil(Math.log2(WINDOW_MS / (5 * FEDERATION_REFRESH_SECONDS * 1000))) + 2,
+    );
     // Every request is logged at info too; those are the test's own writes, not the outage's.
     expect(linesDuring.filter((l) => l.msg !== 'request').length).to.be.below(30);
     expect(consoleLines).to.equal(0);
@@ -129,7 +136,9 @@ describe('an hour-long chain outage, in 20 s (CHAIN_RETRY_MIN_MS=5, CHAIN_RETRY_
     const back = lines.filter((l) => l.msg === 'anchor: chain reachable again');
     expect(back).to.have.length(1);
     // It noticed the outage at its next checkpoint after the writes (CHECKPOINT_INTERVAL_SECONDS=1).
-    expect(back[0]).to.have.property('downForMs').that.is.at.least(WINDOW_MS - 2_000);
+    expect(back[0])
+      .to.have.property('downForMs')
+      .that.is.at.least(WINDOW_MS - 2_000);
     expect(restored!.treeSize).to.be.at.least(headWhileDown);
     expect(svc!.app.anchorer!.state).to.equal('up');
   });
@@ -138,9 +147,13 @@ describe('an hour-long chain outage, in 20 s (CHAIN_RETRY_MIN_MS=5, CHAIN_RETRY_
 describe('Backoff', () => {
   it('doubles from the first delay up to the cap, keeping at least half of each step', () => {
     const low = new Backoff(1000, 60_000, () => 0);
-    expect(Array.from({ length: 9 }, () => low.next())).to.deep.equal([500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000]);
+    expect(Array.from({ length: 9 }, () => low.next())).to.deep.equal([
+      500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000,
+    ]);
     const high = new Backoff(1000, 60_000, () => 1);
-    expect(Array.from({ length: 8 }, () => high.next())).to.deep.equal([1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000]);
+    expect(Array.from({ length: 8 }, () => high.next())).to.deep.equal([
+      1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000,
+    ]);
   });
 
   it('starts again from the first delay after a success', () => {

@@ -22,7 +22,6 @@ interface Report {
   checkpoint: { index: number; treeSize: number; root: string; anchoredAt: number; blockNumber: number } | null;
 }
 
-
 /** The same hash with the lowest bit of its last hex digit flipped. */
 const flipBit = (hex: string) => hex.slice(0, -1) + (parseInt(hex.slice(-1), 16) ^ 1).toString(16);
 
@@ -45,10 +44,15 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
   /** Alice's history over a range inside it, with `previous` and `next` both named. */
   let aliceMiddle: ProofBundle;
 
-  const call = (method: string, path: string, token?: string, json?: unknown) => svc.call(method, path, { token, json });
+  const call = (method: string, path: string, token?: string, json?: unknown) =>
+    svc.call(method, path, { token, json });
 
   /** The service's latest checkpoint, as GET /v1/anchor/status reports it. */
-  const anchorStatus = async () => (await call('GET', '/v1/anchor/status')).body as { state: string; checkpoint: { treeSize: number; contract: string } | null };
+  const anchorStatus = async () =>
+    (await call('GET', '/v1/anchor/status')).body as {
+      state: string;
+      checkpoint: { treeSize: number; contract: string } | null;
+    };
 
   const fetchBundle = async (path: string): Promise<ProofBundle> => {
     const r = await call('GET', path, auditor);
@@ -65,7 +69,11 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
 
   /** Runs the installed bin, as another province would, against the node and a registry (the service's by default). */
   const verify = (command: 'proof' | 'history', paths: string[], opts: { json?: boolean; contract?: string } = {}) =>
-    runCommand(verifier.bin, [command, ...paths, '--rpc', node.url, '--contract', opts.contract ?? contract, ...(opts.json ? ['--json'] : [])], verifier.project);
+    runCommand(
+      verifier.bin,
+      [command, ...paths, '--rpc', node.url, '--contract', opts.contract ?? contract, ...(opts.json ? ['--json'] : [])],
+      verifier.project,
+    );
 
   /** Saves a tampered copy, checks it with --json, and expects exit 1 with one report. */
   const rejected = async (command: 'proof' | 'history', name: string, bundle: ProofBundle): Promise<Report> => {
@@ -82,12 +90,19 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
   before(async () => {
     files = tempDir('ankang-e2e-proofs-');
     [node, verifier] = await Promise.all([startDevNode(), installedVerifier()]);
-    svc = await startTestService({ clock: new WallClock(), config: { CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: '1' } });
+    svc = await startTestService({
+      clock: new WallClock(),
+      config: { CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: '1' },
+    });
     // Through POST /v1/admin/tokens with the service's admin token.
     expect(svc.adminToken).to.equal(svc.running.app.secrets.adminToken);
     [auditor, operator, health] = await Promise.all([svc.token('auditor'), svc.token('operator'), svc.token('health')]);
 
-    gate = await registerVenue(svc, operator, { type: 'residential-community', name: '翡翠湖小区', district: '340104' });
+    gate = await registerVenue(svc, operator, {
+      type: 'residential-community',
+      name: '翡翠湖小区',
+      district: '340104',
+    });
     alice = await newResident(svc);
     for (let i = 0; i < 3; i++) expect((await checkin(svc, await newResident(svc), gate, 36.5)).status).to.equal(201);
 
@@ -101,7 +116,9 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
     expect(scan.status, JSON.stringify(scan.body)).to.equal(201);
     aliceScanSeq = scan.body.seq;
     const exposedAt = new Date(Date.now() - 86_400_000).toISOString();
-    const feed = await call('POST', '/v1/feeds/close-contacts', health, { records: [{ idType: alice.body.idType, idNumber: alice.body.idNumber, degree: 1, exposedAt }] });
+    const feed = await call('POST', '/v1/feeds/close-contacts', health, {
+      records: [{ idType: alice.body.idType, idNumber: alice.body.idNumber, degree: 1, exposedAt }],
+    });
     expect(feed.status, JSON.stringify(feed.body)).to.equal(201);
     const printed = await call('GET', '/v1/residents/me/code?mode=printed', alice.token);
     expect(printed.body.colour, 'a close contact is not green').to.not.equal('green');
@@ -140,7 +157,7 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
   });
 
   describe('the bundles the service hands an auditor', () => {
-    it('name the registry the service anchors to and hold Alice\'s whole history of at least 5 events', () => {
+    it("name the registry the service anchors to and hold Alice's whole history of at least 5 events", () => {
       for (const b of [eventBundle, aliceHistory, gateHistory, aliceMiddle]) {
         expect(b).to.include({ format: 'ankang-proof-bundle/2', issuer: ISSUER });
         expect(b.chain.contract.toLowerCase()).to.equal(contract.toLowerCase());
@@ -150,7 +167,14 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
       expect(aliceHistory).to.include({ kind: 'history', subject: `r:${alice.pseudonym}`, previous: null, next: null });
       const types = aliceHistory.events.map((e) => e.event.type);
       expect(types.length).to.be.at.least(5);
-      expect(types).to.include.members(['resident.applied', 'declaration.submitted', 'code.issued', 'scan.recorded', 'status.changed', 'checkin.daily']);
+      expect(types).to.include.members([
+        'resident.applied',
+        'declaration.submitted',
+        'code.issued',
+        'scan.recorded',
+        'status.changed',
+        'checkin.daily',
+      ]);
       expect(gateHistory.subject).to.equal(`v:${gate.id}`);
       expect(gateHistory.events.filter((e) => e.event.type === 'scan.recorded')).to.have.length(4);
       expect(aliceMiddle.previous).to.not.equal(null);
@@ -163,16 +187,22 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
       const r = await verify('proof', [save('event', eventBundle)]);
       expect(r.status, r.stdout + r.stderr).to.equal(0);
       const { index, treeSize, blockNumber } = eventBundle.checkpoint;
-      expect(r.stdout.trim()).to.equal(`valid: 1 event of issuer ${ISSUER} is included in checkpoint ${index} (size ${treeSize}) anchored in block ${blockNumber}`);
+      expect(r.stdout.trim()).to.equal(
+        `valid: 1 event of issuer ${ISSUER} is included in checkpoint ${index} (size ${treeSize}) anchored in block ${blockNumber}`,
+      );
     });
 
-    it('`ankang-verify history` exits 0 for Alice\'s whole history, ends it at her head in the subject map, and does not call it complete without witnesses', async () => {
+    it("`ankang-verify history` exits 0 for Alice's whole history, ends it at her head in the subject map, and does not call it complete without witnesses", async () => {
       const r = await verify('history', [save('alice', aliceHistory)]);
       expect(r.status, r.stdout + r.stderr).to.equal(0);
       const n = aliceHistory.events.length;
       const last = aliceHistory.events[n - 1].event.seq;
       const [line, completeness] = r.stdout.trim().split('\n');
-      expect(line).to.match(new RegExp(`^valid: ${n} events of r:${alice.pseudonym} from \\S+ to \\S+ are included in checkpoint ${aliceHistory.checkpoint.index} \\(size ${aliceHistory.checkpoint.treeSize}\\) anchored in block ${aliceHistory.checkpoint.blockNumber} and the history has no gaps up to seq ${last}, the last of the ${n} events of r:${alice.pseudonym} in the checkpoint's subject map$`));
+      expect(line).to.match(
+        new RegExp(
+          `^valid: ${n} events of r:${alice.pseudonym} from \\S+ to \\S+ are included in checkpoint ${aliceHistory.checkpoint.index} \\(size ${aliceHistory.checkpoint.treeSize}\\) anchored in block ${aliceHistory.checkpoint.blockNumber} and the history has no gaps up to seq ${last}, the last of the ${n} events of r:${alice.pseudonym} in the checkpoint's subject map$`,
+        ),
+      );
       expect(completeness).to.match(/^ {2}not known complete \(NOT_COSIGNED\): /);
     });
 
@@ -181,10 +211,14 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
       expect(r.status, r.stdout + r.stderr).to.equal(0);
       const report = JSON.parse(r.stdout) as Report;
       expect(report).to.include({ valid: true, code: 'VALID', checked: aliceHistory.events.length });
-      expect(report.checkpoint).to.include({ index: aliceHistory.checkpoint.index, treeSize: aliceHistory.checkpoint.treeSize, root: aliceHistory.checkpoint.root });
+      expect(report.checkpoint).to.include({
+        index: aliceHistory.checkpoint.index,
+        treeSize: aliceHistory.checkpoint.treeSize,
+        root: aliceHistory.checkpoint.root,
+      });
     });
 
-    it('`ankang-verify history` exits 0 for the gate\'s history', async () => {
+    it("`ankang-verify history` exits 0 for the gate's history", async () => {
       const r = await verify('history', [save('gate', gateHistory)]);
       expect(r.status, r.stdout + r.stderr).to.equal(0);
       expect(r.stdout).to.match(new RegExp(`^valid: ${gateHistory.events.length} events of v:${gate.id} from `));
@@ -193,7 +227,9 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
     it('`ankang-verify history` exits 0 for a range with events on both sides and says it has no gaps', async () => {
       const r = await verify('history', [save('alice-middle', aliceMiddle)]);
       expect(r.status, r.stdout + r.stderr).to.equal(0);
-      expect(r.stdout.trim().split('\n')[0]).to.match(/^valid: \d+ events? of r:\S+ from \S+ to \S+ (is|are) included in checkpoint \d+ \(size \d+\) anchored in block \d+ and the history has no gaps$/);
+      expect(r.stdout.trim().split('\n')[0]).to.match(
+        /^valid: \d+ events? of r:\S+ from \S+ to \S+ (is|are) included in checkpoint \d+ \(size \d+\) anchored in block \d+ and the history has no gaps$/,
+      );
     });
   });
 
@@ -217,7 +253,9 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
       [swapped.events[m], swapped.events[m + 1]] = [swapped.events[m + 1], swapped.events[m]];
       const report = await rejected('history', 'swapped', swapped);
       expect(report.code, report.message).to.equal('HISTORY_ORDER');
-      expect(report.message).to.include(`event seq ${aliceHistory.events[m].event.seq} comes after seq ${aliceHistory.events[m + 1].event.seq}`);
+      expect(report.message).to.include(
+        `event seq ${aliceHistory.events[m].event.seq} comes after seq ${aliceHistory.events[m + 1].event.seq}`,
+      );
     });
 
     it('exits 1 with EVENT_ALTERED naming the seq of an event whose data was rewritten', async () => {
@@ -241,7 +279,7 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
       expect(report.message).to.include(`event seq ${entry.event.seq}:`);
     });
 
-    it('exits 1 with CHECKPOINT_MISMATCH when the bundle\'s checkpoint root was changed', async () => {
+    it("exits 1 with CHECKPOINT_MISMATCH when the bundle's checkpoint root was changed", async () => {
       const rerooted = copy(aliceHistory);
       rerooted.checkpoint.root = flipBit(rerooted.checkpoint.root);
       const report = await rejected('history', 'rerooted', rerooted);
@@ -264,7 +302,9 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
       cut.events.pop();
       const report = await rejected('history', 'no-last', cut);
       expect(report.code, report.message).to.equal('HISTORY_GAP');
-      expect(report.message).to.include(`next event seq ${aliceMiddle.next!.event.seq} does not link to seq ${cut.events[cut.events.length - 1].event.seq}`);
+      expect(report.message).to.include(
+        `next event seq ${aliceMiddle.next!.event.seq} does not link to seq ${cut.events[cut.events.length - 1].event.seq}`,
+      );
     });
 
     it('prints the reason on the human line: "invalid (HISTORY_GAP): …" and exits 1', async () => {
@@ -278,7 +318,11 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
     it('exits 1 when one of several bundles fails, and 0 only when every one holds', async () => {
       const cut = copy(aliceHistory);
       cut.events.splice(middle(), 1);
-      const r = await verify('history', [save('alice', aliceHistory), save('gate', gateHistory), save('removed', cut)], { json: true });
+      const r = await verify(
+        'history',
+        [save('alice', aliceHistory), save('gate', gateHistory), save('removed', cut)],
+        { json: true },
+      );
       expect(r.status, r.stdout + r.stderr).to.equal(1);
       expect((JSON.parse(r.stdout) as Report[]).map((x) => x.code)).to.deep.equal(['VALID', 'VALID', 'HISTORY_GAP']);
     });
@@ -347,8 +391,12 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
       expect(r.body.error.code).to.equal('NOT_FOUND');
     });
 
-    it('answers 403 to a token that is not an auditor\'s, and 401 without a token', async () => {
-      for (const path of [`/v1/proofs/events/${aliceScanSeq}`, `/v1/proofs/subjects/${alice.pseudonym}`, `/v1/proofs/venues/${gate.id}`]) {
+    it("answers 403 to a token that is not an auditor's, and 401 without a token", async () => {
+      for (const path of [
+        `/v1/proofs/events/${aliceScanSeq}`,
+        `/v1/proofs/subjects/${alice.pseudonym}`,
+        `/v1/proofs/venues/${gate.id}`,
+      ]) {
         for (const token of [operator, health, alice.token]) {
           const r = await call('GET', path, token);
           expect(r.status, `${path}: ${JSON.stringify(r.body)}`).to.equal(403);
@@ -362,7 +410,8 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
   describe('closing the open end with a seal (POST /v1/proofs/*/seal)', () => {
     it('refuses anyone but an auditor (403, 401) and an unknown subject (404), writing nothing', async () => {
       const head = await svc.head();
-      for (const token of [operator, health, alice.token]) expect((await call('POST', `/v1/proofs/subjects/${alice.pseudonym}/seal`, token)).status).to.equal(403);
+      for (const token of [operator, health, alice.token])
+        expect((await call('POST', `/v1/proofs/subjects/${alice.pseudonym}/seal`, token)).status).to.equal(403);
       expect((await call('POST', `/v1/proofs/venues/${gate.id}/seal`)).status).to.equal(401);
       expect((await call('POST', '/v1/proofs/subjects/AAAAAAAAAAAAAAAA/seal', auditor)).status).to.equal(404);
       expect((await call('POST', '/v1/proofs/subjects/short/seal', auditor)).status).to.equal(400);
@@ -374,7 +423,10 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
       const sealed = await call('POST', `/v1/proofs/subjects/${alice.pseudonym}/seal`, auditor);
       expect(sealed.status, JSON.stringify(sealed.body)).to.equal(201);
       expect(sealed.body).to.include({ subject: `r:${alice.pseudonym}` });
-      await until('a checkpoint covering the seal', async () => ((await anchorStatus()).checkpoint?.treeSize ?? 0) >= sealed.body.seq);
+      await until(
+        'a checkpoint covering the seal',
+        async () => ((await anchorStatus()).checkpoint?.treeSize ?? 0) >= sealed.body.seq,
+      );
 
       const to = new Date(Date.parse(sealed.body.at) - 1).toISOString();
       const closed = await fetchBundle(`/v1/proofs/subjects/${alice.pseudonym}?to=${encodeURIComponent(to)}`);
@@ -384,20 +436,29 @@ describe('proof bundles end to end: the service anchors on a Hardhat node, the i
 
       const r = await verify('history', [save('alice-sealed', closed)]);
       expect(r.status, r.stdout + r.stderr).to.equal(0);
-      expect(r.stdout.trim().split('\n')[0]).to.match(new RegExp(`and the history has no gaps; no event of r:${alice.pseudonym} follows until its seal at seq ${sealed.body.seq}$`));
+      expect(r.stdout.trim().split('\n')[0]).to.match(
+        new RegExp(
+          `and the history has no gaps; no event of r:${alice.pseudonym} follows until its seal at seq ${sealed.body.seq}$`,
+        ),
+      );
 
       const dropped = copy(closed);
       const last = dropped.events.pop()!;
       const report = await rejected('history', 'alice-sealed-dropped', dropped);
       expect(report.code).to.equal('HISTORY_GAP');
-      expect(report.message).to.include(`seq ${sealed.body.seq}`).and.include(`seq ${dropped.events[dropped.events.length - 1].event.seq}`);
+      expect(report.message)
+        .to.include(`seq ${sealed.body.seq}`)
+        .and.include(`seq ${dropped.events[dropped.events.length - 1].event.seq}`);
       expect(last.event.seq).to.be.below(sealed.body.seq);
     });
 
     it("seals a venue's history the same way", async () => {
       const sealed = await call('POST', `/v1/proofs/venues/${gate.id}/seal`, auditor);
       expect(sealed.status, JSON.stringify(sealed.body)).to.equal(201);
-      await until('a checkpoint covering the seal', async () => ((await anchorStatus()).checkpoint?.treeSize ?? 0) >= sealed.body.seq);
+      await until(
+        'a checkpoint covering the seal',
+        async () => ((await anchorStatus()).checkpoint?.treeSize ?? 0) >= sealed.body.seq,
+      );
       const to = new Date(Date.parse(sealed.body.at) - 1).toISOString();
       const closed = await fetchBundle(`/v1/proofs/venues/${gate.id}?to=${encodeURIComponent(to)}`);
       expect(closed.next?.event.seq).to.equal(sealed.body.seq);

@@ -40,7 +40,7 @@ interface Report {
  * ankang-verify, reading the chain, calls a history under the forged checkpoint not complete,
  * and the honest history under the cosigned checkpoint complete.
  */
-describe('witnesses end to end: Jiangsu\'s service witnesses Anhui on chain; Anhui\'s operator forks a chain', function () {
+describe("witnesses end to end: Jiangsu's service witnesses Anhui on chain; Anhui's operator forks a chain", function () {
   this.timeout(240_000);
   let node: DevNode;
   let anhui: TestService;
@@ -80,7 +80,11 @@ describe('witnesses end to end: Jiangsu\'s service witnesses Anhui on chain; Anh
   };
   /** The installed ankang-verify, reading the chain. */
   const history = async (path: string, ...extra: string[]) => {
-    const r = await runCommand(verifier.bin, ['history', path, '--rpc', node.url, '--contract', registry.address, '--json', ...extra], verifier.project);
+    const r = await runCommand(
+      verifier.bin,
+      ['history', path, '--rpc', node.url, '--contract', registry.address, '--json', ...extra],
+      verifier.project,
+    );
     return { status: r.status, report: JSON.parse(r.stdout || 'null') as Report, stderr: r.stderr };
   };
 
@@ -91,11 +95,25 @@ describe('witnesses end to end: Jiangsu\'s service witnesses Anhui on chain; Anh
     // Only the latest checkpoint keeps its map proofs.
     anhui = await startTestService({
       clock: new WallClock(),
-      config: { ISSUER_ID: ANHUI, CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: '1', CHECKIN_REPLAY_SECONDS: 0, SUBJECT_MAP_KEEP: 1 },
+      config: {
+        ISSUER_ID: ANHUI,
+        CHAIN_RPC_URL: node.url,
+        CHAIN_DEV: 'true',
+        CHECKPOINT_INTERVAL_SECONDS: '1',
+        CHECKIN_REPLAY_SECONDS: 0,
+        SUBJECT_MAP_KEEP: 1,
+      },
     });
     const operator = await anhui.token('operator');
-    [witnessToken, auditor] = await Promise.all([anhui.token('witness', { name: '江苏省 witness of 340000' }), anhui.token('auditor')]);
-    gate = await registerVenue(anhui, operator, { type: 'residential-community', name: '翡翠湖小区', district: '340104' });
+    [witnessToken, auditor] = await Promise.all([
+      anhui.token('witness', { name: '江苏省 witness of 340000' }),
+      anhui.token('auditor'),
+    ]);
+    gate = await registerVenue(anhui, operator, {
+      type: 'residential-community',
+      name: '翡翠湖小区',
+      district: '340104',
+    });
     const first = await checkpointCovering((await anhui.head()).seq);
     registry = new RegistryClient(RegistryClient.provider(node.url), first.contract);
 
@@ -112,7 +130,10 @@ describe('witnesses end to end: Jiangsu\'s service witnesses Anhui on chain; Anh
     };
     jiangsu = await startTestService({ clock: new WallClock(), config: jiangsuConfig });
     const account = await (await registry.provider.getSigner(JIANGSU_ACCOUNT)).getAddress();
-    await until('Jiangsu\'s anchorer registered as a witness', async () => (await registry.witness(account)).issuer === Number(JIANGSU));
+    await until(
+      "Jiangsu's anchorer registered as a witness",
+      async () => (await registry.witness(account)).issuer === Number(JIANGSU),
+    );
     const governance = await DevGovernance.attach(registry.provider, registry.address);
     await governance.enact([registry.calls.setWitnessThreshold(1)]);
 
@@ -120,7 +141,8 @@ describe('witnesses end to end: Jiangsu\'s service witnesses Anhui on chain; Anh
     const bob = await newResident(anhui);
     // Her scans come at least a millisecond after her application, so a range can start between them.
     await new Promise((r) => setTimeout(r, 5));
-    for (const who of [alice, bob, alice, alice, bob]) expect((await checkin(anhui, who, gate, 36.5)).status).to.equal(201);
+    for (const who of [alice, bob, alice, alice, bob])
+      expect((await checkin(anhui, who, gate, 36.5)).status).to.equal(201);
     honest = await checkpointCovering((await anhui.head()).seq);
     const r = await call('GET', `/v1/proofs/subjects/${alice.pseudonym}`, auditor);
     expect(r.status, JSON.stringify(r.body)).to.equal(200);
@@ -140,10 +162,14 @@ describe('witnesses end to end: Jiangsu\'s service witnesses Anhui on chain; Anh
       expect(onChain).to.include({ treeSize: honest.treeSize, root: honest.root });
       expect(honest.mapRoot).to.match(/^[0-9a-f]{64}$/);
       expect((await attestation(honest.index)).mapRoot).to.equal(honest.mapRoot);
-      expect(honestHistory.checkpoint).to.include({ index: honest.index, treeSize: honest.treeSize, mapRoot: honest.mapRoot });
+      expect(honestHistory.checkpoint).to.include({
+        index: honest.index,
+        treeSize: honest.treeSize,
+        mapRoot: honest.mapRoot,
+      });
     });
 
-    it('is cosigned on chain by Jiangsu\'s witness service, which checked every event from the first', async () => {
+    it("is cosigned on chain by Jiangsu's witness service, which checked every event from the first", async () => {
       const a = await until('the honest checkpoint cosigned', async () => {
         const got = await attestation(honest.index);
         return got.cosigners >= 1 ? got : undefined;
@@ -163,7 +189,11 @@ describe('witnesses end to end: Jiangsu\'s service witnesses Anhui on chain; Anh
       expect(r.status, r.stderr).to.equal(0);
       expect(r.report).to.include({ valid: true, code: 'VALID', complete: true });
       expect(r.report.completeness.code).to.equal('COMPLETE');
-      expect(r.report.checkpoint).to.deep.include({ index: honest.index, mapRoot: honest.mapRoot, cosigned: { by: 'chain', cosigners: 1, threshold: 1 } });
+      expect(r.report.checkpoint).to.deep.include({
+        index: honest.index,
+        mapRoot: honest.mapRoot,
+        cosigned: { by: 'chain', cosigners: 1, threshold: 1 },
+      });
     });
 
     it('a restart of the witness carries on from what it had checked, not from the first event', async () => {
@@ -172,7 +202,12 @@ describe('witnesses end to end: Jiangsu\'s service witnesses Anhui on chain; Anh
       jiangsu = await startTestService({ clock: new WallClock(), dir: jiangsu.dir, config: jiangsuConfig });
       // Read before its first round: what it had checked and cosigned came back from its LevelDB.
       const after = jiangsu.running.app.witness!.status().issuers[0];
-      expect(after).to.deep.include({ issuer: ANHUI, treeSize: before.treeSize, checkedCheckpoint: before.checkedCheckpoint, cosignedCheckpoint: before.cosignedCheckpoint });
+      expect(after).to.deep.include({
+        issuer: ANHUI,
+        treeSize: before.treeSize,
+        checkedCheckpoint: before.checkedCheckpoint,
+        cosignedCheckpoint: before.cosignedCheckpoint,
+      });
       expect(after.treeSize).to.be.greaterThan(0);
     });
   });
@@ -235,7 +270,13 @@ describe('witnesses end to end: Jiangsu\'s service witnesses Anhui on chain; Anh
         const got = await witnessing();
         return got.state === 'refused' ? got : undefined;
       });
-      expect(s.refusal).to.deep.include({ code: 'FORKED_SUBJECT', seq: forged.seq, subject: `r:${alice.pseudonym}`, index: forkedCheckpoint.index, treeSize: forkedCheckpoint.treeSize });
+      expect(s.refusal).to.deep.include({
+        code: 'FORKED_SUBJECT',
+        seq: forged.seq,
+        subject: `r:${alice.pseudonym}`,
+        index: forkedCheckpoint.index,
+        treeSize: forkedCheckpoint.treeSize,
+      });
       expect(s.refusal!.message).to.include(`not to its head ${headBeforeFork}`);
       const metrics = (await jiangsu.call('GET', '/metrics')).bytes.toString('utf8');
       expect(metrics).to.include('ankang_witness_refused{code="FORKED_SUBJECT",issuer="340000"} 1');
@@ -258,7 +299,11 @@ describe('witnesses end to end: Jiangsu\'s service witnesses Anhui on chain; Anh
     it("the operator's history that skips her real scans verifies under the forged checkpoint, but the installed ankang-verify reports complete: false, --cosigned or not", async () => {
       // From just after the event the fork links back to: [forged] looks like all she did since.
       const from = new Date(Date.parse(base.at) + 1).toISOString();
-      const r = await call('GET', `/v1/proofs/subjects/${alice.pseudonym}?from=${encodeURIComponent(from)}&to=${encodeURIComponent(forged.at)}`, auditor);
+      const r = await call(
+        'GET',
+        `/v1/proofs/subjects/${alice.pseudonym}?from=${encodeURIComponent(from)}&to=${encodeURIComponent(forged.at)}`,
+        auditor,
+      );
       expect(r.status, JSON.stringify(r.body)).to.equal(200);
       const cut = r.body as ProofBundle;
       expect(cut.checkpoint.index).to.be.at.least(forkedCheckpoint.index);
@@ -291,7 +336,7 @@ describe('witnesses end to end: Jiangsu\'s service witnesses Anhui on chain; Anh
       expect(again.report).to.include({ complete: true });
     });
 
-    it('a restart of the witness keeps the refusal, and it still cosigns nothing of Anhui\'s', async () => {
+    it("a restart of the witness keeps the refusal, and it still cosigns nothing of Anhui's", async () => {
       await jiangsu.stop();
       jiangsu = await startTestService({ clock: new WallClock(), dir: jiangsu.dir, config: jiangsuConfig });
       await jiangsu.running.app.witness!.tick();

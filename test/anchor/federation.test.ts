@@ -15,15 +15,19 @@ describe('federation: three provinces on one chain (real processes)', function (
   it('registers every issuer on chain and each service recognises the other two', () => {
     const o = run.outcome;
     expect(o.registered).to.deep.equal([310000, 320000, 340000]);
-    expect(o.recognised).to.deep.equal({ '340000': ['310000', '320000'], '320000': ['310000', '340000'], '310000': ['320000', '340000'] });
+    expect(o.recognised).to.deep.equal({
+      '340000': ['310000', '320000'],
+      '320000': ['310000', '340000'],
+      '310000': ['320000', '340000'],
+    });
   });
 
-  it('signs the Jiangsu resident in at Jiangsu\'s own service, whose record is bound to that session; Anhui does not know the token', () => {
+  it("signs the Jiangsu resident in at Jiangsu's own service, whose record is bound to that session; Anhui does not know the token", () => {
     expect(run.outcome.session.home).to.include({ maskedName: '李*华', idType: 'resident-id', record: 'bound' });
     expect(run.outcome.session.elsewhereStatus).to.equal(401);
   });
 
-  it('admits a Jiangsu code at an Anhui venue and records the scan in Anhui\'s ledger, anchored', async () => {
+  it("admits a Jiangsu code at an Anhui venue and records the scan in Anhui's ledger, anchored", async () => {
     const { crossScan, crossScanAnchoredAt, crossScanSubject } = run.outcome;
     expect(crossScan).to.include({ decision: 'admit', codeResult: 'VALID', issuer: '320000' });
     expect(crossScanAnchoredAt).to.be.a('number');
@@ -33,7 +37,9 @@ describe('federation: three provinces on one chain (real processes)', function (
       headers: { authorization: `Bearer ${anhui.admin}`, 'content-type': 'application/json' },
       body: JSON.stringify({ role: 'auditor', name: 'test auditor' }),
     }).then((r) => r.json());
-    const bundle = await fetch(`${anhui.url}/v1/proofs/events/${crossScan.seq}`, { headers: { authorization: `Bearer ${auditor.token}` } }).then((r) => r.json());
+    const bundle = await fetch(`${anhui.url}/v1/proofs/events/${crossScan.seq}`, {
+      headers: { authorization: `Bearer ${auditor.token}` },
+    }).then((r) => r.json());
     expect(bundle.events[0].event.subjects).to.include(crossScanSubject);
     expect(bundle.events[0].event.data).to.include({ issuer: '320000', decision: 'admit' });
   });
@@ -95,9 +101,13 @@ describe('federation: three provinces on one chain (real processes)', function (
     expect(w.history.completeness.code).to.equal('COMPLETE');
     expect(w.history.checkpoint.cosigned).to.deep.equal({ by: 'chain', cosigners: 2, threshold: 2 });
     for (const [own, watched] of Object.entries(w.statuses)) {
-      expect(watched.map((x) => x.issuer).sort(), own).to.deep.equal(['310000', '320000', '340000'].filter((id) => id !== own));
+      expect(watched.map((x) => x.issuer).sort(), own).to.deep.equal(
+        ['310000', '320000', '340000'].filter((id) => id !== own),
+      );
       for (const x of watched) expect(x, `${own} witnessing ${x.issuer}`).to.deep.include({ refusal: null });
     }
-    expect(w.statuses['320000'].find((x) => x.issuer === '340000')!.cosignedCheckpoint).to.be.at.least(w.checkpoint.index);
+    expect(w.statuses['320000'].find((x) => x.issuer === '340000')!.cosignedCheckpoint).to.be.at.least(
+      w.checkpoint.index,
+    );
   });
 });

@@ -18,7 +18,7 @@ interface Report {
   checked: number;
 }
 
-describe('look-ups are provable: `ankang-verify history` on a resident\'s and a desk\'s bundles (real Hardhat node)', function () {
+describe("look-ups are provable: `ankang-verify history` on a resident's and a desk's bundles (real Hardhat node)", function () {
   this.timeout(180_000);
   let node: DevNode;
   let svc: TestService;
@@ -38,7 +38,12 @@ describe('look-ups are provable: `ankang-verify history` on a resident\'s and a 
     writeFileSync(path, JSON.stringify(bundle, null, 2));
     return path;
   };
-  const verify = (bundle: ProofBundle, name: string) => runCommand(verifier.bin, ['history', save(name, bundle), '--rpc', node.url, '--contract', contract, '--json'], verifier.project);
+  const verify = (bundle: ProofBundle, name: string) =>
+    runCommand(
+      verifier.bin,
+      ['history', save(name, bundle), '--rpc', node.url, '--contract', contract, '--json'],
+      verifier.project,
+    );
   const fetchBundle = async (path: string): Promise<ProofBundle> => {
     const r = await svc.call('GET', path, { token: auditor });
     expect(r.status, `${path}: ${JSON.stringify(r.body)}`).to.equal(200);
@@ -48,7 +53,10 @@ describe('look-ups are provable: `ankang-verify history` on a resident\'s and a 
   before(async () => {
     files = tempDir('ankang-lookup-history-');
     [node, verifier] = await Promise.all([startDevNode(), installedVerifier()]);
-    svc = await startTestService({ clock: new WallClock(), config: { CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: '1' } });
+    svc = await startTestService({
+      clock: new WallClock(),
+      config: { CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: '1' },
+    });
     auditor = await svc.token('auditor');
     alice = await newResident(svc);
     await linkCard(svc, alice, 'health-card', 'HC-340104-000000099');
@@ -68,7 +76,14 @@ describe('look-ups are provable: `ankang-verify history` on a resident\'s and a 
     await resolve('AK1:NOT-A-CODE', 'registration', false);
     await resolve(await currentCode(svc, alice), 'identity', true);
     await resolve(await currentCode(svc, alice), 'registration', true);
-    expect(lookups.map((l) => l.outcome)).to.deep.equal(['resolved', 'CODE_REPLAYED', 'CODE_PRINTED', 'CODE_NOT_VALID', 'PURPOSE_NOT_ALLOWED', 'resolved']);
+    expect(lookups.map((l) => l.outcome)).to.deep.equal([
+      'resolved',
+      'CODE_REPLAYED',
+      'CODE_PRINTED',
+      'CODE_NOT_VALID',
+      'PURPOSE_NOT_ALLOWED',
+      'resolved',
+    ]);
 
     const head = (await svc.head()).seq;
     const cp = await until('a checkpoint covering the look-ups', async () => {
@@ -86,21 +101,29 @@ describe('look-ups are provable: `ankang-verify history` on a resident\'s and a 
     files?.cleanup();
   });
 
-  it('the desk\'s bundle holds its registration and every look-up at it, refused or not, and verifies', async () => {
+  it("the desk's bundle holds its registration and every look-up at it, refused or not, and verifies", async () => {
     expect(deskHistory).to.include({ kind: 'history', subject: `d:${desk.id}` });
-    expect(deskHistory.events.map((e) => e.event.type)).to.deep.equal(['desk.registered', ...lookups.map(() => 'service.looked-up')]);
-    expect(deskHistory.events.slice(1).map((e) => [e.event.seq, e.event.data.outcome])).to.deep.equal(lookups.map((l) => [l.seq, l.outcome]));
+    expect(deskHistory.events.map((e) => e.event.type)).to.deep.equal([
+      'desk.registered',
+      ...lookups.map(() => 'service.looked-up'),
+    ]);
+    expect(deskHistory.events.slice(1).map((e) => [e.event.seq, e.event.data.outcome])).to.deep.equal(
+      lookups.map((l) => [l.seq, l.outcome]),
+    );
     const r = await verify(deskHistory, 'desk');
     expect(r.status, r.stdout + r.stderr).to.equal(0);
     expect(JSON.parse(r.stdout)).to.include({ valid: true, code: 'VALID', checked: deskHistory.events.length });
   });
 
-  it('the resident\'s bundle holds each look-up with her code, and verifies', async () => {
+  it("the resident's bundle holds each look-up with her code, and verifies", async () => {
     const seqs = aliceHistory.events.filter((e) => e.event.type === 'service.looked-up').map((e) => e.event.seq);
     expect(seqs).to.deep.equal(lookups.filter((l) => l.alice).map((l) => l.seq));
     for (const e of aliceHistory.events.filter((x) => x.event.type === 'service.looked-up')) {
       expect(e.event.subjects).to.have.members([`r:${alice.pseudonym}`, `d:${desk.id}`]);
-      expect(JSON.stringify(e.event)).to.not.include(alice.body.name).and.not.include(alice.body.idNumber).and.not.include('HC-340104-000000099');
+      expect(JSON.stringify(e.event))
+        .to.not.include(alice.body.name)
+        .and.not.include(alice.body.idNumber)
+        .and.not.include('HC-340104-000000099');
     }
     const r = await verify(aliceHistory, 'alice');
     expect(r.status, r.stdout + r.stderr).to.equal(0);
@@ -108,10 +131,15 @@ describe('look-ups are provable: `ankang-verify history` on a resident\'s and a 
   });
 
   it('a bundle with one look-up event removed is refused with HISTORY_GAP', async () => {
-    for (const [name, bundle] of [['desk-cut', deskHistory], ['alice-cut', aliceHistory]] as const) {
+    for (const [name, bundle] of [
+      ['desk-cut', deskHistory],
+      ['alice-cut', aliceHistory],
+    ] as const) {
       const cut = structuredClone(bundle);
       const i = cut.events.findIndex((e) => e.event.type === 'service.looked-up');
-      expect(i, 'a look-up with an event after it').to.be.greaterThan(0).and.lessThan(cut.events.length - 1);
+      expect(i, 'a look-up with an event after it')
+        .to.be.greaterThan(0)
+        .and.lessThan(cut.events.length - 1);
       cut.events.splice(i, 1);
       const r = await verify(cut, name);
       expect(r.status, r.stdout + r.stderr).to.equal(1);

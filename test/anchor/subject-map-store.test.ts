@@ -25,14 +25,19 @@ function events(n: number, pool = 60, seed = 1): MiniEvent[] {
     const subjects = new Set([`r:resident-${rand(pool)}`]);
     if (rand(2)) subjects.add(`v:venue-${rand(pool / 4)}`);
     if (rand(10) === 0) subjects.add('anchor');
-    return { seq, subjects: [...subjects].sort(), hash: createHash('sha256').update(`event ${seq} ${seed}`).digest('hex') };
+    return {
+      seq,
+      subjects: [...subjects].sort(),
+      hash: createHash('sha256').update(`event ${seq} ${seed}`).digest('hex'),
+    };
   });
 }
 
 /** The reference: the verifier's in-memory map with heads counted from the events directly. */
 function referenceAt(log: MiniEvent[], size: number): SubjectMap {
   const heads = new Map<string, SubjectHead>();
-  for (const e of log.slice(0, size)) for (const s of e.subjects) heads.set(s, { count: (heads.get(s)?.count ?? 0) + 1, head: e.hash });
+  for (const e of log.slice(0, size))
+    for (const s of e.subjects) heads.set(s, { count: (heads.get(s)?.count ?? 0) + 1, head: e.hash });
   return SubjectMap.empty().with(heads);
 }
 
@@ -65,7 +70,8 @@ describe('SubjectMapStore (subject heads map in LevelDB)', () => {
       const store = await open();
       for (const e of log) {
         store.apply(e);
-        if (commits.includes(e.seq)) expect(toHex(await store.commit()), `commit at ${e.seq}`).to.equal(toHex(referenceAt(log, e.seq).root()));
+        if (commits.includes(e.seq))
+          expect(toHex(await store.commit()), `commit at ${e.seq}`).to.equal(toHex(referenceAt(log, e.seq).root()));
       }
       for (const size of commits) {
         const ref = referenceAt(log, size);
@@ -188,14 +194,28 @@ describe('SubjectMapStore (subject heads map in LevelDB)', () => {
       }
       // Every node reachable from the latest root is still stored: a proof of every subject reads them all.
       const ref = referenceAt(log, 900);
-      for (const s of new Set(log.flatMap((e) => e.subjects))) expect(store.proof(s, 900)).to.deep.equal({ ...ref.get(s), proof: ref.prove(s) });
+      for (const s of new Set(log.flatMap((e) => e.subjects)))
+        expect(store.proof(s, 900)).to.deep.equal({ ...ref.get(s), proof: ref.prove(s) });
       // And nothing else is: as many records as the tree has nodes (a node wherever two keys or more share a prefix).
       const walk = (keys: Uint8Array[], depth: number): number => {
         if (keys.length <= 1) return keys.length;
         const bitAt = (k: Uint8Array) => (k[depth >> 3] >> (7 - (depth & 7))) & 1;
-        return 1 + walk(keys.filter((k) => bitAt(k) === 0), depth + 1) + walk(keys.filter((k) => bitAt(k) === 1), depth + 1);
+        return (
+          1 +
+          walk(
+            keys.filter((k) => bitAt(k) === 0),
+            depth + 1,
+          ) +
+          walk(
+            keys.filter((k) => bitAt(k) === 1),
+            depth + 1,
+          )
+        );
       };
-      const nodes = walk([...new Set(log.flatMap((e) => e.subjects))].map((s) => createHash('sha256').update(s).digest()), 0);
+      const nodes = walk(
+        [...new Set(log.flatMap((e) => e.subjects))].map((s) => createHash('sha256').update(s).digest()),
+        0,
+      );
       expect(await nodeKeys()).to.equal(nodes);
     });
   });

@@ -23,7 +23,8 @@ describe('TreeStore (RFC 6962 log in LevelDB)', () => {
     tmp.cleanup();
   });
 
-  const leaves = (n: number) => Array.from({ length: n }, (_, i) => leafHash(createHash('sha256').update(`event ${i}`).digest()));
+  const leaves = (n: number) =>
+    Array.from({ length: n }, (_, i) => leafHash(createHash('sha256').update(`event ${i}`).digest()));
 
   it('hashes leaves exactly as the verifier does', () => {
     const data = createHash('sha256').update('x').digest();
@@ -45,11 +46,15 @@ describe('TreeStore (RFC 6962 log in LevelDB)', () => {
         const ref = all.slice(0, size);
         expect(hex(await t.root(size)), `root ${size}`).to.equal(hex(rootFromLeafHashes(ref)));
         for (const i of [0, Math.floor(size / 3), size - 1]) {
-          expect((await t.inclusionProof(i, size)).map(hex), `path ${i}/${size}`).to.deep.equal(inclusionProof(ref, i).map(hex));
+          expect((await t.inclusionProof(i, size)).map(hex), `path ${i}/${size}`).to.deep.equal(
+            inclusionProof(ref, i).map(hex),
+          );
         }
         for (const m of [1, Math.ceil(size / 2), size]) {
           if (m > size) continue;
-          expect((await t.consistencyProof(m, size)).map(hex), `proof ${m}→${size}`).to.deep.equal(consistencyProof(ref, m).map(hex));
+          expect((await t.consistencyProof(m, size)).map(hex), `proof ${m}→${size}`).to.deep.equal(
+            consistencyProof(ref, m).map(hex),
+          );
         }
       }
     });
@@ -76,7 +81,9 @@ describe('TreeStore (RFC 6962 log in LevelDB)', () => {
       for (const width of [1, 2, 4, 64, 256, 512]) {
         for (const start of [0, width, 2 * width, Math.floor(600 / width - 1) * width]) {
           if (start + width > 600) continue;
-          expect(hex(await t.perfectSubtree(start, start + width)), `[${start}, ${start + width})`).to.equal(hex(rootFromLeafHashes(all.slice(start, start + width))));
+          expect(hex(await t.perfectSubtree(start, start + width)), `[${start}, ${start + width})`).to.equal(
+            hex(rootFromLeafHashes(all.slice(start, start + width))),
+          );
         }
       }
     });
@@ -84,7 +91,13 @@ describe('TreeStore (RFC 6962 log in LevelDB)', () => {
     it('refuses ranges that are not aligned powers of two inside the tree', async () => {
       const t = await TreeStore.open(sub());
       await t.append(leaves(16));
-      for (const [a, b] of [[1, 3], [0, 3], [2, 6], [8, 24], [4, 4]]) {
+      for (const [a, b] of [
+        [1, 3],
+        [0, 3],
+        [2, 6],
+        [8, 24],
+        [4, 4],
+      ]) {
         let err: unknown;
         await t.perfectSubtree(a, b).catch((e) => (err = e));
         expect(err, `[${a}, ${b})`).to.be.instanceOf(RangeError);

@@ -2,7 +2,13 @@ import hre from 'hardhat';
 import { expect } from 'chai';
 import type { Contract } from 'ethers';
 import type { HardhatEthersSigner } from '@nomicfoundation/hardhat-ethers/signers';
-import { CompactRange, consistencyProofForAppend, hashChildren, hashLeaf, sizeProofForAppend } from '../../verifier/src/merkle';
+import {
+  CompactRange,
+  consistencyProofForAppend,
+  hashChildren,
+  hashLeaf,
+  sizeProofForAppend,
+} from '../../verifier/src/merkle';
 import { MerkleLog } from '../support/merkle-log';
 
 const { ethers } = hre;
@@ -33,10 +39,17 @@ describe('AnchorRegistry', () => {
   let jiangsuAnchorer: HardhatEthersSigner;
   let outsider: HardhatEthersSigner;
 
-  const anchorAs = (signer: HardhatEthersSigner, issuer: number, size: number, root: string, proof: string[], sizeProof: string[]) =>
-    registry.connect(signer).getFunction('anchor')(issuer, size, root, mapRootAt(size), proof, sizeProof);
+  const anchorAs = (
+    signer: HardhatEthersSigner,
+    issuer: number,
+    size: number,
+    root: string,
+    proof: string[],
+    sizeProof: string[],
+  ) => registry.connect(signer).getFunction('anchor')(issuer, size, root, mapRootAt(size), proof, sizeProof);
   /** Anchors `n` leaves of `log` for Anhui after a checkpoint of `m` (0: the first), with honest proofs. */
-  const anchorAnhui = (m: number, n: number) => anchorAs(anhuiAnchorer, ANHUI, n, log.root(n), log.consistency(m, n), log.sizeProof(m, n));
+  const anchorAnhui = (m: number, n: number) =>
+    anchorAs(anhuiAnchorer, ANHUI, n, log.root(n), log.consistency(m, n), log.sizeProof(m, n));
 
   beforeEach(async () => {
     [governor, anhuiAnchorer, jiangsuAnchorer, outsider] = await ethers.getSigners();
@@ -52,12 +65,17 @@ describe('AnchorRegistry', () => {
 
     it('cannot be the zero address', async () => {
       const factory = await ethers.getContractFactory('AnchorRegistry');
-      await expect(factory.deploy(ethers.ZeroAddress)).to.be.revertedWithCustomError(registry, 'OwnableInvalidOwner').withArgs(ethers.ZeroAddress);
+      await expect(factory.deploy(ethers.ZeroAddress))
+        .to.be.revertedWithCustomError(registry, 'OwnableInvalidOwner')
+        .withArgs(ethers.ZeroAddress);
     });
 
     describe('when someone other than the governor calls a governed function', () => {
       const calls: Array<[string, (r: Contract) => Promise<unknown>]> = [
-        ['registerIssuer', (r) => r.registerIssuer(ZHEJIANG, '浙江省', 'https://s', ethers.Wallet.createRandom().address)],
+        [
+          'registerIssuer',
+          (r) => r.registerIssuer(ZHEJIANG, '浙江省', 'https://s', ethers.Wallet.createRandom().address),
+        ],
         ['setStatusListUrl', (r) => r.setStatusListUrl(ANHUI, 'https://evil')],
         ['setAnchorer', (r) => r.setAnchorer(ANHUI, ethers.Wallet.createRandom().address)],
         ['suspendIssuer', (r) => r.suspendIssuer(ANHUI)],
@@ -79,7 +97,10 @@ describe('AnchorRegistry', () => {
     });
 
     it('can never renounce: AnchorRegistryRenounceDisabled', async () => {
-      await expect(registry.renounceOwnership()).to.be.revertedWithCustomError(registry, 'AnchorRegistryRenounceDisabled');
+      await expect(registry.renounceOwnership()).to.be.revertedWithCustomError(
+        registry,
+        'AnchorRegistryRenounceDisabled',
+      );
       expect(await registry.owner()).to.equal(governor.address);
     });
 
@@ -92,7 +113,9 @@ describe('AnchorRegistry', () => {
       await registry.connect(outsider).getFunction('acceptOwnership')();
       expect(await registry.owner()).to.equal(outsider.address);
       await registry.connect(outsider).getFunction('suspendIssuer')(ANHUI);
-      await expect(registry.resumeIssuer(ANHUI)).to.be.revertedWithCustomError(registry, 'OwnableUnauthorizedAccount').withArgs(governor.address);
+      await expect(registry.resumeIssuer(ANHUI))
+        .to.be.revertedWithCustomError(registry, 'OwnableUnauthorizedAccount')
+        .withArgs(governor.address);
     });
   });
 
@@ -101,21 +124,29 @@ describe('AnchorRegistry', () => {
       const anchorer = ethers.Wallet.createRandom().address;
       const tx = await registry.registerIssuer(ZHEJIANG, '浙江省', 'https://status.example/330000', anchorer);
       const at = await timestampOf(tx);
-      await expect(tx).to.emit(registry, 'IssuerRegistered').withArgs(ZHEJIANG, '浙江省', 'https://status.example/330000', anchorer);
+      await expect(tx)
+        .to.emit(registry, 'IssuerRegistered')
+        .withArgs(ZHEJIANG, '浙江省', 'https://status.example/330000', anchorer);
       expect(await registry.issuerIds()).to.deep.equal([BigInt(ANHUI), BigInt(JIANGSU), BigInt(ZHEJIANG)]);
       const issuer = await registry.getIssuer(ZHEJIANG);
-      expect([issuer.name, issuer.statusListUrl, issuer.anchorer, issuer.registeredAt, issuer.suspendedAt]).to.deep.equal([
-        '浙江省',
-        'https://status.example/330000',
-        anchorer,
-        BigInt(at),
-        0n,
-      ]);
+      expect([
+        issuer.name,
+        issuer.statusListUrl,
+        issuer.anchorer,
+        issuer.registeredAt,
+        issuer.suspendedAt,
+      ]).to.deep.equal(['浙江省', 'https://status.example/330000', anchorer, BigInt(at), 0n]);
     });
 
     it('reports an unknown issuer as all zeros', async () => {
       const issuer = await registry.getIssuer(ZHEJIANG);
-      expect([issuer.name, issuer.statusListUrl, issuer.anchorer, issuer.registeredAt, issuer.suspendedAt]).to.deep.equal(['', '', ethers.ZeroAddress, 0n, 0n]);
+      expect([
+        issuer.name,
+        issuer.statusListUrl,
+        issuer.anchorer,
+        issuer.registeredAt,
+        issuer.suspendedAt,
+      ]).to.deep.equal(['', '', ethers.ZeroAddress, 0n, 0n]);
     });
 
     for (const code of [0, 99999, 1000000, 4294967295]) {
@@ -163,9 +194,13 @@ describe('AnchorRegistry', () => {
   describe('setAnchorer', () => {
     it('replaces the anchorer: the new one anchors, the old one is refused from then on', async () => {
       await anchorAnhui(0, 13);
-      await expect(registry.setAnchorer(ANHUI, outsider.address)).to.emit(registry, 'AnchorerChanged').withArgs(ANHUI, anhuiAnchorer.address, outsider.address);
+      await expect(registry.setAnchorer(ANHUI, outsider.address))
+        .to.emit(registry, 'AnchorerChanged')
+        .withArgs(ANHUI, anhuiAnchorer.address, outsider.address);
       expect((await registry.getIssuer(ANHUI)).anchorer).to.equal(outsider.address);
-      await expect(anchorAnhui(13, 21)).to.be.revertedWithCustomError(registry, 'AnchorRegistryNotAnchorer').withArgs(ANHUI, anhuiAnchorer.address);
+      await expect(anchorAnhui(13, 21))
+        .to.be.revertedWithCustomError(registry, 'AnchorRegistryNotAnchorer')
+        .withArgs(ANHUI, anhuiAnchorer.address);
       await expect(anchorAs(outsider, ANHUI, 21, log.root(21), log.consistency(13, 21), log.sizeProof(13, 21)))
         .to.emit(registry, 'CheckpointAnchored')
         .withArgs(ANHUI, 1, 21, log.root(21));
@@ -178,7 +213,9 @@ describe('AnchorRegistry', () => {
     });
 
     it('reverts with AnchorRegistryZeroAnchorer for the zero address', async () => {
-      await expect(registry.setAnchorer(ANHUI, ethers.ZeroAddress)).to.be.revertedWithCustomError(registry, 'AnchorRegistryZeroAnchorer').withArgs(ANHUI);
+      await expect(registry.setAnchorer(ANHUI, ethers.ZeroAddress))
+        .to.be.revertedWithCustomError(registry, 'AnchorRegistryZeroAnchorer')
+        .withArgs(ANHUI);
     });
 
     it('reverts with AnchorRegistryUnknownIssuer for an unregistered issuer', async () => {
@@ -193,20 +230,24 @@ describe('AnchorRegistry', () => {
       await anchorAnhui(0, 13);
     });
 
-    it('records the block time, refuses the issuer\'s checkpoints while suspended, and takes them again from the last one once resumed', async () => {
+    it("records the block time, refuses the issuer's checkpoints while suspended, and takes them again from the last one once resumed", async () => {
       const tx = await registry.suspendIssuer(ANHUI);
       const at = await timestampOf(tx);
       await expect(tx).to.emit(registry, 'IssuerSuspended').withArgs(ANHUI, at);
       expect((await registry.getIssuer(ANHUI)).suspendedAt).to.equal(BigInt(at));
-      await expect(anchorAnhui(13, 21)).to.be.revertedWithCustomError(registry, 'AnchorRegistryIssuerSuspended').withArgs(ANHUI, at);
+      await expect(anchorAnhui(13, 21))
+        .to.be.revertedWithCustomError(registry, 'AnchorRegistryIssuerSuspended')
+        .withArgs(ANHUI, at);
 
       const resumed = await registry.resumeIssuer(ANHUI);
-      await expect(resumed).to.emit(registry, 'IssuerResumed').withArgs(ANHUI, await timestampOf(resumed));
+      await expect(resumed)
+        .to.emit(registry, 'IssuerResumed')
+        .withArgs(ANHUI, await timestampOf(resumed));
       expect((await registry.getIssuer(ANHUI)).suspendedAt).to.equal(0n);
       await expect(anchorAnhui(13, 21)).to.emit(registry, 'CheckpointAnchored').withArgs(ANHUI, 1, 21, log.root(21));
     });
 
-    it('keeps a suspended issuer\'s record, keys, checkpoints and inclusion proofs readable', async () => {
+    it("keeps a suspended issuer's record, keys, checkpoints and inclusion proofs readable", async () => {
       const publicKey = ethers.keccak256(ethers.toUtf8Bytes('k'));
       await registry.registerKey(ANHUI, kidOf(publicKey), publicKey, 1000, 2000);
       await registry.suspendIssuer(ANHUI);
@@ -225,21 +266,32 @@ describe('AnchorRegistry', () => {
 
     it('leaves other issuers anchoring', async () => {
       await registry.suspendIssuer(ANHUI);
-      await expect(anchorAs(jiangsuAnchorer, JIANGSU, 5, log.root(5), [], log.sizeProof(0, 5))).to.emit(registry, 'CheckpointAnchored');
+      await expect(anchorAs(jiangsuAnchorer, JIANGSU, 5, log.root(5), [], log.sizeProof(0, 5))).to.emit(
+        registry,
+        'CheckpointAnchored',
+      );
     });
 
     it('reverts with AnchorRegistryIssuerSuspended when already suspended, keeping the first time', async () => {
       const at = await timestampOf(await registry.suspendIssuer(ANHUI));
-      await expect(registry.suspendIssuer(ANHUI)).to.be.revertedWithCustomError(registry, 'AnchorRegistryIssuerSuspended').withArgs(ANHUI, at);
+      await expect(registry.suspendIssuer(ANHUI))
+        .to.be.revertedWithCustomError(registry, 'AnchorRegistryIssuerSuspended')
+        .withArgs(ANHUI, at);
     });
 
     it('reverts with AnchorRegistryIssuerNotSuspended when resuming an issuer that is not suspended', async () => {
-      await expect(registry.resumeIssuer(ANHUI)).to.be.revertedWithCustomError(registry, 'AnchorRegistryIssuerNotSuspended').withArgs(ANHUI);
+      await expect(registry.resumeIssuer(ANHUI))
+        .to.be.revertedWithCustomError(registry, 'AnchorRegistryIssuerNotSuspended')
+        .withArgs(ANHUI);
     });
 
     it('reverts with AnchorRegistryUnknownIssuer for an unregistered issuer', async () => {
-      await expect(registry.suspendIssuer(ZHEJIANG)).to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownIssuer').withArgs(ZHEJIANG);
-      await expect(registry.resumeIssuer(ZHEJIANG)).to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownIssuer').withArgs(ZHEJIANG);
+      await expect(registry.suspendIssuer(ZHEJIANG))
+        .to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownIssuer')
+        .withArgs(ZHEJIANG);
+      await expect(registry.resumeIssuer(ZHEJIANG))
+        .to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownIssuer')
+        .withArgs(ZHEJIANG);
     });
   });
 
@@ -253,7 +305,13 @@ describe('AnchorRegistry', () => {
         .withArgs(ANHUI, kid, publicKey, 1000, 2000);
       const keys = await registry.getKeys(ANHUI);
       expect(keys).to.have.length(1);
-      expect([keys[0].kid, keys[0].publicKey, keys[0].notBefore, keys[0].notAfter, keys[0].revokedAt]).to.deep.equal([kid, publicKey, 1000n, 2000n, 0n]);
+      expect([keys[0].kid, keys[0].publicKey, keys[0].notBefore, keys[0].notAfter, keys[0].revokedAt]).to.deep.equal([
+        kid,
+        publicKey,
+        1000n,
+        2000n,
+        0n,
+      ]);
       expect(await registry.getKeys(JIANGSU)).to.have.length(0);
     });
 
@@ -265,7 +323,10 @@ describe('AnchorRegistry', () => {
     });
 
     it('reverts with AnchorRegistryBadKeyWindow unless notBefore < notAfter', async () => {
-      for (const [from, to] of [[2000, 2000], [2001, 2000]]) {
+      for (const [from, to] of [
+        [2000, 2000],
+        [2001, 2000],
+      ]) {
         await expect(registry.registerKey(ANHUI, kid, publicKey, from, to))
           .to.be.revertedWithCustomError(registry, 'AnchorRegistryBadKeyWindow')
           .withArgs(from, to);
@@ -284,7 +345,9 @@ describe('AnchorRegistry', () => {
       await expect(registry.registerKey(ZHEJIANG, kid, publicKey, 1000, 2000))
         .to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownIssuer')
         .withArgs(ZHEJIANG);
-      await expect(registry.getKeys(ZHEJIANG)).to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownIssuer').withArgs(ZHEJIANG);
+      await expect(registry.getKeys(ZHEJIANG))
+        .to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownIssuer')
+        .withArgs(ZHEJIANG);
     });
 
     describe('revokeKey', () => {
@@ -332,7 +395,8 @@ describe('AnchorRegistry', () => {
   describe('retireKey', () => {
     const publicKey = ethers.keccak256(ethers.toUtf8Bytes('a key about to retire'));
     const kid = kidOf(publicKey);
-    const retire = (caller: HardhatEthersSigner, notAfter: number, issuer = ANHUI) => registry.connect(caller).getFunction('retireKey')(issuer, kid, notAfter);
+    const retire = (caller: HardhatEthersSigner, notAfter: number, issuer = ANHUI) =>
+      registry.connect(caller).getFunction('retireKey')(issuer, kid, notAfter);
     const window = async () => {
       const [key] = await registry.getKeys(ANHUI);
       return [Number(key.notBefore), Number(key.notAfter)];
@@ -342,7 +406,7 @@ describe('AnchorRegistry', () => {
       await registry.registerKey(ANHUI, kid, publicKey, 1000, 2000);
     });
 
-    it('lets the issuer\'s anchorer shorten its key at once, emitting KeyRetired, and again later, never back', async () => {
+    it("lets the issuer's anchorer shorten its key at once, emitting KeyRetired, and again later, never back", async () => {
       await expect(retire(anhuiAnchorer, 1500)).to.emit(registry, 'KeyRetired').withArgs(ANHUI, kid, 1500);
       expect(await window()).to.deep.equal([1000, 1500]);
       await expect(retire(anhuiAnchorer, 1400)).to.emit(registry, 'KeyRetired').withArgs(ANHUI, kid, 1400);
@@ -373,9 +437,11 @@ describe('AnchorRegistry', () => {
       await expect(retire(anhuiAnchorer, 1500)).to.emit(registry, 'KeyRetired').withArgs(ANHUI, kid, 1500);
     });
 
-    it('reverts with AnchorRegistryNotAnchorer for a stranger and for another issuer\'s anchorer, leaving the key as it was', async () => {
+    it("reverts with AnchorRegistryNotAnchorer for a stranger and for another issuer's anchorer, leaving the key as it was", async () => {
       for (const caller of [outsider, jiangsuAnchorer]) {
-        await expect(retire(caller, 1500)).to.be.revertedWithCustomError(registry, 'AnchorRegistryNotAnchorer').withArgs(ANHUI, caller.address);
+        await expect(retire(caller, 1500))
+          .to.be.revertedWithCustomError(registry, 'AnchorRegistryNotAnchorer')
+          .withArgs(ANHUI, caller.address);
       }
       expect(await window()).to.deep.equal([1000, 2000]);
     });
@@ -409,8 +475,12 @@ describe('AnchorRegistry', () => {
     });
 
     it('reverts with AnchorRegistryUnknownKey for a kid not registered for that issuer, and AnchorRegistryUnknownIssuer for an unregistered issuer', async () => {
-      await expect(retire(jiangsuAnchorer, 1500, JIANGSU)).to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownKey').withArgs(JIANGSU, kid);
-      await expect(retire(governor, 1500, ZHEJIANG)).to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownIssuer').withArgs(ZHEJIANG);
+      await expect(retire(jiangsuAnchorer, 1500, JIANGSU))
+        .to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownKey')
+        .withArgs(JIANGSU, kid);
+      await expect(retire(governor, 1500, ZHEJIANG))
+        .to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownIssuer')
+        .withArgs(ZHEJIANG);
     });
   });
 
@@ -427,10 +497,12 @@ describe('AnchorRegistry', () => {
       });
 
       it('is accepted for a single leaf, whose size proof is its data', async () => {
-        await expect(anchorAs(anhuiAnchorer, ANHUI, 1, log.leafHash(0), [], [log.leafData(0)])).to.emit(registry, 'CheckpointAnchored').withArgs(ANHUI, 0, 1, log.leafHash(0));
+        await expect(anchorAs(anhuiAnchorer, ANHUI, 1, log.leafHash(0), [], [log.leafData(0)]))
+          .to.emit(registry, 'CheckpointAnchored')
+          .withArgs(ANHUI, 0, 1, log.leafHash(0));
       });
 
-      it('reverts with AnchorRegistryNotAnchorer for a stranger, the governor and another issuer\'s anchorer, with honest proofs', async () => {
+      it("reverts with AnchorRegistryNotAnchorer for a stranger, the governor and another issuer's anchorer, with honest proofs", async () => {
         for (const signer of [outsider, governor, jiangsuAnchorer]) {
           await expect(anchorAs(signer, ANHUI, 13, log.root(13), [], log.sizeProof(0, 13)))
             .to.be.revertedWithCustomError(registry, 'AnchorRegistryNotAnchorer')
@@ -457,7 +529,7 @@ describe('AnchorRegistry', () => {
         ['a size proof one hash too long', (p) => [...p, log.root(13)]],
         ['a flipped bit in the last leaf', (p) => [flipBit(p[0]), ...p.slice(1)]],
         ['a flipped bit in a subtree', (p) => [...p.slice(0, -1), flipBit(p[p.length - 1])]],
-        ['the last leaf\'s hash instead of its data', (p) => [log.leafHash(12), ...p.slice(1)]],
+        ["the last leaf's hash instead of its data", (p) => [log.leafHash(12), ...p.slice(1)]],
         ['the size proof of another size', () => log.sizeProof(0, 14)],
       ];
       for (const [what, mangle] of mangled) {
@@ -500,7 +572,9 @@ describe('AnchorRegistry', () => {
         const forged = new MerkleLog(21);
         forged.data[2] = hashLeaf(ethers.toUtf8Bytes('a different event 2'));
         forged.leaves[2] = hashLeaf(forged.data[2]);
-        await expect(anchorAs(anhuiAnchorer, ANHUI, 21, forged.root(21), forged.consistency(13, 21), forged.sizeProof(13, 21)))
+        await expect(
+          anchorAs(anhuiAnchorer, ANHUI, 21, forged.root(21), forged.consistency(13, 21), forged.sizeProof(13, 21)),
+        )
           .to.be.revertedWithCustomError(registry, 'AnchorRegistryInvalidConsistencyProof')
           .withArgs(ANHUI, 13, 21);
       });
@@ -521,7 +595,9 @@ describe('AnchorRegistry', () => {
       ];
       for (const [what, mangle] of mangled) {
         it(`reverts with AnchorRegistryInvalidConsistencyProof for ${what}`, async () => {
-          await expect(anchorAs(anhuiAnchorer, ANHUI, 21, log.root(21), mangle(log.consistency(13, 21)), log.sizeProof(13, 21)))
+          await expect(
+            anchorAs(anhuiAnchorer, ANHUI, 21, log.root(21), mangle(log.consistency(13, 21)), log.sizeProof(13, 21)),
+          )
             .to.be.revertedWithCustomError(registry, 'AnchorRegistryInvalidConsistencyProof')
             .withArgs(ANHUI, 13, 21);
         });
@@ -532,11 +608,13 @@ describe('AnchorRegistry', () => {
         ['a size proof one hash short', (p) => p.slice(0, -1)],
         ['a flipped bit in the last leaf', (p) => [flipBit(p[0]), ...p.slice(1)]],
         ['a flipped bit in a subtree', (p) => [...p.slice(0, -1), flipBit(p[p.length - 1])]],
-        ['the first checkpoint\'s size proof of that size', () => log.sizeProof(0, 21)],
+        ["the first checkpoint's size proof of that size", () => log.sizeProof(0, 21)],
       ];
       for (const [what, mangle] of mangledSize) {
         it(`reverts with AnchorRegistryInvalidSizeProof for ${what}`, async () => {
-          await expect(anchorAs(anhuiAnchorer, ANHUI, 21, log.root(21), log.consistency(13, 21), mangle(log.sizeProof(13, 21))))
+          await expect(
+            anchorAs(anhuiAnchorer, ANHUI, 21, log.root(21), log.consistency(13, 21), mangle(log.sizeProof(13, 21))),
+          )
             .to.be.revertedWithCustomError(registry, 'AnchorRegistryInvalidSizeProof')
             .withArgs(ANHUI, 21);
         });
@@ -585,9 +663,15 @@ describe('AnchorRegistry', () => {
     });
 
     it('returns true for every leaf of both stored checkpoints', async () => {
-      for (const [checkpoint, n] of [[0, 13], [1, 21]]) {
+      for (const [checkpoint, n] of [
+        [0, 13],
+        [1, 21],
+      ]) {
         for (let i = 0; i < n; i++) {
-          expect(await registry.verifyInclusion(ANHUI, checkpoint, i, log.leafHash(i), log.inclusion(i, n)), `leaf ${i} of ${n}`).to.equal(true);
+          expect(
+            await registry.verifyInclusion(ANHUI, checkpoint, i, log.leafHash(i), log.inclusion(i, n)),
+            `leaf ${i} of ${n}`,
+          ).to.equal(true);
         }
       }
     });
@@ -641,12 +725,20 @@ describe('AnchorRegistry', () => {
   describe('checkpoint views', () => {
     it('revert with AnchorRegistryNoCheckpoint / AnchorRegistryUnknownCheckpoint before anything is anchored', async () => {
       expect(await registry.checkpointCount(ANHUI)).to.equal(0n);
-      await expect(registry.latestCheckpoint(ANHUI)).to.be.revertedWithCustomError(registry, 'AnchorRegistryNoCheckpoint').withArgs(ANHUI);
-      await expect(registry.getCheckpoint(ANHUI, 0)).to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownCheckpoint').withArgs(ANHUI, 0);
+      await expect(registry.latestCheckpoint(ANHUI))
+        .to.be.revertedWithCustomError(registry, 'AnchorRegistryNoCheckpoint')
+        .withArgs(ANHUI);
+      await expect(registry.getCheckpoint(ANHUI, 0))
+        .to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownCheckpoint')
+        .withArgs(ANHUI, 0);
     });
 
     it('revert with AnchorRegistryUnknownIssuer for an unregistered issuer', async () => {
-      const calls = [() => registry.checkpointCount(ZHEJIANG), () => registry.latestCheckpoint(ZHEJIANG), () => registry.getCheckpoint(ZHEJIANG, 0)];
+      const calls = [
+        () => registry.checkpointCount(ZHEJIANG),
+        () => registry.latestCheckpoint(ZHEJIANG),
+        () => registry.getCheckpoint(ZHEJIANG, 0),
+      ];
       for (const call of calls) {
         await expect(call()).to.be.revertedWithCustomError(registry, 'AnchorRegistryUnknownIssuer').withArgs(ZHEJIANG);
       }

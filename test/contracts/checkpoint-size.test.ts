@@ -4,7 +4,14 @@ import fc from 'fast-check';
 import { isError, type Contract } from 'ethers';
 import type { HardhatEthersSigner } from '@nomicfoundation/hardhat-ethers/signers';
 import { fromHex } from '../../verifier/src/bytes';
-import { hashChildren, hashLeaf, isMerkleError, rootFromInclusionProof, verifyCheckpointProofs, verifyConsistency } from '../../verifier/src/merkle';
+import {
+  hashChildren,
+  hashLeaf,
+  isMerkleError,
+  rootFromInclusionProof,
+  verifyCheckpointProofs,
+  verifyConsistency,
+} from '../../verifier/src/merkle';
 import { MerkleLog } from '../support/merkle-log';
 
 const { ethers } = hre;
@@ -36,7 +43,15 @@ describe('AnchorRegistry: the tree size is bound to the root', function () {
     registry = await ethers.deployContract('AnchorRegistry', [governor.address]);
     for (let m = 0; m < MAX; m++) {
       await registry.registerIssuer(issuerAt(m), `m=${m}`, '', anchorer.address);
-      if (m > 0) await registry.connect(anchorer).getFunction('anchor')(issuerAt(m), m, log.root(m), ethers.ZeroHash, [], log.sizeProof(0, m));
+      if (m > 0)
+        await registry.connect(anchorer).getFunction('anchor')(
+          issuerAt(m),
+          m,
+          log.root(m),
+          ethers.ZeroHash,
+          [],
+          log.sizeProof(0, m),
+        );
     }
   });
 
@@ -48,10 +63,19 @@ describe('AnchorRegistry: the tree size is bound to the root', function () {
   }
 
   /** What `anchor` (as a static call) says to the claim, and what the TypeScript reference says. */
-  async function claim(m: number, claimed: number, root: string, consistency: string[], sizeProof: string[]): Promise<{ chain: Verdict; reference: boolean }> {
+  async function claim(
+    m: number,
+    claimed: number,
+    root: string,
+    consistency: string[],
+    sizeProof: string[],
+  ): Promise<{ chain: Verdict; reference: boolean }> {
     let chain: Verdict = 'accepted';
     try {
-      await registry.connect(anchorer).getFunction('anchor').staticCall(issuerAt(m), claimed, root, ethers.ZeroHash, consistency, sizeProof);
+      await registry
+        .connect(anchorer)
+        .getFunction('anchor')
+        .staticCall(issuerAt(m), claimed, root, ethers.ZeroHash, consistency, sizeProof);
     } catch (e) {
       const name = revertName(e);
       if (name !== 'AnchorRegistryInvalidSizeProof' && name !== 'AnchorRegistryInvalidConsistencyProof') throw e;
@@ -59,7 +83,12 @@ describe('AnchorRegistry: the tree size is bound to the root', function () {
     }
     let reference = true;
     try {
-      verifyCheckpointProofs(m ? { treeSize: m, root: fromHex(log.root(m).slice(2)) } : null, { treeSize: claimed, root: fromHex(root.slice(2)) }, bytes(consistency), bytes(sizeProof));
+      verifyCheckpointProofs(
+        m ? { treeSize: m, root: fromHex(log.root(m).slice(2)) } : null,
+        { treeSize: claimed, root: fromHex(root.slice(2)) },
+        bytes(consistency),
+        bytes(sizeProof),
+      );
     } catch (e) {
       if (!isMerkleError(e)) throw e;
       reference = false;
@@ -76,7 +105,7 @@ describe('AnchorRegistry: the tree size is bound to the root', function () {
     }
   });
 
-  it('refuses size + 1 and size − 1 for every real size up to 40 after every earlier checkpoint (the review\'s claim), with either size\'s proofs', async () => {
+  it("refuses size + 1 and size − 1 for every real size up to 40 after every earlier checkpoint (the review's claim), with either size's proofs", async () => {
     let claims = 0;
     for (let n = 1; n <= MAX; n++) {
       for (let m = 0; m < n; m++) {
@@ -102,12 +131,22 @@ describe('AnchorRegistry: the tree size is bound to the root', function () {
     await fc.assert(
       fc.asyncProperty(
         fc
-          .record({ m: fc.integer({ min: 0, max: MAX - 1 }), n: fc.integer({ min: 1, max: MAX }), claimed: fc.integer({ min: 1, max: CLAIM_MAX }), proofs: fc.constantFrom('real', 'claimed', 'mixed-1', 'mixed-2') })
+          .record({
+            m: fc.integer({ min: 0, max: MAX - 1 }),
+            n: fc.integer({ min: 1, max: MAX }),
+            claimed: fc.integer({ min: 1, max: CLAIM_MAX }),
+            proofs: fc.constantFrom('real', 'claimed', 'mixed-1', 'mixed-2'),
+          })
           .filter(({ m, n, claimed }) => m < n && m < claimed && claimed !== n),
         async ({ m, n, claimed, proofs }) => {
           const real = [log.consistency(m, n), log.sizeProof(m, n)];
           const forClaimed = [log.consistency(m, claimed), log.sizeProof(m, claimed)];
-          const [consistency, size] = { real, claimed: forClaimed, 'mixed-1': [real[0], forClaimed[1]], 'mixed-2': [forClaimed[0], real[1]] }[proofs];
+          const [consistency, size] = {
+            real,
+            claimed: forClaimed,
+            'mixed-1': [real[0], forClaimed[1]],
+            'mixed-2': [forClaimed[0], real[1]],
+          }[proofs];
           const r = await claim(m, claimed, log.root(n), consistency, size);
           claims++;
           return r.chain !== 'accepted' && r.reference === false;
@@ -128,7 +167,11 @@ describe('AnchorRegistry: the tree size is bound to the root', function () {
           if (claimed === n) continue;
           claims++;
           try {
-            if (ethers.hexlify(rootFromInclusionProof(log.leaves[n - 1], claimed - 1, claimed, lastLeafPath)) === log.root(n)) accepted++;
+            if (
+              ethers.hexlify(rootFromInclusionProof(log.leaves[n - 1], claimed - 1, claimed, lastLeafPath)) ===
+              log.root(n)
+            )
+              accepted++;
           } catch (e) {
             if (!isMerkleError(e)) throw e;
           }
@@ -148,15 +191,31 @@ describe('AnchorRegistry: the tree size is bound to the root', function () {
         log.sizeProof(0, 5),
       ];
       for (const sizeProof of attempts) {
-        await expect(registry.connect(anchorer).getFunction('anchor').staticCall(issuerAt(0), 5, log.root(3), ethers.ZeroHash, [], sizeProof))
+        await expect(
+          registry
+            .connect(anchorer)
+            .getFunction('anchor')
+            .staticCall(issuerAt(0), 5, log.root(3), ethers.ZeroHash, [], sizeProof),
+        )
           .to.be.revertedWithCustomError(registry, 'AnchorRegistryInvalidSizeProof')
           .withArgs(issuerAt(0), 5);
       }
     });
 
     it('a consistency proof does not bind: 4 → 7 checks with the proof of 4 → 6 and the root of 6, but anchoring 7 is refused', async () => {
-      verifyConsistency(4, 7, fromHex(log.root(4).slice(2)), fromHex(log.root(6).slice(2)), bytes(log.consistency(4, 6)));
-      await expect(registry.connect(anchorer).getFunction('anchor').staticCall(issuerAt(4), 7, log.root(6), ethers.ZeroHash, log.consistency(4, 6), log.sizeProof(4, 7)))
+      verifyConsistency(
+        4,
+        7,
+        fromHex(log.root(4).slice(2)),
+        fromHex(log.root(6).slice(2)),
+        bytes(log.consistency(4, 6)),
+      );
+      await expect(
+        registry
+          .connect(anchorer)
+          .getFunction('anchor')
+          .staticCall(issuerAt(4), 7, log.root(6), ethers.ZeroHash, log.consistency(4, 6), log.sizeProof(4, 7)),
+      )
         .to.be.revertedWithCustomError(registry, 'AnchorRegistryInvalidSizeProof')
         .withArgs(issuerAt(4), 7);
     });
@@ -164,7 +223,9 @@ describe('AnchorRegistry: the tree size is bound to the root', function () {
     it('an interior node cannot stand in for a leaf: the size proof takes leaf data and hashes it with 0x00', async () => {
       // The root of 2 leaves is hash(L0, L1): claimed as one leaf, its "data" would have to hash to it.
       const n01 = ethers.hexlify(hashChildren(log.leaves[0], log.leaves[1]));
-      await expect(registry.connect(anchorer).getFunction('anchor').staticCall(issuerAt(0), 1, n01, ethers.ZeroHash, [], [n01]))
+      await expect(
+        registry.connect(anchorer).getFunction('anchor').staticCall(issuerAt(0), 1, n01, ethers.ZeroHash, [], [n01]),
+      )
         .to.be.revertedWithCustomError(registry, 'AnchorRegistryInvalidSizeProof')
         .withArgs(issuerAt(0), 1);
       expect(ethers.hexlify(hashLeaf(fromHex(n01.slice(2))))).to.not.equal(n01);

@@ -13,7 +13,15 @@ import { dayClock } from '../../scripts/demo/day-clock';
 import { MAX_RESIDENTS, personAt } from '../../scripts/demo/province';
 import { seedDemo, type DemoResult } from '../../scripts/demo/seed';
 import { startPaymentProvider, type PaymentProviderProcess } from '../../scripts/lib/payment-provider-process';
-import { applicant, ROOT, runChild, startTestService, TestClock, WallClock, type TestService } from '../support/service';
+import {
+  applicant,
+  ROOT,
+  runChild,
+  startTestService,
+  TestClock,
+  WallClock,
+  type TestService,
+} from '../support/service';
 import { tempDir } from '../support/tmp';
 
 describe('npm run demo (scripts/demo)', function () {
@@ -29,11 +37,26 @@ describe('npm run demo (scripts/demo)', function () {
     svc = await startTestService({ clock: new WallClock() });
     // As scripts/demo.ts does: the stand-in payment provider as its own process, with the demo's payment feed token.
     const paymentProvider = async (feedToken: string) => {
-      const started = await startPaymentProvider({ PORT: '0', ANKANG_URL: svc.url, ANKANG_FEED_TOKEN: feedToken, PROVIDER_ID: 'standin-pay', OPERATOR_KEYS: operatorKey, DATA_FILE: join(svc.dir, 'test-payment-provider.json') });
+      const started = await startPaymentProvider({
+        PORT: '0',
+        ANKANG_URL: svc.url,
+        ANKANG_FEED_TOKEN: feedToken,
+        PROVIDER_ID: 'standin-pay',
+        OPERATOR_KEYS: operatorKey,
+        DATA_FILE: join(svc.dir, 'test-payment-provider.json'),
+      });
       provider = started;
       return { url: started.url, operatorKey, id: 'standin-pay' };
     };
-    demo = await seedDemo({ url: svc.url, adminToken: svc.adminToken, codes: svc.outbox, residents: 60, seed: 7, log: (l) => lines.push(l), paymentProvider });
+    demo = await seedDemo({
+      url: svc.url,
+      adminToken: svc.adminToken,
+      codes: svc.outbox,
+      residents: 60,
+      seed: 7,
+      log: (l) => lines.push(l),
+      paymentProvider,
+    });
   });
   after(async () => {
     await provider?.stop();
@@ -43,11 +66,13 @@ describe('npm run demo (scripts/demo)', function () {
   /** The demo's look-up events, in ledger order. */
   const lookupEvents = async () => {
     const out: Array<{ seq: number; subjects: string[]; data: Record<string, unknown> }> = [];
-    for await (const e of svc.running.app.ledger.events()) if (e.type === 'service.looked-up') out.push(e as unknown as (typeof out)[number]);
+    for await (const e of svc.running.app.ledger.events())
+      if (e.type === 'service.looked-up') out.push(e as unknown as (typeof out)[number]);
     return out;
   };
 
-  const range = () => `from=${encodeURIComponent(new Date(Date.now() - 86_400_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`;
+  const range = () =>
+    `from=${encodeURIComponent(new Date(Date.now() - 86_400_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`;
 
   describe('when seeded with 60 residents', () => {
     it('signed every resident in through the embedded provider, each with their own phone, and bound each record to the account that applied', async () => {
@@ -59,7 +84,8 @@ describe('npm run demo (scripts/demo)', function () {
       expect(phones('id-confirm').size).to.equal(60);
       // Each record is reachable through one account, and no two records through the same one.
       const accounts: string[] = [];
-      for await (const b of svc.running.app.ledger.space('bindings').values()) accounts.push((b as { account: string }).account);
+      for await (const b of svc.running.app.ledger.space('bindings').values())
+        accounts.push((b as { account: string }).account);
       expect(accounts).to.have.length(60);
       expect(new Set(accounts).size).to.equal(60);
     });
@@ -92,8 +118,12 @@ describe('npm run demo (scripts/demo)', function () {
       expect(demo.tracing.marked).to.equal(true);
       const r = await svc.call('GET', '/v1/grid/residents?colour=red&limit=1000', { token: demo.tokens.health });
       const reds = r.body.residents as Array<{ pseudonym: string; reasons: Array<{ id: string }> }>;
-      expect(reds.find((x) => x.pseudonym === demo.tracing.case)?.reasons.map((x) => x.id)).to.include('confirmed-or-suspected-case');
-      expect(reds.filter((x) => x.reasons.some((y) => y.id === 'close-contact')).length).to.be.at.least(demo.tracing.contacts);
+      expect(reds.find((x) => x.pseudonym === demo.tracing.case)?.reasons.map((x) => x.id)).to.include(
+        'confirmed-or-suspected-case',
+      );
+      expect(reds.filter((x) => x.reasons.some((y) => y.id === 'close-contact')).length).to.be.at.least(
+        demo.tracing.contacts,
+      );
     });
 
     it('has a decided and an open appeal in the queues', async () => {
@@ -108,7 +138,9 @@ describe('npm run demo (scripts/demo)', function () {
       const r = await svc.call('GET', '/v1/grid/residents', { token: demo.tokens.grid });
       expect(r.status).to.equal(200);
       expect(r.body.total).to.be.above(0);
-      expect(r.body.residents.filter((x: { lastVisit: unknown }) => x.lastVisit !== null).length).to.equal(demo.grid.visits);
+      expect(r.body.residents.filter((x: { lastVisit: unknown }) => x.lastVisit !== null).length).to.equal(
+        demo.grid.visits,
+      );
     });
 
     it('published rules and policies version 2, and registered inbound travellers', async () => {
@@ -147,8 +179,18 @@ describe('npm run demo (scripts/demo)', function () {
       // The sample resident sees their links on /: a hint of each reference, never the reference.
       const r = await svc.call('GET', '/v1/residents/me/links', { token: demo.sample.resident.access });
       expect(r.status).to.equal(200);
-      const links = r.body.links as Array<{ kind: string; linked: boolean; provider: string | null; refHint: string | null }>;
-      expect(links.filter((l) => l.linked).map((l) => l.kind)).to.include.members(['health-card', 'social-security-card', 'insurance-voucher', 'payment']);
+      const links = r.body.links as Array<{
+        kind: string;
+        linked: boolean;
+        provider: string | null;
+        refHint: string | null;
+      }>;
+      expect(links.filter((l) => l.linked).map((l) => l.kind)).to.include.members([
+        'health-card',
+        'social-security-card',
+        'insurance-voucher',
+        'payment',
+      ]);
       expect(links.find((l) => l.kind === 'payment')?.provider).to.equal('standin-pay');
       expect(JSON.stringify(r.body)).to.not.match(/EHC34[0-9A-F]{24}|SSC340\d{12}|pay_/);
     });
@@ -161,18 +203,22 @@ describe('npm run demo (scripts/demo)', function () {
       for (const e of events) counted[String(e.data.outcome)] = (counted[String(e.data.outcome)] ?? 0) + 1;
       expect(counted).to.deep.equal(byOutcome);
       expect(byOutcome.resolved).to.be.above(total / 2);
-      for (const refusal of ['CODE_PRINTED', 'CODE_REPLAYED', 'CONSENT_PAUSED']) expect(byOutcome[refusal], refusal).to.be.at.least(1);
+      for (const refusal of ['CODE_PRINTED', 'CODE_REPLAYED', 'CONSENT_PAUSED'])
+        expect(byOutcome[refusal], refusal).to.be.at.least(1);
       const desks = new Set(demo.services.desks.map((d) => `d:${d.id}`));
       const allowed = ['desk', 'deskKind', 'venue', 'purpose', 'outcome', 'decision', 'codeResult', 'cti'];
       for (const e of events) {
-        expect(e.subjects.some((s) => desks.has(s)), `event ${e.seq}`).to.equal(true);
+        expect(
+          e.subjects.some((s) => desks.has(s)),
+          `event ${e.seq}`,
+        ).to.equal(true);
         expect(allowed, `event ${e.seq}`).to.include.members(Object.keys(e.data));
         // No ID number, card reference or payment token in any field.
         expect(JSON.stringify(e.data)).to.not.match(/\d{17}[\dX]|EHC34|SSC340|pay_/);
       }
     });
 
-    it("shows the sample resident who used their code, and the hospital desk its look-ups", async () => {
+    it('shows the sample resident who used their code, and the hospital desk its look-ups', async () => {
       const mine = await svc.call('GET', '/v1/residents/me/lookups', { token: demo.sample.resident.access });
       expect(mine.status).to.equal(200);
       expect(mine.body.lookups.map((l: { desk: { name: string } }) => l.desk.name)).to.include('门诊挂号窗口');
@@ -194,10 +240,15 @@ describe('npm run demo (scripts/demo)', function () {
       expect(text).to.include(`export HEALTH=${demo.tokens.health}`);
       expect(text).to.include('/v1/anchor/status');
       expect(text).to.include(`/v1/stats/venues/${demo.sample.venueId}/hourly`);
-      for (const d of demo.services.desks) expect(text).to.include(`export DESK_${d.key.toUpperCase().replace(/-/g, '_')}=${d.token}`);
+      for (const d of demo.services.desks)
+        expect(text).to.include(`export DESK_${d.key.toUpperCase().replace(/-/g, '_')}=${d.token}`);
       expect(text).to.match(/\n {2}desks {6}7 at 5 venues/);
-      expect(text).to.match(/\n {2}links {6}health-card \d+, social-security-card \d+, insurance-voucher \d+, payment \d+ /);
-      expect(text).to.include(`  look-ups   ${demo.services.lookups.total} this run: resolved ${demo.services.lookups.byOutcome.resolved}`);
+      expect(text).to.match(
+        /\n {2}links {6}health-card \d+, social-security-card \d+, insurance-voucher \d+, payment \d+ /,
+      );
+      expect(text).to.include(
+        `  look-ups   ${demo.services.lookups.total} this run: resolved ${demo.services.lookups.byOutcome.resolved}`,
+      );
       expect(text).to.include(`${svc.url}/desk`);
     });
 
@@ -220,10 +271,16 @@ describe('npm run demo (scripts/demo)', function () {
       expect(text).to.include(svc.outbox);
       const since = Date.now();
       // An ID that does not check: the sign-in fails if the provider asks for a sign-up.
-      const session = await signIn(svc.url, { phone: resident.phone, idType: 'resident-id', idNumber: '0', name: '-' }, { codes: svc.outbox });
+      const session = await signIn(
+        svc.url,
+        { phone: resident.phone, idType: 'resident-id', idNumber: '0', name: '-' },
+        { codes: svc.outbox },
+      );
       const who = await svc.call('GET', '/v1/auth/session', { token: session.access });
       expect(who.body.resident).to.include({ record: 'bound' });
-      expect((await readOutbox(svc.outbox)).filter((e) => Date.parse(e.at) >= since).map((e) => [e.to, e.purpose])).to.deep.equal([[maskPhone(resident.phone), 'login']]);
+      expect(
+        (await readOutbox(svc.outbox)).filter((e) => Date.parse(e.at) >= since).map((e) => [e.to, e.purpose]),
+      ).to.deep.equal([[maskPhone(resident.phone), 'login']]);
     });
   });
 
@@ -244,7 +301,10 @@ describe('npm run demo (scripts/demo)', function () {
         failure = e as Error;
       }
       expect(failure?.message).to.match(/over its limit IDP_SIGNUPS_PER_ADDRESS/);
-      expect(failure?.message).to.include('IDP_SIGNUPS_PER_ADDRESS=20').and.include('RATE_SIGNIN_PER_ADDRESS=40').and.include('--residents N');
+      expect(failure?.message)
+        .to.include('IDP_SIGNUPS_PER_ADDRESS=20')
+        .and.include('RATE_SIGNIN_PER_ADDRESS=40')
+        .and.include('--residents N');
     });
   });
 
@@ -255,18 +315,24 @@ describe('npm run demo (scripts/demo)', function () {
     before(async () => {
       venuesBefore = (await svc.call('GET', '/v1/venues', { token: demo.tokens.health })).body.venues.length;
       since = Date.now();
-      out = await runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--exit', '--residents', '20', '--seed', '7'], {
-        ANKANG_URL: svc.url,
-        ADMIN_TOKEN: svc.adminToken,
-        DATA_DIR: svc.dir,
-      });
+      out = await runChild(
+        process.execPath,
+        ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--exit', '--residents', '20', '--seed', '7'],
+        {
+          ANKANG_URL: svc.url,
+          ADMIN_TOKEN: svc.adminToken,
+          DATA_DIR: svc.dir,
+        },
+      );
     });
 
     it('succeeds without registering the venues again', async () => {
       expect(out.code, out.stderr).to.equal(0);
       expect(out.stdout).to.match(/look-ups: resolved \d+/);
       expect(out.stdout).to.match(/venues: \d+ \(0 registered, \d+ found from an earlier run\)/);
-      expect((await svc.call('GET', '/v1/venues', { token: demo.tokens.health })).body.venues.length).to.equal(venuesBefore);
+      expect((await svc.call('GET', '/v1/venues', { token: demo.tokens.health })).body.venues.length).to.equal(
+        venuesBefore,
+      );
       expect((await svc.call('GET', '/v1/rules')).body.version).to.equal(2);
     });
 
@@ -279,7 +345,9 @@ describe('npm run demo (scripts/demo)', function () {
     });
 
     it('started the stand-in payment provider for the running service and stopped it on exit', async () => {
-      const started = /the stand-in payment provider standin-pay .* listens on (http:\/\/127\.0\.0\.1:\d+)/.exec(out.stdout);
+      const started = /the stand-in payment provider standin-pay .* listens on (http:\/\/127\.0\.0\.1:\d+)/.exec(
+        out.stdout,
+      );
       expect(started, out.stdout).to.not.equal(null);
       expect(out.stdout).to.include('the stand-in payment provider has stopped');
       const answered = await fetch(started![1], { signal: AbortSignal.timeout(2000) }).then(
@@ -292,9 +360,15 @@ describe('npm run demo (scripts/demo)', function () {
 
   describe('when run against a service without DATA_DIR', () => {
     it('exits 1 saying that DATA_DIR must name the folder whose sms-outbox.jsonl holds the codes', async () => {
-      const out = await runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--exit'], { ANKANG_URL: svc.url, ADMIN_TOKEN: svc.adminToken, DATA_DIR: '' });
+      const out = await runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--exit'], {
+        ANKANG_URL: svc.url,
+        ADMIN_TOKEN: svc.adminToken,
+        DATA_DIR: '',
+      });
       expect(out.code).to.equal(1);
-      expect(out.stderr).to.include(`ANKANG_URL needs DATA_DIR set to the data folder of the service at ${svc.url}`).and.include('DATA_DIR/sms-outbox.jsonl');
+      expect(out.stderr)
+        .to.include(`ANKANG_URL needs DATA_DIR set to the data folder of the service at ${svc.url}`)
+        .and.include('DATA_DIR/sms-outbox.jsonl');
       expect(out.stdout).to.not.include('residents:');
     });
   });
@@ -323,7 +397,15 @@ describe('npm run demo on a fresh folder: the story runs through the day', funct
       day.release();
       follow();
     };
-    demo = await seedDemo({ url: svc.url, adminToken: svc.adminToken, codes: svc.outbox, residents: 40, seed: 3, advanceTo, endOfStory });
+    demo = await seedDemo({
+      url: svc.url,
+      adminToken: svc.adminToken,
+      codes: svc.outbox,
+      residents: 40,
+      seed: 3,
+      advanceTo,
+      endOfStory,
+    });
   });
   after(async () => {
     await svc?.close();
@@ -357,7 +439,9 @@ describe('npm run demo on a fresh folder: the story runs through the day', funct
   });
 
   it("shows the station's scans in more than one hour of the day", async () => {
-    const r = await svc.call('GET', `/v1/stats/venues/${demo.sample.venueId}/hourly?date=2026-11-28`, { token: demo.tokens.health });
+    const r = await svc.call('GET', `/v1/stats/venues/${demo.sample.venueId}/hourly?date=2026-11-28`, {
+      token: demo.tokens.health,
+    });
     expect(r.status).to.equal(200);
     expect(r.body.hours.filter((h: { count: number }) => h.count > 0).length).to.be.at.least(2);
   });
@@ -366,7 +450,8 @@ describe('npm run demo on a fresh folder: the story runs through the day', funct
     for (const d of ['admit', 'refer', 'deny'] as const) expect(demo.scans.decisions[d], d).to.be.above(0);
     expect(demo.tracing.marked).to.equal(true);
     const results: string[] = [];
-    for await (const e of svc.running.app.ledger.events()) if (e.type === 'scan.recorded') results.push(String(e.data.codeResult));
+    for await (const e of svc.running.app.ledger.events())
+      if (e.type === 'scan.recorded') results.push(String(e.data.codeResult));
     expect(results).to.include('REVOKED');
     expect(results).to.not.include('EXPIRED');
   });
@@ -395,11 +480,20 @@ describe('npm run demo with its own service, running until Ctrl-C', function () 
     tmp = tempDir('ankang-demo-run-');
     const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: tmp.dir, PORT: '0', LOG_LEVEL: 'error' };
     for (const k of ['ANKANG_URL', 'CHAIN_RPC_URL', 'CHAIN_PORT', 'ADMIN_TOKEN', 'HOST']) delete env[k];
-    child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--residents', '20'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--residents', '20'], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     exited = new Promise((done) => child.once('exit', (code) => done(code)));
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    await until('the demo to seed and keep running', () => out.includes('Running until Ctrl-C') && out.includes('are printed here'), 150_000, 100);
+    await until(
+      'the demo to seed and keep running',
+      () => out.includes('Running until Ctrl-C') && out.includes('are printed here'),
+      150_000,
+      100,
+    );
     url = /Ankang issuer \d+ \(.+?\) on (http:\/\/[^,]+),/.exec(out)![1];
   });
   after(async () => {
@@ -425,7 +519,9 @@ describe('npm run demo with its own service, running until Ctrl-C', function () 
 
   it('stops on SIGINT with exit code 0, leaving neither the service, its chain node nor the stand-in payment provider running', async () => {
     const chain = /chain (http:\/\/127\.0\.0\.1:\d+) \(embedded Hardhat node\)/.exec(out)![1];
-    const provider = /the stand-in payment provider standin-pay .* listens on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1];
+    const provider = /the stand-in payment provider standin-pay .* listens on (http:\/\/127\.0\.0\.1:\d+)/.exec(
+      out,
+    )![1];
     expect(await fetch(`${provider}/v1/fares`, { method: 'POST' }).then((r) => r.status)).to.be.within(400, 499);
     child.kill('SIGINT');
     expect(await exited, out).to.equal(0);
@@ -442,7 +538,11 @@ describe('npm run demo with its own service, running until Ctrl-C', function () 
     const since = Date.now();
     const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: tmp.dir, PORT: '0', LOG_LEVEL: 'error' };
     for (const k of ['ANKANG_URL', 'CHAIN_RPC_URL', 'CHAIN_PORT', 'ADMIN_TOKEN', 'HOST']) delete env[k];
-    const again = await runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--exit', '--residents', '20'], env);
+    const again = await runChild(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--exit', '--residents', '20'],
+      env,
+    );
     expect(again.code, again.stderr).to.equal(0);
     expect(/ on (http:\/\/[^,]+),/.exec(again.stdout)![1]).to.not.equal(url);
     expect(again.stdout).to.match(/residents: 20 signed in .* \(0 new\)/);

@@ -14,18 +14,33 @@ describe('npm run governor (scripts/governor.ts)', function () {
   let members: string[];
   let anchorer: string;
 
-  const governor = (...args: string[]) => runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'governor.ts'), ...args, '--rpc', node.url]);
+  const governor = (...args: string[]) =>
+    runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'governor.ts'), ...args, '--rpc', node.url]);
   const onRegistry = (...args: string[]) => governor(...args, '--contract', registry);
   const idIn = (stdout: string) => /operation (0x[0-9a-f]{64})/.exec(stdout)![1];
 
   before(async () => {
     node = await startHardhatNode();
     const provider = RegistryClient.provider(node.url);
-    [members, anchorer] = [await Promise.all([0, 18, 19].map(async (i) => (await provider.getSigner(i)).getAddress())), await (await provider.getSigner(1)).getAddress()];
+    [members, anchorer] = [
+      await Promise.all([0, 18, 19].map(async (i) => (await provider.getSigner(i)).getAddress())),
+      await (await provider.getSigner(1)).getAddress(),
+    ];
     provider.destroy();
-    const deployed = await governor('deploy', '--members', members.join(','), '--threshold', '2', '--delay', String(DELAY), '--dev');
+    const deployed = await governor(
+      'deploy',
+      '--members',
+      members.join(','),
+      '--threshold',
+      '2',
+      '--delay',
+      String(DELAY),
+      '--dev',
+    );
     expect(deployed.code, deployed.stderr).to.equal(0);
-    expect(deployed.stdout).to.match(/AnchorCouncil deployed at 0x[0-9a-fA-F]{40}: 2 of 3 members approve, actions wait 2 s/);
+    expect(deployed.stdout).to.match(
+      /AnchorCouncil deployed at 0x[0-9a-fA-F]{40}: 2 of 3 members approve, actions wait 2 s/,
+    );
     registry = /AnchorRegistry deployed at (0x[0-9a-fA-F]{40})/.exec(deployed.stdout)![1];
   });
   after(async () => {
@@ -33,9 +48,18 @@ describe('npm run governor (scripts/governor.ts)', function () {
   });
 
   it('proposes, approves, schedules and executes a registration in two steps, refusing each step out of turn', async () => {
-    const proposed = await onRegistry('register-issuer', '330000', '浙江省', 'https://zj.example/v1/status-list', anchorer, '--dev');
+    const proposed = await onRegistry(
+      'register-issuer',
+      '330000',
+      '浙江省',
+      'https://zj.example/v1/status-list',
+      anchorer,
+      '--dev',
+    );
     expect(proposed.code, proposed.stderr).to.equal(0);
-    expect(proposed.stdout).to.include(`registerIssuer(330000, "浙江省", "https://zj.example/v1/status-list", ${anchorer})`).and.include('approved (1 of 2)');
+    expect(proposed.stdout)
+      .to.include(`registerIssuer(330000, "浙江省", "https://zj.example/v1/status-list", ${anchorer})`)
+      .and.include('approved (1 of 2)');
     const id = idIn(proposed.stdout);
 
     const early = await onRegistry('execute', id, '--dev');
@@ -93,7 +117,10 @@ describe('npm run governor (scripts/governor.ts)', function () {
     };
     const tooHigh = await enact('witness-threshold', '1');
     expect(tooHigh.proposed.stdout).to.include('setWitnessThreshold(1)');
-    expect([tooHigh.executed.code, tooHigh.executed.stderr.trim()]).to.deep.equal([2, 'AnchorRegistryBadWitnessThreshold(1, 0)']);
+    expect([tooHigh.executed.code, tooHigh.executed.stderr.trim()]).to.deep.equal([
+      2,
+      'AnchorRegistryBadWitnessThreshold(1, 0)',
+    ]);
 
     const registered = await enact('register-witness', witness.toLowerCase(), '0', '审计署');
     expect(registered.proposed.stdout).to.include(`registerWitness(${witness}, 0, "审计署")`);

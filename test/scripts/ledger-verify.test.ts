@@ -4,7 +4,8 @@ import { Ledger } from '../../ledger/ledger';
 import { runLedgerVerify } from '../support/service';
 import { tempDir } from '../support/tmp';
 
-const ledgerVerify = (cwd: string, args: string[], env: NodeJS.ProcessEnv) => runLedgerVerify(args, { DATA_DIR: undefined, ...env }, cwd);
+const ledgerVerify = (cwd: string, args: string[], env: NodeJS.ProcessEnv) =>
+  runLedgerVerify(args, { DATA_DIR: undefined, ...env }, cwd);
 
 describe('npm run ledger:verify (scripts/ledger-verify.ts)', function () {
   this.timeout(60_000);
@@ -14,7 +15,10 @@ describe('npm run ledger:verify (scripts/ledger-verify.ts)', function () {
     // A working folder laid out as npm start leaves it: the ledger in ./data/ledger.
     tmp = tempDir('ankang-ledger-verify-');
     const ledger = await Ledger.open(join(tmp.dir, 'data', 'ledger'));
-    for (let i = 0; i < 3; i++) await ledger.transact((tx) => tx.append({ type: 'test.event', subjects: ['r:a'], data: { i } }).then(() => undefined));
+    for (let i = 0; i < 3; i++)
+      await ledger.transact((tx) =>
+        tx.append({ type: 'test.event', subjects: ['r:a'], data: { i } }).then(() => undefined),
+      );
     await ledger.close();
   });
 
@@ -33,7 +37,9 @@ describe('npm run ledger:verify (scripts/ledger-verify.ts)', function () {
   it('prefers DATA_DIR, and --data-dir over both, naming the folder and where it came from when there is no ledger', async () => {
     const byEnv = await ledgerVerify(tmp.dir, [], { DATA_DIR: 'elsewhere' });
     expect(byEnv.code).to.equal(2);
-    expect(byEnv.stderr).to.equal(`no ledger in ${join(tmp.dir, 'elsewhere')} (DATA_DIR); give the service's data folder with --data-dir <dir> or DATA_DIR\n`);
+    expect(byEnv.stderr).to.equal(
+      `no ledger in ${join(tmp.dir, 'elsewhere')} (DATA_DIR); give the service's data folder with --data-dir <dir> or DATA_DIR\n`,
+    );
     const byArg = await ledgerVerify(tmp.dir, ['--data-dir', 'data'], { DATA_DIR: 'elsewhere' });
     expect(byArg.code, byArg.stderr).to.equal(0);
     const byDefault = await ledgerVerify(join(tmp.dir, 'data'), [], {});
@@ -44,6 +50,8 @@ describe('npm run ledger:verify (scripts/ledger-verify.ts)', function () {
   it('prints its usage and exits 2 for an argument it does not know', async () => {
     const r = await ledgerVerify(tmp.dir, ['--data'], {});
     expect(r.code).to.equal(2);
-    expect(r.stderr).to.match(/^usage: npm run ledger:verify \[-- --data-dir <dir>\] {3}\(default: DATA_DIR, else \.\/data\)\n$/);
+    expect(r.stderr).to.match(
+      /^usage: npm run ledger:verify \[-- --data-dir <dir>\] {3}\(default: DATA_DIR, else \.\/data\)\n$/,
+    );
   });
 });

@@ -18,7 +18,10 @@ async function boundaries(file: string, code: string): Promise<Linter.LintMessag
 describe('the layer boundaries (eslint.config.mjs, scripts/lint/layer-boundaries.mjs)', () => {
   describe('when a new file in anchor/ imports server/', () => {
     it('reports an error naming the layer and the target', async () => {
-      const found = await boundaries('anchor/boundary-fixture.ts', "import { startService } from '../server/bootstrap';\nvoid startService;\n");
+      const found = await boundaries(
+        'anchor/boundary-fixture.ts',
+        "import { startService } from '../server/bootstrap';\nvoid startService;\n",
+      );
       expect(found).to.have.length(1);
       expect(found[0].severity).to.equal(2);
       expect(found[0].line).to.equal(1);
@@ -50,30 +53,46 @@ describe('the layer boundaries (eslint.config.mjs, scripts/lint/layer-boundaries
   });
 
   it('lets anchor/ import verifier/src, the ledger and its own files', async () => {
-    const code = "import { sizeProofPlan } from '../verifier/src/merkle';\nimport { Ledger } from '../ledger/ledger';\nimport { backoff } from './backoff';\nexport { sizeProofPlan, Ledger, backoff };\n";
+    const code =
+      "import { sizeProofPlan } from '../verifier/src/merkle';\nimport { Ledger } from '../ledger/ledger';\nimport { backoff } from './backoff';\nexport { sizeProofPlan, Ledger, backoff };\n";
     expect(await boundaries('anchor/boundary-fixture.ts', code)).to.deep.equal([]);
   });
 
   it('refuses anchor/ the CLI (verifier/cli/)', async () => {
-    const found = await boundaries('anchor/boundary-fixture.ts', "import { connectRegistry } from '../verifier/cli/chain';\nvoid connectRegistry;\n");
+    const found = await boundaries(
+      'anchor/boundary-fixture.ts',
+      "import { connectRegistry } from '../verifier/cli/chain';\nvoid connectRegistry;\n",
+    );
     expect(found.map((m) => m.message)).to.have.length(1);
   });
 
   it('keeps verifier/ from importing anything of the repo outside verifier/', async () => {
-    const outside = ['../../server/config', '../../anchor/registry', '../../ledger/ledger', '../../scripts/lib/sign-in', '../../web/src/lib/i18n', '../../test/support/tmp', '../../package.json'];
-    const code = outside.map((p, i) => `import * as m${i} from '${p}';`).join('\n') + `\nexport const all = [${outside.map((_, i) => `m${i}`).join(', ')}];\n`;
+    const outside = [
+      '../../server/config',
+      '../../anchor/registry',
+      '../../ledger/ledger',
+      '../../scripts/lib/sign-in',
+      '../../web/src/lib/i18n',
+      '../../test/support/tmp',
+      '../../package.json',
+    ];
+    const code =
+      outside.map((p, i) => `import * as m${i} from '${p}';`).join('\n') +
+      `\nexport const all = [${outside.map((_, i) => `m${i}`).join(', ')}];\n`;
     const found = await boundaries('verifier/src/boundary-fixture.ts', code);
     expect(found.map((m) => m.line)).to.deep.equal([1, 2, 3, 4, 5, 6, 7]);
     expect(found[0].message).to.include('verifier/ may not import server/config');
   });
 
   it('lets verifier/cli import verifier/src and the package file', async () => {
-    const code = "import { verifyCode } from '../src';\nimport { version } from '../package.json';\nexport { verifyCode, version };\n";
+    const code =
+      "import { verifyCode } from '../src';\nimport { version } from '../package.json';\nexport { verifyCode, version };\n";
     expect(await boundaries('verifier/cli/boundary-fixture.ts', code)).to.deep.equal([]);
   });
 
   it('keeps ledger/ from importing anchor/ or server/, and lets it use verifier/src', async () => {
-    const code = "import { Anchorer } from '../anchor/anchorer';\nimport { ServiceError } from '../server/errors';\nimport { hashLeaf } from '../verifier/src/merkle';\nexport { Anchorer, ServiceError, hashLeaf };\n";
+    const code =
+      "import { Anchorer } from '../anchor/anchorer';\nimport { ServiceError } from '../server/errors';\nimport { hashLeaf } from '../verifier/src/merkle';\nexport { Anchorer, ServiceError, hashLeaf };\n";
     const found = await boundaries('ledger/boundary-fixture.ts', code);
     expect(found.map((m) => m.line)).to.deep.equal([1, 2]);
     expect(found[0].message).to.include('ledger/ may not import anchor/anchorer');
@@ -108,9 +127,12 @@ describe('the layer boundaries (eslint.config.mjs, scripts/lint/layer-boundaries
   });
 
   it('leaves tests, scripts and package imports alone', async () => {
-    const code = "import { startService } from '../../server/bootstrap';\nimport { run } from '../../verifier/cli/run';\nexport { startService, run };\n";
+    const code =
+      "import { startService } from '../../server/bootstrap';\nimport { run } from '../../verifier/cli/run';\nexport { startService, run };\n";
     expect(await boundaries('test/server/boundary-fixture.ts', code)).to.deep.equal([]);
     expect(await boundaries('scripts/demo/boundary-fixture.ts', code)).to.deep.equal([]);
-    expect(await boundaries('anchor/boundary-fixture.ts', "import server from 'server';\nexport default server;\n")).to.deep.equal([]);
+    expect(
+      await boundaries('anchor/boundary-fixture.ts', "import server from 'server';\nexport default server;\n"),
+    ).to.deep.equal([]);
   });
 });

@@ -39,7 +39,9 @@ describe('watchOutbox (npm start and npm run demo print one-time codes as they a
         [masked, 'login'],
         [masked, 'id-confirm'],
       ]);
-      expect(seen[0].code).to.equal(await latestCode(svc.outbox, { phone: person.phone, purpose: 'login', after: since }));
+      expect(seen[0].code).to.equal(
+        await latestCode(svc.outbox, { phone: person.phone, purpose: 'login', after: since }),
+      );
       expect(outboxLine(seen[0])).to.equal(`  SMS to ${masked} (login): ${seen[0].code}`);
     });
   });

@@ -40,14 +40,24 @@ describe('the stand-in payment provider (scripts/payment-provider.ts, docs/payme
     };
   }
 
-  async function call(method: string, path: string, body?: unknown, key: string | null = OPERATOR_KEY): Promise<{ status: number; headers: Headers; body: any }> {
+  async function call(
+    method: string,
+    path: string,
+    body?: unknown,
+    key: string | null = OPERATOR_KEY,
+  ): Promise<{ status: number; headers: Headers; body: any }> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (key) headers.authorization = `Bearer ${key}`;
-    const res = await fetch(provider.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(provider.url + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return { status: res.status, headers: res.headers, body: await res.json() };
   }
 
-  const submit = (fareRequest: string, key: string | null = OPERATOR_KEY) => call('POST', '/v1/fares', { fareRequest }, key);
+  const submit = (fareRequest: string, key: string | null = OPERATOR_KEY) =>
+    call('POST', '/v1/fares', { fareRequest }, key);
 
   async function openAccount(balance: number): Promise<string> {
     const r = await call('POST', '/v1/accounts', { balance }, null);
@@ -55,14 +65,20 @@ describe('the stand-in payment provider (scripts/payment-provider.ts, docs/payme
     return r.body.token;
   }
 
-  const balanceOf = async (token: string) => (await call('GET', `/v1/accounts/${token}`, undefined, null)).body.balance as number;
+  const balanceOf = async (token: string) =>
+    (await call('GET', `/v1/accounts/${token}`, undefined, null)).body.balance as number;
 
   before(async () => {
     tmp = tempDir('ankang-provider-');
     dataFile = join(tmp.dir, 'provider.json');
     // The provider judges exp by its own clock: the service's must be the wall clock too.
     svc = await startTestService({ clock: new WallClock() });
-    env = { ANKANG_URL: svc.url, ANKANG_FEED_TOKEN: await svc.token('feed', { source: 'payment' }), OPERATOR_KEYS: `bus-company-key,${OPERATOR_KEY}`, DATA_FILE: dataFile };
+    env = {
+      ANKANG_URL: svc.url,
+      ANKANG_FEED_TOKEN: await svc.token('feed', { source: 'payment' }),
+      OPERATOR_KEYS: `bus-company-key,${OPERATOR_KEY}`,
+      DATA_FILE: dataFile,
+    };
     provider = await startPaymentProvider(env);
   });
 
@@ -91,7 +107,9 @@ describe('the stand-in payment provider (scripts/payment-provider.ts, docs/payme
     expect(Date.parse(r.body.receipt.paidAt)).to.be.closeTo(Date.now(), 60_000);
     const account = (await call('GET', `/v1/accounts/${token}`, undefined, null)).body;
     expect(account.balance).to.equal(700);
-    expect(account.charges.map((x: { jti: string; desk: string; lookup: number }) => [x.jti, x.desk, x.lookup])).to.deep.equal([[c.jti, 'dsk_test', 1]]);
+    expect(
+      account.charges.map((x: { jti: string; desk: string; lookup: number }) => [x.jti, x.desk, x.lookup]),
+    ).to.deep.equal([[c.jti, 'dsk_test', 1]]);
   });
 
   it('refuses the same fare request again with 409 FARE_REPLAYED and charges nothing', async () => {
@@ -130,14 +148,19 @@ describe('the stand-in payment provider (scripts/payment-provider.ts, docs/payme
     const token = await openAccount(1000);
     const r = await submit(await signFareRequest(claims({ token, provider: 'other-pay' }), signer()));
     expect(r.status).to.equal(400);
-    expect(r.body.error).to.deep.equal({ code: 'FARE_MALFORMED', message: 'the fare request is addressed to another provider' });
+    expect(r.body.error).to.deep.equal({
+      code: 'FARE_MALFORMED',
+      message: 'the fare request is addressed to another provider',
+    });
     expect(await balanceOf(token)).to.equal(1000);
   });
 
   it('refuses what is not a fare request with 400 FARE_MALFORMED', async () => {
     const good = await signFareRequest(claims({}), signer());
     const [, p, s] = good.split('.');
-    const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'ankang-fare+jwt', kid: 'AAAAAAAAAAA' })).toString('base64url');
+    const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'ankang-fare+jwt', kid: 'AAAAAAAAAAA' })).toString(
+      'base64url',
+    );
     for (const body of [{}, { fareRequest: 42 }, { fareRequest: 'a.b' }, { fareRequest: `${none}.${p}.${s}` }]) {
       const r = await call('POST', '/v1/fares', body);
       expect(r.status, JSON.stringify(body)).to.equal(400);
@@ -180,15 +203,23 @@ describe('the stand-in payment provider (scripts/payment-provider.ts, docs/payme
     expect(Buffer.from(after.kid).toString('base64url')).to.equal(rotated.body.kid);
     const jws = await signFareRequest(claims({ token, amount: 20 }), after);
     // An unknown kid refreshes the list, at most once per 10 s: it verifies within that.
-    const r = await until('the new key to verify', async () => {
-      const x = await submit(jws);
-      return x.status === 201 ? x : undefined;
-    }, 20_000, 500);
+    const r = await until(
+      'the new key to verify',
+      async () => {
+        const x = await submit(jws);
+        return x.status === 201 ? x : undefined;
+      },
+      20_000,
+      500,
+    );
     expect(r.body.receipt.balance).to.equal(970);
     const iat = nowS() + 2;
     const late = await submit(await signFareRequest(claims({ token, iat, exp: iat + 300 }), before));
     expect(late.status).to.equal(401);
-    expect(late.body.error).to.deep.equal({ code: 'FARE_SIGNATURE_INVALID', message: 'the key was not valid when the request was signed' });
+    expect(late.body.error).to.deep.equal({
+      code: 'FARE_SIGNATURE_INVALID',
+      message: 'the key was not valid when the request was signed',
+    });
   });
 
   it('stops on SIGINT with exit code 0 and, restarted on its data file (0600), still holds balances and refuses a charged request', async () => {
@@ -205,27 +236,47 @@ describe('the stand-in payment provider (scripts/payment-provider.ts, docs/payme
   });
 
   describe('linking an account to a resident who asked for it (POST /v1/accounts with a requestId)', () => {
-    it('confirms the link request at Ankang: the resident sees payment linked with provider standin-pay and the token\'s last four characters', async () => {
+    it("confirms the link request at Ankang: the resident sees payment linked with provider standin-pay and the token's last four characters", async () => {
       const person = applicant();
       const applied = await apply(svc, person);
       expect(applied.status).to.equal(201);
-      const asked = await svc.call('POST', '/v1/residents/me/links/requests', { token: applied.token, json: { kind: 'payment' } });
+      const asked = await svc.call('POST', '/v1/residents/me/links/requests', {
+        token: applied.token,
+        json: { kind: 'payment' },
+      });
       expect(asked.status).to.equal(201);
-      const r = await call('POST', '/v1/accounts', { requestId: asked.body.requestId, idType: person.idType, idNumber: person.idNumber, balance: 2000 }, null);
+      const r = await call(
+        'POST',
+        '/v1/accounts',
+        { requestId: asked.body.requestId, idType: person.idType, idNumber: person.idNumber, balance: 2000 },
+        null,
+      );
       expect(r.status).to.equal(201);
       expect(r.body).to.include({ balance: 2000, linked: true });
       const links = await svc.call('GET', '/v1/residents/me/links', { token: applied.token });
       const payment = links.body.links.find((l: { kind: string }) => l.kind === 'payment');
-      expect(payment).to.include({ linked: true, provider: 'standin-pay', refHint: (r.body.token as string).slice(-4) });
+      expect(payment).to.include({
+        linked: true,
+        provider: 'standin-pay',
+        refHint: (r.body.token as string).slice(-4),
+      });
     });
 
-    it('answers Ankang\'s refusal as its own and opens no account when the request names someone else', async () => {
+    it("answers Ankang's refusal as its own and opens no account when the request names someone else", async () => {
       const person = applicant();
       const applied = await apply(svc, person);
-      const asked = await svc.call('POST', '/v1/residents/me/links/requests', { token: applied.token, json: { kind: 'payment' } });
+      const asked = await svc.call('POST', '/v1/residents/me/links/requests', {
+        token: applied.token,
+        json: { kind: 'payment' },
+      });
       const other = applicant();
       expect((await apply(svc, other)).status).to.equal(201);
-      const r = await call('POST', '/v1/accounts', { requestId: asked.body.requestId, idType: other.idType, idNumber: other.idNumber }, null);
+      const r = await call(
+        'POST',
+        '/v1/accounts',
+        { requestId: asked.body.requestId, idType: other.idType, idNumber: other.idNumber },
+        null,
+      );
       expect(r.status).to.equal(404);
       expect(r.body.error.code).to.equal('NOT_FOUND');
       expect(r.body).to.not.have.property('token');

@@ -12,7 +12,20 @@ import { startServiceProcess } from '../../scripts/lib/service-process';
 
 const ROOT = join(__dirname, '../..');
 /** Settings of the test's own environment that must not reach `npm start`. */
-const DROPPED = ['CHAIN_RPC_URL', 'CHAIN_DEV', 'ANCHOR_CONTRACT', 'ADMIN_TOKEN', 'ANKANG_PSEUDONYM_KEY', 'ANKANG_ENCRYPTION_KEY', 'ANKANG_SIGNING_KEY', 'PUBLIC_URL', 'DATA_DIR', 'PORT', 'CHAIN_PORT', 'LOG_LEVEL'];
+const DROPPED = [
+  'CHAIN_RPC_URL',
+  'CHAIN_DEV',
+  'ANCHOR_CONTRACT',
+  'ADMIN_TOKEN',
+  'ANKANG_PSEUDONYM_KEY',
+  'ANKANG_ENCRYPTION_KEY',
+  'ANKANG_SIGNING_KEY',
+  'PUBLIC_URL',
+  'DATA_DIR',
+  'PORT',
+  'CHAIN_PORT',
+  'LOG_LEVEL',
+];
 
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -21,7 +34,11 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** Runs a command to its end; resolves with its exit code and output. */
-function runToEnd(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runToEnd(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -98,10 +115,17 @@ async function npmStart(dataDir: string): Promise<NpmStart> {
   const stdout: string[] = [];
   let stderr = '';
   npm.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-20_000)));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => npm.once('exit', (code, signal) => done({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    npm.once('exit', (code, signal) => done({ code, signal })),
+  );
   const ready = await new Promise<Ready>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`npm start did not print its ready line within 120 s: ${stderr}`)), 120_000);
-    void exited.then(({ code, signal }) => fail(new Error(`npm start exited (${code ?? signal}) before it was ready: ${stderr}`)));
+    const timer = setTimeout(
+      () => fail(new Error(`npm start did not print its ready line within 120 s: ${stderr}`)),
+      120_000,
+    );
+    void exited.then(({ code, signal }) =>
+      fail(new Error(`npm start exited (${code ?? signal}) before it was ready: ${stderr}`)),
+    );
     createInterface({ input: npm.stdout! }).on('line', (line) => {
       stdout.push(line);
       try {
@@ -121,11 +145,16 @@ async function npmStart(dataDir: string): Promise<NpmStart> {
 
 /** Waits until no process of the tree is left and neither port has a listener. */
 async function expectAllGone(s: NpmStart): Promise<void> {
-  await until('every process of npm start to end and both ports to be free', async () => {
-    if (s.tree.some(alive)) return false;
-    if (groupMembers(s.npm.pid!).length || groupMembers(s.ready.embeddedChain.pid).length) return false;
-    return !(await listening(s.port)) && !(await listening(s.chainPort));
-  }, 15_000, 100);
+  await until(
+    'every process of npm start to end and both ports to be free',
+    async () => {
+      if (s.tree.some(alive)) return false;
+      if (groupMembers(s.npm.pid!).length || groupMembers(s.ready.embeddedChain.pid).length) return false;
+      return !(await listening(s.port)) && !(await listening(s.chainPort));
+    },
+    15_000,
+    100,
+  );
 }
 
 describe('npm start', function () {
@@ -152,7 +181,9 @@ describe('npm start', function () {
       const env = cleanEnv({ PORT: '0', CHAIN_PORT: String(foreign.port), DATA_DIR: dataDir });
       const direct = await runToEnd(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], env);
       expect(direct.code).to.equal(1);
-      expect(direct.stderr).to.equal(`npm start: port ${foreign.port} (CHAIN_PORT) is in use by another process; stop it or set CHAIN_PORT to a free port (0 picks one)\n`);
+      expect(direct.stderr).to.equal(
+        `npm start: port ${foreign.port} (CHAIN_PORT) is in use by another process; stop it or set CHAIN_PORT to a free port (0 picks one)\n`,
+      );
       expect(direct.stdout).to.equal('');
       const viaNpm = await runToEnd('npm', ['start'], env);
       expect(viaNpm.code).to.not.equal(0);
@@ -160,7 +191,11 @@ describe('npm start', function () {
       expect(viaNpm.stderr).to.not.match(/\n\s+at /);
       expect(existsSync(dataDir), 'no data folder, no secrets, no chain.json').to.equal(false);
       // The foreign node mined nothing: no deployment, no registration, no checkpoint.
-      const res = await fetch(foreign.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_blockNumber', params: [] }) });
+      const res = await fetch(foreign.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_blockNumber', params: [] }),
+      });
       expect(((await res.json()) as { result: string }).result).to.equal('0x0');
     });
   });
@@ -172,10 +207,18 @@ describe('npm start', function () {
       const port = (busy.address() as { port: number }).port;
       const dataDir = join(tmp.dir, 'busy');
       const line = `port ${port} (PORT) is in use by another process; stop it or set PORT to a free port (0 picks one)`;
-      const start = await runToEnd(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], cleanEnv({ PORT: String(port), CHAIN_PORT: '0', DATA_DIR: dataDir }));
+      const start = await runToEnd(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/start.ts'],
+        cleanEnv({ PORT: String(port), CHAIN_PORT: '0', DATA_DIR: dataDir }),
+      );
       expect(start.code).to.equal(1);
       expect(start.stderr).to.equal(`npm start: ${line}\n`);
-      const serve = await runToEnd(process.execPath, ['--import', 'tsx', 'server/main.ts'], cleanEnv({ PORT: String(port), DATA_DIR: dataDir }));
+      const serve = await runToEnd(
+        process.execPath,
+        ['--import', 'tsx', 'server/main.ts'],
+        cleanEnv({ PORT: String(port), DATA_DIR: dataDir }),
+      );
       expect(serve.code).to.equal(1);
       expect(serve.stderr).to.equal(`${line}\n`);
       expect(existsSync(dataDir), 'no data folder, no secrets').to.equal(false);
@@ -187,9 +230,15 @@ describe('npm start', function () {
       const dataDir = join(tmp.dir, 'shared');
       const first = await startServiceProcess({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
       try {
-        const second = await runToEnd(process.execPath, ['--import', 'tsx', 'server/main.ts'], cleanEnv({ PORT: '0', DATA_DIR: dataDir }));
+        const second = await runToEnd(
+          process.execPath,
+          ['--import', 'tsx', 'server/main.ts'],
+          cleanEnv({ PORT: '0', DATA_DIR: dataDir }),
+        );
         expect(second.code).to.equal(1);
-        expect(second.stderr).to.match(/^the ledger in \S+ledger is open in another process \(another Ankang on the same DATA_DIR\?\): stop that one, or give this one its own DATA_DIR[^\n]*\n$/);
+        expect(second.stderr).to.match(
+          /^the ledger in \S+ledger is open in another process \(another Ankang on the same DATA_DIR\?\): stop that one, or give this one its own DATA_DIR[^\n]*\n$/,
+        );
         expect((await fetch(`${first.url}/healthz`)).status).to.equal(200);
       } finally {
         await first.stop();
@@ -200,7 +249,11 @@ describe('npm start', function () {
   describe('when CHAIN_PORT is not a port', () => {
     it('is a configuration error, in one line', async () => {
       const dataDir = join(tmp.dir, 'abc');
-      const r = await runToEnd(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], cleanEnv({ PORT: '0', CHAIN_PORT: 'abc', DATA_DIR: dataDir }));
+      const r = await runToEnd(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/start.ts'],
+        cleanEnv({ PORT: '0', CHAIN_PORT: 'abc', DATA_DIR: dataDir }),
+      );
       expect(r.code).to.equal(1);
       expect(r.stderr).to.match(/^npm start: invalid configuration: CHAIN_PORT: [^\n]+\n$/);
       expect(existsSync(dataDir)).to.equal(false);
@@ -221,9 +274,15 @@ describe('npm start', function () {
       const s = await npmStart(dataDir());
       started.push(s);
       // stdout: npm's own header ("> ankang@… start", the command), then JSON lines only.
-      for (const line of s.stdout.filter((l) => l.trim() && !l.startsWith('> '))) expect(() => JSON.parse(line), line).to.not.throw();
+      for (const line of s.stdout.filter((l) => l.trim() && !l.startsWith('> ')))
+        expect(() => JSON.parse(line), line).to.not.throw();
       // The banner follows the ready line, on the other stream.
-      const banner = await until('the banner on stderr', () => s.stderr().includes('sign in:') && s.stderr(), 10_000, 50);
+      const banner = await until(
+        'the banner on stderr',
+        () => s.stderr().includes('sign in:') && s.stderr(),
+        10_000,
+        50,
+      );
       expect(banner).to.include(`listening on ${s.ready.url}`);
       expect(s.ready.embeddedChain.port).to.equal(s.chainPort);
       expect(await listening(s.chainPort)).to.equal(true);

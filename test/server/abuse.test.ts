@@ -15,7 +15,13 @@ import { checkin, newResident, registerVenue, type Resident, type Venue } from '
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** An HTTP call on a new connection from a chosen loopback address (Linux routes all of 127/8 to lo). */
-function callFrom(svc: TestService, localAddress: string, method: string, path: string, o: { json?: unknown; token?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
+function callFrom(
+  svc: TestService,
+  localAddress: string,
+  method: string,
+  path: string,
+  o: { json?: unknown; token?: string; headers?: Record<string, string> } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const body = o.json === undefined ? undefined : Buffer.from(JSON.stringify(o.json));
     const headers: Record<string, string> = { ...o.headers };
@@ -27,8 +33,14 @@ function callFrom(svc: TestService, localAddress: string, method: string, path: 
       res.on('end', () => {
         const bytes = Buffer.concat(chunks);
         const h = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
-        resolve({ status: res.statusCode!, headers: h, bytes, body: /json/.test(res.headers['content-type'] ?? '') ? JSON.parse(bytes.toString('utf8')) : undefined });
+        for (const [k, v] of Object.entries(res.headers))
+          if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+        resolve({
+          status: res.statusCode!,
+          headers: h,
+          bytes,
+          body: /json/.test(res.headers['content-type'] ?? '') ? JSON.parse(bytes.toString('utf8')) : undefined,
+        });
       });
     });
     req.on('error', reject);
@@ -66,7 +78,8 @@ function openSocket(svc: TestService, localAddress: string): Promise<Socket & { 
   });
 }
 
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
+const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
 
 describe('abuse limits', function () {
   this.timeout(60_000);
@@ -88,7 +101,14 @@ describe('abuse limits', function () {
     const WINDOW_S = 3;
     let svc: TestService;
     before(async () => {
-      svc = await startTestService({ config: { RATE_APPLY_PER_ADDRESS: 5, RATE_APPLY_PER_ADDRESS_SECONDS: WINDOW_S, RATE_APPLY_PER_RESIDENT: 2, RATE_APPLY_PER_RESIDENT_SECONDS: WINDOW_S } });
+      svc = await startTestService({
+        config: {
+          RATE_APPLY_PER_ADDRESS: 5,
+          RATE_APPLY_PER_ADDRESS_SECONDS: WINDOW_S,
+          RATE_APPLY_PER_RESIDENT: 2,
+          RATE_APPLY_PER_RESIDENT_SECONDS: WINDOW_S,
+        },
+      });
     });
     after(async () => {
       await svc?.close();
@@ -103,9 +123,17 @@ describe('abuse limits', function () {
 
       const replies = await Promise.all(Array.from({ length: 20 }, () => apply(svc, applicant())));
       const statuses = replies.map((r) => r.status);
-      expect(statuses.filter((s) => s === 201), JSON.stringify(statuses)).to.have.length(4);
-      expect(statuses.filter((s) => s === 429), JSON.stringify(statuses)).to.have.length(16);
-      const waits = replies.filter((r) => r.status === 429).map((r) => expectTooMany(r, WINDOW_S, /applications from this address/));
+      expect(
+        statuses.filter((s) => s === 201),
+        JSON.stringify(statuses),
+      ).to.have.length(4);
+      expect(
+        statuses.filter((s) => s === 429),
+        JSON.stringify(statuses),
+      ).to.have.length(16);
+      const waits = replies
+        .filter((r) => r.status === 429)
+        .map((r) => expectTooMany(r, WINDOW_S, /applications from this address/));
       expect((await svc.head()).seq - head1.seq, 'ledger events').to.equal(4 * eventsPerApplication);
       expect(await metric(svc, 'ankang_rate_limited_total{limit="apply-address"}')).to.equal(16);
 
@@ -136,9 +164,19 @@ describe('abuse limits', function () {
     let b: Resident;
     const venues: Venue[] = [];
     before(async () => {
-      svc = await startTestService({ config: { RATE_CHECKIN_PER_RESIDENT: 4, RATE_CHECKIN_PER_RESIDENT_SECONDS: WINDOW_S } });
+      svc = await startTestService({
+        config: { RATE_CHECKIN_PER_RESIDENT: 4, RATE_CHECKIN_PER_RESIDENT_SECONDS: WINDOW_S },
+      });
       operator = await svc.token('operator');
-      for (let i = 0; i < 12; i++) venues.push(await registerVenue(svc, operator, { type: 'crowded-place', subtype: 'restaurant', name: `老乡鸡 ${i} 号店`, district: '340104' }));
+      for (let i = 0; i < 12; i++)
+        venues.push(
+          await registerVenue(svc, operator, {
+            type: 'crowded-place',
+            subtype: 'restaurant',
+            name: `老乡鸡 ${i} 号店`,
+            district: '340104',
+          }),
+        );
       a = await newResident(svc);
       b = await newResident(svc);
     });
@@ -155,14 +193,27 @@ describe('abuse limits', function () {
 
       const replies = await Promise.all(venues.slice(1, 11).map((v) => checkin(svc, a, v)));
       const statuses = replies.map((r) => r.status);
-      expect(statuses.filter((s) => s === 201), JSON.stringify(statuses)).to.have.length(3);
-      expect(statuses.filter((s) => s === 429), JSON.stringify(statuses)).to.have.length(7);
+      expect(
+        statuses.filter((s) => s === 201),
+        JSON.stringify(statuses),
+      ).to.have.length(3);
+      expect(
+        statuses.filter((s) => s === 429),
+        JSON.stringify(statuses),
+      ).to.have.length(7);
       for (const r of replies.filter((x) => x.status === 429)) expectTooMany(r, WINDOW_S, /check-ins by this resident/);
       expect((await svc.head()).seq - head1.seq, 'ledger events').to.equal(3 * eventsPerCheckin);
 
       // The daily check-in shares the budget, and another address does not help.
       const head2 = await svc.head();
-      expectTooMany(await callFrom(svc, '127.0.0.31', 'POST', '/v1/checkins/daily', { token: a.token, json: { temperatureC: 36.5 } }), WINDOW_S, /check-ins by this resident/);
+      expectTooMany(
+        await callFrom(svc, '127.0.0.31', 'POST', '/v1/checkins/daily', {
+          token: a.token,
+          json: { temperatureC: 36.5 },
+        }),
+        WINDOW_S,
+        /check-ins by this resident/,
+      );
       expect(await svc.head()).to.deep.equal(head2);
     });
 
@@ -176,16 +227,32 @@ describe('abuse limits', function () {
 
   describe('per-address check-in limits', () => {
     const WINDOW_S = 5;
-    const start = (trustProxy: boolean) => startTestService({ config: { RATE_CHECKIN_PER_ADDRESS: 3, RATE_CHECKIN_PER_ADDRESS_SECONDS: WINDOW_S, TRUST_PROXY: String(trustProxy) } });
+    const start = (trustProxy: boolean) =>
+      startTestService({
+        config: {
+          RATE_CHECKIN_PER_ADDRESS: 3,
+          RATE_CHECKIN_PER_ADDRESS_SECONDS: WINDOW_S,
+          TRUST_PROXY: String(trustProxy),
+        },
+      });
     const daily = (svc: TestService, from: string, r: Resident, forwardedFor?: string) =>
-      callFrom(svc, from, 'POST', '/v1/checkins/daily', { token: r.token, json: { temperatureC: 36.5 }, headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {} });
+      callFrom(svc, from, 'POST', '/v1/checkins/daily', {
+        token: r.token,
+        json: { temperatureC: 36.5 },
+        headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {},
+      });
 
     it('counts residents together at one address, not at another; X-Forwarded-For changes nothing without TRUST_PROXY', async () => {
       const svc = await start(false);
       try {
         const people = [await newResident(svc), await newResident(svc), await newResident(svc), await newResident(svc)];
-        for (const [i, p] of people.slice(0, 3).entries()) expect((await daily(svc, '127.0.0.41', p, `198.51.100.${i}`)).status).to.equal(201);
-        expectTooMany(await daily(svc, '127.0.0.41', people[3], '198.51.100.9'), WINDOW_S, /check-ins from this address/);
+        for (const [i, p] of people.slice(0, 3).entries())
+          expect((await daily(svc, '127.0.0.41', p, `198.51.100.${i}`)).status).to.equal(201);
+        expectTooMany(
+          await daily(svc, '127.0.0.41', people[3], '198.51.100.9'),
+          WINDOW_S,
+          /check-ins from this address/,
+        );
         expect((await daily(svc, '127.0.0.42', people[3])).status).to.equal(201);
       } finally {
         await svc.close();
@@ -196,8 +263,13 @@ describe('abuse limits', function () {
       const svc = await start(true);
       try {
         const people = [await newResident(svc), await newResident(svc), await newResident(svc), await newResident(svc)];
-        for (const [i, p] of people.slice(0, 3).entries()) expect((await daily(svc, '127.0.0.43', p, `198.51.100.${i}, 203.0.113.5`)).status).to.equal(201);
-        expectTooMany(await daily(svc, '127.0.0.43', people[3], '198.51.100.9, 203.0.113.5'), WINDOW_S, /check-ins from this address/);
+        for (const [i, p] of people.slice(0, 3).entries())
+          expect((await daily(svc, '127.0.0.43', p, `198.51.100.${i}, 203.0.113.5`)).status).to.equal(201);
+        expectTooMany(
+          await daily(svc, '127.0.0.43', people[3], '198.51.100.9, 203.0.113.5'),
+          WINDOW_S,
+          /check-ins from this address/,
+        );
         // Same proxy socket address, another forwarded client.
         expect((await daily(svc, '127.0.0.43', people[3], '203.0.113.6')).status).to.equal(201);
       } finally {
@@ -214,20 +286,38 @@ describe('abuse limits', function () {
       const SLACK_MS = 1000;
       const STALLED = 2000;
       const svc = await startTestService({
-        config: { HEADERS_TIMEOUT_MS: HEADERS_MS, REQUEST_TIMEOUT_MS: 5000, CONNECTIONS_CHECKING_INTERVAL_MS: CHECK_MS, MAX_CONNECTIONS_PER_ADDRESS: 5000 },
+        config: {
+          HEADERS_TIMEOUT_MS: HEADERS_MS,
+          REQUEST_TIMEOUT_MS: 5000,
+          CONNECTIONS_CHECKING_INTERVAL_MS: CHECK_MS,
+          MAX_CONNECTIONS_PER_ADDRESS: 5000,
+        },
       });
       let child: ChildProcess | undefined;
       try {
-        child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/stalled-clients.ts'), new URL(svc.url).port, String(STALLED), '127.0.0.2', String(HEADERS_MS + CHECK_MS + SLACK_MS + 2000)], {
-          cwd: ROOT,
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
+        child = spawn(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            join(ROOT, 'test/support/stalled-clients.ts'),
+            new URL(svc.url).port,
+            String(STALLED),
+            '127.0.0.2',
+            String(HEADERS_MS + CHECK_MS + SLACK_MS + 2000),
+          ],
+          {
+            cwd: ROOT,
+            stdio: ['ignore', 'pipe', 'inherit'],
+          },
+        );
         const attacker = child;
         const lines = createInterface({ input: attacker.stdout! });
-        const next = () => new Promise<any>((resolve, reject) => {
-          lines.once('line', (l) => resolve(JSON.parse(l)));
-          attacker.once('exit', (code) => reject(new Error(`stalled-clients exited with ${code}`)));
-        });
+        const next = () =>
+          new Promise<any>((resolve, reject) => {
+            lines.once('line', (l) => resolve(JSON.parse(l)));
+            attacker.once('exit', (code) => reject(new Error(`stalled-clients exited with ${code}`)));
+          });
         expect((await next()).msg).to.equal('started');
 
         const latencies: number[] = [];
@@ -332,9 +422,17 @@ describe('abuse limits', function () {
       health = await svc.token('health');
       operator = await svc.token('operator');
       resident = await newResident(svc);
-      border = await registerVenue(svc, health, { type: 'border', subtype: 'port-of-entry', name: '新桥机场口岸', district: '340123' });
+      border = await registerVenue(svc, health, {
+        type: 'border',
+        subtype: 'port-of-entry',
+        name: '新桥机场口岸',
+        district: '340123',
+      });
       officer = await svc.token('border', { scope: { venues: [border.id] } });
-      const appeal = await svc.call('POST', '/v1/appeals', { token: resident.token, json: { reason: '我没有去过风险地区' } });
+      const appeal = await svc.call('POST', '/v1/appeals', {
+        token: resident.token,
+        json: { reason: '我没有去过风险地区' },
+      });
       expect(appeal.status, JSON.stringify(appeal.body)).to.equal(201);
       appealId = appeal.body.id;
     });
@@ -342,51 +440,148 @@ describe('abuse limits', function () {
       await svc?.close();
     });
 
-    const rules = (text: string) => ({ ...structuredClone(defaultRules), description: { ...defaultRules.description, zh: text } });
+    const rules = (text: string) => ({
+      ...structuredClone(defaultRules),
+      description: { ...defaultRules.description, zh: text },
+    });
     const ruleReason = (text: string) => {
       const r = structuredClone(defaultRules);
       r.rules[0].reason.en = text;
       return r;
     };
-    const policies = (text: string) => ({ ...structuredClone(defaultPolicies), description: { ...defaultPolicies.description, en: text } });
+    const policies = (text: string) => ({
+      ...structuredClone(defaultPolicies),
+      description: { ...defaultPolicies.description, en: text },
+    });
     const policyReason = (text: string) => {
       const p = structuredClone(defaultPolicies);
       p.defaults.school[0].reason.zh = text;
       return p;
     };
-    const traveller = (name: string) => ({ venueId: border.id, idType: 'passport', idNumber: `E${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`, name, phone: '+447700900123', from: 'GB', destination: '340104', temperatureC: 36.6 });
+    const traveller = (name: string) => ({
+      venueId: border.id,
+      idType: 'passport',
+      idNumber: `E${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`,
+      name,
+      phone: '+447700900123',
+      from: 'GB',
+      destination: '340104',
+      temperatureC: 36.6,
+    });
 
     /** Every name and free-text field the API keeps: how to send a value in it, and the error it gives. */
     const FIELDS: Array<{ endpoint: string; path: string; code: string; send: (text: string) => Promise<Reply> }> = [
       // The name comes from the sign-in; a body that repeats it is still checked before it is compared.
-      { endpoint: 'POST /v1/residents', path: 'name', code: 'VALIDATION_FAILED', send: (t) => apply(svc, { ...resident.body, name: t }, { session: resident.session }) },
-      { endpoint: 'POST /v1/border/entries', path: 'name', code: 'VALIDATION_FAILED', send: (t) => svc.call('POST', '/v1/border/entries', { token: officer, json: traveller(t) }) },
-      { endpoint: 'POST /v1/venues', path: 'name', code: 'VALIDATION_FAILED', send: (t) => svc.call('POST', '/v1/venues', { token: operator, json: { type: 'crowded-place', name: t, district: '340104' } }) },
+      {
+        endpoint: 'POST /v1/residents',
+        path: 'name',
+        code: 'VALIDATION_FAILED',
+        send: (t) => apply(svc, { ...resident.body, name: t }, { session: resident.session }),
+      },
+      {
+        endpoint: 'POST /v1/border/entries',
+        path: 'name',
+        code: 'VALIDATION_FAILED',
+        send: (t) => svc.call('POST', '/v1/border/entries', { token: officer, json: traveller(t) }),
+      },
+      {
+        endpoint: 'POST /v1/venues',
+        path: 'name',
+        code: 'VALIDATION_FAILED',
+        send: (t) =>
+          svc.call('POST', '/v1/venues', {
+            token: operator,
+            json: { type: 'crowded-place', name: t, district: '340104' },
+          }),
+      },
       {
         endpoint: 'POST /v1/venues',
         path: 'vehicle.plate',
         code: 'VALIDATION_FAILED',
-        send: (t) => svc.call('POST', '/v1/venues', { token: operator, json: { type: 'transport', subtype: 'bus', name: '合肥公交 1 路', district: '340102', vehicle: { plate: t } } }),
+        send: (t) =>
+          svc.call('POST', '/v1/venues', {
+            token: operator,
+            json: {
+              type: 'transport',
+              subtype: 'bus',
+              name: '合肥公交 1 路',
+              district: '340102',
+              vehicle: { plate: t },
+            },
+          }),
       },
       {
         endpoint: 'POST /v1/venues',
         path: 'vehicle.route',
         code: 'VALIDATION_FAILED',
-        send: (t) => svc.call('POST', '/v1/venues', { token: operator, json: { type: 'transport', subtype: 'bus', name: '合肥公交 1 路', district: '340102', vehicle: { route: t } } }),
+        send: (t) =>
+          svc.call('POST', '/v1/venues', {
+            token: operator,
+            json: {
+              type: 'transport',
+              subtype: 'bus',
+              name: '合肥公交 1 路',
+              district: '340102',
+              vehicle: { route: t },
+            },
+          }),
       },
-      { endpoint: 'POST /v1/admin/tokens', path: 'name', code: 'VALIDATION_FAILED', send: (t) => svc.call('POST', '/v1/admin/tokens', { token: svc.adminToken, json: { role: 'health', name: t } }) },
-      { endpoint: 'POST /v1/appeals', path: 'reason', code: 'VALIDATION_FAILED', send: (t) => svc.call('POST', '/v1/appeals', { token: resident.token, json: { reason: t } }) },
+      {
+        endpoint: 'POST /v1/admin/tokens',
+        path: 'name',
+        code: 'VALIDATION_FAILED',
+        send: (t) => svc.call('POST', '/v1/admin/tokens', { token: svc.adminToken, json: { role: 'health', name: t } }),
+      },
+      {
+        endpoint: 'POST /v1/appeals',
+        path: 'reason',
+        code: 'VALIDATION_FAILED',
+        send: (t) => svc.call('POST', '/v1/appeals', { token: resident.token, json: { reason: t } }),
+      },
       {
         endpoint: 'POST /v1/appeals/:id/decision',
         path: 'reason',
         code: 'VALIDATION_FAILED',
-        send: (t) => svc.call('POST', `/v1/appeals/${appealId}/decision`, { token: health, json: { decision: 'reject', reason: t } }),
+        send: (t) =>
+          svc.call('POST', `/v1/appeals/${appealId}/decision`, {
+            token: health,
+            json: { decision: 'reject', reason: t },
+          }),
       },
-      { endpoint: 'POST /v1/grid/visits', path: 'note', code: 'VALIDATION_FAILED', send: (t) => svc.call('POST', '/v1/grid/visits', { token: health, json: { pseudonym: resident.pseudonym, outcome: 'verified', note: t } }) },
-      { endpoint: 'PUT /v1/rules', path: 'description.zh', code: 'INVALID_RULE_SET', send: (t) => svc.call('PUT', '/v1/rules', { token: health, json: rules(t) }) },
-      { endpoint: 'PUT /v1/rules', path: 'rules.0.reason.en', code: 'INVALID_RULE_SET', send: (t) => svc.call('PUT', '/v1/rules', { token: health, json: ruleReason(t) }) },
-      { endpoint: 'PUT /v1/policies', path: 'description.en', code: 'INVALID_RULE_SET', send: (t) => svc.call('PUT', '/v1/policies', { token: health, json: policies(t) }) },
-      { endpoint: 'PUT /v1/policies', path: 'defaults.school.0.reason.zh', code: 'INVALID_RULE_SET', send: (t) => svc.call('PUT', '/v1/policies', { token: health, json: policyReason(t) }) },
+      {
+        endpoint: 'POST /v1/grid/visits',
+        path: 'note',
+        code: 'VALIDATION_FAILED',
+        send: (t) =>
+          svc.call('POST', '/v1/grid/visits', {
+            token: health,
+            json: { pseudonym: resident.pseudonym, outcome: 'verified', note: t },
+          }),
+      },
+      {
+        endpoint: 'PUT /v1/rules',
+        path: 'description.zh',
+        code: 'INVALID_RULE_SET',
+        send: (t) => svc.call('PUT', '/v1/rules', { token: health, json: rules(t) }),
+      },
+      {
+        endpoint: 'PUT /v1/rules',
+        path: 'rules.0.reason.en',
+        code: 'INVALID_RULE_SET',
+        send: (t) => svc.call('PUT', '/v1/rules', { token: health, json: ruleReason(t) }),
+      },
+      {
+        endpoint: 'PUT /v1/policies',
+        path: 'description.en',
+        code: 'INVALID_RULE_SET',
+        send: (t) => svc.call('PUT', '/v1/policies', { token: health, json: policies(t) }),
+      },
+      {
+        endpoint: 'PUT /v1/policies',
+        path: 'defaults.school.0.reason.zh',
+        code: 'INVALID_RULE_SET',
+        send: (t) => svc.call('PUT', '/v1/policies', { token: health, json: policyReason(t) }),
+      },
     ];
     const BAD = [
       { what: 'a right-to-left override', text: 'Ali\u202Ecod.exe', codePoint: 'U+202E' },
@@ -421,21 +616,33 @@ describe('abuse limits', function () {
     });
 
     it('stores venue names, appeal and decision reasons and visit notes NFC, trimmed, with line breaks as LF', async () => {
-      const venue = await svc.call('POST', '/v1/venues', { token: operator, json: { type: 'crowded-place', name: '  Cafe\u0301 Zola ', district: '340104' } });
+      const venue = await svc.call('POST', '/v1/venues', {
+        token: operator,
+        json: { type: 'crowded-place', name: '  Cafe\u0301 Zola ', district: '340104' },
+      });
       expect(venue.status, JSON.stringify(venue.body)).to.equal(201);
       expect(venue.body.name).to.equal('Caf\u00E9 Zola');
 
       const appellant = await newResident(svc);
-      const appeal = await svc.call('POST', '/v1/appeals', { token: appellant.token, json: { reason: 'Re\u0301sume\u0301:\r\nI was home' } });
+      const appeal = await svc.call('POST', '/v1/appeals', {
+        token: appellant.token,
+        json: { reason: 'Re\u0301sume\u0301:\r\nI was home' },
+      });
       expect(appeal.status, JSON.stringify(appeal.body)).to.equal(201);
       const mine = await svc.call('GET', '/v1/residents/me/appeals', { token: appellant.token });
       expect(mine.body.appeals.map((a: { reason: string }) => a.reason)).to.include('R\u00E9sum\u00E9:\nI was home');
 
-      const decision = await svc.call('POST', `/v1/appeals/${appeal.body.id}/decision`, { token: health, json: { decision: 'reject', reason: 'Verifie\u0301' } });
+      const decision = await svc.call('POST', `/v1/appeals/${appeal.body.id}/decision`, {
+        token: health,
+        json: { decision: 'reject', reason: 'Verifie\u0301' },
+      });
       expect(decision.status, JSON.stringify(decision.body)).to.equal(200);
       expect(decision.body.decision.reason).to.equal('Verifi\u00E9');
 
-      const visit = await svc.call('POST', '/v1/grid/visits', { token: health, json: { pseudonym: resident.pseudonym, outcome: 'verified', note: ' a\u0300 la maison ' } });
+      const visit = await svc.call('POST', '/v1/grid/visits', {
+        token: health,
+        json: { pseudonym: resident.pseudonym, outcome: 'verified', note: ' a\u0300 la maison ' },
+      });
       expect(visit.status, JSON.stringify(visit.body)).to.equal(201);
       expect(visit.body.visit.note).to.equal('\u00E0 la maison');
     });
@@ -459,14 +666,23 @@ describe('abuse limits', function () {
       expect(applied.status).to.equal(201);
       expectPrivate(applied, 'POST /v1/residents');
       expectPrivate(await svc.call('GET', '/v1/residents/me', { token: applied.token }), 'GET /v1/residents/me');
-      expectPrivate(await svc.call('GET', '/v1/residents/me/code', { token: applied.token }), 'GET /v1/residents/me/code');
-      const token = await svc.call('POST', '/v1/admin/tokens', { token: svc.adminToken, json: { role: 'health', name: 'headers' } });
+      expectPrivate(
+        await svc.call('GET', '/v1/residents/me/code', { token: applied.token }),
+        'GET /v1/residents/me/code',
+      );
+      const token = await svc.call('POST', '/v1/admin/tokens', {
+        token: svc.adminToken,
+        json: { role: 'health', name: 'headers' },
+      });
       expect(token.status).to.equal(201);
       expectPrivate(token, 'POST /v1/admin/tokens');
       expectPrivate(await svc.call('GET', '/v1/nothing-here'), '404');
       expectPrivate(await apply(svc, {}, { session: applied.session }), '400');
       expectPrivate(await svc.call('GET', '/v1/residents/me'), '401');
-      expectPrivate(await svc.call('GET', '/v1/residents/me', { headers: { authorization: 'Bearer not-a-known-token-at-all' } }), '401 unknown token');
+      expectPrivate(
+        await svc.call('GET', '/v1/residents/me', { headers: { authorization: 'Bearer not-a-known-token-at-all' } }),
+        '401 unknown token',
+      );
     });
 
     it('keeps the public trust and status lists cacheable (revalidated), with nosniff', async () => {

@@ -3,11 +3,27 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeCode, loadStatusList, prepareTrustList, toBase64Url, verifyCode, type ResidentClaims, type TrustListJson } from '../../verifier/src';
+import {
+  decodeCode,
+  loadStatusList,
+  prepareTrustList,
+  toBase64Url,
+  verifyCode,
+  type ResidentClaims,
+  type TrustListJson,
+} from '../../verifier/src';
 import { canonicalJson, type LedgerEvent } from '../../verifier/src/event';
 import { applySchema } from '../../server/services/residents';
 import { tempDir } from '../support/tmp';
-import { applicant, apply, MINUTE, startTestService, type IdType, type Reply, type TestService } from '../support/service';
+import {
+  applicant,
+  apply,
+  MINUTE,
+  startTestService,
+  type IdType,
+  type Reply,
+  type TestService,
+} from '../support/service';
 
 const ID_TYPES: IdType[] = ['resident-id', 'passport', 'hk-macao-permit', 'taiwan-permit'];
 
@@ -76,13 +92,23 @@ describe('residents API', function () {
           expect(code.mode).to.equal('dynamic');
 
           const trust = await trustList(svc);
-          const v = await verifyCode(code.code, { trustList: trust, statusLists: [await statusList(svc)], now: svc.clock.now() });
+          const v = await verifyCode(code.code, {
+            trustList: trust,
+            statusLists: [await statusList(svc)],
+            now: svc.clock.now(),
+          });
           expect(v, v.message).to.include({ valid: true, code: 'VALID' });
           const claims = v.claims as ResidentClaims;
           expect(claims.iss).to.equal('340000');
           // No stable identifier in a resident code (FORMAT.md §4): the issuer finds the resident by cti.
           expect(claims).to.not.have.property('sub');
-          expect(claims.health).to.include({ colour: 'green', statusIndex: resident.statusIndex, ruleVersion: 1, mode: 'dynamic', maskedName: resident.maskedName });
+          expect(claims.health).to.include({
+            colour: 'green',
+            statusIndex: resident.statusIndex,
+            ruleVersion: 1,
+            mode: 'dynamic',
+            maskedName: resident.maskedName,
+          });
           expect(claims.health.idLast4).to.equal(body.idNumber.slice(-4));
 
           // The session reads the resident it applied for.
@@ -96,9 +122,9 @@ describe('residents API', function () {
 
     describe('across the four ID types', () => {
       it('gives every person their own status index and pseudonym', () => {
-      expect(issued).to.have.length(ID_TYPES.length);
-      expect(new Set(issued.map((i) => i.statusIndex)).size).to.equal(issued.length);
-      expect(new Set(issued.map((i) => i.pseudonym)).size).to.equal(issued.length);
+        expect(issued).to.have.length(ID_TYPES.length);
+        expect(new Set(issued.map((i) => i.statusIndex)).size).to.equal(issued.length);
+        expect(new Set(issued.map((i) => i.pseudonym)).size).to.equal(issued.length);
       });
     });
 
@@ -193,7 +219,11 @@ describe('residents API', function () {
         const key = 'retry-key-0002';
         expect((await apply(svc, body, { idempotencyKey: key })).status).to.equal(201);
         const head = await svc.head();
-        const r = await apply(svc, { ...body, declaration: { ...body.declaration, temperatureC: 37.9 } }, { idempotencyKey: key });
+        const r = await apply(
+          svc,
+          { ...body, declaration: { ...body.declaration, temperatureC: 37.9 } },
+          { idempotencyKey: key },
+        );
         expect(r.status).to.equal(422);
         expect(r.body.error.code).to.equal('IDEMPOTENCY_KEY_REUSED');
         expect(await svc.head()).to.deep.equal(head);
@@ -213,7 +243,10 @@ describe('residents API', function () {
         const { idempotency } = svc.running.services;
         svc.clock.advance(23 * 60 * MINUTE);
         expect(await idempotency.sweep(svc.running.app.ledger, svc.clock.now())).to.equal(0);
-        expect((await apply(svc, { ...body, phone: '13912345678' }, { idempotencyKey: key })).status, 'still remembered at 23 h').to.equal(422);
+        expect(
+          (await apply(svc, { ...body, phone: '13912345678' }, { idempotencyKey: key })).status,
+          'still remembered at 23 h',
+        ).to.equal(422);
 
         svc.clock.advance(2 * 60 * MINUTE);
         expect(await idempotency.sweep(svc.running.app.ledger, svc.clock.now())).to.be.at.least(1);
@@ -278,7 +311,9 @@ describe('residents API', function () {
       const trust = await trustList(svc);
       const now = svc.clock.now();
       expect((await verifyCode(r.body.code, { trustList: trust, now })).code).to.equal('STATUS_STALE');
-      expect((await verifyCode(r.body.code, { trustList: trust, statusLists: [await statusList(svc)], now })).code).to.equal('VALID');
+      expect(
+        (await verifyCode(r.body.code, { trustList: trust, statusLists: [await statusList(svc)], now })).code,
+      ).to.equal('VALID');
     });
 
     it('refuses a mode other than dynamic or printed', async () => {
@@ -296,7 +331,10 @@ describe('residents API', function () {
       try {
         const file = join(tmp.dir, 'code.png');
         writeFileSync(file, png.bytes);
-        const text = execFileSync('/usr/bin/zbarimg', ['--raw', '-q', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+        const text = execFileSync('/usr/bin/zbarimg', ['--raw', '-q', file], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
         expect(text.replace(/\n$/, '')).to.equal(json.body.code);
       } finally {
         tmp.cleanup();
@@ -327,14 +365,20 @@ describe('residents API', function () {
       expect(c2.cti).to.not.equal(c1.cti);
       expect(c2.iat).to.equal(svc.clock.seconds);
       expect(c2.health.statusIndex).to.equal(c1.health.statusIndex);
-      const v = await verifyCode(renewed.body.code, { trustList: await trustList(svc), statusLists: [await statusList(svc)], now: svc.clock.now() });
+      const v = await verifyCode(renewed.body.code, {
+        trustList: await trustList(svc),
+        statusLists: [await statusList(svc)],
+        now: svc.clock.now(),
+      });
       expect(v.code).to.equal('VALID');
     });
 
     it('records every issuance as a code.issued event of the resident', async () => {
       const r = await svc.call('GET', '/v1/residents/me/code', { token });
       const cti = claimsOf(r.body.code).cti;
-      const issuedEvents = (await allEvents(svc)).filter((e) => e.type === 'code.issued' && e.subjects.includes(`r:${pseudonym}`));
+      const issuedEvents = (await allEvents(svc)).filter(
+        (e) => e.type === 'code.issued' && e.subjects.includes(`r:${pseudonym}`),
+      );
       expect(issuedEvents.map((e) => e.data.cti)).to.include(cti);
     });
 
@@ -367,7 +411,11 @@ describe('residents API', function () {
 
   describe('personal data', () => {
     let own: TestService;
-    const people = [applicant(), applicant({ idType: 'passport', name: 'Zhang Sanfeng', phone: '+852 6123 4567' }), applicant({ idType: 'hk-macao-permit' })];
+    const people = [
+      applicant(),
+      applicant({ idType: 'passport', name: 'Zhang Sanfeng', phone: '+852 6123 4567' }),
+      applicant({ idType: 'hk-macao-permit' }),
+    ];
     const replies: Array<Reply & { token?: string }> = [];
     const plaintexts = people.flatMap((p) => [p.name, p.idNumber, p.phone.replace(/\s/g, ''), p.phone]);
 
@@ -379,11 +427,19 @@ describe('residents API', function () {
         replies.push(await apply(own, { ...p, declaration: { ...p.declaration, temperatureC: 38 } }));
         replies.push(await apply(own, { ...p, name: `${p.name}x` }));
         const token = replies[replies.length - 2].token;
-        for (const path of ['/v1/residents/me', '/v1/residents/me/code', '/v1/residents/me/code?mode=printed']) replies.push(await own.call('GET', path, { token }));
+        for (const path of ['/v1/residents/me', '/v1/residents/me/code', '/v1/residents/me/code?mode=printed'])
+          replies.push(await own.call('GET', path, { token }));
       }
       await own.call('POST', '/v1/feeds/close-contacts', {
         token: own.adminToken,
-        json: { records: people.map((p) => ({ idType: p.idType, idNumber: p.idNumber, degree: 1, exposedAt: own.clock.now().toISOString() })) },
+        json: {
+          records: people.map((p) => ({
+            idType: p.idType,
+            idNumber: p.idNumber,
+            degree: 1,
+            exposedAt: own.clock.now().toISOString(),
+          })),
+        },
       });
       replies.push(await own.call('GET', '/v1/trust-list'));
     });
@@ -413,7 +469,11 @@ describe('residents API', function () {
     });
 
     it('stores no unkeyed digest of a body that could confirm a guessed ID', async () => {
-      const digests = new Set(people.flatMap((p) => [p, applySchema.parse(p)].map((b) => createHash('sha256').update(canonicalJson(b)).digest('hex'))));
+      const digests = new Set(
+        people.flatMap((p) =>
+          [p, applySchema.parse(p)].map((b) => createHash('sha256').update(canonicalJson(b)).digest('hex')),
+        ),
+      );
       let entries = 0;
       for await (const [k, v] of own.running.app.ledger.db.iterator({ valueEncoding: 'utf8' })) {
         if (k.startsWith('!idempotency!') && !k.startsWith('!idempotency!~at/')) entries++;

@@ -1,8 +1,24 @@
 import { expect } from 'chai';
-import { decodeCode, loadStatusList, prepareTrustList, verifyCode, type ResidentClaims, type StatusList } from '../../verifier/src';
+import {
+  decodeCode,
+  loadStatusList,
+  prepareTrustList,
+  verifyCode,
+  type ResidentClaims,
+  type StatusList,
+} from '../../verifier/src';
 import type { LedgerEvent } from '../../verifier/src/event';
 import defaultRules from '../../server/rules/default-rules.json';
-import { applicant, apply, DAY, MINUTE, residentIdNumber, shanghaiDate, startTestService, type TestService } from '../support/service';
+import {
+  applicant,
+  apply,
+  DAY,
+  MINUTE,
+  residentIdNumber,
+  shanghaiDate,
+  startTestService,
+  type TestService,
+} from '../support/service';
 
 const claimsOf = (code: string) => decodeCode(code).claims as ResidentClaims;
 
@@ -23,7 +39,13 @@ async function eventsOf(svc: TestService, type: string): Promise<LedgerEvent[]> 
 async function me(svc: TestService, token: string) {
   const r = await svc.call('GET', '/v1/residents/me', { token });
   expect(r.status).to.equal(200);
-  return r.body.resident as { pseudonym: string; statusIndex: number; colour: string; reasons: Array<{ id: string }>; ruleVersion: number };
+  return r.body.resident as {
+    pseudonym: string;
+    statusIndex: number;
+    colour: string;
+    reasons: Array<{ id: string }>;
+    ruleVersion: number;
+  };
 }
 
 /** The default rules with fever made red: tells versions 1 and 2 apart. */
@@ -121,7 +143,13 @@ describe('rules API', function () {
   describe('when a rule set does not parse', () => {
     it('answers 400 INVALID_RULE_SET naming the fields, and writes nothing', async () => {
       const head = await svc.head();
-      const bad = { ...strictRules(), horizonDays: 0, rules: [{ id: 'Not Kebab', colour: 'purple', reason: { zh: '坏', en: 'bad' }, when: { method: ['x', 'toString'] } }] };
+      const bad = {
+        ...strictRules(),
+        horizonDays: 0,
+        rules: [
+          { id: 'Not Kebab', colour: 'purple', reason: { zh: '坏', en: 'bad' }, when: { method: ['x', 'toString'] } },
+        ],
+      };
       const r = await svc.call('PUT', '/v1/rules', { token: health, json: bad });
       expect(r.status).to.equal(400);
       expect(r.body.error.code).to.equal('INVALID_RULE_SET');
@@ -148,7 +176,12 @@ describe('rules API', function () {
       const resident = (await apply(svc, applicant())).token;
       const afterApply = await svc.head();
       expect(afterApply.seq).to.be.greaterThan(head.seq);
-      const tokens = [resident, await svc.token('feed', { source: 'health' }), await svc.token('feed', { source: 'telecom' }), await svc.token('auditor')];
+      const tokens = [
+        resident,
+        await svc.token('feed', { source: 'health' }),
+        await svc.token('feed', { source: 'telecom' }),
+        await svc.token('auditor'),
+      ];
       const before = await svc.head();
       for (const token of tokens) {
         const r = await svc.call('PUT', '/v1/rules', { token, json: strictRules() });
@@ -212,7 +245,10 @@ describe('feeds API', function () {
         else token = await svc.token(who, who === 'grid' ? { scope: { districts: ['340104'] } } : {});
         for (const feed of FEEDS) {
           const head = await svc.head();
-          const r = await svc.call('POST', `/v1/feeds/${feed}`, { token, json: bodyFor(feed, svc.clock.now().toISOString()) });
+          const r = await svc.call('POST', `/v1/feeds/${feed}`, {
+            token,
+            json: bodyFor(feed, svc.clock.now().toISOString()),
+          });
           if (allowed.includes(feed)) {
             expect(r.status, `${who} → ${feed}`).to.equal(201);
             expect(r.body).to.include({ feed, count: feed === 'risk-areas' ? 0 : 1 });
@@ -232,7 +268,10 @@ describe('feeds API', function () {
     });
 
     it('refuses a feed token without a source when it is created', async () => {
-      const r = await svc.call('POST', '/v1/admin/tokens', { token: svc.adminToken, json: { role: 'feed', name: 'no source' } });
+      const r = await svc.call('POST', '/v1/admin/tokens', {
+        token: svc.adminToken,
+        json: { role: 'feed', name: 'no source' },
+      });
       expect(r.status).to.equal(400);
       expect(r.body.error.fields[0].path).to.equal('source');
     });
@@ -247,13 +286,25 @@ describe('feeds API', function () {
       const greenCode = applied.body.code.code;
       const before = await currentStatusList(svc);
       expect(before.list.get(resident.statusIndex)).to.equal('green');
-      expect((await verifyCode(greenCode, { trustList: before.trust, statusLists: [before.bytes], now: svc.clock.now() })).code).to.equal('VALID');
+      expect(
+        (await verifyCode(greenCode, { trustList: before.trust, statusLists: [before.bytes], now: svc.clock.now() }))
+          .code,
+      ).to.equal('VALID');
 
       svc.clock.advance(MINUTE);
       const telecom = await svc.token('feed', { source: 'telecom' });
       const r = await svc.call('POST', '/v1/feeds/close-contacts', {
         token: telecom,
-        json: { records: [{ idType: body.idType, idNumber: body.idNumber, degree: 1, exposedAt: new Date(svc.clock.ms - 3_600_000).toISOString() }] },
+        json: {
+          records: [
+            {
+              idType: body.idType,
+              idNumber: body.idNumber,
+              degree: 1,
+              exposedAt: new Date(svc.clock.ms - 3_600_000).toISOString(),
+            },
+          ],
+        },
       });
       expect(r.status).to.equal(201);
       expect(r.body).to.include({ feed: 'close-contacts', count: 1, affected: 1, changed: 1 });
@@ -264,15 +315,29 @@ describe('feeds API', function () {
 
       const after = await currentStatusList(svc);
       expect(after.list.get(resident.statusIndex)).to.equal('red');
-      const old = await verifyCode(greenCode, { trustList: after.trust, statusLists: [after.bytes], now: svc.clock.now() });
+      const old = await verifyCode(greenCode, {
+        trustList: after.trust,
+        statusLists: [after.bytes],
+        now: svc.clock.now(),
+      });
       expect(old.valid).to.equal(false);
       expect(old.code).to.equal('REVOKED');
 
       const fresh = await svc.call('GET', '/v1/residents/me/code', { token });
       expect(fresh.body.colour).to.equal('red');
-      expect((await verifyCode(fresh.body.code, { trustList: after.trust, statusLists: [after.bytes], now: svc.clock.now() })).code).to.equal('VALID');
+      expect(
+        (
+          await verifyCode(fresh.body.code, {
+            trustList: after.trust,
+            statusLists: [after.bytes],
+            now: svc.clock.now(),
+          })
+        ).code,
+      ).to.equal('VALID');
 
-      const changes = (await eventsOf(svc, 'status.changed')).filter((e) => e.subjects.includes(`r:${resident.pseudonym}`));
+      const changes = (await eventsOf(svc, 'status.changed')).filter((e) =>
+        e.subjects.includes(`r:${resident.pseudonym}`),
+      );
       expect(changes.at(-1)!.data).to.include({ from: 'green', to: 'red', statusIndex: resident.statusIndex });
       expect(String(changes.at(-1)!.data.cause)).to.equal(`feed:close-contacts#${r.body.seq}`);
     });
@@ -287,7 +352,11 @@ describe('feeds API', function () {
         json: {
           records: [
             { ...person(good.idNumber), degree: 1, exposedAt: svc.clock.now().toISOString() },
-            { ...person(bad.slice(0, 17) + (bad[17] === '0' ? '1' : '0')), degree: 1, exposedAt: svc.clock.now().toISOString() },
+            {
+              ...person(bad.slice(0, 17) + (bad[17] === '0' ? '1' : '0')),
+              degree: 1,
+              exposedAt: svc.clock.now().toISOString(),
+            },
           ],
         },
       });
@@ -300,7 +369,10 @@ describe('feeds API', function () {
 
     it('makes a person it names red from their first code when they apply later', async () => {
       const body = applicant();
-      const r = await svc.call('POST', '/v1/feeds/close-contacts', { token: health, json: { records: [{ ...person(body.idNumber), degree: 1, exposedAt: svc.clock.now().toISOString() }] } });
+      const r = await svc.call('POST', '/v1/feeds/close-contacts', {
+        token: health,
+        json: { records: [{ ...person(body.idNumber), degree: 1, exposedAt: svc.clock.now().toISOString() }] },
+      });
       expect(r.body).to.include({ count: 1, affected: 0 });
       const applied = await apply(svc, body);
       expect(applied.status).to.equal(201);
@@ -309,7 +381,9 @@ describe('feeds API', function () {
     });
 
     it('answers a retry with the same Idempotency-Key with the first response and imports nothing twice', async () => {
-      const body = { records: [{ ...person(residentIdNumber()), degree: 2, exposedAt: svc.clock.now().toISOString() }] };
+      const body = {
+        records: [{ ...person(residentIdNumber()), degree: 2, exposedAt: svc.clock.now().toISOString() }],
+      };
       const headers = { 'idempotency-key': 'feed-import-0001' };
       const first = await svc.call('POST', '/v1/feeds/close-contacts', { token: health, json: body, headers });
       expect(first.status).to.equal(201);
@@ -318,7 +392,11 @@ describe('feeds API', function () {
       expect(retry.status).to.equal(201);
       expect(retry.body).to.deep.equal(first.body);
       expect(await svc.head()).to.deep.equal(head);
-      const other = await svc.call('POST', '/v1/feeds/close-contacts', { token: health, json: { records: [{ ...body.records[0], degree: 1 }] }, headers });
+      const other = await svc.call('POST', '/v1/feeds/close-contacts', {
+        token: health,
+        json: { records: [{ ...body.records[0], degree: 1 }] },
+        headers,
+      });
       expect(other.status).to.equal(422);
       expect(other.body.error.code).to.equal('IDEMPOTENCY_KEY_REUSED');
       expect(await svc.head()).to.deep.equal(head);
@@ -328,14 +406,22 @@ describe('feeds API', function () {
       const body = applicant();
       const { token } = await apply(svc, body);
       const head = await svc.head();
-      const r = await svc.call('POST', '/v1/feeds/close-contacts', { token: health, json: { records: [{ ...person(body.idNumber), degree: 1, exposedAt: '2062-03-01T00:00:00Z' }] } });
+      const r = await svc.call('POST', '/v1/feeds/close-contacts', {
+        token: health,
+        json: { records: [{ ...person(body.idNumber), degree: 1, exposedAt: '2062-03-01T00:00:00Z' }] },
+      });
       expect(r.status).to.equal(400);
       expect(r.body.error.code).to.equal('VALIDATION_FAILED');
       expect(r.body.error.fields[0]).to.include({ path: 'records.0.exposedAt', code: 'DATE_IN_FUTURE' });
       expect(await svc.head()).to.deep.equal(head);
       expect((await me(svc, token)).colour).to.equal('green');
       // A few seconds ahead (a sender's clock running fast) is accepted.
-      const soon = await svc.call('POST', '/v1/feeds/close-contacts', { token: health, json: { records: [{ ...person(body.idNumber), degree: 1, exposedAt: new Date(svc.clock.ms + 30_000).toISOString() }] } });
+      const soon = await svc.call('POST', '/v1/feeds/close-contacts', {
+        token: health,
+        json: {
+          records: [{ ...person(body.idNumber), degree: 1, exposedAt: new Date(svc.clock.ms + 30_000).toISOString() }],
+        },
+      });
       expect(soon.status).to.equal(201);
     });
   });
@@ -343,9 +429,18 @@ describe('feeds API', function () {
   describe('a risk-area import', () => {
     it('re-evaluates the residents who declared a visit there', async () => {
       const date = shanghaiDate(svc.clock, 2);
-      const wuhan = await apply(svc, applicant({ declaration: { temperatureC: 36.5, visited: [{ region: '420106', date }] } }));
-      const shanghai = await apply(svc, applicant({ declaration: { temperatureC: 36.5, visited: [{ region: '310101', date }] } }));
-      const stayed = await apply(svc, applicant({ declaration: { temperatureC: 36.5, visited: [{ region: '340104', date }] } }));
+      const wuhan = await apply(
+        svc,
+        applicant({ declaration: { temperatureC: 36.5, visited: [{ region: '420106', date }] } }),
+      );
+      const shanghai = await apply(
+        svc,
+        applicant({ declaration: { temperatureC: 36.5, visited: [{ region: '310101', date }] } }),
+      );
+      const stayed = await apply(
+        svc,
+        applicant({ declaration: { temperatureC: 36.5, visited: [{ region: '340104', date }] } }),
+      );
       for (const r of [wuhan, shanghai, stayed]) expect(r.body.resident.colour).to.equal('green');
 
       const r = await svc.call('POST', '/v1/feeds/risk-areas', {
@@ -376,7 +471,10 @@ describe('feeds API', function () {
 
     it('answers 400 UNKNOWN_REGION for a code not in GB/T 2260', async () => {
       const head = await svc.head();
-      const r = await svc.call('POST', '/v1/feeds/risk-areas', { token: health, json: { areas: [{ region: '999999', level: 'high', since: svc.clock.now().toISOString() }] } });
+      const r = await svc.call('POST', '/v1/feeds/risk-areas', {
+        token: health,
+        json: { areas: [{ region: '999999', level: 'high', since: svc.clock.now().toISOString() }] },
+      });
       expect(r.status).to.equal(400);
       expect(r.body.error.code).to.equal('UNKNOWN_REGION');
       expect(await svc.head()).to.deep.equal(head);
@@ -390,9 +488,23 @@ describe('feeds API', function () {
       const ra = await apply(svc, a);
       const rb = await apply(svc, b);
       const now = svc.clock.now().toISOString();
-      expect((await svc.call('POST', '/v1/feeds/cases', { token: health, json: { records: [{ idType: a.idType, idNumber: a.idNumber, status: 'confirmed', at: now }] } })).status).to.equal(201);
+      expect(
+        (
+          await svc.call('POST', '/v1/feeds/cases', {
+            token: health,
+            json: { records: [{ idType: a.idType, idNumber: a.idNumber, status: 'confirmed', at: now }] },
+          })
+        ).status,
+      ).to.equal(201);
       const transport = await svc.token('feed', { source: 'transport' });
-      expect((await svc.call('POST', '/v1/feeds/inbound-travellers', { token: transport, json: { records: [{ idType: b.idType, idNumber: b.idNumber, arrivedAt: now, from: 'JP' }] } })).status).to.equal(201);
+      expect(
+        (
+          await svc.call('POST', '/v1/feeds/inbound-travellers', {
+            token: transport,
+            json: { records: [{ idType: b.idType, idNumber: b.idNumber, arrivedAt: now, from: 'JP' }] },
+          })
+        ).status,
+      ).to.equal(201);
       expect((await me(svc, ra.token)).reasons.map((x) => x.id)).to.include('confirmed-or-suspected-case');
       expect((await me(svc, rb.token)).reasons.map((x) => x.id)).to.deep.equal(['inbound-quarantine']);
     });
@@ -404,7 +516,13 @@ describe('feeds API', function () {
         expect(e.subjects).to.deep.equal(['feeds']);
         expect(e.data).to.have.keys(['feed', 'source', 'by', 'count', 'digest']);
       }
-      expect(imports.map((e) => e.data.source)).to.include.members(['health', 'telecom', 'transport', 'public-security', 'admin']);
+      expect(imports.map((e) => e.data.source)).to.include.members([
+        'health',
+        'telecom',
+        'transport',
+        'public-security',
+        'admin',
+      ]);
     });
   });
 
@@ -427,7 +545,9 @@ describe('feeds API', function () {
       const start = svc.clock.ms;
       const r = await svc.call('POST', '/v1/feeds/close-contacts', {
         token: health,
-        json: { records: [{ ...person(body.idNumber), degree: 1, exposedAt: new Date(start - 13 * DAY).toISOString() }] },
+        json: {
+          records: [{ ...person(body.idNumber), degree: 1, exposedAt: new Date(start - 13 * DAY).toISOString() }],
+        },
       });
       expect(r.body.changed).to.equal(1);
       expect((await me(svc, token)).colour).to.equal('red');
@@ -449,9 +569,13 @@ describe('feeds API', function () {
       expect(after.reasons).to.deep.equal([]);
       const { list, bytes, trust } = await currentStatusList(svc);
       expect(list.get(resident.statusIndex)).to.equal('green');
-      expect((await verifyCode(redCode, { trustList: trust, statusLists: [bytes], now: svc.clock.now() })).code).to.equal('REVOKED');
+      expect(
+        (await verifyCode(redCode, { trustList: trust, statusLists: [bytes], now: svc.clock.now() })).code,
+      ).to.equal('REVOKED');
 
-      const change = (await eventsOf(svc, 'status.changed')).filter((e) => e.subjects.includes(`r:${resident.pseudonym}`)).at(-1)!;
+      const change = (await eventsOf(svc, 'status.changed'))
+        .filter((e) => e.subjects.includes(`r:${resident.pseudonym}`))
+        .at(-1)!;
       expect(change.data).to.include({ from: 'red', to: 'green', cause: 'time-window' });
     });
 
@@ -462,10 +586,15 @@ describe('feeds API', function () {
       const start = svc.clock.ms;
       const later = new Date(start - 13 * DAY).toISOString();
       // Six hours earlier, written in Beijing time: as text it sorts after the later one.
-      const earlier = new Date(start - 13 * DAY - 6 * 3_600_000 + 8 * 3_600_000).toISOString().replace('.000Z', '+08:00');
+      const earlier = new Date(start - 13 * DAY - 6 * 3_600_000 + 8 * 3_600_000)
+        .toISOString()
+        .replace('.000Z', '+08:00');
       expect(earlier > later).to.equal(true);
       for (const exposedAt of [later, earlier]) {
-        const r = await svc.call('POST', '/v1/feeds/close-contacts', { token: svc.adminToken, json: { records: [{ ...person(body.idNumber), degree: 1, exposedAt }] } });
+        const r = await svc.call('POST', '/v1/feeds/close-contacts', {
+          token: svc.adminToken,
+          json: { records: [{ ...person(body.idNumber), degree: 1, exposedAt }] },
+        });
         expect(r.status).to.equal(201);
       }
       svc.clock.ms = start + 20 * 3_600_000;

@@ -3,7 +3,17 @@ import { createPrivateKey } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { decodeCode, loadStatusList, prepareTrustList, signCode, toBase64Url, toRfc3339, verifyCode, type ResidentClaims, type TrustListJson } from '../../verifier/src';
+import {
+  decodeCode,
+  loadStatusList,
+  prepareTrustList,
+  signCode,
+  toBase64Url,
+  toRfc3339,
+  verifyCode,
+  type ResidentClaims,
+  type TrustListJson,
+} from '../../verifier/src';
 import { openContext } from '../../server/bootstrap';
 import { configSchema, loadConfig } from '../../server/config';
 import type { LedgerEvent } from '../../verifier/src/event';
@@ -12,14 +22,24 @@ import { verifyChain } from '../../ledger/verify-chain';
 import defaultRules from '../../server/rules/default-rules.json';
 import { startKeyScenario, type KeyScenario } from '../support/key-scenario';
 import { checkin, registerVenue, staffScan, type Venue } from '../support/scenario';
-import { applicant, apply, MINUTE, runLedgerVerify, startTestService, TestClock, type TestService } from '../support/service';
+import {
+  applicant,
+  apply,
+  MINUTE,
+  runLedgerVerify,
+  startTestService,
+  TestClock,
+  type TestService,
+} from '../support/service';
 import { tempDir } from '../support/tmp';
 
 const kidOf = (code: string) => toBase64Url(decodeCode(code).kid);
 
 /** Every file under `dir`, recursively. */
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)],
+  );
 }
 
 /**
@@ -85,7 +105,11 @@ describe('trust material', function () {
       const applied = await apply(svc, applicant());
       const printed = await svc.call('GET', '/v1/residents/me/code?mode=printed', { token: applied.token });
       const kid = kidOf(applied.body.code.code);
-      const venue = await registerVenue(svc, await svc.token('operator'), { type: 'enterprise', name: '合肥某工厂', district: '340104' });
+      const venue = await registerVenue(svc, await svc.token('operator'), {
+        type: 'enterprise',
+        name: '合肥某工厂',
+        district: '340104',
+      });
       const pem = readFileSync(join(svc.dir, 'keys', `${kid}.pem`), 'utf8');
       before = { code: applied.body.code.code, printed: printed.body.code, token: applied.token, kid, pem, venue };
       expect(kidOf(before.printed)).to.equal(before.kid);
@@ -98,7 +122,12 @@ describe('trust material', function () {
       expect(rotated.kid).to.not.equal(before.kid);
       // Listed until its longest resident code (a printed one, PRINTED_CODE_TTL_DAYS = 7) has expired, plus the verifiers' minute of clock skew.
       expect(r.body.keys).to.deep.equal([
-        { kid: before.kid, retiredAt: toRfc3339(svc.clock.seconds), listedUntil: toRfc3339(svc.clock.seconds + 7 * 86400 + 60), revokedAt: null },
+        {
+          kid: before.kid,
+          retiredAt: toRfc3339(svc.clock.seconds),
+          listedUntil: toRfc3339(svc.clock.seconds + 7 * 86400 + 60),
+          revokedAt: null,
+        },
         { kid: rotated.kid, retiredAt: null, listedUntil: null, revokedAt: null },
       ]);
 
@@ -128,15 +157,24 @@ describe('trust material', function () {
       const statusBytes = new Uint8Array((await svc.call('GET', '/v1/status-list')).bytes);
       const status = await loadStatusList(statusBytes, prepareTrustList(trust));
       expect(status.valid && status.statusList.kid).to.equal(rotated.kid);
-      const v = await verifyCode(again.body.code, { trustList: trust, statusLists: [statusBytes], now: svc.clock.now() });
+      const v = await verifyCode(again.body.code, {
+        trustList: trust,
+        statusLists: [statusBytes],
+        now: svc.clock.now(),
+      });
       expect(v.code).to.equal('VALID');
     });
 
     it('records the new key as a key.added event and the old one as key.retired', async () => {
       const events = await allEvents(svc.running.app.ledger);
-      expect(events.filter((e) => e.type === 'key.added').map((e) => e.data.kid)).to.deep.equal([before.kid, rotated.kid]);
+      expect(events.filter((e) => e.type === 'key.added').map((e) => e.data.kid)).to.deep.equal([
+        before.kid,
+        rotated.kid,
+      ]);
       const retired = events.filter((e) => e.type === 'key.retired');
-      expect(retired.map((e) => e.data)).to.deep.equal([{ kid: before.kid, retiredAt: svc.clock.seconds, acceptedUntil: svc.clock.seconds + 7 * 86400 }]);
+      expect(retired.map((e) => e.data)).to.deep.equal([
+        { kid: before.kid, retiredAt: svc.clock.seconds, acceptedUntil: svc.clock.seconds + 7 * 86400 },
+      ]);
     });
 
     it('destroys the retired private key: no file of it is left in DATA_DIR, in any form', () => {
@@ -153,9 +191,16 @@ describe('trust material', function () {
       expect(kidOf(r.body.code)).to.equal(rotated.kid);
       expect(r.body.code).to.not.equal(before.venue.code);
       const reissued = (await allEvents(svc.running.app.ledger)).filter((e) => e.type === 'venue.code.issued');
-      expect(reissued.map((e) => e.data)).to.deep.include({ cti: decodeCode(r.body.code).claims.cti, kid: rotated.kid, exp: decodeCode(r.body.code).claims.exp, replaces: decodeCode(before.venue.code).claims.cti });
+      expect(reissued.map((e) => e.data)).to.deep.include({
+        cti: decodeCode(r.body.code).claims.cti,
+        kid: rotated.kid,
+        exp: decodeCode(r.body.code).claims.exp,
+        replaces: decodeCode(before.venue.code).claims.cti,
+      });
       // Read again: the same code, nothing re-signed.
-      expect((await svc.call('GET', `/v1/venues/${before.venue.id}`, { token: svc.adminToken })).body.code).to.equal(r.body.code);
+      expect((await svc.call('GET', `/v1/venues/${before.venue.id}`, { token: svc.adminToken })).body.code).to.equal(
+        r.body.code,
+      );
 
       const resident = { token: before.token } as Parameters<typeof checkin>[1];
       const old = await checkin(svc, resident, before.venue);
@@ -167,7 +212,8 @@ describe('trust material', function () {
 
     it('keeps the retired key listed until the last resident code it signed has expired, then drops it, and its venue code with it', async () => {
       const retiredAt = svc.running.app.keys.all()[0].retiredAt!;
-      const kids = async () => ((await svc.call('GET', '/v1/trust-list')).body as TrustListJson).issuers[0].keys.map((k) => k.kid);
+      const kids = async () =>
+        ((await svc.call('GET', '/v1/trust-list')).body as TrustListJson).issuers[0].keys.map((k) => k.kid);
       const listedUntil = Date.parse(rotated.keys[0].listedUntil!) / 1000;
       expect(listedUntil).to.equal(retiredAt + 7 * 86400 + 60);
       svc.clock.ms = listedUntil * 1000;
@@ -186,7 +232,7 @@ describe('trust material', function () {
   });
 });
 
-describe('a retired key\'s window across restarts', function () {
+describe("a retired key's window across restarts", function () {
   this.timeout(60_000);
 
   it('is the longest resident-code lifetime the key was ever set to sign: raising PRINTED_CODE_TTL_DAYS widens it, lowering it again does not narrow it', async () => {
@@ -207,7 +253,12 @@ describe('a retired key\'s window across restarts', function () {
       try {
         clock.advance(MINUTE);
         const r = await third.call('POST', '/v1/admin/keys/rotate', { token: third.adminToken });
-        expect(r.body.keys[0]).to.deep.equal({ kid, retiredAt: toRfc3339(clock.seconds), listedUntil: toRfc3339(clock.seconds + 30 * 86400 + 60), revokedAt: null });
+        expect(r.body.keys[0]).to.deep.equal({
+          kid,
+          retiredAt: toRfc3339(clock.seconds),
+          listedUntil: toRfc3339(clock.seconds + 30 * 86400 + 60),
+          revokedAt: null,
+        });
         expect(third.running.app.keys.active().record.longestCodeSeconds).to.equal(7 * 86400);
       } finally {
         await third.stop();
@@ -225,7 +276,9 @@ describe('code lifetime settings', () => {
   });
 
   it('refuse a lifetime over its cap at start-up, naming the cap and the result verifiers would give', () => {
-    expect(() => loadConfig({ CODE_TTL_MINUTES: '61', PRINTED_CODE_TTL_DAYS: '31', VENUE_CODE_TTL_DAYS: '367' })).to.throw(
+    expect(() =>
+      loadConfig({ CODE_TTL_MINUTES: '61', PRINTED_CODE_TTL_DAYS: '31', VENUE_CODE_TTL_DAYS: '367' }),
+    ).to.throw(
       [
         'invalid configuration:',
         '  CODE_TTL_MINUTES: at most 60 minutes: verifiers refuse longer-lived codes (LIFETIME_TOO_LONG, FORMAT.md §4.3)',
@@ -236,7 +289,7 @@ describe('code lifetime settings', () => {
   });
 });
 
-describe('key lifetimes at the gate, with the chain\'s revocations (a real Hardhat node)', function () {
+describe("key lifetimes at the gate, with the chain's revocations (a real Hardhat node)", function () {
   this.timeout(180_000);
   let sc: KeyScenario;
   let scan: (code: string) => Promise<{ decision: string; codeResult: string }>;
@@ -272,7 +325,10 @@ describe('key lifetimes at the gate, with the chain\'s revocations (a real Hardh
       expect(kidOf(code.body.code)).to.equal(sc.c.kid);
       const venue = await sc.svc.call('GET', `/v1/venues/${sc.venue.id}`, { token: sc.operator });
       expect(kidOf(venue.body.code)).to.equal(sc.c.kid);
-      const status = await loadStatusList(new Uint8Array(await sc.statusList()), prepareTrustList(await sc.trustList()));
+      const status = await loadStatusList(
+        new Uint8Array(await sc.statusList()),
+        prepareTrustList(await sc.trustList()),
+      );
       expect(status.valid && status.statusList.kid).to.equal(sc.c.kid);
     });
 
@@ -313,7 +369,9 @@ describe('key lifetimes at the gate, with the chain\'s revocations (a real Hardh
   describe('a code of this issuer naming a status index it never gave out', () => {
     it('is denied at a staff scan with STATUS_INDEX_UNKNOWN, naming the index', async () => {
       // 999 lies inside the status list (cover), but no resident holds it.
-      expect((decodeCode(sc.forged.unknownIndex).claims as ResidentClaims).health.statusIndex).to.be.below(sc.svc.running.app.statusBook.listSize);
+      expect((decodeCode(sc.forged.unknownIndex).claims as ResidentClaims).health.statusIndex).to.be.below(
+        sc.svc.running.app.statusBook.listSize,
+      );
       expect(sc.svc.running.app.statusBook.isIssued(999)).to.equal(false);
       const r = await staffScan(sc.svc, sc.operator, { venueId: sc.venue.id, code: sc.forged.unknownIndex });
       expect(r.body).to.include({ decision: 'deny', codeResult: 'STATUS_INDEX_UNKNOWN' });
@@ -324,10 +382,14 @@ describe('key lifetimes at the gate, with the chain\'s revocations (a real Hardh
       expect(verdict.message).to.equal('status index 999 is not held by any resident of this issuer');
     });
 
-    it('is admitted with the same claims and key once the index is the resident\'s own', async () => {
+    it("is admitted with the same claims and key once the index is the resident's own", async () => {
       const claims = decodeCode(sc.forged.unknownIndex).claims as ResidentClaims;
-      const statusIndex = (await sc.svc.call('GET', '/v1/residents/me', { token: sc.resident.token })).body.resident.statusIndex as number;
-      const code = await signCode({ ...claims, cti: 'c0000000000000ff', health: { ...claims.health, statusIndex } }, sc.svc.running.app.keys.active().signer);
+      const statusIndex = (await sc.svc.call('GET', '/v1/residents/me', { token: sc.resident.token })).body.resident
+        .statusIndex as number;
+      const code = await signCode(
+        { ...claims, cti: 'c0000000000000ff', health: { ...claims.health, statusIndex } },
+        sc.svc.running.app.keys.active().signer,
+      );
       expect(await scan(code)).to.include({ decision: 'admit', codeResult: 'VALID' });
     });
   });
@@ -371,11 +433,17 @@ describe('key lifetimes at the gate, with the chain\'s revocations (a real Hardh
       const retired = sc.svc.running.app.keys.all().find((k) => k.kid === sc.a.kid)!;
       await openContext(config, { env: { ANKANG_SIGNING_KEY: sc.a.pem } }).then(
         () => expect.fail('started with a retired key'),
-        (e: Error) => expect(e.message).to.equal(`ANKANG_SIGNING_KEY holds key ${sc.a.kid}, which was retired at ${toRfc3339(retired.retiredAt!)} and signs nothing more: give a new key, or unset it to have one generated`),
+        (e: Error) =>
+          expect(e.message).to.equal(
+            `ANKANG_SIGNING_KEY holds key ${sc.a.kid}, which was retired at ${toRfc3339(retired.retiredAt!)} and signs nothing more: give a new key, or unset it to have one generated`,
+          ),
       );
       await openContext(config, { env: { ANKANG_SIGNING_KEY: sc.b.pem } }).then(
         () => expect.fail('started with a revoked key'),
-        (e: Error) => expect(e.message).to.match(new RegExp(`^ANKANG_SIGNING_KEY holds key ${sc.b.kid}, which was revoked at ${toRfc3339(sc.revokedAt)} `)),
+        (e: Error) =>
+          expect(e.message).to.match(
+            new RegExp(`^ANKANG_SIGNING_KEY holds key ${sc.b.kid}, which was revoked at ${toRfc3339(sc.revokedAt)} `),
+          ),
       );
     });
   });
@@ -418,10 +486,21 @@ describe('ledger', function () {
     await svc.running.services.reevaluator.sweepAll('test');
     const contacts = await svc.call('POST', '/v1/feeds/close-contacts', {
       token: health,
-      json: { records: [{ idType: first.idType, idNumber: first.idNumber, degree: 1, exposedAt: svc.clock.now().toISOString() }] },
+      json: {
+        records: [
+          { idType: first.idType, idNumber: first.idNumber, degree: 1, exposedAt: svc.clock.now().toISOString() },
+        ],
+      },
     });
     expect(contacts.status).to.equal(201);
-    expect((await svc.call('POST', '/v1/feeds/risk-areas', { token: health, json: { areas: [{ region: '420100', level: 'high', since: svc.clock.now().toISOString() }] } })).status).to.equal(201);
+    expect(
+      (
+        await svc.call('POST', '/v1/feeds/risk-areas', {
+          token: health,
+          json: { areas: [{ region: '420100', level: 'high', since: svc.clock.now().toISOString() }] },
+        })
+      ).status,
+    ).to.equal(201);
     await svc.running.services.reevaluator.sweepAll('test');
     expect((await svc.call('POST', '/v1/admin/keys/rotate', { token: svc.adminToken })).status).to.equal(201);
   });
@@ -432,14 +511,25 @@ describe('ledger', function () {
 
   it('records applications, issuances, status changes, rule versions, feed imports, keys and tokens as events', async () => {
     const types = new Set((await allEvents(svc.running.app.ledger)).map((e) => e.type));
-    for (const t of ['resident.applied', 'declaration.submitted', 'code.issued', 'status.changed', 'rules.published', 'feed.imported', 'key.added', 'token.issued']) {
+    for (const t of [
+      'resident.applied',
+      'declaration.submitted',
+      'code.issued',
+      'status.changed',
+      'rules.published',
+      'feed.imported',
+      'key.added',
+      'token.issued',
+    ]) {
       expect(types, t).to.include(t);
     }
   });
 
   it('chains every resident event under the subject r:<pseudonym>', async () => {
     const events = await allEvents(svc.running.app.ledger);
-    for (const e of events.filter((x) => ['resident.applied', 'declaration.submitted', 'code.issued', 'status.changed'].includes(x.type))) {
+    for (const e of events.filter((x) =>
+      ['resident.applied', 'declaration.submitted', 'code.issued', 'status.changed'].includes(x.type),
+    )) {
       expect(e.subjects).to.have.length(1);
       expect(e.subjects[0]).to.match(/^r:[A-Za-z0-9_-]{16}$/);
     }
@@ -490,7 +580,9 @@ describe('ledger', function () {
 
       const r = await runLedgerVerify(['--data-dir', tmp.dir]);
       expect(r.code).to.equal(1);
-      expect(r.stdout).to.equal(`broken at event ${target}: the event does not match its hash (${target - 1} events before it are intact)\n`);
+      expect(r.stdout).to.equal(
+        `broken at event ${target}: the event does not match its hash (${target - 1} events before it are intact)\n`,
+      );
     });
 
     it('exits 1 when an event was removed', async () => {

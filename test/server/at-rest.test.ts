@@ -1,6 +1,17 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { startServiceProcess } from '../../scripts/lib/service-process';
@@ -8,7 +19,15 @@ import { makePrivateDir } from '../../server/crypto/private-dir';
 import { SECRET_PATHS } from '../../server/crypto/secrets-dir';
 import { openFacts } from '../../server/services/facts-store';
 import { SEALED_AT_REST_VERSION } from '../../server/services/at-rest';
-import { applicant, apply, ROOT, shanghaiDate, startTestService, TestClock, type TestService } from '../support/service';
+import {
+  applicant,
+  apply,
+  ROOT,
+  shanghaiDate,
+  startTestService,
+  TestClock,
+  type TestService,
+} from '../support/service';
 import { tempDir } from '../support/tmp';
 
 /** Every file under `dir`, with its mode, folders included. */
@@ -21,7 +40,12 @@ function walk(dir: string): Array<{ path: string; mode: number; folder: boolean 
 }
 
 /** The bytes of every file under `dir`, as LevelDB left them on disk. */
-const rawBytes = (dir: string) => Buffer.concat(walk(dir).filter((f) => !f.folder).map((f) => readFileSync(f.path)));
+const rawBytes = (dir: string) =>
+  Buffer.concat(
+    walk(dir)
+      .filter((f) => !f.folder)
+      .map((f) => readFileSync(f.path)),
+  );
 
 /** Every key and value of the service's LevelDB, through a plain handle (no sealing layer). */
 async function dumpLedger(dir: string): Promise<Array<[string, string]>> {
@@ -36,12 +60,29 @@ async function dumpLedger(dir: string): Promise<Array<[string, string]>> {
 }
 
 /** Runs `server/main.ts` (optionally as another user via setpriv) until it exits or listens. */
-function runService(env: Record<string, string>, asUid?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runService(
+  env: Record<string, string>,
+  asUid?: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const base: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['DATA_DIR', 'SECRETS_DIR', 'ADMIN_TOKEN', 'ANKANG_PSEUDONYM_KEY', 'ANKANG_ENCRYPTION_KEY', 'ANKANG_SIGNING_KEY', 'CHAIN_RPC_URL']) delete base[k];
+  for (const k of [
+    'DATA_DIR',
+    'SECRETS_DIR',
+    'ADMIN_TOKEN',
+    'ANKANG_PSEUDONYM_KEY',
+    'ANKANG_ENCRYPTION_KEY',
+    'ANKANG_SIGNING_KEY',
+    'CHAIN_RPC_URL',
+  ])
+    delete base[k];
   const node = [process.execPath, '--import', 'tsx', join(ROOT, 'server/main.ts')];
-  const [cmd, ...args] = asUid === undefined ? node : ['setpriv', `--reuid=${asUid}`, `--regid=${asUid}`, '--clear-groups', ...node];
-  const child = spawn(cmd, args, { cwd: ROOT, env: { ...base, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, ...args] =
+    asUid === undefined ? node : ['setpriv', `--reuid=${asUid}`, `--regid=${asUid}`, '--clear-groups', ...node];
+  const child = spawn(cmd, args, {
+    cwd: ROOT,
+    env: { ...base, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -86,27 +127,54 @@ describe('data at rest', function () {
       svc = await startTestService({ dir: tmp.dir, clock });
       resident = await apply(svc, {
         ...person,
-        declaration: { temperatureC: FEVER, symptoms: [SYMPTOM], visited: [{ region: VISITED, date: shanghaiDate(clock, 2) }], contactWithCase: false },
+        declaration: {
+          temperatureC: FEVER,
+          symptoms: [SYMPTOM],
+          visited: [{ region: VISITED, date: shanghaiDate(clock, 2) }],
+          contactWithCase: false,
+        },
       });
       expect(resident.status, JSON.stringify(resident.body)).to.equal(201);
       health = await svc.token('health');
       const appeal = await svc.call('POST', '/v1/appeals', { token: resident.token, json: { reason: APPEAL } });
       expect(appeal.status, JSON.stringify(appeal.body)).to.equal(201);
       appealId = appeal.body.id;
-      const decision = await svc.call('POST', `/v1/appeals/${appealId}/decision`, { token: health, json: { decision: 'reject', reason: DECISION } });
+      const decision = await svc.call('POST', `/v1/appeals/${appealId}/decision`, {
+        token: health,
+        json: { decision: 'reject', reason: DECISION },
+      });
       expect(decision.status, JSON.stringify(decision.body)).to.equal(200);
       const pseudonym = resident.body.resident.pseudonym;
-      const visit = await svc.call('POST', '/v1/grid/visits', { token: health, json: { pseudonym, outcome: 'verified', note: NOTE } });
+      const visit = await svc.call('POST', '/v1/grid/visits', {
+        token: health,
+        json: { pseudonym, outcome: 'verified', note: NOTE },
+      });
       expect(visit.status, JSON.stringify(visit.body)).to.equal(201);
-      const daily = await svc.call('POST', '/v1/checkins/daily', { token: resident.token, json: { temperatureC: FEVER, symptoms: [DAILY_SYMPTOM] } });
+      const daily = await svc.call('POST', '/v1/checkins/daily', {
+        token: resident.token,
+        json: { temperatureC: FEVER, symptoms: [DAILY_SYMPTOM] },
+      });
       expect(daily.status, JSON.stringify(daily.body)).to.equal(201);
-      const cases = await svc.call('POST', '/v1/feeds/cases', { token: health, json: { records: [{ idType: person.idType, idNumber: person.idNumber, status: 'suspected', at: clock.now().toISOString() }] } });
+      const cases = await svc.call('POST', '/v1/feeds/cases', {
+        token: health,
+        json: {
+          records: [
+            { idType: person.idType, idNumber: person.idNumber, status: 'suspected', at: clock.now().toISOString() },
+          ],
+        },
+      });
       expect(cases.status, JSON.stringify(cases.body)).to.equal(201);
       // A second resident whose appeal ends in an override: the reviewer's reason goes on their record.
-      overridden = await apply(svc, applicant({ declaration: { temperatureC: FEVER, symptoms: [], visited: [], contactWithCase: false } }));
+      overridden = await apply(
+        svc,
+        applicant({ declaration: { temperatureC: FEVER, symptoms: [], visited: [], contactWithCase: false } }),
+      );
       const second = await svc.call('POST', '/v1/appeals', { token: overridden.token, json: { reason: APPEAL } });
       expect(second.status, JSON.stringify(second.body)).to.equal(201);
-      const override = await svc.call('POST', `/v1/appeals/${second.body.id}/decision`, { token: health, json: { decision: 'override', colour: 'green', reason: OVERRIDE } });
+      const override = await svc.call('POST', `/v1/appeals/${second.body.id}/decision`, {
+        token: health,
+        json: { decision: 'override', colour: 'green', reason: OVERRIDE },
+      });
       expect(override.status, JSON.stringify(override.body)).to.equal(200);
     });
 
@@ -119,11 +187,17 @@ describe('data at rest', function () {
       const mine = await svc.call('GET', '/v1/residents/me/appeals', { token: resident.token });
       expect(mine.body.appeals[0].reason).to.equal(APPEAL);
       expect(mine.body.appeals[0].decision.reason).to.equal(DECISION);
-      const visits = await svc.call('GET', `/v1/grid/residents/${resident.body.resident.pseudonym}/visits`, { token: health });
+      const visits = await svc.call('GET', `/v1/grid/residents/${resident.body.resident.pseudonym}/visits`, {
+        token: health,
+      });
       expect(visits.body.visits.map((v: { note: string }) => v.note)).to.deep.equal([NOTE]);
       const me = await svc.call('GET', '/v1/residents/me', { token: resident.token });
       // The suspected case (from the feed) and the fever (from the check-in) are read back from sealed facts.
-      expect(me.body.resident.reasons.map((r: { id: string }) => r.id)).to.include.members(['confirmed-or-suspected-case', 'fever', 'symptoms']);
+      expect(me.body.resident.reasons.map((r: { id: string }) => r.id)).to.include.members([
+        'confirmed-or-suspected-case',
+        'fever',
+        'symptoms',
+      ]);
       // The override's reason is the resident's to read; the reasons list (grid workers see it) says only what happened.
       const theirs = await svc.call('GET', '/v1/residents/me', { token: overridden.token });
       expect(theirs.body.resident.override).to.include({ colour: 'green', reason: OVERRIDE });
@@ -135,20 +209,38 @@ describe('data at rest', function () {
       const pseudonym = resident.body.resident.pseudonym as string;
       const entries = await dumpLedger(tmp.dir);
       const facts = entries.filter(([k]) => k.startsWith('!facts!'));
-      expect(facts.map(([k]) => k)).to.have.members([`!facts!${pseudonym}`, `!facts!${overridden.body.resident.pseudonym}`]);
+      expect(facts.map(([k]) => k)).to.have.members([
+        `!facts!${pseudonym}`,
+        `!facts!${overridden.body.resident.pseudonym}`,
+      ]);
       for (const [, v] of facts) expect(Object.keys(JSON.parse(v))).to.deep.equal(['sealed']);
       const all = entries.map(([k, v]) => `${k} ${v}`).join('\n');
       // The dump does hold the resident: what is missing is missing because it is sealed.
       expect(all).to.include(pseudonym);
-      for (const clear of ['temperatureC', String(FEVER), SYMPTOM, DAILY_SYMPTOM, VISITED, APPEAL, DECISION, NOTE, OVERRIDE]) expect(all, clear).not.to.include(clear);
+      for (const clear of [
+        'temperatureC',
+        String(FEVER),
+        SYMPTOM,
+        DAILY_SYMPTOM,
+        VISITED,
+        APPEAL,
+        DECISION,
+        NOTE,
+        OVERRIDE,
+      ])
+        expect(all, clear).not.to.include(clear);
       expect(facts[0][1]).not.to.include('suspected');
       const raw = rawBytes(tmp.dir);
       expect(raw.includes(Buffer.from(pseudonym))).to.equal(true);
-      for (const clear of ['temperatureC', SYMPTOM, DAILY_SYMPTOM, VISITED, APPEAL, DECISION, NOTE]) expect(raw.includes(Buffer.from(clear)), clear).to.equal(false);
+      for (const clear of ['temperatureC', SYMPTOM, DAILY_SYMPTOM, VISITED, APPEAL, DECISION, NOTE])
+        expect(raw.includes(Buffer.from(clear)), clear).to.equal(false);
     });
 
     it('binds sealed facts to their resident: they do not open under another pseudonym', async () => {
-      const key = Buffer.from((JSON.parse(readFileSync(join(tmp.dir, 'secrets.json'), 'utf8')) as { encryptionKey: string }).encryptionKey, 'base64');
+      const key = Buffer.from(
+        (JSON.parse(readFileSync(join(tmp.dir, 'secrets.json'), 'utf8')) as { encryptionKey: string }).encryptionKey,
+        'base64',
+      );
       const [[k, v]] = (await dumpLedger(tmp.dir)).filter(([key]) => key.startsWith('!facts!'));
       const pseudonym = k.slice('!facts!'.length);
       const stored = JSON.parse(v) as unknown;
@@ -169,22 +261,35 @@ describe('data at rest', function () {
 
     it('is sealed once at start, keeps working, and keeps no clear text in older LevelDB files', async () => {
       let svc = await startTestService({ dir: tmp.dir, clock });
-      const r = await apply(svc, { ...person, declaration: { ...person.declaration, temperatureC: FEVER, symptoms: [SYMPTOM] } });
+      const r = await apply(svc, {
+        ...person,
+        declaration: { ...person.declaration, temperatureC: FEVER, symptoms: [SYMPTOM] },
+      });
       const appeal = await svc.call('POST', '/v1/appeals', { token: r.token, json: { reason: APPEAL } });
-      const decision = await svc.call('POST', `/v1/appeals/${appeal.body.id}/decision`, { token: await svc.token('health'), json: { decision: 'reject', reason: DECISION } });
+      const decision = await svc.call('POST', `/v1/appeals/${appeal.body.id}/decision`, {
+        token: await svc.token('health'),
+        json: { decision: 'reject', reason: DECISION },
+      });
       expect(decision.status).to.equal(200);
       const other = applicant();
       const o = await apply(svc, other);
       const otherAppeal = await svc.call('POST', '/v1/appeals', { token: o.token, json: { reason: APPEAL } });
-      const override = await svc.call('POST', `/v1/appeals/${otherAppeal.body.id}/decision`, { token: await svc.token('health'), json: { decision: 'override', colour: 'green', reason: OVERRIDE } });
+      const override = await svc.call('POST', `/v1/appeals/${otherAppeal.body.id}/decision`, {
+        token: await svc.token('health'),
+        json: { decision: 'override', colour: 'green', reason: OVERRIDE },
+      });
       expect(override.status).to.equal(200);
       await svc.stop();
 
       // Put the folder back as the code before sealing wrote it: facts and the decision's reason in clear, no version mark.
-      const key = Buffer.from((JSON.parse(readFileSync(join(tmp.dir, 'secrets.json'), 'utf8')) as { encryptionKey: string }).encryptionKey, 'base64');
+      const key = Buffer.from(
+        (JSON.parse(readFileSync(join(tmp.dir, 'secrets.json'), 'utf8')) as { encryptionKey: string }).encryptionKey,
+        'base64',
+      );
       const db = new Level<string, string>(join(tmp.dir, 'ledger'), { valueEncoding: 'utf8' });
       for await (const [k, v] of db.iterator()) {
-        if (k.startsWith('!facts!')) await db.put(k, JSON.stringify(openFacts(key, k.slice('!facts!'.length), JSON.parse(v))));
+        if (k.startsWith('!facts!'))
+          await db.put(k, JSON.stringify(openFacts(key, k.slice('!facts!'.length), JSON.parse(v))));
         if (k.startsWith('!index!appeal/')) {
           const a = JSON.parse(v) as { decision: { reasonSealed?: string; reason?: string } };
           delete a.decision.reasonSealed;
@@ -193,10 +298,15 @@ describe('data at rest', function () {
         }
         if (k === `!residents!${o.body.resident.pseudonym}`) {
           // Before version 2 the reviewer's reason sat in clear on the override and in the reasons list.
-          const rec = JSON.parse(v) as { override: { reasonSealed?: string; reason?: string }; reasons: Array<{ id: string; reason: unknown }> };
+          const rec = JSON.parse(v) as {
+            override: { reasonSealed?: string; reason?: string };
+            reasons: Array<{ id: string; reason: unknown }>;
+          };
           delete rec.override.reasonSealed;
           rec.override.reason = OVERRIDE;
-          rec.reasons = rec.reasons.map((x) => (x.id === 'authority-override' ? { ...x, reason: { zh: OVERRIDE, en: OVERRIDE } } : x));
+          rec.reasons = rec.reasons.map((x) =>
+            x.id === 'authority-override' ? { ...x, reason: { zh: OVERRIDE, en: OVERRIDE } } : x,
+          );
           await db.put(k, JSON.stringify(rec));
         }
       }
@@ -224,7 +334,8 @@ describe('data at rest', function () {
         await svc.stop();
       }
       const after = rawBytes(tmp.dir);
-      for (const clear of ['temperatureC', SYMPTOM, DECISION, OVERRIDE]) expect(after.includes(Buffer.from(clear)), clear).to.equal(false);
+      for (const clear of ['temperatureC', SYMPTOM, DECISION, OVERRIDE])
+        expect(after.includes(Buffer.from(clear)), clear).to.equal(false);
       const marks = (await dumpLedger(tmp.dir)).filter(([k]) => k === '!meta!sealedAtRestVersion');
       expect(marks.map(([, v]) => v)).to.deep.equal([String(SEALED_AT_REST_VERSION)]);
     });
@@ -274,13 +385,25 @@ describe('data at rest', function () {
       symlinkSync(outside, join(volume, 'link'));
       symlinkSync(volume, join(tmp.dir, 'data'));
       makePrivateDir(join(tmp.dir, 'data'), 'DATA_DIR');
-      expect([volume, join(volume, 'ledger'), join(volume, 'ledger', 'CURRENT'), outside].map((p) => (statSync(p).mode & 0o777).toString(8))).to.deep.equal(['700', '700', '600', '644']);
+      expect(
+        [volume, join(volume, 'ledger'), join(volume, 'ledger', 'CURRENT'), outside].map((p) =>
+          (statSync(p).mode & 0o777).toString(8),
+        ),
+      ).to.deep.equal(['700', '700', '600', '644']);
     });
 
     it('refuses to start, in one line and with nothing created, on a world-readable folder its user does not own', async function () {
       // The service runs as nobody here: it must be able to read this checkout. A clean clone in a
       // private folder (mktemp -d is 0700) cannot be; the read-only mount below refuses the same way.
-      const readable = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-r', join(ROOT, 'server/main.ts')]).status === 0;
+      const readable =
+        spawnSync('setpriv', [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          'test',
+          '-r',
+          join(ROOT, 'server/main.ts'),
+        ]).status === 0;
       if (!readable) {
         console.log(`      (not run: user 65534 cannot read ${ROOT}; the read-only mount case covers the refusal)`);
         this.skip();
@@ -308,7 +431,9 @@ describe('data at rest', function () {
       expect(run.code).to.equal(1);
       const lines = run.stderr.trim().split('\n');
       expect(lines).to.have.length(1);
-      expect(lines[0]).to.include(`DATA_DIR ${data} is mode 0755, readable by its group and other users, and cannot be made 0700: it is on a read-only file system`);
+      expect(lines[0]).to.include(
+        `DATA_DIR ${data} is mode 0755, readable by its group and other users, and cannot be made 0700: it is on a read-only file system`,
+      );
       expect(readdirSync(data)).to.deep.equal([]);
     });
   });
@@ -333,12 +458,15 @@ describe('data at rest', function () {
       try {
         const r = await apply(svc, person);
         expect(r.status, JSON.stringify(r.body)).to.equal(201);
-        expect((await svc.call('POST', '/v1/appeals', { token: r.token, json: { reason: APPEAL } })).status).to.equal(201);
+        expect((await svc.call('POST', '/v1/appeals', { token: r.token, json: { reason: APPEAL } })).status).to.equal(
+          201,
+        );
         kid = svc.running.app.keys.active().record.kid;
       } finally {
         await svc.stop();
       }
-      for (const p of ['secrets.json', `keys/${kid}.pem`, 'idp/secrets.json', 'idp/jwks.json', 'idp/cookie-keys.json']) expect(existsSync(join(secrets, p)), p).to.equal(true);
+      for (const p of ['secrets.json', `keys/${kid}.pem`, 'idp/secrets.json', 'idp/jwks.json', 'idp/cookie-keys.json'])
+        expect(existsSync(join(secrets, p)), p).to.equal(true);
       for (const p of SECRET_PATHS) expect(existsSync(join(data, p)), p).to.equal(false);
       expect(existsSync(join(data, 'ledger', 'CURRENT'))).to.equal(true);
       expect(existsSync(join(data, 'idp', 'accounts'))).to.equal(true);
@@ -368,7 +496,12 @@ describe('data at rest', function () {
       try {
         await startTestService({ dir: data, clock, config: { SECRETS_DIR: moved } }).then(
           () => expect.fail('started'),
-          (e: Error) => expect(e.message).to.match(new RegExp(`^SECRETS_DIR is ${moved}, but DATA_DIR ${data} still holds secrets.json: stop the service and move it to`)),
+          (e: Error) =>
+            expect(e.message).to.match(
+              new RegExp(
+                `^SECRETS_DIR is ${moved}, but DATA_DIR ${data} still holds secrets.json: stop the service and move it to`,
+              ),
+            ),
         );
         expect(existsSync(moved)).to.equal(false);
       } finally {
@@ -380,7 +513,10 @@ describe('data at rest', function () {
       const empty = join(tmp.dir, 'empty');
       await startTestService({ dir: data, clock, config: { SECRETS_DIR: empty } }).then(
         () => expect.fail('started'),
-        (e: Error) => expect(e.message).to.include(`DATA_DIR ${data} holds a ledger, but ${join(empty, 'secrets.json')} is missing`),
+        (e: Error) =>
+          expect(e.message).to.include(
+            `DATA_DIR ${data} holds a ledger, but ${join(empty, 'secrets.json')} is missing`,
+          ),
       );
       expect(existsSync(join(empty, 'secrets.json'))).to.equal(false);
     });

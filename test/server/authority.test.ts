@@ -38,16 +38,28 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
   let operator2: string;
   const people: Person[] = [];
 
-  const resident = async (district: string, declaration: { temperatureC: number; contactWithCase?: boolean }, colour: string): Promise<Person> => {
+  const resident = async (
+    district: string,
+    declaration: { temperatureC: number; contactWithCase?: boolean },
+    colour: string,
+  ): Promise<Person> => {
     const r = await apply(svc, applicant({ district, declaration }));
     expect(r.status, JSON.stringify(r.body)).to.equal(201);
     expect(r.body.resident.colour).to.equal(colour);
-    const p = { token: r.token, pseudonym: r.body.resident.pseudonym, statusIndex: r.body.resident.statusIndex, district };
+    const p = {
+      token: r.token,
+      pseudonym: r.body.resident.pseudonym,
+      statusIndex: r.body.resident.statusIndex,
+      district,
+    };
     people.push(p);
     return p;
   };
   const gridToken = async (scope: { districts?: string[]; venues?: string[] }) => {
-    const r = await svc.call('POST', '/v1/admin/tokens', { token: svc.adminToken, json: { role: 'grid', name: `grid ${Object.values(scope).join(',')}`, scope } });
+    const r = await svc.call('POST', '/v1/admin/tokens', {
+      token: svc.adminToken,
+      json: { role: 'grid', name: `grid ${Object.values(scope).join(',')}`, scope },
+    });
     expect(r.status, JSON.stringify(r.body)).to.equal(201);
     return r.body.token as string;
   };
@@ -56,7 +68,8 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
     expect(r.status, JSON.stringify(r.body)).to.equal(201);
     return { id: r.body.id as string, code: r.body.code as string };
   };
-  const colourOf = async (p: Person) => (await svc.call('GET', '/v1/residents/me/code', { token: p.token })).body.colour as string;
+  const colourOf = async (p: Person) =>
+    (await svc.call('GET', '/v1/residents/me/code', { token: p.token })).body.colour as string;
 
   before(async () => {
     svc = await startTestService({ clock, config: { REVIEW_INTERVAL_SECONDS: 3600 } });
@@ -86,7 +99,10 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
       redYaohai = await resident('340102', { temperatureC: 36.5, contactWithCase: true }, 'red');
       rosterMember = await resident('340102', { temperatureC: 36.5, contactWithCase: true }, 'red');
       community = await venue(operator2, { type: 'residential-community', name: '瑶海花园', district: '340102' });
-      const joined = await svc.call('POST', `/v1/venues/${community.id}/roster`, { token: rosterMember.token, json: { venueCode: community.code } });
+      const joined = await svc.call('POST', `/v1/venues/${community.id}/roster`, {
+        token: rosterMember.token,
+        json: { venueCode: community.code },
+      });
       expect(joined.status).to.equal(201);
       grid104 = await gridToken({ districts: ['340104'] });
       gridCity = await gridToken({ districts: ['340100'] });
@@ -103,7 +119,16 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
       expect(seen).to.not.include(greenShushan.pseudonym);
       expect(r.body.residents[0].colour).to.equal('red');
       const row = r.body.residents.find((x: { pseudonym: string }) => x.pseudonym === redShushan.pseudonym);
-      expect(row).to.have.keys('pseudonym', 'maskedName', 'idLast4', 'district', 'colour', 'reasons', 'evaluatedAt', 'lastVisit');
+      expect(row).to.have.keys(
+        'pseudonym',
+        'maskedName',
+        'idLast4',
+        'district',
+        'colour',
+        'reasons',
+        'evaluatedAt',
+        'lastVisit',
+      );
       expect(row).to.deep.include({ district: '340104', colour: 'red', lastVisit: null });
       expect(JSON.stringify(r.body)).to.not.match(/maskedPhone|phone/i);
     });
@@ -116,14 +141,24 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
 
     it('a city code covers its districts; a community venue covers its roster', async () => {
       const city = await svc.call('GET', '/v1/grid/residents', { token: gridCity });
-      expect(pseudonyms(city.body.residents)).to.include.members([redShushan.pseudonym, yellowShushan.pseudonym, redYaohai.pseudonym, rosterMember.pseudonym]);
+      expect(pseudonyms(city.body.residents)).to.include.members([
+        redShushan.pseudonym,
+        yellowShushan.pseudonym,
+        redYaohai.pseudonym,
+        rosterMember.pseudonym,
+      ]);
       const roster = await svc.call('GET', '/v1/grid/residents', { token: gridCommunity });
       expect(pseudonyms(roster.body.residents)).to.deep.equal([rosterMember.pseudonym]);
     });
 
     it('health sees every district', async () => {
       const r = await svc.call('GET', '/v1/grid/residents', { token: health });
-      expect(pseudonyms(r.body.residents)).to.include.members([redShushan.pseudonym, yellowShushan.pseudonym, redYaohai.pseudonym, rosterMember.pseudonym]);
+      expect(pseudonyms(r.body.residents)).to.include.members([
+        redShushan.pseudonym,
+        yellowShushan.pseudonym,
+        redYaohai.pseudonym,
+        rosterMember.pseudonym,
+      ]);
     });
 
     it('is not for operators or residents', async () => {
@@ -133,7 +168,10 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
 
     it('records a visit: a grid.visited event without the note, and the latest outcome on the list', async () => {
       const note = '本人在家，已告知居家隔离要求';
-      const r = await svc.call('POST', '/v1/grid/visits', { token: grid104, json: { pseudonym: redShushan.pseudonym, outcome: 'home-quarantine', note } });
+      const r = await svc.call('POST', '/v1/grid/visits', {
+        token: grid104,
+        json: { pseudonym: redShushan.pseudonym, outcome: 'home-quarantine', note },
+      });
       expect(r.status, JSON.stringify(r.body)).to.equal(201);
       expect(r.body.visit).to.include({ outcome: 'home-quarantine', note });
       const event = (await svc.running.app.ledger.getEvent(r.body.visit.seq))!;
@@ -143,18 +181,25 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
       expect(event.data.outcome).to.equal('home-quarantine');
       expect(JSON.stringify(event)).to.not.contain(note);
       // The note is sealed at rest.
-      for await (const [key, value] of svc.running.app.ledger.space('index').iterator({ gt: 'grid-visit/', lt: 'grid-visit/~' })) {
+      for await (const [key, value] of svc.running.app.ledger
+        .space('index')
+        .iterator({ gt: 'grid-visit/', lt: 'grid-visit/~' })) {
         expect(JSON.stringify(value), key).to.not.contain(note);
       }
       const list = await svc.call('GET', '/v1/grid/residents', { token: grid104 });
       const row = list.body.residents.find((x: { pseudonym: string }) => x.pseudonym === redShushan.pseudonym);
       expect(row.lastVisit).to.include({ outcome: 'home-quarantine', seq: event.seq });
 
-      const second = await svc.call('POST', '/v1/grid/visits', { token: grid104, json: { pseudonym: redShushan.pseudonym, outcome: 'verified' } });
+      const second = await svc.call('POST', '/v1/grid/visits', {
+        token: grid104,
+        json: { pseudonym: redShushan.pseudonym, outcome: 'verified' },
+      });
       expect(second.status).to.equal(201);
       const history = await svc.call('GET', `/v1/grid/residents/${redShushan.pseudonym}/visits`, { token: grid104 });
       expect(history.status).to.equal(200);
-      expect(history.body.visits.map((v: { outcome: string; note: string | null }) => [v.outcome, v.note])).to.deep.equal([
+      expect(
+        history.body.visits.map((v: { outcome: string; note: string | null }) => [v.outcome, v.note]),
+      ).to.deep.equal([
         ['verified', null],
         ['home-quarantine', note],
       ]);
@@ -163,15 +208,30 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
 
     it('refuses a visit to a resident outside the worker’s scope with 403, writing nothing', async () => {
       const before = await svc.head();
-      const r = await svc.call('POST', '/v1/grid/visits', { token: grid104, json: { pseudonym: redYaohai.pseudonym, outcome: 'verified' } });
+      const r = await svc.call('POST', '/v1/grid/visits', {
+        token: grid104,
+        json: { pseudonym: redYaohai.pseudonym, outcome: 'verified' },
+      });
       expect(r.status).to.equal(403);
       expect(r.body.error.code).to.equal('FORBIDDEN');
-      expect((await svc.call('GET', `/v1/grid/residents/${redYaohai.pseudonym}/visits`, { token: grid104 })).status).to.equal(403);
+      expect(
+        (await svc.call('GET', `/v1/grid/residents/${redYaohai.pseudonym}/visits`, { token: grid104 })).status,
+      ).to.equal(403);
       expect(await svc.head()).to.deep.equal(before);
       // The community worker covers the roster member even though 340102 is not in its scope.
-      const ok = await svc.call('POST', '/v1/grid/visits', { token: gridCommunity, json: { pseudonym: rosterMember.pseudonym, outcome: 'sent-to-facility' } });
+      const ok = await svc.call('POST', '/v1/grid/visits', {
+        token: gridCommunity,
+        json: { pseudonym: rosterMember.pseudonym, outcome: 'sent-to-facility' },
+      });
       expect(ok.status).to.equal(201);
-      expect((await svc.call('POST', '/v1/grid/visits', { token: gridCommunity, json: { pseudonym: redYaohai.pseudonym, outcome: 'verified' } })).status).to.equal(403);
+      expect(
+        (
+          await svc.call('POST', '/v1/grid/visits', {
+            token: gridCommunity,
+            json: { pseudonym: redYaohai.pseudonym, outcome: 'verified' },
+          })
+        ).status,
+      ).to.equal(403);
     });
 
     for (const [what, body, status] of [
@@ -182,7 +242,10 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
     ] as const) {
       it(`answers ${status} for ${what}, writing nothing`, async () => {
         const before = await svc.head();
-        const r = await svc.call('POST', '/v1/grid/visits', { token: grid104, json: { pseudonym: redShushan.pseudonym, ...body } });
+        const r = await svc.call('POST', '/v1/grid/visits', {
+          token: grid104,
+          json: { pseudonym: redShushan.pseudonym, ...body },
+        });
         expect(r.status).to.equal(status);
         expect(r.body.error.code).to.be.a('string');
         expect(await svc.head()).to.deep.equal(before);
@@ -201,9 +264,17 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
     });
 
     it('a resident files an appeal; the event carries no reason text', async () => {
-      const r = await svc.call('POST', '/v1/appeals', { token: appellant.token, json: { reason: reasonText, requestedColour: 'green' } });
+      const r = await svc.call('POST', '/v1/appeals', {
+        token: appellant.token,
+        json: { reason: reasonText, requestedColour: 'green' },
+      });
       expect(r.status, JSON.stringify(r.body)).to.equal(201);
-      expect(r.body).to.include({ status: 'open', reason: reasonText, requestedColour: 'green', colourAtFiling: 'red' });
+      expect(r.body).to.include({
+        status: 'open',
+        reason: reasonText,
+        requestedColour: 'green',
+        colourAtFiling: 'red',
+      });
       appealId = r.body.id;
       const event = (await svc.running.app.ledger.getEvent(r.body.seq))!;
       expect(event.type).to.equal('appeal.filed');
@@ -254,10 +325,21 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
     for (const [what, body] of [
       ['an override without a colour', () => ({ decision: 'override', reason: '核实无误' })],
       ['a rejection with a colour', () => ({ decision: 'reject', colour: 'green', reason: '不予支持' })],
-      ['an end in the past', () => ({ decision: 'override', colour: 'green', until: new Date(clock.ms - MINUTE).toISOString(), reason: '核实无误' })],
+      [
+        'an end in the past',
+        () => ({
+          decision: 'override',
+          colour: 'green',
+          until: new Date(clock.ms - MINUTE).toISOString(),
+          reason: '核实无误',
+        }),
+      ],
       ['no reason', () => ({ decision: 'override', colour: 'green' })],
       ['an unknown decision', () => ({ decision: 'maybe', reason: 'x' })],
-      ['an ID number in its reason (it would stay in the ledger)', () => ({ decision: 'reject', reason: '经核实 340104199001011234 不符' })],
+      [
+        'an ID number in its reason (it would stay in the ledger)',
+        () => ({ decision: 'reject', reason: '经核实 340104199001011234 不符' }),
+      ],
       ['a phone number in its reason', () => ({ decision: 'reject', reason: '已电话联系 138-0000-1111' })],
     ] as const) {
       it(`refuses a decision with ${what} (400), writing nothing`, async () => {
@@ -270,20 +352,35 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
     }
 
     it('answers 404 for an appeal that does not exist', async () => {
-      const r = await svc.call('POST', '/v1/appeals/AAAAAAAAAAAA/decision', { token: health, json: { decision: 'reject', reason: 'x' } });
+      const r = await svc.call('POST', '/v1/appeals/AAAAAAAAAAAA/decision', {
+        token: health,
+        json: { decision: 'reject', reason: 'x' },
+      });
       expect(r.status).to.equal(404);
     });
 
     it('health overrides to green until a time: the code and the status list turn green', async () => {
       const end = until();
-      const r = await svc.call('POST', `/v1/appeals/${appealId}/decision`, { token: health, json: { decision: 'override', colour: 'green', until: end, reason: '经核实，2026-11-20 至 2026-11-27 未与病例接触' } });
+      const r = await svc.call('POST', `/v1/appeals/${appealId}/decision`, {
+        token: health,
+        json: {
+          decision: 'override',
+          colour: 'green',
+          until: end,
+          reason: '经核实，2026-11-20 至 2026-11-27 未与病例接触',
+        },
+      });
       expect(r.status, JSON.stringify(r.body)).to.equal(200);
       expect(r.body.decision).to.include({ decision: 'override', colour: 'green', until: end });
       expect(r.body.resident).to.include({ colour: 'green', reviewAt: end });
       expect(await colourOf(appellant)).to.equal('green');
       expect((await statusListOf(svc)).get(appellant.statusIndex)).to.equal('green');
       const me = await svc.call('GET', '/v1/residents/me', { token: appellant.token });
-      expect(me.body.resident.override).to.deep.equal({ colour: 'green', reason: '经核实，2026-11-20 至 2026-11-27 未与病例接触', until: end });
+      expect(me.body.resident.override).to.deep.equal({
+        colour: 'green',
+        reason: '经核实，2026-11-20 至 2026-11-27 未与病例接触',
+        until: end,
+      });
       expect(me.body.resident.reasons.map((x: { id: string }) => x.id)).to.deep.equal(['authority-override']);
 
       // The ledger commits to the reviewer's free text without carrying it; the salt opens it.
@@ -294,7 +391,10 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
       expect(decided.data).to.not.have.property('reason');
       expect(JSON.stringify(decided)).to.not.contain('未与病例接触');
       expect(r.body.decision.reasonSalt).to.match(/^[0-9a-f]{32}$/);
-      const opened = createHash('sha256').update(Buffer.from(r.body.decision.reasonSalt, 'hex')).update('经核实，2026-11-20 至 2026-11-27 未与病例接触', 'utf8').digest('hex');
+      const opened = createHash('sha256')
+        .update(Buffer.from(r.body.decision.reasonSalt, 'hex'))
+        .update('经核实，2026-11-20 至 2026-11-27 未与病例接触', 'utf8')
+        .digest('hex');
       expect(decided.data.reasonDigest).to.equal(opened);
       expect(decided.data.reviewer).to.match(/^[0-9a-f]{16}$/);
       const change = (await eventsOf(svc, 'status.changed')).at(-1)!;
@@ -310,7 +410,10 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
       const mine = await svc.call('GET', '/v1/residents/me/appeals', { token: appellant.token });
       expect(mine.body.appeals[0].decision).to.include({ decision: 'override', colour: 'green' });
       const before = await svc.head();
-      const again = await svc.call('POST', `/v1/appeals/${appealId}/decision`, { token: health, json: { decision: 'reject', reason: 'x' } });
+      const again = await svc.call('POST', `/v1/appeals/${appealId}/decision`, {
+        token: health,
+        json: { decision: 'reject', reason: 'x' },
+      });
       expect(again.status).to.equal(409);
       expect(await svc.head()).to.deep.equal(before);
     });
@@ -318,7 +421,10 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
     it('a rejected appeal leaves the colour as it is', async () => {
       const filed = await svc.call('POST', '/v1/appeals', { token: appellant.token, json: { reason: '请延长绿码' } });
       expect(filed.status).to.equal(201);
-      const r = await svc.call('POST', `/v1/appeals/${filed.body.id}/decision`, { token: health, json: { decision: 'reject', reason: '不予支持' } });
+      const r = await svc.call('POST', `/v1/appeals/${filed.body.id}/decision`, {
+        token: health,
+        json: { decision: 'reject', reason: '不予支持' },
+      });
       expect(r.status).to.equal(200);
       expect(r.body.resident.colour).to.equal('green');
       expect(await colourOf(appellant)).to.equal('green');
@@ -395,7 +501,10 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
 
     it('counts scans in a time range by venue type, subtype, district, decision and day', async () => {
       const to = new Date(clock.ms).toISOString();
-      const q = (by: string) => svc.call('GET', `/v1/stats/scans?from=${encodeURIComponent(scanFrom)}&to=${encodeURIComponent(to)}&by=${by}`, { token: health });
+      const q = (by: string) =>
+        svc.call('GET', `/v1/stats/scans?from=${encodeURIComponent(scanFrom)}&to=${encodeURIComponent(to)}&by=${by}`, {
+          token: health,
+        });
       const groups = async (by: string) => {
         const r = await q(by);
         expect(r.status, JSON.stringify(r.body)).to.equal(200);
@@ -411,12 +520,25 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
       const dflt = await svc.call('GET', '/v1/stats/scans', { token: health });
       expect(dflt.body).to.include({ by: 'day', total: 5 });
       // A range that ends before the scans finds none.
-      const none = await svc.call('GET', `/v1/stats/scans?from=${encodeURIComponent(new Date(Date.parse(scanFrom) - HOUR_MS).toISOString())}&to=${encodeURIComponent(scanFrom)}`, { token: health });
+      const none = await svc.call(
+        'GET',
+        `/v1/stats/scans?from=${encodeURIComponent(new Date(Date.parse(scanFrom) - HOUR_MS).toISOString())}&to=${encodeURIComponent(scanFrom)}`,
+        { token: health },
+      );
       expect(none.body.total).to.equal(0);
     });
 
     it('refuses bad statistics queries with 400', async () => {
-      for (const path of ['/v1/stats/scans?by=colour', `/v1/stats/scans?from=${encodeURIComponent(scanFrom)}&to=${encodeURIComponent(scanFrom)}`, '/v1/stats/scans?from=yesterday', '/v1/stats/colours?by=province', '/v1/stats/colours?foo=1', '/v1/stats/colours/daily?days=0', '/v1/stats/colours/daily?days=91', '/v1/stats/scans?by=day&by=decision']) {
+      for (const path of [
+        '/v1/stats/scans?by=colour',
+        `/v1/stats/scans?from=${encodeURIComponent(scanFrom)}&to=${encodeURIComponent(scanFrom)}`,
+        '/v1/stats/scans?from=yesterday',
+        '/v1/stats/colours?by=province',
+        '/v1/stats/colours?foo=1',
+        '/v1/stats/colours/daily?days=0',
+        '/v1/stats/colours/daily?days=91',
+        '/v1/stats/scans?by=day&by=decision',
+      ]) {
         const r = await svc.call('GET', path, { token: health });
         expect(r.status, path).to.equal(400);
         expect(r.body.error.code).to.equal('VALIDATION_FAILED');
@@ -436,14 +558,18 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
       ]);
       expect(r.body.hours).to.have.length(24);
       expect((await svc.call('GET', `/v1/stats/venues/${mall.id}/hourly`, { token: health })).body.total).to.equal(4);
-      expect((await svc.call('GET', `/v1/stats/venues/${mall.id}/hourly?date=2026-02-30`, { token: operator1 })).status).to.equal(400);
+      expect(
+        (await svc.call('GET', `/v1/stats/venues/${mall.id}/hourly?date=2026-02-30`, { token: operator1 })).status,
+      ).to.equal(400);
     });
 
     it("refuses another operator's venue with 403", async () => {
       const r = await svc.call('GET', `/v1/stats/venues/${mall.id}/hourly`, { token: operator2 });
       expect(r.status).to.equal(403);
       expect(r.body.error.code).to.equal('FORBIDDEN');
-      expect((await svc.call('GET', `/v1/stats/venues/${station.id}/hourly`, { token: operator2 })).body.total).to.equal(1);
+      expect(
+        (await svc.call('GET', `/v1/stats/venues/${station.id}/hourly`, { token: operator2 })).body.total,
+      ).to.equal(1);
     });
 
     it('counts status changes per day by the colour changed to', async () => {

@@ -1,6 +1,16 @@
 import { expect } from 'chai';
 import { decodeCode, type ResidentClaims } from '../../verifier/src';
-import { applicant, apply, DAY, MINUTE, residentIdNumber, START, startTestService, withWrongCheckChar, type TestService } from '../support/service';
+import {
+  applicant,
+  apply,
+  DAY,
+  MINUTE,
+  residentIdNumber,
+  START,
+  startTestService,
+  withWrongCheckChar,
+  type TestService,
+} from '../support/service';
 import { eventsAfter, headSeq, registerVenue, staffScan, type Venue } from '../support/scenario';
 
 let passport = 0;
@@ -9,12 +19,23 @@ const passportNo = () => `E${String(70_000_000 + passport++)}`;
 
 function traveller(venueId: string, over: Record<string, unknown> = {}) {
   const n = passport;
-  return { venueId, idType: 'passport', idNumber: passportNo(), name: 'Li Hua', phone: `+4477009${String(n % 100_000).padStart(5, '0')}`, from: 'GB', destination: '340104', temperatureC: 36.6, ...over };
+  return {
+    venueId,
+    idType: 'passport',
+    idNumber: passportNo(),
+    name: 'Li Hua',
+    phone: `+4477009${String(n % 100_000).padStart(5, '0')}`,
+    from: 'GB',
+    destination: '340104',
+    temperatureC: 36.6,
+    ...over,
+  };
 }
 
 /** The traveller signs in with their own account, whose provider vouches for the passport the officer typed. */
 async function signInAs(svc: TestService, t: ReturnType<typeof traveller>): Promise<string> {
-  return (await svc.signIn({ idType: t.idType as 'passport', idNumber: t.idNumber, name: t.name, phone: t.phone })).access;
+  return (await svc.signIn({ idType: t.idType as 'passport', idNumber: t.idNumber, name: t.name, phone: t.phone }))
+    .access;
 }
 
 async function countResidents(svc: TestService): Promise<number> {
@@ -31,13 +52,19 @@ describe('POST /v1/border/entries (入境发码)', function () {
   let officer: string;
   let post: Venue;
 
-  const enter = (body: unknown, token = officer, headers: Record<string, string> = {}) => svc.call('POST', '/v1/border/entries', { token, json: body, headers });
+  const enter = (body: unknown, token = officer, headers: Record<string, string> = {}) =>
+    svc.call('POST', '/v1/border/entries', { token, json: body, headers });
 
   before(async () => {
     svc = await startTestService();
     health = await svc.token('health');
     operator = await svc.token('operator');
-    post = await registerVenue(svc, health, { type: 'border', subtype: 'port-of-entry', name: '新桥机场口岸', district: '340123' });
+    post = await registerVenue(svc, health, {
+      type: 'border',
+      subtype: 'port-of-entry',
+      name: '新桥机场口岸',
+      district: '340123',
+    });
     officer = await svc.token('border', { scope: { venues: [post.id] } });
   });
   after(async () => {
@@ -58,13 +85,20 @@ describe('POST /v1/border/entries (入境发码)', function () {
     it("answers 201 with the resident, a printed code and a dynamic code, and no token: only the traveller's own sign-in reaches the record", () => {
       expect(out.status, JSON.stringify(out.body)).to.equal(201);
       expect(Object.keys(out.body)).to.have.members(['resident', 'printedCode', 'code', 'entry']);
-      expect(out.body.entry).to.deep.equal({ venue: post.id, from: 'GB', destination: '340104', arrivedAt: svc.clock.now().toISOString() });
+      expect(out.body.entry).to.deep.equal({
+        venue: post.id,
+        from: 'GB',
+        destination: '340104',
+        arrivedAt: svc.clock.now().toISOString(),
+      });
     });
 
     it('makes the traveller red for centralised quarantine', () => {
       const { resident } = out.body;
       expect(resident).to.include({ colour: 'red', idType: 'passport', district: '340104' });
-      expect(resident.maskedId).to.match(new RegExp(`${body.idNumber.slice(-4)}$`)).and.not.equal(body.idNumber);
+      expect(resident.maskedId)
+        .to.match(new RegExp(`${body.idNumber.slice(-4)}$`))
+        .and.not.equal(body.idNumber);
       expect(resident.reasons.map((x: { id: string }) => x.id)).to.deep.equal(['inbound-quarantine']);
     });
 
@@ -73,23 +107,37 @@ describe('POST /v1/border/entries (入境发码)', function () {
       expect(printed).to.include({ mode: 'printed', colour: 'red', issuer: '340000' });
       expect(Date.parse(printed.expiresAt) - svc.clock.ms).to.equal(7 * DAY);
       const claims = decodeCode(printed.code).claims as ResidentClaims;
-      expect(claims.health).to.include({ mode: 'printed', colour: 'red', statusIndex: out.body.resident.statusIndex, idLast4: body.idNumber.slice(-4) });
+      expect(claims.health).to.include({
+        mode: 'printed',
+        colour: 'red',
+        statusIndex: out.body.resident.statusIndex,
+        idLast4: body.idNumber.slice(-4),
+      });
       expect(claims).to.not.have.property('sub');
       const dynamic = out.body.code;
       expect(dynamic).to.include({ mode: 'dynamic', colour: 'red' });
       expect(Date.parse(dynamic.expiresAt) - svc.clock.ms).to.equal(10 * MINUTE);
     });
 
-    it('records the entry on the traveller\'s and the post\'s chains, and never issues a code of another colour', async () => {
+    it("records the entry on the traveller's and the post's chains, and never issues a code of another colour", async () => {
       const events = await eventsAfter(svc, headBefore);
-      expect(events.map((e) => e.type)).to.deep.equal(['resident.applied', 'status.changed', 'code.issued', 'border.entry', 'code.issued']);
+      expect(events.map((e) => e.type)).to.deep.equal([
+        'resident.applied',
+        'status.changed',
+        'code.issued',
+        'border.entry',
+        'code.issued',
+      ]);
       const entry = events.find((e) => e.type === 'border.entry')!;
       expect(entry.subjects).to.have.members([`r:${out.body.resident.pseudonym}`, `v:${post.id}`]);
       expect(entry.data).to.include({ from: 'GB', venue: post.id });
       const status = events.find((e) => e.type === 'status.changed')!;
       expect(status.data).to.include({ from: null, to: 'red' });
       expect(status.data.rules).to.deep.equal(['inbound-quarantine']);
-      expect(events.filter((e) => e.type === 'code.issued').map((e) => [e.data.mode, e.data.colour])).to.deep.equal([['dynamic', 'red'], ['printed', 'red']]);
+      expect(events.filter((e) => e.type === 'code.issued').map((e) => [e.data.mode, e.data.colour])).to.deep.equal([
+        ['dynamic', 'red'],
+        ['printed', 'red'],
+      ]);
     });
 
     it('keeps the passport number, name and phone out of every event', async () => {
@@ -105,7 +153,9 @@ describe('POST /v1/border/entries (入境发码)', function () {
       const printed = await svc.call('GET', '/v1/residents/me/code?mode=printed', { token });
       expect(printed.body.code).to.equal(out.body.printedCode.code);
       const bound = (await eventsAfter(svc, head)).filter((e) => e.type === 'account.bound');
-      expect(bound.map((e) => [e.subjects, e.data])).to.deep.equal([[[`r:${out.body.resident.pseudonym}`], { via: 'sign-in' }]]);
+      expect(bound.map((e) => [e.subjects, e.data])).to.deep.equal([
+        [[`r:${out.body.resident.pseudonym}`], { via: 'sign-in' }],
+      ]);
     });
 
     it('has the traveller denied when the code is scanned at a mall', async () => {
@@ -135,11 +185,27 @@ describe('POST /v1/border/entries (入境发码)', function () {
       const person = applicant();
       const first = await apply(svc, person);
       expect(first.body.resident.colour).to.equal('green');
-      const out = await enter(traveller(post.id, { idType: 'resident-id', idNumber: person.idNumber, name: person.name, phone: person.phone, from: 'SG' }));
+      const out = await enter(
+        traveller(post.id, {
+          idType: 'resident-id',
+          idNumber: person.idNumber,
+          name: person.name,
+          phone: person.phone,
+          from: 'SG',
+        }),
+      );
       expect(out.status).to.equal(201);
-      expect(out.body.resident).to.include({ pseudonym: first.body.resident.pseudonym, statusIndex: first.body.resident.statusIndex, colour: 'red' });
+      expect(out.body.resident).to.include({
+        pseudonym: first.body.resident.pseudonym,
+        statusIndex: first.body.resident.statusIndex,
+        colour: 'red',
+      });
       // The old green code is superseded.
-      const scan = await staffScan(svc, operator, { venueId: (await registerVenue(svc, operator, { type: 'public-service', name: '政务中心', district: '340104' })).id, code: first.body.code.code });
+      const scan = await staffScan(svc, operator, {
+        venueId: (await registerVenue(svc, operator, { type: 'public-service', name: '政务中心', district: '340104' }))
+          .id,
+        code: first.body.code.code,
+      });
       expect(scan.body).to.include({ codeResult: 'REVOKED', decision: 'deny' });
     });
 
@@ -147,7 +213,9 @@ describe('POST /v1/border/entries (入境发码)', function () {
       const person = applicant();
       await apply(svc, person);
       const head = headSeq(svc);
-      const out = await enter(traveller(post.id, { idType: 'resident-id', idNumber: person.idNumber, name: '冒名', phone: person.phone }));
+      const out = await enter(
+        traveller(post.id, { idType: 'resident-id', idNumber: person.idNumber, name: '冒名', phone: person.phone }),
+      );
       expect(out.status).to.equal(409);
       expect(out.body.error.code).to.equal('IDENTITY_MISMATCH');
       expect(headSeq(svc)).to.equal(head);
@@ -175,7 +243,12 @@ describe('POST /v1/border/entries (入境发码)', function () {
     });
 
     const otherPostOfficer = async () => {
-      const other = await registerVenue(svc, health, { type: 'border', subtype: 'provincial-checkpoint', name: '皖苏界检查站', district: '341302' });
+      const other = await registerVenue(svc, health, {
+        type: 'border',
+        subtype: 'provincial-checkpoint',
+        name: '皖苏界检查站',
+        district: '341302',
+      });
       return svc.token('border', { scope: { venues: [other.id] } });
     };
     for (const [what, token, status] of [
@@ -199,25 +272,87 @@ describe('POST /v1/border/entries (入境发码)', function () {
     let community: Venue;
 
     before(async () => {
-      community = await registerVenue(svc, operator, { type: 'residential-community', name: '天鹅湖小区', district: '340104' });
+      community = await registerVenue(svc, operator, {
+        type: 'residential-community',
+        name: '天鹅湖小区',
+        district: '340104',
+      });
     });
 
     const cases: Array<[string, () => Record<string, unknown>, number, string, string[], (() => string)?]> = [
       // Health may name any venue, so the venue's type is checked; a border officer's scope holds border posts only (403).
-      ['a venue that is not a border post, from a health authority', () => traveller(community.id), 400, 'VALIDATION_FAILED', ['venueId'], () => health],
+      [
+        'a venue that is not a border post, from a health authority',
+        () => traveller(community.id),
+        400,
+        'VALIDATION_FAILED',
+        ['venueId'],
+        () => health,
+      ],
       ['an unknown venue', () => traveller('AAAAAAAAAAAAAAAA'), 404, 'NOT_FOUND', []],
-      ['a malformed passport number', () => traveller(post.id, { idNumber: 'E-1' }), 400, 'INVALID_ID_NUMBER', ['idNumber']],
-      ['a resident ID with a wrong check character', () => traveller(post.id, { idType: 'resident-id', idNumber: withWrongCheckChar(residentIdNumber()), phone: '13912345678' }), 400, 'INVALID_ID_NUMBER', ['idNumber']],
-      ['an unknown destination', () => traveller(post.id, { destination: '349999' }), 400, 'UNKNOWN_REGION', ['destination']],
+      [
+        'a malformed passport number',
+        () => traveller(post.id, { idNumber: 'E-1' }),
+        400,
+        'INVALID_ID_NUMBER',
+        ['idNumber'],
+      ],
+      [
+        'a resident ID with a wrong check character',
+        () =>
+          traveller(post.id, {
+            idType: 'resident-id',
+            idNumber: withWrongCheckChar(residentIdNumber()),
+            phone: '13912345678',
+          }),
+        400,
+        'INVALID_ID_NUMBER',
+        ['idNumber'],
+      ],
+      [
+        'an unknown destination',
+        () => traveller(post.id, { destination: '349999' }),
+        400,
+        'UNKNOWN_REGION',
+        ['destination'],
+      ],
       ['an unassigned country code', () => traveller(post.id, { from: 'XX' }), 400, 'VALIDATION_FAILED', ['from']],
       ['a grouping, not a country', () => traveller(post.id, { from: 'EU' }), 400, 'VALIDATION_FAILED', ['from']],
       ['the mainland itself', () => traveller(post.id, { from: 'CN' }), 400, 'VALIDATION_FAILED', ['from']],
       ['a country code in lower case', () => traveller(post.id, { from: 'gb' }), 400, 'VALIDATION_FAILED', ['from']],
-      ['a foreign phone for a resident-ID holder', () => traveller(post.id, { idType: 'resident-id', idNumber: residentIdNumber() }), 400, 'VALIDATION_FAILED', ['phone']],
-      ['a temperature that is not a body temperature', () => traveller(post.id, { temperatureC: 45 }), 400, 'VALIDATION_FAILED', ['temperatureC']],
+      [
+        'a foreign phone for a resident-ID holder',
+        () => traveller(post.id, { idType: 'resident-id', idNumber: residentIdNumber() }),
+        400,
+        'VALIDATION_FAILED',
+        ['phone'],
+      ],
+      [
+        'a temperature that is not a body temperature',
+        () => traveller(post.id, { temperatureC: 45 }),
+        400,
+        'VALIDATION_FAILED',
+        ['temperatureC'],
+      ],
       ['an unknown member', () => traveller(post.id, { district: '340104' }), 400, 'VALIDATION_FAILED', []],
-      ['a missing member', () => { const b: Record<string, unknown> = traveller(post.id); delete b.from; return b; }, 400, 'VALIDATION_FAILED', ['from']],
-      ['several problems at once', () => traveller(post.id, { idNumber: 'E-1', destination: '349999', from: 'XX' }), 400, 'INVALID_ID_NUMBER', ['idNumber', 'destination', 'from']],
+      [
+        'a missing member',
+        () => {
+          const b: Record<string, unknown> = traveller(post.id);
+          delete b.from;
+          return b;
+        },
+        400,
+        'VALIDATION_FAILED',
+        ['from'],
+      ],
+      [
+        'several problems at once',
+        () => traveller(post.id, { idNumber: 'E-1', destination: '349999', from: 'XX' }),
+        400,
+        'INVALID_ID_NUMBER',
+        ['idNumber', 'destination', 'from'],
+      ],
     ];
 
     for (const [what, body, status, code, paths, token] of cases) {
@@ -243,7 +378,12 @@ describe('the quarantine rules after a border entry', function () {
 
   before(async () => {
     svc = await startTestService();
-    const post = await registerVenue(svc, await svc.token('health'), { type: 'border', subtype: 'provincial-checkpoint', name: '皖苏界检查站', district: '340104' });
+    const post = await registerVenue(svc, await svc.token('health'), {
+      type: 'border',
+      subtype: 'provincial-checkpoint',
+      name: '皖苏界检查站',
+      district: '340104',
+    });
     const officer = await svc.token('border', { scope: { venues: [post.id] } });
     const t = traveller(post.id, { from: 'KR' });
     const out = await svc.call('POST', '/v1/border/entries', { token: officer, json: t });

@@ -17,18 +17,29 @@ const SIGN_IN_CONCURRENCY = 8;
 type Server = ServiceProcess;
 
 /** Starts `server/main.ts` as its own process and waits for its "listening" line. */
-const spawnServer = (dataDir: string): Promise<Server> => startServiceProcess({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...SIGN_UP_LIMITS });
+const spawnServer = (dataDir: string): Promise<Server> =>
+  startServiceProcess({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...SIGN_UP_LIMITS });
 
 /** The child's development SMS outbox, where the embedded provider writes one-time codes. */
 const outboxOf = (dataDir: string) => join(dataDir, 'sms-outbox.jsonl');
 
 /** Signs a person in at the child's embedded provider; resolves with the session's access token. */
 const signInAs = async (url: string, dataDir: string, p: Application): Promise<string> =>
-  (await signIn(url, { idType: p.idType, idNumber: p.idNumber, name: p.name, phone: p.phone }, { codes: outboxOf(dataDir) })).access;
+  (
+    await signIn(
+      url,
+      { idType: p.idType, idNumber: p.idNumber, name: p.name, phone: p.phone },
+      { codes: outboxOf(dataDir) },
+    )
+  ).access;
 
 /** POST /v1/residents with a resident session's access token. */
 const applyWith = (url: string, access: string, body: Application) =>
-  fetch(`${url}/v1/residents`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${access}` }, body: JSON.stringify(body) });
+  fetch(`${url}/v1/residents`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${access}` },
+    body: JSON.stringify(body),
+  });
 
 interface Ack {
   body: Application;
@@ -47,7 +58,9 @@ describe('crash during a burst of applications', function () {
   before(async () => {
     tmp = tempDir('ankang-crash-');
     server = await spawnServer(tmp.dir);
-    const bodies = Array.from({ length: RESIDENTS }, (_, i) => applicant({ idType: i % 5 === 0 ? 'passport' : 'resident-id' }));
+    const bodies = Array.from({ length: RESIDENTS }, (_, i) =>
+      applicant({ idType: i % 5 === 0 ? 'passport' : 'resident-id' }),
+    );
     const { child, url } = server;
     // Everyone signs in first, so the burst below is applications only.
     const sessions: string[] = new Array(RESIDENTS);
@@ -69,7 +82,13 @@ describe('crash during a burst of applications', function () {
         try {
           const res = await applyWith(url, sessions[i], body);
           const json = (await res.json()) as { resident: { pseudonym: string; statusIndex: number } };
-          if (res.status === 201) acks.push({ body, pseudonym: json.resident.pseudonym, statusIndex: json.resident.statusIndex, token: sessions[i] });
+          if (res.status === 201)
+            acks.push({
+              body,
+              pseudonym: json.resident.pseudonym,
+              statusIndex: json.resident.statusIndex,
+              token: sessions[i],
+            });
           else throw new Error(`unexpected ${res.status}: ${JSON.stringify(json)}`);
         } catch (e) {
           if (!killed) throw e;
@@ -115,10 +134,13 @@ describe('crash during a burst of applications', function () {
       const missing: string[] = [];
       await Promise.all(
         acks.map(async (a) => {
-          const res = await fetch(`${server!.url}/v1/residents/me`, { headers: { authorization: `Bearer ${a.token}` } });
+          const res = await fetch(`${server!.url}/v1/residents/me`, {
+            headers: { authorization: `Bearer ${a.token}` },
+          });
           if (res.status !== 200) return void missing.push(`${a.pseudonym}: ${res.status}`);
           const { resident } = (await res.json()) as { resident: { pseudonym: string; statusIndex: number } };
-          if (resident.pseudonym !== a.pseudonym || resident.statusIndex !== a.statusIndex) missing.push(`${a.pseudonym}: ${JSON.stringify(resident)}`);
+          if (resident.pseudonym !== a.pseudonym || resident.statusIndex !== a.statusIndex)
+            missing.push(`${a.pseudonym}: ${JSON.stringify(resident)}`);
         }),
       );
       expect(missing).to.deep.equal([]);
@@ -161,7 +183,8 @@ describe('crash during a burst of applications', function () {
           const byPseudonym = new Map(records.map((r) => [r.pseudonym, r]));
           expect(new Set(records.map((r) => r.statusIndex)).size).to.equal(records.length);
           expect(records.length).to.be.at.least(acks.length + 1);
-          for (const r of records) expect(await ledger.read('residentsByIndex', String(r.statusIndex))).to.equal(r.pseudonym);
+          for (const r of records)
+            expect(await ledger.read('residentsByIndex', String(r.statusIndex))).to.equal(r.pseudonym);
           let held = 0;
           for await (const _ of ledger.space('residentsByIndex').keys()) held++;
           expect(held, 'status indexes held').to.equal(records.length);
@@ -171,7 +194,10 @@ describe('crash during a burst of applications', function () {
             expect(byPseudonym.get(a.pseudonym)?.statusIndex, a.pseudonym).to.equal(a.statusIndex);
             const seqs = await ledger.subjectSeqs(`r:${a.pseudonym}`);
             const types = await Promise.all(seqs.map(async (s) => (await ledger.getEvent(s))!.type));
-            expect(types.filter((t) => t === 'resident.applied'), a.pseudonym).to.have.length(1);
+            expect(
+              types.filter((t) => t === 'resident.applied'),
+              a.pseudonym,
+            ).to.have.length(1);
             expect(types).to.include('code.issued');
           }
         } finally {

@@ -22,7 +22,8 @@ describe('service desks (POST /v1/desks, GET /v1/desks/me, /v1/desks/:id, POST /
   let mall: Venue;
   let resident: Resident;
 
-  const post = (token: string | undefined, json: Record<string, unknown>) => svc.call('POST', '/v1/desks', { token, json });
+  const post = (token: string | undefined, json: Record<string, unknown>) =>
+    svc.call('POST', '/v1/desks', { token, json });
   const refused = async (send: () => Promise<Reply>, status: number, code: string): Promise<Reply> => {
     const head = await svc.head();
     const r = await send();
@@ -38,9 +39,24 @@ describe('service desks (POST /v1/desks, GET /v1/desks/me, /v1/desks/:id, POST /
     insurance = await sectorToken(svc, 'medical-insurance');
     transport = await sectorToken(svc, 'transport');
     auditor = await svc.token('auditor');
-    hospital = await registerVenue(svc, svc.adminToken, { type: 'public-service', subtype: 'hospital', name: '省立医院', district: '340104' });
-    station = await registerVenue(svc, svc.adminToken, { type: 'transport', subtype: 'metro', name: '大东门站', district: '340102' });
-    mall = await registerVenue(svc, svc.adminToken, { type: 'crowded-place', subtype: 'mall', name: '万象城', district: '340104' });
+    hospital = await registerVenue(svc, svc.adminToken, {
+      type: 'public-service',
+      subtype: 'hospital',
+      name: '省立医院',
+      district: '340104',
+    });
+    station = await registerVenue(svc, svc.adminToken, {
+      type: 'transport',
+      subtype: 'metro',
+      name: '大东门站',
+      district: '340102',
+    });
+    mall = await registerVenue(svc, svc.adminToken, {
+      type: 'crowded-place',
+      subtype: 'mall',
+      name: '万象城',
+      district: '340104',
+    });
     resident = await newResident(svc);
   });
   after(async () => {
@@ -53,16 +69,33 @@ describe('service desks (POST /v1/desks, GET /v1/desks/me, /v1/desks/:id, POST /
     expect(r.status, JSON.stringify(r.body)).to.equal(201);
     const { desk, token, tokenId, expiresAt } = r.body;
     expect(desk).to.deep.include({ kind: 'hospital-desk', name: '门诊挂号 1', purposes: ['registration'] });
-    expect(desk.venue).to.deep.equal({ id: hospital.id, name: '省立医院', type: 'public-service', subtype: 'hospital', district: '340104' });
+    expect(desk.venue).to.deep.equal({
+      id: hospital.id,
+      name: '省立医院',
+      type: 'public-service',
+      subtype: 'hospital',
+      district: '340104',
+    });
     expect(desk.id).to.match(/^[A-Za-z0-9_-]{16}$/);
     expect(token).to.match(/^ak_desk_/);
     expect(Date.parse(expiresAt)).to.be.greaterThan(svc.clock.ms);
 
-    const events: LedgerEvent[] = (await svc.call('GET', `/v1/log/events?from=${start + 1}`, { token: auditor })).body.events;
+    const events: LedgerEvent[] = (await svc.call('GET', `/v1/log/events?from=${start + 1}`, { token: auditor })).body
+      .events;
     expect(events.map((e) => e.type)).to.deep.equal(['desk.registered', 'token.issued']);
     expect(events[0].subjects).to.deep.equal([`d:${desk.id}`]);
-    expect(events[0].data).to.deep.include({ kind: 'hospital-desk', purposes: ['registration'], venue: hospital.id, registeredBy: desk.registeredBy });
-    expect(events[1].data).to.deep.include({ id: tokenId, role: 'desk', scope: { desk: desk.id }, by: desk.registeredBy });
+    expect(events[0].data).to.deep.include({
+      kind: 'hospital-desk',
+      purposes: ['registration'],
+      venue: hospital.id,
+      registeredBy: desk.registeredBy,
+    });
+    expect(events[1].data).to.deep.include({
+      id: tokenId,
+      role: 'desk',
+      scope: { desk: desk.id },
+      by: desk.registeredBy,
+    });
     expect(JSON.stringify(events)).to.not.include(token);
 
     const read = await svc.call('GET', `/v1/desks/${desk.id}`, { token: health });
@@ -87,16 +120,62 @@ describe('service desks (POST /v1/desks, GET /v1/desks/me, /v1/desks/:id, POST /
       const r = await refused(() => post(token, { kind, name: 'x', venueId: venue.id }), 403, 'FORBIDDEN');
       expect(r.body.error.message).to.include('desk.register');
     }
-    await refused(() => post(undefined, { kind: 'hospital-desk', name: 'x', venueId: hospital.id }), 401, 'UNAUTHENTICATED');
+    await refused(
+      () => post(undefined, { kind: 'hospital-desk', name: 'x', venueId: hospital.id }),
+      401,
+      'UNAUTHENTICATED',
+    );
   });
 
   it('refuses a venue of the wrong type and purposes outside the kind (400 naming the field), an unknown venue (404), a bad body (400); nothing written', async () => {
     const fieldOf = (r: Reply) => r.body.error.fields.map((f: { path: string }) => f.path);
-    expect(fieldOf(await refused(() => post(transport, { kind: 'transit-reader', name: '1路', venueId: mall.id }), 400, 'VALIDATION_FAILED'))).to.include('venueId');
-    expect(fieldOf(await refused(() => post(health, { kind: 'hospital-desk', name: '挂号', venueId: station.id }), 400, 'VALIDATION_FAILED'))).to.include('venueId');
-    expect(fieldOf(await refused(() => post(insurance, { kind: 'pharmacy', name: '药房', venueId: hospital.id, purposes: ['insurance-payment', 'identity'] }), 400, 'VALIDATION_FAILED'))).to.include('purposes.1');
-    expect(fieldOf(await refused(() => post(health, { kind: 'hospital-desk', name: '挂号', venueId: hospital.id, purposes: ['fare'] }), 400, 'VALIDATION_FAILED'))).to.include('purposes.0');
-    await refused(() => post(health, { kind: 'hospital-desk', name: '挂号', venueId: 'AAAAAAAAAAAAAAAA' }), 404, 'NOT_FOUND');
+    expect(
+      fieldOf(
+        await refused(
+          () => post(transport, { kind: 'transit-reader', name: '1路', venueId: mall.id }),
+          400,
+          'VALIDATION_FAILED',
+        ),
+      ),
+    ).to.include('venueId');
+    expect(
+      fieldOf(
+        await refused(
+          () => post(health, { kind: 'hospital-desk', name: '挂号', venueId: station.id }),
+          400,
+          'VALIDATION_FAILED',
+        ),
+      ),
+    ).to.include('venueId');
+    expect(
+      fieldOf(
+        await refused(
+          () =>
+            post(insurance, {
+              kind: 'pharmacy',
+              name: '药房',
+              venueId: hospital.id,
+              purposes: ['insurance-payment', 'identity'],
+            }),
+          400,
+          'VALIDATION_FAILED',
+        ),
+      ),
+    ).to.include('purposes.1');
+    expect(
+      fieldOf(
+        await refused(
+          () => post(health, { kind: 'hospital-desk', name: '挂号', venueId: hospital.id, purposes: ['fare'] }),
+          400,
+          'VALIDATION_FAILED',
+        ),
+      ),
+    ).to.include('purposes.0');
+    await refused(
+      () => post(health, { kind: 'hospital-desk', name: '挂号', venueId: 'AAAAAAAAAAAAAAAA' }),
+      404,
+      'NOT_FOUND',
+    );
     for (const json of [
       { kind: 'hospital-desk', name: '', venueId: hospital.id },
       { kind: 'hospital-desk', name: 'x'.repeat(33), venueId: hospital.id },
@@ -110,7 +189,7 @@ describe('service desks (POST /v1/desks, GET /v1/desks/me, /v1/desks/:id, POST /
     }
   });
 
-  it("gives a desk token its own desk and nothing else: GET /v1/desks/me and /:id; another desk, its tokens, scans, venues, links and admin 403", async () => {
+  it('gives a desk token its own desk and nothing else: GET /v1/desks/me and /:id; another desk, its tokens, scans, venues, links and admin 403', async () => {
     const a = await registerDesk(svc, { kind: 'transit-reader', venueId: station.id, name: '1号线闸机' });
     const b = await registerDesk(svc, { kind: 'pharmacy', venueId: mall.id, name: '药房收银' });
     const me = await svc.call('GET', '/v1/desks/me', { token: a.token });
@@ -126,13 +205,27 @@ describe('service desks (POST /v1/desks, GET /v1/desks/me, /v1/desks/:id, POST /
       ['POST', '/v1/scans', { venueId: station.id, code: resident.code }],
       ['GET', `/v1/venues/${station.id}`],
       ['GET', '/v1/venues'],
-      ['POST', '/v1/links', { kind: 'payment', idType: resident.body.idType, idNumber: resident.body.idNumber, ref: 'PAY-0001', provider: 'stand-in-pay' }],
+      [
+        'POST',
+        '/v1/links',
+        {
+          kind: 'payment',
+          idType: resident.body.idType,
+          idNumber: resident.body.idNumber,
+          ref: 'PAY-0001',
+          provider: 'stand-in-pay',
+        },
+      ],
       ['GET', '/v1/residents/me/links'],
       ['GET', '/v1/admin/tokens'],
       ['GET', '/v1/log/events?from=1&to=2'],
     ];
     for (const [method, path, json] of forbidden) {
-      const r = await refused(() => svc.call(method, path, { token: a.token, ...(json ? { json } : {}) }), 403, 'FORBIDDEN');
+      const r = await refused(
+        () => svc.call(method, path, { token: a.token, ...(json ? { json } : {}) }),
+        403,
+        'FORBIDDEN',
+      );
       expect(r.status, `${method} ${path}`).to.equal(403);
     }
     // Admin and the registering authority see a desk, but /me is a desk token's alone.
@@ -147,24 +240,38 @@ describe('service desks (POST /v1/desks, GET /v1/desks/me, /v1/desks/:id, POST /
   it('issues more tokens for a desk to its registering authority (token.issued), each working at that desk only; revoked ones stop', async () => {
     const a = await registerDesk(svc, { kind: 'hospital-cashier', venueId: hospital.id, name: '收费窗口 3' });
     await refused(() => svc.call('POST', `/v1/desks/${a.desk.id}/tokens`, { token: health }), 403, 'FORBIDDEN');
-    const otherInsurance = await svc.token('feed', { source: 'medical-insurance', name: 'another insurance authority' });
+    const otherInsurance = await svc.token('feed', {
+      source: 'medical-insurance',
+      name: 'another insurance authority',
+    });
     await refused(() => svc.call('POST', `/v1/desks/${a.desk.id}/tokens`, { token: otherInsurance }), 403, 'FORBIDDEN');
     const more = await svc.call('POST', `/v1/desks/${a.desk.id}/tokens`, { token: insurance });
     expect(more.status, JSON.stringify(more.body)).to.equal(201);
     expect(more.body.desk).to.equal(a.desk.id);
     expect(more.body.token).to.not.equal(a.token);
-    const event = (await svc.call('GET', `/v1/log/events?from=${(await svc.head()).seq}`, { token: auditor })).body.events[0] as LedgerEvent;
+    const event = (await svc.call('GET', `/v1/log/events?from=${(await svc.head()).seq}`, { token: auditor })).body
+      .events[0] as LedgerEvent;
     expect(event.type).to.equal('token.issued');
     expect(event.data).to.deep.include({ id: more.body.tokenId, role: 'desk', scope: { desk: a.desk.id } });
     expect((await svc.call('GET', '/v1/desks/me', { token: more.body.token })).body.desk.id).to.equal(a.desk.id);
 
-    expect((await svc.call('DELETE', `/v1/admin/tokens/${more.body.tokenId}`, { token: svc.adminToken })).status).to.equal(204);
+    expect(
+      (await svc.call('DELETE', `/v1/admin/tokens/${more.body.tokenId}`, { token: svc.adminToken })).status,
+    ).to.equal(204);
     expect((await svc.call('GET', '/v1/desks/me', { token: more.body.token })).status).to.equal(401);
     expect((await svc.call('GET', '/v1/desks/me', { token: a.token })).status).to.equal(200);
   });
 
   it('cannot be had through POST /v1/admin/tokens: a desk token comes only from registering its desk', async () => {
-    const r = await refused(() => svc.call('POST', '/v1/admin/tokens', { token: svc.adminToken, json: { role: 'desk', name: 'forged desk', scope: { desk: 'AAAAAAAAAAAAAAAA' } } }), 400, 'VALIDATION_FAILED');
+    const r = await refused(
+      () =>
+        svc.call('POST', '/v1/admin/tokens', {
+          token: svc.adminToken,
+          json: { role: 'desk', name: 'forged desk', scope: { desk: 'AAAAAAAAAAAAAAAA' } },
+        }),
+      400,
+      'VALIDATION_FAILED',
+    );
     expect(r.body.error.fields.map((f: { path: string }) => f.path)).to.include('role');
   });
 });

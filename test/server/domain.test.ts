@@ -31,7 +31,11 @@ describe('gb11643CheckChar', () => {
 describe('validateIdentity', () => {
   describe('for a resident ID', () => {
     it('accepts a valid number and upper-cases a trailing x', () => {
-      expect(validateIdentity('resident-id', '11010519491231002x', NOW)).to.deep.equal({ ok: true, type: 'resident-id', normalized: '11010519491231002X' });
+      expect(validateIdentity('resident-id', '11010519491231002x', NOW)).to.deep.equal({
+        ok: true,
+        type: 'resident-id',
+        normalized: '11010519491231002X',
+      });
     });
 
     it('accepts constructed numbers from Anhui', () => {
@@ -53,24 +57,43 @@ describe('validateIdentity', () => {
     });
 
     it('returns ID_BIRTH_DATE for 1999-02-30', () => {
-      expect(validateIdentity('resident-id', withCheck('34010419990230123'), NOW)).to.include({ ok: false, code: 'ID_BIRTH_DATE' });
+      expect(validateIdentity('resident-id', withCheck('34010419990230123'), NOW)).to.include({
+        ok: false,
+        code: 'ID_BIRTH_DATE',
+      });
     });
 
     it('returns ID_BIRTH_DATE for a birth before 1900', () => {
-      expect(validateIdentity('resident-id', '440524188001010014', NOW)).to.include({ ok: false, code: 'ID_BIRTH_DATE' });
+      expect(validateIdentity('resident-id', '440524188001010014', NOW)).to.include({
+        ok: false,
+        code: 'ID_BIRTH_DATE',
+      });
     });
 
     it('returns ID_BIRTH_DATE for a birth date after today in Asia/Shanghai', () => {
-      expect(validateIdentity('resident-id', withCheck('34010420240602123'), NOW)).to.include({ ok: false, code: 'ID_BIRTH_DATE' });
+      expect(validateIdentity('resident-id', withCheck('34010420240602123'), NOW)).to.include({
+        ok: false,
+        code: 'ID_BIRTH_DATE',
+      });
       expect(validateIdentity('resident-id', withCheck('34010420240601123'), NOW).ok).to.equal(true);
       // 16:00 UTC on 31 May is already 1 June in Shanghai.
-      expect(validateIdentity('resident-id', withCheck('34010420240601123'), new Date('2024-05-31T16:00:00Z')).ok).to.equal(true);
-      expect(validateIdentity('resident-id', withCheck('34010420240601123'), new Date('2024-05-31T15:59:59Z')).ok).to.equal(false);
+      expect(
+        validateIdentity('resident-id', withCheck('34010420240601123'), new Date('2024-05-31T16:00:00Z')).ok,
+      ).to.equal(true);
+      expect(
+        validateIdentity('resident-id', withCheck('34010420240601123'), new Date('2024-05-31T15:59:59Z')).ok,
+      ).to.equal(false);
     });
 
     it('returns ID_REGION for an unknown province', () => {
-      expect(validateIdentity('resident-id', withCheck('99010419900307123'), NOW)).to.include({ ok: false, code: 'ID_REGION' });
-      expect(validateIdentity('resident-id', withCheck('83000019900307123'), NOW)).to.include({ ok: false, code: 'ID_REGION' });
+      expect(validateIdentity('resident-id', withCheck('99010419900307123'), NOW)).to.include({
+        ok: false,
+        code: 'ID_REGION',
+      });
+      expect(validateIdentity('resident-id', withCheck('83000019900307123'), NOW)).to.include({
+        ok: false,
+        code: 'ID_REGION',
+      });
     });
 
     it('returns ID_FORMAT for 15-digit, short or lettered numbers', () => {
@@ -85,9 +108,14 @@ describe('validateIdentity', () => {
   });
 
   it('accepts passports of 5 to 17 letters and digits, upper-cased', () => {
-    expect(validateIdentity('passport', 'e1234 5678', NOW)).to.deep.equal({ ok: true, type: 'passport', normalized: 'E12345678' });
+    expect(validateIdentity('passport', 'e1234 5678', NOW)).to.deep.equal({
+      ok: true,
+      type: 'passport',
+      normalized: 'E12345678',
+    });
     expect(validateIdentity('passport', 'AB123', NOW).ok).to.equal(true);
-    for (const n of ['AB12', 'A'.repeat(18), 'E1234-5678']) expect(validateIdentity('passport', n, NOW), n).to.include({ code: 'ID_FORMAT' });
+    for (const n of ['AB12', 'A'.repeat(18), 'E1234-5678'])
+      expect(validateIdentity('passport', n, NOW), n).to.include({ code: 'ID_FORMAT' });
   });
 
   it('accepts home-return permits and HK/Macao residence permits', () => {
@@ -100,12 +128,18 @@ describe('validateIdentity', () => {
   });
 
   it('accepts Taiwan compatriot permits and Taiwan residence permits', () => {
-    expect(validateIdentity('taiwan-permit', '01234567', NOW)).to.deep.equal({ ok: true, type: 'taiwan-permit', normalized: '01234567' });
+    expect(validateIdentity('taiwan-permit', '01234567', NOW)).to.deep.equal({
+      ok: true,
+      type: 'taiwan-permit',
+      normalized: '01234567',
+    });
     expect(validateIdentity('taiwan-permit', withCheck('83000019900307123'), NOW).ok).to.equal(true);
     expect(validateIdentity('taiwan-permit', '0123456', NOW)).to.include({ code: 'ID_FORMAT' });
     expect(validateIdentity('taiwan-permit', withCheck('34010419900307123'), NOW)).to.include({ code: 'ID_REGION' });
     const bad = withCheck('83000019900307123');
-    expect(validateIdentity('taiwan-permit', bad.slice(0, 17) + (bad[17] === '1' ? '2' : '1'), NOW)).to.include({ code: 'ID_CHECK_DIGIT' });
+    expect(validateIdentity('taiwan-permit', bad.slice(0, 17) + (bad[17] === '1' ? '2' : '1'), NOW)).to.include({
+      code: 'ID_CHECK_DIGIT',
+    });
   });
 });
 
@@ -164,11 +198,14 @@ describe('maskName', () => {
 
   it('always contains "*" and has at most 32 characters (property)', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 80 }).filter((s) => s.trim() !== ''), (name) => {
-        const masked = maskName(name);
-        expect(masked).to.include('*');
-        expect(Array.from(masked).length).to.be.at.most(MASKED_NAME_MAX);
-      }),
+      fc.property(
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 80 }).filter((s) => s.trim() !== ''),
+        (name) => {
+          const masked = maskName(name);
+          expect(masked).to.include('*');
+          expect(Array.from(masked).length).to.be.at.most(MASKED_NAME_MAX);
+        },
+      ),
     );
   });
 
@@ -244,7 +281,7 @@ describe('regions', () => {
     expect(provinceOf('990000')).to.equal(undefined);
   });
 
-  it('lists ancestors province first, through a municipality\'s 市辖区', () => {
+  it("lists ancestors province first, through a municipality's 市辖区", () => {
     expect(ancestors('340104').map((r) => r.code)).to.deep.equal(['340000', '340100']);
     expect(ancestors('110105').map((r) => r.code)).to.deep.equal(['110000', '110100']);
     expect(ancestors('340000')).to.deep.equal([]);

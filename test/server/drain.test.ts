@@ -21,13 +21,21 @@ interface Answer {
 }
 
 /** A POST /v1/residents whose headers and first half of the body are sent now, the rest by `finish()`. */
-function startApplication(url: string, access: string, body: Application): { req: ClientRequest; finish(): void; answer: Promise<Answer> } {
+function startApplication(
+  url: string,
+  access: string,
+  body: Application,
+): { req: ClientRequest; finish(): void; answer: Promise<Answer> } {
   const bytes = Buffer.from(JSON.stringify(body));
   const half = Math.floor(bytes.length / 2);
   const req = request(`${url}/v1/residents`, {
     method: 'POST',
     agent: false,
-    headers: { 'content-type': 'application/json', 'content-length': String(bytes.length), authorization: `Bearer ${access}` },
+    headers: {
+      'content-type': 'application/json',
+      'content-length': String(bytes.length),
+      authorization: `Bearer ${access}`,
+    },
   });
   const answer = new Promise<Answer>((resolve, reject) => {
     req.once('error', reject);
@@ -36,7 +44,9 @@ function startApplication(url: string, access: string, body: Application): { req
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
       res.once('error', reject);
-      res.once('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, body: JSON.parse(text) }));
+      res.once('end', () =>
+        resolve({ status: res.statusCode!, connection: res.headers.connection, body: JSON.parse(text) }),
+      );
     });
   });
   req.flushHeaders();
@@ -87,7 +97,14 @@ describe('SIGTERM with requests in flight', function () {
   let refusedNewConnections = false;
 
   const spawn = (extra: Record<string, string> = {}) =>
-    startServiceProcess({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: tmp.dir, LOG_LEVEL: 'info', ...SIGN_UP_LIMITS, ...extra });
+    startServiceProcess({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: tmp.dir,
+      LOG_LEVEL: 'info',
+      ...SIGN_UP_LIMITS,
+      ...extra,
+    });
 
   before(async () => {
     tmp = tempDir('ankang-drain-');
@@ -104,7 +121,15 @@ describe('SIGTERM with requests in flight', function () {
     const url = server.url;
     for (let i = 0; i < people.length; i += 8) {
       const batch = people.slice(i, i + 8);
-      const sessions = await Promise.all(batch.map((p) => signIn(url, { idType: p.idType, idNumber: p.idNumber, name: p.name, phone: p.phone }, { codes: join(tmp.dir, 'sms-outbox.jsonl') })));
+      const sessions = await Promise.all(
+        batch.map((p) =>
+          signIn(
+            url,
+            { idType: p.idType, idNumber: p.idNumber, name: p.name, phone: p.phone },
+            { codes: join(tmp.dir, 'sms-outbox.jsonl') },
+          ),
+        ),
+      );
       tokens.push(...sessions.map((s) => s.access));
     }
     const idle = await Promise.all(Array.from({ length: IDLE_KEEP_ALIVE }, () => idleKeepAlive(url)));
@@ -118,7 +143,9 @@ describe('SIGTERM with requests in flight', function () {
     await new Promise((r) => setTimeout(r, 300));
 
     server.child.kill('SIGTERM');
-    await until('the service to stop accepting connections', async () => ((await refusesConnections(url)) ? true : undefined));
+    await until('the service to stop accepting connections', async () =>
+      (await refusesConnections(url)) ? true : undefined,
+    );
     refusedNewConnections = true;
     await Promise.all(idle.map((c) => c.closed));
     idleClosedBeforeBodies = idle.length;
@@ -160,7 +187,9 @@ describe('SIGTERM with requests in flight', function () {
       const found = await Promise.all(
         tokens.map(async (t) => {
           const r = await fetch(`${server!.url}/v1/residents/me`, { headers: { authorization: `Bearer ${t}` } });
-          return r.status === 200 ? ((await r.json()) as { resident: { pseudonym: string } }).resident.pseudonym : `status ${r.status}`;
+          return r.status === 200
+            ? ((await r.json()) as { resident: { pseudonym: string } }).resident.pseudonym
+            : `status ${r.status}`;
         }),
       );
       expect(found).to.deep.equal(answers.map((a) => a.body.resident!.pseudonym));

@@ -1,5 +1,12 @@
 import { expect } from 'chai';
-import { DESK_KINDS, DESK_PURPOSES, PURPOSES, type CardKind, type DeskKind, type Purpose } from '../../server/domain/services';
+import {
+  DESK_KINDS,
+  DESK_PURPOSES,
+  PURPOSES,
+  type CardKind,
+  type DeskKind,
+  type Purpose,
+} from '../../server/domain/services';
 import { currentCode, newResident, registerVenue, type Resident, type Venue } from '../support/scenario';
 import { startTestService, type Reply, type TestService } from '../support/service';
 import { linkCard, registerDesk, sectorToken } from '../support/services17';
@@ -20,7 +27,11 @@ const REFS: Record<CardKind, string> = {
   payment: 'pay_tok_0000000000017',
 };
 
-const resolveBody = (code: string, purpose: Purpose) => ({ code, purpose, ...(purpose === 'fare' ? { amount: 200 } : {}) });
+const resolveBody = (code: string, purpose: Purpose) => ({
+  code,
+  purpose,
+  ...(purpose === 'fare' ? { amount: 200 } : {}),
+});
 
 describe('the entitlement matrix: every purpose at every kind of desk (POST /v1/services/resolve)', function () {
   this.timeout(120_000);
@@ -30,12 +41,14 @@ describe('the entitlement matrix: every purpose at every kind of desk (POST /v1/
   /** Every secret a look-up could hand out: the four references, the name and the ID number. */
   let secrets: string[];
 
-  const resolve = (token: string, body: unknown): Promise<Reply> => svc.call('POST', '/v1/services/resolve', { token, json: body });
+  const resolve = (token: string, body: unknown): Promise<Reply> =>
+    svc.call('POST', '/v1/services/resolve', { token, json: body });
 
   before(async () => {
     svc = await startTestService();
     resident = await newResident(svc);
-    for (const [kind, ref] of Object.entries(REFS) as Array<[CardKind, string]>) await linkCard(svc, resident, kind, ref, kind === 'payment' ? 'mashang-pay' : undefined);
+    for (const [kind, ref] of Object.entries(REFS) as Array<[CardKind, string]>)
+      await linkCard(svc, resident, kind, ref, kind === 'payment' ? 'mashang-pay' : undefined);
     for (const kind of DESK_KINDS) {
       const d = await registerDesk(svc, { kind });
       expect(d.desk.purposes).to.deep.equal([...DESK_PURPOSES[kind]]);
@@ -49,42 +62,70 @@ describe('the entitlement matrix: every purpose at every kind of desk (POST /v1/
     describe(`a ${kind}`, () => {
       for (const purpose of PURPOSES) {
         const entitled = DESK_PURPOSES[kind].includes(purpose);
-        it(entitled ? `resolves ${purpose} with only its own field` : `is refused ${purpose} with PURPOSE_NOT_ALLOWED and gets no data`, async () => {
-          // The previous look-up spent the code on show: the resident's page gets a fresh one.
-          const code = await currentCode(svc, resident);
-          const head = (await svc.head()).seq;
-          const r = await resolve(desks[kind].token, resolveBody(code, purpose));
-          const text = JSON.stringify(r.body);
-          // Exactly one look-up event, whatever the outcome.
-          expect((await svc.head()).seq, 'events written').to.equal(head + 1);
-          const event = (await svc.running.app.ledger.getEvent(head + 1))!;
-          expect(event.type).to.equal('service.looked-up');
-          expect(event.data).to.include({ desk: desks[kind].id, deskKind: kind, purpose, outcome: entitled ? 'resolved' : 'PURPOSE_NOT_ALLOWED' });
-          if (!entitled) {
-            expect(r.status, text).to.equal(403);
-            expect(r.body.error.code).to.equal('PURPOSE_NOT_ALLOWED');
-            expect(r.body).to.not.have.property('result');
-            expect(r.body.lookup).to.deep.equal({ seq: event.seq, at: event.at, outcome: 'PURPOSE_NOT_ALLOWED', purpose });
-            for (const s of secrets) expect(text, 'no linked data in a refusal').to.not.include(s);
-            return;
-          }
-          expect(r.status, text).to.equal(200);
-          expect(r.body).to.include({ outcome: 'resolved', purpose, decision: 'admit', colour: 'green', seq: event.seq });
-          expect(Object.keys(r.body.result).sort()).to.deep.equal(FIELDS[purpose]);
-          const allowed: string[] = {
-            registration: [REFS['health-card']],
-            'insurance-payment': [REFS['insurance-voucher']],
-            'social-security': [REFS['social-security-card']],
-            identity: [resident.body.name, resident.body.idNumber],
-            fare: [REFS.payment],
-          }[purpose];
-          for (const s of allowed) expect(text).to.include(s);
-          for (const s of secrets.filter((x) => !allowed.includes(x))) expect(text, `a ${kind} never sees ${s}`).to.not.include(s);
-          if (purpose === 'identity') expect(r.body.result).to.deep.equal({ name: resident.body.name, idType: resident.body.idType, idNumber: resident.body.idNumber });
-          if (purpose === 'fare') expect(r.body.result).to.include({ provider: 'mashang-pay', token: REFS.payment });
-          // The event carries no personal data and no reference.
-          for (const s of secrets) expect(JSON.stringify(event), 'the event holds no personal data').to.not.include(s);
-        });
+        it(
+          entitled
+            ? `resolves ${purpose} with only its own field`
+            : `is refused ${purpose} with PURPOSE_NOT_ALLOWED and gets no data`,
+          async () => {
+            // The previous look-up spent the code on show: the resident's page gets a fresh one.
+            const code = await currentCode(svc, resident);
+            const head = (await svc.head()).seq;
+            const r = await resolve(desks[kind].token, resolveBody(code, purpose));
+            const text = JSON.stringify(r.body);
+            // Exactly one look-up event, whatever the outcome.
+            expect((await svc.head()).seq, 'events written').to.equal(head + 1);
+            const event = (await svc.running.app.ledger.getEvent(head + 1))!;
+            expect(event.type).to.equal('service.looked-up');
+            expect(event.data).to.include({
+              desk: desks[kind].id,
+              deskKind: kind,
+              purpose,
+              outcome: entitled ? 'resolved' : 'PURPOSE_NOT_ALLOWED',
+            });
+            if (!entitled) {
+              expect(r.status, text).to.equal(403);
+              expect(r.body.error.code).to.equal('PURPOSE_NOT_ALLOWED');
+              expect(r.body).to.not.have.property('result');
+              expect(r.body.lookup).to.deep.equal({
+                seq: event.seq,
+                at: event.at,
+                outcome: 'PURPOSE_NOT_ALLOWED',
+                purpose,
+              });
+              for (const s of secrets) expect(text, 'no linked data in a refusal').to.not.include(s);
+              return;
+            }
+            expect(r.status, text).to.equal(200);
+            expect(r.body).to.include({
+              outcome: 'resolved',
+              purpose,
+              decision: 'admit',
+              colour: 'green',
+              seq: event.seq,
+            });
+            expect(Object.keys(r.body.result).sort()).to.deep.equal(FIELDS[purpose]);
+            const allowed: string[] = {
+              registration: [REFS['health-card']],
+              'insurance-payment': [REFS['insurance-voucher']],
+              'social-security': [REFS['social-security-card']],
+              identity: [resident.body.name, resident.body.idNumber],
+              fare: [REFS.payment],
+            }[purpose];
+            for (const s of allowed) expect(text).to.include(s);
+            for (const s of secrets.filter((x) => !allowed.includes(x)))
+              expect(text, `a ${kind} never sees ${s}`).to.not.include(s);
+            if (purpose === 'identity')
+              expect(r.body.result).to.deep.equal({
+                name: resident.body.name,
+                idType: resident.body.idType,
+                idNumber: resident.body.idNumber,
+              });
+            if (purpose === 'fare') expect(r.body.result).to.include({ provider: 'mashang-pay', token: REFS.payment });
+            // The event carries no personal data and no reference.
+            for (const s of secrets)
+              expect(JSON.stringify(event), 'the event holds no personal data').to.not.include(s);
+          },
+        );
       }
     });
   }
@@ -98,11 +139,25 @@ describe('the entitlement matrix: every purpose at every kind of desk (POST /v1/
       const operator = await svc.token('operator');
       const health = await svc.token('health');
       // The operator runs the venue the desk stands in, and still gets nothing there.
-      venue = await registerVenue(svc, operator, { type: 'public-service', subtype: 'hospital', name: '省立医院', district: '340104' });
+      venue = await registerVenue(svc, operator, {
+        type: 'public-service',
+        subtype: 'hospital',
+        name: '省立医院',
+        district: '340104',
+      });
       const d = await registerDesk(svc, { kind: 'hospital-desk', venueId: venue.id, by: health });
       desk = { id: d.desk.id, token: d.token };
-      const community = await registerVenue(svc, svc.adminToken, { type: 'residential-community', name: '翡翠湖小区', district: '340104' });
-      const post = await registerVenue(svc, health, { type: 'border', subtype: 'port-of-entry', name: '新桥机场口岸', district: '340123' });
+      const community = await registerVenue(svc, svc.adminToken, {
+        type: 'residential-community',
+        name: '翡翠湖小区',
+        district: '340104',
+      });
+      const post = await registerVenue(svc, health, {
+        type: 'border',
+        subtype: 'port-of-entry',
+        name: '新桥机场口岸',
+        district: '340123',
+      });
       others.push(
         ['the operator of the venue', async () => operator],
         ['health (which registered the desk)', async () => health],

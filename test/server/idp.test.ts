@@ -12,12 +12,24 @@ import * as client from 'openid-client';
 import { chromium } from 'playwright-core';
 import { maskPhone } from '../../server/domain/mask';
 import { createLogger } from '../../server/http/log';
-import { GatewaySmsSender, latestCode, OutboxSmsSender, readOutbox, SmsError, type SmsSender } from '../../server/identity/sms';
+import {
+  GatewaySmsSender,
+  latestCode,
+  OutboxSmsSender,
+  readOutbox,
+  SmsError,
+  type SmsSender,
+} from '../../server/identity/sms';
 import { createCookieFetch, type JarFetch } from '../../server/idp/cookie-fetch';
 import { driveSignIn, DriveError, type DriveStep, type SignInIdentity } from '../../server/idp/drive';
 import { loadIdpSecrets } from '../../server/idp/keys';
 import { normalizeName } from '../../server/idp/name';
-import { createIdentityProvider, mountIdentityProvider, type IdentityProvider, type IdpLimits } from '../../server/idp/provider';
+import {
+  createIdentityProvider,
+  mountIdentityProvider,
+  type IdentityProvider,
+  type IdpLimits,
+} from '../../server/idp/provider';
 import { CHROMIUM, screenshot } from '../support/browser';
 import { MINUTE, personName, phoneNumber, residentIdNumber, ROOT, TestClock } from '../support/service';
 import { tempDir } from '../support/tmp';
@@ -40,14 +52,19 @@ interface Harness {
   /** A fresh authorization request with PKCE (S256) and state. */
   authorization(extra?: Record<string, string>): Promise<{ url: string; verifier: string; state: string }>;
   /** Exchanges the redirect for tokens and returns the ID token's claims. */
-  exchange(redirect: string, auth: { verifier: string; state: string }): Promise<{ claims: Record<string, unknown>; idToken: string }>;
+  exchange(
+    redirect: string,
+    auth: { verifier: string; state: string },
+  ): Promise<{ claims: Record<string, unknown>; idToken: string }>;
   signIn(identity: SignInIdentity, onStep?: (s: DriveStep) => void): Promise<Record<string, unknown>>;
   /** Stops the server and the provider, keeping the folder. */
   stop(): Promise<void>;
   close(): Promise<void>;
 }
 
-async function startHarness(opts: { dir?: string; limits?: Partial<IdpLimits>; sms?: SmsSender; clientHost?: string } = {}): Promise<Harness> {
+async function startHarness(
+  opts: { dir?: string; limits?: Partial<IdpLimits>; sms?: SmsSender; clientHost?: string } = {},
+): Promise<Harness> {
   const tmp = opts.dir ? undefined : tempDir('ankang-idp-');
   const dir = opts.dir ?? tmp!.dir;
   const dataDir = join(dir, 'idp');
@@ -59,7 +76,8 @@ async function startHarness(opts: { dir?: string; limits?: Partial<IdpLimits>; s
   mountIdentityProvider(koa, '/idp', () => idp);
   koa.use((ctx) => {
     ctx.type = 'text/html';
-    ctx.body = ctx.path === '/cb' ? '<!doctype html><title>client</title><p id="client">signed in</p>' : `app ${ctx.path}`;
+    ctx.body =
+      ctx.path === '/cb' ? '<!doctype html><title>client</title><p id="client">signed in</p>' : `app ${ctx.path}`;
   });
   const server: Server = koa.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -75,7 +93,13 @@ async function startHarness(opts: { dir?: string; limits?: Partial<IdpLimits>; s
     clock: clock.now,
     limits: opts.limits,
   });
-  const oidc = await client.discovery(new URL(`${base}/idp`), CLIENT_ID, undefined, client.ClientSecretBasic(CLIENT_SECRET), { execute: [client.allowInsecureRequests] });
+  const oidc = await client.discovery(
+    new URL(`${base}/idp`),
+    CLIENT_ID,
+    undefined,
+    client.ClientSecretBasic(CLIENT_SECRET),
+    { execute: [client.allowInsecureRequests] },
+  );
   let stopped = false;
   const h: Harness = {
     base,
@@ -90,11 +114,21 @@ async function startHarness(opts: { dir?: string; limits?: Partial<IdpLimits>; s
     async authorization(extra = {}) {
       const verifier = client.randomPKCECodeVerifier();
       const state = client.randomState();
-      const url = client.buildAuthorizationUrl(oidc, { redirect_uri: redirectUri, scope: SCOPE, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, ...extra });
+      const url = client.buildAuthorizationUrl(oidc, {
+        redirect_uri: redirectUri,
+        scope: SCOPE,
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        state,
+        ...extra,
+      });
       return { url: url.href, verifier, state };
     },
     async exchange(redirect, auth) {
-      const tokens = await client.authorizationCodeGrant(oidc, new URL(redirect), { pkceCodeVerifier: auth.verifier, expectedState: auth.state });
+      const tokens = await client.authorizationCodeGrant(oidc, new URL(redirect), {
+        pkceCodeVerifier: auth.verifier,
+        expectedState: auth.state,
+      });
       return { claims: tokens.claims() as Record<string, unknown>, idToken: tokens.id_token! };
     },
     async signIn(identity, onStep) {
@@ -137,8 +171,15 @@ async function begin(h: Harness): Promise<Manual> {
   return { f, page, uid: page.pathname.split('/').pop()!, auth };
 }
 
-async function submit(m: Manual, step: string, form: Record<string, string>): Promise<{ status: number; html: string; headers: Headers }> {
-  const res = await m.f(new URL(`${m.page.pathname}/${step}`, m.page), { method: 'POST', body: new URLSearchParams(form) });
+async function submit(
+  m: Manual,
+  step: string,
+  form: Record<string, string>,
+): Promise<{ status: number; html: string; headers: Headers }> {
+  const res = await m.f(new URL(`${m.page.pathname}/${step}`, m.page), {
+    method: 'POST',
+    body: new URLSearchParams(form),
+  });
   return { status: res.status, html: await res.text(), headers: res.headers };
 }
 
@@ -173,7 +214,10 @@ async function codeFor(h: Harness, phone: string, purpose: string, after: number
 async function passCode(h: Harness, m: Manual, phone: string): Promise<{ status: number; location: string | null }> {
   const t = Date.now();
   expect((await submit(m, 'phone', { phone })).status).to.equal(303);
-  const res = await m.f(new URL(`${m.page.pathname}/code`, m.page), { method: 'POST', body: new URLSearchParams({ code: await codeFor(h, phone, 'login', t) }) });
+  const res = await m.f(new URL(`${m.page.pathname}/code`, m.page), {
+    method: 'POST',
+    body: new URLSearchParams({ code: await codeFor(h, phone, 'login', t) }),
+  });
   await res.body?.cancel();
   return { status: res.status, location: res.headers.get('location') };
 }
@@ -187,7 +231,13 @@ function idEndingInX(): string {
 }
 
 function person(overrides: Partial<SignInIdentity> = {}): SignInIdentity {
-  return { phone: phoneNumber(), idType: 'resident-id', idNumber: residentIdNumber(), name: personName(), ...overrides };
+  return {
+    phone: phoneNumber(),
+    idType: 'resident-id',
+    idNumber: residentIdNumber(),
+    name: personName(),
+    ...overrides,
+  };
 }
 
 describe('identity provider (server/idp)', function () {
@@ -201,7 +251,9 @@ describe('identity provider (server/idp)', function () {
 
   before(async () => {
     // Generous limits here; the default limits are tested on harnesses of their own.
-    h = await startHarness({ limits: { sendsPerPhone: 100, sendsPerAddress: 10_000, checksPerAddress: 10_000, signupsPerAddress: 10_000 } });
+    h = await startHarness({
+      limits: { sendsPerPhone: 100, sendsPerAddress: 10_000, checksPerAddress: 10_000, signupsPerAddress: 10_000 },
+    });
   });
 
   after(async () => {
@@ -222,7 +274,13 @@ describe('identity provider (server/idp)', function () {
       expect(d.token_endpoint_auth_methods_supported).to.deep.equal(['client_secret_basic']);
       expect(d.id_token_signing_alg_values_supported).to.deep.equal(['EdDSA']);
       expect(d.scopes_supported).to.include.members(['openid', 'phone', 'identity']);
-      expect(d.claims_supported).to.include.members(['phone_number', 'phone_number_verified', 'name', 'id_type', 'id_number']);
+      expect(d.claims_supported).to.include.members([
+        'phone_number',
+        'phone_number_verified',
+        'name',
+        'id_type',
+        'id_number',
+      ]);
     });
 
     it('answers the RFC 8414 metadata URL of the issuer path', async () => {
@@ -245,7 +303,13 @@ describe('identity provider (server/idp)', function () {
 
     it('refuses an authorization request without PKCE, back at the client', async () => {
       const url = new URL(`${h.issuer}/auth`);
-      url.search = new URLSearchParams({ client_id: CLIENT_ID, response_type: 'code', redirect_uri: h.redirectUri, scope: SCOPE, state: 's1' }).toString();
+      url.search = new URLSearchParams({
+        client_id: CLIENT_ID,
+        response_type: 'code',
+        redirect_uri: h.redirectUri,
+        scope: SCOPE,
+        state: 's1',
+      }).toString();
       const res = await fetch(url, { redirect: 'manual' });
       const location = new URL(res.headers.get('location')!);
       expect(location.href.startsWith(h.redirectUri)).to.equal(true);
@@ -254,7 +318,10 @@ describe('identity provider (server/idp)', function () {
     });
 
     it('shows an unknown client an error page with a machine-readable code, not a redirect', async () => {
-      const res = await fetch(`${h.issuer}/auth?client_id=nobody&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(h.redirectUri)}`, { redirect: 'manual', headers: { accept: 'text/html' } });
+      const res = await fetch(
+        `${h.issuer}/auth?client_id=nobody&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(h.redirectUri)}`,
+        { redirect: 'manual', headers: { accept: 'text/html' } },
+      );
       expect(res.status).to.equal(400);
       expect(dataError(await res.text())).to.equal('invalid_client');
       expect(res.headers.get('content-security-policy')).to.include("default-src 'none'");
@@ -339,8 +406,12 @@ describe('identity provider (server/idp)', function () {
       const { keys } = (await (await fetch(`${h.issuer}/jwks`)).json()) as { keys: Array<{ kid: string }> };
       const jwk = keys.find((k) => k.kid === kid)!;
       const key = createPublicKey({ key: jwk as unknown as import('node:crypto').JsonWebKey, format: 'jwk' });
-      expect(verifySignature(null, Buffer.from(`${header}.${payload}`), key, Buffer.from(signature, 'base64url'))).to.equal(true);
-      expect(verifySignature(null, Buffer.from(`${header}.${payload}x`), key, Buffer.from(signature, 'base64url'))).to.equal(false);
+      expect(
+        verifySignature(null, Buffer.from(`${header}.${payload}`), key, Buffer.from(signature, 'base64url')),
+      ).to.equal(true);
+      expect(
+        verifySignature(null, Buffer.from(`${header}.${payload}x`), key, Buffer.from(signature, 'base64url')),
+      ).to.equal(false);
     });
 
     it('signs in again with phone and code only, as the same sub', async () => {
@@ -434,7 +505,15 @@ describe('identity provider (server/idp)', function () {
     const newcomer = track(person());
     const sameName = track(person({ idNumber: owner.idNumber, name: owner.name }));
     let ownerSub: string;
-    const attempts: Record<string, { m: Manual; post: { status: number; html: string; headers: Headers }; page: { status: number; html: string; headers: Headers }; after: number }> = {};
+    const attempts: Record<
+      string,
+      {
+        m: Manual;
+        post: { status: number; html: string; headers: Headers };
+        page: { status: number; html: string; headers: Headers };
+        after: number;
+      }
+    > = {};
 
     before(async () => {
       ownerSub = String((await h.signIn(owner)).sub);
@@ -478,22 +557,33 @@ describe('identity provider (server/idp)', function () {
         expect(html).to.not.include(maskPhone(p));
         expect(html).to.not.include(p.slice(-4));
       }
-      expect(html).to.include('Enter the confirmation code sent to the phone registered for this ID, or to this phone if the ID is new.');
+      expect(html).to.include(
+        'Enter the confirmation code sent to the phone registered for this ID, or to this phone if the ID is new.',
+      );
     });
 
     it('sends the confirmation code to the phone the holder registered, and none to the new phone', async () => {
       const after = attempts.taker.after;
       expect(await latestCode(h.outbox, { phone: owner.phone, purpose: 'id-transfer', after })).to.match(/^\d{6}$/);
-      const toTaker = (await readOutbox(h.outbox)).filter((e) => e.to === maskPhone(taker.phone) && Date.parse(e.at) >= after);
+      const toTaker = (await readOutbox(h.outbox)).filter(
+        (e) => e.to === maskPhone(taker.phone) && Date.parse(e.at) >= after,
+      );
       expect(toTaker).to.deep.equal([]);
-      expect(await latestCode(h.outbox, { phone: newcomer.phone, purpose: 'id-confirm', after: attempts.newcomer.after })).to.match(/^\d{6}$/);
+      expect(
+        await latestCode(h.outbox, { phone: newcomer.phone, purpose: 'id-confirm', after: attempts.newcomer.after }),
+      ).to.match(/^\d{6}$/);
     });
 
     it('moves the ID to the new account, with its own sub, once the holder’s code is confirmed', async () => {
       const a = attempts.taker;
       // The owner's phone got two transfer codes, the taker's and then the same-name attempt's.
-      const code = (await readOutbox(h.outbox)).find((e) => e.to === maskPhone(owner.phone) && e.purpose === 'id-transfer' && Date.parse(e.at) >= a.after)!.code;
-      const res = await a.m.f(new URL(`${a.m.page.pathname}/confirm`, a.m.page), { method: 'POST', body: new URLSearchParams({ code }) });
+      const code = (await readOutbox(h.outbox)).find(
+        (e) => e.to === maskPhone(owner.phone) && e.purpose === 'id-transfer' && Date.parse(e.at) >= a.after,
+      )!.code;
+      const res = await a.m.f(new URL(`${a.m.page.pathname}/confirm`, a.m.page), {
+        method: 'POST',
+        body: new URLSearchParams({ code }),
+      });
       await res.body?.cancel();
       expect(res.status).to.equal(303);
       const redirect = await follow(a.m, h, res.headers.get('location')!);
@@ -515,7 +605,9 @@ describe('identity provider (server/idp)', function () {
     it('refuses a confirmation whose ID changed hands after the code was sent', async () => {
       // The same-name attempt's code went to the owner; the ID has since moved to the taker.
       const a = attempts.sameName;
-      const code = (await readOutbox(h.outbox)).filter((e) => e.to === maskPhone(owner.phone) && e.purpose === 'id-transfer' && Date.parse(e.at) >= a.after).at(-1)!.code;
+      const code = (await readOutbox(h.outbox))
+        .filter((e) => e.to === maskPhone(owner.phone) && e.purpose === 'id-transfer' && Date.parse(e.at) >= a.after)
+        .at(-1)!.code;
       const r = await submit(a.m, 'confirm', { code });
       expect([r.status, dataError(r.html)]).to.deep.equal([409, 'CONFIRMATION_STALE']);
       expect(/<main data-step="([a-z]+)"/.exec(r.html)?.[1]).to.equal('signup');
@@ -595,7 +687,11 @@ describe('identity provider (server/idp)', function () {
       expect((await passCode(h, other, abroad.phone)).status).to.equal(303);
       const r = await submit(other, 'signup', { idType: 'resident-id', idNumber: abroad.idNumber, name: abroad.name });
       expect([r.status, dataError(r.html)]).to.deep.equal([400, 'PHONE_FORMAT']);
-      const passport = await submit(other, 'signup', { idType: 'passport', idNumber: `E${Date.now() % 100_000_000}`, name: 'Jane Doe' });
+      const passport = await submit(other, 'signup', {
+        idType: 'passport',
+        idNumber: `E${Date.now() % 100_000_000}`,
+        name: 'Jane Doe',
+      });
       expect(passport.status).to.equal(303);
     });
 
@@ -612,7 +708,30 @@ describe('identity provider (server/idp)', function () {
   });
 
   describe('names', () => {
-    const forbidden = ['\u0000', '\u0007', '\u007F', '\u0085', '\u202A', '\u202B', '\u202C', '\u202D', '\u202E', '\u2066', '\u2067', '\u2068', '\u2069', '\u200E', '\u200F', '\u061C', '\u200B', '\u200C', '\u200D', '\u2060', '\uFEFF', '\n'];
+    const forbidden = [
+      '\u0000',
+      '\u0007',
+      '\u007F',
+      '\u0085',
+      '\u202A',
+      '\u202B',
+      '\u202C',
+      '\u202D',
+      '\u202E',
+      '\u2066',
+      '\u2067',
+      '\u2068',
+      '\u2069',
+      '\u200E',
+      '\u200F',
+      '\u061C',
+      '\u200B',
+      '\u200C',
+      '\u200D',
+      '\u2060',
+      '\uFEFF',
+      '\n',
+    ];
     for (const c of forbidden) {
       it(`refuses U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')} anywhere, ends included`, () => {
         expect(normalizeName(`张${c}三`)).to.include({ ok: false, code: 'NAME_INVALID' });
@@ -634,7 +753,8 @@ describe('identity provider (server/idp)', function () {
   describe('data at rest', () => {
     it('creates the data folder 0700 and its key files 0600', () => {
       expect(statSync(h.dataDir).mode & 0o777).to.equal(0o700);
-      for (const f of ['secrets.json', 'jwks.json', 'cookie-keys.json']) expect(statSync(join(h.dataDir, f)).mode & 0o777, f).to.equal(0o600);
+      for (const f of ['secrets.json', 'jwks.json', 'cookie-keys.json'])
+        expect(statSync(join(h.dataDir, f)).mode & 0o777, f).to.equal(0o600);
     });
 
     it('keeps no phone number, ID number or name in plain text in the accounts database', async () => {
@@ -649,7 +769,10 @@ describe('identity provider (server/idp)', function () {
     it('refuses a folder holding the service’s own secrets.json', () => {
       const tmp = tempDir('ankang-idp-svc-');
       try {
-        writeFileSync(join(tmp.dir, 'secrets.json'), JSON.stringify({ pseudonymKey: 'x', encryptionKey: 'y', adminToken: 'z' }));
+        writeFileSync(
+          join(tmp.dir, 'secrets.json'),
+          JSON.stringify({ pseudonymKey: 'x', encryptionKey: 'y', adminToken: 'z' }),
+        );
         expect(() => loadIdpSecrets(tmp.dir)).to.throw(/not the identity provider's/);
       } finally {
         tmp.cleanup();
@@ -763,14 +886,18 @@ describe('identity provider (server/idp)', function () {
 
     it('throws SMS_GATEWAY_REFUSED on an error answer, without the number', async () => {
       mode = 'fail';
-      const err = await new GatewaySmsSender(url).send({ to: '13812345678', purpose: 'login', code: '123456' }).catch((e: unknown) => e);
+      const err = await new GatewaySmsSender(url)
+        .send({ to: '13812345678', purpose: 'login', code: '123456' })
+        .catch((e: unknown) => e);
       expect(err).to.be.instanceOf(SmsError).and.include({ code: 'SMS_GATEWAY_REFUSED' });
       expect((err as Error).message).to.not.include('5678');
     });
 
     it('throws SMS_GATEWAY_TIMEOUT when the gateway does not answer in time', async () => {
       mode = 'hang';
-      const err = await new GatewaySmsSender(url, 200).send({ to: '13812345678', purpose: 'login', code: '123456' }).catch((e: unknown) => e);
+      const err = await new GatewaySmsSender(url, 200)
+        .send({ to: '13812345678', purpose: 'login', code: '123456' })
+        .catch((e: unknown) => e);
       expect(err).to.be.instanceOf(SmsError).and.include({ code: 'SMS_GATEWAY_TIMEOUT' });
     });
 
@@ -808,9 +935,20 @@ describe('identity provider (server/idp)', function () {
     it('signs up and lands on the client with a code the client can redeem', async function () {
       if (!existsSync(CHROMIUM)) this.skip();
       const g = await startHarness({ clientHost: 'localhost' });
-      const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+      });
       try {
-        const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN' });
+        const context = await browser.newContext({
+          javaScriptEnabled: false,
+          viewport: { width: 390, height: 844 },
+          deviceScaleFactor: 2,
+          isMobile: true,
+          hasTouch: true,
+          locale: 'zh-CN',
+        });
         const page = await context.newPage();
         const blocked: string[] = [];
         page.on('console', (msg) => {
@@ -844,7 +982,12 @@ describe('identity provider (server/idp)', function () {
         expect(await page.textContent('#client')).to.equal('signed in');
         expect(blocked).to.deep.equal([]);
         const { claims } = await g.exchange(page.url(), auth);
-        expect(claims).to.include({ id_type: 'passport', id_number: who.idNumber, name: 'Zhang San', phone_number: `+86${who.phone}` });
+        expect(claims).to.include({
+          id_type: 'passport',
+          id_number: who.idNumber,
+          name: 'Zhang San',
+          phone_number: `+86${who.phone}`,
+        });
       } finally {
         await browser.close();
         await g.close();
@@ -858,12 +1001,23 @@ describe('identity provider (server/idp)', function () {
       try {
         const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'idp.ts')], {
           cwd: ROOT,
-          env: { ...process.env, IDP_PORT: '0', IDP_HOST: '127.0.0.1', IDP_DATA_DIR: join(tmp.dir, 'idp'), IDP_CLIENT_ID: 'other-rp', IDP_CLIENT_SECRET: CLIENT_SECRET, IDP_REDIRECT_URIS: 'http://127.0.0.1:9/cb, http://127.0.0.1:9/cb2', LOG_LEVEL: 'info' },
+          env: {
+            ...process.env,
+            IDP_PORT: '0',
+            IDP_HOST: '127.0.0.1',
+            IDP_DATA_DIR: join(tmp.dir, 'idp'),
+            IDP_CLIENT_ID: 'other-rp',
+            IDP_CLIENT_SECRET: CLIENT_SECRET,
+            IDP_REDIRECT_URIS: 'http://127.0.0.1:9/cb, http://127.0.0.1:9/cb2',
+            LOG_LEVEL: 'info',
+          },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let stderr = '';
         child.stderr!.on('data', (d) => (stderr += d));
-        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal })));
+        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+          child.once('exit', (code, signal) => done({ code, signal })),
+        );
         try {
           const line = await new Promise<{ msg: string; issuer: string }>((resolveLine, reject) => {
             const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 30_000);
@@ -875,17 +1029,35 @@ describe('identity provider (server/idp)', function () {
           });
           expect(line.msg).to.equal('identity provider listening');
           expect(line.issuer).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
-          const d = (await (await fetch(`${line.issuer}/.well-known/openid-configuration`)).json()) as { issuer: string; authorization_endpoint: string };
+          const d = (await (await fetch(`${line.issuer}/.well-known/openid-configuration`)).json()) as {
+            issuer: string;
+            authorization_endpoint: string;
+          };
           expect(d.issuer).to.equal(line.issuer);
           expect(d.authorization_endpoint).to.equal(`${line.issuer}/auth`);
           // A whole sign-in against it, codes read from its default outbox.
-          const rp = await client.discovery(new URL(line.issuer), 'other-rp', undefined, client.ClientSecretBasic(CLIENT_SECRET), { execute: [client.allowInsecureRequests] });
+          const rp = await client.discovery(
+            new URL(line.issuer),
+            'other-rp',
+            undefined,
+            client.ClientSecretBasic(CLIENT_SECRET),
+            { execute: [client.allowInsecureRequests] },
+          );
           const verifier = client.randomPKCECodeVerifier();
           const state = client.randomState();
-          const url = client.buildAuthorizationUrl(rp, { redirect_uri: 'http://127.0.0.1:9/cb2', scope: SCOPE, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state });
+          const url = client.buildAuthorizationUrl(rp, {
+            redirect_uri: 'http://127.0.0.1:9/cb2',
+            scope: SCOPE,
+            code_challenge: await client.calculatePKCECodeChallenge(verifier),
+            code_challenge_method: 'S256',
+            state,
+          });
           const who = person();
           const redirect = await driveSignIn(url.href, who, { codes: join(tmp.dir, 'idp', 'sms-outbox.jsonl') });
-          const tokens = await client.authorizationCodeGrant(rp, new URL(redirect), { pkceCodeVerifier: verifier, expectedState: state });
+          const tokens = await client.authorizationCodeGrant(rp, new URL(redirect), {
+            pkceCodeVerifier: verifier,
+            expectedState: state,
+          });
           expect(tokens.claims()).to.include({ iss: line.issuer, aud: 'other-rp', id_number: who.idNumber });
         } finally {
           child.kill('SIGTERM');

@@ -57,7 +57,10 @@ describe('Ledger', () => {
         tx.put('meta', 'half', true);
         throw new Error('validation failed halfway');
       });
-      const err = await failed.then(() => undefined, (e: Error) => e);
+      const err = await failed.then(
+        () => undefined,
+        (e: Error) => e,
+      );
       expect(err?.message).to.equal('validation failed halfway');
       const e = await ledger.transact((tx) => tx.append({ type: 'c', subjects: ['r:x'], data: {} }));
       expect(e.seq).to.equal(2);
@@ -92,10 +95,12 @@ describe('Ledger', () => {
       expect(await at(), 'after a reopen').to.equal('2026-03-10T02:00:00.000Z');
       // A transaction that fails leaves no time behind.
       ms += 120_000;
-      await ledger.transact(async (tx) => {
-        await tx.append({ type: 't', data: {} });
-        throw new Error('no');
-      }).catch(() => undefined);
+      await ledger
+        .transact(async (tx) => {
+          await tx.append({ type: 't', data: {} });
+          throw new Error('no');
+        })
+        .catch(() => undefined);
       ms -= 30_000;
       expect(await at(), 'forward again').to.equal('2026-03-10T02:00:30.000Z');
     });
@@ -103,7 +108,8 @@ describe('Ledger', () => {
 
   describe('verifyChain', () => {
     beforeEach(async () => {
-      for (let i = 0; i < 5; i++) await ledger.transact((tx) => tx.append({ type: 't', subjects: ['r:a'], data: { i } }));
+      for (let i = 0; i < 5; i++)
+        await ledger.transact((tx) => tx.append({ type: 't', subjects: ['r:a'], data: { i } }));
     });
     it('reports the first altered event', async () => {
       const e = (await ledger.getEvent(3))!;

@@ -61,10 +61,17 @@ describe('logs', function () {
       expect(r.status).to.equal(201);
       access = r.token;
       refresh = r.session.refresh;
-      expect((await svc.call('GET', `/v1/residents/me?token=${querySecret}&phone=${person.phone}`, { token: access })).status).to.equal(200);
+      expect(
+        (await svc.call('GET', `/v1/residents/me?token=${querySecret}&phone=${person.phone}`, { token: access }))
+          .status,
+      ).to.equal(200);
       // A refused body that names the person, and a path holding the ID number.
-      expect((await svc.call('POST', '/v1/residents', { token: access, json: { ...person, district: 'nowhere' } })).status).to.equal(400);
-      expect((await svc.call('GET', `/v1/residents/${person.idNumber}/${querySecret}`, { token: access })).status).to.equal(404);
+      expect(
+        (await svc.call('POST', '/v1/residents', { token: access, json: { ...person, district: 'nowhere' } })).status,
+      ).to.equal(400);
+      expect(
+        (await svc.call('GET', `/v1/residents/${person.idNumber}/${querySecret}`, { token: access })).status,
+      ).to.equal(404);
       expect((await svc.call('POST', '/v1/auth/refresh', { json: { refreshToken: refresh } })).status).to.equal(200);
     });
     after(async () => {
@@ -93,7 +100,8 @@ describe('logs', function () {
 
     it('holds no body, query string, token, name, phone or ID number the requests carried', () => {
       const text = svc.logs.join('\n');
-      for (const s of secretsOf(person, access, refresh, querySecret)) expect(text, `the log holds ${s}`).to.not.include(s);
+      for (const s of secretsOf(person, access, refresh, querySecret))
+        expect(text, `the log holds ${s}`).to.not.include(s);
       for (const line of parseLines(svc.logs)) expect(line).to.not.have.any.keys('body', 'query', 'headers');
     });
   });
@@ -106,11 +114,27 @@ describe('logs', function () {
 
     it('censors fields that could carry a credential or personal data, at the top level and one level down', () => {
       const { lines, log } = capture('info');
-      log.info('slip', { phone: '13912345678', idNumber: '340104199001011234', ok: 1, req: { authorization: 'Bearer abc', name: '张三', route: '/v1/x' } });
+      log.info('slip', {
+        phone: '13912345678',
+        idNumber: '340104199001011234',
+        ok: 1,
+        req: { authorization: 'Bearer abc', name: '张三', route: '/v1/x' },
+      });
       expect(lines).to.have.length(1);
-      expect(lines[0]).to.not.include('13912345678').and.not.include('340104199001011234').and.not.include('Bearer abc').and.not.include('张三');
+      expect(lines[0])
+        .to.not.include('13912345678')
+        .and.not.include('340104199001011234')
+        .and.not.include('Bearer abc')
+        .and.not.include('张三');
       const [line] = parseLines(lines);
-      expect(line).to.deep.include({ level: 'info', msg: 'slip', phone: '[redacted]', idNumber: '[redacted]', ok: 1, req: { authorization: '[redacted]', name: '[redacted]', route: '/v1/x' } });
+      expect(line).to.deep.include({
+        level: 'info',
+        msg: 'slip',
+        phone: '[redacted]',
+        idNumber: '[redacted]',
+        ok: 1,
+        req: { authorization: '[redacted]', name: '[redacted]', route: '/v1/x' },
+      });
     });
 
     it('writes nothing below its level, and nothing at all when silent', () => {
@@ -119,7 +143,10 @@ describe('logs', function () {
       warn.log.info('i');
       warn.log.warn('w', { n: 1 });
       warn.log.error('e');
-      expect(parseLines(warn.lines).map((l) => [l.level, l.msg])).to.deep.equal([['warn', 'w'], ['error', 'e']]);
+      expect(parseLines(warn.lines).map((l) => [l.level, l.msg])).to.deep.equal([
+        ['warn', 'w'],
+        ['error', 'e'],
+      ]);
       const silent = capture('silent');
       silent.log.error('e');
       expect(silent.lines).to.deep.equal([]);
@@ -136,17 +163,36 @@ describe('logs', function () {
 
     before(async () => {
       tmp = tempDir('ankang-logging-');
-      const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: tmp.dir, LOG_LEVEL: 'info' };
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATA_DIR: tmp.dir,
+        LOG_LEVEL: 'info',
+      };
       for (const k of ['CHAIN_RPC_URL', 'CHAIN_DEV', 'ANCHOR_CONTRACT', 'ADMIN_TOKEN', 'PUBLIC_URL']) delete env[k];
-      child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server/main.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server/main.ts')], {
+        cwd: ROOT,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       child.stderr!.on('data', (d) => (stderr += d));
       createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
-      const listening = await until('the listening line', () => lines.map((l) => JSON.parse(l) as { msg: string; url?: string }).find((l) => l.msg === 'listening'), 60_000, 50);
+      const listening = await until(
+        'the listening line',
+        () => lines.map((l) => JSON.parse(l) as { msg: string; url?: string }).find((l) => l.msg === 'listening'),
+        60_000,
+        50,
+      );
       const url = listening.url!;
       access = (await signIn(url, person, { codes: join(tmp.dir, 'sms-outbox.jsonl') })).access;
-      const r = await fetch(`${url}/v1/residents?token=${access}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${access}` }, body: JSON.stringify(person) });
+      const r = await fetch(`${url}/v1/residents?token=${access}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${access}` },
+        body: JSON.stringify(person),
+      });
       expect(r.status).to.equal(201);
-      await until('the application\'s request line', () => lines.some((l) => l.includes('"route":"/v1/residents"')));
+      await until("the application's request line", () => lines.some((l) => l.includes('"route":"/v1/residents"')));
     });
     after(async () => {
       if (child && child.exitCode === null) {
@@ -165,7 +211,9 @@ describe('logs', function () {
     });
 
     it('logs the application at info without the person or the token', () => {
-      const requests = parseLines(lines.filter((l) => !l.startsWith('{"msg":"listening"'))).filter((l) => l.msg === 'request');
+      const requests = parseLines(lines.filter((l) => !l.startsWith('{"msg":"listening"'))).filter(
+        (l) => l.msg === 'request',
+      );
       for (const line of requests) checkRequestLine(line);
       expect(requests.map((l) => `${l.method} ${l.route} ${l.status}`)).to.include('POST /v1/residents 201');
       const text = lines.join('\n');

@@ -32,7 +32,8 @@ describe('service look-ups (POST /v1/services/resolve): refusals, the look-up li
   let hall: Desk;
   let reader: Desk;
 
-  const resolve = (desk: Desk, body: unknown): Promise<Reply> => svc.call('POST', '/v1/services/resolve', { token: desk.token, json: body });
+  const resolve = (desk: Desk, body: unknown): Promise<Reply> =>
+    svc.call('POST', '/v1/services/resolve', { token: desk.token, json: body });
   const desk = async (kind: 'hospital-desk' | 'service-hall' | 'transit-reader', name: string): Promise<Desk> => {
     const d = await registerDesk(svc, { kind, name });
     return { id: d.desk.id, token: d.token, name, venueName: d.desk.venue.name };
@@ -43,7 +44,14 @@ describe('service look-ups (POST /v1/services/resolve): refusals, the look-up li
    * service.looked-up with `subjects` and the refusal as its outcome, no result, no personal
    * data in the answer or the event.
    */
-  async function expectRefusal(d: Desk, body: Record<string, unknown>, code: string, status: number, subjects: string[], who?: Resident): Promise<LedgerEvent> {
+  async function expectRefusal(
+    d: Desk,
+    body: Record<string, unknown>,
+    code: string,
+    status: number,
+    subjects: string[],
+    who?: Resident,
+  ): Promise<LedgerEvent> {
     const head = (await svc.head()).seq;
     const r = await resolve(d, body);
     expect(r.status, JSON.stringify(r.body)).to.equal(status);
@@ -80,24 +88,57 @@ describe('service look-ups (POST /v1/services/resolve): refusals, the look-up li
     it('a printed code: CODE_PRINTED (the person must show a live one)', async () => {
       const printed = await currentCode(svc, alice, 'printed');
       expect(claimsOf(printed).health.mode).to.equal('printed');
-      await expectRefusal(hospital, { code: printed, purpose: 'registration' }, 'CODE_PRINTED', 422, [`r:${alice.pseudonym}`, `d:${hospital.id}`], alice);
+      await expectRefusal(
+        hospital,
+        { code: printed, purpose: 'registration' },
+        'CODE_PRINTED',
+        422,
+        [`r:${alice.pseudonym}`, `d:${hospital.id}`],
+        alice,
+      );
     });
 
     it('an expired code: CODE_EXPIRED', async () => {
       const code = await currentCode(svc, alice);
       clock.advance((claimsOf(code).exp - clock.seconds) * 1000 + 2 * MINUTE);
-      await expectRefusal(hospital, { code, purpose: 'registration' }, 'CODE_EXPIRED', 422, [`r:${alice.pseudonym}`, `d:${hospital.id}`], alice);
+      await expectRefusal(
+        hospital,
+        { code, purpose: 'registration' },
+        'CODE_EXPIRED',
+        422,
+        [`r:${alice.pseudonym}`, `d:${hospital.id}`],
+        alice,
+      );
     });
 
-    it('another province\'s code that no trust list vouches for: CODE_FOREIGN, recorded under the desk only', async () => {
+    it("another province's code that no trust list vouches for: CODE_FOREIGN, recorded under the desk only", async () => {
       const foreign = tamper(await currentCode(svc, alice), (c) => ({ ...c, iss: '320000' }));
-      await expectRefusal(hospital, { code: foreign, purpose: 'registration' }, 'CODE_FOREIGN', 422, [`d:${hospital.id}`], alice);
+      await expectRefusal(
+        hospital,
+        { code: foreign, purpose: 'registration' },
+        'CODE_FOREIGN',
+        422,
+        [`d:${hospital.id}`],
+        alice,
+      );
     });
 
     it('a code that is not one (or is forged): CODE_NOT_VALID, recorded under the desk only', async () => {
-      await expectRefusal(hospital, { code: 'AK1:NOT-A-CODE', purpose: 'registration' }, 'CODE_NOT_VALID', 422, [`d:${hospital.id}`]);
-      const forged = tamper(await currentCode(svc, alice), (c) => ({ ...c, health: { ...c.health, colour: 'green', maskedName: '*某' } }));
-      await expectRefusal(hospital, { code: forged, purpose: 'registration' }, 'CODE_NOT_VALID', 422, [`d:${hospital.id}`], alice);
+      await expectRefusal(hospital, { code: 'AK1:NOT-A-CODE', purpose: 'registration' }, 'CODE_NOT_VALID', 422, [
+        `d:${hospital.id}`,
+      ]);
+      const forged = tamper(await currentCode(svc, alice), (c) => ({
+        ...c,
+        health: { ...c.health, colour: 'green', maskedName: '*某' },
+      }));
+      await expectRefusal(
+        hospital,
+        { code: forged, purpose: 'registration' },
+        'CODE_NOT_VALID',
+        422,
+        [`d:${hospital.id}`],
+        alice,
+      );
     });
 
     it('a replayed code: the first look-up resolves, the second is CODE_REPLAYED, even at another desk', async () => {
@@ -105,52 +146,115 @@ describe('service look-ups (POST /v1/services/resolve): refusals, the look-up li
       const first = await resolve(hospital, { code, purpose: 'registration' });
       expect(first.status, JSON.stringify(first.body)).to.equal(200);
       expect(first.body.result).to.deep.equal({ healthCard: HEALTH_CARD });
-      await expectRefusal(hospital, { code, purpose: 'registration' }, 'CODE_REPLAYED', 409, [`r:${alice.pseudonym}`, `d:${hospital.id}`], alice);
-      await expectRefusal(otherHospital, { code, purpose: 'registration' }, 'CODE_REPLAYED', 409, [`r:${alice.pseudonym}`, `d:${otherHospital.id}`], alice);
+      await expectRefusal(
+        hospital,
+        { code, purpose: 'registration' },
+        'CODE_REPLAYED',
+        409,
+        [`r:${alice.pseudonym}`, `d:${hospital.id}`],
+        alice,
+      );
+      await expectRefusal(
+        otherHospital,
+        { code, purpose: 'registration' },
+        'CODE_REPLAYED',
+        409,
+        [`r:${alice.pseudonym}`, `d:${otherHospital.id}`],
+        alice,
+      );
     });
 
     it('a code spent on a refused purpose is spent too: PURPOSE_NOT_ALLOWED, then CODE_REPLAYED', async () => {
       const code = await currentCode(svc, alice);
-      await expectRefusal(hospital, { code, purpose: 'identity' }, 'PURPOSE_NOT_ALLOWED', 403, [`r:${alice.pseudonym}`, `d:${hospital.id}`], alice);
-      await expectRefusal(hospital, { code, purpose: 'registration' }, 'CODE_REPLAYED', 409, [`r:${alice.pseudonym}`, `d:${hospital.id}`], alice);
+      await expectRefusal(
+        hospital,
+        { code, purpose: 'identity' },
+        'PURPOSE_NOT_ALLOWED',
+        403,
+        [`r:${alice.pseudonym}`, `d:${hospital.id}`],
+        alice,
+      );
+      await expectRefusal(
+        hospital,
+        { code, purpose: 'registration' },
+        'CODE_REPLAYED',
+        409,
+        [`r:${alice.pseudonym}`, `d:${hospital.id}`],
+        alice,
+      );
     });
 
     it('a paused consent: CONSENT_PAUSED until the resident allows the purpose again', async () => {
-      const pause = (paused: boolean) => svc.call('PUT', '/v1/residents/me/consents/registration', { token: alice.token, json: { paused } });
+      const pause = (paused: boolean) =>
+        svc.call('PUT', '/v1/residents/me/consents/registration', { token: alice.token, json: { paused } });
       expect((await pause(true)).status).to.equal(200);
-      await expectRefusal(hospital, { code: await currentCode(svc, alice), purpose: 'registration' }, 'CONSENT_PAUSED', 403, [`r:${alice.pseudonym}`, `d:${hospital.id}`], alice);
+      await expectRefusal(
+        hospital,
+        { code: await currentCode(svc, alice), purpose: 'registration' },
+        'CONSENT_PAUSED',
+        403,
+        [`r:${alice.pseudonym}`, `d:${hospital.id}`],
+        alice,
+      );
       expect((await pause(false)).status).to.equal(200);
       const r = await resolve(hospital, { code: await currentCode(svc, alice), purpose: 'registration' });
       expect(r.status, JSON.stringify(r.body)).to.equal(200);
     });
 
     it('a missing card: CARD_NOT_LINKED', async () => {
-      await expectRefusal(hospital, { code: await currentCode(svc, bob), purpose: 'registration' }, 'CARD_NOT_LINKED', 404, [`r:${bob.pseudonym}`, `d:${hospital.id}`], bob);
+      await expectRefusal(
+        hospital,
+        { code: await currentCode(svc, bob), purpose: 'registration' },
+        'CARD_NOT_LINKED',
+        404,
+        [`r:${bob.pseudonym}`, `d:${hospital.id}`],
+        bob,
+      );
     });
 
     it('a red code at a venue whose policy denies red: ADMISSION_DENIED, with the decision in the event', async () => {
-      const red = await newResident(svc, { declaration: { temperatureC: 36.5, symptoms: [], visited: [], contactWithCase: true } });
+      const red = await newResident(svc, {
+        declaration: { temperatureC: 36.5, symptoms: [], visited: [], contactWithCase: true },
+      });
       expect(red.colour).to.equal('red');
       await linkCard(svc, red, 'health-card', 'HC-RED-0000001');
-      const e = await expectRefusal(hospital, { code: red.code, purpose: 'registration' }, 'ADMISSION_DENIED', 403, [`r:${red.pseudonym}`, `d:${hospital.id}`], red);
+      const e = await expectRefusal(
+        hospital,
+        { code: red.code, purpose: 'registration' },
+        'ADMISSION_DENIED',
+        403,
+        [`r:${red.pseudonym}`, `d:${hospital.id}`],
+        red,
+      );
       expect(e.data.decision).to.equal('deny');
       expect(JSON.stringify(e)).to.not.include('HC-RED-0000001');
     });
 
     it('a yellow code is resolved with the policy\'s "refer", for the desk to check by hand', async () => {
-      const yellow = await newResident(svc, { declaration: { temperatureC: 38.2, symptoms: [], visited: [], contactWithCase: false } });
+      const yellow = await newResident(svc, {
+        declaration: { temperatureC: 38.2, symptoms: [], visited: [], contactWithCase: false },
+      });
       expect(yellow.colour).to.equal('yellow');
       const r = await resolve(hall, { code: yellow.code, purpose: 'identity' });
       expect(r.status, JSON.stringify(r.body)).to.equal(200);
       expect(r.body).to.include({ outcome: 'resolved', decision: 'refer', colour: 'yellow' });
-      expect(r.body.result).to.deep.equal({ name: yellow.body.name, idType: yellow.body.idType, idNumber: yellow.body.idNumber });
+      expect(r.body.result).to.deep.equal({
+        name: yellow.body.name,
+        idType: yellow.body.idType,
+        idNumber: yellow.body.idNumber,
+      });
     });
   });
 
   describe('a code used for a look-up', () => {
-    it('is not shown again: the resident\'s next code is a fresh one (a staff scan does not spend it)', async () => {
+    it("is not shown again: the resident's next code is a fresh one (a staff scan does not spend it)", async () => {
       const operator = await svc.token('operator');
-      const gate = await registerVenue(svc, operator, { type: 'crowded-place', subtype: 'mall', name: '银泰中心', district: '340104' });
+      const gate = await registerVenue(svc, operator, {
+        type: 'crowded-place',
+        subtype: 'mall',
+        name: '银泰中心',
+        district: '340104',
+      });
       const code = await currentCode(svc, alice);
       expect((await staffScan(svc, operator, { venueId: gate.id, code })).status).to.equal(201);
       expect(await currentCode(svc, alice), 'after a staff scan').to.equal(code);
@@ -185,7 +289,7 @@ describe('service look-ups (POST /v1/services/resolve): refusals, the look-up li
   });
 
   describe('a fare (码上支付)', () => {
-    it('returns the payment token and a fare request the issuer signed, which verifies against the trust list\'s key', async () => {
+    it("returns the payment token and a fare request the issuer signed, which verifies against the trust list's key", async () => {
       const r = await resolve(reader, { code: await currentCode(svc, alice), purpose: 'fare', amount: 200 });
       expect(r.status, JSON.stringify(r.body)).to.equal(200);
       expect(Object.keys(r.body.result).sort()).to.deep.equal(['fareRequest', 'provider', 'token']);
@@ -194,18 +298,30 @@ describe('service look-ups (POST /v1/services/resolve): refusals, the look-up li
       const header = decodeProtectedHeader(jws);
       expect(header).to.include({ alg: 'EdDSA', typ: FARE_REQUEST_TYPE });
       const trust = (await svc.call('GET', '/v1/trust-list')).body;
-      const key = trust.issuers.find((i: { id: string }) => i.id === '340000').keys.find((k: { kid: string }) => k.kid === header.kid);
+      const key = trust.issuers
+        .find((i: { id: string }) => i.id === '340000')
+        .keys.find((k: { kid: string }) => k.kid === header.kid);
       expect(key, 'the fare request names a key of the trust list').to.not.equal(undefined);
       const { payload } = await compactVerify(jws, await importJWK({ kty: key.kty, crv: key.crv, x: key.x }, 'EdDSA'));
       const claims = JSON.parse(new TextDecoder().decode(payload)) as FareClaims;
-      expect(claims).to.include({ iss: '340000', amount: 200, currency: 'CNY', desk: reader.id, provider: 'mashang-pay', token: PAY_TOKEN, lookup: r.body.seq });
+      expect(claims).to.include({
+        iss: '340000',
+        amount: 200,
+        currency: 'CNY',
+        desk: reader.id,
+        provider: 'mashang-pay',
+        token: PAY_TOKEN,
+        lookup: r.body.seq,
+      });
       expect(claims.exp - claims.iat).to.equal(FARE_REQUEST_TTL_SECONDS);
       expect(claims.jti).to.match(/^[A-Za-z0-9_-]{22}$/);
       // A changed amount breaks the signature.
       const [h, , s] = jws.split('.');
       const forged = `${h}.${Buffer.from(JSON.stringify({ ...claims, amount: 1 })).toString('base64url')}.${s}`;
       let refused = false;
-      await compactVerify(forged, await importJWK({ kty: key.kty, crv: key.crv, x: key.x }, 'EdDSA')).catch(() => (refused = true));
+      await compactVerify(forged, await importJWK({ kty: key.kty, crv: key.crv, x: key.x }, 'EdDSA')).catch(
+        () => (refused = true),
+      );
       expect(refused, 'a forged amount does not verify').to.equal(true);
       // The event names neither the amount nor the token.
       const e = (await svc.running.app.ledger.getEvent(r.body.seq))!;
@@ -216,19 +332,29 @@ describe('service look-ups (POST /v1/services/resolve): refusals, the look-up li
   });
 
   describe('the look-up lists', () => {
-    it('GET /v1/residents/me/lookups lists the session\'s own look-ups, newest first, and nobody else\'s', async () => {
+    it("GET /v1/residents/me/lookups lists the session's own look-ups, newest first, and nobody else's", async () => {
       const mine = await svc.call('GET', '/v1/residents/me/lookups', { token: alice.token });
       expect(mine.status).to.equal(200);
-      const lookups = mine.body.lookups as Array<{ seq: number; at: string; desk: { id: string; name: string; kind: string }; venue: { name: string }; purpose: string; outcome: string }>;
+      const lookups = mine.body.lookups as Array<{
+        seq: number;
+        at: string;
+        desk: { id: string; name: string; kind: string };
+        venue: { name: string };
+        purpose: string;
+        outcome: string;
+      }>;
       expect(lookups.length).to.be.at.least(10);
       const seqs = lookups.map((l) => l.seq);
       expect(seqs).to.deep.equal([...seqs].sort((a, b) => b - a));
       for (const l of lookups) {
         const e = (await svc.running.app.ledger.getEvent(l.seq))!;
-        expect(e.subjects, 'each is one of Alice\'s events').to.include(`r:${alice.pseudonym}`);
+        expect(e.subjects, "each is one of Alice's events").to.include(`r:${alice.pseudonym}`);
         expect(l).to.deep.include({ at: e.at, purpose: e.data.purpose, outcome: e.data.outcome });
       }
-      expect(lookups.find((l) => l.outcome === 'CODE_PRINTED')).to.deep.include({ desk: { id: hospital.id, name: hospital.name, kind: 'hospital-desk' }, venue: { name: hospital.venueName } });
+      expect(lookups.find((l) => l.outcome === 'CODE_PRINTED')).to.deep.include({
+        desk: { id: hospital.id, name: hospital.name, kind: 'hospital-desk' },
+        venue: { name: hospital.venueName },
+      });
       expect(lookups.some((l) => l.desk.id === reader.id && l.purpose === 'fare')).to.equal(true);
       const bobs = await svc.call('GET', '/v1/residents/me/lookups', { token: bob.token });
       expect(bobs.body.lookups.map((l: { outcome: string }) => l.outcome)).to.deep.equal(['CARD_NOT_LINKED']);
@@ -237,18 +363,25 @@ describe('service look-ups (POST /v1/services/resolve): refusals, the look-up li
       expect((await svc.call('GET', '/v1/residents/me/lookups')).status).to.equal(401);
     });
 
-    it('GET /v1/desks/:id/lookups lists only that desk\'s look-ups, with no personal data; another desk\'s token gets 403', async () => {
+    it("GET /v1/desks/:id/lookups lists only that desk's look-ups, with no personal data; another desk's token gets 403", async () => {
       const r = await svc.call('GET', `/v1/desks/${hospital.id}/lookups`, { token: hospital.token });
       expect(r.status, JSON.stringify(r.body)).to.equal(200);
       expect(r.body.desk.id).to.equal(hospital.id);
-      const lookups = r.body.lookups as Array<{ seq: number; at: string; purpose: string; outcome: string; decision: string | null }>;
+      const lookups = r.body.lookups as Array<{
+        seq: number;
+        at: string;
+        purpose: string;
+        outcome: string;
+        decision: string | null;
+      }>;
       expect(lookups.length).to.be.at.least(10);
       for (const l of lookups) {
         expect(Object.keys(l).sort()).to.deep.equal(['at', 'decision', 'outcome', 'purpose', 'seq']);
         const e = (await svc.running.app.ledger.getEvent(l.seq))!;
         expect(e.data.desk).to.equal(hospital.id);
       }
-      for (const secret of [alice.pseudonym, alice.body.name, HEALTH_CARD]) expect(JSON.stringify(r.body)).to.not.include(secret);
+      for (const secret of [alice.pseudonym, alice.body.name, HEALTH_CARD])
+        expect(JSON.stringify(r.body)).to.not.include(secret);
       const seqs = lookups.map((l) => l.seq);
       expect(seqs).to.deep.equal([...seqs].sort((a, b) => b - a));
 
@@ -258,7 +391,9 @@ describe('service look-ups (POST /v1/services/resolve): refusals, the look-up li
       const own = await svc.call('GET', `/v1/desks/${otherHospital.id}/lookups`, { token: otherHospital.token });
       expect(own.body.lookups.every((l: { seq: number }) => !seqs.includes(l.seq))).to.equal(true);
       // The authority that registered the desk reads it; a resident does not.
-      expect((await svc.call('GET', `/v1/desks/${hospital.id}/lookups`, { token: svc.adminToken })).status).to.equal(200);
+      expect((await svc.call('GET', `/v1/desks/${hospital.id}/lookups`, { token: svc.adminToken })).status).to.equal(
+        200,
+      );
       expect((await svc.call('GET', `/v1/desks/${hospital.id}/lookups`, { token: alice.token })).status).to.equal(403);
     });
   });
@@ -275,7 +410,14 @@ describe('the look-up limit per desk token (RATE_RESOLVE_PER_TOKEN)', function (
     const d = await registerDesk(svc, { kind: 'service-hall' });
     const second = await registerDesk(svc, { kind: 'service-hall' });
     const head = (await svc.head()).seq;
-    const flood = await Promise.all(Array.from({ length: 12 }, () => svc.call('POST', '/v1/services/resolve', { token: d.token, json: { code: resident.code, purpose: 'identity' } })));
+    const flood = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        svc.call('POST', '/v1/services/resolve', {
+          token: d.token,
+          json: { code: resident.code, purpose: 'identity' },
+        }),
+      ),
+    );
     const statuses = flood.map((r) => r.status);
     expect(statuses.filter((s) => s === 429)).to.have.length(9);
     // The first admitted look-up resolves; the other two find the code spent.
@@ -286,7 +428,10 @@ describe('the look-up limit per desk token (RATE_RESOLVE_PER_TOKEN)', function (
     }
     expect((await svc.head()).seq, 'one event for each admitted look-up only').to.equal(head + 3);
     // The limit is per token: another desk's token is not held back.
-    const other = await svc.call('POST', '/v1/services/resolve', { token: second.token, json: { code: 'AK1:X', purpose: 'identity' } });
+    const other = await svc.call('POST', '/v1/services/resolve', {
+      token: second.token,
+      json: { code: 'AK1:X', purpose: 'identity' },
+    });
     expect(other.status).to.equal(422);
   });
 });
@@ -299,11 +444,29 @@ describe('a foreign code that this province trusts (two issuers on a real Hardha
 
   before(async () => {
     node = await startDevNode();
-    anhui = await startTestService({ config: { ISSUER_ID: '340000', CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: 3600, FEDERATION_REFRESH_SECONDS: 3600 } });
+    anhui = await startTestService({
+      config: {
+        ISSUER_ID: '340000',
+        CHAIN_RPC_URL: node.url,
+        CHAIN_DEV: 'true',
+        CHECKPOINT_INTERVAL_SECONDS: 3600,
+        FEDERATION_REFRESH_SECONDS: 3600,
+      },
+    });
     await newResident(anhui);
-    const contract = await until('Anhui to be on chain', async () => (await anhui.call('GET', '/v1/anchor/status')).body.checkpoint?.contract as string | undefined);
+    const contract = await until(
+      'Anhui to be on chain',
+      async () => (await anhui.call('GET', '/v1/anchor/status')).body.checkpoint?.contract as string | undefined,
+    );
     jiangsu = await startTestService({
-      config: { ISSUER_ID: '320000', CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', ANCHOR_CONTRACT: contract, CHAIN_DEV_ANCHORER_ACCOUNT: 2, CHECKPOINT_INTERVAL_SECONDS: 3600 },
+      config: {
+        ISSUER_ID: '320000',
+        CHAIN_RPC_URL: node.url,
+        CHAIN_DEV: 'true',
+        ANCHOR_CONTRACT: contract,
+        CHAIN_DEV_ANCHORER_ACCOUNT: 2,
+        CHECKPOINT_INTERVAL_SECONDS: 3600,
+      },
     });
     await newResident(jiangsu, { district: '320102' });
     const federation = anhui.running.app.federation!;
@@ -321,9 +484,14 @@ describe('a foreign code that this province trusts (two issuers on a real Hardha
   it('is refused with CODE_FOREIGN, recorded under the code (f:<iss>:<cti>) and the desk, with no data', async () => {
     const traveller = await newResident(jiangsu, { district: '320102' });
     const d = await registerDesk(anhui, { kind: 'service-hall' });
-    expect((await anhui.running.app.trust.current() as { issuers: Array<{ id: string }> }).issuers.map((i) => i.id)).to.include('320000');
+    expect(
+      ((await anhui.running.app.trust.current()) as { issuers: Array<{ id: string }> }).issuers.map((i) => i.id),
+    ).to.include('320000');
     const head = (await anhui.head()).seq;
-    const r = await anhui.call('POST', '/v1/services/resolve', { token: d.token, json: { code: traveller.code, purpose: 'identity' } });
+    const r = await anhui.call('POST', '/v1/services/resolve', {
+      token: d.token,
+      json: { code: traveller.code, purpose: 'identity' },
+    });
     expect(r.status, JSON.stringify(r.body)).to.equal(422);
     expect(r.body.error.code).to.equal('CODE_FOREIGN');
     expect(r.body).to.not.have.property('result');
@@ -348,9 +516,16 @@ describe('retention of look-ups (RETENTION_DAYS)', function () {
     const resident = await newResident(svc);
     await linkCard(svc, resident, 'health-card', HEALTH_CARD);
     const d = await registerDesk(svc, { kind: 'hospital-desk' });
-    const resolve = (code: string) => svc.call('POST', '/v1/services/resolve', { token: d.token, json: { code, purpose: 'registration' } });
-    const mine = async () => (await svc.call('GET', '/v1/residents/me/lookups', { token: resident.token })).body.lookups as Array<{ seq: number }>;
-    const desks = async () => (await svc.call('GET', `/v1/desks/${d.desk.id}/lookups`, { token: d.token })).body.lookups as Array<{ seq: number }>;
+    const resolve = (code: string) =>
+      svc.call('POST', '/v1/services/resolve', { token: d.token, json: { code, purpose: 'registration' } });
+    const mine = async () =>
+      (await svc.call('GET', '/v1/residents/me/lookups', { token: resident.token })).body.lookups as Array<{
+        seq: number;
+      }>;
+    const desks = async () =>
+      (await svc.call('GET', `/v1/desks/${d.desk.id}/lookups`, { token: d.token })).body.lookups as Array<{
+        seq: number;
+      }>;
 
     const resolved = await resolve(resident.code);
     const replayed = await resolve(resident.code);

@@ -21,7 +21,8 @@ async function scrape(svc: TestService): Promise<Families> {
 
 /** The value of the one sample of `name` whose labels include `labels`; undefined when there is none. */
 function sample(families: Families, name: string, labels: Record<string, string> = {}): number | undefined {
-  const found = families.get(name)?.metrics.filter((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v)) ?? [];
+  const found =
+    families.get(name)?.metrics.filter((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v)) ?? [];
   expect(found.length, `${name} ${JSON.stringify(labels)} matches one sample`).to.be.at.most(1);
   return found[0]?.value === undefined ? undefined : Number(found[0].value);
 }
@@ -58,7 +59,14 @@ describe('/metrics', function () {
       // the interval, and every age below is a difference of clock readings the test knows.
       anhui = await startTestService({
         clock: anhuiClock,
-        config: { ISSUER_ID: ANHUI, CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: 60, FEDERATION_REFRESH_SECONDS: 3600, RATE_REFRESH_PER_ADDRESS: 1 },
+        config: {
+          ISSUER_ID: ANHUI,
+          CHAIN_RPC_URL: node.url,
+          CHAIN_DEV: 'true',
+          CHECKPOINT_INTERVAL_SECONDS: 60,
+          FEDERATION_REFRESH_SECONDS: 3600,
+          RATE_REFRESH_PER_ADDRESS: 1,
+        },
       });
       await newResident(anhui);
       // The first checkpoint is due at once; the next one an interval later.
@@ -74,10 +82,17 @@ describe('/metrics', function () {
 
       jiangsu = await startTestService({
         clock: jiangsuClock,
-        config: { ISSUER_ID: JIANGSU, CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', ANCHOR_CONTRACT: checkpoint.contract, CHAIN_DEV_ANCHORER_ACCOUNT: 2, CHECKPOINT_INTERVAL_SECONDS: 60 },
+        config: {
+          ISSUER_ID: JIANGSU,
+          CHAIN_RPC_URL: node.url,
+          CHAIN_DEV: 'true',
+          ANCHOR_CONTRACT: checkpoint.contract,
+          CHAIN_DEV_ANCHORER_ACCOUNT: 2,
+          CHECKPOINT_INTERVAL_SECONDS: 60,
+        },
       });
       const federation = anhui.running.app.federation!;
-      await until('Anhui to hold Jiangsu\'s status list', async () => {
+      await until("Anhui to hold Jiangsu's status list", async () => {
         await federation.refresh();
         return federation.lastRefresh?.statusLists.includes(JIANGSU);
       });
@@ -92,12 +107,14 @@ describe('/metrics', function () {
       await node?.stop();
     });
 
-    it('reports no anchoring lag right after a checkpoint of everything, and the checkpoint\'s age', async () => {
+    it("reports no anchoring lag right after a checkpoint of everything, and the checkpoint's age", async () => {
       const m = await scrape(anhui);
       expect(typeOf(m, 'ankang_anchor_lag_events')).to.equal('GAUGE');
       expect(sample(m, 'ankang_anchor_lag_events')).to.equal(0);
       expect(sample(m, 'ankang_anchor_lag_seconds')).to.equal(0);
-      expect(sample(m, 'ankang_anchor_last_checkpoint_age_seconds')).to.equal((anhuiClock.ms - Date.parse(checkpoint.anchoredAt)) / 1000);
+      expect(sample(m, 'ankang_anchor_last_checkpoint_age_seconds')).to.equal(
+        (anhuiClock.ms - Date.parse(checkpoint.anchoredAt)) / 1000,
+      );
       expect(sample(m, 'ankang_anchor_state', { state: 'up' })).to.equal(1);
       expect(sample(m, 'ankang_anchor_state', { state: 'diverged' })).to.equal(0);
     });
@@ -116,7 +133,9 @@ describe('/metrics', function () {
         anhuiClock.advance(15_000);
         // RATE_REFRESH_PER_ADDRESS is 1: the first refresh is read (and refused as unknown), the others are not.
         for (let i = 0; i < 3; i++) {
-          const r = await anhui.call('POST', '/v1/auth/refresh', { json: { refreshToken: 'not-a-refresh-token-of-this-service' } });
+          const r = await anhui.call('POST', '/v1/auth/refresh', {
+            json: { refreshToken: 'not-a-refresh-token-of-this-service' },
+          });
           if (r.status === 429) refused++;
         }
         await anhui.call('GET', '/v1/no-such-thing/340104199001011234');
@@ -127,7 +146,9 @@ describe('/metrics', function () {
         expect(headAfter).to.be.greaterThan(headBefore);
         expect(sample(m, 'ankang_anchor_lag_events')).to.equal(headAfter - headBefore);
         expect(sample(m, 'ankang_anchor_lag_seconds')).to.equal(15);
-        expect(sample(m, 'ankang_anchor_last_checkpoint_age_seconds')).to.equal((anhuiClock.ms - Date.parse(checkpoint.anchoredAt)) / 1000);
+        expect(sample(m, 'ankang_anchor_last_checkpoint_age_seconds')).to.equal(
+          (anhuiClock.ms - Date.parse(checkpoint.anchoredAt)) / 1000,
+        );
       });
 
       it('gives the ledger height and the residents', async () => {
@@ -137,10 +158,14 @@ describe('/metrics', function () {
         expect(sample(m, 'ankang_ledger_write_failures_total')).to.equal(0);
       });
 
-      it('gives the age of the other province\'s status list, by issuer code, and of the trust list', () => {
-        expect(sample(m, 'ankang_federation_status_list_age_seconds', { issuer: JIANGSU })).to.equal(anhuiClock.seconds - jiangsuListIssuedS);
+      it("gives the age of the other province's status list, by issuer code, and of the trust list", () => {
+        expect(sample(m, 'ankang_federation_status_list_age_seconds', { issuer: JIANGSU })).to.equal(
+          anhuiClock.seconds - jiangsuListIssuedS,
+        );
         expect(anhuiClock.seconds - jiangsuListIssuedS).to.be.at.least(35);
-        expect(m.get('ankang_federation_status_list_age_seconds')!.metrics.map((s) => s.labels?.issuer)).to.deep.equal([JIANGSU]);
+        expect(m.get('ankang_federation_status_list_age_seconds')!.metrics.map((s) => s.labels?.issuer)).to.deep.equal([
+          JIANGSU,
+        ]);
         expect(sample(m, 'ankang_federation_trust_list_age_seconds')).to.equal((anhuiClock.ms - trustReadAt) / 1000);
         expect(anhuiClock.ms - trustReadAt).to.equal(35_000);
       });
@@ -153,9 +178,15 @@ describe('/metrics', function () {
 
       it('counts requests by method, route pattern and status, never by raw path', () => {
         expect(typeOf(m, 'ankang_http_requests_total')).to.equal('COUNTER');
-        expect(sample(m, 'ankang_http_requests_total', { method: 'POST', route: '/v1/residents', status: '201' })).to.equal(3);
-        expect(sample(m, 'ankang_http_requests_total', { method: 'POST', route: '/v1/auth/refresh', status: '429' })).to.equal(2);
-        expect(sample(m, 'ankang_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' })).to.equal(1);
+        expect(
+          sample(m, 'ankang_http_requests_total', { method: 'POST', route: '/v1/residents', status: '201' }),
+        ).to.equal(3);
+        expect(
+          sample(m, 'ankang_http_requests_total', { method: 'POST', route: '/v1/auth/refresh', status: '429' }),
+        ).to.equal(2);
+        expect(sample(m, 'ankang_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' })).to.equal(
+          1,
+        );
         const routes = m.get('ankang_http_requests_total')!.metrics.map((s) => s.labels!.route);
         for (const route of routes) expect(route).to.not.match(/\d{6}|\?/);
         expect(typeOf(m, 'ankang_http_request_duration_seconds')).to.equal('HISTOGRAM');
@@ -164,13 +195,16 @@ describe('/metrics', function () {
         expect(m.text).to.include('ankang_http_request_duration_seconds_bucket{le="+Inf",route="/v1/residents"} 3\n');
       });
 
-      it('includes the process\'s default metrics', () => {
+      it("includes the process's default metrics", () => {
         expect(typeOf(m, 'process_cpu_seconds_total')).to.equal('COUNTER');
         expect(sample(m, 'process_cpu_seconds_total')).to.be.greaterThan(0);
         expect(sample(m, 'process_resident_memory_bytes')).to.be.greaterThan(0);
         const used = sample(m, 'nodejs_heap_size_used_bytes')!;
         expect(used).to.be.greaterThan(0).and.at.most(sample(m, 'nodejs_heap_size_total_bytes')!);
-        expect(sample(m, 'process_start_time_seconds')).to.be.within(Date.now() / 1000 - process.uptime() - 5, Date.now() / 1000);
+        expect(sample(m, 'process_start_time_seconds')).to.be.within(
+          Date.now() / 1000 - process.uptime() - 5,
+          Date.now() / 1000,
+        );
         expect(m.has('nodejs_eventloop_lag_seconds')).to.equal(true);
       });
     });
@@ -187,7 +221,7 @@ describe('/metrics', function () {
       await Promise.all([a?.close(), b?.close()]);
     });
 
-    it('keeps each service\'s series to itself and gives both the process metrics', async () => {
+    it("keeps each service's series to itself and gives both the process metrics", async () => {
       const [ma, mb] = await Promise.all([scrape(a), scrape(b)]);
       expect(sample(ma, 'ankang_http_requests_total', { route: '/v1/residents', status: '201' })).to.equal(1);
       expect(sample(mb, 'ankang_http_requests_total', { route: '/v1/residents', status: '201' })).to.equal(undefined);
@@ -198,7 +232,12 @@ describe('/metrics', function () {
 
     it('has no anchoring or federation series when no chain is configured', async () => {
       const m = await scrape(a);
-      for (const name of ['ankang_anchor_lag_events', 'ankang_anchor_lag_seconds', 'ankang_anchor_last_checkpoint_age_seconds', 'ankang_federation_trust_list_age_seconds']) {
+      for (const name of [
+        'ankang_anchor_lag_events',
+        'ankang_anchor_lag_seconds',
+        'ankang_anchor_last_checkpoint_age_seconds',
+        'ankang_federation_trust_list_age_seconds',
+      ]) {
         expect(m.has(name), name).to.equal(false);
       }
       expect(sample(m, 'ankang_ledger_write_failures_total')).to.equal(0);

@@ -24,11 +24,15 @@ function operations(doc: Json): Array<[string, string, Json]> {
 /** Follows a local `$ref` (`#/components/…`). */
 function deref(doc: Json, node: Json): Json {
   if (!node?.$ref) return node;
-  return (node.$ref as string).slice(2).split('/').reduce((n: Json, k: string) => n[k], doc);
+  return (node.$ref as string)
+    .slice(2)
+    .split('/')
+    .reduce((n: Json, k: string) => n[k], doc);
 }
 
 /** Whether the operation refuses a request without a token. */
-const needsToken = (op: Json): boolean => op.security.length > 0 && !op.security.some((s: Json) => Object.keys(s).length === 0);
+const needsToken = (op: Json): boolean =>
+  op.security.length > 0 && !op.security.some((s: Json) => Object.keys(s).length === 0);
 
 /** The routes the real router has, as "METHOD /openapi/{path}" (HEAD, implied by GET, left out). */
 async function routerRoutes(): Promise<Set<string>> {
@@ -36,10 +40,13 @@ async function routerRoutes(): Promise<Set<string>> {
   const app = await openContext(configSchema.parse({ PORT: 0, DATA_DIR: tmp.dir, LOG_LEVEL: 'silent' }), { env: {} });
   try {
     // The router is the one middleware @koa/router marks with `.router`.
-    const routers = createApp(app).middleware.map((m) => (m as { router?: Router }).router).filter((r): r is Router => r !== undefined);
+    const routers = createApp(app)
+      .middleware.map((m) => (m as { router?: Router }).router)
+      .filter((r): r is Router => r !== undefined);
     expect(routers).to.have.length(1);
     const out = new Set<string>();
-    for (const layer of routers[0].stack) for (const m of layer.methods) if (m !== 'HEAD') out.add(`${m} ${openApiPath(layer.path as string)}`);
+    for (const layer of routers[0].stack)
+      for (const m of layer.methods) if (m !== 'HEAD') out.add(`${m} ${openApiPath(layer.path as string)}`);
     return out;
   } finally {
     await app.ledger.close();
@@ -90,7 +97,15 @@ describe('the API document (GET /v1/openapi.json)', function () {
     expect(undocumented, 'routes missing from the document').to.deep.equal([]);
     expect(phantom, 'documented routes the router does not have').to.deep.equal([]);
     // The two sets are equal; that both hold the whole API (and not, say, nothing) is checked here.
-    for (const r of ['GET /v1/openapi.json', 'POST /v1/residents', 'DELETE /v1/admin/tokens/{id}', 'PUT /v1/rules', 'GET /', 'GET /healthz']) expect(real.has(r), r).to.equal(true);
+    for (const r of [
+      'GET /v1/openapi.json',
+      'POST /v1/residents',
+      'DELETE /v1/admin/tokens/{id}',
+      'PUT /v1/rules',
+      'GET /',
+      'GET /healthz',
+    ])
+      expect(real.has(r), r).to.equal(true);
     console.log(`      ${documented.size} operations documented; ${reply.bytes.length} bytes`);
   });
 
@@ -119,7 +134,9 @@ describe('the API document (GET /v1/openapi.json)', function () {
       expectShape(op(method, path).responses['200'], r, `${method} ${path}`);
     }
     // The check can fail: an answer missing a field the document requires does not pass.
-    expect(() => expectShape(op('GET', '/healthz').responses['200'], { ...answers[0][2], body: { ok: true } }, 'healthz')).to.throw();
+    expect(() =>
+      expectShape(op('GET', '/healthz').responses['200'], { ...answers[0][2], body: { ok: true } }, 'healthz'),
+    ).to.throw();
   });
 
   it('names, for each operation, who may call it and the errors it can give', () => {
@@ -128,12 +145,18 @@ describe('the API document (GET /v1/openapi.json)', function () {
       expect(op.security, where).to.be.an('array');
       expect(op.description, where).to.include('**Who:**');
       for (const name of path.match(/\{[^}]+\}/g) ?? []) {
-        expect(op.parameters.some((p: Json) => p.in === 'path' && `{${p.name}}` === name && p.required === true), `${where} declares ${name}`).to.equal(true);
+        expect(
+          op.parameters.some((p: Json) => p.in === 'path' && `{${p.name}}` === name && p.required === true),
+          `${where} declares ${name}`,
+        ).to.equal(true);
       }
       if (needsToken(op)) {
         expect(op.responses, where).to.include.keys('401', '403');
         const schemes = op.security.flatMap((s: Json) => Object.keys(s));
-        expect(schemes.every((s: string) => doc.components.securitySchemes[s]), where).to.equal(true);
+        expect(
+          schemes.every((s: string) => doc.components.securitySchemes[s]),
+          where,
+        ).to.equal(true);
       }
       if (op.requestBody) expect(op.responses, where).to.include.keys('400');
       for (const [status, response] of Object.entries(op.responses as Record<string, Json>)) {
@@ -145,7 +168,10 @@ describe('the API document (GET /v1/openapi.json)', function () {
     }
     const action = op('POST', '/v1/venues/{id}/certificates');
     expect(action['x-ankang-action']).to.equal('venue.certificate');
-    expect(action.security).to.deep.equal([{ bearer: ['admin', 'health', 'operator'] }, { staffCookie: ['admin', 'health', 'operator'] }]);
+    expect(action.security).to.deep.equal([
+      { bearer: ['admin', 'health', 'operator'] },
+      { staffCookie: ['admin', 'health', 'operator'] },
+    ]);
   });
 
   describe('request bodies: the document and validation agree', () => {
@@ -170,14 +196,21 @@ describe('the API document (GET /v1/openapi.json)', function () {
     /** Sends `body` with the token the operation takes: the resident's, a desk's (look-ups: only a desk holds them), or the admin's. */
     const send = (method: string, path: string, op: Json, body: unknown) => {
       const bearer: string[] = op.security.find((s: Json) => s.bearer)?.bearer ?? [];
-      const token = bearer.includes('resident') ? resident.token : bearer.join() === 'desk' ? deskToken : svc.adminToken;
+      const token = bearer.includes('resident')
+        ? resident.token
+        : bearer.join() === 'desk'
+          ? deskToken
+          : svc.adminToken;
       return svc.call(method, fill(path), { token, json: body });
     };
 
     /** Fails unless the answer's status is one the operation documents, an error with a code the document lists for it. */
     const expectDocumented = (method: string, path: string, op: Json, r: Reply) => {
       const where = `${method} ${path} → ${r.status} ${JSON.stringify(r.body)}`;
-      const response = deref(doc, op.responses[String(r.status)] ?? (r.status >= 500 ? op.responses['5XX'] : undefined));
+      const response = deref(
+        doc,
+        op.responses[String(r.status)] ?? (r.status >= 500 ? op.responses['5XX'] : undefined),
+      );
       expect(response, where).to.not.equal(undefined);
       if (r.status < 400) return expectShape(response, r, where);
       const errorSchema = z.fromJSONSchema(doc.components.schemas.Error);
@@ -199,21 +232,31 @@ describe('the API document (GET /v1/openapi.json)', function () {
         }
         const where = `${method} ${path}`;
         const schema = z.fromJSONSchema(media.schema);
-        expect(schema.safeParse(media.example).success, `${where}: the example fits the document's schema`).to.equal(true);
+        expect(schema.safeParse(media.example).success, `${where}: the example fits the document's schema`).to.equal(
+          true,
+        );
 
         const ok = await send(method, path, op, media.example);
         // Where the operation takes a token, the request carried a good one; sign-in bodies carry their own, which may be refused.
         if (needsToken(op)) expect(ok.status, `${where} → ${JSON.stringify(ok.body)}`).to.not.be.oneOf([401, 403]);
-        expect(ok.body?.error?.code, `${where} → ${JSON.stringify(ok.body)}`).to.not.be.oneOf(['VALIDATION_FAILED', 'INVALID_RULE_SET', 'MALFORMED_JSON']);
+        expect(ok.body?.error?.code, `${where} → ${JSON.stringify(ok.body)}`).to.not.be.oneOf([
+          'VALIDATION_FAILED',
+          'INVALID_RULE_SET',
+          'MALFORMED_JSON',
+        ]);
         expectDocumented(method, path, op, ok);
 
         const required: string[] = media.schema.required ?? media.schema.oneOf?.[0]?.required ?? [];
         const refused = [
           { ...(media.example as object), notInTheSchema: 1 },
-          ...required.filter((k) => k !== 'role').map((k) => Object.fromEntries(Object.entries(media.example as object).filter(([key]) => key !== k))),
+          ...required
+            .filter((k) => k !== 'role')
+            .map((k) => Object.fromEntries(Object.entries(media.example as object).filter(([key]) => key !== k))),
         ];
         for (const body of refused) {
-          expect(schema.safeParse(body).success, `${where}: the document refuses ${JSON.stringify(body)}`).to.equal(false);
+          expect(schema.safeParse(body).success, `${where}: the document refuses ${JSON.stringify(body)}`).to.equal(
+            false,
+          );
           const r = await send(method, path, op, body);
           expect(r.status, `${where} ${JSON.stringify(body)} → ${JSON.stringify(r.body)}`).to.equal(400);
           expect(r.body.error.code).to.be.oneOf(['VALIDATION_FAILED', 'INVALID_RULE_SET']);

@@ -1,6 +1,14 @@
 import { expect } from 'chai';
 import { startTestService, type TestService } from '../support/service';
-import { expectScanEvent, headSeq, newResident, registerVenue, staffScan, type Resident, type Venue } from '../support/scenario';
+import {
+  expectScanEvent,
+  headSeq,
+  newResident,
+  registerVenue,
+  staffScan,
+  type Resident,
+  type Venue,
+} from '../support/scenario';
 
 const DENY_YELLOW = {
   id: 'hefei-crowded-yellow',
@@ -33,9 +41,23 @@ describe('admission policies (PUT /v1/policies)', function () {
     svc = await startTestService();
     health = await svc.token('health');
     operator = await svc.token('operator');
-    hefeiMall = await registerVenue(svc, operator, { type: 'crowded-place', subtype: 'mall', name: '蜀山万达', district: '340104' });
-    wuhuMall = await registerVenue(svc, operator, { type: 'crowded-place', subtype: 'mall', name: '镜湖万达', district: '340202' });
-    hefeiGate = await registerVenue(svc, operator, { type: 'residential-community', name: '蜀山小区', district: '340104' });
+    hefeiMall = await registerVenue(svc, operator, {
+      type: 'crowded-place',
+      subtype: 'mall',
+      name: '蜀山万达',
+      district: '340104',
+    });
+    wuhuMall = await registerVenue(svc, operator, {
+      type: 'crowded-place',
+      subtype: 'mall',
+      name: '镜湖万达',
+      district: '340202',
+    });
+    hefeiGate = await registerVenue(svc, operator, {
+      type: 'residential-community',
+      name: '蜀山小区',
+      district: '340104',
+    });
     yellow = await newResident(svc, { declaration: { temperatureC: 36.7, symptoms: ['cough'] } });
     expect(yellow.colour).to.equal('yellow');
     v1 = (await svc.call('GET', '/v1/policies')).body;
@@ -109,7 +131,8 @@ describe('admission policies (PUT /v1/policies)', function () {
 
     it('records the publication, with the whole document, in the ledger', async () => {
       let found: any;
-      for await (const e of svc.running.app.ledger.events()) if (e.type === 'policies.published' && e.data.version === 2) found = e;
+      for await (const e of svc.running.app.ledger.events())
+        if (e.type === 'policies.published' && e.data.version === 2) found = e;
       expect(found.data.doc.overrides).to.deep.equal([DENY_YELLOW]);
       expect(found.data.digest).to.equal(published.body.digest);
     });
@@ -117,11 +140,39 @@ describe('admission policies (PUT /v1/policies)', function () {
 
   describe('an invalid policy set', () => {
     const cases: Array<[string, (doc: any) => void, RegExp]> = [
-      ['a rule reading an unknown fact', (d) => d.defaults['crowded-place'].unshift({ id: 'blood', decision: 'deny', reason: { zh: '血型', en: 'blood type' }, when: { '==': [{ var: 'bloodType' }, 'O'] } }), /^defaults\.crowded-place\.0\.when/],
-      ['a rule with an unknown operator', (d) => d.defaults.transport.unshift({ id: 'odd', decision: 'deny', reason: { zh: '未知', en: 'unknown' }, when: { frobnicate: [{ var: 'colour' }] } }), /^defaults\.transport\.0\.when/],
+      [
+        'a rule reading an unknown fact',
+        (d) =>
+          d.defaults['crowded-place'].unshift({
+            id: 'blood',
+            decision: 'deny',
+            reason: { zh: '血型', en: 'blood type' },
+            when: { '==': [{ var: 'bloodType' }, 'O'] },
+          }),
+        /^defaults\.crowded-place\.0\.when/,
+      ],
+      [
+        'a rule with an unknown operator',
+        (d) =>
+          d.defaults.transport.unshift({
+            id: 'odd',
+            decision: 'deny',
+            reason: { zh: '未知', en: 'unknown' },
+            when: { frobnicate: [{ var: 'colour' }] },
+          }),
+        /^defaults\.transport\.0\.when/,
+      ],
       ['a missing venue type', (d) => delete d.defaults.school, /^defaults\.school$/],
-      ['an override naming neither a venue type nor a district', (d) => d.overrides.push({ id: 'nowhere', rules: DENY_YELLOW.rules }), /^overrides\.\d+$/],
-      ['an override for an unknown district', (d) => d.overrides.push({ ...DENY_YELLOW, id: 'nowhere', district: '349999' }), /^overrides\.\d+\.district$/],
+      [
+        'an override naming neither a venue type nor a district',
+        (d) => d.overrides.push({ id: 'nowhere', rules: DENY_YELLOW.rules }),
+        /^overrides\.\d+$/,
+      ],
+      [
+        'an override for an unknown district',
+        (d) => d.overrides.push({ ...DENY_YELLOW, id: 'nowhere', district: '349999' }),
+        /^overrides\.\d+\.district$/,
+      ],
     ];
 
     for (const [what, spoil, path] of cases) {
@@ -132,7 +183,10 @@ describe('admission policies (PUT /v1/policies)', function () {
         const out = await svc.call('PUT', '/v1/policies', { token: health, json: doc });
         expect(out.status).to.equal(400);
         expect(out.body.error.code).to.equal('INVALID_RULE_SET');
-        expect(out.body.error.fields.map((f: { path: string }) => f.path).some((p: string) => path.test(p)), JSON.stringify(out.body.error.fields)).to.equal(true);
+        expect(
+          out.body.error.fields.map((f: { path: string }) => f.path).some((p: string) => path.test(p)),
+          JSON.stringify(out.body.error.fields),
+        ).to.equal(true);
         expect(headSeq(svc)).to.equal(head);
         expect((await svc.call('GET', '/v1/policies')).body.version).to.equal(2);
       });

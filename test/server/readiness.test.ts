@@ -12,14 +12,27 @@ import { verifyChain } from '../../ledger/verify-chain';
 import { startServiceProcess, type ServiceProcess } from '../../scripts/lib/service-process';
 import { signIn } from '../../scripts/lib/sign-in';
 import { until } from '../../scripts/lib/wait';
-import { apply, applicant, runLedgerVerify, startTestService, TestClock, type Application, type TestService } from '../support/service';
+import {
+  apply,
+  applicant,
+  runLedgerVerify,
+  startTestService,
+  TestClock,
+  type Application,
+  type TestService,
+} from '../support/service';
 import { SIGN_UP_LIMITS } from '../support/running-service';
 import { tempDir } from '../support/tmp';
 
-
 const json = async (r: Response) => ({ status: r.status, headers: r.headers, body: (await r.json()) as any });
 const applyWith = async (url: string, access: string, body: Application) =>
-  json(await fetch(`${url}/v1/residents`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${access}` }, body: JSON.stringify(body) }));
+  json(
+    await fetch(`${url}/v1/residents`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${access}` },
+      body: JSON.stringify(body),
+    }),
+  );
 const readyz = async (url: string) => json(await fetch(`${url}/readyz`));
 
 /** Fills the file system holding `dir` with one file, until it refuses another byte. */
@@ -88,7 +101,8 @@ describe('readiness (/healthz, /readyz)', function () {
     let filler: string;
     let next = 0;
 
-    const spawn = () => startServiceProcess({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...SIGN_UP_LIMITS });
+    const spawn = () =>
+      startServiceProcess({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...SIGN_UP_LIMITS });
     const watch = (s: ServiceProcess) =>
       createInterface({ input: s.child.stdout! }).on('line', (l) => {
         try {
@@ -103,7 +117,9 @@ describe('readiness (/healthz, /readyz)', function () {
       mountError = mountTmpfs(mnt, '16m');
       if (mountError) {
         // No privilege to mount: the injected variant below runs instead.
-        console.log(`      (cannot mount a tmpfs: ${mountError}; the full disk is injected at the LevelDB batch write instead)`);
+        console.log(
+          `      (cannot mount a tmpfs: ${mountError}; the full disk is injected at the LevelDB batch write instead)`,
+        );
         return;
       }
       dataDir = join(mnt, 'data');
@@ -112,7 +128,15 @@ describe('readiness (/healthz, /readyz)', function () {
       watch(server);
       for (let i = 0; i < people.length; i += 8) {
         const batch = people.slice(i, i + 8);
-        const sessions = await Promise.all(batch.map((p) => signIn(server!.url, { idType: p.idType, idNumber: p.idNumber, name: p.name, phone: p.phone }, { codes: outboxFile({ DATA_DIR: dataDir } as never) })));
+        const sessions = await Promise.all(
+          batch.map((p) =>
+            signIn(
+              server!.url,
+              { idType: p.idType, idNumber: p.idNumber, name: p.name, phone: p.phone },
+              { codes: outboxFile({ DATA_DIR: dataDir } as never) },
+            ),
+          ),
+        );
         tokens.push(...sessions.map((s) => s.access));
       }
       for (; next < 5; next++) {
@@ -149,7 +173,11 @@ describe('readiness (/healthz, /readyz)', function () {
       const ready = await readyz(url);
       expect(ready.status).to.equal(503);
       expect(ready.body.ready).to.equal(false);
-      expect(ready.body.checks.ledger).to.include({ ok: false, state: 'failing', reason: 'ENOSPC: no space left on device' });
+      expect(ready.body.checks.ledger).to.include({
+        ok: false,
+        state: 'failing',
+        reason: 'ENOSPC: no space left on device',
+      });
       expect(ready.body.checks.ledger.writeFailures).to.be.at.least(1);
       expect(JSON.stringify(ready.body)).to.not.include(mnt);
       // Refused at once while it lasts, with a hint to retry.
@@ -174,7 +202,11 @@ describe('readiness (/healthz, /readyz)', function () {
       if (mountError) return this.skip();
       const url = server!.url;
       unlinkSync(filler);
-      const ready = await until('/readyz to answer 200', async () => ((await readyz(url)).status === 200 ? true : undefined), 20_000);
+      const ready = await until(
+        '/readyz to answer 200',
+        async () => ((await readyz(url)).status === 200 ? true : undefined),
+        20_000,
+      );
       expect(ready).to.equal(true);
       for (const i of [next, next + 1, next + 2]) {
         const r = await applyWith(url, tokens[i], people[i]);
@@ -195,7 +227,9 @@ describe('readiness (/healthz, /readyz)', function () {
       const url = server.url;
       const me = async (t: string) => {
         const r = await fetch(`${url}/v1/residents/me`, { headers: { authorization: `Bearer ${t}` } });
-        return r.status === 200 ? ((await r.json()) as { resident: { pseudonym: string } }).resident.pseudonym : r.status;
+        return r.status === 200
+          ? ((await r.json()) as { resident: { pseudonym: string } }).resident.pseudonym
+          : r.status;
       };
       expect(acked.length).to.be.at.least(8);
       expect(await Promise.all(acked.map((a) => me(a.token)))).to.deep.equal(acked.map((a) => a.pseudonym));
@@ -211,7 +245,10 @@ describe('readiness (/healthz, /readyz)', function () {
     it('answers 503, reports the cause, and recovers once writes succeed again', async () => {
       const svc = await startTestService({ captureLog: 'info' });
       try {
-        const db = svc.running.app.ledger.db as unknown as { batch: () => { write: (o: unknown) => Promise<void> }; put: (...a: unknown[]) => Promise<void> };
+        const db = svc.running.app.ledger.db as unknown as {
+          batch: () => { write: (o: unknown) => Promise<void> };
+          put: (...a: unknown[]) => Promise<void>;
+        };
         const realBatch = db.batch.bind(db);
         const realPut = db.put.bind(db);
         let full = true;
@@ -229,7 +266,11 @@ describe('readiness (/healthz, /readyz)', function () {
         expect(r.status).to.equal(503);
         expect(r.body.checks.ledger).to.include({ ok: false, reason: 'ENOSPC: no space left on device' });
         full = false;
-        await until('/readyz to answer 200', async () => ((await svc.call('GET', '/readyz')).status === 200 ? true : undefined), 10_000);
+        await until(
+          '/readyz to answer 200',
+          async () => ((await svc.call('GET', '/readyz')).status === 200 ? true : undefined),
+          10_000,
+        );
         expect(await svc.token('health')).to.be.a('string');
         expect(svc.logs.filter((l) => l.includes('ledger: a write failed'))).to.have.length(1);
         expect(svc.logs.filter((l) => l.includes('ledger: writes accepted again'))).to.have.length(1);
@@ -250,7 +291,15 @@ describe('readiness (/healthz, /readyz)', function () {
 
     const start = () =>
       startService(
-        configSchema.parse({ PORT: '0', DATA_DIR: tmp.dir, LOG_LEVEL: 'info', CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: '1', ...SIGN_UP_LIMITS }),
+        configSchema.parse({
+          PORT: '0',
+          DATA_DIR: tmp.dir,
+          LOG_LEVEL: 'info',
+          CHAIN_RPC_URL: node.url,
+          CHAIN_DEV: 'true',
+          CHECKPOINT_INTERVAL_SECONDS: '1',
+          ...SIGN_UP_LIMITS,
+        }),
         { env: {}, log: createLogger('info', (l) => logs.push(l)) },
       );
 
@@ -260,7 +309,11 @@ describe('readiness (/healthz, /readyz)', function () {
       svc = await start();
       for (let i = 0; i < 6; i++) {
         const p = applicant();
-        const { access } = await signIn(svc.url, { idType: p.idType, idNumber: p.idNumber, name: p.name, phone: p.phone }, { codes: outboxFile(svc.app.config) });
+        const { access } = await signIn(
+          svc.url,
+          { idType: p.idType, idNumber: p.idNumber, name: p.name, phone: p.phone },
+          { codes: outboxFile(svc.app.config) },
+        );
         expect((await applyWith(svc.url, access, p)).status).to.equal(201);
       }
       const s = svc;
@@ -273,7 +326,10 @@ describe('readiness (/healthz, /readyz)', function () {
       svc = undefined;
       // Everything since the ledger was created is in its newest log: cut it to a third.
       const dir = join(tmp.dir, 'ledger');
-      const log = readdirSync(dir).filter((f) => f.endsWith('.log')).sort().pop()!;
+      const log = readdirSync(dir)
+        .filter((f) => f.endsWith('.log'))
+        .sort()
+        .pop()!;
       truncateSync(join(dir, log), Math.floor(statSync(join(dir, log)).size / 3));
       const ledger = await Ledger.open(dir);
       headAfter = ledger.getHead().seq;
@@ -301,8 +357,12 @@ describe('readiness (/healthz, /readyz)', function () {
       // Start-up itself may have re-recorded what the cut log lost (the default rule set, the issuer key) before the chain was asked.
       startedAt = svc!.app.ledger.getHead().seq;
       expect(startedAt).to.be.below(anchoredSize);
-      expect(r.body.checks.ledger.reason).to.include(`the chain has a checkpoint of ${anchoredSize} events but the ledger has ${startedAt}`);
-      expect(r.body.checks.ledger.action).to.equal(`stop the service and run: npm run ledger:verify -- --data-dir ${tmp.dir}`);
+      expect(r.body.checks.ledger.reason).to.include(
+        `the chain has a checkpoint of ${anchoredSize} events but the ledger has ${startedAt}`,
+      );
+      expect(r.body.checks.ledger.action).to.equal(
+        `stop the service and run: npm run ledger:verify -- --data-dir ${tmp.dir}`,
+      );
       expect(r.body.checks.anchor).to.include({ ok: false, state: 'diverged' });
     });
 
@@ -343,7 +403,15 @@ describe('readiness (/healthz, /readyz)', function () {
 
     before(async () => {
       node = await startDevNode();
-      svc = await startTestService({ clock, config: { CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: '1', READY_MAX_ANCHOR_LAG_SECONDS: '60' } });
+      svc = await startTestService({
+        clock,
+        config: {
+          CHAIN_RPC_URL: node.url,
+          CHAIN_DEV: 'true',
+          CHECKPOINT_INTERVAL_SECONDS: '1',
+          READY_MAX_ANCHOR_LAG_SECONDS: '60',
+        },
+      });
     });
     after(async () => {
       try {
@@ -365,7 +433,11 @@ describe('readiness (/healthz, /readyz)', function () {
       expect((await apply(svc, applicant())).status).to.equal(201);
       // The test clock stands still: move it past the checkpoint interval so that a checkpoint is due.
       clock.advance(2_000);
-      await until('the anchorer to find the chain down', async () => (anchorer.state === 'down' ? true : undefined), 90_000);
+      await until(
+        'the anchorer to find the chain down',
+        async () => (anchorer.state === 'down' ? true : undefined),
+        90_000,
+      );
       let r = await svc.call('GET', '/readyz');
       expect(r.status, JSON.stringify(r.body)).to.equal(200);
       expect(r.body.checks.chain).to.include({ ok: true, state: 'down', maxLagSeconds: 60 });
@@ -374,12 +446,18 @@ describe('readiness (/healthz, /readyz)', function () {
       r = await svc.call('GET', '/readyz');
       expect(r.status).to.equal(503);
       expect(r.body.checks.chain.ok).to.equal(false);
-      expect(r.body.checks.chain.reason).to.match(/^the chain is down and event \d+ has waited 122 s to be anchored \(limit 60 s\)$/);
+      expect(r.body.checks.chain.reason).to.match(
+        /^the chain is down and event \d+ has waited 122 s to be anchored \(limit 60 s\)$/,
+      );
       expect(r.body.checks.ledger.ok).to.equal(true);
       expect(r.body.checks.anchor.ok).to.equal(true);
 
       process.kill(-node.pid, 'SIGCONT');
-      await until('/readyz to answer 200 again', async () => ((await svc.call('GET', '/readyz')).status === 200 ? true : undefined), 90_000);
+      await until(
+        '/readyz to answer 200 again',
+        async () => ((await svc.call('GET', '/readyz')).status === 200 ? true : undefined),
+        90_000,
+      );
     });
   });
 
@@ -390,15 +468,25 @@ describe('readiness (/healthz, /readyz)', function () {
 
     it('opens refusing writes when its stored head is not its last event, and still reads', async () => {
       let ledger = await Ledger.open(join(tmp.dir, 'db'));
-      for (let i = 0; i < 3; i++) await ledger.transact((tx) => tx.append({ type: 't', subjects: ['r:a'], data: { i } }));
+      for (let i = 0; i < 3; i++)
+        await ledger.transact((tx) => tx.append({ type: 't', subjects: ['r:a'], data: { i } }));
       await ledger.space('events').del(seqKey(3));
       await ledger.close();
       const diverged: string[] = [];
       ledger = await Ledger.open(join(tmp.dir, 'db'), undefined, { onDiverged: (r) => diverged.push(r) });
       try {
-        expect(ledger.health()).to.include({ ok: false, state: 'diverged', reason: 'the stored head is event 3 but the last event stored is 2' });
+        expect(ledger.health()).to.include({
+          ok: false,
+          state: 'diverged',
+          reason: 'the stored head is event 3 but the last event stored is 2',
+        });
         expect(diverged).to.have.length(1);
-        const err = await ledger.transact((tx) => tx.append({ type: 't', data: {} })).then(() => undefined, (e: { code?: string }) => e);
+        const err = await ledger
+          .transact((tx) => tx.append({ type: 't', data: {} }))
+          .then(
+            () => undefined,
+            (e: { code?: string }) => e,
+          );
         expect(err?.code).to.equal('LEDGER_DIVERGED');
         expect((await ledger.getEvent(2))?.seq).to.equal(2);
         // A transaction that only reads still runs.
@@ -427,7 +515,9 @@ describe('readiness (/healthz, /readyz)', function () {
         };
         // The first group fails; the others were built on its state while it was being written.
         const results = await Promise.allSettled(
-          Array.from({ length: 20 }, (_, i) => ledger.transact((tx) => tx.append({ type: 'during', subjects: ['r:a'], data: { i } }))),
+          Array.from({ length: 20 }, (_, i) =>
+            ledger.transact((tx) => tx.append({ type: 'during', subjects: ['r:a'], data: { i } })),
+          ),
         );
         const rejected = results.filter((r) => r.status === 'rejected');
         expect(rejected.length).to.be.at.least(1);

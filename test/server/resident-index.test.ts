@@ -17,7 +17,8 @@ interface IndexState {
 async function indexes(svc: TestService): Promise<{ stored: IndexState; expected: IndexState }> {
   const { ledger } = svc.running.app;
   const stored: IndexState = { atRisk: [], counts: {} };
-  for await (const [k, v] of ledger.space('index').iterator({ gt: 'atrisk/', lt: 'atrisk/~' })) stored.atRisk.push(`${k}=${String(v)}`);
+  for await (const [k, v] of ledger.space('index').iterator({ gt: 'atrisk/', lt: 'atrisk/~' }))
+    stored.atRisk.push(`${k}=${String(v)}`);
   for await (const [k, v] of ledger.space('index').iterator({ gt: 'colours/', lt: 'colours/~' })) {
     const c = v as Record<string, number>;
     if (c.green + c.yellow + c.red > 0) stored.counts[k.slice('colours/'.length)] = c;
@@ -65,17 +66,39 @@ describe('resident indexes (at-risk list and colour counts)', function () {
     expect(expected.atRisk).to.deep.equal([]);
 
     svc.clock.advance(MINUTE);
-    expect((await apply(svc, { ...people[0], declaration: { ...people[0].declaration, temperatureC: 38.1 } })).body.resident.colour).to.equal('yellow');
+    expect(
+      (await apply(svc, { ...people[0], declaration: { ...people[0].declaration, temperatureC: 38.1 } })).body.resident
+        .colour,
+    ).to.equal('yellow');
     // A yellow resident moves: the index follows them to the new district.
-    expect((await apply(svc, { ...people[0], district: '340111', declaration: { ...people[0].declaration, temperatureC: 38.1 } })).body.resident.district).to.equal('340111');
+    expect(
+      (
+        await apply(svc, {
+          ...people[0],
+          district: '340111',
+          declaration: { ...people[0].declaration, temperatureC: 38.1 },
+        })
+      ).body.resident.district,
+    ).to.equal('340111');
     const feed = await svc.call('POST', '/v1/feeds/close-contacts', {
       token: health,
-      json: { records: [2, 4].map((i) => ({ idType: people[i].idType, idNumber: people[i].idNumber, degree: 1, exposedAt: svc.clock.now().toISOString() })) },
+      json: {
+        records: [2, 4].map((i) => ({
+          idType: people[i].idType,
+          idNumber: people[i].idNumber,
+          degree: 1,
+          exposedAt: svc.clock.now().toISOString(),
+        })),
+      },
     });
     expect(feed.body).to.include({ changed: 2 });
     ({ stored, expected } = await indexes(svc));
     expect(stored).to.deep.equal(expected);
-    expect(expected.atRisk.map((k) => k.replace(/\/[^/]+=/, '='))).to.have.members(['atrisk/340111=yellow', 'atrisk/340102=red', 'atrisk/340202=red']);
+    expect(expected.atRisk.map((k) => k.replace(/\/[^/]+=/, '='))).to.have.members([
+      'atrisk/340111=yellow',
+      'atrisk/340102=red',
+      'atrisk/340202=red',
+    ]);
 
     const grid = await svc.call('GET', '/v1/grid/residents', { token: health });
     expect(grid.body.counts).to.deep.equal({ red: 2, yellow: 1 });
@@ -101,7 +124,10 @@ describe('resident indexes (at-risk list and colour counts)', function () {
     // What an older data folder looks like: no version mark, no entries, or wrong ones.
     const db = new Level<string, string>(join(tmp.dir, 'ledger'), { valueEncoding: 'utf8' });
     await db.open();
-    const batch = db.batch().del('!meta!residentIndex').put('!index!colours/340104', JSON.stringify({ green: 99, yellow: 0, red: 0 }));
+    const batch = db
+      .batch()
+      .del('!meta!residentIndex')
+      .put('!index!colours/340104', JSON.stringify({ green: 99, yellow: 0, red: 0 }));
     for await (const k of db.keys({ gt: '!index!atrisk/', lt: '!index!atrisk/~' })) batch.del(k);
     batch.put('!index!atrisk/340999/forged', JSON.stringify('red'));
     await batch.write();

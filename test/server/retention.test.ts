@@ -41,16 +41,28 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
     const recent = '2026-03-05T00:00:00Z';
     // Stands for the rules: a confirmed case decides red however old it is; nothing else matters here.
     const decide = (f: RawFacts) => (f.case?.status === 'confirmed' ? 'red:case' : 'green:');
-    const declaration = (at: string) => ({ at, temperatureC: 38.2, symptoms: ['cough'], visited: [], contactWithCase: false });
+    const declaration = (at: string) => ({
+      at,
+      temperatureC: 38.2,
+      symptoms: ['cough'],
+      visited: [],
+      contactWithCase: false,
+    });
 
     it('removes each part whose own time is before the cutoff and that no longer decides the colour', () => {
-      const facts: RawFacts = { declaration: declaration(old), contact: { degree: 1, exposedAt: old }, inbound: { arrivedAt: recent, from: 'GB' } };
+      const facts: RawFacts = {
+        declaration: declaration(old),
+        contact: { degree: 1, exposedAt: old },
+        inbound: { arrivedAt: recent, from: 'GB' },
+      };
       expect(pruneFacts(facts, cutoff, decide)).to.deep.equal({ inbound: { arrivedAt: recent, from: 'GB' } });
     });
 
     it('keeps an old confirmed case, which still makes the resident red, and removes a cleared one', () => {
       expect(pruneFacts({ case: { status: 'confirmed', at: old } }, cutoff, decide)).to.equal(undefined);
-      expect(pruneFacts({ case: { status: 'cleared', at: old }, declaration: declaration(recent) }, cutoff, decide)).to.deep.equal({ declaration: declaration(recent) });
+      expect(
+        pruneFacts({ case: { status: 'cleared', at: old }, declaration: declaration(recent) }, cutoff, decide),
+      ).to.deep.equal({ declaration: declaration(recent) });
     });
 
     it('changes nothing when every part is inside the window', () => {
@@ -58,7 +70,9 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
     });
 
     it('starts the window on a whole hour, RETENTION_DAYS before now', () => {
-      expect(retentionCutoff(new Date('2026-04-08T10:42:13.5Z'), 28).toISOString()).to.equal('2026-03-11T10:00:00.000Z');
+      expect(retentionCutoff(new Date('2026-04-08T10:42:13.5Z'), 28).toISOString()).to.equal(
+        '2026-03-11T10:00:00.000Z',
+      );
     });
   });
 
@@ -70,7 +84,7 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
       data?.cleanup();
     });
 
-    it('opens a resident\'s sealed facts, drops the part past the window, and seals the rest again', async () => {
+    it("opens a resident's sealed facts, drops the part past the window, and seals the rest again", async () => {
       data = tempDir('ankang-retention-sealed-');
       const clock = new TestClock();
       svc = await startTestService({ dir: data.dir, clock });
@@ -78,7 +92,10 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
       const r = await newResident(svc);
       clock.advance(20 * DAY);
       const at = clock.now().toISOString();
-      const cases = await svc.call('POST', '/v1/feeds/cases', { token: health, json: { records: [{ idType: r.body.idType, idNumber: r.body.idNumber, status: 'confirmed', at }] } });
+      const cases = await svc.call('POST', '/v1/feeds/cases', {
+        token: health,
+        json: { records: [{ idType: r.body.idType, idNumber: r.body.idNumber, status: 'confirmed', at }] },
+      });
       expect(cases.status, JSON.stringify(cases.body)).to.equal(201);
       clock.advance(9 * DAY);
       const key = svc.running.app.secrets.encryptionKey;
@@ -101,7 +118,7 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
       data?.cleanup();
     });
 
-    it('counts an older folder\'s scans once at start, and erases what is past the window when the service starts', async () => {
+    it("counts an older folder's scans once at start, and erases what is past the window when the service starts", async () => {
       data = tempDir('ankang-retention-start-');
       const clock = new TestClock();
       svc = await startTestService({ dir: data.dir, clock });
@@ -121,7 +138,12 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
         const to = encodeURIComponent(new Date(START + 40 * DAY).toISOString());
         const scans = await svc!.call('GET', `/v1/stats/scans?by=venue-type&from=${from}&to=${to}`, { token: health });
         const daily = await svc!.call('GET', '/v1/stats/colours/daily?days=45', { token: health });
-        return { scans: scans.body.groups, days: daily.body.days.filter((d: { total: number }) => d.total > 0).map((d: { day: string; total: number }) => [d.day, d.total]) };
+        return {
+          scans: scans.body.groups,
+          days: daily.body.days
+            .filter((d: { total: number }) => d.total > 0)
+            .map((d: { day: string; total: number }) => [d.day, d.total]),
+        };
       };
       const before = await stats();
       expect(before.scans).to.deep.equal([{ key: 'crowded-place', count: 2 }]);
@@ -173,7 +195,8 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
     let dashboardAfter: unknown;
     let eventProofBefore: ProofBundle;
 
-    const call = (method: string, path: string, token?: string, json?: unknown) => svc.call(method, path, { token, json });
+    const call = (method: string, path: string, token?: string, json?: unknown) =>
+      svc.call(method, path, { token, json });
     const ledger = () => svc.running.app.ledger;
     const stored = async (seq: number) => (await ledger().getEvent(seq)) as unknown as LedgerEvent | ErasedEvent;
     /** Waits for a checkpoint covering the head. */
@@ -194,7 +217,11 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
       return path;
     };
     const verify = (command: 'proof' | 'history', bundle: unknown, name: string) =>
-      runCommand(verifier.bin, [command, save(name, bundle), '--rpc', node.url, '--contract', contract], verifier.project);
+      runCommand(
+        verifier.bin,
+        [command, save(name, bundle), '--rpc', node.url, '--contract', contract],
+        verifier.project,
+      );
     /** What the dashboard (web/src/pages/admin.ts) reads, over the days of the test. */
     const dashboard = async () => {
       const from = new Date(START - DAY).toISOString();
@@ -204,9 +231,15 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
         expect(r.status, `${path}: ${JSON.stringify(r.body)}`).to.equal(200);
         return r.body;
       };
-      const scans = await Promise.all(['day', 'venue-type', 'subtype', 'district', 'decision'].map((by) => get(`/v1/stats/scans?by=${by}&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`)));
+      const scans = await Promise.all(
+        ['day', 'venue-type', 'subtype', 'district', 'decision'].map((by) =>
+          get(`/v1/stats/scans?by=${by}&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`),
+        ),
+      );
       const daily = await get('/v1/stats/colours/daily?days=40');
-      const hourly = await get(`/v1/stats/venues/${oldGate.id}/hourly?date=${new Date(START + 8 * 3_600_000).toISOString().slice(0, 10)}`);
+      const hourly = await get(
+        `/v1/stats/venues/${oldGate.id}/hourly?date=${new Date(START + 8 * 3_600_000).toISOString().slice(0, 10)}`,
+      );
       return { scans, daily: daily.days, hourly: hourly.hours };
     };
 
@@ -214,7 +247,11 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
       data = tempDir('ankang-retention-');
       files = tempDir('ankang-retention-bundles-');
       [node, verifier] = await Promise.all([startDevNode(), installedVerifier()]);
-      svc = await startTestService({ dir: data.dir, clock, config: { CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: '1', RETENTION_DAYS: '28' } });
+      svc = await startTestService({
+        dir: data.dir,
+        clock,
+        config: { CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: '1', RETENTION_DAYS: '28' },
+      });
       const operator = await svc.token('operator');
       [auditor, health] = await Promise.all([svc.token('auditor'), svc.token('health')]);
 
@@ -280,11 +317,25 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
         if ('erased' in e) seqs.push(seq);
       }
       expect(seqs).to.include.members([oldScan.seq, oldDaily.seq]);
-      expect(erasure.data).to.deep.equal({ count: seqs.length, from: seqs[0], to: seqs[seqs.length - 1], digest: erasureDigest(seqs), days: 28, before: retentionCutoff(clock.now(), 28).toISOString() });
+      expect(erasure.data).to.deep.equal({
+        count: seqs.length,
+        from: seqs[0],
+        to: seqs[seqs.length - 1],
+        digest: erasureDigest(seqs),
+        days: 28,
+        before: retentionCutoff(clock.now(), 28).toISOString(),
+      });
     });
 
     it('keeps only seq, type, at, prev and hash of an erased event, and drops its subject index keys', async () => {
-      expect(await stored(oldScan.seq)).to.deep.equal({ seq: oldScan.seq, type: 'scan.recorded', at: oldScan.at, prev: oldScan.prev, hash: oldScan.hash, erased: { by: report.erasureEvents[0] } });
+      expect(await stored(oldScan.seq)).to.deep.equal({
+        seq: oldScan.seq,
+        type: 'scan.recorded',
+        at: oldScan.at,
+        prev: oldScan.prev,
+        hash: oldScan.hash,
+        erased: { by: report.erasureEvents[0] },
+      });
       expect(await ledger().subjectSeqs(`r:${alice.pseudonym}`)).to.not.include(oldScan.seq);
       expect(await ledger().subjectSeqs(`v:${oldGate.id}`)).to.not.include(oldScan.seq);
       expect(await ledger().read('index', `selfscan/${alice.pseudonym}/${oldGate.id}`)).to.equal(undefined);
@@ -293,12 +344,12 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
       expect(await ledger().read('facts', alice.pseudonym)).to.equal(undefined);
     });
 
-    it('keeps the dashboard\'s numbers (scans by day, type, subtype, district and decision, colour changes per day, a venue\'s hours) across the erasure', () => {
+    it("keeps the dashboard's numbers (scans by day, type, subtype, district and decision, colour changes per day, a venue's hours) across the erasure", () => {
       expect((dashboardBefore as { scans: Array<{ total: number }> }).scans[0].total).to.equal(3);
       expect(dashboardAfter).to.deep.equal(dashboardBefore);
     });
 
-    it('answers a proof request for an erased event with 410 ERASED and the erasure event\'s seq', async () => {
+    it("answers a proof request for an erased event with 410 ERASED and the erasure event's seq", async () => {
       const r = await call('GET', `/v1/proofs/events/${oldScan.seq}`, auditor);
       expect(r.status).to.equal(410);
       expect(r.body.error).to.include({ code: 'ERASED' });
@@ -317,8 +368,12 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
       }
     });
 
-    it('gives Alice\'s history from just after her erased daily check-in, naming its stub as previous; the verifier accepts it', async () => {
-      const r = await call('GET', `/v1/proofs/subjects/${alice.pseudonym}?from=${encodeURIComponent(new Date(START - DAY).toISOString())}`, auditor);
+    it("gives Alice's history from just after her erased daily check-in, naming its stub as previous; the verifier accepts it", async () => {
+      const r = await call(
+        'GET',
+        `/v1/proofs/subjects/${alice.pseudonym}?from=${encodeURIComponent(new Date(START - DAY).toISOString())}`,
+        auditor,
+      );
       expect(r.status, JSON.stringify(r.body)).to.equal(200);
       const b = r.body as ProofBundle;
       expect(b.previous!.event).to.deep.include({ seq: oldDaily.seq, erased: { by: report.erasureEvents[0] } });
@@ -326,7 +381,9 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
       expect(b.events.map((e) => e.event.seq)).to.include(newScanSeq);
       const v = await verify('history', b, 'alice');
       expect(v.status, v.stdout + v.stderr).to.equal(0);
-      expect(v.stdout).to.include(`the history starts after seq ${oldDaily.seq}, which retention erased (event ${report.erasureEvents[0]})`);
+      expect(v.stdout).to.include(
+        `the history starts after seq ${oldDaily.seq}, which retention erased (event ${report.erasureEvents[0]})`,
+      );
       // Leaving out her first kept event after the erasure breaks the chain.
       const gap = structuredClone(b);
       gap.events.shift();
@@ -339,8 +396,12 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
       expect(forged.stdout).to.include('NOT_INCLUDED');
     });
 
-    it('answers a history range wholly before a subject\'s erasure with 410 ERASED, and the old gate\'s history ends at its erased scan', async () => {
-      const early = await call('GET', `/v1/proofs/subjects/${alice.pseudonym}?to=${encodeURIComponent(new Date(START + 30_000).toISOString())}`, auditor);
+    it("answers a history range wholly before a subject's erasure with 410 ERASED, and the old gate's history ends at its erased scan", async () => {
+      const early = await call(
+        'GET',
+        `/v1/proofs/subjects/${alice.pseudonym}?to=${encodeURIComponent(new Date(START + 30_000).toISOString())}`,
+        auditor,
+      );
       expect(early.status).to.equal(410);
       expect(early.body.error.code).to.equal('ERASED');
       const gate = await call('GET', `/v1/proofs/venues/${oldGate.id}`, auditor);
@@ -354,7 +415,14 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
       await svc.stop();
       const p = alice.pseudonym;
       const v = oldGate.id;
-      for (const needle of [oldScan.salt, oldDaily.salt, `"r:${p}","v:${v}"`, `selfscan/${p}/${v}`, `r:${p}/${seqKey(oldScan.seq)}`, `v/${v}/${oldScan.at}`]) {
+      for (const needle of [
+        oldScan.salt,
+        oldDaily.salt,
+        `"r:${p}","v:${v}"`,
+        `selfscan/${p}/${v}`,
+        `r:${p}/${seqKey(oldScan.seq)}`,
+        `v/${v}/${oldScan.at}`,
+      ]) {
         expect(filesHolding(data.dir, needle), needle).to.deep.equal([]);
       }
       // The venue id itself stays: in its registration event, its record and code, and its aggregate counters, none of which names a resident.
@@ -364,7 +432,11 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
     it('ledger:verify passes on the folder and counts the erased events; it fails when an erased event is not covered', async () => {
       const ok = await ledgerVerify(data.dir);
       expect(ok.code, ok.stdout + ok.stderr).to.equal(0);
-      expect(ok.stdout).to.match(new RegExp(`^ok: \\d+ events, \\d+ subjects, ${report.erasedEvents} erased by retention \\(linked, not recomputed\\), head `));
+      expect(ok.stdout).to.match(
+        new RegExp(
+          `^ok: \\d+ events, \\d+ subjects, ${report.erasedEvents} erased by retention \\(linked, not recomputed\\), head `,
+        ),
+      );
       const l = await Ledger.open(join(data.dir, 'ledger'));
       const stub = (await l.getEvent(oldScan.seq)) as unknown as ErasedEvent;
       // Said to be erased by an event that is no erasure (the resident's application).
@@ -372,7 +444,9 @@ describe('retention (RETENTION_DAYS): crypto-shredding and aggregates', function
       await l.close();
       const bad = await ledgerVerify(data.dir);
       expect(bad.code, bad.stdout + bad.stderr).to.equal(1);
-      expect(bad.stdout).to.include(`broken at event ${oldScan.seq}: the event is erased, but event ${newScanSeq} is not a ${ERASURE_EVENT} event: no erasure covers it`);
+      expect(bad.stdout).to.include(
+        `broken at event ${oldScan.seq}: the event is erased, but event ${newScanSeq} is not a ${ERASURE_EVENT} event: no erasure covers it`,
+      );
     });
   });
 });

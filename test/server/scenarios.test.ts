@@ -38,14 +38,24 @@ describe('scenarios through the HTTP API', function () {
 
     before(async () => {
       operator = await svc.token('operator');
-      gate = await registerVenue(svc, operator, { type: 'residential-community', name: '翡翠湖小区东门', district: '340104' });
+      gate = await registerVenue(svc, operator, {
+        type: 'residential-community',
+        name: '翡翠湖小区东门',
+        district: '340104',
+      });
     });
 
     it('admits a green resident with a normal temperature and records the scan on both chains', async () => {
       const res = await newResident(svc);
       const out = await checkin(svc, res, gate, 36.5);
       expect(out.status).to.equal(201);
-      expect(out.body).to.include({ decision: 'admit', rule: 'default/green-code', policyVersion: 1, colour: 'green', codeResult: 'VALID' });
+      expect(out.body).to.include({
+        decision: 'admit',
+        rule: 'default/green-code',
+        policyVersion: 1,
+        colour: 'green',
+        codeResult: 'VALID',
+      });
       expect(out.body.venue).to.deep.equal({ id: gate.id, name: gate.name, type: 'residential-community' });
       const e = await expectScanEvent(svc, out.body, [r(res), v(gate)]);
       expect(e.data).to.include({ method: 'self', venue: gate.id, temperatureBand: 'normal' });
@@ -85,7 +95,12 @@ describe('scenarios through the HTTP API', function () {
       svc.clock.advance((svc.running.app.config.CHECKIN_REPLAY_SECONDS - 1) * 1000);
       const again = await checkin(svc, res, gate, 36.5);
       expect(again.status).to.equal(200);
-      expect(again.body).to.include({ decision: first.body.decision, rule: first.body.rule, seq: first.body.seq, replayed: true });
+      expect(again.body).to.include({
+        decision: first.body.decision,
+        rule: first.body.rule,
+        seq: first.body.seq,
+        replayed: true,
+      });
       expect(headSeq(svc)).to.equal(head);
     });
 
@@ -117,17 +132,25 @@ describe('scenarios through the HTTP API', function () {
 
     before(async () => {
       operator = await svc.token('operator');
-      works = await registerVenue(svc, operator, { type: 'enterprise', subtype: 'worksite', name: '高新区三号厂房', district: '340104' });
+      works = await registerVenue(svc, operator, {
+        type: 'enterprise',
+        subtype: 'worksite',
+        name: '高新区三号厂房',
+        district: '340104',
+      });
       worker = await newResident(svc);
       coughing = await newResident(svc, { declaration: { temperatureC: 36.9, symptoms: ['cough'] } });
       absent = await newResident(svc);
       for (const m of [worker, coughing, absent]) {
-        const j = await svc.call('POST', `/v1/venues/${works.id}/roster`, { token: m.token, json: { venueCode: works.code } });
+        const j = await svc.call('POST', `/v1/venues/${works.id}/roster`, {
+          token: m.token,
+          json: { venueCode: works.code },
+        });
         expect(j.status, JSON.stringify(j.body)).to.equal(201);
       }
     });
 
-    it('denies a green worker who has not done today\'s health check-in', async () => {
+    it("denies a green worker who has not done today's health check-in", async () => {
       const out = await checkin(svc, worker, works, 36.4);
       expect(out.status).to.equal(201);
       expect(out.body).to.include({ decision: 'deny', rule: 'default/no-daily-checkin', colour: 'green' });
@@ -144,8 +167,12 @@ describe('scenarios through the HTTP API', function () {
       await expectScanEvent(svc, out.body, [r(worker), v(works)]);
     });
 
-    it('also admits at a staff scan of the worker\'s code', async () => {
-      const out = await staffScan(svc, operator, { venueId: works.id, code: await currentCode(svc, worker), temperatureC: 36.4 });
+    it("also admits at a staff scan of the worker's code", async () => {
+      const out = await staffScan(svc, operator, {
+        venueId: works.id,
+        code: await currentCode(svc, worker),
+        temperatureC: 36.4,
+      });
       expect(out.status).to.equal(201);
       expect(out.body).to.include({ decision: 'admit', rule: 'default/green-checked-in', codeResult: 'VALID' });
     });
@@ -153,7 +180,8 @@ describe('scenarios through the HTTP API', function () {
     it('shows the operator a roster of who has and has not checked in today and who is not green', async () => {
       const out = await svc.call('GET', `/v1/venues/${works.id}/roster`, { token: operator });
       expect(out.status).to.equal(200);
-      const byId = (m: Resident) => out.body.members.find((x: { idLast4: string }) => x.idLast4 === m.body.idNumber.slice(-4));
+      const byId = (m: Resident) =>
+        out.body.members.find((x: { idLast4: string }) => x.idLast4 === m.body.idNumber.slice(-4));
       expect(byId(worker)).to.include({ colour: 'green', checkedInToday: true });
       expect(byId(coughing)).to.include({ colour: 'yellow', checkedInToday: false });
       expect(byId(absent)).to.include({ colour: 'green', checkedInToday: false });
@@ -185,12 +213,19 @@ describe('scenarios through the HTTP API', function () {
         const res = await newResident(svc);
         const out = await staffScan(svc, operator, { venueId: venue.id, code: res.code, temperatureC: 36.3 });
         expect(out.status).to.equal(201);
-        expect(out.body).to.include({ decision: 'admit', rule: 'default/green-code', codeResult: 'VALID', colour: 'green', issuer: '340000', idLast4: res.body.idNumber.slice(-4) });
+        expect(out.body).to.include({
+          decision: 'admit',
+          rule: 'default/green-code',
+          codeResult: 'VALID',
+          colour: 'green',
+          issuer: '340000',
+          idLast4: res.body.idNumber.slice(-4),
+        });
         const e = await expectScanEvent(svc, out.body, [r(res), v(venue)]);
         expect(e.data).to.include({ method: 'staff', venueType: type });
       });
 
-      it('admits a green printed code (纸质码) checked against the issuer\'s current statuses', async () => {
+      it("admits a green printed code (纸质码) checked against the issuer's current statuses", async () => {
         const res = await newResident(svc);
         const out = await staffScan(svc, operator, { venueId: venue.id, code: await currentCode(svc, res, 'printed') });
         expect(out.body).to.include({ decision: 'admit', rule: 'default/green-code', codeResult: 'VALID' });
@@ -201,7 +236,13 @@ describe('scenarios through the HTTP API', function () {
         const forged = tamper(res.code, (c) => ({ ...c, health: { ...c.health, colour: 'green' } }));
         const out = await staffScan(svc, operator, { venueId: venue.id, code: forged });
         expect(out.status).to.equal(201);
-        expect(out.body).to.include({ decision: 'deny', rule: 'default/invalid-code', codeResult: 'SIGNATURE_INVALID', colour: 'none', maskedName: null });
+        expect(out.body).to.include({
+          decision: 'deny',
+          rule: 'default/invalid-code',
+          codeResult: 'SIGNATURE_INVALID',
+          colour: 'none',
+          maskedName: null,
+        });
         // Unsigned claims are not believed: the scan is filed under the venue alone.
         await expectScanEvent(svc, out.body, [v(venue)]);
       });
@@ -221,7 +262,12 @@ describe('scenarios through the HTTP API', function () {
         const out = await staffScan(svc, operator, { venueId: venue.id, code: res.code });
         expect(out.body).to.include({ decision: 'deny', rule: 'default/invalid-code', codeResult: 'REVOKED' });
         const fresh = await staffScan(svc, operator, { venueId: venue.id, code: await currentCode(svc, res) });
-        expect(fresh.body).to.include({ decision: 'deny', rule: 'default/red-code', codeResult: 'VALID', colour: 'red' });
+        expect(fresh.body).to.include({
+          decision: 'deny',
+          rule: 'default/red-code',
+          codeResult: 'VALID',
+          colour: 'red',
+        });
       });
     });
   }
@@ -233,8 +279,20 @@ describe('scenarios through the HTTP API', function () {
 
     before(async () => {
       operator = await svc.token('operator');
-      bus = await registerVenue(svc, operator, { type: 'transport', subtype: 'bus', name: '1路公交', district: '340104', vehicle: { plate: '皖A·12345', route: '1路' } });
-      taxi = await registerVenue(svc, operator, { type: 'transport', subtype: 'taxi', name: '出租车', district: '340104', vehicle: { plate: '皖A·D8888' } });
+      bus = await registerVenue(svc, operator, {
+        type: 'transport',
+        subtype: 'bus',
+        name: '1路公交',
+        district: '340104',
+        vehicle: { plate: '皖A·12345', route: '1路' },
+      });
+      taxi = await registerVenue(svc, operator, {
+        type: 'transport',
+        subtype: 'taxi',
+        name: '出租车',
+        district: '340104',
+        vehicle: { plate: '皖A·D8888' },
+      });
     });
 
     it('registers a bus and a taxi with their vehicles', () => {
@@ -245,7 +303,7 @@ describe('scenarios through the HTTP API', function () {
       expect(claims.kind).to.equal('venue');
     });
 
-    it('records every rider who scans in, on the vehicle\'s log and the rider\'s own history', async () => {
+    it("records every rider who scans in, on the vehicle's log and the rider's own history", async () => {
       const riders = [await newResident(svc), await newResident(svc)];
       const seqs: number[] = [];
       for (const rider of riders) {
@@ -262,15 +320,22 @@ describe('scenarios through the HTTP API', function () {
       expect(log.status).to.equal(200);
       expect(log.body.venue.vehicle).to.deep.equal(bus.vehicle);
       expect(log.body.scans.map((s: { seq: number }) => s.seq)).to.have.members(seqs);
-      for (const s of log.body.scans) expect(s).to.include({ method: 'self', venueType: 'transport', decision: 'admit' });
+      for (const s of log.body.scans)
+        expect(s).to.include({ method: 'self', venueType: 'transport', decision: 'admit' });
 
       const mine = await svc.call('GET', '/v1/residents/me/scans', { token: riders[0].token });
-      expect(mine.body.scans.map((s: { venue: { name: string } }) => s.venue.name)).to.deep.equal(['出租车', '1路公交']);
+      expect(mine.body.scans.map((s: { venue: { name: string } }) => s.venue.name)).to.deep.equal([
+        '出租车',
+        '1路公交',
+      ]);
     });
 
     it('refuses a vehicle on a venue that is not transport with 400 and writes nothing', async () => {
       const head = headSeq(svc);
-      const out = await svc.call('POST', '/v1/venues', { token: operator, json: { type: 'crowded-place', name: '商场', district: '340104', vehicle: { plate: '皖A·00001' } } });
+      const out = await svc.call('POST', '/v1/venues', {
+        token: operator,
+        json: { type: 'crowded-place', name: '商场', district: '340104', vehicle: { plate: '皖A·00001' } },
+      });
       expect(out.status).to.equal(400);
       expect(out.body.error.code).to.equal('VALIDATION_FAILED');
       expect(out.body.error.fields.map((f: { path: string }) => f.path)).to.include('vehicle');
@@ -284,7 +349,12 @@ describe('scenarios through the HTTP API', function () {
 
     before(async () => {
       operator = await svc.token('operator');
-      school = await registerVenue(svc, operator, { type: 'school', subtype: 'primary-school', name: '琥珀小学', district: '340104' });
+      school = await registerVenue(svc, operator, {
+        type: 'school',
+        subtype: 'primary-school',
+        name: '琥珀小学',
+        district: '340104',
+      });
     });
 
     it('admits a pupil with a green code', async () => {
@@ -295,15 +365,28 @@ describe('scenarios through the HTTP API', function () {
     });
 
     it('admits a pupil without a code whose paper certificate the school registered beforehand', async () => {
-      const reg = await svc.call('POST', `/v1/venues/${school.id}/certificates`, { token: operator, json: { certificateNo: 'JK-2026-0001', validUntil: '2026-03-31' } });
+      const reg = await svc.call('POST', `/v1/venues/${school.id}/certificates`, {
+        token: operator,
+        json: { certificateNo: 'JK-2026-0001', validUntil: '2026-03-31' },
+      });
       expect(reg.status).to.equal(201);
       expect(reg.body.certificate).to.match(/^[0-9a-f]{16}$/);
       const out = await staffScan(svc, operator, { venueId: school.id, certificateNo: 'jk-2026-0001' });
       expect(out.status).to.equal(201);
-      expect(out.body).to.include({ decision: 'admit', rule: 'default/paper-certificate', codeResult: 'NONE', colour: 'none' });
+      expect(out.body).to.include({
+        decision: 'admit',
+        rule: 'default/paper-certificate',
+        codeResult: 'NONE',
+        colour: 'none',
+      });
       const e = await eventAt(svc, out.body.seq);
       expect(e).to.include({ type: 'scan.recorded' });
-      expect(e.data).to.include({ decision: 'admit', rule: 'default/paper-certificate', policyVersion: 1, certificate: reg.body.certificate });
+      expect(e.data).to.include({
+        decision: 'admit',
+        rule: 'default/paper-certificate',
+        policyVersion: 1,
+        certificate: reg.body.certificate,
+      });
       // The pupil is known to the ledger only by a keyed hash of the certificate number.
       expect(e.subjects).to.have.length(2).and.include(v(school));
       expect(e.subjects.find((s) => s !== v(school))).to.match(new RegExp(`^c:${school.id}:[0-9a-f]{16}$`));
@@ -316,14 +399,20 @@ describe('scenarios through the HTTP API', function () {
     });
 
     it('denies a certificate that is no longer valid', async () => {
-      await svc.call('POST', `/v1/venues/${school.id}/certificates`, { token: operator, json: { certificateNo: 'JK-2026-0002', validUntil: '2026-03-01' } });
+      await svc.call('POST', `/v1/venues/${school.id}/certificates`, {
+        token: operator,
+        json: { certificateNo: 'JK-2026-0002', validUntil: '2026-03-01' },
+      });
       const out = await staffScan(svc, operator, { venueId: school.id, certificateNo: 'JK-2026-0002' });
       expect(out.body).to.include({ decision: 'deny', rule: 'default/no-code-no-certificate' });
     });
 
     it('refuses certificates at a venue that is not a school with 400', async () => {
       const mall = await registerVenue(svc, operator, { type: 'crowded-place', name: '银泰城', district: '340104' });
-      const out = await svc.call('POST', `/v1/venues/${mall.id}/certificates`, { token: operator, json: { certificateNo: 'JK-2026-0003', validUntil: '2026-03-31' } });
+      const out = await svc.call('POST', `/v1/venues/${mall.id}/certificates`, {
+        token: operator,
+        json: { certificateNo: 'JK-2026-0003', validUntil: '2026-03-31' },
+      });
       expect(out.status).to.equal(400);
     });
   });
@@ -337,13 +426,31 @@ describe('scenarios through the HTTP API', function () {
 
     before(async () => {
       // A health authority registers the port; the officers there hold a border token for it.
-      post = await registerVenue(svc, await svc.token('health'), { type: 'border', subtype: 'port-of-entry', name: '新桥机场口岸', district: '340123' });
+      post = await registerVenue(svc, await svc.token('health'), {
+        type: 'border',
+        subtype: 'port-of-entry',
+        name: '新桥机场口岸',
+        district: '340123',
+      });
       officer = await svc.token('border', { scope: { venues: [post.id] } });
       gateOperator = await svc.token('operator');
-      gate = await registerVenue(svc, gateOperator, { type: 'residential-community', name: '天鹅湖小区', district: '340104' });
+      gate = await registerVenue(svc, gateOperator, {
+        type: 'residential-community',
+        name: '天鹅湖小区',
+        district: '340104',
+      });
       entry = await svc.call('POST', '/v1/border/entries', {
         token: officer,
-        json: { venueId: post.id, idType: 'passport', idNumber: 'E12345678', name: 'Li Hua', phone: '+447700900123', from: 'GB', destination: '340104', temperatureC: 36.6 },
+        json: {
+          venueId: post.id,
+          idType: 'passport',
+          idNumber: 'E12345678',
+          name: 'Li Hua',
+          phone: '+447700900123',
+          from: 'GB',
+          destination: '340104',
+          temperatureC: 36.6,
+        },
       });
     });
 
@@ -353,7 +460,11 @@ describe('scenarios through the HTTP API', function () {
       expect(entry.body.printedCode).to.include({ mode: 'printed', colour: 'red' });
       const trustList = (await svc.call('GET', '/v1/trust-list')).body;
       const statusList = new Uint8Array((await svc.call('GET', '/v1/status-list')).bytes);
-      const result = await verifyCode(entry.body.printedCode.code, { trustList, statusLists: [statusList], now: svc.clock.now() });
+      const result = await verifyCode(entry.body.printedCode.code, {
+        trustList,
+        statusLists: [statusList],
+        now: svc.clock.now(),
+      });
       expect(result, result.message).to.include({ valid: true, code: 'VALID' });
       const claims = result.claims as ResidentClaims;
       expect(claims.health).to.include({ colour: 'red', mode: 'printed', idLast4: '5678' });
@@ -379,13 +490,18 @@ describe('scenarios through the HTTP API', function () {
     before(async () => {
       opA = await svc.token('operator');
       opB = await svc.token('operator');
-      a = await registerVenue(svc, opA, { type: 'crowded-place', subtype: 'restaurant', name: '老乡鸡', district: '340104' });
+      a = await registerVenue(svc, opA, {
+        type: 'crowded-place',
+        subtype: 'restaurant',
+        name: '老乡鸡',
+        district: '340104',
+      });
       await registerVenue(svc, opB, { type: 'crowded-place', subtype: 'market', name: '农贸市场', district: '340104' });
       resident = await newResident(svc);
       seq = (await checkin(svc, resident, a)).body.seq;
     });
 
-    it('refuses venue A\'s log to the operator of venue B with 403', async () => {
+    it("refuses venue A's log to the operator of venue B with 403", async () => {
       const out = await svc.call('GET', `/v1/venues/${a.id}/scans`, { token: opB });
       expect(out.status).to.equal(403);
       expect(out.body.error.code).to.equal('FORBIDDEN');
@@ -396,7 +512,7 @@ describe('scenarios through the HTTP API', function () {
       expect(out.status).to.equal(403);
     });
 
-    it('shows venue A\'s log to its own operator', async () => {
+    it("shows venue A's log to its own operator", async () => {
       const out = await svc.call('GET', `/v1/venues/${a.id}/scans`, { token: opA });
       expect(out.status).to.equal(200);
       expect(out.body.scans.map((s: { seq: number }) => s.seq)).to.include(seq);
@@ -407,7 +523,7 @@ describe('scenarios through the HTTP API', function () {
       expect(out.status).to.equal(403);
     });
 
-    it('shows a resident their own scan history and nobody else\'s', async () => {
+    it("shows a resident their own scan history and nobody else's", async () => {
       const mine = await svc.call('GET', '/v1/residents/me/scans', { token: resident.token });
       expect(mine.status).to.equal(200);
       expect(mine.body.scans).to.have.length(1);

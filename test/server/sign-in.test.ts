@@ -9,7 +9,16 @@ import { sweepSessions } from '../../server/identity/sessions';
 import { latestCode } from '../../server/identity/sms';
 import { createCookieFetch } from '../../server/idp/cookie-fetch';
 import { driveSignIn } from '../../server/idp/drive';
-import { applicant, apply, MINUTE, DAY, ROOT, startTestService, type Application, type TestService } from '../support/service';
+import {
+  applicant,
+  apply,
+  MINUTE,
+  DAY,
+  ROOT,
+  startTestService,
+  type Application,
+  type TestService,
+} from '../support/service';
 import { eventsAfter, headSeq } from '../support/scenario';
 import { tempDir } from '../support/tmp';
 
@@ -25,7 +34,9 @@ describe('sign-in through the identity provider, sessions and tokens', function 
   let svc: TestService;
 
   before(async () => {
-    svc = await startTestService({ config: { SESSION_ACCESS_MINUTES: 15, SESSION_DAYS: 30, STAFF_TOKEN_TTL_DAYS: 30 } });
+    svc = await startTestService({
+      config: { SESSION_ACCESS_MINUTES: 15, SESSION_DAYS: 30, STAFF_TOKEN_TTL_DAYS: 30 },
+    });
   });
   after(async () => {
     await svc?.close();
@@ -52,9 +63,16 @@ describe('sign-in through the identity provider, sessions and tokens', function 
       expect(landing.status).to.equal(302);
       expect(landing.headers.get('location')).to.equal('/');
       const access = setCookie(landing, 'ak_resident')!;
-      expect(access).to.match(/; path=\//i).and.match(/; secure/i).and.match(/; httponly/i).and.match(/; samesite=strict/i);
+      expect(access)
+        .to.match(/; path=\//i)
+        .and.match(/; secure/i)
+        .and.match(/; httponly/i)
+        .and.match(/; samesite=strict/i);
       const refresh = setCookie(landing, 'ak_resident_refresh')!;
-      expect(refresh).to.match(/; path=\/v1\/auth/i).and.match(/; httponly/i).and.match(/; samesite=strict/i);
+      expect(refresh)
+        .to.match(/; path=\/v1\/auth/i)
+        .and.match(/; httponly/i)
+        .and.match(/; samesite=strict/i);
     });
 
     it('shows the page who is signed in, masked, and that there is no record yet; /me answers 404 until the person applies', async () => {
@@ -68,16 +86,27 @@ describe('sign-in through the identity provider, sessions and tokens', function 
 
     it('applies with the session cookie alone, and the record is then reachable through it', async () => {
       const { idType: _t, idNumber: _n, name: _m, ...details } = a;
-      const r = await jar(`${svc.url}/v1/residents`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(details) });
+      const r = await jar(`${svc.url}/v1/residents`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(details),
+      });
       expect(r.status).to.equal(201);
       const me = await jar(`${svc.url}/v1/residents/me`);
       expect(me.status).to.equal(200);
-      expect(((await jar(`${svc.url}/v1/auth/session`).then((x) => x.json())) as { resident: { record: string } }).resident.record).to.equal('bound');
+      expect(
+        ((await jar(`${svc.url}/v1/auth/session`).then((x) => x.json())) as { resident: { record: string } }).resident
+          .record,
+      ).to.equal('bound');
     });
 
     it('refuses a write that another site starts with this browser’s cookies, writing nothing', async () => {
       const head = await svc.head();
-      const r = await jar(`${svc.url}/v1/residents`, { method: 'POST', headers: { 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' }, body: JSON.stringify({ phone: a.phone, district: '340104', declaration: { temperatureC: 38.5 } }) });
+      const r = await jar(`${svc.url}/v1/residents`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' },
+        body: JSON.stringify({ phone: a.phone, district: '340104', declaration: { temperatureC: 38.5 } }),
+      });
       expect(r.status).to.equal(403);
       expect(await svc.head()).to.deep.equal(head);
     });
@@ -128,7 +157,9 @@ describe('sign-in through the identity provider, sessions and tokens', function 
 
     it('cannot apply without signing in: 401 before the body is read, nothing written', async () => {
       const head = await svc.head();
-      const r = await svc.call('POST', '/v1/residents', { json: { ...victim, declaration: { temperatureC: 38.6, symptoms: ['cough'] } } });
+      const r = await svc.call('POST', '/v1/residents', {
+        json: { ...victim, declaration: { temperatureC: 38.6, symptoms: ['cough'] } },
+      });
       expect(r.status).to.equal(401);
       expect(r.body).to.not.have.property('token');
       expect(await svc.head()).to.deep.equal(head);
@@ -137,8 +168,16 @@ describe('sign-in through the identity provider, sessions and tokens', function 
     it('cannot apply for, or change, another person’s record: the same 403 whether that person is registered or not, nothing written', async () => {
       const head = await svc.head();
       const stranger = applicant();
-      const forVictim = await apply(svc, { ...victim, phone: '13800000000', declaration: { temperatureC: 38.6, symptoms: ['cough'] } }, { session: attacker });
-      const forNobody = await apply(svc, { ...stranger, declaration: { temperatureC: 38.6, symptoms: ['cough'] } }, { session: attacker });
+      const forVictim = await apply(
+        svc,
+        { ...victim, phone: '13800000000', declaration: { temperatureC: 38.6, symptoms: ['cough'] } },
+        { session: attacker },
+      );
+      const forNobody = await apply(
+        svc,
+        { ...stranger, declaration: { temperatureC: 38.6, symptoms: ['cough'] } },
+        { session: attacker },
+      );
       for (const r of [forVictim, forNobody]) {
         expect(r.status).to.equal(403);
         expect(r.body.error.code).to.equal('IDENTITY_NOT_YOURS');
@@ -152,7 +191,12 @@ describe('sign-in through the identity provider, sessions and tokens', function 
     });
 
     it('reads only its own identity: every /me route of the attacker’s session answers for the attacker, who has no record', async () => {
-      for (const path of ['/v1/residents/me', '/v1/residents/me/code', '/v1/residents/me/scans', '/v1/residents/me/appeals']) {
+      for (const path of [
+        '/v1/residents/me',
+        '/v1/residents/me/code',
+        '/v1/residents/me/scans',
+        '/v1/residents/me/appeals',
+      ]) {
         const r = await svc.call('GET', path, { token: attacker.access });
         expect(r.status, path).to.equal(404);
         expect(JSON.stringify(r.body), path).to.not.include(victim.idNumber.slice(-4));
@@ -163,7 +207,11 @@ describe('sign-in through the identity provider, sessions and tokens', function 
       const jar = createCookieFetch();
       const login = await jar(`${svc.url}/v1/auth/login`);
       // The attacker's own phone, the victim's ID and name: the transfer code goes to the victim's phone, which the attacker cannot read.
-      const attempt = driveSignIn(login.headers.get('location')!, { ...person(victim), phone: attackerApp.phone }, { codes: async () => undefined, fetch: jar, codeTimeoutMs: 300 });
+      const attempt = driveSignIn(
+        login.headers.get('location')!,
+        { ...person(victim), phone: attackerApp.phone },
+        { codes: async () => undefined, fetch: jar, codeTimeoutMs: 300 },
+      );
       await attempt.then(
         () => expect.fail('the sign-in completed without the transfer code'),
         (e: Error) => expect(e.message).to.match(/code/i),
@@ -211,8 +259,15 @@ describe('sign-in through the identity provider, sessions and tokens', function 
       expect(code).to.match(/^\d{6}$/);
       const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
       const head = await svc.head();
-      for (let i = 0; i < 4; i++) expect((await svc.call('POST', '/v1/residents/me/rebind/confirm', { token: fresh.access, json: { code: wrong } })).body.error.code).to.equal('OTP_INVALID');
-      expect((await svc.call('POST', '/v1/residents/me/rebind/confirm', { token: fresh.access, json: { code: wrong } })).body.error.code).to.equal('OTP_EXPIRED');
+      for (let i = 0; i < 4; i++)
+        expect(
+          (await svc.call('POST', '/v1/residents/me/rebind/confirm', { token: fresh.access, json: { code: wrong } }))
+            .body.error.code,
+        ).to.equal('OTP_INVALID');
+      expect(
+        (await svc.call('POST', '/v1/residents/me/rebind/confirm', { token: fresh.access, json: { code: wrong } })).body
+          .error.code,
+      ).to.equal('OTP_EXPIRED');
       // Locked: even the right code no longer works.
       const late = await svc.call('POST', '/v1/residents/me/rebind/confirm', { token: fresh.access, json: { code } });
       expect(late.status).to.equal(400);
@@ -233,9 +288,13 @@ describe('sign-in through the identity provider, sessions and tokens', function 
       expect(done.body.resident.pseudonym).to.equal(pseudonym);
       expect((await svc.call('GET', '/v1/residents/me', { token: fresh.access })).status).to.equal(200);
       expect((await svc.call('GET', '/v1/residents/me', { token: old.access })).status).to.equal(401);
-      expect((await svc.call('POST', '/v1/auth/refresh', { json: { refreshToken: old.refresh } })).status).to.equal(401);
+      expect((await svc.call('POST', '/v1/auth/refresh', { json: { refreshToken: old.refresh } })).status).to.equal(
+        401,
+      );
       const events = await eventsAfter(svc, head);
-      expect(events.map((e) => [e.type, e.subjects, e.data])).to.deep.equal([['account.rebound', [`r:${pseudonym}`], { via: 'rebind', sessionsRevoked: 1 }]]);
+      expect(events.map((e) => [e.type, e.subjects, e.data])).to.deep.equal([
+        ['account.rebound', [`r:${pseudonym}`], { via: 'rebind', sessionsRevoked: 1 }],
+      ]);
       expect(JSON.stringify(events)).to.not.include(recordPhone).and.not.include(first.idNumber);
     });
   });
@@ -260,9 +319,15 @@ describe('sign-in through the identity provider, sessions and tokens', function 
     });
 
     it('expires an authority token after its days (STAFF_TOKEN_TTL_DAYS by default)', async () => {
-      const made = await svc.call('POST', '/v1/admin/tokens', { token: svc.adminToken, json: { role: 'health', name: 'one day', ttlDays: 1 } });
+      const made = await svc.call('POST', '/v1/admin/tokens', {
+        token: svc.adminToken,
+        json: { role: 'health', name: 'one day', ttlDays: 1 },
+      });
       expect(Date.parse(made.body.expiresAt) - svc.clock.ms).to.equal(DAY);
-      const dflt = await svc.call('POST', '/v1/admin/tokens', { token: svc.adminToken, json: { role: 'auditor', name: 'default life' } });
+      const dflt = await svc.call('POST', '/v1/admin/tokens', {
+        token: svc.adminToken,
+        json: { role: 'auditor', name: 'default life' },
+      });
       expect(Date.parse(dflt.body.expiresAt) - svc.clock.ms).to.equal(30 * DAY);
       expect((await svc.call('GET', '/v1/stats/colours', { token: made.body.token })).status).to.equal(200);
       svc.clock.advance(DAY);
@@ -277,7 +342,12 @@ describe('sign-in through the identity provider, sessions and tokens', function 
         ledger.transact((tx) => {
           const hash = createHash('sha256').update(`legacy-${role}-${ageDays}`).digest('hex');
           // A record as an older version wrote it: no expiresAt, no account.
-          tx.put('tokens', hash, { role, name: 'from an older version', createdAt: new Date(svc.clock.ms - ageDays * DAY).toISOString(), ...extra });
+          tx.put('tokens', hash, {
+            role,
+            name: 'from an older version',
+            createdAt: new Date(svc.clock.ms - ageDays * DAY).toISOString(),
+            ...extra,
+          });
           return `legacy-${role}-${ageDays}`;
         });
       const fresh = await legacy('health', 29);
@@ -309,19 +379,26 @@ describe('sign-in through the identity provider, sessions and tokens', function 
 
   describe('the admin’s list of tokens and sessions', () => {
     it('lists authority tokens without the token itself and revokes one at once, as an event', async () => {
-      const made = await svc.call('POST', '/v1/admin/tokens', { token: svc.adminToken, json: { role: 'operator', name: '万达广场 gate' } });
+      const made = await svc.call('POST', '/v1/admin/tokens', {
+        token: svc.adminToken,
+        json: { role: 'operator', name: '万达广场 gate' },
+      });
       const list = await svc.call('GET', '/v1/admin/tokens?role=operator', { token: svc.adminToken });
       expect(list.status).to.equal(200);
       const row = list.body.tokens.find((t: { id: string }) => t.id === made.body.id);
       expect(row).to.include({ role: 'operator', name: '万达广场 gate', expired: false });
       expect(JSON.stringify(list.body)).to.not.include(made.body.token);
       const head = headSeq(svc);
-      expect((await svc.call('DELETE', `/v1/admin/tokens/${made.body.id}`, { token: svc.adminToken })).status).to.equal(204);
+      expect((await svc.call('DELETE', `/v1/admin/tokens/${made.body.id}`, { token: svc.adminToken })).status).to.equal(
+        204,
+      );
       expect((await svc.call('GET', '/v1/venues', { token: made.body.token })).status).to.equal(401);
       const [revoked] = await eventsAfter(svc, head);
       expect(revoked).to.deep.include({ type: 'token.revoked', subjects: ['access'] });
       expect(revoked.data).to.include({ id: made.body.id, role: 'operator', by: 'admin' });
-      expect((await svc.call('DELETE', `/v1/admin/tokens/${made.body.id}`, { token: svc.adminToken })).status).to.equal(404);
+      expect((await svc.call('DELETE', `/v1/admin/tokens/${made.body.id}`, { token: svc.adminToken })).status).to.equal(
+        404,
+      );
     });
 
     it('lists resident sessions and ends one: both its tokens are refused', async () => {
@@ -333,7 +410,9 @@ describe('sign-in through the identity provider, sessions and tokens', function 
       expect(JSON.stringify(list.body)).to.not.include(r.session.access).and.not.include(a.idNumber);
       expect((await svc.call('DELETE', `/v1/admin/tokens/${row.id}`, { token: svc.adminToken })).status).to.equal(204);
       expect((await svc.call('GET', '/v1/residents/me', { token: r.session.access })).status).to.equal(401);
-      expect((await svc.call('POST', '/v1/auth/refresh', { json: { refreshToken: r.session.refresh } })).status).to.equal(401);
+      expect(
+        (await svc.call('POST', '/v1/auth/refresh', { json: { refreshToken: r.session.refresh } })).status,
+      ).to.equal(401);
     });
 
     it('is the admin’s alone', async () => {
@@ -348,33 +427,58 @@ describe('sign-in through the identity provider, sessions and tokens', function 
     it('takes an authority token once and keeps it HttpOnly; a resident token is refused', async () => {
       const operator = await svc.token('operator');
       const jar = createCookieFetch();
-      const r = await jar(`${svc.url}/v1/auth/staff`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: operator }) });
+      const r = await jar(`${svc.url}/v1/auth/staff`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: operator }),
+      });
       expect(r.status).to.equal(200);
-      expect(setCookie(r, 'ak_staff')).to.match(/; httponly/i).and.match(/; samesite=strict/i);
+      expect(setCookie(r, 'ak_staff'))
+        .to.match(/; httponly/i)
+        .and.match(/; samesite=strict/i);
       expect((await jar(`${svc.url}/v1/venues`)).status).to.equal(200);
       const resident = (await apply(svc, applicant())).token;
-      const refused = await fetch(`${svc.url}/v1/auth/staff`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: resident }) });
+      const refused = await fetch(`${svc.url}/v1/auth/staff`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: resident }),
+      });
       expect(refused.status).to.equal(403);
       expect(refused.headers.getSetCookie()).to.deep.equal([]);
     });
 
     it('lives beside a resident session in one browser: each page signs out its own, and an expired staff cookie is a 401', async () => {
-      const made = await svc.call('POST', '/v1/admin/tokens', { token: svc.adminToken, json: { role: 'health', name: 'shared phone', ttlDays: 1 } });
+      const made = await svc.call('POST', '/v1/admin/tokens', {
+        token: svc.adminToken,
+        json: { role: 'health', name: 'shared phone', ttlDays: 1 },
+      });
       const a = applicant();
       const jar = createCookieFetch();
       const login = await jar(`${svc.url}/v1/auth/login`);
       await jar(await driveSignIn(login.headers.get('location')!, person(a), { codes: svc.outbox, fetch: jar }));
-      await jar(`${svc.url}/v1/auth/staff`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: made.body.token }) });
-      const session = async () => (await (await jar(`${svc.url}/v1/auth/session`)).json()) as { resident: unknown; staff: unknown };
-      expect(await session()).to.satisfy((x: { resident: unknown; staff: unknown }) => x.resident !== null && x.staff !== null);
+      await jar(`${svc.url}/v1/auth/staff`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: made.body.token }),
+      });
+      const session = async () =>
+        (await (await jar(`${svc.url}/v1/auth/session`)).json()) as { resident: unknown; staff: unknown };
+      expect(await session()).to.satisfy(
+        (x: { resident: unknown; staff: unknown }) => x.resident !== null && x.staff !== null,
+      );
       svc.clock.advance(DAY);
       const stale = await jar(`${svc.url}/v1/stats/colours`);
       expect(stale.status).to.equal(401);
       expect(((await stale.json()) as { error: { code: string } }).error.code).to.equal('TOKEN_EXPIRED');
       expect((await jar(`${svc.url}/v1/auth/logout?who=staff`, { method: 'POST' })).status).to.equal(204);
       // The resident's access token expired with the day too; its session lives on and refreshes.
-      expect((await jar(`${svc.url}/v1/auth/refresh`, { method: 'POST' })).status, 'the resident is still signed in').to.equal(200);
-      expect(await session()).to.satisfy((x: { resident: unknown; staff: unknown }) => x.resident !== null && x.staff === null);
+      expect(
+        (await jar(`${svc.url}/v1/auth/refresh`, { method: 'POST' })).status,
+        'the resident is still signed in',
+      ).to.equal(200);
+      expect(await session()).to.satisfy(
+        (x: { resident: unknown; staff: unknown }) => x.resident !== null && x.staff === null,
+      );
       expect((await jar(`${svc.url}/v1/auth/logout?who=resident`, { method: 'POST' })).status).to.equal(204);
       expect((await session()).resident).to.equal(null);
       expect((await jar(`${svc.url}/v1/auth/refresh`, { method: 'POST' })).status).to.equal(401);
@@ -440,7 +544,16 @@ describe('sign-in against a provider in its own process (OIDC_ISSUER, as in prod
     const secret = 'a-client-secret-of-32-characters!';
     idp = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/idp.ts')], {
       cwd: ROOT,
-      env: { ...process.env, IDP_PORT: '0', IDP_DATA_DIR: join(tmp.dir, 'idp'), IDP_CLIENT_ID: 'anhui', IDP_CLIENT_SECRET: secret, IDP_REDIRECT_URIS: `http://127.0.0.1:${port}/v1/auth/callback`, SMS_OUTBOX: outbox, LOG_LEVEL: 'silent' },
+      env: {
+        ...process.env,
+        IDP_PORT: '0',
+        IDP_DATA_DIR: join(tmp.dir, 'idp'),
+        IDP_CLIENT_ID: 'anhui',
+        IDP_CLIENT_SECRET: secret,
+        IDP_REDIRECT_URIS: `http://127.0.0.1:${port}/v1/auth/callback`,
+        SMS_OUTBOX: outbox,
+        LOG_LEVEL: 'silent',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const issuer = await new Promise<string>((done, fail) => {
@@ -450,7 +563,9 @@ describe('sign-in against a provider in its own process (OIDC_ISSUER, as in prod
         if (m.msg === 'identity provider listening') done(m.issuer);
       });
     });
-    svc = await startTestService({ config: { PORT: port, OIDC_ISSUER: issuer, OIDC_CLIENT_ID: 'anhui', OIDC_CLIENT_SECRET: secret } });
+    svc = await startTestService({
+      config: { PORT: port, OIDC_ISSUER: issuer, OIDC_CLIENT_ID: 'anhui', OIDC_CLIENT_SECRET: secret },
+    });
   });
   after(async () => {
     await svc?.close();
@@ -464,7 +579,9 @@ describe('sign-in against a provider in its own process (OIDC_ISSUER, as in prod
     const s = await signIn(svc!.url, person(a), { codes: outbox });
     const r = await apply(svc!, a, { session: s });
     expect(r.status, JSON.stringify(r.body)).to.equal(201);
-    expect((await svc!.call('GET', '/v1/residents/me', { token: s.access })).body.resident.pseudonym).to.equal(r.body.resident.pseudonym);
+    expect((await svc!.call('GET', '/v1/residents/me', { token: s.access })).body.resident.pseudonym).to.equal(
+      r.body.resident.pseudonym,
+    );
   });
 
   it('refuses to start with OIDC_ISSUER but no client credentials, before creating anything', async () => {
@@ -504,14 +621,24 @@ describe('abuse limits on sign-in, refresh and one-time codes', function () {
     const replies = [];
     for (let i = 0; i < 6; i++) replies.push(await fetch(`${svc.url}/v1/auth/login`, { redirect: 'manual' }));
     expect(replies.map((r) => r.status)).to.deep.equal([302, 302, 302, 302, 429, 429]);
-    expect429({ status: 429, headers: replies[5].headers, body: await replies[5].json() }, /sign-ins from this address/);
+    expect429(
+      { status: 429, headers: replies[5].headers, body: await replies[5].json() },
+      /sign-ins from this address/,
+    );
   });
 
   it('cuts refreshes from one address, whatever the token', async () => {
     const svc = await start({ RATE_REFRESH_PER_ADDRESS: 2 });
     const session = await svc.signIn(person(applicant()));
-    for (let i = 0; i < 2; i++) expect((await svc.call('POST', '/v1/auth/refresh', { json: { refreshToken: 'ak_resident_not-a-real-refresh-token' } })).status).to.equal(401);
-    expect429(await svc.call('POST', '/v1/auth/refresh', { json: { refreshToken: session.refresh } }), /session refreshes from this address/);
+    for (let i = 0; i < 2; i++)
+      expect(
+        (await svc.call('POST', '/v1/auth/refresh', { json: { refreshToken: 'ak_resident_not-a-real-refresh-token' } }))
+          .status,
+      ).to.equal(401);
+    expect429(
+      await svc.call('POST', '/v1/auth/refresh', { json: { refreshToken: session.refresh } }),
+      /session refreshes from this address/,
+    );
   });
 
   it('cuts one-time codes for one resident, writing nothing for the refused', async () => {
@@ -525,7 +652,10 @@ describe('abuse limits on sign-in, refresh and one-time codes', function () {
       svc.clock.advance(MINUTE + 1000);
     }
     const head = await svc.head();
-    expect429(await svc.call('POST', '/v1/residents/me/rebind', { token: second.access }), /one-time codes for this resident/);
+    expect429(
+      await svc.call('POST', '/v1/residents/me/rebind', { token: second.access }),
+      /one-time codes for this resident/,
+    );
     expect(await svc.head()).to.deep.equal(head);
   });
 });

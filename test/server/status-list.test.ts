@@ -1,7 +1,21 @@
 import { expect } from 'chai';
 import { randomBytes, randomInt } from 'node:crypto';
-import { decodeCode, loadStatusList, prepareTrustList, signCode, verifyCode, type ResidentClaims, type StatusList } from '../../verifier/src';
-import { COVER_RATE_RANGE, MIN_STATUS_LIST_SIZE, StatusBook, StatusCover, statusListSizeFor } from '../../server/issuer/status-book';
+import {
+  decodeCode,
+  loadStatusList,
+  prepareTrustList,
+  signCode,
+  verifyCode,
+  type ResidentClaims,
+  type StatusList,
+} from '../../verifier/src';
+import {
+  COVER_RATE_RANGE,
+  MIN_STATUS_LIST_SIZE,
+  StatusBook,
+  StatusCover,
+  statusListSizeFor,
+} from '../../server/issuer/status-book';
 import type { ResidentRecord } from '../../server/services/residents';
 import { buildTrustList, createTestIssuer, type TestIssuer } from '../support/issuer-fixture';
 import { registerVenue, newResident, reportCloseContact, staffScan, type Resident } from '../support/scenario';
@@ -13,7 +27,11 @@ import { join } from 'node:path';
 const NOW = 1_780_000_000;
 
 /** Residents of each colour, as a StatusBook holds them after their applications (indexes drawn as the service draws them). */
-function bookOf(issuer: TestIssuer, people: { green?: number; yellow?: number; red?: number }, cover: Uint8Array | StatusCover = randomBytes(32)): StatusBook {
+function bookOf(
+  issuer: TestIssuer,
+  people: { green?: number; yellow?: number; red?: number },
+  cover: Uint8Array | StatusCover = randomBytes(32),
+): StatusBook {
   const book = new StatusBook(issuer.id, 60, cover);
   const take = (value: number, n: number) => {
     for (let k = 0; k < n; k++) {
@@ -75,13 +93,14 @@ describe('the status list (herd privacy)', () => {
       expect(largeBook.size).to.equal(100_000);
     });
 
-    it('is as many gzip\'d bytes as a list of 10 residents can be, whatever the cover rates', async () => {
+    it("is as many gzip'd bytes as a list of 10 residents can be, whatever the cover rates", async () => {
       // The bytes follow the share of non-green entries, which the secret cover rates set: the
       // two ends of the public range bound what a list of 10 residents weighs.
       const at = (rate: number) => new StatusCover(randomBytes(32), { yellow: rate, red: rate });
       const lightest = (await publish(issuer, bookOf(issuer, { green: 10 }, at(COVER_RATE_RANGE.red[0])))).bytes.length;
       const heaviest = (await publish(issuer, bookOf(issuer, { green: 10 }, at(COVER_RATE_RANGE.red[1])))).bytes.length;
-      for (const b of [small.bytes.length, large.bytes.length]) expect(b).to.be.within(lightest * 0.97, heaviest * 1.03);
+      for (const b of [small.bytes.length, large.bytes.length])
+        expect(b).to.be.within(lightest * 0.97, heaviest * 1.03);
     });
 
     it('shows colour shares that cover alone could give, for any of its cover keys', async () => {
@@ -117,7 +136,9 @@ describe('the status list (herd privacy)', () => {
       };
       const gap = 1_000 - 10;
       expect(await rmsError({ red: 10 }), '10 red residents').to.be.above(2 * gap);
-      expect(await rmsError({ green: 97_000, yellow: 2_000, red: 1_000 }), '1,000 red among 100,000').to.be.above(2 * gap);
+      expect(await rmsError({ green: 97_000, yellow: 2_000, red: 1_000 }), '1,000 red among 100,000').to.be.above(
+        2 * gap,
+      );
     });
   });
 
@@ -158,7 +179,10 @@ describe('the status list (herd privacy)', () => {
       const { bytes } = await publish(issuer, book);
       const trustList = buildTrustList([issuer]);
       const verify = async (statusIndex: number, colour: 'green' | 'yellow' | 'red') =>
-        verifyCode(await issuer.sign(issuer.residentClaims({ iat: NOW - 60, exp: NOW + 540, health: { statusIndex, colour } })), { trustList, statusLists: [bytes], now: new Date(NOW * 1000) });
+        verifyCode(
+          await issuer.sign(issuer.residentClaims({ iat: NOW - 60, exp: NOW + 540, health: { statusIndex, colour } })),
+          { trustList, statusLists: [bytes], now: new Date(NOW * 1000) },
+        );
       expect(await verify(7, 'green')).to.include({ valid: true, code: 'VALID' });
       expect(await verify(70_000, 'red')).to.include({ valid: true, code: 'VALID' });
       expect(await verify(70_000, 'green')).to.include({ valid: false, code: 'REVOKED' });
@@ -184,7 +208,14 @@ describe('status indexes of a resident', () => {
   before(async () => {
     svc = await startTestService();
     operator = await svc.token('operator');
-    venueId = (await registerVenue(svc, operator, { type: 'crowded-place', subtype: 'mall', name: '合肥某商场', district: '340104' })).id;
+    venueId = (
+      await registerVenue(svc, operator, {
+        type: 'crowded-place',
+        subtype: 'mall',
+        name: '合肥某商场',
+        district: '340104',
+      })
+    ).id;
     resident = await newResident(svc);
   });
   after(() => svc?.close());
@@ -244,16 +275,26 @@ describe('status indexes of a resident', () => {
     });
 
     it('a verifier holding the fresh status list admits the new code in its colour', async () => {
-      const v = await verifyCode(fresh, { trustList: await trustList(), statusLists: [await statusListBytes()], now: svc.clock.now() });
+      const v = await verifyCode(fresh, {
+        trustList: await trustList(),
+        statusLists: [await statusListBytes()],
+        now: svc.clock.now(),
+      });
       expect(v).to.include({ valid: true, code: 'VALID' });
     });
 
     it('a code naming the freed index is refused at a staff scan with STATUS_INDEX_UNKNOWN', async () => {
       const claims = decodeCode(fresh).claims as ResidentClaims;
-      const forged = await signCode({ ...claims, cti: 'c0000000000000aa', health: { ...claims.health, statusIndex: oldIndex } }, svc.running.app.keys.active().signer);
+      const forged = await signCode(
+        { ...claims, cti: 'c0000000000000aa', health: { ...claims.health, statusIndex: oldIndex } },
+        svc.running.app.keys.active().signer,
+      );
       const r = await staffScan(svc, operator, { venueId, code: forged });
       expect(r.body).to.include({ decision: 'deny', codeResult: 'STATUS_INDEX_UNKNOWN' });
-      expect((await staffScan(svc, operator, { venueId, code: fresh })).body).to.include({ decision: 'admit', codeResult: 'VALID' });
+      expect((await staffScan(svc, operator, { venueId, code: fresh })).body).to.include({
+        decision: 'admit',
+        codeResult: 'VALID',
+      });
     });
   });
 
@@ -273,11 +314,18 @@ describe('status indexes of a resident', () => {
       expect(statusBook.isIssued(oldIndex)).to.equal(false);
       expect(statusBook.get(record.statusIndex)).to.equal(2);
       const seqs = await ledger.subjectSeqs(`r:${other.pseudonym}`);
-      const types = (await Promise.all(seqs.map((s) => ledger.getEvent(s)))).map((e) => `${e!.type} ${e!.data.statusIndex ?? ''}`);
-      expect(types.slice(-2)).to.deep.equal([`status.reindexed ${record.statusIndex}`, `status.changed ${record.statusIndex}`]);
+      const types = (await Promise.all(seqs.map((s) => ledger.getEvent(s)))).map(
+        (e) => `${e!.type} ${e!.data.statusIndex ?? ''}`,
+      );
+      expect(types.slice(-2)).to.deep.equal([
+        `status.reindexed ${record.statusIndex}`,
+        `status.changed ${record.statusIndex}`,
+      ]);
       const signed = await loadStatusList(await statusListBytes(), prepareTrustList(await trustList()));
       if (!signed.valid) throw new Error(signed.message);
-      expect(signed.statusList.get(oldIndex)).to.equal(['green', 'yellow', 'red'][new StatusCover(svc.running.app.secrets.statusCoverKey).valueAt(oldIndex)]);
+      expect(signed.statusList.get(oldIndex)).to.equal(
+        ['green', 'yellow', 'red'][new StatusCover(svc.running.app.secrets.statusCoverKey).valueAt(oldIndex)],
+      );
       expect(signed.statusList.get(record.statusIndex)).to.equal('red');
       // The next code carries the index the change landed on.
       const r = await svc.call('GET', '/v1/residents/me/code', { token: other.token });
@@ -311,8 +359,14 @@ describe('a data folder written before random status indexes', () => {
 
       svc = await startTestService({ dir: tmp.dir, clock });
       const book = svc.running.app.statusBook;
-      expect([book.isIssued(0), book.isIssued(1), book.size, book.listSize]).to.deep.equal([true, true, 2, MIN_STATUS_LIST_SIZE]);
-      const codeOf = async (r: Resident) => (await svc!.call('GET', '/v1/residents/me/code', { token: r.token })).body.code as string;
+      expect([book.isIssued(0), book.isIssued(1), book.size, book.listSize]).to.deep.equal([
+        true,
+        true,
+        2,
+        MIN_STATUS_LIST_SIZE,
+      ]);
+      const codeOf = async (r: Resident) =>
+        (await svc!.call('GET', '/v1/residents/me/code', { token: r.token })).body.code as string;
       // A code re-issued (past the refresh margin) within the old code's life keeps the index.
       const exp = (decodeCode(residents[0].code).claims as ResidentClaims).exp;
       svc.clock.ms = (exp - 60) * 1000;

@@ -21,7 +21,11 @@ describe('the public system routes under a flood', function () {
     it(`${path}: 300 requests at once all answer, write nothing, and need no token (a token of any role changes nothing)`, async () => {
       const before = await svc.head();
       const statuses = await Promise.all(
-        Array.from({ length: 300 }, (_, i) => fetch(svc.url + path, i % 2 ? { headers: { authorization: `Bearer ${staff}` } } : {}).then(async (r) => (await r.arrayBuffer(), r.status))),
+        Array.from({ length: 300 }, (_, i) =>
+          fetch(svc.url + path, i % 2 ? { headers: { authorization: `Bearer ${staff}` } } : {}).then(
+            async (r) => (await r.arrayBuffer(), r.status),
+          ),
+        ),
       );
       expect(new Set(statuses)).to.deep.equal(new Set([200]));
       expect(await svc.head()).to.deep.equal(before);

@@ -55,7 +55,10 @@ describe('contact tracing (POST /v1/tracing)', function () {
     health = await svc.token('health');
     operator = await svc.token('operator');
     const venue = async (name: string, subtype: string) => {
-      const r = await svc.call('POST', '/v1/venues', { token: operator, json: { type: 'crowded-place', subtype, name, district: '340104' } });
+      const r = await svc.call('POST', '/v1/venues', {
+        token: operator,
+        json: { type: 'crowded-place', subtype, name, district: '340104' },
+      });
       expect(r.status, JSON.stringify(r.body)).to.equal(201);
       return { id: r.body.id as string, code: r.body.code as string };
     };
@@ -67,14 +70,22 @@ describe('contact tracing (POST /v1/tracing)', function () {
       const r = await apply(svc, body);
       expect(r.status).to.equal(201);
       expect(r.body.resident.colour).to.equal('green');
-      people.push({ idNumber: body.idNumber, token: r.token, pseudonym: r.body.resident.pseudonym, statusIndex: r.body.resident.statusIndex });
+      people.push({
+        idNumber: body.idNumber,
+        token: r.token,
+        pseudonym: r.body.resident.pseudonym,
+        statusIndex: r.body.resident.statusIndex,
+      });
     }
     [theCase, ...contacts] = people;
     bystander = contacts.pop()!;
 
     await checkIn(theCase, venueA, 0); // A 10:00
     clock.ms = START + 5 * MINUTE; // A 10:05: a code that does not decode is recorded against the venue only
-    const garbled = await svc.call('POST', '/v1/scans', { token: operator, json: { venueId: venueA.id, code: 'AK1:NOT-A-CODE' } });
+    const garbled = await svc.call('POST', '/v1/scans', {
+      token: operator,
+      json: { venueId: venueA.id, code: 'AK1:NOT-A-CODE' },
+    });
     expect(garbled.status, JSON.stringify(garbled.body)).to.equal(201);
     await checkIn(contacts[0], venueA, 10); // A 10:10
     await checkIn(contacts[1], venueA, 20); // A 10:20
@@ -85,7 +96,10 @@ describe('contact tracing (POST /v1/tracing)', function () {
     await checkIn(contacts[2], venueB, 245); // B 14:05
 
     clock.ms = START + 300 * MINUTE; // 15:00: the case is confirmed
-    const confirmed = await svc.call('POST', '/v1/feeds/cases', { token: health, json: { records: [{ idType: 'resident-id', idNumber: theCase.idNumber, status: 'confirmed', at: at(290) }] } });
+    const confirmed = await svc.call('POST', '/v1/feeds/cases', {
+      token: health,
+      json: { records: [{ idType: 'resident-id', idNumber: theCase.idNumber, status: 'confirmed', at: at(290) }] },
+    });
     expect(confirmed.status, JSON.stringify(confirmed.body)).to.equal(201);
   });
   after(async () => {
@@ -120,7 +134,11 @@ describe('contact tracing (POST /v1/tracing)', function () {
 
     it('answers 400 MALFORMED_JSON for a body that is not JSON, and writes nothing', async () => {
       const before = await svc.head();
-      const r = await svc.call('POST', '/v1/tracing', { token: health, raw: '{"pseudonym":', headers: { 'content-type': 'application/json' } });
+      const r = await svc.call('POST', '/v1/tracing', {
+        token: health,
+        raw: '{"pseudonym":',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(r.status).to.equal(400);
       expect(r.body.error.code).to.equal('MALFORMED_JSON');
       expect(await svc.head()).to.deep.equal(before);
@@ -140,7 +158,9 @@ describe('contact tracing (POST /v1/tracing)', function () {
       const r = await trace({ pseudonym: theCase.pseudonym, from: at(-60), to: at(300) });
       expect(r.status, JSON.stringify(r.body)).to.equal(201);
       expect(r.body.marked).to.equal(false);
-      expect(r.body.contacts.map((c: { pseudonym: string }) => c.pseudonym).sort()).to.deep.equal(contacts.map((c) => c.pseudonym).sort());
+      expect(r.body.contacts.map((c: { pseudonym: string }) => c.pseudonym).sort()).to.deep.equal(
+        contacts.map((c) => c.pseudonym).sort(),
+      );
       for (const c of r.body.contacts) expect(c.colour).to.equal('green');
       const event = (await svc.running.app.ledger.getEvent(r.body.seq))!;
       expect(event.type).to.equal('tracing.completed');
@@ -151,19 +171,29 @@ describe('contact tracing (POST /v1/tracing)', function () {
       const r = await trace({ pseudonym: theCase.pseudonym, from: at(-60), to: at(300), intervalMinutes: 40 });
       expect(r.status).to.equal(201);
       const c = r.body.contacts.find((x: { pseudonym: string }) => x.pseudonym === bystander.pseudonym);
-      expect(c).to.deep.include({ at: at(205), caseAt: at(240), exposedAt: at(240), minutesApart: 35, overlapMinutes: 5 });
+      expect(c).to.deep.include({
+        at: at(205),
+        caseAt: at(240),
+        exposedAt: at(240),
+        minutesApart: 35,
+        overlapMinutes: 5,
+      });
     });
 
     it('widens with the interval: at 150 minutes the 12:00 visitor overlaps too', async () => {
       const r = await trace({ pseudonym: theCase.pseudonym, from: at(-60), to: at(300), intervalMinutes: 150 });
       expect(r.status).to.equal(201);
-      expect(r.body.contacts.map((c: { pseudonym: string }) => c.pseudonym)).to.include(bystander.pseudonym).and.have.length(5);
+      expect(r.body.contacts.map((c: { pseudonym: string }) => c.pseudonym))
+        .to.include(bystander.pseudonym)
+        .and.have.length(5);
     });
 
     it('looks only at visits inside the window: from 13:00 it finds venue B alone', async () => {
       const r = await trace({ pseudonym: theCase.pseudonym, from: at(180), to: at(300) });
       expect(r.body.venues.map((v: { venue: { id: string } }) => v.venue.id)).to.deep.equal([venueB.id]);
-      expect(r.body.contacts.map((c: { pseudonym: string }) => c.pseudonym).sort()).to.deep.equal([contacts[2].pseudonym, contacts[3].pseudonym].sort());
+      expect(r.body.contacts.map((c: { pseudonym: string }) => c.pseudonym).sort()).to.deep.equal(
+        [contacts[2].pseudonym, contacts[3].pseudonym].sort(),
+      );
     });
   });
 
@@ -179,8 +209,16 @@ describe('contact tracing (POST /v1/tracing)', function () {
     it('lists both venues the case visited, in order', () => {
       expect(result.case).to.include({ pseudonym: theCase.pseudonym, colour: 'red', caseStatus: 'confirmed' });
       expect(result.venues).to.have.length(2);
-      expect(result.venues[0]).to.deep.include({ venue: { id: venueA.id, name: '天鹅湖商场', type: 'crowded-place' }, at: at(0), contacts: 2 });
-      expect(result.venues[1]).to.deep.include({ venue: { id: venueB.id, name: '庐州小馆', type: 'crowded-place' }, at: at(240), contacts: 2 });
+      expect(result.venues[0]).to.deep.include({
+        venue: { id: venueA.id, name: '天鹅湖商场', type: 'crowded-place' },
+        at: at(0),
+        contacts: 2,
+      });
+      expect(result.venues[1]).to.deep.include({
+        venue: { id: venueB.id, name: '庐州小馆', type: 'crowded-place' },
+        at: at(240),
+        contacts: 2,
+      });
     });
 
     it('finds exactly the four who overlapped, with when and where', () => {
@@ -191,7 +229,14 @@ describe('contact tracing (POST /v1/tracing)', function () {
       const expectContact = (p: Person, venue: string, contactAt: number, caseAt: number, overlap: number) => {
         const c = by.get(p.pseudonym) as Record<string, unknown>;
         expect(c, p.pseudonym).to.exist;
-        expect(c).to.deep.include({ at: at(contactAt), caseAt: at(caseAt), exposedAt: at(Math.max(contactAt, caseAt)), overlapMinutes: overlap, encounters: 1, colour: 'red' });
+        expect(c).to.deep.include({
+          at: at(contactAt),
+          caseAt: at(caseAt),
+          exposedAt: at(Math.max(contactAt, caseAt)),
+          overlapMinutes: overlap,
+          encounters: 1,
+          colour: 'red',
+        });
         expect((c.venue as { id: string }).id).to.equal(venue);
         expect(c.maskedName).to.match(/\*/);
         expect(c.idLast4).to.equal(p.idNumber.slice(-4));
@@ -204,7 +249,7 @@ describe('contact tracing (POST /v1/tracing)', function () {
     });
 
     // Their codes of the morning have expired, so the new codes carry newly drawn status indexes (FORMAT.md §7): read the index after the code.
-    it("turns the four codes red: their own code and the status list say so", async () => {
+    it('turns the four codes red: their own code and the status list say so', async () => {
       for (const p of contacts) {
         const code = await svc.call('GET', '/v1/residents/me/code', { token: p.token });
         expect(code.status).to.equal(200);
@@ -228,24 +273,38 @@ describe('contact tracing (POST /v1/tracing)', function () {
       const e = events[0];
       expect(e.seq).to.equal(result.seq);
       expect(e.subjects).to.deep.equal(['tracing']);
-      expect(e.data).to.deep.include({ case: theCase.pseudonym, from: at(-24 * 60), to: at(300), intervalMinutes: 30, venues: 2, contacts: 4, marked: true });
+      expect(e.data).to.deep.include({
+        case: theCase.pseudonym,
+        from: at(-24 * 60),
+        to: at(300),
+        intervalMinutes: 30,
+        venues: 2,
+        contacts: 4,
+        marked: true,
+      });
       const changes = (await eventsOf(svc, 'status.changed')).filter((c) => c.data.cause === `tracing#${e.seq}`);
       expect(changes.map((c) => c.subjects[0]).sort()).to.deep.equal(contacts.map((c) => `r:${c.pseudonym}`).sort());
       for (const c of changes) expect(c.data).to.include({ from: 'green', to: 'red' });
     });
 
     it('stores the exposure as a degree-1 contact fact and, like the feed, keeps a later exposure', async () => {
-      const factOf = async (p: Person) => (await readFacts(svc.running.app.ledger, svc.running.app.secrets.encryptionKey, p.pseudonym))?.contact;
+      const factOf = async (p: Person) =>
+        (await readFacts(svc.running.app.ledger, svc.running.app.secrets.encryptionKey, p.pseudonym))?.contact;
       expect(await factOf(contacts[3])).to.deep.equal({ degree: 1, exposedAt: at(240) });
       // The feed reports a later exposure of contact 3; tracing the case again must not move it back.
-      const feed = await svc.call('POST', '/v1/feeds/close-contacts', { token: health, json: { records: [{ idType: 'resident-id', idNumber: contacts[3].idNumber, degree: 1, exposedAt: at(280) }] } });
+      const feed = await svc.call('POST', '/v1/feeds/close-contacts', {
+        token: health,
+        json: { records: [{ idType: 'resident-id', idNumber: contacts[3].idNumber, degree: 1, exposedAt: at(280) }] },
+      });
       expect(feed.status, JSON.stringify(feed.body)).to.equal(201);
       const r = await trace({ pseudonym: theCase.pseudonym, from: at(-60), to: at(300), markCloseContacts: true });
       expect(r.status).to.equal(201);
       expect(await factOf(contacts[3])).to.deep.equal({ degree: 1, exposedAt: at(280) });
       expect(await factOf(contacts[2])).to.deep.equal({ degree: 1, exposedAt: at(245) });
       // Already red: no second status change.
-      expect((await eventsOf(svc, 'status.changed')).filter((c) => c.data.cause === `tracing#${r.body.seq}`)).to.have.length(0);
+      expect(
+        (await eventsOf(svc, 'status.changed')).filter((c) => c.data.cause === `tracing#${r.body.seq}`),
+      ).to.have.length(0);
     });
   });
 });

@@ -6,7 +6,15 @@ import { decodeBase45, decodeCode, fromBase64Url, signCode, type ResidentClaims 
 import { sweepCodeIndex, CODE_INDEX_MARGIN_SECONDS, CODE_HISTORY_DAYS } from '../../server/services/code-index';
 import { FEDERATION_MAX_CTIS } from '../../server/services/federation-peers';
 import { loadConfig } from '../../server/config';
-import { currentCode, eventAt, newResident, registerVenue, staffScan, type Resident, type Venue } from '../support/scenario';
+import {
+  currentCode,
+  eventAt,
+  newResident,
+  registerVenue,
+  staffScan,
+  type Resident,
+  type Venue,
+} from '../support/scenario';
 import { DAY, MINUTE, startTestService, TestClock, type TestService } from '../support/service';
 
 const ANHUI = '340000';
@@ -24,7 +32,14 @@ function flat(c: ResidentClaims): Record<string, unknown> {
  * Which claims two codes of one person have in common. Allowed: the issuer, the printed text
  * (masked name, ID tail) and values shared by every resident of the same colour and rules.
  */
-const SHARED_BY_MANY = ['iss', 'health.colour', 'health.ruleVersion', 'health.mode', 'health.maskedName', 'health.idLast4'];
+const SHARED_BY_MANY = [
+  'iss',
+  'health.colour',
+  'health.ruleVersion',
+  'health.mode',
+  'health.maskedName',
+  'health.idLast4',
+];
 
 function sharedIdentifying(a: ResidentClaims, b: ResidentClaims): string[] {
   const fa = flat(a);
@@ -38,14 +53,18 @@ const contains = (hay: Uint8Array, needle: Uint8Array) => Buffer.from(hay).inclu
 describe('FEDERATION_PEERS', () => {
   const TOKEN = 'ak_federation_abcdefghijklmnop';
   it('reads <region>=<token>[@<url>] entries', () => {
-    expect(loadConfig({ FEDERATION_PEERS: `320000=${TOKEN}@http://10.0.0.2:8080/, 310000=${TOKEN}` }).FEDERATION_PEERS).to.deep.equal([
+    expect(
+      loadConfig({ FEDERATION_PEERS: `320000=${TOKEN}@http://10.0.0.2:8080/, 310000=${TOKEN}` }).FEDERATION_PEERS,
+    ).to.deep.equal([
       { issuer: '320000', token: TOKEN, url: 'http://10.0.0.2:8080' },
       { issuer: '310000', token: TOKEN },
     ]);
     expect(loadConfig({}).FEDERATION_PEERS).to.deep.equal([]);
   });
-  it('refuses the service\'s own issuer, a province twice and a malformed entry, never echoing a token', () => {
-    expect(() => loadConfig({ ISSUER_ID: '340000', FEDERATION_PEERS: `340000=${TOKEN}` })).to.throw(/FEDERATION_PEERS: a province does not ask itself/);
+  it("refuses the service's own issuer, a province twice and a malformed entry, never echoing a token", () => {
+    expect(() => loadConfig({ ISSUER_ID: '340000', FEDERATION_PEERS: `340000=${TOKEN}` })).to.throw(
+      /FEDERATION_PEERS: a province does not ask itself/,
+    );
     expect(() => loadConfig({ FEDERATION_PEERS: `320000=${TOKEN},320000=${TOKEN}` })).to.throw(/listed twice/);
     let message = '';
     try {
@@ -72,7 +91,10 @@ describe('unlinkable codes: no stable identifier in a code; the issuer resolves 
   let shanghaiToken: string;
 
   const federationToken = async (issuer: string) => {
-    const r = await anhui.call('POST', '/v1/admin/tokens', { token: anhui.adminToken, json: { role: 'federation', name: `${issuer} tracing`, scope: { issuer } } });
+    const r = await anhui.call('POST', '/v1/admin/tokens', {
+      token: anhui.adminToken,
+      json: { role: 'federation', name: `${issuer} tracing`, scope: { issuer } },
+    });
     expect(r.status, JSON.stringify(r.body)).to.equal(201);
     expect(r.body.scope).to.deep.equal({ issuer });
     return r.body.token as string;
@@ -88,10 +110,21 @@ describe('unlinkable codes: no stable identifier in a code; the issuer resolves 
     node = await startDevNode();
     anhui = await startTestService({
       clock: anhuiClock,
-      config: { ISSUER_ID: ANHUI, CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: 3600, FEDERATION_REFRESH_SECONDS: 3600, RATE_FEDERATION_PER_TOKEN: 3, RATE_FEDERATION_PER_TOKEN_SECONDS: 3600 },
+      config: {
+        ISSUER_ID: ANHUI,
+        CHAIN_RPC_URL: node.url,
+        CHAIN_DEV: 'true',
+        CHECKPOINT_INTERVAL_SECONDS: 3600,
+        FEDERATION_REFRESH_SECONDS: 3600,
+        RATE_FEDERATION_PER_TOKEN: 3,
+        RATE_FEDERATION_PER_TOKEN_SECONDS: 3600,
+      },
     });
     await newResident(anhui);
-    const contract = await until('Anhui to be on chain', async () => (await anhui.call('GET', '/v1/anchor/status')).body.checkpoint?.contract as string | undefined);
+    const contract = await until(
+      'Anhui to be on chain',
+      async () => (await anhui.call('GET', '/v1/anchor/status')).body.checkpoint?.contract as string | undefined,
+    );
     jiangsuToken = await federationToken(JIANGSU);
     floodToken = await federationToken(JIANGSU);
     shanghaiToken = await federationToken('310000');
@@ -113,7 +146,12 @@ describe('unlinkable codes: no stable identifier in a code; the issuer resolves 
       await federation.refresh();
       return federation.lastRefresh?.statusLists.includes(JIANGSU);
     });
-    mall = await registerVenue(anhui, anhui.adminToken, { type: 'crowded-place', subtype: 'mall', name: '银泰中心', district: '340104' });
+    mall = await registerVenue(anhui, anhui.adminToken, {
+      type: 'crowded-place',
+      subtype: 'mall',
+      name: '银泰中心',
+      district: '340104',
+    });
   });
 
   after(async () => {
@@ -193,12 +231,18 @@ describe('unlinkable codes: no stable identifier in a code; the issuer resolves 
     it('is denied at a staff scan with CODE_UNKNOWN and recorded under the venue alone', async () => {
       const resident = await newResident(anhui);
       const real = claimsOf(resident.code);
-      const forged = await signCode({ ...real, cti: randomBytes(8).toString('hex') }, anhui.running.app.keys.active().signer);
+      const forged = await signCode(
+        { ...real, cti: randomBytes(8).toString('hex') },
+        anhui.running.app.keys.active().signer,
+      );
       const r = await staffScan(anhui, anhui.adminToken, { venueId: mall.id, code: forged });
       expect(r.body).to.include({ decision: 'deny', codeResult: 'CODE_UNKNOWN' });
       expect((await eventAt(anhui, r.body.seq)).subjects).to.deep.equal([`v:${mall.id}`]);
       // The real code, same claims but its own cti, is the resident's.
-      expect((await staffScan(anhui, anhui.adminToken, { venueId: mall.id, code: resident.code })).body).to.include({ decision: 'admit', codeResult: 'VALID' });
+      expect((await staffScan(anhui, anhui.adminToken, { venueId: mall.id, code: resident.code })).body).to.include({
+        decision: 'admit',
+        codeResult: 'VALID',
+      });
     });
   });
 
@@ -223,13 +267,17 @@ describe('unlinkable codes: no stable identifier in a code; the issuer resolves 
       }
       const t = await jiangsu.call('POST', '/v1/tracing', {
         token: jiangsu.adminToken,
-        json: { pseudonym: traveller.pseudonym, from: new Date(jiangsuClock.ms - DAY).toISOString(), to: jiangsuClock.now().toISOString() },
+        json: {
+          pseudonym: traveller.pseudonym,
+          from: new Date(jiangsuClock.ms - DAY).toISOString(),
+          to: jiangsuClock.now().toISOString(),
+        },
       });
       expect(t.status, JSON.stringify(t.body)).to.equal(201);
       tracing = t.body;
     });
 
-    it('Anhui records each scan under Jiangsu and the code\'s cti only: two codes, two subjects nobody can link', async () => {
+    it("Anhui records each scan under Jiangsu and the code's cti only: two codes, two subjects nobody can link", async () => {
       const subjects = [];
       for (const [i, s] of scans.entries()) {
         const e = await eventAt(anhui, s.seq);
@@ -245,7 +293,13 @@ describe('unlinkable codes: no stable identifier in a code; the issuer resolves 
       const foreign = tracing.venues.filter((v: { foreign: boolean }) => v.foreign);
       expect(foreign).to.have.length(2);
       for (const [i, v] of foreign.entries()) {
-        expect(v).to.deep.include({ issuer: ANHUI, at: scans[i].at, seq: scans[i].seq, decision: 'admit', contacts: 0 });
+        expect(v).to.deep.include({
+          issuer: ANHUI,
+          at: scans[i].at,
+          seq: scans[i].seq,
+          decision: 'admit',
+          contacts: 0,
+        });
         expect(v.venue).to.include({ id: mall.id, type: 'crowded-place', district: '340104' });
       }
       expect(tracing.federation.ctis).to.equal(2);
@@ -258,7 +312,7 @@ describe('unlinkable codes: no stable identifier in a code; the issuer resolves 
       expect(tracing.federation.peers[1].error.code).to.equal('PEER_UNREACHABLE');
     });
 
-    it("Anhui records that it answered, naming who asked and how much, not the ctis", async () => {
+    it('Anhui records that it answered, naming who asked and how much, not the ctis', async () => {
       const answered = [];
       for await (const e of anhui.running.app.ledger.events(1)) if (e.type === 'federation.answered') answered.push(e);
       expect(answered.length).to.be.at.least(1);
@@ -270,7 +324,7 @@ describe('unlinkable codes: no stable identifier in a code; the issuer resolves 
     describe('the federation endpoint', () => {
       const question = () => ({ issuer: JIANGSU, ctis: codes.map((c) => claimsOf(c).cti), ...window() });
 
-      it('answers Jiangsu\'s token with venue, type, district, time and decision, nothing about the person', async () => {
+      it("answers Jiangsu's token with venue, type, district, time and decision, nothing about the person", async () => {
         const r = await ask(floodToken, question());
         expect(r.status, JSON.stringify(r.body)).to.equal(200);
         expect(r.body).to.include({ scannedBy: ANHUI, issuer: JIANGSU });
@@ -299,7 +353,12 @@ describe('unlinkable codes: no stable identifier in a code; the issuer resolves 
         const r = await ask(shanghaiToken, { issuer: '310000', ctis: many, ...window() });
         expect(r.status).to.equal(400);
         expect(r.body.error.fields.map((f: { path: string }) => f.path)).to.include('ctis');
-        const wide = await ask(shanghaiToken, { issuer: '310000', ctis: many.slice(0, 1), from: new Date(anhuiClock.ms - 32 * DAY).toISOString(), to: anhuiClock.now().toISOString() });
+        const wide = await ask(shanghaiToken, {
+          issuer: '310000',
+          ctis: many.slice(0, 1),
+          from: new Date(anhuiClock.ms - 32 * DAY).toISOString(),
+          to: anhuiClock.now().toISOString(),
+        });
         expect(wide.status).to.equal(400);
         expect(wide.body.error.fields.map((f: { path: string }) => f.path)).to.include('to');
       });
@@ -341,7 +400,8 @@ describe('unlinkable codes: no stable identifier in a code; the issuer resolves 
       await sweepCodeIndex(ledger, anhuiClock.now());
       expect(await ledger.read('codes', history)).to.equal(undefined);
       const left = [];
-      for await (const k of ledger.space('codes').keys({ gte: 'd/', lt: `d/${anhuiClock.now().toISOString()}` })) left.push(k);
+      for await (const k of ledger.space('codes').keys({ gte: 'd/', lt: `d/${anhuiClock.now().toISOString()}` }))
+        left.push(k);
       expect(left, 'no deletion left due').to.deep.equal([]);
     });
   });

@@ -68,7 +68,11 @@ export async function launchPhone(opts: LaunchOptions = {}): Promise<PhoneBrowse
   const profile = tempDir('ankang-chromium-');
   const args = [...ARGS];
   if (opts.fakeVideo) {
-    args.push('--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${opts.fakeVideo}`, '--use-fake-ui-for-media-stream');
+    args.push(
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-video-capture=${opts.fakeVideo}`,
+      '--use-fake-ui-for-media-stream',
+    );
   }
   // launchPersistentContext is how playwright takes a --user-data-dir.
   const context = await chromium.launchPersistentContext(profile.dir, {
@@ -135,11 +139,16 @@ export function zbarimg(file: string): Promise<string> {
  * Writes a Y4M (YUV4MPEG2, 4:2:0) video of a still PNG centred on white, for chromium's
  * fake camera. Only luma carries the picture; both chroma planes are 128 (grey).
  */
-export function writeY4m(png: Uint8Array, file: string, opts: { width?: number; height?: number; frames?: number } = {}): void {
+export function writeY4m(
+  png: Uint8Array,
+  file: string,
+  opts: { width?: number; height?: number; frames?: number } = {},
+): void {
   const image = PNG.sync.read(Buffer.from(png));
   const width = even(opts.width ?? Math.max(640, image.width + 160));
   const height = even(opts.height ?? Math.max(480, image.height + 160));
-  if (image.width > width || image.height > height) throw new Error(`a ${image.width}×${image.height} image does not fit ${width}×${height}`);
+  if (image.width > width || image.height > height)
+    throw new Error(`a ${image.width}×${image.height} image does not fit ${width}×${height}`);
   const y = Buffer.alloc(width * height, 255);
   const left = Math.floor((width - image.width) / 2);
   const top = Math.floor((height - image.height) / 2);

@@ -26,5 +26,10 @@ export async function deployRegistry(url: string): Promise<DeployedRegistry> {
   // Polling every 4 s (the default) would slow every wait() on a node that mines instantly.
   const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true, pollingInterval: 50, cacheTimeout: -1 });
   const governance = await DevGovernance.deploy(provider);
-  return { address: governance.registry, governance, provider, contract: new Contract(governance.registry, registryArtifact().abi as never, provider) };
+  return {
+    address: governance.registry,
+    governance,
+    provider,
+    contract: new Contract(governance.registry, registryArtifact().abi as never, provider),
+  };
 }

@@ -50,9 +50,17 @@ async function packAndInstall(): Promise<InstalledVerifier> {
 
   const project = join(dir, 'project');
   mkdirSync(project);
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'province-gate', version: '1.0.0', private: true }));
-  const install = await runCommand('npm', ['install', join(dir, packed.filename), '--offline', '--no-audit', '--no-fund'], project);
-  if (install.status !== 0) throw new Error(`npm install of ${packed.filename} exited ${install.status}:\n${install.stderr}`);
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'province-gate', version: '1.0.0', private: true }),
+  );
+  const install = await runCommand(
+    'npm',
+    ['install', join(dir, packed.filename), '--offline', '--no-audit', '--no-fund'],
+    project,
+  );
+  if (install.status !== 0)
+    throw new Error(`npm install of ${packed.filename} exited ${install.status}:\n${install.stderr}`);
   return { dir, packed, project, bin: join(project, 'node_modules/.bin/ankang-verify') };
 }
 

@@ -69,13 +69,21 @@ export function createTestIssuer(options: TestIssuerOptions = {}): TestIssuer {
   const id = options.id ?? '340000';
   const name = options.name ?? '安徽省';
   const privateKey = options.seed
-    ? crypto.createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, Buffer.from(options.seed)]), format: 'der', type: 'pkcs8' })
+    ? crypto.createPrivateKey({
+        key: Buffer.concat([PKCS8_PREFIX, Buffer.from(options.seed)]),
+        format: 'der',
+        type: 'pkcs8',
+      })
     : crypto.generateKeyPairSync('ed25519').privateKey;
   const spki = crypto.createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
   const publicKey = new Uint8Array(spki.subarray(SPKI_PREFIX_LENGTH));
   const kid = computeKid(publicKey);
   const signer: Signer = { kid, sign: (m) => new Uint8Array(crypto.sign(null, m, privateKey)) };
-  const key = trustListKey(publicKey, options.notBefore ?? '2020-01-01T00:00:00Z', options.notAfter ?? '2099-12-31T23:59:59Z');
+  const key = trustListKey(
+    publicKey,
+    options.notBefore ?? '2020-01-01T00:00:00Z',
+    options.notAfter ?? '2099-12-31T23:59:59Z',
+  );
 
   const common = (o: Partial<CodeClaims>) => {
     const iat = o.iat ?? Math.floor(Date.now() / 1000) - 60;

@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { DevGovernance } from '../../anchor/council';
 import { RegistryClient } from '../../anchor/registry';
 import { until } from '../../scripts/lib/wait';
-import { computeKid, signCode, toBase64Url, type CodeClaims, type ResidentClaims, type Signer, type TrustListJson } from '../../verifier/src';
+import {
+  computeKid,
+  signCode,
+  toBase64Url,
+  type CodeClaims,
+  type ResidentClaims,
+  type Signer,
+  type TrustListJson,
+} from '../../verifier/src';
 import { movableClock } from './browser';
 import { startHardhatNode, type HardhatNode } from './hardhat-node';
 import { newResident, registerVenue, type Resident, type Venue } from './scenario';
@@ -99,17 +107,39 @@ export async function startKeyScenario(): Promise<KeyScenario> {
   const clock = movableClock();
   let svc: TestService | undefined;
   try {
-    svc = await startTestService({ clock, config: { CHAIN_RPC_URL: node.url, CHAIN_DEV: 'true', CHECKPOINT_INTERVAL_SECONDS: '1', FEDERATION_REFRESH_SECONDS: '3600' } });
+    svc = await startTestService({
+      clock,
+      config: {
+        CHAIN_RPC_URL: node.url,
+        CHAIN_DEV: 'true',
+        CHECKPOINT_INTERVAL_SECONDS: '1',
+        FEDERATION_REFRESH_SECONDS: '3600',
+      },
+    });
     const s = svc;
     const keys = () => s.running.app.keys;
     const chainFile = join(s.dir, 'chain.json');
-    const registry = await until('the registry on the development chain', () => existsSync(chainFile) && new RegistryClient(RegistryClient.provider(node.url), JSON.parse(readFileSync(chainFile, 'utf8')).contract));
-    const onChain = (kid: string) => until(`key ${kid} registered on chain`, async () => (await registry.keys(340000)).find((k) => Buffer.from(k.kid.slice(2), 'hex').toString('base64url') === kid));
+    const registry = await until(
+      'the registry on the development chain',
+      () =>
+        existsSync(chainFile) &&
+        new RegistryClient(RegistryClient.provider(node.url), JSON.parse(readFileSync(chainFile, 'utf8')).contract),
+    );
+    const onChain = (kid: string) =>
+      until(`key ${kid} registered on chain`, async () =>
+        (await registry.keys(340000)).find((k) => Buffer.from(k.kid.slice(2), 'hex').toString('base64url') === kid),
+      );
 
     const operator = await s.token('operator');
-    const venue = await registerVenue(s, operator, { type: 'crowded-place', subtype: 'mall', name: '合肥某商场', district: '340104' });
+    const venue = await registerVenue(s, operator, {
+      type: 'crowded-place',
+      subtype: 'mall',
+      name: '合肥某商场',
+      district: '340104',
+    });
     const resident = await newResident(s);
-    const statusIndex = (await s.call('GET', '/v1/residents/me', { token: resident.token })).body.resident.statusIndex as number;
+    const statusIndex = (await s.call('GET', '/v1/residents/me', { token: resident.token })).body.resident
+      .statusIndex as number;
 
     const a = stealKey(s, keys().active().record.kid);
     await onChain(a.kid);
@@ -148,31 +178,59 @@ export async function startKeyScenario(): Promise<KeyScenario> {
       cti,
       venue: { id: venue.id, type: 'crowded-place', name: venue.name, district: venue.district },
     });
-    const residentClaims = (iat: number, exp: number, mode: 'dynamic' | 'printed', cti: string, index?: number): ResidentClaims => ({
+    const residentClaims = (
+      iat: number,
+      exp: number,
+      mode: 'dynamic' | 'printed',
+      cti: string,
+      index?: number,
+    ): ResidentClaims => ({
       kind: 'resident',
       iss: '340000',
       sub: resident.pseudonym,
       iat,
       exp,
       cti,
-      health: { colour: 'green', ruleVersion: 1, statusIndex: index ?? statusIndex, maskedName: '张*明', idLast4: '123X', mode },
+      health: {
+        colour: 'green',
+        ruleVersion: 1,
+        statusIndex: index ?? statusIndex,
+        maskedName: '张*明',
+        idLast4: '123X',
+        mode,
+      },
     });
     const beforeRetirement = retiredAt - 30;
     const beforeRevocation = revokedAt - 30;
     const in2036 = Date.parse('2036-01-01T00:00:00Z') / 1000;
     const current = keys().active().signer;
     const forged: ForgedCodes = {
-      retiredPrinted: await signCode(residentClaims(beforeRetirement, beforeRetirement + 20 * DAY, 'printed', 'a000000000000001'), a.signer),
+      retiredPrinted: await signCode(
+        residentClaims(beforeRetirement, beforeRetirement + 20 * DAY, 'printed', 'a000000000000001'),
+        a.signer,
+      ),
       retired2036: await signCode(residentClaims(beforeRetirement, in2036, 'dynamic', 'a000000000000002'), a.signer),
       retiredVenue: await signCode(venueClaims(beforeRetirement, 300 * DAY, 'a000000000000003'), a.signer),
-      retiredAfter: await signCode(residentClaims(retiredAt + 30, retiredAt + 30 + 3600, 'dynamic', 'a000000000000004'), a.signer),
-      revokedPrinted: await signCode(residentClaims(beforeRevocation, beforeRevocation + 20 * DAY, 'printed', 'b000000000000001'), b.signer),
+      retiredAfter: await signCode(
+        residentClaims(retiredAt + 30, retiredAt + 30 + 3600, 'dynamic', 'a000000000000004'),
+        a.signer,
+      ),
+      revokedPrinted: await signCode(
+        residentClaims(beforeRevocation, beforeRevocation + 20 * DAY, 'printed', 'b000000000000001'),
+        b.signer,
+      ),
       revoked2036: await signCode(residentClaims(beforeRevocation, in2036, 'dynamic', 'b000000000000002'), b.signer),
       revokedVenue: await signCode(venueClaims(beforeRevocation, 300 * DAY, 'b000000000000003'), b.signer),
       overCapDynamic: await signCode(residentClaims(now - 60, now - 60 + 3601, 'dynamic', 'c000000000000001'), current),
-      overCapPrinted: await signCode(residentClaims(now - 60, now - 60 + 30 * DAY + 1, 'printed', 'c000000000000002'), current),
+      overCapPrinted: await signCode(
+        residentClaims(now - 60, now - 60 + 30 * DAY + 1, 'printed', 'c000000000000002'),
+        current,
+      ),
       overCapVenue: await signCode(venueClaims(now - 60, 366 * DAY + 1, 'c000000000000003'), current),
-      unknownIndex: await signCode(residentClaims(now - 60, now - 60 + 600, 'dynamic', 'c000000000000004', 999), current),
+      unknownIndex: await signCode(
+        residentClaims(now - 60, now - 60 + 600, 'dynamic', 'c000000000000004', 999),
+        current,
+      ),
     };
 
     let passed = false;

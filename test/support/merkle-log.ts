@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { consistencyProof, hashLeaf, inclusionProof, rootFromLeafHashes, sizeProofForAppend } from '../../verifier/src/merkle';
+import {
+  consistencyProof,
+  hashLeaf,
+  inclusionProof,
+  rootFromLeafHashes,
+  sizeProofForAppend,
+} from '../../verifier/src/merkle';
 
 const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;
 
@@ -12,8 +18,14 @@ export class MerkleLog {
   readonly data: Uint8Array[];
   readonly leaves: Uint8Array[];
 
-  constructor(readonly size: number, label = 'event') {
-    this.data = Array.from({ length: size }, (_, i) => new Uint8Array(createHash('sha256').update(`${label} ${i}`).digest()));
+  constructor(
+    readonly size: number,
+    label = 'event',
+  ) {
+    this.data = Array.from(
+      { length: size },
+      (_, i) => new Uint8Array(createHash('sha256').update(`${label} ${i}`).digest()),
+    );
     this.leaves = this.data.map(hashLeaf);
   }
 

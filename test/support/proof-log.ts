@@ -1,7 +1,12 @@
 import { GENESIS_HASH, hashEvent, type LedgerEvent, type LedgerEventBody } from '../../verifier/src/event';
 import { fromHex, toHex } from '../../verifier/src/bytes';
 import { hashLeaf, inclusionProof, rootFromLeafHashes } from '../../verifier/src/merkle';
-import { PROOF_BUNDLE_FORMAT, PROOF_BUNDLE_FORMAT_1, type ProofBundle, type ProofEntry } from '../../verifier/src/proof-bundle';
+import {
+  PROOF_BUNDLE_FORMAT,
+  PROOF_BUNDLE_FORMAT_1,
+  type ProofBundle,
+  type ProofEntry,
+} from '../../verifier/src/proof-bundle';
 import { SubjectMap, type SubjectHead } from '../../verifier/src/subject-map';
 
 export const ALICE = 'r:QWxpY2UtcHNldWRvbnltMQ';
@@ -12,7 +17,8 @@ export const ISSUER = '340000';
 export const START_MS = Date.parse('2026-11-28T00:00:00.000Z');
 
 /** RFC 3339 time of event `seq` in the synthetic log, and of the minutes between them. */
-export const timeOf = (seq: number, offsetSeconds = 0) => new Date(START_MS + (seq - 1) * 60_000 + offsetSeconds * 1000).toISOString();
+export const timeOf = (seq: number, offsetSeconds = 0) =>
+  new Date(START_MS + (seq - 1) * 60_000 + offsetSeconds * 1000).toISOString();
 
 /**
  * A synthetic issuer log of `n` events with correct hashes, global and per-subject links:
@@ -27,8 +33,13 @@ export function buildLog(n = 40, types: Record<number, string> = {}): LedgerEven
 export function logSpecs(n: number, types: Record<number, string> = {}): EventSpec[] {
   return Array.from({ length: n }, (_, i) => {
     const seq = i + 1;
-    const subjects = seq % 10 === 0 ? ['rules'] : ([[ALICE], [BOB], [ALICE, GATE], [BOB, GATE]][i % 4] as string[]).sort();
-    return { subjects, type: types[seq] ?? (seq % 10 === 0 ? 'rules.published' : subjects.includes(GATE) ? 'venue.scanned' : 'code.issued') };
+    const subjects =
+      seq % 10 === 0 ? ['rules'] : ([[ALICE], [BOB], [ALICE, GATE], [BOB, GATE]][i % 4] as string[]).sort();
+    return {
+      subjects,
+      type:
+        types[seq] ?? (seq % 10 === 0 ? 'rules.published' : subjects.includes(GATE) ? 'venue.scanned' : 'code.issued'),
+    };
   });
 }
 
@@ -80,7 +91,8 @@ export function buildEvents(specs: EventSpec[]): LedgerEvent[] {
 /** The subject heads map of the first `treeSize` events, counted straight from them (FORMAT.md §13.1). */
 export function mapOf(log: readonly LedgerEvent[], treeSize: number): SubjectMap {
   const heads = new Map<string, SubjectHead>();
-  for (const e of log.slice(0, treeSize)) for (const s of e.subjects) heads.set(s, { count: (heads.get(s)?.count ?? 0) + 1, head: e.hash });
+  for (const e of log.slice(0, treeSize))
+    for (const s of e.subjects) heads.set(s, { count: (heads.get(s)?.count ?? 0) + 1, head: e.hash });
   return SubjectMap.empty().with(heads);
 }
 
@@ -138,7 +150,12 @@ function header(log: readonly LedgerEvent[], meta: CheckpointMeta, version: Bund
 }
 
 /** An event bundle proving events `seqs` in the checkpoint described by `meta`. */
-export function eventBundle(log: readonly LedgerEvent[], seqs: number[], meta: CheckpointMeta, version: BundleVersion = 1): ProofBundle {
+export function eventBundle(
+  log: readonly LedgerEvent[],
+  seqs: number[],
+  meta: CheckpointMeta,
+  version: BundleVersion = 1,
+): ProofBundle {
   return { ...header(log, meta, version), kind: 'event', events: seqs.map((s) => entryFor(log, s, meta.treeSize)) };
 }
 

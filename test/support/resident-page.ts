@@ -9,13 +9,21 @@ import type { Application } from './service';
  */
 
 /** What `/` shows once it has asked who is signed in: one of these is on the page. */
-export const RESIDENT_SETTLED = ['sign-in-card', 'apply-form', 'rebind-form', 'code-card'].map((id) => `[data-testid=${id}]`).join(', ');
+export const RESIDENT_SETTLED = ['sign-in-card', 'apply-form', 'rebind-form', 'code-card']
+  .map((id) => `[data-testid=${id}]`)
+  .join(', ');
 
 /**
  * The newest code the development outbox holds for `phone` and `purpose`, written at or
  * after `after` (ms); waits up to `timeoutMs` for it to appear.
  */
-export async function codeFromOutbox(outbox: string, phone: string, purpose: string, after: number, timeoutMs = 5000): Promise<string> {
+export async function codeFromOutbox(
+  outbox: string,
+  phone: string,
+  purpose: string,
+  after: number,
+  timeoutMs = 5000,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const code = await latestCode(outbox, { phone, purpose, after });
@@ -48,7 +56,12 @@ export async function signInOnPage(page: Page, outbox: string, person: SignInIde
     sentAt = Date.now();
     await page.click('[data-testid=submit]');
     await page.waitForSelector('main[data-step=confirm]');
-    const code = await codeFromOutbox(outbox, person.ownerPhone ?? person.phone, person.ownerPhone ? 'id-transfer' : 'id-confirm', sentAt);
+    const code = await codeFromOutbox(
+      outbox,
+      person.ownerPhone ?? person.phone,
+      person.ownerPhone ? 'id-transfer' : 'id-confirm',
+      sentAt,
+    );
     await page.fill('[data-testid=code]', code);
     await page.click('[data-testid=submit]');
   }
@@ -56,7 +69,10 @@ export async function signInOnPage(page: Page, outbox: string, person: SignInIde
 }
 
 /** Fills the apply form on `/`: who applies comes from the sign-in, so the form has no ID fields. */
-export async function fillApplication(page: Page, a: Pick<Application, 'phone' | 'district'> & { declaration: { temperatureC: number } }): Promise<void> {
+export async function fillApplication(
+  page: Page,
+  a: Pick<Application, 'phone' | 'district'> & { declaration: { temperatureC: number } },
+): Promise<void> {
   await page.fill('input[name=phone]', a.phone);
   await page.fill('input[name=district]', a.district);
   await page.fill('input[name=temperatureC]', String(a.declaration.temperatureC));
@@ -71,10 +87,14 @@ export async function cookieValue(context: BrowserContext, name: string): Promis
  * Everything the page's own script can read that could hold a credential: localStorage and
  * sessionStorage (keys and values) and `document.cookie`.
  */
-export function scriptReadable(page: Page): Promise<{ local: Record<string, string>; session: Record<string, string>; cookie: string }> {
+export function scriptReadable(
+  page: Page,
+): Promise<{ local: Record<string, string>; session: Record<string, string>; cookie: string }> {
   // No named functions inside: tsx would wrap them in a helper the page does not have.
   return page.evaluate(() => {
-    const [local, session] = [localStorage, sessionStorage].map((s) => Object.fromEntries(Object.keys(s).map((k) => [k, s.getItem(k) ?? ''])));
+    const [local, session] = [localStorage, sessionStorage].map((s) =>
+      Object.fromEntries(Object.keys(s).map((k) => [k, s.getItem(k) ?? ''])),
+    );
     return { local, session, cookie: document.cookie };
   });
 }

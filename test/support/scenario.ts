@@ -39,21 +39,39 @@ export async function newResident(svc: TestService, overrides: Partial<Applicati
   const body = applicant(overrides);
   const r = await apply(svc, body);
   expect(r.status, JSON.stringify(r.body)).to.equal(201);
-  return { body, pseudonym: r.body.resident.pseudonym, colour: r.body.resident.colour, token: r.token, session: r.session, code: r.body.code.code };
+  return {
+    body,
+    pseudonym: r.body.resident.pseudonym,
+    colour: r.body.resident.colour,
+    token: r.token,
+    session: r.session,
+    code: r.body.code.code,
+  };
 }
 
 /** POST /v1/checkins: the resident scans the venue code. */
 export function checkin(svc: TestService, resident: Resident, venue: Venue, temperatureC?: number): Promise<Reply> {
-  return svc.call('POST', '/v1/checkins', { token: resident.token, json: { venueCode: venue.code, ...(temperatureC === undefined ? {} : { temperatureC }) } });
+  return svc.call('POST', '/v1/checkins', {
+    token: resident.token,
+    json: { venueCode: venue.code, ...(temperatureC === undefined ? {} : { temperatureC }) },
+  });
 }
 
 /** POST /v1/scans: staff at the venue scan a code or take a certificate number. */
-export function staffScan(svc: TestService, operator: string, body: { venueId: string; code?: string; temperatureC?: number; certificateNo?: string }): Promise<Reply> {
+export function staffScan(
+  svc: TestService,
+  operator: string,
+  body: { venueId: string; code?: string; temperatureC?: number; certificateNo?: string },
+): Promise<Reply> {
   return svc.call('POST', '/v1/scans', { token: operator, json: body });
 }
 
 /** GET /v1/residents/me/code for the resident's current code text. */
-export async function currentCode(svc: TestService, resident: Resident, mode: 'dynamic' | 'printed' = 'dynamic'): Promise<string> {
+export async function currentCode(
+  svc: TestService,
+  resident: Resident,
+  mode: 'dynamic' | 'printed' = 'dynamic',
+): Promise<string> {
   const r = await svc.call('GET', `/v1/residents/me/code?mode=${mode}`, { token: resident.token });
   expect(r.status, JSON.stringify(r.body)).to.equal(200);
   return r.body.code;
@@ -62,7 +80,10 @@ export async function currentCode(svc: TestService, resident: Resident, mode: 'd
 /** POST /v1/feeds/close-contacts naming the resident as a close contact exposed a day ago. */
 export async function reportCloseContact(svc: TestService, feedToken: string, resident: Resident): Promise<void> {
   const exposedAt = new Date(svc.clock.ms - 86_400_000).toISOString();
-  const r = await svc.call('POST', '/v1/feeds/close-contacts', { token: feedToken, json: { records: [{ idType: resident.body.idType, idNumber: resident.body.idNumber, degree: 1, exposedAt }] } });
+  const r = await svc.call('POST', '/v1/feeds/close-contacts', {
+    token: feedToken,
+    json: { records: [{ idType: resident.body.idType, idNumber: resident.body.idNumber, degree: 1, exposedAt }] },
+  });
   expect(r.status, JSON.stringify(r.body)).to.equal(201);
 }
 
@@ -86,7 +107,11 @@ export function headSeq(svc: TestService): number {
 }
 
 /** Checks the scan event behind a decision: one 'scan.recorded' naming the policy version and rule. */
-export async function expectScanEvent(svc: TestService, outcome: { seq: number; decision: string; rule: string; policyVersion: number }, subjects: string[]): Promise<LedgerEvent> {
+export async function expectScanEvent(
+  svc: TestService,
+  outcome: { seq: number; decision: string; rule: string; policyVersion: number },
+  subjects: string[],
+): Promise<LedgerEvent> {
   const e = await eventAt(svc, outcome.seq);
   expect(e.type).to.equal('scan.recorded');
   expect(e.subjects).to.have.members(subjects);

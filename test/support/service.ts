@@ -110,7 +110,13 @@ export async function startTestService(opts: TestServiceOptions = {}): Promise<T
   const dir = opts.dir ?? tmp!.dir;
   const clock = opts.clock ?? new TestClock();
   const logs: string[] = [];
-  const config = configSchema.parse({ PORT: 0, DATA_DIR: dir, LOG_LEVEL: opts.captureLog ?? 'silent', ...TEST_DEFAULTS, ...opts.config });
+  const config = configSchema.parse({
+    PORT: 0,
+    DATA_DIR: dir,
+    LOG_LEVEL: opts.captureLog ?? 'silent',
+    ...TEST_DEFAULTS,
+    ...opts.config,
+  });
   const running = await startService(config, {
     clock: clock.now,
     // Secrets come from DATA_DIR, never from the environment the tests run in.
@@ -121,7 +127,8 @@ export async function startTestService(opts: TestServiceOptions = {}): Promise<T
   const call = async <T = any>(method: string, path: string, o: CallOptions = {}): Promise<Reply<T>> => {
     const headers: Record<string, string> = { ...o.headers };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
-    let body: string | Uint8Array<ArrayBuffer> | undefined = typeof o.raw === 'string' || o.raw === undefined ? o.raw : new Uint8Array(o.raw);
+    let body: string | Uint8Array<ArrayBuffer> | undefined =
+      typeof o.raw === 'string' || o.raw === undefined ? o.raw : new Uint8Array(o.raw);
     if (o.json !== undefined) {
       body = JSON.stringify(o.json);
       headers['content-type'] ??= 'application/json';
@@ -129,7 +136,12 @@ export async function startTestService(opts: TestServiceOptions = {}): Promise<T
     const res = await fetch(running.url + path, { method, headers, body });
     const bytes = Buffer.from(await res.arrayBuffer());
     const type = res.headers.get('content-type') ?? '';
-    return { status: res.status, headers: res.headers, bytes, body: (type.includes('json') ? JSON.parse(bytes.toString('utf8')) : undefined) as T };
+    return {
+      status: res.status,
+      headers: res.headers,
+      bytes,
+      body: (type.includes('json') ? JSON.parse(bytes.toString('utf8')) : undefined) as T,
+    };
   };
   const svc: TestService = {
     running,
@@ -142,7 +154,12 @@ export async function startTestService(opts: TestServiceOptions = {}): Promise<T
     outbox: outboxFile(config),
     signIn: (person) => signIn(running.url, person, { codes: outboxFile(config) }),
     async token(role, extra = {}) {
-      const json = { role, name: extra.name ?? `${role} test`, ...(extra.source ? { source: extra.source } : {}), ...(extra.scope ? { scope: extra.scope } : {}) };
+      const json = {
+        role,
+        name: extra.name ?? `${role} test`,
+        ...(extra.source ? { source: extra.source } : {}),
+        ...(extra.scope ? { scope: extra.scope } : {}),
+      };
       const r = await call('POST', '/v1/admin/tokens', { token: svc.adminToken, json });
       if (r.status !== 201) throw new Error(`token for ${role}: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body.token as string;
@@ -253,11 +270,16 @@ const sessions = new WeakMap<TestService, Map<string, ResidentSession>>();
  * A session for the person an application body names, signed in through the embedded
  * provider the first time and reused after that (per service, per ID).
  */
-export async function sessionFor(svc: TestService, person: Pick<Application, 'idType' | 'idNumber' | 'name' | 'phone'>): Promise<ResidentSession> {
+export async function sessionFor(
+  svc: TestService,
+  person: Pick<Application, 'idType' | 'idNumber' | 'name' | 'phone'>,
+): Promise<ResidentSession> {
   const known = sessions.get(svc) ?? new Map<string, ResidentSession>();
   sessions.set(svc, known);
   const key = `${person.idType}:${person.idNumber}`;
-  const s = known.get(key) ?? (await svc.signIn({ idType: person.idType, idNumber: person.idNumber, name: person.name, phone: person.phone }));
+  const s =
+    known.get(key) ??
+    (await svc.signIn({ idType: person.idType, idNumber: person.idNumber, name: person.name, phone: person.phone }));
   known.set(key, s);
   return s;
 }
@@ -267,9 +289,17 @@ export async function sessionFor(svc: TestService, person: Pick<Application, 'id
  * the body sent as is (an ID in the body must be the signed-in one). The reply carries the
  * session's access token as `token`.
  */
-export async function apply(svc: TestService, body: Application | Record<string, unknown>, opts: { idempotencyKey?: string; session?: ResidentSession } = {}): Promise<Applied> {
+export async function apply(
+  svc: TestService,
+  body: Application | Record<string, unknown>,
+  opts: { idempotencyKey?: string; session?: ResidentSession } = {},
+): Promise<Applied> {
   const session = opts.session ?? (await sessionFor(svc, body as Application));
-  const r = await svc.call('POST', '/v1/residents', { token: session.access, json: body, headers: opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {} });
+  const r = await svc.call('POST', '/v1/residents', {
+    token: session.access,
+    json: body,
+    headers: opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {},
+  });
   return Object.assign(r, { token: session.access, session });
 }
 
@@ -283,13 +313,26 @@ export function shanghaiDate(clock: TestClock, daysAgo: number): string {
 const TSX = pathToFileURL(require.resolve('tsx')).href;
 
 /** Runs `npm run ledger:verify` (scripts/ledger-verify.ts) in `cwd` (the repository unless given); undefined values in `env` unset a setting. */
-export function runLedgerVerify(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runLedgerVerify(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd = ROOT,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return runChild(process.execPath, ['--import', TSX, join(ROOT, 'scripts', 'ledger-verify.ts'), ...args], env, cwd);
 }
 
-export function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runChild(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd = ROOT,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun, reject) => {
-    const child: ChildProcess = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(cmd, args, {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));

@@ -11,7 +11,8 @@ const total = Number(count);
 const WAVE = 200;
 
 /** Halves stop in the request line, halves in the headers. */
-const partial = (i: number) => (i % 2 ? 'POST /v1/resid' : 'POST /v1/residents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty');
+const partial = (i: number) =>
+  i % 2 ? 'POST /v1/resid' : 'POST /v1/residents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty';
 
 interface Stalled {
   connectedAt: number;

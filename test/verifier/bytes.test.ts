@@ -22,7 +22,9 @@ describe('hex (verifier/src/bytes)', () => {
 
   for (const bad of ['0', 'abc', 'zz', '0g', 'g0', '12 4', '١٢', '0x1']) {
     it(`refuses ${JSON.stringify(bad)} as MALFORMED`, () => {
-      expect(() => fromHex(bad)).to.throw(VerifierError).with.property('code', 'MALFORMED');
+      expect(() => fromHex(bad))
+        .to.throw(VerifierError)
+        .with.property('code', 'MALFORMED');
     });
   }
 });

@@ -44,7 +44,13 @@ describe('deterministic CBOR', () => {
     }
 
     it('sorts map keys by their encoded bytes (§4.2.1), whatever the insertion order', () => {
-      const m = new Map<number | string, CborValue>([[-65537, 1], ['a', 2], [10, 3], [1, 4], [-1, 5]]);
+      const m = new Map<number | string, CborValue>([
+        [-65537, 1],
+        ['a', 2],
+        [10, 3],
+        [1, 4],
+        [-1, 5],
+      ]);
       // 01, 0a, 20, 3a00010000, 6161
       expect(hex(encodeCbor(m))).to.equal('a5' + '0104' + '0a03' + '2005' + '3a0001000001' + '616102');
     });

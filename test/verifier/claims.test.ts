@@ -1,5 +1,14 @@
 import { expect } from 'chai';
-import { decodeCbor, decodeClaims, encodeClaims, isVerifierError, RESIDENT_SUB_CUTOVER, subNotAllowed, type CodeClaims, type ResidentClaims } from '../../verifier/src';
+import {
+  decodeCbor,
+  decodeClaims,
+  encodeClaims,
+  isVerifierError,
+  RESIDENT_SUB_CUTOVER,
+  subNotAllowed,
+  type CodeClaims,
+  type ResidentClaims,
+} from '../../verifier/src';
 
 const resident = (over: Partial<ResidentClaims> = {}): ResidentClaims => ({
   kind: 'resident',
@@ -30,12 +39,18 @@ describe('claims (FORMAT.md §4)', () => {
       expect(decodeClaims(encodeClaims(c))).to.deep.equal(c);
     });
     it('breaks the cut-over only when issued at or after it', () => {
-      expect(subNotAllowed(resident({ sub, iat: RESIDENT_SUB_CUTOVER - 1, exp: RESIDENT_SUB_CUTOVER + 599 }))).to.equal(false);
-      expect(subNotAllowed(resident({ sub, iat: RESIDENT_SUB_CUTOVER, exp: RESIDENT_SUB_CUTOVER + 600 }))).to.equal(true);
+      expect(subNotAllowed(resident({ sub, iat: RESIDENT_SUB_CUTOVER - 1, exp: RESIDENT_SUB_CUTOVER + 599 }))).to.equal(
+        false,
+      );
+      expect(subNotAllowed(resident({ sub, iat: RESIDENT_SUB_CUTOVER, exp: RESIDENT_SUB_CUTOVER + 600 }))).to.equal(
+        true,
+      );
       expect(subNotAllowed(resident({ iat: RESIDENT_SUB_CUTOVER, exp: RESIDENT_SUB_CUTOVER + 600 }))).to.equal(false);
     });
     it('is refused when sub is not a 12-byte pseudonym', () => {
-      expect(() => encodeClaims(resident({ sub: 'short' }))).to.throw().that.satisfies((e: unknown) => isVerifierError(e, 'MALFORMED'));
+      expect(() => encodeClaims(resident({ sub: 'short' })))
+        .to.throw()
+        .that.satisfies((e: unknown) => isVerifierError(e, 'MALFORMED'));
     });
   });
 

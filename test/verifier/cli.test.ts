@@ -6,7 +6,15 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { chainKeyListedUntil, decodeCode, encodeCode, toRfc3339, trustListFromRegistry, verifyCode, type TrustListJson } from '../../verifier/src';
+import {
+  chainKeyListedUntil,
+  decodeCode,
+  encodeCode,
+  toRfc3339,
+  trustListFromRegistry,
+  verifyCode,
+  type TrustListJson,
+} from '../../verifier/src';
 import { connectRegistry as readRegistry } from '../../verifier/src/registry-reader';
 import { renderQrPng } from '../../verifier/src/qr';
 import { FIXED_IAT, buildTrustList, createTestIssuer, type TestIssuer } from '../support/issuer-fixture';
@@ -51,7 +59,9 @@ describe('ankang-verify', () => {
     it('prints the usage listing every subcommand and exits 0', async () => {
       const r = await runCli(['--help'], dir);
       expect(r.status).to.equal(0);
-      expect(r.stdout).to.match(/^ {2}ankang-verify code /m).and.match(/^ {2}ankang-verify qr /m);
+      expect(r.stdout)
+        .to.match(/^ {2}ankang-verify code /m)
+        .and.match(/^ {2}ankang-verify qr /m);
       expect(r.stdout).to.include('Exit status: 0 valid, 1 invalid, 2 usage error');
     });
   });
@@ -130,11 +140,16 @@ describe('ankang-verify code', () => {
     it('exits 1 with EXPIRED and says when it expired', async () => {
       const r = await runCli(['code', green, '--trust-list', 'trust-list.json', '--now', '2026-11-28T12:00:00Z'], dir);
       expect(r.status).to.equal(1);
-      expect(r.stdout.split('\n')[0]).to.equal('invalid (EXPIRED): the code has expired; green code from 安徽省 (340000), expired 2026-11-28 19:30:00 +08:00');
+      expect(r.stdout.split('\n')[0]).to.equal(
+        'invalid (EXPIRED): the code has expired; green code from 安徽省 (340000), expired 2026-11-28 19:30:00 +08:00',
+      );
     });
 
     it('reports code EXPIRED with --json', async () => {
-      const r = await runCli(['code', green, '--trust-list', 'trust-list.json', '--now', '2026-11-28T12:00:00Z', '--json'], dir);
+      const r = await runCli(
+        ['code', green, '--trust-list', 'trust-list.json', '--now', '2026-11-28T12:00:00Z', '--json'],
+        dir,
+      );
       expect(r.status).to.equal(1);
       expect(JSON.parse(r.stdout)).to.include({ valid: false, code: 'EXPIRED' });
     });
@@ -155,24 +170,37 @@ describe('ankang-verify code', () => {
       const r = await runCli(['code', tampered, ...trustArgs(), '--json'], dir);
       expect(r.status).to.equal(1);
       const out = JSON.parse(r.stdout);
-      expect(out).to.deep.equal({ valid: false, code: 'SIGNATURE_INVALID', message: out.message, claims: null, revocation: null });
+      expect(out).to.deep.equal({
+        valid: false,
+        code: 'SIGNATURE_INVALID',
+        message: out.message,
+        claims: null,
+        revocation: null,
+      });
     });
 
     it('does not print the unverified colour in the human line', async () => {
       const r = await runCli(['code', tampered, ...trustArgs()], dir);
       expect(r.status).to.equal(1);
-      expect(r.stdout).to.match(/^invalid \(SIGNATURE_INVALID\): /).and.not.include('green');
+      expect(r.stdout)
+        .to.match(/^invalid \(SIGNATURE_INVALID\): /)
+        .and.not.include('green');
     });
   });
 
   describe('when a current status list confirms the colour', () => {
     it('exits 0 without the "not checked" line, and --json says revocation was checked against a list of that age', async () => {
-      writeFileSync(join(dir, 'current.cose'), await issuer.signStatusList({ issuedAt: FIXED_IAT + 300, statuses: [0, 0, 0, 0, 0, 0] }));
+      writeFileSync(
+        join(dir, 'current.cose'),
+        await issuer.signStatusList({ issuedAt: FIXED_IAT + 300, statuses: [0, 0, 0, 0, 0, 0] }),
+      );
       const text = await runCli(['code', green, ...trustArgs(), '--status-list', 'current.cose'], dir);
       expect(text.status).to.equal(0);
       expect(text.stdout).to.not.include('revocation not checked');
       expect(text.stdout.split('\n')[1]).to.match(/status list issued 5 min ago/);
-      const json = JSON.parse((await runCli(['code', green, ...trustArgs(), '--status-list', 'current.cose', '--json'], dir)).stdout);
+      const json = JSON.parse(
+        (await runCli(['code', green, ...trustArgs(), '--status-list', 'current.cose', '--json'], dir)).stdout,
+      );
       expect(json.revocation).to.deep.equal({ checked: true, statusListAgeSeconds: 300 });
     });
   });
@@ -181,12 +209,20 @@ describe('ankang-verify code', () => {
     it('exits 0 but says revocation was not checked, naming the issuer whose list is missing', async () => {
       const other = createTestIssuer({ id: '310000', name: '上海市' });
       writeFileSync(join(dir, 'trust-two.json'), JSON.stringify(buildTrustList([issuer, other])));
-      writeFileSync(join(dir, 'shanghai.cose'), await other.signStatusList({ issuedAt: FIXED_IAT + 300, statuses: [3, 3, 3, 3, 3, 3] }));
+      writeFileSync(
+        join(dir, 'shanghai.cose'),
+        await other.signStatusList({ issuedAt: FIXED_IAT + 300, statuses: [3, 3, 3, 3, 3, 3] }),
+      );
       const args = ['code', green, '--trust-list', 'trust-two.json', '--now', NOW, '--status-list', 'shanghai.cose'];
       const text = await runCli(args, dir);
       expect(text.status).to.equal(0);
-      expect(text.stdout.split('\n')[1]).to.match(/^  revocation not checked: no valid status list of issuer 340000 given/);
-      expect(JSON.parse((await runCli([...args, '--json'], dir)).stdout).revocation).to.deep.equal({ checked: false, reason: 'no valid status list of issuer 340000 given' });
+      expect(text.stdout.split('\n')[1]).to.match(
+        /^  revocation not checked: no valid status list of issuer 340000 given/,
+      );
+      expect(JSON.parse((await runCli([...args, '--json'], dir)).stdout).revocation).to.deep.equal({
+        checked: false,
+        reason: 'no valid status list of issuer 340000 given',
+      });
     });
   });
 
@@ -206,7 +242,10 @@ describe('ankang-verify code', () => {
       const now = await issuer.signStatusList({ issuedAt: FIXED_IAT + 300, statuses: [0, 0, 0, 0, 0, 2] });
       writeFileSync(join(dir, 'old.cose'), old);
       writeFileSync(join(dir, 'new.cose'), now);
-      const r = await runCli(['code', green, ...trustArgs(), '--status-list', 'old.cose', '--status-list', 'new.cose'], dir);
+      const r = await runCli(
+        ['code', green, ...trustArgs(), '--status-list', 'old.cose', '--status-list', 'new.cose'],
+        dir,
+      );
       expect(r.status).to.equal(1);
       expect(r.stdout).to.match(/^invalid \(REVOKED\): the colour is now red/);
     });
@@ -214,7 +253,10 @@ describe('ankang-verify code', () => {
 
   describe('when a status list file does not verify', () => {
     it('warns on stderr and judges the code without it', async () => {
-      const list = await createTestIssuer({ id: '340000' }).signStatusList({ issuedAt: FIXED_IAT + 300, statuses: [3, 3, 3, 3, 3, 3] });
+      const list = await createTestIssuer({ id: '340000' }).signStatusList({
+        issuedAt: FIXED_IAT + 300,
+        statuses: [3, 3, 3, 3, 3, 3],
+      });
       writeFileSync(join(dir, 'forged.cose'), list);
       const r = await runCli(['code', green, ...trustArgs(), '--status-list', 'forged.cose'], dir);
       expect(r.status).to.equal(0);
@@ -224,10 +266,14 @@ describe('ankang-verify code', () => {
 
   describe('when the code is a venue code', () => {
     it('exits 0 and names the venue', async () => {
-      const venue = await issuer.sign(issuer.venueClaims({ iat: FIXED_IAT, venue: { name: '合肥市第一中学', type: 'school' } }));
+      const venue = await issuer.sign(
+        issuer.venueClaims({ iat: FIXED_IAT, venue: { name: '合肥市第一中学', type: 'school' } }),
+      );
       const r = await runCli(['code', venue, ...trustArgs()], dir);
       expect(r.status).to.equal(0);
-      expect(r.stdout.split('\n')[0]).to.equal('valid: venue code 合肥市第一中学 (school) from 安徽省 (340000), expires 2026-11-28 19:30:00 +08:00');
+      expect(r.stdout.split('\n')[0]).to.equal(
+        'valid: venue code 合肥市第一中学 (school) from 安徽省 (340000), expires 2026-11-28 19:30:00 +08:00',
+      );
       // Venue codes have no status to revoke: nothing to warn about.
       expect(r.stdout).to.not.include('revocation');
       const json = JSON.parse((await runCli(['code', venue, ...trustArgs(), '--json'], dir)).stdout);
@@ -260,7 +306,10 @@ describe('ankang-verify code', () => {
         expect(JSON.parse(r.stdout).claims).to.deep.equal(decodeCode(green).claims);
       }
       const piped = await new Promise<CliRun>((done, fail) => {
-        const child = spawn(process.execPath, ['--import', TSX, MAIN, 'code', '-', ...trustArgs()], { cwd: dir, stdio: 'pipe' });
+        const child = spawn(process.execPath, ['--import', TSX, MAIN, 'code', '-', ...trustArgs()], {
+          cwd: dir,
+          stdio: 'pipe',
+        });
         let stdout = '';
         child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
         child.on('error', fail);
@@ -403,10 +452,25 @@ describe('ankang-verify code, with the trust list of a service that rotated a ke
   let sc: KeyScenario;
 
   /** Saves the service's trust and status lists as files now, and verifies `code` with them as of the service's clock. */
-  async function verifyNow(code: string, name: string): Promise<{ json: { valid: boolean; code: string; message: string }; line: string; status: number | null }> {
+  async function verifyNow(
+    code: string,
+    name: string,
+  ): Promise<{ json: { valid: boolean; code: string; message: string }; line: string; status: number | null }> {
     writeFileSync(join(dir, `${name}.trust.json`), JSON.stringify(await sc.trustList()));
     writeFileSync(join(dir, `${name}.status.cose`), await sc.statusList());
-    const args = ['code', code, '--trust-list', `${name}.trust.json`, '--status-list', `${name}.status.cose`, '--now', sc.svc.clock.now().toISOString().replace(/\.\d{3}Z$/, 'Z')];
+    const args = [
+      'code',
+      code,
+      '--trust-list',
+      `${name}.trust.json`,
+      '--status-list',
+      `${name}.status.cose`,
+      '--now',
+      sc.svc.clock
+        .now()
+        .toISOString()
+        .replace(/\.\d{3}Z$/, 'Z'),
+    ];
     const [json, text] = await Promise.all([runCli([...args, '--json'], dir), runCli(args, dir)]);
     expect(json.stderr).to.equal('');
     expect(text.status).to.equal(json.status);
@@ -431,13 +495,20 @@ describe('ankang-verify code, with the trust list of a service that rotated a ke
   });
 
   it('refuses codes over their lifetime cap: exit 1, LIFETIME_TOO_LONG', async () => {
-    for (const code of [sc.forged.overCapDynamic, sc.forged.overCapPrinted, sc.forged.overCapVenue, sc.forged.retired2036]) {
+    for (const code of [
+      sc.forged.overCapDynamic,
+      sc.forged.overCapPrinted,
+      sc.forged.overCapVenue,
+      sc.forged.retired2036,
+    ]) {
       const r = await verifyNow(code, 'cap');
       expect(r.status).to.equal(1);
       expect(r.json.code, r.json.message).to.equal('LIFETIME_TOO_LONG');
     }
     const r = await verifyNow(sc.forged.overCapDynamic, 'cap');
-    expect(r.line).to.match(/^invalid \(LIFETIME_TOO_LONG\): the code lives 3601 s; a dynamic code may live at most 3600 s; green code from 安徽省 \(340000\)/);
+    expect(r.line).to.match(
+      /^invalid \(LIFETIME_TOO_LONG\): the code lives 3601 s; a dynamic code may live at most 3600 s; green code from 安徽省 \(340000\)/,
+    );
   });
 
   it('refuses codes of the retired key once its last code has expired: exit 1, UNKNOWN_KEY', async () => {
@@ -452,14 +523,15 @@ describe('ankang-verify code, with the trust list of a service that rotated a ke
   });
 
   it('still accepts a code of the key signing now, with the same files', async () => {
-    const current = (await sc.svc.call('GET', '/v1/residents/me/code?mode=printed', { token: sc.resident.token })).body.code as string;
+    const current = (await sc.svc.call('GET', '/v1/residents/me/code?mode=printed', { token: sc.resident.token })).body
+      .code as string;
     const r = await verifyNow(current, 'current');
     expect(r.json, r.json.message).to.include({ valid: true, code: 'VALID' });
     expect(r.status).to.equal(0);
   });
 });
 
-describe('ankang-verify with a trust list synced from the chain after the issuer rotated its key (another province\'s view)', function () {
+describe("ankang-verify with a trust list synced from the chain after the issuer rotated its key (another province's view)", function () {
   this.timeout(180_000);
   let dir: string;
   let sc: KeyScenario;
@@ -467,8 +539,24 @@ describe('ankang-verify with a trust list synced from the chain after the issuer
   const rfc3339 = (seconds: number) => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
   /** Verifies `code` with the files `trust sync` wrote, as of `now` (Unix seconds). */
-  async function verifyAt(code: string, now: number): Promise<{ json: { valid: boolean; code: string; message: string }; status: number | null }> {
-    const r = await runCli(['code', code, '--trust-list', 'chain/trust.json', '--status-list', 'chain/status-340000.cose', '--now', rfc3339(now), '--json'], dir);
+  async function verifyAt(
+    code: string,
+    now: number,
+  ): Promise<{ json: { valid: boolean; code: string; message: string }; status: number | null }> {
+    const r = await runCli(
+      [
+        'code',
+        code,
+        '--trust-list',
+        'chain/trust.json',
+        '--status-list',
+        'chain/status-340000.cose',
+        '--now',
+        rfc3339(now),
+        '--json',
+      ],
+      dir,
+    );
     expect(r.stderr).to.equal('');
     return { json: JSON.parse(r.stdout), status: r.status };
   }
@@ -477,7 +565,10 @@ describe('ankang-verify with a trust list synced from the chain after the issuer
     dir = mkdtempSync(join(tmpdir(), 'ankang-cli-chain-'));
     // startKeyScenario rotates A → B and waits for the anchorer's round to retire A on chain.
     sc = await startKeyScenario();
-    sync = await runCli(['trust', 'sync', '--rpc', sc.node.url, '--contract', sc.registry.address, '--out', 'chain/trust.json'], dir);
+    sync = await runCli(
+      ['trust', 'sync', '--rpc', sc.node.url, '--contract', sc.registry.address, '--out', 'chain/trust.json'],
+      dir,
+    );
   });
   after(async () => {
     await sc?.close();
@@ -512,10 +603,16 @@ describe('ankang-verify with a trust list synced from the chain after the issuer
     const issuers = await chain.readIssuers().finally(() => chain.close());
     const until = chainKeyListedUntil(sc.retiredAt);
     expect(until).to.equal(sc.retiredAt + 366 * 86_400 + 60);
-    const kids = (now: number) => trustListFromRegistry(issuers, now).issuers.find((i) => i.id === '340000')!.keys.map((k) => k.kid);
+    const kids = (now: number) =>
+      trustListFromRegistry(issuers, now)
+        .issuers.find((i) => i.id === '340000')!
+        .keys.map((k) => k.kid);
     expect(kids(until)).to.include(sc.a.kid);
     expect(kids(until + 1)).to.deep.equal([sc.c.kid]);
-    const r = await verifyCode(sc.forged.retiredVenue, { trustList: trustListFromRegistry(issuers, until + 1), now: (until + 1) * 1000 });
+    const r = await verifyCode(sc.forged.retiredVenue, {
+      trustList: trustListFromRegistry(issuers, until + 1),
+      now: (until + 1) * 1000,
+    });
     expect(r.code, r.message).to.equal('UNKNOWN_KEY');
   });
 });

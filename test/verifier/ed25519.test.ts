@@ -29,7 +29,9 @@ describe('Ed25519 verification', () => {
       expect(checkPublicKey(unhex('01' + '00'.repeat(31)))).to.match(/small order/);
     });
     it('rejects a point of order 8', () => {
-      expect(checkPublicKey(unhex('26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05'))).to.match(/small order/);
+      expect(checkPublicKey(unhex('26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05'))).to.match(
+        /small order/,
+      );
     });
     it('rejects a non-canonical encoding (y = p)', () => {
       expect(checkPublicKey(unhex('ed' + 'ff'.repeat(30) + '7f'))).to.match(/canonical/);

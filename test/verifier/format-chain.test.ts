@@ -9,12 +9,19 @@ const FORMAT = readFileSync(join(__dirname, '../../verifier/FORMAT.md'), 'utf8')
 const section = (from: string, to?: string) => FORMAT.slice(FORMAT.indexOf(from), to ? FORMAT.indexOf(to) : undefined);
 const CHAIN = section('## 11. The chain', '## 12.');
 const JCS = section('## 12. Canonical JSON');
-const interfaces = [new Interface(artifact('AnchorRegistry').abi as never), new Interface(artifact('AnchorCouncil').abi as never)];
+const interfaces = [
+  new Interface(artifact('AnchorRegistry').abi as never),
+  new Interface(artifact('AnchorCouncil').abi as never),
+];
 
 /** A signature as FORMAT.md writes it, `name(type name, …)`, reduced to its canonical form `name(type,…)`. */
 function sighash(written: string): string {
   const [, name, params] = /^(\w+)\((.*)\)$/.exec(written)!;
-  return `${name}(${params.split(',').map((p) => p.trim().split(' ')[0]).filter(Boolean).join(',')})`;
+  return `${name}(${params
+    .split(',')
+    .map((p) => p.trim().split(' ')[0])
+    .filter(Boolean)
+    .join(',')})`;
 }
 
 /**
@@ -76,8 +83,12 @@ describe('FORMAT.md §11–§12 against the contracts and the code', () => {
       expect(canonicalJson(n)).to.equal(text);
       expect(JCS).to.include(text);
     }
-    expect(canonicalJson({ 9: 0, 10: 0, a: 0, Z: 0, '\u{1F600}': 0, '\uffff': 0 })).to.equal('{"10":0,"9":0,"Z":0,"a":0,"\u{1F600}":0,"\uffff":0}');
-    expect(canonicalJson('"\\\b\t\n\f\r\u0001\u001f/\u007f\u2028\u2029é')).to.equal('"\\"\\\\\\b\\t\\n\\f\\r\\u0001\\u001f/\u007f\u2028\u2029é"');
+    expect(canonicalJson({ 9: 0, 10: 0, a: 0, Z: 0, '\u{1F600}': 0, '\uffff': 0 })).to.equal(
+      '{"10":0,"9":0,"Z":0,"a":0,"\u{1F600}":0,"\uffff":0}',
+    );
+    expect(canonicalJson('"\\\b\t\n\f\r\u0001\u001f/\u007f\u2028\u2029é')).to.equal(
+      '"\\"\\\\\\b\\t\\n\\f\\r\\u0001\\u001f/\u007f\u2028\u2029é"',
+    );
     expect(canonicalJson('\ud800')).to.equal('"\\ud800"');
     expect(JCS).to.include('`\\udxxx`');
     expect(() => canonicalJson(NaN)).to.throw(TypeError);

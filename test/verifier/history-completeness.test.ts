@@ -2,8 +2,28 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { fromHex, toHex } from '../../verifier/src/bytes';
 import type { LedgerEvent } from '../../verifier/src/event';
-import { verifyEventProofs, verifyHistory, type AnchoredCheckpoint, type ProofBundle, type ProofCode, type ProofResult } from '../../verifier/src/proof-bundle';
-import { ALICE, BOB, FAKE_META, GATE, buildEvents, buildLog, eventBundle, historyBundle, logSpecs, mapOf, rootOf, timeOf } from '../support/proof-log';
+import {
+  verifyEventProofs,
+  verifyHistory,
+  type AnchoredCheckpoint,
+  type ProofBundle,
+  type ProofCode,
+  type ProofResult,
+} from '../../verifier/src/proof-bundle';
+import {
+  ALICE,
+  BOB,
+  FAKE_META,
+  GATE,
+  buildEvents,
+  buildLog,
+  eventBundle,
+  historyBundle,
+  logSpecs,
+  mapOf,
+  rootOf,
+  timeOf,
+} from '../support/proof-log';
 import { oneMemberJunk } from '../support/junk';
 
 /**
@@ -23,7 +43,8 @@ function chain(l: readonly LedgerEvent[] = log, extra: Partial<AnchoredCheckpoin
   return { treeSize: SIZE, root: fromHex(rootOf(l, SIZE)), ...extra };
 }
 const cosigned = (l: readonly LedgerEvent[] = log) => chain(l, { cosigned: true });
-const history = (subject = ALICE, range = ALL, l: readonly LedgerEvent[] = log, m = meta) => historyBundle(l, subject, range, m, 2);
+const history = (subject = ALICE, range = ALL, l: readonly LedgerEvent[] = log, m = meta) =>
+  historyBundle(l, subject, range, m, 2);
 
 function expectResult(r: ProofResult, code: ProofCode, message?: RegExp | string): void {
   expect(r.code, r.message).to.equal(code);
@@ -39,10 +60,16 @@ describe('history completeness with the subject heads map (format 2)', () => {
       expect(b.format).to.equal('ankang-proof-bundle/2');
       expect(b.subjectHead).to.include({ count: 20, head: log[38].hash });
       const r = verifyHistory(b, cosigned());
-      expectResult(r, 'VALID', `no gaps up to seq 39, the last of the 20 events of ${ALICE} in the checkpoint's subject map`);
+      expectResult(
+        r,
+        'VALID',
+        `no gaps up to seq 39, the last of the 20 events of ${ALICE} in the checkpoint's subject map`,
+      );
       expect(r.complete).to.equal(true);
       expect(r.completeness).to.deep.include({ code: 'COMPLETE' });
-      expect(r.completeness!.reason).to.equal(`every event of ${ALICE} from ${ALL.from} to ${ALL.to} among its first 40 is in the bundle: witnesses cosigned checkpoint 1 (size 40) with the map root the bundle names`);
+      expect(r.completeness!.reason).to.equal(
+        `every event of ${ALICE} from ${ALL.from} to ${ALL.to} among its first 40 is in the bundle: witnesses cosigned checkpoint 1 (size 40) with the map root the bundle names`,
+      );
     });
 
     it('says the map root came from the chain when the chain gave one', () => {
@@ -73,7 +100,11 @@ describe('history completeness with the subject heads map (format 2)', () => {
 
   describe('when the checkpoint is not known to be cosigned', () => {
     it('returns VALID but not complete, and says why', () => {
-      for (const anchored of [chain(), chain(log, { cosigned: false }), chain(log, { mapRoot: mapOf(log, SIZE).root() })]) {
+      for (const anchored of [
+        chain(),
+        chain(log, { cosigned: false }),
+        chain(log, { mapRoot: mapOf(log, SIZE).root() }),
+      ]) {
         const r = verifyHistory(history(), anchored);
         expectResult(r, 'VALID');
         expect(r.complete).to.equal(false);
@@ -132,9 +163,15 @@ describe('history completeness with the subject heads map (format 2)', () => {
     for (const [what, change] of [
       ['a count one lower', (b: ProofBundle) => (b.subjectHead!.count -= 1)],
       ['an earlier head', (b: ProofBundle) => (b.subjectHead!.head = log[36].hash)],
-      ['a flipped sibling', (b: ProofBundle) => (b.subjectHead!.proof.siblings[0] = flipHex(b.subjectHead!.proof.siblings[0]))],
+      [
+        'a flipped sibling',
+        (b: ProofBundle) => (b.subjectHead!.proof.siblings[0] = flipHex(b.subjectHead!.proof.siblings[0])),
+      ],
       ['another subject’s proof', (b: ProofBundle) => (b.subjectHead!.proof = mapOf(log, SIZE).prove(BOB))],
-      ['a claim of absence', (b: ProofBundle) => (b.subjectHead = { count: 0, head: null, proof: b.subjectHead!.proof })],
+      [
+        'a claim of absence',
+        (b: ProofBundle) => (b.subjectHead = { count: 0, head: null, proof: b.subjectHead!.proof }),
+      ],
     ] as const) {
       it(`returns HEAD_NOT_PROVEN for ${what}`, () => {
         const b = history();
@@ -144,12 +181,19 @@ describe('history completeness with the subject heads map (format 2)', () => {
     }
   });
 
-  describe("the attack of issue 14: the operator forks a chain with only the anchorer key", () => {
+  describe('the attack of issue 14: the operator forks a chain with only the anchorer key', () => {
     // Seq 41 is one more event of Alice's that links back to her event at seq 5, as if
     // seqs 7–39 had never happened; the operator then anchors seq 41 with a valid checkpoint.
-    const forked = buildEvents([...logSpecs(SIZE), { subjects: [ALICE], type: 'scan.recorded', links: { [ALICE]: 5 } }]);
+    const forked = buildEvents([
+      ...logSpecs(SIZE),
+      { subjects: [ALICE], type: 'scan.recorded', links: { [ALICE]: 5 } },
+    ]);
     const forkedMeta = FAKE_META(SIZE + 1);
-    const forkedChain = (extra: Partial<AnchoredCheckpoint> = {}): AnchoredCheckpoint => ({ treeSize: SIZE + 1, root: fromHex(rootOf(forked, SIZE + 1)), ...extra });
+    const forkedChain = (extra: Partial<AnchoredCheckpoint> = {}): AnchoredCheckpoint => ({
+      treeSize: SIZE + 1,
+      root: fromHex(rootOf(forked, SIZE + 1)),
+      ...extra,
+    });
     /** The bundle the operator hands over: Alice's first events, then the fork, the real scans left out. */
     const cut = (version: 1 | 2, from = ALL.from) => {
       const b = historyBundle(forked, ALICE, { from, to: timeOf(SIZE + 1, 60) }, forkedMeta, version);
@@ -164,7 +208,11 @@ describe('history completeness with the subject heads map (format 2)', () => {
 
     it('is caught from the subject’s first event on: the map counts events the bundle lacks', () => {
       const r = verifyHistory(cut(2), forkedChain({ cosigned: true }));
-      expectResult(r, 'HEAD_MISMATCH', `the bundle holds 4 events of ${ALICE} from its first to its head, but the subject map counts 21`);
+      expectResult(
+        r,
+        'HEAD_MISMATCH',
+        `the bundle holds 4 events of ${ALICE} from its first to its head, but the subject map counts 21`,
+      );
     });
 
     it('passes a range after the first event, but never as complete unless cosigned: only a witness refuses the fork (witness.test.ts)', () => {
@@ -176,7 +224,10 @@ describe('history completeness with the subject heads map (format 2)', () => {
     });
 
     it("catches a venue's second null link the same way", () => {
-      const venueForked = buildEvents([...logSpecs(SIZE), { subjects: [BOB, GATE], type: 'scan.recorded', links: { [GATE]: null } }]);
+      const venueForked = buildEvents([
+        ...logSpecs(SIZE),
+        { subjects: [BOB, GATE], type: 'scan.recorded', links: { [GATE]: null } },
+      ]);
       const b = historyBundle(venueForked, GATE, { from: timeOf(SIZE, 30), to: timeOf(SIZE + 1, 60) }, forkedMeta, 2);
       b.previous = null;
       expect(b.events.map((e) => e.event.seq)).to.deep.equal([41]);
@@ -185,14 +236,22 @@ describe('history completeness with the subject heads map (format 2)', () => {
       const old = structuredClone(b) as unknown as Record<string, unknown>;
       old.format = 'ankang-proof-bundle/1';
       expectResult(verifyHistory(old, anchored), 'VALID', 'no gaps up to seq 41');
-      expectResult(verifyHistory(b, anchored), 'HEAD_MISMATCH', `the bundle holds 1 event of ${GATE} from its first to its head, but the subject map counts 19`);
+      expectResult(
+        verifyHistory(b, anchored),
+        'HEAD_MISMATCH',
+        `the bundle holds 1 event of ${GATE} from its first to its head, but the subject map counts 19`,
+      );
     });
   });
 
   describe('malformed format 2 bundles', () => {
     const cases: Array<[string, (b: Record<string, any>) => void, string]> = [
       ['no map root', (b) => delete b.checkpoint.mapRoot, 'checkpoint.mapRoot'],
-      ['an upper-case map root', (b) => (b.checkpoint.mapRoot = b.checkpoint.mapRoot.toUpperCase()), 'checkpoint.mapRoot'],
+      [
+        'an upper-case map root',
+        (b) => (b.checkpoint.mapRoot = b.checkpoint.mapRoot.toUpperCase()),
+        'checkpoint.mapRoot',
+      ],
       ['no subject head', (b) => delete b.subjectHead, 'subjectHead must be an object'],
       ['a head with a count of 0', (b) => (b.subjectHead.count = 0), 'subjectHead.head'],
       ['a fractional count', (b) => (b.subjectHead.count = 1.5), 'subjectHead.count'],

@@ -59,8 +59,12 @@ describe('merkle (RFC 6962 / RFC 9162)', () => {
       inclusionVectors.rootsBySize.forEach((root, n) => {
         expect(toHex(rootFromLeafHashes(refLeaves.slice(0, n))), `size ${n}`).to.equal(root);
       });
-      expect(toHex(rootFromLeafHashes(refLeaves))).to.equal('5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328');
-      expect(toHex(rootFromLeafHashes([]))).to.equal('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+      expect(toHex(rootFromLeafHashes(refLeaves))).to.equal(
+        '5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328',
+      );
+      expect(toHex(rootFromLeafHashes([]))).to.equal(
+        'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+      );
     });
   });
 
@@ -100,11 +104,23 @@ describe('merkle (RFC 6962 / RFC 9162)', () => {
   describe('against merkletreejs (RFC 6962 hashing, default options) for every size 1..70', () => {
     const leaves = leafHashesOf(70);
     const nodeHash = (x: Buffer) => nodeSha256(Buffer.concat([Buffer.of(1), x]));
-    const trees = [undefined, ...Array.from({ length: 70 }, (_, i) => new MerkleTree(leaves.slice(0, i + 1).map((h) => Buffer.from(h)), nodeHash))];
+    const trees = [
+      undefined,
+      ...Array.from(
+        { length: 70 },
+        (_, i) =>
+          new MerkleTree(
+            leaves.slice(0, i + 1).map((h) => Buffer.from(h)),
+            nodeHash,
+          ),
+      ),
+    ];
 
     it('computes the same roots', () => {
       for (let n = 1; n <= 70; n++) {
-        expect(toHex(rootFromLeafHashes(leaves.slice(0, n))), `size ${n}`).to.equal(trees[n]!.getRoot().toString('hex'));
+        expect(toHex(rootFromLeafHashes(leaves.slice(0, n))), `size ${n}`).to.equal(
+          trees[n]!.getRoot().toString('hex'),
+        );
       }
     });
 
@@ -162,12 +178,19 @@ describe('merkle (RFC 6962 / RFC 9162)', () => {
     it('throws ROOT_MISMATCH for the right leaf and proof checked against a tree of another size', () => {
       const other = inclusionProof(leaves.slice(0, 12), 5);
       expect(other.length).to.equal(proof.length);
-      expectCode(() => verifyInclusion(leaves[5], 5, 12, proof, rootFromLeafHashes(leaves.slice(0, 12))), 'ROOT_MISMATCH');
+      expectCode(
+        () => verifyInclusion(leaves[5], 5, 12, proof, rootFromLeafHashes(leaves.slice(0, 12))),
+        'ROOT_MISMATCH',
+      );
     });
 
     it('throws PROOF_SIZE for an interior node passed off as a leaf with the rest of a real path', () => {
       const n45 = hashChildren(leaves[4], leaves[5]);
-      expect(toHex(rootFromLeafHashes(leaves))).to.equal(toHex(hashChildren(hashChildren(rootFromLeafHashes(leaves.slice(0, 4)), hashChildren(n45, proof[1])), proof[3])));
+      expect(toHex(rootFromLeafHashes(leaves))).to.equal(
+        toHex(
+          hashChildren(hashChildren(rootFromLeafHashes(leaves.slice(0, 4)), hashChildren(n45, proof[1])), proof[3]),
+        ),
+      );
       expectCode(() => verifyInclusion(n45, 2, 13, inclusionProof(leaves, 4).slice(1), root), 'PROOF_SIZE');
     });
 
@@ -231,13 +254,18 @@ describe('merkle (RFC 6962 / RFC 9162)', () => {
       bad[0][0] ^= 0x80;
       const e = expectCode(() => verifyConsistency(13, 21, oldRoot, newRoot, bad), 'ROOT_MISMATCH');
       expect(e.expected).to.match(/^[0-9a-f]{64}$/);
-      expect(e.calculated).to.match(/^[0-9a-f]{64}$/).and.not.equal(e.expected);
+      expect(e.calculated)
+        .to.match(/^[0-9a-f]{64}$/)
+        .and.not.equal(e.expected);
     });
 
     it('throws ROOT_MISMATCH when the new tree rewrote an earlier leaf', () => {
       const forged = [...leaves];
       forged[2] = hashLeaf(Uint8Array.of(0xff));
-      const e = expectCode(() => verifyConsistency(13, 21, oldRoot, rootFromLeafHashes(forged), consistencyProof(forged, 13)), 'ROOT_MISMATCH');
+      const e = expectCode(
+        () => verifyConsistency(13, 21, oldRoot, rootFromLeafHashes(forged), consistencyProof(forged, 13)),
+        'ROOT_MISMATCH',
+      );
       expect(e.expected).to.equal(toHex(oldRoot));
     });
 
@@ -285,7 +313,11 @@ describe('merkle (RFC 6962 / RFC 9162)', () => {
       const range = new CompactRange();
       leaves.slice(0, 13).forEach((l) => range.append(l));
       const subtrees = range.subtrees();
-      expect(subtrees.map((s) => [s.start, s.end])).to.deep.equal([[0, 8], [8, 12], [12, 13]]);
+      expect(subtrees.map((s) => [s.start, s.end])).to.deep.equal([
+        [0, 8],
+        [8, 12],
+        [12, 13],
+      ]);
       for (const s of subtrees) expect(toHex(s.hash)).to.equal(toHex(rootFromLeafHashes(leaves.slice(s.start, s.end))));
     });
 
@@ -318,7 +350,9 @@ describe('merkle (RFC 6962 / RFC 9162)', () => {
         const old = new CompactRange();
         leaves.slice(0, m).forEach((l) => old.append(l));
         for (let n = m; n <= m + 24; n++) {
-          expect(hex(consistencyProofForAppend(old, leaves.slice(m, n))), `${m} to ${n}`).to.deep.equal(hex(consistencyProof(leaves.slice(0, n), m)));
+          expect(hex(consistencyProofForAppend(old, leaves.slice(m, n))), `${m} to ${n}`).to.deep.equal(
+            hex(consistencyProof(leaves.slice(0, n), m)),
+          );
         }
       }
     });
@@ -364,7 +398,8 @@ describe('merkle (RFC 6962 / RFC 9162)', () => {
     it('holds items at or after the old size only, and sizes beyond 2^32 plan without truncation', () => {
       for (let m = 0; m < 40; m++) {
         for (let n = m + 1; n <= 48; n++) {
-          for (const item of sizeProofPlan(m, n)) expect(item.kind === 'leaf' ? item.index : item.start, `${m} → ${n}`).to.be.at.least(m);
+          for (const item of sizeProofPlan(m, n))
+            expect(item.kind === 'leaf' ? item.index : item.start, `${m} → ${n}`).to.be.at.least(m);
         }
       }
       const big = sizeProofPlan(2 ** 33, 2 ** 33 + 6);
@@ -375,18 +410,38 @@ describe('merkle (RFC 6962 / RFC 9162)', () => {
     it('verifies every honest checkpoint of n <= 48 leaves after one of m < n', () => {
       for (let n = 1; n <= 48; n++) {
         for (let m = 0; m < n; m++) {
-          verifyCheckpointProofs(m ? cp(m) : null, cp(n), m ? consistencyProof(leaves.slice(0, n), m) : [], sizeProofForAppend(m, data.slice(m, n)));
+          verifyCheckpointProofs(
+            m ? cp(m) : null,
+            cp(n),
+            m ? consistencyProof(leaves.slice(0, n), m) : [],
+            sizeProofForAppend(m, data.slice(m, n)),
+          );
         }
       }
     });
 
     it('throws PROOF_SIZE for a size proof of the wrong length, and for a consistency proof on a first checkpoint', () => {
-      expectCode(() => verifyCheckpointProofs(null, cp(13), [], sizeProofForAppend(0, data.slice(0, 13)).slice(1)), 'PROOF_SIZE');
-      expectCode(() => verifyCheckpointProofs(null, cp(13), [leaves[0]], sizeProofForAppend(0, data.slice(0, 13))), 'PROOF_SIZE');
+      expectCode(
+        () => verifyCheckpointProofs(null, cp(13), [], sizeProofForAppend(0, data.slice(0, 13)).slice(1)),
+        'PROOF_SIZE',
+      );
+      expectCode(
+        () => verifyCheckpointProofs(null, cp(13), [leaves[0]], sizeProofForAppend(0, data.slice(0, 13))),
+        'PROOF_SIZE',
+      );
     });
 
     it('throws ROOT_MISMATCH naming the size proof for a root claimed at the wrong size', () => {
-      const e = expectCode(() => verifyCheckpointProofs(cp(4), { treeSize: 7, root: cp(6).root }, consistencyProof(leaves.slice(0, 6), 4), sizeProofForAppend(4, data.slice(4, 7))), 'ROOT_MISMATCH');
+      const e = expectCode(
+        () =>
+          verifyCheckpointProofs(
+            cp(4),
+            { treeSize: 7, root: cp(6).root },
+            consistencyProof(leaves.slice(0, 6), 4),
+            sizeProofForAppend(4, data.slice(4, 7)),
+          ),
+        'ROOT_MISMATCH',
+      );
       expect(e.message).to.include('size proof');
     });
 

@@ -37,7 +37,9 @@ describe('ankang-verify package', function () {
     });
 
     it('installs with no runtime dependencies', () => {
-      expect(readdirSync(join(project, 'node_modules')).filter((n) => !n.startsWith('.'))).to.deep.equal(['ankang-verify']);
+      expect(readdirSync(join(project, 'node_modules')).filter((n) => !n.startsWith('.'))).to.deep.equal([
+        'ankang-verify',
+      ]);
       const manifest = JSON.parse(readFileSync(join(project, 'node_modules/ankang-verify/package.json'), 'utf8'));
       expect(manifest.dependencies ?? {}).to.deep.equal({});
     });
@@ -49,7 +51,11 @@ describe('ankang-verify package', function () {
     });
 
     it('runs node_modules/.bin/ankang-verify code ... --json and reports VALID', async () => {
-      const r = await run(join(project, 'node_modules/.bin/ankang-verify'), ['code', code, '--trust-list', 'tl.json', '--now', NOW, '--json'], project);
+      const r = await run(
+        join(project, 'node_modules/.bin/ankang-verify'),
+        ['code', code, '--trust-list', 'tl.json', '--now', NOW, '--json'],
+        project,
+      );
       expect(r.status, r.stderr).to.equal(0);
       expect(JSON.parse(r.stdout)).to.include({ valid: true, code: 'VALID' });
     });
@@ -68,7 +74,10 @@ describe('ankang-verify package', function () {
     it('has a browser bundle that defines AnkangVerify and verifies without Node APIs', async () => {
       // A bare context: no require, process or Buffer, as on a web page.
       const page = createContext({ TextEncoder, TextDecoder, atob, btoa, crypto: globalThis.crypto });
-      runInContext(readFileSync(join(project, 'node_modules/ankang-verify/dist/ankang-verify.browser.js'), 'utf8'), page);
+      runInContext(
+        readFileSync(join(project, 'node_modules/ankang-verify/dist/ankang-verify.browser.js'), 'utf8'),
+        page,
+      );
       const verify = page.AnkangVerify;
       expect(verify.defaultBackend()).to.equal('webcrypto');
       const trustList = JSON.parse(readFileSync(join(project, 'tl.json'), 'utf8'));
@@ -88,7 +97,15 @@ describe('ankang-verify package', function () {
           '}',
         ].join('\n'),
       );
-      const compilerOptions = { strict: true, module: 'commonjs', moduleResolution: 'node10', target: 'es2022', lib: ['es2022'], types: [], noEmit: true };
+      const compilerOptions = {
+        strict: true,
+        module: 'commonjs',
+        moduleResolution: 'node10',
+        target: 'es2022',
+        lib: ['es2022'],
+        types: [],
+        noEmit: true,
+      };
       writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['consumer.ts'] }));
       const r = await run(process.execPath, [TSC, '-p', project], project);
       expect(r.status, r.stdout + r.stderr).to.equal(0);

@@ -13,7 +13,17 @@ import {
   type ProofResult,
 } from '../../verifier/src/proof-bundle';
 import * as verifier from '../../verifier/src';
-import { ALICE, BOB, FAKE_META, buildLog, entryFor, eventBundle, historyBundle, rootOf, timeOf } from '../support/proof-log';
+import {
+  ALICE,
+  BOB,
+  FAKE_META,
+  buildLog,
+  entryFor,
+  eventBundle,
+  historyBundle,
+  rootOf,
+  timeOf,
+} from '../support/proof-log';
 import { oneMemberJunk } from '../support/junk';
 
 const SIZE = 40;
@@ -73,7 +83,11 @@ describe('proof bundles', () => {
 
       it('proves an event against an earlier, smaller checkpoint', () => {
         const small = { ...meta, index: 0, treeSize: 25 };
-        expectResult(verifyEventProofs(eventBundle(log, [25], small), chain(25)), 'VALID', '1 event of issuer 340000 is included');
+        expectResult(
+          verifyEventProofs(eventBundle(log, [25], small), chain(25)),
+          'VALID',
+          '1 event of issuer 340000 is included',
+        );
       });
 
       it('also checks the events of a history bundle, previous and next included', () => {
@@ -86,7 +100,11 @@ describe('proof bundles', () => {
 
     describe('when the chain says another size or root than the bundle', () => {
       it('returns CHECKPOINT_MISMATCH for another size', () => {
-        expectResult(verifyEventProofs(eventBundle(log, [1], meta), { ...chain(), treeSize: 41 }), 'CHECKPOINT_MISMATCH', 'the chain says 41');
+        expectResult(
+          verifyEventProofs(eventBundle(log, [1], meta), { ...chain(), treeSize: 41 }),
+          'CHECKPOINT_MISMATCH',
+          'the chain says 41',
+        );
       });
 
       it('returns CHECKPOINT_MISMATCH for another root, before looking at any event', () => {
@@ -137,7 +155,11 @@ describe('proof bundles', () => {
         const b = eventBundle(log, [1, 2, 3], meta);
         b.events[2].proof[3] = flipHex(b.events[2].proof[3]);
         const r = verifyEventProofs(b, chain());
-        expectResult(r, 'NOT_INCLUDED', 'event seq 3: the inclusion proof does not lead to the anchored root of size 40');
+        expectResult(
+          r,
+          'NOT_INCLUDED',
+          'event seq 3: the inclusion proof does not lead to the anchored root of size 40',
+        );
         expect(r.checked).to.equal(2);
       });
 
@@ -195,7 +217,7 @@ describe('proof bundles', () => {
         expectResult(verifyHistory(b, chain()), 'VALID', '0 events');
       });
 
-      it('returns VALID and names the seal when `next` is the issuer\'s seal of the subject', () => {
+      it("returns VALID and names the seal when `next` is the issuer's seal of the subject", () => {
         // Seq 37 is one of Alice's events; here it is the seal an auditor asked for.
         const sealedLog = buildLog(SIZE, { 37: 'audit.sealed' });
         const b = historyBundle(sealedLog, ALICE, { from: timeOf(30), to: timeOf(36) }, meta);
@@ -349,9 +371,17 @@ describe('proof bundles', () => {
       ['a time without offset', (b) => (b.events[0].event.at = '2026-11-28T00:00:00'), 'at'],
       ['a non-finite number in data', (b) => (b.events[0].event.data = { x: Infinity }), 'data'],
       ['a function in data', (b) => (b.events[0].event.data = { x: () => 1 }), 'data'],
-      ['data nested 40 deep', (b) => (b.events[0].event.data = { x: JSON.parse('['.repeat(40) + ']'.repeat(40)) }), 'nested'],
+      [
+        'data nested 40 deep',
+        (b) => (b.events[0].event.data = { x: JSON.parse('['.repeat(40) + ']'.repeat(40)) }),
+        'nested',
+      ],
       ['a link that is not a hash', (b) => (b.events[0].event.links[ALICE] = 'abc'), 'links'],
-      ['more than 100,000 events', (b) => (b.events = Array(MAX_BUNDLE_EVENTS + 1).fill(b.events[0])), 'more than 100000'],
+      [
+        'more than 100,000 events',
+        (b) => (b.events = Array(MAX_BUNDLE_EVENTS + 1).fill(b.events[0])),
+        'more than 100000',
+      ],
       ['no events in an event bundle', (b) => (b.events = []), 'at least one event'],
       ['a subject in an event bundle', (b) => (b.subject = ALICE), 'only in a history bundle'],
     ];
@@ -365,7 +395,11 @@ describe('proof bundles', () => {
 
     const historyCases: Array<[string, (b: Record<string, any>) => void, string]> = [
       ['a subject without r: or v:', (b) => (b.subject = 'alice'), 'subject'],
-      ['a range that ends before it starts', (b) => (b.range = { from: RANGE.to, to: RANGE.from }), 'range.from is after'],
+      [
+        'a range that ends before it starts',
+        (b) => (b.range = { from: RANGE.to, to: RANGE.from }),
+        'range.from is after',
+      ],
       ['no next member at all', (b) => delete b.next, 'next is required'],
       ['a previous that is not an entry', (b) => (b.previous = 'seq 9'), 'previous'],
     ];
@@ -379,25 +413,41 @@ describe('proof bundles', () => {
 
     it('returns MALFORMED for a bad anchored checkpoint rather than throwing', () => {
       const b = eventBundle(log, [1], meta);
-      for (const anchored of [undefined, null, { treeSize: 0, root: new Uint8Array(32) }, { treeSize: SIZE, root: new Uint8Array(31) }]) {
+      for (const anchored of [
+        undefined,
+        null,
+        { treeSize: 0, root: new Uint8Array(32) },
+        { treeSize: SIZE, root: new Uint8Array(31) },
+      ]) {
         expectResult(verifyEventProofs(b, anchored as unknown as AnchoredCheckpoint), 'MALFORMED');
         expectResult(verifyHistory(aliceHistory(), anchored as unknown as AnchoredCheckpoint), 'MALFORMED');
       }
     });
 
     it('parseProofBundle throws a ProofError with code MALFORMED', () => {
-      expect(() => parseProofBundle({})).to.throw(verifier.ProofError).with.property('code', 'MALFORMED');
+      expect(() => parseProofBundle({}))
+        .to.throw(verifier.ProofError)
+        .with.property('code', 'MALFORMED');
     });
 
     it('never throws and returns MALFORMED for any value that is not a bundle (fast-check)', () => {
       fc.assert(
-        fc.property(fc.anything({ withBigInt: true, withDate: true, withMap: true, withTypedArray: true, withNullPrototype: true }), (value) => {
-          for (const verify of [verifyEventProofs, verifyHistory]) {
-            const r = verify(value, chain());
-            expect(r.code).to.equal('MALFORMED');
-            expect(r.valid).to.equal(false);
-          }
-        }),
+        fc.property(
+          fc.anything({
+            withBigInt: true,
+            withDate: true,
+            withMap: true,
+            withTypedArray: true,
+            withNullPrototype: true,
+          }),
+          (value) => {
+            for (const verify of [verifyEventProofs, verifyHistory]) {
+              const r = verify(value, chain());
+              expect(r.code).to.equal('MALFORMED');
+              expect(r.valid).to.equal(false);
+            }
+          },
+        ),
         { numRuns: 500 },
       );
     });

@@ -46,7 +46,9 @@ describe('ankang-verify qr', () => {
     dir = mkdtempSync(join(tmpdir(), 'ankang-qr-'));
     issuer = createTestIssuer({ id: '340000', name: '安徽省' });
     writeFileSync(join(dir, 'trust-list.json'), JSON.stringify(buildTrustList([issuer])));
-    code = await issuer.sign(issuer.residentClaims({ iat: FIXED_IAT, health: { statusIndex: 1_234_567, ruleVersion: 42 } }));
+    code = await issuer.sign(
+      issuer.residentClaims({ iat: FIXED_IAT, health: { statusIndex: 1_234_567, ruleVersion: 42 } }),
+    );
   });
 
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -85,7 +87,14 @@ describe('ankang-verify qr', () => {
       const claims = issuer.residentClaims({
         iat: FIXED_IAT,
         exp: FIXED_IAT + 7 * 24 * 3600,
-        health: { statusIndex: (1 << 26) - 1, ruleVersion: 65_535, maskedName: '欧阳*华', idLast4: '000X', mode: 'printed', colour: 'yellow' },
+        health: {
+          statusIndex: (1 << 26) - 1,
+          ruleVersion: 65_535,
+          maskedName: '欧阳*华',
+          idLast4: '000X',
+          mode: 'printed',
+          colour: 'yellow',
+        },
       });
       const text = await issuer.sign(claims);
       expect(text.length).to.be.at.most(270);
@@ -99,7 +108,10 @@ describe('ankang-verify qr', () => {
       const made = await runCli(['qr', code, '--out', 'cli.png'], dir);
       expect(made.status, made.stderr).to.equal(0);
       expect(await zbarimg(join(dir, 'cli.png'))).to.equal(code);
-      const checked = await runCli(['code', 'cli.png', '--trust-list', 'trust-list.json', '--now', '2026-11-28T10:40:00Z'], dir);
+      const checked = await runCli(
+        ['code', 'cli.png', '--trust-list', 'trust-list.json', '--now', '2026-11-28T10:40:00Z'],
+        dir,
+      );
       expect(checked.status, checked.stderr).to.equal(0);
       expect(checked.stdout).to.match(/^valid: green code from 安徽省 \(340000\)/);
     });

@@ -18,7 +18,8 @@ import vectors from './vectors/subject-map.json';
 
 const sha = (...parts: Buffer[]) => createHash('sha256').update(Buffer.concat(parts)).digest();
 const headOf = (s: string, n: number) => createHash('sha256').update(`${s}#${n}`).digest('hex');
-const flipHex = (h: string, at = h.length - 1) => h.slice(0, at) + (parseInt(h[at], 16) ^ 1).toString(16) + h.slice(at + 1);
+const flipHex = (h: string, at = h.length - 1) =>
+  h.slice(0, at) + (parseInt(h[at], 16) ^ 1).toString(16) + h.slice(at + 1);
 
 /**
  * The map's root straight from its definition (FORMAT.md §13.1), as an independent
@@ -35,15 +36,27 @@ function referenceRoot(heads: Map<string, SubjectHead>): string {
       count.writeBigUInt64BE(BigInt(es[0].h.count));
       return sha(Buffer.from([2]), es[0].key, count, Buffer.from(es[0].h.head!, 'hex'));
     }
-    const left = subtree(es.filter((e) => bitOf(e.key, depth) === 0), depth + 1);
-    const right = subtree(es.filter((e) => bitOf(e.key, depth) === 1), depth + 1);
+    const left = subtree(
+      es.filter((e) => bitOf(e.key, depth) === 0),
+      depth + 1,
+    );
+    const right = subtree(
+      es.filter((e) => bitOf(e.key, depth) === 1),
+      depth + 1,
+    );
     if (left.equals(Buffer.alloc(32)) && right.equals(Buffer.alloc(32))) return left;
     return sha(Buffer.from([3]), left, right);
   };
   return subtree(entries, 0).toString('hex');
 }
 
-const heads = (n: number, salt = 'x') => new Map(Array.from({ length: n }, (_, i) => [`r:${salt}-${i}`, { count: (i % 7) + 1, head: headOf(`${salt}-${i}`, i) }] as const));
+const heads = (n: number, salt = 'x') =>
+  new Map(
+    Array.from(
+      { length: n },
+      (_, i) => [`r:${salt}-${i}`, { count: (i % 7) + 1, head: headOf(`${salt}-${i}`, i) }] as const,
+    ),
+  );
 
 describe('subject heads map (verifier/src/subject-map.ts)', () => {
   it('is exported from the package index', () => {
@@ -65,14 +78,18 @@ describe('subject heads map (verifier/src/subject-map.ts)', () => {
         expect(toHex(leafHash(fromHex(l.key), l.count, fromHex(l.head)))).to.equal(l.leafHash);
         const count = Buffer.alloc(8);
         count.writeBigUInt64BE(BigInt(l.count));
-        expect(sha(Buffer.from([2]), Buffer.from(l.key, 'hex'), count, Buffer.from(l.head, 'hex')).toString('hex')).to.equal(l.leafHash);
+        expect(
+          sha(Buffer.from([2]), Buffer.from(l.key, 'hex'), count, Buffer.from(l.head, 'hex')).toString('hex'),
+        ).to.equal(l.leafHash);
       }
     });
 
     it('hashes nodes as SHA-256(0x03 ‖ left ‖ right), and two empty children as the empty node', () => {
       for (const n of vectors.hashes.nodes) {
         expect(toHex(nodeHash(fromHex(n.left), fromHex(n.right)))).to.equal(n.nodeHash);
-        const want = /^0+$/.test(n.left + n.right) ? '0'.repeat(64) : sha(Buffer.from([3]), Buffer.from(n.left, 'hex'), Buffer.from(n.right, 'hex')).toString('hex');
+        const want = /^0+$/.test(n.left + n.right)
+          ? '0'.repeat(64)
+          : sha(Buffer.from([3]), Buffer.from(n.left, 'hex'), Buffer.from(n.right, 'hex')).toString('hex');
         expect(n.nodeHash).to.equal(want);
       }
     });
@@ -87,14 +104,23 @@ describe('subject heads map (verifier/src/subject-map.ts)', () => {
 
     it('has valid cases and wantErr cases of both codes', () => {
       expect(vectors.cases.filter((c) => !c.wantErr).length).to.be.at.least(10);
-      expect(new Set(vectors.cases.filter((c) => c.wantErr).map((c) => c.errCode))).to.deep.equal(new Set(['MALFORMED', 'ROOT_MISMATCH']));
+      expect(new Set(vectors.cases.filter((c) => c.wantErr).map((c) => c.errCode))).to.deep.equal(
+        new Set(['MALFORMED', 'ROOT_MISMATCH']),
+      );
       expect(vectors.cases.some((c) => !c.wantErr && c.count === 0 && 'other' in c.proof)).to.equal(true);
-      expect(vectors.cases.some((c) => !c.wantErr && c.count === 0 && !('other' in c.proof) && c.proof.siblings.length > 0)).to.equal(true);
+      expect(
+        vectors.cases.some((c) => !c.wantErr && c.count === 0 && !('other' in c.proof) && c.proof.siblings.length > 0),
+      ).to.equal(true);
     });
 
     for (const c of vectors.cases) {
       it(`${c.desc} → ${c.wantErr ? c.errCode : 'VALID'}`, () => {
-        const r = verifySubjectProof(fromHex(vectors.maps[c.map].root), c.subject, { count: c.count, head: c.head }, c.proof as SubjectProof);
+        const r = verifySubjectProof(
+          fromHex(vectors.maps[c.map].root),
+          c.subject,
+          { count: c.count, head: c.head },
+          c.proof as SubjectProof,
+        );
         expect(r.code, r.message).to.equal(c.wantErr ? c.errCode : 'VALID');
         expect(r.valid).to.equal(!c.wantErr);
       });
@@ -113,14 +139,18 @@ describe('subject heads map (verifier/src/subject-map.ts)', () => {
     it('gives the same root whatever order the subjects are set in, and whatever heads they passed through', () => {
       const subjects = [...heads(40).keys()];
       fc.assert(
-        fc.property(fc.shuffledSubarray(subjects, { minLength: 40, maxLength: 40 }), fc.array(fc.nat(39), { maxLength: 30 }), (order, detours) => {
-          let m = SubjectMap.empty();
-          // Some subjects first get a head they later lose, as a subject's head moves on with each event.
-          for (const i of detours) m = m.with([[subjects[i], { count: 99, head: headOf('detour', i) }]]);
-          for (const s of order) m = m.with([[s, heads(40).get(s)!]]);
-          expect(toHex(m.root())).to.equal(referenceRoot(heads(40)));
-          expect(m.size).to.equal(40);
-        }),
+        fc.property(
+          fc.shuffledSubarray(subjects, { minLength: 40, maxLength: 40 }),
+          fc.array(fc.nat(39), { maxLength: 30 }),
+          (order, detours) => {
+            let m = SubjectMap.empty();
+            // Some subjects first get a head they later lose, as a subject's head moves on with each event.
+            for (const i of detours) m = m.with([[subjects[i], { count: 99, head: headOf('detour', i) }]]);
+            for (const s of order) m = m.with([[s, heads(40).get(s)!]]);
+            expect(toHex(m.root())).to.equal(referenceRoot(heads(40)));
+            expect(m.size).to.equal(40);
+          },
+        ),
         { numRuns: 50 },
       );
     });
@@ -128,7 +158,10 @@ describe('subject heads map (verifier/src/subject-map.ts)', () => {
     it('leaves the map it came from unchanged', () => {
       const a = SubjectMap.empty().with(heads(20));
       const root = toHex(a.root());
-      const b = a.with([['r:x-3', { count: 50, head: headOf('new', 1) }], ['r:new', { count: 1, head: headOf('new', 2) }]]);
+      const b = a.with([
+        ['r:x-3', { count: 50, head: headOf('new', 1) }],
+        ['r:new', { count: 1, head: headOf('new', 2) }],
+      ]);
       expect(toHex(a.root())).to.equal(root);
       expect(a.get('r:x-3')).to.deep.equal(heads(20).get('r:x-3'));
       expect(b.get('r:x-3')).to.deep.equal({ count: 50, head: headOf('new', 1) });
@@ -184,7 +217,9 @@ describe('subject heads map (verifier/src/subject-map.ts)', () => {
           if (count < 1) continue;
           expect(verifySubjectProof(root, s, { ...head, count }, proof).code).to.equal('ROOT_MISMATCH');
         }
-        expect(verifySubjectProof(root, s, { ...head, head: flipHex(head.head!) }, proof).code).to.equal('ROOT_MISMATCH');
+        expect(verifySubjectProof(root, s, { ...head, head: flipHex(head.head!) }, proof).code).to.equal(
+          'ROOT_MISMATCH',
+        );
         expect(verifySubjectProof(root, s, { count: 0, head: null }, proof).code).to.equal('ROOT_MISMATCH');
       });
 
@@ -194,7 +229,11 @@ describe('subject heads map (verifier/src/subject-map.ts)', () => {
           const k = subjectKey(s);
           const bitmap = fromHex(map.prove(s).bitmap);
           const depth = [...Array(256).keys()].filter((i) => keyBit(bitmap, i)).pop()! + 1;
-          const shared = Math.max(...keys.filter((o) => toHex(o) !== toHex(k)).map((o) => [...Array(256).keys()].findIndex((i) => keyBit(o, i) !== keyBit(k, i))));
+          const shared = Math.max(
+            ...keys
+              .filter((o) => toHex(o) !== toHex(k))
+              .map((o) => [...Array(256).keys()].findIndex((i) => keyBit(o, i) !== keyBit(k, i))),
+          );
           expect(depth, s).to.equal(shared + 1);
         }
       });
@@ -207,7 +246,9 @@ describe('subject heads map (verifier/src/subject-map.ts)', () => {
           }),
           { numRuns: 300 },
         );
-        expect(verifySubjectProof(new Uint8Array(3), 'r:x-1', h.get('r:x-1')!, map.prove('r:x-1')).code).to.equal('MALFORMED');
+        expect(verifySubjectProof(new Uint8Array(3), 'r:x-1', h.get('r:x-1')!, map.prove('r:x-1')).code).to.equal(
+          'MALFORMED',
+        );
       });
     });
   });

@@ -31,14 +31,18 @@ describe('verifier/vectors/codes.json', () => {
     describe(backend ? `with backend: '${backend}'` : 'with the default backend', () => {
       if (backend) {
         it('checks signatures with that backend', () => {
-          const keys = [...prepareTrustList(vectors.trustList, backend).issuers.values()].flatMap((i) => [...i.keys.values()]);
+          const keys = [...prepareTrustList(vectors.trustList, backend).issuers.values()].flatMap((i) => [
+            ...i.keys.values(),
+          ]);
           expect(keys).to.not.be.empty;
           expect(new Set(keys.map((k) => k.verifier.backend))).to.deep.equal(new Set([backend]));
         });
       }
       if (backend === 'node-async') {
         it("verifyCode passes the check to node:crypto's callback form", async () => {
-          const valid = vectors.cases.find((c) => c.expect === 'VALID' && !(c as { statusLists?: string[] }).statusLists)!;
+          const valid = vectors.cases.find(
+            (c) => c.expect === 'VALID' && !(c as { statusLists?: string[] }).statusLists,
+          )!;
           // The module object the backend calls through, so a wrapper sees every check.
           const nodeCrypto = runtimeCrypto as unknown as { verify: (...args: unknown[]) => unknown };
           const original = nodeCrypto.verify;
@@ -48,7 +52,11 @@ describe('verifier/vectors/codes.json', () => {
             return original(...args);
           };
           try {
-            const r = await verifyCode(valid.code, { trustList: structuredClone(vectors.trustList), now: (valid as { now?: string }).now ?? vectors.now, backend });
+            const r = await verifyCode(valid.code, {
+              trustList: structuredClone(vectors.trustList),
+              now: (valid as { now?: string }).now ?? vectors.now,
+              backend,
+            });
             expect(r.code).to.equal('VALID');
           } finally {
             nodeCrypto.verify = original;

@@ -13,7 +13,19 @@ import {
   type WitnessVerdict,
 } from '../../verifier/src/witness';
 import * as verifier from '../../verifier/src';
-import { ALICE, BOB, GATE, ISSUER, buildEvents, buildLog, logSpecs, mapOf, rootOf, timeOf, type EventSpec } from '../support/proof-log';
+import {
+  ALICE,
+  BOB,
+  GATE,
+  ISSUER,
+  buildEvents,
+  buildLog,
+  logSpecs,
+  mapOf,
+  rootOf,
+  timeOf,
+  type EventSpec,
+} from '../support/proof-log';
 
 /** The checkpoint an issuer anchors for the first `size` events of `log`, with its honest map root. */
 const checkpointOf = (log: readonly LedgerEvent[], size: number): CheckpointStatement => ({
@@ -88,31 +100,57 @@ describe('the witness’s check (verifier/src/witness.ts)', () => {
       const specs = logSpecs(45);
       specs[42] = forged; // seq 43
       const forgedLog = buildEvents(specs);
-      return { forgedLog, verdict: checkCheckpoint(witnessAt(forgedLog, 40), checkpointOf(forgedLog, 45), forgedLog.slice(40, 45)) };
+      return {
+        forgedLog,
+        verdict: checkCheckpoint(witnessAt(forgedLog, 40), checkpointOf(forgedLog, 45), forgedLog.slice(40, 45)),
+      };
     };
 
     it('refuses an event linking a resident back to an early event: FORKED_SUBJECT at its seq', () => {
       const { forgedLog, verdict } = attack({ subjects: [ALICE, GATE], type: 'scan.recorded', links: { [ALICE]: 5 } });
-      expectRefusal(verdict, 'FORKED_SUBJECT', 43, `event seq 43 links ${ALICE} to ${forgedLog[4].hash}, not to its head ${forgedLog[40].hash} (event 21 of ${ALICE}): a fork`);
+      expectRefusal(
+        verdict,
+        'FORKED_SUBJECT',
+        43,
+        `event seq 43 links ${ALICE} to ${forgedLog[4].hash}, not to its head ${forgedLog[40].hash} (event 21 of ${ALICE}): a fork`,
+      );
       expect(verdict.cosign || verdict.subject).to.equal(ALICE);
     });
 
     it("refuses a venue's second null link: FORKED_SUBJECT at its seq", () => {
       const { verdict } = attack({ subjects: [ALICE, GATE], type: 'scan.recorded', links: { [GATE]: null } });
-      expectRefusal(verdict, 'FORKED_SUBJECT', 43, `event seq 43 gives ${GATE} a null link (a first event), but ${GATE} already has 18 events`);
+      expectRefusal(
+        verdict,
+        'FORKED_SUBJECT',
+        43,
+        `event seq 43 gives ${GATE} a null link (a first event), but ${GATE} already has 18 events`,
+      );
       expect(verdict.cosign || verdict.subject).to.equal(GATE);
     });
 
     it('refuses a link to an event of another subject, and a first event that claims a predecessor', () => {
-      expectRefusal(attack({ subjects: [ALICE], type: 'scan.recorded', links: { [ALICE]: 42 } }).verdict, 'FORKED_SUBJECT', 43);
-      expectRefusal(attack({ subjects: [ALICE, 'v:new-venue'], type: 'scan.recorded', links: { 'v:new-venue': 41 } }).verdict, 'FORKED_SUBJECT', 43, 'but v:new-venue has no event before it');
+      expectRefusal(
+        attack({ subjects: [ALICE], type: 'scan.recorded', links: { [ALICE]: 42 } }).verdict,
+        'FORKED_SUBJECT',
+        43,
+      );
+      expectRefusal(
+        attack({ subjects: [ALICE, 'v:new-venue'], type: 'scan.recorded', links: { 'v:new-venue': 41 } }).verdict,
+        'FORKED_SUBJECT',
+        43,
+        'but v:new-venue has no event before it',
+      );
     });
 
     it('catches the fork in the batch it is in, even when later events build on it', () => {
       const specs = logSpecs(60);
       specs[44] = { subjects: [BOB], type: 'scan.recorded', links: { [BOB]: 2 } };
       const forgedLog = buildEvents(specs);
-      expectRefusal(checkCheckpoint(witnessAt(forgedLog, 40), checkpointOf(forgedLog, 60), forgedLog.slice(40, 60)), 'FORKED_SUBJECT', 45);
+      expectRefusal(
+        checkCheckpoint(witnessAt(forgedLog, 40), checkpointOf(forgedLog, 60), forgedLog.slice(40, 60)),
+        'FORKED_SUBJECT',
+        45,
+      );
     });
   });
 
@@ -122,12 +160,22 @@ describe('the witness’s check (verifier/src/witness.ts)', () => {
     const cp = checkpointOf(log, 50);
 
     it('refuses a root that is not the extended log’s: ROOT_MISMATCH', () => {
-      expectRefusal(checkCheckpoint(state, { ...cp, root: rootOf(log, 49) }, batch()), 'ROOT_MISMATCH', undefined, `not the checkpoint's ${rootOf(log, 49)}`);
+      expectRefusal(
+        checkCheckpoint(state, { ...cp, root: rootOf(log, 49) }, batch()),
+        'ROOT_MISMATCH',
+        undefined,
+        `not the checkpoint's ${rootOf(log, 49)}`,
+      );
     });
 
     it('refuses a map root that is not the map after the events: MAP_MISMATCH', () => {
       const stale = toHex(mapOf(log, 49).root());
-      expectRefusal(checkCheckpoint(state, { ...cp, mapRoot: stale }, batch()), 'MAP_MISMATCH', undefined, `not the checkpoint's ${stale}`);
+      expectRefusal(
+        checkCheckpoint(state, { ...cp, mapRoot: stale }, batch()),
+        'MAP_MISMATCH',
+        undefined,
+        `not the checkpoint's ${stale}`,
+      );
     });
 
     it('refuses an altered event: EVENT_ALTERED at its seq', () => {
@@ -157,7 +205,12 @@ describe('the witness’s check (verifier/src/witness.ts)', () => {
       const missing = batch();
       missing.splice(4, 1);
       expectRefusal(checkCheckpoint(state, cp, missing), 'EVENTS_MISSING', 45);
-      expectRefusal(checkCheckpoint(state, cp, log.slice(40, 51)), 'EVENTS_MISSING', undefined, '(10 events), but 11 were given');
+      expectRefusal(
+        checkCheckpoint(state, cp, log.slice(40, 51)),
+        'EVENTS_MISSING',
+        undefined,
+        '(10 events), but 11 were given',
+      );
       const swapped = batch();
       [swapped[0], swapped[1]] = [swapped[1], swapped[0]];
       expectRefusal(checkCheckpoint(state, cp, swapped), 'EVENTS_MISSING', 41);
@@ -182,13 +235,18 @@ describe('the witness’s check (verifier/src/witness.ts)', () => {
         { numRuns: 300 },
       );
       fc.assert(
-        fc.property(fc.nat(9), fc.constantFrom('seq', 'type', 'at', 'subjects', 'links', 'prev', 'data', 'salt', 'hash'), fc.anything(), (i, member, junk) => {
-          const b = batch() as unknown as Array<Record<string, unknown>>;
-          fc.pre(!isDeepStrictEqual(b[i][member], junk));
-          b[i][member] = junk;
-          const v = checkCheckpoint(state, cp, b as unknown as LedgerEvent[]);
-          expect(v.cosign, `${member} = ${fc.stringify(junk)}`).to.equal(false);
-        }),
+        fc.property(
+          fc.nat(9),
+          fc.constantFrom('seq', 'type', 'at', 'subjects', 'links', 'prev', 'data', 'salt', 'hash'),
+          fc.anything(),
+          (i, member, junk) => {
+            const b = batch() as unknown as Array<Record<string, unknown>>;
+            fc.pre(!isDeepStrictEqual(b[i][member], junk));
+            b[i][member] = junk;
+            const v = checkCheckpoint(state, cp, b as unknown as LedgerEvent[]);
+            expect(v.cosign, `${member} = ${fc.stringify(junk)}`).to.equal(false);
+          },
+        ),
         { numRuns: 500 },
       );
     });

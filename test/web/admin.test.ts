@@ -31,7 +31,15 @@ describe('the authority dashboard (/admin)', function () {
     // As `npm run demo` on a fresh folder: the story runs through today, so the charts show a day.
     const day = dayClock(Date.now());
     svc = await startTestService({ clock: day ? demoDayClock(day) : realClock() });
-    demo = await seedDemo({ url: svc.url, adminToken: svc.adminToken, codes: svc.outbox, residents: 40, seed: 1, advanceTo: day?.advanceTo, endOfStory: day?.release });
+    demo = await seedDemo({
+      url: svc.url,
+      adminToken: svc.adminToken,
+      codes: svc.outbox,
+      residents: 40,
+      seed: 1,
+      advanceTo: day?.advanceTo,
+      endOfStory: day?.release,
+    });
     browser = await launchPhone();
     page = browser.page;
   });
@@ -69,7 +77,9 @@ describe('the authority dashboard (/admin)', function () {
 
     it('shows the counts by colour the API gives', async () => {
       const api = (await svc.call('GET', '/v1/stats/colours', { token: demo.tokens.health })).body.total;
-      const tiles = await page.$$eval('[data-testid=colour-totals] .tile-n', (els) => els.map((e) => Number(e.textContent)));
+      const tiles = await page.$$eval('[data-testid=colour-totals] .tile-n', (els) =>
+        els.map((e) => Number(e.textContent)),
+      );
       expect(tiles).to.deep.equal([api.green, api.yellow, api.red, api.total]);
       expect(api.total).to.be.greaterThan(30);
     });
@@ -83,7 +93,9 @@ describe('the authority dashboard (/admin)', function () {
 
     it('regroups the scan chart by venue type', async () => {
       await page.selectOption('[data-testid=scan-by]', 'venue-type');
-      await page.waitForFunction(() => document.querySelector('[data-testid=chart-scans]')?.getAttribute('aria-label')?.includes('人员密集场所'));
+      await page.waitForFunction(() =>
+        document.querySelector('[data-testid=chart-scans]')?.getAttribute('aria-label')?.includes('人员密集场所'),
+      );
       expect(await colouredPixels(page, 'chart-scans')).to.be.greaterThan(150);
       await screenshot(page, 'admin-stats', { fullPage: true });
       await screenshot(page, 'admin-stats-top');
@@ -103,7 +115,9 @@ describe('the authority dashboard (/admin)', function () {
       await page.fill('[data-testid=rules-editor]', JSON.stringify(doc, null, 2));
       await page.click('[data-testid=publish]');
       await page.waitForSelector('[data-testid=rules-errors]:not([hidden])');
-      const shown = await page.$$eval('[data-testid=rules-errors] li', (els) => els.map((e) => (e as HTMLElement).dataset.path));
+      const shown = await page.$$eval('[data-testid=rules-errors] li', (els) =>
+        els.map((e) => (e as HTMLElement).dataset.path),
+      );
       const direct = await svc.call('PUT', '/v1/rules', { token: demo.tokens.health, json: doc });
       expect(direct.status).to.equal(400);
       expect(shown).to.deep.equal(direct.body.error.fields.map((f: { path: string }) => f.path));
@@ -114,12 +128,17 @@ describe('the authority dashboard (/admin)', function () {
     it('publishes a new version and lists it as the one in force', async () => {
       const before = (await svc.call('GET', '/v1/rules/versions')).body.current as number;
       const doc = (await svc.call('GET', '/v1/rules')).body.ruleSet;
-      doc.description = { zh: '演示：第二次修订（网页发布）', en: 'Demo: second revision (published from the web page)' };
+      doc.description = {
+        zh: '演示：第二次修订（网页发布）',
+        en: 'Demo: second revision (published from the web page)',
+      };
       await page.fill('[data-testid=rules-editor]', JSON.stringify(doc, null, 2));
       await page.click('[data-testid=publish]');
       await page.waitForSelector(`[data-testid=rule-version][data-version="${before + 1}"]`);
       expect(await page.textContent('[data-testid=page-message]')).to.include(`v${before + 1}`);
-      expect(await page.getAttribute(`[data-testid=rule-version][data-version="${before + 1}"]`, 'class')).to.equal('current');
+      expect(await page.getAttribute(`[data-testid=rule-version][data-version="${before + 1}"]`, 'class')).to.equal(
+        'current',
+      );
       expect(await page.textContent('main')).to.include('演示：第二次修订（网页发布）');
       const now = await svc.call('GET', '/v1/rules');
       expect(now.body.version).to.equal(before + 1);

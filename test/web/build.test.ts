@@ -20,8 +20,12 @@ describe('web/build.ts (npm run build, and npm start before the service)', funct
       const before = [mtime('manifest.json'), mtime('index.html'), mtime(manifest.pages.verify.js.slice(1))];
       const r = await buildScript();
       expect(r.code, r.stderr).to.equal(0);
-      expect(r.stdout).to.match(/^web: pages unchanged since the last build, skipped \(web\/dist\/ is current; --force rebuilds\)\n$/);
-      expect([mtime('manifest.json'), mtime('index.html'), mtime(manifest.pages.verify.js.slice(1))]).to.deep.equal(before);
+      expect(r.stdout).to.match(
+        /^web: pages unchanged since the last build, skipped \(web\/dist\/ is current; --force rebuilds\)\n$/,
+      );
+      expect([mtime('manifest.json'), mtime('index.html'), mtime(manifest.pages.verify.js.slice(1))]).to.deep.equal(
+        before,
+      );
     });
   });
 

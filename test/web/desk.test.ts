@@ -57,7 +57,19 @@ async function lookUp(page: Page, code: string): Promise<{ outcome: string; text
 }
 
 async function shownFields(page: Page): Promise<string[]> {
-  return page.$$eval('[data-testid=desk-result] [data-testid^=desk-]', (els) => els.map((e) => (e as HTMLElement).dataset.testid!).filter((id) => id !== 'desk-decision' && id !== 'desk-masked-name' && id !== 'desk-refusal' && id !== 'desk-fare-sent' && id !== 'desk-clears-in' && id !== 'desk-clear'));
+  return page.$$eval('[data-testid=desk-result] [data-testid^=desk-]', (els) =>
+    els
+      .map((e) => (e as HTMLElement).dataset.testid!)
+      .filter(
+        (id) =>
+          id !== 'desk-decision' &&
+          id !== 'desk-masked-name' &&
+          id !== 'desk-refusal' &&
+          id !== 'desk-fare-sent' &&
+          id !== 'desk-clears-in' &&
+          id !== 'desk-clear',
+      ),
+  );
 }
 
 describe('the service desk page (/desk)', function () {
@@ -70,14 +82,47 @@ describe('the service desk page (/desk)', function () {
   before(async () => {
     svc = await startTestService({ clock: realClock() });
     resident = await newResident(svc, { name: '赵明远' });
-    for (const kind of ['health-card', 'insurance-voucher', 'social-security-card'] as const) await linkCard(svc, resident, kind, REFS[kind]);
+    for (const kind of ['health-card', 'insurance-voucher', 'social-security-card'] as const)
+      await linkCard(svc, resident, kind, REFS[kind]);
     await linkCard(svc, resident, 'payment', REFS.payment, 'stand-in-pay');
-    const hall = await registerVenue(svc, svc.adminToken, { type: 'public-service', subtype: 'hospital', name: '省立医院', district: '340104' });
-    const shop = await registerVenue(svc, svc.adminToken, { type: 'crowded-place', subtype: 'mall', name: '百姓大药房', district: '340104' });
-    const gov = await registerVenue(svc, svc.adminToken, { type: 'public-service', subtype: 'government-hall', name: '政务服务中心', district: '340104' });
-    const bus = await registerVenue(svc, svc.adminToken, { type: 'transport', subtype: 'bus', name: '1路公交', district: '340104' });
-    const where: Record<Purpose, { id: string; name: string }> = { registration: hall, 'insurance-payment': shop, 'social-security': gov, identity: gov, fare: bus };
-    const names: Record<Purpose, string> = { registration: '门诊挂号一号窗', 'insurance-payment': '药房收银台', 'social-security': '社保二号窗', identity: '综合受理窗', fare: '前门读卡器' };
+    const hall = await registerVenue(svc, svc.adminToken, {
+      type: 'public-service',
+      subtype: 'hospital',
+      name: '省立医院',
+      district: '340104',
+    });
+    const shop = await registerVenue(svc, svc.adminToken, {
+      type: 'crowded-place',
+      subtype: 'mall',
+      name: '百姓大药房',
+      district: '340104',
+    });
+    const gov = await registerVenue(svc, svc.adminToken, {
+      type: 'public-service',
+      subtype: 'government-hall',
+      name: '政务服务中心',
+      district: '340104',
+    });
+    const bus = await registerVenue(svc, svc.adminToken, {
+      type: 'transport',
+      subtype: 'bus',
+      name: '1路公交',
+      district: '340104',
+    });
+    const where: Record<Purpose, { id: string; name: string }> = {
+      registration: hall,
+      'insurance-payment': shop,
+      'social-security': gov,
+      identity: gov,
+      fare: bus,
+    };
+    const names: Record<Purpose, string> = {
+      registration: '门诊挂号一号窗',
+      'insurance-payment': '药房收银台',
+      'social-security': '社保二号窗',
+      identity: '综合受理窗',
+      fare: '前门读卡器',
+    };
     for (const purpose of Object.keys(KIND_OF) as Purpose[]) {
       const d = await registerDesk(svc, { kind: KIND_OF[purpose], venueId: where[purpose].id, name: names[purpose] });
       desks[purpose] = { token: d.token, id: d.desk.id, name: names[purpose], venue: where[purpose].name };
@@ -93,7 +138,9 @@ describe('the service desk page (/desk)', function () {
 
   async function openIn(l: Lang): Promise<Page> {
     browser = await launchPhone();
-    await browser.context.addInitScript({ content: `try { localStorage.setItem('ankang.lang', ${JSON.stringify(JSON.stringify(l))}); } catch (e) {}` });
+    await browser.context.addInitScript({
+      content: `try { localStorage.setItem('ankang.lang', ${JSON.stringify(JSON.stringify(l))}); } catch (e) {}`,
+    });
     return browser.page;
   }
 
@@ -109,7 +156,9 @@ describe('the service desk page (/desk)', function () {
           expect(await page.textContent('[data-testid=desk-kind]')).to.equal(T[`deskKind.${KIND_OF[purpose]}`]);
           expect(await page.textContent('[data-testid=desk-venue]')).to.include(desk.venue);
           // The picker offers the desk's own purposes and nothing else; an amount only at a fare reader.
-          expect(await page.$$eval('[data-testid=purpose] option', (os) => os.map((o) => (o as HTMLOptionElement).value))).to.deep.equal([purpose]);
+          expect(
+            await page.$$eval('[data-testid=purpose] option', (os) => os.map((o) => (o as HTMLOptionElement).value)),
+          ).to.deep.equal([purpose]);
           expect(!!(await page.$('[data-testid=amount]'))).to.equal(purpose === 'fare');
           if (purpose === 'fare') await page.fill('[data-testid=amount]', '2.5');
 
@@ -119,20 +168,29 @@ describe('the service desk page (/desk)', function () {
           expect(await page.getAttribute('[data-testid=desk-decision]', 'data-decision')).to.equal('admit');
           expect(await page.textContent('[data-testid=desk-masked-name]')).to.equal('赵*远');
           expect((await shownFields(page)).sort()).to.deep.equal([...FIELD[purpose]].sort());
-          for (const id of ALL_FIELDS.filter((f) => !FIELD[purpose].includes(f))) expect(await page.$(`[data-testid=${id}]`)).to.equal(null);
+          for (const id of ALL_FIELDS.filter((f) => !FIELD[purpose].includes(f)))
+            expect(await page.$(`[data-testid=${id}]`)).to.equal(null);
           const html = await page.content();
           // Nothing of another purpose, and never the fare request itself or the payment token.
           for (const [kind, ref] of Object.entries(REFS)) {
-            const mine = (purpose === 'registration' && kind === 'health-card') || (purpose === 'insurance-payment' && kind === 'insurance-voucher') || (purpose === 'social-security' && kind === 'social-security-card');
+            const mine =
+              (purpose === 'registration' && kind === 'health-card') ||
+              (purpose === 'insurance-payment' && kind === 'insurance-voucher') ||
+              (purpose === 'social-security' && kind === 'social-security-card');
             expect(html.includes(ref), `${purpose} shows ${kind}`).to.equal(mine);
           }
           if (purpose !== 'identity') {
             expect(html).not.to.include('赵明远');
             expect(html).not.to.include(resident.body.idNumber);
           }
-          if (purpose === 'registration') expect(await page.textContent('[data-testid=desk-health-card]')).to.equal(REFS['health-card']);
-          if (purpose === 'insurance-payment') expect(await page.textContent('[data-testid=desk-insurance-voucher]')).to.equal(REFS['insurance-voucher']);
-          if (purpose === 'social-security') expect(await page.textContent('[data-testid=desk-social-security-card]')).to.equal(REFS['social-security-card']);
+          if (purpose === 'registration')
+            expect(await page.textContent('[data-testid=desk-health-card]')).to.equal(REFS['health-card']);
+          if (purpose === 'insurance-payment')
+            expect(await page.textContent('[data-testid=desk-insurance-voucher]')).to.equal(REFS['insurance-voucher']);
+          if (purpose === 'social-security')
+            expect(await page.textContent('[data-testid=desk-social-security-card]')).to.equal(
+              REFS['social-security-card'],
+            );
           if (purpose === 'identity') {
             expect(await page.textContent('[data-testid=desk-real-name]')).to.equal('赵明远');
             expect(await page.textContent('[data-testid=desk-id-number]')).to.equal(resident.body.idNumber);
@@ -140,7 +198,9 @@ describe('the service desk page (/desk)', function () {
           }
           if (purpose === 'fare') {
             expect(await page.textContent('[data-testid=desk-provider]')).to.equal('stand-in-pay');
-            expect(await page.textContent('[data-testid=desk-fare-amount]')).to.equal(T['desk.fareYuan'].replace('{yuan}', '2.50'));
+            expect(await page.textContent('[data-testid=desk-fare-amount]')).to.equal(
+              T['desk.fareYuan'].replace('{yuan}', '2.50'),
+            );
             expect(await page.textContent('[data-testid=desk-fare-sent]')).to.equal(T['desk.fareSent']);
             expect(html).not.to.match(/eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/);
           }
@@ -150,7 +210,9 @@ describe('the service desk page (/desk)', function () {
           await page.waitForSelector('[data-testid=desk-lookups] li[data-outcome=resolved]');
           const list = await svc.call('GET', `/v1/desks/${desk.id}/lookups`, { token: desk.token });
           expect(list.status).to.equal(200);
-          expect(await page.$$eval('[data-testid=desk-lookups] li', (els) => els.length)).to.equal(list.body.lookups.length);
+          expect(await page.$$eval('[data-testid=desk-lookups] li', (els) => els.length)).to.equal(
+            list.body.lookups.length,
+          );
 
           // The token rides in an HttpOnly cookie only.
           expect(JSON.stringify(await scriptReadable(page))).not.to.include(desk.token);
@@ -184,25 +246,37 @@ describe('the service desk page (/desk)', function () {
         const printed = await currentCode(svc, resident, 'printed');
         let r = await lookUp(page, printed);
         expect(r.outcome).to.equal('CODE_PRINTED');
-        expect(await page.textContent('[data-testid=desk-refusal]')).to.equal(`${T['api.CODE_PRINTED']} (CODE_PRINTED)`);
+        expect(await page.textContent('[data-testid=desk-refusal]')).to.equal(
+          `${T['api.CODE_PRINTED']} (CODE_PRINTED)`,
+        );
         expect(await shownFields(page)).to.deep.equal([]);
         expect(r.text).not.to.include(REFS['health-card']);
         await screenshot(page, `desk-${l}-printed`);
 
-        const paused = await svc.call('PUT', '/v1/residents/me/consents/registration', { token: resident.token, json: { paused: true } });
+        const paused = await svc.call('PUT', '/v1/residents/me/consents/registration', {
+          token: resident.token,
+          json: { paused: true },
+        });
         expect(paused.status).to.equal(200);
         try {
           r = await lookUp(page, await currentCode(svc, resident));
           expect(r.outcome).to.equal('CONSENT_PAUSED');
-          expect(await page.textContent('[data-testid=desk-refusal]')).to.equal(`${T['api.CONSENT_PAUSED']} (CONSENT_PAUSED)`);
+          expect(await page.textContent('[data-testid=desk-refusal]')).to.equal(
+            `${T['api.CONSENT_PAUSED']} (CONSENT_PAUSED)`,
+          );
           expect(r.text).not.to.include(REFS['health-card']);
           expect(await shownFields(page)).to.deep.equal([]);
         } finally {
-          await svc.call('PUT', '/v1/residents/me/consents/registration', { token: resident.token, json: { paused: false } });
+          await svc.call('PUT', '/v1/residents/me/consents/registration', {
+            token: resident.token,
+            json: { paused: false },
+          });
         }
         // Both refusals are on the desk's list, newest first.
         await page.waitForFunction(() => document.querySelectorAll('[data-testid=desk-lookups] li').length >= 2);
-        const outcomes = await page.$$eval('[data-testid=desk-lookups] li', (els) => els.slice(0, 2).map((e) => (e as HTMLElement).dataset.outcome));
+        const outcomes = await page.$$eval('[data-testid=desk-lookups] li', (els) =>
+          els.slice(0, 2).map((e) => (e as HTMLElement).dataset.outcome),
+        );
         expect(outcomes).to.deep.equal(['CONSENT_PAUSED', 'CODE_PRINTED']);
         expect(await page.textContent('[data-testid=desk-lookups] li')).to.include(T['outcome.CONSENT_PAUSED']);
       });
@@ -222,7 +296,9 @@ describe('the service desk page (/desk)', function () {
 
         r = await lookUp(page, await currentCode(svc, resident));
         expect(r.outcome).to.equal('resolved');
-        expect(await page.textContent('[data-testid=desk-clears-in]')).to.equal(T['desk.clearsIn'].replace('{s}', '30'));
+        expect(await page.textContent('[data-testid=desk-clears-in]')).to.equal(
+          T['desk.clearsIn'].replace('{s}', '30'),
+        );
         await page.clock.fastForward(29_000);
         expect(await page.$('[data-testid=desk-id-number]')).not.to.equal(null);
         await page.clock.fastForward(2_000);
@@ -242,8 +318,15 @@ describe('the service desk page (/desk)', function () {
       // One second of the code, then five of nothing, in a loop: the code leaves the view and comes back.
       const file = readFileSync(video);
       const header = file.subarray(0, file.indexOf(0x0a) + 1);
-      const blank = Buffer.concat([Buffer.from('FRAME\n'), Buffer.alloc(640 * 640, 255), Buffer.alloc(320 * 320 * 2, 128)]);
-      writeFileSync(video, Buffer.concat([header, file.subarray(header.length), ...Array.from({ length: 50 }, () => blank)]));
+      const blank = Buffer.concat([
+        Buffer.from('FRAME\n'),
+        Buffer.alloc(640 * 640, 255),
+        Buffer.alloc(320 * 320 * 2, 128),
+      ]);
+      writeFileSync(
+        video,
+        Buffer.concat([header, file.subarray(header.length), ...Array.from({ length: 50 }, () => blank)]),
+      );
       browser = await launchPhone({ fakeVideo: video });
       const { page } = browser;
       await signInAtDesk(page, svc.url, desks['social-security'].token);
@@ -269,7 +352,13 @@ describe('the service desk page (/desk)', function () {
     const { page, context } = browser;
     await signInAtDesk(page, svc.url, desks.registration.token);
     const cookie = (await context.cookies()).find((c) => c.name === 'ak_staff');
-    expect(cookie).to.include({ value: desks.registration.token, httpOnly: true, secure: true, sameSite: 'Strict', path: '/' });
+    expect(cookie).to.include({
+      value: desks.registration.token,
+      httpOnly: true,
+      secure: true,
+      sameSite: 'Strict',
+      path: '/',
+    });
     await page.reload();
     await page.waitForSelector('[data-testid=desk]');
     expect(await page.$('[data-testid=signin-form]')).to.equal(null);

@@ -55,8 +55,26 @@ const READ_PAGE = `(() => {
 /** Codes the pages show beside their own words, for support: the API's and the verifier's. */
 const CODES = new Set<string>([
   ...Object.keys(ERROR_STATUS),
-  ...['VALID', 'MALFORMED', 'UNKNOWN_ISSUER', 'KEY_REVOKED', 'UNKNOWN_KEY', 'SIGNATURE_INVALID', 'KEY_NOT_VALID', 'LIFETIME_TOO_LONG'],
-  ...['NOT_YET_VALID', 'EXPIRED', 'REVOKED', 'STATUS_STALE', 'CLOCK_UNTRUSTED', 'STATUS_INDEX_UNKNOWN', 'SUB_NOT_ALLOWED', 'CODE_UNKNOWN'],
+  ...[
+    'VALID',
+    'MALFORMED',
+    'UNKNOWN_ISSUER',
+    'KEY_REVOKED',
+    'UNKNOWN_KEY',
+    'SIGNATURE_INVALID',
+    'KEY_NOT_VALID',
+    'LIFETIME_TOO_LONG',
+  ],
+  ...[
+    'NOT_YET_VALID',
+    'EXPIRED',
+    'REVOKED',
+    'STATUS_STALE',
+    'CLOCK_UNTRUSTED',
+    'STATUS_INDEX_UNKNOWN',
+    'SUB_NOT_ALLOWED',
+    'CODE_UNKNOWN',
+  ],
 ]);
 /** Latin words a Chinese page may show: the code format, brand and file formats, and units. */
 const ZH_ALLOWED = new Set(['AK1', 'QR', 'Ankang', 'JSON', 'json', 'HTML', 'HTTPS', 'cose', 'USB', 'km', 'min']);
@@ -139,7 +157,8 @@ function colourPixels(page: Page, testid: string, rgb: [number, number, number])
       let n = 0;
       for (const canvas of Array.from(el.querySelectorAll('canvas'))) {
         const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-        for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 200 && Math.abs(d[i] - r0) + Math.abs(d[i + 1] - g0) + Math.abs(d[i + 2] - b0) < 40) n++;
+        for (let i = 0; i < d.length; i += 4)
+          if (d[i + 3] > 200 && Math.abs(d[i] - r0) + Math.abs(d[i + 1] - g0) + Math.abs(d[i + 2] - b0) < 40) n++;
       }
       return n;
     },
@@ -157,7 +176,9 @@ function tamper(code: string): string {
 async function openIn(l: Lang): Promise<{ browser: PhoneBrowser; data: Set<string> }> {
   const browser = await launchPhone();
   // As if the switch had been pressed on an earlier visit (web/src/lib/store.ts keeps it so).
-  await browser.context.addInitScript({ content: `try { localStorage.setItem('ankang.lang', ${JSON.stringify(JSON.stringify(l))}); } catch (e) {}` });
+  await browser.context.addInitScript({
+    content: `try { localStorage.setItem('ankang.lang', ${JSON.stringify(JSON.stringify(l))}); } catch (e) {}`,
+  });
   const data = new Set<string>();
   collectData(browser.page, data);
   return { browser, data };
@@ -183,34 +204,75 @@ describe('the pages in Chinese and in English', function () {
     svc = await startTestService({ clock: realClock() });
     health = await svc.token('health');
     operator = await svc.token('operator');
-    venue = (await svc.call('POST', '/v1/venues', { token: operator, json: { type: 'crowded-place', subtype: 'mall', name: '万达广场', district: '340104' } })).body;
+    venue = (
+      await svc.call('POST', '/v1/venues', {
+        token: operator,
+        json: { type: 'crowded-place', subtype: 'mall', name: '万达广场', district: '340104' },
+      })
+    ).body;
     green = (await apply(svc, applicant({ name: '李四光' }))).body.code.code;
     // Red through a close-contact feed, then the re-issued red code; and an open appeal for the dashboard.
     const r = applicant({ name: '王红梅', district: '340102' });
     const rr = await apply(svc, r);
     const feed = await svc.call('POST', '/v1/feeds/close-contacts', {
       token: health,
-      json: { records: [{ idType: r.idType, idNumber: r.idNumber, degree: 1, exposedAt: new Date(Date.now() - 3_600_000).toISOString() }] },
+      json: {
+        records: [
+          {
+            idType: r.idType,
+            idNumber: r.idNumber,
+            degree: 1,
+            exposedAt: new Date(Date.now() - 3_600_000).toISOString(),
+          },
+        ],
+      },
     });
     expect(feed.status).to.equal(201);
     const redCode = await svc.call('GET', '/v1/residents/me/code', { token: rr.token });
     expect(redCode.body.colour).to.equal('red');
     red = redCode.body.code;
-    expect((await svc.call('POST', '/v1/appeals', { token: rr.token, json: { reason: '只是途经，没有停留' } })).status).to.equal(201);
-    expect((await svc.call('POST', '/v1/scans', { token: operator, json: { venueId: venue.id, code: green } })).status).to.equal(201);
+    expect(
+      (await svc.call('POST', '/v1/appeals', { token: rr.token, json: { reason: '只是途经，没有停留' } })).status,
+    ).to.equal(201);
+    expect(
+      (await svc.call('POST', '/v1/scans', { token: operator, json: { venueId: venue.id, code: green } })).status,
+    ).to.equal(201);
 
     linked = await newResident(svc, { name: '周文静' });
     await linkCard(svc, linked, 'health-card', 'HC-3401-0000-4321');
     await linkCard(svc, linked, 'payment', 'pay_tok_cafe', 'stand-in-pay');
-    const hospital = await registerVenue(svc, svc.adminToken, { type: 'public-service', subtype: 'hospital', name: '省立医院', district: '340104' });
-    const gov = await registerVenue(svc, svc.adminToken, { type: 'public-service', subtype: 'government-hall', name: '政务服务中心', district: '340104' });
-    const bus = await registerVenue(svc, svc.adminToken, { type: 'transport', subtype: 'bus', name: '一路公交', district: '340104' });
-    desks.hospital = (await registerDesk(svc, { kind: 'hospital-desk', venueId: hospital.id, name: '门诊挂号窗' })).token;
+    const hospital = await registerVenue(svc, svc.adminToken, {
+      type: 'public-service',
+      subtype: 'hospital',
+      name: '省立医院',
+      district: '340104',
+    });
+    const gov = await registerVenue(svc, svc.adminToken, {
+      type: 'public-service',
+      subtype: 'government-hall',
+      name: '政务服务中心',
+      district: '340104',
+    });
+    const bus = await registerVenue(svc, svc.adminToken, {
+      type: 'transport',
+      subtype: 'bus',
+      name: '一路公交',
+      district: '340104',
+    });
+    desks.hospital = (
+      await registerDesk(svc, { kind: 'hospital-desk', venueId: hospital.id, name: '门诊挂号窗' })
+    ).token;
     desks.hall = (await registerDesk(svc, { kind: 'service-hall', venueId: gov.id, name: '综合受理窗' })).token;
     desks.fare = (await registerDesk(svc, { kind: 'transit-reader', venueId: bus.id, name: '前门读卡器' })).token;
-    const looked = await svc.call('POST', '/v1/services/resolve', { token: desks.hospital, json: { code: await currentCode(svc, linked), purpose: 'registration' } });
+    const looked = await svc.call('POST', '/v1/services/resolve', {
+      token: desks.hospital,
+      json: { code: await currentCode(svc, linked), purpose: 'registration' },
+    });
     expect(looked.status, JSON.stringify(looked.body)).to.equal(200);
-    const refused = await svc.call('POST', '/v1/services/resolve', { token: desks.hospital, json: { code: await currentCode(svc, linked, 'printed'), purpose: 'registration' } });
+    const refused = await svc.call('POST', '/v1/services/resolve', {
+      token: desks.hospital,
+      json: { code: await currentCode(svc, linked, 'printed'), purpose: 'registration' },
+    });
     expect(refused.body.error.code).to.equal('CODE_PRINTED');
   });
 
@@ -259,14 +321,21 @@ describe('the pages in Chinese and in English', function () {
         await fillApplication(page, person);
         await page.click('[data-testid=apply-submit]');
         await page.waitForSelector('[data-testid=code-card]');
-        expect(await page.textContent('[data-testid=page-message]')).to.equal(l === 'zh' ? '申领成功，您的安康码已生成' : 'Done: your Ankang code is ready');
+        expect(await page.textContent('[data-testid=page-message]')).to.equal(
+          l === 'zh' ? '申领成功，您的安康码已生成' : 'Done: your Ankang code is ready',
+        );
         await page.waitForSelector('[data-testid=appeal-form]');
         await expectTranslated(page, l, '/ · code, banner, history and appeal form', data);
 
         // An appeal filed meanwhile elsewhere (another tab, the hotline): the page's own is a 409.
         const token = (await cookieValue(browser.context, 'ak_resident'))!;
-        expect((await svc.call('POST', '/v1/appeals', { token, json: { reason: '在别处已提交' } })).status).to.equal(201);
-        await page.fill('[data-testid=appeal-form] textarea[name=reason]', l === 'zh' ? '我没有去过那里' : 'I was never there');
+        expect((await svc.call('POST', '/v1/appeals', { token, json: { reason: '在别处已提交' } })).status).to.equal(
+          201,
+        );
+        await page.fill(
+          '[data-testid=appeal-form] textarea[name=reason]',
+          l === 'zh' ? '我没有去过那里' : 'I was never there',
+        );
         await page.click('[data-testid=appeal-form] button[type=submit]');
         await page.waitForSelector('[data-testid=appeal-form] .form-error:not([hidden])');
         const conflict = (await page.textContent('[data-testid=appeal-form] .form-error'))!;
@@ -381,10 +450,14 @@ describe('the pages in Chinese and in English', function () {
         expect(await result.getAttribute('data-colour')).to.equal('red');
         expect(await result.getAttribute('data-mark')).to.equal('✕');
         expect(await page.textContent('[data-testid=result] .result-code')).to.equal(l === 'zh' ? '✕红码' : '✕Red');
-        expect(await page.textContent('[data-testid=result] .result-title')).to.equal(l === 'zh' ? '签名有效 · 不得放行' : 'Genuine · do not admit');
+        expect(await page.textContent('[data-testid=result] .result-title')).to.equal(
+          l === 'zh' ? '签名有效 · 不得放行' : 'Genuine · do not admit',
+        );
         expect(await page.textContent('[data-testid=result]')).to.not.include('✓');
         expect(await result.evaluate((e) => getComputedStyle(e).borderLeftColor)).to.equal('rgb(217, 48, 37)');
-        expect(await page.$eval('[data-testid=result] .result-code', (e) => getComputedStyle(e).color)).to.equal('rgb(217, 48, 37)');
+        expect(await page.$eval('[data-testid=result] .result-code', (e) => getComputedStyle(e).color)).to.equal(
+          'rgb(217, 48, 37)',
+        );
         await expectTranslated(page, l, '/verify · red code', data);
         await screenshot(page, `i18n-${l}-verify-red`);
 
@@ -419,7 +492,10 @@ describe('the pages in Chinese and in English', function () {
         await expectTranslated(page, l, '/admin · statistics', data);
         // No yellow resident: the yellow line lies on the red one all fortnight and must still show
         // (drawn under it, it showed only on the last day's segment: about 200 pixels; as a rim, over 2000).
-        expect(await colourPixels(page, 'chart-daily', [224, 161, 0]), 'yellow pixels in the daily chart').to.be.greaterThan(1000);
+        expect(
+          await colourPixels(page, 'chart-daily', [224, 161, 0]),
+          'yellow pixels in the daily chart',
+        ).to.be.greaterThan(1000);
         expect(await page.$$eval('[data-testid=chart-daily] .legend li', (els) => els.length)).to.equal(3);
 
         await page.click('[data-testid=tab-rules]');

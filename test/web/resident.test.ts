@@ -16,7 +16,10 @@ describe('the resident page (/)', function () {
 
   before(async () => {
     // A one-minute code refreshed 52 s before expiry: the page must fetch a new one after about 8 s.
-    svc = await startTestService({ clock: realClock(), config: { CODE_TTL_MINUTES: 1, CODE_REFRESH_MARGIN_SECONDS: 52 } });
+    svc = await startTestService({
+      clock: realClock(),
+      config: { CODE_TTL_MINUTES: 1, CODE_REFRESH_MARGIN_SECONDS: 52 },
+    });
     browser = await launchPhone();
     page = browser.page;
     person = applicant({ name: '张三丰' });
@@ -58,9 +61,18 @@ describe('the resident page (/)', function () {
     });
 
     it("puts each of the API's field errors next to its field, in the page's words for its code", async () => {
-      const errors = await page.$$eval('.field-error', (els) => els.map((e) => ({ path: (e as HTMLElement).dataset.errorFor, text: e.textContent ?? '', field: e.closest('.field')?.querySelector('[data-field]')?.getAttribute('data-field') })));
+      const errors = await page.$$eval('.field-error', (els) =>
+        els.map((e) => ({
+          path: (e as HTMLElement).dataset.errorFor,
+          text: e.textContent ?? '',
+          field: e.closest('.field')?.querySelector('[data-field]')?.getAttribute('data-field'),
+        })),
+      );
       // The same body the page sends, from the same session.
-      const body = { ...mistakes, declaration: { ...mistakes.declaration, symptoms: [], visited: [], contactWithCase: false } };
+      const body = {
+        ...mistakes,
+        declaration: { ...mistakes.declaration, symptoms: [], visited: [], contactWithCase: false },
+      };
       const direct = await svc.call('POST', '/v1/residents', { token: await accessToken(), json: body });
       expect(direct.status).to.equal(400);
       const apiPaths = (direct.body.error.fields as Array<{ path: string; message: string }>).map((f) => f.path).sort();
@@ -69,7 +81,9 @@ describe('the resident page (/)', function () {
       for (const e of errors) expect(e.field).to.equal(e.path);
       // In the page's words for the API's field code, not the API's English message.
       for (const f of direct.body.error.fields as Array<{ path: string; code: string; message: string }>) {
-        expect(errors.find((e) => e.path === f.path)!.text).to.equal(zh[`err.${f.code}` as keyof typeof zh]).and.not.include(f.message);
+        expect(errors.find((e) => e.path === f.path)!.text)
+          .to.equal(zh[`err.${f.code}` as keyof typeof zh])
+          .and.not.include(f.message);
       }
       await screenshot(page, 'resident-apply-errors', { fullPage: true });
     });
@@ -122,15 +136,22 @@ describe('the resident page (/)', function () {
       expect(card).not.to.include('张三丰');
       expect(card).to.include(`证件尾号 ${person.idNumber.slice(-4)}`);
       expect(await page.textContent('[data-testid=issuer]')).to.equal('安徽省 (340000)');
-      const issuedAt = (await svc.call('GET', '/v1/residents/me/code', { token: await accessToken() })).body.issuedAt as string;
+      const issuedAt = (await svc.call('GET', '/v1/residents/me/code', { token: await accessToken() })).body
+        .issuedAt as string;
       const shanghai = new Date(Date.parse(issuedAt) + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
       expect(card).to.include(`${shanghai} 北京时间`);
       const first = await page.textContent('[data-testid=countdown]');
-      await page.waitForFunction((t) => document.querySelector('[data-testid=countdown]')?.textContent !== t, first, { timeout: 5000 });
+      await page.waitForFunction((t) => document.querySelector('[data-testid=countdown]')?.textContent !== t, first, {
+        timeout: 5000,
+      });
     });
 
     it('fetches a new code by itself once refreshAt has passed', async () => {
-      await page.waitForFunction((old) => document.querySelector('[data-testid=code-card]')?.getAttribute('data-code') !== old, code, { timeout: 30_000 });
+      await page.waitForFunction(
+        (old) => document.querySelector('[data-testid=code-card]')?.getAttribute('data-code') !== old,
+        code,
+        { timeout: 30_000 },
+      );
       const now = (await page.getAttribute('[data-testid=code-card]', 'data-code'))!;
       expect(now).to.match(/^AK1:/);
       expect((await svc.call('GET', '/v1/residents/me/code', { token: await accessToken() })).body.code).to.equal(now);
@@ -150,9 +171,15 @@ describe('the resident page (/)', function () {
 
     it("lists the resident's own scans", async () => {
       const operator = await svc.token('operator');
-      const venue = await svc.call('POST', '/v1/venues', { token: operator, json: { type: 'crowded-place', subtype: 'mall', name: '银泰城', district: '340104' } });
+      const venue = await svc.call('POST', '/v1/venues', {
+        token: operator,
+        json: { type: 'crowded-place', subtype: 'mall', name: '银泰城', district: '340104' },
+      });
       const shown = (await page.getAttribute('[data-testid=code-card]', 'data-code'))!;
-      const scan = await svc.call('POST', '/v1/scans', { token: operator, json: { venueId: venue.body.id, code: shown } });
+      const scan = await svc.call('POST', '/v1/scans', {
+        token: operator,
+        json: { venueId: venue.body.id, code: shown },
+      });
       expect(scan.status).to.equal(201);
       await page.reload();
       await page.waitForSelector('[data-testid=history] li');
@@ -169,7 +196,9 @@ describe('the resident page (/)', function () {
       await page.selectOption('[data-testid=appeal-form] select[name=requestedColour]', 'green');
       await page.click('[data-testid=appeal-form] button[type=submit]');
       await page.waitForSelector('[data-testid=my-appeals] li');
-      expect(await page.textContent('[data-testid=my-appeals]')).to.include('审核中').and.include('我没有去过风险地区');
+      expect(await page.textContent('[data-testid=my-appeals]'))
+        .to.include('审核中')
+        .and.include('我没有去过风险地区');
       const queue = await svc.call('GET', '/v1/appeals', { token: await svc.token('health') });
       expect(queue.body.appeals).to.have.length(1);
       await screenshot(page, 'resident-page', { fullPage: true });

@@ -46,7 +46,12 @@ describe('scanning with the camera', function () {
     tmp = tempDir('ankang-camera-');
     svc = await startTestService({ clock: realClock() });
     operator = await svc.token('operator');
-    venue = (await svc.call('POST', '/v1/venues', { token: operator, json: { type: 'crowded-place', subtype: 'mall', name: '万达广场', district: '340104' } })).body;
+    venue = (
+      await svc.call('POST', '/v1/venues', {
+        token: operator,
+        json: { type: 'crowded-place', subtype: 'mall', name: '万达广场', district: '340104' },
+      })
+    ).body;
 
     const g = applicant();
     const gr = await apply(svc, g);
@@ -57,7 +62,16 @@ describe('scanning with the camera', function () {
     const rr = await apply(svc, r);
     const feed = await svc.call('POST', '/v1/feeds/close-contacts', {
       token: await svc.token('health'),
-      json: { records: [{ idType: r.idType, idNumber: r.idNumber, degree: 1, exposedAt: new Date(Date.now() - 3_600_000).toISOString() }] },
+      json: {
+        records: [
+          {
+            idType: r.idType,
+            idNumber: r.idNumber,
+            degree: 1,
+            exposedAt: new Date(Date.now() - 3_600_000).toISOString(),
+          },
+        ],
+      },
     });
     expect(feed.status).to.equal(201);
     const redCode = await svc.call('GET', '/v1/residents/me/code', { token: rr.token });
@@ -135,7 +149,9 @@ describe('scanning with the camera', function () {
       expect(d.zh).to.equal('红码，禁止通行');
       expect(d.en).to.equal('Red code: no entry');
       expect(d.text).to.include('禁止通行').and.include('DENY');
-      expect(await page.$eval('[data-testid=decision]', (e) => getComputedStyle(e).backgroundColor)).to.equal('rgb(217, 48, 37)');
+      expect(await page.$eval('[data-testid=decision]', (e) => getComputedStyle(e).backgroundColor)).to.equal(
+        'rgb(217, 48, 37)',
+      );
       await screenshot(page, 'scan-deny');
     });
   });

@@ -3,7 +3,14 @@ import type { Page } from 'playwright-core';
 import { latestCode } from '../../server/identity/sms';
 import { launchPhone, movableClock, realClock, screenshot, zbarimg, type PhoneBrowser } from '../support/browser';
 import { codeFromOutbox, cookieValue, fillApplication, scriptReadable, signInOnPage } from '../support/resident-page';
-import { applicant, MINUTE, phoneNumber, startTestService, type Application, type TestService } from '../support/service';
+import {
+  applicant,
+  MINUTE,
+  phoneNumber,
+  startTestService,
+  type Application,
+  type TestService,
+} from '../support/service';
 
 /** Nothing the page's own script can read holds a token: storage has only the allowed keys, and no value or cookie looks like one. */
 async function expectNoReadableToken(page: Page, allowedKeys: string[] = []): Promise<void> {
@@ -36,7 +43,10 @@ function recordCalls(page: Page): string[] {
   page.on('response', async (r) => {
     const url = new URL(r.url());
     if (!url.pathname.startsWith('/v1/')) return;
-    const code = r.status() >= 400 ? ` ${((await r.json().catch(() => ({}))) as { error?: { code?: string } }).error?.code ?? ''}` : '';
+    const code =
+      r.status() >= 400
+        ? ` ${((await r.json().catch(() => ({}))) as { error?: { code?: string } }).error?.code ?? ''}`
+        : '';
     calls.push(`${r.request().method()} ${url.pathname} ${r.status()}${code}`);
   });
   return calls;
@@ -100,7 +110,10 @@ describe('signing in on / through the identity provider', function () {
       const code = (await card.getAttribute('data-code'))!;
       expect(code).to.match(/^AK1:/);
       expect(await zbarimg(await screenshot(page, 'sign-in-first-code'))).to.equal(code);
-      firstSession = { access: (await cookieValue(context, 'ak_resident'))!, refresh: (await cookieValue(context, 'ak_resident_refresh'))! };
+      firstSession = {
+        access: (await cookieValue(context, 'ak_resident'))!,
+        refresh: (await cookieValue(context, 'ak_resident_refresh'))!,
+      };
       const api = await svc.call('GET', '/v1/residents/me/code', { token: firstSession.access });
       expect(api.body.code).to.equal(code);
     });
@@ -123,7 +136,9 @@ describe('signing in on / through the identity provider', function () {
       // `ownerPhone`: the confirmation code is read from the first phone's messages.
       await signInOnPage(page, svc.outbox, { ...person, phone: newPhone, ownerPhone: person.phone });
       await page.waitForSelector('[data-testid=rebind-form]');
-      expect(await latestCode(svc.outbox, { phone: newPhone, purpose: 'id-confirm', after: sentAt })).to.equal(undefined);
+      expect(await latestCode(svc.outbox, { phone: newPhone, purpose: 'id-confirm', after: sentAt })).to.equal(
+        undefined,
+      );
       expect(await page.textContent('[data-testid=session-who]')).to.include('欧*修');
       expect(await page.$('[data-testid=rebind-code]')).to.equal(null);
       expect(await page.$('[data-testid=code-card]')).to.equal(null);
@@ -142,14 +157,18 @@ describe('signing in on / through the identity provider', function () {
       await page.fill('[data-testid=rebind-code]', code === '000000' ? '111111' : '000000');
       await page.click('[data-testid=rebind-confirm]');
       await page.waitForSelector('[data-testid=rebind-form] .form-error:not([hidden])');
-      expect(await page.textContent('[data-testid=rebind-form] .form-error')).to.include('验证码不正确').and.include('OTP_INVALID');
+      expect(await page.textContent('[data-testid=rebind-form] .form-error'))
+        .to.include('验证码不正确')
+        .and.include('OTP_INVALID');
 
       await page.fill('[data-testid=rebind-code]', code);
       await page.click('[data-testid=rebind-confirm]');
       const card = await page.waitForSelector('[data-testid=code-card]');
       expect(await page.textContent('[data-testid=page-message]')).to.equal('已换绑到当前账号');
       const shown = (await card.getAttribute('data-code'))!;
-      const api = await svc.call('GET', '/v1/residents/me/code', { token: (await cookieValue(context, 'ak_resident'))! });
+      const api = await svc.call('GET', '/v1/residents/me/code', {
+        token: (await cookieValue(context, 'ak_resident'))!,
+      });
       expect(api.body.code).to.equal(shown);
       expect(await zbarimg(await screenshot(page, 'sign-in-rebound-code'))).to.equal(shown);
       await expectNoReadableToken(page);
@@ -176,7 +195,10 @@ describe('an expired access token on /', function () {
 
   before(async () => {
     // One-minute access tokens; a one-minute code the page refetches about 8 s after it is issued.
-    svc = await startTestService({ clock, config: { SESSION_ACCESS_MINUTES: 1, CODE_TTL_MINUTES: 1, CODE_REFRESH_MARGIN_SECONDS: 52 } });
+    svc = await startTestService({
+      clock,
+      config: { SESSION_ACCESS_MINUTES: 1, CODE_TTL_MINUTES: 1, CODE_REFRESH_MARGIN_SECONDS: 52 },
+    });
     browser = await launchPhone();
     page = browser.page;
     calls = recordCalls(page);
@@ -206,16 +228,26 @@ describe('an expired access token on /', function () {
     clock.advance(2 * MINUTE);
     expect(await meWith(svc, old)).to.deep.equal({ status: 401, code: 'TOKEN_EXPIRED' });
     calls.length = 0;
-    await page.waitForFunction((c) => [c, undefined, null].indexOf(document.querySelector('[data-testid=code-card]')?.getAttribute('data-code')) < 0, code, { timeout: 30_000 });
+    await page.waitForFunction(
+      (c) =>
+        [c, undefined, null].indexOf(document.querySelector('[data-testid=code-card]')?.getAttribute('data-code')) < 0,
+      code,
+      { timeout: 30_000 },
+    );
     await page.unroute('**/v1/residents/me/code*');
     expect(held).to.equal(true);
     const fresh = (await cookieValue(browser.context, 'ak_resident'))!;
     expect(fresh).not.to.equal(old);
     expect(calls.filter((c) => c.startsWith('POST /v1/auth/refresh'))).to.deep.equal(['POST /v1/auth/refresh 200']);
-    expect(calls.filter((c) => c.includes('TOKEN_EXPIRED')).sort()).to.deep.equal(['GET /v1/residents/me 401 TOKEN_EXPIRED', 'GET /v1/residents/me/code 401 TOKEN_EXPIRED']);
+    expect(calls.filter((c) => c.includes('TOKEN_EXPIRED')).sort()).to.deep.equal([
+      'GET /v1/residents/me 401 TOKEN_EXPIRED',
+      'GET /v1/residents/me/code 401 TOKEN_EXPIRED',
+    ]);
     expect(calls).to.include('GET /v1/residents/me/code 200');
     expect(await page.$('[data-testid=sign-in-card]')).to.equal(null);
-    expect((await svc.call('GET', '/v1/residents/me/code', { token: fresh })).body.code).to.equal(await page.getAttribute('[data-testid=code-card]', 'data-code'));
+    expect((await svc.call('GET', '/v1/residents/me/code', { token: fresh })).body.code).to.equal(
+      await page.getAttribute('[data-testid=code-card]', 'data-code'),
+    );
   });
 
   it('is refreshed as the page loads, which then shows the code', async () => {
@@ -224,7 +256,11 @@ describe('an expired access token on /', function () {
     calls.length = 0;
     await page.reload();
     await page.waitForSelector('[data-testid=code-card]');
-    expect(calls.filter((c) => c.includes('/v1/auth/')).slice(0, 3)).to.deep.equal(['GET /v1/auth/session 200', 'POST /v1/auth/refresh 200', 'GET /v1/auth/session 200']);
+    expect(calls.filter((c) => c.includes('/v1/auth/')).slice(0, 3)).to.deep.equal([
+      'GET /v1/auth/session 200',
+      'POST /v1/auth/refresh 200',
+      'GET /v1/auth/session 200',
+    ]);
     const fresh = (await cookieValue(browser.context, 'ak_resident'))!;
     expect(fresh).not.to.equal(old);
     expect(await meWith(svc, old)).to.deep.equal({ status: 401, code: 'UNAUTHENTICATED' });
@@ -270,9 +306,13 @@ describe('a resident session on /', function () {
       const token = (await cookieValue(context, 'ak_resident'))!;
       const { pseudonym } = (await svc.call('GET', '/v1/residents/me', { token })).body.resident;
       const list = await svc.call('GET', '/v1/admin/tokens?role=resident', { token: svc.adminToken });
-      const mine = (list.body.tokens as Array<{ id: string; pseudonym: string }>).filter((s) => s.pseudonym === pseudonym);
+      const mine = (list.body.tokens as Array<{ id: string; pseudonym: string }>).filter(
+        (s) => s.pseudonym === pseudonym,
+      );
       expect(mine).to.have.length(1);
-      expect((await svc.call('DELETE', `/v1/admin/tokens/${mine[0].id}`, { token: svc.adminToken })).status).to.equal(204);
+      expect((await svc.call('DELETE', `/v1/admin/tokens/${mine[0].id}`, { token: svc.adminToken })).status).to.equal(
+        204,
+      );
 
       await page.click('[data-testid=update]');
       await fillApplication(page, person);
@@ -319,7 +359,9 @@ describe('a resident session on /', function () {
       expect(page.url()).to.equal(`${svc.url}/`);
       expect((await browser.context.cookies()).filter((c) => c.name === 'ak_resident')).to.deep.equal([]);
       await page.click('[data-testid=lang-switch]');
-      expect(await page.textContent('[data-testid=page-message]')).to.equal('The sign-in did not complete (UNAUTHENTICATED); please try again.');
+      expect(await page.textContent('[data-testid=page-message]')).to.equal(
+        'The sign-in did not complete (UNAUTHENTICATED); please try again.',
+      );
     });
   });
 
@@ -361,11 +403,21 @@ describe('the staff pages sign in with a token once', function () {
   async function staffToken(role: string): Promise<string> {
     if (role === 'operator') {
       const token = await svc.token(role);
-      expect((await svc.call('POST', '/v1/venues', { token, json: { type: 'crowded-place', subtype: 'mall', name: '万象城', district: '340104' } })).status).to.equal(201);
+      expect(
+        (
+          await svc.call('POST', '/v1/venues', {
+            token,
+            json: { type: 'crowded-place', subtype: 'mall', name: '万象城', district: '340104' },
+          })
+        ).status,
+      ).to.equal(201);
       return token;
     }
     if (role === 'border') {
-      const post = await svc.call('POST', '/v1/venues', { token: await svc.token('health'), json: { type: 'border', subtype: 'port-of-entry', name: '新桥机场口岸', district: '340123' } });
+      const post = await svc.call('POST', '/v1/venues', {
+        token: await svc.token('health'),
+        json: { type: 'border', subtype: 'port-of-entry', name: '新桥机场口岸', district: '340123' },
+      });
       expect(post.status).to.equal(201);
       return svc.token(role, { scope: { venues: [post.body.id] } });
     }
@@ -399,7 +451,9 @@ describe('the staff pages sign in with a token once', function () {
         // The gate scans with the cookie alone.
         await page.fill('[data-testid=code-input]', 'AK1:NOT A CODE');
         await page.press('[data-testid=code-input]', 'Enter');
-        expect(await (await page.waitForSelector('[data-testid=decision]')).getAttribute('data-decision')).to.equal('deny');
+        expect(await (await page.waitForSelector('[data-testid=decision]')).getAttribute('data-decision')).to.equal(
+          'deny',
+        );
         await page.click('[data-testid=decision]');
         await page.waitForSelector('[data-testid=decision]', { state: 'detached' });
       }

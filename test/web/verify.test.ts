@@ -85,7 +85,11 @@ describe('the offline verifier', function () {
 
       const ok = await check(page, code);
       expect(ok).to.include({ code: 'VALID', valid: 'true', colour: 'green' });
-      expect(ok.text).to.include('有效 · 绿码').and.include('安徽省 (340000)').and.include('李*光').and.include('状态列表');
+      expect(ok.text)
+        .to.include('有效 · 绿码')
+        .and.include('安徽省 (340000)')
+        .and.include('李*光')
+        .and.include('状态列表');
       await screenshot(page, 'verify-valid');
 
       const bad = await check(page, tampered);
@@ -139,7 +143,10 @@ describe('the offline verifier', function () {
       await page.click('[data-testid=lang-switch]');
       await check(page, code);
       await screenshot(page, 'verify-standalone', { fullPage: true });
-      expect(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:')), 'requests beyond the file itself').to.deep.equal([]);
+      expect(
+        requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:')),
+        'requests beyond the file itself',
+      ).to.deep.equal([]);
     });
   });
 
@@ -174,13 +181,19 @@ describe('the offline verifier', function () {
       await screenshot(page, 'verify-key-revoked');
       expect((await check(page, sc.forged.revoked2036)).code).to.equal('KEY_REVOKED');
 
-      for (const code of [sc.forged.overCapDynamic, sc.forged.overCapPrinted, sc.forged.overCapVenue, sc.forged.retired2036]) {
+      for (const code of [
+        sc.forged.overCapDynamic,
+        sc.forged.overCapPrinted,
+        sc.forged.overCapVenue,
+        sc.forged.retired2036,
+      ]) {
         expect(await check(page, code)).to.include({ code: 'LIFETIME_TOO_LONG', valid: 'false' });
       }
       const capped = await check(page, sc.forged.overCapDynamic);
       expect(capped.text).to.include('有效期超限').and.include('live longer than its kind may');
       // The same page accepts the code the service issues now.
-      const current = (await sc.svc.call('GET', '/v1/residents/me/code', { token: sc.resident.token })).body.code as string;
+      const current = (await sc.svc.call('GET', '/v1/residents/me/code', { token: sc.resident.token })).body
+        .code as string;
       expect(await check(page, current)).to.include({ code: 'VALID', valid: 'true' });
     });
 
@@ -194,8 +207,8 @@ describe('the offline verifier', function () {
     });
   });
 
-  describe('another province\'s lists, read from this page\'s origin', () => {
-    it('are readable cross-origin (CORS), the status list with its issued-at header; a resident\'s own record is not', async () => {
+  describe("another province's lists, read from this page's origin", () => {
+    it("are readable cross-origin (CORS), the status list with its issued-at header; a resident's own record is not", async () => {
       // The first test stops the shared service; this one runs its own pair.
       const here = await startTestService({ clock: realClock() });
       const other = await startTestService({ clock: realClock(), config: { ISSUER_ID: '320000' } });
@@ -211,11 +224,18 @@ describe('the offline verifier', function () {
             const bytes = (await status.arrayBuffer()).byteLength;
             let own: string;
             try {
-              own = String((await fetch(`${base}/v1/residents/me`, { headers: { authorization: `Bearer ${token}` } })).status);
+              own = String(
+                (await fetch(`${base}/v1/residents/me`, { headers: { authorization: `Bearer ${token}` } })).status,
+              );
             } catch (e) {
               own = `blocked: ${(e as Error).name}`;
             }
-            return { issuers: trust.issuers.map((i: { id: string }) => i.id), issuedAt: status.headers.get('x-status-list-issued-at'), bytes, own };
+            return {
+              issuers: trust.issuers.map((i: { id: string }) => i.id),
+              issuedAt: status.headers.get('x-status-list-issued-at'),
+              bytes,
+              own,
+            };
           },
           { base: other.url, token: applied.token as string },
         );

@@ -10,7 +10,8 @@ export type { AnchoringLog, ChainCheckpoint, RegistryReader } from '../src/regis
  * @throws RegistryReadError CHAIN_UNREACHABLE when the endpoint does not answer eth_chainId
  */
 export async function connectRegistry(rpc: string, address: string): Promise<RegistryReader> {
-  if (!httpOrigin(rpc)) throw usageError(URL.canParse(rpc) ? '--rpc must be an http(s) URL' : `--rpc must be an http(s) URL, not "${rpc}"`);
+  if (!httpOrigin(rpc))
+    throw usageError(URL.canParse(rpc) ? '--rpc must be an http(s) URL' : `--rpc must be an http(s) URL, not "${rpc}"`);
   if (!isAddress(address)) throw usageError('--contract must be a 0x-prefixed 20-byte address');
   return connectReader(rpc, address);
 }

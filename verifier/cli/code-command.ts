@@ -1,10 +1,4 @@
-import {
-  loadStatusList,
-  parseRfc3339,
-  prepareTrustList,
-  verifyCode,
-  type PreparedTrustList,
-} from '../src';
+import { loadStatusList, parseRfc3339, prepareTrustList, verifyCode, type PreparedTrustList } from '../src';
 import { parseCommandArgs } from './args';
 import { readCodeArgument } from './code-input';
 import { EXIT_INVALID, EXIT_VALID, readInput, unreadable, usageError, type CliIo } from './io';
@@ -114,7 +108,8 @@ function age(seconds: number): string {
 
 export const codeCommand: Command = {
   name: 'code',
-  synopsis: 'code <AK1:text | file.txt | image.png/.jpg | -> --trust-list <file> [--status-list <file>]... [--now <time>] [--json]',
+  synopsis:
+    'code <AK1:text | file.txt | image.png/.jpg | -> --trust-list <file> [--status-list <file>]... [--now <time>] [--json]',
   summary: 'verify a resident or venue code',
   usage: USAGE,
   run: code,

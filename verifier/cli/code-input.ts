@@ -34,9 +34,13 @@ export async function readCodeArgument(arg: string, io: CliIo): Promise<string> 
     if (text === undefined) throw unreadable(`no QR code found in ${arg}`);
     return text;
   }
-  if (format) throw unreadable(`${arg} is a ${format.toUpperCase()} image; only PNG and JPEG are read (save or convert it as one of those)`);
+  if (format)
+    throw unreadable(
+      `${arg} is a ${format.toUpperCase()} image; only PNG and JPEG are read (save or convert it as one of those)`,
+    );
   // A file named as an image that is none would otherwise be read as text and reported as a MALFORMED code.
-  if (IMAGE_EXTENSIONS.has(extname(arg).toLowerCase())) throw unreadable(`${arg} is not a PNG or JPEG image (its first bytes are neither)`);
+  if (IMAGE_EXTENSIONS.has(extname(arg).toLowerCase()))
+    throw unreadable(`${arg} is not a PNG or JPEG image (its first bytes are neither)`);
   let text: string;
   try {
     text = utf8.decode(bytes).trim();

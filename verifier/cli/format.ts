@@ -22,7 +22,9 @@ export function formatShanghaiTime(seconds: number): string {
 
 function describeClaims(claims: CodeClaims, issuerName: string | undefined, now: number): string {
   const what =
-    claims.kind === 'resident' ? `${claims.health.colour} code` : `venue code ${claims.venue.name} (${claims.venue.type})`;
+    claims.kind === 'resident'
+      ? `${claims.health.colour} code`
+      : `venue code ${claims.venue.name} (${claims.venue.type})`;
   const issuer = issuerName ? `${issuerName} (${claims.iss})` : claims.iss;
   const expiry = `${now > claims.exp ? 'expired' : 'expires'} ${formatShanghaiTime(claims.exp)}`;
   return `${what} from ${issuer}, ${expiry}`;
@@ -47,13 +49,15 @@ export function describeResult(result: VerifyResult, issuerName: string | undefi
  * code's issuer was used: the colour shown is then the colour at issuance, which a status
  * change since may have superseded.
  */
-export type RevocationCheck = { checked: true; statusListAgeSeconds: number } | { checked: false; reason: string } | null;
+export type RevocationCheck =
+  { checked: true; statusListAgeSeconds: number } | { checked: false; reason: string } | null;
 
 /** What `verifyCode` did about revocation, given how many status lists it was handed. */
 export function revocationCheck(result: VerifyResult, statusListsGiven: number): RevocationCheck {
   if (!result.claims || result.claims.kind !== 'resident') return null;
   if (result.statusAgeSeconds !== undefined) return { checked: true, statusListAgeSeconds: result.statusAgeSeconds };
-  const reason = statusListsGiven === 0 ? 'no status list given' : `no valid status list of issuer ${result.claims.iss} given`;
+  const reason =
+    statusListsGiven === 0 ? 'no status list given' : `no valid status list of issuer ${result.claims.iss} given`;
   return { checked: false, reason };
 }
 

@@ -78,7 +78,14 @@ async function checkBundle(
   // A history that does not verify is never complete, whichever check stopped it.
   const notValid = (result: ProofResult): ProofResult =>
     kind === 'history' && result.complete === undefined
-      ? { ...result, complete: false, completeness: { code: 'NOT_VALID', reason: 'the bundle does not verify, so it proves nothing about completeness' } }
+      ? {
+          ...result,
+          complete: false,
+          completeness: {
+            code: 'NOT_VALID',
+            reason: 'the bundle does not verify, so it proves nothing about completeness',
+          },
+        }
       : result;
   const parsed = parseBundleFile(bytes, file);
   if (!('format' in parsed)) return { ...notValid(parsed), file, checkpoint: null };
@@ -95,7 +102,12 @@ async function checkBundle(
           root: Buffer.from(cp.root).toString('hex'),
           anchoredAt: cp.anchoredAt,
           blockNumber: bundle.checkpoint.blockNumber,
-          ...(kind === 'history' ? { mapRoot: chainMapRoot ? Buffer.from(chainMapRoot).toString('hex') : (bundle.checkpoint.mapRoot ?? null), cosigned: witnessed } : {}),
+          ...(kind === 'history'
+            ? {
+                mapRoot: chainMapRoot ? Buffer.from(chainMapRoot).toString('hex') : (bundle.checkpoint.mapRoot ?? null),
+                cosigned: witnessed,
+              }
+            : {}),
         }
       : null,
   });
@@ -104,28 +116,58 @@ async function checkBundle(
   }
   const { chainId, contract } = bundle.chain;
   if (chainId !== registry.chainId) {
-    return report(fail('CHECKPOINT_MISMATCH', `the bundle is for chain ${chainId}, but ${registry.origin} is chain ${registry.chainId}`));
+    return report(
+      fail(
+        'CHECKPOINT_MISMATCH',
+        `the bundle is for chain ${chainId}, but ${registry.origin} is chain ${registry.chainId}`,
+      ),
+    );
   }
   if (contract.toLowerCase() !== registry.address) {
-    return report(fail('CHECKPOINT_MISMATCH', `the bundle names contract ${contract}, not the registry ${registry.address} given with --contract`));
+    return report(
+      fail(
+        'CHECKPOINT_MISMATCH',
+        `the bundle names contract ${contract}, not the registry ${registry.address} given with --contract`,
+      ),
+    );
   }
   const issuer = Number(bundle.issuer);
   const { index } = bundle.checkpoint;
   const cp = await registry.getCheckpoint(issuer, index);
-  if (!cp) return report(fail('CHECKPOINT_MISMATCH', `the registry has no checkpoint ${index} of issuer ${bundle.issuer}`));
+  if (!cp)
+    return report(fail('CHECKPOINT_MISMATCH', `the registry has no checkpoint ${index} of issuer ${bundle.issuer}`));
 
   // The block the output names must be the one the checkpoint was really anchored in.
   const anchoring = await registry.getAnchoring(bundle.checkpoint.txHash);
   const rootHex = `0x${Buffer.from(cp.root).toString('hex')}`;
   if (!anchoring) {
-    return report(fail('CHECKPOINT_MISMATCH', `the anchoring transaction ${bundle.checkpoint.txHash} is not a successful transaction on chain ${chainId}`), cp);
+    return report(
+      fail(
+        'CHECKPOINT_MISMATCH',
+        `the anchoring transaction ${bundle.checkpoint.txHash} is not a successful transaction on chain ${chainId}`,
+      ),
+      cp,
+    );
   }
-  if (!anchoring.logs.some((l) => l.issuer === issuer && l.index === index && l.treeSize === cp.treeSize && l.root === rootHex)) {
-    return report(fail('CHECKPOINT_MISMATCH', `transaction ${bundle.checkpoint.txHash} did not anchor checkpoint ${index} of issuer ${bundle.issuer}`), cp);
+  if (
+    !anchoring.logs.some(
+      (l) => l.issuer === issuer && l.index === index && l.treeSize === cp.treeSize && l.root === rootHex,
+    )
+  ) {
+    return report(
+      fail(
+        'CHECKPOINT_MISMATCH',
+        `transaction ${bundle.checkpoint.txHash} did not anchor checkpoint ${index} of issuer ${bundle.issuer}`,
+      ),
+      cp,
+    );
   }
   if (anchoring.blockNumber !== bundle.checkpoint.blockNumber) {
     return report(
-      fail('CHECKPOINT_MISMATCH', `checkpoint ${index} was anchored in block ${anchoring.blockNumber}, not block ${bundle.checkpoint.blockNumber}`),
+      fail(
+        'CHECKPOINT_MISMATCH',
+        `checkpoint ${index} was anchored in block ${anchoring.blockNumber}, not block ${bundle.checkpoint.blockNumber}`,
+      ),
       cp,
     );
   }
@@ -139,7 +181,9 @@ async function checkBundle(
       chainMapRoot = attestation.mapRoot;
       anchored.mapRoot = attestation.mapRoot;
       anchored.cosigned = isCosigned(attestation);
-      witnessed = anchored.cosigned ? { by: 'chain', cosigners: attestation.cosigners, threshold: attestation.threshold } : null;
+      witnessed = anchored.cosigned
+        ? { by: 'chain', cosigners: attestation.cosigners, threshold: attestation.threshold }
+        : null;
     } else {
       anchored.cosigned = cosign.vouched;
       witnessed = cosign.vouched ? { by: '--cosigned' } : null;
@@ -148,7 +192,11 @@ async function checkBundle(
   const result = kind === 'history' ? verifyHistory(bundle, anchored) : verifyEventProofs(bundle, anchored);
   if (!result.valid) return report(result, cp);
 
-  const entries = [...(bundle.previous ? [bundle.previous] : []), ...bundle.events, ...(bundle.next ? [bundle.next] : [])];
+  const entries = [
+    ...(bundle.previous ? [bundle.previous] : []),
+    ...bundle.events,
+    ...(bundle.next ? [bundle.next] : []),
+  ];
   const answers = await registry.verifyInclusions(
     issuer,
     index,
@@ -157,9 +205,24 @@ async function checkBundle(
   const refused = answers.indexOf(false);
   if (refused >= 0) {
     const seq = entries[refused].event.seq;
-    return report(fail('NOT_INCLUDED', `event seq ${seq}: the contract's verifyInclusion refuses the proof the local check accepted`), cp);
+    return report(
+      fail(
+        'NOT_INCLUDED',
+        `event seq ${seq}: the contract's verifyInclusion refuses the proof the local check accepted`,
+      ),
+      cp,
+    );
   }
-  return report({ ...result, message: result.message.replace(`(size ${cp.treeSize})`, `(size ${cp.treeSize}) anchored in block ${anchoring.blockNumber}`) }, cp);
+  return report(
+    {
+      ...result,
+      message: result.message.replace(
+        `(size ${cp.treeSize})`,
+        `(size ${cp.treeSize}) anchored in block ${anchoring.blockNumber}`,
+      ),
+    },
+    cp,
+  );
 }
 
 function describe(r: BundleReport, many: boolean): string {
@@ -171,7 +234,12 @@ function describe(r: BundleReport, many: boolean): string {
 }
 
 /** The body shared by `proof` and `history`: they differ only in the checks and the help. */
-export async function runProofCheck(kind: 'event' | 'history', usage: string, argv: string[], io: CliIo): Promise<number> {
+export async function runProofCheck(
+  kind: 'event' | 'history',
+  usage: string,
+  argv: string[],
+  io: CliIo,
+): Promise<number> {
   const { values, positionals } = parseCommandArgs({
     args: argv,
     allowPositionals: true,
@@ -199,7 +267,9 @@ export async function runProofCheck(kind: 'event' | 'history', usage: string, ar
   const reports: BundleReport[] = [];
   try {
     if (!(await registry.hasCode())) {
-      throw unreadable(`--contract ${registry.address} is not a contract on chain ${registry.chainId} (${registry.origin})`);
+      throw unreadable(
+        `--contract ${registry.address} is not a contract on chain ${registry.chainId} (${registry.origin})`,
+      );
     }
     const cosign = { vouched: (values as { cosigned?: boolean }).cosigned === true };
     for (const { file, bytes } of files) reports.push(await checkBundle(bytes, file, kind, registry, cosign));

@@ -36,7 +36,8 @@ async function qr(argv: string[], io: CliIo): Promise<number> {
   const out = values.out;
   if (!out) throw usageError('--out <code.png | code.svg> is required');
   const format = extname(out).toLowerCase();
-  if (format !== '.png' && format !== '.svg') throw usageError(`--out must end in .png or .svg, not "${format || out}"`);
+  if (format !== '.png' && format !== '.svg')
+    throw usageError(`--out must end in .png or .svg, not "${format || out}"`);
 
   const text = await readCodeArgument(positionals[0], io);
   try {

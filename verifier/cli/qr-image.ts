@@ -29,7 +29,11 @@ export function imageFormat(bytes: Uint8Array): ImageFormat | undefined {
   if (startsWith(bytes, ascii('BM'))) return 'bmp';
   if (startsWith(bytes, [0x49, 0x49, 0x2a, 0x00]) || startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2a])) return 'tiff';
   // ISO BMFF: iPhones save HEIC by default.
-  if (startsWith(bytes, ascii('ftyp'), 4) && /^(hei|hev|mif|msf|avi)/.test(String.fromCharCode(...bytes.subarray(8, 12)))) return 'heif';
+  if (
+    startsWith(bytes, ascii('ftyp'), 4) &&
+    /^(hei|hev|mif|msf|avi)/.test(String.fromCharCode(...bytes.subarray(8, 12)))
+  )
+    return 'heif';
   return undefined;
 }
 
@@ -47,7 +51,11 @@ function findQr(rgba: Uint8ClampedArray, width: number, height: number): string 
  */
 export function decodeQrPng(bytes: Uint8Array): string | undefined {
   const image = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  return findQr(new Uint8ClampedArray(image.data.buffer, image.data.byteOffset, image.data.byteLength), image.width, image.height);
+  return findQr(
+    new Uint8ClampedArray(image.data.buffer, image.data.byteOffset, image.data.byteLength),
+    image.width,
+    image.height,
+  );
 }
 
 /**
@@ -56,6 +64,15 @@ export function decodeQrPng(bytes: Uint8Array): string | undefined {
  * @throws Error when the bytes are not a decodable JPEG
  */
 export function decodeQrJpeg(bytes: Uint8Array): string | undefined {
-  const image = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: 64, maxMemoryUsageInMB: 1024 });
-  return findQr(new Uint8ClampedArray(image.data.buffer, image.data.byteOffset, image.data.byteLength), image.width, image.height);
+  const image = jpeg.decode(bytes, {
+    useTArray: true,
+    formatAsRGBA: true,
+    maxResolutionInMP: 64,
+    maxMemoryUsageInMB: 1024,
+  });
+  return findQr(
+    new Uint8ClampedArray(image.data.buffer, image.data.byteOffset, image.data.byteLength),
+    image.width,
+    image.height,
+  );
 }

@@ -75,7 +75,8 @@ async function sync(argv: string[], io: CliIo): Promise<number> {
   let trustList: TrustListJson;
   let suspended: Array<{ id: string; name: string; since: string }>;
   try {
-    if (!(await registry.hasCode())) throw usageError(`no contract at ${registry.address} on chain ${registry.chainId}`);
+    if (!(await registry.hasCode()))
+      throw usageError(`no contract at ${registry.address} on chain ${registry.chainId}`);
     const issuers = await registry.readIssuers();
     trustList = trustListFromRegistry(issuers, Date.now() / 1000);
     suspended = issuers
@@ -99,7 +100,11 @@ async function sync(argv: string[], io: CliIo): Promise<number> {
       if (loaded.statusList.iss !== iss.id) throw new Error(`the list is issuer ${loaded.statusList.iss}'s`);
       const file = join(statusDir, `status-${iss.id}.cose`);
       write(file, bytes);
-      summary.statusList = { file, entries: loaded.statusList.size, issuedAt: new Date(loaded.statusList.issuedAt * 1000).toISOString() };
+      summary.statusList = {
+        file,
+        entries: loaded.statusList.size,
+        issuedAt: new Date(loaded.statusList.issuedAt * 1000).toISOString(),
+      };
     } catch (e) {
       summary.statusList = { error: (e as Error).message };
     }
@@ -107,9 +112,24 @@ async function sync(argv: string[], io: CliIo): Promise<number> {
 
   const now = Date.now() / 1000;
   if (values.json) {
-    io.out(JSON.stringify({ trustList: values.out, chainId: registry.chainId, contract: registry.address, issuedAt: trustList.issuedAt, issuers: summaries, suspended }, null, 2));
+    io.out(
+      JSON.stringify(
+        {
+          trustList: values.out,
+          chainId: registry.chainId,
+          contract: registry.address,
+          issuedAt: trustList.issuedAt,
+          issuers: summaries,
+          suspended,
+        },
+        null,
+        2,
+      ),
+    );
   } else {
-    io.out(`trust list of ${trustList.issuers.length} issuer(s) from chain ${registry.chainId} (${registry.address}) written to ${values.out}`);
+    io.out(
+      `trust list of ${trustList.issuers.length} issuer(s) from chain ${registry.chainId} (${registry.address}) written to ${values.out}`,
+    );
     for (const s of summaries) {
       const sl = s.statusList;
       const status = !sl
@@ -119,7 +139,8 @@ async function sync(argv: string[], io: CliIo): Promise<number> {
           : `status list of ${sl.entries} entries issued ${Math.round(now - Date.parse(sl.issuedAt) / 1000)} s ago → ${sl.file}`;
       io.out(`  ${s.id} ${s.name}: ${s.keys} key(s), ${status}`);
     }
-    for (const s of suspended) io.out(`  ${s.id} ${s.name}: suspended on chain since ${s.since}; left out, its codes are not accepted`);
+    for (const s of suspended)
+      io.out(`  ${s.id} ${s.name}: suspended on chain since ${s.since}; left out, its codes are not accepted`);
   }
   const missing = summaries.some((s) => s.statusList && 'error' in s.statusList);
   return missing ? EXIT_INVALID : EXIT_VALID;
@@ -128,7 +149,7 @@ async function sync(argv: string[], io: CliIo): Promise<number> {
 export const trustSyncCommand: Command = {
   name: 'trust sync',
   synopsis: 'trust sync --rpc <url> --contract <address> --out <trust.json> [--status-dir <dir>] [--json]',
-  summary: 'build the trust list from the chain and fetch every issuer\'s status list',
+  summary: "build the trust list from the chain and fetch every issuer's status list",
   usage: USAGE,
   run: sync,
 };

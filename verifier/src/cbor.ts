@@ -11,7 +11,10 @@ export type CborValue = number | Uint8Array | string | CborValue[] | CborMap | T
 export type CborMap = Map<CborKey, CborValue>;
 
 export class Tagged {
-  constructor(readonly tag: number, readonly value: CborValue) {}
+  constructor(
+    readonly tag: number,
+    readonly value: CborValue,
+  ) {}
 }
 
 const MAX_DEPTH = 16;
@@ -144,7 +147,8 @@ class Reader {
         for (let i = 0; i < n; i++) {
           const keyStart = this.pos;
           const key = this.item(depth + 1);
-          if (typeof key !== 'number' && typeof key !== 'string') throw malformed('CBOR map key must be an integer or text');
+          if (typeof key !== 'number' && typeof key !== 'string')
+            throw malformed('CBOR map key must be an integer or text');
           const keyBytes = this.b.subarray(keyStart, this.pos);
           if (prevKey) {
             const c = compareBytes(prevKey, keyBytes);

@@ -92,7 +92,8 @@ const REGION = /^[1-9][0-9]{5}$/;
 const LAST4 = /^[0-9A-Z]{4}$/;
 
 function uint(v: CborValue | undefined, what: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw malformed(`${what} must be an unsigned integer`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw malformed(`${what} must be an unsigned integer`);
   return v;
 }
 
@@ -190,7 +191,11 @@ export function decodeClaims(payload: Uint8Array): CodeClaims {
   if (!kind) throw malformed('CWT payload has neither the health claim (-65537) nor the venue claim (-65538)');
   // A venue code names its venue in sub; a resident code carries none, except one of the first revision (§4).
   const withSub = kind === 'venue' || m.has(SUB);
-  exactKeys(m, [ISS, ...(withSub ? [SUB] : []), EXP, IAT, CTI, kind === 'resident' ? HEALTH_CLAIM : VENUE_CLAIM], 'CWT payload');
+  exactKeys(
+    m,
+    [ISS, ...(withSub ? [SUB] : []), EXP, IAT, CTI, kind === 'resident' ? HEALTH_CLAIM : VENUE_CLAIM],
+    'CWT payload',
+  );
   const cti = m.get(CTI);
   if (!(cti instanceof Uint8Array) || cti.length !== 8) throw malformed('cti must be an 8-byte string');
   const sub = withSub ? pseudonym(m.get(SUB), 'sub') : undefined;

@@ -24,7 +24,12 @@ export function computeKid(publicKey: Uint8Array): Uint8Array {
 /** The protected header `{1: -8, 4: kid}` in deterministic CBOR. */
 export function protectedHeader(kid: Uint8Array): Uint8Array {
   if (kid.length !== 8) throw malformed('kid must be 8 bytes');
-  return encodeCbor(new Map<number, CborValue>([[HDR_ALG, ALG_EDDSA], [HDR_KID, kid]]));
+  return encodeCbor(
+    new Map<number, CborValue>([
+      [HDR_ALG, ALG_EDDSA],
+      [HDR_KID, kid],
+    ]),
+  );
 }
 
 /** The bytes an issuer signs: Sig_structure `["Signature1", protected, h'', payload]` (RFC 9052 §4.4). */
@@ -49,7 +54,8 @@ export function decodeSign1(bytes: Uint8Array): Sign1 {
   if (!Array.isArray(arr) || arr.length !== 4) throw malformed('COSE_Sign1 must be an array of four items');
   const [protectedBytes, unprotected, payload, signature] = arr;
   if (!(protectedBytes instanceof Uint8Array)) throw malformed('COSE protected header must be a byte string');
-  if (!(unprotected instanceof Map) || unprotected.size !== 0) throw malformed('COSE unprotected header must be an empty map');
+  if (!(unprotected instanceof Map) || unprotected.size !== 0)
+    throw malformed('COSE unprotected header must be an empty map');
   if (!(payload instanceof Uint8Array)) throw malformed('COSE payload must be a byte string');
   if (!(signature instanceof Uint8Array) || signature.length !== 64) throw malformed('COSE signature must be 64 bytes');
   const hdr = decodeCbor(protectedBytes);

@@ -18,8 +18,8 @@ export type Backend = 'node' | 'node-async' | 'webcrypto' | 'noble';
 
 // L = 2^252 + 27742317777372353535851937790883648493, little-endian.
 const L_LE = Uint8Array.from([
-  0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+  0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0x10,
 ]);
 const L = 2n ** 252n + 27742317777372353535851937790883648493n;
 
@@ -90,13 +90,19 @@ export function createKeyVerifier(publicKey: Uint8Array, backend: Backend = defa
     const nc = nodeCrypto;
     if (!nc) throw new Error('node:crypto is not available in this runtime');
     const key = nc.createPublicKey({ key: Buffer.from(concatBytes(SPKI_PREFIX, pub)), format: 'der', type: 'spki' });
-    if (backend === 'node') return { backend, verify: async (message, signature) => guard(signature) && nc.verify(null, message, key, signature) };
+    if (backend === 'node')
+      return {
+        backend,
+        verify: async (message, signature) => guard(signature) && nc.verify(null, message, key, signature),
+      };
     // The callback form runs the same OpenSSL check on libuv's thread pool: a server
     // verifying many codes at once keeps its event loop for everything else.
     return {
       backend,
       verify: (message, signature) =>
-        guard(signature) ? new Promise((done) => nc.verify(null, message, key, signature, (err, ok) => done(!err && ok))) : Promise.resolve(false),
+        guard(signature)
+          ? new Promise((done) => nc.verify(null, message, key, signature, (err, ok) => done(!err && ok)))
+          : Promise.resolve(false),
     };
   }
   if (backend === 'webcrypto') {
@@ -112,11 +118,19 @@ export function createKeyVerifier(publicKey: Uint8Array, backend: Backend = defa
         const k = await key;
         // A browser without Ed25519 in WebCrypto rejects the import: fall back to noble.
         if (!k) return fallback.verify(message, signature);
-        return globalThis.crypto.subtle.verify({ name: 'Ed25519' }, k, signature as Uint8Array<ArrayBuffer>, message as Uint8Array<ArrayBuffer>);
+        return globalThis.crypto.subtle.verify(
+          { name: 'Ed25519' },
+          k,
+          signature as Uint8Array<ArrayBuffer>,
+          message as Uint8Array<ArrayBuffer>,
+        );
       },
     };
   }
-  return { backend: 'noble', verify: async (message, signature) => guard(signature) && nobleVerify(pub, message, signature) };
+  return {
+    backend: 'noble',
+    verify: async (message, signature) => guard(signature) && nobleVerify(pub, message, signature),
+  };
 }
 
 /** node:crypto under Node (same OpenSSL as Node's WebCrypto, without the thread-pool hop), else WebCrypto, else noble. */

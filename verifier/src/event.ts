@@ -78,7 +78,8 @@ export function hashEvent(body: LedgerEventBody, saltHex: string): string {
   // Under Node, OpenSSL takes the salt and the text in their own encodings: no byte arrays
   // are built and copied in JS (this runs for every event the ledger appends or checks).
   // Node's hex decoding stops at a bad digit where fromHex refuses, so only plain hex goes this way.
-  if (nodeCrypto && EVEN_HEX.test(saltHex)) return nodeCrypto.createHash('sha256').update(saltHex, 'hex').update(json, 'utf8').digest('hex');
+  if (nodeCrypto && EVEN_HEX.test(saltHex))
+    return nodeCrypto.createHash('sha256').update(saltHex, 'hex').update(json, 'utf8').digest('hex');
   return toHex(sha256(concatBytes(fromHex(saltHex), utf8(json))));
 }
 

@@ -5,7 +5,14 @@ export { computeKid, sigStructure, protectedHeader, encodeSign1, decodeSign1, AL
 export * from './claims';
 export * from './code';
 export * from './lifetime';
-export { checkPublicKey, createKeyVerifier, defaultBackend, isCanonicalScalar, type Backend, type KeyVerifier } from './ed25519';
+export {
+  checkPublicKey,
+  createKeyVerifier,
+  defaultBackend,
+  isCanonicalScalar,
+  type Backend,
+  type KeyVerifier,
+} from './ed25519';
 export * from './trust-list';
 export * from './status-list';
 export * from './verify';

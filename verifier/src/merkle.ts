@@ -269,7 +269,9 @@ export function sizeProofForAppend(oldSize: number, appendedData: readonly Uint8
   appendedData.forEach((d, i) => checkHash(d, `appended leaf data ${i}`));
   const hashed = appendedData.map(hashLeaf);
   return sizeProofPlan(oldSize, oldSize + appendedData.length).map((item) =>
-    item.kind === 'leaf' ? appendedData[item.index - oldSize] : subtreeRoot(hashed, item.start - oldSize, item.end - oldSize),
+    item.kind === 'leaf'
+      ? appendedData[item.index - oldSize]
+      : subtreeRoot(hashed, item.start - oldSize, item.end - oldSize),
   );
 }
 
@@ -297,7 +299,8 @@ export function verifyCheckpointProofs(
   const last = next.treeSize - 1;
   const level = partingLevel(oldSize, next.treeSize);
   const want = sizeProofPlan(oldSize, next.treeSize).length;
-  if (sizeProof.length !== want) throw new MerkleError('PROOF_SIZE', `size proof has ${sizeProof.length} hashes, want ${want}`);
+  if (sizeProof.length !== want)
+    throw new MerkleError('PROOF_SIZE', `size proof has ${sizeProof.length} hashes, want ${want}`);
   let i = 0;
   let low = hashLeaf(sizeProof[i++]);
   for (let b = 0; b < level; b++) {
@@ -486,7 +489,10 @@ function consistencyProofSize(oldSize: number, newSize: number): number {
 
 function matchRoot(calculated: Uint8Array, expected: Uint8Array, what: string): void {
   if (!equalBytes(calculated, expected)) {
-    throw new MerkleError('ROOT_MISMATCH', `calculated ${what} does not match the expected ${what}`, { expected, calculated });
+    throw new MerkleError('ROOT_MISMATCH', `calculated ${what} does not match the expected ${what}`, {
+      expected,
+      calculated,
+    });
   }
 }
 

@@ -152,7 +152,8 @@ const bad = (message: string) => new ProofError('MALFORMED', message);
  */
 export function parseProofBundle(value: unknown): ProofBundle {
   const b = record(value, 'the bundle');
-  if (typeof b.format !== 'string' || !FORMATS.includes(b.format)) throw bad(`format must be "${PROOF_BUNDLE_FORMAT}" or "${PROOF_BUNDLE_FORMAT_1}"`);
+  if (typeof b.format !== 'string' || !FORMATS.includes(b.format))
+    throw bad(`format must be "${PROOF_BUNDLE_FORMAT}" or "${PROOF_BUNDLE_FORMAT_1}"`);
   const v2 = b.format === PROOF_BUNDLE_FORMAT;
   if (b.kind !== 'event' && b.kind !== 'history') throw bad('kind must be "event" or "history"');
   if (typeof b.issuer !== 'string' || !ISSUER.test(b.issuer)) throw bad('issuer must be a six-digit region code');
@@ -164,10 +165,13 @@ export function parseProofBundle(value: unknown): ProofBundle {
   const cp = record(b.checkpoint, 'checkpoint');
   if (!isInt(cp.index)) throw bad('checkpoint.index must be a non-negative integer');
   if (!isInt(cp.treeSize) || cp.treeSize < 1) throw bad('checkpoint.treeSize must be a positive integer');
-  if (typeof cp.root !== 'string' || !HEX64.test(cp.root)) throw bad('checkpoint.root must be 64 lower-case hex digits');
-  if (typeof cp.txHash !== 'string' || !TX_HASH.test(cp.txHash)) throw bad('checkpoint.txHash must be a 0x-prefixed 32-byte hash');
+  if (typeof cp.root !== 'string' || !HEX64.test(cp.root))
+    throw bad('checkpoint.root must be 64 lower-case hex digits');
+  if (typeof cp.txHash !== 'string' || !TX_HASH.test(cp.txHash))
+    throw bad('checkpoint.txHash must be a 0x-prefixed 32-byte hash');
   if (!isInt(cp.blockNumber)) throw bad('checkpoint.blockNumber must be a non-negative integer');
-  if (v2 && (typeof cp.mapRoot !== 'string' || !HEX64.test(cp.mapRoot))) throw bad('checkpoint.mapRoot must be 64 lower-case hex digits');
+  if (v2 && (typeof cp.mapRoot !== 'string' || !HEX64.test(cp.mapRoot)))
+    throw bad('checkpoint.mapRoot must be 64 lower-case hex digits');
 
   if (!Array.isArray(b.events)) throw bad('events must be an array');
   if (b.events.length > MAX_BUNDLE_EVENTS) throw bad(`events has more than ${MAX_BUNDLE_EVENTS} entries`);
@@ -180,7 +184,8 @@ export function parseProofBundle(value: unknown): ProofBundle {
     if (extra) throw bad(`${extra} belongs only in a history bundle`);
     if (v2 && 'subjectHead' in b) throw bad('subjectHead belongs only in a history bundle');
   } else {
-    if (typeof b.subject !== 'string' || !SUBJECT.test(b.subject)) throw bad('subject must be r:<pseudonym>, v:<venue id> or d:<desk id>');
+    if (typeof b.subject !== 'string' || !SUBJECT.test(b.subject))
+      throw bad('subject must be r:<pseudonym>, v:<venue id> or d:<desk id>');
     const range = record(b.range, 'range');
     const from = parseTime(range.from, 'range.from');
     const to = parseTime(range.to, 'range.to');
@@ -202,13 +207,24 @@ function checkSubjectHead(value: unknown): void {
     throw bad('subjectHead.head must be 64 lower-case hex digits, or null with a count of 0');
   }
   const p = record(h.proof, 'subjectHead.proof');
-  if (typeof p.bitmap !== 'string' || !HEX64.test(p.bitmap)) throw bad('subjectHead.proof.bitmap must be 64 lower-case hex digits');
-  if (!Array.isArray(p.siblings) || p.siblings.length > SUBJECT_KEY_BITS || !p.siblings.every((x) => typeof x === 'string' && HEX64.test(x))) {
+  if (typeof p.bitmap !== 'string' || !HEX64.test(p.bitmap))
+    throw bad('subjectHead.proof.bitmap must be 64 lower-case hex digits');
+  if (
+    !Array.isArray(p.siblings) ||
+    p.siblings.length > SUBJECT_KEY_BITS ||
+    !p.siblings.every((x) => typeof x === 'string' && HEX64.test(x))
+  ) {
     throw bad(`subjectHead.proof.siblings must be at most ${SUBJECT_KEY_BITS} hashes of 64 lower-case hex digits`);
   }
   if (p.other !== undefined) {
     const o = record(p.other, 'subjectHead.proof.other');
-    if (typeof o.key !== 'string' || !HEX64.test(o.key) || !isInt(o.count) || typeof o.head !== 'string' || !HEX64.test(o.head)) {
+    if (
+      typeof o.key !== 'string' ||
+      !HEX64.test(o.key) ||
+      !isInt(o.count) ||
+      typeof o.head !== 'string' ||
+      !HEX64.test(o.head)
+    ) {
       throw bad('subjectHead.proof.other must be { key, count, head }');
     }
   }
@@ -231,7 +247,8 @@ function checkEntry(value: unknown, what: string, mayBeErased = false): void {
   }
   const links = record(e.links, `${at}: links`);
   for (const [k, v] of Object.entries(links)) {
-    if (v !== null && (typeof v !== 'string' || !HEX64.test(v))) throw bad(`${at}: links["${k}"] must be 64 hex digits or null`);
+    if (v !== null && (typeof v !== 'string' || !HEX64.test(v)))
+      throw bad(`${at}: links["${k}"] must be 64 hex digits or null`);
   }
   if (typeof e.prev !== 'string' || !HEX64.test(e.prev)) throw bad(`${at}: prev must be 64 lower-case hex digits`);
   checkJson(record(e.data, `${at}: data`), `${at}: data`, 0);
@@ -248,7 +265,8 @@ function checkEntry(value: unknown, what: string, mayBeErased = false): void {
 /** An erased event's stub (FORMAT.md §12.1): no subjects, links, data or salt; `erased.by` names a later event. */
 function checkErasedEntry(entry: Record<string, unknown>, e: Record<string, unknown>, what: string): void {
   const extra = Object.keys(e).find((k) => !ERASED_KEYS.includes(k));
-  if (extra !== undefined) throw bad(`${what}.event is erased and has a member "${extra}" an erased event does not keep`);
+  if (extra !== undefined)
+    throw bad(`${what}.event is erased and has a member "${extra}" an erased event does not keep`);
   if (!isInt(e.seq) || e.seq < 1) throw bad(`${what}.event.seq must be a positive integer`);
   const at = `${what} (seq ${e.seq}, erased)`;
   if (typeof e.type !== 'string' || e.type === '') throw bad(`${at}: type must be a non-empty string`);
@@ -256,9 +274,14 @@ function checkErasedEntry(entry: Record<string, unknown>, e: Record<string, unkn
   if (typeof e.prev !== 'string' || !HEX64.test(e.prev)) throw bad(`${at}: prev must be 64 lower-case hex digits`);
   if (typeof e.hash !== 'string' || !HEX64.test(e.hash)) throw bad(`${at}: hash must be 64 lower-case hex digits`);
   const by = record(e.erased, `${at}: erased`);
-  if (!isInt(by.by) || by.by <= e.seq || Object.keys(by).length !== 1) throw bad(`${at}: erased must be { by: <the seq of a later retention.erased event> }`);
+  if (!isInt(by.by) || by.by <= e.seq || Object.keys(by).length !== 1)
+    throw bad(`${at}: erased must be { by: <the seq of a later retention.erased event> }`);
   if (!isInt(entry.leafIndex)) throw bad(`${at}: leafIndex must be a non-negative integer`);
-  if (!Array.isArray(entry.proof) || entry.proof.length > MAX_PROOF_HASHES || !entry.proof.every((h) => typeof h === 'string' && HEX64.test(h))) {
+  if (
+    !Array.isArray(entry.proof) ||
+    entry.proof.length > MAX_PROOF_HASHES ||
+    !entry.proof.every((h) => typeof h === 'string' && HEX64.test(h))
+  ) {
     throw bad(`${at}: proof must be at most ${MAX_PROOF_HASHES} hashes of 64 lower-case hex digits`);
   }
 }
@@ -341,7 +364,10 @@ export function verifyHistory(bundle: unknown, anchored: AnchoredCheckpoint): Pr
     completeness = checked.completeness;
     return checked.message;
   }, progress);
-  const c = result.valid && completeness ? completeness : { code: 'NOT_VALID' as const, reason: 'the bundle does not verify, so it proves nothing about completeness' };
+  const c =
+    result.valid && completeness
+      ? completeness
+      : { code: 'NOT_VALID' as const, reason: 'the bundle does not verify, so it proves nothing about completeness' };
   return { ...result, complete: c.code === 'COMPLETE', completeness: c };
 }
 
@@ -360,11 +386,13 @@ function checkAnchored(anchored: AnchoredCheckpoint): void {
   if (!anchored || !Number.isSafeInteger(anchored.treeSize) || anchored.treeSize < 1) {
     throw bad('the anchored checkpoint must have a positive tree size');
   }
-  if (!(anchored.root instanceof Uint8Array) || anchored.root.length !== 32) throw bad('the anchored root must be 32 bytes');
+  if (!(anchored.root instanceof Uint8Array) || anchored.root.length !== 32)
+    throw bad('the anchored root must be 32 bytes');
   if (anchored.mapRoot !== undefined && (!(anchored.mapRoot instanceof Uint8Array) || anchored.mapRoot.length !== 32)) {
     throw bad('the anchored map root must be 32 bytes');
   }
-  if (anchored.cosigned !== undefined && typeof anchored.cosigned !== 'boolean') throw bad('cosigned must be true or false');
+  if (anchored.cosigned !== undefined && typeof anchored.cosigned !== 'boolean')
+    throw bad('cosigned must be true or false');
 }
 
 /** Checkpoint, then every event's hash, then every inclusion proof (FORMAT.md §10 order). */
@@ -380,8 +408,16 @@ function checkEntries(b: ProofBundle, anchored: AnchoredCheckpoint, progress: { 
   if (!equalBytes(fromHex(cp.root), anchored.root)) {
     throw new ProofError('CHECKPOINT_MISMATCH', `the bundle's root of checkpoint ${cp.index} is not the root on chain`);
   }
-  if (anchored.mapRoot && cp.mapRoot !== undefined && b.format === PROOF_BUNDLE_FORMAT && !equalBytes(fromHex(cp.mapRoot), anchored.mapRoot)) {
-    throw new ProofError('CHECKPOINT_MISMATCH', `the bundle's map root of checkpoint ${cp.index} is not the map root on chain`);
+  if (
+    anchored.mapRoot &&
+    cp.mapRoot !== undefined &&
+    b.format === PROOF_BUNDLE_FORMAT &&
+    !equalBytes(fromHex(cp.mapRoot), anchored.mapRoot)
+  ) {
+    throw new ProofError(
+      'CHECKPOINT_MISMATCH',
+      `the bundle's map root of checkpoint ${cp.index} is not the map root on chain`,
+    );
   }
   const listed = new Set(b.events);
   const entries = [...(b.previous ? [b.previous] : []), ...b.events, ...(b.next ? [b.next] : [])];
@@ -397,19 +433,33 @@ function checkEntries(b: ProofBundle, anchored: AnchoredCheckpoint, progress: { 
   for (const entry of entries) {
     const { seq, hash } = entry.event;
     if (entry.leafIndex !== seq - 1) {
-      throw new ProofError('NOT_INCLUDED', `event seq ${seq}: leafIndex is ${entry.leafIndex}, but seq ${seq} is leaf ${seq - 1}`);
+      throw new ProofError(
+        'NOT_INCLUDED',
+        `event seq ${seq}: leafIndex is ${entry.leafIndex}, but seq ${seq} is leaf ${seq - 1}`,
+      );
     }
     if (entry.leafIndex >= anchored.treeSize) {
-      throw new ProofError('NOT_INCLUDED', `event seq ${seq}: leaf ${entry.leafIndex} is beyond the checkpoint's ${anchored.treeSize} leaves`);
+      throw new ProofError(
+        'NOT_INCLUDED',
+        `event seq ${seq}: leaf ${entry.leafIndex} is beyond the checkpoint's ${anchored.treeSize} leaves`,
+      );
     }
     let root: Uint8Array | undefined;
     try {
-      root = rootFromInclusionProof(hashLeaf(fromHex(hash)), entry.leafIndex, anchored.treeSize, entry.proof.map(fromHex));
+      root = rootFromInclusionProof(
+        hashLeaf(fromHex(hash)),
+        entry.leafIndex,
+        anchored.treeSize,
+        entry.proof.map(fromHex),
+      );
     } catch {
       root = undefined; // a proof of the wrong length: not included either way
     }
     if (!root || !equalBytes(root, anchored.root)) {
-      throw new ProofError('NOT_INCLUDED', `event seq ${seq}: the inclusion proof does not lead to the anchored root of size ${anchored.treeSize}`);
+      throw new ProofError(
+        'NOT_INCLUDED',
+        `event seq ${seq}: the inclusion proof does not lead to the anchored root of size ${anchored.treeSize}`,
+      );
     }
     if (listed.has(entry as ProofEntry)) progress.checked++;
   }
@@ -434,20 +484,30 @@ function checkHistory(b: ProofBundle, anchored: AnchoredCheckpoint): { message: 
   }
   for (let i = 1; i < all.length; i++) {
     if (all[i].seq <= all[i - 1].seq) {
-      throw new ProofError('HISTORY_ORDER', `event seq ${all[i].seq} comes after seq ${all[i - 1].seq}; sequence numbers must increase`);
+      throw new ProofError(
+        'HISTORY_ORDER',
+        `event seq ${all[i].seq} comes after seq ${all[i - 1].seq}; sequence numbers must increase`,
+      );
     }
   }
   const from = Date.parse(range.from);
   const to = Date.parse(range.to);
   for (const e of events) {
     const t = Date.parse(e.at);
-    if (t < from || t > to) throw new ProofError('OUT_OF_RANGE', `event seq ${e.seq} at ${e.at} is outside ${range.from} – ${range.to}`);
+    if (t < from || t > to)
+      throw new ProofError('OUT_OF_RANGE', `event seq ${e.seq} at ${e.at} is outside ${range.from} – ${range.to}`);
   }
   if (previous && Date.parse(previous.event.at) >= from) {
-    throw new ProofError('OUT_OF_RANGE', `previous event seq ${previous.event.seq} at ${previous.event.at} is not before ${range.from}`);
+    throw new ProofError(
+      'OUT_OF_RANGE',
+      `previous event seq ${previous.event.seq} at ${previous.event.at} is not before ${range.from}`,
+    );
   }
   if (next && Date.parse(next.event.at) <= to) {
-    throw new ProofError('OUT_OF_RANGE', `next event seq ${next.event.seq} at ${next.event.at} is not after ${range.to}`);
+    throw new ProofError(
+      'OUT_OF_RANGE',
+      `next event seq ${next.event.seq} at ${next.event.at} is not after ${range.to}`,
+    );
   }
 
   let before: { seq: number; hash: string } | null = previous?.event ?? null;
@@ -481,13 +541,18 @@ function checkHistory(b: ProofBundle, anchored: AnchoredCheckpoint): { message: 
   let message: string;
   if (erasedBefore && !events.length && !next && !head) {
     message = `${what} ${where}; the subject's events up to seq ${erasedBefore.seq} were erased by retention (event ${erasedBefore.erased.by}), and no later event is named`;
-  } else if (next?.event.type === SEAL_EVENT) message = `${what} ${where} and the history has no gaps; no event of ${subject} follows until its seal at seq ${next.event.seq}`;
+  } else if (next?.event.type === SEAL_EVENT)
+    message = `${what} ${where} and the history has no gaps; no event of ${subject} follows until its seal at seq ${next.event.seq}`;
   else if (next) message = `${what} ${where} and the history has no gaps`;
-  else if (head && last) message = `${what} ${where} and the history has no gaps up to seq ${last.seq}, the last of the ${head.count} ${head.count === 1 ? 'event' : 'events'} of ${subject} in the checkpoint's subject map`;
+  else if (head && last)
+    message = `${what} ${where} and the history has no gaps up to seq ${last.seq}, the last of the ${head.count} ${head.count === 1 ? 'event' : 'events'} of ${subject} in the checkpoint's subject map`;
   else if (head) message = `${what} ${where}; the checkpoint's subject map holds no event of ${subject}`;
-  else if (last) message = `${what} ${where} and the history has no gaps up to seq ${last.seq}; no later event is named, so the links cannot show that none followed`;
-  else message = `${what} ${where}; the bundle names no event of ${subject} at all, so the links prove nothing about the range`;
-  if (erasedBefore) message += `; the history starts after seq ${erasedBefore.seq}, which retention erased (event ${erasedBefore.erased.by}) with the subject's events before it`;
+  else if (last)
+    message = `${what} ${where} and the history has no gaps up to seq ${last.seq}; no later event is named, so the links cannot show that none followed`;
+  else
+    message = `${what} ${where}; the bundle names no event of ${subject} at all, so the links prove nothing about the range`;
+  if (erasedBefore)
+    message += `; the history starts after seq ${erasedBefore.seq}, which retention erased (event ${erasedBefore.erased.by}) with the subject's events before it`;
   return { message, completeness: completenessOf(b, anchored, !!head) };
 }
 
@@ -502,17 +567,27 @@ function checkHead(b: ProofBundle, all: Array<LedgerEvent | ErasedEvent>): Subje
   const h = b.subjectHead!;
   const proven = verifySubjectProof(fromHex(cp.mapRoot!), subject, { count: h.count, head: h.head }, h.proof);
   if (!proven.valid) {
-    throw new ProofError('HEAD_NOT_PROVEN', `the head of ${subject} (count ${h.count}) does not prove into the map root of checkpoint ${cp.index}: ${proven.message}`);
+    throw new ProofError(
+      'HEAD_NOT_PROVEN',
+      `the head of ${subject} (count ${h.count}) does not prove into the map root of checkpoint ${cp.index}: ${proven.message}`,
+    );
   }
   const events = b.events.length;
   const size = `size ${cp.treeSize}`;
   if (h.count < all.length) {
-    throw new ProofError('HEAD_MISMATCH', `the subject map counts ${h.count} events of ${subject} up to ${size}, but the bundle names ${all.length}`);
+    throw new ProofError(
+      'HEAD_MISMATCH',
+      `the subject map counts ${h.count} events of ${subject} up to ${size}, but the bundle names ${all.length}`,
+    );
   }
   if (b.next) return h;
   const last = all[all.length - 1];
   if (!last) {
-    if (h.count > 0) throw new ProofError('HEAD_MISMATCH', `the subject map counts ${h.count} events of ${subject} up to ${size}, the last ${h.head}, but the bundle names none`);
+    if (h.count > 0)
+      throw new ProofError(
+        'HEAD_MISMATCH',
+        `the subject map counts ${h.count} events of ${subject} up to ${size}, the last ${h.head}, but the bundle names none`,
+      );
     return h;
   }
   if (last.hash !== h.head) {
@@ -533,7 +608,10 @@ function checkHead(b: ProofBundle, all: Array<LedgerEvent | ErasedEvent>): Subje
 function completenessOf(b: ProofBundle, anchored: AnchoredCheckpoint, headChecked: boolean): Completeness {
   const cp = `checkpoint ${b.checkpoint.index} (size ${anchored.treeSize})`;
   if (!headChecked) {
-    return { code: 'FORMAT_1', reason: `the bundle is ${PROOF_BUNDLE_FORMAT_1}: it carries no subject head, so completeness is unknown` };
+    return {
+      code: 'FORMAT_1',
+      reason: `the bundle is ${PROOF_BUNDLE_FORMAT_1}: it carries no subject head, so completeness is unknown`,
+    };
   }
   if (anchored.cosigned !== true) {
     return {
@@ -542,7 +620,9 @@ function completenessOf(b: ProofBundle, anchored: AnchoredCheckpoint, headChecke
     };
   }
   const root = anchored.mapRoot ? 'its map root as read from the chain' : 'the map root the bundle names';
-  const scope = b.next ? `is in the bundle (seq ${b.next.event.seq} closes the range)` : `among its first ${anchored.treeSize} is in the bundle`;
+  const scope = b.next
+    ? `is in the bundle (seq ${b.next.event.seq} closes the range)`
+    : `among its first ${anchored.treeSize} is in the bundle`;
   return {
     code: 'COMPLETE',
     reason: `every event of ${b.subject} from ${b.range!.from} to ${b.range!.to} ${scope}: witnesses cosigned ${cp} with ${root}`,

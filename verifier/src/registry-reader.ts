@@ -11,7 +11,11 @@ const REQUEST_TIMEOUT_MS = 30_000;
 /** How many `verifyInclusion` calls are in flight at once (ethers batches them into JSON-RPC batches). */
 const CALL_CONCURRENCY = 64;
 /** Reverts that mean "no such checkpoint", as opposed to "this is not an AnchorRegistry". */
-const NO_CHECKPOINT = new Set(['AnchorRegistryUnknownIssuer', 'AnchorRegistryUnknownCheckpoint', 'AnchorRegistryNoCheckpoint']);
+const NO_CHECKPOINT = new Set([
+  'AnchorRegistryUnknownIssuer',
+  'AnchorRegistryUnknownCheckpoint',
+  'AnchorRegistryNoCheckpoint',
+]);
 
 /**
  * Why the chain could not be read: `INVALID_ENDPOINT` an RPC URL that is not http(s) or an
@@ -118,7 +122,8 @@ export async function connectRegistry(rpc: string, address: string): Promise<Reg
   const origin = httpOrigin(rpc);
   // The URL itself is not repeated: its path or query may hold an API key.
   if (!origin) throw readError('INVALID_ENDPOINT', 'the RPC endpoint must be an http(s) URL');
-  if (!isAddress(address)) throw readError('INVALID_ENDPOINT', 'the registry address must be a 0x-prefixed 20-byte address');
+  if (!isAddress(address))
+    throw readError('INVALID_ENDPOINT', 'the registry address must be a 0x-prefixed 20-byte address');
   const lower = address.toLowerCase();
 
   const chainId = await fetchChainId(rpc, origin);
@@ -127,9 +132,14 @@ export async function connectRegistry(rpc: string, address: string): Promise<Reg
   // A known network up front: ethers would otherwise retry detection forever and log about it.
   const provider = new JsonRpcProvider(request, Network.from(chainId), { staticNetwork: true, cacheTimeout: -1 });
   const registry = new Contract(lower, ANCHOR_REGISTRY_ABI as string[], provider);
-  const unreachable = (e: unknown) => readError('CHAIN_UNREACHABLE', `the chain at ${origin} did not answer: ${shortReason(e)}`, e);
+  const unreachable = (e: unknown) =>
+    readError('CHAIN_UNREACHABLE', `the chain at ${origin} did not answer: ${shortReason(e)}`, e);
   const notRegistry = (e: unknown) =>
-    readError('NOT_A_REGISTRY', `the contract ${lower} on chain ${chainId} does not answer like an AnchorRegistry: ${shortReason(e)}`, e);
+    readError(
+      'NOT_A_REGISTRY',
+      `the contract ${lower} on chain ${chainId} does not answer like an AnchorRegistry: ${shortReason(e)}`,
+      e,
+    );
 
   return {
     chainId,
@@ -140,14 +150,30 @@ export async function connectRegistry(rpc: string, address: string): Promise<Reg
         const ids = (await registry.issuerIds()) as bigint[];
         return await Promise.all(
           ids.map(async (id) => {
-            const { name, statusListUrl, suspendedAt } = (await registry.getIssuer(id)) as { name: string; statusListUrl: string; suspendedAt: bigint };
-            const keys = (await registry.getKeys(id)) as Array<{ kid: string; publicKey: string; notBefore: bigint; notAfter: bigint; revokedAt: bigint }>;
+            const { name, statusListUrl, suspendedAt } = (await registry.getIssuer(id)) as {
+              name: string;
+              statusListUrl: string;
+              suspendedAt: bigint;
+            };
+            const keys = (await registry.getKeys(id)) as Array<{
+              kid: string;
+              publicKey: string;
+              notBefore: bigint;
+              notAfter: bigint;
+              revokedAt: bigint;
+            }>;
             return {
               id: Number(id),
               name,
               statusListUrl,
               suspendedAt: Number(suspendedAt),
-              keys: keys.map((k) => ({ kid: k.kid, publicKey: k.publicKey, notBefore: Number(k.notBefore), notAfter: Number(k.notAfter), revokedAt: Number(k.revokedAt) })),
+              keys: keys.map((k) => ({
+                kid: k.kid,
+                publicKey: k.publicKey,
+                notBefore: Number(k.notBefore),
+                notAfter: Number(k.notAfter),
+                revokedAt: Number(k.revokedAt),
+              })),
             };
           }),
         );
@@ -174,7 +200,11 @@ export async function connectRegistry(rpc: string, address: string): Promise<Reg
     },
     async getAttestation(issuer, index) {
       try {
-        const [mapRoot, cosigners, threshold] = (await registry.getAttestation(issuer, index)) as [string, bigint, bigint];
+        const [mapRoot, cosigners, threshold] = (await registry.getAttestation(issuer, index)) as [
+          string,
+          bigint,
+          bigint,
+        ];
         return { mapRoot: getBytes(mapRoot), cosigners: Number(cosigners), threshold: Number(threshold) };
       } catch (e) {
         if (isError(e, 'CALL_EXCEPTION') && e.revert && NO_CHECKPOINT.has(e.revert.name)) return undefined;
@@ -253,7 +283,8 @@ async function fetchChainId(rpc: string, origin: string): Promise<number> {
     throw readError('CHAIN_UNREACHABLE', `cannot reach the JSON-RPC endpoint ${origin}: ${shortReason(e)}`, e);
   }
   const id = typeof body?.result === 'string' && /^0x[0-9a-fA-F]+$/.test(body.result) ? Number(body.result) : NaN;
-  if (!Number.isSafeInteger(id) || id < 1) throw readError('CHAIN_UNREACHABLE', `${origin} did not answer eth_chainId with a chain id`);
+  if (!Number.isSafeInteger(id) || id < 1)
+    throw readError('CHAIN_UNREACHABLE', `${origin} did not answer eth_chainId with a chain id`);
   return id;
 }
 

@@ -54,7 +54,13 @@ export async function signStatusList(
     new Map<number, CborValue>([
       [1, input.iss],
       [6, input.issuedAt],
-      [STATUS_CLAIM, new Map<number, CborValue>([[1, input.statuses.length], [2, gzipSync(packed, { level: 9, mtime: 0 })]])],
+      [
+        STATUS_CLAIM,
+        new Map<number, CborValue>([
+          [1, input.statuses.length],
+          [2, gzipSync(packed, { level: 9, mtime: 0 })],
+        ]),
+      ],
     ]),
   );
   const protectedBytes = protectedHeader(signer.kid);
@@ -64,7 +70,11 @@ export async function signStatusList(
 
 export type StatusListResult =
   | { valid: true; code: 'VALID'; message: string; statusList: StatusList }
-  | { valid: false; code: 'MALFORMED' | 'UNKNOWN_ISSUER' | 'KEY_REVOKED' | 'UNKNOWN_KEY' | 'SIGNATURE_INVALID' | 'KEY_NOT_VALID'; message: string };
+  | {
+      valid: false;
+      code: 'MALFORMED' | 'UNKNOWN_ISSUER' | 'KEY_REVOKED' | 'UNKNOWN_KEY' | 'SIGNATURE_INVALID' | 'KEY_NOT_VALID';
+      message: string;
+    };
 
 /**
  * Checks a status list's envelope and signature against a prepared trust list. Never
@@ -74,7 +84,8 @@ export async function loadStatusList(bytes: Uint8Array, trust: PreparedTrustList
   try {
     const sign1 = decodeSign1(bytes);
     const m = decodeCbor(sign1.payload);
-    if (!(m instanceof Map) || m.size !== 3) throw malformed('status list payload must be a map of iss, iat and the list');
+    if (!(m instanceof Map) || m.size !== 3)
+      throw malformed('status list payload must be a map of iss, iat and the list');
     const iss = m.get(1);
     const issuedAt = m.get(6);
     const body = m.get(STATUS_CLAIM);
@@ -83,12 +94,14 @@ export async function loadStatusList(bytes: Uint8Array, trust: PreparedTrustList
     if (!(body instanceof Map) || body.size !== 2) throw malformed('status list claim must be a map of size and bits');
     const size = (body as CborMap).get(1);
     const gz = (body as CborMap).get(2);
-    if (typeof size !== 'number' || size < 0 || size > MAX_STATUS_ENTRIES) throw malformed('status list size out of range');
+    if (typeof size !== 'number' || size < 0 || size > MAX_STATUS_ENTRIES)
+      throw malformed('status list size out of range');
     if (!(gz instanceof Uint8Array)) throw malformed('status list bits must be a byte string');
     const issuer = trust.issuers.get(iss);
     if (!issuer) throw new VerifierError('UNKNOWN_ISSUER', `status list issuer ${iss} is not in the trust list`);
     const kid = toBase64Url(sign1.kid);
-    if (issuer.revoked.has(kid)) throw new VerifierError('KEY_REVOKED', `status list key ${kid} of issuer ${iss} is revoked`);
+    if (issuer.revoked.has(kid))
+      throw new VerifierError('KEY_REVOKED', `status list key ${kid} of issuer ${iss} is revoked`);
     const key = issuer.keys.get(kid);
     if (!key) throw new VerifierError('UNKNOWN_KEY', `status list key ${kid} is not listed for issuer ${iss}`);
     if (!(await key.verifier.verify(sigStructure(sign1.protectedBytes, sign1.payload), sign1.signature))) {
@@ -102,7 +115,13 @@ export async function loadStatusList(bytes: Uint8Array, trust: PreparedTrustList
       valid: true,
       code: 'VALID',
       message: `status list of ${iss} with ${size} entries`,
-      statusList: { iss, issuedAt, size, kid, get: (i) => (i < size ? STATUS_VALUES[readStatus(packed, i)] : undefined) },
+      statusList: {
+        iss,
+        issuedAt,
+        size,
+        kid,
+        get: (i) => (i < size ? STATUS_VALUES[readStatus(packed, i)] : undefined),
+      },
     };
   } catch (e) {
     if (e instanceof VerifierError) return { valid: false, code: e.code as 'MALFORMED', message: e.message };
@@ -113,7 +132,8 @@ export async function loadStatusList(bytes: Uint8Array, trust: PreparedTrustList
 function inflate(gz: Uint8Array, expected: number): Uint8Array {
   // The gzip trailer's ISIZE must match before anything is inflated (no gzip bombs).
   if (gz.length < 18) throw malformed('status list bits are not gzip');
-  const isize = (gz[gz.length - 4] | (gz[gz.length - 3] << 8) | (gz[gz.length - 2] << 16) | (gz[gz.length - 1] << 24)) >>> 0;
+  const isize =
+    (gz[gz.length - 4] | (gz[gz.length - 3] << 8) | (gz[gz.length - 2] << 16) | (gz[gz.length - 1] << 24)) >>> 0;
   if (isize !== expected) throw malformed('status list bits do not match its size');
   let out: Uint8Array;
   try {

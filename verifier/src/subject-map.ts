@@ -61,8 +61,7 @@ export interface SubjectProof {
 
 /** What `verifySubjectProof` returns: never throws for bad input. */
 export type SubjectProofResult =
-  | { valid: true; code: 'VALID'; message: string }
-  | { valid: false; code: SubjectProofCode; message: string };
+  { valid: true; code: 'VALID'; message: string } | { valid: false; code: SubjectProofCode; message: string };
 
 const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -82,7 +81,8 @@ export function subjectKey(subject: string): Uint8Array {
 export function leafHash(key: Uint8Array, count: number, head: Uint8Array): Uint8Array {
   if (key.length !== 32) throw new SubjectMapError('MALFORMED', 'a subject key is 32 bytes');
   if (head.length !== 32) throw new SubjectMapError('MALFORMED', 'a head is 32 bytes');
-  if (!Number.isSafeInteger(count) || count < 1) throw new SubjectMapError('MALFORMED', 'a leaf has a count of at least 1');
+  if (!Number.isSafeInteger(count) || count < 1)
+    throw new SubjectMapError('MALFORMED', 'a leaf has a count of at least 1');
   const buf = new Uint8Array(1 + 32 + 8 + 32);
   buf[0] = 2;
   buf.set(key, 1);
@@ -114,7 +114,8 @@ function isEmpty(h: Uint8Array): boolean {
 }
 
 function hex32(value: unknown, what: string): Uint8Array {
-  if (typeof value !== 'string' || !HEX64.test(value)) throw new SubjectMapError('MALFORMED', `${what} must be 64 lower-case hex digits`);
+  if (typeof value !== 'string' || !HEX64.test(value))
+    throw new SubjectMapError('MALFORMED', `${what} must be 64 lower-case hex digits`);
   return fromHex(value);
 }
 
@@ -127,18 +128,22 @@ function hex32(value: unknown, what: string): Uint8Array {
  * @example equalBytes(rootFromSubjectProof(subjectKey(s), { count: 3, head }, proof), mapRoot)
  */
 export function rootFromSubjectProof(key: Uint8Array, head: SubjectHead, proof: SubjectProof): Uint8Array {
-  if (!(key instanceof Uint8Array) || key.length !== 32) throw new SubjectMapError('MALFORMED', 'a subject key is 32 bytes');
-  if (typeof head !== 'object' || head === null) throw new SubjectMapError('MALFORMED', 'the head must be { count, head }');
+  if (!(key instanceof Uint8Array) || key.length !== 32)
+    throw new SubjectMapError('MALFORMED', 'a subject key is 32 bytes');
+  if (typeof head !== 'object' || head === null)
+    throw new SubjectMapError('MALFORMED', 'the head must be { count, head }');
   if (!Number.isSafeInteger(head.count) || head.count < 0 || head.count > MAX_COUNT) {
     throw new SubjectMapError('MALFORMED', 'count must be a non-negative integer');
   }
   if (head.count === 0 && head.head !== null) throw new SubjectMapError('MALFORMED', 'a count of 0 has head null');
   const headBytes = head.count === 0 ? null : hex32(head.head, 'head');
-  if (typeof proof !== 'object' || proof === null) throw new SubjectMapError('MALFORMED', 'the proof must be an object');
+  if (typeof proof !== 'object' || proof === null)
+    throw new SubjectMapError('MALFORMED', 'the proof must be an object');
   const bitmap = hex32(proof.bitmap, 'proof.bitmap');
   if (!Array.isArray(proof.siblings)) throw new SubjectMapError('MALFORMED', 'proof.siblings must be an array');
   const siblings = proof.siblings.map((s, i) => hex32(s, `proof.siblings[${i}]`));
-  if (siblings.some(isEmpty)) throw new SubjectMapError('MALFORMED', 'an empty sibling is left out of proof.siblings, not listed');
+  if (siblings.some(isEmpty))
+    throw new SubjectMapError('MALFORMED', 'an empty sibling is left out of proof.siblings, not listed');
 
   let depth = 0;
   let set = 0;
@@ -149,7 +154,10 @@ export function rootFromSubjectProof(key: Uint8Array, head: SubjectHead, proof: 
     }
   }
   if (set !== siblings.length) {
-    throw new SubjectMapError('MALFORMED', `proof.bitmap has ${set} bits set but proof.siblings has ${siblings.length} hashes`);
+    throw new SubjectMapError(
+      'MALFORMED',
+      `proof.bitmap has ${set} bits set but proof.siblings has ${siblings.length} hashes`,
+    );
   }
 
   let node: Uint8Array;
@@ -160,13 +168,17 @@ export function rootFromSubjectProof(key: Uint8Array, head: SubjectHead, proof: 
     node = EMPTY_NODE;
   } else {
     const o = proof.other;
-    if (typeof o !== 'object' || o === null) throw new SubjectMapError('MALFORMED', 'proof.other must be { key, count, head }');
+    if (typeof o !== 'object' || o === null)
+      throw new SubjectMapError('MALFORMED', 'proof.other must be { key, count, head }');
     const otherKey = hex32(o.key, 'proof.other.key');
-    if (equalBytes(otherKey, key)) throw new SubjectMapError('MALFORMED', 'proof.other is the subject itself: the subject is in the map');
+    if (equalBytes(otherKey, key))
+      throw new SubjectMapError('MALFORMED', 'proof.other is the subject itself: the subject is in the map');
     for (let i = 0; i < depth; i++) {
-      if (keyBit(otherKey, i) !== keyBit(key, i)) throw new SubjectMapError('MALFORMED', `proof.other's key leaves the subject's path at depth ${i}`);
+      if (keyBit(otherKey, i) !== keyBit(key, i))
+        throw new SubjectMapError('MALFORMED', `proof.other's key leaves the subject's path at depth ${i}`);
     }
-    if (!Number.isSafeInteger(o.count) || o.count < 1) throw new SubjectMapError('MALFORMED', 'proof.other.count must be a positive integer');
+    if (!Number.isSafeInteger(o.count) || o.count < 1)
+      throw new SubjectMapError('MALFORMED', 'proof.other.count must be a positive integer');
     node = leafHash(otherKey, o.count, hex32(o.head, 'proof.other.head'));
   }
 
@@ -185,15 +197,28 @@ export function rootFromSubjectProof(key: Uint8Array, head: SubjectHead, proof: 
  * const r = verifySubjectProof(fromHex(bundle.checkpoint.mapRoot), bundle.subject, { count, head }, proof);
  * if (!r.valid) console.log(r.code, r.message);
  */
-export function verifySubjectProof(root: Uint8Array, subject: string, head: SubjectHead, proof: SubjectProof): SubjectProofResult {
+export function verifySubjectProof(
+  root: Uint8Array,
+  subject: string,
+  head: SubjectHead,
+  proof: SubjectProof,
+): SubjectProofResult {
   try {
-    if (!(root instanceof Uint8Array) || root.length !== 32) throw new SubjectMapError('MALFORMED', 'the map root is 32 bytes');
+    if (!(root instanceof Uint8Array) || root.length !== 32)
+      throw new SubjectMapError('MALFORMED', 'the map root is 32 bytes');
     if (typeof subject !== 'string') throw new SubjectMapError('MALFORMED', 'the subject must be a string');
     const calculated = rootFromSubjectProof(subjectKey(subject), head, proof);
     if (!equalBytes(calculated, root)) {
-      return { valid: false, code: 'ROOT_MISMATCH', message: `the proof of ${subject} leads to map root ${toHex(calculated)}, not ${toHex(root)}` };
+      return {
+        valid: false,
+        code: 'ROOT_MISMATCH',
+        message: `the proof of ${subject} leads to map root ${toHex(calculated)}, not ${toHex(root)}`,
+      };
     }
-    const what = head.count === 0 ? `${subject} has no event in the map` : `${subject} has ${head.count} ${head.count === 1 ? 'event' : 'events'}, the last ${head.head}`;
+    const what =
+      head.count === 0
+        ? `${subject} has no event in the map`
+        : `${subject} has ${head.count} ${head.count === 1 ? 'event' : 'events'}, the last ${head.head}`;
     return { valid: true, code: 'VALID', message: what };
   } catch (e) {
     if (e instanceof SubjectMapError) return { valid: false, code: e.code, message: e.message };
@@ -271,7 +296,8 @@ export class SubjectMap {
     let top = this.top;
     let size = this.size;
     for (const [subject, h] of updates) {
-      if (!Number.isSafeInteger(h.count) || h.count < 1) throw new SubjectMapError('MALFORMED', `${subject}: a head in the map has a count of at least 1`);
+      if (!Number.isSafeInteger(h.count) || h.count < 1)
+        throw new SubjectMapError('MALFORMED', `${subject}: a head in the map has a count of at least 1`);
       const leaf = new Leaf(subjectKey(subject), h.count, hex32(h.head, `${subject}: head`));
       if (!find(top, leaf.key)) size++;
       top = insert(top, 0, leaf);
@@ -296,7 +322,8 @@ export class SubjectMap {
       node = right ? node.right : node.left;
     }
     const proof: SubjectProof = { bitmap: toHex(bitmap), siblings: siblings.reverse().map(toHex) };
-    if (node && !equalBytes(node.key, key)) proof.other = { key: toHex(node.key), count: node.count, head: toHex(node.head) };
+    if (node && !equalBytes(node.key, key))
+      proof.other = { key: toHex(node.key), count: node.count, head: toHex(node.head) };
     return proof;
   }
 }
@@ -311,7 +338,9 @@ function find(top: MapNode | null, key: Uint8Array): Leaf | undefined {
 function insert(node: MapNode | null, depth: number, leaf: Leaf): MapNode {
   if (node === null) return leaf;
   if (node instanceof Branch) {
-    return keyBit(leaf.key, depth) ? new Branch(node.left, insert(node.right, depth + 1, leaf)) : new Branch(insert(node.left, depth + 1, leaf), node.right);
+    return keyBit(leaf.key, depth)
+      ? new Branch(node.left, insert(node.right, depth + 1, leaf))
+      : new Branch(insert(node.left, depth + 1, leaf), node.right);
   }
   if (equalBytes(node.key, leaf.key)) return leaf;
   return split(node, leaf, depth);

@@ -7,7 +7,8 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d
  * @throws VerifierError MALFORMED
  */
 export function parseRfc3339(text: unknown, what: string): number {
-  if (typeof text !== 'string' || !RFC3339.test(text)) throw malformed(`${what} must be an RFC 3339 time with an offset`);
+  if (typeof text !== 'string' || !RFC3339.test(text))
+    throw malformed(`${what} must be an RFC 3339 time with an offset`);
   const ms = Date.parse(text);
   if (Number.isNaN(ms)) throw malformed(`${what} is not a real time`);
   return Math.floor(ms / 1000);

@@ -85,10 +85,12 @@ export function prepareTrustList(json: unknown, backend?: Backend): PreparedTrus
   for (const [i, iss] of json.issuers.entries()) {
     const where = `trust list issuers[${i}]`;
     if (!isObject(iss)) throw malformed(`${where} must be an object`);
-    if (typeof iss.id !== 'string' || !REGION.test(iss.id)) throw malformed(`${where}.id must be a 6-digit region code`);
+    if (typeof iss.id !== 'string' || !REGION.test(iss.id))
+      throw malformed(`${where}.id must be a 6-digit region code`);
     if (issuers.has(iss.id)) throw malformed(`${where}.id ${iss.id} appears twice`);
     if (typeof iss.name !== 'string' || !iss.name) throw malformed(`${where}.name must be text`);
-    if (iss.statusListUrl !== undefined && typeof iss.statusListUrl !== 'string') throw malformed(`${where}.statusListUrl must be text`);
+    if (iss.statusListUrl !== undefined && typeof iss.statusListUrl !== 'string')
+      throw malformed(`${where}.statusListUrl must be text`);
     if (!Array.isArray(iss.keys)) throw malformed(`${where}.keys must be an array`);
     const keys = new Map<string, TrustedKey>();
     for (const [j, k] of iss.keys.entries()) {
@@ -97,7 +99,13 @@ export function prepareTrustList(json: unknown, backend?: Backend): PreparedTrus
       keys.set(key.kid, key);
     }
     const revoked = prepareRevoked(iss.revokedKeys, where, keys);
-    issuers.set(iss.id, { id: iss.id, name: iss.name, statusListUrl: iss.statusListUrl as string | undefined, keys, revoked });
+    issuers.set(iss.id, {
+      id: iss.id,
+      name: iss.name,
+      statusListUrl: iss.statusListUrl as string | undefined,
+      keys,
+      revoked,
+    });
   }
   const prepared = { issuedAt, issuers };
   if (byBackend) byBackend.set(backend ?? '', prepared);
@@ -112,7 +120,8 @@ function prepareRevoked(list: unknown, where: string, keys: Map<string, TrustedK
   for (const [j, r] of list.entries()) {
     const at = `${where}.revokedKeys[${j}]`;
     if (!isObject(r)) throw malformed(`${at} must be an object`);
-    if (fromBase64Url(r.kid as string, `${at}.kid`).length !== 8) throw malformed(`${at}.kid must be base64url of 8 bytes`);
+    if (fromBase64Url(r.kid as string, `${at}.kid`).length !== 8)
+      throw malformed(`${at}.kid must be base64url of 8 bytes`);
     const kid = r.kid as string;
     // A list that both trusts and revokes a key cannot be followed either way.
     if (keys.has(kid)) throw malformed(`${at}.kid ${kid} is also among the keys`);
@@ -138,5 +147,12 @@ function prepareKey(k: unknown, where: string, backend?: Backend): TrustedKey {
 
 /** The trust-list entry for a raw public key (what an issuer publishes). */
 export function trustListKey(publicKey: Uint8Array, notBefore: string, notAfter: string): TrustListKeyJson {
-  return { kid: toBase64Url(computeKid(publicKey)), kty: 'OKP', crv: 'Ed25519', x: toBase64Url(publicKey), notBefore, notAfter };
+  return {
+    kid: toBase64Url(computeKid(publicKey)),
+    kty: 'OKP',
+    crv: 'Ed25519',
+    x: toBase64Url(publicKey),
+    notBefore,
+    notAfter,
+  };
 }

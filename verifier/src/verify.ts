@@ -89,7 +89,8 @@ async function verify(text: unknown, options: VerifyOptions): Promise<VerifyResu
   const kid = toBase64Url(decoded.kid);
   // A revoked key may be in other hands: no code of it counts, whatever iat it claims.
   const revokedAt = issuer.revoked.get(kid);
-  if (revokedAt !== undefined) return fail('KEY_REVOKED', `key ${kid} of issuer ${claims.iss} was revoked at ${toRfc3339(revokedAt)}`);
+  if (revokedAt !== undefined)
+    return fail('KEY_REVOKED', `key ${kid} of issuer ${claims.iss} was revoked at ${toRfc3339(revokedAt)}`);
   const key = issuer.keys.get(kid);
   if (!key) return fail('UNKNOWN_KEY', `key ${kid} is not listed for issuer ${claims.iss}`);
   if (!(await key.verifier.verify(decoded.toBeSigned, decoded.signature))) {
@@ -100,7 +101,11 @@ async function verify(text: unknown, options: VerifyOptions): Promise<VerifyResu
   }
   // Signed, so the issuer put it there: an issuer still on the first revision of the format, past its cut-over.
   if (subNotAllowed(claims)) {
-    return fail('SUB_NOT_ALLOWED', `a resident code issued from ${toRfc3339(RESIDENT_SUB_CUTOVER)} on carries no sub; this one was issued at ${toRfc3339(claims.iat)}`, claims);
+    return fail(
+      'SUB_NOT_ALLOWED',
+      `a resident code issued from ${toRfc3339(RESIDENT_SUB_CUTOVER)} on carries no sub; this one was issued at ${toRfc3339(claims.iat)}`,
+      claims,
+    );
   }
   // However it is signed, a code may not outlive its kind's cap: a stolen key's codes die with the cap.
   if (!lifetimeWithinCap(claims)) {
@@ -110,12 +115,14 @@ async function verify(text: unknown, options: VerifyOptions): Promise<VerifyResu
   }
   if (claims.iat > now + skew) return fail('NOT_YET_VALID', 'the code was issued in the future', claims);
   if (now > claims.exp + skew) return fail('EXPIRED', 'the code has expired', claims);
-  if (claims.kind === 'venue') return { valid: true, code: 'VALID', message: `venue code of ${claims.venue.name}`, claims };
+  if (claims.kind === 'venue')
+    return { valid: true, code: 'VALID', message: `venue code of ${claims.venue.name}`, claims };
 
   let list: StatusList | undefined;
   for (const bytes of options.statusLists ?? []) {
     const r = await loadCached(bytes, trust);
-    if (r.valid && r.statusList.iss === claims.iss && (!list || r.statusList.issuedAt > list.issuedAt)) list = r.statusList;
+    if (r.valid && r.statusList.iss === claims.iss && (!list || r.statusList.issuedAt > list.issuedAt))
+      list = r.statusList;
   }
   if (!list) {
     // Printed codes live for days: only a status list can say they still hold.
@@ -129,19 +136,38 @@ async function verify(text: unknown, options: VerifyOptions): Promise<VerifyResu
     return fail('CLOCK_UNTRUSTED', 'the clock is earlier than the status list was issued; set the time and retry');
   }
   if (statusAgeSeconds > maxAge) {
-    return { ...fail('STATUS_STALE', `the status list is ${statusAgeSeconds} s old (limit ${maxAge} s)`, claims), statusAgeSeconds };
+    return {
+      ...fail('STATUS_STALE', `the status list is ${statusAgeSeconds} s old (limit ${maxAge} s)`, claims),
+      statusAgeSeconds,
+    };
   }
   const status = list.get(claims.health.statusIndex);
   if (status === undefined) {
     // A resident who joined after the list was signed (or in the same second): the list
     // cannot speak for them yet.
-    if (list.issuedAt <= claims.iat) return { valid: true, code: 'VALID', message: `${claims.health.colour} code of issuer ${claims.iss} (newer than its status list)`, claims, statusAgeSeconds };
+    if (list.issuedAt <= claims.iat)
+      return {
+        valid: true,
+        code: 'VALID',
+        message: `${claims.health.colour} code of issuer ${claims.iss} (newer than its status list)`,
+        claims,
+        statusAgeSeconds,
+      };
     return { ...fail('STATUS_STALE', 'the status list does not cover this code', claims), statusAgeSeconds };
   }
   if (status === 'suspended') return { ...fail('REVOKED', 'the code has been suspended', claims), statusAgeSeconds };
   // A list older than the code cannot supersede it: the code carries the newer colour.
   if (list.issuedAt >= claims.iat && status !== claims.health.colour) {
-    return { ...fail('REVOKED', `the colour is now ${status}; this ${claims.health.colour} code is superseded`, claims), statusAgeSeconds };
+    return {
+      ...fail('REVOKED', `the colour is now ${status}; this ${claims.health.colour} code is superseded`, claims),
+      statusAgeSeconds,
+    };
   }
-  return { valid: true, code: 'VALID', message: `${claims.health.colour} code of issuer ${claims.iss}`, claims, statusAgeSeconds };
+  return {
+    valid: true,
+    code: 'VALID',
+    message: `${claims.health.colour} code of issuer ${claims.iss}`,
+    claims,
+    statusAgeSeconds,
+  };
 }

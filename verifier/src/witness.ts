@@ -73,7 +73,12 @@ export function initialWitnessState(issuer: string): WitnessState {
 
 /** The statement the state stands for: what the witness last cosigned (or would, at size 0). */
 export function witnessStatement(state: WitnessState): CheckpointStatement {
-  return { issuer: state.issuer, treeSize: state.treeSize, root: toHex(state.log.root()), mapRoot: toHex(state.map.root()) };
+  return {
+    issuer: state.issuer,
+    treeSize: state.treeSize,
+    root: toHex(state.log.root()),
+    mapRoot: toHex(state.map.root()),
+  };
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -103,25 +108,50 @@ class Refusal extends Error {
  * const v = checkCheckpoint(state, { issuer, treeSize, root, mapRoot }, events);
  * if (v.cosign) { state = v.state; sign(v.statement); } else alert(v.code, v.seq, v.message);
  */
-export function checkCheckpoint(state: WitnessState, checkpoint: CheckpointStatement, events: readonly LedgerEvent[]): WitnessVerdict {
+export function checkCheckpoint(
+  state: WitnessState,
+  checkpoint: CheckpointStatement,
+  events: readonly LedgerEvent[],
+): WitnessVerdict {
   try {
     return { cosign: true, ...extend(state, checkpoint, events) };
   } catch (e) {
     if (e instanceof Refusal) {
-      return { cosign: false, code: e.code, message: e.message, ...(e.seq !== undefined ? { seq: e.seq } : {}), ...(e.subject !== undefined ? { subject: e.subject } : {}) };
+      return {
+        cosign: false,
+        code: e.code,
+        message: e.message,
+        ...(e.seq !== undefined ? { seq: e.seq } : {}),
+        ...(e.subject !== undefined ? { subject: e.subject } : {}),
+      };
     }
     return { cosign: false, code: 'MALFORMED', message: 'the checkpoint or the events could not be read' };
   }
 }
 
-function extend(state: WitnessState, cp: CheckpointStatement, events: readonly LedgerEvent[]): { statement: CheckpointStatement; state: WitnessState } {
-  if (typeof cp !== 'object' || cp === null) throw new Refusal('MALFORMED', 'the checkpoint must be { issuer, treeSize, root, mapRoot }');
-  if (cp.issuer !== state.issuer) throw new Refusal('WRONG_ISSUER', `the checkpoint is issuer ${cp.issuer}'s; this state is issuer ${state.issuer}'s`);
-  if (!Number.isSafeInteger(cp.treeSize) || cp.treeSize < 0) throw new Refusal('MALFORMED', 'checkpoint.treeSize must be a non-negative integer');
-  if (typeof cp.root !== 'string' || !HEX64.test(cp.root)) throw new Refusal('MALFORMED', 'checkpoint.root must be 64 lower-case hex digits');
-  if (typeof cp.mapRoot !== 'string' || !HEX64.test(cp.mapRoot)) throw new Refusal('MALFORMED', 'checkpoint.mapRoot must be 64 lower-case hex digits');
+function extend(
+  state: WitnessState,
+  cp: CheckpointStatement,
+  events: readonly LedgerEvent[],
+): { statement: CheckpointStatement; state: WitnessState } {
+  if (typeof cp !== 'object' || cp === null)
+    throw new Refusal('MALFORMED', 'the checkpoint must be { issuer, treeSize, root, mapRoot }');
+  if (cp.issuer !== state.issuer)
+    throw new Refusal(
+      'WRONG_ISSUER',
+      `the checkpoint is issuer ${cp.issuer}'s; this state is issuer ${state.issuer}'s`,
+    );
+  if (!Number.isSafeInteger(cp.treeSize) || cp.treeSize < 0)
+    throw new Refusal('MALFORMED', 'checkpoint.treeSize must be a non-negative integer');
+  if (typeof cp.root !== 'string' || !HEX64.test(cp.root))
+    throw new Refusal('MALFORMED', 'checkpoint.root must be 64 lower-case hex digits');
+  if (typeof cp.mapRoot !== 'string' || !HEX64.test(cp.mapRoot))
+    throw new Refusal('MALFORMED', 'checkpoint.mapRoot must be 64 lower-case hex digits');
   if (cp.treeSize < state.treeSize) {
-    throw new Refusal('SIZE_REGRESSED', `the checkpoint has ${cp.treeSize} events, fewer than the ${state.treeSize} already cosigned`);
+    throw new Refusal(
+      'SIZE_REGRESSED',
+      `the checkpoint has ${cp.treeSize} events, fewer than the ${state.treeSize} already cosigned`,
+    );
   }
   if (!Array.isArray(events)) throw new Refusal('MALFORMED', 'events must be an array');
   const want = cp.treeSize - state.treeSize;
@@ -132,7 +162,10 @@ function extend(state: WitnessState, cp: CheckpointStatement, events: readonly L
     }
   }
   if (events.length !== want) {
-    throw new Refusal('EVENTS_MISSING', `the checkpoint adds seqs ${state.treeSize + 1}–${cp.treeSize} (${want} events), but ${events.length} were given`);
+    throw new Refusal(
+      'EVENTS_MISSING',
+      `the checkpoint adds seqs ${state.treeSize + 1}–${cp.treeSize} (${want} events), but ${events.length} were given`,
+    );
   }
 
   const log = state.log.clone();
@@ -152,8 +185,10 @@ function extend(state: WitnessState, cp: CheckpointStatement, events: readonly L
     if (recomputed !== hash) {
       throw new Refusal('EVENT_ALTERED', `event seq ${seq}: its hash does not recompute from its body and salt`, seq);
     }
-    if (prev !== lastHash) throw new Refusal('PREV_MISMATCH', `event seq ${seq}: prev is not the hash of seq ${seq - 1}`, seq);
-    if (at < lastAt) throw new Refusal('TIME_REVERSED', `event seq ${seq} at ${at} is earlier than seq ${seq - 1} at ${lastAt}`, seq);
+    if (prev !== lastHash)
+      throw new Refusal('PREV_MISMATCH', `event seq ${seq}: prev is not the hash of seq ${seq - 1}`, seq);
+    if (at < lastAt)
+      throw new Refusal('TIME_REVERSED', `event seq ${seq} at ${at} is earlier than seq ${seq - 1} at ${lastAt}`, seq);
     for (const s of subjects) {
       const current = heads.get(s) ?? state.map.get(s);
       const link = links[s];
@@ -169,12 +204,18 @@ function extend(state: WitnessState, cp: CheckpointStatement, events: readonly L
 
   const root = log.root();
   if (!equalBytes(root, fromHex(cp.root))) {
-    throw new Refusal('ROOT_MISMATCH', `the log of ${cp.treeSize} events has root ${toHex(root)}, not the checkpoint's ${cp.root}`);
+    throw new Refusal(
+      'ROOT_MISMATCH',
+      `the log of ${cp.treeSize} events has root ${toHex(root)}, not the checkpoint's ${cp.root}`,
+    );
   }
   const map = state.map.with(heads);
   const mapRoot = map.root();
   if (!equalBytes(mapRoot, fromHex(cp.mapRoot))) {
-    throw new Refusal('MAP_MISMATCH', `the subject heads map of ${cp.treeSize} events has root ${toHex(mapRoot)}, not the checkpoint's ${cp.mapRoot}`);
+    throw new Refusal(
+      'MAP_MISMATCH',
+      `the subject heads map of ${cp.treeSize} events has root ${toHex(mapRoot)}, not the checkpoint's ${cp.mapRoot}`,
+    );
   }
   return {
     statement: { issuer: cp.issuer, treeSize: cp.treeSize, root: cp.root, mapRoot: cp.mapRoot },
@@ -186,7 +227,8 @@ function forkMessage(seq: number, subject: string, link: string | null, current:
   if (link === null) {
     return `event seq ${seq} gives ${subject} a null link (a first event), but ${subject} already has ${current.count} ${current.count === 1 ? 'event' : 'events'}, the last ${current.head}`;
   }
-  if (current.head === null) return `event seq ${seq} links ${subject} to ${link}, but ${subject} has no event before it`;
+  if (current.head === null)
+    return `event seq ${seq} links ${subject} to ${link}, but ${subject} has no event before it`;
   return `event seq ${seq} links ${subject} to ${link}, not to its head ${current.head} (event ${current.count} of ${subject}): a fork`;
 }
 
@@ -197,17 +239,21 @@ function checkShape(e: LedgerEvent): void {
   const extra = Object.keys(e).find((k) => !EVENT_KEYS.includes(k));
   if (extra !== undefined) throw bad(`it has a member "${extra}" that the hash does not cover`);
   if (typeof e.type !== 'string' || e.type === '') throw bad('type must be a non-empty string');
-  if (typeof e.at !== 'string' || !RFC3339_UTC_MS.test(e.at) || Number.isNaN(Date.parse(e.at))) throw bad('at must be an RFC 3339 UTC time with milliseconds');
-  if (!Array.isArray(e.subjects) || !e.subjects.every((s) => typeof s === 'string')) throw bad('subjects must be an array of strings');
+  if (typeof e.at !== 'string' || !RFC3339_UTC_MS.test(e.at) || Number.isNaN(Date.parse(e.at)))
+    throw bad('at must be an RFC 3339 UTC time with milliseconds');
+  if (!Array.isArray(e.subjects) || !e.subjects.every((s) => typeof s === 'string'))
+    throw bad('subjects must be an array of strings');
   for (let i = 1; i < e.subjects.length; i++) {
     if (!(e.subjects[i - 1] < e.subjects[i])) throw bad('subjects must be sorted and unique');
   }
   if (typeof e.links !== 'object' || e.links === null || Array.isArray(e.links)) throw bad('links must be an object');
   const keys = Object.keys(e.links);
-  if (keys.length !== e.subjects.length || !e.subjects.every((s) => Object.hasOwn(e.links, s))) throw bad('links must have one entry per subject, and no other');
+  if (keys.length !== e.subjects.length || !e.subjects.every((s) => Object.hasOwn(e.links, s)))
+    throw bad('links must have one entry per subject, and no other');
   for (const s of e.subjects) {
     const v = e.links[s];
-    if (v !== null && (typeof v !== 'string' || !HEX64.test(v))) throw bad(`links["${s}"] must be 64 hex digits or null`);
+    if (v !== null && (typeof v !== 'string' || !HEX64.test(v)))
+      throw bad(`links["${s}"] must be 64 hex digits or null`);
   }
   if (typeof e.prev !== 'string' || !HEX64.test(e.prev)) throw bad('prev must be 64 lower-case hex digits');
   if (typeof e.data !== 'object' || e.data === null || Array.isArray(e.data)) throw bad('data must be an object');

@@ -39,7 +39,9 @@ worker.addEventListener('activate', (e) => {
   e.waitUntil(
     caches
       .keys()
-      .then((keys) => Promise.all(keys.filter((k) => k.startsWith('ankang-verify-') && k !== __CACHE__).map((k) => caches.delete(k))))
+      .then((keys) =>
+        Promise.all(keys.filter((k) => k.startsWith('ankang-verify-') && k !== __CACHE__).map((k) => caches.delete(k))),
+      )
       .then(() => worker.clients.claim()),
   );
 });

@@ -159,12 +159,14 @@ export const zh = {
   'resident.temperatureAsked': '此场所需要体温（℃）',
 
   'signin.title': '登录',
-  'signin.why': '使用省政务服务账号（手机号 + 短信验证码）登录后申领和查看安康码。身份由账号平台实名核验，本页不再填写证件号码。',
+  'signin.why':
+    '使用省政务服务账号（手机号 + 短信验证码）登录后申领和查看安康码。身份由账号平台实名核验，本页不再填写证件号码。',
   'signin.button': '登录 / 注册',
   'signin.as': '申领人：{name}，证件 {id}',
   'signin.failed': '登录未完成（{code}），请重试。',
   'rebind.title': '换绑到当前账号',
-  'rebind.why': '您的安康码绑定在另一个账号上。为确认是您本人，将向申领时预留的手机号发送验证码；换绑后原账号的登录全部失效。',
+  'rebind.why':
+    '您的安康码绑定在另一个账号上。为确认是您本人，将向申领时预留的手机号发送验证码；换绑后原账号的登录全部失效。',
   'rebind.send': '发送验证码',
   'rebind.resend': '重新发送',
   'rebind.sent': '验证码已发送至 {phone}，5 分钟内有效。',
@@ -321,7 +323,8 @@ export const zh = {
   'result.CODE_UNKNOWN.title': '码编号不存在',
   'result.CODE_UNKNOWN.text': '此码的编号不在本签发机构的签发记录中：本机构从未签发过此码，或此码早已过期。',
   'result.SUB_NOT_ALLOWED.title': '旧格式码',
-  'result.SUB_NOT_ALLOWED.text': '此码仍带有居民的固定标识（sub），而切换日之后签发的居民码不得带有：签发机构尚未升级。',
+  'result.SUB_NOT_ALLOWED.text':
+    '此码仍带有居民的固定标识（sub），而切换日之后签发的居民码不得带有：签发机构尚未升级。',
   'result.KEY_REVOKED.title': '密钥已吊销',
   'result.KEY_REVOKED.text': '签发此码的密钥已被吊销（可能已落入他人之手）；此密钥签发的码一律无效，不论签发时间。',
   'result.UNKNOWN_KEY.title': '未知密钥',
@@ -331,7 +334,8 @@ export const zh = {
   'result.KEY_NOT_VALID.title': '密钥不在有效期',
   'result.KEY_NOT_VALID.text': '签发时所用密钥不在其有效期内。',
   'result.LIFETIME_TOO_LONG.title': '有效期超限',
-  'result.LIFETIME_TOO_LONG.text': '此码的有效期长于同类码允许的上限（动态码 1 小时、纸质码 30 天、场所码 366 天），不是正当签发的码。',
+  'result.LIFETIME_TOO_LONG.text':
+    '此码的有效期长于同类码允许的上限（动态码 1 小时、纸质码 30 天、场所码 366 天），不是正当签发的码。',
   'result.NOT_YET_VALID.title': '尚未生效',
   'result.NOT_YET_VALID.text': '签发时间晚于本机时间；请检查本机时间。',
   'result.EXPIRED.title': '已过期',
@@ -540,7 +544,8 @@ export const en: Record<Key, string> = {
   'common.remove': 'Remove',
   'common.signIn': 'Sign in',
   'common.token': 'Token',
-  'common.tokenKept': 'Once signed in, the token stays in this browser where no page script can read it, until you sign out or it expires.',
+  'common.tokenKept':
+    'Once signed in, the token stays in this browser where no page script can read it, until you sign out or it expires.',
 
   'colour.green': 'Green',
   'colour.yellow': 'Yellow',
@@ -681,12 +686,14 @@ export const en: Record<Key, string> = {
   'resident.temperatureAsked': 'This venue asks for your temperature (°C)',
 
   'signin.title': 'Sign in',
-  'signin.why': "Sign in with the province's government-services account (phone number and a text-message code) to apply for and see your code. The account platform verifies who you are, so this page no longer asks for an ID number.",
+  'signin.why':
+    "Sign in with the province's government-services account (phone number and a text-message code) to apply for and see your code. The account platform verifies who you are, so this page no longer asks for an ID number.",
   'signin.button': 'Sign in / sign up',
   'signin.as': 'Applicant: {name}, ID {id}',
   'signin.failed': 'The sign-in did not complete ({code}); please try again.',
   'rebind.title': 'Move your code to this account',
-  'rebind.why': 'Your code is bound to another account. To confirm it is you, a code will be sent to the phone number on record; after the move, every sign-in of the old account ends.',
+  'rebind.why':
+    'Your code is bound to another account. To confirm it is you, a code will be sent to the phone number on record; after the move, every sign-in of the old account ends.',
   'rebind.send': 'Send a code',
   'rebind.resend': 'Send again',
   'rebind.sent': 'A code was sent to {phone}; it works for 5 minutes.',
@@ -779,7 +786,8 @@ export const en: Record<Key, string> = {
   'scan.codeResult': 'Code check',
 
   'verify.title': 'Offline verifier',
-  'verify.lead': "Checks any province's code in this browser — signature, expiry and status list — and sends nothing anywhere.",
+  'verify.lead':
+    "Checks any province's code in this browser — signature, expiry and status list — and sends nothing anywhere.",
   'verify.online': 'Online',
   'verify.offline': 'Offline',
   'verify.standalone': 'standalone',
@@ -812,7 +820,8 @@ export const en: Record<Key, string> = {
   'verify.details': 'Details',
   'verify.kid': 'Key ID',
   'verify.revokedAt': 'Revoked at',
-  'verify.notChecked': "Status not checked: there is no status list of this issuer here, so the colour is the one issued and may have changed since.",
+  'verify.notChecked':
+    'Status not checked: there is no status list of this issuer here, so the colour is the one issued and may have changed since.',
   'verify.statusLoaded': 'Status list of {iss} loaded ({name}).',
   'verify.needTrustFirst': 'Load a trust list first',
   'verify.noTrust': 'No trust list yet: update online or load one from a file',
@@ -831,29 +840,37 @@ export const en: Record<Key, string> = {
   'result.VALID.title': 'Valid',
   'result.VALID.text': 'The signature verifies, the code is within its validity, and the status list shows no change.',
   'result.VALID.yellow.title': 'Genuine · yellow-code rules apply',
-  'result.VALID.yellow.text': 'The code is genuine and current, but its holder is yellow: follow the yellow-code rules; do not admit as green.',
+  'result.VALID.yellow.text':
+    'The code is genuine and current, but its holder is yellow: follow the yellow-code rules; do not admit as green.',
   'result.VALID.red.title': 'Genuine · do not admit',
-  'result.VALID.red.text': 'The code is genuine and current, but its holder is red: do not admit; follow the red-code rules.',
+  'result.VALID.red.text':
+    'The code is genuine and current, but its holder is red: do not admit; follow the red-code rules.',
   'result.MALFORMED.title': 'Unreadable',
   'result.MALFORMED.text': 'This is not an Ankang code, or it is damaged.',
   'result.UNKNOWN_ISSUER.title': 'Unknown issuer',
   'result.UNKNOWN_ISSUER.text': 'The issuer is not in the trust list; update the trust list and retry.',
   'result.STATUS_INDEX_UNKNOWN.title': 'Unknown status index',
-  'result.STATUS_INDEX_UNKNOWN.text': "The code's status index is not in this issuer's status list: this issuer never issued it.",
+  'result.STATUS_INDEX_UNKNOWN.text':
+    "The code's status index is not in this issuer's status list: this issuer never issued it.",
   'result.CODE_UNKNOWN.title': 'Unknown code',
-  'result.CODE_UNKNOWN.text': "The code's id is not among the codes this issuer issued: it never issued it, or it expired long ago.",
+  'result.CODE_UNKNOWN.text':
+    "The code's id is not among the codes this issuer issued: it never issued it, or it expired long ago.",
   'result.SUB_NOT_ALLOWED.title': 'Old-format code',
-  'result.SUB_NOT_ALLOWED.text': 'The code still carries a fixed identifier of the resident (sub), which no resident code issued after the cut-over may carry: the issuer has not upgraded.',
+  'result.SUB_NOT_ALLOWED.text':
+    'The code still carries a fixed identifier of the resident (sub), which no resident code issued after the cut-over may carry: the issuer has not upgraded.',
   'result.KEY_REVOKED.title': 'Key revoked',
-  'result.KEY_REVOKED.text': 'The key that signed this code has been revoked (it may be in other hands); no code of that key counts, whenever it claims to be issued.',
+  'result.KEY_REVOKED.text':
+    'The key that signed this code has been revoked (it may be in other hands); no code of that key counts, whenever it claims to be issued.',
   'result.UNKNOWN_KEY.title': 'Unknown key',
-  'result.UNKNOWN_KEY.text': 'The signing key is not in the trust list — perhaps a newly rotated key; update the trust list.',
+  'result.UNKNOWN_KEY.text':
+    'The signing key is not in the trust list — perhaps a newly rotated key; update the trust list.',
   'result.SIGNATURE_INVALID.title': 'Signature invalid',
   'result.SIGNATURE_INVALID.text': 'The signature does not verify: this code was altered or forged.',
   'result.KEY_NOT_VALID.title': 'Key not valid',
   'result.KEY_NOT_VALID.text': 'The key was outside its validity window when the code was issued.',
   'result.LIFETIME_TOO_LONG.title': 'Lifetime too long',
-  'result.LIFETIME_TOO_LONG.text': 'The code is made to live longer than its kind may (1 hour dynamic, 30 days printed, 366 days venue): no issuer signs such a code.',
+  'result.LIFETIME_TOO_LONG.text':
+    'The code is made to live longer than its kind may (1 hour dynamic, 30 days printed, 366 days venue): no issuer signs such a code.',
   'result.NOT_YET_VALID.title': 'Not yet valid',
   'result.NOT_YET_VALID.text': "The code was issued after this device's time; check the clock.",
   'result.EXPIRED.title': 'Expired',
@@ -861,7 +878,8 @@ export const en: Record<Key, string> = {
   'result.REVOKED.title': 'Superseded',
   'result.REVOKED.text': "The holder's colour has changed or the code was suspended; only the newest code counts.",
   'result.STATUS_STALE.title': 'Status list too old',
-  'result.STATUS_STALE.text': 'The status list held is too old or does not cover this code, so the current colour is unknown; update online and check again.',
+  'result.STATUS_STALE.text':
+    'The status list held is too old or does not cover this code, so the current colour is unknown; update online and check again.',
   'result.CLOCK_UNTRUSTED.title': 'Clock not trusted',
   'result.CLOCK_UNTRUSTED.text': "This device's clock is earlier than the trust or status list; set the time.",
   'result.NONE.title': 'No code shown',
@@ -1017,7 +1035,8 @@ export const en: Record<Key, string> = {
   'desk.none': 'No look-ups yet',
 
   'links.title': 'Linked cards',
-  'links.hint': 'Cards are linked by the authority that issues them; a desk gets only the one item its purpose needs, and every look-up is listed under "Who used my code".',
+  'links.hint':
+    'Cards are linked by the authority that issues them; a desk gets only the one item its purpose needs, and every look-up is listed under "Who used my code".',
   'links.linked': 'Linked',
   'links.notLinked': 'Not linked',
   'links.paused': 'Paused',
@@ -1025,13 +1044,15 @@ export const en: Record<Key, string> = {
   'links.pause': 'Pause',
   'links.allow': 'Allow again',
   'links.remove': 'Remove',
-  'links.removeConfirm': 'Remove the link to your {card}? Desks can no longer look it up until its authority links it again.',
+  'links.removeConfirm':
+    'Remove the link to your {card}? Desks can no longer look it up until its authority links it again.',
   'links.removeYes': 'Remove it',
   'links.removed': 'The link to your {card} was removed',
   'links.request': 'Request a link',
   'links.requested': 'Request number (give it to the issuing authority before {until}):',
   'links.identity': 'Show my real name at service halls',
-  'links.identityHint': 'When you show your code at a government service hall, its desk may look up your name and ID number.',
+  'links.identityHint':
+    'When you show your code at a government service hall, its desk may look up your name and ID number.',
   'links.identityAllowed': 'Allowed',
   'links.unavailable': 'Your linked cards cannot be read right now',
 

@@ -19,7 +19,10 @@ export interface CameraOptions {
 
 /** Why the camera did not start, as an i18n key. */
 export class CameraError extends Error {
-  constructor(readonly key: 'camera.insecure' | 'camera.denied' | 'camera.missing' | 'camera.failed', cause?: unknown) {
+  constructor(
+    readonly key: 'camera.insecure' | 'camera.denied' | 'camera.missing' | 'camera.failed',
+    cause?: unknown,
+  ) {
     super(key, { cause });
   }
 }
@@ -30,14 +33,28 @@ export class CameraError extends Error {
  * self-scan and the offline verifier all read codes through this.
  * @throws CameraError when there is no camera, no permission, or no secure context
  */
-export async function startCamera(video: HTMLVideoElement, onText: (text: string) => void, opts: CameraOptions = {}): Promise<Camera> {
+export async function startCamera(
+  video: HTMLVideoElement,
+  onText: (text: string) => void,
+  opts: CameraOptions = {},
+): Promise<Camera> {
   if (!navigator.mediaDevices?.getUserMedia) throw new CameraError('camera.insecure');
   let stream: MediaStream;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ audio: false, video: { facingMode: { ideal: 'environment' }, width: { ideal: 1280 }, height: { ideal: 720 } } });
+    stream = await navigator.mediaDevices.getUserMedia({
+      audio: false,
+      video: { facingMode: { ideal: 'environment' }, width: { ideal: 1280 }, height: { ideal: 720 } },
+    });
   } catch (e) {
     const name = (e as DOMException).name;
-    throw new CameraError(name === 'NotAllowedError' || name === 'SecurityError' ? 'camera.denied' : name === 'NotFoundError' || name === 'OverconstrainedError' ? 'camera.missing' : 'camera.failed', e);
+    throw new CameraError(
+      name === 'NotAllowedError' || name === 'SecurityError'
+        ? 'camera.denied'
+        : name === 'NotFoundError' || name === 'OverconstrainedError'
+          ? 'camera.missing'
+          : 'camera.failed',
+      e,
+    );
   }
   video.muted = true;
   video.playsInline = true;
@@ -100,10 +117,30 @@ export async function startCamera(video: HTMLVideoElement, onText: (text: string
  * A full-screen camera view with a viewfinder and a field for pasted or USB-scanner text
  * (submits on Enter). Calls `onText` once with the first code read, then closes.
  */
-export function openScanOverlay(opts: { title: string; hint: string; onText: (text: string) => void; onClose?: () => void }): { close(): void } {
-  const video = h('video', { class: 'camera-video', muted: true, playsinline: true, autoplay: true, 'aria-label': t('camera.video') });
+export function openScanOverlay(opts: {
+  title: string;
+  hint: string;
+  onText: (text: string) => void;
+  onClose?: () => void;
+}): { close(): void } {
+  const video = h('video', {
+    class: 'camera-video',
+    muted: true,
+    playsinline: true,
+    autoplay: true,
+    'aria-label': t('camera.video'),
+  });
   const status = h('p', { class: 'camera-status', role: 'status' }, t('camera.starting'));
-  const input = h('input', { type: 'text', class: 'code-input', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false', placeholder: t('camera.paste'), 'aria-label': t('camera.paste'), dataset: { testid: 'overlay-code-input' } });
+  const input = h('input', {
+    type: 'text',
+    class: 'code-input',
+    autocomplete: 'off',
+    autocapitalize: 'characters',
+    spellcheck: 'false',
+    placeholder: t('camera.paste'),
+    'aria-label': t('camera.paste'),
+    dataset: { testid: 'overlay-code-input' },
+  });
   let camera: Camera | undefined;
   let done = false;
   const finish = (text: string) => {
@@ -126,8 +163,23 @@ export function openScanOverlay(opts: { title: string; hint: string; onText: (te
   );
   const overlay = h(
     'div',
-    { class: 'camera-overlay', role: 'dialog', 'aria-modal': 'true', 'aria-label': opts.title, dataset: { testid: 'scan-overlay' } },
-    h('header', { class: 'camera-head' }, h('h2', {}, opts.title), h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => close(), dataset: { testid: 'overlay-close' } }, t('common.close'))),
+    {
+      class: 'camera-overlay',
+      role: 'dialog',
+      'aria-modal': 'true',
+      'aria-label': opts.title,
+      dataset: { testid: 'scan-overlay' },
+    },
+    h(
+      'header',
+      { class: 'camera-head' },
+      h('h2', {}, opts.title),
+      h(
+        'button',
+        { type: 'button', class: 'btn btn-ghost', onclick: () => close(), dataset: { testid: 'overlay-close' } },
+        t('common.close'),
+      ),
+    ),
     h('div', { class: 'viewfinder' }, video, h('div', { class: 'viewfinder-frame', 'aria-hidden': 'true' })),
     h('p', { class: 'camera-hint' }, opts.hint),
     status,

@@ -11,14 +11,22 @@ export interface DecisionView {
   details?: string[];
 }
 
-const WORD = { admit: 'decision.admit', deny: 'decision.deny', refer: 'decision.refer', error: 'decision.error' } as const;
+const WORD = {
+  admit: 'decision.admit',
+  deny: 'decision.deny',
+  refer: 'decision.refer',
+  error: 'decision.error',
+} as const;
 const MARK: Record<Decision, string> = { admit: '✓', deny: '✕', refer: '!', error: '?' };
 
 /**
  * A full-screen panel in the decision's colour, readable at a glance from a step away:
  * mark, word and reason in Chinese and English. Tapping it (or `autoCloseMs`) closes it.
  */
-export function showDecision(view: DecisionView, opts: { autoCloseMs?: number; onClose?: () => void } = {}): { close(): void } {
+export function showDecision(
+  view: DecisionView,
+  opts: { autoCloseMs?: number; onClose?: () => void } = {},
+): { close(): void } {
   const word = both(WORD[view.decision]);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const panel = h(
@@ -40,7 +48,13 @@ export function showDecision(view: DecisionView, opts: { autoCloseMs?: number; o
     h('p', { class: 'decision-word-en', lang: 'en' }, word.en),
     h('p', { class: 'decision-reason', lang: 'zh-CN', dataset: { testid: 'decision-reason-zh' } }, view.reason.zh),
     h('p', { class: 'decision-reason-en', lang: 'en', dataset: { testid: 'decision-reason-en' } }, view.reason.en),
-    view.details?.length ? h('ul', { class: 'decision-details' }, view.details.map((d) => h('li', {}, d))) : null,
+    view.details?.length
+      ? h(
+          'ul',
+          { class: 'decision-details' },
+          view.details.map((d) => h('li', {}, d)),
+        )
+      : null,
     h('p', { class: 'decision-dismiss' }, t('decision.dismiss')),
     opts.autoCloseMs ? h('div', { class: 'decision-timer', style: `animation-duration:${opts.autoCloseMs}ms` }) : null,
   );

@@ -6,19 +6,26 @@ export type Child = Node | string | number | null | undefined | false | Child[];
  * Creates an element: `h('p', { class: 'x' }, 'text', h('b', {}, 'bold'))`. Text children
  * become text nodes, so nothing passed here is ever parsed as HTML.
  */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Props = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
     if (value === undefined || value === null || value === false) continue;
     if (key === 'dataset') Object.assign(el.dataset, value);
     else if (key === 'value') continue;
-    else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2).toLowerCase(), value as EventListener);
-    else if (key in el && key !== 'list' && key !== 'style' && typeof value !== 'string') (el as unknown as Record<string, unknown>)[key] = value;
+    else if (key.startsWith('on') && typeof value === 'function')
+      el.addEventListener(key.slice(2).toLowerCase(), value as EventListener);
+    else if (key in el && key !== 'list' && key !== 'style' && typeof value !== 'string')
+      (el as unknown as Record<string, unknown>)[key] = value;
     else el.setAttribute(key === 'className' ? 'class' : key, value === true ? '' : String(value));
   }
   append(el, children);
   // After the children, so a <select> already has the option being chosen.
-  if (props.value !== undefined && props.value !== null) (el as unknown as { value: string }).value = String(props.value);
+  if (props.value !== undefined && props.value !== null)
+    (el as unknown as { value: string }).value = String(props.value);
   return el;
 }
 

@@ -41,11 +41,14 @@ function boundText(f: FieldError, l: Lang): string | undefined {
   const [, type, op, n] = m;
   if (type === 'string') {
     if (op === '>=' && n === '1') return tIn(l, 'err.required');
-    return tIn(l, op.startsWith('>') ? 'err.minChars' : 'err.maxChars', { n: op === '>' ? Number(n) + 1 : op === '<' ? Number(n) - 1 : n });
+    return tIn(l, op.startsWith('>') ? 'err.minChars' : 'err.maxChars', {
+      n: op === '>' ? Number(n) + 1 : op === '<' ? Number(n) - 1 : n,
+    });
   }
   if (type === 'array' || type === 'set') return tIn(l, op.startsWith('>') ? 'err.minItems' : 'err.maxItems', { n });
   if (type === 'date') return undefined;
-  const key: Key = op === '>=' ? 'err.minNumber' : op === '<=' ? 'err.maxNumber' : op === '>' ? 'err.aboveNumber' : 'err.belowNumber';
+  const key: Key =
+    op === '>=' ? 'err.minNumber' : op === '<=' ? 'err.maxNumber' : op === '>' ? 'err.aboveNumber' : 'err.belowNumber';
   return tIn(l, key, { n });
 }
 
@@ -72,7 +75,8 @@ export function showFieldErrors(form: HTMLElement, error: ApiError): void {
     let best: HTMLElement | undefined;
     for (const el of targets) {
       const name = el.dataset.field!;
-      if ((f.path === name || f.path.startsWith(`${name}.`)) && (!best || name.length > best.dataset.field!.length)) best = el;
+      if ((f.path === name || f.path.startsWith(`${name}.`)) && (!best || name.length > best.dataset.field!.length))
+        best = el;
     }
     if (!best) {
       unplaced.push(f);
@@ -87,7 +91,15 @@ export function showFieldErrors(form: HTMLElement, error: ApiError): void {
     summary.hidden = false;
     summary.replaceChildren(
       h('strong', {}, errorTitle(error)),
-      ...(unplaced.length ? [h('ul', {}, unplaced.map((f) => h('li', {}, h('code', {}, f.path), ` ${fieldText(f)}`)))] : []),
+      ...(unplaced.length
+        ? [
+            h(
+              'ul',
+              {},
+              unplaced.map((f) => h('li', {}, h('code', {}, f.path), ` ${fieldText(f)}`)),
+            ),
+          ]
+        : []),
     );
   }
 }
@@ -110,13 +122,13 @@ export function clearFieldErrors(form: HTMLElement): void {
 export function errorTitle(error: ApiError, l: Lang = lang()): string {
   if (error.code === 'NETWORK') return tIn(l, 'err.network');
   const key = `api.${error.code}`;
-  if (error.fields.length && (error.code === 'VALIDATION_FAILED' || !hasKey(key))) return `${tIn(l, 'err.fields', { n: error.fields.length })} (${error.code})`;
+  if (error.fields.length && (error.code === 'VALIDATION_FAILED' || !hasKey(key)))
+    return `${tIn(l, 'err.fields', { n: error.fields.length })} (${error.code})`;
   if (hasKey(key)) return `${tIn(l, key)} (${error.code})`;
   if (error.status === 401) return `${tIn(l, 'err.unauthenticated')} (${error.code})`;
   if (error.status === 403) return `${tIn(l, 'err.forbidden')} (${error.code})`;
   return l === 'en' ? `${error.message} (${error.code})` : tIn(l, 'err.generic', { code: error.code });
 }
-
 
 /** What went wrong with a call or in the page, for a message line: `errorTitle` for an API error. */
 export function failureText(e: unknown, l: Lang = lang()): string {

@@ -65,7 +65,13 @@ function applyDocumentLang(): void {
 export function langSwitch(): HTMLButtonElement {
   return h(
     'button',
-    { type: 'button', class: 'lang-switch', dataset: { testid: 'lang-switch' }, 'aria-label': current === 'zh' ? 'Switch to English' : '切换到中文', onclick: () => setLang(current === 'zh' ? 'en' : 'zh') },
+    {
+      type: 'button',
+      class: 'lang-switch',
+      dataset: { testid: 'lang-switch' },
+      'aria-label': current === 'zh' ? 'Switch to English' : '切换到中文',
+      onclick: () => setLang(current === 'zh' ? 'en' : 'zh'),
+    },
     current === 'zh' ? 'English' : '中文',
   );
 }

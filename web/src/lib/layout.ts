@@ -18,13 +18,24 @@ export function header(page: PageName, opts: { nav?: boolean } = {}): HTMLElemen
   return h(
     'header',
     { class: opts.nav === false ? 'topbar solo' : 'topbar' },
-    h('div', { class: 'brand' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, '安'), h('span', {}, t('brand'))),
+    h(
+      'div',
+      { class: 'brand' },
+      h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, '安'),
+      h('span', {}, t('brand')),
+    ),
     opts.nav === false
       ? null
       : h(
           'nav',
           { class: 'nav', 'aria-label': t('nav.label') },
-          NAV.map(([name, href, key]) => h('a', { href, class: name === page ? 'active' : undefined, 'aria-current': name === page ? 'page' : undefined }, t(key))),
+          NAV.map(([name, href, key]) =>
+            h(
+              'a',
+              { href, class: name === page ? 'active' : undefined, 'aria-current': name === page ? 'page' : undefined },
+              t(key),
+            ),
+          ),
         ),
     langSwitch(),
   );
@@ -37,7 +48,15 @@ export function section(title: string, ...children: Child[]): HTMLElement {
 
 /** A short message box: info, ok or error. */
 export function notice(kind: 'info' | 'ok' | 'error', text: string, testid?: string): HTMLElement {
-  return h('p', { class: `notice notice-${kind}`, role: kind === 'error' ? 'alert' : 'status', dataset: testid ? { testid } : undefined }, text);
+  return h(
+    'p',
+    {
+      class: `notice notice-${kind}`,
+      role: kind === 'error' ? 'alert' : 'status',
+      dataset: testid ? { testid } : undefined,
+    },
+    text,
+  );
 }
 
 /** A labelled form control with its `data-field` (the API's field path) for error placement. */
@@ -45,7 +64,13 @@ export function field(label: string, control: HTMLElement, opts: { field?: strin
   if (opts.field) control.dataset.field = opts.field;
   const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;
   control.id = id;
-  return h('div', { class: 'field' }, h('label', { for: id }, label), control, opts.hint ? h('p', { class: 'hint' }, opts.hint) : null);
+  return h(
+    'div',
+    { class: 'field' },
+    h('label', { for: id }, label),
+    control,
+    opts.hint ? h('p', { class: 'hint' }, opts.hint) : null,
+  );
 }
 
 /** A random Idempotency-Key (8–128 of A-Z a-z 0-9 _ - : .). */

@@ -13,7 +13,9 @@ const SVG = 'http://www.w3.org/2000/svg';
  */
 export function qrSvg(text: string, maxPx: number): SVGSVGElement {
   // Anything else (never an AK1 code) lets qrcode pick its own modes.
-  const qr = create(ALPHANUMERIC.test(text) ? [{ data: text, mode: 'alphanumeric' }] : text, { errorCorrectionLevel: QR_ERROR_CORRECTION });
+  const qr = create(ALPHANUMERIC.test(text) ? [{ data: text, mode: 'alphanumeric' }] : text, {
+    errorCorrectionLevel: QR_ERROR_CORRECTION,
+  });
   const n = qr.modules.size;
   const total = n + 2 * QR_MARGIN;
   const px = Math.max(3, Math.floor(maxPx / total)) * total;

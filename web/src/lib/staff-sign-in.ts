@@ -24,7 +24,12 @@ export interface StaffSignIn<T> {
  * page keeps no copy of it.
  */
 export function staffSignInForm<T>(opts: StaffSignIn<T>): HTMLElement {
-  const token = h('input', { type: 'password', autocomplete: 'off', spellcheck: 'false', dataset: { testid: 'token' } });
+  const token = h('input', {
+    type: 'password',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    dataset: { testid: 'token' },
+  });
   const summary = h('div', { class: 'form-error notice notice-error', hidden: true, role: 'alert' });
   const form = h(
     'form',
@@ -34,7 +39,11 @@ export function staffSignInForm<T>(opts: StaffSignIn<T>): HTMLElement {
     h('p', { class: 'hint' }, t('common.tokenKept')),
     summary,
     field(t('common.token'), token, { field: 'token' }),
-    h('button', { type: 'submit', class: 'btn btn-primary btn-block', dataset: { testid: 'signin' } }, t('common.signIn')),
+    h(
+      'button',
+      { type: 'submit', class: 'btn btn-primary btn-block', dataset: { testid: 'signin' } },
+      t('common.signIn'),
+    ),
   );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();

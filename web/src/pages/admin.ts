@@ -55,8 +55,21 @@ interface Appeal {
   requestedColour: Colour | null;
   colourAtFiling: Colour;
   filedAt: string;
-  decision: { decision: 'override' | 'reject'; colour: Colour | null; until: string | null; reason: string; at: string } | null;
-  resident: { pseudonym: string; maskedName: string; idLast4: string; district: string; colour: Colour; reasons: Array<{ reason: { zh: string; en: string } }> } | null;
+  decision: {
+    decision: 'override' | 'reject';
+    colour: Colour | null;
+    until: string | null;
+    reason: string;
+    at: string;
+  } | null;
+  resident: {
+    pseudonym: string;
+    maskedName: string;
+    idLast4: string;
+    district: string;
+    colour: Colour;
+    reasons: Array<{ reason: { zh: string; en: string } }>;
+  } | null;
 }
 interface GridResident {
   pseudonym: string;
@@ -128,7 +141,17 @@ function render(): void {
         'nav',
         { class: 'tabs', role: 'tablist' },
         TABS.map((tab) =>
-          h('a', { href: `#${tab}`, role: 'tab', class: tab === state.tab ? 'active' : undefined, 'aria-selected': String(tab === state.tab), dataset: { testid: `tab-${tab}` } }, t(`admin.tab.${tab}` as Key)),
+          h(
+            'a',
+            {
+              href: `#${tab}`,
+              role: 'tab',
+              class: tab === state.tab ? 'active' : undefined,
+              'aria-selected': String(tab === state.tab),
+              dataset: { testid: `tab-${tab}` },
+            },
+            t(`admin.tab.${tab}` as Key),
+          ),
         ),
       ),
     );
@@ -136,9 +159,23 @@ function render(): void {
     if (state.tab === 'rules') body.push(rulesView());
     if (state.tab === 'appeals') body.push(appealsView());
     if (state.tab === 'grid') body.push(gridView());
-    body.push(h('p', { class: 'signout' }, h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => void signOut(), dataset: { testid: 'sign-out' } }, t('admin.signOut'))));
+    body.push(
+      h(
+        'p',
+        { class: 'signout' },
+        h(
+          'button',
+          { type: 'button', class: 'btn btn-ghost', onclick: () => void signOut(), dataset: { testid: 'sign-out' } },
+          t('admin.signOut'),
+        ),
+      ),
+    );
   }
-  mount(app, header('admin'), h('main', { class: 'page page-wide' }, h('h1', { class: 'page-title' }, t('admin.title')), ...body));
+  mount(
+    app,
+    header('admin'),
+    h('main', { class: 'page page-wide' }, h('h1', { class: 'page-title' }, t('admin.title')), ...body),
+  );
   destroyDetached();
   if (state.signedIn && state.tab === 'stats') drawCharts();
 }
@@ -188,7 +225,9 @@ async function loadStats(): Promise<void> {
   const [colours, daily, scans, venues] = await Promise.all([
     authed<ColourStats>('GET', '/v1/stats/colours', { query: { by: 'district' } }),
     authed<DailyColours>('GET', '/v1/stats/colours/daily', { query: { days: 14 } }),
-    authed<ScanStats>('GET', '/v1/stats/scans', { query: { by: state.scanBy, from: from.toISOString(), to: to.toISOString() } }),
+    authed<ScanStats>('GET', '/v1/stats/scans', {
+      query: { by: state.scanBy, from: from.toISOString(), to: to.toISOString() },
+    }),
     authed<{ venues: Venue[] }>('GET', '/v1/venues'),
   ]);
   Object.assign(state, { colours, daily, scans, venues: venues.venues });
@@ -197,17 +236,22 @@ async function loadStats(): Promise<void> {
 
 async function loadHourly(): Promise<void> {
   if (!state.venues?.length) return;
-  if (!state.venueId || !state.venues.some((v) => v.id === state.venueId)) state.venueId = (await busiestVenue()) ?? state.venues[0].id;
+  if (!state.venueId || !state.venues.some((v) => v.id === state.venueId))
+    state.venueId = (await busiestVenue()) ?? state.venues[0].id;
   state.hourly = await authed<Hourly>('GET', `/v1/stats/venues/${encodeURIComponent(state.venueId)}/hourly`);
 }
 
 /** Opens on the venue with the most scans today, so the chart has something to say. */
 async function busiestVenue(): Promise<string | undefined> {
-  const r = await authed<ScanStats & { groups: Array<{ key: string; count: number }> }>('GET', '/v1/stats/scans', { query: { by: 'day' } }).catch(() => undefined);
+  const r = await authed<ScanStats & { groups: Array<{ key: string; count: number }> }>('GET', '/v1/stats/scans', {
+    query: { by: 'day' },
+  }).catch(() => undefined);
   if (!r?.total) return undefined;
   let best: { id: string; total: number } | undefined;
   for (const v of state.venues!.slice(0, 30)) {
-    const hr = await authed<Hourly>('GET', `/v1/stats/venues/${encodeURIComponent(v.id)}/hourly`).catch(() => undefined);
+    const hr = await authed<Hourly>('GET', `/v1/stats/venues/${encodeURIComponent(v.id)}/hourly`).catch(
+      () => undefined,
+    );
     if (hr && (!best || hr.total > best.total)) best = { id: v.id, total: hr.total };
   }
   return best?.id;
@@ -253,39 +297,71 @@ function statsView(): HTMLElement[] {
   const tiles = h(
     'div',
     { class: 'tiles', dataset: { testid: 'colour-totals' } },
-    (['green', 'yellow', 'red'] as const).map((k) => h('div', { class: `tile tile-${k}` }, h('span', { class: 'tile-n' }, c ? String(c.total[k]) : '–'), h('span', {}, t(`colour.${k}`)))),
-    h('div', { class: 'tile' }, h('span', { class: 'tile-n' }, c ? String(c.total.total) : '–'), h('span', {}, t('admin.total'))),
+    (['green', 'yellow', 'red'] as const).map((k) =>
+      h(
+        'div',
+        { class: `tile tile-${k}` },
+        h('span', { class: 'tile-n' }, c ? String(c.total[k]) : '–'),
+        h('span', {}, t(`colour.${k}`)),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'tile' },
+      h('span', { class: 'tile-n' }, c ? String(c.total.total) : '–'),
+      h('span', {}, t('admin.total')),
+    ),
   );
-  const byDistrict = chartSlot('districts', () =>
-    state.colours && {
-      kind: 'bars',
-      stacked: true,
-      labels: state.colours.groups.map((g) => g.name ?? g.code),
-      series: (['green', 'yellow', 'red'] as const).map((k) => ({ label: t(`colour.${k}`), colour: COLOURS[k], values: state.colours!.groups.map((g) => g[k]) })),
-    },
+  const byDistrict = chartSlot(
+    'districts',
+    () =>
+      state.colours && {
+        kind: 'bars',
+        stacked: true,
+        labels: state.colours.groups.map((g) => g.name ?? g.code),
+        series: (['green', 'yellow', 'red'] as const).map((k) => ({
+          label: t(`colour.${k}`),
+          colour: COLOURS[k],
+          values: state.colours!.groups.map((g) => g[k]),
+        })),
+      },
   );
-  const daily = chartSlot('daily', () =>
-    state.daily && {
-      kind: 'lines',
-      labels: state.daily.days.map((d) => d.day.slice(5)),
-      series: (['green', 'yellow', 'red'] as const).map((k) => ({ label: t(`colour.${k}`), colour: COLOURS[k], values: state.daily!.days.map((d) => d[k]) })),
-    },
+  const daily = chartSlot(
+    'daily',
+    () =>
+      state.daily && {
+        kind: 'lines',
+        labels: state.daily.days.map((d) => d.day.slice(5)),
+        series: (['green', 'yellow', 'red'] as const).map((k) => ({
+          label: t(`colour.${k}`),
+          colour: COLOURS[k],
+          values: state.daily!.days.map((d) => d[k]),
+        })),
+      },
   );
-  const scans = chartSlot('scans', () =>
-    state.scans && {
-      kind: 'bars',
-      labels: state.scans.groups.map((g) => groupLabel(state.scanBy, g.key)),
-      series: [{ label: t('admin.scans'), colour: '#2f6fde', values: state.scans.groups.map((g) => g.count) }],
-    },
+  const scans = chartSlot(
+    'scans',
+    () =>
+      state.scans && {
+        kind: 'bars',
+        labels: state.scans.groups.map((g) => groupLabel(state.scanBy, g.key)),
+        series: [{ label: t('admin.scans'), colour: '#2f6fde', values: state.scans.groups.map((g) => g.count) }],
+      },
   );
-  const hourly = chartSlot('hourly', () =>
-    state.hourly && {
-      kind: 'bars',
-      stacked: true,
-      labelEvery: 3,
-      labels: state.hourly.hours.map((x) => String(x.hour).padStart(2, '0')),
-      series: (['admit', 'refer', 'deny'] as const).map((k) => ({ label: t(`decision.${k}`), colour: DECISION_COLOURS[k], values: state.hourly!.hours.map((x) => x[k]) })),
-    },
+  const hourly = chartSlot(
+    'hourly',
+    () =>
+      state.hourly && {
+        kind: 'bars',
+        stacked: true,
+        labelEvery: 3,
+        labels: state.hourly.hours.map((x) => String(x.hour).padStart(2, '0')),
+        series: (['admit', 'refer', 'deny'] as const).map((k) => ({
+          label: t(`decision.${k}`),
+          colour: DECISION_COLOURS[k],
+          values: state.hourly!.hours.map((x) => x[k]),
+        })),
+      },
   );
   const by = h(
     'select',
@@ -295,7 +371,13 @@ function statsView(): HTMLElement[] {
       onchange: async () => {
         state.scanBy = by.value as ScanStatsBy;
         const to = new Date();
-        state.scans = await authed<ScanStats>('GET', '/v1/stats/scans', { query: { by: state.scanBy, from: new Date(to.getTime() - 14 * 86_400_000).toISOString(), to: to.toISOString() } });
+        state.scans = await authed<ScanStats>('GET', '/v1/stats/scans', {
+          query: {
+            by: state.scanBy,
+            from: new Date(to.getTime() - 14 * 86_400_000).toISOString(),
+            to: to.toISOString(),
+          },
+        });
         render();
       },
     },
@@ -314,13 +396,33 @@ function statsView(): HTMLElement[] {
     },
     (state.venues ?? []).map((v) => h('option', { value: v.id }, v.name)),
   );
-  const decisions = state.scans ? Object.entries(state.scans.decisions).map(([k, n]) => `${tOr(`decision.${k}`, k)} ${n}`).join(' · ') : '';
+  const decisions = state.scans
+    ? Object.entries(state.scans.decisions)
+        .map(([k, n]) => `${tOr(`decision.${k}`, k)} ${n}`)
+        .join(' · ')
+    : '';
   return [
-    section(t('admin.colourNow'), tiles, c ? h('p', { class: 'hint' }, `${t('admin.asOf')} ${dateTime(c.at)} ${zoneLabel()}`) : null),
+    section(
+      t('admin.colourNow'),
+      tiles,
+      c ? h('p', { class: 'hint' }, `${t('admin.asOf')} ${dateTime(c.at)} ${zoneLabel()}`) : null,
+    ),
     section(t('admin.byDistrict'), byDistrict),
     section(t('admin.daily'), h('p', { class: 'hint' }, t('admin.dailyHint')), daily),
-    section(t('admin.scansTitle'), field(t('admin.groupBy'), by), scans, state.scans ? h('p', { class: 'hint' }, `${t('admin.total')} ${state.scans.total} · ${decisions}`) : null),
-    section(t('admin.hourly'), state.venues?.length ? field(t('admin.venue'), venue) : h('p', { class: 'hint' }, t('admin.noVenues')), hourly, state.hourly ? h('p', { class: 'hint' }, `${state.hourly.date} · ${t('admin.total')} ${state.hourly.total}`) : null),
+    section(
+      t('admin.scansTitle'),
+      field(t('admin.groupBy'), by),
+      scans,
+      state.scans ? h('p', { class: 'hint' }, `${t('admin.total')} ${state.scans.total} · ${decisions}`) : null,
+    ),
+    section(
+      t('admin.hourly'),
+      state.venues?.length ? field(t('admin.venue'), venue) : h('p', { class: 'hint' }, t('admin.noVenues')),
+      hourly,
+      state.hourly
+        ? h('p', { class: 'hint' }, `${state.hourly.date} · ${t('admin.total')} ${state.hourly.total}`)
+        : null,
+    ),
   ];
 }
 type ScanStatsBy = (typeof SCAN_GROUPS)[number];
@@ -339,10 +441,46 @@ async function loadRules(): Promise<void> {
 function rulesView(): HTMLElement {
   const r = state.rules;
   if (!r) return notice('info', t('common.loading'));
-  const editor = h('textarea', { class: 'json-editor', rows: '18', spellcheck: 'false', wrap: 'off', value: state.draft ?? '', dataset: { testid: 'rules-editor', field: '(body)' }, oninput: () => (state.draft = editor.value) });
-  const summary = h('div', { class: 'form-error notice notice-error', hidden: true, role: 'alert', dataset: { testid: 'rules-errors' } });
-  const submit = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { testid: 'publish' } }, t('rules.publish'));
-  const form = h('form', { class: 'form', novalidate: true }, summary, h('div', { class: 'field' }, h('label', {}, t('rules.editor')), editor), h('div', { class: 'actions' }, submit, h('button', { type: 'button', class: 'btn', onclick: () => ((state.draft = JSON.stringify(r.current.ruleSet, null, 2)), render()) }, t('rules.reset'))));
+  const editor = h('textarea', {
+    class: 'json-editor',
+    rows: '18',
+    spellcheck: 'false',
+    wrap: 'off',
+    value: state.draft ?? '',
+    dataset: { testid: 'rules-editor', field: '(body)' },
+    oninput: () => (state.draft = editor.value),
+  });
+  const summary = h('div', {
+    class: 'form-error notice notice-error',
+    hidden: true,
+    role: 'alert',
+    dataset: { testid: 'rules-errors' },
+  });
+  const submit = h(
+    'button',
+    { type: 'submit', class: 'btn btn-primary', dataset: { testid: 'publish' } },
+    t('rules.publish'),
+  );
+  const form = h(
+    'form',
+    { class: 'form', novalidate: true },
+    summary,
+    h('div', { class: 'field' }, h('label', {}, t('rules.editor')), editor),
+    h(
+      'div',
+      { class: 'actions' },
+      submit,
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'btn',
+          onclick: () => ((state.draft = JSON.stringify(r.current.ruleSet, null, 2)), render()),
+        },
+        t('rules.reset'),
+      ),
+    ),
+  );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearFieldErrors(form);
@@ -353,7 +491,10 @@ function rulesView(): HTMLElement {
       summary.hidden = false;
       // The browser's parser says where, in its own (English) words: the English page shows them, the Chinese one the position.
       const at = /position (\d+)/.exec((err as Error).message)?.[1];
-      summary.replaceChildren(h('strong', {}, t('rules.jsonError')), h('p', { class: 'mono' }, lang() === 'en' ? (err as Error).message : at ? t('rules.jsonErrorAt', { at }) : ''));
+      summary.replaceChildren(
+        h('strong', {}, t('rules.jsonError')),
+        h('p', { class: 'mono' }, lang() === 'en' ? (err as Error).message : at ? t('rules.jsonErrorAt', { at }) : ''),
+      );
       return;
     }
     submit.disabled = true;
@@ -367,7 +508,18 @@ function rulesView(): HTMLElement {
       if (err instanceof ApiError) {
         // Rule-set issues name paths inside the document; list them all above the editor.
         summary.hidden = false;
-        summary.replaceChildren(h('strong', {}, errorTitle(err)), err.fields.length ? h('ul', {}, err.fields.map((f) => h('li', { dataset: { path: f.path } }, h('code', {}, f.path), ` ${fieldText(f)}`))) : '');
+        summary.replaceChildren(
+          h('strong', {}, errorTitle(err)),
+          err.fields.length
+            ? h(
+                'ul',
+                {},
+                err.fields.map((f) =>
+                  h('li', { dataset: { path: f.path } }, h('code', {}, f.path), ` ${fieldText(f)}`),
+                ),
+              )
+            : '',
+        );
         summary.scrollIntoView({ block: 'nearest' });
       }
     } finally {
@@ -384,8 +536,24 @@ function rulesView(): HTMLElement {
       h(
         'table',
         { class: 'table' },
-        h('thead', {}, h('tr', {}, h('th', {}, t('rules.id')), h('th', {}, t('rules.colour')), h('th', {}, t('rules.reason')))),
-        h('tbody', {}, r.current.ruleSet.rules.map((x) => h('tr', {}, h('td', {}, h('code', {}, x.id)), h('td', {}, h('span', { class: `badge badge-${x.colour}` }, t(`colour.${x.colour}`))), h('td', {}, pick(x.reason))))),
+        h(
+          'thead',
+          {},
+          h('tr', {}, h('th', {}, t('rules.id')), h('th', {}, t('rules.colour')), h('th', {}, t('rules.reason'))),
+        ),
+        h(
+          'tbody',
+          {},
+          r.current.ruleSet.rules.map((x) =>
+            h(
+              'tr',
+              {},
+              h('td', {}, h('code', {}, x.id)),
+              h('td', {}, h('span', { class: `badge badge-${x.colour}` }, t(`colour.${x.colour}`))),
+              h('td', {}, pick(x.reason)),
+            ),
+          ),
+        ),
       ),
     ),
     section(
@@ -396,11 +564,20 @@ function rulesView(): HTMLElement {
         versions.map((v) =>
           h(
             'li',
-            { dataset: { testid: 'rule-version', version: String(v.version) }, class: v.version === r.current.version ? 'current' : undefined },
+            {
+              dataset: { testid: 'rule-version', version: String(v.version) },
+              class: v.version === r.current.version ? 'current' : undefined,
+            },
             h('strong', {}, `v${v.version}`),
             ` ${dateTime(v.publishedAt)} `,
             v.version === r.current.version ? h('span', { class: 'badge badge-admit' }, t('rules.inForce')) : null,
-            h('span', { class: 'hint mono' }, `${t('rules.by')} `, v.publishedBy === 'system' ? t('rules.bySystem') : h('code', {}, v.publishedBy), ` · sha256 ${v.digest.slice(0, 12)}`),
+            h(
+              'span',
+              { class: 'hint mono' },
+              `${t('rules.by')} `,
+              v.publishedBy === 'system' ? t('rules.bySystem') : h('code', {}, v.publishedBy),
+              ` · sha256 ${v.digest.slice(0, 12)}`,
+            ),
           ),
         ),
       ),
@@ -412,7 +589,9 @@ function rulesView(): HTMLElement {
 // ---- appeals ---------------------------------------------------------------------------
 
 async function loadAppeals(): Promise<void> {
-  state.appeals = (await authed<{ appeals: Appeal[] }>('GET', '/v1/appeals', { query: { status: state.appealStatus } })).appeals;
+  state.appeals = (
+    await authed<{ appeals: Appeal[] }>('GET', '/v1/appeals', { query: { status: state.appealStatus } })
+  ).appeals;
 }
 
 function appealsView(): HTMLElement {
@@ -439,20 +618,42 @@ function appealsView(): HTMLElement {
   return section(
     t('appeals.title'),
     toggle,
-    !list ? h('p', { class: 'hint' }, t('common.loading')) : list.length === 0 ? h('p', { class: 'hint', dataset: { testid: 'appeals-empty' } }, t('appeals.none')) : h('div', { class: 'appeal-list' }, list.map(appealCard)),
+    !list
+      ? h('p', { class: 'hint' }, t('common.loading'))
+      : list.length === 0
+        ? h('p', { class: 'hint', dataset: { testid: 'appeals-empty' } }, t('appeals.none'))
+        : h('div', { class: 'appeal-list' }, list.map(appealCard)),
   );
 }
 
 function appealCard(a: Appeal): HTMLElement {
   const reason = h('input', { type: 'text', maxlength: '500', placeholder: t('appeals.reasonPlaceholder') });
-  const colour = h('select', { value: a.requestedColour ?? 'green' }, (['green', 'yellow', 'red'] as const).map((c) => h('option', { value: c }, t(`colour.${c}`))));
+  const colour = h(
+    'select',
+    { value: a.requestedColour ?? 'green' },
+    (['green', 'yellow', 'red'] as const).map((c) => h('option', { value: c }, t(`colour.${c}`))),
+  );
   const summary = h('div', { class: 'form-error notice notice-error', hidden: true, role: 'alert' });
-  const form = h('form', { class: 'form', novalidate: true }, summary, field(t('appeals.decisionReason'), reason, { field: 'reason' }), field(t('appeals.colour'), colour, { field: 'colour' }));
+  const form = h(
+    'form',
+    { class: 'form', novalidate: true },
+    summary,
+    field(t('appeals.decisionReason'), reason, { field: 'reason' }),
+    field(t('appeals.colour'), colour, { field: 'colour' }),
+  );
   const decide = async (decision: 'override' | 'reject') => {
     clearFieldErrors(form);
     try {
-      await authed('POST', `/v1/appeals/${encodeURIComponent(a.id)}/decision`, { json: { decision, reason: reason.value, ...(decision === 'override' ? { colour: colour.value } : {}) } });
-      state.message = { kind: 'ok', text: () => t(decision === 'override' ? 'appeals.overridden' : 'appeals.rejected', { name: a.resident?.maskedName ?? a.id }) };
+      await authed('POST', `/v1/appeals/${encodeURIComponent(a.id)}/decision`, {
+        json: { decision, reason: reason.value, ...(decision === 'override' ? { colour: colour.value } : {}) },
+      });
+      state.message = {
+        kind: 'ok',
+        text: () =>
+          t(decision === 'override' ? 'appeals.overridden' : 'appeals.rejected', {
+            name: a.resident?.maskedName ?? a.id,
+          }),
+      };
       await loadAppeals();
       render();
     } catch (err) {
@@ -467,25 +668,59 @@ function appealCard(a: Appeal): HTMLElement {
     h(
       'p',
       { class: 'appeal-who' },
-      r ? h('strong', {}, `${r.maskedName} · ${t('code.idTail', { tail: r.idLast4 })} · ${districtName(r.district)}`) : a.id,
+      r
+        ? h('strong', {}, `${r.maskedName} · ${t('code.idTail', { tail: r.idLast4 })} · ${districtName(r.district)}`)
+        : a.id,
       ' ',
       r ? h('span', { class: `badge badge-${r.colour}` }, t(`colour.${r.colour}`)) : null,
     ),
     h('p', { class: 'appeal-reason' }, `“${a.reason}”`),
-    h('p', { class: 'hint' }, `${t('appeals.filed')} ${dateTime(a.filedAt)} · ${t('appeals.requested')}: ${a.requestedColour ? t(`colour.${a.requestedColour}`) : '–'} · ${t('appeals.atFiling')}: ${t(`colour.${a.colourAtFiling}`)}`),
-    r?.reasons.length ? h('ul', { class: 'reasons' }, r.reasons.map((x) => h('li', {}, pick(x.reason)))) : null,
+    h(
+      'p',
+      { class: 'hint' },
+      `${t('appeals.filed')} ${dateTime(a.filedAt)} · ${t('appeals.requested')}: ${a.requestedColour ? t(`colour.${a.requestedColour}`) : '–'} · ${t('appeals.atFiling')}: ${t(`colour.${a.colourAtFiling}`)}`,
+    ),
+    r?.reasons.length
+      ? h(
+          'ul',
+          { class: 'reasons' },
+          r.reasons.map((x) => h('li', {}, pick(x.reason))),
+        )
+      : null,
     a.status === 'open'
       ? [
           form,
           h(
             'div',
             { class: 'actions' },
-            h('button', { type: 'button', class: 'btn btn-primary', onclick: () => void decide('override'), dataset: { testid: 'override' } }, t('appeals.override')),
-            h('button', { type: 'button', class: 'btn btn-danger', onclick: () => void decide('reject'), dataset: { testid: 'reject' } }, t('appeals.reject')),
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'btn btn-primary',
+                onclick: () => void decide('override'),
+                dataset: { testid: 'override' },
+              },
+              t('appeals.override'),
+            ),
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'btn btn-danger',
+                onclick: () => void decide('reject'),
+                dataset: { testid: 'reject' },
+              },
+              t('appeals.reject'),
+            ),
           ),
         ]
       : a.decision
-        ? h('p', {}, `${t(a.decision.decision === 'override' ? 'appeals.wasOverridden' : 'appeals.wasRejected')} ${a.decision.colour ? t(`colour.${a.decision.colour}`) : ''} — ${a.decision.reason} (${dateTime(a.decision.at, false)})`)
+        ? h(
+            'p',
+            {},
+            `${t(a.decision.decision === 'override' ? 'appeals.wasOverridden' : 'appeals.wasRejected')} ${a.decision.colour ? t(`colour.${a.decision.colour}`) : ''} — ${a.decision.reason} (${dateTime(a.decision.at, false)})`,
+          )
         : null,
   );
 }
@@ -504,13 +739,30 @@ function gridView(): HTMLElement {
           'ul',
           { class: 'grid-list', dataset: { testid: 'grid-list' } },
           g.residents.map((r) => {
-            const outcome = h('select', { 'aria-label': t('grid.outcome') }, VISIT_OUTCOMES.map((o) => h('option', { value: o }, t(`grid.outcome.${o}` as Key))));
+            const outcome = h(
+              'select',
+              { 'aria-label': t('grid.outcome') },
+              VISIT_OUTCOMES.map((o) => h('option', { value: o }, t(`grid.outcome.${o}` as Key))),
+            );
             return h(
               'li',
               { class: 'grid-row', dataset: { testid: 'grid-resident' } },
-              h('p', {}, h('span', { class: `badge badge-${r.colour}` }, t(`colour.${r.colour}`)), ' ', h('strong', {}, r.maskedName), ` · ${t('code.idTail', { tail: r.idLast4 })} · ${districtName(r.district)}`),
+              h(
+                'p',
+                {},
+                h('span', { class: `badge badge-${r.colour}` }, t(`colour.${r.colour}`)),
+                ' ',
+                h('strong', {}, r.maskedName),
+                ` · ${t('code.idTail', { tail: r.idLast4 })} · ${districtName(r.district)}`,
+              ),
               h('p', { class: 'hint' }, r.reasons.map((x) => pick(x.reason)).join('；')),
-              h('p', { class: 'hint' }, r.lastVisit ? `${t('grid.lastVisit')}: ${t(`grid.outcome.${r.lastVisit.outcome}` as Key)} ${dateTime(r.lastVisit.at, false)}` : t('grid.notVisited')),
+              h(
+                'p',
+                { class: 'hint' },
+                r.lastVisit
+                  ? `${t('grid.lastVisit')}: ${t(`grid.outcome.${r.lastVisit.outcome}` as Key)} ${dateTime(r.lastVisit.at, false)}`
+                  : t('grid.notVisited'),
+              ),
               h(
                 'div',
                 { class: 'actions' },
@@ -522,7 +774,9 @@ function gridView(): HTMLElement {
                     class: 'btn',
                     onclick: async () => {
                       try {
-                        await authed('POST', '/v1/grid/visits', { json: { pseudonym: r.pseudonym, outcome: outcome.value } });
+                        await authed('POST', '/v1/grid/visits', {
+                          json: { pseudonym: r.pseudonym, outcome: outcome.value },
+                        });
                         state.grid = await authed('GET', '/v1/grid/residents', { query: { limit: 200 } });
                         state.message = { kind: 'ok', text: () => t('grid.recorded', { name: r.maskedName }) };
                       } catch (e) {

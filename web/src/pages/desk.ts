@@ -80,7 +80,13 @@ const state: {
 
 const app = byId('app');
 // One video element and one set of inputs for the page's life: re-rendering keeps the camera and what was typed.
-const video = h('video', { class: 'camera-video', muted: true, playsinline: true, autoplay: true, dataset: { testid: 'desk-video' } });
+const video = h('video', {
+  class: 'camera-video',
+  muted: true,
+  playsinline: true,
+  autoplay: true,
+  dataset: { testid: 'desk-video' },
+});
 const codeInput = h('input', {
   type: 'text',
   class: 'code-input',
@@ -90,7 +96,13 @@ const codeInput = h('input', {
   enterkeyhint: 'go',
   dataset: { testid: 'code-input' },
 });
-const amountInput = h('input', { type: 'text', inputmode: 'decimal', placeholder: '2.00', autocomplete: 'off', dataset: { testid: 'amount' } });
+const amountInput = h('input', {
+  type: 'text',
+  inputmode: 'decimal',
+  placeholder: '2.00',
+  autocomplete: 'off',
+  dataset: { testid: 'amount' },
+});
 let clearTimer: ReturnType<typeof setTimeout> | undefined;
 /**
  * The last code the camera looked up. A code serves one look-up: read again (held back into
@@ -107,7 +119,19 @@ function render(): void {
     // What came back sits right under the desk's name, above the scanner: the clerk reads it without scrolling.
     body.push(deskCard(state.desk));
     if (state.shown) body.push(shownCard(state.shown));
-    body.push(lookupForm(state.desk), recent(), h('p', { class: 'signout' }, h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => void signOut(), dataset: { testid: 'sign-out' } }, t('desk.signOut'))));
+    body.push(
+      lookupForm(state.desk),
+      recent(),
+      h(
+        'p',
+        { class: 'signout' },
+        h(
+          'button',
+          { type: 'button', class: 'btn btn-ghost', onclick: () => void signOut(), dataset: { testid: 'sign-out' } },
+          t('desk.signOut'),
+        ),
+      ),
+    );
   }
   mount(app, header('desk'), h('main', { class: 'page' }, h('h1', { class: 'page-title' }, t('desk.title')), ...body));
   if (state.camera) void video.play().catch(() => undefined);
@@ -148,7 +172,11 @@ function deskCard(desk: DeskView): HTMLElement {
       h('dt', {}, t('desk.kind')),
       h('dd', { dataset: { testid: 'desk-kind' } }, tOr(`deskKind.${desk.kind}`, desk.kind)),
       h('dt', {}, t('desk.venue')),
-      h('dd', { dataset: { testid: 'desk-venue' } }, `${desk.venue.name} · ${tOr(`venueType.${desk.venue.type}`, desk.venue.type)}`),
+      h(
+        'dd',
+        { dataset: { testid: 'desk-venue' } },
+        `${desk.venue.name} · ${tOr(`venueType.${desk.venue.type}`, desk.venue.type)}`,
+      ),
     ),
   );
 }
@@ -182,7 +210,9 @@ function lookupForm(desk: DeskView): HTMLElement {
     },
     summary,
     field(t('desk.purpose'), purpose, { field: 'purpose' }),
-    state.purpose === 'fare' ? field(t('desk.amount'), amountInput, { field: 'amount', hint: t('desk.amountHint') }) : null,
+    state.purpose === 'fare'
+      ? field(t('desk.amount'), amountInput, { field: 'amount', hint: t('desk.amountHint') })
+      : null,
     field(t('scan.textInput'), codeInput, { field: 'code', hint: t('scan.textHint') }),
     h('button', { type: 'submit', class: 'btn btn-primary', dataset: { testid: 'lookup' } }, t('desk.submit')),
   );
@@ -194,14 +224,29 @@ function lookupForm(desk: DeskView): HTMLElement {
       { class: `viewfinder gate ${state.camera ? 'on' : 'off'}` },
       video,
       h('div', { class: 'viewfinder-frame', 'aria-hidden': 'true' }),
-      state.camera ? null : h('p', { class: 'viewfinder-off' }, state.cameraError ? t(state.cameraError) : t('scan.cameraOff')),
+      state.camera
+        ? null
+        : h('p', { class: 'viewfinder-off' }, state.cameraError ? t(state.cameraError) : t('scan.cameraOff')),
     ),
     h(
       'div',
       { class: 'actions' },
       state.camera
-        ? h('button', { type: 'button', class: 'btn', onclick: stopCamera, dataset: { testid: 'stop-camera' } }, t('scan.stopCamera'))
-        : h('button', { type: 'button', class: 'btn', onclick: () => void startDeskCamera(), dataset: { testid: 'start-camera' } }, t('scan.startCamera')),
+        ? h(
+            'button',
+            { type: 'button', class: 'btn', onclick: stopCamera, dataset: { testid: 'stop-camera' } },
+            t('scan.stopCamera'),
+          )
+        : h(
+            'button',
+            {
+              type: 'button',
+              class: 'btn',
+              onclick: () => void startDeskCamera(),
+              dataset: { testid: 'start-camera' },
+            },
+            t('scan.startCamera'),
+          ),
     ),
     form,
   );
@@ -233,7 +278,11 @@ function fareFen(form: HTMLElement | null): number | undefined {
   const fen = /^\d{1,4}(\.\d{1,2})?$/.test(text) ? Math.round(Number(text) * 100) : NaN;
   if (fen >= FARE_MIN_FEN && fen <= FARE_MAX_FEN) return fen;
   amountInput.setAttribute('aria-invalid', 'true');
-  amountInput.closest('.field')?.appendChild(h('p', { class: 'field-error', role: 'alert', dataset: { errorFor: 'amount' } }, t('desk.amountInvalid')));
+  amountInput
+    .closest('.field')
+    ?.appendChild(
+      h('p', { class: 'field-error', role: 'alert', dataset: { errorFor: 'amount' } }, t('desk.amountInvalid')),
+    );
   form?.querySelector<HTMLElement>('.field-error')?.scrollIntoView({ block: 'center' });
   return undefined;
 }
@@ -258,7 +307,9 @@ async function submit(code: string, source: 'camera' | 'text'): Promise<void> {
   state.busy = true;
   state.camera?.pause();
   try {
-    const out = await api<Resolved>('POST', '/v1/services/resolve', { json: { code, purpose, ...(amount === undefined ? {} : { amount }) } });
+    const out = await api<Resolved>('POST', '/v1/services/resolve', {
+      json: { code, purpose, ...(amount === undefined ? {} : { amount }) },
+    });
     state.shown = { kind: 'resolved', out, amountFen: amount };
     if (out.result.idNumber !== undefined) {
       state.clearAt = Date.now() + IDENTITY_CLEAR_MS;
@@ -316,8 +367,10 @@ function shownCard(shown: Shown): HTMLElement {
   const r = out.result;
   const rows: Array<[string, string | HTMLElement, string]> = [];
   if (r.healthCard !== undefined) rows.push([t('desk.healthCard'), h('code', {}, r.healthCard), 'health-card']);
-  if (r.insuranceVoucher !== undefined) rows.push([t('desk.insuranceVoucher'), h('code', {}, r.insuranceVoucher), 'insurance-voucher']);
-  if (r.socialSecurityCard !== undefined) rows.push([t('desk.socialSecurityCard'), h('code', {}, r.socialSecurityCard), 'social-security-card']);
+  if (r.insuranceVoucher !== undefined)
+    rows.push([t('desk.insuranceVoucher'), h('code', {}, r.insuranceVoucher), 'insurance-voucher']);
+  if (r.socialSecurityCard !== undefined)
+    rows.push([t('desk.socialSecurityCard'), h('code', {}, r.socialSecurityCard), 'social-security-card']);
   if (r.idNumber !== undefined) {
     rows.push([t('desk.realName'), r.name ?? '', 'real-name']);
     rows.push([t('desk.idType'), tOr(`idType.${r.idType}`, r.idType ?? ''), 'id-type']);
@@ -326,7 +379,12 @@ function shownCard(shown: Shown): HTMLElement {
   if (r.fareRequest !== undefined) {
     // The signed request goes to the operator's provider; a clerk needs to see that it exists, not the JWS.
     rows.push([t('desk.provider'), h('code', {}, r.provider ?? ''), 'provider']);
-    if (shown.amountFen !== undefined) rows.push([t('desk.fareAmount'), t('desk.fareYuan', { yuan: (shown.amountFen / 100).toFixed(2) }), 'fare-amount']);
+    if (shown.amountFen !== undefined)
+      rows.push([
+        t('desk.fareAmount'),
+        t('desk.fareYuan', { yuan: (shown.amountFen / 100).toFixed(2) }),
+        'fare-amount',
+      ]);
   }
   return h(
     'section',
@@ -336,10 +394,21 @@ function shownCard(shown: Shown): HTMLElement {
       'dl',
       { class: 'facts' },
       h('dt', {}, t('desk.decision')),
-      h('dd', {}, h('span', { class: `badge badge-${out.decision}`, dataset: { testid: 'desk-decision', decision: out.decision } }, t(`decision.${out.decision}`))),
+      h(
+        'dd',
+        {},
+        h(
+          'span',
+          { class: `badge badge-${out.decision}`, dataset: { testid: 'desk-decision', decision: out.decision } },
+          t(`decision.${out.decision}`),
+        ),
+      ),
       h('dt', {}, t('desk.maskedName')),
       h('dd', { dataset: { testid: 'desk-masked-name' } }, out.maskedName ?? ''),
-      rows.map(([label, value, testid]) => [h('dt', {}, label), h('dd', { dataset: { testid: `desk-${testid}` } }, value)]),
+      rows.map(([label, value, testid]) => [
+        h('dt', {}, label),
+        h('dd', { dataset: { testid: `desk-${testid}` } }, value),
+      ]),
     ),
     r.fareRequest !== undefined ? notice('ok', t('desk.fareSent'), 'desk-fare-sent') : null,
     h('p', { class: 'hint' }, `${t('desk.record', { seq: out.seq })} · ${dateTime(out.at)} ${zoneLabel()}`),
@@ -347,8 +416,21 @@ function shownCard(shown: Shown): HTMLElement {
       ? h(
           'p',
           { class: 'actions' },
-          h('span', { class: 'hint', dataset: { testid: 'desk-clears-in' } }, t('desk.clearsIn', { s: Math.max(0, Math.ceil((state.clearAt - Date.now()) / 1000)) })),
-          h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => (forgetShown(), render()), dataset: { testid: 'desk-clear' } }, t('desk.clear')),
+          h(
+            'span',
+            { class: 'hint', dataset: { testid: 'desk-clears-in' } },
+            t('desk.clearsIn', { s: Math.max(0, Math.ceil((state.clearAt - Date.now()) / 1000)) }),
+          ),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'btn btn-ghost',
+              onclick: () => (forgetShown(), render()),
+              dataset: { testid: 'desk-clear' },
+            },
+            t('desk.clear'),
+          ),
         )
       : null,
   );
@@ -371,7 +453,11 @@ function recent(): HTMLElement {
                 { class: 'history-row', dataset: { outcome: r.outcome } },
                 h('span', { class: 'history-time' }, dateTime(r.at).slice(11)),
                 h('span', { class: 'history-venue' }, tOr(`purpose.${r.purpose}`, r.purpose)),
-                h('span', { class: `badge badge-${r.outcome === 'resolved' ? 'admit' : 'deny'}` }, tOr(`outcome.${r.outcome}`, r.outcome)),
+                h(
+                  'span',
+                  { class: `badge badge-${r.outcome === 'resolved' ? 'admit' : 'deny'}` },
+                  tOr(`outcome.${r.outcome}`, r.outcome),
+                ),
               ),
             ),
           ),
@@ -381,7 +467,9 @@ function recent(): HTMLElement {
 async function loadLookups(): Promise<void> {
   if (!state.desk) return;
   try {
-    const r = await api<{ lookups: LookupRow[] }>('GET', `/v1/desks/${encodeURIComponent(state.desk.id)}/lookups`, { query: { limit: 20 } });
+    const r = await api<{ lookups: LookupRow[] }>('GET', `/v1/desks/${encodeURIComponent(state.desk.id)}/lookups`, {
+      query: { limit: 20 },
+    });
     state.lookups = r.lookups;
   } catch {
     // The list is a convenience; the look-up itself was already shown.
@@ -418,7 +506,8 @@ render();
 // The identity's countdown, once a second while one is shown.
 setInterval(() => {
   const el = app.querySelector('[data-testid=desk-clears-in]');
-  if (el && state.clearAt) el.textContent = t('desk.clearsIn', { s: Math.max(0, Math.ceil((state.clearAt - Date.now()) / 1000)) });
+  if (el && state.clearAt)
+    el.textContent = t('desk.clearsIn', { s: Math.max(0, Math.ceil((state.clearAt - Date.now()) / 1000)) });
 }, 1000);
 // A desk cookie from an earlier visit signs the desk in at once; another role's cookie (a gate's) does not.
 void api<{ staff: { role: string } | null }>('GET', '/v1/auth/session')

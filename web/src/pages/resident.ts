@@ -52,7 +52,13 @@ interface AppealRow {
   requestedColour: Colour | null;
   colourAtFiling: Colour;
   filedAt: string;
-  decision: { decision: 'override' | 'reject'; colour: Colour | null; until: string | null; reason: string; at: string } | null;
+  decision: {
+    decision: 'override' | 'reject';
+    colour: Colour | null;
+    until: string | null;
+    reason: string;
+    at: string;
+  } | null;
 }
 
 interface CheckinOutcome {
@@ -143,8 +149,26 @@ function render(): void {
   else if (state.session.record === 'none' || state.editing) body.push(applyForm(state.session));
   else if (!state.code || !state.me) body.push(notice('info', t('common.loading')));
   else if (printed) body.push(printedView(state.me, state.code));
-  else body.push(codeCard(state.me, state.code), actions(), linksSection(), lookupsSection(), historySection(), appealSection(), signOut());
-  mount(app, header('resident'), h('main', { class: 'page' }, h('h1', { class: 'page-title' }, printed ? t('resident.printedTitle') : t('resident.title')), ...body));
+  else
+    body.push(
+      codeCard(state.me, state.code),
+      actions(),
+      linksSection(),
+      lookupsSection(),
+      historySection(),
+      appealSection(),
+      signOut(),
+    );
+  mount(
+    app,
+    header('resident'),
+    h(
+      'main',
+      { class: 'page' },
+      h('h1', { class: 'page-title' }, printed ? t('resident.printedTitle') : t('resident.title')),
+      ...body,
+    ),
+  );
   tick();
 }
 
@@ -157,20 +181,48 @@ function signInCard(): HTMLElement {
     h('h2', {}, t('signin.title')),
     h('p', { class: 'hint' }, t('signin.why')),
     // A plain link: the browser goes to the provider and comes back to /v1/auth/callback.
-    h('a', { class: 'btn btn-primary btn-block', href: '/v1/auth/login', dataset: { testid: 'sign-in' } }, t('signin.button')),
+    h(
+      'a',
+      { class: 'btn btn-primary btn-block', href: '/v1/auth/login', dataset: { testid: 'sign-in' } },
+      t('signin.button'),
+    ),
   );
 }
 
 function who(s: SessionView): HTMLElement {
-  return h('p', { class: 'hint', dataset: { testid: 'session-who' } }, t('signin.as', { name: s.maskedName, id: s.maskedId }));
+  return h(
+    'p',
+    { class: 'hint', dataset: { testid: 'session-who' } },
+    t('signin.as', { name: s.maskedName, id: s.maskedId }),
+  );
 }
 
 /** 换绑: the record is bound to another account of this person; a code to the phone on record moves it here. */
 function rebindCard(s: SessionView): HTMLElement {
-  const summary = h('div', { class: 'form-error notice notice-error', hidden: true, role: 'alert', dataset: { testid: 'form-error' } });
-  const code = h('input', { name: 'code', type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '6', dataset: { testid: 'rebind-code' } });
-  const send = h('button', { type: 'button', class: 'btn btn-block', dataset: { testid: 'rebind-send' } }, state.rebind ? t('rebind.resend') : t('rebind.send'));
-  const confirmButton = h('button', { type: 'submit', class: 'btn btn-primary btn-block', dataset: { testid: 'rebind-confirm' } }, t('rebind.confirm'));
+  const summary = h('div', {
+    class: 'form-error notice notice-error',
+    hidden: true,
+    role: 'alert',
+    dataset: { testid: 'form-error' },
+  });
+  const code = h('input', {
+    name: 'code',
+    type: 'text',
+    inputmode: 'numeric',
+    autocomplete: 'one-time-code',
+    maxlength: '6',
+    dataset: { testid: 'rebind-code' },
+  });
+  const send = h(
+    'button',
+    { type: 'button', class: 'btn btn-block', dataset: { testid: 'rebind-send' } },
+    state.rebind ? t('rebind.resend') : t('rebind.send'),
+  );
+  const confirmButton = h(
+    'button',
+    { type: 'submit', class: 'btn btn-primary btn-block', dataset: { testid: 'rebind-confirm' } },
+    t('rebind.confirm'),
+  );
   const form = h(
     'form',
     { class: 'card form', novalidate: true, dataset: { testid: 'rebind-form' } },
@@ -178,7 +230,9 @@ function rebindCard(s: SessionView): HTMLElement {
     who(s),
     h('p', { class: 'hint' }, t('rebind.why')),
     summary,
-    state.rebind ? h('p', { class: 'hint', dataset: { testid: 'rebind-sent' } }, t('rebind.sent', { phone: state.rebind.sentTo })) : null,
+    state.rebind
+      ? h('p', { class: 'hint', dataset: { testid: 'rebind-sent' } }, t('rebind.sent', { phone: state.rebind.sentTo }))
+      : null,
     state.rebind ? field(t('rebind.code'), code, { field: 'code' }) : null,
     state.rebind ? confirmButton : null,
     send,
@@ -237,14 +291,41 @@ function showRebindError(form: HTMLElement, err: unknown): void {
 function applyForm(session: SessionView): HTMLElement {
   const d = state.draft ?? {};
   const updating = session.record === 'bound';
-  const phone = h('input', { name: 'phone', type: 'tel', autocomplete: 'tel', inputmode: 'tel', value: (d.phone as string) ?? '' });
-  const district = h('input', { name: 'district', type: 'text', inputmode: 'numeric', maxlength: '6', placeholder: '340104', value: (d.district as string) ?? '' });
-  const temp = h('input', { name: 'temperatureC', type: 'number', step: '0.1', inputmode: 'decimal', placeholder: '36.5', value: (d.temperatureC as string) ?? '' });
+  const phone = h('input', {
+    name: 'phone',
+    type: 'tel',
+    autocomplete: 'tel',
+    inputmode: 'tel',
+    value: (d.phone as string) ?? '',
+  });
+  const district = h('input', {
+    name: 'district',
+    type: 'text',
+    inputmode: 'numeric',
+    maxlength: '6',
+    placeholder: '340104',
+    value: (d.district as string) ?? '',
+  });
+  const temp = h('input', {
+    name: 'temperatureC',
+    type: 'number',
+    step: '0.1',
+    inputmode: 'decimal',
+    placeholder: '36.5',
+    value: (d.temperatureC as string) ?? '',
+  });
   const symptoms = h(
     'fieldset',
     { class: 'checks', dataset: { field: 'declaration.symptoms' } },
     h('legend', {}, t('apply.symptoms')),
-    SYMPTOMS.map((s) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'symptom', value: s }), t(`symptom.${s}` as Key))),
+    SYMPTOMS.map((s) =>
+      h(
+        'label',
+        { class: 'check' },
+        h('input', { type: 'checkbox', name: 'symptom', value: s }),
+        t(`symptom.${s}` as Key),
+      ),
+    ),
   );
   const visits = h('div', { class: 'visits', dataset: { field: 'declaration.visited' } });
   const addVisit = () => {
@@ -252,15 +333,36 @@ function applyForm(session: SessionView): HTMLElement {
     const row = h(
       'div',
       { class: 'visit-row' },
-      field(t('apply.visitRegion'), h('input', { type: 'text', inputmode: 'numeric', maxlength: '6', placeholder: '420106', class: 'visit-region' }), { field: `declaration.visited.${i}.region` }),
-      field(t('apply.visitDate'), h('input', { type: 'date', class: 'visit-date' }), { field: `declaration.visited.${i}.date` }),
+      field(
+        t('apply.visitRegion'),
+        h('input', {
+          type: 'text',
+          inputmode: 'numeric',
+          maxlength: '6',
+          placeholder: '420106',
+          class: 'visit-region',
+        }),
+        { field: `declaration.visited.${i}.region` },
+      ),
+      field(t('apply.visitDate'), h('input', { type: 'date', class: 'visit-date' }), {
+        field: `declaration.visited.${i}.date`,
+      }),
       h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => row.remove() }, t('common.remove')),
     );
     visits.appendChild(row);
   };
   const contact = h('input', { type: 'checkbox', name: 'contactWithCase' });
-  const summary = h('div', { class: 'form-error notice notice-error', hidden: true, role: 'alert', dataset: { testid: 'form-error' } });
-  const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block', dataset: { testid: 'apply-submit' } }, updating ? t('apply.update') : t('apply.submit'));
+  const summary = h('div', {
+    class: 'form-error notice notice-error',
+    hidden: true,
+    role: 'alert',
+    dataset: { testid: 'form-error' },
+  });
+  const submit = h(
+    'button',
+    { type: 'submit', class: 'btn btn-primary btn-block', dataset: { testid: 'apply-submit' } },
+    updating ? t('apply.update') : t('apply.submit'),
+  );
   const form = h(
     'form',
     { class: 'card form', novalidate: true, dataset: { testid: 'apply-form' } },
@@ -273,10 +375,22 @@ function applyForm(session: SessionView): HTMLElement {
     h('h3', {}, t('apply.declaration')),
     field(t('apply.temperature'), temp, { field: 'declaration.temperatureC' }),
     symptoms,
-    h('div', { class: 'field' }, h('p', { class: 'label' }, t('apply.visited')), visits, h('button', { type: 'button', class: 'btn btn-ghost', onclick: addVisit }, t('apply.addVisit'))),
+    h(
+      'div',
+      { class: 'field' },
+      h('p', { class: 'label' }, t('apply.visited')),
+      visits,
+      h('button', { type: 'button', class: 'btn btn-ghost', onclick: addVisit }, t('apply.addVisit')),
+    ),
     h('label', { class: 'check', dataset: { field: 'declaration.contactWithCase' } }, contact, t('apply.contact')),
     submit,
-    updating ? h('button', { type: 'button', class: 'btn btn-ghost btn-block', onclick: () => ((state.editing = false), render()) }, t('common.cancel')) : null,
+    updating
+      ? h(
+          'button',
+          { type: 'button', class: 'btn btn-ghost btn-block', onclick: () => ((state.editing = false), render()) },
+          t('common.cancel'),
+        )
+      : null,
     updating ? null : signOut(),
   );
   let key = newKey();
@@ -308,7 +422,10 @@ function applyForm(session: SessionView): HTMLElement {
     state.draft = { phone: body.phone, district: body.district, temperatureC: t0 };
     submit.disabled = true;
     try {
-      const r = await api<{ resident: ResidentView; code: CodeView }>('POST', '/v1/residents', { json: body, headers: { 'idempotency-key': key } });
+      const r = await api<{ resident: ResidentView; code: CodeView }>('POST', '/v1/residents', {
+        json: body,
+        headers: { 'idempotency-key': key },
+      });
       key = newKey();
       state.session = { ...session, record: 'bound' };
       state.me = r.resident;
@@ -352,13 +469,21 @@ function codeCard(me: ResidentView, code: CodeView): HTMLElement {
   const reasons = me.reasons.filter((r) => r.colour !== 'green');
   return h(
     'section',
-    { class: `code-card colour-${code.colour}`, dataset: { testid: 'code-card', colour: code.colour, code: code.code, mode: code.mode } },
+    {
+      class: `code-card colour-${code.colour}`,
+      dataset: { testid: 'code-card', colour: code.colour, code: code.code, mode: code.mode },
+    },
     h('p', { class: 'code-colour' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), t(`colour.${code.colour}`)),
     h(
       'div',
       { class: 'code-body' },
       h('div', { class: 'qr-frame' }, qrSvg(code.code, qrWidth())),
-      h('p', { class: 'code-who' }, h('strong', { dataset: { testid: 'masked-name' } }, me.maskedName), h('span', {}, t('code.idTail', { tail: me.maskedId.slice(-4) }))),
+      h(
+        'p',
+        { class: 'code-who' },
+        h('strong', { dataset: { testid: 'masked-name' } }, me.maskedName),
+        h('span', {}, t('code.idTail', { tail: me.maskedId.slice(-4) })),
+      ),
       h(
         'dl',
         { class: 'facts' },
@@ -367,9 +492,19 @@ function codeCard(me: ResidentView, code: CodeView): HTMLElement {
         h('dt', {}, t('code.issuedAt')),
         h('dd', {}, `${dateTime(code.issuedAt)} ${zoneLabel()}`),
         h('dt', {}, t('code.refreshIn')),
-        h('dd', { class: 'countdown', dataset: { testid: 'countdown' } }, countdown(Date.parse(code.refreshAt) - Date.now())),
+        h(
+          'dd',
+          { class: 'countdown', dataset: { testid: 'countdown' } },
+          countdown(Date.parse(code.refreshAt) - Date.now()),
+        ),
       ),
-      reasons.length ? h('ul', { class: 'reasons' }, reasons.map((r) => h('li', {}, pick(r.reason)))) : null,
+      reasons.length
+        ? h(
+            'ul',
+            { class: 'reasons' },
+            reasons.map((r) => h('li', {}, pick(r.reason))),
+          )
+        : null,
       me.override ? h('p', { class: 'hint' }, t('code.override', { reason: me.override.reason })) : null,
     ),
   );
@@ -386,14 +521,22 @@ function printedView(me: ResidentView, code: CodeView): HTMLElement {
     { class: 'printed' },
     h(
       'section',
-      { class: `code-card printable colour-${code.colour}`, dataset: { testid: 'code-card', colour: code.colour, code: code.code, mode: code.mode } },
+      {
+        class: `code-card printable colour-${code.colour}`,
+        dataset: { testid: 'code-card', colour: code.colour, code: code.code, mode: code.mode },
+      },
       h('p', { class: 'code-colour' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), t(`colour.${code.colour}`)),
       h(
         'div',
         { class: 'code-body' },
         h('p', { class: 'print-title' }, t('print.heading')),
         h('div', { class: 'qr-frame' }, qrSvg(code.code, qrWidth())),
-        h('p', { class: 'code-who' }, h('strong', {}, me.maskedName), h('span', {}, t('code.idTail', { tail: me.maskedId.slice(-4) }))),
+        h(
+          'p',
+          { class: 'code-who' },
+          h('strong', {}, me.maskedName),
+          h('span', {}, t('code.idTail', { tail: me.maskedId.slice(-4) })),
+        ),
         h(
           'dl',
           { class: 'facts' },
@@ -407,7 +550,12 @@ function printedView(me: ResidentView, code: CodeView): HTMLElement {
         h('p', { class: 'print-note' }, t('print.note')),
       ),
     ),
-    h('div', { class: 'actions no-print' }, h('button', { type: 'button', class: 'btn btn-primary', onclick: () => window.print() }, t('print.print')), h('a', { class: 'btn', href: '/' }, t('print.back'))),
+    h(
+      'div',
+      { class: 'actions no-print' },
+      h('button', { type: 'button', class: 'btn btn-primary', onclick: () => window.print() }, t('print.print')),
+      h('a', { class: 'btn', href: '/' }, t('print.back')),
+    ),
   );
 }
 
@@ -415,11 +563,28 @@ function actions(): HTMLElement {
   return h(
     'div',
     { class: 'actions' },
-    h('button', { type: 'button', class: 'btn btn-primary btn-wide', onclick: selfScan, dataset: { testid: 'self-scan' } }, t('resident.scanVenue')),
+    h(
+      'button',
+      { type: 'button', class: 'btn btn-primary btn-wide', onclick: selfScan, dataset: { testid: 'self-scan' } },
+      t('resident.scanVenue'),
+    ),
     h('a', { class: 'btn', href: '/?mode=printed' }, t('resident.printed')),
-    h('button', { type: 'button', class: 'btn', onclick: () => ((state.editing = true), render()), dataset: { testid: 'update' } }, t('resident.update')),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'btn',
+        onclick: () => ((state.editing = true), render()),
+        dataset: { testid: 'update' },
+      },
+      t('resident.update'),
+    ),
     // A desk's look-up uses the code up: after one, this (or coming back to the page) shows the new code at once.
-    h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => void refreshAll(), dataset: { testid: 'refresh-code' } }, t('resident.refreshCode')),
+    h(
+      'button',
+      { type: 'button', class: 'btn btn-ghost', onclick: () => void refreshAll(), dataset: { testid: 'refresh-code' } },
+      t('resident.refreshCode'),
+    ),
   );
 }
 
@@ -464,7 +629,10 @@ async function loadCode(): Promise<void> {
       void loadSession();
       return;
     }
-    state.message = { kind: 'error', text: () => `${t('resident.refreshFailed')} ${e instanceof ApiError ? errorTitle(e) : ''}` };
+    state.message = {
+      kind: 'error',
+      text: () => `${t('resident.refreshFailed')} ${e instanceof ApiError ? errorTitle(e) : ''}`,
+    };
     render();
     if (state.refreshTimer) clearTimeout(state.refreshTimer);
     state.refreshTimer = setTimeout(() => void loadCode(), 15_000);
@@ -532,12 +700,25 @@ function linksSection(): HTMLElement {
     { class: 'card', dataset: { testid: 'links' } },
     h('h2', {}, t('links.title')),
     h('p', { class: 'hint' }, t('links.hint')),
-    h('ul', { class: 'links' }, CARD_ORDER.filter((k) => byKind.has(k)).map((k) => linkRow(byKind.get(k)!))),
+    h(
+      'ul',
+      { class: 'links' },
+      CARD_ORDER.filter((k) => byKind.has(k)).map((k) => linkRow(byKind.get(k)!)),
+    ),
     identity
       ? h(
           'div',
           { class: 'link-row', dataset: { testid: 'identity-consent', paused: String(identity.paused) } },
-          h('p', { class: 'link-head' }, h('strong', {}, t('links.identity')), h('span', { class: `badge badge-${identity.paused ? 'refer' : 'admit'}` }, t(identity.paused ? 'links.paused' : 'links.identityAllowed'))),
+          h(
+            'p',
+            { class: 'link-head' },
+            h('strong', {}, t('links.identity')),
+            h(
+              'span',
+              { class: `badge badge-${identity.paused ? 'refer' : 'admit'}` },
+              t(identity.paused ? 'links.paused' : 'links.identityAllowed'),
+            ),
+          ),
           h('p', { class: 'hint' }, t('links.identityHint')),
           h('div', { class: 'actions' }, consentButton('identity', identity.paused)),
         )
@@ -549,7 +730,11 @@ function linkRow(l: LinkView): HTMLElement {
   const card = t(`card.${l.kind}` as Key);
   // Once the authority confirmed it, the request number has done its job.
   const request = l.linked ? undefined : state.requests[l.kind];
-  const status = !l.linked ? h('span', { class: 'badge' }, t('links.notLinked')) : l.paused ? h('span', { class: 'badge badge-refer' }, t('links.paused')) : h('span', { class: 'badge badge-admit' }, t('links.linked'));
+  const status = !l.linked
+    ? h('span', { class: 'badge' }, t('links.notLinked'))
+    : l.paused
+      ? h('span', { class: 'badge badge-refer' }, t('links.paused'))
+      : h('span', { class: 'badge badge-admit' }, t('links.linked'));
   return h(
     'li',
     { class: 'link-row', dataset: { testid: `link-${l.kind}`, linked: String(l.linked), paused: String(l.paused) } },
@@ -560,7 +745,9 @@ function linkRow(l: LinkView): HTMLElement {
           { class: 'hint' },
           // The last four characters only, to tell cards apart: the reference itself never reaches the page.
           h('code', { class: 'ref-hint', dataset: { testid: 'ref-hint' } }, `····${l.refHint ?? ''}`),
-          l.provider ? [' · ', t('links.provider'), ' ', h('code', { dataset: { testid: 'provider' } }, l.provider)] : null,
+          l.provider
+            ? [' · ', t('links.provider'), ' ', h('code', { dataset: { testid: 'provider' } }, l.provider)]
+            : null,
           l.linkedAt ? ` · ${dateTime(l.linkedAt, false)}` : null,
         )
       : null,
@@ -572,19 +759,60 @@ function linkRow(l: LinkView): HTMLElement {
           h(
             'div',
             { class: 'actions' },
-            h('button', { type: 'button', class: 'btn btn-danger', onclick: () => void removeLink(l.kind), dataset: { testid: 'remove-yes' } }, t('links.removeYes')),
-            h('button', { type: 'button', class: 'btn', onclick: () => ((state.removing = undefined), render()) }, t('common.cancel')),
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'btn btn-danger',
+                onclick: () => void removeLink(l.kind),
+                dataset: { testid: 'remove-yes' },
+              },
+              t('links.removeYes'),
+            ),
+            h(
+              'button',
+              { type: 'button', class: 'btn', onclick: () => ((state.removing = undefined), render()) },
+              t('common.cancel'),
+            ),
           ),
         )
       : h(
           'div',
           { class: 'actions' },
           l.linked ? consentButton(l.purpose, l.paused) : null,
-          l.linked ? h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => ((state.removing = l.kind), render()), dataset: { testid: 'remove' } }, t('links.remove')) : null,
-          l.linked ? null : h('button', { type: 'button', class: 'btn', onclick: () => void requestLink(l.kind), dataset: { testid: 'request' } }, t('links.request')),
+          l.linked
+            ? h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'btn btn-ghost',
+                  onclick: () => ((state.removing = l.kind), render()),
+                  dataset: { testid: 'remove' },
+                },
+                t('links.remove'),
+              )
+            : null,
+          l.linked
+            ? null
+            : h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'btn',
+                  onclick: () => void requestLink(l.kind),
+                  dataset: { testid: 'request' },
+                },
+                t('links.request'),
+              ),
         ),
     request
-      ? h('p', { class: 'hint', dataset: { testid: 'request-id' } }, t('links.requested', { until: `${dateTime(request.expiresAt, false)} ${zoneLabel()}` }), ' ', h('code', { class: 'request-id' }, request.requestId))
+      ? h(
+          'p',
+          { class: 'hint', dataset: { testid: 'request-id' } },
+          t('links.requested', { until: `${dateTime(request.expiresAt, false)} ${zoneLabel()}` }),
+          ' ',
+          h('code', { class: 'request-id' }, request.requestId),
+        )
       : null,
   );
 }
@@ -593,7 +821,12 @@ function linkRow(l: LinkView): HTMLElement {
 function consentButton(purpose: string, paused: boolean): HTMLElement {
   return h(
     'button',
-    { type: 'button', class: 'btn', onclick: () => void setPaused(purpose, !paused), dataset: { testid: paused ? 'allow' : 'pause' } },
+    {
+      type: 'button',
+      class: 'btn',
+      onclick: () => void setPaused(purpose, !paused),
+      dataset: { testid: paused ? 'allow' : 'pause' },
+    },
     t(paused ? 'links.allow' : 'links.pause'),
   );
 }
@@ -610,7 +843,9 @@ async function servicesCall(fn: () => Promise<unknown>, done?: () => string): Pr
 }
 
 function setPaused(purpose: string, paused: boolean): Promise<void> {
-  return servicesCall(() => api('PUT', `/v1/residents/me/consents/${encodeURIComponent(purpose)}`, { json: { paused } }));
+  return servicesCall(() =>
+    api('PUT', `/v1/residents/me/consents/${encodeURIComponent(purpose)}`, { json: { paused } }),
+  );
 }
 
 function removeLink(kind: CardKind): Promise<void> {
@@ -623,7 +858,11 @@ function removeLink(kind: CardKind): Promise<void> {
 
 function requestLink(kind: CardKind): Promise<void> {
   return servicesCall(async () => {
-    state.requests[kind] = await api<{ requestId: string; kind: CardKind; expiresAt: string }>('POST', '/v1/residents/me/links/requests', { json: { kind } });
+    state.requests[kind] = await api<{ requestId: string; kind: CardKind; expiresAt: string }>(
+      'POST',
+      '/v1/residents/me/links/requests',
+      { json: { kind } },
+    );
   });
 }
 
@@ -647,8 +886,16 @@ function lookupsSection(): HTMLElement {
                   { class: 'history-row', dataset: { outcome: r.outcome, seq: String(r.seq) } },
                   h('span', { class: 'history-time' }, dateTime(r.at, false)),
                   h('span', { class: 'history-venue' }, `${r.desk.name} · ${r.venue.name}`),
-                  h('span', { class: `badge badge-${r.outcome === 'resolved' ? 'admit' : 'deny'}` }, tOr(`outcome.${r.outcome}`, r.outcome)),
-                  h('span', { class: 'history-method' }, `${tOr(`deskKind.${r.desk.kind}`, r.desk.kind)} · ${tOr(`purpose.${r.purpose}`, r.purpose)}`),
+                  h(
+                    'span',
+                    { class: `badge badge-${r.outcome === 'resolved' ? 'admit' : 'deny'}` },
+                    tOr(`outcome.${r.outcome}`, r.outcome),
+                  ),
+                  h(
+                    'span',
+                    { class: 'history-method' },
+                    `${tOr(`deskKind.${r.desk.kind}`, r.desk.kind)} · ${tOr(`purpose.${r.purpose}`, r.purpose)}`,
+                  ),
                 ),
               ),
             ),
@@ -682,7 +929,12 @@ function historySection(): HTMLElement {
 
 function appealSection(): HTMLElement {
   const reason = h('textarea', { name: 'reason', rows: '3', maxlength: '500' });
-  const requested = h('select', { name: 'requestedColour' }, h('option', { value: '' }, t('appeal.noColour')), (['green', 'yellow', 'red'] as const).map((c) => h('option', { value: c }, t(`colour.${c}`))));
+  const requested = h(
+    'select',
+    { name: 'requestedColour' },
+    h('option', { value: '' }, t('appeal.noColour')),
+    (['green', 'yellow', 'red'] as const).map((c) => h('option', { value: c }, t(`colour.${c}`))),
+  );
   const summary = h('div', { class: 'form-error notice notice-error', hidden: true, role: 'alert' });
   const status = h('div', {});
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, t('appeal.submit'));
@@ -700,7 +952,9 @@ function appealSection(): HTMLElement {
     clearFieldErrors(form);
     submit.disabled = true;
     try {
-      await api('POST', '/v1/appeals', { json: { reason: reason.value, ...(requested.value ? { requestedColour: requested.value } : {}) } });
+      await api('POST', '/v1/appeals', {
+        json: { reason: reason.value, ...(requested.value ? { requestedColour: requested.value } : {}) },
+      });
       state.message = { kind: 'ok', text: () => t('appeal.filed') };
       await loadLists();
       window.scrollTo(0, 0);
@@ -718,7 +972,19 @@ function appealSection(): HTMLElement {
           h(
             'li',
             {},
-            h('span', { class: `badge badge-${a.status === 'open' ? 'refer' : a.decision?.decision === 'override' ? 'admit' : 'deny'}` }, t(a.status === 'open' ? 'appeal.open' : a.decision?.decision === 'override' ? 'appeal.overridden' : 'appeal.rejected')),
+            h(
+              'span',
+              {
+                class: `badge badge-${a.status === 'open' ? 'refer' : a.decision?.decision === 'override' ? 'admit' : 'deny'}`,
+              },
+              t(
+                a.status === 'open'
+                  ? 'appeal.open'
+                  : a.decision?.decision === 'override'
+                    ? 'appeal.overridden'
+                    : 'appeal.rejected',
+              ),
+            ),
             ` ${dateTime(a.filedAt, false)} · ${a.reason}`,
             a.decision ? h('p', { class: 'hint' }, `${t('appeal.answer')}: ${a.decision.reason}`) : null,
           ),
@@ -730,16 +996,27 @@ function appealSection(): HTMLElement {
 }
 
 function selfScan(): void {
-  openScanOverlay({ title: t('resident.scanVenue'), hint: t('resident.scanVenueHint'), onText: (text) => void checkIn(text) });
+  openScanOverlay({
+    title: t('resident.scanVenue'),
+    hint: t('resident.scanVenueHint'),
+    onText: (text) => void checkIn(text),
+  });
 }
 
 async function checkIn(venueCode: string, temperatureC?: number): Promise<void> {
   try {
-    const out = await api<CheckinOutcome>('POST', '/v1/checkins', { json: { venueCode, ...(temperatureC === undefined ? {} : { temperatureC }) } });
+    const out = await api<CheckinOutcome>('POST', '/v1/checkins', {
+      json: { venueCode, ...(temperatureC === undefined ? {} : { temperatureC }) },
+    });
     showDecision({
       decision: out.decision,
       reason: out.reason,
-      details: [out.venue.name, `${out.maskedName ?? ''} ${t('code.idTail', { tail: out.idLast4 ?? '' })}`, t(`colour.${out.colour as Colour}`), `${dateTime(out.at)} ${zoneLabel()}`],
+      details: [
+        out.venue.name,
+        `${out.maskedName ?? ''} ${t('code.idTail', { tail: out.idLast4 ?? '' })}`,
+        t(`colour.${out.colour as Colour}`),
+        `${dateTime(out.at)} ${zoneLabel()}`,
+      ],
     });
     void loadLists();
   } catch (e) {
@@ -747,7 +1024,13 @@ async function checkIn(venueCode: string, temperatureC?: number): Promise<void> 
       askTemperature((tc) => void checkIn(venueCode, tc));
       return;
     }
-    showDecision({ decision: 'error', reason: { zh: tIn('zh', 'resident.venueCodeUnusable', { reason: failureText(e, 'zh') }), en: tIn('en', 'resident.venueCodeUnusable', { reason: failureText(e, 'en') }) } });
+    showDecision({
+      decision: 'error',
+      reason: {
+        zh: tIn('zh', 'resident.venueCodeUnusable', { reason: failureText(e, 'zh') }),
+        en: tIn('en', 'resident.venueCodeUnusable', { reason: failureText(e, 'en') }),
+      },
+    });
   }
 }
 
@@ -765,7 +1048,12 @@ function askTemperature(then: (t: number) => void): void {
       },
     },
     field(t('resident.temperatureAsked'), input),
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.submit')), h('button', { type: 'button', class: 'btn', onclick: () => dialog.remove() }, t('common.cancel'))),
+    h(
+      'div',
+      { class: 'actions' },
+      h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.submit')),
+      h('button', { type: 'button', class: 'btn', onclick: () => dialog.remove() }, t('common.cancel')),
+    ),
   );
   document.body.appendChild(dialog);
   input.focus();
@@ -777,7 +1065,12 @@ function signOut(): HTMLElement {
     { class: 'signout' },
     h(
       'button',
-      { type: 'button', class: 'btn btn-ghost', onclick: () => (confirm(t('resident.signOutConfirm')) ? void signOutNow() : undefined), dataset: { testid: 'sign-out' } },
+      {
+        type: 'button',
+        class: 'btn btn-ghost',
+        onclick: () => (confirm(t('resident.signOutConfirm')) ? void signOutNow() : undefined),
+        dataset: { testid: 'sign-out' },
+      },
       t('resident.signOut'),
     ),
   );
@@ -791,7 +1084,15 @@ async function signOutNow(): Promise<void> {
 
 function signedOut(message?: Key): void {
   state.session = null;
-  state.me = state.code = state.scans = state.appeals = state.rebind = state.links = state.lookups = state.removing = undefined;
+  state.me =
+    state.code =
+    state.scans =
+    state.appeals =
+    state.rebind =
+    state.links =
+    state.lookups =
+    state.removing =
+      undefined;
   state.requests = {};
   state.editing = false;
   state.message = message ? { kind: 'error', text: () => t(message) } : undefined;

@@ -35,7 +35,14 @@ interface ScanOutcome {
 }
 
 /** What an operator may register (within its token's scope); border posts are registered by the health authority. */
-const VENUE_TYPES = ['residential-community', 'enterprise', 'crowded-place', 'public-service', 'transport', 'school'] as const;
+const VENUE_TYPES = [
+  'residential-community',
+  'enterprise',
+  'crowded-place',
+  'public-service',
+  'transport',
+  'school',
+] as const;
 /** How long a decision stays on screen before scanning resumes (a tap closes it sooner). */
 const DECISION_MS = 4000;
 
@@ -57,7 +64,13 @@ const app = byId('app');
 /** Issuer names from the trust list, for the decision panel (this province and those it federates with). */
 const issuers = new Map<string, string>();
 // One video element for the page's life: re-rendering the text around it leaves the camera running.
-const video = h('video', { class: 'camera-video', muted: true, playsinline: true, autoplay: true, dataset: { testid: 'gate-video' } });
+const video = h('video', {
+  class: 'camera-video',
+  muted: true,
+  playsinline: true,
+  autoplay: true,
+  dataset: { testid: 'gate-video' },
+});
 const codeInput = h('input', {
   type: 'text',
   class: 'code-input',
@@ -67,14 +80,34 @@ const codeInput = h('input', {
   enterkeyhint: 'go',
   dataset: { testid: 'code-input' },
 });
-const temperature = h('input', { type: 'number', step: '0.1', inputmode: 'decimal', placeholder: '36.5', dataset: { testid: 'temperature' } });
+const temperature = h('input', {
+  type: 'number',
+  step: '0.1',
+  inputmode: 'decimal',
+  placeholder: '36.5',
+  dataset: { testid: 'temperature' },
+});
 
 function render(): void {
   const body: HTMLElement[] = [];
   if (state.message) body.push(notice(state.message.kind, state.message.text(), 'page-message'));
   if (!state.signedIn) body.push(signIn());
   else if (!state.venues) body.push(notice('info', t('common.loading')));
-  else body.push(venuePicker(), scanner(), recent(), h('p', { class: 'signout' }, h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => void signOut(), dataset: { testid: 'sign-out' } }, t('scan.signOut'))));
+  else
+    body.push(
+      venuePicker(),
+      scanner(),
+      recent(),
+      h(
+        'p',
+        { class: 'signout' },
+        h(
+          'button',
+          { type: 'button', class: 'btn btn-ghost', onclick: () => void signOut(), dataset: { testid: 'sign-out' } },
+          t('scan.signOut'),
+        ),
+      ),
+    );
   mount(app, header('scan'), h('main', { class: 'page' }, h('h1', { class: 'page-title' }, t('scan.title')), ...body));
   if (state.camera) void video.play().catch(() => undefined);
 }
@@ -116,8 +149,14 @@ function venuePicker(): HTMLElement {
     h(
       'div',
       { class: 'actions' },
-      venue ? h('button', { type: 'button', class: 'btn', onclick: () => showVenueCode(venue) }, t('scan.venueCode')) : null,
-      h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => ((state.registering = !state.registering), render()) }, t('scan.register')),
+      venue
+        ? h('button', { type: 'button', class: 'btn', onclick: () => showVenueCode(venue) }, t('scan.venueCode'))
+        : null,
+      h(
+        'button',
+        { type: 'button', class: 'btn btn-ghost', onclick: () => ((state.registering = !state.registering), render()) },
+        t('scan.register'),
+      ),
     ),
     state.registering ? registerForm() : null,
   );
@@ -128,7 +167,11 @@ function currentVenue(): Venue | undefined {
 }
 
 function registerForm(): HTMLElement {
-  const type = h('select', {}, VENUE_TYPES.map((v) => h('option', { value: v }, t(`venueType.${v}` as Key))));
+  const type = h(
+    'select',
+    {},
+    VENUE_TYPES.map((v) => h('option', { value: v }, t(`venueType.${v}` as Key))),
+  );
   const name = h('input', { type: 'text', maxlength: '32' });
   const district = h('input', { type: 'text', inputmode: 'numeric', maxlength: '6', placeholder: '340104' });
   const requireTemperature = h('input', { type: 'checkbox' });
@@ -140,14 +183,26 @@ function registerForm(): HTMLElement {
     field(t('scan.venueType'), type, { field: 'type' }),
     field(t('scan.venueName'), name, { field: 'name' }),
     field(t('apply.district'), district, { field: 'district' }),
-    h('label', { class: 'check', dataset: { field: 'requireTemperature' } }, requireTemperature, t('scan.requireTemperature')),
+    h(
+      'label',
+      { class: 'check', dataset: { field: 'requireTemperature' } },
+      requireTemperature,
+      t('scan.requireTemperature'),
+    ),
     h('button', { type: 'submit', class: 'btn btn-primary' }, t('scan.registerSubmit')),
   );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearFieldErrors(form);
     try {
-      const v = await api<Venue>('POST', '/v1/venues', { json: { type: type.value, name: name.value, district: district.value.trim(), requireTemperature: requireTemperature.checked } });
+      const v = await api<Venue>('POST', '/v1/venues', {
+        json: {
+          type: type.value,
+          name: name.value,
+          district: district.value.trim(),
+          requireTemperature: requireTemperature.checked,
+        },
+      });
       state.venues = [...state.venues!, v];
       state.venueId = v.id;
       save('venueId', v.id);
@@ -171,8 +226,17 @@ function showVenueCode(v: Venue): void {
     h('p', { class: 'print-title' }, t('scan.venueCodeHeading')),
     h('h2', {}, v.name),
     h('div', { class: 'qr-frame' }, qrSvg(v.code, Math.min(320, window.innerWidth - 70))),
-    h('p', { class: 'hint' }, `${t(`venueType.${v.type}` as Key)} · ${v.district} · ${t('scan.venueCodeUntil', { until: dateTime(v.codeExpiresAt, false) })}`),
-    h('div', { class: 'actions no-print' }, h('button', { type: 'button', class: 'btn btn-primary', onclick: () => window.print() }, t('print.print')), h('button', { type: 'button', class: 'btn', onclick: close }, t('common.close'))),
+    h(
+      'p',
+      { class: 'hint' },
+      `${t(`venueType.${v.type}` as Key)} · ${v.district} · ${t('scan.venueCodeUntil', { until: dateTime(v.codeExpiresAt, false) })}`,
+    ),
+    h(
+      'div',
+      { class: 'actions no-print' },
+      h('button', { type: 'button', class: 'btn btn-primary', onclick: () => window.print() }, t('print.print')),
+      h('button', { type: 'button', class: 'btn', onclick: close }, t('common.close')),
+    ),
   );
   document.body.classList.add('print-modal');
   document.body.appendChild(modal);
@@ -195,20 +259,37 @@ function scanner(): HTMLElement {
   );
   return section(
     t('scan.scanner'),
-    venue?.requireTemperature || temperature.value ? field(t('scan.temperature'), temperature) : h('details', {}, h('summary', {}, t('scan.addTemperature')), field(t('scan.temperature'), temperature)),
+    venue?.requireTemperature || temperature.value
+      ? field(t('scan.temperature'), temperature)
+      : h('details', {}, h('summary', {}, t('scan.addTemperature')), field(t('scan.temperature'), temperature)),
     h(
       'div',
       { class: `viewfinder gate ${state.camera ? 'on' : 'off'}` },
       video,
       h('div', { class: 'viewfinder-frame', 'aria-hidden': 'true' }),
-      state.camera ? null : h('p', { class: 'viewfinder-off' }, state.cameraError ? t(state.cameraError) : t('scan.cameraOff')),
+      state.camera
+        ? null
+        : h('p', { class: 'viewfinder-off' }, state.cameraError ? t(state.cameraError) : t('scan.cameraOff')),
     ),
     h(
       'div',
       { class: 'actions' },
       state.camera
-        ? h('button', { type: 'button', class: 'btn', onclick: stopCamera, dataset: { testid: 'stop-camera' } }, t('scan.stopCamera'))
-        : h('button', { type: 'button', class: 'btn btn-primary', onclick: () => void startGateCamera(), dataset: { testid: 'start-camera' } }, t('scan.startCamera')),
+        ? h(
+            'button',
+            { type: 'button', class: 'btn', onclick: stopCamera, dataset: { testid: 'stop-camera' } },
+            t('scan.stopCamera'),
+          )
+        : h(
+            'button',
+            {
+              type: 'button',
+              class: 'btn btn-primary',
+              onclick: () => void startGateCamera(),
+              dataset: { testid: 'start-camera' },
+            },
+            t('scan.startCamera'),
+          ),
     ),
     form,
   );
@@ -248,18 +329,25 @@ async function submit(code: string, source: 'camera' | 'text'): Promise<void> {
   };
   const tc = temperature.value.trim();
   try {
-    const out = await api<ScanOutcome>('POST', '/v1/scans', { json: { venueId: venue.id, code, ...(tc ? { temperatureC: Number(tc) } : {}) } });
+    const out = await api<ScanOutcome>('POST', '/v1/scans', {
+      json: { venueId: venue.id, code, ...(tc ? { temperatureC: Number(tc) } : {}) },
+    });
     temperature.value = '';
     state.recent = [out, ...state.recent].slice(0, 10);
     render();
     const details = [
       out.maskedName ? `${out.maskedName} ${t('code.idTail', { tail: out.idLast4 ?? '' })}` : '',
       out.colour === 'none' ? '' : t(`colour.${out.colour}`),
-      out.codeResult === 'VALID' ? '' : `${t('scan.codeResult')}: ${out.codeResult} — ${tOr(`result.${out.codeResult}.title`, '')}`,
+      out.codeResult === 'VALID'
+        ? ''
+        : `${t('scan.codeResult')}: ${out.codeResult} — ${tOr(`result.${out.codeResult}.title`, '')}`,
       out.issuer ? `${t('code.issuer')}: ${issuers.get(out.issuer) ?? ''} (${out.issuer})` : '',
       `${dateTime(out.at)} ${zoneLabel()}`,
     ].filter(Boolean);
-    showDecision({ decision: out.decision, reason: out.reason, details }, { autoCloseMs: DECISION_MS, onClose: resume });
+    showDecision(
+      { decision: out.decision, reason: out.reason, details },
+      { autoCloseMs: DECISION_MS, onClose: resume },
+    );
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
       resume();

@@ -44,7 +44,15 @@ const served = !standalone && (location.protocol === 'http:' || location.protoco
 const cache: Cache = load<Cache>(CACHE_KEY) ?? { status: {} };
 cache.status ??= {};
 const app = byId('app');
-const input = h('textarea', { rows: '4', class: 'code-text', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false', placeholder: 'AK1:…', dataset: { testid: 'verify-input' } });
+const input = h('textarea', {
+  rows: '4',
+  class: 'code-text',
+  autocomplete: 'off',
+  autocapitalize: 'characters',
+  spellcheck: 'false',
+  placeholder: 'AK1:…',
+  dataset: { testid: 'verify-input' },
+});
 
 const state: {
   /** The trust list object handed to verifyCode: the same object each time, so its keys are imported once. */
@@ -105,7 +113,10 @@ async function takeTrustList(json: unknown, source: 'server' | 'file', name?: st
 }
 
 /** Checks a status list against the trust list and keeps it when it is the newest of its issuer. */
-async function takeStatusList(bytes: Uint8Array, source: 'server' | 'file'): Promise<{ ok: true; iss: string } | { ok: false; message: () => string }> {
+async function takeStatusList(
+  bytes: Uint8Array,
+  source: 'server' | 'file',
+): Promise<{ ok: true; iss: string } | { ok: false; message: () => string }> {
   if (!state.trust) return { ok: false, message: () => t('verify.needTrustFirst') };
   const r = await V.loadStatusList(bytes, V.prepareTrustList(state.trust));
   if (!r.valid) return { ok: false, message: () => `${tOr(`result.${r.code}.title`, r.code)} · ${r.code}` };
@@ -157,7 +168,10 @@ async function loadTrustFile(file: File): Promise<void> {
   } catch (e) {
     // The verifier's reason is English, for whoever built the file: shown on the English page only.
     const why = (e as Error).message;
-    state.message = { kind: 'error', text: () => (lang() === 'en' ? `${t('verify.trustBad')} ${why}` : t('verify.trustBad')) };
+    state.message = {
+      kind: 'error',
+      text: () => (lang() === 'en' ? `${t('verify.trustBad')} ${why}` : t('verify.trustBad')),
+    };
   }
   render();
 }
@@ -217,9 +231,15 @@ function keyRows(r: Verifier.VerifyResult, text: string): Array<[string, string]
   } catch {
     return [];
   }
-  const rows: Array<[string, string]> = [[t('code.issuer'), issuerLabel(iss)], [t('verify.kid'), kid]];
-  const revokedAt = cache.trust?.json.issuers.find((i) => i.id === iss)?.revokedKeys?.find((k) => k.kid === kid)?.revokedAt;
-  if (r.code === 'KEY_REVOKED' && revokedAt) rows.push([t('verify.revokedAt'), `${dateTime(Date.parse(revokedAt))} ${zoneLabel()}`]);
+  const rows: Array<[string, string]> = [
+    [t('code.issuer'), issuerLabel(iss)],
+    [t('verify.kid'), kid],
+  ];
+  const revokedAt = cache.trust?.json.issuers
+    .find((i) => i.id === iss)
+    ?.revokedKeys?.find((k) => k.kid === kid)?.revokedAt;
+  if (r.code === 'KEY_REVOKED' && revokedAt)
+    rows.push([t('verify.revokedAt'), `${dateTime(Date.parse(revokedAt))} ${zoneLabel()}`]);
   return rows;
 }
 
@@ -259,12 +279,25 @@ function resultView(r: Verifier.VerifyResult, text: string): HTMLElement {
       dataset: { testid: 'result', code: r.code, valid: String(r.valid), colour: colour ?? '', mark },
     },
     // The machine code of a genuine red code is VALID; what a checker must read first is its colour.
-    h('p', { class: 'result-code' }, h('span', { class: 'result-mark', 'aria-hidden': 'true' }, mark), alarm ? t(`colour.${alarm}`) : r.code),
+    h(
+      'p',
+      { class: 'result-code' },
+      h('span', { class: 'result-mark', 'aria-hidden': 'true' }, mark),
+      alarm ? t(`colour.${alarm}`) : r.code,
+    ),
     h('p', { class: 'result-title' }, r.valid && colour && !alarm ? `${title} · ${t(`colour.${colour}`)}` : title),
     h('p', { class: 'result-text' }, t(`${key}.text` as Key)),
     h('p', { class: 'result-text-other', lang: lang() === 'zh' ? 'en' : 'zh-CN' }, otherLanguage(`${key}.text` as Key)),
-    unchecked ? h('p', { class: 'result-warning', dataset: { testid: 'status-not-checked' } }, t('verify.notChecked')) : null,
-    rows.length ? h('dl', { class: 'facts' }, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])) : null,
+    unchecked
+      ? h('p', { class: 'result-warning', dataset: { testid: 'status-not-checked' } }, t('verify.notChecked'))
+      : null,
+    rows.length
+      ? h(
+          'dl',
+          { class: 'facts' },
+          rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+        )
+      : null,
     // The verifier's own account is English and names specifics (which key, how old a list): the English page shows it.
     lang() === 'en' ? h('p', { class: 'hint mono' }, `${t('verify.details')}: ${r.message}`) : null,
   );
@@ -286,11 +319,25 @@ function listsSection(): HTMLElement {
         { dataset: { testid: 'trust-status', state: 'ok' } },
         h('strong', {}, t('verify.trustList')),
         ' ',
-        t('verify.trustSummary', { n: trust.json.issuers.length, issued: dateTime(trust.json.issuedAt, false), age: age(nowS - Date.parse(trust.fetchedAt) / 1000) }),
+        t('verify.trustSummary', {
+          n: trust.json.issuers.length,
+          issued: dateTime(trust.json.issuedAt, false),
+          age: age(nowS - Date.parse(trust.fetchedAt) / 1000),
+        }),
         ' ',
-        h('span', { class: 'hint' }, trust.source === 'file' ? t('verify.fromFile', { name: trust.name ?? '' }) : t('verify.fromServer')),
+        h(
+          'span',
+          { class: 'hint' },
+          trust.source === 'file' ? t('verify.fromFile', { name: trust.name ?? '' }) : t('verify.fromServer'),
+        ),
       )
-    : h('li', { dataset: { testid: 'trust-status', state: 'missing' } }, h('strong', {}, t('verify.trustList')), ' ', t('verify.none'));
+    : h(
+        'li',
+        { dataset: { testid: 'trust-status', state: 'missing' } },
+        h('strong', {}, t('verify.trustList')),
+        ' ',
+        t('verify.none'),
+      );
   const statusLines = Object.values(cache.status).map((s) => {
     const ageS = nowS - s.issuedAt;
     const stale = ageS > V.DEFAULT_STATUS_MAX_AGE_SECONDS;
@@ -299,36 +346,89 @@ function listsSection(): HTMLElement {
       { class: stale ? 'stale' : undefined, dataset: { testid: 'status-status', iss: s.iss, stale: String(stale) } },
       h('strong', {}, t('verify.statusList')),
       ' ',
-      t('verify.statusSummary', { iss: issuerLabel(s.iss), size: s.size, issued: dateTime(s.issuedAt * 1000, false), age: age(ageS) }),
+      t('verify.statusSummary', {
+        iss: issuerLabel(s.iss),
+        size: s.size,
+        issued: dateTime(s.issuedAt * 1000, false),
+        age: age(ageS),
+      }),
       stale ? h('span', { class: 'badge badge-refer' }, t('verify.stale')) : null,
     );
   });
-  const trustInput = h('input', { type: 'file', accept: '.json,application/json', dataset: { testid: 'trust-file' }, onchange: (e: Event) => {
-    const f = (e.target as HTMLInputElement).files?.[0];
-    if (f) void loadTrustFile(f);
-  } });
-  const statusInput = h('input', { type: 'file', multiple: true, dataset: { testid: 'status-file' }, onchange: (e: Event) => {
-    const fs = (e.target as HTMLInputElement).files;
-    if (fs?.length) void loadStatusFiles(fs);
-  } });
+  const trustInput = h('input', {
+    type: 'file',
+    accept: '.json,application/json',
+    dataset: { testid: 'trust-file' },
+    onchange: (e: Event) => {
+      const f = (e.target as HTMLInputElement).files?.[0];
+      if (f) void loadTrustFile(f);
+    },
+  });
+  const statusInput = h('input', {
+    type: 'file',
+    multiple: true,
+    dataset: { testid: 'status-file' },
+    onchange: (e: Event) => {
+      const fs = (e.target as HTMLInputElement).files;
+      if (fs?.length) void loadStatusFiles(fs);
+    },
+  });
   const el = section(
     t('verify.lists'),
-    h('ul', { class: 'lists' }, trustLine, statusLines.length ? statusLines : h('li', { dataset: { testid: 'status-status', state: 'missing' } }, h('strong', {}, t('verify.statusList')), ' ', t('verify.noneStatus'))),
+    h(
+      'ul',
+      { class: 'lists' },
+      trustLine,
+      statusLines.length
+        ? statusLines
+        : h(
+            'li',
+            { dataset: { testid: 'status-status', state: 'missing' } },
+            h('strong', {}, t('verify.statusList')),
+            ' ',
+            t('verify.noneStatus'),
+          ),
+    ),
     served
       ? h(
           'div',
           { class: 'actions' },
-          h('button', { type: 'button', class: 'btn', disabled: state.refreshing || !state.online, onclick: () => void refreshFromServer(false), dataset: { testid: 'refresh' } }, state.refreshing ? t('common.loading') : t('verify.refresh')),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'btn',
+              disabled: state.refreshing || !state.online,
+              onclick: () => void refreshFromServer(false),
+              dataset: { testid: 'refresh' },
+            },
+            state.refreshing ? t('common.loading') : t('verify.refresh'),
+          ),
         )
       : null,
-    h('details', { open: standalone && !trust ? true : undefined }, h('summary', {}, t('verify.fromFiles')), field(t('verify.trustFile'), trustInput), field(t('verify.statusFile'), statusInput)),
+    h(
+      'details',
+      { open: standalone && !trust ? true : undefined },
+      h('summary', {}, t('verify.fromFiles')),
+      field(t('verify.trustFile'), trustInput),
+      field(t('verify.statusFile'), statusInput),
+    ),
   );
   el.id = 'lists';
   return el;
 }
 
 function render(): void {
-  const net = h('p', { class: `net ${state.online ? 'net-on' : 'net-off'}`, dataset: { testid: 'net' } }, state.online ? t('verify.online') : t('verify.offline'), standalone ? ` · ${t('verify.standalone')}` : navigator.serviceWorker?.controller ? ` · ${t('verify.cachedOffline')}` : '');
+  const net = h(
+    'p',
+    { class: `net ${state.online ? 'net-on' : 'net-off'}`, dataset: { testid: 'net' } },
+    state.online ? t('verify.online') : t('verify.offline'),
+    standalone
+      ? ` · ${t('verify.standalone')}`
+      : navigator.serviceWorker?.controller
+        ? ` · ${t('verify.cachedOffline')}`
+        : '',
+  );
   const form = h(
     'form',
     {
@@ -343,7 +443,11 @@ function render(): void {
       'div',
       { class: 'actions' },
       h('button', { type: 'submit', class: 'btn btn-primary', dataset: { testid: 'verify' } }, t('verify.check')),
-      h('button', { type: 'button', class: 'btn', onclick: camera, dataset: { testid: 'verify-camera' } }, t('verify.camera')),
+      h(
+        'button',
+        { type: 'button', class: 'btn', onclick: camera, dataset: { testid: 'verify-camera' } },
+        t('verify.camera'),
+      ),
     ),
   );
   mount(
@@ -358,7 +462,13 @@ function render(): void {
       state.message ? notice(state.message.kind, state.message.text(), 'page-message') : null,
       section(t('verify.codeSection'), form, state.result ? resultView(state.result.r, state.result.text) : null),
       listsSection(),
-      served ? h('p', { class: 'hint' }, h('a', { href: '/verify-standalone.html', download: 'ankang-verify.html' }, t('verify.download'))) : null,
+      served
+        ? h(
+            'p',
+            { class: 'hint' },
+            h('a', { href: '/verify-standalone.html', download: 'ankang-verify.html' }, t('verify.download')),
+          )
+        : null,
     ),
   );
 }
