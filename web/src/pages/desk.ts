@@ -6,6 +6,7 @@ import { clearFieldErrors, errorTitle, failureText, showFieldErrors } from '../l
 import { onLangChange, t, tOr, type Key } from '../lib/i18n';
 import { field, header, notice, section } from '../lib/layout';
 import { staffSignInForm } from '../lib/staff-sign-in';
+import { viewfinder } from '../lib/viewfinder';
 import { dateTime, zoneLabel } from '../lib/time';
 
 /**
@@ -219,35 +220,13 @@ function lookupForm(desk: DeskView): HTMLElement {
   return section(
     t('desk.lookup'),
     h('p', { class: 'hint' }, t('desk.liveOnly')),
-    h(
-      'div',
-      { class: `viewfinder gate ${state.camera ? 'on' : 'off'}` },
+    ...viewfinder({
       video,
-      h('div', { class: 'viewfinder-frame', 'aria-hidden': 'true' }),
-      state.camera
-        ? null
-        : h('p', { class: 'viewfinder-off' }, state.cameraError ? t(state.cameraError) : t('scan.cameraOff')),
-    ),
-    h(
-      'div',
-      { class: 'actions' },
-      state.camera
-        ? h(
-            'button',
-            { type: 'button', class: 'btn', onclick: stopCamera, dataset: { testid: 'stop-camera' } },
-            t('scan.stopCamera'),
-          )
-        : h(
-            'button',
-            {
-              type: 'button',
-              class: 'btn',
-              onclick: () => void startDeskCamera(),
-              dataset: { testid: 'start-camera' },
-            },
-            t('scan.startCamera'),
-          ),
-    ),
+      on: !!state.camera,
+      error: state.cameraError,
+      start: () => void startDeskCamera(),
+      stop: stopCamera,
+    }),
     form,
   );
 }

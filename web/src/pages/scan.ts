@@ -7,6 +7,7 @@ import { clearFieldErrors, failureText, failureTexts, showFieldErrors } from '..
 import { onLangChange, t, tOr, type Key } from '../lib/i18n';
 import { field, header, notice, section } from '../lib/layout';
 import { staffSignInForm } from '../lib/staff-sign-in';
+import { viewfinder } from '../lib/viewfinder';
 import { qrSvg } from '../lib/qr';
 import { load, save } from '../lib/store';
 import { dateTime, zoneLabel } from '../lib/time';
@@ -262,35 +263,14 @@ function scanner(): HTMLElement {
     venue?.requireTemperature || temperature.value
       ? field(t('scan.temperature'), temperature)
       : h('details', {}, h('summary', {}, t('scan.addTemperature')), field(t('scan.temperature'), temperature)),
-    h(
-      'div',
-      { class: `viewfinder gate ${state.camera ? 'on' : 'off'}` },
+    ...viewfinder({
       video,
-      h('div', { class: 'viewfinder-frame', 'aria-hidden': 'true' }),
-      state.camera
-        ? null
-        : h('p', { class: 'viewfinder-off' }, state.cameraError ? t(state.cameraError) : t('scan.cameraOff')),
-    ),
-    h(
-      'div',
-      { class: 'actions' },
-      state.camera
-        ? h(
-            'button',
-            { type: 'button', class: 'btn', onclick: stopCamera, dataset: { testid: 'stop-camera' } },
-            t('scan.stopCamera'),
-          )
-        : h(
-            'button',
-            {
-              type: 'button',
-              class: 'btn btn-primary',
-              onclick: () => void startGateCamera(),
-              dataset: { testid: 'start-camera' },
-            },
-            t('scan.startCamera'),
-          ),
-    ),
+      on: !!state.camera,
+      error: state.cameraError,
+      start: () => void startGateCamera(),
+      stop: stopCamera,
+      primary: true,
+    }),
     form,
   );
 }
