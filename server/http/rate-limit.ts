@@ -74,6 +74,8 @@ export const LIMITS = {
   },
   // A sector authority's writes (links, confirmations, desks, desk tokens): a flood guard for a runaway client, set for bulk linking.
   'sector-token': { setting: 'RATE_SECTOR_PER_TOKEN', key: byToken, what: 'link and desk writes with this token' },
+  // A witness or auditor reading the log (GET /v1/log/events): a page per checkpoint, or a backlog's pages when catching up.
+  'log-token': { setting: 'RATE_LOG_PER_TOKEN', key: byToken, what: 'log pages read with this token' },
   // A desk's look-ups (POST /v1/services/resolve): a busy fare reader sees a rider every second or so.
   'resolve-token': { setting: 'RATE_RESOLVE_PER_TOKEN', key: byToken, what: 'look-ups with this desk token' },
 } as const satisfies Record<string, LimitSpec>;

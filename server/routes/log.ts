@@ -28,8 +28,8 @@ function seqParam(ctx: Context, name: 'from' | 'to' | 'limit', fallback: number)
  * §13.3): a witness fetches every event after the last checkpoint it cosigned up to the next
  * one, and checks them before cosigning.
  */
-export function logRoutes(router: Router, app: AppContext, _services: Services): void {
-  router.get('/v1/log/events', async (ctx) => {
+export function logRoutes(router: Router, app: AppContext, { limits }: Services): void {
+  router.get('/v1/log/events', limits.limit('log-token'), async (ctx) => {
     await authorize(ctx, 'log.read');
     const head = app.ledger.getHead().seq;
     const from = seqParam(ctx, 'from', 1);
@@ -56,6 +56,7 @@ export const logDocs: RouteDoc[] = [
     path: '/v1/log/events',
     tag: 'ledger',
     auth: 'log.read',
+    limited: true,
     // Documents seqParam above: positive integers, `from` ≤ `to`.
     query: z.strictObject({
       from: z.int().min(1).optional(),
