@@ -132,8 +132,8 @@ export const configSchema = z
     RATE_SECTOR_PER_TOKEN: int(6000, 1, 1_000_000),
     RATE_SECTOR_PER_TOKEN_SECONDS: int(60, 1, 604_800),
     RATE_LOG_PER_TOKEN: int(600, 1, 1_000_000),
-  RATE_LOG_PER_TOKEN_SECONDS: int(60, 1, 604_800),
-  RATE_RESOLVE_PER_TOKEN: int(600, 1, 1_000_000),
+    RATE_LOG_PER_TOKEN_SECONDS: int(60, 1, 604_800),
+    RATE_RESOLVE_PER_TOKEN: int(600, 1, 1_000_000),
     RATE_RESOLVE_PER_TOKEN_SECONDS: int(60, 1, 604_800),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
     /** JSON-RPC URL of the permissioned EVM chain; anchoring is off without it. */
