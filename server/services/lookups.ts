@@ -10,7 +10,7 @@ import { codeOwner, codeUsed, markCodeUsed } from './code-index';
 import { deskSubject, type DeskRecord } from './desks';
 import { FARE_REQUEST_TTL_SECONDS, fareRequestId, signFareRequest } from './fare';
 import { entitlementFor } from './links';
-import { residentSubject, type ResidentRecord } from './residents';
+import { residentSubject, spendShownCode, type ResidentRecord } from './residents';
 import type { ScanVerdict } from './scans';
 import { shanghaiDay } from './venues';
 
@@ -189,6 +189,7 @@ export class LookupService {
     else if (await codeUsed(tx, signed.cti)) outcome = 'CODE_REPLAYED';
     else {
       markCodeUsed(tx, signed.cti, signed.exp, desk.id);
+      await spendShownCode(tx, owner, signed.cti);
       if (!desk.purposes.includes(input.purpose)) outcome = 'PURPOSE_NOT_ALLOWED';
       else {
         decision = await this.admission(tx, desk, signed, owner);

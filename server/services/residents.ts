@@ -20,7 +20,7 @@ import { evaluateRules, type RawFacts } from '../rules';
 import type { AppContext } from '../context';
 import { putResident } from './resident-index';
 import { getFacts, putFacts } from './facts-store';
-import { codeUsed, indexCode } from './code-index';
+import { indexCode } from './code-index';
 
 const DAY = 86_400_000;
 const region = z.string().regex(/^\d{6}$/, 'a 6-digit GB/T 2260 region code');
@@ -75,6 +75,8 @@ export interface IssuedCode {
   colour: Colour;
   ruleVersion: number;
   kid: string;
+  /** A desk used this code for a look-up (server/services/lookups.ts): it is never shown again. */
+  spent?: true;
 }
 
 export interface ResidentRecord {
@@ -116,6 +118,17 @@ const STATUS_VALUE: Record<Colour, number> = { green: 0, yellow: 1, red: 2 };
 
 /** The subject a resident's events are chained under. */
 export const residentSubject = (pseudonym: string) => `r:${pseudonym}`;
+
+/**
+ * Marks the resident's current dynamic code spent when it is `cti` (a desk used it for a
+ * look-up), so the next code fetch issues a fresh one; the code still passes at gates until it expires.
+ */
+export async function spendShownCode(tx: Tx, pseudonym: string, cti: string): Promise<void> {
+  const record = await tx.get<ResidentRecord>('residents', pseudonym);
+  const shown = record?.codes.dynamic;
+  if (!record || shown?.cti !== cti) return;
+  await putResident(tx, { ...record, codes: { ...record.codes, dynamic: { ...shown, spent: true } } });
+}
 
 function temperatureBand(t: number): 'normal' | 'fever' {
   return t >= 37.3 ? 'fever' : 'normal';
@@ -358,11 +371,9 @@ export class ResidentService {
     const { record: keyRecord, signer } = keys.active();
     const current = record.codes[mode];
     const margin = mode === 'dynamic' ? config.CODE_REFRESH_MARGIN_SECONDS : 24 * 3600;
-    // A dynamic code a desk used for a look-up is spent (server/services/lookups.ts): the next refresh shows a fresh one.
-    const spent = mode === 'dynamic' && current !== undefined && (await codeUsed(tx, current.cti));
     if (
       current &&
-      !spent &&
+      !current.spent &&
       current.colour === record.colour &&
       current.ruleVersion === record.ruleVersion &&
       current.kid === keyRecord.kid &&
