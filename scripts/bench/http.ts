@@ -347,6 +347,35 @@ export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export type Load = (opts: { duration?: number; amount?: number; connections?: number }) => Promise<AutocannonFigure>;
 
+/** One JSON POST with a bearer token, for a bench's setup; a non-2xx answer throws, naming the path. */
+export type SetupPost = (path: string, token: string, body: unknown) => Promise<Record<string, any>>;
+
+export function setupPost(url: string): SetupPost {
+  return async (path, token, body) => {
+    const res = await fetch(url + path, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const json = (await res.json()) as Record<string, any>;
+    if (res.status >= 300) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+}
+
+/** The scan benches' gate: an operator token and the mall it registered. */
+export async function benchGate(post: SetupPost, adminToken: string): Promise<{ operator: string; venueId: string }> {
+  const operator = (await post('/v1/admin/tokens', adminToken, { role: 'operator', name: 'bench gate' }))
+    .token as string;
+  const venue = await post('/v1/venues', operator, {
+    type: 'crowded-place',
+    subtype: 'mall',
+    name: '淮河路步行街百货大楼',
+    district: '340103',
+  });
+  return { operator, venueId: venue.id as string };
+}
+
 /** A load of JSON POSTs to `url + path`, the i-th request carrying `body(i)`. */
 export function posting(
   url: string,
@@ -1025,26 +1054,8 @@ export async function benchScans(): Promise<ScansBenchResult> {
     service = seeded.service;
     baseline = await startChild('scripts/bench/minimal-koa.ts', { PORT: '0', HOST: '127.0.0.1' });
     const url = service.url;
-    const post = async (path: string, token: string, body: unknown) => {
-      const res = await fetch(url + path, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const json = (await res.json()) as Record<string, any>;
-      if (res.status !== 201) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
-      return json;
-    };
-    const operator = (await post('/v1/admin/tokens', adminToken, { role: 'operator', name: 'bench gate' }))
-      .token as string;
-    const venueId = (
-      await post('/v1/venues', operator, {
-        type: 'crowded-place',
-        subtype: 'mall',
-        name: '淮河路步行街百货大楼',
-        district: '340103',
-      })
-    ).id as string;
+    const post = setupPost(url);
+    const { operator, venueId } = await benchGate(post, adminToken);
 
     // Residents apply, then fetch their current dynamic codes (GET /me/code), as phones would before a gate.
     const tokens: string[] = [];

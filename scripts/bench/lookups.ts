@@ -30,6 +30,7 @@ import {
   type Child,
   type HttpRoundsFigure,
   type Load,
+  setupPost,
 } from './http';
 import { fmt, fmtRatio, heading, round, table } from './util';
 
@@ -125,16 +126,7 @@ export async function benchLookups(): Promise<LookupsBenchResult> {
     });
     service = seeded.service;
     const url = service.url;
-    const post = async (path: string, token: string, body: unknown) => {
-      const res = await fetch(url + path, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const json = (await res.json()) as Record<string, any>;
-      if (res.status >= 300) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
-      return json;
-    };
+    const post = setupPost(url);
     const mint = async (body: unknown) => (await post('/v1/admin/tokens', adminToken, body)).token as string;
     const operator = await mint({ role: 'operator', name: 'bench hospital gate' });
     const health = await mint({ role: 'feed', name: 'bench health commission', source: 'health' });

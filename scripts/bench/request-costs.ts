@@ -17,6 +17,8 @@ import {
   type AutocannonFigure,
   type Child,
   type Load,
+  setupPost,
+  benchGate,
 } from './http';
 import { fmt, fmtRatio, round, table } from './util';
 
@@ -60,26 +62,8 @@ async function main(): Promise<void> {
       people(70_000_000, APPS),
       Number(BENCH_ENV.SESSION_ACCESS_MINUTES) * 60_000,
     );
-    const post = async (path: string, token: string, body: unknown) => {
-      const res = await fetch(url + path, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const json = (await res.json()) as Record<string, any>;
-      if (res.status !== 201) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
-      return json;
-    };
-    const operator = (await post('/v1/admin/tokens', adminToken, { role: 'operator', name: 'bench gate' }))
-      .token as string;
-    const venueId = (
-      await post('/v1/venues', operator, {
-        type: 'crowded-place',
-        subtype: 'mall',
-        name: '淮河路步行街百货大楼',
-        district: '340103',
-      })
-    ).id as string;
+    const post = setupPost(url);
+    const { operator, venueId } = await benchGate(post, adminToken);
 
     const pool = new SessionPool(seeded.tokens, 0, 'the application rounds');
     const tokens: string[] = [];

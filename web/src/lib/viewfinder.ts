@@ -43,3 +43,21 @@ export function viewfinder(o: ViewfinderOptions): HTMLElement[] {
     h('div', { class: 'actions' }, button),
   ];
 }
+
+/** The camera's video element; a page makes one for its life, so re-rendering leaves the camera running. */
+export function cameraVideo(testid: string): HTMLVideoElement {
+  return h('video', { class: 'camera-video', muted: true, playsinline: true, autoplay: true, dataset: { testid } });
+}
+
+/** The text field a USB scanner types a code into (it ends with Enter), or a code is pasted into. */
+export function scannedCodeInput(): HTMLInputElement {
+  return h('input', {
+    type: 'text',
+    class: 'code-input',
+    autocomplete: 'off',
+    autocapitalize: 'characters',
+    spellcheck: 'false',
+    enterkeyhint: 'go',
+    dataset: { testid: 'code-input' },
+  });
+}

@@ -6,7 +6,7 @@ import { clearFieldErrors, errorTitle, failureText, showFieldErrors } from '../l
 import { onLangChange, t, tOr, type Key } from '../lib/i18n';
 import { field, header, notice, section } from '../lib/layout';
 import { staffSignInForm } from '../lib/staff-sign-in';
-import { viewfinder } from '../lib/viewfinder';
+import { cameraVideo, scannedCodeInput, viewfinder } from '../lib/viewfinder';
 import { dateTime, zoneLabel } from '../lib/time';
 
 /**
@@ -81,22 +81,8 @@ const state: {
 
 const app = byId('app');
 // One video element and one set of inputs for the page's life: re-rendering keeps the camera and what was typed.
-const video = h('video', {
-  class: 'camera-video',
-  muted: true,
-  playsinline: true,
-  autoplay: true,
-  dataset: { testid: 'desk-video' },
-});
-const codeInput = h('input', {
-  type: 'text',
-  class: 'code-input',
-  autocomplete: 'off',
-  autocapitalize: 'characters',
-  spellcheck: 'false',
-  enterkeyhint: 'go',
-  dataset: { testid: 'code-input' },
-});
+const video = cameraVideo('desk-video');
+const codeInput = scannedCodeInput();
 const amountInput = h('input', {
   type: 'text',
   inputmode: 'decimal',

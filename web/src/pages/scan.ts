@@ -7,7 +7,7 @@ import { clearFieldErrors, failureText, failureTexts, showFieldErrors } from '..
 import { onLangChange, t, tOr, type Key } from '../lib/i18n';
 import { field, header, notice, section } from '../lib/layout';
 import { staffSignInForm } from '../lib/staff-sign-in';
-import { viewfinder } from '../lib/viewfinder';
+import { cameraVideo, scannedCodeInput, viewfinder } from '../lib/viewfinder';
 import { qrSvg } from '../lib/qr';
 import { load, save } from '../lib/store';
 import { dateTime, zoneLabel } from '../lib/time';
@@ -65,22 +65,8 @@ const app = byId('app');
 /** Issuer names from the trust list, for the decision panel (this province and those it federates with). */
 const issuers = new Map<string, string>();
 // One video element for the page's life: re-rendering the text around it leaves the camera running.
-const video = h('video', {
-  class: 'camera-video',
-  muted: true,
-  playsinline: true,
-  autoplay: true,
-  dataset: { testid: 'gate-video' },
-});
-const codeInput = h('input', {
-  type: 'text',
-  class: 'code-input',
-  autocomplete: 'off',
-  autocapitalize: 'characters',
-  spellcheck: 'false',
-  enterkeyhint: 'go',
-  dataset: { testid: 'code-input' },
-});
+const video = cameraVideo('gate-video');
+const codeInput = scannedCodeInput();
 const temperature = h('input', {
   type: 'number',
   step: '0.1',
