@@ -361,6 +361,12 @@ describe('service look-ups (POST /v1/services/resolve): refusals, the look-up li
       const two = await svc.call('GET', '/v1/residents/me/lookups?limit=2', { token: alice.token });
       expect(two.body.lookups.map((l: { seq: number }) => l.seq)).to.deep.equal(seqs.slice(0, 2));
       expect((await svc.call('GET', '/v1/residents/me/lookups')).status).to.equal(401);
+      // A desk that looked her code up, or an authority, cannot read her list.
+      for (const token of [hospital.token, await svc.token('health')]) {
+        const r = await svc.call('GET', '/v1/residents/me/lookups', { token });
+        expect(r.status, JSON.stringify(r.body)).to.equal(403);
+        expect(r.body).to.not.have.property('lookups');
+      }
     });
 
     it("GET /v1/desks/:id/lookups lists only that desk's look-ups, with no personal data; another desk's token gets 403", async () => {
