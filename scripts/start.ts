@@ -47,8 +47,6 @@ let building: ChildProcess | undefined;
 class StartError extends Error {}
 
 async function main(): Promise<void> {
-  // LevelDB and every file the service writes take the umask: none is readable by others.
-  process.umask(0o077);
   const env = { ...process.env };
   const embedded = !env.CHAIN_RPC_URL;
   // Every setting is checked first, CHAIN_PORT included; the chain URL npm start sets itself stands in until the chain runs.
@@ -62,6 +60,10 @@ async function main(): Promise<void> {
   await run('hardhat compile', [realpathSync(join(ROOT, 'node_modules/.bin/hardhat')), 'compile', '--quiet']);
   await run('building the pages', ['--import', 'tsx', 'web/build.ts']);
   if (phase !== 'starting') return;
+  // From here on, LevelDB and every file the service writes take the umask: none is readable by
+  // others. Not before: the compiled contract and the pages are the checkout's, built with the
+  // caller's umask, for whoever else runs or tests this checkout (npm test as another user).
+  process.umask(0o077);
 
   if (embedded) {
     // Checked again: the build took a while, and the node itself refuses a busy port too.

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -288,6 +288,23 @@ describe('npm start', function () {
       expect(await listening(s.chainPort)).to.equal(true);
       expect(s.tree).to.include.members([s.npm.pid!, s.ready.pid, s.ready.embeddedChain.pid]);
       // One Ctrl-C: the terminal sends SIGINT to the foreground group (the chain has a group of its own).
+      process.kill(-s.npm.pid!, 'SIGINT');
+      expect((await s.exited).code).to.equal(0);
+      await expectAllGone(s);
+    });
+
+    it('builds with the caller’s umask, so the checkout stays readable, and keeps only the service’s own files private', async () => {
+      // A missing page makes the build write it again, now, as npm start's child.
+      const page = join(ROOT, 'web/dist/verify-standalone.html');
+      rmSync(page);
+      const s = await npmStart(dataDir());
+      started.push(s);
+      const umask = process.umask();
+      expect((statSync(page).mode & 0o777).toString(8)).to.equal((0o666 & ~umask).toString(8));
+      const data = readdirSync(dataDir(), { recursive: true }).map((f) => join(dataDir(), String(f)));
+      expect(data).to.not.be.empty;
+      for (const f of [dataDir(), ...data])
+        expect((statSync(f).mode & 0o777).toString(8), f).to.equal(statSync(f).isDirectory() ? '700' : '600');
       process.kill(-s.npm.pid!, 'SIGINT');
       expect((await s.exited).code).to.equal(0);
       await expectAllGone(s);
