@@ -219,6 +219,7 @@ export class Ledger {
   private closed = false;
   private nextGroupId = 1;
   private readonly listeners: Array<(events: LedgerEvent[]) => void> = [];
+  private readonly keyWatchers: Array<{ space: Space; fn: (keys: string[]) => void }> = [];
   private readonly derivers: Array<(events: LedgerEvent[], tx: Tx) => Promise<void> | void> = [];
   private readonly spaces = new Map<Space, Sub>();
 
@@ -328,6 +329,14 @@ export class Ledger {
   /** Called with each durable group's events, in order (the anchorer and metrics listen). */
   onEvents(fn: (events: LedgerEvent[]) => void): void {
     this.listeners.push(fn);
+  }
+
+  /**
+   * Called after each durable group that wrote or deleted keys of `space`, with those keys
+   * (the writer tells its HTTP workers which cached tokens changed).
+   */
+  onKeysWritten(space: Space, fn: (keys: string[]) => void): void {
+    this.keyWatchers.push({ space, fn });
   }
 
   /**
@@ -582,6 +591,10 @@ export class Ledger {
       }
       for (const f of group.commits) f();
       if (group.events.length) for (const l of this.listeners) l(group.events);
+      for (const w of this.keyWatchers) {
+        const keys = group.ops.filter((op) => op.space === w.space).map((op) => op.key);
+        if (keys.length) w.fn(keys);
+      }
       for (const s of group.settle) s.resolve();
     }
     this.flushing = false;

@@ -6,6 +6,7 @@ import { apiHeaders } from './http/headers';
 import { RateLimits } from './http/rate-limit';
 import { LedgerUnavailableError } from '../ledger/ledger';
 import type { AppContext } from './context';
+import { WORKER_CLIENT_HEADER } from './cluster/protocol';
 import { Idempotency } from './services/idempotency';
 import { ResidentService } from './services/residents';
 import { FeedService } from './services/feeds';
@@ -72,7 +73,7 @@ export function createServices(app: AppContext): Services {
 }
 
 /** A refused or failed ledger write as the client sees it: the cause stays in the log and /readyz. */
-function ledgerError(err: LedgerUnavailableError): ServiceError {
+export function ledgerError(err: LedgerUnavailableError): ServiceError {
   if (err.code === 'LEDGER_DIVERGED') {
     return new ServiceError(
       'LEDGER_DIVERGED',
@@ -108,7 +109,7 @@ const IDP_PREFIX = '/idp';
  * identity provider's too. A request is named by its route pattern (`/v1/venues/:id`), never
  * its path, query or body: IDs, tokens and personal data stay out of the log and the labels.
  */
-function requestLog(app: AppContext): Koa.Middleware {
+export function requestLog(app: Pick<AppContext, 'metrics' | 'log'>): Koa.Middleware {
   return async (ctx, next) => {
     const started = process.hrtime.bigint();
     let status: number | undefined;
@@ -137,22 +138,9 @@ function requestLog(app: AppContext): Koa.Middleware {
   };
 }
 
-/**
- * The Koa application: common headers, error mapping, request log and metrics,
- * bearer-token authentication, then the routes. No I/O happens here beyond what `app` holds.
- */
-export function createApp(app: AppContext, services: Services = createServices(app), idp?: IdentityProviderRef): Koa {
-  // Only behind a proxy we run is X-Forwarded-For the client's word on its address (ctx.ip).
-  const koa = new Koa({ proxy: app.config.TRUST_PROXY, maxIpsCount: app.config.TRUST_PROXY_HOPS });
-  const router = new Router();
-
-  koa.use(requestLog(app));
-  // The embedded identity provider answers under /idp with its own pages, errors and cookies;
-  // its token endpoint takes Basic client authentication, which the bearer check would refuse.
-  if (idp) mountIdentityProvider(koa, IDP_PREFIX, idp);
-
-  koa.use(apiHeaders);
-  koa.use(async (ctx, next) => {
+/** Errors in the API's shape: a ServiceError as itself, a refused ledger write as 503, anything else as 500 INTERNAL (logged). */
+export function errorResponses(app: Pick<AppContext, 'log'>): Koa.Middleware {
+  return async (ctx, next) => {
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined)
@@ -178,7 +166,33 @@ export function createApp(app: AppContext, services: Services = createServices(a
         });
       }
     }
-  });
+  };
+}
+
+/**
+ * The Koa application: common headers, error mapping, request log and metrics,
+ * bearer-token authentication, then the routes. No I/O happens here beyond what `app` holds.
+ */
+export function createApp(
+  app: AppContext,
+  services: Services = createServices(app),
+  idp?: IdentityProviderRef,
+  opts: { behindWorkers?: boolean } = {},
+): Koa {
+  // Only behind a proxy we run is X-Forwarded-For the client's word on its address (ctx.ip).
+  // Behind HTTP workers, the worker's header is (server/cluster/writer-http.ts drops it from anyone else).
+  const koa = opts.behindWorkers
+    ? new Koa({ proxy: true, proxyIpHeader: WORKER_CLIENT_HEADER, maxIpsCount: 1 })
+    : new Koa({ proxy: app.config.TRUST_PROXY, maxIpsCount: app.config.TRUST_PROXY_HOPS });
+  const router = new Router();
+
+  koa.use(requestLog(app));
+  // The embedded identity provider answers under /idp with its own pages, errors and cookies;
+  // its token endpoint takes Basic client authentication, which the bearer check would refuse.
+  if (idp) mountIdentityProvider(koa, IDP_PREFIX, idp);
+
+  koa.use(apiHeaders);
+  koa.use(errorResponses(app));
 
   koa.use(async (ctx, next) => {
     ctx.state.principals = await authenticate(

@@ -31,6 +31,7 @@ import { RelyingParty } from './identity/relying-party';
 import { startSessionSweep } from './identity/sessions';
 import { startCodeIndexSweep } from './services/code-index';
 import { createSmsSender } from './identity/sms';
+import { workerRequests } from './cluster/writer';
 
 const STATUS_VALUE = { green: 0, yellow: 1, red: 2 } as const;
 
@@ -203,20 +204,43 @@ export interface RunningService {
   services: Services;
   server: Server;
   url: string;
+  /** The port this process's HTTP server listens on: PORT itself, or behind workers its own on 127.0.0.1. */
+  port: number;
   close(): Promise<void>;
 }
 
+export type StartOptions = Parameters<typeof openContext>[1] & {
+  /**
+   * This process is the ledger writer behind HTTP workers (server/cluster/): its HTTP server
+   * listens on 127.0.0.1 at a port of its own for what the workers forward, and PORT (the
+   * workers') is only the public address in URLs.
+   */
+  workers?: { secret: string };
+};
+
+/** Behind workers every connection comes from them: no per-address cap, and idle sockets outlive the workers' pools. */
+const WRITER_KEEP_ALIVE_MS = 65_000;
+
 /** Opens the context, starts the HTTP server and background jobs; `close` undoes all of it. */
-export async function startService(
-  config: Config,
-  opts: Parameters<typeof openContext>[1] = {},
-): Promise<RunningService> {
+export async function startService(config: Config, opts: StartOptions = {}): Promise<RunningService> {
   const app = await openContext(config, opts);
   const services = createServices(app);
   let idp: IdentityProvider | undefined;
   // The embedded provider only when no province's provider is configured.
-  const koa = createApp(app, services, config.OIDC_ISSUER ? undefined : () => idp);
-  const server = createHttpServer(config, koa.callback(), app.metrics);
+  const koa = createApp(app, services, config.OIDC_ISSUER ? undefined : () => idp, {
+    behindWorkers: !!opts.workers,
+  });
+  const server = opts.workers
+    ? createHttpServer(
+        {
+          ...config,
+          MAX_CONNECTIONS_PER_ADDRESS: config.MAX_CONNECTIONS,
+          KEEP_ALIVE_TIMEOUT_MS: WRITER_KEEP_ALIVE_MS,
+        },
+        workerRequests(opts.workers.secret, koa.callback()),
+        app.metrics,
+      )
+    : createHttpServer(config, koa.callback(), app.metrics);
   // Nothing is written before the anchorer has compared the ledger with the chain's newest
   // checkpoint once (or found the chain unreachable): a ledger that lost anchored events must
   // not take new ones in their place. Bounded, so a chain that hangs does not stop the service.
@@ -227,14 +251,16 @@ export async function startService(
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
-    server.listen(config.PORT, config.HOST);
+    if (opts.workers) server.listen(0, '127.0.0.1');
+    else server.listen(config.PORT, config.HOST);
   });
   const { port } = server.address() as AddressInfo;
   // With PORT=0 the real port is known only now; URLs built later (trust list, chain) use it.
-  config.PORT = port;
+  if (!opts.workers) config.PORT = port;
   app.anchorer?.start();
   while (checking()) await new Promise((r) => setTimeout(r, 20));
-  idp = await startSignIn(app, `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`, app.clock);
+  const localHost = opts.workers || config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
+  idp = await startSignIn(app, `http://${localHost}:${port}`, app.clock);
   services.reevaluator.start(config.REVIEW_INTERVAL_SECONDS);
   const sessionSweep = startSessionSweep(app.ledger, app.clock, 3_600_000, (e) =>
     app.log.error('session sweep failed', { error: e.message }),
@@ -255,7 +281,8 @@ export async function startService(
     app,
     services,
     server,
-    url: `http://${config.HOST}:${port}`,
+    url: `http://${config.HOST}:${opts.workers ? config.PORT : port}`,
+    port,
     close() {
       closing ??= stop();
       return closing;

@@ -107,7 +107,7 @@ function adminHash(adminToken: string): Buffer {
   return admin.hash;
 }
 
-const BEARER = /^Bearer ([A-Za-z0-9_\-.]{16,200})$/;
+export const BEARER = /^Bearer ([A-Za-z0-9_\-.]{16,200})$/;
 const TOKEN_TEXT = /^[A-Za-z0-9_\-.]{16,200}$/;
 
 /**
@@ -121,8 +121,19 @@ export async function resolveToken(
   now: Date,
   legacyTtlMs = 30 * 86_400_000,
 ): Promise<Principal> {
-  const h = hashToken(token);
-  if (timingSafeEqual(Buffer.from(h), adminHash(adminToken))) return { role: 'admin', id: 'admin', expiresAt: null };
+  return resolveTokenHash(hashToken(token), ledger, adminToken, now, legacyTtlMs);
+}
+
+/** `resolveToken` for a token known by its SHA-256 (hex): an HTTP worker sends the writer only the hash. */
+export async function resolveTokenHash(
+  h: string,
+  ledger: Pick<Ledger, 'read'>,
+  adminToken: string,
+  now: Date,
+  legacyTtlMs = 30 * 86_400_000,
+): Promise<Principal> {
+  if (h.length === 64 && timingSafeEqual(Buffer.from(h), adminHash(adminToken)))
+    return { role: 'admin', id: 'admin', expiresAt: null };
   const rec = await ledger.read<TokenRecord>('tokens', h);
   if (!rec || rec.kind === 'refresh')
     throw new ServiceError('UNAUTHENTICATED', 'the token is not known, or was revoked');

@@ -5,6 +5,7 @@ import {
   type Backend,
   type ResidentClaims,
   type VenueClaims,
+  type TrustListJson,
   type VerifyResult,
 } from '../../verifier/src';
 import { seqKey, type Tx } from '../../ledger/ledger';
@@ -78,6 +79,38 @@ const VERIFY_BACKEND: Backend = 'node-async';
 
 const band = (t: number | undefined) => (t === undefined ? 'not-taken' : t >= 37.3 ? 'fever' : 'normal');
 
+/** What `verifyShownCode` checks a code against. */
+export interface ShownCodeTrust {
+  trustList: TrustListJson;
+  statusLists: Uint8Array[];
+  now: Date;
+  /** This service's issuer: its printed codes count without a signed status list (the status book stands in). */
+  issuerId: string;
+}
+
+/**
+ * The part of a scan's code check that needs no service state: signature, expiry, the trust
+ * list and other provinces' status lists. Pure, so an HTTP worker runs it beside the writer.
+ */
+export async function verifyShownCode(text: string, t: ShownCodeTrust): Promise<ScanVerdict> {
+  const r = await verifyCode(text, {
+    trustList: t.trustList,
+    statusLists: t.statusLists,
+    now: t.now,
+    backend: VERIFY_BACKEND,
+  });
+  // A printed code needs a status list to count; for our own codes the status book is that list, fresher than any signed copy.
+  if (r.code === 'STATUS_STALE' && r.claims?.kind === 'resident' && r.claims.iss === t.issuerId) {
+    return {
+      valid: true,
+      code: 'VALID',
+      message: `${r.claims.health.colour} code of issuer ${r.claims.iss}`,
+      claims: r.claims,
+    };
+  }
+  return r;
+}
+
 /**
  * Everything that happens at a gate. A staff scan (核验) verifies the shown code with the
  * verifier library — signature, expiry, status — against the trust list (this province
@@ -99,21 +132,21 @@ export class ScanService {
    * refused with STATUS_INDEX_UNKNOWN.
    */
   async verifyResidentCode(text: string): Promise<ScanVerdict> {
-    let r = await verifyCode(text, {
-      trustList: this.app.trust.current(),
-      statusLists: this.app.trust.foreignStatusLists(),
-      now: this.app.clock(),
-      backend: VERIFY_BACKEND,
-    });
-    // A printed code needs a status list to count; for our own codes the status book below is that list, fresher than any signed copy.
-    if (r.code === 'STATUS_STALE' && r.claims?.kind === 'resident' && r.claims.iss === this.app.config.ISSUER_ID) {
-      r = {
-        valid: true,
-        code: 'VALID',
-        message: `${r.claims.health.colour} code of issuer ${r.claims.iss}`,
-        claims: r.claims,
-      };
-    }
+    return this.ownStatus(
+      await verifyShownCode(text, {
+        trustList: this.app.trust.current(),
+        statusLists: this.app.trust.foreignStatusLists(),
+        now: this.app.clock(),
+        issuerId: this.app.config.ISSUER_ID,
+      }),
+    );
+  }
+
+  /**
+   * The second half of `verifyResidentCode`: for one of our own codes that verified, the
+   * status book's word on its index. Cheap, so a writer runs it on what an HTTP worker verified.
+   */
+  ownStatus(r: ScanVerdict): ScanVerdict {
     if (!r.valid || r.claims?.kind !== 'resident' || r.claims.iss !== this.app.config.ISSUER_ID) return r;
     const { statusIndex } = r.claims.health;
     // Entries no resident holds carry cover values in the signed list, never a code.

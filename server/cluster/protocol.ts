@@ -1,0 +1,99 @@
+import type { Socket } from 'node:net';
+import { deserialize, serialize } from 'node:v8';
+import type { TrustListJson } from '../../verifier/src';
+import type { FieldError } from '../errors';
+import type { Principal } from '../http/auth';
+import type { ScanVerdict } from '../services/scans';
+
+/**
+ * What HTTP workers and the ledger writer say to each other (server/cluster/).
+ *
+ * Two channels, both on 127.0.0.1 ports the writer picks, both opened only by processes the
+ * supervisor started, proven by the secret it gave them:
+ * - HTTP: the worker forwards any request it does not serve itself, with the client's
+ *   address in `WORKER_CLIENT_HEADER` and the secret in `WORKER_SECRET_HEADER`;
+ * - a message channel: length-prefixed frames (v8 serialisation), requests with an `id`
+ *   answered by the writer, and notices the writer pushes (trust list, changed tokens).
+ */
+
+/** The client's address as the worker saw it (after TRUST_PROXY); believed only with the secret. */
+export const WORKER_CLIENT_HEADER = 'x-ankang-client';
+/** The supervisor's per-start secret, proving a request comes from one of its workers. */
+export const WORKER_SECRET_HEADER = 'x-ankang-worker';
+/** Environment variables the supervisor hands its processes. */
+export const ENV = {
+  role: 'ANKANG_PROCESS',
+  secret: 'ANKANG_WORKER_SECRET',
+} as const;
+
+/** The trust a worker verifies shown codes with; `version` changes whenever either list does. */
+export interface TrustSnapshot {
+  version: number;
+  trustList: TrustListJson;
+  statusLists: Uint8Array[];
+}
+
+export type WorkerRequest =
+  | { id: number; op: 'hello'; secret: string }
+  | { id: number; op: 'auth'; hash: string }
+  | {
+      id: number;
+      op: 'scan';
+      principal: Principal;
+      input: { venueId: string; code?: string; temperatureC?: number; certificateNo?: string };
+      verdict?: ScanVerdict;
+      /** The trust version the worker verified with; the writer verifies again if its own has moved on. */
+      trustVersion: number;
+    };
+
+/** A refusal as the writer's route would give it: the worker answers it in the API's error shape. */
+export interface WireError {
+  status: number;
+  code: string;
+  message: string;
+  fields?: FieldError[];
+  retryAfterSeconds?: number;
+}
+
+export type WriterReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
+
+export type WriterNotice =
+  | { op: 'trust'; trust: TrustSnapshot }
+  /** Keys of the `tokens` space (token hashes) that a durable write changed: drop them from any cache. */
+  | { op: 'tokens'; hashes: string[] };
+
+/** Messages between the supervisor and its processes (Node's IPC channel). */
+export type SupervisorMessage =
+  | { op: 'writer'; http: number; channel: number }
+  | { op: 'writer-down' }
+  | { op: 'listening'; port: number }
+  | { op: 'stop' };
+
+const MAX_FRAME = 16 * 1024 * 1024;
+
+/** Writes one frame: a 4-byte big-endian length, then the v8-serialised value. */
+export function sendFrame(socket: Socket, value: unknown): void {
+  const body = serialize(value);
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32BE(body.length, 0);
+  socket.write(Buffer.concat([head, body]));
+}
+
+/** Calls `onFrame` with each whole frame the socket delivers; a frame over 16 MiB ends the connection. */
+export function readFrames(socket: Socket, onFrame: (value: unknown) => void): void {
+  let buf: Buffer = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+    while (buf.length >= 4) {
+      const len = buf.readUInt32BE(0);
+      if (len > MAX_FRAME) {
+        socket.destroy(new Error(`frame of ${len} bytes`));
+        return;
+      }
+      if (buf.length < 4 + len) break;
+      const frame = buf.subarray(4, 4 + len);
+      buf = buf.subarray(4 + len);
+      onFrame(deserialize(frame));
+    }
+  });
+}

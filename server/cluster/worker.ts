@@ -1,0 +1,286 @@
+import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import Koa from 'koa';
+import Router from '@koa/router';
+import { errorResponses, requestLog } from '../app';
+import type { Config } from '../config';
+import { ServiceError, type ErrorCode } from '../errors';
+import { jsonBody } from '../http/body';
+import { BEARER, hashToken, type Principal } from '../http/auth';
+import { apiHeaders } from '../http/headers';
+import { createLogger, type Logger } from '../http/log';
+import { Metrics } from '../http/metrics';
+import { requireGrant } from '../http/permissions';
+import { createHttpServer, drainHttpServer } from '../http/server';
+import { staffScanSchema, verifyShownCode } from '../services/scans';
+import {
+  readFrames,
+  sendFrame,
+  WORKER_CLIENT_HEADER,
+  WORKER_SECRET_HEADER,
+  type SupervisorMessage,
+  type TrustSnapshot,
+  type WorkerRequest,
+  type WriterNotice,
+  type WriterReply,
+} from './protocol';
+
+/** How long a worker trusts a token's record without asking the writer again (a revocation is pushed at once anyway). */
+const TOKEN_CACHE_MS = 60_000;
+const TOKEN_CACHE_MAX = 10_000;
+
+function unavailable(): ServiceError {
+  const e = new ServiceError('LEDGER_UNAVAILABLE', 'the ledger is unavailable; retry later');
+  e.retryAfterSeconds = 1;
+  return e;
+}
+
+/** Distributes Omit over a union, so each request keeps its own fields. */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+/**
+ * A worker's connection to the writer's message channel: calls with replies, the trust list
+ * it pushes, and a cache of token records it keeps current by the hashes it pushes.
+ */
+class WriterLink {
+  private socket: Socket | undefined;
+  private ready = false;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private readonly tokens = new Map<string, { p: Principal; until: number }>();
+  /** Bumped by every pushed token change: an answer to an older question is used once, never cached. */
+  private generation = 0;
+  trust: TrustSnapshot | undefined;
+
+  constructor(
+    private readonly secret: string,
+    private readonly log: Logger,
+  ) {}
+
+  get up(): boolean {
+    return this.ready && this.trust !== undefined;
+  }
+
+  connect(port: number): void {
+    this.drop();
+    const socket = connect(port, '127.0.0.1');
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      if (this.socket === socket) this.drop();
+    });
+    readFrames(socket, (value) => this.onFrame(value as WriterReply | WriterNotice));
+    const hello = this.nextId++;
+    this.pending.set(hello, {
+      resolve: () => (this.ready = true),
+      reject: () => undefined,
+    });
+    sendFrame(socket, { id: hello, op: 'hello', secret: this.secret } satisfies WorkerRequest);
+  }
+
+  /** The writer is gone: every call waiting on it fails as the ledger being unavailable. */
+  drop(): void {
+    const s = this.socket;
+    this.socket = undefined;
+    this.ready = false;
+    this.trust = undefined;
+    this.tokens.clear();
+    this.generation++;
+    s?.destroy();
+    for (const p of this.pending.values()) p.reject(unavailable());
+    this.pending.clear();
+  }
+
+  private onFrame(msg: WriterReply | WriterNotice): void {
+    if ('op' in msg) {
+      if (msg.op === 'trust') this.trust = msg.trust;
+      else {
+        for (const h of msg.hashes) this.tokens.delete(h);
+        this.generation++;
+      }
+      return;
+    }
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.value);
+    else {
+      const e = new ServiceError(msg.error.code as ErrorCode, msg.error.message, msg.error.fields);
+      e.retryAfterSeconds = msg.error.retryAfterSeconds;
+      p.reject(e);
+    }
+  }
+
+  call<T>(req: WithoutId<WorkerRequest>): Promise<T> {
+    if (!this.socket || !this.ready) return Promise.reject(unavailable());
+    const id = this.nextId++;
+    const socket = this.socket;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      sendFrame(socket, { ...req, id } as WorkerRequest);
+    });
+  }
+
+  /** A token's principal: from the cache while it holds, else the writer's answer (cached unless a token changed meanwhile). */
+  async principal(token: string): Promise<Principal> {
+    const hash = hashToken(token);
+    const now = Date.now();
+    const hit = this.tokens.get(hash);
+    let p: Principal;
+    if (hit && hit.until > now) p = hit.p;
+    else {
+      const generation = this.generation;
+      p = await this.call<Principal>({ op: 'auth', hash });
+      if (generation === this.generation) {
+        if (this.tokens.size >= TOKEN_CACHE_MAX) this.tokens.clear();
+        this.tokens.set(hash, { p, until: now + TOKEN_CACHE_MS });
+      }
+    }
+    if (p.expiresAt && Date.parse(p.expiresAt) <= Date.now())
+      throw new ServiceError('TOKEN_EXPIRED', 'the token has expired');
+    return p;
+  }
+
+  close(): void {
+    this.socket?.end();
+  }
+}
+
+/** Hop-by-hop headers: they describe one connection, never the forwarded request or answer. */
+const HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
+/** What a client may not tell the writer unless a trusted proxy stands in front (TRUST_PROXY). */
+const FORWARDING = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'];
+
+/** The client's address, as Koa would take it with the same TRUST_PROXY settings. */
+export function clientAddress(req: IncomingMessage, config: Pick<Config, 'TRUST_PROXY' | 'TRUST_PROXY_HOPS'>): string {
+  const socket = req.socket.remoteAddress ?? '';
+  if (!config.TRUST_PROXY) return socket;
+  const header = req.headers['x-forwarded-for'];
+  const ips = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(/\s*,\s*/)
+    .filter(Boolean)
+    .slice(-config.TRUST_PROXY_HOPS);
+  return ips[0] ?? socket;
+}
+
+/**
+ * An HTTP worker (WORKERS > 0): serves PORT beside its siblings. Staff scans with a bearer
+ * token — the gates' hot path — are authenticated, validated and verified here and reach the
+ * writer as one compact message; every other request is forwarded to the writer's HTTP port
+ * as it came, with the client's address.
+ */
+export async function runWorker(config: Config, secret: string): Promise<void> {
+  const log = createLogger(config.LOG_LEVEL);
+  const metrics = new Metrics();
+  const link = new WriterLink(secret, log);
+  let writerHttp: number | undefined;
+  const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: 30_000 });
+
+  const koa = new Koa();
+  const router = new Router();
+  koa.use(requestLog({ metrics, log }));
+  koa.use(apiHeaders);
+  koa.use(errorResponses({ log }));
+  router.post('/v1/scans', async (ctx) => {
+    const m = BEARER.exec(ctx.get('authorization'));
+    if (!m) throw new ServiceError('UNAUTHENTICATED', 'use "Authorization: Bearer <token>"');
+    ctx.state.principals = [{ ...(await link.principal(m[1])), via: 'header' }];
+    const principal = requireGrant(ctx, 'venue.scan');
+    const input = await jsonBody(ctx, staffScanSchema, config.BODY_LIMIT_BYTES);
+    const trust = link.trust;
+    if (!trust) throw unavailable();
+    const verdict = input.code
+      ? await verifyShownCode(input.code, {
+          trustList: trust.trustList,
+          statusLists: trust.statusLists,
+          now: new Date(),
+          issuerId: config.ISSUER_ID,
+        })
+      : undefined;
+    const body = await link.call({ op: 'scan', principal, input, verdict, trustVersion: trust.version });
+    ctx.status = 201;
+    ctx.body = body;
+  });
+  koa.use(router.routes());
+  const fast = koa.callback();
+
+  const forward = (req: IncomingMessage, res: ServerResponse) => {
+    const refuse = () => {
+      if (res.headersSent) return res.destroy();
+      res.writeHead(503, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Retry-After': '1',
+        'Cache-Control': 'no-store',
+      });
+      res.end(
+        JSON.stringify({ error: { code: 'LEDGER_UNAVAILABLE', message: 'the ledger is unavailable; retry later' } }),
+      );
+    };
+    if (writerHttp === undefined) return refuse();
+    const headers: Record<string, string | string[] | undefined> = { ...req.headers };
+    for (const h of [...HOP, WORKER_CLIENT_HEADER, WORKER_SECRET_HEADER]) delete headers[h];
+    if (!config.TRUST_PROXY) for (const h of FORWARDING) delete headers[h];
+    headers[WORKER_CLIENT_HEADER] = clientAddress(req, config);
+    headers[WORKER_SECRET_HEADER] = secret;
+    const out = request({ host: '127.0.0.1', port: writerHttp, method: req.method, path: req.url, headers, agent });
+    out.on('response', (answer) => {
+      const back = { ...answer.headers };
+      for (const h of HOP) delete back[h];
+      res.writeHead(answer.statusCode ?? 502, back);
+      answer.pipe(res);
+    });
+    out.on('error', refuse);
+    res.on('close', () => {
+      if (!res.writableFinished) out.destroy();
+    });
+    req.pipe(out);
+  };
+
+  const server = createHttpServer(
+    config,
+    (req, res) => {
+      // The fast path only for a bearer token alone: a page's cookies go the writer's way, cross-site checks and all.
+      if (
+        req.method === 'POST' &&
+        req.url === '/v1/scans' &&
+        req.headers.authorization &&
+        !req.headers.cookie &&
+        link.up
+      )
+        void fast(req, res);
+      else forward(req, res);
+    },
+    metrics,
+  );
+
+  process.on('message', (msg: SupervisorMessage) => {
+    if (msg.op === 'writer') {
+      writerHttp = msg.http;
+      link.connect(msg.channel);
+    } else if (msg.op === 'writer-down') {
+      writerHttp = undefined;
+      link.drop();
+    } else if (msg.op === 'stop') void stop();
+  });
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await drainHttpServer(server, config.DRAIN_TIMEOUT_MS);
+    link.close();
+    agent.destroy();
+    process.exit(0);
+  };
+  // The supervisor stops its workers; a Ctrl-C reaches the whole group, and is its to handle.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => void stop());
+  // The supervisor gone (even SIGKILLed): stop too, so nothing is left serving without it.
+  process.on('disconnect', () => void stop());
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, resolve);
+  });
+  process.send!({ op: 'listening', port: (server.address() as { port: number }).port } satisfies SupervisorMessage);
+}

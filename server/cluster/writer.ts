@@ -1,0 +1,166 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Context } from 'koa';
+import { LedgerUnavailableError } from '../../ledger/ledger';
+import { ledgerError } from '../app';
+import type { RunningService } from '../bootstrap';
+import { ServiceError } from '../errors';
+import { resolveTokenHash, type Principal } from '../http/auth';
+import { authorize } from '../http/permissions';
+import { staffScanSchema } from '../services/scans';
+import {
+  readFrames,
+  sendFrame,
+  WORKER_CLIENT_HEADER,
+  WORKER_SECRET_HEADER,
+  type TrustSnapshot,
+  type WireError,
+  type WorkerRequest,
+  type WriterNotice,
+  type WriterReply,
+} from './protocol';
+
+/** Whether `given` is the supervisor's secret, in constant time. */
+export function isWorkerSecret(secret: string, given: unknown): boolean {
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(secret);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Headers only a worker may set; anyone else reaching the writer's HTTP port is a plain client of 127.0.0.1. */
+const WORKER_ONLY = [WORKER_CLIENT_HEADER, 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'];
+
+/**
+ * The writer's HTTP handler: a request with the supervisor's secret is a worker's, and its
+ * client-address header is believed; from anyone else (the service's own sign-in calls to the
+ * embedded provider) every forwarding header is dropped.
+ */
+export function workerRequests(secret: string, handler: RequestListener): RequestListener {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const fromWorker = isWorkerSecret(secret, req.headers[WORKER_SECRET_HEADER]);
+    delete req.headers[WORKER_SECRET_HEADER];
+    if (!fromWorker) for (const h of WORKER_ONLY) delete req.headers[h];
+    handler(req, res);
+  };
+}
+
+/** A refusal as the worker must answer it (what the writer's own error middleware would have sent). */
+function wireError(err: unknown, svc: RunningService): WireError {
+  const e = err instanceof ServiceError ? err : err instanceof LedgerUnavailableError ? ledgerError(err) : undefined;
+  if (e)
+    return {
+      status: e.status,
+      code: e.code,
+      message: e.message,
+      fields: e.fields,
+      retryAfterSeconds: e.retryAfterSeconds,
+    };
+  svc.app.log.error('unhandled error', { route: 'writer channel', error: (err as Error).stack ?? String(err) });
+  return { status: 500, code: 'INTERNAL', message: 'internal error' };
+}
+
+/** What `authorize` reads of a request: its principals. */
+const principalContext = (p: Principal) => ({ state: { principals: [p] } }) as unknown as Context;
+
+const TRUST_POLL_MS = 250;
+
+/**
+ * The writer's end of the message channel. Workers authenticate, validate and verify; this
+ * process decides what needs the ledger (a token's record, the venue, the status book) and
+ * writes. It pushes the trust list whenever it changes, and the token hashes each durable
+ * write changed, so the workers' caches never outlive a revocation by more than a message.
+ */
+export async function startWriterChannel(
+  svc: RunningService,
+  secret: string,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const { app, services } = svc;
+  const authed = new Set<Socket>();
+  let trust: TrustSnapshot = {
+    version: 0,
+    trustList: app.trust.current(),
+    statusLists: app.trust.foreignStatusLists(),
+  };
+  let foreignAt = app.trust.foreignUpdatedAt;
+
+  const notify = (notice: WriterNotice) => {
+    for (const s of authed) sendFrame(s, notice);
+  };
+  /** The current trust version, bumped (and pushed) when either list changed. */
+  const trustNow = (): TrustSnapshot => {
+    const list = app.trust.current();
+    if (list !== trust.trustList || app.trust.foreignUpdatedAt !== foreignAt) {
+      foreignAt = app.trust.foreignUpdatedAt;
+      trust = { version: trust.version + 1, trustList: list, statusLists: app.trust.foreignStatusLists() };
+      notify({ op: 'trust', trust });
+    }
+    return trust;
+  };
+  const poll = setInterval(trustNow, TRUST_POLL_MS);
+  app.ledger.onKeysWritten('tokens', (hashes) => notify({ op: 'tokens', hashes }));
+
+  const handle = async (msg: WorkerRequest): Promise<unknown> => {
+    switch (msg.op) {
+      case 'auth':
+        return resolveTokenHash(
+          msg.hash,
+          app.ledger,
+          app.secrets.adminToken,
+          app.clock(),
+          app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000,
+        );
+      case 'scan': {
+        const input = staffScanSchema.parse(msg.input);
+        const venue = await services.venues.get(input.venueId);
+        await authorize(principalContext(msg.principal), 'venue.scan', venue);
+        const current = trustNow();
+        // Verified by the worker with the trust list of this version; otherwise verified again here.
+        const verdict = !input.code
+          ? undefined
+          : msg.trustVersion === current.version && msg.verdict
+            ? services.scans.ownStatus(msg.verdict)
+            : await services.scans.verifyResidentCode(input.code);
+        return app.ledger.transact((tx) => services.scans.staffScan(tx, input, venue, verdict));
+      }
+      default:
+        throw new Error(`unknown op ${(msg as { op: string }).op}`);
+    }
+  };
+
+  const server: Server = createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => authed.delete(socket));
+    readFrames(socket, (value) => {
+      const msg = value as WorkerRequest;
+      if (!authed.has(socket)) {
+        // The first frame proves the worker; anything else ends the connection.
+        if (msg?.op !== 'hello' || !isWorkerSecret(secret, msg.secret)) return socket.destroy();
+        authed.add(socket);
+        sendFrame(socket, { id: msg.id, ok: true, value: null } satisfies WriterReply);
+        sendFrame(socket, { op: 'trust', trust: trustNow() } satisfies WriterNotice);
+        return;
+      }
+      handle(msg).then(
+        (v) => sendFrame(socket, { id: msg.id, ok: true, value: v } satisfies WriterReply),
+        (e: unknown) => sendFrame(socket, { id: msg.id, ok: false, error: wireError(e, svc) } satisfies WriterReply),
+      );
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    async close() {
+      clearInterval(poll);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of authed) s.end();
+      });
+    },
+  };
+}
