@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../http/log';
 import { Metrics } from '../http/metrics';
 import { requireGrant } from '../http/permissions';
 import { createHttpServer, drainHttpServer } from '../http/server';
+import { addPages } from '../routes/pages';
 import { staffScanSchema, verifyShownCode } from '../services/scans';
 import {
   readFrames,
@@ -167,8 +168,8 @@ export function clientAddress(req: IncomingMessage, config: Pick<Config, 'TRUST_
 /**
  * An HTTP worker (WORKERS > 0): serves PORT beside its siblings. Staff scans with a bearer
  * token — the gates' hot path — are authenticated, validated and verified here and reach the
- * writer as one compact message; every other request is forwarded to the writer's HTTP port
- * as it came, with the client's address.
+ * writer as one compact message; the pages are served from their files here; every other
+ * request is forwarded to the writer's HTTP port as it came, with the client's address.
  */
 export async function runWorker(config: Config, secret: string): Promise<void> {
   const log = createLogger(config.LOG_LEVEL);
@@ -202,8 +203,18 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
     ctx.status = 201;
     ctx.body = body;
   });
+  // The pages are files: a worker serves them itself.
+  addPages(router);
   koa.use(router.routes());
   const fast = koa.callback();
+  /** Whether this worker answers the request itself: a bearer-token scan while the writer is up, or a page. */
+  const servesItself = (req: IncomingMessage): boolean => {
+    if (req.method === 'POST' && req.url === '/v1/scans')
+      // A page's cookies go the writer's way, cross-site checks and all.
+      return !!req.headers.authorization && !req.headers.cookie && link.up;
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    return router.match((req.url ?? '/').split('?')[0], req.method).route;
+  };
 
   const forward = (req: IncomingMessage, res: ServerResponse) => {
     const refuse = () => {
@@ -239,18 +250,7 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
 
   const server = createHttpServer(
     config,
-    (req, res) => {
-      // The fast path only for a bearer token alone: a page's cookies go the writer's way, cross-site checks and all.
-      if (
-        req.method === 'POST' &&
-        req.url === '/v1/scans' &&
-        req.headers.authorization &&
-        !req.headers.cookie &&
-        link.up
-      )
-        void fast(req, res);
-      else forward(req, res);
-    },
+    (req, res) => (servesItself(req) ? void fast(req, res) : forward(req, res)),
     metrics,
   );
 

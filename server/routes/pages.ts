@@ -82,6 +82,11 @@ async function send(ctx: Context, file: string, type: string): Promise<void> {
  * No API here: the pages call the same /v1 endpoints as any client.
  */
 export function pageRoutes(router: Router, _app: AppContext, _services: Services): void {
+  addPages(router);
+}
+
+/** The page routes themselves: files only, so an HTTP worker (server/cluster/worker.ts) serves them too. */
+export function addPages(router: Router): void {
   for (const [path, file] of Object.entries(PAGES)) {
     router.get(path, async (ctx) => {
       await send(ctx, file, 'text/html; charset=utf-8');
