@@ -35,6 +35,8 @@ export async function supervise(config: Config, log: Logger): Promise<Supervised
   let writerPorts: Extract<SupervisorMessage, { op: 'writer' }> | undefined;
   const workers = new Set<Worker>();
   let stopping = false;
+  /** Until every process has started once, a death is a failed start (reported by supervise's caller), never restarted. */
+  let started = false;
   const restarts: number[] = [];
   let endWith!: (code: number) => void;
   const ended = new Promise<number>((resolve) => (endWith = resolve));
@@ -60,7 +62,7 @@ export async function supervise(config: Config, log: Logger): Promise<Supervised
         writer = undefined;
         writerPorts = undefined;
         broadcast({ op: 'writer-down' });
-        if (stopping) return;
+        if (stopping || !started) return;
         log.error('the ledger writer exited; restarting it', { pid: child.pid, code, signal });
         const now = Date.now();
         restarts.push(now);
@@ -89,7 +91,7 @@ export async function supervise(config: Config, log: Logger): Promise<Supervised
       w.once('exit', (code, signal) => {
         workers.delete(w);
         reject(new Error(`an HTTP worker exited before it listened (${signal ?? `exit code ${code}`})`));
-        if (stopping) return;
+        if (stopping || !started) return;
         log.error('an HTTP worker exited; starting another', { pid: w.process.pid, code, signal });
         startWorker().catch((e: Error) => log.error('an HTTP worker could not start', { error: e.message }));
       });
@@ -119,6 +121,7 @@ export async function supervise(config: Config, log: Logger): Promise<Supervised
     await startWriter();
     cluster.setupPrimary({ exec: process.argv[1] });
     const ports = await Promise.all(Array.from({ length: config.WORKERS }, startWorker));
+    started = true;
     return {
       url: `http://${config.HOST}:${ports[0]}`,
       writerPid: () => writer?.pid,
