@@ -1,0 +1,255 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { until } from '../../scripts/lib/wait';
+import { tempDir } from '../support/tmp';
+import {
+  alive,
+  allGone,
+  call,
+  childrenOf,
+  gate,
+  listeningPorts,
+  residentCodes,
+  seedDataDir,
+  startCluster,
+  type Answer,
+  type ClusterProcess,
+  type Seeded,
+} from '../support/cluster';
+
+/** Sign-ins (GET /v1/auth/login) one address may start: small, so that the fourth is refused. */
+const SIGNINS = 3;
+const ENV = { RATE_SIGNIN_PER_ADDRESS: String(SIGNINS), RATE_SIGNIN_PER_ADDRESS_SECONDS: '600' };
+
+/** One service under test, and what its setup made in it. */
+interface Under {
+  s: ClusterProcess;
+  seeded: Seeded;
+  /** Two gates: operator A runs venue A, operator B venue B. */
+  a: { operator: string; venueId: string };
+  b: { operator: string; venueId: string };
+  /** Current dynamic codes of two residents who applied. */
+  codes: string[];
+}
+
+async function serviceUnderTest(tmp: string, workers: number): Promise<Under> {
+  // Request lines (no personal data in them) say which process answered.
+  const env = { ...ENV, WORKERS: String(workers), LOG_LEVEL: 'info' };
+  const seeded = await seedDataDir(tmp, env, 2);
+  const s = await startCluster(tmp, env);
+  const a = await gate(s.url, seeded.admin, '淮河路步行街百货大楼');
+  const b = await gate(s.url, seeded.admin, '三孝口书店');
+  return { s, seeded, a, b, codes: await residentCodes(s.url, seeded.residents) };
+}
+
+const scan = (u: Under, auth: Record<string, string>, body: unknown) =>
+  call(u.s.url, 'POST', '/v1/scans', { headers: auth, body });
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+/** [status, error code] of an answer; a success is its status alone. */
+const outcome = (r: Answer) => (r.status < 300 ? [r.status] : [r.status, r.body?.error?.code]);
+
+/** The pids that logged an answer to POST /v1/scans with `status` since line `from` of the service's output. */
+function answeredBy(u: Under, status: number, from: number): Set<number> {
+  const pids = new Set<number>();
+  for (const line of u.s.lines.slice(from)) {
+    let l: { msg?: string; route?: string; status?: number; pid?: number };
+    try {
+      l = JSON.parse(line) as typeof l;
+    } catch {
+      continue;
+    }
+    if (l.msg === 'request' && l.route === '/v1/scans' && l.status === status) pids.add(l.pid!);
+  }
+  return pids;
+}
+
+/** A code with one character of its signature changed (to another character of the same alphabet). */
+function tampered(code: string): string {
+  const i = code.length - 8;
+  return code.slice(0, i) + (code[i] === 'A' ? 'B' : 'A') + code.slice(i + 1);
+}
+
+const scanCount = async (u: Under) => {
+  const r = await call(u.s.url, 'GET', `/v1/venues/${u.a.venueId}/scans?limit=1000`, { token: u.a.operator });
+  expect(r.status).to.equal(200);
+  return (r.body.scans as unknown[]).length;
+};
+
+describe('WORKERS=2: who may scan through the workers, what they may send, and which address counts', function () {
+  this.timeout(90_000);
+  const dirs: ReturnType<typeof tempDir>[] = [];
+  /** The service with two HTTP workers, and the one-process service it must answer like. */
+  let cluster: Under;
+  let single: Under;
+
+  before(async () => {
+    dirs.push(tempDir('ankang-cluster-'), tempDir('ankang-single-'));
+    [cluster, single] = await Promise.all([serviceUnderTest(dirs[0].dir, 2), serviceUnderTest(dirs[1].dir, 0)]);
+    expect(cluster.s.workers).to.have.length(2);
+    expect(single.s.workers).to.deep.equal([]);
+  });
+
+  after(async () => {
+    await Promise.all([cluster?.s.stop('SIGKILL'), single?.s.stop('SIGKILL')]);
+    for (const d of dirs) d.cleanup();
+  });
+
+  it('answers who may call POST /v1/scans as the one-process service does', async () => {
+    const cases = (u: Under): [string, Record<string, string>][] => [
+      ['no token', {}],
+      ['not a bearer token', { authorization: `Basic ${Buffer.from('gate:secret').toString('base64')}` }],
+      ['a malformed bearer token', { authorization: 'Bearer ak_operator_/!' }],
+      ['an unknown token', bearer(`ak_operator_${randomBytes(24).toString('base64url')}`)],
+      ["a resident's token", bearer(u.seeded.residents[0])],
+      ['an operator of another venue', bearer(u.b.operator)],
+      ['an expired operator token', bearer(u.seeded.expiredOperator)],
+      ["the venue's operator", bearer(u.a.operator)],
+    ];
+    const answers = async (u: Under) => {
+      const out: Record<string, unknown[]> = {};
+      for (const [what, auth] of cases(u))
+        out[what] = outcome(await scan(u, auth, { venueId: u.a.venueId, code: u.codes[0], temperatureC: 36.5 }));
+      return out;
+    };
+    const expected = {
+      'no token': [401, 'UNAUTHENTICATED'],
+      'not a bearer token': [401, 'UNAUTHENTICATED'],
+      'a malformed bearer token': [401, 'UNAUTHENTICATED'],
+      'an unknown token': [401, 'UNAUTHENTICATED'],
+      "a resident's token": [403, 'FORBIDDEN'],
+      'an operator of another venue': [403, 'FORBIDDEN'],
+      'an expired operator token': [401, 'TOKEN_EXPIRED'],
+      "the venue's operator": [201],
+    };
+    expect(await answers(single)).to.deep.equal(expected);
+    // Twice, each request on a new connection: both workers refuse (the primary hands connections round).
+    const from = cluster.s.lines.length;
+    expect(await answers(cluster)).to.deep.equal(expected);
+    expect(await answers(cluster)).to.deep.equal(expected);
+    await until('the request lines', () => answeredBy(cluster, 403, from).size === 2, 5_000, 50);
+    // (A request without a token is the writer's to refuse: it logs that one too.)
+    for (const status of [401, 403])
+      expect([...answeredBy(cluster, status, from)]).to.include.members(cluster.s.workers);
+  });
+
+  it('refuses bad input with 400, as the one-process service does, and writes nothing', async () => {
+    const bodies = (u: Under): [string, { body?: unknown; raw?: string }][] => [
+      ['an empty object', { body: {} }],
+      ['no code and no certificate', { body: { venueId: u.a.venueId } }],
+      ['a malformed venue id', { body: { venueId: 'not-a-venue', code: u.codes[0] } }],
+      ['a code that is not a string', { body: { venueId: u.a.venueId, code: 12345 } }],
+      ['a temperature out of range', { body: { venueId: u.a.venueId, code: u.codes[0], temperatureC: 99 } }],
+      ['an unknown field', { body: { venueId: u.a.venueId, code: u.codes[0], pseudonym: 'x' } }],
+      ['an array', { body: [u.a.venueId] }],
+      ['not JSON', { raw: '{"venueId":' }],
+    ];
+    const answers = async (u: Under) => {
+      const out: Record<string, unknown[]> = {};
+      for (const [what, opts] of bodies(u))
+        out[what] = outcome(await call(u.s.url, 'POST', '/v1/scans', { token: u.a.operator, ...opts }));
+      return out;
+    };
+    const before = await scanCount(cluster);
+    const got = await answers(cluster);
+    expect(got).to.deep.equal(await answers(single));
+    const { 'not JSON': notJson, ...schema } = got;
+    for (const [what, o] of Object.entries(schema)) expect(o, what).to.deep.equal([400, 'VALIDATION_FAILED']);
+    expect(notJson).to.deep.equal([400, 'MALFORMED_JSON']);
+    expect(await scanCount(cluster)).to.equal(before);
+  });
+
+  it('records a tampered code, and a code signed with another key, as denied', async () => {
+    const at = (u: Under, code: string) => scan(u, bearer(u.a.operator), { venueId: u.a.venueId, code });
+    const results: Record<string, string> = {};
+    for (const [what, r] of [
+      ['tampered', await at(cluster, tampered(cluster.codes[1]))],
+      // The one-process service signs with keys of its own under the same issuer id: a forgery here.
+      ['foreign key', await at(cluster, single.codes[1])],
+    ] as const) {
+      expect(r.status, what).to.equal(201);
+      expect(r.body.decision, what).to.equal('deny');
+      expect(r.body.codeResult, what).to.not.equal('VALID');
+      results[what] = r.body.codeResult as string;
+    }
+    const alone = await at(single, tampered(single.codes[1]));
+    expect([alone.status, alone.body.decision, alone.body.codeResult]).to.deep.equal([201, 'deny', results.tampered]);
+    // The untouched code still passes: the refusals were the changes'.
+    expect((await at(cluster, cluster.codes[1])).body.codeResult).to.equal('VALID');
+  });
+
+  it('refuses a revoked operator token on the very next scan through either worker', async () => {
+    const t = (await call(cluster.s.url, 'POST', '/v1/admin/tokens', {
+      token: cluster.seeded.admin,
+      body: { role: 'operator', name: 'a gate soon revoked' },
+    })) as Answer;
+    expect(t.status).to.equal(201);
+    const venue = await call(cluster.s.url, 'POST', '/v1/venues', {
+      token: t.body.token,
+      body: { type: 'crowded-place', subtype: 'mall', name: '银泰中心', district: '340103' },
+    });
+    expect(venue.status).to.equal(201);
+    const body = { venueId: venue.body.id, code: cluster.codes[0] };
+    // Four connections, so that both workers have the token in their caches.
+    for (let i = 0; i < 4; i++) expect((await scan(cluster, bearer(t.body.token), body)).status).to.equal(201);
+    const revoked = await call(cluster.s.url, 'DELETE', `/v1/admin/tokens/${t.body.id}`, {
+      token: cluster.seeded.admin,
+    });
+    expect(revoked.status, JSON.stringify(revoked.body)).to.be.within(200, 204);
+    const from = cluster.s.lines.length;
+    for (let i = 0; i < 4; i++)
+      expect(outcome(await scan(cluster, bearer(t.body.token), body))).to.deep.equal([401, 'UNAUTHENTICATED']);
+    await until('the request lines', () => answeredBy(cluster, 401, from).size === 2, 5_000, 50);
+    expect(answeredBy(cluster, 401, from)).to.deep.equal(new Set(cluster.s.workers));
+  });
+
+  describe('the client address the per-address limits count', () => {
+    const spoofs = (i: number) => ({
+      'x-ankang-client': `203.0.113.${i + 1}`,
+      'x-ankang-worker': randomBytes(32).toString('base64url'),
+      'x-forwarded-for': `198.51.100.${i + 1}`,
+    });
+    const logins = async (u: Under) => {
+      const out: number[] = [];
+      for (let i = 0; i <= SIGNINS; i++)
+        out.push((await call(u.s.url, 'GET', '/v1/auth/login', { headers: spoofs(i) })).status);
+      return out;
+    };
+
+    it("is the connection's, whatever forwarding headers the client sends (TRUST_PROXY off)", async () => {
+      const expected = [...Array<number>(SIGNINS).fill(302), 429];
+      expect(await logins(single)).to.deep.equal(expected);
+      expect(await logins(cluster)).to.deep.equal(expected);
+    });
+
+    it("is the connection's too on the writer's own HTTP port, without the workers' secret", async () => {
+      const writer = cluster.s.writer!;
+      const ports = listeningPorts(writer);
+      expect(ports.length, 'the writer listens on its HTTP port and its message channel').to.equal(2);
+      const http = (
+        await Promise.all(
+          ports.map((p) =>
+            call(`http://127.0.0.1:${p}`, 'GET', '/v1/trust-list', { timeoutMs: 2_000 }).then(
+              (r) => (r.status === 200 ? p : undefined),
+              () => undefined,
+            ),
+          ),
+        )
+      ).filter((p) => p !== undefined);
+      expect(http).to.have.length(1);
+      // 127.0.0.1 has had its sign-ins above; an address the header named would have a fresh allowance.
+      const direct = await call(`http://127.0.0.1:${http[0]}`, 'GET', '/v1/auth/login', { headers: spoofs(50) });
+      expect(outcome(direct)).to.deep.equal([429, 'TOO_MANY_REQUESTS']);
+    });
+  });
+
+  describe('the supervisor SIGKILLed', () => {
+    it('leaves the workers and the writer to exit on their own', async () => {
+      const supervisor = cluster.s.child.pid!;
+      const pids = [...childrenOf(supervisor, 'worker'), ...childrenOf(supervisor, 'writer')];
+      expect(pids.sort()).to.deep.equal([...cluster.s.workers, cluster.s.writer!].sort());
+      expect(pids.every(alive)).to.equal(true);
+      expect(await cluster.s.stop('SIGKILL')).to.deep.equal({ code: null, signal: 'SIGKILL' });
+      await allGone(pids, 20_000);
+    });
+  });
+});
