@@ -63,7 +63,7 @@ export async function supervise(config: Config, log: Logger): Promise<Supervised
         writerPorts = undefined;
         broadcast({ op: 'writer-down' });
         if (stopping || !started) return;
-        log.error('the ledger writer exited; restarting it', { pid: child.pid, code, signal });
+        log.error('the ledger writer exited; restarting it', { writer: child.pid, code, signal });
         const now = Date.now();
         restarts.push(now);
         while (restarts.length && restarts[0] < now - RESTART_WINDOW_MS) restarts.shift();
@@ -92,7 +92,7 @@ export async function supervise(config: Config, log: Logger): Promise<Supervised
         workers.delete(w);
         reject(new Error(`an HTTP worker exited before it listened (${signal ?? `exit code ${code}`})`));
         if (stopping || !started) return;
-        log.error('an HTTP worker exited; starting another', { pid: w.process.pid, code, signal });
+        log.error('an HTTP worker exited; starting another', { worker: w.process.pid, code, signal });
         startWorker().catch((e: Error) => log.error('an HTTP worker could not start', { error: e.message }));
       });
     });
