@@ -3,6 +3,7 @@ import { deserialize, serialize } from 'node:v8';
 import type { TrustListJson } from '../../verifier/src';
 import type { FieldError } from '../errors';
 import type { Principal } from '../http/auth';
+import type { SeriesJson } from '../http/metrics';
 import type { ScanVerdict } from '../services/scans';
 
 /**
@@ -36,6 +37,8 @@ export interface TrustSnapshot {
 export type WorkerRequest =
   | { id: number; op: 'hello'; secret: string }
   | { id: number; op: 'auth'; hash: string }
+  /** The worker's own series (requests it answered, its connections), sent every METRICS_PUSH_MS. */
+  | { id: number; op: 'metrics'; series: SeriesJson[] }
   | {
       id: number;
       op: 'scan';
@@ -68,6 +71,9 @@ export type SupervisorMessage =
   | { op: 'writer-down' }
   | { op: 'listening'; port: number }
   | { op: 'stop' };
+
+/** How often a worker sends the writer its metrics: a scrape of the writer's /metrics is at most this stale for the workers' series. */
+export const METRICS_PUSH_MS = 1000;
 
 const MAX_FRAME = 16 * 1024 * 1024;
 

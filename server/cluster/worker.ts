@@ -18,6 +18,7 @@ import {
   readFrames,
   sendFrame,
   WORKER_CLIENT_HEADER,
+  METRICS_PUSH_MS,
   WORKER_SECRET_HEADER,
   type SupervisorMessage,
   type TrustSnapshot,
@@ -121,6 +122,11 @@ class WriterLink {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       sendFrame(socket, { ...req, id } as WorkerRequest);
     });
+  }
+
+  /** Sends a message that needs no answer (dropped while the writer is down). */
+  notify(req: WithoutId<WorkerRequest>): void {
+    if (this.socket && this.ready) sendFrame(this.socket, { ...req, id: this.nextId++ } as WorkerRequest);
   }
 
   /** A token's principal: from the cache while it holds, else the writer's answer (cached unless a token changed meanwhile). */
@@ -254,6 +260,19 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
     metrics,
   );
 
+  // The writer's /metrics adds these: requests the worker answered itself, its connections.
+  const pushMetrics = setInterval(() => {
+    if (!link.up) return;
+    void metrics.registry.getMetricsAsJSON().then((all) =>
+      link.notify({
+        op: 'metrics',
+        // Data only: a series may carry its collect function, which does not cross processes.
+        series: all.map(({ name, help, type, aggregator, values }) => ({ name, help, type, aggregator, values })),
+      }),
+    );
+  }, METRICS_PUSH_MS);
+  pushMetrics.unref();
+
   process.on('message', (msg: SupervisorMessage) => {
     if (msg.op === 'writer') {
       writerHttp = msg.http;
@@ -269,6 +288,7 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
     stopping = true;
     await drainHttpServer(server, config.DRAIN_TIMEOUT_MS);
     link.close();
+    clearInterval(pushMetrics);
     agent.destroy();
     process.exit(0);
   };

@@ -78,6 +78,9 @@ export async function startWriterChannel(
 ): Promise<{ port: number; close(): Promise<void> }> {
   const { app, services } = svc;
   const authed = new Set<Socket>();
+  /** Each connected worker's latest series, added into the writer's at every scrape of /metrics. */
+  const workerSeries = new Map<Socket, Extract<WorkerRequest, { op: 'metrics' }>['series']>();
+  app.metrics.addSource(() => [...workerSeries.values()]);
   let trust: TrustSnapshot = {
     version: 0,
     trustList: app.trust.current(),
@@ -111,6 +114,8 @@ export async function startWriterChannel(
           app.clock(),
           app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000,
         );
+      case 'metrics':
+        return null;
       case 'scan': {
         const input = staffScanSchema.parse(msg.input);
         const venue = await services.venues.get(input.venueId);
@@ -132,7 +137,10 @@ export async function startWriterChannel(
   const server: Server = createServer((socket) => {
     socket.setNoDelay(true);
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => authed.delete(socket));
+    socket.on('close', () => {
+      authed.delete(socket);
+      workerSeries.delete(socket);
+    });
     readFrames(socket, (value) => {
       const msg = value as WorkerRequest;
       if (!authed.has(socket)) {
@@ -143,6 +151,7 @@ export async function startWriterChannel(
         sendFrame(socket, { op: 'trust', trust: trustNow() } satisfies WriterNotice);
         return;
       }
+      if (msg.op === 'metrics') return void workerSeries.set(socket, msg.series);
       handle(msg).then(
         (v) => sendFrame(socket, { id: msg.id, ok: true, value: v } satisfies WriterReply),
         (e: unknown) => sendFrame(socket, { id: msg.id, ok: false, error: wireError(e, svc) } satisfies WriterReply),

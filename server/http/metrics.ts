@@ -1,4 +1,5 @@
 import {
+  AggregatorRegistry,
   collectDefaultMetrics,
   Counter,
   Gauge,
@@ -10,6 +11,9 @@ import {
 } from 'prom-client';
 
 type Labels = Record<string, string>;
+
+/** A metric's series as data (`getMetricsAsJSON()` without its collect function), as another process sends them. */
+export type SeriesJson = Omit<MetricObjectWithValues<MetricValue<string>>, 'collect'>;
 
 /** Request latency buckets, in seconds (the ones dashboards were built on). */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -72,6 +76,8 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly counters = new Map<string, Counter<string>>();
   private readonly histograms = new Map<string, Histogram<string>>();
+  /** Other processes' series to add into this service's at each scrape (a writer's HTTP workers). */
+  private readonly sources: Array<() => SeriesJson[][]> = [];
 
   constructor() {
     processMetrics();
@@ -111,9 +117,23 @@ export class Metrics {
     h.observe(ordered(labels), seconds);
   }
 
-  /** The Prometheus text exposition of the process's metrics and this service's. */
-  render(): Promise<string> {
-    return Registry.merge([processMetrics(), this.registry]).metrics();
+  /**
+   * Adds, at each scrape, the series other processes of this service sent (their
+   * `registry.getMetricsAsJSON()`): a series with the same labels is summed with this one's.
+   */
+  addSource(read: () => SeriesJson[][]): void {
+    this.sources.push(read);
+  }
+
+  /** The Prometheus text exposition of the process's metrics and this service's (with any sources' added). */
+  async render(): Promise<string> {
+    const others = this.sources.flatMap((read) => read());
+    if (!others.length) return Registry.merge([processMetrics(), this.registry]).metrics();
+    const summed = AggregatorRegistry.aggregate([
+      await this.registry.getMetricsAsJSON(),
+      ...(others as MetricObjectWithValues<MetricValue<string>>[][]),
+    ]);
+    return Registry.merge([processMetrics(), summed as Registry]).metrics();
   }
 
   /** The Content-Type of `render()`'s text. */

@@ -132,6 +132,31 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
       expect([...answeredBy(cluster, status, from)]).to.include.members(cluster.s.workers);
   });
 
+  it("counts the scans and pages the workers answered in the writer's /metrics", async () => {
+    const metric = async (route: string, status: number) => {
+      const text = (await (await fetch(`${cluster.s.url}/metrics`)).text()).split('\n');
+      const line = text.find((l) =>
+        l.startsWith(
+          `ankang_http_requests_total{method="${route === '/' ? 'GET' : 'POST'}",route="${route}",status="${status}"}`,
+        ),
+      );
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    const [pages, refused] = [await metric('/', 200), await metric('/v1/scans', 403)];
+    for (let i = 0; i < 4; i++) {
+      expect((await fetch(`${cluster.s.url}/`)).status).to.equal(200);
+      const r = await scan(cluster, bearer(cluster.b.operator), { venueId: cluster.a.venueId, code: cluster.codes[1] });
+      expect(r.status).to.equal(403);
+    }
+    // Each worker sends its series every second; the writer adds them at the scrape.
+    await until(
+      'the workers’ counts in /metrics',
+      async () => (await metric('/', 200)) === pages + 4 && (await metric('/v1/scans', 403)) === refused + 4,
+      5_000,
+      100,
+    );
+  });
+
   it('refuses bad input with 400, as the one-process service does, and writes nothing', async () => {
     const bodies = (u: Under): [string, { body?: unknown; raw?: string }][] => [
       ['an empty object', { body: {} }],
