@@ -125,6 +125,8 @@ export interface HttpBenchResult {
     dataDir: string;
     /** Sessions seeded into the service's DATA_DIR (and how many the application rounds used), and into the floors' folder. */
     seededSessions: { service: number; usedByApplications: number; floors: number };
+    /** 1-minute load averages before and after: other work on the machine shows here. */
+    loadAverage: { before: number; after: number };
   };
   applications: HttpRoundsFigure;
   baseline: HttpRoundsFigure;
@@ -602,6 +604,7 @@ async function benchSigning(dir: string): Promise<HttpBenchResult['signing']> {
  */
 export async function benchHttp(): Promise<HttpBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'ankang-bench-'));
+  const loadBefore = round(loadavg()[0], 2);
   let service: Child | undefined;
   let baseline: Child | undefined;
   let floor: Child | undefined;
@@ -737,6 +740,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
         floorSpreadProcess: `node --import tsx scripts/bench/floor-spread.ts (child, ${processes} workers)`,
         dataDir: dir,
         seededSessions: { service: APPLY_SESSIONS, usedByApplications: applyPool.used, floors: floorTokens.length },
+        loadAverage: { before: loadBefore, after: round(loadavg()[0], 2) },
       },
       applications,
       baseline: base,
@@ -1037,6 +1041,9 @@ function printHttp(r: HttpBenchResult): void {
     console.log(
       `a code the service issued: ${r.issuedCode.chars} characters, QR version ${r.issuedCode.qrVersion} (level M)`,
     );
+  console.log(
+    `Load average (1 min) before ${r.setup.loadAverage.before}, after ${r.setup.loadAverage.after} on ${cpus().length} cores: anything else running skews these figures.`,
+  );
 }
 
 const SCANS_RESIDENTS = 2000;
