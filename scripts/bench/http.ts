@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, cpSync, fdatasyncSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServiceProcess, type ServiceProcess } from '../lib/service-process';
@@ -21,6 +20,19 @@ import {
 import { seedFloorSessions } from './floor-sessions';
 import { seedSessions } from './sessions';
 import {
+  cpuSplit,
+  medianSplit,
+  printWorkers,
+  rolesCpu,
+  rolesOf,
+  workersFigure,
+  WORKER_COUNTS,
+  type CpuSplit,
+  type ServiceRoles,
+  type WorkersFigure,
+  type WorkersRow,
+} from './workers';
+import {
   aim,
   figure,
   fmt,
@@ -29,6 +41,7 @@ import {
   interleavedRounds,
   median,
   percentile,
+  procStat,
   rateAsync,
   rateConcurrent,
   rateSync,
@@ -76,6 +89,8 @@ export interface AutocannonFigure {
   errors: number;
   timeouts: number;
   seconds: number;
+  /** CPU µs per response of each of the server's processes (supervisor, writer, workers) and of the load generator. */
+  cpuSplit?: CpuSplit;
 }
 
 export interface HttpRoundsFigure {
@@ -86,6 +101,8 @@ export interface HttpRoundsFigure {
   serverCpuUsPerRequest: number | undefined;
   /** Median of the rounds' load-generator CPU µs per request. */
   clientCpuUsPerRequest: number;
+  /** Median of the rounds' CPU split per process. */
+  cpuSplit?: CpuSplit;
   rounds: AutocannonFigure[];
 }
 
@@ -108,6 +125,8 @@ export interface HttpBenchResult {
     dataDir: string;
     /** Sessions seeded into the service's DATA_DIR (and how many the application rounds used), and into the floors' folder. */
     seededSessions: { service: number; usedByApplications: number; floors: number };
+    /** 1-minute load averages before and after: other work on the machine shows here. */
+    loadAverage: { before: number; after: number };
   };
   applications: HttpRoundsFigure;
   baseline: HttpRoundsFigure;
@@ -121,6 +140,8 @@ export interface HttpBenchResult {
   floorSpread: HttpRoundsFigure & { ratio: number; processes: number };
   /** The service's applications over each floor's, by rate and by server CPU per request; all from the same run. */
   ofFloor: ServiceOfFloor;
+  /** The same applications against the service with WORKERS=0, 1 and 2, interleaved with the rest; the CPU split per process. */
+  workers: WorkersFigure;
   aims: { ratioAtLeast: number; ratioMet: boolean; appsPerSecondAtLeast: number; appsPerSecondMet: boolean };
   signing: {
     rawSign: RateFigure;
@@ -188,11 +209,28 @@ export const BENCH_ENV = {
 
 /** The child processes by URL, so a load run can read the CPU time of the server it loads. */
 const children = new Map<string, Child>();
+/** Which of a child's processes is which (a WORKERS service: supervisor, writer, workers), by URL. */
+const roles = new Map<string, ServiceRoles>();
 
 /** Starts `entry` under tsx in its own process and waits for its `{"msg":"listening"}` line. */
 export async function startChild(entry: string, env: Record<string, string>): Promise<Child> {
-  const child = await startServiceProcess(env, entry);
+  const started = await startServiceProcess(env, entry);
+  // A child that dies mid-run would only show as refused connections: say so, with what it said last.
+  let stderr = '';
+  started.child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  let stopping = false;
+  void started.exited.then(({ code, signal }) => {
+    if (!stopping) console.error(`\n${entry} (${started.url}) exited during the bench (${signal ?? code}): ${stderr}`);
+  });
+  const child: Child = {
+    ...started,
+    stop: (signal) => {
+      stopping = true;
+      return started.stop(signal);
+    },
+  };
   children.set(child.url, child);
+  if (child.child.pid !== undefined) roles.set(child.url, rolesOf(child.child.pid, child.lines));
   return child;
 }
 
@@ -251,26 +289,6 @@ export class SessionPool {
   }
 }
 
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** Parent pid and user + system CPU seconds of a process (Linux /proc); undefined when it is gone. */
-function procStat(pid: number): { ppid: number; seconds: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): state is field 3, ppid 4, utime 14, stime 15.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), seconds: (Number(f[11]) + Number(f[12])) / CLOCK_TICKS };
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * User + system CPU seconds used by a process and all its live descendants (a server that
  * forks workers counts as a whole); undefined off Linux.
@@ -298,7 +316,9 @@ function cpuSeconds(pid: number | undefined): number | undefined {
 /** Runs autocannon against one of the child servers, also measuring the CPU time that server spent. */
 export async function cannon(opts: autocannon.Options): Promise<AutocannonFigure> {
   const server = children.get(String(opts.url));
+  const serverRoles = roles.get(String(opts.url));
   const cpuBefore = cpuSeconds(server?.child.pid);
+  const rolesBefore = serverRoles && rolesCpu(serverRoles);
   const clientBefore = process.cpuUsage();
   // A run of a set number of requests ends only at autocannon's next one-second tick, and its
   // duration counts whole seconds: the rate is timed from the start to the last response.
@@ -312,8 +332,19 @@ export async function cannon(opts: autocannon.Options): Promise<AutocannonFigure
   });
   const seconds = (lastResponse - started) / 1000;
   const client = process.cpuUsage(clientBefore);
+  const rolesAfter = serverRoles && rolesCpu(serverRoles);
   const cpuAfter = cpuSeconds(server?.child.pid);
   const served = r['2xx'] + r.non2xx;
+  const split =
+    rolesBefore && rolesAfter
+      ? cpuSplit(
+          rolesBefore,
+          rolesAfter,
+          cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined,
+          client.user + client.system,
+          served,
+        )
+      : undefined;
   return {
     serverCpuUsPerRequest:
       cpuBefore !== undefined && cpuAfter !== undefined && served > 0
@@ -328,6 +359,7 @@ export async function cannon(opts: autocannon.Options): Promise<AutocannonFigure
     errors: r.errors,
     timeouts: r.timeouts,
     seconds: round(seconds, 2),
+    ...(split ? { cpuSplit: split } : {}),
   };
 }
 
@@ -339,6 +371,7 @@ export function summarise(rounds: AutocannonFigure[]): HttpRoundsFigure {
     p99ms: median(rounds.map((r) => r.p99ms)),
     serverCpuUsPerRequest: cpu.length === rounds.length ? round(median(cpu)) : undefined,
     clientCpuUsPerRequest: round(median(rounds.map((r) => r.clientCpuUsPerRequest))),
+    cpuSplit: medianSplit(rounds.map((r) => r.cpuSplit)),
     rounds,
   };
 }
@@ -571,15 +604,35 @@ async function benchSigning(dir: string): Promise<HttpBenchResult['signing']> {
  */
 export async function benchHttp(): Promise<HttpBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'ankang-bench-'));
+  const loadBefore = round(loadavg()[0], 2);
   let service: Child | undefined;
   let baseline: Child | undefined;
   let floor: Child | undefined;
   let floorSpread: Child | undefined;
+  const workerServices = new Map<number, Child>();
   const processes = cpus().length;
   try {
     // Sessions are seeded, not signed in (see seedSessions): one per application the rounds can send.
-    const seeded = await startSeededService(join(dir, 'service'), people(0, APPLY_SESSIONS));
-    service = seeded.service;
+    // The services with WORKERS start on copies of the seeded folder: the same keys and sessions.
+    const settings = { ...BENCH_ENV, DATA_DIR: join(dir, 'service') };
+    const serviceConfig = configSchema.parse(settings);
+    const seeded = {
+      tokens: await seedSessions(serviceConfig, people(0, APPLY_SESSIONS)),
+      outbox: outboxFile(serviceConfig),
+    };
+    for (const n of WORKER_COUNTS) {
+      if (n > 0) cpSync(join(dir, 'service'), join(dir, `service-w${n}`), { recursive: true });
+    }
+    for (const n of WORKER_COUNTS) {
+      const child = await startChild('server/main.ts', {
+        ...settings,
+        DATA_DIR: join(dir, n > 0 ? `service-w${n}` : 'service'),
+        WORKERS: String(n),
+      });
+      if (n === 0) service = child;
+      else workerServices.set(n, child);
+    }
+    if (!service) throw new Error('WORKER_COUNTS has no 0: the one-process service is the reference');
     const applyPool = new SessionPool(seeded.tokens, 0, 'the application rounds');
     // The floors read sessions too: as many as the service has, sealed under the floors' key. A floor
     // outruns the service, so it cycles through them; a session seen again is a resident applying
@@ -626,12 +679,18 @@ export async function benchHttp(): Promise<HttpBenchResult> {
       '/v1/floor-apply',
       new SessionPool(floorTokens, 70_000_000, 'the spread floor', { cycle: true }),
     );
-    const [appRounds, baseRounds, floorRounds, floorSpreadRounds] = await rotatedRounds([
+    const workerApplies = [...workerServices].map(([n, child]) =>
+      applying(child.url, '/v1/residents', new SessionPool(seeded.tokens, 0, `the application rounds, WORKERS=${n}`)),
+    );
+    const [appRounds, baseRounds, floorRounds, floorSpreadRounds, ...workerRounds] = await rotatedRounds([
       apply,
       echo,
       floorApply,
       floorSpreadApply,
+      ...workerApplies,
     ]);
+    for (const child of workerServices.values()) await child.stop();
+    workerServices.clear();
     await baseline.stop();
     baseline = undefined;
     await floor.stop();
@@ -681,6 +740,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
         floorSpreadProcess: `node --import tsx scripts/bench/floor-spread.ts (child, ${processes} workers)`,
         dataDir: dir,
         seededSessions: { service: APPLY_SESSIONS, usedByApplications: applyPool.used, floors: floorTokens.length },
+        loadAverage: { before: loadBefore, after: round(loadavg()[0], 2) },
       },
       applications,
       baseline: base,
@@ -688,6 +748,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
       floor: withCeiling(floorFigure, base, APPS_RATIO_AIM),
       floorSpread: { ...floorSpreadFigure, ratio: round(floorSpreadFigure.perSecond / base.perSecond, 3), processes },
       ofFloor: ofFloor(applications, floorFigure, floorSpreadFigure),
+      workers: workersComparison([applications, ...workerRounds.map(summarise)], floorFigure, floorSpreadFigure),
       aims: {
         ratioAtLeast: APPS_RATIO_AIM,
         ratioMet: ratio >= APPS_RATIO_AIM,
@@ -707,6 +768,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
     await floor?.stop();
     await baseline?.stop();
     await service?.stop();
+    for (const child of workerServices.values()) await child.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -938,6 +1000,7 @@ function printHttp(r: HttpBenchResult): void {
   console.log(floorText(r.floor, r.applications, r.aims.ratioAtLeast));
   console.log(spreadText(r.floorSpread, r.aims.ratioAtLeast));
   console.log(ofFloorText('applications', r.ofFloor, r.floorSpread.processes));
+  printWorkers('Applications', r.workers, r.setup.connections, r.floorSpread.processes);
   const s = r.signing;
   const row = (what: string, f: RateFigure, ratio: string, note: string) => [
     what,
@@ -978,6 +1041,9 @@ function printHttp(r: HttpBenchResult): void {
     console.log(
       `a code the service issued: ${r.issuedCode.chars} characters, QR version ${r.issuedCode.qrVersion} (level M)`,
     );
+  console.log(
+    `Load average (1 min) before ${r.setup.loadAverage.before}, after ${r.setup.loadAverage.after} on ${cpus().length} cores: anything else running skews these figures.`,
+  );
 }
 
 const SCANS_RESIDENTS = 2000;
@@ -1017,6 +1083,10 @@ export interface ScansBenchResult {
   floorSpread: HttpRoundsFigure & { ratio: number; processes: number };
   /** The service's scans at 64 connections over each floor's, and its server CPU per scan over each floor's; all from the same run. */
   ofFloor: ServiceOfFloor;
+  /** The same scans against the service with WORKERS=0, 1 and 2, interleaved with the rest; the CPU split per process. */
+  workers: WorkersFigure;
+  /** Decisions of the scans sent to the WORKERS services. */
+  workerDecisions: Record<string, Record<string, number>>;
   /** The highest connection count whose p99 is under the aim, measured like `scans`; null when 64 already is. */
   underP99Aim: ScansFigure | null;
   /** The probes that found it: one SCANS_PROBE_S run per connection count. */
@@ -1044,16 +1114,17 @@ export async function benchScans(): Promise<ScansBenchResult> {
   let baseline: Child | undefined;
   let floor: Child | undefined;
   let floorSpread: Child | undefined;
+  const workerServices = new Map<number, Child>();
   const processes = cpus().length;
   try {
     const adminToken = `ak_admin_bench_${randomBytes(16).toString('hex')}`;
+    // The rounds with WORKERS take longer than the default 10 minutes a dynamic code lasts.
+    const serviceEnv = { ADMIN_TOKEN: adminToken, CODE_TTL_MINUTES: '30' };
     // Each resident has a session, seeded as in benchHttp (see seedSessions), and applies with it once.
-    const seeded = await startSeededService(join(dir, 'service'), people(80_000_000, SCANS_RESIDENTS), {
-      ADMIN_TOKEN: adminToken,
-    });
+    const seeded = await startSeededService(join(dir, 'service'), people(80_000_000, SCANS_RESIDENTS), serviceEnv);
     service = seeded.service;
     baseline = await startChild('scripts/bench/minimal-koa.ts', { PORT: '0', HOST: '127.0.0.1' });
-    const url = service.url;
+    let url = service.url;
     const post = setupPost(url);
     const { operator, venueId } = await benchGate(post, adminToken);
 
@@ -1073,15 +1144,40 @@ export async function benchScans(): Promise<ScansBenchResult> {
     if (codes.length < SCANS_RESIDENTS * 0.9)
       throw new Error(`only ${codes.length} of ${SCANS_RESIDENTS} residents have a code`);
 
+    // The same service with WORKERS: copies of its data folder (keys, residents, gate), each started
+    // on its own, so every configuration verifies the same codes at the same gate.
+    await service.stop();
+    service = undefined;
+    for (const n of WORKER_COUNTS) {
+      if (n > 0) cpSync(join(dir, 'service'), join(dir, `service-w${n}`), { recursive: true });
+    }
+    for (const n of WORKER_COUNTS) {
+      const child = await startChild('server/main.ts', {
+        ...BENCH_ENV,
+        ...serviceEnv,
+        DATA_DIR: join(dir, n > 0 ? `service-w${n}` : 'service'),
+        WORKERS: String(n),
+      });
+      if (n === 0) service = child;
+      else workerServices.set(n, child);
+    }
+    url = service!.url;
+
     const scanBody = (code: string) => JSON.stringify({ venueId, code, temperatureC: 36.5 });
     const decisions: Record<string, number> = {};
-    const scan = posting(url, '/v1/scans', (i) => scanBody(codes[i % codes.length]), {
-      headers: { authorization: `Bearer ${operator}` },
-      onResponse: (status, body) => {
-        const d = status === 201 ? (/"decision":"(\w+)"/.exec(body)?.[1] ?? 'unknown') : `http-${status}`;
-        decisions[d] = (decisions[d] ?? 0) + 1;
-      },
-    });
+    const scanning = (at: string, counts: Record<string, number>) =>
+      posting(at, '/v1/scans', (i) => scanBody(codes[i % codes.length]), {
+        headers: { authorization: `Bearer ${operator}` },
+        onResponse: (status, body) => {
+          const d = status === 201 ? (/"decision":"(\w+)"/.exec(body)?.[1] ?? 'unknown') : `http-${status}`;
+          counts[d] = (counts[d] ?? 0) + 1;
+        },
+      });
+    const scan = scanning(url, decisions);
+    const workerDecisions: Record<string, Record<string, number>> = {};
+    const workerScans = [...workerServices].map(([n, child]) =>
+      scanning(child.url, (workerDecisions[`WORKERS=${n}`] = {})),
+    );
     // The baseline reads and parses a body of the same shape and size.
     const echoBody = scanBody(codes[0]);
     const echo = posting(baseline.url, '/v1/echo', () => echoBody);
@@ -1114,12 +1210,15 @@ export async function benchScans(): Promise<ScansBenchResult> {
         floorResults[k] = (floorResults[k] ?? 0) + 1;
       },
     });
-    const [scanRounds, baseRounds, floorRounds, floorSpreadRounds] = await rotatedRounds([
+    const [scanRounds, baseRounds, floorRounds, floorSpreadRounds, ...workerRounds] = await rotatedRounds([
       scan,
       echo,
       floorScan,
       floorSpreadScan,
+      ...workerScans,
     ]);
+    for (const child of workerServices.values()) await child.stop();
+    workerServices.clear();
     await floor.stop();
     floor = undefined;
     await floorSpread.stop();
@@ -1133,6 +1232,7 @@ export async function benchScans(): Promise<ScansBenchResult> {
     const scans: ScansFigure = { ...at64, connections: CONNECTIONS, ratio: ratioOf(at64) };
     const floorFigure = summarise(floorRounds);
     const floorSpreadFigure = summarise(floorSpreadRounds);
+    const workers = workersComparison([scans, ...workerRounds.map(summarise)], floorFigure, floorSpreadFigure);
 
     // Above the p99 aim at 64 connections: find the most connections that stay under it (a short
     // probe, then full rounds to confirm; a probe that does not confirm moves on to fewer).
@@ -1181,9 +1281,11 @@ export async function benchScans(): Promise<ScansBenchResult> {
       floor: withCeiling(floorFigure, base, SCANS_RATIO_AIM),
       floorSpread: { ...floorSpreadFigure, ratio: round(floorSpreadFigure.perSecond / base.perSecond, 3), processes },
       ofFloor: ofFloor(scans, floorFigure, floorSpreadFigure),
+      workers,
       underP99Aim,
       probes,
       decisions,
+      workerDecisions,
       aims: {
         ratioAtLeast: SCANS_RATIO_AIM,
         p99BelowMs: SCANS_P99_AIM_MS,
@@ -1199,8 +1301,29 @@ export async function benchScans(): Promise<ScansBenchResult> {
     await floor?.stop();
     await baseline?.stop();
     await service?.stop();
+    for (const child of workerServices.values()) await child.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * One row per WORKERS count (`figures` in the order of WORKER_COUNTS) against the floors
+ * measured in the same run, with the CPU split per process.
+ */
+function workersComparison(
+  figures: HttpRoundsFigure[],
+  floor: HttpRoundsFigure,
+  spread: HttpRoundsFigure,
+): WorkersFigure {
+  const rows: WorkersRow[] = figures.map((f, i) => ({
+    workers: WORKER_COUNTS[i],
+    perSecond: f.perSecond,
+    p99ms: f.p99ms,
+    ofFloor: round(f.perSecond / floor.perSecond, 3),
+    ofSpreadFloor: round(f.perSecond / spread.perSecond, 3),
+    split: f.cpuSplit,
+  }));
+  return workersFigure(rows);
 }
 
 function printScans(r: ScansBenchResult): void {
@@ -1274,6 +1397,17 @@ function printScans(r: ScansBenchResult): void {
   console.log(floorText(r.floor, r.scans, r.aims.ratioAtLeast));
   console.log(spreadText(r.floorSpread, r.aims.ratioAtLeast));
   console.log(ofFloorText('staff scans', r.ofFloor, r.floorSpread.processes));
+  printWorkers('Staff scans', r.workers, r.setup.connections, r.floorSpread.processes);
+  console.log(
+    `Decisions with WORKERS: ${Object.entries(r.workerDecisions)
+      .map(
+        ([n, d]) =>
+          `${n}: ${Object.entries(d)
+            .map(([k, v]) => `${k} ${fmt(v)}`)
+            .join(', ')}`,
+      )
+      .join('; ')}`,
+  );
   if (r.probes.length) {
     console.log(
       `\nProbes for p99 < ${r.aims.p99BelowMs} ms (${SCANS_PROBE_S} s each): ${r.probes.map((p) => `${p.connections} conns ${fmt(p.perSecond)}/s p99 ${fmt(p.p99ms)} ms`).join('; ')}`,

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 
 /** The machine a run was made on, stored beside the figures so runs can be compared. */
@@ -170,4 +172,25 @@ export interface RateFigure {
 
 export function figure(rounds: number[]): RateFigure {
   return { perSecond: round(median(rounds)), rounds: rounds.map((x) => round(x)), spread: round(spread(rounds), 3) };
+}
+
+/** Kernel clock ticks per second, the unit of utime and stime in /proc/<pid>/stat. */
+export const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** Parent pid and user + system CPU seconds of a process (Linux /proc); undefined when it is gone. */
+export function procStat(pid: number): { ppid: number; seconds: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, ppid 4, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), seconds: (Number(f[11]) + Number(f[12])) / CLOCK_TICKS };
+  } catch {
+    return undefined;
+  }
 }
