@@ -94,21 +94,31 @@ export function sendFrame(socket: Socket, value: unknown): void {
   socket.write(body);
 }
 
-/** Calls `onFrame` with each whole frame the socket delivers; a frame over 16 MiB ends the connection. */
-export function readFrames(socket: Socket, onFrame: (value: unknown) => void): void {
+/**
+ * Calls `onFrame` with each whole frame the socket delivers. A frame over `maxBytes()` (asked
+ * again for each frame; 16 MiB unless given) or one that does not decode ends the connection.
+ */
+export function readFrames(socket: Socket, onFrame: (value: unknown) => void, maxBytes = () => MAX_FRAME): void {
   let buf: Buffer = Buffer.alloc(0);
   socket.on('data', (chunk: Buffer) => {
     buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
     while (buf.length >= 4) {
       const len = buf.readUInt32BE(0);
-      if (len > MAX_FRAME) {
-        socket.destroy(new Error(`frame of ${len} bytes`));
+      if (len > maxBytes()) {
+        socket.destroy();
         return;
       }
       if (buf.length < 4 + len) break;
       const frame = buf.subarray(4, 4 + len);
       buf = buf.subarray(4 + len);
-      onFrame(deserialize(frame));
+      let value: unknown;
+      try {
+        value = deserialize(frame);
+      } catch {
+        socket.destroy();
+        return;
+      }
+      onFrame(value);
     }
   });
 }

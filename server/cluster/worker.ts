@@ -70,7 +70,10 @@ class WriterLink {
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
     socket.on('close', () => {
-      if (this.socket === socket) this.drop();
+      if (this.socket !== socket) return;
+      // Requests in flight get 503 LEDGER_UNAVAILABLE; the supervisor sends the next writer's ports.
+      if (this.ready) this.log.warn('the ledger writer closed the channel', {});
+      this.drop();
     });
     readFrames(socket, (value) => this.onFrame(value as WriterReply | WriterNotice));
     const hello = this.nextId++;

@@ -65,6 +65,11 @@ function wireError(err: unknown, svc: RunningService): WireError {
 const principalContext = (p: Principal) => ({ state: { principals: [p] } }) as unknown as Context;
 
 const TRUST_POLL_MS = 250;
+/** A connection must send its hello within this, in a frame of at most HELLO_MAX_BYTES. */
+const HELLO_TIMEOUT_MS = 5_000;
+const HELLO_MAX_BYTES = 1024;
+/** A worker's frames: a scan with its code, or a worker's metrics. */
+const MAX_WORKER_FRAME = 1024 * 1024;
 
 /**
  * The writer's end of the message channel. Workers authenticate, validate and verify; this
@@ -137,26 +142,33 @@ export async function startWriterChannel(
   const server: Server = createServer((socket) => {
     socket.setNoDelay(true);
     socket.on('error', () => socket.destroy());
+    // Until it has proven itself, a connection gets a few seconds and one small frame.
+    const proof = setTimeout(() => authed.has(socket) || socket.destroy(), HELLO_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(proof));
     socket.on('close', () => {
       authed.delete(socket);
       workerSeries.delete(socket);
     });
-    readFrames(socket, (value) => {
-      const msg = value as WorkerRequest;
-      if (!authed.has(socket)) {
-        // The first frame proves the worker; anything else ends the connection.
-        if (msg?.op !== 'hello' || !isWorkerSecret(secret, msg.secret)) return socket.destroy();
-        authed.add(socket);
-        sendFrame(socket, { id: msg.id, ok: true, value: null } satisfies WriterReply);
-        sendFrame(socket, { op: 'trust', trust: trustNow() } satisfies WriterNotice);
-        return;
-      }
-      if (msg.op === 'metrics') return void workerSeries.set(socket, msg.series);
-      handle(msg).then(
-        (v) => sendFrame(socket, { id: msg.id, ok: true, value: v } satisfies WriterReply),
-        (e: unknown) => sendFrame(socket, { id: msg.id, ok: false, error: wireError(e, svc) } satisfies WriterReply),
-      );
-    });
+    readFrames(
+      socket,
+      (value) => {
+        const msg = value as WorkerRequest;
+        if (!authed.has(socket)) {
+          // The first frame proves the worker; anything else ends the connection.
+          if (msg?.op !== 'hello' || !isWorkerSecret(secret, msg.secret)) return socket.destroy();
+          authed.add(socket);
+          sendFrame(socket, { id: msg.id, ok: true, value: null } satisfies WriterReply);
+          sendFrame(socket, { op: 'trust', trust: trustNow() } satisfies WriterNotice);
+          return;
+        }
+        if (msg.op === 'metrics') return void workerSeries.set(socket, msg.series);
+        handle(msg).then(
+          (v) => sendFrame(socket, { id: msg.id, ok: true, value: v } satisfies WriterReply),
+          (e: unknown) => sendFrame(socket, { id: msg.id, ok: false, error: wireError(e, svc) } satisfies WriterReply),
+        );
+      },
+      () => (authed.has(socket) ? MAX_WORKER_FRAME : HELLO_MAX_BYTES),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

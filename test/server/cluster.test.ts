@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { serialize } from 'node:v8';
 import { until } from '../../scripts/lib/wait';
 import { tempDir } from '../support/tmp';
 import {
@@ -265,6 +267,46 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
       // 127.0.0.1 has had its sign-ins above; an address the header named would have a fresh allowance.
       const direct = await call(`http://127.0.0.1:${http[0]}`, 'GET', '/v1/auth/login', { headers: spoofs(50) });
       expect(outcome(direct)).to.deep.equal([429, 'TOO_MANY_REQUESTS']);
+    });
+  });
+
+  describe("the writer's message channel", () => {
+    it('closes a connection that does not prove itself, and a bogus frame neither stops the writer nor reaches it', async () => {
+      const writer = cluster.s.writer!;
+      const ports = listeningPorts(writer);
+      const answersHttp = async (p: number) =>
+        call(`http://127.0.0.1:${p}`, 'GET', '/healthz', { timeoutMs: 2_000 }).then(
+          () => true,
+          () => false,
+        );
+      const channel = (await Promise.all(ports.map(async (p) => ((await answersHttp(p)) ? undefined : p)))).filter(
+        (p) => p !== undefined,
+      );
+      expect(channel).to.have.length(1);
+      /** Sends `bytes` on a new connection; resolves once the writer has closed it. */
+      const closedAfter = (bytes: Buffer) =>
+        new Promise<void>((resolve, reject) => {
+          const s = connect(channel[0]!, '127.0.0.1', () => s.write(bytes));
+          s.on('error', () => undefined);
+          s.on('close', () => resolve());
+          setTimeout(() => reject(new Error('the writer kept the connection open')), 8_000).unref();
+        });
+      const frame = (body: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, body.length]), body]);
+      // Not a serialised value at all; a hello with the wrong secret; a frame too big for a hello.
+      await closedAfter(frame(Buffer.from('not a frame')));
+      await closedAfter(frame(serialize({ id: 1, op: 'hello', secret: 'guess' })));
+      await closedAfter(Buffer.from([0, 1, 0, 0]));
+      // A scan sent without a hello first is not run either: the venue's count stays.
+      const before = await scanCount(cluster);
+      await closedAfter(
+        frame(serialize({ id: 1, op: 'scan', input: { venueId: cluster.a.venueId, certificateNo: 'ABCD' } })),
+      );
+      expect(await scanCount(cluster)).to.equal(before);
+      // The writer is the one it was, and scans go on through the workers.
+      expect(alive(writer)).to.equal(true);
+      expect(cluster.s.writer).to.equal(writer);
+      const r = await scan(cluster, bearer(cluster.a.operator), { venueId: cluster.a.venueId, code: cluster.codes[0] });
+      expect(r.status).to.equal(201);
     });
   });
 
