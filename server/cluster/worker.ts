@@ -298,7 +298,8 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
   // The supervisor stops its workers; a Ctrl-C reaches the whole group, and is its to handle.
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => void stop());
-  // The supervisor gone (even SIGKILLed): stop too, so nothing is left serving without it.
+  // The supervisor gone (even SIGKILLed): node:cluster ends a worker whose primary is gone at once,
+  // without draining; this handler is for a worker started otherwise.
   process.on('disconnect', () => void stop());
 
   await new Promise<void>((resolve, reject) => {
