@@ -37,6 +37,8 @@ export interface TrustSnapshot {
 export type WorkerRequest =
   | { id: number; op: 'hello'; secret: string }
   | { id: number; op: 'auth'; hash: string }
+  /** The signed status list as the writer holds it now (re-signed first if it changed or aged). */
+  | { id: number; op: 'status-list' }
   /** The worker's own series (requests it answered, its connections), sent every METRICS_PUSH_MS. */
   | { id: number; op: 'metrics'; series: SeriesJson[] }
   | {
@@ -63,7 +65,9 @@ export type WriterReply = { id: number; ok: true; value: unknown } | { id: numbe
 export type WriterNotice =
   | { op: 'trust'; trust: TrustSnapshot }
   /** Keys of the `tokens` space (token hashes) that a durable write changed: drop them from any cache. */
-  | { op: 'tokens'; hashes: string[] };
+  | { op: 'tokens'; hashes: string[] }
+  /** A status changed: any signed status list a worker holds is out of date. */
+  | { op: 'statuses' };
 
 /** Messages between the supervisor and its processes (Node's IPC channel). */
 export type SupervisorMessage =

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../http/log';
 import { Metrics } from '../http/metrics';
 import { requireGrant } from '../http/permissions';
 import { createHttpServer, drainHttpServer } from '../http/server';
+import { sendStatusList } from '../routes/issuer';
 import { addPages } from '../routes/pages';
 import { staffScanSchema, verifyShownCode } from '../services/scans';
 import {
@@ -53,6 +54,9 @@ class WriterLink {
   /** Bumped by every pushed token change: an answer to an older question is used once, never cached. */
   private generation = 0;
   trust: TrustSnapshot | undefined;
+  /** The writer's signed status list, until a status changes or it ages. */
+  private statusList: { bytes: Uint8Array; issuedAt: number } | undefined;
+  private statusGeneration = 0;
 
   constructor(
     private readonly secret: string,
@@ -84,12 +88,27 @@ class WriterLink {
     sendFrame(socket, { id: hello, op: 'hello', secret: this.secret } satisfies WorkerRequest);
   }
 
+  /**
+   * The signed status list: the copy this worker holds while no status has changed and it is
+   * younger than `maxAgeSeconds`, else the writer's (kept unless a status changed meanwhile).
+   */
+  async signedStatusList(maxAgeSeconds: number): Promise<{ bytes: Uint8Array; issuedAt: number }> {
+    const held = this.statusList;
+    if (held && Date.now() / 1000 - held.issuedAt < maxAgeSeconds) return held;
+    const generation = this.statusGeneration;
+    const list = await this.call<{ bytes: Uint8Array; issuedAt: number }>({ op: 'status-list' });
+    if (generation === this.statusGeneration) this.statusList = list;
+    return list;
+  }
+
   /** The writer is gone: every call waiting on it fails as the ledger being unavailable. */
   drop(): void {
     const s = this.socket;
     this.socket = undefined;
     this.ready = false;
     this.trust = undefined;
+    this.statusList = undefined;
+    this.statusGeneration++;
     this.tokens.clear();
     this.generation++;
     s?.destroy();
@@ -100,7 +119,10 @@ class WriterLink {
   private onFrame(msg: WriterReply | WriterNotice): void {
     if ('op' in msg) {
       if (msg.op === 'trust') this.trust = msg.trust;
-      else {
+      else if (msg.op === 'statuses') {
+        this.statusList = undefined;
+        this.statusGeneration++;
+      } else {
         for (const h of msg.hashes) this.tokens.delete(h);
         this.generation++;
       }
@@ -177,8 +199,8 @@ export function clientAddress(req: IncomingMessage, config: Pick<Config, 'TRUST_
 /**
  * An HTTP worker (WORKERS > 0): serves PORT beside its siblings. Staff scans with a bearer
  * token — the gates' hot path — are authenticated, validated and verified here and reach the
- * writer as one compact message; the pages are served from their files here; every other
- * request is forwarded to the writer's HTTP port as it came, with the client's address.
+ * writer as one compact message; the pages are served from their files here, and the signed
+ * status list from a copy the writer replaces whenever a status changes; every other request is forwarded to the writer's HTTP port as it came, with the client's address.
  */
 export async function runWorker(config: Config, secret: string): Promise<void> {
   const log = createLogger(config.LOG_LEVEL);
@@ -212,6 +234,10 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
     ctx.status = 201;
     ctx.body = body;
   });
+  // Other provinces' verifiers fetch it often, and it grows with the residents (2 bits each).
+  router.get('/v1/status-list', async (ctx) =>
+    sendStatusList(ctx, await link.signedStatusList(config.STATUS_LIST_MAX_AGE_SECONDS)),
+  );
   // The pages are files: a worker serves them itself.
   addPages(router);
   koa.use(router.routes());
@@ -222,7 +248,9 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
       // A page's cookies go the writer's way, cross-site checks and all.
       return !!req.headers.authorization && !req.headers.cookie && link.up;
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-    return router.match((req.url ?? '/').split('?')[0], req.method).route;
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/v1/status-list' && !link.up) return false;
+    return router.match(path, req.method).route;
   };
 
   const forward = (req: IncomingMessage, res: ServerResponse) => {

@@ -108,6 +108,7 @@ export async function startWriterChannel(
   };
   const poll = setInterval(trustNow, TRUST_POLL_MS);
   app.ledger.onKeysWritten('tokens', (hashes) => notify({ op: 'tokens', hashes }));
+  app.statusBook.onChange(() => notify({ op: 'statuses' }));
 
   const handle = async (msg: WorkerRequest): Promise<unknown> => {
     switch (msg.op) {
@@ -121,6 +122,8 @@ export async function startWriterChannel(
         );
       case 'metrics':
         return null;
+      case 'status-list':
+        return app.statusBook.current(Math.floor(app.clock().getTime() / 1000), app.keys.active().signer);
       case 'scan': {
         const input = staffScanSchema.parse(msg.input);
         const venue = await services.venues.get(input.venueId);

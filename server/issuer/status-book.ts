@@ -101,6 +101,8 @@ export class StatusBook {
   private signed: { bytes: Uint8Array; issuedAt: number } | undefined;
   private signing: Promise<void> | undefined;
   private version = 0;
+  private readonly changeListeners: Array<() => void> = [];
+  private changeScheduled = false;
   private signedVersion = -1;
   private signedKid = '';
 
@@ -150,7 +152,7 @@ export class StatusBook {
       this.issuedCount++;
     }
     this.values[index] = value;
-    this.version++;
+    this.changed();
   }
 
   /** Frees `index`: its entry returns to its cover value. */
@@ -159,7 +161,26 @@ export class StatusBook {
     this.issued[index] = UNISSUED;
     this.issuedCount--;
     this.values[index] = this.cover.valueAt(index);
+    this.changed();
+  }
+
+  /**
+   * Called once after any number of changes made in one turn of the event loop (a writer tells
+   * its HTTP workers that the signed list they hold is out of date).
+   */
+  onChange(fn: () => void): void {
+    this.changeListeners.push(fn);
+  }
+
+  private changed(): void {
     this.version++;
+    if (this.changeScheduled || !this.changeListeners.length) return;
+    this.changeScheduled = true;
+    // Before any request can see the new statuses (they are set in a transaction's commit), not a tick later.
+    queueMicrotask(() => {
+      this.changeScheduled = false;
+      for (const f of this.changeListeners) f();
+    });
   }
 
   private grow(needed: number): void {

@@ -15,6 +15,15 @@ function publicToAnyOrigin(ctx: Context): void {
   ctx.set('Access-Control-Expose-Headers', 'X-Status-List-Issued-At');
 }
 
+/** The signed status list as `GET /v1/status-list` answers it (an HTTP worker answers from its copy the same way). */
+export function sendStatusList(ctx: Context, list: { bytes: Uint8Array; issuedAt: number }): void {
+  publicToAnyOrigin(ctx);
+  ctx.type = 'application/cose; cose-type="cose-sign1"';
+  ctx.set('Cache-Control', 'no-cache');
+  ctx.set('X-Status-List-Issued-At', toRfc3339(list.issuedAt));
+  ctx.body = Buffer.from(list.bytes);
+}
+
 export function issuerRoutes(router: Router, app: AppContext, _services: Services): void {
   router.get('/v1/trust-list', (ctx) => {
     publicToAnyOrigin(ctx);
@@ -37,12 +46,7 @@ export function issuerRoutes(router: Router, app: AppContext, _services: Service
 
   router.get('/v1/status-list', async (ctx) => {
     const nowS = Math.floor(app.clock().getTime() / 1000);
-    const { bytes, issuedAt } = await app.statusBook.current(nowS, app.keys.active().signer);
-    publicToAnyOrigin(ctx);
-    ctx.type = 'application/cose; cose-type="cose-sign1"';
-    ctx.set('Cache-Control', 'no-cache');
-    ctx.set('X-Status-List-Issued-At', toRfc3339(issuedAt));
-    ctx.body = Buffer.from(bytes);
+    sendStatusList(ctx, await app.statusBook.current(nowS, app.keys.active().signer));
   });
 
   router.post('/v1/admin/keys/rotate', async (ctx) => {

@@ -37,11 +37,12 @@ interface Under {
 async function serviceUnderTest(tmp: string, workers: number): Promise<Under> {
   // Request lines (no personal data in them) say which process answered.
   const env = { ...ENV, WORKERS: String(workers), LOG_LEVEL: 'info' };
-  const seeded = await seedDataDir(tmp, env, 2);
+  // Two residents apply now; the third applies in a test, changing the status list.
+  const seeded = await seedDataDir(tmp, env, 3);
   const s = await startCluster(tmp, env);
   const a = await gate(s.url, seeded.admin, '淮河路步行街百货大楼');
   const b = await gate(s.url, seeded.admin, '三孝口书店');
-  return { s, seeded, a, b, codes: await residentCodes(s.url, seeded.residents) };
+  return { s, seeded, a, b, codes: await residentCodes(s.url, seeded.residents.slice(0, 2)) };
 }
 
 const scan = (u: Under, auth: Record<string, string>, body: unknown) =>
@@ -268,6 +269,56 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
       const direct = await call(`http://127.0.0.1:${http[0]}`, 'GET', '/v1/auth/login', { headers: spoofs(50) });
       expect(outcome(direct)).to.deep.equal([429, 'TOO_MANY_REQUESTS']);
     });
+  });
+
+  it("serves the status list from the workers: the writer's own, and a new one once a status changed", async () => {
+    const ports = listeningPorts(cluster.s.writer!);
+    const lists = async (url: string) => {
+      const r = await fetch(`${url}/v1/status-list`);
+      expect(r.status).to.equal(200);
+      return { issuedAt: r.headers.get('x-status-list-issued-at'), bytes: Buffer.from(await r.arrayBuffer()), r };
+    };
+    /** The writer's list, asked on its own HTTP port. */
+    const writers = async () => {
+      for (const p of ports) {
+        const l = await lists(`http://127.0.0.1:${p}`).catch(() => undefined);
+        if (l) return l;
+      }
+      throw new Error('no HTTP port on the writer');
+    };
+    // By time, not by line number: the process keeps only its last 1,000 lines.
+    const since = new Date().toISOString();
+    const first = await lists(cluster.s.url);
+    expect(first.r.headers.get('access-control-allow-origin')).to.equal('*');
+    expect(first.r.headers.get('content-type')).to.equal('application/cose; cose-type="cose-sign1"');
+    expect((await lists(cluster.s.url)).bytes.equals(first.bytes)).to.equal(true);
+    expect((await writers()).bytes.equals(first.bytes)).to.equal(true);
+    // A second later, a new resident takes a status index: the writer signs a new list, and the workers drop theirs.
+    await new Promise((r) => setTimeout(r, 1_100));
+    await residentCodes(cluster.s.url, cluster.seeded.residents.slice(2), 2);
+    const after = await lists(cluster.s.url);
+    expect(after.bytes.equals(first.bytes)).to.equal(false);
+    expect(Date.parse(after.issuedAt!)).to.be.greaterThan(Date.parse(first.issuedAt!));
+    expect((await writers()).bytes.equals(after.bytes)).to.equal(true);
+    // The workers answered the three asked through PORT (the writer's log has the two asked of it directly).
+    const byWorkers = () =>
+      cluster.s.lines
+        .map((l) => {
+          try {
+            return JSON.parse(l) as { msg?: string; route?: string; pid?: number; time?: string };
+          } catch {
+            return {};
+          }
+        })
+        .filter(
+          (l) =>
+            l.msg === 'request' &&
+            l.route === '/v1/status-list' &&
+            l.time! >= since &&
+            cluster.s.workers.includes(l.pid!),
+        );
+    await until('the request lines', () => byWorkers().length >= 3, 5_000, 50);
+    expect(byWorkers()).to.have.length(3);
   });
 
   describe("the writer's message channel", () => {
