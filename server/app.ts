@@ -92,7 +92,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * keeps them off requests other sites start; a browser that says a write comes from
  * another site (Sec-Fetch-Site) is refused as well, before anything is read or written.
  */
-function refuseCrossSite(ctx: Koa.Context): void {
+export function refuseCrossSite(ctx: Koa.Context): void {
   if (SAFE_METHODS.has(ctx.method)) return;
   const site = ctx.get('sec-fetch-site');
   if (site !== 'cross-site' && site !== 'same-site') return;

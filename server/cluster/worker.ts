@@ -2,11 +2,11 @@ import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:
 import { connect, type Socket } from 'node:net';
 import Koa from 'koa';
 import Router from '@koa/router';
-import { errorResponses, requestLog } from '../app';
+import { errorResponses, refuseCrossSite, requestLog } from '../app';
 import type { Config } from '../config';
 import { ServiceError, type ErrorCode } from '../errors';
 import { jsonBody } from '../http/body';
-import { BEARER, hashToken, type Principal } from '../http/auth';
+import { hashToken, principalsFrom, type Principal } from '../http/auth';
 import { apiHeaders } from '../http/headers';
 import { createLogger, type Logger } from '../http/log';
 import { Metrics } from '../http/metrics';
@@ -197,8 +197,8 @@ export function clientAddress(req: IncomingMessage, config: Pick<Config, 'TRUST_
 }
 
 /**
- * An HTTP worker (WORKERS > 0): serves PORT beside its siblings. Staff scans with a bearer
- * token — the gates' hot path — are authenticated, validated and verified here and reach the
+ * An HTTP worker (WORKERS > 0): serves PORT beside its siblings. Staff scans — the gates' hot
+ * path, from the gate page or a device's bearer token — are authenticated, validated and verified here and reach the
  * writer as one compact message; the pages are served from their files here, and the signed
  * status list from a copy the writer replaces whenever a status changes; every other request is forwarded to the writer's HTTP port as it came, with the client's address.
  */
@@ -215,9 +215,9 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
   koa.use(apiHeaders);
   koa.use(errorResponses({ log }));
   router.post('/v1/scans', async (ctx) => {
-    const m = BEARER.exec(ctx.get('authorization'));
-    if (!m) throw new ServiceError('UNAUTHENTICATED', 'use "Authorization: Bearer <token>"');
-    ctx.state.principals = [{ ...(await link.principal(m[1])), via: 'header' }];
+    // As the writer authenticates: a bearer token, or the gate page's cookie (with its cross-site check).
+    ctx.state.principals = await principalsFrom(ctx, (token) => link.principal(token));
+    refuseCrossSite(ctx);
     const principal = requireGrant(ctx, 'venue.scan');
     const input = await jsonBody(ctx, staffScanSchema, config.BODY_LIMIT_BYTES);
     const trust = link.trust;
@@ -242,11 +242,9 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
   addPages(router);
   koa.use(router.routes());
   const fast = koa.callback();
-  /** Whether this worker answers the request itself: a bearer-token scan while the writer is up, or a page. */
+  /** Whether this worker answers the request itself: a staff scan while the writer is up, a page, the status list. */
   const servesItself = (req: IncomingMessage): boolean => {
-    if (req.method === 'POST' && req.url === '/v1/scans')
-      // A page's cookies go the writer's way, cross-site checks and all.
-      return !!req.headers.authorization && !req.headers.cookie && link.up;
+    if (req.method === 'POST' && req.url === '/v1/scans') return link.up;
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/v1/status-list' && !link.up) return false;

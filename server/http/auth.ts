@@ -107,7 +107,7 @@ function adminHash(adminToken: string): Buffer {
   return admin.hash;
 }
 
-export const BEARER = /^Bearer ([A-Za-z0-9_\-.]{16,200})$/;
+const BEARER = /^Bearer ([A-Za-z0-9_\-.]{16,200})$/;
 const TOKEN_TEXT = /^[A-Za-z0-9_\-.]{16,200}$/;
 
 /**
@@ -163,11 +163,22 @@ export async function authenticate(
   now: Date,
   legacyTtlMs?: number,
 ): Promise<Principal[]> {
+  return principalsFrom(ctx, (token) => resolveToken(token, ledger, adminToken, now, legacyTtlMs));
+}
+
+/**
+ * `authenticate` with the token resolver given: the service resolves from the ledger, an HTTP
+ * worker from its cache of the writer's answers (server/cluster/worker.ts).
+ */
+export async function principalsFrom(
+  ctx: Context,
+  resolve: (token: string) => Promise<Principal>,
+): Promise<Principal[]> {
   const header = ctx.get('authorization');
   if (header) {
     const m = BEARER.exec(header);
     if (!m) throw new ServiceError('UNAUTHENTICATED', 'use "Authorization: Bearer <token>"');
-    return [{ ...(await resolveToken(m[1], ledger, adminToken, now, legacyTtlMs)), via: 'header' }];
+    return [{ ...(await resolve(m[1])), via: 'header' }];
   }
   const out: Principal[] = [];
   let expired: ServiceError | undefined;
@@ -176,7 +187,7 @@ export async function authenticate(
     if (!value) continue;
     if (!TOKEN_TEXT.test(value)) continue;
     try {
-      out.push({ ...(await resolveToken(value, ledger, adminToken, now, legacyTtlMs)), via: 'cookie' });
+      out.push({ ...(await resolve(value)), via: 'cookie' });
     } catch (e) {
       // A stale cookie is the same as none, except that an expired session says so, so the page can refresh it.
       if (e instanceof ServiceError && e.code === 'TOKEN_EXPIRED') expired = e;

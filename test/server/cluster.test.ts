@@ -107,6 +107,13 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
       ['an operator of another venue', bearer(u.b.operator)],
       ['an expired operator token', bearer(u.seeded.expiredOperator)],
       ["the venue's operator", bearer(u.a.operator)],
+      // The gate page signs in once and then sends its HttpOnly cookie (ak_staff).
+      ["the gate page's cookie", { cookie: `ak_staff=${u.a.operator}` }],
+      [
+        "the gate page's cookie, sent from another site",
+        { cookie: `ak_staff=${u.a.operator}`, 'sec-fetch-site': 'cross-site' },
+      ],
+      ["a resident's session cookie", { cookie: `ak_resident=${u.seeded.residents[0]}` }],
     ];
     const answers = async (u: Under) => {
       const out: Record<string, unknown[]> = {};
@@ -123,6 +130,9 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
       'an operator of another venue': [403, 'FORBIDDEN'],
       'an expired operator token': [401, 'TOKEN_EXPIRED'],
       "the venue's operator": [201],
+      "the gate page's cookie": [201],
+      "the gate page's cookie, sent from another site": [403, 'FORBIDDEN'],
+      "a resident's session cookie": [403, 'FORBIDDEN'],
     };
     expect(await answers(single)).to.deep.equal(expected);
     // Twice, each request on a new connection: both workers refuse (the primary hands connections round).
@@ -130,9 +140,13 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
     expect(await answers(cluster)).to.deep.equal(expected);
     expect(await answers(cluster)).to.deep.equal(expected);
     await until('the request lines', () => answeredBy(cluster, 403, from).size === 2, 5_000, 50);
-    // (A request without a token is the writer's to refuse: it logs that one too.)
+    // Every scan, the gate page's cookies included, is the workers' to answer: the writer logs none.
     for (const status of [401, 403])
       expect([...answeredBy(cluster, status, from)]).to.include.members(cluster.s.workers);
+    for (const status of [201, 401, 403])
+      expect([...answeredBy(cluster, status, from)].filter((pid) => !cluster.s.workers.includes(pid))).to.deep.equal(
+        [],
+      );
   });
 
   it("counts the scans and pages the workers answered in the writer's /metrics", async () => {
