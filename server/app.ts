@@ -180,7 +180,7 @@ export function createApp(
   opts: { behindWorkers?: boolean } = {},
 ): Koa {
   // Only behind a proxy we run is X-Forwarded-For the client's word on its address (ctx.ip).
-  // Behind HTTP workers, the worker's header is (server/cluster/writer-http.ts drops it from anyone else).
+  // Behind HTTP workers, the worker's header is (workerRequests in server/cluster/writer.ts drops it from anyone else).
   const koa = opts.behindWorkers
     ? new Koa({ proxy: true, proxyIpHeader: WORKER_CLIENT_HEADER, maxIpsCount: 1 })
     : new Koa({ proxy: app.config.TRUST_PROXY, maxIpsCount: app.config.TRUST_PROXY_HOPS });
