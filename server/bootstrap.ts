@@ -239,6 +239,8 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
         },
         workerRequests(opts.workers.secret, koa.callback()),
         app.metrics,
+        // The workers' own gauges (added in at each scrape) count the clients' sockets.
+        { name: 'ankang_writer_connections_open', help: 'Open connections from the HTTP workers to the ledger writer' },
       )
     : createHttpServer(config, koa.callback(), app.metrics);
   // Nothing is written before the anchorer has compared the ledger with the chain's newest

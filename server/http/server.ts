@@ -26,7 +26,13 @@ type ServerLimits = Pick<
  * Behind a proxy (TRUST_PROXY) every socket is the proxy's, so the per-address cap counts
  * the proxy's connections and the proxy must cap its clients.
  */
-export function createHttpServer(config: ServerLimits, handler: RequestListener, metrics: Metrics): Server {
+export function createHttpServer(
+  config: ServerLimits,
+  handler: RequestListener,
+  metrics: Metrics,
+  /** The gauge of open sockets: a ledger writer behind HTTP workers counts its workers' sockets under a name of its own. */
+  openGauge: { name: string; help: string } = { name: 'ankang_connections_open', help: 'Open client connections' },
+): Server {
   const state: DrainState = { draining: false, inFlight: new Set(), open: () => total };
   const server = createServer(
     {
@@ -71,7 +77,7 @@ export function createHttpServer(config: ServerLimits, handler: RequestListener,
       socket.destroy();
     }
   });
-  metrics.gauge('ankang_connections_open', 'Open client connections', () => [[{}, total]]);
+  metrics.gauge(openGauge.name, openGauge.help, () => [[{}, total]]);
   return server;
 }
 

@@ -173,6 +173,10 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
       5_000,
       100,
     );
+    // The writer counts the workers' sockets apart from the clients' sockets, which the workers count.
+    const text = await (await fetch(`${cluster.s.url}/metrics`)).text();
+    expect(text).to.match(/^ankang_writer_connections_open \d+$/m);
+    expect(text).to.match(/^ankang_connections_open \d+$/m);
   });
 
   it('refuses bad input with 400, as the one-process service does, and writes nothing', async () => {
