@@ -4,6 +4,7 @@ import type { TrustListJson } from '../../verifier/src';
 import type { FieldError } from '../errors';
 import type { Principal } from '../http/auth';
 import type { SeriesJson } from '../http/metrics';
+import type { ApplyInput } from '../services/residents';
 import type { ScanVerdict } from '../services/scans';
 
 /**
@@ -37,6 +38,11 @@ export interface TrustSnapshot {
 export type WorkerRequest =
   | { id: number; op: 'hello'; secret: string }
   | { id: number; op: 'auth'; hash: string }
+  /**
+   * An application the worker has authenticated (a resident session), validated and read the
+   * Idempotency-Key of; the writer counts it against the abuse limits for `address` and applies.
+   */
+  | { id: number; op: 'apply'; principal: Principal; address: string; key: string | undefined; input: ApplyInput }
   /** The signed status list as the writer holds it now (re-signed first if it changed or aged). */
   | { id: number; op: 'status-list' }
   /** The worker's own series (requests it answered, its connections), sent every METRICS_PUSH_MS. */

@@ -6,7 +6,7 @@ import { errorResponses, refuseCrossSite, requestLog } from '../app';
 import type { Config } from '../config';
 import { ServiceError, type ErrorCode } from '../errors';
 import { jsonBody } from '../http/body';
-import { hashToken, principalsFrom, type Principal } from '../http/auth';
+import { hashToken, principalsFrom, requireSession, type Principal } from '../http/auth';
 import { apiHeaders } from '../http/headers';
 import { createLogger, type Logger } from '../http/log';
 import { Metrics } from '../http/metrics';
@@ -14,6 +14,8 @@ import { requireGrant } from '../http/permissions';
 import { createHttpServer, drainHttpServer } from '../http/server';
 import { sendStatusList } from '../routes/issuer';
 import { addPages } from '../routes/pages';
+import { Idempotency } from '../services/idempotency';
+import { applySchema } from '../services/residents';
 import { staffScanSchema, verifyShownCode } from '../services/scans';
 import {
   readFrames,
@@ -234,6 +236,18 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
     ctx.status = 201;
     ctx.body = body;
   });
+  // 申领: everything but the limits and the transaction here (see README: Every core).
+  router.post('/v1/residents', async (ctx) => {
+    ctx.state.principals = await principalsFrom(ctx, (token) => link.principal(token));
+    refuseCrossSite(ctx);
+    const principal = requireSession(ctx);
+    const key = Idempotency.validate(ctx.get('idempotency-key'));
+    const input = await jsonBody(ctx, applySchema, config.BODY_LIMIT_BYTES);
+    const address = clientAddress(ctx.req, config);
+    const answer = await link.call<{ status: number; body: unknown }>({ op: 'apply', principal, address, key, input });
+    ctx.status = answer.status;
+    ctx.body = answer.body;
+  });
   // Other provinces' verifiers fetch it often, and it grows with the residents (2 bits each).
   router.get('/v1/status-list', async (ctx) =>
     sendStatusList(ctx, await link.signedStatusList(config.STATUS_LIST_MAX_AGE_SECONDS)),
@@ -244,7 +258,7 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
   const fast = koa.callback();
   /** Whether this worker answers the request itself: a staff scan while the writer is up, a page, the status list. */
   const servesItself = (req: IncomingMessage): boolean => {
-    if (req.method === 'POST' && req.url === '/v1/scans') return link.up;
+    if (req.method === 'POST' && (req.url === '/v1/scans' || req.url === '/v1/residents')) return link.up;
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/v1/status-list' && !link.up) return false;

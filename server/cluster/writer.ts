@@ -8,6 +8,7 @@ import type { RunningService } from '../bootstrap';
 import { ServiceError } from '../errors';
 import { resolveTokenHash, type Principal } from '../http/auth';
 import { authorize } from '../http/permissions';
+import { applyAs, APPLY_LIMITS } from '../routes/residents';
 import { staffScanSchema } from '../services/scans';
 import {
   readFrames,
@@ -122,6 +123,12 @@ export async function startWriterChannel(
         );
       case 'metrics':
         return null;
+      case 'apply': {
+        // The route's limits, counted for the client the worker saw (its middleware reads only these).
+        const limited = { ip: msg.address, state: { principals: [msg.principal] }, set: () => undefined };
+        await services.limits.limit(...APPLY_LIMITS)(limited as unknown as Context, () => Promise.resolve());
+        return applyAs(app, services, msg.principal, msg.key, msg.input);
+      }
       case 'status-list':
         return app.statusBook.current(Math.floor(app.clock().getTime() / 1000), app.keys.active().signer);
       case 'scan': {

@@ -129,7 +129,9 @@ export class RateLimits {
       const seconds = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
       ctx.set('Retry-After', String(seconds));
       this.metrics.inc('ankang_rate_limited_total', 'Requests refused by an abuse limit (429)', { limit: name });
-      throw new ServiceError('TOO_MANY_REQUESTS', `too many ${LIMITS[name].what}; retry in ${seconds} s`);
+      const refused = new ServiceError('TOO_MANY_REQUESTS', `too many ${LIMITS[name].what}; retry in ${seconds} s`);
+      refused.retryAfterSeconds = seconds;
+      throw refused;
     }
   }
 }

@@ -7,7 +7,7 @@ import type { AppContext } from '../context';
 import { ServiceError } from '../errors';
 import { jsonBody } from '../http/body';
 import type { RouteDoc } from '../http/openapi';
-import { requireRole, requireSession } from '../http/auth';
+import { requireRole, requireSession, type Principal } from '../http/auth';
 import { z } from 'zod';
 import { validateIdentity } from '../domain/identity';
 import type { VerifiedIdentity } from '../identity/sessions';
@@ -51,6 +51,44 @@ function assertOwnIdentity(input: ApplyInput, identity: VerifiedIdentity, now: D
   if (input.name !== undefined && input.name.normalize('NFC') !== identity.name) throw refuse();
 }
 
+/** The abuse limits an application counts against, in order. */
+export const APPLY_LIMITS = ['apply-address', 'apply-resident'] as const;
+
+/**
+ * 申领 for a signed-in session (`POST /v1/residents` after its limits, session check, key and
+ * body; a ledger writer runs it for its HTTP workers too): the record of the identity the
+ * provider vouched for, created or updated, with the current code. A retry with the same
+ * Idempotency-Key gets the first answer.
+ */
+export async function applyAs(
+  app: AppContext,
+  { residents, idempotency, sessions }: Pick<Services, 'residents' | 'idempotency' | 'sessions'>,
+  p: Principal,
+  key: string | undefined,
+  input: ApplyInput,
+): Promise<{ status: number; body: unknown }> {
+  const identity = await sessions.identity(p.session!);
+  assertOwnIdentity(input, identity, app.clock());
+  const full = { ...input, idType: identity.idType, idNumber: identity.idNumber, name: identity.name };
+  const checked = checkApplication(full, app.clock());
+  // Retries are matched per identity, so one person's key can never replay another's answer.
+  const scope = `apply:${p.pseudonym}`;
+  return app.ledger.transact(async (tx) => {
+    const prior = await idempotency.replay(tx, scope, key, input);
+    if (prior) return prior;
+    const r = await residents.apply(tx, full, checked, { account: p.account });
+    const res = {
+      status: r.created ? 201 : 200,
+      body: {
+        resident: residentView(r.record, app.secrets.encryptionKey),
+        code: codeView(r.code, 'dynamic', app.config.CODE_REFRESH_MARGIN_SECONDS, app.config.ISSUER_ID),
+      },
+    };
+    idempotency.remember(tx, scope, key, input, res);
+    return res;
+  });
+}
+
 export function residentRoutes(
   router: Router,
   app: AppContext,
@@ -61,30 +99,11 @@ export function residentRoutes(
    * provider vouched for. The body gives the declaration, district and phone; an ID in the
    * body must be that identity's, or the request is refused without saying whether it exists.
    */
-  router.post('/v1/residents', limits.limit('apply-address', 'apply-resident'), async (ctx) => {
+  router.post('/v1/residents', limits.limit(...APPLY_LIMITS), async (ctx) => {
     const p = requireSession(ctx);
     const key = Idempotency.validate(ctx.get('idempotency-key'));
     const input = await jsonBody(ctx, applySchema, app.config.BODY_LIMIT_BYTES);
-    const identity = await sessions.identity(p.session!);
-    assertOwnIdentity(input, identity, app.clock());
-    const full = { ...input, idType: identity.idType, idNumber: identity.idNumber, name: identity.name };
-    const checked = checkApplication(full, app.clock());
-    // Retries are matched per identity, so one person's key can never replay another's answer.
-    const scope = `apply:${p.pseudonym}`;
-    const response = await app.ledger.transact(async (tx) => {
-      const prior = await idempotency.replay(tx, scope, key, input);
-      if (prior) return prior;
-      const r = await residents.apply(tx, full, checked, { account: p.account });
-      const res = {
-        status: r.created ? 201 : 200,
-        body: {
-          resident: residentView(r.record, app.secrets.encryptionKey),
-          code: codeView(r.code, 'dynamic', app.config.CODE_REFRESH_MARGIN_SECONDS, app.config.ISSUER_ID),
-        },
-      };
-      idempotency.remember(tx, scope, key, input, res);
-      return res;
-    });
+    const response = await applyAs(app, { residents, idempotency, sessions }, p, key, input);
     ctx.status = response.status;
     ctx.body = response.body;
   });

@@ -7,6 +7,7 @@ import { tempDir } from '../support/tmp';
 import {
   alive,
   allGone,
+  applicationBody,
   call,
   childrenOf,
   gate,
@@ -37,8 +38,9 @@ interface Under {
 async function serviceUnderTest(tmp: string, workers: number): Promise<Under> {
   // Request lines (no personal data in them) say which process answered.
   const env = { ...ENV, WORKERS: String(workers), LOG_LEVEL: 'info' };
-  // Two residents apply now; the third applies in a test, changing the status list.
-  const seeded = await seedDataDir(tmp, env, 3);
+  // Two residents apply now; the third applies in a test, changing the status list; the fourth
+  // and fifth apply in the test of applications.
+  const seeded = await seedDataDir(tmp, env, 5);
   const s = await startCluster(tmp, env);
   const a = await gate(s.url, seeded.admin, '淮河路步行街百货大楼');
   const b = await gate(s.url, seeded.admin, '三孝口书店');
@@ -313,7 +315,7 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
     expect((await writers()).bytes.equals(first.bytes)).to.equal(true);
     // A second later, a new resident takes a status index: the writer signs a new list, and the workers drop theirs.
     await new Promise((r) => setTimeout(r, 1_100));
-    await residentCodes(cluster.s.url, cluster.seeded.residents.slice(2), 2);
+    await residentCodes(cluster.s.url, cluster.seeded.residents.slice(2, 3), 2);
     const after = await lists(cluster.s.url);
     expect(after.bytes.equals(first.bytes)).to.equal(false);
     expect(Date.parse(after.issuedAt!)).to.be.greaterThan(Date.parse(first.issuedAt!));
@@ -337,6 +339,69 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
         );
     await until('the request lines', () => byWorkers().length >= 3, 5_000, 50);
     expect(byWorkers()).to.have.length(3);
+  });
+
+  it('answers applications through the workers as the one-process service does, limits and retries included', async () => {
+    const apply = (u: Under, headers: Record<string, string>, body: unknown) =>
+      call(u.s.url, 'POST', '/v1/residents', { headers, body });
+    const answers = async (u: Under) => {
+      const [fourth, fifth] = u.seeded.residents.slice(3);
+      const body = applicationBody(4);
+      const out: [string, unknown[]][] = [
+        ['no token', outcome(await apply(u, {}, body))],
+        ["an operator's token", outcome(await apply(u, bearer(u.a.operator), body))],
+        ['a body that is not an application', outcome(await apply(u, bearer(fourth), { district: 'nowhere' }))],
+        ['a bad Idempotency-Key', outcome(await apply(u, { ...bearer(fourth), 'idempotency-key': '!' }, body))],
+        ["someone else's ID", outcome(await apply(u, bearer(fourth), { ...body, idNumber: '110101199003074514' }))],
+      ];
+      const first = await apply(u, { ...bearer(fourth), 'idempotency-key': 'k-0001-apply' }, body);
+      const retry = await apply(u, { ...bearer(fourth), 'idempotency-key': 'k-0001-apply' }, body);
+      out.push(['the first application', outcome(first)], ['its retry with the same key', outcome(retry)]);
+      out.push(['the retry answers the first answer', [JSON.stringify(retry.body) === JSON.stringify(first.body)]]);
+      out.push(['an update', outcome(await apply(u, bearer(fourth), body))]);
+      // The per-resident limit (10 an hour): updates go through until it is used up.
+      let updates = 0;
+      let limited = await apply(u, bearer(fourth), body);
+      for (; limited.status === 200 && updates < 20; updates++) limited = await apply(u, bearer(fourth), body);
+      out.push(['past the per-resident limit', [...outcome(limited), !!limited.headers['retry-after']]]);
+      out.push(['updates before it', [updates]]);
+      out.push(['another resident meanwhile', outcome(await apply(u, bearer(fifth), applicationBody(5)))]);
+      return out;
+    };
+    const expected = [
+      ['no token', [401, 'UNAUTHENTICATED']],
+      ["an operator's token", [403, 'FORBIDDEN']],
+      ['a body that is not an application', [400, 'VALIDATION_FAILED']],
+      ['a bad Idempotency-Key', [400, 'IDEMPOTENCY_KEY_INVALID']],
+      ["someone else's ID", [403, 'IDENTITY_NOT_YOURS']],
+      ['the first application', [201]],
+      ['its retry with the same key', [201]],
+      ['the retry answers the first answer', [true]],
+      ['an update', [200]],
+      ['past the per-resident limit', [429, 'TOO_MANY_REQUESTS', true]],
+      ['updates before it', [4]],
+      ['another resident meanwhile', [201]],
+    ];
+    expect(await answers(single)).to.deep.equal(expected);
+    const since = new Date().toISOString();
+    // One difference, on purpose: a worker refuses a bad body or key before the limits are counted
+    // (they count what reaches the writer), so the two refusals above cost the resident nothing.
+    expect(await answers(cluster)).to.deep.equal(
+      expected.map(([what, answer]) => (what === 'updates before it' ? [what, [6]] : [what, answer])),
+    );
+    // The workers answered every one of them (the writer only applied): 16 requests, none logged by the writer.
+    const answered = () =>
+      cluster.s.lines
+        .map((l) => {
+          try {
+            return JSON.parse(l) as { msg?: string; route?: string; pid?: number; time?: string };
+          } catch {
+            return {};
+          }
+        })
+        .filter((l) => l.msg === 'request' && l.route === '/v1/residents' && l.time! >= since);
+    await until('the request lines', () => answered().length >= 16, 5_000, 50);
+    expect(answered().filter((l) => !cluster.s.workers.includes(l.pid!))).to.deep.equal([]);
   });
 
   describe("the writer's message channel", () => {
