@@ -53,19 +53,35 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 /** [status, error code] of an answer; a success is its status alone. */
 const outcome = (r: Answer) => (r.status < 300 ? [r.status] : [r.status, r.body?.error?.code]);
 
-/** The pids that logged an answer to POST /v1/scans with `status` since line `from` of the service's output. */
-function answeredBy(u: Under, status: number, from: number): Set<number> {
-  const pids = new Set<number>();
-  for (const line of u.s.lines.slice(from)) {
-    let l: { msg?: string; route?: string; status?: number; pid?: number };
+interface RequestLine {
+  msg?: string;
+  route?: string;
+  status?: number;
+  pid?: number;
+  time?: string;
+}
+
+/** The request lines the service's processes logged for `route` (kept: the last 1,000 lines of output). */
+function requestLines(u: Under, route: string): RequestLine[] {
+  const out: RequestLine[] = [];
+  for (const line of u.s.lines) {
     try {
-      l = JSON.parse(line) as typeof l;
+      const l = JSON.parse(line) as RequestLine;
+      if (l.msg === 'request' && l.route === route) out.push(l);
     } catch {
-      continue;
+      // Not a JSON line.
     }
-    if (l.msg === 'request' && l.route === '/v1/scans' && l.status === status) pids.add(l.pid!);
   }
-  return pids;
+  return out;
+}
+
+/** The pids that logged an answer to POST /v1/scans with `status` since `since` (an ISO time). */
+function answeredBy(u: Under, status: number, since: string): Set<number> {
+  return new Set(
+    requestLines(u, '/v1/scans')
+      .filter((l) => l.status === status && l.time! >= since)
+      .map((l) => l.pid!),
+  );
 }
 
 /** A code with one character of its signature changed (to another character of the same alphabet). */
@@ -138,15 +154,15 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
     };
     expect(await answers(single)).to.deep.equal(expected);
     // Twice, each request on a new connection: both workers refuse (the primary hands connections round).
-    const from = cluster.s.lines.length;
+    const since = new Date().toISOString();
     expect(await answers(cluster)).to.deep.equal(expected);
     expect(await answers(cluster)).to.deep.equal(expected);
-    await until('the request lines', () => answeredBy(cluster, 403, from).size === 2, 5_000, 50);
+    await until('the request lines', () => answeredBy(cluster, 403, since).size === 2, 5_000, 50);
     // Every scan, the gate page's cookies included, is the workers' to answer: the writer logs none.
     for (const status of [401, 403])
-      expect([...answeredBy(cluster, status, from)]).to.include.members(cluster.s.workers);
+      expect([...answeredBy(cluster, status, since)]).to.include.members(cluster.s.workers);
     for (const status of [201, 401, 403])
-      expect([...answeredBy(cluster, status, from)].filter((pid) => !cluster.s.workers.includes(pid))).to.deep.equal(
+      expect([...answeredBy(cluster, status, since)].filter((pid) => !cluster.s.workers.includes(pid))).to.deep.equal(
         [],
       );
   });
@@ -244,11 +260,11 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
       token: cluster.seeded.admin,
     });
     expect(revoked.status, JSON.stringify(revoked.body)).to.be.within(200, 204);
-    const from = cluster.s.lines.length;
+    const since = new Date().toISOString();
     for (let i = 0; i < 4; i++)
       expect(outcome(await scan(cluster, bearer(t.body.token), body))).to.deep.equal([401, 'UNAUTHENTICATED']);
-    await until('the request lines', () => answeredBy(cluster, 401, from).size === 2, 5_000, 50);
-    expect(answeredBy(cluster, 401, from)).to.deep.equal(new Set(cluster.s.workers));
+    await until('the request lines', () => answeredBy(cluster, 401, since).size === 2, 5_000, 50);
+    expect(answeredBy(cluster, 401, since)).to.deep.equal(new Set(cluster.s.workers));
   });
 
   describe('the client address the per-address limits count', () => {
@@ -322,21 +338,7 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
     expect((await writers()).bytes.equals(after.bytes)).to.equal(true);
     // The workers answered the three asked through PORT (the writer's log has the two asked of it directly).
     const byWorkers = () =>
-      cluster.s.lines
-        .map((l) => {
-          try {
-            return JSON.parse(l) as { msg?: string; route?: string; pid?: number; time?: string };
-          } catch {
-            return {};
-          }
-        })
-        .filter(
-          (l) =>
-            l.msg === 'request' &&
-            l.route === '/v1/status-list' &&
-            l.time! >= since &&
-            cluster.s.workers.includes(l.pid!),
-        );
+      requestLines(cluster, '/v1/status-list').filter((l) => l.time! >= since && cluster.s.workers.includes(l.pid!));
     await until('the request lines', () => byWorkers().length >= 3, 5_000, 50);
     expect(byWorkers()).to.have.length(3);
   });
@@ -390,16 +392,7 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
       expected.map(([what, answer]) => (what === 'updates before it' ? [what, [6]] : [what, answer])),
     );
     // The workers answered every one of them (the writer only applied): 16 requests, none logged by the writer.
-    const answered = () =>
-      cluster.s.lines
-        .map((l) => {
-          try {
-            return JSON.parse(l) as { msg?: string; route?: string; pid?: number; time?: string };
-          } catch {
-            return {};
-          }
-        })
-        .filter((l) => l.msg === 'request' && l.route === '/v1/residents' && l.time! >= since);
+    const answered = () => requestLines(cluster, '/v1/residents').filter((l) => l.time! >= since);
     await until('the request lines', () => answered().length >= 16, 5_000, 50);
     expect(answered().filter((l) => !cluster.s.workers.includes(l.pid!))).to.deep.equal([]);
   });
