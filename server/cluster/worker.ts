@@ -33,6 +33,8 @@ import {
 /** How long a worker trusts a token's record without asking the writer again (a revocation is pushed at once anyway). */
 const TOKEN_CACHE_MS = 60_000;
 const TOKEN_CACHE_MAX = 10_000;
+/** The largest frame a worker takes from the writer (which it trusts): room for a province's status list. */
+const WRITER_FRAME_MAX = 256 * 1024 * 1024;
 
 function unavailable(): ServiceError {
   const e = new ServiceError('LEDGER_UNAVAILABLE', 'the ledger is unavailable; retry later');
@@ -81,7 +83,12 @@ class WriterLink {
       if (this.ready) this.log.warn('the ledger writer closed the channel', {});
       this.drop();
     });
-    readFrames(socket, (value) => this.onFrame(value as WriterReply | WriterNotice));
+    // The writer's frames include the signed status list: 2 bits a resident, 32 MB for 128 million entries.
+    readFrames(
+      socket,
+      (value) => this.onFrame(value as WriterReply | WriterNotice),
+      () => WRITER_FRAME_MAX,
+    );
     const hello = this.nextId++;
     this.pending.set(hello, {
       resolve: () => (this.ready = true),

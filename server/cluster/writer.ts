@@ -69,8 +69,8 @@ const TRUST_POLL_MS = 250;
 /** A connection must send its hello within this, in a frame of at most HELLO_MAX_BYTES. */
 const HELLO_TIMEOUT_MS = 5_000;
 const HELLO_MAX_BYTES = 1024;
-/** A worker's frames: a scan with its code, or a worker's metrics. */
-const MAX_WORKER_FRAME = 1024 * 1024;
+/** A worker's frames: a scan with its code, an application with its body (up to BODY_LIMIT_BYTES), a worker's metrics. */
+const workerFrameLimit = (bodyLimit: number) => Math.max(1024 * 1024, 2 * bodyLimit + 64 * 1024);
 
 /**
  * The writer's end of the message channel. Workers authenticate, validate and verify; this
@@ -84,6 +84,7 @@ export async function startWriterChannel(
 ): Promise<{ port: number; close(): Promise<void> }> {
   const { app, services } = svc;
   const authed = new Set<Socket>();
+  const maxFrame = workerFrameLimit(app.config.BODY_LIMIT_BYTES);
   /** Each connected worker's latest series, added into the writer's at every scrape of /metrics. */
   const workerSeries = new Map<Socket, Extract<WorkerRequest, { op: 'metrics' }>['series']>();
   app.metrics.addSource(() => [...workerSeries.values()]);
@@ -177,7 +178,7 @@ export async function startWriterChannel(
           (e: unknown) => sendFrame(socket, { id: msg.id, ok: false, error: wireError(e, svc) } satisfies WriterReply),
         );
       },
-      () => (authed.has(socket) ? MAX_WORKER_FRAME : HELLO_MAX_BYTES),
+      () => (authed.has(socket) ? maxFrame : HELLO_MAX_BYTES),
     );
   });
   await new Promise<void>((resolve, reject) => {
