@@ -206,10 +206,12 @@ export function clientAddress(req: IncomingMessage, config: Pick<Config, 'TRUST_
 }
 
 /**
- * An HTTP worker (WORKERS > 0): serves PORT beside its siblings. Staff scans — the gates' hot
- * path, from the gate page or a device's bearer token — are authenticated, validated and verified here and reach the
- * writer as one compact message; the pages are served from their files here, and the signed
- * status list from a copy the writer replaces whenever a status changes; every other request is forwarded to the writer's HTTP port as it came, with the client's address.
+ * An HTTP worker (WORKERS > 0): serves PORT beside its siblings. Staff scans (the gate page's
+ * cookie or a device's bearer token) and applications are authenticated, validated and, for a
+ * scan, verified here, and reach the writer as one compact message each; the pages are served
+ * from their files here, and the signed status list from a copy the writer invalidates whenever
+ * a status changes; every other request is forwarded to the writer's HTTP port as it came, with
+ * the client's address.
  */
 export async function runWorker(config: Config, secret: string): Promise<void> {
   const log = createLogger(config.LOG_LEVEL);
