@@ -230,7 +230,7 @@ export async function startChild(entry: string, env: Record<string, string>): Pr
     },
   };
   children.set(child.url, child);
-  if (child.child.pid !== undefined) roles.set(child.url, rolesOf(child.child.pid, child.lines));
+  if (child.child.pid !== undefined) roles.set(child.url, rolesOf(child.child.pid, child));
   return child;
 }
 

@@ -1,4 +1,5 @@
 import { cpus } from 'node:os';
+import type { ServiceProcess } from '../lib/service-process';
 import { fmt, fmtRatio, median, procStat, round, table } from './util';
 
 /**
@@ -16,22 +17,9 @@ export interface ServiceRoles {
   workers: number[];
 }
 
-/**
- * Reads the roles from the service's listening line (`{"msg":"listening","workers":[…],"writer":…}`
- * under WORKERS; without them the one process does everything).
- */
-export function rolesOf(main: number, lines: string[]): ServiceRoles {
-  for (const line of lines) {
-    try {
-      const m = JSON.parse(line) as { msg?: string; workers?: unknown; writer?: unknown };
-      if (m.msg !== 'listening') continue;
-      const workers = Array.isArray(m.workers) ? m.workers.filter((p): p is number => typeof p === 'number') : [];
-      return { main, writer: typeof m.writer === 'number' ? m.writer : undefined, workers };
-    } catch {
-      // Not JSON.
-    }
-  }
-  return { main, workers: [] };
+/** The roles of a started service: its listening line names the writer and workers under WORKERS. */
+export function rolesOf(main: number, s: Pick<ServiceProcess, 'workers' | 'writer'>): ServiceRoles {
+  return { main, writer: s.writer, workers: s.workers };
 }
 
 /** CPU seconds of each role's process at one moment; undefined for one that is gone (or off Linux). */

@@ -12,6 +12,9 @@ export interface ServiceProcess {
   exited: Promise<Exit>;
   /** The process's last 1,000 stdout lines. */
   lines: string[];
+  /** Under WORKERS (server/cluster/), the pids its listening line names; otherwise none and undefined. */
+  workers: number[];
+  writer: number | undefined;
   /** SIGTERM (or the signal given), then SIGKILL after 10 s; resolves with how it exited. */
   stop(signal?: NodeJS.Signals): Promise<Exit>;
 }
@@ -99,10 +102,10 @@ export function startServiceProcess(
       lines.push(line);
       if (lines.length > 1000) lines.shift();
       try {
-        const msg = JSON.parse(line) as { msg?: string; url?: string };
+        const msg = JSON.parse(line) as { msg?: string; url?: string; workers?: number[]; writer?: number };
         if (msg.msg === ready && msg.url) {
           clearTimeout(timer);
-          resolve({ url: msg.url, child, exited, lines, stop });
+          resolve({ url: msg.url, child, exited, lines, stop, workers: msg.workers ?? [], writer: msg.writer });
         }
       } catch {
         // Not the line we wait for.

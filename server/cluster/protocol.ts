@@ -5,7 +5,8 @@ import type { FieldError } from '../errors';
 import type { Principal } from '../http/auth';
 import type { SeriesJson } from '../http/metrics';
 import type { ApplyInput } from '../services/residents';
-import type { ScanVerdict } from '../services/scans';
+import type { ScanVerdict, staffScanSchema } from '../services/scans';
+import type { z } from 'zod';
 
 /**
  * What HTTP workers and the ledger writer say to each other (server/cluster/).
@@ -51,7 +52,8 @@ export type WorkerRequest =
       id: number;
       op: 'scan';
       principal: Principal;
-      input: { venueId: string; code?: string; temperatureC?: number; certificateNo?: string };
+      /** The body as the worker's `staffScanSchema` parsed it. */
+      input: z.infer<typeof staffScanSchema>;
       verdict?: ScanVerdict;
       /** The trust version the worker verified with; the writer verifies again if its own has moved on. */
       trustVersion: number;

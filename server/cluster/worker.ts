@@ -2,7 +2,8 @@ import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:
 import { connect, type Socket } from 'node:net';
 import Koa from 'koa';
 import Router from '@koa/router';
-import { errorResponses, refuseCrossSite, requestLog } from '../app';
+import { LedgerUnavailableError } from '../../ledger/ledger';
+import { errorResponses, ledgerError, refuseCrossSite, requestLog } from '../app';
 import type { Config } from '../config';
 import { ServiceError, type ErrorCode } from '../errors';
 import { jsonBody } from '../http/body';
@@ -36,11 +37,8 @@ const TOKEN_CACHE_MAX = 10_000;
 /** The largest frame a worker takes from the writer (which it trusts): room for a province's status list. */
 const WRITER_FRAME_MAX = 256 * 1024 * 1024;
 
-function unavailable(): ServiceError {
-  const e = new ServiceError('LEDGER_UNAVAILABLE', 'the ledger is unavailable; retry later');
-  e.retryAfterSeconds = 1;
-  return e;
-}
+/** The writer is down: the answer a refused ledger write gets (503, Retry-After). */
+const unavailable = () => ledgerError(new LedgerUnavailableError('the ledger writer is not connected'));
 
 /** Distributes Omit over a union, so each request keeps its own fields. */
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -277,14 +275,13 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
   const forward = (req: IncomingMessage, res: ServerResponse) => {
     const refuse = () => {
       if (res.headersSent) return res.destroy();
-      res.writeHead(503, {
+      const e = unavailable();
+      res.writeHead(e.status, {
         'Content-Type': 'application/json; charset=utf-8',
-        'Retry-After': '1',
+        'Retry-After': String(e.retryAfterSeconds),
         'Cache-Control': 'no-store',
       });
-      res.end(
-        JSON.stringify({ error: { code: 'LEDGER_UNAVAILABLE', message: 'the ledger is unavailable; retry later' } }),
-      );
+      res.end(JSON.stringify({ error: { code: e.code, message: e.message } }));
     };
     if (writerHttp === undefined) return refuse();
     const headers: Record<string, string | string[] | undefined> = { ...req.headers };

@@ -9,7 +9,6 @@ import { ServiceError } from '../errors';
 import { resolveTokenHash, type Principal } from '../http/auth';
 import { authorize } from '../http/permissions';
 import { applyAs, APPLY_LIMITS } from '../routes/residents';
-import { staffScanSchema } from '../services/scans';
 import {
   readFrames,
   sendFrame,
@@ -62,8 +61,12 @@ function wireError(err: unknown, svc: RunningService): WireError {
   return { status: 500, code: 'INTERNAL', message: 'internal error' };
 }
 
-/** What `authorize` reads of a request: its principals. */
-const principalContext = (p: Principal) => ({ state: { principals: [p] } }) as unknown as Context;
+/**
+ * What `authorize` and the rate limits read of a request (its principals, the client's address),
+ * for a request a worker has already authenticated.
+ */
+const workerRequest = (p: Principal, ip?: string) =>
+  ({ ip, state: { principals: [p] }, set: () => undefined }) as unknown as Context;
 
 const TRUST_POLL_MS = 250;
 /** A connection must send its hello within this, in a frame of at most HELLO_MAX_BYTES. */
@@ -125,17 +128,19 @@ export async function startWriterChannel(
       case 'metrics':
         return null;
       case 'apply': {
-        // The route's limits, counted for the client the worker saw (its middleware reads only these).
-        const limited = { ip: msg.address, state: { principals: [msg.principal] }, set: () => undefined };
-        await services.limits.limit(...APPLY_LIMITS)(limited as unknown as Context, () => Promise.resolve());
+        // The route's limits, counted for the client the worker saw.
+        await services.limits.limit(...APPLY_LIMITS)(workerRequest(msg.principal, msg.address), () =>
+          Promise.resolve(),
+        );
         return applyAs(app, services, msg.principal, msg.key, msg.input);
       }
       case 'status-list':
         return app.statusBook.current(Math.floor(app.clock().getTime() / 1000), app.keys.active().signer);
       case 'scan': {
-        const input = staffScanSchema.parse(msg.input);
+        // Validated by the worker with staffScanSchema.
+        const { input } = msg;
         const venue = await services.venues.get(input.venueId);
-        await authorize(principalContext(msg.principal), 'venue.scan', venue);
+        await authorize(workerRequest(msg.principal), 'venue.scan', venue);
         const current = trustNow();
         // Verified by the worker with the trust list of this version; otherwise verified again here.
         const verdict = !input.code

@@ -10,28 +10,12 @@ import { startServiceProcess, type ServiceProcess } from '../../scripts/lib/serv
 import { until } from '../../scripts/lib/wait';
 import { residentIdNumber } from './service';
 
-/** A service started by `startCluster`: the supervisor's child process and what its listening line named. */
-export interface ClusterProcess extends ServiceProcess {
-  workers: number[];
-  writer: number | undefined;
-}
+/** A service started by `startCluster` (its listening line names the writer and workers). */
+export type ClusterProcess = ServiceProcess;
 
-/**
- * Starts `server/main.ts` in its own process with `env` (WORKERS as given) on `dataDir`, and
- * reads the worker and writer pids off its listening line.
- */
-export async function startCluster(dataDir: string, env: Record<string, string>): Promise<ClusterProcess> {
-  const s = await startServiceProcess({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env, DATA_DIR: dataDir });
-  const line = s.lines
-    .map((l) => {
-      try {
-        return JSON.parse(l) as { msg?: string; workers?: number[]; writer?: number };
-      } catch {
-        return {};
-      }
-    })
-    .find((l) => l.msg === 'listening')!;
-  return { ...s, workers: line.workers ?? [], writer: line.writer };
+/** Starts `server/main.ts` in its own process with `env` (WORKERS as given) on `dataDir`. */
+export function startCluster(dataDir: string, env: Record<string, string>): Promise<ClusterProcess> {
+  return startServiceProcess({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env, DATA_DIR: dataDir });
 }
 
 /** What `seedDataDir` left in the folder, for the service started on it afterwards. */
