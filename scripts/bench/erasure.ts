@@ -1,12 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Ledger, seqKey } from '../../ledger/ledger';
+import { Ledger } from '../../ledger/ledger';
+import { putFacts } from '../../server/services/facts-store';
 import { RetentionService } from '../../server/services/retention';
 import { RuleBook } from '../../server/services/rule-book';
 import type { AppContext } from '../../server/context';
 import { machineInfo, percentile } from './util';
+import { appendSyntheticScan } from './synthetic-scan';
 
 /**
  * `npx tsx scripts/bench/erasure.ts [events]` (default 100,000): erasure time per 100,000
@@ -23,6 +26,8 @@ async function main(): Promise<void> {
   let now = Date.parse('2026-03-10T02:00:00Z');
   const ledger = await Ledger.open(join(dir, 'ledger'), () => new Date(now));
   try {
+    // Facts are sealed at rest, as the service writes them (server/services/facts-store.ts).
+    const encryptionKey = randomBytes(32);
     const venues = Array.from({ length: 200 }, (_, i) => `venue${String(i).padStart(11, '0')}`);
     const built = performance.now();
     for (let i = 0; i < n; i += 1_000) {
@@ -30,34 +35,13 @@ async function main(): Promise<void> {
         for (let j = i; j < Math.min(n, i + 1_000); j++) {
           const venue = venues[j % venues.length];
           const p = `p${String(j % 20_000).padStart(15, '0')}`;
-          const e = await tx.append({
-            type: 'scan.recorded',
-            subjects: [`r:${p}`, `v:${venue}`],
-            data: {
-              venue,
-              venueType: 'mall',
-              district: '340104',
-              method: 'staff',
-              issuer: '340000',
-              cti: 'ab'.repeat(8),
-              colour: 'green',
-              codeResult: 'VALID',
-              decision: 'admit',
-              rule: 'green-admit',
-              policyVersion: 1,
-              temperatureBand: 'normal',
-              certificate: null,
-            },
-          });
-          const at = tx.now.toISOString();
-          const entry = { seq: e.seq, subject: `r:${p}`, decision: 'admit', colour: 'green', at };
-          tx.put('scans', `v/${venue}/${at}/${seqKey(e.seq)}`, entry);
-          tx.put('scans', `t/${at}/${seqKey(e.seq)}`, {
-            ...entry,
+          await appendSyntheticScan(tx, {
+            subject: `r:${p}`,
             venue,
             venueType: 'mall',
             subtype: 'mall',
             district: '340104',
+            cti: 'ab'.repeat(8),
           });
         }
       });
@@ -70,8 +54,9 @@ async function main(): Promise<void> {
         for (let j = i; j < i + 1_000; j++) {
           const p = `p${String(j).padStart(15, '0')}`;
           const declaration = { at: old, temperatureC: 36.6, symptoms: [], visited: [], contactWithCase: false };
-          tx.put(
-            'facts',
+          putFacts(
+            tx,
+            encryptionKey,
             p,
             j % 2
               ? { declaration }
@@ -87,6 +72,7 @@ async function main(): Promise<void> {
       ledger,
       rules,
       config: { RETENTION_DAYS: 28 },
+      secrets: { encryptionKey },
       clock: () => new Date(now),
       log: { info: () => undefined, warn: () => undefined, error: () => undefined },
     } as unknown as AppContext;

@@ -3,6 +3,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ledger } from '../../ledger/ledger';
 import { fmt, median, round } from './util';
+import { appendSyntheticScan } from './synthetic-scan';
 
 /**
  * The single ledger writer on its own, for a capacity plan and for work on its hot path: the
@@ -37,33 +38,12 @@ async function main(): Promise<void> {
     return ledger.transact(async (tx) => {
       const owner = await tx.get('codes', `c/${(i % RESIDENTS).toString(16).padStart(16, '0')}`);
       const daily = await tx.get('index', `daily/${resident(i)}/2026-11-30`);
-      const e = await tx.append({
-        type: 'scan.recorded',
-        subjects: [resident(i), 'v:abcdefabcdefabcd'],
-        data: {
-          venue: 'abcdefabcdefabcd',
-          venueType: 'crowded-place',
-          district: '340103',
-          method: 'staff',
-          issuer: '340000',
-          cti: (i % RESIDENTS).toString(16).padStart(16, '0'),
-          colour: 'green',
-          codeResult: 'VALID',
-          decision: 'admit',
-          rule: 'green-admit',
-          policyVersion: 1,
-          temperatureBand: 'normal',
-          certificate: null,
-        },
-      });
-      const at = tx.now.toISOString();
-      const entry = { seq: e.seq, subject: resident(i), decision: 'admit', colour: 'green', at };
-      tx.put('scans', `v/abcdefabcdefabcd/${at}/${e.seq}`, entry);
-      tx.put('scans', `t/${at}/${e.seq}`, {
-        ...entry,
+      await appendSyntheticScan(tx, {
+        subject: resident(i),
         venue: 'abcdefabcdefabcd',
         venueType: 'crowded-place',
         district: '340103',
+        cti: (i % RESIDENTS).toString(16).padStart(16, '0'),
       });
       return { owner, daily };
     });
