@@ -21,7 +21,8 @@ for (let i = 0; i < workers; i++) {
   cluster.fork().on('message', (m: { msg?: string; url?: string }) => {
     if (m.msg !== 'listening') return;
     url ??= m.url;
-    if (++listening === workers) process.stdout.write(JSON.stringify({ msg: 'listening', url, workers }) + '\n');
+    if (++listening === workers)
+      process.stdout.write(JSON.stringify({ msg: 'listening', url, processes: workers }) + '\n');
   });
 }
 
