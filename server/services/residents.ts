@@ -265,20 +265,32 @@ export class ResidentService {
       declaration: { at: now, ...input.declaration },
     };
     putFacts(tx, encryptionKey, p, facts);
-    await tx.append({
-      type: created ? 'resident.applied' : 'declaration.submitted',
-      subjects: [residentSubject(p)],
-      data: {
-        idType: input.idType,
-        district: input.district,
-        statusIndex: record.statusIndex,
-        temperatureBand: temperatureBand(input.declaration.temperatureC),
-        symptoms: input.declaration.symptoms.length,
-        visits: input.declaration.visited.length,
-        contactWithCase: input.declaration.contactWithCase,
-      },
-    });
-    record = await this.reevaluate(tx, record, facts, created ? 'application' : 'declaration');
+    const data = {
+      idType: input.idType,
+      district: input.district,
+      statusIndex: record.statusIndex,
+      temperatureBand: temperatureBand(input.declaration.temperatureC),
+      symptoms: input.declaration.symptoms.length,
+      visits: input.declaration.visited.length,
+      contactWithCase: input.declaration.contactWithCase,
+    };
+    if (created) {
+      // A new record's first colour is part of its application: one event, not a status.changed beside it.
+      record = await this.reevaluate(tx, record, facts, 'application', { firstInCallersEvent: true });
+      await tx.append({
+        type: 'resident.applied',
+        subjects: [residentSubject(p)],
+        data: {
+          ...data,
+          colour: record.colour,
+          ruleVersion: record.ruleVersion,
+          rules: record.reasons.map((r) => r.id),
+        },
+      });
+    } else {
+      await tx.append({ type: 'declaration.submitted', subjects: [residentSubject(p)], data });
+      record = await this.reevaluate(tx, record, facts, 'declaration');
+    }
     const code = await this.ensureCode(tx, record, 'dynamic');
     // A new phone, name or home district is kept even when neither the colour nor the code changed.
     if (!created) await putResident(tx, code.record);
@@ -291,8 +303,18 @@ export class ResidentService {
     return { created, record: code.record, code: code.code };
   }
 
-  /** Re-runs the current rules for one resident at tx.now and records any change. */
-  async reevaluate(tx: Tx, record: ResidentRecord, facts?: RawFacts, cause = 'review'): Promise<ResidentRecord> {
+  /**
+   * Re-runs the current rules for one resident at tx.now and records any change. A record's
+   * first evaluation is a `status.changed` from null, unless `firstInCallersEvent`: then the
+   * caller's own event (an application's) records the first colour.
+   */
+  async reevaluate(
+    tx: Tx,
+    record: ResidentRecord,
+    facts?: RawFacts,
+    cause = 'review',
+    opts: { firstInCallersEvent?: boolean } = {},
+  ): Promise<ResidentRecord> {
     const f = facts ?? (await getFacts(tx, this.app.secrets.encryptionKey, record.pseudonym)) ?? {};
     const rules = this.app.rules.current;
     const ev = evaluateRules(f, this.app.rules.riskAreas, rules.doc, tx.now);
@@ -339,18 +361,19 @@ export class ResidentService {
       next = { ...next, statusIndex: record.statusIndex, statusIndexUntil: null };
     }
     if (first || record.colour !== colour) {
-      await tx.append({
-        type: 'status.changed',
-        subjects: [residentSubject(record.pseudonym)],
-        data: {
-          statusIndex: record.statusIndex,
-          from: first ? null : record.colour,
-          to: colour,
-          ruleVersion: rules.version,
-          rules: reasons.map((r) => r.id),
-          cause,
-        },
-      });
+      if (!(first && opts.firstInCallersEvent))
+        await tx.append({
+          type: 'status.changed',
+          subjects: [residentSubject(record.pseudonym)],
+          data: {
+            statusIndex: record.statusIndex,
+            from: first ? null : record.colour,
+            to: colour,
+            ruleVersion: rules.version,
+            rules: reasons.map((r) => r.id),
+            cause,
+          },
+        });
       tx.onCommit(() => {
         this.app.statusBook.set(record.statusIndex, STATUS_VALUE[colour]);
         this.app.metrics.inc('ankang_status_changes_total', 'Colour changes', { to: colour });

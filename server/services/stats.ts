@@ -69,7 +69,9 @@ const shanghaiMidnight = (day: string) => Date.parse(`${day}T00:00:00Z`) - SHANG
  *   (`<hour>` is `YYYY-MM-DDTHH`, parts URI-encoded);
  * - `agg/v/<venue>/<hour>` → `{ count, admit, refer, deny }`, one venue's scans in that hour;
  * - `agg/c/<day>/<district>` → `{ green, yellow, red, initial }`, colour changes on that
- *   Asia/Shanghai day by the colour changed to, in the resident's district.
+ *   Asia/Shanghai day by the colour changed to, in the resident's district; a first colour
+ *   (`initial`) is an application's (`resident.applied` with `colour`) or, in ledgers written
+ *   before applications carried it, a `status.changed` from null.
  *
  * `meta/statsAggregates` names the layout; a data folder without it is counted once at start.
  */
@@ -113,12 +115,14 @@ async function countsOf(
         return next;
       },
     ]);
-  } else if (e.type === 'status.changed') {
-    const to = e.data.to as Colour;
+  } else if (e.type === 'status.changed' || (e.type === 'resident.applied' && 'colour' in e.data)) {
+    // A first colour is a status.changed from null, or (since applications carry it) the application itself.
+    const applied = e.type === 'resident.applied';
+    const to = (applied ? e.data.colour : e.data.to) as Colour;
     const resident = e.subjects.find((s) => s.startsWith('r:'));
     if (!(to in COLOUR_SET) || !resident) return out;
     const district = (await get<ResidentRecord>('residents', resident.slice(2)))?.district ?? 'unknown';
-    const initial = e.data.from === null;
+    const initial = applied || e.data.from === null;
     out.push([
       `${COLOUR_AGG}${shanghaiDay(new Date(e.at))}/${district}`,
       (b) => {
@@ -319,7 +323,7 @@ export class StatsService {
     };
   }
 
-  /** GET /v1/stats/colours/daily: status.changed events per Asia/Shanghai day, by the colour changed to. */
+  /** GET /v1/stats/colours/daily: colour changes (first colours included) per Asia/Shanghai day, by the colour changed to. */
   async coloursDaily(q: z.infer<typeof dailyColoursSchema>) {
     const now = this.app.clock();
     const today = shanghaiDay(now);

@@ -120,6 +120,19 @@ describe('residents API', function () {
       });
     }
 
+    it('writes two events for a new resident: the application with its first colour, and the code', async () => {
+      const before = (await svc.head()).seq;
+      const r = await apply(svc, applicant());
+      expect(r.status).to.equal(201);
+      const events = (await allEvents(svc)).filter((e) => e.seq > before);
+      expect(events.map((e) => e.type)).to.deep.equal(['resident.applied', 'code.issued']);
+      const [applied, issuedCode] = events;
+      expect(applied.subjects).to.deep.equal([`r:${r.body.resident.pseudonym}`]);
+      expect(applied.data).to.include({ colour: 'green', ruleVersion: 1, statusIndex: r.body.resident.statusIndex });
+      expect(applied.data.rules).to.deep.equal([]);
+      expect(issuedCode.data).to.include({ cti: claimsOf(r.body.code.code).cti, colour: 'green' });
+    });
+
     describe('across the four ID types', () => {
       it('gives every person their own status index and pseudonym', () => {
         expect(issued).to.have.length(ID_TYPES.length);
@@ -150,7 +163,11 @@ describe('residents API', function () {
         const types = (await allEvents(svc)).filter((e) => e.subjects.includes(subject)).map((e) => e.type);
         expect(types.filter((t) => t === 'resident.applied')).to.have.length(1);
         expect(types.filter((t) => t === 'declaration.submitted')).to.have.length(1);
-        expect(types.filter((t) => t === 'status.changed')).to.have.length(2);
+        // Green came with the application itself; the declaration's fever is the one change.
+        expect(types.filter((t) => t === 'status.changed')).to.have.length(1);
+        const events = (await allEvents(svc)).filter((e) => e.subjects.includes(subject));
+        expect(events.find((e) => e.type === 'resident.applied')!.data).to.include({ colour: 'green' });
+        expect(events.find((e) => e.type === 'status.changed')!.data).to.include({ from: 'green', to: 'yellow' });
 
         // Both tokens stay valid and name the same record.
         const me = await svc.call('GET', '/v1/residents/me', { token: first.token });

@@ -572,12 +572,17 @@ describe('authority API: grid follow-up, appeals, statistics', function () {
       ).to.equal(1);
     });
 
-    it('counts status changes per day by the colour changed to', async () => {
+    it("counts status changes per day by the colour changed to, with each application's first colour", async () => {
       const expected = { green: 0, yellow: 0, red: 0, total: 0, initial: 0 };
       for (const e of await eventsOf(svc, 'status.changed')) {
         expected[e.data.to as 'green']++;
         expected.total++;
-        if (e.data.from === null) expected.initial++;
+      }
+      // A new resident's first colour is in the application's event, not in a status.changed.
+      for (const e of await eventsOf(svc, 'resident.applied')) {
+        expected[e.data.colour as 'green']++;
+        expected.total++;
+        expected.initial++;
       }
       const r = await svc.call('GET', '/v1/stats/colours/daily?days=3', { token: health });
       expect(r.status).to.equal(200);

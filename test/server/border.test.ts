@@ -123,7 +123,6 @@ describe('POST /v1/border/entries (入境发码)', function () {
       const events = await eventsAfter(svc, headBefore);
       expect(events.map((e) => e.type)).to.deep.equal([
         'resident.applied',
-        'status.changed',
         'code.issued',
         'border.entry',
         'code.issued',
@@ -131,9 +130,10 @@ describe('POST /v1/border/entries (入境发码)', function () {
       const entry = events.find((e) => e.type === 'border.entry')!;
       expect(entry.subjects).to.have.members([`r:${out.body.resident.pseudonym}`, `v:${post.id}`]);
       expect(entry.data).to.include({ from: 'GB', venue: post.id });
-      const status = events.find((e) => e.type === 'status.changed')!;
-      expect(status.data).to.include({ from: null, to: 'red' });
-      expect(status.data.rules).to.deep.equal(['inbound-quarantine']);
+      // The first colour is the application's own: no status.changed beside it.
+      const applied = events.find((e) => e.type === 'resident.applied')!;
+      expect(applied.data).to.include({ colour: 'red' });
+      expect(applied.data.rules).to.deep.equal(['inbound-quarantine']);
       expect(events.filter((e) => e.type === 'code.issued').map((e) => [e.data.mode, e.data.colour])).to.deep.equal([
         ['dynamic', 'red'],
         ['printed', 'red'],
