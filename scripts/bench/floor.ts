@@ -11,6 +11,7 @@ import { openField, pseudonymFor, sealField } from '../../server/crypto/pii';
 import { hashToken } from '../../server/http/auth';
 import type { VerifiedIdentity } from '../../server/identity/sessions';
 import { floorSessionKey, type FloorSession } from './floor-sessions';
+import { Ledger } from '../../ledger/ledger';
 
 /**
  * The floors of `npm run bench`: only the work an application or a staff scan cannot skip,
@@ -49,6 +50,14 @@ const signer = {
   kid: computeKid(new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }).subarray(12))),
   sign: (data: Uint8Array) => new Uint8Array(sign(null, data, privateKey)),
 };
+
+/**
+ * FLOOR_LEDGER=1: the ledger floor. Each record is one hash-chained event of the service's
+ * ledger (ledger/ledger.ts) instead of a bare LevelDB record: sequence, salted hash, a link in
+ * each subject's chain and its index entries, in the same fsync'd groups. The audit trail's
+ * part of every scan and application, and nothing else of the service.
+ */
+const ledger = process.env.FLOOR_LEDGER === '1' ? Ledger.open(join(ownDir, 'ledger')) : undefined;
 
 let seq = 0;
 let pending: Array<{ key: string; value: unknown; done: (e?: unknown) => void }> = [];
@@ -124,25 +133,32 @@ async function apply(body: Application, authorization: string | undefined) {
     },
   };
   const code = await signCode(claims, signer);
-  await append(`r/${pseudonym}`, {
-    sealed,
-    district: body.district,
-    cti: claims.cti,
-    colour: 'green',
-    previous: existing?.cti ?? null,
-  });
+  const record = { sealed, district: body.district, cti: claims.cti, colour: 'green', previous: existing?.cti ?? null };
+  if (ledger) {
+    await (
+      await ledger
+    ).transact(async (tx) => {
+      tx.put('residents', pseudonym, record);
+      await tx.append({
+        type: 'resident.applied',
+        subjects: [`r:${pseudonym}`],
+        data: { district: body.district, colour: 'green', cti: claims.cti },
+      });
+    });
+  } else await append(`r/${pseudonym}`, record);
   return { colour: 'green', code };
 }
 
 async function scan(body: { venueId: string; code: string }) {
   const r = await verifyCode(body.code, { trustList, backend: 'node-async' });
   const at = new Date().toISOString();
-  await append(`s/${String(++seq).padStart(15, '0')}`, {
-    venue: body.venueId,
-    cti: r.claims?.cti ?? null,
-    result: r.code,
-    at,
-  });
+  const record = { venue: body.venueId, cti: r.claims?.cti ?? null, result: r.code, at };
+  if (ledger) {
+    const holder = r.claims ? [`f:${r.claims.iss}:${r.claims.cti}`] : [];
+    await (
+      await ledger
+    ).transact((tx) => tx.append({ type: 'scan.recorded', subjects: [`v:${body.venueId}`, ...holder], data: record }));
+  } else await append(`s/${String(++seq).padStart(15, '0')}`, record);
   return { decision: r.valid ? 'admit' : 'deny', codeResult: r.code, at };
 }
 

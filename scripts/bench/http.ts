@@ -59,6 +59,8 @@ const REFRESH_MAX_PER_ROUND = 20_000;
 const SIGN_ROUND_MS = 1000;
 const IN_PROCESS_RESIDENTS = 256;
 const APPS_RATIO_AIM = 0.25;
+/** Issue 18: applications at this share of their floor's rate. */
+const APPS_OF_FLOOR_AIM = 0.7;
 const APPS_ABSOLUTE_AIM = 2000;
 /**
  * Applications per second that the seeded sessions last for over the warm-up and the
@@ -138,6 +140,8 @@ export interface HttpBenchResult {
    * what any design that spreads applications over processes could reach at most.
    */
   floorSpread: HttpRoundsFigure & { ratio: number; processes: number };
+  /** The floor with its record written as one event of the service's ledger (FLOOR_LEDGER=1): the audit trail's share. */
+  ledgerFloor: LedgerFloorFigure;
   /** The service's applications over each floor's, by rate and by server CPU per request; all from the same run. */
   ofFloor: ServiceOfFloor;
   /** The same applications against the service with WORKERS=0, 1 and 2, interleaved with the rest; the CPU split per process. */
@@ -609,6 +613,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
   let baseline: Child | undefined;
   let floor: Child | undefined;
   let floorSpread: Child | undefined;
+  let ledgerFloor: Child | undefined;
   const workerServices = new Map<number, Child>();
   const processes = cpus().length;
   try {
@@ -657,6 +662,11 @@ export async function benchHttp(): Promise<HttpBenchResult> {
       FLOOR_DATA_DIR: join(dir, 'floor-spread'),
       FLOOR_WORKERS: String(processes),
     });
+    ledgerFloor = await startChild('scripts/bench/floor.ts', {
+      ...floorEnv,
+      FLOOR_DATA_DIR: join(dir, 'ledger-floor'),
+      FLOOR_LEDGER: '1',
+    });
 
     const tokens: string[] = [];
     let issuedCode: string | undefined;
@@ -679,16 +689,16 @@ export async function benchHttp(): Promise<HttpBenchResult> {
       '/v1/floor-apply',
       new SessionPool(floorTokens, 70_000_000, 'the spread floor', { cycle: true }),
     );
+    const ledgerFloorApply = applying(
+      ledgerFloor.url,
+      '/v1/floor-apply',
+      new SessionPool(floorTokens, 70_000_000, 'the ledger floor', { cycle: true }),
+    );
     const workerApplies = [...workerServices].map(([n, child]) =>
       applying(child.url, '/v1/residents', new SessionPool(seeded.tokens, 0, `the application rounds, WORKERS=${n}`)),
     );
-    const [appRounds, baseRounds, floorRounds, floorSpreadRounds, ...workerRounds] = await rotatedRounds([
-      apply,
-      echo,
-      floorApply,
-      floorSpreadApply,
-      ...workerApplies,
-    ]);
+    const [appRounds, baseRounds, floorRounds, floorSpreadRounds, ledgerFloorRounds, ...workerRounds] =
+      await rotatedRounds([apply, echo, floorApply, floorSpreadApply, ledgerFloorApply, ...workerApplies]);
     for (const child of workerServices.values()) await child.stop();
     workerServices.clear();
     await baseline.stop();
@@ -697,6 +707,8 @@ export async function benchHttp(): Promise<HttpBenchResult> {
     floor = undefined;
     await floorSpread.stop();
     floorSpread = undefined;
+    await ledgerFloor.stop();
+    ledgerFloor = undefined;
 
     const signing = await benchSigning(dir);
 
@@ -747,6 +759,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
       ratio,
       floor: withCeiling(floorFigure, base, APPS_RATIO_AIM),
       floorSpread: { ...floorSpreadFigure, ratio: round(floorSpreadFigure.perSecond / base.perSecond, 3), processes },
+      ledgerFloor: ledgerFloorFigure(summarise(ledgerFloorRounds), floorFigure, APPS_OF_FLOOR_AIM),
       ofFloor: ofFloor(applications, floorFigure, floorSpreadFigure),
       workers: workersComparison([applications, ...workerRounds.map(summarise)], floorFigure, floorSpreadFigure),
       aims: {
@@ -764,6 +777,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
     printHttp(result);
     return result;
   } finally {
+    await ledgerFloor?.stop();
     await floorSpread?.stop();
     await floor?.stop();
     await baseline?.stop();
@@ -900,6 +914,50 @@ function ofFloorText(what: string, o: ServiceOfFloor, processes: number): string
   );
 }
 
+/**
+ * The floor whose one record is an event of the service's own ledger (floor.ts with
+ * FLOOR_LEDGER=1): sequence, salted hash, a link in each subject's chain and its index
+ * entries. Every application and scan must leave that audit record, so this is the floor any
+ * design of the service pays; with it, the server CPU the aim leaves for everything else.
+ */
+export interface LedgerFloorFigure extends HttpRoundsFigure {
+  /** Its rate over the floor's. */
+  ofFloor: number;
+  /** The aim, as a share of the floor's rate. */
+  aim: number;
+  /**
+   * The server CPU µs a request may cost for the aim's rate (aim × floor) to fit on all cores
+   * next to the load generator: cores ÷ (aim × floor rate) − load-generator CPU per request.
+   */
+  aimBudgetUs: number;
+}
+
+function ledgerFloorFigure(f: HttpRoundsFigure, floor: HttpRoundsFigure, aim: number): LedgerFloorFigure {
+  return {
+    ...f,
+    ofFloor: round(f.perSecond / floor.perSecond, 3),
+    aim,
+    aimBudgetUs: round((cpus().length * 1e6) / (aim * floor.perSecond) - floor.clientCpuUsPerRequest),
+  };
+}
+
+/** What the audit record alone costs against the floor, and what the aim leaves for the rest of the service. */
+function ledgerFloorText(
+  what: string,
+  l: LedgerFloorFigure,
+  floor: HttpRoundsFigure,
+  service: HttpRoundsFigure,
+): string {
+  const left = l.serverCpuUsPerRequest === undefined ? NaN : l.aimBudgetUs - l.serverCpuUsPerRequest;
+  return (
+    `Ledger floor (${what}): the floor with its record as one hash-chained event of the service's ledger reaches ${fmt(l.perSecond)}/s, ${fmtRatio(l.ofFloor)} of the floor, at ${cpuText(l)} µs server CPU. ` +
+    `For the aim of ${fmtRatio(l.aim)} of the floor (${fmt(l.aim * floor.perSecond)}/s), all ${cpus().length} cores next to the load generator allow ${fmt(l.aimBudgetUs)} µs of server CPU per request; ` +
+    (left > 0
+      ? `the audit record leaves ${fmt(left)} µs for everything else the service does (the service spends ${fmt((service.serverCpuUsPerRequest ?? NaN) - (l.serverCpuUsPerRequest ?? NaN))} µs on it).`
+      : `the audit record alone uses all of it, so no design that keeps the ledger reaches the aim on this machine.`)
+  );
+}
+
 /** How the floor compares with the baseline, the ceiling its CPU cost sets, and the service against the floor. */
 function floorText(floor: FloorFigure, service: HttpRoundsFigure, aimRatio: number): string {
   const c = floor.ceiling;
@@ -971,6 +1029,12 @@ function printHttp(r: HttpBenchResult): void {
           'FLOOR_WORKERS: one LevelDB each, no single writer, no hand-over',
         ),
         httpRow(
+          'ledger floor: the floor, its record one ledger event',
+          r.ledgerFloor,
+          '',
+          `FLOOR_LEDGER=1: ${fmtRatio(r.ledgerFloor.ofFloor)} of the floor; sequence, hash chain, subject chain`,
+        ),
+        httpRow(
           'code refresh over HTTP: GET /me/code?mode=printed',
           r.refreshOverHttp,
           '',
@@ -1000,6 +1064,7 @@ function printHttp(r: HttpBenchResult): void {
   console.log(floorText(r.floor, r.applications, r.aims.ratioAtLeast));
   console.log(spreadText(r.floorSpread, r.aims.ratioAtLeast));
   console.log(ofFloorText('applications', r.ofFloor, r.floorSpread.processes));
+  console.log(ledgerFloorText('applications', r.ledgerFloor, r.floor, r.applications));
   printWorkers('Applications', r.workers, r.setup.connections, r.floorSpread.processes);
   const s = r.signing;
   const row = (what: string, f: RateFigure, ratio: string, note: string) => [
@@ -1048,6 +1113,8 @@ function printHttp(r: HttpBenchResult): void {
 
 const SCANS_RESIDENTS = 2000;
 const SCANS_RATIO_AIM = 0.3;
+/** Issue 18: staff scans at this share of their floor's rate. */
+const SCANS_OF_FLOOR_AIM = 0.8;
 const SCANS_P99_AIM_MS = 50;
 /** Connection counts tried, highest first, when 64 connections give a p99 above the aim. */
 const SCANS_LOWER_CONNECTIONS = [48, 32, 24, 16, 12, 8, 4, 2, 1];
@@ -1081,6 +1148,8 @@ export interface ScansBenchResult {
    * FLOOR_WORKERS): what any design that spreads scans over processes could reach at most.
    */
   floorSpread: HttpRoundsFigure & { ratio: number; processes: number };
+  /** The scan floor with its record written as one event of the service's ledger (FLOOR_LEDGER=1): the audit trail's share. */
+  ledgerFloor: LedgerFloorFigure;
   /** The service's scans at 64 connections over each floor's, and its server CPU per scan over each floor's; all from the same run. */
   ofFloor: ServiceOfFloor;
   /** The same scans against the service with WORKERS=0, 1 and 2, interleaved with the rest; the CPU split per process. */
@@ -1114,6 +1183,7 @@ export async function benchScans(): Promise<ScansBenchResult> {
   let baseline: Child | undefined;
   let floor: Child | undefined;
   let floorSpread: Child | undefined;
+  let ledgerFloor: Child | undefined;
   const workerServices = new Map<number, Child>();
   const processes = cpus().length;
   try {
@@ -1210,19 +1280,30 @@ export async function benchScans(): Promise<ScansBenchResult> {
         floorResults[k] = (floorResults[k] ?? 0) + 1;
       },
     });
-    const [scanRounds, baseRounds, floorRounds, floorSpreadRounds, ...workerRounds] = await rotatedRounds([
-      scan,
-      echo,
-      floorScan,
-      floorSpreadScan,
-      ...workerScans,
-    ]);
+    // The floor again, its record one event of the service's ledger on the venue's and the code's chains.
+    ledgerFloor = await startChild('scripts/bench/floor.ts', {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      FLOOR_DATA_DIR: join(dir, 'ledger-floor'),
+      FLOOR_TRUST_LIST: trustList,
+      FLOOR_LEDGER: '1',
+    });
+    const ledgerFloorScan = posting(ledgerFloor.url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), {
+      onResponse: (status, body) => {
+        const k = status === 201 ? (/"codeResult":"(\w+)"/.exec(body)?.[1] ?? 'unknown') : `http-${status}`;
+        floorResults[k] = (floorResults[k] ?? 0) + 1;
+      },
+    });
+    const [scanRounds, baseRounds, floorRounds, floorSpreadRounds, ledgerFloorRounds, ...workerRounds] =
+      await rotatedRounds([scan, echo, floorScan, floorSpreadScan, ledgerFloorScan, ...workerScans]);
     for (const child of workerServices.values()) await child.stop();
     workerServices.clear();
     await floor.stop();
     floor = undefined;
     await floorSpread.stop();
     floorSpread = undefined;
+    await ledgerFloor.stop();
+    ledgerFloor = undefined;
     // Codes expire only after the run; every one the floors saw must have verified, or they skipped work.
     if (Object.keys(floorResults).some((k) => k !== 'VALID'))
       throw new Error(`the floor handlers refused codes: ${JSON.stringify(floorResults)}`);
@@ -1280,6 +1361,7 @@ export async function benchScans(): Promise<ScansBenchResult> {
       baseline: base,
       floor: withCeiling(floorFigure, base, SCANS_RATIO_AIM),
       floorSpread: { ...floorSpreadFigure, ratio: round(floorSpreadFigure.perSecond / base.perSecond, 3), processes },
+      ledgerFloor: ledgerFloorFigure(summarise(ledgerFloorRounds), floorFigure, SCANS_OF_FLOOR_AIM),
       ofFloor: ofFloor(scans, floorFigure, floorSpreadFigure),
       workers,
       underP99Aim,
@@ -1297,6 +1379,7 @@ export async function benchScans(): Promise<ScansBenchResult> {
     printScans(result);
     return result;
   } finally {
+    await ledgerFloor?.stop();
     await floorSpread?.stop();
     await floor?.stop();
     await baseline?.stop();
@@ -1375,6 +1458,13 @@ function printScans(r: ScansBenchResult): void {
       fmtRatio(r.floorSpread.ratio),
       'FLOOR_WORKERS: one LevelDB each, no single writer, no hand-over',
     ),
+    row(
+      'ledger floor: the floor, its record one ledger event',
+      r.ledgerFloor,
+      r.setup.connections,
+      '',
+      `FLOOR_LEDGER=1: ${fmtRatio(r.ledgerFloor.ofFloor)} of the floor; sequence, hash chain, two subject chains`,
+    ),
   ];
   if (r.underP99Aim) {
     rows.push(
@@ -1397,6 +1487,7 @@ function printScans(r: ScansBenchResult): void {
   console.log(floorText(r.floor, r.scans, r.aims.ratioAtLeast));
   console.log(spreadText(r.floorSpread, r.aims.ratioAtLeast));
   console.log(ofFloorText('staff scans', r.ofFloor, r.floorSpread.processes));
+  console.log(ledgerFloorText('staff scans', r.ledgerFloor, r.floor, r.scans));
   printWorkers('Staff scans', r.workers, r.setup.connections, r.floorSpread.processes);
   console.log(
     `Decisions with WORKERS: ${Object.entries(r.workerDecisions)

@@ -84,6 +84,16 @@ async function main(): Promise<void> {
       FLOOR_ENCRYPTION_KEY: floorKey.toString('base64'),
     });
     started.push(floor);
+    const ledgerFloor = await startChild('scripts/bench/floor.ts', {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      FLOOR_DATA_DIR: join(dir, 'ledger-floor'),
+      FLOOR_TRUST_LIST: trustList,
+      FLOOR_SESSIONS_DIR: join(dir, 'floor-sessions'),
+      FLOOR_ENCRYPTION_KEY: floorKey.toString('base64'),
+      FLOOR_LEDGER: '1',
+    });
+    started.push(ledgerFloor);
 
     const scanBody = (code: string) => JSON.stringify({ venueId, code, temperatureC: 36.5 });
     const bad: Record<string, number> = {};
@@ -103,11 +113,21 @@ async function main(): Promise<void> {
       '/v1/floor-apply',
       new SessionPool(floorTokens, 70_000_000, 'the floor', { cycle: true }),
     );
-    const loads: Record<string, Load> = { apply, floorApply, scan, floorScan };
+    const ledgerFloorScan = posting(ledgerFloor.url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), {
+      onResponse: tally('ledger floor scan'),
+    });
+    const ledgerFloorApply = applying(
+      ledgerFloor.url,
+      '/v1/floor-apply',
+      new SessionPool(floorTokens, 70_000_000, 'the ledger floor', { cycle: true }),
+    );
+    const loads: Record<string, Load> = { apply, floorApply, ledgerFloorApply, scan, floorScan, ledgerFloorScan };
     const opts = (name: string) => (name.toLowerCase().includes('apply') ? { amount: APPS } : { duration: SECONDS });
-    for (const name of ['floorApply', 'scan', 'floorScan']) await loads[name]({ duration: 2 });
-    const rounds: Record<string, AutocannonFigure[]> = { apply: [], floorApply: [], scan: [], floorScan: [] };
-    const names = Object.keys(loads);
+    // COSTS_ONLY=scan,floorScan (say): only those loads' rounds, e.g. for a profile of one path.
+    const only = process.env.COSTS_ONLY?.split(',');
+    const names = Object.keys(loads).filter((n) => !only || only.includes(n));
+    for (const name of names.filter((n) => n !== 'apply')) await loads[name]({ duration: 2 });
+    const rounds: Record<string, AutocannonFigure[]> = Object.fromEntries(Object.keys(loads).map((n) => [n, []]));
     for (let r = 0; r < ROUNDS; r++) {
       for (let k = 0; k < names.length; k++) {
         const name = names[(r + k) % names.length];
@@ -128,12 +148,18 @@ async function main(): Promise<void> {
     console.log(
       table(
         ['what', 'per second', '÷ floor', 'server CPU µs', '÷ floor', 'p99 ms', 'CPU µs rounds'],
-        [
-          row('application', f.apply, f.floorApply),
-          row('floor application', f.floorApply, f.floorApply),
-          row('staff scan', f.scan, f.floorScan),
-          row('floor scan', f.floorScan, f.floorScan),
-        ],
+        (
+          [
+            ['application', 'apply', 'floorApply'],
+            ['floor application', 'floorApply', 'floorApply'],
+            ['ledger floor application', 'ledgerFloorApply', 'floorApply'],
+            ['staff scan', 'scan', 'floorScan'],
+            ['floor scan', 'floorScan', 'floorScan'],
+            ['ledger floor scan', 'ledgerFloorScan', 'floorScan'],
+          ] as const
+        )
+          .filter(([, n, of]) => f[n] && f[of])
+          .map(([what, n, of]) => row(what, f[n], f[of])),
       ),
     );
     if (Object.keys(bad).length) console.log('not 201:', bad);
