@@ -89,6 +89,25 @@ interface Group {
 }
 
 const DELETED = Symbol('deleted');
+
+/**
+ * Spaces whose committed values the ledger keeps in memory once read: a request reads the
+ * same few keys over and over (a gate's venue and its chain head, an operator's token, the
+ * hour's counters), and a LevelDB point read with its JSON decoding costs more than the
+ * lookup. Each durable group updates the entries it wrote, so the cache never serves what is
+ * not committed. Cached values are frozen: whoever wants another value puts a new one.
+ */
+const CACHED_SPACES: ReadonlySet<Space> = new Set<Space>(['subjectHeads', 'venues', 'tokens', 'bindings', 'index']);
+/** Entries kept; the oldest inserted goes first. */
+const CACHE_ENTRIES = 100_000;
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
 type Sub = AbstractSublevel<Level<string, unknown>, string | Uint8Array | Buffer, string, unknown>;
 
 /** Sequence numbers as fixed-width decimal so that LevelDB's key order is log order. */
@@ -222,6 +241,8 @@ export class Ledger {
   private readonly keyWatchers: Array<{ space: Space; fn: (keys: string[]) => void }> = [];
   private readonly derivers: Array<(events: LedgerEvent[], tx: Tx) => Promise<void> | void> = [];
   private readonly spaces = new Map<Space, Sub>();
+  /** Committed values of CACHED_SPACES by `k(space, key)`, `undefined` for a key known absent. */
+  private readonly cache = new Map<string, unknown>();
 
   private constructor(
     readonly db: Level<string, unknown>,
@@ -403,7 +424,13 @@ export class Ledger {
   // LevelDB serves point reads from its caches in microseconds; the synchronous read skips
   // the thread-pool round trip, which matters inside the one-at-a-time transaction section.
   private readSync<T>(space: Space, key: string): T | undefined {
-    return this.space(space).getSync(key) as T | undefined;
+    if (!CACHED_SPACES.has(space)) return this.space(space).getSync(key) as T | undefined;
+    const k = this.k(space, key);
+    if (this.cache.has(k)) return this.cache.get(k) as T | undefined;
+    const v = deepFreeze(this.space(space).getSync(key) as T | undefined);
+    if (this.cache.size >= CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(k, v);
+    return v;
   }
 
   async getEvent(seq: number): Promise<LedgerEvent | undefined> {
@@ -585,6 +612,9 @@ export class Ledger {
       }
       this.committedHead = { ...group.head };
       if (group.events.length) this.committedLastAt = group.events[group.events.length - 1].at;
+      for (const [k, op] of last) {
+        if (this.cache.has(k)) this.cache.set(k, op.value === DELETED ? undefined : deepFreeze(op.value));
+      }
       for (const op of group.ops) {
         const k = this.k(op.space, op.key);
         if (this.overlay.get(k)?.group === group.id) this.overlay.delete(k);
