@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
 import { deserialize, serialize } from 'node:v8';
-import type { TrustListJson } from '../../verifier/src';
+import type { CodeMode, TrustListJson } from '../../verifier/src';
 import type { FieldError } from '../errors';
 import type { Principal } from '../http/auth';
 import type { SeriesJson } from '../http/metrics';
-import type { ApplyInput } from '../services/residents';
+import type { ApplyInput, IssuedCode } from '../services/residents';
 import type { ScanVerdict, staffScanSchema } from '../services/scans';
 import type { z } from 'zod';
 
@@ -16,7 +16,8 @@ import type { z } from 'zod';
  * - HTTP: the worker forwards any request it does not serve itself, with the client's
  *   address in `WORKER_CLIENT_HEADER` and the secret in `WORKER_SECRET_HEADER`;
  * - a message channel: length-prefixed frames (v8 serialisation), requests with an `id`
- *   answered by the writer, and notices the writer pushes (trust list, changed tokens).
+ *   answered by the writer, and notices the writer pushes (trust list, changed tokens, changed
+ *   statuses, changed resident records and bindings, new rules or keys).
  */
 
 /** The client's address as the worker saw it (after TRUST_PROXY); believed only with the secret. */
@@ -46,6 +47,8 @@ export type WorkerRequest =
   | { id: number; op: 'apply'; principal: Principal; address: string; key: string | undefined; input: ApplyInput }
   /** The signed status list as the writer holds it now (re-signed first if it changed or aged). */
   | { id: number; op: 'status-list' }
+  /** A resident's current code of a mode (`requireRole` passed in the worker); answered with a `CodeAnswer`. */
+  | { id: number; op: 'code'; principal: Principal; mode: CodeMode }
   /** The worker's own series (requests it answered, its connections), sent every METRICS_PUSH_MS. */
   | { id: number; op: 'metrics'; series: SeriesJson[] }
   | {
@@ -75,7 +78,17 @@ export type WriterNotice =
   /** Keys of the `tokens` space (token hashes) that a durable write changed: drop them from any cache. */
   | { op: 'tokens'; hashes: string[] }
   /** A status changed: any signed status list a worker holds is out of date. */
-  | { op: 'statuses' };
+  | { op: 'statuses' }
+  /** Residents (by pseudonym) whose record or account binding a durable write changed: their codes and principals are stale. */
+  | { op: 'residents'; pseudonyms: string[] }
+  /** The rules, the risk areas or the issuer's keys changed: every code answer a worker holds is stale. */
+  | { op: 'codes' };
+
+/** The writer's answer to `code`: the code, and until when it stays the answer barring a `residents` or `codes` notice. */
+export interface CodeAnswer {
+  code: IssuedCode;
+  until: number;
+}
 
 /** Messages between the supervisor and its processes (Node's IPC channel). */
 export type SupervisorMessage =

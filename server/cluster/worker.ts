@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { LedgerUnavailableError } from '../../ledger/ledger';
+import type { CodeMode } from '../../verifier/src';
 import { errorResponses, ledgerError, refuseCrossSite, requestLog } from '../app';
 import type { Config } from '../config';
 import { ServiceError, type ErrorCode } from '../errors';
@@ -14,9 +15,10 @@ import { Metrics } from '../http/metrics';
 import { requireGrant } from '../http/permissions';
 import { createHttpServer, drainHttpServer } from '../http/server';
 import { sendStatusList } from '../routes/issuer';
+import { addCodeRoutes } from '../routes/residents';
 import { addPages } from '../routes/pages';
 import { Idempotency } from '../services/idempotency';
-import { applySchema } from '../services/residents';
+import { applySchema, type IssuedCode } from '../services/residents';
 import { staffScanSchema, verifyShownCode } from '../services/scans';
 import {
   readFrames,
@@ -24,6 +26,7 @@ import {
   WORKER_CLIENT_HEADER,
   METRICS_PUSH_MS,
   WORKER_SECRET_HEADER,
+  type CodeAnswer,
   type SupervisorMessage,
   type TrustSnapshot,
   type WorkerRequest,
@@ -40,6 +43,45 @@ const WRITER_FRAME_MAX = 256 * 1024 * 1024;
 /** The writer is down: the answer a refused ledger write gets (503, Retry-After). */
 const unavailable = () => ledgerError(new LedgerUnavailableError('the ledger writer is not connected'));
 
+/** The resident's current code, as JSON, PNG or SVG (`addCodeRoutes`). */
+const CODE_PATH = '/v1/residents/me/code';
+/** Code answers a worker keeps (a resident has two: dynamic and printed). */
+const CODE_CACHE_MAX = 20_000;
+/** Changes remembered one by one before they are forgotten wholesale (then every answer in flight counts as crossed). */
+const CHANGES_MAX = 50_000;
+
+/**
+ * Which cached keys the writer has said changed, and when (a running count of notices): an
+ * answer asked for before a change to its key crossed that change, so it is used once and
+ * never cached. Per key, so a busy ledger's other writes do not keep every answer uncached.
+ */
+export class ChangeLog {
+  private seq = 0;
+  /** Answers asked for before this count may have crossed a change no longer remembered. */
+  private floor = 0;
+  private readonly changed = new Map<string, number>();
+
+  /** The count to ask a question at. */
+  now(): number {
+    return this.seq;
+  }
+
+  change(key: string): void {
+    this.changed.set(key, ++this.seq);
+    if (this.changed.size > CHANGES_MAX) this.changeAll();
+  }
+
+  changeAll(): void {
+    this.changed.clear();
+    this.floor = ++this.seq;
+  }
+
+  /** Whether nothing said `key` changed after `since`. */
+  unchangedSince(since: number, ...keys: string[]): boolean {
+    return since >= this.floor && keys.every((k) => (this.changed.get(k) ?? 0) <= since);
+  }
+}
+
 /** Distributes Omit over a union, so each request keeps its own fields. */
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
@@ -53,8 +95,10 @@ class WriterLink {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private readonly tokens = new Map<string, { p: Principal; until: number }>();
-  /** Bumped by every pushed token change: an answer to an older question is used once, never cached. */
-  private generation = 0;
+  /** Resident code answers by `<pseudonym>/<mode>`, each until the writer said it stays. */
+  private readonly codes = new Map<string, CodeAnswer>();
+  /** Keys the writer said changed: `t:<token hash>` and `p:<pseudonym>` (a record or its binding). */
+  private readonly changes = new ChangeLog();
   trust: TrustSnapshot | undefined;
   /** The writer's signed status list, until a status changes or it ages. */
   private statusList: { bytes: Uint8Array; issuedAt: number } | undefined;
@@ -117,7 +161,8 @@ class WriterLink {
     this.statusList = undefined;
     this.statusGeneration++;
     this.tokens.clear();
-    this.generation++;
+    this.codes.clear();
+    this.changes.changeAll();
     s?.destroy();
     for (const p of this.pending.values()) p.reject(unavailable());
     this.pending.clear();
@@ -129,9 +174,23 @@ class WriterLink {
       else if (msg.op === 'statuses') {
         this.statusList = undefined;
         this.statusGeneration++;
+      } else if (msg.op === 'tokens') {
+        for (const h of msg.hashes) {
+          this.tokens.delete(h);
+          this.changes.change(`t:${h}`);
+        }
+      } else if (msg.op === 'residents') {
+        const changed = new Set(msg.pseudonyms);
+        for (const p of changed) {
+          this.codes.delete(`${p}/dynamic`);
+          this.codes.delete(`${p}/printed`);
+          this.changes.change(`p:${p}`);
+        }
+        // A principal carries its account's binding to the record: a new binding makes it stale.
+        for (const [h, t] of this.tokens) if (t.p.pseudonym && changed.has(t.p.pseudonym)) this.tokens.delete(h);
       } else {
-        for (const h of msg.hashes) this.tokens.delete(h);
-        this.generation++;
+        this.codes.clear();
+        this.changes.changeAll();
       }
       return;
     }
@@ -169,9 +228,10 @@ class WriterLink {
     let p: Principal;
     if (hit && hit.until > now) p = hit.p;
     else {
-      const generation = this.generation;
+      const asked = this.changes.now();
       p = await this.call<Principal>({ op: 'auth', hash });
-      if (generation === this.generation) {
+      const keys = [`t:${hash}`, ...(p.pseudonym ? [`p:${p.pseudonym}`] : [])];
+      if (this.changes.unchangedSince(asked, ...keys)) {
         if (this.tokens.size >= TOKEN_CACHE_MAX) this.tokens.clear();
         this.tokens.set(hash, { p, until: now + TOKEN_CACHE_MS });
       }
@@ -179,6 +239,23 @@ class WriterLink {
     if (p.expiresAt && Date.parse(p.expiresAt) <= Date.now())
       throw new ServiceError('TOKEN_EXPIRED', 'the token has expired');
     return p;
+  }
+
+  /**
+   * A resident's current code of a mode: the writer's last answer while it stays (its refresh
+   * time, the record's next review, no notice since), else the writer's new one.
+   */
+  async code(p: Principal, mode: CodeMode): Promise<IssuedCode> {
+    const key = `${p.pseudonym}/${mode}`;
+    const hit = this.codes.get(key);
+    if (hit && hit.until > Date.now()) return hit.code;
+    const asked = this.changes.now();
+    const answer = await this.call<CodeAnswer>({ op: 'code', principal: p, mode });
+    if (this.changes.unchangedSince(asked, `p:${p.pseudonym}`)) {
+      if (this.codes.size >= CODE_CACHE_MAX) this.codes.clear();
+      this.codes.set(key, answer);
+    }
+    return answer.code;
   }
 
   close(): void {
@@ -207,9 +284,10 @@ export function clientAddress(req: IncomingMessage, config: Pick<Config, 'TRUST_
  * An HTTP worker (WORKERS > 0): serves PORT beside its siblings. Staff scans (the gate page's
  * cookie or a device's bearer token) and applications are authenticated, validated and, for a
  * scan, verified here, and reach the writer as one compact message each; the pages are served
- * from their files here, and the signed status list from a copy the writer invalidates whenever
- * a status changes; every other request is forwarded to the writer's HTTP port as it came, with
- * the client's address.
+ * from their files here, the signed status list from a copy the writer invalidates whenever a
+ * status changes, and a resident's current code (JSON, PNG or SVG) from the writer's last
+ * answer while it stays; every other request is forwarded to the writer's HTTP port as it
+ * came, with the client's address.
  */
 export async function runWorker(config: Config, secret: string): Promise<void> {
   const log = createLogger(config.LOG_LEVEL);
@@ -223,6 +301,11 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
   koa.use(requestLog({ metrics, log }));
   koa.use(apiHeaders);
   koa.use(errorResponses({ log }));
+  // The code routes read their principals as the writer's `authenticate` leaves them.
+  koa.use(async (ctx, next) => {
+    if (ctx.path.startsWith(CODE_PATH)) ctx.state.principals = await principalsFrom(ctx, (t) => link.principal(t));
+    await next();
+  });
   router.post('/v1/scans', async (ctx) => {
     // As the writer authenticates: a bearer token, or the gate page's cookie (with its cross-site check).
     ctx.state.principals = await principalsFrom(ctx, (token) => link.principal(token));
@@ -255,6 +338,8 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
     ctx.status = answer.status;
     ctx.body = answer.body;
   });
+  // A phone asks for its code each time the page shows: answered here while the writer's last answer stays.
+  addCodeRoutes(router, config, (p, mode) => link.code(p, mode));
   // Other provinces' verifiers fetch it often, and it grows with the residents (2 bits each).
   router.get('/v1/status-list', async (ctx) =>
     sendStatusList(ctx, await link.signedStatusList(config.STATUS_LIST_MAX_AGE_SECONDS)),
@@ -268,7 +353,7 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
     if (req.method === 'POST' && (req.url === '/v1/scans' || req.url === '/v1/residents')) return link.up;
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/v1/status-list' && !link.up) return false;
+    if ((path === '/v1/status-list' || path.startsWith(CODE_PATH)) && !link.up) return false;
     return router.match(path, req.method).route;
   };
 

@@ -14,6 +14,7 @@ import {
   sendFrame,
   WORKER_CLIENT_HEADER,
   WORKER_SECRET_HEADER,
+  type CodeAnswer,
   type TrustSnapshot,
   type WireError,
   type WorkerRequest,
@@ -69,6 +70,8 @@ const workerRequest = (p: Principal, ip?: string) =>
   ({ ip, state: { principals: [p] }, set: () => undefined }) as unknown as Context;
 
 const TRUST_POLL_MS = 250;
+/** Keys of the `meta` space every resident's code answer depends on: the rules in force, the risk areas, the issuer's keys. */
+const CODE_INPUTS = new Set(['rulesCurrent', 'riskAreas', 'issuerKeys']);
 /** A connection must send its hello within this, in a frame of at most HELLO_MAX_BYTES. */
 const HELLO_TIMEOUT_MS = 5_000;
 const HELLO_MAX_BYTES = 1024;
@@ -114,6 +117,13 @@ export async function startWriterChannel(
   const poll = setInterval(trustNow, TRUST_POLL_MS);
   app.ledger.onKeysWritten('tokens', (hashes) => notify({ op: 'tokens', hashes }));
   app.statusBook.onChange(() => notify({ op: 'statuses' }));
+  // What a worker's copy of a code answer rests on: the resident's record and binding, and the rules, risk areas and keys.
+  const residentsChanged = (pseudonyms: string[]) => notify({ op: 'residents', pseudonyms });
+  app.ledger.onKeysWritten('residents', residentsChanged);
+  app.ledger.onKeysWritten('bindings', residentsChanged);
+  app.ledger.onKeysWritten('meta', (keys) => {
+    if (keys.some((k) => CODE_INPUTS.has(k))) notify({ op: 'codes' });
+  });
 
   const handle = async (msg: WorkerRequest): Promise<unknown> => {
     switch (msg.op) {
@@ -133,6 +143,13 @@ export async function startWriterChannel(
           Promise.resolve(),
         );
         return applyAs(app, services, msg.principal, msg.key, msg.input);
+      }
+      case 'code': {
+        const { residents } = services;
+        const { record, code } = await app.ledger.transact((tx) =>
+          residents.currentCode(tx, msg.principal.pseudonym!, msg.mode),
+        );
+        return { code, until: residents.codeStaysUntil(record, code, msg.mode) } satisfies CodeAnswer;
       }
       case 'status-list':
         return app.statusBook.current(Math.floor(app.clock().getTime() / 1000), app.keys.active().signer);

@@ -18,6 +18,7 @@ import {
   codeView,
   residentView,
   type ApplyInput,
+  type IssuedCode,
   type ResidentRecord,
 } from '../services/residents';
 
@@ -129,10 +130,26 @@ export function residentRoutes(
     ctx.body = { resident: residentView(r, app.secrets.encryptionKey) };
   });
 
+  addCodeRoutes(router, app.config, async (p, mode) => {
+    const { code } = await app.ledger.transact((tx) => residents.currentCode(tx, p.pseudonym!, mode));
+    return code;
+  });
+}
+
+/**
+ * GET /v1/residents/me/code (and .png, .svg): the signed-in resident's current code of a mode,
+ * as JSON or drawn. `current` gives the code: the ledger's transaction in one process, a
+ * worker's copy of the writer's answer under WORKERS (server/cluster/worker.ts).
+ */
+export function addCodeRoutes(
+  router: Router,
+  config: Pick<AppContext['config'], 'CODE_REFRESH_MARGIN_SECONDS' | 'ISSUER_ID'>,
+  current: (p: Principal, mode: CodeMode) => Promise<IssuedCode>,
+): void {
   const code = (format: 'json' | 'png' | 'svg') => async (ctx: Context) => {
     const p = requireRole(ctx, 'resident');
     const mode = modeOf(ctx);
-    const { code: c } = await app.ledger.transact((tx) => residents.currentCode(tx, p.pseudonym!, mode));
+    const c = await current(p, mode);
     ctx.set('Cache-Control', 'no-store');
     if (format === 'png') {
       ctx.type = 'image/png';
@@ -141,7 +158,7 @@ export function residentRoutes(
       ctx.type = 'image/svg+xml';
       ctx.body = await renderQrSvg(c.text);
     } else {
-      ctx.body = codeView(c, mode, app.config.CODE_REFRESH_MARGIN_SECONDS, app.config.ISSUER_ID);
+      ctx.body = codeView(c, mode, config.CODE_REFRESH_MARGIN_SECONDS, config.ISSUER_ID);
     }
   };
   router.get('/v1/residents/me/code', code('json'));

@@ -383,6 +383,21 @@ export class ResidentService {
     return next;
   }
 
+  /** How long before its expiry a code of `mode` is re-issued (seconds). */
+  private refreshMargin(mode: CodeMode): number {
+    return mode === 'dynamic' ? this.app.config.CODE_REFRESH_MARGIN_SECONDS : 24 * 3600;
+  }
+
+  /**
+   * Until when (ms since the epoch) `currentCode` keeps answering with `code`, as long as the
+   * record is not written and the rules, risk areas and issuer keys stay: its refresh time, or
+   * the record's next review if sooner (a fact or an override that runs out with time).
+   */
+  codeStaysUntil(record: ResidentRecord, code: IssuedCode, mode: CodeMode): number {
+    const refresh = (code.exp - this.refreshMargin(mode)) * 1000;
+    return record.reviewAt ? Math.min(refresh, Date.parse(record.reviewAt)) : refresh;
+  }
+
   /** The current code of a mode, re-issued when its colour, rules or key changed or it nears expiry. */
   async ensureCode(
     tx: Tx,
@@ -393,7 +408,7 @@ export class ResidentService {
     const nowS = Math.floor(tx.now.getTime() / 1000);
     const { record: keyRecord, signer } = keys.active();
     const current = record.codes[mode];
-    const margin = mode === 'dynamic' ? config.CODE_REFRESH_MARGIN_SECONDS : 24 * 3600;
+    const margin = this.refreshMargin(mode);
     if (
       current &&
       !current.spent &&

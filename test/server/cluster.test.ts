@@ -14,6 +14,7 @@ import {
   listeningPorts,
   residentCodes,
   seedDataDir,
+  setup,
   startCluster,
   type Answer,
   type ClusterProcess,
@@ -39,8 +40,8 @@ async function serviceUnderTest(tmp: string, workers: number): Promise<Under> {
   // Request lines (no personal data in them) say which process answered.
   const env = { ...ENV, WORKERS: String(workers), LOG_LEVEL: 'info' };
   // Two residents apply now; the third applies in a test, changing the status list; the fourth
-  // and fifth apply in the test of applications.
-  const seeded = await seedDataDir(tmp, env, 5);
+  // and fifth apply in the test of applications; the sixth and seventh in the test of codes.
+  const seeded = await seedDataDir(tmp, env, 7);
   const s = await startCluster(tmp, env);
   const a = await gate(s.url, seeded.admin, '淮河路步行街百货大楼');
   const b = await gate(s.url, seeded.admin, '三孝口书店');
@@ -394,6 +395,81 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
     // The workers answered every one of them (the writer only applied): 16 requests, none logged by the writer.
     const answered = () => requestLines(cluster, '/v1/residents').filter((l) => l.time! >= since);
     await until('the request lines', () => answered().length >= 16, 5_000, 50);
+    expect(answered().filter((l) => !cluster.s.workers.includes(l.pid!))).to.deep.equal([]);
+  });
+
+  it("answers a resident's code through the workers as the one-process service does, and at once after a change", async () => {
+    const code = (u: Under, auth: Record<string, string>, path = '/v1/residents/me/code') =>
+      call(u.s.url, 'GET', path, { headers: auth });
+    const answers = async (u: Under) => {
+      const [sixth, seventh] = u.seeded.residents.slice(5);
+      const out: [string, unknown[]][] = [
+        ['no token', outcome(await code(u, {}))],
+        ["an operator's token", outcome(await code(u, bearer(u.a.operator)))],
+        ['a session that has not applied', outcome(await code(u, bearer(sixth)))],
+      ];
+      // The refusal above left the session's principal (no record bound yet) in the worker's cache.
+      expect(
+        (await call(u.s.url, 'POST', '/v1/residents', { token: sixth, body: applicationBody(6) })).status,
+      ).to.equal(201);
+      const first = await code(u, bearer(sixth));
+      out.push(['right after applying', outcome(first)]);
+      out.push(['a mode that is not one', outcome(await code(u, bearer(sixth), '/v1/residents/me/code?mode=x'))]);
+      out.push(["another resident's session asks for its own", outcome(await code(u, bearer(seventh)))]);
+      const again = await code(u, { cookie: `ak_resident=${sixth}` });
+      out.push(['again, by the page cookie: the same code', [again.status, again.body.code === first.body.code]]);
+      const printed = await code(u, bearer(sixth), '/v1/residents/me/code?mode=printed');
+      out.push(['printed', [printed.status, printed.body.mode, printed.body.code !== first.body.code]]);
+      for (const format of ['png', 'svg']) {
+        const r = await code(u, bearer(sixth), `/v1/residents/me/code.${format}`);
+        out.push([format, [r.status, String(r.headers['content-type']).split(';')[0], r.headers['cache-control']]]);
+      }
+      // A declaration with a fever turns the record yellow: the next code is yellow, wherever asked.
+      const fever = { ...applicationBody(6), declaration: { ...applicationBody(6).declaration, temperatureC: 38.6 } };
+      expect((await call(u.s.url, 'POST', '/v1/residents', { token: sixth, body: fever })).status).to.equal(200);
+      const yellow = await code(u, bearer(sixth));
+      out.push(['after a fever', [yellow.status, yellow.body.colour, yellow.body.code !== first.body.code]]);
+      // New rules: every code is re-issued under them.
+      const health = (await setup(u.s.url, '/v1/admin/tokens', u.seeded.admin, { role: 'health', name: 'rules' }))
+        .token;
+      const rules = (await call(u.s.url, 'GET', '/v1/rules')).body;
+      expect((await call(u.s.url, 'PUT', '/v1/rules', { token: health, body: rules.ruleSet })).status).to.equal(201);
+      const republished = await code(u, bearer(sixth));
+      out.push(['after new rules', [republished.status, republished.body.ruleVersion === rules.version + 1]]);
+      // Signed out: the session opens nothing, through either worker.
+      expect((await call(u.s.url, 'POST', '/v1/auth/logout', { token: sixth })).status).to.equal(204);
+      out.push(['signed out', outcome(await code(u, bearer(sixth)))]);
+      out.push(['signed out, asked again', outcome(await code(u, bearer(sixth)))]);
+      return out;
+    };
+    const expected = [
+      ['no token', [401, 'UNAUTHENTICATED']],
+      ["an operator's token", [403, 'FORBIDDEN']],
+      ['a session that has not applied', [404, 'NOT_FOUND']],
+      ['right after applying', [200]],
+      ['a mode that is not one', [400, 'VALIDATION_FAILED']],
+      // Nobody else's code is reachable: the session names the record, and this one has none.
+      ["another resident's session asks for its own", [404, 'NOT_FOUND']],
+      ['again, by the page cookie: the same code', [200, true]],
+      ['printed', [200, 'printed', true]],
+      ['png', [200, 'image/png', 'no-store']],
+      ['svg', [200, 'image/svg+xml', 'no-store']],
+      ['after a fever', [200, 'yellow', true]],
+      ['after new rules', [200, true]],
+      ['signed out', [401, 'UNAUTHENTICATED']],
+      ['signed out, asked again', [401, 'UNAUTHENTICATED']],
+    ];
+    expect(await answers(single)).to.deep.equal(expected);
+    const since = new Date().toISOString();
+    expect(await answers(cluster)).to.deep.equal(expected);
+    // The workers answered every code request; the writer only gave them codes.
+    const answered = () =>
+      ['/v1/residents/me/code', '/v1/residents/me/code.png', '/v1/residents/me/code.svg'].flatMap((route) =>
+        requestLines(cluster, route).filter((l) => l.time! >= since),
+      );
+    // Twelve by route: the two signed-out ones fail authentication before any route matched (as in one process).
+    await until('the request lines', () => answered().length >= 12, 5_000, 50);
+    expect(answered()).to.have.length(12);
     expect(answered().filter((l) => !cluster.s.workers.includes(l.pid!))).to.deep.equal([]);
   });
 
