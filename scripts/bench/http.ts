@@ -24,6 +24,7 @@ import {
   medianSplit,
   printWorkers,
   rolesCpu,
+  serviceTotal,
   rolesOf,
   workersFigure,
   WORKER_COUNTS,
@@ -156,6 +157,8 @@ export interface HttpBenchResult {
   };
   refreshOverHttp: HttpRoundsFigure & { requestsPerRound: number };
   currentCodeOverHttp: HttpRoundsFigure;
+  /** The same fetches against each WORKERS service (in the order of WORKER_COUNTS), interleaved; the CPU split per process. */
+  currentCodeWorkers: Array<{ workers: number; perSecond: number; p99ms: number; split: CpuSplit | undefined }>;
   signIns: SignInsFigure;
   issuedCode: { chars: number; qrVersion: number } | undefined;
 }
@@ -694,13 +697,20 @@ export async function benchHttp(): Promise<HttpBenchResult> {
       '/v1/floor-apply',
       new SessionPool(floorTokens, 70_000_000, 'the ledger floor', { cycle: true }),
     );
-    const workerApplies = [...workerServices].map(([n, child]) =>
-      applying(child.url, '/v1/residents', new SessionPool(seeded.tokens, 0, `the application rounds, WORKERS=${n}`)),
-    );
+    // Who applied to each WORKERS service: their code fetches come later.
+    const workerTokens = new Map<number, string[]>();
+    const workerApplies = [...workerServices].map(([n, child]) => {
+      const applied: string[] = [];
+      workerTokens.set(n, applied);
+      return applying(
+        child.url,
+        '/v1/residents',
+        new SessionPool(seeded.tokens, 0, `the application rounds, WORKERS=${n}`),
+        (token) => applied.push(token),
+      );
+    });
     const [appRounds, baseRounds, floorRounds, floorSpreadRounds, ledgerFloorRounds, ...workerRounds] =
       await rotatedRounds([apply, echo, floorApply, floorSpreadApply, ledgerFloorApply, ...workerApplies]);
-    for (const child of workerServices.values()) await child.stop();
-    workerServices.clear();
     await baseline.stop();
     baseline = undefined;
     await floor.stop();
@@ -727,11 +737,13 @@ export async function benchHttp(): Promise<HttpBenchResult> {
         )({ amount: perRound }),
       );
     }
-    const currentRounds: AutocannonFigure[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      await pause(500);
-      currentRounds.push(await fetchingCodes(service.url, 'dynamic', tokens)({ duration: 4 }));
-    }
+    // The same fetches of a still-current code from each WORKERS service, interleaved: the workers answer them.
+    const [currentRounds, ...workerCurrentRounds] = await rotatedRounds([
+      fetchingCodes(service.url, 'dynamic', tokens),
+      ...[...workerServices].map(([n, child]) => fetchingCodes(child.url, 'dynamic', workerTokens.get(n)!)),
+    ]);
+    for (const child of workerServices.values()) await child.stop();
+    workerServices.clear();
 
     await pause(500);
     const signIns = await benchSignIns(service, seeded.outbox);
@@ -771,6 +783,10 @@ export async function benchHttp(): Promise<HttpBenchResult> {
       signing,
       refreshOverHttp: { ...summarise(refreshRounds), requestsPerRound: perRound },
       currentCodeOverHttp: summarise(currentRounds),
+      currentCodeWorkers: [currentRounds, ...workerCurrentRounds].map((rounds, i) => {
+        const f = summarise(rounds);
+        return { workers: WORKER_COUNTS[i], perSecond: f.perSecond, p99ms: f.p99ms, split: f.cpuSplit };
+      }),
       signIns,
       issuedCode: issuedCode ? { chars: issuedCode.length, qrVersion: createQr(issuedCode).version } : undefined,
     };
@@ -1066,6 +1082,25 @@ function printHttp(r: HttpBenchResult): void {
   console.log(ofFloorText('applications', r.ofFloor, r.floorSpread.processes));
   console.log(ledgerFloorText('applications', r.ledgerFloor, r.floor, r.applications));
   printWorkers('Applications', r.workers, r.setup.connections, r.floorSpread.processes);
+  console.log(`\nCurrent code (GET /me/code?mode=dynamic, the code still current) with WORKERS, interleaved:`);
+  console.log(
+    table(
+      ['service', 'per second', 'p99 ms', 'service CPU µs/req', 'writer µs/req', 'workers µs/req'],
+      r.currentCodeWorkers.map((w) => {
+        const total = w.split ? serviceTotal(w.split) : null;
+        return [
+          w.workers === 0 ? 'WORKERS=0 (one process)' : `WORKERS=${w.workers}`,
+          fmt(w.perSecond),
+          fmt(w.p99ms),
+          total === null ? 'n/a' : fmt(total),
+          w.split?.writer == null ? '–' : fmt(w.split.writer),
+          w.split && w.split.workers.length
+            ? w.split.workers.map((x) => (x === null ? 'n/a' : fmt(x))).join(' + ')
+            : '–',
+        ];
+      }),
+    ),
+  );
   const s = r.signing;
   const row = (what: string, f: RateFigure, ratio: string, note: string) => [
     what,
