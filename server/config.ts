@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { MAX_CODE_LIFETIME_SECONDS } from '../verifier/src/lifetime';
 import { parseWitnessFor } from '../anchor/witness-runner';
@@ -72,10 +73,11 @@ export const configSchema = z
     RETENTION_DAYS: int(28, 1, 3650),
     BODY_LIMIT_BYTES: int(65536, 1024, 10 * 1024 * 1024),
     /**
-     * HTTP worker processes in front of one ledger writer (server/cluster/). 0: one process
-     * serves HTTP and writes the ledger. `npm run serve` only; npm start runs one process.
+     * HTTP worker processes in front of one ledger writer (server/cluster/); by default one per
+     * core this process may run on. 0: one process serves HTTP and writes the ledger.
+     * `npm run serve` only; npm start runs one process.
      */
-    WORKERS: int(0, 0, 64),
+    WORKERS: int(Math.min(availableParallelism(), 64), 0, 64),
     /**
      * The province's OpenID Connect provider (real-name account platform). Unset: the
      * embedded development provider at PUBLIC_URL/idp, with codes in DATA_DIR/sms-outbox.jsonl.

@@ -66,7 +66,9 @@ export function startServiceProcess(
   for (const k of opts.strip ?? INHERITED) delete base[k];
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: ROOT,
-    env: { ...base, ...env },
+    // One process unless `env` says otherwise: `WORKERS` defaults to the cores, and a test or a
+    // bench that wants workers asks for them.
+    env: { ...base, WORKERS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
