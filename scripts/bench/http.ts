@@ -970,7 +970,10 @@ function ledgerFloorText(
     `For the aim of ${fmtRatio(l.aim)} of the floor (${fmt(l.aim * floor.perSecond)}/s), all ${cpus().length} cores next to the load generator allow ${fmt(l.aimBudgetUs)} µs of server CPU per request; ` +
     (left > 0
       ? `the audit record leaves ${fmt(left)} µs for everything else the service does (the service spends ${fmt((service.serverCpuUsPerRequest ?? NaN) - (l.serverCpuUsPerRequest ?? NaN))} µs on it).`
-      : `the audit record alone uses all of it, so no design that keeps the ledger reaches the aim on this machine.`)
+      : `the audit record alone uses all of it, so no design that keeps the ledger reaches the aim on this machine.`) +
+    (l.ofFloor < l.aim
+      ? ` Measured directly: the ledger floor itself reaches ${fmtRatio(l.ofFloor)} of the floor, below the aim of ${fmtRatio(l.aim)}, so in this run no design that writes the audit record reached it.`
+      : '')
   );
 }
 
