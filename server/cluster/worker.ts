@@ -95,6 +95,8 @@ class WriterLink {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private readonly tokens = new Map<string, { p: Principal; until: number }>();
+  /** The cached tokens of each resident, by pseudonym: a new binding makes their principals stale. */
+  private readonly tokensOf = new Map<string, string[]>();
   /** Resident code answers by `<pseudonym>/<mode>`, each until the writer said it stays. */
   private readonly codes = new Map<string, CodeAnswer>();
   /** Keys the writer said changed: `t:<token hash>` and `p:<pseudonym>` (a record or its binding). */
@@ -161,6 +163,7 @@ class WriterLink {
     this.statusList = undefined;
     this.statusGeneration++;
     this.tokens.clear();
+    this.tokensOf.clear();
     this.codes.clear();
     this.changes.changeAll();
     s?.destroy();
@@ -180,14 +183,14 @@ class WriterLink {
           this.changes.change(`t:${h}`);
         }
       } else if (msg.op === 'residents') {
-        const changed = new Set(msg.pseudonyms);
-        for (const p of changed) {
+        for (const p of msg.pseudonyms) {
           this.codes.delete(`${p}/dynamic`);
           this.codes.delete(`${p}/printed`);
           this.changes.change(`p:${p}`);
+          // A principal carries its account's binding to the record: a new binding makes it stale.
+          for (const h of this.tokensOf.get(p) ?? []) this.tokens.delete(h);
+          this.tokensOf.delete(p);
         }
-        // A principal carries its account's binding to the record: a new binding makes it stale.
-        for (const [h, t] of this.tokens) if (t.p.pseudonym && changed.has(t.p.pseudonym)) this.tokens.delete(h);
       } else {
         this.codes.clear();
         this.changes.changeAll();
@@ -232,8 +235,12 @@ class WriterLink {
       p = await this.call<Principal>({ op: 'auth', hash });
       const keys = [`t:${hash}`, ...(p.pseudonym ? [`p:${p.pseudonym}`] : [])];
       if (this.changes.unchangedSince(asked, ...keys)) {
-        if (this.tokens.size >= TOKEN_CACHE_MAX) this.tokens.clear();
+        if (this.tokens.size >= TOKEN_CACHE_MAX) {
+          this.tokens.clear();
+          this.tokensOf.clear();
+        }
         this.tokens.set(hash, { p, until: now + TOKEN_CACHE_MS });
+        if (p.pseudonym) this.tokensOf.set(p.pseudonym, [...(this.tokensOf.get(p.pseudonym) ?? []), hash]);
       }
     }
     if (p.expiresAt && Date.parse(p.expiresAt) <= Date.now())
