@@ -47,6 +47,8 @@ export type WorkerRequest =
   | { id: number; op: 'apply'; principal: Principal; address: string; key: string | undefined; input: ApplyInput }
   /** The signed status list as the writer holds it now (re-signed first if it changed or aged). */
   | { id: number; op: 'status-list' }
+  /** A resident's own record, as GET /v1/residents/me answers it (`requireRole` passed in the worker). */
+  | { id: number; op: 'record'; principal: Principal }
   /** A resident's current code of a mode (`requireRole` passed in the worker); answered with a `CodeAnswer`. */
   | { id: number; op: 'code'; principal: Principal; mode: CodeMode }
   /** The worker's own series (requests it answered, its connections), sent every METRICS_PUSH_MS. */
@@ -79,7 +81,7 @@ export type WriterNotice =
   | { op: 'tokens'; hashes: string[] }
   /** A status changed: any signed status list a worker holds is out of date. */
   | { op: 'statuses' }
-  /** Residents (by pseudonym) whose record or account binding a durable write changed: their codes and principals are stale. */
+  /** Residents (by pseudonym) whose record or account binding a durable write changed: their records, codes and principals are stale. */
   | { op: 'residents'; pseudonyms: string[] }
   /** The rules, the risk areas or the issuer's keys changed: every code answer a worker holds is stale. */
   | { op: 'codes' };

@@ -15,7 +15,7 @@ import { Metrics } from '../http/metrics';
 import { requireGrant } from '../http/permissions';
 import { createHttpServer, drainHttpServer } from '../http/server';
 import { sendStatusList } from '../routes/issuer';
-import { addCodeRoutes } from '../routes/residents';
+import { addCodeRoutes, addRecordRoute } from '../routes/residents';
 import { addPages } from '../routes/pages';
 import { Idempotency } from '../services/idempotency';
 import { applySchema, type IssuedCode } from '../services/residents';
@@ -43,9 +43,11 @@ const WRITER_FRAME_MAX = 256 * 1024 * 1024;
 /** The writer is down: the answer a refused ledger write gets (503, Retry-After). */
 const unavailable = () => ledgerError(new LedgerUnavailableError('the ledger writer is not connected'));
 
-/** The resident's current code, as JSON, PNG or SVG (`addCodeRoutes`). */
-const CODE_PATH = '/v1/residents/me/code';
-/** Code answers a worker keeps (a resident has two: dynamic and printed). */
+/** A resident's own record and current code (as JSON, PNG or SVG): `addRecordRoute`, `addCodeRoutes`. */
+const ownPath = (path: string) => path === '/v1/residents/me' || path.startsWith('/v1/residents/me/code');
+/** How long a worker keeps a resident's record without asking again (every write to it is pushed anyway). */
+const RECORD_CACHE_MS = 60_000;
+/** Code answers a worker keeps (a resident has two: dynamic and printed), and records. */
 const CODE_CACHE_MAX = 20_000;
 /** Changes remembered one by one before they are forgotten wholesale (then every answer in flight counts as crossed). */
 const CHANGES_MAX = 50_000;
@@ -99,6 +101,8 @@ class WriterLink {
   private readonly tokensOf = new Map<string, string[]>();
   /** Resident code answers by `<pseudonym>/<mode>`, each until the writer said it stays. */
   private readonly codes = new Map<string, CodeAnswer>();
+  /** Residents' own records (GET /v1/residents/me) by pseudonym, until the writer names them. */
+  private readonly records = new Map<string, { body: unknown; until: number }>();
   /** Keys the writer said changed: `t:<token hash>` and `p:<pseudonym>` (a record or its binding). */
   private readonly changes = new ChangeLog();
   trust: TrustSnapshot | undefined;
@@ -165,6 +169,7 @@ class WriterLink {
     this.tokens.clear();
     this.tokensOf.clear();
     this.codes.clear();
+    this.records.clear();
     this.changes.changeAll();
     s?.destroy();
     for (const p of this.pending.values()) p.reject(unavailable());
@@ -186,12 +191,14 @@ class WriterLink {
         for (const p of msg.pseudonyms) {
           this.codes.delete(`${p}/dynamic`);
           this.codes.delete(`${p}/printed`);
+          this.records.delete(p);
           this.changes.change(`p:${p}`);
           // A principal carries its account's binding to the record: a new binding makes it stale.
           for (const h of this.tokensOf.get(p) ?? []) this.tokens.delete(h);
           this.tokensOf.delete(p);
         }
       } else {
+        // New rules or keys change codes, not records; a record's reasons change only when it is written.
         this.codes.clear();
         this.changes.changeAll();
       }
@@ -265,6 +272,19 @@ class WriterLink {
     return answer.code;
   }
 
+  /** A resident's own record: the writer's last answer until it names the resident (at most RECORD_CACHE_MS), else its new one. */
+  async record(p: Principal): Promise<unknown> {
+    const hit = this.records.get(p.pseudonym!);
+    if (hit && hit.until > Date.now()) return hit.body;
+    const asked = this.changes.now();
+    const body = await this.call<unknown>({ op: 'record', principal: p });
+    if (this.changes.unchangedSince(asked, `p:${p.pseudonym}`)) {
+      if (this.records.size >= CODE_CACHE_MAX) this.records.clear();
+      this.records.set(p.pseudonym!, { body, until: Date.now() + RECORD_CACHE_MS });
+    }
+    return body;
+  }
+
   close(): void {
     this.socket?.end();
   }
@@ -292,8 +312,8 @@ export function clientAddress(req: IncomingMessage, config: Pick<Config, 'TRUST_
  * cookie or a device's bearer token) and applications are authenticated, validated and, for a
  * scan, verified here, and reach the writer as one compact message each; the pages are served
  * from their files here, the signed status list from a copy the writer invalidates whenever a
- * status changes, and a resident's current code (JSON, PNG or SVG) from the writer's last
- * answer while it stays; every other request is forwarded to the writer's HTTP port as it
+ * status changes, and a resident's own record and current code (JSON, PNG or SVG) from the
+ * writer's last answer while it stays; every other request is forwarded to the writer's HTTP port as it
  * came, with the client's address.
  */
 export async function runWorker(config: Config, secret: string): Promise<void> {
@@ -310,7 +330,7 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
   koa.use(errorResponses({ log }));
   // The code routes read their principals as the writer's `authenticate` leaves them.
   koa.use(async (ctx, next) => {
-    if (ctx.path.startsWith(CODE_PATH)) ctx.state.principals = await principalsFrom(ctx, (t) => link.principal(t));
+    if (ownPath(ctx.path)) ctx.state.principals = await principalsFrom(ctx, (t) => link.principal(t));
     await next();
   });
   router.post('/v1/scans', async (ctx) => {
@@ -345,8 +365,9 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
     ctx.status = answer.status;
     ctx.body = answer.body;
   });
-  // A phone asks for its code each time the page shows: answered here while the writer's last answer stays.
+  // A phone asks for its code (and its record) each time the page shows: answered here while the writer's last answer stays.
   addCodeRoutes(router, config, (p, mode) => link.code(p, mode));
+  addRecordRoute(router, (p) => link.record(p));
   // Other provinces' verifiers fetch it often, and it grows with the residents (2 bits each).
   router.get('/v1/status-list', async (ctx) =>
     sendStatusList(ctx, await link.signedStatusList(config.STATUS_LIST_MAX_AGE_SECONDS)),
@@ -360,7 +381,7 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
     if (req.method === 'POST' && (req.url === '/v1/scans' || req.url === '/v1/residents')) return link.up;
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const path = (req.url ?? '/').split('?')[0];
-    if ((path === '/v1/status-list' || path.startsWith(CODE_PATH)) && !link.up) return false;
+    if ((path === '/v1/status-list' || ownPath(path)) && !link.up) return false;
     return router.match(path, req.method).route;
   };
 

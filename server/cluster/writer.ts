@@ -8,7 +8,7 @@ import type { RunningService } from '../bootstrap';
 import { ServiceError } from '../errors';
 import { resolveTokenHash, type Principal } from '../http/auth';
 import { authorize } from '../http/permissions';
-import { applyAs, APPLY_LIMITS } from '../routes/residents';
+import { applyAs, APPLY_LIMITS, ownRecord } from '../routes/residents';
 import {
   readFrames,
   sendFrame,
@@ -144,6 +144,8 @@ export async function startWriterChannel(
         );
         return applyAs(app, services, msg.principal, msg.key, msg.input);
       }
+      case 'record':
+        return ownRecord(app, msg.principal);
       case 'code': {
         const { residents } = services;
         const { record, code } = await app.ledger.transact((tx) =>

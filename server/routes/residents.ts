@@ -123,16 +123,28 @@ export function residentRoutes(
     ctx.body = { resident: residentView(await rebind.confirm(p, code), app.secrets.encryptionKey) };
   });
 
-  router.get('/v1/residents/me', async (ctx) => {
-    const p = requireRole(ctx, 'resident');
-    const r = await app.ledger.read<ResidentRecord>('residents', p.pseudonym!);
-    if (!r) throw new ServiceError('NOT_FOUND', 'no resident for this token');
-    ctx.body = { resident: residentView(r, app.secrets.encryptionKey) };
-  });
+  addRecordRoute(router, (p) => ownRecord(app, p));
 
   addCodeRoutes(router, app.config, async (p, mode) => {
     const { code } = await app.ledger.transact((tx) => residents.currentCode(tx, p.pseudonym!, mode));
     return code;
+  });
+}
+
+/** What GET /v1/residents/me answers a resident: their record, masked. @throws NOT_FOUND */
+export async function ownRecord(app: AppContext, p: Principal): Promise<{ resident: ReturnType<typeof residentView> }> {
+  const r = await app.ledger.read<ResidentRecord>('residents', p.pseudonym!);
+  if (!r) throw new ServiceError('NOT_FOUND', 'no resident for this token');
+  return { resident: residentView(r, app.secrets.encryptionKey) };
+}
+
+/**
+ * GET /v1/residents/me: the signed-in resident's own record. `record` gives it: `ownRecord` in
+ * one process, a worker's copy of the writer's answer under WORKERS (server/cluster/worker.ts).
+ */
+export function addRecordRoute(router: Router, record: (p: Principal) => Promise<unknown>): void {
+  router.get('/v1/residents/me', async (ctx) => {
+    ctx.body = await record(requireRole(ctx, 'resident'));
   });
 }
 

@@ -398,7 +398,7 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
     expect(answered().filter((l) => !cluster.s.workers.includes(l.pid!))).to.deep.equal([]);
   });
 
-  it("answers a resident's code through the workers as the one-process service does, and at once after a change", async () => {
+  it("answers a resident's code and record through the workers as the one-process service does, and at once after a change", async () => {
     const code = (u: Under, auth: Record<string, string>, path = '/v1/residents/me/code') =>
       call(u.s.url, 'GET', path, { headers: auth });
     const answers = async (u: Under) => {
@@ -414,6 +414,15 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
       ).to.equal(201);
       const first = await code(u, bearer(sixth));
       out.push(['right after applying', outcome(first)]);
+      // Twice each time: each worker answers one (a worker takes connections in turn), and keeps it.
+      const records = async () => {
+        const both = [
+          await code(u, bearer(sixth), '/v1/residents/me'),
+          await code(u, bearer(sixth), '/v1/residents/me'),
+        ];
+        return both.flatMap((r) => [r.status, r.body?.resident?.colour]);
+      };
+      out.push(['the record', await records()]);
       out.push(['a mode that is not one', outcome(await code(u, bearer(sixth), '/v1/residents/me/code?mode=x'))]);
       out.push(["another resident's session asks for its own", outcome(await code(u, bearer(seventh)))]);
       const again = await code(u, { cookie: `ak_resident=${sixth}` });
@@ -429,6 +438,7 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
       expect((await call(u.s.url, 'POST', '/v1/residents', { token: sixth, body: fever })).status).to.equal(200);
       const yellow = await code(u, bearer(sixth));
       out.push(['after a fever', [yellow.status, yellow.body.colour, yellow.body.code !== first.body.code]]);
+      out.push(['the record after a fever', await records()]);
       // New rules: every code is re-issued under them.
       const health = (await setup(u.s.url, '/v1/admin/tokens', u.seeded.admin, { role: 'health', name: 'rules' }))
         .token;
@@ -439,6 +449,7 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
       // Signed out: the session opens nothing, through either worker.
       expect((await call(u.s.url, 'POST', '/v1/auth/logout', { token: sixth })).status).to.equal(204);
       out.push(['signed out', outcome(await code(u, bearer(sixth)))]);
+      out.push(['signed out, the record', outcome(await code(u, bearer(sixth), '/v1/residents/me'))]);
       out.push(['signed out, asked again', outcome(await code(u, bearer(sixth)))]);
       return out;
     };
@@ -447,6 +458,7 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
       ["an operator's token", [403, 'FORBIDDEN']],
       ['a session that has not applied', [404, 'NOT_FOUND']],
       ['right after applying', [200]],
+      ['the record', [200, 'green', 200, 'green']],
       ['a mode that is not one', [400, 'VALIDATION_FAILED']],
       // Nobody else's code is reachable: the session names the record, and this one has none.
       ["another resident's session asks for its own", [404, 'NOT_FOUND']],
@@ -455,21 +467,23 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
       ['png', [200, 'image/png', 'no-store']],
       ['svg', [200, 'image/svg+xml', 'no-store']],
       ['after a fever', [200, 'yellow', true]],
+      ['the record after a fever', [200, 'yellow', 200, 'yellow']],
       ['after new rules', [200, true]],
       ['signed out', [401, 'UNAUTHENTICATED']],
+      ['signed out, the record', [401, 'UNAUTHENTICATED']],
       ['signed out, asked again', [401, 'UNAUTHENTICATED']],
     ];
     expect(await answers(single)).to.deep.equal(expected);
     const since = new Date().toISOString();
     expect(await answers(cluster)).to.deep.equal(expected);
-    // The workers answered every code request; the writer only gave them codes.
+    // The workers answered every code and record request; the writer only gave them codes and records.
     const answered = () =>
-      ['/v1/residents/me/code', '/v1/residents/me/code.png', '/v1/residents/me/code.svg'].flatMap((route) =>
-        requestLines(cluster, route).filter((l) => l.time! >= since),
+      ['/v1/residents/me', '/v1/residents/me/code', '/v1/residents/me/code.png', '/v1/residents/me/code.svg'].flatMap(
+        (route) => requestLines(cluster, route).filter((l) => l.time! >= since),
       );
-    // Twelve by route: the two signed-out ones fail authentication before any route matched (as in one process).
-    await until('the request lines', () => answered().length >= 12, 5_000, 50);
-    expect(answered()).to.have.length(12);
+    // Sixteen by route: the three signed-out ones fail authentication before any route matched (as in one process).
+    await until('the request lines', () => answered().length >= 16, 5_000, 50);
+    expect(answered()).to.have.length(16);
     expect(answered().filter((l) => !cluster.s.workers.includes(l.pid!))).to.deep.equal([]);
   });
 
