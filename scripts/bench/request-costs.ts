@@ -32,6 +32,8 @@ import { fmt, fmtRatio, round, table } from './util';
  * COSTS_ROUNDS (default 3), COSTS_SECONDS per scan round (default 5), COSTS_APPS per
  * application round (default 4000). With COSTS_PROFILE_DIR the service runs under
  * the V8 profiler (profiled-service.ts) and writes a .cpuprofile there when it stops.
+ * COSTS_ONLY picks loads (`apply,floorApply`, say); COSTS_WORKERS starts the service with
+ * that many HTTP workers.
  */
 const ROUNDS = Number(process.env.COSTS_ROUNDS ?? 3);
 const SECONDS = Number(process.env.COSTS_SECONDS ?? 5);
@@ -46,6 +48,8 @@ async function main(): Promise<void> {
     const adminToken = `ak_admin_bench_${randomBytes(16).toString('hex')}`;
     const sessions = APPS * (ROUNDS + 2);
     const env: Record<string, string> = { ADMIN_TOKEN: adminToken };
+    // COSTS_WORKERS=N: the service with N HTTP workers (with COSTS_PROFILE_DIR, the writer is profiled too).
+    if (process.env.COSTS_WORKERS) env.WORKERS = process.env.COSTS_WORKERS;
     if (PROFILE_DIR) env.COSTS_PROFILE_DIR = PROFILE_DIR;
     const seeded = await startSeededService(
       join(dir, 'service'),
