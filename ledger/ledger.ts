@@ -101,8 +101,9 @@ const CACHED_SPACES: ReadonlySet<Space> = new Set<Space>(['subjectHeads', 'venue
 /** Entries kept; the oldest inserted goes first. */
 const CACHE_ENTRIES = 100_000;
 
+/** Freezes a value and everything in it; a typed array (which cannot be frozen) is left as it is. */
 function deepFreeze<T>(v: T): T {
-  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+  if (v && typeof v === 'object' && !Object.isFrozen(v) && !ArrayBuffer.isView(v)) {
     Object.freeze(v);
     for (const x of Object.values(v)) deepFreeze(x);
   }

@@ -328,7 +328,7 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
   koa.use(requestLog({ metrics, log }));
   koa.use(apiHeaders);
   koa.use(errorResponses({ log }));
-  // The code routes read their principals as the writer's `authenticate` leaves them.
+  // A resident's own routes (record, code) read their principals as the writer's `authenticate` leaves them.
   koa.use(async (ctx, next) => {
     if (ownPath(ctx.path)) ctx.state.principals = await principalsFrom(ctx, (t) => link.principal(t));
     await next();

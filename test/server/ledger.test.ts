@@ -70,6 +70,34 @@ describe('Ledger', () => {
     });
   });
 
+  describe('the committed values it keeps in memory', () => {
+    it('answers each read with what is committed: a write, a delete and a thrown transaction included', async () => {
+      // Read first, so that the key is kept (as absent), then written, changed and deleted.
+      expect(await ledger.read('venues', 'v1')).to.equal(undefined);
+      await ledger.transact((tx) => tx.put('venues', 'v1', { name: 'gate', tags: ['a'], bytes: Buffer.from('x') }));
+      const first = (await ledger.read<{ name: string; tags: string[] }>('venues', 'v1'))!;
+      expect(first).to.include({ name: 'gate' });
+      // Frozen all the way down: a value read is never changed in place.
+      expect(Object.isFrozen(first) && Object.isFrozen(first.tags)).to.equal(true);
+      expect(() => first.tags.push('b')).to.throw(TypeError);
+      await ledger.transact((tx) => tx.put('venues', 'v1', { ...first, name: 'gate 2' }));
+      expect(await ledger.read('venues', 'v1')).to.include({ name: 'gate 2' });
+      await ledger
+        .transact((tx) => {
+          tx.put('venues', 'v1', { name: 'never' });
+          throw new Error('refused');
+        })
+        .catch(() => undefined);
+      expect(await ledger.read('venues', 'v1')).to.include({ name: 'gate 2' });
+      await ledger.transact((tx) => tx.del('venues', 'v1'));
+      expect(await ledger.read('venues', 'v1')).to.equal(undefined);
+      // What another reader of the database sees is the same.
+      await ledger.close();
+      ledger = await Ledger.open(join(tmp.dir, 'db'));
+      expect(await ledger.read('venues', 'v1')).to.equal(undefined);
+    });
+  });
+
   describe('after a reopen', () => {
     it('continues from the durable head', async () => {
       await ledger.transact((tx) => tx.append({ type: 'a', subjects: ['r:1'], data: {} }));
