@@ -79,25 +79,22 @@ async function main(): Promise<void> {
       if (m) codes.push(m[1]);
     })({ amount: Math.min(2000, tokens.length) });
     const trustList = await (await fetch(`${url}/v1/trust-list`)).text();
-    const floor = await startChild('scripts/bench/floor.ts', {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      FLOOR_DATA_DIR: join(dir, 'floor'),
-      FLOOR_TRUST_LIST: trustList,
-      FLOOR_SESSIONS_DIR: join(dir, 'floor-sessions'),
-      FLOOR_ENCRYPTION_KEY: floorKey.toString('base64'),
-    });
-    started.push(floor);
-    const ledgerFloor = await startChild('scripts/bench/floor.ts', {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      FLOOR_DATA_DIR: join(dir, 'ledger-floor'),
-      FLOOR_TRUST_LIST: trustList,
-      FLOOR_SESSIONS_DIR: join(dir, 'floor-sessions'),
-      FLOOR_ENCRYPTION_KEY: floorKey.toString('base64'),
-      FLOOR_LEDGER: '1',
-    });
-    started.push(ledgerFloor);
+    /** The floor in its own folder; with `extra`, the ledger floor (FLOOR_LEDGER). */
+    const startFloor = async (folder: string, extra: Record<string, string> = {}) => {
+      const child = await startChild('scripts/bench/floor.ts', {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        FLOOR_DATA_DIR: join(dir, folder),
+        FLOOR_TRUST_LIST: trustList,
+        FLOOR_SESSIONS_DIR: join(dir, 'floor-sessions'),
+        FLOOR_ENCRYPTION_KEY: floorKey.toString('base64'),
+        ...extra,
+      });
+      started.push(child);
+      return child;
+    };
+    const floor = await startFloor('floor');
+    const ledgerFloor = await startFloor('ledger-floor', { FLOOR_LEDGER: '1' });
 
     const scanBody = (code: string) => JSON.stringify({ venueId, code, temperatureC: 36.5 });
     const bad: Record<string, number> = {};
@@ -109,22 +106,15 @@ async function main(): Promise<void> {
       headers: { authorization: `Bearer ${operator}` },
       onResponse: tally('scan'),
     });
-    const floorScan = posting(floor.url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), {
-      onResponse: tally('floor scan'),
-    });
-    const floorApply = applying(
-      floor.url,
-      '/v1/floor-apply',
-      new SessionPool(floorTokens, 70_000_000, 'the floor', { cycle: true }),
-    );
-    const ledgerFloorScan = posting(ledgerFloor.url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), {
-      onResponse: tally('ledger floor scan'),
-    });
-    const ledgerFloorApply = applying(
-      ledgerFloor.url,
-      '/v1/floor-apply',
-      new SessionPool(floorTokens, 70_000_000, 'the ledger floor', { cycle: true }),
-    );
+    /** A floor's two loads: scans of the same codes, and applications cycling through the floor's sessions. */
+    const floorLoads = (at: Child, what: string): [Load, Load] => [
+      posting(at.url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), {
+        onResponse: tally(`${what} scan`),
+      }),
+      applying(at.url, '/v1/floor-apply', new SessionPool(floorTokens, 70_000_000, what, { cycle: true })),
+    ];
+    const [floorScan, floorApply] = floorLoads(floor, 'the floor');
+    const [ledgerFloorScan, ledgerFloorApply] = floorLoads(ledgerFloor, 'the ledger floor');
     const loads: Record<string, Load> = { apply, floorApply, ledgerFloorApply, scan, floorScan, ledgerFloorScan };
     const opts = (name: string) => (name.toLowerCase().includes('apply') ? { amount: APPS } : { duration: SECONDS });
     // COSTS_ONLY=scan,floorScan (say): only those loads' rounds, e.g. for a profile of one path.
