@@ -225,6 +225,8 @@ export class Ledger {
   /** Writes of transactions that ran but are not yet durable, by group. */
   private readonly overlay = new Map<string, { value: unknown; group: number }>();
   private pending: Group | undefined;
+  /** The group whose batch is being written now. */
+  private writing: Group | undefined;
   private flushing = false;
   private queue: Promise<unknown> = Promise.resolve();
   /** The current failure episode: set by a failed write, cleared by a successful probe. */
@@ -471,6 +473,17 @@ export class Ledger {
     });
   }
 
+  /**
+   * Settles once every write of the transactions that have run so far is durable, and rejects
+   * if one of them fails: what a read-only transaction read of writes not yet durable (which
+   * `transact` does not wait for) is then kept. At once when nothing is waiting to be written.
+   */
+  whenDurable(): Promise<void> {
+    const last = this.pending ?? this.writing;
+    if (!last) return Promise.resolve();
+    return new Promise((resolve, reject) => last.settle.push({ resolve, reject }));
+  }
+
   private k(space: Space, key: string) {
     return `${space}\u0000${key}`;
   }
@@ -590,6 +603,7 @@ export class Ledger {
     while (this.pending) {
       const group = this.pending;
       this.pending = undefined;
+      this.writing = group;
       const batch = this.db.batch();
       // A group often writes one key several times (a record, a subject head): keep the last.
       const last = new Map<string, Op>();
@@ -608,9 +622,11 @@ export class Ledger {
       try {
         await batch.write({ sync: true });
       } catch (err) {
+        this.writing = undefined;
         this.writeFailed(err, group);
         break;
       }
+      this.writing = undefined;
       this.committedHead = { ...group.head };
       if (group.events.length) this.committedLastAt = group.events[group.events.length - 1].at;
       for (const [k, op] of last) {

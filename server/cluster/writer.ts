@@ -151,6 +151,8 @@ export async function startWriterChannel(
         const { record, code } = await app.ledger.transact((tx) =>
           residents.currentCode(tx, msg.principal.pseudonym!, msg.mode),
         );
+        // The worker keeps this answer: it must rest on nothing a failed write could still take back.
+        await app.ledger.whenDurable();
         return { code, until: residents.codeStaysUntil(record, code, msg.mode) } satisfies CodeAnswer;
       }
       case 'status-list':

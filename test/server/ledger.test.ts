@@ -98,6 +98,22 @@ describe('Ledger', () => {
     });
   });
 
+  describe('whenDurable', () => {
+    it('settles at once when nothing waits to be written, and otherwise only once the writes before it are durable', async () => {
+      await ledger.whenDurable();
+      const write = ledger.transact(async (tx) => {
+        tx.put('meta', 'w', 1);
+        await tx.append({ type: 'w', data: {} });
+      });
+      // A read-only transaction sees the write before it is durable, and answers at once.
+      expect(await ledger.transact((tx) => tx.get('meta', 'w'))).to.equal(1);
+      expect(ledger.getHead().seq, 'not yet durable').to.equal(0);
+      await ledger.whenDurable();
+      expect(ledger.getHead().seq, 'durable').to.equal(1);
+      await write;
+    });
+  });
+
   describe('after a reopen', () => {
     it('continues from the durable head', async () => {
       await ledger.transact((tx) => tx.append({ type: 'a', subjects: ['r:1'], data: {} }));
