@@ -57,7 +57,7 @@ const signer = {
  * each subject's chain and its index entries, in the same fsync'd groups. The audit trail's
  * part of every scan and application, and nothing else of the service.
  */
-const ledger = process.env.FLOOR_LEDGER === '1' ? Ledger.open(join(ownDir, 'ledger')) : undefined;
+let ledger: Ledger | undefined;
 
 let seq = 0;
 let pending: Array<{ key: string; value: unknown; done: (e?: unknown) => void }> = [];
@@ -135,9 +135,7 @@ async function apply(body: Application, authorization: string | undefined) {
   const code = await signCode(claims, signer);
   const record = { sealed, district: body.district, cti: claims.cti, colour: 'green', previous: existing?.cti ?? null };
   if (ledger) {
-    await (
-      await ledger
-    ).transact(async (tx) => {
+    await ledger.transact(async (tx) => {
       tx.put('residents', pseudonym, record);
       await tx.append({
         type: 'resident.applied',
@@ -155,9 +153,9 @@ async function scan(body: { venueId: string; code: string }) {
   const record = { venue: body.venueId, cti: r.claims?.cti ?? null, result: r.code, at };
   if (ledger) {
     const holder = r.claims ? [`f:${r.claims.iss}:${r.claims.cti}`] : [];
-    await (
-      await ledger
-    ).transact((tx) => tx.append({ type: 'scan.recorded', subjects: [`v:${body.venueId}`, ...holder], data: record }));
+    await ledger.transact((tx) =>
+      tx.append({ type: 'scan.recorded', subjects: [`v:${body.venueId}`, ...holder], data: record }),
+    );
   } else await append(`s/${String(++seq).padStart(15, '0')}`, record);
   return { decision: r.valid ? 'admit' : 'deny', codeResult: r.code, at };
 }
@@ -189,7 +187,8 @@ app.use(async (ctx) => {
   }
 });
 
-void db.open().then(() => {
+void db.open().then(async () => {
+  if (process.env.FLOOR_LEDGER === '1') ledger = await Ledger.open(join(ownDir, 'ledger'));
   const server = app.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1', () => {
     const { address, port } = server.address() as AddressInfo;
     const listening = { msg: 'listening', url: `http://${address}:${port}` };
@@ -198,7 +197,7 @@ void db.open().then(() => {
   });
   server.keepAliveTimeout = 5000;
   const stop = () => {
-    server.close(() => void db.close().then(() => process.exit(0)));
+    server.close(() => void Promise.all([db.close(), ledger?.close()]).then(() => process.exit(0)));
     server.closeAllConnections();
   };
   process.on('SIGINT', stop);

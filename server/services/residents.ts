@@ -383,9 +383,8 @@ export class ResidentService {
     return next;
   }
 
-  /** How long before its expiry a code of `mode` is re-issued (seconds). */
   private refreshMargin(mode: CodeMode): number {
-    return mode === 'dynamic' ? this.app.config.CODE_REFRESH_MARGIN_SECONDS : 24 * 3600;
+    return refreshMarginOf(mode, this.app.config.CODE_REFRESH_MARGIN_SECONDS);
   }
 
   /**
@@ -565,6 +564,11 @@ export function residentView(r: ResidentRecord, key: Buffer) {
 }
 
 /** A code as the API returns it. */
+/** How long before its expiry a code of `mode` is re-issued (seconds): CODE_REFRESH_MARGIN_SECONDS for a dynamic code, a day for a printed one. */
+function refreshMarginOf(mode: CodeMode, dynamicMarginSeconds: number): number {
+  return mode === 'dynamic' ? dynamicMarginSeconds : 86400;
+}
+
 export function codeView(c: IssuedCode, mode: CodeMode, refreshMarginSeconds: number, issuer: string) {
   return {
     code: c.text,
@@ -574,6 +578,6 @@ export function codeView(c: IssuedCode, mode: CodeMode, refreshMarginSeconds: nu
     ruleVersion: c.ruleVersion,
     issuedAt: new Date(c.iat * 1000).toISOString(),
     expiresAt: new Date(c.exp * 1000).toISOString(),
-    refreshAt: new Date((c.exp - (mode === 'dynamic' ? refreshMarginSeconds : 86400)) * 1000).toISOString(),
+    refreshAt: new Date((c.exp - refreshMarginOf(mode, refreshMarginSeconds)) * 1000).toISOString(),
   };
 }
