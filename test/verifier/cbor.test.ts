@@ -55,6 +55,33 @@ describe('deterministic CBOR', () => {
       expect(hex(encodeCbor(m))).to.equal('a5' + '0104' + '0a03' + '2005' + '3a0001000001' + '616102');
     });
 
+    it('writes items longer than its first buffer, nested, whole and in order', () => {
+      // 300 bytes, then a map holding 70,000 bytes of text (heads 59 012c and 7a 00011170).
+      const big = new Uint8Array(300).map((_, i) => i % 251);
+      const text = 'x'.repeat(70_000);
+      const value: CborValue = [big, new Map<number, CborValue>([[1, text]]), 1];
+      const out = encodeCbor(value);
+      expect(hex(out.subarray(0, 4))).to.equal('83' + '59012c');
+      expect(hex(out.subarray(304, 311))).to.equal('a1' + '01' + '7a00011170');
+      expect(out.length).to.equal(1 + 3 + 300 + 1 + 1 + 5 + 70_000 + 1);
+      expect(decodeCbor(out)).to.deep.equal(value);
+    });
+
+    it('encodes a map the same way each time its keys come round again', () => {
+      const m = () =>
+        new Map<number | string, CborValue>([
+          ['b', 1],
+          [-8, 2],
+          ['a', 3],
+        ]);
+      const first = hex(encodeCbor(m()));
+      expect(first).to.equal('a3' + '2702' + '616103' + '616201');
+      const again = encodeCbor(m());
+      // Whoever gets the bytes may change them: that must not reach the next encoding.
+      again.fill(0);
+      expect(hex(encodeCbor(m()))).to.equal(first);
+    });
+
     it('refuses floats, unsafe integers and duplicate keys', () => {
       expect(() => encodeCbor(1.5)).to.throw(/integers only/);
       expect(() => encodeCbor(2 ** 60)).to.throw(/integers only/);

@@ -7,20 +7,20 @@ for (let i = 0; i < ALPHABET.length; i++) VALUE[ALPHABET.charCodeAt(i)] = i;
 
 /** Encodes bytes as base45 (RFC 9285 §4.2). */
 export function encodeBase45(bytes: Uint8Array): string {
-  const out: string[] = [];
+  let out = '';
   let i = 0;
   for (; i + 1 < bytes.length; i += 2) {
     let n = bytes[i] * 256 + bytes[i + 1];
     const c = n % 45;
     n = (n - c) / 45;
     const d = n % 45;
-    out.push(ALPHABET[c], ALPHABET[d], ALPHABET[(n - d) / 45]);
+    out += ALPHABET[c] + ALPHABET[d] + ALPHABET[(n - d) / 45];
   }
   if (i < bytes.length) {
     const n = bytes[i];
-    out.push(ALPHABET[n % 45], ALPHABET[Math.floor(n / 45)]);
+    out += ALPHABET[n % 45] + ALPHABET[Math.floor(n / 45)];
   }
-  return out.join('');
+  return out;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { concatBytes, fromUtf8, utf8 } from './bytes';
+import { fromUtf8, utf8 } from './bytes';
 import { malformed } from './errors';
 
 /**
@@ -19,43 +19,132 @@ export class Tagged {
 
 const MAX_DEPTH = 16;
 
-function head(major: number, n: number): Uint8Array {
-  if (!Number.isSafeInteger(n) || n < 0) throw malformed(`CBOR argument ${n} out of range`);
-  const m = major << 5;
-  if (n < 24) return Uint8Array.of(m | n);
-  if (n < 0x100) return Uint8Array.of(m | 24, n);
-  if (n < 0x10000) return Uint8Array.of(m | 25, n >> 8, n & 0xff);
-  if (n < 0x100000000) return Uint8Array.of(m | 26, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
-  const hi = Math.floor(n / 0x100000000);
-  const lo = n >>> 0;
-  return Uint8Array.of(m | 27, 0, 0, hi >> 8, hi & 0xff, lo >>> 24, (lo >> 16) & 0xff, (lo >> 8) & 0xff, lo & 0xff);
+/**
+ * Appends CBOR into one buffer that grows by doubling: an item's head and contents are written
+ * in place, instead of each part being its own array joined at every level.
+ */
+class Writer {
+  private buf = new Uint8Array(128);
+  len = 0;
+
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const bigger = new Uint8Array(Math.max(2 * this.buf.length, this.len + n));
+    bigger.set(this.buf.subarray(0, this.len));
+    this.buf = bigger;
+  }
+
+  /** The head of an item of `major` type with argument `n`, in its shortest form. */
+  head(major: number, n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) throw malformed(`CBOR argument ${n} out of range`);
+    this.room(9);
+    const b = this.buf;
+    const m = major << 5;
+    if (n < 24) b[this.len++] = m | n;
+    else if (n < 0x100) {
+      b[this.len++] = m | 24;
+      b[this.len++] = n;
+    } else if (n < 0x10000) {
+      b[this.len++] = m | 25;
+      b[this.len++] = n >> 8;
+      b[this.len++] = n & 0xff;
+    } else if (n < 0x100000000) {
+      b[this.len++] = m | 26;
+      this.u32(n);
+    } else {
+      b[this.len++] = m | 27;
+      this.u32(Math.floor(n / 0x100000000));
+      this.u32(n >>> 0);
+    }
+  }
+
+  private u32(n: number): void {
+    const b = this.buf;
+    b[this.len++] = n >>> 24;
+    b[this.len++] = (n >> 16) & 0xff;
+    b[this.len++] = (n >> 8) & 0xff;
+    b[this.len++] = n & 0xff;
+  }
+
+  bytes(bytes: Uint8Array): void {
+    this.room(bytes.length);
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+  }
+
+  byte(b: number): void {
+    this.room(1);
+    this.buf[this.len++] = b;
+  }
+
+  /** What was written, in an array of its own. */
+  done(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
 }
 
-/** Deterministic encoding (RFC 8949 §4.2.1): shortest heads, definite lengths, sorted keys. */
-export function encodeCbor(value: CborValue): Uint8Array {
+function write(w: Writer, value: CborValue): void {
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value)) throw malformed(`CBOR encoder supports integers only, got ${value}`);
-    return value >= 0 ? head(0, value) : head(1, -1 - value);
+    return value >= 0 ? w.head(0, value) : w.head(1, -1 - value);
   }
   if (typeof value === 'string') {
     const b = utf8(value);
-    return concatBytes(head(3, b.length), b);
+    w.head(3, b.length);
+    return w.bytes(b);
   }
-  if (value instanceof Uint8Array) return concatBytes(head(2, value.length), value);
-  if (Array.isArray(value)) return concatBytes(head(4, value.length), ...value.map(encodeCbor));
+  if (value instanceof Uint8Array) {
+    w.head(2, value.length);
+    return w.bytes(value);
+  }
+  if (Array.isArray(value)) {
+    w.head(4, value.length);
+    for (const v of value) write(w, v);
+    return;
+  }
   if (value instanceof Map) {
-    const entries = [...value].map(([k, v]) => [encodeCbor(k), encodeCbor(v)] as const);
+    // Keys are compared by their encoded bytes (§4.2.1), so each is encoded on its own first.
+    const entries: Array<[Uint8Array, CborValue]> = [];
+    for (const [k, v] of value) entries.push([keyBytes(k), v]);
     entries.sort((a, b) => compareBytes(a[0], b[0]));
     for (let i = 1; i < entries.length; i++) {
       if (compareBytes(entries[i - 1][0], entries[i][0]) === 0) throw malformed('duplicate CBOR map key');
     }
-    return concatBytes(head(5, entries.length), ...entries.flat());
+    w.head(5, entries.length);
+    for (const [k, v] of entries) {
+      w.bytes(k);
+      write(w, v);
+    }
+    return;
   }
-  if (value instanceof Tagged) return concatBytes(head(6, value.tag), encodeCbor(value.value));
-  if (value === false) return Uint8Array.of(0xf4);
-  if (value === true) return Uint8Array.of(0xf5);
-  if (value === null) return Uint8Array.of(0xf6);
+  if (value instanceof Tagged) {
+    w.head(6, value.tag);
+    return write(w, value.value);
+  }
+  if (value === false) return w.byte(0xf4);
+  if (value === true) return w.byte(0xf5);
+  if (value === null) return w.byte(0xf6);
   throw malformed(`cannot CBOR-encode ${typeof value}`);
+}
+
+/** Encoded map keys, by key: a format's maps use the same few keys over and over. */
+const keyCache = new Map<CborKey, Uint8Array>();
+const KEY_CACHE_MAX = 1024;
+
+/** A map key's encoding (never to be written to: it may be shared). */
+function keyBytes(k: CborKey): Uint8Array {
+  let b = keyCache.get(k);
+  if (b) return b;
+  b = encodeCbor(k);
+  if (keyCache.size < KEY_CACHE_MAX && (typeof k === 'number' || k.length <= 64)) keyCache.set(k, b);
+  return b;
+}
+
+/** Deterministic encoding (RFC 8949 §4.2.1): shortest heads, definite lengths, sorted keys. */
+export function encodeCbor(value: CborValue): Uint8Array {
+  const w = new Writer();
+  write(w, value);
+  return w.done();
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
