@@ -14,7 +14,7 @@ import { createLogger, type Logger } from '../http/log';
 import { Metrics } from '../http/metrics';
 import { requireGrant } from '../http/permissions';
 import { createHttpServer, drainHttpServer } from '../http/server';
-import { sendStatusList } from '../routes/issuer';
+import { sendStatusList, sendTrustList } from '../routes/issuer';
 import { addCodeRoutes, addRecordRoute } from '../routes/residents';
 import { addPages } from '../routes/pages';
 import { Idempotency } from '../services/idempotency';
@@ -372,16 +372,18 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
   router.get('/v1/status-list', async (ctx) =>
     sendStatusList(ctx, await link.signedStatusList(config.STATUS_LIST_MAX_AGE_SECONDS)),
   );
+  // Verifiers fetch it before they check codes: the writer pushes each change (a rotation at once, a key's expiry within TRUST_POLL_MS).
+  router.get('/v1/trust-list', (ctx) => sendTrustList(ctx, link.trust!.trustList, Math.floor(Date.now() / 1000)));
   // The pages are files: a worker serves them itself.
   addPages(router);
   koa.use(router.routes());
   const fast = koa.callback();
-  /** Whether this worker answers the request itself: a staff scan while the writer is up, a page, the status list. */
+  /** Whether this worker answers the request itself: a staff scan or an application while the writer is up, a page, the trust and status lists. */
   const servesItself = (req: IncomingMessage): boolean => {
     if (req.method === 'POST' && (req.url === '/v1/scans' || req.url === '/v1/residents')) return link.up;
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const path = (req.url ?? '/').split('?')[0];
-    if ((path === '/v1/status-list' || ownPath(path)) && !link.up) return false;
+    if ((path === '/v1/status-list' || path === '/v1/trust-list' || ownPath(path)) && !link.up) return false;
     return router.match(path, req.method).route;
   };
 

@@ -123,6 +123,8 @@ export async function startWriterChannel(
   app.ledger.onKeysWritten('bindings', residentsChanged);
   app.ledger.onKeysWritten('meta', (keys) => {
     if (keys.some((k) => CODE_INPUTS.has(k))) notify({ op: 'codes' });
+    // A rotation changes the trust list the workers verify with and publish: push it now, not at the next poll.
+    if (keys.includes('issuerKeys')) trustNow();
   });
 
   const handle = async (msg: WorkerRequest): Promise<unknown> => {

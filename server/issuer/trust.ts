@@ -60,9 +60,4 @@ export class TrustService {
     }
     return this.cached.json;
   }
-
-  /** A trust list as served to verifiers: issued now. */
-  published(): TrustListJson {
-    return { ...this.current(), issuedAt: toRfc3339(Math.floor(this.app.clock().getTime() / 1000)) };
-  }
 }

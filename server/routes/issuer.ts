@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { toRfc3339 } from '../../verifier/src';
+import { toRfc3339, type TrustListJson } from '../../verifier/src';
 import type { Services } from '../app';
 import type { AppContext } from '../context';
 import { authorize } from '../http/permissions';
@@ -24,12 +24,20 @@ export function sendStatusList(ctx: Context, list: { bytes: Uint8Array; issuedAt
   ctx.body = Buffer.from(list.bytes);
 }
 
+/**
+ * The trust list as `GET /v1/trust-list` answers it, issued at `nowS` (an HTTP worker answers
+ * from the writer's last copy the same way).
+ */
+export function sendTrustList(ctx: Context, list: TrustListJson, nowS: number): void {
+  publicToAnyOrigin(ctx);
+  ctx.set('Cache-Control', 'no-cache');
+  ctx.body = { ...list, issuedAt: toRfc3339(nowS) };
+}
+
 export function issuerRoutes(router: Router, app: AppContext, _services: Services): void {
-  router.get('/v1/trust-list', (ctx) => {
-    publicToAnyOrigin(ctx);
-    ctx.set('Cache-Control', 'no-cache');
-    ctx.body = app.trust.published();
-  });
+  router.get('/v1/trust-list', (ctx) =>
+    sendTrustList(ctx, app.trust.current(), Math.floor(app.clock().getTime() / 1000)),
+  );
 
   router.get('/v1/federation/status', async (ctx) => {
     const witness = app.witness

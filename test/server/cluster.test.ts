@@ -487,6 +487,61 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
     expect(answered().filter((l) => !cluster.s.workers.includes(l.pid!))).to.deep.equal([]);
   });
 
+  it("serves the trust list from the workers: the writer's own, issued now, and a rotated key's successor at once", async () => {
+    const writerPort = listeningPorts(cluster.s.writer!);
+    const list = async (url: string) => {
+      const r = await fetch(`${url}/v1/trust-list`);
+      expect(r.status).to.equal(200);
+      expect(r.headers.get('access-control-allow-origin')).to.equal('*');
+      expect(r.headers.get('cache-control')).to.equal('no-cache');
+      const body = (await r.json()) as { issuedAt: string; issuers: Array<{ keys: Array<{ kid: string }> }> };
+      expect(Math.abs(Date.parse(body.issuedAt) - Date.now())).to.be.below(5_000);
+      return { ...body, issuedAt: undefined };
+    };
+    const writers = async () => {
+      for (const p of writerPort) {
+        const l = await list(`http://127.0.0.1:${p}`).catch(() => undefined);
+        if (l) return l;
+      }
+      throw new Error('no HTTP port on the writer');
+    };
+    const kids = (l: Awaited<ReturnType<typeof list>>) => l.issuers[0].keys.map((k) => k.kid);
+    const since = new Date().toISOString();
+    // Twice: each worker answers one.
+    const before = [await list(cluster.s.url), await list(cluster.s.url)];
+    expect(before[1]).to.deep.equal(before[0]);
+    expect(before[0]).to.deep.equal(await writers());
+    expect(await list(single.s.url)).to.have.keys(Object.keys(before[0]));
+
+    for (const u of [single, cluster]) {
+      const prior = kids(await list(u.s.url));
+      const rotated = await call(u.s.url, 'POST', '/v1/admin/keys/rotate', { token: u.seeded.admin });
+      expect(rotated.status).to.equal(201);
+      const kid = rotated.body.kid as string;
+      // The writer pushes the new list when the rotation is written; the next requests, through both workers, name it.
+      await until(
+        'both answers name the new key',
+        async () => {
+          const both = [await list(u.s.url), await list(u.s.url)];
+          return both.every((l) => kids(l).includes(kid));
+        },
+        2_000,
+        20,
+      );
+      const after = await list(u.s.url);
+      // The retired key stays listed while codes it signed are still current.
+      expect(kids(after)).to.include.members([...prior, kid]);
+      if (u === cluster) expect(after).to.deep.equal(await writers());
+    }
+    const byWorkers = () =>
+      requestLines(cluster, '/v1/trust-list').filter((l) => l.time! >= since && cluster.s.workers.includes(l.pid!));
+    const byWriter = () =>
+      requestLines(cluster, '/v1/trust-list').filter((l) => l.time! >= since && l.pid === cluster.s.writer);
+    await until('the request lines', () => byWorkers().length >= 6, 5_000, 50);
+    // Only the ones asked on the writer's own port reached it.
+    expect(byWriter()).to.have.length(2);
+  });
+
   describe("the writer's message channel", () => {
     it('closes a connection that does not prove itself, and a bogus frame neither stops the writer nor reaches it', async () => {
       const writer = cluster.s.writer!;
