@@ -390,6 +390,7 @@ describe("key lifetimes at the gate, with the chain's revocations (a real Hardha
         { ...claims, cti: 'c0000000000000ff', health: { ...claims.health, statusIndex } },
         sc.svc.running.app.keys.active().signer,
       );
+      await sc.indexAsIssued(code);
       expect(await scan(code)).to.include({ decision: 'admit', codeResult: 'VALID' });
     });
   });

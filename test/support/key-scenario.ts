@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { DevGovernance } from '../../anchor/council';
 import { RegistryClient } from '../../anchor/registry';
 import { until } from '../../scripts/lib/wait';
+import { indexCode } from '../../server/services/code-index';
 import {
   computeKid,
+  decodeCode,
   signCode,
   toBase64Url,
   type CodeClaims,
@@ -76,6 +78,12 @@ export interface KeyScenario {
   /** Block time of B's revocation. */
   revokedAt: number;
   forged: ForgedCodes;
+  /**
+   * Enters a resident code signed here in the issuer's code index, for the scenario's resident,
+   * as issuing it would have: a resident code names nobody (FORMAT.md §4), so the issuer's own
+   * gates know whose it is only from the index (an unindexed one is CODE_UNKNOWN there).
+   */
+  indexAsIssued(code: string): Promise<void>;
   trustList(): Promise<TrustListJson>;
   statusList(): Promise<Buffer>;
   /** Moves the service's clock to a minute after A left the trust list (once). */
@@ -187,7 +195,6 @@ export async function startKeyScenario(): Promise<KeyScenario> {
     ): ResidentClaims => ({
       kind: 'resident',
       iss: '340000',
-      sub: resident.pseudonym,
       iat,
       exp,
       cti,
@@ -233,6 +240,14 @@ export async function startKeyScenario(): Promise<KeyScenario> {
       ),
     };
 
+    const indexAsIssued = async (code: string) => {
+      const c = decodeCode(code).claims as ResidentClaims;
+      const entry = { cti: c.cti, iat: c.iat, exp: c.exp, mode: c.health.mode };
+      await s.running.app.ledger.transact((tx) => indexCode(tx, entry, resident.pseudonym));
+    };
+    for (const code of Object.values(forged))
+      if (decodeCode(code).claims.kind === 'resident') await indexAsIssued(code);
+
     let passed = false;
     return {
       node,
@@ -248,6 +263,7 @@ export async function startKeyScenario(): Promise<KeyScenario> {
       registry,
       revokedAt,
       forged,
+      indexAsIssued,
       trustList: async () => (await s.call('GET', '/v1/trust-list')).body as TrustListJson,
       statusList: async () => (await s.call('GET', '/v1/status-list')).bytes,
       passRetirementWindow() {
