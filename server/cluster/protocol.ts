@@ -90,6 +90,12 @@ export type WriterNotice =
 export interface CodeAnswer {
   code: IssuedCode;
   until: number;
+  /**
+   * The writes to the resident's record and binding that the answer's own transaction made
+   * (a new code is written into the record): each reaches the worker in a `residents` notice
+   * before the answer does, and crosses nothing the answer does not already hold.
+   */
+  wrote: number;
 }
 
 /** Messages between the supervisor and its processes (Node's IPC channel). */

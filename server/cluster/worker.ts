@@ -52,16 +52,21 @@ const CODE_CACHE_MAX = 20_000;
 /** Changes remembered one by one before they are forgotten wholesale (then every answer in flight counts as crossed). */
 const CHANGES_MAX = 50_000;
 
+/** Changes remembered per key; a key changed more often since a question counts as crossed however many. */
+const CHANGES_PER_KEY = 8;
+
 /**
  * Which cached keys the writer has said changed, and when (a running count of notices): an
  * answer asked for before a change to its key crossed that change, so it is used once and
- * never cached. Per key, so a busy ledger's other writes do not keep every answer uncached.
+ * never cached, unless the answer's own transaction made that change. Per key, so a busy
+ * ledger's other writes do not keep every answer uncached.
  */
 export class ChangeLog {
   private seq = 0;
   /** Answers asked for before this count may have crossed a change no longer remembered. */
   private floor = 0;
-  private readonly changed = new Map<string, number>();
+  /** Per key, the counts at its last CHANGES_PER_KEY changes, oldest first. */
+  private readonly changed = new Map<string, number[]>();
 
   /** The count to ask a question at. */
   now(): number {
@@ -69,7 +74,11 @@ export class ChangeLog {
   }
 
   change(key: string): void {
-    this.changed.set(key, ++this.seq);
+    const at = this.changed.get(key);
+    if (at) {
+      at.push(++this.seq);
+      if (at.length > CHANGES_PER_KEY) at.shift();
+    } else this.changed.set(key, [++this.seq]);
     if (this.changed.size > CHANGES_MAX) this.changeAll();
   }
 
@@ -78,9 +87,18 @@ export class ChangeLog {
     this.floor = ++this.seq;
   }
 
+  /** How many changes to `key` were announced after `since`; Infinity when the log can no longer tell. */
+  changesSince(since: number, key: string): number {
+    if (since < this.floor) return Infinity;
+    const at = this.changed.get(key) ?? [];
+    // Older changes were let go: one of them may also have come after `since`.
+    if (at.length === CHANGES_PER_KEY && at[0] > since) return Infinity;
+    return at.filter((n) => n > since).length;
+  }
+
   /** Whether nothing said `key` changed after `since`. */
   unchangedSince(since: number, ...keys: string[]): boolean {
-    return since >= this.floor && keys.every((k) => (this.changed.get(k) ?? 0) <= since);
+    return keys.every((k) => this.changesSince(since, k) === 0);
   }
 }
 
@@ -265,7 +283,8 @@ class WriterLink {
     if (hit && hit.until > Date.now()) return hit.code;
     const asked = this.changes.now();
     const answer = await this.call<CodeAnswer>({ op: 'code', principal: p, mode });
-    if (this.changes.unchangedSince(asked, `p:${p.pseudonym}`)) {
+    // The changes its own transaction made (a new code written into the record) were announced before it came.
+    if (this.changes.changesSince(asked, `p:${p.pseudonym}`) === answer.wrote) {
       if (this.codes.size >= CODE_CACHE_MAX) this.codes.clear();
       this.codes.set(key, answer);
     }

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Context } from 'koa';
-import { LedgerUnavailableError } from '../../ledger/ledger';
+import { LedgerUnavailableError, type Space, type Tx } from '../../ledger/ledger';
 import { ledgerError } from '../app';
 import type { RunningService } from '../bootstrap';
 import { ServiceError } from '../errors';
@@ -70,6 +70,8 @@ const workerRequest = (p: Principal, ip?: string) =>
   ({ ip, state: { principals: [p] }, set: () => undefined }) as unknown as Context;
 
 const TRUST_POLL_MS = 250;
+/** The spaces whose writes reach the workers as `residents` notices (one name per write), keyed by pseudonym. */
+const RESIDENT_NOTICES: readonly Space[] = ['residents', 'bindings'];
 /** Keys of the `meta` space every resident's code answer depends on: the rules in force, the risk areas, the issuer's keys. */
 const CODE_INPUTS = new Set(['rulesCurrent', 'riskAreas', 'issuerKeys']);
 /** A connection must send its hello within this, in a frame of at most HELLO_MAX_BYTES. */
@@ -119,8 +121,7 @@ export async function startWriterChannel(
   app.statusBook.onChange(() => notify({ op: 'statuses' }));
   // What a worker's copy of a code answer rests on: the resident's record and binding, and the rules, risk areas and keys.
   const residentsChanged = (pseudonyms: string[]) => notify({ op: 'residents', pseudonyms });
-  app.ledger.onKeysWritten('residents', residentsChanged);
-  app.ledger.onKeysWritten('bindings', residentsChanged);
+  for (const space of RESIDENT_NOTICES) app.ledger.onKeysWritten(space, residentsChanged);
   app.ledger.onKeysWritten('meta', (keys) => {
     if (keys.some((k) => CODE_INPUTS.has(k))) notify({ op: 'codes' });
     // A rotation changes the trust list the workers verify with and publish: push it now, not at the next poll.
@@ -150,12 +151,23 @@ export async function startWriterChannel(
         return ownRecord(app, msg.principal);
       case 'code': {
         const { residents } = services;
-        const { record, code } = await app.ledger.transact((tx) =>
-          residents.currentCode(tx, msg.principal.pseudonym!, msg.mode),
-        );
+        const pseudonym = msg.principal.pseudonym!;
+        let wrote = 0;
+        const { record, code } = await app.ledger.transact((tx) => {
+          // Counts the writes its `residents` notices will name (RESIDENT_NOTICES), so the worker can tell them from others'.
+          const count = (space: Space, key: string) => {
+            if (key === pseudonym && RESIDENT_NOTICES.includes(space)) wrote++;
+          };
+          const counted: Tx = {
+            ...tx,
+            put: (space, key, value) => (count(space, key), tx.put(space, key, value)),
+            del: (space, key) => (count(space, key), tx.del(space, key)),
+          };
+          return residents.currentCode(counted, pseudonym, msg.mode);
+        });
         // The worker keeps this answer: it must rest on nothing a failed write could still take back.
         await app.ledger.whenDurable();
-        return { code, until: residents.codeStaysUntil(record, code, msg.mode) } satisfies CodeAnswer;
+        return { code, until: residents.codeStaysUntil(record, code, msg.mode), wrote } satisfies CodeAnswer;
       }
       case 'status-list':
         return app.statusBook.current(Math.floor(app.clock().getTime() / 1000), app.keys.active().signer);

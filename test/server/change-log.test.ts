@@ -31,4 +31,33 @@ describe("ChangeLog: which of a worker's cached answers crossed a change the wri
     expect(log.unchangedSince(before, 'p:dave')).to.equal(false);
     expect(log.unchangedSince(log.now(), 'p:dave')).to.equal(true);
   });
+
+  it('counts the changes to a key since a question, so an answer can own the ones its own transaction made', () => {
+    const log = new ChangeLog();
+    const asked = log.now();
+    expect(log.changesSince(asked, 'p:erin')).to.equal(0);
+    // The writer re-issued Erin's code in the answer's own transaction: one notice, named once.
+    log.change('p:erin');
+    expect(log.changesSince(asked, 'p:erin')).to.equal(1);
+    // Someone else's write to her record after that: two, more than the answer made.
+    log.change('p:erin');
+    expect(log.changesSince(asked, 'p:erin')).to.equal(2);
+    expect(log.changesSince(log.now(), 'p:erin')).to.equal(0);
+    log.changeAll();
+    expect(log.changesSince(asked, 'p:erin')).to.equal(Infinity);
+  });
+
+  it('cannot count past the changes it keeps per key, and says so', () => {
+    const log = new ChangeLog();
+    log.change('p:frank');
+    const asked = log.now();
+    for (let i = 0; i < 7; i++) log.change('p:frank');
+    // Eight kept, the first of them before the question: it can still count the seven after it.
+    expect(log.changesSince(asked, 'p:frank')).to.equal(7);
+    log.change('p:frank');
+    // The change before the question is let go: the oldest kept is after it, so more may have been.
+    expect(log.changesSince(asked, 'p:frank')).to.equal(Infinity);
+    expect(log.unchangedSince(asked, 'p:frank')).to.equal(false);
+    expect(log.unchangedSince(log.now(), 'p:frank')).to.equal(true);
+  });
 });

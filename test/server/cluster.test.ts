@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
+import { Agent } from 'node:http';
 import { connect } from 'node:net';
 import { serialize } from 'node:v8';
 import { until } from '../../scripts/lib/wait';
@@ -485,6 +486,40 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
     await until('the request lines', () => answered().length >= 16, 5_000, 50);
     expect(answered()).to.have.length(16);
     expect(answered().filter((l) => !cluster.s.workers.includes(l.pid!))).to.deep.equal([]);
+  });
+
+  it('keeps a code the writer issued on that very fetch: asked again through the same worker, it is answered with the writer stopped', async () => {
+    const seventh = cluster.seeded.residents[6];
+    // One kept-alive connection: every request reaches the same worker.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const pinned = (method: string, path: string, body?: unknown) =>
+      call(cluster.s.url, method, path, { token: seventh, body, agent, timeoutMs: 3_000 });
+    const writer = cluster.s.writer!;
+    try {
+      expect((await pinned('POST', '/v1/residents', applicationBody(7))).status).to.equal(201);
+      // The first printed code is issued by this fetch: the writer writes it into the record, and
+      // the notice of that write reaches the worker before the answer does.
+      const printed = await pinned('GET', '/v1/residents/me/code?mode=printed');
+      expect(printed.status).to.equal(200);
+      const dynamic = await pinned('GET', '/v1/residents/me/code');
+      expect(dynamic.status).to.equal(200);
+      process.kill(writer, 'SIGSTOP');
+      try {
+        const printedAgain = await pinned('GET', '/v1/residents/me/code?mode=printed');
+        expect([printedAgain.status, printedAgain.body.code]).to.deep.equal([200, printed.body.code]);
+        const dynamicAgain = await pinned('GET', '/v1/residents/me/code');
+        expect([dynamicAgain.status, dynamicAgain.body.code]).to.deep.equal([200, dynamic.body.code]);
+      } finally {
+        process.kill(writer, 'SIGCONT');
+      }
+      // Another write to the record (a fever) is someone else's change to that answer: the next fetch asks the writer.
+      const fever = { ...applicationBody(7), declaration: { ...applicationBody(7).declaration, temperatureC: 38.6 } };
+      expect((await pinned('POST', '/v1/residents', fever)).status).to.equal(200);
+      const yellow = await pinned('GET', '/v1/residents/me/code');
+      expect([yellow.status, yellow.body.colour]).to.deep.equal([200, 'yellow']);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it("serves the trust list from the workers: the writer's own, issued now, and a rotated key's successor at once", async () => {

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { request } from 'node:http';
+import { request, type Agent } from 'node:http';
 import { join } from 'node:path';
 import { openContext } from '../../server/bootstrap';
 import { configSchema } from '../../server/config';
@@ -86,14 +86,22 @@ export function call(
   url: string,
   method: string,
   path: string,
-  opts: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+  opts: {
+    token?: string;
+    body?: unknown;
+    raw?: string;
+    headers?: Record<string, string>;
+    timeoutMs?: number;
+    /** A keep-alive agent with one socket sends every call through the same worker; by default each call has its own connection. */
+    agent?: Agent;
+  } = {},
 ): Promise<Answer> {
   const payload = opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (payload !== undefined) headers['content-type'] ??= 'application/json';
   return new Promise((resolve, reject) => {
-    const req = request(`${url}${path}`, { method, headers, agent: false }, (res) => {
+    const req = request(`${url}${path}`, { method, headers, agent: opts.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
