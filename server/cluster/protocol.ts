@@ -49,6 +49,8 @@ export type WorkerRequest =
   | { id: number; op: 'status-list' }
   /** A resident's own record, as GET /v1/residents/me answers it (`requireRole` passed in the worker). */
   | { id: number; op: 'record'; principal: Principal }
+  /** A resident session's masked identity, for GET /v1/auth/session (a resident principal the worker authenticated). */
+  | { id: number; op: 'session'; principal: Principal }
   /** A resident's current code of a mode (`requireRole` passed in the worker); answered with a `CodeAnswer`. */
   | { id: number; op: 'code'; principal: Principal; mode: CodeMode }
   /** The worker's own series (requests it answered, its connections), sent every METRICS_PUSH_MS. */

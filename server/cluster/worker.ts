@@ -15,6 +15,7 @@ import { Metrics } from '../http/metrics';
 import { requireGrant } from '../http/permissions';
 import { createHttpServer, drainHttpServer } from '../http/server';
 import { sendStatusList, sendTrustList } from '../routes/issuer';
+import { addSessionRoute, type SessionIdentity } from '../routes/auth';
 import { addCodeRoutes, addRecordRoute } from '../routes/residents';
 import { addPages } from '../routes/pages';
 import { Idempotency } from '../services/idempotency';
@@ -45,6 +46,10 @@ const unavailable = () => ledgerError(new LedgerUnavailableError('the ledger wri
 
 /** A resident's own record and current code (as JSON, PNG or SVG): `addRecordRoute`, `addCodeRoutes`. */
 const ownPath = (path: string) => path === '/v1/residents/me' || path.startsWith('/v1/residents/me/code');
+/** Who the browser is (addSessionRoute): every page asks it when it opens. */
+const SESSION_PATH = '/v1/auth/session';
+/** Routes a worker authenticates for as the writer's `authenticate` would (bearer header, or each page cookie). */
+const authenticatedHere = (path: string) => ownPath(path) || path === SESSION_PATH;
 /** How long a worker keeps a resident's record without asking again (every write to it is pushed anyway). */
 const RECORD_CACHE_MS = 60_000;
 /** Code answers a worker keeps (a resident has two: dynamic and printed), and records. */
@@ -121,6 +126,8 @@ class WriterLink {
   private readonly codes = new Map<string, CodeAnswer>();
   /** Residents' own records (GET /v1/residents/me) by pseudonym, until the writer names them. */
   private readonly records = new Map<string, { body: unknown; until: number }>();
+  /** Resident sessions' masked identities by session id, each for at most RECORD_CACHE_MS. */
+  private readonly identities = new Map<string, { identity: SessionIdentity; until: number }>();
   /** Keys the writer said changed: `t:<token hash>` and `p:<pseudonym>` (a record or its binding). */
   private readonly changes = new ChangeLog();
   trust: TrustSnapshot | undefined;
@@ -291,6 +298,20 @@ class WriterLink {
     return answer.code;
   }
 
+  /**
+   * A resident session's masked identity: the writer's answer, kept for at most
+   * RECORD_CACHE_MS (a session's identity never changes; a closed session's tokens stop
+   * opening anything, so its entry is never reached again).
+   */
+  async sessionIdentity(p: Principal): Promise<SessionIdentity> {
+    const hit = this.identities.get(p.session!);
+    if (hit && hit.until > Date.now()) return hit.identity;
+    const identity = await this.call<SessionIdentity>({ op: 'session', principal: p });
+    if (this.identities.size >= CODE_CACHE_MAX) this.identities.clear();
+    this.identities.set(p.session!, { identity, until: Date.now() + RECORD_CACHE_MS });
+    return identity;
+  }
+
   /** A resident's own record: the writer's last answer until it names the resident (at most RECORD_CACHE_MS), else its new one. */
   async record(p: Principal): Promise<unknown> {
     const hit = this.records.get(p.pseudonym!);
@@ -331,8 +352,9 @@ export function clientAddress(req: IncomingMessage, config: Pick<Config, 'TRUST_
  * cookie or a device's bearer token) and applications are authenticated, validated and, for a
  * scan, verified here, and reach the writer as one compact message each; the pages are served
  * from their files here, the signed status list from a copy the writer invalidates whenever a
- * status changes, and a resident's own record and current code (JSON, PNG or SVG) from the
- * writer's last answer while it stays; every other request is forwarded to the writer's HTTP port as it
+ * status changes, the trust list from the copy the writer pushes, and a resident's own record,
+ * current code (JSON, PNG or SVG) and session (GET /v1/auth/session) from the writer's last
+ * answer while it stays; every other request is forwarded to the writer's HTTP port as it
  * came, with the client's address.
  */
 export async function runWorker(config: Config, secret: string): Promise<void> {
@@ -347,9 +369,9 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
   koa.use(requestLog({ metrics, log }));
   koa.use(apiHeaders);
   koa.use(errorResponses({ log }));
-  // A resident's own routes (record, code) read their principals as the writer's `authenticate` leaves them.
+  // A resident's own routes (record, code) and the session read their principals as the writer's `authenticate` leaves them.
   koa.use(async (ctx, next) => {
-    if (ownPath(ctx.path)) ctx.state.principals = await principalsFrom(ctx, (t) => link.principal(t));
+    if (authenticatedHere(ctx.path)) ctx.state.principals = await principalsFrom(ctx, (t) => link.principal(t));
     await next();
   });
   router.post('/v1/scans', async (ctx) => {
@@ -387,6 +409,7 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
   // A phone asks for its code (and its record) each time the page shows: answered here while the writer's last answer stays.
   addCodeRoutes(router, config, (p, mode) => link.code(p, mode));
   addRecordRoute(router, (p) => link.record(p));
+  addSessionRoute(router, (p) => link.sessionIdentity(p));
   // Other provinces' verifiers fetch it often, and it grows with the residents (2 bits each).
   router.get('/v1/status-list', async (ctx) =>
     sendStatusList(ctx, await link.signedStatusList(config.STATUS_LIST_MAX_AGE_SECONDS)),
@@ -402,7 +425,7 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
     if (req.method === 'POST' && (req.url === '/v1/scans' || req.url === '/v1/residents')) return link.up;
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const path = (req.url ?? '/').split('?')[0];
-    if ((path === '/v1/status-list' || path === '/v1/trust-list' || ownPath(path)) && !link.up) return false;
+    if ((path === '/v1/status-list' || path === '/v1/trust-list' || authenticatedHere(path)) && !link.up) return false;
     return router.match(path, req.method).route;
   };
 

@@ -8,6 +8,7 @@ import type { RunningService } from '../bootstrap';
 import { ServiceError } from '../errors';
 import { resolveTokenHash, type Principal } from '../http/auth';
 import { authorize } from '../http/permissions';
+import { sessionIdentity } from '../routes/auth';
 import { applyAs, APPLY_LIMITS, ownRecord } from '../routes/residents';
 import {
   readFrames,
@@ -149,6 +150,8 @@ export async function startWriterChannel(
       }
       case 'record':
         return ownRecord(app, msg.principal);
+      case 'session':
+        return sessionIdentity(services.sessions, msg.principal);
       case 'code': {
         const { residents } = services;
         const pseudonym = msg.principal.pseudonym!;

@@ -68,6 +68,41 @@ function relyingParty(app: AppContext): RelyingParty {
  * Sign-in through the identity provider (the province's real-name account platform, or
  * the embedded development provider), resident sessions, and the pages' staff sign-in.
  */
+/** What the pages may show of a resident session's identity: masked, never the name or the number. */
+export interface SessionIdentity {
+  maskedName: string;
+  maskedId: string;
+  idType: string;
+}
+
+/** The masked identity a resident session signed in with (fixed for the session's life). */
+export async function sessionIdentity(sessions: Services['sessions'], p: Principal): Promise<SessionIdentity> {
+  if (!isResident(p) || !p.session) throw new ServiceError('FORBIDDEN', 'this is not a resident session');
+  const id = await sessions.identity(p.session);
+  return { maskedName: maskName(id.name), maskedId: maskId(id.idNumber), idType: id.idType };
+}
+
+/**
+ * GET /v1/auth/session: who this browser is signed in as, for the pages: masked, never a token.
+ * `identityOf` gives a resident session's masked identity: `sessionIdentity` in one process, a
+ * worker's copy of the writer's answer under WORKERS (server/cluster/worker.ts).
+ */
+export function addSessionRoute(router: Router, identityOf: (p: Principal) => Promise<SessionIdentity>): void {
+  router.get('/v1/auth/session', async (ctx) => {
+    const all = principalsOf(ctx);
+    const r = all.find(isResident);
+    const staff = all.find((p) => !isResident(p));
+    ctx.body = {
+      resident: r ? { ...(await identityOf(r)), record: r.binding, accessExpiresAt: r.expiresAt ?? null } : null,
+      staff: staff
+        ? { role: staff.role, name: staff.name ?? null, scope: staff.scope ?? [], expiresAt: staff.expiresAt ?? null }
+        : null,
+      // An expired access token with a live refresh cookie: the page refreshes, then asks again.
+      expired: !r && ctx.state.expired !== undefined,
+    };
+  });
+}
+
 export function authRoutes(router: Router, app: AppContext, { sessions, limits }: Services): void {
   const { encryptionKey } = app.secrets;
 
@@ -166,31 +201,7 @@ export function authRoutes(router: Router, app: AppContext, { sessions, limits }
     ctx.status = 204;
   });
 
-  /** Who this browser is signed in as, for the pages: masked, never a token. */
-  router.get('/v1/auth/session', async (ctx) => {
-    const all = principalsOf(ctx);
-    const r = all.find(isResident);
-    const staff = all.find((p) => !isResident(p));
-    ctx.body = {
-      resident: r ? await residentSession(r) : null,
-      staff: staff
-        ? { role: staff.role, name: staff.name ?? null, scope: staff.scope ?? [], expiresAt: staff.expiresAt ?? null }
-        : null,
-      // An expired access token with a live refresh cookie: the page refreshes, then asks again.
-      expired: !r && ctx.state.expired !== undefined,
-    };
-  });
-
-  async function residentSession(p: Principal) {
-    const id = await sessions.identity(p.session!);
-    return {
-      maskedName: maskName(id.name),
-      maskedId: maskId(id.idNumber),
-      idType: id.idType,
-      record: p.binding,
-      accessExpiresAt: p.expiresAt ?? null,
-    };
-  }
+  addSessionRoute(router, (p) => sessionIdentity(sessions, p));
 
   /**
    * The staff pages (/scan, /admin) sign in with an authority token once; it is kept in an

@@ -42,7 +42,7 @@ async function serviceUnderTest(tmp: string, workers: number): Promise<Under> {
   const env = { ...ENV, WORKERS: String(workers), LOG_LEVEL: 'info' };
   // Two residents apply now; the third applies in a test, changing the status list; the fourth
   // and fifth apply in the test of applications; the sixth and seventh in the test of codes.
-  const seeded = await seedDataDir(tmp, env, 7);
+  const seeded = await seedDataDir(tmp, env, 8);
   const s = await startCluster(tmp, env);
   const a = await gate(s.url, seeded.admin, '淮河路步行街百货大楼');
   const b = await gate(s.url, seeded.admin, '三孝口书店');
@@ -520,6 +520,78 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
     } finally {
       agent.destroy();
     }
+  });
+
+  it('answers GET /v1/auth/session through the workers as the one-process service does', async () => {
+    const session = (u: Under, headers: Record<string, string>) =>
+      call(u.s.url, 'GET', '/v1/auth/session', { headers });
+    const shown = (r: Answer) => (r.status === 200 ? [r.status, r.body] : outcome(r));
+    const answers = async (u: Under) => {
+      const eighth = u.seeded.residents[7];
+      const out: [string, unknown[]][] = [
+        ['no credentials', shown(await session(u, {}))],
+        ['a bearer header that is not one', shown(await session(u, { authorization: 'Basic x' }))],
+        ['an unknown token', shown(await session(u, bearer(`ak_${'x'.repeat(40)}`)))],
+        ["an operator's token", shown(await session(u, bearer(u.a.operator)))],
+        [
+          "an expired operator's page cookie",
+          shown(await session(u, { cookie: `ak_staff=${u.seeded.expiredOperator}` })),
+        ],
+        ['a session that has not applied', shown(await session(u, bearer(eighth)))],
+      ];
+      expect(
+        (await call(u.s.url, 'POST', '/v1/residents', { token: eighth, body: applicationBody(8) })).status,
+      ).to.equal(201);
+      // Twice: each worker answers one; both must know the record is now bound.
+      out.push(['right after applying', shown(await session(u, bearer(eighth)))]);
+      out.push(['again', shown(await session(u, bearer(eighth)))]);
+      out.push([
+        'the page cookie beside an operator cookie',
+        shown(await session(u, { cookie: `ak_resident=${eighth}; ak_staff=${u.a.operator}` })),
+      ]);
+      expect((await call(u.s.url, 'POST', '/v1/auth/logout', { token: eighth })).status).to.equal(204);
+      out.push(['signed out', shown(await session(u, bearer(eighth)))]);
+      out.push(['signed out, asked again', shown(await session(u, bearer(eighth)))]);
+      out.push(['signed out, by the page cookie', shown(await session(u, { cookie: `ak_resident=${eighth}` }))]);
+      return out;
+    };
+    // The two services seeded other ID numbers and sign at other times: compare the masked ID's
+    // shape and the expiry's type.
+    const timeless = (out: [string, unknown[]][]) =>
+      JSON.parse(
+        JSON.stringify(out, (k, v: unknown) =>
+          k === 'accessExpiresAt' || k === 'expiresAt'
+            ? typeof v
+            : k === 'maskedId'
+              ? String(v).replace(/\d/g, '9')
+              : v,
+        ),
+      );
+    const one = await answers(single);
+    const since = new Date().toISOString();
+    const two = await answers(cluster);
+    expect(timeless(two)).to.deep.equal(timeless(one));
+    // What a page sees: masked, and the record bound once applied.
+    const byName = new Map(one);
+    expect(byName.get('no credentials')).to.deep.equal([200, { resident: null, staff: null, expired: false }]);
+    expect(byName.get("an expired operator's page cookie")).to.deep.equal([
+      200,
+      { resident: null, staff: null, expired: true },
+    ]);
+    const before = (byName.get('a session that has not applied')![1] as { resident: Record<string, unknown> }).resident;
+    expect(before).to.include({ maskedName: '王*明', idType: 'resident-id', record: 'none' });
+    expect(before.maskedId).to.match(/^\d{4}\*+\w{4}$/);
+    for (const after of ['right after applying', 'again', 'the page cookie beside an operator cookie'])
+      expect((byName.get(after)![1] as { resident: { record: string } }).resident.record, after).to.equal('bound');
+    expect(byName.get('signed out')).to.deep.equal([401, 'UNAUTHENTICATED']);
+    // The workers answered each of them: eight by route (the four refused in authentication log no route, as in one process).
+    const answered = () =>
+      requestLines(cluster, '/v1/auth/session').filter((l) => l.time! >= since && cluster.s.workers.includes(l.pid!));
+    await until('the request lines', () => answered().length >= 8, 5_000, 50);
+    expect(answered()).to.have.length(8);
+    expect(
+      requestLines(cluster, '/v1/auth/session').filter((l) => l.time! >= since && l.pid === cluster.s.writer),
+    ).to.deep.equal([]);
   });
 
   it("serves the trust list from the workers: the writer's own, issued now, and a rotated key's successor at once", async () => {
