@@ -64,10 +64,6 @@ function relyingParty(app: AppContext): RelyingParty {
   return app.signIn;
 }
 
-/**
- * Sign-in through the identity provider (the province's real-name account platform, or
- * the embedded development provider), resident sessions, and the pages' staff sign-in.
- */
 /** What the pages may show of a resident session's identity: masked, never the name or the number. */
 export interface SessionIdentity {
   maskedName: string;
@@ -103,6 +99,10 @@ export function addSessionRoute(router: Router, identityOf: (p: Principal) => Pr
   });
 }
 
+/**
+ * Sign-in through the identity provider (the province's real-name account platform, or
+ * the embedded development provider), resident sessions, and the pages' staff sign-in.
+ */
 export function authRoutes(router: Router, app: AppContext, { sessions, limits }: Services): void {
   const { encryptionKey } = app.secrets;
 
