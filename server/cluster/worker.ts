@@ -415,7 +415,11 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
     sendStatusList(ctx, await link.signedStatusList(config.STATUS_LIST_MAX_AGE_SECONDS)),
   );
   // Verifiers fetch it before they check codes: the writer pushes each change (a rotation at once, a key's expiry within TRUST_POLL_MS).
-  router.get('/v1/trust-list', (ctx) => sendTrustList(ctx, link.trust!.trustList, Math.floor(Date.now() / 1000)));
+  router.get('/v1/trust-list', (ctx) => {
+    const trust = link.trust;
+    if (!trust) throw unavailable();
+    sendTrustList(ctx, trust.trustList, Math.floor(Date.now() / 1000));
+  });
   // The pages are files: a worker serves them itself.
   addPages(router);
   koa.use(router.routes());
