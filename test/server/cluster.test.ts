@@ -41,7 +41,9 @@ async function serviceUnderTest(tmp: string, workers: number): Promise<Under> {
   // Request lines (no personal data in them) say which process answered.
   const env = { ...ENV, WORKERS: String(workers), LOG_LEVEL: 'info' };
   // Two residents apply now; the third applies in a test, changing the status list; the fourth
-  // and fifth apply in the test of applications; the sixth and seventh in the test of codes.
+  // and fifth apply in the test of applications; the sixth in the test of codes (where the
+  // seventh only asks for its own); the seventh in the test of a kept code (WORKERS=2 only);
+  // the eighth in the test of sessions.
   const seeded = await seedDataDir(tmp, env, 8);
   const s = await startCluster(tmp, env);
   const a = await gate(s.url, seeded.admin, '淮河路步行街百货大楼');
