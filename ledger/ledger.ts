@@ -356,8 +356,9 @@ export class Ledger {
   }
 
   /**
-   * Called after each durable group that wrote or deleted keys of `space`, with those keys
-   * (the writer tells its HTTP workers which cached tokens changed).
+   * Called after each durable group that wrote or deleted keys of `space`, with those keys,
+   * one name per write (a key written twice is named twice: the writer's workers count a
+   * code answer's own writes by them; server/cluster/writer.ts).
    */
   onKeysWritten(space: Space, fn: (keys: string[]) => void): void {
     this.keyWatchers.push({ space, fn });

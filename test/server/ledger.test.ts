@@ -114,6 +114,23 @@ describe('Ledger', () => {
     });
   });
 
+  describe('onKeysWritten', () => {
+    it('names a key once per write, after the group is durable: a worker counts the writes an answer made by it', async () => {
+      const named: string[][] = [];
+      ledger.onKeysWritten('residents', (keys) => named.push([...keys]));
+      await ledger.transact((tx) => {
+        tx.put('residents', 'p1', { v: 1 });
+        tx.put('residents', 'p1', { v: 2 });
+        tx.del('residents', 'p2');
+        tx.put('meta', 'other', 1);
+      });
+      // Twice for p1, though LevelDB keeps only its last value; once for the deleted p2; nothing of another space.
+      expect(named.flat().sort()).to.deep.equal(['p1', 'p1', 'p2']);
+      await ledger.transact((tx) => tx.get('residents', 'p1'));
+      expect(named.flat()).to.have.length(3);
+    });
+  });
+
   describe('after a reopen', () => {
     it('continues from the durable head', async () => {
       await ledger.transact((tx) => tx.append({ type: 'a', subjects: ['r:1'], data: {} }));
