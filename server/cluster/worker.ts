@@ -107,6 +107,30 @@ export class ChangeLog {
   }
 }
 
+/** Answers a worker keeps, each until its own time; past CODE_CACHE_MAX of them, all go at once. */
+class Kept<V> {
+  private readonly answers = new Map<string, { value: V; until: number }>();
+
+  /** The answer kept under `key`, while its time lasts. */
+  get(key: string): V | undefined {
+    const hit = this.answers.get(key);
+    return hit && hit.until > Date.now() ? hit.value : undefined;
+  }
+
+  set(key: string, value: V, until: number): void {
+    if (this.answers.size >= CODE_CACHE_MAX) this.answers.clear();
+    this.answers.set(key, { value, until });
+  }
+
+  delete(key: string): void {
+    this.answers.delete(key);
+  }
+
+  clear(): void {
+    this.answers.clear();
+  }
+}
+
 /** Distributes Omit over a union, so each request keeps its own fields. */
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
@@ -123,11 +147,11 @@ class WriterLink {
   /** The cached tokens of each resident, by pseudonym: a new binding makes their principals stale. */
   private readonly tokensOf = new Map<string, string[]>();
   /** Resident code answers by `<pseudonym>/<mode>`, each until the writer said it stays. */
-  private readonly codes = new Map<string, CodeAnswer>();
+  private readonly codes = new Kept<IssuedCode>();
   /** Residents' own records (GET /v1/residents/me) by pseudonym, until the writer names them. */
-  private readonly records = new Map<string, { body: unknown; until: number }>();
+  private readonly records = new Kept<unknown>();
   /** Resident sessions' masked identities by session id, each for at most RECORD_CACHE_MS. */
-  private readonly identities = new Map<string, { identity: SessionIdentity; until: number }>();
+  private readonly identities = new Kept<SessionIdentity>();
   /** Keys the writer said changed: `t:<token hash>` and `p:<pseudonym>` (a record or its binding). */
   private readonly changes = new ChangeLog();
   trust: TrustSnapshot | undefined;
@@ -287,14 +311,12 @@ class WriterLink {
   async code(p: Principal, mode: CodeMode): Promise<IssuedCode> {
     const key = `${p.pseudonym}/${mode}`;
     const hit = this.codes.get(key);
-    if (hit && hit.until > Date.now()) return hit.code;
+    if (hit) return hit;
     const asked = this.changes.now();
     const answer = await this.call<CodeAnswer>({ op: 'code', principal: p, mode });
     // The changes its own transaction made (a new code written into the record) were announced before it came.
-    if (this.changes.changesSince(asked, `p:${p.pseudonym}`) === answer.wrote) {
-      if (this.codes.size >= CODE_CACHE_MAX) this.codes.clear();
-      this.codes.set(key, answer);
-    }
+    if (this.changes.changesSince(asked, `p:${p.pseudonym}`) === answer.wrote)
+      this.codes.set(key, answer.code, answer.until);
     return answer.code;
   }
 
@@ -305,23 +327,20 @@ class WriterLink {
    */
   async sessionIdentity(p: Principal): Promise<SessionIdentity> {
     const hit = this.identities.get(p.session!);
-    if (hit && hit.until > Date.now()) return hit.identity;
+    if (hit) return hit;
     const identity = await this.call<SessionIdentity>({ op: 'session', principal: p });
-    if (this.identities.size >= CODE_CACHE_MAX) this.identities.clear();
-    this.identities.set(p.session!, { identity, until: Date.now() + RECORD_CACHE_MS });
+    this.identities.set(p.session!, identity, Date.now() + RECORD_CACHE_MS);
     return identity;
   }
 
   /** A resident's own record: the writer's last answer until it names the resident (at most RECORD_CACHE_MS), else its new one. */
   async record(p: Principal): Promise<unknown> {
     const hit = this.records.get(p.pseudonym!);
-    if (hit && hit.until > Date.now()) return hit.body;
+    if (hit !== undefined) return hit;
     const asked = this.changes.now();
     const body = await this.call<unknown>({ op: 'record', principal: p });
-    if (this.changes.unchangedSince(asked, `p:${p.pseudonym}`)) {
-      if (this.records.size >= CODE_CACHE_MAX) this.records.clear();
-      this.records.set(p.pseudonym!, { body, until: Date.now() + RECORD_CACHE_MS });
-    }
+    if (this.changes.unchangedSince(asked, `p:${p.pseudonym}`))
+      this.records.set(p.pseudonym!, body, Date.now() + RECORD_CACHE_MS);
     return body;
   }
 
@@ -424,7 +443,10 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
   addPages(router);
   koa.use(router.routes());
   const fast = koa.callback();
-  /** Whether this worker answers the request itself: a staff scan or an application while the writer is up, a page, the trust and status lists. */
+  /**
+   * Whether this worker answers the request itself: a page; while the writer is up, a staff
+   * scan, an application, the trust and status lists, and a resident's own record, code and session.
+   */
   const servesItself = (req: IncomingMessage): boolean => {
     if (req.method === 'POST' && (req.url === '/v1/scans' || req.url === '/v1/residents')) return link.up;
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;

@@ -563,12 +563,12 @@ export function residentView(r: ResidentRecord, key: Buffer) {
   };
 }
 
-/** A code as the API returns it. */
 /** How long before its expiry a code of `mode` is re-issued (seconds): CODE_REFRESH_MARGIN_SECONDS for a dynamic code, a day for a printed one. */
 function refreshMarginOf(mode: CodeMode, dynamicMarginSeconds: number): number {
   return mode === 'dynamic' ? dynamicMarginSeconds : 86400;
 }
 
+/** A code as the API returns it. */
 export function codeView(c: IssuedCode, mode: CodeMode, refreshMarginSeconds: number, issuer: string) {
   return {
     code: c.text,
