@@ -1298,12 +1298,15 @@ export async function benchScans(): Promise<ScansBenchResult> {
       FLOOR_TRUST_LIST: trustList,
     });
     const floorResults: Record<string, number> = {};
-    const floorScan = posting(floor.url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), {
-      onResponse: (status, body) => {
-        const k = status === 201 ? (/"codeResult":"(\w+)"/.exec(body)?.[1] ?? 'unknown') : `http-${status}`;
-        floorResults[k] = (floorResults[k] ?? 0) + 1;
-      },
-    });
+    // Every floor's scans of the same codes, their code results counted together.
+    const floorScanning = (url: string) =>
+      posting(url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), {
+        onResponse: (status, body) => {
+          const k = status === 201 ? (/"codeResult":"(\w+)"/.exec(body)?.[1] ?? 'unknown') : `http-${status}`;
+          floorResults[k] = (floorResults[k] ?? 0) + 1;
+        },
+      });
+    const floorScan = floorScanning(floor.url);
     // The same floor in one process per core, sharing nothing: each worker its own keys and LevelDB.
     floorSpread = await startChild('scripts/bench/floor-spread.ts', {
       PORT: '0',
@@ -1312,12 +1315,7 @@ export async function benchScans(): Promise<ScansBenchResult> {
       FLOOR_TRUST_LIST: trustList,
       FLOOR_WORKERS: String(processes),
     });
-    const floorSpreadScan = posting(floorSpread.url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), {
-      onResponse: (status, body) => {
-        const k = status === 201 ? (/"codeResult":"(\w+)"/.exec(body)?.[1] ?? 'unknown') : `http-${status}`;
-        floorResults[k] = (floorResults[k] ?? 0) + 1;
-      },
-    });
+    const floorSpreadScan = floorScanning(floorSpread.url);
     // The floor again, its record one event of the service's ledger on the venue's and the code's chains.
     ledgerFloor = await startChild('scripts/bench/floor.ts', {
       PORT: '0',
@@ -1326,12 +1324,7 @@ export async function benchScans(): Promise<ScansBenchResult> {
       FLOOR_TRUST_LIST: trustList,
       FLOOR_LEDGER: '1',
     });
-    const ledgerFloorScan = posting(ledgerFloor.url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), {
-      onResponse: (status, body) => {
-        const k = status === 201 ? (/"codeResult":"(\w+)"/.exec(body)?.[1] ?? 'unknown') : `http-${status}`;
-        floorResults[k] = (floorResults[k] ?? 0) + 1;
-      },
-    });
+    const ledgerFloorScan = floorScanning(ledgerFloor.url);
     const [scanRounds, baseRounds, floorRounds, floorSpreadRounds, ledgerFloorRounds, ...workerRounds] =
       await rotatedRounds([scan, echo, floorScan, floorSpreadScan, ledgerFloorScan, ...workerScans]);
     for (const child of workerServices.values()) await child.stop();
