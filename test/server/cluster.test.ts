@@ -551,6 +551,16 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
         'the page cookie beside an operator cookie',
         shown(await session(u, { cookie: `ak_resident=${eighth}; ak_staff=${u.a.operator}` })),
       ]);
+      if (u === cluster) {
+        // Two residents asked in turn, twice, so that each worker keeps both: each gets only its own identity.
+        const seventh = u.seeded.residents[6];
+        for (let i = 0; i < 4; i++) {
+          const token = i % 2 ? seventh : eighth;
+          const own = (await call(u.s.url, 'GET', '/v1/residents/me', { token })).body.resident.maskedId as string;
+          const shownId = (await session(u, bearer(token))).body.resident.maskedId as string;
+          expect(shownId, `asked in turn, ${i}`).to.equal(own);
+        }
+      }
       expect((await call(u.s.url, 'POST', '/v1/auth/logout', { token: eighth })).status).to.equal(204);
       out.push(['signed out', shown(await session(u, bearer(eighth)))]);
       out.push(['signed out, asked again', shown(await session(u, bearer(eighth)))]);
@@ -586,11 +596,11 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
     for (const after of ['right after applying', 'again', 'the page cookie beside an operator cookie'])
       expect((byName.get(after)![1] as { resident: { record: string } }).resident.record, after).to.equal('bound');
     expect(byName.get('signed out')).to.deep.equal([401, 'UNAUTHENTICATED']);
-    // The workers answered each of them: eight by route (the four refused in authentication log no route, as in one process).
+    // The workers answered each of them: eight by route (the four refused in authentication log no route, as in one process), and the four asked in turn.
     const answered = () =>
       requestLines(cluster, '/v1/auth/session').filter((l) => l.time! >= since && cluster.s.workers.includes(l.pid!));
-    await until('the request lines', () => answered().length >= 8, 5_000, 50);
-    expect(answered()).to.have.length(8);
+    await until('the request lines', () => answered().length >= 12, 5_000, 50);
+    expect(answered()).to.have.length(12);
     expect(
       requestLines(cluster, '/v1/auth/session').filter((l) => l.time! >= since && l.pid === cluster.s.writer),
     ).to.deep.equal([]);
