@@ -76,6 +76,8 @@ export interface LedgerHead {
 interface Op {
   space: Space;
   key: string;
+  /** `k(space, key)`: the key in the overlay and the cache, and LevelDB's own key for it. */
+  k: string;
   value: unknown;
 }
 
@@ -485,8 +487,12 @@ export class Ledger {
     return new Promise((resolve, reject) => last.settle.push({ resolve, reject }));
   }
 
+  /**
+   * A value's key across spaces, as LevelDB stores it: a sublevel's prefix spelled out
+   * (`!space!key`), so the same string keys the overlay and the cache and goes into the batch.
+   */
   private k(space: Space, key: string) {
-    return `${space}\u0000${key}`;
+    return `!${space}!${key}`;
   }
 
   private async run<T>(fn: (tx: Tx) => Promise<T> | T): Promise<{ result: T; durable: Promise<void> }> {
@@ -515,8 +521,9 @@ export class Ledger {
       return (v === DELETED ? undefined : v) as V | undefined;
     };
     const put = (space: Space, key: string, value: unknown) => {
-      ops.push({ space, key, value });
-      local.set(this.k(space, key), value);
+      const k = this.k(space, key);
+      ops.push({ space, key, k, value });
+      local.set(k, value);
     };
     const appendOne = (e: NewEvent): LedgerEvent => {
       const subjects = e.subjects && e.subjects.length > 1 ? [...new Set(e.subjects)].sort() : (e.subjects ?? []);
@@ -548,8 +555,9 @@ export class Ledger {
       get: async (space, key) => read(space, key),
       put,
       del: (space, key) => {
-        ops.push({ space, key, value: DELETED });
-        local.set(this.k(space, key), DELETED);
+        const k = this.k(space, key);
+        ops.push({ space, key, k, value: DELETED });
+        local.set(k, DELETED);
       },
       append: async (e) => appendOne(e),
       onCommit: (f) => commits.push(f),
@@ -593,7 +601,7 @@ export class Ledger {
     group.events.push(...events);
     group.commits.push(...commits);
     group.head = { ...this.head };
-    for (const op of ops) this.overlay.set(this.k(op.space, op.key), { value: op.value, group: group.id });
+    for (const op of ops) this.overlay.set(op.k, { value: op.value, group: group.id });
     const durable = new Promise<void>((resolve, reject) => group.settle.push({ resolve, reject }));
     if (!this.flushing) void this.flush();
     return { result, durable };
@@ -609,15 +617,14 @@ export class Ledger {
       // A group often writes one key several times (a record, a subject head): keep the last.
       const last = new Map<string, Op>();
       for (const op of group.ops) {
-        const k = this.k(op.space, op.key);
-        last.delete(k);
-        last.set(k, op);
+        last.delete(op.k);
+        last.set(op.k, op);
       }
-      // Written through the root with the sublevel prefix spelled out: the same keys, but
-      // without the sublevel encoding layers, which cost more than the JSON itself.
+      // Written through the root with the sublevel prefix spelled out (op.k): the same keys,
+      // but without the sublevel encoding layers, which cost more than the JSON itself.
       for (const op of last.values()) {
-        if (op.value === DELETED) batch.del(`!${op.space}!${op.key}`);
-        else batch.put(`!${op.space}!${op.key}`, op.value);
+        if (op.value === DELETED) batch.del(op.k);
+        else batch.put(op.k, op.value);
       }
       batch.put('!meta!head', group.head);
       try {
@@ -633,10 +640,7 @@ export class Ledger {
       for (const [k, op] of last) {
         if (this.cache.has(k)) this.cache.set(k, op.value === DELETED ? undefined : deepFreeze(op.value));
       }
-      for (const op of group.ops) {
-        const k = this.k(op.space, op.key);
-        if (this.overlay.get(k)?.group === group.id) this.overlay.delete(k);
-      }
+      for (const op of group.ops) if (this.overlay.get(op.k)?.group === group.id) this.overlay.delete(op.k);
       for (const f of group.commits) f();
       if (group.events.length) for (const l of this.listeners) l(group.events);
       for (const w of this.keyWatchers) {
