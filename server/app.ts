@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import { ServiceError } from './errors';
 import { authenticate, COOKIES } from './http/auth';
 import { apiHeaders } from './http/headers';
-import { RateLimits } from './http/rate-limit';
+import { RateLimits, UnknownTokens } from './http/rate-limit';
 import { LedgerUnavailableError } from '../ledger/ledger';
 import type { AppContext } from './context';
 import { WORKER_CLIENT_HEADER } from './cluster/protocol';
@@ -194,6 +194,7 @@ export function createApp(
   koa.use(apiHeaders);
   koa.use(errorResponses(app));
 
+  const unknownTokens = new UnknownTokens(app.config, app.metrics);
   koa.use(async (ctx, next) => {
     ctx.state.principals = await authenticate(
       ctx,
@@ -201,6 +202,7 @@ export function createApp(
       app.secrets.adminToken,
       app.clock(),
       app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000,
+      unknownTokens,
     );
     refuseCrossSite(ctx);
     await next();

@@ -11,6 +11,8 @@ import { jsonBody } from '../http/body';
 import { hashToken, principalsFrom, requireSession, type Principal } from '../http/auth';
 import { apiHeaders } from '../http/headers';
 import { createLogger, type Logger } from '../http/log';
+import { addressKey } from '../http/address';
+import { UnknownTokens } from '../http/rate-limit';
 import { Metrics } from '../http/metrics';
 import { requireGrant } from '../http/permissions';
 import { createHttpServer, drainHttpServer } from '../http/server';
@@ -162,6 +164,8 @@ class WriterLink {
   constructor(
     private readonly secret: string,
     private readonly log: Logger,
+    /** Counts the tokens the writer did not know, by client address, and stops asking for a flooding one's. */
+    private readonly unknown: UnknownTokens,
   ) {}
 
   get up(): boolean {
@@ -279,8 +283,12 @@ class WriterLink {
     if (this.socket && this.ready) sendFrame(this.socket, { ...req, id: this.nextId++ } as WorkerRequest);
   }
 
-  /** A token's principal: from the cache while it holds, else the writer's answer (cached unless a token changed meanwhile). */
-  async principal(token: string): Promise<Principal> {
+  /**
+   * A token's principal: from the cache while it holds, else the writer's answer (cached unless
+   * a token changed meanwhile), unless the client's `address` (an `addressKey`) is over its
+   * limit of unknown tokens.
+   */
+  async principal(token: string, address: string | undefined): Promise<Principal> {
     const hash = hashToken(token);
     const now = Date.now();
     const hit = this.tokens.get(hash);
@@ -288,7 +296,7 @@ class WriterLink {
     if (hit && hit.until > now) p = hit.p;
     else {
       const asked = this.changes.now();
-      p = await this.call<Principal>({ op: 'auth', hash });
+      p = await this.unknown.lookUp(address, () => this.call<Principal>({ op: 'auth', hash }));
       const keys = [`t:${hash}`, ...(p.pseudonym ? [`p:${p.pseudonym}`] : [])];
       if (this.changes.unchangedSince(asked, ...keys)) {
         if (this.tokens.size >= TOKEN_CACHE_MAX) {
@@ -379,7 +387,10 @@ export function clientAddress(req: IncomingMessage, config: Pick<Config, 'TRUST_
 export async function runWorker(config: Config, secret: string): Promise<void> {
   const log = createLogger(config.LOG_LEVEL);
   const metrics = new Metrics();
-  const link = new WriterLink(secret, log);
+  const link = new WriterLink(secret, log, new UnknownTokens(config, metrics));
+  /** The request's principals as the writer's `authenticate` would give them, each token asked of the link. */
+  const principals = (ctx: Koa.Context) =>
+    principalsFrom(ctx, (token) => link.principal(token, addressKey(clientAddress(ctx.req, config))));
   let writerHttp: number | undefined;
   const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: 30_000 });
 
@@ -390,12 +401,12 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
   koa.use(errorResponses({ log }));
   // A resident's own routes (record, code) and the session read their principals as the writer's `authenticate` leaves them.
   koa.use(async (ctx, next) => {
-    if (authenticatedHere(ctx.path)) ctx.state.principals = await principalsFrom(ctx, (t) => link.principal(t));
+    if (authenticatedHere(ctx.path)) ctx.state.principals = await principals(ctx);
     await next();
   });
   router.post('/v1/scans', async (ctx) => {
     // As the writer authenticates: a bearer token, or the gate page's cookie (with its cross-site check).
-    ctx.state.principals = await principalsFrom(ctx, (token) => link.principal(token));
+    ctx.state.principals = await principals(ctx);
     refuseCrossSite(ctx);
     const principal = requireGrant(ctx, 'venue.scan');
     const input = await jsonBody(ctx, staffScanSchema, config.BODY_LIMIT_BYTES);
@@ -415,7 +426,7 @@ export async function runWorker(config: Config, secret: string): Promise<void> {
   });
   // 申领: everything but the limits and the transaction here (see README: Every core).
   router.post('/v1/residents', async (ctx) => {
-    ctx.state.principals = await principalsFrom(ctx, (token) => link.principal(token));
+    ctx.state.principals = await principals(ctx);
     refuseCrossSite(ctx);
     const principal = requireSession(ctx);
     const key = Idempotency.validate(ctx.get('idempotency-key'));

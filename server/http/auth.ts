@@ -4,6 +4,8 @@ import type { Context } from 'koa';
 import { ServiceError } from '../errors';
 import type { Ledger, Tx } from '../../ledger/ledger';
 import type { StoredScope } from './scopes';
+import { addressKey } from './address';
+import type { UnknownTokens } from './rate-limit';
 
 export const AUTHORITY_ROLES = [
   'admin',
@@ -162,8 +164,10 @@ export async function authenticate(
   adminToken: string,
   now: Date,
   legacyTtlMs?: number,
+  unknown?: UnknownTokens,
 ): Promise<Principal[]> {
-  return principalsFrom(ctx, (token) => resolveToken(token, ledger, adminToken, now, legacyTtlMs));
+  const resolve = (token: string) => resolveToken(token, ledger, adminToken, now, legacyTtlMs);
+  return principalsFrom(ctx, unknown ? (token) => unknown.lookUp(addressKey(ctx.ip), () => resolve(token)) : resolve);
 }
 
 /**
@@ -189,9 +193,10 @@ export async function principalsFrom(
     try {
       out.push({ ...(await resolve(value)), via: 'cookie' });
     } catch (e) {
-      // A stale cookie is the same as none, except that an expired session says so, so the page can refresh it.
+      // A stale cookie is the same as none, except that an expired session says so, so the page can refresh it;
+      // a cookie not looked up for the unknown-token limit is refused as the header would be.
       if (e instanceof ServiceError && e.code === 'TOKEN_EXPIRED') expired = e;
-      else if (!(e instanceof ServiceError)) throw e;
+      else if (!(e instanceof ServiceError) || e.code === 'TOO_MANY_REQUESTS') throw e;
     }
   }
   if (out.length === 0 && expired) ctx.state.expired = expired;

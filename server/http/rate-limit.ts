@@ -135,3 +135,61 @@ export class RateLimits {
     }
   }
 }
+
+/** The metric label of the unknown-token limit (`ankang_rate_limited_total{limit}`). */
+export const UNKNOWN_TOKEN_LIMIT = 'unknown-token-address';
+
+/**
+ * Unknown tokens (one that names nobody: mistyped, forged, or a closed session's) from one
+ * client address. Each costs a look-up, and in an HTTP worker a round trip to the ledger
+ * writer; a flood of made-up tokens would cost that without end. Once an address has shown
+ * RATE_UNKNOWN_TOKEN_PER_ADDRESS of them in a window, a token from it that has to be looked
+ * up is refused with 429 TOO_MANY_REQUESTS (`Retry-After`) until the window ends, without the
+ * look-up. A flood guard, set high like the other per-address limits: for the rest of the
+ * window it also refuses a neighbour's new session behind the same carrier-grade NAT (a
+ * worker still takes the tokens it already knows).
+ */
+export class UnknownTokens {
+  private readonly limiter: RateLimiterMemory;
+  private readonly points: number;
+
+  constructor(
+    config: Pick<Config, 'RATE_UNKNOWN_TOKEN_PER_ADDRESS' | 'RATE_UNKNOWN_TOKEN_PER_ADDRESS_SECONDS'>,
+    private readonly metrics?: Pick<Metrics, 'inc'>,
+  ) {
+    this.points = config.RATE_UNKNOWN_TOKEN_PER_ADDRESS;
+    this.limiter = new RateLimiterMemory({
+      keyPrefix: UNKNOWN_TOKEN_LIMIT,
+      points: this.points,
+      duration: config.RATE_UNKNOWN_TOKEN_PER_ADDRESS_SECONDS,
+    });
+  }
+
+  /**
+   * Looks a token up for a client at `address` (an `addressKey`; none, no limit), counting it
+   * against the address when it names nobody (UNAUTHENTICATED).
+   * @throws ServiceError TOO_MANY_REQUESTS, without looking, once the address is over the limit
+   */
+  async lookUp<T>(address: string | undefined, look: () => Promise<T>): Promise<T> {
+    if (address === undefined) return look();
+    const used = await this.limiter.get(address);
+    if (used && used.consumedPoints >= this.points) {
+      const seconds = Math.max(1, Math.ceil(used.msBeforeNext / 1000));
+      this.metrics?.inc('ankang_rate_limited_total', 'Requests refused by an abuse limit (429)', {
+        limit: UNKNOWN_TOKEN_LIMIT,
+      });
+      const refused = new ServiceError(
+        'TOO_MANY_REQUESTS',
+        `too many unknown tokens from this address; retry in ${seconds} s`,
+      );
+      refused.retryAfterSeconds = seconds;
+      throw refused;
+    }
+    try {
+      return await look();
+    } catch (e) {
+      if (e instanceof ServiceError && e.code === 'UNAUTHENTICATED') await this.limiter.penalty(address, 1);
+      throw e;
+    }
+  }
+}

@@ -1,7 +1,7 @@
 import { Counter, Gauge } from 'prom-client';
 import { decodeCbor, decodeSign1 } from '../../verifier/src';
 import type { AppContext } from '../context';
-import { LIMITS } from './rate-limit';
+import { LIMITS, UNKNOWN_TOKEN_LIMIT } from './rate-limit';
 
 /** The type of the ledger event that records an anchored checkpoint (anchor/anchorer.ts). */
 
@@ -62,7 +62,8 @@ export function registerServiceMetrics(app: AppContext): void {
     },
   });
   // Every limit's series from the start, so a rate over it never starts from an absent series.
-  for (const limit of Object.keys(LIMITS)) metrics.inc('ankang_rate_limited_total', RATE_LIMITED_HELP, { limit }, 0);
+  for (const limit of [...Object.keys(LIMITS), UNKNOWN_TOKEN_LIMIT])
+    metrics.inc('ankang_rate_limited_total', RATE_LIMITED_HELP, { limit }, 0);
 
   const { anchorer } = app;
   if (anchorer) {

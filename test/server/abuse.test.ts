@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -153,6 +154,55 @@ describe('abuse limits', function () {
       const head = await svc.head();
       expectTooMany(await again('127.0.0.22'), WINDOW_S, /applications for this resident/);
       expect(await svc.head()).to.deep.equal(head);
+    });
+  });
+
+  describe('when one address sends made-up tokens', () => {
+    const WINDOW_S = 3;
+    const LIMIT = 3;
+    let svc: TestService;
+    let resident: string;
+    let operator: string;
+    before(async () => {
+      svc = await startTestService({
+        config: { RATE_UNKNOWN_TOKEN_PER_ADDRESS: LIMIT, RATE_UNKNOWN_TOKEN_PER_ADDRESS_SECONDS: WINDOW_S },
+      });
+      resident = (await apply(svc, applicant())).token!;
+      operator = await svc.token('operator');
+    });
+    after(async () => {
+      await svc?.close();
+    });
+    const madeUp = () => `ak_resident_${randomBytes(24).toString('base64url')}`;
+    const me = (from: string, o: { token?: string; headers?: Record<string, string> }) =>
+      callFrom(svc, from, 'GET', '/v1/residents/me', o);
+    const outcome = (r: Reply) => [r.status, r.body?.error?.code ?? null];
+
+    it('answers the limit’s number of them 401, then refuses every token from that address 429 until the window ends, and no other address', async () => {
+      const from = '127.0.0.31';
+      const first = [];
+      for (let i = 0; i < LIMIT; i++) first.push(outcome(await me(from, { token: madeUp() })));
+      expect(first).to.deep.equal(Array.from({ length: LIMIT }, () => [401, 'UNAUTHENTICATED']));
+      expectTooMany(await me(from, { token: madeUp() }), WINDOW_S, /unknown tokens from this address/);
+      // A page cookie is looked up as a header is, so it is refused the same way.
+      expectTooMany(await me(from, { headers: { cookie: `ak_resident=${madeUp()}` } }), WINDOW_S, /unknown tokens/);
+      // One process looks every token up: a real one from the flooding address waits for the window too.
+      const wait = expectTooMany(await me(from, { token: resident }), WINDOW_S, /unknown tokens/);
+      expect(outcome(await me('127.0.0.32', { token: resident }))).to.deep.equal([200, null]);
+      expect(outcome(await me('127.0.0.32', { token: madeUp() }))).to.deep.equal([401, 'UNAUTHENTICATED']);
+      expect(await metric(svc, 'ankang_rate_limited_total{limit="unknown-token-address"}')).to.equal(3);
+      await sleep(wait * 1000 + 100);
+      expect(outcome(await me(from, { token: resident }))).to.deep.equal([200, null]);
+    });
+
+    it('does not count a token it knows, whatever the answer: another role’s, or no credentials at all', async () => {
+      const from = '127.0.0.33';
+      const answers = [];
+      for (let i = 0; i < LIMIT + 2; i++) answers.push(outcome(await me(from, { token: operator })));
+      for (let i = 0; i < LIMIT + 2; i++) answers.push(outcome(await me(from, {})));
+      expect(answers.filter((a) => a[0] === 429)).to.deep.equal([]);
+      expect(answers[0]).to.deep.equal([403, 'FORBIDDEN']);
+      expect(outcome(await me(from, { token: resident }))).to.deep.equal([200, null]);
     });
   });
 

@@ -712,3 +712,48 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
     });
   });
 });
+
+describe('WORKERS=1: made-up tokens flooding from one address', function () {
+  this.timeout(90_000);
+  const LIMIT = 3;
+  const env = {
+    WORKERS: '1',
+    RATE_UNKNOWN_TOKEN_PER_ADDRESS: String(LIMIT),
+    RATE_UNKNOWN_TOKEN_PER_ADDRESS_SECONDS: '600',
+  };
+  const dir = tempDir('ankang-unknown-tokens-');
+  let s: ClusterProcess;
+  let seeded: Seeded;
+
+  before(async () => {
+    seeded = await seedDataDir(dir.dir, env, 2);
+    s = await startCluster(dir.dir, env);
+  });
+
+  after(async () => {
+    await s?.stop('SIGKILL');
+    dir.cleanup();
+  });
+
+  it('stops asking the writer once the address has shown its limit of unknown tokens, and still takes the tokens the worker knows', async () => {
+    const [known, fresh] = seeded.residents;
+    const session = (headers: Record<string, string>) => call(s.url, 'GET', '/v1/auth/session', { headers });
+    const madeUp = () => `ak_resident_${randomBytes(24).toString('base64url')}`;
+    // Asked once before the flood, so the worker keeps its principal.
+    expect(outcome(await session(bearer(known)))).to.deep.equal([200]);
+    const answers: unknown[][] = [];
+    for (let i = 0; i < LIMIT; i++) answers.push(outcome(await session(bearer(madeUp()))));
+    expect(answers).to.deep.equal(Array.from({ length: LIMIT }, () => [401, 'UNAUTHENTICATED']));
+    const refused = await session(bearer(madeUp()));
+    expect(outcome(refused)).to.deep.equal([429, 'TOO_MANY_REQUESTS']);
+    expect(Number(refused.headers['retry-after'])).to.be.within(1, 600);
+    expect(outcome(await session({ cookie: `ak_resident=${madeUp()}` }))).to.deep.equal([429, 'TOO_MANY_REQUESTS']);
+    // A real session the worker has not seen is not asked about either (the writer would have taken it) ...
+    expect(outcome(await session(bearer(fresh)))).to.deep.equal([429, 'TOO_MANY_REQUESTS']);
+    expect(
+      outcome(await call(s.url, 'POST', '/v1/residents', { token: fresh, body: applicationBody(2) })),
+    ).to.deep.equal([429, 'TOO_MANY_REQUESTS']);
+    // ... while the one it knows goes on.
+    expect(outcome(await session(bearer(known)))).to.deep.equal([200]);
+  });
+});
