@@ -11,7 +11,13 @@ import { openField, pseudonymFor, sealField } from '../../server/crypto/pii';
 import { hashToken } from '../../server/http/auth';
 import type { VerifiedIdentity } from '../../server/identity/sessions';
 import { floorSessionKey, type FloorSession } from './floor-sessions';
-import { Ledger } from '../../ledger/ledger';
+import { Ledger, seqKey } from '../../ledger/ledger';
+import defaultRules from '../../server/rules/default-rules.json';
+import defaultPolicies from '../../server/scenarios/default-policies.json';
+import { evaluateRules } from '../../server/rules/engine';
+import { parseRuleSet } from '../../server/rules/schema';
+import { evaluatePolicy, parsePolicySet, type ScanFacts } from '../../server/scenarios/policy';
+import type { VenueType } from '../../verifier/src/claims';
 
 /**
  * The floors of `npm run bench`: only the work an application or a staff scan cannot skip,
@@ -59,6 +65,52 @@ const signer = {
  */
 let ledger: Ledger | undefined;
 
+/**
+ * FLOOR_REQUIRED=1 (with FLOOR_LEDGER=1): the required floor. The ledger floor, plus the least
+ * of what the project's rules ask of every such request, each the cheapest way we know (in
+ * memory wherever the service could keep it there):
+ * - a scan: who may call (a staff bearer token, found by its hash: FLOOR_STAFF names the
+ *   token and its one venue), on whose data (that venue only), bad input refused with a code,
+ *   the authority's venue policy (the default policies, `evaluatePolicy`, with the resident's
+ *   daily check-in read), and the scan's entry in the time index that retention erases by;
+ * - an application: bad input refused with a code, the per-resident and per-address limits
+ *   (fixed windows in a Map), the record's binding to the signed-in account (whose record),
+ *   the health facts sealed for later re-evaluation, the authority's rules (the default rule
+ *   set, `evaluateRules`), and the status index's and the code index's entries.
+ * What it reaches bounds what any design of those endpoints that keeps the project's rules
+ * could reach on this machine.
+ */
+const required = process.env.FLOOR_REQUIRED === '1';
+const staff = JSON.parse(process.env.FLOOR_STAFF ?? 'null') as {
+  token: string;
+  venueId: string;
+  type: VenueType;
+  district: string;
+} | null;
+const staffHash = staff ? hashToken(staff.token) : undefined;
+const rules = (() => {
+  const r = parseRuleSet(defaultRules);
+  if (!r.ok) throw new Error('the default rules do not parse');
+  return r.ruleSet;
+})();
+const policies = (() => {
+  const r = parsePolicySet(defaultPolicies);
+  if (!r.ok) throw new Error('the default policies do not parse');
+  return r.policySet;
+})();
+/** Fixed windows of the required floor's limits, by key: [window start ms, count]. */
+const windows = new Map<string, [number, number]>();
+/** Counts one request against a limit of `points` per minute; false once it is used up. */
+function withinLimit(key: string, points: number): boolean {
+  const now = Date.now();
+  const w = windows.get(key);
+  if (!w || now - w[0] >= 60_000) {
+    windows.set(key, [now, 1]);
+    return true;
+  }
+  return ++w[1] <= points;
+}
+
 let seq = 0;
 let pending: Array<{ key: string; value: unknown; done: (e?: unknown) => void }> = [];
 let writing = false;
@@ -96,6 +148,39 @@ interface Application {
 
 class Unauthenticated extends Error {}
 
+/** A request the required floor refuses: its status and error code. */
+class Refused extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+  ) {
+    super(code);
+  }
+}
+
+/** The required floor's checks of an application's body (the service's own bounds). */
+function checkApplication(body: Application & { declaration?: unknown }): void {
+  const d = body.declaration as
+    { temperatureC?: unknown; symptoms?: unknown; visited?: unknown; contactWithCase?: unknown } | undefined;
+  const ok =
+    typeof body.phone === 'string' &&
+    body.phone.length >= 5 &&
+    body.phone.length <= 32 &&
+    typeof body.district === 'string' &&
+    /^\d{6}$/.test(body.district) &&
+    !!d &&
+    typeof d.temperatureC === 'number' &&
+    d.temperatureC >= 34 &&
+    d.temperatureC <= 43 &&
+    Array.isArray(d.symptoms) &&
+    d.symptoms.length <= 20 &&
+    d.symptoms.every((x) => typeof x === 'string' && /^[a-z][a-z0-9-]{0,31}$/.test(x)) &&
+    Array.isArray(d.visited) &&
+    d.visited.length <= 50 &&
+    typeof d.contactWithCase === 'boolean';
+  if (!ok) throw new Refused(400, 'BAD_REQUEST');
+}
+
 /** The identity the bearer token's session signed in as. @throws Unauthenticated */
 function signedIn(authorization: string | undefined): VerifiedIdentity {
   const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
@@ -106,9 +191,14 @@ function signedIn(authorization: string | undefined): VerifiedIdentity {
   return JSON.parse(openField(sealKey, session.identitySealed, h)) as VerifiedIdentity;
 }
 
-async function apply(body: Application, authorization: string | undefined) {
+async function apply(body: Application, authorization: string | undefined, address: string) {
   const identity = signedIn(authorization);
+  if (required) {
+    checkApplication(body);
+    if (!withinLimit(`a/${address}`, 1e9)) throw new Refused(429, 'TOO_MANY_REQUESTS');
+  }
   const pseudonym = pseudonymFor(pseudonymKey, identity.idType, identity.idNumber);
+  if (required && !withinLimit(`r/${pseudonym}`, 1e9)) throw new Refused(429, 'TOO_MANY_REQUESTS');
   // One person, one record: an application has to look its pseudonym up first.
   const existing = db.getSync(`r/${pseudonym}`) as { cti: string } | undefined;
   const sealed = {
@@ -117,6 +207,16 @@ async function apply(body: Application, authorization: string | undefined) {
     phone: sealField(sealKey, body.phone, pseudonym),
   };
   const now = Math.floor(Date.now() / 1000);
+  const declaration = (body as { declaration?: Record<string, unknown> }).declaration ?? {};
+  // The authority's rules decide the colour (the floors without them issue green).
+  const colour = required
+    ? evaluateRules(
+        { declaration: { at: new Date(now * 1000).toISOString(), ...declaration } } as never,
+        [],
+        rules,
+        new Date(),
+      ).colour
+    : 'green';
   const claims: ResidentClaims = {
     kind: 'resident',
     iss: '340000',
@@ -124,7 +224,7 @@ async function apply(body: Application, authorization: string | undefined) {
     exp: now + 600,
     cti: randomBytes(8).toString('hex'),
     health: {
-      colour: 'green',
+      colour,
       ruleVersion: 1,
       statusIndex: ++seq,
       maskedName: `${identity.name[0]}*`,
@@ -133,31 +233,81 @@ async function apply(body: Application, authorization: string | undefined) {
     },
   };
   const code = await signCode(claims, signer);
-  const record = { sealed, district: body.district, cti: claims.cti, colour: 'green', previous: existing?.cti ?? null };
+  const record = { sealed, district: body.district, cti: claims.cti, colour, previous: existing?.cti ?? null };
   if (ledger) {
     await ledger.transact(async (tx) => {
+      if (required) {
+        // Whose record: bound to the account this session signed in with, or bound now.
+        const account = identity.idNumber;
+        const bound = await tx.get<{ account: string }>('bindings', pseudonym);
+        if (bound && bound.account !== account) throw new Refused(409, 'REBIND_REQUIRED');
+        if (!bound) tx.put('bindings', pseudonym, { account, at: claims.iat });
+        // The health facts, sealed, for the rules to read again when they change.
+        tx.put('facts', pseudonym, sealField(sealKey, JSON.stringify(declaration), pseudonym));
+        tx.put('residentsByIndex', String(claims.health.statusIndex), pseudonym);
+        tx.put('codes', claims.cti, { pseudonym, exp: claims.exp });
+      }
       tx.put('residents', pseudonym, record);
       await tx.append({
         type: 'resident.applied',
         subjects: [`r:${pseudonym}`],
-        data: { district: body.district, colour: 'green', cti: claims.cti },
+        data: { district: body.district, colour, cti: claims.cti },
       });
     });
   } else await append(`r/${pseudonym}`, record);
-  return { colour: 'green', code };
+  return { colour, code };
 }
 
-async function scan(body: { venueId: string; code: string }) {
+async function scan(body: { venueId: string; code: string; temperatureC?: unknown }, authorization?: string) {
+  if (required) {
+    // Who may call, on whose data, and bad input, before anything else is done.
+    const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
+    if (!token || !staff || hashToken(token) !== staffHash) throw new Unauthenticated();
+    const t = body.temperatureC;
+    if (
+      typeof body.venueId !== 'string' ||
+      typeof body.code !== 'string' ||
+      body.code.length > 4096 ||
+      (t !== undefined && !(typeof t === 'number' && t >= 30 && t <= 45))
+    )
+      throw new Refused(400, 'BAD_REQUEST');
+    if (body.venueId !== staff.venueId) throw new Refused(403, 'FORBIDDEN');
+  }
   const r = await verifyCode(body.code, { trustList, backend: 'node-async' });
   const at = new Date().toISOString();
-  const record = { venue: body.venueId, cti: r.claims?.cti ?? null, result: r.code, at };
+  const record: Record<string, string | null> = { venue: body.venueId, cti: r.claims?.cti ?? null, result: r.code, at };
+  let decision = r.valid ? 'admit' : 'deny';
   if (ledger) {
     const holder = r.claims ? [`f:${r.claims.iss}:${r.claims.cti}`] : [];
-    await ledger.transact((tx) =>
-      tx.append({ type: 'scan.recorded', subjects: [`v:${body.venueId}`, ...holder], data: record }),
-    );
+    await ledger.transact(async (tx) => {
+      if (required && staff) {
+        const claims = r.valid && r.claims?.kind === 'resident' ? r.claims : undefined;
+        // Whose code: the issuer's code index names the resident, whose own chain the scan joins.
+        const owner = claims ? await tx.get<{ pseudonym: string }>('codes', claims.cti) : undefined;
+        if (owner) holder[0] = `r:${owner.pseudonym}`;
+        const temperatureC = typeof body.temperatureC === 'number' ? body.temperatureC : null;
+        const facts: ScanFacts = {
+          colour: claims?.health.colour ?? 'none',
+          codeResult: r.code,
+          codeValid: r.valid,
+          foreign: false,
+          printed: claims?.health.mode === 'printed',
+          temperatureTaken: temperatureC !== null,
+          temperatureC,
+          hasFever: temperatureC !== null && temperatureC >= 37.3,
+          checkedInToday: !!(holder[0] && (await tx.get('index', `daily/${holder[0]}/${at.slice(0, 10)}`))),
+          certificate: false,
+          method: 'staff',
+        };
+        decision = evaluatePolicy(policies, { type: staff.type, district: staff.district }, facts).decision;
+        record.decision = decision;
+      }
+      const e = await tx.append({ type: 'scan.recorded', subjects: [`v:${body.venueId}`, ...holder], data: record });
+      // The time index retention erases scan bodies by.
+      if (required) tx.put('scans', `t/${at}/${seqKey(e.seq)}`, { seq: e.seq, venue: body.venueId, decision, at });
+    });
   } else await append(`s/${String(++seq).padStart(15, '0')}`, record);
-  return { decision: r.valid ? 'admit' : 'deny', codeResult: r.code, at };
+  return { decision, codeResult: r.code, at };
 }
 
 const app = new Koa({ proxy: false });
@@ -167,7 +317,7 @@ app.use(async (ctx) => {
       ? (
           { '/v1/floor-apply': apply, '/v1/floor-scan': scan } as Record<
             string,
-            (b: never, authorization: string | undefined) => Promise<unknown>
+            (b: never, authorization: string | undefined, address: string) => Promise<unknown>
           >
         )[ctx.path]
       : undefined;
@@ -178,9 +328,14 @@ app.use(async (ctx) => {
   }
   const body = JSON.parse(await getRawBody(ctx.req, { limit: 65536, encoding: 'utf8' })) as never;
   try {
-    ctx.body = await handler(body, ctx.get('authorization') || undefined);
+    ctx.body = await handler(body, ctx.get('authorization') || undefined, ctx.ip);
     ctx.status = 201;
   } catch (e) {
+    if (e instanceof Refused) {
+      ctx.status = e.status;
+      ctx.body = { error: { code: e.code, message: 'refused' } };
+      return;
+    }
     if (!(e instanceof Unauthenticated)) throw e;
     ctx.status = 401;
     ctx.body = { error: { code: 'UNAUTHENTICATED', message: 'no session for this token' } };

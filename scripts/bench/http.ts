@@ -143,6 +143,8 @@ export interface HttpBenchResult {
   floorSpread: HttpRoundsFigure & { ratio: number; processes: number };
   /** The floor with its record written as one event of the service's ledger (FLOOR_LEDGER=1): the audit trail's share. */
   ledgerFloor: LedgerFloorFigure;
+  /** The ledger floor plus the least of what the project's rules ask of an application (FLOOR_REQUIRED=1). */
+  requiredFloor: LedgerFloorFigure;
   /** The service's applications over each floor's, by rate and by server CPU per request; all from the same run. */
   ofFloor: ServiceOfFloor;
   /** The same applications against the service with WORKERS=0, 1 and 2, interleaved with the rest; the CPU split per process. */
@@ -617,6 +619,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
   let floor: Child | undefined;
   let floorSpread: Child | undefined;
   let ledgerFloor: Child | undefined;
+  let requiredFloor: Child | undefined;
   const workerServices = new Map<number, Child>();
   const processes = cpus().length;
   try {
@@ -670,6 +673,12 @@ export async function benchHttp(): Promise<HttpBenchResult> {
       FLOOR_DATA_DIR: join(dir, 'ledger-floor'),
       FLOOR_LEDGER: '1',
     });
+    requiredFloor = await startChild('scripts/bench/floor.ts', {
+      ...floorEnv,
+      FLOOR_DATA_DIR: join(dir, 'required-floor'),
+      FLOOR_LEDGER: '1',
+      FLOOR_REQUIRED: '1',
+    });
 
     const tokens: string[] = [];
     let issuedCode: string | undefined;
@@ -697,6 +706,11 @@ export async function benchHttp(): Promise<HttpBenchResult> {
       '/v1/floor-apply',
       new SessionPool(floorTokens, 70_000_000, 'the ledger floor', { cycle: true }),
     );
+    const requiredFloorApply = applying(
+      requiredFloor.url,
+      '/v1/floor-apply',
+      new SessionPool(floorTokens, 70_000_000, 'the required floor', { cycle: true }),
+    );
     // Who applied to each WORKERS service: their code fetches come later.
     const workerTokens = new Map<number, string[]>();
     const workerApplies = [...workerServices].map(([n, child]) => {
@@ -709,8 +723,23 @@ export async function benchHttp(): Promise<HttpBenchResult> {
         (token) => applied.push(token),
       );
     });
-    const [appRounds, baseRounds, floorRounds, floorSpreadRounds, ledgerFloorRounds, ...workerRounds] =
-      await rotatedRounds([apply, echo, floorApply, floorSpreadApply, ledgerFloorApply, ...workerApplies]);
+    const [
+      appRounds,
+      baseRounds,
+      floorRounds,
+      floorSpreadRounds,
+      ledgerFloorRounds,
+      requiredFloorRounds,
+      ...workerRounds
+    ] = await rotatedRounds([
+      apply,
+      echo,
+      floorApply,
+      floorSpreadApply,
+      ledgerFloorApply,
+      requiredFloorApply,
+      ...workerApplies,
+    ]);
     await baseline.stop();
     baseline = undefined;
     await floor.stop();
@@ -719,6 +748,8 @@ export async function benchHttp(): Promise<HttpBenchResult> {
     floorSpread = undefined;
     await ledgerFloor.stop();
     ledgerFloor = undefined;
+    await requiredFloor.stop();
+    requiredFloor = undefined;
 
     const signing = await benchSigning(dir);
 
@@ -772,6 +803,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
       floor: withCeiling(floorFigure, base, APPS_RATIO_AIM),
       floorSpread: { ...floorSpreadFigure, ratio: round(floorSpreadFigure.perSecond / base.perSecond, 3), processes },
       ledgerFloor: ledgerFloorFigure(summarise(ledgerFloorRounds), floorFigure, APPS_OF_FLOOR_AIM),
+      requiredFloor: ledgerFloorFigure(summarise(requiredFloorRounds), floorFigure, APPS_OF_FLOOR_AIM),
       ofFloor: ofFloor(applications, floorFigure, floorSpreadFigure),
       workers: workersComparison([applications, ...workerRounds.map(summarise)], floorFigure, floorSpreadFigure),
       aims: {
@@ -793,6 +825,7 @@ export async function benchHttp(): Promise<HttpBenchResult> {
     printHttp(result);
     return result;
   } finally {
+    await requiredFloor?.stop();
     await ledgerFloor?.stop();
     await floorSpread?.stop();
     await floor?.stop();
@@ -977,6 +1010,22 @@ function ledgerFloorText(
   );
 }
 
+/**
+ * The required floor (floor.ts with FLOOR_REQUIRED=1): the ledger floor plus the least of what
+ * the project's rules ask of every such request (who may call, on whose data, how often, bad
+ * input, the authority's rules or policy, the indexes the service must keep), each the
+ * cheapest way we know. Below the aim, it shows no design that keeps those rules reaches it.
+ */
+function requiredFloorText(what: string, r: LedgerFloorFigure, service: HttpRoundsFigure): string {
+  const over = (service.serverCpuUsPerRequest ?? NaN) - (r.serverCpuUsPerRequest ?? NaN);
+  return (
+    `Required floor (${what}): the ledger floor with the least of what the project's rules ask of each request reaches ${fmt(r.perSecond)}/s, ${fmtRatio(r.ofFloor)} of the floor, at ${cpuText(r)} µs server CPU; the service spends ${fmt(over)} µs more. ` +
+    (r.ofFloor < r.aim
+      ? `Below the aim of ${fmtRatio(r.aim)}: in this run no design that keeps those rules reached it on this machine.`
+      : `At or above the aim of ${fmtRatio(r.aim)}: a design doing only that would meet it.`)
+  );
+}
+
 /** How the floor compares with the baseline, the ceiling its CPU cost sets, and the service against the floor. */
 function floorText(floor: FloorFigure, service: HttpRoundsFigure, aimRatio: number): string {
   const c = floor.ceiling;
@@ -1054,6 +1103,12 @@ function printHttp(r: HttpBenchResult): void {
           `FLOOR_LEDGER=1: ${fmtRatio(r.ledgerFloor.ofFloor)} of the floor; sequence, hash chain, subject chain`,
         ),
         httpRow(
+          "required floor: the ledger floor and the project's rules",
+          r.requiredFloor,
+          '',
+          `FLOOR_REQUIRED=1: ${fmtRatio(r.requiredFloor.ofFloor)} of the floor; checks, limits, binding, sealed facts, rules, indexes`,
+        ),
+        httpRow(
           'code refresh over HTTP: GET /me/code?mode=printed',
           r.refreshOverHttp,
           '',
@@ -1084,6 +1139,7 @@ function printHttp(r: HttpBenchResult): void {
   console.log(spreadText(r.floorSpread, r.aims.ratioAtLeast));
   console.log(ofFloorText('applications', r.ofFloor, r.floorSpread.processes));
   console.log(ledgerFloorText('applications', r.ledgerFloor, r.floor, r.applications));
+  console.log(requiredFloorText('applications', r.requiredFloor, r.applications));
   printWorkers('Applications', r.workers, r.setup.connections, r.floorSpread.processes);
   console.log(`\nCurrent code (GET /me/code?mode=dynamic, the code still current) with WORKERS, interleaved:`);
   console.log(
@@ -1188,6 +1244,8 @@ export interface ScansBenchResult {
   floorSpread: HttpRoundsFigure & { ratio: number; processes: number };
   /** The scan floor with its record written as one event of the service's ledger (FLOOR_LEDGER=1): the audit trail's share. */
   ledgerFloor: LedgerFloorFigure;
+  /** The ledger floor plus the least of what the project's rules ask of a staff scan (FLOOR_REQUIRED=1). */
+  requiredFloor: LedgerFloorFigure;
   /** The service's scans at 64 connections over each floor's, and its server CPU per scan over each floor's; all from the same run. */
   ofFloor: ServiceOfFloor;
   /** The same scans against the service with WORKERS=0, 1 and 2, interleaved with the rest; the CPU split per process. */
@@ -1222,6 +1280,7 @@ export async function benchScans(): Promise<ScansBenchResult> {
   let floor: Child | undefined;
   let floorSpread: Child | undefined;
   let ledgerFloor: Child | undefined;
+  let requiredFloor: Child | undefined;
   const workerServices = new Map<number, Child>();
   const processes = cpus().length;
   try {
@@ -1299,8 +1358,9 @@ export async function benchScans(): Promise<ScansBenchResult> {
     });
     const floorResults: Record<string, number> = {};
     // Every floor's scans of the same codes, their code results counted together.
-    const floorScanning = (url: string) =>
+    const floorScanning = (url: string, headers: Record<string, string> = {}) =>
       posting(url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), {
+        headers,
         onResponse: (status, body) => {
           const k = status === 201 ? (/"codeResult":"(\w+)"/.exec(body)?.[1] ?? 'unknown') : `http-${status}`;
           floorResults[k] = (floorResults[k] ?? 0) + 1;
@@ -1325,8 +1385,35 @@ export async function benchScans(): Promise<ScansBenchResult> {
       FLOOR_LEDGER: '1',
     });
     const ledgerFloorScan = floorScanning(ledgerFloor.url);
-    const [scanRounds, baseRounds, floorRounds, floorSpreadRounds, ledgerFloorRounds, ...workerRounds] =
-      await rotatedRounds([scan, echo, floorScan, floorSpreadScan, ledgerFloorScan, ...workerScans]);
+    // The ledger floor again, with what the project's rules ask of a scan: its own gate token for the same venue.
+    const floorGate = `ak_bench_gate_${randomBytes(16).toString('hex')}`;
+    requiredFloor = await startChild('scripts/bench/floor.ts', {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      FLOOR_DATA_DIR: join(dir, 'required-floor'),
+      FLOOR_TRUST_LIST: trustList,
+      FLOOR_LEDGER: '1',
+      FLOOR_REQUIRED: '1',
+      FLOOR_STAFF: JSON.stringify({ token: floorGate, venueId, type: 'crowded-place', district: '340103' }),
+    });
+    const requiredFloorScan = floorScanning(requiredFloor.url, { authorization: `Bearer ${floorGate}` });
+    const [
+      scanRounds,
+      baseRounds,
+      floorRounds,
+      floorSpreadRounds,
+      ledgerFloorRounds,
+      requiredFloorRounds,
+      ...workerRounds
+    ] = await rotatedRounds([
+      scan,
+      echo,
+      floorScan,
+      floorSpreadScan,
+      ledgerFloorScan,
+      requiredFloorScan,
+      ...workerScans,
+    ]);
     for (const child of workerServices.values()) await child.stop();
     workerServices.clear();
     await floor.stop();
@@ -1335,6 +1422,8 @@ export async function benchScans(): Promise<ScansBenchResult> {
     floorSpread = undefined;
     await ledgerFloor.stop();
     ledgerFloor = undefined;
+    await requiredFloor.stop();
+    requiredFloor = undefined;
     // Codes expire only after the run; every one the floors saw must have verified, or they skipped work.
     if (Object.keys(floorResults).some((k) => k !== 'VALID'))
       throw new Error(`the floor handlers refused codes: ${JSON.stringify(floorResults)}`);
@@ -1393,6 +1482,7 @@ export async function benchScans(): Promise<ScansBenchResult> {
       floor: withCeiling(floorFigure, base, SCANS_RATIO_AIM),
       floorSpread: { ...floorSpreadFigure, ratio: round(floorSpreadFigure.perSecond / base.perSecond, 3), processes },
       ledgerFloor: ledgerFloorFigure(summarise(ledgerFloorRounds), floorFigure, SCANS_OF_FLOOR_AIM),
+      requiredFloor: ledgerFloorFigure(summarise(requiredFloorRounds), floorFigure, SCANS_OF_FLOOR_AIM),
       ofFloor: ofFloor(scans, floorFigure, floorSpreadFigure),
       workers,
       underP99Aim,
@@ -1410,6 +1500,7 @@ export async function benchScans(): Promise<ScansBenchResult> {
     printScans(result);
     return result;
   } finally {
+    await requiredFloor?.stop();
     await ledgerFloor?.stop();
     await floorSpread?.stop();
     await floor?.stop();
@@ -1496,6 +1587,13 @@ function printScans(r: ScansBenchResult): void {
       '',
       `FLOOR_LEDGER=1: ${fmtRatio(r.ledgerFloor.ofFloor)} of the floor; sequence, hash chain, two subject chains`,
     ),
+    row(
+      "required floor: the ledger floor and the project's rules",
+      r.requiredFloor,
+      r.setup.connections,
+      '',
+      `FLOOR_REQUIRED=1: ${fmtRatio(r.requiredFloor.ofFloor)} of the floor; staff token, venue, checks, policy, owner, retention index`,
+    ),
   ];
   if (r.underP99Aim) {
     rows.push(
@@ -1519,6 +1617,7 @@ function printScans(r: ScansBenchResult): void {
   console.log(spreadText(r.floorSpread, r.aims.ratioAtLeast));
   console.log(ofFloorText('staff scans', r.ofFloor, r.floorSpread.processes));
   console.log(ledgerFloorText('staff scans', r.ledgerFloor, r.floor, r.scans));
+  console.log(requiredFloorText('staff scans', r.requiredFloor, r.scans));
   printWorkers('Staff scans', r.workers, r.setup.connections, r.floorSpread.processes);
   console.log(
     `Decisions with WORKERS: ${Object.entries(r.workerDecisions)

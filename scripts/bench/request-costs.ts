@@ -95,6 +95,13 @@ async function main(): Promise<void> {
     };
     const floor = await startFloor('floor');
     const ledgerFloor = await startFloor('ledger-floor', { FLOOR_LEDGER: '1' });
+    // The required floor's gate: its own staff token for the same venue.
+    const floorGate = `ak_bench_gate_${randomBytes(16).toString('hex')}`;
+    const requiredFloor = await startFloor('required-floor', {
+      FLOOR_LEDGER: '1',
+      FLOOR_REQUIRED: '1',
+      FLOOR_STAFF: JSON.stringify({ token: floorGate, venueId, type: 'crowded-place', district: '340103' }),
+    });
 
     const scanBody = (code: string) => JSON.stringify({ venueId, code, temperatureC: 36.5 });
     const bad: Record<string, number> = {};
@@ -107,15 +114,28 @@ async function main(): Promise<void> {
       onResponse: tally('scan'),
     });
     /** A floor's two loads: scans of the same codes, and applications cycling through the floor's sessions. */
-    const floorLoads = (at: Child, what: string): [Load, Load] => [
+    const floorLoads = (at: Child, what: string, headers: Record<string, string> = {}): [Load, Load] => [
       posting(at.url, '/v1/floor-scan', (i) => scanBody(codes[i % codes.length]), {
+        headers,
         onResponse: tally(`${what} scan`),
       }),
       applying(at.url, '/v1/floor-apply', new SessionPool(floorTokens, 70_000_000, what, { cycle: true })),
     ];
     const [floorScan, floorApply] = floorLoads(floor, 'the floor');
     const [ledgerFloorScan, ledgerFloorApply] = floorLoads(ledgerFloor, 'the ledger floor');
-    const loads: Record<string, Load> = { apply, floorApply, ledgerFloorApply, scan, floorScan, ledgerFloorScan };
+    const [requiredFloorScan, requiredFloorApply] = floorLoads(requiredFloor, 'the required floor', {
+      authorization: `Bearer ${floorGate}`,
+    });
+    const loads: Record<string, Load> = {
+      apply,
+      floorApply,
+      ledgerFloorApply,
+      requiredFloorApply,
+      scan,
+      floorScan,
+      ledgerFloorScan,
+      requiredFloorScan,
+    };
     const opts = (name: string) => (name.toLowerCase().includes('apply') ? { amount: APPS } : { duration: SECONDS });
     // COSTS_ONLY=scan,floorScan (say): only those loads' rounds, e.g. for a profile of one path.
     const only = process.env.COSTS_ONLY?.split(',');
@@ -147,9 +167,11 @@ async function main(): Promise<void> {
             ['application', 'apply', 'floorApply'],
             ['floor application', 'floorApply', 'floorApply'],
             ['ledger floor application', 'ledgerFloorApply', 'floorApply'],
+            ['required floor application', 'requiredFloorApply', 'floorApply'],
             ['staff scan', 'scan', 'floorScan'],
             ['floor scan', 'floorScan', 'floorScan'],
             ['ledger floor scan', 'ledgerFloorScan', 'floorScan'],
+            ['required floor scan', 'requiredFloorScan', 'floorScan'],
           ] as const
         )
           .filter(([, n, of]) => f[n] && f[of])
