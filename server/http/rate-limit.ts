@@ -82,6 +82,15 @@ export const LIMITS = {
 
 export type LimitName = keyof typeof LIMITS;
 
+/** The 429 of a used-up limit (`too many <what>`, Retry-After in whole seconds), counted in `ankang_rate_limited_total{limit}`. */
+function tooMany(metrics: Pick<Metrics, 'inc'> | undefined, limit: string, what: string, msBeforeNext: number) {
+  const seconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
+  metrics?.inc('ankang_rate_limited_total', 'Requests refused by an abuse limit (429)', { limit });
+  const refused = new ServiceError('TOO_MANY_REQUESTS', `too many ${what}; retry in ${seconds} s`);
+  refused.retryAfterSeconds = seconds;
+  return refused;
+}
+
 /** The requests per window and the window of a limit, as configured. */
 export function limitOf(config: Config, name: LimitName): { points: number; seconds: number } {
   const { setting } = LIMITS[name];
@@ -126,11 +135,8 @@ export class RateLimits {
       await this.limiters.get(name)!.consume(key);
     } catch (e) {
       if (!(e instanceof RateLimiterRes)) throw e;
-      const seconds = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
-      ctx.set('Retry-After', String(seconds));
-      this.metrics.inc('ankang_rate_limited_total', 'Requests refused by an abuse limit (429)', { limit: name });
-      const refused = new ServiceError('TOO_MANY_REQUESTS', `too many ${LIMITS[name].what}; retry in ${seconds} s`);
-      refused.retryAfterSeconds = seconds;
+      const refused = tooMany(this.metrics, name, LIMITS[name].what, e.msBeforeNext);
+      ctx.set('Retry-After', String(refused.retryAfterSeconds));
       throw refused;
     }
   }
@@ -173,18 +179,8 @@ export class UnknownTokens {
   async lookUp<T>(address: string | undefined, look: () => Promise<T>): Promise<T> {
     if (address === undefined) return look();
     const used = await this.limiter.get(address);
-    if (used && used.consumedPoints >= this.points) {
-      const seconds = Math.max(1, Math.ceil(used.msBeforeNext / 1000));
-      this.metrics?.inc('ankang_rate_limited_total', 'Requests refused by an abuse limit (429)', {
-        limit: UNKNOWN_TOKEN_LIMIT,
-      });
-      const refused = new ServiceError(
-        'TOO_MANY_REQUESTS',
-        `too many unknown tokens from this address; retry in ${seconds} s`,
-      );
-      refused.retryAfterSeconds = seconds;
-      throw refused;
-    }
+    if (used && used.consumedPoints >= this.points)
+      throw tooMany(this.metrics, UNKNOWN_TOKEN_LIMIT, 'unknown tokens from this address', used.msBeforeNext);
     try {
       return await look();
     } catch (e) {
