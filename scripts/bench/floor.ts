@@ -74,9 +74,10 @@ let ledger: Ledger | undefined;
  *   the authority's venue policy (the default policies, `evaluatePolicy`, with the resident's
  *   daily check-in read), and the scan's entry in the time index that retention erases by;
  * - an application: bad input refused with a code, the per-resident and per-address limits
- *   (fixed windows in a Map), the record's binding to the signed-in account (whose record),
- *   the health facts sealed for later re-evaluation, the authority's rules (the default rule
- *   set, `evaluateRules`), and the status index's and the code index's entries.
+ *   (fixed windows in a Map), the authority's rules (the default rule set, `evaluateRules`),
+ *   the record read in the transaction and bound to the signed-in account (whose record),
+ *   with the health facts sealed into it for later re-evaluation (one write), and the code
+ *   index's entry.
  * What it reaches bounds what any design of those endpoints that keeps the project's rules
  * could reach on this machine.
  */
@@ -181,26 +182,26 @@ function checkApplication(body: Application & { declaration?: unknown }): void {
   if (!ok) throw new Refused(400, 'BAD_REQUEST');
 }
 
-/** The identity the bearer token's session signed in as. @throws Unauthenticated */
-function signedIn(authorization: string | undefined): VerifiedIdentity {
+/** The identity the bearer token's session signed in as, and the session (its token's hash). @throws Unauthenticated */
+function signedIn(authorization: string | undefined): { identity: VerifiedIdentity; session: string } {
   const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
   // The store keeps only tokens' hashes, so that a copy of it opens no session.
   const h = token ? hashToken(token) : undefined;
   const session = h ? (db.getSync(floorSessionKey(h)) as FloorSession | undefined) : undefined;
   if (!h || !session || session.expiresAt <= Date.now()) throw new Unauthenticated();
-  return JSON.parse(openField(sealKey, session.identitySealed, h)) as VerifiedIdentity;
+  return { identity: JSON.parse(openField(sealKey, session.identitySealed, h)) as VerifiedIdentity, session: h };
 }
 
 async function apply(body: Application, authorization: string | undefined, address: string) {
-  const identity = signedIn(authorization);
+  const { identity, session } = signedIn(authorization);
   if (required) {
     checkApplication(body);
     if (!withinLimit(`a/${address}`, 1e9)) throw new Refused(429, 'TOO_MANY_REQUESTS');
   }
   const pseudonym = pseudonymFor(pseudonymKey, identity.idType, identity.idNumber);
   if (required && !withinLimit(`r/${pseudonym}`, 1e9)) throw new Refused(429, 'TOO_MANY_REQUESTS');
-  // One person, one record: an application has to look its pseudonym up first.
-  const existing = db.getSync(`r/${pseudonym}`) as { cti: string } | undefined;
+  // One person, one record: an application has to look its pseudonym up first (in the ledger, in its transaction).
+  const existing = ledger ? undefined : (db.getSync(`r/${pseudonym}`) as { cti: string } | undefined);
   const sealed = {
     name: sealField(sealKey, identity.name, pseudonym),
     idNumber: sealField(sealKey, identity.idNumber, pseudonym),
@@ -236,18 +237,16 @@ async function apply(body: Application, authorization: string | undefined, addre
   const record = { sealed, district: body.district, cti: claims.cti, colour, previous: existing?.cti ?? null };
   if (ledger) {
     await ledger.transact(async (tx) => {
+      const prior = await tx.get<{ account?: string; cti: string }>('residents', pseudonym);
       if (required) {
-        // Whose record: bound to the account this session signed in with, or bound now.
-        const account = identity.idNumber;
-        const bound = await tx.get<{ account: string }>('bindings', pseudonym);
-        if (bound && bound.account !== account) throw new Refused(409, 'REBIND_REQUIRED');
-        if (!bound) tx.put('bindings', pseudonym, { account, at: claims.iat });
-        // The health facts, sealed, for the rules to read again when they change.
-        tx.put('facts', pseudonym, sealField(sealKey, JSON.stringify(declaration), pseudonym));
-        tx.put('residentsByIndex', String(claims.health.statusIndex), pseudonym);
+        // One person, one record, bound to the account that first applied for it (here the
+        // session stands for the account: one each), with its health facts sealed in it for
+        // the rules to read again when they change; and the code index entry scans find it by.
+        if (prior && prior.account !== session) throw new Refused(409, 'REBIND_REQUIRED');
+        const facts = sealField(sealKey, JSON.stringify(declaration), pseudonym);
+        tx.put('residents', pseudonym, { ...record, previous: prior?.cti ?? null, account: session, facts });
         tx.put('codes', claims.cti, { pseudonym, exp: claims.exp });
-      }
-      tx.put('residents', pseudonym, record);
+      } else tx.put('residents', pseudonym, { ...record, previous: prior?.cti ?? null });
       await tx.append({
         type: 'resident.applied',
         subjects: [`r:${pseudonym}`],

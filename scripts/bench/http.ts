@@ -1106,7 +1106,7 @@ function printHttp(r: HttpBenchResult): void {
           "required floor: the ledger floor and the project's rules",
           r.requiredFloor,
           '',
-          `FLOOR_REQUIRED=1: ${fmtRatio(r.requiredFloor.ofFloor)} of the floor; checks, limits, binding, sealed facts, rules, indexes`,
+          `FLOOR_REQUIRED=1: ${fmtRatio(r.requiredFloor.ofFloor)} of the floor; checks, limits, rules, bound record with sealed facts, code index`,
         ),
         httpRow(
           'code refresh over HTTP: GET /me/code?mode=printed',
