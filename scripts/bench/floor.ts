@@ -24,7 +24,8 @@ import type { VenueType } from '../../verifier/src/claims';
  * on the same HTTP stack as the minimal Koa baseline. No routing, rules, policies, hash
  * chains or indexes; a session is read, as the service reads one, and nothing else about it
  * (no binding, no limits). What these reach bounds what any design of those endpoints could
- * reach on this machine.
+ * reach on this machine. FLOOR_LEDGER and FLOOR_REQUIRED (below) add back, in turn, the
+ * audit record and the least of what the project's rules ask of each request.
  *
  * - `POST /v1/floor-apply`: find the resident's session by the bearer token's hash (one
  *   keyed read) and open the identity sealed in it (AES-GCM), derive the pseudonym (HMAC)
