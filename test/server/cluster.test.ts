@@ -755,5 +755,11 @@ describe('WORKERS=1: made-up tokens flooding from one address', function () {
     ).to.deep.equal([429, 'TOO_MANY_REQUESTS']);
     // ... while the one it knows goes on.
     expect(outcome(await session(bearer(known)))).to.deep.equal([200]);
+    // The four refusals reach the writer's /metrics with the worker's next push of its series.
+    const refusals = async () => {
+      const text = await (await fetch(`${s.url}/metrics`)).text();
+      return Number(/^ankang_rate_limited_total\{limit="unknown-token-address"\} (\d+)$/m.exec(text)?.[1] ?? NaN);
+    };
+    expect(await until('the refusals in /metrics', async () => (await refusals()) === 4, 5_000, 100)).to.equal(true);
   });
 });
