@@ -728,6 +728,14 @@ describe('WORKERS=1: made-up tokens flooding from one address', function () {
   before(async () => {
     seeded = await seedDataDir(dir.dir, env, 2);
     s = await startCluster(dir.dir, env);
+    // Until its link to the writer is up, a worker forwards every request (and keeps no token): wait
+    // for its first push of its series, which it sends only then (its connection gauge is the worker's own).
+    await until(
+      'the worker linked to the writer',
+      async () => /^ankang_connections_open \d+$/m.test(await (await fetch(`${s.url}/metrics`)).text()),
+      10_000,
+      100,
+    );
   });
 
   after(async () => {
