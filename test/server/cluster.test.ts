@@ -721,11 +721,12 @@ describe('WORKERS=1: made-up tokens flooding from one address', function () {
     RATE_UNKNOWN_TOKEN_PER_ADDRESS: String(LIMIT),
     RATE_UNKNOWN_TOKEN_PER_ADDRESS_SECONDS: '600',
   };
-  const dir = tempDir('ankang-unknown-tokens-');
+  let dir: ReturnType<typeof tempDir>;
   let s: ClusterProcess;
   let seeded: Seeded;
 
   before(async () => {
+    dir = tempDir('ankang-unknown-tokens-');
     seeded = await seedDataDir(dir.dir, env, 2);
     s = await startCluster(dir.dir, env);
     // Until its link to the writer is up, a worker forwards every request (and keeps no token): wait
@@ -740,7 +741,7 @@ describe('WORKERS=1: made-up tokens flooding from one address', function () {
 
   after(async () => {
     await s?.stop('SIGKILL');
-    dir.cleanup();
+    dir?.cleanup();
   });
 
   it('stops asking the writer once the address has shown its limit of unknown tokens, and still takes the tokens the worker knows', async () => {
