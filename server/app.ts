@@ -7,6 +7,7 @@ import { RateLimits, UnknownTokens } from './http/rate-limit';
 import { LedgerUnavailableError } from '../ledger/ledger';
 import type { AppContext } from './context';
 import { WORKER_CLIENT_HEADER } from './cluster/protocol';
+import type { WorkerNotices } from './cluster/notices';
 import { Idempotency } from './services/idempotency';
 import { ResidentService } from './services/residents';
 import { FeedService } from './services/feeds';
@@ -177,11 +178,12 @@ export function createApp(
   app: AppContext,
   services: Services = createServices(app),
   idp?: IdentityProviderRef,
-  opts: { behindWorkers?: boolean } = {},
+  opts: { workerNotices?: WorkerNotices } = {},
 ): Koa {
   // Only behind a proxy we run is X-Forwarded-For the client's word on its address (ctx.ip).
   // Behind HTTP workers, the worker's header is (workerRequests in server/cluster/writer.ts drops it from anyone else).
-  const koa = opts.behindWorkers
+  const { workerNotices } = opts;
+  const koa = workerNotices
     ? new Koa({ proxy: true, proxyIpHeader: WORKER_CLIENT_HEADER, maxIpsCount: 1 })
     : new Koa({ proxy: app.config.TRUST_PROXY, maxIpsCount: app.config.TRUST_PROXY_HOPS });
   const router = new Router();
@@ -193,6 +195,17 @@ export function createApp(
 
   koa.use(apiHeaders);
   koa.use(errorResponses(app));
+
+  // Behind HTTP workers: a write's notices reach every worker before its answer reaches the client,
+  // who may ask another worker next (server/cluster/notices.ts).
+  if (workerNotices)
+    koa.use(async (_ctx, next) => {
+      try {
+        await next();
+      } finally {
+        await workerNotices.settled();
+      }
+    });
 
   const unknownTokens = new UnknownTokens(app.config, app.metrics);
   koa.use(async (ctx, next) => {

@@ -31,6 +31,7 @@ import { RelyingParty } from './identity/relying-party';
 import { startSessionSweep } from './identity/sessions';
 import { startCodeIndexSweep } from './services/code-index';
 import { createSmsSender } from './identity/sms';
+import { WorkerNotices } from './cluster/notices';
 import { workerRequests } from './cluster/writer';
 
 const STATUS_VALUE = { green: 0, yellow: 1, red: 2 } as const;
@@ -207,6 +208,8 @@ export interface RunningService {
   /** The port this process's HTTP server listens on: PORT itself, or behind workers its own on 127.0.0.1. */
   port: number;
   close(): Promise<void>;
+  /** Behind HTTP workers: the notices the writer sends them, which its answers wait for. */
+  workerNotices?: WorkerNotices;
 }
 
 export type StartOptions = Parameters<typeof openContext>[1] & {
@@ -227,9 +230,12 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
   const services = createServices(app);
   let idp: IdentityProvider | undefined;
   // The embedded provider only when no province's provider is configured.
-  const koa = createApp(app, services, config.OIDC_ISSUER ? undefined : () => idp, {
-    behindWorkers: !!opts.workers,
-  });
+  const workerNotices = opts.workers
+    ? new WorkerNotices((dropped) =>
+        app.log.warn('a worker did not acknowledge a notice in time; its channel was closed', { dropped }),
+      )
+    : undefined;
+  const koa = createApp(app, services, config.OIDC_ISSUER ? undefined : () => idp, { workerNotices });
   const server = opts.workers
     ? createHttpServer(
         {
@@ -285,6 +291,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     server,
     url: `http://${config.HOST}:${opts.workers ? config.PORT : port}`,
     port,
+    workerNotices,
     close() {
       closing ??= stop();
       return closing;

@@ -16,8 +16,10 @@ import type { z } from 'zod';
  * - HTTP: the worker forwards any request it does not serve itself, with the client's
  *   address in `WORKER_CLIENT_HEADER` and the secret in `WORKER_SECRET_HEADER`;
  * - a message channel: length-prefixed frames (v8 serialisation), requests with an `id`
- *   answered by the writer, and notices the writer pushes (trust list, changed tokens, changed
- *   statuses, changed resident records and bindings, new rules or keys).
+ *   answered by the writer, and numbered notices the writer pushes (trust list, changed tokens,
+ *   changed statuses, changed resident records and bindings, new rules or keys), which each
+ *   worker acknowledges once its caches hold them; the writer answers nothing (on either
+ *   channel) while a notice is unacknowledged.
  */
 
 /** The client's address as the worker saw it (after TRUST_PROXY); believed only with the secret. */
@@ -55,6 +57,8 @@ export type WorkerRequest =
   | { id: number; op: 'code'; principal: Principal; mode: CodeMode }
   /** The worker's own series (requests it answered, its connections), sent every METRICS_PUSH_MS. */
   | { id: number; op: 'metrics'; series: SeriesJson[] }
+  /** The worker has applied every notice up to `seq` to its caches (server/cluster/notices.ts). */
+  | { id: number; op: 'ack'; seq: number }
   | {
       id: number;
       op: 'scan';
@@ -87,6 +91,9 @@ export type WriterNotice =
   | { op: 'residents'; pseudonyms: string[] }
   /** The rules, the risk areas or the issuer's keys changed: every code answer a worker holds is stale. */
   | { op: 'codes' };
+
+/** A notice as sent: numbered, so that a worker can acknowledge it (`ack`). */
+export type NoticeFrame = WriterNotice & { seq: number };
 
 /** The writer's answer to `code`: the code, and until when it stays the answer barring a `residents` or `codes` notice. */
 export interface CodeAnswer {

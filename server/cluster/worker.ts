@@ -30,16 +30,18 @@ import {
   METRICS_PUSH_MS,
   WORKER_SECRET_HEADER,
   type CodeAnswer,
+  type NoticeFrame,
   type SupervisorMessage,
   type TrustSnapshot,
   type WorkerRequest,
-  type WriterNotice,
   type WriterReply,
 } from './protocol';
 
 /** How long a worker trusts a token's record without asking the writer again (a revocation is pushed at once anyway). */
 const TOKEN_CACHE_MS = 60_000;
 const TOKEN_CACHE_MAX = 10_000;
+/** How soon a worker links again after the writer closed its channel (it had not acknowledged a notice in time). */
+const RELINK_MS = 200;
 /** The largest frame a worker takes from the writer (which it trusts): room for a province's status list. */
 const WRITER_FRAME_MAX = 256 * 1024 * 1024;
 
@@ -142,7 +144,13 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
  */
 class WriterLink {
   private socket: Socket | undefined;
+  /** The writer's channel while the supervisor says the writer is up: the link is made again if it breaks. */
+  private port: number | undefined;
+  private relink: NodeJS.Timeout | undefined;
   private ready = false;
+  /** The last notice applied, and whether its acknowledgement is on its way (one per turn of the event loop). */
+  private applied = 0;
+  private ackQueued = false;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private readonly tokens = new Map<string, { p: Principal; until: number }>();
@@ -173,21 +181,26 @@ class WriterLink {
   }
 
   connect(port: number): void {
-    this.drop();
+    clearTimeout(this.relink);
+    this.reset();
+    this.port = port;
     const socket = connect(port, '127.0.0.1');
     this.socket = socket;
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
     socket.on('close', () => {
       if (this.socket !== socket) return;
-      // Requests in flight get 503 LEDGER_UNAVAILABLE; the supervisor sends the next writer's ports.
+      // Requests in flight get 503 LEDGER_UNAVAILABLE. A writer that died is the supervisor's to
+      // report (writer-down, then the next writer's ports); one that closed this worker's channel
+      // for an unacknowledged notice is linked to again, with every cache emptied meanwhile.
       if (this.ready) this.log.warn('the ledger writer closed the channel', {});
-      this.drop();
+      this.reset();
+      this.relink = setTimeout(() => this.port === port && this.connect(port), RELINK_MS);
     });
     // The writer's frames include the signed status list: 2 bits a resident, 32 MB for 128 million entries.
     readFrames(
       socket,
-      (value) => this.onFrame(value as WriterReply | WriterNotice),
+      (value) => this.onFrame(value as WriterReply | NoticeFrame),
       () => WRITER_FRAME_MAX,
     );
     const hello = this.nextId++;
@@ -211,11 +224,19 @@ class WriterLink {
     return list;
   }
 
-  /** The writer is gone: every call waiting on it fails as the ledger being unavailable. */
+  /** The writer is gone (the supervisor says so): every call waiting on it fails as the ledger being unavailable. */
   drop(): void {
+    this.port = undefined;
+    clearTimeout(this.relink);
+    this.reset();
+  }
+
+  /** Unlinked: nothing cached is current any more, and calls in flight fail. */
+  private reset(): void {
     const s = this.socket;
     this.socket = undefined;
     this.ready = false;
+    this.applied = 0;
     this.trust = undefined;
     this.statusList = undefined;
     this.statusGeneration++;
@@ -229,31 +250,17 @@ class WriterLink {
     this.pending.clear();
   }
 
-  private onFrame(msg: WriterReply | WriterNotice): void {
+  private onFrame(msg: WriterReply | NoticeFrame): void {
     if ('op' in msg) {
-      if (msg.op === 'trust') this.trust = msg.trust;
-      else if (msg.op === 'statuses') {
-        this.statusList = undefined;
-        this.statusGeneration++;
-      } else if (msg.op === 'tokens') {
-        for (const h of msg.hashes) {
-          this.tokens.delete(h);
-          this.changes.change(`t:${h}`);
-        }
-      } else if (msg.op === 'residents') {
-        for (const p of msg.pseudonyms) {
-          this.codes.delete(`${p}/dynamic`);
-          this.codes.delete(`${p}/printed`);
-          this.records.delete(p);
-          this.changes.change(`p:${p}`);
-          // A principal carries its account's binding to the record: a new binding makes it stale.
-          for (const h of this.tokensOf.get(p) ?? []) this.tokens.delete(h);
-          this.tokensOf.delete(p);
-        }
-      } else {
-        // New rules or keys change codes, not records; a record's reasons change only when it is written.
-        this.codes.clear();
-        this.changes.changeAll();
+      this.apply(msg);
+      // Applied: the writer may answer what it held for this notice (server/cluster/notices.ts).
+      this.applied = msg.seq;
+      if (!this.ackQueued) {
+        this.ackQueued = true;
+        process.nextTick(() => {
+          this.ackQueued = false;
+          this.notify({ op: 'ack', seq: this.applied });
+        });
       }
       return;
     }
@@ -265,6 +272,34 @@ class WriterLink {
       const e = new ServiceError(msg.error.code as ErrorCode, msg.error.message, msg.error.fields);
       e.retryAfterSeconds = msg.error.retryAfterSeconds;
       p.reject(e);
+    }
+  }
+
+  /** Brings the caches in line with a notice. */
+  private apply(msg: NoticeFrame): void {
+    if (msg.op === 'trust') this.trust = msg.trust;
+    else if (msg.op === 'statuses') {
+      this.statusList = undefined;
+      this.statusGeneration++;
+    } else if (msg.op === 'tokens') {
+      for (const h of msg.hashes) {
+        this.tokens.delete(h);
+        this.changes.change(`t:${h}`);
+      }
+    } else if (msg.op === 'residents') {
+      for (const p of msg.pseudonyms) {
+        this.codes.delete(`${p}/dynamic`);
+        this.codes.delete(`${p}/printed`);
+        this.records.delete(p);
+        this.changes.change(`p:${p}`);
+        // A principal carries its account's binding to the record: a new binding makes it stale.
+        for (const h of this.tokensOf.get(p) ?? []) this.tokens.delete(h);
+        this.tokensOf.delete(p);
+      }
+    } else {
+      // New rules or keys change codes, not records; a record's reasons change only when it is written.
+      this.codes.clear();
+      this.changes.changeAll();
     }
   }
 
@@ -353,6 +388,8 @@ class WriterLink {
   }
 
   close(): void {
+    this.port = undefined;
+    clearTimeout(this.relink);
     this.socket?.end();
   }
 }

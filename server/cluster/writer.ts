@@ -85,13 +85,16 @@ const workerFrameLimit = (bodyLimit: number) => Math.max(1024 * 1024, 2 * bodyLi
  * The writer's end of the message channel. Workers authenticate, validate and verify; this
  * process decides what needs the ledger (a token's record, the venue, the status book) and
  * writes. It pushes the trust list whenever it changes, and the token hashes each durable
- * write changed, so the workers' caches never outlive a revocation by more than a message.
+ * write changed; it answers (here and over HTTP) only once every worker has acknowledged
+ * those notices, so no worker's cache outlives a revocation into a client's next request.
  */
 export async function startWriterChannel(
   svc: RunningService,
   secret: string,
 ): Promise<{ port: number; close(): Promise<void> }> {
   const { app, services } = svc;
+  const notices = svc.workerNotices;
+  if (!notices) throw new Error('the writer channel needs a service started for workers');
   const authed = new Set<Socket>();
   const maxFrame = workerFrameLimit(app.config.BODY_LIMIT_BYTES);
   /** Each connected worker's latest series, added into the writer's at every scrape of /metrics. */
@@ -104,9 +107,7 @@ export async function startWriterChannel(
   };
   let foreignAt = app.trust.foreignUpdatedAt;
 
-  const notify = (notice: WriterNotice) => {
-    for (const s of authed) sendFrame(s, notice);
-  };
+  const notify = (notice: WriterNotice) => notices.send(notice);
   /** The current trust version, bumped (and pushed) when either list changed. */
   const trustNow = (): TrustSnapshot => {
     const list = app.trust.current();
@@ -140,6 +141,7 @@ export async function startWriterChannel(
           app.config.STAFF_TOKEN_TTL_DAYS * 86_400_000,
         );
       case 'metrics':
+      case 'ack':
         return null;
       case 'apply': {
         // The route's limits, counted for the client the worker saw.
@@ -201,8 +203,15 @@ export async function startWriterChannel(
     socket.once('close', () => clearTimeout(proof));
     socket.on('close', () => {
       authed.delete(socket);
+      notices.unlink(socket);
       workerSeries.delete(socket);
     });
+    /** Answers once every worker holds every notice sent so far (the answer's own write's included). */
+    const answer = (reply: WriterReply) => {
+      const wait = notices.settled();
+      if (!wait) return sendFrame(socket, reply);
+      void wait.then(() => socket.destroyed || sendFrame(socket, reply));
+    };
     readFrames(
       socket,
       (value) => {
@@ -212,13 +221,14 @@ export async function startWriterChannel(
           if (msg?.op !== 'hello' || !isWorkerSecret(secret, msg.secret)) return socket.destroy();
           authed.add(socket);
           sendFrame(socket, { id: msg.id, ok: true, value: null } satisfies WriterReply);
-          sendFrame(socket, { op: 'trust', trust: trustNow() } satisfies WriterNotice);
+          notices.link(socket, { op: 'trust', trust: trustNow() });
           return;
         }
         if (msg.op === 'metrics') return void workerSeries.set(socket, msg.series);
+        if (msg.op === 'ack') return notices.ack(socket, msg.seq);
         handle(msg).then(
-          (v) => sendFrame(socket, { id: msg.id, ok: true, value: v } satisfies WriterReply),
-          (e: unknown) => sendFrame(socket, { id: msg.id, ok: false, error: wireError(e, svc) } satisfies WriterReply),
+          (v) => answer({ id: msg.id, ok: true, value: v }),
+          (e: unknown) => answer({ id: msg.id, ok: false, error: wireError(e, svc) }),
         );
       },
       () => (authed.has(socket) ? maxFrame : HELLO_MAX_BYTES),

@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import { connect } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { serialize } from 'node:v8';
+import { readFrames, sendFrame, type NoticeFrame, type WorkerRequest } from '../../server/cluster/protocol';
 import { until } from '../../scripts/lib/wait';
 import { tempDir } from '../support/tmp';
 import {
@@ -92,6 +94,22 @@ function answeredBy(u: Under, status: number, since: string): Set<number> {
 function tampered(code: string): string {
   const i = code.length - 8;
   return code.slice(0, i) + (code[i] === 'A' ? 'B' : 'A') + code.slice(i + 1);
+}
+
+/** The writer's two listening ports: its HTTP port, and its message channel (which does not answer HTTP). */
+async function writerPorts(u: Under): Promise<{ http: number; channel: number }> {
+  const ports = listeningPorts(u.s.writer!);
+  expect(ports.length, 'the writer listens on its HTTP port and its message channel').to.equal(2);
+  const answers = await Promise.all(
+    ports.map((p) =>
+      call(`http://127.0.0.1:${p}`, 'GET', '/healthz', { timeoutMs: 2_000 }).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  expect(answers.filter(Boolean), 'one port answers HTTP').to.have.length(1);
+  return { http: ports[answers.indexOf(true)], channel: ports[answers.indexOf(false)] };
 }
 
 const scanCount = async (u: Under) => {
@@ -291,22 +309,9 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
     });
 
     it("is the connection's too on the writer's own HTTP port, without the workers' secret", async () => {
-      const writer = cluster.s.writer!;
-      const ports = listeningPorts(writer);
-      expect(ports.length, 'the writer listens on its HTTP port and its message channel').to.equal(2);
-      const http = (
-        await Promise.all(
-          ports.map((p) =>
-            call(`http://127.0.0.1:${p}`, 'GET', '/v1/trust-list', { timeoutMs: 2_000 }).then(
-              (r) => (r.status === 200 ? p : undefined),
-              () => undefined,
-            ),
-          ),
-        )
-      ).filter((p) => p !== undefined);
-      expect(http).to.have.length(1);
+      const { http } = await writerPorts(cluster);
       // 127.0.0.1 has had its sign-ins above; an address the header named would have a fresh allowance.
-      const direct = await call(`http://127.0.0.1:${http[0]}`, 'GET', '/v1/auth/login', { headers: spoofs(50) });
+      const direct = await call(`http://127.0.0.1:${http}`, 'GET', '/v1/auth/login', { headers: spoofs(50) });
       expect(outcome(direct)).to.deep.equal([429, 'TOO_MANY_REQUESTS']);
     });
   });
@@ -662,18 +667,138 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
   });
 
   describe("the writer's message channel", () => {
+    const channelPort = async () => (await writerPorts(cluster)).channel;
+
+    /**
+     * A third worker, linked to the writer with the supervisor's secret (read from the writer's
+     * environment), that acknowledges each notice at once unless told to hold them.
+     */
+    const linkedWorker = async () => {
+      const secret = readFileSync(`/proc/${cluster.s.writer!}/environ`, 'utf8')
+        .split('\0')
+        .find((e) => e.startsWith('ANKANG_WORKER_SECRET='))!
+        .split('=')[1];
+      const socket = connect(await channelPort(), '127.0.0.1');
+      const w = { socket, hold: false, notices: [] as NoticeFrame[], closedAt: 0, linked: false };
+      socket.on('error', () => undefined);
+      socket.on('close', () => (w.closedAt = Date.now()));
+      readFrames(socket, (value) => {
+        const frame = value as NoticeFrame | { id: number; ok: boolean };
+        if (!('op' in frame)) return void (w.linked = frame.ok);
+        w.notices.push(frame);
+        if (!w.hold) sendFrame(socket, { id: 0, op: 'ack', seq: frame.seq } satisfies WorkerRequest);
+      });
+      sendFrame(socket, { id: 1, op: 'hello', secret } satisfies WorkerRequest);
+      await until('the writer to take the hello', () => w.linked, 5_000, 20);
+      return w;
+    };
+    /** When `p` settled, or undefined while it has not. */
+    const settledAt = (p: Promise<unknown>) => {
+      const at = { t: 0 };
+      void p.finally(() => (at.t = Date.now())).catch(() => undefined);
+      return at;
+    };
+
+    it("holds a revocation's answer until every linked worker has acknowledged its notice", async () => {
+      const w = await linkedWorker();
+      try {
+        const t = await call(cluster.s.url, 'POST', '/v1/admin/tokens', {
+          token: cluster.seeded.admin,
+          body: { role: 'operator', name: 'a gate revoked while a worker is slow' },
+        });
+        expect(t.status).to.equal(201);
+        w.hold = true;
+        const from = w.notices.length;
+        const revoking = call(cluster.s.url, 'DELETE', `/v1/admin/tokens/${t.body.id}`, {
+          token: cluster.seeded.admin,
+        });
+        const answered = settledAt(revoking);
+        // The revocation is durable and announced, but not yet acknowledged by this worker.
+        await until('the notice of the revoked token', () => w.notices.slice(from).some((n) => n.op === 'tokens'));
+        await new Promise((r) => setTimeout(r, 300));
+        expect(answered.t, 'answered before the slow worker acknowledged').to.equal(0);
+        const ackedAt = Date.now();
+        sendFrame(w.socket, { id: 0, op: 'ack', seq: w.notices[w.notices.length - 1].seq } satisfies WorkerRequest);
+        expect((await revoking).status).to.be.within(200, 204);
+        expect(answered.t).to.be.at.least(ackedAt);
+        expect(w.closedAt, 'the writer kept the link').to.equal(0);
+        // Through the real workers the token is refused at once.
+        const r = await scan(cluster, bearer(t.body.token), { venueId: cluster.a.venueId, code: cluster.codes[0] });
+        expect(outcome(r)).to.deep.equal([401, 'UNAUTHENTICATED']);
+      } finally {
+        w.socket.destroy();
+      }
+    });
+
+    it('closes the link of a worker that does not acknowledge in time, then answers; the real workers go on', async () => {
+      const w = await linkedWorker();
+      w.hold = true;
+      const t = await call(cluster.s.url, 'POST', '/v1/admin/tokens', {
+        token: cluster.seeded.admin,
+        body: { role: 'operator', name: 'a gate made while a worker is stuck' },
+      });
+      expect(t.status).to.equal(201);
+      const answeredAt = Date.now();
+      expect(w.notices.some((n) => n.op === 'tokens')).to.equal(true);
+      await until('the closed link', () => w.closedAt > 0, 5_000, 20);
+      expect(w.closedAt, 'the link closed before the answer').to.be.at.most(answeredAt);
+      await until(
+        'the warning',
+        () => cluster.s.lines.some((l) => l.includes('did not acknowledge a notice in time')),
+        5_000,
+        50,
+      );
+      // The token made while the link was held works through the real workers.
+      expect((await call(cluster.s.url, 'GET', '/v1/auth/session', { token: t.body.token })).status).to.equal(200);
+      const ok = await scan(cluster, bearer(cluster.a.operator), {
+        venueId: cluster.a.venueId,
+        code: cluster.codes[0],
+      });
+      expect(ok.status).to.equal(201);
+    });
+
+    it('closes the link of a real worker stopped past the timeout; the worker links again once it runs, and serves', async () => {
+      const [stopped, running] = cluster.s.workers;
+      const { http } = await writerPorts(cluster);
+      process.kill(stopped, 'SIGSTOP');
+      let t: Answer;
+      try {
+        // Asked on the writer's own port: a connection the stopped worker took would wait for it.
+        t = await call(`http://127.0.0.1:${http}`, 'POST', '/v1/admin/tokens', {
+          token: cluster.seeded.admin,
+          body: { role: 'operator', name: 'a gate made while a worker was stopped' },
+        });
+        expect(t.status).to.equal(201);
+      } finally {
+        process.kill(stopped, 'SIGCONT');
+      }
+      const warned = (pid: number) => () =>
+        cluster.s.lines.some((l) => l.includes('the ledger writer closed the channel') && l.includes(`"pid":${pid}`));
+      await until('the stopped worker to see its link closed', warned(stopped), 5_000, 20);
+      expect(warned(running)()).to.equal(false);
+      // Linked again: scans are answered by both workers, the new token's among them.
+      const since = new Date().toISOString();
+      const venue = await call(cluster.s.url, 'POST', '/v1/venues', {
+        token: t.body.token,
+        body: { type: 'crowded-place', subtype: 'mall', name: '万达广场', district: '340103' },
+      });
+      expect(venue.status).to.equal(201);
+      await until(
+        'scans answered 201 by both workers',
+        async () => {
+          const r = await scan(cluster, bearer(t.body.token), { venueId: venue.body.id, code: cluster.codes[1] });
+          expect(r.status).to.equal(201);
+          const by = answeredBy(cluster, 201, since);
+          return by.has(stopped) && by.has(running);
+        },
+        10_000,
+        50,
+      );
+    });
+
     it('closes a connection that does not prove itself, and a bogus frame neither stops the writer nor reaches it', async () => {
       const writer = cluster.s.writer!;
-      const ports = listeningPorts(writer);
-      const answersHttp = async (p: number) =>
-        call(`http://127.0.0.1:${p}`, 'GET', '/healthz', { timeoutMs: 2_000 }).then(
-          () => true,
-          () => false,
-        );
-      const channel = (await Promise.all(ports.map(async (p) => ((await answersHttp(p)) ? undefined : p)))).filter(
-        (p) => p !== undefined,
-      );
-      expect(channel).to.have.length(1);
+      const channel = [await channelPort()];
       /** Sends `bytes` on a new connection; resolves once the writer has closed it. */
       const closedAfter = (bytes: Buffer) =>
         new Promise<void>((resolve, reject) => {

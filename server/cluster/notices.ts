@@ -1,0 +1,108 @@
+import type { Socket } from 'node:net';
+import { sendFrame, type NoticeFrame, type WriterNotice } from './protocol';
+
+/**
+ * How long the writer holds an answer for the workers' acknowledgements of the notices sent
+ * before it. A worker that has not acknowledged by then loses its link: it drops every cache
+ * and forwards requests until it has linked again.
+ */
+export const NOTICE_ACK_TIMEOUT_MS = 1_000;
+
+/** Answers waiting for every linked worker to acknowledge notice `seq`, and the timer that stops the wait. */
+interface Waiting {
+  seq: number;
+  resolves: Array<() => void>;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The writer's notices to its HTTP workers, numbered, and what each worker has acknowledged.
+ *
+ * A worker answers from caches (tokens, records, codes, the status list) that notices keep
+ * current. A client that got an answer from the writer through one worker may ask the other
+ * next; that one must already have read every notice the answer's write sent. So the writer
+ * answers only once every linked worker has acknowledged every notice sent so far
+ * (`settled`): one local round trip, only while notices are unacknowledged.
+ */
+export class WorkerNotices {
+  private seq = 0;
+  /** Each linked worker's channel, and the last notice it acknowledged. */
+  private readonly acked = new Map<Socket, number>();
+  /** Oldest first (ascending `seq`): one entry per notice number answers wait for. */
+  private waiting: Waiting[] = [];
+
+  constructor(
+    /** Called with how many workers lost their link for not acknowledging in time. */
+    private readonly onLate: (dropped: number) => void = () => undefined,
+    private readonly timeoutMs = NOTICE_ACK_TIMEOUT_MS,
+  ) {}
+
+  /** A worker has proven itself; its caches are empty, so no earlier notice concerns it. */
+  link(socket: Socket, first?: WriterNotice): void {
+    this.acked.set(socket, this.seq);
+    if (first) sendFrame(socket, { ...first, seq: this.seq } satisfies NoticeFrame);
+  }
+
+  unlink(socket: Socket): void {
+    if (this.acked.delete(socket)) this.wake();
+  }
+
+  get linked(): number {
+    return this.acked.size;
+  }
+
+  /** Sends `notice` to every linked worker. */
+  send(notice: WriterNotice): void {
+    const frame = { ...notice, seq: ++this.seq } satisfies NoticeFrame;
+    for (const s of this.acked.keys()) sendFrame(s, frame);
+  }
+
+  /** The worker on `socket` has applied every notice up to `seq`. */
+  ack(socket: Socket, seq: unknown): void {
+    const had = this.acked.get(socket);
+    if (had === undefined || typeof seq !== 'number' || !(seq > had && seq <= this.seq)) return;
+    this.acked.set(socket, seq);
+    this.wake();
+  }
+
+  /**
+   * Undefined when every linked worker has acknowledged every notice sent so far (an answer
+   * may go now); otherwise a promise that resolves once they have, or once the laggards have
+   * lost their links (after `timeoutMs`).
+   */
+  settled(): Promise<void> | undefined {
+    const seq = this.seq;
+    if (this.caughtUp(seq)) return undefined;
+    return new Promise((resolve) => {
+      const last = this.waiting[this.waiting.length - 1];
+      if (last?.seq === seq) last.resolves.push(resolve);
+      else this.waiting.push({ seq, resolves: [resolve], timer: setTimeout(() => this.late(seq), this.timeoutMs) });
+    });
+  }
+
+  private caughtUp(seq: number): boolean {
+    for (const n of this.acked.values()) if (n < seq) return false;
+    return true;
+  }
+
+  /** Drops the link of every worker still short of `seq`. */
+  private late(seq: number): void {
+    let dropped = 0;
+    for (const [s, n] of this.acked)
+      if (n < seq) {
+        this.acked.delete(s);
+        s.destroy();
+        dropped++;
+      }
+    if (dropped) this.onLate(dropped);
+    this.wake();
+  }
+
+  private wake(): void {
+    while (this.waiting.length && this.caughtUp(this.waiting[0].seq)) {
+      const w = this.waiting.shift()!;
+      clearTimeout(w.timer);
+      for (const r of w.resolves) r();
+    }
+  }
+}
