@@ -1,8 +1,8 @@
-import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { MAX_CODE_LIFETIME_SECONDS } from '../verifier/src/lifetime';
 import { parseWitnessFor } from '../anchor/witness-runner';
 import { parseFederationPeers } from './services/federation-peers';
+import { usableCores } from './cluster/cores';
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 /** A code lifetime, refused above the cap every verifier enforces for its kind (FORMAT.md §4.3). */
@@ -74,10 +74,11 @@ export const configSchema = z
     BODY_LIMIT_BYTES: int(65536, 1024, 10 * 1024 * 1024),
     /**
      * HTTP worker processes in front of one ledger writer (server/cluster/); by default one per
-     * core this process may run on. 0: one process serves HTTP and writes the ledger.
+     * core this process may run on, capped by its cgroup's CPU quota (a container's `--cpus`).
+     * 0: one process serves HTTP and writes the ledger.
      * `npm run serve` only; npm start runs one process.
      */
-    WORKERS: int(Math.min(availableParallelism(), 64), 0, 64),
+    WORKERS: int(Math.min(usableCores(), 64), 0, 64),
     /**
      * The province's OpenID Connect provider (real-name account platform). Unset: the
      * embedded development provider at PUBLIC_URL/idp, with codes in DATA_DIR/sms-outbox.jsonl.
