@@ -3,6 +3,7 @@ import { MAX_CODE_LIFETIME_SECONDS } from '../verifier/src/lifetime';
 import { parseWitnessFor } from '../anchor/witness-runner';
 import { parseFederationPeers } from './services/federation-peers';
 import { usableCores } from './cluster/cores';
+import { parseNetworks } from './http/address';
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 /** A code lifetime, refused above the cap every verifier enforces for its kind (FORMAT.md §4.3). */
@@ -103,6 +104,21 @@ export const configSchema = z
     TRUST_PROXY: z.stringbool().default(false),
     /** How many trusted proxies append to X-Forwarded-For; the client is the entry the outermost one added. */
     TRUST_PROXY_HOPS: int(1, 1, 10),
+    /**
+     * Who may read /metrics: client addresses and CIDR networks, comma-separated (as TRUST_PROXY
+     * decides the address). By default this host only; a Prometheus elsewhere is named here.
+     */
+    METRICS_ALLOW: z
+      .string()
+      .default('127.0.0.0/8,::1')
+      .transform((v, ctx) => {
+        try {
+          return parseNetworks(v);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+          return z.NEVER;
+        }
+      }),
     /** Slow clients: whole headers, and the whole request, must arrive within these; idle keep-alive sockets close after KEEP_ALIVE_TIMEOUT_MS. */
     HEADERS_TIMEOUT_MS: int(10_000, 1000, 120_000),
     REQUEST_TIMEOUT_MS: int(30_000, 1000, 600_000),

@@ -35,3 +35,53 @@ export function addressKey(ip: string | undefined): string | undefined {
     .map((g) => g.toString(16))
     .join(':')}::/64`;
 }
+
+/** One entry of an address list: an address, or a network in CIDR form (`10.0.0.0/8`, `fd00::/8`). */
+interface Network {
+  v4: boolean;
+  /** The address as bits: 4 groups of 8 (IPv4) or 8 groups of 16 (IPv6). */
+  groups: number[];
+  prefix: number;
+}
+
+/** An address as its groups and their width; IPv4-mapped IPv6 counts as IPv4. */
+function addressGroups(ip: string): { v4: boolean; groups: number[] } | undefined {
+  const key = addressKey(ip);
+  if (key && isIPv4(key)) return { v4: true, groups: key.split('.').map(Number) };
+  const groups = ipv6Groups(ip);
+  return groups && { v4: false, groups };
+}
+
+/**
+ * Parses a comma-separated list of addresses and CIDR networks (METRICS_ALLOW).
+ * @throws Error naming the first entry that is neither
+ */
+export function parseNetworks(list: string): Network[] {
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const [ip, bits] = entry.split('/');
+      const a = addressGroups(ip);
+      const max = a?.v4 ? 32 : 128;
+      const prefix = bits === undefined ? max : /^\d+$/.test(bits) ? Number(bits) : NaN;
+      if (!a || !(prefix >= 0 && prefix <= max)) throw new Error(`"${entry}" is not an address or a CIDR network`);
+      return { ...a, prefix };
+    });
+}
+
+/** Whether `ip` lies in one of `networks`. */
+export function inNetworks(ip: string | undefined, networks: readonly Network[]): boolean {
+  const a = ip ? addressGroups(ip) : undefined;
+  if (!a) return false;
+  const width = a.v4 ? 8 : 16;
+  return networks.some((n) => {
+    if (n.v4 !== a.v4) return false;
+    for (let i = 0, left = n.prefix; left > 0; i++, left -= width) {
+      const mask = left >= width ? (1 << width) - 1 : ((1 << width) - 1) ^ ((1 << (width - left)) - 1);
+      if ((a.groups[i] & mask) !== (n.groups[i] & mask)) return false;
+    }
+    return true;
+  });
+}

@@ -62,6 +62,9 @@ const systemDocs: RouteDoc[] = [
     tag: 'system',
     auth: 'none',
     summary: 'Prometheus metrics',
+    description:
+      'Only to client addresses in `METRICS_ALLOW` (by default this host: 127.0.0.0/8 and ::1); any other gets 403 `FORBIDDEN`.',
+    errors: ['FORBIDDEN'],
     ok: { status: 200, description: 'The Prometheus text format', type: 'text/plain', schema: { type: 'string' } },
   },
   {

@@ -4,6 +4,8 @@ import type { Services } from '../app';
 import type { Config } from '../config';
 import type { AppContext } from '../context';
 import { registerServiceMetrics } from '../http/service-metrics';
+import { inNetworks } from '../http/address';
+import { ServiceError } from '../errors';
 
 /** What an operator runs on a ledger that refuses writes as diverged (scripts/ledger-verify.ts). */
 export const verifyCommand = (config: Pick<Config, 'DATA_DIR'>) =>
@@ -83,7 +85,10 @@ export function systemRoutes(router: Router, app: AppContext, _services: Service
     ctx.status = r.ready ? 200 : 503;
     ctx.body = r;
   });
+  // Operational figures for the province's monitoring, and a render that costs CPU: not for everyone.
   router.get('/metrics', async (ctx) => {
+    if (!inNetworks(ctx.ip, app.config.METRICS_ALLOW))
+      throw new ServiceError('FORBIDDEN', 'metrics are served only to the addresses in METRICS_ALLOW');
     const text = await app.metrics.render();
     ctx.type = app.metrics.contentType;
     ctx.body = text;

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { startDevNode, type DevNode } from '../../anchor/dev-node';
 import { until } from '../../scripts/lib/wait';
+import { inNetworks, parseNetworks } from '../../server/http/address';
 import { Metrics } from '../../server/http/metrics';
 import { newResident } from '../support/scenario';
 import { startTestService, TestClock, type TestService } from '../support/service';
@@ -241,6 +242,55 @@ describe('/metrics', function () {
         expect(m.has(name), name).to.equal(false);
       }
       expect(sample(m, 'ankang_ledger_write_failures_total')).to.equal(0);
+    });
+  });
+
+  describe('who may read it (METRICS_ALLOW)', () => {
+    let open: TestService;
+    let narrow: TestService;
+    let proxied: TestService;
+    before(async () => {
+      [open, narrow, proxied] = await Promise.all([
+        startTestService(),
+        startTestService({ config: { METRICS_ALLOW: '10.0.0.0/8, 2001:db8::/32' } }),
+        startTestService({ config: { METRICS_ALLOW: '10.0.0.0/8', TRUST_PROXY: 'true' } }),
+      ]);
+    });
+    after(async () => {
+      await Promise.all([open?.close(), narrow?.close(), proxied?.close()]);
+    });
+    const outcome = (r: { status: number; body: any }) => [r.status, r.body?.error?.code];
+
+    it('serves this host by default, and refuses it 403 FORBIDDEN when the list names other networks', async () => {
+      expect((await open.call('GET', '/metrics')).status).to.equal(200);
+      const r = await narrow.call('GET', '/metrics');
+      expect(outcome(r)).to.deep.equal([403, 'FORBIDDEN']);
+      expect(r.body.error.message).to.include('METRICS_ALLOW');
+      // A forwarding header is nobody's word without TRUST_PROXY.
+      const spoofed = await narrow.call('GET', '/metrics', { headers: { 'x-forwarded-for': '10.1.2.3' } });
+      expect(outcome(spoofed)).to.deep.equal([403, 'FORBIDDEN']);
+    });
+
+    it("behind a trusted proxy, goes by the client's address the proxy gives", async () => {
+      const at = (ip: string) => proxied.call('GET', '/metrics', { headers: { 'x-forwarded-for': ip } });
+      expect((await at('10.200.0.7')).status).to.equal(200);
+      expect(outcome(await at('11.0.0.1'))).to.deep.equal([403, 'FORBIDDEN']);
+      expect(outcome(await at('127.0.0.1'))).to.deep.equal([403, 'FORBIDDEN']);
+    });
+
+    it('matches addresses and networks of both families, IPv4-mapped IPv6 as IPv4', () => {
+      const nets = parseNetworks('10.0.0.0/8,192.168.1.5,2001:db8::/32,::1,172.16.0.0/12');
+      const allowed = ['10.255.255.255', '::ffff:10.0.0.1', '192.168.1.5', '2001:db8:ffff::1', '::1', '172.31.9.9'];
+      const refused = ['11.0.0.0', '192.168.1.6', '2001:db9::1', '::2', '172.32.0.1', 'localhost', '', undefined];
+      for (const ip of allowed) expect(inNetworks(ip, nets), String(ip)).to.equal(true);
+      for (const ip of refused) expect(inNetworks(ip, nets), String(ip)).to.equal(false);
+      expect(inNetworks('1.2.3.4', parseNetworks('0.0.0.0/0'))).to.equal(true);
+      expect(inNetworks('::1', parseNetworks('0.0.0.0/0'))).to.equal(false);
+    });
+
+    it('refuses a list with an entry that is not an address or a network, naming it', () => {
+      for (const bad of ['10.0.0.0/33', 'example.org', '10.0.0.0/x', '::1/129'])
+        expect(() => parseNetworks(`127.0.0.1,${bad}`), bad).to.throw(`"${bad}" is not an address or a CIDR network`);
     });
   });
 
