@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
-import { sendFrame, type NoticeFrame, type WriterNotice } from './protocol';
+import { serialize } from 'node:v8';
+import { sendEncoded, sendFrame, type NoticeFrame, type WriterNotice } from './protocol';
 
 /**
  * How long the writer holds an answer for the workers' acknowledgements of the notices sent
@@ -8,12 +9,15 @@ import { sendFrame, type NoticeFrame, type WriterNotice } from './protocol';
  */
 export const NOTICE_ACK_TIMEOUT_MS = 1_000;
 
-/** Answers waiting for every linked worker to acknowledge notice `seq`, and the timer that stops the wait. */
+/** Answers waiting for every linked worker to acknowledge notice `seq`, and since when. */
 interface Waiting {
   seq: number;
-  resolves: Array<() => void>;
-  timer: NodeJS.Timeout;
+  since: number;
+  answers: Array<() => void>;
 }
+
+/** How often the writer looks for answers that have waited past the timeout. */
+const EXPIRY_CHECK_MS = 250;
 
 /**
  * The writer's notices to its HTTP workers, numbered, and what each worker has acknowledged.
@@ -22,7 +26,7 @@ interface Waiting {
  * current. A client that got an answer from the writer through one worker may ask the other
  * next; that one must already have read every notice the answer's write sent. So the writer
  * answers only once every linked worker has acknowledged every notice sent so far
- * (`settled`): one local round trip, only while notices are unacknowledged.
+ * (`whenSettled`): one local round trip, only while notices are unacknowledged.
  */
 export class WorkerNotices {
   private seq = 0;
@@ -30,12 +34,16 @@ export class WorkerNotices {
   private readonly acked = new Map<Socket, number>();
   /** Oldest first (ascending `seq`): one entry per notice number answers wait for. */
   private waiting: Waiting[] = [];
+  private readonly expiry: NodeJS.Timeout;
 
   constructor(
     /** Called with how many workers lost their link for not acknowledging in time. */
     private readonly onLate: (dropped: number) => void = () => undefined,
     private readonly timeoutMs = NOTICE_ACK_TIMEOUT_MS,
-  ) {}
+  ) {
+    this.expiry = setInterval(() => this.expire(), Math.min(EXPIRY_CHECK_MS, timeoutMs));
+    this.expiry.unref();
+  }
 
   /** A worker has proven itself; its caches are empty, so no earlier notice concerns it. */
   link(socket: Socket, first?: WriterNotice): void {
@@ -47,14 +55,10 @@ export class WorkerNotices {
     if (this.acked.delete(socket)) this.wake();
   }
 
-  get linked(): number {
-    return this.acked.size;
-  }
-
   /** Sends `notice` to every linked worker. */
   send(notice: WriterNotice): void {
-    const frame = { ...notice, seq: ++this.seq } satisfies NoticeFrame;
-    for (const s of this.acked.keys()) sendFrame(s, frame);
+    const frame = serialize({ ...notice, seq: ++this.seq } satisfies NoticeFrame);
+    for (const s of this.acked.keys()) sendEncoded(s, frame);
   }
 
   /** The worker on `socket` has applied every notice up to `seq`. */
@@ -66,18 +70,26 @@ export class WorkerNotices {
   }
 
   /**
-   * Undefined when every linked worker has acknowledged every notice sent so far (an answer
-   * may go now); otherwise a promise that resolves once they have, or once the laggards have
-   * lost their links (after `timeoutMs`).
+   * Runs `answer` once every linked worker has acknowledged every notice sent so far: now, when
+   * they have; otherwise once they have, or once the laggards have lost their links (after
+   * `timeoutMs`).
    */
-  settled(): Promise<void> | undefined {
+  whenSettled(answer: () => void): void {
     const seq = this.seq;
-    if (this.caughtUp(seq)) return undefined;
-    return new Promise((resolve) => {
-      const last = this.waiting[this.waiting.length - 1];
-      if (last?.seq === seq) last.resolves.push(resolve);
-      else this.waiting.push({ seq, resolves: [resolve], timer: setTimeout(() => this.late(seq), this.timeoutMs) });
-    });
+    if (this.caughtUp(seq)) return answer();
+    const last = this.waiting[this.waiting.length - 1];
+    if (last?.seq === seq) last.answers.push(answer);
+    else this.waiting.push({ seq, since: Date.now(), answers: [answer] });
+  }
+
+  /** `whenSettled` as a promise: undefined when nothing is to be waited for. */
+  settled(): Promise<void> | undefined {
+    if (this.caughtUp(this.seq)) return undefined;
+    return new Promise((resolve) => this.whenSettled(resolve));
+  }
+
+  close(): void {
+    clearInterval(this.expiry);
   }
 
   private caughtUp(seq: number): boolean {
@@ -85,11 +97,13 @@ export class WorkerNotices {
     return true;
   }
 
-  /** Drops the link of every worker still short of `seq`. */
-  private late(seq: number): void {
+  /** Drops the link of every worker still short of a notice an answer has waited on past the timeout. */
+  private expire(): void {
+    const old = this.waiting.filter((w) => Date.now() - w.since >= this.timeoutMs).pop();
+    if (!old) return;
     let dropped = 0;
     for (const [s, n] of this.acked)
-      if (n < seq) {
+      if (n < old.seq) {
         this.acked.delete(s);
         s.destroy();
         dropped++;
@@ -99,10 +113,7 @@ export class WorkerNotices {
   }
 
   private wake(): void {
-    while (this.waiting.length && this.caughtUp(this.waiting[0].seq)) {
-      const w = this.waiting.shift()!;
-      clearTimeout(w.timer);
-      for (const r of w.resolves) r();
-    }
+    while (this.waiting.length && this.caughtUp(this.waiting[0].seq))
+      for (const answer of this.waiting.shift()!.answers) answer();
   }
 }

@@ -125,7 +125,11 @@ const MAX_FRAME = 16 * 1024 * 1024;
  * are sent together, as one system call rather than one each.
  */
 export function sendFrame(socket: Socket, value: unknown): void {
-  const body = serialize(value);
+  sendEncoded(socket, serialize(value));
+}
+
+/** Writes one frame of an already serialised value (a notice sent to every worker is serialised once). */
+export function sendEncoded(socket: Socket, body: Buffer): void {
   const head = Buffer.allocUnsafe(4);
   head.writeUInt32BE(body.length, 0);
   if (!socket.writableCorked) {

@@ -207,11 +207,7 @@ export async function startWriterChannel(
       workerSeries.delete(socket);
     });
     /** Answers once every worker holds every notice sent so far (the answer's own write's included). */
-    const answer = (reply: WriterReply) => {
-      const wait = notices.settled();
-      if (!wait) return sendFrame(socket, reply);
-      void wait.then(() => socket.destroyed || sendFrame(socket, reply));
-    };
+    const answer = (reply: WriterReply) => notices.whenSettled(() => socket.destroyed || sendFrame(socket, reply));
     readFrames(
       socket,
       (value) => {
@@ -242,6 +238,7 @@ export async function startWriterChannel(
     port: (server.address() as { port: number }).port,
     async close() {
       clearInterval(poll);
+      notices.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const s of authed) s.end();
