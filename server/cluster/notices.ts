@@ -13,7 +13,8 @@ export const NOTICE_ACK_TIMEOUT_MS = 1_000;
 interface Waiting {
   seq: number;
   since: number;
-  answers: Array<() => void>;
+  /** Each answer, and the worker it goes to over the channel (which reads the notices before it anyway). */
+  answers: Array<{ send: () => void; to?: Socket }>;
 }
 
 /** How often the writer looks for answers that have waited past the timeout. */
@@ -70,16 +71,17 @@ export class WorkerNotices {
   }
 
   /**
-   * Runs `answer` once every linked worker has acknowledged every notice sent so far: now, when
+   * Runs `send` once every linked worker has acknowledged every notice sent so far: now, when
    * they have; otherwise once they have, or once the laggards have lost their links (after
-   * `timeoutMs`).
+   * `timeoutMs`). An answer that goes `to` a worker over its channel does not wait for that
+   * worker: the channel delivers the notices before the answer.
    */
-  whenSettled(answer: () => void): void {
+  whenSettled(send: () => void, to?: Socket): void {
     const seq = this.seq;
-    if (this.caughtUp(seq)) return answer();
+    if (this.caughtUp(seq, to)) return send();
     const last = this.waiting[this.waiting.length - 1];
-    if (last?.seq === seq) last.answers.push(answer);
-    else this.waiting.push({ seq, since: Date.now(), answers: [answer] });
+    if (last?.seq === seq) last.answers.push({ send, to });
+    else this.waiting.push({ seq, since: Date.now(), answers: [{ send, to }] });
   }
 
   /** `whenSettled` as a promise: undefined when nothing is to be waited for. */
@@ -92,8 +94,8 @@ export class WorkerNotices {
     clearInterval(this.expiry);
   }
 
-  private caughtUp(seq: number): boolean {
-    for (const n of this.acked.values()) if (n < seq) return false;
+  private caughtUp(seq: number, except?: Socket): boolean {
+    for (const [s, n] of this.acked) if (n < seq && s !== except) return false;
     return true;
   }
 
@@ -113,7 +115,12 @@ export class WorkerNotices {
   }
 
   private wake(): void {
-    while (this.waiting.length && this.caughtUp(this.waiting[0].seq))
-      for (const answer of this.waiting.shift()!.answers) answer();
+    for (const w of this.waiting) {
+      const ready = w.answers.filter((a) => this.caughtUp(w.seq, a.to));
+      if (ready.length === w.answers.length) w.answers = [];
+      else if (ready.length) w.answers = w.answers.filter((a) => !ready.includes(a));
+      for (const a of ready) a.send();
+    }
+    this.waiting = this.waiting.filter((w) => w.answers.length);
   }
 }

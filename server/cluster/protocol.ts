@@ -18,8 +18,8 @@ import type { z } from 'zod';
  * - a message channel: length-prefixed frames (v8 serialisation), requests with an `id`
  *   answered by the writer, and numbered notices the writer pushes (trust list, changed tokens,
  *   changed statuses, changed resident records and bindings, new rules or keys), which each
- *   worker acknowledges once its caches hold them; the writer answers nothing (on either
- *   channel) while a notice is unacknowledged.
+ *   worker acknowledges once its caches hold them; the writer answers nothing (over HTTP, or
+ *   to another worker) while a notice is unacknowledged (server/cluster/notices.ts).
  */
 
 /** The client's address as the worker saw it (after TRUST_PROXY); believed only with the secret. */

@@ -206,8 +206,9 @@ export async function startWriterChannel(
       notices.unlink(socket);
       workerSeries.delete(socket);
     });
-    /** Answers once every worker holds every notice sent so far (the answer's own write's included). */
-    const answer = (reply: WriterReply) => notices.whenSettled(() => socket.destroyed || sendFrame(socket, reply));
+    /** Answers once every other worker holds every notice sent so far (the answer's own write's included). */
+    const answer = (reply: WriterReply) =>
+      notices.whenSettled(() => socket.destroyed || sendFrame(socket, reply), socket);
     readFrames(
       socket,
       (value) => {

@@ -4,7 +4,15 @@ import { Agent } from 'node:http';
 import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { serialize } from 'node:v8';
-import { readFrames, sendFrame, type NoticeFrame, type WorkerRequest } from '../../server/cluster/protocol';
+import {
+  readFrames,
+  sendFrame,
+  type NoticeFrame,
+  type WorkerRequest,
+  type WriterReply,
+} from '../../server/cluster/protocol';
+import { hashToken, type Principal } from '../../server/http/auth';
+import { applySchema } from '../../server/services/residents';
 import { until } from '../../scripts/lib/wait';
 import { tempDir } from '../support/tmp';
 import {
@@ -45,8 +53,8 @@ async function serviceUnderTest(tmp: string, workers: number): Promise<Under> {
   // Two residents apply now; the third applies in a test, changing the status list; the fourth
   // and fifth apply in the test of applications; the sixth in the test of codes (where the
   // seventh only asks for its own); the seventh in the test of a kept code (WORKERS=2 only);
-  // the eighth in the test of sessions.
-  const seeded = await seedDataDir(tmp, env, 8);
+  // the eighth in the test of sessions; the ninth in the test of the writer's answers on its channel.
+  const seeded = await seedDataDir(tmp, env, 9);
   const s = await startCluster(tmp, env);
   const a = await gate(s.url, seeded.admin, '淮河路步行街百货大楼');
   const b = await gate(s.url, seeded.admin, '三孝口书店');
@@ -95,6 +103,9 @@ function tampered(code: string): string {
   const i = code.length - 8;
   return code.slice(0, i) + (code[i] === 'A' ? 'B' : 'A') + code.slice(i + 1);
 }
+
+/** Distributes Omit over a union, so each request keeps its own fields. */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 /** The writer's two listening ports: its HTTP port, and its message channel (which does not answer HTTP). */
 async function writerPorts(u: Under): Promise<{ http: number; channel: number }> {
@@ -679,12 +690,30 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
         .find((e) => e.startsWith('ANKANG_WORKER_SECRET='))!
         .split('=')[1];
       const socket = connect(await channelPort(), '127.0.0.1');
-      const w = { socket, hold: false, notices: [] as NoticeFrame[], closedAt: 0, linked: false };
+      const replies = new Map<number, (r: WriterReply) => void>();
+      let nextId = 2;
+      const w = {
+        socket,
+        hold: false,
+        notices: [] as NoticeFrame[],
+        closedAt: 0,
+        linked: false,
+        /** Asks the writer as a worker would; resolves with its reply. */
+        ask: (req: WithoutId<WorkerRequest>) =>
+          new Promise<WriterReply>((resolve) => {
+            const id = nextId++;
+            replies.set(id, resolve);
+            sendFrame(socket, { ...req, id } as WorkerRequest);
+          }),
+      };
       socket.on('error', () => undefined);
       socket.on('close', () => (w.closedAt = Date.now()));
       readFrames(socket, (value) => {
-        const frame = value as NoticeFrame | { id: number; ok: boolean };
-        if (!('op' in frame)) return void (w.linked = frame.ok);
+        const frame = value as NoticeFrame | WriterReply;
+        if (!('op' in frame)) {
+          if (frame.id === 1) w.linked = frame.ok;
+          return replies.get(frame.id)?.(frame);
+        }
         w.notices.push(frame);
         if (!w.hold) sendFrame(socket, { id: 0, op: 'ack', seq: frame.seq } satisfies WorkerRequest);
       });
@@ -794,6 +823,54 @@ describe('WORKERS=2: who may scan through the workers, what they may send, and w
         10_000,
         50,
       );
+    });
+
+    it('answers a worker on its channel without waiting for that worker, but not before the other workers hold the notices', async () => {
+      const w = await linkedWorker();
+      const stopped = cluster.s.workers[0];
+      try {
+        // The worker holds every acknowledgement back: answers to it do not wait for it.
+        w.hold = true;
+        const session = cluster.seeded.residents[8];
+        const auth = await w.ask({ op: 'auth', hash: hashToken(session) });
+        expect(auth.ok).to.equal(true);
+        const principal = (auth as { value: Principal }).value;
+        const apply = (i: number) =>
+          w.ask({
+            op: 'apply',
+            principal,
+            address: '127.0.0.9',
+            key: undefined,
+            input: applySchema.parse(applicationBody(i)),
+          });
+        const from = w.notices.length;
+        const first = await apply(90);
+        expect(first, JSON.stringify(first)).to.deep.include({ ok: true });
+        expect((first as { value: { status: number } }).value.status).to.equal(201);
+        expect(
+          w.notices.slice(from).some((n) => n.op === 'residents'),
+          'the record was announced first',
+        ).to.equal(true);
+        expect(w.closedAt).to.equal(0);
+        // A real worker stopped: the next answer waits until that worker has lost its link.
+        w.hold = false;
+        process.kill(stopped, 'SIGSTOP');
+        let second: WriterReply;
+        const dropped = () => cluster.s.lines.filter((l) => l.includes('did not acknowledge a notice in time')).length;
+        const before = dropped();
+        const asked = Date.now();
+        try {
+          second = await apply(91);
+          expect(Date.now() - asked, 'answered only once the stopped worker lost its link').to.be.at.least(900);
+        } finally {
+          process.kill(stopped, 'SIGCONT');
+        }
+        await until('the warning', () => dropped() > before, 5_000, 50);
+        expect((second as { value: { status: number } }).value.status).to.equal(200);
+        expect(w.closedAt).to.equal(0);
+      } finally {
+        w.socket.destroy();
+      }
     });
 
     it('closes a connection that does not prove itself, and a bogus frame neither stops the writer nor reaches it', async () => {
