@@ -62,8 +62,8 @@ export function parseNetworks(list: string): Network[] {
     .map((s) => s.trim())
     .filter(Boolean)
     .map((entry) => {
-      const [ip, bits] = entry.split('/');
-      const a = addressGroups(ip);
+      const [ip, bits, ...rest] = entry.split('/');
+      const a = rest.length ? undefined : addressGroups(ip);
       const max = a?.v4 ? 32 : 128;
       const prefix = bits === undefined ? max : /^\d+$/.test(bits) ? Number(bits) : NaN;
       if (!a || !(prefix >= 0 && prefix <= max)) throw new Error(`"${entry}" is not an address or a CIDR network`);

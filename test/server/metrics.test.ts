@@ -289,7 +289,7 @@ describe('/metrics', function () {
     });
 
     it('refuses a list with an entry that is not an address or a network, naming it', () => {
-      for (const bad of ['10.0.0.0/33', 'example.org', '10.0.0.0/x', '::1/129'])
+      for (const bad of ['10.0.0.0/33', 'example.org', '10.0.0.0/x', '::1/129', '10.0.0.0/8/9'])
         expect(() => parseNetworks(`127.0.0.1,${bad}`), bad).to.throw(`"${bad}" is not an address or a CIDR network`);
     });
   });
