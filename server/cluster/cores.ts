@@ -26,18 +26,18 @@ function cores(quota: number, period: number): number | undefined {
  */
 export function cgroupCpuQuota(read: ReadText = readText): number | undefined {
   const lines = (read('/proc/self/cgroup') ?? '').split('\n');
-  const v2 = lines.find((l) => l.startsWith('0::'))?.slice(3) ?? '/';
-  for (const dir of new Set([`/sys/fs/cgroup${v2}`, '/sys/fs/cgroup'])) {
-    const max = read(`${dir.replace(/\/$/, '')}/cpu.max`)
-      ?.trim()
-      .split(/\s+/);
+  /** `root` joined with a cgroup's path from /proc/self/cgroup ('/' is the root itself). */
+  const under = (root: string, path = '/') => (path === '/' ? root : `${root}${path}`);
+  const v2 = lines.find((l) => l.startsWith('0::'))?.slice(3);
+  for (const dir of new Set([under('/sys/fs/cgroup', v2), '/sys/fs/cgroup'])) {
+    const max = read(`${dir}/cpu.max`)?.trim().split(/\s+/);
     if (max?.length === 2) return max[0] === 'max' ? undefined : cores(Number(max[0]), Number(max[1]));
   }
   const v1 = lines.map((l) => l.split(':')).find(([, controllers]) => controllers?.split(',').includes('cpu'))?.[2];
   for (const mount of ['/sys/fs/cgroup/cpu', '/sys/fs/cgroup/cpu,cpuacct'])
-    for (const dir of new Set([`${mount}${v1 ?? ''}`, mount])) {
-      const quota = read(`${dir.replace(/\/$/, '')}/cpu.cfs_quota_us`);
-      const period = read(`${dir.replace(/\/$/, '')}/cpu.cfs_period_us`);
+    for (const dir of new Set([under(mount, v1), mount])) {
+      const quota = read(`${dir}/cpu.cfs_quota_us`);
+      const period = read(`${dir}/cpu.cfs_period_us`);
       if (quota !== undefined && period !== undefined) return cores(Number(quota), Number(period));
     }
   return undefined;

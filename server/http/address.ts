@@ -17,6 +17,16 @@ function ipv6Groups(ip: string): number[] | undefined {
   return [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
 }
 
+/** An address as its groups: 4 of 8 bits (IPv4, also written IPv4-mapped, `::ffff:1.2.3.4`) or 8 of 16 (IPv6). */
+function addressGroups(ip: string): { v4: boolean; groups: number[] } | undefined {
+  if (isIPv4(ip)) return { v4: true, groups: ip.split('.').map(Number) };
+  const g = ipv6Groups(ip);
+  if (!g) return undefined;
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff)
+    return { v4: true, groups: [g[6] >> 8, g[6] & 255, g[7] >> 8, g[7] & 255] };
+  return { v4: false, groups: g };
+}
+
 /**
  * The key a client address is counted under, for rate limits and connection caps. IPv4
  * (also written IPv4-mapped, `::ffff:1.2.3.4`) is the address itself; IPv6 is its /64,
@@ -26,11 +36,10 @@ function ipv6Groups(ip: string): number[] | undefined {
 export function addressKey(ip: string | undefined): string | undefined {
   if (!ip) return undefined;
   if (isIPv4(ip)) return ip;
-  const groups = ipv6Groups(ip);
-  if (!groups) return ip;
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff)
-    return [groups[6] >> 8, groups[6] & 255, groups[7] >> 8, groups[7] & 255].join('.');
-  return `${groups
+  const a = addressGroups(ip);
+  if (!a) return ip;
+  if (a.v4) return a.groups.join('.');
+  return `${a.groups
     .slice(0, 4)
     .map((g) => g.toString(16))
     .join(':')}::/64`;
@@ -42,14 +51,6 @@ interface Network {
   /** The address as bits: 4 groups of 8 (IPv4) or 8 groups of 16 (IPv6). */
   groups: number[];
   prefix: number;
-}
-
-/** An address as its groups and their width; IPv4-mapped IPv6 counts as IPv4. */
-function addressGroups(ip: string): { v4: boolean; groups: number[] } | undefined {
-  const key = addressKey(ip);
-  if (key && isIPv4(key)) return { v4: true, groups: key.split('.').map(Number) };
-  const groups = ipv6Groups(ip);
-  return groups && { v4: false, groups };
 }
 
 /**

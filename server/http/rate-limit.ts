@@ -82,10 +82,13 @@ export const LIMITS = {
 
 export type LimitName = keyof typeof LIMITS;
 
+/** The help of `ankang_rate_limited_total`. */
+export const RATE_LIMITED_HELP = 'Requests refused by an abuse limit (429)';
+
 /** The 429 of a used-up limit (`too many <what>`, Retry-After in whole seconds), counted in `ankang_rate_limited_total{limit}`. */
 function tooMany(metrics: Pick<Metrics, 'inc'> | undefined, limit: string, what: string, msBeforeNext: number) {
   const seconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
-  metrics?.inc('ankang_rate_limited_total', 'Requests refused by an abuse limit (429)', { limit });
+  metrics?.inc('ankang_rate_limited_total', RATE_LIMITED_HELP, { limit });
   const refused = new ServiceError('TOO_MANY_REQUESTS', `too many ${what}; retry in ${seconds} s`);
   refused.retryAfterSeconds = seconds;
   return refused;

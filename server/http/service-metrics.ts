@@ -1,12 +1,11 @@
 import { Counter, Gauge } from 'prom-client';
 import { decodeCbor, decodeSign1 } from '../../verifier/src';
 import type { AppContext } from '../context';
-import { LIMITS, UNKNOWN_TOKEN_LIMIT } from './rate-limit';
+import { LIMITS, RATE_LIMITED_HELP, UNKNOWN_TOKEN_LIMIT } from './rate-limit';
 
 /** The type of the ledger event that records an anchored checkpoint (anchor/anchorer.ts). */
 
 /** Help of the rate-limit counter, as server/http/rate-limit.ts names it. */
-const RATE_LIMITED_HELP = 'Requests refused by an abuse limit (429)';
 
 const seconds = (ms: number) => Math.max(0, ms) / 1000;
 
